@@ -1,0 +1,160 @@
+#pragma once
+// PolicySpec: the validated, compiled form of an operator configuration, as the
+// engine consumes it. The control plane's compiler fills it from the protobuf
+// model (controlplane/config); the engine never sees protobuf. Cross references
+// are indices into the vectors of this struct, already checked by validation.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ftz/engine/ip_addr.hpp"
+
+namespace ftz::engine {
+
+inline constexpr uint32_t kNoIndex = UINT32_MAX;
+
+enum class ZoneKind : uint8_t { kDomestic, kFtz, kOffshore, kHkMacaoTaiwan };
+// Domestic and FTZ zones are inside China; data leaving them towards the other
+// kinds is an export (DOMAIN.md §0: HK, Macao and Taiwan are cross-border).
+constexpr bool zone_kind_is_inside(ZoneKind k) noexcept {
+  return k == ZoneKind::kDomestic || k == ZoneKind::kFtz;
+}
+
+enum class Mechanism : uint8_t {
+  kSecurityAssessment,
+  kStandardContract,
+  kCertification,
+  kFtzListExempt,
+  kScenarioExempt,
+};
+
+enum class DataClass : uint8_t { kPi, kSensitivePi, kImportant, kCore, kOrgId, kCount };
+using DataClassMask = uint8_t;  // bit (1 << DataClass)
+
+// The forwarding decision; the order is the escalation order (allow < route <
+// block < reset): within one flow and one generation it only goes up.
+enum class Action : uint8_t { kAllow = 0, kRoute = 1, kBlock = 2, kReset = 3 };
+
+enum class PortRole : uint8_t { kInside, kOutside, kChannel, kMirror };
+enum class FailMode : uint8_t { kOpen, kClosed };
+
+enum class AppProto : uint8_t { kUnknown, kHttp, kTls, kDns, kCount };
+using AppMask = uint8_t;
+
+enum class L4Proto : uint8_t { kTcp = 6, kUdp = 17, kIcmp = 1, kIcmpv6 = 58 };
+
+struct ZoneSpec {
+  std::string name;
+  ZoneKind kind = ZoneKind::kOffshore;
+  std::vector<Prefix> prefixes;
+  uint32_t default_tenant = kNoIndex;  // FTZ zones: tenant for unregistered hosts
+};
+
+struct ApprovalSpec {
+  std::string id;
+  Mechanism mechanism = Mechanism::kStandardContract;
+  DataClassMask classes = 0;
+  std::vector<uint32_t> dest_zones;
+  int64_t valid_from = 0;   // unix seconds, inclusive (00:00 Asia/Shanghai)
+  int64_t valid_until = 0;  // unix seconds, exclusive (end of the last day)
+  // Maximum individuals per data class; 0 = no cap given.
+  uint64_t max_individuals[static_cast<int>(DataClass::kCount)] = {};
+};
+
+struct TenantSpec {
+  std::string name;
+  std::string uscc;
+  std::string ftz_registration;
+  bool is_ciio = false;
+  std::string sector;
+  uint32_t zone = kNoIndex;
+  std::vector<Prefix> prefixes;
+  std::vector<ApprovalSpec> approvals;
+};
+
+struct ChannelSpec {
+  std::string name;
+  PortRole egress_role = PortRole::kChannel;
+  uint16_t vlan = 0;  // 0 = untagged
+  std::array<uint8_t, 6> next_hop_mac{};
+};
+
+struct PortRange {
+  uint16_t lo = 0;
+  uint16_t hi = 65535;
+};
+
+enum class ApprovalMatch : uint8_t { kAny, kApproved, kUnapproved };
+enum class ThresholdState : uint8_t { kNormal, kWarn, kExceeded };
+
+// Every field is optional; an empty vector or nullopt matches anything.
+struct RuleMatch {
+  std::vector<uint32_t> src_zones;
+  std::vector<uint32_t> dst_zones;
+  std::vector<uint32_t> tenants;
+  std::vector<L4Proto> protocols;
+  std::vector<PortRange> dst_ports;
+  AppMask apps = 0;  // 0 = any
+  std::vector<std::string> server_name_suffixes;  // SNI or HTTP Host
+  DataClassMask data_classes = 0;                  // content stage
+  uint32_t min_count = 0;                          // confirmed identifiers
+  ApprovalMatch approval = ApprovalMatch::kAny;
+  std::optional<ThresholdState> threshold;
+  std::optional<bool> uninspectable;
+};
+
+struct Verdict {
+  Action action = Action::kAllow;
+  uint32_t channel = kNoIndex;  // for kRoute
+  bool alert = false;
+  bool mirror = false;
+};
+
+struct RuleSpec {
+  std::string name;
+  RuleMatch match;
+  Verdict verdict;
+};
+
+struct ZonePairDefault {
+  uint32_t src_zone = kNoIndex;
+  uint32_t dst_zone = kNoIndex;
+  Verdict verdict;
+  FailMode fail_mode = FailMode::kOpen;
+};
+
+struct Limits {
+  uint32_t flow_table_size = 65536;
+  uint32_t flow_evict_min_idle_ms = 1000;
+  uint32_t tcp_syn_timeout_s = 30;
+  uint32_t tcp_established_timeout_s = 3600;
+  uint32_t tcp_closed_timeout_s = 10;
+  uint32_t udp_timeout_s = 60;
+  uint32_t other_timeout_s = 30;
+  uint64_t defrag_memcap_bytes = 8u << 20;
+  uint32_t defrag_max_datagrams = 4096;
+  uint32_t defrag_timeout_ms = 30000;
+  uint64_t reassembly_memcap_bytes = 64u << 20;
+  uint32_t reassembly_per_flow_bytes = 1u << 20;
+  uint32_t hold_max_packets = 4096;
+  uint32_t events_per_second = 10000;
+  uint32_t alerts_per_flow = 10;
+  FailMode default_fail_mode = FailMode::kOpen;
+};
+
+struct PolicySpec {
+  std::string name;  // config name, for events and reports
+  std::vector<ZoneSpec> zones;
+  uint32_t default_zone = kNoIndex;  // zone for addresses in no prefix
+  std::vector<TenantSpec> tenants;
+  std::vector<ChannelSpec> channels;
+  std::vector<RuleSpec> rules;
+  std::vector<ZonePairDefault> defaults;
+  Verdict export_default;  // exports without rule or pair default
+  Limits limits;
+};
+
+}  // namespace ftz::engine
