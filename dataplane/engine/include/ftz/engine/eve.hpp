@@ -1,0 +1,27 @@
+#pragma once
+// EVE JSON formatting of engine events (Suricata's field names, so SIEM
+// pipelines that ingest Suricata ingest ftzgate), plus the `ftz` object.
+// Runs on the logger side, never on a worker's per-packet path.
+
+#include <cstdint>
+#include <string>
+
+#include "ftz/engine/events.hpp"
+#include "ftz/engine/generation.hpp"
+
+namespace ftz::engine {
+
+// Asia/Shanghai is UTC+08:00 with no daylight saving since 1991.
+inline constexpr int64_t kShanghaiOffsetSeconds = 8 * 3600;
+
+// "2026-03-02T09:00:00.123456+0800" (Suricata's timestamp form).
+std::string format_eve_timestamp(int64_t ts_ns);
+
+// Appends one JSON object (no trailing newline) for `e` to `out`.
+void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out);
+
+std::string_view action_name(Action a) noexcept;
+std::string_view app_proto_name(AppProto a) noexcept;
+void append_json_string(std::string& out, std::string_view s);
+
+}  // namespace ftz::engine

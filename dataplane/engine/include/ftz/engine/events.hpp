@@ -1,0 +1,131 @@
+#pragma once
+// Events as the worker records them: fixed-size plain structs copied into a
+// bounded single-producer/single-consumer queue, formatted as EVE JSON later
+// by the logger (eve.hpp) — the worker never formats text. A full queue drops
+// the event and counts it; the worker never waits.
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "ftz/engine/ip_addr.hpp"
+#include "ftz/engine/policy_spec.hpp"
+
+namespace ftz::engine {
+
+enum class EventType : uint8_t { kFlow, kTls, kHttp, kDns };
+
+// A bounded string copied into the event (truncation is flagged).
+template <size_t N>
+struct FixedString {
+  uint16_t len = 0;
+  bool truncated = false;
+  char data[N];
+  void assign(std::string_view s) noexcept {
+    truncated = s.size() > N;
+    len = static_cast<uint16_t>(truncated ? N : s.size());
+    std::memcpy(data, s.data(), len);
+  }
+  [[nodiscard]] std::string_view view() const noexcept { return {data, len}; }
+};
+
+enum class FlowEndReason : uint8_t { kTimeout, kClosed, kEvicted, kShutdown, kReplaced };
+
+struct FlowEventData {
+  uint64_t pkts_toserver, pkts_toclient, bytes_toserver, bytes_toclient;
+  int64_t start_ns;
+  FlowEndReason reason;
+  uint8_t tcp_state;
+  uint8_t app;  // AppProto
+  uint32_t gaps;
+  uint32_t conflicts;
+};
+struct TlsEventData {
+  FixedString<256> sni;
+  FixedString<64> alpn[4];
+  uint8_t alpn_count;
+  uint16_t version;
+};
+struct HttpEventData {
+  FixedString<32> method;
+  FixedString<256> hostname;
+  FixedString<2048> url;
+  FixedString<16> protocol;
+  FixedString<128> content_type;
+  uint64_t length;
+  bool has_length;
+  bool chunked;
+};
+struct DnsEventData {
+  FixedString<256> rrname;
+  uint16_t rrtype;
+  uint16_t id;
+  bool is_response;
+};
+
+struct Event {
+  EventType type = EventType::kFlow;
+  int64_t ts_ns = 0;
+  uint64_t flow_id = 0;
+  uint64_t generation = 0;
+  IpAddr src;  // client
+  IpAddr dst;  // server
+  uint16_t src_port = 0;
+  uint16_t dst_port = 0;
+  uint8_t proto = 0;
+  uint16_t vlan[2] = {0, 0};
+  uint8_t vlan_count = 0;
+  // The ftz object.
+  uint32_t src_zone = kNoIndex;
+  uint32_t dst_zone = kNoIndex;
+  uint32_t tenant = kNoIndex;
+  Verdict verdict;
+  uint32_t rule = kNoIndex;
+  bool inspected = false;
+  union {
+    FlowEventData flow;
+    TlsEventData tls;
+    HttpEventData http;
+    DnsEventData dns;
+  };
+  Event() noexcept : flow{} {}
+};
+
+// Single producer (a worker), single consumer (the logger). Capacity is a
+// power of two fixed at construction.
+class EventQueue {
+ public:
+  explicit EventQueue(uint32_t capacity);
+  // Returns a slot to fill, or nullptr when full (counted as dropped); the
+  // event becomes visible to the consumer at commit().
+  Event* reserve() noexcept {
+    const uint64_t head = head_.load(std::memory_order_relaxed);
+    if (head - tail_.load(std::memory_order_acquire) >= slots_.size()) {
+      ++dropped_;
+      return nullptr;
+    }
+    return &slots_[head & mask_];
+  }
+  void commit() noexcept { head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  // Consumer side.
+  const Event* front() const noexcept {
+    const uint64_t tail = tail_.load(std::memory_order_relaxed);
+    if (tail == head_.load(std::memory_order_acquire)) return nullptr;
+    return &slots_[tail & mask_];
+  }
+  void pop() noexcept { tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  [[nodiscard]] uint64_t dropped() const noexcept { return dropped_; }
+
+ private:
+  std::unique_ptr<Event[]> storage_;
+  std::span<Event> slots_;
+  uint64_t mask_;
+  alignas(64) std::atomic<uint64_t> head_{0};
+  alignas(64) std::atomic<uint64_t> tail_{0};
+  uint64_t dropped_ = 0;
+};
+
+}  // namespace ftz::engine

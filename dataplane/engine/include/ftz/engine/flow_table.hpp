@@ -1,0 +1,70 @@
+#pragma once
+// Fixed-capacity flow index of one worker: no locks (one owner), no allocation
+// after construction. Keys live in a record array; a bucketized hash of 8-slot
+// buckets with two candidate buckets per key (16-bit signatures first, as
+// DPDK's rte_hash does) maps keys to record indices. The caller keeps its flow
+// state in a parallel array indexed by the same record index.
+//
+// Memory: capacity records of sizeof(Record) plus capacity/4 rounded up to a
+// power of two buckets of 48 bytes (2 slots per record): see bytes_per_flow().
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "ftz/engine/flow_key.hpp"
+
+namespace ftz::engine {
+
+class FlowTable {
+ public:
+  static constexpr uint32_t kNone = UINT32_MAX;
+  static constexpr int kSlots = 8;
+
+  explicit FlowTable(uint32_t capacity);
+
+  [[nodiscard]] uint32_t find(const FlowKey& key, uint64_t hash) const noexcept;
+  // Inserts a key known to be absent. Returns kNone when no record is free or
+  // both candidate buckets are full; the caller may then evict() a victim.
+  uint32_t insert(const FlowKey& key, uint64_t hash) noexcept;
+  void erase(uint32_t index) noexcept;
+  // The least recently touched flow in the key's two buckets (kNone if the
+  // buckets are empty); when the table is out of records and the buckets hold
+  // none of them, any used record found by the sweep cursor is returned.
+  [[nodiscard]] uint32_t eviction_candidate(uint64_t hash) const noexcept;
+
+  void touch(uint32_t index, int64_t now_ns) noexcept { records_[index].last_seen_ns = now_ns; }
+  [[nodiscard]] int64_t last_seen(uint32_t index) const noexcept { return records_[index].last_seen_ns; }
+  [[nodiscard]] const FlowKey& key(uint32_t index) const noexcept { return records_[index].key; }
+  [[nodiscard]] bool used(uint32_t index) const noexcept { return records_[index].used; }
+
+  [[nodiscard]] uint32_t size() const noexcept { return size_; }
+  [[nodiscard]] uint32_t capacity() const noexcept { return static_cast<uint32_t>(records_.size()); }
+  [[nodiscard]] static size_t bytes_per_flow() noexcept;
+
+ private:
+  struct Record {
+    FlowKey key;
+    int64_t last_seen_ns = 0;
+    uint64_t hash = 0;
+    bool used = false;
+  };
+  struct alignas(64) Bucket {
+    uint16_t sig[kSlots] = {};
+    uint32_t index[kSlots] = {kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone};
+  };
+
+  [[nodiscard]] uint32_t bucket_a(uint64_t hash) const noexcept { return static_cast<uint32_t>(hash) & mask_; }
+  [[nodiscard]] uint32_t bucket_b(uint64_t hash) const noexcept {
+    return static_cast<uint32_t>((hash >> 32) * 0x9e3779b1u) & mask_;
+  }
+  static uint16_t signature(uint64_t hash) noexcept { return static_cast<uint16_t>((hash >> 48) | 1u); }
+
+  std::vector<Record> records_;
+  std::vector<Bucket> buckets_;
+  std::vector<uint32_t> free_;
+  uint32_t mask_ = 0;
+  uint32_t size_ = 0;
+};
+
+}  // namespace ftz::engine

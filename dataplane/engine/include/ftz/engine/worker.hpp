@@ -1,0 +1,166 @@
+#pragma once
+// Worker: one run-to-completion instance of the engine, owned by one thread
+// (a DPDK lcore, the XDP slow path, ftzgate-inspect). It parses, defragments,
+// tracks flows, reassembles TCP, extracts app metadata and judges flows with
+// the current PolicyGeneration. All memory is allocated in the constructor
+// from the generation's limits; process_burst() does not allocate, lock, make
+// syscalls or throw.
+//
+// Inline contract with the packet path, per packet of a burst:
+//  - kForward: send it (to the channel when verdict.action is kRoute);
+//  - kDrop: discard it, counted under `reason`;
+//  - kHold: keep the packet (its token) until a later burst lists it in
+//    released(): an out-of-order TCP segment of an inspected flow may not
+//    reach the receiver before the bytes before it were inspected, and an IP
+//    fragment waits for its datagram. Held packets are bounded by
+//    limits.hold_max_packets; past it the segment is dropped (hold_overflow)
+//    and the sender retransmits it.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "ftz/engine/app/app_parser.hpp"
+#include "ftz/engine/defrag.hpp"
+#include "ftz/engine/events.hpp"
+#include "ftz/engine/flow_table.hpp"
+#include "ftz/engine/generation.hpp"
+#include "ftz/engine/packet.hpp"
+#include "ftz/engine/reasons.hpp"
+#include "ftz/engine/tcp_reassembly.hpp"
+
+namespace ftz::engine {
+
+inline constexpr uint32_t kBurstSize = 32;
+
+enum class Disposition : uint8_t { kForward, kHold, kDrop };
+
+struct PacketResult {
+  Disposition disposition = Disposition::kForward;
+  Reason reason = Reason::kNone;
+  Verdict verdict;
+};
+
+struct Release {
+  uint64_t token = 0;
+  Disposition disposition = Disposition::kForward;  // kForward or kDrop
+  Reason reason = Reason::kNone;
+  Verdict verdict;
+};
+
+enum class TcpState : uint8_t { kNone, kSynSent, kSynReceived, kEstablished, kClosing, kClosed };
+
+struct WorkerCounters {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  uint64_t non_ip = 0;
+  uint64_t forwarded = 0;
+  uint64_t held = 0;
+  uint64_t dropped = 0;
+  uint64_t reasons[kReasonCount] = {};
+  uint64_t flows_created = 0;
+  uint64_t flows_ended = 0;
+  uint64_t flows_timed_out = 0;
+  uint64_t flows_evicted = 0;
+  uint64_t flows_untracked = 0;
+  uint64_t flows_by_action[4] = {};  // final verdict of ended flows
+  uint64_t flows_inspected = 0;
+  uint64_t events_rate_limited = 0;
+  uint64_t route_too_late = 0;
+  uint64_t rejudged = 0;
+};
+
+class Worker : private app::AppSink {
+ public:
+  Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link, uint32_t event_queue_capacity = 4096);
+  ~Worker() override;
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Judges a burst (at most kBurstSize packets). results[i] is for pkts[i].
+  // Packets held earlier that may now go are listed in released() until the
+  // next call. Returns the number of packets processed.
+  uint32_t process_burst(std::span<const PacketView> pkts, std::span<PacketResult> results) noexcept;
+  [[nodiscard]] std::span<const Release> released() const noexcept { return released_; }
+
+  // Ages flows and fragments at time `now_ns` (packet time); call when no
+  // packets arrive so idle flows still end.
+  void advance_time(int64_t now_ns) noexcept;
+  // Ends every flow (shutdown / end of capture); releases held packets.
+  void finish(int64_t now_ns) noexcept;
+
+  // Installs a new generation; flows are re-judged on their next packet.
+  void set_generation(std::shared_ptr<const PolicyGeneration> generation) noexcept;
+  [[nodiscard]] const PolicyGeneration& generation() const noexcept { return *gen_; }
+
+  [[nodiscard]] EventQueue& events() noexcept { return events_; }
+  [[nodiscard]] const WorkerCounters& counters() const noexcept { return counters_; }
+  [[nodiscard]] const ReassemblyCounters& reassembly_counters() const noexcept { return reasm_.counters(); }
+  [[nodiscard]] const DefragCounters& defrag_counters() const noexcept { return defrag_.counters(); }
+  [[nodiscard]] const app::AppCounters& app_counters() const noexcept { return app_counters_; }
+  // Bytes by (packet source zone, packet destination zone), zones x zones.
+  [[nodiscard]] const std::vector<uint64_t>& zone_pair_bytes() const noexcept { return zone_pair_bytes_; }
+  [[nodiscard]] uint32_t active_flows() const noexcept { return table_.size(); }
+  [[nodiscard]] static size_t bytes_per_flow() noexcept;
+
+ private:
+  struct Flow;
+  struct Held {
+    uint64_t token;
+    uint32_t seq_end;
+    uint32_t next;
+  };
+
+  void process_one(const PacketView& pv, PacketResult& res) noexcept;
+  void process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res) noexcept;
+  uint32_t lookup_or_create(const ParsedPacket& p, int64_t now, bool& from_lo, PacketResult& res) noexcept;
+  void init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_t now) noexcept;
+  void judge(Flow& f, Stage stage, int64_t now) noexcept;
+  void handle_tcp(uint32_t idx, Flow& f, const ParsedPacket& p, int dir, const PacketView& pv,
+                  PacketResult& res) noexcept;
+  void handle_udp(Flow& f, const ParsedPacket& p, int dir) noexcept;
+  void release_held(Flow& f, int dir, bool all) noexcept;
+  void end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept;
+  void apply_verdict(const Flow& f, PacketResult& res) const noexcept;
+  void push_release(uint64_t token, const Flow* f, Disposition d, Reason r) noexcept;
+  void count(PacketResult& res) noexcept;
+  Event* new_event(EventType type, const Flow& f, int64_t now, bool rate_limited) noexcept;
+  bool take_event_token(int64_t now) noexcept;
+  uint32_t timeout_s(const Flow& f) const noexcept;
+
+  // AppSink
+  void on_tls_client_hello(const app::TlsClientHello& h) noexcept override;
+  void on_http_request(const app::HttpRequest& r) noexcept override;
+  void on_http_body(uint32_t, std::span<const uint8_t>) noexcept override {}
+  void on_http_request_end(uint32_t) noexcept override {}
+  void on_dns(const app::DnsQuery& q) noexcept override;
+
+  std::shared_ptr<const PolicyGeneration> gen_owner_;
+  const PolicyGeneration* gen_;
+  LinkType link_;
+  Limits limits_;
+  FlowTable table_;
+  std::vector<Flow> flows_;
+  Defragmenter defrag_;
+  SegmentPool segments_;
+  TcpReassembler reasm_;
+  app::BufferPool app_pool_;
+  app::AppCounters app_counters_;
+  app::AppContext app_ctx_;
+  std::vector<Held> held_;
+  std::vector<uint32_t> held_free_;
+  std::vector<Release> released_;
+  EventQueue events_;
+  WorkerCounters counters_;
+  std::vector<uint64_t> zone_pair_bytes_;
+  uint32_t sweep_cursor_ = 0;
+  int64_t now_ns_ = 0;
+  double event_tokens_ = 0;
+  int64_t event_refill_ns_ = 0;
+  // The flow whose bytes the app parsers are looking at (AppSink callbacks).
+  Flow* current_ = nullptr;
+  int64_t current_ts_ = 0;
+};
+
+}  // namespace ftz::engine

@@ -1,0 +1,272 @@
+#include "ftz/engine/eve.hpp"
+
+#include <cstdio>
+
+namespace ftz::engine {
+
+namespace {
+
+// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+void civil_from_days(int64_t z, int& y, unsigned& m, unsigned& d) noexcept {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t yy = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<int>(yy + (m <= 2 ? 1 : 0));
+}
+
+std::string_view proto_name(uint8_t p) noexcept {
+  switch (p) {
+    case 6: return "TCP";
+    case 17: return "UDP";
+    case 1: return "ICMP";
+    case 58: return "IPv6-ICMP";
+    default: return "";
+  }
+}
+
+std::string_view end_reason_name(FlowEndReason r) noexcept {
+  switch (r) {
+    case FlowEndReason::kTimeout: return "timeout";
+    case FlowEndReason::kClosed: return "closed";
+    case FlowEndReason::kEvicted: return "evicted";
+    case FlowEndReason::kShutdown: return "shutdown";
+    case FlowEndReason::kReplaced: return "replaced";
+  }
+  return "";
+}
+
+void kv(std::string& out, std::string_view key, std::string_view value) {
+  append_json_string(out, key);
+  out += ':';
+  append_json_string(out, value);
+}
+
+void kv_num(std::string& out, std::string_view key, uint64_t value) {
+  append_json_string(out, key);
+  out += ':';
+  out += std::to_string(value);
+}
+
+template <size_t N>
+void kv_fixed(std::string& out, std::string_view key, const FixedString<N>& s) {
+  kv(out, key, s.view());
+}
+
+}  // namespace
+
+std::string_view action_name(Action a) noexcept {
+  switch (a) {
+    case Action::kAllow: return "allow";
+    case Action::kRoute: return "route";
+    case Action::kBlock: return "block";
+    case Action::kReset: return "reset";
+  }
+  return "";
+}
+
+std::string_view app_proto_name(AppProto a) noexcept {
+  switch (a) {
+    case AppProto::kHttp: return "http";
+    case AppProto::kTls: return "tls";
+    case AppProto::kDns: return "dns";
+    default: return "failed";
+  }
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          // Bytes >= 0x80 pass through; invalid UTF-8 from the wire is
+          // escaped per byte so the line stays valid JSON.
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+std::string format_eve_timestamp(int64_t ts_ns) {
+  const int64_t local_s = (ts_ns >= 0 ? ts_ns / 1'000'000'000 : (ts_ns - 999'999'999) / 1'000'000'000) +
+                          kShanghaiOffsetSeconds;
+  const int64_t us = ((ts_ns % 1'000'000'000) + 1'000'000'000) % 1'000'000'000 / 1000;
+  int64_t days = local_s / 86400;
+  int64_t secs = local_s % 86400;
+  if (secs < 0) {
+    secs += 86400;
+    --days;
+  }
+  int y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%06d+0800", y, m, d,
+                static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60),
+                static_cast<int>(us));
+  return buf;
+}
+
+void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
+  out += '{';
+  kv(out, "timestamp", format_eve_timestamp(e.ts_ns));
+  out += ',';
+  kv_num(out, "flow_id", e.flow_id);
+  out += ',';
+  std::string_view type;
+  switch (e.type) {
+    case EventType::kFlow: type = "flow"; break;
+    case EventType::kTls: type = "tls"; break;
+    case EventType::kHttp: type = "http"; break;
+    case EventType::kDns: type = "dns"; break;
+  }
+  kv(out, "event_type", type);
+  if (e.vlan_count > 0) {
+    out += ",\"vlan\":[";
+    for (uint8_t i = 0; i < e.vlan_count; ++i) {
+      if (i) out += ',';
+      out += std::to_string(e.vlan[i]);
+    }
+    out += ']';
+  }
+  out += ',';
+  kv(out, "src_ip", format_ip(e.src));
+  if (e.proto == 6 || e.proto == 17) {
+    out += ',';
+    kv_num(out, "src_port", e.src_port);
+  }
+  out += ',';
+  kv(out, "dest_ip", format_ip(e.dst));
+  if (e.proto == 6 || e.proto == 17) {
+    out += ',';
+    kv_num(out, "dest_port", e.dst_port);
+  }
+  out += ',';
+  const std::string_view pn = proto_name(e.proto);
+  if (pn.empty()) {
+    kv(out, "proto", std::to_string(e.proto));
+  } else {
+    kv(out, "proto", pn);
+  }
+  switch (e.type) {
+    case EventType::kFlow: {
+      const FlowEventData& f = e.flow;
+      out += ",\"app_proto\":";
+      append_json_string(out, app_proto_name(static_cast<AppProto>(f.app)));
+      out += ",\"flow\":{";
+      kv_num(out, "pkts_toserver", f.pkts_toserver);
+      out += ',';
+      kv_num(out, "pkts_toclient", f.pkts_toclient);
+      out += ',';
+      kv_num(out, "bytes_toserver", f.bytes_toserver);
+      out += ',';
+      kv_num(out, "bytes_toclient", f.bytes_toclient);
+      out += ',';
+      kv(out, "start", format_eve_timestamp(f.start_ns));
+      out += ',';
+      kv(out, "end", format_eve_timestamp(e.ts_ns));
+      out += ',';
+      kv(out, "reason", end_reason_name(f.reason));
+      if (e.proto == 6) {
+        out += ",\"tcp_gaps\":" + std::to_string(f.gaps);
+        out += ",\"tcp_overlap_conflicts\":" + std::to_string(f.conflicts);
+      }
+      out += '}';
+      break;
+    }
+    case EventType::kTls: {
+      out += ",\"tls\":{";
+      kv_fixed(out, "sni", e.tls.sni);
+      if (e.tls.alpn_count > 0) {
+        out += ",\"alpn\":[";
+        for (uint8_t i = 0; i < e.tls.alpn_count; ++i) {
+          if (i) out += ',';
+          append_json_string(out, e.tls.alpn[i].view());
+        }
+        out += ']';
+      }
+      char v[8];
+      std::snprintf(v, sizeof v, "%04x", e.tls.version);
+      out += ",\"version\":\"0x";
+      out += v;
+      out += "\"}";
+      break;
+    }
+    case EventType::kHttp: {
+      const HttpEventData& h = e.http;
+      out += ",\"http\":{";
+      kv_fixed(out, "hostname", h.hostname);
+      out += ',';
+      kv_fixed(out, "url", h.url);
+      out += ',';
+      kv_fixed(out, "http_method", h.method);
+      if (h.protocol.len > 0) {
+        out += ',';
+        kv_fixed(out, "protocol", h.protocol);
+      }
+      if (h.content_type.len > 0) {
+        out += ',';
+        kv_fixed(out, "http_content_type", h.content_type);
+      }
+      if (h.has_length) {
+        out += ',';
+        kv_num(out, "length", h.length);
+      }
+      if (h.chunked) out += ",\"chunked\":true";
+      if (h.url.truncated) out += ",\"url_truncated\":true";
+      out += '}';
+      break;
+    }
+    case EventType::kDns: {
+      out += ",\"dns\":{";
+      kv(out, "type", e.dns.is_response ? "answer" : "query");
+      out += ',';
+      kv_num(out, "id", e.dns.id);
+      out += ',';
+      kv_fixed(out, "rrname", e.dns.rrname);
+      out += ',';
+      kv_num(out, "rrtype", e.dns.rrtype);
+      out += '}';
+      break;
+    }
+  }
+  out += ",\"ftz\":{";
+  kv(out, "src_zone", gen.zone_name(e.src_zone));
+  out += ',';
+  kv(out, "dest_zone", gen.zone_name(e.dst_zone));
+  out += ',';
+  kv(out, "tenant", gen.tenant_name(e.tenant));
+  out += ',';
+  kv(out, "verdict", action_name(e.verdict.action));
+  if (e.verdict.action == Action::kRoute && e.verdict.channel < gen.spec().channels.size()) {
+    out += ',';
+    kv(out, "channel", gen.spec().channels[e.verdict.channel].name);
+  }
+  out += ',';
+  kv(out, "rule", e.rule == kNoIndex ? std::string_view("default") : gen.rule_name(e.rule));
+  if (e.verdict.alert) out += ",\"alert\":true";
+  if (e.verdict.mirror) out += ",\"mirror\":true";
+  out += e.inspected ? ",\"inspected\":true" : ",\"inspected\":false";
+  out += ',';
+  kv_num(out, "generation", e.generation);
+  out += "}}";
+}
+
+}  // namespace ftz::engine

@@ -1,0 +1,660 @@
+#include "ftz/engine/worker.hpp"
+
+#include <algorithm>
+
+#include "ftz/engine/parser.hpp"
+
+namespace ftz::engine {
+
+namespace {
+
+constexpr uint32_t kNil = UINT32_MAX;
+constexpr uint32_t kSweepPerBurst = 64;
+constexpr uint32_t kServerNameTail = 95;
+constexpr uint64_t kAppGiveUpBytes = 16 * 1024;
+constexpr int kToServer = 0;
+constexpr int kToClient = 1;
+constexpr uint32_t kAppBuffers = 1024;
+constexpr uint32_t kAppBufferSize = 16 * 1024;
+
+AppProto to_app_proto(app::AppProtocol p) noexcept {
+  switch (p) {
+    case app::AppProtocol::kHttp: return AppProto::kHttp;
+    case app::AppProtocol::kTls: return AppProto::kTls;
+    case app::AppProtocol::kDns: return AppProto::kDns;
+    default: return AppProto::kUnknown;
+  }
+}
+
+bool is_well_known(uint16_t port) noexcept { return port != 0 && port < 1024; }
+
+}  // namespace
+
+struct Worker::Flow {
+  uint64_t flow_id = 0;
+  int64_t start_ns = 0;
+  uint64_t pkts[2] = {0, 0};  // [kToServer], [kToClient]
+  uint64_t bytes[2] = {0, 0};
+  bool client_is_lo = true;
+  TcpState tcp_state = TcpState::kNone;
+  bool inspect = false;
+  Stage stage = Stage::kHeader;
+  AppProto app = AppProto::kUnknown;
+  uint8_t proto = 0;
+  uint16_t server_port = 0;
+  uint32_t client_zone = kNoIndex;
+  uint32_t server_zone = kNoIndex;
+  uint32_t tenant = kNoIndex;
+  Verdict verdict;
+  uint32_t rule = kNoIndex;
+  uint64_t generation = 0;
+  uint32_t conflicts = 0;
+  uint32_t held_head[2] = {kNil, kNil};
+  // The last bytes of the SNI / Host: suffix rules need only the end.
+  uint8_t server_name_len = 0;
+  char server_name[kServerNameTail];
+  TcpDirState tcp[2];
+  app::AppFlowState app_state{};
+};
+
+size_t Worker::bytes_per_flow() noexcept { return sizeof(Flow) + FlowTable::bytes_per_flow(); }
+
+Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link, uint32_t event_queue_capacity)
+    : gen_owner_(std::move(generation)),
+      gen_(gen_owner_.get()),
+      link_(link),
+      limits_(gen_->spec().limits),
+      table_(limits_.flow_table_size),
+      flows_(limits_.flow_table_size),
+      defrag_(limits_.defrag_max_datagrams, limits_.defrag_memcap_bytes, limits_.defrag_timeout_ms),
+      segments_(limits_.reassembly_memcap_bytes),
+      reasm_(segments_, limits_.reassembly_per_flow_bytes),
+      app_pool_(kAppBuffers, kAppBufferSize),
+      app_ctx_{&app_pool_, &app_counters_, this},
+      held_(limits_.hold_max_packets),
+      events_(event_queue_capacity),
+      zone_pair_bytes_(gen_->zone_count() * gen_->zone_count(), 0) {
+  held_free_.reserve(held_.size());
+  for (size_t i = held_.size(); i > 0; --i) held_free_.push_back(static_cast<uint32_t>(i - 1));
+  // Released packets per burst: every held packet at most once, plus the
+  // fragments of completed datagrams.
+  released_.reserve(held_.size() + kBurstSize * Defragmenter::kMaxHeld);
+  event_tokens_ = limits_.events_per_second;
+}
+
+Worker::~Worker() = default;
+
+void Worker::set_generation(std::shared_ptr<const PolicyGeneration> generation) noexcept {
+  gen_owner_ = std::move(generation);
+  gen_ = gen_owner_.get();
+  if (zone_pair_bytes_.size() != gen_->zone_count() * gen_->zone_count()) {
+    // Zones changed shape: the per-pair report starts over with this generation.
+    zone_pair_bytes_.assign(gen_->zone_count() * gen_->zone_count(), 0);
+  }
+}
+
+uint32_t Worker::process_burst(std::span<const PacketView> pkts, std::span<PacketResult> results) noexcept {
+  released_.clear();
+  const uint32_t n = static_cast<uint32_t>(std::min(pkts.size(), results.size()));
+  for (uint32_t i = 0; i < n; ++i) {
+    results[i] = PacketResult{};
+    process_one(pkts[i], results[i]);
+    count(results[i]);
+  }
+  if (n > 0) advance_time(now_ns_);
+  return n;
+}
+
+void Worker::count(PacketResult& res) noexcept {
+  switch (res.disposition) {
+    case Disposition::kForward: ++counters_.forwarded; break;
+    case Disposition::kHold: ++counters_.held; break;
+    case Disposition::kDrop: ++counters_.dropped; break;
+  }
+  if (res.reason != Reason::kNone && res.reason < Reason::kCount) {
+    ++counters_.reasons[static_cast<uint32_t>(res.reason)];
+  }
+}
+
+void Worker::process_one(const PacketView& pv, PacketResult& res) noexcept {
+  ++counters_.packets;
+  counters_.bytes += pv.wirelen;
+  if (pv.ts_ns > now_ns_) now_ns_ = pv.ts_ns;
+  ParsedPacket p;
+  const ParseResult pr = parse_packet(link_, pv.data, pv.caplen, p);
+  if (pr.status == ParseStatus::kNotIp) {
+    ++counters_.non_ip;
+    return;  // forwarded: L2 control traffic must pass a bump in the wire
+  }
+  if (pr.status == ParseStatus::kMalformed) {
+    res.disposition = Disposition::kDrop;
+    res.reason = pr.reason;
+    return;
+  }
+  if (p.is_fragment) {
+    const Defragmenter::Result dr = defrag_.add(p, pv.ts_ns, pv.token);
+    if (dr.status == Defragmenter::Status::kDropped) {
+      res.disposition = Disposition::kDrop;
+      res.reason = dr.reason;
+      return;
+    }
+    if (dr.reason != Reason::kNone) ++counters_.reasons[static_cast<uint32_t>(dr.reason)];
+    if (dr.status == Defragmenter::Status::kHeld) {
+      res.disposition = Disposition::kHold;
+      return;
+    }
+    const ParseResult l4 =
+        parse_l4(p.l4_proto, dr.datagram.data(), static_cast<uint32_t>(dr.datagram.size()),
+                 static_cast<uint32_t>(dr.datagram.size()), p);
+    p.is_fragment = false;
+    if (l4.status == ParseStatus::kMalformed) {
+      res.disposition = Disposition::kDrop;
+      res.reason = l4.reason;
+    } else {
+      process_ip(pv, p, res);
+    }
+    // The earlier fragments share the datagram's fate.
+    for (const uint64_t t : dr.held_tokens) push_release(t, nullptr, res.disposition == Disposition::kDrop ? Disposition::kDrop : Disposition::kForward, res.reason);
+    if (res.disposition == Disposition::kHold) res.disposition = Disposition::kForward;
+    return;
+  }
+  if (p.payload_len < p.payload_wire_len && p.l4_proto != 6) {
+    // Snap-length cut outside TCP: count it, judge what is there.
+    ++counters_.reasons[static_cast<uint32_t>(Reason::capture_truncated)];
+  }
+  process_ip(pv, p, res);
+}
+
+void Worker::process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res) noexcept {
+  bool from_lo = true;
+  const uint32_t idx = lookup_or_create(p, pv.ts_ns, from_lo, res);
+  if (idx == kNil) return;
+  Flow& f = flows_[idx];
+  const int dir = (from_lo == f.client_is_lo) ? kToServer : kToClient;
+  ++f.pkts[dir];
+  f.bytes[dir] += pv.wirelen;
+  table_.touch(idx, pv.ts_ns);
+  const size_t nz = gen_->zone_count();
+  const uint32_t zsrc = dir == kToServer ? f.client_zone : f.server_zone;
+  const uint32_t zdst = dir == kToServer ? f.server_zone : f.client_zone;
+  if (zsrc < nz && zdst < nz) zone_pair_bytes_[zsrc * nz + zdst] += pv.wirelen;
+  if (f.generation != gen_->number()) {
+    // A new generation judges the flow afresh (it may relax the verdict).
+    ++counters_.rejudged;
+    f.verdict = Verdict{};
+    f.rule = kNoIndex;
+    judge(f, f.stage, pv.ts_ns);
+  }
+  current_ = &f;
+  current_ts_ = pv.ts_ns;
+  if (p.l4_proto == 6 && p.l4_valid) {
+    handle_tcp(idx, f, p, dir, pv, res);
+  } else if (p.l4_proto == 17 && p.l4_valid) {
+    handle_udp(f, p, dir);
+  }
+  current_ = nullptr;
+  if (res.disposition != Disposition::kHold && res.disposition != Disposition::kDrop) apply_verdict(f, res);
+  else res.verdict = f.verdict;
+  if (f.tcp_state == TcpState::kClosed && f.held_head[0] == kNil && f.held_head[1] == kNil &&
+      p.l4_proto == 6 && (p.tcp_flags & tcp_flag::kRst)) {
+    // RST ends the flow at once: nothing after it belongs to this connection.
+    end_flow(idx, FlowEndReason::kClosed, pv.ts_ns);
+  }
+}
+
+void Worker::apply_verdict(const Flow& f, PacketResult& res) const noexcept {
+  res.verdict = f.verdict;
+  switch (f.verdict.action) {
+    case Action::kAllow:
+    case Action::kRoute:
+      res.disposition = Disposition::kForward;
+      break;
+    case Action::kBlock:
+      res.disposition = Disposition::kDrop;
+      res.reason = Reason::policy_block;
+      break;
+    case Action::kReset:
+      res.disposition = Disposition::kDrop;
+      res.reason = Reason::policy_reset;
+      break;
+  }
+}
+
+uint32_t Worker::lookup_or_create(const ParsedPacket& p, int64_t now, bool& from_lo,
+                                  PacketResult& res) noexcept {
+  const FlowKey key = make_flow_key(p, from_lo);
+  const uint64_t hash = hash_flow_key(key);
+  uint32_t idx = table_.find(key, hash);
+  if (idx != kNil) {
+    Flow& f = flows_[idx];
+    const bool expired = now - table_.last_seen(idx) > int64_t{timeout_s(f)} * 1'000'000'000;
+    const bool new_syn = p.l4_proto == 6 && (p.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck)) == tcp_flag::kSyn &&
+                         f.tcp_state == TcpState::kClosed;
+    if (!expired && !new_syn) return idx;
+    end_flow(idx, expired ? FlowEndReason::kTimeout : FlowEndReason::kReplaced, now);
+  }
+  idx = table_.insert(key, hash);
+  if (idx == kNil) {
+    const uint32_t victim = table_.eviction_candidate(hash);
+    if (victim != kNil && now - table_.last_seen(victim) >= int64_t{limits_.flow_evict_min_idle_ms} * 1'000'000) {
+      ++counters_.flows_evicted;
+      end_flow(victim, FlowEndReason::kEvicted, now);
+      idx = table_.insert(key, hash);
+    }
+  }
+  if (idx == kNil) {
+    ++counters_.flows_untracked;
+    const uint32_t zs = gen_->zone_of(p.src);
+    const uint32_t zd = gen_->zone_of(p.dst);
+    ++counters_.reasons[static_cast<uint32_t>(Reason::flow_table_full)];
+    if (gen_->fail_mode(zs, zd) == FailMode::kClosed) {
+      res.disposition = Disposition::kDrop;
+      res.reason = Reason::fail_closed;
+    }
+    return kNil;
+  }
+  init_flow(idx, p, from_lo, now);
+  return idx;
+}
+
+void Worker::init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_t now) noexcept {
+  Flow& f = flows_[idx];
+  f = Flow{};
+  ++counters_.flows_created;
+  f.start_ns = now;
+  f.proto = p.l4_proto;
+  // The client is the sender of the first packet, unless that packet is a
+  // SYN-ACK or comes from a well-known port to an ephemeral one (mid-stream
+  // pick-up of a server's reply).
+  bool sender_is_client = true;
+  if (p.l4_proto == 6 && (p.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck)) == (tcp_flag::kSyn | tcp_flag::kAck)) {
+    sender_is_client = false;
+  } else if (!(p.l4_proto == 6 && (p.tcp_flags & tcp_flag::kSyn)) && is_well_known(p.src_port) &&
+             !is_well_known(p.dst_port)) {
+    sender_is_client = false;
+  }
+  f.client_is_lo = sender_is_client ? from_lo : !from_lo;
+  const IpAddr& client = sender_is_client ? p.src : p.dst;
+  const IpAddr& server = sender_is_client ? p.dst : p.src;
+  f.server_port = sender_is_client ? p.dst_port : p.src_port;
+  f.client_zone = gen_->zone_of(client);
+  f.server_zone = gen_->zone_of(server);
+  const auto& zones = gen_->spec().zones;
+  // The tenant is the exporter: the endpoint inside an FTZ zone.
+  const bool client_ftz = f.client_zone < zones.size() && zones[f.client_zone].kind == ZoneKind::kFtz;
+  const bool server_ftz = f.server_zone < zones.size() && zones[f.server_zone].kind == ZoneKind::kFtz;
+  if (client_ftz) f.tenant = gen_->tenant_of(client, f.client_zone);
+  else if (server_ftz) f.tenant = gen_->tenant_of(server, f.server_zone);
+  const FlowKey& k = table_.key(idx);
+  f.flow_id = (hash_flow_key(k) ^ static_cast<uint64_t>(now) * 0x9e3779b97f4a7c15ull) & ((uint64_t{1} << 51) - 1);
+  f.inspect = gen_->is_export(f.client_zone, f.server_zone);
+  if (f.inspect) ++counters_.flows_inspected;
+  judge(f, Stage::kHeader, now);
+}
+
+void Worker::judge(Flow& f, Stage stage, int64_t now) noexcept {
+  FlowFacts facts;
+  facts.stage = stage;
+  facts.src_zone = f.client_zone;
+  facts.dst_zone = f.server_zone;
+  facts.tenant = f.tenant;
+  facts.l4_proto = f.proto;
+  facts.dst_port = f.server_port;
+  facts.ts_ns = now;
+  facts.app = f.app;
+  facts.server_name = std::string_view(f.server_name, f.server_name_len);
+  const Decision d = gen_->evaluate(facts);
+  const bool first = f.generation != gen_->number();
+  f.generation = gen_->number();
+  f.stage = stage;
+  Verdict v = d.verdict;
+  if (!first && v.action == Action::kRoute && f.verdict.action == Action::kAllow && stage > Stage::kApp) {
+    // A TCP connection does not change uplinks mid-stream.
+    ++counters_.route_too_late;
+    v.action = Action::kAllow;
+  }
+  if (first || v.action > f.verdict.action) {
+    f.verdict.action = v.action;
+    f.verdict.channel = v.channel;
+    f.rule = d.rule;
+  }
+  f.verdict.alert = f.verdict.alert || v.alert;
+  f.verdict.mirror = f.verdict.mirror || v.mirror;
+}
+
+uint32_t Worker::timeout_s(const Flow& f) const noexcept {
+  if (f.proto == 6) {
+    switch (f.tcp_state) {
+      case TcpState::kNone:
+      case TcpState::kSynSent:
+      case TcpState::kSynReceived:
+        return limits_.tcp_syn_timeout_s;
+      case TcpState::kEstablished:
+      case TcpState::kClosing:
+        return limits_.tcp_established_timeout_s;
+      case TcpState::kClosed:
+        return limits_.tcp_closed_timeout_s;
+    }
+  }
+  return f.proto == 17 ? limits_.udp_timeout_s : limits_.other_timeout_s;
+}
+
+namespace {
+
+// Feeds reassembled bytes to the app parsers; a gap tells them bytes are lost.
+struct AppFeed {
+  app::AppFlowState& st;
+  app::Dir dir;
+  uint16_t server_port;
+  app::AppContext& ctx;
+  app::AppProtocol detected = app::AppProtocol::kUnknown;
+  void deliver(const uint8_t* data, uint32_t len) noexcept {
+    detected = app::feed_tcp(st, dir, server_port, std::span<const uint8_t>(data, len), ctx);
+  }
+  void gap(uint32_t) noexcept { app::on_gap(st, dir, ctx); }
+};
+
+}  // namespace
+
+void Worker::handle_tcp(uint32_t idx, Flow& f, const ParsedPacket& p, int dir, const PacketView& pv,
+                        PacketResult& res) noexcept {
+  (void)idx;
+  (void)pv;
+  const uint8_t flags = p.tcp_flags;
+  TcpDirState& mine = f.tcp[dir];
+  TcpDirState& peer = f.tcp[1 - dir];
+  AppFeed feed{f.app_state, dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient, f.server_port, app_ctx_};
+  AppFeed peer_feed{f.app_state, dir == kToServer ? app::Dir::kToClient : app::Dir::kToServer, f.server_port,
+                    app_ctx_};
+
+  if (flags & tcp_flag::kRst) {
+    f.tcp_state = TcpState::kClosed;
+    return;
+  }
+  if (flags & tcp_flag::kSyn) {
+    // The SYN consumes one sequence number; data starts after it.
+    TcpReassembler::start(mine, p.seq + 1);
+    if (f.tcp_state == TcpState::kNone) f.tcp_state = (flags & tcp_flag::kAck) ? TcpState::kSynReceived : TcpState::kSynSent;
+    else if (flags & tcp_flag::kAck) f.tcp_state = TcpState::kSynReceived;
+  } else if (f.tcp_state == TcpState::kSynReceived || f.tcp_state == TcpState::kNone) {
+    f.tcp_state = TcpState::kEstablished;
+  }
+  if (!(flags & tcp_flag::kSyn) && !mine.seq_known) TcpReassembler::start(mine, p.seq);
+  if ((flags & tcp_flag::kAck) && peer.seq_known) reasm_.on_peer_ack(peer, p.ack, peer_feed);
+
+  SegmentOutcome outcome = SegmentOutcome::kDuplicate;
+  if (p.payload_len > 0 && !(flags & tcp_flag::kSyn)) {
+    outcome = reasm_.on_segment(mine, p.seq, p.payload, p.payload_len, feed);
+    if (p.payload_wire_len > p.payload_len) {
+      // Snap-length cut: the rest of the segment is a gap in our view.
+      ++counters_.reasons[static_cast<uint32_t>(Reason::capture_truncated)];
+      reasm_.on_peer_ack(mine, p.seq + p.payload_wire_len, feed);
+    }
+  } else if (p.payload_wire_len > 0 && !(flags & tcp_flag::kSyn)) {
+    ++counters_.reasons[static_cast<uint32_t>(Reason::capture_truncated)];
+  }
+  if (flags & tcp_flag::kFin) {
+    mine.fin_seen = true;
+    mine.fin_seq = p.seq + p.payload_wire_len;
+    if (seq_diff(mine.next_seq, mine.fin_seq) >= 0) mine.closed = true;
+    if (f.tcp_state != TcpState::kClosed) f.tcp_state = TcpState::kClosing;
+  }
+  if (mine.closed && peer.closed) f.tcp_state = TcpState::kClosed;
+
+  // App stage: metadata callbacks move the flow there; a stream that shows no
+  // recognisable protocol after kAppGiveUpBytes is judged without it.
+  if (f.stage == Stage::kHeader && f.tcp[kToServer].delivered + f.tcp[kToClient].delivered > kAppGiveUpBytes) {
+    judge(f, Stage::kApp, p.payload_len ? current_ts_ : now_ns_);
+  }
+
+  switch (outcome) {
+    case SegmentOutcome::kConflict:
+      ++f.conflicts;
+      if (f.inspect) {
+        res.disposition = Disposition::kDrop;
+        res.reason = Reason::tcp_overlap_conflict;
+      } else {
+        ++counters_.reasons[static_cast<uint32_t>(Reason::tcp_overlap_conflict)];
+      }
+      break;
+    case SegmentOutcome::kOverLimit: {
+      const Reason r = segments_.available() == 0 ? Reason::tcp_reassembly_memcap : Reason::tcp_ooo_limit;
+      if (f.inspect) {
+        res.disposition = Disposition::kDrop;
+        res.reason = r;
+      } else {
+        ++counters_.reasons[static_cast<uint32_t>(r)];
+      }
+      break;
+    }
+    case SegmentOutcome::kBuffered:
+      if (f.inspect) {
+        if (held_free_.empty()) {
+          res.disposition = Disposition::kDrop;
+          res.reason = Reason::hold_overflow;
+        } else {
+          const uint32_t h = held_free_.back();
+          held_free_.pop_back();
+          held_[h] = Held{pv.token, p.seq + p.payload_len, f.held_head[dir]};
+          f.held_head[dir] = h;
+          res.disposition = Disposition::kHold;
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  if (f.inspect) {
+    release_held(f, dir, false);
+    release_held(f, 1 - dir, false);
+  }
+}
+
+void Worker::handle_udp(Flow& f, const ParsedPacket& p, int dir) noexcept {
+  const app::AppProtocol ap = app::feed_udp(dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient,
+                                            p.src_port, p.dst_port,
+                                            std::span<const uint8_t>(p.payload, p.payload_len), app_ctx_);
+  if (f.app == AppProto::kUnknown) f.app = to_app_proto(ap);
+  if (f.stage == Stage::kHeader) judge(f, Stage::kApp, current_ts_);
+}
+
+void Worker::release_held(Flow& f, int dir, bool all) noexcept {
+  uint32_t* link = &f.held_head[dir];
+  while (*link != kNil) {
+    Held& h = held_[*link];
+    if (all || seq_diff(f.tcp[dir].next_seq, h.seq_end) >= 0) {
+      const uint32_t freed = *link;
+      *link = h.next;
+      Disposition d = Disposition::kForward;
+      Reason r = Reason::kNone;
+      if (f.verdict.action == Action::kBlock) {
+        d = Disposition::kDrop;
+        r = Reason::policy_block;
+      } else if (f.verdict.action == Action::kReset) {
+        d = Disposition::kDrop;
+        r = Reason::policy_reset;
+      }
+      push_release(h.token, &f, d, r);
+      held_free_.push_back(freed);
+    } else {
+      link = &h.next;
+    }
+  }
+}
+
+void Worker::push_release(uint64_t token, const Flow* f, Disposition d, Reason r) noexcept {
+  if (released_.size() == released_.capacity()) return;  // sized so this cannot happen
+  Release rel;
+  rel.token = token;
+  rel.disposition = d;
+  rel.reason = r;
+  if (f != nullptr) rel.verdict = f->verdict;
+  released_.push_back(rel);
+  if (d == Disposition::kDrop && r != Reason::kNone) ++counters_.reasons[static_cast<uint32_t>(r)];
+}
+
+void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
+  Flow& f = flows_[idx];
+  current_ = &f;
+  current_ts_ = now;
+  for (int d = 0; d < 2; ++d) {
+    AppFeed feed{f.app_state, d == kToServer ? app::Dir::kToServer : app::Dir::kToClient, f.server_port, app_ctx_};
+    reasm_.flush(f.tcp[d], feed);
+    reasm_.release(f.tcp[d]);
+  }
+  app::close(f.app_state, app_ctx_);
+  if (f.stage == Stage::kHeader) judge(f, Stage::kApp, now);
+  current_ = nullptr;
+  release_held(f, 0, true);
+  release_held(f, 1, true);
+  if (Event* e = new_event(EventType::kFlow, f, now, false)) {
+    e->flow = FlowEventData{};
+    e->flow.pkts_toserver = f.pkts[kToServer];
+    e->flow.pkts_toclient = f.pkts[kToClient];
+    e->flow.bytes_toserver = f.bytes[kToServer];
+    e->flow.bytes_toclient = f.bytes[kToClient];
+    e->flow.start_ns = f.start_ns;
+    e->flow.reason = why;
+    e->flow.tcp_state = static_cast<uint8_t>(f.tcp_state);
+    e->flow.app = static_cast<uint8_t>(f.app);
+    e->flow.gaps = f.tcp[0].gaps + f.tcp[1].gaps;
+    e->flow.conflicts = f.conflicts;
+    events_.commit();
+  }
+  ++counters_.flows_ended;
+  if (why == FlowEndReason::kTimeout) ++counters_.flows_timed_out;
+  ++counters_.flows_by_action[static_cast<uint32_t>(f.verdict.action)];
+  table_.erase(idx);
+}
+
+bool Worker::take_event_token(int64_t now) noexcept {
+  if (limits_.events_per_second == 0) return true;
+  if (now > event_refill_ns_) {
+    event_tokens_ += static_cast<double>(now - event_refill_ns_) * 1e-9 * limits_.events_per_second;
+    if (event_tokens_ > limits_.events_per_second) event_tokens_ = limits_.events_per_second;
+    event_refill_ns_ = now;
+  }
+  if (event_tokens_ < 1.0) return false;
+  event_tokens_ -= 1.0;
+  return true;
+}
+
+Event* Worker::new_event(EventType type, const Flow& f, int64_t now, bool rate_limited) noexcept {
+  if (rate_limited && !take_event_token(now)) {
+    ++counters_.events_rate_limited;
+    return nullptr;
+  }
+  Event* e = events_.reserve();
+  if (e == nullptr) return nullptr;
+  e->type = type;
+  e->ts_ns = now;
+  e->flow_id = f.flow_id;
+  e->generation = f.generation;
+  const uint32_t idx = static_cast<uint32_t>(&f - flows_.data());
+  const FlowKey& k = table_.key(idx);
+  e->src = f.client_is_lo ? k.lo_addr : k.hi_addr;
+  e->dst = f.client_is_lo ? k.hi_addr : k.lo_addr;
+  e->src_port = f.client_is_lo ? k.lo_port : k.hi_port;
+  e->dst_port = f.client_is_lo ? k.hi_port : k.lo_port;
+  e->proto = k.proto;
+  e->vlan[0] = k.vlan_outer;
+  e->vlan[1] = k.vlan_inner;
+  e->vlan_count = k.vlan_inner ? 2 : (k.vlan_outer ? 1 : 0);
+  e->src_zone = f.client_zone;
+  e->dst_zone = f.server_zone;
+  e->tenant = f.tenant;
+  e->verdict = f.verdict;
+  e->rule = f.rule;
+  e->inspected = f.inspect;
+  return e;
+}
+
+void Worker::on_tls_client_hello(const app::TlsClientHello& h) noexcept {
+  if (current_ == nullptr) return;
+  Flow& f = *current_;
+  f.app = AppProto::kTls;
+  const std::string_view name = h.sni.size() > kServerNameTail ? h.sni.substr(h.sni.size() - kServerNameTail) : h.sni;
+  std::copy(name.begin(), name.end(), f.server_name);
+  f.server_name_len = static_cast<uint8_t>(name.size());
+  judge(f, Stage::kApp, current_ts_);
+  if (Event* e = new_event(EventType::kTls, f, current_ts_, true)) {
+    e->tls = TlsEventData{};
+    e->tls.sni.assign(h.sni);
+    e->tls.alpn_count = h.alpn_count > 4 ? 4 : h.alpn_count;
+    for (uint8_t i = 0; i < e->tls.alpn_count; ++i) e->tls.alpn[i].assign(h.alpn[i]);
+    e->tls.version = h.max_supported_version ? h.max_supported_version : h.legacy_version;
+    events_.commit();
+  }
+}
+
+void Worker::on_http_request(const app::HttpRequest& r) noexcept {
+  if (current_ == nullptr) return;
+  Flow& f = *current_;
+  f.app = AppProto::kHttp;
+  if (f.stage == Stage::kHeader) {
+    std::string_view host = r.host;
+    // Host may carry a port ("example.com:8080"); IPv6 literals are bracketed.
+    const size_t colon = host.rfind(':');
+    if (colon != std::string_view::npos && host.find(']') == std::string_view::npos &&
+        host.find(':') == colon) {
+      host = host.substr(0, colon);
+    }
+    const std::string_view name = host.size() > kServerNameTail ? host.substr(host.size() - kServerNameTail) : host;
+    std::copy(name.begin(), name.end(), f.server_name);
+    f.server_name_len = static_cast<uint8_t>(name.size());
+    judge(f, Stage::kApp, current_ts_);
+  }
+  if (Event* e = new_event(EventType::kHttp, f, current_ts_, true)) {
+    e->http = HttpEventData{};
+    e->http.method.assign(r.method);
+    e->http.hostname.assign(r.host);
+    e->http.url.assign(r.uri);
+    e->http.url.truncated = e->http.url.truncated || r.uri_truncated;
+    e->http.protocol.assign(r.version);
+    e->http.content_type.assign(r.content_type);
+    e->http.length = r.content_length;
+    e->http.has_length = r.has_content_length;
+    e->http.chunked = r.chunked;
+    events_.commit();
+  }
+}
+
+void Worker::on_dns(const app::DnsQuery& q) noexcept {
+  if (current_ == nullptr) return;
+  Flow& f = *current_;
+  f.app = AppProto::kDns;
+  if (Event* e = new_event(EventType::kDns, f, current_ts_, true)) {
+    e->dns = DnsEventData{};
+    e->dns.rrname.assign(q.qname);
+    e->dns.rrtype = q.qtype;
+    e->dns.id = q.id;
+    e->dns.is_response = q.is_response;
+    events_.commit();
+  }
+}
+
+void Worker::advance_time(int64_t now_ns) noexcept {
+  if (now_ns > now_ns_) now_ns_ = now_ns;
+  defrag_.expire(now_ns_, [this](std::span<const uint64_t> tokens) {
+    for (const uint64_t t : tokens) push_release(t, nullptr, Disposition::kDrop, Reason::frag_timeout);
+  });
+  const uint32_t cap = table_.capacity();
+  for (uint32_t i = 0; i < kSweepPerBurst && cap > 0; ++i) {
+    const uint32_t idx = sweep_cursor_;
+    sweep_cursor_ = (sweep_cursor_ + 1) % cap;
+    if (!table_.used(idx)) continue;
+    if (now_ns_ - table_.last_seen(idx) > int64_t{timeout_s(flows_[idx])} * 1'000'000'000) {
+      end_flow(idx, FlowEndReason::kTimeout, now_ns_);
+    }
+  }
+}
+
+void Worker::finish(int64_t now_ns) noexcept {
+  if (now_ns > now_ns_) now_ns_ = now_ns;
+  released_.clear();
+  for (uint32_t idx = 0; idx < table_.capacity(); ++idx) {
+    if (table_.used(idx)) end_flow(idx, FlowEndReason::kShutdown, now_ns_);
+  }
+}
+
+}  // namespace ftz::engine
