@@ -1,0 +1,59 @@
+# ftzgate: a thin wrapper around CMake. `make demo` and `make test` install
+# missing Debian packages first (scripts/install-deps, needs root).
+JOBS ?= 2
+BUILD ?= build
+GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
+FUZZ_SECONDS ?= 20
+DEMO_DIR := $(BUILD)/demo
+DEMO_PCAP := $(DEMO_DIR)/lingang-demo.pcap
+
+.PHONY: all deps configure build demo test asan fuzz bench format tidy clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+configure: deps
+	@cmake -S . -B $(BUILD) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# The main job on the embedded default: the generated Lin-gang capture through
+# the example configuration, with the report on standard output.
+demo: build
+	@mkdir -p $(DEMO_DIR)
+	@$(BUILD)/bin/ftzgate-gen scenario --out $(DEMO_PCAP)
+	@$(BUILD)/bin/ftzgate-inspect --config examples/lingang.yaml --pcap $(DEMO_PCAP) \
+	  --eve $(DEMO_DIR)/eve.json --pcap-out $(DEMO_DIR)/forwarded.pcap
+	@echo "events: $(DEMO_DIR)/eve.json  forwarded packets: $(DEMO_DIR)/forwarded.pcap"
+
+test: build
+	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# Engine and config libraries with AddressSanitizer + UBSan, unit tests only.
+asan: deps
+	@cmake -S . -B build-asan -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=Debug -DFTZ_CORE_ONLY=ON \
+	  -DFTZ_SANITIZE=ON -DFTZ_BENCH=OFF >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L unit
+
+# libFuzzer targets (clang-14), each run for FUZZ_SECONDS on its seed corpus.
+fuzz: deps
+	@CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DFTZ_CORE_ONLY=ON -DFTZ_FUZZ=ON -DFTZ_BENCH=OFF -DBUILD_TESTING=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+	@scripts/run-fuzzers build-fuzz/bin $(FUZZ_SECONDS)
+
+bench: build
+	@scripts/run-benchmarks $(BUILD)
+
+format:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+tidy: build
+	@git ls-files 'dataplane/*.cpp' 'controlplane/*.cpp' | xargs clang-tidy -p $(BUILD) --quiet
+
+clean:
+	@rm -rf $(BUILD) build-asan build-fuzz

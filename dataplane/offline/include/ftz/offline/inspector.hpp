@@ -1,0 +1,61 @@
+#pragma once
+// Offline inspection: a capture file in, the engine's verdicts, events and a
+// report out. The same Worker as every other packet path; this file only
+// adapts libpcap records to PacketViews and collects the results.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "ftz/engine/generation.hpp"
+#include "ftz/engine/worker.hpp"
+
+namespace ftz::offline {
+
+struct InspectOptions {
+  std::string pcap_path;
+  std::string pcap_out_path;  // empty: do not write forwarded packets
+};
+
+// Totals of one run, copied out of the worker for the report.
+struct InspectSummary {
+  std::string pcap_path;
+  std::string link_type;
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  uint64_t packets_written = 0;
+  uint64_t events = 0;
+  uint64_t events_dropped = 0;
+  int64_t first_ts_ns = 0;
+  int64_t last_ts_ns = 0;
+  bool truncated_file = false;  // the capture ended mid-record
+  std::string read_error;
+  engine::WorkerCounters counters;
+  engine::ReassemblyCounters reassembly;
+  engine::DefragCounters defrag;
+  uint64_t app_tls = 0;
+  uint64_t app_http = 0;
+  uint64_t app_dns = 0;
+  std::map<std::pair<std::string, std::string>, uint64_t> zone_pair_bytes;
+};
+
+// Called with each event as the logger drains the worker's queue.
+using EventCallback = std::function<void(const engine::Event&, const engine::PolicyGeneration&)>;
+
+// Runs the capture through one worker. Fails (with a message naming the file)
+// when the capture cannot be opened or its link type is not supported; a file
+// truncated mid-record is reported in the summary, with everything before it.
+tl::expected<InspectSummary, std::string> inspect_capture(const InspectOptions& options,
+                                                          std::shared_ptr<const engine::PolicyGeneration> generation,
+                                                          const EventCallback& on_event);
+
+// Report of a run, as text for people or JSON for scripts.
+std::string format_report_text(const InspectSummary& s);
+std::string format_report_json(const InspectSummary& s);
+
+}  // namespace ftz::offline

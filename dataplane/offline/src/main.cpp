@@ -1,0 +1,121 @@
+// ftzgate-inspect: run a capture through the inspection engine offline.
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "ftz/config/config.hpp"
+#include "ftz/engine/eve.hpp"
+#include "ftz/offline/inspector.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: ftzgate-inspect --config FILE --pcap FILE [--eve FILE] [--pcap-out FILE] [--json]\n"
+    "  --config FILE    operator configuration (YAML)\n"
+    "  --pcap FILE      capture to inspect (pcap or pcapng; Ethernet, raw IP, Linux cooked)\n"
+    "  --eve FILE       write events as EVE JSON lines ('-' for standard output)\n"
+    "  --pcap-out FILE  write the packets the appliance would forward (classic pcap)\n"
+    "  --json           print the report as JSON instead of text\n";
+
+struct Args {
+  std::string config;
+  std::string pcap;
+  std::string eve;
+  std::string pcap_out;
+  bool json = false;
+};
+
+bool parse_args(int argc, char** argv, Args& a, std::string& error) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= argc) {
+        error = arg + " needs a value";
+        return false;
+      }
+      out = argv[++i];
+      return true;
+    };
+    if (arg == "--config") {
+      if (!value(a.config)) return false;
+    } else if (arg == "--pcap") {
+      if (!value(a.pcap)) return false;
+    } else if (arg == "--eve") {
+      if (!value(a.eve)) return false;
+    } else if (arg == "--pcap-out") {
+      if (!value(a.pcap_out)) return false;
+    } else if (arg == "--json") {
+      a.json = true;
+    } else if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else {
+      error = "unknown argument " + arg;
+      return false;
+    }
+  }
+  if (a.config.empty()) error = "--config is required";
+  else if (a.pcap.empty()) error = "--pcap is required";
+  return error.empty();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  std::string error;
+  if (!parse_args(argc, argv, args, error)) {
+    std::fprintf(stderr, "ftzgate-inspect: %s\n%s", error.c_str(), kUsage);
+    return 2;
+  }
+  auto loaded = ftz::config::load_config(args.config);
+  if (!loaded) {
+    std::fputs(ftz::config::format_diagnostics(loaded.error()).c_str(), stderr);
+    std::fprintf(stderr, "ftzgate-inspect: %s: configuration rejected\n", args.config.c_str());
+    return 2;
+  }
+  auto generation = ftz::engine::PolicyGeneration::build(std::move(loaded->spec), 1);
+
+  std::ofstream eve_file;
+  std::ostream* eve = nullptr;
+  if (args.eve == "-") {
+    eve = &std::cout;
+  } else if (!args.eve.empty()) {
+    eve_file.open(args.eve, std::ios::out | std::ios::trunc);
+    if (!eve_file) {
+      std::fprintf(stderr, "ftzgate-inspect: %s: cannot write: %s\n", args.eve.c_str(), std::strerror(errno));
+      return 2;
+    }
+    eve = &eve_file;
+  }
+  std::string line;
+  const ftz::offline::EventCallback on_event = [&](const ftz::engine::Event& e,
+                                                   const ftz::engine::PolicyGeneration& gen) {
+    if (eve == nullptr) return;
+    line.clear();
+    ftz::engine::format_eve(e, gen, line);
+    line += '\n';
+    eve->write(line.data(), static_cast<std::streamsize>(line.size()));
+  };
+
+  ftz::offline::InspectOptions opts;
+  opts.pcap_path = args.pcap;
+  opts.pcap_out_path = args.pcap_out;
+  auto summary = ftz::offline::inspect_capture(opts, generation, on_event);
+  if (!summary) {
+    std::fprintf(stderr, "ftzgate-inspect: %s\n", summary.error().c_str());
+    return 1;
+  }
+  if (eve != nullptr) eve->flush();
+  const std::string report =
+      args.json ? ftz::offline::format_report_json(*summary) : ftz::offline::format_report_text(*summary);
+  if (args.eve == "-") std::fputs(report.c_str(), stderr);
+  else std::fputs(report.c_str(), stdout);
+  if (summary->truncated_file) {
+    std::fprintf(stderr, "ftzgate-inspect: %s\n", summary->read_error.c_str());
+    return 1;
+  }
+  return 0;
+}
