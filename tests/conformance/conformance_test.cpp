@@ -1,0 +1,172 @@
+// Runs every public capture through ftzgate-inspect's engine path and compares
+// SNIs, HTTP hosts and URIs, DNS query names and flow counts with the reference
+// facts tshark produced. Where the engine and tshark disagree by design, the
+// difference is listed in kKnownDifferences with the reason, case by case.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "ftz/engine/eve.hpp"
+#include "ftz/offline/inspector.hpp"
+
+namespace fs = std::filesystem;
+using ftz::engine::Event;
+using ftz::engine::EventType;
+
+namespace {
+
+fs::path public_dir() {
+  const char* src = std::getenv("FTZ_SOURCE_DIR");
+  return fs::path(src ? src : ".") / ".." / "shared" / "pcaps" / "public";
+}
+
+// One zone for everything: conformance is about parsing, not policy.
+std::shared_ptr<const ftz::engine::PolicyGeneration> plain_generation() {
+  ftz::engine::PolicySpec spec;
+  spec.name = "conformance";
+  ftz::engine::ZoneSpec any;
+  any.name = "any";
+  any.kind = ftz::engine::ZoneKind::kOffshore;
+  spec.zones.push_back(any);
+  spec.default_zone = 0;
+  spec.limits.flow_table_size = 4096;
+  spec.limits.events_per_second = 0;  // no rate limit: every record counts here
+  return ftz::engine::PolicyGeneration::build(std::move(spec), 1);
+}
+
+struct Observed {
+  std::set<std::string> sni;
+  std::set<std::string> http_hosts;
+  std::set<std::string> http_uris;
+  std::set<std::string> dns_queries;
+  uint64_t tcp_flows = 0;
+  uint64_t udp_flows = 0;
+  uint64_t http_requests = 0;
+};
+
+Observed run(const fs::path& pcap) {
+  Observed o;
+  ftz::offline::InspectOptions opts;
+  opts.pcap_path = pcap.string();
+  auto summary = ftz::offline::inspect_capture(opts, plain_generation(), [&](const Event& e, const auto&) {
+    switch (e.type) {
+      case EventType::kTls: o.sni.insert(std::string(e.tls.sni.view())); break;
+      case EventType::kHttp:
+        ++o.http_requests;
+        if (e.http.hostname.len) o.http_hosts.insert(std::string(e.http.hostname.view()));
+        o.http_uris.insert(std::string(e.http.url.view()));
+        break;
+      case EventType::kDns:
+        if (!e.dns.is_response) o.dns_queries.insert(std::string(e.dns.rrname.view()));
+        break;
+      case EventType::kFlow:
+        if (e.proto == 6) ++o.tcp_flows;
+        if (e.proto == 17) ++o.udp_flows;
+        break;
+    }
+  });
+  EXPECT_TRUE(summary.has_value()) << pcap << ": " << (summary ? "" : summary.error());
+  if (summary) EXPECT_FALSE(summary->truncated_file) << summary->read_error;
+  return o;
+}
+
+std::set<std::string> as_set(const nlohmann::json& j) {
+  std::set<std::string> s;
+  for (const auto& v : j) s.insert(v.get<std::string>());
+  return s;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// Differences from tshark decided to be tshark's view, not engine bugs.
+struct Difference {
+  std::string field;
+  std::string value;  // what we report instead (number as text for counts)
+  std::string why;
+};
+const std::map<std::string, std::vector<Difference>> kKnownDifferences = {
+    {"zeek__vlan-collisions.pcap",
+     {{"tcp_flows", "3",
+       "the same conversation on three VLAN stacks is three flows; tshark's conversation table ignores VLANs"}}},
+};
+
+const Difference* known(const std::string& file, const std::string& field) {
+  const auto it = kKnownDifferences.find(file);
+  if (it == kKnownDifferences.end()) return nullptr;
+  for (const auto& d : it->second) {
+    if (d.field == field) return &d;
+  }
+  return nullptr;
+}
+
+class Conformance : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Conformance, AgreesWithReferenceFacts) {
+  const fs::path pcap = public_dir() / GetParam();
+  std::ifstream in(pcap.string() + ".expect.json");
+  ASSERT_TRUE(in) << "missing " << pcap << ".expect.json";
+  const nlohmann::json expect = nlohmann::json::parse(in);
+  const Observed o = run(pcap);
+  const std::string file = GetParam();
+
+  auto check_set = [&](const std::string& field, const std::set<std::string>& want, const std::set<std::string>& got) {
+    if (want == got) return;
+    std::string g;
+    for (const auto& v : got) g += v + " | ";
+    if (const Difference* d = known(file, field); d != nullptr && d->value == g) return;
+    ADD_FAILURE() << file << ": " << field << " differs\n  tshark: " << ::testing::PrintToString(want)
+                  << "\n  engine: " << ::testing::PrintToString(got);
+  };
+  check_set("tls_sni", as_set(expect["tls_sni"]), o.sni);
+  check_set("http_hosts", as_set(expect["http_hosts"]), o.http_hosts);
+  check_set("http_request_uris", as_set(expect["http_request_uris"]), o.http_uris);
+  std::set<std::string> want_dns;
+  for (const auto& n : expect["dns_query_names"]) want_dns.insert(lower(n.get<std::string>()));
+  check_set("dns_query_names", want_dns, o.dns_queries);
+
+  auto check_count = [&](const std::string& field, uint64_t want, uint64_t got) {
+    if (want == got) return;
+    if (const Difference* d = known(file, field); d != nullptr && d->value == std::to_string(got)) return;
+    ADD_FAILURE() << file << ": " << field << " tshark " << want << " engine " << got;
+  };
+  check_count("tcp_flows", expect["tcp_conversations"].get<uint64_t>(), o.tcp_flows);
+  check_count("udp_flows", expect["udp_conversations"].get<uint64_t>(), o.udp_flows);
+}
+
+std::vector<std::string> captures() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(public_dir(), ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.ends_with(".pcap") || name.ends_with(".pcapng")) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string n = info.param;
+  for (char& c : n) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return n;
+}
+
+INSTANTIATE_TEST_SUITE_P(PublicCaptures, Conformance, ::testing::ValuesIn(captures()), test_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Conformance);
+
+TEST(ConformanceCorpus, IsPresent) {
+  if (!fs::exists(public_dir())) GTEST_SKIP() << "no ../shared/pcaps/public beside the project: corpus absent";
+  EXPECT_EQ(captures().size(), 27u);
+}
+
+}  // namespace
