@@ -79,10 +79,38 @@ std::string_view app_proto_name(AppProto a) noexcept {
   }
 }
 
+// Length of the valid UTF-8 sequence starting at s[i], 0 if invalid.
+static size_t utf8_sequence(std::string_view s, size_t i) noexcept {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  size_t n = 0;
+  uint32_t min = 0;
+  if (b0 >= 0xc2 && b0 <= 0xdf) {
+    n = 2;
+    min = 0x80;
+  } else if (b0 >= 0xe0 && b0 <= 0xef) {
+    n = 3;
+    min = 0x800;
+  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+    n = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  uint32_t cp = b0 & (0x7fu >> n);
+  for (size_t k = 1; k < n; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3fu);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -90,14 +118,21 @@ void append_json_string(std::string& out, std::string_view s) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20 || c == 0x7f) {
+        if (c >= 0x80) {
+          // Valid UTF-8 passes through; a stray byte from the wire becomes
+          // \u00XX so the line stays valid JSON.
+          if (const size_t n = utf8_sequence(s, i); n > 0) {
+            out.append(s.substr(i, n));
+            i += n - 1;
+            break;
+          }
+        }
+        if (c < 0x20 || c >= 0x7f) {
           char buf[8];
           std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out += buf;
         } else {
-          // Bytes >= 0x80 pass through; invalid UTF-8 from the wire is
-          // escaped per byte so the line stays valid JSON.
-          out += ch;
+          out += static_cast<char>(c);
         }
     }
   }
