@@ -1,0 +1,66 @@
+#pragma once
+// Loading an operator configuration: YAML -> ftzgate.v1.Config (protobuf
+// model) -> validation -> ftz::engine::PolicySpec.
+//
+// Nothing here throws: every failure, including yaml-cpp's exceptions and
+// unreadable prefix-list files, comes back as Diagnostics. All errors of one
+// run are collected (up to kMaxDiagnostics), so an operator fixes a file in
+// one pass.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "ftz/config/diagnostics.hpp"
+#include "ftz/engine/policy_spec.hpp"
+#include "ftzgate/v1/config.pb.h"
+
+namespace ftz::config {
+
+// Input caps, enforced before yaml-cpp sees the text (see README.md).
+// 16 MiB holds a configuration with tens of thousands of inline prefixes;
+// anything larger is not a hand-written config.
+inline constexpr std::size_t kMaxInputBytes = 16u << 20;
+// Nesting depth estimated on the raw text (block indentation levels, "- "
+// indicators and flow brackets). A valid config nests about 6 deep; yaml-cpp
+// recurses per level and deeply nested input would exhaust the stack.
+inline constexpr std::size_t kMaxNestingDepth = 64;
+// Nodes the schema walk may visit: aliases let a small document expand to an
+// exponential tree ("billion laughs"), so the walk itself is bounded.
+inline constexpr std::size_t kMaxWalkNodes = 2'000'000;
+// Each prefix-list file is read up to this size.
+inline constexpr std::size_t kMaxPrefixListBytes = 32u << 20;
+// Diagnostics reported before the loader gives up ("too many errors").
+inline constexpr std::size_t kMaxDiagnostics = 200;
+
+struct LoadOptions {
+  // Prefix-list files are resolved relative to the directory of the YAML
+  // file. The fuzzer turns file access off: a reference is then an error.
+  bool allow_prefix_list_files = true;
+};
+
+struct LoadedConfig {
+  ftzgate::v1::Config model;           // the YAML as written (names, text prefixes)
+  ftz::engine::PolicySpec spec;        // compiled: indices, parsed prefixes, times
+  std::vector<std::string> files;      // the YAML file, then prefix-list files read
+};
+
+// Reads and loads the YAML file at `path`.
+tl::expected<LoadedConfig, Diagnostics> load_config(const std::string& path,
+                                                    const LoadOptions& options = {});
+
+// Loads YAML text; `filename` names it in diagnostics and its directory is the
+// base for prefix-list files.
+tl::expected<LoadedConfig, Diagnostics> load_config_from_string(
+    std::string_view text, const std::string& filename, const LoadOptions& options = {});
+
+// Calendar date in Asia/Shanghai (fixed UTC+08:00: China has no DST since
+// 1991) to unix seconds at 00:00 local time of that day. Valid inputs only
+// (the validator checks them); exposed for tests and the audit tooling.
+int64_t shanghai_midnight(int year, unsigned month, unsigned day) noexcept;
+
+}  // namespace ftz::config

@@ -1,0 +1,68 @@
+#pragma once
+// Internal: where a value came from, and the collector of diagnostics.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "ftz/config/config.hpp"
+
+namespace ftz::config {
+
+struct Loc {
+  std::string file;
+  uint32_t line = 0;    // 1-based
+  uint32_t column = 0;  // 1-based
+};
+
+// "file:line:col", for messages that cite a second location.
+std::string format_loc(const Loc& loc);
+
+// Collects errors up to a cap; past it one "too many errors" line is added
+// and later errors are dropped, so a garbage file cannot produce megabytes of
+// output.
+class DiagnosticSink {
+ public:
+  explicit DiagnosticSink(std::size_t cap = kMaxDiagnostics) : cap_(cap) {}
+
+  void error(const Loc& loc, std::string path, std::string message);
+  [[nodiscard]] bool has_errors() const noexcept { return !diags_.empty(); }
+  [[nodiscard]] std::size_t count() const noexcept { return diags_.size(); }
+  [[nodiscard]] bool full() const noexcept { return diags_.size() > cap_; }
+  [[nodiscard]] bool has_error_at(const std::string& path) const noexcept {
+    for (const auto& d : diags_) {
+      if (d.path == path) return true;
+    }
+    return false;
+  }
+  // The diagnostics in reading order: the configuration file first, by line
+  // and column, then other files (prefix lists) by name and line; the "too
+  // many errors" line stays last.
+  Diagnostics take(const std::string& main_file);
+
+ private:
+  std::size_t cap_;
+  Diagnostics diags_;
+};
+
+// Field path -> location of its value in the YAML, filled by the reader and
+// consulted by the validator for errors found after parsing.
+class SourceMap {
+ public:
+  explicit SourceMap(std::string file) : file_(std::move(file)) {}
+
+  void set(const std::string& path, uint32_t line, uint32_t column) {
+    locs_[path] = Loc{file_, line, column};
+  }
+  [[nodiscard]] bool has(const std::string& path) const { return locs_.count(path) != 0; }
+  // The location of `path`, else of its nearest recorded ancestor, else 1:1.
+  [[nodiscard]] Loc at(const std::string& path) const;
+  [[nodiscard]] const std::string& file() const noexcept { return file_; }
+
+ private:
+  std::string file_;
+  std::unordered_map<std::string, Loc> locs_;
+};
+
+}  // namespace ftz::config

@@ -1,0 +1,28 @@
+#pragma once
+// Internal: small text helpers shared by the reader and the validator.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ftz::config {
+
+// Levenshtein distance, capped: returns > cap as soon as it exceeds cap.
+std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t cap);
+
+// The candidate closest to `word` if it is close enough to be a likely typo
+// (distance <= 2, and less than half the word), else nullopt.
+std::optional<std::string> closest_match(std::string_view word,
+                                         const std::vector<std::string_view>& candidates);
+
+// " (did you mean \"x\"?)" or "".
+std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& candidates);
+
+// `"a", "b" or "c"`, for lists of allowed values.
+std::string quoted_list(const std::vector<std::string_view>& items);
+
+std::string quote(std::string_view s);
+
+}  // namespace ftz::config

@@ -1,0 +1,42 @@
+#pragma once
+// Internal: semantic validation of the model, and resolution of what the
+// compiler needs beyond the proto (parsed prefixes including prefix-list
+// files, approval times).
+//
+// Checks: names (syntax, duplicates), references (zones, tenants, channels),
+// prefixes (syntax, host bits, overlaps between zones and between tenants, a
+// tenant's prefixes inside its zone), the default zone, dates, approval
+// coverage, route/channel consistency and cross-field limits. Every check
+// runs even after an earlier one failed, so one run reports all it can.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "diagnostic_sink.hpp"
+#include "ftz/config/config.hpp"
+#include "ftz/engine/ip_addr.hpp"
+#include "ftzgate/v1/config.pb.h"
+
+namespace ftz::config {
+
+struct ApprovalTimes {
+  int64_t valid_from = 0;   // unix seconds, 00:00 +08:00 of the first day
+  int64_t valid_until = 0;  // unix seconds, 00:00 +08:00 of the day after the last
+};
+
+struct Resolved {
+  std::vector<std::vector<engine::Prefix>> zone_prefixes;    // inline, then files
+  std::vector<std::vector<engine::Prefix>> tenant_prefixes;
+  std::vector<std::vector<ApprovalTimes>> approval_times;    // [tenant][approval]
+  std::vector<std::string> files;                            // prefix-list files read
+};
+
+// Returns true when the model is valid (no error was added to `sink`);
+// `out` is complete only then. `base_dir` resolves prefix-list files.
+bool validate_config(const ftzgate::v1::Config& config, const SourceMap& map,
+                     const std::filesystem::path& base_dir, const LoadOptions& options,
+                     DiagnosticSink& sink, Resolved& out);
+
+}  // namespace ftz::config

@@ -1,0 +1,591 @@
+#include "yaml_reader.hpp"
+
+#include <charconv>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "enum_names.hpp"
+#include "text.hpp"
+
+namespace ftz::config {
+
+namespace {
+
+namespace v1 = ftzgate::v1;
+
+std::string join(const std::string& path, std::string_view key) {
+  if (path.empty()) return std::string(key);
+  std::string out = path;
+  out += '.';
+  out += key;
+  return out;
+}
+
+std::string index_path(const std::string& path, std::size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+// yaml-cpp gives quoted scalars the non-specific tag "!" and plain ones "?".
+bool is_plain(const YAML::Node& n) { return n.Tag() != "!"; }
+
+// What the operator wrote, for "expected X, got Y".
+std::string describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return "null";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a sequence";
+    case YAML::NodeType::Scalar:
+      break;
+  }
+  if (!is_plain(n)) return "the quoted string " + quote(n.Scalar().substr(0, 40));
+  return quote(n.Scalar().substr(0, 40));
+}
+
+class Reader {
+ public:
+  Reader(SourceMap& map, DiagnosticSink& sink) : map_(map), sink_(sink) {}
+
+  void read_root(const YAML::Node& root, v1::Config& out);
+
+ private:
+  using Handler = std::function<void(const YAML::Node&, const std::string&)>;
+  struct Field {
+    std::string_view key;
+    bool required = false;
+    Handler handle;
+  };
+  using ItemFn = std::function<void(const YAML::Node&, const std::string&)>;
+
+  void error(const std::string& path, std::string message) {
+    sink_.error(map_.at(path), path, std::move(message));
+  }
+
+  Loc loc_of(const YAML::Node& n, const Loc& fallback) const {
+    const YAML::Mark m = n.Mark();
+    if (m.line < 0 || m.column < 0) return fallback;
+    return Loc{map_.file(), static_cast<uint32_t>(m.line) + 1, static_cast<uint32_t>(m.column) + 1};
+  }
+
+  void record(const std::string& path, const Loc& loc) { map_.set(path, loc.line, loc.column); }
+
+  // False once the walk has visited kMaxWalkNodes nodes (reported once).
+  bool budget(const std::string& path) {
+    if (++visited_ <= kMaxWalkNodes) return true;
+    if (!budget_reported_) {
+      budget_reported_ = true;
+      error(path, "document expands to more than " + std::to_string(kMaxWalkNodes) +
+                      " nodes (through aliases?); refusing to read further");
+    }
+    return false;
+  }
+
+  void read_map(const YAML::Node& node, const std::string& path, const std::vector<Field>& fields);
+  void read_seq(const YAML::Node& node, const std::string& path, const ItemFn& fn);
+  void read_one_or_many(const YAML::Node& node, const std::string& path, const ItemFn& fn);
+
+  std::optional<std::string> read_string(const YAML::Node& n, const std::string& path);
+  std::optional<uint64_t> read_uint(const YAML::Node& n, const std::string& path, uint64_t lo,
+                                    uint64_t hi);
+  std::optional<bool> read_bool(const YAML::Node& n, const std::string& path);
+  template <typename E>
+  std::optional<E> read_enum(const YAML::Node& n, const std::string& path,
+                             const EnumTable<E>& table);
+  std::optional<v1::PortRange> read_port_range(const YAML::Node& n, const std::string& path);
+
+  // Field builders.
+  Field string_field(std::string_view key, bool required, std::string* out) {
+    return Field{key, required, [this, out](const YAML::Node& n, const std::string& p) {
+                   if (auto v = read_string(n, p)) *out = std::move(*v);
+                 }};
+  }
+  Field strings_field(std::string_view key, bool required,
+                      google::protobuf::RepeatedPtrField<std::string>* out) {
+    return Field{key, required, [this, out](const YAML::Node& n, const std::string& p) {
+                   read_one_or_many(n, p, [this, out](const YAML::Node& item, const std::string& ip) {
+                     if (auto v = read_string(item, ip)) *out->Add() = std::move(*v);
+                   });
+                 }};
+  }
+  Field bool_field(std::string_view key, bool required, std::function<void(bool)> set) {
+    return Field{key, required, [this, set](const YAML::Node& n, const std::string& p) {
+                   if (auto v = read_bool(n, p)) set(*v);
+                 }};
+  }
+  Field uint_field(std::string_view key, bool required, uint64_t lo, uint64_t hi,
+                   std::function<void(uint64_t)> set) {
+    return Field{key, required, [this, lo, hi, set](const YAML::Node& n, const std::string& p) {
+                   if (auto v = read_uint(n, p, lo, hi)) set(*v);
+                 }};
+  }
+  template <typename E>
+  Field enum_field(std::string_view key, bool required, const EnumTable<E>& table,
+                   std::function<void(E)> set) {
+    return Field{key, required, [this, &table, set](const YAML::Node& n, const std::string& p) {
+                   if (auto v = read_enum(n, p, table)) set(*v);
+                 }};
+  }
+  template <typename E>
+  Field enums_field(std::string_view key, bool required, const EnumTable<E>& table,
+                    google::protobuf::RepeatedField<int>* out) {
+    return Field{key, required, [this, &table, out](const YAML::Node& n, const std::string& p) {
+                   read_one_or_many(n, p, [this, &table, out](const YAML::Node& item,
+                                                              const std::string& ip) {
+                     if (auto v = read_enum(item, ip, table)) out->Add(static_cast<int>(*v));
+                   });
+                 }};
+  }
+  // action / channel / alert / mirror, flattened into the enclosing mapping.
+  void add_verdict_fields(std::vector<Field>& fields, v1::Verdict* verdict);
+
+  void read_zone(const YAML::Node& n, const std::string& path, v1::Zone* z);
+  void read_tenant(const YAML::Node& n, const std::string& path, v1::Tenant* t);
+  void read_approval(const YAML::Node& n, const std::string& path, v1::Approval* a);
+  void read_channel(const YAML::Node& n, const std::string& path, v1::Channel* c);
+  void read_signature(const YAML::Node& n, const std::string& path, v1::Signature* s);
+  void read_rule(const YAML::Node& n, const std::string& path, v1::Rule* r);
+  void read_match(const YAML::Node& n, const std::string& path, v1::RuleMatch* m);
+  void read_default(const YAML::Node& n, const std::string& path, v1::ZonePairDefault* d);
+  void read_limits(const YAML::Node& n, const std::string& path, v1::Limits* l);
+
+  SourceMap& map_;
+  DiagnosticSink& sink_;
+  std::size_t visited_ = 0;
+  bool budget_reported_ = false;
+};
+
+void Reader::read_map(const YAML::Node& node, const std::string& path,
+                      const std::vector<Field>& fields) {
+  if (!node.IsMap()) {
+    error(path, "expected a mapping, got " + describe(node));
+    return;
+  }
+  const Loc map_loc = map_.at(path);
+  std::unordered_map<std::string, Loc> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (!budget(path)) return;
+    const YAML::Node key = it->first;
+    const YAML::Node value = it->second;
+    const Loc key_loc = loc_of(key, map_loc);
+    if (!key.IsScalar()) {
+      sink_.error(key_loc, path, "mapping keys must be plain strings, got " + describe(key));
+      continue;
+    }
+    const std::string& k = key.Scalar();
+    const std::string child = join(path, k);
+    if (auto [pos, inserted] = seen.emplace(k, key_loc); !inserted) {
+      // yaml-cpp keeps both pairs and answers lookups with the first one:
+      // the second value would be silently ignored.
+      sink_.error(key_loc, child,
+                  "duplicate key " + quote(k) + " (first at " + format_loc(pos->second) + ")");
+      continue;
+    }
+    const Field* field = nullptr;
+    for (const auto& f : fields) {
+      if (f.key == k) {
+        field = &f;
+        break;
+      }
+    }
+    if (field == nullptr) {
+      std::vector<std::string_view> keys;
+      keys.reserve(fields.size());
+      for (const auto& f : fields) keys.push_back(f.key);
+      sink_.error(key_loc, path, "unknown key " + quote(k) + did_you_mean(k, keys));
+      continue;
+    }
+    // An empty value ("key:") has no mark of its own worth citing.
+    record(child, value.IsNull() ? key_loc : loc_of(value, key_loc));
+    field->handle(value, child);
+  }
+  for (const auto& f : fields) {
+    if (f.required && seen.find(std::string(f.key)) == seen.end()) {
+      sink_.error(map_loc, join(path, f.key), "missing required field");
+    }
+  }
+}
+
+void Reader::read_seq(const YAML::Node& node, const std::string& path, const ItemFn& fn) {
+  if (node.IsNull()) return;  // "tenants:" with nothing after it: an empty list
+  if (!node.IsSequence()) {
+    error(path, "expected a sequence, got " + describe(node));
+    return;
+  }
+  const Loc parent = map_.at(path);
+  std::size_t i = 0;
+  for (const auto& item : node) {
+    if (!budget(path)) return;
+    const std::string ip = index_path(path, i++);
+    record(ip, loc_of(item, parent));
+    fn(item, ip);
+  }
+}
+
+void Reader::read_one_or_many(const YAML::Node& node, const std::string& path, const ItemFn& fn) {
+  if (node.IsScalar()) {
+    fn(node, path);
+    return;
+  }
+  if (!node.IsSequence()) {
+    error(path, "expected a value or a list of values, got " + describe(node));
+    return;
+  }
+  read_seq(node, path, fn);
+}
+
+std::optional<std::string> Reader::read_string(const YAML::Node& n, const std::string& path) {
+  if (!n.IsScalar()) {
+    error(path, "expected a string, got " + describe(n));
+    return std::nullopt;
+  }
+  return n.Scalar();
+}
+
+std::optional<uint64_t> Reader::read_uint(const YAML::Node& n, const std::string& path,
+                                          uint64_t lo, uint64_t hi) {
+  // Quoted numbers are rejected: a quoted value is a string in YAML, and
+  // accepting it would make "1e6" or "0x10" look meaningful.
+  if (!n.IsScalar() || !is_plain(n)) {
+    error(path, "expected an integer, got " + describe(n));
+    return std::nullopt;
+  }
+  const std::string& s = n.Scalar();
+  uint64_t v = 0;
+  const auto res = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || s[0] == '+' || res.ptr != s.data() + s.size()) {
+    error(path, "expected an integer, got " + describe(n));
+    return std::nullopt;
+  }
+  if (res.ec == std::errc::result_out_of_range || v < lo || v > hi) {
+    error(path, s + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<bool> Reader::read_bool(const YAML::Node& n, const std::string& path) {
+  // YAML 1.2 core schema only: "yes", "on" and friends are rejected rather
+  // than guessed (YAML 1.1 reads the country code "no" as false).
+  if (n.IsScalar() && is_plain(n)) {
+    const std::string& s = n.Scalar();
+    if (s == "true" || s == "True" || s == "TRUE") return true;
+    if (s == "false" || s == "False" || s == "FALSE") return false;
+  }
+  error(path, "expected true or false, got " + describe(n));
+  return std::nullopt;
+}
+
+template <typename E>
+std::optional<E> Reader::read_enum(const YAML::Node& n, const std::string& path,
+                                   const EnumTable<E>& table) {
+  if (!n.IsScalar()) {
+    error(path, "expected " + std::string(table.what) + ", got " + describe(n));
+    return std::nullopt;
+  }
+  const std::string& s = n.Scalar();
+  for (const auto& [name, value] : table.entries) {
+    if (name == s) return value;
+  }
+  std::vector<std::string_view> names;
+  for (const auto& e : table.entries) names.push_back(e.first);
+  error(path, "invalid " + std::string(table.what) + " " + quote(s) + " (expected " +
+                  quoted_list(names) + ")");
+  return std::nullopt;
+}
+
+std::optional<v1::PortRange> Reader::read_port_range(const YAML::Node& n,
+                                                     const std::string& path) {
+  if (!n.IsScalar()) {
+    error(path, "expected a port or a range \"lo-hi\", got " + describe(n));
+    return std::nullopt;
+  }
+  const std::string& s = n.Scalar();
+  auto parse_port = [](std::string_view t) -> std::optional<uint32_t> {
+    uint32_t v = 0;
+    const auto res = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || res.ec != std::errc{} || res.ptr != t.data() + t.size() || v > 65535) {
+      return std::nullopt;
+    }
+    return v;
+  };
+  const auto dash = s.find('-');
+  const auto lo = parse_port(std::string_view(s).substr(0, dash));
+  const auto hi = dash == std::string::npos ? lo : parse_port(std::string_view(s).substr(dash + 1));
+  if (!lo || !hi) {
+    error(path, "invalid port " + quote(s) + " (expected 0..65535 or a range \"lo-hi\")");
+    return std::nullopt;
+  }
+  if (*lo > *hi) {
+    error(path, "invalid port range " + quote(s) + " (low end above high end)");
+    return std::nullopt;
+  }
+  v1::PortRange r;
+  r.set_lo(*lo);
+  r.set_hi(*hi);
+  return r;
+}
+
+void Reader::add_verdict_fields(std::vector<Field>& fields, v1::Verdict* verdict) {
+  fields.push_back(enum_field<v1::Action>("action", true, kActionNames,
+                                          [verdict](v1::Action a) { verdict->set_action(a); }));
+  fields.push_back(string_field("channel", false, verdict->mutable_channel()));
+  fields.push_back(bool_field("alert", false, [verdict](bool b) { verdict->set_alert(b); }));
+  fields.push_back(bool_field("mirror", false, [verdict](bool b) { verdict->set_mirror(b); }));
+}
+
+void Reader::read_zone(const YAML::Node& n, const std::string& path, v1::Zone* z) {
+  read_map(n, path,
+           {
+               string_field("name", true, z->mutable_name()),
+               enum_field<v1::ZoneKind>("kind", true, kZoneKindNames,
+                                        [z](v1::ZoneKind k) { z->set_kind(k); }),
+               strings_field("prefixes", false, z->mutable_prefixes()),
+               strings_field("prefix_list_files", false, z->mutable_prefix_list_files()),
+               string_field("default_tenant", false, z->mutable_default_tenant()),
+               bool_field("default", false, [z](bool b) { z->set_is_default(b); }),
+           });
+}
+
+void Reader::read_approval(const YAML::Node& n, const std::string& path, v1::Approval* a) {
+  std::vector<Field> caps;
+  for (const auto& [name, cls] : kDataClassNames.entries) {
+    const v1::DataClass c = cls;
+    // Up to 10^12: beyond any population, yet far from overflow in counters.
+    caps.push_back(uint_field(name, false, 1, 1'000'000'000'000, [a, c](uint64_t v) {
+      auto* cap = a->add_max_individuals();
+      cap->set_data_class(c);
+      cap->set_max(v);
+    }));
+  }
+  read_map(n, path,
+           {
+               string_field("id", true, a->mutable_id()),
+               enum_field<v1::Mechanism>("mechanism", true, kMechanismNames,
+                                         [a](v1::Mechanism m) { a->set_mechanism(m); }),
+               enums_field("data_classes", false, kDataClassNames, a->mutable_data_classes()),
+               strings_field("dest_zones", true, a->mutable_dest_zones()),
+               string_field("valid_from", true, a->mutable_valid_from()),
+               string_field("valid_until", true, a->mutable_valid_until()),
+               Field{"max_individuals", false,
+                     [this, caps](const YAML::Node& cn, const std::string& cp) {
+                       read_map(cn, cp, caps);
+                     }},
+           });
+}
+
+void Reader::read_tenant(const YAML::Node& n, const std::string& path, v1::Tenant* t) {
+  read_map(n, path,
+           {
+               string_field("name", true, t->mutable_name()),
+               string_field("description", false, t->mutable_description()),
+               string_field("uscc", false, t->mutable_uscc()),
+               string_field("ftz_registration", false, t->mutable_ftz_registration()),
+               bool_field("is_ciio", false, [t](bool b) { t->set_is_ciio(b); }),
+               string_field("sector", false, t->mutable_sector()),
+               string_field("zone", true, t->mutable_zone()),
+               strings_field("prefixes", false, t->mutable_prefixes()),
+               Field{"approvals", false,
+                     [this, t](const YAML::Node& an, const std::string& ap) {
+                       read_seq(an, ap, [this, t](const YAML::Node& item, const std::string& ip) {
+                         read_approval(item, ip, t->add_approvals());
+                       });
+                     }},
+           });
+}
+
+void Reader::read_channel(const YAML::Node& n, const std::string& path, v1::Channel* c) {
+  read_map(n, path,
+           {
+               string_field("name", true, c->mutable_name()),
+               enum_field<v1::PortRole>("egress_role", false, kPortRoleNames,
+                                        [c](v1::PortRole r) { c->set_egress_role(r); }),
+               // 802.1Q: 4095 is reserved, 0 means untagged.
+               uint_field("vlan", false, 0, 4094,
+                          [c](uint64_t v) { c->set_vlan(static_cast<uint32_t>(v)); }),
+               string_field("next_hop_mac", true, c->mutable_next_hop_mac()),
+           });
+}
+
+void Reader::read_signature(const YAML::Node& n, const std::string& path, v1::Signature* s) {
+  read_map(n, path,
+           {
+               string_field("name", true, s->mutable_name()),
+               uint_field("sid", true, 1, std::numeric_limits<uint32_t>::max(),
+                          [s](uint64_t v) { s->set_sid(static_cast<uint32_t>(v)); }),
+               enum_field<v1::DataClass>("data_class", true, kDataClassNames,
+                                         [s](v1::DataClass c) { s->set_data_class(c); }),
+           });
+}
+
+void Reader::read_match(const YAML::Node& n, const std::string& path, v1::RuleMatch* m) {
+  read_map(
+      n, path,
+      {
+          strings_field("src_zone", false, m->mutable_src_zones()),
+          strings_field("dst_zone", false, m->mutable_dst_zones()),
+          strings_field("tenant", false, m->mutable_tenants()),
+          enums_field("protocol", false, kProtocolNames, m->mutable_protocols()),
+          Field{"dst_port", false,
+                [this, m](const YAML::Node& pn, const std::string& pp) {
+                  read_one_or_many(pn, pp, [this, m](const YAML::Node& item, const std::string& ip) {
+                    if (auto r = read_port_range(item, ip)) *m->add_dst_ports() = *r;
+                  });
+                }},
+          enums_field("app", false, kAppNames, m->mutable_apps()),
+          strings_field("server_name", false, m->mutable_server_name_suffixes()),
+          enums_field("data_class", false, kDataClassNames, m->mutable_data_classes()),
+          uint_field("min_count", false, 1, 100'000'000,
+                     [m](uint64_t v) { m->set_min_count(static_cast<uint32_t>(v)); }),
+          enum_field<v1::ApprovalState>("approval", false, kApprovalNames,
+                                        [m](v1::ApprovalState s) { m->set_approval(s); }),
+          enum_field<v1::ThresholdState>("threshold", false, kThresholdNames,
+                                         [m](v1::ThresholdState s) { m->set_threshold(s); }),
+          bool_field("uninspectable", false, [m](bool b) { m->set_uninspectable(b); }),
+      });
+}
+
+void Reader::read_rule(const YAML::Node& n, const std::string& path, v1::Rule* r) {
+  std::vector<Field> fields{
+      string_field("name", true, r->mutable_name()),
+      string_field("description", false, r->mutable_description()),
+      Field{"match", false,
+            [this, r](const YAML::Node& mn, const std::string& mp) {
+              read_match(mn, mp, r->mutable_match());
+            }},
+  };
+  add_verdict_fields(fields, r->mutable_verdict());
+  read_map(n, path, fields);
+}
+
+void Reader::read_default(const YAML::Node& n, const std::string& path, v1::ZonePairDefault* d) {
+  std::vector<Field> fields{
+      string_field("src_zone", true, d->mutable_src_zone()),
+      string_field("dst_zone", true, d->mutable_dst_zone()),
+      enum_field<v1::FailMode>("fail_mode", false, kFailModeNames,
+                               [d](v1::FailMode f) { d->set_fail_mode(f); }),
+  };
+  add_verdict_fields(fields, d->mutable_verdict());
+  read_map(n, path, fields);
+}
+
+void Reader::read_limits(const YAML::Node& n, const std::string& path, v1::Limits* l) {
+  // Ranges: the low ends keep the engine functional (a 0-entry flow table
+  // passes nothing); the high ends catch unit mistakes (bytes vs KiB) long
+  // before they exhaust the appliance's memory.
+  constexpr uint64_t kKiB = 1024;
+  constexpr uint64_t kMiB = 1024 * kKiB;
+  constexpr uint64_t kGiB = 1024 * kMiB;
+  auto u32 = [](auto setter) {
+    return [setter](uint64_t v) { setter(static_cast<uint32_t>(v)); };
+  };
+  read_map(
+      n, path,
+      {
+          uint_field("flow_table_size", false, 1024, 1u << 26,
+                     u32([l](uint32_t v) { l->set_flow_table_size(v); })),
+          uint_field("flow_evict_min_idle_ms", false, 0, 3'600'000,
+                     u32([l](uint32_t v) { l->set_flow_evict_min_idle_ms(v); })),
+          uint_field("tcp_syn_timeout_s", false, 1, 3600,
+                     u32([l](uint32_t v) { l->set_tcp_syn_timeout_s(v); })),
+          uint_field("tcp_established_timeout_s", false, 1, 7 * 86400,
+                     u32([l](uint32_t v) { l->set_tcp_established_timeout_s(v); })),
+          uint_field("tcp_closed_timeout_s", false, 1, 3600,
+                     u32([l](uint32_t v) { l->set_tcp_closed_timeout_s(v); })),
+          uint_field("udp_timeout_s", false, 1, 86400,
+                     u32([l](uint32_t v) { l->set_udp_timeout_s(v); })),
+          uint_field("other_timeout_s", false, 1, 86400,
+                     u32([l](uint32_t v) { l->set_other_timeout_s(v); })),
+          uint_field("defrag_memcap_bytes", false, 64 * kKiB, 4 * kGiB,
+                     [l](uint64_t v) { l->set_defrag_memcap_bytes(v); }),
+          uint_field("defrag_max_datagrams", false, 1, 1u << 20,
+                     u32([l](uint32_t v) { l->set_defrag_max_datagrams(v); })),
+          uint_field("defrag_timeout_ms", false, 100, 120'000,
+                     u32([l](uint32_t v) { l->set_defrag_timeout_ms(v); })),
+          uint_field("reassembly_memcap_bytes", false, kMiB, 64 * kGiB,
+                     [l](uint64_t v) { l->set_reassembly_memcap_bytes(v); }),
+          uint_field("reassembly_per_flow_bytes", false, 4 * kKiB, 256 * kMiB,
+                     u32([l](uint32_t v) { l->set_reassembly_per_flow_bytes(v); })),
+          uint_field("hold_max_packets", false, 1, 1u << 20,
+                     u32([l](uint32_t v) { l->set_hold_max_packets(v); })),
+          uint_field("events_per_second", false, 1, 10'000'000,
+                     u32([l](uint32_t v) { l->set_events_per_second(v); })),
+          uint_field("alerts_per_flow", false, 1, 10'000,
+                     u32([l](uint32_t v) { l->set_alerts_per_flow(v); })),
+          enum_field<v1::FailMode>("default_fail_mode", false, kFailModeNames,
+                                   [l](v1::FailMode f) { l->set_default_fail_mode(f); }),
+      });
+}
+
+void Reader::read_root(const YAML::Node& root, v1::Config& out) {
+  record("", loc_of(root, Loc{map_.file(), 1, 1}));
+  if (root.IsNull()) {
+    error("", "the configuration is empty");
+    return;
+  }
+  auto seq_of = [this](auto add) {
+    return [this, add](const YAML::Node& n, const std::string& p) {
+      read_seq(n, p, [add](const YAML::Node& item, const std::string& ip) { add(item, ip); });
+    };
+  };
+  read_map(
+      root, "",
+      {
+          uint_field("version", false, 1, 1,
+                     [&out](uint64_t v) { out.set_version(static_cast<uint32_t>(v)); }),
+          string_field("name", false, out.mutable_name()),
+          Field{"zones", true,
+                seq_of([this, &out](const YAML::Node& n, const std::string& p) {
+                  read_zone(n, p, out.add_zones());
+                })},
+          Field{"tenants", false,
+                seq_of([this, &out](const YAML::Node& n, const std::string& p) {
+                  read_tenant(n, p, out.add_tenants());
+                })},
+          Field{"channels", false,
+                seq_of([this, &out](const YAML::Node& n, const std::string& p) {
+                  read_channel(n, p, out.add_channels());
+                })},
+          Field{"signatures", false,
+                seq_of([this, &out](const YAML::Node& n, const std::string& p) {
+                  read_signature(n, p, out.add_signatures());
+                })},
+          Field{"rules", false,
+                seq_of([this, &out](const YAML::Node& n, const std::string& p) {
+                  read_rule(n, p, out.add_rules());
+                })},
+          Field{"defaults", false,
+                seq_of([this, &out](const YAML::Node& n, const std::string& p) {
+                  read_default(n, p, out.add_defaults());
+                })},
+          Field{"export_default", false,
+                [this, &out](const YAML::Node& n, const std::string& p) {
+                  std::vector<Field> fields;
+                  add_verdict_fields(fields, out.mutable_export_default());
+                  read_map(n, p, fields);
+                }},
+          Field{"limits", false,
+                [this, &out](const YAML::Node& n, const std::string& p) {
+                  read_limits(n, p, out.mutable_limits());
+                }},
+      });
+}
+
+}  // namespace
+
+void read_config(const YAML::Node& root, ftzgate::v1::Config& out, SourceMap& map,
+                 DiagnosticSink& sink) {
+  Reader reader(map, sink);
+  reader.read_root(root, out);
+}
+
+}  // namespace ftz::config

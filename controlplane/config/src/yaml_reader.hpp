@@ -1,0 +1,24 @@
+#pragma once
+// Internal: YAML document -> ftzgate.v1.Config.
+//
+// The reader owns everything about the shape of the document: unknown keys
+// (with a "did you mean" hint), duplicate keys (yaml-cpp keeps both pairs and
+// silently answers lookups with the first), wrong node types, missing
+// required fields, enum spellings and scalar syntax (integers and their
+// ranges, booleans, ports). It records the location of every value it maps
+// in the SourceMap so that the validator, which sees only the proto, can
+// still point at the line. References between objects, prefixes and dates
+// are the validator's.
+
+#include <yaml-cpp/yaml.h>
+
+#include "diagnostic_sink.hpp"
+#include "ftzgate/v1/config.pb.h"
+
+namespace ftz::config {
+
+// Never throws on document content; the walk is bounded by kMaxWalkNodes.
+void read_config(const YAML::Node& root, ftzgate::v1::Config& out, SourceMap& map,
+                 DiagnosticSink& sink);
+
+}  // namespace ftz::config
