@@ -1,0 +1,199 @@
+#include "ftz/test/gen/bench.hpp"
+
+#include <cstdio>
+#include <deque>
+#include <memory>
+
+#include "ftz/test/gen/http.hpp"
+#include "ftz/test/gen/identifiers.hpp"
+#include "ftz/test/gen/json_writer.hpp"
+#include "ftz/test/gen/scenario.hpp"
+#include "ftz/test/packet_builder.hpp"
+#include "ftz/test/pcap_writer.hpp"
+#include "ftz/test/tcp_session.hpp"
+
+namespace ftz::test::gen {
+
+namespace {
+
+// Flows in progress at once: enough to interleave like a busy link, small
+// enough that memory stays in the low megabytes.
+constexpr std::size_t kConcurrentFlows = 64;
+constexpr std::uint64_t kHostsPerSource = 256 * 254;  // 10.60.x.1-254
+const MacAddr kGatewayMac = MacAddr::parse("02:00:5e:00:10:01");
+
+struct FlowAddrs {
+  Ipv4Addr src, dst;
+  std::uint16_t sport;
+};
+
+// Distinct 5-tuples: the source address cycles through 10.60.0.0/16 and the
+// source port moves on each time the addresses wrap, offset by a per-address
+// value so that ports are spread for RSS.
+FlowAddrs flow_addrs(std::uint64_t i, Rng& rng) {
+  const std::uint64_t idx = i % kHostsPerSource;
+  const std::uint64_t wrap = i / kHostsPerSource;
+  FlowAddrs a;
+  a.src = Ipv4Addr{{10, 60, static_cast<std::uint8_t>(idx / 254), static_cast<std::uint8_t>(1 + idx % 254)}};
+  a.sport = static_cast<std::uint16_t>(1024 + (wrap + idx * 2654435761u) % 64512);
+  // Offshore destinations: TEST-NET-3 and TEST-NET-1 (neither domestic nor HK).
+  const std::uint8_t host = static_cast<std::uint8_t>(1 + rng.below(254));
+  a.dst = rng.chance(50) ? Ipv4Addr{{203, 0, 113, host}} : Ipv4Addr{{192, 0, 2, host}};
+  return a;
+}
+
+MacAddr host_mac(const Ipv4Addr& ip) {
+  return MacAddr{{0x02, 0x60, ip.octets[0], ip.octets[1], ip.octets[2], ip.octets[3]}};
+}
+
+// Letters and spaces only: filler that can never look like an identifier.
+std::string make_filler(Rng& rng) {
+  static constexpr const char* kWords[] = {"lorem", "ipsum", "dolor", "sit", "amet", "consectetur",
+                                           "adipiscing", "elit", "sed", "do", "eiusmod", "tempor",
+                                           "incididunt", "ut", "labore", "et", "dolore", "magna",
+                                           "aliqua", "shipping", "invoice", "container", "port"};
+  std::string s;
+  s.reserve(70 * 1024);
+  while (s.size() < 66 * 1024) {
+    s += kWords[rng.below(std::size(kWords))];
+    s += rng.chance(8) ? "\n" : " ";
+  }
+  return s;
+}
+
+struct ActiveFlow {
+  std::vector<CapturedPacket> packets;
+  std::size_t next = 0;
+};
+
+tl::expected<void, std::string> write_summary(const BenchOptions& o, const BenchStats& st) {
+  JsonWriter j;
+  j.begin_object();
+  j.field("generator", "ftzgate-gen bench").field("seed", o.seed);
+  j.field("mode", o.small_packets ? "udp-small-packets" : "tcp-http");
+  j.field("format", "classic pcap, nanosecond timestamps, linktype EN10MB");
+  j.field("flows", st.flows).field("pi_percent", o.pi_percent).field("pi_flows", st.pi_flows);
+  j.field("ids_in_bodies", st.ids).field("packets", st.packets).field("file_bytes", st.file_bytes);
+  if (o.small_packets) j.field("packets_per_flow", o.packets_per_flow).field("frame_bytes", 60u);
+  j.end_object();
+  const std::string path = o.out_path + ".summary.json";
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "w"), &std::fclose);
+  if (!f || std::fwrite(j.str().data(), 1, j.str().size(), f.get()) != j.str().size()) {
+    return tl::unexpected(path + ": write failed");
+  }
+  return {};
+}
+
+}  // namespace
+
+bool bench_flow_has_pi(std::uint64_t i, unsigned percent) {
+  return (i + 1) * percent / 100 > i * percent / 100;
+}
+
+tl::expected<BenchStats, std::string> write_bench(const BenchOptions& o) {
+  if (o.pi_percent > 100) return tl::unexpected(std::string("--pi-percent must be 0..100"));
+  if (o.flows == 0) return tl::unexpected(std::string("--flows must be positive"));
+  if (o.flows > kHostsPerSource * 64512) return tl::unexpected(std::string("--flows too large"));
+  auto writer = PcapWriter::open(o.out_path, TimestampPrecision::kNano);
+  if (!writer) return tl::unexpected(writer.error());
+
+  Rng rng(o.seed);
+  BenchStats st;
+  st.flows = o.flows;
+  std::uint64_t clock = static_cast<std::uint64_t>(kScenarioStartUnix) * 1'000'000'000ull;
+  auto emit = [&](const Bytes& frame) {
+    // Timestamps as on a saturated 10 Gbit/s link (frame + 20 bytes of
+    // preamble, FCS and gap): 0.8 ns per byte.
+    clock += (frame.size() + 24) * 8 / 10;
+    return writer->write(clock, frame);
+  };
+
+  if (o.small_packets) {
+    // Round r of every flow before round r+1: the widest flow-table working set.
+    std::vector<FlowAddrs> addrs;
+    addrs.reserve(o.flows);
+    for (std::uint64_t i = 0; i < o.flows; ++i) addrs.push_back(flow_addrs(i, rng));
+    const std::string payload(18, 'p');  // 14 + 20 + 8 + 18 = 60 bytes
+    for (unsigned r = 0; r < o.packets_per_flow; ++r) {
+      for (std::uint64_t i = 0; i < o.flows; ++i) {
+        const auto& a = addrs[i];
+        const Bytes frame = PacketBuilder()
+                                .eth(host_mac(a.src), kGatewayMac)
+                                .ipv4(a.src, a.dst)
+                                .ip_id(static_cast<std::uint16_t>(r))
+                                .udp(a.sport, 4789 + static_cast<std::uint16_t>(i % 4))
+                                .payload(payload)
+                                .build();
+        if (!emit(frame)) return tl::unexpected(o.out_path + ": write failed");
+      }
+    }
+  } else {
+    const std::string filler = make_filler(rng);
+    std::deque<ActiveFlow> active;
+    std::uint64_t started = 0;
+    while (started < o.flows || !active.empty()) {
+      while (active.size() < kConcurrentFlows && started < o.flows) {
+        const std::uint64_t i = started++;
+        Rng frng = rng.fork(i);
+        const FlowAddrs a = flow_addrs(i, frng);
+        const bool pi = bench_flow_has_pi(i, o.pi_percent);
+        const std::size_t body_size = 1024 + frng.below(31 * 1024 + 1);
+        const bool post = pi || frng.chance(50);
+        std::string body;
+        if (pi) {
+          body = "name,id_number\n";
+          while (body.size() + 40 < body_size) {
+            body += random_chinese_name(frng);  // separate statements: operand order of '+' is unspecified
+            body += ',';
+            body += random_resident_id(frng, 1950, 2005);
+            body += '\n';
+            ++st.ids;
+          }
+          ++st.pi_flows;
+        } else {
+          const std::size_t at = frng.below(filler.size() - body_size);
+          body = filler.substr(at, body_size);
+        }
+        const std::string host = a.dst.to_string();
+        TcpSessionConfig cfg;
+        cfg.client_mac = host_mac(a.src);
+        cfg.server_mac = kGatewayMac;
+        cfg.client_ip = a.src;
+        cfg.server_ip = a.dst;
+        cfg.client_port = a.sport;
+        cfg.client_isn = static_cast<std::uint32_t>(frng.next());
+        cfg.server_isn = static_cast<std::uint32_t>(frng.next());
+        TcpSession s(cfg);
+        s.handshake();
+        const std::string uri = "/bench/" + std::to_string(i);
+        if (post) {
+          s.client_send(http_request("POST", uri, host,
+                                     {{"Content-Type", pi ? "text/csv" : "text/plain"}}, body));
+          s.server_send(http_response(201, "Created", "text/plain", "ok", clock));
+        } else {
+          s.client_send(http_request("GET", uri, host, {{"Accept", "*/*"}}, ""));
+          s.server_send(http_response(200, "OK", "text/plain", body, clock));
+        }
+        s.close();
+        active.push_back({s.take_packets(), 0});
+      }
+      // One packet from each active flow in turn.
+      for (auto it = active.begin(); it != active.end();) {
+        if (!emit(it->packets[it->next].frame)) return tl::unexpected(o.out_path + ": write failed");
+        if (++it->next == it->packets.size()) {
+          it = active.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+
+  st.packets = writer->packets_written();
+  st.file_bytes = writer->bytes_written();
+  if (auto closed = writer->close(); !closed) return tl::unexpected(closed.error());
+  if (auto s = write_summary(o, st); !s) return tl::unexpected(s.error());
+  return st;
+}
+
+}  // namespace ftz::test::gen
