@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "ftz/config/config.hpp"
 
@@ -36,6 +37,15 @@ class DiagnosticSink {
     }
     return false;
   }
+  // A node of the wrong type ("expected a mapping") leaves an empty object
+  // in the model; errors under it would only echo the first one.
+  void mark_broken(const std::string& path) { broken_.push_back(path); }
+  [[nodiscard]] bool is_broken(const std::string& path) const;
+  // True when an error at `path` would repeat one already reported: the
+  // same path has an error, or the path lies under a broken node.
+  [[nodiscard]] bool is_redundant(const std::string& path) const {
+    return has_error_at(path) || is_broken(path);
+  }
   // The diagnostics in reading order: the configuration file first, by line
   // and column, then other files (prefix lists) by name and line; the "too
   // many errors" line stays last.
@@ -44,6 +54,7 @@ class DiagnosticSink {
  private:
   std::size_t cap_;
   Diagnostics diags_;
+  std::vector<std::string> broken_;
 };
 
 // Field path -> location of its value in the YAML, filled by the reader and

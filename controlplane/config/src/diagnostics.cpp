@@ -56,6 +56,17 @@ Diagnostics DiagnosticSink::take(const std::string& main_file) {
   return std::move(diags_);
 }
 
+bool DiagnosticSink::is_broken(const std::string& path) const {
+  for (const auto& b : broken_) {
+    // b itself, or b followed by "." or "[": a descendant.
+    if (path.compare(0, b.size(), b) == 0 &&
+        (path.size() == b.size() || path[b.size()] == '.' || path[b.size()] == '[')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 Loc SourceMap::at(const std::string& path) const {
   std::string p = path;
   while (!p.empty()) {

@@ -57,7 +57,7 @@ std::optional<DepthExcess> find_excess_depth(std::string_view text, std::size_t 
         block = indents.size();
         // "- - - x" nests a sequence per dash on one line.
         while (i + 1 < line.size() && line[i] == '-' && (line[i + 1] == ' ' || line[i + 1] == '\t')) {
-          ++block;
+          if (++block > max_depth) return DepthExcess{line_no, static_cast<uint32_t>(i + 1)};
           i += 2;
           while (i < line.size() && line[i] == ' ') ++i;
         }
@@ -133,7 +133,9 @@ tl::expected<LoadedConfig, Diagnostics> load_impl(std::string_view text,
   LoadedConfig loaded;
   loaded.files.push_back(filename);
   SourceMap map(filename);
-  read_config(docs.empty() ? YAML::Node() : docs[0], loaded.model, map, sink);
+  if (!read_config(docs.empty() ? YAML::Node() : docs[0], loaded.model, map, sink)) {
+    return tl::unexpected(sink.take(filename));
+  }
   // Validate even after reader errors: an operator gets the reference and
   // prefix errors of the same run too.
   Resolved resolved;

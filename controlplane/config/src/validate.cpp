@@ -175,10 +175,14 @@ class Validator {
   void run();
 
  private:
+  // Errors the reader already reported (same path, or under a node of the
+  // wrong type) are not repeated.
   void error(const std::string& path, std::string message) {
+    if (sink_.is_redundant(path)) return;
     sink_.error(map_.at(path), path, std::move(message));
   }
   void error_at(const std::string& loc_path, const std::string& path, std::string message) {
+    if (sink_.is_redundant(path)) return;
     sink_.error(map_.at(loc_path), path, std::move(message));
   }
 
@@ -349,11 +353,13 @@ void Validator::check_zones() {
   int default_count = 0;
   std::string first_default;
   bool any_inside = false;
+  bool any_broken = false;
   out_.zone_prefixes.resize(static_cast<std::size_t>(c_.zones_size()));
   zone_incomplete_.assign(static_cast<std::size_t>(c_.zones_size()), false);
   for (int i = 0; i < c_.zones_size(); ++i) {
     const auto& z = c_.zones(i);
     const std::string base = idx("zones", i);
+    any_broken = any_broken || sink_.is_broken(base);
     check_name(names, z.name(), base + ".name", "zone name");
     zones_.emplace(z.name(), static_cast<uint32_t>(i));
     zone_names.push_back(z.name());
@@ -401,10 +407,11 @@ void Validator::check_zones() {
                                           quote(kZoneKindNames.name(z.kind())) + ")");
     }
   }
-  if (c_.zones_size() > 0 && default_count == 0) {
+  // Whole-list checks would only guess about a zone that failed to read.
+  if (c_.zones_size() > 0 && default_count == 0 && !any_broken) {
     error("zones", "no zone has \"default: true\"; exactly one zone must hold the addresses in no prefix");
   }
-  if (c_.zones_size() > 0 && !any_inside) {
+  if (c_.zones_size() > 0 && !any_inside && !any_broken) {
     error("zones", "no zone of kind ftz or domestic: no traffic could ever be an export");
   }
   report_overlaps(std::move(all), "zone", zone_names, sink_);

@@ -57,6 +57,7 @@ class Reader {
   Reader(SourceMap& map, DiagnosticSink& sink) : map_(map), sink_(sink) {}
 
   void read_root(const YAML::Node& root, v1::Config& out);
+  [[nodiscard]] bool complete() const noexcept { return !budget_reported_; }
 
  private:
   using Handler = std::function<void(const YAML::Node&, const std::string&)>;
@@ -168,6 +169,7 @@ void Reader::read_map(const YAML::Node& node, const std::string& path,
                       const std::vector<Field>& fields) {
   if (!node.IsMap()) {
     error(path, "expected a mapping, got " + describe(node));
+    sink_.mark_broken(path);
     return;
   }
   const Loc map_loc = map_.at(path);
@@ -219,6 +221,7 @@ void Reader::read_seq(const YAML::Node& node, const std::string& path, const Ite
   if (node.IsNull()) return;  // "tenants:" with nothing after it: an empty list
   if (!node.IsSequence()) {
     error(path, "expected a sequence, got " + describe(node));
+    sink_.mark_broken(path);
     return;
   }
   const Loc parent = map_.at(path);
@@ -238,6 +241,7 @@ void Reader::read_one_or_many(const YAML::Node& node, const std::string& path, c
   }
   if (!node.IsSequence()) {
     error(path, "expected a value or a list of values, got " + describe(node));
+    sink_.mark_broken(path);
     return;
   }
   read_seq(node, path, fn);
@@ -582,10 +586,11 @@ void Reader::read_root(const YAML::Node& root, v1::Config& out) {
 
 }  // namespace
 
-void read_config(const YAML::Node& root, ftzgate::v1::Config& out, SourceMap& map,
+bool read_config(const YAML::Node& root, ftzgate::v1::Config& out, SourceMap& map,
                  DiagnosticSink& sink) {
   Reader reader(map, sink);
   reader.read_root(root, out);
+  return reader.complete();
 }
 
 }  // namespace ftz::config

@@ -17,8 +17,9 @@
 
 namespace ftz::config {
 
-// Never throws on document content; the walk is bounded by kMaxWalkNodes.
-void read_config(const YAML::Node& root, ftzgate::v1::Config& out, SourceMap& map,
+// Never throws on document content. Returns false when the walk stopped at
+// kMaxWalkNodes: the model is then partial and not worth validating.
+bool read_config(const YAML::Node& root, ftzgate::v1::Config& out, SourceMap& map,
                  DiagnosticSink& sink);
 
 }  // namespace ftz::config

@@ -31,7 +31,7 @@ inline constexpr std::size_t kMaxInputBytes = 16u << 20;
 inline constexpr std::size_t kMaxNestingDepth = 64;
 // Nodes the schema walk may visit: aliases let a small document expand to an
 // exponential tree ("billion laughs"), so the walk itself is bounded.
-inline constexpr std::size_t kMaxWalkNodes = 2'000'000;
+inline constexpr std::size_t kMaxWalkNodes = 1'000'000;
 // Each prefix-list file is read up to this size.
 inline constexpr std::size_t kMaxPrefixListBytes = 32u << 20;
 // Diagnostics reported before the loader gives up ("too many errors").

@@ -1,0 +1,246 @@
+// The shipped examples load, validate and compile to the expected PolicySpec.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "ftz/config/config.hpp"
+#include "ftz/engine/ip_addr.hpp"
+#include "test_util.hpp"
+
+namespace ftz::config {
+namespace {
+
+using engine::Action;
+using engine::DataClass;
+using engine::FailMode;
+using engine::kNoIndex;
+using engine::ZoneKind;
+
+constexpr engine::DataClassMask bit(DataClass c) {
+  return static_cast<engine::DataClassMask>(1u << static_cast<unsigned>(c));
+}
+
+uint32_t index_of(const auto& items, const std::string& name) {
+  for (uint32_t i = 0; i < items.size(); ++i) {
+    if (items[i].name == name) return i;
+  }
+  ADD_FAILURE() << "no item named " << name;
+  return kNoIndex;
+}
+
+class LingangExample : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto r = load_config(test::source_dir() + "/examples/lingang.yaml");
+    ASSERT_TRUE(r.has_value()) << format_diagnostics(r.error());
+    loaded_ = new LoadedConfig(std::move(*r));
+  }
+  static void TearDownTestSuite() {
+    delete loaded_;
+    loaded_ = nullptr;
+  }
+  static const engine::PolicySpec& spec() { return loaded_->spec; }
+  static LoadedConfig* loaded_;
+};
+LoadedConfig* LingangExample::loaded_ = nullptr;
+
+TEST_F(LingangExample, Zones) {
+  ASSERT_EQ(spec().zones.size(), 4u);
+  EXPECT_EQ(spec().name, "lingang-dc1");
+  const auto& z = spec().zones;
+  EXPECT_EQ(z[0].name, "lingang-ftz");
+  EXPECT_EQ(z[0].kind, ZoneKind::kFtz);
+  ASSERT_EQ(z[0].prefixes.size(), 1u);
+  EXPECT_EQ(engine::format_prefix(z[0].prefixes[0]), "10.60.0.0/16");
+  EXPECT_EQ(z[0].default_tenant, index_of(spec().tenants, "unregistered@lingang-ftz"));
+  EXPECT_EQ(z[1].name, "domestic");
+  EXPECT_EQ(z[1].kind, ZoneKind::kDomestic);
+  EXPECT_EQ(z[2].name, "hk");
+  EXPECT_EQ(z[2].kind, ZoneKind::kHkMacaoTaiwan);
+  EXPECT_EQ(z[3].name, "offshore");
+  EXPECT_EQ(z[3].kind, ZoneKind::kOffshore);
+  EXPECT_TRUE(z[3].prefixes.empty());
+  EXPECT_EQ(spec().default_zone, 3u);
+}
+
+TEST_F(LingangExample, DomesticZoneHoldsBothPrefixListFiles) {
+  const auto& prefixes = spec().zones[1].prefixes;
+  const auto v4 = std::count_if(prefixes.begin(), prefixes.end(), [](const auto& p) { return p.v4; });
+  EXPECT_EQ(v4, 4604);
+  EXPECT_EQ(static_cast<long>(prefixes.size()) - v4, 1641);
+  // First lines of each file, in file order.
+  EXPECT_EQ(engine::format_prefix(prefixes.front()), "1.1.8.0/24");
+  EXPECT_EQ(engine::format_prefix(prefixes[4604]), "2001:250::/30");
+  // The domestic resolver of the scenario is domestic.
+  const auto resolver = engine::parse_ip("114.114.114.114");
+  ASSERT_TRUE(resolver);
+  EXPECT_TRUE(std::any_of(prefixes.begin(), prefixes.end(),
+                          [&](const auto& p) { return p.contains(*resolver); }));
+  ASSERT_EQ(loaded_->files.size(), 3u);
+  EXPECT_NE(loaded_->files[1].find("data/cn-ipv4.txt"), std::string::npos);
+  EXPECT_NE(loaded_->files[2].find("data/cn-ipv6.txt"), std::string::npos);
+}
+
+TEST_F(LingangExample, Tenants) {
+  const auto& t = spec().tenants;
+  ASSERT_EQ(t.size(), 5u);
+  const auto expect_tenant = [&](const std::string& name, const std::string& prefix) {
+    const auto& tenant = t[index_of(t, name)];
+    EXPECT_EQ(tenant.zone, 0u) << name;
+    ASSERT_EQ(tenant.prefixes.size(), 1u) << name;
+    EXPECT_EQ(engine::format_prefix(tenant.prefixes[0]), prefix) << name;
+    EXPECT_EQ(tenant.uscc.size(), 18u) << name;
+    EXPECT_EQ(tenant.ftz_registration, "LG") << name;
+    EXPECT_FALSE(tenant.is_ciio) << name;
+  };
+  expect_tenant("pacific-re", "10.60.2.0/24");
+  expect_tenant("lingang-auto", "10.60.1.0/24");
+  expect_tenant("biogen-lingang", "10.60.3.0/24");
+  expect_tenant("harbor-logistics", "10.60.4.0/24");
+  const auto& unregistered = t[index_of(t, "unregistered@lingang-ftz")];
+  EXPECT_TRUE(unregistered.prefixes.empty());
+  EXPECT_EQ(unregistered.zone, 0u);
+  EXPECT_TRUE(t[index_of(t, "biogen-lingang")].approvals.empty());
+}
+
+TEST_F(LingangExample, PacificReStandardContract) {
+  const auto& tenant = spec().tenants[index_of(spec().tenants, "pacific-re")];
+  ASSERT_EQ(tenant.approvals.size(), 1u);
+  const auto& a = tenant.approvals[0];
+  EXPECT_EQ(a.id, "SCC-SH-2026-0142");
+  EXPECT_EQ(a.mechanism, engine::Mechanism::kStandardContract);
+  EXPECT_EQ(a.classes, bit(DataClass::kPi) | bit(DataClass::kSensitivePi));
+  ASSERT_EQ(a.dest_zones.size(), 1u);
+  EXPECT_EQ(a.dest_zones[0], 3u);
+  // 2026-01-15 00:00 +08:00 = 2026-01-14 16:00 UTC; until is exclusive: the
+  // day after 2029-01-14, 2029-01-15 00:00 +08:00 = 2029-01-14 16:00 UTC.
+  EXPECT_EQ(a.valid_from, 1768406400);
+  EXPECT_EQ(a.valid_until, 1863100800);
+  EXPECT_EQ(a.max_individuals[static_cast<int>(DataClass::kPi)], 999999u);
+  EXPECT_EQ(a.max_individuals[static_cast<int>(DataClass::kSensitivePi)], 9999u);
+  EXPECT_EQ(a.max_individuals[static_cast<int>(DataClass::kImportant)], 0u);
+}
+
+TEST_F(LingangExample, ExemptionsCoverNoPi) {
+  const auto& t = spec().tenants;
+  const auto& auto_tech = t[index_of(t, "lingang-auto")].approvals;
+  ASSERT_EQ(auto_tech.size(), 1u);
+  EXPECT_EQ(auto_tech[0].mechanism, engine::Mechanism::kFtzListExempt);
+  EXPECT_EQ(auto_tech[0].classes, 0);
+  const auto& harbor = t[index_of(t, "harbor-logistics")].approvals;
+  ASSERT_EQ(harbor.size(), 1u);
+  EXPECT_EQ(harbor[0].mechanism, engine::Mechanism::kScenarioExempt);
+  EXPECT_EQ(harbor[0].classes, 0);
+  EXPECT_EQ(harbor[0].dest_zones, (std::vector<uint32_t>{2u, 3u}));
+}
+
+TEST_F(LingangExample, Channel) {
+  ASSERT_EQ(spec().channels.size(), 1u);
+  const auto& ch = spec().channels[0];
+  EXPECT_EQ(ch.name, "intl-channel");
+  EXPECT_EQ(ch.egress_role, engine::PortRole::kChannel);
+  EXPECT_EQ(ch.vlan, 3001);
+  EXPECT_EQ(ch.next_hop_mac, (std::array<uint8_t, 6>{0x02, 0x00, 0x5e, 0x00, 0x30, 0x01}));
+}
+
+TEST_F(LingangExample, Rules) {
+  const auto& rules = spec().rules;
+  ASSERT_EQ(rules.size(), 11u);
+  // Domestic first: the fast path is decided before any content rule.
+  EXPECT_EQ(rules[0].name, "domestic-fast-path");
+  EXPECT_EQ(rules[0].match.dst_zones, std::vector<uint32_t>{1u});
+  EXPECT_EQ(rules[0].verdict.action, Action::kAllow);
+
+  const auto& route = rules[index_of(rules, "pacre-hq-via-channel")];
+  EXPECT_EQ(route.match.tenants, std::vector<uint32_t>{index_of(spec().tenants, "pacific-re")});
+  EXPECT_EQ(route.match.server_name_suffixes, std::vector<std::string>{"upload.pacre-sg.example"});
+  EXPECT_EQ(route.verdict.action, Action::kRoute);
+  EXPECT_EQ(route.verdict.channel, 0u);
+  EXPECT_FALSE(route.verdict.alert);
+
+  const auto& bulk = rules[index_of(rules, "bulk-identifiers-unapproved")];
+  EXPECT_EQ(bulk.match.data_classes, bit(DataClass::kSensitivePi));
+  EXPECT_EQ(bulk.match.min_count, 50u);
+  EXPECT_EQ(bulk.match.approval, engine::ApprovalMatch::kUnapproved);
+  EXPECT_EQ(bulk.match.dst_zones, (std::vector<uint32_t>{3u, 2u}));
+  EXPECT_EQ(bulk.verdict.action, Action::kReset);
+  EXPECT_TRUE(bulk.verdict.alert);
+  EXPECT_EQ(bulk.verdict.channel, kNoIndex);
+
+  const auto& genomic = rules[index_of(rules, "biogen-genomic-export")];
+  EXPECT_EQ(genomic.verdict.action, Action::kReset);
+  EXPECT_TRUE(genomic.verdict.alert);
+
+  const auto& trajectory = rules[index_of(rules, "vehicle-trajectory-export")];
+  EXPECT_EQ(trajectory.verdict.action, Action::kBlock);
+  EXPECT_TRUE(trajectory.verdict.alert);
+
+  const auto& threshold = rules[index_of(rules, "pi-over-threshold-unapproved")];
+  EXPECT_EQ(threshold.match.threshold, engine::ThresholdState::kExceeded);
+
+  const auto& encrypted = rules[index_of(rules, "unregistered-encrypted-export")];
+  EXPECT_EQ(encrypted.match.uninspectable, true);
+  EXPECT_EQ(rules[index_of(rules, "harbor-to-hk")].match.uninspectable, std::nullopt);
+}
+
+TEST_F(LingangExample, DefaultsAndLimits) {
+  const auto& d = spec().defaults;
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d[0].src_zone, 0u);
+  EXPECT_EQ(d[0].dst_zone, 1u);
+  EXPECT_EQ(d[0].verdict.action, Action::kAllow);
+  EXPECT_EQ(d[0].fail_mode, FailMode::kOpen);
+  EXPECT_EQ(d[1].dst_zone, 3u);
+  EXPECT_EQ(d[1].fail_mode, FailMode::kClosed);
+  EXPECT_EQ(d[2].dst_zone, 2u);
+  EXPECT_EQ(spec().export_default.action, Action::kBlock);
+  EXPECT_TRUE(spec().export_default.alert);
+  EXPECT_EQ(spec().limits.flow_table_size, 262144u);
+  EXPECT_EQ(spec().limits.reassembly_memcap_bytes, 256u << 20);
+  EXPECT_EQ(spec().limits.default_fail_mode, FailMode::kOpen);
+}
+
+TEST(MinimalExample, LoadsWithEngineDefaults) {
+  auto r = load_config(test::source_dir() + "/examples/minimal.yaml");
+  ASSERT_TRUE(r.has_value()) << format_diagnostics(r.error());
+  const auto& spec = r->spec;
+  EXPECT_EQ(spec.name, "minimal");  // no name: the file's stem
+  ASSERT_EQ(spec.zones.size(), 2u);
+  EXPECT_EQ(spec.default_zone, 1u);
+  EXPECT_TRUE(spec.tenants.empty());
+  EXPECT_TRUE(spec.rules.empty());
+  ASSERT_EQ(spec.defaults.size(), 1u);
+  EXPECT_EQ(spec.defaults[0].verdict.action, Action::kAllow);
+  EXPECT_TRUE(spec.defaults[0].verdict.alert);
+  // Without export_default an unruled export is blocked and reported.
+  EXPECT_EQ(spec.export_default.action, Action::kBlock);
+  EXPECT_TRUE(spec.export_default.alert);
+  EXPECT_EQ(spec.limits.flow_table_size, engine::Limits{}.flow_table_size);
+}
+
+TEST(ShanghaiTime, MidnightIsSixteenHundredUtcOfTheDayBefore) {
+  EXPECT_EQ(shanghai_midnight(1970, 1, 1), -8 * 3600);
+  EXPECT_EQ(shanghai_midnight(2026, 3, 2), 1772380800);  // 2026-03-01T16:00:00Z
+  EXPECT_EQ(shanghai_midnight(2024, 3, 1) - shanghai_midnight(2024, 2, 28), 2 * 86400);  // leap
+  EXPECT_EQ(shanghai_midnight(2100, 3, 1) - shanghai_midnight(2100, 2, 28), 86400);      // not leap
+}
+
+TEST(LoadedModel, KeepsTheTextAsWritten) {
+  auto r = load_config_from_string(std::string(test::kZones) +
+                                       "tenants:\n"
+                                       "  - name: t\n"
+                                       "    zone: ftz\n"
+                                       "    prefixes: 10.60.1.0/24\n",
+                                   "policy.yaml");
+  ASSERT_TRUE(r.has_value()) << format_diagnostics(r.error());
+  ASSERT_EQ(r->model.tenants_size(), 1);
+  EXPECT_EQ(r->model.tenants(0).prefixes(0), "10.60.1.0/24");
+  EXPECT_EQ(r->model.zones(1).is_default(), true);
+  ASSERT_EQ(r->spec.tenants.size(), 1u);
+  EXPECT_EQ(engine::format_prefix(r->spec.tenants[0].prefixes[0]), "10.60.1.0/24");
+}
+
+}  // namespace
+}  // namespace ftz::config

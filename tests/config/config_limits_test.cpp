@@ -1,0 +1,73 @@
+// Input caps: size, nesting depth and alias expansion are refused with a
+// located error instead of exhausting memory or the stack.
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "ftz/config/config.hpp"
+#include "test_util.hpp"
+
+namespace ftz::config {
+namespace {
+
+using test::errors_of;
+using ::testing::ElementsAre;
+
+TEST(ConfigCaps, InputLargerThanTheCapIsRefusedBeforeParsing) {
+  std::string yaml(kMaxInputBytes + 1, '#');
+  EXPECT_THAT(errors_of(yaml),
+              ElementsAre("policy.yaml:1:1: input is 16777217 bytes, above the 16 MiB limit"));
+}
+
+TEST(ConfigCaps, DeepFlowNestingIsRefused) {
+  // 100000 levels would overflow yaml-cpp's recursive parser.
+  const std::string yaml = "zones: " + std::string(100000, '[') + std::string(100000, ']') + "\n";
+  EXPECT_THAT(errors_of(yaml),
+              ElementsAre("policy.yaml:1:71: nesting deeper than 64 levels"));
+}
+
+TEST(ConfigCaps, DeepBlockNestingIsRefused) {
+  std::string yaml;
+  for (int i = 0; i < 100; ++i) yaml += std::string(static_cast<std::size_t>(i), ' ') + "k:\n";
+  EXPECT_THAT(errors_of(yaml), ElementsAre("policy.yaml:65:65: nesting deeper than 64 levels"));
+  std::string dashes = "zones:\n";
+  for (int i = 0; i < 80; ++i) dashes += "- ";
+  dashes += "x\n";
+  EXPECT_THAT(errors_of(dashes), ElementsAre("policy.yaml:2:127: nesting deeper than 64 levels"));
+}
+
+TEST(ConfigCaps, BracketsInQuotesAndCommentsDoNotCount) {
+  std::string yaml = std::string(test::kZones) + "name: \"" + std::string(200, '[') + "\"  # " +
+                     std::string(200, '{') + "\n";
+  auto r = load_config_from_string(yaml, "policy.yaml");
+  ASSERT_TRUE(r.has_value()) << format_diagnostics(r.error());
+  EXPECT_EQ(r->spec.name, std::string(200, '['));
+}
+
+TEST(ConfigCaps, AliasExpansionIsBounded) {
+  // 1000 aliases of a zone with 2000 prefixes: 2 million nodes to walk from
+  // about 30 KB of text.
+  std::string yaml = "zones:\n  - &z {name: z, kind: ftz, prefixes: [";
+  for (int i = 0; i < 2000; ++i) yaml += (i ? ", " : "") + std::string("10.0.0.0/8");
+  yaml += "]}\n";
+  for (int i = 0; i < 1000; ++i) yaml += "  - *z\n";
+  const auto errs = errors_of(yaml);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_NE(errs[0].find("document expands to more than 1000000 nodes"), std::string::npos)
+      << errs[0];
+}
+
+TEST(ConfigCaps, AliasCycleDoesNotRecurse) {
+  EXPECT_THAT(errors_of("zones: &a [*a]\n"),
+              ElementsAre("policy.yaml:1:8: zones[0]: expected a mapping, got a sequence"));
+}
+
+TEST(ConfigCaps, OnlyOneDocument) {
+  const auto errs = errors_of(std::string(test::kZones) + "---\nzones: []\n");
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_NE(errs[0].find("only one YAML document per configuration file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ftz::config

@@ -1,0 +1,28 @@
+// libFuzzer target: any byte string given to the loader yields a config or
+// diagnostics, never a crash, hang, leak or escaping exception. Prefix-list
+// files are off so the fuzzer cannot make the loader read the file system.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "ftz/config/config.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  ftz::config::LoadOptions options;
+  options.allow_prefix_list_files = false;
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto result = ftz::config::load_config_from_string(text, "fuzz.yaml", options);
+  if (result) {
+    // A config that loads has compiled references in range.
+    const auto& spec = result->spec;
+    if (spec.default_zone >= spec.zones.size()) __builtin_trap();
+    for (const auto& t : spec.tenants) {
+      if (t.zone >= spec.zones.size()) __builtin_trap();
+    }
+  } else {
+    if (result.error().empty()) __builtin_trap();  // a failure always says why
+    (void)ftz::config::format_diagnostics(result.error());
+  }
+  return 0;
+}
