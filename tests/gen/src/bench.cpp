@@ -21,6 +21,9 @@ namespace {
 constexpr std::size_t kConcurrentFlows = 64;
 constexpr std::uint64_t kHostsPerSource = 256 * 254;  // 10.60.x.1-254
 const MacAddr kGatewayMac = MacAddr::parse("02:00:5e:00:10:01");
+// Destination ports for small-packet mode. Ports without a payload dissector
+// in tshark (VXLAN 4789, for one, would report every frame as malformed).
+constexpr std::uint16_t kSmallPacketPorts[] = {9, 40001, 40002, 40003};
 
 struct FlowAddrs {
   Ipv4Addr src, dst;
@@ -121,7 +124,7 @@ tl::expected<BenchStats, std::string> write_bench(const BenchOptions& o) {
                                 .eth(host_mac(a.src), kGatewayMac)
                                 .ipv4(a.src, a.dst)
                                 .ip_id(static_cast<std::uint16_t>(r))
-                                .udp(a.sport, 4789 + static_cast<std::uint16_t>(i % 4))
+                                .udp(a.sport, static_cast<std::uint16_t>(kSmallPacketPorts[i % 4]))
                                 .payload(payload)
                                 .build();
         if (!emit(frame)) return tl::unexpected(o.out_path + ": write failed");
