@@ -1,0 +1,128 @@
+#pragma once
+// Streaming application-metadata parsers of the inspection engine.
+//
+// The engine feeds in-order, reassembled bytes of each TCP direction (chunks
+// may split anywhere, down to one byte) or whole UDP datagrams; the parsers
+// report TLS ClientHello (SNI, ALPN), HTTP/1.x requests (request line, Host,
+// Content-Type, de-chunked body, pipelining) and DNS question names through
+// AppSink. Per packet: no allocation, lock, syscall or exception; every
+// discarded or malformed input bumps a named counter (anomaly.hpp).
+
+#include <cstdint>
+#include <span>
+#include <type_traits>
+
+#include "ftz/engine/app/anomaly.hpp"
+#include "ftz/engine/app/buffer_pool.hpp"
+#include "ftz/engine/app/metadata.hpp"
+
+namespace ftz::engine::app {
+
+// Limits. A pool buffer must be at least as large as the cap a parser uses it
+// for, otherwise the smaller of the two applies.
+inline constexpr uint32_t kTlsHelloCap = 16 * 1024;    // whole ClientHello handshake message
+inline constexpr uint32_t kHttpHeaderCap = 8 * 1024;   // request line + header block
+inline constexpr uint32_t kHttpUriCap = 2048;          // reported URI length
+inline constexpr uint32_t kHttpMethodCap = 32;         // longer "methods" are not HTTP
+inline constexpr uint32_t kDnsMessageCap = 64 * 1024;  // DNS-over-TCP bytes kept per message
+inline constexpr uint32_t kDnsMaxQuestions = 8;        // questions reported per message
+inline constexpr uint32_t kDnsMaxPointerJumps = 16;    // compression jumps per name
+static_assert(kHttpHeaderCap < 65536, "HTTP offsets are 16-bit");
+
+struct AppCounters {
+  uint64_t anomalies[kAppAnomalyCount] = {};
+  uint64_t tls_hellos = 0;
+  uint64_t http_requests = 0;
+  uint64_t dns_messages = 0;
+  uint64_t buffer_exhausted = 0;  // acquire() failed; that parser skipped or gave up
+};
+
+struct AppContext {
+  BufferPool* pool;
+  AppCounters* counters;
+  AppSink* sink;
+};
+
+// ---- Per-direction parser state (internal layout; read only through the API).
+// Plain data: an all-zero object is a valid fresh state, so a flow table may
+// memset or memcpy records freely (trivially relocatable).
+
+struct TlsDirState {
+  uint32_t need;            // bytes of the ClientHello handshake message (4 + length), 0 = unknown yet
+  uint16_t rec_left;        // fragment bytes left in the current record
+  uint16_t record_version;  // of the first record
+  uint8_t hdr[5];           // record header being collected
+  uint8_t hdr_have;
+  uint8_t phase;
+};
+
+struct HttpDirState {
+  uint64_t remaining;      // body bytes left (Content-Length) or bytes left in the current chunk
+  uint32_t index;          // index of the current request within the flow
+  uint16_t block_len;      // bytes of the current request line + header block seen
+  uint16_t line_start;     // offset of the current line within the block
+  uint16_t uri_start;      // offset of the URI within the block
+  uint16_t uri_len;        // URI bytes seen, saturates at kHttpUriCap + 1
+  uint16_t version_start;  // offset of the version within the block
+  uint16_t header_start;   // offset of the first header line
+  uint8_t method_len;
+  uint8_t version_len;
+  uint8_t phase;
+  uint8_t sub;             // request-line / chunk-line sub-state
+  uint16_t flags;
+};
+
+struct DnsDirState {
+  uint32_t msg_left;  // bytes of the current message still to take (or skip)
+  uint16_t msg_len;   // length of the current message from its 2-byte prefix
+  uint8_t len_hdr[2];
+  uint8_t len_have;
+  uint8_t phase;
+  uint8_t skipping;   // no buffer for this message: skip it, keep the framing
+};
+
+struct AppDirState {
+  uint32_t buf_slot;  // pool buffer index + 1; 0 = none. At most one per direction.
+  uint32_t buf_len;   // bytes accumulated in that buffer
+  union {
+    TlsDirState tls;
+    HttpDirState http;
+    DnsDirState dns;
+  };
+};
+
+struct AppFlowState {
+  AppDirState dir[2] = {};  // indexed by Dir
+  AppProtocol proto = AppProtocol::kUnknown;
+  uint8_t detect = 0;  // detection stage (internal)
+};
+static_assert(std::is_trivially_copyable_v<AppFlowState>, "lives inside flow records");
+static_assert(sizeof(AppDirState) <= 64, "per-direction budget");
+
+// Feeds in-order bytes of one TCP direction. The first bytes detect the
+// protocol: DNS when server_port is 53; else, in the to-server direction, a TLS
+// record header (0x16 0x03 0x00..0x04) or an HTTP request line (method token,
+// SP, URI, and "HTTP/x.y" or the HTTP/0.9 form "GET uri"). A flow whose server
+// sends first, or whose first bytes match nothing, stays kUnknown for good.
+// Returns the protocol detected so far (kUnknown while undecided).
+AppProtocol feed_tcp(AppFlowState& st, Dir dir, uint16_t server_port, std::span<const uint8_t> bytes,
+                     AppContext& ctx) noexcept;
+
+// Bytes are missing in direction `dir`. TLS gives up (counted) unless the
+// ClientHello was already reported; HTTP reports a request whose request line
+// was complete (headers_truncated), ends it and resynchronises on the next
+// request line; DNS over TCP parses what it holds and stops (framing lost).
+void on_gap(AppFlowState& st, Dir dir, AppContext& ctx) noexcept;
+
+// Flow end: reports a pending HTTP request whose request line was complete
+// (headers_truncated), ends an open request, releases buffers, resets `st`.
+void close(AppFlowState& st, AppContext& ctx) noexcept;
+
+// One UDP datagram: DNS when either port is 53, 5353 (mDNS) or 5355 (LLMNR).
+AppProtocol feed_udp(Dir dir, uint16_t src_port, uint16_t dst_port, std::span<const uint8_t> payload,
+                     AppContext& ctx) noexcept;
+
+// Releases buffers and returns `st` to the fresh state, reporting nothing.
+void reset(AppFlowState& st, AppContext& ctx) noexcept;
+
+}  // namespace ftz::engine::app

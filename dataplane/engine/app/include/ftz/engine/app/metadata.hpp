@@ -1,0 +1,63 @@
+#pragma once
+// What the app parsers report, and the callback interface that receives it.
+// Every string_view / span points into the packet chunk or a pool buffer and
+// is valid only for the duration of the callback: copy what you keep.
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace ftz::engine::app {
+
+enum class Dir : uint8_t { kToServer = 0, kToClient = 1 };
+
+enum class AppProtocol : uint8_t { kUnknown, kHttp, kTls, kDns };
+
+struct TlsClientHello {
+  std::string_view sni;            // first host_name (type 0) entry, raw bytes as sent
+  std::string_view alpn[4];        // first 4 non-GREASE protocol names, in order
+  uint8_t alpn_count = 0;
+  uint16_t legacy_version = 0;     // ClientHello.legacy_version (0x0303 for TLS 1.2/1.3)
+  uint16_t record_version = 0;     // version of the first record carrying it
+  uint16_t max_supported_version = 0;  // highest non-GREASE supported_versions entry, 0 if absent
+  bool ech = false;                // encrypted_client_hello (0xfe0d) present: sni is the public name
+  bool malformed = false;          // an anomaly was counted while parsing; fields hold what parsed
+};
+
+struct HttpRequest {
+  std::string_view method, uri, version, host, content_type;  // version empty for HTTP/0.9
+  uint64_t content_length = 0;     // 0 when absent (see has_content_length)
+  bool has_content_length = false;
+  bool chunked = false;            // Transfer-Encoding final coding is chunked
+  bool uri_truncated = false;      // uri cut at kHttpUriCap bytes
+  bool headers_truncated = false;  // header block over the cap, or never completed (gap/close)
+  uint32_t index = 0;              // 0-based within the flow
+};
+
+struct DnsQuery {
+  std::string_view qname;  // lower-case, dot-separated, no trailing dot; "" for the root;
+                           // '.', '\\' and non-printable octets inside labels as \DDD or \.
+  uint16_t qtype = 0;
+  uint16_t qclass = 0;
+  uint16_t id = 0;
+  bool is_response = false;  // QR bit
+};
+
+// Receives what the parsers find. Called synchronously from feed_*/on_gap/close
+// on the worker thread; must not call back into the parser of the same flow.
+class AppSink {
+ public:
+  virtual ~AppSink() = default;
+  // Once per flow, when the whole ClientHello has been seen.
+  virtual void on_tls_client_hello(const TlsClientHello&) noexcept = 0;
+  // Once per request, after its header block (or when it is given up, flagged).
+  virtual void on_http_request(const HttpRequest&) noexcept = 0;
+  // De-chunked body bytes of request `request_index`, in order, any split.
+  virtual void on_http_body(uint32_t request_index, std::span<const uint8_t> decoded) noexcept = 0;
+  // After the last body byte (or the header block when there is no body).
+  virtual void on_http_request_end(uint32_t request_index) noexcept = 0;
+  // Once per question of each DNS message (queries and responses).
+  virtual void on_dns(const DnsQuery&) noexcept = 0;
+};
+
+}  // namespace ftz::engine::app
