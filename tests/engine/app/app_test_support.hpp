@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,23 @@ struct DnsCopy {
   bool is_response = false;
   bool operator==(const DnsCopy&) const = default;
 };
+
+inline void PrintTo(const HelloCopy& h, std::ostream* os) {
+  *os << "{sni=" << testing::PrintToString(h.sni) << " alpn=" << testing::PrintToString(h.alpn) << std::hex
+      << " legacy=" << h.legacy_version << " record=" << h.record_version << " max=" << h.max_supported_version
+      << std::dec << " ech=" << h.ech << " malformed=" << h.malformed << "}";
+}
+inline void PrintTo(const RequestCopy& r, std::ostream* os) {
+  *os << "{#" << r.index << " " << r.method << " " << testing::PrintToString(r.uri) << " "
+      << testing::PrintToString(r.version) << " host=" << testing::PrintToString(r.host)
+      << " ct=" << testing::PrintToString(r.content_type) << " cl=" << r.content_length << "/" << r.has_content_length
+      << " chunked=" << r.chunked << " uri_trunc=" << r.uri_truncated << " hdr_trunc=" << r.headers_truncated
+      << " body=" << testing::PrintToString(r.body) << " ended=" << r.ended << "}";
+}
+inline void PrintTo(const DnsCopy& d, std::ostream* os) {
+  *os << "{" << testing::PrintToString(d.qname) << " type=" << d.qtype << " class=" << d.qclass << " id=" << d.id
+      << " resp=" << d.is_response << "}";
+}
 
 class RecordingSink final : public AppSink {
  public:

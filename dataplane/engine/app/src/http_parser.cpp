@@ -135,9 +135,12 @@ void HttpParser::reset_block() noexcept {
   release_buffer(d_, ctx_);
 }
 
+// Ends the current request (if it was reported) and gets ready for the next.
 void HttpParser::end_request() noexcept {
-  ctx_.sink->on_http_request_end(s_.index);
-  ++s_.index;
+  if (s_.flags & kReported) {
+    ctx_.sink->on_http_request_end(s_.index);
+    ++s_.index;
+  }
   const bool tunnel = (s_.flags & kAfterTunnel) != 0;
   reset_block();
   if (tunnel) s_.phase = kTunnel;
