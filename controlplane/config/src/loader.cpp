@@ -95,16 +95,18 @@ std::optional<DepthExcess> find_excess_depth(std::string_view text, std::size_t 
   return std::nullopt;
 }
 
+Diagnostics size_error(const std::string& filename, std::size_t size) {
+  return {Diagnostic{filename, 1, 1, "",
+                     "input is " + std::to_string(size) + " bytes, above the " +
+                         std::to_string(kMaxInputBytes >> 20) + " MiB limit"}};
+}
+
 tl::expected<LoadedConfig, Diagnostics> load_impl(std::string_view text,
                                                   const std::string& filename,
                                                   const LoadOptions& options) {
   DiagnosticSink sink;
   const Loc start{filename, 1, 1};
-  if (text.size() > kMaxInputBytes) {
-    sink.error(start, "", "input is " + std::to_string(text.size()) + " bytes, above the " +
-                              std::to_string(kMaxInputBytes >> 20) + " MiB limit");
-    return tl::unexpected(sink.take(filename));
-  }
+  if (text.size() > kMaxInputBytes) return tl::unexpected(size_error(filename, text.size()));
   if (auto deep = find_excess_depth(text, kMaxNestingDepth)) {
     sink.error(Loc{filename, deep->line, deep->column}, "",
                "nesting deeper than " + std::to_string(kMaxNestingDepth) + " levels");
@@ -179,14 +181,21 @@ tl::expected<LoadedConfig, Diagnostics> load_config(const std::string& path,
                                          ? "cannot read configuration: no such file"
                                          : "cannot read configuration: not a regular file"}});
     }
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) {
+      return tl::unexpected(
+          Diagnostics{Diagnostic{path, 0, 0, "", "cannot read configuration: " + ec.message()}});
+    }
+    if (size > kMaxInputBytes) {
+      return tl::unexpected(size_error(path, static_cast<std::size_t>(size)));
+    }
     std::ifstream in(path, std::ios::binary);
-    std::string text(kMaxInputBytes + 1, '\0');
+    std::string text(static_cast<std::size_t>(size), '\0');
     in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    if (in.bad()) {
+    if (!in) {
       return tl::unexpected(
           Diagnostics{Diagnostic{path, 0, 0, "", "cannot read configuration: read error"}});
     }
-    text.resize(static_cast<std::size_t>(in.gcount()));
     return load_config_from_string(text, path, options);
   } catch (const std::bad_alloc&) {
     return tl::unexpected(internal_error(path, "out of memory"));

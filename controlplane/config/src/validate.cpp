@@ -274,17 +274,18 @@ void Validator::read_prefix_file(const std::string& file, const std::string& pat
     error(path, "cannot read prefix-list file " + quote(full.string()) + ": not a regular file");
     return;
   }
-  std::ifstream in(full, std::ios::binary);
-  std::string text(kMaxPrefixListBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) {
-    error(path, "cannot read prefix-list file " + quote(full.string()) + ": read error");
-    return;
-  }
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > kMaxPrefixListBytes) {
+  const auto size = std::filesystem::file_size(full, ec);
+  if (!ec && size > kMaxPrefixListBytes) {
     error(path, "prefix-list file " + quote(full.string()) + " is larger than " +
                     std::to_string(kMaxPrefixListBytes >> 20) + " MiB");
+    return;
+  }
+  std::ifstream in(full, std::ios::binary);
+  // Read at most the cap even if the file grew since file_size().
+  std::string text(ec ? 0 : static_cast<std::size_t>(size), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (ec || !in) {
+    error(path, "cannot read prefix-list file " + quote(full.string()) + ": read error");
     return;
   }
   out_.files.push_back(full.string());
