@@ -249,9 +249,13 @@ std::string vcf_file(Rng& rng, int variants, int samples) {
   v += '\n';
   static constexpr char kBases[] = {'A', 'C', 'G', 'T'};
   static constexpr const char* kGenotypes[] = {"0/0", "0/1", "1/1", "0|1", "1|0"};
+  int prev_chrom = 0;
+  int in_chrom = 0;  // index within the chromosome: keeps POS ascending (sorted VCF)
   for (int i = 0; i < variants; ++i) {
     const int chrom = 1 + i * 22 / variants;
-    const int pos = 10000 + (i % (variants / 22 + 1)) * 1'500'000 + static_cast<int>(rng.below(1'000'000));
+    in_chrom = chrom == prev_chrom ? in_chrom + 1 : 0;
+    prev_chrom = chrom;
+    const int pos = 10000 + in_chrom * 1'500'000 + static_cast<int>(rng.below(1'000'000));
     const std::size_t ref_index = rng.below(4);
     const char ref = kBases[ref_index];
     const char alt = kBases[(ref_index + 1 + rng.below(3)) % 4];  // never equal to REF
