@@ -140,7 +140,8 @@ void dns_tcp_feed(AppDirState& d, std::span<const uint8_t> bytes, AppContext& ct
       if (s.len_have == 0 && n - i >= 2) {
         const size_t len = be16(bytes.data() + i);
         if (n - i - 2 >= len) {
-          dns_parse_message(bytes.subspan(i + 2, len), ctx);
+          // Same prefix as the buffered path keeps: segmentation-independent.
+          dns_parse_message(bytes.subspan(i + 2, std::min<size_t>(len, usable(ctx, kDnsMessageCap))), ctx);
           i += 2 + len;
           continue;
         }

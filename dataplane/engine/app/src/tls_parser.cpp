@@ -226,8 +226,9 @@ bool tls_feed(AppDirState& d, std::span<const uint8_t> bytes, AppContext& ctx, b
   if (t.hdr_have == 0 && d.buf_len == 0 && t.need == 0 && n >= 9 && record_header_ok(p)) {
     const uint32_t rec_len = be16(p + 3);
     const uint32_t msg_len = 4 + be24(p + 6);
+    // The cap applies here too, so the result never depends on segmentation.
     if (rec_len <= kMaxRecordLen && 5 + size_t{rec_len} <= n && p[5] == kHandshakeClientHello &&
-        msg_len <= rec_len) {
+        msg_len <= rec_len && msg_len <= usable(ctx, kTlsHelloCap)) {
       tentative = false;
       t.record_version = be16(p + 1);
       report(d, ctx, bytes.subspan(5, msg_len));
