@@ -166,7 +166,7 @@ std::string random_resident_id(Rng& rng, int min_birth_year, int max_birth_year)
   const int month = rng.between(1, 12);
   int day = rng.between(1, 31);
   while (!is_real_date(year, month, day)) --day;
-  char digits[16];
+  char digits[48];
   std::snprintf(digits, sizeof digits, "%04d%02d%02d%03d", year % 10000, month, day,
                 rng.between(0, 999));
   id += digits;

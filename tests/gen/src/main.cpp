@@ -15,7 +15,7 @@ constexpr const char* kUsage =
     "      the Lin-gang demo capture (SCENARIO.md) and FILE.summary.json\n"
     "  ftzgate-gen bench --out FILE --flows N [--pi-percent P] [--seed N]\n"
     "                    [--small-packets [--packets-per-flow K]]\n"
-    "      N interleaved HTTP flows (1-32 KiB bodies), P%% carrying resident IDs;\n"
+    "      N interleaved HTTP flows (1-32 KiB bodies), P% carrying resident IDs;\n"
     "      --small-packets: N UDP flows of K 60-byte frames each (default K=8)\n";
 
 bool parse_u64(std::string_view text, std::uint64_t& out) {
@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   if (argc < 2) return usage_error("missing command");
   const std::string_view command = argv[1];
   if (command == "-h" || command == "--help") {
-    std::printf(kUsage);
+    std::fputs(kUsage, stdout);
     return 0;
   }
   ftz::test::gen::BenchOptions bench;

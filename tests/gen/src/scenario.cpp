@@ -60,7 +60,7 @@ std::string local_time(std::uint64_t ts_ns) {
   const std::string date = http_date(local);  // "Mon, 02 Mar 2026 09:00:00 GMT"
   static constexpr std::string_view kMonths = "JanFebMarAprMayJunJulAugSepOctNovDec";
   const auto month = kMonths.find(date.substr(8, 3)) / 3 + 1;
-  char buf[40];
+  char buf[128];
   std::snprintf(buf, sizeof buf, "%s-%02zu-%sT%s.%03u+08:00", date.substr(12, 4).c_str(),
                 static_cast<std::size_t>(month), date.substr(5, 2).c_str(),
                 date.substr(17, 8).c_str(), static_cast<unsigned>(ts_ns / kMs % 1000));
