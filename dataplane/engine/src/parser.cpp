@@ -203,7 +203,10 @@ ParseResult parse_ethertype(uint16_t type, const uint8_t* p, uint32_t len, uint1
     return parse_ip(p, len, off, out);
   }
   if (type == kEtherIpv6) {
-    if (len >= 1 && (p[0] >> 4) != 6) return malformed(Reason::ipv4_bad_version);
+    // Without a single byte the family comes from the EtherType; parse_ip
+    // cannot tell and would count an empty IPv6 packet as ipv4_truncated.
+    if (len == 0) return malformed(Reason::ipv6_truncated);
+    if ((p[0] >> 4) != 6) return malformed(Reason::ipv4_bad_version);
     return parse_ip(p, len, off, out);
   }
   return {ParseStatus::kNotIp, Reason::kNone};

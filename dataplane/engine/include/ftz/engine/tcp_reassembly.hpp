@@ -13,7 +13,9 @@
 // Out-of-order data waits in 2 KiB chunks from one per-worker pool (the global
 // memcap) and per direction at most `per_flow_limit` bytes. A hole is skipped
 // (a gap, flagged and counted) when the peer acknowledges data beyond it —
-// the receiver got bytes this appliance never saw — or when the flow ends.
+// the receiver got bytes this appliance never saw — and data beyond the hole
+// arrives (so a capture that lists an ACK before the segment it acknowledges
+// loses nothing), or when the flow ends.
 // Sequence numbers wrap: every comparison is on 32-bit differences.
 
 #include <cstdint>
@@ -60,6 +62,8 @@ struct TcpDirState {
   uint32_t ooo_bytes = 0;
   uint64_t delivered = 0;
   uint32_t gaps = 0;
+  uint32_t ack_hint = 0;  // highest sequence the peer acknowledged (valid if has_ack_hint)
+  bool has_ack_hint = false;
   bool seq_known = false;
   bool fin_seen = false;
   bool closed = false;  // FIN consumed in order
@@ -79,6 +83,7 @@ struct ReassemblyCounters {
   uint64_t segments_in_order = 0;
   uint64_t segments_out_of_order = 0;
   uint64_t segments_duplicate = 0;
+  uint64_t keepalives = 0;
   uint64_t overlap_conflicts = 0;
   uint64_t gaps = 0;
   uint64_t gap_bytes = 0;
@@ -117,6 +122,10 @@ class TcpReassembler {
   void deliver(TcpDirState& s, const uint8_t* data, uint32_t len, Sink& sink) noexcept;
   template <typename Sink>
   void drain(TcpDirState& s, Sink& sink) noexcept;
+  // Declares [next_seq, target) lost (capped at the FIN) and delivers what
+  // buffered data follows.
+  template <typename Sink>
+  void skip_to(TcpDirState& s, uint32_t target, Sink& sink) noexcept;
   // Compares bytes [seq, seq+len) against the delivered tail; true on conflict.
   static bool tail_conflicts(const TcpDirState& s, uint32_t seq, const uint8_t* data, uint32_t len) noexcept;
   // Buffers [seq, seq+len) first-wins; returns conflict / over-limit / ok.
@@ -178,6 +187,19 @@ SegmentOutcome TcpReassembler::on_segment(TcpDirState& s, uint32_t seq, const ui
     return SegmentOutcome::kDuplicate;
   }
   const int32_t rel = seq_diff(seq, s.next_seq);
+  if (len == 1 && rel == -1) {
+    // A keep-alive probe repeats the last byte, often as garbage (RFC 1122
+    // 4.2.3.6): not a conflicting retransmission.
+    ++counters_.segments_duplicate;
+    ++counters_.keepalives;
+    return SegmentOutcome::kDuplicate;
+  }
+  if (rel > 0 && s.has_ack_hint && seq_diff(s.ack_hint, s.next_seq) > 0) {
+    // The receiver acknowledged bytes before this segment that never passed
+    // here: they are a gap, not a hole to wait for.
+    skip_to(s, seq_diff(seq, s.ack_hint) < 0 ? seq : s.ack_hint, sink);
+    return on_segment(s, seq, data, len, sink);
+  }
   if (rel > 0) {
     const SegmentOutcome o = buffer(s, seq, data, len);
     if (o == SegmentOutcome::kBuffered) ++counters_.segments_out_of_order;
@@ -194,15 +216,38 @@ SegmentOutcome TcpReassembler::on_segment(TcpDirState& s, uint32_t seq, const ui
     return SegmentOutcome::kDuplicate;
   }
   bool buffered_conflict = false;
+  // buffer() counts the conflicts it reports itself; counting them again here
+  // made one rewritten byte show as two tcp_overlap_conflicts.
+  bool counted = false;
   if (s.ooo_head != SegmentPool::kNil) {
     // Buffered bytes came first: merge through the buffer so they win.
     const SegmentOutcome o = buffer(s, s.next_seq, data + old, len - old);
     buffered_conflict = o == SegmentOutcome::kConflict;
+    counted = buffered_conflict;
     if (o == SegmentOutcome::kOverLimit) {
-      // No room to merge: deliver up to the first buffered byte directly.
-      const int32_t room = seq_diff(pool_[s.ooo_head].seq, s.next_seq);
-      const uint32_t n = room > 0 && static_cast<uint32_t>(room) < len - old ? static_cast<uint32_t>(room) : len - old;
-      deliver(s, data + old, n, sink);
+      // No room to merge: deliver the segment directly around the buffered
+      // chunks. It is in order, so every byte of it must reach the stream
+      // (delivering only up to the first chunk silently lost the bytes after
+      // it while the segment was reported delivered and forwarded); where it
+      // overlaps a chunk the buffered bytes win and differences are conflicts.
+      const uint32_t seg_end = seq + len;
+      for (uint32_t c = s.ooo_head; c != SegmentPool::kNil && seq_diff(pool_[c].seq, seg_end) < 0;
+           c = pool_[c].next) {
+        const SegmentPool::Chunk& ch = pool_[c];
+        const uint32_t n = seq_diff(ch.seq + ch.len, seg_end) < 0 ? ch.len : seg_end - ch.seq;
+        if (std::memcmp(ch.data, data + (ch.seq - seq), n) != 0) buffered_conflict = true;
+      }
+      while (seq_diff(seg_end, s.next_seq) > 0) {
+        const uint32_t before = s.next_seq;
+        uint32_t n = seg_end - s.next_seq;
+        if (s.ooo_head != SegmentPool::kNil) {
+          const int32_t room = seq_diff(pool_[s.ooo_head].seq, s.next_seq);
+          if (room > 0 && static_cast<uint32_t>(room) < n) n = static_cast<uint32_t>(room);
+        }
+        deliver(s, data + (s.next_seq - seq), n, sink);
+        drain(s, sink);
+        if (s.next_seq == before) break;  // trimmed at the FIN: nothing more belongs to the stream
+      }
     }
   } else {
     deliver(s, data + old, len - old, sink);
@@ -210,22 +255,17 @@ SegmentOutcome TcpReassembler::on_segment(TcpDirState& s, uint32_t seq, const ui
   drain(s, sink);
   ++counters_.segments_in_order;
   if (conflict || buffered_conflict) {
-    ++counters_.overlap_conflicts;
+    if (!counted) ++counters_.overlap_conflicts;
     return SegmentOutcome::kConflict;
   }
   return SegmentOutcome::kDelivered;
 }
 
 template <typename Sink>
-void TcpReassembler::on_peer_ack(TcpDirState& s, uint32_t ack, Sink& sink) noexcept {
-  if (!s.seq_known || seq_diff(ack, s.next_seq) <= 0) return;
-  if (s.fin_seen && seq_diff(ack, s.fin_seq) > 0 && seq_diff(s.next_seq, s.fin_seq) >= 0) return;
-  // The receiver acknowledged bytes this appliance never saw.
-  uint32_t target = ack;
-  if (s.ooo_head != SegmentPool::kNil && seq_diff(pool_[s.ooo_head].seq, ack) < 0) target = pool_[s.ooo_head].seq;
+void TcpReassembler::skip_to(TcpDirState& s, uint32_t target, Sink& sink) noexcept {
   if (s.fin_seen && seq_diff(target, s.fin_seq) > 0) target = s.fin_seq;
+  if (seq_diff(target, s.next_seq) <= 0) return;
   const uint32_t missing = target - s.next_seq;
-  if (missing == 0) return;
   sink.gap(missing);
   ++counters_.gaps;
   counters_.gap_bytes += missing;
@@ -236,19 +276,32 @@ void TcpReassembler::on_peer_ack(TcpDirState& s, uint32_t ack, Sink& sink) noexc
 }
 
 template <typename Sink>
+void TcpReassembler::on_peer_ack(TcpDirState& s, uint32_t ack, Sink& sink) noexcept {
+  if (!s.seq_known || seq_diff(ack, s.next_seq) <= 0) return;
+  if (!s.has_ack_hint || seq_diff(ack, s.ack_hint) > 0) {
+    s.ack_hint = ack;
+    s.has_ack_hint = true;
+  }
+  // Buffered data the receiver acknowledged: the hole before it is lost.
+  if (s.ooo_head != SegmentPool::kNil && seq_diff(ack, pool_[s.ooo_head].seq) > 0) {
+    skip_to(s, pool_[s.ooo_head].seq, sink);
+  }
+}
+
+template <typename Sink>
 void TcpReassembler::flush(TcpDirState& s, Sink& sink) noexcept {
   while (s.ooo_head != SegmentPool::kNil) {
-    const uint32_t missing = pool_[s.ooo_head].seq - s.next_seq;
-    if (seq_diff(pool_[s.ooo_head].seq, s.next_seq) > 0) {
-      sink.gap(missing);
-      ++counters_.gaps;
-      counters_.gap_bytes += missing;
-      ++s.gaps;
-      s.next_seq = pool_[s.ooo_head].seq;
-      s.tail_len = 0;
+    const uint32_t before = s.next_seq;
+    skip_to(s, pool_[s.ooo_head].seq, sink);
+    if (s.ooo_head != SegmentPool::kNil && s.next_seq == before) {
+      // Data past the FIN can never be delivered: discard it.
+      const uint32_t next = pool_[s.ooo_head].next;
+      s.ooo_bytes -= pool_[s.ooo_head].len;
+      pool_.release(s.ooo_head);
+      s.ooo_head = next;
     }
-    drain(s, sink);
   }
+  if (s.has_ack_hint) skip_to(s, s.ack_hint, sink);
 }
 
 }  // namespace ftz::engine

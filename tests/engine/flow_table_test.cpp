@@ -1,0 +1,202 @@
+// FlowTable and the flow key: direction-free keys, VLAN separation, capacity,
+// erase/reuse, and LRU eviction candidates.
+#include "ftz/engine/flow_table.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <vector>
+
+#include "engine_fixtures.hpp"
+
+namespace ftz::engine {
+namespace {
+
+using testing::ip;
+
+ParsedPacket packet(std::string_view src, std::string_view dst, uint16_t sport, uint16_t dport, uint8_t proto = 6) {
+  ParsedPacket p;
+  p.src = ip(src);
+  p.dst = ip(dst);
+  p.src_port = sport;
+  p.dst_port = dport;
+  p.l4_proto = proto;
+  p.ip_version = p.src.is_v4() ? 4 : 6;
+  return p;
+}
+
+FlowKey key_of(const ParsedPacket& p) {
+  bool from_lo = false;
+  return make_flow_key(p, from_lo);
+}
+
+FlowKey numbered_key(uint32_t i) {
+  ParsedPacket p = packet("10.60.0.1", "203.0.113.10", 1024, 80);
+  p.src = IpAddr::v4(0x0a3c0000u + (i >> 16));
+  p.src_port = static_cast<uint16_t>(i);
+  return key_of(p);
+}
+
+TEST(FlowKeyTest, BothDirectionsShareOneKey) {
+  const ParsedPacket out = packet("10.60.0.1", "203.0.113.10", 40000, 443);
+  const ParsedPacket back = packet("203.0.113.10", "10.60.0.1", 443, 40000);
+  bool out_lo = false;
+  bool back_lo = true;
+  const FlowKey a = make_flow_key(out, out_lo);
+  const FlowKey b = make_flow_key(back, back_lo);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(hash_flow_key(a), hash_flow_key(b));
+  EXPECT_TRUE(out_lo);  // 10.60.0.1 sorts below 203.0.113.10
+  EXPECT_FALSE(back_lo);
+  EXPECT_EQ(a.lo_addr, ip("10.60.0.1"));
+  EXPECT_EQ(a.lo_port, 40000);
+  EXPECT_EQ(a.hi_port, 443);
+  EXPECT_EQ(a.proto, 6);
+}
+
+TEST(FlowKeyTest, SameAddressOrdersByPort) {
+  const ParsedPacket a = packet("10.0.0.1", "10.0.0.1", 9000, 53, 17);
+  const ParsedPacket b = packet("10.0.0.1", "10.0.0.1", 53, 9000, 17);
+  bool a_lo = true;
+  bool b_lo = false;
+  EXPECT_EQ(make_flow_key(a, a_lo), make_flow_key(b, b_lo));
+  EXPECT_FALSE(a_lo);
+  EXPECT_TRUE(b_lo);
+}
+
+TEST(FlowKeyTest, VlansAndProtocolSeparateFlows) {
+  ParsedPacket p = packet("10.60.0.1", "203.0.113.10", 40000, 443);
+  const FlowKey untagged = key_of(p);
+  p.vlan[0] = 10;
+  const FlowKey v10 = key_of(p);
+  p.vlan[0] = 20;
+  const FlowKey v20 = key_of(p);
+  p.vlan[1] = 5;
+  const FlowKey v20_5 = key_of(p);
+  EXPECT_NE(untagged, v10);
+  EXPECT_NE(v10, v20);
+  EXPECT_NE(v20, v20_5);
+  EXPECT_EQ(v20_5.vlan_outer, 20);
+  EXPECT_EQ(v20_5.vlan_inner, 5);
+  ParsedPacket u = packet("10.60.0.1", "203.0.113.10", 40000, 443, 17);
+  EXPECT_NE(key_of(u), untagged);
+  FlowTable t(64);
+  for (const FlowKey& k : {untagged, v10, v20, v20_5}) {
+    ASSERT_NE(t.insert(k, hash_flow_key(k)), FlowTable::kNone);
+  }
+  EXPECT_EQ(t.size(), 4u);
+  EXPECT_EQ(t.find(key_of(u), hash_flow_key(key_of(u))), FlowTable::kNone);
+}
+
+TEST(FlowTableTest, InsertFindErase) {
+  FlowTable t(16);
+  const FlowKey k = numbered_key(1);
+  const uint64_t h = hash_flow_key(k);
+  EXPECT_EQ(t.find(k, h), FlowTable::kNone);
+  const uint32_t idx = t.insert(k, h);
+  ASSERT_NE(idx, FlowTable::kNone);
+  EXPECT_LT(idx, 16u);
+  EXPECT_EQ(t.find(k, h), idx);
+  EXPECT_TRUE(t.used(idx));
+  EXPECT_EQ(t.key(idx), k);
+  EXPECT_EQ(t.size(), 1u);
+  t.erase(idx);
+  EXPECT_FALSE(t.used(idx));
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.find(k, h), FlowTable::kNone);
+  t.erase(idx);  // erasing twice is harmless
+  EXPECT_EQ(t.size(), 0u);
+}
+
+TEST(FlowTableTest, FillsToCapacityThenRefuses) {
+  constexpr uint32_t kCap = 1024;
+  FlowTable t(kCap);
+  EXPECT_EQ(t.capacity(), kCap);
+  std::set<uint32_t> indices;
+  for (uint32_t i = 0; i < kCap; ++i) {
+    const FlowKey k = numbered_key(i);
+    const uint32_t idx = t.insert(k, hash_flow_key(k));
+    ASSERT_NE(idx, FlowTable::kNone) << "key " << i;
+    indices.insert(idx);
+  }
+  EXPECT_EQ(indices.size(), kCap);
+  EXPECT_EQ(t.size(), kCap);
+  const FlowKey extra = numbered_key(kCap);
+  EXPECT_EQ(t.insert(extra, hash_flow_key(extra)), FlowTable::kNone);
+  for (uint32_t i = 0; i < kCap; ++i) {
+    const FlowKey k = numbered_key(i);
+    ASSERT_NE(t.find(k, hash_flow_key(k)), FlowTable::kNone) << i;
+  }
+  // A freed record is reused.
+  const FlowKey k0 = numbered_key(0);
+  const uint32_t i0 = t.find(k0, hash_flow_key(k0));
+  t.erase(i0);
+  EXPECT_EQ(t.insert(extra, hash_flow_key(extra)), i0);
+  EXPECT_EQ(t.find(extra, hash_flow_key(extra)), i0);
+}
+
+TEST(FlowTableTest, SignatureCollisionComparesKeys) {
+  FlowTable t(16);
+  const FlowKey a = numbered_key(1);
+  const FlowKey b = numbered_key(2);
+  const uint64_t h = hash_flow_key(a);
+  // Same hash (both buckets and the signature) for two different keys.
+  const uint32_t ia = t.insert(a, h);
+  const uint32_t ib = t.insert(b, h);
+  ASSERT_NE(ia, FlowTable::kNone);
+  ASSERT_NE(ib, FlowTable::kNone);
+  EXPECT_EQ(t.find(a, h), ia);
+  EXPECT_EQ(t.find(b, h), ib);
+  t.erase(ia);
+  EXPECT_EQ(t.find(b, h), ib);
+  EXPECT_EQ(t.find(a, h), FlowTable::kNone);
+}
+
+TEST(FlowTableTest, EvictionCandidateIsLeastRecentlySeen) {
+  // Capacity 4 gives one bucket: every key competes in it.
+  FlowTable t(4);
+  const int64_t seen[] = {40, 10, 30, 20};
+  std::vector<uint32_t> idx;
+  for (uint32_t i = 0; i < 4; ++i) {
+    const FlowKey k = numbered_key(i);
+    idx.push_back(t.insert(k, hash_flow_key(k)));
+    ASSERT_NE(idx.back(), FlowTable::kNone);
+    t.touch(idx.back(), seen[i]);
+  }
+  const FlowKey newcomer = numbered_key(99);
+  const uint64_t h = hash_flow_key(newcomer);
+  EXPECT_EQ(t.insert(newcomer, h), FlowTable::kNone);  // out of records
+  EXPECT_EQ(t.eviction_candidate(h), idx[1]);
+  EXPECT_EQ(t.last_seen(idx[1]), 10);
+  t.touch(idx[1], 50);  // seen again: no longer the oldest
+  EXPECT_EQ(t.eviction_candidate(h), idx[3]);
+  t.erase(idx[3]);
+  EXPECT_EQ(t.eviction_candidate(h), idx[2]);
+  EXPECT_NE(t.insert(newcomer, h), FlowTable::kNone);
+}
+
+TEST(FlowTableTest, EvictionCandidateOfEmptyBucketsIsNone) {
+  FlowTable t(64);
+  const FlowKey k = numbered_key(3);
+  EXPECT_EQ(t.eviction_candidate(hash_flow_key(k)), FlowTable::kNone);
+}
+
+TEST(FlowTableTest, BucketsFullBeforeRecordsRunOut) {
+  // 64 records, 16 buckets: 17 keys forced into the same two buckets cannot
+  // all fit, and the candidate is the oldest of those 16.
+  FlowTable t(64);
+  const uint64_t h = 0x0123456789abcdefull;
+  std::vector<uint32_t> idx;
+  for (uint32_t i = 0; i < 16; ++i) {
+    idx.push_back(t.insert(numbered_key(i), h));
+    ASSERT_NE(idx.back(), FlowTable::kNone) << i;
+    t.touch(idx.back(), 100 + i);
+  }
+  EXPECT_EQ(t.insert(numbered_key(16), h), FlowTable::kNone);
+  EXPECT_EQ(t.size(), 16u);
+  t.touch(idx[0], 1000);
+  EXPECT_EQ(t.eviction_candidate(h), idx[1]);
+}
+
+}  // namespace
+}  // namespace ftz::engine
