@@ -216,7 +216,7 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
       out += ',';
       kv(out, "start", format_eve_timestamp(f.start_ns));
       out += ',';
-      kv(out, "end", format_eve_timestamp(e.ts_ns));
+      kv(out, "end", format_eve_timestamp(f.end_ns));
       out += ',';
       kv(out, "reason", end_reason_name(f.reason));
       if (e.proto == 6) {
@@ -287,8 +287,10 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
   out += ',';
   kv(out, "dest_zone", gen.zone_name(e.dst_zone));
   out += ',';
-  kv(out, "tenant", gen.tenant_name(e.tenant));
-  out += ',';
+  if (e.tenant != kNoIndex) {
+    kv(out, "tenant", gen.tenant_name(e.tenant));
+    out += ',';
+  }
   kv(out, "verdict", action_name(e.verdict.action));
   if (e.verdict.action == Action::kRoute && e.verdict.channel < gen.spec().channels.size()) {
     out += ',';

@@ -33,6 +33,7 @@ bool is_well_known(uint16_t port) noexcept { return port != 0 && port < 1024; }
 struct Worker::Flow {
   uint64_t flow_id = 0;
   int64_t start_ns = 0;
+  int64_t last_ns = 0;
   uint64_t pkts[2] = {0, 0};  // [kToServer], [kToClient]
   uint64_t bytes[2] = {0, 0};
   bool client_is_lo = true;
@@ -173,6 +174,7 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res
   const int dir = (from_lo == f.client_is_lo) ? kToServer : kToClient;
   ++f.pkts[dir];
   f.bytes[dir] += pv.wirelen;
+  if (pv.ts_ns > f.last_ns) f.last_ns = pv.ts_ns;
   table_.touch(idx, pv.ts_ns);
   const size_t nz = gen_->zone_count();
   const uint32_t zsrc = dir == kToServer ? f.client_zone : f.server_zone;
@@ -262,6 +264,7 @@ void Worker::init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_
   f = Flow{};
   ++counters_.flows_created;
   f.start_ns = now;
+  f.last_ns = now;
   f.proto = p.l4_proto;
   // The client is the sender of the first packet, unless that packet is a
   // SYN-ACK or comes from a well-known port to an ephemeral one (mid-stream
@@ -490,7 +493,12 @@ void Worker::push_release(uint64_t token, const Flow* f, Disposition d, Reason r
   rel.reason = r;
   if (f != nullptr) rel.verdict = f->verdict;
   released_.push_back(rel);
-  if (d == Disposition::kDrop && r != Reason::kNone) ++counters_.reasons[static_cast<uint32_t>(r)];
+  if (d == Disposition::kDrop) {
+    ++counters_.dropped;
+    if (r != Reason::kNone) ++counters_.reasons[static_cast<uint32_t>(r)];
+  } else {
+    ++counters_.forwarded;
+  }
 }
 
 void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
@@ -514,6 +522,7 @@ void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
     e->flow.bytes_toserver = f.bytes[kToServer];
     e->flow.bytes_toclient = f.bytes[kToClient];
     e->flow.start_ns = f.start_ns;
+    e->flow.end_ns = f.last_ns;
     e->flow.reason = why;
     e->flow.tcp_state = static_cast<uint8_t>(f.tcp_state);
     e->flow.app = static_cast<uint8_t>(f.app);
@@ -655,6 +664,10 @@ void Worker::finish(int64_t now_ns) noexcept {
   for (uint32_t idx = 0; idx < table_.capacity(); ++idx) {
     if (table_.used(idx)) end_flow(idx, FlowEndReason::kShutdown, now_ns_);
   }
+  // Incomplete datagrams will never complete: their fragments are dropped.
+  defrag_.discard_all([this](std::span<const uint64_t> tokens) {
+    for (const uint64_t t : tokens) push_release(t, nullptr, Disposition::kDrop, Reason::frag_timeout);
+  });
 }
 
 }  // namespace ftz::engine

@@ -30,7 +30,9 @@ std::string format_report_text(const InspectSummary& s) {
   }
   o << "  packets            " << s.packets << "\n";
   o << "  bytes              " << s.bytes << "\n";
-  o << "  forwarded/held/dropped  " << c.forwarded << " / " << c.held << " / " << c.dropped << "\n";
+  o << "  forwarded          " << c.forwarded << "\n";
+  o << "  dropped            " << c.dropped << "\n";
+  o << "  held, then released " << c.held << " (out-of-order segments, fragments)\n";
   o << "  non-IP frames      " << c.non_ip << "\n";
   o << "  packets written    " << s.packets_written << "\n";
   o << "\nflows\n";

@@ -63,6 +63,17 @@ class Defragmenter {
     }
   }
 
+  // Discards every datagram in progress (shutdown).
+  template <typename F>
+  void discard_all(F&& on_discard) noexcept {
+    while (fifo_head_ != kNil) {
+      const uint32_t c = fifo_head_;
+      on_discard(std::span<const uint64_t>(ctx_[c].tokens, ctx_[c].token_count));
+      ++counters_.datagrams_discarded;
+      release(c);
+    }
+  }
+
   [[nodiscard]] const DefragCounters& counters() const noexcept { return counters_; }
   [[nodiscard]] uint64_t timeouts() const noexcept { return timeouts_; }
   [[nodiscard]] uint32_t in_progress() const noexcept { return in_use_; }

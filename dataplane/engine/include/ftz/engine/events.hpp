@@ -37,6 +37,7 @@ enum class FlowEndReason : uint8_t { kTimeout, kClosed, kEvicted, kShutdown, kRe
 struct FlowEventData {
   uint64_t pkts_toserver, pkts_toclient, bytes_toserver, bytes_toclient;
   int64_t start_ns;
+  int64_t end_ns;  // last packet of the flow (the event's time is when it ended)
   FlowEndReason reason;
   uint8_t tcp_state;
   uint8_t app;  // AppProto

@@ -55,9 +55,11 @@ struct WorkerCounters {
   uint64_t packets = 0;
   uint64_t bytes = 0;
   uint64_t non_ip = 0;
+  // Every packet ends forwarded or dropped, at once or when released after a
+  // hold: packets == forwarded + dropped + (packets still held).
   uint64_t forwarded = 0;
-  uint64_t held = 0;
   uint64_t dropped = 0;
+  uint64_t held = 0;  // times a packet was held (each is later released)
   uint64_t reasons[kReasonCount] = {};
   uint64_t flows_created = 0;
   uint64_t flows_ended = 0;
