@@ -19,7 +19,9 @@ using test::errors_of;
 using test::kZones;
 using ::testing::ElementsAre;
 
-std::string with_zones(const std::string& rest) { return std::string(kZones) + rest; }
+std::string with_zones(const std::string& rest) {
+  return std::string(kZones) + rest;
+}
 
 TEST(ConfigErrors, UnknownKeyWithHint) {
   EXPECT_THAT(errors_of(with_zones("limits:\n"
@@ -80,33 +82,32 @@ TEST(ConfigErrors, DuplicateMappingKeys) {
 }
 
 TEST(ConfigErrors, BadPrefixes) {
-  EXPECT_THAT(
-      errors_of("zones:\n"
-                "  - name: ftz\n"
-                "    kind: ftz\n"
-                "    prefixes: [10.60.0.1/16, 10.61.0.0/33, 10.62.0/24, \"2001:db8::1/32\"]\n"
-                "  - name: offshore\n"
-                "    kind: offshore\n"
-                "    default: true\n"),
-      ElementsAre("policy.yaml:4:16: zones[0].prefixes[0]: invalid prefix \"10.60.0.1/16\": host "
-                  "bits set (did you mean 10.60.0.0/16?)",
-                  "policy.yaml:4:30: zones[0].prefixes[1]: invalid prefix \"10.61.0.0/33\": length "
-                  "must be 0..32",
-                  "policy.yaml:4:44: zones[0].prefixes[2]: invalid prefix \"10.62.0/24\": not an "
-                  "IPv4 or IPv6 address",
-                  "policy.yaml:4:56: zones[0].prefixes[3]: invalid prefix \"2001:db8::1/32\": host "
-                  "bits set (did you mean 2001:db8::/32?)"));
+  EXPECT_THAT(errors_of("zones:\n"
+                        "  - name: ftz\n"
+                        "    kind: ftz\n"
+                        "    prefixes: [10.60.0.1/16, 10.61.0.0/33, 10.62.0/24, \"2001:db8::1/32\"]\n"
+                        "  - name: offshore\n"
+                        "    kind: offshore\n"
+                        "    default: true\n"),
+              ElementsAre("policy.yaml:4:16: zones[0].prefixes[0]: invalid prefix \"10.60.0.1/16\": host "
+                          "bits set (did you mean 10.60.0.0/16?)",
+                          "policy.yaml:4:30: zones[0].prefixes[1]: invalid prefix \"10.61.0.0/33\": length "
+                          "must be 0..32",
+                          "policy.yaml:4:44: zones[0].prefixes[2]: invalid prefix \"10.62.0/24\": not an "
+                          "IPv4 or IPv6 address",
+                          "policy.yaml:4:56: zones[0].prefixes[3]: invalid prefix \"2001:db8::1/32\": host "
+                          "bits set (did you mean 2001:db8::/32?)"));
 }
 
 TEST(ConfigErrors, UnknownZoneInRuleHasTheDocumentedFormat) {
   const std::string yaml = with_zones(
-      "rules:\n"                       // 8
-      "  - {name: a, action: allow}\n"  // 9
-      "  - {name: b, action: allow}\n"  // 10
-      "  - {name: c, action: allow}\n"  // 11
-      "  - name: d\n"                   // 12
-      "    match:\n"                    // 13
-      "      dst_zone: offshre\n"       // 14
+      "rules:\n"                         // 8
+      "  - {name: a, action: allow}\n"   // 9
+      "  - {name: b, action: allow}\n"   // 10
+      "  - {name: c, action: allow}\n"   // 11
+      "  - name: d\n"                    // 12
+      "    match:\n"                     // 13
+      "      dst_zone: offshre\n"        // 14
       "      src_zone: [ftz, inside]\n"  // 15
       "    action: block\n");
   EXPECT_THAT(errors_of(yaml),
@@ -115,28 +116,27 @@ TEST(ConfigErrors, UnknownZoneInRuleHasTheDocumentedFormat) {
 }
 
 TEST(ConfigErrors, ReferentialChecks) {
-  EXPECT_THAT(
-      errors_of(with_zones("channels:\n"                                   // 8
-                           "  - name: intl\n"                              // 9
-                           "    next_hop_mac: \"02:00:5e:00:30:01\"\n"     // 10
-                           "rules:\n"                                      // 11
-                           "  - name: r1\n"                                // 12
-                           "    match: {tenant: nobody}\n"                 // 13
-                           "    action: route\n"                           // 14
-                           "  - name: r2\n"                                // 15
-                           "    action: route\n"                           // 16
-                           "    channel: intl-chanel\n"                    // 17
-                           "  - name: r3\n"                                // 18
-                           "    action: block\n"                           // 19
-                           "    channel: intl\n"                           // 20
-                           "defaults:\n"                                   // 21
-                           "  - {src_zone: ftz, dst_zone: mars, action: allow}\n")),  // 22
-      ElementsAre("policy.yaml:13:21: rules[0].match.tenant: unknown tenant \"nobody\"",
-                  "policy.yaml:14:13: rules[0].channel: action route requires a channel",
-                  "policy.yaml:17:14: rules[1].channel: unknown channel \"intl-chanel\"",
-                  "policy.yaml:20:14: rules[2].channel: a channel is only used with action route "
-                  "(action is \"block\")",
-                  "policy.yaml:22:31: defaults[0].dst_zone: unknown zone \"mars\""));
+  EXPECT_THAT(errors_of(with_zones("channels:\n"                                              // 8
+                                   "  - name: intl\n"                                         // 9
+                                   "    next_hop_mac: \"02:00:5e:00:30:01\"\n"                // 10
+                                   "rules:\n"                                                 // 11
+                                   "  - name: r1\n"                                           // 12
+                                   "    match: {tenant: nobody}\n"                            // 13
+                                   "    action: route\n"                                      // 14
+                                   "  - name: r2\n"                                           // 15
+                                   "    action: route\n"                                      // 16
+                                   "    channel: intl-chanel\n"                               // 17
+                                   "  - name: r3\n"                                           // 18
+                                   "    action: block\n"                                      // 19
+                                   "    channel: intl\n"                                      // 20
+                                   "defaults:\n"                                              // 21
+                                   "  - {src_zone: ftz, dst_zone: mars, action: allow}\n")),  // 22
+              ElementsAre("policy.yaml:13:21: rules[0].match.tenant: unknown tenant \"nobody\"",
+                          "policy.yaml:14:13: rules[0].channel: action route requires a channel",
+                          "policy.yaml:17:14: rules[1].channel: unknown channel \"intl-chanel\"",
+                          "policy.yaml:20:14: rules[2].channel: a channel is only used with action route "
+                          "(action is \"block\")",
+                          "policy.yaml:22:31: defaults[0].dst_zone: unknown zone \"mars\""));
 }
 
 TEST(ConfigErrors, OverlappingZonesReportBothLocations) {
@@ -156,12 +156,12 @@ TEST(ConfigErrors, OverlappingZonesReportBothLocations) {
 }
 
 TEST(ConfigErrors, TenantPrefixesOverlapAndStayInsideTheirZone) {
-  EXPECT_THAT(errors_of(with_zones("tenants:\n"                              // 8
-                                   "  - name: a\n"                           // 9
-                                   "    zone: ftz\n"                         // 10
-                                   "    prefixes: [10.60.1.0/24]\n"          // 11
-                                   "  - name: b\n"                           // 12
-                                   "    zone: ftz\n"                         // 13
+  EXPECT_THAT(errors_of(with_zones("tenants:\n"                                         // 8
+                                   "  - name: a\n"                                      // 9
+                                   "    zone: ftz\n"                                    // 10
+                                   "    prefixes: [10.60.1.0/24]\n"                     // 11
+                                   "  - name: b\n"                                      // 12
+                                   "    zone: ftz\n"                                    // 13
                                    "    prefixes: [10.60.1.128/25, 10.70.0.0/24]\n")),  // 14
               ElementsAre("policy.yaml:14:16: tenants[1].prefixes[0]: prefix 10.60.1.128/25 of "
                           "tenant \"b\" overlaps 10.60.1.0/24 of tenant \"a\" (at policy.yaml:11:16, "
@@ -171,41 +171,38 @@ TEST(ConfigErrors, TenantPrefixesOverlapAndStayInsideTheirZone) {
 }
 
 constexpr const char* kApprovalHead =
-    "tenants:\n"                       // 8
-    "  - name: t\n"                    // 9
-    "    zone: ftz\n"                  // 10
-    "    prefixes: [10.60.1.0/24]\n"   // 11
-    "    approvals:\n"                 // 12
-    "      - id: SCC-1\n"              // 13
+    "tenants:\n"                              // 8
+    "  - name: t\n"                           // 9
+    "    zone: ftz\n"                         // 10
+    "    prefixes: [10.60.1.0/24]\n"          // 11
+    "    approvals:\n"                        // 12
+    "      - id: SCC-1\n"                     // 13
     "        mechanism: standard_contract\n"  // 14
-    "        data_classes: [pi]\n"     // 15
-    "        dest_zones: offshore\n";  // 16
+    "        data_classes: [pi]\n"            // 15
+    "        dest_zones: offshore\n";         // 16
 
 TEST(ConfigErrors, ImpossibleAndReversedDates) {
-  EXPECT_THAT(errors_of(with_zones(std::string(kApprovalHead) +
-                                   "        valid_from: 2026-02-30\n"  // 17
-                                   "        valid_until: 2026-13-01\n")),
+  EXPECT_THAT(errors_of(with_zones(std::string(kApprovalHead) + "        valid_from: 2026-02-30\n"  // 17
+                                                                "        valid_until: 2026-13-01\n")),
               ElementsAre("policy.yaml:17:21: tenants[0].approvals[0].valid_from: impossible date "
                           "\"2026-02-30\"",
                           "policy.yaml:18:22: tenants[0].approvals[0].valid_until: impossible date "
                           "\"2026-13-01\""));
-  EXPECT_THAT(errors_of(with_zones(std::string(kApprovalHead) +
-                                   "        valid_from: 2026-01-15\n"
-                                   "        valid_until: 2026-01-14\n")),
+  EXPECT_THAT(errors_of(with_zones(std::string(kApprovalHead) + "        valid_from: 2026-01-15\n"
+                                                                "        valid_until: 2026-01-14\n")),
               ElementsAre("policy.yaml:18:22: tenants[0].approvals[0].valid_until: valid_until "
                           "2026-01-14 is before valid_from 2026-01-15"));
-  EXPECT_THAT(errors_of(with_zones(std::string(kApprovalHead) +
-                                   "        valid_from: 15.01.2026\n"
-                                   "        valid_until: 2024-02-29\n")),
+  EXPECT_THAT(errors_of(with_zones(std::string(kApprovalHead) + "        valid_from: 15.01.2026\n"
+                                                                "        valid_until: 2024-02-29\n")),
               ElementsAre("policy.yaml:17:21: tenants[0].approvals[0].valid_from: invalid date "
                           "\"15.01.2026\" (expected YYYY-MM-DD)"));
 }
 
 TEST(ConfigErrors, OneDayApprovalIsValid) {
-  auto r = load_config_from_string(with_zones(std::string(kApprovalHead) +
-                                              "        valid_from: 2024-02-29\n"
-                                              "        valid_until: 2024-02-29\n"),
-                                   "policy.yaml");
+  auto r =
+      load_config_from_string(with_zones(std::string(kApprovalHead) + "        valid_from: 2024-02-29\n"
+                                                                      "        valid_until: 2024-02-29\n"),
+                              "policy.yaml");
   ASSERT_TRUE(r.has_value()) << format_diagnostics(r.error());
   const auto& a = r->spec.tenants[0].approvals[0];
   EXPECT_EQ(a.valid_until - a.valid_from, 86400);
@@ -214,16 +211,16 @@ TEST(ConfigErrors, OneDayApprovalIsValid) {
 
 TEST(ConfigErrors, ApprovalCoverage) {
   EXPECT_THAT(
-      errors_of(with_zones("tenants:\n"                               // 8
-                           "  - name: t\n"                            // 9
-                           "    zone: ftz\n"                          // 10
-                           "    prefixes: [10.60.1.0/24]\n"           // 11
-                           "    approvals:\n"                         // 12
-                           "      - id: SA-1\n"                       // 13
-                           "        mechanism: security_assessment\n"  // 14
-                           "        dest_zones: [ftz]\n"              // 15
-                           "        valid_from: 2026-01-01\n"         // 16
-                           "        valid_until: 2026-12-31\n"        // 17
+      errors_of(with_zones("tenants:\n"                                      // 8
+                           "  - name: t\n"                                   // 9
+                           "    zone: ftz\n"                                 // 10
+                           "    prefixes: [10.60.1.0/24]\n"                  // 11
+                           "    approvals:\n"                                // 12
+                           "      - id: SA-1\n"                              // 13
+                           "        mechanism: security_assessment\n"        // 14
+                           "        dest_zones: [ftz]\n"                     // 15
+                           "        valid_from: 2026-01-01\n"                // 16
+                           "        valid_until: 2026-12-31\n"               // 17
                            "        max_individuals: {pi: 10, pii: 3}\n")),  // 18
       ElementsAre("policy.yaml:14:20: tenants[0].approvals[0].mechanism: a \"security_assessment\" "
                   "approval must cover at least one data class (data_classes)",
@@ -237,29 +234,29 @@ TEST(ConfigErrors, ApprovalCoverage) {
 
 TEST(ConfigErrors, DuplicateNames) {
   EXPECT_THAT(
-      errors_of("zones:\n"                                                   // 1
-                "  - {name: ftz, kind: ftz, prefixes: [10.60.0.0/16]}\n"      // 2
-                "  - {name: ftz, kind: ftz, prefixes: [10.61.0.0/16]}\n"      // 3
-                "  - {name: offshore, kind: offshore, default: true}\n"      // 4
-                "tenants:\n"                                                 // 5
-                "  - name: t\n"                                              // 6
-                "    zone: ftz\n"                                            // 7
-                "    prefixes: [10.60.1.0/24]\n"                             // 8
-                "    approvals:\n"                                           // 9
+      errors_of("zones:\n"                                                // 1
+                "  - {name: ftz, kind: ftz, prefixes: [10.60.0.0/16]}\n"  // 2
+                "  - {name: ftz, kind: ftz, prefixes: [10.61.0.0/16]}\n"  // 3
+                "  - {name: offshore, kind: offshore, default: true}\n"   // 4
+                "tenants:\n"                                              // 5
+                "  - name: t\n"                                           // 6
+                "    zone: ftz\n"                                         // 7
+                "    prefixes: [10.60.1.0/24]\n"                          // 8
+                "    approvals:\n"                                        // 9
                 "      - {id: X-1, mechanism: scenario_exempt, dest_zones: offshore, "
-                "valid_from: 2026-01-01, valid_until: 2026-12-31}\n"         // 10
-                "  - name: t\n"                                              // 11
-                "    zone: ftz\n"                                            // 12
-                "    prefixes: [10.60.2.0/24]\n"                             // 13
-                "    approvals:\n"                                           // 14
+                "valid_from: 2026-01-01, valid_until: 2026-12-31}\n"  // 10
+                "  - name: t\n"                                       // 11
+                "    zone: ftz\n"                                     // 12
+                "    prefixes: [10.60.2.0/24]\n"                      // 13
+                "    approvals:\n"                                    // 14
                 "      - {id: X-1, mechanism: scenario_exempt, dest_zones: offshore, "
-                "valid_from: 2026-01-01, valid_until: 2026-12-31}\n"         // 15
-                "channels:\n"                                                // 16
-                "  - {name: c, next_hop_mac: \"02:00:00:00:00:01\"}\n"       // 17
-                "  - {name: c, next_hop_mac: \"02:00:00:00:00:02\"}\n"       // 18
-                "rules:\n"                                                   // 19
-                "  - {name: r, action: allow}\n"                             // 20
-                "  - {name: r, action: block}\n"),                           // 21
+                "valid_from: 2026-01-01, valid_until: 2026-12-31}\n"    // 15
+                "channels:\n"                                           // 16
+                "  - {name: c, next_hop_mac: \"02:00:00:00:00:01\"}\n"  // 17
+                "  - {name: c, next_hop_mac: \"02:00:00:00:00:02\"}\n"  // 18
+                "rules:\n"                                              // 19
+                "  - {name: r, action: allow}\n"                        // 20
+                "  - {name: r, action: block}\n"),                      // 21
       ElementsAre(
           "policy.yaml:3:12: zones[1].name: duplicate zone name \"ftz\" (first at policy.yaml:2:12)",
           "policy.yaml:11:11: tenants[1].name: duplicate tenant name \"t\" (first at policy.yaml:6:11)",
@@ -284,12 +281,12 @@ TEST(ConfigErrors, EnumValuesNotAllowed) {
 }
 
 TEST(ConfigErrors, PortsAndRuleConsistency) {
-  EXPECT_THAT(errors_of(with_zones("rules:\n"                                         // 8
-                                   "  - name: r\n"                                    // 9
-                                   "    match:\n"                                     // 10
-                                   "      protocol: icmp\n"                           // 11
-                                   "      dst_port: [443, 8080-8000, 70000, x]\n"     // 12
-                                   "      min_count: 5\n"                             // 13
+  EXPECT_THAT(errors_of(with_zones("rules:\n"                                      // 8
+                                   "  - name: r\n"                                 // 9
+                                   "    match:\n"                                  // 10
+                                   "      protocol: icmp\n"                        // 11
+                                   "      dst_port: [443, 8080-8000, 70000, x]\n"  // 12
+                                   "      min_count: 5\n"                          // 13
                                    "    action: block\n")),
               ElementsAre("policy.yaml:12:17: rules[0].match.dst_port: ports need protocol tcp or "
                           "udp (the rule matches only icmp)",
@@ -365,17 +362,16 @@ TEST(ConfigErrors, SyntaxErrorIsLocated) {
 TEST(ConfigErrors, ManyErrorsInOneRun) {
   const auto errs = errors_of(
       "zones:\n"
-      "  - {name: ftz, kind: ftz, prefixes: [10.60.0.1/16]}\n"    // host bits
-      "  - {name: off, kind: offshor, default: true}\n"           // enum
+      "  - {name: ftz, kind: ftz, prefixes: [10.60.0.1/16]}\n"  // host bits
+      "  - {name: off, kind: offshor, default: true}\n"         // enum
       "rules:\n"
       "  - {name: r, action: allow, match: {dst_zone: nowhere}}\n"  // reference
-      "limits: {flow_table_size: 0, hold_max_packets: many}\n");  // range, type
-  EXPECT_THAT(errs,
-              ElementsAre(::testing::HasSubstr("zones[0].prefixes[0]: invalid prefix"),
-                          ::testing::HasSubstr("zones[1].kind: invalid zone kind \"offshor\""),
-                          ::testing::HasSubstr("rules[0].match.dst_zone: unknown zone \"nowhere\""),
-                          ::testing::HasSubstr("limits.flow_table_size: 0 is out of range"),
-                          ::testing::HasSubstr("limits.hold_max_packets: expected an integer")));
+      "limits: {flow_table_size: 0, hold_max_packets: many}\n");    // range, type
+  EXPECT_THAT(errs, ElementsAre(::testing::HasSubstr("zones[0].prefixes[0]: invalid prefix"),
+                                ::testing::HasSubstr("zones[1].kind: invalid zone kind \"offshor\""),
+                                ::testing::HasSubstr("rules[0].match.dst_zone: unknown zone \"nowhere\""),
+                                ::testing::HasSubstr("limits.flow_table_size: 0 is out of range"),
+                                ::testing::HasSubstr("limits.hold_max_packets: expected an integer")));
 }
 
 TEST(ConfigErrors, TooManyErrorsIsCapped) {
@@ -412,14 +408,12 @@ class PrefixListFiles : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           ("ftz-config-test-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-            "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("ftz-config-test-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_ / "data");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
-  void write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name) << text;
-  }
+  void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
   std::filesystem::path dir_;
 };
 
@@ -448,8 +442,9 @@ TEST_F(PrefixListFiles, BadLineNamesTheFileAndLine) {
   ASSERT_FALSE(r.has_value());
   ASSERT_EQ(r.error().size(), 1u);
   EXPECT_EQ(format_diagnostic(r.error()[0]),
-            file + ":3:3: zones[1].prefix_list_files[0]: invalid prefix \"1.2.4.1/24\": host bits "
-                   "set (did you mean 1.2.4.0/24?)");
+            file +
+                ":3:3: zones[1].prefix_list_files[0]: invalid prefix \"1.2.4.1/24\": host bits "
+                "set (did you mean 1.2.4.0/24?)");
 }
 
 TEST_F(PrefixListFiles, OverlapWithAFileNamesBothPlaces) {
@@ -461,8 +456,10 @@ TEST_F(PrefixListFiles, OverlapWithAFileNamesBothPlaces) {
   ASSERT_FALSE(r.has_value());
   ASSERT_EQ(r.error().size(), 1u);
   EXPECT_EQ(format_diagnostic(r.error()[0]),
-            yaml + ":2:39: zones[0].prefixes[0]: prefix 10.60.0.0/16 of zone \"ftz\" overlaps "
-                   "10.0.0.0/8 of zone \"domestic\" (at " + file + ":1:1, zones[1].prefix_list_files[0])");
+            yaml +
+                ":2:39: zones[0].prefixes[0]: prefix 10.60.0.0/16 of zone \"ftz\" overlaps "
+                "10.0.0.0/8 of zone \"domestic\" (at " +
+                file + ":1:1, zones[1].prefix_list_files[0])");
 }
 
 TEST_F(PrefixListFiles, MissingFileIsReportedAtTheReference) {

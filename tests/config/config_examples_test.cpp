@@ -76,8 +76,8 @@ TEST_F(LingangExample, DomesticZoneHoldsBothPrefixListFiles) {
   // The domestic resolver of the scenario is domestic.
   const auto resolver = engine::parse_ip("114.114.114.114");
   ASSERT_TRUE(resolver);
-  EXPECT_TRUE(std::any_of(prefixes.begin(), prefixes.end(),
-                          [&](const auto& p) { return p.contains(*resolver); }));
+  EXPECT_TRUE(
+      std::any_of(prefixes.begin(), prefixes.end(), [&](const auto& p) { return p.contains(*resolver); }));
   ASSERT_EQ(loaded_->files.size(), 3u);
   EXPECT_NE(loaded_->files[1].find("data/cn-ipv4.txt"), std::string::npos);
   EXPECT_NE(loaded_->files[2].find("data/cn-ipv6.txt"), std::string::npos);

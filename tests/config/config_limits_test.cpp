@@ -23,8 +23,7 @@ TEST(ConfigCaps, InputLargerThanTheCapIsRefusedBeforeParsing) {
 TEST(ConfigCaps, DeepFlowNestingIsRefused) {
   // 100000 levels would overflow yaml-cpp's recursive parser.
   const std::string yaml = "zones: " + std::string(100000, '[') + std::string(100000, ']') + "\n";
-  EXPECT_THAT(errors_of(yaml),
-              ElementsAre("policy.yaml:1:71: nesting deeper than 64 levels"));
+  EXPECT_THAT(errors_of(yaml), ElementsAre("policy.yaml:1:71: nesting deeper than 64 levels"));
 }
 
 TEST(ConfigCaps, DeepBlockNestingIsRefused) {
@@ -54,8 +53,7 @@ TEST(ConfigCaps, AliasExpansionIsBounded) {
   for (int i = 0; i < 1000; ++i) yaml += "  - *z\n";
   const auto errs = errors_of(yaml);
   ASSERT_EQ(errs.size(), 1u);
-  EXPECT_NE(errs[0].find("document expands to more than 1000000 nodes"), std::string::npos)
-      << errs[0];
+  EXPECT_NE(errs[0].find("document expands to more than 1000000 nodes"), std::string::npos) << errs[0];
 }
 
 TEST(ConfigCaps, AliasCycleDoesNotRecurse) {
@@ -63,10 +61,16 @@ TEST(ConfigCaps, AliasCycleDoesNotRecurse) {
               ElementsAre("policy.yaml:1:8: zones[0]: expected a mapping, got a sequence"));
 }
 
+TEST(ConfigCaps, StrayTokenDoesNotHangTheParser) {
+  // yaml-cpp 0.7's LoadAll() loops forever on this (jbeder/yaml-cpp#1319).
+  EXPECT_THAT(errors_of(",\n"), ElementsAre("policy.yaml:1:1: YAML syntax error: unexpected token"));
+  EXPECT_THAT(errors_of(",zrt: [4ones:\n  - {name: ftz}\n"),
+              ElementsAre("policy.yaml:1:1: YAML syntax error: unexpected token"));
+}
+
 TEST(ConfigCaps, OnlyOneDocument) {
-  const auto errs = errors_of(std::string(test::kZones) + "---\nzones: []\n");
-  ASSERT_EQ(errs.size(), 1u);
-  EXPECT_NE(errs[0].find("only one YAML document per configuration file"), std::string::npos);
+  EXPECT_THAT(errors_of(std::string(test::kZones) + "---\nzones: []\n"),
+              ElementsAre("policy.yaml:8:1: only one YAML document per configuration file"));
 }
 
 }  // namespace

@@ -19,8 +19,7 @@ inline std::string source_dir() {
 }
 
 // The formatted diagnostics of a configuration that must fail to load.
-inline std::vector<std::string> errors_of(const std::string& yaml,
-                                          const std::string& file = "policy.yaml",
+inline std::vector<std::string> errors_of(const std::string& yaml, const std::string& file = "policy.yaml",
                                           const LoadOptions& options = {}) {
   auto r = load_config_from_string(yaml, file, options);
   EXPECT_FALSE(r.has_value()) << "configuration unexpectedly loaded";

@@ -63,17 +63,21 @@ class SourceMap {
  public:
   explicit SourceMap(std::string file) : file_(std::move(file)) {}
 
-  void set(const std::string& path, uint32_t line, uint32_t column) {
-    locs_[path] = Loc{file_, line, column};
-  }
+  void set(const std::string& path, uint32_t line, uint32_t column) { locs_[path] = Position{line, column}; }
   [[nodiscard]] bool has(const std::string& path) const { return locs_.count(path) != 0; }
   // The location of `path`, else of its nearest recorded ancestor, else 1:1.
   [[nodiscard]] Loc at(const std::string& path) const;
   [[nodiscard]] const std::string& file() const noexcept { return file_; }
 
  private:
+  // Only line and column per path: every value of a document is recorded
+  // and they all share the one file name.
+  struct Position {
+    uint32_t line = 0;
+    uint32_t column = 0;
+  };
   std::string file_;
-  std::unordered_map<std::string, Loc> locs_;
+  std::unordered_map<std::string, Position> locs_;
 };
 
 }  // namespace ftz::config

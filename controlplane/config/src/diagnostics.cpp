@@ -70,13 +70,15 @@ bool DiagnosticSink::is_broken(const std::string& path) const {
 Loc SourceMap::at(const std::string& path) const {
   std::string p = path;
   while (!p.empty()) {
-    if (auto it = locs_.find(p); it != locs_.end()) return it->second;
+    if (auto it = locs_.find(p); it != locs_.end()) return Loc{file_, it->second.line, it->second.column};
     // Strip the last component: ".field" or "[n]".
     const auto cut = p.find_last_of(".[");
     if (cut == std::string::npos) break;
     p.resize(cut);
   }
-  if (auto it = locs_.find(""); it != locs_.end()) return it->second;
+  if (auto it = locs_.find(""); it != locs_.end()) {
+    return Loc{file_, it->second.line, it->second.column};
+  }
   return Loc{file_, 1, 1};
 }
 

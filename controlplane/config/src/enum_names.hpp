@@ -26,12 +26,11 @@ struct EnumTable {
 
 namespace v1 = ftzgate::v1;
 
-inline const EnumTable<v1::ZoneKind> kZoneKindNames{
-    "zone kind",
-    {{"domestic", v1::ZONE_KIND_DOMESTIC},
-     {"ftz", v1::ZONE_KIND_FTZ},
-     {"offshore", v1::ZONE_KIND_OFFSHORE},
-     {"hk_macao_taiwan", v1::ZONE_KIND_HK_MACAO_TAIWAN}}};
+inline const EnumTable<v1::ZoneKind> kZoneKindNames{"zone kind",
+                                                    {{"domestic", v1::ZONE_KIND_DOMESTIC},
+                                                     {"ftz", v1::ZONE_KIND_FTZ},
+                                                     {"offshore", v1::ZONE_KIND_OFFSHORE},
+                                                     {"hk_macao_taiwan", v1::ZONE_KIND_HK_MACAO_TAIWAN}}};
 
 inline const EnumTable<v1::Mechanism> kMechanismNames{
     "mechanism",
@@ -41,48 +40,42 @@ inline const EnumTable<v1::Mechanism> kMechanismNames{
      {"ftz_list_exempt", v1::MECHANISM_FTZ_LIST_EXEMPT},
      {"scenario_exempt", v1::MECHANISM_SCENARIO_EXEMPT}}};
 
-inline const EnumTable<v1::DataClass> kDataClassNames{
-    "data class",
-    {{"pi", v1::DATA_CLASS_PI},
-     {"sensitive_pi", v1::DATA_CLASS_SENSITIVE_PI},
-     {"important", v1::DATA_CLASS_IMPORTANT},
-     {"core", v1::DATA_CLASS_CORE},
-     {"org_id", v1::DATA_CLASS_ORG_ID}}};
+inline const EnumTable<v1::DataClass> kDataClassNames{"data class",
+                                                      {{"pi", v1::DATA_CLASS_PI},
+                                                       {"sensitive_pi", v1::DATA_CLASS_SENSITIVE_PI},
+                                                       {"important", v1::DATA_CLASS_IMPORTANT},
+                                                       {"core", v1::DATA_CLASS_CORE},
+                                                       {"org_id", v1::DATA_CLASS_ORG_ID}}};
 
-inline const EnumTable<v1::PortRole> kPortRoleNames{
-    "port role",
-    {{"inside", v1::PORT_ROLE_INSIDE},
-     {"outside", v1::PORT_ROLE_OUTSIDE},
-     {"channel", v1::PORT_ROLE_CHANNEL},
-     {"mirror", v1::PORT_ROLE_MIRROR}}};
+inline const EnumTable<v1::PortRole> kPortRoleNames{"port role",
+                                                    {{"inside", v1::PORT_ROLE_INSIDE},
+                                                     {"outside", v1::PORT_ROLE_OUTSIDE},
+                                                     {"channel", v1::PORT_ROLE_CHANNEL},
+                                                     {"mirror", v1::PORT_ROLE_MIRROR}}};
 
 inline const EnumTable<v1::Protocol> kProtocolNames{
-    "protocol",
-    {{"tcp", v1::PROTOCOL_TCP}, {"udp", v1::PROTOCOL_UDP}, {"icmp", v1::PROTOCOL_ICMP}}};
+    "protocol", {{"tcp", v1::PROTOCOL_TCP}, {"udp", v1::PROTOCOL_UDP}, {"icmp", v1::PROTOCOL_ICMP}}};
 
-inline const EnumTable<v1::AppProtocol> kAppNames{
-    "app protocol",
-    {{"http", v1::APP_PROTOCOL_HTTP},
-     {"tls", v1::APP_PROTOCOL_TLS},
-     {"dns", v1::APP_PROTOCOL_DNS},
-     {"unknown", v1::APP_PROTOCOL_UNKNOWN}}};
+inline const EnumTable<v1::AppProtocol> kAppNames{"app protocol",
+                                                  {{"http", v1::APP_PROTOCOL_HTTP},
+                                                   {"tls", v1::APP_PROTOCOL_TLS},
+                                                   {"dns", v1::APP_PROTOCOL_DNS},
+                                                   {"unknown", v1::APP_PROTOCOL_UNKNOWN}}};
 
 inline const EnumTable<v1::ApprovalState> kApprovalNames{
     "approval state",
     {{"approved", v1::APPROVAL_STATE_APPROVED}, {"unapproved", v1::APPROVAL_STATE_UNAPPROVED}}};
 
-inline const EnumTable<v1::ThresholdState> kThresholdNames{
-    "threshold state",
-    {{"normal", v1::THRESHOLD_STATE_NORMAL},
-     {"warn", v1::THRESHOLD_STATE_WARN},
-     {"exceeded", v1::THRESHOLD_STATE_EXCEEDED}}};
+inline const EnumTable<v1::ThresholdState> kThresholdNames{"threshold state",
+                                                           {{"normal", v1::THRESHOLD_STATE_NORMAL},
+                                                            {"warn", v1::THRESHOLD_STATE_WARN},
+                                                            {"exceeded", v1::THRESHOLD_STATE_EXCEEDED}}};
 
-inline const EnumTable<v1::Action> kActionNames{
-    "action",
-    {{"allow", v1::ACTION_ALLOW},
-     {"route", v1::ACTION_ROUTE},
-     {"block", v1::ACTION_BLOCK},
-     {"reset", v1::ACTION_RESET}}};
+inline const EnumTable<v1::Action> kActionNames{"action",
+                                                {{"allow", v1::ACTION_ALLOW},
+                                                 {"route", v1::ACTION_ROUTE},
+                                                 {"block", v1::ACTION_BLOCK},
+                                                 {"reset", v1::ACTION_RESET}}};
 
 inline const EnumTable<v1::FailMode> kFailModeNames{
     "fail mode", {{"open", v1::FAIL_MODE_OPEN}, {"closed", v1::FAIL_MODE_CLOSED}}};

@@ -1,11 +1,13 @@
 // Orchestration: caps -> yaml-cpp -> reader -> validator -> compiler.
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <new>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,8 +27,8 @@ struct DepthExcess {
 };
 
 bool opens_scalar_after(char prev) {
-  return prev == '\0' || prev == ':' || prev == '-' || prev == '[' || prev == '{' ||
-         prev == ',' || prev == '?';
+  return prev == '\0' || prev == ':' || prev == '-' || prev == '[' || prev == '{' || prev == ',' ||
+         prev == '?';
 }
 
 // A conservative estimate of the nesting depth of YAML text, computed before
@@ -95,17 +97,85 @@ std::optional<DepthExcess> find_excess_depth(std::string_view text, std::size_t 
   return std::nullopt;
 }
 
+// yaml-cpp marks are 0-based; an unknown mark is -1.
+Loc loc_of(const std::string& filename, const YAML::Mark& m) {
+  if (m.line < 0 || m.column < 0) return Loc{filename, 1, 1};
+  return Loc{filename, static_cast<uint32_t>(m.line) + 1, static_cast<uint32_t>(m.column) + 1};
+}
+
+// Counts documents (at most two) from parser events without building nodes.
+// yaml-cpp 0.7's LoadAll() loops forever, allocating a null document per
+// turn, when a document starts with a token no node can begin with (",",
+// jbeder/yaml-cpp#1319); a bounded loop over HandleNextDocument() sees the
+// same thing as two documents starting at the same position.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    start_ = mark;
+    events_ = 0;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { note(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { note(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+    note(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    note(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    note(mark);
+  }
+  void OnMapEnd() override {}
+
+  [[nodiscard]] const YAML::Mark& start() const noexcept { return start_; }
+  [[nodiscard]] const YAML::Mark& first_node() const noexcept { return first_; }
+
+ private:
+  void note(const YAML::Mark& mark) {
+    if (events_++ == 0) first_ = mark;
+  }
+  YAML::Mark start_;
+  YAML::Mark first_;
+  std::size_t events_ = 0;
+};
+
+struct DocumentCount {
+  int documents = 0;
+  YAML::Mark first_start;
+  YAML::Mark first_node;
+  YAML::Mark second_start;
+};
+
+DocumentCount count_documents(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  DocumentCount count;
+  while (count.documents < 2 && parser.HandleNextDocument(counter)) {
+    if (count.documents == 0) {
+      count.first_start = counter.start();
+      count.first_node = counter.first_node();
+    } else {
+      count.second_start = counter.start();
+    }
+    ++count.documents;
+  }
+  return count;
+}
+
 Diagnostics size_error(const std::string& filename, std::size_t size) {
   return {Diagnostic{filename, 1, 1, "",
                      "input is " + std::to_string(size) + " bytes, above the " +
                          std::to_string(kMaxInputBytes >> 20) + " MiB limit"}};
 }
 
-tl::expected<LoadedConfig, Diagnostics> load_impl(std::string_view text,
-                                                  const std::string& filename,
+tl::expected<LoadedConfig, Diagnostics> load_impl(std::string_view text, const std::string& filename,
                                                   const LoadOptions& options) {
   DiagnosticSink sink;
-  const Loc start{filename, 1, 1};
   if (text.size() > kMaxInputBytes) return tl::unexpected(size_error(filename, text.size()));
   if (auto deep = find_excess_depth(text, kMaxNestingDepth)) {
     sink.error(Loc{filename, deep->line, deep->column}, "",
@@ -113,29 +183,29 @@ tl::expected<LoadedConfig, Diagnostics> load_impl(std::string_view text,
     return tl::unexpected(sink.take(filename));
   }
 
-  std::vector<YAML::Node> docs;
+  YAML::Node root;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    const auto count = count_documents(text);
+    if (count.documents > 1) {
+      if (count.second_start.pos == count.first_start.pos) {
+        // No progress between "documents": yaml-cpp met a token no node can
+        // start with (LoadAll would loop here forever).
+        sink.error(loc_of(filename, count.first_node), "", "YAML syntax error: unexpected token");
+      } else {
+        sink.error(loc_of(filename, count.second_start), "", "only one YAML document per configuration file");
+      }
+      return tl::unexpected(sink.take(filename));
+    }
+    if (count.documents == 1) root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    // yaml-cpp marks are 0-based; an unknown mark is -1.
-    const uint32_t line = e.mark.line >= 0 ? static_cast<uint32_t>(e.mark.line) + 1 : 1;
-    const uint32_t col = e.mark.column >= 0 ? static_cast<uint32_t>(e.mark.column) + 1 : 1;
-    sink.error(Loc{filename, line, col}, "", "YAML syntax error: " + e.msg);
-    return tl::unexpected(sink.take(filename));
-  }
-  if (docs.size() > 1) {
-    const YAML::Mark m = docs[1].Mark();
-    sink.error(m.line >= 0 ? Loc{filename, static_cast<uint32_t>(m.line) + 1,
-                                 static_cast<uint32_t>(m.column) + 1}
-                           : start,
-               "", "only one YAML document per configuration file");
+    sink.error(loc_of(filename, e.mark), "", "YAML syntax error: " + e.msg);
     return tl::unexpected(sink.take(filename));
   }
 
   LoadedConfig loaded;
   loaded.files.push_back(filename);
   SourceMap map(filename);
-  if (!read_config(docs.empty() ? YAML::Node() : docs[0], loaded.model, map, sink)) {
+  if (!read_config(root, loaded.model, map, sink)) {
     return tl::unexpected(sink.take(filename));
   }
   // Validate even after reader errors: an operator gets the reference and
@@ -158,8 +228,8 @@ Diagnostics internal_error(const std::string& filename, const char* what) {
 }  // namespace
 
 tl::expected<LoadedConfig, Diagnostics> load_config_from_string(std::string_view text,
-                                                                 const std::string& filename,
-                                                                 const LoadOptions& options) {
+                                                                const std::string& filename,
+                                                                const LoadOptions& options) {
   // Nothing escapes: yaml-cpp throws, std::filesystem and allocation can.
   try {
     return load_impl(text, filename, options);
@@ -170,16 +240,15 @@ tl::expected<LoadedConfig, Diagnostics> load_config_from_string(std::string_view
   }
 }
 
-tl::expected<LoadedConfig, Diagnostics> load_config(const std::string& path,
-                                                    const LoadOptions& options) {
+tl::expected<LoadedConfig, Diagnostics> load_config(const std::string& path, const LoadOptions& options) {
   try {
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);
     if (ec || !std::filesystem::is_regular_file(status)) {
-      return tl::unexpected(Diagnostics{
-          Diagnostic{path, 0, 0, "", ec || !std::filesystem::exists(status)
-                                         ? "cannot read configuration: no such file"
-                                         : "cannot read configuration: not a regular file"}});
+      return tl::unexpected(Diagnostics{Diagnostic{path, 0, 0, "",
+                                                   ec || !std::filesystem::exists(status)
+                                                       ? "cannot read configuration: no such file"
+                                                       : "cannot read configuration: not a regular file"}});
     }
     const auto size = std::filesystem::file_size(path, ec);
     if (ec) {
@@ -193,8 +262,7 @@ tl::expected<LoadedConfig, Diagnostics> load_config(const std::string& path,
     std::string text(static_cast<std::size_t>(size), '\0');
     in.read(text.data(), static_cast<std::streamsize>(text.size()));
     if (!in) {
-      return tl::unexpected(
-          Diagnostics{Diagnostic{path, 0, 0, "", "cannot read configuration: read error"}});
+      return tl::unexpected(Diagnostics{Diagnostic{path, 0, 0, "", "cannot read configuration: read error"}});
     }
     return load_config_from_string(text, path, options);
   } catch (const std::bad_alloc&) {

@@ -88,8 +88,8 @@ std::optional<std::array<uint8_t, 6>> parse_mac(std::string_view s) {
 bool is_valid_server_name(std::string_view s) {
   if (s.empty() || s.size() > 253) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
   });
 }
 
@@ -122,8 +122,8 @@ std::optional<Prefix> parse_prefix_explained(std::string_view text, std::string&
   for (unsigned i = bits; i < 128; ++i) {
     masked.addr.bytes[i / 8] &= static_cast<uint8_t>(~(0x80u >> (i % 8)));
   }
-  why = "invalid prefix " + quote(text) + ": host bits set (did you mean " +
-        engine::format_prefix(masked) + "?)";
+  why = "invalid prefix " + quote(text) + ": host bits set (did you mean " + engine::format_prefix(masked) +
+        "?)";
   return std::nullopt;
 }
 
@@ -154,11 +154,10 @@ void report_overlaps(std::vector<OwnedPrefix> entries, std::string_view owner_ki
       const OwnedPrefix& s = **it;
       if (s.owner == e.owner) continue;
       sink.error(e.loc, e.path,
-                 "prefix " + engine::format_prefix(e.prefix) + " of " + std::string(owner_kind) +
-                     " " + quote(owner_names[e.owner]) + " overlaps " +
-                     engine::format_prefix(s.prefix) + " of " + std::string(owner_kind) + " " +
-                     quote(owner_names[s.owner]) + " (at " + format_loc(s.loc) + ", " + s.path +
-                     ")");
+                 "prefix " + engine::format_prefix(e.prefix) + " of " + std::string(owner_kind) + " " +
+                     quote(owner_names[e.owner]) + " overlaps " + engine::format_prefix(s.prefix) + " of " +
+                     std::string(owner_kind) + " " + quote(owner_names[s.owner]) + " (at " +
+                     format_loc(s.loc) + ", " + s.path + ")");
       break;  // one report per prefix is enough to find the conflict
     }
     stack.push_back(&e);
@@ -197,8 +196,8 @@ class Validator {
   }
   void check_verdict(const v1::Verdict& v, const std::string& base);
   std::optional<Prefix> prefix_at(const std::string& text, const std::string& path);
-  void read_prefix_file(const std::string& file, const std::string& path,
-                        std::vector<OwnedPrefix>& out, uint32_t owner);
+  void read_prefix_file(const std::string& file, const std::string& path, std::vector<OwnedPrefix>& out,
+                        uint32_t owner);
   std::optional<CivilDate> date_at(const std::string& text, const std::string& path);
 
   void check_zones();
@@ -224,9 +223,8 @@ class Validator {
   std::vector<bool> zone_incomplete_;
 };
 
-void Validator::check_name(std::unordered_map<std::string, std::string>& seen,
-                           const std::string& name, const std::string& path,
-                           std::string_view what) {
+void Validator::check_name(std::unordered_map<std::string, std::string>& seen, const std::string& name,
+                           const std::string& path, std::string_view what) {
   if (!is_valid_name(name)) {
     error(path, "invalid " + std::string(what) + " " + quote(name) +
                     " (1 to 64 letters, digits and . _ @ : / -, starting with a letter or digit)");
@@ -375,8 +373,7 @@ void Validator::check_zones() {
     }
     for (int j = 0; j < z.prefix_list_files_size(); ++j) {
       read_prefix_file(z.prefix_list_files(j),
-                       item_path(base + ".prefix_list_files", z.prefix_list_files_size(), j), all,
-                       owner);
+                       item_path(base + ".prefix_list_files", z.prefix_list_files_size(), j), all, owner);
     }
     if (sink_.count() != errors_before) zone_incomplete_[static_cast<std::size_t>(i)] = true;
     for (std::size_t k = before; k < all.size(); ++k) {
@@ -390,22 +387,20 @@ void Validator::check_zones() {
           // An address in no prefix would count as inside China and leave
           // without ever being judged an export.
           error(base + ".default", "the default zone must be of kind offshore or hk_macao_taiwan (" +
-                                       quote(z.name()) + " is " +
-                                       quote(kZoneKindNames.name(z.kind())) + ")");
+                                       quote(z.name()) + " is " + quote(kZoneKindNames.name(z.kind())) + ")");
         }
       } else {
-        error(base + ".default", "only one zone may be the default zone (first at " +
-                                     format_loc(map_.at(first_default)) + ")");
+        error(base + ".default",
+              "only one zone may be the default zone (first at " + format_loc(map_.at(first_default)) + ")");
       }
     } else if (z.prefixes_size() == 0 && z.prefix_list_files_size() == 0) {
       error(base, "zone " + quote(z.name()) +
                       " has no prefixes and no prefix_list_files (only the default zone may have none)");
     }
-    if (!z.default_tenant().empty() && z.kind() != v1::ZONE_KIND_UNSPECIFIED &&
-        !is_inside_kind(z.kind())) {
+    if (!z.default_tenant().empty() && z.kind() != v1::ZONE_KIND_UNSPECIFIED && !is_inside_kind(z.kind())) {
       error(base + ".default_tenant", "default_tenant is only used in ftz and domestic zones (zone " +
-                                          quote(z.name()) + " is " +
-                                          quote(kZoneKindNames.name(z.kind())) + ")");
+                                          quote(z.name()) + " is " + quote(kZoneKindNames.name(z.kind())) +
+                                          ")");
     }
   }
   // Whole-list checks would only guess about a zone that failed to read.
@@ -434,8 +429,7 @@ void Validator::check_channels() {
         error(base + ".next_hop_mac",
               "invalid MAC address " + quote(ch.next_hop_mac()) + " (expected aa:bb:cc:dd:ee:ff)");
       } else if (((*mac)[0] & 1u) != 0) {
-        error(base + ".next_hop_mac",
-              "next hop MAC " + quote(ch.next_hop_mac()) + " is a multicast address");
+        error(base + ".next_hop_mac", "next hop MAC " + quote(ch.next_hop_mac()) + " is a multicast address");
       }
     }
   }
@@ -476,8 +470,8 @@ void Validator::check_tenants() {
     is_default_tenant[it->second] = true;
     const auto& t = c_.tenants(static_cast<int>(it->second));
     if (!t.zone().empty() && t.zone() != z.name()) {
-      error(path, "default tenant " + quote(t.name()) + " belongs to zone " + quote(t.zone()) +
-                      ", not " + quote(z.name()));
+      error(path, "default tenant " + quote(t.name()) + " belongs to zone " + quote(t.zone()) + ", not " +
+                      quote(z.name()));
     }
   }
 
@@ -558,8 +552,8 @@ void Validator::check_tenants() {
         times.valid_until = shanghai_midnight(until->year, until->month, until->day) + 86400;
       }
       if (from && until && times.valid_until <= times.valid_from) {
-        error(ab + ".valid_until", "valid_until " + a.valid_until() + " is before valid_from " +
-                                       a.valid_from());
+        error(ab + ".valid_until",
+              "valid_until " + a.valid_until() + " is before valid_from " + a.valid_from());
       }
       for (const auto& cap : a.max_individuals()) {
         const bool covered = std::any_of(a.data_classes().begin(), a.data_classes().end(),
@@ -654,10 +648,10 @@ void Validator::check_defaults() {
 void Validator::check_limits() {
   const engine::Limits defaults;
   const auto& l = c_.limits();
-  const uint64_t memcap = l.has_reassembly_memcap_bytes() ? l.reassembly_memcap_bytes()
-                                                          : defaults.reassembly_memcap_bytes;
-  const uint64_t per_flow = l.has_reassembly_per_flow_bytes() ? l.reassembly_per_flow_bytes()
-                                                              : defaults.reassembly_per_flow_bytes;
+  const uint64_t memcap =
+      l.has_reassembly_memcap_bytes() ? l.reassembly_memcap_bytes() : defaults.reassembly_memcap_bytes;
+  const uint64_t per_flow =
+      l.has_reassembly_per_flow_bytes() ? l.reassembly_per_flow_bytes() : defaults.reassembly_per_flow_bytes;
   if (per_flow > memcap) {
     const std::string p = l.has_reassembly_per_flow_bytes() ? "limits.reassembly_per_flow_bytes"
                                                             : "limits.reassembly_memcap_bytes";
@@ -678,9 +672,8 @@ void Validator::run() {
 
 }  // namespace
 
-bool validate_config(const v1::Config& config, const SourceMap& map,
-                     const std::filesystem::path& base_dir, const LoadOptions& options,
-                     DiagnosticSink& sink, Resolved& out) {
+bool validate_config(const v1::Config& config, const SourceMap& map, const std::filesystem::path& base_dir,
+                     const LoadOptions& options, DiagnosticSink& sink, Resolved& out) {
   Validator v(config, map, base_dir, options, sink, out);
   v.run();
   return !sink.has_errors();

@@ -27,16 +27,16 @@ struct ApprovalTimes {
 };
 
 struct Resolved {
-  std::vector<std::vector<engine::Prefix>> zone_prefixes;    // inline, then files
+  std::vector<std::vector<engine::Prefix>> zone_prefixes;  // inline, then files
   std::vector<std::vector<engine::Prefix>> tenant_prefixes;
-  std::vector<std::vector<ApprovalTimes>> approval_times;    // [tenant][approval]
-  std::vector<std::string> files;                            // prefix-list files read
+  std::vector<std::vector<ApprovalTimes>> approval_times;  // [tenant][approval]
+  std::vector<std::string> files;                          // prefix-list files read
 };
 
 // Returns true when the model is valid (no error was added to `sink`);
 // `out` is complete only then. `base_dir` resolves prefix-list files.
 bool validate_config(const ftzgate::v1::Config& config, const SourceMap& map,
-                     const std::filesystem::path& base_dir, const LoadOptions& options,
-                     DiagnosticSink& sink, Resolved& out);
+                     const std::filesystem::path& base_dir, const LoadOptions& options, DiagnosticSink& sink,
+                     Resolved& out);
 
 }  // namespace ftz::config

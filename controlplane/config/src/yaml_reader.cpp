@@ -33,7 +33,9 @@ std::string index_path(const std::string& path, std::size_t i) {
 }
 
 // yaml-cpp gives quoted scalars the non-specific tag "!" and plain ones "?".
-bool is_plain(const YAML::Node& n) { return n.Tag() != "!"; }
+bool is_plain(const YAML::Node& n) {
+  return n.Tag() != "!";
+}
 
 // What the operator wrote, for "expected X, got Y".
 std::string describe(const YAML::Node& n) {
@@ -96,12 +98,10 @@ class Reader {
   void read_one_or_many(const YAML::Node& node, const std::string& path, const ItemFn& fn);
 
   std::optional<std::string> read_string(const YAML::Node& n, const std::string& path);
-  std::optional<uint64_t> read_uint(const YAML::Node& n, const std::string& path, uint64_t lo,
-                                    uint64_t hi);
+  std::optional<uint64_t> read_uint(const YAML::Node& n, const std::string& path, uint64_t lo, uint64_t hi);
   std::optional<bool> read_bool(const YAML::Node& n, const std::string& path);
   template <typename E>
-  std::optional<E> read_enum(const YAML::Node& n, const std::string& path,
-                             const EnumTable<E>& table);
+  std::optional<E> read_enum(const YAML::Node& n, const std::string& path, const EnumTable<E>& table);
   std::optional<v1::PortRange> read_port_range(const YAML::Node& n, const std::string& path);
 
   // Field builders.
@@ -140,8 +140,7 @@ class Reader {
   Field enums_field(std::string_view key, bool required, const EnumTable<E>& table,
                     google::protobuf::RepeatedField<int>* out) {
     return Field{key, required, [this, &table, out](const YAML::Node& n, const std::string& p) {
-                   read_one_or_many(n, p, [this, &table, out](const YAML::Node& item,
-                                                              const std::string& ip) {
+                   read_one_or_many(n, p, [this, &table, out](const YAML::Node& item, const std::string& ip) {
                      if (auto v = read_enum(item, ip, table)) out->Add(static_cast<int>(*v));
                    });
                  }};
@@ -165,8 +164,7 @@ class Reader {
   bool budget_reported_ = false;
 };
 
-void Reader::read_map(const YAML::Node& node, const std::string& path,
-                      const std::vector<Field>& fields) {
+void Reader::read_map(const YAML::Node& node, const std::string& path, const std::vector<Field>& fields) {
   if (!node.IsMap()) {
     error(path, "expected a mapping, got " + describe(node));
     sink_.mark_broken(path);
@@ -255,8 +253,8 @@ std::optional<std::string> Reader::read_string(const YAML::Node& n, const std::s
   return n.Scalar();
 }
 
-std::optional<uint64_t> Reader::read_uint(const YAML::Node& n, const std::string& path,
-                                          uint64_t lo, uint64_t hi) {
+std::optional<uint64_t> Reader::read_uint(const YAML::Node& n, const std::string& path, uint64_t lo,
+                                          uint64_t hi) {
   // Quoted numbers are rejected: a quoted value is a string in YAML, and
   // accepting it would make "1e6" or "0x10" look meaningful.
   if (!n.IsScalar() || !is_plain(n)) {
@@ -290,8 +288,7 @@ std::optional<bool> Reader::read_bool(const YAML::Node& n, const std::string& pa
 }
 
 template <typename E>
-std::optional<E> Reader::read_enum(const YAML::Node& n, const std::string& path,
-                                   const EnumTable<E>& table) {
+std::optional<E> Reader::read_enum(const YAML::Node& n, const std::string& path, const EnumTable<E>& table) {
   if (!n.IsScalar()) {
     error(path, "expected " + std::string(table.what) + ", got " + describe(n));
     return std::nullopt;
@@ -302,13 +299,12 @@ std::optional<E> Reader::read_enum(const YAML::Node& n, const std::string& path,
   }
   std::vector<std::string_view> names;
   for (const auto& e : table.entries) names.push_back(e.first);
-  error(path, "invalid " + std::string(table.what) + " " + quote(s) + " (expected " +
-                  quoted_list(names) + ")");
+  error(path,
+        "invalid " + std::string(table.what) + " " + quote(s) + " (expected " + quoted_list(names) + ")");
   return std::nullopt;
 }
 
-std::optional<v1::PortRange> Reader::read_port_range(const YAML::Node& n,
-                                                     const std::string& path) {
+std::optional<v1::PortRange> Reader::read_port_range(const YAML::Node& n, const std::string& path) {
   if (!n.IsScalar()) {
     error(path, "expected a port or a range \"lo-hi\", got " + describe(n));
     return std::nullopt;
@@ -348,16 +344,16 @@ void Reader::add_verdict_fields(std::vector<Field>& fields, v1::Verdict* verdict
 }
 
 void Reader::read_zone(const YAML::Node& n, const std::string& path, v1::Zone* z) {
-  read_map(n, path,
-           {
-               string_field("name", true, z->mutable_name()),
-               enum_field<v1::ZoneKind>("kind", true, kZoneKindNames,
-                                        [z](v1::ZoneKind k) { z->set_kind(k); }),
-               strings_field("prefixes", false, z->mutable_prefixes()),
-               strings_field("prefix_list_files", false, z->mutable_prefix_list_files()),
-               string_field("default_tenant", false, z->mutable_default_tenant()),
-               bool_field("default", false, [z](bool b) { z->set_is_default(b); }),
-           });
+  read_map(
+      n, path,
+      {
+          string_field("name", true, z->mutable_name()),
+          enum_field<v1::ZoneKind>("kind", true, kZoneKindNames, [z](v1::ZoneKind k) { z->set_kind(k); }),
+          strings_field("prefixes", false, z->mutable_prefixes()),
+          strings_field("prefix_list_files", false, z->mutable_prefix_list_files()),
+          string_field("default_tenant", false, z->mutable_default_tenant()),
+          bool_field("default", false, [z](bool b) { z->set_is_default(b); }),
+      });
 }
 
 void Reader::read_approval(const YAML::Node& n, const std::string& path, v1::Approval* a) {
@@ -381,9 +377,7 @@ void Reader::read_approval(const YAML::Node& n, const std::string& path, v1::App
                string_field("valid_from", true, a->mutable_valid_from()),
                string_field("valid_until", true, a->mutable_valid_until()),
                Field{"max_individuals", false,
-                     [this, caps](const YAML::Node& cn, const std::string& cp) {
-                       read_map(cn, cp, caps);
-                     }},
+                     [this, caps](const YAML::Node& cn, const std::string& cp) { read_map(cn, cp, caps); }},
            });
 }
 
@@ -414,8 +408,7 @@ void Reader::read_channel(const YAML::Node& n, const std::string& path, v1::Chan
                enum_field<v1::PortRole>("egress_role", false, kPortRoleNames,
                                         [c](v1::PortRole r) { c->set_egress_role(r); }),
                // 802.1Q: 4095 is reserved, 0 means untagged.
-               uint_field("vlan", false, 0, 4094,
-                          [c](uint64_t v) { c->set_vlan(static_cast<uint32_t>(v)); }),
+               uint_field("vlan", false, 0, 4094, [c](uint64_t v) { c->set_vlan(static_cast<uint32_t>(v)); }),
                string_field("next_hop_mac", true, c->mutable_next_hop_mac()),
            });
 }
@@ -432,40 +425,38 @@ void Reader::read_signature(const YAML::Node& n, const std::string& path, v1::Si
 }
 
 void Reader::read_match(const YAML::Node& n, const std::string& path, v1::RuleMatch* m) {
-  read_map(
-      n, path,
-      {
-          strings_field("src_zone", false, m->mutable_src_zones()),
-          strings_field("dst_zone", false, m->mutable_dst_zones()),
-          strings_field("tenant", false, m->mutable_tenants()),
-          enums_field("protocol", false, kProtocolNames, m->mutable_protocols()),
-          Field{"dst_port", false,
-                [this, m](const YAML::Node& pn, const std::string& pp) {
-                  read_one_or_many(pn, pp, [this, m](const YAML::Node& item, const std::string& ip) {
-                    if (auto r = read_port_range(item, ip)) *m->add_dst_ports() = *r;
-                  });
-                }},
-          enums_field("app", false, kAppNames, m->mutable_apps()),
-          strings_field("server_name", false, m->mutable_server_name_suffixes()),
-          enums_field("data_class", false, kDataClassNames, m->mutable_data_classes()),
-          uint_field("min_count", false, 1, 100'000'000,
-                     [m](uint64_t v) { m->set_min_count(static_cast<uint32_t>(v)); }),
-          enum_field<v1::ApprovalState>("approval", false, kApprovalNames,
-                                        [m](v1::ApprovalState s) { m->set_approval(s); }),
-          enum_field<v1::ThresholdState>("threshold", false, kThresholdNames,
-                                         [m](v1::ThresholdState s) { m->set_threshold(s); }),
-          bool_field("uninspectable", false, [m](bool b) { m->set_uninspectable(b); }),
-      });
+  read_map(n, path,
+           {
+               strings_field("src_zone", false, m->mutable_src_zones()),
+               strings_field("dst_zone", false, m->mutable_dst_zones()),
+               strings_field("tenant", false, m->mutable_tenants()),
+               enums_field("protocol", false, kProtocolNames, m->mutable_protocols()),
+               Field{"dst_port", false,
+                     [this, m](const YAML::Node& pn, const std::string& pp) {
+                       read_one_or_many(pn, pp, [this, m](const YAML::Node& item, const std::string& ip) {
+                         if (auto r = read_port_range(item, ip)) *m->add_dst_ports() = *r;
+                       });
+                     }},
+               enums_field("app", false, kAppNames, m->mutable_apps()),
+               strings_field("server_name", false, m->mutable_server_name_suffixes()),
+               enums_field("data_class", false, kDataClassNames, m->mutable_data_classes()),
+               uint_field("min_count", false, 1, 100'000'000,
+                          [m](uint64_t v) { m->set_min_count(static_cast<uint32_t>(v)); }),
+               enum_field<v1::ApprovalState>("approval", false, kApprovalNames,
+                                             [m](v1::ApprovalState s) { m->set_approval(s); }),
+               enum_field<v1::ThresholdState>("threshold", false, kThresholdNames,
+                                              [m](v1::ThresholdState s) { m->set_threshold(s); }),
+               bool_field("uninspectable", false, [m](bool b) { m->set_uninspectable(b); }),
+           });
 }
 
 void Reader::read_rule(const YAML::Node& n, const std::string& path, v1::Rule* r) {
   std::vector<Field> fields{
       string_field("name", true, r->mutable_name()),
       string_field("description", false, r->mutable_description()),
-      Field{"match", false,
-            [this, r](const YAML::Node& mn, const std::string& mp) {
-              read_match(mn, mp, r->mutable_match());
-            }},
+      Field{
+          "match", false,
+          [this, r](const YAML::Node& mn, const std::string& mp) { read_match(mn, mp, r->mutable_match()); }},
   };
   add_verdict_fields(fields, r->mutable_verdict());
   read_map(n, path, fields);
@@ -489,9 +480,7 @@ void Reader::read_limits(const YAML::Node& n, const std::string& path, v1::Limit
   constexpr uint64_t kKiB = 1024;
   constexpr uint64_t kMiB = 1024 * kKiB;
   constexpr uint64_t kGiB = 1024 * kMiB;
-  auto u32 = [](auto setter) {
-    return [setter](uint64_t v) { setter(static_cast<uint32_t>(v)); };
-  };
+  auto u32 = [](auto setter) { return [setter](uint64_t v) { setter(static_cast<uint32_t>(v)); }; };
   read_map(
       n, path,
       {
@@ -505,10 +494,8 @@ void Reader::read_limits(const YAML::Node& n, const std::string& path, v1::Limit
                      u32([l](uint32_t v) { l->set_tcp_established_timeout_s(v); })),
           uint_field("tcp_closed_timeout_s", false, 1, 3600,
                      u32([l](uint32_t v) { l->set_tcp_closed_timeout_s(v); })),
-          uint_field("udp_timeout_s", false, 1, 86400,
-                     u32([l](uint32_t v) { l->set_udp_timeout_s(v); })),
-          uint_field("other_timeout_s", false, 1, 86400,
-                     u32([l](uint32_t v) { l->set_other_timeout_s(v); })),
+          uint_field("udp_timeout_s", false, 1, 86400, u32([l](uint32_t v) { l->set_udp_timeout_s(v); })),
+          uint_field("other_timeout_s", false, 1, 86400, u32([l](uint32_t v) { l->set_other_timeout_s(v); })),
           uint_field("defrag_memcap_bytes", false, 64 * kKiB, 4 * kGiB,
                      [l](uint64_t v) { l->set_defrag_memcap_bytes(v); }),
           uint_field("defrag_max_datagrams", false, 1, 1u << 20,
@@ -541,53 +528,45 @@ void Reader::read_root(const YAML::Node& root, v1::Config& out) {
       read_seq(n, p, [add](const YAML::Node& item, const std::string& ip) { add(item, ip); });
     };
   };
-  read_map(
-      root, "",
-      {
-          uint_field("version", false, 1, 1,
-                     [&out](uint64_t v) { out.set_version(static_cast<uint32_t>(v)); }),
-          string_field("name", false, out.mutable_name()),
-          Field{"zones", true,
-                seq_of([this, &out](const YAML::Node& n, const std::string& p) {
-                  read_zone(n, p, out.add_zones());
-                })},
-          Field{"tenants", false,
-                seq_of([this, &out](const YAML::Node& n, const std::string& p) {
-                  read_tenant(n, p, out.add_tenants());
-                })},
-          Field{"channels", false,
-                seq_of([this, &out](const YAML::Node& n, const std::string& p) {
-                  read_channel(n, p, out.add_channels());
-                })},
-          Field{"signatures", false,
-                seq_of([this, &out](const YAML::Node& n, const std::string& p) {
-                  read_signature(n, p, out.add_signatures());
-                })},
-          Field{"rules", false,
-                seq_of([this, &out](const YAML::Node& n, const std::string& p) {
-                  read_rule(n, p, out.add_rules());
-                })},
-          Field{"defaults", false,
-                seq_of([this, &out](const YAML::Node& n, const std::string& p) {
-                  read_default(n, p, out.add_defaults());
-                })},
-          Field{"export_default", false,
-                [this, &out](const YAML::Node& n, const std::string& p) {
-                  std::vector<Field> fields;
-                  add_verdict_fields(fields, out.mutable_export_default());
-                  read_map(n, p, fields);
-                }},
-          Field{"limits", false,
-                [this, &out](const YAML::Node& n, const std::string& p) {
-                  read_limits(n, p, out.mutable_limits());
-                }},
-      });
+  read_map(root, "",
+           {
+               uint_field("version", false, 1, 1,
+                          [&out](uint64_t v) { out.set_version(static_cast<uint32_t>(v)); }),
+               string_field("name", false, out.mutable_name()),
+               Field{"zones", true, seq_of([this, &out](const YAML::Node& n, const std::string& p) {
+                       read_zone(n, p, out.add_zones());
+                     })},
+               Field{"tenants", false, seq_of([this, &out](const YAML::Node& n, const std::string& p) {
+                       read_tenant(n, p, out.add_tenants());
+                     })},
+               Field{"channels", false, seq_of([this, &out](const YAML::Node& n, const std::string& p) {
+                       read_channel(n, p, out.add_channels());
+                     })},
+               Field{"signatures", false, seq_of([this, &out](const YAML::Node& n, const std::string& p) {
+                       read_signature(n, p, out.add_signatures());
+                     })},
+               Field{"rules", false, seq_of([this, &out](const YAML::Node& n, const std::string& p) {
+                       read_rule(n, p, out.add_rules());
+                     })},
+               Field{"defaults", false, seq_of([this, &out](const YAML::Node& n, const std::string& p) {
+                       read_default(n, p, out.add_defaults());
+                     })},
+               Field{"export_default", false,
+                     [this, &out](const YAML::Node& n, const std::string& p) {
+                       std::vector<Field> fields;
+                       add_verdict_fields(fields, out.mutable_export_default());
+                       read_map(n, p, fields);
+                     }},
+               Field{"limits", false,
+                     [this, &out](const YAML::Node& n, const std::string& p) {
+                       read_limits(n, p, out.mutable_limits());
+                     }},
+           });
 }
 
 }  // namespace
 
-bool read_config(const YAML::Node& root, ftzgate::v1::Config& out, SourceMap& map,
-                 DiagnosticSink& sink) {
+bool read_config(const YAML::Node& root, ftzgate::v1::Config& out, SourceMap& map, DiagnosticSink& sink) {
   Reader reader(map, sink);
   reader.read_root(root, out);
   return reader.complete();

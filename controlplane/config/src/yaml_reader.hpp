@@ -19,7 +19,6 @@ namespace ftz::config {
 
 // Never throws on document content. Returns false when the walk stopped at
 // kMaxWalkNodes: the model is then partial and not worth validating.
-bool read_config(const YAML::Node& root, ftzgate::v1::Config& out, SourceMap& map,
-                 DiagnosticSink& sink);
+bool read_config(const YAML::Node& root, ftzgate::v1::Config& out, SourceMap& map, DiagnosticSink& sink);
 
 }  // namespace ftz::config

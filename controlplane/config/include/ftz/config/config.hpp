@@ -11,9 +11,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "ftz/config/diagnostics.hpp"
 #include "ftz/engine/policy_spec.hpp"
@@ -44,19 +43,19 @@ struct LoadOptions {
 };
 
 struct LoadedConfig {
-  ftzgate::v1::Config model;           // the YAML as written (names, text prefixes)
-  ftz::engine::PolicySpec spec;        // compiled: indices, parsed prefixes, times
-  std::vector<std::string> files;      // the YAML file, then prefix-list files read
+  ftzgate::v1::Config model;       // the YAML as written (names, text prefixes)
+  ftz::engine::PolicySpec spec;    // compiled: indices, parsed prefixes, times
+  std::vector<std::string> files;  // the YAML file, then prefix-list files read
 };
 
 // Reads and loads the YAML file at `path`.
-tl::expected<LoadedConfig, Diagnostics> load_config(const std::string& path,
-                                                    const LoadOptions& options = {});
+tl::expected<LoadedConfig, Diagnostics> load_config(const std::string& path, const LoadOptions& options = {});
 
 // Loads YAML text; `filename` names it in diagnostics and its directory is the
 // base for prefix-list files.
-tl::expected<LoadedConfig, Diagnostics> load_config_from_string(
-    std::string_view text, const std::string& filename, const LoadOptions& options = {});
+tl::expected<LoadedConfig, Diagnostics> load_config_from_string(std::string_view text,
+                                                                const std::string& filename,
+                                                                const LoadOptions& options = {});
 
 // Calendar date in Asia/Shanghai (fixed UTC+08:00: China has no DST since
 // 1991) to unix seconds at 00:00 local time of that day. Valid inputs only

@@ -10,10 +10,10 @@
 namespace ftz::config {
 
 struct Diagnostic {
-  std::string file;      // as given to the loader (prefix-list files: resolved path)
-  uint32_t line = 0;     // 1-based; 0 when unknown
-  uint32_t column = 0;   // 1-based; 0 when unknown
-  std::string path;      // field path; empty for document-level errors
+  std::string file;     // as given to the loader (prefix-list files: resolved path)
+  uint32_t line = 0;    // 1-based; 0 when unknown
+  uint32_t column = 0;  // 1-based; 0 when unknown
+  std::string path;     // field path; empty for document-level errors
   std::string message;
 
   friend bool operator==(const Diagnostic&, const Diagnostic&) = default;
