@@ -332,6 +332,13 @@ TEST(ConfigErrors, DefaultZone) {
                           "zone (first at policy.yaml:2:63)"));
 }
 
+TEST(ConfigErrors, EmptyZoneList) {
+  // Found by fuzz_config: an empty list compiled to a spec without zones.
+  EXPECT_THAT(errors_of("zones:\n"),
+              ElementsAre("policy.yaml:1:1: zones: no zones: a configuration needs an inside zone (ftz "
+                          "or domestic) and a default zone"));
+}
+
 TEST(ConfigErrors, LimitsOutOfRange) {
   EXPECT_THAT(errors_of(with_zones("limits:\n"
                                    "  flow_table_size: 0\n"

@@ -404,10 +404,12 @@ void Validator::check_zones() {
     }
   }
   // Whole-list checks would only guess about a zone that failed to read.
-  if (c_.zones_size() > 0 && default_count == 0 && !any_broken) {
+  if (c_.zones_size() == 0) {
+    error("zones", "no zones: a configuration needs an inside zone (ftz or domestic) and a default zone");
+  } else if (default_count == 0 && !any_broken) {
     error("zones", "no zone has \"default: true\"; exactly one zone must hold the addresses in no prefix");
   }
-  if (c_.zones_size() > 0 && !any_inside && !any_broken) {
+  if (!any_inside && !any_broken) {
     error("zones", "no zone of kind ftz or domestic: no traffic could ever be an export");
   }
   report_overlaps(std::move(all), "zone", zone_names, sink_);

@@ -569,7 +569,8 @@ void Reader::read_root(const YAML::Node& root, v1::Config& out) {
 bool read_config(const YAML::Node& root, ftzgate::v1::Config& out, SourceMap& map, DiagnosticSink& sink) {
   Reader reader(map, sink);
   reader.read_root(root, out);
-  return reader.complete();
+  // A root that is no mapping left nothing to validate.
+  return reader.complete() && root.IsMap();
 }
 
 }  // namespace ftz::config

@@ -17,8 +17,9 @@
 
 namespace ftz::config {
 
-// Never throws on document content. Returns false when the walk stopped at
-// kMaxWalkNodes: the model is then partial and not worth validating.
+// Never throws on document content. Returns false when the model is not
+// worth validating: the root is no mapping, or the walk stopped at
+// kMaxWalkNodes and the model is partial.
 bool read_config(const YAML::Node& root, ftzgate::v1::Config& out, SourceMap& map, DiagnosticSink& sink);
 
 }  // namespace ftz::config
