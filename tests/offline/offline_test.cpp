@@ -1,0 +1,253 @@
+// ftzgate-inspect's capture handling: link types, broken files, the packets
+// it writes, and the binary's exit codes and messages.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "ftz/engine/eve.hpp"
+#include "ftz/offline/inspector.hpp"
+#include "ftz/test/pcap_writer.hpp"
+#include "ftz/test/tcp_session.hpp"
+
+namespace fs = std::filesystem;
+using namespace ftz;
+
+namespace {
+
+constexpr uint32_t kLinktypeRaw = 101;
+constexpr uint32_t kLinktypeSll = 113;
+constexpr uint32_t kLinktype80211 = 105;
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/ftz-offline-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string file(const std::string& name) const { return (fs::path(path_) / name).string(); }
+
+ private:
+  std::string path_;
+};
+
+// Inside 10.60.0.0/16 to offshore 203.0.113.10, blocked when `block` is set.
+std::shared_ptr<const engine::PolicyGeneration> lab_generation(bool block = false) {
+  engine::PolicySpec spec;
+  engine::ZoneSpec inside;
+  inside.name = "inside";
+  inside.kind = engine::ZoneKind::kFtz;
+  inside.prefixes.push_back(*engine::parse_prefix("10.60.0.0/16"));
+  engine::ZoneSpec offshore;
+  offshore.name = "offshore";
+  offshore.kind = engine::ZoneKind::kOffshore;
+  spec.zones = {inside, offshore};
+  spec.default_zone = 1;
+  spec.limits.flow_table_size = 1024;
+  if (block) {
+    engine::RuleSpec r;
+    r.name = "block-all-exports";
+    r.match.dst_zones = {1};
+    r.verdict.action = engine::Action::kBlock;
+    spec.rules.push_back(r);
+  }
+  return engine::PolicyGeneration::build(std::move(spec), 1);
+}
+
+std::vector<test::CapturedPacket> http_session() {
+  test::TcpSessionConfig cfg;
+  cfg.client_ip = test::Ipv4Addr{{10, 60, 2, 11}};
+  cfg.server_ip = test::Ipv4Addr{{203, 0, 113, 10}};
+  test::TcpSession s(cfg);
+  s.handshake();
+  s.client_send("GET /report HTTP/1.1\r\nHost: upload.pacre-sg.example\r\n\r\n");
+  s.server_send("HTTP/1.1 204 No Content\r\n\r\n");
+  s.close();
+  return s.take_packets();
+}
+
+// Rewrites Ethernet frames for another link type.
+std::vector<uint8_t> relink(const std::vector<uint8_t>& eth, uint32_t linktype) {
+  std::vector<uint8_t> ip(eth.begin() + 14, eth.end());
+  if (linktype == kLinktypeRaw) return ip;
+  // Linux cooked v1: packet type, ARPHRD_ETHER, address length 6, address, protocol.
+  std::vector<uint8_t> sll = {0, 4, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00};
+  sll.insert(sll.end(), ip.begin(), ip.end());
+  return sll;
+}
+
+void write_capture(const std::string& path, const std::vector<test::CapturedPacket>& pkts, uint32_t linktype) {
+  auto w = test::PcapWriter::open(path, test::TimestampPrecision::kMicro, linktype);
+  ASSERT_TRUE(w.has_value()) << w.error();
+  for (const auto& p : pkts) {
+    const auto frame = linktype == test::kLinktypeEthernet ? p.frame : relink(p.frame, linktype);
+    ASSERT_TRUE(w->write(p.ts_ns, frame));
+  }
+  ASSERT_TRUE(w->close().has_value());
+}
+
+struct Collected {
+  std::vector<std::string> hosts;
+  uint64_t flows = 0;
+  std::string verdict;
+};
+
+tl::expected<offline::InspectSummary, std::string> inspect(const std::string& pcap, Collected& c,
+                                                           const std::string& out = "", bool block = false) {
+  offline::InspectOptions o;
+  o.pcap_path = pcap;
+  o.pcap_out_path = out;
+  return offline::inspect_capture(o, lab_generation(block), [&](const engine::Event& e, const auto& gen) {
+    if (e.type == engine::EventType::kHttp) c.hosts.emplace_back(e.http.hostname.view());
+    if (e.type == engine::EventType::kFlow) {
+      ++c.flows;
+      c.verdict = engine::action_name(e.verdict.action);
+      EXPECT_EQ(gen.zone_name(e.src_zone), "inside");
+    }
+  });
+}
+
+class LinkTypes : public ::testing::TestWithParam<uint32_t> {};
+
+TEST_P(LinkTypes, SameMetadataOnEveryLinkType) {
+  TempDir dir;
+  const auto pkts = http_session();
+  const std::string path = dir.file("capture.pcap");
+  write_capture(path, pkts, GetParam());
+  Collected c;
+  auto s = inspect(path, c);
+  ASSERT_TRUE(s.has_value()) << s.error();
+  EXPECT_EQ(s->packets, pkts.size());
+  EXPECT_EQ(s->counters.forwarded, pkts.size());
+  EXPECT_EQ(c.flows, 1u);
+  ASSERT_EQ(c.hosts.size(), 1u);
+  EXPECT_EQ(c.hosts[0], "upload.pacre-sg.example");
+  EXPECT_EQ(s->counters.flows_inspected, 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Offline, LinkTypes, ::testing::Values(test::kLinktypeEthernet, kLinktypeRaw, kLinktypeSll));
+
+TEST(Offline, TruncatedFileReportsWhatWasReadAndFlagsIt) {
+  TempDir dir;
+  const auto pkts = http_session();
+  const std::string path = dir.file("cut.pcap");
+  write_capture(path, pkts, test::kLinktypeEthernet);
+  fs::resize_file(path, fs::file_size(path) - 10);  // cut inside the last record
+  Collected c;
+  auto s = inspect(path, c);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_TRUE(s->truncated_file);
+  EXPECT_EQ(s->packets, pkts.size() - 1);
+  EXPECT_NE(s->read_error.find(path), std::string::npos);
+}
+
+TEST(Offline, UnreadableAndUnsupportedFilesAreClearErrors) {
+  TempDir dir;
+  Collected c;
+  auto missing = inspect(dir.file("nope.pcap"), c);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_NE(missing.error().find("nope.pcap: cannot read capture"), std::string::npos) << missing.error();
+
+  const std::string junk = dir.file("junk.pcap");
+  std::ofstream(junk) << "this is not a capture file at all";
+  auto bad = inspect(junk, c);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().find("junk.pcap"), std::string::npos);
+
+  const std::string wifi = dir.file("wifi.pcap");
+  write_capture(wifi, {}, kLinktype80211);
+  auto unsupported = inspect(wifi, c);
+  ASSERT_FALSE(unsupported.has_value());
+  EXPECT_NE(unsupported.error().find("unsupported link type 105"), std::string::npos) << unsupported.error();
+}
+
+TEST(Offline, PcapOutHoldsExactlyTheForwardedPackets) {
+  TempDir dir;
+  const auto pkts = http_session();
+  const std::string in = dir.file("in.pcap");
+  write_capture(in, pkts, test::kLinktypeEthernet);
+
+  Collected allowed;
+  auto s = inspect(in, allowed, dir.file("allowed.pcap"));
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->packets_written, pkts.size());
+  EXPECT_EQ(test::read_pcap(dir.file("allowed.pcap"))->records.size(), pkts.size());
+
+  Collected blocked;
+  auto b = inspect(in, blocked, dir.file("blocked.pcap"), /*block=*/true);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(blocked.verdict, "block");
+  EXPECT_EQ(b->packets_written, 0u);
+  EXPECT_EQ(b->counters.dropped, pkts.size());
+  EXPECT_EQ(b->counters.reasons[static_cast<uint32_t>(engine::Reason::policy_block)], pkts.size());
+}
+
+// The binary: exit codes and messages an operator sees.
+struct RunResult {
+  int status;
+  std::string output;
+};
+
+RunResult run(const std::string& args) {
+  const char* bin = std::getenv("FTZ_BINARY_DIR");
+  const std::string cmd = std::string(bin ? bin : "build") + "/bin/ftzgate-inspect " + args + " 2>&1";
+  RunResult r{-1, {}};
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+TEST(InspectBinary, ExitCodesAndMessages) {
+  TempDir dir;
+  const char* src = std::getenv("FTZ_SOURCE_DIR");
+  const std::string minimal = std::string(src ? src : ".") + "/examples/minimal.yaml";
+
+  auto no_args = run("");
+  EXPECT_EQ(no_args.status, 2);
+  EXPECT_NE(no_args.output.find("--config is required"), std::string::npos) << no_args.output;
+
+  auto unknown = run("--config " + minimal + " --pcap x --frobnicate");
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_NE(unknown.output.find("unknown argument --frobnicate"), std::string::npos);
+
+  const std::string bad_cfg = dir.file("bad.yaml");
+  std::ofstream(bad_cfg) << "zones:\n  - name: inside\n    kind: ftzz\n";
+  auto rejected = run("--config " + bad_cfg + " --pcap x");
+  EXPECT_EQ(rejected.status, 2);
+  EXPECT_NE(rejected.output.find(bad_cfg + ":3:"), std::string::npos) << rejected.output;
+  EXPECT_NE(rejected.output.find("configuration rejected"), std::string::npos);
+
+  auto missing = run("--config " + minimal + " --pcap " + dir.file("missing.pcap"));
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.output.find("cannot read capture"), std::string::npos);
+
+  const auto pkts = http_session();
+  const std::string cut = dir.file("cut.pcap");
+  write_capture(cut, pkts, test::kLinktypeEthernet);
+  fs::resize_file(cut, fs::file_size(cut) - 10);
+  auto truncated = run("--config " + minimal + " --pcap " + cut + " --json");
+  EXPECT_EQ(truncated.status, 1);
+  EXPECT_NE(truncated.output.find("\"truncated_file\":true"), std::string::npos) << truncated.output;
+
+  const std::string ok = dir.file("ok.pcap");
+  write_capture(ok, pkts, test::kLinktypeEthernet);
+  auto good = run("--config " + minimal + " --pcap " + ok + " --eve " + dir.file("eve.json"));
+  EXPECT_EQ(good.status, 0) << good.output;
+  EXPECT_NE(good.output.find("packets            " + std::to_string(pkts.size())), std::string::npos) << good.output;
+  std::ifstream eve(dir.file("eve.json"));
+  std::string line;
+  int http = 0;
+  while (std::getline(eve, line)) http += line.find("\"event_type\":\"http\"") != std::string::npos;
+  EXPECT_EQ(http, 1);
+}
+
+}  // namespace
