@@ -213,5 +213,17 @@ TEST(EveFixedStringTest, TruncationIsFlagged) {
   EXPECT_TRUE(s.truncated);
 }
 
+TEST(EveFixedStringTest, AssignEmptyViewWithNullData) {
+  // A default string_view (data() == nullptr) is what an absent HTTP header
+  // yields. memcpy(dst, nullptr, 0) is undefined behaviour: the sanitizer
+  // build (UBSan, no recover) fails here until FixedString::assign skips the
+  // copy for an empty view.
+  FixedString<8> s;
+  s.assign("abc");
+  s.assign(std::string_view{});
+  EXPECT_EQ(s.view(), "");
+  EXPECT_FALSE(s.truncated);
+}
+
 }  // namespace
 }  // namespace ftz::engine

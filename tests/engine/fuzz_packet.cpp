@@ -3,6 +3,7 @@
 // Worker with a deliberately small policy (tiny flow table, memcaps and
 // timeouts) so eviction, defragmentation, TCP reassembly limits, holding and
 // the app parsers are all reachable. Events are formatted as EVE JSON too.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>

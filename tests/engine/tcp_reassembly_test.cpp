@@ -178,10 +178,38 @@ TEST(TcpReassemblyTest, GapWhenPeerAcksBeyondHole) {
   EXPECT_EQ(f.dir.gaps, 1u);
   EXPECT_EQ(f.reasm.counters().gaps, 1u);
   EXPECT_EQ(f.reasm.counters().gap_bytes, 100u);
-  // An ACK beyond everything with nothing buffered: the gap runs to the ACK.
+  // An ACK beyond everything with nothing buffered is only a hint: a capture
+  // may list the ACK before the segment it acknowledges.
   f.reasm.on_peer_ack(f.dir, f.base + 350, f.sink);
+  EXPECT_EQ(f.sink.gaps, (std::vector<uint32_t>{100}));
+  EXPECT_EQ(f.dir.next_seq, f.base + 300);
+  // Data beyond the acknowledged point arrives: [300, 350) is a gap, and the
+  // segment waits for [350, 360).
+  EXPECT_EQ(f.seg(360, s, 40), SegmentOutcome::kBuffered);
   EXPECT_EQ(f.sink.gaps, (std::vector<uint32_t>{100, 50}));
   EXPECT_EQ(f.dir.next_seq, f.base + 350);
+  EXPECT_EQ(f.seg(350, s, 10), SegmentOutcome::kDelivered);
+  EXPECT_EQ(f.sink.bytes, s.substr(0, 100) + std::string(100, '#') + s.substr(200, 100) + std::string(50, '#') +
+                              s.substr(350, 50));
+}
+
+TEST(TcpReassemblyTest, AckedSegmentArrivingAfterItsAckIsNotLost) {
+  Fixture f;
+  const std::string s = stream(200);
+  f.seg(0, s, 100);
+  f.reasm.on_peer_ack(f.dir, f.base + 200, f.sink);  // the ACK overtook the data
+  EXPECT_EQ(f.seg(100, s, 100), SegmentOutcome::kDelivered);
+  EXPECT_TRUE(f.sink.gaps.empty());
+  EXPECT_EQ(f.sink.bytes, s);
+}
+
+TEST(TcpReassemblyTest, KeepAliveProbeIsNotConflict) {
+  Fixture f;
+  const std::string s = stream(100);
+  f.seg(0, s, 100);
+  EXPECT_EQ(f.seg(99, std::string(1, '\0')), SegmentOutcome::kDuplicate);
+  EXPECT_EQ(f.reasm.counters().keepalives, 1u);
+  EXPECT_EQ(f.reasm.counters().overlap_conflicts, 0u);
 }
 
 TEST(TcpReassemblyTest, AckOfFinIsNoGap) {

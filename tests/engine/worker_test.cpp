@@ -453,6 +453,68 @@ TEST(WorkerTest, IncompleteDatagramDroppedAtTimeout) {
   EXPECT_EQ(rel[0].reason, Reason::frag_timeout);
 }
 
+TEST(WorkerTest, AckBeyondHoleSkipsGapAndReleasesHeld) {
+  TcpSessionConfig cfg = session_config(80);
+  cfg.mss = 100;
+  TcpSession s(cfg);
+  s.handshake().client_send(std::string(300, 'a'));
+  const auto& pk = s.packets();
+  const auto& segs = s.segments();
+  const size_t i2 = segs[1].packet_index;
+  const size_t ack = i2 + 1;  // the server acknowledges segments 1 and 2
+  ASSERT_EQ(direction_of(pk[ack], cfg), 1);
+  Runner r(zone_policy());
+  r.burst({&pk[0], &pk[1], &pk[2]}, {0, 1, 2});
+  // Segment 1 never reaches this appliance (another path); 2 is held.
+  auto res = r.burst({&pk[i2]}, {i2});
+  EXPECT_EQ(res[0].disposition, Disposition::kHold);
+  // The receiver got segment 1 anyway: its ACK skips the hole as a gap.
+  res = r.burst({&pk[ack]}, {ack});
+  EXPECT_EQ(res[0].disposition, Disposition::kForward);
+  ASSERT_EQ(r.released.size(), 1u);
+  EXPECT_EQ(r.released[0].token, i2);
+  EXPECT_EQ(r.released[0].disposition, Disposition::kForward);
+  EXPECT_EQ(r.worker.reassembly_counters().gaps, 1u);
+  EXPECT_EQ(r.worker.reassembly_counters().gap_bytes, 100u);
+  r.worker.finish(kT0 + 1'000'000'000);
+  const auto flows = of_type(r.drain_events(), EventType::kFlow);
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(flows[0].flow.gaps, 1u);
+}
+
+TEST(WorkerTest, FullFlowTableFailsClosedThenEvictsIdleFlow) {
+  PolicySpec spec = zone_policy();
+  spec.limits.flow_table_size = 4;
+  spec.limits.flow_evict_min_idle_ms = 1000;
+  spec.limits.default_fail_mode = FailMode::kClosed;
+  Runner r(std::move(spec));
+  std::vector<CapturedPacket> syns;
+  for (uint16_t i = 0; i < 6; ++i) {
+    TcpSessionConfig c = session_config(443);
+    c.client_port = static_cast<uint16_t>(42000 + i);
+    c.start_ns = static_cast<uint64_t>(kT0) + (i < 5 ? i : 2'000'000'000ull);
+    TcpSession s(c);
+    s.handshake();
+    syns.push_back(s.packets()[0]);
+  }
+  auto res = r.burst({&syns[0], &syns[1], &syns[2], &syns[3], &syns[4]}, {0, 1, 2, 3, 4});
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(res[i].disposition, Disposition::kForward) << i;
+  // No record free and no flow idle for a second: untracked, fail-closed.
+  EXPECT_EQ(res[4].disposition, Disposition::kDrop);
+  EXPECT_EQ(res[4].reason, Reason::fail_closed);
+  EXPECT_EQ(r.worker.counters().reasons[static_cast<uint32_t>(Reason::flow_table_full)], 1u);
+  EXPECT_EQ(r.worker.counters().flows_untracked, 1u);
+  // Two seconds later every flow is idle: the least recently seen one goes.
+  res = r.burst({&syns[5]}, {5});
+  EXPECT_EQ(res[0].disposition, Disposition::kForward);
+  EXPECT_EQ(r.worker.counters().flows_evicted, 1u);
+  EXPECT_EQ(r.worker.active_flows(), 4u);
+  const auto flows = of_type(r.drain_events(), EventType::kFlow);
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(flows[0].flow.reason, FlowEndReason::kEvicted);
+  EXPECT_EQ(flows[0].src_port, 42000);
+}
+
 // BUG (worker.cpp, process_one): when the fragment that completes a datagram
 // carries an out-of-order TCP segment of an inspected flow, handle_tcp holds
 // it, but process_one then turns kHold into kForward and releases the earlier
