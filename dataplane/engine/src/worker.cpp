@@ -9,7 +9,7 @@ namespace ftz::engine {
 namespace {
 
 constexpr uint32_t kNil = UINT32_MAX;
-constexpr uint32_t kSweepPerBurst = 64;
+
 constexpr uint32_t kServerNameTail = 95;
 constexpr uint64_t kAppGiveUpBytes = 16 * 1024;
 constexpr int kToServer = 0;
@@ -51,6 +51,10 @@ struct Worker::Flow {
   uint64_t generation = 0;
   uint32_t conflicts = 0;
   uint32_t held_head[2] = {kNil, kNil};
+  // Aging: one list per timeout class, least recently active first.
+  uint32_t age_prev = kNil;
+  uint32_t age_next = kNil;
+  uint8_t age_class = 0;
   // The last bytes of the SNI / Host: suffix rules need only the end.
   uint8_t server_name_len = 0;
   char server_name[kServerNameTail];
@@ -81,6 +85,13 @@ Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link
   // fragments of completed datagrams.
   released_.reserve(held_.size() + kBurstSize * Defragmenter::kMaxHeld);
   event_tokens_ = limits_.events_per_second;
+  age_timeout_s_[kAgeTcpSyn] = limits_.tcp_syn_timeout_s;
+  age_timeout_s_[kAgeTcpEstablished] = limits_.tcp_established_timeout_s;
+  age_timeout_s_[kAgeTcpClosed] = limits_.tcp_closed_timeout_s;
+  age_timeout_s_[kAgeUdp] = limits_.udp_timeout_s;
+  age_timeout_s_[kAgeOther] = limits_.other_timeout_s;
+  std::fill(std::begin(age_head_), std::end(age_head_), kNil);
+  std::fill(std::begin(age_tail_), std::end(age_tail_), kNil);
 }
 
 Worker::~Worker() = default;
@@ -195,6 +206,7 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res
     handle_udp(f, p, dir);
   }
   current_ = nullptr;
+  age(idx);
   if (res.disposition != Disposition::kHold && res.disposition != Disposition::kDrop) apply_verdict(f, res);
   else res.verdict = f.verdict;
   if (f.tcp_state == TcpState::kClosed && f.held_head[0] == kNil && f.held_head[1] == kNil &&
@@ -263,6 +275,7 @@ void Worker::init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_
   Flow& f = flows_[idx];
   f = Flow{};
   ++counters_.flows_created;
+  f.age_class = kAgeNone;
   f.start_ns = now;
   f.last_ns = now;
   f.proto = p.l4_proto;
@@ -533,6 +546,7 @@ void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
   ++counters_.flows_ended;
   if (why == FlowEndReason::kTimeout) ++counters_.flows_timed_out;
   ++counters_.flows_by_action[static_cast<uint32_t>(f.verdict.action)];
+  unlink_age(idx);
   table_.erase(idx);
 }
 
@@ -647,15 +661,52 @@ void Worker::advance_time(int64_t now_ns) noexcept {
   defrag_.expire(now_ns_, [this](std::span<const uint64_t> tokens) {
     for (const uint64_t t : tokens) push_release(t, nullptr, Disposition::kDrop, Reason::frag_timeout);
   });
-  const uint32_t cap = table_.capacity();
-  for (uint32_t i = 0; i < kSweepPerBurst && cap > 0; ++i) {
-    const uint32_t idx = sweep_cursor_;
-    sweep_cursor_ = (sweep_cursor_ + 1) % cap;
-    if (!table_.used(idx)) continue;
-    if (now_ns_ - table_.last_seen(idx) > int64_t{timeout_s(flows_[idx])} * 1'000'000'000) {
-      end_flow(idx, FlowEndReason::kTimeout, now_ns_);
+  // Each list is ordered by last activity, so only heads can have expired.
+  for (uint8_t c = 0; c < kAgeClasses; ++c) {
+    const int64_t timeout = int64_t{age_timeout_s_[c]} * 1'000'000'000;
+    while (age_head_[c] != kNil && now_ns_ - flows_[age_head_[c]].last_ns > timeout) {
+      end_flow(age_head_[c], FlowEndReason::kTimeout, now_ns_);
     }
   }
+}
+
+uint8_t Worker::age_class_of(const Flow& f) const noexcept {
+  if (f.proto == 6) {
+    switch (f.tcp_state) {
+      case TcpState::kEstablished:
+      case TcpState::kClosing:
+        return kAgeTcpEstablished;
+      case TcpState::kClosed:
+        return kAgeTcpClosed;
+      default:
+        return kAgeTcpSyn;
+    }
+  }
+  return f.proto == 17 ? kAgeUdp : kAgeOther;
+}
+
+void Worker::unlink_age(uint32_t idx) noexcept {
+  Flow& f = flows_[idx];
+  if (f.age_class == kAgeNone) return;
+  if (f.age_prev != kNil) flows_[f.age_prev].age_next = f.age_next;
+  else age_head_[f.age_class] = f.age_next;
+  if (f.age_next != kNil) flows_[f.age_next].age_prev = f.age_prev;
+  else age_tail_[f.age_class] = f.age_prev;
+  f.age_prev = f.age_next = kNil;
+  f.age_class = kAgeNone;
+}
+
+void Worker::age(uint32_t idx) noexcept {
+  // Move to the tail of its (maybe new) class: the most recently active.
+  unlink_age(idx);
+  Flow& f = flows_[idx];
+  const uint8_t c = age_class_of(f);
+  f.age_class = c;
+  f.age_prev = age_tail_[c];
+  f.age_next = kNil;
+  if (age_tail_[c] != kNil) flows_[age_tail_[c]].age_next = idx;
+  else age_head_[c] = idx;
+  age_tail_[c] = idx;
 }
 
 void Worker::finish(int64_t now_ns) noexcept {

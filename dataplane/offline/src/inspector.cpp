@@ -2,6 +2,7 @@
 
 #include <pcap/pcap.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace ftz::offline {
@@ -164,14 +165,18 @@ tl::expected<InspectSummary, std::string> inspect_capture(const InspectOptions& 
     if (++n == engine::kBurstSize) {
       run.flush_burst(burst, n, s);
       n = 0;
+      s.peak_active_flows = std::max<uint64_t>(s.peak_active_flows, run.worker().active_flows());
     }
   }
   if (n > 0) run.flush_burst(burst, n, s);
+  s.peak_active_flows = std::max<uint64_t>(s.peak_active_flows, run.worker().active_flows());
   run.worker().finish(s.last_ts_ns);
   run.handle_releases(s);
   run.drain_events(s);
 
   const engine::Worker& w = run.worker();
+  s.flow_capacity = generation->spec().limits.flow_table_size;
+  s.bytes_per_flow = engine::Worker::bytes_per_flow();
   s.counters = w.counters();
   s.reassembly = w.reassembly_counters();
   s.defrag = w.defrag_counters();

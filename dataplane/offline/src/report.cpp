@@ -41,6 +41,8 @@ std::string format_report_text(const InspectSummary& s) {
   o << "  timed out          " << c.flows_timed_out << "\n";
   o << "  evicted            " << c.flows_evicted << "\n";
   o << "  untracked (full)   " << c.flows_untracked << "\n";
+  o << "  peak concurrent    " << s.peak_active_flows << " of " << s.flow_capacity << " (" << s.bytes_per_flow
+    << " bytes per flow)\n";
   o << "\nverdicts (flows)\n";
   for (const engine::Action a : kActions) {
     o << "  " << engine::action_name(a) << std::string(19 - engine::action_name(a).size(), ' ')
@@ -103,7 +105,10 @@ std::string format_report_json(const InspectSummary& s) {
   num("inspected", c.flows_inspected);
   num("timed_out", c.flows_timed_out);
   num("evicted", c.flows_evicted);
-  num("untracked", c.flows_untracked, false);
+  num("untracked", c.flows_untracked);
+  num("peak_concurrent", s.peak_active_flows);
+  num("capacity", s.flow_capacity);
+  num("bytes_per_flow", s.bytes_per_flow, false);
   o += "},\"verdicts\":{";
   for (size_t i = 0; i < 4; ++i) num(engine::action_name(kActions[i]), c.flows_by_action[i], i + 1 < 4);
   o += "},\"zone_pair_bytes\":[";

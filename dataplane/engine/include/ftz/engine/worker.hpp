@@ -130,6 +130,9 @@ class Worker : private app::AppSink {
   Event* new_event(EventType type, const Flow& f, int64_t now, bool rate_limited) noexcept;
   bool take_event_token(int64_t now) noexcept;
   uint32_t timeout_s(const Flow& f) const noexcept;
+  uint8_t age_class_of(const Flow& f) const noexcept;
+  void age(uint32_t idx) noexcept;
+  void unlink_age(uint32_t idx) noexcept;
 
   // AppSink
   void on_tls_client_hello(const app::TlsClientHello& h) noexcept override;
@@ -156,7 +159,17 @@ class Worker : private app::AppSink {
   EventQueue events_;
   WorkerCounters counters_;
   std::vector<uint64_t> zone_pair_bytes_;
-  uint32_t sweep_cursor_ = 0;
+  // Aging lists, one per timeout class (see age_class_of()).
+  static constexpr uint8_t kAgeTcpSyn = 0;
+  static constexpr uint8_t kAgeTcpEstablished = 1;
+  static constexpr uint8_t kAgeTcpClosed = 2;
+  static constexpr uint8_t kAgeUdp = 3;
+  static constexpr uint8_t kAgeOther = 4;
+  static constexpr uint8_t kAgeClasses = 5;
+  static constexpr uint8_t kAgeNone = 0xff;
+  uint32_t age_head_[kAgeClasses];
+  uint32_t age_tail_[kAgeClasses];
+  uint32_t age_timeout_s_[kAgeClasses] = {};
   int64_t now_ns_ = 0;
   double event_tokens_ = 0;
   int64_t event_refill_ns_ = 0;

@@ -42,6 +42,10 @@ struct InspectSummary {
   uint64_t app_http = 0;
   uint64_t app_dns = 0;
   std::map<std::pair<std::string, std::string>, uint64_t> zone_pair_bytes;
+  // Memory budget of the worker, from the configuration's limits.
+  uint64_t flow_capacity = 0;
+  uint64_t bytes_per_flow = 0;
+  uint64_t peak_active_flows = 0;
 };
 
 // Called with each event as the logger drains the worker's queue.
