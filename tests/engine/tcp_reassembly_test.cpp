@@ -203,6 +203,26 @@ TEST(TcpReassemblyTest, AckedSegmentArrivingAfterItsAckIsNotLost) {
   EXPECT_EQ(f.sink.bytes, s);
 }
 
+TEST(TcpReassemblyTest, DataPastConsumedFinWithAckHintTerminates) {
+  // Regression (fuzz_packet hang): FIN consumed, the peer's ACK hint lies
+  // beyond it, then a segment beyond both arrives. The gap cannot move past
+  // the FIN; the segment must neither loop nor reach the stream.
+  Fixture f;
+  const std::string s = stream(300);
+  f.seg(0, s, 100);
+  f.dir.fin_seen = true;
+  f.dir.fin_seq = f.base + 100;
+  f.dir.closed = true;
+  f.reasm.on_peer_ack(f.dir, f.base + 240, f.sink);
+  EXPECT_EQ(f.seg(240, s, 14), SegmentOutcome::kBuffered);
+  EXPECT_EQ(f.sink.bytes, s.substr(0, 100));
+  EXPECT_TRUE(f.sink.gaps.empty());
+  EXPECT_EQ(f.dir.next_seq, f.base + 100);
+  f.reasm.flush(f.dir, f.sink);  // and the flow end discards it
+  EXPECT_EQ(f.sink.bytes, s.substr(0, 100));
+  EXPECT_EQ(f.dir.ooo_head, SegmentPool::kNil);
+}
+
 TEST(TcpReassemblyTest, KeepAliveProbeIsNotConflict) {
   Fixture f;
   const std::string s = stream(100);

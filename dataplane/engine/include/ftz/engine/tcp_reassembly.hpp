@@ -197,8 +197,12 @@ SegmentOutcome TcpReassembler::on_segment(TcpDirState& s, uint32_t seq, const ui
   if (rel > 0 && s.has_ack_hint && seq_diff(s.ack_hint, s.next_seq) > 0) {
     // The receiver acknowledged bytes before this segment that never passed
     // here: they are a gap, not a hole to wait for.
+    const uint32_t before = s.next_seq;
     skip_to(s, seq_diff(seq, s.ack_hint) < 0 ? seq : s.ack_hint, sink);
-    return on_segment(s, seq, data, len, sink);
+    // skip_to() stops at the FIN: without progress the same branch would be
+    // taken again forever (found by fuzz_packet: FIN consumed, an ACK hint
+    // past it, then data past it). Only retry when the hole really moved.
+    if (s.next_seq != before) return on_segment(s, seq, data, len, sink);
   }
   if (rel > 0) {
     const SegmentOutcome o = buffer(s, seq, data, len);
