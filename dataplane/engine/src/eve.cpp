@@ -237,11 +237,25 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
         }
         out += ']';
       }
-      char v[8];
-      std::snprintf(v, sizeof v, "%04x", e.tls.version);
-      out += ",\"version\":\"0x";
-      out += v;
-      out += "\"}";
+      // Suricata's names for the negotiated-at-most version.
+      std::string_view name;
+      switch (e.tls.version) {
+        case 0x0300: name = "SSLv3"; break;
+        case 0x0301: name = "TLS 1.0"; break;
+        case 0x0302: name = "TLS 1.1"; break;
+        case 0x0303: name = "TLS 1.2"; break;
+        case 0x0304: name = "TLS 1.3"; break;
+        default: break;
+      }
+      out += ',';
+      if (name.empty()) {
+        char v[16];
+        std::snprintf(v, sizeof v, "0x%04x", e.tls.version);
+        kv(out, "version", v);
+      } else {
+        kv(out, "version", name);
+      }
+      out += '}';
       break;
     }
     case EventType::kHttp: {
