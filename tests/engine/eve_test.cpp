@@ -190,7 +190,7 @@ TEST_F(EveFormatTest, TlsEventAndIcmpWithoutPorts) {
   e.tls.version = 0x0304;
   std::string out;
   format_eve(e, *gen_, out);
-  EXPECT_NE(out.find(",\"tls\":{\"sni\":\"api.example.org\",\"alpn\":[\"h2\"],\"version\":\"0x0304\"},"),
+  EXPECT_NE(out.find(",\"tls\":{\"sni\":\"api.example.org\",\"alpn\":[\"h2\"],\"version\":\"TLS 1.3\"},"),
             std::string::npos)
       << out;
   Event f = base(EventType::kFlow);
