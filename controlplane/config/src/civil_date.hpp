@@ -14,7 +14,7 @@ struct CivilDate {
   unsigned day = 1;
 };
 
-inline constexpr int64_t kShanghaiOffsetSeconds = 8 * 3600;
+inline constexpr int64_t kShanghaiOffsetSeconds = int64_t{8} * 3600;
 
 // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
 // days_from_civil). The date must be valid.

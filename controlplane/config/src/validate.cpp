@@ -562,8 +562,9 @@ void Validator::check_tenants() {
                                          [&](int c) { return c == cap.data_class(); });
         if (!covered) {
           const std::string cls(kDataClassNames.name(cap.data_class()));
-          error(ab + ".max_individuals." + cls,
-                "a cap for data class " + quote(cls) + ", which this approval does not cover");
+          std::string cap_path = ab + ".max_individuals.";
+          cap_path += cls;
+          error(cap_path, "a cap for data class " + quote(cls) + ", which this approval does not cover");
         }
       }
       out_.approval_times[static_cast<std::size_t>(i)].push_back(times);

@@ -118,13 +118,13 @@ class Reader {
                    });
                  }};
   }
-  Field bool_field(std::string_view key, bool required, std::function<void(bool)> set) {
+  Field bool_field(std::string_view key, bool required, const std::function<void(bool)>& set) {
     return Field{key, required, [this, set](const YAML::Node& n, const std::string& p) {
                    if (auto v = read_bool(n, p)) set(*v);
                  }};
   }
   Field uint_field(std::string_view key, bool required, uint64_t lo, uint64_t hi,
-                   std::function<void(uint64_t)> set) {
+                   const std::function<void(uint64_t)>& set) {
     return Field{key, required, [this, lo, hi, set](const YAML::Node& n, const std::string& p) {
                    if (auto v = read_uint(n, p, lo, hi)) set(*v);
                  }};
@@ -298,7 +298,7 @@ std::optional<E> Reader::read_enum(const YAML::Node& n, const std::string& path,
     if (name == s) return value;
   }
   std::vector<std::string_view> names;
-  for (const auto& e : table.entries) names.push_back(e.first);
+  for (const auto& e : table.entries) names.push_back(e.name);
   error(path,
         "invalid " + std::string(table.what) + " " + quote(s) + " (expected " + quoted_list(names) + ")");
   return std::nullopt;
@@ -490,7 +490,7 @@ void Reader::read_limits(const YAML::Node& n, const std::string& path, v1::Limit
                      u32([l](uint32_t v) { l->set_flow_evict_min_idle_ms(v); })),
           uint_field("tcp_syn_timeout_s", false, 1, 3600,
                      u32([l](uint32_t v) { l->set_tcp_syn_timeout_s(v); })),
-          uint_field("tcp_established_timeout_s", false, 1, 7 * 86400,
+          uint_field("tcp_established_timeout_s", false, 1, uint64_t{7} * 86400,
                      u32([l](uint32_t v) { l->set_tcp_established_timeout_s(v); })),
           uint_field("tcp_closed_timeout_s", false, 1, 3600,
                      u32([l](uint32_t v) { l->set_tcp_closed_timeout_s(v); })),
