@@ -24,7 +24,7 @@ namespace {
 
 fs::path public_dir() {
   const char* src = std::getenv("FTZ_SOURCE_DIR");
-  return fs::path(src ? src : ".") / ".." / "shared" / "pcaps" / "public";
+  return fs::path(src ? src : FTZ_DEFAULT_SOURCE_DIR) / ".." / "shared" / "pcaps" / "public";
 }
 
 // One zone for everything: conformance is about parsing, not policy.

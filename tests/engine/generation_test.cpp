@@ -308,7 +308,7 @@ TEST(GenerationTest, ApprovalRuleUsesOffshoreSideAsDestination) {
 // treats "no classes" as covered by any approval, so an
 // "unapproved + data_classes" rule answers kNo (not kUnknown) before content
 // is known and the decision is wrongly final. Left disabled until fixed.
-TEST(GenerationTest, DISABLED_UnapprovedContentRuleIsUnknownBeforeContent) {
+TEST(GenerationTest, UnapprovedContentRuleIsUnknownBeforeContent) {
   PolicySpec s = zone_policy();
   ApprovalSpec a;
   a.classes = 1u << static_cast<unsigned>(DataClass::kImportant);

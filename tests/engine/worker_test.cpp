@@ -520,7 +520,7 @@ TEST(WorkerTest, FullFlowTableFailsClosedThenEvictsIdleFlow) {
 // it, but process_one then turns kHold into kForward and releases the earlier
 // fragments as kForward at once; the held entry is released a second time
 // when the hole fills. Bytes reach the receiver before the hole was inspected.
-TEST(WorkerTest, DISABLED_FragmentedOutOfOrderSegmentIsHeldWithItsFragments) {
+TEST(WorkerTest, FragmentedOutOfOrderSegmentIsHeldWithItsFragments) {
   TcpSessionConfig cfg = session_config(80);
   cfg.mss = 100;
   TcpSession s(cfg);

@@ -37,7 +37,7 @@ class Demo : public ::testing::Test {
     pcap_ = dir_ + "/lingang-demo.pcap";
     ASSERT_TRUE(test::gen::write_scenario(pcap_, 1).has_value());
     const char* src = std::getenv("FTZ_SOURCE_DIR");
-    auto loaded = config::load_config(std::string(src ? src : ".") + "/examples/lingang.yaml");
+    auto loaded = config::load_config(std::string(src ? src : FTZ_DEFAULT_SOURCE_DIR) + "/examples/lingang.yaml");
     ASSERT_TRUE(loaded.has_value()) << config::format_diagnostics(loaded.error());
     auto gen = engine::PolicyGeneration::build(std::move(loaded->spec), 1);
     offline::InspectOptions o;

@@ -194,7 +194,7 @@ struct RunResult {
 
 RunResult run(const std::string& args) {
   const char* bin = std::getenv("FTZ_BINARY_DIR");
-  const std::string cmd = std::string(bin ? bin : "build") + "/bin/ftzgate-inspect " + args + " 2>&1";
+  const std::string cmd = std::string(bin ? bin : FTZ_DEFAULT_BINARY_DIR) + "/bin/ftzgate-inspect " + args + " 2>&1";
   RunResult r{-1, {}};
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -209,7 +209,7 @@ RunResult run(const std::string& args) {
 TEST(InspectBinary, ExitCodesAndMessages) {
   TempDir dir;
   const char* src = std::getenv("FTZ_SOURCE_DIR");
-  const std::string minimal = std::string(src ? src : ".") + "/examples/minimal.yaml";
+  const std::string minimal = std::string(src ? src : FTZ_DEFAULT_SOURCE_DIR) + "/examples/minimal.yaml";
 
   auto no_args = run("");
   EXPECT_EQ(no_args.status, 2);

@@ -101,14 +101,6 @@ PolicyGeneration::Match PolicyGeneration::match_rule(const RuleSpec& r, const Fl
     for (const PortRange& pr : m.dst_ports) hit = hit || (f.dst_port >= pr.lo && f.dst_port <= pr.hi);
     if (!hit) return Match::kNo;
   }
-  if (m.approval != ApprovalMatch::kAny) {
-    // The cross-border side of the flow is the destination of the export.
-    const uint32_t dest = (f.dst_zone < spec_.zones.size() && !zone_kind_is_inside(spec_.zones[f.dst_zone].kind))
-                              ? f.dst_zone
-                              : f.src_zone;
-    const bool ok = approved(f.tenant, dest, f.classes, f.ts_ns);
-    if (ok != (m.approval == ApprovalMatch::kApproved)) return Match::kNo;
-  }
   const bool needs_app = m.apps != 0 || !m.server_name_suffixes.empty();
   if (needs_app) {
     if (f.stage < Stage::kApp) return Match::kUnknown;
@@ -127,6 +119,16 @@ PolicyGeneration::Match PolicyGeneration::match_rule(const RuleSpec& r, const Fl
     if (f.confirmed < m.min_count) return Match::kNo;
     if (m.threshold && *m.threshold != f.threshold) return Match::kNo;
     if (m.uninspectable && *m.uninspectable != f.uninspectable) return Match::kNo;
+  }
+  // Approval last: whether an approval covers the transfer depends on the
+  // data classes, known only at the content stage when the rule names any.
+  if (m.approval != ApprovalMatch::kAny) {
+    // The cross-border side of the flow is the destination of the export.
+    const uint32_t dest = (f.dst_zone < spec_.zones.size() && !zone_kind_is_inside(spec_.zones[f.dst_zone].kind))
+                              ? f.dst_zone
+                              : f.src_zone;
+    const bool ok = approved(f.tenant, dest, f.classes, f.ts_ns);
+    if (ok != (m.approval == ApprovalMatch::kApproved)) return Match::kNo;
   }
   return Match::kYes;
 }

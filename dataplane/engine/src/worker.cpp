@@ -163,11 +163,19 @@ void Worker::process_one(const PacketView& pv, PacketResult& res) noexcept {
       res.disposition = Disposition::kDrop;
       res.reason = l4.reason;
     } else {
+      // A datagram that is itself held (an out-of-order segment) keeps all
+      // its fragments held with it.
+      extra_hold_tokens_ = dr.held_tokens;
       process_ip(pv, p, res);
+      extra_hold_tokens_ = {};
     }
-    // The earlier fragments share the datagram's fate.
-    for (const uint64_t t : dr.held_tokens) push_release(t, nullptr, res.disposition == Disposition::kDrop ? Disposition::kDrop : Disposition::kForward, res.reason);
-    if (res.disposition == Disposition::kHold) res.disposition = Disposition::kForward;
+    // Otherwise the earlier fragments share the datagram's fate now.
+    if (res.disposition != Disposition::kHold) {
+      for (const uint64_t t : dr.held_tokens) {
+        push_release(t, nullptr, res.disposition == Disposition::kDrop ? Disposition::kDrop : Disposition::kForward,
+                     res.reason);
+      }
+    }
     return;
   }
   if (p.payload_len < p.payload_wire_len && p.l4_proto != 6) {
@@ -445,14 +453,18 @@ void Worker::handle_tcp(uint32_t idx, Flow& f, const ParsedPacket& p, int dir, c
     }
     case SegmentOutcome::kBuffered:
       if (f.inspect) {
-        if (held_free_.empty()) {
+        if (held_free_.size() < 1 + extra_hold_tokens_.size()) {
           res.disposition = Disposition::kDrop;
           res.reason = Reason::hold_overflow;
         } else {
-          const uint32_t h = held_free_.back();
-          held_free_.pop_back();
-          held_[h] = Held{pv.token, p.seq + p.payload_len, f.held_head[dir]};
-          f.held_head[dir] = h;
+          auto hold = [&](uint64_t token) {
+            const uint32_t h = held_free_.back();
+            held_free_.pop_back();
+            held_[h] = Held{token, p.seq + p.payload_len, f.held_head[dir]};
+            f.held_head[dir] = h;
+          };
+          for (const uint64_t t : extra_hold_tokens_) hold(t);
+          hold(pv.token);
           res.disposition = Disposition::kHold;
         }
       }

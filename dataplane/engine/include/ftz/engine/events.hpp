@@ -27,7 +27,7 @@ struct FixedString {
   void assign(std::string_view s) noexcept {
     truncated = s.size() > N;
     len = static_cast<uint16_t>(truncated ? N : s.size());
-    std::memcpy(data, s.data(), len);
+    if (len > 0) std::memcpy(data, s.data(), len);
   }
   [[nodiscard]] std::string_view view() const noexcept { return {data, len}; }
 };

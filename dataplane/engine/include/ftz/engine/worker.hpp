@@ -173,6 +173,8 @@ class Worker : private app::AppSink {
   int64_t now_ns_ = 0;
   double event_tokens_ = 0;
   int64_t event_refill_ns_ = 0;
+  // Earlier fragments of the datagram being judged: held with it if it is held.
+  std::span<const uint64_t> extra_hold_tokens_;
   // The flow whose bytes the app parsers are looking at (AppSink callbacks).
   Flow* current_ = nullptr;
   int64_t current_ts_ = 0;
