@@ -145,6 +145,49 @@ struct Limits {
   FailMode default_fail_mode = FailMode::kOpen;
 };
 
+// A classification signature (issue "Classification"): Hyperscan patterns
+// whose matches a validator confirms on the exact bytes.
+struct SignaturePattern {
+  std::string regex;     // Hyperscan syntax: no lookaround
+  bool utf8 = false;     // HS_FLAG_UTF8
+  bool som = false;      // variable width: HS_FLAG_SOM_LEFTMOST
+  bool caseless = false; // HS_FLAG_CASELESS
+};
+
+struct SignatureSpec {
+  std::string name;                 // stable, e.g. "cn_resident_id"
+  uint32_t sid = 0;                 // EVE alert.signature_id
+  DataClass data_class = DataClass::kPi;
+  std::vector<std::string> tags;    // e.g. "hgr", "minor"
+  std::string validator;            // classify::validator_name(), "none" = pattern only
+  std::vector<SignaturePattern> patterns;
+  std::vector<std::string> context;  // keywords looked for near the match
+  bool context_required = false;    // weak identifiers count only with context
+  std::string rationale;            // one line citing the rule
+};
+
+// A legal line on the number of individuals whose PI left the zone since
+// 1 January (Asia/Shanghai), per tenant (DOMAIN.md §1.1, §1.4).
+struct ThresholdSpec {
+  std::string name;               // e.g. "sensitive-pi-sa"
+  DataClass data_class = DataClass::kPi;
+  uint64_t individuals = 0;       // the line itself
+  std::string mechanism;          // what crossing it requires, for the event text
+};
+
+enum class CountMode : uint8_t { kMaxOverIdentifierTypes, kSumOverIdentifierTypes };
+
+struct ComplianceSpec {
+  std::string key_file;     // HMAC key for identifier tokens (never logged)
+  std::string state_file;   // exact token sets persisted across restarts
+  bool use_sm3 = false;     // HMAC-SM3 instead of HMAC-SHA-256
+  std::vector<ThresholdSpec> thresholds;
+  std::vector<uint32_t> warn_percents = {80, 95, 100};
+  CountMode count_mode = CountMode::kMaxOverIdentifierTypes;
+  uint64_t max_tokens_per_set = 2'000'000;  // bounded memory: 8 bytes each
+  uint32_t bulk_min_count = 50;             // distinct identifiers in one flow = bulk export
+};
+
 struct PolicySpec {
   std::string name;  // config name, for events and reports
   std::vector<ZoneSpec> zones;
@@ -155,6 +198,9 @@ struct PolicySpec {
   std::vector<ZonePairDefault> defaults;
   Verdict export_default;  // exports without rule or pair default
   Limits limits;
+  std::string signature_pack_version;
+  std::vector<SignatureSpec> signatures;
+  ComplianceSpec compliance;
 };
 
 }  // namespace ftz::engine
