@@ -1,0 +1,1 @@
+namespace ftz::engine::compliance {}
