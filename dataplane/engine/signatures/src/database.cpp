@@ -1,0 +1,2 @@
+// SignatureDatabase: compile, serialize, deserialize (work in progress).
+namespace ftz::engine::sig {}
