@@ -70,6 +70,17 @@ std::string_view action_name(Action a) noexcept {
   return "";
 }
 
+std::string_view data_class_name(DataClass c) noexcept {
+  switch (c) {
+    case DataClass::kPi: return "pi";
+    case DataClass::kSensitivePi: return "sensitive_pi";
+    case DataClass::kImportant: return "important";
+    case DataClass::kCore: return "core";
+    case DataClass::kOrgId: return "org_id";
+    default: return "";
+  }
+}
+
 std::string_view app_proto_name(AppProto a) noexcept {
   switch (a) {
     case AppProto::kHttp: return "http";
@@ -171,6 +182,7 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
     case EventType::kTls: type = "tls"; break;
     case EventType::kHttp: type = "http"; break;
     case EventType::kDns: type = "dns"; break;
+    case EventType::kAlert: type = "alert"; break;
   }
   kv(out, "event_type", type);
   if (e.vlan_count > 0) {
@@ -283,6 +295,34 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
       out += '}';
       break;
     }
+    case EventType::kAlert: {
+      const AlertEventData& a = e.alert;
+      const auto& sigs = gen.spec().signatures;
+      const SignatureSpec* sig = a.signature < sigs.size() ? &sigs[a.signature] : nullptr;
+      out += ",\"alert\":{";
+      kv(out, "action", e.verdict.action >= Action::kBlock ? "blocked" : "allowed");
+      out += ",\"gid\":1,";
+      kv_num(out, "signature_id", sig ? sig->sid : 0);
+      out += ",\"rev\":1,";
+      kv(out, "signature", sig ? std::string_view(sig->name) : std::string_view{});
+      out += ',';
+      kv(out, "category", data_class_name(a.category));
+      out += ',';
+      kv_num(out, "severity", a.category == DataClass::kPi || a.category == DataClass::kOrgId ? 2 : 1);
+      out += ',';
+      kv_fixed(out, "masked", a.masked);
+      char tok[24];
+      std::snprintf(tok, sizeof tok, "%016llx", static_cast<unsigned long long>(a.token));
+      out += ',';
+      kv(out, "token", tok);
+      if (a.minor) out += ",\"minor\":true";
+      out += ',';
+      kv(out, "direction", a.to_server ? "to_server" : "to_client");
+      out += ',';
+      kv_num(out, "stream_offset", a.stream_offset);
+      out += '}';
+      break;
+    }
     case EventType::kDns: {
       out += ",\"dns\":{";
       kv(out, "type", e.dns.is_response ? "answer" : "query");
@@ -315,6 +355,26 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
   if (e.verdict.alert) out += ",\"alert\":true";
   if (e.verdict.mirror) out += ",\"mirror\":true";
   out += e.inspected ? ",\"inspected\":true" : ",\"inspected\":false";
+  if (e.type == EventType::kFlow) {
+    const FlowDetections& d = e.flow.detections;
+    const auto& sigs = gen.spec().signatures;
+    out += ",\"detections\":{";
+    for (uint8_t i = 0; i < d.kinds; ++i) {
+      if (i) out += ',';
+      kv_num(out, d.signature[i] < sigs.size() ? std::string_view(sigs[d.signature[i]].name) : "unknown", d.count[i]);
+    }
+    out += "},\"classes\":{";
+    bool first = true;
+    for (int c = 0; c < static_cast<int>(DataClass::kCount); ++c) {
+      if (d.per_class[c] == 0) continue;
+      if (!first) out += ',';
+      first = false;
+      kv_num(out, data_class_name(static_cast<DataClass>(c)), d.per_class[c]);
+    }
+    out += '}';
+    out += ",\"distinct_identifiers\":" + std::to_string(d.distinct);
+    if (d.uninspectable) out += ",\"uninspectable\":true";
+  }
   out += ',';
   kv_num(out, "generation", e.generation);
   out += "}}";

@@ -22,6 +22,7 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out);
 
 std::string_view action_name(Action a) noexcept;
 std::string_view app_proto_name(AppProto a) noexcept;
+std::string_view data_class_name(DataClass c) noexcept;
 void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace ftz::engine

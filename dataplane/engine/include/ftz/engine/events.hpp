@@ -16,7 +16,7 @@
 
 namespace ftz::engine {
 
-enum class EventType : uint8_t { kFlow, kTls, kHttp, kDns };
+enum class EventType : uint8_t { kFlow, kTls, kHttp, kDns, kAlert };
 
 // A bounded string copied into the event (truncation is flagged).
 template <size_t N>
@@ -34,6 +34,18 @@ struct FixedString {
 
 enum class FlowEndReason : uint8_t { kTimeout, kClosed, kEvicted, kShutdown, kReplaced };
 
+// Confirmed detections of one flow, per signature (index into the
+// generation's signatures) and per data class; not rate-limited.
+inline constexpr uint32_t kMaxFlowDetectionKinds = 24;
+struct FlowDetections {
+  uint8_t kinds = 0;
+  uint16_t signature[kMaxFlowDetectionKinds];
+  uint32_t count[kMaxFlowDetectionKinds];
+  uint32_t per_class[static_cast<int>(DataClass::kCount)];
+  uint32_t distinct = 0;  // distinct identifiers (by token) in the flow
+  bool uninspectable = false;
+};
+
 struct FlowEventData {
   uint64_t pkts_toserver, pkts_toclient, bytes_toserver, bytes_toclient;
   int64_t start_ns;
@@ -43,6 +55,7 @@ struct FlowEventData {
   uint8_t app;  // AppProto
   uint32_t gaps;
   uint32_t conflicts;
+  FlowDetections detections;
 };
 struct TlsEventData {
   FixedString<256> sni;
@@ -60,6 +73,19 @@ struct HttpEventData {
   bool has_length;
   bool chunked;
 };
+// One confirmed identifier. Never the identifier itself: its masked form
+// and a keyed 64-bit token (the same token the compliance ledger counts), so
+// a SIEM can correlate without seeing the PI.
+struct AlertEventData {
+  uint16_t signature;  // index into the generation's signatures
+  DataClass category;
+  bool minor;
+  FixedString<48> masked;
+  uint64_t token;
+  uint64_t stream_offset;
+  bool to_server;
+};
+
 struct DnsEventData {
   FixedString<256> rrname;
   uint16_t rrtype;
@@ -91,6 +117,7 @@ struct Event {
     TlsEventData tls;
     HttpEventData http;
     DnsEventData dns;
+    AlertEventData alert;
   };
   Event() noexcept : flow{} {}
 };
