@@ -38,7 +38,7 @@ void mask_code_points(std::string_view s, KeepRule rule, char* out) noexcept {
   size_t tail = rule.tail;
   const size_t need_hidden = count < kMinHidden ? count : kMinHidden;
   while (head + tail > 0 && (head + tail > count || count - head - tail < need_hidden)) {
-    if (tail >= head && tail > 0) {
+    if (tail >= head) {  // shrink the longer side, the tail on a tie
       --tail;
     } else {
       --head;

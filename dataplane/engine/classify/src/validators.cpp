@@ -670,51 +670,67 @@ constexpr size_t kFastaMinBases = 30;
 // FASTQ read line minimum (short reads are >= 20 bases in practice).
 constexpr size_t kFastqMinBases = 20;
 
-// FASTA: '>' + ID line, then a line of bases.
+size_t count_bases(std::string_view s, size_t& i, bool upper_only) noexcept {
+  size_t n = 0;
+  while (i < s.size() && is_base(s[i]) && !(upper_only && is_ascii_lower(s[i]))) {
+    ++i;
+    ++n;
+  }
+  return n;
+}
+
+// '>' or '@' + an ID line (first character not a space) + line break.
+bool skip_header_line(std::string_view s, size_t& i, char marker) noexcept {
+  if (i < s.size() && s[i] == '\n') ++i;  // a pattern may anchor on the line break
+  if (i >= s.size() || s[i] != marker) return false;
+  ++i;
+  if (i >= s.size() || s[i] == ' ' || !is_header_char(s[i])) return false;
+  while (i < s.size() && is_header_char(s[i])) ++i;
+  return skip_newline(s, i);
+}
+
+// Minimum bases of a full FASTA sequence line followed by more bases (the
+// headerless form: the header may be far back or longer than the pattern).
+constexpr size_t kFastaLineBases = 60;
+constexpr size_t kFastaNextBases = 20;
+
+// FASTA: '>' + ID line then >= 30 bases; or a >= 60-base line followed by
+// another line of bases.
 Verdict validate_fasta(std::string_view s) noexcept {
   size_t i = 0;
-  if (i < s.size() && s[i] == '\n') ++i;  // the pattern may anchor on the line break
-  if (i >= s.size() || s[i] != '>') return {};
-  ++i;
-  if (i >= s.size() || s[i] == ' ' || !is_header_char(s[i])) return {};
-  while (i < s.size() && is_header_char(s[i])) ++i;
-  if (!skip_newline(s, i)) return {};
-  size_t bases = 0;
-  while (i < s.size() && is_base(s[i])) {
-    ++i;
-    ++bases;
+  if (!s.empty() && (s[0] == '>' || s[0] == '\n')) {
+    if (!skip_header_line(s, i, '>') || count_bases(s, i, false) < kFastaMinBases) return {};
+  } else {
+    if (count_bases(s, i, false) < kFastaLineBases || !skip_newline(s, i)) return {};
+    if (count_bases(s, i, false) < kFastaNextBases) return {};
   }
-  if (bases < kFastaMinBases) return {};
   if (i != s.size() && !skip_newline(s, i)) return {};
   return accept(kStrengthStrong, false, IdType::kUnknown, {});
 }
 
-// FASTQ: "@id\nSEQ\n+", and when visible, a quality line as long as SEQ.
+// FASTQ 4-line records: "@id" / SEQ / "+[id]" / QUAL (as many Phred+33
+// characters as bases). Two views: from the header (@id, SEQ >= 20, and the
+// '+' line if visible), or around the separator (SEQ >= 20, '+' line, QUAL).
 Verdict validate_fastq(std::string_view s) noexcept {
   size_t i = 0;
-  if (i < s.size() && s[i] == '\n') ++i;
-  if (i >= s.size() || s[i] != '@') return {};
-  ++i;
-  if (i >= s.size() || s[i] == ' ' || !is_header_char(s[i])) return {};
-  while (i < s.size() && is_header_char(s[i])) ++i;
-  if (!skip_newline(s, i)) return {};
-  size_t bases = 0;
-  while (i < s.size() && is_base(s[i]) && !is_ascii_lower(s[i])) {
-    ++i;
-    ++bases;
-  }
-  if (bases < kFastqMinBases || !skip_newline(s, i)) return {};
-  if (i >= s.size() || s[i] != '+') return {};
+  const bool header = !s.empty() && (s[0] == '@' || s[0] == '\n');
+  if (header && !skip_header_line(s, i, '@')) return {};
+  const size_t bases = count_bases(s, i, true);
+  if (bases < kFastqMinBases) return {};
+  if (i == s.size()) return header ? accept(kStrengthStrong, false, IdType::kUnknown, {}) : Verdict{};
+  if (!skip_newline(s, i) || i >= s.size() || s[i] != '+') return {};
   ++i;
   while (i < s.size() && is_header_char(s[i])) ++i;
   if (skip_newline(s, i)) {
-    // Phred+33 quality characters '!'..'~', exactly one per base.
-    size_t qual = 0;
-    while (i < s.size() && s[i] >= '!' && s[i] <= '~') {
-      ++i;
-      ++qual;
-    }
-    if (i == s.size() ? qual > bases : qual != bases) return {};
+    const size_t q0 = i;
+    while (i < s.size() && s[i] >= '!' && s[i] <= '~') ++i;
+    const size_t qual = i - q0;
+    if (!header && qual == 0) return {};
+    // From the header the whole read is visible: one quality character per
+    // base (fewer only when the candidate ends inside the quality line).
+    if (header && (i < s.size() ? qual != bases : qual > bases)) return {};
+  } else if (!header) {
+    return {};
   }
   if (i != s.size() && s[i] != '\r' && s[i] != '\n') return {};
   return accept(kStrengthStrong, false, IdType::kUnknown, {});
@@ -760,6 +776,22 @@ Verdict validate_none(std::string_view s) noexcept {
 }
 
 }  // namespace
+
+size_t extend_left(ValidatorId id, std::string_view text, size_t begin) noexcept {
+  if (id != ValidatorId::kEmail || begin > text.size() || begin == 0) return begin;
+  // The e-mail pattern starts at '@' (a SOM pattern with a 64-byte local part
+  // before it is "too large" for Hyperscan); the local part is read back here
+  // on bytes the scanner already holds.
+  size_t start = begin;
+  while (start > 0 && begin - start < 64 && is_local_char(text[start - 1])) --start;
+  // A dot-atom has no ".." and no leading dot: in prose such as
+  // "see....me@x.cn" the address begins after the last run of dots.
+  for (size_t i = start; i + 1 < begin; ++i) {
+    if (text[i] == '.' && text[i + 1] == '.') start = i + 2;
+  }
+  while (start < begin && text[start] == '.') ++start;
+  return start;
+}
 
 Verdict validate(ValidatorId id, std::string_view candidate, const ValidationContext& ctx) noexcept {
   if (candidate.size() > kMaxCandidate) return {};

@@ -9,7 +9,7 @@
 //   everything else: first 2 + last 2 characters (UTF-8 code points, so a
 //           plate keeps its province character whole)
 // Never reveals more than the rule: when fewer than 4 characters would be
-// hidden (short input), the kept tail and then head shrink until at least
+// hidden (short input), the longer kept side (the tail on a tie) shrinks until at least
 // min(4, length) characters are hidden.
 
 #include <cstddef>

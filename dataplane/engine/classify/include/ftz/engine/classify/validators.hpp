@@ -122,8 +122,20 @@ struct ValidationContext {
 
 // Judges `candidate` (the exact matched bytes; full-width digits/letters and
 // separators inside digit runs are folded internally, see normalize.hpp).
-// Never reads past candidate; returns valid=false for kNone-like garbage.
+// Never reads past candidate; anything that is not the identifier is
+// valid=false. kNone accepts any non-empty candidate (the pattern is the
+// evidence) with strength 1.
 Verdict validate(ValidatorId id, std::string_view candidate, const ValidationContext& ctx) noexcept;
+
+// Where a match really starts, for patterns that cannot carry their left part
+// (Hyperscan rejects a SOM pattern with a 64-byte local part before '@' as
+// "too large"). For kEmail, `begin` is the '@' and the result is the start of
+// the local part: up to 64 local-part bytes read back from text[begin - 1],
+// starting after the last ".." and any leading dots (a dot-atom has
+// neither). Every other validator returns `begin`. `text` is what the scanner
+// holds (chunk plus tail window): those bytes are already seen, so unlike a
+// right boundary nothing waits for the next chunk.
+size_t extend_left(ValidatorId id, std::string_view text, size_t begin) noexcept;
 
 // Stable names ("resident_id", ...); "" for out-of-range values.
 std::string_view validator_name(ValidatorId id) noexcept;
