@@ -1,0 +1,167 @@
+#pragma once
+// ComplianceLedger: the control-side record of distinct individuals whose PI
+// left the zone since 1 January (Asia/Shanghai), per tenant, data class,
+// destination zone and identifier type (DOMAIN.md §1.1 rows 4-6, §1.4). It
+// merges the workers' banks, evaluates the configured thresholds, emits
+// events once, and persists itself so that a restart keeps the year's counts.
+// Single-threaded: call it from one control thread.
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "ftz/engine/compliance/hmac.hpp"
+#include "ftz/engine/compliance/set_key.hpp"
+#include "ftz/engine/compliance/threshold_board.hpp"
+#include "ftz/engine/compliance/worker_accounting.hpp"
+#include "ftz/engine/policy_spec.hpp"
+
+namespace ftz::engine::compliance {
+
+class TokenKey;
+
+struct TrackedApproval {
+  uint32_t tenant = 0;
+  std::string id;
+  int64_t valid_until_s = 0;  // unix seconds, exclusive (ApprovalSpec::valid_until)
+};
+
+// The OPEN questions of DOMAIN.md §1.4 that are not in ComplianceSpec.
+struct LedgerOptions {
+  // A person whose sensitive PI left also counts as a PI (general) individual.
+  bool sensitive_counts_as_pi = false;
+};
+
+struct LedgerConfig {
+  std::vector<std::string> tenant_names;  // index = tenant id (state file maps by name)
+  std::vector<std::string> zone_names;    // index = destination zone id
+  std::vector<ThresholdSpec> thresholds;
+  std::vector<uint32_t> warn_percents = {80, 95, 100};
+  CountMode count_mode = CountMode::kMaxOverIdentifierTypes;
+  uint64_t max_tokens_per_set = 2'000'000;
+  std::vector<TrackedApproval> approvals;
+  MacAlgo algo = MacAlgo::kHmacSha256;
+  uint64_t key_fingerprint = 0;  // TokenKey::fingerprint()
+  LedgerOptions options;
+
+  static LedgerConfig from_policy(const PolicySpec& policy, const TokenKey& key, LedgerOptions options = {});
+};
+
+enum class ComplianceEventKind : uint8_t { kThresholdWarn, kThresholdExceeded, kApprovalExpired, kYearRollover };
+const char* compliance_event_kind_name(ComplianceEventKind k) noexcept;
+
+struct ComplianceEvent {
+  ComplianceEventKind kind = ComplianceEventKind::kThresholdWarn;
+  int64_t ts_ns = 0;
+  int32_t year = 0;  // counting year (Asia/Shanghai)
+  uint32_t tenant = 0;
+  std::string tenant_name;
+  // Thresholds:
+  std::string threshold;  // ThresholdSpec::name
+  std::string mechanism;  // ThresholdSpec::mechanism
+  DataClass data_class = DataClass::kPi;
+  uint32_t percent = 0;         // the warn percent crossed
+  uint64_t individuals = 0;     // count at evaluation
+  uint64_t line = 0;            // ThresholdSpec::individuals
+  bool lower_bound = false;     // a set overflowed: "at least individuals"
+  // Approvals:
+  std::string approval_id;
+};
+
+struct IndividualCount {
+  uint64_t at_least = 0;   // exact unless saturated, then a lower bound
+  bool saturated = false;  // a set reached max_tokens_per_set
+  uint64_t overflow = 0;   // refused insertions (not deduplicated)
+};
+
+class ComplianceLedger {
+ public:
+  // now_ns fixes the counting year until load() or a later evaluate().
+  ComplianceLedger(LedgerConfig config, int64_t now_ns);
+
+  // Harvests the bank the worker has retired (see worker_accounting.hpp).
+  // Returns false when the worker has not passed quiescent() since the last
+  // call (nothing taken; try again later). Never blocks.
+  bool merge(WorkerAccounting& worker);
+  // Takes both banks. Only when the worker thread is stopped or is the caller.
+  void merge_stopped(WorkerAccounting& worker);
+
+  // Rolls the year if now_ns is in a later one, evaluates every threshold of
+  // every tenant, updates tenant states and returns the newly crossed
+  // percents: each (tenant, threshold, percent, year) fires once, also across
+  // restarts (the fired set is persisted).
+  std::vector<ComplianceEvent> evaluate(int64_t now_ns);
+  // One event per approval once now_ns >= valid_until (persisted too).
+  std::vector<ComplianceEvent> check_approval_expiry(int64_t now_ns);
+
+  // Exact counts (kAllDestZones = union over destinations). Without id_type
+  // the identifier types combine by count_mode (max or sum).
+  IndividualCount individuals(uint32_t tenant, DataClass c, uint32_t dest_zone, uint8_t id_type) const;
+  IndividualCount individuals(uint32_t tenant, DataClass c, uint32_t dest_zone) const;
+  // HyperLogLog estimates, same combination rule.
+  double estimate(uint32_t tenant, DataClass c, uint32_t dest_zone, uint8_t id_type) const;
+  double estimate(uint32_t tenant, DataClass c, uint32_t dest_zone) const;
+  // Last year's frozen summary (exact count at rollover, plus HLL).
+  IndividualCount previous_year_individuals(uint32_t tenant, DataClass c, uint32_t dest_zone) const;
+  int32_t previous_year() const noexcept { return previous_year_; }
+
+  ThresholdState tenant_state(uint32_t tenant) const noexcept;
+  const std::vector<ThresholdState>& tenant_states() const noexcept { return states_; }
+  void publish(ThresholdBoard& board) const noexcept { board.publish(states_); }
+
+  int32_t year() const noexcept { return year_; }
+  const std::vector<std::string>& tenant_names() const noexcept { return config_.tenant_names; }
+  size_t memory_bytes() const noexcept;
+
+  struct Counters {
+    uint64_t tokens_merged = 0;
+    uint64_t late_tokens = 0;   // previous year's records after rollover (HLL only)
+    uint64_t stale_tokens = 0;  // older than the previous year: dropped
+    uint64_t rollovers = 0;
+  };
+  const Counters& counters() const noexcept { return counters_; }
+
+  // Atomic: temp file, fsync, rename, fsync of the directory.
+  tl::expected<void, std::string> save(const std::string& path, int64_t now_ns) const;
+  // true: loaded; false: no file (first start). A corrupt, truncated or
+  // foreign (other key, other algorithm) file is an error and the ledger is
+  // left exactly as it was: never a silent reset of the year.
+  tl::expected<bool, std::string> load(const std::string& path);
+
+ private:
+  struct Summary {
+    uint64_t individuals = 0;
+    uint64_t overflow = 0;
+    uint64_t late_tokens = 0;
+    Hll hll;
+  };
+  using SetMap = std::unordered_map<SetKey, SetState, SetKeyHash>;
+
+  void absorb(WorkerAccounting::Bank& bank);
+  void insert(const SetKey& k, const SetState& from);
+  SetState& set_for(const SetKey& k);
+  void roll_to(int32_t year, int64_t now_ns, std::vector<ComplianceEvent>* events);
+  uint64_t threshold_value(uint32_t tenant, DataClass c, bool* lower_bound) const;
+  uint32_t tenant_index(const std::string& name);
+  uint32_t zone_index(const std::string& name);
+
+  LedgerConfig config_;
+  int32_t year_ = 0;
+  SetMap sets_;  // current year, key.year == 0
+  int32_t previous_year_ = 0;
+  std::unordered_map<SetKey, Summary, SetKeyHash> previous_;
+  std::set<std::tuple<uint32_t, std::string, uint32_t>> fired_;  // (tenant, threshold, percent), this year
+  std::set<std::pair<uint32_t, std::string>> approvals_fired_;
+  std::vector<ThresholdState> states_;
+  std::vector<ComplianceEvent> pending_;  // rollover seen by merge(), returned by evaluate()
+  Counters counters_;
+};
+
+}  // namespace ftz::engine::compliance
