@@ -1,2 +1,362 @@
-// SignatureDatabase: compile, serialize, deserialize (work in progress).
-namespace ftz::engine::sig {}
+#include "ftz/engine/signatures/database.hpp"
+
+#include <zlib.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace ftz::engine::sig {
+namespace {
+
+// Serialized layout (little endian, this build's byte order; bundles are
+// produced and consumed on x86-64):
+//   "FTZSIGDB" | u32 format | u32 patterns | u64 catalog fingerprint
+//   | patterns x { u32 signature, u16 pattern, u8 som, u8 0, u32 min, u32 max }
+//   | u32 hs length | hs bytes | u32 CRC-32 of everything before it
+constexpr char kMagic[8] = {'F', 'T', 'Z', 'S', 'I', 'G', 'D', 'B'};
+constexpr uint32_t kFormat = 1;
+constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8;
+constexpr size_t kPatternBytes = 16;
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+std::string hs_error_text(hs_error_t e) {
+  switch (e) {
+    case HS_SUCCESS: return "success";
+    case HS_INVALID: return "invalid parameter or not a Hyperscan database (HS_INVALID)";
+    case HS_NOMEM: return "out of memory (HS_NOMEM)";
+    case HS_SCAN_TERMINATED: return "scan terminated (HS_SCAN_TERMINATED)";
+    case HS_COMPILER_ERROR: return "compiler error (HS_COMPILER_ERROR)";
+    case HS_DB_VERSION_ERROR: return "built by another Hyperscan version (HS_DB_VERSION_ERROR)";
+    case HS_DB_PLATFORM_ERROR: return "built for a platform this CPU does not support (HS_DB_PLATFORM_ERROR)";
+    case HS_DB_MODE_ERROR: return "wrong database mode (HS_DB_MODE_ERROR)";
+    case HS_BAD_ALIGN: return "misaligned (HS_BAD_ALIGN)";
+    case HS_BAD_ALLOC: return "allocator misaligned (HS_BAD_ALLOC)";
+    case HS_SCRATCH_IN_USE: return "scratch in use (HS_SCRATCH_IN_USE)";
+    case HS_ARCH_ERROR: return "CPU not supported by Hyperscan (HS_ARCH_ERROR)";
+    case HS_INSUFFICIENT_SPACE: return "insufficient space (HS_INSUFFICIENT_SPACE)";
+    default: return "Hyperscan error " + std::to_string(e);
+  }
+}
+
+std::string pattern_name(const SignatureSpec& s, size_t p) {
+  return "signature " + quoted(s.name) + " pattern " + std::to_string(p) + " (" + s.patterns[p].regex + ")";
+}
+
+unsigned flags_of(const SignaturePattern& p) {
+  unsigned f = HS_FLAG_DOTALL;
+  if (p.utf8) f |= HS_FLAG_UTF8;
+  if (p.caseless) f |= HS_FLAG_CASELESS;
+  if (p.som) f |= HS_FLAG_SOM_LEFTMOST;
+  return f;
+}
+
+// FNV-1a 64 over everything that changes what a pattern id means or how a
+// match is judged.
+uint64_t fingerprint(std::span<const SignatureSpec> specs) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](std::string_view s) {
+    for (char c : s) {
+      h ^= static_cast<uint8_t>(c);
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;
+    h *= 1099511628211ull;
+  };
+  for (const SignatureSpec& s : specs) {
+    mix(s.name);
+    mix(s.validator);
+    mix(s.context_required ? "1" : "0");
+    for (const SignaturePattern& p : s.patterns) {
+      mix(p.regex);
+      mix(std::to_string(flags_of(p)));
+    }
+  }
+  return h;
+}
+
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  return out;
+}
+
+std::string fold_field_name(std::string_view s) {
+  std::string out;
+  for (char c : lower_ascii(s)) {
+    if (c != '_' && c != '-' && c != ' ') out.push_back(c);
+  }
+  return out;
+}
+
+struct Flat {
+  std::vector<const char*> exprs;
+  std::vector<unsigned> flags;
+  std::vector<unsigned> ids;
+  std::vector<PatternMeta> meta;
+  bool any_som = false;
+};
+
+// Checks every pattern on its own (hs_expression_info) so errors name the
+// signature and pattern, and derives the widths the scanner relies on.
+tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs) {
+  Flat f;
+  if (specs.empty()) return tl::unexpected(std::string("signature catalog is empty"));
+  if (specs.size() > std::numeric_limits<uint16_t>::max()) {
+    return tl::unexpected(std::string("signature catalog has more than 65535 signatures"));
+  }
+  for (size_t si = 0; si < specs.size(); ++si) {
+    const SignatureSpec& s = specs[si];
+    if (!classify::validator_from_name(s.validator)) {
+      return tl::unexpected("signature " + quoted(s.name) + ": unknown validator " + quoted(s.validator));
+    }
+    if (s.patterns.empty()) return tl::unexpected("signature " + quoted(s.name) + ": no patterns");
+    for (size_t pi = 0; pi < s.patterns.size(); ++pi) {
+      const SignaturePattern& p = s.patterns[pi];
+      hs_expr_info_t* info = nullptr;
+      hs_compile_error_t* err = nullptr;
+      const unsigned flags = flags_of(p);
+      if (hs_expression_info(p.regex.c_str(), flags, &info, &err) != HS_SUCCESS) {
+        std::string msg = pattern_name(s, pi) + ": " + (err != nullptr ? err->message : "invalid pattern");
+        hs_free_compile_error(err);
+        return tl::unexpected(std::move(msg));
+      }
+      const unsigned min_w = info->min_width;
+      const unsigned max_w = info->max_width;
+      std::free(info);
+      if (min_w == 0) return tl::unexpected(pattern_name(s, pi) + ": can match an empty string");
+      if (max_w == UINT_MAX || max_w > kMaxPatternWidth) {
+        return tl::unexpected(pattern_name(s, pi) + ": match width is unbounded or above " +
+                              std::to_string(kMaxPatternWidth) + " bytes; bound it (e.g. {1,64})");
+      }
+      if (!p.som && min_w != max_w) {
+        return tl::unexpected(pattern_name(s, pi) + ": variable width " + std::to_string(min_w) + ".." +
+                              std::to_string(max_w) +
+                              " bytes without SOM; set `som: true` (or split it into fixed-width patterns)");
+      }
+      f.exprs.push_back(p.regex.c_str());
+      f.flags.push_back(flags);
+      f.ids.push_back(static_cast<unsigned>(f.meta.size()));
+      f.meta.push_back(PatternMeta{static_cast<uint32_t>(si), static_cast<uint16_t>(pi), p.som, min_w, max_w});
+      f.any_som = f.any_som || p.som;
+    }
+  }
+  return f;
+}
+
+tl::expected<HsDatabasePtr, std::string> compile_flat(std::span<const SignatureSpec> specs, const Flat& f,
+                                                      unsigned mode, const hs_platform_info_t* platform) {
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  const hs_error_t rc = hs_compile_multi(f.exprs.data(), f.flags.data(), f.ids.data(),
+                                         static_cast<unsigned>(f.exprs.size()), mode, platform, &db, &err);
+  if (rc != HS_SUCCESS) {
+    std::string msg;
+    if (err != nullptr && err->expression >= 0 && static_cast<size_t>(err->expression) < f.meta.size()) {
+      const PatternMeta& m = f.meta[static_cast<size_t>(err->expression)];
+      msg = pattern_name(specs[m.signature], m.pattern) + ": " + err->message;
+    } else {
+      msg = std::string("signature database: ") + (err != nullptr ? err->message : hs_error_text(rc).c_str());
+    }
+    hs_free_compile_error(err);
+    return tl::unexpected(std::move(msg));
+  }
+  return HsDatabasePtr(db);
+}
+
+void put32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+void put64(std::vector<uint8_t>& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+uint32_t get32(const uint8_t* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(p[i]) << (8 * i);
+  return v;
+}
+uint64_t get64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
+  return v;
+}
+
+uint32_t crc_of(const uint8_t* p, size_t n) {
+  uLong c = crc32(0L, Z_NULL, 0);
+  // zlib takes uInt lengths; feed in pieces.
+  while (n > 0) {
+    const uInt piece = n > (1u << 30) ? (1u << 30) : static_cast<uInt>(n);
+    c = crc32(c, p, piece);
+    p += piece;
+    n -= piece;
+  }
+  return static_cast<uint32_t>(c);
+}
+
+}  // namespace
+
+SignatureDatabase::~SignatureDatabase() = default;
+
+SignatureDatabase::Result SignatureDatabase::compile(std::span<const SignatureSpec> specs,
+                                                     const hs_platform_info_t* platform) {
+  auto flat = flatten(specs);
+  if (!flat) return tl::unexpected(flat.error());
+  unsigned mode = HS_MODE_STREAM;
+  if (flat->any_som) mode |= HS_MODE_SOM_HORIZON_LARGE;
+  auto db = compile_flat(specs, *flat, mode, platform);
+  if (!db) return tl::unexpected(db.error());
+  std::unique_ptr<SignatureDatabase> self(new SignatureDatabase());
+  self->db_ = std::move(*db);
+  self->specs_.assign(specs.begin(), specs.end());
+  self->patterns_ = std::move(flat->meta);
+  return finish(std::move(self));
+}
+
+SignatureDatabase::Result SignatureDatabase::finish(std::unique_ptr<SignatureDatabase> self) {
+  char* info = nullptr;
+  if (hs_database_info(self->db_.get(), &info) == HS_SUCCESS && info != nullptr) {
+    self->info_ = info;
+    std::free(info);
+  }
+  if (self->info_.find("STREAM") == std::string::npos) {
+    return tl::unexpected("signature database is not a streaming database (" + self->info_ + ")");
+  }
+  // The prototype scratch: allocating it also checks that this host can run
+  // the database (HS_ARCH_ERROR / HS_DB_PLATFORM_ERROR otherwise).
+  hs_scratch_t* scratch = nullptr;
+  if (const hs_error_t rc = hs_alloc_scratch(self->db_.get(), &scratch); rc != HS_SUCCESS) {
+    return tl::unexpected("signature database: scratch allocation failed: " + hs_error_text(rc));
+  }
+  self->prototype_.reset(scratch);
+  if (hs_stream_size(self->db_.get(), &self->stream_size_) != HS_SUCCESS ||
+      hs_database_size(self->db_.get(), &self->database_size_) != HS_SUCCESS) {
+    return tl::unexpected(std::string("signature database: size query failed"));
+  }
+  self->meta_.resize(self->specs_.size());
+  for (size_t i = 0; i < self->specs_.size(); ++i) {
+    const SignatureSpec& s = self->specs_[i];
+    SignatureMeta& m = self->meta_[i];
+    m.validator = classify::validator_from_name(s.validator).value_or(classify::ValidatorId::kNone);
+    m.context_required = s.context_required;
+    for (const std::string& k : s.context) {
+      if (k.empty()) continue;
+      m.keywords.push_back(lower_ascii(k));
+      std::string folded = fold_field_name(k);
+      if (!folded.empty()) m.field_names.push_back(std::move(folded));
+    }
+  }
+  for (const PatternMeta& p : self->patterns_) self->max_width_ = std::max(self->max_width_, p.max_width);
+  return std::shared_ptr<const SignatureDatabase>(std::move(self));
+}
+
+std::vector<uint8_t> SignatureDatabase::serialize() const {
+  char* bytes = nullptr;
+  size_t length = 0;
+  if (hs_serialize_database(db_.get(), &bytes, &length) != HS_SUCCESS) return {};
+  std::vector<uint8_t> out;
+  out.reserve(kHeaderBytes + patterns_.size() * kPatternBytes + 8 + length);
+  out.insert(out.end(), kMagic, kMagic + sizeof kMagic);
+  put32(out, kFormat);
+  put32(out, static_cast<uint32_t>(patterns_.size()));
+  put64(out, fingerprint(specs_));
+  for (const PatternMeta& p : patterns_) {
+    put32(out, p.signature);
+    out.push_back(static_cast<uint8_t>(p.pattern));
+    out.push_back(static_cast<uint8_t>(p.pattern >> 8));
+    out.push_back(p.som ? 1 : 0);
+    out.push_back(0);
+    put32(out, p.min_width);
+    put32(out, p.max_width);
+  }
+  put32(out, static_cast<uint32_t>(length));
+  out.insert(out.end(), reinterpret_cast<const uint8_t*>(bytes), reinterpret_cast<const uint8_t*>(bytes) + length);
+  std::free(bytes);
+  put32(out, crc_of(out.data(), out.size()));
+  return out;
+}
+
+SignatureDatabase::Result SignatureDatabase::deserialize(std::span<const uint8_t> bytes,
+                                                         std::span<const SignatureSpec> specs) {
+  const std::string what = "serialized signature database: ";
+  if (bytes.size() < kHeaderBytes + 8 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
+    return tl::unexpected(what + "not an ftzgate signature database (bad magic or truncated)");
+  }
+  const size_t body = bytes.size() - 4;
+  if (crc_of(bytes.data(), body) != get32(bytes.data() + body)) {
+    return tl::unexpected(what + "checksum mismatch (corrupted or truncated)");
+  }
+  const uint8_t* p = bytes.data() + sizeof kMagic;
+  if (const uint32_t fmt = get32(p); fmt != kFormat) {
+    return tl::unexpected(what + "format " + std::to_string(fmt) + ", expected " + std::to_string(kFormat));
+  }
+  const uint32_t count = get32(p + 4);
+  if (get64(p + 8) != fingerprint(specs)) {
+    return tl::unexpected(what + "compiled from a different signature catalog than the one given");
+  }
+  p += 16;
+  const uint8_t* end = bytes.data() + body;
+  if (static_cast<size_t>(end - p) < static_cast<size_t>(count) * kPatternBytes + 4) {
+    return tl::unexpected(what + "truncated pattern table");
+  }
+  size_t expected_count = 0;
+  for (const SignatureSpec& s : specs) expected_count += s.patterns.size();
+  if (count != expected_count) {
+    return tl::unexpected(what + std::to_string(count) + " patterns, the catalog has " +
+                          std::to_string(expected_count));
+  }
+  std::unique_ptr<SignatureDatabase> self(new SignatureDatabase());
+  self->patterns_.resize(count);
+  for (uint32_t i = 0; i < count; ++i, p += kPatternBytes) {
+    PatternMeta& m = self->patterns_[i];
+    m.signature = get32(p);
+    m.pattern = static_cast<uint16_t>(p[4] | (p[5] << 8));
+    m.som = p[6] != 0;
+    m.min_width = get32(p + 8);
+    m.max_width = get32(p + 12);
+    if (m.signature >= specs.size() || m.pattern >= specs[m.signature].patterns.size() ||
+        m.som != specs[m.signature].patterns[m.pattern].som || m.min_width == 0 || m.max_width < m.min_width ||
+        m.max_width > kMaxPatternWidth || (!m.som && m.min_width != m.max_width)) {
+      return tl::unexpected(what + "pattern table entry " + std::to_string(i) + " does not fit the catalog");
+    }
+  }
+  const uint32_t hs_len = get32(p);
+  p += 4;
+  if (static_cast<size_t>(end - p) != hs_len) return tl::unexpected(what + "Hyperscan section length mismatch");
+  const char* hs_bytes = reinterpret_cast<const char*>(p);
+  char* info = nullptr;
+  std::string hs_info = "unreadable";
+  if (hs_serialized_database_info(hs_bytes, hs_len, &info) == HS_SUCCESS && info != nullptr) {
+    hs_info = info;
+    std::free(info);
+  } else {
+    return tl::unexpected(what + "the Hyperscan section is not a serialized Hyperscan database");
+  }
+  hs_database_t* db = nullptr;
+  if (const hs_error_t rc = hs_deserialize_database(hs_bytes, hs_len, &db); rc != HS_SUCCESS) {
+    return tl::unexpected(what + "Hyperscan rejected it: " + hs_error_text(rc) + "; database: " + hs_info);
+  }
+  self->db_.reset(db);
+  self->specs_.assign(specs.begin(), specs.end());
+  return finish(std::move(self));
+}
+
+tl::expected<HsScratchPtr, std::string> SignatureDatabase::clone_scratch() const {
+  std::lock_guard<std::mutex> lock(clone_mutex_);
+  hs_scratch_t* s = nullptr;
+  if (const hs_error_t rc = hs_clone_scratch(prototype_.get(), &s); rc != HS_SUCCESS) {
+    return tl::unexpected("hs_clone_scratch: " + hs_error_text(rc));
+  }
+  return HsScratchPtr(s);
+}
+
+tl::expected<HsDatabasePtr, std::string> compile_block_database(std::span<const SignatureSpec> specs,
+                                                                const hs_platform_info_t* platform) {
+  auto flat = flatten(specs);
+  if (!flat) return tl::unexpected(flat.error());
+  return compile_flat(specs, *flat, HS_MODE_BLOCK, platform);
+}
+
+}  // namespace ftz::engine::sig

@@ -1,0 +1,123 @@
+#pragma once
+// SignatureDatabase: every pattern of a signature catalog compiled into ONE
+// Hyperscan STREAMING database, with the catalog metadata kept alongside.
+// Compile (control plane), serialize (bundle), deserialize (data plane) are
+// separate steps. Immutable once built; shared by all workers of a
+// PolicyGeneration. Slow path only: these functions allocate.
+//
+// Pattern rules enforced at compile time (PLATFORM.md §6, DOMAIN.md §3):
+//  - no lookaround (Hyperscan rejects it; validators check boundaries);
+//  - `utf8` -> HS_FLAG_UTF8, `caseless` -> HS_FLAG_CASELESS, always
+//    HS_FLAG_DOTALL (a '.' in a marker such as a DICOM preamble means any byte);
+//  - `som: true` -> HS_FLAG_SOM_LEFTMOST, and the database is built with
+//    HS_MODE_SOM_HORIZON_LARGE;
+//  - without SOM the match start is end - width, so the pattern must have a
+//    fixed width (hs_expression_info min == max), else the error tells the
+//    author to set `som`;
+//  - every pattern has a bounded width <= kMaxPatternWidth (the scanner must be
+//    able to hold a candidate to validate it) and cannot match empty.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "ftz/engine/classify/validators.hpp"
+#include "ftz/engine/policy_spec.hpp"
+#include "ftz/engine/signatures/hs_handles.hpp"
+
+namespace ftz::engine::sig {
+
+// Longest match a pattern may produce (e-mail: 64 + 1 + 255).
+inline constexpr uint32_t kMaxPatternWidth = 512;
+
+// One compiled pattern; its Hyperscan id is its index in patterns().
+struct PatternMeta {
+  uint32_t signature = 0;  // index into specs()
+  uint16_t pattern = 0;    // index into specs()[signature].patterns
+  bool som = false;        // start reported by Hyperscan (HS_FLAG_SOM_LEFTMOST)
+  uint32_t min_width = 0;  // hs_expression_info, bytes
+  uint32_t max_width = 0;  // == min_width when !som
+};
+
+// Per-signature data the scanner needs on the hot path, derived from the spec.
+struct SignatureMeta {
+  classify::ValidatorId validator = classify::ValidatorId::kNone;
+  bool context_required = false;
+  // Context keywords, ASCII letters lower-cased (matching is ASCII
+  // case-insensitive; UTF-8 keywords such as 身份证 match byte for byte).
+  std::vector<std::string> keywords;
+  // The same keywords with '_', '-', ' ' removed: a CSV header cell or JSON
+  // key binds to the signature when its folded text contains one of them
+  // ("id_card" and "idCard" both contain "idcard").
+  std::vector<std::string> field_names;
+};
+
+class SignatureDatabase {
+ public:
+  using Result = tl::expected<std::shared_ptr<const SignatureDatabase>, std::string>;
+
+  // Compiles every pattern of `specs` for `platform` (nullptr = this host).
+  // Errors name the signature and the pattern: `signature "cn_mobile" pattern
+  // 1: ...`.
+  static Result compile(std::span<const SignatureSpec> specs, const hs_platform_info_t* platform = nullptr);
+
+  // The serialized form: a small header (format version, catalog fingerprint,
+  // pattern metadata), the Hyperscan bytes and a CRC-32 over all of it.
+  // Empty when Hyperscan cannot allocate.
+  [[nodiscard]] std::vector<uint8_t> serialize() const;
+
+  // Rebuilds a database from serialize() output. `specs` must be the catalog
+  // it was compiled from (checked by fingerprint). A database compiled for CPU
+  // features this host lacks fails with the Hyperscan platform check
+  // (HS_DB_PLATFORM_ERROR) and the serialized database's own description.
+  static Result deserialize(std::span<const uint8_t> bytes, std::span<const SignatureSpec> specs);
+
+  [[nodiscard]] const hs_database_t* hs() const noexcept { return db_.get(); }
+  [[nodiscard]] std::span<const SignatureSpec> specs() const noexcept { return specs_; }
+  [[nodiscard]] std::span<const PatternMeta> patterns() const noexcept { return patterns_; }
+  [[nodiscard]] std::span<const SignatureMeta> signatures() const noexcept { return meta_; }
+  // hs_stream_size: Hyperscan stream state bytes per scanned flow direction.
+  [[nodiscard]] size_t stream_size() const noexcept { return stream_size_; }
+  // hs_database_size.
+  [[nodiscard]] size_t database_size() const noexcept { return database_size_; }
+  // hs_database_info, e.g. "Version: 5.4.0 Features: AVX2 Mode: STREAM".
+  [[nodiscard]] const std::string& info() const noexcept { return info_; }
+  // Longest match any pattern can produce.
+  [[nodiscard]] uint32_t max_match_width() const noexcept { return max_width_; }
+
+  // A scratch for one worker, cloned from the database's prototype
+  // (hs_clone_scratch). Thread-safe; slow path.
+  [[nodiscard]] tl::expected<HsScratchPtr, std::string> clone_scratch() const;
+
+  SignatureDatabase(const SignatureDatabase&) = delete;
+  SignatureDatabase& operator=(const SignatureDatabase&) = delete;
+  ~SignatureDatabase();
+
+ private:
+  SignatureDatabase() = default;
+  static Result finish(std::unique_ptr<SignatureDatabase> self);
+
+  HsDatabasePtr db_;
+  HsScratchPtr prototype_;
+  mutable std::mutex clone_mutex_;
+  std::vector<SignatureSpec> specs_;
+  std::vector<PatternMeta> patterns_;
+  std::vector<SignatureMeta> meta_;
+  size_t stream_size_ = 0;
+  size_t database_size_ = 0;
+  uint32_t max_width_ = 0;
+  std::string info_;
+};
+
+// The same patterns with the same flags compiled in BLOCK mode (hs_scan on a
+// streaming database returns HS_DB_MODE_ERROR). For baselines and tests only.
+tl::expected<HsDatabasePtr, std::string> compile_block_database(std::span<const SignatureSpec> specs,
+                                                                const hs_platform_info_t* platform = nullptr);
+
+}  // namespace ftz::engine::sig

@@ -1,0 +1,284 @@
+#pragma once
+// Scanner: one per worker thread. Scans the byte streams of inspected flow
+// directions against a SignatureDatabase with Hyperscan in streaming mode,
+// then validates every raw match on the exact bytes (boundaries, check
+// characters, context) and delivers confirmed identifiers to a DetectionSink.
+//
+// Threading: a Scanner and the ScanStates it serves belong to one thread.
+// Memory: everything is allocated by create(): the scratch (cloned from the
+// database's prototype), `max_streams` Hyperscan streams opened up front and
+// recycled with hs_reset_stream, the inflate arenas (inflate_memcap_bytes) and
+// the work buffers. scan()/finish()/release() never allocate, lock or throw.
+//
+// Per chunk: decode (inflate, URL / JSON \uXXXX, full-width fold) into a
+// block, hs_scan_stream the block (the callback only records (pattern, from,
+// to)), then judge the recorded matches (DOMAIN.md §3):
+//  - boundaries: the byte before the start and after the end is not
+//    [0-9A-Za-z] (identifier signatures; structural markers have none); the
+//    previous bytes come from the ScanState's 64-byte tail, a right boundary
+//    at the end of the visible bytes waits for the next chunk or finish();
+//  - validator on the exact matched bytes;
+//  - context for weak identifiers: a keyword of the signature within ±40
+//    bytes, or a field name (CSV header column, JSON key) binding the value;
+//  - one span, one identifier: when several signatures accept the same span
+//    the strongest wins (ties: catalog order), the others count as suppressed.
+// Offsets are in the decoded stream of the direction.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "ftz/engine/classify/validators.hpp"
+#include "ftz/engine/policy_spec.hpp"
+#include "ftz/engine/signatures/database.hpp"
+#include "ftz/engine/signatures/hs_handles.hpp"
+
+namespace ftz::engine::sig {
+
+enum class ContentKind : uint8_t { kRaw, kForm, kJson, kCsv };
+enum class Encoding : uint8_t { kIdentity, kGzip, kDeflate };
+
+struct ScanContext {
+  int64_t now_unix_s = 0;  // packet time, for date checks and the minor flag
+  ContentKind kind = ContentKind::kRaw;
+  Encoding encoding = Encoding::kIdentity;  // content coding of this chunk
+  // First chunk of a new message body (HTTP keep-alive): decoders, the
+  // inflater and the CSV header restart. The Hyperscan stream continues.
+  bool body_start = false;
+};
+
+// Why a flow direction could not be (fully) inspected. One registry feeds the
+// enum, the names and the counters.
+#define FTZ_SIG_UNINSPECTABLE(X)                                              \
+  X(kNone, "none")                                                            \
+  X(kStreamPoolExhausted, "stream_pool_exhausted")                            \
+  X(kInflateMemcap, "inflate_memcap")       /* no inflate arena free */       \
+  X(kInflateLimit, "inflate_limit")         /* inflated bytes over the cap */ \
+  X(kDecodeError, "decode_error")           /* corrupt gzip/deflate */        \
+  X(kMatchOverflow, "match_overflow")       /* raw matches over the bound */  \
+  X(kScanError, "scan_error")               /* hs_scan_stream failed */
+
+enum class Uninspectable : uint8_t {
+#define FTZ_X(id, name) id,
+  FTZ_SIG_UNINSPECTABLE(FTZ_X)
+#undef FTZ_X
+      kCount
+};
+inline constexpr size_t kUninspectableCount = static_cast<size_t>(Uninspectable::kCount);
+std::string_view uninspectable_name(Uninspectable r) noexcept;
+
+inline constexpr uint32_t kNoSlot = UINT32_MAX;
+inline constexpr size_t kTailBytes = 64;
+inline constexpr size_t kPendingSpans = 4;
+inline constexpr size_t kCsvBindings = 8;
+
+// A candidate span whose right boundary or right context was not visible yet.
+// Up to 3 signatures that accepted the same span wait together.
+struct PendingSpan {
+  uint64_t from = 0;
+  uint16_t len = 0;
+  uint8_t count = 0;
+  uint8_t bound = 0;  // bit i: sig[i] was bound by a field name / left context
+  uint16_t sig[3] = {};
+};
+
+// Per inspected flow direction, kept in the worker's flow record. Plain data:
+// trivially copyable and relocatable (memcpy is a valid move); the stream and
+// inflater it refers to are slots of the Scanner. Zero-initialise it (`{}`)
+// before the first scan(); release() it when the flow ends without finish().
+struct ScanState {
+  uint32_t stream = kNoSlot;   // Hyperscan stream slot
+  uint32_t inflater = kNoSlot; // inflate arena slot while a compressed body is open
+  uint64_t offset = 0;         // decoded bytes scanned so far
+  uint64_t inflated = 0;       // decoded bytes of the current compressed body
+  bool uninspectable = false;
+  Uninspectable reason = Uninspectable::kNone;
+  bool finished = false;
+  bool body_started = false;
+  // Decoder state (bytes of an escape or a UTF-8 sequence cut by the chunk end).
+  ContentKind kind = ContentKind::kRaw;
+  Encoding encoding = Encoding::kIdentity;
+  bool inflate_done = false;
+  uint8_t esc_len = 0;   // URL "%X" / JSON "\uXXX" bytes held
+  uint8_t fw_len = 0;    // bytes of a possible full-width character held
+  bool json_backslash = false;
+  uint8_t esc[6] = {};
+  uint8_t fw[2] = {};
+  uint16_t high_surrogate = 0;
+  // CSV: the header row binds columns to signatures (mask over signature
+  // indices < 64).
+  uint8_t csv_line = 0;   // 0 = header row, 1 = data (saturates)
+  bool csv_quoted = false;
+  uint8_t csv_bindings = 0;
+  uint16_t csv_column = 0;
+  uint64_t csv_cell_start = 0;  // stream offset of the current header cell
+  uint16_t csv_bound_column[kCsvBindings] = {};
+  uint64_t csv_bound_mask[kCsvBindings] = {};
+  // Last decoded bytes: left boundaries, straddling candidates, context.
+  uint8_t tail_len = 0;
+  uint8_t pending_count = 0;
+  uint8_t tail[kTailBytes] = {};
+  PendingSpan pending[kPendingSpans] = {};
+};
+
+// A confirmed identifier. Never log `normalized` or `candidate` (tokens only).
+struct Detection {
+  uint32_t signature = 0;  // index into the database's specs()
+  uint32_t sid = 0;
+  DataClass data_class = DataClass::kPi;  // kSensitivePi when `minor`
+  classify::ValidatorId validator = classify::ValidatorId::kNone;
+  classify::IdType id_type = classify::IdType::kUnknown;
+  uint8_t strength = 0;
+  bool minor = false;
+  bool by_context = false;  // a weak identifier confirmed by keyword or field name
+  uint64_t stream_offset = 0;  // decoded-stream offset of the first byte
+  uint32_t length = 0;         // matched bytes
+  uint8_t normalized_len = 0;  // 0: identifier longer than the buffer (token the candidate)
+  uint8_t masked_len = 0;
+  char normalized[classify::kMaxNormalized] = {};
+  char masked[64] = {};
+  // The exact matched bytes; valid only during on_detection().
+  std::string_view candidate;
+
+  std::string_view normalized_view() const noexcept { return {normalized, normalized_len}; }
+  std::string_view masked_view() const noexcept { return {masked, masked_len}; }
+};
+
+class DetectionSink {
+ public:
+  virtual void on_detection(const Detection& d) noexcept = 0;
+
+ protected:
+  ~DetectionSink() = default;
+};
+
+struct SignatureCounters {
+  uint64_t hits = 0;        // raw Hyperscan matches
+  uint64_t confirmed = 0;   // delivered detections
+  uint64_t suppressed = 0;  // accepted but a stronger signature took the span
+};
+
+struct ScannerCounters {
+  uint64_t chunks = 0;
+  uint64_t bytes_in = 0;       // bytes given to scan()
+  uint64_t bytes_scanned = 0;  // decoded bytes given to Hyperscan
+  uint64_t blocks = 0;
+  uint64_t boundary_rejected = 0;
+  uint64_t invalid = 0;        // the validator said no
+  uint64_t no_context = 0;     // weak identifier without keyword or field name
+  uint64_t truncated = 0;      // candidate began before the bytes still held
+  uint64_t pending_overflow = 0;
+  uint64_t uninspectable[kUninspectableCount] = {};
+  uint32_t streams_in_use = 0;
+  uint32_t streams_peak = 0;
+  uint32_t inflaters_in_use = 0;
+};
+
+struct ScannerConfig {
+  uint32_t max_streams = 1024;                 // flow directions scanned at once
+  uint64_t inflate_memcap_bytes = 16u << 20;   // all inflate arenas of this worker
+  uint64_t max_inflated_per_body = 64u << 20;  // decompression-bomb guard
+  uint32_t block_bytes = 16384;                // decoded bytes per hs_scan_stream
+  uint32_t max_matches_per_block = 8192;       // raw matches recorded per block
+};
+
+// Bytes of one inflate arena (zlib inflate state + 32 KiB window).
+inline constexpr size_t kInflateArenaBytes = 48u << 10;
+
+class Scanner {
+ public:
+  static tl::expected<std::unique_ptr<Scanner>, std::string> create(std::shared_ptr<const SignatureDatabase> db,
+                                                                    const ScannerConfig& config);
+  ~Scanner();
+  Scanner(const Scanner&) = delete;
+  Scanner& operator=(const Scanner&) = delete;
+
+  // Scans the next bytes of the direction. Takes a stream slot on first use;
+  // none free -> the state becomes uninspectable (kStreamPoolExhausted).
+  void scan(ScanState& st, std::span<const uint8_t> bytes, const ScanContext& ctx, DetectionSink& sink) noexcept;
+  // End of the direction: flushes decoders, reports end-of-data matches,
+  // decides pending right boundaries, returns the slots. Idempotent.
+  void finish(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept;
+  // Returns the slots without reporting (flow evicted / timed out).
+  void release(ScanState& st) noexcept;
+
+  [[nodiscard]] const ScannerCounters& counters() const noexcept { return counters_; }
+  [[nodiscard]] std::span<const SignatureCounters> signature_counters() const noexcept { return sig_counters_; }
+  [[nodiscard]] const SignatureDatabase& database() const noexcept { return *db_; }
+  // Hyperscan stream state per flow direction (hs_stream_size); the
+  // ScanState itself is sizeof(ScanState) in the flow record.
+  [[nodiscard]] size_t stream_state_bytes() const noexcept { return db_->stream_size(); }
+  [[nodiscard]] uint32_t inflater_slots() const noexcept { return static_cast<uint32_t>(inflaters_.size()); }
+
+ private:
+  Scanner() = default;
+  struct RawMatch {
+    uint32_t pattern;
+    uint64_t from;
+    uint64_t to;
+  };
+  struct CsvMark {
+    uint64_t offset;  // first byte after a ',' or '\n'
+    uint16_t column;
+    uint8_t line;
+  };
+  struct Inflater;
+  struct Candidate;
+
+  void feed(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n) noexcept;
+  void scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& sink, size_t produced, bool at_end) noexcept;
+  void judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint64_t win_base, size_t vis_len,
+             bool at_end) noexcept;
+  void emit(const ScanContext& ctx, DetectionSink& sink, const Candidate& c, uint64_t win_base) noexcept;
+  void csv_advance(ScanState& st, uint64_t win_base, size_t begin, size_t end) noexcept;
+  [[nodiscard]] bool csv_binds(const ScanState& st, uint32_t sig, uint64_t from) const noexcept;
+  [[nodiscard]] bool key_binds(ContentKind kind, uint32_t sig, uint64_t win_base, uint64_t from) const noexcept;
+  [[nodiscard]] uint64_t names_match(const uint8_t* p, size_t n) const noexcept;
+  bool keyword_near(uint32_t sig, uint64_t win_base, uint64_t vis_end, uint64_t from, uint64_t to,
+                    bool& after_complete) const noexcept;
+  bool acquire_inflater(ScanState& st, const uint8_t* in, size_t n) noexcept;
+  void release_inflater(ScanState& st) noexcept;
+  void mark_uninspectable(ScanState& st, Uninspectable why) noexcept;
+  void restart_body(ScanState& st, const ScanContext& ctx) noexcept;
+
+  static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                      void* ctx) noexcept;
+
+  std::shared_ptr<const SignatureDatabase> db_;
+  ScannerConfig config_;
+  HsScratchPtr scratch_;
+  std::vector<HsStreamPtr> streams_;
+  std::vector<uint32_t> free_streams_;
+  std::vector<std::unique_ptr<Inflater>> inflaters_;
+  std::vector<uint32_t> free_inflaters_;
+  // window_ = [reserved kTailBytes | decoded block]; the state's tail is
+  // copied right before the block so tail + block are contiguous (win_).
+  std::vector<uint8_t> window_;
+  uint8_t* win_ = nullptr;
+  std::vector<uint8_t> inflated_;
+  std::vector<uint8_t> tmp_;
+  std::vector<RawMatch> matches_;
+  size_t match_count_ = 0;
+  bool match_overflow_ = false;
+  std::vector<Candidate> cands_;
+  std::vector<uint32_t> order_;
+  std::vector<CsvMark> csv_marks_;
+  size_t csv_marks_count_ = 0;
+  uint16_t csv_col_before_ = 0;
+  uint8_t csv_line_before_ = 0;
+  ScannerCounters counters_;
+  std::vector<SignatureCounters> sig_counters_;
+  // Per signature: the alnum boundary rule applies (identifiers, not markers).
+  std::vector<uint8_t> alnum_boundary_;
+  // Per signature: folded field names for CSV headers, JSON keys, form keys.
+  std::vector<std::vector<std::string>> field_names_;
+};
+
+}  // namespace ftz::engine::sig
