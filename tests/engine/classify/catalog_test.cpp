@@ -164,11 +164,19 @@ TEST(Catalog, NamesAndSidsAreUnique) {
 TEST(Catalog, RequiredSignaturesWithDefaultClasses) {
   // DOMAIN.md §2.2 default labels.
   const std::map<std::string, std::string> required = {
-      {"cn_resident_id", "sensitive_pi"},  {"cn_mobile", "pi"},           {"bank_card", "sensitive_pi"},
-      {"cn_uscc", "org_id"},               {"cn_passport", "sensitive_pi"}, {"hk_macao_permit", "sensitive_pi"},
-      {"home_return_permit", "sensitive_pi"}, {"imei", "pi"},            {"email", "pi"},
-      {"vehicle_plate", "pi"},             {"geo_coordinates", "sensitive_pi"},
-      {"geo_trajectory", "sensitive_pi"},  {"genomic_data", "sensitive_pi"},
+      {"cn_resident_id", "sensitive_pi"},
+      {"cn_mobile", "pi"},
+      {"bank_card", "sensitive_pi"},
+      {"cn_uscc", "org_id"},
+      {"cn_passport", "sensitive_pi"},
+      {"hk_macao_permit", "sensitive_pi"},
+      {"home_return_permit", "sensitive_pi"},
+      {"imei", "pi"},
+      {"email", "pi"},
+      {"vehicle_plate", "pi"},
+      {"geo_coordinates", "sensitive_pi"},
+      {"geo_trajectory", "sensitive_pi"},
+      {"genomic_data", "sensitive_pi"},
       {"medical_record", "sensitive_pi"},
   };
   for (const auto& [name, cls] : required) {
@@ -195,7 +203,8 @@ TEST(Catalog, EveryPatternCompilesInStreamMode) {
       const unsigned mode = HS_MODE_STREAM | (p.som ? HS_MODE_SOM_HORIZON_LARGE : 0u);
       const hs_error_t rc = hs_compile(p.regex.c_str(), flags_of(p), mode, nullptr, &db, &err);
       HsDatabase owned(db);
-      EXPECT_EQ(rc, HS_SUCCESS) << s.name << " pattern " << i << ": " << (rc == HS_SUCCESS ? "" : compile_error(err));
+      EXPECT_EQ(rc, HS_SUCCESS) << s.name << " pattern " << i << ": "
+                                << (rc == HS_SUCCESS ? "" : compile_error(err));
     }
   }
 }
@@ -254,8 +263,9 @@ CompiledCatalog compile_catalog() {
   }
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
-  const hs_error_t rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
-                                         HS_MODE_STREAM | HS_MODE_SOM_HORIZON_LARGE, nullptr, &db, &err);
+  const hs_error_t rc =
+      hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                       HS_MODE_STREAM | HS_MODE_SOM_HORIZON_LARGE, nullptr, &db, &err);
   if (rc != HS_SUCCESS) {
     ADD_FAILURE() << "hs_compile_multi: " << compile_error(err);
     return cc;
@@ -296,7 +306,8 @@ std::vector<RawMatch> scan(std::string_view text) {
   const CompiledCatalog& cc = compiled();
   hs_stream_t* stream = nullptr;
   if (hs_open_stream(cc.db.get(), 0, &stream) != HS_SUCCESS) return out;
-  hs_scan_stream(stream, text.data(), static_cast<unsigned>(text.size()), 0, cc.scratch.get(), on_match, &out);
+  hs_scan_stream(stream, text.data(), static_cast<unsigned>(text.size()), 0, cc.scratch.get(), on_match,
+                 &out);
   hs_close_stream(stream, cc.scratch.get(), on_match, &out);
   return out;
 }
@@ -347,7 +358,10 @@ TEST(Catalog, SamplesAreDetectedEndToEnd) {
   };
   const std::vector<Sample> samples = {
       {"id", "身份证号：11010519491231002X。", "cn_resident_id"},
-      {"id full-width", "证件号 \xEF\xBC\x91\xEF\xBC\x91" "010519491231002X,", "cn_resident_id"},
+      {"id full-width",
+       "证件号 \xEF\xBC\x91\xEF\xBC\x91"
+       "010519491231002X,",
+       "cn_resident_id"},
       {"id legacy", "sfzh=110105491231002;", "cn_resident_id_legacy"},
       {"mobile", "手机: 13812345678,", "cn_mobile"},
       {"mobile +86", "tel:+86 138 1234 5678\n", "cn_mobile"},
@@ -366,12 +380,17 @@ TEST(Catalog, SamplesAreDetectedEndToEnd) {
       {"plate", "车牌：沪A·12345，", "vehicle_plate"},
       {"plate nev", "京AD12345 ", "vehicle_plate"},
       {"vcf", "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\n", "genomic_data"},
-      {"fastq", "@SRR001666.1 071112\nGATTTGGGGTTCAAAGCAGTATCGATCAAATAGT\n+\nIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIII\n",
+      {"fastq",
+       "@SRR001666.1 071112\nGATTTGGGGTTCAAAGCAGTATCGATCAAATAGT\n+\nIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIII\n",
        "genomic_fastq"},
       {"fasta", ">chr1 test\n" + std::string(60, 'A') + "\n", "genomic_fasta"},
-      {"fasta body", ">NC_000001.11 Homo sapiens chromosome 1, GRCh38.p14 Primary Assembly, a header too long for the SOM "
-                     "pattern\n" + std::string(60, 'N') + "\n" + std::string(60, 'C') + "\n", "genomic_fasta"},
-      {"fastq separator", "\nGATTTGGGGTTCAAAGCAGTATCGATC\n+SRR001666.1\n!''*((((***+))%%%++)(%%%%).1***\n", "genomic_fastq"},
+      {"fasta body",
+       ">NC_000001.11 Homo sapiens chromosome 1, GRCh38.p14 Primary Assembly, a header too long for the SOM "
+       "pattern\n" +
+           std::string(60, 'N') + "\n" + std::string(60, 'C') + "\n",
+       "genomic_fasta"},
+      {"fastq separator", "\nGATTTGGGGTTCAAAGCAGTATCGATC\n+SRR001666.1\n!''*((((***+))%%%++)(%%%%).1***\n",
+       "genomic_fastq"},
       {"email after dots", "see....me@mail.example.cn, thanks", "email"},
       {"qq email", "QQ邮箱12345678@qq.com。", "email"},
       {"hl7", "MSH|^~\\&|HIS|HOSP|LIS|LAB|20261115||ADT^A01|1|P|2.5\r", "medical_record"},

@@ -35,7 +35,8 @@ void check_mask(ValidatorId id, std::string_view value) {
   if (id == ValidatorId::kEmail) return;  // its rule keeps the domain
   // Shown bytes: at most head + tail code points of up to 4 bytes each.
   size_t limit = 4;
-  if (id == ValidatorId::kResidentId || id == ValidatorId::kResidentId15 || id == ValidatorId::kBankCard) limit = 10;
+  if (id == ValidatorId::kResidentId || id == ValidatorId::kResidentId15 || id == ValidatorId::kBankCard)
+    limit = 10;
   if (id == ValidatorId::kMobile) limit = 7;
   if (shown > limit * 4) std::abort();
   bool ascii = true;

@@ -27,7 +27,8 @@ Normalized run(std::string_view in, bool strip = true) {
 
 TEST(Normalize, FullWidthDigitsAndLettersFoldToAscii) {
   // "１３８" "ＡＢ" "ａｂ"
-  const std::string in = "\xEF\xBC\x91\xEF\xBC\x93\xEF\xBC\x98\xEF\xBC\xA1\xEF\xBC\xA2\xEF\xBD\x81\xEF\xBD\x82";
+  const std::string in =
+      "\xEF\xBC\x91\xEF\xBC\x93\xEF\xBC\x98\xEF\xBC\xA1\xEF\xBC\xA2\xEF\xBD\x81\xEF\xBD\x82";
   const Normalized n = run(in);
   EXPECT_EQ(n.text, "138ABab");
   EXPECT_EQ(n.result.in_consumed, in.size());
@@ -41,7 +42,10 @@ TEST(Normalize, OneSeparatorInsideADigitRunIsStripped) {
   EXPECT_EQ(run("138 1234 5678").text, "13812345678");
   EXPECT_EQ(run("138-1234-5678").text, "13812345678");
   EXPECT_EQ(run("138.1234.5678").text, "13812345678");
-  EXPECT_EQ(run("138\xC2\xB7" "1234").text, "1381234");
+  EXPECT_EQ(run("138\xC2\xB7"
+                "1234")
+                .text,
+            "1381234");
   // Full-width digits on both sides of a separator.
   EXPECT_EQ(run("\xEF\xBC\x91 \xEF\xBC\x92").text, "12");
 }
@@ -92,15 +96,23 @@ TEST(Normalize, MergedNumbersKeepTheirOwnBoundaries) {
   ASSERT_EQ(n.text.size(), 22u);
   EXPECT_TRUE(has_alnum_boundaries(in, input_range(in, n.offsets, 0, 11)));
   EXPECT_TRUE(has_alnum_boundaries(in, input_range(in, n.offsets, 11, 22)));
-  for (size_t b = 1; b < 11; ++b) EXPECT_FALSE(has_alnum_boundaries(in, input_range(in, n.offsets, b, b + 11)));
+  for (size_t b = 1; b < 11; ++b)
+    EXPECT_FALSE(has_alnum_boundaries(in, input_range(in, n.offsets, b, b + 11)));
 }
 
 TEST(Normalize, FullWidthNeighboursAreNotBoundaries) {
-  const std::string in = "\xEF\xBC\x91" "11010519491231002X" "\xEF\xBC\xA1";
+  const std::string in =
+      "\xEF\xBC\x91"
+      "11010519491231002X"
+      "\xEF\xBC\xA1";
   EXPECT_FALSE(has_alnum_boundaries(in, ByteRange{3, 21}));
-  const std::string left = "\xEF\xBC\x91" "11010519491231002X";
+  const std::string left =
+      "\xEF\xBC\x91"
+      "11010519491231002X";
   EXPECT_FALSE(has_alnum_boundaries(left, ByteRange{3, 21}));
-  const std::string right = "11010519491231002X" "\xEF\xBC\xA1";
+  const std::string right =
+      "11010519491231002X"
+      "\xEF\xBC\xA1";
   EXPECT_FALSE(has_alnum_boundaries(right, ByteRange{0, 18}));
   // Chinese text around is fine ("号码：" ... "。").
   const std::string zh = "号码：11010519491231002X。";

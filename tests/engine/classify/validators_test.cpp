@@ -19,9 +19,8 @@ using test::with_bad_luhn;
 using test::with_luhn;
 
 // Asserts validity without printing the candidate.
-#define EXPECT_VALID(id, value)                                     \
-  EXPECT_TRUE(check(id, value).valid) << "expected valid: " << masked(id, value)
-#define EXPECT_INVALID(id, value)                                   \
+#define EXPECT_VALID(id, value) EXPECT_TRUE(check(id, value).valid) << "expected valid: " << masked(id, value)
+#define EXPECT_INVALID(id, value) \
   EXPECT_FALSE(check(id, value).valid) << "expected invalid: " << masked(id, value)
 
 // ---------------------------------------------------------------- resident ID
@@ -57,7 +56,9 @@ TEST(ResidentId, FullWidthAndSeparators) {
   EXPECT_EQ(f.normalized_view(), "11010519491231002X");
 
   for (std::string_view s : {"110105 19491231 002X", "110105-19491231-002X", "110105.19491231.002X",
-                             "110105\xC2\xB7" "19491231\xC2\xB7" "002X"}) {
+                             "110105\xC2\xB7"
+                             "19491231\xC2\xB7"
+                             "002X"}) {
     const Verdict v = check(ValidatorId::kResidentId, s);
     EXPECT_TRUE(v.valid) << masked(ValidatorId::kResidentId, s);
     EXPECT_EQ(v.normalized_view(), "11010519491231002X");
@@ -106,12 +107,12 @@ TEST(ResidentId, FutureDateRelativeToPacketTimeInShanghai) {
 }
 
 TEST(ResidentId, RegionPrefixes) {
-  for (std::string_view area : {"110000", "150000", "210000", "230000", "310000", "370000", "410000", "460000",
-                                "500000", "540000", "610000", "650000", "710000"}) {
+  for (std::string_view area : {"110000", "150000", "210000", "230000", "310000", "370000", "410000",
+                                "460000", "500000", "540000", "610000", "650000", "710000"}) {
     EXPECT_VALID(ValidatorId::kResidentId, make_id(area, "19800101"));
   }
-  for (std::string_view area : {"100000", "160000", "200000", "240000", "380000", "470000", "550000", "600000",
-                                "660000", "700000", "720000", "800000", "840000", "010000"}) {
+  for (std::string_view area : {"100000", "160000", "200000", "240000", "380000", "470000", "550000",
+                                "600000", "660000", "700000", "720000", "800000", "840000", "010000"}) {
     EXPECT_INVALID(ValidatorId::kResidentId, make_id(area, "19800101"));
   }
 }
@@ -198,9 +199,12 @@ TEST(BankCard, OtherNetworksNeedContext) {
     IdType type;
   };
   const Case cases[] = {
-      {"visa16", "411111111111111", IdType::kVisa},       {"visa13", "422222222222", IdType::kVisa},
-      {"mc5x", "555555555555444", IdType::kMastercard},   {"mc2x", "222300312200322", IdType::kMastercard},
-      {"amex", "37828224631000", IdType::kAmex},          {"jcb", "353011133330000", IdType::kJcb},
+      {"visa16", "411111111111111", IdType::kVisa},
+      {"visa13", "422222222222", IdType::kVisa},
+      {"mc5x", "555555555555444", IdType::kMastercard},
+      {"mc2x", "222300312200322", IdType::kMastercard},
+      {"amex", "37828224631000", IdType::kAmex},
+      {"jcb", "353011133330000", IdType::kJcb},
       {"domestic9", "955880123456789", IdType::kDomesticCard},
   };
   for (const Case& c : cases) {
@@ -217,17 +221,17 @@ TEST(BankCard, OtherNetworksNeedContext) {
 }
 
 TEST(BankCard, Negatives) {
-  EXPECT_INVALID(ValidatorId::kBankCard, with_luhn("711111111111111"));  // no network
-  EXPECT_INVALID(ValidatorId::kBankCard, with_luhn("41111111111111"));   // Visa, 15 digits
-  EXPECT_INVALID(ValidatorId::kBankCard, with_luhn("62220233333"));      // too short
+  EXPECT_INVALID(ValidatorId::kBankCard, with_luhn("711111111111111"));      // no network
+  EXPECT_INVALID(ValidatorId::kBankCard, with_luhn("41111111111111"));       // Visa, 15 digits
+  EXPECT_INVALID(ValidatorId::kBankCard, with_luhn("62220233333"));          // too short
   EXPECT_INVALID(ValidatorId::kBankCard, with_luhn("6222023333333333333"));  // 20 digits
-  EXPECT_INVALID(ValidatorId::kBankCard, with_luhn("272100000000000"));  // 2721 is not Mastercard
+  EXPECT_INVALID(ValidatorId::kBankCard, with_luhn("272100000000000"));      // 2721 is not Mastercard
 }
 
 TEST(BankCard, SeparatorsAndFullWidth) {
   const std::string card = with_luhn("622202123456789");
-  const std::string spaced = card.substr(0, 4) + " " + card.substr(4, 4) + " " + card.substr(8, 4) + " " +
-                             card.substr(12);
+  const std::string spaced =
+      card.substr(0, 4) + " " + card.substr(4, 4) + " " + card.substr(8, 4) + " " + card.substr(12);
   const Verdict v = check(ValidatorId::kBankCard, spaced);
   EXPECT_TRUE(v.valid);
   EXPECT_TRUE(v.normalized_view() == card);
@@ -270,8 +274,8 @@ TEST(Uscc, CharsetExcludesIOSVZ) {
 // --------------------------------------------------------------------- mobile
 
 TEST(Mobile, AllocatedPrefixes) {
-  for (std::string_view p : {"130", "139", "145", "149", "150", "153", "155", "159", "162", "165", "167", "170",
-                             "178", "180", "189", "190", "193", "195", "199"}) {
+  for (std::string_view p : {"130", "139", "145", "149", "150", "153", "155", "159", "162", "165", "167",
+                             "170", "178", "180", "189", "190", "193", "195", "199"}) {
     const std::string m = std::string(p) + "12345678";
     const Verdict v = check(ValidatorId::kMobile, m);
     EXPECT_TRUE(v.valid) << p;
@@ -279,7 +283,8 @@ TEST(Mobile, AllocatedPrefixes) {
     EXPECT_FALSE(v.needs_context);
   }
   EXPECT_TRUE(check(ValidatorId::kMobile, "16191234567").valid);  // satellite 1619
-  for (std::string_view p : {"100", "120", "140", "144", "154", "160", "161", "163", "164", "168", "179", "194"}) {
+  for (std::string_view p :
+       {"100", "120", "140", "144", "154", "160", "161", "163", "164", "168", "179", "194"}) {
     EXPECT_FALSE(check(ValidatorId::kMobile, std::string(p) + "12345678").valid) << p;
   }
 }
@@ -287,7 +292,8 @@ TEST(Mobile, AllocatedPrefixes) {
 TEST(Mobile, CountryCodeIsDroppedFromTheCanonicalForm) {
   for (std::string_view s : {"+8613812345678", "+86 13812345678", "+86-138-1234-5678", "008613812345678",
                              "0086 138 1234 5678", "8613812345678", "138 1234 5678",
-                             "\xEF\xBC\x91\xEF\xBC\x93\xEF\xBC\x98" "12345678"}) {
+                             "\xEF\xBC\x91\xEF\xBC\x93\xEF\xBC\x98"
+                             "12345678"}) {
     const Verdict v = check(ValidatorId::kMobile, s);
     EXPECT_TRUE(v.valid) << masked(ValidatorId::kMobile, s);
     EXPECT_TRUE(v.normalized_view() == "13812345678") << masked(ValidatorId::kMobile, s);
@@ -313,11 +319,12 @@ TEST(Passport, FormatsNeedContext) {
     const char* value;
     IdType type;
   };
-  for (const Case& c : {Case{"E12345678", IdType::kPrcPassport}, Case{"EA1234567", IdType::kPrcPassport},
-                        Case{"G12345678", IdType::kPrcPassport}, Case{"DE1234567", IdType::kPrcServicePassport},
-                        Case{"SE1234567", IdType::kPrcServicePassport},
-                        Case{"PE1234567", IdType::kPrcServicePassport}, Case{"MA1234567", IdType::kMsarPassport},
-                        Case{"K12345678", IdType::kHkSarPassport}, Case{"e12345678", IdType::kPrcPassport}}) {
+  for (const Case& c :
+       {Case{"E12345678", IdType::kPrcPassport}, Case{"EA1234567", IdType::kPrcPassport},
+        Case{"G12345678", IdType::kPrcPassport}, Case{"DE1234567", IdType::kPrcServicePassport},
+        Case{"SE1234567", IdType::kPrcServicePassport}, Case{"PE1234567", IdType::kPrcServicePassport},
+        Case{"MA1234567", IdType::kMsarPassport}, Case{"K12345678", IdType::kHkSarPassport},
+        Case{"e12345678", IdType::kPrcPassport}}) {
     const Verdict v = check(ValidatorId::kPassport, c.value);
     EXPECT_TRUE(v.valid) << masked(ValidatorId::kPassport, c.value);
     EXPECT_EQ(v.strength, kStrengthFormat);
@@ -377,13 +384,14 @@ TEST(Imei, PublicVector) {
 // ---------------------------------------------------------------------- email
 
 TEST(Email, Valid) {
-  for (std::string_view s : {"zhang.san@example.com", "12345@qq.com", "a_b-c+d%e@mail.example.com.cn",
-                             "x@ab.cd"}) {
+  for (std::string_view s :
+       {"zhang.san@example.com", "12345@qq.com", "a_b-c+d%e@mail.example.com.cn", "x@ab.cd"}) {
     const Verdict v = check(ValidatorId::kEmail, s);
     EXPECT_TRUE(v.valid) << masked(ValidatorId::kEmail, s);
     EXPECT_FALSE(v.needs_context);
   }
-  EXPECT_TRUE(check(ValidatorId::kEmail, "Zhang.San@Example.COM").normalized_view() == "zhang.san@example.com");
+  EXPECT_TRUE(check(ValidatorId::kEmail, "Zhang.San@Example.COM").normalized_view() ==
+              "zhang.san@example.com");
   const std::string local64(64, 'a');
   EXPECT_TRUE(check(ValidatorId::kEmail, local64 + "@example.com").valid);
   // Longer than the canonical buffer: valid, the caller tokens the candidate.
@@ -392,8 +400,9 @@ TEST(Email, Valid) {
 
 TEST(Email, Invalid) {
   const std::string local65(65, 'a');
-  for (std::string_view s : {".a@x.com", "a.@x.com", "a..b@x.com", "a@x", "a@x.c", "a@-x.com", "a@x-.com",
-                             "a@x.c0m", "a@@x.com", "@x.com", "a@x..com", "a@x.com.", "a b@x.com", "a@.com"}) {
+  for (std::string_view s :
+       {".a@x.com", "a.@x.com", "a..b@x.com", "a@x", "a@x.c", "a@-x.com", "a@x-.com", "a@x.c0m", "a@@x.com",
+        "@x.com", "a@x..com", "a@x.com.", "a b@x.com", "a@.com"}) {
     EXPECT_FALSE(check(ValidatorId::kEmail, s).valid) << masked(ValidatorId::kEmail, s);
   }
   EXPECT_FALSE(check(ValidatorId::kEmail, local65 + "@example.com").valid);
@@ -418,9 +427,12 @@ TEST(Email, ExtendLeftFindsTheLocalPart) {
 // ---------------------------------------------------------------- coordinates
 
 TEST(Coordinates, PairsInsideTheMainlandBox) {
-  EXPECT_TRUE(check(ValidatorId::kCoordinates, "31.2304,121.4737").normalized_view() == "31.230400,121.473700");
-  EXPECT_TRUE(check(ValidatorId::kCoordinates, "[121.4737,31.2304]").normalized_view() == "31.230400,121.473700");
-  EXPECT_TRUE(check(ValidatorId::kCoordinates, "[ 121.473701, 31.230416 ]").normalized_view() == "31.230416,121.473701");
+  EXPECT_TRUE(check(ValidatorId::kCoordinates, "31.2304,121.4737").normalized_view() ==
+              "31.230400,121.473700");
+  EXPECT_TRUE(check(ValidatorId::kCoordinates, "[121.4737,31.2304]").normalized_view() ==
+              "31.230400,121.473700");
+  EXPECT_TRUE(check(ValidatorId::kCoordinates, "[ 121.473701, 31.230416 ]").normalized_view() ==
+              "31.230416,121.473701");
   EXPECT_TRUE(check(ValidatorId::kCoordinates, "116.481488,39.990464").valid);  // lon,lat (map APIs)
   EXPECT_TRUE(check(ValidatorId::kCoordinates, "39.9904641234,116.4814881234").valid);
 }
@@ -455,20 +467,20 @@ TEST(VehiclePlate, OrdinaryAndNev) {
     const char* canon;
     IdType type;
   };
-  for (const Case& c : {Case{"京A12345", "京A12345", IdType::kPlateOrdinary},
-                        Case{"沪A·12345", "沪A12345", IdType::kPlateOrdinary},
-                        Case{"粤B-1234挂", "粤B1234挂", IdType::kPlateOrdinary},
-                        Case{"粤Z 1234港", "粤Z1234港", IdType::kPlateOrdinary},
-                        Case{"京AD12345", "京AD12345", IdType::kPlateNev},
-                        Case{"京AFA1234", "京AFA1234", IdType::kPlateNev},
-                        Case{"京A12345D", "京A12345D", IdType::kPlateNev}}) {
+  for (const Case& c :
+       {Case{"京A12345", "京A12345", IdType::kPlateOrdinary},
+        Case{"沪A·12345", "沪A12345", IdType::kPlateOrdinary},
+        Case{"粤B-1234挂", "粤B1234挂", IdType::kPlateOrdinary},
+        Case{"粤Z 1234港", "粤Z1234港", IdType::kPlateOrdinary},
+        Case{"京AD12345", "京AD12345", IdType::kPlateNev}, Case{"京AFA1234", "京AFA1234", IdType::kPlateNev},
+        Case{"京A12345D", "京A12345D", IdType::kPlateNev}}) {
     const Verdict v = check(ValidatorId::kVehiclePlate, c.value);
     EXPECT_TRUE(v.valid) << masked(ValidatorId::kVehiclePlate, c.value);
     EXPECT_TRUE(v.normalized_view() == c.canon);
     EXPECT_EQ(v.id_type, c.type) << masked(ValidatorId::kVehiclePlate, c.value);
   }
-  for (std::string_view s : {"京I12345", "京A1234O", "京A123", "美A12345", "京A1234567", "京a12345", "京AD1234X",
-                             "京A12345G", "京A··12345"}) {
+  for (std::string_view s : {"京I12345", "京A1234O", "京A123", "美A12345", "京A1234567", "京a12345",
+                             "京AD1234X", "京A12345G", "京A··12345"}) {
     EXPECT_FALSE(check(ValidatorId::kVehiclePlate, s).valid) << masked(ValidatorId::kVehiclePlate, s);
   }
 }

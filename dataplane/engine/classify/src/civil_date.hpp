@@ -13,7 +13,9 @@ struct CivilDate {
   uint8_t day = 0;
 };
 
-constexpr bool is_leap_year(int32_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+constexpr bool is_leap_year(int32_t y) noexcept {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 constexpr uint8_t days_in_month(int32_t y, uint8_t m) noexcept {
   constexpr uint8_t kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};

@@ -8,18 +8,36 @@
 
 namespace ftz::engine::classify {
 
-constexpr bool is_ascii_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-constexpr bool is_ascii_upper(char c) noexcept { return c >= 'A' && c <= 'Z'; }
-constexpr bool is_ascii_lower(char c) noexcept { return c >= 'a' && c <= 'z'; }
-constexpr bool is_ascii_alpha(char c) noexcept { return is_ascii_upper(c) || is_ascii_lower(c); }
-constexpr bool is_ascii_alnum(char c) noexcept { return is_ascii_digit(c) || is_ascii_alpha(c); }
-constexpr char to_ascii_upper(char c) noexcept { return is_ascii_lower(c) ? static_cast<char>(c - 32) : c; }
-constexpr char to_ascii_lower(char c) noexcept { return is_ascii_upper(c) ? static_cast<char>(c + 32) : c; }
-constexpr int digit_value(char c) noexcept { return c - '0'; }
+constexpr bool is_ascii_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
+constexpr bool is_ascii_upper(char c) noexcept {
+  return c >= 'A' && c <= 'Z';
+}
+constexpr bool is_ascii_lower(char c) noexcept {
+  return c >= 'a' && c <= 'z';
+}
+constexpr bool is_ascii_alpha(char c) noexcept {
+  return is_ascii_upper(c) || is_ascii_lower(c);
+}
+constexpr bool is_ascii_alnum(char c) noexcept {
+  return is_ascii_digit(c) || is_ascii_alpha(c);
+}
+constexpr char to_ascii_upper(char c) noexcept {
+  return is_ascii_lower(c) ? static_cast<char>(c - 32) : c;
+}
+constexpr char to_ascii_lower(char c) noexcept {
+  return is_ascii_upper(c) ? static_cast<char>(c + 32) : c;
+}
+constexpr int digit_value(char c) noexcept {
+  return c - '0';
+}
 
 namespace detail {
 
-constexpr uint8_t byte_at(std::string_view s, size_t i) noexcept { return static_cast<uint8_t>(s[i]); }
+constexpr uint8_t byte_at(std::string_view s, size_t i) noexcept {
+  return static_cast<uint8_t>(s[i]);
+}
 
 struct Unit {
   char ch;        // ASCII equivalent, or the raw byte

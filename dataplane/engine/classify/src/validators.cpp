@@ -313,7 +313,9 @@ Verdict validate_mobile(std::string_view candidate) noexcept {
 // Passports and permits (DOMAIN.md §3.5): format only, need context.
 
 // Letters used in serials: A-Z except I and O.
-constexpr bool is_serial_letter(char c) noexcept { return is_ascii_upper(c) && c != 'I' && c != 'O'; }
+constexpr bool is_serial_letter(char c) noexcept {
+  return is_ascii_upper(c) && c != 'I' && c != 'O';
+}
 
 Verdict validate_passport(std::string_view candidate) noexcept {
   Canonical c;
@@ -560,8 +562,8 @@ Verdict validate_trajectory(std::string_view s) noexcept {
   if (s.size() == 7 && s[0] == '$' && s[6] == ',') {
     const std::string_view talker = s.substr(1, 2);
     const std::string_view sentence = s.substr(3, 3);
-    const bool talker_ok =
-        talker == "GP" || talker == "GN" || talker == "GL" || talker == "GA" || talker == "GB" || talker == "BD";
+    const bool talker_ok = talker == "GP" || talker == "GN" || talker == "GL" || talker == "GA" ||
+                           talker == "GB" || talker == "BD";
     if (talker_ok && (sentence == "RMC" || sentence == "GGA")) {
       return accept(kStrengthChecked, false, IdType::kUnknown, {});
     }
@@ -592,7 +594,9 @@ constexpr std::string_view kPlateProvinces[] = {
 // Last character of special ordinary plates: trailer, coach, police, HK, Macao.
 constexpr std::string_view kPlateSuffixes[] = {"挂", "学", "警", "港", "澳"};
 
-constexpr bool is_plate_serial_char(char c) noexcept { return is_ascii_digit(c) || is_serial_letter(c); }
+constexpr bool is_plate_serial_char(char c) noexcept {
+  return is_ascii_digit(c) || is_serial_letter(c);
+}
 
 Verdict validate_vehicle_plate(std::string_view s) noexcept {
   if (s.size() < 9 || s.size() > 16) return {};
@@ -637,15 +641,25 @@ Verdict validate_vehicle_plate(std::string_view s) noexcept {
 
 constexpr bool is_base(char c) noexcept {
   switch (c) {
-    case 'A': case 'C': case 'G': case 'T': case 'N':
-    case 'a': case 'c': case 'g': case 't': case 'n':
+    case 'A':
+    case 'C':
+    case 'G':
+    case 'T':
+    case 'N':
+    case 'a':
+    case 'c':
+    case 'g':
+    case 't':
+    case 'n':
       return true;
     default:
       return false;
   }
 }
 
-constexpr bool is_header_char(char c) noexcept { return c >= ' ' && c <= '~'; }
+constexpr bool is_header_char(char c) noexcept {
+  return c >= ' ' && c <= '~';
+}
 
 // Skips "\n" or "\r\n" at i.
 bool skip_newline(std::string_view s, size_t& i) noexcept {
@@ -796,28 +810,50 @@ size_t extend_left(ValidatorId id, std::string_view text, size_t begin) noexcept
 Verdict validate(ValidatorId id, std::string_view candidate, const ValidationContext& ctx) noexcept {
   if (candidate.size() > kMaxCandidate) return {};
   switch (id) {
-    case ValidatorId::kNone: return validate_none(candidate);
-    case ValidatorId::kResidentId: return validate_resident_id(candidate, ctx);
-    case ValidatorId::kResidentId15: return validate_resident_id15(candidate, ctx);
-    case ValidatorId::kBankCard: return validate_bank_card(candidate);
-    case ValidatorId::kUscc: return validate_uscc(candidate);
-    case ValidatorId::kMobile: return validate_mobile(candidate);
-    case ValidatorId::kPassport: return validate_passport(candidate);
-    case ValidatorId::kHkMacaoPermit: return validate_hk_macao_permit(candidate);
-    case ValidatorId::kHomeReturnPermit: return validate_home_return_permit(candidate);
-    case ValidatorId::kTaiwanPermit: return validate_taiwan_permit(candidate);
-    case ValidatorId::kImei: return validate_imei(candidate);
-    case ValidatorId::kEmail: return validate_email(candidate);
-    case ValidatorId::kCoordinates: return validate_coordinates(candidate);
-    case ValidatorId::kTrajectory: return validate_trajectory(candidate);
-    case ValidatorId::kVehiclePlate: return validate_vehicle_plate(candidate);
-    case ValidatorId::kVcf: return validate_vcf(candidate);
-    case ValidatorId::kFasta: return validate_fasta(candidate);
-    case ValidatorId::kFastq: return validate_fastq(candidate);
-    case ValidatorId::kHl7: return validate_hl7(candidate);
-    case ValidatorId::kDicom: return validate_dicom(candidate);
-    case ValidatorId::kFhirPatient: return validate_fhir_patient(candidate);
-    case ValidatorId::kCount: break;
+    case ValidatorId::kNone:
+      return validate_none(candidate);
+    case ValidatorId::kResidentId:
+      return validate_resident_id(candidate, ctx);
+    case ValidatorId::kResidentId15:
+      return validate_resident_id15(candidate, ctx);
+    case ValidatorId::kBankCard:
+      return validate_bank_card(candidate);
+    case ValidatorId::kUscc:
+      return validate_uscc(candidate);
+    case ValidatorId::kMobile:
+      return validate_mobile(candidate);
+    case ValidatorId::kPassport:
+      return validate_passport(candidate);
+    case ValidatorId::kHkMacaoPermit:
+      return validate_hk_macao_permit(candidate);
+    case ValidatorId::kHomeReturnPermit:
+      return validate_home_return_permit(candidate);
+    case ValidatorId::kTaiwanPermit:
+      return validate_taiwan_permit(candidate);
+    case ValidatorId::kImei:
+      return validate_imei(candidate);
+    case ValidatorId::kEmail:
+      return validate_email(candidate);
+    case ValidatorId::kCoordinates:
+      return validate_coordinates(candidate);
+    case ValidatorId::kTrajectory:
+      return validate_trajectory(candidate);
+    case ValidatorId::kVehiclePlate:
+      return validate_vehicle_plate(candidate);
+    case ValidatorId::kVcf:
+      return validate_vcf(candidate);
+    case ValidatorId::kFasta:
+      return validate_fasta(candidate);
+    case ValidatorId::kFastq:
+      return validate_fastq(candidate);
+    case ValidatorId::kHl7:
+      return validate_hl7(candidate);
+    case ValidatorId::kDicom:
+      return validate_dicom(candidate);
+    case ValidatorId::kFhirPatient:
+      return validate_fhir_patient(candidate);
+    case ValidatorId::kCount:
+      break;
   }
   return {};
 }

@@ -18,27 +18,27 @@ namespace ftz::engine::classify {
 // One registry feeds the enum and the names used by the signature catalog
 // (examples/signatures/builtin.yaml `validator:`). Names are stable: the
 // catalog and policy bundles refer to them.
-#define FTZ_CLASSIFY_VALIDATORS(X)                 \
-  X(kNone, "none")                                 \
-  X(kResidentId, "resident_id")                    \
-  X(kResidentId15, "resident_id_15")               \
-  X(kBankCard, "bank_card")                        \
-  X(kUscc, "uscc")                                 \
-  X(kMobile, "mobile")                             \
-  X(kPassport, "passport")                         \
-  X(kHkMacaoPermit, "hk_macao_permit")             \
-  X(kHomeReturnPermit, "home_return_permit")       \
-  X(kTaiwanPermit, "taiwan_permit")                \
-  X(kImei, "imei")                                 \
-  X(kEmail, "email")                               \
-  X(kCoordinates, "coordinates")                   \
-  X(kTrajectory, "trajectory")                     \
-  X(kVehiclePlate, "vehicle_plate")                \
-  X(kVcf, "vcf")                                   \
-  X(kFasta, "fasta")                               \
-  X(kFastq, "fastq")                               \
-  X(kHl7, "hl7")                                   \
-  X(kDicom, "dicom")                               \
+#define FTZ_CLASSIFY_VALIDATORS(X)           \
+  X(kNone, "none")                           \
+  X(kResidentId, "resident_id")              \
+  X(kResidentId15, "resident_id_15")         \
+  X(kBankCard, "bank_card")                  \
+  X(kUscc, "uscc")                           \
+  X(kMobile, "mobile")                       \
+  X(kPassport, "passport")                   \
+  X(kHkMacaoPermit, "hk_macao_permit")       \
+  X(kHomeReturnPermit, "home_return_permit") \
+  X(kTaiwanPermit, "taiwan_permit")          \
+  X(kImei, "imei")                           \
+  X(kEmail, "email")                         \
+  X(kCoordinates, "coordinates")             \
+  X(kTrajectory, "trajectory")               \
+  X(kVehiclePlate, "vehicle_plate")          \
+  X(kVcf, "vcf")                             \
+  X(kFasta, "fasta")                         \
+  X(kFastq, "fastq")                         \
+  X(kHl7, "hl7")                             \
+  X(kDicom, "dicom")                         \
   X(kFhirPatient, "fhir_patient")
 
 enum class ValidatorId : uint8_t {
@@ -51,26 +51,26 @@ enum class ValidatorId : uint8_t {
 // What kind of document or account a valid match is; lets policy and records
 // tell look-alikes apart (DOMAIN.md §3.1: HMT residence permits and the 2023
 // foreigner PR card share the resident-ID format and MOD 11-2).
-#define FTZ_CLASSIFY_ID_TYPES(X)                    \
-  X(kUnknown, "unknown")                            \
-  X(kPrcId, "prc_id")                               \
-  X(kPrcIdLegacy, "prc_id_legacy")                  \
-  X(kHmtResidence, "hmt_residence")                 \
-  X(kForeignPr, "foreign_pr")                       \
-  X(kUnionPay, "unionpay")                          \
-  X(kDomesticCard, "domestic_card")                 \
-  X(kVisa, "visa")                                  \
-  X(kMastercard, "mastercard")                      \
-  X(kAmex, "amex")                                  \
-  X(kJcb, "jcb")                                    \
-  X(kPrcPassport, "prc_passport")                   \
-  X(kPrcServicePassport, "prc_service_passport")    \
-  X(kHkSarPassport, "hksar_passport")               \
-  X(kMsarPassport, "msar_passport")                 \
-  X(kHkResident, "hk_resident")                     \
-  X(kMacaoResident, "macao_resident")               \
-  X(kImeiSv, "imeisv")                              \
-  X(kPlateOrdinary, "plate_ordinary")               \
+#define FTZ_CLASSIFY_ID_TYPES(X)                 \
+  X(kUnknown, "unknown")                         \
+  X(kPrcId, "prc_id")                            \
+  X(kPrcIdLegacy, "prc_id_legacy")               \
+  X(kHmtResidence, "hmt_residence")              \
+  X(kForeignPr, "foreign_pr")                    \
+  X(kUnionPay, "unionpay")                       \
+  X(kDomesticCard, "domestic_card")              \
+  X(kVisa, "visa")                               \
+  X(kMastercard, "mastercard")                   \
+  X(kAmex, "amex")                               \
+  X(kJcb, "jcb")                                 \
+  X(kPrcPassport, "prc_passport")                \
+  X(kPrcServicePassport, "prc_service_passport") \
+  X(kHkSarPassport, "hksar_passport")            \
+  X(kMsarPassport, "msar_passport")              \
+  X(kHkResident, "hk_resident")                  \
+  X(kMacaoResident, "macao_resident")            \
+  X(kImeiSv, "imeisv")                           \
+  X(kPlateOrdinary, "plate_ordinary")            \
   X(kPlateNev, "plate_nev")
 
 enum class IdType : uint8_t {
