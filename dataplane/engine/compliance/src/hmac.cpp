@@ -11,6 +11,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <memory>
 
@@ -30,10 +31,7 @@ const char* mac_algo_name(MacAlgo a) noexcept {
 // ---- SM3 (GB/T 32905-2016) ----
 namespace {
 
-constexpr uint32_t rotl(uint32_t x, unsigned n) noexcept {
-  n &= 31u;
-  return n == 0 ? x : (x << n) | (x >> (32u - n));
-}
+constexpr uint32_t rotl(uint32_t x, int n) noexcept { return std::rotl(x, n); }
 constexpr uint32_t p0(uint32_t x) noexcept { return x ^ rotl(x, 9) ^ rotl(x, 17); }
 constexpr uint32_t p1(uint32_t x) noexcept { return x ^ rotl(x, 15) ^ rotl(x, 23); }
 inline uint32_t load_be32(const uint8_t* p) noexcept {
@@ -46,32 +44,42 @@ inline void store_be32(uint8_t* p, uint32_t v) noexcept {
   p[3] = static_cast<uint8_t>(v);
 }
 
+// T_j <<< (j mod 32), precomputed.
+constexpr std::array<uint32_t, 64> kTj = [] {
+  std::array<uint32_t, 64> t{};
+  for (int j = 0; j < 64; ++j) t[static_cast<size_t>(j)] = std::rotl(j < 16 ? 0x79cc4519u : 0x7a879d8au, j % 32);
+  return t;
+}();
+
+template <bool kLow>  // rounds 0-15 use XOR for FF/GG, 16-63 majority/choice
+inline void sm3_round(uint32_t& a, uint32_t& b, uint32_t& c, uint32_t& d, uint32_t& e, uint32_t& f, uint32_t& g,
+                      uint32_t& h, uint32_t tj, uint32_t wj, uint32_t w1j) noexcept {
+  const uint32_t a12 = rotl(a, 12);
+  const uint32_t ss1 = rotl(a12 + e + tj, 7);
+  const uint32_t ss2 = ss1 ^ a12;
+  const uint32_t ff = kLow ? (a ^ b ^ c) : ((a & b) | (a & c) | (b & c));
+  const uint32_t gg = kLow ? (e ^ f ^ g) : ((e & f) | (~e & g));
+  const uint32_t tt1 = ff + d + ss2 + w1j;
+  const uint32_t tt2 = gg + h + ss1 + wj;
+  d = c;
+  c = rotl(b, 9);
+  b = a;
+  a = tt1;
+  h = g;
+  g = rotl(f, 19);
+  f = e;
+  e = p0(tt2);
+}
+
 void sm3_compress(uint32_t v[8], const uint8_t block[64]) noexcept {
   uint32_t w[68];
-  uint32_t w1[64];
   for (int j = 0; j < 16; ++j) w[j] = load_be32(block + 4 * j);
   for (int j = 16; j < 68; ++j)
     w[j] = p1(w[j - 16] ^ w[j - 9] ^ rotl(w[j - 3], 15)) ^ rotl(w[j - 13], 7) ^ w[j - 6];
-  for (int j = 0; j < 64; ++j) w1[j] = w[j] ^ w[j + 4];
   uint32_t a = v[0], b = v[1], c = v[2], d = v[3], e = v[4], f = v[5], g = v[6], h = v[7];
-  for (unsigned j = 0; j < 64; ++j) {
-    const uint32_t t = j < 16 ? 0x79cc4519u : 0x7a879d8au;
-    const uint32_t a12 = rotl(a, 12);
-    const uint32_t ss1 = rotl(a12 + e + rotl(t, j % 32), 7);
-    const uint32_t ss2 = ss1 ^ a12;
-    const uint32_t ff = j < 16 ? (a ^ b ^ c) : ((a & b) | (a & c) | (b & c));
-    const uint32_t gg = j < 16 ? (e ^ f ^ g) : ((e & f) | (~e & g));
-    const uint32_t tt1 = ff + d + ss2 + w1[j];
-    const uint32_t tt2 = gg + h + ss1 + w[j];
-    d = c;
-    c = rotl(b, 9);
-    b = a;
-    a = tt1;
-    h = g;
-    g = rotl(f, 19);
-    f = e;
-    e = p0(tt2);
-  }
+  for (int j = 0; j < 16; ++j) sm3_round<true>(a, b, c, d, e, f, g, h, kTj[static_cast<size_t>(j)], w[j], w[j] ^ w[j + 4]);
+  for (int j = 16; j < 64; ++j)
+    sm3_round<false>(a, b, c, d, e, f, g, h, kTj[static_cast<size_t>(j)], w[j], w[j] ^ w[j + 4]);
   v[0] ^= a; v[1] ^= b; v[2] ^= c; v[3] ^= d;
   v[4] ^= e; v[5] ^= f; v[6] ^= g; v[7] ^= h;
 }

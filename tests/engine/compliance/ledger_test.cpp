@@ -1,0 +1,504 @@
+// Compliance accounting: distinct counting, count modes, thresholds and their
+// events, tenant states, approval expiry, 1 January rollover, persistence and
+// corruption, two workers vs one, overflow, HLL accuracy. Identifiers are
+// synthetic and never printed (only counts are).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ftz/engine/compliance/calendar.hpp"
+#include "ftz/engine/compliance/ledger.hpp"
+#include "ftz/engine/compliance/token_key.hpp"
+#include "ftz/engine/compliance/worker_accounting.hpp"
+
+namespace ftz::engine::compliance {
+namespace {
+
+constexpr uint8_t kIdNumber = 1;
+constexpr uint8_t kMobile = 2;
+constexpr uint32_t kTenantA = 0;
+constexpr uint32_t kTenantB = 1;
+constexpr uint32_t kZoneUs = 1;
+constexpr uint32_t kZoneHk = 2;
+
+int64_t at(int64_t unix_s) { return unix_s * kNsPerSecond; }
+// 2026-06-01T12:00:00+08:00
+const int64_t kMid2026 = at(shanghai_year_start_s(2026) + 151 * 86400 + 12 * 3600);
+const int64_t kLast2026 = at(shanghai_year_start_s(2027) - 1);  // 2026-12-31 23:59:59 +08:00
+const int64_t kFirst2027 = at(shanghai_year_start_s(2027));     // 2027-01-01 00:00:00 +08:00
+
+TokenKey make_key() {
+  std::vector<uint8_t> k(32);
+  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<uint8_t>(i * 7 + 1);
+  auto key = TokenKey::from_bytes(k, MacAlgo::kHmacSha256);
+  EXPECT_TRUE(key) << key.error();
+  return std::move(*key);
+}
+
+// A synthetic identifier: person n's ID number or mobile (18 or 11 digits).
+std::string id_number(uint32_t n) {
+  char b[24];
+  std::snprintf(b, sizeof(b), "110105%012u", n);
+  return b;
+}
+std::string mobile(uint32_t n) {
+  char b[24];
+  std::snprintf(b, sizeof(b), "138%08u", n);
+  return b;
+}
+
+LedgerConfig config(const TokenKey& key) {
+  LedgerConfig c;
+  c.tenant_names = {"lingang-logistics", "pudong-retail"};
+  c.zone_names = {"lingang", "us", "hk"};
+  c.thresholds = {{"pi-scc", DataClass::kPi, 100'000, "standard contract"},
+                  {"pi-sa", DataClass::kPi, 1'000'000, "security assessment"},
+                  {"sensitive-filing", DataClass::kSensitivePi, 1, "standard contract filing"},
+                  {"sensitive-sa", DataClass::kSensitivePi, 10'000, "security assessment"}};
+  c.algo = key.algo();
+  c.key_fingerprint = key.fingerprint();
+  return c;
+}
+
+class Ledger : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ftz_ledger_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    state_ = dir_ + "/compliance.state";
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+
+  void record(WorkerAccounting& w, uint32_t tenant, DataClass c, uint32_t dest, uint8_t type, const std::string& id,
+              int64_t ts) {
+    w.record(tenant, c, dest, type, key_.token(id, type), ts);
+  }
+  static std::vector<ComplianceEvent> of_kind(const std::vector<ComplianceEvent>& ev, ComplianceEventKind k) {
+    std::vector<ComplianceEvent> r;
+    for (const auto& e : ev)
+      if (e.kind == k) r.push_back(e);
+    return r;
+  }
+
+  TokenKey key_ = make_key();
+  std::string dir_, state_;
+};
+
+TEST_F(Ledger, CountsDistinctIndividualsNotRecords) {
+  WorkerAccounting w;
+  ComplianceLedger l(config(key_), kMid2026);
+  for (int rep = 0; rep < 3; ++rep)
+    for (uint32_t n = 0; n < 500; ++n) record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+  for (uint32_t n = 250; n < 750; ++n) record(w, kTenantA, DataClass::kPi, kZoneHk, kIdNumber, id_number(n), kMid2026);
+  l.merge_stopped(w);
+  EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kZoneUs).at_least, 500u);
+  EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kZoneHk).at_least, 500u);
+  // One person sent to two destinations is one individual for the tenant.
+  EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kAllDestZones).at_least, 750u);
+  EXPECT_EQ(l.individuals(kTenantB, DataClass::kPi, kAllDestZones).at_least, 0u);
+  EXPECT_EQ(l.individuals(kTenantA, DataClass::kSensitivePi, kAllDestZones).at_least, 0u);
+  EXPECT_FALSE(l.individuals(kTenantA, DataClass::kPi, kAllDestZones).saturated);
+}
+
+TEST_F(Ledger, MaxOverIdentifierTypesVersusSum) {
+  // 300 people with ID number and mobile in the same rows, 100 more with a mobile only.
+  auto run = [&](CountMode mode) {
+    auto c = config(key_);
+    c.count_mode = mode;
+    WorkerAccounting w;
+    ComplianceLedger l(std::move(c), kMid2026);
+    for (uint32_t n = 0; n < 300; ++n) {
+      record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+      record(w, kTenantA, DataClass::kPi, kZoneUs, kMobile, mobile(n), kMid2026);
+    }
+    for (uint32_t n = 300; n < 400; ++n) record(w, kTenantA, DataClass::kPi, kZoneUs, kMobile, mobile(n), kMid2026);
+    l.merge_stopped(w);
+    EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kZoneUs, kIdNumber).at_least, 300u);
+    EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kZoneUs, kMobile).at_least, 400u);
+    return l.individuals(kTenantA, DataClass::kPi, kAllDestZones).at_least;
+  };
+  EXPECT_EQ(run(CountMode::kMaxOverIdentifierTypes), 400u);
+  EXPECT_EQ(run(CountMode::kSumOverIdentifierTypes), 700u);
+}
+
+TEST_F(Ledger, SensitiveCountsAsPiWhenConfigured) {
+  for (bool on : {false, true}) {
+    auto c = config(key_);
+    c.options.sensitive_counts_as_pi = on;
+    WorkerAccounting w;
+    ComplianceLedger l(std::move(c), kMid2026);
+    for (uint32_t n = 0; n < 10; ++n)
+      record(w, kTenantA, DataClass::kSensitivePi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+    l.merge_stopped(w);
+    EXPECT_EQ(l.individuals(kTenantA, DataClass::kSensitivePi, kAllDestZones).at_least, 10u);
+    EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kAllDestZones).at_least, on ? 10u : 0u);
+  }
+}
+
+TEST_F(Ledger, WarnEventsAt80And95And100PercentExactlyOnce) {
+  WorkerAccounting w;
+  ComplianceLedger l(config(key_), kMid2026);
+  std::vector<ComplianceEvent> all;
+  auto step = [&](uint32_t upto, uint32_t from) {
+    for (uint32_t n = from; n < upto; ++n)
+      record(w, kTenantA, DataClass::kSensitivePi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+    l.merge_stopped(w);
+    auto ev = l.evaluate(kMid2026);
+    all.insert(all.end(), ev.begin(), ev.end());
+    return ev;
+  };
+  auto sa = [](const std::vector<ComplianceEvent>& ev) {
+    std::vector<uint32_t> p;
+    for (const auto& e : ev)
+      if (e.threshold == "sensitive-sa") p.push_back(e.percent);
+    return p;
+  };
+  // The first sensitive person crosses the filing line (threshold 1) at 80, 95 and 100 %.
+  auto ev = step(1, 0);
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_EQ(ev[2].kind, ComplianceEventKind::kThresholdExceeded);
+  EXPECT_EQ(ev[2].threshold, "sensitive-filing");
+  EXPECT_EQ(l.tenant_state(kTenantA), ThresholdState::kExceeded);
+  EXPECT_EQ(l.tenant_state(kTenantB), ThresholdState::kNormal);
+
+  EXPECT_TRUE(sa(step(7999, 1)).empty());
+  EXPECT_EQ(sa(step(8000, 7999)), std::vector<uint32_t>{80}) << "the 8,000th distinct individual is 80 %";
+  EXPECT_TRUE(sa(step(8000, 0)).empty()) << "the same people again: no new event";
+  EXPECT_TRUE(sa(step(9499, 8000)).empty());
+  EXPECT_EQ(sa(step(9500, 9499)), std::vector<uint32_t>{95});
+  EXPECT_TRUE(sa(step(9999, 9500)).empty());
+  ev = step(10000, 9999);
+  ASSERT_EQ(sa(ev), std::vector<uint32_t>{100});
+  EXPECT_EQ(ev[0].kind, ComplianceEventKind::kThresholdExceeded);
+  EXPECT_EQ(ev[0].individuals, 10000u);
+  EXPECT_EQ(ev[0].line, 10000u);
+  EXPECT_EQ(ev[0].mechanism, "security assessment");
+  EXPECT_EQ(ev[0].tenant_name, "lingang-logistics");
+  EXPECT_EQ(ev[0].year, 2026);
+  EXPECT_TRUE(step(12000, 10000).empty());
+  EXPECT_TRUE(l.evaluate(kMid2026 + at(60)).empty());
+  EXPECT_EQ(all.size(), 6u);
+
+  // A restart does not fire them again.
+  ASSERT_TRUE(l.save(state_, kMid2026));
+  ComplianceLedger l2(config(key_), kMid2026);
+  auto loaded = l2.load(state_);
+  ASSERT_TRUE(loaded && *loaded);
+  EXPECT_TRUE(l2.evaluate(kMid2026).empty());
+  EXPECT_EQ(l2.tenant_state(kTenantA), ThresholdState::kExceeded);
+}
+
+TEST_F(Ledger, TenantStateNormalWarnExceededAndBoard) {
+  auto c = config(key_);
+  c.thresholds = {{"pi-scc", DataClass::kPi, 1000, "standard contract"}};
+  WorkerAccounting w;
+  ComplianceLedger l(std::move(c), kMid2026);
+  ThresholdBoard board(2);
+  auto to = [&](uint32_t upto) {
+    for (uint32_t n = 0; n < upto; ++n) record(w, kTenantB, DataClass::kPi, kZoneHk, kMobile, mobile(n), kMid2026);
+    l.merge_stopped(w);
+    l.evaluate(kMid2026);
+    l.publish(board);
+    return board.state(kTenantB);
+  };
+  EXPECT_EQ(to(799), ThresholdState::kNormal);
+  EXPECT_EQ(to(800), ThresholdState::kWarn);
+  EXPECT_EQ(to(999), ThresholdState::kWarn);
+  EXPECT_EQ(to(1000), ThresholdState::kExceeded);
+  EXPECT_EQ(board.state(kTenantA), ThresholdState::kNormal);
+  EXPECT_EQ(board.state(99), ThresholdState::kNormal);
+}
+
+TEST_F(Ledger, ApprovalExpiryOncePerApproval) {
+  auto c = config(key_);
+  const int64_t until = shanghai_year_start_s(2026) + 200 * 86400;
+  c.approvals = {{kTenantA, "SCC-2023-0042", until}, {kTenantB, "SA-2024-0007", until + 86400}, {kTenantB, "NO-END", 0}};
+  ComplianceLedger l(std::move(c), kMid2026);
+  EXPECT_TRUE(l.check_approval_expiry(at(until - 1)).empty());
+  auto ev = l.check_approval_expiry(at(until));
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].kind, ComplianceEventKind::kApprovalExpired);
+  EXPECT_EQ(ev[0].approval_id, "SCC-2023-0042");
+  EXPECT_EQ(ev[0].tenant, kTenantA);
+  EXPECT_TRUE(l.check_approval_expiry(at(until + 10)).empty());
+  ev = l.check_approval_expiry(at(until + 86400));
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].approval_id, "SA-2024-0007");
+  // Persisted: a restart does not repeat it.
+  ASSERT_TRUE(l.save(state_, at(until + 86400)));
+  auto c2 = config(key_);
+  c2.approvals = {{kTenantA, "SCC-2023-0042", until}};
+  ComplianceLedger l2(std::move(c2), kMid2026);
+  ASSERT_TRUE(l2.load(state_));
+  EXPECT_TRUE(l2.check_approval_expiry(at(until + 2 * 86400)).empty());
+}
+
+TEST_F(Ledger, FirstJanuaryRollover) {
+  EXPECT_EQ(shanghai_year(kLast2026), 2026);
+  EXPECT_EQ(shanghai_year(kFirst2027), 2027);
+  EXPECT_EQ(kFirst2027, at(1798732800));  // 2026-12-31T16:00:00Z
+  EXPECT_EQ(shanghai_year(kFirst2027 - 1), 2026);
+
+  WorkerAccounting w;
+  ComplianceLedger l(config(key_), kMid2026);
+  for (uint32_t n = 0; n < 10; ++n)
+    record(w, kTenantA, DataClass::kSensitivePi, kZoneUs, kIdNumber, id_number(n), kLast2026);
+  l.merge_stopped(w);
+  auto ev = l.evaluate(kLast2026);
+  EXPECT_EQ(of_kind(ev, ComplianceEventKind::kThresholdExceeded).size(), 1u);
+  EXPECT_EQ(l.year(), 2026);
+  EXPECT_EQ(l.individuals(kTenantA, DataClass::kSensitivePi, kAllDestZones).at_least, 10u);
+
+  // Midnight: new sets; the same people count again in 2027, events fire again.
+  ev = l.evaluate(kFirst2027);
+  ASSERT_EQ(of_kind(ev, ComplianceEventKind::kYearRollover).size(), 1u);
+  EXPECT_EQ(l.year(), 2027);
+  EXPECT_EQ(l.individuals(kTenantA, DataClass::kSensitivePi, kAllDestZones).at_least, 0u);
+  EXPECT_EQ(l.tenant_state(kTenantA), ThresholdState::kNormal);
+  EXPECT_EQ(l.previous_year(), 2026);
+  EXPECT_EQ(l.previous_year_individuals(kTenantA, DataClass::kSensitivePi, kAllDestZones).at_least, 10u);
+  for (uint32_t n = 0; n < 3; ++n)
+    record(w, kTenantA, DataClass::kSensitivePi, kZoneUs, kIdNumber, id_number(n), kFirst2027);
+  // A record from 23:59:59 harvested after midnight belongs to 2026 (sketch only).
+  record(w, kTenantA, DataClass::kSensitivePi, kZoneUs, kIdNumber, id_number(50), kLast2026);
+  l.merge_stopped(w);
+  EXPECT_EQ(l.individuals(kTenantA, DataClass::kSensitivePi, kAllDestZones).at_least, 3u);
+  EXPECT_EQ(l.counters().late_tokens, 1u);
+  ev = l.evaluate(kFirst2027 + at(1));
+  EXPECT_EQ(of_kind(ev, ComplianceEventKind::kThresholdExceeded).size(), 1u);
+  EXPECT_EQ(l.tenant_state(kTenantA), ThresholdState::kExceeded);
+
+  // Last year's summary survives a restart.
+  ASSERT_TRUE(l.save(state_, kFirst2027));
+  ComplianceLedger l2(config(key_), kFirst2027);
+  ASSERT_TRUE(l2.load(state_));
+  EXPECT_EQ(l2.previous_year_individuals(kTenantA, DataClass::kSensitivePi, kAllDestZones).at_least, 10u);
+  EXPECT_EQ(l2.individuals(kTenantA, DataClass::kSensitivePi, kAllDestZones).at_least, 3u);
+}
+
+TEST_F(Ledger, RolloverDrivenByRecordTimestamps) {
+  WorkerAccounting w;
+  ComplianceLedger l(config(key_), kLast2026);
+  record(w, kTenantA, DataClass::kPi, kZoneUs, kMobile, mobile(1), kLast2026);
+  record(w, kTenantA, DataClass::kPi, kZoneUs, kMobile, mobile(2), kFirst2027);
+  l.merge_stopped(w);
+  EXPECT_EQ(l.year(), 2027);
+  EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kAllDestZones).at_least, 1u);
+  EXPECT_EQ(of_kind(l.evaluate(kFirst2027), ComplianceEventKind::kYearRollover).size(), 1u);
+}
+
+TEST_F(Ledger, RestartKeepsTheYearsCounts) {
+  WorkerAccounting w;
+  {
+    ComplianceLedger l(config(key_), kMid2026);
+    for (uint32_t n = 0; n < 1000; ++n) record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+    l.merge_stopped(w);
+    ASSERT_TRUE(l.save(state_, kMid2026));
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(state_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(::access((state_ + ".tmp").c_str(), F_OK), 0) << "temp file renamed away";
+
+  // Config order changed after the restart: tenants and zones are matched by name.
+  auto c = config(key_);
+  std::swap(c.tenant_names[0], c.tenant_names[1]);
+  c.zone_names = {"hk", "us", "lingang"};
+  ComplianceLedger l(std::move(c), kMid2026 + at(3600));
+  auto loaded = l.load(state_);
+  ASSERT_TRUE(loaded && *loaded);
+  EXPECT_EQ(l.individuals(kTenantB, DataClass::kPi, 1 /* us */).at_least, 1000u);
+  EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kAllDestZones).at_least, 0u);
+  for (uint32_t n = 500; n < 1500; ++n)
+    record(w, kTenantB, DataClass::kPi, 1, kIdNumber, id_number(n), kMid2026 + at(3600));
+  l.merge_stopped(w);
+  EXPECT_EQ(l.individuals(kTenantB, DataClass::kPi, kAllDestZones).at_least, 1500u);
+}
+
+TEST_F(Ledger, NoStateFileIsAFreshStart) {
+  ComplianceLedger l(config(key_), kMid2026);
+  auto r = l.load(dir_ + "/absent.state");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(*r);
+}
+
+TEST_F(Ledger, CorruptOrTruncatedStateIsAnErrorAndResetsNothing) {
+  WorkerAccounting w;
+  ComplianceLedger l(config(key_), kMid2026);
+  for (uint32_t n = 0; n < 100; ++n) record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+  l.merge_stopped(w);
+  ASSERT_TRUE(l.save(state_, kMid2026));
+  std::string good;
+  {
+    FILE* f = std::fopen(state_.c_str(), "rb");
+    ASSERT_NE(f, nullptr);
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof(buf), f)) > 0;) good.append(buf, n);
+    std::fclose(f);
+  }
+  ASSERT_GT(good.size(), 1000u);
+
+  // The running ledger has other counts; a failed load must leave them.
+  for (uint32_t n = 100; n < 150; ++n)
+    record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+  l.merge_stopped(w);
+  auto bad = [&](const std::string& content, const char* expect) {
+    std::ofstream(state_, std::ios::binary | std::ios::trunc) << content;
+    auto r = l.load(state_);
+    ASSERT_FALSE(r) << expect;
+    EXPECT_NE(r.error().find(expect), std::string::npos) << r.error();
+    EXPECT_NE(r.error().find("nothing was reset"), std::string::npos) << r.error();
+    EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kAllDestZones).at_least, 150u);
+    EXPECT_EQ(l.year(), 2026);
+  };
+  bad(good.substr(0, good.size() / 2), "checksum");
+  bad(good.substr(0, 20), "truncated");
+  bad("", "truncated");
+  std::string flipped = good;
+  flipped[good.size() / 3] = static_cast<char>(flipped[good.size() / 3] ^ 0x01);
+  bad(flipped, "checksum");
+  std::string other_version = good;
+  other_version[8] = 9;
+  bad(other_version, "unsupported version 9");
+  bad("garbage, not a state file at all, long enough to pass the size check", "not an ftzgate");
+
+  // Another key: refused (its tokens are not comparable).
+  std::ofstream(state_, std::ios::binary | std::ios::trunc) << good;
+  auto c = config(key_);
+  c.key_fingerprint ^= 1;
+  ComplianceLedger other(std::move(c), kMid2026);
+  auto r = other.load(state_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("another token key"), std::string::npos) << r.error();
+  // And the good file still loads.
+  ComplianceLedger again(config(key_), kMid2026);
+  ASSERT_TRUE(again.load(state_));
+  EXPECT_EQ(again.individuals(kTenantA, DataClass::kPi, kAllDestZones).at_least, 100u);
+}
+
+// Same records split over two workers == one worker, sets and sketches.
+TEST_F(Ledger, TwoWorkersMergedEqualOneWorker) {
+  WorkerAccounting one, w1, w2;
+  ComplianceLedger single(config(key_), kMid2026), merged(config(key_), kMid2026);
+  for (uint32_t n = 0; n < 20000; ++n) {
+    const uint32_t tenant = n % 3 == 0 ? kTenantB : kTenantA;
+    const uint32_t dest = n % 2 == 0 ? kZoneUs : kZoneHk;
+    const DataClass c = n % 5 == 0 ? DataClass::kSensitivePi : DataClass::kPi;
+    const uint32_t person = n % 7000;  // repeats across workers
+    const std::string id = id_number(person), mob = mobile(person);
+    record(one, tenant, c, dest, kIdNumber, id, kMid2026);
+    record(one, tenant, c, dest, kMobile, mob, kMid2026);
+    WorkerAccounting& w = (n * 2654435761u) % 2 == 0 ? w1 : w2;  // flows hash to workers
+    record(w, tenant, c, dest, kIdNumber, id, kMid2026);
+    record(n % 2 == 0 ? w2 : w1, tenant, c, dest, kMobile, mob, kMid2026);
+  }
+  single.merge_stopped(one);
+  merged.merge_stopped(w1);
+  merged.merge_stopped(w2);
+  for (uint32_t t : {kTenantA, kTenantB})
+    for (DataClass c : {DataClass::kPi, DataClass::kSensitivePi})
+      for (uint32_t d : {kZoneUs, kZoneHk, kAllDestZones}) {
+        for (uint8_t type : {kIdNumber, kMobile}) {
+          EXPECT_EQ(single.individuals(t, c, d, type).at_least, merged.individuals(t, c, d, type).at_least);
+          EXPECT_EQ(single.estimate(t, c, d, type), merged.estimate(t, c, d, type)) << "HLL merge is exact";
+        }
+        EXPECT_GT(single.individuals(t, c, d).at_least, 0u);
+      }
+  EXPECT_EQ(single.evaluate(kMid2026).size(), merged.evaluate(kMid2026).size());
+  EXPECT_EQ(single.tenant_states(), merged.tenant_states());
+}
+
+// The bank protocol with real threads: a worker records while the control
+// side merges; nothing is lost or counted twice (run under ASan/TSan builds).
+TEST_F(Ledger, ConcurrentWorkerAndMerge) {
+  WorkerAccounting w;
+  ComplianceLedger l(config(key_), kMid2026);
+  std::vector<uint64_t> tokens;
+  for (uint32_t n = 0; n < 50000; ++n) tokens.push_back(key_.token(id_number(n), kIdNumber));
+  std::atomic<bool> done{false};
+  std::thread worker([&] {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      w.record(kTenantA, DataClass::kPi, kZoneUs, kIdNumber, tokens[i], kMid2026);
+      if (i % 64 == 0) w.quiescent();  // once per "burst"
+    }
+    done.store(true, std::memory_order_release);
+    for (int i = 0; i < 1000; ++i) {  // idle loop keeps reporting quiescence
+      w.quiescent();
+      std::this_thread::yield();
+    }
+  });
+  int harvests = 0;
+  while (!done.load(std::memory_order_acquire)) harvests += l.merge(w) ? 1 : 0;
+  worker.join();
+  l.merge_stopped(w);
+  EXPECT_GT(harvests, 0);
+  EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kZoneUs).at_least, 50000u);
+}
+
+TEST_F(Ledger, FullSetIsConservativeAndCounted) {
+  auto c = config(key_);
+  c.max_tokens_per_set = 1000;
+  c.thresholds = {{"pi-small", DataClass::kPi, 1500, "standard contract"}};
+  WorkerAccounting w(1000);
+  ComplianceLedger l(std::move(c), kMid2026);
+  for (uint32_t n = 0; n < 3000; ++n) record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+  EXPECT_EQ(w.counters().bank_overflow, 2000u);
+  l.merge_stopped(w);
+  const IndividualCount ic = l.individuals(kTenantA, DataClass::kPi, kAllDestZones);
+  EXPECT_EQ(ic.at_least, 1000u) << "never more than it holds";
+  EXPECT_TRUE(ic.saturated);
+  EXPECT_GE(ic.overflow, 2000u);
+  // The threshold sees the sketch beyond the cap: 3000 > 1500 is exceeded.
+  auto ev = l.evaluate(kMid2026);
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_TRUE(ev.back().lower_bound);
+  EXPECT_GE(ev.back().individuals, 2900u);
+  EXPECT_EQ(l.tenant_state(kTenantA), ThresholdState::kExceeded);
+  // Saturation survives persistence.
+  ASSERT_TRUE(l.save(state_, kMid2026));
+  ComplianceLedger l2(config(key_), kMid2026);
+  ASSERT_TRUE(l2.load(state_));
+  EXPECT_TRUE(l2.individuals(kTenantA, DataClass::kPi, kAllDestZones).saturated);
+}
+
+TEST_F(Ledger, HllWithinTwoPercentAt10kAnd100k) {
+  for (uint32_t n_people : {10'000u, 100'000u}) {
+    WorkerAccounting w;
+    ComplianceLedger l(config(key_), kMid2026);
+    for (uint32_t n = 0; n < n_people; ++n)
+      record(w, kTenantA, DataClass::kPi, kZoneUs, kMobile, mobile(n), kMid2026);
+    l.merge_stopped(w);
+    EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kZoneUs).at_least, n_people);
+    const double e = l.estimate(kTenantA, DataClass::kPi, kZoneUs);
+    const double rel = std::abs(e - n_people) / n_people;
+    std::printf("[ hll      ] %u distinct: estimate %.0f (%.2f %%)\n", n_people, e, 100 * rel);
+    EXPECT_LT(rel, 0.02);
+  }
+}
+
+TEST(TokenSet, ExactAndBounded) {
+  TokenSet s(5000);
+  for (uint64_t t = 0; t < 5000; ++t) EXPECT_EQ(s.insert(t), TokenSet::Insert::kAdded);  // 0 included
+  for (uint64_t t = 0; t < 5000; ++t) EXPECT_EQ(s.insert(t), TokenSet::Insert::kPresent);
+  EXPECT_EQ(s.size(), 5000u);
+  EXPECT_EQ(s.insert(99999), TokenSet::Insert::kFull);
+  EXPECT_EQ(s.overflow(), 1u);
+  EXPECT_TRUE(s.contains(0));
+  EXPECT_FALSE(s.contains(99999));
+  // 8 bytes per slot at a load between 3/8 and 3/4.
+  EXPECT_LE(s.memory_bytes(), 5000u * 8 * 8 / 3 + 64);
+  s.clear();
+  EXPECT_EQ(s.size(), 0u);
+  EXPECT_FALSE(s.saturated());
+}
+
+}  // namespace
+}  // namespace ftz::engine::compliance
