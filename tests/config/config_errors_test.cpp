@@ -482,7 +482,7 @@ TEST_F(PrefixListFiles, MissingFileIsReportedAtTheReference) {
 
 TEST_F(PrefixListFiles, CanBeDisabled) {
   LoadOptions options;
-  options.allow_prefix_list_files = false;
+  options.allow_included_files = false;
   EXPECT_THAT(errors_of(kDomesticFromFile, "policy.yaml", options),
               ElementsAre("policy.yaml:5:25: zones[1].prefix_list_files[0]: prefix-list files are "
                           "disabled in this context"));

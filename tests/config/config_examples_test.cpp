@@ -22,6 +22,9 @@ constexpr engine::DataClassMask bit(DataClass c) {
   return static_cast<engine::DataClassMask>(1u << static_cast<unsigned>(c));
 }
 
+// Signatures in examples/signatures/builtin.yaml.
+constexpr int kBuiltinSignatures = 20;
+
 uint32_t index_of(const auto& items, const std::string& name) {
   for (uint32_t i = 0; i < items.size(); ++i) {
     if (items[i].name == name) return i;
@@ -78,9 +81,84 @@ TEST_F(LingangExample, DomesticZoneHoldsBothPrefixListFiles) {
   ASSERT_TRUE(resolver);
   EXPECT_TRUE(
       std::any_of(prefixes.begin(), prefixes.end(), [&](const auto& p) { return p.contains(*resolver); }));
-  ASSERT_EQ(loaded_->files.size(), 3u);
+  ASSERT_EQ(loaded_->files.size(), 4u);
   EXPECT_NE(loaded_->files[1].find("data/cn-ipv4.txt"), std::string::npos);
   EXPECT_NE(loaded_->files[2].find("data/cn-ipv6.txt"), std::string::npos);
+  EXPECT_EQ(loaded_->files[3], test::source_dir() + "/examples/signatures/builtin.yaml");
+}
+
+// The built-in catalog (examples/signatures/builtin.yaml) comes first, then
+// the operator's own signature.
+TEST_F(LingangExample, SignaturesFromTheBuiltinPackThenTheOperator) {
+  const auto& sigs = spec().signatures;
+  ASSERT_EQ(loaded_->packs.size(), 1u);
+  ASSERT_EQ(loaded_->packs[0].signatures_size(), kBuiltinSignatures);
+  ASSERT_EQ(sigs.size(), static_cast<std::size_t>(kBuiltinSignatures) + 1);
+  EXPECT_EQ(spec().signature_pack_version, "builtin@2026.11.1");
+
+  const auto& id = sigs[0];
+  EXPECT_EQ(id.name, "cn_resident_id");
+  EXPECT_EQ(id.sid, 9100001u);
+  EXPECT_EQ(id.data_class, DataClass::kSensitivePi);
+  EXPECT_EQ(id.validator, "resident_id");
+  EXPECT_EQ(id.tags, (std::vector<std::string>{"identity_document", "minor"}));
+  ASSERT_EQ(id.patterns.size(), 1u);
+  EXPECT_FALSE(id.patterns[0].som);
+  EXPECT_FALSE(id.context_required);
+  EXPECT_EQ(id.context.front(), "身份证");
+  EXPECT_EQ(id.rationale.rfind("PIPL art 28", 0), 0u);
+
+  const auto& mobile = sigs[index_of(sigs, "cn_mobile")];
+  EXPECT_EQ(mobile.sid, 9100003u);
+  EXPECT_EQ(mobile.data_class, DataClass::kPi);
+  ASSERT_EQ(mobile.patterns.size(), 2u);
+  EXPECT_FALSE(mobile.patterns[0].som);
+  EXPECT_TRUE(mobile.patterns[1].som);  // "+86 " makes it variable width
+
+  const auto& uscc = sigs[index_of(sigs, "cn_uscc")];
+  EXPECT_EQ(uscc.sid, 9100005u);
+  EXPECT_EQ(uscc.data_class, DataClass::kOrgId);
+
+  const auto& plate = sigs[index_of(sigs, "vehicle_plate")];
+  EXPECT_EQ(plate.sid, 9100014u);
+  ASSERT_FALSE(plate.patterns.empty());
+  EXPECT_TRUE(plate.patterns[0].utf8);
+
+  const auto& vcf = sigs[index_of(sigs, "genomic_data")];
+  EXPECT_EQ(vcf.validator, "vcf");
+  EXPECT_EQ(vcf.tags.front(), "hgr");
+
+  const auto& own = sigs.back();
+  EXPECT_EQ(own.name, "pacre_policy_number");
+  EXPECT_EQ(own.sid, 9200001u);
+  EXPECT_EQ(own.validator, "none");
+  EXPECT_TRUE(own.context_required);
+  ASSERT_EQ(own.patterns.size(), 1u);
+  EXPECT_EQ(own.patterns[0].regex, "PRE-\\d{4}-\\d{8}");
+}
+
+// DOMAIN.md §1.1 and §1.4.
+TEST_F(LingangExample, ComplianceThresholds) {
+  const auto& c = spec().compliance;
+  EXPECT_EQ(c.key_file, test::source_dir() + "/examples/keys/token.key");
+  EXPECT_EQ(c.state_file, test::source_dir() + "/examples/state/compliance.state");
+  EXPECT_FALSE(c.use_sm3);
+  ASSERT_EQ(c.thresholds.size(), 4u);
+  const auto expect_line = [&](std::size_t i, const std::string& name, DataClass cls, uint64_t n) {
+    EXPECT_EQ(c.thresholds[i].name, name);
+    EXPECT_EQ(c.thresholds[i].data_class, cls) << name;
+    EXPECT_EQ(c.thresholds[i].individuals, n) << name;
+    EXPECT_FALSE(c.thresholds[i].mechanism.empty()) << name;
+  };
+  expect_line(0, "pi-scc", DataClass::kPi, 100'000);
+  expect_line(1, "pi-sa", DataClass::kPi, 1'000'000);
+  expect_line(2, "sensitive-pi-scc", DataClass::kSensitivePi, 1);  // no de minimis
+  expect_line(3, "sensitive-pi-sa", DataClass::kSensitivePi, 10'000);
+  EXPECT_EQ(c.thresholds[1].mechanism, "CAC security assessment (Decree 16 art 7)");
+  EXPECT_EQ(c.warn_percents, (std::vector<uint32_t>{80, 95, 100}));
+  EXPECT_EQ(c.count_mode, engine::CountMode::kMaxOverIdentifierTypes);
+  EXPECT_EQ(c.max_tokens_per_set, 2'000'000u);
+  EXPECT_EQ(c.bulk_min_count, 50u);
 }
 
 TEST_F(LingangExample, Tenants) {
@@ -218,6 +296,14 @@ TEST(MinimalExample, LoadsWithEngineDefaults) {
   EXPECT_EQ(spec.export_default.action, Action::kBlock);
   EXPECT_TRUE(spec.export_default.alert);
   EXPECT_EQ(spec.limits.flow_table_size, engine::Limits{}.flow_table_size);
+  // The built-in pack only; no compliance section: the spec's defaults.
+  EXPECT_EQ(spec.signatures.size(), static_cast<std::size_t>(kBuiltinSignatures));
+  EXPECT_EQ(spec.signatures.front().name, "cn_resident_id");
+  EXPECT_EQ(spec.signature_pack_version, "builtin@2026.11.1");
+  EXPECT_TRUE(spec.compliance.key_file.empty());
+  EXPECT_TRUE(spec.compliance.thresholds.empty());
+  EXPECT_EQ(spec.compliance.warn_percents, (std::vector<uint32_t>{80, 95, 100}));
+  EXPECT_EQ(spec.compliance.bulk_min_count, 50u);
 }
 
 TEST(ShanghaiTime, MidnightIsSixteenHundredUtcOfTheDayBefore) {

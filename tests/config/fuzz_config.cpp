@@ -10,7 +10,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ftz::config::LoadOptions options;
-  options.allow_prefix_list_files = false;
+  options.allow_included_files = false;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   auto result = ftz::config::load_config_from_string(text, "fuzz.yaml", options);
   if (result) {

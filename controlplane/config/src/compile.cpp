@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <string>
 #include <unordered_map>
 
@@ -121,7 +122,8 @@ std::string lower(std::string s) {
 
 class Compiler {
  public:
-  Compiler(const v1::Config& c, const Resolved& r) : c_(c), r_(r) {
+  Compiler(const v1::Config& c, const std::vector<LoadedPack>& packs, const Resolved& r)
+      : c_(c), packs_(packs), r_(r) {
     for (int i = 0; i < c.zones_size(); ++i) zones_[c.zones(i).name()] = static_cast<uint32_t>(i);
     for (int i = 0; i < c.tenants_size(); ++i) tenants_[c.tenants(i).name()] = static_cast<uint32_t>(i);
     for (int i = 0; i < c.channels_size(); ++i) channels_[c.channels(i).name()] = static_cast<uint32_t>(i);
@@ -173,6 +175,15 @@ class Compiler {
       spec.export_default.action = engine::Action::kBlock;
       spec.export_default.alert = true;
     }
+    // The packs' signatures first, in pack order, then the operator's.
+    for (const auto& pack : packs_) {
+      for (const auto& sig : pack.model.signatures()) spec.signatures.push_back(signature(sig));
+      if (!spec.signature_pack_version.empty()) spec.signature_pack_version += ',';
+      spec.signature_pack_version +=
+          std::filesystem::path(pack.file).stem().string() + "@" + pack.model.version();
+    }
+    for (const auto& sig : c_.signatures()) spec.signatures.push_back(signature(sig));
+    if (c_.has_compliance()) compile_compliance(spec.compliance);
     return spec;
   }
 
@@ -284,6 +295,38 @@ class Compiler {
     return out;
   }
 
+  static engine::SignatureSpec signature(const v1::Signature& s) {
+    engine::SignatureSpec out;
+    out.name = s.name();
+    out.sid = s.sid();
+    out.data_class = data_class(s.data_class());
+    out.tags.assign(s.tags().begin(), s.tags().end());
+    out.validator = s.validator();
+    for (const auto& p : s.patterns()) {
+      out.patterns.push_back(engine::SignaturePattern{p.regex(), p.utf8(), p.som(), p.caseless()});
+    }
+    out.context.assign(s.context().begin(), s.context().end());
+    out.context_required = s.context_required();
+    out.rationale = s.rationale();
+    return out;
+  }
+
+  void compile_compliance(engine::ComplianceSpec& out) {
+    const auto& c = c_.compliance();
+    out.key_file = r_.key_file;
+    out.state_file = r_.state_file;
+    out.use_sm3 = c.token_algorithm() == v1::TOKEN_ALGORITHM_HMAC_SM3;
+    for (const auto& t : c.thresholds()) {
+      out.thresholds.push_back(
+          engine::ThresholdSpec{t.name(), data_class(t.data_class()), t.individuals(), t.mechanism()});
+    }
+    if (c.warn_percents_size() > 0) out.warn_percents.assign(c.warn_percents().begin(), c.warn_percents().end());
+    out.count_mode = c.count_mode() == v1::COUNT_MODE_SUM ? engine::CountMode::kSumOverIdentifierTypes
+                                                          : engine::CountMode::kMaxOverIdentifierTypes;
+    if (c.has_max_tokens_per_set()) out.max_tokens_per_set = c.max_tokens_per_set();
+    if (c.has_bulk_min_count()) out.bulk_min_count = c.bulk_min_count();
+  }
+
   void compile_limits(engine::Limits& out) {
     const auto& l = c_.limits();
     if (l.has_flow_table_size()) out.flow_table_size = l.flow_table_size();
@@ -305,6 +348,7 @@ class Compiler {
   }
 
   const v1::Config& c_;
+  const std::vector<LoadedPack>& packs_;
   const Resolved& r_;
   std::unordered_map<std::string, uint32_t> zones_;
   std::unordered_map<std::string, uint32_t> tenants_;
@@ -313,8 +357,9 @@ class Compiler {
 
 }  // namespace
 
-engine::PolicySpec compile_config(const v1::Config& config, const Resolved& resolved) {
-  return Compiler(config, resolved).run();
+engine::PolicySpec compile_config(const v1::Config& config, const std::vector<LoadedPack>& packs,
+                                  const Resolved& resolved) {
+  return Compiler(config, packs, resolved).run();
 }
 
 }  // namespace ftz::config

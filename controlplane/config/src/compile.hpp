@@ -4,12 +4,15 @@
 // become unix seconds. Call only after validate_config() returned true: the
 // compiler re-checks nothing.
 
+#include <vector>
+
 #include "ftz/engine/policy_spec.hpp"
 #include "ftzgate/v1/config.pb.h"
 #include "validate.hpp"
 
 namespace ftz::config {
 
-engine::PolicySpec compile_config(const ftzgate::v1::Config& config, const Resolved& resolved);
+engine::PolicySpec compile_config(const ftzgate::v1::Config& config, const std::vector<LoadedPack>& packs,
+                                  const Resolved& resolved);
 
 }  // namespace ftz::config

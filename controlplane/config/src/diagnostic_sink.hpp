@@ -37,6 +37,16 @@ class DiagnosticSink {
     }
     return false;
   }
+  // An error at `path` or anywhere under it.
+  [[nodiscard]] bool has_error_under(const std::string& path) const noexcept {
+    for (const auto& d : diags_) {
+      if (d.path.compare(0, path.size(), path) == 0 &&
+          (d.path.size() == path.size() || d.path[path.size()] == '.' || d.path[path.size()] == '[')) {
+        return true;
+      }
+    }
+    return false;
+  }
   // A node of the wrong type ("expected a mapping") leaves an empty object
   // in the model; errors under it would only echo the first one.
   void mark_broken(const std::string& path) { broken_.push_back(path); }

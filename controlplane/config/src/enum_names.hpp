@@ -90,4 +90,20 @@ inline constexpr EnumEntry<v1::FailMode> kFailModeEntries[] = {{"open", v1::FAIL
                                                                {"closed", v1::FAIL_MODE_CLOSED}};
 inline constexpr EnumTable<v1::FailMode> kFailModeNames{"fail mode", kFailModeEntries};
 
+inline constexpr EnumEntry<v1::TokenAlgorithm> kTokenAlgorithmEntries[] = {
+    {"hmac_sha256", v1::TOKEN_ALGORITHM_HMAC_SHA256}, {"hmac_sm3", v1::TOKEN_ALGORITHM_HMAC_SM3}};
+inline constexpr EnumTable<v1::TokenAlgorithm> kTokenAlgorithmNames{"token algorithm", kTokenAlgorithmEntries};
+
+inline constexpr EnumEntry<v1::CountMode> kCountModeEntries[] = {
+    {"max_over_identifier_types", v1::COUNT_MODE_MAX_OVER_IDENTIFIER_TYPES}, {"sum", v1::COUNT_MODE_SUM}};
+inline constexpr EnumTable<v1::CountMode> kCountModeNames{"count mode", kCountModeEntries};
+
+inline constexpr EnumEntry<v1::Boundary> kBoundaryEntries[] = {{"alnum", v1::BOUNDARY_ALNUM},
+                                                               {"none", v1::BOUNDARY_NONE}};
+inline constexpr EnumTable<v1::Boundary> kBoundaryNames{"boundary", kBoundaryEntries};
+
+inline constexpr EnumEntry<v1::InputForm> kInputFormEntries[] = {{"normalized", v1::INPUT_FORM_NORMALIZED},
+                                                                 {"raw", v1::INPUT_FORM_RAW}};
+inline constexpr EnumTable<v1::InputForm> kInputFormNames{"input form", kInputFormEntries};
+
 }  // namespace ftz::config

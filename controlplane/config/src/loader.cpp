@@ -7,11 +7,14 @@
 #include <filesystem>
 #include <fstream>
 #include <new>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "compile.hpp"
+#include "text.hpp"
 #include "diagnostic_sink.hpp"
 #include "ftz/config/config.hpp"
 #include "validate.hpp"
@@ -167,57 +170,132 @@ DocumentCount count_documents(std::string_view text) {
   return count;
 }
 
-Diagnostics size_error(const std::string& filename, std::size_t size) {
-  return {Diagnostic{filename, 1, 1, "",
-                     "input is " + std::to_string(size) + " bytes, above the " +
-                         std::to_string(kMaxInputBytes >> 20) + " MiB limit"}};
+std::string size_message(std::size_t size) {
+  return "input is " + std::to_string(size) + " bytes, above the " + std::to_string(kMaxInputBytes >> 20) +
+         " MiB limit";
 }
 
-tl::expected<LoadedConfig, Diagnostics> load_impl(std::string_view text, const std::string& filename,
-                                                  const LoadOptions& options) {
-  DiagnosticSink sink;
-  if (text.size() > kMaxInputBytes) return tl::unexpected(size_error(filename, text.size()));
-  if (auto deep = find_excess_depth(text, kMaxNestingDepth)) {
-    sink.error(Loc{filename, deep->line, deep->column}, "",
-               "nesting deeper than " + std::to_string(kMaxNestingDepth) + " levels");
-    return tl::unexpected(sink.take(filename));
-  }
+Diagnostics size_error(const std::string& filename, std::size_t size) {
+  return {Diagnostic{filename, 1, 1, "", size_message(size)}};
+}
 
-  YAML::Node root;
+// Caps, then yaml-cpp: the one document of `text`, or nullopt after an error
+// was reported under `path` ("" for the configuration, the reference for a
+// signature pack). An empty text is a null node.
+std::optional<YAML::Node> parse_document(std::string_view text, const std::string& filename,
+                                         const std::string& path, std::string_view what,
+                                         DiagnosticSink& sink) {
+  if (text.size() > kMaxInputBytes) {
+    sink.error(Loc{filename, 1, 1}, path, size_message(text.size()));
+    return std::nullopt;
+  }
+  if (auto deep = find_excess_depth(text, kMaxNestingDepth)) {
+    sink.error(Loc{filename, deep->line, deep->column}, path,
+               "nesting deeper than " + std::to_string(kMaxNestingDepth) + " levels");
+    return std::nullopt;
+  }
   try {
     const auto count = count_documents(text);
     if (count.documents > 1) {
       if (count.second_start.pos == count.first_start.pos) {
         // No progress between "documents": yaml-cpp met a token no node can
         // start with (LoadAll would loop here forever).
-        sink.error(loc_of(filename, count.first_node), "", "YAML syntax error: unexpected token");
+        sink.error(loc_of(filename, count.first_node), path, "YAML syntax error: unexpected token");
       } else {
-        sink.error(loc_of(filename, count.second_start), "", "only one YAML document per configuration file");
+        sink.error(loc_of(filename, count.second_start), path, "only one YAML document per " + std::string(what));
       }
-      return tl::unexpected(sink.take(filename));
+      return std::nullopt;
     }
-    if (count.documents == 1) root = YAML::Load(std::string(text));
+    if (count.documents == 1) return YAML::Load(std::string(text));
+    return YAML::Node();
   } catch (const YAML::Exception& e) {
-    sink.error(loc_of(filename, e.mark), "", "YAML syntax error: " + e.msg);
-    return tl::unexpected(sink.take(filename));
+    sink.error(loc_of(filename, e.mark), path, "YAML syntax error: " + e.msg);
+    return std::nullopt;
   }
+}
+
+// Reads a whole regular file of at most `max_bytes` into `out`; the reason
+// when it cannot. Regular files only: a FIFO or /dev/stdin would block the
+// loader, and /dev/zero would never end.
+std::optional<std::string> read_regular_file(const std::string& file, std::size_t max_bytes, std::string& out) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(file, ec);
+  if (ec || !std::filesystem::exists(status)) return "no such file";
+  if (!std::filesystem::is_regular_file(status)) return "not a regular file";
+  const auto size = std::filesystem::file_size(file, ec);
+  if (ec) return ec.message();
+  if (size > max_bytes) {
+    return std::to_string(size) + " bytes, above the " + std::to_string(max_bytes >> 20) + " MiB limit";
+  }
+  std::ifstream in(file, std::ios::binary);
+  out.assign(static_cast<std::size_t>(size), '\0');
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  if (!in) return "read error";
+  return std::nullopt;
+}
+
+// Reads the signature packs named by the configuration, in order. Errors
+// about a reference (missing file, disabled, listed twice) point at the
+// configuration's line; errors inside a pack name the pack file.
+std::vector<LoadedPack> read_packs(const ftzgate::v1::Config& config, const SourceMap& map,
+                                   const std::filesystem::path& base_dir, const LoadOptions& options,
+                                   DiagnosticSink& sink) {
+  std::vector<LoadedPack> packs;
+  std::unordered_map<std::string, std::string> seen;  // resolved file -> reference path
+  for (int i = 0; i < config.signature_packs_size(); ++i) {
+    const std::string path = "signature_packs[" + std::to_string(i) + "]";
+    if (!options.allow_included_files) {
+      sink.error(map.at(path), path, "signature packs are disabled in this context");
+      continue;
+    }
+    const std::string file = (base_dir / config.signature_packs(i)).lexically_normal().string();
+    if (auto [it, inserted] = seen.emplace(file, path); !inserted) {
+      sink.error(map.at(path), path,
+                 "signature pack " + quote(file) + " is listed twice (first at " +
+                     format_loc(map.at(it->second)) + ")");
+      continue;
+    }
+    std::string text;
+    if (auto why = read_regular_file(file, kMaxInputBytes, text)) {
+      sink.error(map.at(path), path, "cannot read signature pack " + quote(file) + ": " + *why);
+      continue;
+    }
+    const auto root = parse_document(text, file, path, "signature pack", sink);
+    if (!root) continue;
+    LoadedPack pack{file, path, {}, SourceMap(file)};
+    read_signature_pack(*root, path, pack.model, pack.map, sink);
+    packs.push_back(std::move(pack));
+  }
+  return packs;
+}
+
+tl::expected<LoadedConfig, Diagnostics> load_impl(std::string_view text, const std::string& filename,
+                                                  const LoadOptions& options) {
+  DiagnosticSink sink;
+  const auto root = parse_document(text, filename, "", "configuration file", sink);
+  if (!root) return tl::unexpected(sink.take(filename));
 
   LoadedConfig loaded;
   loaded.files.push_back(filename);
   SourceMap map(filename);
-  if (!read_config(root, loaded.model, map, sink)) {
+  if (!read_config(*root, loaded.model, map, sink)) {
     return tl::unexpected(sink.take(filename));
   }
+  const std::filesystem::path base_dir = std::filesystem::path(filename).parent_path();
+  const std::vector<LoadedPack> packs = read_packs(loaded.model, map, base_dir, options, sink);
   // Validate even after reader errors: an operator gets the reference and
   // prefix errors of the same run too.
   Resolved resolved;
-  const std::filesystem::path base_dir = std::filesystem::path(filename).parent_path();
-  validate_config(loaded.model, map, base_dir, options, sink, resolved);
+  validate_config(loaded.model, map, packs, base_dir, options, sink, resolved);
   if (sink.has_errors()) return tl::unexpected(sink.take(filename));
 
-  loaded.spec = compile_config(loaded.model, resolved);
+  loaded.spec = compile_config(loaded.model, packs, resolved);
   if (loaded.spec.name.empty()) loaded.spec.name = std::filesystem::path(filename).stem().string();
   for (auto& f : resolved.files) loaded.files.push_back(std::move(f));
+  for (const auto& p : packs) {
+    loaded.files.push_back(p.file);
+    loaded.packs.push_back(p.model);
+  }
   return loaded;
 }
 

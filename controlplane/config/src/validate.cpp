@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "civil_date.hpp"
+#include "ftz/engine/classify/validators.hpp"
 #include "enum_names.hpp"
 #include "text.hpp"
 
@@ -165,11 +166,93 @@ void report_overlaps(std::vector<OwnedPrefix> entries, std::string_view owner_ki
   }
 }
 
+// Signature tags: free-form lower_snake ("identity_document", "hgr").
+bool is_lower_snake(std::string_view s) {
+  constexpr std::size_t kMaxTagLength = 32;
+  if (s.empty() || s.size() > kMaxTagLength || s[0] < 'a' || s[0] > 'z') return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+// Text that ends up in one line of an event or a report.
+bool has_control_byte(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+struct Lookaround {
+  std::size_t offset = 0;
+  std::string_view opener;  // "(?=", "(?!", "(?<=" or "(?<!"
+  std::string_view what;
+};
+
+// The first lookaround group of a regex, outside escapes, \Q...\E quotes,
+// character classes and (?#...) comments. Hyperscan refuses every one of
+// them ("Zero-width assertions are not supported"), so the catalog would
+// fail to compile long after the configuration was accepted.
+std::optional<Lookaround> find_lookaround(std::string_view re) {
+  static constexpr Lookaround kKinds[] = {{0, "(?=", "lookahead"},
+                                          {0, "(?!", "negative lookahead"},
+                                          {0, "(?<=", "lookbehind"},
+                                          {0, "(?<!", "negative lookbehind"}};
+  bool in_class = false;
+  for (std::size_t i = 0; i < re.size(); ++i) {
+    const char c = re[i];
+    if (c == '\\') {
+      if (i + 1 < re.size() && re[i + 1] == 'Q') {
+        const auto end = re.find("\\E", i + 2);
+        if (end == std::string_view::npos) return std::nullopt;
+        i = end + 1;
+      } else {
+        ++i;  // the escaped character is literal
+      }
+      continue;
+    }
+    if (in_class) {
+      if (c == '[' && i + 1 < re.size() && re[i + 1] == ':') {  // [:alpha:]
+        const auto end = re.find(":]", i + 2);
+        if (end != std::string_view::npos) i = end + 1;
+      } else if (c == ']') {
+        in_class = false;
+      }
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      if (i + 1 < re.size() && re[i + 1] == '^') ++i;
+      if (i + 1 < re.size() && re[i + 1] == ']') ++i;  // "[]a]": the first ']' is literal
+      continue;
+    }
+    if (c != '(') continue;
+    const std::string_view rest = re.substr(i);
+    for (const auto& k : kKinds) {
+      if (rest.starts_with(k.opener)) return Lookaround{i, k.opener, k.what};
+    }
+    if (rest.starts_with("(?#")) {
+      const auto end = re.find(')', i);
+      if (end == std::string_view::npos) return std::nullopt;
+      i = end;
+    }
+  }
+  return std::nullopt;
+}
+
+// "file:line:col" of `path` in `map`, plus the path when it lies in another
+// file than `here` (a signature pack): the reader needs to know which entry.
+std::string where(const SourceMap& map, const std::string& path, const SourceMap& here) {
+  std::string out = format_loc(map.at(path));
+  if (map.file() != here.file()) out += ", " + path;
+  return out;
+}
+
 class Validator {
  public:
-  Validator(const v1::Config& c, const SourceMap& map, const std::filesystem::path& base_dir,
-            const LoadOptions& options, DiagnosticSink& sink, Resolved& out)
-      : c_(c), map_(map), base_dir_(base_dir), options_(options), sink_(sink), out_(out) {}
+  Validator(const v1::Config& c, const SourceMap& map, const std::vector<LoadedPack>& packs,
+            const std::filesystem::path& base_dir, const LoadOptions& options, DiagnosticSink& sink,
+            Resolved& out)
+      : c_(c), map_(map), packs_(packs), base_dir_(base_dir), options_(options), sink_(sink), out_(out) {}
 
   void run();
 
@@ -203,13 +286,31 @@ class Validator {
   void check_zones();
   void check_channels();
   void check_tenants();
+  // One signature of a pack or of the configuration, with where it was read.
+  struct SignatureRef {
+    const v1::Signature* sig = nullptr;
+    std::string base;              // "signatures[2]", "signature_packs[0].signatures[2]"
+    const SourceMap* map = nullptr;
+  };
+  void error_in(const SourceMap& map, const std::string& path, std::string message) {
+    if (sink_.is_redundant(path)) return;
+    sink_.error(map.at(path), path, std::move(message));
+  }
+  [[nodiscard]] static std::string item_path_in(const SourceMap& map, const std::string& field, int n, int k) {
+    if (n == 1 && !map.has(field + "[0]")) return field;
+    return idx(field, k);
+  }
+  void check_signature(const SignatureRef& ref);
+  void check_packs();
   void check_signatures();
+  void check_compliance();
   void check_rules();
   void check_defaults();
   void check_limits();
 
   const v1::Config& c_;
   const SourceMap& map_;
+  const std::vector<LoadedPack>& packs_;
   const std::filesystem::path& base_dir_;
   const LoadOptions& options_;
   DiagnosticSink& sink_;
@@ -255,7 +356,7 @@ std::optional<Prefix> Validator::prefix_at(const std::string& text, const std::s
 
 void Validator::read_prefix_file(const std::string& file, const std::string& path,
                                  std::vector<OwnedPrefix>& out, uint32_t owner) {
-  if (!options_.allow_prefix_list_files) {
+  if (!options_.allow_included_files) {
     error(path, "prefix-list files are disabled in this context");
     return;
   }
@@ -573,19 +674,198 @@ void Validator::check_tenants() {
   report_overlaps(std::move(all), "tenant", tenant_names, sink_);
 }
 
-void Validator::check_signatures() {
-  std::unordered_map<std::string, std::string> names;
-  std::unordered_map<uint32_t, std::string> sids;
-  for (int i = 0; i < c_.signatures_size(); ++i) {
-    const auto& s = c_.signatures(i);
-    const std::string base = idx("signatures", i);
-    check_name(names, s.name(), base + ".name", "signature name");
-    if (s.sid() == 0) continue;
-    auto [it, inserted] = sids.emplace(s.sid(), base + ".sid");
-    if (!inserted) {
-      error(base + ".sid", "duplicate sid " + std::to_string(s.sid()) + " (first at " +
-                               format_loc(map_.at(it->second)) + ")");
+void Validator::check_packs() {
+  for (const auto& pack : packs_) {
+    if (sink_.is_redundant(pack.path)) continue;  // empty, or not a mapping
+    const std::string vp = pack.path + ".version";
+    if (!pack.model.version().empty() || !sink_.has_error_at(vp)) {
+      if (!is_valid_name(pack.model.version())) {
+        error_in(pack.map, vp,
+                 "invalid pack version " + quote(pack.model.version()) +
+                     " (1 to 64 letters, digits and . _ @ : / -, starting with a letter or digit)");
+      }
     }
+  }
+}
+
+void Validator::check_signature(const SignatureRef& ref) {
+  const v1::Signature& s = *ref.sig;
+  const SourceMap& m = *ref.map;
+  const std::string& base = ref.base;
+
+  if (!s.validator().empty() || !sink_.has_error_at(base + ".validator")) {
+    if (!engine::classify::validator_from_name(s.validator())) {
+      std::vector<std::string_view> names;
+      for (std::size_t i = 0; i < static_cast<std::size_t>(engine::classify::ValidatorId::kCount); ++i) {
+        names.push_back(engine::classify::validator_name(static_cast<engine::classify::ValidatorId>(i)));
+      }
+      std::string hint = did_you_mean(s.validator(), names);
+      if (hint.empty()) hint = " (expected " + quoted_list(names) + ")";
+      error_in(m, base + ".validator", "unknown validator " + quote(s.validator()) + hint);
+    }
+  }
+  for (int k = 0; k < s.tags_size(); ++k) {
+    if (!is_lower_snake(s.tags(k))) {
+      error_in(m, item_path_in(m, base + ".tags", s.tags_size(), k),
+               "invalid tag " + quote(s.tags(k)) +
+                   " (lower_snake: 1 to 32 of a-z, 0-9 and _, starting with a letter)");
+    }
+  }
+  if (s.patterns_size() == 0 && !sink_.is_redundant(base + ".patterns")) {
+    error_in(m, base + ".patterns", "a signature needs at least one pattern");
+  }
+  for (int k = 0; k < s.patterns_size(); ++k) {
+    const std::string rp = idx(base + ".patterns", k) + ".regex";
+    const std::string& re = s.patterns(k).regex();
+    if (re.empty()) {
+      if (!sink_.has_error_at(rp)) error_in(m, rp, "empty regex");
+    } else if (re.find('\0') != std::string::npos) {
+      // Hyperscan takes NUL-terminated expressions: the rest would vanish.
+      error_in(m, rp, "regex contains a NUL byte (write \\x00)");
+    } else if (const auto la = find_lookaround(re)) {
+      error_in(m, rp,
+               std::string(la->what) + " " + quote(la->opener) + " at offset " + std::to_string(la->offset) +
+                   ": Hyperscan does not support lookaround (\"Zero-width assertions are not supported\"); "
+                   "boundaries are checked after the scan, use a validator or context keywords instead");
+    }
+  }
+  for (int k = 0; k < s.context_size(); ++k) {
+    constexpr std::size_t kMaxKeywordBytes = 64;
+    const std::string& kw = s.context(k);
+    const std::string cp = item_path_in(m, base + ".context", s.context_size(), k);
+    if (kw.empty()) {
+      error_in(m, cp, "empty context keyword");
+    } else if (kw.size() > kMaxKeywordBytes || has_control_byte(kw)) {
+      error_in(m, cp, "invalid context keyword " + quote(kw) + " (1 to 64 bytes, no control characters)");
+    }
+  }
+  if (s.context_required() && s.context_size() == 0 && !sink_.is_redundant(base + ".context")) {
+    error_in(m, base + ".context_required",
+             "context_required without context keywords: the signature could never count");
+  }
+  if (has_control_byte(s.rationale())) {
+    error_in(m, base + ".rationale", "the rationale must be one line without control characters");
+  }
+}
+
+void Validator::check_signatures() {
+  std::vector<SignatureRef> all;
+  for (const auto& pack : packs_) {
+    for (int i = 0; i < pack.model.signatures_size(); ++i) {
+      all.push_back(SignatureRef{&pack.model.signatures(i), idx(pack.path + ".signatures", i), &pack.map});
+    }
+  }
+  for (int i = 0; i < c_.signatures_size(); ++i) {
+    all.push_back(SignatureRef{&c_.signatures(i), idx("signatures", i), &map_});
+  }
+  // Names and sids are unique across the packs and the configuration: the
+  // sid is the EVE signature_id and the name is what rules and reports cite.
+  // The packs come first, so a clash is reported at the operator's entry.
+  std::unordered_map<std::string, const SignatureRef*> names;
+  std::unordered_map<uint32_t, const SignatureRef*> sids;
+  for (const auto& ref : all) {
+    const v1::Signature& s = *ref.sig;
+    const SourceMap& m = *ref.map;
+    const std::string np = ref.base + ".name";
+    if (!is_valid_name(s.name())) {
+      if (!s.name().empty() || !sink_.has_error_at(np)) {
+        error_in(m, np, "invalid signature name " + quote(s.name()) +
+                            " (1 to 64 letters, digits and . _ @ : / -, starting with a letter or digit)");
+      }
+    } else if (auto [it, inserted] = names.emplace(s.name(), &ref); !inserted) {
+      error_in(m, np, "duplicate signature name " + quote(s.name()) + " (first at " +
+                          where(*it->second->map, it->second->base + ".name", m) + ")");
+    }
+    if (s.sid() != 0) {
+      if (auto [it, inserted] = sids.emplace(s.sid(), &ref); !inserted) {
+        error_in(m, ref.base + ".sid",
+                 "duplicate sid " + std::to_string(s.sid()) + " (first at " +
+                     where(*it->second->map, it->second->base + ".sid", m) + ", signature " +
+                     quote(it->second->sig->name()) + ")");
+      }
+    }
+    check_signature(ref);
+    if (sink_.full()) return;
+  }
+}
+
+void Validator::check_compliance() {
+  if (!c_.has_compliance()) return;
+  const auto& c = c_.compliance();
+  const auto file_at = [&](const std::string& text, const std::string& path) -> std::string {
+    if (text.empty()) return {};  // missing: the reader reported it
+    if (has_control_byte(text)) {
+      error(path, "invalid file name " + quote(text));
+      return {};
+    }
+    return (base_dir_ / text).lexically_normal().string();
+  };
+  out_.key_file = file_at(c.key_file(), "compliance.key_file");
+  out_.state_file = file_at(c.state_file(), "compliance.state_file");
+  if (!out_.key_file.empty() && out_.key_file == out_.state_file) {
+    error("compliance.state_file", "the state file cannot be the key file " + quote(out_.key_file));
+  }
+
+  std::unordered_map<std::string, std::string> names;
+  std::map<std::pair<int, uint64_t>, int> lines;  // (class, individuals) -> threshold
+  uint64_t largest = 0;
+  int largest_at = -1;
+  for (int i = 0; i < c.thresholds_size(); ++i) {
+    const auto& t = c.thresholds(i);
+    const std::string base = idx("compliance.thresholds", i);
+    check_name(names, t.name(), base + ".name", "threshold name");
+    if (t.data_class() != v1::DATA_CLASS_UNSPECIFIED && t.data_class() != v1::DATA_CLASS_PI &&
+        t.data_class() != v1::DATA_CLASS_SENSITIVE_PI) {
+      error(base + ".data_class", "thresholds count individuals whose \"pi\" or \"sensitive_pi\" left, not " +
+                                      quote(kDataClassNames.name(t.data_class())));
+    }
+    if (!t.mechanism().empty() || !sink_.has_error_at(base + ".mechanism")) {
+      constexpr std::size_t kMaxMechanismBytes = 200;
+      if (t.mechanism().empty() || t.mechanism().size() > kMaxMechanismBytes || has_control_byte(t.mechanism())) {
+        error(base + ".mechanism", "the mechanism is one line of 1 to 200 bytes (it goes into events)");
+      }
+    }
+    if (t.individuals() > 0 && t.data_class() != v1::DATA_CLASS_UNSPECIFIED) {
+      auto [it, inserted] = lines.emplace(std::make_pair(static_cast<int>(t.data_class()), t.individuals()), i);
+      if (!inserted) {
+        const std::string first = idx("compliance.thresholds", it->second);
+        error(base + ".individuals", "threshold " + quote(c.thresholds(it->second).name()) + " already sets " +
+                                         std::to_string(t.individuals()) + " individuals of " +
+                                         quote(kDataClassNames.name(t.data_class())) + " (at " +
+                                         format_loc(map_.at(first + ".individuals")) + ")");
+      }
+    }
+    if (t.individuals() > largest) {
+      largest = t.individuals();
+      largest_at = i;
+    }
+  }
+
+  const std::string wp = "compliance.warn_percents";
+  if (!sink_.has_error_under(wp)) {
+    if (map_.has(wp) && c.warn_percents_size() == 0) {
+      error(wp, "an empty list; leave warn_percents out for the default 80, 95, 100");
+    }
+    for (int k = 1; k < c.warn_percents_size(); ++k) {
+      if (c.warn_percents(k) <= c.warn_percents(k - 1)) {
+        error(item_path(wp, c.warn_percents_size(), k),
+              "warn_percents must be strictly ascending (" + std::to_string(c.warn_percents(k)) + " after " +
+                  std::to_string(c.warn_percents(k - 1)) + ")");
+        break;
+      }
+    }
+  }
+
+  // The token sets decide legal lines exactly (DOMAIN.md §1.4): a set that
+  // stops growing below a line could never tell that it was crossed.
+  const uint64_t max_tokens =
+      c.has_max_tokens_per_set() ? c.max_tokens_per_set() : engine::ComplianceSpec{}.max_tokens_per_set;
+  if (largest_at >= 0 && largest > max_tokens) {
+    const std::string tp = idx("compliance.thresholds", largest_at) + ".individuals";
+    error(c.has_max_tokens_per_set() ? "compliance.max_tokens_per_set" : tp,
+          "max_tokens_per_set (" + std::to_string(max_tokens) + ") is below threshold " +
+              quote(c.thresholds(largest_at).name()) + " (" + std::to_string(largest) +
+              " individuals): the exact count could never reach it");
   }
 }
 
@@ -614,6 +894,11 @@ void Validator::check_rules() {
               "invalid server name suffix " + quote(m.server_name_suffixes(k)) +
                   " (letters, digits, '.', '-' and '_' only)");
       }
+    }
+    if ((m.threshold() == v1::THRESHOLD_STATE_WARN || m.threshold() == v1::THRESHOLD_STATE_EXCEEDED) &&
+        c_.compliance().thresholds_size() == 0) {
+      error(mb + ".threshold", "no compliance thresholds are configured: the threshold state is always "
+                               "\"normal\" (add compliance.thresholds)");
     }
     if (m.min_count() > 0 && m.data_classes_size() == 0) {
       error(mb + ".min_count", "min_count counts identifiers of a data class: add data_class");
@@ -667,7 +952,9 @@ void Validator::run() {
   check_zones();
   check_channels();
   check_tenants();
+  check_packs();
   check_signatures();
+  check_compliance();
   check_rules();
   check_defaults();
   check_limits();
@@ -675,9 +962,10 @@ void Validator::run() {
 
 }  // namespace
 
-bool validate_config(const v1::Config& config, const SourceMap& map, const std::filesystem::path& base_dir,
-                     const LoadOptions& options, DiagnosticSink& sink, Resolved& out) {
-  Validator v(config, map, base_dir, options, sink, out);
+bool validate_config(const v1::Config& config, const SourceMap& map, const std::vector<LoadedPack>& packs,
+                     const std::filesystem::path& base_dir, const LoadOptions& options, DiagnosticSink& sink,
+                     Resolved& out) {
+  Validator v(config, map, packs, base_dir, options, sink, out);
   v.run();
   return !sink.has_errors();
 }

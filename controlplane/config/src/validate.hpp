@@ -6,7 +6,9 @@
 // Checks: names (syntax, duplicates), references (zones, tenants, channels),
 // prefixes (syntax, host bits, overlaps between zones and between tenants, a
 // tenant's prefixes inside its zone), the default zone, dates, approval
-// coverage, route/channel consistency and cross-field limits. Every check
+// coverage, route/channel consistency, cross-field limits, signatures (of the
+// packs and the operator's: unique names and sids across all of them,
+// validators, tags, patterns without lookaround) and compliance settings. Every check
 // runs even after an earlier one failed, so one run reports all it can.
 
 #include <cstdint>
@@ -26,17 +28,29 @@ struct ApprovalTimes {
   int64_t valid_until = 0;  // unix seconds, 00:00 +08:00 of the day after the last
 };
 
+// A signature pack file the loader read: errors inside it name `file` and
+// field paths under `path` ("signature_packs[0].signatures[3].sid").
+struct LoadedPack {
+  std::string file;  // resolved against the configuration's directory
+  std::string path;  // the reference: "signature_packs[0]"
+  ftzgate::v1::SignaturePack model;
+  SourceMap map;     // locations inside `file`
+};
+
 struct Resolved {
   std::vector<std::vector<engine::Prefix>> zone_prefixes;  // inline, then files
   std::vector<std::vector<engine::Prefix>> tenant_prefixes;
   std::vector<std::vector<ApprovalTimes>> approval_times;  // [tenant][approval]
   std::vector<std::string> files;                          // prefix-list files read
+  std::string key_file;    // compliance.key_file against the YAML directory
+  std::string state_file;  // compliance.state_file, likewise
 };
 
 // Returns true when the model is valid (no error was added to `sink`);
-// `out` is complete only then. `base_dir` resolves prefix-list files.
+// `out` is complete only then. `base_dir` resolves prefix-list files and the
+// compliance key and state files.
 bool validate_config(const ftzgate::v1::Config& config, const SourceMap& map,
-                     const std::filesystem::path& base_dir, const LoadOptions& options, DiagnosticSink& sink,
+                     const std::vector<LoadedPack>& packs, const std::filesystem::path& base_dir, const LoadOptions& options, DiagnosticSink& sink,
                      Resolved& out);
 
 }  // namespace ftz::config

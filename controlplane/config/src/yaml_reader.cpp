@@ -20,6 +20,10 @@ namespace {
 
 namespace v1 = ftzgate::v1;
 
+// Individuals in a cap or threshold: beyond any population, yet far from
+// overflow in counters.
+constexpr uint64_t kMaxIndividuals = 1'000'000'000'000;
+
 std::string join(const std::string& path, std::string_view key) {
   if (path.empty()) return std::string(key);
   std::string out = path;
@@ -59,6 +63,7 @@ class Reader {
   Reader(SourceMap& map, DiagnosticSink& sink) : map_(map), sink_(sink) {}
 
   void read_root(const YAML::Node& root, v1::Config& out);
+  void read_pack(const YAML::Node& root, const std::string& path, v1::SignaturePack& out);
   [[nodiscard]] bool complete() const noexcept { return !budget_reported_; }
 
  private:
@@ -153,6 +158,9 @@ class Reader {
   void read_approval(const YAML::Node& n, const std::string& path, v1::Approval* a);
   void read_channel(const YAML::Node& n, const std::string& path, v1::Channel* c);
   void read_signature(const YAML::Node& n, const std::string& path, v1::Signature* s);
+  void read_pattern(const YAML::Node& n, const std::string& path, v1::SignaturePattern* p);
+  void read_threshold(const YAML::Node& n, const std::string& path, v1::Threshold* t);
+  void read_compliance(const YAML::Node& n, const std::string& path, v1::Compliance* c);
   void read_rule(const YAML::Node& n, const std::string& path, v1::Rule* r);
   void read_match(const YAML::Node& n, const std::string& path, v1::RuleMatch* m);
   void read_default(const YAML::Node& n, const std::string& path, v1::ZonePairDefault* d);
@@ -360,8 +368,7 @@ void Reader::read_approval(const YAML::Node& n, const std::string& path, v1::App
   std::vector<Field> caps;
   for (const auto& [name, cls] : kDataClassNames.entries) {
     const v1::DataClass c = cls;
-    // Up to 10^12: beyond any population, yet far from overflow in counters.
-    caps.push_back(uint_field(name, false, 1, 1'000'000'000'000, [a, c](uint64_t v) {
+    caps.push_back(uint_field(name, false, 1, kMaxIndividuals, [a, c](uint64_t v) {
       auto* cap = a->add_max_individuals();
       cap->set_data_class(c);
       cap->set_max(v);
@@ -413,15 +420,91 @@ void Reader::read_channel(const YAML::Node& n, const std::string& path, v1::Chan
            });
 }
 
-void Reader::read_signature(const YAML::Node& n, const std::string& path, v1::Signature* s) {
+void Reader::read_pattern(const YAML::Node& n, const std::string& path, v1::SignaturePattern* p) {
   read_map(n, path,
            {
-               string_field("name", true, s->mutable_name()),
-               uint_field("sid", true, 1, std::numeric_limits<uint32_t>::max(),
-                          [s](uint64_t v) { s->set_sid(static_cast<uint32_t>(v)); }),
-               enum_field<v1::DataClass>("data_class", true, kDataClassNames,
-                                         [s](v1::DataClass c) { s->set_data_class(c); }),
+               string_field("regex", true, p->mutable_regex()),
+               bool_field("utf8", false, [p](bool b) { p->set_utf8(b); }),
+               bool_field("som", false, [p](bool b) { p->set_som(b); }),
+               bool_field("caseless", false, [p](bool b) { p->set_caseless(b); }),
+               bool_field("extend_left", false, [p](bool b) { p->set_extend_left(b); }),
            });
+}
+
+void Reader::read_signature(const YAML::Node& n, const std::string& path, v1::Signature* s) {
+  auto set_class = [s](v1::DataClass c) { s->set_data_class(c); };
+  read_map(
+      n, path,
+      {
+          string_field("name", true, s->mutable_name()),
+          uint_field("sid", true, 1, std::numeric_limits<uint32_t>::max(),
+                     [s](uint64_t v) { s->set_sid(static_cast<uint32_t>(v)); }),
+          // "class" as in the signature catalog (examples/signatures/).
+          enum_field<v1::DataClass>("class", true, kDataClassNames, set_class),
+          // The placeholder schema said "data_class": point at the new key
+          // instead of a bare "unknown key" (too far for "did you mean").
+          Field{"data_class", false,
+                [this](const YAML::Node&, const std::string& p) {
+                  error(p, "signatures give their data class as \"class\" (as in signature packs)");
+                }},
+          strings_field("tags", false, s->mutable_tags()),
+          string_field("validator", true, s->mutable_validator()),
+          Field{"patterns", true,
+                [this, s](const YAML::Node& pn, const std::string& pp) {
+                  read_seq(pn, pp, [this, s](const YAML::Node& item, const std::string& ip) {
+                    read_pattern(item, ip, s->add_patterns());
+                  });
+                }},
+          strings_field("context", false, s->mutable_context()),
+          bool_field("context_required", false, [s](bool b) { s->set_context_required(b); }),
+          string_field("rationale", false, s->mutable_rationale()),
+          enum_field<v1::Boundary>("boundary", false, kBoundaryNames,
+                                   [s](v1::Boundary b) { s->set_boundary(b); }),
+          enum_field<v1::InputForm>("input", false, kInputFormNames,
+                                    [s](v1::InputForm f) { s->set_input(f); }),
+      });
+}
+
+void Reader::read_threshold(const YAML::Node& n, const std::string& path, v1::Threshold* t) {
+  read_map(n, path,
+           {
+               string_field("name", true, t->mutable_name()),
+               enum_field<v1::DataClass>("data_class", true, kDataClassNames,
+                                         [t](v1::DataClass c) { t->set_data_class(c); }),
+               // Positive, and within the approval caps' range.
+               uint_field("individuals", true, 1, kMaxIndividuals, [t](uint64_t v) { t->set_individuals(v); }),
+               string_field("mechanism", true, t->mutable_mechanism()),
+           });
+}
+
+void Reader::read_compliance(const YAML::Node& n, const std::string& path, v1::Compliance* c) {
+  read_map(
+      n, path,
+      {
+          string_field("key_file", true, c->mutable_key_file()),
+          string_field("state_file", true, c->mutable_state_file()),
+          enum_field<v1::TokenAlgorithm>("token_algorithm", false, kTokenAlgorithmNames,
+                                         [c](v1::TokenAlgorithm a) { c->set_token_algorithm(a); }),
+          Field{"thresholds", false,
+                [this, c](const YAML::Node& tn, const std::string& tp) {
+                  read_seq(tn, tp, [this, c](const YAML::Node& item, const std::string& ip) {
+                    read_threshold(item, ip, c->add_thresholds());
+                  });
+                }},
+          Field{"warn_percents", false,
+                [this, c](const YAML::Node& wn, const std::string& wp) {
+                  read_one_or_many(wn, wp, [this, c](const YAML::Node& item, const std::string& ip) {
+                    if (auto v = read_uint(item, ip, 1, 100)) c->add_warn_percents(static_cast<uint32_t>(*v));
+                  });
+                }},
+          enum_field<v1::CountMode>("count_mode", false, kCountModeNames,
+                                    [c](v1::CountMode m) { c->set_count_mode(m); }),
+          // 8 bytes per token: 100 million is 800 MB for one set.
+          uint_field("max_tokens_per_set", false, 1, 100'000'000,
+                     [c](uint64_t v) { c->set_max_tokens_per_set(v); }),
+          uint_field("bulk_min_count", false, 1, 1'000'000,
+                     [c](uint64_t v) { c->set_bulk_min_count(static_cast<uint32_t>(v)); }),
+      });
 }
 
 void Reader::read_match(const YAML::Node& n, const std::string& path, v1::RuleMatch* m) {
@@ -561,6 +644,34 @@ void Reader::read_root(const YAML::Node& root, v1::Config& out) {
                      [this, &out](const YAML::Node& n, const std::string& p) {
                        read_limits(n, p, out.mutable_limits());
                      }},
+               Field{"signature_packs", false,
+                     [this, &out](const YAML::Node& n, const std::string& p) {
+                       read_seq(n, p, [this, &out](const YAML::Node& item, const std::string& ip) {
+                         if (auto v = read_string(item, ip)) *out.add_signature_packs() = std::move(*v);
+                       });
+                     }},
+               Field{"compliance", false,
+                     [this, &out](const YAML::Node& n, const std::string& p) {
+                       read_compliance(n, p, out.mutable_compliance());
+                     }},
+           });
+}
+
+void Reader::read_pack(const YAML::Node& root, const std::string& path, v1::SignaturePack& out) {
+  record(path, loc_of(root, Loc{map_.file(), 1, 1}));
+  if (root.IsNull()) {
+    error(path, "the signature pack is empty");
+    return;
+  }
+  read_map(root, path,
+           {
+               string_field("version", true, out.mutable_version()),
+               Field{"signatures", true,
+                     [this, &out](const YAML::Node& n, const std::string& p) {
+                       read_seq(n, p, [this, &out](const YAML::Node& item, const std::string& ip) {
+                         read_signature(item, ip, out.add_signatures());
+                       });
+                     }},
            });
 }
 
@@ -570,6 +681,13 @@ bool read_config(const YAML::Node& root, ftzgate::v1::Config& out, SourceMap& ma
   Reader reader(map, sink);
   reader.read_root(root, out);
   // A root that is no mapping left nothing to validate.
+  return reader.complete() && root.IsMap();
+}
+
+bool read_signature_pack(const YAML::Node& root, const std::string& path, ftzgate::v1::SignaturePack& out,
+                         SourceMap& map, DiagnosticSink& sink) {
+  Reader reader(map, sink);
+  reader.read_pack(root, path, out);
   return reader.complete() && root.IsMap();
 }
 

@@ -22,4 +22,10 @@ namespace ftz::config {
 // kMaxWalkNodes and the model is partial.
 bool read_config(const YAML::Node& root, ftzgate::v1::Config& out, SourceMap& map, DiagnosticSink& sink);
 
+// A signature pack file ("version", "signatures"). Field paths start with
+// `path`, the reference in the configuration ("signature_packs[0]"), so they
+// never collide with the configuration's own; `map` is the pack file's.
+bool read_signature_pack(const YAML::Node& root, const std::string& path, ftzgate::v1::SignaturePack& out,
+                         SourceMap& map, DiagnosticSink& sink);
+
 }  // namespace ftz::config

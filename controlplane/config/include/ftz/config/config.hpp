@@ -3,7 +3,7 @@
 // model) -> validation -> ftz::engine::PolicySpec.
 //
 // Nothing here throws: every failure, including yaml-cpp's exceptions and
-// unreadable prefix-list files, comes back as Diagnostics. All errors of one
+// unreadable prefix-list files or signature packs, comes back as Diagnostics. All errors of one
 // run are collected (up to kMaxDiagnostics), so an operator fixes a file in
 // one pass.
 
@@ -33,26 +33,32 @@ inline constexpr std::size_t kMaxNestingDepth = 64;
 inline constexpr std::size_t kMaxWalkNodes = 1'000'000;
 // Each prefix-list file is read up to this size.
 inline constexpr std::size_t kMaxPrefixListBytes = 32u << 20;
+// Signature pack files are YAML like the configuration and take the same
+// caps: kMaxInputBytes, kMaxNestingDepth and kMaxWalkNodes (per file).
 // Diagnostics reported before the loader gives up ("too many errors").
 inline constexpr std::size_t kMaxDiagnostics = 200;
 
 struct LoadOptions {
-  // Prefix-list files are resolved relative to the directory of the YAML
-  // file. The fuzzer turns file access off: a reference is then an error.
-  bool allow_prefix_list_files = true;
+  // Files the configuration includes (prefix_list_files, signature_packs)
+  // are resolved relative to the directory of the YAML file. The fuzzer and
+  // other untrusted callers turn this off: a reference is then an error, and
+  // the loader opens no file besides the one given to load_config().
+  bool allow_included_files = true;
 };
 
 struct LoadedConfig {
-  ftzgate::v1::Config model;       // the YAML as written (names, text prefixes)
-  ftz::engine::PolicySpec spec;    // compiled: indices, parsed prefixes, times
-  std::vector<std::string> files;  // the YAML file, then prefix-list files read
+  ftzgate::v1::Config model;                      // the YAML as written (names, text prefixes)
+  std::vector<ftzgate::v1::SignaturePack> packs;  // as written, in signature_packs order
+  ftz::engine::PolicySpec spec;                   // compiled: indices, parsed prefixes, times
+  // The YAML file, then the prefix-list files, then the signature packs read.
+  std::vector<std::string> files;
 };
 
 // Reads and loads the YAML file at `path`.
 tl::expected<LoadedConfig, Diagnostics> load_config(const std::string& path, const LoadOptions& options = {});
 
 // Loads YAML text; `filename` names it in diagnostics and its directory is the
-// base for prefix-list files.
+// base for included files (prefix lists, signature packs, key and state files).
 tl::expected<LoadedConfig, Diagnostics> load_config_from_string(std::string_view text,
                                                                 const std::string& filename,
                                                                 const LoadOptions& options = {});
