@@ -35,6 +35,7 @@ struct RequestCopy {
   uint32_t index = 0;
   std::string body;  // concatenated on_http_body
   bool ended = false;
+  std::string content_encoding;
   bool operator==(const RequestCopy&) const = default;
 };
 
@@ -76,6 +77,7 @@ class RecordingSink final : public AppSink {
                                    std::string(r.host), std::string(r.content_type), r.content_length,
                                    r.has_content_length, r.chunked, r.uri_truncated, r.headers_truncated,
                                    r.index, {}, false});
+    requests.back().content_encoding = std::string(r.content_encoding);
   }
   void on_http_body(uint32_t index, std::span<const uint8_t> b) noexcept override {
     EXPECT_FALSE(b.empty()) << "no empty body callbacks";

@@ -316,6 +316,9 @@ void HttpParser::report_block(std::span<const uint8_t> block, uint32_t lines_end
       }
     } else if (iequals(name, "content-type")) {
       if (req.content_type.empty()) req.content_type = value;
+    } else if (iequals(name, "content-encoding")) {
+      // The body is handed on as sent; content inspection inflates it.
+      if (req.content_encoding.empty()) req.content_encoding = value;
     } else if (iequals(name, "content-length")) {
       uint64_t v = 0;
       if (!parse_content_length(value, v) || (req.has_content_length && v != req.content_length)) {

@@ -26,6 +26,7 @@ struct TlsClientHello {
 
 struct HttpRequest {
   std::string_view method, uri, version, host, content_type;  // version empty for HTTP/0.9
+  std::string_view content_encoding;  // e.g. "gzip"; the body is not decoded here
   uint64_t content_length = 0;     // 0 when absent (see has_content_length)
   bool has_content_length = false;
   bool chunked = false;            // Transfer-Encoding final coding is chunked
