@@ -35,7 +35,6 @@ struct RequestCopy {
   uint32_t index = 0;
   std::string body;  // concatenated on_http_body
   bool ended = false;
-  std::string content_encoding;
   bool operator==(const RequestCopy&) const = default;
 };
 
@@ -65,6 +64,8 @@ inline void PrintTo(const DnsCopy& d, std::ostream* os) {
 
 class RecordingSink final : public AppSink {
  public:
+  std::vector<std::string> content_encodings;  // per request, in order
+
   void on_tls_client_hello(const TlsClientHello& h) noexcept override {
     HelloCopy c{std::string(h.sni), {}, h.legacy_version, h.record_version, h.max_supported_version, h.ech,
                 h.malformed};
@@ -77,7 +78,7 @@ class RecordingSink final : public AppSink {
                                    std::string(r.host), std::string(r.content_type), r.content_length,
                                    r.has_content_length, r.chunked, r.uri_truncated, r.headers_truncated,
                                    r.index, {}, false});
-    requests.back().content_encoding = std::string(r.content_encoding);
+    content_encodings.emplace_back(r.content_encoding);
   }
   void on_http_body(uint32_t index, std::span<const uint8_t> b) noexcept override {
     EXPECT_FALSE(b.empty()) << "no empty body callbacks";

@@ -240,7 +240,7 @@ TEST(HttpParser, ContentEncodingIsReportedAndTheBodyPassedAsSent) {
   AppHarness h;
   h.feed_split(kPort, stream, {});
   ASSERT_EQ(h.sink.requests.size(), 1u);
-  EXPECT_EQ(h.sink.requests[0].content_encoding, "gzip");
+  EXPECT_EQ(h.sink.content_encodings, std::vector<std::string>{"gzip"});
   EXPECT_EQ(h.sink.requests[0].body, std::string("\x1f\x8b\x08\x00", 4));
   EXPECT_TRUE(h.sink.requests[0].ended);
 }
