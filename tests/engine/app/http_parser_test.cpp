@@ -236,12 +236,12 @@ TEST(HttpParser, ObsFoldIsUnfolded) {
 
 TEST(HttpParser, ContentEncodingIsReportedAndTheBodyPassedAsSent) {
   const Bytes stream = to_bytes(
-      "POST /up HTTP/1.1\r\nHost: a.example\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\n\x1f\x8b\x08\x00");
+      "POST /up HTTP/1.1\r\nHost: a.example\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\n\x1f\x8b\x08\x01");
   AppHarness h;
   h.feed_split(kPort, stream, {});
   ASSERT_EQ(h.sink.requests.size(), 1u);
   EXPECT_EQ(h.sink.content_encodings, std::vector<std::string>{"gzip"});
-  EXPECT_EQ(h.sink.requests[0].body, std::string("\x1f\x8b\x08\x00", 4));
+  EXPECT_EQ(h.sink.requests[0].body, std::string("\x1f\x8b\x08\x01", 4));
   EXPECT_TRUE(h.sink.requests[0].ended);
 }
 
