@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "ftz/config/config.hpp"
@@ -71,6 +74,39 @@ TEST(ConfigCaps, StrayTokenDoesNotHangTheParser) {
 TEST(ConfigCaps, OnlyOneDocument) {
   EXPECT_THAT(errors_of(std::string(test::kZones) + "---\nzones: []\n"),
               ElementsAre("policy.yaml:8:1: only one YAML document per configuration file"));
+}
+
+// The fuzzer's seeds replayed as the fuzzer runs them (no included files):
+// each loads or says why, in a normal build too.
+TEST(ConfigFuzzCorpus, SeedsLoadOrExplain) {
+  LoadOptions options;
+  options.allow_included_files = false;
+  std::size_t seeds = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(test::source_dir() + "/tests/config/corpus")) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto r = load_config_from_string(text.str(), "fuzz.yaml", options);
+    if (!r) {
+      EXPECT_FALSE(r.error().empty()) << entry.path();
+    }
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 8u);
+}
+
+TEST(ConfigFuzzCorpus, IncludedFilesAreOffForTheFuzzer) {
+  LoadOptions options;
+  options.allow_included_files = false;
+  EXPECT_THAT(errors_of("zones:\n"
+                        "  - {name: ftz, kind: ftz, prefix_list_files: [/etc/passwd]}\n"
+                        "  - {name: offshore, kind: offshore, default: true}\n"
+                        "signature_packs: [/etc/passwd]\n",
+                        "fuzz.yaml", options),
+              ElementsAre("fuzz.yaml:2:48: zones[0].prefix_list_files[0]: prefix-list files are disabled in "
+                          "this context",
+                          "fuzz.yaml:4:19: signature_packs[0]: signature packs are disabled in this context"));
 }
 
 }  // namespace
