@@ -2,6 +2,8 @@
 // events, tenant states, approval expiry, 1 January rollover, persistence and
 // corruption, two workers vs one, overflow, HLL accuracy. Identifiers are
 // synthetic and never printed (only counts are).
+#include "ftz/engine/compliance/ledger.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,7 +16,6 @@
 #include <vector>
 
 #include "ftz/engine/compliance/calendar.hpp"
-#include "ftz/engine/compliance/ledger.hpp"
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/engine/compliance/worker_accounting.hpp"
 
@@ -28,7 +29,9 @@ constexpr uint32_t kTenantB = 1;
 constexpr uint32_t kZoneUs = 1;
 constexpr uint32_t kZoneHk = 2;
 
-int64_t at(int64_t unix_s) { return unix_s * kNsPerSecond; }
+int64_t at(int64_t unix_s) {
+  return unix_s * kNsPerSecond;
+}
 // 2026-06-01T12:00:00+08:00
 const int64_t kMid2026 = at(shanghai_year_start_s(2026) + 151 * 86400 + 12 * 3600);
 const int64_t kLast2026 = at(shanghai_year_start_s(2027) - 1);  // 2026-12-31 23:59:59 +08:00
@@ -77,8 +80,8 @@ class Ledger : public ::testing::Test {
   }
   void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
 
-  void record(WorkerAccounting& w, uint32_t tenant, DataClass c, uint32_t dest, uint8_t type, const std::string& id,
-              int64_t ts) {
+  void record(WorkerAccounting& w, uint32_t tenant, DataClass c, uint32_t dest, uint8_t type,
+              const std::string& id, int64_t ts) {
     w.record(tenant, c, dest, type, key_.token(id, type), ts);
   }
   static std::vector<ComplianceEvent> of_kind(const std::vector<ComplianceEvent>& ev, ComplianceEventKind k) {
@@ -96,8 +99,10 @@ TEST_F(Ledger, CountsDistinctIndividualsNotRecords) {
   WorkerAccounting w;
   ComplianceLedger l(config(key_), kMid2026);
   for (int rep = 0; rep < 3; ++rep)
-    for (uint32_t n = 0; n < 500; ++n) record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
-  for (uint32_t n = 250; n < 750; ++n) record(w, kTenantA, DataClass::kPi, kZoneHk, kIdNumber, id_number(n), kMid2026);
+    for (uint32_t n = 0; n < 500; ++n)
+      record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+  for (uint32_t n = 250; n < 750; ++n)
+    record(w, kTenantA, DataClass::kPi, kZoneHk, kIdNumber, id_number(n), kMid2026);
   l.merge_stopped(w);
   EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kZoneUs).at_least, 500u);
   EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kZoneHk).at_least, 500u);
@@ -119,7 +124,8 @@ TEST_F(Ledger, MaxOverIdentifierTypesVersusSum) {
       record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
       record(w, kTenantA, DataClass::kPi, kZoneUs, kMobile, mobile(n), kMid2026);
     }
-    for (uint32_t n = 300; n < 400; ++n) record(w, kTenantA, DataClass::kPi, kZoneUs, kMobile, mobile(n), kMid2026);
+    for (uint32_t n = 300; n < 400; ++n)
+      record(w, kTenantA, DataClass::kPi, kZoneUs, kMobile, mobile(n), kMid2026);
     l.merge_stopped(w);
     EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kZoneUs, kIdNumber).at_least, 300u);
     EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kZoneUs, kMobile).at_least, 400u);
@@ -203,7 +209,8 @@ TEST_F(Ledger, TenantStateNormalWarnExceededAndBoard) {
   ComplianceLedger l(std::move(c), kMid2026);
   ThresholdBoard board(2);
   auto to = [&](uint32_t upto) {
-    for (uint32_t n = 0; n < upto; ++n) record(w, kTenantB, DataClass::kPi, kZoneHk, kMobile, mobile(n), kMid2026);
+    for (uint32_t n = 0; n < upto; ++n)
+      record(w, kTenantB, DataClass::kPi, kZoneHk, kMobile, mobile(n), kMid2026);
     l.merge_stopped(w);
     l.evaluate(kMid2026);
     l.publish(board);
@@ -220,7 +227,8 @@ TEST_F(Ledger, TenantStateNormalWarnExceededAndBoard) {
 TEST_F(Ledger, ApprovalExpiryOncePerApproval) {
   auto c = config(key_);
   const int64_t until = shanghai_year_start_s(2026) + 200 * 86400;
-  c.approvals = {{kTenantA, "SCC-2023-0042", until}, {kTenantB, "SA-2024-0007", until + 86400}, {kTenantB, "NO-END", 0}};
+  c.approvals = {
+      {kTenantA, "SCC-2023-0042", until}, {kTenantB, "SA-2024-0007", until + 86400}, {kTenantB, "NO-END", 0}};
   ComplianceLedger l(std::move(c), kMid2026);
   EXPECT_TRUE(l.check_approval_expiry(at(until - 1)).empty());
   auto ev = l.check_approval_expiry(at(until));
@@ -299,7 +307,8 @@ TEST_F(Ledger, RestartKeepsTheYearsCounts) {
   WorkerAccounting w;
   {
     ComplianceLedger l(config(key_), kMid2026);
-    for (uint32_t n = 0; n < 1000; ++n) record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+    for (uint32_t n = 0; n < 1000; ++n)
+      record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
     l.merge_stopped(w);
     ASSERT_TRUE(l.save(state_, kMid2026));
   }
@@ -333,7 +342,8 @@ TEST_F(Ledger, NoStateFileIsAFreshStart) {
 TEST_F(Ledger, CorruptOrTruncatedStateIsAnErrorAndResetsNothing) {
   WorkerAccounting w;
   ComplianceLedger l(config(key_), kMid2026);
-  for (uint32_t n = 0; n < 100; ++n) record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+  for (uint32_t n = 0; n < 100; ++n)
+    record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
   l.merge_stopped(w);
   ASSERT_TRUE(l.save(state_, kMid2026));
   std::string good;
@@ -449,7 +459,8 @@ TEST_F(Ledger, FullSetIsConservativeAndCounted) {
   c.thresholds = {{"pi-small", DataClass::kPi, 1500, "standard contract"}};
   WorkerAccounting w(1000);
   ComplianceLedger l(std::move(c), kMid2026);
-  for (uint32_t n = 0; n < 3000; ++n) record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+  for (uint32_t n = 0; n < 3000; ++n)
+    record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
   EXPECT_EQ(w.counters().bank_overflow, 2000u);
   l.merge_stopped(w);
   const IndividualCount ic = l.individuals(kTenantA, DataClass::kPi, kAllDestZones);

@@ -1,6 +1,8 @@
 // HMAC-SHA-256 / HMAC-SM3 tokens: known vectors, self-consistency against
 // OpenSSL, key files, zero allocation per token, and the cost per token.
 // No identifier is ever printed.
+#include "ftz/engine/compliance/token_key.hpp"
+
 #include <gtest/gtest.h>
 #include <openssl/crypto.h>
 #include <sys/stat.h>
@@ -17,7 +19,6 @@
 #include <vector>
 
 #include "ftz/engine/compliance/hmac.hpp"
-#include "ftz/engine/compliance/token_key.hpp"
 
 // ---- allocation counters: OpenSSL's allocator and C++ operator new ----
 namespace {
@@ -31,7 +32,9 @@ void* count_realloc(void* p, size_t n, const char*, int) {
   ++g_ossl_allocs;
   return std::realloc(p, n);
 }
-void count_free(void* p, const char*, int) { std::free(p); }
+void count_free(void* p, const char*, int) {
+  std::free(p);
+}
 // Before main and before any OpenSSL allocation.
 const bool g_hooks = CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free) == 1;
 }  // namespace
@@ -44,8 +47,12 @@ void* operator new(size_t n) {
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+  std::free(p);
+}
 #pragma GCC diagnostic pop
 
 namespace ftz::engine::compliance {
@@ -84,13 +91,16 @@ std::vector<Vector> vectors() {
       {"rfc4231-1", std::vector<uint8_t>(20, 0x0b), "Hi There",
        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
        "51b00d1fb49832bfb01c3ce27848e59f871d9ba938dc563b338ca964755cce70"},
-      {"rfc4231-2", {'J', 'e', 'f', 'e'}, "what do ya want for nothing?",
+      {"rfc4231-2",
+       {'J', 'e', 'f', 'e'},
+       "what do ya want for nothing?",
        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
        "2e87f1d16862e6d964b50a5200bf2b10b764faa9680a296a2405f24bec39f882"},
       {"rfc4231-3", std::vector<uint8_t>(20, 0xaa), std::string(50, '\xdd'),
        "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe",
        "dd9421e1c725bdf52ec1aa34edadb3c97f5951a83a2fa93f73a7902bc1dcc777"},
-      {"rfc4231-4", k4, std::string(50, '\xcd'), "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
+      {"rfc4231-4", k4, std::string(50, '\xcd'),
+       "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
        "b57c79be03472aeb8cada581dea332cb2ba83d19cb1b052dd07194def75fb8cd"},
       {"rfc4231-6", std::vector<uint8_t>(131, 0xaa), long_key_msg,
        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", nullptr},
@@ -196,9 +206,7 @@ class KeyFile : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
   }
-  void TearDown() override {
-    std::system(("rm -rf " + dir_).c_str());
-  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
   std::string write(const std::string& name, const std::string& content, mode_t mode) {
     const std::string p = dir_ + "/" + name;
     std::ofstream(p, std::ios::binary) << content;
@@ -226,7 +234,8 @@ TEST_F(KeyFile, HexAndBinaryGiveTheSameKey) {
 }
 
 TEST_F(KeyFile, ShortKeyRefusedMissingFileRefused) {
-  auto a = TokenKey::load(write("short.key", "00112233445566778899aabbccddee", 0600), MacAlgo::kHmacSha256);  // 15 bytes
+  auto a = TokenKey::load(write("short.key", "00112233445566778899aabbccddee", 0600),
+                          MacAlgo::kHmacSha256);  // 15 bytes
   ASSERT_FALSE(a);
   EXPECT_NE(a.error().find("too short"), std::string::npos) << a.error();
   EXPECT_EQ(a.error().find("0011"), std::string::npos) << "key material in an error";
@@ -278,7 +287,8 @@ TEST(TokenKey, CostPerToken) {
         id[17] = static_cast<char>('0' + i % 10);
         acc += k->token(std::string_view(id, 18), 1);
       }
-      const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / kN;
+      const double ns =
+          std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / kN;
       best = std::min(best, ns);
     }
     std::printf("[ cost     ] %s: %.1f ns per token (18-byte identifier)\n", mac_algo_name(algo), best);

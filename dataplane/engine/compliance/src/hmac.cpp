@@ -14,6 +14,7 @@
 #include <bit>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 
 namespace ftz::engine::compliance {
 
@@ -22,8 +23,10 @@ static_assert(sizeof(Sm3State) <= 128, "Sm3State must fit the opaque state");
 
 const char* mac_algo_name(MacAlgo a) noexcept {
   switch (a) {
-    case MacAlgo::kHmacSha256: return "hmac-sha256";
-    case MacAlgo::kHmacSm3: return "hmac-sm3";
+    case MacAlgo::kHmacSha256:
+      return "hmac-sha256";
+    case MacAlgo::kHmacSm3:
+      return "hmac-sm3";
   }
   return "?";
 }
@@ -31,9 +34,15 @@ const char* mac_algo_name(MacAlgo a) noexcept {
 // ---- SM3 (GB/T 32905-2016) ----
 namespace {
 
-constexpr uint32_t rotl(uint32_t x, int n) noexcept { return std::rotl(x, n); }
-constexpr uint32_t p0(uint32_t x) noexcept { return x ^ rotl(x, 9) ^ rotl(x, 17); }
-constexpr uint32_t p1(uint32_t x) noexcept { return x ^ rotl(x, 15) ^ rotl(x, 23); }
+constexpr uint32_t rotl(uint32_t x, int n) noexcept {
+  return std::rotl(x, n);
+}
+constexpr uint32_t p0(uint32_t x) noexcept {
+  return x ^ rotl(x, 9) ^ rotl(x, 17);
+}
+constexpr uint32_t p1(uint32_t x) noexcept {
+  return x ^ rotl(x, 15) ^ rotl(x, 23);
+}
 inline uint32_t load_be32(const uint8_t* p) noexcept {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
@@ -47,13 +56,14 @@ inline void store_be32(uint8_t* p, uint32_t v) noexcept {
 // T_j <<< (j mod 32), precomputed.
 constexpr std::array<uint32_t, 64> kTj = [] {
   std::array<uint32_t, 64> t{};
-  for (int j = 0; j < 64; ++j) t[static_cast<size_t>(j)] = std::rotl(j < 16 ? 0x79cc4519u : 0x7a879d8au, j % 32);
+  for (int j = 0; j < 64; ++j)
+    t[static_cast<size_t>(j)] = std::rotl(j < 16 ? 0x79cc4519u : 0x7a879d8au, j % 32);
   return t;
 }();
 
 template <bool kLow>  // rounds 0-15 use XOR for FF/GG, 16-63 majority/choice
-inline void sm3_round(uint32_t& a, uint32_t& b, uint32_t& c, uint32_t& d, uint32_t& e, uint32_t& f, uint32_t& g,
-                      uint32_t& h, uint32_t tj, uint32_t wj, uint32_t w1j) noexcept {
+inline void sm3_round(uint32_t& a, uint32_t& b, uint32_t& c, uint32_t& d, uint32_t& e, uint32_t& f,
+                      uint32_t& g, uint32_t& h, uint32_t tj, uint32_t wj, uint32_t w1j) noexcept {
   const uint32_t a12 = rotl(a, 12);
   const uint32_t ss1 = rotl(a12 + e + tj, 7);
   const uint32_t ss2 = ss1 ^ a12;
@@ -77,11 +87,18 @@ void sm3_compress(uint32_t v[8], const uint8_t block[64]) noexcept {
   for (int j = 16; j < 68; ++j)
     w[j] = p1(w[j - 16] ^ w[j - 9] ^ rotl(w[j - 3], 15)) ^ rotl(w[j - 13], 7) ^ w[j - 6];
   uint32_t a = v[0], b = v[1], c = v[2], d = v[3], e = v[4], f = v[5], g = v[6], h = v[7];
-  for (int j = 0; j < 16; ++j) sm3_round<true>(a, b, c, d, e, f, g, h, kTj[static_cast<size_t>(j)], w[j], w[j] ^ w[j + 4]);
+  for (int j = 0; j < 16; ++j)
+    sm3_round<true>(a, b, c, d, e, f, g, h, kTj[static_cast<size_t>(j)], w[j], w[j] ^ w[j + 4]);
   for (int j = 16; j < 64; ++j)
     sm3_round<false>(a, b, c, d, e, f, g, h, kTj[static_cast<size_t>(j)], w[j], w[j] ^ w[j + 4]);
-  v[0] ^= a; v[1] ^= b; v[2] ^= c; v[3] ^= d;
-  v[4] ^= e; v[5] ^= f; v[6] ^= g; v[7] ^= h;
+  v[0] ^= a;
+  v[1] ^= b;
+  v[2] ^= c;
+  v[3] ^= d;
+  v[4] ^= e;
+  v[5] ^= f;
+  v[6] ^= g;
+  v[7] ^= h;
 }
 
 }  // namespace
@@ -136,13 +153,18 @@ namespace {
 
 constexpr size_t kBlock = 64;  // both SHA-256 and SM3
 
+// The opaque storage holds the bytes of a State; copies in and out with
+// memcpy (both State types are trivially copyable), no aliasing casts.
 template <typename State>
-State& as(std::array<uint8_t, 128>& s) noexcept {
-  return *reinterpret_cast<State*>(s.data());
+State load_state(const std::array<uint8_t, 128>& s) noexcept {
+  static_assert(std::is_trivially_copyable_v<State>);
+  State st;
+  std::memcpy(&st, s.data(), sizeof(State));
+  return st;
 }
 template <typename State>
-const State& as(const std::array<uint8_t, 128>& s) noexcept {
-  return *reinterpret_cast<const State*>(s.data());
+void store_state(std::array<uint8_t, 128>& s, const State& st) noexcept {
+  std::memcpy(s.data(), &st, sizeof(State));
 }
 
 void digest(MacAlgo algo, std::span<const uint8_t> in, uint8_t out[32]) noexcept {
@@ -183,15 +205,23 @@ Hmac Hmac::build(MacAlgo algo, std::span<const uint8_t> key) noexcept {
   Hmac h;
   h.algo_ = algo;
   if (algo == MacAlgo::kHmacSha256) {
-    SHA256_Init(&as<SHA256_CTX>(h.inner_));
-    SHA256_Update(&as<SHA256_CTX>(h.inner_), ipad, kBlock);
-    SHA256_Init(&as<SHA256_CTX>(h.outer_));
-    SHA256_Update(&as<SHA256_CTX>(h.outer_), opad, kBlock);
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, ipad, kBlock);
+    store_state(h.inner_, c);
+    SHA256_Init(&c);
+    SHA256_Update(&c, opad, kBlock);
+    store_state(h.outer_, c);
+    OPENSSL_cleanse(&c, sizeof(c));
   } else {
-    as<Sm3State>(h.inner_).init();
-    as<Sm3State>(h.inner_).update(ipad, kBlock);
-    as<Sm3State>(h.outer_).init();
-    as<Sm3State>(h.outer_).update(opad, kBlock);
+    Sm3State c;
+    c.init();
+    c.update(ipad, kBlock);
+    store_state(h.inner_, c);
+    c.init();
+    c.update(opad, kBlock);
+    store_state(h.outer_, c);
+    OPENSSL_cleanse(&c, sizeof(c));
   }
   OPENSSL_cleanse(k, sizeof(k));
   OPENSSL_cleanse(ipad, sizeof(ipad));
@@ -200,7 +230,8 @@ Hmac Hmac::build(MacAlgo algo, std::span<const uint8_t> key) noexcept {
 }
 
 tl::expected<Hmac, std::string> Hmac::create(MacAlgo algo, std::span<const uint8_t> key) {
-  if (algo != MacAlgo::kHmacSha256 && algo != MacAlgo::kHmacSm3) return tl::unexpected(std::string("unknown MAC algorithm"));
+  if (algo != MacAlgo::kHmacSha256 && algo != MacAlgo::kHmacSm3)
+    return tl::unexpected(std::string("unknown MAC algorithm"));
   Hmac h = build(algo, key);
   // Known-answer self-test: the fast path must agree with OpenSSL's EVP_MAC,
   // for a fixed key and for this key (so SM3 here is checked against OpenSSL's).
@@ -221,22 +252,23 @@ tl::expected<Hmac, std::string> Hmac::create(MacAlgo algo, std::span<const uint8
 void Hmac::mac(std::span<const uint8_t> prefix, std::span<const uint8_t> msg, MacBytes& out) const noexcept {
   uint8_t ih[32];
   if (algo_ == MacAlgo::kHmacSha256) {
-    SHA256_CTX c = as<SHA256_CTX>(inner_);
+    SHA256_CTX c = load_state<SHA256_CTX>(inner_);
     if (!prefix.empty()) SHA256_Update(&c, prefix.data(), prefix.size());
     if (!msg.empty()) SHA256_Update(&c, msg.data(), msg.size());
     SHA256_Final(ih, &c);
-    c = as<SHA256_CTX>(outer_);
+    c = load_state<SHA256_CTX>(outer_);
     SHA256_Update(&c, ih, sizeof(ih));
     SHA256_Final(out.data(), &c);
     OPENSSL_cleanse(&c, sizeof(c));
   } else {
-    Sm3State c = as<Sm3State>(inner_);
+    Sm3State c = load_state<Sm3State>(inner_);
     if (!prefix.empty()) c.update(prefix.data(), prefix.size());
     if (!msg.empty()) c.update(msg.data(), msg.size());
     c.final(ih);
-    c = as<Sm3State>(outer_);
+    c = load_state<Sm3State>(outer_);
     c.update(ih, sizeof(ih));
     c.final(out.data());
+    OPENSSL_cleanse(&c, sizeof(c));
   }
 }
 

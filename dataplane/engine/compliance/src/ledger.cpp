@@ -10,10 +10,14 @@ namespace ftz::engine::compliance {
 
 const char* compliance_event_kind_name(ComplianceEventKind k) noexcept {
   switch (k) {
-    case ComplianceEventKind::kThresholdWarn: return "threshold_warn";
-    case ComplianceEventKind::kThresholdExceeded: return "threshold_exceeded";
-    case ComplianceEventKind::kApprovalExpired: return "approval_expired";
-    case ComplianceEventKind::kYearRollover: return "year_rollover";
+    case ComplianceEventKind::kThresholdWarn:
+      return "threshold_warn";
+    case ComplianceEventKind::kThresholdExceeded:
+      return "threshold_exceeded";
+    case ComplianceEventKind::kApprovalExpired:
+      return "approval_expired";
+    case ComplianceEventKind::kYearRollover:
+      return "year_rollover";
   }
   return "?";
 }

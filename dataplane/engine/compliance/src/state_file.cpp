@@ -44,7 +44,8 @@ class Reader {
   bool le(T& v, const char* what) {
     if (!need(sizeof(T), what)) return false;
     std::make_unsigned_t<T> u = 0;
-    for (size_t i = 0; i < sizeof(T); ++i) u |= static_cast<std::make_unsigned_t<T>>(uint64_t{p_[off_ + i]} << (8 * i));
+    for (size_t i = 0; i < sizeof(T); ++i)
+      u |= static_cast<std::make_unsigned_t<T>>(uint64_t{p_[off_ + i]} << (8 * i));
     v = static_cast<T>(u);
     off_ += sizeof(T);
     return true;
@@ -145,7 +146,8 @@ tl::expected<void, std::string> ComplianceLedger::save(const std::string& path, 
     w.str(id);
   }
   uint8_t sum[32];
-  if (!sha256(w.buf().data(), w.buf().size(), sum)) return tl::unexpected("state file " + path + ": SHA-256 failed");
+  if (!sha256(w.buf().data(), w.buf().size(), sum))
+    return tl::unexpected("state file " + path + ": SHA-256 failed");
   w.bytes(sum, sizeof(sum));
 
   // Atomic replace: a crash leaves either the old file or the new one.
@@ -243,8 +245,10 @@ tl::expected<bool, std::string> ComplianceLedger::load(const std::string& path) 
     return tl::unexpected(where + "written with " + mac_algo_name(static_cast<MacAlgo>(algo)) +
                           " tokens, configured " + mac_algo_name(config_.algo) + keep);
   if (fingerprint != config_.key_fingerprint)
-    return tl::unexpected(where + "written with another token key (fingerprint differs): its tokens cannot be "
-                                  "compared with this key's" + keep);
+    return tl::unexpected(where +
+                          "written with another token key (fingerprint differs): its tokens cannot be "
+                          "compared with this key's" +
+                          keep);
   if (precision != Hll::kPrecision)
     return tl::unexpected(where + "HLL precision " + std::to_string(precision) + " unsupported" + keep);
   (void)mode;  // sets are kept per identifier type: the count mode can change between runs
@@ -273,7 +277,8 @@ tl::expected<bool, std::string> ComplianceLedger::load(const std::string& path) 
       return false;
     if (cls >= static_cast<uint8_t>(DataClass::kCount)) return r.fail("bad data class");
     if (k.tenant >= tenant_map.size()) return r.fail("tenant index out of range");
-    if (k.dest_zone != kAllDestZones && k.dest_zone >= zone_map.size()) return r.fail("zone index out of range");
+    if (k.dest_zone != kAllDestZones && k.dest_zone >= zone_map.size())
+      return r.fail("zone index out of range");
     k.data_class = static_cast<DataClass>(cls);
     k.tenant = tenant_map[k.tenant];
     if (k.dest_zone != kAllDestZones) k.dest_zone = zone_map[k.dest_zone];
@@ -305,8 +310,8 @@ tl::expected<bool, std::string> ComplianceLedger::load(const std::string& path) 
   for (uint64_t i = 0; ok && i < nprev; ++i) {
     SetKey k;
     Summary s;
-    ok = key(k) && r.le(s.individuals, "summary") && r.le(s.overflow, "summary") && r.le(s.late_tokens, "summary") &&
-         r.bytes(s.hll.registers(), Hll::kRegisters, "summary HLL");
+    ok = key(k) && r.le(s.individuals, "summary") && r.le(s.overflow, "summary") &&
+         r.le(s.late_tokens, "summary") && r.bytes(s.hll.registers(), Hll::kRegisters, "summary HLL");
     if (ok) next.previous_[k] = std::move(s);
   }
   uint32_t nfired = 0;

@@ -88,20 +88,19 @@ tl::expected<TokenKey, std::string> TokenKey::load(const std::string& path, MacA
   auto k = from_bytes(key.bytes, algo);
   if (!k) return tl::unexpected("token key file " + path + ": " + k.error());
   if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0)
-    k->warnings_.push_back("token key file " + path + " is accessible by other users (mode " +
-                           [&] {
-                             char b[8];
-                             std::snprintf(b, sizeof(b), "%03o", static_cast<unsigned>(st.st_mode & 0777));
-                             return std::string(b);
-                           }() +
-                           "): restrict it to the service user (chmod 600)");
+    k->warnings_.push_back("token key file " + path + " is accessible by other users (mode " + [&] {
+      char b[8];
+      std::snprintf(b, sizeof(b), "%03o", static_cast<unsigned>(st.st_mode & 0777));
+      return std::string(b);
+    }() + "): restrict it to the service user (chmod 600)");
   return k;
 }
 
 uint64_t TokenKey::token(std::string_view normalized, uint8_t identifier_type) const noexcept {
   MacBytes m;
   const uint8_t prefix[1] = {identifier_type};
-  hmac_.mac(prefix, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(normalized.data()), normalized.size()),
+  hmac_.mac(prefix,
+            std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(normalized.data()), normalized.size()),
             m);
   return first8(m);
 }

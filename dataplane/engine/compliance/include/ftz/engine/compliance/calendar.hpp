@@ -12,7 +12,9 @@ inline constexpr int64_t kShanghaiOffsetSeconds = 8 * 3600;
 inline constexpr int64_t kNsPerSecond = 1'000'000'000;
 
 namespace detail {
-constexpr int64_t floor_div(int64_t a, int64_t b) noexcept { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+constexpr int64_t floor_div(int64_t a, int64_t b) noexcept {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 // H. Hinnant's days_from_civil / civil_from_days (proleptic Gregorian).
 constexpr int64_t days_from_civil(int64_t y, unsigned m, unsigned d) noexcept {
   y -= m <= 2;

@@ -18,7 +18,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-
 #include <tl/expected.hpp>
 
 namespace ftz::engine::compliance {

@@ -10,12 +10,11 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tl/expected.hpp>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <tl/expected.hpp>
 
 #include "ftz/engine/compliance/hmac.hpp"
 #include "ftz/engine/compliance/set_key.hpp"
@@ -54,7 +53,12 @@ struct LedgerConfig {
   static LedgerConfig from_policy(const PolicySpec& policy, const TokenKey& key, LedgerOptions options = {});
 };
 
-enum class ComplianceEventKind : uint8_t { kThresholdWarn, kThresholdExceeded, kApprovalExpired, kYearRollover };
+enum class ComplianceEventKind : uint8_t {
+  kThresholdWarn,
+  kThresholdExceeded,
+  kApprovalExpired,
+  kYearRollover
+};
 const char* compliance_event_kind_name(ComplianceEventKind k) noexcept;
 
 struct ComplianceEvent {
@@ -67,10 +71,10 @@ struct ComplianceEvent {
   std::string threshold;  // ThresholdSpec::name
   std::string mechanism;  // ThresholdSpec::mechanism
   DataClass data_class = DataClass::kPi;
-  uint32_t percent = 0;         // the warn percent crossed
-  uint64_t individuals = 0;     // count at evaluation
-  uint64_t line = 0;            // ThresholdSpec::individuals
-  bool lower_bound = false;     // a set overflowed: "at least individuals"
+  uint32_t percent = 0;      // the warn percent crossed
+  uint64_t individuals = 0;  // count at evaluation
+  uint64_t line = 0;         // ThresholdSpec::individuals
+  bool lower_bound = false;  // a set overflowed: "at least individuals"
   // Approvals:
   std::string approval_id;
 };

@@ -11,9 +11,8 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "ftz/engine/compliance/hmac.hpp"
 

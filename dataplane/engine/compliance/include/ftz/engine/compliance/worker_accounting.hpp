@@ -39,8 +39,8 @@ class WorkerAccounting {
   void quiescent() noexcept;
 
   struct Counters {
-    uint64_t records = 0;          // record() calls
-    uint64_t bank_overflow = 0;    // tokens refused by a full bank set (HLL still has them)
+    uint64_t records = 0;            // record() calls
+    uint64_t bank_overflow = 0;      // tokens refused by a full bank set (HLL still has them)
     uint64_t dropped_no_memory = 0;  // a new set key could not be allocated (record lost)
   };
   // Read by the worker thread (or after it stopped).
