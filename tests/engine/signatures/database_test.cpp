@@ -1,0 +1,174 @@
+// SignatureDatabase: compile, serialize, deserialize, and the errors an
+// operator or a corrupted bundle produce.
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "catalog_reader.hpp"
+#include "ftz/engine/signatures/database.hpp"
+
+namespace ftz::engine::sig {
+namespace {
+
+SignatureSpec one(std::string name, std::string regex, bool som = false, std::string validator = "none") {
+  SignatureSpec s;
+  s.name = std::move(name);
+  s.validator = std::move(validator);
+  SignaturePattern p;
+  p.regex = std::move(regex);
+  p.som = som;
+  s.patterns.push_back(p);
+  return s;
+}
+
+// The serialized layout ends with a CRC-32 over everything before it; tests
+// that reach the Hyperscan section recompute it (the Hyperscan section begins
+// after the header, the pattern table and its length).
+size_t hs_section(size_t patterns) { return 24 + patterns * 16 + 4; }
+void fix_crc(std::vector<uint8_t>& b);
+
+}  // namespace
+}  // namespace ftz::engine::sig
+
+#include <zlib.h>
+
+namespace ftz::engine::sig {
+namespace {
+
+void fix_crc(std::vector<uint8_t>& b) {
+  const size_t body = b.size() - 4;
+  const uint32_t c = static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0), b.data(), static_cast<uInt>(body)));
+  for (int i = 0; i < 4; ++i) b[body + static_cast<size_t>(i)] = static_cast<uint8_t>(c >> (8 * i));
+}
+
+TEST(SignatureDatabase, BuiltinCatalogCompilesIntoOneStreamingDatabase) {
+  const auto specs = test::read_catalog(test::builtin_catalog_path());
+  ASSERT_EQ(specs.size(), 20u);
+  auto db = SignatureDatabase::compile(specs);
+  ASSERT_TRUE(db) << db.error();
+  size_t patterns = 0;
+  for (const SignatureSpec& s : specs) patterns += s.patterns.size();
+  EXPECT_EQ((*db)->patterns().size(), patterns);
+  EXPECT_NE((*db)->info().find("STREAM"), std::string::npos);
+  EXPECT_GT((*db)->stream_size(), 0u);
+  EXPECT_LE((*db)->max_match_width(), kMaxPatternWidth);
+  // Fixed-width patterns have min == max; SOM ones report their start.
+  for (const PatternMeta& p : (*db)->patterns()) {
+    if (!p.som) {
+      EXPECT_EQ(p.min_width, p.max_width) << specs[p.signature].name;
+    }
+  }
+  std::printf("builtin catalog: %zu patterns, database %zu bytes, stream state %zu bytes per flow direction (%s)\n",
+              (*db)->patterns().size(), (*db)->database_size(), (*db)->stream_size(), (*db)->info().c_str());
+}
+
+TEST(SignatureDatabase, SerializeDeserializeRoundTrip) {
+  const auto specs = test::read_catalog(test::builtin_catalog_path());
+  auto db = SignatureDatabase::compile(specs);
+  ASSERT_TRUE(db) << db.error();
+  const std::vector<uint8_t> bytes = (*db)->serialize();
+  ASSERT_FALSE(bytes.empty());
+  auto back = SignatureDatabase::deserialize(bytes, specs);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ((*back)->stream_size(), (*db)->stream_size());
+  EXPECT_EQ((*back)->info(), (*db)->info());
+  ASSERT_EQ((*back)->patterns().size(), (*db)->patterns().size());
+  for (size_t i = 0; i < (*db)->patterns().size(); ++i) {
+    EXPECT_EQ((*back)->patterns()[i].signature, (*db)->patterns()[i].signature);
+    EXPECT_EQ((*back)->patterns()[i].min_width, (*db)->patterns()[i].min_width);
+    EXPECT_EQ((*back)->patterns()[i].max_width, (*db)->patterns()[i].max_width);
+  }
+  // Serializing again gives the same bytes.
+  EXPECT_EQ((*back)->serialize(), bytes);
+  auto scratch = (*back)->clone_scratch();
+  EXPECT_TRUE(scratch) << scratch.error();
+}
+
+TEST(SignatureDatabase, CorruptedBytesAreRejectedClearly) {
+  const auto specs = test::read_catalog(test::builtin_catalog_path());
+  auto db = SignatureDatabase::compile(specs);
+  ASSERT_TRUE(db);
+  const std::vector<uint8_t> good = (*db)->serialize();
+
+  std::vector<uint8_t> flipped = good;
+  flipped[flipped.size() / 2] ^= 0x40;
+  auto r = SignatureDatabase::deserialize(flipped, specs);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("checksum mismatch"), std::string::npos) << r.error();
+
+  std::vector<uint8_t> truncated(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(good.size() - 100));
+  r = SignatureDatabase::deserialize(truncated, specs);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("checksum mismatch"), std::string::npos) << r.error();
+
+  r = SignatureDatabase::deserialize(std::vector<uint8_t>(10, 0), specs);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("not an ftzgate signature database"), std::string::npos) << r.error();
+
+  // Consistent checksum, broken Hyperscan magic.
+  std::vector<uint8_t> bad_hs = good;
+  bad_hs[hs_section((*db)->patterns().size())] ^= 0xff;
+  fix_crc(bad_hs);
+  r = SignatureDatabase::deserialize(bad_hs, specs);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("not a serialized Hyperscan database"), std::string::npos) << r.error();
+
+  // Another catalog than the one it was compiled from.
+  auto other = specs;
+  other[0].patterns[0].regex += "0";
+  r = SignatureDatabase::deserialize(good, other);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("different signature catalog"), std::string::npos) << r.error();
+}
+
+TEST(SignatureDatabase, PlatformMismatchIsReportedWithHyperscansCheck) {
+  const std::vector<SignatureSpec> specs = {one("digits", "\\d{8}")};
+  auto db = SignatureDatabase::compile(specs);
+  ASSERT_TRUE(db);
+  std::vector<uint8_t> bytes = (*db)->serialize();
+  // hs_database header: magic(4) version(4) length(4) platform(8): claim CPU
+  // features no x86 CPU has, as a database built for another platform would.
+  const size_t platform = hs_section(1) + 12;
+  for (size_t i = 0; i < 8; ++i) bytes[platform + i] = 0xff;
+  fix_crc(bytes);
+  auto r = SignatureDatabase::deserialize(bytes, specs);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("HS_DB_PLATFORM_ERROR"), std::string::npos) << r.error();
+}
+
+TEST(SignatureDatabase, PatternErrorsNameSignatureAndPattern) {
+  auto r = SignatureDatabase::compile(std::vector<SignatureSpec>{one("ok", "abc"), one("bad_lookbehind", "(?<![0-9])\\d{8}")});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("signature \"bad_lookbehind\" pattern 0"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().find("Zero-width assertions are not supported"), std::string::npos) << r.error();
+
+  r = SignatureDatabase::compile(std::vector<SignatureSpec>{one("cards", "62\\d{14,17}")});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("set `som: true`"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().find("16..19"), std::string::npos) << r.error();
+  EXPECT_TRUE(SignatureDatabase::compile(std::vector<SignatureSpec>{one("cards", "62\\d{14,17}", true)}));
+
+  r = SignatureDatabase::compile(std::vector<SignatureSpec>{one("unbounded", "a\\d+", true)});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("unbounded"), std::string::npos) << r.error();
+
+  r = SignatureDatabase::compile(std::vector<SignatureSpec>{one("v", "abc", false, "no_such_validator")});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("unknown validator"), std::string::npos) << r.error();
+
+  EXPECT_FALSE(SignatureDatabase::compile(std::vector<SignatureSpec>{}));
+}
+
+TEST(SignatureDatabase, BlockModeBaselineUsesTheSamePatterns) {
+  const auto specs = test::read_catalog(test::builtin_catalog_path());
+  auto block = compile_block_database(specs);
+  ASSERT_TRUE(block) << block.error();
+  char* info = nullptr;
+  ASSERT_EQ(hs_database_info(block->get(), &info), HS_SUCCESS);
+  EXPECT_NE(std::string(info).find("BLOCK"), std::string::npos);
+  std::free(info);
+}
+
+}  // namespace
+}  // namespace ftz::engine::sig

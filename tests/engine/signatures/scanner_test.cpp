@@ -1,0 +1,554 @@
+// Scanner: streaming matches judged on exact bytes across chunks, boundaries,
+// strongest validator per span, context and field names, decoders, inflate,
+// pool and memory caps. Runs against the real built-in catalog.
+//
+// Identifiers built here are synthetic; failure messages show only masked
+// forms and DOMAIN.md's public test vectors (11010519491231002X,
+// 440524188001010014, 260531793113837).
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "catalog_reader.hpp"
+#include "ftz/engine/classify/validators.hpp"
+#include "ftz/engine/signatures/scanner.hpp"
+
+namespace ftz::engine::sig {
+namespace {
+
+constexpr std::string_view kPublicId = "11010519491231002X";   // DOMAIN.md §3.1
+constexpr std::string_view kPublicId2 = "440524188001010014";  // DOMAIN.md §3.1
+constexpr std::string_view kPublicImei = "260531793113837";    // DOMAIN.md §3.7
+// 2026-11-15 12:00:00 +08:00.
+constexpr int64_t kNow = 1794715200;
+
+char id_check(std::string_view first17) {
+  static constexpr int kW[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+  static constexpr std::string_view kMap = "10X98765432";
+  int s = 0;
+  for (size_t i = 0; i < 17; ++i) s += (first17[i] - '0') * kW[i];
+  return kMap[static_cast<size_t>(s % 11)];
+}
+
+std::string make_id(std::string_view area6, std::string_view date8, std::string_view seq3) {
+  std::string s = std::string(area6) + std::string(date8) + std::string(seq3);
+  s.push_back(id_check(s));
+  return s;
+}
+
+bool luhn_ok(std::string_view d) {
+  int sum = 0;
+  bool dbl = false;
+  for (size_t i = d.size(); i-- > 0;) {
+    int v = d[i] - '0';
+    if (dbl) {
+      v *= 2;
+      if (v > 9) v -= 9;
+    }
+    sum += v;
+    dbl = !dbl;
+  }
+  return sum % 10 == 0;
+}
+
+std::string with_luhn(std::string payload) {
+  for (char c = '0'; c <= '9'; ++c) {
+    if (luhn_ok(payload + c)) return payload + c;
+  }
+  return payload;
+}
+
+struct Rec {
+  std::string sig;
+  std::string normalized;  // compared, never printed unless a public vector
+  std::string masked;
+  uint64_t offset = 0;
+  uint32_t length = 0;
+  bool by_context = false;
+  uint8_t strength = 0;
+  bool minor = false;
+  DataClass cls = DataClass::kPi;
+};
+
+class Collect final : public DetectionSink {
+ public:
+  explicit Collect(const SignatureDatabase& db) : db_(db) {}
+  void on_detection(const Detection& d) noexcept override {
+    Rec r;
+    r.sig = db_.specs()[d.signature].name;
+    r.normalized.assign(d.normalized_view());
+    r.masked.assign(d.masked_view());
+    r.offset = d.stream_offset;
+    r.length = d.length;
+    r.by_context = d.by_context;
+    r.strength = d.strength;
+    r.minor = d.minor;
+    r.cls = d.data_class;
+    recs.push_back(std::move(r));
+  }
+  size_t count(std::string_view sig) const {
+    size_t n = 0;
+    for (const Rec& r : recs) n += r.sig == sig ? 1 : 0;
+    return n;
+  }
+  std::string summary() const {  // masked forms only
+    std::string s;
+    for (const Rec& r : recs) s += r.sig + "@" + std::to_string(r.offset) + ":" + r.masked + " ";
+    return s;
+  }
+  std::vector<Rec> recs;
+
+ private:
+  const SignatureDatabase& db_;
+};
+
+class ScannerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    specs_ = new std::vector<SignatureSpec>(test::read_catalog(test::builtin_catalog_path()));
+    auto db = SignatureDatabase::compile(*specs_);
+    ASSERT_TRUE(db) << db.error();
+    db_ = new std::shared_ptr<const SignatureDatabase>(*db);
+  }
+  static void TearDownTestSuite() {
+    delete db_;
+    delete specs_;
+    db_ = nullptr;
+    specs_ = nullptr;
+  }
+
+  std::unique_ptr<Scanner> make(ScannerConfig cfg = {}) {
+    cfg.max_streams = cfg.max_streams == 1024 ? 8 : cfg.max_streams;
+    cfg.inflate_memcap_bytes = cfg.inflate_memcap_bytes == (16u << 20) ? 4 * kInflateArenaBytes : cfg.inflate_memcap_bytes;
+    auto s = Scanner::create(*db_, cfg);
+    EXPECT_TRUE(s) << s.error();
+    return s ? std::move(*s) : nullptr;
+  }
+
+  uint32_t sig_index(std::string_view name) const {
+    for (uint32_t i = 0; i < specs_->size(); ++i) {
+      if ((*specs_)[i].name == name) return i;
+    }
+    ADD_FAILURE() << "no signature " << name;
+    return 0;
+  }
+
+  // Scans `body` split at the given offsets, then finishes.
+  Collect run(Scanner& sc, std::string_view body, ScanContext ctx, std::vector<size_t> cuts = {},
+              ScanState* keep = nullptr) {
+    Collect sink(**db_);
+    ScanState st{};
+    size_t at = 0;
+    cuts.push_back(body.size());
+    for (size_t cut : cuts) {
+      const std::string_view part = body.substr(at, cut - at);
+      sc.scan(st, std::span(reinterpret_cast<const uint8_t*>(part.data()), part.size()), ctx, sink);
+      ctx.body_start = false;
+      at = cut;
+    }
+    sc.finish(st, ctx, sink);
+    if (keep != nullptr) *keep = st;
+    return sink;
+  }
+
+  static ScanContext json() { return {kNow, ContentKind::kJson, Encoding::kIdentity, true}; }
+  static ScanContext raw() { return {kNow, ContentKind::kRaw, Encoding::kIdentity, true}; }
+
+  static inline std::vector<SignatureSpec>* specs_ = nullptr;
+  static inline std::shared_ptr<const SignatureDatabase>* db_ = nullptr;
+};
+
+TEST_F(ScannerTest, StateIsSmallAndStreamBytesAreReported) {
+  auto sc = make();
+  EXPECT_EQ(sc->stream_state_bytes(), (*db_)->stream_size());
+  EXPECT_GT(sc->stream_state_bytes(), 0u);
+  EXPECT_LE(sizeof(ScanState), 384u);
+  std::printf("per flow direction: ScanState %zu B + Hyperscan stream %zu B\n", sizeof(ScanState),
+              sc->stream_state_bytes());
+}
+
+TEST_F(ScannerTest, PublicVectorsFoundMaskedAndClassified) {
+  auto sc = make();
+  const std::string body = R"({"name":"x","id":")" + std::string(kPublicId) + R"(","old":")" +
+                           std::string(kPublicId2) + "\"}";
+  Collect c = run(*sc, body, json());
+  ASSERT_EQ(c.recs.size(), 2u) << c.summary();
+  EXPECT_EQ(c.recs[0].sig, "cn_resident_id");
+  EXPECT_EQ(c.recs[0].normalized, kPublicId);
+  EXPECT_EQ(c.recs[0].masked, "110105********002X");
+  EXPECT_EQ(c.recs[0].offset, body.find(kPublicId));
+  EXPECT_EQ(c.recs[0].length, 18u);
+  EXPECT_EQ(c.recs[0].strength, classify::kStrengthStrong);
+  EXPECT_EQ(c.recs[0].cls, DataClass::kSensitivePi);
+  EXPECT_FALSE(c.recs[0].by_context);
+  EXPECT_EQ(c.recs[1].normalized, kPublicId2);
+  const auto counters = sc->signature_counters()[sig_index("cn_resident_id")];
+  EXPECT_EQ(counters.confirmed, 2u);
+  EXPECT_GE(counters.hits, 2u);
+}
+
+TEST_F(ScannerTest, IdentifierSplitAtEveryPositionFoundOnceOnExactBytes) {
+  auto sc = make();
+  const std::string mobile = "13912345678";
+  const std::string card = with_luhn("621700000000123456");  // UnionPay, 19 digits
+  const std::string body = "{\"memo\":\"order paid\",\"id\":\"" + std::string(kPublicId) + "\",\"tel\":\"" + mobile +
+                           "\",\"card\":\"" + card + "\"}";
+  for (size_t cut = 0; cut <= body.size(); ++cut) {
+    Collect c = run(*sc, body, json(), {cut});
+    ASSERT_EQ(c.recs.size(), 3u) << "cut " << cut << ": " << c.summary();
+    EXPECT_EQ(c.recs[0].sig, "cn_resident_id");
+    EXPECT_EQ(c.recs[0].normalized, kPublicId) << "cut " << cut;
+    EXPECT_EQ(c.recs[0].offset, body.find(kPublicId));
+    EXPECT_EQ(c.recs[1].sig, "cn_mobile");
+    EXPECT_TRUE(c.recs[1].normalized == mobile) << "cut " << cut << " " << c.recs[1].masked;
+    EXPECT_EQ(c.recs[2].sig, "bank_card");
+    EXPECT_TRUE(c.recs[2].normalized == card) << "cut " << cut << " " << c.recs[2].masked;
+  }
+  // Byte by byte.
+  std::vector<size_t> every;
+  for (size_t i = 1; i < body.size(); ++i) every.push_back(i);
+  Collect c = run(*sc, body, json(), every);
+  EXPECT_EQ(c.recs.size(), 3u) << c.summary();
+  EXPECT_EQ(sc->counters().streams_in_use, 0u);
+}
+
+TEST_F(ScannerTest, IdentifierInsideLongerRunIsNotReported) {
+  auto sc = make();
+  for (const std::string& body : {"x 9" + std::string(kPublicId) + " y", "x " + std::string(kPublicId) + "5 y",
+                                  "x a" + std::string(kPublicId) + " y", "x " + std::string(kPublicId) + "b y",
+                                  "x 12" + std::string(kPublicId) + "34 y"}) {
+    Collect c = run(*sc, body, raw());
+    EXPECT_EQ(c.count("cn_resident_id"), 0u) << c.summary();
+    // Cut inside the run: the boundary byte comes from the tail window.
+    Collect split = run(*sc, body, raw(), {3, 10});
+    EXPECT_EQ(split.count("cn_resident_id"), 0u) << split.summary();
+  }
+  EXPECT_GT(sc->counters().boundary_rejected, 0u);
+}
+
+TEST_F(ScannerTest, RightBoundaryAtStreamEndIsDecidedAtFinish) {
+  auto sc = make();
+  Collect sink(**db_);
+  ScanState st{};
+  const std::string body = "id " + std::string(kPublicId);
+  sc->scan(st, std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()), raw(), sink);
+  EXPECT_EQ(sink.recs.size(), 0u) << "the byte after the ID is not visible yet";
+  EXPECT_EQ(st.pending_count, 1u);
+  sc->finish(st, raw(), sink);
+  ASSERT_EQ(sink.recs.size(), 1u);
+  EXPECT_EQ(sink.recs[0].normalized, kPublicId);
+  // A digit as the next chunk's first byte rejects it instead.
+  ScanState st2{};
+  Collect sink2(**db_);
+  sc->scan(st2, std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()), raw(), sink2);
+  const uint8_t digit = '7';
+  sc->scan(st2, std::span(&digit, 1), raw(), sink2);
+  sc->finish(st2, raw(), sink2);
+  EXPECT_EQ(sink2.count("cn_resident_id"), 0u) << sink2.summary();
+}
+
+TEST_F(ScannerTest, MillisecondTimestampsAreNotMobiles) {
+  auto sc = make();
+  const std::string body = R"({"ts":1712345678901,"t2":1700000000000,"t3":1812345678901,"t4":"1391234567899"})";
+  Collect c = run(*sc, body, json());
+  EXPECT_EQ(c.count("cn_mobile"), 0u) << c.summary();
+  EXPECT_GT(sc->signature_counters()[sig_index("cn_mobile")].hits, 0u);
+  Collect m = run(*sc, R"({"ts":1712345678901,"tel":"13912345678"})", json());
+  EXPECT_EQ(m.count("cn_mobile"), 1u) << m.summary();
+  EXPECT_EQ(m.recs.size(), 1u) << m.summary();
+}
+
+TEST_F(ScannerTest, StrongestValidatorWinsOnOneSpan) {
+  // An 18-digit span that is a resident ID (region 62, Gansu) and a
+  // UnionPay card number with a valid Luhn digit: both strength 3, the
+  // catalog lists the ID first, the card is suppressed.
+  std::string both;
+  for (int seq = 0; seq < 1000 && both.empty(); ++seq) {
+    char s3[4];
+    std::snprintf(s3, sizeof s3, "%03d", seq);
+    const std::string id = make_id("620102", "19850612", s3);
+    if (id.back() == 'X' || !luhn_ok(id)) continue;
+    if (classify::validate(classify::ValidatorId::kUscc, id, {kNow}).strength > classify::kStrengthFormat) continue;
+    both = id;
+  }
+  ASSERT_FALSE(both.empty());
+  ASSERT_TRUE(classify::validate(classify::ValidatorId::kBankCard, both, {kNow}).valid);
+  auto sc = make();
+  Collect c = run(*sc, "{\"v\":\"" + both + "\"}", json());
+  ASSERT_EQ(c.recs.size(), 1u) << c.summary();
+  EXPECT_EQ(c.recs[0].sig, "cn_resident_id");
+  const auto card = sc->signature_counters()[sig_index("bank_card")];
+  EXPECT_EQ(card.suppressed, 1u);
+  EXPECT_EQ(card.confirmed, 0u);
+  EXPECT_EQ(sc->signature_counters()[sig_index("cn_resident_id")].confirmed, 1u);
+  EXPECT_EQ(sc->signature_counters()[sig_index("cn_resident_id")].suppressed, 0u);
+}
+
+TEST_F(ScannerTest, ContextRequiredVersusNot) {
+  auto sc = make();
+  const std::string filler(60, '.');
+  // Passport: format only, context required by the catalog.
+  EXPECT_EQ(run(*sc, filler + " E12345678 " + filler, raw()).count("cn_passport"), 0u);
+  Collect kw = run(*sc, filler + " 护照号: E12345678 " + filler, raw());
+  ASSERT_EQ(kw.count("cn_passport"), 1u) << kw.summary();
+  EXPECT_TRUE(kw.recs[0].by_context);
+  // Keyword after the value, within 40 bytes, in the next chunk.
+  const std::string after = filler + " E12345678 (passport) " + filler;
+  EXPECT_EQ(run(*sc, after, raw(), {after.find("E123") + 9}).count("cn_passport"), 1u);
+  // Keyword more than 40 bytes away: no.
+  EXPECT_EQ(run(*sc, "passport " + filler + " E12345678 " + filler, raw()).count("cn_passport"), 0u);
+  // Mobile: checked by the allocation table, no context needed.
+  Collect m = run(*sc, filler + " 13912345678 " + filler, raw());
+  ASSERT_EQ(m.count("cn_mobile"), 1u);
+  EXPECT_FALSE(m.recs[0].by_context);
+  // IMEI (Luhn, weak): needs context.
+  EXPECT_EQ(run(*sc, filler + " " + std::string(kPublicImei) + " " + filler, raw()).count("imei"), 0u);
+  Collect imei = run(*sc, filler + " IMEI " + std::string(kPublicImei) + " " + filler, raw());
+  ASSERT_EQ(imei.count("imei"), 1u) << imei.summary();
+  EXPECT_EQ(imei.recs[0].normalized, kPublicImei);
+  EXPECT_GT(sc->counters().no_context, 0u);
+}
+
+TEST_F(ScannerTest, CsvHeaderBindsColumns) {
+  auto sc = make();
+  std::string body = "name,id_number,passport_no,note\n";
+  for (int i = 0; i < 5; ++i) body += "somebody,none,none,nothing to see here at all\n";
+  const std::string legacy = "110105491231002";  // 15-digit form of the public vector
+  body += "li," + legacy + ",E12345678,x\n";
+  body += "wang,x,y,E12345678\n";                // passport in the note column: unbound
+  ScanContext csv{kNow, ContentKind::kCsv, Encoding::kIdentity, true};
+  for (size_t cut : {size_t{0}, size_t{10}, size_t{20}, body.size() - 30, body.size() - 9}) {
+    Collect c = run(*sc, body, csv, {cut});
+    EXPECT_EQ(c.count("cn_resident_id_legacy"), 1u) << "cut " << cut << ": " << c.summary();
+    EXPECT_EQ(c.count("cn_passport"), 1u) << "cut " << cut << ": " << c.summary();
+    EXPECT_EQ(c.recs.size(), 2u) << c.summary();
+    for (const Rec& r : c.recs) EXPECT_TRUE(r.by_context);
+  }
+  // The same rows as raw text: no binding.
+  EXPECT_EQ(run(*sc, body, raw()).recs.size(), 0u);
+  // Chinese headers.
+  std::string zh = "姓名,身份证号,备注\n";
+  for (int i = 0; i < 5; ++i) zh += "某人,无,没有需要注意的内容没有需要注意的内容\n";
+  zh += "李," + legacy + ",无\n";
+  Collect c = run(*sc, zh, csv);
+  EXPECT_EQ(c.count("cn_resident_id_legacy"), 1u) << c.summary();
+}
+
+TEST_F(ScannerTest, JsonKeyAndFormKeyBind) {
+  auto sc = make();
+  const std::string legacy = "110105491231002";
+  EXPECT_EQ(run(*sc, R"({"idNumber": ")" + legacy + "\"}", json()).count("cn_resident_id_legacy"), 1u);
+  EXPECT_EQ(run(*sc, R"({"remark": ")" + legacy + "\"}", json()).count("cn_resident_id_legacy"), 0u);
+  ScanContext form{kNow, ContentKind::kForm, Encoding::kIdentity, true};
+  EXPECT_EQ(run(*sc, "a=1&id_number=" + legacy + "&b=2", form).count("cn_resident_id_legacy"), 1u);
+}
+
+TEST_F(ScannerTest, JsonEscapesUrlEncodingAndFullWidth) {
+  auto sc = make();
+  // JSON \u escapes, including an escaped full-width digit (U+FF11).
+  const std::string esc = R"({"v":"\u0031\uff11\u00301\u0030519491231002X"})";
+  for (size_t cut = 0; cut <= esc.size(); ++cut) {
+    Collect c = run(*sc, esc, json(), {cut});
+    ASSERT_EQ(c.recs.size(), 1u) << "cut " << cut << ": " << c.summary();
+    EXPECT_EQ(c.recs[0].normalized, kPublicId);
+  }
+  // A literal backslash before 'u' is not an escape.
+  EXPECT_EQ(run(*sc, R"({"v":"\\u0031")" + std::string(kPublicId).substr(1) + "\"}", json()).recs.size(), 0u);
+  // URL-encoded form body, '+' is a space.
+  ScanContext form{kNow, ContentKind::kForm, Encoding::kIdentity, true};
+  const std::string url = "q=a+b&v=%31%31010519491231002%58&tel=%2B86+139%31234%35678";
+  for (size_t cut = 0; cut <= url.size(); ++cut) {
+    Collect c = run(*sc, url, form, {cut});
+    ASSERT_EQ(c.count("cn_resident_id"), 1u) << "cut " << cut << ": " << c.summary();
+    EXPECT_EQ(c.recs[0].normalized, kPublicId);
+    EXPECT_EQ(c.count("cn_mobile"), 1u) << "cut " << cut << ": " << c.summary();
+  }
+  // Full-width digits and letters in raw text (UTF-8 EF BC 9x).
+  std::string fw = "身份证：";
+  for (char ch : kPublicId) {
+    if (ch == 'X') {
+      fw += "\xEF\xBC\xB8";
+    } else {
+      fw += "\xEF\xBC";
+      fw.push_back(static_cast<char>(0x90 + (ch - '0')));
+    }
+  }
+  fw += "。";
+  for (size_t cut = 0; cut <= fw.size(); ++cut) {
+    Collect c = run(*sc, fw, raw(), {cut});
+    ASSERT_EQ(c.recs.size(), 1u) << "cut " << cut << ": " << c.summary();
+    EXPECT_EQ(c.recs[0].normalized, kPublicId);
+  }
+}
+
+std::string compress(std::string_view in, int window_bits) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&zs, static_cast<uLong>(in.size())) + 64, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+std::string big_json(size_t records, std::string_view id) {
+  std::string body = "[";
+  for (size_t i = 0; i < records; ++i) {
+    body += R"({"seq":)" + std::to_string(i) + R"(,"memo":"nothing personal here, just padding text"},)";
+  }
+  body += R"({"id":")" + std::string(id) + "\"}]";
+  return body;
+}
+
+TEST_F(ScannerTest, GzipAndDeflateBodiesAreInflated) {
+  auto sc = make();
+  const std::string body = big_json(2000, kPublicId);  // ~120 KB inflated
+  for (const auto& [bits, enc] : {std::pair{15 + 16, Encoding::kGzip}, std::pair{15, Encoding::kDeflate},
+                                   std::pair{-15, Encoding::kDeflate}}) {
+    const std::string z = compress(body, bits);
+    ScanContext ctx{kNow, ContentKind::kJson, enc, true};
+    std::vector<size_t> cuts;
+    for (size_t i = 1; i < z.size(); i += 1400) cuts.push_back(i);  // TCP-segment-sized chunks
+    Collect c = run(*sc, z, ctx, cuts);
+    ASSERT_EQ(c.recs.size(), 1u) << c.summary();
+    EXPECT_EQ(c.recs[0].normalized, kPublicId);
+    EXPECT_EQ(c.recs[0].offset, body.find(kPublicId));
+  }
+  EXPECT_EQ(sc->counters().inflaters_in_use, 0u);
+  EXPECT_EQ(sc->counters().uninspectable[static_cast<size_t>(Uninspectable::kDecodeError)], 0u);
+  // Corrupt deflate data: decode error, uninspectable.
+  std::string bad = compress(body, 15 + 16);
+  for (size_t i = 20; i < 60; ++i) bad[i] = static_cast<char>(0xff);
+  ScanState st{};
+  Collect sink(**db_);
+  sc->scan(st, std::span(reinterpret_cast<const uint8_t*>(bad.data()), bad.size()),
+           {kNow, ContentKind::kJson, Encoding::kGzip, true}, sink);
+  EXPECT_TRUE(st.uninspectable);
+  EXPECT_EQ(st.reason, Uninspectable::kDecodeError);
+  sc->finish(st, json(), sink);
+}
+
+TEST_F(ScannerTest, GzipOverTheCapIsUninspectable) {
+  const std::string body = big_json(2000, kPublicId);
+  const std::string z = compress(body, 15 + 16);
+  const ScanContext ctx{kNow, ContentKind::kJson, Encoding::kGzip, true};
+  {  // No inflate memory at all.
+    ScannerConfig cfg;
+    cfg.inflate_memcap_bytes = kInflateArenaBytes - 1;
+    auto sc = make(cfg);
+    EXPECT_EQ(sc->inflater_slots(), 0u);
+    ScanState st{};
+    Collect c = run(*sc, z, ctx, {}, &st);
+    EXPECT_TRUE(st.uninspectable);
+    EXPECT_EQ(st.reason, Uninspectable::kInflateMemcap);
+    EXPECT_EQ(sc->counters().uninspectable[static_cast<size_t>(Uninspectable::kInflateMemcap)], 1u);
+    EXPECT_EQ(c.recs.size(), 0u);
+  }
+  {  // One arena, two compressed bodies at once.
+    ScannerConfig cfg;
+    cfg.inflate_memcap_bytes = kInflateArenaBytes;
+    auto sc = make(cfg);
+    ScanState a{};
+    ScanState b{};
+    Collect sink(**db_);
+    const auto half = std::span(reinterpret_cast<const uint8_t*>(z.data()), z.size() / 2);
+    sc->scan(a, half, ctx, sink);
+    sc->scan(b, half, ctx, sink);
+    EXPECT_FALSE(a.uninspectable);
+    EXPECT_TRUE(b.uninspectable);
+    EXPECT_EQ(b.reason, Uninspectable::kInflateMemcap);
+    sc->release(a);
+    EXPECT_EQ(sc->counters().inflaters_in_use, 0u);
+  }
+  {  // Inflated bytes over the per-body cap (decompression bomb).
+    ScannerConfig cfg;
+    cfg.max_inflated_per_body = 50000;
+    auto sc = make(cfg);
+    ScanState st{};
+    run(*sc, z, ctx, {}, &st);
+    EXPECT_TRUE(st.uninspectable);
+    EXPECT_EQ(st.reason, Uninspectable::kInflateLimit);
+    EXPECT_EQ(sc->counters().uninspectable[static_cast<size_t>(Uninspectable::kInflateLimit)], 1u);
+  }
+}
+
+TEST_F(ScannerTest, StreamPoolExhaustionIsUninspectableAndCounted) {
+  ScannerConfig cfg;
+  cfg.max_streams = 2;
+  auto sc = make(cfg);
+  Collect sink(**db_);
+  const std::string body = "id " + std::string(kPublicId) + " ";
+  const auto bytes = std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size());
+  ScanState s[3] = {};
+  for (ScanState& st : s) sc->scan(st, bytes, raw(), sink);
+  EXPECT_FALSE(s[0].uninspectable);
+  EXPECT_FALSE(s[1].uninspectable);
+  EXPECT_TRUE(s[2].uninspectable);
+  EXPECT_EQ(s[2].reason, Uninspectable::kStreamPoolExhausted);
+  EXPECT_EQ(sc->counters().uninspectable[static_cast<size_t>(Uninspectable::kStreamPoolExhausted)], 1u);
+  EXPECT_EQ(sink.recs.size(), 2u);
+  EXPECT_EQ(sc->counters().streams_in_use, 2u);
+  EXPECT_EQ(sc->counters().streams_peak, 2u);
+  // A released slot is reused, with a clean stream (offsets from 0).
+  sc->release(s[0]);
+  ScanState again{};
+  Collect sink2(**db_);
+  sc->scan(again, bytes, raw(), sink2);
+  sc->finish(again, raw(), sink2);
+  ASSERT_EQ(sink2.recs.size(), 1u);
+  EXPECT_EQ(sink2.recs[0].offset, 3u);
+  sc->finish(s[1], raw(), sink);
+  sc->finish(s[2], raw(), sink);
+  EXPECT_EQ(sc->counters().streams_in_use, 0u);
+}
+
+TEST_F(ScannerTest, MinorIsSensitiveAndMarkersHaveNoBoundary) {
+  auto sc = make();
+  const std::string child = make_id("110105", "20180301", "123");
+  Collect c = run(*sc, "{\"id\":\"" + child + "\"}", json());
+  ASSERT_EQ(c.recs.size(), 1u);
+  EXPECT_TRUE(c.recs[0].minor);
+  EXPECT_EQ(c.recs[0].cls, DataClass::kSensitivePi);
+  // A mobile is general PI.
+  Collect m = run(*sc, "tel 13912345678.", raw());
+  ASSERT_EQ(m.recs.size(), 1u);
+  EXPECT_EQ(m.recs[0].cls, DataClass::kPi);
+  EXPECT_EQ(m.recs[0].masked, "139****5678");
+  // HL7 header glued to text still counts (markers carry no alnum boundary).
+  Collect h = run(*sc, "xxMSH|^~\\&|LAB|", raw());
+  EXPECT_EQ(h.count("medical_record"), 1u) << h.summary();
+}
+
+TEST_F(ScannerTest, EmailLocalPartIsReadBack) {
+  auto sc = make();
+  Collect c = run(*sc, "contact: zhang.san@example.com, thanks", raw(), {12});
+  ASSERT_EQ(c.count("email"), 1u) << c.summary();
+  EXPECT_EQ(c.recs[0].offset, 9u);
+  EXPECT_EQ(c.recs[0].masked.substr(0, 1), "z");
+}
+
+TEST_F(ScannerTest, KeepAliveBodiesRestartDecoders) {
+  auto sc = make();
+  Collect sink(**db_);
+  ScanState st{};
+  const std::string first = "a=%3";  // an escape cut by the end of the first body
+  const std::string second = "1" + std::string(kPublicId).substr(1);
+  sc->scan(st, std::span(reinterpret_cast<const uint8_t*>(first.data()), first.size()),
+           {kNow, ContentKind::kForm, Encoding::kIdentity, true}, sink);
+  sc->scan(st, std::span(reinterpret_cast<const uint8_t*>(second.data()), second.size()),
+           {kNow, ContentKind::kRaw, Encoding::kIdentity, true}, sink);
+  sc->finish(st, raw(), sink);
+  ASSERT_EQ(sink.recs.size(), 1u) << sink.summary();
+  EXPECT_EQ(sink.recs[0].normalized, kPublicId);
+}
+
+}  // namespace
+}  // namespace ftz::engine::sig
