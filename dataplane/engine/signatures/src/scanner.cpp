@@ -164,6 +164,7 @@ tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_
   s->matches_.resize(config.max_matches_per_block);
   s->cands_.resize(kMaxCandidates + kPendingSpans * 3);
   s->order_.resize(s->cands_.size());
+  s->emitted_.resize(s->cands_.size());
   s->csv_marks_.resize(kSliceBytes);
   s->sig_counters_.resize(s->db_->specs().size());
   const auto meta = s->db_->signatures();
@@ -247,6 +248,7 @@ void Scanner::restart_body(ScanState& st, const ScanContext& ctx) noexcept {
   detail::reset(st);
   release_inflater(st);
   st.inflate_done = false;
+  st.zhold_set = false;
   st.inflated = 0;
   st.kind = ctx.kind;
   st.encoding = ctx.encoding;
@@ -302,59 +304,91 @@ void Scanner::feed(ScanState& st, const ScanContext& ctx, DetectionSink& sink, c
         if (st.encoding != Encoding::kGzip || in[0] != 0x1f) break;
         st.inflate_done = false;
       }
-      if (st.inflater == kNoSlot && !acquire_inflater(st, in, n)) {
-        if (produced > 0) scan_block(st, ctx, sink, produced, false);
-        mark_uninspectable(st, Uninspectable::kInflateMemcap);
-        return;
-      }
-      z_stream& zs = inflaters_[st.inflater]->zs;
-      zs.next_in = const_cast<Bytef*>(in);
-      zs.avail_in = static_cast<uInt>(std::min<size_t>(n, UINT32_MAX));
-      const size_t offered = zs.avail_in;
-      bool ended = false;
-      for (;;) {
-        if (cap - produced < 2 * detail::kDecoderSlack) {
-          scan_block(st, ctx, sink, produced, false);
-          produced = 0;
-          if (st.uninspectable) return;
-        }
-        const size_t room = std::min(cap - produced - detail::kDecoderSlack, inflated_.size());
-        zs.next_out = inflated_.data();
-        zs.avail_out = static_cast<uInt>(room);
-        const int rc = inflate(&zs, Z_NO_FLUSH);
-        const size_t got = room - zs.avail_out;
-        st.inflated += got;
-        if (st.inflated > config_.max_inflated_per_body) {
-          if (produced > 0) scan_block(st, ctx, sink, produced, false);
-          mark_uninspectable(st, Uninspectable::kInflateLimit);
-          return;
-        }
-        produced += detail::decode(st, inflated_.data(), got, tmp_.data(), block + produced);
-        if (rc == Z_STREAM_END) {
-          ended = true;
+      if (st.inflater == kNoSlot) {
+        // "deflate" is told apart from raw deflate by its 2-byte zlib header:
+        // a body whose first chunk is 1 byte long holds that byte.
+        uint8_t head[2] = {in[0], n > 1 ? in[1] : uint8_t{0}};
+        size_t head_len = std::min<size_t>(n, 2);
+        if (st.encoding == Encoding::kDeflate && st.zhold_set) {
+          head[1] = head[0];
+          head[0] = st.zhold;
+          head_len = 2;
+        } else if (st.encoding == Encoding::kDeflate && n == 1) {
+          st.zhold = in[0];
+          st.zhold_set = true;
           break;
         }
-        if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        if (!acquire_inflater(st, head, head_len)) {
           if (produced > 0) scan_block(st, ctx, sink, produced, false);
-          mark_uninspectable(st, Uninspectable::kDecodeError);
+          mark_uninspectable(st, Uninspectable::kInflateMemcap);
           return;
         }
-        // Done with this input once zlib neither consumed nor produced more.
-        if (zs.avail_in == 0 && zs.avail_out != 0) break;
-        if (rc == Z_BUF_ERROR && got == 0) break;
+        if (st.zhold_set) {
+          st.zhold_set = false;
+          const uint8_t held = st.zhold;
+          const InflateStep r = inflate_step(st, ctx, sink, &held, 1, produced);
+          if (r.failed) return;
+        }
       }
-      const size_t used = offered - zs.avail_in;
-      in += used;
-      n -= used;
-      if (ended) {
-        release_inflater(st);
-        st.inflate_done = true;
-      } else {
-        break;
-      }
+      const InflateStep r = inflate_step(st, ctx, sink, in, n, produced);
+      if (r.failed) return;
+      in += r.used;
+      n -= r.used;
+      if (!r.ended) break;
+      release_inflater(st);
+      st.inflate_done = true;
     }
   }
   if (produced > 0) scan_block(st, ctx, sink, produced, false);
+}
+
+Scanner::InflateStep Scanner::inflate_step(ScanState& st, const ScanContext& ctx, DetectionSink& sink,
+                                           const uint8_t* in, size_t n, size_t& produced) noexcept {
+  uint8_t* const block = window_.data() + kTailBytes;
+  const size_t cap = config_.block_bytes;
+  InflateStep step;
+  z_stream& zs = inflaters_[st.inflater]->zs;
+  zs.next_in = const_cast<Bytef*>(in);
+  zs.avail_in = static_cast<uInt>(std::min<size_t>(n, UINT32_MAX));
+  const size_t offered = zs.avail_in;
+  for (;;) {
+    if (cap - produced < 2 * detail::kDecoderSlack) {
+      scan_block(st, ctx, sink, produced, false);
+      produced = 0;
+      if (st.uninspectable) {
+        step.failed = true;
+        return step;
+      }
+    }
+    const size_t room = std::min(cap - produced - detail::kDecoderSlack, inflated_.size());
+    zs.next_out = inflated_.data();
+    zs.avail_out = static_cast<uInt>(room);
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    const size_t got = room - zs.avail_out;
+    st.inflated += got;
+    if (st.inflated > config_.max_inflated_per_body) {
+      if (produced > 0) scan_block(st, ctx, sink, produced, false);
+      mark_uninspectable(st, Uninspectable::kInflateLimit);
+      step.failed = true;
+      return step;
+    }
+    produced += detail::decode(st, inflated_.data(), got, tmp_.data(), block + produced);
+    if (rc == Z_STREAM_END) {
+      step.ended = true;
+      break;
+    }
+    if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      if (produced > 0) scan_block(st, ctx, sink, produced, false);
+      mark_uninspectable(st, Uninspectable::kDecodeError);
+      step.failed = true;
+      return step;
+    }
+    // Done with this input once zlib neither consumes nor produces more.
+    if (zs.avail_in == 0 && zs.avail_out != 0) break;
+    if (rc == Z_BUF_ERROR && got == 0) break;
+  }
+  step.used = offered - zs.avail_in;
+  return step;
 }
 
 void Scanner::finish(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept {
@@ -570,6 +604,10 @@ void Scanner::judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, 
         ++counters_.truncated;
         continue;
       }
+      if (alnum_boundary_[c.sig] != 0 && c.to < vis_end && is_alnum(win_[c.to - win_base])) {
+        ++counters_.boundary_rejected;
+        continue;
+      }
       ++n;
     }
   }
@@ -580,7 +618,13 @@ void Scanner::judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, 
     const uint32_t sig = pm.signature;
     ++sig_counters_[sig].hits;
     const uint64_t to = r.to;
-    const uint64_t from = pm.som ? r.from : to - pm.min_width;
+    uint64_t from = pm.som ? r.from : to - pm.min_width;
+    // E-mail patterns start at '@' (a 64-byte local part makes the SOM
+    // pattern too large): the validator reads the local part back.
+    if (meta[sig].validator == classify::ValidatorId::kEmail && from > win_base && from < vis_end) {
+      const std::string_view text(reinterpret_cast<const char*>(win_), vis_len);
+      from = win_base + classify::extend_left(classify::ValidatorId::kEmail, text, from - win_base);
+    }
     if (to < from + 1 || to - from > kMaxPatternWidth || !visible(from, to, sig)) {
       ++counters_.truncated;
       continue;
@@ -658,16 +702,15 @@ void Scanner::judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, 
     if (x.verdict.strength != y.verdict.strength) return x.verdict.strength > y.verdict.strength;
     return x.sig < y.sig;
   });
+  // A group waits when its winner is not decided yet: the first in (strength,
+  // catalog order) still needs its right boundary or right context. Members
+  // behind a decided winner lose now, decided or not.
+  size_t emitted = 0;
   for (size_t g = 0; g < live;) {
     size_t e = g + 1;
     const Candidate& head = cands_[order_[g]];
     while (e < live && cands_[order_[e]].from == head.from && cands_[order_[e]].to == head.to) ++e;
-    bool waits = false;
-    for (size_t k = g; k < e; ++k) {
-      const Candidate& c = cands_[order_[k]];
-      waits = waits || c.pending_right || c.pending_ctx;
-    }
-    if (waits) {
+    if (head.pending_right || head.pending_ctx) {
       if (st.pending_count < kPendingSpans && head.to - head.from <= UINT16_MAX) {
         PendingSpan& ps = st.pending[st.pending_count++];
         ps = PendingSpan{};
@@ -684,7 +727,19 @@ void Scanner::judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, 
       g = e;
       continue;
     }
-    emit(ctx, sink, cands_[order_[g]], win_base);
+    // The same identifier seen through a longer pattern of the same signature
+    // ("+86 139..." and "139..."): the inner span is not a second identifier.
+    bool nested = false;
+    for (size_t k = emitted > 4 ? emitted - 4 : 0; k < emitted; ++k) {
+      const Candidate& prev = cands_[emitted_[k]];
+      nested = nested || (prev.sig == head.sig && prev.from <= head.from && head.to <= prev.to);
+    }
+    if (nested) {
+      ++sig_counters_[head.sig].suppressed;
+    } else {
+      emit(ctx, sink, head, win_base);
+      if (emitted < emitted_.size()) emitted_[emitted++] = order_[g];
+    }
     for (size_t k = g + 1; k < e; ++k) ++sig_counters_[cands_[order_[k]].sig].suppressed;
     g = e;
   }

@@ -106,6 +106,8 @@ struct ScanState {
   ContentKind kind = ContentKind::kRaw;
   Encoding encoding = Encoding::kIdentity;
   bool inflate_done = false;
+  bool zhold_set = false;  // first byte of a deflate body, held to read the header
+  uint8_t zhold = 0;
   uint8_t esc_len = 0;   // URL "%X" / JSON "\uXXX" bytes held
   uint8_t fw_len = 0;    // bytes of a possible full-width character held
   bool json_backslash = false;
@@ -231,6 +233,13 @@ class Scanner {
   };
   struct Inflater;
   struct Candidate;
+  struct InflateStep {
+    size_t used = 0;     // input bytes consumed
+    bool ended = false;  // end of the compressed stream
+    bool failed = false; // the state became uninspectable
+  };
+  InflateStep inflate_step(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n,
+                           size_t& produced) noexcept;
 
   void feed(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n) noexcept;
   void scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& sink, size_t produced, bool at_end) noexcept;
@@ -269,6 +278,7 @@ class Scanner {
   bool match_overflow_ = false;
   std::vector<Candidate> cands_;
   std::vector<uint32_t> order_;
+  std::vector<uint32_t> emitted_;
   std::vector<CsvMark> csv_marks_;
   size_t csv_marks_count_ = 0;
   uint16_t csv_col_before_ = 0;
