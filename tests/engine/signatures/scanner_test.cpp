@@ -268,7 +268,7 @@ TEST_F(ScannerTest, StrongestValidatorWinsOnOneSpan) {
   // catalog lists the ID first, the card is suppressed.
   std::string both;
   for (int seq = 0; seq < 1000 && both.empty(); ++seq) {
-    char s3[4];
+    char s3[12];
     std::snprintf(s3, sizeof s3, "%03d", seq);
     const std::string id = make_id("620102", "19850612", s3);
     if (id.back() == 'X' || !luhn_ok(id)) continue;
