@@ -39,6 +39,18 @@ std::shared_ptr<const PolicyGeneration> PolicyGeneration::build(PolicySpec spec,
   return std::shared_ptr<const PolicyGeneration>(new PolicyGeneration(std::move(spec), number));
 }
 
+tl::expected<std::shared_ptr<const PolicyGeneration>, std::string> PolicyGeneration::build_with_signatures(
+    PolicySpec spec, uint64_t number, std::shared_ptr<const sig::SignatureDatabase> db) {
+  if (!db && !spec.signatures.empty()) {
+    auto compiled = sig::SignatureDatabase::compile(spec.signatures);
+    if (!compiled) return tl::unexpected("signatures: " + compiled.error());
+    db = std::move(*compiled);
+  }
+  auto gen = std::shared_ptr<PolicyGeneration>(new PolicyGeneration(std::move(spec), number));
+  gen->db_ = std::move(db);
+  return std::shared_ptr<const PolicyGeneration>(std::move(gen));
+}
+
 PolicyGeneration::PolicyGeneration(PolicySpec spec, uint64_t number)
     : spec_(std::move(spec)), number_(number), zones_(spec_.default_zone), tenants_(kNoIndex) {
   for (uint32_t z = 0; z < spec_.zones.size(); ++z) {
@@ -116,7 +128,16 @@ PolicyGeneration::Match PolicyGeneration::match_rule(const RuleSpec& r, const Fl
   if (needs_content) {
     if (f.stage < Stage::kContent) return Match::kUnknown;
     if (m.data_classes != 0 && (f.classes & m.data_classes) == 0) return Match::kNo;
-    if (f.confirmed < m.min_count) return Match::kNo;
+    // min_count counts distinct identifiers of the rule's classes (all
+    // classes when it names none).
+    uint32_t confirmed = f.confirmed;
+    if (m.data_classes != 0) {
+      confirmed = 0;
+      for (int c = 0; c < static_cast<int>(DataClass::kCount); ++c) {
+        if (m.data_classes & (1u << c)) confirmed += f.confirmed_per_class[c];
+      }
+    }
+    if (confirmed < m.min_count) return Match::kNo;
     if (m.threshold && *m.threshold != f.threshold) return Match::kNo;
     if (m.uninspectable && *m.uninspectable != f.uninspectable) return Match::kNo;
   }

@@ -1,6 +1,8 @@
 #include "ftz/engine/worker.hpp"
 
 #include <algorithm>
+#include <random>
+#include <string_view>
 
 #include "ftz/engine/parser.hpp"
 
@@ -16,6 +18,8 @@ constexpr int kToServer = 0;
 constexpr int kToClient = 1;
 constexpr uint32_t kAppBuffers = 1024;
 constexpr uint32_t kAppBufferSize = 16 * 1024;
+// Detections of one packet waiting for its fate (more are settled at once).
+constexpr size_t kMaxPendingDetections = 1024;
 
 AppProto to_app_proto(app::AppProtocol p) noexcept {
   switch (p) {
@@ -50,6 +54,9 @@ struct Worker::Flow {
   uint32_t rule = kNoIndex;
   uint64_t generation = 0;
   uint32_t conflicts = 0;
+  uint32_t content = kNil;  // ContentState slot while its content is scanned
+  bool uninspectable = false;
+  bool resets_sent = false;
   uint32_t held_head[2] = {kNil, kNil};
   // Aging: one list per timeout class, least recently active first.
   uint32_t age_prev = kNil;
@@ -62,9 +69,24 @@ struct Worker::Flow {
   app::AppFlowState app_state{};
 };
 
+// Scan state of a flow under content inspection, from a pool sized by
+// WorkerOptions::inspect_max_flows (most flows never need one).
+struct Worker::ContentState {
+  static constexpr uint32_t kTokenSlots = 256;  // distinct identifiers deduplicated per flow
+  sig::ScanState scan[2];
+  uint64_t tokens[kTokenSlots];
+  uint32_t token_count = 0;
+  uint32_t distinct_per_class[static_cast<int>(DataClass::kCount)] = {};
+  FlowDetections det{};
+  uint32_t alerts = 0;
+  sig::ContentKind body_kind = sig::ContentKind::kRaw;
+  sig::Encoding body_encoding = sig::Encoding::kIdentity;
+  bool body_start = false;
+};
+
 size_t Worker::bytes_per_flow() noexcept { return sizeof(Flow) + FlowTable::bytes_per_flow(); }
 
-Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link, uint32_t event_queue_capacity)
+Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link, WorkerOptions options)
     : gen_owner_(std::move(generation)),
       gen_(gen_owner_.get()),
       link_(link),
@@ -77,7 +99,7 @@ Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link
       app_pool_(kAppBuffers, kAppBufferSize),
       app_ctx_{&app_pool_, &app_counters_, this},
       held_(limits_.hold_max_packets),
-      events_(event_queue_capacity),
+      events_(options.event_queue_capacity),
       zone_pair_bytes_(gen_->zone_count() * gen_->zone_count(), 0) {
   held_free_.reserve(held_.size());
   for (size_t i = held_.size(); i > 0; --i) held_free_.push_back(static_cast<uint32_t>(i - 1));
@@ -92,6 +114,33 @@ Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link
   age_timeout_s_[kAgeOther] = limits_.other_timeout_s;
   std::fill(std::begin(age_head_), std::end(age_head_), kNil);
   std::fill(std::begin(age_tail_), std::end(age_tail_), kNil);
+  options_ = options;
+  flows_per_rule_.assign(gen_->spec().rules.size() + 1, 0);
+  resets_.resize(kBurstSize);
+  pending_.reserve(kMaxPendingDetections);
+  key_ = options_.token_key;
+  if (key_ == nullptr) {
+    // No configured key: a random one keeps tokens meaningful within the run.
+    std::random_device rd;
+    uint8_t bytes[32];
+    for (uint8_t& b : bytes) b = static_cast<uint8_t>(rd());
+    auto k = compliance::TokenKey::from_bytes(bytes, compliance::MacAlgo::kHmacSha256);
+    if (k) {
+      own_key_ = std::make_unique<compliance::TokenKey>(std::move(*k));
+      key_ = own_key_.get();
+    }
+  }
+  if (const auto& db = gen_->signatures(); db) {
+    sig::ScannerConfig sc;
+    sc.max_streams = 2 * options_.inspect_max_flows;
+    auto scanner = sig::Scanner::create(db, sc);
+    if (scanner) scanner_ = std::move(*scanner);
+  }
+  if (scanner_) {
+    content_.resize(options_.inspect_max_flows);
+    content_free_.reserve(content_.size());
+    for (size_t i = content_.size(); i > 0; --i) content_free_.push_back(static_cast<uint32_t>(i - 1));
+  }
 }
 
 Worker::~Worker() = default;
@@ -107,6 +156,7 @@ void Worker::set_generation(std::shared_ptr<const PolicyGeneration> generation) 
 
 uint32_t Worker::process_burst(std::span<const PacketView> pkts, std::span<PacketResult> results) noexcept {
   released_.clear();
+  reset_count_ = 0;
   const uint32_t n = static_cast<uint32_t>(std::min(pkts.size(), results.size()));
   for (uint32_t i = 0; i < n; ++i) {
     results[i] = PacketResult{};
@@ -213,10 +263,28 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res
   } else if (p.l4_proto == 17 && p.l4_valid) {
     handle_udp(f, p, dir);
   }
+  if (content_changed_) {
+    // New detections (or the flow turned uninspectable): the content stage
+    // judges this very packet, so a blocking match never lets it through.
+    content_changed_ = false;
+    judge(f, Stage::kContent, pv.ts_ns);
+  }
   current_ = nullptr;
   age(idx);
   if (res.disposition != Disposition::kHold && res.disposition != Disposition::kDrop) apply_verdict(f, res);
   else res.verdict = f.verdict;
+  if (f.verdict.action == Action::kReset && res.disposition == Disposition::kDrop && !f.resets_sent &&
+      p.l4_proto == 6 && reset_count_ < resets_.size()) {
+    ResetPair& pair = resets_[reset_count_];
+    pair.count = build_resets(pv.data, pv.caplen, p, pair.frame);
+    if (pair.count > 0) {
+      res.send_resets = true;
+      res.reset_index = static_cast<uint8_t>(reset_count_++);
+      f.resets_sent = true;
+      ++counters_.resets;
+    }
+  }
+  settle_detections(f, res.disposition == Disposition::kDrop);
   if (f.tcp_state == TcpState::kClosed && f.held_head[0] == kNil && f.held_head[1] == kNil &&
       p.l4_proto == 6 && (p.tcp_flags & tcp_flag::kRst)) {
     // RST ends the flow at once: nothing after it belongs to this connection.
@@ -327,6 +395,18 @@ void Worker::judge(Flow& f, Stage stage, int64_t now) noexcept {
   facts.ts_ns = now;
   facts.app = f.app;
   facts.server_name = std::string_view(f.server_name, f.server_name_len);
+  if (stage < f.stage) stage = f.stage;
+  facts.stage = stage;
+  facts.uninspectable = f.uninspectable;
+  if (options_.thresholds != nullptr && f.tenant != kNoIndex) facts.threshold = options_.thresholds->state(f.tenant);
+  if (f.content != kNil) {
+    const ContentState& cs = content_[f.content];
+    facts.confirmed = cs.det.distinct;
+    for (int c = 0; c < static_cast<int>(DataClass::kCount); ++c) {
+      facts.confirmed_per_class[c] = cs.distinct_per_class[c];
+      if (cs.det.per_class[c] > 0) facts.classes |= static_cast<DataClassMask>(1u << c);
+    }
+  }
   const Decision d = gen_->evaluate(facts);
   const bool first = f.generation != gen_->number();
   f.generation = gen_->number();
@@ -363,22 +443,24 @@ uint32_t Worker::timeout_s(const Flow& f) const noexcept {
   return f.proto == 17 ? limits_.udp_timeout_s : limits_.other_timeout_s;
 }
 
-namespace {
-
-// Feeds reassembled bytes to the app parsers; a gap tells them bytes are lost.
-struct AppFeed {
-  app::AppFlowState& st;
-  app::Dir dir;
-  uint16_t server_port;
-  app::AppContext& ctx;
+// Feeds reassembled bytes to the app parsers, then to content scanning; a gap
+// tells the parsers bytes are lost.
+struct Worker::StreamFeed {
+  Worker& w;
+  Flow& f;
+  int dir;
   app::AppProtocol detected = app::AppProtocol::kUnknown;
   void deliver(const uint8_t* data, uint32_t len) noexcept {
-    detected = app::feed_tcp(st, dir, server_port, std::span<const uint8_t>(data, len), ctx);
+    const app::Dir d = dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient;
+    detected = app::feed_tcp(f.app_state, d, f.server_port, std::span<const uint8_t>(data, len), w.app_ctx_);
+    w.stream_content(f, dir, data, len, detected);
   }
-  void gap(uint32_t) noexcept { app::on_gap(st, dir, ctx); }
+  void gap(uint32_t) noexcept {
+    app::on_gap(f.app_state, dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient, w.app_ctx_);
+    // Bytes the scanner never saw: what follows is judged, but not all of it.
+    if (w.wants_content(f)) w.mark_uninspectable(f);
+  }
 };
-
-}  // namespace
 
 void Worker::handle_tcp(uint32_t idx, Flow& f, const ParsedPacket& p, int dir, const PacketView& pv,
                         PacketResult& res) noexcept {
@@ -387,9 +469,8 @@ void Worker::handle_tcp(uint32_t idx, Flow& f, const ParsedPacket& p, int dir, c
   const uint8_t flags = p.tcp_flags;
   TcpDirState& mine = f.tcp[dir];
   TcpDirState& peer = f.tcp[1 - dir];
-  AppFeed feed{f.app_state, dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient, f.server_port, app_ctx_};
-  AppFeed peer_feed{f.app_state, dir == kToServer ? app::Dir::kToClient : app::Dir::kToServer, f.server_port,
-                    app_ctx_};
+  StreamFeed feed{*this, f, dir};
+  StreamFeed peer_feed{*this, f, 1 - dir};
 
   if (flags & tcp_flag::kRst) {
     f.tcp_state = TcpState::kClosed;
@@ -484,6 +565,13 @@ void Worker::handle_udp(Flow& f, const ParsedPacket& p, int dir) noexcept {
                                             std::span<const uint8_t>(p.payload, p.payload_len), app_ctx_);
   if (f.app == AppProto::kUnknown) f.app = to_app_proto(ap);
   if (f.stage == Stage::kHeader) judge(f, Stage::kApp, current_ts_);
+  // DNS names are metadata; other datagrams are content. A newline between
+  // datagrams keeps identifiers from joining across them.
+  if (ap != app::AppProtocol::kDns && wants_content(f) && p.payload_len > 0) {
+    static constexpr uint8_t kSeparator = '\n';
+    scan(f, dir, std::span<const uint8_t>(p.payload, p.payload_len), scan_context(f, dir));
+    scan(f, dir, std::span<const uint8_t>(&kSeparator, 1), scan_context(f, dir));
+  }
 }
 
 void Worker::release_held(Flow& f, int dir, bool all) noexcept {
@@ -531,12 +619,13 @@ void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
   current_ = &f;
   current_ts_ = now;
   for (int d = 0; d < 2; ++d) {
-    AppFeed feed{f.app_state, d == kToServer ? app::Dir::kToServer : app::Dir::kToClient, f.server_port, app_ctx_};
+    StreamFeed feed{*this, f, d};
     reasm_.flush(f.tcp[d], feed);
     reasm_.release(f.tcp[d]);
   }
   app::close(f.app_state, app_ctx_);
   if (f.stage == Stage::kHeader) judge(f, Stage::kApp, now);
+  finish_content(f);
   current_ = nullptr;
   release_held(f, 0, true);
   release_held(f, 1, true);
@@ -553,7 +642,15 @@ void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
     e->flow.app = static_cast<uint8_t>(f.app);
     e->flow.gaps = f.tcp[0].gaps + f.tcp[1].gaps;
     e->flow.conflicts = f.conflicts;
+    e->flow.detections = f.content != kNil ? content_[f.content].det : FlowDetections{};
+    e->flow.detections.uninspectable = f.uninspectable;
     events_.commit();
+  }
+  ++flows_per_rule_[f.rule < gen_->spec().rules.size() ? f.rule : flows_per_rule_.size() - 1];
+  if (f.content != kNil) {
+    for (auto& st : content_[f.content].scan) scanner_->release(st);
+    content_free_.push_back(f.content);
+    f.content = kNil;
   }
   ++counters_.flows_ended;
   if (why == FlowEndReason::kTimeout) ++counters_.flows_timed_out;
@@ -608,6 +705,8 @@ void Worker::on_tls_client_hello(const app::TlsClientHello& h) noexcept {
   if (current_ == nullptr) return;
   Flow& f = *current_;
   f.app = AppProto::kTls;
+  // Encrypted: the flow is judged on zones, tenant and SNI, never on content.
+  if (wants_content(f)) mark_uninspectable(f);
   const std::string_view name = h.sni.size() > kServerNameTail ? h.sni.substr(h.sni.size() - kServerNameTail) : h.sni;
   std::copy(name.begin(), name.end(), f.server_name);
   f.server_name_len = static_cast<uint8_t>(name.size());
@@ -639,6 +738,32 @@ void Worker::on_http_request(const app::HttpRequest& r) noexcept {
     f.server_name_len = static_cast<uint8_t>(name.size());
     judge(f, Stage::kApp, current_ts_);
   }
+  if (wants_content(f)) {
+    if (ContentState* cs = content_of(f)) {
+      const std::string_view ct = r.content_type;
+      auto has = [](std::string_view hay, std::string_view needle) {
+        return std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
+                 return (a >= 'A' && a <= 'Z' ? a + 32 : a) == b;
+               }) != hay.end();
+      };
+      cs->body_kind = has(ct, "x-www-form-urlencoded") ? sig::ContentKind::kForm
+                      : has(ct, "json")                 ? sig::ContentKind::kJson
+                      : has(ct, "csv")                  ? sig::ContentKind::kCsv
+                                                        : sig::ContentKind::kRaw;
+      cs->body_encoding = has(r.content_encoding, "gzip")      ? sig::Encoding::kGzip
+                          : has(r.content_encoding, "deflate") ? sig::Encoding::kDeflate
+                                                               : sig::Encoding::kIdentity;
+      cs->body_start = true;
+      // The request target is content too (query strings carry identifiers).
+      sig::ScanContext ctx = scan_context(f, kToServer);
+      ctx.kind = sig::ContentKind::kForm;
+      ctx.body_start = true;
+      static constexpr uint8_t kSeparator = '\n';
+      scan(f, kToServer, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(r.uri.data()), r.uri.size()), ctx);
+      ctx.body_start = false;
+      scan(f, kToServer, std::span<const uint8_t>(&kSeparator, 1), ctx);
+    }
+  }
   if (Event* e = new_event(EventType::kHttp, f, current_ts_, true)) {
     e->http = HttpEventData{};
     e->http.method.assign(r.method);
@@ -666,6 +791,197 @@ void Worker::on_dns(const app::DnsQuery& q) noexcept {
     e->dns.is_response = q.is_response;
     events_.commit();
   }
+}
+
+void Worker::on_http_body(uint32_t, std::span<const uint8_t> body) noexcept {
+  if (current_ == nullptr || !wants_content(*current_)) return;
+  Flow& f = *current_;
+  ContentState* cs = content_of(f);
+  if (cs == nullptr) return;
+  sig::ScanContext ctx = scan_context(f, kToServer);
+  ctx.kind = cs->body_kind;
+  ctx.encoding = cs->body_encoding;
+  ctx.body_start = cs->body_start;
+  cs->body_start = false;
+  scan(f, kToServer, body, ctx);
+}
+
+bool Worker::wants_content(const Flow& f) const noexcept {
+  return scanner_ != nullptr && (f.inspect || options_.classify_all);
+}
+
+Worker::ContentState* Worker::content_of(Flow& f) noexcept {
+  if (f.content != kNil) return &content_[f.content];
+  if (f.uninspectable) return nullptr;
+  if (content_free_.empty()) {
+    ++counters_.inspect_pool_exhausted;
+    mark_uninspectable(f);
+    return nullptr;
+  }
+  f.content = content_free_.back();
+  content_free_.pop_back();
+  ContentState& cs = content_[f.content];
+  cs.scan[0] = sig::ScanState{};
+  cs.scan[1] = sig::ScanState{};
+  std::fill(std::begin(cs.tokens), std::end(cs.tokens), 0);
+  cs.token_count = 0;
+  std::fill(std::begin(cs.distinct_per_class), std::end(cs.distinct_per_class), 0);
+  cs.det = FlowDetections{};
+  cs.alerts = 0;
+  cs.body_kind = sig::ContentKind::kRaw;
+  cs.body_encoding = sig::Encoding::kIdentity;
+  cs.body_start = false;
+  ++counters_.content_flows;
+  return &cs;
+}
+
+sig::ScanContext Worker::scan_context(const Flow&, int) const noexcept {
+  sig::ScanContext ctx;
+  ctx.now_unix_s = current_ts_ / 1'000'000'000;
+  return ctx;
+}
+
+void Worker::scan(Flow& f, int dir, std::span<const uint8_t> bytes, const sig::ScanContext& ctx) noexcept {
+  ContentState* cs = content_of(f);
+  if (cs == nullptr || bytes.empty()) return;
+  Flow* saved = current_;
+  const int saved_dir = current_dir_;
+  current_ = &f;
+  current_dir_ = dir;
+  scanner_->scan(cs->scan[dir], bytes, ctx, *this);
+  current_ = saved;
+  current_dir_ = saved_dir;
+  if (cs->scan[dir].uninspectable) mark_uninspectable(f);
+}
+
+void Worker::stream_content(Flow& f, int dir, const uint8_t* data, uint32_t len,
+                            app::AppProtocol detected) noexcept {
+  if (!wants_content(f) || f.uninspectable) return;
+  // HTTP requests are scanned as request target + decoded body (callbacks);
+  // TLS is encrypted. Everything else is scanned as it flows.
+  if (detected == app::AppProtocol::kTls || f.app == AppProto::kTls) return;
+  if (detected == app::AppProtocol::kHttp && dir == kToServer) return;
+  scan(f, dir, std::span<const uint8_t>(data, len), scan_context(f, dir));
+}
+
+void Worker::mark_uninspectable(Flow& f) noexcept {
+  if (f.uninspectable) return;
+  f.uninspectable = true;
+  ++counters_.uninspectable_flows;
+  content_changed_ = true;
+}
+
+void Worker::finish_content(Flow& f) noexcept {
+  if (f.content == kNil) return;
+  ContentState& cs = content_[f.content];
+  Flow* saved = current_;
+  current_ = &f;
+  const sig::ScanContext ctx = scan_context(f, 0);
+  for (int d = 0; d < 2; ++d) {
+    current_dir_ = d;
+    scanner_->finish(cs.scan[d], ctx, *this);
+  }
+  current_ = saved;
+  if (content_changed_) {
+    content_changed_ = false;
+    judge(f, Stage::kContent, current_ts_);
+  }
+  settle_detections(f, false);
+}
+
+void Worker::on_detection(const sig::Detection& d) noexcept {
+  if (current_ == nullptr || current_->content == kNil) return;
+  Flow& f = *current_;
+  ContentState& cs = content_[f.content];
+  const std::string_view id = d.normalized_len > 0 ? d.normalized_view() : d.candidate;
+  const uint8_t id_type = static_cast<uint8_t>(d.validator);
+  const uint64_t token = key_ != nullptr ? key_->token(id, id_type) : 0;
+  ++counters_.detections;
+  ++counters_.detections_per_class[static_cast<int>(d.data_class)];
+  // Distinct identifiers in this flow, by token (open addressing; a full
+  // table counts every further identifier as new, which errs towards more).
+  bool fresh = true;
+  if (cs.token_count < ContentState::kTokenSlots * 3 / 4) {
+    const uint64_t t = token == 0 ? 1 : token;
+    for (uint32_t i = 0, slot = static_cast<uint32_t>(t) % ContentState::kTokenSlots; i < ContentState::kTokenSlots;
+         ++i, slot = (slot + 1) % ContentState::kTokenSlots) {
+      if (cs.tokens[slot] == t) {
+        fresh = false;
+        break;
+      }
+      if (cs.tokens[slot] == 0) {
+        cs.tokens[slot] = t;
+        ++cs.token_count;
+        break;
+      }
+    }
+  }
+  FlowDetections& det = cs.det;
+  if (fresh) {
+    ++det.distinct;
+    ++cs.distinct_per_class[static_cast<int>(d.data_class)];
+  }
+  ++det.per_class[static_cast<int>(d.data_class)];
+  uint8_t k = 0;
+  while (k < det.kinds && det.signature[k] != d.signature) ++k;
+  if (k == det.kinds && k < kMaxFlowDetectionKinds) {
+    det.signature[k] = static_cast<uint16_t>(d.signature);
+    det.count[k] = 0;
+    ++det.kinds;
+  }
+  if (k < det.kinds) ++det.count[k];
+  content_changed_ = true;
+  PendingDetection pd{};
+  pd.signature = static_cast<uint16_t>(d.signature);
+  pd.data_class = d.data_class;
+  pd.minor = d.minor;
+  pd.to_server = current_dir_ == kToServer;
+  pd.id_type = id_type;
+  pd.masked_len = static_cast<uint8_t>(std::min<size_t>(d.masked_len, sizeof pd.masked));
+  std::copy_n(d.masked, pd.masked_len, pd.masked);
+  pd.token = token;
+  pd.offset = d.stream_offset;
+  if (pending_.size() == kMaxPendingDetections) settle_detections(f, false);
+  pending_.push_back(pd);
+}
+
+void Worker::settle_detections(Flow& f, bool dropped) noexcept {
+  if (pending_.empty()) return;
+  if (dropped) {
+    // The packet carrying them never left: nothing was exported.
+    counters_.identifiers_not_exported += pending_.size();
+  } else if (options_.accounting != nullptr && f.inspect && f.tenant != kNoIndex) {
+    const auto& zones = gen_->spec().zones;
+    const uint32_t dest = f.server_zone < zones.size() && !zone_kind_is_inside(zones[f.server_zone].kind)
+                              ? f.server_zone
+                              : f.client_zone;
+    for (const PendingDetection& pd : pending_) {
+      options_.accounting->record(f.tenant, pd.data_class, dest, pd.id_type, pd.token, current_ts_);
+    }
+  }
+  if (f.verdict.alert || options_.classify_all) {
+    ContentState* cs = f.content != kNil ? &content_[f.content] : nullptr;
+    for (const PendingDetection& pd : pending_) {
+      if (cs == nullptr || cs->alerts >= limits_.alerts_per_flow) {
+        ++counters_.alerts_suppressed;
+        continue;
+      }
+      if (Event* e = new_event(EventType::kAlert, f, current_ts_, false)) {
+        e->alert = AlertEventData{};
+        e->alert.signature = pd.signature;
+        e->alert.category = pd.data_class;
+        e->alert.minor = pd.minor;
+        e->alert.masked.assign(std::string_view(pd.masked, pd.masked_len));
+        e->alert.token = pd.token;
+        e->alert.stream_offset = pd.offset;
+        e->alert.to_server = pd.to_server;
+        events_.commit();
+        ++cs->alerts;
+        ++counters_.alerts;
+      }
+    }
+  }
+  pending_.clear();
 }
 
 void Worker::advance_time(int64_t now_ns) noexcept {

@@ -13,18 +13,23 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: ftzgate-inspect --config FILE --pcap FILE [--eve FILE] [--pcap-out FILE] [--json]\n"
+    "                       [--classify-all] [--state-out FILE]\n"
     "  --config FILE    operator configuration (YAML)\n"
     "  --pcap FILE      capture to inspect (pcap or pcapng; Ethernet, raw IP, Linux cooked)\n"
     "  --eve FILE       write events as EVE JSON lines ('-' for standard output)\n"
     "  --pcap-out FILE  write the packets the appliance would forward (classic pcap)\n"
-    "  --json           print the report as JSON instead of text\n";
+    "  --json           print the report as JSON instead of text\n"
+    "  --classify-all   audit mode: classify every flow's content, whatever the policy\n"
+    "  --state-out FILE save the compliance ledger (year's counts) to FILE\n";
 
 struct Args {
   std::string config;
   std::string pcap;
   std::string eve;
   std::string pcap_out;
+  std::string state_out;
   bool json = false;
+  bool classify_all = false;
 };
 
 bool parse_args(int argc, char** argv, Args& a, std::string& error) {
@@ -46,8 +51,12 @@ bool parse_args(int argc, char** argv, Args& a, std::string& error) {
       if (!value(a.eve)) return false;
     } else if (arg == "--pcap-out") {
       if (!value(a.pcap_out)) return false;
+    } else if (arg == "--state-out") {
+      if (!value(a.state_out)) return false;
     } else if (arg == "--json") {
       a.json = true;
+    } else if (arg == "--classify-all") {
+      a.classify_all = true;
     } else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -76,7 +85,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ftzgate-inspect: %s: configuration rejected\n", args.config.c_str());
     return 2;
   }
-  auto generation = ftz::engine::PolicyGeneration::build(std::move(loaded->spec), 1);
+  auto built = ftz::engine::PolicyGeneration::build_with_signatures(std::move(loaded->spec), 1);
+  if (!built) {
+    std::fprintf(stderr, "ftzgate-inspect: %s: %s\n", args.config.c_str(), built.error().c_str());
+    return 2;
+  }
+  auto generation = std::move(*built);
 
   std::ofstream eve_file;
   std::ostream* eve = nullptr;
@@ -100,10 +114,19 @@ int main(int argc, char** argv) {
     eve->write(line.data(), static_cast<std::streamsize>(line.size()));
   };
 
+  const ftz::offline::NoticeCallback on_notice = [&](const ftz::offline::ComplianceNotice& n) {
+    if (eve == nullptr) return;
+    line = ftz::offline::format_notice_eve(n);
+    line += '\n';
+    eve->write(line.data(), static_cast<std::streamsize>(line.size()));
+  };
+
   ftz::offline::InspectOptions opts;
   opts.pcap_path = args.pcap;
   opts.pcap_out_path = args.pcap_out;
-  auto summary = ftz::offline::inspect_capture(opts, generation, on_event);
+  opts.classify_all = args.classify_all;
+  opts.state_out_path = args.state_out;
+  auto summary = ftz::offline::inspect_capture(opts, generation, on_event, on_notice);
   if (!summary) {
     std::fprintf(stderr, "ftzgate-inspect: %s\n", summary.error().c_str());
     return 1;

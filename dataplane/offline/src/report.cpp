@@ -11,6 +11,15 @@ namespace {
 constexpr engine::Action kActions[] = {engine::Action::kAllow, engine::Action::kRoute, engine::Action::kBlock,
                                         engine::Action::kReset};
 
+std::string_view state_name(engine::ThresholdState st) {
+  switch (st) {
+    case engine::ThresholdState::kNormal: return "normal";
+    case engine::ThresholdState::kWarn: return "warn";
+    case engine::ThresholdState::kExceeded: return "exceeded";
+  }
+  return "";
+}
+
 std::string fmt_duration(int64_t ns) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3f s", static_cast<double>(ns) / 1e9);
@@ -73,10 +82,78 @@ std::string format_report_text(const InspectSummary& s) {
       << ")\n";
   }
   if (!any) o << "  (none)\n";
+  o << "\ncontent inspection" << (s.classify_all ? " (--classify-all: every flow)" : " (flows leaving the zone)") << "\n";
+  o << "  flows scanned      " << c.content_flows << " (uninspectable " << c.uninspectable_flows
+    << ", no scan state free " << c.inspect_pool_exhausted << ")\n";
+  o << "  stream state       " << s.stream_state_bytes << " bytes per flow direction\n";
+  o << "  identifiers        " << c.detections << " confirmed";
+  for (int k = 0; k < static_cast<int>(engine::DataClass::kCount); ++k) {
+    if (c.detections_per_class[k]) {
+      o << ", " << engine::data_class_name(static_cast<engine::DataClass>(k)) << " " << c.detections_per_class[k];
+    }
+  }
+  o << "\n  alerts             " << c.alerts << " (over the per-flow limit " << c.alerts_suppressed << ")\n";
+  o << "  resets             " << c.resets << " verdicts, " << s.resets_written << " RST frames written\n";
+  o << "  not exported       " << c.identifiers_not_exported << " identifiers in dropped packets\n";
+  if (!s.signatures.empty()) {
+    o << "\ndetections per signature (confirmed / raw matches / suppressed by a stronger one)\n";
+    for (const auto& r : s.signatures) {
+      if (r.hits == 0 && r.confirmed == 0) continue;
+      o << "  " << r.name << " [" << r.sid << ", " << r.data_class << "]: " << r.confirmed << " / " << r.hits << " / "
+        << r.suppressed << "\n";
+    }
+  }
+  o << "\nflows per deciding rule\n";
+  for (const auto& [rule, flows] : s.flows_per_rule) {
+    if (flows) o << "  " << rule << ": " << flows << "\n";
+  }
+  o << "\ncompliance (distinct individuals exported this year, all destinations)\n";
+  if (!s.compliance_note.empty()) o << "  " << s.compliance_note << "\n";
+  for (const auto& r : s.compliance) {
+    char est[32];
+    std::snprintf(est, sizeof est, "%.0f", r.estimate);
+    o << "  " << r.tenant << " " << engine::data_class_name(r.data_class) << ": " << (r.saturated ? "at least " : "")
+      << r.individuals << " (estimate " << est << "), threshold state " << state_name(r.state) << "\n";
+  }
+  for (const auto& n : s.notices) {
+    o << "  " << engine::format_eve_timestamp(n.ts_ns) << " " << n.kind << ": " << n.tenant;
+    if (!n.threshold.empty()) {
+      o << " " << n.threshold << " " << n.percent << "% (" << n.individuals << " of " << n.line << " "
+        << engine::data_class_name(n.data_class) << ")";
+      if (!n.mechanism.empty()) o << " - " << n.mechanism;
+    }
+    if (!n.approval_id.empty()) o << " approval " << n.approval_id;
+    o << "\n";
+  }
   o << "\nevents               " << s.events << " (rate-limited " << c.events_rate_limited << ", queue drops "
     << s.events_dropped << ")\n";
   if (s.truncated_file) o << "\nWARNING: " << s.read_error << " (report covers the packets before it)\n";
   return o.str();
+}
+
+std::string format_notice_eve(const ComplianceNotice& n) {
+  std::string o = "{\"timestamp\":";
+  engine::append_json_string(o, engine::format_eve_timestamp(n.ts_ns));
+  o += ",\"event_type\":\"ftz_compliance\",\"ftz\":{\"kind\":";
+  engine::append_json_string(o, n.kind);
+  o += ",\"tenant\":";
+  engine::append_json_string(o, n.tenant);
+  if (!n.threshold.empty()) {
+    o += ",\"threshold\":";
+    engine::append_json_string(o, n.threshold);
+    o += ",\"mechanism\":";
+    engine::append_json_string(o, n.mechanism);
+    o += ",\"data_class\":";
+    engine::append_json_string(o, engine::data_class_name(n.data_class));
+    o += ",\"percent\":" + std::to_string(n.percent) + ",\"individuals\":" + std::to_string(n.individuals) +
+         ",\"line\":" + std::to_string(n.line);
+  }
+  if (!n.approval_id.empty()) {
+    o += ",\"approval\":";
+    engine::append_json_string(o, n.approval_id);
+  }
+  o += "}}";
+  return o;
 }
 
 std::string format_report_json(const InspectSummary& s) {
@@ -148,6 +225,55 @@ std::string format_report_json(const InspectSummary& s) {
   num("events", s.events);
   num("events_rate_limited", c.events_rate_limited);
   num("events_dropped", s.events_dropped);
+  o += "\"content\":{";
+  num("flows_scanned", c.content_flows);
+  num("uninspectable", c.uninspectable_flows);
+  num("detections", c.detections);
+  num("alerts", c.alerts);
+  num("resets", c.resets);
+  num("not_exported", c.identifiers_not_exported);
+  num("stream_state_bytes", s.stream_state_bytes, false);
+  o += "},\"signatures\":[";
+  first = true;
+  for (const auto& r : s.signatures) {
+    if (!first) o += ',';
+    first = false;
+    o += "{\"name\":";
+    engine::append_json_string(o, r.name);
+    o += ",\"sid\":" + std::to_string(r.sid) + ",\"class\":";
+    engine::append_json_string(o, r.data_class);
+    o += ",\"confirmed\":" + std::to_string(r.confirmed) + ",\"hits\":" + std::to_string(r.hits) +
+         ",\"suppressed\":" + std::to_string(r.suppressed) + "}";
+  }
+  o += "],\"rules\":{";
+  first = true;
+  for (const auto& [rule, flows] : s.flows_per_rule) {
+    if (!first) o += ',';
+    first = false;
+    num(rule, flows, false);
+  }
+  o += "},\"compliance\":[";
+  first = true;
+  for (const auto& r : s.compliance) {
+    if (!first) o += ',';
+    first = false;
+    o += "{\"tenant\":";
+    engine::append_json_string(o, r.tenant);
+    o += ",\"class\":";
+    engine::append_json_string(o, engine::data_class_name(r.data_class));
+    o += ",\"individuals\":" + std::to_string(r.individuals) + ",\"estimate\":" +
+         std::to_string(static_cast<uint64_t>(r.estimate + 0.5)) + ",\"state\":";
+    engine::append_json_string(o, state_name(r.state));
+    o += "}";
+  }
+  o += "],\"notices\":[";
+  first = true;
+  for (const auto& n : s.notices) {
+    if (!first) o += ',';
+    first = false;
+    o += format_notice_eve(n);
+  }
+  o += "],";
   o += "\"truncated_file\":";
   o += s.truncated_file ? "true" : "false";
   o += "}\n";

@@ -1,6 +1,7 @@
 #include "ftz/engine/classify/validators.hpp"
 
 #include <array>
+#include <cstring>
 
 #include "civil_date.hpp"
 #include "ftz/engine/classify/normalize.hpp"
@@ -511,7 +512,31 @@ size_t format_micro(int64_t micro, char* out) noexcept {
   return o;
 }
 
+// {"lat":31.2304,"lon":121.4737} (JSON named fields, either order): the two
+// numbers after the colons, as "a,b" for the pair parser below.
+bool json_pair_to_plain(std::string_view s, char (&out)[64], std::string_view& plain) noexcept {
+  size_t n = 0;
+  for (int field = 0; field < 2; ++field) {
+    const size_t colon = s.find(':');
+    if (colon == std::string_view::npos) return false;
+    s.remove_prefix(colon + 1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    size_t len = 0;
+    while (len < s.size() && (is_ascii_digit(s[len]) || s[len] == '.' || s[len] == '-')) ++len;
+    if (len == 0 || n + len + 1 >= sizeof out) return false;
+    if (field == 1) out[n++] = ',';
+    std::memcpy(out + n, s.data(), len);
+    n += len;
+    s.remove_prefix(len);
+  }
+  plain = std::string_view(out, n);
+  return true;
+}
+
 Verdict validate_coordinates(std::string_view s) noexcept {
+  if (s.size() > 96) return {};
+  char buf[64];
+  if (!s.empty() && s.front() == '"' && !json_pair_to_plain(s, buf, s)) return {};
   if (s.size() > 64) return {};
   size_t i = 0;
   bool bracket = false;

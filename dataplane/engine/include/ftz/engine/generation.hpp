@@ -9,8 +9,11 @@
 #include <string_view>
 #include <vector>
 
+#include <tl/expected.hpp>
+
 #include "ftz/engine/policy_spec.hpp"
 #include "ftz/engine/prefix_table.hpp"
+#include "ftz/engine/signatures/database.hpp"
 
 namespace ftz::engine {
 
@@ -29,7 +32,8 @@ struct FlowFacts {
   AppProto app = AppProto::kUnknown;
   std::string_view server_name;  // SNI or HTTP Host
   DataClassMask classes = 0;
-  uint32_t confirmed = 0;
+  uint32_t confirmed = 0;  // distinct confirmed identifiers in the flow
+  uint32_t confirmed_per_class[static_cast<int>(DataClass::kCount)] = {};
   ThresholdState threshold = ThresholdState::kNormal;
   bool uninspectable = false;
 };
@@ -45,7 +49,13 @@ struct Decision {
 
 class PolicyGeneration {
  public:
+  // A generation without a signature database (no content scanning).
   static std::shared_ptr<const PolicyGeneration> build(PolicySpec spec, uint64_t number);
+  // A generation with its signatures: `db` when the control plane compiled
+  // (and the data plane deserialized) it, else compiled here from the spec.
+  static tl::expected<std::shared_ptr<const PolicyGeneration>, std::string> build_with_signatures(
+      PolicySpec spec, uint64_t number, std::shared_ptr<const sig::SignatureDatabase> db = nullptr);
+  [[nodiscard]] const std::shared_ptr<const sig::SignatureDatabase>& signatures() const noexcept { return db_; }
 
   [[nodiscard]] uint32_t zone_of(const IpAddr& a) const noexcept { return zones_.lookup(a); }
   // The tenant of an address: its tenant prefix, else its zone's default tenant.
@@ -73,6 +83,7 @@ class PolicyGeneration {
 
   PolicySpec spec_;
   uint64_t number_;
+  std::shared_ptr<const sig::SignatureDatabase> db_;
   PrefixTable zones_;
   PrefixTable tenants_;
   std::vector<uint32_t> pair_default_;  // [src * zones + dst] -> index in spec_.defaults

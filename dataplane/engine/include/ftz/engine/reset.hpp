@@ -22,6 +22,11 @@ struct ResetFrame {
   bool to_packet_source = false;  // true: towards the sender of the trigger
 };
 
+struct ResetPair {
+  ResetFrame frame[2];
+  uint32_t count = 0;
+};
+
 // Builds the two resets for an Ethernet-framed TCP packet `frame` parsed as
 // `p`. Returns the number of frames written to out (0 for other link types or
 // non-TCP packets).

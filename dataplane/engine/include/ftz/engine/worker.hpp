@@ -22,12 +22,17 @@
 #include <vector>
 
 #include "ftz/engine/app/app_parser.hpp"
+#include "ftz/engine/compliance/threshold_board.hpp"
+#include "ftz/engine/compliance/token_key.hpp"
+#include "ftz/engine/compliance/worker_accounting.hpp"
 #include "ftz/engine/defrag.hpp"
 #include "ftz/engine/events.hpp"
 #include "ftz/engine/flow_table.hpp"
 #include "ftz/engine/generation.hpp"
 #include "ftz/engine/packet.hpp"
 #include "ftz/engine/reasons.hpp"
+#include "ftz/engine/reset.hpp"
+#include "ftz/engine/signatures/scanner.hpp"
 #include "ftz/engine/tcp_reassembly.hpp"
 
 namespace ftz::engine {
@@ -36,10 +41,27 @@ inline constexpr uint32_t kBurstSize = 32;
 
 enum class Disposition : uint8_t { kForward, kHold, kDrop };
 
+struct WorkerOptions {
+  uint32_t event_queue_capacity = 4096;
+  // Audit mode: scan every flow's content whatever the policy says.
+  bool classify_all = false;
+  // Flows whose content is scanned at once (two scan states each).
+  uint32_t inspect_max_flows = 8192;
+  // Compliance: tokens for distinct counting and alerts. Without a key the
+  // worker draws a random one (tokens then only deduplicate within the run).
+  const compliance::TokenKey* token_key = nullptr;
+  compliance::WorkerAccounting* accounting = nullptr;        // exported individuals
+  const compliance::ThresholdBoard* thresholds = nullptr;   // tenants' threshold states
+};
+
 struct PacketResult {
   Disposition disposition = Disposition::kForward;
   Reason reason = Reason::kNone;
   Verdict verdict;
+  // A reset verdict decided on this packet: resets()[reset_index] holds the
+  // two RSTs the packet path sends (towards both ends).
+  bool send_resets = false;
+  uint8_t reset_index = 0;
 };
 
 struct Release {
@@ -71,11 +93,21 @@ struct WorkerCounters {
   uint64_t events_rate_limited = 0;
   uint64_t route_too_late = 0;
   uint64_t rejudged = 0;
+  // Content inspection.
+  uint64_t content_flows = 0;          // flows that got scan states
+  uint64_t inspect_pool_exhausted = 0; // inspected flows left unscanned (uninspectable)
+  uint64_t uninspectable_flows = 0;
+  uint64_t detections = 0;             // confirmed identifiers
+  uint64_t detections_per_class[static_cast<int>(DataClass::kCount)] = {};
+  uint64_t alerts = 0;
+  uint64_t alerts_suppressed = 0;      // over limits.alerts_per_flow
+  uint64_t identifiers_not_exported = 0;  // in packets that were dropped
+  uint64_t resets = 0;
 };
 
-class Worker : private app::AppSink {
+class Worker : private app::AppSink, private sig::DetectionSink {
  public:
-  Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link, uint32_t event_queue_capacity = 4096);
+  Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link, WorkerOptions options = {});
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -85,6 +117,8 @@ class Worker : private app::AppSink {
   // next call. Returns the number of packets processed.
   uint32_t process_burst(std::span<const PacketView> pkts, std::span<PacketResult> results) noexcept;
   [[nodiscard]] std::span<const Release> released() const noexcept { return released_; }
+  // Reset frames of this burst (see PacketResult::send_resets).
+  [[nodiscard]] std::span<const ResetPair> resets() const noexcept { return {resets_.data(), reset_count_}; }
 
   // Ages flows and fragments at time `now_ns` (packet time); call when no
   // packets arrive so idle flows still end.
@@ -101,6 +135,10 @@ class Worker : private app::AppSink {
   [[nodiscard]] const ReassemblyCounters& reassembly_counters() const noexcept { return reasm_.counters(); }
   [[nodiscard]] const DefragCounters& defrag_counters() const noexcept { return defrag_.counters(); }
   [[nodiscard]] const app::AppCounters& app_counters() const noexcept { return app_counters_; }
+  // Null without signatures in the generation.
+  [[nodiscard]] const sig::Scanner* scanner() const noexcept { return scanner_.get(); }
+  // Flows ended per deciding rule (index = rule; the last entry: defaults).
+  [[nodiscard]] const std::vector<uint64_t>& flows_per_rule() const noexcept { return flows_per_rule_; }
   // Bytes by (packet source zone, packet destination zone), zones x zones.
   [[nodiscard]] const std::vector<uint64_t>& zone_pair_bytes() const noexcept { return zone_pair_bytes_; }
   [[nodiscard]] uint32_t active_flows() const noexcept { return table_.size(); }
@@ -108,6 +146,21 @@ class Worker : private app::AppSink {
 
  private:
   struct Flow;
+  struct ContentState;
+  struct StreamFeed;
+  // A confirmed identifier of the packet being judged: recorded for
+  // compliance and alerted once the packet's fate is known.
+  struct PendingDetection {
+    uint16_t signature;
+    DataClass data_class;
+    bool minor;
+    bool to_server;
+    uint8_t id_type;
+    uint8_t masked_len;
+    char masked[48];
+    uint64_t token;
+    uint64_t offset;
+  };
   struct Held {
     uint64_t token;
     uint32_t seq_end;
@@ -134,12 +187,26 @@ class Worker : private app::AppSink {
   void age(uint32_t idx) noexcept;
   void unlink_age(uint32_t idx) noexcept;
 
+  // Content inspection.
+  bool wants_content(const Flow& f) const noexcept;
+  ContentState* content_of(Flow& f) noexcept;
+  void scan(Flow& f, int dir, std::span<const uint8_t> bytes, const sig::ScanContext& ctx) noexcept;
+  void mark_uninspectable(Flow& f) noexcept;
+  void finish_content(Flow& f) noexcept;
+  // Records the pending detections for compliance (unless the packet that
+  // carried them was dropped) and raises their alerts.
+  void settle_detections(Flow& f, bool dropped) noexcept;
+  void stream_content(Flow& f, int dir, const uint8_t* data, uint32_t len, app::AppProtocol detected) noexcept;
+  sig::ScanContext scan_context(const Flow& f, int dir) const noexcept;
+
   // AppSink
   void on_tls_client_hello(const app::TlsClientHello& h) noexcept override;
   void on_http_request(const app::HttpRequest& r) noexcept override;
-  void on_http_body(uint32_t, std::span<const uint8_t>) noexcept override {}
+  void on_http_body(uint32_t request_index, std::span<const uint8_t> body) noexcept override;
   void on_http_request_end(uint32_t) noexcept override {}
   void on_dns(const app::DnsQuery& q) noexcept override;
+  // DetectionSink
+  void on_detection(const sig::Detection& d) noexcept override;
 
   std::shared_ptr<const PolicyGeneration> gen_owner_;
   const PolicyGeneration* gen_;
@@ -173,6 +240,18 @@ class Worker : private app::AppSink {
   int64_t now_ns_ = 0;
   double event_tokens_ = 0;
   int64_t event_refill_ns_ = 0;
+  WorkerOptions options_;
+  std::unique_ptr<sig::Scanner> scanner_;
+  std::vector<ContentState> content_;
+  std::vector<uint32_t> content_free_;
+  std::unique_ptr<compliance::TokenKey> own_key_;  // when options_ has none
+  const compliance::TokenKey* key_ = nullptr;
+  std::vector<PendingDetection> pending_;
+  bool content_changed_ = false;
+  int current_dir_ = 0;
+  std::vector<uint64_t> flows_per_rule_;
+  std::vector<ResetPair> resets_;
+  uint32_t reset_count_ = 0;
   // Earlier fragments of the datagram being judged: held with it if it is held.
   std::span<const uint64_t> extra_hold_tokens_;
   // The flow whose bytes the app parsers are looking at (AppSink callbacks).
