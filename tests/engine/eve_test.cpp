@@ -132,7 +132,8 @@ TEST_F(EveFormatTest, FlowEvent) {
             "\"start\":\"2026-03-02T09:00:00.000000+0800\",\"end\":\"2026-03-02T09:00:00.000500+0800\","
             "\"reason\":\"closed\",\"tcp_gaps\":1,\"tcp_overlap_conflicts\":2},\"ftz\":{\"src_zone\":\"ftz\","
             "\"dest_zone\":\"offshore\",\"tenant\":\"acme\",\"verdict\":\"route\",\"channel\":\"intl-channel\","
-            "\"rule\":\"route-acme\",\"alert\":true,\"inspected\":true,\"generation\":3}}");
+            "\"rule\":\"route-acme\",\"alert\":true,\"inspected\":true,\"detections\":{},\"classes\":{},"
+            "\"distinct_identifiers\":0,\"generation\":3}}");
 }
 
 TEST_F(EveFormatTest, HttpEventEscapesWireStrings) {

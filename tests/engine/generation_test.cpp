@@ -198,10 +198,15 @@ TEST(GenerationTest, ContentRuleIsUnknownUntilContentStage) {
   FlowFacts f = export_facts(Stage::kContent);
   f.classes = 1u << static_cast<unsigned>(DataClass::kPi);
   f.confirmed = 9;
+  f.confirmed_per_class[static_cast<int>(DataClass::kPi)] = 9;
   Decision d = g->evaluate(f);
   EXPECT_EQ(d.rule, 1u);
   EXPECT_TRUE(d.final);
+  // min_count counts identifiers of the rule's classes only.
   f.confirmed = 10;
+  f.confirmed_per_class[static_cast<int>(DataClass::kOrgId)] = 1;
+  EXPECT_EQ(g->evaluate(f).rule, 1u);
+  f.confirmed_per_class[static_cast<int>(DataClass::kPi)] = 10;
   d = g->evaluate(f);
   EXPECT_EQ(d.rule, 0u);
   EXPECT_EQ(d.verdict.action, Action::kBlock);
