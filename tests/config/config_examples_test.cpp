@@ -155,6 +155,16 @@ TEST_F(LingangExample, ComplianceThresholds) {
   expect_line(2, "sensitive-pi-scc", DataClass::kSensitivePi, 1);  // no de minimis
   expect_line(3, "sensitive-pi-sa", DataClass::kSensitivePi, 10'000);
   EXPECT_EQ(c.thresholds[1].mechanism, "CAC security assessment (Decree 16 art 7)");
+  // Which approvals already satisfy each line: a filing covers the SCC lines,
+  // only a security assessment covers the SA lines.
+  using engine::Mechanism;
+  const std::vector<Mechanism> scc = {Mechanism::kStandardContract, Mechanism::kCertification,
+                                      Mechanism::kSecurityAssessment};
+  const std::vector<Mechanism> sa = {Mechanism::kSecurityAssessment};
+  EXPECT_EQ(c.thresholds[0].satisfied_by, scc);
+  EXPECT_EQ(c.thresholds[1].satisfied_by, sa);
+  EXPECT_EQ(c.thresholds[2].satisfied_by, scc);
+  EXPECT_EQ(c.thresholds[3].satisfied_by, sa);
   EXPECT_EQ(c.warn_percents, (std::vector<uint32_t>{80, 95, 100}));
   EXPECT_EQ(c.count_mode, engine::CountMode::kMaxOverIdentifierTypes);
   EXPECT_EQ(c.max_tokens_per_set, 2'000'000u);

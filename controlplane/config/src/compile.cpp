@@ -318,7 +318,10 @@ class Compiler {
     out.use_sm3 = c.token_algorithm() == v1::TOKEN_ALGORITHM_HMAC_SM3;
     for (const auto& t : c.thresholds()) {
       out.thresholds.push_back(
-          engine::ThresholdSpec{t.name(), data_class(t.data_class()), t.individuals(), t.mechanism()});
+          engine::ThresholdSpec{t.name(), data_class(t.data_class()), t.individuals(), t.mechanism(), {}});
+      for (const int m : t.satisfied_by()) {
+        out.thresholds.back().satisfied_by.push_back(mechanism(static_cast<v1::Mechanism>(m)));
+      }
     }
     if (c.warn_percents_size() > 0) out.warn_percents.assign(c.warn_percents().begin(), c.warn_percents().end());
     out.count_mode = c.count_mode() == v1::COUNT_MODE_SUM ? engine::CountMode::kSumOverIdentifierTypes

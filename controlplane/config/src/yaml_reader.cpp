@@ -474,6 +474,7 @@ void Reader::read_threshold(const YAML::Node& n, const std::string& path, v1::Th
                // Positive, and within the approval caps' range.
                uint_field("individuals", true, 1, kMaxIndividuals, [t](uint64_t v) { t->set_individuals(v); }),
                string_field("mechanism", true, t->mutable_mechanism()),
+               enums_field("satisfied_by", false, kMechanismNames, t->mutable_satisfied_by()),
            });
 }
 

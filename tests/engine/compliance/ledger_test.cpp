@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -222,6 +223,36 @@ TEST_F(Ledger, TenantStateNormalWarnExceededAndBoard) {
   EXPECT_EQ(to(1000), ThresholdState::kExceeded);
   EXPECT_EQ(board.state(kTenantA), ThresholdState::kNormal);
   EXPECT_EQ(board.state(99), ThresholdState::kNormal);
+}
+
+TEST_F(Ledger, AValidApprovalOfASatisfyingMechanismCoversTheLine) {
+  auto c = config(key_);
+  ThresholdSpec filing{"sensitive-filing", DataClass::kSensitivePi, 1, "standard contract filing"};
+  filing.satisfied_by = {Mechanism::kStandardContract, Mechanism::kSecurityAssessment};
+  ThresholdSpec sa{"sensitive-sa", DataClass::kSensitivePi, 10, "security assessment"};
+  sa.satisfied_by = {Mechanism::kSecurityAssessment};
+  c.thresholds = {filing, sa};
+  const int64_t from = shanghai_year_start_s(2026);
+  const auto sensitive = static_cast<DataClassMask>(1u << static_cast<unsigned>(DataClass::kSensitivePi));
+  // Tenant A holds a standard contract covering sensitive PI; B holds one
+  // that expired before mid-2026; neither holds a security assessment.
+  c.approvals = {{kTenantA, "SCC-A", from + 365 * 86400, from, Mechanism::kStandardContract, sensitive},
+                 {kTenantB, "SCC-B", from + 10 * 86400, from, Mechanism::kStandardContract, sensitive}};
+  WorkerAccounting w;
+  ComplianceLedger l(std::move(c), kMid2026);
+  for (uint32_t n = 0; n < 9; ++n) {
+    record(w, kTenantA, DataClass::kSensitivePi, kZoneHk, kIdNumber, id_number(n), kMid2026);
+    record(w, kTenantB, DataClass::kSensitivePi, kZoneHk, kIdNumber, id_number(n), kMid2026);
+  }
+  l.merge_stopped(w);
+  const auto ev = l.evaluate(kMid2026);
+  std::set<std::pair<uint32_t, std::string>> fired;
+  for (const auto& e : ev) fired.emplace(e.tenant, e.threshold);
+  EXPECT_EQ(fired.count({kTenantA, "sensitive-filing"}), 0u) << "covered by its valid contract";
+  EXPECT_EQ(fired.count({kTenantB, "sensitive-filing"}), 1u) << "its contract expired";
+  EXPECT_EQ(fired.count({kTenantA, "sensitive-sa"}), 1u) << "9 of 10: 80 % of the SA line still warns";
+  EXPECT_EQ(l.tenant_state(kTenantA), ThresholdState::kWarn);
+  EXPECT_EQ(l.tenant_state(kTenantB), ThresholdState::kExceeded);
 }
 
 TEST_F(Ledger, ApprovalExpiryOncePerApproval) {

@@ -31,7 +31,9 @@ LedgerConfig LedgerConfig::from_policy(const PolicySpec& policy, const TokenKey&
   c.count_mode = policy.compliance.count_mode;
   c.max_tokens_per_set = policy.compliance.max_tokens_per_set;
   for (uint32_t i = 0; i < policy.tenants.size(); ++i)
-    for (const auto& a : policy.tenants[i].approvals) c.approvals.push_back({i, a.id, a.valid_until});
+    for (const auto& a : policy.tenants[i].approvals) {
+      c.approvals.push_back({i, a.id, a.valid_until, a.valid_from, a.mechanism, a.classes});
+    }
   c.algo = key.algo();
   c.key_fingerprint = key.fingerprint();
   c.options = options;
@@ -174,6 +176,16 @@ uint64_t set_value(const SetState& s) noexcept {
 }
 }  // namespace
 
+bool ComplianceLedger::satisfied(uint32_t tenant, const ThresholdSpec& th, int64_t now_ns) const noexcept {
+  const int64_t now_s = now_ns / 1'000'000'000;
+  for (const TrackedApproval& a : config_.approvals) {
+    if (a.tenant != tenant || now_s < a.valid_from_s || now_s >= a.valid_until_s) continue;
+    if ((a.classes & (1u << static_cast<unsigned>(th.data_class))) == 0) continue;
+    if (std::find(th.satisfied_by.begin(), th.satisfied_by.end(), a.mechanism) != th.satisfied_by.end()) return true;
+  }
+  return false;
+}
+
 std::vector<ComplianceEvent> ComplianceLedger::evaluate(int64_t now_ns) {
   std::vector<ComplianceEvent> events = std::move(pending_);
   pending_.clear();
@@ -202,7 +214,7 @@ std::vector<ComplianceEvent> ComplianceLedger::evaluate(int64_t now_ns) {
   states_.assign(config_.tenant_names.size(), ThresholdState::kNormal);
   for (uint32_t t = 0; t < config_.tenant_names.size(); ++t) {
     for (const ThresholdSpec& th : config_.thresholds) {
-      if (th.individuals == 0) continue;
+      if (th.individuals == 0 || satisfied(t, th, now_ns)) continue;
       auto it = agg.find({t, th.data_class});
       if (it == agg.end()) continue;
       const uint64_t v =

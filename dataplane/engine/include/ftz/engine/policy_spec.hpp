@@ -173,6 +173,10 @@ struct ThresholdSpec {
   DataClass data_class = DataClass::kPi;
   uint64_t individuals = 0;       // the line itself
   std::string mechanism;          // what crossing it requires, for the event text
+  // A tenant holding a valid approval of one of these mechanisms for the
+  // class already has what crossing the line requires (e.g. Pacific Re's
+  // standard contract covers the "1 sensitive individual" line).
+  std::vector<Mechanism> satisfied_by = {};
 };
 
 enum class CountMode : uint8_t { kMaxOverIdentifierTypes, kSumOverIdentifierTypes };

@@ -30,6 +30,9 @@ struct TrackedApproval {
   uint32_t tenant = 0;
   std::string id;
   int64_t valid_until_s = 0;  // unix seconds, exclusive (ApprovalSpec::valid_until)
+  int64_t valid_from_s = 0;
+  Mechanism mechanism = Mechanism::kStandardContract;
+  DataClassMask classes = 0;
 };
 
 // The OPEN questions of DOMAIN.md §1.4 that are not in ComplianceSpec.
@@ -117,6 +120,8 @@ class ComplianceLedger {
   int32_t previous_year() const noexcept { return previous_year_; }
 
   ThresholdState tenant_state(uint32_t tenant) const noexcept;
+  // The tenant holds a valid approval that satisfies the threshold.
+  bool satisfied(uint32_t tenant, const ThresholdSpec& th, int64_t now_ns) const noexcept;
   const std::vector<ThresholdState>& tenant_states() const noexcept { return states_; }
   void publish(ThresholdBoard& board) const noexcept { board.publish(states_); }
 
