@@ -74,7 +74,12 @@ Worker& worker_for(uint8_t link) {
   static const auto gen = make_generation();
   static std::unique_ptr<Worker> workers[4];
   auto& w = workers[link];
-  if (!w) w = std::make_unique<Worker>(gen, static_cast<LinkType>(link), 64);
+  if (!w) {
+    WorkerOptions options;
+    options.event_queue_capacity = 64;
+    options.inspect_max_flows = 64;
+    w = std::make_unique<Worker>(gen, static_cast<LinkType>(link), options);
+  }
   return *w;
 }
 
