@@ -102,8 +102,10 @@ TEST_F(LingangExample, SignaturesFromTheBuiltinPackThenTheOperator) {
   EXPECT_EQ(id.data_class, DataClass::kSensitivePi);
   EXPECT_EQ(id.validator, "resident_id");
   EXPECT_EQ(id.tags, (std::vector<std::string>{"identity_document", "minor"}));
-  ASSERT_EQ(id.patterns.size(), 1u);
+  // The contiguous form (fixed width) and the 6-8-4 grouped form (SOM).
+  ASSERT_EQ(id.patterns.size(), 2u);
   EXPECT_FALSE(id.patterns[0].som);
+  EXPECT_TRUE(id.patterns[1].som);
   EXPECT_FALSE(id.context_required);
   EXPECT_EQ(id.context.front(), "身份证");
   EXPECT_EQ(id.rationale.rfind("PIPL art 28", 0), 0u);
@@ -111,7 +113,8 @@ TEST_F(LingangExample, SignaturesFromTheBuiltinPackThenTheOperator) {
   const auto& mobile = sigs[index_of(sigs, "cn_mobile")];
   EXPECT_EQ(mobile.sid, 9100003u);
   EXPECT_EQ(mobile.data_class, DataClass::kPi);
-  ASSERT_EQ(mobile.patterns.size(), 2u);
+  // Contiguous, "+86 "-prefixed, and the two 3-4-4 grouped forms.
+  ASSERT_EQ(mobile.patterns.size(), 4u);
   EXPECT_FALSE(mobile.patterns[0].som);
   EXPECT_TRUE(mobile.patterns[1].som);  // "+86 " makes it variable width
 

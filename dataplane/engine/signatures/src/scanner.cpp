@@ -36,6 +36,53 @@ constexpr bool is_alnum(uint8_t c) noexcept {
 }
 constexpr uint8_t lower(uint8_t c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + 32) : c; }
 
+// Identifiers written in groups ("138 1234 5678", "6222 0212 3456 7890 128";
+// catalog patterns allow one ' ', '-' or U+00B7 at group boundaries). Such a
+// match must not be one part of a longer run grouped with the same separator:
+// the 16-digit window of a 19-digit card, or "138 1234 5678" in
+// "138 1234 5678 9". Contiguous matches are unaffected.
+constexpr bool is_digit(uint8_t c) noexcept { return c >= '0' && c <= '9'; }
+
+// Width of a separator at p (1 for ' ' and '-', 2 for UTF-8 U+00B7), 0 if none.
+constexpr size_t separator_at(const uint8_t* p, size_t avail) noexcept {
+  if (avail >= 1 && (p[0] == ' ' || p[0] == '-')) return 1;
+  if (avail >= 2 && p[0] == 0xC2 && p[1] == 0xB7) return 2;
+  return 0;
+}
+
+// The lead byte of the first separator between two digits inside the match, 0
+// when the match is contiguous.
+uint8_t inner_separator(const uint8_t* m, size_t len) noexcept {
+  for (size_t i = 1; i + 1 < len; ++i) {
+    if (!is_digit(m[i - 1])) continue;
+    const size_t w = separator_at(m + i, len - i);
+    if (w != 0 && i + w < len && is_digit(m[i + w])) return m[i];
+  }
+  return 0;
+}
+
+enum class GroupEdge : uint8_t { kClear, kContinues, kUnknown };
+
+// After the match: the same separator then a digit continues the run. kUnknown
+// when the bytes needed are not visible yet (decided with the next chunk).
+GroupEdge group_continues_right(const uint8_t* p, size_t avail, uint8_t sep) noexcept {
+  if (avail == 0) return GroupEdge::kUnknown;
+  if (p[0] != sep) return GroupEdge::kClear;
+  const size_t w = sep == 0xC2 ? 2 : 1;
+  if (avail < w + 1) return GroupEdge::kUnknown;
+  if (separator_at(p, avail) != w) return GroupEdge::kClear;
+  return is_digit(p[w]) ? GroupEdge::kContinues : GroupEdge::kClear;
+}
+
+// Before the match (`before` bytes held ahead of it): a digit then the same
+// separator. Bytes no longer held count as clear.
+bool group_continues_left(const uint8_t* m, size_t before, uint8_t sep) noexcept {
+  const size_t w = sep == 0xC2 ? 2 : 1;
+  if (before < w + 1) return false;
+  const uint8_t* q = m - w;
+  return separator_at(q, w) == w && q[0] == sep && is_digit(q[-1]);
+}
+
 // Structural markers (file headers, track markers) have no alnum boundary:
 // a FASTA line continues past the 30 bases the pattern needs.
 constexpr bool is_marker(classify::ValidatorId v) noexcept {
@@ -655,14 +702,27 @@ void Scanner::judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, 
   for (size_t i = 0; i < n; ++i) {
     Candidate& c = cands_[i];
     const SignatureMeta& sm = meta[c.sig];
-    const std::string_view bytes(reinterpret_cast<const char*>(win_ + (c.from - win_base)), c.to - c.from);
+    const uint8_t* mp = win_ + (c.from - win_base);
+    const std::string_view bytes(reinterpret_cast<const char*>(mp), c.to - c.from);
+    bool group_pending = false;
+    if (alnum_boundary_[c.sig] != 0) {
+      if (const uint8_t sep = inner_separator(mp, c.to - c.from); sep != 0) {
+        const GroupEdge right = group_continues_right(win_ + (c.to - win_base), vis_end - c.to, sep);
+        if (right == GroupEdge::kContinues || group_continues_left(mp, c.from - win_base, sep)) {
+          ++counters_.boundary_rejected;
+          c.dropped = true;
+          continue;
+        }
+        group_pending = right == GroupEdge::kUnknown;
+      }
+    }
     c.verdict = classify::validate(sm.validator, bytes, vctx);
     if (!c.verdict.valid) {
       ++counters_.invalid;
       c.dropped = true;
       continue;
     }
-    c.pending_right = alnum_boundary_[c.sig] != 0 && c.to == vis_end && !at_end;
+    c.pending_right = alnum_boundary_[c.sig] != 0 && (c.to == vis_end || group_pending) && !at_end;
     const bool needs = c.verdict.needs_context || sm.context_required;
     if (!needs || c.satisfied) {
       c.by_context = c.satisfied;
