@@ -124,4 +124,29 @@ inline void check_released(Run& r) {
   if (r.pool.in_use() != 0 || r.pool.bad_releases() != 0) std::abort();
 }
 
+
+// One client byte stream to `port`, fed split at the fuzzer's positions and,
+// without gaps, whole: both must give the same result, and every pool buffer
+// must come back. The server's bytes (mode bit 1) must not disturb anything.
+inline int fuzz_client_stream(const uint8_t* data, size_t size, uint16_t port, uint32_t buffer_size) {
+  Input in;
+  if (!split_input(data, size, in)) return 0;
+  const bool gaps = (in.mode & 1) != 0;
+  Run split(buffer_size);
+  feed_chunks(
+      in, gaps, [&](std::span<const uint8_t> c) { feed_tcp(split.flow, Dir::kToServer, port, c, split.ctx); }, split,
+      Dir::kToServer);
+  if (in.mode & 2) feed_tcp(split.flow, Dir::kToClient, port, in.stream, split.ctx);
+  close(split.flow, split.ctx);
+  check_released(split);
+  if (!gaps) {
+    Run whole(buffer_size);
+    feed_tcp(whole.flow, Dir::kToServer, port, in.stream, whole.ctx);
+    close(whole.flow, whole.ctx);
+    check_released(whole);
+    if (whole.sink.hash != split.sink.hash) std::abort();  // segmentation changed the result
+  }
+  return 0;
+}
+
 }  // namespace ftz::engine::app::fuzz
