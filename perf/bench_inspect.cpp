@@ -56,7 +56,12 @@ void BM_Inspect(benchmark::State& state) {
     state.SkipWithError("config rejected");
     return;
   }
-  auto gen = ftz::engine::PolicyGeneration::build(std::move(loaded->spec), 1);
+  auto built = ftz::engine::PolicyGeneration::build_with_signatures(std::move(loaded->spec), 1);
+  if (!built) {
+    state.SkipWithError(built.error().c_str());
+    return;
+  }
+  auto gen = std::move(*built);
   uint64_t bytes = 0;
   uint64_t packets = 0;
   uint64_t events = 0;
