@@ -5,10 +5,9 @@
 #include <algorithm>
 #include <optional>
 
-#include "ftz/engine/compliance/ledger.hpp"
-#include "ftz/engine/compliance/set_key.hpp"
-#include "ftz/engine/eve.hpp"
 #include <unordered_map>
+
+#include "ftz/offline/compliance_desk.hpp"
 
 namespace ftz::offline {
 
@@ -52,30 +51,11 @@ struct StoredPacket {
   std::vector<uint8_t> data;
 };
 
-// The compliance side of one run: key, worker accounting, ledger, board.
-struct Compliance {
-  std::optional<engine::compliance::TokenKey> key;
-  std::unique_ptr<engine::compliance::WorkerAccounting> accounting;
-  std::unique_ptr<engine::compliance::ThresholdBoard> board;
-  std::unique_ptr<engine::compliance::ComplianceLedger> ledger;
-};
-
-engine::WorkerOptions worker_options(const InspectOptions& o, Compliance& c) {
-  engine::WorkerOptions w;
-  w.classify_all = o.classify_all;
-  if (c.key) {
-    w.token_key = &*c.key;
-    w.accounting = c.accounting.get();
-    w.thresholds = c.board.get();
-  }
-  return w;
-}
-
 class Run {
  public:
   Run(std::shared_ptr<const engine::PolicyGeneration> gen, engine::LinkType link, const EventCallback& cb,
-      const NoticeCallback& notice, const InspectOptions& options, Compliance& compliance)
-      : worker_(gen, link, worker_options(options, compliance)),
+      const NoticeCallback& notice, const InspectOptions& options, ComplianceDesk& compliance)
+      : worker_(gen, link, compliance.worker_options(0, engine::WorkerOptions{.classify_all = options.classify_all})),
         gen_(std::move(gen)),
         on_event_(cb),
         on_notice_(notice),
@@ -113,37 +93,12 @@ class Run {
   // Hands the worker's exported identifiers to the ledger and publishes the
   // tenants' threshold states back (one thread here, so merge right away).
   void account(int64_t now_ns, InspectSummary& s, bool stopped) {
-    if (!compliance_.ledger) {
-      if (!compliance_.key) return;
-      compliance_.ledger = std::make_unique<engine::compliance::ComplianceLedger>(
-          engine::compliance::LedgerConfig::from_policy(gen_->spec(), *compliance_.key), now_ns);
-    }
-    auto& ledger = *compliance_.ledger;
-    if (stopped) {
-      ledger.merge_stopped(*compliance_.accounting);
-    } else {
-      compliance_.accounting->quiescent();
-      ledger.merge(*compliance_.accounting);
-    }
-    auto events = ledger.evaluate(now_ns);
-    auto expiries = ledger.check_approval_expiry(now_ns);
-    events.insert(events.end(), expiries.begin(), expiries.end());
-    for (const auto& e : events) {
-      ComplianceNotice n;
-      n.kind = engine::compliance::compliance_event_kind_name(e.kind);
-      n.ts_ns = e.ts_ns;
-      n.tenant = e.tenant_name;
-      n.threshold = e.threshold;
-      n.mechanism = e.mechanism;
-      n.data_class = e.data_class;
-      n.percent = e.percent;
-      n.individuals = e.individuals;
-      n.line = e.line;
-      n.approval_id = e.approval_id;
+    if (!compliance_.active()) return;
+    if (!stopped) compliance_.accounting(0)->quiescent();  // this thread is the worker
+    for (ComplianceNotice& n : compliance_.harvest(now_ns, stopped)) {
       if (on_notice_) on_notice_(n);
       s.notices.push_back(std::move(n));
     }
-    ledger.publish(*compliance_.board);
   }
 
   void handle_releases(InspectSummary& s) {
@@ -185,7 +140,7 @@ class Run {
   std::shared_ptr<const engine::PolicyGeneration> gen_;
   const EventCallback& on_event_;
   const NoticeCallback& on_notice_;
-  Compliance& compliance_;
+  ComplianceDesk& compliance_;
   pcap_dumper_t* dumper_ = nullptr;
   uint64_t next_token_ = 1;
   std::unordered_map<uint64_t, StoredPacket> held_;
@@ -211,18 +166,10 @@ tl::expected<InspectSummary, std::string> inspect_capture(const InspectOptions& 
   s.pcap_path = options.pcap_path;
   s.link_type = link.name;
   s.classify_all = options.classify_all;
-  Compliance compliance;
-  const engine::ComplianceSpec& cspec = generation->spec().compliance;
-  if (!cspec.key_file.empty()) {
-    auto key = engine::compliance::TokenKey::load(
-        cspec.key_file, cspec.use_sm3 ? engine::compliance::MacAlgo::kHmacSm3 : engine::compliance::MacAlgo::kHmacSha256);
-    if (!key) return tl::unexpected(key.error());
-    compliance.key.emplace(std::move(*key));
-    compliance.accounting = std::make_unique<engine::compliance::WorkerAccounting>(cspec.max_tokens_per_set);
-    compliance.board = std::make_unique<engine::compliance::ThresholdBoard>(generation->spec().tenants.size());
-  } else {
-    s.compliance_note = "no compliance.key_file in the configuration: individuals are not counted";
-  }
+  auto desk = ComplianceDesk::create(*generation, 1);
+  if (!desk) return tl::unexpected(desk.error());
+  ComplianceDesk& compliance = **desk;
+  s.compliance_note = compliance.note();
   Run run(generation, link.type, on_event, on_notice, options, compliance);
 
   PcapHandle dead;
@@ -267,64 +214,12 @@ tl::expected<InspectSummary, std::string> inspect_capture(const InspectOptions& 
   run.handle_releases(s);
   run.drain_events(s);
   run.account(s.last_ts_ns, s, true);
-  if (compliance.ledger) {
-    const auto& ledger = *compliance.ledger;
-    const auto& tenants = generation->spec().tenants;
-    for (uint32_t t = 0; t < tenants.size(); ++t) {
-      for (const engine::DataClass c : {engine::DataClass::kPi, engine::DataClass::kSensitivePi}) {
-        const auto count = ledger.individuals(t, c, engine::compliance::kAllDestZones);
-        if (count.at_least == 0) continue;
-        ComplianceRow row;
-        row.tenant = tenants[t].name;
-        row.data_class = c;
-        row.individuals = count.at_least;
-        row.saturated = count.saturated;
-        row.estimate = ledger.estimate(t, c, engine::compliance::kAllDestZones);
-        row.state = ledger.tenant_state(t);
-        s.compliance.push_back(row);
-      }
-    }
-    if (!options.state_out_path.empty()) {
-      if (auto saved = ledger.save(options.state_out_path, s.last_ts_ns); !saved) {
-        return tl::unexpected(options.state_out_path + ": " + saved.error());
-      }
-    }
+  s.compliance = compliance.rows();
+  if (!options.state_out_path.empty()) {
+    if (auto saved = compliance.save(options.state_out_path, s.last_ts_ns); !saved) return tl::unexpected(saved.error());
   }
-
-  const engine::Worker& w = run.worker();
-  s.flow_capacity = generation->spec().limits.flow_table_size;
-  s.bytes_per_flow = engine::Worker::bytes_per_flow();
-  s.counters = w.counters();
-  s.reassembly = w.reassembly_counters();
-  s.defrag = w.defrag_counters();
-  s.app_tls = w.app_counters().tls_hellos;
-  s.app_http = w.app_counters().http_requests;
-  s.app_dns = w.app_counters().dns_messages;
-  s.events_dropped = run.worker().events().dropped();
-  if (const engine::sig::Scanner* sc = w.scanner()) {
-    const auto specs = sc->database().specs();
-    const auto counters = sc->signature_counters();
-    for (size_t i = 0; i < specs.size() && i < counters.size(); ++i) {
-      s.signatures.push_back(SignatureRow{specs[i].name, specs[i].sid,
-                                          std::string(engine::data_class_name(specs[i].data_class)), counters[i].hits,
-                                          counters[i].confirmed, counters[i].suppressed});
-    }
-    s.stream_state_bytes = sc->stream_state_bytes();
-  }
-  const auto& per_rule = w.flows_per_rule();
-  for (size_t r = 0; r < per_rule.size(); ++r) {
-    const bool is_default = r + 1 == per_rule.size();
-    s.flows_per_rule.emplace_back(is_default ? std::string("default") : generation->spec().rules[r].name, per_rule[r]);
-  }
-  const auto& zpb = w.zone_pair_bytes();
-  const size_t nz = generation->zone_count();
-  for (size_t a = 0; a < nz; ++a) {
-    for (size_t b = 0; b < nz; ++b) {
-      if (zpb[a * nz + b] == 0) continue;
-      s.zone_pair_bytes[{std::string(generation->zone_name(static_cast<uint32_t>(a))),
-                         std::string(generation->zone_name(static_cast<uint32_t>(b)))}] = zpb[a * nz + b];
-    }
-  }
+  s.flow_capacity = 0;
+  add_worker_totals(s, run.worker(), *generation);
   return s;
 }
 

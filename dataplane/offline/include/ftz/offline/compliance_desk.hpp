@@ -1,0 +1,68 @@
+#pragma once
+// The compliance side of a run, shared by every packet path that owns
+// workers (ftzgate-inspect, ftzgate-dp): the token key, one WorkerAccounting
+// per worker, the ledger that merges them, and the threshold board the
+// workers read. The ledger lives on the control side; workers only record.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "ftz/engine/compliance/ledger.hpp"
+#include "ftz/engine/compliance/threshold_board.hpp"
+#include "ftz/engine/compliance/token_key.hpp"
+#include "ftz/engine/compliance/worker_accounting.hpp"
+#include "ftz/engine/generation.hpp"
+#include "ftz/engine/worker.hpp"
+#include "ftz/offline/inspector.hpp"
+
+namespace ftz::offline {
+
+class ComplianceDesk {
+ public:
+  // Loads the key named by the generation's compliance section. Without one
+  // the desk is inert (note() says why) and individuals are not counted.
+  static tl::expected<std::unique_ptr<ComplianceDesk>, std::string> create(const engine::PolicyGeneration& gen,
+                                                                            uint32_t workers);
+
+  // Options for worker `w` (key, its accounting, the board).
+  [[nodiscard]] engine::WorkerOptions worker_options(uint32_t w, engine::WorkerOptions base) const;
+  // Worker w's bank (null when inactive): its thread calls quiescent() once per loop.
+  [[nodiscard]] engine::compliance::WorkerAccounting* accounting(uint32_t w) const noexcept {
+    return w < accounting_.size() ? accounting_[w].get() : nullptr;
+  }
+  [[nodiscard]] bool active() const noexcept { return key_.has_value(); }
+  [[nodiscard]] const std::string& note() const noexcept { return note_; }
+
+  // Merges what the workers retired (`stopped`: the workers have exited and
+  // both banks are taken), evaluates thresholds and approval expiry at
+  // now_ns, publishes tenant states to the board and returns the notices.
+  std::vector<ComplianceNotice> harvest(int64_t now_ns, bool stopped);
+
+  // The year's table for the report (tenants with exports only).
+  [[nodiscard]] std::vector<ComplianceRow> rows() const;
+  // Persists the ledger (atomic); nothing to save before the first harvest.
+  tl::expected<void, std::string> save(const std::string& path, int64_t now_ns) const;
+
+ private:
+  ComplianceDesk() = default;
+
+  engine::PolicySpec spec_;  // tenants and thresholds of the first generation
+  std::optional<engine::compliance::TokenKey> key_;
+  std::vector<std::unique_ptr<engine::compliance::WorkerAccounting>> accounting_;
+  std::unique_ptr<engine::compliance::ThresholdBoard> board_;
+  std::unique_ptr<engine::compliance::ComplianceLedger> ledger_;
+  std::string note_;
+};
+
+// Adds one worker's totals (counters, reassembly, defrag, app, signatures,
+// flows per rule, zone-pair bytes) to a run's summary: several workers add up
+// to the report one worker would give.
+void add_worker_totals(InspectSummary& s, engine::Worker& w, const engine::PolicyGeneration& gen);
+
+}  // namespace ftz::offline
