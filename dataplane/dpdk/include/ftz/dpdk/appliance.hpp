@@ -1,0 +1,59 @@
+#pragma once
+// The DPDK appliance: ports, run-to-completion workers (one engine each),
+// the main lcore's control loop (events, compliance, statistics, reloads,
+// software distribution where a port has no RSS) and the actions that turn
+// engine verdicts into frames on ports.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "ftz/config/config.hpp"
+#include "ftz/dpdk/options.hpp"
+#include "ftz/drivers/profile.hpp"
+#include "ftz/engine/packet.hpp"
+
+namespace ftz::dpdk {
+
+class Appliance;
+void destroy_appliance(Appliance* a) noexcept;
+struct ApplianceDeleter {
+  void operator()(Appliance* a) const noexcept { destroy_appliance(a); }
+};
+using AppliancePtr = std::unique_ptr<Appliance, ApplianceDeleter>;
+
+// Set from signal handlers; read by the main loop.
+struct Signals {
+  std::atomic<bool> stop{false};
+  std::atomic<bool> reload{false};
+};
+Signals& signals() noexcept;
+
+struct StartError {
+  int exit_code = 2;  // 2: configuration/profile/arguments, 1: devices or memory
+  std::string message;
+};
+
+// A --pcap-in capture as surveyed before EAL start.
+struct CaptureInfo {
+  uint64_t packets = 0;
+  engine::LinkType link = engine::LinkType::kEthernet;
+  std::vector<int64_t> ts_ns;  // per record, in file order (not kept for --loop)
+};
+
+// Builds everything after rte_eal_init: generation, mempool, ports, workers.
+tl::expected<AppliancePtr, StartError> start_appliance(const DpOptions& options,
+                                                                    drivers::HardwareProfile profile,
+                                                                    config::LoadedConfig config,
+                                                                    CaptureInfo capture);
+
+// Runs until --duration, a signal, or the end of a --pcap-in capture; then
+// stops the workers, writes the statistics and releases the ports. Returns
+// the exit code.
+int run_appliance(Appliance& a);
+
+}  // namespace ftz::dpdk

@@ -1,0 +1,59 @@
+#pragma once
+// ftzgate-dp's command line and the EAL arguments derived from it. DPDK-free,
+// so it is unit-tested without an EAL.
+//
+//   ftzgate-dp --config FILE [--profile FILE] [--eve FILE] [--stats FILE]
+//              [--duration SECONDS] [--workers N]
+//              [--pcap-in FILE [--loop] [--pcap-out DIR]] [-- EAL options]
+//
+// --pcap-in is the standalone embedded default: the capture enters on the
+// inside port of a net_pcap appliance (no hugepages, no PCI) and every port
+// role transmits into DIR/<role>.pcap (or into net_null sinks without
+// --pcap-out).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "ftz/drivers/profile.hpp"
+
+namespace ftz::dpdk {
+
+struct DpOptions {
+  std::string config;
+  std::string profile;
+  std::string eve;
+  std::string stats;
+  double duration_s = 0;  // 0: until SIGINT/SIGTERM (or the end of a --pcap-in capture)
+  uint32_t workers = 0;   // 0: the profile's
+  std::string pcap_in;
+  bool loop = false;
+  std::string pcap_out;
+  std::vector<std::string> eal;  // after "--", unchanged
+};
+
+// Exit code 2 material: the message names the argument.
+tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* argv);
+
+extern const char* const kDpUsage;
+
+// The appliance a --pcap-in run drives: inside (rx the capture), outside,
+// channel and mirror ports on net_pcap (or net_null sinks), with the
+// profile's sizing when one is given. `mbufs_needed` covers an infinite_rx
+// replay, which keeps the whole capture in mbufs.
+drivers::HardwareProfile pcap_appliance(const DpOptions& o, const drivers::HardwareProfile* sizing,
+                                        uint64_t capture_packets);
+
+// argv for rte_eal_init: program name, the user's EAL options, then what the
+// profile needs and the user did not give: --vdev for each vdev port, -a for
+// each PCI port (unless the user allow-listed or --no-pci), --file-prefix,
+// and for --pcap-in runs --no-huge --no-pci and -m sized for the mempool.
+std::vector<std::string> eal_arguments(const DpOptions& o, const drivers::HardwareProfile& profile,
+                                       const std::string& program);
+
+// Bytes of DPDK heap the profile's mempool and rings need (for -m).
+uint64_t heap_bytes_needed(const drivers::HardwareProfile& profile);
+
+}  // namespace ftz::dpdk

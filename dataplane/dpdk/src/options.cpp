@@ -1,0 +1,207 @@
+#include "ftz/dpdk/options.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <thread>
+
+namespace ftz::dpdk {
+
+const char* const kDpUsage =
+    "usage: ftzgate-dp --config FILE [--profile FILE] [--eve FILE] [--stats FILE]\n"
+    "                  [--duration SECONDS] [--workers N]\n"
+    "                  [--pcap-in FILE [--loop] [--pcap-out DIR]] [-- EAL options]\n"
+    "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n"
+    "  --profile FILE    hardware profile (drivers/profiles/*.yaml): ports, roles, queues, sizing\n"
+    "  --eve FILE        write events as EVE JSON lines\n"
+    "  --stats FILE      write port, worker and report statistics as JSON on exit\n"
+    "  --duration S      stop after S seconds (SIGINT/SIGTERM also stop cleanly)\n"
+    "  --workers N       worker lcores (default: the profile's, else 1)\n"
+    "  --pcap-in FILE    embedded default: run the real fast path on a capture (net_pcap, no\n"
+    "                    hugepages, no PCI); stops at the end of the capture\n"
+    "  --loop            replay the capture from memory until --duration or a signal\n"
+    "  --pcap-out DIR    write what each port role transmits to DIR/{inside,outside,channel,mirror}.pcap\n"
+    "  -- ...            EAL options, passed through unchanged (-l, -m, --no-huge, --vdev, -a, ...)\n";
+
+namespace {
+
+bool parse_number(const std::string& s, double& out) {
+  char* end = nullptr;
+  out = std::strtod(s.c_str(), &end);
+  return !s.empty() && end == s.c_str() + s.size() && out >= 0;
+}
+
+bool has_option(const std::vector<std::string>& eal, std::initializer_list<const char*> names) {
+  for (const std::string& a : eal) {
+    for (const char* n : names) {
+      const std::string name(n);
+      if (a == name || a.rfind(name + "=", 0) == 0 || (name.size() == 2 && a.rfind(name, 0) == 0)) return true;
+    }
+  }
+  return false;
+}
+
+bool vdev_given(const std::vector<std::string>& eal, const std::string& device) {
+  for (size_t i = 0; i < eal.size(); ++i) {
+    std::string v;
+    if (eal[i] == "--vdev" && i + 1 < eal.size()) v = eal[i + 1];
+    else if (eal[i].rfind("--vdev=", 0) == 0) v = eal[i].substr(7);
+    else continue;
+    if (v == device || v.rfind(device + ",", 0) == 0) return true;
+  }
+  return false;
+}
+
+drivers::PortProfile sink_port(const std::string& name, const std::string& index, engine::PortRole role,
+                               const std::string& pair, const DpOptions& o, const char* role_name) {
+  drivers::PortProfile p;
+  p.name = name;
+  p.role = role;
+  p.pair = pair;
+  p.rx_queues = 1;
+  p.tx_queues = 1;
+  if (o.pcap_out.empty()) {
+    p.device = "net_null" + index;
+    p.devargs = "no-rx=1";
+  } else {
+    p.device = "net_pcap" + index;
+    p.devargs = "tx_pcap=" + o.pcap_out + "/" + role_name + ".pcap";
+  }
+  return p;
+}
+
+}  // namespace
+
+tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* argv) {
+  DpOptions o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") {
+      o.eal.assign(argv + i + 1, argv + argc);
+      break;
+    }
+    auto value = [&]() -> tl::expected<std::string, std::string> {
+      if (i + 1 >= argc) return tl::unexpected(arg + " needs a value");
+      return std::string(argv[++i]);
+    };
+    auto take = [&](std::string& out) -> tl::expected<void, std::string> {
+      auto v = value();
+      if (!v) return tl::unexpected(v.error());
+      out = *v;
+      return {};
+    };
+    tl::expected<void, std::string> ok;
+    if (arg == "--config") ok = take(o.config);
+    else if (arg == "--profile") ok = take(o.profile);
+    else if (arg == "--eve") ok = take(o.eve);
+    else if (arg == "--stats") ok = take(o.stats);
+    else if (arg == "--pcap-in") ok = take(o.pcap_in);
+    else if (arg == "--pcap-out") ok = take(o.pcap_out);
+    else if (arg == "--loop") o.loop = true;
+    else if (arg == "--duration" || arg == "--workers") {
+      std::string v;
+      ok = take(v);
+      double d = 0;
+      if (ok && !parse_number(v, d)) return tl::unexpected(arg + ": '" + v + "' is not a non-negative number");
+      if (arg == "--duration") {
+        o.duration_s = d;
+      } else {
+        if (d < 1 || d > 64 || d != static_cast<uint32_t>(d)) return tl::unexpected(std::string("--workers: must be 1..64"));
+        o.workers = static_cast<uint32_t>(d);
+      }
+    } else {
+      return tl::unexpected("unknown argument " + arg);
+    }
+    if (!ok) return tl::unexpected(ok.error());
+  }
+  if (o.config.empty()) return tl::unexpected(std::string("--config is required"));
+  if (o.loop && o.pcap_in.empty()) return tl::unexpected(std::string("--loop needs --pcap-in"));
+  if (!o.pcap_out.empty() && o.pcap_in.empty()) return tl::unexpected(std::string("--pcap-out needs --pcap-in"));
+  if (o.profile.empty() && o.pcap_in.empty()) {
+    return tl::unexpected(std::string("give --profile FILE (ports of the appliance) or --pcap-in FILE"));
+  }
+  return o;
+}
+
+drivers::HardwareProfile pcap_appliance(const DpOptions& o, const drivers::HardwareProfile* sizing,
+                                        uint64_t capture_packets) {
+  drivers::HardwareProfile p;
+  if (sizing != nullptr) p = *sizing;
+  p.name = "pcap";
+  p.description = "embedded default: " + o.pcap_in;
+  p.ports.clear();
+  if (o.workers != 0) p.workers = o.workers;
+  drivers::PortProfile inside;
+  inside.name = "ge-0/0/0";
+  inside.device = "net_pcap0";
+  inside.role = engine::PortRole::kInside;
+  inside.pair = "ge-0/0/1";
+  inside.rx_queues = 1;
+  inside.tx_queues = 1;
+  inside.devargs = "rx_pcap=" + o.pcap_in;
+  if (o.loop) inside.devargs += ",infinite_rx=1";
+  // Without tx_pcap net_pcap drops what the inside port transmits (RSTs).
+  if (!o.pcap_out.empty()) inside.devargs += ",tx_pcap=" + o.pcap_out + "/inside.pcap";
+  p.ports.push_back(inside);
+  p.ports.push_back(sink_port("ge-0/0/1", "1", engine::PortRole::kOutside, "ge-0/0/0", o, "outside"));
+  p.ports.push_back(sink_port("ge-0/0/2", "2", engine::PortRole::kChannel, "ge-0/0/0", o, "channel"));
+  p.ports.push_back(sink_port("ge-0/0/3", "3", engine::PortRole::kMirror, "", o, "mirror"));
+  // infinite_rx keeps every packet of the capture in an mbuf for good; the
+  // pool needs room for them plus the queues and bursts in flight.
+  const uint64_t needed = capture_packets + 8192;
+  uint64_t mbufs = p.mbufs;
+  while (mbufs < needed) mbufs = mbufs * 2 + 1;
+  p.mbufs = static_cast<uint32_t>(mbufs);
+  return p;
+}
+
+uint64_t heap_bytes_needed(const drivers::HardwareProfile& profile) {
+  // PLATFORM.md: about 2.4 KB per default mbuf plus about 10 MB; rings and
+  // per-port structures are small next to that.
+  const uint64_t per_mbuf = profile.mbuf_data_room + 256;
+  const uint64_t rings = uint64_t{profile.workers} * (profile.event_ring_size + profile.worker_ring_size) * 8 * 4;
+  return uint64_t{profile.mbufs} * per_mbuf + rings + (48ull << 20);
+}
+
+std::vector<std::string> eal_arguments(const DpOptions& o, const drivers::HardwareProfile& profile,
+                                       const std::string& program) {
+  std::vector<std::string> a{program};
+  a.insert(a.end(), o.eal.begin(), o.eal.end());
+  const bool pcap_mode = !o.pcap_in.empty();
+  if (!has_option(o.eal, {"-l", "-c", "--lcores"})) {
+    const uint32_t cpus = std::max(1u, std::thread::hardware_concurrency());
+    const uint32_t lcores = profile.workers + 1;  // main + workers
+    if (lcores <= cpus) {
+      a.push_back("-l");
+      a.push_back("0-" + std::to_string(lcores - 1));
+    } else {
+      // More lcores than CPUs (a small lab VM): let them float over all CPUs.
+      a.push_back("--lcores=(0-" + std::to_string(lcores - 1) + ")@(0-" + std::to_string(cpus - 1) + ")");
+    }
+  }
+  if (pcap_mode) {
+    if (!has_option(o.eal, {"--no-huge", "--huge-dir"})) a.push_back("--no-huge");
+    if (!has_option(o.eal, {"--no-pci", "-a", "--allow", "-b", "--block"})) a.push_back("--no-pci");
+    if (!has_option(o.eal, {"-m", "--socket-mem"})) {
+      a.push_back("-m");
+      a.push_back(std::to_string((heap_bytes_needed(profile) >> 20) + 1));
+    }
+  }
+  const bool user_allow_list = has_option(o.eal, {"-a", "--allow", "--no-pci"});
+  for (const drivers::PortProfile& port : profile.ports) {
+    if (port.is_vdev()) {
+      if (vdev_given(o.eal, port.device)) continue;
+      a.push_back("--vdev");
+      a.push_back(port.devargs.empty() ? port.device : port.device + "," + port.devargs);
+    } else if (!user_allow_list) {
+      a.push_back("-a");
+      a.push_back(port.device);
+    }
+  }
+  if (!has_option(o.eal, {"--file-prefix"})) a.push_back("--file-prefix=ftzgate-dp-" + std::to_string(getpid()));
+  return a;
+}
+
+}  // namespace ftz::dpdk

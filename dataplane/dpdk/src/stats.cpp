@@ -1,0 +1,152 @@
+// --stats: ports, workers, the packet path around the engine, reloads,
+// offload, and the same report as `ftzgate-inspect --json`.
+#include <nlohmann/json.hpp>
+
+#include "appliance_impl.hpp"
+#include "ftz/engine/reasons.hpp"
+
+namespace ftz::dpdk {
+
+namespace {
+
+using nlohmann::json;
+
+const char* role_name(engine::PortRole r) {
+  switch (r) {
+    case engine::PortRole::kInside: return "inside";
+    case engine::PortRole::kOutside: return "outside";
+    case engine::PortRole::kChannel: return "channel";
+    case engine::PortRole::kMirror: return "mirror";
+  }
+  return "?";
+}
+
+json path_json(const PathCounters& c) {
+  auto v = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  return json{{"rx", v(c.rx)},
+              {"tx", v(c.tx)},
+              {"tx_dropped", v(c.tx_dropped)},
+              {"tx_waits", v(c.tx_waits)},
+              {"no_egress", v(c.no_egress)},
+              {"routed", v(c.routed)},
+              {"route_failed", v(c.route_failed)},
+              {"mirrored", v(c.mirrored)},
+              {"mirror_nombuf", v(c.mirror_nombuf)},
+              {"resets_sent", v(c.resets_sent)},
+              {"reset_nombuf", v(c.reset_nombuf)},
+              {"channel_vlan_stripped", v(c.channel_vlan_stripped)},
+              {"offload_requests", v(c.offload_requests)},
+              {"offload_requests_dropped", v(c.offload_requests_dropped)},
+              {"generation", v(c.generation)}};
+}
+
+}  // namespace
+
+json port_json(const Port& p) {
+  const PortStats s = read_port_stats(p);
+  json q_rx = json::array();
+  for (const auto& [pk, by] : s.queue_rx) q_rx.push_back({{"packets", pk}, {"bytes", by}});
+  json q_tx = json::array();
+  for (const auto& [pk, by] : s.queue_tx) q_tx.push_back({{"packets", pk}, {"bytes", by}});
+  json x = json::object();
+  for (const auto& [name, value] : s.xstats) x[name] = value;
+  return json{{"name", p.profile.name},       {"device", p.profile.device}, {"driver", p.driver},
+              {"role", role_name(p.profile.role)}, {"link_up", s.link_up},   {"link_speed_mbps", s.link_speed_mbps},
+              {"rx_queues", p.rx_queues},     {"tx_queues", p.tx_queues},   {"hw_rss", p.hw_rss},
+              {"rx_packets", s.rx_packets},   {"rx_bytes", s.rx_bytes},     {"tx_packets", s.tx_packets},
+              {"tx_bytes", s.tx_bytes},       {"imissed", s.imissed},       {"ierrors", s.ierrors},
+              {"oerrors", s.oerrors},         {"rx_nombuf", s.rx_nombuf},   {"queues_rx", q_rx},
+              {"queues_tx", q_tx},            {"xstats", x}};
+}
+
+json worker_json(WorkerSlot& w, bool stopped) {
+  engine::WorkerCounters c;
+  uint32_t active = 0;
+  if (stopped) {
+    c = w.engine().counters();
+    active = w.engine().active_flows();
+  } else {
+    w.read_snapshot(c, active);
+  }
+  json malformed = json::object();
+  for (uint32_t r = 1; r < engine::kReasonCount; ++r) {
+    if (c.reasons[r] != 0) malformed[std::string(engine::reason_name(static_cast<engine::Reason>(r)))] = c.reasons[r];
+  }
+  json verdicts{{"allow", c.flows_by_action[0]}, {"route", c.flows_by_action[1]},
+                {"block", c.flows_by_action[2]}, {"reset", c.flows_by_action[3]}};
+  return json{{"worker", w.index()},
+              {"packets", c.packets},
+              {"bytes", c.bytes},
+              {"forwarded", c.forwarded},
+              {"dropped", c.dropped},
+              {"held", c.held},
+              {"flows_created", c.flows_created},
+              {"flows_ended", c.flows_ended},
+              {"active_flows", active},
+              {"flow_verdicts", verdicts},
+              {"reasons", malformed},
+              {"alerts", c.alerts},
+              {"detections", c.detections},
+              {"path", path_json(w.counters())}};
+}
+
+json reload_json(const Appliance& a) {
+  return json{{"generation", a.running->number},
+              {"reloads", a.reload.reloads},
+              {"failures", a.reload.failures},
+              {"last_error", a.reload.last_error},
+              {"last_ms", a.reload.last_ms},
+              {"max_ms", a.reload.max_ms},
+              {"last_build_ms", a.reload.last_build_ms},
+              {"last_extra_bytes", a.reload.last_extra_bytes},
+              {"max_extra_bytes", a.reload.max_extra_bytes}};
+}
+
+json offload_json(const Appliance& a) {
+  json ports = json::array();
+  for (size_t p = 0; p < a.offload.size(); ++p) {
+    if (!a.offload[p]) continue;
+    const auto& c = a.offload[p]->counters();
+    ports.push_back({{"port", a.ports[p].profile.name},
+                     {"enabled", a.offload[p]->enabled()},
+                     {"refusal", a.offload[p]->refusal()},
+                     {"installed", c.installed},
+                     {"removed", c.removed},
+                     {"active", c.active},
+                     {"duplicates", c.duplicates},
+                     {"full", c.full},
+                     {"refused", c.refused},
+                     {"failed", c.failed}});
+  }
+  return ports;
+}
+
+std::string stats_json(Appliance& a) {
+  json ports = json::array();
+  for (const Port& p : a.ports) ports.push_back(port_json(p));
+  json workers = json::array();
+  offline::InspectSummary s;
+  s.pcap_path = a.options.pcap_in;
+  s.link_type = a.link == engine::LinkType::kEthernet ? "EN10MB" : "other";
+  for (auto& w : a.workers) {
+    workers.push_back(worker_json(*w, true));
+    offline::add_worker_totals(s, w->engine(), *a.running->gen);
+    s.peak_active_flows += w->engine().active_flows();
+    s.packets_written += w->counters().tx.load(std::memory_order_relaxed);
+  }
+  s.packets = s.counters.packets;
+  s.bytes = s.counters.bytes;
+  s.events = a.events_written;
+  s.compliance = a.desk->rows();
+  s.compliance_note = a.desk->note();
+  s.notices = a.notices;
+  json out{{"ports", ports},
+           {"workers", workers},
+           {"distribution", {{"ports", a.distributed_ports.size()}, {"packets", a.distributed}, {"waits", a.distribution_waits}}},
+           {"reload", reload_json(a)},
+           {"offload", offload_json(a)},
+           {"report", json::parse(offline::format_report_json(s))}};
+  return out.dump(2);
+}
+
+}  // namespace ftz::dpdk
