@@ -1,0 +1,118 @@
+#pragma once
+// Running ftzgate-dp (and ftzgate-inspect) as an operator does, for the
+// DPDK tests: real EAL, virtual devices, one --file-prefix per run whose
+// runtime directory is removed afterwards, whatever the outcome.
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ftz::dptest {
+
+inline std::string source_dir() {
+  const char* s = std::getenv("FTZ_SOURCE_DIR");
+  return s ? s : FTZ_DEFAULT_SOURCE_DIR;
+}
+inline std::string binary(const std::string& name) {
+  const char* b = std::getenv("FTZ_BINARY_DIR");
+  return std::string(b ? b : FTZ_DEFAULT_BINARY_DIR) + "/bin/" + name;
+}
+inline std::string shared_dir() { return source_dir() + "/../shared"; }
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/ftz-dp-test-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct RunResult {
+  int status = -1;
+  std::string output;  // stdout and stderr
+};
+
+inline RunResult run(const std::string& cmd) {
+  RunResult r;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+// A unique EAL file prefix; its /var/run/dpdk directory goes with the object.
+class FilePrefix {
+ public:
+  explicit FilePrefix(const std::string& tag) {
+    static std::atomic<int> n{0};
+    name_ = "ftz-test-" + tag + "-" + std::to_string(getpid()) + "-" + std::to_string(n++);
+  }
+  ~FilePrefix() {
+    std::error_code ec;
+    std::filesystem::remove_all("/var/run/dpdk/" + name_, ec);
+  }
+  [[nodiscard]] const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
+// ftzgate-dp ARGS -- --file-prefix P --log-level=*:warning EAL...
+inline RunResult run_dp(const std::string& args, const std::string& eal = "", const std::string& tag = "dp") {
+  FilePrefix prefix(tag);
+  return run(binary("ftzgate-dp") + " " + args + " -- --file-prefix " + prefix.name() +
+             " --log-level=*:warning " + eal);
+}
+
+inline std::vector<nlohmann::json> read_eve(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line)) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+inline nlohmann::json read_json(const std::string& path) {
+  std::ifstream f(path);
+  return nlohmann::json::parse(f);
+}
+
+// The per-flow record of a run: every flow, alert and app event with what
+// identifies and judges it, without flow ids (hashes salted by start time)
+// or compliance notices (their timing follows the harvest cadence).
+inline std::multiset<std::string> flow_records(const std::vector<nlohmann::json>& events) {
+  std::multiset<std::string> out;
+  for (nlohmann::json e : events) {
+    if (e.value("event_type", "") == "ftz_compliance") continue;
+    e.erase("flow_id");
+    out.insert(e.dump());
+  }
+  return out;
+}
+
+}  // namespace ftz::dptest
