@@ -7,6 +7,9 @@
 
 #include <chrono>
 #include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include "dp_runner.hpp"
@@ -154,6 +157,210 @@ TEST(DpActions, EachActionGivesByteExactFramesOnItsPortAndCounts) {
   EXPECT_EQ(s["workers"][0]["flow_verdicts"]["reset"], 1);
   EXPECT_EQ(s["workers"][0]["flow_verdicts"]["route"], 1);
   EXPECT_EQ(s["workers"][0]["flow_verdicts"]["allow"], 2);
+}
+
+Bytes udp(bool from_client, std::optional<uint16_t> vlan, int i) {
+  test::PacketBuilder b;
+  b.eth();
+  if (vlan) b.vlan(*vlan);
+  if (from_client) b.ipv4("10.0.0.1", "203.0.113.10").udp(5000, 8001);
+  else b.ipv4("203.0.113.10", "10.0.0.1").udp(8001, 5000);
+  return b.payload("datagram " + std::to_string(i)).build();
+}
+
+void write_pcap(const std::string& path, const std::vector<Bytes>& frames) {
+  auto w = test::PcapWriter::open(path, test::TimestampPrecision::kNano);
+  ASSERT_TRUE(w);
+  uint64_t t = 1'772'413'200'000'000'000ull;
+  for (const Bytes& f : frames) w->write(t += 1'000'000, f);
+  ASSERT_TRUE(w->close());
+}
+
+// A hardware profile of net_pcap ports: the inside port replays `in`, the
+// channel port replays `ret` (return traffic tagged with the channel VLAN).
+std::string pcap_profile(const TempDir& dir) {
+  return "profile: return-test\n"
+         "workers: 1\n"
+         "ports:\n"
+         "  - {name: ge-0/0/0, device: net_pcap0, role: inside, pair: ge-0/0/1,\n"
+         "     devargs: 'rx_pcap=" + dir.file("in.pcap") + ",tx_pcap=" + dir.file("inside.pcap") + "'}\n"
+         "  - {name: ge-0/0/1, device: net_pcap1, role: outside, pair: ge-0/0/0,\n"
+         "     devargs: 'tx_pcap=" + dir.file("outside.pcap") + "'}\n"
+         "  - {name: ge-0/0/2, device: net_pcap2, role: channel, pair: ge-0/0/0,\n"
+         "     devargs: 'rx_pcap=" + dir.file("ret.pcap") + ",tx_pcap=" + dir.file("channel.pcap") + "'}\n"
+         "  - {name: ge-0/0/3, device: net_null0, role: mirror, devargs: no-rx=1}\n";
+}
+
+TEST(DpChannel, ReturnTrafficLosesTheChannelVlanAndStaysOneFlow) {
+  TempDir dir;
+  std::ofstream(dir.file("actions.yaml")) << kActionsConfig;
+  std::ofstream(dir.file("profile.yaml")) << pcap_profile(dir);
+  std::vector<Bytes> out, ret, ret_untagged;
+  for (int i = 0; i < 3; ++i) {
+    out.push_back(udp(true, std::nullopt, i));
+    ret.push_back(udp(false, 3001, i));
+    ret_untagged.push_back(udp(false, std::nullopt, i));
+  }
+  write_pcap(dir.file("in.pcap"), out);
+  write_pcap(dir.file("ret.pcap"), ret);
+  const RunResult r = run_dp("--config " + dir.file("actions.yaml") + " --profile " + dir.file("profile.yaml") +
+                             " --duration 1.5 --stats " + dir.file("stats.json"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::vector<Bytes> want_channel;
+  for (const Bytes& f : out) want_channel.push_back(routed(f, 3001));
+  EXPECT_EQ(frames_of(dir.file("channel.pcap")), want_channel);
+  EXPECT_EQ(frames_of(dir.file("inside.pcap")), ret_untagged) << "replies reach the inside without the channel tag";
+  EXPECT_TRUE(frames_of(dir.file("outside.pcap")).empty());
+  const nlohmann::json s = read_json(dir.file("stats.json"));
+  EXPECT_EQ(s["workers"][0]["flows_created"], 1) << "both directions are one flow";
+  EXPECT_EQ(s["workers"][0]["path"]["channel_vlan_stripped"], 3);
+  EXPECT_EQ(s["workers"][0]["path"]["routed"], 3);
+}
+
+// Two policies the reload storm alternates between: offshore allowed, then
+// HTTP to offshore blocked (flows are re-judged on their next packet).
+constexpr const char* kAllowConfig = R"(zones:
+  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}
+  - {name: offshore, kind: offshore, default: true}
+defaults:
+  - {src_zone: inside, dst_zone: offshore, action: allow}
+)";
+constexpr const char* kBlockConfig = R"(zones:
+  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}
+  - {name: offshore, kind: offshore, default: true}
+rules:
+  - {name: no-http-out, match: {dst_zone: offshore, dst_port: 80}, action: block}
+defaults:
+  - {src_zone: inside, dst_zone: offshore, action: allow}
+)";
+
+TEST(DpReload, SighupStormWhileTrafficRunsLosesNothing) {
+  TempDir dir;
+  const std::string cfg = dir.file("policy.yaml");
+  std::ofstream(cfg) << kAllowConfig;
+  ASSERT_EQ(run(binary("ftzgate-gen") + " bench --flows 400 --out " + dir.file("bench.pcap")).status, 0);
+  FilePrefix prefix("reload");
+  const std::string cmd = binary("ftzgate-dp") + " --config " + cfg + " --pcap-in " + dir.file("bench.pcap") +
+                          " --loop --duration 4 --stats " + dir.file("stats.json") + " --eve " + dir.file("eve.json") +
+                          " -- --file-prefix " + prefix.name() + " --log-level=*:warning";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + dir.file("dp.log") + " 2>&1").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // "exec": pid is ftzgate-dp itself, not a shell that SIGHUP would kill.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  int sent = 0;
+  for (; sent < 40; ++sent) {
+    std::ofstream(cfg, std::ios::trunc) << (sent % 2 == 0 ? kBlockConfig : kAllowConfig);
+    kill(pid, SIGHUP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const std::string output = read_text(dir.file("dp.log"));
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+
+  const nlohmann::json s = read_json(dir.file("stats.json"));
+  const nlohmann::json& ports = s["ports"];
+  const uint64_t in = ports[0]["rx_packets"];
+  const uint64_t out = ports[1]["tx_packets"].get<uint64_t>() + ports[2]["tx_packets"].get<uint64_t>();
+  const nlohmann::json& w = s["workers"][0];
+  const uint64_t dropped = w["dropped"];
+  EXPECT_GT(in, 10'000u);
+  EXPECT_EQ(in, out + dropped) << "every packet read was sent or dropped by policy";
+  EXPECT_EQ(dropped, w["reasons"].value("policy_block", uint64_t{0})) << w["reasons"].dump();
+  EXPECT_GT(dropped, 0u) << "the block generation judged traffic";
+  EXPECT_EQ(w["path"]["tx_dropped"], 0);
+  EXPECT_EQ(ports[0]["imissed"], 0);
+  EXPECT_EQ(ports[0]["rx_nombuf"], 0);
+  EXPECT_GE(s["reload"]["reloads"].get<uint64_t>(), 5u) << output;
+  EXPECT_EQ(s["reload"]["failures"], 0);
+  EXPECT_GT(w["rejudged"].get<uint64_t>(), 0u);
+  std::cout << "reloads " << s["reload"].dump() << "\n";
+}
+
+TEST(DpStart, BadInputsGiveAClearErrorAndANonZeroExit) {
+  TempDir dir;
+  const std::string minimal = source_dir() + "/examples/minimal.yaml";
+  std::ofstream(dir.file("bad.yaml")) << "zones:\n  - name: inside\n    kind: ftzz\n";
+  std::ofstream(dir.file("bad-profile.yaml")) << "profile: x\nports:\n  - {name: a, device: net_null0, role: sideways}\n";
+  std::ofstream(dir.file("absent.yaml"))
+      << "profile: absent\nports:\n  - {name: ge-0/0/0, device: '0000:07:00.0', role: inside, pair: ge-0/0/1}\n"
+         "  - {name: ge-0/0/1, device: '0000:07:00.1', role: outside, pair: ge-0/0/0}\n";
+  write_pcap(dir.file("small.pcap"), {udp(true, std::nullopt, 0)});
+
+  auto usage = run_dp("");
+  EXPECT_EQ(usage.status, 2);
+  EXPECT_NE(usage.output.find("--config is required"), std::string::npos) << usage.output;
+
+  auto config = run_dp("--config " + dir.file("bad.yaml") + " --pcap-in " + dir.file("small.pcap"));
+  EXPECT_EQ(config.status, 2);
+  EXPECT_NE(config.output.find(dir.file("bad.yaml") + ":3:"), std::string::npos) << config.output;
+
+  auto profile = run_dp("--config " + minimal + " --profile " + dir.file("bad-profile.yaml"));
+  EXPECT_EQ(profile.status, 2);
+  EXPECT_NE(profile.output.find(dir.file("bad-profile.yaml") + ":3:"), std::string::npos) << profile.output;
+  EXPECT_NE(profile.output.find("hardware profile rejected"), std::string::npos) << profile.output;
+
+  auto capture = run_dp("--config " + minimal + " --pcap-in " + dir.file("missing.pcap"));
+  EXPECT_EQ(capture.status, 1);
+  EXPECT_NE(capture.output.find("missing.pcap: cannot read capture"), std::string::npos) << capture.output;
+
+  auto device = run_dp("--config " + minimal + " --profile " + dir.file("absent.yaml"), "--no-huge -m 128 --no-pci");
+  EXPECT_EQ(device.status, 1);
+  EXPECT_NE(device.output.find("port ge-0/0/0 (0000:07:00.0): no such DPDK device"), std::string::npos) << device.output;
+
+  auto memory = run_dp("--config " + minimal + " --pcap-in " + dir.file("small.pcap"), "-m 24");
+  EXPECT_EQ(memory.status, 1);
+  EXPECT_NE(memory.output.find("mempool of"), std::string::npos) << memory.output;
+  EXPECT_NE(memory.output.find("give EAL more memory"), std::string::npos) << memory.output;
+}
+
+TEST(DpTelemetry, CommandsAnswerThroughDpdkTelemetryPy) {
+  TempDir dir;
+  ASSERT_EQ(run(binary("ftzgate-gen") + " bench --flows 50 --out " + dir.file("bench.pcap")).status, 0);
+  FilePrefix prefix("telemetry");
+  const std::string cmd = binary("ftzgate-dp") + " --config " + source_dir() + "/examples/minimal.yaml --pcap-in " +
+                          dir.file("bench.pcap") + " --loop --duration 4 -- --file-prefix " + prefix.name() +
+                          " --log-level=*:warning";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >/dev/null 2>&1").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  RunResult q;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    q = run("printf '/ftzgate/stats\\n/ftzgate/workers\\n/ftzgate/generation\\n' | dpdk-telemetry.py -f " +
+            prefix.name());
+    if (q.output.find("\"/ftzgate/generation\"") != std::string::npos &&
+        q.output.find("\"packets\": 0,") == std::string::npos) {
+      break;
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  // One JSON object per command, after the tool's banner lines.
+  std::map<std::string, nlohmann::json> replies;
+  std::istringstream lines(q.output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    const size_t brace = line.find('{');
+    if (brace == std::string::npos) continue;
+    auto j = nlohmann::json::parse(line.substr(brace), nullptr, false);
+    if (j.is_object() && !j.empty()) replies[j.begin().key()] = j.begin().value();
+  }
+  ASSERT_TRUE(replies.count("/ftzgate/stats")) << q.output;
+  EXPECT_GT(replies["/ftzgate/stats"]["packets"].get<uint64_t>(), 0u) << q.output;
+  EXPECT_GT(replies["/ftzgate/stats"]["port_rx_packets"].get<uint64_t>(), 0u);
+  ASSERT_TRUE(replies.count("/ftzgate/workers")) << q.output;
+  EXPECT_TRUE(replies["/ftzgate/workers"].contains("worker0")) << q.output;
+  ASSERT_TRUE(replies.count("/ftzgate/generation")) << q.output;
+  EXPECT_EQ(replies["/ftzgate/generation"]["generation"], 1);
 }
 
 }  // namespace

@@ -112,6 +112,11 @@ TEST(DpOptions, ProfileDevicesBecomeVdevOrAllowListArguments) {
   EXPECT_TRUE(contains(a, "0000:03:00.0"));
   EXPECT_TRUE(contains(a, "net_tap0,iface=ftz1"));
   EXPECT_FALSE(contains(a, "--no-huge")) << "real NICs run on hugepages";
+
+  p.ports[0].device = "net_tap1";  // the lab appliance: virtual devices only
+  const auto lab = eal_arguments(o, p, "x");
+  EXPECT_TRUE(contains(lab, "--no-huge"));
+  EXPECT_TRUE(contains(lab, "--no-pci"));
 }
 
 }  // namespace

@@ -4,8 +4,11 @@
 #include <pcap/pcap.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_mbuf.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 
@@ -21,7 +24,9 @@ using ftz::dpdk::DpOptions;
 // net_pcap replays the file; the data plane needs its link type and, to know
 // when the capture is done (and to size an infinite_rx pool), its length.
 // The record times are kept for a single pass (see CaptureClock).
-tl::expected<ftz::dpdk::CaptureInfo, std::string> survey_capture(const std::string& path, bool keep_times) {
+// max_caplen: the longest record, so that every frame fits one mbuf (see main).
+tl::expected<ftz::dpdk::CaptureInfo, std::string> survey_capture(const std::string& path, bool keep_times,
+                                                                 uint32_t& max_caplen) {
   char err[PCAP_ERRBUF_SIZE] = {};
   pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
   if (p == nullptr) return tl::unexpected(path + ": cannot read capture: " + err);
@@ -42,6 +47,7 @@ tl::expected<ftz::dpdk::CaptureInfo, std::string> survey_capture(const std::stri
   int rc = 0;
   while ((rc = pcap_next_ex(p, &h, &d)) == 1) {
     ++c.packets;
+    max_caplen = std::max(max_caplen, h->caplen);
     if (keep_times) c.ts_ns.push_back(int64_t{h->ts.tv_sec} * 1'000'000'000 + h->ts.tv_usec);  // nano precision
   }
   std::string error = rc == PCAP_ERROR ? std::string(pcap_geterr(p)) : std::string();
@@ -71,6 +77,11 @@ int fail(int code, const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First: a SIGHUP during start-up (EAL, pool, capture load) must not kill
+  // the process; it is served once the appliance runs.
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, on_signal);
   auto options = ftz::dpdk::parse_dp_args(argc, argv);
   if (!options) {
     std::fprintf(stderr, "ftzgate-dp: %s\n%s", options.error().c_str(), ftz::dpdk::kDpUsage);
@@ -93,7 +104,8 @@ int main(int argc, char** argv) {
   ftz::dpdk::CaptureInfo capture;
   ftz::drivers::HardwareProfile profile;
   if (!options->pcap_in.empty()) {
-    auto c = survey_capture(options->pcap_in, !options->loop);
+    uint32_t max_caplen = 0;
+    auto c = survey_capture(options->pcap_in, !options->loop, max_caplen);
     if (!c) return fail(1, c.error());
     capture = std::move(*c);
     if (!options->pcap_out.empty()) {
@@ -102,6 +114,12 @@ int main(int argc, char** argv) {
       if (ec) return fail(2, options->pcap_out + ": cannot create: " + ec.message());
     }
     profile = ftz::dpdk::pcap_appliance(*options, loaded_profile ? &*loaded_profile : nullptr, capture.packets);
+    // net_pcap chains a record longer than an mbuf's room into several
+    // segments, and the packet path hands the engine one contiguous segment:
+    // it would judge the head of the frame as a truncated capture. Size the
+    // mbufs for the longest record instead (the mempool size field is 16 bits).
+    const uint32_t room = max_caplen + RTE_PKTMBUF_HEADROOM;
+    if (room > profile.mbuf_data_room) profile.mbuf_data_room = std::min<uint32_t>(room, UINT16_MAX);
   } else {
     profile = *loaded_profile;
     if (options->workers != 0) profile.workers = options->workers;
@@ -114,10 +132,6 @@ int main(int argc, char** argv) {
   if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
     return fail(1, std::string("EAL initialisation failed: ") + rte_strerror(rte_errno));
   }
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  std::signal(SIGHUP, on_signal);
-
   int rc = 0;
   {
     auto appliance = ftz::dpdk::start_appliance(*options, profile, std::move(*config), std::move(capture));

@@ -158,9 +158,10 @@ drivers::HardwareProfile pcap_appliance(const DpOptions& o, const drivers::Hardw
 }
 
 uint64_t heap_bytes_needed(const drivers::HardwareProfile& profile) {
-  // PLATFORM.md: about 2.4 KB per default mbuf plus about 10 MB; rings and
-  // per-port structures are small next to that.
-  const uint64_t per_mbuf = profile.mbuf_data_room + 256;
+  // PLATFORM.md gives about 2.4 KB per default mbuf plus about 10 MB; the
+  // static no-huge heap also loses room to alignment and fragmentation
+  // (32,767 mbufs failed at -m 128 and fit at -m 160), hence the margin.
+  const uint64_t per_mbuf = (profile.mbuf_data_room + 256) * 3 / 2;
   const uint64_t rings = uint64_t{profile.workers} * (profile.event_ring_size + profile.worker_ring_size) * 8 * 4;
   return uint64_t{profile.mbufs} * per_mbuf + rings + (48ull << 20);
 }
@@ -181,8 +182,12 @@ std::vector<std::string> eal_arguments(const DpOptions& o, const drivers::Hardwa
       a.push_back("--lcores=(0-" + std::to_string(lcores - 1) + ")@(0-" + std::to_string(cpus - 1) + ")");
     }
   }
-  if (pcap_mode) {
-    if (!has_option(o.eal, {"--no-huge", "--huge-dir"})) a.push_back("--no-huge");
+  // A capture replay, or an appliance of virtual devices only (the lab
+  // profile), runs without hugepages and without PCI unless told otherwise.
+  const bool virtual_only = std::all_of(profile.ports.begin(), profile.ports.end(),
+                                        [](const drivers::PortProfile& p) { return p.is_vdev(); });
+  if (pcap_mode || virtual_only) {
+    if (!has_option(o.eal, {"--no-huge", "--huge-dir", "--socket-mem"})) a.push_back("--no-huge");
     if (!has_option(o.eal, {"--no-pci", "-a", "--allow", "-b", "--block"})) a.push_back("--no-pci");
     if (!has_option(o.eal, {"-m", "--socket-mem"})) {
       a.push_back("-m");

@@ -87,6 +87,7 @@ json worker_json(WorkerSlot& w, bool stopped) {
               {"reasons", malformed},
               {"alerts", c.alerts},
               {"detections", c.detections},
+              {"rejudged", c.rejudged},
               {"path", path_json(w.counters())}};
 }
 
