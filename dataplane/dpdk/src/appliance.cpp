@@ -742,6 +742,7 @@ int run_appliance(Appliance& a) {
     if (all_done) break;
   }
   rte_eal_mp_wait_lcore();
+  a.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - a.started).count();
   while (a.drain_shared_tx()) {
   }
   a.poll_grace();

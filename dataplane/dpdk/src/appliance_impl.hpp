@@ -211,6 +211,7 @@ class Appliance {
     std::atomic<uint64_t> events{0};
   } tel;
   std::chrono::steady_clock::time_point started;
+  double elapsed_s = 0;  // workers started to workers stopped
   // Software distribution (ports without RSS, several workers).
   struct Stash {
     rte_mbuf* mbufs[engine::kBurstSize];

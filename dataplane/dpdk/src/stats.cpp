@@ -141,7 +141,8 @@ std::string stats_json(Appliance& a) {
   s.compliance = a.desk->rows();
   s.compliance_note = a.desk->note();
   s.notices = a.notices;
-  json out{{"ports", ports},
+  json out{{"elapsed_s", a.elapsed_s},
+           {"ports", ports},
            {"workers", workers},
            {"distribution", {{"ports", a.distributed_ports.size()}, {"packets", a.distributed}, {"waits", a.distribution_waits}}},
            {"reload", reload_json(a)},
