@@ -21,13 +21,15 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # The main job on the embedded default: the generated Lin-gang capture through
-# the example configuration, with the report on standard output.
+# the DPDK fast path (net_pcap ports, no NIC, no hugepages) with the example
+# configuration; the report on standard output, one pcap per port role.
 demo: build
 	@mkdir -p $(DEMO_DIR)
 	@$(BUILD)/bin/ftzgate-gen scenario --out $(DEMO_PCAP)
-	@$(BUILD)/bin/ftzgate-inspect --config examples/lingang.yaml --pcap $(DEMO_PCAP) \
-	  --eve $(DEMO_DIR)/eve.json --pcap-out $(DEMO_DIR)/forwarded.pcap
-	@echo "events: $(DEMO_DIR)/eve.json  forwarded packets: $(DEMO_DIR)/forwarded.pcap"
+	@$(BUILD)/bin/ftzgate-dp --config examples/lingang.yaml --pcap-in $(DEMO_PCAP) \
+	  --pcap-out $(DEMO_DIR)/ports --eve $(DEMO_DIR)/eve.json --stats $(DEMO_DIR)/stats.json \
+	  -- --log-level='*:warning'
+	@echo "events: $(DEMO_DIR)/eve.json  statistics: $(DEMO_DIR)/stats.json  transmitted per port role: $(DEMO_DIR)/ports/"
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

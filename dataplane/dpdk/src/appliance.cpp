@@ -759,6 +759,8 @@ int run_appliance(Appliance& a) {
     }
   }
   if (a.eve.is_open()) a.eve.flush();
+  // The operator's summary, as ftzgate-inspect prints it.
+  std::fputs(offline::format_report_text(run_summary(a)).c_str(), stdout);
   unregister_telemetry();
   for (auto& o : a.offload) {
     if (o) o->remove_all();

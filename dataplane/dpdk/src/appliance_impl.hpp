@@ -240,7 +240,8 @@ class Appliance {
   int64_t newest_packet_ns() const;
 };
 
-// stats.cpp
+// stats.cpp: the run as ftzgate-inspect reports it, and --stats.
+offline::InspectSummary run_summary(Appliance& a);
 std::string stats_json(Appliance& a);
 // telemetry.cpp: /ftzgate/stats, /ftzgate/workers, /ftzgate/generation
 void register_telemetry(Appliance& a);

@@ -122,18 +122,15 @@ json offload_json(const Appliance& a) {
   return ports;
 }
 
-std::string stats_json(Appliance& a) {
-  json ports = json::array();
-  for (const Port& p : a.ports) ports.push_back(port_json(p));
-  json workers = json::array();
+offline::InspectSummary run_summary(Appliance& a) {
   offline::InspectSummary s;
   s.pcap_path = a.options.pcap_in;
   s.link_type = a.link == engine::LinkType::kEthernet ? "EN10MB" : "other";
   for (auto& w : a.workers) {
-    workers.push_back(worker_json(*w, true));
     offline::add_worker_totals(s, w->engine(), *a.running->gen);
     s.peak_active_flows += w->engine().active_flows();
     s.packets_written += w->counters().tx.load(std::memory_order_relaxed);
+    s.resets_written += w->counters().resets_sent.load(std::memory_order_relaxed);
   }
   s.packets = s.counters.packets;
   s.bytes = s.counters.bytes;
@@ -141,6 +138,19 @@ std::string stats_json(Appliance& a) {
   s.compliance = a.desk->rows();
   s.compliance_note = a.desk->note();
   s.notices = a.notices;
+  if (!a.capture_clock.ts.empty()) {
+    s.first_ts_ns = a.capture_clock.ts.front();
+    s.last_ts_ns = a.capture_clock.ts.back();
+  }
+  return s;
+}
+
+std::string stats_json(Appliance& a) {
+  json ports = json::array();
+  for (const Port& p : a.ports) ports.push_back(port_json(p));
+  json workers = json::array();
+  for (auto& w : a.workers) workers.push_back(worker_json(*w, true));
+  const offline::InspectSummary s = run_summary(a);
   json out{{"elapsed_s", a.elapsed_s},
            {"ports", ports},
            {"workers", workers},
