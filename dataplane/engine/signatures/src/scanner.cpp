@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <type_traits>
 
@@ -173,7 +174,9 @@ int Scanner::on_match(unsigned id, unsigned long long from, unsigned long long t
     self->match_overflow_ = true;
     return 0;
   }
-  self->matches_[self->match_count_++] = RawMatch{id, from, to};
+  // Hyperscan offsets count from the stream's start; the state's from its
+  // direction's start.
+  self->matches_[self->match_count_++] = RawMatch{id, from + self->match_base_, to + self->match_base_};
   return 0;
 }
 
@@ -227,6 +230,11 @@ tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_
   return s;
 }
 
+size_t Scanner::scratch_bytes() const noexcept {
+  size_t n = 0;
+  return hs_scratch_size(scratch_.get(), &n) == HS_SUCCESS ? n : 0;
+}
+
 Scanner::~Scanner() {
   for (auto& inf : inflaters_) {
     if (inf->live) inflateEnd(&inf->zs);
@@ -243,14 +251,103 @@ void Scanner::mark_uninspectable(ScanState& st, Uninspectable why) noexcept {
 }
 
 void Scanner::release(ScanState& st) noexcept {
-  if (st.stream != kNoSlot) {
-    hs_reset_stream(streams_[st.stream].get(), 0, nullptr, nullptr, nullptr);
-    free_streams_.push_back(st.stream);
-    st.stream = kNoSlot;
-    --counters_.streams_in_use;
-  }
+  release_stream(st);
   release_inflater(st);
   st.pending_count = 0;
+}
+
+void Scanner::release_stream(ScanState& st) noexcept {
+  if (st.stream == kNoSlot) return;
+  hs_reset_stream(streams_[st.stream].get(), 0, nullptr, nullptr, nullptr);
+  free_streams_.push_back(st.stream);
+  st.stream = kNoSlot;
+  --counters_.streams_in_use;
+}
+
+std::vector<uint32_t> map_signatures(std::span<const SignatureSpec> from, std::span<const SignatureSpec> to) {
+  std::vector<uint32_t> map(from.size(), kNoSignature);
+  for (size_t i = 0; i < from.size(); ++i) {
+    for (size_t j = 0; j < to.size(); ++j) {
+      if (to[j].name == from[i].name) {
+        map[i] = static_cast<uint32_t>(j);
+        break;
+      }
+    }
+  }
+  return map;
+}
+
+void Scanner::hand_over(ScanState& st, const ScanContext& ctx, DetectionSink& sink, Scanner* next,
+                        std::span<const uint32_t> sig_map) noexcept {
+  if (next == nullptr) {
+    // Nothing scans this direction for now: finish it; whatever scanner
+    // comes later starts afresh (the bytes in between are not scanned).
+    finish(st, ctx, sink);
+    const uint64_t offset = st.offset;
+    const bool uninspectable = st.uninspectable;
+    const Uninspectable reason = st.reason;
+    st = ScanState{};
+    st.offset = offset;
+    st.stream_base = offset;
+    st.uninspectable = uninspectable;
+    st.reason = reason;
+    return;
+  }
+  if (st.finished || st.uninspectable || st.stream == kNoSlot) return;
+  // End of data for this database: `$` matches, pending spans decided.
+  scan_block(st, ctx, sink, 0, true);
+  if (st.uninspectable) return;  // match overflow: slots already returned
+  release_stream(st);
+  st.pending_count = 0;
+  // CSV columns bound by the header row: the same signatures in `next`.
+  uint8_t kept = 0;
+  for (uint8_t i = 0; i < st.csv_bindings; ++i) {
+    uint64_t mask = 0;
+    for (uint64_t m = st.csv_bound_mask[i]; m != 0; m &= m - 1) {
+      const auto from = static_cast<size_t>(std::countr_zero(m));
+      const uint32_t to = from < sig_map.size() ? sig_map[from] : kNoSignature;
+      if (to < 64) mask |= uint64_t{1} << to;
+    }
+    if (mask != 0) {
+      st.csv_bound_column[kept] = st.csv_bound_column[i];
+      st.csv_bound_mask[kept] = mask;
+      ++kept;
+    }
+  }
+  st.csv_bindings = kept;
+  // A compressed body under way: its inflate state moves to `next`.
+  if (st.inflater != kNoSlot) {
+    const uint32_t slot = st.inflater;
+    Inflater& from = *inflaters_[slot];
+    st.inflater = kNoSlot;
+    const bool copied = next->copy_inflater(st, from);
+    if (from.live) inflateEnd(&from.zs);
+    from.live = false;
+    free_inflaters_.push_back(slot);
+    --counters_.inflaters_in_use;
+    if (!copied) next->mark_uninspectable(st, Uninspectable::kInflateMemcap);
+  }
+}
+
+bool Scanner::copy_inflater(ScanState& st, Inflater& from) noexcept {
+  if (free_inflaters_.empty()) return false;
+  const uint32_t slot = free_inflaters_.back();
+  Inflater& to = *inflaters_[slot];
+  if (to.live) inflateEnd(&to.zs);
+  to.live = false;
+  to.used = 0;
+  // inflateCopy allocates through the SOURCE's zalloc and opaque: point the
+  // source at this arena for the copy. The copy keeps the opaque (&to).
+  from.zs.opaque = &to;
+  const int rc = inflateCopy(&to.zs, &from.zs);
+  from.zs.opaque = &from;
+  if (rc != Z_OK) return false;
+  to.zs.opaque = &to;
+  to.live = true;
+  free_inflaters_.pop_back();
+  st.inflater = slot;
+  ++counters_.inflaters_in_use;
+  return true;
 }
 
 bool Scanner::acquire_inflater(ScanState& st, const uint8_t* in, size_t n) noexcept {
@@ -319,6 +416,7 @@ void Scanner::scan(ScanState& st, std::span<const uint8_t> bytes, const ScanCont
     }
     st.stream = free_streams_.back();
     free_streams_.pop_back();
+    st.stream_base = st.offset;
     counters_.streams_peak = std::max(counters_.streams_peak, ++counters_.streams_in_use);
   }
   if (ctx.body_start || !st.body_started || ctx.kind != st.kind || ctx.encoding != st.encoding) {
@@ -459,6 +557,7 @@ void Scanner::scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& s
   std::memcpy(win_, st.tail, tail);
   const uint64_t win_base = st.offset - tail;
   hs_stream_t* const stream = streams_[st.stream].get();
+  match_base_ = st.stream_base;
   size_t done = 0;
   do {
     const size_t slice = std::min(kSliceBytes, produced - done);

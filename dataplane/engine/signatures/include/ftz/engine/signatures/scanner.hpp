@@ -75,6 +75,7 @@ inline constexpr size_t kUninspectableCount = static_cast<size_t>(Uninspectable:
 std::string_view uninspectable_name(Uninspectable r) noexcept;
 
 inline constexpr uint32_t kNoSlot = UINT32_MAX;
+inline constexpr uint32_t kNoSignature = UINT32_MAX;
 inline constexpr size_t kTailBytes = 64;
 inline constexpr size_t kPendingSpans = 4;
 inline constexpr size_t kCsvBindings = 8;
@@ -97,6 +98,9 @@ struct ScanState {
   uint32_t stream = kNoSlot;   // Hyperscan stream slot
   uint32_t inflater = kNoSlot; // inflate arena slot while a compressed body is open
   uint64_t offset = 0;         // decoded bytes scanned so far
+  // `offset` when the current Hyperscan stream started: 0, or the point where
+  // a reload handed the direction to another database (hand_over()).
+  uint64_t stream_base = 0;
   uint64_t inflated = 0;       // decoded bytes of the current compressed body
   bool uninspectable = false;
   Uninspectable reason = Uninspectable::kNone;
@@ -194,6 +198,11 @@ struct ScannerConfig {
 // Bytes of one inflate arena (zlib inflate state + 32 KiB window).
 inline constexpr size_t kInflateArenaBytes = 48u << 10;
 
+// For hand_over(): index in `from` -> index of the signature of the same name
+// in `to`, kNoSignature when `to` has none (names are the stable identity of
+// a signature; indices are not stable across catalogs). Slow path.
+std::vector<uint32_t> map_signatures(std::span<const SignatureSpec> from, std::span<const SignatureSpec> to);
+
 class Scanner {
  public:
   static tl::expected<std::unique_ptr<Scanner>, std::string> create(std::shared_ptr<const SignatureDatabase> db,
@@ -210,6 +219,28 @@ class Scanner {
   void finish(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept;
   // Returns the slots without reporting (flow evicted / timed out).
   void release(ScanState& st) noexcept;
+  // Reload with another signature database: ends the direction's Hyperscan
+  // stream under THIS scanner as at the end of the data (end-of-data matches
+  // reported, pending right boundaries and right context decided as if no byte
+  // followed; detections go to `sink` with this database's signature indices)
+  // and returns the stream slot. `st` then continues with `next`, which opens
+  // a new stream on the next scan(); offsets continue (st.stream_base):
+  //  - the decoding state carries over (held escape bytes, body kind and
+  //    coding, CSV position, the 64-byte tail for left boundaries and context,
+  //    an open inflater copied into one of next's arenas with inflateCopy), so
+  //    a body under way keeps decoding; signature-indexed state (CSV column
+  //    bindings) is mapped with `sig_map` (this database's index -> next's,
+  //    kNoSignature when next lacks it; see map_signatures());
+  //  - without `next` (the new generation scans nothing) the direction is
+  //    finish()ed and `st` starts over, keeping only its offset.
+  // A finished, uninspectable or never-scanned state is left as it is (with a
+  // next) or reset likewise (without). Identifiers straddling the switch are
+  // not found by either database (the new stream does not see the bytes
+  // before it). No allocation; `next` may be out of inflate arenas only if it
+  // is configured smaller than this scanner (the direction becomes
+  // uninspectable, kInflateMemcap).
+  void hand_over(ScanState& st, const ScanContext& ctx, DetectionSink& sink, Scanner* next,
+                 std::span<const uint32_t> sig_map) noexcept;
 
   [[nodiscard]] const ScannerCounters& counters() const noexcept { return counters_; }
   [[nodiscard]] std::span<const SignatureCounters> signature_counters() const noexcept { return sig_counters_; }
@@ -218,6 +249,8 @@ class Scanner {
   // ScanState itself is sizeof(ScanState) in the flow record.
   [[nodiscard]] size_t stream_state_bytes() const noexcept { return db_->stream_size(); }
   [[nodiscard]] uint32_t inflater_slots() const noexcept { return static_cast<uint32_t>(inflaters_.size()); }
+  // hs_scratch_size of this scanner's scratch.
+  [[nodiscard]] size_t scratch_bytes() const noexcept;
 
  private:
   Scanner() = default;
@@ -255,6 +288,8 @@ class Scanner {
   bool acquire_inflater(ScanState& st, const uint8_t* in, size_t n) noexcept;
   void release_inflater(ScanState& st) noexcept;
   void mark_uninspectable(ScanState& st, Uninspectable why) noexcept;
+  void release_stream(ScanState& st) noexcept;
+  bool copy_inflater(ScanState& st, Inflater& from) noexcept;
   void restart_body(ScanState& st, const ScanContext& ctx) noexcept;
 
   static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
@@ -275,6 +310,7 @@ class Scanner {
   std::vector<uint8_t> tmp_;
   std::vector<RawMatch> matches_;
   size_t match_count_ = 0;
+  uint64_t match_base_ = 0;  // stream_base of the state being scanned
   bool match_overflow_ = false;
   std::vector<Candidate> cands_;
   std::vector<uint32_t> order_;
