@@ -73,6 +73,7 @@ struct Worker::Flow {
 // WorkerOptions::inspect_max_flows (most flows never need one).
 struct Worker::ContentState {
   static constexpr uint32_t kTokenSlots = 256;  // distinct identifiers deduplicated per flow
+  uint32_t flow = kNil;  // the flow record holding this slot; kNil while free
   sig::ScanState scan[2];
   uint64_t tokens[kTokenSlots];
   uint32_t token_count = 0;
@@ -130,28 +131,121 @@ Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link
       key_ = own_key_.get();
     }
   }
-  if (const auto& db = gen_->signatures(); db) {
-    sig::ScannerConfig sc;
-    sc.max_streams = 2 * options_.inspect_max_flows;
-    auto scanner = sig::Scanner::create(db, sc);
+  if (gen_->signatures()) {
+    auto scanner = make_scanner(*gen_, options_);
     if (scanner) scanner_ = std::move(*scanner);
+    else ++counters_.scanner_build_failed;
   }
-  if (scanner_) {
-    content_.resize(options_.inspect_max_flows);
-    content_free_.reserve(content_.size());
-    for (size_t i = content_.size(); i > 0; --i) content_free_.push_back(static_cast<uint32_t>(i - 1));
-  }
+  if (scanner_) allocate_content_pool();
 }
 
 Worker::~Worker() = default;
 
+void Worker::allocate_content_pool() {
+  content_.resize(options_.inspect_max_flows);
+  content_free_.reserve(content_.size());
+  for (size_t i = content_.size(); i > 0; --i) content_free_.push_back(static_cast<uint32_t>(i - 1));
+}
+
+tl::expected<std::unique_ptr<sig::Scanner>, std::string> Worker::make_scanner(const PolicyGeneration& generation,
+                                                                              const WorkerOptions& options) {
+  const auto& db = generation.signatures();
+  if (!db) return std::unique_ptr<sig::Scanner>{};
+  sig::ScannerConfig sc;
+  sc.max_streams = 2 * options.inspect_max_flows;  // two directions per content flow
+  return sig::Scanner::create(db, sc);
+}
+
 void Worker::set_generation(std::shared_ptr<const PolicyGeneration> generation) noexcept {
+  (void)set_generation(std::move(generation), nullptr);
+}
+
+std::unique_ptr<sig::Scanner> Worker::set_generation(std::shared_ptr<const PolicyGeneration> generation,
+                                                     std::unique_ptr<sig::Scanner> scanner) noexcept {
+  ++counters_.generation_switches;
+  const sig::SignatureDatabase* const current_db = scanner_ ? &scanner_->database() : nullptr;
+  const sig::SignatureDatabase* const next_db = generation->signatures().get();
+  if (next_db == current_db) {
+    // Same database (or none on both sides): streams continue untouched.
+    install_generation(std::move(generation));
+    return scanner;
+  }
+  // A scanner for another database than the generation's cannot be used.
+  if (scanner && (next_db == nullptr || &scanner->database() != next_db)) scanner.reset();
+  if (next_db != nullptr && !scanner) {
+    auto built = make_scanner(*generation, options_);
+    if (built) scanner = std::move(*built);
+    else ++counters_.scanner_build_failed;
+  }
+  ++counters_.scanner_switches;
+  // Signature indices of open detections are indices into the catalog that
+  // produced them; the new generation's catalog may order them differently.
+  sig_map_ = sig::map_signatures(scanner_ ? scanner_->database().specs() : gen_->spec().signatures,
+                                 scanner ? scanner->database().specs() : generation->spec().signatures);
+  // Under the OLD scanner and generation: whatever the old streams still
+  // report is alerted and recorded with the old indices and generation.
+  hand_over_content(scanner.get());
+  if (scanner && content_.empty()) allocate_content_pool();  // first database of this worker
+  std::unique_ptr<sig::Scanner> old = std::move(scanner_);
+  scanner_ = std::move(scanner);
+  install_generation(std::move(generation));
+  return old;
+}
+
+void Worker::install_generation(std::shared_ptr<const PolicyGeneration> generation) noexcept {
   gen_owner_ = std::move(generation);
   gen_ = gen_owner_.get();
   if (zone_pair_bytes_.size() != gen_->zone_count() * gen_->zone_count()) {
     // Zones changed shape: the per-pair report starts over with this generation.
     zone_pair_bytes_.assign(gen_->zone_count() * gen_->zone_count(), 0);
   }
+  if (flows_per_rule_.size() != gen_->spec().rules.size() + 1) {
+    // Rules changed shape: the per-rule report starts over likewise.
+    flows_per_rule_.assign(gen_->spec().rules.size() + 1, 0);
+  }
+}
+
+void Worker::hand_over_content(sig::Scanner* next) noexcept {
+  // Between bursts every packet's detections are settled: pending_ is empty.
+  pending_.clear();
+  const int64_t now = now_ns_;
+  current_ts_ = now;
+  sig::ScanContext ctx;
+  ctx.now_unix_s = now / 1'000'000'000;
+  for (ContentState& cs : content_) {
+    if (cs.flow == kNil) continue;
+    Flow& f = flows_[cs.flow];
+    if (scanner_) {
+      current_ = &f;
+      for (int d = 0; d < 2; ++d) {
+        current_dir_ = d;
+        if (cs.scan[d].stream != sig::kNoSlot) ++counters_.scan_handovers;
+        scanner_->hand_over(cs.scan[d], ctx, *this, next, sig_map_);
+        if (cs.scan[d].uninspectable) mark_uninspectable(f);
+      }
+      current_ = nullptr;
+      if (content_changed_) {
+        content_changed_ = false;
+        // Idle since an earlier policy-only reload: judged under the
+        // generation its alerts will name.
+        if (f.generation != gen_->number()) rejudge(cs.flow, now);
+        judge(f, Stage::kContent, now);
+      }
+      settle_detections(f, false);
+    }
+    // Per-signature counts follow their signature into the new catalog.
+    FlowDetections& det = cs.det;
+    uint8_t kept = 0;
+    for (uint8_t k = 0; k < det.kinds; ++k) {
+      const uint32_t to = det.signature[k] < sig_map_.size() ? sig_map_[det.signature[k]] : sig::kNoSignature;
+      if (to > UINT16_MAX) continue;
+      det.signature[kept] = static_cast<uint16_t>(to);
+      det.count[kept] = det.count[k];
+      ++kept;
+    }
+    det.kinds = kept;
+  }
+  current_dir_ = 0;
 }
 
 uint32_t Worker::process_burst(std::span<const PacketView> pkts, std::span<PacketResult> results) noexcept {
@@ -245,17 +339,12 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res
   f.bytes[dir] += pv.wirelen;
   if (pv.ts_ns > f.last_ns) f.last_ns = pv.ts_ns;
   table_.touch(idx, pv.ts_ns);
+  // A new generation judges the flow afresh (it may relax the verdict).
+  if (f.generation != gen_->number()) rejudge(idx, pv.ts_ns);
   const size_t nz = gen_->zone_count();
   const uint32_t zsrc = dir == kToServer ? f.client_zone : f.server_zone;
   const uint32_t zdst = dir == kToServer ? f.server_zone : f.client_zone;
   if (zsrc < nz && zdst < nz) zone_pair_bytes_[zsrc * nz + zdst] += pv.wirelen;
-  if (f.generation != gen_->number()) {
-    // A new generation judges the flow afresh (it may relax the verdict).
-    ++counters_.rejudged;
-    f.verdict = Verdict{};
-    f.rule = kNoIndex;
-    judge(f, f.stage, pv.ts_ns);
-  }
   current_ = &f;
   current_ts_ = pv.ts_ns;
   if (p.l4_proto == 6 && p.l4_valid) {
@@ -366,22 +455,44 @@ void Worker::init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_
     sender_is_client = false;
   }
   f.client_is_lo = sender_is_client ? from_lo : !from_lo;
-  const IpAddr& client = sender_is_client ? p.src : p.dst;
-  const IpAddr& server = sender_is_client ? p.dst : p.src;
   f.server_port = sender_is_client ? p.dst_port : p.src_port;
+  resolve_endpoints(idx);
+  const FlowKey& k = table_.key(idx);
+  f.flow_id = (hash_flow_key(k) ^ static_cast<uint64_t>(now) * 0x9e3779b97f4a7c15ull) & ((uint64_t{1} << 51) - 1);
+  f.inspect = gen_->is_export(f.client_zone, f.server_zone);
+  if (f.inspect) ++counters_.flows_inspected;
+  judge(f, Stage::kHeader, now);
+}
+
+// Zones and tenant of the flow's endpoints under the current generation.
+void Worker::resolve_endpoints(uint32_t idx) noexcept {
+  Flow& f = flows_[idx];
+  const FlowKey& k = table_.key(idx);
+  const IpAddr& client = f.client_is_lo ? k.lo_addr : k.hi_addr;
+  const IpAddr& server = f.client_is_lo ? k.hi_addr : k.lo_addr;
   f.client_zone = gen_->zone_of(client);
   f.server_zone = gen_->zone_of(server);
   const auto& zones = gen_->spec().zones;
   // The tenant is the exporter: the endpoint inside an FTZ zone.
   const bool client_ftz = f.client_zone < zones.size() && zones[f.client_zone].kind == ZoneKind::kFtz;
   const bool server_ftz = f.server_zone < zones.size() && zones[f.server_zone].kind == ZoneKind::kFtz;
+  f.tenant = kNoIndex;
   if (client_ftz) f.tenant = gen_->tenant_of(client, f.client_zone);
   else if (server_ftz) f.tenant = gen_->tenant_of(server, f.server_zone);
-  const FlowKey& k = table_.key(idx);
-  f.flow_id = (hash_flow_key(k) ^ static_cast<uint64_t>(now) * 0x9e3779b97f4a7c15ull) & ((uint64_t{1} << 51) - 1);
-  f.inspect = gen_->is_export(f.client_zone, f.server_zone);
-  if (f.inspect) ++counters_.flows_inspected;
-  judge(f, Stage::kHeader, now);
+}
+
+void Worker::rejudge(uint32_t idx, int64_t now) noexcept {
+  Flow& f = flows_[idx];
+  ++counters_.rejudged;
+  // Zone and tenant indices belong to a generation (zones may have been
+  // added, removed or re-addressed); so does being an export.
+  resolve_endpoints(idx);
+  const bool inspect = gen_->is_export(f.client_zone, f.server_zone);
+  if (inspect && !f.inspect) ++counters_.flows_inspected;
+  f.inspect = inspect;
+  f.verdict = Verdict{};
+  f.rule = kNoIndex;
+  judge(f, f.stage, now);
 }
 
 void Worker::judge(Flow& f, Stage stage, int64_t now) noexcept {
@@ -553,7 +664,9 @@ void Worker::handle_tcp(uint32_t idx, Flow& f, const ParsedPacket& p, int dir, c
     default:
       break;
   }
-  if (f.inspect) {
+  // (A flow that stopped being inspected under a new generation still
+  // releases what it held.)
+  if (f.inspect || f.held_head[0] != kNil || f.held_head[1] != kNil) {
     release_held(f, dir, false);
     release_held(f, 1 - dir, false);
   }
@@ -616,6 +729,9 @@ void Worker::push_release(uint64_t token, const Flow* f, Disposition d, Reason r
 
 void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
   Flow& f = flows_[idx];
+  // Idle since a reload: it ends under the current generation, whose indices
+  // (zones, rule, signatures) its events carry.
+  if (f.generation != gen_->number()) rejudge(idx, now);
   current_ = &f;
   current_ts_ = now;
   for (int d = 0; d < 2; ++d) {
@@ -648,7 +764,10 @@ void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
   }
   ++flows_per_rule_[f.rule < gen_->spec().rules.size() ? f.rule : flows_per_rule_.size() - 1];
   if (f.content != kNil) {
-    for (auto& st : content_[f.content].scan) scanner_->release(st);
+    if (scanner_) {
+      for (auto& st : content_[f.content].scan) scanner_->release(st);
+    }
+    content_[f.content].flow = kNil;
     content_free_.push_back(f.content);
     f.content = kNil;
   }
@@ -807,10 +926,16 @@ void Worker::on_http_body(uint32_t, std::span<const uint8_t> body) noexcept {
 }
 
 bool Worker::wants_content(const Flow& f) const noexcept {
-  return scanner_ != nullptr && (f.inspect || options_.classify_all);
+  return gen_->signatures() != nullptr && (f.inspect || options_.classify_all);
 }
 
 Worker::ContentState* Worker::content_of(Flow& f) noexcept {
+  if (scanner_ == nullptr) {
+    // Signatures but no scanner (make_scanner failed, counted as
+    // scanner_build_failed): the content cannot be inspected.
+    mark_uninspectable(f);
+    return nullptr;
+  }
   if (f.content != kNil) return &content_[f.content];
   if (f.uninspectable) return nullptr;
   if (content_free_.empty()) {
@@ -821,6 +946,7 @@ Worker::ContentState* Worker::content_of(Flow& f) noexcept {
   f.content = content_free_.back();
   content_free_.pop_back();
   ContentState& cs = content_[f.content];
+  cs.flow = static_cast<uint32_t>(&f - flows_.data());
   cs.scan[0] = sig::ScanState{};
   cs.scan[1] = sig::ScanState{};
   std::fill(std::begin(cs.tokens), std::end(cs.tokens), 0);
@@ -872,16 +998,19 @@ void Worker::mark_uninspectable(Flow& f) noexcept {
 }
 
 void Worker::finish_content(Flow& f) noexcept {
-  if (f.content == kNil) return;
-  ContentState& cs = content_[f.content];
-  Flow* saved = current_;
-  current_ = &f;
-  const sig::ScanContext ctx = scan_context(f, 0);
-  for (int d = 0; d < 2; ++d) {
-    current_dir_ = d;
-    scanner_->finish(cs.scan[d], ctx, *this);
+  if (f.content != kNil && scanner_ != nullptr) {
+    ContentState& cs = content_[f.content];
+    Flow* saved = current_;
+    current_ = &f;
+    const sig::ScanContext ctx = scan_context(f, 0);
+    for (int d = 0; d < 2; ++d) {
+      current_dir_ = d;
+      scanner_->finish(cs.scan[d], ctx, *this);
+    }
+    current_ = saved;
   }
-  current_ = saved;
+  // Also when the flush at the end only made the flow uninspectable: the
+  // flag must not carry over to the next packet's flow.
   if (content_changed_) {
     content_changed_ = false;
     judge(f, Stage::kContent, current_ts_);

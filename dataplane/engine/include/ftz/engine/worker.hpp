@@ -4,7 +4,8 @@
 // tracks flows, reassembles TCP, extracts app metadata and judges flows with
 // the current PolicyGeneration. All memory is allocated in the constructor
 // from the generation's limits; process_burst() does not allocate, lock, make
-// syscalls or throw.
+// syscalls or throw. Reloads go through set_generation() between bursts
+// (docs/decisions/0002-reload-and-scan-state.md).
 //
 // Inline contract with the packet path, per packet of a burst:
 //  - kForward: send it (to the channel when verdict.action is kRoute);
@@ -19,7 +20,10 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
+
+#include <tl/expected.hpp>
 
 #include "ftz/engine/app/app_parser.hpp"
 #include "ftz/engine/compliance/threshold_board.hpp"
@@ -103,6 +107,11 @@ struct WorkerCounters {
   uint64_t alerts_suppressed = 0;      // over limits.alerts_per_flow
   uint64_t identifiers_not_exported = 0;  // in packets that were dropped
   uint64_t resets = 0;
+  // Reloads (set_generation).
+  uint64_t generation_switches = 0;
+  uint64_t scanner_switches = 0;      // switches to another signature database
+  uint64_t scan_handovers = 0;        // open scan streams closed at a scanner switch
+  uint64_t scanner_build_failed = 0;  // no scanner for a generation with signatures: its content flows are uninspectable
 };
 
 class Worker : private app::AppSink, private sig::DetectionSink {
@@ -126,7 +135,39 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // Ends every flow (shutdown / end of capture); releases held packets.
   void finish(int64_t now_ns) noexcept;
 
-  // Installs a new generation; flows are re-judged on their next packet.
+  // The scanner this worker needs for `generation`, sized as the constructor
+  // sizes its own (2 * options.inspect_max_flows streams, default
+  // ScannerConfig otherwise): null when the generation has no signatures, an
+  // error when Hyperscan could not allocate. Slow path, any thread: the packet
+  // path builds one per worker next to the new generation and hands it to
+  // set_generation() at a burst boundary.
+  static tl::expected<std::unique_ptr<sig::Scanner>, std::string> make_scanner(const PolicyGeneration& generation,
+                                                                               const WorkerOptions& options);
+
+  // Installs a new generation between two bursts (never inside
+  // process_burst()); flows are re-judged on their next packet (or when they
+  // end), zones and tenant resolved again. Returns the scanner the caller
+  // frees after its RCU grace period; the worker frees nothing here.
+  //  - Same signature database as the current scanner's (or none before and
+  //    after): `scanner` is not needed and is returned as given; open scan
+  //    streams continue untouched.
+  //  - Another database: every open scan stream is closed under the OLD
+  //    scanner and generation first (sig::Scanner::hand_over: end-of-data
+  //    matches and pending boundaries decided as at stream end; their alerts
+  //    and compliance records carry the old generation), then `scanner` is
+  //    installed and the old one returned. Flows open new streams on their
+  //    next bytes; their detections, classes and verdict stay, per-signature
+  //    counts are carried to the new catalog by signature name (signatures it
+  //    lacks leave the per-signature list). Without `scanner` when one is
+  //    needed (tests, offline) it is built here with make_scanner(); a
+  //    scanner built for another database is discarded likewise.
+  // The worker drops its reference to the previous generation: the caller
+  // keeps one until the grace period ends. Takes O(inspect_max_flows) time
+  // when the database changes, O(1) otherwise. docs/decisions/0002.
+  [[nodiscard]] std::unique_ptr<sig::Scanner> set_generation(std::shared_ptr<const PolicyGeneration> generation,
+                                                             std::unique_ptr<sig::Scanner> scanner) noexcept;
+  // The same, building the scanner here when needed and freeing the old one
+  // at once (offline use, tests).
   void set_generation(std::shared_ptr<const PolicyGeneration> generation) noexcept;
   [[nodiscard]] const PolicyGeneration& generation() const noexcept { return *gen_; }
 
@@ -172,6 +213,14 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   uint32_t lookup_or_create(const ParsedPacket& p, int64_t now, bool& from_lo, PacketResult& res) noexcept;
   void init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_t now) noexcept;
   void judge(Flow& f, Stage stage, int64_t now) noexcept;
+  // The flow under a generation other than the one that last judged it.
+  void rejudge(uint32_t idx, int64_t now) noexcept;
+  void resolve_endpoints(uint32_t idx) noexcept;
+  void install_generation(std::shared_ptr<const PolicyGeneration> generation) noexcept;
+  // Reload with another signature database: scan states to `next`, detection
+  // indices to the new catalog (sig_map_).
+  void hand_over_content(sig::Scanner* next) noexcept;
+  void allocate_content_pool();
   void handle_tcp(uint32_t idx, Flow& f, const ParsedPacket& p, int dir, const PacketView& pv,
                   PacketResult& res) noexcept;
   void handle_udp(Flow& f, const ParsedPacket& p, int dir) noexcept;
@@ -244,6 +293,7 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   std::unique_ptr<sig::Scanner> scanner_;
   std::vector<ContentState> content_;
   std::vector<uint32_t> content_free_;
+  std::vector<uint32_t> sig_map_;  // at a scanner switch: old signature index -> new
   std::unique_ptr<compliance::TokenKey> own_key_;  // when options_ has none
   const compliance::TokenKey* key_ = nullptr;
   std::vector<PendingDetection> pending_;
