@@ -8,6 +8,7 @@
 #include <rte_telemetry.h>
 
 #include <atomic>
+#include <thread>
 
 #include "appliance_impl.hpp"
 
@@ -16,11 +17,22 @@ namespace ftz::dpdk {
 namespace {
 
 std::atomic<Appliance*> g_appliance{nullptr};
+std::atomic<int> g_in_flight{0};
+
+// Holds the appliance for one command; unregister_telemetry() waits for
+// commands in flight before the appliance goes away.
+class Use {
+ public:
+  Use() { g_in_flight.fetch_add(1); }
+  ~Use() { g_in_flight.fetch_sub(1); }
+  Appliance* get() const { return g_appliance.load(); }
+};
 
 void add(rte_tel_data* d, const char* name, uint64_t v) { rte_tel_data_add_dict_u64(d, name, v); }
 
 int stats_cmd(const char*, const char*, rte_tel_data* d) {
-  Appliance* a = g_appliance.load();
+  const Use use;
+  Appliance* a = use.get();
   if (a == nullptr) return -1;
   rte_tel_data_start_dict(d);
   uint64_t rx = 0, tx = 0, imissed = 0, nombuf = 0;
@@ -60,7 +72,8 @@ int stats_cmd(const char*, const char*, rte_tel_data* d) {
 }
 
 int workers_cmd(const char*, const char*, rte_tel_data* d) {
-  Appliance* a = g_appliance.load();
+  const Use use;
+  Appliance* a = use.get();
   if (a == nullptr) return -1;
   rte_tel_data_start_dict(d);
   for (auto& w : a->workers) {
@@ -90,7 +103,8 @@ int workers_cmd(const char*, const char*, rte_tel_data* d) {
 }
 
 int generation_cmd(const char*, const char*, rte_tel_data* d) {
-  Appliance* a = g_appliance.load();
+  const Use use;
+  Appliance* a = use.get();
   if (a == nullptr) return -1;
   rte_tel_data_start_dict(d);
   add(d, "generation", a->tel.generation.load(std::memory_order_relaxed));
@@ -112,6 +126,9 @@ void register_telemetry(Appliance& a) {
   rte_telemetry_register_cmd("/ftzgate/generation", generation_cmd, "ftzgate running generation and reloads");
 }
 
-void unregister_telemetry() noexcept { g_appliance.store(nullptr); }
+void unregister_telemetry() noexcept {
+  g_appliance.store(nullptr);
+  while (g_in_flight.load() != 0) std::this_thread::yield();
+}
 
 }  // namespace ftz::dpdk
