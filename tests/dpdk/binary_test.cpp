@@ -241,7 +241,7 @@ TEST(DpReload, SighupStormWhileTrafficRunsLosesNothing) {
   ASSERT_EQ(run(binary("ftzgate-gen") + " bench --flows 400 --out " + dir.file("bench.pcap")).status, 0);
   FilePrefix prefix("reload");
   const std::string cmd = binary("ftzgate-dp") + " --config " + cfg + " --pcap-in " + dir.file("bench.pcap") +
-                          " --loop --duration 4 --stats " + dir.file("stats.json") + " --eve " + dir.file("eve.json") +
+                          " --loop --duration 7 --stats " + dir.file("stats.json") + " --eve " + dir.file("eve.json") +
                           " -- --file-prefix " + prefix.name() + " --log-level=*:warning";
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
@@ -250,7 +250,8 @@ TEST(DpReload, SighupStormWhileTrafficRunsLosesNothing) {
     _exit(127);
   }
   // "exec": pid is ftzgate-dp itself, not a shell that SIGHUP would kill.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  // The storm starts once traffic flows (start-up takes longer on a busy machine).
+  ASSERT_TRUE(wait_for_traffic(prefix.name())["/ftzgate/stats"].is_object());
   int sent = 0;
   for (; sent < 40; ++sent) {
     std::ofstream(cfg, std::ios::trunc) << (sent % 2 == 0 ? kBlockConfig : kAllowConfig);
@@ -275,7 +276,7 @@ TEST(DpReload, SighupStormWhileTrafficRunsLosesNothing) {
   EXPECT_EQ(w["path"]["tx_dropped"], 0);
   EXPECT_EQ(ports[0]["imissed"], 0);
   EXPECT_EQ(ports[0]["rx_nombuf"], 0);
-  EXPECT_GE(s["reload"]["reloads"].get<uint64_t>(), 5u) << output;
+  EXPECT_GE(s["reload"]["reloads"].get<uint64_t>(), 10u) << output;
   EXPECT_EQ(s["reload"]["failures"], 0);
   EXPECT_GT(w["rejudged"].get<uint64_t>(), 0u);
   std::cout << "reloads " << s["reload"].dump() << "\n";
@@ -331,29 +332,8 @@ TEST(DpTelemetry, CommandsAnswerThroughDpdkTelemetryPy) {
     execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >/dev/null 2>&1").c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  // One JSON object per command, after the tool's banner lines.
-  auto parse_replies = [](const std::string& output) {
-    std::map<std::string, nlohmann::json> replies;
-    std::istringstream lines(output);
-    std::string line;
-    while (std::getline(lines, line)) {
-      const size_t brace = line.find('{');
-      if (brace == std::string::npos) continue;
-      auto j = nlohmann::json::parse(line.substr(brace), nullptr, false);
-      if (j.is_object() && !j.empty()) replies[j.begin().key()] = j.begin().value();
-    }
-    return replies;
-  };
   RunResult q;
-  std::map<std::string, nlohmann::json> replies;
-  for (int attempt = 0; attempt < 30; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    q = run("printf '/ftzgate/stats\\n/ftzgate/workers\\n/ftzgate/generation\\n' | dpdk-telemetry.py -f " +
-            prefix.name());
-    replies = parse_replies(q.output);
-    const nlohmann::json& stats = replies["/ftzgate/stats"];
-    if (stats.is_object() && stats.value("packets", uint64_t{0}) > 0) break;  // traffic is flowing
-  }
+  auto replies = wait_for_traffic(prefix.name(), &q);
   int status = 0;
   waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -364,6 +344,82 @@ TEST(DpTelemetry, CommandsAnswerThroughDpdkTelemetryPy) {
   EXPECT_TRUE(replies["/ftzgate/workers"].contains("worker0")) << q.output;
   ASSERT_TRUE(replies["/ftzgate/generation"].is_object()) << q.output;
   EXPECT_EQ(replies["/ftzgate/generation"]["generation"], 1);
+}
+
+// A network namespace for one test, deleted with the object.
+class Netns {
+ public:
+  explicit Netns(const std::string& tag) : name_("ftz-" + tag + "-" + std::to_string(getpid())) {
+    ok_ = run("ip netns add " + name_).status == 0 &&
+          run("ip netns exec " + name_ + " sysctl -qw net.ipv6.conf.default.disable_ipv6=1").status == 0;
+  }
+  ~Netns() { run("ip netns del " + name_); }
+  [[nodiscard]] bool ok() const { return ok_; }
+  [[nodiscard]] std::string exec(const std::string& cmd) const { return "ip netns exec " + name_ + " " + cmd; }
+
+ private:
+  std::string name_;
+  bool ok_ = false;
+};
+
+TEST(DpWorkers, TwoWorkersOnMultiQueueTapKeepBothDirectionsOfEachFlowTogether) {
+  Netns ns("workers");
+  ASSERT_TRUE(ns.ok()) << "cannot create a network namespace";
+  TempDir dir;
+  std::ofstream(dir.file("policy.yaml")) << "zones:\n"
+                                            "  - {name: inside, kind: ftz, prefixes: [198.18.0.0/16]}\n"
+                                            "  - {name: offshore, kind: offshore, default: true}\n"
+                                            "defaults:\n"
+                                            "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
+  const std::string tap = std::to_string(getpid() % 100000);
+  std::ofstream(dir.file("profile.yaml"))
+      << "profile: tap-2w\nworkers: 2\nports:\n"
+         "  - {name: ge-0/0/0, device: net_tap0, devargs: iface=fi" + tap + ", role: inside, pair: ge-0/0/1}\n"
+         "  - {name: ge-0/0/1, device: net_tap1, devargs: iface=fo" + tap + ", role: outside, pair: ge-0/0/0}\n";
+  FilePrefix prefix("workers");
+  const std::string cmd = ns.exec(binary("ftzgate-dp") + " --config " + dir.file("policy.yaml") + " --profile " +
+                                  dir.file("profile.yaml") + " --duration 5 --stats " + dir.file("stats.json") +
+                                  " --eve " + dir.file("eve.json") + " -- --file-prefix " + prefix.name() +
+                                  " --log-level=*:warning");
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + dir.file("dp.log") + " 2>&1").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // The kernel side of the TAP ports: 16 UDP flows, each once per direction
+  // (requests into the inside port, replies into the outside port).
+  const std::string send =
+      "import time, subprocess\n"
+      "from scapy.all import Ether, IP, UDP, sendp\n"
+      "for _ in range(50):\n"
+      "    if subprocess.run(['ip', 'link', 'show', 'fo" + tap + "'], capture_output=True).returncode == 0: break\n"
+      "    time.sleep(0.1)\n"
+      "time.sleep(0.5)\n"
+      "for i in range(16):\n"
+      "    c, s = '198.18.0.%d' % (10 + i), '198.19.%d.1' % i\n"
+      "    sendp(Ether()/IP(src=c, dst=s)/UDP(sport=4000 + i, dport=53)/b'q', iface='fi" + tap + "', verbose=0)\n"
+      "    sendp(Ether()/IP(src=s, dst=c)/UDP(sport=53, dport=4000 + i)/b'a', iface='fo" + tap + "', verbose=0)\n";
+  std::ofstream(dir.file("send.py")) << send;
+  const RunResult sent = run(ns.exec("/usr/bin/python3 " + dir.file("send.py")));
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_EQ(sent.status, 0) << sent.output;
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_text(dir.file("dp.log"));
+
+  const nlohmann::json s = read_json(dir.file("stats.json"));
+  EXPECT_TRUE(s["ports"][0]["hw_rss"].get<bool>()) << "the TAP port spreads its 2 queues";
+  uint64_t flows = 0;
+  for (const auto& w : s["workers"]) {
+    flows += w["flows_created"].get<uint64_t>();
+    EXPECT_GT(w["packets"].get<uint64_t>(), 0u) << "both workers received traffic: " << s["workers"].dump();
+  }
+  EXPECT_EQ(flows, 16u) << "a flow split over two workers would count twice";
+  int both_ways = 0;
+  for (const auto& e : read_eve(dir.file("eve.json"))) {
+    if (e["event_type"] == "flow" && e["flow"]["pkts_toserver"] == 1 && e["flow"]["pkts_toclient"] == 1) ++both_ways;
+  }
+  EXPECT_EQ(both_ways, 16);
 }
 
 }  // namespace

@@ -10,7 +10,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <chrono>
 #include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
 #include <set>
 #include <string>
 #include <vector>
@@ -124,6 +128,35 @@ inline std::multiset<std::string> flow_records(const std::vector<nlohmann::json>
     out.insert(e.dump());
   }
   return out;
+}
+
+// dpdk-telemetry.py's replies, one JSON object per command after its banner.
+inline std::map<std::string, nlohmann::json> telemetry(const std::string& prefix, RunResult* raw = nullptr) {
+  const RunResult r =
+      run("printf '/ftzgate/stats\\n/ftzgate/workers\\n/ftzgate/generation\\n' | dpdk-telemetry.py -f " + prefix);
+  std::map<std::string, nlohmann::json> replies;
+  std::istringstream lines(r.output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    const size_t brace = line.find('{');
+    if (brace == std::string::npos) continue;
+    auto j = nlohmann::json::parse(line.substr(brace), nullptr, false);
+    if (j.is_object() && !j.empty()) replies[j.begin().key()] = j.begin().value();
+  }
+  if (raw != nullptr) *raw = r;
+  return replies;
+}
+
+// Polls telemetry (up to ~10 s) until the appliance reports judged packets.
+inline std::map<std::string, nlohmann::json> wait_for_traffic(const std::string& prefix, RunResult* raw = nullptr) {
+  std::map<std::string, nlohmann::json> replies;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    replies = telemetry(prefix, raw);
+    const nlohmann::json& stats = replies["/ftzgate/stats"];
+    if (stats.is_object() && stats.value("packets", uint64_t{0}) > 0) break;
+  }
+  return replies;
 }
 
 }  // namespace ftz::dptest

@@ -358,7 +358,13 @@ engine::WorkerOptions Appliance::worker_options(uint32_t w) const {
 
 tl::expected<std::unique_ptr<Published>, std::string> Appliance::build_published(config::LoadedConfig cfg,
                                                                                  uint64_t number) const {
-  auto built = engine::PolicyGeneration::build_with_signatures(std::move(cfg.spec), number);
+  // An unchanged catalog keeps the running database: no compile, and the
+  // workers' scan streams continue untouched (docs/decisions/0002).
+  std::shared_ptr<const engine::sig::SignatureDatabase> db;
+  if (running && running->gen->signatures() && running->gen->spec().signatures == cfg.spec.signatures) {
+    db = running->gen->signatures();
+  }
+  auto built = engine::PolicyGeneration::build_with_signatures(std::move(cfg.spec), number, std::move(db));
   if (!built) return tl::unexpected(built.error());
   auto p = std::make_unique<Published>();
   p->number = number;
@@ -415,11 +421,16 @@ bool Appliance::poll_grace() {
   return true;
 }
 
-void Appliance::drain_events() {
+void Appliance::drain_events(uint32_t max_per_worker) {
   std::string line;
   for (auto& w : workers) {
     engine::EventQueue& q = w->engine().events();
-    while (const engine::Event* e = q.front()) {
+    // Bounded per call: a worker producing as fast as this loop formats must
+    // not starve the main lcore's other duties (reloads, distribution).
+    uint32_t taken = 0;
+    while (taken++ < max_per_worker) {
+      const engine::Event* e = q.front();
+      if (e == nullptr) break;
       if (eve.is_open()) {
         auto it = generations.find(e->generation);
         const engine::PolicyGeneration& gen = it != generations.end() ? *it->second : *running->gen;
@@ -746,7 +757,7 @@ int run_appliance(Appliance& a) {
   while (a.drain_shared_tx()) {
   }
   a.poll_grace();
-  a.drain_events();
+  a.drain_events(UINT32_MAX);
   a.serve_offload();
   a.harvest(true);
   int rc = 0;

@@ -227,7 +227,8 @@ class Appliance {
   tl::expected<std::unique_ptr<Published>, std::string> build_published(config::LoadedConfig cfg, uint64_t number) const;
   void publish(std::unique_ptr<Published> p);
   bool poll_grace();
-  void drain_events();
+  // Formats up to max_per_worker events of each worker (all: at shutdown).
+  void drain_events(uint32_t max_per_worker = 1024);
   void harvest(bool stopped);
   // Reads ports without RSS and spreads their packets over the workers'
   // rings; returns whether packets were pending (receive=false: only pushes

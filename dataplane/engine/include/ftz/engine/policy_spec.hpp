@@ -152,6 +152,7 @@ struct SignaturePattern {
   bool utf8 = false;     // HS_FLAG_UTF8
   bool som = false;      // variable width: HS_FLAG_SOM_LEFTMOST
   bool caseless = false; // HS_FLAG_CASELESS
+  friend bool operator==(const SignaturePattern&, const SignaturePattern&) = default;
 };
 
 struct SignatureSpec {
@@ -164,6 +165,9 @@ struct SignatureSpec {
   std::vector<std::string> context;  // keywords looked for near the match
   bool context_required = false;    // weak identifiers count only with context
   std::string rationale;            // one line citing the rule
+  // A reload with an equal catalog keeps the compiled database (and the
+  // flows' scan streams).
+  friend bool operator==(const SignatureSpec&, const SignatureSpec&) = default;
 };
 
 // A legal line on the number of individuals whose PI left the zone since
