@@ -5,9 +5,8 @@ target_include_directories(ftz_drivers_profile PUBLIC ${CMAKE_CURRENT_LIST_DIR}/
 # ftz_config is PUBLIC: the header returns config::Diagnostics and uses
 # engine::PortRole, whose header ftz_config already exports (ftz_engine comes
 # along through it; the profile code uses none of it).
-# The private include reuses config's diagnostic sink, source map and
-# did-you-mean helpers instead of copying them; it goes once config publishes them.
-target_include_directories(ftz_drivers_profile PRIVATE ${PROJECT_SOURCE_DIR}/controlplane/config/src)
+# Diagnostics, the source map and did-you-mean come from config's public
+# helpers (ftz/config/diagnostic_sink.hpp, ftz/config/text.hpp).
 target_link_libraries(ftz_drivers_profile
   PUBLIC ftz_config
   PRIVATE PkgConfig::YAMLCPP ftz_warnings)

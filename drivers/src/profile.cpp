@@ -25,8 +25,8 @@
 // controlplane/config's internal helpers, shared so that profile errors read
 // exactly like configuration errors: DiagnosticSink (cap, file order),
 // SourceMap (field path -> position), quote(), did_you_mean(). See profile.cmake.
-#include "diagnostic_sink.hpp"
-#include "text.hpp"
+#include "ftz/config/diagnostic_sink.hpp"
+#include "ftz/config/text.hpp"
 
 namespace ftz::drivers {
 

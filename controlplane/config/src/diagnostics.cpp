@@ -4,7 +4,7 @@
 #include <functional>
 #include <tuple>
 
-#include "diagnostic_sink.hpp"
+#include "ftz/config/diagnostic_sink.hpp"
 
 namespace ftz::config {
 

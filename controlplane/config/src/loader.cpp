@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "compile.hpp"
-#include "text.hpp"
-#include "diagnostic_sink.hpp"
+#include "ftz/config/text.hpp"
+#include "ftz/config/diagnostic_sink.hpp"
 #include "ftz/config/config.hpp"
 #include "validate.hpp"
 #include "yaml_reader.hpp"

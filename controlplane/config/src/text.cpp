@@ -1,4 +1,4 @@
-#include "text.hpp"
+#include "ftz/config/text.hpp"
 
 #include <algorithm>
 

@@ -15,7 +15,7 @@
 #include "civil_date.hpp"
 #include "ftz/engine/classify/validators.hpp"
 #include "enum_names.hpp"
-#include "text.hpp"
+#include "ftz/config/text.hpp"
 
 namespace ftz::config {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "diagnostic_sink.hpp"
+#include "ftz/config/diagnostic_sink.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/engine/ip_addr.hpp"
 #include "ftzgate/v1/config.pb.h"

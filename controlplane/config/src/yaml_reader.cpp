@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "enum_names.hpp"
-#include "text.hpp"
+#include "ftz/config/text.hpp"
 
 namespace ftz::config {
 

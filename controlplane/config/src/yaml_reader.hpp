@@ -12,7 +12,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "diagnostic_sink.hpp"
+#include "ftz/config/diagnostic_sink.hpp"
 #include "ftzgate/v1/config.pb.h"
 
 namespace ftz::config {
