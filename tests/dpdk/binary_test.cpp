@@ -157,6 +157,16 @@ TEST(DpActions, EachActionGivesByteExactFramesOnItsPortAndCounts) {
   EXPECT_EQ(s["workers"][0]["flow_verdicts"]["reset"], 1);
   EXPECT_EQ(s["workers"][0]["flow_verdicts"]["route"], 1);
   EXPECT_EQ(s["workers"][0]["flow_verdicts"]["allow"], 2);
+
+  // The blocked and reset flows were offered to rte_flow; net_pcap refuses
+  // it, so the inside port blocks in software from the first refusal on.
+  EXPECT_GT(path["offload_requests"].get<uint64_t>(), 0u);
+  const nlohmann::json& inside_offload = s["offload"][0];
+  EXPECT_EQ(inside_offload["port"], "ge-0/0/0");
+  EXPECT_FALSE(inside_offload["enabled"].get<bool>());
+  EXPECT_EQ(inside_offload["refused"], 1);
+  EXPECT_EQ(inside_offload["installed"], 0);
+  EXPECT_NE(inside_offload["refusal"].get<std::string>().find("ENOSYS"), std::string::npos) << inside_offload.dump();
 }
 
 Bytes udp(bool from_client, std::optional<uint16_t> vlan, int i) {
