@@ -55,17 +55,9 @@ struct KnownDivergence {
 };
 
 const std::map<std::string, KnownDivergence>& known_divergences() {
-  static const std::map<std::string, KnownDivergence> m = {
-      {"zeek__tcp_truncated-header.pcap",
-       {"snap-length-cut records (all 24: caplen 54..68 < len 60..258). net_pcap (DPDK 22.11 eth_pcap_rx) "
-        "sets pkt_len = data_len = caplen, so ftzgate-dp hands the engine wirelen = caplen and counts captured "
-        "instead of wire bytes (the flow's bytes_toserver/bytes_toclient 554/760 vs 712/1281; the report's "
-        "bytes and zone_pair_bytes). The fix belongs in dataplane/dpdk/src/appliance.cpp: keep each record's "
-        "wire length from survey_capture in an mbuf dynamic field, as the capture time is, and use it as "
-        "PacketView::wirelen.",
-        {"/flow/bytes_toserver", "/flow/bytes_toclient"},
-        {"bytes", "zone_pair_bytes"}}},
-  };
+  // None today: snap-length-cut records (zeek__tcp_truncated-header) match
+  // since replays carry each record's wire length with its time.
+  static const std::map<std::string, KnownDivergence> m = {};
   return m;
 }
 

@@ -445,7 +445,7 @@ TEST(WorkerTest, IncompleteDatagramDroppedAtTimeout) {
   Runner r(std::move(spec));
   r.run_all(pkts, 42);
   r.worker.advance_time(kT0 + 100'000'001);
-  // advance_time() adds to the current burst's releases.
+  // advance_time() lists what it released (a new list, like a burst).
   const auto rel = r.worker.released();
   ASSERT_EQ(rel.size(), 1u);
   EXPECT_EQ(rel[0].token, 42u);

@@ -66,17 +66,17 @@ int64_t Appliance::clock_ns() const noexcept {
   return unix0_ns + static_cast<int64_t>(secs * 1'000'000'000 + rest * 1'000'000'000 / tsc_hz);
 }
 
-int64_t WorkerSlot::packet_time(const rte_mbuf* m, int64_t clock_ns) const noexcept {
+const CaptureRecord* WorkerSlot::capture_record(const rte_mbuf* m) const noexcept {
   const CaptureClock& c = app_.capture_clock;
-  if (c.offset >= 0 && m->port == c.port_id) return *RTE_MBUF_DYNFIELD(m, c.offset, const int64_t*);
-  return clock_ns;
+  if (c.offset < 0 || m->port != c.port_id) return nullptr;
+  return RTE_MBUF_DYNFIELD(m, c.offset, const CaptureRecord*);
 }
 
 void Appliance::stamp_capture_time(rte_mbuf** mbufs, uint16_t n, uint16_t port_id) noexcept {
   CaptureClock& c = capture_clock;
   if (c.offset < 0 || port_id != c.port_id) return;
   for (uint16_t i = 0; i < n; ++i) {
-    *RTE_MBUF_DYNFIELD(mbufs[i], c.offset, int64_t*) = c.next < c.ts.size() ? c.ts[c.next] : c.ts.back();
+    *RTE_MBUF_DYNFIELD(mbufs[i], c.offset, CaptureRecord*) = c.next < c.records.size() ? c.records[c.next] : c.records.back();
     ++c.next;
   }
 }
@@ -125,7 +125,10 @@ int WorkerSlot::loop() noexcept {
     const uint64_t now = rte_rdtsc();
     if (now >= next_drain) {
       flush_all();
-      if (!busy && live_clock) worker_->advance_time(app_.clock_ns());
+      if (!busy && live_clock) {
+        worker_->advance_time(app_.clock_ns());
+        act_released();
+      }
       next_drain = now + app_.drain_cycles;
       if (now >= next_snapshot) {
         publish_snapshot();
@@ -142,11 +145,13 @@ int WorkerSlot::loop() noexcept {
     process(mbufs, static_cast<uint16_t>(n));
   }
   // Shutdown: every flow ends (events), held packets are released and sent.
-  const int64_t end_ts = live_clock ? app_.clock_ns() : counters_.last_ts_ns.load(std::memory_order_relaxed);
+  // A replay ends at the capture's last packet over all workers, as offline:
+  // flows idle past their timeout by then time out, the rest shut down.
+  const int64_t end_ts = live_clock ? app_.clock_ns() : app_.newest_packet_ns();
+  worker_->advance_time(end_ts);
+  act_released();
   worker_->finish(end_ts);
-  for (const engine::Release& r : worker_->released()) {
-    act(reinterpret_cast<rte_mbuf*>(r.token), r.disposition, r.verdict);
-  }
+  act_released();
   flush_all();
   publish_snapshot();
   rte_rcu_qsbr_thread_offline(app_.qsbr, index_);
@@ -175,7 +180,11 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
     views[i].data = rte_pktmbuf_mtod(m, const uint8_t*);
     views[i].caplen = rte_pktmbuf_data_len(m);
     views[i].wirelen = rte_pktmbuf_pkt_len(m);
-    views[i].ts_ns = packet_time(m, clock);
+    views[i].ts_ns = clock;
+    if (const CaptureRecord* rec = capture_record(m)) {
+      views[i].ts_ns = rec->ts_ns;
+      views[i].wirelen = std::max(views[i].wirelen, rec->wirelen);
+    }
     views[i].token = reinterpret_cast<uintptr_t>(m);
     if (views[i].ts_ns > newest) newest = views[i].ts_ns;
   }
@@ -192,11 +201,16 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
     }
     if (r.disposition != engine::Disposition::kHold) act(mbufs[i], r.disposition, r.verdict);
   }
+  act_released();
+  counters_.last_ts_ns.store(newest, std::memory_order_relaxed);
+  // Release: whoever sees every packet counted also sees their times.
+  counters_.rx.store(counters_.rx.load(std::memory_order_relaxed) + n, std::memory_order_release);
+}
+
+void WorkerSlot::act_released() noexcept {
   for (const engine::Release& r : worker_->released()) {
     act(reinterpret_cast<rte_mbuf*>(r.token), r.disposition, r.verdict);
   }
-  counters_.last_ts_ns.store(newest, std::memory_order_relaxed);
-  bump(counters_.rx, n);
 }
 
 void WorkerSlot::act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v) noexcept {
@@ -460,7 +474,7 @@ void Appliance::drain_events(uint32_t max_per_worker) {
 
 int64_t Appliance::newest_packet_ns() const {
   int64_t t = 0;
-  for (const auto& w : workers) t = std::max(t, w->counters().last_ts_ns.load(std::memory_order_relaxed));
+  for (const auto& w : workers) t = std::max(t, w->counters().last_ts_ns.load(std::memory_order_acquire));
   return t;
 }
 
@@ -587,7 +601,7 @@ void Appliance::poll_reload() {
 bool Appliance::capture_done() const {
   if (options.pcap_in.empty() || options.loop) return false;
   uint64_t processed = 0;
-  for (const auto& w : workers) processed += w->counters().rx.load(std::memory_order_relaxed);
+  for (const auto& w : workers) processed += w->counters().rx.load(std::memory_order_acquire);
   return processed >= capture_packets;
 }
 
@@ -660,12 +674,12 @@ tl::expected<AppliancePtr, StartError> start_appliance(const DpOptions& options,
   }
   if (auto ok = start_ports(*a); !ok) return tl::unexpected(ok.error());
   if (auto ok = make_rings(*a); !ok) return tl::unexpected(ok.error());
-  if (!capture.ts_ns.empty()) {
-    static const rte_mbuf_dynfield kField = {"ftz_capture_ts", sizeof(int64_t), alignof(int64_t), 0};
+  if (!capture.records.empty()) {
+    static const rte_mbuf_dynfield kField = {"ftz_capture_record", sizeof(CaptureRecord), alignof(CaptureRecord), 0};
     a->capture_clock.offset = rte_mbuf_dynfield_register(&kField);
-    if (a->capture_clock.offset < 0) return tl::unexpected(device_error("capture time field: " + std::string(rte_strerror(rte_errno))));
+    if (a->capture_clock.offset < 0) return tl::unexpected(device_error("capture record field: " + std::string(rte_strerror(rte_errno))));
     a->capture_clock.port_id = a->ports.front().id;  // the inside port replays the capture
-    a->capture_clock.ts = std::move(capture.ts_ns);
+    a->capture_clock.records = std::move(capture.records);
   }
 
   const size_t qsbr_size = rte_rcu_qsbr_get_memsize(a->nworkers);

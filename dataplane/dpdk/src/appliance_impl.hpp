@@ -84,17 +84,18 @@ struct CounterSnapshot {
   uint32_t active_flows = 0;
 };
 
-// net_pcap (DPDK 22.11) offers no RX timestamps, yet verdicts depend on
-// packet time (approval validity, timeouts, the counting year). A replay
-// therefore stamps the k-th packet read from the capture's port with the
-// k-th record's time (read once at start, 8 bytes per packet) in a dynamic
-// mbuf field, so the engine judges by capture time as ftzgate-inspect does.
-// One thread reads that port (its only worker, or the distributing main
-// lcore), so `next` needs no synchronisation.
+// net_pcap (DPDK 22.11) offers no RX timestamps and sets an mbuf's length
+// to the captured bytes, yet verdicts depend on packet time (approval
+// validity, timeouts, the counting year) and byte counts on wire lengths. A
+// replay therefore stamps the k-th packet read from the capture's port with
+// the k-th record (read once at start, 16 bytes per packet) in a dynamic
+// mbuf field, so the engine sees what ftzgate-inspect sees. One thread reads
+// that port (its only worker, or the distributing main lcore), so `next`
+// needs no synchronisation.
 struct CaptureClock {
   int offset = -1;  // dynamic field; -1: packets take the appliance's clock
   uint16_t port_id = 0xffff;
-  std::vector<int64_t> ts;
+  std::vector<CaptureRecord> records;
   uint64_t next = 0;
 };
 
@@ -126,13 +127,15 @@ class WorkerSlot {
   void adopt_generation() noexcept;
   void process(rte_mbuf** mbufs, uint16_t n) noexcept;
   void act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v) noexcept;
+  void act_released() noexcept;  // the engine's released() list
   void send_resets(const engine::ResetPair& pair, uint16_t in_port, uint16_t out_port) noexcept;
   void request_offload(const rte_mbuf* m) noexcept;
   void send(uint16_t port, rte_mbuf* m) noexcept;
   void flush(TxBuffer& t) noexcept;
   void flush_all() noexcept;
   void publish_snapshot() noexcept;
-  int64_t packet_time(const rte_mbuf* m, int64_t clock_ns) const noexcept;
+  // The capture record of a replayed packet, else null.
+  const CaptureRecord* capture_record(const rte_mbuf* m) const noexcept;
 
   Appliance& app_;
   uint32_t index_;

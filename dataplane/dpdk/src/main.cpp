@@ -48,7 +48,9 @@ tl::expected<ftz::dpdk::CaptureInfo, std::string> survey_capture(const std::stri
   while ((rc = pcap_next_ex(p, &h, &d)) == 1) {
     ++c.packets;
     max_caplen = std::max(max_caplen, h->caplen);
-    if (keep_times) c.ts_ns.push_back(int64_t{h->ts.tv_sec} * 1'000'000'000 + h->ts.tv_usec);  // nano precision
+    if (keep_times) {
+      c.records.push_back({int64_t{h->ts.tv_sec} * 1'000'000'000 + h->ts.tv_usec, h->len});  // nano precision
+    }
   }
   std::string error = rc == PCAP_ERROR ? std::string(pcap_geterr(p)) : std::string();
   pcap_close(p);

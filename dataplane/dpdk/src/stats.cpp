@@ -138,9 +138,9 @@ offline::InspectSummary run_summary(Appliance& a) {
   s.compliance = a.desk->rows();
   s.compliance_note = a.desk->note();
   s.notices = a.notices;
-  if (!a.capture_clock.ts.empty()) {
-    s.first_ts_ns = a.capture_clock.ts.front();
-    s.last_ts_ns = a.capture_clock.ts.back();
+  if (!a.capture_clock.records.empty()) {
+    s.first_ts_ns = a.capture_clock.records.front().ts_ns;
+    s.last_ts_ns = a.capture_clock.records.back().ts_ns;
   }
   return s;
 }

@@ -257,7 +257,7 @@ uint32_t Worker::process_burst(std::span<const PacketView> pkts, std::span<Packe
     process_one(pkts[i], results[i]);
     count(results[i]);
   }
-  if (n > 0) advance_time(now_ns_);
+  if (n > 0) expire(now_ns_);
   return n;
 }
 
@@ -1114,6 +1114,12 @@ void Worker::settle_detections(Flow& f, bool dropped) noexcept {
 }
 
 void Worker::advance_time(int64_t now_ns) noexcept {
+  released_.clear();
+  reset_count_ = 0;
+  expire(now_ns);
+}
+
+void Worker::expire(int64_t now_ns) noexcept {
   if (now_ns > now_ns_) now_ns_ = now_ns;
   defrag_.expire(now_ns_, [this](std::span<const uint64_t> tokens) {
     for (const uint64_t t : tokens) push_release(t, nullptr, Disposition::kDrop, Reason::frag_timeout);

@@ -38,11 +38,18 @@ struct StartError {
   std::string message;
 };
 
+// What net_pcap does not carry from a capture record: its time and its
+// length on the wire (a snap-length-cut record arrives as caplen bytes).
+struct CaptureRecord {
+  int64_t ts_ns = 0;
+  uint32_t wirelen = 0;
+};
+
 // A --pcap-in capture as surveyed before EAL start.
 struct CaptureInfo {
   uint64_t packets = 0;
   engine::LinkType link = engine::LinkType::kEthernet;
-  std::vector<int64_t> ts_ns;  // per record, in file order (not kept for --loop)
+  std::vector<CaptureRecord> records;  // in file order (not kept for --loop)
 };
 
 // Builds everything after rte_eal_init: generation, mempool, ports, workers.

@@ -130,7 +130,9 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   [[nodiscard]] std::span<const ResetPair> resets() const noexcept { return {resets_.data(), reset_count_}; }
 
   // Ages flows and fragments at time `now_ns` (packet time); call when no
-  // packets arrive so idle flows still end.
+  // packets arrive so idle flows still end. Like a burst, it starts a new
+  // released() list: held packets whose fragments timed out or whose flows
+  // ended are listed there until the next call.
   void advance_time(int64_t now_ns) noexcept;
   // Ends every flow (shutdown / end of capture); releases held packets.
   void finish(int64_t now_ns) noexcept;
@@ -209,6 +211,8 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   };
 
   void process_one(const PacketView& pv, PacketResult& res) noexcept;
+  // Ends timed-out flows and fragments, adding to the current released().
+  void expire(int64_t now_ns) noexcept;
   void process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res) noexcept;
   uint32_t lookup_or_create(const ParsedPacket& p, int64_t now, bool& from_lo, PacketResult& res) noexcept;
   void init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_t now) noexcept;
