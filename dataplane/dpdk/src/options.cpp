@@ -160,10 +160,12 @@ drivers::HardwareProfile pcap_appliance(const DpOptions& o, const drivers::Hardw
 uint64_t heap_bytes_needed(const drivers::HardwareProfile& profile) {
   // PLATFORM.md gives about 2.4 KB per default mbuf plus about 10 MB; the
   // static no-huge heap also loses room to alignment and fragmentation
-  // (32,767 mbufs failed at -m 128 and fit at -m 160), hence the margin.
+  // (32,767 mbufs failed at -m 128 and fit at -m 160; 131,071 needed about
+  // 527 MB), hence the margin: 1.5 x the mbuf, then 1/16 more plus 64 MB.
   const uint64_t per_mbuf = (profile.mbuf_data_room + 256) * 3 / 2;
   const uint64_t rings = uint64_t{profile.workers} * (profile.event_ring_size + profile.worker_ring_size) * 8 * 4;
-  return uint64_t{profile.mbufs} * per_mbuf + rings + (48ull << 20);
+  const uint64_t pool = uint64_t{profile.mbufs} * per_mbuf;
+  return pool + pool / 16 + rings + (64ull << 20);
 }
 
 std::vector<std::string> eal_arguments(const DpOptions& o, const drivers::HardwareProfile& profile,
