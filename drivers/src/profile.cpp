@@ -27,6 +27,7 @@
 // SourceMap (field path -> position), quote(), did_you_mean(). See profile.cmake.
 #include "ftz/config/diagnostic_sink.hpp"
 #include "ftz/config/text.hpp"
+#include "ftz/config/yaml_util.hpp"
 
 namespace ftz::drivers {
 
@@ -34,8 +35,13 @@ namespace {
 
 using config::Diagnostics;
 using config::DiagnosticSink;
+using config::describe;
 using config::did_you_mean;
 using config::format_loc;
+using config::index_path;
+using config::is_plain;
+using config::join;
+using config::loc_of;
 using config::Loc;
 using config::quote;
 using config::quoted_list;
@@ -206,42 +212,6 @@ std::optional<std::string> devargs_problem(std::string_view s) {
 }
 
 // ---- YAML -------------------------------------------------------------------
-
-std::string join(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-
-std::string index_path(const std::string& path, std::size_t i) {
-  return path + "[" + std::to_string(i) + "]";
-}
-
-// yaml-cpp gives quoted scalars the non-specific tag "!", plain ones "?".
-bool is_plain(const YAML::Node& n) {
-  return n.Tag() != "!";
-}
-
-// What the operator wrote, for "expected X, got Y".
-std::string describe(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return "null";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a sequence";
-    case YAML::NodeType::Scalar:
-      break;
-  }
-  const std::string shown = quote(n.Scalar().substr(0, 40));
-  return is_plain(n) ? shown : "the quoted string " + shown;
-}
-
-// yaml-cpp marks are 0-based; an unknown mark is -1.
-Loc loc_of(const std::string& file, const YAML::Mark& m) {
-  if (m.line < 0 || m.column < 0) return Loc{file, 1, 1};
-  return Loc{file, static_cast<uint32_t>(m.line) + 1, static_cast<uint32_t>(m.column) + 1};
-}
 
 // Sees where documents start, building no nodes. YAML::Load() would quietly
 // drop a second document; yaml-cpp 0.7's LoadAll() loops forever on a token no

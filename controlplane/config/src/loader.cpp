@@ -16,6 +16,7 @@
 #include "compile.hpp"
 #include "ftz/config/text.hpp"
 #include "ftz/config/diagnostic_sink.hpp"
+#include "ftz/config/yaml_util.hpp"
 #include "ftz/config/config.hpp"
 #include "validate.hpp"
 #include "yaml_reader.hpp"
@@ -100,11 +101,6 @@ std::optional<DepthExcess> find_excess_depth(std::string_view text, std::size_t 
   return std::nullopt;
 }
 
-// yaml-cpp marks are 0-based; an unknown mark is -1.
-Loc loc_of(const std::string& filename, const YAML::Mark& m) {
-  if (m.line < 0 || m.column < 0) return Loc{filename, 1, 1};
-  return Loc{filename, static_cast<uint32_t>(m.line) + 1, static_cast<uint32_t>(m.column) + 1};
-}
 
 // Counts documents (at most two) from parser events without building nodes.
 // yaml-cpp 0.7's LoadAll() loops forever, allocating a null document per

@@ -13,6 +13,7 @@
 
 #include "enum_names.hpp"
 #include "ftz/config/text.hpp"
+#include "ftz/config/yaml_util.hpp"
 
 namespace ftz::config {
 
@@ -24,39 +25,6 @@ namespace v1 = ftzgate::v1;
 // overflow in counters.
 constexpr uint64_t kMaxIndividuals = 1'000'000'000'000;
 
-std::string join(const std::string& path, std::string_view key) {
-  if (path.empty()) return std::string(key);
-  std::string out = path;
-  out += '.';
-  out += key;
-  return out;
-}
-
-std::string index_path(const std::string& path, std::size_t i) {
-  return path + "[" + std::to_string(i) + "]";
-}
-
-// yaml-cpp gives quoted scalars the non-specific tag "!" and plain ones "?".
-bool is_plain(const YAML::Node& n) {
-  return n.Tag() != "!";
-}
-
-// What the operator wrote, for "expected X, got Y".
-std::string describe(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return "null";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a sequence";
-    case YAML::NodeType::Scalar:
-      break;
-  }
-  if (!is_plain(n)) return "the quoted string " + quote(n.Scalar().substr(0, 40));
-  return quote(n.Scalar().substr(0, 40));
-}
 
 class Reader {
  public:
