@@ -302,20 +302,12 @@ class ProfileReader {
   bool read_root(const YAML::Node& root, HardwareProfile& out, std::vector<PortFieldsRead>& ports_read);
 
  private:
-  using Handler = std::function<void(const YAML::Node&, const std::string&)>;
-  struct Field {
-    std::string_view key;
-    bool required = false;
-    Handler read;
-  };
+  using Field = config::MapField;
 
   void error(const std::string& path, std::string message) {
     sink_.error(map_.at(path), path, std::move(message));
   }
-  Loc node_loc(const YAML::Node& n, const Loc& fallback) const {
-    const YAML::Mark m = n.Mark();
-    return (m.line < 0 || m.column < 0) ? fallback : loc_of(map_.file(), m);
-  }
+  Loc node_loc(const YAML::Node& n, const Loc& fallback) const { return config::node_loc(map_, n, fallback); }
 
   void read_map(const YAML::Node& node, const std::string& path, const std::vector<Field>& fields);
   std::optional<std::string> read_string(const YAML::Node& n, const std::string& path);
@@ -346,49 +338,8 @@ class ProfileReader {
 
 void ProfileReader::read_map(const YAML::Node& node, const std::string& path,
                              const std::vector<Field>& fields) {
-  if (!node.IsMap()) {
-    error(path, "expected a mapping, got " + describe(node));
-    sink_.mark_broken(path);
-    return;
-  }
-  const Loc map_loc = map_.at(path);
-  std::unordered_map<std::string, Loc> seen;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    // A garbage file with many keys stops costing once errors are capped.
-    if (sink_.full()) return;
-    const YAML::Node key = it->first;
-    const YAML::Node value = it->second;
-    const Loc key_loc = node_loc(key, map_loc);
-    if (!key.IsScalar()) {
-      sink_.error(key_loc, path, "mapping keys must be plain strings, got " + describe(key));
-      continue;
-    }
-    const std::string& k = key.Scalar();
-    const std::string child = join(path, k);
-    if (auto [first, inserted] = seen.emplace(k, key_loc); !inserted) {
-      // yaml-cpp keeps both pairs and answers lookups with the first: the
-      // second value would be silently ignored.
-      sink_.error(key_loc, child,
-                  "duplicate key " + quote(k) + " (first at " + format_loc(first->second) + ")");
-      continue;
-    }
-    const auto field = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.key == k; });
-    if (field == fields.end()) {
-      std::vector<std::string_view> keys;
-      for (const auto& f : fields) keys.push_back(f.key);
-      sink_.error(key_loc, path, "unknown key " + quote(k) + did_you_mean(k, keys));
-      continue;
-    }
-    // An empty value ("key:") has no mark worth citing: point at the key.
-    const Loc value_loc = value.IsNull() ? key_loc : node_loc(value, key_loc);
-    map_.set(child, value_loc.line, value_loc.column);
-    field->read(value, child);
-  }
-  for (const auto& f : fields) {
-    if (f.required && seen.find(std::string(f.key)) == seen.end()) {
-      sink_.error(map_loc, join(path, f.key), "missing required field");
-    }
-  }
+  // A garbage file with many keys stops costing once errors are capped.
+  config::read_mapping(node, path, fields, map_, sink_, [&] { return !sink_.full(); });
 }
 
 std::optional<std::string> ProfileReader::read_string(const YAML::Node& n, const std::string& path) {

@@ -35,23 +35,14 @@ class Reader {
   [[nodiscard]] bool complete() const noexcept { return !budget_reported_; }
 
  private:
-  using Handler = std::function<void(const YAML::Node&, const std::string&)>;
-  struct Field {
-    std::string_view key;
-    bool required = false;
-    Handler handle;
-  };
+  using Field = MapField;
   using ItemFn = std::function<void(const YAML::Node&, const std::string&)>;
 
   void error(const std::string& path, std::string message) {
     sink_.error(map_.at(path), path, std::move(message));
   }
 
-  Loc loc_of(const YAML::Node& n, const Loc& fallback) const {
-    const YAML::Mark m = n.Mark();
-    if (m.line < 0 || m.column < 0) return fallback;
-    return Loc{map_.file(), static_cast<uint32_t>(m.line) + 1, static_cast<uint32_t>(m.column) + 1};
-  }
+  Loc loc_of(const YAML::Node& n, const Loc& fallback) const { return node_loc(map_, n, fallback); }
 
   void record(const std::string& path, const Loc& loc) { map_.set(path, loc.line, loc.column); }
 
@@ -141,54 +132,7 @@ class Reader {
 };
 
 void Reader::read_map(const YAML::Node& node, const std::string& path, const std::vector<Field>& fields) {
-  if (!node.IsMap()) {
-    error(path, "expected a mapping, got " + describe(node));
-    sink_.mark_broken(path);
-    return;
-  }
-  const Loc map_loc = map_.at(path);
-  std::unordered_map<std::string, Loc> seen;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    if (!budget(path)) return;
-    const YAML::Node key = it->first;
-    const YAML::Node value = it->second;
-    const Loc key_loc = loc_of(key, map_loc);
-    if (!key.IsScalar()) {
-      sink_.error(key_loc, path, "mapping keys must be plain strings, got " + describe(key));
-      continue;
-    }
-    const std::string& k = key.Scalar();
-    const std::string child = join(path, k);
-    if (auto [pos, inserted] = seen.emplace(k, key_loc); !inserted) {
-      // yaml-cpp keeps both pairs and answers lookups with the first one:
-      // the second value would be silently ignored.
-      sink_.error(key_loc, child,
-                  "duplicate key " + quote(k) + " (first at " + format_loc(pos->second) + ")");
-      continue;
-    }
-    const Field* field = nullptr;
-    for (const auto& f : fields) {
-      if (f.key == k) {
-        field = &f;
-        break;
-      }
-    }
-    if (field == nullptr) {
-      std::vector<std::string_view> keys;
-      keys.reserve(fields.size());
-      for (const auto& f : fields) keys.push_back(f.key);
-      sink_.error(key_loc, path, "unknown key " + quote(k) + did_you_mean(k, keys));
-      continue;
-    }
-    // An empty value ("key:") has no mark of its own worth citing.
-    record(child, value.IsNull() ? key_loc : loc_of(value, key_loc));
-    field->handle(value, child);
-  }
-  for (const auto& f : fields) {
-    if (f.required && seen.find(std::string(f.key)) == seen.end()) {
-      sink_.error(map_loc, join(path, f.key), "missing required field");
-    }
-  }
+  read_mapping(node, path, fields, map_, sink_, [&] { return budget(path); });
 }
 
 void Reader::read_seq(const YAML::Node& node, const std::string& path, const ItemFn& fn) {
