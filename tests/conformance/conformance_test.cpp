@@ -115,10 +115,6 @@ const std::map<std::string, std::vector<Difference>> kKnownDifferences = {
      {{"tcp_flows", {}, {"3"},
        "injected RSTs end the tracked connection and the later SYN on the same ports starts a new flow "
        "(the HTTP request is still seen once); tshark's conversation table keys on the 5-tuple only"}}},
-    {"zeek__ipv4_fragmented-4.pcap",
-     {{"http_request_uris", {}, {"/msadc/..%2f../..%2f../..%2f../winnt/system32/cmd.exe?/c+dir+c:\\"},
-       "the reassembled request has no terminating blank line: tshark drops it, the engine reports the "
-       "complete request line at flow end (headers_truncated)"}}},
     {"zeek__ipv6-http-atomic-frag.pcap",
      {{"http_request_uris", {}, {"/bad.html"},
        "HTTP/0.9 'GET /bad.html' requests: tshark does not report them, the engine does (RFC 1945 4.1)"}}},

@@ -90,33 +90,51 @@ TEST(DefragTest, OverlapWithSameDataIsNoConflict) {
   EXPECT_EQ(bytes_of(r.datagram), data);
 }
 
-TEST(DefragTest, OverlapWithDifferentDataFirstWins) {
+TEST(DefragTest, OverlapWithDifferentDataIsDroppedWholeAndTakesNothing) {
   Defragmenter d(16, 64 * 1024, 1000);
   const auto data = pattern(1600);
   auto evil = data;
   for (size_t i = 800; i < 1000; ++i) evil[i] ^= 0xff;
   EXPECT_EQ(d.add(frag(data, 0, 1000, true), 0, 1).status, Status::kHeld);
-  // The second fragment rewrites [800, 1000): the first copy stays.
+  // The second fragment rewrites [800, 1000) and brings [1000, 1600): it is
+  // dropped whole, so the receiver never sees two versions; its new bytes
+  // are not taken either (they travel only in the dropped fragment).
   const auto r = d.add(frag(evil, 800, 800, false), 0, 2);
-  ASSERT_EQ(r.status, Status::kComplete);
+  EXPECT_EQ(r.status, Status::kDropped);
   EXPECT_EQ(r.reason, Reason::frag_overlap_conflict);
-  EXPECT_EQ(bytes_of(r.datagram), data);
+  // The honest last fragment completes the datagram with the first bytes.
+  const auto done = d.add(frag(data, 1000, 600, false), 0, 3);
+  ASSERT_EQ(done.status, Status::kComplete);
+  EXPECT_EQ(bytes_of(done.datagram), data);
+  EXPECT_EQ(done.held_tokens.size(), 1u);  // only the first fragment was held
 }
 
-TEST(DefragTest, LaterOverlapInsideHeldDataIsFlaggedWhileHeld) {
+TEST(DefragTest, LaterOverlapInsideHeldDataIsDroppedWhileHeld) {
   Defragmenter d(16, 64 * 1024, 1000);
   const auto data = pattern(2400);
   auto evil = data;
   evil[1000] ^= 1;
   EXPECT_EQ(d.add(frag(data, 800, 800, true), 0, 1).status, Status::kHeld);
   const auto r = d.add(frag(evil, 800, 800, true), 0, 2);
-  EXPECT_EQ(r.status, Status::kHeld);
+  EXPECT_EQ(r.status, Status::kDropped);
   EXPECT_EQ(r.reason, Reason::frag_overlap_conflict);
   EXPECT_EQ(d.add(frag(data, 0, 800, true), 0, 3).reason, Reason::kNone);
   const auto done = d.add(frag(data, 1600, 800, false), 0, 4);
   ASSERT_EQ(done.status, Status::kComplete);
   EXPECT_EQ(bytes_of(done.datagram), data);
-  EXPECT_EQ(done.held_tokens.size(), 3u);
+  EXPECT_EQ(done.held_tokens.size(), 2u);
+}
+
+TEST(DefragTest, IdenticalOverlapsAndDuplicatesMerge) {
+  Defragmenter d(16, 64 * 1024, 1000);
+  const auto data = pattern(1600);
+  EXPECT_EQ(d.add(frag(data, 0, 1000, true), 0, 1).status, Status::kHeld);
+  EXPECT_EQ(d.add(frag(data, 0, 1000, true), 0, 2).status, Status::kHeld);   // exact duplicate
+  EXPECT_EQ(d.add(frag(data, 504, 800, true), 0, 3).status, Status::kHeld);  // same bytes, partly new
+  const auto done = d.add(frag(data, 1304, 296, false), 0, 4);
+  ASSERT_EQ(done.status, Status::kComplete);
+  EXPECT_EQ(done.reason, Reason::kNone);
+  EXPECT_EQ(bytes_of(done.datagram), data);
 }
 
 TEST(DefragTest, TimeoutDiscardsAndReportsHeldTokens) {
@@ -302,7 +320,7 @@ TEST(DefragTest, Ipv6FromFragmenterWithRewrittenOverlap) {
   Defragmenter d(16, 64 * 1024, 1000);
   EXPECT_EQ(d.add(parsed[0], 0, 0).status, Status::kHeld);
   const auto conflict = d.add(parsed[2], 0, 2);
-  EXPECT_EQ(conflict.status, Status::kHeld);
+  EXPECT_EQ(conflict.status, Status::kDropped);
   EXPECT_EQ(conflict.reason, Reason::frag_overlap_conflict);
   const auto r = d.add(parsed[1], 0, 1);
   ASSERT_EQ(r.status, Status::kComplete);

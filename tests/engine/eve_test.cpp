@@ -99,6 +99,7 @@ class EveFormatTest : public ::testing::Test {
     e.verdict.action = Action::kRoute;
     e.verdict.channel = 0;
     e.rule = 0;
+    e.is_export = true;
     e.inspected = true;
     return e;
   }
@@ -132,7 +133,7 @@ TEST_F(EveFormatTest, FlowEvent) {
             "\"start\":\"2026-03-02T09:00:00.000000+0800\",\"end\":\"2026-03-02T09:00:00.000500+0800\","
             "\"reason\":\"closed\",\"tcp_gaps\":1,\"tcp_overlap_conflicts\":2},\"ftz\":{\"src_zone\":\"ftz\","
             "\"dest_zone\":\"offshore\",\"tenant\":\"acme\",\"verdict\":\"route\",\"channel\":\"intl-channel\","
-            "\"rule\":\"route-acme\",\"alert\":true,\"inspected\":true,\"detections\":{},\"classes\":{},"
+            "\"rule\":\"route-acme\",\"alert\":true,\"export\":true,\"inspected\":true,\"detections\":{},\"classes\":{},"
             "\"distinct_identifiers\":0,\"generation\":3}}");
 }
 
@@ -156,7 +157,7 @@ TEST_F(EveFormatTest, HttpEventEscapesWireStrings) {
             "\"proto\":\"TCP\",\"http\":{\"hostname\":\"www.example.com\",\"url\":\"/a\\\"b\\\\c\\u0001\","
             "\"http_method\":\"GET\",\"protocol\":\"HTTP/1.1\",\"length\":12},\"ftz\":{\"src_zone\":\"ftz\","
             "\"dest_zone\":\"offshore\",\"tenant\":\"acme\",\"verdict\":\"allow\",\"rule\":\"default\","
-            "\"inspected\":true,\"generation\":3}}");
+            "\"export\":true,\"inspected\":true,\"generation\":3}}");
 }
 
 TEST_F(EveFormatTest, DnsEventOverIpv6) {
@@ -167,6 +168,7 @@ TEST_F(EveFormatTest, DnsEventOverIpv6) {
   e.dst_port = 53;
   e.proto = 17;
   e.verdict.action = Action::kBlock;
+  e.is_export = false;
   e.inspected = false;
   e.dns = DnsEventData{};
   e.dns.rrname.assign("www.example.cn");
@@ -179,7 +181,7 @@ TEST_F(EveFormatTest, DnsEventOverIpv6) {
             "\"src_ip\":\"2001:db8:60::1\",\"src_port\":53000,\"dest_ip\":\"2001:4860:4860::8888\",\"dest_port\":53,"
             "\"proto\":\"UDP\",\"dns\":{\"type\":\"query\",\"id\":4660,\"rrname\":\"www.example.cn\",\"rrtype\":28},"
             "\"ftz\":{\"src_zone\":\"ftz\",\"dest_zone\":\"offshore\",\"tenant\":\"acme\",\"verdict\":\"block\","
-            "\"rule\":\"route-acme\",\"inspected\":false,\"generation\":3}}");
+            "\"rule\":\"route-acme\",\"export\":false,\"inspected\":false,\"generation\":3}}");
 }
 
 TEST_F(EveFormatTest, TlsEventAndIcmpWithoutPorts) {

@@ -219,18 +219,34 @@ TEST(GenerationTest, ThresholdAndUninspectableAreContentFacts) {
   RuleSpec over = rule("over", Action::kBlock);
   over.match.threshold = ThresholdState::kExceeded;
   RuleSpec blind = rule("blind", Action::kReset);
-  blind.match.uninspectable = true;
+  blind.match.uninspectable = UninspectableMatch{kUninspectableAny, false};
   s.rules = {over, blind};
   const auto g = PolicyGeneration::build(std::move(s), 1);
   FlowFacts f = export_facts(Stage::kContent);
   EXPECT_EQ(g->evaluate(f).rule, kNoIndex);
-  f.uninspectable = true;
+  f.uninspectable = uninspectable_bit(UninspectableReason::kEncrypted);
   EXPECT_EQ(g->evaluate(f).rule, 1u);
   f.threshold = ThresholdState::kExceeded;
   EXPECT_EQ(g->evaluate(f).rule, 0u);
   f.threshold = ThresholdState::kWarn;
-  f.uninspectable = false;
+  f.uninspectable = 0;
   EXPECT_EQ(g->evaluate(f).rule, kNoIndex);
+}
+
+TEST(GenerationTest, UninspectableReasonsNamedInARuleMatchOnlyThoseReasons) {
+  PolicySpec s = zone_policy();
+  RuleSpec encrypted = rule("encrypted", Action::kAllow);
+  encrypted.match.uninspectable = UninspectableMatch{uninspectable_bit(UninspectableReason::kEncrypted), true};
+  RuleSpec inspected = rule("inspected", Action::kBlock);
+  inspected.match.uninspectable = UninspectableMatch{0, false};
+  s.rules = {encrypted, inspected};
+  const auto g = PolicyGeneration::build(std::move(s), 1);
+  FlowFacts f = export_facts(Stage::kContent);
+  EXPECT_EQ(g->evaluate(f).rule, 1u);  // fully inspected
+  f.uninspectable = uninspectable_bit(UninspectableReason::kEncrypted);
+  EXPECT_EQ(g->evaluate(f).rule, 0u);
+  f.uninspectable = uninspectable_bit(UninspectableReason::kResource);
+  EXPECT_EQ(g->evaluate(f).rule, kNoIndex);  // neither: a resource failure is not "encrypted"
 }
 
 TEST(GenerationTest, ServerNameSuffixOnLabelBoundaries) {

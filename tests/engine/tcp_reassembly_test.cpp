@@ -214,7 +214,7 @@ TEST(TcpReassemblyTest, DataPastConsumedFinWithAckHintTerminates) {
   f.dir.fin_seq = f.base + 100;
   f.dir.closed = true;
   f.reasm.on_peer_ack(f.dir, f.base + 240, f.sink);
-  EXPECT_EQ(f.seg(240, s, 14), SegmentOutcome::kBuffered);
+  EXPECT_EQ(f.seg(240, s, 14), SegmentOutcome::kAfterFin);
   EXPECT_EQ(f.sink.bytes, s.substr(0, 100));
   EXPECT_TRUE(f.sink.gaps.empty());
   EXPECT_EQ(f.dir.next_seq, f.base + 100);

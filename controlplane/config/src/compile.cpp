@@ -282,7 +282,16 @@ class Compiler {
       default:
         break;
     }
-    if (m.has_uninspectable()) out.uninspectable = m.uninspectable();
+    if (m.has_uninspectable()) {
+      engine::UninspectableMatch um;
+      if (m.uninspectable().has_reasons()) {
+        um.named = true;
+        for (const int r : m.uninspectable().reasons().reasons()) um.reasons |= uninspectable_bit(r);
+      } else if (m.uninspectable().any()) {
+        um.reasons = engine::kUninspectableAny;
+      }
+      out.uninspectable = um;
+    }
     return out;
   }
 
@@ -348,6 +357,26 @@ class Compiler {
     if (l.has_events_per_second()) out.events_per_second = l.events_per_second();
     if (l.has_alerts_per_flow()) out.alerts_per_flow = l.alerts_per_flow();
     out.default_fail_mode = fail_mode(l.default_fail_mode(), out.default_fail_mode);
+    if (l.has_inspect_max_flows()) out.inspect_max_flows = l.inspect_max_flows();
+    if (l.has_event_queue_size()) out.event_queue_size = l.event_queue_size();
+    if (l.has_reassembly_kept_per_flow_bytes()) out.reassembly_kept_per_flow_bytes = l.reassembly_kept_per_flow_bytes();
+    switch (l.checksum_validation()) {
+      case v1::CHECKSUM_VALIDATION_ON: out.checksum_validation = engine::ChecksumMode::kOn; break;
+      case v1::CHECKSUM_VALIDATION_AUTO: out.checksum_validation = engine::ChecksumMode::kAuto; break;
+      case v1::CHECKSUM_VALIDATION_OFF: out.checksum_validation = engine::ChecksumMode::kOff; break;
+      default: break;
+    }
+    if (l.tcp_midstream() == v1::TCP_MIDSTREAM_DROP) out.tcp_midstream = engine::TcpMidstream::kDrop;
+  }
+
+  static engine::UninspectableMask uninspectable_bit(int r) {
+    switch (r) {
+      case v1::UNINSPECTABLE_REASON_ENCRYPTED: return engine::uninspectable_bit(engine::UninspectableReason::kEncrypted);
+      case v1::UNINSPECTABLE_REASON_GAP: return engine::uninspectable_bit(engine::UninspectableReason::kGap);
+      case v1::UNINSPECTABLE_REASON_DECODE: return engine::uninspectable_bit(engine::UninspectableReason::kDecode);
+      case v1::UNINSPECTABLE_REASON_RESOURCE: return engine::uninspectable_bit(engine::UninspectableReason::kResource);
+      default: return 0;
+    }
   }
 
   const v1::Config& c_;

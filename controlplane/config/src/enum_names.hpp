@@ -106,4 +106,21 @@ inline constexpr EnumEntry<v1::InputForm> kInputFormEntries[] = {{"normalized", 
                                                                  {"raw", v1::INPUT_FORM_RAW}};
 inline constexpr EnumTable<v1::InputForm> kInputFormNames{"input form", kInputFormEntries};
 
+inline constexpr EnumEntry<v1::UninspectableReason> kUninspectableReasonEntries[] = {
+    {"encrypted", v1::UNINSPECTABLE_REASON_ENCRYPTED},
+    {"gap", v1::UNINSPECTABLE_REASON_GAP},
+    {"decode", v1::UNINSPECTABLE_REASON_DECODE},
+    {"resource", v1::UNINSPECTABLE_REASON_RESOURCE}};
+inline constexpr EnumTable<v1::UninspectableReason> kUninspectableReasonNames{"uninspectable reason",
+                                                                              kUninspectableReasonEntries};
+
+inline constexpr EnumEntry<v1::ChecksumValidation> kChecksumValidationEntries[] = {
+    {"on", v1::CHECKSUM_VALIDATION_ON}, {"auto", v1::CHECKSUM_VALIDATION_AUTO}, {"off", v1::CHECKSUM_VALIDATION_OFF}};
+inline constexpr EnumTable<v1::ChecksumValidation> kChecksumValidationNames{"checksum validation",
+                                                                            kChecksumValidationEntries};
+
+inline constexpr EnumEntry<v1::TcpMidstream> kTcpMidstreamEntries[] = {{"inspect", v1::TCP_MIDSTREAM_INSPECT},
+                                                                       {"drop", v1::TCP_MIDSTREAM_DROP}};
+inline constexpr EnumTable<v1::TcpMidstream> kTcpMidstreamNames{"midstream policy", kTcpMidstreamEntries};
+
 }  // namespace ftz::config

@@ -903,6 +903,10 @@ void Validator::check_rules() {
     if (m.min_count() > 0 && m.data_classes_size() == 0) {
       error(mb + ".min_count", "min_count counts identifiers of a data class: add data_class");
     }
+    if (m.uninspectable().has_reasons() && m.uninspectable().reasons().reasons_size() == 0) {
+      error(mb + ".uninspectable",
+            "name at least one reason (encrypted, gap, decode, resource), or use true / false");
+    }
     if (m.dst_ports_size() > 0 && m.protocols_size() > 0 &&
         std::all_of(m.protocols().begin(), m.protocols().end(),
                     [](int p) { return p == v1::PROTOCOL_ICMP; })) {

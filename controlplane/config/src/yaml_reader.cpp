@@ -442,7 +442,18 @@ void Reader::read_match(const YAML::Node& n, const std::string& path, v1::RuleMa
                                              [m](v1::ApprovalState s) { m->set_approval(s); }),
                enum_field<v1::ThresholdState>("threshold", false, kThresholdNames,
                                               [m](v1::ThresholdState s) { m->set_threshold(s); }),
-               bool_field("uninspectable", false, [m](bool b) { m->set_uninspectable(b); }),
+               Field{"uninspectable", false,
+                     [this, m](const YAML::Node& un, const std::string& up) {
+                       // true / false, or the reasons named one by one.
+                       if (un.IsScalar()) {
+                         if (auto b = read_bool(un, up)) m->mutable_uninspectable()->set_any(*b);
+                         return;
+                       }
+                       auto* reasons = m->mutable_uninspectable()->mutable_reasons();
+                       read_one_or_many(un, up, [this, reasons](const YAML::Node& item, const std::string& ip) {
+                         if (auto r = read_enum(item, ip, kUninspectableReasonNames)) reasons->add_reasons(*r);
+                       });
+                     }},
            });
 }
 
@@ -510,6 +521,16 @@ void Reader::read_limits(const YAML::Node& n, const std::string& path, v1::Limit
                      u32([l](uint32_t v) { l->set_alerts_per_flow(v); })),
           enum_field<v1::FailMode>("default_fail_mode", false, kFailModeNames,
                                    [l](v1::FailMode f) { l->set_default_fail_mode(f); }),
+          uint_field("inspect_max_flows", false, 16, 1u << 22,
+                     u32([l](uint32_t v) { l->set_inspect_max_flows(v); })),
+          uint_field("event_queue_size", false, 64, 1u << 22,
+                     u32([l](uint32_t v) { l->set_event_queue_size(v); })),
+          enum_field<v1::ChecksumValidation>("checksum_validation", false, kChecksumValidationNames,
+                                             [l](v1::ChecksumValidation c) { l->set_checksum_validation(c); }),
+          enum_field<v1::TcpMidstream>("tcp_midstream", false, kTcpMidstreamNames,
+                                       [l](v1::TcpMidstream t) { l->set_tcp_midstream(t); }),
+          uint_field("reassembly_kept_per_flow_bytes", false, 4 * kKiB, 256 * kMiB,
+                     u32([l](uint32_t v) { l->set_reassembly_kept_per_flow_bytes(v); })),
       });
 }
 

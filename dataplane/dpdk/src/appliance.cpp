@@ -29,6 +29,19 @@ namespace {
 constexpr uint32_t kOffloadRingSize = 1024;
 constexpr auto kHarvestEvery = std::chrono::milliseconds(100);
 
+// What the NIC verified (RX checksum offload): the engine computes only what
+// it does not know (UNKNOWN, or a PMD without the offload).
+uint8_t checksum_hints(uint64_t ol_flags) noexcept {
+  uint8_t h = 0;
+  const uint64_t ip = ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+  if (ip == RTE_MBUF_F_RX_IP_CKSUM_GOOD) h |= engine::csum_hint::kL3Good;
+  if (ip == RTE_MBUF_F_RX_IP_CKSUM_BAD) h |= engine::csum_hint::kL3Bad;
+  const uint64_t l4 = ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+  if (l4 == RTE_MBUF_F_RX_L4_CKSUM_GOOD) h |= engine::csum_hint::kL4Good;
+  if (l4 == RTE_MBUF_F_RX_L4_CKSUM_BAD) h |= engine::csum_hint::kL4Bad;
+  return h;
+}
+
 uint64_t resident_bytes() {
   std::ifstream f("/proc/self/statm");
   uint64_t size = 0, resident = 0;
@@ -186,6 +199,7 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
       views[i].wirelen = std::max(views[i].wirelen, rec->wirelen);
     }
     views[i].token = reinterpret_cast<uintptr_t>(m);
+    views[i].csum = checksum_hints(m->ol_flags);
     if (views[i].ts_ns > newest) newest = views[i].ts_ns;
   }
   worker_->process_burst(std::span<const engine::PacketView>(views, n), std::span<engine::PacketResult>(results, n));
@@ -199,7 +213,7 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
         (r.reason == engine::Reason::policy_block || r.reason == engine::Reason::policy_reset)) {
       request_offload(mbufs[i]);
     }
-    if (r.disposition != engine::Disposition::kHold) act(mbufs[i], r.disposition, r.verdict);
+    if (r.disposition != engine::Disposition::kHold) act(mbufs[i], r.disposition, r.verdict, r.trim);
   }
   act_released();
   counters_.last_ts_ns.store(newest, std::memory_order_relaxed);
@@ -209,11 +223,12 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
 
 void WorkerSlot::act_released() noexcept {
   for (const engine::Release& r : worker_->released()) {
-    act(reinterpret_cast<rte_mbuf*>(r.token), r.disposition, r.verdict);
+    act(reinterpret_cast<rte_mbuf*>(r.token), r.disposition, r.verdict, r.trim);
   }
 }
 
-void WorkerSlot::act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v) noexcept {
+void WorkerSlot::act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v,
+                     const engine::PayloadTrim& trim) noexcept {
   if (d == engine::Disposition::kDrop) {
     rte_pktmbuf_free(m);
     return;
@@ -227,6 +242,21 @@ void WorkerSlot::act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& 
     } else {
       bump(counters_.mirror_nombuf);
     }
+  }
+  if (trim.any()) {
+    // Bytes an inspected flow's receiver must not get uninspected (the
+    // engine's normalization, docs/decisions/0003): cut off in place.
+    const engine::FrameSpan fs =
+        m->nb_segs == 1 ? engine::apply_trim(app_.link, rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m), trim)
+                        : engine::FrameSpan{0, 0};
+    if (fs.len == 0) {
+      bump(counters_.trim_failed);
+      rte_pktmbuf_free(m);
+      return;
+    }
+    rte_pktmbuf_adj(m, static_cast<uint16_t>(fs.offset));
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_data_len(m) - fs.len));
+    bump(counters_.trimmed);
   }
   uint16_t out = app_.ports[in].pair;
   // Route applies to exports: packets entering on the inside port. Replies
@@ -367,6 +397,9 @@ void destroy_appliance(Appliance* a) noexcept { delete a; }
 engine::WorkerOptions Appliance::worker_options(uint32_t w) const {
   engine::WorkerOptions base;
   base.event_queue_capacity = profile.event_ring_size;
+  // Inline ports validate every checksum; a replayed capture accepts the
+  // offloaded sums of the host that captured it, as ftzgate-inspect does.
+  base.checksum_default = options.pcap_in.empty() ? engine::ChecksumMode::kOn : engine::ChecksumMode::kAuto;
   return desk->worker_options(w, base);
 }
 

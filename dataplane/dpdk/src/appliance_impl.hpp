@@ -55,6 +55,8 @@ struct PathCounters {
   std::atomic<uint64_t> no_egress{0};      // no paired port to forward to
   std::atomic<uint64_t> routed{0};
   std::atomic<uint64_t> route_failed{0};   // VLAN/MAC rewrite impossible (not Ethernet, no headroom)
+  std::atomic<uint64_t> trimmed{0};        // forwarded without bytes the engine trimmed off
+  std::atomic<uint64_t> trim_failed{0};    // could not be trimmed (chained mbuf): dropped
   std::atomic<uint64_t> mirrored{0};
   std::atomic<uint64_t> mirror_nombuf{0};
   std::atomic<uint64_t> resets_sent{0};
@@ -126,7 +128,7 @@ class WorkerSlot {
 
   void adopt_generation() noexcept;
   void process(rte_mbuf** mbufs, uint16_t n) noexcept;
-  void act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v) noexcept;
+  void act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v, const engine::PayloadTrim& trim) noexcept;
   void act_released() noexcept;  // the engine's released() list
   void send_resets(const engine::ResetPair& pair, uint16_t in_port, uint16_t out_port) noexcept;
   void request_offload(const rte_mbuf* m) noexcept;

@@ -39,6 +39,9 @@ tl::expected<Port, std::string> start_port(const drivers::PortProfile& profile, 
   port.rx_queues = port.hw_rss ? static_cast<uint16_t>(workers) : 1;
   const uint16_t want_tx = profile.tx_queues != 0 ? profile.tx_queues : static_cast<uint16_t>(workers);
   port.tx_queues = (info.max_tx_queues >= workers && want_tx >= workers) ? static_cast<uint16_t>(workers) : 1;
+  // The NIC's checksum verdicts spare the engine the software sums of
+  // inspected flows (it verifies what a PMD leaves unknown).
+  conf.rxmode.offloads |= info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_CHECKSUM;
   if (port.hw_rss) {
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
     conf.rx_adv_conf.rss_conf.rss_key = const_cast<uint8_t*>(kSymmetricRssKey);

@@ -30,6 +30,8 @@ json path_json(const PathCounters& c) {
               {"no_egress", v(c.no_egress)},
               {"routed", v(c.routed)},
               {"route_failed", v(c.route_failed)},
+              {"trimmed", v(c.trimmed)},
+              {"trim_failed", v(c.trim_failed)},
               {"mirrored", v(c.mirrored)},
               {"mirror_nombuf", v(c.mirror_nombuf)},
               {"resets_sent", v(c.resets_sent)},

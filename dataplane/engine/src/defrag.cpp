@@ -104,30 +104,34 @@ uint32_t Defragmenter::blocks_needed(const Context& c, uint32_t start, uint32_t 
   return n;
 }
 
-Reason Defragmenter::store(Context& c, uint32_t start, const uint8_t* data, uint32_t len) noexcept {
-  Reason result = Reason::kNone;
+bool Defragmenter::covered(const Context& c, uint32_t pos) noexcept {
+  for (uint32_t r = 0; r < c.range_count; ++r) {
+    if (pos >= c.ranges[r].start && pos < c.ranges[r].end) return true;
+  }
+  return false;
+}
+
+bool Defragmenter::conflicts(const Context& c, uint32_t start, const uint8_t* data, uint32_t len) const noexcept {
   for (uint32_t i = 0; i < len; ++i) {
     const uint32_t pos = start + i;
-    bool covered = false;
-    for (uint32_t r = 0; r < c.range_count; ++r) {
-      if (pos >= c.ranges[r].start && pos < c.ranges[r].end) {
-        covered = true;
-        break;
-      }
-    }
+    if (!covered(c, pos)) continue;
+    const uint32_t block = c.blocks[pos / kBlockSize];
+    if (pool_[size_t{block} * kBlockSize + pos % kBlockSize] != data[i]) return true;
+  }
+  return false;
+}
+
+void Defragmenter::store(Context& c, uint32_t start, const uint8_t* data, uint32_t len) noexcept {
+  for (uint32_t i = 0; i < len; ++i) {
+    const uint32_t pos = start + i;
+    if (covered(c, pos)) continue;  // first wins (identical, checked by conflicts())
     uint32_t& block = c.blocks[pos / kBlockSize];
     if (block == kNil) {
       block = free_blocks_.back();
       free_blocks_.pop_back();
     }
-    uint8_t& slot = pool_[size_t{block} * kBlockSize + pos % kBlockSize];
-    if (covered) {
-      if (slot != data[i]) result = Reason::frag_overlap_conflict;
-    } else {
-      slot = data[i];
-    }
+    pool_[size_t{block} * kBlockSize + pos % kBlockSize] = data[i];
   }
-  return result;
 }
 
 void Defragmenter::add_range(Context& c, uint32_t start, uint32_t end) noexcept {
@@ -187,7 +191,15 @@ Defragmenter::Result Defragmenter::add(const ParsedPacket& p, int64_t now_ns,
     res.reason = Reason::frag_memcap;
     return res;
   }
-  res.reason = store(x, start, p.frag_data, p.frag_len);
+  if (conflicts(x, start, p.frag_data, p.frag_len)) {
+    // The receiver must reassemble what was inspected: the conflicting
+    // fragment never reaches it and none of its bytes are taken, so every
+    // receiver policy (first, last, discard on overlap) sees the first bytes.
+    res.status = Status::kDropped;
+    res.reason = Reason::frag_overlap_conflict;
+    return res;
+  }
+  store(x, start, p.frag_data, p.frag_len);
   if (p.frag_len > 0) add_range(x, start, end);
   const bool complete = x.have_last && x.range_count == 1 && x.ranges[0].start == 0 &&
                         x.ranges[0].end >= x.total;

@@ -354,6 +354,7 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
   kv(out, "rule", e.rule == kNoIndex ? std::string_view("default") : gen.rule_name(e.rule));
   if (e.verdict.alert) out += ",\"alert\":true";
   if (e.verdict.mirror) out += ",\"mirror\":true";
+  out += e.is_export ? ",\"export\":true" : ",\"export\":false";
   out += e.inspected ? ",\"inspected\":true" : ",\"inspected\":false";
   if (e.type == EventType::kFlow) {
     const FlowDetections& d = e.flow.detections;
@@ -373,7 +374,22 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
     }
     out += '}';
     out += ",\"distinct_identifiers\":" + std::to_string(d.distinct);
-    if (d.uninspectable) out += ",\"uninspectable\":true";
+    if (d.uninspectable != 0) {
+      // Why the record says "inspected": false (docs/eve.md).
+      out += ",\"uninspectable\":[";
+      bool first_reason = true;
+      for (int r = 0; r < static_cast<int>(UninspectableReason::kCount); ++r) {
+        if (!(d.uninspectable & (1u << r))) continue;
+        if (!first_reason) out += ',';
+        first_reason = false;
+        out += '"';
+        out += uninspectable_reason_name(static_cast<UninspectableReason>(r));
+        out += '"';
+      }
+      out += ']';
+    }
+    if (e.flow.fail_closed) out += ",\"fail_closed\":true";
+    if (e.flow.midstream) out += ",\"midstream\":true";
   }
   out += ',';
   kv_num(out, "generation", e.generation);

@@ -23,6 +23,17 @@ bool contains(const std::vector<T>& v, T x) noexcept {
 
 }  // namespace
 
+std::string_view uninspectable_reason_name(UninspectableReason r) noexcept {
+  switch (r) {
+    case UninspectableReason::kEncrypted: return "encrypted";
+    case UninspectableReason::kGap: return "gap";
+    case UninspectableReason::kDecode: return "decode";
+    case UninspectableReason::kResource: return "resource";
+    case UninspectableReason::kCount: break;
+  }
+  return "unknown";
+}
+
 bool server_name_matches(std::string_view name, std::string_view suffix) noexcept {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   if (suffix.empty()) return false;
@@ -139,7 +150,10 @@ PolicyGeneration::Match PolicyGeneration::match_rule(const RuleSpec& r, const Fl
     }
     if (confirmed < m.min_count) return Match::kNo;
     if (m.threshold && *m.threshold != f.threshold) return Match::kNo;
-    if (m.uninspectable && *m.uninspectable != f.uninspectable) return Match::kNo;
+    if (m.uninspectable) {
+      const UninspectableMask want = m.uninspectable->reasons;
+      if (want == 0 ? f.uninspectable != 0 : (f.uninspectable & want) == 0) return Match::kNo;
+    }
   }
   // Approval last: whether an approval covers the transfer depends on the
   // data classes, known only at the content stage when the rule names any.

@@ -43,6 +43,28 @@ bool options_well_formed(const uint8_t* p, uint32_t len) noexcept {
   return true;
 }
 
+// The options the stream normalizer needs: window scale (kind 3) and
+// timestamps (kind 8). Called on a list options_well_formed() accepted.
+void read_tcp_options(const uint8_t* p, uint32_t len, ParsedPacket& out) noexcept {
+  uint32_t i = 0;
+  while (i < len) {
+    const uint8_t kind = p[i];
+    if (kind == 0) return;
+    if (kind == 1) {
+      ++i;
+      continue;
+    }
+    const uint8_t olen = p[i + 1];
+    if (kind == 3 && olen == 3) out.tcp_wscale = p[i + 2] > 14 ? 14 : p[i + 2];  // RFC 7323 §2.3
+    if (kind == 8 && olen == 10) {
+      out.tcp_has_ts = true;
+      out.tsval = rd32(p + i + 2);
+      out.tsecr = rd32(p + i + 6);
+    }
+    i += olen;
+  }
+}
+
 ParseResult parse_tcp(const uint8_t* p, uint32_t len, uint32_t wire_len,
                       ParsedPacket& out) noexcept {
   if (len < 20) return malformed(Reason::tcp_truncated);
@@ -53,6 +75,10 @@ ParseResult parse_tcp(const uint8_t* p, uint32_t len, uint32_t wire_len,
   const uint32_t hlen = static_cast<uint32_t>(p[12] >> 4) * 4;
   out.tcp_flags = p[13];
   out.window = rd16(p + 14);
+  out.urgent = rd16(p + 18);
+  out.l4 = p;
+  out.l4_len = len;
+  out.l4_wire_len = wire_len;
   if (hlen < 20 || hlen > wire_len) return malformed(Reason::tcp_bad_data_offset);
   if (hlen > len) {
     // Options cut by the capture's snap length: the header fields we need are
@@ -64,6 +90,7 @@ ParseResult parse_tcp(const uint8_t* p, uint32_t len, uint32_t wire_len,
     return ok();
   }
   if (!options_well_formed(p + 20, hlen - 20)) return malformed(Reason::tcp_bad_options);
+  read_tcp_options(p + 20, hlen - 20, out);
   out.l4_valid = true;
   out.payload = p + hlen;
   out.payload_len = len - hlen;
@@ -79,6 +106,9 @@ ParseResult parse_udp(const uint8_t* p, uint32_t len, uint32_t wire_len,
   const uint32_t ulen = rd16(p + 4);
   // A zero length is legal only for IPv6 jumbograms; we treat it as bad.
   if (ulen < 8 || ulen > wire_len) return malformed(Reason::udp_bad_length);
+  out.l4 = p;
+  out.l4_len = ulen <= len ? ulen : len;
+  out.l4_wire_len = ulen;
   out.l4_valid = true;
   out.payload = p + 8;
   out.payload_wire_len = ulen - 8;
@@ -112,6 +142,7 @@ ParseResult parse_ipv4(const uint8_t* p, uint32_t len, ParsedPacket& out) noexce
   if (total < ihl) return malformed(Reason::ipv4_bad_total_length);
   if (!options_well_formed(p + 20, ihl - 20)) return malformed(Reason::ipv4_bad_options);
   out.ip_version = 4;
+  out.ttl = p[8];
   out.src = IpAddr::v4_bytes(p + 12);
   out.dst = IpAddr::v4_bytes(p + 16);
   out.l4_proto = p[9];
@@ -138,6 +169,7 @@ ParseResult parse_ipv6(const uint8_t* p, uint32_t len, ParsedPacket& out) noexce
   if (len < 40) return malformed(Reason::ipv6_truncated);
   if ((p[0] >> 4) != 6) return malformed(Reason::ipv4_bad_version);
   out.ip_version = 6;
+  out.ttl = p[7];
   out.src = IpAddr::v6_bytes(p + 8);
   out.dst = IpAddr::v6_bytes(p + 24);
   const uint32_t plen = rd16(p + 4);

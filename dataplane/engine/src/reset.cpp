@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "ftz/engine/normalize.hpp"
+
 namespace ftz::engine {
 
 namespace {
@@ -15,22 +17,12 @@ void put32(uint8_t* p, uint32_t v) noexcept {
   put16(p + 2, static_cast<uint16_t>(v));
 }
 
-uint32_t sum16(const uint8_t* p, uint32_t len, uint32_t acc) noexcept {
-  for (uint32_t i = 0; i + 1 < len; i += 2) acc += static_cast<uint32_t>((p[i] << 8) | p[i + 1]);
-  if (len & 1) acc += static_cast<uint32_t>(p[len - 1] << 8);
-  return acc;
-}
-uint16_t fold(uint32_t acc) noexcept {
-  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
-  return static_cast<uint16_t>(~acc);
-}
-
 // One reset: L2 header (MACs swapped when reversed), IP, 20-byte TCP.
 uint32_t build_one(const uint8_t* frame, const ParsedPacket& p, bool reverse, ResetFrame& out) noexcept {
   uint8_t* o = out.bytes.data();
   const uint32_t l2 = p.l3_offset;
   std::memcpy(o, frame, l2);
-  if (reverse) {
+  if (reverse && l2 >= 12) {
     std::memcpy(o, frame + 6, 6);
     std::memcpy(o + 6, frame, 6);
   }
@@ -43,7 +35,7 @@ uint32_t build_one(const uint8_t* frame, const ParsedPacket& p, bool reverse, Re
   const uint8_t flags = reverse ? (tcp_flag::kRst | tcp_flag::kAck) : tcp_flag::kRst;
   uint8_t* ip = o + l2;
   uint32_t ip_len;
-  uint32_t pseudo = 0;
+  uint64_t pseudo = 0;
   if (p.ip_version == 4) {
     ip_len = 20;
     std::memset(ip, 0, 20);
@@ -54,8 +46,8 @@ uint32_t build_one(const uint8_t* frame, const ParsedPacket& p, bool reverse, Re
     ip[9] = 6;
     std::memcpy(ip + 12, &src.bytes[12], 4);
     std::memcpy(ip + 16, &dst.bytes[12], 4);
-    put16(ip + 10, fold(sum16(ip, 20, 0)));
-    pseudo = sum16(ip + 12, 8, 0) + 6 + 20;
+    put16(ip + 10, checksum_finish(checksum_add(ip, 20, 0)));
+    pseudo = checksum_add(ip + 12, 8, 0) + 6 + 20;
   } else {
     ip_len = 40;
     std::memset(ip, 0, 40);
@@ -65,7 +57,7 @@ uint32_t build_one(const uint8_t* frame, const ParsedPacket& p, bool reverse, Re
     ip[7] = 64;
     std::memcpy(ip + 8, src.bytes.data(), 16);
     std::memcpy(ip + 24, dst.bytes.data(), 16);
-    pseudo = sum16(ip + 8, 32, 0) + 6 + 20;
+    pseudo = checksum_add(ip + 8, 32, 0) + 6 + 20;
   }
   uint8_t* tcp = ip + ip_len;
   std::memset(tcp, 0, 20);
@@ -75,7 +67,7 @@ uint32_t build_one(const uint8_t* frame, const ParsedPacket& p, bool reverse, Re
   put32(tcp + 8, ack);
   tcp[12] = 5 << 4;
   tcp[13] = flags;
-  put16(tcp + 16, fold(sum16(tcp, 20, pseudo)));
+  put16(tcp + 16, checksum_finish(checksum_add(tcp, 20, pseudo)));
   out.len = l2 + ip_len + 20;
   out.to_packet_source = reverse;
   return out.len;
@@ -86,8 +78,10 @@ uint32_t build_one(const uint8_t* frame, const ParsedPacket& p, bool reverse, Re
 uint32_t build_resets(const uint8_t* frame, uint32_t caplen, const ParsedPacket& p,
                       ResetFrame (&out)[2]) noexcept {
   if (p.l4_proto != 6 || !p.l4_valid || (p.ip_version != 4 && p.ip_version != 6)) return 0;
-  // Only Ethernet framing (l3 offset 14, 18 or 22) can be reused as is.
-  if (p.l3_offset != 14 + 4u * p.vlan_count || caplen < p.l3_offset) return 0;
+  // Only Ethernet framing (l3 offset 14, 18 or 22) can be reused as is; raw
+  // IP (l3 offset 0, a TUN or AF_XDP-less path) needs none.
+  const bool ethernet = p.l3_offset == 14 + 4u * p.vlan_count && p.l3_offset > 0;
+  if ((!ethernet && p.l3_offset != 0) || caplen < p.l3_offset) return 0;
   build_one(frame, p, false, out[0]);
   build_one(frame, p, true, out[1]);
   return 2;

@@ -93,6 +93,83 @@ SegmentOutcome TcpReassembler::buffer(TcpDirState& s, uint32_t seq, const uint8_
   return SegmentOutcome::kBuffered;
 }
 
+bool TcpReassembler::kept_conflicts(const TcpDirState& s, uint32_t seq, const uint8_t* data,
+                                    uint32_t len) const noexcept {
+  uint32_t done = 0;
+  for (uint32_t c = s.kept_head; c != SegmentPool::kNil && done < len; c = pool_[c].next) {
+    const SegmentPool::Chunk& ch = pool_[c];
+    const uint32_t at = seq + done;
+    if (seq_diff(ch.seq + ch.len, at) <= 0) continue;  // wholly before
+    const uint32_t from = at - ch.seq;                  // at >= ch.seq: the chain is contiguous from kept_seq
+    uint32_t n = ch.len - from;
+    if (n > len - done) n = len - done;
+    if (std::memcmp(ch.data + from, data + done, n) != 0) return true;
+    done += n;
+  }
+  return false;
+}
+
+void TcpReassembler::keep(TcpDirState& s, const uint8_t* data, uint32_t len) noexcept {
+  uint32_t at = s.next_seq;
+  while (len > 0) {
+    uint32_t c = s.kept_tail;
+    if (c == SegmentPool::kNil || pool_[c].len == SegmentPool::kChunkData) {
+      c = pool_.acquire();
+      if (c == SegmentPool::kNil) {
+        // No memory for the copy: give it up. Retransmissions of these bytes
+        // are then stale (trimmed), never forwarded unverified.
+        ++counters_.kept_dropped;
+        release_kept(s, 0, true);
+        s.kept_seq = at + len;
+        return;
+      }
+      SegmentPool::Chunk& fresh = pool_[c];
+      fresh.seq = at;
+      fresh.len = 0;
+      fresh.next = SegmentPool::kNil;
+      if (s.kept_tail != SegmentPool::kNil) pool_[s.kept_tail].next = c;
+      else s.kept_head = c;
+      s.kept_tail = c;
+    }
+    SegmentPool::Chunk& ch = pool_[c];
+    uint32_t n = SegmentPool::kChunkData - ch.len;
+    if (n > len) n = len;
+    std::memcpy(ch.data + ch.len, data, n);
+    ch.len += n;
+    s.kept_bytes += n;
+    at += n;
+    data += n;
+    len -= n;
+  }
+  // Past the limit the oldest chunks go (their bytes become stale).
+  while (s.kept_bytes > kept_limit_ && s.kept_head != s.kept_tail) {
+    const uint32_t head = s.kept_head;
+    s.kept_bytes -= pool_[head].len;
+    s.kept_head = pool_[head].next;
+    pool_.release(head);
+    s.kept_seq = pool_[s.kept_head].seq;
+  }
+}
+
+void TcpReassembler::release_kept(TcpDirState& s, uint32_t seq, bool all) noexcept {
+  while (s.kept_head != SegmentPool::kNil) {
+    SegmentPool::Chunk& ch = pool_[s.kept_head];
+    // A partly acknowledged chunk stays: its bytes can still be compared.
+    if (!all && seq_diff(ch.seq + ch.len, seq) > 0) break;
+    const uint32_t next = ch.next;
+    s.kept_bytes -= ch.len;
+    pool_.release(s.kept_head);
+    s.kept_head = next;
+  }
+  if (s.kept_head == SegmentPool::kNil) {
+    s.kept_tail = SegmentPool::kNil;
+    s.kept_bytes = 0;
+    s.kept_seq = s.next_seq;  // nothing before next_seq is kept
+  } else {
+    s.kept_seq = pool_[s.kept_head].seq;
+  }
+}
+
 void TcpReassembler::release(TcpDirState& s) noexcept {
   while (s.ooo_head != SegmentPool::kNil) {
     const uint32_t next = pool_[s.ooo_head].next;
@@ -100,6 +177,7 @@ void TcpReassembler::release(TcpDirState& s) noexcept {
     s.ooo_head = next;
   }
   s.ooo_bytes = 0;
+  release_kept(s, 0, true);
 }
 
 }  // namespace ftz::engine

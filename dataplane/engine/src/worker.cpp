@@ -32,6 +32,12 @@ AppProto to_app_proto(app::AppProtocol p) noexcept {
 
 bool is_well_known(uint16_t port) noexcept { return port != 0 && port < 1024; }
 
+// The scanner's reasons, folded into what policy and fail modes act on:
+// corrupt encodings are `decode`, every cap and pool is `resource`.
+UninspectableReason uninspectable_reason_of(sig::Uninspectable r) noexcept {
+  return r == sig::Uninspectable::kDecodeError ? UninspectableReason::kDecode : UninspectableReason::kResource;
+}
+
 }  // namespace
 
 struct Worker::Flow {
@@ -55,7 +61,10 @@ struct Worker::Flow {
   uint64_t generation = 0;
   uint32_t conflicts = 0;
   uint32_t content = kNil;  // ContentState slot while its content is scanned
-  bool uninspectable = false;
+  UninspectableMask uninspectable = 0;  // why its content was not (fully) inspected
+  bool fail_closed = false;  // blocked because it was uninspectable (fail mode)
+  bool midstream = false;    // TCP picked up without a handshake
+  bool recorded = false;     // its flow record is written (closed, lingering)
   bool resets_sent = false;
   uint32_t held_head[2] = {kNil, kNil};
   // Aging: one list per timeout class, least recently active first.
@@ -96,11 +105,11 @@ Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link
       flows_(limits_.flow_table_size),
       defrag_(limits_.defrag_max_datagrams, limits_.defrag_memcap_bytes, limits_.defrag_timeout_ms),
       segments_(limits_.reassembly_memcap_bytes),
-      reasm_(segments_, limits_.reassembly_per_flow_bytes),
+      reasm_(segments_, limits_.reassembly_per_flow_bytes, limits_.reassembly_kept_per_flow_bytes),
       app_pool_(kAppBuffers, kAppBufferSize),
       app_ctx_{&app_pool_, &app_counters_, this},
       held_(limits_.hold_max_packets),
-      events_(options.event_queue_capacity),
+      events_(options.event_queue_capacity != 0 ? options.event_queue_capacity : limits_.event_queue_size),
       zone_pair_bytes_(gen_->zone_count() * gen_->zone_count(), 0) {
   held_free_.reserve(held_.size());
   for (size_t i = held_.size(); i > 0; --i) held_free_.push_back(static_cast<uint32_t>(i - 1));
@@ -116,6 +125,10 @@ Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link
   std::fill(std::begin(age_head_), std::end(age_head_), kNil);
   std::fill(std::begin(age_tail_), std::end(age_tail_), kNil);
   options_ = options;
+  if (options_.inspect_max_flows == 0) options_.inspect_max_flows = limits_.inspect_max_flows;
+  checksum_mode_ =
+      limits_.checksum_validation != ChecksumMode::kDefault ? limits_.checksum_validation : options_.checksum_default;
+  if (checksum_mode_ == ChecksumMode::kDefault) checksum_mode_ = ChecksumMode::kOn;
   flows_per_rule_.assign(gen_->spec().rules.size() + 1, 0);
   resets_.resize(kBurstSize);
   pending_.reserve(kMaxPendingDetections);
@@ -152,7 +165,9 @@ tl::expected<std::unique_ptr<sig::Scanner>, std::string> Worker::make_scanner(co
   const auto& db = generation.signatures();
   if (!db) return std::unique_ptr<sig::Scanner>{};
   sig::ScannerConfig sc;
-  sc.max_streams = 2 * options.inspect_max_flows;  // two directions per content flow
+  const uint32_t flows =
+      options.inspect_max_flows != 0 ? options.inspect_max_flows : generation.spec().limits.inspect_max_flows;
+  sc.max_streams = 2 * flows;  // two directions per content flow
   return sig::Scanner::create(db, sc);
 }
 
@@ -221,7 +236,7 @@ void Worker::hand_over_content(sig::Scanner* next) noexcept {
         current_dir_ = d;
         if (cs.scan[d].stream != sig::kNoSlot) ++counters_.scan_handovers;
         scanner_->hand_over(cs.scan[d], ctx, *this, next, sig_map_);
-        if (cs.scan[d].uninspectable) mark_uninspectable(f);
+        if (cs.scan[d].uninspectable) mark_uninspectable(f, uninspectable_reason_of(cs.scan[d].reason));
       }
       current_ = nullptr;
       if (content_changed_) {
@@ -287,6 +302,12 @@ void Worker::process_one(const PacketView& pv, PacketResult& res) noexcept {
     res.reason = pr.reason;
     return;
   }
+  if (Reason why = Reason::kNone; !checksums_ok(pv, p, false, why)) {
+    // Before anything keeps it: the receiver discards it too.
+    res.disposition = Disposition::kDrop;
+    res.reason = why;
+    return;
+  }
   if (p.is_fragment) {
     const Defragmenter::Result dr = defrag_.add(p, pv.ts_ns, pv.token);
     if (dr.status == Defragmenter::Status::kDropped) {
@@ -310,13 +331,16 @@ void Worker::process_one(const PacketView& pv, PacketResult& res) noexcept {
       // A datagram that is itself held (an out-of-order segment) keeps all
       // its fragments held with it.
       extra_hold_tokens_ = dr.held_tokens;
+      from_fragments_ = true;
       process_ip(pv, p, res);
+      from_fragments_ = false;
       extra_hold_tokens_ = {};
     }
-    // Otherwise the earlier fragments share the datagram's fate now.
+    // Otherwise the earlier fragments share the datagram's fate (and its
+    // route) now.
     if (res.disposition != Disposition::kHold) {
       for (const uint64_t t : dr.held_tokens) {
-        push_release(t, nullptr, res.disposition == Disposition::kDrop ? Disposition::kDrop : Disposition::kForward,
+        push_release(t, res.verdict, res.disposition == Disposition::kDrop ? Disposition::kDrop : Disposition::kForward,
                      res.reason);
       }
     }
@@ -331,7 +355,7 @@ void Worker::process_one(const PacketView& pv, PacketResult& res) noexcept {
 
 void Worker::process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res) noexcept {
   bool from_lo = true;
-  const uint32_t idx = lookup_or_create(p, pv.ts_ns, from_lo, res);
+  const uint32_t idx = lookup_or_create(pv, p, from_lo, res);
   if (idx == kNil) return;
   Flow& f = flows_[idx];
   const int dir = (from_lo == f.client_is_lo) ? kToServer : kToClient;
@@ -348,7 +372,7 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res
   current_ = &f;
   current_ts_ = pv.ts_ns;
   if (p.l4_proto == 6 && p.l4_valid) {
-    handle_tcp(idx, f, p, dir, pv, res);
+    handle_tcp(f, p, dir, pv, res);
   } else if (p.l4_proto == 17 && p.l4_valid) {
     handle_udp(f, p, dir);
   }
@@ -360,8 +384,23 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res
   }
   current_ = nullptr;
   age(idx);
+  // Held segments whose bytes this packet made deliverable go now, under the
+  // verdict that judged those bytes (never the one from before the check).
+  if (f.held_head[0] != kNil || f.held_head[1] != kNil) {
+    release_held(f, dir, false);
+    release_held(f, 1 - dir, false);
+  }
   if (res.disposition != Disposition::kHold && res.disposition != Disposition::kDrop) apply_verdict(f, res);
   else res.verdict = f.verdict;
+  if (res.disposition == Disposition::kForward && res.trim.any()) {
+    if (from_fragments_) {
+      // Its bytes travel in the fragments: they cannot be cut, so it stays.
+      res.disposition = Disposition::kDrop;
+      res.reason = Reason::tcp_reassembled_trim;
+    } else {
+      ++counters_.segments_trimmed;
+    }
+  }
   if (f.verdict.action == Action::kReset && res.disposition == Disposition::kDrop && !f.resets_sent &&
       p.l4_proto == 6 && reset_count_ < resets_.size()) {
     ResetPair& pair = resets_[reset_count_];
@@ -374,10 +413,14 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res
     }
   }
   settle_detections(f, res.disposition == Disposition::kDrop);
-  if (f.tcp_state == TcpState::kClosed && f.held_head[0] == kNil && f.held_head[1] == kNil &&
-      p.l4_proto == 6 && (p.tcp_flags & tcp_flag::kRst)) {
-    // RST ends the flow at once: nothing after it belongs to this connection.
-    end_flow(idx, FlowEndReason::kClosed, pv.ts_ns);
+  if (f.tcp_state == TcpState::kClosed && p.l4_proto == 6 && res.disposition != Disposition::kDrop) {
+    if (p.tcp_flags & tcp_flag::kRst) {
+      // An accepted RST ends the flow at once: nothing after it belongs to
+      // this connection (segments still held behind a hole are dropped).
+      end_flow(idx, FlowEndReason::kClosed, pv.ts_ns);
+    } else if (!f.recorded && f.held_head[0] == kNil && f.held_head[1] == kNil) {
+      close_flow(idx, pv.ts_ns);
+    }
   }
 }
 
@@ -390,7 +433,7 @@ void Worker::apply_verdict(const Flow& f, PacketResult& res) const noexcept {
       break;
     case Action::kBlock:
       res.disposition = Disposition::kDrop;
-      res.reason = Reason::policy_block;
+      res.reason = f.fail_closed ? Reason::uninspectable_fail_closed : Reason::policy_block;
       break;
     case Action::kReset:
       res.disposition = Disposition::kDrop;
@@ -399,19 +442,56 @@ void Worker::apply_verdict(const Flow& f, PacketResult& res) const noexcept {
   }
 }
 
-uint32_t Worker::lookup_or_create(const ParsedPacket& p, int64_t now, bool& from_lo,
+bool Worker::checksums_ok(const PacketView& pv, const ParsedPacket& p, bool l4, Reason& why) const noexcept {
+  if (checksum_mode_ == ChecksumMode::kOff) return true;
+  if (!l4) {
+    if (p.ip_version != 4 || (pv.csum & csum_hint::kL3Good)) return true;
+    const ChecksumStatus st =
+        (pv.csum & csum_hint::kL3Bad) ? ChecksumStatus::kBad : ipv4_header_checksum(pv.data, p);
+    if (st == ChecksumStatus::kBad || (st == ChecksumStatus::kOffloaded && checksum_mode_ != ChecksumMode::kAuto)) {
+      why = Reason::ipv4_bad_checksum;
+      return false;
+    }
+    return true;
+  }
+  if ((p.l4_proto != 6 && p.l4_proto != 17) || (pv.csum & csum_hint::kL4Good)) return true;
+  // A datagram rebuilt from fragments is checked over its reassembled bytes.
+  bool bad = (pv.csum & csum_hint::kL4Bad) && !from_fragments_;
+  if (!bad) {
+    const ChecksumStatus st = l4_checksum(p);
+    bad = st == ChecksumStatus::kBad || (st == ChecksumStatus::kOffloaded && checksum_mode_ != ChecksumMode::kAuto);
+  }
+  if (bad) why = p.l4_proto == 6 ? Reason::tcp_bad_checksum : Reason::udp_bad_checksum;
+  return !bad;
+}
+
+uint32_t Worker::lookup_or_create(const PacketView& pv, const ParsedPacket& p, bool& from_lo,
                                   PacketResult& res) noexcept {
+  const int64_t now = pv.ts_ns;
   const FlowKey key = make_flow_key(p, from_lo);
   const uint64_t hash = hash_flow_key(key);
   uint32_t idx = table_.find(key, hash);
+  bool reuse = false;
+  bool expired = false;
   if (idx != kNil) {
-    Flow& f = flows_[idx];
-    const bool expired = now - table_.last_seen(idx) > int64_t{timeout_s(f)} * 1'000'000'000;
+    const Flow& f = flows_[idx];
+    expired = now - table_.last_seen(idx) > int64_t{timeout_s(f)} * 1'000'000'000;
     const bool new_syn = p.l4_proto == 6 && (p.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck)) == tcp_flag::kSyn &&
                          f.tcp_state == TcpState::kClosed;
-    if (!expired && !new_syn) return idx;
-    end_flow(idx, expired ? FlowEndReason::kTimeout : FlowEndReason::kReplaced, now);
+    reuse = !expired && !new_syn;
   }
+  // Transport checksums before the packet may create, end or change an
+  // inspected flow (other flows' packets are forwarded by their verdict
+  // whatever they carry, so their sums are not worth the cycles).
+  if (!reuse || flows_[idx].inspect) {
+    if (Reason why = Reason::kNone; !checksums_ok(pv, p, true, why)) {
+      res.disposition = Disposition::kDrop;
+      res.reason = why;
+      return kNil;
+    }
+  }
+  if (reuse) return idx;
+  if (idx != kNil) end_flow(idx, expired ? FlowEndReason::kTimeout : FlowEndReason::kReplaced, now);
   idx = table_.insert(key, hash);
   if (idx == kNil) {
     const uint32_t victim = table_.eviction_candidate(hash);
@@ -461,6 +541,12 @@ void Worker::init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_
   f.flow_id = (hash_flow_key(k) ^ static_cast<uint64_t>(now) * 0x9e3779b97f4a7c15ull) & ((uint64_t{1} << 51) - 1);
   f.inspect = gen_->is_export(f.client_zone, f.server_zone);
   if (f.inspect) ++counters_.flows_inspected;
+  if (f.proto == 6) {
+    f.midstream = !(p.tcp_flags & tcp_flag::kSyn);
+    // Exports are normalized inline (docs/decisions/0003).
+    f.tcp[0].normalize = f.tcp[1].normalize = f.inspect;
+    if (f.midstream && f.inspect) ++counters_.midstream_flows;
+  }
   judge(f, Stage::kHeader, now);
 }
 
@@ -490,8 +576,15 @@ void Worker::rejudge(uint32_t idx, int64_t now) noexcept {
   const bool inspect = gen_->is_export(f.client_zone, f.server_zone);
   if (inspect && !f.inspect) ++counters_.flows_inspected;
   f.inspect = inspect;
+  for (TcpDirState& d : f.tcp) {
+    // A flow that became an export compares from here on: nothing before
+    // the current position is kept, so older bytes are never forwarded again.
+    if (inspect && !d.normalize) d.kept_seq = d.next_seq;
+    d.normalize = inspect && f.proto == 6;
+  }
   f.verdict = Verdict{};
   f.rule = kNoIndex;
+  f.fail_closed = false;
   judge(f, f.stage, now);
 }
 
@@ -535,6 +628,22 @@ void Worker::judge(Flow& f, Stage stage, int64_t now) noexcept {
   }
   f.verdict.alert = f.verdict.alert || v.alert;
   f.verdict.mirror = f.verdict.mirror || v.mirror;
+  // An export that could not be inspected for a failure (gap, decode,
+  // resource) follows its zone pair's fail mode, unless the deciding rule
+  // names every one of those reasons explicitly.
+  const UninspectableMask failures = f.uninspectable & kUninspectableFailures;
+  if (f.inspect && failures != 0 && f.verdict.action < Action::kBlock &&
+      gen_->fail_mode(f.client_zone, f.server_zone) == FailMode::kClosed) {
+    const auto& rules = gen_->spec().rules;
+    const bool named = d.rule < rules.size() && rules[d.rule].match.uninspectable &&
+                       rules[d.rule].match.uninspectable->named &&
+                       (failures & ~rules[d.rule].match.uninspectable->reasons) == 0;
+    if (!named) {
+      f.verdict.action = Action::kBlock;
+      f.fail_closed = true;
+      ++counters_.fail_closed_flows;
+    }
+  }
 }
 
 uint32_t Worker::timeout_s(const Flow& f) const noexcept {
@@ -568,52 +677,220 @@ struct Worker::StreamFeed {
   }
   void gap(uint32_t) noexcept {
     app::on_gap(f.app_state, dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient, w.app_ctx_);
-    // Bytes the scanner never saw: what follows is judged, but not all of it.
-    if (w.wants_content(f)) w.mark_uninspectable(f);
+    // Bytes the scanner never saw: what follows is scanned and judged, but
+    // not all of the stream was (the fail mode decides). A separator keeps
+    // the bytes on both sides of the gap from joining into one identifier.
+    if (w.wants_content(f)) {
+      w.mark_uninspectable(f, UninspectableReason::kGap);
+      static constexpr uint8_t kSeparator = '\n';
+      w.scan(f, dir, std::span<const uint8_t>(&kSeparator, 1), w.scan_context(f, dir));
+    }
   }
 };
 
-void Worker::handle_tcp(uint32_t idx, Flow& f, const ParsedPacket& p, int dir, const PacketView& pv,
-                        PacketResult& res) noexcept {
-  (void)idx;
-  (void)pv;
+bool Worker::rst_acceptable(const Flow& f, int dir, const ParsedPacket& p) noexcept {
+  const TcpDirState& mine = f.tcp[dir];
+  const TcpDirState& peer = f.tcp[1 - dir];
+  if (mine.seq_known) {
+    // RFC 5961 §3.2: only inside the receive window, from the next byte the
+    // receiver expects. Without a known window, within 1 GiB of it.
+    if (seq_diff(p.seq, mine.next_seq) < 0) return false;
+    if (mine.win_known) return seq_diff(p.seq, mine.win_end) <= 0;
+    return seq_diff(p.seq, mine.next_seq) < (1 << 30);
+  }
+  // This side never sent anything seen here: a refusal answers the SYN.
+  if (peer.syn_seen && (p.tcp_flags & tcp_flag::kAck)) return p.ack == peer.isn + 1;
+  return true;  // nothing of the connection is known to protect
+}
+
+bool Worker::syn_acceptable(const Flow& f, int dir, const ParsedPacket& p) noexcept {
+  const TcpDirState& mine = f.tcp[dir];
+  const TcpDirState& peer = f.tcp[1 - dir];
+  if (mine.syn_seen) return p.seq == mine.isn;  // a retransmission
+  if (mine.seq_known) return false;             // data came first: a SYN cannot restart the direction
+  // A SYN-ACK must acknowledge the SYN this appliance saw.
+  if ((p.tcp_flags & tcp_flag::kAck) && peer.syn_seen) return p.ack == peer.isn + 1;
+  return true;
+}
+
+void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketView& pv, PacketResult& res) noexcept {
   const uint8_t flags = p.tcp_flags;
   TcpDirState& mine = f.tcp[dir];
   TcpDirState& peer = f.tcp[1 - dir];
   StreamFeed feed{*this, f, dir};
   StreamFeed peer_feed{*this, f, 1 - dir};
-
+  // Exports are normalized inline (docs/decisions/0003): a segment failing a
+  // check changes no state and never reaches the receiver. Other flows only
+  // count it and forward it by their verdict.
+  const bool enforce = f.inspect;
+  auto reject = [&](Reason r) {
+    if (enforce) {
+      res.disposition = Disposition::kDrop;
+      res.reason = r;
+    } else {
+      ++counters_.reasons[static_cast<uint32_t>(r)];
+    }
+  };
+  if (enforce && f.midstream && limits_.tcp_midstream == TcpMidstream::kDrop) {
+    reject(Reason::tcp_midstream);
+    return;
+  }
+  // PAWS (RFC 7323 §5.3): a timestamp older than the newest one accepted in
+  // order is a duplicate the receiver discards (a decoy), RSTs included.
+  if (p.tcp_has_ts && mine.ts_known && !(flags & tcp_flag::kSyn) &&
+      static_cast<int32_t>(mine.ts_recent - p.tsval) > 1) {
+    reject((flags & tcp_flag::kRst) ? Reason::tcp_rst_invalid : Reason::tcp_paws);
+    return;
+  }
   if (flags & tcp_flag::kRst) {
+    if (!rst_acceptable(f, dir, p)) {
+      reject(Reason::tcp_rst_invalid);
+      return;
+    }
     f.tcp_state = TcpState::kClosed;
     return;
   }
+  uint32_t data_seq = p.seq;
   if (flags & tcp_flag::kSyn) {
-    // The SYN consumes one sequence number; data starts after it.
-    TcpReassembler::start(mine, p.seq + 1);
-    if (f.tcp_state == TcpState::kNone) f.tcp_state = (flags & tcp_flag::kAck) ? TcpState::kSynReceived : TcpState::kSynSent;
-    else if (flags & tcp_flag::kAck) f.tcp_state = TcpState::kSynReceived;
-  } else if (f.tcp_state == TcpState::kSynReceived || f.tcp_state == TcpState::kNone) {
-    f.tcp_state = TcpState::kEstablished;
-  }
-  if (!(flags & tcp_flag::kSyn) && !mine.seq_known) TcpReassembler::start(mine, p.seq);
-  if ((flags & tcp_flag::kAck) && peer.seq_known) reasm_.on_peer_ack(peer, p.ack, peer_feed);
-
-  SegmentOutcome outcome = SegmentOutcome::kDuplicate;
-  if (p.payload_len > 0 && !(flags & tcp_flag::kSyn)) {
-    outcome = reasm_.on_segment(mine, p.seq, p.payload, p.payload_len, feed);
-    if (p.payload_wire_len > p.payload_len) {
-      // Snap-length cut: the rest of the segment is a gap in our view.
-      ++counters_.reasons[static_cast<uint32_t>(Reason::capture_truncated)];
-      reasm_.on_peer_ack(mine, p.seq + p.payload_wire_len, feed);
+    if (!syn_acceptable(f, dir, p)) {
+      reject(Reason::tcp_syn_invalid);
+      return;
     }
-  } else if (p.payload_wire_len > 0 && !(flags & tcp_flag::kSyn)) {
+    data_seq = p.seq + 1;  // the SYN takes one sequence number; data (TFO) follows it
+    if (!mine.syn_seen) {
+      mine.syn_seen = true;
+      mine.isn = p.seq;
+      mine.midstream = false;
+      mine.wscale_offered = p.tcp_wscale != 0xff;
+      mine.wscale = mine.wscale_offered ? p.tcp_wscale : 0;
+      TcpReassembler::start(mine, p.seq + 1);
+      if (f.tcp_state == TcpState::kNone) {
+        f.tcp_state = (flags & tcp_flag::kAck) ? TcpState::kSynReceived : TcpState::kSynSent;
+      } else if (flags & tcp_flag::kAck) {
+        f.tcp_state = TcpState::kSynReceived;
+      }
+    }
+  } else if (!mine.seq_known) {
+    TcpReassembler::start(mine, p.seq);  // picked up mid-stream: from this byte on
+    mine.midstream = true;
+  }
+  // Data and FIN must start inside the window the receiver advertised: what
+  // lies beyond it the receiver discards.
+  const bool fin = (flags & tcp_flag::kFin) != 0;
+  if ((p.payload_wire_len > 0 || fin) && !(flags & tcp_flag::kSyn) && !TcpReassembler::in_window(mine, data_seq)) {
+    reject(Reason::tcp_out_of_window);
+    return;
+  }
+  const uint32_t fin_seq = data_seq + p.payload_wire_len;
+  if (fin) {
+    // One FIN per direction, never inside bytes already delivered.
+    const bool ok = mine.fin_seen ? fin_seq == mine.fin_seq
+                                  : seq_diff(fin_seq, mine.next_seq) >= 0 && TcpReassembler::in_window(mine, fin_seq);
+    if (!ok) {
+      reject(Reason::tcp_fin_invalid);
+      return;
+    }
+  }
+
+  const uint32_t before = mine.next_seq;
+  SegmentOutcome outcome = SegmentOutcome::kDuplicate;
+  SegmentTrim cut;
+  if (p.payload_len > 0) {
+    outcome = reasm_.on_segment(mine, data_seq, p.payload, p.payload_len, feed, &cut);
+  } else if (p.payload_wire_len > 0) {
     ++counters_.reasons[static_cast<uint32_t>(Reason::capture_truncated)];
   }
-  if (flags & tcp_flag::kFin) {
+
+  switch (outcome) {
+    case SegmentOutcome::kConflict:
+      ++f.conflicts;
+      reject(Reason::tcp_overlap_conflict);
+      break;
+    case SegmentOutcome::kOverLimit:
+      reject(segments_.available() == 0 ? Reason::tcp_reassembly_memcap : Reason::tcp_ooo_limit);
+      break;
+    case SegmentOutcome::kAfterFin:
+      reject(Reason::tcp_data_after_fin);
+      break;
+    case SegmentOutcome::kBuffered:
+      if (enforce) {
+        if (held_free_.size() < 1 + extra_hold_tokens_.size()) {
+          res.disposition = Disposition::kDrop;
+          res.reason = Reason::hold_overflow;
+        } else {
+          auto hold = [&](uint64_t token, PayloadTrim trim) {
+            const uint32_t h = held_free_.back();
+            held_free_.pop_back();
+            held_[h] = Held{token, data_seq + p.payload_len - cut.back, f.held_head[dir], trim};
+            f.held_head[dir] = h;
+          };
+          for (const uint64_t t : extra_hold_tokens_) hold(t, {});
+          hold(pv.token, PayloadTrim{0, cut.back, false});
+          res.disposition = Disposition::kHold;
+        }
+      }
+      break;
+    case SegmentOutcome::kStale:
+      // Every byte is below what can be compared with the inspected copy: the
+      // segment goes on empty. Without a FIN the sequence number stays (the
+      // receiver answers an old empty segment with an ACK: a sender whose
+      // ACK was lost learns it); a FIN keeps its place at the end.
+      if (enforce) {
+        ++counters_.reasons[static_cast<uint32_t>(Reason::tcp_stale_bytes)];
+        if (fin && !(flags & tcp_flag::kSyn)) res.trim.front = p.payload_len;
+        else res.trim.back = p.payload_len;
+      }
+      break;
+    default:
+      if (enforce && (cut.front != 0 || cut.back != 0)) {
+        if (cut.front != 0) ++counters_.reasons[static_cast<uint32_t>(Reason::tcp_stale_bytes)];
+        if (cut.front != 0 && (flags & tcp_flag::kSyn)) {
+          reject(Reason::tcp_syn_invalid);  // a SYN's sequence number cannot move
+        } else {
+          res.trim.front = cut.front;
+          res.trim.back = cut.back;
+        }
+      }
+      break;
+  }
+  if (res.disposition == Disposition::kDrop) return;
+  if (enforce && (flags & tcp_flag::kUrg) && p.payload_len > 0) {
+    // Receivers take the urgent byte out of the stream (RFC 6093): the byte
+    // stays in the stream that was inspected.
+    res.trim.clear_urgent = true;
+    ++counters_.urgent_cleared;
+  }
+
+  // The segment goes on: its timestamp, FIN, acknowledgment and window count.
+  if (p.tcp_has_ts && outcome != SegmentOutcome::kBuffered && seq_diff(data_seq, before) <= 0 &&
+      (!mine.ts_known || static_cast<int32_t>(p.tsval - mine.ts_recent) > 0)) {
+    mine.ts_recent = p.tsval;
+    mine.ts_known = true;
+  }
+  if (p.payload_len > 0 && p.payload_wire_len > p.payload_len) {
+    // Snap-length cut: the rest of the segment is a gap in our view.
+    ++counters_.reasons[static_cast<uint32_t>(Reason::capture_truncated)];
+    reasm_.on_peer_ack(mine, data_seq + p.payload_wire_len, feed);
+  }
+  if (fin && !mine.fin_seen) {
     mine.fin_seen = true;
-    mine.fin_seq = p.seq + p.payload_wire_len;
+    mine.fin_seq = fin_seq;
     if (seq_diff(mine.next_seq, mine.fin_seq) >= 0) mine.closed = true;
     if (f.tcp_state != TcpState::kClosed) f.tcp_state = TcpState::kClosing;
+  }
+  if ((flags & tcp_flag::kAck) && peer.seq_known) {
+    reasm_.on_peer_ack(peer, p.ack, peer_feed);
+    // The window this side advertises bounds what the peer may send (scaled
+    // only when both SYNs offered scaling; never in a SYN, RFC 7323 §2.2).
+    if (mine.syn_seen && peer.syn_seen && !(flags & tcp_flag::kSyn)) {
+      const uint32_t shift = mine.wscale_offered && peer.wscale_offered ? mine.wscale : 0;
+      const uint32_t end = p.ack + (uint32_t{p.window} << shift);
+      if (!peer.win_known || seq_diff(end, peer.win_end) > 0) peer.win_end = end;
+      peer.win_known = true;
+    }
+  }
+  if (!(flags & tcp_flag::kSyn) && (f.tcp_state == TcpState::kSynReceived || f.tcp_state == TcpState::kNone)) {
+    f.tcp_state = TcpState::kEstablished;
   }
   if (mine.closed && peer.closed) f.tcp_state = TcpState::kClosed;
 
@@ -621,54 +898,6 @@ void Worker::handle_tcp(uint32_t idx, Flow& f, const ParsedPacket& p, int dir, c
   // recognisable protocol after kAppGiveUpBytes is judged without it.
   if (f.stage == Stage::kHeader && f.tcp[kToServer].delivered + f.tcp[kToClient].delivered > kAppGiveUpBytes) {
     judge(f, Stage::kApp, p.payload_len ? current_ts_ : now_ns_);
-  }
-
-  switch (outcome) {
-    case SegmentOutcome::kConflict:
-      ++f.conflicts;
-      if (f.inspect) {
-        res.disposition = Disposition::kDrop;
-        res.reason = Reason::tcp_overlap_conflict;
-      } else {
-        ++counters_.reasons[static_cast<uint32_t>(Reason::tcp_overlap_conflict)];
-      }
-      break;
-    case SegmentOutcome::kOverLimit: {
-      const Reason r = segments_.available() == 0 ? Reason::tcp_reassembly_memcap : Reason::tcp_ooo_limit;
-      if (f.inspect) {
-        res.disposition = Disposition::kDrop;
-        res.reason = r;
-      } else {
-        ++counters_.reasons[static_cast<uint32_t>(r)];
-      }
-      break;
-    }
-    case SegmentOutcome::kBuffered:
-      if (f.inspect) {
-        if (held_free_.size() < 1 + extra_hold_tokens_.size()) {
-          res.disposition = Disposition::kDrop;
-          res.reason = Reason::hold_overflow;
-        } else {
-          auto hold = [&](uint64_t token) {
-            const uint32_t h = held_free_.back();
-            held_free_.pop_back();
-            held_[h] = Held{token, p.seq + p.payload_len, f.held_head[dir]};
-            f.held_head[dir] = h;
-          };
-          for (const uint64_t t : extra_hold_tokens_) hold(t);
-          hold(pv.token);
-          res.disposition = Disposition::kHold;
-        }
-      }
-      break;
-    default:
-      break;
-  }
-  // (A flow that stopped being inspected under a new generation still
-  // releases what it held.)
-  if (f.inspect || f.held_head[0] != kNil || f.held_head[1] != kNil) {
-    release_held(f, dir, false);
-    release_held(f, 1 - dir, false);
   }
 }
 
@@ -691,19 +920,21 @@ void Worker::release_held(Flow& f, int dir, bool all) noexcept {
   uint32_t* link = &f.held_head[dir];
   while (*link != kNil) {
     Held& h = held_[*link];
-    if (all || seq_diff(f.tcp[dir].next_seq, h.seq_end) >= 0) {
+    const bool delivered = seq_diff(f.tcp[dir].next_seq, h.seq_end) >= 0;
+    if (all || delivered) {
       const uint32_t freed = *link;
       *link = h.next;
-      Disposition d = Disposition::kForward;
-      Reason r = Reason::kNone;
-      if (f.verdict.action == Action::kBlock) {
-        d = Disposition::kDrop;
-        r = Reason::policy_block;
-      } else if (f.verdict.action == Action::kReset) {
-        d = Disposition::kDrop;
-        r = Reason::policy_reset;
+      PacketResult r;
+      if (delivered) {
+        apply_verdict(f, r);
+      } else {
+        // Behind a hole that was never filled: its bytes were not inspected
+        // in order, and the receiver could not use them either.
+        r.disposition = Disposition::kDrop;
+        r.reason = Reason::tcp_hole_at_end;
       }
-      push_release(h.token, &f, d, r);
+      if (r.disposition == Disposition::kForward && h.trim.any()) ++counters_.segments_trimmed;
+      push_release(h.token, f.verdict, r.disposition, r.reason, h.trim);
       held_free_.push_back(freed);
     } else {
       link = &h.next;
@@ -711,13 +942,14 @@ void Worker::release_held(Flow& f, int dir, bool all) noexcept {
   }
 }
 
-void Worker::push_release(uint64_t token, const Flow* f, Disposition d, Reason r) noexcept {
+void Worker::push_release(uint64_t token, const Verdict& v, Disposition d, Reason r, PayloadTrim trim) noexcept {
   if (released_.size() == released_.capacity()) return;  // sized so this cannot happen
   Release rel;
   rel.token = token;
   rel.disposition = d;
   rel.reason = r;
-  if (f != nullptr) rel.verdict = f->verdict;
+  rel.verdict = v;
+  rel.trim = trim;
   released_.push_back(rel);
   if (d == Disposition::kDrop) {
     ++counters_.dropped;
@@ -734,17 +966,57 @@ void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
   if (f.generation != gen_->number()) rejudge(idx, now);
   current_ = &f;
   current_ts_ = now;
-  for (int d = 0; d < 2; ++d) {
-    StreamFeed feed{*this, f, d};
-    reasm_.flush(f.tcp[d], feed);
-    reasm_.release(f.tcp[d]);
+  if (!f.recorded) {
+    for (int d = 0; d < 2; ++d) {
+      StreamFeed feed{*this, f, d};
+      reasm_.flush(f.tcp[d], feed);
+    }
+    app::close(f.app_state, app_ctx_);
+    if (f.stage == Stage::kHeader) judge(f, Stage::kApp, now);
+    finish_content(f);
   }
+  for (TcpDirState& d : f.tcp) reasm_.release(d);
+  current_ = nullptr;
+  // What is still held sat behind a hole (flush() skipped it to scan what
+  // followed, but the receiver never got the missing bytes): dropped, never
+  // released uninspected.
+  release_held(f, 0, true);
+  release_held(f, 1, true);
+  if (!f.recorded) write_flow_record(f, why, now);
+  release_content(f);
+  ++counters_.flows_ended;
+  if (why == FlowEndReason::kTimeout) ++counters_.flows_timed_out;
+  unlink_age(idx);
+  table_.erase(idx);
+}
+
+void Worker::close_flow(uint32_t idx, int64_t now) noexcept {
+  Flow& f = flows_[idx];
+  current_ = &f;
+  current_ts_ = now;
   app::close(f.app_state, app_ctx_);
   if (f.stage == Stage::kHeader) judge(f, Stage::kApp, now);
   finish_content(f);
   current_ = nullptr;
-  release_held(f, 0, true);
-  release_held(f, 1, true);
+  write_flow_record(f, FlowEndReason::kClosed, now);
+  if (f.content != kNil) ++counters_.scan_states_released_at_close;
+  release_content(f);
+  // The record is written; the flow stays (closed) to absorb the last ACKs
+  // and retransmitted FINs until tcp_closed_timeout_s.
+  f.recorded = true;
+}
+
+void Worker::release_content(Flow& f) noexcept {
+  if (f.content == kNil) return;
+  if (scanner_) {
+    for (auto& st : content_[f.content].scan) scanner_->release(st);
+  }
+  content_[f.content].flow = kNil;
+  content_free_.push_back(f.content);
+  f.content = kNil;
+}
+
+void Worker::write_flow_record(Flow& f, FlowEndReason why, int64_t now) noexcept {
   if (Event* e = new_event(EventType::kFlow, f, now, false)) {
     e->flow = FlowEventData{};
     e->flow.pkts_toserver = f.pkts[kToServer];
@@ -760,22 +1032,12 @@ void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
     e->flow.conflicts = f.conflicts;
     e->flow.detections = f.content != kNil ? content_[f.content].det : FlowDetections{};
     e->flow.detections.uninspectable = f.uninspectable;
+    e->flow.fail_closed = f.fail_closed;
+    e->flow.midstream = f.midstream;
     events_.commit();
   }
   ++flows_per_rule_[f.rule < gen_->spec().rules.size() ? f.rule : flows_per_rule_.size() - 1];
-  if (f.content != kNil) {
-    if (scanner_) {
-      for (auto& st : content_[f.content].scan) scanner_->release(st);
-    }
-    content_[f.content].flow = kNil;
-    content_free_.push_back(f.content);
-    f.content = kNil;
-  }
-  ++counters_.flows_ended;
-  if (why == FlowEndReason::kTimeout) ++counters_.flows_timed_out;
   ++counters_.flows_by_action[static_cast<uint32_t>(f.verdict.action)];
-  unlink_age(idx);
-  table_.erase(idx);
 }
 
 bool Worker::take_event_token(int64_t now) noexcept {
@@ -816,7 +1078,8 @@ Event* Worker::new_event(EventType type, const Flow& f, int64_t now, bool rate_l
   e->tenant = f.tenant;
   e->verdict = f.verdict;
   e->rule = f.rule;
-  e->inspected = f.inspect;
+  e->is_export = f.inspect;
+  e->inspected = wants_content(f) && f.uninspectable == 0;
   return e;
 }
 
@@ -825,7 +1088,7 @@ void Worker::on_tls_client_hello(const app::TlsClientHello& h) noexcept {
   Flow& f = *current_;
   f.app = AppProto::kTls;
   // Encrypted: the flow is judged on zones, tenant and SNI, never on content.
-  if (wants_content(f)) mark_uninspectable(f);
+  if (wants_content(f)) mark_uninspectable(f, UninspectableReason::kEncrypted);
   const std::string_view name = h.sni.size() > kServerNameTail ? h.sni.substr(h.sni.size() - kServerNameTail) : h.sni;
   std::copy(name.begin(), name.end(), f.server_name);
   f.server_name_len = static_cast<uint8_t>(name.size());
@@ -933,14 +1196,15 @@ Worker::ContentState* Worker::content_of(Flow& f) noexcept {
   if (scanner_ == nullptr) {
     // Signatures but no scanner (make_scanner failed, counted as
     // scanner_build_failed): the content cannot be inspected.
-    mark_uninspectable(f);
+    mark_uninspectable(f, UninspectableReason::kResource);
     return nullptr;
   }
   if (f.content != kNil) return &content_[f.content];
-  if (f.uninspectable) return nullptr;
+  // Recorded (closed): its scan state is gone and nothing more is scanned.
+  if (f.recorded || (f.uninspectable & uninspectable_bit(UninspectableReason::kResource))) return nullptr;
   if (content_free_.empty()) {
     ++counters_.inspect_pool_exhausted;
-    mark_uninspectable(f);
+    mark_uninspectable(f, UninspectableReason::kResource);
     return nullptr;
   }
   f.content = content_free_.back();
@@ -977,12 +1241,12 @@ void Worker::scan(Flow& f, int dir, std::span<const uint8_t> bytes, const sig::S
   scanner_->scan(cs->scan[dir], bytes, ctx, *this);
   current_ = saved;
   current_dir_ = saved_dir;
-  if (cs->scan[dir].uninspectable) mark_uninspectable(f);
+  if (cs->scan[dir].uninspectable) mark_uninspectable(f, uninspectable_reason_of(cs->scan[dir].reason));
 }
 
 void Worker::stream_content(Flow& f, int dir, const uint8_t* data, uint32_t len,
                             app::AppProtocol detected) noexcept {
-  if (!wants_content(f) || f.uninspectable) return;
+  if (!wants_content(f)) return;
   // HTTP requests are scanned as request target + decoded body (callbacks);
   // TLS is encrypted. Everything else is scanned as it flows.
   if (detected == app::AppProtocol::kTls || f.app == AppProto::kTls) return;
@@ -990,10 +1254,12 @@ void Worker::stream_content(Flow& f, int dir, const uint8_t* data, uint32_t len,
   scan(f, dir, std::span<const uint8_t>(data, len), scan_context(f, dir));
 }
 
-void Worker::mark_uninspectable(Flow& f) noexcept {
-  if (f.uninspectable) return;
-  f.uninspectable = true;
-  ++counters_.uninspectable_flows;
+void Worker::mark_uninspectable(Flow& f, UninspectableReason why) noexcept {
+  const UninspectableMask bit = uninspectable_bit(why);
+  if (f.uninspectable & bit) return;
+  if (f.uninspectable == 0) ++counters_.uninspectable_flows;
+  f.uninspectable |= bit;
+  ++counters_.uninspectable_by_reason[static_cast<int>(why)];
   content_changed_ = true;
 }
 
@@ -1122,7 +1388,7 @@ void Worker::advance_time(int64_t now_ns) noexcept {
 void Worker::expire(int64_t now_ns) noexcept {
   if (now_ns > now_ns_) now_ns_ = now_ns;
   defrag_.expire(now_ns_, [this](std::span<const uint64_t> tokens) {
-    for (const uint64_t t : tokens) push_release(t, nullptr, Disposition::kDrop, Reason::frag_timeout);
+    for (const uint64_t t : tokens) push_release(t, Verdict{}, Disposition::kDrop, Reason::frag_timeout);
   });
   // Each list is ordered by last activity, so only heads can have expired.
   for (uint8_t c = 0; c < kAgeClasses; ++c) {
@@ -1180,7 +1446,7 @@ void Worker::finish(int64_t now_ns) noexcept {
   }
   // Incomplete datagrams will never complete: their fragments are dropped.
   defrag_.discard_all([this](std::span<const uint64_t> tokens) {
-    for (const uint64_t t : tokens) push_release(t, nullptr, Disposition::kDrop, Reason::frag_timeout);
+    for (const uint64_t t : tokens) push_release(t, Verdict{}, Disposition::kDrop, Reason::frag_timeout);
   });
 }
 

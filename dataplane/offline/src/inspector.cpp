@@ -56,6 +56,7 @@ class Run {
   Run(std::shared_ptr<const engine::PolicyGeneration> gen, engine::LinkType link, const EventCallback& cb,
       const NoticeCallback& notice, const InspectOptions& options, ComplianceDesk& compliance)
       : worker_(gen, link, compliance.worker_options(0, engine::WorkerOptions{.classify_all = options.classify_all})),
+        link_(link),
         gen_(std::move(gen)),
         on_event_(cb),
         on_notice_(notice),
@@ -79,7 +80,7 @@ class Run {
     worker_.process_burst(std::span<const engine::PacketView>(views, n), std::span<engine::PacketResult>(results, n));
     for (size_t i = 0; i < n; ++i) {
       switch (results[i].disposition) {
-        case engine::Disposition::kForward: write(burst[i], s); break;
+        case engine::Disposition::kForward: write(burst[i], results[i].trim, s); break;
         case engine::Disposition::kHold: held_.emplace(views[i].token, std::move(burst[i])); break;
         case engine::Disposition::kDrop: break;
       }
@@ -105,7 +106,7 @@ class Run {
     for (const engine::Release& r : worker_.released()) {
       auto it = held_.find(r.token);
       if (it == held_.end()) continue;
-      if (r.disposition == engine::Disposition::kForward) write(it->second, s);
+      if (r.disposition == engine::Disposition::kForward) write(it->second, r.trim, s);
       held_.erase(it);
     }
   }
@@ -130,13 +131,25 @@ class Run {
     }
   }
 
-  void write(const StoredPacket& sp, InspectSummary& s) {
+  // Writes a forwarded packet as it leaves: without the bytes the engine
+  // trimmed off (normalize.hpp), so the capture holds what a receiver gets.
+  void write(StoredPacket& sp, const engine::PayloadTrim& trim, InspectSummary& s) {
     if (dumper_ == nullptr) return;
-    pcap_dump(reinterpret_cast<u_char*>(dumper_), &sp.hdr, sp.data.data());
+    pcap_pkthdr hdr = sp.hdr;
+    const uint8_t* bytes = sp.data.data();
+    if (trim.any()) {
+      const engine::FrameSpan out = engine::apply_trim(link_, sp.data.data(), sp.hdr.caplen, trim);
+      if (out.len == 0) return;  // not a whole TCP segment: never asked for (see apply_trim)
+      bytes += out.offset;
+      hdr.caplen = out.len;
+      hdr.len = out.len;
+    }
+    pcap_dump(reinterpret_cast<u_char*>(dumper_), &hdr, bytes);
     ++s.packets_written;
   }
 
   engine::Worker worker_;
+  engine::LinkType link_;
   std::shared_ptr<const engine::PolicyGeneration> gen_;
   const EventCallback& on_event_;
   const NoticeCallback& on_notice_;

@@ -465,10 +465,17 @@ TEST_F(Ledger, ConcurrentWorkerAndMerge) {
   std::vector<uint64_t> tokens;
   for (uint32_t n = 0; n < 50000; ++n) tokens.push_back(key_.token(id_number(n), kIdNumber));
   std::atomic<bool> done{false};
+  std::atomic<int> harvests{0};
   std::thread worker([&] {
     for (size_t i = 0; i < tokens.size(); ++i) {
       w.record(kTenantA, DataClass::kPi, kZoneUs, kIdNumber, tokens[i], kMid2026);
       if (i % 64 == 0) w.quiescent();  // once per "burst"
+      // Halfway, wait (still reporting quiescence) until the merger got a
+      // harvest in, so the test needs no lucky scheduling on a loaded host.
+      while (i == tokens.size() / 2 && harvests.load(std::memory_order_acquire) == 0) {
+        w.quiescent();
+        std::this_thread::yield();
+      }
     }
     done.store(true, std::memory_order_release);
     for (int i = 0; i < 1000; ++i) {  // idle loop keeps reporting quiescence
@@ -476,8 +483,9 @@ TEST_F(Ledger, ConcurrentWorkerAndMerge) {
       std::this_thread::yield();
     }
   });
-  int harvests = 0;
-  while (!done.load(std::memory_order_acquire)) harvests += l.merge(w) ? 1 : 0;
+  while (!done.load(std::memory_order_acquire)) {
+    if (l.merge(w)) harvests.fetch_add(1, std::memory_order_release);
+  }
   worker.join();
   l.merge_stopped(w);
   EXPECT_GT(harvests, 0);

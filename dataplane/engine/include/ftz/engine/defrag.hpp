@@ -5,8 +5,11 @@
 // fragment data (512-byte blocks from one preallocated pool). A datagram not
 // complete `timeout` after its first fragment is discarded (frag_timeout).
 // Overlaps: the bytes received first win, for IPv4 and IPv6 alike (the same
-// policy as TCP reassembly); an overlap with different data is counted as
-// frag_overlap_conflict. Inline, fragments are held until the datagram is
+// policy as TCP reassembly). A fragment whose overlap carries different data
+// is dropped whole (frag_overlap_conflict) and none of its bytes are taken:
+// the receiver never sees it, so whatever its own overlap policy it
+// reassembles the bytes that were inspected. Identical overlaps and exact
+// duplicates are merged. Inline, fragments are held until the datagram is
 // complete, then forwarded or dropped together with the datagram's verdict.
 
 #include <cstdint>
@@ -34,7 +37,7 @@ class Defragmenter {
   enum class Status : uint8_t { kHeld, kComplete, kDropped };
   struct Result {
     Status status = Status::kHeld;
-    Reason reason = Reason::kNone;  // for kDropped, and a conflict on kHeld/kComplete
+    Reason reason = Reason::kNone;  // for kDropped
     std::span<const uint8_t> datagram;        // kComplete: the reassembled L4 bytes
     std::span<const uint64_t> held_tokens;    // kComplete: earlier fragments to release
   };
@@ -111,8 +114,11 @@ class Defragmenter {
   static uint32_t bucket_of(const ParsedPacket& p, uint32_t mask) noexcept;
   bool matches(const Context& c, const ParsedPacket& p) const noexcept;
   void release(uint32_t c) noexcept;
-  // Bytes of [start, end) not yet received; copies them and checks the rest.
-  Reason store(Context& c, uint32_t start, const uint8_t* data, uint32_t len) noexcept;
+  static bool covered(const Context& c, uint32_t pos) noexcept;
+  // True when a received byte of [start, start + len) differs from `data`.
+  bool conflicts(const Context& c, uint32_t start, const uint8_t* data, uint32_t len) const noexcept;
+  // Takes the bytes of [start, start + len) not received yet.
+  void store(Context& c, uint32_t start, const uint8_t* data, uint32_t len) noexcept;
   uint32_t blocks_needed(const Context& c, uint32_t start, uint32_t len) const noexcept;
   void add_range(Context& c, uint32_t start, uint32_t end) noexcept;
 

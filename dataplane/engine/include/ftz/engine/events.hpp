@@ -43,7 +43,7 @@ struct FlowDetections {
   uint32_t count[kMaxFlowDetectionKinds];
   uint32_t per_class[static_cast<int>(DataClass::kCount)];
   uint32_t distinct = 0;  // distinct identifiers (by token) in the flow
-  bool uninspectable = false;
+  UninspectableMask uninspectable = 0;  // why the content was not (fully) inspected
 };
 
 struct FlowEventData {
@@ -56,6 +56,8 @@ struct FlowEventData {
   uint32_t gaps;
   uint32_t conflicts;
   FlowDetections detections;
+  bool fail_closed;  // blocked because it was uninspectable (its pair's fail mode)
+  bool midstream;    // TCP picked up without a seen handshake
 };
 struct TlsEventData {
   FixedString<256> sni;
@@ -111,6 +113,9 @@ struct Event {
   uint32_t tenant = kNoIndex;
   Verdict verdict;
   uint32_t rule = kNoIndex;
+  bool is_export = false;  // crosses the border: domestic/FTZ <-> offshore or HK/Macao/Taiwan
+  // Its content was scanned, all of it so far: an export (or --classify-all)
+  // with signatures and no uninspectable reason (FlowDetections says which).
   bool inspected = false;
   union {
     FlowEventData flow;

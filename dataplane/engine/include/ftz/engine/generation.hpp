@@ -35,7 +35,7 @@ struct FlowFacts {
   uint32_t confirmed = 0;  // distinct confirmed identifiers in the flow
   uint32_t confirmed_per_class[static_cast<int>(DataClass::kCount)] = {};
   ThresholdState threshold = ThresholdState::kNormal;
-  bool uninspectable = false;
+  UninspectableMask uninspectable = 0;
 };
 
 struct Decision {

@@ -17,6 +17,7 @@ struct PacketView {
   uint32_t wirelen = 0;  // bytes on the wire (>= caplen; offline captures may cut)
   int64_t ts_ns = 0;     // packet time, UTC nanoseconds: the engine's only clock
   uint64_t token = 0;    // opaque to the engine; returned for held packets
+  uint8_t csum = 0;      // csum_hint bits from the NIC, 0 = nothing known
 };
 
 namespace tcp_flag {
@@ -25,13 +26,24 @@ inline constexpr uint8_t kSyn = 0x02;
 inline constexpr uint8_t kRst = 0x04;
 inline constexpr uint8_t kPsh = 0x08;
 inline constexpr uint8_t kAck = 0x10;
+inline constexpr uint8_t kUrg = 0x20;
 }  // namespace tcp_flag
+
+// Checksum results a NIC reported for a packet (DPDK RX offload flags); the
+// engine verifies in software what is unknown.
+namespace csum_hint {
+inline constexpr uint8_t kL3Good = 0x01;
+inline constexpr uint8_t kL3Bad = 0x02;
+inline constexpr uint8_t kL4Good = 0x04;
+inline constexpr uint8_t kL4Bad = 0x08;
+}  // namespace csum_hint
 
 struct ParsedPacket {
   uint16_t vlan[2] = {0, 0};  // outer first; 0 when absent
   uint8_t vlan_count = 0;
   uint8_t ip_version = 0;  // 0 = not IP
   uint16_t l3_offset = 0;
+  uint8_t ttl = 0;         // IPv4 TTL / IPv6 hop limit
   IpAddr src;
   IpAddr dst;
   uint8_t l4_proto = 0;
@@ -51,6 +63,16 @@ struct ParsedPacket {
   uint32_t seq = 0;
   uint32_t ack = 0;
   uint16_t window = 0;
+  uint16_t urgent = 0;           // TCP urgent pointer
+  uint8_t tcp_wscale = 0xff;     // window-scale option (SYN), 0xff = absent
+  bool tcp_has_ts = false;       // timestamps option (RFC 7323)
+  uint32_t tsval = 0;
+  uint32_t tsecr = 0;
+  // The transport header and what follows: the bytes present and the bytes
+  // the IP header claims (checksums are verified over them).
+  const uint8_t* l4 = nullptr;
+  uint32_t l4_len = 0;
+  uint32_t l4_wire_len = 0;
   uint8_t icmp_type = 0;
   uint8_t icmp_code = 0;
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ftz/engine/ip_addr.hpp"
@@ -40,6 +41,13 @@ enum class Action : uint8_t { kAllow = 0, kRoute = 1, kBlock = 2, kReset = 3 };
 
 enum class PortRole : uint8_t { kInside, kOutside, kChannel, kMirror };
 enum class FailMode : uint8_t { kOpen, kClosed };
+// Checksum validation: kDefault lets the packet path choose (inline: on;
+// captures: auto, which also accepts the pseudo-header sums that checksum
+// offload leaves in captures taken on the sending host).
+enum class ChecksumMode : uint8_t { kDefault, kOn, kAuto, kOff };
+// Exports whose TCP handshake was not seen: inspected from the first byte
+// seen (nothing before it is forwarded), or dropped.
+enum class TcpMidstream : uint8_t { kInspect, kDrop };
 
 enum class AppProto : uint8_t { kUnknown, kHttp, kTls, kDns, kCount };
 using AppMask = uint8_t;
@@ -88,6 +96,29 @@ struct PortRange {
 };
 
 enum class ApprovalMatch : uint8_t { kAny, kApproved, kUnapproved };
+
+// Why a flow's content was not (fully) inspected. `encrypted` is for policy
+// rules to decide; the others are failures that follow the zone pair's
+// fail mode unless the deciding rule names them (docs/decisions/0003).
+enum class UninspectableReason : uint8_t { kEncrypted, kGap, kDecode, kResource, kCount };
+using UninspectableMask = uint8_t;  // bit (1 << UninspectableReason)
+constexpr UninspectableMask uninspectable_bit(UninspectableReason r) noexcept {
+  return static_cast<UninspectableMask>(1u << static_cast<unsigned>(r));
+}
+inline constexpr UninspectableMask kUninspectableFailures = uninspectable_bit(UninspectableReason::kGap) |
+                                                            uninspectable_bit(UninspectableReason::kDecode) |
+                                                            uninspectable_bit(UninspectableReason::kResource);
+inline constexpr UninspectableMask kUninspectableAny =
+    kUninspectableFailures | uninspectable_bit(UninspectableReason::kEncrypted);
+std::string_view uninspectable_reason_name(UninspectableReason r) noexcept;
+
+// A rule's `uninspectable:` condition: `true` (any reason), `false` (fully
+// inspected) or a list of reasons named explicitly.
+struct UninspectableMatch {
+  UninspectableMask reasons = 0;  // 0: the flow must be fully inspected
+  bool named = false;             // the reasons were listed (may cover failures)
+  friend bool operator==(const UninspectableMatch&, const UninspectableMatch&) = default;
+};
 enum class ThresholdState : uint8_t { kNormal, kWarn, kExceeded };
 
 // Every field is optional; an empty vector or nullopt matches anything.
@@ -103,7 +134,7 @@ struct RuleMatch {
   uint32_t min_count = 0;                          // confirmed identifiers
   ApprovalMatch approval = ApprovalMatch::kAny;
   std::optional<ThresholdState> threshold;
-  std::optional<bool> uninspectable;
+  std::optional<UninspectableMatch> uninspectable;
 };
 
 struct Verdict {
@@ -143,6 +174,15 @@ struct Limits {
   uint32_t events_per_second = 10000;
   uint32_t alerts_per_flow = 10;
   FailMode default_fail_mode = FailMode::kOpen;
+  // Flows whose content is scanned at once, per worker (two scan states each);
+  // an export that finds none is uninspectable (resource).
+  uint32_t inspect_max_flows = 8192;
+  uint32_t event_queue_size = 4096;  // events buffered per worker
+  ChecksumMode checksum_validation = ChecksumMode::kDefault;
+  TcpMidstream tcp_midstream = TcpMidstream::kInspect;
+  // Delivered bytes of an inspected direction kept until acknowledged, to
+  // compare retransmissions with what was inspected (docs/decisions/0003).
+  uint32_t reassembly_kept_per_flow_bytes = 256u << 10;
 };
 
 // A classification signature (issue "Classification"): Hyperscan patterns

@@ -27,9 +27,9 @@ struct ResetPair {
   uint32_t count = 0;
 };
 
-// Builds the two resets for an Ethernet-framed TCP packet `frame` parsed as
-// `p`. Returns the number of frames written to out (0 for other link types or
-// non-TCP packets).
+// Builds the two resets for an Ethernet-framed or raw-IP TCP packet `frame`
+// parsed as `p`. Returns the number of frames written to out (0 for other
+// link types or non-TCP packets).
 uint32_t build_resets(const uint8_t* frame, uint32_t caplen, const ParsedPacket& p,
                       ResetFrame (&out)[2]) noexcept;
 

@@ -4,11 +4,21 @@
 // Policy ("first wins", as BSD and Windows stacks and Suricata's default):
 // bytes are delivered to the layers above exactly once, in sequence order. A
 // segment's bytes that were already received — delivered, or buffered out of
-// order — are never replaced by later data. Where the older bytes are still
-// visible (buffered out-of-order data, or the last kTailBytes delivered bytes)
-// a later segment carrying different data is a conflict: counted as
-// tcp_overlap_conflict, and inline the conflicting segment is dropped, because
-// the receiver might keep its bytes instead of the inspected ones.
+// order — are never replaced by later data. A later copy carrying different
+// data is a conflict (tcp_overlap_conflict).
+//
+// Normalizing directions (the flow is an export, inspected inline; see
+// docs/decisions/0003-inline-stream-normalization.md) also keep a copy of the
+// delivered bytes until the receiver acknowledges them (at most
+// `kept_limit` bytes, from the same pool), so that every retransmission is
+// compared with what was inspected, byte for byte: a different copy is a
+// conflict and nothing of it is delivered (the worker drops it). Bytes below
+// the kept copy — acknowledged, skipped as a gap, or before the point where a
+// flow was picked up — are never delivered again and never forwarded: the
+// segment's result says how many bytes to trim off its front, or that all of
+// it is stale. Bytes past an accepted FIN are trimmed off the back.
+// Other directions keep the last kTailBytes delivered bytes for the same
+// comparison (counting only).
 //
 // Out-of-order data waits in 2 KiB chunks from one per-worker pool (the global
 // memcap) and per direction at most `per_flow_limit` bytes. A hole is skipped
@@ -16,7 +26,8 @@
 // the receiver got bytes this appliance never saw — and data beyond the hole
 // arrives (so a capture that lists an ACK before the segment it acknowledges
 // loses nothing), or when the flow ends.
-// Sequence numbers wrap: every comparison is on 32-bit differences.
+// Sequence numbers wrap: every comparison is on 32-bit differences, and
+// distances are taken as unsigned differences (never negated).
 
 #include <cstdint>
 #include <cstring>
@@ -58,15 +69,31 @@ struct TcpDirState {
   static constexpr uint32_t kTailBytes = 32;
   uint32_t next_seq = 0;  // next byte to deliver
   uint32_t fin_seq = 0;   // sequence number of the FIN
+  uint32_t isn = 0;       // sequence number of the SYN (syn_seen)
   uint32_t ooo_head = SegmentPool::kNil;
   uint32_t ooo_bytes = 0;
+  // Normalizing directions: delivered bytes [kept_seq, next_seq) in a chunk
+  // chain, oldest first (kept_seq == next_seq when nothing is kept).
+  uint32_t kept_head = SegmentPool::kNil;
+  uint32_t kept_tail = SegmentPool::kNil;
+  uint32_t kept_seq = 0;
+  uint32_t kept_bytes = 0;
   uint64_t delivered = 0;
   uint32_t gaps = 0;
-  uint32_t ack_hint = 0;  // highest sequence the peer acknowledged (valid if has_ack_hint)
+  uint32_t ack_hint = 0;   // highest sequence the peer acknowledged (valid if has_ack_hint)
+  uint32_t win_end = 0;    // highest sequence the peer's window admits (valid if win_known)
+  uint32_t ts_recent = 0;  // newest timestamp accepted in order (valid if ts_known)
+  uint8_t wscale = 0;      // shift of the windows this direction's sender advertises
+  bool wscale_offered = false;  // its SYN carried the option (RFC 7323: both must)
   bool has_ack_hint = false;
   bool seq_known = false;
+  bool syn_seen = false;
+  bool midstream = false;  // started without a SYN
   bool fin_seen = false;
-  bool closed = false;  // FIN consumed in order
+  bool closed = false;     // FIN consumed in order
+  bool normalize = false;  // keep a copy, trim stale bytes (inspected exports)
+  bool win_known = false;
+  bool ts_known = false;
   uint8_t tail_len = 0;
   uint8_t tail[kTailBytes] = {};
 };
@@ -77,6 +104,15 @@ enum class SegmentOutcome : uint8_t {
   kBuffered,    // ahead of a hole: kept out of order
   kConflict,    // overlaps known bytes with different data (first kept)
   kOverLimit,   // out of order but over the per-flow limit or memcap
+  kStale,       // normalizing: every byte is below the kept copy (trim it all)
+  kAfterFin,    // every byte lies past the FIN
+};
+
+// Bytes of a segment that must not be forwarded (normalizing directions, and
+// past a FIN): `front` below the kept copy, `back` past the FIN.
+struct SegmentTrim {
+  uint32_t front = 0;
+  uint32_t back = 0;
 };
 
 struct ReassemblyCounters {
@@ -88,27 +124,42 @@ struct ReassemblyCounters {
   uint64_t gaps = 0;
   uint64_t gap_bytes = 0;
   uint64_t over_limit = 0;
+  uint64_t stale_bytes = 0;   // trimmed: below the kept copy (normalizing)
+  uint64_t after_fin = 0;     // segments with bytes past the FIN
+  uint64_t kept_dropped = 0;  // kept copies given up for lack of pool memory
 };
 
 // Sink: void deliver(const uint8_t*, uint32_t) noexcept; void gap(uint32_t) noexcept.
 class TcpReassembler {
  public:
-  TcpReassembler(SegmentPool& pool, uint32_t per_flow_limit) : pool_(pool), per_flow_limit_(per_flow_limit) {}
+  TcpReassembler(SegmentPool& pool, uint32_t per_flow_limit, uint32_t kept_limit = 256u << 10)
+      : pool_(pool), per_flow_limit_(per_flow_limit), kept_limit_(kept_limit) {}
 
   // Starts the direction at `seq` (ISN + 1 after a SYN; the first seen byte for
   // a flow picked up mid-stream).
   static void start(TcpDirState& s, uint32_t seq) noexcept {
     s.next_seq = seq;
+    s.kept_seq = seq;
     s.seq_known = true;
   }
 
+  // One segment's payload. `trim` (optional) receives the bytes the packet
+  // path must cut off before forwarding it (see SegmentTrim); for kStale the
+  // whole payload goes, for kConflict / kAfterFin the packet is dropped.
   template <typename Sink>
-  SegmentOutcome on_segment(TcpDirState& s, uint32_t seq, const uint8_t* data, uint32_t len,
-                            Sink& sink) noexcept;
+  SegmentOutcome on_segment(TcpDirState& s, uint32_t seq, const uint8_t* data, uint32_t len, Sink& sink,
+                            SegmentTrim* trim = nullptr) noexcept;
 
-  // The peer acknowledged `ack`: bytes before it that were never seen are a gap.
+  // The peer acknowledged `ack`: bytes before it that were never seen are a
+  // gap; kept bytes before it are released.
   template <typename Sink>
   void on_peer_ack(TcpDirState& s, uint32_t ack, Sink& sink) noexcept;
+
+  // Whether a segment starting at `seq` lies inside the window the peer
+  // advertised (always true while no window is known).
+  static bool in_window(const TcpDirState& s, uint32_t seq) noexcept {
+    return !s.win_known || seq_diff(seq, s.win_end) <= 0;
+  }
 
   // Flow end: skip every hole and deliver what is buffered.
   template <typename Sink>
@@ -128,11 +179,20 @@ class TcpReassembler {
   void skip_to(TcpDirState& s, uint32_t target, Sink& sink) noexcept;
   // Compares bytes [seq, seq+len) against the delivered tail; true on conflict.
   static bool tail_conflicts(const TcpDirState& s, uint32_t seq, const uint8_t* data, uint32_t len) noexcept;
+  // Compares bytes [seq, seq+len), inside [kept_seq, next_seq), against the
+  // kept copy; true on conflict.
+  bool kept_conflicts(const TcpDirState& s, uint32_t seq, const uint8_t* data, uint32_t len) const noexcept;
+  // Appends delivered bytes (starting at next_seq) to the kept copy, giving
+  // up the oldest past kept_limit_ and all of it when the pool is empty.
+  void keep(TcpDirState& s, const uint8_t* data, uint32_t len) noexcept;
+  // Releases kept chunks wholly before `seq` (all of them with `all`).
+  void release_kept(TcpDirState& s, uint32_t seq, bool all) noexcept;
   // Buffers [seq, seq+len) first-wins; returns conflict / over-limit / ok.
   SegmentOutcome buffer(TcpDirState& s, uint32_t seq, const uint8_t* data, uint32_t len) noexcept;
 
   SegmentPool& pool_;
   uint32_t per_flow_limit_;
+  uint32_t kept_limit_;
   ReassemblyCounters counters_;
 };
 
@@ -148,6 +208,7 @@ void TcpReassembler::deliver(TcpDirState& s, const uint8_t* data, uint32_t len, 
     if (len > static_cast<uint32_t>(room)) len = static_cast<uint32_t>(room);
   }
   sink.deliver(data, len);
+  if (s.normalize) keep(s, data, len);
   s.next_seq += len;
   s.delivered += len;
   // Keep the last kTailBytes delivered bytes for overlap checks.
@@ -166,9 +227,8 @@ template <typename Sink>
 void TcpReassembler::drain(TcpDirState& s, Sink& sink) noexcept {
   while (s.ooo_head != SegmentPool::kNil) {
     SegmentPool::Chunk& c = pool_[s.ooo_head];
-    const int32_t rel = seq_diff(c.seq, s.next_seq);
-    if (rel > 0) break;
-    const uint32_t skip = static_cast<uint32_t>(-rel);
+    if (seq_diff(c.seq, s.next_seq) > 0) break;
+    const uint32_t skip = s.next_seq - c.seq;
     if (skip < c.len) deliver(s, c.data + skip, c.len - skip, sink);
     const uint32_t next = c.next;
     s.ooo_bytes -= c.len;
@@ -179,39 +239,87 @@ void TcpReassembler::drain(TcpDirState& s, Sink& sink) noexcept {
 }
 
 template <typename Sink>
-SegmentOutcome TcpReassembler::on_segment(TcpDirState& s, uint32_t seq, const uint8_t* data,
-                                          uint32_t len, Sink& sink) noexcept {
-  if (!s.seq_known) start(s, seq);
+SegmentOutcome TcpReassembler::on_segment(TcpDirState& s, uint32_t seq, const uint8_t* data, uint32_t len,
+                                          Sink& sink, SegmentTrim* trim) noexcept {
+  if (!s.seq_known) {
+    start(s, seq);
+    s.midstream = true;
+  }
   if (len == 0) {
     ++counters_.segments_duplicate;
     return SegmentOutcome::kDuplicate;
   }
-  const int32_t rel = seq_diff(seq, s.next_seq);
-  if (len == 1 && rel == -1) {
-    // A keep-alive probe repeats the last byte, often as garbage (RFC 1122
-    // 4.2.3.6): not a conflicting retransmission.
-    ++counters_.segments_duplicate;
-    ++counters_.keepalives;
-    return SegmentOutcome::kDuplicate;
+  SegmentTrim cut;
+  if (s.fin_seen) {
+    // Nothing after the FIN is part of the stream, nor forwarded.
+    if (seq_diff(seq, s.fin_seq) >= 0) {
+      ++counters_.after_fin;
+      return SegmentOutcome::kAfterFin;
+    }
+    const uint32_t room = s.fin_seq - seq;
+    if (len > room) {
+      ++counters_.after_fin;
+      cut.back = len - room;
+      len = room;
+    }
   }
-  if (rel > 0 && s.has_ack_hint && seq_diff(s.ack_hint, s.next_seq) > 0) {
-    // The receiver acknowledged bytes before this segment that never passed
-    // here: they are a gap, not a hole to wait for.
-    const uint32_t before = s.next_seq;
-    skip_to(s, seq_diff(seq, s.ack_hint) < 0 ? seq : s.ack_hint, sink);
-    // skip_to() stops at the FIN: without progress the same branch would be
-    // taken again forever (found by fuzz_packet: FIN consumed, an ACK hint
-    // past it, then data past it). Only retry when the hole really moved.
-    if (s.next_seq != before) return on_segment(s, seq, data, len, sink);
+  if (s.normalize && seq_diff(seq, s.kept_seq) < 0) {
+    // Bytes below the kept copy cannot be compared with what was inspected
+    // (acknowledged and released, a gap, or before a mid-stream pick-up).
+    const uint32_t below = s.kept_seq - seq;
+    if (below >= len) {
+      ++counters_.segments_duplicate;
+      counters_.stale_bytes += len;
+      return SegmentOutcome::kStale;
+    }
+    counters_.stale_bytes += below;
+    cut.front = below;
+    seq += below;
+    data += below;
+    len -= below;
   }
-  if (rel > 0) {
+  if (trim != nullptr) *trim = cut;
+  if (seq_diff(seq, s.next_seq) > 0) {
+    if (s.has_ack_hint && seq_diff(s.ack_hint, s.next_seq) > 0) {
+      // The receiver acknowledged bytes before this segment that never passed
+      // here: they are a gap, not a hole to wait for.
+      const uint32_t before = s.next_seq;
+      skip_to(s, seq_diff(seq, s.ack_hint) < 0 ? seq : s.ack_hint, sink);
+      // skip_to() stops at the FIN: without progress the same branch would be
+      // taken again forever (found by fuzz_packet: FIN consumed, an ACK hint
+      // past it, then data past it). Only retry when the hole really moved.
+      if (s.next_seq != before) {
+        const SegmentOutcome o = on_segment(s, seq, data, len, sink, trim);
+        if (trim != nullptr) {
+          trim->front += cut.front;
+          trim->back += cut.back;
+        }
+        return o;
+      }
+    }
     const SegmentOutcome o = buffer(s, seq, data, len);
     if (o == SegmentOutcome::kBuffered) ++counters_.segments_out_of_order;
     return o;
   }
-  const uint32_t old = static_cast<uint32_t>(-rel);
-  const bool conflict = tail_conflicts(s, seq, data, old < len ? old : len);
-  if (old >= len) {
+  // The segment starts at or before next_seq: `old` bytes were delivered.
+  const uint32_t old = s.next_seq - seq;
+  if (len == 1 && old == 1) {
+    // A keep-alive probe repeats the last byte, often as garbage (RFC 1122
+    // 4.2.3.6): not a conflicting retransmission. Normalizing, its byte is
+    // trimmed off (the receiver still answers the empty segment with an ACK).
+    ++counters_.segments_duplicate;
+    ++counters_.keepalives;
+    if (s.normalize) {
+      ++counters_.stale_bytes;
+      return SegmentOutcome::kStale;
+    }
+    return SegmentOutcome::kDuplicate;
+  }
+  const uint32_t overlap = old < len ? old : len;
+  const bool conflict = s.normalize ? kept_conflicts(s, seq, data, overlap) : tail_conflicts(s, seq, data, overlap);
+  if (old >= len || (conflict && s.normalize)) {
+    // Nothing new, or (normalizing) a different copy of inspected bytes: none
+    // of it goes further.
     ++counters_.segments_duplicate;
     if (conflict) {
       ++counters_.overlap_conflicts;
@@ -224,6 +332,21 @@ SegmentOutcome TcpReassembler::on_segment(TcpDirState& s, uint32_t seq, const ui
   // made one rewritten byte show as two tcp_overlap_conflicts.
   bool counted = false;
   if (s.ooo_head != SegmentPool::kNil) {
+    if (s.normalize) {
+      // Compare with the buffered bytes before delivering anything: a
+      // conflicting segment of a normalizing direction delivers nothing.
+      const uint32_t seg_end = seq + len;
+      for (uint32_t c = s.ooo_head; c != SegmentPool::kNil && seq_diff(pool_[c].seq, seg_end) < 0;
+           c = pool_[c].next) {
+        const SegmentPool::Chunk& ch = pool_[c];
+        const uint32_t n = seq_diff(ch.seq + ch.len, seg_end) < 0 ? ch.len : seg_end - ch.seq;
+        if (std::memcmp(ch.data, data + (ch.seq - seq), n) != 0) {
+          ++counters_.segments_duplicate;
+          ++counters_.overlap_conflicts;
+          return SegmentOutcome::kConflict;
+        }
+      }
+    }
     // Buffered bytes came first: merge through the buffer so they win.
     const SegmentOutcome o = buffer(s, s.next_seq, data + old, len - old);
     buffered_conflict = o == SegmentOutcome::kConflict;
@@ -276,12 +399,18 @@ void TcpReassembler::skip_to(TcpDirState& s, uint32_t target, Sink& sink) noexce
   ++s.gaps;
   s.next_seq = target;
   s.tail_len = 0;
+  // Bytes of the gap were never inspected: nothing below the new position can
+  // be compared any more, so the kept copy goes and retransmissions of those
+  // bytes are stale.
+  if (s.normalize) release_kept(s, target, true);
   drain(s, sink);
 }
 
 template <typename Sink>
 void TcpReassembler::on_peer_ack(TcpDirState& s, uint32_t ack, Sink& sink) noexcept {
-  if (!s.seq_known || seq_diff(ack, s.next_seq) <= 0) return;
+  if (!s.seq_known) return;
+  if (s.normalize && s.kept_head != SegmentPool::kNil) release_kept(s, ack, false);
+  if (seq_diff(ack, s.next_seq) <= 0) return;
   if (!s.has_ack_hint || seq_diff(ack, s.ack_hint) > 0) {
     s.ack_hint = ack;
     s.has_ack_hint = true;

@@ -8,7 +8,9 @@
 // (docs/decisions/0002-reload-and-scan-state.md).
 //
 // Inline contract with the packet path, per packet of a burst:
-//  - kForward: send it (to the channel when verdict.action is kRoute);
+//  - kForward: send it (to the channel when verdict.action is kRoute), after
+//    cutting `trim` off its TCP payload (apply_trim, normalize.hpp) when it
+//    is set: bytes an inspected flow's receiver must not get uninspected;
 //  - kDrop: discard it, counted under `reason`;
 //  - kHold: keep the packet (its token) until a later burst lists it in
 //    released(): an out-of-order TCP segment of an inspected flow may not
@@ -33,6 +35,7 @@
 #include "ftz/engine/events.hpp"
 #include "ftz/engine/flow_table.hpp"
 #include "ftz/engine/generation.hpp"
+#include "ftz/engine/normalize.hpp"
 #include "ftz/engine/packet.hpp"
 #include "ftz/engine/reasons.hpp"
 #include "ftz/engine/reset.hpp"
@@ -46,11 +49,16 @@ inline constexpr uint32_t kBurstSize = 32;
 enum class Disposition : uint8_t { kForward, kHold, kDrop };
 
 struct WorkerOptions {
-  uint32_t event_queue_capacity = 4096;
+  // 0: limits.event_queue_size of the configuration.
+  uint32_t event_queue_capacity = 0;
   // Audit mode: scan every flow's content whatever the policy says.
   bool classify_all = false;
-  // Flows whose content is scanned at once (two scan states each).
-  uint32_t inspect_max_flows = 8192;
+  // Flows whose content is scanned at once (two scan states each); 0:
+  // limits.inspect_max_flows of the configuration.
+  uint32_t inspect_max_flows = 0;
+  // Checksum validation when the configuration leaves it to the packet path
+  // (limits.checksum_validation unset): inline paths kOn, captures kAuto.
+  ChecksumMode checksum_default = ChecksumMode::kAuto;
   // Compliance: tokens for distinct counting and alerts. Without a key the
   // worker draws a random one (tokens then only deduplicate within the run).
   const compliance::TokenKey* token_key = nullptr;
@@ -66,6 +74,7 @@ struct PacketResult {
   // two RSTs the packet path sends (towards both ends).
   bool send_resets = false;
   uint8_t reset_index = 0;
+  PayloadTrim trim;  // kForward: cut this off the TCP payload first
 };
 
 struct Release {
@@ -73,6 +82,7 @@ struct Release {
   Disposition disposition = Disposition::kForward;  // kForward or kDrop
   Reason reason = Reason::kNone;
   Verdict verdict;
+  PayloadTrim trim;  // kForward: cut this off the TCP payload first
 };
 
 enum class TcpState : uint8_t { kNone, kSynSent, kSynReceived, kEstablished, kClosing, kClosed };
@@ -101,6 +111,13 @@ struct WorkerCounters {
   uint64_t content_flows = 0;          // flows that got scan states
   uint64_t inspect_pool_exhausted = 0; // inspected flows left unscanned (uninspectable)
   uint64_t uninspectable_flows = 0;
+  uint64_t uninspectable_by_reason[static_cast<int>(UninspectableReason::kCount)] = {};
+  uint64_t fail_closed_flows = 0;      // uninspectable exports blocked by their fail mode
+  // Inline normalization of exports (docs/decisions/0003).
+  uint64_t segments_trimmed = 0;       // forwarded without some of their bytes
+  uint64_t urgent_cleared = 0;         // urgent flag and pointer taken off
+  uint64_t midstream_flows = 0;        // exports picked up without a handshake
+  uint64_t scan_states_released_at_close = 0;
   uint64_t detections = 0;             // confirmed identifiers
   uint64_t detections_per_class[static_cast<int>(DataClass::kCount)] = {};
   uint64_t alerts = 0;
@@ -208,13 +225,14 @@ class Worker : private app::AppSink, private sig::DetectionSink {
     uint64_t token;
     uint32_t seq_end;
     uint32_t next;
+    PayloadTrim trim;
   };
 
   void process_one(const PacketView& pv, PacketResult& res) noexcept;
   // Ends timed-out flows and fragments, adding to the current released().
   void expire(int64_t now_ns) noexcept;
   void process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res) noexcept;
-  uint32_t lookup_or_create(const ParsedPacket& p, int64_t now, bool& from_lo, PacketResult& res) noexcept;
+  uint32_t lookup_or_create(const PacketView& pv, const ParsedPacket& p, bool& from_lo, PacketResult& res) noexcept;
   void init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_t now) noexcept;
   void judge(Flow& f, Stage stage, int64_t now) noexcept;
   // The flow under a generation other than the one that last judged it.
@@ -225,13 +243,26 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // indices to the new catalog (sig_map_).
   void hand_over_content(sig::Scanner* next) noexcept;
   void allocate_content_pool();
-  void handle_tcp(uint32_t idx, Flow& f, const ParsedPacket& p, int dir, const PacketView& pv,
-                  PacketResult& res) noexcept;
+  void handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketView& pv, PacketResult& res) noexcept;
+  // Checks before a segment may change a flow's state (RFC 5961, RFC 7323).
+  static bool rst_acceptable(const Flow& f, int dir, const ParsedPacket& p) noexcept;
+  static bool syn_acceptable(const Flow& f, int dir, const ParsedPacket& p) noexcept;
+  // Checksums (IPv4 header, TCP/UDP) under the configured mode and the NIC's
+  // hints; false with the reason to count.
+  bool checksums_ok(const PacketView& pv, const ParsedPacket& p, bool l4, Reason& why) const noexcept;
+  // Both directions closed and drained: content finished, record written,
+  // scan state returned; the flow stays for stragglers until it times out.
+  void close_flow(uint32_t idx, int64_t now) noexcept;
+  void write_flow_record(Flow& f, FlowEndReason why, int64_t now) noexcept;
+  // Returns the flow's scan state (if any) to the pool.
+  void release_content(Flow& f) noexcept;
   void handle_udp(Flow& f, const ParsedPacket& p, int dir) noexcept;
+  // Hands back held segments of `dir` whose bytes were delivered, under the
+  // flow's verdict; with `all`, drops the rest (behind a hole never filled).
   void release_held(Flow& f, int dir, bool all) noexcept;
   void end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept;
   void apply_verdict(const Flow& f, PacketResult& res) const noexcept;
-  void push_release(uint64_t token, const Flow* f, Disposition d, Reason r) noexcept;
+  void push_release(uint64_t token, const Verdict& v, Disposition d, Reason r, PayloadTrim trim = {}) noexcept;
   void count(PacketResult& res) noexcept;
   Event* new_event(EventType type, const Flow& f, int64_t now, bool rate_limited) noexcept;
   bool take_event_token(int64_t now) noexcept;
@@ -244,7 +275,7 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   bool wants_content(const Flow& f) const noexcept;
   ContentState* content_of(Flow& f) noexcept;
   void scan(Flow& f, int dir, std::span<const uint8_t> bytes, const sig::ScanContext& ctx) noexcept;
-  void mark_uninspectable(Flow& f) noexcept;
+  void mark_uninspectable(Flow& f, UninspectableReason why) noexcept;
   void finish_content(Flow& f) noexcept;
   // Records the pending detections for compliance (unless the packet that
   // carried them was dropped) and raises their alerts.
@@ -308,6 +339,10 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   uint32_t reset_count_ = 0;
   // Earlier fragments of the datagram being judged: held with it if it is held.
   std::span<const uint64_t> extra_hold_tokens_;
+  // The packet being judged was rebuilt from IP fragments (it cannot be
+  // trimmed: its bytes travel in the fragments).
+  bool from_fragments_ = false;
+  ChecksumMode checksum_mode_ = ChecksumMode::kAuto;
   // The flow whose bytes the app parsers are looking at (AppSink callbacks).
   Flow* current_ = nullptr;
   int64_t current_ts_ = 0;

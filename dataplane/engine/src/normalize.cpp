@@ -1,0 +1,122 @@
+#include "ftz/engine/normalize.hpp"
+
+#include <cstring>
+
+#include "ftz/engine/parser.hpp"
+
+namespace ftz::engine {
+
+namespace {
+
+inline uint16_t rd16(const uint8_t* p) noexcept { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+inline void put16(uint8_t* p, uint16_t v) noexcept {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+inline uint32_t rd32(const uint8_t* p) noexcept {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+inline void put32(uint8_t* p, uint32_t v) noexcept {
+  put16(p, static_cast<uint16_t>(v >> 16));
+  put16(p + 2, static_cast<uint16_t>(v));
+}
+
+// The one's-complement sum of the pseudo header without the checksum field's
+// own contribution, folded: what an offloading stack stores in the field.
+uint16_t folded(uint64_t acc) noexcept { return static_cast<uint16_t>(~checksum_finish(acc)); }
+
+}  // namespace
+
+uint64_t checksum_add(const uint8_t* p, uint32_t len, uint64_t acc) noexcept {
+  // Big-endian 16-bit words, four at a time: the sum fits 64 bits for any
+  // packet size, folding happens once at the end.
+  uint32_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    acc += (uint64_t{rd16(p + i)} + rd16(p + i + 2)) + (uint64_t{rd16(p + i + 4)} + rd16(p + i + 6));
+  }
+  for (; i + 2 <= len; i += 2) acc += rd16(p + i);
+  if (i < len) acc += uint64_t{p[i]} << 8;
+  return acc;
+}
+
+uint16_t checksum_finish(uint64_t acc) noexcept {
+  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+  return static_cast<uint16_t>(~acc & 0xffff);
+}
+
+uint64_t pseudo_header_sum(const ParsedPacket& p, uint32_t l4_len) noexcept {
+  uint64_t acc = 0;
+  if (p.ip_version == 4) {
+    acc = checksum_add(&p.src.bytes[12], 4, acc);
+    acc = checksum_add(&p.dst.bytes[12], 4, acc);
+  } else {
+    acc = checksum_add(p.src.bytes.data(), 16, acc);
+    acc = checksum_add(p.dst.bytes.data(), 16, acc);
+  }
+  return acc + p.l4_proto + (l4_len >> 16) + (l4_len & 0xffff);
+}
+
+ChecksumStatus ipv4_header_checksum(const uint8_t* frame, const ParsedPacket& p) noexcept {
+  if (p.ip_version != 4) return ChecksumStatus::kGood;
+  const uint8_t* ip = frame + p.l3_offset;
+  const uint32_t ihl = uint32_t{ip[0] & 0x0fu} * 4;
+  if (checksum_finish(checksum_add(ip, ihl, 0)) == 0) return ChecksumStatus::kGood;
+  return rd16(ip + 10) == 0 ? ChecksumStatus::kOffloaded : ChecksumStatus::kBad;
+}
+
+ChecksumStatus l4_checksum(const ParsedPacket& p) noexcept {
+  if ((p.l4_proto != 6 && p.l4_proto != 17) || p.l4 == nullptr) return ChecksumStatus::kGood;
+  const uint32_t field_at = p.l4_proto == 6 ? 16 : 6;
+  if (p.l4_len < p.l4_wire_len || p.l4_len < field_at + 2) return ChecksumStatus::kUnverifiable;
+  const uint16_t field = rd16(p.l4 + field_at);
+  // UDP over IPv4 may omit the checksum (RFC 768); IPv6 requires it (RFC 8200 §8.1).
+  if (p.l4_proto == 17 && field == 0) return p.ip_version == 4 ? ChecksumStatus::kGood : ChecksumStatus::kBad;
+  const uint64_t pseudo = pseudo_header_sum(p, p.l4_len);
+  if (checksum_finish(checksum_add(p.l4, p.l4_len, pseudo)) == 0) return ChecksumStatus::kGood;
+  // A UDP sum of zero is sent as 0xffff; both forms verify above. The
+  // offloaded form: the folded pseudo-header sum (or its complement).
+  const uint16_t partial = folded(pseudo);
+  if (field == partial || field == static_cast<uint16_t>(~partial)) return ChecksumStatus::kOffloaded;
+  return ChecksumStatus::kBad;
+}
+
+FrameSpan apply_trim(LinkType link, uint8_t* frame, uint32_t len, const PayloadTrim& trim) noexcept {
+  if (!trim.any()) return {0, len};
+  ParsedPacket p;
+  const ParseResult pr = parse_packet(link, frame, len, p);
+  if (pr.status != ParseStatus::kOk || p.l4_proto != 6 || !p.l4_valid || p.is_fragment ||
+      p.payload_len != p.payload_wire_len || trim.front + trim.back > p.payload_len) {
+    return {0, 0};
+  }
+  const uint32_t cut = trim.front + trim.back;
+  const uint32_t headers = static_cast<uint32_t>(p.payload - frame);
+  uint8_t* ip = frame + p.l3_offset;
+  uint8_t* tcp = const_cast<uint8_t*>(p.l4);
+  // IP length first (the headers still sit where the parser saw them).
+  if (p.ip_version == 4) {
+    put16(ip + 2, static_cast<uint16_t>(rd16(ip + 2) - cut));
+    put16(ip + 10, 0);
+    const uint32_t ihl = uint32_t{ip[0] & 0x0fu} * 4;
+    put16(ip + 10, checksum_finish(checksum_add(ip, ihl, 0)));
+  } else {
+    put16(ip + 4, static_cast<uint16_t>(rd16(ip + 4) - cut));
+  }
+  put32(tcp + 4, rd32(tcp + 4) + trim.front);
+  if (trim.clear_urgent) {
+    tcp[13] = static_cast<uint8_t>(tcp[13] & ~tcp_flag::kUrg);
+    put16(tcp + 18, 0);
+  }
+  // Move the headers over the trimmed front bytes: the frame now starts
+  // trim.front bytes later and its payload follows the headers directly.
+  if (trim.front > 0) std::memmove(frame + trim.front, frame, headers);
+  uint8_t* out = frame + trim.front;
+  uint8_t* seg = out + (tcp - frame);
+  const uint32_t seg_len = p.l4_len - cut;
+  put16(seg + 16, 0);
+  ParsedPacket shifted = p;
+  shifted.l4_len = seg_len;
+  put16(seg + 16, checksum_finish(checksum_add(seg, seg_len, pseudo_header_sum(shifted, seg_len))));
+  return {trim.front, headers + p.payload_len - cut};
+}
+
+}  // namespace ftz::engine
