@@ -882,8 +882,9 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
     reasm_.on_peer_ack(peer, p.ack, peer_feed);
     // The window this side advertises bounds what the peer may send (scaled
     // only when both SYNs offered scaling; never in a SYN, RFC 7323 §2.2).
-    if (mine.syn_seen && peer.syn_seen && !(flags & tcp_flag::kSyn)) {
-      const uint32_t shift = mine.wscale_offered && peer.wscale_offered ? mine.wscale : 0;
+    if (mine.syn_seen && peer.syn_seen) {
+      const uint32_t shift =
+          mine.wscale_offered && peer.wscale_offered && !(flags & tcp_flag::kSyn) ? mine.wscale : 0;
       const uint32_t end = p.ack + (uint32_t{p.window} << shift);
       if (!peer.win_known || seq_diff(end, peer.win_end) > 0) peer.win_end = end;
       peer.win_known = true;
@@ -920,7 +921,7 @@ void Worker::release_held(Flow& f, int dir, bool all) noexcept {
   uint32_t* link = &f.held_head[dir];
   while (*link != kNil) {
     Held& h = held_[*link];
-    const bool delivered = seq_diff(f.tcp[dir].next_seq, h.seq_end) >= 0;
+    const bool delivered = !all && seq_diff(f.tcp[dir].next_seq, h.seq_end) >= 0;
     if (all || delivered) {
       const uint32_t freed = *link;
       *link = h.next;
@@ -966,6 +967,14 @@ void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
   if (f.generation != gen_->number()) rejudge(idx, now);
   current_ = &f;
   current_ts_ = now;
+  // Held segments whose bytes came through in order go under the verdict;
+  // the rest sat behind a hole (flush() skips it below to scan what
+  // followed, but the receiver never got the missing bytes): dropped, never
+  // released uninspected.
+  for (int d = 0; d < 2; ++d) {
+    release_held(f, d, false);
+    release_held(f, d, true);
+  }
   if (!f.recorded) {
     for (int d = 0; d < 2; ++d) {
       StreamFeed feed{*this, f, d};
@@ -977,11 +986,6 @@ void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
   }
   for (TcpDirState& d : f.tcp) reasm_.release(d);
   current_ = nullptr;
-  // What is still held sat behind a hole (flush() skipped it to scan what
-  // followed, but the receiver never got the missing bytes): dropped, never
-  // released uninspected.
-  release_held(f, 0, true);
-  release_held(f, 1, true);
   if (!f.recorded) write_flow_record(f, why, now);
   release_content(f);
   ++counters_.flows_ended;

@@ -258,7 +258,8 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   void release_content(Flow& f) noexcept;
   void handle_udp(Flow& f, const ParsedPacket& p, int dir) noexcept;
   // Hands back held segments of `dir` whose bytes were delivered, under the
-  // flow's verdict; with `all`, drops the rest (behind a hole never filled).
+  // flow's verdict; with `all`, drops every one still held (behind a hole
+  // that was never filled).
   void release_held(Flow& f, int dir, bool all) noexcept;
   void end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept;
   void apply_verdict(const Flow& f, PacketResult& res) const noexcept;
