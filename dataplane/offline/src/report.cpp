@@ -70,6 +70,10 @@ std::string format_report_text(const InspectSummary& s) {
     << s.reassembly.segments_out_of_order << " / " << s.reassembly.segments_duplicate << "\n";
   o << "  gaps               " << s.reassembly.gaps << " (" << s.reassembly.gap_bytes << " bytes)\n";
   o << "  overlap conflicts  " << s.reassembly.overlap_conflicts << "\n";
+  // Inline normalization of exports (docs/decisions/0003).
+  o << "  exports normalized " << c.segments_trimmed << " segments trimmed (" << s.reassembly.stale_bytes
+    << " stale bytes), " << c.urgent_cleared << " urgent flags cleared, " << c.midstream_flows
+    << " picked up mid-stream\n";
   o << "\nip fragments         " << s.defrag.fragments << " (datagrams completed " << s.defrag.datagrams_completed
     << ", discarded " << s.defrag.datagrams_discarded << ")\n";
   o << "\nmalformed and dropped, by reason\n";
@@ -84,7 +88,14 @@ std::string format_report_text(const InspectSummary& s) {
   if (!any) o << "  (none)\n";
   o << "\ncontent inspection" << (s.classify_all ? " (--classify-all: every flow)" : " (flows leaving the zone)") << "\n";
   o << "  flows scanned      " << c.content_flows << " (uninspectable " << c.uninspectable_flows
-    << ", no scan state free " << c.inspect_pool_exhausted << ")\n";
+    << ", no scan state free " << c.inspect_pool_exhausted << ", scan states returned at close "
+    << c.scan_states_released_at_close << ")\n";
+  o << "  uninspectable by   ";
+  for (int r = 0; r < static_cast<int>(engine::UninspectableReason::kCount); ++r) {
+    o << (r ? ", " : "") << engine::uninspectable_reason_name(static_cast<engine::UninspectableReason>(r)) << " "
+      << c.uninspectable_by_reason[r];
+  }
+  o << "; blocked by fail mode " << c.fail_closed_flows << "\n";
   o << "  stream state       " << s.stream_state_bytes << " bytes per flow direction\n";
   o << "  identifiers        " << c.detections << " confirmed";
   for (int k = 0; k < static_cast<int>(engine::DataClass::kCount); ++k) {
@@ -228,6 +239,16 @@ std::string format_report_json(const InspectSummary& s) {
   o += "\"content\":{";
   num("flows_scanned", c.content_flows);
   num("uninspectable", c.uninspectable_flows);
+  for (int r = 0; r < static_cast<int>(engine::UninspectableReason::kCount); ++r) {
+    num("uninspectable_" + std::string(engine::uninspectable_reason_name(static_cast<engine::UninspectableReason>(r))),
+        c.uninspectable_by_reason[r]);
+  }
+  num("fail_closed_flows", c.fail_closed_flows);
+  num("scan_states_released_at_close", c.scan_states_released_at_close);
+  num("segments_trimmed", c.segments_trimmed);
+  num("stale_bytes", s.reassembly.stale_bytes);
+  num("urgent_cleared", c.urgent_cleared);
+  num("midstream_flows", c.midstream_flows);
   num("detections", c.detections);
   num("alerts", c.alerts);
   num("resets", c.resets);
