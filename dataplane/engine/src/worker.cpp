@@ -413,7 +413,9 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res
     }
   }
   settle_detections(f, res.disposition == Disposition::kDrop);
-  if (f.tcp_state == TcpState::kClosed && p.l4_proto == 6 && res.disposition != Disposition::kDrop) {
+  // (Only an accepted RST or both accepted FINs make a flow kClosed: a
+  // segment the checks rejected changed no state.)
+  if (f.tcp_state == TcpState::kClosed && p.l4_proto == 6) {
     if (p.tcp_flags & tcp_flag::kRst) {
       // An accepted RST ends the flow at once: nothing after it belongs to
       // this connection (segments still held behind a hole are dropped).
