@@ -65,6 +65,10 @@ std::shared_ptr<const PolicyGeneration> make_generation() {
   s.limits.reassembly_per_flow_bytes = 6000;
   s.limits.hold_max_packets = 8;
   s.limits.events_per_second = 0;  // no rate limit: every event gets formatted
+  // Checksums off: random frames would almost all stop at the checksum and
+  // never reach the stream normalizer this target exists to explore.
+  s.limits.checksum_validation = ChecksumMode::kOff;
+  s.limits.reassembly_kept_per_flow_bytes = 4096;  // small: the kept copy's limit is reached too
   return PolicyGeneration::build(std::move(s), 1);
 }
 
