@@ -1,0 +1,118 @@
+#include "attacker.hpp"
+
+#include "ftz/test/packet_builder.hpp"
+
+namespace ftz::evasion {
+
+namespace {
+
+constexpr uint32_t kTcpChecksumAt = kEthHeader + 20 + 16;  // no IP options here
+constexpr uint8_t kSyn = 0x02;
+constexpr uint8_t kRst = 0x04;
+constexpr uint8_t kAck = 0x10;
+
+}  // namespace
+
+Bytes TcpAttacker::build(const Seg& s) {
+  test::PacketBuilder b;
+  b.eth(c_.client_mac, c_.server_mac)
+      .ipv4(test::Ipv4Addr::from_u32(c_.client), test::Ipv4Addr::from_u32(c_.server))
+      .ttl(s.ttl)
+      .ip_id(ip_id_++);
+  const uint32_t seq = s.raw_seq.value_or(seq_of(s.offset));
+  const uint32_t ack = (s.flags & kAck) ? s.ack.value_or(irs_ + 1) : 0;
+  b.tcp(c_.sport, c_.dport, s.flags, seq, ack);
+  if (s.flags & kSyn) {
+    b.window(64240).mss(1460).sack_permitted();
+    if (c_.timestamps) b.timestamps(s.tsval.value_or(ts_ += 10), 0);
+    b.window_scale(7);
+  } else {
+    b.window(502);
+    if (c_.timestamps) b.timestamps(s.tsval.value_or(ts_ += 10), server_ts_);
+  }
+  if (!s.data.empty()) b.payload(s.data);
+  Bytes f = b.build();
+  if (s.bad_checksum) f[kTcpChecksumAt] ^= 0x5a;
+  return f;
+}
+
+bool TcpAttacker::await_syn_ack() {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    for (const Bytes& frame : gate_.inbox()) {
+      const auto f = parse_frame(frame);
+      if (!f || !f->l4 || f->proto != 6 || f->dport != c_.sport || f->sport != c_.dport) continue;
+      if ((f->flags & (kSyn | kAck)) == (kSyn | kAck)) {
+        irs_ = f->seq;
+        server_ts_ = f->tsval.value_or(0);
+        syn_acked_ = f->ack;
+        return true;
+      }
+    }
+    gate_.pump(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+bool TcpAttacker::connect(std::string_view syn_data) {
+  Seg syn;
+  syn.flags = kSyn;
+  syn.raw_seq = c_.isn;
+  syn.data = std::string(syn_data);
+  gate_.from_inside(build(syn));
+  if (!await_syn_ack()) return false;
+  // Data in the SYN counts only when the server acknowledged it (TCP Fast
+  // Open); the ACK carries the next sequence number either way.
+  Seg ack;
+  ack.flags = kAck;
+  ack.raw_seq = syn_acked_;
+  send(ack);
+  return true;
+}
+
+bool TcpAttacker::connect_around() {
+  Seg syn;
+  syn.flags = kSyn;
+  syn.raw_seq = c_.isn;
+  gate_.bypass(build(syn));
+  for (const Bytes& frame : gate_.inbox()) {
+    const auto f = parse_frame(frame);
+    if (f && f->l4 && f->dport == c_.sport && (f->flags & (kSyn | kAck)) == (kSyn | kAck)) {
+      irs_ = f->seq;
+      server_ts_ = f->tsval.value_or(0);
+      Seg ack;
+      ack.flags = kAck;
+      gate_.bypass(build(ack));
+      return true;
+    }
+  }
+  return false;
+}
+
+Outcome TcpAttacker::fin(uint32_t offset) {
+  Seg s;
+  s.offset = offset;
+  s.flags = 0x11;  // FIN|ACK
+  return send(s);
+}
+
+Bytes TcpAttacker::forge_from_server(uint8_t flags, uint32_t seq, uint32_t ack, std::string_view data) {
+  test::PacketBuilder b;
+  b.eth(c_.server_mac, c_.client_mac)
+      .ipv4(test::Ipv4Addr::from_u32(c_.server), test::Ipv4Addr::from_u32(c_.client))
+      .tcp(c_.dport, c_.sport, flags, seq, ack)
+      .window(502);
+  if (c_.timestamps) b.timestamps(server_ts_ + 1, ts_);
+  if (!data.empty()) b.payload(data);
+  return b.build();
+}
+
+int TcpAttacker::resets_received() const {
+  int n = 0;
+  for (const Bytes& frame : gate_.inbox()) {
+    const auto f = parse_frame(frame);
+    if (f && f->l4 && f->proto == 6 && f->dport == c_.sport && (f->flags & kRst)) ++n;
+  }
+  return n;
+}
+
+}  // namespace ftz::evasion
