@@ -6,7 +6,6 @@ namespace ftz::evasion {
 
 namespace {
 
-constexpr uint32_t kTcpChecksumAt = kEthHeader + 20 + 16;  // no IP options here
 constexpr uint8_t kSyn = 0x02;
 constexpr uint8_t kRst = 0x04;
 constexpr uint8_t kAck = 0x10;
@@ -19,6 +18,7 @@ Bytes TcpAttacker::build(const Seg& s) {
       .ipv4(test::Ipv4Addr::from_u32(c_.client), test::Ipv4Addr::from_u32(c_.server))
       .ttl(s.ttl)
       .ip_id(ip_id_++);
+  if (!s.ip_options.empty()) b.ipv4_options(s.ip_options);
   const uint32_t seq = s.raw_seq.value_or(seq_of(s.offset));
   const uint32_t ack = (s.flags & kAck) ? s.ack.value_or(irs_ + 1) : 0;
   b.tcp(c_.sport, c_.dport, s.flags, seq, ack);
@@ -28,17 +28,20 @@ Bytes TcpAttacker::build(const Seg& s) {
     b.window_scale(7);
   } else {
     b.window(502);
+    if (s.urgent != 0) b.urgent_pointer(s.urgent);
     if (c_.timestamps) b.timestamps(s.tsval.value_or(ts_ += 10), server_ts_);
   }
   if (!s.data.empty()) b.payload(s.data);
   Bytes f = b.build();
-  if (s.bad_checksum) f[kTcpChecksumAt] ^= 0x5a;
+  const uint32_t ip_header = (f[kEthHeader] & 0x0f) * 4u;
+  if (s.bad_checksum) f[kEthHeader + ip_header + 16] ^= 0x5a;
+  if (s.bad_ip_checksum) f[kEthHeader + 10] ^= 0x5a;
   return f;
 }
 
 bool TcpAttacker::await_syn_ack() {
   for (int attempt = 0; attempt < 20; ++attempt) {
-    for (const Bytes& frame : gate_.inbox()) {
+    for (const Bytes& frame : wire_.inbox()) {
       const auto f = parse_frame(frame);
       if (!f || !f->l4 || f->proto != 6 || f->dport != c_.sport || f->sport != c_.dport) continue;
       if ((f->flags & (kSyn | kAck)) == (kSyn | kAck)) {
@@ -48,7 +51,7 @@ bool TcpAttacker::await_syn_ack() {
         return true;
       }
     }
-    gate_.pump(std::chrono::milliseconds(50));
+    wire_.pump(std::chrono::milliseconds(50));
   }
   return false;
 }
@@ -58,7 +61,7 @@ bool TcpAttacker::connect(std::string_view syn_data) {
   syn.flags = kSyn;
   syn.raw_seq = c_.isn;
   syn.data = std::string(syn_data);
-  gate_.from_inside(build(syn));
+  wire_.from_inside(build(syn));
   if (!await_syn_ack()) return false;
   // Data in the SYN counts only when the server acknowledged it (TCP Fast
   // Open); the ACK carries the next sequence number either way.
@@ -73,15 +76,15 @@ bool TcpAttacker::connect_around() {
   Seg syn;
   syn.flags = kSyn;
   syn.raw_seq = c_.isn;
-  gate_.bypass(build(syn));
-  for (const Bytes& frame : gate_.inbox()) {
+  wire_.bypass(build(syn));
+  for (const Bytes& frame : wire_.inbox()) {
     const auto f = parse_frame(frame);
     if (f && f->l4 && f->dport == c_.sport && (f->flags & (kSyn | kAck)) == (kSyn | kAck)) {
       irs_ = f->seq;
       server_ts_ = f->tsval.value_or(0);
       Seg ack;
       ack.flags = kAck;
-      gate_.bypass(build(ack));
+      wire_.bypass(build(ack));
       return true;
     }
   }
@@ -108,7 +111,7 @@ Bytes TcpAttacker::forge_from_server(uint8_t flags, uint32_t seq, uint32_t ack, 
 
 int TcpAttacker::resets_received() const {
   int n = 0;
-  for (const Bytes& frame : gate_.inbox()) {
+  for (const Bytes& frame : wire_.inbox()) {
     const auto f = parse_frame(frame);
     if (f && f->l4 && f->proto == 6 && f->dport == c_.sport && (f->flags & kRst)) ++n;
   }

@@ -2,14 +2,15 @@
 // TcpAttacker: the exporter's side of a TCP connection, crafted packet by
 // packet. It keeps what a sender must know (its ISN, the server's ISN and
 // timestamps, the next IP ID) and builds segments with correct checksums
-// unless a case asks otherwise; every segment goes through the InlineGate.
+// unless a case asks otherwise; every segment goes onto the Wire.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "gate.hpp"
+#include "ftz/test/net_types.hpp"
+#include "wire.hpp"
 
 namespace ftz::evasion {
 
@@ -18,10 +19,13 @@ struct Seg {
   std::string data;
   uint8_t flags = 0x18;  // PSH|ACK
   uint8_t ttl = 64;
-  bool bad_checksum = false;
-  std::optional<uint32_t> tsval;        // default: the attacker's clock
-  std::optional<uint32_t> raw_seq;      // instead of offset
-  std::optional<uint32_t> ack;          // default: the server's next byte
+  bool bad_checksum = false;        // TCP checksum
+  bool bad_ip_checksum = false;     // IPv4 header checksum
+  test::Bytes ip_options;           // raw IPv4 options
+  uint16_t urgent = 0;              // urgent pointer (with the URG flag in `flags`)
+  std::optional<uint32_t> tsval;    // default: the attacker's clock
+  std::optional<uint32_t> raw_seq;  // instead of offset
+  std::optional<uint32_t> ack;      // default: the server's next byte
 
   static Seg at(uint32_t offset, std::string_view data) {
     Seg s;
@@ -44,7 +48,7 @@ struct AttackerConfig {
 
 class TcpAttacker {
  public:
-  TcpAttacker(InlineGate& gate, AttackerConfig config) : gate_(gate), c_(config) {}
+  TcpAttacker(Wire& wire, AttackerConfig config) : wire_(wire), c_(config) {}
 
   // SYN, SYN-ACK, ACK through the appliance; false when no SYN-ACK came.
   bool connect(std::string_view syn_data = {});
@@ -53,7 +57,7 @@ class TcpAttacker {
   bool connect_around();
 
   Bytes build(const Seg& s);
-  Outcome send(const Seg& s) { return gate_.from_inside(build(s)); }
+  Outcome send(const Seg& s) { return wire_.from_inside(build(s)); }
   // Data at `offset`, in order or not.
   Outcome send(uint32_t offset, std::string_view data) { return send(Seg::at(offset, data)); }
   // FIN after `offset` bytes of data.
@@ -72,7 +76,7 @@ class TcpAttacker {
 
  private:
   bool await_syn_ack();
-  InlineGate& gate_;
+  Wire& wire_;
   AttackerConfig c_;
   uint32_t irs_ = 0;
   uint32_t server_ts_ = 0;

@@ -74,7 +74,8 @@ const Catalog& catalog() {
   static const Catalog c = [] {
     Catalog out;
     const std::string dir = source_dir();
-    auto loaded = config::load_config_from_string(evasion_policy_yaml(dir), dir + "/tests/evasion/policy.yaml");
+    auto loaded =
+        config::load_config_from_string(evasion_policy_yaml(dir), dir + "/tests/evasion/policy.yaml");
     if (!loaded) {
       out.error = config::format_diagnostics(loaded.error());
       return out;
@@ -128,6 +129,9 @@ struct FlowRecord {
   [[nodiscard]] bool caught() const { return detections > 0 && action >= Action::kBlock; }
   // The engine knows it did not see the stream as the receiver did.
   [[nodiscard]] bool flagged() const { return gaps > 0 || conflicts > 0 || uninspectable; }
+  // Either of those, or the flow was stopped for another reason (a
+  // mid-stream policy, the fail mode): the record shows the case was handled.
+  [[nodiscard]] bool handled() const { return flagged() || action >= Action::kBlock; }
 };
 
 class Evasion : public ::testing::Test {
@@ -143,8 +147,8 @@ class Evasion : public ::testing::Test {
 
   void TearDown() override {
     if (!summary_.empty()) {
-      std::cout << "[evasion] " << ::testing::UnitTest::GetInstance()->current_test_info()->name() << ": " << summary_
-                << "\n";
+      std::cout << "[evasion] " << ::testing::UnitTest::GetInstance()->current_test_info()->name() << ": "
+                << summary_ << "\n";
     }
   }
 
@@ -192,7 +196,8 @@ class Evasion : public ::testing::Test {
   FlowRecord record_of(uint16_t client_port) const {
     FlowRecord r;
     for (const engine::Event& e : gate_->events()) {
-      if (e.type != engine::EventType::kFlow || (e.src_port != client_port && e.dst_port != client_port)) continue;
+      if (e.type != engine::EventType::kFlow || (e.src_port != client_port && e.dst_port != client_port))
+        continue;
       ++r.flows;
       r.action = std::max(r.action, e.verdict.action);
       r.gaps += e.flow.gaps;
@@ -227,8 +232,8 @@ class Evasion : public ::testing::Test {
         if (s.bytes.find(p.value) != std::string::npos) {
           app_leak = true;
           ADD_FAILURE() << "the server application read " << p.label << " in clear (connection from port "
-                        << s.peer_port << ", " << s.bytes.size() << " bytes" << (s.reset ? ", then reset" : "")
-                        << ")";
+                        << s.peer_port << ", " << s.bytes.size() << " bytes"
+                        << (s.reset ? ", then reset" : "") << ")";
         }
       }
       for (const ReceivedDatagram& d : host_->datagrams()) {
@@ -244,8 +249,9 @@ class Evasion : public ::testing::Test {
       }
     }
     const FlowRecord r = record_of(client_port);
-    summary_ = std::string("app ") + (app_leak ? "LEAK" : "clean") + ", wire " + (wire_leak ? "LEAK" : "clean") +
-               "; engine: " + r.describe() + (other_drops().empty() ? "" : "; drops: " + other_drops());
+    summary_ = std::string("app ") + (app_leak ? "LEAK" : "clean") + ", wire " +
+               (wire_leak ? "LEAK" : "clean") + "; engine: " + r.describe() +
+               (other_drops().empty() ? "" : "; drops: " + other_drops());
     if (app_leak || wire_leak) ADD_FAILURE() << "packets (headers only):\n" << gate_->trace();
   }
 
@@ -308,13 +314,15 @@ TEST_F(Evasion, ControlIdentifierSplitOverThreeSegmentsIsReset) {
   const std::string req = form_post(id_body(kId1.value));
   const size_t at = req.find(kId1.value);
   const std::vector<size_t> cuts = {0, at + 5, at + 11, req.size()};
-  for (size_t i = 0; i + 1 < cuts.size(); ++i) a.send(static_cast<uint32_t>(cuts[i]), req.substr(cuts[i], cuts[i + 1] - cuts[i]));
+  for (size_t i = 0; i + 1 < cuts.size(); ++i)
+    a.send(static_cast<uint32_t>(cuts[i]), req.substr(cuts[i], cuts[i + 1] - cuts[i]));
   expect_no_leak({kId1}, a.config().sport);
   EXPECT_TRUE(record_of(a.config().sport).caught()) << record_of(a.config().sport).describe();
   // What the server got is a prefix of the request that stops before the
   // segment completing the identifier (compared, never printed).
   const std::string got = received_from(a.config().sport);
-  EXPECT_TRUE(req.compare(0, got.size(), got) == 0 && got.size() <= at + 11) << got.size() << " bytes received";
+  EXPECT_TRUE(req.compare(0, got.size(), got) == 0 && got.size() <= at + 11)
+      << got.size() << " bytes received";
 }
 
 // Reordered on the way to the appliance: the last two thirds arrive first
@@ -368,8 +376,9 @@ TEST_F(Evasion, ControlBenignHoleFilledByARetransmissionArrivesWhole) {
   EXPECT_TRUE(got == req) << got.size() << " of " << req.size() << " bytes arrived\n" << gate_->trace();
   const FlowRecord r = record_of(a.config().sport);
   EXPECT_EQ(r.action, Action::kAllow) << r.describe();
-  summary_ = "benign bytes delivered " + std::to_string(got.size()) + "/" + std::to_string(req.size()) + " (" +
-             std::to_string(before_retransmission) + " before the client retransmitted the held segments)";
+  summary_ = "benign bytes delivered " + std::to_string(got.size()) + "/" + std::to_string(req.size()) +
+             " (" + std::to_string(before_retransmission) +
+             " before the client retransmitted the held segments)";
 }
 
 TEST_F(Evasion, ControlBenignDatagramArrives) {
@@ -401,7 +410,7 @@ TEST_F(Evasion, MidStreamSynWithFarAwaySequenceNumber) {
   a.send(0, form_post(id_body(kId1.value)));
   expect_no_leak({kId1}, a.config().sport);
   const FlowRecord r = record_of(a.config().sport);
-  EXPECT_TRUE(r.caught() || r.flagged()) << r.describe();
+  EXPECT_TRUE(r.handled()) << r.describe();
 }
 
 // A copy of the data that the receiver never accepts arrives first; the real
@@ -416,21 +425,21 @@ class Decoy : public Evasion {
     decoy_shape.offset = 0;
     decoy_shape.data = blanked(req);
     if (decoy_shape.tsval) decoy_shape.tsval = a.tsval_now() - 100'000;  // PAWS: older than TS.Recent
-    decoy_ = a.send(decoy_shape);
+    const Outcome decoy = a.send(decoy_shape);
     a.send(0, req);
     expect_no_leak({kId1}, a.config().sport);
-    record_ = record_of(a.config().sport);
-    EXPECT_TRUE(record_.caught() || record_.conflicts > 0) << record_.describe();
+    // Dropped as what it is (then the real copy is inspected), or let
+    // through so that the receiver keeps it (then the real copy conflicts).
+    const FlowRecord r = record_of(a.config().sport);
+    EXPECT_TRUE(r.caught() || r.conflicts > 0) << r.describe();
+    summary_ += std::string("; decoy ") + (decoy.disposition == Disposition::kDrop ? "dropped" : "forwarded");
   }
-  Outcome decoy_;
-  FlowRecord record_;
 };
 
 TEST_F(Decoy, BadTcpChecksumCopyFirst) {
   Seg s;
   s.bad_checksum = true;
   run(s);
-  EXPECT_EQ(decoy_.disposition, Disposition::kDrop) << "a segment the receiver discards is not the data";
 }
 
 TEST_F(Decoy, LowTtlCopyFirst) {
@@ -446,6 +455,39 @@ TEST_F(Decoy, StaleTimestampCopyFirst) {
   run(s);
 }
 
+TEST_F(Decoy, BadIpHeaderChecksumCopyFirst) {
+  Seg s;
+  s.bad_ip_checksum = true;
+  run(s);
+}
+
+TEST_F(Decoy, SourceRoutedCopyFirst) {
+  // Loose source route (RFC 791 option 131) through the server itself: a
+  // host with accept_source_route off (Linux's default for "all") drops it.
+  Seg s;
+  s.ip_options = {0x83, 7, 4, 0xc6, 0x12, 0x01, 0x02};
+  run(s);
+}
+
+// The urgent byte (RFC 9293 §3.8.5; BSD and Linux point one past it) sits
+// inside the identifier: a receiver without SO_OOBINLINE takes it out of the
+// stream, so the application reads the identifier whole while the bytes on
+// the wire never hold it.
+TEST_F(Evasion, UrgentByteInsideTheIdentifier) {
+  TcpAttacker a = attacker();
+  ASSERT_TRUE(a.connect());
+  std::string req =
+      form_post(id_body(std::string(kId1.value.substr(0, 9)) + "Z" + std::string(kId1.value.substr(9))));
+  const size_t urgent_at = req.find('Z');
+  Seg s = Seg::at(0, req);
+  s.flags = 0x38;  // URG|ACK|PSH
+  s.urgent = static_cast<uint16_t>(urgent_at + 1);
+  a.send(s);
+  // The oracle only: an engine may as well clear URG (the receiver then
+  // reads the byte inline) as judge the stream without the urgent byte.
+  expect_no_leak({kId1}, a.config().sport);
+}
+
 // The receiver got the first copy; a retransmission of the same bytes with
 // different data older than the 32-byte tail is a conflict, and must not
 // leave (a peer reading the wire keeps whichever copy it likes).
@@ -454,9 +496,8 @@ TEST_F(Evasion, ConflictingRetransmissionOlderThan32Bytes) {
   ASSERT_TRUE(a.connect());
   const std::string req = form_post(id_body(kId1.value));
   a.send(0, blanked(req));
-  const Outcome o = a.send(0, req);
+  a.send(0, req);  // dropped, or cut down to what was inspected
   expect_no_leak({kId1}, a.config().sport);
-  EXPECT_EQ(o.disposition, Disposition::kDrop);
   const FlowRecord r = record_of(a.config().sport);
   EXPECT_GT(r.conflicts, 0u) << r.describe();
 }
@@ -466,7 +507,7 @@ TEST_F(Evasion, ConflictingRetransmissionOlderThan32Bytes) {
 // at the first sequence number it sees takes the rest for old data.
 class BogusRst : public Evasion {
  protected:
-  void run(const std::function<void(TcpAttacker&, Seg&)>& shape) {
+  void run(const std::function<void(TcpAttacker&, Seg&)>& shape, bool last_byte_first = true) {
     TcpAttacker a = attacker();
     ASSERT_TRUE(a.connect());
     Seg rst;
@@ -475,13 +516,21 @@ class BogusRst : public Evasion {
     shape(a, rst);
     a.send(rst);
     const std::string req = form_post(id_body(kId1.value));
-    a.send(static_cast<uint32_t>(req.size() - 1), req.substr(req.size() - 1));
-    a.send(0, req.substr(0, req.size() - 1));
+    if (last_byte_first) {
+      a.send(static_cast<uint32_t>(req.size() - 1), req.substr(req.size() - 1));
+      a.send(0, req.substr(0, req.size() - 1));
+    } else {
+      a.send(0, req);
+    }
     expect_no_leak({kId1}, a.config().sport);
     const FlowRecord r = record_of(a.config().sport);
-    EXPECT_TRUE(r.caught() || r.flagged()) << r.describe();
+    EXPECT_TRUE(r.handled()) << r.describe();
   }
 };
+
+TEST_F(BogusRst, OutOfWindowThenDataInOrder) {
+  run([](TcpAttacker& a, Seg& s) { s.raw_seq = a.seq_of(0) + 0x40000000u; }, false);
+}
 
 TEST_F(BogusRst, OutOfWindowThenLastByteFirst) {
   run([](TcpAttacker& a, Seg& s) { s.raw_seq = a.seq_of(0) + 0x40000000u; });
@@ -518,7 +567,7 @@ class BogusFin : public Evasion {
     a.send(0, form_post(id_body(kId1.value)));
     expect_no_leak({kId1}, a.config().sport);
     const FlowRecord r = record_of(a.config().sport);
-    EXPECT_TRUE(r.caught() || r.flagged()) << r.describe();
+    EXPECT_TRUE(r.handled()) << r.describe();
   }
 };
 
@@ -549,7 +598,7 @@ TEST_F(Evasion, DataAfterAcceptedFin) {
   a.send(static_cast<uint32_t>(get.size() + 1), form_post(id_body(kId1.value)));
   expect_no_leak({kId1}, a.config().sport);
   const FlowRecord r = record_of(a.config().sport);
-  EXPECT_TRUE(r.caught() || r.flagged() || !other_drops().empty()) << r.describe();
+  EXPECT_TRUE(r.handled() || !other_drops().empty()) << r.describe();
 }
 
 // Segments held behind a hole that is never filled while the appliance
@@ -561,13 +610,14 @@ class Hole : public Evasion {
   std::string req_ = form_post(id_body(kId1.value));
   void send_past_hole(TcpAttacker& a) {
     const Outcome o = a.send(kHole, req_.substr(kHole));
-    EXPECT_EQ(o.disposition, Disposition::kHold) << "ahead of a hole: held until the bytes before it are inspected";
+    EXPECT_EQ(o.disposition, Disposition::kHold)
+        << "ahead of a hole: held until the bytes before it are inspected";
   }
   void fill_hole_and_check(TcpAttacker& a) {
     a.send(0, req_.substr(0, kHole));
     expect_no_leak({kId1}, a.config().sport);
     const FlowRecord r = record_of(a.config().sport);
-    EXPECT_TRUE(r.caught() || gate_->releases_dropped() > 0)
+    EXPECT_TRUE(r.caught() || gate_->releases_dropped() > 0 || r.action >= Action::kBlock)
         << "held bytes were neither inspected nor dropped: " << r.describe();
   }
 };
@@ -618,12 +668,15 @@ TEST_F(Evasion, RemoteAcknowledgesPastAHoleThenTheHoleIsSent) {
   const std::string req = form_post(id_body(kId1.value));
   const uint32_t hole_end = static_cast<uint32_t>(req.find(kId1.value) + kId1.value.size() + 8);
   a.send(hole_end, req.substr(hole_end));
-  gate_->from_outside(a.forge_from_server(0x10, a.server_isn() + 1, a.seq_of(static_cast<uint32_t>(req.size()))));
+  gate_->from_outside(
+      a.forge_from_server(0x10, a.server_isn() + 1, a.seq_of(static_cast<uint32_t>(req.size()))));
   a.send(0, req.substr(0, hole_end));
   expect_no_leak({kId1}, a.config().sport);
+  // Either the bytes behind the acknowledged hole are a gap that makes the
+  // flow uninspectable (fail closed), or the appliance does not believe an
+  // acknowledgment of bytes it never forwarded and inspects them later.
   const FlowRecord r = record_of(a.config().sport);
-  EXPECT_GT(r.gaps, 0u) << r.describe();
-  EXPECT_TRUE(r.caught() || r.uninspectable) << r.describe();
+  EXPECT_TRUE(r.caught() || (r.gaps > 0 && r.uninspectable)) << r.describe();
 }
 
 // Held out-of-order data is released only under the verdict that covers it:
@@ -632,15 +685,16 @@ TEST_F(Evasion, RemoteAcknowledgesPastAHoleThenTheHoleIsSent) {
 TEST_F(Evasion, HeldSegmentsAfterAResetVerdict) {
   TcpAttacker a = attacker();
   ASSERT_TRUE(a.connect());
-  const std::string req =
-      form_post(id_body(kId1.value) + "&idcard2=" + std::string(kId2.value) + "&end=1");
+  const std::string req = form_post(id_body(kId1.value) + "&idcard2=" + std::string(kId2.value) + "&end=1");
   const uint32_t split = static_cast<uint32_t>(req.find(kId1.value) + kId1.value.size() + 40);
-  EXPECT_EQ(a.send(split, req.substr(split)).disposition, Disposition::kHold);
+  const Outcome held = a.send(split, req.substr(split));
   const Outcome o = a.send(0, req.substr(0, split));
   EXPECT_EQ(o.disposition, Disposition::kDrop);
   expect_no_leak({kId1, kId2}, a.config().sport);
   EXPECT_TRUE(record_of(a.config().sport).caught());
-  EXPECT_GT(gate_->releases_dropped(), 0u) << "the held segment is dropped under the reset";
+  if (held.disposition == Disposition::kHold) {
+    EXPECT_GT(gate_->releases_dropped(), 0u) << "the held segment is dropped under the reset";
+  }
 }
 
 // IPv4 fragments of one segment overlap with different data. Linux keeps the
@@ -677,9 +731,13 @@ class Fragments : public Evasion {
   }
 };
 
-TEST_F(Fragments, ExactDuplicateWithTheIdentifier) { run(64, 256); }
+TEST_F(Fragments, ExactDuplicateWithTheIdentifier) {
+  run(64, 256);
+}
 
-TEST_F(Fragments, PartialOverlapWithTheIdentifier) { run(72, 264); }
+TEST_F(Fragments, PartialOverlapWithTheIdentifier) {
+  run(72, 264);
+}
 
 // A flow picked up mid-stream: the handshake went around the appliance.
 TEST_F(Evasion, MidStreamPickUpFirstSegmentCarriesTheIdentifier) {
@@ -688,7 +746,7 @@ TEST_F(Evasion, MidStreamPickUpFirstSegmentCarriesTheIdentifier) {
   a.send(0, form_post(id_body(kId1.value)));
   expect_no_leak({kId1}, a.config().sport);
   const FlowRecord r = record_of(a.config().sport);
-  EXPECT_TRUE(r.caught() || r.flagged()) << r.describe();
+  EXPECT_TRUE(r.handled()) << r.describe();
 }
 
 TEST_F(Evasion, MidStreamPickUpLastByteFirst) {
@@ -699,7 +757,7 @@ TEST_F(Evasion, MidStreamPickUpLastByteFirst) {
   a.send(0, req.substr(0, req.size() - 1));
   expect_no_leak({kId1}, a.config().sport);
   const FlowRecord r = record_of(a.config().sport);
-  EXPECT_TRUE(r.caught() || r.flagged()) << r.describe();
+  EXPECT_TRUE(r.handled()) << r.describe();
 }
 
 // Data in the SYN (TCP Fast Open): the server's stack hands it to the
@@ -709,7 +767,7 @@ TEST_F(Evasion, DataInTheSyn) {
   a.connect(form_post(id_body(kId1.value)));
   expect_no_leak({kId1}, a.config().sport);
   const FlowRecord r = record_of(a.config().sport);
-  EXPECT_TRUE(r.caught() || r.flagged()) << r.describe();
+  EXPECT_TRUE(r.handled()) << r.describe();
 }
 
 // --- §2 Everything that leaves is inspected (end to end) ---------------------
@@ -743,11 +801,13 @@ class FromPort53 : public Evasion {
                            .payload(payload)
                            .build());
     expect_no_leak({kId1}, 53);
-    EXPECT_TRUE(record_of(53).caught() || record_of(kUdp).caught()) << record_of(53).describe();
+    EXPECT_TRUE(record_of(53).caught()) << record_of(53).describe();
   }
 };
 
-TEST_F(FromPort53, RawDatagram) { run(test::to_bytes("idcard=" + std::string(kId1.value))); }
+TEST_F(FromPort53, RawDatagram) {
+  run(test::to_bytes("idcard=" + std::string(kId1.value)));
+}
 
 TEST_F(FromPort53, DnsShapedDatagram) {
   const test::Ipv4Addr answer = test::Ipv4Addr::from_u32(kServer);

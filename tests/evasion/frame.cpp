@@ -8,8 +8,12 @@ namespace ftz::evasion {
 
 namespace {
 
-uint16_t u16(std::span<const uint8_t> b, size_t at) { return static_cast<uint16_t>((b[at] << 8) | b[at + 1]); }
-uint32_t u32(std::span<const uint8_t> b, size_t at) { return (uint32_t{u16(b, at)} << 16) | u16(b, at + 2); }
+uint16_t u16(std::span<const uint8_t> b, size_t at) {
+  return static_cast<uint16_t>((b[at] << 8) | b[at + 1]);
+}
+uint32_t u32(std::span<const uint8_t> b, size_t at) {
+  return (uint32_t{u16(b, at)} << 16) | u16(b, at + 2);
+}
 
 void parse_tcp_options(std::span<const uint8_t> opts, FrameInfo& out) {
   size_t i = 0;
@@ -41,7 +45,8 @@ std::optional<FrameInfo> parse_frame(std::span<const uint8_t> frame) {
   if ((ip[0] >> 4) != 4) return std::nullopt;
   f.ip_header_len = (ip[0] & 0x0f) * 4u;
   f.ip_total_len = u16(ip, 2);
-  if (f.ip_header_len < 20 || f.ip_total_len < f.ip_header_len || f.ip_total_len > ip.size()) return std::nullopt;
+  if (f.ip_header_len < 20 || f.ip_total_len < f.ip_header_len || f.ip_total_len > ip.size())
+    return std::nullopt;
   ip = ip.first(f.ip_total_len);
   f.ip_id = u16(ip, 4);
   const uint16_t frag = u16(ip, 6);
@@ -105,8 +110,8 @@ std::string describe(std::span<const uint8_t> frame) {
   const auto f = parse_frame(frame);
   if (!f) return "(not IPv4, " + std::to_string(frame.size()) + " bytes)";
   auto ip = [](uint32_t a) {
-    return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xff) + "." + std::to_string((a >> 8) & 0xff) +
-           "." + std::to_string(a & 0xff);
+    return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xff) + "." +
+           std::to_string((a >> 8) & 0xff) + "." + std::to_string(a & 0xff);
   };
   std::string s = ip(f->src);
   if (f->l4) s += ":" + std::to_string(f->sport);

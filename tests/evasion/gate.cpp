@@ -11,9 +11,12 @@ namespace {
 
 const char* disposition_name(engine::Disposition d) {
   switch (d) {
-    case engine::Disposition::kForward: return "forward";
-    case engine::Disposition::kHold: return "hold";
-    case engine::Disposition::kDrop: return "drop";
+    case engine::Disposition::kForward:
+      return "forward";
+    case engine::Disposition::kHold:
+      return "hold";
+    case engine::Disposition::kDrop:
+      return "drop";
   }
   return "?";
 }
@@ -90,8 +93,9 @@ Outcome InlineGate::process(Bytes frame, const char* port) {
   view.token = next_token_++;
   now_ += config_.packet_gap_ns;
   engine::PacketResult r;
-  worker_.process_burst(std::span<const engine::PacketView>(&view, 1), std::span<engine::PacketResult>(&r, 1));
-  Outcome o{r.disposition, r.reason, r.verdict.action, r.send_resets};
+  worker_.process_burst(std::span<const engine::PacketView>(&view, 1),
+                        std::span<engine::PacketResult>(&r, 1));
+  Outcome o{true, r.disposition, r.reason, r.verdict.action, r.send_resets};
   std::string line = std::string(port) + " " + describe(frame) + ": " + disposition_name(r.disposition);
   if (r.reason != engine::Reason::kNone) line += " (" + std::string(engine::reason_name(r.reason)) + ")";
   trace_.push_back(line);
@@ -102,8 +106,11 @@ Outcome InlineGate::process(Bytes frame, const char* port) {
 #endif
       deliver(std::move(frame), "forwarded");
       break;
-    case engine::Disposition::kHold: held_.emplace(view.token, std::move(frame)); break;
-    case engine::Disposition::kDrop: break;
+    case engine::Disposition::kHold:
+      held_.emplace(view.token, std::move(frame));
+      break;
+    case engine::Disposition::kDrop:
+      break;
   }
   if (r.send_resets) {
     const engine::ResetPair& pair = worker_.resets()[r.reset_index];
@@ -132,8 +139,8 @@ void InlineGate::after_burst() {
       deliver(std::move(frame), "released");
     } else {
       ++releases_dropped_;
-      trace_.push_back("rel " + describe(frame) + ": released, drop (" + std::string(engine::reason_name(rel.reason)) +
-                       ")");
+      trace_.push_back("rel " + describe(frame) + ": released, drop (" +
+                       std::string(engine::reason_name(rel.reason)) + ")");
     }
   }
   engine::EventQueue& q = worker_.events();
@@ -147,7 +154,8 @@ void InlineGate::deliver(Bytes frame, const char* why) {
   const auto f = parse_frame(frame);
   const uint32_t mask = config_.outside_prefix == 0 ? 0 : ~uint32_t{0} << (32 - config_.outside_prefix);
   if (!f || (f->dst & mask) != (config_.outside_net & mask)) {
-    if (std::string_view(why) == "reset") trace_.push_back("    " + describe(frame) + ": reset to the inside");
+    if (std::string_view(why) == "reset")
+      trace_.push_back("    " + describe(frame) + ": reset to the inside");
     inbox_.push_back(std::move(frame));
     return;
   }

@@ -27,6 +27,7 @@
 #include "frame.hpp"
 #include "ftz/engine/worker.hpp"
 #include "oracle.hpp"
+#include "wire.hpp"
 
 namespace ftz::evasion {
 
@@ -41,38 +42,27 @@ struct GateConfig {
   int64_t packet_gap_ns = 1'000'000;
 };
 
-// What the engine decided for one frame (kHold: it is delivered later, when
-// released, under the fate the release carries).
-struct Outcome {
-  engine::Disposition disposition = engine::Disposition::kForward;
-  engine::Reason reason = engine::Reason::kNone;
-  engine::Action action = engine::Action::kAllow;
-  bool resets = false;
-};
-
-class InlineGate {
+class InlineGate final : public Wire {
  public:
-  InlineGate(std::shared_ptr<const engine::PolicyGeneration> generation, ServerHost& server, GateConfig config,
-             engine::WorkerOptions options);
+  InlineGate(std::shared_ptr<const engine::PolicyGeneration> generation, ServerHost& server,
+             GateConfig config, engine::WorkerOptions options);
 
-  // A frame arriving on the inside port (from the FTZ side).
-  Outcome from_inside(Bytes frame);
-  // A frame arriving on the outside port that the server host did not send
-  // (a colluding offshore peer forging it).
-  Outcome from_outside(Bytes frame);
-  // A frame that reaches the server by a path avoiding the appliance (the
-  // appliance never sees it); replies come back the same way to inbox().
-  void bypass(const Bytes& frame);
+  // Wire. from_inside/from_outside return the engine's decision (kHold:
+  // the frame goes on later, when released, under the release's fate).
+  Outcome from_inside(Bytes frame) override;
+  Outcome from_outside(Bytes frame) override;
+  // The appliance never sees a bypassed frame or its replies.
+  void bypass(const Bytes& frame) override;
   // Carries what the server sent (waiting up to `wait` for the first packet)
   // through the appliance to the client.
-  void pump(std::chrono::milliseconds wait = std::chrono::milliseconds(0));
+  void pump(std::chrono::milliseconds wait) override;
   // Moves the packet clock and ages flows and fragments (released packets
   // are delivered).
   void advance(int64_t ns);
   // Ends every flow as at shutdown; released packets are delivered.
   void finish();
 
-  [[nodiscard]] std::vector<Bytes>& inbox() { return inbox_; }
+  [[nodiscard]] std::vector<Bytes>& inbox() override { return inbox_; }
   [[nodiscard]] const WireTap& tap() const { return tap_; }
   [[nodiscard]] ServerHost& server() { return server_; }
   [[nodiscard]] engine::Worker& worker() { return worker_; }

@@ -2,17 +2,23 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/if_packet.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
+#include <net/ethernet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <net/route.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <thread>
 
@@ -20,7 +26,9 @@ namespace ftz::evasion {
 
 namespace {
 
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string errno_text(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
 
 // A socket for interface ioctls; closed on scope exit.
 class IoctlSocket {
@@ -50,7 +58,9 @@ sockaddr_in inet(uint32_t host_order) {
   return sa;
 }
 
-uint32_t mask_of(uint8_t prefix) { return prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix); }
+uint32_t mask_of(uint8_t prefix) {
+  return prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix);
+}
 
 }  // namespace
 
@@ -138,6 +148,8 @@ tl::expected<pid_t, std::string> fork_in(int ns_fd, const std::vector<std::strin
   const pid_t pid = fork();
   if (pid < 0) return tl::unexpected(errno_text("fork"));
   if (pid == 0) {
+    // A command outliving a killed test (ctest timeout) stops with it.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (setns(ns_fd, CLONE_NEWNET) != 0) _exit(126);
     if (out_fd >= 0) {
       dup2(out_fd, STDOUT_FILENO);
@@ -153,7 +165,8 @@ tl::expected<pid_t, std::string> fork_in(int ns_fd, const std::vector<std::strin
 
 }  // namespace
 
-tl::expected<void, std::string> NetNamespace::exec(const std::vector<std::string>& argv, std::string* output) const {
+tl::expected<void, std::string> NetNamespace::exec(const std::vector<std::string>& argv,
+                                                   std::string* output) const {
   int pipe_fd[2];
   if (pipe2(pipe_fd, O_CLOEXEC) != 0) return tl::unexpected(errno_text("pipe"));
   auto pid = fork_in(fd_, argv, pipe_fd[1]);
@@ -224,7 +237,8 @@ tl::expected<void, std::string> set_up(const std::string& ifname) {
   return {};
 }
 
-tl::expected<void, std::string> add_neighbour(const std::string& ifname, uint32_t ip, const uint8_t (&mac)[6]) {
+tl::expected<void, std::string> add_neighbour(const std::string& ifname, uint32_t ip,
+                                              const uint8_t (&mac)[6]) {
   IoctlSocket s;
   arpreq req{};
   const sockaddr_in pa = inet(ip);
@@ -249,6 +263,39 @@ tl::expected<void, std::string> add_route(const std::string& ifname, Ipv4Net dst
   rt.rt_dev = dev.data();
   if (ioctl(s.fd(), SIOCADDRT, &rt) != 0) return tl::unexpected(errno_text("SIOCADDRT via " + ifname));
   return {};
+}
+
+tl::expected<void, std::string> disable_tx_offloads(const std::string& ifname) {
+  IoctlSocket s;
+  ifreq ifr = ifreq_for(ifname);
+  ethtool_value v{};
+  v.cmd = ETHTOOL_STXCSUM;
+  v.data = 0;
+  ifr.ifr_data = reinterpret_cast<char*>(&v);
+  if (ioctl(s.fd(), SIOCETHTOOL, &ifr) != 0) return tl::unexpected(errno_text("ETHTOOL_STXCSUM " + ifname));
+  return {};
+}
+
+tl::expected<int, std::string> open_packet_socket(const NetNamespace& ns, const std::string& ifname) {
+  int fd = -1;
+  auto opened = ns.run([&]() -> tl::expected<void, std::string> {
+    fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    if (fd < 0) return tl::unexpected(errno_text("socket(AF_PACKET)"));
+    sockaddr_ll sll{};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
+    if (sll.sll_ifindex == 0) return tl::unexpected(errno_text("if_nametoindex " + ifname));
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&sll), sizeof sll) != 0) {
+      return tl::unexpected(errno_text("bind AF_PACKET " + ifname));
+    }
+    return {};
+  });
+  if (!opened) {
+    if (fd >= 0) close(fd);
+    return tl::unexpected(opened.error());
+  }
+  return fd;
 }
 
 tl::expected<int, std::string> create_tun(const NetNamespace& ns, const std::string& name, Ipv4Net address,

@@ -17,9 +17,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 namespace ftz::evasion {
 
@@ -41,10 +40,12 @@ class NetNamespace {
   tl::expected<void, std::string> run(const std::function<tl::expected<void, std::string>()>& fn) const;
   // Runs a command inside the namespace (fork, setns, execvp) and waits;
   // stdout and stderr go to `output` when given.
-  tl::expected<void, std::string> exec(const std::vector<std::string>& argv, std::string* output = nullptr) const;
+  tl::expected<void, std::string> exec(const std::vector<std::string>& argv,
+                                       std::string* output = nullptr) const;
   // Starts a command inside the namespace without waiting; stdout and stderr
   // go to `log_path`. Returns its pid.
-  tl::expected<pid_t, std::string> spawn(const std::vector<std::string>& argv, const std::string& log_path) const;
+  tl::expected<pid_t, std::string> spawn(const std::vector<std::string>& argv,
+                                         const std::string& log_path) const;
   // /proc/PID/fd/N naming this namespace (iproute2 accepts a path for
   // `ip link set DEV netns PATH`); valid while this object lives.
   [[nodiscard]] std::string path() const;
@@ -76,8 +77,14 @@ tl::expected<void, std::string> set_address(const std::string& ifname, Ipv4Net a
 tl::expected<void, std::string> set_mac(const std::string& ifname, const uint8_t (&mac)[6]);
 tl::expected<void, std::string> set_up(const std::string& ifname);
 // A permanent neighbour (ARP) entry: `ip` is reached at `mac` on `ifname`.
-tl::expected<void, std::string> add_neighbour(const std::string& ifname, uint32_t ip, const uint8_t (&mac)[6]);
+tl::expected<void, std::string> add_neighbour(const std::string& ifname, uint32_t ip,
+                                              const uint8_t (&mac)[6]);
 tl::expected<void, std::string> add_route(const std::string& ifname, Ipv4Net dst);
+// Turns off TX checksum offload (and with it TSO): a veth otherwise hands
+// packet sockets frames whose TCP checksum is only the pseudo-header part.
+tl::expected<void, std::string> disable_tx_offloads(const std::string& ifname);
+// A raw packet socket (ETH_P_ALL, non-blocking) bound to `ifname` in `ns`.
+tl::expected<int, std::string> open_packet_socket(const NetNamespace& ns, const std::string& ifname);
 
 uint32_t ipv4(const char* dotted);  // host order; test constants only
 

@@ -15,7 +15,9 @@ namespace ftz::evasion {
 
 namespace {
 
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string errno_text(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
 
 tl::expected<int, std::string> bound_socket(int type, uint32_t addr, uint16_t port) {
   const int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -34,6 +36,24 @@ tl::expected<int, std::string> bound_socket(int type, uint32_t addr, uint16_t po
 }  // namespace
 
 tl::expected<std::unique_ptr<ServerHost>, std::string> ServerHost::create(const ServerConfig& config) {
+  int tun = -1;
+  auto host = create(config, [&](const NetNamespace& ns) -> tl::expected<void, std::string> {
+    auto fd = create_tun(ns, kTun, Ipv4Net{config.address, config.prefix},
+                         Ipv4Net{config.clients, config.clients_prefix});
+    if (!fd) return tl::unexpected(fd.error());
+    tun = *fd;
+    return {};
+  });
+  if (!host) {
+    if (tun >= 0) close(tun);
+    return host;
+  }
+  (*host)->tun_ = tun;
+  return host;
+}
+
+tl::expected<std::unique_ptr<ServerHost>, std::string> ServerHost::create(const ServerConfig& config,
+                                                                          const Plumbing& plumb) {
   auto ns = NetNamespace::create();
   if (!ns) return tl::unexpected(ns.error());
   if (!config.tfo_ports.empty()) {
@@ -42,10 +62,8 @@ tl::expected<std::unique_ptr<ServerHost>, std::string> ServerHost::create(const 
     auto tfo = ns->run([] { return write_sysctl("net/ipv4/tcp_fastopen", "515"); });
     if (!tfo) return tl::unexpected(tfo.error());
   }
-  auto tun = create_tun(*ns, kTun, Ipv4Net{config.address, config.prefix},
-                        Ipv4Net{config.clients, config.clients_prefix});
-  if (!tun) return tl::unexpected(tun.error());
-  std::unique_ptr<ServerHost> host(new ServerHost(std::move(*ns), *tun));
+  if (auto wired = plumb(*ns); !wired) return tl::unexpected(wired.error());
+  std::unique_ptr<ServerHost> host(new ServerHost(std::move(*ns), -1));
   auto sockets = host->ns_.run([&]() -> tl::expected<void, std::string> {
     auto listen_on = [&](uint16_t port, bool tfo) -> tl::expected<void, std::string> {
       auto fd = bound_socket(SOCK_STREAM, config.address, port);
@@ -85,6 +103,7 @@ ServerHost::~ServerHost() {
 }
 
 void ServerHost::inject(std::span<const uint8_t> ip_packet) {
+  if (tun_ < 0) return;
   // A TUN write is one packet; it never blocks for lack of room.
   (void)!write(tun_, ip_packet.data(), ip_packet.size());
   drain();
@@ -92,6 +111,7 @@ void ServerHost::inject(std::span<const uint8_t> ip_packet) {
 
 std::vector<Bytes> ServerHost::take_output() {
   std::vector<Bytes> out;
+  if (tun_ < 0) return out;
   uint8_t buf[65536];
   for (;;) {
     const ssize_t n = read(tun_, buf, sizeof buf);
@@ -102,6 +122,7 @@ std::vector<Bytes> ServerHost::take_output() {
 }
 
 bool ServerHost::wait_output(std::chrono::milliseconds timeout) {
+  if (tun_ < 0) return false;
   pollfd p{tun_, POLLIN, 0};
   return poll(&p, 1, static_cast<int>(timeout.count())) > 0;
 }
@@ -210,8 +231,12 @@ std::vector<std::string> WireTap::find(std::string_view needle) const {
     if (proto != 6 || l4.size() < 20) return;
     const uint32_t off = (l4[12] >> 4) * 4u;
     if (off < 20 || off > l4.size()) return;
-    Segment s{src, dst, static_cast<uint16_t>((l4[0] << 8) | l4[1]), static_cast<uint16_t>((l4[2] << 8) | l4[3]),
-              test::get_u32(l4, 4), Bytes(l4.begin() + off, l4.end())};
+    Segment s{src,
+              dst,
+              static_cast<uint16_t>((l4[0] << 8) | l4[1]),
+              static_cast<uint16_t>((l4[2] << 8) | l4[3]),
+              test::get_u32(l4, 4),
+              Bytes(l4.begin() + off, l4.end())};
     if (l4[13] & 0x02) ++s.seq;  // data in a SYN follows the SYN's own number
     segments.push_back(std::move(s));
   };
@@ -239,8 +264,8 @@ std::vector<std::string> WireTap::find(std::string_view needle) const {
       for (const std::string& r : runs) search(r, id + (is_first ? " first-wins" : " last-wins"));
       // A complete datagram is a segment of its stream, too.
       const auto end = fragment_end.find(k);
-      if (end != fragment_end.end() && runs.size() == 1 && !variant->empty() && variant->begin()->first == 0 &&
-          static_cast<int64_t>(runs[0].size()) == end->second) {
+      if (end != fragment_end.end() && runs.size() == 1 && !variant->empty() &&
+          variant->begin()->first == 0 && static_cast<int64_t>(runs[0].size()) == end->second) {
         add_l4(std::get<3>(k), std::get<0>(k), std::get<1>(k),
                std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(runs[0].data()), runs[0].size()));
       }

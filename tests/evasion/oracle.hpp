@@ -20,13 +20,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "frame.hpp"
 #include "netns.hpp"
@@ -49,9 +49,9 @@ struct ReceivedDatagram {
 };
 
 struct ServerConfig {
-  uint32_t address = 0;     // the server, host order
+  uint32_t address = 0;  // the server, host order
   uint8_t prefix = 24;
-  uint32_t clients = 0;     // route to the client network through the TUN
+  uint32_t clients = 0;  // route to the client network through the TUN
   uint8_t clients_prefix = 24;
   std::vector<uint16_t> tcp_ports;
   std::vector<uint16_t> tfo_ports;  // TCP listeners that take data in a SYN (TCP Fast Open, no cookie)
@@ -61,12 +61,20 @@ struct ServerConfig {
 class ServerHost {
  public:
   static constexpr const char* kTun = "ftzev0";
+  // Gives the new namespace its interface (it must hold config.address by
+  // the time this returns: the sockets bind to it).
+  using Plumbing = std::function<tl::expected<void, std::string>(const NetNamespace&)>;
+  // Reached through a TUN device the host owns (inject, take_output).
   static tl::expected<std::unique_ptr<ServerHost>, std::string> create(const ServerConfig& config);
+  // Reached through whatever `plumb` wires into its namespace (a veth).
+  static tl::expected<std::unique_ptr<ServerHost>, std::string> create(const ServerConfig& config,
+                                                                       const Plumbing& plumb);
   ~ServerHost();
   ServerHost(const ServerHost&) = delete;
   ServerHost& operator=(const ServerHost&) = delete;
 
-  // One IPv4 packet into the server's stack; the sockets are drained after.
+  // TUN only. One IPv4 packet into the server's stack; the sockets are
+  // drained after.
   void inject(std::span<const uint8_t> ip_packet);
   // Packets the server's stack sent since the last call (never blocks).
   std::vector<Bytes> take_output();
