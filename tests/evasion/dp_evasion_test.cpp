@@ -18,12 +18,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -89,6 +91,32 @@ void remove_stale_runtime_dirs() {
     const pid_t owner = static_cast<pid_t>(std::atoi(name.c_str() + tag.size()));
     if (owner > 0 && kill(owner, 0) != 0 && errno == ESRCH) std::filesystem::remove_all(e.path(), ec);
   }
+}
+
+// One command over DPDK's telemetry socket (protocol v2: a banner on
+// connect, then one JSON reply per command); null when it does not answer.
+nlohmann::json telemetry(const std::string& prefix, const std::string& cmd) {
+  const int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return nullptr;
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  const std::string path = "/var/run/dpdk/" + prefix + "/dpdk_telemetry.v2";
+  std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+  nlohmann::json out;
+  char buf[16384];
+  timeval tv{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0 &&
+      recv(fd, buf, sizeof buf, 0) > 0 &&
+      send(fd, cmd.data(), cmd.size(), 0) == static_cast<ssize_t>(cmd.size())) {
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      auto j = nlohmann::json::parse(std::string(buf, static_cast<size_t>(n)), nullptr, false);
+      if (j.is_object() && j.contains(cmd)) out = j[cmd];
+    }
+  }
+  close(fd);
+  return out;
 }
 
 // Frames read from a packet socket, without the ones this host sent.
@@ -191,6 +219,8 @@ class DpLab final : public Wire {
       if (!server_->datagrams().empty()) {
         collect(std::chrono::milliseconds(50));
         tap_ = WireTap{};  // the probes are not part of the case
+        judged_before_ = judged();
+        sent_ = 0;
         return {};
       }
       int status = 0;
@@ -208,7 +238,16 @@ class DpLab final : public Wire {
   // released) and writes its statistics. Returns its exit status.
   int stop() {
     if (pid_ < 0) return exit_status_;
-    collect(std::chrono::milliseconds(100));
+    // Every frame of the case judged (SIGTERM stops reading at once), and
+    // the count settled (what it released or sent back has arrived).
+    uint64_t last = 0;
+    for (int i = 0; i < 60; ++i) {
+      collect(std::chrono::milliseconds(50));
+      const uint64_t now = judged();
+      if (now >= judged_before_ + sent_ && now == last) break;
+      last = now;
+    }
+    judged_in_case_ = last - judged_before_;
     kill(pid_, SIGTERM);
     int status = 0;
     for (int i = 0; i < 200; ++i) {
@@ -227,13 +266,19 @@ class DpLab final : public Wire {
 
   // Wire.
   Outcome from_inside(Bytes frame) override {
+    ++sent_;
     (void)!send(client_fd_, frame.data(), frame.size(), 0);
     collect(std::chrono::milliseconds(8));
     return Outcome{};
   }
+  // Frames of the two links meet only in the appliance: what was sent on
+  // the inside is judged before a frame on the outside follows it.
   Outcome from_outside(Bytes frame) override {
+    wait_judged();
+    ++sent_;
     (void)!send(outside_fd_, frame.data(), frame.size(), 0);
     collect(std::chrono::milliseconds(8));
+    wait_judged();
     return Outcome{};
   }
   void bypass(const Bytes&) override { ADD_FAILURE() << "no path around the appliance in the DPDK lab"; }
@@ -248,6 +293,15 @@ class DpLab final : public Wire {
 
  private:
   explicit DpLab(const TempDir& dir) : dir_(dir), prefix_("evasion") {}
+
+  // Packets the appliance's workers judged so far (telemetry).
+  uint64_t judged() const {
+    const nlohmann::json s = telemetry(prefix_.name(), "/ftzgate/stats");
+    return s.is_object() ? s.value("packets", uint64_t{0}) : 0;
+  }
+  void wait_judged() {
+    for (int i = 0; i < 100 && judged() < judged_before_ + sent_; ++i) collect(std::chrono::milliseconds(10));
+  }
 
   // Reads both links and the server's sockets for `wait`.
   void collect(std::chrono::milliseconds wait) {
@@ -269,6 +323,14 @@ class DpLab final : public Wire {
   int outside_fd_ = -1;
   pid_t pid_ = -1;
   int exit_status_ = -1;
+  uint64_t judged_before_ = 0;  // packets judged when the case began (probes)
+  uint64_t sent_ = 0;           // frames the case sent into the appliance
+  uint64_t judged_in_case_ = 0;
+
+ public:
+  // Packets the appliance judged during the case (its own and the server's).
+  [[nodiscard]] uint64_t judged_in_case() const { return judged_in_case_; }
+  [[nodiscard]] uint64_t sent() const { return sent_; }
   std::vector<Bytes> inbox_;
   WireTap tap_;
 };
@@ -367,7 +429,9 @@ class DpEvasion : public ::testing::Test {
     }
     const Record r = record_of(port);
     summary_ = std::string("app ") + (app_leak ? "LEAK" : "clean") + ", wire " +
-               (wire_leak ? "LEAK" : "clean") + "; ftzgate-dp: " + r.describe();
+               (wire_leak ? "LEAK" : "clean") + "; ftzgate-dp: " + r.describe() + "; judged " +
+               std::to_string(lab_->judged_in_case()) + " packets (" + std::to_string(lab_->sent()) +
+               " from the attacker)";
     if (app_leak || wire_leak) {
       std::string frames;
       for (const Bytes& f : lab_->tap().frames()) frames += "  " + describe(f) + "\n";
