@@ -372,17 +372,22 @@ class DpEvasion : public ::testing::Test {
     int flows = 0;
     std::string verdict = "allow";
     uint64_t gaps = 0, conflicts = 0, identifiers = 0;
-    bool uninspectable = false;
+    std::string uninspectable;  // the reasons the record lists
+    bool fail_closed = false;
+    bool midstream = false;
     std::string describe() const {
       return std::to_string(flows) + " flow record(s), verdict " + verdict + ", " +
              std::to_string(identifiers) + " identifier(s), gaps " + std::to_string(gaps) + ", conflicts " +
-             std::to_string(conflicts) + (uninspectable ? ", uninspectable" : "");
+             std::to_string(conflicts) + (uninspectable.empty() ? "" : ", uninspectable:" + uninspectable) +
+             (fail_closed ? ", fail-closed" : "") + (midstream ? ", midstream" : "");
     }
     [[nodiscard]] bool caught() const {
       return identifiers > 0 && (verdict == "reset" || verdict == "block");
     }
-    [[nodiscard]] bool flagged() const { return gaps > 0 || conflicts > 0 || uninspectable; }
-    [[nodiscard]] bool handled() const { return flagged() || verdict == "reset" || verdict == "block"; }
+    [[nodiscard]] bool flagged() const { return gaps > 0 || conflicts > 0 || !uninspectable.empty(); }
+    [[nodiscard]] bool handled() const {
+      return flagged() || midstream || verdict == "reset" || verdict == "block";
+    }
   };
   Record record_of(uint16_t port) const {
     static const char* kOrder[] = {"allow", "route", "block", "reset"};
@@ -401,7 +406,15 @@ class DpEvasion : public ::testing::Test {
       r.gaps += f.value("tcp_gaps", uint64_t{0});
       r.conflicts += f.value("tcp_overlap_conflicts", uint64_t{0});
       r.identifiers += z.value("distinct_identifiers", uint64_t{0});
-      r.uninspectable = r.uninspectable || z.value("uninspectable", false);
+      // A list of reasons (a bare true before issue 8).
+      const nlohmann::json u = z.contains("uninspectable") ? z["uninspectable"] : nlohmann::json();
+      if (u.is_array()) {
+        for (const auto& why : u) r.uninspectable += " " + why.get<std::string>();
+      } else if (u.is_boolean() && u.get<bool>()) {
+        r.uninspectable += " yes";
+      }
+      r.fail_closed = r.fail_closed || z.value("fail_closed", false);
+      r.midstream = r.midstream || z.value("midstream", false);
       const std::string v = z.value("verdict", "allow");
       if (rank(v) > rank(r.verdict)) r.verdict = v;
     }
@@ -523,7 +536,25 @@ TEST_F(DpEvasion, RemoteAcknowledgesPastAHoleThenTheHoleIsSent) {
   a.send(0, req.substr(0, hole_end));
   expect_no_leak({kId1}, a.config().sport);
   const Record r = record_of(a.config().sport);
-  EXPECT_TRUE(r.caught() || (r.gaps > 0 && r.uninspectable)) << r.describe();
+  EXPECT_TRUE(r.caught() || (r.gaps > 0 && !r.uninspectable.empty())) << r.describe();
+}
+
+// The appliance ends the flow at an RST the receiver ignores (in the window,
+// not the next byte: RFC 5961) between the halves of an identifier.
+TEST_F(DpEvasion, IdentifierSplitAroundAnRstTheReceiverIgnores) {
+  TcpAttacker a = attacker();
+  ASSERT_TRUE(a.connect()) << lab_->log();
+  const std::string req = form_post(id_body(kId1.value));
+  const uint32_t cut = static_cast<uint32_t>(req.find(kId1.value) + 9);
+  a.send(0, req.substr(0, cut));
+  Seg rst;
+  rst.flags = 0x04;
+  rst.raw_seq = a.seq_of(cut) + 1000;
+  a.send(rst);
+  a.send(cut, req.substr(cut));
+  expect_no_leak({kId1}, a.config().sport);
+  const Record r = record_of(a.config().sport);
+  EXPECT_TRUE(r.handled()) << r.describe();
 }
 
 TEST_F(DpEvasion, HeldSegmentsAfterAResetVerdict) {

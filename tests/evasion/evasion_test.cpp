@@ -118,20 +118,34 @@ struct FlowRecord {
   uint32_t gaps = 0;
   uint32_t conflicts = 0;
   uint32_t detections = 0;
-  bool uninspectable = false;
+  engine::UninspectableMask uninspectable = 0;
+  bool fail_closed = false;
+  bool midstream = false;
   std::string describe() const {
     static const char* kActions[] = {"allow", "route", "block", "reset"};
-    return std::to_string(flows) + " flow record(s), verdict " + kActions[static_cast<int>(action)] + ", " +
-           std::to_string(detections) + " identifier(s), gaps " + std::to_string(gaps) + ", conflicts " +
-           std::to_string(conflicts) + (uninspectable ? ", uninspectable" : "");
+    std::string out = std::to_string(flows) + " flow record(s), verdict " +
+                      kActions[static_cast<int>(action)] + ", " + std::to_string(detections) +
+                      " identifier(s), gaps " + std::to_string(gaps) + ", conflicts " +
+                      std::to_string(conflicts);
+    if (uninspectable != 0) {
+      out += ", uninspectable:";
+      for (int i = 0; i < static_cast<int>(engine::UninspectableReason::kCount); ++i) {
+        const auto why = static_cast<engine::UninspectableReason>(i);
+        if (uninspectable & engine::uninspectable_bit(why))
+          out += " " + std::string(engine::uninspectable_reason_name(why));
+      }
+    }
+    if (fail_closed) out += ", fail-closed";
+    if (midstream) out += ", midstream";
+    return out;
   }
   // The identifier was seen and the flow stopped.
   [[nodiscard]] bool caught() const { return detections > 0 && action >= Action::kBlock; }
   // The engine knows it did not see the stream as the receiver did.
-  [[nodiscard]] bool flagged() const { return gaps > 0 || conflicts > 0 || uninspectable; }
+  [[nodiscard]] bool flagged() const { return gaps > 0 || conflicts > 0 || uninspectable != 0; }
   // Either of those, or the flow was stopped for another reason (a
   // mid-stream policy, the fail mode): the record shows the case was handled.
-  [[nodiscard]] bool handled() const { return flagged() || action >= Action::kBlock; }
+  [[nodiscard]] bool handled() const { return flagged() || midstream || action >= Action::kBlock; }
 };
 
 class Evasion : public ::testing::Test {
@@ -178,6 +192,9 @@ class Evasion : public ::testing::Test {
     gc.start_ns = kT0;
     engine::WorkerOptions wo;
     wo.inspect_max_flows = inspect_max_flows;
+    // As ftzgate-dp: an inline path verifies checksums unless the
+    // configuration says otherwise.
+    wo.checksum_default = engine::ChecksumMode::kOn;
     gate_ = std::make_unique<InlineGate>(*gen, *host_, gc, wo);
   }
 
@@ -203,7 +220,10 @@ class Evasion : public ::testing::Test {
       r.gaps += e.flow.gaps;
       r.conflicts += e.flow.conflicts;
       r.detections += e.flow.detections.distinct;
-      r.uninspectable = r.uninspectable || e.flow.detections.uninspectable;
+      r.uninspectable =
+          static_cast<engine::UninspectableMask>(r.uninspectable | e.flow.detections.uninspectable);
+      r.fail_closed = r.fail_closed || e.flow.fail_closed;
+      r.midstream = r.midstream || e.flow.midstream;
     }
     return r;
   }
@@ -268,6 +288,22 @@ class Evasion : public ::testing::Test {
       if (s.peer_port == client_port && s.reset) return true;
     }
     return false;
+  }
+
+  // SYNs from new ports to a host behind the appliance that never answers,
+  // until the flow table gives up an idle flow.
+  void flood_until_evicted() {
+    gate_->set_tracing(false);
+    uint16_t port = 50000;
+    for (; port < 52000 && gate_->worker().counters().flows_evicted == 0; ++port) {
+      gate_->from_inside(test::PacketBuilder()
+                             .eth(kClientMac, kServerMac)
+                             .ipv4(test::Ipv4Addr::from_u32(kClient), test::Ipv4Addr::from_u32(kUnreachable))
+                             .tcp(port, 443, 0x02, 1, 0)
+                             .build());
+    }
+    gate_->set_tracing(true, std::to_string(port - 50000) +
+                                 " SYNs to 198.18.1.9:443 from new ports until a flow was evicted");
   }
 
   // Client FIN, the server closes too (its application saw EOF), client ACK.
@@ -410,7 +446,7 @@ TEST_F(Evasion, MidStreamSynWithFarAwaySequenceNumber) {
   a.send(0, form_post(id_body(kId1.value)));
   expect_no_leak({kId1}, a.config().sport);
   const FlowRecord r = record_of(a.config().sport);
-  EXPECT_TRUE(r.handled()) << r.describe();
+  EXPECT_TRUE(r.handled() || !other_drops().empty()) << r.describe();
 }
 
 // A copy of the data that the receiver never accepts arrives first; the real
@@ -489,14 +525,31 @@ TEST_F(Evasion, UrgentByteInsideTheIdentifier) {
 }
 
 // The receiver got the first copy; a retransmission of the same bytes with
-// different data older than the 32-byte tail is a conflict, and must not
-// leave (a peer reading the wire keeps whichever copy it likes).
+// different data older than the 32-byte tail must not leave (a peer reading
+// the wire keeps whichever copy it likes): a conflict, or bytes already
+// acknowledged cut off.
 TEST_F(Evasion, ConflictingRetransmissionOlderThan32Bytes) {
   TcpAttacker a = attacker();
   ASSERT_TRUE(a.connect());
   const std::string req = form_post(id_body(kId1.value));
   a.send(0, blanked(req));
-  a.send(0, req);  // dropped, or cut down to what was inspected
+  a.send(0, req);  // the server has acknowledged the first copy by now
+  expect_no_leak({kId1}, a.config().sport);
+  const FlowRecord r = record_of(a.config().sport);
+  EXPECT_TRUE(r.conflicts > 0 || gate_->worker().counters().segments_trimmed > 0) << r.describe();
+}
+
+// The same before the server's acknowledgment reaches the appliance: the
+// retransmission is compared with the copy the receiver has.
+TEST_F(Evasion, ConflictingRetransmissionBeforeTheAcknowledgment) {
+  TcpAttacker a = attacker();
+  ASSERT_TRUE(a.connect());
+  const std::string req = form_post(id_body(kId1.value));
+  gate_->set_server_latency(true);
+  a.send(0, blanked(req));
+  a.send(0, req);
+  gate_->set_server_latency(false);
+  gate_->pump(std::chrono::milliseconds(0));
   expect_no_leak({kId1}, a.config().sport);
   const FlowRecord r = record_of(a.config().sport);
   EXPECT_GT(r.conflicts, 0u) << r.describe();
@@ -524,7 +577,7 @@ class BogusRst : public Evasion {
     }
     expect_no_leak({kId1}, a.config().sport);
     const FlowRecord r = record_of(a.config().sport);
-    EXPECT_TRUE(r.handled()) << r.describe();
+    EXPECT_TRUE(r.handled() || !other_drops().empty()) << r.describe();
   }
 };
 
@@ -567,7 +620,7 @@ class BogusFin : public Evasion {
     a.send(0, form_post(id_body(kId1.value)));
     expect_no_leak({kId1}, a.config().sport);
     const FlowRecord r = record_of(a.config().sport);
-    EXPECT_TRUE(r.handled()) << r.describe();
+    EXPECT_TRUE(r.handled() || !other_drops().empty()) << r.describe();
   }
 };
 
@@ -599,6 +652,50 @@ TEST_F(Evasion, DataAfterAcceptedFin) {
   expect_no_leak({kId1}, a.config().sport);
   const FlowRecord r = record_of(a.config().sport);
   EXPECT_TRUE(r.handled() || !other_drops().empty()) << r.describe();
+}
+
+// The appliance forgets a flow the receiver keeps (it accepted an RST the
+// receiver ignores, the flow timed out or was evicted) between the two
+// halves of an identifier: the rest is picked up mid-stream, and the
+// receiver puts the identifier together. Picking up must not lose what the
+// scanner needs (or the pick-up of an export fails closed).
+class ForgottenFlow : public Evasion {
+ protected:
+  void run(const std::function<void(TcpAttacker&, uint32_t)>& forget) {
+    TcpAttacker a = attacker();
+    ASSERT_TRUE(a.connect());
+    const std::string req = form_post(id_body(kId1.value));
+    const uint32_t cut = static_cast<uint32_t>(req.find(kId1.value) + 9);
+    a.send(0, req.substr(0, cut));
+    forget(a, cut);
+    a.send(cut, req.substr(cut));
+    expect_no_leak({kId1}, a.config().sport);
+    const FlowRecord r = record_of(a.config().sport);
+    EXPECT_TRUE(r.handled() || !other_drops().empty()) << r.describe();
+  }
+};
+
+TEST_F(ForgottenFlow, InWindowRstTheReceiverIgnores) {
+  run([](TcpAttacker& a, uint32_t cut) {
+    Seg rst;
+    rst.flags = 0x04;
+    rst.raw_seq = a.seq_of(cut) + 1000;  // in the window, not the next byte: RFC 5961 challenge ACK
+    a.send(rst);
+  });
+}
+
+TEST_F(ForgottenFlow, IdleTimeout) {
+  run([this](TcpAttacker&, uint32_t) { gate_->advance(121 * kSecond); });
+}
+
+TEST_F(ForgottenFlow, EvictedByAFlood) {
+  start([](engine::PolicySpec& s) { s.limits.flow_table_size = 64; });
+  run([this](TcpAttacker&, uint32_t) {
+    gate_->advance(1100 * 1'000'000);
+    flood_until_evicted();
+    EXPECT_GT(gate_->worker().counters().flows_evicted, 0u);
+    gate_->advance(1100 * 1'000'000);
+  });
 }
 
 // Segments held behind a hole that is never filled while the appliance
@@ -646,14 +743,7 @@ TEST_F(Hole, FlowEvictedByAFloodThenTheHoleIsFilled) {
   ASSERT_TRUE(a.connect());
   send_past_hole(a);
   gate_->advance(1100 * 1'000'000);  // past flow_evict_min_idle_ms
-  // New flows until the table gives up the idle one.
-  for (uint16_t port = 50000; port < 52000 && gate_->worker().counters().flows_evicted == 0; ++port) {
-    gate_->from_inside(test::PacketBuilder()
-                           .eth(kClientMac, kServerMac)
-                           .ipv4(test::Ipv4Addr::from_u32(kClient), test::Ipv4Addr::from_u32(kUnreachable))
-                           .tcp(port, 443, 0x02, 1, 0)
-                           .build());
-  }
+  flood_until_evicted();
   ASSERT_GT(gate_->worker().counters().flows_evicted, 0u);
   // The flood's flows go idle too: the hole's bytes find room in the table.
   gate_->advance(1100 * 1'000'000);
@@ -676,7 +766,7 @@ TEST_F(Evasion, RemoteAcknowledgesPastAHoleThenTheHoleIsSent) {
   // flow uninspectable (fail closed), or the appliance does not believe an
   // acknowledgment of bytes it never forwarded and inspects them later.
   const FlowRecord r = record_of(a.config().sport);
-  EXPECT_TRUE(r.caught() || (r.gaps > 0 && r.uninspectable)) << r.describe();
+  EXPECT_TRUE(r.caught() || (r.gaps > 0 && r.uninspectable != 0)) << r.describe();
 }
 
 // Held out-of-order data is released only under the verdict that covers it:
@@ -746,7 +836,7 @@ TEST_F(Evasion, MidStreamPickUpFirstSegmentCarriesTheIdentifier) {
   a.send(0, form_post(id_body(kId1.value)));
   expect_no_leak({kId1}, a.config().sport);
   const FlowRecord r = record_of(a.config().sport);
-  EXPECT_TRUE(r.handled()) << r.describe();
+  EXPECT_TRUE(r.handled() || !other_drops().empty()) << r.describe();
 }
 
 TEST_F(Evasion, MidStreamPickUpLastByteFirst) {
@@ -757,7 +847,7 @@ TEST_F(Evasion, MidStreamPickUpLastByteFirst) {
   a.send(0, req.substr(0, req.size() - 1));
   expect_no_leak({kId1}, a.config().sport);
   const FlowRecord r = record_of(a.config().sport);
-  EXPECT_TRUE(r.handled()) << r.describe();
+  EXPECT_TRUE(r.handled() || !other_drops().empty()) << r.describe();
 }
 
 // Data in the SYN (TCP Fast Open): the server's stack hands it to the
@@ -767,7 +857,7 @@ TEST_F(Evasion, DataInTheSyn) {
   a.connect(form_post(id_body(kId1.value)));
   expect_no_leak({kId1}, a.config().sport);
   const FlowRecord r = record_of(a.config().sport);
-  EXPECT_TRUE(r.handled()) << r.describe();
+  EXPECT_TRUE(r.handled() || !other_drops().empty()) << r.describe();
 }
 
 // --- §2 Everything that leaves is inspected (end to end) ---------------------
@@ -833,7 +923,7 @@ TEST_F(Evasion, ScanStatesHeldByClosedFlows) {
   a.send(0, form_post(id_body(kId1.value)));
   expect_no_leak({kId1}, a.config().sport);
   const FlowRecord r = record_of(a.config().sport);
-  EXPECT_TRUE(r.caught() || r.uninspectable) << r.describe();
+  EXPECT_TRUE(r.caught() || r.uninspectable != 0) << r.describe();
 }
 
 }  // namespace

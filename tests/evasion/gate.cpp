@@ -24,12 +24,15 @@ const char* disposition_name(engine::Disposition d) {
 #ifdef FTZ_EVASION_HAS_TRIM
 // The payload trimming of the inline contract: the frame keeps only the
 // bytes the engine inspected (ftz/engine/normalize.hpp fixes lengths, the
-// sequence number and the checksums).
-void trim(Bytes& frame, const engine::PayloadTrim& t) {
-  if (t.front == 0 && t.back == 0) return;
+// sequence number, the urgent pointer and the checksums). False when the
+// frame cannot be trimmed: the packet path drops it.
+bool trim(Bytes& frame, const engine::PayloadTrim& t) {
+  if (!t.any()) return true;
   const engine::FrameSpan s =
       engine::apply_trim(engine::LinkType::kEthernet, frame.data(), static_cast<uint32_t>(frame.size()), t);
+  if (s.len == 0) return false;
   frame = Bytes(frame.begin() + s.offset, frame.begin() + s.offset + s.len);
+  return true;
 }
 #endif
 
@@ -39,8 +42,7 @@ InlineGate::InlineGate(std::shared_ptr<const engine::PolicyGeneration> generatio
                        GateConfig config, engine::WorkerOptions options)
     : server_(server),
       config_(config),
-      // Ethernet framing as on the inline paths: the engine builds resets
-      // only for Ethernet frames (engine/reset.hpp).
+      // Ethernet framing as on the inline paths (ftzgate-dp).
       worker_(std::move(generation), engine::LinkType::kEthernet, options),
       now_(config.start_ns) {}
 
@@ -68,10 +70,14 @@ void InlineGate::bypass(const Bytes& frame) {
 
 void InlineGate::pump(std::chrono::milliseconds wait) {
   if (wait.count() > 0) server_.wait_output(wait);
+  const bool latency = server_latency_;
+  server_latency_ = false;
   settle();
+  server_latency_ = latency;
 }
 
 void InlineGate::settle() {
+  if (server_latency_) return;
   // Server replies go through the appliance too; what they release or
   // provoke is handled in the same loop until the wire is quiet.
   for (int rounds = 0; rounds < 1000; ++rounds) {
@@ -98,11 +104,18 @@ Outcome InlineGate::process(Bytes frame, const char* port) {
   Outcome o{true, r.disposition, r.reason, r.verdict.action, r.send_resets};
   std::string line = std::string(port) + " " + describe(frame) + ": " + disposition_name(r.disposition);
   if (r.reason != engine::Reason::kNone) line += " (" + std::string(engine::reason_name(r.reason)) + ")";
+  if (!tracing_) line.clear();
   trace_.push_back(line);
   switch (r.disposition) {
     case engine::Disposition::kForward:
 #ifdef FTZ_EVASION_HAS_TRIM
-      trim(frame, r.trim);
+      if (r.trim.any())
+        trace_.back() += " (trimmed " + std::to_string(r.trim.front) + "+" + std::to_string(r.trim.back) +
+                         (r.trim.clear_urgent ? ", urgent cleared" : "") + ")";
+      if (!trim(frame, r.trim)) {
+        trace_.back() += ": cannot trim, dropped";
+        break;
+      }
 #endif
       deliver(std::move(frame), "forwarded");
       break;
@@ -133,7 +146,10 @@ void InlineGate::after_burst() {
     if (rel.disposition == engine::Disposition::kForward) {
       ++releases_forwarded_;
 #ifdef FTZ_EVASION_HAS_TRIM
-      trim(frame, rel.trim);
+      if (!trim(frame, rel.trim)) {
+        trace_.push_back("rel " + describe(frame) + ": released, cannot trim, dropped");
+        continue;
+      }
 #endif
       trace_.push_back("rel " + describe(frame) + ": released, forward");
       deliver(std::move(frame), "released");
@@ -180,6 +196,8 @@ void InlineGate::advance(int64_t ns) {
 }
 
 void InlineGate::finish() {
+  server_latency_ = false;
+  settle();
   worker_.finish(now_);
   trace_.push_back("--- finish");
   after_burst();
@@ -189,7 +207,9 @@ void InlineGate::finish() {
 
 std::string InlineGate::trace() const {
   std::string out;
-  for (const std::string& l : trace_) out += "  " + l + "\n";
+  for (const std::string& l : trace_) {
+    if (!l.empty()) out += "  " + l + "\n";
+  }
   return out;
 }
 

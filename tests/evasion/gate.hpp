@@ -56,6 +56,15 @@ class InlineGate final : public Wire {
   // Carries what the server sent (waiting up to `wait` for the first packet)
   // through the appliance to the client.
   void pump(std::chrono::milliseconds wait) override;
+  // Latency on the server side: while set, what the server sends waits
+  // until pump() (a retransmission can then reach the appliance before the
+  // acknowledgment of the first copy does).
+  void set_server_latency(bool on) { server_latency_ = on; }
+  // Off: frames are not listed in trace() (a flood of thousands), a note is.
+  void set_tracing(bool on, const std::string& note = {}) {
+    tracing_ = on;
+    if (!note.empty()) trace_.push_back("... " + note);
+  }
   // Moves the packet clock and ages flows and fragments (released packets
   // are delivered).
   void advance(int64_t ns);
@@ -97,7 +106,8 @@ class InlineGate final : public Wire {
   uint32_t router_losses_ = 0;
   uint32_t releases_forwarded_ = 0;
   uint32_t releases_dropped_ = 0;
-  bool bypassing_ = false;
+  bool server_latency_ = false;
+  bool tracing_ = true;
 };
 
 }  // namespace ftz::evasion
