@@ -24,12 +24,14 @@ Bytes TcpAttacker::build(const Seg& s) {
   b.tcp(c_.sport, c_.dport, s.flags, seq, ack);
   if (s.flags & kSyn) {
     b.window(64240).mss(1460).sack_permitted();
-    if (c_.timestamps) b.timestamps(s.tsval.value_or(ts_ += 10), 0);
+    if (c_.timestamps) b.timestamps(s.tsval.value_or(ts_ += 10), (s.flags & kAck) ? server_ts_ : 0);
     b.window_scale(7);
   } else {
     b.window(502);
     if (s.urgent != 0) b.urgent_pointer(s.urgent);
     if (c_.timestamps) b.timestamps(s.tsval.value_or(ts_ += 10), server_ts_);
+    if (!s.tcp_option.empty())
+      b.tcp_option(s.tcp_option[0], test::Bytes(s.tcp_option.begin() + 1, s.tcp_option.end()));
   }
   if (!s.data.empty()) b.payload(s.data);
   Bytes f = b.build();
@@ -91,6 +93,15 @@ bool TcpAttacker::connect_around() {
   return false;
 }
 
+Outcome TcpAttacker::answer(const FrameInfo& syn) {
+  irs_ = syn.seq;
+  server_ts_ = syn.tsval.value_or(0);
+  Seg synack;
+  synack.flags = kSyn | kAck;
+  synack.raw_seq = c_.isn;
+  return send(synack);
+}
+
 Outcome TcpAttacker::fin(uint32_t offset) {
   Seg s;
   s.offset = offset;
@@ -98,12 +109,13 @@ Outcome TcpAttacker::fin(uint32_t offset) {
   return send(s);
 }
 
-Bytes TcpAttacker::forge_from_server(uint8_t flags, uint32_t seq, uint32_t ack, std::string_view data) {
+Bytes TcpAttacker::forge_from_server(uint8_t flags, uint32_t seq, uint32_t ack, std::string_view data,
+                                     uint16_t window) {
   test::PacketBuilder b;
   b.eth(c_.server_mac, c_.client_mac)
       .ipv4(test::Ipv4Addr::from_u32(c_.server), test::Ipv4Addr::from_u32(c_.client))
       .tcp(c_.dport, c_.sport, flags, seq, ack)
-      .window(502);
+      .window(window);
   if (c_.timestamps) b.timestamps(server_ts_ + 1, ts_);
   if (!data.empty()) b.payload(data);
   return b.build();

@@ -23,6 +23,7 @@ struct Seg {
   bool bad_ip_checksum = false;     // IPv4 header checksum
   test::Bytes ip_options;           // raw IPv4 options
   uint16_t urgent = 0;              // urgent pointer (with the URG flag in `flags`)
+  test::Bytes tcp_option;           // one more TCP option: its kind, then its data
   std::optional<uint32_t> tsval;    // default: the attacker's clock
   std::optional<uint32_t> raw_seq;  // instead of offset
   std::optional<uint32_t> ack;      // default: the server's next byte
@@ -55,6 +56,10 @@ class TcpAttacker {
   // The same handshake on a path that avoids the appliance (it picks the
   // flow up mid-stream later).
   bool connect_around();
+  // The other role: this side is the server (config().sport its port) and
+  // answers the peer's SYN with a SYN-ACK; offsets then count this side's
+  // bytes, acknowledgments the peer's.
+  Outcome answer(const FrameInfo& syn);
 
   Bytes build(const Seg& s);
   Outcome send(const Seg& s) { return wire_.from_inside(build(s)); }
@@ -63,7 +68,8 @@ class TcpAttacker {
   // FIN after `offset` bytes of data.
   Outcome fin(uint32_t offset);
   // A packet from the server's address, as a colluding offshore peer forges it.
-  Bytes forge_from_server(uint8_t flags, uint32_t seq, uint32_t ack, std::string_view data = {});
+  Bytes forge_from_server(uint8_t flags, uint32_t seq, uint32_t ack, std::string_view data = {},
+                          uint16_t window = 502);
 
   [[nodiscard]] uint32_t seq_of(uint32_t offset) const { return c_.isn + 1 + offset; }
   [[nodiscard]] uint32_t server_isn() const { return irs_; }

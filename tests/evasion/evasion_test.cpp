@@ -18,6 +18,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -461,6 +462,7 @@ class Decoy : public Evasion {
     decoy_shape.offset = 0;
     decoy_shape.data = blanked(req);
     if (decoy_shape.tsval) decoy_shape.tsval = a.tsval_now() - 100'000;  // PAWS: older than TS.Recent
+    if (decoy_shape.ack) decoy_shape.ack = a.server_isn() + 1 + 0x10000000u;
     const Outcome decoy = a.send(decoy_shape);
     a.send(0, req);
     expect_no_leak({kId1}, a.config().sport);
@@ -503,6 +505,68 @@ TEST_F(Decoy, SourceRoutedCopyFirst) {
   Seg s;
   s.ip_options = {0x83, 7, 4, 0xc6, 0x12, 0x01, 0x02};
   run(s);
+}
+
+TEST_F(Decoy, WithoutTheAckFlagCopyFirst) {
+  // RFC 9293 §3.10.7.4: a segment without ACK in a synchronized state is
+  // dropped (Linux: "if (!th->ack) discard").
+  Seg s;
+  s.flags = 0x08;  // PSH only
+  run(s);
+}
+
+TEST_F(Decoy, AcknowledgingUnsentDataCopyFirst) {
+  // RFC 9293 §3.10.7.4 / RFC 5961 §5: an ACK of data the receiver never sent
+  // makes it drop the segment.
+  Seg s;
+  s.ack = 0;  // replaced in run(): far past the server's next byte
+  run(s);
+}
+
+TEST_F(Decoy, Md5SignatureOptionCopyFirst) {
+  // RFC 2385 option on a connection without a key: Linux drops the segment
+  // (TCPMD5Unexpected).
+  Seg s;
+  s.tcp_option = {19, 0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+  run(s);
+}
+
+// Data carried by an RST: the receiver discards it, the wire carries it.
+TEST_F(Evasion, RstCarryingTheIdentifier) {
+  TcpAttacker a = attacker();
+  ASSERT_TRUE(a.connect());
+  Seg rst = Seg::at(0, "idcard=" + std::string(kId1.value));
+  rst.flags = 0x14;  // RST|ACK, exact: the receiver accepts the reset
+  a.send(rst);
+  expect_no_leak({kId1}, a.config().sport);
+  const FlowRecord r = record_of(a.config().sport);
+  EXPECT_TRUE(r.handled() || !other_drops().empty()) << r.describe();
+}
+
+// Retransmissions must still be compared (or cut) once more bytes are
+// unacknowledged than the appliance keeps a copy of: a colluding receiver
+// opens a large window and holds its ACKs back.
+TEST_F(Evasion, ConflictingRetransmissionPastTheKeptCopy) {
+  TcpAttacker a = attacker();
+  ASSERT_TRUE(a.connect());
+  // 0xffff << 7 (the server's window scale, if it offered one): ~8 MB.
+  gate_->from_outside(a.forge_from_server(0x10, a.server_isn() + 1, a.seq_of(0), {}, 0xffff));
+  gate_->set_server_latency(true);
+  constexpr uint32_t kSegment = 1448;
+  const std::string benign = "note=" + std::string(kSegment - 5, 'n');
+  uint32_t offset = 0;
+  gate_->set_tracing(false);
+  for (; offset < 320u * 1024; offset += kSegment) a.send(offset, benign);
+  gate_->set_tracing(true, std::to_string(offset / kSegment) + " segments of 1448 benign bytes in order");
+  std::string first = "idcard=" + std::string(kId1.value) + "&";
+  first += std::string(kSegment - first.size(), 'n');
+  a.send(0, first);
+  gate_->set_server_latency(false);
+  gate_->pump(std::chrono::milliseconds(0));
+  expect_no_leak({kId1}, a.config().sport);
+  const FlowRecord r = record_of(a.config().sport);
+  EXPECT_TRUE(r.conflicts > 0 || gate_->worker().counters().segments_trimmed > 0 || !other_drops().empty())
+      << r.describe();
 }
 
 // The urgent byte (RFC 9293 §3.8.5; BSD and Linux point one past it) sits
@@ -878,6 +942,41 @@ TEST_F(Evasion, BodyAfterContentLengthZero) {
                 std::string(kId1.value) + "&tel=" + std::string(kMobile.value));
   expect_no_leak({kId1, kMobile}, a.config().sport);
   EXPECT_TRUE(record_of(a.config().sport).caught()) << record_of(a.config().sport).describe();
+}
+
+// The FTZ host is the server: an offshore client fetches a record and the
+// response carries the identifier out. Direction comes from the zones.
+TEST_F(Evasion, ResponseOfAnFtzServerToAnOffshoreClient) {
+  constexpr uint16_t kFtzPort = 8080;
+  auto stream = host_->connect(kClient, kFtzPort);
+  ASSERT_TRUE(stream) << stream.error();
+  gate_->pump(std::chrono::milliseconds(20));
+  std::optional<FrameInfo> syn;
+  for (const Bytes& f : gate_->inbox()) {
+    auto info = parse_frame(f);
+    if (info && info->l4 && info->dport == kFtzPort && info->flags == 0x02) syn = info;
+  }
+  ASSERT_TRUE(syn) << "the offshore client's SYN did not cross\n" << gate_->trace();
+  AttackerConfig c;
+  c.client = kClient;
+  c.server = kServer;
+  c.sport = kFtzPort;
+  c.dport = syn->sport;
+  c.isn = 0x70000000u;
+  c.client_mac = kClientMac;
+  c.server_mac = kServerMac;
+  TcpAttacker ftz(*gate_, c);
+  ftz.answer(*syn);
+  const std::string get = "GET /records/7 HTTP/1.1\r\nHost: records.ftz.example\r\n\r\n";
+  ASSERT_TRUE(host_->send(*stream, get));
+  gate_->pump(std::chrono::milliseconds(20));
+  const std::string body = "{\"name\":\"zhang san\",\"idcard\":\"" + std::string(kId1.value) + "\"}";
+  Seg response = Seg::at(0, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + body);
+  response.ack = syn->seq + 1 + static_cast<uint32_t>(get.size());
+  ftz.send(response);
+  expect_no_leak({kId1}, kFtzPort);
+  EXPECT_TRUE(record_of(kFtzPort).caught()) << record_of(kFtzPort).describe();
 }
 
 // From source port 53 to an offshore port: direction comes from the zones.

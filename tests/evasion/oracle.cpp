@@ -158,7 +158,7 @@ void ServerHost::drain() {
       if (n == 0) {
         s.eof = true;
         done = true;
-      } else if (errno == ECONNRESET || errno == EPIPE || errno == ETIMEDOUT) {
+      } else if (errno == ECONNRESET || errno == EPIPE || errno == ETIMEDOUT || errno == ECONNREFUSED) {
         s.reset = true;
         done = true;
       }
@@ -184,6 +184,48 @@ void ServerHost::drain() {
                                             std::string(buf, static_cast<size_t>(n))});
     }
   }
+}
+
+tl::expected<size_t, std::string> ServerHost::connect(uint32_t addr, uint16_t port) {
+  int fd = -1;
+  auto made = ns_.run([&]() -> tl::expected<void, std::string> {
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return tl::unexpected(errno_text("socket"));
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(addr);
+    sa.sin_port = htons(port);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 && errno != EINPROGRESS) {
+      return tl::unexpected(errno_text("connect"));
+    }
+    return {};
+  });
+  if (!made) {
+    if (fd >= 0) close(fd);
+    return tl::unexpected(made.error());
+  }
+  sockaddr_in local{};
+  socklen_t llen = sizeof local;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen);
+  ReceivedStream s;
+  s.peer = addr;
+  s.peer_port = port;
+  s.local_port = ntohs(local.sin_port);
+  streams_.push_back(std::move(s));
+  open_.push_back(Socket{fd, streams_.size() - 1});
+  return streams_.size() - 1;
+}
+
+bool ServerHost::send(size_t stream, std::string_view data) {
+  for (const Socket& s : open_) {
+    if (s.stream == stream) {
+      const bool ok =
+          ::send(s.fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+      drain();
+      return ok;
+    }
+  }
+  return false;
 }
 
 namespace {

@@ -82,6 +82,12 @@ class ServerHost {
   bool wait_output(std::chrono::milliseconds timeout);
   // Accepts pending connections and reads every socket dry.
   void drain();
+  // The offshore host as a client: connects to `addr`:`port` (non-blocking;
+  // the SYN leaves through the TUN) and returns the index of the stream its
+  // application reads into streams().
+  tl::expected<size_t, std::string> connect(uint32_t addr, uint16_t port);
+  // Sends on a stream connect() opened (false when it cannot).
+  bool send(size_t stream, std::string_view data);
 
   [[nodiscard]] const std::vector<ReceivedStream>& streams() const { return streams_; }
   [[nodiscard]] const std::vector<ReceivedDatagram>& datagrams() const { return datagrams_; }
