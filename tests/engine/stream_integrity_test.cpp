@@ -299,7 +299,7 @@ TEST(StreamIntegrityTest, RstWithAStaleTimestampIsDropped) {
 }
 
 TEST(StreamIntegrityTest, AfterAnAcceptedRstThePickedUpFlowNeverForwardsEarlierBytes) {
-  Runner r(export_policy());
+  Runner r(export_policy(FailMode::kOpen));  // open: the pick-up alone does not block
   r.handshake();
   const PacketResult rst = r.send(seg(true, test::kTcpRst, kCIsn + 1, 0, ""));
   EXPECT_EQ(rst.disposition, Disposition::kForward);
@@ -313,6 +313,38 @@ TEST(StreamIntegrityTest, AfterAnAcceptedRstThePickedUpFlowNeverForwardsEarlierB
   ASSERT_EQ(rest.disposition, Disposition::kForward);
   EXPECT_EQ(rest.trim.back, req.size() - 1);
   EXPECT_EQ(r.worker.counters().midstream_flows, 1u);
+  // What came before the pick-up point is a gap the fail mode decides on.
+  EXPECT_EQ(r.worker.counters().uninspectable_by_reason[static_cast<int>(UninspectableReason::kGap)], 1u);
+}
+
+TEST(StreamIntegrityTest, AnExportPickedUpMidStreamFailsClosed) {
+  // A flow this appliance forgot (RST it accepted, timeout, eviction) while
+  // the receiver kept it: an identifier split around the pick-up point
+  // would be seen by neither flow. The start is a gap: fail mode closed.
+  Runner r(export_policy(FailMode::kClosed));
+  r.handshake();
+  const std::string req = request_with(kId);
+  EXPECT_EQ(r.data(0, req.substr(0, 35)).disposition, Disposition::kForward);  // 9 digits of the ID
+  r.worker.advance_time(kT0 + 4000LL * 1'000'000'000);  // idle past tcp_established_timeout_s
+  EXPECT_EQ(r.worker.counters().flows_timed_out, 1u);
+  const PacketResult rest = r.data(35, req.substr(35));
+  EXPECT_EQ(rest.disposition, Disposition::kDrop);
+  EXPECT_EQ(rest.reason, Reason::uninspectable_fail_closed);
+}
+
+TEST(StreamIntegrityTest, RstInsideTheWindowButNotAtTheNextByteIsDropped) {
+  Runner r(export_policy());
+  r.handshake();
+  EXPECT_EQ(r.data(0, std::string(kHead)).disposition, Disposition::kForward);
+  // RFC 5961: the receiver answers with a challenge ACK and keeps the flow.
+  EXPECT_EQ(r.send(seg(true, test::kTcpRst | test::kTcpAck, kCIsn + 1 + 20 + 100, kSIsn + 1, "")).reason,
+            Reason::tcp_rst_invalid);
+  EXPECT_EQ(r.worker.counters().flows_ended, 0u);
+  // A RST's payload never leaves.
+  const PacketResult rst = r.send(seg(true, test::kTcpRst | test::kTcpAck, kCIsn + 21, kSIsn + 1, "idcard=" + std::string(kId)));
+  ASSERT_EQ(rst.disposition, Disposition::kForward);
+  EXPECT_EQ(rst.trim.back, 7 + kId.size());
+  EXPECT_EQ(r.worker.counters().flows_ended, 1u);
 }
 
 TEST(StreamIntegrityTest, MidstreamDropPolicyDropsExportsWithoutHandshake) {

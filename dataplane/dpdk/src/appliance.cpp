@@ -203,7 +203,15 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
     if (views[i].ts_ns > newest) newest = views[i].ts_ns;
   }
   worker_->process_burst(std::span<const engine::PacketView>(views, n), std::span<engine::PacketResult>(results, n));
+  // Held packets a packet released go out right before it, in the order the
+  // sender sent them (engine::Release::before).
+  const auto released = worker_->released();
+  size_t next_release = 0;
   for (uint16_t i = 0; i < n; ++i) {
+    while (next_release < released.size() && released[next_release].before <= i) {
+      const engine::Release& rel = released[next_release++];
+      act(reinterpret_cast<rte_mbuf*>(rel.token), rel.disposition, rel.verdict, rel.trim);
+    }
     const engine::PacketResult& r = results[i];
     if (r.send_resets) {
       const uint16_t in = app_.port_index[mbufs[i]->port];
@@ -215,7 +223,10 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
     }
     if (r.disposition != engine::Disposition::kHold) act(mbufs[i], r.disposition, r.verdict, r.trim);
   }
-  act_released();
+  for (; next_release < released.size(); ++next_release) {
+    const engine::Release& rel = released[next_release];
+    act(reinterpret_cast<rte_mbuf*>(rel.token), rel.disposition, rel.verdict, rel.trim);
+  }
   counters_.last_ts_ns.store(newest, std::memory_order_relaxed);
   // Release: whoever sees every packet counted also sees their times.
   counters_.rx.store(counters_.rx.load(std::memory_order_relaxed) + n, std::memory_order_release);

@@ -269,9 +269,11 @@ uint32_t Worker::process_burst(std::span<const PacketView> pkts, std::span<Packe
   const uint32_t n = static_cast<uint32_t>(std::min(pkts.size(), results.size()));
   for (uint32_t i = 0; i < n; ++i) {
     results[i] = PacketResult{};
+    burst_index_ = i;
     process_one(pkts[i], results[i]);
     count(results[i]);
   }
+  burst_index_ = kNoBurstIndex;
   if (n > 0) expire(now_ns_);
   return n;
 }
@@ -694,11 +696,12 @@ bool Worker::rst_acceptable(const Flow& f, int dir, const ParsedPacket& p) noexc
   const TcpDirState& mine = f.tcp[dir];
   const TcpDirState& peer = f.tcp[1 - dir];
   if (mine.seq_known) {
-    // RFC 5961 §3.2: only inside the receive window, from the next byte the
-    // receiver expects. Without a known window, within 1 GiB of it.
-    if (seq_diff(p.seq, mine.next_seq) < 0) return false;
-    if (mine.win_known) return seq_diff(p.seq, mine.win_end) <= 0;
-    return seq_diff(p.seq, mine.next_seq) < (1 << 30);
+    // RFC 5961 §3.2: a receiver resets only at the exact next byte it
+    // expects; anywhere else in the window it answers with a challenge ACK
+    // and keeps the connection. Accepting more would make this appliance
+    // forget a flow its receiver keeps (the rest would be picked up
+    // mid-stream and an identifier split around the RST would pass).
+    return p.seq == mine.next_seq;
   }
   // This side never sent anything seen here: a refusal answers the SYN.
   if (peer.syn_seen && (p.tcp_flags & tcp_flag::kAck)) return p.ack == peer.isn + 1;
@@ -749,6 +752,12 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
       reject(Reason::tcp_rst_invalid);
       return;
     }
+    // Data in a RST (RFC 1122 4.2.2.12 allows a diagnostic) is never part of
+    // the stream: receivers discard it, and it does not leave uninspected.
+    if (enforce && p.payload_len > 0) {
+      res.trim.back = p.payload_len;
+      ++counters_.reasons[static_cast<uint32_t>(Reason::tcp_stale_bytes)];
+    }
     f.tcp_state = TcpState::kClosed;
     return;
   }
@@ -775,6 +784,14 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
   } else if (!mine.seq_known) {
     TcpReassembler::start(mine, p.seq);  // picked up mid-stream: from this byte on
     mine.midstream = true;
+  }
+  if (mine.midstream && enforce && p.payload_len > 0 && wants_content(f)) {
+    // The bytes before the pick-up point were never seen here, yet the
+    // receiver may hold them (a flow this appliance forgot — timeout,
+    // eviction, restart — while the receiver kept it): an identifier split
+    // around that point would pass. A gap at the start, so the pair's fail
+    // mode decides (decision 0003).
+    mark_uninspectable(f, UninspectableReason::kGap);
   }
   // Data and FIN must start inside the window the receiver advertised: what
   // lies beyond it the receiver discards.
@@ -953,6 +970,7 @@ void Worker::push_release(uint64_t token, const Verdict& v, Disposition d, Reaso
   rel.reason = r;
   rel.verdict = v;
   rel.trim = trim;
+  rel.before = burst_index_;
   released_.push_back(rel);
   if (d == Disposition::kDrop) {
     ++counters_.dropped;

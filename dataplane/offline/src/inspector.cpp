@@ -78,7 +78,14 @@ class Run {
       views[i].token = next_token_++;
     }
     worker_.process_burst(std::span<const engine::PacketView>(views, n), std::span<engine::PacketResult>(results, n));
+    // Held packets a packet released go out right before it, in the order
+    // the sender sent them (engine::Release::before).
+    const auto released = worker_.released();
+    size_t next_release = 0;
     for (size_t i = 0; i < n; ++i) {
+      while (next_release < released.size() && released[next_release].before <= i) {
+        handle_release(released[next_release++], s);
+      }
       switch (results[i].disposition) {
         case engine::Disposition::kForward: write(burst[i], results[i].trim, s); break;
         case engine::Disposition::kHold: held_.emplace(views[i].token, std::move(burst[i])); break;
@@ -86,7 +93,7 @@ class Run {
       }
       if (results[i].send_resets) write_resets(worker_.resets()[results[i].reset_index], burst[i].hdr, s);
     }
-    handle_releases(s);
+    while (next_release < released.size()) handle_release(released[next_release++], s);
     drain_events(s);
     account(views[n - 1].ts_ns, s, false);
   }
@@ -103,12 +110,13 @@ class Run {
   }
 
   void handle_releases(InspectSummary& s) {
-    for (const engine::Release& r : worker_.released()) {
-      auto it = held_.find(r.token);
-      if (it == held_.end()) continue;
-      if (r.disposition == engine::Disposition::kForward) write(it->second, r.trim, s);
-      held_.erase(it);
-    }
+    for (const engine::Release& r : worker_.released()) handle_release(r, s);
+  }
+  void handle_release(const engine::Release& r, InspectSummary& s) {
+    auto it = held_.find(r.token);
+    if (it == held_.end()) return;
+    if (r.disposition == engine::Disposition::kForward) write(it->second, r.trim, s);
+    held_.erase(it);
   }
 
   void drain_events(InspectSummary& s) {

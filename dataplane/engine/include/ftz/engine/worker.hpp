@@ -77,8 +77,16 @@ struct PacketResult {
   PayloadTrim trim;  // kForward: cut this off the TCP payload first
 };
 
+inline constexpr uint32_t kNoBurstIndex = UINT32_MAX;
+
 struct Release {
   uint64_t token = 0;
+  // The packet of this burst whose judging released it: the packet path
+  // sends it right BEFORE that packet, in the order the sender sent them
+  // (held segments came first; a receiver that got the hole's filler first
+  // would take their older timestamps as PAWS duplicates). kNoBurstIndex:
+  // released by time or flow end, sent after the burst.
+  uint32_t before = kNoBurstIndex;
   Disposition disposition = Disposition::kForward;  // kForward or kDrop
   Reason reason = Reason::kNone;
   Verdict verdict;
@@ -343,6 +351,7 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // The packet being judged was rebuilt from IP fragments (it cannot be
   // trimmed: its bytes travel in the fragments).
   bool from_fragments_ = false;
+  uint32_t burst_index_ = kNoBurstIndex;  // the packet of the burst being judged
   ChecksumMode checksum_mode_ = ChecksumMode::kAuto;
   // The flow whose bytes the app parsers are looking at (AppSink callbacks).
   Flow* current_ = nullptr;
