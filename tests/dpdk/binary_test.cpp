@@ -388,7 +388,7 @@ TEST(DpWorkers, TwoWorkersOnMultiQueueTapKeepBothDirectionsOfEachFlowTogether) {
          "  - {name: ge-0/0/1, device: net_tap1, devargs: iface=fo" + tap + ", role: outside, pair: ge-0/0/0}\n";
   FilePrefix prefix("workers");
   const std::string cmd = ns.exec(binary("ftzgate-dp") + " --config " + dir.file("policy.yaml") + " --profile " +
-                                  dir.file("profile.yaml") + " --duration 5 --stats " + dir.file("stats.json") +
+                                  dir.file("profile.yaml") + " --duration 60 --stats " + dir.file("stats.json") +
                                   " --eve " + dir.file("eve.json") + " -- --file-prefix " + prefix.name() +
                                   " --log-level=*:warning");
   const pid_t pid = fork();
@@ -402,8 +402,11 @@ TEST(DpWorkers, TwoWorkersOnMultiQueueTapKeepBothDirectionsOfEachFlowTogether) {
   const std::string send =
       "import time, subprocess\n"
       "from scapy.all import Ether, IP, UDP, sendp\n"
-      "for _ in range(50):\n"
-      "    if subprocess.run(['ip', 'link', 'show', 'fo" + tap + "'], capture_output=True).returncode == 0: break\n"
+      "def up(name):\n"
+      "    r = subprocess.run(['ip', '-o', 'link', 'show', name], capture_output=True, text=True)\n"
+      "    return r.returncode == 0 and ',UP' in r.stdout\n"
+      "for _ in range(600):\n"  // a loaded host takes a while to start the EAL and compile the policy
+      "    if up('fi" + tap + "') and up('fo" + tap + "'): break\n"
       "    time.sleep(0.1)\n"
       "time.sleep(0.5)\n"
       "for i in range(16):\n"
@@ -412,6 +415,10 @@ TEST(DpWorkers, TwoWorkersOnMultiQueueTapKeepBothDirectionsOfEachFlowTogether) {
       "    sendp(Ether()/IP(src=s, dst=c)/UDP(sport=53, dport=4000 + i)/b'a', iface='fo" + tap + "', verbose=0)\n";
   std::ofstream(dir.file("send.py")) << send;
   const RunResult sent = run(ns.exec("/usr/bin/python3 " + dir.file("send.py")));
+  // Give the workers a moment with the last frames, then stop the run (it
+  // writes its flow records and --stats on the way out).
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_EQ(sent.status, 0) << sent.output;
