@@ -250,6 +250,9 @@ std::optional<YAML::Node> parse_document(std::string_view text, const std::strin
     sink.error(Loc{file, 1, 1}, "", size_message(text.size()));
     return std::nullopt;
   }
+  // Old Mac line ends: yaml-cpp would read the whole file as one line.
+  const std::string normalized = config::normalize_line_breaks(text);
+  text = normalized;
   try {
     std::istringstream in{std::string(text)};
     YAML::Parser parser(in);
@@ -533,6 +536,7 @@ class PortRules {
     if (sink_.is_redundant("ports")) return;
     check_unique_names();
     check_unique_devices();
+    check_unique_interfaces();
     check_roles();
     check_pairs();
   }
@@ -548,6 +552,7 @@ class PortRules {
 
   void check_unique_names();
   void check_unique_devices();
+  void check_unique_interfaces();
   void check_roles();
   void check_pairs();
   void check_pair(std::size_t i);
@@ -579,6 +584,43 @@ void PortRules::check_unique_devices() {
       error(port_path(i) + ".device", "device " + quote(ports_[i].device) +
                                           " is already used by another port " +
                                           first_at(it->second, "device"));
+    }
+  }
+}
+
+// The kernel network interfaces a vdev's arguments name: `iface` (net_tap,
+// net_tun, net_af_packet, net_af_xdp, net_pcap) and net_pcap's `rx_iface`,
+// `rx_iface_in` and `tx_iface`. One port may name its interface twice
+// (rx_iface=eth0,tx_iface=eth0); two ports on one interface may not.
+std::vector<std::string_view> interfaces_of(std::string_view devargs) {
+  static constexpr std::array<std::string_view, 4> kKeys{"iface", "rx_iface", "rx_iface_in", "tx_iface"};
+  std::vector<std::string_view> out;
+  while (!devargs.empty()) {
+    const auto comma = devargs.find(',');
+    const std::string_view item = devargs.substr(0, comma);
+    devargs = comma == std::string_view::npos ? std::string_view{} : devargs.substr(comma + 1);
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos || eq + 1 == item.size()) continue;
+    if (std::find(kKeys.begin(), kKeys.end(), item.substr(0, eq)) == kKeys.end()) continue;
+    const std::string_view name = item.substr(eq + 1);
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  }
+  return out;
+}
+
+void PortRules::check_unique_interfaces() {
+  // Two ports on one kernel interface (two TAP devices attached to the same
+  // interface, two af_packet sockets on one NIC) would both receive every
+  // frame and each forward it: one wire seen as inside and outside at once.
+  std::unordered_map<std::string_view, std::size_t> first;
+  for (std::size_t i = 0; i < ports_.size(); ++i) {
+    if (!read_[i].devargs) continue;
+    for (const std::string_view iface : interfaces_of(ports_[i].devargs)) {
+      auto [it, inserted] = first.emplace(iface, i);
+      if (inserted || it->second == i) continue;
+      error(port_path(i) + ".devargs", "interface " + quote(iface) + " is already used by port " +
+                                           quote(ports_[it->second].name) + " " + first_at(it->second, "devargs"));
+      break;  // one report per port
     }
   }
 }

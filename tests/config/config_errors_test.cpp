@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -486,6 +487,26 @@ TEST_F(PrefixListFiles, CanBeDisabled) {
   EXPECT_THAT(errors_of(kDomesticFromFile, "policy.yaml", options),
               ElementsAre("policy.yaml:5:25: zones[1].prefix_list_files[0]: prefix-list files are "
                           "disabled in this context"));
+}
+
+// Old Mac line ends (CR only) are line breaks (YAML 1.2 §5.4); yaml-cpp
+// alone read such a file as one line and called it "empty".
+TEST(ConfigFiles, CrOnlyLineEndsAreLineBreaks) {
+  std::string text = "# policy with old Mac line ends\n" + with_zones("limits:\n  flow_table_size: 4096\n");
+  std::replace(text.begin(), text.end(), '\n', '\r');
+  auto r = load_config_from_string(text, "policy.yaml");
+  ASSERT_TRUE(r.has_value()) << format_diagnostics(r.error());
+  EXPECT_EQ(r->spec.zones.size(), 2u);
+  EXPECT_EQ(r->spec.limits.flow_table_size, 4096u);
+  // Positions count CR-only lines like any other.
+  std::string bad = with_zones("limits:\n  flow_table_size: 12\n");
+  std::replace(bad.begin(), bad.end(), '\n', '\r');
+  EXPECT_THAT(errors_of(bad), ElementsAre("policy.yaml:9:20: limits.flow_table_size: 12 is out of range "
+                                          "[1024, 67108864]"));
+  // CRLF stays what it was.
+  std::string crlf;
+  for (char c : with_zones("")) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  EXPECT_TRUE(load_config_from_string(crlf, "policy.yaml").has_value());
 }
 
 TEST(ConfigFiles, MissingConfigurationFile) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ftz/config/config.hpp"
+#include "ftz/engine/signatures/database.hpp"
 #include "test_util.hpp"
 
 namespace ftz::config {
@@ -259,6 +260,68 @@ TEST(Signatures, LookaroundIsRejectedWithHyperscansReason) {
                           "Hyperscan does not support lookaround (\"Zero-width assertions are not "
                           "supported\"); boundaries are checked after the scan, use a validator or context "
                           "keywords instead"));
+}
+
+// What Hyperscan refuses is found only when the catalog is compiled, after
+// the configuration was accepted: the error still names the regex's place.
+TEST_F(SignaturePacks, HyperscanRefusalsKeepTheirPosition) {
+  write("signatures/a.yaml", kPack);
+  write("signatures/b.yaml",
+        "version: \"1\"\n"                 // 1
+        "signatures:\n"                     // 2
+        "  - name: b_ok\n"                  // 3
+        "    sid: 9100101\n"                // 4
+        "    class: pi\n"                   // 5
+        "    validator: none\n"             // 6
+        "    patterns:\n"                   // 7
+        "      - regex: 'B\\d{6}'\n"         // 8
+        "      - regex: 'C\\d{6,}'\n");      // 9: unbounded width
+  write("policy.yaml", with_zones("signature_packs: [signatures/a.yaml, signatures/b.yaml]\n"));
+  auto loaded = load_config(path("policy.yaml"));
+  ASSERT_TRUE(loaded.has_value()) << format_diagnostics(loaded.error());
+  auto db = compile_signatures(*loaded);
+  ASSERT_FALSE(db.has_value());
+  ASSERT_EQ(db.error().size(), 1u);
+  EXPECT_THAT(format_diagnostic(db.error()[0]),
+              ::testing::StartsWith(path("signatures/b.yaml") +
+                                    ":9:16: signature_packs[1].signatures[0].patterns[1].regex: cannot compile: "
+                                    "signature \"b_ok\" pattern 1"));
+
+  // In the operator's own signatures, after the packs: a class Hyperscan's
+  // parser refuses.
+  write("policy.yaml", with_zones("signature_packs: [signatures/a.yaml]\n"  // 8
+                                  "signatures:\n"                           // 9
+                                  "  - name: own\n"                         // 10
+                                  "    sid: 9200001\n"                      // 11
+                                  "    class: pi\n"                         // 12
+                                  "    validator: none\n"                   // 13
+                                  "    patterns:\n"                         // 14
+                                  "      - regex: 'X[9-0]\\d{6}'\n"))    // 15
+  ;
+  loaded = load_config(path("policy.yaml"));
+  ASSERT_TRUE(loaded.has_value()) << format_diagnostics(loaded.error());
+  db = compile_signatures(*loaded);
+  ASSERT_FALSE(db.has_value());
+  EXPECT_THAT(format_diagnostic(db.error()[0]),
+              ::testing::StartsWith(path("policy.yaml") +
+                                    ":15:16: signatures[0].patterns[0].regex: cannot compile: signature \"own\""));
+
+  // A good catalog compiles, both packs' and the operator's signatures.
+  write("policy.yaml", with_zones("signature_packs: [signatures/a.yaml]\nsignatures:\n" + signature("own", 9200001)));
+  loaded = load_config(path("policy.yaml"));
+  ASSERT_TRUE(loaded.has_value());
+  db = compile_signatures(*loaded);
+  ASSERT_TRUE(db.has_value()) << format_diagnostics(db.error());
+  ASSERT_NE(*db, nullptr);
+  EXPECT_EQ((*db)->specs().size(), 3u);
+}
+
+TEST(Signatures, NoCatalogCompilesToNothing) {
+  auto loaded = load_config_from_string(kZones, "policy.yaml");
+  ASSERT_TRUE(loaded.has_value());
+  auto db = compile_signatures(*loaded);
+  ASSERT_TRUE(db.has_value());
+  EXPECT_EQ(*db, nullptr);
 }
 
 TEST(Signatures, FieldChecks) {

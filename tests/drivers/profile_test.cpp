@@ -579,6 +579,50 @@ TEST(ProfileErrors, Devargs) {
                   "(expected key=value[,key=value...])"));
 }
 
+TEST(ProfileErrors, TwoPortsOnOneInterface) {
+  // Different devices, one kernel interface: each port would receive every
+  // frame of the wire and forward it.
+  EXPECT_THAT(errors_of(with_ports("  - name: in\n"                          // 3
+                                   "    device: net_tap0\n"                  // 4
+                                   "    devargs: iface=ftz-ge0\n"            // 5
+                                   "    role: inside\n"                      // 6
+                                   "    pair: out\n"                         // 7
+                                   "  - name: out\n"                         // 8
+                                   "    device: net_tap1\n"                  // 9
+                                   "    devargs: iface=ftz-ge0\n"            // 10
+                                   "    role: outside\n"                     // 11
+                                   "    pair: in\n"                          // 12
+                                   "  - name: ch\n"                          // 13
+                                   "    device: net_pcap2\n"                 // 14
+                                   "    devargs: rx_iface=eth1,tx_iface=eth1\n"  // 15: one port, fine
+                                   "    role: channel\n"                     // 16
+                                   "    pair: in\n"                          // 17
+                                   "  - name: mir\n"                         // 18
+                                   "    device: net_af_packet3\n"            // 19
+                                   "    devargs: qpairs=1,iface=eth1\n"      // 20
+                                   "    role: mirror\n")),
+              ElementsAre("hw.yaml:10:14: ports[1].devargs: interface \"ftz-ge0\" is already used by port "
+                          "\"in\" (first at hw.yaml:5:14)",
+                          "hw.yaml:20:14: ports[3].devargs: interface \"eth1\" is already used by port "
+                          "\"ch\" (first at hw.yaml:15:14)"));
+  // The shipped lab profile names one interface per port.
+  EXPECT_TRUE(load_profile((source_dir() / "drivers/profiles/lab-vdev.yaml").string()).has_value());
+}
+
+TEST(ProfileErrors, CrOnlyLineEndsAreLineBreaks) {
+  // Old Mac line ends: YAML counts a lone CR as a line break; yaml-cpp does
+  // not, and called such a file "empty" (it read one long comment).
+  std::string text = "# lab profile\n" + minimal_with("workers: 2\n");
+  std::replace(text.begin(), text.end(), '\n', '\r');
+  const auto p = loaded(text);
+  EXPECT_EQ(p.workers, 2u);
+  ASSERT_EQ(p.ports.size(), 2u);
+  EXPECT_EQ(p.ports[1].name, "out");
+  std::string bad = "# lab profile\n" + minimal_with("workers: 0\n");
+  std::replace(bad.begin(), bad.end(), '\n', '\r');
+  EXPECT_THAT(errors_of(bad), ElementsAre("hw.yaml:12:10: workers: 0 is out of range [1, 64]"));
+}
+
 TEST(ProfileErrors, Roles) {
   EXPECT_THAT(errors_of(with_pair_and("  - name: ch\n"
                                       "    device: net_tap2\n"

@@ -185,6 +185,9 @@ std::optional<YAML::Node> parse_document(std::string_view text, const std::strin
     sink.error(Loc{filename, 1, 1}, path, size_message(text.size()));
     return std::nullopt;
   }
+  // Old Mac line ends: yaml-cpp would read the whole file as one line.
+  const std::string normalized = normalize_line_breaks(text);
+  text = normalized;
   if (auto deep = find_excess_depth(text, kMaxNestingDepth)) {
     sink.error(Loc{filename, deep->line, deep->column}, path,
                "nesting deeper than " + std::to_string(kMaxNestingDepth) + " levels");
@@ -292,6 +295,22 @@ tl::expected<LoadedConfig, Diagnostics> load_impl(std::string_view text, const s
     loaded.files.push_back(p.file);
     loaded.packs.push_back(p.model);
   }
+  // Pattern positions in compile order: the packs' signatures, then the operator's.
+  const auto add_sources = [&loaded](const auto& signatures, const std::string& base, const SourceMap& m) {
+    for (int i = 0; i < signatures.size(); ++i) {
+      auto& out = loaded.pattern_sources.emplace_back();
+      for (int k = 0; k < signatures.Get(i).patterns_size(); ++k) {
+        const std::string path =
+            index_path(index_path(join(base, "signatures"), static_cast<std::size_t>(i)) + ".patterns",
+                       static_cast<std::size_t>(k)) +
+            ".regex";
+        const Loc loc = m.at(path);
+        out.push_back(Diagnostic{loc.file, loc.line, loc.column, path, ""});
+      }
+    }
+  };
+  for (const auto& p : packs) add_sources(p.model.signatures(), p.path, p.map);
+  add_sources(loaded.model.signatures(), "", map);
   return loaded;
 }
 

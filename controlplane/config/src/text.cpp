@@ -83,4 +83,12 @@ std::string quoted_list(const std::vector<std::string_view>& items) {
   return out;
 }
 
+std::string normalize_line_breaks(std::string_view text) {
+  std::string out(text);
+  for (std::size_t i = out.find('\r'); i != std::string::npos; i = out.find('\r', i + 1)) {
+    if (i + 1 == out.size() || out[i + 1] != '\n') out[i] = '\n';
+  }
+  return out;
+}
+
 }  // namespace ftz::config

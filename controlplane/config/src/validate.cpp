@@ -388,6 +388,7 @@ void Validator::read_prefix_file(const std::string& file, const std::string& pat
     return;
   }
   out_.files.push_back(full.string());
+  text = normalize_line_breaks(text);  // CR-only line ends count as line breaks too
   const std::string file_name = full.string();
   std::size_t pos = 0;
   uint32_t line_no = 0;

@@ -14,9 +14,15 @@
 #include <tl/expected.hpp>
 #include <vector>
 
+#include <memory>
+
 #include "ftz/config/diagnostics.hpp"
 #include "ftz/engine/policy_spec.hpp"
 #include "ftzgate/v1/config.pb.h"
+
+namespace ftz::engine::sig {
+class SignatureDatabase;
+}
 
 namespace ftz::config {
 
@@ -52,6 +58,10 @@ struct LoadedConfig {
   ftz::engine::PolicySpec spec;                   // compiled: indices, parsed prefixes, times
   // The YAML file, then the prefix-list files, then the signature packs read.
   std::vector<std::string> files;
+  // Where each pattern of spec.signatures was written, [signature][pattern]:
+  // the regex's file, line, column and field path (message empty). Hyperscan
+  // errors found later are reported there (compile_signatures).
+  std::vector<std::vector<Diagnostic>> pattern_sources;
 };
 
 // Reads and loads the YAML file at `path`.
@@ -62,6 +72,17 @@ tl::expected<LoadedConfig, Diagnostics> load_config(const std::string& path, con
 tl::expected<LoadedConfig, Diagnostics> load_config_from_string(std::string_view text,
                                                                 const std::string& filename,
                                                                 const LoadOptions& options = {});
+
+// Compiles the signature catalog of `loaded` (spec.signatures) into the
+// Hyperscan database the data planes scan with, for this host, as
+// engine::PolicyGeneration::build_with_signatures would. A pattern Hyperscan
+// (or the database's own rules: bounded width, no empty match, SOM for
+// variable width) refuses is reported at its regex, in the pack or the
+// configuration:
+//   signatures/extra.yaml:9:16: signature_packs[1].signatures[0].patterns[0].regex: cannot compile: ...
+// Null without signatures. Slow path (seconds for a large catalog).
+tl::expected<std::shared_ptr<const engine::sig::SignatureDatabase>, Diagnostics> compile_signatures(
+    const LoadedConfig& loaded);
 
 // Calendar date in Asia/Shanghai (fixed UTC+08:00: China has no DST since
 // 1991) to unix seconds at 00:00 local time of that day. Valid inputs only

@@ -25,4 +25,11 @@ std::string quoted_list(const std::vector<std::string_view>& items);
 
 std::string quote(std::string_view s);
 
+// `text` with every lone CR (old Mac line ends) turned into LF. YAML 1.2
+// (§5.4) counts CR, LF and CRLF as line breaks, but yaml-cpp 0.7 knows only
+// LF and CRLF: a CR-only file reads as one line (a comment, "empty", or a
+// syntax error at 1:N). One byte for one byte, so positions stay the same.
+// Returns `text` unchanged when it has no lone CR.
+std::string normalize_line_breaks(std::string_view text);
+
 }  // namespace ftz::config
