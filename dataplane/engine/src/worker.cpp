@@ -96,6 +96,14 @@ struct Worker::ContentState {
 
 size_t Worker::bytes_per_flow() noexcept { return sizeof(Flow) + FlowTable::bytes_per_flow(); }
 
+Worker::Footprint Worker::footprint() noexcept {
+  // Mirrors the constructor and allocate_content_pool().
+  return Footprint{bytes_per_flow(), sizeof(ContentState) + sizeof(uint32_t),
+                   sizeof(Held) + sizeof(uint32_t) + sizeof(Release),
+                   size_t{kAppBuffers} * kAppBufferSize + kBurstSize * Defragmenter::kMaxHeld * sizeof(Release) +
+                       kBurstSize * sizeof(ResetPair) + kMaxPendingDetections * sizeof(PendingDetection)};
+}
+
 Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link, WorkerOptions options)
     : gen_owner_(std::move(generation)),
       gen_(gen_owner_.get()),

@@ -81,6 +81,14 @@ class Defragmenter {
   [[nodiscard]] uint64_t timeouts() const noexcept { return timeouts_; }
   [[nodiscard]] uint32_t in_progress() const noexcept { return in_use_; }
   [[nodiscard]] uint32_t blocks_free() const noexcept { return static_cast<uint32_t>(free_blocks_.size()); }
+  // Memory the constructor allocates, for the memory budget: per datagram of
+  // max_datagrams (context, free-list entry, up to four hash buckets: 2n rounded up to a power of two), per
+  // memcap byte (blocks and their free list), and once (the output buffers).
+  [[nodiscard]] static size_t bytes_per_datagram() noexcept { return sizeof(Context) + 5 * sizeof(uint32_t); }
+  [[nodiscard]] static double bytes_per_memcap_byte() noexcept {
+    return 1.0 + static_cast<double>(sizeof(uint32_t)) / kBlockSize;
+  }
+  [[nodiscard]] static size_t fixed_bytes() noexcept { return kMaxDatagram + kMaxHeld * sizeof(uint64_t); }
 
  private:
   static constexpr uint32_t kNil = UINT32_MAX;

@@ -211,6 +211,18 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   [[nodiscard]] const std::vector<uint64_t>& zone_pair_bytes() const noexcept { return zone_pair_bytes_; }
   [[nodiscard]] uint32_t active_flows() const noexcept { return table_.size(); }
   [[nodiscard]] static size_t bytes_per_flow() noexcept;
+  // What the constructor allocates per unit of a limit or option, and once,
+  // for the memory budget checked before workers are built
+  // (ftz/config/memory_budget.hpp). The scanner (streams, scratch, inflate
+  // arenas), the defragmenter and the segment pool are sized there from
+  // their own public types.
+  struct Footprint {
+    size_t per_flow = 0;          // limits.flow_table_size: flow record and table slot
+    size_t per_content_flow = 0;  // options.inspect_max_flows: scan state (with signatures)
+    size_t per_held_packet = 0;   // limits.hold_max_packets: hold slot and release entry
+    size_t fixed = 0;             // app parser buffers, release list for fragments, resets
+  };
+  [[nodiscard]] static Footprint footprint() noexcept;
 
  private:
   struct Flow;
