@@ -192,9 +192,10 @@ struct RunResult {
   std::string output;
 };
 
-RunResult run(const std::string& args) {
+RunResult run(const std::string& args, const std::string& env = "") {
   const char* bin = std::getenv("FTZ_BINARY_DIR");
-  const std::string cmd = std::string(bin ? bin : FTZ_DEFAULT_BINARY_DIR) + "/bin/ftzgate-inspect " + args + " 2>&1";
+  const std::string cmd =
+      env + (env.empty() ? "" : " ") + std::string(bin ? bin : FTZ_DEFAULT_BINARY_DIR) + "/bin/ftzgate-inspect " + args + " 2>&1";
   RunResult r{-1, {}};
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -204,6 +205,147 @@ RunResult run(const std::string& args) {
   const int st = pclose(p);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
+}
+
+// A classic pcap whose header declares a short snap length while its records
+// hold whole frames: libpcap 1.10.3 hands out the first `snaplen` bytes of
+// each longer record, silently, so the identifier in the body was never
+// seen and the export went out as "truncated capture, uninspectable". The
+// reader measures each record in the file and inspects it whole.
+void write_lying_snaplen(const std::string& path, const std::vector<test::CapturedPacket>& pkts, uint32_t snaplen) {
+  std::ofstream f(path, std::ios::binary);
+  auto put32 = [&f](uint32_t v) { f.write(reinterpret_cast<const char*>(&v), 4); };
+  auto put16 = [&f](uint16_t v) { f.write(reinterpret_cast<const char*>(&v), 2); };
+  put32(test::kPcapMagicNano);
+  put16(2);
+  put16(4);
+  put32(0);
+  put32(0);
+  put32(snaplen);
+  put32(test::kLinktypeEthernet);
+  for (const auto& p : pkts) {
+    put32(static_cast<uint32_t>(p.ts_ns / 1'000'000'000));
+    put32(static_cast<uint32_t>(p.ts_ns % 1'000'000'000));
+    put32(static_cast<uint32_t>(p.frame.size()));  // caplen above the snap length
+    put32(static_cast<uint32_t>(p.frame.size()));
+    f.write(reinterpret_cast<const char*>(p.frame.data()), static_cast<std::streamsize>(p.frame.size()));
+  }
+}
+
+TEST(InspectBinary, RecordsLongerThanTheSnapLengthAreInspectedWholeAndReported) {
+  TempDir dir;
+  const char* src = std::getenv("FTZ_SOURCE_DIR");
+  const std::string source = src ? src : FTZ_DEFAULT_SOURCE_DIR;
+  const std::string cfg = dir.file("policy.yaml");
+  std::ofstream(cfg) << "zones:\n"
+                        "  - {name: inside, kind: ftz, prefixes: [10.60.0.0/16]}\n"
+                        "  - {name: offshore, kind: offshore, default: true}\n"
+                        "signature_packs: ['" << source << "/examples/signatures/builtin.yaml']\n"
+                        "rules:\n"
+                        "  - {name: no-pi-out, match: {dst_zone: offshore, data_class: [pi, sensitive_pi]}, action: block}\n"
+                        "defaults:\n"
+                        "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
+  test::TcpSessionConfig c;
+  c.client_ip = test::Ipv4Addr{{10, 60, 2, 11}};
+  c.server_ip = test::Ipv4Addr{{203, 0, 113, 10}};
+  test::TcpSession session(c);
+  const std::string body = "{\"name\":\"Wang Fang\",\"id_card\":\"11010519491231002X\"}";
+  session.handshake()
+      .client_send("POST /upload HTTP/1.1\r\nHost: x.example\r\nContent-Type: application/json\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + body)
+      .server_send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+      .close();
+  const auto pkts = session.take_packets();
+  uint64_t longer = 0;
+  for (const auto& p : pkts) longer += p.frame.size() > 96;
+  ASSERT_GT(longer, 0u);
+  const std::string pcap = dir.file("lying.pcap");
+  write_lying_snaplen(pcap, pkts, 96);
+
+  auto r = run("--config " + cfg + " --pcap " + pcap + " --json --eve " + dir.file("eve.json"));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("\"records_over_snaplen\":" + std::to_string(longer)), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("warning: " + pcap + ": " + std::to_string(longer) +
+                          (longer == 1 ? " record is" : " records are") +
+                          " longer than the file's snap length 96 (the first, record 4, has "),
+            std::string::npos)
+      << r.output;
+  // The identifier past byte 96 was seen: the export is blocked, not let
+  // through as an uninspectable truncated capture.
+  std::ifstream eve(dir.file("eve.json"));
+  std::string line;
+  bool blocked = false;
+  while (std::getline(eve, line)) {
+    if (line.find("\"event_type\":\"flow\"") != std::string::npos) {
+      blocked = line.find("\"verdict\":\"block\"") != std::string::npos;
+      EXPECT_NE(line.find("no-pi-out"), std::string::npos) << line;
+    }
+  }
+  EXPECT_TRUE(blocked);
+}
+
+// Limits inside their accepted range that the machine cannot hold: a clear
+// error before anything is allocated (it was std::bad_alloc, or the OOM
+// killer once the pages were touched). FTZGATE_MEMORY_LIMIT makes the box
+// small on any machine.
+TEST(InspectBinary, LimitsThatDoNotFitInMemoryAreRefusedUpFront) {
+  TempDir dir;
+  const auto pkts = http_session();
+  const std::string pcap = dir.file("ok.pcap");
+  write_capture(pcap, pkts, test::kLinktypeEthernet);
+  const std::string zones = "zones:\n"
+                            "  - {name: inside, kind: ftz, prefixes: [10.60.0.0/16]}\n"
+                            "  - {name: offshore, kind: offshore, default: true}\n";
+  const std::string flows = dir.file("flows.yaml");
+  std::ofstream(flows) << zones << "limits:\n  flow_table_size: 67108864\n";
+  auto r = run("--config " + flows + " --pcap " + pcap, "FTZGATE_MEMORY_LIMIT=8G");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("ftzgate-inspect: " + flows + ": not enough memory: the configuration and command line "
+                          "need "),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("of the 8.0 GiB available (FTZGATE_MEMORY_LIMIT). Largest items:\n  flow table: "),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("(limits.flow_table_size = 67108864)"), std::string::npos) << r.output;
+
+  const std::string memcap = dir.file("memcap.yaml");
+  std::ofstream(memcap) << zones << "limits:\n  reassembly_memcap_bytes: 68719476736\n";
+  r = run("--config " + memcap + " --pcap " + pcap, "FTZGATE_MEMORY_LIMIT=8G");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("TCP reassembly segment pool: 64.1 GiB per worker (limits.reassembly_memcap_bytes = "
+                          "68719476736)"),
+            std::string::npos)
+      << r.output;
+
+  // The same configuration with its defaults runs in that memory.
+  const std::string fine = dir.file("fine.yaml");
+  std::ofstream(fine) << zones;
+  r = run("--config " + fine + " --pcap " + pcap, "FTZGATE_MEMORY_LIMIT=8G");
+  EXPECT_EQ(r.status, 0) << r.output;
+}
+
+// A pattern Hyperscan refuses is found when the catalog is compiled, after
+// the configuration was read: the error still points at the pattern.
+TEST(InspectBinary, HyperscanRefusalsNameThePatternsPosition) {
+  TempDir dir;
+  const std::string cfg = dir.file("policy.yaml");
+  std::ofstream(cfg) << "zones:\n"                                                      // 1
+                        "  - {name: inside, kind: ftz, prefixes: [10.60.0.0/16]}\n"    // 2
+                        "  - {name: offshore, kind: offshore, default: true}\n"        // 3
+                        "signatures:\n"                                                // 4
+                        "  - name: order_no\n"                                         // 5
+                        "    sid: 9300001\n"                                           // 6
+                        "    class: pi\n"                                              // 7
+                        "    validator: none\n"                                        // 8
+                        "    patterns:\n"                                              // 9
+                        "      - regex: 'ORD\\d{8}'\n"                                // 10
+                        "      - regex: 'ORD[9-0]\\d{8}'\n";                          // 11
+  auto r = run("--config " + cfg + " --pcap " + dir.file("unused.pcap"));
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(cfg + ":11:16: signatures[0].patterns[1].regex: cannot compile: "), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("configuration rejected"), std::string::npos) << r.output;
 }
 
 TEST(InspectBinary, ExitCodesAndMessages) {

@@ -7,6 +7,7 @@
 
 #include <unordered_map>
 
+#include "ftz/offline/capture_reader.hpp"
 #include "ftz/offline/compliance_desk.hpp"
 
 namespace ftz::offline {
@@ -21,29 +22,6 @@ struct DumperCloser {
 };
 using PcapHandle = std::unique_ptr<pcap_t, PcapCloser>;
 using DumperHandle = std::unique_ptr<pcap_dumper_t, DumperCloser>;
-
-struct LinkInfo {
-  engine::LinkType type;
-  const char* name;
-};
-
-bool link_of(int dlt, LinkInfo& out) noexcept {
-  switch (dlt) {
-    case DLT_EN10MB: out = {engine::LinkType::kEthernet, "EN10MB"}; return true;
-    case DLT_RAW:
-#ifdef DLT_IPV4
-    case DLT_IPV4:
-    case DLT_IPV6:
-#endif
-      out = {engine::LinkType::kRawIp, "RAW"};
-      return true;
-    case DLT_LINUX_SLL: out = {engine::LinkType::kLinuxSll, "LINUX_SLL"}; return true;
-#ifdef DLT_LINUX_SLL2
-    case DLT_LINUX_SLL2: out = {engine::LinkType::kLinuxSll2, "LINUX_SLL2"}; return true;
-#endif
-    default: return false;
-  }
-}
 
 // A packet copied out of libpcap's buffer (valid only until the next read).
 struct StoredPacket {
@@ -173,25 +151,19 @@ tl::expected<InspectSummary, std::string> inspect_capture(const InspectOptions& 
                                                           std::shared_ptr<const engine::PolicyGeneration> generation,
                                                           const EventCallback& on_event,
                                                           const NoticeCallback& on_notice) {
-  char err[PCAP_ERRBUF_SIZE] = {};
-  PcapHandle in(pcap_open_offline_with_tstamp_precision(options.pcap_path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err));
-  if (!in) return tl::unexpected(options.pcap_path + ": cannot read capture: " + err);
-  const int dlt = pcap_datalink(in.get());
-  LinkInfo link{};
-  if (!link_of(dlt, link)) {
-    const char* name = pcap_datalink_val_to_name(dlt);
-    return tl::unexpected(options.pcap_path + ": unsupported link type " + std::to_string(dlt) + " (" +
-                          (name ? name : "unknown") + "); supported: EN10MB, RAW, LINUX_SLL, LINUX_SLL2");
-  }
+  auto opened = CaptureReader::open(options.pcap_path);
+  if (!opened) return tl::unexpected(opened.error());
+  CaptureReader& in = **opened;
+  const int dlt = in.dlt();
   InspectSummary s;
   s.pcap_path = options.pcap_path;
-  s.link_type = link.name;
+  s.link_type = in.link_name();
   s.classify_all = options.classify_all;
   auto desk = ComplianceDesk::create(*generation, 1);
   if (!desk) return tl::unexpected(desk.error());
   ComplianceDesk& compliance = **desk;
   s.compliance_note = compliance.note();
-  Run run(generation, link.type, on_event, on_notice, options, compliance);
+  Run run(generation, in.link(), on_event, on_notice, options, compliance);
 
   PcapHandle dead;
   DumperHandle dumper;
@@ -205,24 +177,25 @@ tl::expected<InspectSummary, std::string> inspect_capture(const InspectOptions& 
   std::vector<StoredPacket> burst(engine::kBurstSize);
   size_t n = 0;
   for (;;) {
-    pcap_pkthdr* hdr = nullptr;
-    const u_char* data = nullptr;
-    const int rc = pcap_next_ex(in.get(), &hdr, &data);
-    if (rc == PCAP_ERROR_BREAK) break;
-    if (rc == PCAP_ERROR) {
+    CaptureRecordView rec;
+    const CaptureReader::Next rc = in.next(rec);
+    if (rc == CaptureReader::Next::kEnd) break;
+    if (rc == CaptureReader::Next::kError) {
       s.truncated_file = true;
-      s.read_error = options.pcap_path + ": " + pcap_geterr(in.get());
+      s.read_error = in.error();
       break;
     }
-    if (rc != 1) continue;
     StoredPacket& sp = burst[n];
-    sp.hdr = *hdr;
-    sp.data.assign(data, data + hdr->caplen);
-    const int64_t ts = int64_t{hdr->ts.tv_sec} * 1'000'000'000 + hdr->ts.tv_usec;
+    sp.hdr.ts.tv_sec = static_cast<time_t>(rec.ts_ns / 1'000'000'000);
+    sp.hdr.ts.tv_usec = static_cast<suseconds_t>(rec.ts_ns % 1'000'000'000);  // nano precision
+    sp.hdr.caplen = rec.caplen;
+    sp.hdr.len = rec.wirelen;
+    sp.data.assign(rec.data, rec.data + rec.caplen);
+    const int64_t ts = rec.ts_ns;
     if (s.packets == 0) s.first_ts_ns = ts;
     if (ts > s.last_ts_ns) s.last_ts_ns = ts;
     ++s.packets;
-    s.bytes += hdr->len;
+    s.bytes += rec.wirelen;
     if (++n == engine::kBurstSize) {
       run.flush_burst(burst, n, s);
       n = 0;
@@ -230,6 +203,8 @@ tl::expected<InspectSummary, std::string> inspect_capture(const InspectOptions& 
     }
   }
   if (n > 0) run.flush_burst(burst, n, s);
+  s.records_over_snaplen = in.over_snaplen();
+  s.capture_warning = in.over_snaplen_warning();
   s.peak_active_flows = std::max<uint64_t>(s.peak_active_flows, run.worker().active_flows());
   run.worker().finish(s.last_ts_ns);
   run.handle_releases(s);

@@ -3,9 +3,11 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <new>
 #include <string>
 
 #include "ftz/config/config.hpp"
+#include "ftz/config/memory_budget.hpp"
 #include "ftz/engine/eve.hpp"
 #include "ftz/offline/inspector.hpp"
 
@@ -85,7 +87,26 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ftzgate-inspect: %s: configuration rejected\n", args.config.c_str());
     return 2;
   }
-  auto built = ftz::engine::PolicyGeneration::build_with_signatures(std::move(loaded->spec), 1);
+  // Hyperscan's refusals name the pattern's file:line:col, like every other
+  // configuration error.
+  auto db = ftz::config::compile_signatures(*loaded);
+  if (!db) {
+    std::fputs(ftz::config::format_diagnostics(db.error()).c_str(), stderr);
+    std::fprintf(stderr, "ftzgate-inspect: %s: configuration rejected\n", args.config.c_str());
+    return 2;
+  }
+  // Everything the worker allocates up front, against what the machine has,
+  // before any of it is allocated (one worker; its options as inspect_capture
+  // sets them).
+  ftz::config::RunShape shape;
+  shape.signatures = db->get();
+  if (auto fits = ftz::config::check_memory(ftz::config::memory_budget(loaded->spec.limits, shape),
+                                            ftz::config::available_memory());
+      !fits) {
+    std::fprintf(stderr, "ftzgate-inspect: %s: %s\n", args.config.c_str(), fits.error().c_str());
+    return 1;
+  }
+  auto built = ftz::engine::PolicyGeneration::build_with_signatures(std::move(loaded->spec), 1, std::move(*db));
   if (!built) {
     std::fprintf(stderr, "ftzgate-inspect: %s: %s\n", args.config.c_str(), built.error().c_str());
     return 2;
@@ -126,7 +147,15 @@ int main(int argc, char** argv) {
   opts.pcap_out_path = args.pcap_out;
   opts.classify_all = args.classify_all;
   opts.state_out_path = args.state_out;
-  auto summary = ftz::offline::inspect_capture(opts, generation, on_event, on_notice);
+  tl::expected<ftz::offline::InspectSummary, std::string> summary;
+  try {
+    summary = ftz::offline::inspect_capture(opts, generation, on_event, on_notice);
+  } catch (const std::bad_alloc&) {
+    // The budget above leaves room; what it does not size (other processes
+    // growing meanwhile) still ends here with a message, not an abort.
+    std::fprintf(stderr, "ftzgate-inspect: out of memory (see the limits in %s)\n", args.config.c_str());
+    return 1;
+  }
   if (!summary) {
     std::fprintf(stderr, "ftzgate-inspect: %s\n", summary.error().c_str());
     return 1;
@@ -136,6 +165,7 @@ int main(int argc, char** argv) {
       args.json ? ftz::offline::format_report_json(*summary) : ftz::offline::format_report_text(*summary);
   if (args.eve == "-") std::fputs(report.c_str(), stderr);
   else std::fputs(report.c_str(), stdout);
+  if (!summary->capture_warning.empty()) std::fprintf(stderr, "ftzgate-inspect: warning: %s\n", summary->capture_warning.c_str());
   if (summary->truncated_file) {
     std::fprintf(stderr, "ftzgate-inspect: %s\n", summary->read_error.c_str());
     return 1;

@@ -38,6 +38,9 @@ std::string format_report_text(const InspectSummary& s) {
       << engine::format_eve_timestamp(s.last_ts_ns) << " (" << fmt_duration(s.last_ts_ns - s.first_ts_ns) << ")\n";
   }
   o << "  packets            " << s.packets << "\n";
+  if (s.records_over_snaplen > 0) {
+    o << "  over snap length   " << s.records_over_snaplen << " (records libpcap would cut; read in full)\n";
+  }
   o << "  bytes              " << s.bytes << "\n";
   o << "  forwarded          " << c.forwarded << "\n";
   o << "  dropped            " << c.dropped << "\n";
@@ -182,6 +185,7 @@ std::string format_report_json(const InspectSummary& s) {
   engine::append_json_string(o, s.link_type);
   o += ',';
   num("packets", s.packets);
+  num("records_over_snaplen", s.records_over_snaplen);
   num("bytes", s.bytes);
   num("forwarded", c.forwarded);
   num("held", c.held);

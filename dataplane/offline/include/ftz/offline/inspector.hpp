@@ -73,6 +73,10 @@ struct InspectSummary {
   int64_t last_ts_ns = 0;
   bool truncated_file = false;  // the capture ended mid-record
   std::string read_error;
+  // Records stored longer than the file's snap length, which libpcap would
+  // have cut (read in full: see capture_reader.hpp), and the warning saying so.
+  uint64_t records_over_snaplen = 0;
+  std::string capture_warning;
   engine::WorkerCounters counters;
   engine::ReassemblyCounters reassembly;
   engine::DefragCounters defrag;
