@@ -2,6 +2,7 @@
 // it writes, and the binary's exit codes and messages.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -282,6 +283,56 @@ TEST(InspectBinary, RecordsLongerThanTheSnapLengthAreInspectedWholeAndReported) 
     }
   }
   EXPECT_TRUE(blocked);
+}
+
+// A content rule with the same action as the zone pair's default: at the
+// header stage the default decided (the rule needed the content), at the
+// content stage the rule matched. The records named "default".
+TEST(InspectBinary, TheDecidingRuleIsNamedWhenItKeepsTheAction) {
+  TempDir dir;
+  const char* src = std::getenv("FTZ_SOURCE_DIR");
+  const std::string source = src ? src : FTZ_DEFAULT_SOURCE_DIR;
+  const std::string cfg = dir.file("policy.yaml");
+  std::ofstream(cfg) << "zones:\n"
+                        "  - {name: inside, kind: ftz, prefixes: [10.60.0.0/16]}\n"
+                        "  - {name: offshore, kind: offshore, default: true}\n"
+                        "signature_packs: ['" << source << "/examples/signatures/builtin.yaml']\n"
+                        "rules:\n"
+                        "  - {name: pi-out-logged, match: {dst_zone: offshore, data_class: sensitive_pi}, action: allow, alert: true}\n"
+                        "defaults:\n"
+                        "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
+  test::TcpSessionConfig c;
+  c.client_ip = test::Ipv4Addr{{10, 60, 2, 11}};
+  c.server_ip = test::Ipv4Addr{{203, 0, 113, 10}};
+  test::TcpSession with_id(c);
+  const std::string body = "{\"id_card\":\"11010519491231002X\"}";
+  with_id.handshake()
+      .client_send("POST /upload HTTP/1.1\r\nHost: x.example\r\nContent-Type: application/json\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + body)
+      .server_send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+      .close();
+  auto pkts = with_id.take_packets();
+  c.client_port = 40002;
+  test::TcpSession without(c);  // no identifier: the default decides
+  without.handshake().client_send("GET / HTTP/1.1\r\nHost: x.example\r\n\r\n").close();
+  for (auto& p : without.take_packets()) pkts.push_back(std::move(p));
+  const std::string pcap = dir.file("in.pcap");
+  write_capture(pcap, pkts, test::kLinktypeEthernet);
+
+  auto r = run("--config " + cfg + " --pcap " + pcap + " --json --eve " + dir.file("eve.json"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("\"rules\":{\"pi-out-logged\":1,\"default\":1}"), std::string::npos) << r.output;
+  std::ifstream eve(dir.file("eve.json"));
+  std::string line;
+  std::vector<std::string> rules;
+  while (std::getline(eve, line)) {
+    if (line.find("\"event_type\":\"flow\"") == std::string::npos) continue;
+    const auto at = line.find("\"rule\":\"");
+    ASSERT_NE(at, std::string::npos) << line;
+    rules.push_back(line.substr(at + 8, line.find('"', at + 8) - at - 8));
+  }
+  std::sort(rules.begin(), rules.end());
+  EXPECT_EQ(rules, (std::vector<std::string>{"default", "pi-out-logged"}));
 }
 
 // Limits inside their accepted range that the machine cannot hold: a clear

@@ -637,6 +637,12 @@ void Worker::judge(Flow& f, Stage stage, int64_t now) noexcept {
     f.verdict.action = v.action;
     f.verdict.channel = v.channel;
     f.rule = d.rule;
+  } else if (d.verdict.action == f.verdict.action &&
+             (d.verdict.action != Action::kRoute || d.verdict.channel == f.verdict.channel)) {
+    // The same forwarding decision, now reached by this evaluation (a rule
+    // that needed the app or content stage, where the header stage fell to
+    // the default): it is the deciding rule the records name.
+    f.rule = d.rule;
   }
   f.verdict.alert = f.verdict.alert || v.alert;
   f.verdict.mirror = f.verdict.mirror || v.mirror;
