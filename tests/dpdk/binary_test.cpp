@@ -1,7 +1,9 @@
 // ftzgate-dp as an operator runs it, on virtual devices: byte-exact actions,
 // channel return traffic, reload under load, start-up errors, telemetry.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -327,6 +329,240 @@ TEST(DpStart, BadInputsGiveAClearErrorAndANonZeroExit) {
   EXPECT_EQ(memory.status, 1);
   EXPECT_NE(memory.output.find("mempool of"), std::string::npos) << memory.output;
   EXPECT_NE(memory.output.find("give EAL more memory"), std::string::npos) << memory.output;
+}
+
+// ---------------------------------------------- start-up and resources --
+
+// `binary ARGS` with stdout and stderr into `log`, without a shell (so the
+// signal mask and pending signals given here reach the binary). With
+// `pending_sigterm` the child starts with SIGTERM blocked and pending, as a
+// supervisor that blocked it around fork would leave it.
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log, bool pending_sigterm = false,
+            const std::string& env = "") {
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  if (!env.empty()) putenv(const_cast<char*>(env.c_str()));
+  const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  dup2(fd, 1);
+  dup2(fd, 2);
+  if (pending_sigterm) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    kill(getpid(), SIGTERM);  // pending across exec
+  }
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
+int wait_for(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+// The runtime directory EAL makes for the prefix ftzgate-dp makes up when
+// none is given (root: /var/run/dpdk).
+std::string own_runtime_dir(pid_t pid) { return "/var/run/dpdk/ftzgate-dp-" + std::to_string(pid); }
+
+TEST(DpStart, HelpPrintsTheUsageAndExitsZero) {
+  for (const std::string bin : {"ftzgate-dp", "ftzgate-inspect", "ftzgate-gen"}) {
+    for (const char* h : {"--help", "-h"}) {
+      const RunResult r = run(binary(bin) + " " + h + " 2>/dev/null");
+      EXPECT_EQ(r.status, 0) << bin << " " << h << ": " << r.output;
+      EXPECT_NE(r.output.find("usage:"), std::string::npos) << bin << " " << h << ": " << r.output;
+    }
+  }
+  // After other arguments too ("what did that option do again?").
+  EXPECT_EQ(run(binary("ftzgate-dp") + " --config x.yaml --help").status, 0);
+  EXPECT_EQ(run(binary("ftzgate-gen") + " bench --help").status, 0);
+  EXPECT_EQ(run(binary("ftzgate-inspect") + " --config x.yaml --help").status, 0);
+}
+
+TEST(DpStart, SigtermPendingAtStartEndsTheProcessBeforeEal) {
+  TempDir dir;
+  write_pcap(dir.file("small.pcap"), {udp(true, std::nullopt, 0)});
+  const pid_t pid = spawn({binary("ftzgate-dp"), "--config", source_dir() + "/examples/minimal.yaml", "--pcap-in",
+                           dir.file("small.pcap"), "--", "--log-level=*:warning"},
+                          dir.file("dp.log"), /*pending_sigterm=*/true);
+  ASSERT_GT(pid, 0);
+  const int status = wait_for(pid);
+  const std::string log = read_text(dir.file("dp.log"));
+  ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1) << ":\n" << log;
+  EXPECT_EQ(WTERMSIG(status), SIGTERM);
+  EXPECT_NE(log.find("ftzgate-dp: SIGTERM during start-up: stopped"), std::string::npos) << log;
+  EXPECT_EQ(log.find("report"), std::string::npos) << "nothing ran: " << log;
+  EXPECT_FALSE(std::filesystem::exists(own_runtime_dir(pid)));
+}
+
+// SIGTERM while EAL is initialising: net_pcap opens each tx_pcap file while
+// EAL probes the devices, and a FIFO nobody reads blocks that open, so the
+// signal arrives with the runtime directory made and EAL not yet done.
+TEST(DpStart, SigtermDuringEalInitIsHonouredAndLeavesNoRuntimeDirectory) {
+  TempDir dir;
+  write_pcap(dir.file("small.pcap"), {udp(true, std::nullopt, 0)});
+  std::filesystem::create_directories(dir.file("out"));
+  ASSERT_EQ(mkfifo(dir.file("out/outside.pcap").c_str(), 0600), 0);
+  const pid_t pid = spawn({binary("ftzgate-dp"), "--config", source_dir() + "/examples/minimal.yaml", "--pcap-in",
+                           dir.file("small.pcap"), "--pcap-out", dir.file("out"), "--", "--log-level=*:warning"},
+                          dir.file("dp.log"));
+  ASSERT_GT(pid, 0);
+  bool made = false;
+  for (int i = 0; i < 200 && !made; ++i) {
+    made = std::filesystem::exists(own_runtime_dir(pid) + "/config");
+    if (!made) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(pid, SIGTERM);
+  // Let the probe go on: read the FIFO until ftzgate-dp closes it.
+  std::thread reader([&] {
+    std::ifstream fifo(dir.file("out/outside.pcap"), std::ios::binary);
+    char buf[4096];
+    while (fifo.read(buf, sizeof buf) || fifo.gcount() > 0) {
+    }
+  });
+  const int status = wait_for(pid);
+  reader.join();
+  const std::string log = read_text(dir.file("dp.log"));
+  ASSERT_TRUE(made) << "EAL never made " << own_runtime_dir(pid) << ": " << log;
+  ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1) << ":\n" << log;
+  EXPECT_EQ(WTERMSIG(status), SIGTERM);
+  EXPECT_EQ(log.find("report"), std::string::npos) << log;
+  EXPECT_FALSE(std::filesystem::exists(own_runtime_dir(pid))) << log;
+}
+
+TEST(DpStart, FailuresAfterEalStartedLeaveNoRuntimeDirectory) {
+  TempDir dir;
+  write_pcap(dir.file("small.pcap"), {udp(true, std::nullopt, 0)});
+  const std::vector<std::string> base{binary("ftzgate-dp"), "--config", source_dir() + "/examples/minimal.yaml",
+                                      "--pcap-in", dir.file("small.pcap"), "--", "--log-level=*:warning"};
+  // EAL itself fails (an unknown device), after it made its runtime directory.
+  auto eal = base;
+  eal.insert(eal.end(), {"--vdev", "net_bogus0"});
+  pid_t pid = spawn(eal, dir.file("eal.log"));
+  int status = wait_for(pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << read_text(dir.file("eal.log"));
+  EXPECT_NE(read_text(dir.file("eal.log")).find("EAL initialisation failed"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(own_runtime_dir(pid)));
+  // The appliance fails to start (no memory for its pool).
+  auto pool = base;
+  pool.insert(pool.end(), {"-m", "24"});
+  pid = spawn(pool, dir.file("pool.log"));
+  status = wait_for(pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << read_text(dir.file("pool.log"));
+  EXPECT_NE(read_text(dir.file("pool.log")).find("mempool of"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(own_runtime_dir(pid)));
+}
+
+TEST(DpStart, WorkersThatDoNotFitInMemoryAreRefusedBeforeEal) {
+  TempDir dir;
+  write_pcap(dir.file("small.pcap"), {udp(true, std::nullopt, 0)});
+  const pid_t pid = spawn({binary("ftzgate-dp"), "--config", source_dir() + "/examples/minimal.yaml", "--pcap-in",
+                           dir.file("small.pcap"), "--workers", "64", "--", "--log-level=*:warning"},
+                          dir.file("dp.log"), false, "FTZGATE_MEMORY_LIMIT=2G");
+  const int status = wait_for(pid);
+  const std::string log = read_text(dir.file("dp.log"));
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << log;
+  EXPECT_NE(log.find("not enough memory: the configuration and command line need "), std::string::npos) << log;
+  EXPECT_NE(log.find("(64 workers x "), std::string::npos) << log;
+  EXPECT_NE(log.find("of the 2.0 GiB available (FTZGATE_MEMORY_LIMIT)"), std::string::npos) << log;
+  EXPECT_NE(log.find("or the number of workers"), std::string::npos) << log;
+  EXPECT_EQ(log.find("TELEMETRY:"), std::string::npos) << "refused before EAL started: " << log;
+  EXPECT_FALSE(std::filesystem::exists(own_runtime_dir(pid)));
+}
+
+// A single pass streams the capture through a pool sized for the workers,
+// not for the file (a 1 GB capture sized a pool for every packet and failed).
+TEST(DpReplay, ACaptureLargerThanThePoolStreamsThroughIt) {
+  TempDir dir;
+  ASSERT_EQ(run(binary("ftzgate-gen") + " bench --small-packets --flows 3000 --packets-per-flow 8 --out " +
+                dir.file("many.pcap")).status, 0);
+  const RunResult r = run_dp("--config " + source_dir() + "/examples/minimal.yaml --pcap-in " + dir.file("many.pcap") +
+                             " --stats " + dir.file("stats.json"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json s = read_json(dir.file("stats.json"));
+  const uint64_t packets = s["report"]["packets"];
+  EXPECT_EQ(packets, 24'000u);
+  EXPECT_LT(s["mempool"]["mbufs"].get<uint64_t>(), packets) << "the pool did not grow with the capture";
+  EXPECT_EQ(s["replay"]["packets"], packets);
+  EXPECT_EQ(s["ports"][0]["rx_packets"], packets) << "the replay enters on the inside port";
+  EXPECT_EQ(s["workers"][0]["forwarded"], packets);
+  EXPECT_EQ(s["report"]["flows"]["created"], 3000);
+  EXPECT_EQ(s["report"]["flows"]["peak_concurrent"], 3000) << "every flow is still open at the end of the capture";
+}
+
+// Two counters the fast path reported wrong: eth_truncated (reason 0) was
+// never listed in --stats, and the report's peak was the flows active at
+// exit (always 0).
+TEST(DpStats, ReportEthTruncatedAndThePeakOfConcurrentFlows) {
+  TempDir dir;
+  std::vector<Bytes> frames;
+  for (int i = 0; i < 3; ++i) frames.push_back(udp(true, std::nullopt, i));
+  frames.push_back(Bytes(10, 0xab));  // shorter than an Ethernet header
+  write_pcap(dir.file("in.pcap"), frames);
+  const RunResult r = run_dp("--config " + source_dir() + "/examples/minimal.yaml --pcap-in " + dir.file("in.pcap") +
+                             " --stats " + dir.file("stats.json"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json s = read_json(dir.file("stats.json"));
+  EXPECT_EQ(s["workers"][0]["reasons"].value("eth_truncated", uint64_t{0}), 1u) << s["workers"][0]["reasons"].dump();
+  EXPECT_EQ(s["report"]["reasons"]["eth_truncated"], 1);
+  EXPECT_EQ(s["report"]["flows"]["peak_concurrent"], 1);
+  EXPECT_NE(r.output.find("peak concurrent    1 of "), std::string::npos) << r.output;
+}
+
+// A classic pcap whose header declares a snap length below what its records
+// hold: libpcap (and net_pcap through it) cut them silently; the replay
+// reads them whole, like ftzgate-inspect, and says so. --loop goes through
+// net_pcap and refuses such a capture.
+TEST(DpReplay, RecordsLongerThanTheSnapLengthAreReadWholeOrRefused) {
+  TempDir dir;
+  std::vector<Bytes> frames;
+  for (int i = 0; i < 3; ++i) frames.push_back(udp(true, std::nullopt, i));
+  Bytes big = test::PacketBuilder().eth().ipv4("10.0.0.1", "203.0.113.10").udp(5000, 8001).payload(std::string(300, 'x')).build();
+  frames.push_back(big);
+  {
+    std::ofstream f(dir.file("lying.pcap"), std::ios::binary);
+    auto put32 = [&f](uint32_t v) { f.write(reinterpret_cast<const char*>(&v), 4); };
+    auto put16 = [&f](uint16_t v) { f.write(reinterpret_cast<const char*>(&v), 2); };
+    put32(test::kPcapMagicNano);
+    put16(2);
+    put16(4);
+    put32(0);
+    put32(0);
+    put32(128);  // snap length
+    put32(test::kLinktypeEthernet);
+    uint32_t t = 1'772'413'200;
+    for (const Bytes& fr : frames) {
+      put32(t++);
+      put32(0);
+      put32(static_cast<uint32_t>(fr.size()));
+      put32(static_cast<uint32_t>(fr.size()));
+      f.write(reinterpret_cast<const char*>(fr.data()), static_cast<std::streamsize>(fr.size()));
+    }
+  }
+  const RunResult r = run_dp("--config " + source_dir() + "/examples/minimal.yaml --pcap-in " + dir.file("lying.pcap") +
+                             " --pcap-out " + dir.file("out") + " --stats " + dir.file("stats.json"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: " + dir.file("lying.pcap") + ": 1 record is longer than the file's snap length 128"),
+            std::string::npos)
+      << r.output;
+  const nlohmann::json s = read_json(dir.file("stats.json"));
+  EXPECT_EQ(s["report"]["records_over_snaplen"], 1);
+  EXPECT_EQ(s["report"]["reasons"]["capture_truncated"], 0) << "judged whole, not as a cut frame";
+  EXPECT_EQ(s["report"]["bytes"].get<uint64_t>() , 3 * frames[0].size() + big.size());
+  const std::vector<Bytes> out = frames_of(dir.file("out/outside.pcap"));
+  ASSERT_EQ(out.size(), frames.size());
+  EXPECT_EQ(out.back(), big) << "forwarded whole";
+
+  const RunResult loop = run_dp("--config " + source_dir() + "/examples/minimal.yaml --pcap-in " + dir.file("lying.pcap") +
+                                " --loop --duration 1");
+  EXPECT_EQ(loop.status, 1) << loop.output;
+  EXPECT_NE(loop.output.find("--loop replays through net_pcap, which cuts them to the snap length"), std::string::npos)
+      << loop.output;
 }
 
 TEST(DpTelemetry, CommandsAnswerThroughDpdkTelemetryPy) {

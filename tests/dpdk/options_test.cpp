@@ -48,7 +48,8 @@ TEST(DpOptions, PcapApplianceHasEveryRoleAndWritesOnePcapPerRole) {
   const drivers::HardwareProfile p = pcap_appliance(*o, nullptr, 100);
   ASSERT_EQ(p.ports.size(), 4u);
   EXPECT_EQ(p.ports[0].device, "net_pcap0");
-  EXPECT_EQ(p.ports[0].devargs, "rx_pcap=/caps/in.pcap,tx_pcap=/out/inside.pcap");
+  // A single pass is fed by the main lcore (CaptureReader): the port only transmits.
+  EXPECT_EQ(p.ports[0].devargs, "tx_pcap=/out/inside.pcap");
   EXPECT_EQ(p.ports[0].pair, "ge-0/0/1");
   EXPECT_EQ(p.ports[1].devargs, "tx_pcap=/out/outside.pcap");
   EXPECT_EQ(p.ports[1].role, engine::PortRole::kOutside);
@@ -70,6 +71,39 @@ TEST(DpOptions, WithoutPcapOutSinksAreNullDevicesAndLoopSizesThePool) {
   EXPECT_EQ((p.mbufs + 1) & p.mbufs, 0u) << "2^k - 1 mbufs";
 }
 
+// A single pass streams the capture: its pool does not grow with the
+// capture (a 1 GB capture sized a pool for every packet and failed), only
+// with what the workers may hold.
+TEST(DpOptions, SinglePassPoolIsSizedForTheWorkersNotTheCapture) {
+  auto o = parse({"--config", "c", "--pcap-in", "big.pcap"});
+  ASSERT_TRUE(o);
+  const drivers::HardwareProfile small = pcap_appliance(*o, nullptr, 1'000);
+  const drivers::HardwareProfile big = pcap_appliance(*o, nullptr, 20'000'000);
+  EXPECT_EQ(small.mbufs, big.mbufs);
+  EXPECT_EQ(big.mbufs, 16383u) << "the default pool holds one worker's 4096 held packets and more";
+  EXPECT_EQ(big.ports[0].device, "net_null0") << "no --pcap-out: the inside port is a sink";
+  drivers::HardwareProfile sizing;
+  sizing.workers = 8;
+  const drivers::HardwareProfile eight = pcap_appliance(*o, &sizing, 20'000'000, 4096);
+  EXPECT_GE(eight.mbufs, 8u * 4096u + 8192u);
+  EXPECT_LT(eight.mbufs, 131072u);
+  EXPECT_EQ((eight.mbufs + 1) & eight.mbufs, 0u) << "2^k - 1 mbufs";
+}
+
+TEST(DpOptions, HelpIsNoError) {
+  for (const char* h : {"--help", "-h"}) {
+    auto o = parse({h});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_TRUE(o->help);
+  }
+  auto later = parse({"--config", "c", "--frob", "--help"});
+  EXPECT_FALSE(later) << "an unknown argument before --help is still reported";
+  auto with = parse({"--config", "c", "--help"});
+  ASSERT_TRUE(with);
+  EXPECT_TRUE(with->help);
+  EXPECT_NE(std::string(kDpUsage).find("--help"), std::string::npos);
+}
+
 TEST(DpOptions, EalArgumentsAddOnlyWhatTheUserDidNotGive) {
   auto o = parse({"--config", "c", "--pcap-in", "in.pcap"});
   ASSERT_TRUE(o);
@@ -79,16 +113,16 @@ TEST(DpOptions, EalArgumentsAddOnlyWhatTheUserDidNotGive) {
   EXPECT_TRUE(contains(a, "--no-huge"));
   EXPECT_TRUE(contains(a, "--no-pci"));
   EXPECT_TRUE(contains(a, "-m"));
-  EXPECT_TRUE(contains(a, "net_pcap0,rx_pcap=in.pcap"));
+  EXPECT_TRUE(contains(a, "net_null0,no-rx=1"));
   EXPECT_TRUE(contains(a, "net_null3,no-rx=1"));
   EXPECT_TRUE(std::any_of(a.begin(), a.end(), [](const std::string& s) { return s.rfind("--file-prefix=", 0) == 0; }));
 
-  auto user = parse({"--config", "c", "--pcap-in", "in.pcap", "--", "-m", "256", "--file-prefix", "mine", "--vdev",
-                     "net_pcap0,rx_pcap=other.pcap", "-l", "0-1"});
+  auto user = parse({"--config", "c", "--pcap-in", "in.pcap", "--loop", "--", "-m", "256", "--file-prefix", "mine",
+                     "--vdev", "net_pcap0,rx_pcap=other.pcap", "-l", "0-1"});
   ASSERT_TRUE(user);
   const auto b = eal_arguments(*user, pcap_appliance(*user, nullptr, 10), "ftzgate-dp");
   EXPECT_EQ(std::count(b.begin(), b.end(), std::string("-m")), 1);
-  EXPECT_FALSE(contains(b, "net_pcap0,rx_pcap=in.pcap")) << "the user's --vdev for the device wins";
+  EXPECT_FALSE(contains(b, "net_pcap0,rx_pcap=in.pcap,infinite_rx=1")) << "the user's --vdev for the device wins";
   EXPECT_TRUE(contains(b, "net_pcap0,rx_pcap=other.pcap"));
   EXPECT_EQ(std::count(b.begin(), b.end(), std::string("-l")), 1);
   EXPECT_FALSE(std::any_of(b.begin(), b.end(), [](const std::string& s) { return s.rfind("--file-prefix=", 0) == 0; }));

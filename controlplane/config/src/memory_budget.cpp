@@ -228,7 +228,10 @@ tl::expected<void, std::string> check_memory(const MemoryBudget& budget, const A
                     format_bytes(available.bytes) + " available (" + available.source + "). Largest items:";
   for (size_t k = 0; k < items.size() && k < 5; ++k) {
     const MemoryItem& i = *items[k];
-    msg += "\n  " + i.name + ": " + format_bytes(i.bytes) + (i.per_worker ? " per worker" : "") + " (" + i.sized_by + ")";
+    msg += "\n  " + i.name + ": " + format_bytes(i.bytes);
+    if (i.per_worker) msg += " per worker";
+    if (i.per_worker && budget.workers > 1) msg += ", " + format_bytes(share(&i)) + " for " + std::to_string(budget.workers);
+    msg += " (" + i.sized_by + ")";
   }
   msg += "\nlower these settings";
   if (budget.workers > 1) msg += " or the number of workers";

@@ -8,10 +8,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <new>
 #include <thread>
 
 #include "appliance_impl.hpp"
+#include "ftz/config/config.hpp"
 #include "ftz/dpdk/l2.hpp"
 #include "ftz/dpdk/symmetric_hash.hpp"
 #include "ftz/engine/eve.hpp"
@@ -85,15 +88,6 @@ const CaptureRecord* WorkerSlot::capture_record(const rte_mbuf* m) const noexcep
   return RTE_MBUF_DYNFIELD(m, c.offset, const CaptureRecord*);
 }
 
-void Appliance::stamp_capture_time(rte_mbuf** mbufs, uint16_t n, uint16_t port_id) noexcept {
-  CaptureClock& c = capture_clock;
-  if (c.offset < 0 || port_id != c.port_id) return;
-  for (uint16_t i = 0; i < n; ++i) {
-    *RTE_MBUF_DYNFIELD(mbufs[i], c.offset, CaptureRecord*) = c.next < c.records.size() ? c.records[c.next] : c.records.back();
-    ++c.next;
-  }
-}
-
 void WorkerSlot::adopt_generation() noexcept {
   Published* p = app_.published.load(std::memory_order_acquire);
   if (p == current_) return;
@@ -123,7 +117,6 @@ int WorkerSlot::loop() noexcept {
     for (const auto& [port, queue] : queues) {
       const uint16_t n = rte_eth_rx_burst(port, queue, mbufs, engine::kBurstSize);
       if (n > 0) {
-        app_.stamp_capture_time(mbufs, n, port);
         process(mbufs, n);
         busy = true;
       }
@@ -226,6 +219,12 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
   for (; next_release < released.size(); ++next_release) {
     const engine::Release& rel = released[next_release];
     act(reinterpret_cast<rte_mbuf*>(rel.token), rel.disposition, rel.verdict, rel.trim);
+  }
+  // The report's "peak concurrent": sampled after every burst, as
+  // ftzgate-inspect samples it.
+  const uint64_t active = worker_->active_flows();
+  if (active > counters_.peak_flows.load(std::memory_order_relaxed)) {
+    counters_.peak_flows.store(active, std::memory_order_relaxed);
   }
   counters_.last_ts_ns.store(newest, std::memory_order_relaxed);
   // Release: whoever sees every packet counted also sees their times.
@@ -414,13 +413,19 @@ engine::WorkerOptions Appliance::worker_options(uint32_t w) const {
   return desk->worker_options(w, base);
 }
 
-tl::expected<std::unique_ptr<Published>, std::string> Appliance::build_published(config::LoadedConfig cfg,
-                                                                                 uint64_t number) const {
+tl::expected<std::unique_ptr<Published>, std::string> Appliance::build_published(
+    config::LoadedConfig cfg, uint64_t number, std::shared_ptr<const engine::sig::SignatureDatabase> db) const {
   // An unchanged catalog keeps the running database: no compile, and the
   // workers' scan streams continue untouched (docs/decisions/0002).
-  std::shared_ptr<const engine::sig::SignatureDatabase> db;
-  if (running && running->gen->signatures() && running->gen->spec().signatures == cfg.spec.signatures) {
+  if (!db && running && running->gen->signatures() && running->gen->spec().signatures == cfg.spec.signatures) {
     db = running->gen->signatures();
+  }
+  if (!db && !cfg.spec.signatures.empty()) {
+    // Compiled here so that a pattern Hyperscan refuses is reported at its
+    // file:line:col.
+    auto compiled = config::compile_signatures(cfg);
+    if (!compiled) return tl::unexpected(config::format_diagnostics(compiled.error()));
+    db = std::move(*compiled);
   }
   auto built = engine::PolicyGeneration::build_with_signatures(std::move(cfg.spec), number, std::move(db));
   if (!built) return tl::unexpected(built.error());
@@ -538,14 +543,48 @@ void Appliance::harvest(bool stopped) {
   }
 }
 
+uint16_t Appliance::push_stash(Stash& s) {
+  if (workers.size() == 1) {
+    // One worker: the burst goes whole or waits, so the worker judges the
+    // bursts as they were read (a replay then expires flows at the same
+    // packets as ftzgate-inspect, which judges the capture 32 at a time).
+    if (rte_ring_sp_enqueue_bulk(workers[0]->distribution_ring(), reinterpret_cast<void* const*>(s.mbufs), s.count,
+                                 nullptr) == 0) {
+      ++distribution_waits;
+      return 0;
+    }
+    const uint16_t pushed = s.count;
+    s.count = 0;
+    return pushed;
+  }
+  // In arrival order per worker; a full ring blocks that worker's later
+  // packets too (backpressure: nothing is dropped, RX simply waits).
+  uint16_t kept = 0;
+  uint16_t pushed = 0;
+  bool blocked[64] = {};
+  for (uint16_t i = 0; i < s.count; ++i) {
+    const uint16_t w = s.worker[i];
+    if (!blocked[w] && rte_ring_sp_enqueue(workers[w]->distribution_ring(), s.mbufs[i]) == 0) {
+      ++pushed;
+      continue;
+    }
+    blocked[w] = true;
+    s.mbufs[kept] = s.mbufs[i];
+    s.worker[kept] = w;
+    ++kept;
+  }
+  if (kept > 0) ++distribution_waits;
+  s.count = kept;
+  return pushed;
+}
+
 bool Appliance::distribute(bool receive) {
-  bool busy = false;
+  bool busy = replay.reader != nullptr && replay_step(receive);
   const uint32_t nw = static_cast<uint32_t>(workers.size());
   for (uint16_t p : distributed_ports) {
     Stash& s = stash[p];
     if (s.count == 0 && receive) {
       s.count = rte_eth_rx_burst(ports[p].id, 0, s.mbufs, engine::kBurstSize);
-      stamp_capture_time(s.mbufs, s.count, ports[p].id);
       for (uint16_t i = 0; i < s.count; ++i) {
         const rte_mbuf* m = s.mbufs[i];
         s.worker[i] = static_cast<uint16_t>(
@@ -554,25 +593,97 @@ bool Appliance::distribute(bool receive) {
     }
     if (s.count == 0) continue;
     busy = true;
-    // In arrival order per worker; a full ring blocks that worker's later
-    // packets too (backpressure: nothing is dropped, RX simply waits).
-    uint16_t kept = 0;
-    bool blocked[64] = {};
-    for (uint16_t i = 0; i < s.count; ++i) {
-      const uint16_t w = s.worker[i];
-      if (!blocked[w] && rte_ring_sp_enqueue(workers[w]->distribution_ring(), s.mbufs[i]) == 0) {
-        ++distributed;
-        continue;
-      }
-      blocked[w] = true;
-      s.mbufs[kept] = s.mbufs[i];
-      s.worker[kept] = w;
-      ++kept;
-    }
-    if (kept > 0) ++distribution_waits;
-    s.count = kept;
+    distributed += push_stash(s);
   }
   return busy;
+}
+
+namespace {
+
+// The record in mbufs of `pool`: one segment when the mbufs were sized for
+// the capture's longest record (main.cpp), chained otherwise. Null, with
+// nothing allocated, when the pool is empty.
+rte_mbuf* record_to_mbuf(rte_mempool* pool, const offline::CaptureRecordView& r) {
+  rte_mbuf* head = nullptr;
+  uint32_t done = 0;
+  while (done < r.caplen || head == nullptr) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (m == nullptr) {
+      if (head != nullptr) rte_pktmbuf_free(head);
+      return nullptr;
+    }
+    const uint32_t n = std::min<uint32_t>(r.caplen - done, rte_pktmbuf_tailroom(m));
+    std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(n)), r.data + done, n);
+    done += n;
+    if (head == nullptr) {
+      head = m;
+    } else if (rte_pktmbuf_chain(head, m) != 0) {
+      rte_pktmbuf_free(m);
+      rte_pktmbuf_free(head);
+      return nullptr;
+    }
+  }
+  return head;
+}
+
+}  // namespace
+
+uint64_t Appliance::processed() const {
+  uint64_t n = 0;
+  for (const auto& w : workers) n += w->counters().rx.load(std::memory_order_acquire);
+  return n;
+}
+
+bool Appliance::replay_step(bool receive) {
+  Replay& r = replay;
+  Stash& s = r.stash;
+  if (s.count == 0 && receive && !r.at_end) {
+    const uint32_t nw = static_cast<uint32_t>(workers.size());
+    const uint16_t port_id = ports[r.port].id;
+    while (s.count < engine::kBurstSize) {
+      if (!r.pending) {
+        const offline::CaptureReader::Next next = r.reader->next(r.record);
+        if (next != offline::CaptureReader::Next::kRecord) {
+          if (next == offline::CaptureReader::Next::kError) r.error = r.reader->error();
+          r.at_end = true;
+          break;
+        }
+        r.pending = true;
+      }
+      rte_mbuf* m = record_to_mbuf(pool, r.record);
+      if (m == nullptr) {
+        // The workers hold the pool (held segments and fragments, rings):
+        // wait for them. A pool they fill without ever judging another
+        // packet cannot drain, and the run says so instead of hanging.
+        ++r.nombuf_waits;
+        const auto now = std::chrono::steady_clock::now();
+        const uint64_t done = processed();
+        if (r.starved_since == std::chrono::steady_clock::time_point{} || done != r.processed_when_starved) {
+          r.starved_since = now;
+          r.processed_when_starved = done;
+        } else if (now - r.starved_since > std::chrono::seconds(5)) {
+          fatal = "replay stalled after " + std::to_string(r.read) + " packets: the workers hold all " +
+                  std::to_string(profile.mbufs) + " mbufs (held segments and fragments); raise mempool.mbufs";
+        }
+        break;
+      }
+      r.starved_since = {};
+      r.pending = false;
+      m->port = port_id;
+      *RTE_MBUF_DYNFIELD(m, capture_clock.offset, CaptureRecord*) = CaptureRecord{r.record.ts_ns, r.record.wirelen};
+      r.bytes += r.record.caplen;
+      if (r.read++ == 0) r.first_ts_ns = r.record.ts_ns;
+      r.last_ts_ns = std::max(r.last_ts_ns, r.record.ts_ns);
+      s.mbufs[s.count] = m;
+      s.worker[s.count] = static_cast<uint16_t>(
+          frame_hash(link, rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m)) % nw);
+      ++s.count;
+    }
+  }
+  tel.replayed.store(r.read, std::memory_order_relaxed);
+  if (s.count == 0) return false;
+  distributed += push_stash(s);  // the replay's hand-over is software distribution too
+  return true;
 }
 
 bool Appliance::drain_shared_tx() {
@@ -643,10 +754,8 @@ void Appliance::poll_reload() {
 }
 
 bool Appliance::capture_done() const {
-  if (options.pcap_in.empty() || options.loop) return false;
-  uint64_t processed = 0;
-  for (const auto& w : workers) processed += w->counters().rx.load(std::memory_order_acquire);
-  return processed >= capture_packets;
+  if (replay.reader == nullptr) return false;
+  return replay.at_end && replay.stash.count == 0 && processed() >= replay.read;
 }
 
 // ------------------------------------------------------------ start / run --
@@ -689,12 +798,20 @@ tl::expected<void, StartError> make_rings(Appliance& a) {
 
 }  // namespace
 
+namespace {
+
+// SIGINT/SIGTERM during start-up: stop building and let main() clean up.
+bool stop_requested() { return signals().stop.load(); }
+StartError interrupted() { return StartError{1, "stopped by a signal during start-up", true}; }
+
+}  // namespace
+
 tl::expected<AppliancePtr, StartError> start_appliance(const DpOptions& options, drivers::HardwareProfile profile,
-                                                       config::LoadedConfig config, CaptureInfo capture) {
+                                                       config::LoadedConfig config, CaptureInfo capture,
+                                                       std::shared_ptr<const engine::sig::SignatureDatabase> signatures) {
   AppliancePtr a(new Appliance(options, std::move(profile)));
   const engine::LinkType link = capture.link;
   a->link = link;
-  a->capture_packets = capture.packets;
   a->nworkers = a->profile.workers;
   if (rte_lcore_count() < a->nworkers + 1) {
     return tl::unexpected(StartError{2, std::to_string(a->nworkers) + " workers need " + std::to_string(a->nworkers + 1) +
@@ -716,14 +833,18 @@ tl::expected<AppliancePtr, StartError> start_appliance(const DpOptions& options,
                                        std::to_string(mb) + " MB): " + rte_strerror(rte_errno) +
                                        "; give EAL more memory (-m MB, or hugepages) or lower mempool.mbufs"));
   }
+  if (stop_requested()) return tl::unexpected(interrupted());
+  // (A --loop replay loads the whole capture into the pool here.)
   if (auto ok = start_ports(*a); !ok) return tl::unexpected(ok.error());
+  if (stop_requested()) return tl::unexpected(interrupted());
   if (auto ok = make_rings(*a); !ok) return tl::unexpected(ok.error());
-  if (!capture.records.empty()) {
+  if (capture.reader) {
     static const rte_mbuf_dynfield kField = {"ftz_capture_record", sizeof(CaptureRecord), alignof(CaptureRecord), 0};
     a->capture_clock.offset = rte_mbuf_dynfield_register(&kField);
     if (a->capture_clock.offset < 0) return tl::unexpected(device_error("capture record field: " + std::string(rte_strerror(rte_errno))));
-    a->capture_clock.port_id = a->ports.front().id;  // the inside port replays the capture
-    a->capture_clock.records = std::move(capture.records);
+    a->capture_clock.port_id = a->ports.front().id;  // the capture enters on the inside port
+    a->replay.reader = std::move(capture.reader);
+    a->replay.port = 0;
   }
 
   const size_t qsbr_size = rte_rcu_qsbr_get_memsize(a->nworkers);
@@ -732,16 +853,27 @@ tl::expected<AppliancePtr, StartError> start_appliance(const DpOptions& options,
     return tl::unexpected(device_error("RCU state: out of DPDK memory"));
   }
 
-  auto first = a->build_published(std::move(config), 1);
+  auto first = a->build_published(std::move(config), 1, std::move(signatures));
   if (!first) return tl::unexpected(StartError{2, options.config + ": " + first.error()});
   auto desk = offline::ComplianceDesk::create(*(*first)->gen, a->nworkers);
   if (!desk) return tl::unexpected(StartError{2, desk.error()});
   a->desk = std::move(*desk);
 
   for (uint32_t w = 0; w < a->nworkers; ++w) {
-    auto engine_worker = std::make_unique<engine::Worker>((*first)->gen, link, a->worker_options(w));
+    // Each worker allocates (and touches) its tables here: seconds for many
+    // workers, so a signal is looked at between them.
+    if (stop_requested()) return tl::unexpected(interrupted());
+    std::unique_ptr<engine::Worker> engine_worker;
+    try {
+      engine_worker = std::make_unique<engine::Worker>((*first)->gen, link, a->worker_options(w));
+    } catch (const std::bad_alloc&) {
+      // main() checked the memory budget; memory taken by others since still ends here, with a message.
+      return tl::unexpected(StartError{1, "out of memory building worker " + std::to_string(w) + " of " +
+                                              std::to_string(a->nworkers) + ": lower the limits in " + options.config +
+                                              " or the number of workers"});
+    }
     auto slot = std::make_unique<WorkerSlot>(*a, w, std::move(engine_worker));
-    if (!a->distributed_ports.empty()) {
+    if (!a->distributed_ports.empty() || a->replay.reader) {
       rte_ring* r = make_ring("ftz_dist_" + std::to_string(w), a->profile.worker_ring_size, RING_F_SP_ENQ | RING_F_SC_DEQ);
       if (r == nullptr) return tl::unexpected(device_error(std::string("distribution ring: ") + rte_strerror(rte_errno)));
       slot->set_distribution_ring(r);
@@ -765,6 +897,7 @@ tl::expected<AppliancePtr, StartError> start_appliance(const DpOptions& options,
     a->eve.open(options.eve, std::ios::out | std::ios::trunc);
     if (!a->eve) return tl::unexpected(StartError{2, options.eve + ": cannot write"});
   }
+  if (stop_requested()) return tl::unexpected(interrupted());
   (*first)->requested = std::chrono::steady_clock::now();
   a->generations[1] = (*first)->gen;
   a->running = std::move(*first);
@@ -788,6 +921,7 @@ int run_appliance(Appliance& a) {
     if (signals().stop.load()) break;
     if (a.options.duration_s > 0 && std::chrono::duration<double>(now - a.started).count() >= a.options.duration_s) break;
     if (a.capture_done()) break;
+    if (!a.fatal.empty()) break;
     bool busy = a.distribute(true);
     busy = a.drain_shared_tx() || busy;
     a.drain_events();
@@ -830,6 +964,19 @@ int run_appliance(Appliance& a) {
   if (a.eve.is_open()) a.eve.flush();
   // The operator's summary, as ftzgate-inspect prints it.
   std::fputs(offline::format_report_text(run_summary(a)).c_str(), stdout);
+  // What the capture did not give as written, as ftzgate-inspect says it.
+  if (a.replay.reader) {
+    const std::string warning = a.replay.reader->over_snaplen_warning();
+    if (!warning.empty()) std::fprintf(stderr, "ftzgate-dp: warning: %s\n", warning.c_str());
+  }
+  if (!a.replay.error.empty()) {
+    std::fprintf(stderr, "ftzgate-dp: %s\n", a.replay.error.c_str());
+    rc = 1;
+  }
+  if (!a.fatal.empty()) {
+    std::fprintf(stderr, "ftzgate-dp: %s\n", a.fatal.c_str());
+    rc = 1;
+  }
   unregister_telemetry();
   for (auto& o : a.offload) {
     if (o) o->remove_all();

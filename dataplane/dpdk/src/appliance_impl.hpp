@@ -66,6 +66,7 @@ struct PathCounters {
   std::atomic<uint64_t> offload_requests_dropped{0};
   std::atomic<int64_t> last_ts_ns{0};      // newest packet time seen
   std::atomic<uint64_t> generation{0};     // the generation the worker runs
+  std::atomic<uint64_t> peak_flows{0};     // most flows active at once (after a burst)
 };
 
 inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) noexcept {
@@ -86,19 +87,14 @@ struct CounterSnapshot {
   uint32_t active_flows = 0;
 };
 
-// net_pcap (DPDK 22.11) offers no RX timestamps and sets an mbuf's length
-// to the captured bytes, yet verdicts depend on packet time (approval
-// validity, timeouts, the counting year) and byte counts on wire lengths. A
-// replay therefore stamps the k-th packet read from the capture's port with
-// the k-th record (read once at start, 16 bytes per packet) in a dynamic
-// mbuf field, so the engine sees what ftzgate-inspect sees. One thread reads
-// that port (its only worker, or the distributing main lcore), so `next`
-// needs no synchronisation.
+// Verdicts depend on packet time (approval validity, timeouts, the counting
+// year) and byte counts on wire lengths, which an mbuf does not carry. A
+// single-pass replay therefore puts each record's time and wire length into
+// a dynamic mbuf field as the main lcore reads it, so the engine sees what
+// ftzgate-inspect sees.
 struct CaptureClock {
   int offset = -1;  // dynamic field; -1: packets take the appliance's clock
   uint16_t port_id = 0xffff;
-  std::vector<CaptureRecord> records;
-  uint64_t next = 0;
 };
 
 class Appliance;
@@ -186,7 +182,6 @@ class Appliance {
   uint64_t drain_cycles = 0;
   int64_t clock_ns() const noexcept;
   CaptureClock capture_clock;
-  void stamp_capture_time(rte_mbuf** mbufs, uint16_t n, uint16_t port_id) noexcept;
   uint32_t nworkers = 1;
 
   // ---- main lcore ----
@@ -200,7 +195,6 @@ class Appliance {
   std::vector<std::unique_ptr<drivers::FlowOffload>> offload;  // per port index
   std::ofstream eve;
   uint64_t events_written = 0;
-  uint64_t capture_packets = 0;
   uint64_t next_generation = 2;
   std::future<tl::expected<std::unique_ptr<Published>, std::string>> building;
   bool reload_wanted = false;
@@ -214,6 +208,7 @@ class Appliance {
     std::atomic<uint64_t> failures{0};
     std::atomic<uint64_t> last_reload_us{0};
     std::atomic<uint64_t> events{0};
+    std::atomic<uint64_t> replayed{0};  // single-pass replay: packets read into the inside port
   } tel;
   std::chrono::steady_clock::time_point started;
   double elapsed_s = 0;  // workers started to workers stopped
@@ -227,9 +222,34 @@ class Appliance {
   std::vector<Stash> stash;                 // per port index
   uint64_t distributed = 0;
   uint64_t distribution_waits = 0;
+  // A single-pass --pcap-in replay: the main lcore reads the capture into
+  // mbufs of the inside port and hands them to the workers' rings, in file
+  // order per worker. The pool bounds what is in flight (no mbuf: reading
+  // waits), so memory does not grow with the capture.
+  struct Replay {
+    std::unique_ptr<offline::CaptureReader> reader;
+    uint16_t port = kNoPort;  // index of the inside port
+    Stash stash;
+    offline::CaptureRecordView record;  // read, not yet in an mbuf (no mbuf was free)
+    bool pending = false;
+    bool at_end = false;
+    uint64_t read = 0;   // records handed over
+    uint64_t bytes = 0;  // their captured bytes
+    int64_t first_ts_ns = 0;
+    int64_t last_ts_ns = 0;
+    uint64_t nombuf_waits = 0;
+    std::string error;  // the capture is damaged or ends mid-record
+    // No mbuf free and no packet judged since: the workers hold the whole pool.
+    std::chrono::steady_clock::time_point starved_since{};
+    uint64_t processed_when_starved = 0;
+  } replay;
+  std::string fatal;  // set by the main loop: stop and exit 1 with this message
 
   engine::WorkerOptions worker_options(uint32_t w) const;
-  tl::expected<std::unique_ptr<Published>, std::string> build_published(config::LoadedConfig cfg, uint64_t number) const;
+  // The generation of `cfg` and one scanner per worker; `db`: its catalog
+  // already compiled (else the running one when unchanged, else compiled here).
+  tl::expected<std::unique_ptr<Published>, std::string> build_published(
+      config::LoadedConfig cfg, uint64_t number, std::shared_ptr<const engine::sig::SignatureDatabase> db = nullptr) const;
   void publish(std::unique_ptr<Published> p);
   bool poll_grace();
   // Formats up to max_per_worker events of each worker (all: at shutdown).
@@ -239,6 +259,13 @@ class Appliance {
   // rings; returns whether packets were pending (receive=false: only pushes
   // what was already read).
   bool distribute(bool receive);
+  // Reads the next records of a single-pass replay into mbufs (receive) and
+  // pushes them to the workers' rings; whether packets were pending.
+  bool replay_step(bool receive);
+  // Pushes a stash into the workers' rings in order; a full ring keeps the
+  // rest (backpressure). Returns how many were pushed.
+  uint16_t push_stash(Stash& s);
+  uint64_t processed() const;
   bool drain_shared_tx();
   void serve_offload();
   void poll_reload();

@@ -1,66 +1,104 @@
 // ftzgate-dp: the DPDK fast path. Same engine, verdicts and events as
 // ftzgate-inspect, on NIC ports (a hardware profile) or on a capture
 // (--pcap-in, the embedded default).
-#include <pcap/pcap.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_mbuf.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "ftz/config/config.hpp"
+#include "ftz/config/memory_budget.hpp"
 #include "ftz/dpdk/appliance.hpp"
 #include "ftz/dpdk/options.hpp"
 #include "ftz/drivers/profile.hpp"
+#include "ftz/engine/signatures/database.hpp"
+#include "ftz/offline/capture_reader.hpp"
 
 namespace {
 
 using ftz::dpdk::DpOptions;
 
-// net_pcap replays the file; the data plane needs its link type and, to know
-// when the capture is done (and to size an infinite_rx pool), its length.
-// The record times are kept for a single pass (see CaptureClock).
-// max_caplen: the longest record, so that every frame fits one mbuf (see main).
-tl::expected<ftz::dpdk::CaptureInfo, std::string> survey_capture(const std::string& path, bool keep_times,
-                                                                 uint32_t& max_caplen) {
-  char err[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
-  if (p == nullptr) return tl::unexpected(path + ": cannot read capture: " + err);
-  ftz::dpdk::CaptureInfo c;
-  switch (pcap_datalink(p)) {
-    case DLT_EN10MB: c.link = ftz::engine::LinkType::kEthernet; break;
-    case DLT_RAW: c.link = ftz::engine::LinkType::kRawIp; break;
-    case DLT_LINUX_SLL: c.link = ftz::engine::LinkType::kLinuxSll; break;
-#ifdef DLT_LINUX_SLL2
-    case DLT_LINUX_SLL2: c.link = ftz::engine::LinkType::kLinuxSll2; break;
-#endif
-    default:
-      pcap_close(p);
-      return tl::unexpected(path + ": unsupported link type (supported: EN10MB, RAW, LINUX_SLL, LINUX_SLL2)");
+void on_signal(int sig) {
+  if (sig == SIGHUP) {
+    ftz::dpdk::signals().reload.store(true);
+  } else {
+    ftz::dpdk::signals().stop_signal.store(sig);
+    ftz::dpdk::signals().stop.store(true);
   }
-  pcap_pkthdr* h = nullptr;
-  const u_char* d = nullptr;
-  int rc = 0;
-  while ((rc = pcap_next_ex(p, &h, &d)) == 1) {
-    ++c.packets;
-    max_caplen = std::max(max_caplen, h->caplen);
-    if (keep_times) {
-      c.records.push_back({int64_t{h->ts.tv_sec} * 1'000'000'000 + h->ts.tv_usec, h->len});  // nano precision
-    }
-  }
-  std::string error = rc == PCAP_ERROR ? std::string(pcap_geterr(p)) : std::string();
-  pcap_close(p);
-  if (!error.empty()) return tl::unexpected(path + ": " + error);
-  return c;
 }
 
-void on_signal(int sig) {
-  if (sig == SIGHUP) ftz::dpdk::signals().reload.store(true);
-  else ftz::dpdk::signals().stop.store(true);
+// First thing in main: a SIGHUP during start-up must not kill the process
+// (it is served once the appliance runs), and SIGINT/SIGTERM are honoured
+// even when the parent started us with them blocked (the mask is inherited
+// across exec).
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigset_t ours;
+  sigemptyset(&ours);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    sigaction(sig, &sa, nullptr);
+    sigaddset(&ours, sig);
+  }
+  sigprocmask(SIG_UNBLOCK, &ours, nullptr);
+}
+
+bool stop_requested() { return ftz::dpdk::signals().stop.load(); }
+
+// A stop signal during start-up ends the process the way the signal's
+// default action would have (after our clean-up), so a supervisor sees
+// "terminated by SIGTERM" rather than an error or a success.
+[[noreturn]] void die_by_signal() {
+  const int sig = ftz::dpdk::signals().stop_signal.load() != 0 ? ftz::dpdk::signals().stop_signal.load() : SIGTERM;
+  std::fprintf(stderr, "ftzgate-dp: %s during start-up: stopped\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  std::fflush(stderr);
+  std::signal(sig, SIG_DFL);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  sigprocmask(SIG_UNBLOCK, &one, nullptr);
+  raise(sig);
+  std::_Exit(128 + sig);
+}
+
+// The capture before EAL start, in one streaming pass (memory does not grow
+// with the file): link type, packets (an infinite_rx pool holds them all),
+// the longest record (every frame fits one mbuf), and records longer than
+// the snap length. A long survey still answers SIGINT/SIGTERM.
+struct Survey {
+  uint64_t packets = 0;
+  uint32_t max_caplen = 0;
+  uint64_t over_snaplen = 0;
+  std::string over_snaplen_warning;
+  ftz::engine::LinkType link = ftz::engine::LinkType::kEthernet;
+};
+
+tl::expected<Survey, std::string> survey_capture(const std::string& path) {
+  auto reader = ftz::offline::CaptureReader::open(path);
+  if (!reader) return tl::unexpected(reader.error());
+  Survey s;
+  s.link = (*reader)->link();
+  ftz::offline::CaptureRecordView r;
+  for (;;) {
+    const auto next = (*reader)->next(r);
+    if (next == ftz::offline::CaptureReader::Next::kEnd) break;
+    if (next == ftz::offline::CaptureReader::Next::kError) return tl::unexpected((*reader)->error());
+    ++s.packets;
+    s.max_caplen = std::max(s.max_caplen, r.caplen);
+    if ((s.packets & 0xffff) == 0 && stop_requested()) return s;
+  }
+  s.over_snaplen = (*reader)->over_snaplen();
+  s.over_snaplen_warning = (*reader)->over_snaplen_warning();
+  return s;
 }
 
 std::string file_prefix(const std::vector<std::string>& eal) {
@@ -71,6 +109,36 @@ std::string file_prefix(const std::vector<std::string>& eal) {
   return "rte";
 }
 
+// Where EAL keeps the runtime files of `prefix` (eal_create_runtime_dir):
+// /var/run/dpdk for root, else $XDG_RUNTIME_DIR/dpdk or /tmp/dpdk.
+std::string runtime_dir(const std::string& prefix) {
+  if (getuid() == 0) return "/var/run/dpdk/" + prefix;
+  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+  return std::string(xdg != nullptr ? xdg : "/tmp") + "/dpdk/" + prefix;
+}
+
+// The value of an EAL option ("-m 512", "-m512"), or "".
+std::string eal_value(const std::vector<std::string>& eal, const std::string& name) {
+  for (size_t i = 0; i < eal.size(); ++i) {
+    if (eal[i] == name && i + 1 < eal.size()) return eal[i + 1];
+    if (eal[i].rfind(name, 0) == 0 && eal[i].size() > name.size() && name.size() == 2) return eal[i].substr(2);
+  }
+  return "";
+}
+
+// The DPDK heap of a run without hugepages is ordinary anonymous memory
+// (-m MB, 64 MB without -m), fully touched when the pool is populated: it
+// belongs in the budget. With hugepages the pool lives in the hugepage pool,
+// which EAL checks itself.
+std::vector<ftz::config::MemoryItem> dpdk_memory(const std::vector<std::string>& eal,
+                                                 const ftz::drivers::HardwareProfile& profile) {
+  if (std::find(eal.begin(), eal.end(), "--no-huge") == eal.end()) return {};
+  const std::string m = eal_value(eal, "-m");
+  const uint64_t mb = m.empty() ? 64 : std::strtoull(m.c_str(), nullptr, 10);
+  return {{"DPDK heap without hugepages", "EAL -m " + std::to_string(mb) + " for mempool.mbufs = " + std::to_string(profile.mbufs),
+           mb << 20, false}};
+}
+
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "ftzgate-dp: %s\n", message.c_str());
   return code;
@@ -79,21 +147,30 @@ int fail(int code, const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // First: a SIGHUP during start-up (EAL, pool, capture load) must not kill
-  // the process; it is served once the appliance runs.
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  std::signal(SIGHUP, on_signal);
+  install_signal_handlers();
   auto options = ftz::dpdk::parse_dp_args(argc, argv);
   if (!options) {
     std::fprintf(stderr, "ftzgate-dp: %s\n%s", options.error().c_str(), ftz::dpdk::kDpUsage);
     return 2;
+  }
+  if (options->help) {
+    std::fputs(ftz::dpdk::kDpUsage, stdout);
+    return 0;
   }
   auto config = ftz::config::load_config(options->config);
   if (!config) {
     std::fputs(ftz::config::format_diagnostics(config.error()).c_str(), stderr);
     return fail(2, options->config + ": configuration rejected");
   }
+  if (stop_requested()) die_by_signal();
+  // Compiled before EAL start: Hyperscan's refusals name the pattern's
+  // file:line:col, and the stream and scratch sizes go into the budget.
+  auto signatures = ftz::config::compile_signatures(*config);
+  if (!signatures) {
+    std::fputs(ftz::config::format_diagnostics(signatures.error()).c_str(), stderr);
+    return fail(2, options->config + ": configuration rejected");
+  }
+  if (stop_requested()) die_by_signal();
   std::optional<ftz::drivers::HardwareProfile> loaded_profile;
   if (!options->profile.empty()) {
     auto p = ftz::drivers::load_profile(options->profile);
@@ -106,21 +183,34 @@ int main(int argc, char** argv) {
   ftz::dpdk::CaptureInfo capture;
   ftz::drivers::HardwareProfile profile;
   if (!options->pcap_in.empty()) {
-    uint32_t max_caplen = 0;
-    auto c = survey_capture(options->pcap_in, !options->loop, max_caplen);
-    if (!c) return fail(1, c.error());
-    capture = std::move(*c);
+    auto survey = survey_capture(options->pcap_in);
+    if (!survey) return fail(1, survey.error());
+    if (stop_requested()) die_by_signal();
+    if (options->loop && survey->over_snaplen > 0) {
+      // net_pcap reads through libpcap, which would cut these records.
+      return fail(1, survey->over_snaplen_warning.substr(0, survey->over_snaplen_warning.find(": libpcap")) +
+                         ": --loop replays through net_pcap, which cuts them to the snap length; replay the "
+                         "capture without --loop");
+    }
+    capture.packets = survey->packets;
+    capture.link = survey->link;
+    if (!options->loop) {
+      // A single pass streams the capture through the main lcore.
+      auto reader = ftz::offline::CaptureReader::open(options->pcap_in);
+      if (!reader) return fail(1, reader.error());
+      capture.reader = std::move(*reader);
+    }
     if (!options->pcap_out.empty()) {
       std::error_code ec;
       std::filesystem::create_directories(options->pcap_out, ec);
       if (ec) return fail(2, options->pcap_out + ": cannot create: " + ec.message());
     }
-    profile = ftz::dpdk::pcap_appliance(*options, loaded_profile ? &*loaded_profile : nullptr, capture.packets);
-    // net_pcap chains a record longer than an mbuf's room into several
-    // segments, and the packet path hands the engine one contiguous segment:
-    // it would judge the head of the frame as a truncated capture. Size the
-    // mbufs for the longest record instead (the mempool size field is 16 bits).
-    const uint32_t room = max_caplen + RTE_PKTMBUF_HEADROOM;
+    profile = ftz::dpdk::pcap_appliance(*options, loaded_profile ? &*loaded_profile : nullptr, capture.packets,
+                                        config->spec.limits.hold_max_packets);
+    // The packet path hands the engine one contiguous segment: size the
+    // mbufs for the longest record (a chained one is judged on its first
+    // segment, as a capture cut short). The mempool size field is 16 bits.
+    const uint32_t room = survey->max_caplen + RTE_PKTMBUF_HEADROOM;
     if (room > profile.mbuf_data_room) profile.mbuf_data_room = std::min<uint32_t>(room, UINT16_MAX);
   } else {
     profile = *loaded_profile;
@@ -128,26 +218,60 @@ int main(int argc, char** argv) {
   }
 
   const std::vector<std::string> eal = ftz::dpdk::eal_arguments(*options, profile, argv[0]);
+  // Everything the workers and the pool take, against what the machine (or
+  // its cgroup) has, before EAL or any worker allocates it.
+  {
+    ftz::config::RunShape shape;
+    shape.workers = profile.workers;
+    shape.worker.event_queue_capacity = profile.event_ring_size;
+    shape.event_queue_from = "rings.events of the hardware profile";
+    shape.signatures = signatures->get();
+    shape.extra = dpdk_memory(eal, profile);
+    auto fits = ftz::config::check_memory(ftz::config::memory_budget(config->spec.limits, shape),
+                                          ftz::config::available_memory());
+    if (!fits) return fail(1, options->config + ": " + fits.error());
+  }
+  if (stop_requested()) die_by_signal();
+
   std::vector<char*> eal_argv;
   for (const std::string& a : eal) eal_argv.push_back(const_cast<char*>(a.c_str()));
-  const bool own_prefix = file_prefix(options->eal) == "rte" && file_prefix(eal) != "rte";
+  // A prefix this run made up is nobody else's; a prefix the operator gave
+  // is ours once EAL initialised with it (it took the primary's lock), never
+  // before (another primary may own it).
+  const std::string prefix = file_prefix(eal);
+  const bool own_prefix = file_prefix(options->eal) == "rte" && prefix != "rte";
+  bool eal_ready = false;
+  const auto cleanup = [&]() {
+    if (eal_ready) rte_eal_cleanup();
+    if (own_prefix || eal_ready) {
+      // EAL leaves its config and fbarray files behind; no run leaves its runtime directory.
+      std::error_code ec;
+      std::filesystem::remove_all(runtime_dir(prefix), ec);
+    }
+  };
   if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
-    return fail(1, std::string("EAL initialisation failed: ") + rte_strerror(rte_errno));
+    const std::string why = rte_strerror(rte_errno);
+    cleanup();
+    return fail(1, "EAL initialisation failed: " + why);
+  }
+  eal_ready = true;
+  if (stop_requested()) {
+    cleanup();
+    die_by_signal();
   }
   int rc = 0;
+  bool interrupted = false;
   {
-    auto appliance = ftz::dpdk::start_appliance(*options, profile, std::move(*config), std::move(capture));
+    auto appliance = ftz::dpdk::start_appliance(*options, profile, std::move(*config), std::move(capture),
+                                                std::move(*signatures));
     if (!appliance) {
-      rc = fail(appliance.error().exit_code, appliance.error().message);
+      interrupted = appliance.error().interrupted;
+      if (!interrupted) rc = fail(appliance.error().exit_code, appliance.error().message);
     } else {
       rc = ftz::dpdk::run_appliance(**appliance);
     }
   }
-  rte_eal_cleanup();
-  if (own_prefix) {
-    // A prefix this run made up is nobody else's: leave no runtime files.
-    std::error_code ec;
-    std::filesystem::remove_all("/var/run/dpdk/" + file_prefix(eal), ec);
-  }
+  cleanup();
+  if (interrupted) die_by_signal();
   return rc;
 }

@@ -23,7 +23,10 @@ const char* const kDpUsage =
     "                    hugepages, no PCI); stops at the end of the capture\n"
     "  --loop            replay the capture from memory until --duration or a signal\n"
     "  --pcap-out DIR    write what each port role transmits to DIR/{inside,outside,channel,mirror}.pcap\n"
-    "  -- ...            EAL options, passed through unchanged (-l, -m, --no-huge, --vdev, -a, ...)\n";
+    "  -h, --help        print this help and exit\n"
+    "  -- ...            EAL options, passed through unchanged (-l, -m, --no-huge, --vdev, -a, ...)\n"
+    "exit status: 0 clean stop, 1 devices, memory or capture, 2 arguments, configuration or profile;\n"
+    "SIGINT/SIGTERM during start-up end the process by that signal\n";
 
 namespace {
 
@@ -82,6 +85,10 @@ tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* 
       o.eal.assign(argv + i + 1, argv + argc);
       break;
     }
+    if (arg == "-h" || arg == "--help") {
+      o.help = true;
+      return o;  // whatever else was given: the operator asked for the usage
+    }
     auto value = [&]() -> tl::expected<std::string, std::string> {
       if (i + 1 >= argc) return tl::unexpected(arg + " needs a value");
       return std::string(argv[++i]);
@@ -126,7 +133,7 @@ tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* 
 }
 
 drivers::HardwareProfile pcap_appliance(const DpOptions& o, const drivers::HardwareProfile* sizing,
-                                        uint64_t capture_packets) {
+                                        uint64_t capture_packets, uint32_t held_per_worker) {
   drivers::HardwareProfile p;
   if (sizing != nullptr) p = *sizing;
   p.name = "pcap";
@@ -135,22 +142,35 @@ drivers::HardwareProfile pcap_appliance(const DpOptions& o, const drivers::Hardw
   if (o.workers != 0) p.workers = o.workers;
   drivers::PortProfile inside;
   inside.name = "ge-0/0/0";
-  inside.device = "net_pcap0";
   inside.role = engine::PortRole::kInside;
   inside.pair = "ge-0/0/1";
   inside.rx_queues = 1;
   inside.tx_queues = 1;
-  inside.devargs = "rx_pcap=" + o.pcap_in;
-  if (o.loop) inside.devargs += ",infinite_rx=1";
-  // Without tx_pcap net_pcap drops what the inside port transmits (RSTs).
-  if (!o.pcap_out.empty()) inside.devargs += ",tx_pcap=" + o.pcap_out + "/inside.pcap";
+  if (o.loop) {
+    inside.device = "net_pcap0";
+    inside.devargs = "rx_pcap=" + o.pcap_in + ",infinite_rx=1";
+    // Without tx_pcap net_pcap drops what the inside port transmits (RSTs).
+    if (!o.pcap_out.empty()) inside.devargs += ",tx_pcap=" + o.pcap_out + "/inside.pcap";
+  } else if (!o.pcap_out.empty()) {
+    // The main lcore feeds the capture in; the port only transmits.
+    inside.device = "net_pcap0";
+    inside.devargs = "tx_pcap=" + o.pcap_out + "/inside.pcap";
+  } else {
+    inside.device = "net_null0";
+    inside.devargs = "no-rx=1";
+  }
   p.ports.push_back(inside);
   p.ports.push_back(sink_port("ge-0/0/1", "1", engine::PortRole::kOutside, "ge-0/0/0", o, "outside"));
   p.ports.push_back(sink_port("ge-0/0/2", "2", engine::PortRole::kChannel, "ge-0/0/0", o, "channel"));
   p.ports.push_back(sink_port("ge-0/0/3", "3", engine::PortRole::kMirror, "", o, "mirror"));
   // infinite_rx keeps every packet of the capture in an mbuf for good; the
-  // pool needs room for them plus the queues and bursts in flight.
-  const uint64_t needed = capture_packets + 8192;
+  // pool needs room for them plus the queues and bursts in flight. A single
+  // pass needs room for what every worker may hold (held segments, and
+  // bursts and TX buffers on top) plus the lcore caches and 8192 in flight,
+  // whatever the capture's size.
+  const uint64_t in_flight = uint64_t{p.workers} * (held_per_worker + 4 * 32) +
+                             uint64_t{p.workers + 1} * p.mbuf_cache + 8192;
+  const uint64_t needed = o.loop ? capture_packets + 8192 : in_flight;
   uint64_t mbufs = p.mbufs;
   while (mbufs < needed) mbufs = mbufs * 2 + 1;
   p.mbufs = static_cast<uint32_t>(mbufs);

@@ -39,7 +39,8 @@ json path_json(const PathCounters& c) {
               {"channel_vlan_stripped", v(c.channel_vlan_stripped)},
               {"offload_requests", v(c.offload_requests)},
               {"offload_requests_dropped", v(c.offload_requests_dropped)},
-              {"generation", v(c.generation)}};
+              {"generation", v(c.generation)},
+              {"peak_flows", v(c.peak_flows)}};
 }
 
 }  // namespace
@@ -71,7 +72,8 @@ json worker_json(WorkerSlot& w, bool stopped) {
     w.read_snapshot(c, active);
   }
   json malformed = json::object();
-  for (uint32_t r = 1; r < engine::kReasonCount; ++r) {
+  // From 0: eth_truncated is reason 0 (reasons.def), not a placeholder.
+  for (uint32_t r = 0; r < engine::kReasonCount; ++r) {
     if (c.reasons[r] != 0) malformed[std::string(engine::reason_name(static_cast<engine::Reason>(r)))] = c.reasons[r];
   }
   json verdicts{{"allow", c.flows_by_action[0]}, {"route", c.flows_by_action[1]},
@@ -130,7 +132,9 @@ offline::InspectSummary run_summary(Appliance& a) {
   s.link_type = a.link == engine::LinkType::kEthernet ? "EN10MB" : "other";
   for (auto& w : a.workers) {
     offline::add_worker_totals(s, w->engine(), *a.running->gen);
-    s.peak_active_flows += w->engine().active_flows();
+    // Each worker's own peak (flows live on one worker): their sum bounds
+    // the appliance's peak from above and equals it with one worker.
+    s.peak_active_flows += w->counters().peak_flows.load(std::memory_order_relaxed);
     s.packets_written += w->counters().tx.load(std::memory_order_relaxed);
     s.resets_written += w->counters().resets_sent.load(std::memory_order_relaxed);
   }
@@ -140,16 +144,30 @@ offline::InspectSummary run_summary(Appliance& a) {
   s.compliance = a.desk->rows();
   s.compliance_note = a.desk->note();
   s.notices = a.notices;
-  if (!a.capture_clock.records.empty()) {
-    s.first_ts_ns = a.capture_clock.records.front().ts_ns;
-    s.last_ts_ns = a.capture_clock.records.back().ts_ns;
+  if (a.replay.reader && a.replay.read > 0) {
+    s.first_ts_ns = a.replay.first_ts_ns;
+    s.last_ts_ns = a.replay.last_ts_ns;
+  }
+  if (a.replay.reader) {
+    s.records_over_snaplen = a.replay.reader->over_snaplen();
+    s.capture_warning = a.replay.reader->over_snaplen_warning();
+    s.truncated_file = !a.replay.error.empty();
+    s.read_error = a.replay.error;
   }
   return s;
 }
 
 std::string stats_json(Appliance& a) {
   json ports = json::array();
-  for (const Port& p : a.ports) ports.push_back(port_json(p));
+  for (size_t i = 0; i < a.ports.size(); ++i) {
+    json p = port_json(a.ports[i]);
+    if (a.replay.reader && i == a.replay.port) {
+      // A single-pass replay enters on the inside port through the main lcore, not the PMD.
+      p["rx_packets"] = p["rx_packets"].get<uint64_t>() + a.replay.read;
+      p["rx_bytes"] = p["rx_bytes"].get<uint64_t>() + a.replay.bytes;
+    }
+    ports.push_back(std::move(p));
+  }
   json workers = json::array();
   for (auto& w : a.workers) workers.push_back(worker_json(*w, true));
   const offline::InspectSummary s = run_summary(a);
@@ -157,6 +175,8 @@ std::string stats_json(Appliance& a) {
            {"ports", ports},
            {"workers", workers},
            {"distribution", {{"ports", a.distributed_ports.size()}, {"packets", a.distributed}, {"waits", a.distribution_waits}}},
+           {"replay", {{"packets", a.replay.read}, {"nombuf_waits", a.replay.nombuf_waits}}},
+           {"mempool", {{"mbufs", a.profile.mbufs}, {"data_room", a.profile.mbuf_data_room}, {"cache", a.profile.mbuf_cache}}},
            {"reload", reload_json(a)},
            {"offload", offload_json(a)},
            {"report", json::parse(offline::format_report_json(s))}};

@@ -44,6 +44,7 @@ int stats_cmd(const char*, const char*, rte_tel_data* d) {
     imissed += s.imissed;
     nombuf += s.rx_nombuf;
   }
+  rx += a->tel.replayed.load(std::memory_order_relaxed);  // a single-pass replay enters on the inside port
   add(d, "port_rx_packets", rx);
   add(d, "port_tx_packets", tx);
   add(d, "port_imissed", imissed);

@@ -22,7 +22,8 @@ constexpr const char* kUsage =
     "  --pcap-out FILE  write the packets the appliance would forward (classic pcap)\n"
     "  --json           print the report as JSON instead of text\n"
     "  --classify-all   audit mode: classify every flow's content, whatever the policy\n"
-    "  --state-out FILE save the compliance ledger (year's counts) to FILE\n";
+    "  --state-out FILE save the compliance ledger (year's counts) to FILE\n"
+    "  -h, --help       print this help and exit\n";
 
 struct Args {
   std::string config;

@@ -16,7 +16,8 @@ constexpr const char* kUsage =
     "  ftzgate-gen bench --out FILE --flows N [--pi-percent P] [--seed N]\n"
     "                    [--small-packets [--packets-per-flow K]]\n"
     "      N interleaved HTTP flows (1-32 KiB bodies), P% carrying resident IDs;\n"
-    "      --small-packets: N UDP flows of K 60-byte frames each (default K=8)\n";
+    "      --small-packets: N UDP flows of K 60-byte frames each (default K=8)\n"
+    "  ftzgate-gen -h | --help\n";
 
 bool parse_u64(std::string_view text, std::uint64_t& out) {
   if (text.empty()) return false;
@@ -34,12 +35,16 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // -h/--help anywhere ("ftzgate-gen bench --help") asks for the usage: no error.
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  }
   if (argc < 2) return usage_error("missing command");
   const std::string_view command = argv[1];
-  if (command == "-h" || command == "--help") {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
   ftz::test::gen::BenchOptions bench;
   bool have_flows = false;
   for (int i = 2; i < argc; ++i) {

@@ -16,6 +16,7 @@
 #include "ftz/dpdk/options.hpp"
 #include "ftz/drivers/profile.hpp"
 #include "ftz/engine/packet.hpp"
+#include "ftz/offline/capture_reader.hpp"
 
 namespace ftz::dpdk {
 
@@ -26,16 +27,18 @@ struct ApplianceDeleter {
 };
 using AppliancePtr = std::unique_ptr<Appliance, ApplianceDeleter>;
 
-// Set from signal handlers; read by the main loop.
+// Set from signal handlers; read by start-up and the main loop.
 struct Signals {
   std::atomic<bool> stop{false};
   std::atomic<bool> reload{false};
+  std::atomic<int> stop_signal{0};  // SIGINT or SIGTERM, the one that set `stop`
 };
 Signals& signals() noexcept;
 
 struct StartError {
   int exit_code = 2;  // 2: configuration/profile/arguments, 1: devices or memory
   std::string message;
+  bool interrupted = false;  // SIGINT/SIGTERM arrived during start-up: nothing else went wrong
 };
 
 // What net_pcap does not carry from a capture record: its time and its
@@ -49,14 +52,17 @@ struct CaptureRecord {
 struct CaptureInfo {
   uint64_t packets = 0;
   engine::LinkType link = engine::LinkType::kEthernet;
-  std::vector<CaptureRecord> records;  // in file order (not kept for --loop)
+  // A single pass (no --loop): the capture opened again from its start; the
+  // main lcore reads it record by record into mbufs of the inside port.
+  std::unique_ptr<offline::CaptureReader> reader;
 };
 
-// Builds everything after rte_eal_init: generation, mempool, ports, workers.
-tl::expected<AppliancePtr, StartError> start_appliance(const DpOptions& options,
-                                                                    drivers::HardwareProfile profile,
-                                                                    config::LoadedConfig config,
-                                                                    CaptureInfo capture);
+// Builds everything after rte_eal_init: generation (with `signatures`, the
+// configuration's catalog compiled before EAL start), mempool, ports,
+// workers. Checks signals().stop between its steps (StartError::interrupted).
+tl::expected<AppliancePtr, StartError> start_appliance(
+    const DpOptions& options, drivers::HardwareProfile profile, config::LoadedConfig config, CaptureInfo capture,
+    std::shared_ptr<const engine::sig::SignatureDatabase> signatures);
 
 // Runs until --duration, a signal, or the end of a --pcap-in capture; then
 // stops the workers, writes the statistics and releases the ports. Returns

@@ -7,9 +7,11 @@
 //              [--pcap-in FILE [--loop] [--pcap-out DIR]] [-- EAL options]
 //
 // --pcap-in is the standalone embedded default: the capture enters on the
-// inside port of a net_pcap appliance (no hugepages, no PCI) and every port
+// inside port of a virtual appliance (no hugepages, no PCI) and every port
 // role transmits into DIR/<role>.pcap (or into net_null sinks without
-// --pcap-out).
+// --pcap-out). A single pass streams the capture: the main lcore reads it
+// record by record into mbufs (ftz::offline::CaptureReader); --loop replays
+// it from memory with net_pcap's infinite_rx.
 
 #include <cstdint>
 #include <string>
@@ -32,6 +34,7 @@ struct DpOptions {
   bool loop = false;
   std::string pcap_out;
   std::vector<std::string> eal;  // after "--", unchanged
+  bool help = false;             // -h/--help: print the usage, exit 0
 };
 
 // Exit code 2 material: the message names the argument.
@@ -39,12 +42,15 @@ tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* 
 
 extern const char* const kDpUsage;
 
-// The appliance a --pcap-in run drives: inside (rx the capture), outside,
-// channel and mirror ports on net_pcap (or net_null sinks), with the
-// profile's sizing when one is given. `mbufs_needed` covers an infinite_rx
-// replay, which keeps the whole capture in mbufs.
+// The appliance a --pcap-in run drives: inside, outside, channel and mirror
+// ports on net_pcap (or net_null sinks), with the profile's sizing when one
+// is given. With --loop the inside port replays the capture itself
+// (infinite_rx: every packet stays in an mbuf, so the pool holds
+// `capture_packets` more); a single pass feeds the inside port from the
+// main lcore, and the pool needs room for what the workers may hold
+// (`held_per_worker`, limits.hold_max_packets) besides the packets in flight.
 drivers::HardwareProfile pcap_appliance(const DpOptions& o, const drivers::HardwareProfile* sizing,
-                                        uint64_t capture_packets);
+                                        uint64_t capture_packets, uint32_t held_per_worker = 4096);
 
 // argv for rte_eal_init: program name, the user's EAL options, then what the
 // profile needs and the user did not give: --vdev for each vdev port, -a for
