@@ -148,7 +148,13 @@ MemoryBudget memory_budget(const engine::Limits& l, const RunShape& shape) {
   const engine::WorkerOptions& o = shape.worker;
   const engine::Worker::Footprint fp = engine::Worker::footprint();
   const engine::sig::SignatureDatabase* db = shape.signatures;
-  const uint64_t streams = db != nullptr ? 2 * uint64_t{o.inspect_max_flows} : 0;  // two directions per flow
+  // As the Worker resolves them: an option set by the packet path wins over the limit.
+  const uint32_t inspect = o.inspect_max_flows != 0 ? o.inspect_max_flows : l.inspect_max_flows;
+  const std::string inspect_from = o.inspect_max_flows != 0 ? "inspect_max_flows" : "limits.inspect_max_flows";
+  const uint32_t events = o.event_queue_capacity != 0 ? o.event_queue_capacity : l.event_queue_size;
+  const std::string events_from =
+      o.event_queue_capacity != 0 ? "event queue capacity (" + shape.event_queue_from + ")" : "limits.event_queue_size";
+  const uint64_t streams = db != nullptr ? 2 * uint64_t{inspect} : 0;  // two directions per flow
   const engine::sig::ScannerConfig scanner;  // what Worker::make_scanner leaves at its defaults
   // hs_open_stream allocates each stream on its own (allocator overhead included).
   const double stream_bytes = db != nullptr ? static_cast<double>(db->stream_size() + 16 + sizeof(void*) + sizeof(uint32_t)) : 0;
@@ -159,13 +165,14 @@ MemoryBudget memory_budget(const engine::Limits& l, const RunShape& shape) {
   // a new limit is a new line here.
   b.items = {
       {"flow table", setting("limits.flow_table_size", l.flow_table_size), mul(l.flow_table_size, static_cast<double>(fp.per_flow))},
+      // Out-of-order data and the kept copy of unacknowledged bytes share this pool.
       {"TCP reassembly segment pool", setting("limits.reassembly_memcap_bytes", l.reassembly_memcap_bytes), segment_pool_bytes(l.reassembly_memcap_bytes)},
       {"IP fragment memory", setting("limits.defrag_memcap_bytes", l.defrag_memcap_bytes), mul(l.defrag_memcap_bytes, Defragmenter::bytes_per_memcap_byte())},
       {"IP fragment contexts", setting("limits.defrag_max_datagrams", l.defrag_max_datagrams), mul(l.defrag_max_datagrams, static_cast<double>(Defragmenter::bytes_per_datagram()))},
       {"held packets", setting("limits.hold_max_packets", l.hold_max_packets), mul(l.hold_max_packets, static_cast<double>(fp.per_held_packet))},
-      {"event queue", setting("event queue capacity", o.event_queue_capacity) + " (" + shape.event_queue_from + ")", mul(std::bit_ceil(std::max(o.event_queue_capacity, 2u)), static_cast<double>(sizeof(engine::Event)))},
-      {"scan states", setting("inspect_max_flows", o.inspect_max_flows), db != nullptr ? mul(o.inspect_max_flows, static_cast<double>(fp.per_content_flow)) : 0},
-      {"Hyperscan streams", setting("2 x inspect_max_flows", streams), mul(streams, stream_bytes)},
+      {"event queue", setting(events_from, events), mul(std::bit_ceil(std::max(events, 2u)), static_cast<double>(sizeof(engine::Event)))},
+      {"scan states", setting(inspect_from, inspect), db != nullptr ? mul(inspect, static_cast<double>(fp.per_content_flow)) : 0},
+      {"Hyperscan streams", setting("2 x " + inspect_from, streams), mul(streams, stream_bytes)},
       {"Hyperscan scratch", "the signature catalog", db != nullptr ? scratch_bytes(*db) : 0},
       {"inflate arenas", "built in", db != nullptr ? scanner.inflate_memcap_bytes / engine::sig::kInflateArenaBytes * engine::sig::kInflateArenaBytes : 0},
       {"parser and packet buffers", "built in", fp.fixed + Defragmenter::fixed_bytes()},

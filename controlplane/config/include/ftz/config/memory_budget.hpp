@@ -48,8 +48,11 @@ struct MemoryBudget {
 // What a run needs besides the configuration's limits.
 struct RunShape {
   uint32_t workers = 1;
-  engine::WorkerOptions worker;               // event queue capacity, inspect_max_flows
-  std::string event_queue_from = "built in";  // names what sizes the event queue ("rings.events")
+  // Event queue capacity and inspect_max_flows when the packet path sets
+  // them (0: the configuration's limits.event_queue_size and
+  // limits.inspect_max_flows, as the Worker resolves them).
+  engine::WorkerOptions worker;
+  std::string event_queue_from = "built in";  // names what set event_queue_capacity ("rings.events ...")
   // The compiled catalog (stream and scratch sizes); null: no content scanning.
   const engine::sig::SignatureDatabase* signatures = nullptr;
   std::vector<MemoryItem> extra;  // the caller's own items (DPDK heap, ...)
