@@ -27,9 +27,13 @@ uint64_t mul(uint64_t a, double b) {
   const double v = static_cast<double>(a) * b;
   return v >= 1.8e19 ? std::numeric_limits<uint64_t>::max() : static_cast<uint64_t>(v);
 }
-uint64_t add(uint64_t a, uint64_t b) { return a > std::numeric_limits<uint64_t>::max() - b ? std::numeric_limits<uint64_t>::max() : a + b; }
+uint64_t add(uint64_t a, uint64_t b) {
+  return a > std::numeric_limits<uint64_t>::max() - b ? std::numeric_limits<uint64_t>::max() : a + b;
+}
 
-std::string setting(std::string_view name, uint64_t value) { return std::string(name) + " = " + std::to_string(value); }
+std::string setting(std::string_view name, uint64_t value) {
+  return std::string(name) + " = " + std::to_string(value);
+}
 
 // The segment pool holds memcap / chunk chunks, each with a free-list entry.
 uint64_t segment_pool_bytes(uint64_t memcap) {
@@ -63,8 +67,8 @@ std::optional<std::pair<uint64_t, std::string>> cgroup_room() {
   std::ifstream in("/proc/self/cgroup");
   std::string line;
   std::optional<std::pair<uint64_t, std::string>> best;
-  const auto consider = [&best](const std::filesystem::path& mount, const std::string& rel, const char* limit_file,
-                                const char* usage_file) {
+  const auto consider = [&best](const std::filesystem::path& mount, const std::string& rel,
+                                const char* limit_file, const char* usage_file) {
     // v1 reports "no limit" as a huge page-aligned number.
     constexpr uint64_t kNoLimit = uint64_t{1} << 60;
     std::filesystem::path dir = mount / std::filesystem::path(rel).relative_path();
@@ -75,7 +79,8 @@ std::optional<std::pair<uint64_t, std::string>> cgroup_room() {
         if (limit && *limit < kNoLimit) {
           const uint64_t used = read_number(dir / usage_file).value_or(0);
           const uint64_t room = *limit > used ? *limit - used : 0;
-          if (!best || room < best->first) best = {{room, "the cgroup limit in " + (dir / limit_file).string()}};
+          if (!best || room < best->first)
+            best = {{room, "the cgroup limit in " + (dir / limit_file).string()}};
         }
       }
       if (dir == mount || !dir.has_parent_path() || dir.parent_path() == dir) break;
@@ -96,7 +101,8 @@ std::optional<std::pair<uint64_t, std::string>> cgroup_room() {
       std::stringstream list(controllers);
       std::string c;
       while (std::getline(list, c, ',')) {
-        if (c == "memory") consider("/sys/fs/cgroup/memory", rel, "memory.limit_in_bytes", "memory.usage_in_bytes");
+        if (c == "memory")
+          consider("/sys/fs/cgroup/memory", rel, "memory.limit_in_bytes", "memory.usage_in_bytes");
       }
     }
   }
@@ -111,12 +117,18 @@ std::optional<uint64_t> parse_size(const std::string& text) {
   if (end == text.c_str()) return std::nullopt;
   const std::string unit(end);
   int shift = 0;
-  if (unit.empty() || unit == "B") shift = 0;
-  else if (unit == "K" || unit == "KiB") shift = 10;
-  else if (unit == "M" || unit == "MiB") shift = 20;
-  else if (unit == "G" || unit == "GiB") shift = 30;
-  else if (unit == "T" || unit == "TiB") shift = 40;
-  else return std::nullopt;
+  if (unit.empty() || unit == "B")
+    shift = 0;
+  else if (unit == "K" || unit == "KiB")
+    shift = 10;
+  else if (unit == "M" || unit == "MiB")
+    shift = 20;
+  else if (unit == "G" || unit == "GiB")
+    shift = 30;
+  else if (unit == "T" || unit == "TiB")
+    shift = 40;
+  else
+    return std::nullopt;
   if (shift > 0 && v > (std::numeric_limits<uint64_t>::max() >> shift)) return std::nullopt;
   return static_cast<uint64_t>(v) << shift;
 }
@@ -150,31 +162,44 @@ MemoryBudget memory_budget(const engine::Limits& l, const RunShape& shape) {
   const engine::sig::SignatureDatabase* db = shape.signatures;
   // As the Worker resolves them: an option set by the packet path wins over the limit.
   const uint32_t inspect = o.inspect_max_flows != 0 ? o.inspect_max_flows : l.inspect_max_flows;
-  const std::string inspect_from = o.inspect_max_flows != 0 ? "inspect_max_flows" : "limits.inspect_max_flows";
+  const std::string inspect_from =
+      o.inspect_max_flows != 0 ? "inspect_max_flows" : "limits.inspect_max_flows";
   const uint32_t events = o.event_queue_capacity != 0 ? o.event_queue_capacity : l.event_queue_size;
-  const std::string events_from =
-      o.event_queue_capacity != 0 ? "event queue capacity (" + shape.event_queue_from + ")" : "limits.event_queue_size";
+  const std::string events_from = o.event_queue_capacity != 0
+                                      ? "event queue capacity (" + shape.event_queue_from + ")"
+                                      : "limits.event_queue_size";
   const uint64_t streams = db != nullptr ? 2 * uint64_t{inspect} : 0;  // two directions per flow
   const engine::sig::ScannerConfig scanner;  // what Worker::make_scanner leaves at its defaults
   // hs_open_stream allocates each stream on its own (allocator overhead included).
-  const double stream_bytes = db != nullptr ? static_cast<double>(db->stream_size() + 16 + sizeof(void*) + sizeof(uint32_t)) : 0;
+  const double stream_bytes =
+      db != nullptr ? static_cast<double>(db->stream_size() + 16 + sizeof(void*) + sizeof(uint32_t)) : 0;
 
   MemoryBudget b;
   b.workers = shape.workers;
   // One line per allocation a Worker makes up front, sized by one setting:
   // a new limit is a new line here.
   b.items = {
-      {"flow table", setting("limits.flow_table_size", l.flow_table_size), mul(l.flow_table_size, static_cast<double>(fp.per_flow))},
+      {"flow table", setting("limits.flow_table_size", l.flow_table_size),
+       mul(l.flow_table_size, static_cast<double>(fp.per_flow))},
       // Out-of-order data and the kept copy of unacknowledged bytes share this pool.
-      {"TCP reassembly segment pool", setting("limits.reassembly_memcap_bytes", l.reassembly_memcap_bytes), segment_pool_bytes(l.reassembly_memcap_bytes)},
-      {"IP fragment memory", setting("limits.defrag_memcap_bytes", l.defrag_memcap_bytes), mul(l.defrag_memcap_bytes, Defragmenter::bytes_per_memcap_byte())},
-      {"IP fragment contexts", setting("limits.defrag_max_datagrams", l.defrag_max_datagrams), mul(l.defrag_max_datagrams, static_cast<double>(Defragmenter::bytes_per_datagram()))},
-      {"held packets", setting("limits.hold_max_packets", l.hold_max_packets), mul(l.hold_max_packets, static_cast<double>(fp.per_held_packet))},
-      {"event queue", setting(events_from, events), mul(std::bit_ceil(std::max(events, 2u)), static_cast<double>(sizeof(engine::Event)))},
-      {"scan states", setting(inspect_from, inspect), db != nullptr ? mul(inspect, static_cast<double>(fp.per_content_flow)) : 0},
+      {"TCP reassembly segment pool", setting("limits.reassembly_memcap_bytes", l.reassembly_memcap_bytes),
+       segment_pool_bytes(l.reassembly_memcap_bytes)},
+      {"IP fragment memory", setting("limits.defrag_memcap_bytes", l.defrag_memcap_bytes),
+       mul(l.defrag_memcap_bytes, Defragmenter::bytes_per_memcap_byte())},
+      {"IP fragment contexts", setting("limits.defrag_max_datagrams", l.defrag_max_datagrams),
+       mul(l.defrag_max_datagrams, static_cast<double>(Defragmenter::bytes_per_datagram()))},
+      {"held packets", setting("limits.hold_max_packets", l.hold_max_packets),
+       mul(l.hold_max_packets, static_cast<double>(fp.per_held_packet))},
+      {"event queue", setting(events_from, events),
+       mul(std::bit_ceil(std::max(events, 2u)), static_cast<double>(sizeof(engine::Event)))},
+      {"scan states", setting(inspect_from, inspect),
+       db != nullptr ? mul(inspect, static_cast<double>(fp.per_content_flow)) : 0},
       {"Hyperscan streams", setting("2 x " + inspect_from, streams), mul(streams, stream_bytes)},
       {"Hyperscan scratch", "the signature catalog", db != nullptr ? scratch_bytes(*db) : 0},
-      {"inflate arenas", "built in", db != nullptr ? scanner.inflate_memcap_bytes / engine::sig::kInflateArenaBytes * engine::sig::kInflateArenaBytes : 0},
+      {"inflate arenas", "built in",
+       db != nullptr
+           ? scanner.inflate_memcap_bytes / engine::sig::kInflateArenaBytes * engine::sig::kInflateArenaBytes
+           : 0},
       {"parser and packet buffers", "built in", fp.fixed + Defragmenter::fixed_bytes()},
       {"Hyperscan database", "the signature catalog", db != nullptr ? db->database_size() : 0, false},
   };
@@ -226,18 +251,23 @@ tl::expected<void, std::string> check_memory(const MemoryBudget& budget, const A
     if (i.bytes > 0) items.push_back(&i);
   }
   // Largest share of the total first: that is what to lower.
-  const auto share = [&budget](const MemoryItem* i) { return i->per_worker ? mul(i->bytes, budget.workers) : i->bytes; };
-  std::stable_sort(items.begin(), items.end(), [&](const MemoryItem* a, const MemoryItem* b) { return share(a) > share(b); });
-  std::string msg = "not enough memory: the configuration and command line need " + format_bytes(total) + " (" +
-                    std::to_string(budget.workers) + (budget.workers == 1 ? " worker" : " workers") + " x " +
-                    format_bytes(budget.per_worker_bytes()) + " + " + format_bytes(budget.shared_bytes()) +
-                    " shared), above " + std::to_string(static_cast<int>(kBudgetShareOfAvailable * 100)) + "% of the " +
+  const auto share = [&budget](const MemoryItem* i) {
+    return i->per_worker ? mul(i->bytes, budget.workers) : i->bytes;
+  };
+  std::stable_sort(items.begin(), items.end(),
+                   [&](const MemoryItem* a, const MemoryItem* b) { return share(a) > share(b); });
+  std::string msg = "not enough memory: the configuration and command line need " + format_bytes(total) +
+                    " (" + std::to_string(budget.workers) + (budget.workers == 1 ? " worker" : " workers") +
+                    " x " + format_bytes(budget.per_worker_bytes()) + " + " +
+                    format_bytes(budget.shared_bytes()) + " shared), above " +
+                    std::to_string(static_cast<int>(kBudgetShareOfAvailable * 100)) + "% of the " +
                     format_bytes(available.bytes) + " available (" + available.source + "). Largest items:";
   for (size_t k = 0; k < items.size() && k < 5; ++k) {
     const MemoryItem& i = *items[k];
     msg += "\n  " + i.name + ": " + format_bytes(i.bytes);
     if (i.per_worker) msg += " per worker";
-    if (i.per_worker && budget.workers > 1) msg += ", " + format_bytes(share(&i)) + " for " + std::to_string(budget.workers);
+    if (i.per_worker && budget.workers > 1)
+      msg += ", " + format_bytes(share(&i)) + " for " + std::to_string(budget.workers);
     msg += " (" + i.sized_by + ")";
   }
   msg += "\nlower these settings";

@@ -15,7 +15,9 @@ namespace {
 using engine::SignatureSpec;
 using engine::sig::SignatureDatabase;
 
-bool compiles(std::span<const SignatureSpec> specs) { return SignatureDatabase::compile(specs).has_value(); }
+bool compiles(std::span<const SignatureSpec> specs) {
+  return SignatureDatabase::compile(specs).has_value();
+}
 
 // The first pattern, in compile order, that fails on its own: Hyperscan
 // reports only an index into the flattened list and the database its own
@@ -42,7 +44,8 @@ Diagnostic culprit(const LoadedConfig& loaded) {
 
 }  // namespace
 
-tl::expected<std::shared_ptr<const SignatureDatabase>, Diagnostics> compile_signatures(const LoadedConfig& loaded) {
+tl::expected<std::shared_ptr<const SignatureDatabase>, Diagnostics> compile_signatures(
+    const LoadedConfig& loaded) {
   const std::string file = loaded.files.empty() ? std::string() : loaded.files.front();
   try {
     if (loaded.spec.signatures.empty()) return std::shared_ptr<const SignatureDatabase>{};
@@ -52,7 +55,8 @@ tl::expected<std::shared_ptr<const SignatureDatabase>, Diagnostics> compile_sign
     d.message = "cannot compile: " + db.error();
     return tl::unexpected(Diagnostics{std::move(d)});
   } catch (const std::bad_alloc&) {
-    return tl::unexpected(Diagnostics{Diagnostic{file, 1, 1, "", "signatures: out of memory compiling the catalog"}});
+    return tl::unexpected(
+        Diagnostics{Diagnostic{file, 1, 1, "", "signatures: out of memory compiling the catalog"}});
   } catch (const std::exception& e) {
     return tl::unexpected(Diagnostics{Diagnostic{file, 1, 1, "", std::string("signatures: ") + e.what()}});
   }

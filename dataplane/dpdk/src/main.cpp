@@ -52,13 +52,16 @@ void install_signal_handlers() {
   sigprocmask(SIG_UNBLOCK, &ours, nullptr);
 }
 
-bool stop_requested() { return ftz::dpdk::signals().stop.load(); }
+bool stop_requested() {
+  return ftz::dpdk::signals().stop.load();
+}
 
 // A stop signal during start-up ends the process the way the signal's
 // default action would have (after our clean-up), so a supervisor sees
 // "terminated by SIGTERM" rather than an error or a success.
 [[noreturn]] void die_by_signal() {
-  const int sig = ftz::dpdk::signals().stop_signal.load() != 0 ? ftz::dpdk::signals().stop_signal.load() : SIGTERM;
+  const int sig =
+      ftz::dpdk::signals().stop_signal.load() != 0 ? ftz::dpdk::signals().stop_signal.load() : SIGTERM;
   std::fprintf(stderr, "ftzgate-dp: %s during start-up: stopped\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   std::fflush(stderr);
   std::signal(sig, SIG_DFL);
@@ -121,7 +124,8 @@ std::string runtime_dir(const std::string& prefix) {
 std::string eal_value(const std::vector<std::string>& eal, const std::string& name) {
   for (size_t i = 0; i < eal.size(); ++i) {
     if (eal[i] == name && i + 1 < eal.size()) return eal[i + 1];
-    if (eal[i].rfind(name, 0) == 0 && eal[i].size() > name.size() && name.size() == 2) return eal[i].substr(2);
+    if (eal[i].rfind(name, 0) == 0 && eal[i].size() > name.size() && name.size() == 2)
+      return eal[i].substr(2);
   }
   return "";
 }
@@ -135,8 +139,9 @@ std::vector<ftz::config::MemoryItem> dpdk_memory(const std::vector<std::string>&
   if (std::find(eal.begin(), eal.end(), "--no-huge") == eal.end()) return {};
   const std::string m = eal_value(eal, "-m");
   const uint64_t mb = m.empty() ? 64 : std::strtoull(m.c_str(), nullptr, 10);
-  return {{"DPDK heap without hugepages", "EAL -m " + std::to_string(mb) + " for mempool.mbufs = " + std::to_string(profile.mbufs),
-           mb << 20, false}};
+  return {{"DPDK heap without hugepages",
+           "EAL -m " + std::to_string(mb) + " for mempool.mbufs = " + std::to_string(profile.mbufs), mb << 20,
+           false}};
 }
 
 int fail(int code, const std::string& message) {
@@ -205,8 +210,8 @@ int main(int argc, char** argv) {
       std::filesystem::create_directories(options->pcap_out, ec);
       if (ec) return fail(2, options->pcap_out + ": cannot create: " + ec.message());
     }
-    profile = ftz::dpdk::pcap_appliance(*options, loaded_profile ? &*loaded_profile : nullptr, capture.packets,
-                                        config->spec.limits.hold_max_packets);
+    profile = ftz::dpdk::pcap_appliance(*options, loaded_profile ? &*loaded_profile : nullptr,
+                                        capture.packets, config->spec.limits.hold_max_packets);
     // The packet path hands the engine one contiguous segment: size the
     // mbufs for the longest record (a chained one is judged on its first
     // segment, as a capture cut short). The mempool size field is 16 bits.

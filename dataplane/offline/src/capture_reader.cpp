@@ -23,7 +23,9 @@ struct LinkInfo {
 
 bool link_of(int dlt, LinkInfo& out) noexcept {
   switch (dlt) {
-    case DLT_EN10MB: out = {engine::LinkType::kEthernet, "EN10MB"}; return true;
+    case DLT_EN10MB:
+      out = {engine::LinkType::kEthernet, "EN10MB"};
+      return true;
     case DLT_RAW:
 #ifdef DLT_IPV4
     case DLT_IPV4:
@@ -31,11 +33,16 @@ bool link_of(int dlt, LinkInfo& out) noexcept {
 #endif
       out = {engine::LinkType::kRawIp, "RAW"};
       return true;
-    case DLT_LINUX_SLL: out = {engine::LinkType::kLinuxSll, "LINUX_SLL"}; return true;
+    case DLT_LINUX_SLL:
+      out = {engine::LinkType::kLinuxSll, "LINUX_SLL"};
+      return true;
 #ifdef DLT_LINUX_SLL2
-    case DLT_LINUX_SLL2: out = {engine::LinkType::kLinuxSll2, "LINUX_SLL2"}; return true;
+    case DLT_LINUX_SLL2:
+      out = {engine::LinkType::kLinuxSll2, "LINUX_SLL2"};
+      return true;
 #endif
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -81,8 +88,9 @@ tl::expected<std::unique_ptr<CaptureReader>, std::string> CaptureReader::open(co
     if (magic == kKuznetzovMagic || magic == kKuznetzovMagicSwapped) r->record_header_ = 24;
     std::FILE* f = pcap_file(p);
     if (f == nullptr || ftello(f) < 0) {
-      return tl::unexpected(path + ": not a seekable file: records longer than the snap length could not be "
-                                   "detected (libpcap cuts them silently); give a file, not a pipe");
+      return tl::unexpected(path +
+                            ": not a seekable file: records longer than the snap length could not be "
+                            "detected (libpcap cuts them silently); give a file, not a pipe");
     }
   }
   return r;
@@ -112,8 +120,8 @@ CaptureReader::Next CaptureReader::next(CaptureRecordView& out) {
   const off_t stored = after - before - record_header_;
   if (after < 0 || stored <= static_cast<off_t>(hdr->caplen)) return Next::kRecord;
   full_.resize(static_cast<size_t>(stored));
-  if (fseeko(f, before + record_header_, SEEK_SET) != 0 || std::fread(full_.data(), 1, full_.size(), f) != full_.size() ||
-      fseeko(f, after, SEEK_SET) != 0) {
+  if (fseeko(f, before + record_header_, SEEK_SET) != 0 ||
+      std::fread(full_.data(), 1, full_.size(), f) != full_.size() || fseeko(f, after, SEEK_SET) != 0) {
     error_ = path_ + ": record " + std::to_string(records_) + ": cannot read its " + std::to_string(stored) +
              " stored bytes again: " + std::strerror(errno);
     return Next::kError;
@@ -131,8 +139,9 @@ std::string CaptureReader::over_snaplen_warning() const {
   if (over_snaplen_ == 0) return {};
   const std::string snap = std::to_string(snaplen_);
   return path_ + ": " + std::to_string(over_snaplen_) + (over_snaplen_ == 1 ? " record is" : " records are") +
-         " longer than the file's snap length " + snap + " (the first, record " + std::to_string(first_over_record_) +
-         ", has " + std::to_string(first_over_caplen_) + " bytes): libpcap cuts such records to " + snap +
+         " longer than the file's snap length " + snap + " (the first, record " +
+         std::to_string(first_over_record_) + ", has " + std::to_string(first_over_caplen_) +
+         " bytes): libpcap cuts such records to " + snap +
          " bytes without a word; they were read and inspected in full";
 }
 

@@ -16,9 +16,8 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "ftz/engine/policy_spec.hpp"
 #include "ftz/engine/worker.hpp"
