@@ -118,6 +118,7 @@ Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link
       app_ctx_{&app_pool_, &app_counters_, this},
       held_(limits_.hold_max_packets),
       events_(options.event_queue_capacity != 0 ? options.event_queue_capacity : limits_.event_queue_size),
+      backlog_(std::max<uint32_t>(options.record_backlog, 1)),
       zone_pair_bytes_(gen_->zone_count() * gen_->zone_count(), 0) {
   held_free_.reserve(held_.size());
   for (size_t i = held_.size(); i > 0; --i) held_free_.push_back(static_cast<uint32_t>(i - 1));
@@ -274,6 +275,7 @@ void Worker::hand_over_content(sig::Scanner* next) noexcept {
 uint32_t Worker::process_burst(std::span<const PacketView> pkts, std::span<PacketResult> results) noexcept {
   released_.clear();
   reset_count_ = 0;
+  drain_backlog();
   const uint32_t n = static_cast<uint32_t>(std::min(pkts.size(), results.size()));
   for (uint32_t i = 0; i < n; ++i) {
     results[i] = PacketResult{};
@@ -429,8 +431,14 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res
     if (p.tcp_flags & tcp_flag::kRst) {
       // An accepted RST ends the flow at once: nothing after it belongs to
       // this connection (segments still held behind a hole are dropped).
-      end_flow(idx, FlowEndReason::kClosed, pv.ts_ns);
-    } else if (!f.recorded && f.held_head[0] == kNil && f.held_head[1] == kNil) {
+      // Without a place for its record it stays, closed, until its timeout.
+      if (f.recorded || record_room()) {
+        end_flow(idx, FlowEndReason::kClosed, pv.ts_ns);
+      } else {
+        ++counters_.record_waits;
+      }
+    } else if (!f.recorded && f.held_head[0] == kNil && f.held_head[1] == kNil && record_room()) {
+      // (Without a place for the record the flow is recorded when it ends.)
       close_flow(idx, pv.ts_ns);
     }
   }
@@ -503,11 +511,19 @@ uint32_t Worker::lookup_or_create(const PacketView& pv, const ParsedPacket& p, b
     }
   }
   if (reuse) return idx;
-  if (idx != kNil) end_flow(idx, expired ? FlowEndReason::kTimeout : FlowEndReason::kReplaced, now);
+  if (idx != kNil) {
+    // The old flow's record needs a place before a new flow takes its key;
+    // without one the packet is untracked (fail mode) and the flow stays.
+    if (!flows_[idx].recorded && !record_room()) return refuse_untracked(p, res);
+    end_flow(idx, expired ? FlowEndReason::kTimeout : FlowEndReason::kReplaced, now);
+  }
   idx = table_.insert(key, hash);
   if (idx == kNil) {
     const uint32_t victim = table_.eviction_candidate(hash);
     if (victim != kNil && now - table_.last_seen(victim) >= int64_t{limits_.flow_evict_min_idle_ms} * 1'000'000) {
+      // Eviction writes the victim's record: without a place for it the
+      // victim stays and the new flow is untracked (fail mode).
+      if (!flows_[victim].recorded && !record_room()) return refuse_untracked(p, res);
       ++counters_.flows_evicted;
       end_flow(victim, FlowEndReason::kEvicted, now);
       idx = table_.insert(key, hash);
@@ -526,6 +542,17 @@ uint32_t Worker::lookup_or_create(const PacketView& pv, const ParsedPacket& p, b
   }
   init_flow(idx, p, from_lo, now);
   return idx;
+}
+
+uint32_t Worker::refuse_untracked(const ParsedPacket& p, PacketResult& res) noexcept {
+  ++counters_.records_refused;
+  ++counters_.flows_untracked;
+  ++counters_.reasons[static_cast<uint32_t>(Reason::record_backlog_full)];
+  if (gen_->fail_mode(gen_->zone_of(p.src), gen_->zone_of(p.dst)) == FailMode::kClosed) {
+    res.disposition = Disposition::kDrop;
+    res.reason = Reason::fail_closed;
+  }
+  return kNil;
 }
 
 void Worker::init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_t now) noexcept {
@@ -1055,6 +1082,7 @@ void Worker::release_content(Flow& f) noexcept {
 }
 
 void Worker::write_flow_record(Flow& f, FlowEndReason why, int64_t now) noexcept {
+  // Callers made sure of a place for the record (record_room / wait_room).
   if (Event* e = new_event(EventType::kFlow, f, now, false)) {
     e->flow = FlowEventData{};
     e->flow.pkts_toserver = f.pkts[kToServer];
@@ -1072,7 +1100,9 @@ void Worker::write_flow_record(Flow& f, FlowEndReason why, int64_t now) noexcept
     e->flow.detections.uninspectable = f.uninspectable;
     e->flow.fail_closed = f.fail_closed;
     e->flow.midstream = f.midstream;
-    events_.commit();
+    commit_record(e);
+  } else {
+    ++counters_.records_lost;
   }
   ++flows_per_rule_[f.rule < gen_->spec().rules.size() ? f.rule : flows_per_rule_.size() - 1];
   ++counters_.flows_by_action[static_cast<uint32_t>(f.verdict.action)];
@@ -1090,12 +1120,50 @@ bool Worker::take_event_token(int64_t now) noexcept {
   return true;
 }
 
+bool Worker::record_room() const noexcept {
+  return backlog_count_ < backlog_.size();
+}
+
+bool Worker::wait_room() const noexcept {
+  return backlog_count_ == 0 && events_.free_slots() > kBurstSize;
+}
+
+void Worker::commit_record(Event* e) noexcept {
+  if (e >= backlog_.data() && e < backlog_.data() + backlog_.size()) {
+    ++backlog_count_;
+    ++counters_.records_backlogged;
+  } else {
+    events_.commit();
+  }
+}
+
+void Worker::drain_backlog() noexcept {
+  while (backlog_count_ > 0) {
+    Event* slot = events_.try_reserve();
+    if (slot == nullptr) return;
+    *slot = backlog_[backlog_head_];
+    events_.commit();
+    backlog_head_ = (backlog_head_ + 1) % static_cast<uint32_t>(backlog_.size());
+    --backlog_count_;
+  }
+}
+
 Event* Worker::new_event(EventType type, const Flow& f, int64_t now, bool rate_limited) noexcept {
   if (rate_limited && !take_event_token(now)) {
     ++counters_.events_rate_limited;
     return nullptr;
   }
-  Event* e = events_.reserve();
+  Event* e = nullptr;
+  if (type == EventType::kFlow) {
+    // Flow records keep their order: the queue only while nothing waits in
+    // the backlog, then the backlog's tail.
+    if (backlog_count_ == 0) e = events_.try_reserve();
+    if (e == nullptr && backlog_count_ < backlog_.size()) {
+      e = &backlog_[(backlog_head_ + backlog_count_) % backlog_.size()];
+    }
+  } else {
+    e = events_.reserve();
+  }
   if (e == nullptr) return nullptr;
   e->type = type;
   e->ts_ns = now;
@@ -1420,6 +1488,7 @@ void Worker::settle_detections(Flow& f, bool dropped) noexcept {
 void Worker::advance_time(int64_t now_ns) noexcept {
   released_.clear();
   reset_count_ = 0;
+  drain_backlog();
   expire(now_ns);
 }
 
@@ -1429,12 +1498,25 @@ void Worker::expire(int64_t now_ns) noexcept {
     for (const uint64_t t : tokens) push_release(t, Verdict{}, Disposition::kDrop, Reason::frag_timeout);
   });
   // Each list is ordered by last activity, so only heads can have expired.
+  // A flow ends only while its record has room; the rest wait for the next
+  // pass (still in the table, still judged), and those already expired at
+  // the pass that stopped keep that pass's time as their end time, so a
+  // record says the same whenever the logger made room.
   for (uint8_t c = 0; c < kAgeClasses; ++c) {
     const int64_t timeout = int64_t{age_timeout_s_[c]} * 1'000'000'000;
     while (age_head_[c] != kNil && now_ns_ - flows_[age_head_[c]].last_ns > timeout) {
-      end_flow(age_head_[c], FlowEndReason::kTimeout, now_ns_);
+      if (!flows_[age_head_[c]].recorded && !wait_room()) {
+        if (expiry_due_ns_ == 0) {
+          expiry_due_ns_ = now_ns_;
+          ++counters_.record_waits;
+        }
+        return;
+      }
+      const bool due = expiry_due_ns_ != 0 && expiry_due_ns_ - flows_[age_head_[c]].last_ns > timeout;
+      end_flow(age_head_[c], FlowEndReason::kTimeout, due ? expiry_due_ns_ : now_ns_);
     }
   }
+  expiry_due_ns_ = 0;
 }
 
 uint8_t Worker::age_class_of(const Flow& f) const noexcept {
@@ -1476,16 +1558,39 @@ void Worker::age(uint32_t idx) noexcept {
   age_tail_[c] = idx;
 }
 
-void Worker::finish(int64_t now_ns) noexcept {
+bool Worker::finish(int64_t now_ns) noexcept {
   if (now_ns > now_ns_) now_ns_ = now_ns;
   released_.clear();
-  for (uint32_t idx = 0; idx < table_.capacity(); ++idx) {
-    if (table_.used(idx)) end_flow(idx, FlowEndReason::kShutdown, now_ns_);
+  drain_backlog();
+  for (; finish_cursor_ < table_.capacity(); ++finish_cursor_) {
+    const uint32_t idx = finish_cursor_;
+    if (!table_.used(idx)) continue;
+    if (!flows_[idx].recorded && !wait_room()) {
+      if (!finish_waiting_) ++counters_.record_waits;
+      finish_waiting_ = true;
+      return false;
+    }
+    // A flow idle past its timeout ends as a timeout, as expire() would
+    // have ended it had its record found room sooner.
+    const Flow& f = flows_[idx];
+    const bool timed_out = now_ns_ - f.last_ns > int64_t{timeout_s(f)} * 1'000'000'000;
+    const bool due = timed_out && expiry_due_ns_ != 0 && expiry_due_ns_ - f.last_ns > int64_t{timeout_s(f)} * 1'000'000'000;
+    end_flow(idx, timed_out ? FlowEndReason::kTimeout : FlowEndReason::kShutdown, due ? expiry_due_ns_ : now_ns_);
+  }
+  // Records still in the backlog wait for the queue, like the flows above.
+  if (backlog_count_ > 0) {
+    if (!finish_waiting_) ++counters_.record_waits;
+    finish_waiting_ = true;
+    return false;
   }
   // Incomplete datagrams will never complete: their fragments are dropped.
   defrag_.discard_all([this](std::span<const uint64_t> tokens) {
     for (const uint64_t t : tokens) push_release(t, Verdict{}, Disposition::kDrop, Reason::frag_timeout);
   });
+  finish_cursor_ = 0;
+  finish_waiting_ = false;
+  expiry_due_ns_ = 0;
+  return true;
 }
 
 }  // namespace ftz::engine

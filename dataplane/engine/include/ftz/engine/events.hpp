@@ -1,8 +1,11 @@
 #pragma once
 // Events as the worker records them: fixed-size plain structs copied into a
 // bounded single-producer/single-consumer queue, formatted as EVE JSON later
-// by the logger (eve.hpp) — the worker never formats text. A full queue drops
-// the event and counts it; the worker never waits.
+// by the logger (eve.hpp) — the worker never formats text and never waits.
+// A full queue drops app events and alerts (counted). Flow records are never
+// dropped: the worker ends a flow only when its record has a place, in the
+// queue or in its bounded record backlog (worker.hpp, docs/eve.md "No lost
+// records").
 
 #include <atomic>
 #include <cstdint>
@@ -135,13 +138,22 @@ class EventQueue {
   // Returns a slot to fill, or nullptr when full (counted as dropped); the
   // event becomes visible to the consumer at commit().
   Event* reserve() noexcept {
+    Event* e = try_reserve();
+    if (e == nullptr) ++dropped_;
+    return e;
+  }
+  // The same without counting a drop (the caller keeps the event elsewhere).
+  Event* try_reserve() noexcept {
     const uint64_t head = head_.load(std::memory_order_relaxed);
-    if (head - tail_.load(std::memory_order_acquire) >= slots_.size()) {
-      ++dropped_;
-      return nullptr;
-    }
+    if (head - tail_.load(std::memory_order_acquire) >= slots_.size()) return nullptr;
     return &slots_[head & mask_];
   }
+  // Producer side: slots free now (the consumer may free more meanwhile).
+  [[nodiscard]] uint32_t free_slots() const noexcept {
+    return static_cast<uint32_t>(slots_.size() -
+                                 (head_.load(std::memory_order_relaxed) - tail_.load(std::memory_order_acquire)));
+  }
+  [[nodiscard]] uint32_t capacity() const noexcept { return static_cast<uint32_t>(slots_.size()); }
   void commit() noexcept { head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
   // Consumer side.
   const Event* front() const noexcept {

@@ -51,6 +51,10 @@ enum class Disposition : uint8_t { kForward, kHold, kDrop };
 struct WorkerOptions {
   // 0: limits.event_queue_size of the configuration.
   uint32_t event_queue_capacity = 0;
+  // Flow records waiting for room in the event queue (a per-worker FIFO,
+  // allocated up front): where a packet forces a flow to end while the
+  // logger is behind. Timeouts and shutdown never need it: they wait.
+  uint32_t record_backlog = 256;
   // Audit mode: scan every flow's content whatever the policy says.
   bool classify_all = false;
   // Flows whose content is scanned at once (two scan states each); 0:
@@ -113,6 +117,12 @@ struct WorkerCounters {
   uint64_t flows_by_action[4] = {};  // final verdict of ended flows
   uint64_t flows_inspected = 0;
   uint64_t events_rate_limited = 0;
+  // Flow records (never dropped, never rate-limited; docs/eve.md "No lost records").
+  uint64_t records_backlogged = 0;  // records kept in the record backlog: the event queue was full
+  uint64_t record_waits = 0;        // times expiry or shutdown stopped to wait for room in the queue
+  uint64_t records_refused = 0;     // flow endings a packet asked for, refused for want of a place
+                                    // (reason record_backlog_full; the packet followed the fail mode)
+  uint64_t records_lost = 0;        // records with no place at all: a defect, always 0
   uint64_t route_too_late = 0;
   uint64_t rejudged = 0;
   // Content inspection.
@@ -160,7 +170,10 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // ended are listed there until the next call.
   void advance_time(int64_t now_ns) noexcept;
   // Ends every flow (shutdown / end of capture); releases held packets.
-  void finish(int64_t now_ns) noexcept;
+  // Flows end only while their records have room in the event queue: false
+  // means flows (or records in the backlog) remain; drain events() and call
+  // again until it returns true. Flows past their timeout end as timeouts.
+  bool finish(int64_t now_ns) noexcept;
 
   // The scanner this worker needs for `generation`, sized as the constructor
   // sizes its own (2 * options.inspect_max_flows streams, default
@@ -199,6 +212,8 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   [[nodiscard]] const PolicyGeneration& generation() const noexcept { return *gen_; }
 
   [[nodiscard]] EventQueue& events() noexcept { return events_; }
+  // Flow records waiting in the record backlog for room in events().
+  [[nodiscard]] uint32_t record_backlog() const noexcept { return backlog_count_; }
   [[nodiscard]] const WorkerCounters& counters() const noexcept { return counters_; }
   [[nodiscard]] const ReassemblyCounters& reassembly_counters() const noexcept { return reasm_.counters(); }
   [[nodiscard]] const DefragCounters& defrag_counters() const noexcept { return defrag_.counters(); }
@@ -254,6 +269,9 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   void process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res) noexcept;
   uint32_t lookup_or_create(const PacketView& pv, const ParsedPacket& p, bool& from_lo, PacketResult& res) noexcept;
   void init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_t now) noexcept;
+  // A packet whose flow cannot start because an old flow's record has no
+  // place: counted (record_backlog_full), untracked, the zone pair's fail mode.
+  uint32_t refuse_untracked(const ParsedPacket& p, PacketResult& res) noexcept;
   void judge(Flow& f, Stage stage, int64_t now) noexcept;
   // The flow under a generation other than the one that last judged it.
   void rejudge(uint32_t idx, int64_t now) noexcept;
@@ -286,6 +304,15 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   void push_release(uint64_t token, const Verdict& v, Disposition d, Reason r, PayloadTrim trim = {}) noexcept;
   void count(PacketResult& res) noexcept;
   Event* new_event(EventType type, const Flow& f, int64_t now, bool rate_limited) noexcept;
+  // Flow records: a place in the event queue or, when it is full, in the
+  // record backlog. record_room(): a flow may end now (a packet asks for it);
+  // wait_room(): a timeout or shutdown may end one now, leaving a burst's
+  // worth of queue slots to app events and alerts.
+  [[nodiscard]] bool record_room() const noexcept;
+  [[nodiscard]] bool wait_room() const noexcept;
+  void commit_record(Event* e) noexcept;
+  // Moves backlogged records into the event queue while it has room.
+  void drain_backlog() noexcept;
   bool take_event_token(int64_t now) noexcept;
   uint32_t timeout_s(const Flow& f) const noexcept;
   uint8_t age_class_of(const Flow& f) const noexcept;
@@ -329,6 +356,14 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   std::vector<uint32_t> held_free_;
   std::vector<Release> released_;
   EventQueue events_;
+  std::vector<Event> backlog_;  // record backlog, a ring: oldest at backlog_head_
+  uint32_t backlog_head_ = 0;
+  uint32_t backlog_count_ = 0;
+  // An expiry pass cut short at this packet time: flows already expired
+  // then keep it as their end time, however late room is found.
+  int64_t expiry_due_ns_ = 0;
+  uint32_t finish_cursor_ = 0;  // finish(): the next flow-table slot to end
+  bool finish_waiting_ = false;  // finish() stopped for room (counted once)
   WorkerCounters counters_;
   std::vector<uint64_t> zone_pair_bytes_;
   // Aging lists, one per timeout class (see age_class_of()).
