@@ -252,6 +252,121 @@ TEST_F(KeyFile, WorldReadableKeyIsAWarning) {
   EXPECT_NE(a->warnings()[0].find("644"), std::string::npos) << a->warnings()[0];
 }
 
+// The demo key shipped in examples/ is recognised by its marker line and,
+// without it, by its bytes; an ordinary key is not a demo key.
+TEST_F(KeyFile, DemoKeyRecognisedByMarkerAndByItsBytes) {
+  const char* src = std::getenv("FTZ_SOURCE_DIR");
+  const std::string shipped = std::string(src ? src : FTZ_DEFAULT_SOURCE_DIR) + "/examples/keys/token.key";
+  auto demo = TokenKey::load(shipped, MacAlgo::kHmacSha256);
+  ASSERT_TRUE(demo) << demo.error();
+  EXPECT_TRUE(demo->is_demo());
+  // The same key bytes without the marker (copied by hand) are still the demo key.
+  std::ifstream in(shipped);
+  std::string line;
+  std::string hex_key;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] != '#') hex_key = line;
+  }
+  ASSERT_EQ(hex_key.size(), 64u);
+  auto copied = TokenKey::load(write("copied.key", hex_key + "\n", 0600), MacAlgo::kHmacSha256);
+  ASSERT_TRUE(copied) << copied.error();
+  EXPECT_TRUE(copied->is_demo());
+  EXPECT_EQ(copied->fingerprint(), demo->fingerprint());
+  // Any key can be declared a demo key by the marker.
+  const std::string other(64, 'a');
+  auto marked = TokenKey::load(write("marked.key", std::string(kDemoKeyMarker) + ": test\n" + other + "\n", 0600),
+                               MacAlgo::kHmacSha256);
+  ASSERT_TRUE(marked) << marked.error();
+  EXPECT_TRUE(marked->is_demo());
+  auto plain = TokenKey::load(write("plain.key", other + "\n", 0600), MacAlgo::kHmacSha256);
+  ASSERT_TRUE(plain) << plain.error();
+  EXPECT_FALSE(plain->is_demo());
+  EXPECT_EQ(plain->fingerprint(), marked->fingerprint()) << "the marker line is not key material";
+}
+
+class KeyResolution : public KeyFile {
+ protected:
+  std::string demo_key() {
+    return write("demo.key", std::string(kDemoKeyMarker) + "\n" + std::string(64, 'd') + "\n", 0644);
+  }
+  static mode_t mode_of(const std::string& p) {
+    struct stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st.st_mode & 0777;
+  }
+};
+
+TEST_F(KeyResolution, DemoKeyRefusedWithoutTheOptionAndAKeyIsGeneratedBesideTheState) {
+  KeyRequest req{demo_key(), dir_ + "/state/compliance.state", MacAlgo::kHmacSha256, false};
+  auto r = resolve_token_key(req);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_FALSE(r->key.is_demo());
+  EXPECT_EQ(r->path, dir_ + "/state/token.key");
+  EXPECT_EQ(mode_of(r->path), 0600u);
+  ASSERT_EQ(r->notes.size(), 2u);
+  EXPECT_NE(r->notes[0].find("published demo key: not used"), std::string::npos) << r->notes[0];
+  EXPECT_NE(r->notes[1].find("generated a new token key"), std::string::npos) << r->notes[1];
+  // The next start uses the same key, silently except for the demo note.
+  auto again = resolve_token_key(req);
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_EQ(again->key.fingerprint(), r->key.fingerprint());
+  EXPECT_EQ(again->notes.size(), 1u);
+  // A key generated elsewhere is another key.
+  KeyRequest elsewhere{demo_key(), dir_ + "/other/compliance.state", MacAlgo::kHmacSha256, false};
+  auto third = resolve_token_key(elsewhere);
+  ASSERT_TRUE(third) << third.error();
+  EXPECT_NE(third->key.fingerprint(), r->key.fingerprint());
+}
+
+TEST_F(KeyResolution, DemoKeyUsedOnlyWithTheOption) {
+  KeyRequest req{demo_key(), dir_ + "/state/compliance.state", MacAlgo::kHmacSha256, true};
+  auto r = resolve_token_key(req);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(r->key.is_demo());
+  EXPECT_EQ(r->path, req.key_file);
+  EXPECT_FALSE(std::ifstream(dir_ + "/state/token.key").good()) << "nothing generated";
+  bool noted = false;
+  for (const auto& n : r->notes) noted = noted || n.find("--demo-token-key") != std::string::npos;
+  EXPECT_TRUE(noted);
+}
+
+TEST_F(KeyResolution, DemoKeyWithoutStateFileIsAnError) {
+  auto r = resolve_token_key(KeyRequest{demo_key(), "", MacAlgo::kHmacSha256, false});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("--demo-token-key"), std::string::npos) << r.error();
+  EXPECT_EQ(r.error().find("dddd"), std::string::npos) << "key material in an error";
+}
+
+TEST_F(KeyResolution, OwnKeyIsUsedAndAMissingKeyFileIsGenerated) {
+  const std::string own = write("own.key", std::string(64, 'e') + "\n", 0600);
+  auto r = resolve_token_key(KeyRequest{own, dir_ + "/compliance.state", MacAlgo::kHmacSha256, false});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->path, own);
+  EXPECT_TRUE(r->notes.empty());
+  const std::string fresh = dir_ + "/keys/appliance.key";
+  auto g = resolve_token_key(KeyRequest{fresh, dir_ + "/compliance.state", MacAlgo::kHmacSha256, false});
+  ASSERT_TRUE(g) << g.error();
+  EXPECT_EQ(g->path, fresh);
+  EXPECT_EQ(mode_of(fresh), 0600u);
+  ASSERT_EQ(g->notes.size(), 1u);
+  EXPECT_NE(g->notes[0].find("generated"), std::string::npos);
+}
+
+TEST_F(KeyResolution, DemoKeyWhereTheOwnKeyBelongsIsRefused) {
+  ::mkdir((dir_ + "/state").c_str(), 0700);
+  write("state/token.key", std::string(kDemoKeyMarker) + "\n" + std::string(64, 'f') + "\n", 0600);
+  auto r = resolve_token_key(KeyRequest{demo_key(), dir_ + "/state/compliance.state", MacAlgo::kHmacSha256, false});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("refused as the appliance's own key"), std::string::npos) << r.error();
+}
+
+TEST_F(KeyResolution, UnwritableDirectoryIsAnError) {
+  // /proc refuses new directories even to root (CI runs as root).
+  auto r = resolve_token_key(KeyRequest{"/proc/self/ftz-no-such-dir/token.key", "", MacAlgo::kHmacSha256, false});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("cannot create"), std::string::npos) << r.error();
+}
+
 TEST(TokenKey, NoAllocationPerToken) {
   ASSERT_TRUE(g_hooks) << "CRYPTO_set_mem_functions must run before OpenSSL allocates";
   for (MacAlgo algo : {MacAlgo::kHmacSha256, MacAlgo::kHmacSm3}) {

@@ -2,12 +2,17 @@
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 namespace ftz::engine::compliance {
 namespace {
@@ -33,6 +38,96 @@ struct Wiped {
   }
 };
 
+// SHA-256 of the key bytes of every key this project has published: the
+// demo key of examples/keys/token.key. A key equal to one of them is a demo
+// key even when its file lost the marker line.
+constexpr std::array<std::string_view, 1> kPublishedKeyDigests = {
+    "c009fc934cb3a3dcd986474be2c1376e45987f01e89e3345cec039f706a73627",
+};
+
+bool is_published(std::span<const uint8_t> key) noexcept {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr) != 1) return false;
+  char hex[2 * EVP_MAX_MD_SIZE + 1];
+  for (unsigned int i = 0; i < len; ++i) std::snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  const std::string_view digest(hex, 2 * len);
+  for (std::string_view d : kPublishedKeyDigests) {
+    if (d == digest) return true;
+  }
+  return false;
+}
+
+std::string errno_text(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + std::strerror(errno);
+}
+
+// Writes a fresh random key to `path` without ever replacing a file there:
+// a temporary file in the same directory, fsync, then link(2), which fails
+// when `path` exists (another process won the race: its key is used).
+tl::expected<bool, std::string> generate_key_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(path).parent_path();
+  std::error_code ec;
+  if (!dir.empty()) {
+    fs::create_directories(dir, ec);
+    if (ec) return tl::unexpected("cannot create directory " + dir.string() + " for the token key: " + ec.message());
+  }
+  Wiped key;
+  key.bytes.resize(32);
+  if (RAND_bytes(key.bytes.data(), static_cast<int>(key.bytes.size())) != 1) {
+    return tl::unexpected("token key " + path + ": no random bytes from OpenSSL");
+  }
+  Wiped text;
+  static const char* kHex = "0123456789abcdef";
+  for (uint8_t b : key.bytes) {
+    text.bytes.push_back(static_cast<uint8_t>(kHex[b >> 4]));
+    text.bytes.push_back(static_cast<uint8_t>(kHex[b & 15]));
+  }
+  text.bytes.push_back('\n');
+  std::string tmp = path + ".new.XXXXXX";
+  const int fd = ::mkstemp(tmp.data());  // mode 0600
+  if (fd < 0) return tl::unexpected(errno_text("cannot create token key file", tmp));
+  size_t done = 0;
+  while (done < text.bytes.size()) {
+    const ssize_t n = ::write(fd, text.bytes.data() + done, text.bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      auto e = errno_text("cannot write token key file", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return tl::unexpected(e);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd, 0600) != 0 || ::fsync(fd) != 0) {
+    auto e = errno_text("cannot write token key file", tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return tl::unexpected(e);
+  }
+  ::close(fd);
+  const int linked = ::link(tmp.c_str(), path.c_str());
+  const int link_errno = errno;
+  ::unlink(tmp.c_str());
+  if (linked != 0) {
+    if (link_errno == EEXIST) return false;  // someone else's key is there now
+    errno = link_errno;
+    return tl::unexpected(errno_text("cannot create token key file", path));
+  }
+  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);  // the new name survives a crash
+    ::close(dfd);
+  }
+  return true;
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
 }  // namespace
 
 tl::expected<TokenKey, std::string> TokenKey::from_bytes(std::span<const uint8_t> key, MacAlgo algo) {
@@ -43,6 +138,7 @@ tl::expected<TokenKey, std::string> TokenKey::from_bytes(std::span<const uint8_t
   if (!h) return tl::unexpected(h.error());
   TokenKey k(std::move(*h));
   k.fingerprint_ = first8(k.hmac_.mac("ftzgate token key fingerprint v1"));
+  k.demo_ = is_published(key);
   return k;
 }
 
@@ -70,6 +166,16 @@ tl::expected<TokenKey, std::string> TokenKey::load(const std::string& path, MacA
   ::close(fd);
   raw.bytes.resize(got);
 
+  // The demo marker line: skipped, and the key is a demo key.
+  bool marked = false;
+  if (raw.bytes.size() > kDemoKeyMarker.size() &&
+      std::memcmp(raw.bytes.data(), kDemoKeyMarker.data(), kDemoKeyMarker.size()) == 0) {
+    size_t nl = kDemoKeyMarker.size();
+    while (nl < raw.bytes.size() && raw.bytes[nl] != '\n') ++nl;
+    raw.bytes.erase(raw.bytes.begin(), raw.bytes.begin() + static_cast<std::ptrdiff_t>(std::min(nl + 1, raw.bytes.size())));
+    marked = true;
+  }
+
   // Hex if every byte up to trailing whitespace is a hex digit.
   size_t end = raw.bytes.size();
   while (end > 0 && (raw.bytes[end - 1] == '\n' || raw.bytes[end - 1] == '\r' || raw.bytes[end - 1] == ' ' ||
@@ -87,6 +193,7 @@ tl::expected<TokenKey, std::string> TokenKey::load(const std::string& path, MacA
   }
   auto k = from_bytes(key.bytes, algo);
   if (!k) return tl::unexpected("token key file " + path + ": " + k.error());
+  k->demo_ = k->demo_ || marked;
   if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0)
     k->warnings_.push_back("token key file " + path + " is accessible by other users (mode " + [&] {
       char b[8];
@@ -103,6 +210,55 @@ uint64_t TokenKey::token(std::string_view normalized, uint8_t identifier_type) c
             std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(normalized.data()), normalized.size()),
             m);
   return first8(m);
+}
+
+tl::expected<ResolvedKey, std::string> resolve_token_key(const KeyRequest& request) {
+  std::vector<std::string> notes;
+  if (request.key_file.empty()) return tl::unexpected(std::string("no token key file configured"));
+  std::string own = request.key_file;  // where the per-appliance key lives
+  if (exists(request.key_file)) {
+    auto k = TokenKey::load(request.key_file, request.algo);
+    if (!k) return tl::unexpected(k.error());
+    if (!k->is_demo()) {
+      notes = k->warnings();
+      return ResolvedKey{std::move(*k), request.key_file, std::move(notes)};
+    }
+    if (request.allow_demo) {
+      // Who may read a published key does not matter: no mode warning.
+      notes.push_back("token key " + request.key_file +
+                      " is the published demo key, used because --demo-token-key was given: anyone can "
+                      "recompute its tokens and, with a masked value, the identifier (never use it on an "
+                      "appliance)");
+      return ResolvedKey{std::move(*k), request.key_file, std::move(notes)};
+    }
+    if (request.state_file.empty()) {
+      return tl::unexpected("token key " + request.key_file +
+                            " is the published demo key: refused (pass --demo-token-key for demos and tests; on "
+                            "an appliance point compliance.key_file at a key of your own, or set "
+                            "compliance.state_file so that one is generated beside it)");
+    }
+    own = (std::filesystem::path(request.state_file).parent_path() / "token.key").string();
+    notes.push_back("token key " + request.key_file + " is the published demo key: not used (--demo-token-key "
+                    "not given); the appliance's own key " + own + " is used instead");
+  }
+  if (!exists(own)) {
+    auto made = generate_key_file(own);
+    if (!made) return tl::unexpected(made.error());
+    if (*made) {
+      notes.push_back("generated a new token key " + own +
+                      " (32 random bytes, mode 0600) for this appliance: back it up with the compliance state "
+                      "file; tokens and counts made under it cannot be matched without it");
+    }
+  }
+  auto k = TokenKey::load(own, request.algo);
+  if (!k) return tl::unexpected(k.error());
+  if (k->is_demo()) {
+    return tl::unexpected("token key " + own +
+                          " is a published demo key: refused as the appliance's own key (replace it with a key "
+                          "of your own, or remove it to have one generated)");
+  }
+  for (const std::string& w : k->warnings()) notes.push_back(w);
+  return ResolvedKey{std::move(*k), own, std::move(notes)};
 }
 
 }  // namespace ftz::engine::compliance

@@ -20,15 +20,28 @@ namespace ftz::engine::compliance {
 
 inline constexpr size_t kMinKeyBytes = 16;
 
+// A key file whose first line is exactly this is a demonstration key,
+// published with the examples (examples/keys/token.key): anyone can
+// recompute its tokens, and a token plus the masked identifier gives the
+// identifier back by enumeration (docs/compliance.md "What a masked value
+// and a token reveal"). The line is a comment; the key follows it.
+inline constexpr std::string_view kDemoKeyMarker = "# ftzgate DEMO token key";
+
 class TokenKey {
  public:
   // Reads the key file: if its content (a trailing newline/whitespace ignored)
   // is only hex digits and of even length it is hex, otherwise the raw bytes
-  // are the key. Refuses a missing/unreadable file and a key shorter than
-  // kMinKeyBytes. A file readable by others is accepted with a warning in
-  // warnings(). Error texts never contain key material.
+  // are the key. A first line equal to kDemoKeyMarker is skipped and marks
+  // the key as a demo key. Refuses a missing/unreadable file and a key
+  // shorter than kMinKeyBytes. A file readable by others is accepted with a
+  // warning in warnings(). Error texts never contain key material.
   static tl::expected<TokenKey, std::string> load(const std::string& path, MacAlgo algo);
   static tl::expected<TokenKey, std::string> from_bytes(std::span<const uint8_t> key, MacAlgo algo);
+
+  // A published demo key: its file carries kDemoKeyMarker, or its bytes are
+  // those of a key this project has published (recognised by their SHA-256,
+  // so a copy without the marker line is still recognised).
+  bool is_demo() const noexcept { return demo_; }
 
   // Worker path: no allocation, no lock; const, so one TokenKey may be shared
   // by all workers (each call works on stack copies of the HMAC states).
@@ -46,7 +59,34 @@ class TokenKey {
   explicit TokenKey(Hmac h) : hmac_(std::move(h)) {}
   Hmac hmac_;
   uint64_t fingerprint_ = 0;
+  bool demo_ = false;
   std::vector<std::string> warnings_;
 };
+
+// Which key an appliance counts with (docs/compliance.md "The token key").
+struct KeyRequest {
+  std::string key_file;    // compliance.key_file
+  std::string state_file;  // compliance.state_file: a per-appliance key is kept beside it
+  MacAlgo algo = MacAlgo::kHmacSha256;
+  bool allow_demo = false;  // the operator said so (--demo-token-key): demos and tests
+};
+
+struct ResolvedKey {
+  TokenKey key;
+  std::string path;                // the file the key came from
+  std::vector<std::string> notes;  // warnings for the operator's log
+};
+
+// - key_file holds a key that is not a demo key: that key.
+// - key_file holds a demo key: used only with allow_demo (with a note);
+//   otherwise refused, and the per-appliance key is used.
+// - The per-appliance key: key_file itself when that file does not exist
+//   yet, else "token.key" beside state_file. A key found there is used;
+//   none is generated on first use (32 bytes from the OpenSSL DRBG, hex,
+//   mode 0600, never over an existing file) with a note saying so.
+// Errors: an unreadable or short key, a demo key refused with no
+// state_file to keep a per-appliance key beside, a demo key found where the
+// per-appliance key belongs, a directory or file that cannot be written.
+tl::expected<ResolvedKey, std::string> resolve_token_key(const KeyRequest& request);
 
 }  // namespace ftz::engine::compliance
