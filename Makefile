@@ -26,7 +26,7 @@ build: configure
 demo: build
 	@mkdir -p $(DEMO_DIR)
 	@$(BUILD)/bin/ftzgate-gen scenario --out $(DEMO_PCAP)
-	@$(BUILD)/bin/ftzgate-dp --config examples/lingang.yaml --pcap-in $(DEMO_PCAP) \
+	@$(BUILD)/bin/ftzgate-dp --config examples/lingang.yaml --demo-token-key --pcap-in $(DEMO_PCAP) \
 	  --pcap-out $(DEMO_DIR)/ports --eve $(DEMO_DIR)/eve.json --stats $(DEMO_DIR)/stats.json \
 	  -- --log-level='*:warning'
 	@echo "events: $(DEMO_DIR)/eve.json  statistics: $(DEMO_DIR)/stats.json  transmitted per port role: $(DEMO_DIR)/ports/"

@@ -74,6 +74,7 @@ void BM_Inspect(benchmark::State& state) {
   for (auto _ : state) {
     ftz::offline::InspectOptions opts;
     opts.pcap_path = g_capture;
+    opts.demo_token_key = true;  // a configuration naming the examples' key may be benchmarked
     auto s = ftz::offline::inspect_capture(opts, gen, on_event);
     if (!s) {
       state.SkipWithError(s.error().c_str());

@@ -179,7 +179,7 @@ InspectRun run_inspect(const Prepared& p, const TempDir& dir, const std::string&
   const std::string report = dir.file("inspect.report.json");
   const std::string eve = dir.file("inspect.eve.json");
   std::string cmd = binary("ftzgate-inspect") + " --config " + quote(p.config) + " --pcap " + quote(p.pcap) +
-                    " --eve " + quote(eve) + " --json";
+                    " --eve " + quote(eve) + " --json --demo-token-key";
   if (!pcap_out.empty()) cmd += " --pcap-out " + quote(pcap_out);
   // The report alone on stdout (into the file); diagnostics to the result.
   r.result = run("{ " + cmd + " > " + quote(report) + "; }");
@@ -202,7 +202,7 @@ DpRun run_dataplane(const Prepared& p, const TempDir& dir, uint32_t workers, con
   const std::string stats = dir.file(tag + ".stats.json");
   const std::string eve = dir.file(tag + ".eve.json");
   std::string args = "--config " + quote(p.config) + " --pcap-in " + quote(p.pcap) + " --eve " + quote(eve) +
-                     " --stats " + quote(stats) + " --workers " + std::to_string(workers);
+                     " --stats " + quote(stats) + " --workers " + std::to_string(workers) + " --demo-token-key";
   if (!pcap_out.empty()) args += " --pcap-out " + quote(pcap_out);
   r.result = run_dp(args, "", "parity");
   if (r.result.status == 0) {

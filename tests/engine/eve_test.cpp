@@ -228,5 +228,122 @@ TEST(EveFixedStringTest, AssignEmptyViewWithNullData) {
   EXPECT_FALSE(s.truncated);
 }
 
+// Identifiers planted in every string field of every event type come out
+// masked (docs/eve.md "Masking at output"); numbers, addresses, times and
+// the alert token are the formatter's own and stay exact. The planted
+// values are synthetic; failure messages print the masked line only.
+class EveMaskingTest : public EveFormatTest {
+ protected:
+  static constexpr std::string_view kId = "11010519491231002X";      // GB 11643 test vector
+  static constexpr std::string_view kIdMasked = "110105********002X";
+  static constexpr std::string_view kMobile = "13812345678";
+  static constexpr std::string_view kMobileMasked = "138****5678";
+  static std::string line(const Event& e, const PolicyGeneration& g) {
+    std::string out;
+    format_eve(e, g, out);
+    return out;
+  }
+  static void expect_clean(const std::string& out) {
+    EXPECT_EQ(out.find(kId), std::string::npos) << "resident ID in clear";
+    EXPECT_EQ(out.find(kMobile), std::string::npos) << "mobile number in clear";
+    // Still one valid JSON object: masking never touches the structure.
+    EXPECT_EQ(out.front(), '{');
+    EXPECT_EQ(out.back(), '}');
+  }
+};
+
+TEST_F(EveMaskingTest, HttpFields) {
+  Event e = base(EventType::kHttp);
+  e.http = HttpEventData{};
+  e.http.method.assign(kMobile);
+  e.http.hostname.assign(std::string(kMobile) + ".example.com");
+  e.http.url.assign("/u?sfz=" + std::string(kId) + "&n=2");
+  e.http.protocol.assign("HTTP/" + std::string(kMobile));
+  e.http.content_type.assign("text/plain; id=" + std::string(kId));
+  const std::string out = line(e, *gen_);
+  expect_clean(out);
+  EXPECT_NE(out.find("\"hostname\":\"138****5678.example.com\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"url\":\"/u?sfz=110105********002X&n=2\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"http_method\":\"138****5678\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"http_content_type\":\"text/plain; id=110105********002X\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"src_ip\":\"10.60.0.1\""), std::string::npos) << out;
+}
+
+TEST_F(EveMaskingTest, TlsAndDnsFields) {
+  Event t = base(EventType::kTls);
+  t.tls = TlsEventData{};
+  t.tls.sni.assign("110105.19491231.002x.exfil.example");
+  t.tls.alpn[0].assign(kMobile);
+  t.tls.alpn[1].assign("h2");
+  t.tls.alpn_count = 2;
+  t.tls.version = 0x0303;
+  const std::string tls = line(t, *gen_);
+  expect_clean(tls);
+  EXPECT_NE(tls.find("\"sni\":\"110105.********.002x.exfil.example\",\"alpn\":[\"138****5678\",\"h2\"]"),
+            std::string::npos)
+      << tls;
+  Event d = base(EventType::kDns);
+  d.proto = 17;
+  d.dns = DnsEventData{};
+  d.dns.rrname.assign(std::string(kId) + ".t.example");
+  const std::string dns = line(d, *gen_);
+  expect_clean(dns);
+  EXPECT_NE(dns.find("\"rrname\":\"110105********002X.t.example\""), std::string::npos) << dns;
+}
+
+TEST_F(EveMaskingTest, ConfigurationNamesAndAlertFields) {
+  // Operators name zones, tenants, rules, channels and signatures; a name is
+  // written through the same masking as a wire string.
+  PolicySpec s = zone_policy();
+  s.zones[kZoneFtz].name = "zone-" + std::string(kMobile);
+  s.tenants[kTenantAcme].name = "tenant " + std::string(kId);
+  ChannelSpec ch;
+  ch.name = "ch-" + std::string(kMobile);
+  s.channels = {ch};
+  RuleSpec r;
+  r.name = "rule-" + std::string(kMobile);
+  s.rules = {r};
+  SignatureSpec sig;
+  sig.name = "sig-" + std::string(kMobile);
+  sig.sid = 9200001;
+  s.signatures = {sig};
+  const auto g = PolicyGeneration::build(std::move(s), 3);
+  Event a = base(EventType::kAlert);
+  a.alert = AlertEventData{};
+  a.alert.signature = 0;
+  a.alert.masked.assign(kMobileMasked);
+  // A token whose hex digits happen to form a Luhn-valid UnionPay number is
+  // the formatter's own value: it stays exact.
+  a.alert.token = 0x6222021234567894ULL;
+  const std::string alert = line(a, *g);
+  expect_clean(alert);
+  EXPECT_NE(alert.find("\"signature\":\"sig-138****5678\""), std::string::npos) << alert;
+  EXPECT_NE(alert.find("\"token\":\"6222021234567894\""), std::string::npos) << alert;
+  EXPECT_NE(alert.find("\"src_zone\":\"zone-138****5678\""), std::string::npos) << alert;
+  EXPECT_NE(alert.find("\"tenant\":\"tenant 110105********002X\""), std::string::npos) << alert;
+  EXPECT_NE(alert.find("\"channel\":\"ch-138****5678\""), std::string::npos) << alert;
+  EXPECT_NE(alert.find("\"rule\":\"rule-138****5678\""), std::string::npos) << alert;
+  Event f = base(EventType::kFlow);
+  f.flow = FlowEventData{};
+  f.flow.detections.kinds = 1;
+  f.flow.detections.signature[0] = 0;
+  f.flow.detections.count[0] = 13812345678u % 1000;
+  const std::string flow = line(f, *g);
+  expect_clean(flow);
+  EXPECT_NE(flow.find("\"detections\":{\"sig-138****5678\":678}"), std::string::npos) << flow;
+}
+
+TEST_F(EveMaskingTest, RealisticValuesStayAsTheyAre) {
+  Event e = base(EventType::kHttp);
+  e.http = HttpEventData{};
+  e.http.method.assign("POST");
+  e.http.hostname.assign("139.210.201.12");
+  e.http.url.assign("/api/v2/policyholders/batch?filing=SCC-SH-2026-0142&seq=1&ts=1767225600000");
+  e.http.protocol.assign("HTTP/1.1");
+  e.http.content_type.assign("text/csv; charset=utf-8");
+  const std::string out = line(e, *gen_);
+  EXPECT_EQ(out.find('*'), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace ftz::engine

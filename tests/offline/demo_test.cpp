@@ -50,6 +50,7 @@ class Demo : public ::testing::Test {
     offline::InspectOptions o;
     o.pcap_path = pcap_;
     o.pcap_out_path = dir_ + "/forwarded.pcap";
+    o.demo_token_key = true;  // lingang.yaml names the published demo key
     auto on_notice = [](const offline::ComplianceNotice& n) { notices_.push_back(n); };
     auto s = offline::inspect_capture(o, *gen, [](const engine::Event& e, const engine::PolicyGeneration& g) {
       if (e.type == engine::EventType::kAlert) {

@@ -6,11 +6,18 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
 #include "ftz/engine/eve.hpp"
 #include "ftz/offline/inspector.hpp"
+#include "ftz/test/packet_builder.hpp"
 #include "ftz/test/pcap_writer.hpp"
 #include "ftz/test/tcp_session.hpp"
 
@@ -441,6 +448,211 @@ TEST(InspectBinary, ExitCodesAndMessages) {
   int http = 0;
   while (std::getline(eve, line)) http += line.find("\"event_type\":\"http\"") != std::string::npos;
   EXPECT_EQ(http, 1);
+}
+
+// ---------------------------------------------------------------- records --
+
+std::string source_dir() {
+  const char* src = std::getenv("FTZ_SOURCE_DIR");
+  return src ? src : FTZ_DEFAULT_SOURCE_DIR;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// A synthetic resident ID (GB 11643 test vector) in an export's body.
+constexpr const char* kExfilId = "11010519491231002X";
+
+// minimal.yaml without signatures (no Hyperscan compile: each run is quick),
+// with a compliance section naming a copy of the published demo key.
+std::string plain_config(const TempDir& dir) {
+  fs::create_directories(dir.file("cfg/keys"));
+  fs::copy_file(source_dir() + "/examples/keys/token.key", dir.file("cfg/keys/token.key"),
+                fs::copy_options::overwrite_existing);
+  std::ofstream(dir.file("cfg/plain.yaml")) << "zones:\n"
+                                               "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
+                                               "  - {name: offshore, kind: offshore, default: true}\n"
+                                               "defaults:\n"
+                                               "  - {src_zone: inside, dst_zone: offshore, action: allow}\n"
+                                               "compliance:\n"
+                                               "  key_file: keys/token.key\n"
+                                               "  state_file: state/compliance.state\n";
+  return dir.file("cfg/plain.yaml");
+}
+
+// 12,000 one-packet UDP flows and one HTTP upload carrying a resident ID,
+// all inside one second: every flow ends together at the end of the capture.
+void write_burst_capture(const std::string& path) {
+  auto w = test::PcapWriter::open(path, test::TimestampPrecision::kMicro, test::kLinktypeEthernet);
+  ASSERT_TRUE(w.has_value()) << w.error();
+  const uint64_t t0 = 1772413200ULL * 1'000'000'000;
+  for (uint32_t i = 0; i < 12'000; ++i) {
+    // Inside to inside (10/8 is one zone in minimal.yaml): not exports, so
+    // they take no scan state from the upload.
+    const std::string src = "10.60.1." + std::to_string(1 + i % 200);
+    const auto frame = test::PacketBuilder()
+                           .eth()
+                           .ipv4(src, "10.99.0.20")
+                           .udp(static_cast<uint16_t>(1024 + i / 200 * 7 + i % 7), 5000)
+                           .payload("x")
+                           .build();
+    ASSERT_TRUE(w->write(t0 + i * 50'000, frame));
+  }
+  test::TcpSessionConfig cfg;
+  cfg.client_ip = test::Ipv4Addr{{10, 60, 2, 11}};
+  cfg.server_ip = test::Ipv4Addr{{203, 0, 113, 10}};
+  cfg.start_ns = t0 + 700'000'000;
+  test::TcpSession s(cfg);
+  const std::string body = std::string("name,idcard\nzhang san,") + kExfilId + "\n";
+  s.handshake().client_send("POST /upload HTTP/1.1\r\nHost: upload.example\r\nContent-Type: text/csv\r\n"
+                            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  for (const auto& p : s.packets()) ASSERT_TRUE(w->write(p.ts_ns, p.frame));
+  ASSERT_TRUE(w->close().has_value());
+}
+
+TEST(InspectBinary, EveryFlowRecordWhenTwelveThousandFlowsEndTogether) {
+  TempDir dir;
+  const std::string pcap = dir.file("burst.pcap");
+  write_burst_capture(pcap);
+  const std::string eve = dir.file("eve.json");
+  const auto r = run("--config " + source_dir() + "/examples/minimal.yaml --pcap " + pcap + " --eve " + eve +
+                     " --json > " + dir.file("report.json"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(eve);
+  std::string line;
+  size_t flows = 0;
+  bool exfil_record = false;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line);
+    if (j["event_type"] != "flow") continue;
+    ++flows;
+    if (j["src_ip"] == "10.60.2.11" && j["dest_port"] == 80) {
+      exfil_record = true;
+      EXPECT_EQ(j["ftz"]["detections"]["cn_resident_id"], 1) << line;
+    }
+  }
+  EXPECT_EQ(flows, 12'001u);
+  EXPECT_TRUE(exfil_record) << "the exfiltration flow's record is missing";
+  EXPECT_EQ(slurp(eve).find(kExfilId), std::string::npos) << "identifier in clear in the EVE file";
+  const auto report = nlohmann::json::parse(slurp(dir.file("report.json")));
+  EXPECT_EQ(report["events_dropped"], 0);
+  EXPECT_EQ(report["records"]["written"], 12'001);
+  EXPECT_EQ(report["records"]["lost"], 0);
+  EXPECT_GE(report["records"]["waits"], 1) << "12,001 records through a queue of 4,096 must have waited";
+}
+
+TEST(InspectBinary, WriteErrorsAreErrors) {
+  TempDir dir;
+  const std::string pcap = dir.file("in.pcap");
+  write_capture(pcap, http_session(), test::kLinktypeEthernet);
+  const std::string base = "--config " + plain_config(dir) + " --demo-token-key --pcap " + pcap;
+  auto eve = run(base + " --eve /dev/full");
+  EXPECT_EQ(eve.status, 1) << eve.output;
+  EXPECT_NE(eve.output.find("/dev/full: write failed: No space left on device"), std::string::npos) << eve.output;
+  EXPECT_NE(eve.output.find("event lines not written"), std::string::npos) << eve.output;
+  auto out = run(base + " --pcap-out /dev/full");
+  EXPECT_EQ(out.status, 1) << out.output;
+  EXPECT_NE(out.output.find("/dev/full: write failed: No space left on device"), std::string::npos) << out.output;
+  {
+    // The report on standard output, which is /dev/full (stderr to a file).
+    const char* bin = std::getenv("FTZ_BINARY_DIR");
+    const std::string err = dir.file("report.err");
+    const int st = std::system((std::string(bin ? bin : FTZ_DEFAULT_BINARY_DIR) + "/bin/ftzgate-inspect " + base +
+                                " >/dev/full 2>" + err)
+                                   .c_str());
+    EXPECT_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 1);
+    EXPECT_NE(slurp(err).find("cannot write the report: No space left on device"), std::string::npos) << slurp(err);
+  }
+  // The state file is replaced by rename: a device is refused up front.
+  auto state = run(base + " --state-out /dev/full");
+  EXPECT_EQ(state.status, 2) << state.output;
+  EXPECT_NE(state.output.find("not a regular file"), std::string::npos) << state.output;
+  // A directory that cannot be created for the events.
+  auto missing = run(base + " --eve " + dir.file("no/such/dir/eve.json"));
+  EXPECT_EQ(missing.status, 2) << missing.output;
+  EXPECT_NE(missing.output.find("cannot write"), std::string::npos) << missing.output;
+  // A well-behaved run still exits 0.
+  EXPECT_EQ(run(base + " --eve " + dir.file("eve.json") + " --pcap-out " + dir.file("out.pcap")).status, 0);
+}
+
+TEST(InspectBinary, OutputsNeverOverwriteTheInput) {
+  TempDir dir;
+  const std::string minimal = source_dir() + "/examples/minimal.yaml";
+  const std::string pcap = dir.file("in.pcap");
+  write_capture(pcap, http_session(), test::kLinktypeEthernet);
+  const std::string before = slurp(pcap);
+  ASSERT_EQ(::symlink(pcap.c_str(), dir.file("sym.pcap").c_str()), 0);
+  ASSERT_EQ(::link(pcap.c_str(), dir.file("hard.pcap").c_str()), 0);
+  const std::string base = "--config " + minimal + " --pcap " + pcap;
+  for (const std::string& args : {base + " --eve " + pcap, base + " --pcap-out " + pcap,
+                                  base + " --state-out " + pcap, base + " --eve " + dir.file("sym.pcap"),
+                                  base + " --pcap-out " + dir.file("hard.pcap"),
+                                  "--config " + minimal + " --pcap " + dir.file("sym.pcap") + " --eve " + pcap,
+                                  base + " --eve " + minimal}) {
+    const auto r = run(args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find("would destroy the input"), std::string::npos) << r.output;
+    EXPECT_TRUE(slurp(pcap) == before) << "the capture changed: " << args;
+  }
+  const auto twice = run(base + " --eve " + dir.file("out") + " --pcap-out " + dir.file("./out"));
+  EXPECT_EQ(twice.status, 2) << twice.output;
+  EXPECT_NE(twice.output.find("name a file of its own"), std::string::npos) << twice.output;
+}
+
+TEST(InspectBinary, LogLinesAndReportAreMasked) {
+  TempDir dir;
+  const std::string minimal = plain_config(dir) + " --demo-token-key";
+  // A file name is a string like any other: an identifier in it is masked
+  // in the error message and in the report.
+  const auto missing = run("--config " + minimal + " --pcap " + dir.file("13812345678.pcap"));
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.output.find("138****5678.pcap: cannot read capture"), std::string::npos) << missing.output;
+  EXPECT_EQ(missing.output.find("13812345678"), std::string::npos) << missing.output;
+  const std::string named = dir.file(std::string(kExfilId) + ".pcap");
+  write_capture(named, http_session(), test::kLinktypeEthernet);
+  for (const char* format : {"", " --json"}) {
+    const auto ok = run("--config " + minimal + " --pcap " + named + format);
+    EXPECT_EQ(ok.status, 0) << ok.output;
+    EXPECT_EQ(ok.output.find(kExfilId), std::string::npos) << "identifier in clear in the report";
+    EXPECT_NE(ok.output.find("110105********002X.pcap"), std::string::npos) << ok.output;
+  }
+}
+
+// The published demo key is used only with --demo-token-key; otherwise the
+// appliance's own key is generated beside the state file (0600) and used.
+TEST(InspectBinary, DemoTokenKeyOnlyWhenAskedFor) {
+  TempDir dir;
+  const std::string pcap = dir.file("in.pcap");
+  write_capture(pcap, http_session(), test::kLinktypeEthernet);
+  const std::string base = "--config " + plain_config(dir) + " --pcap " + pcap;
+  const std::string own = dir.file("cfg/state/token.key");
+
+  const auto demo = run(base + " --demo-token-key");
+  EXPECT_EQ(demo.status, 0) << demo.output;
+  EXPECT_NE(demo.output.find("is the published demo key, used because --demo-token-key was given"), std::string::npos)
+      << demo.output;
+  EXPECT_FALSE(fs::exists(own));
+
+  const auto refused = run(base);
+  EXPECT_EQ(refused.status, 0) << refused.output;
+  EXPECT_NE(refused.output.find("is the published demo key: not used"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("generated a new token key " + own), std::string::npos) << refused.output;
+  ASSERT_TRUE(fs::exists(own));
+  struct stat st {};
+  ASSERT_EQ(::stat(own.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const std::string key = slurp(own);
+  EXPECT_EQ(key.find("DEMO"), std::string::npos);
+
+  // The next run uses that key and generates nothing.
+  const auto again = run(base);
+  EXPECT_EQ(again.status, 0) << again.output;
+  EXPECT_EQ(again.output.find("generated"), std::string::npos) << again.output;
+  EXPECT_EQ(slurp(own), key);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <new>
 #include <thread>
@@ -31,6 +32,9 @@ namespace {
 
 constexpr uint32_t kOffloadRingSize = 1024;
 constexpr auto kHarvestEvery = std::chrono::milliseconds(100);
+// Degraded-output warnings (write errors, records waiting or refused): at
+// most one line per this period, with the totals so far.
+constexpr auto kWarnEvery = std::chrono::seconds(10);
 
 // What the NIC verified (RX checksum offload): the engine computes only what
 // it does not know (UNKNOWN, or a PMD without the offload).
@@ -156,7 +160,14 @@ int WorkerSlot::loop() noexcept {
   const int64_t end_ts = live_clock ? app_.clock_ns() : app_.newest_packet_ns();
   worker_->advance_time(end_ts);
   act_released();
-  worker_->finish(end_ts);
+  // Flows end as the event ring has room for their records; the main lcore
+  // drains it meanwhile (run_appliance waits for done()).
+  while (!worker_->finish(end_ts)) {
+    act_released();
+    flush_all();
+    publish_snapshot();
+    rte_pause();
+  }
   act_released();
   flush_all();
   publish_snapshot();
@@ -373,7 +384,18 @@ void WorkerSlot::publish_snapshot() noexcept {
   std::atomic_thread_fence(std::memory_order_release);
   snapshot_.counters = worker_->counters();
   snapshot_.active_flows = worker_->active_flows();
+  snapshot_.record_backlog = worker_->record_backlog();
   snapshot_.seq.store(s + 2, std::memory_order_release);
+}
+
+uint32_t WorkerSlot::record_backlog() const noexcept {
+  for (;;) {
+    const uint32_t s1 = snapshot_.seq.load(std::memory_order_acquire);
+    if (s1 & 1u) continue;
+    const uint32_t n = snapshot_.record_backlog;
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (snapshot_.seq.load(std::memory_order_relaxed) == s1) return n;
+  }
 }
 
 void WorkerSlot::read_snapshot(engine::WorkerCounters& out, uint32_t& active) const noexcept {
@@ -494,13 +516,13 @@ void Appliance::drain_events(uint32_t max_per_worker) {
     while (taken++ < max_per_worker) {
       const engine::Event* e = q.front();
       if (e == nullptr) break;
-      if (eve.is_open()) {
+      if (eve) {
         auto it = generations.find(e->generation);
         const engine::PolicyGeneration& gen = it != generations.end() ? *it->second : *running->gen;
         line.clear();
         engine::format_eve(*e, gen, line);
         line += '\n';
-        eve.write(line.data(), static_cast<std::streamsize>(line.size()));
+        eve->write(line);
       }
       if (e->type == engine::EventType::kFlow &&
           (e->verdict.action == engine::Action::kBlock || e->verdict.action == engine::Action::kReset)) {
@@ -521,6 +543,48 @@ void Appliance::drain_events(uint32_t max_per_worker) {
   }
 }
 
+void Appliance::check_health(bool final) {
+  const auto now = std::chrono::steady_clock::now();
+  if (eve) eve->flush();  // a full disk shows now, not at exit
+  uint64_t refused = 0, backlogged = 0, backlog_now = 0;
+  for (auto& w : workers) {
+    engine::WorkerCounters c;
+    uint32_t active = 0;
+    if (final) {
+      c = w->engine().counters();
+    } else {
+      w->read_snapshot(c, active);
+    }
+    refused += c.records_refused;
+    backlogged += c.records_backlogged;
+    backlog_now += final ? w->engine().record_backlog() : w->record_backlog();
+  }
+  const uint64_t eve_errors = eve ? eve->write_errors() : 0;
+  if (eve) {
+    tel.eve_write_errors.store(eve_errors, std::memory_order_relaxed);
+    tel.eve_lines_lost.store(eve->lines_lost(), std::memory_order_relaxed);
+  }
+  const bool news = eve_errors > health.eve_errors || refused > health.records_refused ||
+                    backlogged > health.records_backlogged;
+  if (!news || (!final && now < health.next_warning)) return;
+  if (eve_errors > health.eve_errors) {
+    std::fprintf(stderr, "ftzgate-dp: warning: events are being lost: %s (%llu write errors, %llu event lines lost)\n",
+                 eve->error().c_str(), static_cast<unsigned long long>(eve_errors),
+                 static_cast<unsigned long long>(eve->lines_lost()));
+  }
+  if (refused > health.records_refused || backlogged > health.records_backlogged) {
+    std::fprintf(stderr,
+                 "ftzgate-dp: warning: the event logger is behind: %llu flow records held in the record backlog "
+                 "(%llu waiting now), %llu flow endings refused (their packets followed the fail mode)\n",
+                 static_cast<unsigned long long>(backlogged), static_cast<unsigned long long>(backlog_now),
+                 static_cast<unsigned long long>(refused));
+  }
+  health.eve_errors = eve_errors;
+  health.records_refused = refused;
+  health.records_backlogged = backlogged;
+  health.next_warning = now + kWarnEvery;
+}
+
 int64_t Appliance::newest_packet_ns() const {
   int64_t t = 0;
   for (const auto& w : workers) t = std::max(t, w->counters().last_ts_ns.load(std::memory_order_acquire));
@@ -534,10 +598,10 @@ void Appliance::harvest(bool stopped) {
   if (now == 0) return;
   std::string line;
   for (offline::ComplianceNotice& n : desk->harvest(now, stopped)) {
-    if (eve.is_open()) {
+    if (eve) {
       line = offline::format_notice_eve(n);
       line += '\n';
-      eve.write(line.data(), static_cast<std::streamsize>(line.size()));
+      eve->write(line);
     }
     notices.push_back(std::move(n));
   }
@@ -855,9 +919,10 @@ tl::expected<AppliancePtr, StartError> start_appliance(const DpOptions& options,
 
   auto first = a->build_published(std::move(config), 1, std::move(signatures));
   if (!first) return tl::unexpected(StartError{2, options.config + ": " + first.error()});
-  auto desk = offline::ComplianceDesk::create(*(*first)->gen, a->nworkers);
+  auto desk = offline::ComplianceDesk::create(*(*first)->gen, a->nworkers, options.demo_token_key);
   if (!desk) return tl::unexpected(StartError{2, desk.error()});
   a->desk = std::move(*desk);
+  for (const std::string& note : a->desk->key_notes()) std::fprintf(stderr, "ftzgate-dp: warning: %s\n", note.c_str());
 
   for (uint32_t w = 0; w < a->nworkers; ++w) {
     // Each worker allocates (and touches) its tables here: seconds for many
@@ -894,8 +959,9 @@ tl::expected<AppliancePtr, StartError> start_appliance(const DpOptions& options,
     }
   }
   if (!options.eve.empty()) {
-    a->eve.open(options.eve, std::ios::out | std::ios::trunc);
-    if (!a->eve) return tl::unexpected(StartError{2, options.eve + ": cannot write"});
+    auto eve = offline::OutputFile::open(options.eve);
+    if (!eve) return tl::unexpected(StartError{2, eve.error()});
+    a->eve = std::move(*eve);
   }
   if (stop_requested()) return tl::unexpected(interrupted());
   (*first)->requested = std::chrono::steady_clock::now();
@@ -929,6 +995,7 @@ int run_appliance(Appliance& a) {
     a.poll_reload();
     if (now >= next_harvest) {
       a.harvest(false);
+      a.check_health(false);
       next_harvest = now + kHarvestEvery;
     }
     if (!busy && a.distributed_ports.empty()) rte_delay_us_sleep(200);
@@ -953,15 +1020,27 @@ int run_appliance(Appliance& a) {
   a.serve_offload();
   a.harvest(true);
   int rc = 0;
-  if (!a.options.stats.empty()) {
-    std::ofstream f(a.options.stats, std::ios::out | std::ios::trunc);
-    f << stats_json(a) << '\n';
-    if (!f) {
-      std::fprintf(stderr, "ftzgate-dp: %s: cannot write statistics\n", a.options.stats.c_str());
+  // Events first: --stats reports whether they all reached the file.
+  if (a.eve) {
+    if (auto closed = a.eve->close(); !closed) {
+      std::fprintf(stderr, "ftzgate-dp: %s (%llu event lines not written)\n", closed.error().c_str(),
+                   static_cast<unsigned long long>(a.eve->lines_lost()));
+      a.health.eve_errors = a.eve->write_errors();  // said just now
       rc = 1;
     }
   }
-  if (a.eve.is_open()) a.eve.flush();
+  a.check_health(true);
+  if (!a.options.stats.empty()) {
+    auto f = offline::OutputFile::open(a.options.stats);
+    if (f) {
+      (*f)->write(stats_json(a) + '\n');
+      if (auto closed = (*f)->close(); !closed) f = tl::unexpected(closed.error());
+    }
+    if (!f) {
+      std::fprintf(stderr, "ftzgate-dp: cannot write statistics: %s\n", f.error().c_str());
+      rc = 1;
+    }
+  }
   // The operator's summary, as ftzgate-inspect prints it.
   std::fputs(offline::format_report_text(run_summary(a)).c_str(), stdout);
   // What the capture did not give as written, as ftzgate-inspect says it.
@@ -981,7 +1060,30 @@ int run_appliance(Appliance& a) {
   for (auto& o : a.offload) {
     if (o) o->remove_all();
   }
-  for (const Port& p : a.ports) stop_port(p);
+  // --pcap-out files are written by net_pcap, which reports no write error.
+  // What a port sent is known, so a file that holds less is one (a full disk):
+  // a classic pcap of nanosecond records is 24 + 16 per frame + the frames.
+  std::vector<std::pair<std::string, uint64_t>> expected;
+  for (const Port& p : a.ports) {
+    const std::string& args = p.profile.devargs;
+    const size_t at = args.find("tx_pcap=");
+    if (at == std::string::npos) continue;
+    const size_t end = args.find(',', at);
+    const PortStats st = read_port_stats(p);
+    expected.emplace_back(args.substr(at + 8, end == std::string::npos ? std::string::npos : end - at - 8),
+                          24 + 16 * st.tx_packets + st.tx_bytes);
+  }
+  for (const Port& p : a.ports) stop_port(p);  // closes (flushes) net_pcap's files
+  for (const auto& [path, bytes] : expected) {
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    if (ec || size != bytes) {
+      std::fprintf(stderr, "ftzgate-dp: %s: write failed: the file holds %llu bytes, the frames the port sent need %llu (%s)\n",
+                   path.c_str(), static_cast<unsigned long long>(ec ? 0 : size), static_cast<unsigned long long>(bytes),
+                   ec ? ec.message().c_str() : "disk full?");
+      rc = 1;
+    }
+  }
   return rc;
 }
 

@@ -23,6 +23,7 @@
 #include "ftz/engine/generation.hpp"
 #include "ftz/engine/worker.hpp"
 #include "ftz/offline/compliance_desk.hpp"
+#include "ftz/offline/output_file.hpp"
 
 namespace ftz::dpdk {
 
@@ -85,6 +86,7 @@ struct CounterSnapshot {
   std::atomic<uint32_t> seq{0};
   engine::WorkerCounters counters;
   uint32_t active_flows = 0;
+  uint32_t record_backlog = 0;  // flow records waiting for the event ring
 };
 
 // Verdicts depend on packet time (approval validity, timeouts, the counting
@@ -111,6 +113,7 @@ class WorkerSlot {
   [[nodiscard]] rte_ring* offload_ring() const noexcept { return offload_ring_; }
   void set_offload_ring(rte_ring* r) noexcept { offload_ring_ = r; }
   void read_snapshot(engine::WorkerCounters& out, uint32_t& active) const noexcept;
+  [[nodiscard]] uint32_t record_backlog() const noexcept;  // from the last snapshot
   [[nodiscard]] bool done() const noexcept { return done_.load(std::memory_order_acquire); }
 
  private:
@@ -193,8 +196,22 @@ class Appliance {
   std::unique_ptr<offline::ComplianceDesk> desk;
   std::vector<offline::ComplianceNotice> notices;
   std::vector<std::unique_ptr<drivers::FlowOffload>> offload;  // per port index
-  std::ofstream eve;
+  // EVE: every write checked; a failure is counted, logged (OutputHealth)
+  // and makes the exit code 1, the data plane keeps forwarding
+  // (docs/dpdk.md "Write errors").
+  std::unique_ptr<offline::OutputFile> eve;
   uint64_t events_written = 0;
+  // What the operator was last told (warnings are logged when these grow,
+  // at most every kWarnEvery).
+  struct OutputHealth {
+    uint64_t eve_errors = 0;
+    uint64_t records_refused = 0;
+    uint64_t records_backlogged = 0;
+    std::chrono::steady_clock::time_point next_warning{};
+  } health;
+  // Logs a warning when EVE writes fail or flow records had to wait in a
+  // backlog or were refused (ending in the fail mode) since the last one.
+  void check_health(bool final);
   uint64_t next_generation = 2;
   std::future<tl::expected<std::unique_ptr<Published>, std::string>> building;
   bool reload_wanted = false;
@@ -209,6 +226,8 @@ class Appliance {
     std::atomic<uint64_t> last_reload_us{0};
     std::atomic<uint64_t> events{0};
     std::atomic<uint64_t> replayed{0};  // single-pass replay: packets read into the inside port
+    std::atomic<uint64_t> eve_write_errors{0};
+    std::atomic<uint64_t> eve_lines_lost{0};
   } tel;
   std::chrono::steady_clock::time_point started;
   double elapsed_s = 0;  // workers started to workers stopped

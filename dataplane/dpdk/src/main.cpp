@@ -3,6 +3,7 @@
 // (--pcap-in, the embedded default).
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_log.h>
 #include <rte_mbuf.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@
 #include "ftz/drivers/profile.hpp"
 #include "ftz/engine/signatures/database.hpp"
 #include "ftz/offline/capture_reader.hpp"
+#include "ftz/engine/output_masking.hpp"
+#include "ftz/offline/output_file.hpp"
 
 namespace {
 
@@ -153,6 +156,9 @@ int fail(int code, const std::string& message) {
 
 int main(int argc, char** argv) {
   install_signal_handlers();
+  // Every log line is masked (no identifier in clear, docs/eve.md); DPDK's
+  // own log joins it once EAL is up (rte_openlog_stream below).
+  if (!ftz::engine::mask_standard_error()) return 1;
   auto options = ftz::dpdk::parse_dp_args(argc, argv);
   if (!options) {
     std::fprintf(stderr, "ftzgate-dp: %s\n%s", options.error().c_str(), ftz::dpdk::kDpUsage);
@@ -161,6 +167,18 @@ int main(int argc, char** argv) {
   if (options->help) {
     std::fputs(ftz::dpdk::kDpUsage, stdout);
     return 0;
+  }
+  {
+    // No output may overwrite the capture, the configuration or another output.
+    std::vector<ftz::offline::NamedPath> outputs = {{"--eve", options->eve}, {"--stats", options->stats}};
+    if (!options->pcap_out.empty()) {
+      for (const char* role : {"inside", "outside", "channel", "mirror"}) {
+        outputs.push_back({"--pcap-out", options->pcap_out + "/" + role + ".pcap"});
+      }
+    }
+    auto ok = ftz::offline::check_outputs(
+        {{"--pcap-in", options->pcap_in}, {"--config", options->config}, {"--profile", options->profile}}, outputs);
+    if (!ok) return fail(2, ok.error());
   }
   auto config = ftz::config::load_config(options->config);
   if (!config) {
@@ -264,6 +282,7 @@ int main(int argc, char** argv) {
     cleanup();
     die_by_signal();
   }
+  rte_openlog_stream(stderr);  // DPDK's log through the masked stream only (not also to syslog)
   int rc = 0;
   bool interrupted = false;
   {

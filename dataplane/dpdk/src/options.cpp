@@ -12,7 +12,7 @@ namespace ftz::dpdk {
 const char* const kDpUsage =
     "usage: ftzgate-dp --config FILE [--profile FILE] [--eve FILE] [--stats FILE]\n"
     "                  [--duration SECONDS] [--workers N]\n"
-    "                  [--pcap-in FILE [--loop] [--pcap-out DIR]] [-- EAL options]\n"
+    "                  [--pcap-in FILE [--loop] [--pcap-out DIR]] [--demo-token-key] [-- EAL options]\n"
     "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n"
     "  --profile FILE    hardware profile (drivers/profiles/*.yaml): ports, roles, queues, sizing\n"
     "  --eve FILE        write events as EVE JSON lines\n"
@@ -23,9 +23,12 @@ const char* const kDpUsage =
     "                    hugepages, no PCI); stops at the end of the capture\n"
     "  --loop            replay the capture from memory until --duration or a signal\n"
     "  --pcap-out DIR    write what each port role transmits to DIR/{inside,outside,channel,mirror}.pcap\n"
+    "  --demo-token-key  use the published demo token key of the examples (demos and tests only);\n"
+    "                    without it a demo key is refused and the appliance's own key is used\n"
     "  -h, --help        print this help and exit\n"
     "  -- ...            EAL options, passed through unchanged (-l, -m, --no-huge, --vdev, -a, ...)\n"
-    "exit status: 0 clean stop, 1 devices, memory or capture, 2 arguments, configuration or profile;\n"
+    "exit status: 0 clean stop, 1 devices, memory, capture or an output not written, 2 arguments,\n"
+    "configuration, profile or an output naming an input;\n"
     "SIGINT/SIGTERM during start-up end the process by that signal\n";
 
 namespace {
@@ -107,6 +110,7 @@ tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* 
     else if (arg == "--pcap-in") ok = take(o.pcap_in);
     else if (arg == "--pcap-out") ok = take(o.pcap_out);
     else if (arg == "--loop") o.loop = true;
+    else if (arg == "--demo-token-key") o.demo_token_key = true;
     else if (arg == "--duration" || arg == "--workers") {
       std::string v;
       ok = take(v);

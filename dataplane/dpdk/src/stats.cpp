@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "appliance_impl.hpp"
+#include "ftz/engine/output_masking.hpp"
 #include "ftz/engine/reasons.hpp"
 
 namespace ftz::dpdk {
@@ -92,6 +93,14 @@ json worker_json(WorkerSlot& w, bool stopped) {
               {"alerts", c.alerts},
               {"detections", c.detections},
               {"rejudged", c.rejudged},
+              // Flow records are never dropped (docs/dpdk.md "Records").
+              {"records",
+               {{"written", c.flows_ended},
+                {"waits", c.record_waits},
+                {"backlogged", c.records_backlogged},
+                {"backlog_now", stopped ? w.engine().record_backlog() : w.record_backlog()},
+                {"refused", c.records_refused},
+                {"lost", c.records_lost}}},
               {"path", path_json(w.counters())}};
 }
 
@@ -157,6 +166,28 @@ offline::InspectSummary run_summary(Appliance& a) {
   return s;
 }
 
+namespace {
+
+// Every string of the statistics (names from the profile and the
+// configuration, device names, error messages) through the one output
+// masking; numbers stay numbers.
+json masked(const json& j) {
+  if (j.is_string()) return engine::masked_text(j.get_ref<const std::string&>());
+  if (j.is_array()) {
+    json out = json::array();
+    for (const json& v : j) out.push_back(masked(v));
+    return out;
+  }
+  if (j.is_object()) {
+    json out = json::object();
+    for (auto it = j.begin(); it != j.end(); ++it) out[engine::masked_text(it.key())] = masked(it.value());
+    return out;
+  }
+  return j;
+}
+
+}  // namespace
+
 std::string stats_json(Appliance& a) {
   json ports = json::array();
   for (size_t i = 0; i < a.ports.size(); ++i) {
@@ -179,8 +210,13 @@ std::string stats_json(Appliance& a) {
            {"mempool", {{"mbufs", a.profile.mbufs}, {"data_room", a.profile.mbuf_data_room}, {"cache", a.profile.mbuf_cache}}},
            {"reload", reload_json(a)},
            {"offload", offload_json(a)},
+           {"outputs",
+            {{"eve", a.options.eve},
+             {"eve_write_errors", a.eve ? a.eve->write_errors() : 0},
+             {"eve_lines_lost", a.eve ? a.eve->lines_lost() : 0},
+             {"eve_error", a.eve ? a.eve->error() : std::string()}}},
            {"report", json::parse(offline::format_report_json(s))}};
-  return out.dump(2);
+  return masked(out).dump(2);
 }
 
 }  // namespace ftz::dpdk

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "appliance_impl.hpp"
+#include "ftz/engine/output_masking.hpp"
 
 namespace ftz::dpdk {
 
@@ -50,10 +51,15 @@ int stats_cmd(const char*, const char*, rte_tel_data* d) {
   add(d, "port_imissed", imissed);
   add(d, "port_rx_nombuf", nombuf);
   uint64_t packets = 0, forwarded = 0, dropped = 0, flows = 0, alerts = 0, tx_dropped = 0;
+  uint64_t backlogged = 0, backlog = 0, refused = 0, lost = 0;
   for (auto& w : a->workers) {
     engine::WorkerCounters c;
     uint32_t active = 0;
     w->read_snapshot(c, active);
+    backlogged += c.records_backlogged;
+    backlog += w->record_backlog();
+    refused += c.records_refused;
+    lost += c.records_lost;
     packets += c.packets;
     forwarded += c.forwarded;
     dropped += c.dropped;
@@ -68,6 +74,12 @@ int stats_cmd(const char*, const char*, rte_tel_data* d) {
   add(d, "alerts", alerts);
   add(d, "tx_dropped", tx_dropped);
   add(d, "events", a->tel.events.load(std::memory_order_relaxed));
+  add(d, "records_backlogged", backlogged);
+  add(d, "records_backlog_now", backlog);
+  add(d, "records_refused", refused);
+  add(d, "records_lost", lost);
+  add(d, "eve_write_errors", a->tel.eve_write_errors.load(std::memory_order_relaxed));
+  add(d, "eve_lines_lost", a->tel.eve_lines_lost.load(std::memory_order_relaxed));
   add(d, "generation", a->tel.generation.load(std::memory_order_relaxed));
   return 0;
 }
@@ -112,7 +124,7 @@ int generation_cmd(const char*, const char*, rte_tel_data* d) {
   add(d, "reloads", a->tel.reloads.load(std::memory_order_relaxed));
   add(d, "reload_failures", a->tel.failures.load(std::memory_order_relaxed));
   add(d, "last_reload_us", a->tel.last_reload_us.load(std::memory_order_relaxed));
-  rte_tel_data_add_dict_string(d, "config", a->options.config.c_str());
+  rte_tel_data_add_dict_string(d, "config", engine::masked_text(a->options.config).c_str());
   return 0;
 }
 

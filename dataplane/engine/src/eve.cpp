@@ -2,9 +2,13 @@
 
 #include <cstdio>
 
+#include "ftz/engine/output_masking.hpp"
+
 namespace ftz::engine {
 
 namespace {
+
+void append_json_escaped(std::string& out, std::string_view s);
 
 // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
 void civil_from_days(int64_t z, int& y, unsigned& m, unsigned& d) noexcept {
@@ -41,14 +45,25 @@ std::string_view end_reason_name(FlowEndReason r) noexcept {
   return "";
 }
 
+// A string from the wire, the configuration or a file: masked (every such
+// value goes through append_json_string).
 void kv(std::string& out, std::string_view key, std::string_view value) {
-  append_json_string(out, key);
+  append_json_escaped(out, key);
   out += ':';
   append_json_string(out, value);
 }
 
+// A value this file formats itself from numbers or fixed names (addresses,
+// times, the alert token, enum names): nothing to mask, and masking could
+// only damage it (a hex token made of digits may look like a card number).
+void kv_plain(std::string& out, std::string_view key, std::string_view value) {
+  append_json_escaped(out, key);
+  out += ':';
+  append_json_escaped(out, value);
+}
+
 void kv_num(std::string& out, std::string_view key, uint64_t value) {
-  append_json_string(out, key);
+  append_json_escaped(out, key);
   out += ':';
   out += std::to_string(value);
 }
@@ -119,6 +134,18 @@ static size_t utf8_sequence(std::string_view s, size_t i) noexcept {
 }
 
 void append_json_string(std::string& out, std::string_view s) {
+  // Masked before escaping: an escape ("\n" before digits) would otherwise
+  // put a letter where the boundary rule expects none. The scratch string
+  // keeps its capacity: no allocation per string once warm.
+  thread_local std::string scratch;
+  scratch.assign(s);
+  mask_in_place(scratch);
+  append_json_escaped(out, scratch);
+}
+
+namespace {
+
+void append_json_escaped(std::string& out, std::string_view s) {
   out += '"';
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
@@ -150,6 +177,8 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
+}  // namespace
+
 std::string format_eve_timestamp(int64_t ts_ns) {
   const int64_t local_s = (ts_ns >= 0 ? ts_ns / 1'000'000'000 : (ts_ns - 999'999'999) / 1'000'000'000) +
                           kShanghaiOffsetSeconds;
@@ -172,7 +201,7 @@ std::string format_eve_timestamp(int64_t ts_ns) {
 
 void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
   out += '{';
-  kv(out, "timestamp", format_eve_timestamp(e.ts_ns));
+  kv_plain(out, "timestamp", format_eve_timestamp(e.ts_ns));
   out += ',';
   kv_num(out, "flow_id", e.flow_id);
   out += ',';
@@ -184,7 +213,7 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
     case EventType::kDns: type = "dns"; break;
     case EventType::kAlert: type = "alert"; break;
   }
-  kv(out, "event_type", type);
+  kv_plain(out, "event_type", type);
   if (e.vlan_count > 0) {
     out += ",\"vlan\":[";
     for (uint8_t i = 0; i < e.vlan_count; ++i) {
@@ -194,13 +223,13 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
     out += ']';
   }
   out += ',';
-  kv(out, "src_ip", format_ip(e.src));
+  kv_plain(out, "src_ip", format_ip(e.src));
   if (e.proto == 6 || e.proto == 17) {
     out += ',';
     kv_num(out, "src_port", e.src_port);
   }
   out += ',';
-  kv(out, "dest_ip", format_ip(e.dst));
+  kv_plain(out, "dest_ip", format_ip(e.dst));
   if (e.proto == 6 || e.proto == 17) {
     out += ',';
     kv_num(out, "dest_port", e.dst_port);
@@ -208,15 +237,15 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
   out += ',';
   const std::string_view pn = proto_name(e.proto);
   if (pn.empty()) {
-    kv(out, "proto", std::to_string(e.proto));
+    kv_plain(out, "proto", std::to_string(e.proto));
   } else {
-    kv(out, "proto", pn);
+    kv_plain(out, "proto", pn);
   }
   switch (e.type) {
     case EventType::kFlow: {
       const FlowEventData& f = e.flow;
       out += ",\"app_proto\":";
-      append_json_string(out, app_proto_name(static_cast<AppProto>(f.app)));
+      append_json_escaped(out, app_proto_name(static_cast<AppProto>(f.app)));
       out += ",\"flow\":{";
       kv_num(out, "pkts_toserver", f.pkts_toserver);
       out += ',';
@@ -226,11 +255,11 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
       out += ',';
       kv_num(out, "bytes_toclient", f.bytes_toclient);
       out += ',';
-      kv(out, "start", format_eve_timestamp(f.start_ns));
+      kv_plain(out, "start", format_eve_timestamp(f.start_ns));
       out += ',';
-      kv(out, "end", format_eve_timestamp(f.end_ns));
+      kv_plain(out, "end", format_eve_timestamp(f.end_ns));
       out += ',';
-      kv(out, "reason", end_reason_name(f.reason));
+      kv_plain(out, "reason", end_reason_name(f.reason));
       if (e.proto == 6) {
         out += ",\"tcp_gaps\":" + std::to_string(f.gaps);
         out += ",\"tcp_overlap_conflicts\":" + std::to_string(f.conflicts);
@@ -263,9 +292,9 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
       if (name.empty()) {
         char v[16];
         std::snprintf(v, sizeof v, "0x%04x", e.tls.version);
-        kv(out, "version", v);
+        kv_plain(out, "version", v);
       } else {
-        kv(out, "version", name);
+        kv_plain(out, "version", name);
       }
       out += '}';
       break;
@@ -300,13 +329,13 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
       const auto& sigs = gen.spec().signatures;
       const SignatureSpec* sig = a.signature < sigs.size() ? &sigs[a.signature] : nullptr;
       out += ",\"alert\":{";
-      kv(out, "action", e.verdict.action >= Action::kBlock ? "blocked" : "allowed");
+      kv_plain(out, "action", e.verdict.action >= Action::kBlock ? "blocked" : "allowed");
       out += ",\"gid\":1,";
       kv_num(out, "signature_id", sig ? sig->sid : 0);
       out += ",\"rev\":1,";
       kv(out, "signature", sig ? std::string_view(sig->name) : std::string_view{});
       out += ',';
-      kv(out, "category", data_class_name(a.category));
+      kv_plain(out, "category", data_class_name(a.category));
       out += ',';
       kv_num(out, "severity", a.category == DataClass::kPi || a.category == DataClass::kOrgId ? 2 : 1);
       out += ',';
@@ -314,10 +343,10 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
       char tok[24];
       std::snprintf(tok, sizeof tok, "%016llx", static_cast<unsigned long long>(a.token));
       out += ',';
-      kv(out, "token", tok);
+      kv_plain(out, "token", tok);
       if (a.minor) out += ",\"minor\":true";
       out += ',';
-      kv(out, "direction", a.to_server ? "to_server" : "to_client");
+      kv_plain(out, "direction", a.to_server ? "to_server" : "to_client");
       out += ',';
       kv_num(out, "stream_offset", a.stream_offset);
       out += '}';
@@ -325,7 +354,7 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
     }
     case EventType::kDns: {
       out += ",\"dns\":{";
-      kv(out, "type", e.dns.is_response ? "answer" : "query");
+      kv_plain(out, "type", e.dns.is_response ? "answer" : "query");
       out += ',';
       kv_num(out, "id", e.dns.id);
       out += ',';
@@ -345,7 +374,7 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
     kv(out, "tenant", gen.tenant_name(e.tenant));
     out += ',';
   }
-  kv(out, "verdict", action_name(e.verdict.action));
+  kv_plain(out, "verdict", action_name(e.verdict.action));
   if (e.verdict.action == Action::kRoute && e.verdict.channel < gen.spec().channels.size()) {
     out += ',';
     kv(out, "channel", gen.spec().channels[e.verdict.channel].name);
@@ -362,7 +391,9 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
     out += ",\"detections\":{";
     for (uint8_t i = 0; i < d.kinds; ++i) {
       if (i) out += ',';
-      kv_num(out, d.signature[i] < sigs.size() ? std::string_view(sigs[d.signature[i]].name) : "unknown", d.count[i]);
+      // Signature names come from the configuration: masked like any string.
+      append_json_string(out, d.signature[i] < sigs.size() ? std::string_view(sigs[d.signature[i]].name) : "unknown");
+      out += ':' + std::to_string(d.count[i]);
     }
     out += "},\"classes\":{";
     bool first = true;

@@ -10,7 +10,8 @@ namespace ftz::offline {
 namespace cmp = engine::compliance;
 
 tl::expected<std::unique_ptr<ComplianceDesk>, std::string> ComplianceDesk::create(const engine::PolicyGeneration& gen,
-                                                                                   uint32_t workers) {
+                                                                                   uint32_t workers,
+                                                                                   bool allow_demo_key) {
   std::unique_ptr<ComplianceDesk> desk(new ComplianceDesk());
   desk->spec_ = gen.spec();
   const engine::ComplianceSpec& cspec = gen.spec().compliance;
@@ -18,9 +19,12 @@ tl::expected<std::unique_ptr<ComplianceDesk>, std::string> ComplianceDesk::creat
     desk->note_ = "no compliance.key_file in the configuration: individuals are not counted";
     return desk;
   }
-  auto key = cmp::TokenKey::load(cspec.key_file, cspec.use_sm3 ? cmp::MacAlgo::kHmacSm3 : cmp::MacAlgo::kHmacSha256);
+  auto key = cmp::resolve_token_key(cmp::KeyRequest{cspec.key_file, cspec.state_file,
+                                                    cspec.use_sm3 ? cmp::MacAlgo::kHmacSm3 : cmp::MacAlgo::kHmacSha256,
+                                                    allow_demo_key});
   if (!key) return tl::unexpected(key.error());
-  desk->key_.emplace(std::move(*key));
+  desk->key_.emplace(std::move(key->key));
+  desk->key_notes_ = std::move(key->notes);
   for (uint32_t w = 0; w < workers; ++w) {
     desk->accounting_.push_back(std::make_unique<cmp::WorkerAccounting>(cspec.max_tokens_per_set));
   }

@@ -9,6 +9,7 @@
 
 #include "ftz/offline/capture_reader.hpp"
 #include "ftz/offline/compliance_desk.hpp"
+#include "ftz/offline/output_file.hpp"
 
 namespace ftz::offline {
 
@@ -159,17 +160,28 @@ tl::expected<InspectSummary, std::string> inspect_capture(const InspectOptions& 
   s.pcap_path = options.pcap_path;
   s.link_type = in.link_name();
   s.classify_all = options.classify_all;
-  auto desk = ComplianceDesk::create(*generation, 1);
+  auto desk = ComplianceDesk::create(*generation, 1, options.demo_token_key);
   if (!desk) return tl::unexpected(desk.error());
   ComplianceDesk& compliance = **desk;
+  if (options.on_warning) {
+    for (const std::string& w : compliance.key_notes()) options.on_warning(w);
+  }
   s.compliance_note = compliance.note();
   Run run(generation, in.link(), on_event, on_notice, options, compliance);
 
+  // The dumper writes through an OutputFile, which sees every write error
+  // (libpcap's own pcap_dump reports none). Declared before the dumper: the
+  // dumper is closed first.
+  std::unique_ptr<OutputFile> pcap_out;
   PcapHandle dead;
   DumperHandle dumper;
   if (!options.pcap_out_path.empty()) {
+    auto opened = OutputFile::open(options.pcap_out_path, /*text=*/false);
+    if (!opened) return tl::unexpected(opened.error());
+    pcap_out = std::move(*opened);
     dead.reset(pcap_open_dead_with_tstamp_precision(dlt, 262144, PCAP_TSTAMP_PRECISION_NANO));
-    dumper.reset(pcap_dump_open(dead.get(), options.pcap_out_path.c_str()));
+    FILE* stream = pcap_out->stream();
+    if (stream != nullptr) dumper.reset(pcap_dump_fopen(dead.get(), stream));
     if (!dumper) return tl::unexpected(options.pcap_out_path + ": cannot write: " + pcap_geterr(dead.get()));
     run.set_dumper(dumper.get());
   }
@@ -206,10 +218,21 @@ tl::expected<InspectSummary, std::string> inspect_capture(const InspectOptions& 
   s.records_over_snaplen = in.over_snaplen();
   s.capture_warning = in.over_snaplen_warning();
   s.peak_active_flows = std::max<uint64_t>(s.peak_active_flows, run.worker().active_flows());
-  run.worker().finish(s.last_ts_ns);
+  // Flows end as the event queue has room for their records: drain between.
+  while (!run.worker().finish(s.last_ts_ns)) {
+    run.handle_releases(s);
+    run.drain_events(s);
+  }
   run.handle_releases(s);
   run.drain_events(s);
   run.account(s.last_ts_ns, s, true);
+  if (pcap_out) {
+    dumper.reset();  // flushes libpcap's stream into pcap_out
+    if (auto closed = pcap_out->close(); !closed) {
+      return tl::unexpected(closed.error() + " (" + std::to_string(s.packets_written) +
+                            " packets were to be written)");
+    }
+  }
   s.compliance = compliance.rows();
   if (!options.state_out_path.empty()) {
     if (auto saved = compliance.save(options.state_out_path, s.last_ts_ns); !saved) return tl::unexpected(saved.error());

@@ -9,13 +9,15 @@
 #include "ftz/config/config.hpp"
 #include "ftz/config/memory_budget.hpp"
 #include "ftz/engine/eve.hpp"
+#include "ftz/engine/output_masking.hpp"
 #include "ftz/offline/inspector.hpp"
+#include "ftz/offline/output_file.hpp"
 
 namespace {
 
 constexpr const char* kUsage =
     "usage: ftzgate-inspect --config FILE --pcap FILE [--eve FILE] [--pcap-out FILE] [--json]\n"
-    "                       [--classify-all] [--state-out FILE]\n"
+    "                       [--classify-all] [--state-out FILE] [--demo-token-key]\n"
     "  --config FILE    operator configuration (YAML)\n"
     "  --pcap FILE      capture to inspect (pcap or pcapng; Ethernet, raw IP, Linux cooked)\n"
     "  --eve FILE       write events as EVE JSON lines ('-' for standard output)\n"
@@ -23,6 +25,9 @@ constexpr const char* kUsage =
     "  --json           print the report as JSON instead of text\n"
     "  --classify-all   audit mode: classify every flow's content, whatever the policy\n"
     "  --state-out FILE save the compliance ledger (year's counts) to FILE\n"
+    "  --demo-token-key use the published demo token key of the examples (demos and\n"
+    "                   tests only: its tokens can be reversed); without it a demo key\n"
+    "                   is refused and the appliance's own key is used or generated\n"
     "  -h, --help       print this help and exit\n";
 
 struct Args {
@@ -33,6 +38,7 @@ struct Args {
   std::string state_out;
   bool json = false;
   bool classify_all = false;
+  bool demo_token_key = false;
 };
 
 bool parse_args(int argc, char** argv, Args& a, std::string& error) {
@@ -60,6 +66,8 @@ bool parse_args(int argc, char** argv, Args& a, std::string& error) {
       a.json = true;
     } else if (arg == "--classify-all") {
       a.classify_all = true;
+    } else if (arg == "--demo-token-key") {
+      a.demo_token_key = true;
     } else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -76,10 +84,20 @@ bool parse_args(int argc, char** argv, Args& a, std::string& error) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every log line is masked (no identifier in clear, docs/eve.md).
+  if (!ftz::engine::mask_standard_error()) return 1;
   Args args;
   std::string error;
   if (!parse_args(argc, argv, args, error)) {
     std::fprintf(stderr, "ftzgate-inspect: %s\n%s", error.c_str(), kUsage);
+    return 2;
+  }
+  // No output may overwrite the capture, the configuration or another output.
+  if (auto ok = ftz::offline::check_outputs(
+          {{"--pcap", args.pcap}, {"--config", args.config}},
+          {{"--eve", args.eve}, {"--pcap-out", args.pcap_out}, {"--state-out", args.state_out, true}});
+      !ok) {
+    std::fprintf(stderr, "ftzgate-inspect: %s\n", ok.error().c_str());
     return 2;
   }
   auto loaded = ftz::config::load_config(args.config);
@@ -114,33 +132,32 @@ int main(int argc, char** argv) {
   }
   auto generation = std::move(*built);
 
-  std::ofstream eve_file;
-  std::ostream* eve = nullptr;
-  if (args.eve == "-") {
-    eve = &std::cout;
-  } else if (!args.eve.empty()) {
-    eve_file.open(args.eve, std::ios::out | std::ios::trunc);
-    if (!eve_file) {
-      std::fprintf(stderr, "ftzgate-inspect: %s: cannot write: %s\n", args.eve.c_str(), std::strerror(errno));
+  // Every write is checked: a full disk, /dev/full or a read-only file
+  // ends the run with exit code 1 and the reason.
+  std::unique_ptr<ftz::offline::OutputFile> eve;
+  if (!args.eve.empty()) {
+    auto opened = ftz::offline::OutputFile::open(args.eve);
+    if (!opened) {
+      std::fprintf(stderr, "ftzgate-inspect: %s\n", opened.error().c_str());
       return 2;
     }
-    eve = &eve_file;
+    eve = std::move(*opened);
   }
   std::string line;
   const ftz::offline::EventCallback on_event = [&](const ftz::engine::Event& e,
                                                    const ftz::engine::PolicyGeneration& gen) {
-    if (eve == nullptr) return;
+    if (!eve) return;
     line.clear();
     ftz::engine::format_eve(e, gen, line);
     line += '\n';
-    eve->write(line.data(), static_cast<std::streamsize>(line.size()));
+    eve->write(line);
   };
 
   const ftz::offline::NoticeCallback on_notice = [&](const ftz::offline::ComplianceNotice& n) {
-    if (eve == nullptr) return;
+    if (!eve) return;
     line = ftz::offline::format_notice_eve(n);
     line += '\n';
-    eve->write(line.data(), static_cast<std::streamsize>(line.size()));
+    eve->write(line);
   };
 
   ftz::offline::InspectOptions opts;
@@ -148,6 +165,8 @@ int main(int argc, char** argv) {
   opts.pcap_out_path = args.pcap_out;
   opts.classify_all = args.classify_all;
   opts.state_out_path = args.state_out;
+  opts.demo_token_key = args.demo_token_key;
+  opts.on_warning = [](const std::string& w) { std::fprintf(stderr, "ftzgate-inspect: warning: %s\n", w.c_str()); };
   tl::expected<ftz::offline::InspectSummary, std::string> summary;
   try {
     summary = ftz::offline::inspect_capture(opts, generation, on_event, on_notice);
@@ -161,12 +180,26 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ftzgate-inspect: %s\n", summary.error().c_str());
     return 1;
   }
-  if (eve != nullptr) eve->flush();
+  std::string eve_error;
+  if (eve) {
+    if (auto closed = eve->close(); !closed) {
+      eve_error = closed.error() + " (" + std::to_string(eve->lines_lost()) + " of " +
+                  std::to_string(summary->events + summary->notices.size()) + " event lines not written)";
+    }
+  }
   const std::string report =
       args.json ? ftz::offline::format_report_json(*summary) : ftz::offline::format_report_text(*summary);
-  if (args.eve == "-") std::fputs(report.c_str(), stderr);
-  else std::fputs(report.c_str(), stdout);
+  FILE* report_out = args.eve == "-" ? stderr : stdout;
+  std::fputs(report.c_str(), report_out);
+  if (std::fflush(report_out) != 0 || std::ferror(report_out)) {
+    std::fprintf(stderr, "ftzgate-inspect: cannot write the report: %s\n", std::strerror(errno));
+    return 1;
+  }
   if (!summary->capture_warning.empty()) std::fprintf(stderr, "ftzgate-inspect: warning: %s\n", summary->capture_warning.c_str());
+  if (!eve_error.empty()) {
+    std::fprintf(stderr, "ftzgate-inspect: %s\n", eve_error.c_str());
+    return 1;
+  }
   if (summary->truncated_file) {
     std::fprintf(stderr, "ftzgate-inspect: %s\n", summary->read_error.c_str());
     return 1;

@@ -2,6 +2,7 @@
 #include <sstream>
 
 #include "ftz/engine/eve.hpp"
+#include "ftz/engine/output_masking.hpp"
 #include "ftz/offline/inspector.hpp"
 
 namespace ftz::offline {
@@ -31,8 +32,11 @@ std::string fmt_duration(int64_t ns) {
 std::string format_report_text(const InspectSummary& s) {
   std::ostringstream o;
   const auto& c = s.counters;
+  // Every string that is not the report's own wording (file names, names
+  // from the configuration, messages) is masked; numbers are not text.
+  const auto m = [](std::string_view v) { return engine::masked_text(v); };
   o << "ftzgate-inspect report\n";
-  o << "  capture            " << s.pcap_path << " (" << s.link_type << ")\n";
+  o << "  capture            " << m(s.pcap_path) << " (" << s.link_type << ")\n";
   if (s.packets > 0) {
     o << "  time               " << engine::format_eve_timestamp(s.first_ts_ns) << " .. "
       << engine::format_eve_timestamp(s.last_ts_ns) << " (" << fmt_duration(s.last_ts_ns - s.first_ts_ns) << ")\n";
@@ -62,7 +66,7 @@ std::string format_report_text(const InspectSummary& s) {
   }
   o << "\nbytes per zone pair (packet source -> destination)\n";
   for (const auto& [pair, bytes] : s.zone_pair_bytes) {
-    o << "  " << pair.first << " -> " << pair.second << ": " << bytes << "\n";
+    o << "  " << m(pair.first) << " -> " << m(pair.second) << ": " << bytes << "\n";
   }
   o << "\napplication metadata\n";
   o << "  tls client hellos  " << s.app_tls << "\n";
@@ -113,35 +117,39 @@ std::string format_report_text(const InspectSummary& s) {
     o << "\ndetections per signature (confirmed / raw matches / suppressed by a stronger one)\n";
     for (const auto& r : s.signatures) {
       if (r.hits == 0 && r.confirmed == 0) continue;
-      o << "  " << r.name << " [" << r.sid << ", " << r.data_class << "]: " << r.confirmed << " / " << r.hits << " / "
+      o << "  " << m(r.name) << " [" << r.sid << ", " << r.data_class << "]: " << r.confirmed << " / " << r.hits << " / "
         << r.suppressed << "\n";
     }
   }
   o << "\nflows per deciding rule\n";
   for (const auto& [rule, flows] : s.flows_per_rule) {
-    if (flows) o << "  " << rule << ": " << flows << "\n";
+    if (flows) o << "  " << m(rule) << ": " << flows << "\n";
   }
   o << "\ncompliance (distinct individuals exported this year, all destinations)\n";
-  if (!s.compliance_note.empty()) o << "  " << s.compliance_note << "\n";
+  if (!s.compliance_note.empty()) o << "  " << m(s.compliance_note) << "\n";
   for (const auto& r : s.compliance) {
     char est[32];
     std::snprintf(est, sizeof est, "%.0f", r.estimate);
-    o << "  " << r.tenant << " " << engine::data_class_name(r.data_class) << ": " << (r.saturated ? "at least " : "")
+    o << "  " << m(r.tenant) << " " << engine::data_class_name(r.data_class) << ": " << (r.saturated ? "at least " : "")
       << r.individuals << " (estimate " << est << "), threshold state " << state_name(r.state) << "\n";
   }
   for (const auto& n : s.notices) {
-    o << "  " << engine::format_eve_timestamp(n.ts_ns) << " " << n.kind << ": " << n.tenant;
+    o << "  " << engine::format_eve_timestamp(n.ts_ns) << " " << n.kind << ": " << m(n.tenant);
     if (!n.threshold.empty()) {
-      o << " " << n.threshold << " " << n.percent << "% (" << n.individuals << " of " << n.line << " "
+      o << " " << m(n.threshold) << " " << n.percent << "% (" << n.individuals << " of " << n.line << " "
         << engine::data_class_name(n.data_class) << ")";
-      if (!n.mechanism.empty()) o << " - " << n.mechanism;
+      if (!n.mechanism.empty()) o << " - " << m(n.mechanism);
     }
-    if (!n.approval_id.empty()) o << " approval " << n.approval_id;
+    if (!n.approval_id.empty()) o << " approval " << m(n.approval_id);
     o << "\n";
   }
   o << "\nevents               " << s.events << " (rate-limited " << c.events_rate_limited << ", queue drops "
     << s.events_dropped << ")\n";
-  if (s.truncated_file) o << "\nWARNING: " << s.read_error << " (report covers the packets before it)\n";
+  // Flow records are never dropped: these say how often they had to wait.
+  o << "  flow records       " << c.flows_ended << " written; waited for the queue " << c.record_waits
+    << " times, backlogged " << c.records_backlogged << ", endings refused " << c.records_refused << ", lost "
+    << c.records_lost << "\n";
+  if (s.truncated_file) o << "\nWARNING: " << m(s.read_error) << " (report covers the packets before it)\n";
   return o.str();
 }
 
@@ -240,6 +248,14 @@ std::string format_report_json(const InspectSummary& s) {
   num("events", s.events);
   num("events_rate_limited", c.events_rate_limited);
   num("events_dropped", s.events_dropped);
+  o += "\"records\":{";
+  num("written", c.flows_ended);
+  num("waits", c.record_waits);
+  num("backlogged", c.records_backlogged);
+  num("refused", c.records_refused);
+  num("lost", c.records_lost);
+  num("backlog_now", s.records_backlog, false);
+  o += "},";
   o += "\"content\":{";
   num("flows_scanned", c.content_flows);
   num("uninspectable", c.uninspectable_flows);

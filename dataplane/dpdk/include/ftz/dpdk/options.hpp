@@ -4,7 +4,7 @@
 //
 //   ftzgate-dp --config FILE [--profile FILE] [--eve FILE] [--stats FILE]
 //              [--duration SECONDS] [--workers N]
-//              [--pcap-in FILE [--loop] [--pcap-out DIR]] [-- EAL options]
+//              [--pcap-in FILE [--loop] [--pcap-out DIR]] [--demo-token-key] [-- EAL options]
 //
 // --pcap-in is the standalone embedded default: the capture enters on the
 // inside port of a virtual appliance (no hugepages, no PCI) and every port
@@ -33,6 +33,7 @@ struct DpOptions {
   std::string pcap_in;
   bool loop = false;
   std::string pcap_out;
+  bool demo_token_key = false;   // the published demo token key may be used (docs/compliance.md)
   std::vector<std::string> eal;  // after "--", unchanged
   bool help = false;             // -h/--help: print the usage, exit 0
 };

@@ -25,10 +25,17 @@ namespace ftz::offline {
 
 class ComplianceDesk {
  public:
-  // Loads the key named by the generation's compliance section. Without one
-  // the desk is inert (note() says why) and individuals are not counted.
+  // Loads the key named by the generation's compliance section
+  // (compliance::resolve_token_key: the published demo key only with
+  // allow_demo_key, i.e. --demo-token-key; otherwise the appliance's own key,
+  // generated on first use beside the state file). Without a key_file the
+  // desk is inert (note() says why) and individuals are not counted.
   static tl::expected<std::unique_ptr<ComplianceDesk>, std::string> create(const engine::PolicyGeneration& gen,
-                                                                            uint32_t workers);
+                                                                            uint32_t workers,
+                                                                            bool allow_demo_key = false);
+  // Warnings about the key for the operator's log (a generated key, a
+  // refused or used demo key, a key file others can read).
+  [[nodiscard]] const std::vector<std::string>& key_notes() const noexcept { return key_notes_; }
 
   // Options for worker `w` (key, its accounting, the board).
   [[nodiscard]] engine::WorkerOptions worker_options(uint32_t w, engine::WorkerOptions base) const;
@@ -58,6 +65,7 @@ class ComplianceDesk {
   std::unique_ptr<engine::compliance::ThresholdBoard> board_;
   std::unique_ptr<engine::compliance::ComplianceLedger> ledger_;
   std::string note_;
+  std::vector<std::string> key_notes_;
 };
 
 // Adds one worker's totals (counters, reassembly, defrag, app, signatures,

@@ -25,6 +25,11 @@ struct InspectOptions {
   // Persist the compliance ledger here at the end (the appliance's state
   // file); empty: an offline run leaves the year's counts untouched.
   std::string state_out_path;
+  // The published demo token key may be used (--demo-token-key: demos and
+  // tests); otherwise the appliance's own key (docs/compliance.md).
+  bool demo_token_key = false;
+  // Operator warnings raised during the run (the token key), as they arise.
+  std::function<void(const std::string&)> on_warning;
 };
 
 // One line of the compliance table: a tenant's distinct individuals of one
@@ -69,6 +74,7 @@ struct InspectSummary {
   uint64_t packets_written = 0;
   uint64_t events = 0;
   uint64_t events_dropped = 0;
+  uint64_t records_backlog = 0;  // flow records still waiting for the event queue (dp: at the moment)
   int64_t first_ts_ns = 0;
   int64_t last_ts_ns = 0;
   bool truncated_file = false;  // the capture ended mid-record
@@ -105,8 +111,11 @@ using EventCallback = std::function<void(const engine::Event&, const engine::Pol
 using NoticeCallback = std::function<void(const ComplianceNotice&)>;
 
 // Runs the capture through one worker. Fails (with a message naming the file)
-// when the capture cannot be opened or its link type is not supported; a file
-// truncated mid-record is reported in the summary, with everything before it.
+// when the capture cannot be opened or its link type is not supported, and
+// when --pcap-out or --state-out cannot be written (a write error is an
+// error); a file truncated mid-record is reported in the summary, with
+// everything before it. Every flow record reaches on_event: the worker ends
+// flows only as the event queue has room, and the queue is drained between.
 tl::expected<InspectSummary, std::string> inspect_capture(const InspectOptions& options,
                                                           std::shared_ptr<const engine::PolicyGeneration> generation,
                                                           const EventCallback& on_event,

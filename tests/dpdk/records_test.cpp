@@ -1,0 +1,155 @@
+// ftzgate-dp's records and outputs, as an operator runs it on a capture:
+// every flow record written when 12,000 flows end together, write errors
+// that are errors (counted, logged, exit status 1), outputs that would
+// overwrite the capture refused, log lines masked, and the published demo
+// token key used only with --demo-token-key.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "dp_runner.hpp"
+
+namespace ftz::dptest {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Inside 10/8, everything else offshore; no signatures (no Hyperscan
+// compile), a compliance section naming a copy of the published demo key.
+std::string plain_config(const TempDir& dir) {
+  fs::create_directories(dir.file("cfg/keys"));
+  fs::copy_file(source_dir() + "/examples/keys/token.key", dir.file("cfg/keys/token.key"),
+                fs::copy_options::overwrite_existing);
+  std::ofstream(dir.file("cfg/plain.yaml")) << "zones:\n"
+                                               "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
+                                               "  - {name: offshore, kind: offshore, default: true}\n"
+                                               "defaults:\n"
+                                               "  - {src_zone: inside, dst_zone: offshore, action: allow}\n"
+                                               "compliance:\n"
+                                               "  key_file: keys/token.key\n"
+                                               "  state_file: state/compliance.state\n";
+  return dir.file("cfg/plain.yaml");
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// ftzgate-gen bench --small-packets: N UDP flows of 2 frames, all ending at
+// the end of the capture.
+std::string udp_flows(const TempDir& dir, int flows) {
+  const std::string pcap = dir.file("udp.pcap");
+  const auto r = run(binary("ftzgate-gen") + " bench --small-packets --packets-per-flow 2 --flows " +
+                     std::to_string(flows) + " --out " + pcap);
+  EXPECT_EQ(r.status, 0) << r.output;
+  return pcap;
+}
+
+TEST(DpRecords, TwelveThousandFlowsEndingTogetherAllHaveRecords) {
+  TempDir dir;
+  const std::string pcap = udp_flows(dir, 12'000);
+  const auto r = run_dp("--config " + plain_config(dir) + " --demo-token-key --pcap-in " + pcap + " --eve " +
+                        dir.file("eve.json") + " --stats " + dir.file("stats.json"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  size_t flows = 0;
+  for (const auto& e : read_eve(dir.file("eve.json"))) flows += e["event_type"] == "flow";
+  EXPECT_EQ(flows, 12'000u);
+  const auto stats = nlohmann::json::parse(slurp(dir.file("stats.json")));
+  const auto& records = stats["workers"][0]["records"];
+  EXPECT_EQ(records["written"], 12'000) << records;
+  EXPECT_EQ(records["lost"], 0) << records;
+  EXPECT_EQ(records["backlog_now"], 0) << records;
+  EXPECT_GE(records["waits"], 1) << "12,000 records through a ring of 4,096 must have waited";
+  EXPECT_EQ(stats["report"]["events_dropped"], 0);
+}
+
+TEST(DpRecords, WriteErrorsAreCountedLoggedAndFailTheRun) {
+  TempDir dir;
+  const std::string pcap = udp_flows(dir, 50);
+  const std::string base = "--config " + plain_config(dir) + " --demo-token-key --pcap-in " + pcap;
+  const auto eve = run_dp(base + " --eve /dev/full --stats " + dir.file("stats.json"));
+  EXPECT_EQ(eve.status, 1) << eve.output;
+  EXPECT_NE(eve.output.find("/dev/full: write failed: No space left on device"), std::string::npos) << eve.output;
+  EXPECT_NE(eve.output.find("event lines not written"), std::string::npos) << eve.output;
+  const auto stats = nlohmann::json::parse(slurp(dir.file("stats.json")));
+  EXPECT_GE(stats["outputs"]["eve_write_errors"], 1) << stats["outputs"];
+  EXPECT_EQ(stats["outputs"]["eve_lines_lost"], 50) << stats["outputs"];
+
+  const auto st = run_dp(base + " --stats /dev/full");
+  EXPECT_EQ(st.status, 1) << st.output;
+  EXPECT_NE(st.output.find("cannot write statistics: /dev/full: write failed"), std::string::npos) << st.output;
+}
+
+// net_pcap reports no write error: a --pcap-out file shorter than what its
+// port sent is caught at exit. A small tmpfs in a mount namespace of its own
+// plays the full disk.
+TEST(DpRecords, PcapOutOnAFullDiskFailsTheRun) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs (CI runs as root)";
+  TempDir dir;
+  const std::string pcap = udp_flows(dir, 400);
+  fs::create_directories(dir.file("small"));
+  FilePrefix prefix("records");
+  const std::string cmd = "unshare -m sh -c 'mount -t tmpfs -o size=16k none " + dir.file("small") + " && exec " +
+                          binary("ftzgate-dp") + " --config " + plain_config(dir) + " --demo-token-key --pcap-in " +
+                          pcap + " --pcap-out " + dir.file("small") + " -- --file-prefix " + prefix.name() +
+                          " --log-level=*:warning'";
+  const auto r = run(cmd);
+  if (r.output.find("mount:") != std::string::npos || r.output.find("unshare:") != std::string::npos) {
+    GTEST_SKIP() << "no mount namespace here: " << r.output;
+  }
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("outside.pcap: write failed: the file holds"), std::string::npos) << r.output;
+}
+
+TEST(DpRecords, OutputsNeverOverwriteTheCapture) {
+  TempDir dir;
+  const std::string pcap = udp_flows(dir, 10);
+  const std::string before = slurp(pcap);
+  ASSERT_EQ(::symlink(pcap.c_str(), dir.file("link.pcap").c_str()), 0);
+  const std::string base = "--config " + plain_config(dir) + " --demo-token-key --pcap-in " + pcap;
+  for (const std::string& args : {base + " --eve " + pcap, base + " --stats " + dir.file("link.pcap")}) {
+    const auto r = run_dp(args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find("would destroy the input"), std::string::npos) << r.output;
+  }
+  // --pcap-out DIR writes DIR/inside.pcap: a capture there is refused.
+  fs::create_directories(dir.file("ports"));
+  fs::copy_file(pcap, dir.file("ports/inside.pcap"));
+  const auto in_dir = run_dp("--config " + plain_config(dir) + " --pcap-in " + dir.file("ports/inside.pcap") +
+                             " --pcap-out " + dir.file("ports"));
+  EXPECT_EQ(in_dir.status, 2) << in_dir.output;
+  EXPECT_TRUE(slurp(pcap) == before);
+  EXPECT_TRUE(slurp(dir.file("ports/inside.pcap")) == before);
+}
+
+TEST(DpRecords, DemoKeyOnlyWithTheOptionAndLogsMasked) {
+  TempDir dir;
+  const std::string pcap = udp_flows(dir, 10);
+  const std::string cfg = plain_config(dir);
+  const auto demo = run_dp("--config " + cfg + " --demo-token-key --pcap-in " + pcap);
+  EXPECT_EQ(demo.status, 0) << demo.output;
+  EXPECT_NE(demo.output.find("used because --demo-token-key was given"), std::string::npos) << demo.output;
+  EXPECT_FALSE(fs::exists(dir.file("cfg/state/token.key")));
+  const auto own = run_dp("--config " + cfg + " --pcap-in " + pcap);
+  EXPECT_EQ(own.status, 0) << own.output;
+  EXPECT_NE(own.output.find("is the published demo key: not used"), std::string::npos) << own.output;
+  EXPECT_NE(own.output.find("generated a new token key"), std::string::npos) << own.output;
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.file("cfg/state/token.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // A log line with an identifier in it (here a file name) is masked.
+  const auto masked = run_dp("--config " + cfg + " --pcap-in " + dir.file("13812345678.pcap"));
+  EXPECT_EQ(masked.status, 1) << masked.output;
+  EXPECT_NE(masked.output.find("138****5678.pcap"), std::string::npos) << masked.output;
+  EXPECT_EQ(masked.output.find("13812345678"), std::string::npos) << masked.output;
+}
+
+}  // namespace
+}  // namespace ftz::dptest
