@@ -149,6 +149,18 @@ TEST(DpRecords, DemoKeyOnlyWithTheOptionAndLogsMasked) {
   EXPECT_EQ(masked.status, 1) << masked.output;
   EXPECT_NE(masked.output.find("138****5678.pcap"), std::string::npos) << masked.output;
   EXPECT_EQ(masked.output.find("13812345678"), std::string::npos) << masked.output;
+  // So are the report and --stats (every string of the JSON, numbers stay).
+  const std::string named = dir.file("11010519491231002X.pcap");
+  fs::copy_file(pcap, named);
+  const auto run = run_dp("--config " + cfg + " --demo-token-key --pcap-in " + named + " --stats " +
+                          dir.file("stats.json"));
+  EXPECT_EQ(run.status, 0) << run.output;
+  EXPECT_EQ(run.output.find("11010519491231002X"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("110105********002X.pcap"), std::string::npos) << run.output;
+  const std::string stats = slurp(dir.file("stats.json"));
+  EXPECT_EQ(stats.find("11010519491231002X"), std::string::npos) << "identifier in clear in --stats";
+  EXPECT_NE(stats.find("110105********002X.pcap"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(stats)["workers"][0]["records"]["written"], 10);
 }
 
 }  // namespace

@@ -144,6 +144,13 @@ TEST(Records, AdvanceTimeAloneDrainsTimeoutsOverSeveralCalls) {
   expect_one_record_each(r, 5000);
 }
 
+TEST(Records, ATinyQueueStillEndsEveryFlow) {
+  RecordRun r(big_table(), /*queue=*/2, /*backlog=*/1);
+  r.send(0, 100, kT0);
+  EXPECT_GT(r.finish(kT0 + kSec), 50);
+  expect_one_record_each(r, 100);
+}
+
 // Eviction and lookups need the old flow's record written at once; with
 // the logger stalled the record waits in the backlog, and when that is full
 // too the new flow is refused under the zone pair's fail mode.

@@ -1125,7 +1125,10 @@ bool Worker::record_room() const noexcept {
 }
 
 bool Worker::wait_room() const noexcept {
-  return backlog_count_ == 0 && events_.free_slots() > kBurstSize;
+  // A burst's worth of slots stays for app events and alerts (half of a
+  // queue smaller than two bursts, so that a flow can always end).
+  const uint32_t keep = std::min(kBurstSize, events_.capacity() / 2);
+  return backlog_count_ == 0 && events_.free_slots() > keep;
 }
 
 void Worker::commit_record(Event* e) noexcept {
