@@ -598,6 +598,11 @@ TEST(InspectBinary, OutputsNeverOverwriteTheInput) {
     EXPECT_NE(r.output.find("would destroy the input"), std::string::npos) << r.output;
     EXPECT_TRUE(slurp(pcap) == before) << "the capture changed: " << args;
   }
+  // The token key named by the configuration is an input too.
+  const std::string keyed = plain_config(dir);
+  const auto key = run("--config " + keyed + " --pcap " + pcap + " --eve " + dir.file("cfg/keys/token.key"));
+  EXPECT_EQ(key.status, 2) << key.output;
+  EXPECT_NE(key.output.find("compliance.key_file"), std::string::npos) << key.output;
   const auto twice = run(base + " --eve " + dir.file("out") + " --pcap-out " + dir.file("./out"));
   EXPECT_EQ(twice.status, 2) << twice.output;
   EXPECT_NE(twice.output.find("name a file of its own"), std::string::npos) << twice.output;

@@ -168,22 +168,28 @@ int main(int argc, char** argv) {
     std::fputs(ftz::dpdk::kDpUsage, stdout);
     return 0;
   }
-  {
-    // No output may overwrite the capture, the configuration or another output.
-    std::vector<ftz::offline::NamedPath> outputs = {{"--eve", options->eve}, {"--stats", options->stats}};
-    if (!options->pcap_out.empty()) {
-      for (const char* role : {"inside", "outside", "channel", "mirror"}) {
-        outputs.push_back({"--pcap-out", options->pcap_out + "/" + role + ".pcap"});
-      }
+  // No output may overwrite the capture, the configuration, the profile, a
+  // token key or another output.
+  std::vector<ftz::offline::NamedPath> outputs = {{"--eve", options->eve}, {"--stats", options->stats}};
+  if (!options->pcap_out.empty()) {
+    for (const char* role : {"inside", "outside", "channel", "mirror"}) {
+      outputs.push_back({"--pcap-out", options->pcap_out + "/" + role + ".pcap"});
     }
-    auto ok = ftz::offline::check_outputs(
-        {{"--pcap-in", options->pcap_in}, {"--config", options->config}, {"--profile", options->profile}}, outputs);
-    if (!ok) return fail(2, ok.error());
+  }
+  if (auto ok = ftz::offline::check_outputs(
+          {{"--pcap-in", options->pcap_in}, {"--config", options->config}, {"--profile", options->profile}}, outputs);
+      !ok) {
+    return fail(2, ok.error());
   }
   auto config = ftz::config::load_config(options->config);
   if (!config) {
     std::fputs(ftz::config::format_diagnostics(config.error()).c_str(), stderr);
     return fail(2, options->config + ": configuration rejected");
+  }
+  if (auto ok = ftz::offline::check_outputs(
+          ftz::offline::key_files(config->spec.compliance.key_file, config->spec.compliance.state_file), outputs);
+      !ok) {
+    return fail(2, ok.error());
   }
   if (stop_requested()) die_by_signal();
   // Compiled before EAL start: Hyperscan's refusals name the pattern's

@@ -92,11 +92,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ftzgate-inspect: %s\n%s", error.c_str(), kUsage);
     return 2;
   }
-  // No output may overwrite the capture, the configuration or another output.
-  if (auto ok = ftz::offline::check_outputs(
-          {{"--pcap", args.pcap}, {"--config", args.config}},
-          {{"--eve", args.eve}, {"--pcap-out", args.pcap_out}, {"--state-out", args.state_out, true}});
-      !ok) {
+  // No output may overwrite the capture, the configuration, a token key or
+  // another output.
+  const std::vector<ftz::offline::NamedPath> outputs = {
+      {"--eve", args.eve}, {"--pcap-out", args.pcap_out}, {"--state-out", args.state_out, true}};
+  if (auto ok = ftz::offline::check_outputs({{"--pcap", args.pcap}, {"--config", args.config}}, outputs); !ok) {
     std::fprintf(stderr, "ftzgate-inspect: %s\n", ok.error().c_str());
     return 2;
   }
@@ -104,6 +104,12 @@ int main(int argc, char** argv) {
   if (!loaded) {
     std::fputs(ftz::config::format_diagnostics(loaded.error()).c_str(), stderr);
     std::fprintf(stderr, "ftzgate-inspect: %s: configuration rejected\n", args.config.c_str());
+    return 2;
+  }
+  const auto& compliance = loaded->spec.compliance;
+  if (auto ok = ftz::offline::check_outputs(ftz::offline::key_files(compliance.key_file, compliance.state_file), outputs);
+      !ok) {
+    std::fprintf(stderr, "ftzgate-inspect: %s\n", ok.error().c_str());
     return 2;
   }
   // Hyperscan's refusals name the pattern's file:line:col, like every other

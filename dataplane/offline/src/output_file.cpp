@@ -187,4 +187,13 @@ tl::expected<void, std::string> check_outputs(const std::vector<NamedPath>& inpu
   return {};
 }
 
+std::vector<NamedPath> key_files(const std::string& key_file, const std::string& state_file) {
+  std::vector<NamedPath> keys;
+  if (!key_file.empty()) keys.push_back({"compliance.key_file", key_file});
+  if (!state_file.empty()) {
+    keys.push_back({"the appliance's token key", (fs::path(state_file).parent_path() / "token.key").string()});
+  }
+  return keys;
+}
+
 }  // namespace ftz::offline

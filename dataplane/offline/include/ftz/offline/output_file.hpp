@@ -85,4 +85,9 @@ struct NamedPath {
 tl::expected<void, std::string> check_outputs(const std::vector<NamedPath>& inputs,
                                               const std::vector<NamedPath>& outputs);
 
+// The token key files a configuration uses (compliance.key_file and the
+// appliance's own key beside compliance.state_file): inputs no output may
+// overwrite.
+std::vector<NamedPath> key_files(const std::string& key_file, const std::string& state_file);
+
 }  // namespace ftz::offline
