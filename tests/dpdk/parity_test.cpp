@@ -318,6 +318,15 @@ std::string report_diff(const json& dp, const json& ref, uint64_t workers) {
           << ref.value(k, json()).dump() << "\n";
     }
   }
+  // Flow records: as many written, none lost (how often they waited for
+  // the logger depends on its pace, so waits and backlog are not compared).
+  for (const char* k : {"written", "lost"}) {
+    const json d = dp.value("records", json::object()).value(k, json());
+    const json r = ref.value("records", json::object()).value(k, json());
+    if (d != r || (std::string_view(k) == "lost" && d != json(0))) {
+      out << "  report.records." << k << ": ftzgate-dp " << d.dump() << "\n      ftzgate-inspect " << r.dump() << "\n";
+    }
+  }
   json df = dp.value("flows", json::object());
   json rf = ref.value("flows", json::object());
   if (workers > 1) {
