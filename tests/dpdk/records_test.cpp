@@ -76,7 +76,8 @@ TEST(DpRecords, WriteErrorsAreCountedLoggedAndFailTheRun) {
   const std::string base = "--config " + plain_config(dir) + " --demo-token-key --pcap-in " + pcap;
   const auto eve = run_dp(base + " --eve /dev/full --stats " + dir.file("stats.json"));
   EXPECT_EQ(eve.status, 1) << eve.output;
-  EXPECT_NE(eve.output.find("/dev/full: write failed: No space left on device"), std::string::npos) << eve.output;
+  EXPECT_NE(eve.output.find("/dev/full: write failed: No space left on device"), std::string::npos)
+      << eve.output;
   EXPECT_NE(eve.output.find("event lines not written"), std::string::npos) << eve.output;
   const auto stats = nlohmann::json::parse(slurp(dir.file("stats.json")));
   EXPECT_GE(stats["outputs"]["eve_write_errors"], 1) << stats["outputs"];
@@ -84,7 +85,8 @@ TEST(DpRecords, WriteErrorsAreCountedLoggedAndFailTheRun) {
 
   const auto st = run_dp(base + " --stats /dev/full");
   EXPECT_EQ(st.status, 1) << st.output;
-  EXPECT_NE(st.output.find("cannot write statistics: /dev/full: write failed"), std::string::npos) << st.output;
+  EXPECT_NE(st.output.find("cannot write statistics: /dev/full: write failed"), std::string::npos)
+      << st.output;
 }
 
 // net_pcap reports no write error: a --pcap-out file shorter than what its
@@ -96,10 +98,10 @@ TEST(DpRecords, PcapOutOnAFullDiskFailsTheRun) {
   const std::string pcap = udp_flows(dir, 400);
   fs::create_directories(dir.file("small"));
   FilePrefix prefix("records");
-  const std::string cmd = "unshare -m sh -c 'mount -t tmpfs -o size=16k none " + dir.file("small") + " && exec " +
-                          binary("ftzgate-dp") + " --config " + plain_config(dir) + " --demo-token-key --pcap-in " +
-                          pcap + " --pcap-out " + dir.file("small") + " -- --file-prefix " + prefix.name() +
-                          " --log-level=*:warning'";
+  const std::string cmd = "unshare -m sh -c 'mount -t tmpfs -o size=16k none " + dir.file("small") +
+                          " && exec " + binary("ftzgate-dp") + " --config " + plain_config(dir) +
+                          " --demo-token-key --pcap-in " + pcap + " --pcap-out " + dir.file("small") +
+                          " -- --file-prefix " + prefix.name() + " --log-level=*:warning'";
   const auto r = run(cmd);
   if (r.output.find("mount:") != std::string::npos || r.output.find("unshare:") != std::string::npos) {
     GTEST_SKIP() << "no mount namespace here: " << r.output;

@@ -25,7 +25,8 @@ constexpr uint32_t kFlows = 12'000;           // > 2 x the default queue of 4,09
 // One UDP packet from a distinct client port (and address) per flow: a
 // flow of its own, inside (10.60/16) to offshore.
 test::Bytes udp_frame(uint32_t i) {
-  const std::string src = "10.60." + std::to_string(1 + i / 60000) + "." + std::to_string(1 + (i / 250) % 250);
+  const std::string src =
+      "10.60." + std::to_string(1 + i / 60000) + "." + std::to_string(1 + (i / 250) % 250);
   return test::PacketBuilder()
       .eth()
       .ipv4(src, "203.0.113.10")

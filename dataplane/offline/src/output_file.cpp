@@ -47,7 +47,9 @@ int OutputFile::on_stream_close(void* cookie) noexcept {
   return 0;
 }
 
-OutputFile::~OutputFile() { (void)close(); }
+OutputFile::~OutputFile() {
+  (void)close();
+}
 
 void OutputFile::note_error(const char* what, int err) {
   ++write_errors_;
@@ -111,7 +113,8 @@ tl::expected<void, std::string> OutputFile::close() noexcept {
       struct stat st {};
       // A regular file's data is on disk before the run says it succeeded
       // (some file systems report a full disk or an I/O error only here).
-      if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && ::fsync(fd_) != 0) note_error("fsync failed", errno);
+      if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && ::fsync(fd_) != 0)
+        note_error("fsync failed", errno);
       if (::close(fd_) != 0) note_error("close failed", errno);
     }
     fd_ = -1;
@@ -168,8 +171,8 @@ tl::expected<void, std::string> check_outputs(const std::vector<NamedPath>& inpu
     const Identity id = identify(out.path);
     for (const auto& [in, in_id] : seen_in) {
       if (same(id, in_id)) {
-        return tl::unexpected(out.option + " " + out.path + " is the same file as " + in->option + " " + in->path +
-                              ": writing it would destroy the input; name another file");
+        return tl::unexpected(out.option + " " + out.path + " is the same file as " + in->option + " " +
+                              in->path + ": writing it would destroy the input; name another file");
       }
     }
     for (const auto& [other, other_id] : seen_out) {
@@ -191,7 +194,8 @@ std::vector<NamedPath> key_files(const std::string& key_file, const std::string&
   std::vector<NamedPath> keys;
   if (!key_file.empty()) keys.push_back({"compliance.key_file", key_file});
   if (!state_file.empty()) {
-    keys.push_back({"the appliance's token key", (fs::path(state_file).parent_path() / "token.key").string()});
+    keys.push_back(
+        {"the appliance's token key", (fs::path(state_file).parent_path() / "token.key").string()});
   }
   return keys;
 }

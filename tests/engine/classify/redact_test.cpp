@@ -32,18 +32,18 @@ std::string where(const std::string& got, const std::string& want) {
          std::to_string(want.size()) + ")";
 }
 
-#define EXPECT_REDACTED(in, want)                      \
-  do {                                                 \
-    const std::string got_ = redacted(in);             \
-    const std::string want_ = (want);                  \
-    EXPECT_TRUE(got_ == want_) << where(got_, want_);  \
+#define EXPECT_REDACTED(in, want)                     \
+  do {                                                \
+    const std::string got_ = redacted(in);            \
+    const std::string want_ = (want);                 \
+    EXPECT_TRUE(got_ == want_) << where(got_, want_); \
   } while (0)
 
-#define EXPECT_UNTOUCHED(in)                                          \
-  do {                                                                \
-    const std::string in_ = (in);                                     \
-    const std::string got_ = redacted(in_);                           \
-    EXPECT_TRUE(got_ == in_) << "masked a look-alike: " << got_;      \
+#define EXPECT_UNTOUCHED(in)                                     \
+  do {                                                           \
+    const std::string in_ = (in);                                \
+    const std::string got_ = redacted(in_);                      \
+    EXPECT_TRUE(got_ == in_) << "masked a look-alike: " << got_; \
   } while (0)
 
 const std::string kId = make_id("110105", "19491231", "002");  // 11010519491231002X
@@ -63,8 +63,9 @@ TEST(Redact, ResidentIdInQueryString) {
 
 TEST(Redact, FullWidthDigits) {
   // "１３８１２３４５６７８" (U+FF11...): each hidden character is three '*'.
-  const std::string fw = "\xEF\xBC\x91\xEF\xBC\x93\xEF\xBC\x98\xEF\xBC\x91\xEF\xBC\x92\xEF\xBC\x93\xEF\xBC\x94"
-                         "\xEF\xBC\x95\xEF\xBC\x96\xEF\xBC\x97\xEF\xBC\x98";
+  const std::string fw =
+      "\xEF\xBC\x91\xEF\xBC\x93\xEF\xBC\x98\xEF\xBC\x91\xEF\xBC\x92\xEF\xBC\x93\xEF\xBC\x94"
+      "\xEF\xBC\x95\xEF\xBC\x96\xEF\xBC\x97\xEF\xBC\x98";
   const std::string want = "tel " + fw.substr(0, 9) + std::string(12, '*') + fw.substr(21);
   EXPECT_REDACTED("tel " + fw, want);
 }
@@ -115,7 +116,8 @@ TEST(Redact, FormatOnlyIdentifiersNeedContext) {
   EXPECT_REDACTED("/visa?passport=E12345678", "/visa?passport=E1*****78");
   EXPECT_REDACTED("护照号码 G12345678", "护照号码 G1*****78");
   EXPECT_UNTOUCHED("/build/20260302");
-  EXPECT_REDACTED("imei=" + with_luhn("35693803564380"), "imei=35***********" + with_luhn("35693803564380").substr(13));
+  EXPECT_REDACTED("imei=" + with_luhn("35693803564380"),
+                  "imei=35***********" + with_luhn("35693803564380").substr(13));
   EXPECT_UNTOUCHED("/o/" + with_luhn("35693803564380"));
 }
 
@@ -126,15 +128,15 @@ TEST(Redact, RealisticNegativesStay) {
            "text/csv; charset=utf-8",
            "HTTP/1.1",
            "2026-03-02T09:00:01.286012+0800",
-           "/ts/1767225600000",                            // 13-digit millisecond time
-           "/ts/1767225600",                               // Unix seconds
-           "139.210.201.12",                               // an address, not a mobile
+           "/ts/1767225600000",  // 13-digit millisecond time
+           "/ts/1767225600",     // Unix seconds
+           "139.210.201.12",     // an address, not a mobile
            "12.201.210.139.in-addr.arpa",
            "http://139.210.201.12:8080/x",
-           "123e4567-e89b-12d3-a456-426614174000",         // UUID
+           "123e4567-e89b-12d3-a456-426614174000",  // UUID
            "sess=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-           "/orders/12345678901",                          // 11 digits, unallocated prefix
-           "/trace/202603021234567890",                    // 18 digits, no region, no context
+           "/orders/12345678901",        // 11 digits, unallocated prefix
+           "/trace/202603021234567890",  // 18 digits, no region, no context
            "/v/1.2.3.4567",
            "bytes 191129062 packets 266010",
            "sid 9100001 sid 9200001",

@@ -30,9 +30,10 @@ constexpr size_t kMaxCandidate = 19;
 // Validators tried on each digit/letter candidate, strongest evidence first;
 // the first one that confirms decides the masking rule.
 constexpr ValidatorId kRunValidators[] = {
-    ValidatorId::kResidentId, ValidatorId::kMobile,   ValidatorId::kBankCard,      ValidatorId::kUscc,
-    ValidatorId::kImei,       ValidatorId::kResidentId15, ValidatorId::kPassport, ValidatorId::kHkMacaoPermit,
-    ValidatorId::kHomeReturnPermit, ValidatorId::kTaiwanPermit,
+    ValidatorId::kResidentId,   ValidatorId::kMobile,        ValidatorId::kBankCard,
+    ValidatorId::kUscc,         ValidatorId::kImei,          ValidatorId::kResidentId15,
+    ValidatorId::kPassport,     ValidatorId::kHkMacaoPermit, ValidatorId::kHomeReturnPermit,
+    ValidatorId::kTaiwanPermit,
 };
 
 // Context keywords of the built-in catalog's signatures whose validators ask
@@ -40,11 +41,11 @@ constexpr ValidatorId kRunValidators[] = {
 // regard to case. Short generic words of the catalog ("pan", "tel", "read")
 // are left out: they occur inside ordinary words.
 constexpr std::string_view kContextKeywords[] = {
-    "passport", "permit",   "mtp",       "eep",      "home_return", "imei",   "deviceid", "device_id",
-    "idcard",   "id_card",  "idno",      "id_no",    "sfzh",        "sfz",    "card",     "acct",
-    "uscc",     "credit_code", "creditcode", "huzhao", "护照",        "通行证", "回乡证",   "台胞证",
-    "设备号",   "串号",     "身份证",    "证件",     "卡号",        "银行卡", "信用卡",   "账号",
-    "信用代码", "税号",
+    "passport",  "permit", "mtp",     "eep",         "home_return", "imei",   "deviceid",
+    "device_id", "idcard", "id_card", "idno",        "id_no",       "sfzh",   "sfz",
+    "card",      "acct",   "uscc",    "credit_code", "creditcode",  "huzhao", "护照",
+    "通行证",    "回乡证", "台胞证",  "设备号",      "串号",        "身份证", "证件",
+    "卡号",      "银行卡", "信用卡",  "账号",        "信用代码",    "税号",
 };
 
 int hex_value(char c) noexcept {
@@ -115,7 +116,8 @@ class Window {
       if (c == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
         c = static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
         width = 3;
-      } else if (c == '+' && i > 0 && i + 1 < in.size() && is_ascii_digit(in[i - 1]) && is_ascii_digit(in[i + 1])) {
+      } else if (c == '+' && i > 0 && i + 1 < in.size() && is_ascii_digit(in[i - 1]) &&
+                 is_ascii_digit(in[i + 1])) {
         c = ' ';
       }
       dec_[dec_len_] = c;

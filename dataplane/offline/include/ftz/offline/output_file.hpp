@@ -10,9 +10,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 namespace ftz::offline {
 
@@ -20,7 +19,8 @@ class OutputFile {
  public:
   // Opens (creates or truncates) `path`; "-" is standard output. `text`:
   // lines of text (a line cut by a write error is ended before the next).
-  static tl::expected<std::unique_ptr<OutputFile>, std::string> open(const std::string& path, bool text = true);
+  static tl::expected<std::unique_ptr<OutputFile>, std::string> open(const std::string& path,
+                                                                     bool text = true);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
