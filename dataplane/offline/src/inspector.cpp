@@ -176,9 +176,9 @@ tl::expected<InspectSummary, std::string> inspect_capture(const InspectOptions& 
   PcapHandle dead;
   DumperHandle dumper;
   if (!options.pcap_out_path.empty()) {
-    auto opened = OutputFile::open(options.pcap_out_path, /*text=*/false);
-    if (!opened) return tl::unexpected(opened.error());
-    pcap_out = std::move(*opened);
+    auto out = OutputFile::open(options.pcap_out_path, /*text=*/false);
+    if (!out) return tl::unexpected(out.error());
+    pcap_out = std::move(*out);
     dead.reset(pcap_open_dead_with_tstamp_precision(dlt, 262144, PCAP_TSTAMP_PRECISION_NANO));
     FILE* stream = pcap_out->stream();
     if (stream != nullptr) dumper.reset(pcap_dump_fopen(dead.get(), stream));
