@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -266,7 +267,12 @@ TEST(DpReload, SighupStormWhileTrafficRunsLosesNothing) {
   ASSERT_TRUE(wait_for_traffic(prefix.name())["/ftzgate/stats"].is_object());
   int sent = 0;
   for (; sent < 40; ++sent) {
-    std::ofstream(cfg, std::ios::trunc) << (sent % 2 == 0 ? kBlockConfig : kAllowConfig);
+    // Replaced whole (rename), as an operator's editor or config management
+    // does: a reload still reading the previous file never sees it half
+    // written (an in-place rewrite made a reload read an empty file).
+    const std::string next = cfg + ".next";
+    std::ofstream(next, std::ios::trunc) << (sent % 2 == 0 ? kBlockConfig : kAllowConfig);
+    std::filesystem::rename(next, cfg);
     kill(pid, SIGHUP);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
