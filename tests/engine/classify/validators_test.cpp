@@ -261,6 +261,31 @@ TEST(Uscc, FailingCheckCharacterDowngrades) {
   EXPECT_TRUE(v.needs_context);
 }
 
+// One 18-digit run in 31 passes GB 32100 (order and trace numbers, resident
+// IDs): an all-digit code is valid but counts only with context.
+TEST(Uscc, AllDigitCodesNeedContext) {
+  constexpr std::string_view kCharset = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+  constexpr int kWeights[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
+  int found = 0;
+  for (int seq = 0; seq < 200 && found < 3; ++seq) {
+    char first17[18];
+    std::snprintf(first17, sizeof first17, "91310115%09d", 100000000 + seq * 7919);
+    int sum = 0;
+    for (int i = 0; i < 17; ++i) sum += (first17[i] - '0') * kWeights[i];
+    const char check_char = kCharset[static_cast<size_t>((31 - sum % 31) % 31)];
+    if (check_char > '9') continue;
+    const std::string code = std::string(first17) + check_char;
+    const Verdict v = check(ValidatorId::kUscc, code);
+    EXPECT_TRUE(v.valid) << code;
+    EXPECT_EQ(v.strength, kStrengthStrong) << code;  // region 31 (Shanghai) at positions 3-4
+    EXPECT_TRUE(v.needs_context) << code;
+    ++found;
+  }
+  EXPECT_EQ(found, 3);
+  // The same structure with a letter in the organisation code counts alone.
+  EXPECT_FALSE(check(ValidatorId::kUscc, "91350100M000100Y43").needs_context);
+}
+
 TEST(Uscc, CharsetExcludesIOSVZ) {
   for (char c : std::string_view("IOSVZ")) {
     std::string s = "91350100M000100Y43";

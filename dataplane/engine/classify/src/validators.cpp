@@ -263,7 +263,11 @@ Verdict validate_uscc(std::string_view candidate) noexcept {
     return accept(kStrengthFormat, true, IdType::kUnknown, s);
   }
   const bool region = is_region_prefix(number(s.substr(2, 2)));
-  return accept(region ? kStrengthStrong : kStrengthChecked, false, IdType::kUnknown, s);
+  // Any run of 18 digits passes the MOD 31 check one time in 31, and order,
+  // trace and resident ID numbers are all digits: an all-digit code counts
+  // only with a USCC field name or keyword (docs/signatures.md). Codes with a
+  // letter (organisation codes issued since 2015 start "MA") count alone.
+  return accept(region ? kStrengthStrong : kStrengthChecked, all_digits(s), IdType::kUnknown, s);
 }
 
 // ---------------------------------------------------------------------------
