@@ -296,10 +296,10 @@ TEST_F(ScannerTest, ContextRequiredVersusNot) {
   Collect kw = run(*sc, filler + " 护照号: E12345678 " + filler, raw());
   ASSERT_EQ(kw.count("cn_passport"), 1u) << kw.summary();
   EXPECT_TRUE(kw.recs[0].by_context);
-  // Keyword after the value, within 40 bytes, in the next chunk.
+  // Keyword after the value (within 16 bytes, same line), in the next chunk.
   const std::string after = filler + " E12345678 (passport) " + filler;
   EXPECT_EQ(run(*sc, after, raw(), {after.find("E123") + 9}).count("cn_passport"), 1u);
-  // Keyword more than 40 bytes away: no.
+  // Keyword beyond the 32-byte label before the value: no.
   EXPECT_EQ(run(*sc, "passport " + filler + " E12345678 " + filler, raw()).count("cn_passport"), 0u);
   // Mobile: checked by the allocation table, no context needed.
   Collect m = run(*sc, filler + " 13912345678 " + filler, raw());
@@ -533,6 +533,225 @@ TEST_F(ScannerTest, EmailLocalPartIsReadBack) {
   ASSERT_EQ(c.count("email"), 1u) << c.summary();
   EXPECT_EQ(c.recs[0].offset, 9u);
   EXPECT_EQ(c.recs[0].masked.substr(0, 1), "z");
+}
+
+// --- Context bound to the candidate's own field (docs/signatures.md "Context") ---
+
+// A UnionPay-like number that fails Luhn: a card only with its field's or
+// label's word for it (strength 1, needs context).
+std::string luhn_fail(std::string_view payload) {
+  std::string s = with_luhn(std::string(payload));
+  s.back() = s.back() == '9' ? '0' : static_cast<char>(s.back() + 1);
+  return s;
+}
+
+ScanContext csv_ctx() { return {kNow, ContentKind::kCsv, Encoding::kIdentity, true}; }
+
+TEST_F(ScannerTest, KeyValueCsvRowsBindOnlyTheirOwnValue) {
+  auto sc = make();
+  const std::string card = luhn_fail("622202123456789");
+  const std::string order = luhn_fail("622848765432109");
+  const std::string rows = "card_no," + card + "\norder_id," + order + "\nqq,13812345678\nmobile,13912345678\n";
+  for (const std::string& body : {rows, "field,value\n" + rows, "字段,值\r\n" + rows}) {
+    for (size_t cut = 0; cut <= body.size(); ++cut) {
+      Collect c = run(*sc, body, csv_ctx(), {cut});
+      ASSERT_EQ(c.count("bank_card"), 1u) << "cut " << cut << ": " << c.summary();
+      ASSERT_EQ(c.count("cn_mobile"), 1u) << "cut " << cut << ": " << c.summary();
+      ASSERT_EQ(c.recs.size(), 2u) << "cut " << cut << ": " << c.summary();
+      for (const Rec& r : c.recs) {
+        EXPECT_TRUE(r.sig == "bank_card" ? r.normalized == card : r.normalized == "13912345678") << r.masked;
+      }
+    }
+  }
+  EXPECT_GT(sc->counters().field_veto, 0u);  // the QQ number
+  EXPECT_GT(sc->counters().no_context, 0u);  // the order number
+  // A header row binds its columns for the rows below, not for itself.
+  Collect t = run(*sc, "name,card_no,order_id\nli," + card + "," + order + "\n", csv_ctx());
+  ASSERT_EQ(t.recs.size(), 1u) << t.summary();
+  EXPECT_EQ(t.recs[0].normalized, card);
+}
+
+TEST_F(ScannerTest, JsonValuesBindTheirOwnKeyOrTheirArraysKey) {
+  auto sc = make();
+  const std::string card = luhn_fail("622202123456789");
+  const std::string order = luhn_fail("622848765432109");
+  const std::string pair = R"({"cardNo":")" + card + R"(","orderNo":")" + order + R"("})";
+  for (size_t cut = 0; cut <= pair.size(); ++cut) {
+    Collect c = run(*sc, pair, json(), {cut});
+    ASSERT_EQ(c.recs.size(), 1u) << "cut " << cut << ": " << c.summary();
+    EXPECT_TRUE(c.recs[0].normalized == card) << c.recs[0].masked;
+  }
+  // Elements of an array belong to the array's key; a neighbour key does not
+  // vouch, before or after.
+  EXPECT_EQ(run(*sc, R"({"passports":["E12345678","E22345678"],"ref":"E32345678"})", json()).count("cn_passport"),
+            2u);
+  EXPECT_EQ(run(*sc, R"({"records":[{"passport":"E12345678"},{"note":"x"},"E22345678"],"tail":"E32345678"})", json())
+                .count("cn_passport"),
+            1u);
+  EXPECT_EQ(run(*sc, R"({"ref":"E32345678","passport":"E12345678"})", json()).count("cn_passport"), 1u);
+  // Nested objects; an escaped quote inside a value does not end it.
+  Collect n = run(*sc, R"({"contact":{"mobile":"13912345678","memo":"say \"qq\""},"qq":"13812345678"})", json());
+  ASSERT_EQ(n.count("cn_mobile"), 1u) << n.summary();
+  EXPECT_EQ(n.recs[0].normalized, "13912345678");
+  // Form fields likewise.
+  ScanContext form{kNow, ContentKind::kForm, Encoding::kIdentity, true};
+  Collect f = run(*sc, "card_no=" + card + "&order_no=" + order + "&qq=13812345678&tel=13912345678", form);
+  EXPECT_EQ(f.count("bank_card"), 1u) << f.summary();
+  EXPECT_EQ(f.count("cn_mobile"), 1u) << f.summary();
+}
+
+TEST_F(ScannerTest, FreeTextLabelsStayOnTheirLineAndValue) {
+  auto sc = make();
+  const std::string card = luhn_fail("622202123456789");
+  const std::string order = luhn_fail("622848765432109");
+  // The label before a value belongs to it, not to the next one.
+  EXPECT_EQ(run(*sc, "护照号 E12345678 订单 E22345678\n", raw()).count("cn_passport"), 1u);
+  EXPECT_EQ(run(*sc, "passport:\nE12345678\n", raw()).count("cn_passport"), 0u);
+  EXPECT_EQ(run(*sc, "E12345678 (passport)\n", raw()).count("cn_passport"), 1u);
+  EXPECT_EQ(run(*sc, "E12345678 E22345678 passport\n", raw()).count("cn_passport"), 1u);
+  // "QQ" labels the number after it; 订单 in an earlier clause does not.
+  Collect q = run(*sc, "客户来电，手机13912345678，QQ 13812345678。\n订单已付，13712345678\n", raw());
+  EXPECT_EQ(q.count("cn_mobile"), 2u) << q.summary();
+  for (const Rec& r : q.recs) EXPECT_NE(r.normalized, "13812345678");
+  // Tags: "<orderNo>" labels its own element only.
+  Collect x = run(*sc, "<cardNo>" + card + "</cardNo><orderNo>" + order + "</orderNo>", raw());
+  ASSERT_EQ(x.count("bank_card"), 1u) << x.summary();
+  EXPECT_TRUE(x.recs[0].normalized == card);
+  // Short keywords are whole words: "pan" is not in "company".
+  EXPECT_EQ(run(*sc, "company " + card + "\n", raw()).count("bank_card"), 0u);
+  EXPECT_EQ(run(*sc, "PAN " + card + "\n", raw()).count("bank_card"), 1u);
+  EXPECT_EQ(run(*sc, R"({"span_id":")" + card + R"("})", json()).count("bank_card"), 0u);
+  // Free text inside a JSON value: the label stays inside the value.
+  Collect j = run(*sc, R"({"cardNo":"x","remark":"卡号 )" + card + "，订单 " + order + R"("})", json());
+  ASSERT_EQ(j.count("bank_card"), 1u) << j.summary();
+  EXPECT_TRUE(j.recs[0].normalized == card);
+}
+
+TEST_F(ScannerTest, FieldVetoesWeakNumbersNeverStrongOnes) {
+  auto sc = make();
+  Collect m = run(*sc,
+                  R"({"qq":"13812345678","orderId":"13912345678","create_ts":"13612345678","mobile":"13712345678",)"
+                  R"("order_mobile":"13512345678","contacts":"13312345678","订单号":"13212345678"})",
+                  json());
+  EXPECT_EQ(m.count("cn_mobile"), 3u) << m.summary();  // mobile, order_mobile, contacts
+  EXPECT_EQ(sc->counters().field_veto, 4u);
+  // Strong identifiers count under any name: an exporter chooses the names.
+  const std::string id = make_id("110105", "19850612", "123");
+  const std::string card = with_luhn("622202123456789");
+  Collect s = run(*sc, R"({"order_no":")" + id + R"(","trace_id":")" + card + R"("})", json());
+  EXPECT_EQ(s.count("cn_resident_id"), 1u) << s.summary();
+  EXPECT_EQ(s.count("bank_card"), 1u) << s.summary();
+}
+
+TEST_F(ScannerTest, OneSpanTwoTypesTheFieldDecidesTheClassStaysHigh) {
+  // A resident ID that also passes GB 32100 with a region at positions 3-4.
+  std::string both;
+  for (int seq = 0; seq < 1000 && both.empty(); ++seq) {
+    char s3[12];
+    std::snprintf(s3, sizeof s3, "%03d", seq);
+    const std::string id = make_id("131182", "19850612", s3);
+    const auto u = classify::validate(classify::ValidatorId::kUscc, id, {kNow});
+    if (id.back() != 'X' && u.valid && u.strength == classify::kStrengthStrong) both = id;
+  }
+  ASSERT_FALSE(both.empty());
+  auto sc = make();
+  for (const std::string& body : {R"({"v":")" + both + "\"}", R"({"idCard":")" + both + "\"}"}) {
+    Collect c = run(*sc, body, json());
+    ASSERT_EQ(c.recs.size(), 1u) << c.summary();
+    EXPECT_EQ(c.recs[0].sig, "cn_resident_id");
+  }
+  EXPECT_EQ(run(*sc, "ID " + both + "\n", raw()).count("cn_resident_id"), 1u);
+  // Its field or label says USCC: reported once as USCC, with the class of
+  // the most sensitive type that counts on the span (就高从严).
+  for (const auto& [body, ctx] : {std::pair{R"({"credit_code":")" + both + "\"}", json()},
+                                  std::pair{"统一社会信用代码：" + both + "\n", raw()}}) {
+    Collect c = run(*sc, body, ctx);
+    ASSERT_EQ(c.recs.size(), 1u) << c.summary();
+    EXPECT_EQ(c.recs[0].sig, "cn_uscc");
+    EXPECT_EQ(c.recs[0].cls, DataClass::kSensitivePi);
+  }
+  EXPECT_GE(sc->signature_counters()[sig_index("cn_resident_id")].suppressed, 2u);
+  // An all-digit 18-character run that passes only GB 32100 is no USCC
+  // without its name; with it, it is an organisation ID.
+  std::string uscc_only;
+  for (int seq = 0; seq < 2000 && uscc_only.empty(); ++seq) {
+    const std::string code = "9131011510000" + std::to_string(1000 + seq);
+    for (char ch = '0'; ch <= '9'; ++ch) {
+      const std::string c = code + ch;
+      const auto u = classify::validate(classify::ValidatorId::kUscc, c, {kNow});
+      if (u.valid && u.strength >= classify::kStrengthChecked &&
+          !classify::validate(classify::ValidatorId::kResidentId, c, {kNow}).valid) {
+        uscc_only = c;
+      }
+    }
+  }
+  ASSERT_FALSE(uscc_only.empty());
+  EXPECT_EQ(run(*sc, R"({"traceId":")" + uscc_only + "\"}", json()).recs.size(), 0u);
+  Collect u = run(*sc, R"({"creditCode":")" + uscc_only + "\"}", json());
+  ASSERT_EQ(u.count("cn_uscc"), 1u) << u.summary();
+  EXPECT_EQ(u.recs[0].cls, DataClass::kOrgId);
+}
+
+TEST_F(ScannerTest, FieldNamesThatLeaveTheWindowStillBind) {
+  auto sc = make();
+  std::string body = R"({"passport_list":["E12345678")";
+  for (int i = 0; i < 20; ++i) body += R"(,"pad pad pad")";
+  body += R"(,"E22345678"]})";
+  std::vector<size_t> cuts;
+  for (size_t i = 10; i < body.size(); i += 10) cuts.push_back(i);  // each chunk a block: the key leaves the tail
+  EXPECT_EQ(run(*sc, body, json(), cuts).count("cn_passport"), 2u);
+  const std::string kv = "passport," + std::string(80, 'x') + " E12345678\n";
+  std::vector<size_t> kv_cuts;
+  for (size_t i = 10; i < kv.size(); i += 10) kv_cuts.push_back(i);
+  EXPECT_EQ(run(*sc, kv, csv_ctx(), kv_cuts).count("cn_passport"), 1u);
+}
+
+TEST_F(ScannerTest, HandOverKeepsFieldBindingsUnderTheNewIndices) {
+  std::vector<SignatureSpec> reversed(specs_->rbegin(), specs_->rend());
+  auto db2 = SignatureDatabase::compile(reversed);
+  ASSERT_TRUE(db2) << db2.error();
+  auto sc1 = make();
+  auto made = Scanner::create(*db2, ScannerConfig{8, 4 * kInflateArenaBytes});
+  ASSERT_TRUE(made) << made.error();
+  auto& sc2 = *made;
+  const auto map = map_signatures(*specs_, reversed);
+  auto feed = [](Scanner& sc, ScanState& st, std::string_view part, ScanContext ctx, Collect& sink) {
+    for (size_t at = 0; at < part.size(); at += 10) {
+      const std::string_view p = part.substr(at, 10);
+      sc.scan(st, std::span(reinterpret_cast<const uint8_t*>(p.data()), p.size()), ctx, sink);
+      ctx.body_start = false;
+    }
+  };
+  {  // A JSON array key judged before the switch (it left the window).
+    std::string first = R"({"passport_list":["E12345678")";
+    for (int i = 0; i < 10; ++i) first += R"(,"pad pad pad")";
+    Collect a(**db_);
+    Collect b(**db2);
+    ScanState st{};
+    feed(*sc1, st, first, json(), a);
+    ASSERT_NE(st.json_array_field.flags & kFieldJudged, 0);
+    sc1->hand_over(st, json(), a, sc2.get(), map);
+    ScanContext more = json();
+    more.body_start = false;
+    feed(*sc2, st, R"(,"E22345678"]})", more, b);
+    sc2->finish(st, more, b);
+    EXPECT_EQ(a.count("cn_passport"), 1u) << a.summary();
+    EXPECT_EQ(b.count("cn_passport"), 1u) << b.summary();
+  }
+  {  // CSV header bindings and veto columns.
+    Collect a(**db_);
+    Collect b(**db2);
+    ScanState st{};
+    ScanContext ctx = csv_ctx();
+    feed(*sc1, st, "name,passport_no,qq\nwang,E12345678,13812345678\n", ctx, a);
+    sc1->hand_over(st, ctx, a, sc2.get(), map);
+    ctx.body_start = false;
+    feed(*sc2, st, "li,E22345678,13912345678\n", ctx, b);
+    sc2->finish(st, ctx, b);
+    EXPECT_EQ(a.count("cn_passport"), 1u) << a.summary();
+    EXPECT_EQ(b.count("cn_passport"), 1u) << b.summary();
+    EXPECT_EQ(a.count("cn_mobile") + b.count("cn_mobile"), 0u);
+  }
 }
 
 TEST_F(ScannerTest, KeepAliveBodiesRestartDecoders) {

@@ -8,7 +8,7 @@
 #include <type_traits>
 
 #include "decoder.hpp"
-#include "ftz/engine/classify/masking.hpp"
+#include "judge.hpp"
 
 namespace ftz::engine::sig {
 
@@ -23,109 +23,10 @@ constexpr std::string_view kUninspectableNames[] = {
 #undef FTZ_X
 };
 
-// DOMAIN.md §3: keywords count within ±40 bytes of the match.
-constexpr uint64_t kContextBytes = 40;
 // hs_scan_stream runs over slices of a decoded block; recorded matches are
 // judged after each slice, so the match array bounds matches per slice (a
 // long digit run ends ~8 catalog patterns per byte).
 constexpr size_t kSliceBytes = 1024;
-constexpr size_t kMaxCandidates = 2048;
-constexpr size_t kMaxKey = 64;
-
-constexpr bool is_alnum(uint8_t c) noexcept {
-  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-constexpr uint8_t lower(uint8_t c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + 32) : c; }
-
-// Identifiers written in groups ("138 1234 5678", "6222 0212 3456 7890 128";
-// catalog patterns allow one ' ', '-' or U+00B7 at group boundaries). Such a
-// match must not be one part of a longer run grouped with the same separator:
-// the 16-digit window of a 19-digit card, or "138 1234 5678" in
-// "138 1234 5678 9". Contiguous matches are unaffected.
-constexpr bool is_digit(uint8_t c) noexcept { return c >= '0' && c <= '9'; }
-
-// Width of a separator at p (1 for ' ' and '-', 2 for UTF-8 U+00B7), 0 if none.
-constexpr size_t separator_at(const uint8_t* p, size_t avail) noexcept {
-  if (avail >= 1 && (p[0] == ' ' || p[0] == '-')) return 1;
-  if (avail >= 2 && p[0] == 0xC2 && p[1] == 0xB7) return 2;
-  return 0;
-}
-
-// The lead byte of the first separator between two digits inside the match, 0
-// when the match is contiguous.
-uint8_t inner_separator(const uint8_t* m, size_t len) noexcept {
-  for (size_t i = 1; i + 1 < len; ++i) {
-    if (!is_digit(m[i - 1])) continue;
-    const size_t w = separator_at(m + i, len - i);
-    if (w != 0 && i + w < len && is_digit(m[i + w])) return m[i];
-  }
-  return 0;
-}
-
-enum class GroupEdge : uint8_t { kClear, kContinues, kUnknown };
-
-// After the match: the same separator then a digit continues the run. kUnknown
-// when the bytes needed are not visible yet (decided with the next chunk).
-GroupEdge group_continues_right(const uint8_t* p, size_t avail, uint8_t sep) noexcept {
-  if (avail == 0) return GroupEdge::kUnknown;
-  if (p[0] != sep) return GroupEdge::kClear;
-  const size_t w = sep == 0xC2 ? 2 : 1;
-  if (avail < w + 1) return GroupEdge::kUnknown;
-  if (separator_at(p, avail) != w) return GroupEdge::kClear;
-  return is_digit(p[w]) ? GroupEdge::kContinues : GroupEdge::kClear;
-}
-
-// Before the match (`before` bytes held ahead of it): a digit then the same
-// separator. Bytes no longer held count as clear.
-bool group_continues_left(const uint8_t* m, size_t before, uint8_t sep) noexcept {
-  const size_t w = sep == 0xC2 ? 2 : 1;
-  if (before < w + 1) return false;
-  const uint8_t* q = m - w;
-  return separator_at(q, w) == w && q[0] == sep && is_digit(q[-1]);
-}
-
-// Structural markers (file headers, track markers) have no alnum boundary:
-// a FASTA line continues past the 30 bases the pattern needs.
-constexpr bool is_marker(classify::ValidatorId v) noexcept {
-  using classify::ValidatorId;
-  switch (v) {
-    case ValidatorId::kTrajectory:
-    case ValidatorId::kVcf:
-    case ValidatorId::kFasta:
-    case ValidatorId::kFastq:
-    case ValidatorId::kHl7:
-    case ValidatorId::kDicom:
-    case ValidatorId::kFhirPatient:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Field names every catalog gets in addition to its keywords (folded: lower
-// case, no '_', '-', ' '): the common spellings of the columns and keys of
-// exports, which are not good near-match keywords ("phone" is).
-struct FieldAlias {
-  classify::ValidatorId validator;
-  std::string_view name;
-};
-constexpr FieldAlias kFieldAliases[] = {
-    {classify::ValidatorId::kResidentId, "idnumber"},    {classify::ValidatorId::kResidentId, "identityno"},
-    {classify::ValidatorId::kResidentId15, "idnumber"},  {classify::ValidatorId::kBankCard, "cardnumber"},
-    {classify::ValidatorId::kPassport, "passportnumber"}, {classify::ValidatorId::kMobile, "mobile"},
-    {classify::ValidatorId::kMobile, "手机"},
-};
-
-// Folded text of a header cell / key: ASCII lower case, no '_', '-', ' ', '"'.
-size_t fold_name(const uint8_t* p, size_t n, char* out, size_t cap) noexcept {
-  size_t o = 0;
-  for (size_t i = 0; i < n && o < cap; ++i) {
-    const uint8_t c = p[i];
-    if (c == '_' || c == '-' || c == ' ' || c == '"' || c == '\t' || c == '\r') continue;
-    out[o++] = static_cast<char>(lower(c));
-  }
-  return o;
-}
 
 }  // namespace
 
@@ -151,20 +52,6 @@ struct Scanner::Inflater {
     return p;
   }
   static void free_fn(voidpf, voidpf) {}
-};
-
-struct Scanner::Candidate {
-  uint64_t from;
-  uint64_t to;
-  uint32_t sig;
-  uint16_t column;
-  bool satisfied;     // context already established (pending from an earlier slice)
-  bool wants_binding; // weak, no keyword: look for a field name
-  bool pending_right; // right boundary not visible yet
-  bool pending_ctx;   // right context not visible yet
-  bool dropped;
-  bool by_context;
-  classify::Verdict verdict;
 };
 
 // The match callback only records (STYLE.md): validation runs after the scan.
@@ -212,21 +99,12 @@ tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_
   s->inflated_.assign(config.block_bytes, 0);
   s->tmp_.assign(config.block_bytes + detail::kDecoderSlack, 0);
   s->matches_.resize(config.max_matches_per_block);
-  s->cands_.resize(kMaxCandidates + kPendingSpans * 3);
+  s->cands_.resize(detail::kMaxCandidates + kPendingSpans * 3);
   s->order_.resize(s->cands_.size());
   s->emitted_.resize(s->cands_.size());
-  s->csv_marks_.resize(kSliceBytes);
+  s->marks_.resize(kSliceBytes);  // at most one field mark per byte of a slice
   s->sig_counters_.resize(s->db_->specs().size());
-  const auto meta = s->db_->signatures();
-  s->alnum_boundary_.resize(meta.size());
-  s->field_names_.resize(meta.size());
-  for (size_t i = 0; i < meta.size(); ++i) {
-    s->alnum_boundary_[i] = is_marker(meta[i].validator) ? 0 : 1;
-    s->field_names_[i] = meta[i].field_names;
-    for (const FieldAlias& a : kFieldAliases) {
-      if (a.validator == meta[i].validator) s->field_names_[i].emplace_back(a.name);
-    }
-  }
+  s->init_context();
   return s;
 }
 
@@ -299,15 +177,21 @@ void Scanner::hand_over(ScanState& st, const ScanContext& ctx, DetectionSink& si
   if (st.uninspectable) return;  // match overflow: slots already returned
   release_stream(st);
   st.pending_count = 0;
-  // CSV columns bound by the header row: the same signatures in `next`.
-  uint8_t kept = 0;
-  for (uint8_t i = 0; i < st.csv_bindings; ++i) {
+  // Signatures bound by field names (CSV header row, judged JSON / form /
+  // key-value names): the same signatures in `next`. Vetoes (CSV veto
+  // columns, kFieldVeto) do not depend on the catalog.
+  auto remap = [&sig_map](uint64_t sigs) {
     uint64_t mask = 0;
-    for (uint64_t m = st.csv_bound_mask[i]; m != 0; m &= m - 1) {
+    for (uint64_t m = sigs; m != 0; m &= m - 1) {
       const auto from = static_cast<size_t>(std::countr_zero(m));
       const uint32_t to = from < sig_map.size() ? sig_map[from] : kNoSignature;
       if (to < 64) mask |= uint64_t{1} << to;
     }
+    return mask;
+  };
+  uint8_t kept = 0;
+  for (uint8_t i = 0; i < st.csv_bindings; ++i) {
+    const uint64_t mask = remap(st.csv_bound_mask[i]);
     if (mask != 0) {
       st.csv_bound_column[kept] = st.csv_bound_column[i];
       st.csv_bound_mask[kept] = mask;
@@ -315,6 +199,9 @@ void Scanner::hand_over(ScanState& st, const ScanContext& ctx, DetectionSink& si
     }
   }
   st.csv_bindings = kept;
+  for (FieldName* name : {&st.field, &st.json_array_field}) {
+    if ((name->flags & kFieldJudged) != 0) name->ref = remap(name->ref);
+  }
   // A compressed body under way: its inflate state moves to `next`.
   if (st.inflater != kNoSlot) {
     const uint32_t slot = st.inflater;
@@ -401,6 +288,15 @@ void Scanner::restart_body(ScanState& st, const ScanContext& ctx) noexcept {
   st.csv_bindings = 0;
   st.csv_column = 0;
   st.csv_cell_start = st.offset;
+  st.csv_veto_columns = 0;
+  st.csv_digit_run = 0;
+  st.csv_no_header = false;
+  st.field_flags = 0;
+  st.json_depth = 0;
+  st.json_arrays = 0;
+  st.field = FieldName{};
+  st.field.ref = st.offset;  // a form body's first key starts here
+  st.json_array_field = FieldName{};
   st.body_started = true;
 }
 
@@ -578,7 +474,7 @@ void Scanner::scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& s
       // End of data: matches of `$`-anchored patterns, then a clean stream.
       hs_reset_stream(stream, 0, scratch_.get(), &Scanner::on_match, this);
     }
-    if (st.kind == ContentKind::kCsv) csv_advance(st, win_base, done - slice + tail, done + tail);
+    field_advance(st, win_base, done - slice + tail, done + tail);
     judge(st, ctx, sink, win_base, tail + done, last);
     if (match_overflow_) {
       match_overflow_ = false;
@@ -589,347 +485,9 @@ void Scanner::scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& s
   // Keep the last kTailBytes decoded bytes for the next block.
   const size_t vis = tail + produced;
   const size_t keep = std::min(vis, kTailBytes);
+  settle_fields(st, win_base, win_base + vis - keep);
   std::memmove(st.tail, win_ + vis - keep, keep);
   st.tail_len = static_cast<uint8_t>(keep);
-}
-
-// CSV structure over window bytes [begin, end): tracks the column, binds
-// header cells to signatures whose field names they contain.
-void Scanner::csv_advance(ScanState& st, uint64_t win_base, size_t begin, size_t end) noexcept {
-  csv_marks_count_ = 0;
-  csv_col_before_ = st.csv_column;
-  csv_line_before_ = st.csv_line;
-  for (size_t i = begin; i < end; ++i) {
-    const uint8_t c = win_[i];
-    if (c == '"') {
-      st.csv_quoted = !st.csv_quoted;
-      continue;
-    }
-    if (st.csv_quoted || (c != ',' && c != '\n')) continue;
-    if (st.csv_line == 0) {
-      const uint64_t cell_end = win_base + i;
-      if (st.csv_cell_start >= win_base && cell_end > st.csv_cell_start && cell_end - st.csv_cell_start <= kMaxKey &&
-          st.csv_bindings < kCsvBindings) {
-        const uint64_t mask = names_match(win_ + (st.csv_cell_start - win_base), cell_end - st.csv_cell_start);
-        if (mask != 0) {
-          st.csv_bound_column[st.csv_bindings] = st.csv_column;
-          st.csv_bound_mask[st.csv_bindings] = mask;
-          ++st.csv_bindings;
-        }
-      }
-      st.csv_cell_start = win_base + i + 1;
-    }
-    if (c == ',') {
-      if (st.csv_column < UINT16_MAX) ++st.csv_column;
-    } else {
-      st.csv_column = 0;
-      st.csv_line = 1;
-    }
-    // Column changes inside this range, for candidates starting here.
-    if (csv_marks_count_ < csv_marks_.size()) csv_marks_[csv_marks_count_++] = CsvMark{win_base + i + 1, st.csv_column,
-                                                                                        st.csv_line};
-  }
-}
-
-// Bit i set: the folded name contains a field name of signature i (< 64).
-uint64_t Scanner::names_match(const uint8_t* p, size_t n) const noexcept {
-  char folded[kMaxKey];
-  const size_t len = fold_name(p, n, folded, sizeof folded);
-  if (len == 0) return 0;
-  const std::string_view name(folded, len);
-  uint64_t mask = 0;
-  const size_t sigs = std::min<size_t>(field_names_.size(), 64);
-  for (size_t s = 0; s < sigs; ++s) {
-    for (const std::string& f : field_names_[s]) {
-      if (name.find(f) != std::string_view::npos) {
-        mask |= uint64_t{1} << s;
-        break;
-      }
-    }
-  }
-  return mask;
-}
-
-bool Scanner::csv_binds(const ScanState& st, uint32_t sig, uint64_t from) const noexcept {
-  if (sig >= 64 || st.csv_bindings == 0) return false;
-  // The column and line at `from`: the last structural mark at or before it
-  // in this range, else the state before the range.
-  uint16_t column = csv_col_before_;
-  uint8_t line = csv_line_before_;
-  for (size_t i = 0; i < csv_marks_count_; ++i) {
-    if (csv_marks_[i].offset > from) break;
-    column = csv_marks_[i].column;
-    line = csv_marks_[i].line;
-  }
-  if (line == 0) return false;
-  for (uint8_t b = 0; b < st.csv_bindings; ++b) {
-    if (st.csv_bound_column[b] == column && (st.csv_bound_mask[b] >> sig & 1u) != 0) return true;
-  }
-  return false;
-}
-
-// JSON: `"key" : "value` or `"key": value`; form: `key=value`. The key is
-// read backwards from the value on the visible bytes.
-bool Scanner::key_binds(ContentKind kind, uint32_t sig, uint64_t win_base, uint64_t from) const noexcept {
-  if (sig >= 64 || from <= win_base) return false;
-  size_t i = from - win_base;  // index of the first value byte
-  auto ws = [](uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  size_t key_end = 0;
-  size_t key_begin = 0;
-  if (kind == ContentKind::kJson) {
-    if (i > 0 && win_[i - 1] == '"') --i;
-    while (i > 0 && ws(win_[i - 1])) --i;
-    if (i == 0 || win_[i - 1] != ':') return false;
-    --i;
-    while (i > 0 && ws(win_[i - 1])) --i;
-    if (i == 0 || win_[i - 1] != '"') return false;
-    key_end = --i;
-    while (i > 0 && win_[i - 1] != '"' && key_end - i < kMaxKey) --i;
-    if (i == 0 || win_[i - 1] != '"') return false;
-    key_begin = i;
-  } else if (kind == ContentKind::kForm) {
-    if (i == 0 || win_[i - 1] != '=') return false;
-    key_end = --i;
-    while (i > 0 && win_[i - 1] != '&' && win_[i - 1] != '?' && key_end - i < kMaxKey) --i;
-    key_begin = i;
-  } else {
-    return false;
-  }
-  if (key_end <= key_begin) return false;
-  return (names_match(win_ + key_begin, key_end - key_begin) >> sig & 1u) != 0;
-}
-
-// A context keyword of `sig` within ±40 bytes of [from, to) on the visible
-// bytes; after_complete tells whether all 40 bytes after were visible.
-bool Scanner::keyword_near(uint32_t sig, uint64_t win_base, uint64_t vis_end, uint64_t from, uint64_t to,
-                           bool& after_complete) const noexcept {
-  const uint64_t lo = from > win_base + kContextBytes ? from - kContextBytes : win_base;
-  const uint64_t hi = std::min(vis_end, to + kContextBytes);
-  after_complete = to + kContextBytes <= vis_end;
-  const auto& keywords = db_->signatures()[sig].keywords;
-  if (keywords.empty() || hi <= lo) return false;
-  char text[kContextBytes * 2 + kMaxPatternWidth];
-  const size_t n = std::min<size_t>(hi - lo, sizeof text);
-  const uint8_t* p = win_ + (lo - win_base);
-  for (size_t i = 0; i < n; ++i) text[i] = static_cast<char>(lower(p[i]));
-  const std::string_view hay(text, n);
-  for (const std::string& k : keywords) {
-    if (hay.find(k) != std::string_view::npos) return true;
-  }
-  return false;
-}
-
-void Scanner::judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint64_t win_base, size_t vis_len,
-                    bool at_end) noexcept {
-  const uint64_t vis_end = win_base + vis_len;
-  const auto patterns = db_->patterns();
-  const auto meta = db_->signatures();
-  const classify::ValidationContext vctx{ctx.now_unix_s};
-  size_t n = 0;
-
-  auto visible = [&](uint64_t from, uint64_t to, uint32_t sig) {
-    // The matched bytes, and for identifiers the byte before them, must still
-    // be held (stream start counts as a clear boundary).
-    const bool need_before = alnum_boundary_[sig] != 0 && from > 0;
-    return from >= win_base + (need_before ? 1 : 0) && to <= vis_end && to > from;
-  };
-
-  // Candidates waiting from an earlier slice or chunk.
-  const uint8_t npending = st.pending_count;
-  st.pending_count = 0;
-  for (uint8_t p = 0; p < npending; ++p) {
-    const PendingSpan& ps = st.pending[p];
-    for (uint8_t k = 0; k < ps.count && n < cands_.size(); ++k) {
-      Candidate& c = cands_[n];
-      c = Candidate{};
-      c.from = ps.from;
-      c.to = ps.from + ps.len;
-      c.sig = ps.sig[k];
-      c.satisfied = (ps.bound >> k & 1u) != 0;
-      if (!visible(c.from, c.to, c.sig)) {
-        ++counters_.truncated;
-        continue;
-      }
-      if (alnum_boundary_[c.sig] != 0 && c.to < vis_end && is_alnum(win_[c.to - win_base])) {
-        ++counters_.boundary_rejected;
-        continue;
-      }
-      ++n;
-    }
-  }
-  // New raw matches: boundaries first (cheap), then the validator.
-  for (size_t m = 0; m < match_count_; ++m) {
-    const RawMatch& r = matches_[m];
-    const PatternMeta& pm = patterns[r.pattern];
-    const uint32_t sig = pm.signature;
-    ++sig_counters_[sig].hits;
-    const uint64_t to = r.to;
-    uint64_t from = pm.som ? r.from : to - pm.min_width;
-    // E-mail patterns start at '@' (a 64-byte local part makes the SOM
-    // pattern too large): the validator reads the local part back.
-    if (meta[sig].validator == classify::ValidatorId::kEmail && from > win_base && from < vis_end) {
-      const std::string_view text(reinterpret_cast<const char*>(win_), vis_len);
-      from = win_base + classify::extend_left(classify::ValidatorId::kEmail, text, from - win_base);
-    }
-    if (to < from + 1 || to - from > kMaxPatternWidth || !visible(from, to, sig)) {
-      ++counters_.truncated;
-      continue;
-    }
-    if (alnum_boundary_[sig] != 0) {
-      if (from > 0 && is_alnum(win_[from - 1 - win_base])) {
-        ++counters_.boundary_rejected;
-        continue;
-      }
-      if (to < vis_end && is_alnum(win_[to - win_base])) {
-        ++counters_.boundary_rejected;
-        continue;
-      }
-    }
-    if (n == kMaxCandidates) {
-      match_overflow_ = true;
-      break;
-    }
-    Candidate& c = cands_[n++];
-    c = Candidate{};
-    c.from = from;
-    c.to = to;
-    c.sig = sig;
-  }
-  match_count_ = 0;
-
-  // Validate and look for context.
-  for (size_t i = 0; i < n; ++i) {
-    Candidate& c = cands_[i];
-    const SignatureMeta& sm = meta[c.sig];
-    const uint8_t* mp = win_ + (c.from - win_base);
-    const std::string_view bytes(reinterpret_cast<const char*>(mp), c.to - c.from);
-    bool group_pending = false;
-    if (alnum_boundary_[c.sig] != 0) {
-      if (const uint8_t sep = inner_separator(mp, c.to - c.from); sep != 0) {
-        const GroupEdge right = group_continues_right(win_ + (c.to - win_base), vis_end - c.to, sep);
-        if (right == GroupEdge::kContinues || group_continues_left(mp, c.from - win_base, sep)) {
-          ++counters_.boundary_rejected;
-          c.dropped = true;
-          continue;
-        }
-        group_pending = right == GroupEdge::kUnknown;
-      }
-    }
-    c.verdict = classify::validate(sm.validator, bytes, vctx);
-    if (!c.verdict.valid) {
-      ++counters_.invalid;
-      c.dropped = true;
-      continue;
-    }
-    c.pending_right = alnum_boundary_[c.sig] != 0 && (c.to == vis_end || group_pending) && !at_end;
-    const bool needs = c.verdict.needs_context || sm.context_required;
-    if (!needs || c.satisfied) {
-      c.by_context = c.satisfied;
-      continue;
-    }
-    bool after_complete = false;
-    if (keyword_near(c.sig, win_base, vis_end, c.from, c.to, after_complete)) {
-      c.by_context = c.satisfied = true;
-      continue;
-    }
-    bool bound = false;
-    if (st.kind == ContentKind::kCsv) {
-      bound = csv_binds(st, c.sig, c.from);
-    } else if (st.kind == ContentKind::kJson || st.kind == ContentKind::kForm) {
-      bound = key_binds(st.kind, c.sig, win_base, c.from);
-    }
-    if (bound) {
-      c.by_context = c.satisfied = true;
-    } else if (!after_complete && !at_end) {
-      c.pending_ctx = true;
-    } else {
-      ++counters_.no_context;
-      c.dropped = true;
-    }
-  }
-
-  // One span, one identifier: order by span, strongest first, catalog order.
-  size_t live = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (!cands_[i].dropped) order_[live++] = static_cast<uint32_t>(i);
-  }
-  std::sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(live), [this](uint32_t a, uint32_t b) {
-    const Candidate& x = cands_[a];
-    const Candidate& y = cands_[b];
-    if (x.from != y.from) return x.from < y.from;
-    if (x.to != y.to) return x.to < y.to;
-    if (x.verdict.strength != y.verdict.strength) return x.verdict.strength > y.verdict.strength;
-    return x.sig < y.sig;
-  });
-  // A group waits when its winner is not decided yet: the first in (strength,
-  // catalog order) still needs its right boundary or right context. Members
-  // behind a decided winner lose now, decided or not.
-  size_t emitted = 0;
-  for (size_t g = 0; g < live;) {
-    size_t e = g + 1;
-    const Candidate& head = cands_[order_[g]];
-    while (e < live && cands_[order_[e]].from == head.from && cands_[order_[e]].to == head.to) ++e;
-    if (head.pending_right || head.pending_ctx) {
-      if (st.pending_count < kPendingSpans && head.to - head.from <= UINT16_MAX) {
-        PendingSpan& ps = st.pending[st.pending_count++];
-        ps = PendingSpan{};
-        ps.from = head.from;
-        ps.len = static_cast<uint16_t>(head.to - head.from);
-        for (size_t k = g; k < e && ps.count < 3; ++k) {
-          const Candidate& c = cands_[order_[k]];
-          if (c.satisfied) ps.bound = static_cast<uint8_t>(ps.bound | (1u << ps.count));
-          ps.sig[ps.count++] = static_cast<uint16_t>(c.sig);
-        }
-      } else {
-        counters_.pending_overflow += e - g;
-      }
-      g = e;
-      continue;
-    }
-    // The same identifier seen through a longer pattern of the same signature
-    // ("+86 139..." and "139..."): the inner span is not a second identifier.
-    bool nested = false;
-    for (size_t k = emitted > 4 ? emitted - 4 : 0; k < emitted; ++k) {
-      const Candidate& prev = cands_[emitted_[k]];
-      nested = nested || (prev.sig == head.sig && prev.from <= head.from && head.to <= prev.to);
-    }
-    if (nested) {
-      ++sig_counters_[head.sig].suppressed;
-    } else {
-      emit(ctx, sink, head, win_base);
-      if (emitted < emitted_.size()) emitted_[emitted++] = order_[g];
-    }
-    for (size_t k = g + 1; k < e; ++k) ++sig_counters_[cands_[order_[k]].sig].suppressed;
-    g = e;
-  }
-}
-
-void Scanner::emit(const ScanContext&, DetectionSink& sink, const Candidate& c, uint64_t win_base) noexcept {
-  const SignatureSpec& spec = db_->specs()[c.sig];
-  const SignatureMeta& sm = db_->signatures()[c.sig];
-  Detection d;
-  d.signature = c.sig;
-  d.sid = spec.sid;
-  d.data_class = c.verdict.minor ? DataClass::kSensitivePi : spec.data_class;
-  d.validator = sm.validator;
-  d.id_type = c.verdict.id_type;
-  d.strength = c.verdict.strength;
-  d.minor = c.verdict.minor;
-  d.by_context = c.by_context;
-  d.stream_offset = c.from;
-  d.length = static_cast<uint32_t>(c.to - c.from);
-  d.candidate = std::string_view(reinterpret_cast<const char*>(win_ + (c.from - win_base)), c.to - c.from);
-  d.normalized_len = c.verdict.normalized_len;
-  std::memcpy(d.normalized, c.verdict.normalized, c.verdict.normalized_len);
-  // Markers have no identifier to mask; an e-mail too long for the
-  // normalized buffer is masked from the candidate when it fits.
-  std::string_view to_mask = c.verdict.normalized_view();
-  if (to_mask.empty() && sm.validator == classify::ValidatorId::kEmail) to_mask = d.candidate;
-  if (!to_mask.empty()) {
-    d.masked_len = static_cast<uint8_t>(classify::mask(sm.validator, to_mask, std::span<char>(d.masked)));
-  }
-  ++sig_counters_[c.sig].confirmed;
-  sink.on_detection(d);
 }
 
 }  // namespace ftz::engine::sig

@@ -18,10 +18,15 @@
 //    previous bytes come from the ScanState's 64-byte tail, a right boundary
 //    at the end of the visible bytes waits for the next chunk or finish();
 //  - validator on the exact matched bytes;
-//  - context for weak identifiers: a keyword of the signature within ±40
-//    bytes, or a field name (CSV header column, JSON key) binding the value;
+//  - context, bound to the candidate's own field (docs/signatures.md
+//    "Context"): the name of its field (JSON key or the key of its array, form
+//    key, CSV column header or the key cell of a key/value row), else a label
+//    on the same line inside the same value; a neighbouring field never
+//    vouches. Weak identifiers need it; a field or label that names something
+//    else (order, trace, QQ, time...) vetoes weak numeric ones;
 //  - one span, one identifier: when several signatures accept the same span
-//    the strongest wins (ties: catalog order), the others count as suppressed.
+//    the one its field names wins, then the strongest, then the most
+//    sensitive class, then catalog order; the others count as suppressed.
 // Offsets are in the decoded stream of the direction.
 
 #include <array>
@@ -31,6 +36,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -80,6 +86,19 @@ inline constexpr size_t kTailBytes = 64;
 inline constexpr size_t kPendingSpans = 4;
 inline constexpr size_t kCsvBindings = 8;
 
+// The name of the field a value belongs to (JSON key, form key, CSV key cell):
+// a range of the decoded stream while its bytes are still held, judged once
+// (signatures it binds, veto) before they leave the window. Plain data.
+struct FieldName {
+  // Not judged yet: the stream offset of the name's first byte (its bytes are
+  // still held). Judged (kFieldJudged): bit i = the name binds signature i.
+  uint64_t ref = 0;
+  uint8_t len = 0;    // 0: no name
+  uint8_t flags = 0;  // kFieldJudged, kFieldVeto
+};
+inline constexpr uint8_t kFieldJudged = 1;
+inline constexpr uint8_t kFieldVeto = 2;  // names a non-identifier number (order, trace, QQ, time...)
+
 // A candidate span whose right boundary or right context was not visible yet.
 // Up to 3 signatures that accepted the same span wait together.
 struct PendingSpan {
@@ -127,6 +146,17 @@ struct ScanState {
   uint64_t csv_cell_start = 0;  // stream offset of the current header cell
   uint16_t csv_bound_column[kCsvBindings] = {};
   uint64_t csv_bound_mask[kCsvBindings] = {};
+  uint64_t csv_veto_columns = 0;  // bit c: the header of column c vetoes (order_no, qq, ts...)
+  uint8_t csv_digit_run = 0;    // digits in a row so far (saturates)
+  bool csv_no_header = false;   // row 0 held a long digit run: data, not a header
+  // The field of the value being read (docs/signatures.md "Context"): JSON
+  // key (or the array's key inside an array), form key, CSV cell left of the
+  // value in its row. JSON: containers open (bit d: depth d+1 is an array).
+  uint8_t field_flags = 0;      // kJson* / kForm* bits (scanner.cpp)
+  uint8_t json_depth = 0;
+  uint32_t json_arrays = 0;
+  FieldName field;
+  FieldName json_array_field;   // the key the innermost open array belongs to
   // Last decoded bytes: left boundaries, straddling candidates, context.
   uint8_t tail_len = 0;
   uint8_t pending_count = 0;
@@ -179,6 +209,7 @@ struct ScannerCounters {
   uint64_t boundary_rejected = 0;
   uint64_t invalid = 0;        // the validator said no
   uint64_t no_context = 0;     // weak identifier without keyword or field name
+  uint64_t field_veto = 0;     // weak numeric identifier whose field names something else
   uint64_t truncated = 0;      // candidate began before the bytes still held
   uint64_t pending_overflow = 0;
   uint64_t uninspectable[kUninspectableCount] = {};
@@ -202,6 +233,10 @@ inline constexpr size_t kInflateArenaBytes = 48u << 10;
 // in `to`, kNoSignature when `to` has none (names are the stable identity of
 // a signature; indices are not stable across catalogs). Slow path.
 std::vector<uint32_t> map_signatures(std::span<const SignatureSpec> from, std::span<const SignatureSpec> to);
+
+namespace detail {
+struct FoldedName;  // judge.cpp
+}  // namespace detail
 
 class Scanner {
  public:
@@ -229,8 +264,9 @@ class Scanner {
   //    coding, CSV position, the 64-byte tail for left boundaries and context,
   //    an open inflater copied into one of next's arenas with inflateCopy), so
   //    a body under way keeps decoding; signature-indexed state (CSV column
-  //    bindings) is mapped with `sig_map` (this database's index -> next's,
-  //    kNoSignature when next lacks it; see map_signatures());
+  //    bindings, judged field names) is mapped with `sig_map` (this
+  //    database's index -> next's, kNoSignature when next lacks it; see
+  //    map_signatures()); the field being read and the JSON nesting carry over;
   //  - without `next` (the new generation scans nothing) the direction is
   //    finish()ed and `st` starts over, keeping only its offset.
   // A finished, uninspectable or never-scanned state is left as it is (with a
@@ -259,10 +295,18 @@ class Scanner {
     uint64_t from;
     uint64_t to;
   };
-  struct CsvMark {
-    uint64_t offset;  // first byte after a ',' or '\n'
+  // Where a field starts in the slice being judged: the field of the bytes
+  // from `offset` on (until the next mark). CSV also: column and row kind.
+  struct FieldMark {
+    uint64_t offset;  // first byte after the structural byte
+    FieldName name;   // judged lazily, cached here
     uint16_t column;
     uint8_t line;
+  };
+  // What the field of a candidate says about a signature.
+  struct FieldVerdict {
+    uint64_t sigs = 0;
+    bool veto = false;
   };
   struct Inflater;
   struct Candidate;
@@ -278,13 +322,25 @@ class Scanner {
   void scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& sink, size_t produced, bool at_end) noexcept;
   void judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint64_t win_base, size_t vis_len,
              bool at_end) noexcept;
-  void emit(const ScanContext& ctx, DetectionSink& sink, const Candidate& c, uint64_t win_base) noexcept;
+  void emit(const ScanContext& ctx, DetectionSink& sink, const Candidate& c, uint64_t win_base,
+            DataClass span_class) noexcept;
+  void init_context();
+  // Context (judge.cpp): field tracking per slice, field names,
+  // labels on the same line.
+  void field_advance(ScanState& st, uint64_t win_base, size_t begin, size_t end) noexcept;
+  void json_advance(ScanState& st, uint64_t win_base, size_t begin, size_t end) noexcept;
+  void form_advance(ScanState& st, uint64_t win_base, size_t begin, size_t end) noexcept;
   void csv_advance(ScanState& st, uint64_t win_base, size_t begin, size_t end) noexcept;
-  [[nodiscard]] bool csv_binds(const ScanState& st, uint32_t sig, uint64_t from) const noexcept;
-  [[nodiscard]] bool key_binds(ContentKind kind, uint32_t sig, uint64_t win_base, uint64_t from) const noexcept;
-  [[nodiscard]] uint64_t names_match(const uint8_t* p, size_t n) const noexcept;
-  bool keyword_near(uint32_t sig, uint64_t win_base, uint64_t vis_end, uint64_t from, uint64_t to,
-                    bool& after_complete) const noexcept;
+  void push_mark(uint64_t offset, const FieldName& name, uint16_t column, uint8_t line) noexcept;
+  void settle_fields(ScanState& st, uint64_t win_base, uint64_t keep_from) noexcept;
+  void judge_name(FieldName& name, uint64_t win_base) const noexcept;
+  [[nodiscard]] FieldVerdict field_of(const ScanState& st, uint64_t from, uint64_t win_base) noexcept;
+  [[nodiscard]] FieldVerdict name_verdict(const uint8_t* p, size_t n) const noexcept;
+  [[nodiscard]] bool names_signature(const detail::FoldedName& f, uint32_t sig) const noexcept;
+  [[nodiscard]] bool label_left(ContentKind kind, uint32_t sig, uint64_t win_base, uint64_t from,
+                                bool& veto) const noexcept;
+  [[nodiscard]] bool label_right(ContentKind kind, uint32_t sig, uint64_t win_base, uint64_t vis_end, uint64_t to,
+                                 bool& complete) const noexcept;
   bool acquire_inflater(ScanState& st, const uint8_t* in, size_t n) noexcept;
   void release_inflater(ScanState& st) noexcept;
   void mark_uninspectable(ScanState& st, Uninspectable why) noexcept;
@@ -315,16 +371,19 @@ class Scanner {
   std::vector<Candidate> cands_;
   std::vector<uint32_t> order_;
   std::vector<uint32_t> emitted_;
-  std::vector<CsvMark> csv_marks_;
-  size_t csv_marks_count_ = 0;
-  uint16_t csv_col_before_ = 0;
-  uint8_t csv_line_before_ = 0;
+  std::vector<FieldMark> marks_;
+  size_t marks_count_ = 0;
+  FieldMark mark_before_{};  // the field at the start of the slice
   ScannerCounters counters_;
   std::vector<SignatureCounters> sig_counters_;
   // Per signature: the alnum boundary rule applies (identifiers, not markers).
   std::vector<uint8_t> alnum_boundary_;
   // Per signature: folded field names for CSV headers, JSON keys, form keys.
   std::vector<std::vector<std::string>> field_names_;
+  // Per signature: the sensitivity rank of its class (one span, one identifier).
+  std::vector<uint8_t> class_rank_;
+  // Field names of signatures < 64 by first byte (views into field_names_).
+  std::vector<std::vector<std::pair<uint32_t, std::string_view>>> names_by_first_;
 };
 
 }  // namespace ftz::engine::sig
