@@ -137,10 +137,19 @@ TEST(MemoryBudget, AvailableMemoryCanOnlyBeLoweredByTheEnvironment) {
     EXPECT_EQ(lowered.bytes, uint64_t{1} << 30);
     EXPECT_EQ(lowered.source, "FTZGATE_MEMORY_LIMIT");
   }
+  // MemAvailable moves while other processes run: the source says which
+  // figure was taken, the size only roughly matches the first reading.
+  auto near_real = [&](const AvailableMemory& m) {
+    return m.bytes > real.bytes / 2 && m.bytes < real.bytes + real.bytes / 2;
+  };
   setenv("FTZGATE_MEMORY_LIMIT", "1000000T", 1);
-  EXPECT_EQ(available_memory().bytes, real.bytes) << "raising is ignored";
+  const AvailableMemory raised = available_memory();
+  EXPECT_NE(raised.source, "FTZGATE_MEMORY_LIMIT") << "raising is ignored";
+  EXPECT_TRUE(near_real(raised));
   setenv("FTZGATE_MEMORY_LIMIT", "lots", 1);
-  EXPECT_EQ(available_memory().bytes, real.bytes) << "garbage is ignored";
+  const AvailableMemory garbage = available_memory();
+  EXPECT_NE(garbage.source, "FTZGATE_MEMORY_LIMIT") << "garbage is ignored";
+  EXPECT_TRUE(near_real(garbage));
   unsetenv("FTZGATE_MEMORY_LIMIT");
 }
 
