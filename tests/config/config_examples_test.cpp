@@ -102,10 +102,13 @@ TEST_F(LingangExample, SignaturesFromTheBuiltinPackThenTheOperator) {
   EXPECT_EQ(id.data_class, DataClass::kSensitivePi);
   EXPECT_EQ(id.validator, "resident_id");
   EXPECT_EQ(id.tags, (std::vector<std::string>{"identity_document", "minor"}));
-  // The contiguous form (fixed width) and the 6-8-4 grouped form (SOM).
-  ASSERT_EQ(id.patterns.size(), 2u);
+  // The contiguous form (fixed width), the 6-8-4 grouped form (SOM), and the
+  // 3-3-4-4-4 and 4-4-4-4-2 groupings (fixed width).
+  ASSERT_EQ(id.patterns.size(), 4u);
   EXPECT_FALSE(id.patterns[0].som);
   EXPECT_TRUE(id.patterns[1].som);
+  EXPECT_FALSE(id.patterns[2].som);
+  EXPECT_FALSE(id.patterns[3].som);
   EXPECT_FALSE(id.context_required);
   EXPECT_EQ(id.context.front(), "身份证");
   EXPECT_EQ(id.rationale.rfind("PIPL art 28", 0), 0u);

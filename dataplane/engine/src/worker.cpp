@@ -1,6 +1,7 @@
 #include "ftz/engine/worker.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 #include <string_view>
 
@@ -33,9 +34,16 @@ AppProto to_app_proto(app::AppProtocol p) noexcept {
 bool is_well_known(uint16_t port) noexcept { return port != 0 && port < 1024; }
 
 // The scanner's reasons, folded into what policy and fail modes act on:
-// corrupt encodings are `decode`, every cap and pool is `resource`.
+// corrupt encodings and what the app layer could not decode are `decode`,
+// every cap and pool is `resource`.
 UninspectableReason uninspectable_reason_of(sig::Uninspectable r) noexcept {
-  return r == sig::Uninspectable::kDecodeError ? UninspectableReason::kDecode : UninspectableReason::kResource;
+  return r == sig::Uninspectable::kDecodeError || r == sig::Uninspectable::kProtocolDecode
+             ? UninspectableReason::kDecode
+             : UninspectableReason::kResource;
+}
+
+std::span<const uint8_t> as_bytes(std::string_view s) noexcept {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
 }  // namespace
@@ -91,6 +99,7 @@ struct Worker::ContentState {
   uint32_t alerts = 0;
   sig::ContentKind body_kind = sig::ContentKind::kRaw;
   sig::Encoding body_encoding = sig::Encoding::kIdentity;
+  sig::Encoding body_inner = sig::Encoding::kIdentity;  // a second coding ("deflate, gzip")
   bool body_start = false;
 };
 
@@ -566,12 +575,24 @@ void Worker::init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_
   // The client is the sender of the first packet, unless that packet is a
   // SYN-ACK or comes from a well-known port to an ephemeral one (mid-stream
   // pick-up of a server's reply).
+  // For an export seen without a handshake (UDP, TCP picked up mid-stream)
+  // the direction comes from zones, never from port numbers: the endpoint
+  // inside is the client, so a datagram sent from port 53 to an offshore
+  // port is still inside -> offshore to the policy.
   bool sender_is_client = true;
   if (p.l4_proto == 6 && (p.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck)) == (tcp_flag::kSyn | tcp_flag::kAck)) {
     sender_is_client = false;
-  } else if (!(p.l4_proto == 6 && (p.tcp_flags & tcp_flag::kSyn)) && is_well_known(p.src_port) &&
-             !is_well_known(p.dst_port)) {
-    sender_is_client = false;
+  } else if (!(p.l4_proto == 6 && (p.tcp_flags & tcp_flag::kSyn))) {
+    const auto& zones = gen_->spec().zones;
+    const uint32_t zs = gen_->zone_of(p.src);
+    const uint32_t zd = gen_->zone_of(p.dst);
+    const bool src_inside = zs < zones.size() && zone_kind_is_inside(zones[zs].kind);
+    const bool dst_inside = zd < zones.size() && zone_kind_is_inside(zones[zd].kind);
+    if (src_inside != dst_inside && gen_->is_export(zs, zd)) {
+      sender_is_client = src_inside;
+    } else if (is_well_known(p.src_port) && !is_well_known(p.dst_port)) {
+      sender_is_client = false;
+    }
   }
   f.client_is_lo = sender_is_client ? from_lo : !from_lo;
   f.server_port = sender_is_client ? p.dst_port : p.src_port;
@@ -717,10 +738,13 @@ struct Worker::StreamFeed {
   app::AppProtocol detected = app::AppProtocol::kUnknown;
   void deliver(const uint8_t* data, uint32_t len) noexcept {
     const app::Dir d = dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient;
+    w.feed_dir_ = dir;
+    // The parsers hand every byte to inspect back through on_content and the
+    // HTTP callbacks.
     detected = app::feed_tcp(f.app_state, d, f.server_port, std::span<const uint8_t>(data, len), w.app_ctx_);
-    w.stream_content(f, dir, data, len, detected);
   }
   void gap(uint32_t) noexcept {
+    w.feed_dir_ = dir;
     app::on_gap(f.app_state, dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient, w.app_ctx_);
     // Bytes the scanner never saw: what follows is scanned and judged, but
     // not all of the stream was (the fail mode decides). A separator keeps
@@ -963,17 +987,21 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
 }
 
 void Worker::handle_udp(Flow& f, const ParsedPacket& p, int dir) noexcept {
+  feed_dir_ = dir;
   const app::AppProtocol ap = app::feed_udp(dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient,
                                             p.src_port, p.dst_port,
                                             std::span<const uint8_t>(p.payload, p.payload_len), app_ctx_);
   if (f.app == AppProto::kUnknown) f.app = to_app_proto(ap);
   if (f.stage == Stage::kHeader) judge(f, Stage::kApp, current_ts_);
-  // DNS names are metadata; other datagrams are content. A newline between
-  // datagrams keeps identifiers from joining across them.
-  if (ap != app::AppProtocol::kDns && wants_content(f) && p.payload_len > 0) {
-    static constexpr uint8_t kSeparator = '\n';
+  // Every datagram is content as sent, whatever its port or protocol (a DNS
+  // message's names too: they are also scanned joined, see on_dns). A
+  // newline between datagrams keeps identifiers from joining across them.
+  if (wants_content(f) && p.payload_len > 0) {
     scan(f, dir, std::span<const uint8_t>(p.payload, p.payload_len), scan_context(f, dir));
-    scan(f, dir, std::span<const uint8_t>(&kSeparator, 1), scan_context(f, dir));
+    Flow* saved = current_;
+    current_ = &f;
+    end_unit(dir);
+    current_ = saved;
   }
 }
 
@@ -1196,7 +1224,11 @@ void Worker::on_tls_client_hello(const app::TlsClientHello& h) noexcept {
   if (current_ == nullptr) return;
   Flow& f = *current_;
   f.app = AppProto::kTls;
-  // Encrypted: the flow is judged on zones, tenant and SNI, never on content.
+  // Encrypted: the flow is uninspectable (`encrypted`), judged on zones,
+  // tenant and SNI. Its record payloads are still scanned (the parsers hand
+  // them over de-framed): plaintext wrapped into records for a colluding
+  // server, the SNI and ALPN in the ClientHello, and whatever follows bytes
+  // that are not TLS records.
   if (wants_content(f)) mark_uninspectable(f, UninspectableReason::kEncrypted);
   const std::string_view name = h.sni.size() > kServerNameTail ? h.sni.substr(h.sni.size() - kServerNameTail) : h.sni;
   std::copy(name.begin(), name.end(), f.server_name);
@@ -1241,18 +1273,20 @@ void Worker::on_http_request(const app::HttpRequest& r) noexcept {
                       : has(ct, "json")                 ? sig::ContentKind::kJson
                       : has(ct, "csv")                  ? sig::ContentKind::kCsv
                                                         : sig::ContentKind::kRaw;
-      cs->body_encoding = has(r.content_encoding, "gzip")      ? sig::Encoding::kGzip
-                          : has(r.content_encoding, "deflate") ? sig::Encoding::kDeflate
-                                                               : sig::Encoding::kIdentity;
+      set_body_codings(f, *cs, r.content_encoding);
       cs->body_start = true;
-      // The request target is content too (query strings carry identifiers).
-      sig::ScanContext ctx = scan_context(f, kToServer);
-      ctx.kind = sig::ContentKind::kForm;
-      ctx.body_start = true;
-      static constexpr uint8_t kSeparator = '\n';
-      scan(f, kToServer, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(r.uri.data()), r.uri.size()), ctx);
-      ctx.body_start = false;
-      scan(f, kToServer, std::span<const uint8_t>(&kSeparator, 1), ctx);
+      if (f.proto != 17) {  // HTTP over UDP: the datagram is scanned whole (handle_udp)
+        // The request line (query strings) and every header line (Cookie,
+        // Referer, Host, custom headers) are content. The request line is
+        // form-decoded ('+' is a space in a query), header lines are not.
+        sig::ScanContext ctx = scan_context(f, kToServer);
+        ctx.kind = sig::ContentKind::kForm;
+        ctx.body_start = true;
+        scan(f, kToServer, as_bytes(r.request_line), ctx);
+        ctx.kind = sig::ContentKind::kRaw;
+        ctx.body_start = false;
+        scan(f, kToServer, as_bytes(r.header_lines), ctx);
+      }
     }
   }
   if (Event* e = new_event(EventType::kHttp, f, current_ts_, true)) {
@@ -1274,6 +1308,33 @@ void Worker::on_dns(const app::DnsQuery& q) noexcept {
   if (current_ == nullptr) return;
   Flow& f = *current_;
   f.app = AppProto::kDns;
+  if (wants_content(f) && !q.qname.empty()) {
+    // The message itself is scanned as sent (each label whole). An
+    // identifier cut into two or three labels ("110105194912.31002x.example")
+    // is whole again in the joined neighbours: "L1L2\nL1L2L3\nL2L3\n…".
+    std::string_view labels[128];
+    size_t count = 0;
+    for (std::string_view rest = q.qname; !rest.empty() && count < std::size(labels);) {
+      const size_t dot = rest.find('.');
+      labels[count++] = rest.substr(0, dot);
+      rest.remove_prefix(dot == std::string_view::npos ? rest.size() : dot + 1);
+    }
+    uint8_t joined[1024];
+    size_t n = 0;
+    for (size_t i = 0; i + 1 < count; ++i) {
+      for (size_t k = 2; k <= 3 && i + k <= count; ++k) {
+        size_t len = 1;
+        for (size_t j = i; j < i + k; ++j) len += labels[j].size();
+        if (n + len > sizeof joined) break;
+        for (size_t j = i; j < i + k; ++j) {
+          std::memcpy(joined + n, labels[j].data(), labels[j].size());
+          n += labels[j].size();
+        }
+        joined[n++] = '\n';
+      }
+    }
+    scan_aside(f, feed_dir_, std::span<const uint8_t>(joined, n));
+  }
   if (Event* e = new_event(EventType::kDns, f, current_ts_, true)) {
     e->dns = DnsEventData{};
     e->dns.rrname.assign(q.qname);
@@ -1292,9 +1353,26 @@ void Worker::on_http_body(uint32_t, std::span<const uint8_t> body) noexcept {
   sig::ScanContext ctx = scan_context(f, kToServer);
   ctx.kind = cs->body_kind;
   ctx.encoding = cs->body_encoding;
+  ctx.inner = cs->body_inner;
   ctx.body_start = cs->body_start;
   cs->body_start = false;
   scan(f, kToServer, body, ctx);
+}
+
+void Worker::on_http_request_end(uint32_t) noexcept {
+  // The body's last bytes are decided with the packet that ends it.
+  end_unit(kToServer);
+}
+
+void Worker::end_unit(int dir) noexcept {
+  if (current_ == nullptr || !wants_content(*current_) || current_->content == kNil || scanner_ == nullptr) return;
+  Flow& f = *current_;
+  ContentState& cs = content_[f.content];
+  const int saved_dir = current_dir_;
+  current_dir_ = dir;
+  scanner_->end_unit(cs.scan[dir], scan_context(f, dir), *this);
+  current_dir_ = saved_dir;
+  if (cs.scan[dir].uninspectable) mark_uninspectable(f, uninspectable_reason_of(cs.scan[dir].reason));
 }
 
 bool Worker::wants_content(const Flow& f) const noexcept {
@@ -1329,6 +1407,7 @@ Worker::ContentState* Worker::content_of(Flow& f) noexcept {
   cs.alerts = 0;
   cs.body_kind = sig::ContentKind::kRaw;
   cs.body_encoding = sig::Encoding::kIdentity;
+  cs.body_inner = sig::Encoding::kIdentity;
   cs.body_start = false;
   ++counters_.content_flows;
   return &cs;
@@ -1351,16 +1430,111 @@ void Worker::scan(Flow& f, int dir, std::span<const uint8_t> bytes, const sig::S
   current_ = saved;
   current_dir_ = saved_dir;
   if (cs->scan[dir].uninspectable) mark_uninspectable(f, uninspectable_reason_of(cs->scan[dir].reason));
+  if (cs->scan[dir].degraded != sig::Uninspectable::kNone) {
+    mark_uninspectable(f, uninspectable_reason_of(cs->scan[dir].degraded));
+  }
 }
 
-void Worker::stream_content(Flow& f, int dir, const uint8_t* data, uint32_t len,
-                            app::AppProtocol detected) noexcept {
-  if (!wants_content(f)) return;
-  // HTTP requests are scanned as request target + decoded body (callbacks);
-  // TLS is encrypted. Everything else is scanned as it flows.
-  if (detected == app::AppProtocol::kTls || f.app == AppProto::kTls) return;
-  if (detected == app::AppProtocol::kHttp && dir == kToServer) return;
-  scan(f, dir, std::span<const uint8_t>(data, len), scan_context(f, dir));
+void Worker::scan_aside(Flow& f, int dir, std::span<const uint8_t> bytes) noexcept {
+  if (bytes.empty() || !wants_content(f)) return;
+  ContentState* cs = content_of(f);
+  if (cs == nullptr) return;
+  // A state of its own, finished at once: the unit sits between bytes of
+  // the direction's stream (a chunk extension inside a body) and must not
+  // cut them, nor be cut by them. Offsets count from the unit's start (a
+  // state at offset 0 is a stream start: a clear left boundary).
+  sig::ScanState unit{};
+  Flow* saved = current_;
+  const int saved_dir = current_dir_;
+  current_ = &f;
+  current_dir_ = dir;
+  const sig::ScanContext ctx = scan_context(f, dir);
+  scanner_->scan(unit, bytes, ctx, *this);
+  scanner_->finish(unit, ctx, *this);
+  current_ = saved;
+  current_dir_ = saved_dir;
+  if (unit.uninspectable) degrade(f, dir, unit.reason);
+}
+
+void Worker::degrade(Flow& f, int dir, sig::Uninspectable why) noexcept {
+  if (ContentState* cs = content_of(f); cs != nullptr && scanner_ != nullptr) scanner_->degrade(cs->scan[dir], why);
+  mark_uninspectable(f, uninspectable_reason_of(why));
+}
+
+void Worker::set_body_codings(Flow& f, ContentState& cs, std::string_view list) noexcept {
+  // Content-Encoding lists codings in the order they were applied (RFC 9110
+  // 8.4): the last is decoded first. Two are decoded; a third, or a coding
+  // this engine has no decoder for (br, zstd, compress), leaves the body
+  // scanned as it is and the direction uninspectable.
+  sig::Encoding codings[3] = {};
+  size_t count = 0;
+  bool unknown = false;
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    std::string_view t = list.substr(0, comma);
+    list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    auto is = [&](std::string_view name) {
+      return t.size() == name.size() && std::equal(t.begin(), t.end(), name.begin(), [](char a, char b) {
+               return (a >= 'A' && a <= 'Z' ? a + 32 : a) == b;
+             });
+    };
+    sig::Encoding e = sig::Encoding::kIdentity;
+    if (is("gzip") || is("x-gzip")) e = sig::Encoding::kGzip;
+    else if (is("deflate")) e = sig::Encoding::kDeflate;
+    else if (t.empty() || is("identity")) continue;
+    else unknown = true;
+    if (e == sig::Encoding::kIdentity) continue;
+    if (count < std::size(codings)) codings[count] = e;
+    ++count;
+  }
+  cs.body_encoding = count >= 1 ? codings[std::min<size_t>(count, 3) - 1] : sig::Encoding::kIdentity;
+  cs.body_inner = count >= 2 ? codings[std::min<size_t>(count, 3) - 2] : sig::Encoding::kIdentity;
+  if (count > 2) degrade(f, kToServer, sig::Uninspectable::kDecodeDepth);
+  if (unknown) degrade(f, kToServer, sig::Uninspectable::kProtocolDecode);
+}
+
+void Worker::on_content(app::Dir d, app::Content what, std::span<const uint8_t> bytes) noexcept {
+  if (current_ == nullptr) return;
+  stream_content(*current_, d == app::Dir::kToServer ? kToServer : kToClient, what, bytes);
+}
+
+void Worker::on_undecodable(app::Dir d, app::Undecodable why) noexcept {
+  if (current_ == nullptr || !wants_content(*current_)) return;
+  degrade(*current_, d == app::Dir::kToServer ? kToServer : kToClient,
+          why == app::Undecodable::kHpack ? sig::Uninspectable::kProtocolDecode : sig::Uninspectable::kAsideTooLong);
+}
+
+void Worker::stream_content(Flow& f, int dir, app::Content what, std::span<const uint8_t> bytes) noexcept {
+  // UDP payloads are scanned whole by handle_udp; what an HTTP-over-UDP
+  // parse hands back is already in them.
+  if (f.proto == 17 || !wants_content(f)) return;
+  sig::ScanContext ctx = scan_context(f, dir);
+  switch (what) {
+    case app::Content::kAside:
+      scan_aside(f, dir, bytes);
+      return;
+    case app::Content::kWsPayloadDeflate:
+      ctx.encoding = sig::Encoding::kDeflateRaw;
+      break;
+    case app::Content::kWsDeflateEnd: {
+      // RFC 7692 7.2.2: the sender removed the 00 00 ff ff of the flush that
+      // ends a compressed message; the inflater needs it back (context
+      // takeover keeps one inflater across messages).
+      static constexpr uint8_t kTail[4] = {0x00, 0x00, 0xff, 0xff};
+      ctx.encoding = sig::Encoding::kDeflateRaw;
+      scan(f, dir, kTail, ctx);
+      end_unit(dir);
+      return;
+    }
+    case app::Content::kWsMessageEnd:
+      end_unit(dir);
+      return;
+    default:  // raw stream bytes, header block rest, WebSocket payloads, HTTP/2 DATA
+      break;
+  }
+  scan(f, dir, bytes, ctx);
 }
 
 void Worker::mark_uninspectable(Flow& f, UninspectableReason why) noexcept {

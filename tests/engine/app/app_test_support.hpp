@@ -79,6 +79,7 @@ class RecordingSink final : public AppSink {
                                    r.has_content_length, r.chunked, r.uri_truncated, r.headers_truncated,
                                    r.index, {}, false});
     content_encodings.emplace_back(r.content_encoding);
+    heads.push_back(std::string(r.request_line) + std::string(r.header_lines));
   }
   void on_http_body(uint32_t index, std::span<const uint8_t> b) noexcept override {
     EXPECT_FALSE(b.empty()) << "no empty body callbacks";
@@ -94,6 +95,21 @@ class RecordingSink final : public AppSink {
   void on_dns(const DnsQuery& q) noexcept override {
     dns.push_back(DnsCopy{std::string(q.qname), q.qtype, q.qclass, q.id, q.is_response});
   }
+  void on_content(Dir d, Content c, std::span<const uint8_t> b) noexcept override {
+    content[{d, c}].append(b.begin(), b.end());
+    if (c == Content::kAside) asides.emplace_back(b.begin(), b.end());
+  }
+  void on_undecodable(Dir, Undecodable u) noexcept override { undecodable.push_back(u); }
+  // Content handed over, by direction and kind (concatenated).
+  std::string of(Dir d, Content c) const {
+    const auto it = content.find({d, c});
+    return it == content.end() ? std::string() : it->second;
+  }
+
+  std::vector<std::string> heads;  // request line + header lines, per request
+  std::map<std::pair<Dir, Content>, std::string> content;
+  std::vector<std::string> asides;
+  std::vector<Undecodable> undecodable;
 
   std::vector<HelloCopy> hellos;
   std::vector<RequestCopy> requests;

@@ -166,7 +166,7 @@ TEST_F(ScannerTest, StateIsSmallAndStreamBytesAreReported) {
   auto sc = make();
   EXPECT_EQ(sc->stream_state_bytes(), (*db_)->stream_size());
   EXPECT_GT(sc->stream_state_bytes(), 0u);
-  EXPECT_LE(sizeof(ScanState), 384u);
+  EXPECT_LE(sizeof(ScanState), 448u);
   std::printf("per flow direction: ScanState %zu B + Hyperscan stream %zu B\n", sizeof(ScanState),
               sc->stream_state_bytes());
 }
@@ -237,7 +237,8 @@ TEST_F(ScannerTest, RightBoundaryAtStreamEndIsDecidedAtFinish) {
   const std::string body = "id " + std::string(kPublicId);
   sc->scan(st, std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()), raw(), sink);
   EXPECT_EQ(sink.recs.size(), 0u) << "the byte after the ID is not visible yet";
-  EXPECT_EQ(st.pending_count, 1u);
+  // Pending, or its last byte held by the UTF-16 stage (a NUL may follow).
+  EXPECT_EQ(st.pending_count + st.u16_len, 1u);
   sc->finish(st, raw(), sink);
   ASSERT_EQ(sink.recs.size(), 1u);
   EXPECT_EQ(sink.recs[0].normalized, kPublicId);
@@ -246,7 +247,9 @@ TEST_F(ScannerTest, RightBoundaryAtStreamEndIsDecidedAtFinish) {
   Collect sink2(**db_);
   sc->scan(st2, std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()), raw(), sink2);
   const uint8_t digit = '7';
-  sc->scan(st2, std::span(&digit, 1), raw(), sink2);
+  ScanContext next = raw();
+  next.body_start = false;  // the same body goes on (a new body would end the first one)
+  sc->scan(st2, std::span(&digit, 1), next, sink2);
   sc->finish(st2, raw(), sink2);
   EXPECT_EQ(sink2.count("cn_resident_id"), 0u) << sink2.summary();
 }
@@ -767,6 +770,185 @@ TEST_F(ScannerTest, KeepAliveBodiesRestartDecoders) {
   sc->finish(st, raw(), sink);
   ASSERT_EQ(sink.recs.size(), 1u) << sink.summary();
   EXPECT_EQ(sink.recs[0].normalized, kPublicId);
+}
+
+
+// ---- Encodings an exporter can choose (issue 8 §2): each fails without its decoder.
+
+std::string percent_all(std::string_view s) {
+  std::string out;
+  char buf[4];
+  for (const char c : s) {
+    std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+    out += buf;
+  }
+  return out;
+}
+
+std::string unicode_escape_all(std::string_view s) {
+  std::string out;
+  char buf[8];
+  for (const char c : s) {
+    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
+    out += buf;
+  }
+  return out;
+}
+
+TEST_F(ScannerTest, PercentAndUnicodeEscapesAreDecodedWhateverTheContentKind) {
+  auto sc = make();
+  for (const ScanContext ctx : {raw(), json(), ScanContext{kNow, ContentKind::kCsv, Encoding::kIdentity, true},
+                                ScanContext{kNow, ContentKind::kForm, Encoding::kIdentity, true}}) {
+    for (const std::string& body : {"note: " + percent_all(kPublicId) + " end",
+                                    "note: " + unicode_escape_all(kPublicId) + " end",
+                                    "tel %2B86" + std::string("13912345678") + " x"}) {
+      for (size_t cut = 0; cut <= body.size(); cut += 3) {
+        Collect c = run(*sc, body, ctx, {cut});
+        EXPECT_EQ(c.recs.size(), 1u) << "kind " << int(ctx.kind) << " cut " << cut << ": " << c.summary();
+      }
+    }
+  }
+  // '+' stays a sign outside forms: "+8613912345678" is one mobile with its prefix.
+  Collect plus = run(*sc, "x +8613912345678 y", raw());
+  EXPECT_EQ(plus.count("cn_mobile"), 1u) << plus.summary();
+}
+
+std::string utf16le(std::string_view s) {
+  std::string out;
+  for (const char c : s) {
+    out += c;
+    out += '\0';
+  }
+  return out;
+}
+
+TEST_F(ScannerTest, Utf16TextIsReadAsText) {
+  auto sc = make();
+  // "身份证号" (UTF-16LE code units, the last one 0x53F7 = bytes F7 53 'S')
+  // right before the digits: the run is set off from them.
+  const std::string prefix("\xab\x8e\xfd\x4e\xc1\x8b\xf7\x53", 8);
+  const std::string le = "\xff\xfe" + prefix + utf16le(kPublicId) + utf16le(", 13912345678\r\n");
+  for (size_t cut = 0; cut <= le.size(); ++cut) {
+    Collect c = run(*sc, le, raw(), {cut});
+    ASSERT_EQ(c.count("cn_resident_id"), 1u) << "cut " << cut << ": " << c.summary();
+    EXPECT_EQ(c.count("cn_mobile"), 1u) << "cut " << cut;
+  }
+  // Big endian: the same with the NUL first.
+  std::string be;
+  for (const char ch : std::string(kPublicId) + " ") {
+    be += '\0';
+    be += ch;
+  }
+  EXPECT_EQ(run(*sc, be, raw()).count("cn_resident_id"), 1u);
+  // Three code units are no run: their NULs stay, so the "1" before the ID is not glued to it.
+  Collect bin = run(*sc, std::string("7\0" "8\0" "9\0", 6) + std::string(kPublicId) + " ", raw());
+  EXPECT_EQ(bin.count("cn_resident_id"), 1u) << bin.summary();
+}
+
+TEST_F(ScannerTest, EveryDigitSpacedIsJoined) {
+  auto sc = make();
+  auto spaced = [](std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (i) out += ' ';
+      out += s[i];
+    }
+    return out;
+  };
+  const std::string body = "id: " + spaced(kPublicId) + ", tel: " + spaced("13912345678") + ".";
+  for (size_t cut = 0; cut <= body.size(); ++cut) {
+    Collect c = run(*sc, body, raw(), {cut});
+    ASSERT_EQ(c.count("cn_resident_id"), 1u) << "cut " << cut << ": " << c.summary();
+    ASSERT_EQ(c.count("cn_mobile"), 1u) << "cut " << cut << ": " << c.summary();
+  }
+  // A spaced run ending in a whole identifier does not swallow it.
+  Collect tail = run(*sc, "1 2 3 4 5 6 7 13912345678 z", raw());
+  EXPECT_EQ(tail.count("cn_mobile"), 1u) << tail.summary();
+  // Short runs (dates, lists) are left alone; the end of data ends a run.
+  EXPECT_EQ(run(*sc, spaced("13912345678"), raw()).count("cn_mobile"), 1u);
+  EXPECT_EQ(run(*sc, "a 1 3 9 1 2 3 4 5 6 7 8", raw(), {9}).count("cn_mobile"), 1u);
+}
+
+TEST_F(ScannerTest, ResidentIdGroupingsWithDotsAndOtherGroupSizes) {
+  auto sc = make();
+  for (const std::string body : {"a 110105.19491231.002X b", "a 110105 19491231.002X b", "a 110-105-1949-1231-002X b",
+                                 "a 110.105.1949.1231.002X b", "a 1101 0519 4912 3100 2X b",
+                                 "a 1101-0519-4912-3100-2X b"}) {
+    Collect c = run(*sc, body, raw());
+    ASSERT_EQ(c.count("cn_resident_id"), 1u) << body << ": " << c.summary();
+    EXPECT_EQ(c.recs[0].normalized, kPublicId);
+  }
+  // Part of a longer run grouped the same way: not an ID.
+  EXPECT_EQ(run(*sc, "v 1.110105.19491231.002X", raw()).count("cn_resident_id"), 0u);
+}
+
+TEST_F(ScannerTest, StackedAndSniffedCompressionIsInflated) {
+  auto sc = make();
+  const std::string body = big_json(300, kPublicId);
+  // "Content-Encoding: deflate, gzip": deflated first, then gzipped.
+  const std::string stacked = compress(compress(body, 15), 15 + 16);
+  ScanContext ctx{kNow, ContentKind::kJson, Encoding::kGzip, true};
+  ctx.inner = Encoding::kDeflate;
+  for (const size_t step : {size_t{1400}, size_t{1}}) {
+    std::vector<size_t> cuts;
+    for (size_t i = step; i < stacked.size(); i += step) cuts.push_back(i);
+    Collect c = run(*sc, stacked, ctx, cuts);
+    ASSERT_EQ(c.recs.size(), 1u) << "step " << step << ": " << c.summary();
+    EXPECT_EQ(c.recs[0].normalized, kPublicId);
+  }
+  // A gzip file sent without Content-Encoding (magic 1f 8b), cut after its first byte.
+  const std::string gz = compress(body, 15 + 16);
+  Collect sniffed = run(*sc, gz, raw(), {1, 700});
+  EXPECT_EQ(sniffed.count("cn_resident_id"), 1u) << sniffed.summary();
+  // A .gz uploaded with "Content-Encoding: gzip" (gzip inside gzip).
+  Collect inner = run(*sc, compress(gz, 15 + 16), {kNow, ContentKind::kRaw, Encoding::kGzip, true}, {100});
+  EXPECT_EQ(inner.count("cn_resident_id"), 1u) << inner.summary();
+  // Bytes after the end of a compressed stream are content, not trailing garbage.
+  Collect after = run(*sc, compress("nothing", 15 + 16) + " id " + std::string(kPublicId) + " ",
+                      {kNow, ContentKind::kRaw, Encoding::kGzip, true});
+  EXPECT_EQ(after.count("cn_resident_id"), 1u) << after.summary();
+  // A third level is not decoded: counted, the direction degraded.
+  ScanState st{};
+  ScanContext two{kNow, ContentKind::kRaw, Encoding::kGzip, true};
+  two.inner = Encoding::kGzip;
+  run(*sc, compress(compress(gz, 15 + 16), 15 + 16), two, {}, &st);
+  EXPECT_EQ(st.degraded, Uninspectable::kDecodeDepth);
+  EXPECT_EQ(sc->counters().inflaters_in_use, 0u);
+}
+
+TEST_F(ScannerTest, WebSocketDeflateMessagesShareOneInflater) {
+  // permessage-deflate with context takeover: raw deflate, each message
+  // flushed with Z_SYNC_FLUSH and its 00 00 ff ff removed (RFC 7692 7.2.1).
+  z_stream zs{};
+  ASSERT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  auto message = [&](std::string_view text) {
+    std::string out(text.size() + 256, '\0');
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+    zs.avail_in = static_cast<uInt>(text.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    EXPECT_EQ(deflate(&zs, Z_SYNC_FLUSH), Z_OK);
+    out.resize(out.size() - zs.avail_out);
+    EXPECT_EQ(out.substr(out.size() - 4), std::string("\x00\x00\xff\xff", 4));
+    out.resize(out.size() - 4);
+    return out;
+  };
+  const std::string m1 = message("{\"hello\":\"" + std::string(kPublicId) + "\"}");
+  const std::string m2 = message("{\"hello\":\"" + std::string(kPublicId) + "\",\"tel\":\"13912345678\"}");
+  deflateEnd(&zs);
+  auto sc = make();
+  Collect sink(**db_);
+  ScanState st{};
+  const ScanContext ctx{kNow, ContentKind::kRaw, Encoding::kDeflateRaw, false};
+  const std::string tail("\x00\x00\xff\xff", 4);
+  for (const std::string* m : {&m1, &m2}) {
+    sc->scan(st, std::span(reinterpret_cast<const uint8_t*>(m->data()), m->size()), ctx, sink);
+    sc->scan(st, std::span(reinterpret_cast<const uint8_t*>(tail.data()), tail.size()), ctx, sink);
+  }
+  sc->finish(st, ctx, sink);
+  EXPECT_EQ(sink.count("cn_resident_id"), 2u) << sink.summary();
+  EXPECT_EQ(sink.count("cn_mobile"), 1u) << sink.summary();
+  EXPECT_FALSE(st.uninspectable);
 }
 
 }  // namespace

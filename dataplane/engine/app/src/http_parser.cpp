@@ -99,7 +99,7 @@ class HttpParser {
  public:
   HttpParser(AppDirState& d, AppContext& ctx) noexcept : d_(d), s_(d.http), ctx_(ctx) {}
 
-  bool feed(std::span<const uint8_t> bytes, bool& tentative) noexcept;
+  bool feed(std::span<const uint8_t> bytes, bool& tentative, size_t& rest) noexcept;
   void gap() noexcept;
   void close() noexcept;
 
@@ -114,6 +114,9 @@ class HttpParser {
   void reset_block() noexcept;
   void reject_line(uint8_t c) noexcept;
   void bad_chunk(uint8_t c) noexcept;
+  // Bytes of the stream that are no part of a parsed request: inspected raw.
+  void raw(std::span<const uint8_t> b) noexcept { deliver(ctx_, Dir::kToServer, Content::kRaw, b); }
+  void raw_held() noexcept { raw(held()); }
   std::span<uint8_t> held() noexcept {
     return d_.buf_slot ? std::span<uint8_t>{ctx_.pool->get(d_.buf_slot - 1).data(), d_.buf_len}
                        : std::span<uint8_t>{};
@@ -157,6 +160,9 @@ void HttpParser::reject_line(uint8_t c) noexcept {
 
 void HttpParser::bad_chunk(uint8_t c) noexcept {
   count(ctx_, AppAnomaly::kHttpBadChunk);
+  aside_end(d_, Dir::kToServer, ctx_);
+  // What follows is no chunk: the rejecting byte and the rest go raw.
+  raw(std::span<const uint8_t>(&c, 1));
   end_request();
   s_.flags |= kResync;
   s_.phase = c == '\n' ? kBlock : kResyncLine;
@@ -285,14 +291,17 @@ void HttpParser::report_block(std::span<const uint8_t> block, uint32_t lines_end
   }
   if (s_.sub == kHeaders) req.version = sv(s_.version_start, s_.version_len);
   req.headers_truncated = truncated;
+  req.request_line = s_.sub == kHeaders ? sv(0, s_.header_start) : sv(0, static_cast<uint32_t>(block.size()));
 
   bool te_seen = false;
   bool te_chunked = false;
   bool upgrade = false;
+  Tunnel upgrade_to = Tunnel::kRaw;
   bool cl_bad = false;
   std::string_view hdrs = s_.sub == kHeaders && lines_end > s_.header_start
                               ? sv(s_.header_start, lines_end - s_.header_start)
                               : std::string_view{};
+  req.header_lines = hdrs;
   while (!hdrs.empty()) {
     const size_t nl = hdrs.find('\n');
     std::string_view line = hdrs.substr(0, nl);
@@ -334,7 +343,12 @@ void HttpParser::report_block(std::span<const uint8_t> block, uint32_t lines_end
       const size_t comma = value.rfind(',');
       te_chunked = iequals(trim(comma == std::string_view::npos ? value : value.substr(comma + 1)), "chunked");
     } else if (iequals(name, "upgrade")) {
+      // The first protocol listed is the one a server would switch to.
       upgrade = true;
+      const std::string_view first = trim(value.substr(0, value.find(',')));
+      if (iequals(first, "websocket")) upgrade_to = Tunnel::kWebSocket;
+      else if (iequals(first, "h2c")) upgrade_to = Tunnel::kH2;
+      else upgrade_to = Tunnel::kRaw;
     }
   }
   if (cl_bad) count(ctx_, AppAnomaly::kHttpBadContentLength);
@@ -357,8 +371,18 @@ void HttpParser::report_block(std::span<const uint8_t> block, uint32_t lines_end
   }
   // After CONNECT, an accepted Upgrade or the HTTP/2 preface the stream is
   // not HTTP/1 text any more; parsing it would only produce resync noise.
-  if (iequals(req.method, "CONNECT") || upgrade || (req.method == "PRI" && req.version == "HTTP/2.0")) {
+  // The tunnel's bytes are still inspected (tunnel_parser.cpp). A server
+  // that refuses an Upgrade keeps HTTP/1: the WebSocket and HTTP/2 parsers
+  // go back to it when the next bytes are a request line.
+  if (iequals(req.method, "CONNECT")) {
     s_.flags |= kAfterTunnel;
+    s_.tunnel_kind = static_cast<uint8_t>(Tunnel::kRaw);
+  } else if (req.method == "PRI" && req.version == "HTTP/2.0") {
+    s_.flags |= kAfterTunnel;
+    s_.tunnel_kind = static_cast<uint8_t>(Tunnel::kH2) | 0x80;  // only "SM\r\n\r\n" of the preface left
+  } else if (upgrade) {
+    s_.flags |= kAfterTunnel;
+    s_.tunnel_kind = static_cast<uint8_t>(upgrade_to);
   }
   s_.flags |= kReported;
   ++ctx_.counters->http_requests;
@@ -381,10 +405,11 @@ void HttpParser::begin_body() noexcept {
   }
 }
 
-bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative) noexcept {
+bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative, size_t& rest) noexcept {
   const uint8_t* p = bytes.data();
   const size_t n = bytes.size();
   size_t i = 0;
+  rest = n;
   while (i < n) {
     switch (s_.phase) {
       case kBlock: {
@@ -393,6 +418,9 @@ bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative) noexcept 
         const std::span<const uint8_t> part{p + begin, i - begin};
         if (r == Scan::kReject) {
           if (tentative) return false;
+          // Not a request: what was taken for one is inspected raw.
+          raw_held();
+          raw(part);
           reject_line(p[i - 1]);
           break;
         }
@@ -401,6 +429,7 @@ bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative) noexcept 
           if (!part.empty() && !append(d_, ctx_, part, kHttpHeaderCap)) {
             // No buffer: the block cannot be kept. Skip it and resync after.
             if (tentative) return false;
+            raw(part);
             release_buffer(d_, ctx_);
             reset_block();
             s_.flags |= kResync | kLineNonEmpty;
@@ -411,6 +440,8 @@ bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative) noexcept 
         if (r == Scan::kOverflow) {
           if (tentative) return false;  // a first "request line" over the cap is not HTTP
           if (s_.sub == kMethod) {  // only with a pool buffer smaller than the method cap
+            raw_held();
+            raw(part);
             reject_line(0);
             break;
           }
@@ -421,6 +452,10 @@ bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative) noexcept 
           }
           const uint32_t lines_end = s_.sub == kHeaders ? s_.line_start : 0;
           report_block(block, lines_end, true);
+          // The line the cap cut is content too; its rest follows in kSkipBlock.
+          if (s_.sub == kHeaders && lines_end < block.size()) {
+            deliver(ctx_, Dir::kToServer, Content::kHttpHeadMore, block.subspan(lines_end));
+          }
           release_buffer(d_, ctx_);
           s_.flags |= kResync;
           s_.flags = static_cast<uint16_t>(s_.sub == kHeaders && s_.line_start == s_.block_len
@@ -452,20 +487,28 @@ bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative) noexcept 
         begin_body();
         break;
       }
-      case kSkipBlock:
-        while (i < n) {
+      case kSkipBlock: {
+        // The rest of a block over the cap (after its report: header bytes
+        // to inspect) or of one that could not be kept (raw).
+        const size_t from = i;
+        const bool reported = (s_.flags & kReported) != 0;
+        bool done = false;
+        while (i < n && !done) {
           const uint8_t c = p[i++];
           if (c == '\n') {
             if (!(s_.flags & kLineNonEmpty)) {
-              begin_body();
-              break;
+              done = true;
+            } else {
+              s_.flags &= static_cast<uint16_t>(~kLineNonEmpty);
             }
-            s_.flags &= static_cast<uint16_t>(~kLineNonEmpty);
           } else if (c != '\r') {
             s_.flags |= kLineNonEmpty;
           }
         }
+        deliver(ctx_, Dir::kToServer, reported ? Content::kHttpHeadMore : Content::kRaw, bytes.subspan(from, i - from));
+        if (done) begin_body();
         break;
+      }
       case kBody: {
         const size_t take = static_cast<size_t>(std::min<uint64_t>(s_.remaining, n - i));
         ctx_.sink->on_http_body(s_.index, bytes.subspan(i, take));
@@ -494,7 +537,9 @@ bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative) noexcept 
             bad_chunk(c);
             break;
           } else if (c == ';' || c == ' ' || c == '\t') {
-            s_.sub = 1;  // chunk-ext (RFC 9112 7.1.1): skipped
+            s_.sub = 1;  // chunk-ext (RFC 9112 7.1.1): inspected as an aside unit
+            aside_begin(d_);
+            --i;  // the separator is part of the unit
           } else if (c == '\r') {
             s_.sub = 2;
           } else if (c == '\n') {
@@ -504,7 +549,21 @@ bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative) noexcept 
             break;
           }
         } else if (s_.sub == 1) {
-          line_done = c == '\n';
+          // The rest of the extension up to the line end, in one piece.
+          const void* nl = std::memchr(p + i - 1, '\n', n - (i - 1));
+          const size_t end = nl == nullptr ? n : static_cast<size_t>(static_cast<const uint8_t*>(nl) - p);
+          // The CR of the line end is framing, not part of the extension.
+          const size_t unit_end = end > i - 1 && p[end - 1] == '\r' ? end - 1 : end;
+          if (nl == nullptr) {
+            aside_add(d_, Dir::kToServer, bytes.subspan(i - 1, unit_end - (i - 1)), ctx_);
+          } else {
+            aside_whole(d_, Dir::kToServer, bytes.subspan(i - 1, unit_end - (i - 1)), ctx_);
+          }
+          i = end;
+          if (nl != nullptr) {
+            ++i;
+            line_done = true;
+          }
         } else if (c == '\n') {
           line_done = true;
         } else {
@@ -542,15 +601,28 @@ bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative) noexcept 
         break;
       }
       case kTrailers: {
+        // Trailer lines: each is an aside unit (fields after the body).
         const uint8_t c = p[i++];
         if (c == '\n') {
           if (!(s_.flags & kLineNonEmpty)) {
             end_request();
           } else {
+            aside_end(d_, Dir::kToServer, ctx_);
             s_.flags &= static_cast<uint16_t>(~kLineNonEmpty);
           }
         } else if (c != '\r') {
+          if (!(s_.flags & kLineNonEmpty)) aside_begin(d_);
           s_.flags |= kLineNonEmpty;
+          const void* nl = std::memchr(p + i - 1, '\n', n - (i - 1));
+          size_t end = nl == nullptr ? n : static_cast<size_t>(static_cast<const uint8_t*>(nl) - p);
+          // The CR of the line end is framing (also when the chunk ends between CR and LF).
+          if (end > i - 1 && p[end - 1] == '\r') --end;
+          if (nl == nullptr) {
+            aside_add(d_, Dir::kToServer, bytes.subspan(i - 1, end - (i - 1)), ctx_);
+          } else {
+            aside_whole(d_, Dir::kToServer, bytes.subspan(i - 1, end - (i - 1)), ctx_);
+          }
+          i = end;
         }
         break;
       }
@@ -559,18 +631,21 @@ bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative) noexcept 
         i = n;
         break;
       case kResyncLine: {
+        // Not a request: bytes after a body, garbage, a short Content-Length.
         const void* nl = std::memchr(p + i, '\n', n - i);
+        const size_t from = i;
         if (nl == nullptr) {
           i = n;
         } else {
           i = static_cast<size_t>(static_cast<const uint8_t*>(nl) - p) + 1;
           s_.phase = kBlock;
         }
+        raw(bytes.subspan(from, i - from));
         break;
       }
-      default:  // kTunnel
-        i = n;
-        break;
+      default:  // kTunnel: the caller hands the rest to tunnel_begin()/tunnel_feed()
+        rest = i;
+        return true;
     }
   }
   return true;
@@ -578,6 +653,7 @@ bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative) noexcept 
 
 void HttpParser::gap() noexcept {
   if (s_.phase == kTunnel) return;
+  aside_end(d_, Dir::kToServer, ctx_);
   if (s_.phase == kBodyToEnd) {
     // The body runs to the end anyway; the missing bytes are just missing.
     count(ctx_, AppAnomaly::kHttpGap);
@@ -592,14 +668,19 @@ void HttpParser::gap() noexcept {
 
 // Reports or ends whatever request is open; leaves the block state reset.
 void HttpParser::close() noexcept {
+  aside_end(d_, Dir::kToServer, ctx_);
   switch (s_.phase) {
     case kBlock:
       if (s_.sub == kHeaders && !(s_.flags & kReported)) {
         // The request line is complete (everything held is in the buffer).
         count(ctx_, AppAnomaly::kHttpHeadersIncomplete);
         report_block(held(), s_.line_start, true);
+        // The incomplete last header line is content too.
+        const std::span<const uint8_t> h = held();
+        if (s_.line_start < h.size()) deliver(ctx_, Dir::kToServer, Content::kHttpHeadMore, h.subspan(s_.line_start));
         end_request();
       } else {
+        raw_held();
         reset_block();
       }
       break;
@@ -624,8 +705,9 @@ void HttpParser::close() noexcept {
 
 }  // namespace
 
-bool http_feed(AppDirState& d, std::span<const uint8_t> bytes, AppContext& ctx, bool& tentative) noexcept {
-  return HttpParser(d, ctx).feed(bytes, tentative);
+bool http_feed(AppDirState& d, std::span<const uint8_t> bytes, AppContext& ctx, bool& tentative,
+               size_t& rest) noexcept {
+  return HttpParser(d, ctx).feed(bytes, tentative, rest);
 }
 
 void http_gap(AppDirState& d, AppContext& ctx) noexcept { HttpParser(d, ctx).gap(); }

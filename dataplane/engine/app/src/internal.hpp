@@ -49,6 +49,26 @@ inline bool append(AppDirState& d, AppContext& ctx, std::span<const uint8_t> src
   return true;
 }
 
+// Hands stream bytes to the engine for inspection (AppSink::on_content).
+inline void deliver(AppContext& ctx, Dir dir, Content c, std::span<const uint8_t> b) noexcept {
+  if (!b.empty()) ctx.sink->on_content(dir, c, b);
+}
+
+// Aside units (a chunk extension, a trailer line, a control frame payload):
+// kept whole in the direction's pool buffer up to kAsideCap and handed over
+// as one Content::kAside. Over the cap or without a buffer the pieces go as
+// they come and the direction is reported undecodable (an identifier cut
+// between two pieces could be missed). The direction must hold no other
+// buffer while an aside unit is open.
+enum AsideMode : uint8_t { kAsideNone = 0, kAsideKeep = 1, kAsidePieces = 2 };
+
+inline void aside_begin(AppDirState& d) noexcept { d.aside = kAsideKeep; }
+
+void aside_add(AppDirState& d, Dir dir, std::span<const uint8_t> b, AppContext& ctx) noexcept;
+void aside_end(AppDirState& d, Dir dir, AppContext& ctx) noexcept;
+// The last piece of a unit: the whole unit in place when nothing is held.
+void aside_whole(AppDirState& d, Dir dir, std::span<const uint8_t> b, AppContext& ctx) noexcept;
+
 // Usable capacity of one pool buffer for a parser with cap `cap`.
 inline uint32_t usable(const AppContext& ctx, uint32_t cap) noexcept {
   const uint32_t s = ctx.pool->buffer_size();
@@ -66,9 +86,31 @@ bool parse_client_hello(std::span<const uint8_t> msg, uint16_t record_version, T
                         AppCounters& counters) noexcept;
 
 // HTTP requests (to-server direction). Same `tentative` contract as TLS.
-bool http_feed(AppDirState& d, std::span<const uint8_t> bytes, AppContext& ctx, bool& tentative) noexcept;
+// `rest` receives the offset where the bytes of a tunnel begin (the request
+// that switched protocols ended there; tunnel_begin() takes over), or
+// bytes.size() when none began.
+bool http_feed(AppDirState& d, std::span<const uint8_t> bytes, AppContext& ctx, bool& tentative,
+               size_t& rest) noexcept;
 void http_gap(AppDirState& d, AppContext& ctx) noexcept;
 void http_close(AppDirState& d, AppContext& ctx) noexcept;
+
+// Tunnels (tunnel_parser.cpp). tunnel_begin() turns the direction (its
+// HttpDirState) into `kind`; tunnel_feed() parses it. A WebSocket or HTTP/2
+// direction whose first bytes are an HTTP request line (the server refused
+// the switch) returns to HTTP/1: tunnel_feed() then returns the offset where
+// HTTP resumes, else bytes.size().
+void tunnel_begin(AppDirState& d, Tunnel kind, uint32_t http_index, bool full_h2_preface) noexcept;
+size_t tunnel_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx) noexcept;
+// Bytes lost: framing cannot be trusted any more, the rest is raw.
+void tunnel_gap(AppDirState& d, Dir dir, AppContext& ctx) noexcept;
+
+// TLS record layer (both directions): payloads go to the engine raw with the
+// record headers removed; bytes that are not a well-formed record switch the
+// direction to raw for good.
+void tls_records_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx) noexcept;
+// Record-header bytes held back (an incomplete header), for a flow found not
+// to be TLS after all.
+std::span<const uint8_t> tls_records_held(const AppDirState& d) noexcept;
 
 // DNS. `msg` is one message, or the kept prefix of a longer TCP message
 // (only the question section is parsed, so a cut answer section is harmless).

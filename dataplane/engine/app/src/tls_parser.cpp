@@ -306,3 +306,57 @@ void tls_gap(AppDirState& d, AppContext& ctx) noexcept {
 }
 
 }  // namespace ftz::engine::app::detail
+
+namespace ftz::engine::app::detail {
+
+// TLSPlaintext / TLSCiphertext framing (RFC 8446 5.1, 5.2): content type
+// change_cipher_spec..heartbeat (20..24), legacy version 3.0..3.4, length up
+// to 2^14 + 2048 (a TLS 1.2 ciphertext's largest). Payloads are handed over
+// for inspection with the headers removed, as the receiver's record layer
+// would reassemble them: a client can wrap plaintext into records a
+// colluding server reads, and identifiers split across records must still
+// be seen whole. The first header that is not well-formed ends the framing:
+// it and everything after go raw.
+namespace {
+constexpr uint32_t kMaxCiphertextLen = (1u << 14) + 2048;
+constexpr bool record_header_valid(const uint8_t* h) noexcept {
+  return h[0] >= 20 && h[0] <= 24 && h[1] == 3 && h[2] <= 4 && be16(h + 3) <= kMaxCiphertextLen;
+}
+}  // namespace
+
+void tls_records_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx) noexcept {
+  TlsRecordState& r = d.tls.records;
+  size_t i = 0;
+  const size_t n = bytes.size();
+  while (i < n) {
+    if (r.raw) {
+      deliver(ctx, dir, Content::kRaw, bytes.subspan(i));
+      return;
+    }
+    if (r.left > 0) {
+      const size_t take = std::min<size_t>(r.left, n - i);
+      deliver(ctx, dir, Content::kRaw, bytes.subspan(i, take));
+      i += take;
+      r.left = static_cast<uint16_t>(r.left - take);
+      continue;
+    }
+    const size_t take = std::min<size_t>(5 - r.have, n - i);
+    std::memcpy(r.hdr + r.have, bytes.data() + i, take);
+    r.have = static_cast<uint8_t>(r.have + take);
+    i += take;
+    if (r.have < 5) continue;
+    r.have = 0;
+    if (!record_header_valid(r.hdr)) {
+      r.raw = 1;
+      deliver(ctx, dir, Content::kRaw, {r.hdr, 5});
+      continue;
+    }
+    r.left = be16(r.hdr + 3);
+  }
+}
+
+std::span<const uint8_t> tls_records_held(const AppDirState& d) noexcept {
+  return {d.tls.records.hdr, d.tls.records.raw ? 0u : d.tls.records.have};
+}
+
+}  // namespace ftz::engine::app::detail

@@ -60,7 +60,7 @@ constexpr uint8_t lower(uint8_t c) noexcept { return c >= 'A' && c <= 'Z' ? stat
 
 // Width of a separator at p (1 for ' ' and '-', 2 for UTF-8 U+00B7), 0 if none.
 constexpr size_t separator_at(const uint8_t* p, size_t avail) noexcept {
-  if (avail >= 1 && (p[0] == ' ' || p[0] == '-')) return 1;
+  if (avail >= 1 && (p[0] == ' ' || p[0] == '-' || p[0] == '.')) return 1;  // '.': resident IDs (issue 8)
   if (avail >= 2 && p[0] == 0xC2 && p[1] == 0xB7) return 2;
   return 0;
 }

@@ -13,7 +13,7 @@
 namespace ftz::engine::sig {
 
 static_assert(std::is_trivially_copyable_v<ScanState>, "ScanState lives in flow records and is memcpy-moved");
-static_assert(sizeof(ScanState) <= 384, "ScanState is per flow direction: keep it small");
+static_assert(sizeof(ScanState) <= 448, "ScanState is per flow direction: keep it small");
 
 namespace {
 
@@ -98,6 +98,8 @@ tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_
   s->window_.assign(kTailBytes + config.block_bytes + detail::kDecoderSlack, 0);
   s->inflated_.assign(config.block_bytes, 0);
   s->tmp_.assign(config.block_bytes + detail::kDecoderSlack, 0);
+  s->tmp2_.assign(config.block_bytes + detail::kDecoderSlack, 0);
+  s->inflated2_.assign(config.block_bytes, 0);
   s->matches_.resize(config.max_matches_per_block);
   s->cands_.resize(detail::kMaxCandidates + kPendingSpans * 3);
   s->order_.resize(s->cands_.size());
@@ -131,7 +133,14 @@ void Scanner::mark_uninspectable(ScanState& st, Uninspectable why) noexcept {
 void Scanner::release(ScanState& st) noexcept {
   release_stream(st);
   release_inflater(st);
+  release_slot(st.inflater2);
   st.pending_count = 0;
+}
+
+void Scanner::degrade(ScanState& st, Uninspectable why) noexcept {
+  if (st.degraded != Uninspectable::kNone || why == Uninspectable::kNone) return;
+  st.degraded = why;
+  ++counters_.uninspectable[static_cast<size_t>(why)];
 }
 
 void Scanner::release_stream(ScanState& st) noexcept {
@@ -172,8 +181,10 @@ void Scanner::hand_over(ScanState& st, const ScanContext& ctx, DetectionSink& si
     return;
   }
   if (st.finished || st.uninspectable || st.stream == kNoSlot) return;
-  // End of data for this database: `$` matches, pending spans decided.
-  scan_block(st, ctx, sink, 0, true);
+  // End of data for this database: `$` matches, pending spans decided (the
+  // look-ahead decoders' held bytes first, so an identifier they hold back
+  // is decided here as well).
+  scan_block(st, ctx, sink, detail::flush_lookahead(st, window_.data() + kTailBytes), true);
   if (st.uninspectable) return;  // match overflow: slots already returned
   release_stream(st);
   st.pending_count = 0;
@@ -202,21 +213,23 @@ void Scanner::hand_over(ScanState& st, const ScanContext& ctx, DetectionSink& si
   for (FieldName* name : {&st.field, &st.json_array_field}) {
     if ((name->flags & kFieldJudged) != 0) name->ref = remap(name->ref);
   }
-  // A compressed body under way: its inflate state moves to `next`.
-  if (st.inflater != kNoSlot) {
-    const uint32_t slot = st.inflater;
-    Inflater& from = *inflaters_[slot];
-    st.inflater = kNoSlot;
-    const bool copied = next->copy_inflater(st, from);
+  // A compressed body under way: its inflate states move to `next`.
+  bool copied = true;
+  for (uint32_t* slot : {&st.inflater, &st.inflater2}) {
+    if (*slot == kNoSlot) continue;
+    const uint32_t mine = *slot;
+    Inflater& from = *inflaters_[mine];
+    *slot = kNoSlot;
+    copied = next->copy_inflater(*slot, from) && copied;
     if (from.live) inflateEnd(&from.zs);
     from.live = false;
-    free_inflaters_.push_back(slot);
+    free_inflaters_.push_back(mine);
     --counters_.inflaters_in_use;
-    if (!copied) next->mark_uninspectable(st, Uninspectable::kInflateMemcap);
   }
+  if (!copied) next->mark_uninspectable(st, Uninspectable::kInflateMemcap);
 }
 
-bool Scanner::copy_inflater(ScanState& st, Inflater& from) noexcept {
+bool Scanner::copy_inflater(uint32_t& out_slot, Inflater& from) noexcept {
   if (free_inflaters_.empty()) return false;
   const uint32_t slot = free_inflaters_.back();
   Inflater& to = *inflaters_[slot];
@@ -232,12 +245,12 @@ bool Scanner::copy_inflater(ScanState& st, Inflater& from) noexcept {
   to.zs.opaque = &to;
   to.live = true;
   free_inflaters_.pop_back();
-  st.inflater = slot;
+  out_slot = slot;
   ++counters_.inflaters_in_use;
   return true;
 }
 
-bool Scanner::acquire_inflater(ScanState& st, const uint8_t* in, size_t n) noexcept {
+bool Scanner::acquire_inflater(uint32_t& out_slot, Encoding enc, const uint8_t* in, size_t n) noexcept {
   if (free_inflaters_.empty()) return false;
   const uint32_t slot = free_inflaters_.back();
   free_inflaters_.pop_back();
@@ -249,40 +262,54 @@ bool Scanner::acquire_inflater(ScanState& st, const uint8_t* in, size_t n) noexc
   inf.zs.opaque = &inf;
   inf.used = 0;
   int wbits = 15 + 16;  // gzip
-  if (st.encoding == Encoding::kDeflate) {
+  if (enc == Encoding::kDeflate) {
     // HTTP "deflate" is zlib (RFC 1950), but servers also send raw deflate.
     const bool zlib_header = n >= 2 && (in[0] & 0x0F) == 8 && ((in[0] << 8) | in[1]) % 31 == 0;
     wbits = zlib_header || n < 2 ? 15 : -15;
+  } else if (enc == Encoding::kDeflateRaw) {
+    wbits = -15;
   }
   if (inflateInit2(&inf.zs, wbits) != Z_OK) {
     free_inflaters_.push_back(slot);
     return false;
   }
   inf.live = true;
-  st.inflater = slot;
-  st.inflated = 0;
+  out_slot = slot;
   ++counters_.inflaters_in_use;
   return true;
 }
 
-void Scanner::release_inflater(ScanState& st) noexcept {
-  if (st.inflater == kNoSlot) return;
-  Inflater& inf = *inflaters_[st.inflater];
+void Scanner::release_slot(uint32_t& slot) noexcept {
+  if (slot == kNoSlot) return;
+  Inflater& inf = *inflaters_[slot];
   if (inf.live) inflateEnd(&inf.zs);
   inf.live = false;
-  free_inflaters_.push_back(st.inflater);
-  st.inflater = kNoSlot;
+  free_inflaters_.push_back(slot);
+  slot = kNoSlot;
   --counters_.inflaters_in_use;
 }
+
+void Scanner::release_inflater(ScanState& st) noexcept { release_slot(st.inflater); }
 
 void Scanner::restart_body(ScanState& st, const ScanContext& ctx) noexcept {
   detail::reset(st);
   release_inflater(st);
+  release_slot(st.inflater2);
   st.inflate_done = false;
+  st.inflate2_done = false;
+  st.passthrough = false;
+  st.passthrough2 = false;
   st.zhold_set = false;
   st.inflated = 0;
   st.kind = ctx.kind;
   st.encoding = ctx.encoding;
+  st.inner = ctx.inner;
+  st.inner_decl = ctx.inner;
+  // A body without a declared coding may still be a gzip file (1f 8b), and
+  // the content of a coding may be gzip again: both are looked at.
+  st.outer = ctx.encoding;
+  st.sniff = ctx.encoding == Encoding::kIdentity ? 1 : 0;
+  st.sniff2 = ctx.inner == Encoding::kIdentity ? 1 : 2;
   st.csv_line = 0;
   st.csv_quoted = false;
   st.csv_bindings = 0;
@@ -315,94 +342,159 @@ void Scanner::scan(ScanState& st, std::span<const uint8_t> bytes, const ScanCont
     st.stream_base = st.offset;
     counters_.streams_peak = std::max(counters_.streams_peak, ++counters_.streams_in_use);
   }
-  if (ctx.body_start || !st.body_started || ctx.kind != st.kind || ctx.encoding != st.encoding) {
+  if (ctx.body_start || !st.body_started || ctx.kind != st.kind || ctx.encoding != st.encoding ||
+      ctx.inner != st.inner_decl) {
+    // What the previous body's decoders still hold is content of that body.
+    if (st.body_started) {
+      end_unit(st, ctx, sink);
+      if (st.uninspectable) return;
+    }
     restart_body(st, ctx);
   }
   if (!bytes.empty()) feed(st, ctx, sink, bytes.data(), bytes.size());
 }
 
+// Decoding, one chunk: [first layer: declared coding or a gzip magic] ->
+// [second layer: declared inner coding or a gzip member inside the first] ->
+// text decoders -> blocks for Hyperscan. Bytes after the end of a compressed
+// stream that are not another gzip member are scanned as sent (never
+// dropped). Corrupt compressed data makes the direction uninspectable
+// (kDecodeError); a third level of compression is not decoded (kDecodeDepth).
 void Scanner::feed(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n) noexcept {
-  uint8_t* const block = window_.data() + kTailBytes;
-  const size_t cap = config_.block_bytes;
   size_t produced = 0;
-  if (st.encoding == Encoding::kIdentity) {
-    while (n > 0) {
-      if (cap - produced < 2 * detail::kDecoderSlack) {
-        scan_block(st, ctx, sink, produced, false);
-        produced = 0;
-        if (st.uninspectable) return;
-      }
-      const size_t piece = std::min(n, cap - produced - detail::kDecoderSlack);
-      produced += detail::decode(st, in, piece, tmp_.data(), block + produced);
-      in += piece;
-      n -= piece;
+  // The first two bytes of a body decide a gzip magic (no declared coding) or
+  // the zlib header of "deflate": a 1-byte first chunk waits in zhold.
+  const bool peek = st.sniff != 0 || (st.outer == Encoding::kDeflate && st.inflater == kNoSlot && !st.inflate_done &&
+                                      !st.passthrough);
+  if (peek) {
+    uint8_t head[2];
+    if (st.zhold_set) {
+      head[0] = st.zhold;
+      head[1] = in[0];
+    } else if (n == 1) {
+      st.zhold = in[0];
+      st.zhold_set = true;
+      return;
+    } else {
+      head[0] = in[0];
+      head[1] = in[1];
     }
-  } else {
-    while (n > 0) {
-      if (st.inflate_done) {
-        // Bytes after the end of a compressed body: another gzip member, or
-        // trailing garbage (ignored, as browsers do).
-        if (st.encoding != Encoding::kGzip || in[0] != 0x1f) break;
-        st.inflate_done = false;
+    if (st.sniff != 0) {
+      st.sniff = 0;
+      if (head[0] == 0x1f && head[1] == 0x8b) st.outer = Encoding::kGzip;
+    }
+    if (st.outer != Encoding::kIdentity && st.inflater == kNoSlot) {
+      if (!acquire_inflater(st.inflater, st.outer, head, 2)) {
+        mark_uninspectable(st, Uninspectable::kInflateMemcap);
+        return;
       }
-      if (st.inflater == kNoSlot) {
-        // "deflate" is told apart from raw deflate by its 2-byte zlib header:
-        // a body whose first chunk is 1 byte long holds that byte.
-        uint8_t head[2] = {in[0], n > 1 ? in[1] : uint8_t{0}};
-        size_t head_len = std::min<size_t>(n, 2);
-        if (st.encoding == Encoding::kDeflate && st.zhold_set) {
-          head[1] = head[0];
-          head[0] = st.zhold;
-          head_len = 2;
-        } else if (st.encoding == Encoding::kDeflate && n == 1) {
-          st.zhold = in[0];
-          st.zhold_set = true;
-          break;
-        }
-        if (!acquire_inflater(st, head, head_len)) {
-          if (produced > 0) scan_block(st, ctx, sink, produced, false);
-          mark_uninspectable(st, Uninspectable::kInflateMemcap);
-          return;
-        }
-        if (st.zhold_set) {
-          st.zhold_set = false;
-          const uint8_t held = st.zhold;
-          const InflateStep r = inflate_step(st, ctx, sink, &held, 1, produced);
-          if (r.failed) return;
-        }
-      }
-      const InflateStep r = inflate_step(st, ctx, sink, in, n, produced);
-      if (r.failed) return;
-      in += r.used;
-      n -= r.used;
-      if (!r.ended) break;
-      release_inflater(st);
-      st.inflate_done = true;
+      st.inflated = 0;
+    }
+    if (st.zhold_set) {
+      st.zhold_set = false;
+      const uint8_t held = st.zhold;
+      if (!layer1(st, ctx, sink, &held, 1, produced)) return;
     }
   }
+  if (!layer1(st, ctx, sink, in, n, produced)) return;
   if (produced > 0) scan_block(st, ctx, sink, produced, false);
 }
 
-Scanner::InflateStep Scanner::inflate_step(ScanState& st, const ScanContext& ctx, DetectionSink& sink,
-                                           const uint8_t* in, size_t n, size_t& produced) noexcept {
+bool Scanner::layer1(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n,
+                     size_t& produced) noexcept {
+  if (st.outer == Encoding::kIdentity || st.passthrough) return layer2(st, ctx, sink, in, n, produced);
+  while (n > 0) {
+    if (st.inflate_done) {
+      // After the end of a compressed stream: another gzip member, or bytes
+      // that are not compressed (scanned as they are).
+      if (st.outer != Encoding::kGzip || in[0] != 0x1f) {
+        st.passthrough = true;
+        return layer2(st, ctx, sink, in, n, produced);
+      }
+      st.inflate_done = false;
+    }
+    if (st.inflater == kNoSlot && !acquire_inflater(st.inflater, st.outer, in, n)) {
+      if (produced > 0) scan_block(st, ctx, sink, produced, false);
+      mark_uninspectable(st, Uninspectable::kInflateMemcap);
+      return false;
+    }
+    const InflateStep r = inflate_step(st, ctx, sink, st.inflater, inflated_.data(), in, n, produced, 1);
+    if (r.failed) return false;
+    in += r.used;
+    n -= r.used;
+    if (!r.ended) break;
+    release_inflater(st);
+    st.inflate_done = true;
+  }
+  return true;
+}
+
+bool Scanner::layer2(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n,
+                     size_t& produced) noexcept {
+  if (n == 0) return true;
+  if (st.sniff2 == 1) {
+    // A gzip member inside the first layer (a .gz uploaded with gzip coding,
+    // "Content-Encoding: gzip" over a gzip file): decoded as a second layer.
+    st.sniff2 = 0;
+    if (st.outer != Encoding::kIdentity && n >= 2 && in[0] == 0x1f && in[1] == 0x8b) st.inner = Encoding::kGzip;
+    // A third level (gzip inside the second layer) is not decoded: checked
+    // on the second layer's first output.
+    if (st.inner != Encoding::kIdentity) st.sniff2 = 2;
+  }
+  if (st.inner == Encoding::kIdentity || st.passthrough2) return text(st, ctx, sink, in, n, produced);
+  while (n > 0) {
+    if (st.inflate2_done) {
+      if (st.inner != Encoding::kGzip || in[0] != 0x1f) {
+        st.passthrough2 = true;
+        return text(st, ctx, sink, in, n, produced);
+      }
+      st.inflate2_done = false;
+    }
+    if (st.inflater2 == kNoSlot && !acquire_inflater(st.inflater2, st.inner, in, n)) {
+      if (produced > 0) scan_block(st, ctx, sink, produced, false);
+      mark_uninspectable(st, Uninspectable::kInflateMemcap);
+      return false;
+    }
+    const InflateStep r = inflate_step(st, ctx, sink, st.inflater2, inflated2_.data(), in, n, produced, 2);
+    if (r.failed) return false;
+    in += r.used;
+    n -= r.used;
+    if (!r.ended) break;
+    release_slot(st.inflater2);
+    st.inflate2_done = true;
+  }
+  return true;
+}
+
+bool Scanner::text(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n,
+                   size_t& produced) noexcept {
   uint8_t* const block = window_.data() + kTailBytes;
   const size_t cap = config_.block_bytes;
+  while (n > 0) {
+    if (cap - produced < 2 * detail::kDecoderSlack) {
+      scan_block(st, ctx, sink, produced, false);
+      produced = 0;
+      if (st.uninspectable) return false;
+    }
+    const size_t piece = std::min(n, cap - produced - detail::kDecoderSlack);
+    produced += detail::decode(st, in, piece, tmp_.data(), tmp2_.data(), block + produced);
+    in += piece;
+    n -= piece;
+  }
+  return true;
+}
+
+Scanner::InflateStep Scanner::inflate_step(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint32_t slot,
+                                           uint8_t* outbuf, const uint8_t* in, size_t n, size_t& produced,
+                                           int layer) noexcept {
   InflateStep step;
-  z_stream& zs = inflaters_[st.inflater]->zs;
+  z_stream& zs = inflaters_[slot]->zs;
   zs.next_in = const_cast<Bytef*>(in);
   zs.avail_in = static_cast<uInt>(std::min<size_t>(n, UINT32_MAX));
   const size_t offered = zs.avail_in;
   for (;;) {
-    if (cap - produced < 2 * detail::kDecoderSlack) {
-      scan_block(st, ctx, sink, produced, false);
-      produced = 0;
-      if (st.uninspectable) {
-        step.failed = true;
-        return step;
-      }
-    }
-    const size_t room = std::min(cap - produced - detail::kDecoderSlack, inflated_.size());
-    zs.next_out = inflated_.data();
+    const size_t room = config_.block_bytes;
+    zs.next_out = outbuf;
     zs.avail_out = static_cast<uInt>(room);
     const int rc = inflate(&zs, Z_NO_FLUSH);
     const size_t got = room - zs.avail_out;
@@ -413,7 +505,15 @@ Scanner::InflateStep Scanner::inflate_step(ScanState& st, const ScanContext& ctx
       step.failed = true;
       return step;
     }
-    produced += detail::decode(st, inflated_.data(), got, tmp_.data(), block + produced);
+    if (layer == 2 && st.sniff2 == 2 && got > 0) {
+      st.sniff2 = 0;
+      if (got >= 2 && outbuf[0] == 0x1f && outbuf[1] == 0x8b) degrade(st, Uninspectable::kDecodeDepth);
+    }
+    const bool ok = layer == 1 ? layer2(st, ctx, sink, outbuf, got, produced) : text(st, ctx, sink, outbuf, got, produced);
+    if (!ok || st.uninspectable) {
+      step.failed = true;
+      return step;
+    }
     if (rc == Z_STREAM_END) {
       step.ended = true;
       break;
@@ -432,6 +532,23 @@ Scanner::InflateStep Scanner::inflate_step(ScanState& st, const ScanContext& ctx
   return step;
 }
 
+void Scanner::end_unit(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept {
+  if (st.finished || st.uninspectable || st.stream == kNoSlot) return;
+  uint8_t* const block = window_.data() + kTailBytes;
+  size_t produced = 0;
+  if (st.zhold_set) {
+    // A 1-byte body: no coding to decode, the byte is content.
+    st.zhold_set = false;
+    const uint8_t held = st.zhold;
+    st.outer = Encoding::kIdentity;
+    st.passthrough = true;
+    if (!layer1(st, ctx, sink, &held, 1, produced)) return;
+  }
+  produced += detail::flush(st, block + produced);
+  block[produced++] = '\n';
+  scan_block(st, ctx, sink, produced, false);
+}
+
 void Scanner::finish(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept {
   if (st.finished) return;
   st.finished = true;
@@ -440,7 +557,16 @@ void Scanner::finish(ScanState& st, const ScanContext& ctx, DetectionSink& sink)
     return;
   }
   uint8_t* const block = window_.data() + kTailBytes;
-  const size_t produced = detail::flush(st, block);
+  size_t produced = 0;
+  if (st.zhold_set) {
+    // A 1-byte body: no coding to decode, the byte is content.
+    st.zhold_set = false;
+    const uint8_t held = st.zhold;
+    st.outer = Encoding::kIdentity;
+    st.passthrough = true;
+    if (!layer1(st, ctx, sink, &held, 1, produced)) return;
+  }
+  produced += detail::flush(st, block + produced);
   scan_block(st, ctx, sink, produced, true);
   release(st);
 }

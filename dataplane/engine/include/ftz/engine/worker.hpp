@@ -328,15 +328,28 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // Records the pending detections for compliance (unless the packet that
   // carried them was dropped) and raises their alerts.
   void settle_detections(Flow& f, bool dropped) noexcept;
-  void stream_content(Flow& f, int dir, const uint8_t* data, uint32_t len, app::AppProtocol detected) noexcept;
+  // Bytes the app parsers hand over (AppSink::on_content), by how they are to
+  // be scanned: the direction's stream, or on their own (aside units).
+  void stream_content(Flow& f, int dir, app::Content what, std::span<const uint8_t> bytes) noexcept;
+  // A unit inspected on its own (chunk extension, trailer, control payload,
+  // DNS name): a scan state of its own, finished at once.
+  void scan_aside(Flow& f, int dir, std::span<const uint8_t> bytes) noexcept;
+  // End of a message in `dir` of the current flow (Scanner::end_unit).
+  void end_unit(int dir) noexcept;
+  // The direction is not fully decoded but stays under inspection.
+  void degrade(Flow& f, int dir, sig::Uninspectable why) noexcept;
   sig::ScanContext scan_context(const Flow& f, int dir) const noexcept;
+  // Content-Encoding of a request body -> the two codings the scanner decodes.
+  void set_body_codings(Flow& f, ContentState& cs, std::string_view list) noexcept;
 
   // AppSink
   void on_tls_client_hello(const app::TlsClientHello& h) noexcept override;
   void on_http_request(const app::HttpRequest& r) noexcept override;
   void on_http_body(uint32_t request_index, std::span<const uint8_t> body) noexcept override;
-  void on_http_request_end(uint32_t) noexcept override {}
+  void on_http_request_end(uint32_t request_index) noexcept override;
   void on_dns(const app::DnsQuery& q) noexcept override;
+  void on_content(app::Dir dir, app::Content what, std::span<const uint8_t> bytes) noexcept override;
+  void on_undecodable(app::Dir dir, app::Undecodable why) noexcept override;
   // DetectionSink
   void on_detection(const sig::Detection& d) noexcept override;
 
@@ -403,6 +416,7 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // The flow whose bytes the app parsers are looking at (AppSink callbacks).
   Flow* current_ = nullptr;
   int64_t current_ts_ = 0;
+  int feed_dir_ = 0;  // the direction whose bytes the app parsers are looking at
 };
 
 }  // namespace ftz::engine

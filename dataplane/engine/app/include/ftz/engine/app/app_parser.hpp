@@ -27,6 +27,7 @@ inline constexpr uint32_t kHttpMethodCap = 32;         // longer "methods" are n
 inline constexpr uint32_t kDnsMessageCap = 64 * 1024;  // DNS-over-TCP bytes kept per message
 inline constexpr uint32_t kDnsMaxQuestions = 8;        // questions reported per message
 inline constexpr uint32_t kDnsMaxPointerJumps = 16;    // compression jumps per name
+inline constexpr uint32_t kAsideCap = 1024;            // chunk extension / trailer line / control payload kept whole
 static_assert(kHttpHeaderCap < 65536, "HTTP offsets are 16-bit");
 
 struct AppCounters {
@@ -47,7 +48,15 @@ struct AppContext {
 // Plain data: an all-zero object is a valid fresh state, so a flow table may
 // memset or memcpy records freely (trivially relocatable).
 
+struct TlsRecordState {
+  uint16_t left;     // payload bytes left in the current record
+  uint8_t hdr[5];
+  uint8_t have;
+  uint8_t raw;       // framing lost: the rest of the direction is raw
+};
+
 struct TlsDirState {
+  TlsRecordState records;   // record de-framing, both directions
   uint32_t need;            // bytes of the ClientHello handshake message (4 + length), 0 = unknown yet
   uint16_t rec_left;        // fragment bytes left in the current record
   uint16_t record_version;  // of the first record
@@ -70,7 +79,43 @@ struct HttpDirState {
   uint8_t phase;
   uint8_t sub;             // request-line / chunk-line sub-state
   uint16_t flags;
+  uint8_t tunnel_kind;     // what follows the current request (Tunnel), set with kAfterTunnel
 };
+
+// What a direction carries after an HTTP/1 request switched protocols.
+enum class Tunnel : uint8_t {
+  kNone = 0,
+  kRaw = 1,        // CONNECT, an Upgrade we do not parse, or framing lost: every byte as sent
+  kWebSocket = 2,  // RFC 6455 frames
+  kH2 = 3,         // HTTP/2 frames after the rest of the connection preface
+};
+
+struct WsDirState {
+  uint64_t left;       // payload bytes left in the current frame
+  uint32_t http_index; // next HTTP request index, if the peer never switched
+  uint8_t hdr[10];     // frame header without the masking key (bytes 10..13 go to mask)
+  uint8_t hdr_have;
+  uint8_t opcode;      // of the current frame
+  uint8_t mask[4];
+  uint8_t mask_pos;
+  uint8_t flags;       // WsFlag bits (internal)
+};
+
+struct H2DirState {
+  uint32_t left;          // payload bytes left in the current frame
+  uint32_t http_index;    // next HTTP request index, if the peer never switched
+  uint8_t hdr[9];
+  uint8_t hdr_have;
+  uint8_t type;
+  uint8_t flags;
+  uint8_t preface_have;   // bytes of the expected preface rest matched
+  uint8_t preface_len;    // 0 once the preface is complete
+  uint8_t skip;           // pad-length / priority bytes still to skip
+  uint8_t pad;            // padding bytes at the end of the frame
+  uint8_t reported;       // undecodable header block reported
+};
+
+
 
 struct DnsDirState {
   uint32_t msg_left;  // bytes of the current message still to take (or skip)
@@ -84,10 +129,14 @@ struct DnsDirState {
 struct AppDirState {
   uint32_t buf_slot;  // pool buffer index + 1; 0 = none. At most one per direction.
   uint32_t buf_len;   // bytes accumulated in that buffer
+  Tunnel tunnel;      // set once an HTTP request switched this direction's protocol
+  uint8_t aside;      // AsideMode (internal): a chunk extension / trailer / control payload is collected
   union {
     TlsDirState tls;
     HttpDirState http;
     DnsDirState dns;
+    WsDirState ws;
+    H2DirState h2;
   };
 };
 
@@ -97,7 +146,7 @@ struct AppFlowState {
   uint8_t detect = 0;  // detection stage (internal)
 };
 static_assert(std::is_trivially_copyable_v<AppFlowState>, "lives inside flow records");
-static_assert(sizeof(AppDirState) <= 64, "per-direction budget");
+static_assert(sizeof(AppDirState) <= 48, "per-direction budget");
 
 // Feeds in-order bytes of one TCP direction. The first bytes detect the
 // protocol: DNS when server_port is 53; else, in the to-server direction, a TLS
@@ -118,7 +167,11 @@ void on_gap(AppFlowState& st, Dir dir, AppContext& ctx) noexcept;
 // (headers_truncated), ends an open request, releases buffers, resets `st`.
 void close(AppFlowState& st, AppContext& ctx) noexcept;
 
-// One UDP datagram: DNS when either port is 53, 5353 (mDNS) or 5355 (LLMNR).
+// One UDP datagram: DNS when either port is 53, 5353 (mDNS) or 5355 (LLMNR)
+// and the payload parses as a DNS message; an HTTP request (SSDP, UPnP 1.1: HTTP over
+// UDP, "M-SEARCH * HTTP/1.1") otherwise when it parses as one.
+// Nothing is reported through on_content: the engine inspects every UDP
+// payload as it is.
 AppProtocol feed_udp(Dir dir, uint16_t src_port, uint16_t dst_port, std::span<const uint8_t> payload,
                      AppContext& ctx) noexcept;
 

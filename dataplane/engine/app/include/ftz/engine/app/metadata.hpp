@@ -26,6 +26,12 @@ struct TlsClientHello {
 
 struct HttpRequest {
   std::string_view method, uri, version, host, content_type;  // version empty for HTTP/0.9
+  // The request line (method SP target [SP version], line end included) and
+  // the header lines that were parsed (obs-folds replaced by SP): content to
+  // inspect (query strings, Cookie, Referer, custom headers). When the block
+  // was over the cap, the rest of it follows through AppSink::on_content
+  // (Content::kHttpHeadMore).
+  std::string_view request_line, header_lines;
   std::string_view content_encoding;  // e.g. "gzip"; the body is not decoded here
   uint64_t content_length = 0;     // 0 when absent (see has_content_length)
   bool has_content_length = false;
@@ -44,6 +50,33 @@ struct DnsQuery {
   bool is_response = false;  // QR bit
 };
 
+// How a run of stream bytes handed to AppSink::on_content is to be inspected.
+// Every byte of a TCP stream reaches the sink exactly once, through
+// on_content, an HTTP request's request_line/header_lines or on_http_body,
+// except protocol framing the parsers validated and removed (TLS record
+// headers, HTTP chunk-size digits and CRLFs, WebSocket and HTTP/2 frame
+// headers, masks, zero padding).
+enum class Content : uint8_t {
+  kRaw,           // as sent: unknown protocols, DNS over TCP, HTTP responses, bytes between or
+                  // after HTTP requests that are not a request, TLS record payloads and whatever
+                  // follows bytes that are not TLS records, CONNECT tunnels, unparsed upgrades
+  kHttpHeadMore,  // the part of an HTTP request's header block over the cap (after its report)
+  kAside,         // a complete small unit that sits between body bytes and is inspected on its
+                  // own: an HTTP chunk extension or trailer line, a WebSocket control payload,
+                  // an HTTP/2 header block fragment or control frame payload
+  kWsPayload,     // unmasked WebSocket data-frame payload (messages in order)
+  kWsPayloadDeflate,  // the same, of a per-message-deflate message (RFC 7692, raw deflate)
+  kWsMessageEnd,  // end of a WebSocket data message (no bytes): its last bytes are decided now
+  kWsDeflateEnd,  // the same for a compressed message (the inflater first gets 00 00 ff ff)
+  kH2Data,        // HTTP/2 DATA payload (padding removed), frames in order, all streams
+};
+
+// Why a direction could not be decoded (the flow becomes uninspectable, reason `decode`).
+enum class Undecodable : uint8_t {
+  kHpack,         // HTTP/2 header block (HPACK) not decoded: its raw bytes were inspected as they are
+  kAsideTooLong,  // chunk extension / trailer / control payload over the cap or without a buffer
+};
+
 // Receives what the parsers find. Called synchronously from feed_*/on_gap/close
 // on the worker thread; must not call back into the parser of the same flow.
 class AppSink {
@@ -59,6 +92,11 @@ class AppSink {
   virtual void on_http_request_end(uint32_t request_index) noexcept = 0;
   // Once per question of each DNS message (queries and responses).
   virtual void on_dns(const DnsQuery&) noexcept = 0;
+  // Stream bytes to inspect (see Content), in stream order within a direction.
+  virtual void on_content(Dir, Content, std::span<const uint8_t>) noexcept {}
+  // Something in direction `dir` could not be decoded; its bytes were still
+  // handed over raw where they exist.
+  virtual void on_undecodable(Dir, Undecodable) noexcept {}
 };
 
 }  // namespace ftz::engine::app

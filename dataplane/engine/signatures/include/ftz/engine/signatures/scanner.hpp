@@ -49,15 +49,21 @@
 namespace ftz::engine::sig {
 
 enum class ContentKind : uint8_t { kRaw, kForm, kJson, kCsv };
-enum class Encoding : uint8_t { kIdentity, kGzip, kDeflate };
+// kDeflate: HTTP "deflate" (zlib, or raw deflate as some servers send it);
+// kDeflateRaw: raw deflate only (WebSocket permessage-deflate, RFC 7692).
+enum class Encoding : uint8_t { kIdentity, kGzip, kDeflate, kDeflateRaw };
 
 struct ScanContext {
   int64_t now_unix_s = 0;  // packet time, for date checks and the minor flag
   ContentKind kind = ContentKind::kRaw;
-  Encoding encoding = Encoding::kIdentity;  // content coding of this chunk
+  Encoding encoding = Encoding::kIdentity;  // content coding of this chunk (the last one applied)
   // First chunk of a new message body (HTTP keep-alive): decoders, the
   // inflater and the CSV header restart. The Hyperscan stream continues.
   bool body_start = false;
+  // A second coding under `encoding` ("Content-Encoding: deflate, gzip":
+  // encoding = gzip, inner = deflate). More than two codings are not decoded
+  // (the caller marks the direction uninspectable, kDecodeDepth).
+  Encoding inner = Encoding::kIdentity;
 };
 
 // Why a flow direction could not be (fully) inspected. One registry feeds the
@@ -69,7 +75,10 @@ struct ScanContext {
   X(kInflateLimit, "inflate_limit")         /* inflated bytes over the cap */ \
   X(kDecodeError, "decode_error")           /* corrupt gzip/deflate */        \
   X(kMatchOverflow, "match_overflow")       /* raw matches over the bound */  \
-  X(kScanError, "scan_error")               /* hs_scan_stream failed */
+  X(kScanError, "scan_error")               /* hs_scan_stream failed */       \
+  X(kDecodeDepth, "decode_depth")           /* codings nested deeper than decoded (resource) */ \
+  X(kProtocolDecode, "protocol_decode")     /* app layer could not decode (HPACK), raw inspected (decode) */ \
+  X(kAsideTooLong, "aside_too_long")        /* a unit inspected alone was over its cap (resource) */
 
 enum class Uninspectable : uint8_t {
 #define FTZ_X(id, name) id,
@@ -123,14 +132,41 @@ struct ScanState {
   uint64_t inflated = 0;       // decoded bytes of the current compressed body
   bool uninspectable = false;
   Uninspectable reason = Uninspectable::kNone;
+  // Set by degrade(): the direction was not fully decoded (first reason) but
+  // scanning goes on with what can be seen.
+  Uninspectable degraded = Uninspectable::kNone;
   bool finished = false;
   bool body_started = false;
   // Decoder state (bytes of an escape or a UTF-8 sequence cut by the chunk end).
   ContentKind kind = ContentKind::kRaw;
   Encoding encoding = Encoding::kIdentity;
   bool inflate_done = false;
-  bool zhold_set = false;  // first byte of a deflate body, held to read the header
+  bool zhold_set = false;  // first byte of a body, held to read a zlib header or a gzip magic
   uint8_t zhold = 0;
+  // Second layer (ScanContext::inner, or a gzip member found inside the first
+  // layer's output) and the outer layer found by its magic (1f 8b) at a body
+  // start without a declared coding.
+  Encoding inner = Encoding::kIdentity;       // effective second layer (declared or sniffed)
+  Encoding inner_decl = Encoding::kIdentity;  // ScanContext::inner of the body
+  Encoding outer = Encoding::kIdentity;       // effective first layer (declared or sniffed)
+  uint32_t inflater2 = kNoSlot;
+  bool inflate2_done = false;
+  bool passthrough = false;   // bytes after the end of the first layer's stream: not compressed, scanned as sent
+  bool passthrough2 = false;
+  uint8_t sniff = 0;          // 1: the body's first bytes are still to be checked for a gzip magic
+  uint8_t sniff2 = 0;         // the same for the first layer's output
+  // Text decoders: percent escapes (all kinds), UTF-16 text (ASCII code
+  // units with NUL bytes), every digit spaced ("1 1 0 1 ...").
+  uint8_t pct_len = 0;
+  uint8_t pct[3] = {};
+  uint8_t u16_len = 0;
+  uint8_t u16_on = 0;
+  uint8_t u16[8] = {};
+  uint8_t ds_len = 0;
+  uint8_t ds_count = 0;
+  uint8_t ds_on = 0;
+  uint8_t ds_prev = 0;
+  uint8_t ds[16] = {};
   uint8_t esc_len = 0;   // URL "%X" / JSON "\uXXX" bytes held
   uint8_t fw_len = 0;    // bytes of a possible full-width character held
   bool json_backslash = false;
@@ -254,6 +290,15 @@ class Scanner {
   void finish(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept;
   // Returns the slots without reporting (flow evicted / timed out).
   void release(ScanState& st) noexcept;
+  // End of a message within the direction (an HTTP body, a WebSocket
+  // message, a datagram): bytes held by the text decoders are emitted and a
+  // line break follows, so identifiers at the message's end are decided now
+  // rather than with the next message. The stream goes on. Also done by
+  // scan() before a new body (ScanContext::body_start, kind or coding change).
+  void end_unit(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept;
+  // The direction is not fully decoded (`why`, counted once per state) but
+  // stays under inspection: later bytes are still scanned.
+  void degrade(ScanState& st, Uninspectable why) noexcept;
   // Reload with another signature database: ends the direction's Hyperscan
   // stream under THIS scanner as at the end of the data (end-of-data matches
   // reported, pending right boundaries and right context decided as if no byte
@@ -315,8 +360,14 @@ class Scanner {
     bool ended = false;  // end of the compressed stream
     bool failed = false; // the state became uninspectable
   };
-  InflateStep inflate_step(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n,
-                           size_t& produced) noexcept;
+  InflateStep inflate_step(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint32_t slot, uint8_t* outbuf,
+                           const uint8_t* in, size_t n, size_t& produced, int layer) noexcept;
+  bool layer1(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n,
+              size_t& produced) noexcept;
+  bool layer2(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n,
+              size_t& produced) noexcept;
+  bool text(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n,
+            size_t& produced) noexcept;
 
   void feed(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n) noexcept;
   void scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& sink, size_t produced, bool at_end) noexcept;
@@ -341,11 +392,12 @@ class Scanner {
                                 bool& veto) const noexcept;
   [[nodiscard]] bool label_right(ContentKind kind, uint32_t sig, uint64_t win_base, uint64_t vis_end, uint64_t to,
                                  bool& complete) const noexcept;
-  bool acquire_inflater(ScanState& st, const uint8_t* in, size_t n) noexcept;
+  bool acquire_inflater(uint32_t& out_slot, Encoding enc, const uint8_t* in, size_t n) noexcept;
   void release_inflater(ScanState& st) noexcept;
+  void release_slot(uint32_t& slot) noexcept;
   void mark_uninspectable(ScanState& st, Uninspectable why) noexcept;
   void release_stream(ScanState& st) noexcept;
-  bool copy_inflater(ScanState& st, Inflater& from) noexcept;
+  bool copy_inflater(uint32_t& out_slot, Inflater& from) noexcept;
   void restart_body(ScanState& st, const ScanContext& ctx) noexcept;
 
   static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
@@ -364,6 +416,8 @@ class Scanner {
   uint8_t* win_ = nullptr;
   std::vector<uint8_t> inflated_;
   std::vector<uint8_t> tmp_;
+  std::vector<uint8_t> tmp2_;
+  std::vector<uint8_t> inflated2_;
   std::vector<RawMatch> matches_;
   size_t match_count_ = 0;
   uint64_t match_base_ = 0;  // stream_base of the state being scanned
