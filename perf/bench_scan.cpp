@@ -113,6 +113,20 @@ std::string json_body() {
   return b;
 }
 
+// ~1 MiB of pseudo-random bytes: what TLS record payloads (ciphertext) look
+// like to the scanner, which scans them raw (docs/signatures.md, "TLS").
+std::string random_body() {
+  std::string b(1u << 20, '\0');
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (char& c : b) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x >> 56);
+  }
+  return b;
+}
+
 std::string csv_body() {
   Gen g;
   std::string b = "order,ts,amount,sku,memo,contact\n";
@@ -138,6 +152,7 @@ struct World {
   std::unique_ptr<Scanner> scanner;
   std::string json = json_body();
   std::string csv = csv_body();
+  std::string random = random_body();
 
   World() {
     specs = test::read_catalog(test::builtin_catalog_path());
@@ -247,6 +262,12 @@ BENCHMARK(BM_HsStreamJson)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ScanCsv)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_HsBlockCsv)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_HsStreamCsv)->Unit(benchmark::kMillisecond);
+// TLS record payloads scanned raw: the scanner on ciphertext-like bytes next
+// to the bare stream scan of the same bytes.
+void BM_ScanRandom(benchmark::State& s) { scan_body(s, world().random, ContentKind::kRaw); }
+void BM_HsStreamRandom(benchmark::State& s) { stream_body(s, world().random); }
+BENCHMARK(BM_ScanRandom)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_HsStreamRandom)->Unit(benchmark::kMillisecond);
 
 // Keeps each run's Gbit/s to print the ratios after the table.
 class RatioReporter : public benchmark::ConsoleReporter {
