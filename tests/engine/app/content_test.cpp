@@ -100,12 +100,25 @@ TEST(AppContent, WebSocketPayloadsUnmaskedControlFramesAside) {
   AppHarness bad;
   bad.feed(Dir::kToServer, kHttp, to_bytes(up + "\xa1\x03" "abc" + "more"));
   EXPECT_EQ(bad.sink.of(Dir::kToServer, Content::kRaw), "\xa1\x03" "abcmore");
-  // A request line instead of a frame: HTTP/1 goes on.
-  AppHarness back;
-  back.feed(Dir::kToServer, kHttp, to_bytes(up + "GET /x HTTP/1.1\r\nX: SECRET\r\n\r\n"));
-  ASSERT_EQ(back.sink.requests.size(), 2u);
-  EXPECT_EQ(back.sink.requests[1].index, 1u);
-  EXPECT_EQ(back.sink.heads[1], "GET /x HTTP/1.1\r\nX: SECRET\r\n\r\n");
+  // A request line instead of a frame: HTTP/1 goes on, at every split.
+  const std::string next = "GET /x HTTP/1.1\r\nX: SECRET\r\n\r\n";
+  for (size_t cut = up.size() + 1; cut < up.size() + next.size(); ++cut) {
+    AppHarness back;
+    back.feed_split(kHttp, to_bytes(up + next), {up.size(), cut});
+    ASSERT_EQ(back.sink.requests.size(), 2u) << "cut " << cut;
+    EXPECT_EQ(back.sink.requests[1].index, 1u);
+    EXPECT_EQ(back.sink.heads[1], next) << "cut " << cut;
+  }
+  // The same after an h2c upgrade the server refused.
+  const std::string h2c = "GET / HTTP/1.1\r\nUpgrade: h2c\r\n\r\n";
+  for (const std::string& n2 : {next, std::string("PUT /y HTTP/1.1\r\n\r\n")}) {
+    for (size_t cut = h2c.size() + 1; cut < h2c.size() + 6; ++cut) {
+      AppHarness back;
+      back.feed_split(kHttp, to_bytes(h2c + n2), {h2c.size(), cut});
+      ASSERT_EQ(back.sink.requests.size(), 2u) << "cut " << cut;
+      EXPECT_EQ(back.sink.heads[1], n2) << "cut " << cut;
+    }
+  }
 }
 
 std::string h2(uint8_t type, uint8_t flags, std::string_view payload) {
@@ -169,6 +182,17 @@ TEST(AppContent, UnknownProtocolsAndResponsesAreRaw) {
   AppHarness t;
   t.feed_bytewise(kHttp, to_bytes("EHLO\x01 mail SECRET\r\n"));
   EXPECT_EQ(t.sink.of(Dir::kToServer, Content::kRaw), "EHLO\x01 mail SECRET\r\n");
+}
+
+TEST(AppContent, WhatATentativeParserHeldIsRawAfterAGap) {
+  AppHarness h;
+  h.feed(Dir::kToServer, kHttp, to_bytes("GET /SECRET"));
+  EXPECT_EQ(h.sink.of(Dir::kToServer, Content::kRaw), "");
+  on_gap(h.flow, Dir::kToClient, h.ctx);
+  EXPECT_EQ(h.sink.of(Dir::kToServer, Content::kRaw), "GET /SECRET");
+  h.feed(Dir::kToServer, kHttp, to_bytes(" more"));
+  EXPECT_EQ(h.sink.of(Dir::kToServer, Content::kRaw), "GET /SECRET more");
+  EXPECT_EQ(h.pool.in_use(), 0u);
 }
 
 TEST(AppContent, SsdpRequestOverUdpIsReported) {

@@ -36,11 +36,12 @@ void raw(AppContext& ctx, Dir dir, std::span<const uint8_t> b) noexcept {
 // A flow that turned out not to be what its first bytes suggested: what the
 // tentative parser held back and this chunk are inspected raw.
 void give_up_tentative(AppFlowState& st, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx) noexcept {
-  AppDirState& d = side(st, dir);
+  // Only the client's parser is ever tentative.
+  AppDirState& d = st.dir[0];
   if (st.proto == AppProtocol::kTls) {
-    raw(ctx, dir, detail::tls_records_held(d));
+    raw(ctx, Dir::kToServer, detail::tls_records_held(d));
   } else if (d.buf_slot != 0) {
-    raw(ctx, dir, {ctx.pool->get(d.buf_slot - 1).data(), d.buf_len});
+    raw(ctx, Dir::kToServer, {ctx.pool->get(d.buf_slot - 1).data(), d.buf_len});
   }
   give_up(st, ctx);
   raw(ctx, dir, bytes);
@@ -52,7 +53,8 @@ bool http_to_server(AppFlowState& st, std::span<const uint8_t> bytes, AppContext
   AppDirState& d = st.dir[0];
   while (!bytes.empty()) {
     if (d.tunnel != Tunnel::kNone) {
-      const size_t resume = detail::tunnel_feed(d, Dir::kToServer, bytes, ctx);
+      detail::Replay replay;
+      const size_t resume = detail::tunnel_feed(d, Dir::kToServer, bytes, ctx, replay);
       if (resume >= bytes.size()) return true;
       // Back to HTTP/1 with the next request index.
       const uint32_t index = d.tunnel == Tunnel::kWebSocket ? d.ws.http_index : d.h2.http_index;
@@ -60,6 +62,11 @@ bool http_to_server(AppFlowState& st, std::span<const uint8_t> bytes, AppContext
       d.tunnel = Tunnel::kNone;
       d.http = HttpDirState{};
       d.http.index = index;
+      if (replay.len > 0) {
+        size_t rest = 0;
+        bool no = false;
+        detail::http_feed(d, {replay.bytes, replay.len}, ctx, no, rest);
+      }
       bytes = bytes.subspan(resume);
       continue;
     }
@@ -162,8 +169,10 @@ void on_gap(AppFlowState& st, Dir dir, AppContext& ctx) noexcept {
     case kFresh:
     case kTentative:
       // A stream that starts or continues after missing bytes cannot be
-      // identified reliably: stop rather than guess.
-      give_up(st, ctx);
+      // identified reliably: stop rather than guess (what a tentative parser
+      // held back is still content).
+      if (st.detect == kTentative) give_up_tentative(st, dir, {}, ctx);
+      else give_up(st, ctx);
       return;
     case kNone:
       return;

@@ -99,8 +99,14 @@ void http_close(AppDirState& d, AppContext& ctx) noexcept;
 // direction whose first bytes are an HTTP request line (the server refused
 // the switch) returns to HTTP/1: tunnel_feed() then returns the offset where
 // HTTP resumes, else bytes.size().
+// Bytes of the request line that came with earlier chunks (held as a frame
+// header or preface prefix): HTTP/1 gets them first.
+struct Replay {
+  uint8_t bytes[24];
+  uint8_t len = 0;
+};
 void tunnel_begin(AppDirState& d, Tunnel kind, uint32_t http_index, bool full_h2_preface) noexcept;
-size_t tunnel_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx) noexcept;
+size_t tunnel_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx, Replay& replay) noexcept;
 // Bytes lost: framing cannot be trusted any more, the rest is raw.
 void tunnel_gap(AppDirState& d, Dir dir, AppContext& ctx) noexcept;
 

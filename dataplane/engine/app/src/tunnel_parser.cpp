@@ -88,7 +88,7 @@ bool ws_header_ok(const WsDirState& s, const uint8_t* h) noexcept {
 }
 
 // Returns where HTTP/1 resumes (back_to_http) or bytes.size().
-size_t ws_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx) noexcept {
+size_t ws_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx, Replay& replay) noexcept {
   WsDirState& s = d.ws;
   const uint8_t* p = bytes.data();
   const size_t n = bytes.size();
@@ -109,9 +109,13 @@ size_t ws_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppConte
         ++i;
       }
       if (s.hdr_have == 2 && !ws_header_ok(s, s.hdr)) {
-        if (!(s.flags & kWsSeenFrame) && dir == Dir::kToServer && is_upper(s.hdr[0]) && i >= 2) {
-          // A request line: the server did not switch, HTTP/1 goes on.
-          return i - 2;
+        if (!(s.flags & kWsSeenFrame) && dir == Dir::kToServer && is_upper(s.hdr[0])) {
+          // A request line: the server did not switch, HTTP/1 goes on. Its
+          // first byte may have come with the previous chunk.
+          const size_t here = std::min<size_t>(i, 2);
+          replay.len = static_cast<uint8_t>(2 - here);
+          std::memcpy(replay.bytes, s.hdr, replay.len);
+          return i - here;
         }
         d.tunnel = Tunnel::kRaw;
         deliver(ctx, dir, Content::kRaw, {s.hdr, 2});
@@ -218,7 +222,7 @@ bool carries_header_block(uint8_t type) noexcept {
   return type == kH2Headers || type == kH2PushPromise || type == kH2Continuation;
 }
 
-size_t h2_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx) noexcept {
+size_t h2_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx, Replay& replay) noexcept {
   H2DirState& s = d.h2;
   const uint8_t* p = bytes.data();
   const size_t n = bytes.size();
@@ -231,9 +235,12 @@ size_t h2_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppConte
     if (s.preface_len != 0) {
       const uint8_t* want = reinterpret_cast<const uint8_t*>(kH2Preface) + (kH2PrefaceLen - s.preface_len);
       if (p[i] != want[s.preface_have]) {
-        if (s.preface_len == kH2PrefaceLen && dir == Dir::kToServer && i >= s.preface_have &&
-            (s.preface_have > 0 || is_upper(p[i]))) {
-          return i - s.preface_have;  // another HTTP/1 request ("PUT", "GET"): the upgrade was refused
+        if (s.preface_len == kH2PrefaceLen && dir == Dir::kToServer && (s.preface_have > 0 || is_upper(p[i]))) {
+          // Another HTTP/1 request ("PUT", "GET"): the upgrade was refused.
+          const size_t here = std::min<size_t>(i, s.preface_have);
+          replay.len = static_cast<uint8_t>(s.preface_have - here);
+          std::memcpy(replay.bytes, kH2Preface, replay.len);
+          return i - here;
         }
         d.tunnel = Tunnel::kRaw;
         deliver(ctx, dir, Content::kRaw, {want, s.preface_have});
@@ -346,12 +353,13 @@ void tunnel_begin(AppDirState& d, Tunnel kind, uint32_t http_index, bool full_h2
   }
 }
 
-size_t tunnel_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx) noexcept {
+size_t tunnel_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx, Replay& replay) noexcept {
+  replay.len = 0;
   switch (d.tunnel) {
     case Tunnel::kWebSocket:
-      return ws_feed(d, dir, bytes, ctx);
+      return ws_feed(d, dir, bytes, ctx, replay);
     case Tunnel::kH2:
-      return h2_feed(d, dir, bytes, ctx);
+      return h2_feed(d, dir, bytes, ctx, replay);
     default:
       deliver(ctx, dir, Content::kRaw, bytes);
       return bytes.size();
