@@ -449,7 +449,33 @@ TEST_F(ExportPaths, EncodedBodiesAreDecoded) {
   for (const char* g : {"110105.19491231.002X", "110-105-1949-1231-002X", "1101 0519 4912 3100 2X"}) {
     expect_blocked(tcp(post("Content-Type: text/plain\r\n", std::string("no: ") + g + "\n")), "cn_resident_id", g);
   }
-  expect_clean(tcp(post("Content-Type: text/plain\r\n", "1 2 3 4 5 6 7 8 9 0 %41%42 \\u0043")), "encoded noise");
+  // base64: a JSON value, a whole body.
+  static const char* kAlpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  auto b64 = [](std::string_view in) {
+    std::string out;
+    size_t i = 0;
+    for (; i + 3 <= in.size(); i += 3) {
+      const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+      for (int k = 18; k >= 0; k -= 6) out += kAlpha[(v >> k) & 63];
+    }
+    const size_t left = in.size() - i;
+    if (left > 0) {
+      uint32_t v = uint8_t(in[i]) << 16;
+      if (left == 2) v |= uint8_t(in[i + 1]) << 8;
+      out += kAlpha[(v >> 18) & 63];
+      out += kAlpha[(v >> 12) & 63];
+      out += left == 2 ? kAlpha[(v >> 6) & 63] : '=';
+      out += '=';
+    }
+    return out;
+  };
+  expect_blocked(tcp(post("Content-Type: application/json\r\n", "{\"blob\":\"" + b64("customer=" + id()) + "\"}")),
+                 "cn_resident_id", "base64 in a JSON value");
+  expect_blocked(tcp(post("Content-Type: text/plain\r\n", b64(std::string(3000, '-') + " tel " +
+                                                                std::string(kMobile) + "\n"))),
+                 "cn_mobile", "base64 body");
+  expect_clean(tcp(post("Content-Type: text/plain\r\n", "1 2 3 4 5 6 7 8 9 0 %41%42 \\u0043 " + b64("nothing here at all"))),
+               "encoded noise");
 }
 
 }  // namespace

@@ -951,5 +951,68 @@ TEST_F(ScannerTest, WebSocketDeflateMessagesShareOneInflater) {
   EXPECT_FALSE(st.uninspectable);
 }
 
+
+std::string b64(std::string_view in, bool url = false) {
+  static const char* std_a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char* url_a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const char* a = url ? url_a : std_a;
+  std::string out;
+  size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    for (int k = 18; k >= 0; k -= 6) out += a[(v >> k) & 63];
+  }
+  if (i + 1 == in.size()) {
+    const uint32_t v = uint8_t(in[i]) << 16;
+    out += a[(v >> 18) & 63];
+    out += a[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += a[(v >> 18) & 63];
+    out += a[(v >> 12) & 63];
+    out += a[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+TEST_F(ScannerTest, Base64RunsAreDecoded) {
+  auto sc = make();
+  // A JSON value, at every split.
+  const std::string json = "{\"data\":\"" + b64("{\"id\":\"" + std::string(kPublicId) + "\"}") + "\",\"n\":1}";
+  for (size_t cut = 0; cut <= json.size(); ++cut) {
+    Collect c = run(*sc, json, this->json(), {cut});
+    ASSERT_EQ(c.count("cn_resident_id"), 1u) << "cut " << cut << ": " << c.summary();
+  }
+  // A mobile alone (15 characters + padding is too short to qualify: 16+).
+  EXPECT_EQ(run(*sc, "{\"t\":\"" + b64("tel 13912345678") + "\"}", this->json()).count("cn_mobile"), 1u);
+  // A whole body in MIME lines of 76, URL-safe too.
+  std::string rows;
+  for (int i = 0; i < 40; ++i) rows += "row " + std::to_string(i) + ", nothing here\n";
+  rows += "id " + std::string(kPublicId) + "\n";
+  for (const bool url : {false, true}) {
+    const std::string enc = b64(rows, url);
+    std::string mime;
+    for (size_t i = 0; i < enc.size(); i += 76) mime += enc.substr(i, 76) + "\r\n";
+    Collect c = run(*sc, mime, raw(), {100, 700});
+    EXPECT_EQ(c.count("cn_resident_id"), 1u) << "url " << url << ": " << c.summary();
+  }
+  // base64 of base64, and of a gzip file.
+  EXPECT_EQ(run(*sc, "x " + b64(b64("id: " + std::string(kPublicId) + " ok")) + " y", raw()).count("cn_resident_id"),
+            1u);
+  EXPECT_EQ(run(*sc, "x " + b64(compress("id: " + std::string(kPublicId) + " ok", 15 + 16)) + " y", raw())
+                .count("cn_resident_id"),
+            1u);
+  // Raw identifiers and hex digests are not taken for base64 (one letter case).
+  Collect plain = run(*sc, "id " + std::string(kPublicId) + " sha 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c", raw());
+  EXPECT_EQ(plain.count("cn_resident_id"), 1u) << plain.summary();
+  EXPECT_EQ(sc->counters().streams_in_use, 0u);
+  // Three levels: counted, the direction degraded.
+  ScanState st{};
+  run(*sc, "x " + b64(b64(b64("id: " + std::string(kPublicId) + " and more padding"))) + " y", raw(), {}, &st);
+  EXPECT_EQ(st.degraded, Uninspectable::kDecodeDepth);
+}
+
 }  // namespace
 }  // namespace ftz::engine::sig

@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 #include <type_traits>
@@ -27,6 +28,20 @@ constexpr std::string_view kUninspectableNames[] = {
 // judged after each slice, so the match array bounds matches per slice (a
 // long digit run ends ~8 catalog patterns per byte).
 constexpr size_t kSliceBytes = 1024;
+// RFC 4648 base64 values, both alphabets ('+' '-' = 62, '/' '_' = 63); -1 otherwise.
+constexpr std::array<int8_t, 256> make_b64_table() {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int i = 0; i < 26; ++i) {
+    t['A' + i] = static_cast<int8_t>(i);
+    t['a' + i] = static_cast<int8_t>(26 + i);
+  }
+  for (int i = 0; i < 10; ++i) t['0' + i] = static_cast<int8_t>(52 + i);
+  t['+'] = t['-'] = 62;
+  t['/'] = t['_'] = 63;
+  return t;
+}
+constexpr std::array<int8_t, 256> kB64 = make_b64_table();
 
 }  // namespace
 
@@ -96,10 +111,26 @@ tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_
   }
   for (size_t i = s->inflaters_.size(); i-- > 0;) s->free_inflaters_.push_back(static_cast<uint32_t>(i));
   s->window_.assign(kTailBytes + config.block_bytes + detail::kDecoderSlack, 0);
-  s->inflated_.assign(config.block_bytes, 0);
   s->tmp_.assign(config.block_bytes + detail::kDecoderSlack, 0);
   s->tmp2_.assign(config.block_bytes + detail::kDecoderSlack, 0);
-  s->inflated2_.assign(config.block_bytes, 0);
+  for (uint8_t d = 0; d <= kBase64MaxDepth; ++d) {
+    s->inflated_d_[d].assign(config.block_bytes, 0);
+    s->inflated2_d_[d].assign(config.block_bytes, 0);
+    s->b64_[d].out.assign(config.block_bytes * 3 / 4 + 64, 0);
+    s->b64_[d].segs.resize(config.block_bytes / kBase64MinRun + 8);
+  }
+  const uint32_t children = config.max_children != 0 ? config.max_children : std::max<uint32_t>(8, config.max_streams / 4);
+  s->children_.resize(children);
+  for (uint32_t i = children; i-- > 0;) s->free_children_.push_back(i);
+  // Children have streams of their own (indices from max_streams on).
+  for (uint32_t i = 0; i < children; ++i) {
+    hs_stream_t* h = nullptr;
+    if (hs_open_stream(s->db_->hs(), 0, &h) != HS_SUCCESS) {
+      return tl::unexpected("scanner: hs_open_stream failed for child stream " + std::to_string(i));
+    }
+    s->free_child_streams_.push_back(static_cast<uint32_t>(s->streams_.size()));
+    s->streams_.emplace_back(h);
+  }
   s->matches_.resize(config.max_matches_per_block);
   s->cands_.resize(detail::kMaxCandidates + kPendingSpans * 3);
   s->order_.resize(s->cands_.size());
@@ -135,6 +166,14 @@ void Scanner::release(ScanState& st) noexcept {
   release_inflater(st);
   release_slot(st.inflater2);
   st.pending_count = 0;
+  if (st.child != kNoSlot) {
+    const uint32_t c = st.child;
+    st.child = kNoSlot;
+    release(children_[c]);
+    free_children_.push_back(c);
+  }
+  st.b64_run = 0;
+  st.b64_case = 0;
 }
 
 void Scanner::degrade(ScanState& st, Uninspectable why) noexcept {
@@ -146,7 +185,7 @@ void Scanner::degrade(ScanState& st, Uninspectable why) noexcept {
 void Scanner::release_stream(ScanState& st) noexcept {
   if (st.stream == kNoSlot) return;
   hs_reset_stream(streams_[st.stream].get(), 0, nullptr, nullptr, nullptr);
-  free_streams_.push_back(st.stream);
+  (st.stream >= config_.max_streams ? free_child_streams_ : free_streams_).push_back(st.stream);
   st.stream = kNoSlot;
   --counters_.streams_in_use;
 }
@@ -181,6 +220,8 @@ void Scanner::hand_over(ScanState& st, const ScanContext& ctx, DetectionSink& si
     return;
   }
   if (st.finished || st.uninspectable || st.stream == kNoSlot) return;
+  // A base64 run under way ends here (its child belongs to this scanner).
+  b64_end_run(st, ctx, sink);
   // End of data for this database: `$` matches, pending spans decided (the
   // look-ahead decoders' held bytes first, so an identifier they hold back
   // is decided here as well).
@@ -292,6 +333,11 @@ void Scanner::release_slot(uint32_t& slot) noexcept {
 void Scanner::release_inflater(ScanState& st) noexcept { release_slot(st.inflater); }
 
 void Scanner::restart_body(ScanState& st, const ScanContext& ctx) noexcept {
+  st.b64_run = 0;  // the run ended with the previous body (end_unit)
+  st.b64_case = 0;
+  st.b64_bits = 0;
+  st.b64_nbits = 0;
+  st.b64_pre_len = 0;
   detail::reset(st);
   release_inflater(st);
   release_slot(st.inflater2);
@@ -333,12 +379,13 @@ void Scanner::scan(ScanState& st, std::span<const uint8_t> bytes, const ScanCont
   ++counters_.chunks;
   counters_.bytes_in += bytes.size();
   if (st.stream == kNoSlot) {
-    if (free_streams_.empty()) {
+    std::vector<uint32_t>& pool = st.depth > 0 ? free_child_streams_ : free_streams_;
+    if (pool.empty()) {
       mark_uninspectable(st, Uninspectable::kStreamPoolExhausted);
       return;
     }
-    st.stream = free_streams_.back();
-    free_streams_.pop_back();
+    st.stream = pool.back();
+    pool.pop_back();
     st.stream_base = st.offset;
     counters_.streams_peak = std::max(counters_.streams_peak, ++counters_.streams_in_use);
   }
@@ -418,7 +465,7 @@ bool Scanner::layer1(ScanState& st, const ScanContext& ctx, DetectionSink& sink,
       mark_uninspectable(st, Uninspectable::kInflateMemcap);
       return false;
     }
-    const InflateStep r = inflate_step(st, ctx, sink, st.inflater, inflated_.data(), in, n, produced, 1);
+    const InflateStep r = inflate_step(st, ctx, sink, st.inflater, inflated_d_[st.depth].data(), in, n, produced, 1);
     if (r.failed) return false;
     in += r.used;
     n -= r.used;
@@ -455,7 +502,7 @@ bool Scanner::layer2(ScanState& st, const ScanContext& ctx, DetectionSink& sink,
       mark_uninspectable(st, Uninspectable::kInflateMemcap);
       return false;
     }
-    const InflateStep r = inflate_step(st, ctx, sink, st.inflater2, inflated2_.data(), in, n, produced, 2);
+    const InflateStep r = inflate_step(st, ctx, sink, st.inflater2, inflated2_d_[st.depth].data(), in, n, produced, 2);
     if (r.failed) return false;
     in += r.used;
     n -= r.used;
@@ -477,11 +524,158 @@ bool Scanner::text(ScanState& st, const ScanContext& ctx, DetectionSink& sink, c
       if (st.uninspectable) return false;
     }
     const size_t piece = std::min(n, cap - produced - detail::kDecoderSlack);
+    const size_t before = produced;
     produced += detail::decode(st, in, piece, tmp_.data(), tmp2_.data(), block + produced);
+    b64_track(st, block + before, produced - before);
     in += piece;
     n -= piece;
   }
   return true;
+}
+
+// base64 runs in the decoded bytes of a block. Short runs (words, numbers)
+// are passed over without decoding; a run of kBase64MinRun characters with
+// both letter cases is decoded into this depth's buffer as segments, which
+// b64_replay() feeds to the child state once the block has been scanned
+// (the child reuses the scanner's work buffers). A line break inside a run
+// whose line has 40+ characters continues it (MIME, PEM).
+void Scanner::b64_track(ScanState& st, const uint8_t* p, size_t n) noexcept {
+  B64Depth& D = b64_[st.depth];
+  auto seg = [&](bool open) -> B64Segment* {
+    if (!open && D.nsegs > 0 && !D.segs[D.nsegs - 1].end) return &D.segs[D.nsegs - 1];
+    if (D.nsegs == D.segs.size()) return nullptr;  // bounded: cannot happen (runs >= 16 chars)
+    B64Segment& g = D.segs[D.nsegs++];
+    g = B64Segment{D.used, 0, static_cast<uint8_t>(open ? 1 : 0), 0};
+    return &g;
+  };
+  auto put = [&](uint8_t byte) {
+    if (st.b64_case & 4) {
+      B64Segment* g = seg(false);
+      if (g == nullptr || D.used >= D.out.size()) return;
+      D.out[D.used++] = byte;
+      ++g->len;
+    } else if (st.b64_pre_len < sizeof st.b64_pre) {
+      st.b64_pre[st.b64_pre_len++] = byte;
+    }
+  };
+  auto end_run = [&] {
+    if (st.b64_case & 4) {
+      B64Segment* g = seg(false);
+      if (g != nullptr) g->end = 1;
+    }
+    st.b64_run = 0;
+    st.b64_case = 0;
+    st.b64_bits = 0;
+    st.b64_nbits = 0;
+    st.b64_pre_len = 0;
+    st.b64_line = 0;
+  };
+  size_t i = 0;
+  while (i < n) {
+    if (st.b64_run == 0) {
+      // Outside a run: skip to the next alphabet byte, then measure the run
+      // at once; a short one that ends here is no base64.
+      while (i < n && kB64[p[i]] < 0) ++i;
+      size_t j = i;
+      while (j < n && kB64[p[j]] >= 0) ++j;
+      if (j < n && j - i < kBase64MinRun) {
+        i = j;
+        continue;
+      }
+      if (i == n) break;
+    }
+    const uint8_t c = p[i];
+    const int v = kB64[c];
+    if (v >= 0) {
+      ++st.b64_run;
+      if (st.b64_line < 255) ++st.b64_line;
+      if (c >= 'a' && c <= 'z') st.b64_case |= 1;
+      else if (c >= 'A' && c <= 'Z') st.b64_case |= 2;
+      st.b64_bits = (st.b64_bits << 6) | static_cast<uint32_t>(v);
+      st.b64_nbits = static_cast<uint8_t>(st.b64_nbits + 6);
+      if (st.b64_nbits >= 8) {
+        st.b64_nbits = static_cast<uint8_t>(st.b64_nbits - 8);
+        put(static_cast<uint8_t>(st.b64_bits >> st.b64_nbits));
+        st.b64_bits &= (1u << st.b64_nbits) - 1;
+      }
+      if (st.b64_run == kBase64MinRun && (st.b64_case & 8) == 0) {
+        if ((st.b64_case & 3) == 3) {
+          // The run qualifies: a child starts with what was held.
+          st.b64_case |= 4;
+          B64Segment* g = seg(true);
+          if (g != nullptr) {
+            const size_t k = std::min<size_t>(st.b64_pre_len, D.out.size() - D.used);
+            std::memcpy(D.out.data() + D.used, st.b64_pre, k);
+            D.used += static_cast<uint32_t>(k);
+            g->len += static_cast<uint32_t>(k);
+          }
+        } else {
+          st.b64_case |= 8;  // one letter case only (digits, hex, words): not base64
+        }
+      }
+      ++i;
+      continue;
+    }
+    if ((c == '\r' || c == '\n') && st.b64_line >= 40) {
+      st.b64_line = 0;
+      ++i;
+      continue;
+    }
+    end_run();
+    ++i;
+  }
+}
+
+void Scanner::b64_replay(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept {
+  B64Depth& D = b64_[st.depth];
+  if (D.nsegs == 0) return;
+  ScanContext cctx;
+  cctx.now_unix_s = ctx.now_unix_s;
+  for (uint32_t k = 0; k < D.nsegs; ++k) {
+    const B64Segment g = D.segs[k];
+    if (g.open) {
+      if (st.depth >= kBase64MaxDepth) {
+        degrade(st, Uninspectable::kDecodeDepth);  // base64 nested deeper than decoded
+      } else if (free_children_.empty()) {
+        degrade(st, Uninspectable::kStreamPoolExhausted);
+      } else {
+        st.child = free_children_.back();
+        free_children_.pop_back();
+        children_[st.child] = ScanState{};
+        children_[st.child].depth = static_cast<uint8_t>(st.depth + 1);
+      }
+    }
+    if (st.child == kNoSlot) continue;
+    ScanState& c = children_[st.child];
+    if (g.len > 0) scan(c, {D.out.data() + g.at, g.len}, cctx, sink);
+    if (g.end) {
+      finish(c, cctx, sink);
+      if (c.uninspectable) degrade(st, c.reason);
+      if (c.degraded != Uninspectable::kNone) degrade(st, c.degraded);
+      free_children_.push_back(st.child);
+      st.child = kNoSlot;
+    }
+  }
+  D.used = 0;
+  D.nsegs = 0;
+}
+
+void Scanner::b64_end_run(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept {
+  b64_replay(st, ctx, sink);
+  if (st.child != kNoSlot) {
+    ScanState& c = children_[st.child];
+    finish(c, ctx, sink);
+    if (c.uninspectable) degrade(st, c.reason);
+    if (c.degraded != Uninspectable::kNone) degrade(st, c.degraded);
+    free_children_.push_back(st.child);
+    st.child = kNoSlot;
+  }
+  st.b64_run = 0;
+  st.b64_case = 0;
+  st.b64_bits = 0;
+  st.b64_nbits = 0;
+  st.b64_pre_len = 0;
+  st.b64_line = 0;
 }
 
 Scanner::InflateStep Scanner::inflate_step(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint32_t slot,
@@ -547,6 +741,7 @@ void Scanner::end_unit(ScanState& st, const ScanContext& ctx, DetectionSink& sin
   produced += detail::flush(st, block + produced);
   block[produced++] = '\n';
   scan_block(st, ctx, sink, produced, false);
+  b64_end_run(st, ctx, sink);
 }
 
 void Scanner::finish(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept {
@@ -568,6 +763,7 @@ void Scanner::finish(ScanState& st, const ScanContext& ctx, DetectionSink& sink)
   }
   produced += detail::flush(st, block + produced);
   scan_block(st, ctx, sink, produced, true);
+  b64_end_run(st, ctx, sink);
   release(st);
 }
 
@@ -614,6 +810,8 @@ void Scanner::scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& s
   settle_fields(st, win_base, win_base + vis - keep);
   std::memmove(st.tail, win_ + vis - keep, keep);
   st.tail_len = static_cast<uint8_t>(keep);
+  // The block's base64 runs go to the child now that the block is done.
+  b64_replay(st, ctx, sink);
 }
 
 }  // namespace ftz::engine::sig

@@ -167,6 +167,18 @@ struct ScanState {
   uint8_t ds_on = 0;
   uint8_t ds_prev = 0;
   uint8_t ds[16] = {};
+  // base64 runs (RFC 4648, standard and URL-safe alphabets): a run of at
+  // least kBase64MinRun characters with both letter cases is decoded into a
+  // child state of the scanner (its own stream, finished at the run's end).
+  uint32_t child = kNoSlot;
+  uint32_t b64_run = 0;    // alphabet characters in the current run
+  uint32_t b64_bits = 0;   // sextets not yet a whole byte
+  uint8_t b64_nbits = 0;
+  uint8_t b64_case = 0;    // 1: a lower-case letter seen, 2: an upper-case one
+  uint8_t b64_line = 0;    // characters since the last line break (saturates)
+  uint8_t b64_pre_len = 0; // decoded bytes held until the run qualifies
+  uint8_t b64_pre[12] = {};
+  uint8_t depth = 0;       // base64 nesting of this state (0: the direction)
   uint8_t esc_len = 0;   // URL "%X" / JSON "\uXXX" bytes held
   uint8_t fw_len = 0;    // bytes of a possible full-width character held
   bool json_backslash = false;
@@ -254,8 +266,14 @@ struct ScannerCounters {
   uint32_t inflaters_in_use = 0;
 };
 
+inline constexpr uint32_t kBase64MinRun = 16;  // characters (12 decoded bytes)
+inline constexpr uint8_t kBase64MaxDepth = 2;  // base64 inside base64 is decoded once more
+
 struct ScannerConfig {
   uint32_t max_streams = 1024;                 // flow directions scanned at once
+  // base64 runs decoded at once (each a child state with its own stream,
+  // taken while a run lasts); 0: max_streams / 4, at least 8.
+  uint32_t max_children = 0;
   uint64_t inflate_memcap_bytes = 16u << 20;   // all inflate arenas of this worker
   uint64_t max_inflated_per_body = 64u << 20;  // decompression-bomb guard
   uint32_t block_bytes = 16384;                // decoded bytes per hs_scan_stream
@@ -368,6 +386,11 @@ class Scanner {
               size_t& produced) noexcept;
   bool text(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n,
             size_t& produced) noexcept;
+  // base64: runs in decoded bytes -> segments of the block (b64_), replayed
+  // into the child state after the block is scanned.
+  void b64_track(ScanState& st, const uint8_t* p, size_t n) noexcept;
+  void b64_replay(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept;
+  void b64_end_run(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept;
 
   void feed(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n) noexcept;
   void scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& sink, size_t produced, bool at_end) noexcept;
@@ -414,10 +437,28 @@ class Scanner {
   // copied right before the block so tail + block are contiguous (win_).
   std::vector<uint8_t> window_;
   uint8_t* win_ = nullptr;
-  std::vector<uint8_t> inflated_;
   std::vector<uint8_t> tmp_;
   std::vector<uint8_t> tmp2_;
-  std::vector<uint8_t> inflated2_;
+  // Inflate output per base64 depth: a child's inflater must not overwrite
+  // what its parent is still decoding.
+  std::vector<uint8_t> inflated_d_[kBase64MaxDepth + 1];
+  std::vector<uint8_t> inflated2_d_[kBase64MaxDepth + 1];
+  struct B64Segment {
+    uint32_t at;     // offset in the depth's buffer
+    uint32_t len;
+    uint8_t open;    // the run qualified here: a child starts with these bytes
+    uint8_t end;     // the run ends after these bytes
+  };
+  struct B64Depth {
+    std::vector<uint8_t> out;
+    std::vector<B64Segment> segs;
+    uint32_t used = 0;
+    uint32_t nsegs = 0;
+  };
+  B64Depth b64_[kBase64MaxDepth + 1];
+  std::vector<ScanState> children_;
+  std::vector<uint32_t> free_children_;
+  std::vector<uint32_t> free_child_streams_;
   std::vector<RawMatch> matches_;
   size_t match_count_ = 0;
   uint64_t match_base_ = 0;  // stream_base of the state being scanned
