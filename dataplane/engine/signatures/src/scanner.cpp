@@ -533,6 +533,28 @@ bool Scanner::text(ScanState& st, const ScanContext& ctx, DetectionSink& sink, c
   return true;
 }
 
+namespace {
+// First index in [i, n) of an ASCII capital letter, n if none.
+size_t next_upper(const uint8_t* p, size_t i, size_t n) noexcept {
+  static_assert(std::endian::native == std::endian::little, "lane order below");
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHigh = 0x8080808080808080ull;
+  constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7full;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    const uint64_t low = w & kLow7;
+    // Bytes strictly between '@' and '[' (Bit Twiddling Hacks "hasbetween").
+    const uint64_t m = ((kOnes * (127 + '[')) - low) & ~w & (low + kOnes * (127 - '@')) & kHigh;
+    if (m != 0) return i + static_cast<size_t>(std::countr_zero(m) >> 3);
+  }
+  for (; i < n; ++i) {
+    if (p[i] >= 'A' && p[i] <= 'Z') return i;
+  }
+  return n;
+}
+}  // namespace
+
 // base64 runs in the decoded bytes of a block. Short runs (words, numbers)
 // are passed over without decoding; a run of kBase64MinRun characters with
 // both letter cases is decoded into this depth's buffer as segments, which
@@ -573,16 +595,28 @@ void Scanner::b64_track(ScanState& st, const uint8_t* p, size_t n) noexcept {
   size_t i = 0;
   while (i < n) {
     if (st.b64_run == 0) {
-      // Outside a run: skip to the next alphabet byte, then measure the run
-      // at once; a short one that ends here is no base64.
-      while (i < n && kB64[p[i]] < 0) ++i;
-      size_t j = i;
-      while (j < n && kB64[p[j]] >= 0) ++j;
-      if (j < n && j - i < kBase64MinRun) {
-        i = j;
-        continue;
+      // Outside a run. A run that qualifies has an upper-case letter: find
+      // the next one eight bytes at a time (exact SWAR range test), then the
+      // run around it; text without capitals is passed over at word speed.
+      // A run still open at the chunk end is tracked byte by byte (it may
+      // go on in the next chunk).
+      const size_t u = next_upper(p, i, n);
+      if (u == n) {
+        size_t t = n;
+        while (t > i && kB64[p[t - 1]] >= 0) --t;
+        if (t == n) break;
+        i = t;
+      } else {
+        size_t s0 = u;
+        while (s0 > i && kB64[p[s0 - 1]] >= 0) --s0;
+        size_t j = u;
+        while (j < n && kB64[p[j]] >= 0) ++j;
+        if (j < n && j - s0 < kBase64MinRun) {
+          i = j;
+          continue;
+        }
+        i = s0;
       }
-      if (i == n) break;
     }
     const uint8_t c = p[i];
     const int v = kB64[c];
