@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/engine/flow_table.hpp"
 #include "ftz/engine/parser.hpp"
 #include "ftz/engine/prefix_table.hpp"
@@ -298,6 +299,31 @@ void BM_TcpReassemblyOutOfOrder(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(sink.bytes));
 }
 BENCHMARK(BM_TcpReassemblyOutOfOrder)->Arg(8);
+
+// Keyed token of one 18-byte identifier (compliance accounting and alerts):
+// arg 0 = HMAC-SHA-256, 1 = HMAC-SM3 (docs/compliance.md).
+void BM_Token(benchmark::State& state) {
+  const auto algo = state.range(0) == 0 ? compliance::MacAlgo::kHmacSha256 : compliance::MacAlgo::kHmacSm3;
+  uint8_t key[32];
+  for (int i = 0; i < 32; ++i) key[i] = static_cast<uint8_t>(i * 7 + 1);
+  auto k = compliance::TokenKey::from_bytes(key, algo);
+  if (!k) {
+    state.SkipWithError(k.error().c_str());
+    return;
+  }
+  char id[19] = "110105194912310000";
+  uint64_t acc = 0;
+  int i = 0;
+  for (auto _ : state) {
+    id[16] = static_cast<char>('0' + (i / 10) % 10);
+    id[17] = static_cast<char>('0' + i % 10);
+    ++i;
+    acc += k->token(std::string_view(id, 18), 1);
+  }
+  benchmark::DoNotOptimize(acc);
+  state.SetLabel(compliance::mac_algo_name(algo));
+}
+BENCHMARK(BM_Token)->Arg(0)->Arg(1);
 
 // Baseline for both: copying the same segments once (what any in-order
 // delivery to a parser costs at least).
