@@ -63,6 +63,21 @@ inline PolicySpec zone_policy() {
   return s;
 }
 
+// The resident-ID signature of the built-in catalog (GB 11643 validator),
+// for tests that need content inspection without loading the pack.
+inline SignatureSpec resident_id_signature() {
+  SignatureSpec s;
+  s.name = "cn_resident_id";
+  s.sid = 9100001;
+  s.data_class = DataClass::kSensitivePi;
+  s.validator = "resident_id";
+  s.patterns.push_back(
+      {R"((?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[1-3]|9\d)\d{4}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx])",
+       false, false, false});
+  s.context = {"idcard", "id_no"};
+  return s;
+}
+
 inline PacketView view_of(const test::Bytes& frame, int64_t ts_ns = 0, uint64_t token = 0) {
   PacketView v;
   v.data = frame.data();

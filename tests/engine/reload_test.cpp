@@ -40,18 +40,6 @@ constexpr std::string_view kMobile = "13912345678";
 constexpr DataClassMask kSensitive = 1u << static_cast<int>(DataClass::kSensitivePi);
 constexpr DataClassMask kPi = 1u << static_cast<int>(DataClass::kPi);
 
-SignatureSpec resident_id_signature() {
-  SignatureSpec s;
-  s.name = "cn_resident_id";
-  s.sid = 9100001;
-  s.data_class = DataClass::kSensitivePi;
-  s.validator = "resident_id";
-  s.patterns.push_back(
-      {R"((?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[1-3]|9\d)\d{4}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx])",
-       false, false, false});
-  s.context = {"idcard", "id_no"};
-  return s;
-}
 
 SignatureSpec mobile_signature() {
   SignatureSpec s;

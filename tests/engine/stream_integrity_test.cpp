@@ -27,17 +27,6 @@ constexpr uint32_t kCIsn = 1000;
 constexpr uint32_t kSIsn = 5000;
 constexpr DataClassMask kSensitive = 1u << static_cast<int>(DataClass::kSensitivePi);
 
-SignatureSpec resident_id_signature() {
-  SignatureSpec s;
-  s.name = "cn_resident_id";
-  s.sid = 9100001;
-  s.data_class = DataClass::kSensitivePi;
-  s.validator = "resident_id";
-  s.patterns.push_back(
-      {R"((?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[1-3]|9\d)\d{4}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx])",
-       false, false, false});
-  return s;
-}
 
 // Exports from the FTZ: sensitive PI is blocked; the pair fails closed.
 PolicySpec export_policy(FailMode fail = FailMode::kClosed) {
