@@ -42,6 +42,14 @@ bool write_seed(const std::string& path, const std::vector<uint8_t>& bytes) {
   return true;
 }
 
+std::vector<uint8_t> read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::vector<uint8_t> out(in ? static_cast<size_t>(in.tellg()) : 0);
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(out.size()));
+  return out;
+}
+
 // --- fuzz_packet from captures ---------------------------------------------
 
 // The LinkType numbers of the engine (ftz/engine/packet.hpp), as fuzz_packet
@@ -215,11 +223,7 @@ int state_seeds(const std::string& dir) {
     std::fprintf(stderr, "%s\n", saved.error().c_str());
     return 1;
   }
-  std::vector<uint8_t> file;
-  {
-    std::ifstream in(tmp, std::ios::binary);
-    file.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  const std::vector<uint8_t> file = read_all(tmp);
   std::filesystem::remove(tmp);
   // fuzz_state_file's input: [mode][...]. Mode 0: the body between the
   // 12-byte magic+version and the 32-byte trailer; mode 1: the whole file.
@@ -230,11 +234,7 @@ int state_seeds(const std::string& dir) {
   // The same ledger after a year rollover: summaries instead of sets.
   (void)ledger.evaluate(kNow + int64_t{250} * 86400 * 1'000'000'000);
   if (auto saved = ledger.save(tmp, kNow); !saved) return 1;
-  std::vector<uint8_t> rolled_file;
-  {
-    std::ifstream in(tmp, std::ios::binary);
-    rolled_file.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  const std::vector<uint8_t> rolled_file = read_all(tmp);
   std::filesystem::remove(tmp);
   std::vector<uint8_t> rolled = {0};
   rolled.insert(rolled.end(), rolled_file.begin() + 12, rolled_file.end() - 32);

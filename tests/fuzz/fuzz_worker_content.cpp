@@ -9,9 +9,9 @@
 // Invariants (the inline contract of worker.hpp, fail closed):
 //  - a forwarded packet, at once or when released, is under an allow or
 //    route verdict;
-//  - once a packet of a connection was judged block or reset, no later packet
-//    of that connection is forwarded (verdicts only escalate), until the
-//    connection could have timed out;
+//  - once a packet of a flow was judged block or reset, no later packet of
+//    that flow is forwarded (verdicts only escalate), until the flow could
+//    have timed out or ended with a valid RST;
 //  - a reset verdict comes with its two RSTs, which parse back as TCP RSTs
 //    between the connection's endpoints;
 //  - every held packet is released exactly once, and by finish() at the
@@ -134,6 +134,12 @@ Worker& the_worker() {
 struct Conn {
   uint16_t client_port = 0;
   uint32_t seq[2] = {0, 0};  // next sequence number: [0] client, [1] server
+};
+
+// What the harness knows of one flow of the engine (protocol and port pair;
+// the addresses are fixed per input).
+struct FlowSeen {
+  uint32_t key = 0;
   bool judged_stop = false;  // a packet was judged block or reset
   int64_t last_seen = 0;     // time of its last packet given to the worker
 };
@@ -142,6 +148,8 @@ struct Step {
   Bytes frame;  // empty: advance time to `ts`
   int64_t ts = 0;
   uint32_t conn = 0;
+  uint32_t flow = 0;  // index into Conversation::flows()
+  bool rst = false;   // a valid RST: the flow ends, a later packet starts another
 };
 
 class Conversation {
@@ -224,7 +232,7 @@ class Conversation {
       }
       case fc::kIdle: {
         now_ += int64_t{arg} * 250'000'000;
-        steps_.push_back({{}, now_, current_});
+        steps_.push_back({{}, now_, current_, 0});
         break;
       }
       case fc::kNewConnection:
@@ -243,6 +251,7 @@ class Conversation {
 
   std::vector<Step>& steps() { return steps_; }
   std::vector<Conn>& conns() { return conns_; }
+  std::vector<FlowSeen>& flows() { return flows_; }
   int64_t now() const { return now_; }
 
  private:
@@ -310,7 +319,8 @@ class Conversation {
     b.tcp(sport, dport, flags, seq, ack);
     if ((flags & ftz::test::kTcpSyn) != 0) b.mss(1460);
     if (!payload.empty()) b.payload(payload);
-    push(b.build());
+    push(b.build(), 6, sport, dport);
+    steps_.back().rst = (flags & ftz::test::kTcpRst) != 0;
   }
 
   void datagram(uint16_t sport, uint16_t dport, std::span<const uint8_t> payload, bool from_server) {
@@ -319,12 +329,17 @@ class Conversation {
     ip(b, !from_server);
     b.udp(sport, dport);
     b.payload(payload);
-    push(b.build());
+    push(b.build(), 17, sport, dport);
   }
 
-  void push(Bytes frame) {
+  void push(Bytes frame, uint8_t proto, uint16_t sport, uint16_t dport) {
     now_ += 10'000;
-    steps_.push_back({std::move(frame), now_, current_});
+    const uint32_t key =
+        (uint32_t{proto} << 24) ^ (uint32_t{std::min(sport, dport)} << 16 | std::max(sport, dport));
+    uint32_t flow = 0;
+    while (flow < flows_.size() && flows_[flow].key != key) ++flow;
+    if (flow == flows_.size()) flows_.push_back({key});
+    steps_.push_back({std::move(frame), now_, current_, flow});
   }
 
   uint8_t service_ = 0;
@@ -338,6 +353,7 @@ class Conversation {
   std::vector<Conn> conns_;
   std::vector<Kept> kept_;
   std::vector<Step> steps_;
+  std::vector<FlowSeen> flows_;
 };
 
 void check_events(Worker& w) {
@@ -378,6 +394,14 @@ void check_resets(const Worker& w, const PacketResult& r, const Conn& c) {
 
 }  // namespace
 
+// The configuration, the Hyperscan compile of the built-in catalog and the
+// worker's memory before the first input: -timeout counts per input, and
+// this takes seconds on a loaded machine.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  (void)the_worker();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1 || size > (1u << 18)) return 0;
   Worker& w = the_worker();
@@ -399,6 +423,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   std::vector<Step>& steps = conv.steps();
   std::vector<Conn>& conns = conv.conns();
+  std::vector<FlowSeen>& flows = conv.flows();
 
   // Token = index of the step. Fate: 0 unseen, 1 held, 2 settled.
   std::vector<uint8_t> fate(steps.size(), 0);
@@ -406,15 +431,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // FTZ_FUZZ_TRACE=1: every packet's and release's fate on stderr, to read a finding.
   static const bool trace = std::getenv("FTZ_FUZZ_TRACE") != nullptr;
   auto settle = [&](uint64_t token, Disposition d, const Verdict& v) {
-    Conn& c = conns[steps[token].conn];
+    FlowSeen& c = flows[steps[token].flow];
     if (trace)
       std::fprintf(stderr, "  token %llu (conn %u): %s under %s\n", static_cast<unsigned long long>(token),
                    steps[token].conn, d == Disposition::kForward ? "forward" : "drop",
                    std::string(action_name(v.action)).c_str());
     if (d == Disposition::kForward && v.action >= Action::kBlock)
       fail("forwarded under a block or reset verdict");
-    if (d == Disposition::kForward && c.judged_stop)
-      fail("forwarded after its connection was blocked or reset");
+    if (d == Disposition::kForward && c.judged_stop) fail("forwarded after its flow was blocked or reset");
     if (v.action >= Action::kBlock) c.judged_stop = true;
   };
   auto check_released = [&] {
@@ -458,9 +482,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const PacketResult& r = results[k];
       const uint64_t token = i + k;
       Conn& conn = conns[steps[token].conn];
-      // After a silence its flow may have timed out: a new flow, a new verdict.
-      if (steps[token].ts - conn.last_seen >= kMinTimeoutNs) conn.judged_stop = false;
-      conn.last_seen = steps[token].ts;
+      FlowSeen& flow = flows[steps[token].flow];
+      // After a silence the flow may have timed out: a new flow, a new verdict.
+      if (steps[token].ts - flow.last_seen >= kMinTimeoutNs) flow.judged_stop = false;
+      flow.last_seen = steps[token].ts;
       if (trace) {
         ParsedPacket p;
         (void)parse_packet(LinkType::kEthernet, steps[token].frame.data(),
@@ -477,6 +502,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         fate[token] = 2;
         settle(token, r.disposition, r.verdict);
       }
+      if (steps[token].rst) flow.judged_stop = false;  // in window: the receiver ends it too
     }
     check_released();
     check_events(w);
