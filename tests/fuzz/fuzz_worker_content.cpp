@@ -17,8 +17,8 @@
 //  - every held packet is released exactly once, and by finish() at the
 //    latest; packets == forwarded + dropped afterwards; no flow and no scan
 //    stream is left;
-//  - every event formats to one strict JSON object; alerts carry a masked
-//    value and a signature of the generation.
+//  - every event formats to one strict JSON object; alerts carry a signature
+//    of the generation and a value that is masked (or none at all).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -365,7 +365,10 @@ void check_events(Worker& w) {
     const nlohmann::json j = ftz::fuzz::parse_json_line(line);
     if (e->type == EventType::kAlert) {
       if (e->alert.signature >= gen.spec().signatures.size()) fail("an alert names no signature", line);
-      if (e->alert.masked.view().find('*') == std::string_view::npos)
+      // Empty is allowed: an identifier whose masked form does not fit the
+      // scanner's buffer (an e-mail over 64 bytes) is reported without one.
+      const std::string_view masked = e->alert.masked.view();
+      if (!masked.empty() && masked.find('*') == std::string_view::npos)
         fail("an alert value is not masked", line);
     }
     w.events().pop();
