@@ -37,12 +37,17 @@ constexpr uint32_t kInside = 0;
 constexpr uint32_t kDomestic = 1;
 
 // Lines that must hold a prefix: not blank once the comment is cut off.
+// Line ends are LF, CR LF and a lone CR (an old Mac editor's file is not one
+// line).
 size_t prefix_lines(std::string_view text) {
   size_t n = 0;
   while (!text.empty()) {
-    const size_t end = text.find('\n');
+    const size_t end = text.find_first_of("\r\n");
     std::string_view line = text.substr(0, end);
-    text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    size_t next = end == std::string_view::npos ? text.size() : end + 1;
+    if (end != std::string_view::npos && text[end] == '\r' && next < text.size() && text[next] == '\n')
+      ++next;
+    text = text.substr(next);
     if (const size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
     if (line.find_first_not_of(" \t\r") != std::string_view::npos) ++n;
   }
