@@ -7,6 +7,27 @@ FUZZ_SECONDS ?= 20
 DEMO_DIR := $(BUILD)/demo
 DEMO_PCAP := $(DEMO_DIR)/lingang-demo.pcap
 
+# Warnings as errors (FTZ_WERROR) in the main build: off for users, on in CI
+# (.ci/run) and for developers (`make test WERROR=ON`, or export it). The
+# developer-only targets asan and fuzz always turn it on.
+WERROR ?= OFF
+# The main build uses Debian's default and hardening flags, as a package
+# build does (dpkg-buildflags with hardening=+all: _FORTIFY_SOURCE=2, stack
+# protector, -Werror=format-security, full RELRO, bind now), so what CI tests
+# is what a packager builds. HARDEN=OFF builds with CMake's flags only.
+HARDEN ?= ON
+DPKG_FLAGS := DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get
+ifeq ($(HARDEN),ON)
+# Expanded by the shell when the recipe runs (after `deps` installed dpkg-dev).
+# CMake reads no CPPFLAGS: they go with the compiler flags, as debhelper does.
+FLAG_ARGS = -DCMAKE_C_FLAGS="$$($(DPKG_FLAGS) CFLAGS) $$($(DPKG_FLAGS) CPPFLAGS)" \
+  -DCMAKE_CXX_FLAGS="$$($(DPKG_FLAGS) CXXFLAGS) $$($(DPKG_FLAGS) CPPFLAGS)" \
+  -DCMAKE_EXE_LINKER_FLAGS="$$($(DPKG_FLAGS) LDFLAGS)" \
+  -DCMAKE_SHARED_LINKER_FLAGS="$$($(DPKG_FLAGS) LDFLAGS)"
+else
+FLAG_ARGS = -DCMAKE_C_FLAGS= -DCMAKE_CXX_FLAGS= -DCMAKE_EXE_LINKER_FLAGS= -DCMAKE_SHARED_LINKER_FLAGS=
+endif
+
 .PHONY: all deps configure build demo test asan fuzz bench format tidy clean
 
 all: build
@@ -15,7 +36,8 @@ deps:
 	@scripts/install-deps
 
 configure: deps
-	@cmake -S . -B $(BUILD) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFTZ_WERROR=$(WERROR) \
+	  $(FLAG_ARGS) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -37,16 +59,19 @@ test: build
 # Engine and config libraries with AddressSanitizer + UBSan, unit tests only.
 asan: deps
 	@cmake -S . -B build-asan -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=Debug -DFTZ_CORE_ONLY=ON \
-	  -DFTZ_SANITIZE=ON -DFTZ_BENCH=OFF >/dev/null
+	  -DFTZ_SANITIZE=ON -DFTZ_BENCH=OFF -DFTZ_WERROR=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L unit
 
-# libFuzzer targets (clang-14), each run for FUZZ_SECONDS on its seed corpus.
+# libFuzzer targets (clang-14, ASan + fatal UBSan), each run for FUZZ_SECONDS
+# on its seed corpus; FUZZ_TARGETS="fuzz_a fuzz_b" runs only those. What a
+# failing target reported, and its input, stay in build-fuzz/fuzz-findings/.
+FUZZ_TARGETS ?=
 fuzz: deps
 	@CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DFTZ_CORE_ONLY=ON -DFTZ_FUZZ=ON -DFTZ_BENCH=OFF -DBUILD_TESTING=OFF >/dev/null
+	  -DFTZ_CORE_ONLY=ON -DFTZ_FUZZ=ON -DFTZ_BENCH=OFF -DBUILD_TESTING=OFF -DFTZ_WERROR=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
-	@scripts/run-fuzzers build-fuzz/bin $(FUZZ_SECONDS)
+	@scripts/run-fuzzers build-fuzz/bin $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench: build
 	@scripts/run-benchmarks $(BUILD)

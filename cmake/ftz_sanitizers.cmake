@@ -1,13 +1,17 @@
+# Sanitizer builds. UndefinedBehaviorSanitizer is fatal in both
+# (-fno-sanitize-recover): by default it prints "runtime error" and carries
+# on, so a fuzz run or a test would pass with undefined behaviour in it, and
+# libFuzzer would keep no input to reproduce it.
+set(FTZ_UBSAN_FLAGS -fsanitize=undefined -fno-sanitize-recover=undefined)
 if(FTZ_SANITIZE)
-  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
-                      -fno-sanitize-recover=undefined)
+  add_compile_options(-fsanitize=address ${FTZ_UBSAN_FLAGS} -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
 if(FTZ_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     message(FATAL_ERROR "FTZ_FUZZ needs clang (libFuzzer)")
   endif()
-  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_compile_options(-fsanitize=fuzzer-no-link,address ${FTZ_UBSAN_FLAGS} -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
 

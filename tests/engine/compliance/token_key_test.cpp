@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <new>
 #include <random>
@@ -206,7 +207,10 @@ class KeyFile : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
   }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+  void TearDown() override {
+    std::error_code ec;  // not system("rm -rf"): its result may not be ignored (_FORTIFY_SOURCE)
+    std::filesystem::remove_all(dir_, ec);
+  }
   std::string write(const std::string& name, const std::string& content, mode_t mode) {
     const std::string p = dir_ + "/" + name;
     std::ofstream(p, std::ios::binary) << content;

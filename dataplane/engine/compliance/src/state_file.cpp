@@ -17,6 +17,8 @@ namespace {
 constexpr char kMagic[8] = {'F', 'T', 'Z', 'C', 'M', 'P', 'L', '\0'};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kTrailer = 32;
+constexpr int32_t kMinYear = 1970;  // unix time starts there
+constexpr int32_t kMaxYear = 9999;
 
 class Writer {
  public:
@@ -252,6 +254,10 @@ tl::expected<bool, std::string> ComplianceLedger::load(const std::string& path) 
   if (precision != Hll::kPrecision)
     return tl::unexpected(where + "HLL precision " + std::to_string(precision) + " unsupported" + keep);
   (void)mode;  // sets are kept per identifier type: the count mode can change between runs
+  // A counting year outside these is damage, not a date (and year - 1 below
+  // must not overflow: found by fuzz_state_file with year = INT32_MIN).
+  if (year < kMinYear || year > kMaxYear)
+    return tl::unexpected(where + "implausible counting year " + std::to_string(year) + keep);
   next.year_ = year;
   next.previous_year_ = year - 1;
 
@@ -305,6 +311,8 @@ tl::expected<bool, std::string> ComplianceLedger::load(const std::string& path) 
     ok = r.bytes(s.hll.registers(), Hll::kRegisters, "HLL registers");
   }
   ok = ok && r.le(next.previous_year_, "previous year");
+  if (ok && (next.previous_year_ < kMinYear - 1 || next.previous_year_ >= year))
+    ok = r.fail("implausible previous year " + std::to_string(next.previous_year_));
   uint64_t nprev = 0;
   ok = ok && r.le(nprev, "summary count");
   for (uint64_t i = 0; ok && i < nprev; ++i) {
