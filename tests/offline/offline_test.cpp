@@ -194,6 +194,62 @@ TEST(Offline, PcapOutHoldsExactlyTheForwardedPackets) {
   EXPECT_EQ(b->counters.reasons[static_cast<uint32_t>(engine::Reason::policy_block)], pkts.size());
 }
 
+// A pcapng timestamp past 2^63 ns does not fit the engine's clock: the
+// capture stops there with an error naming the record (fuzz_pcap found the
+// overflow; the input is its regression seed).
+TEST(Offline, TimestampOutOfRangeIsAReadErrorNamingTheRecord) {
+  const char* src = std::getenv("FTZ_SOURCE_DIR");
+  const std::string path = std::string(src ? src : FTZ_DEFAULT_SOURCE_DIR) +
+                           "/tests/fuzz/corpus/fuzz_pcap/regress-pcapng-ts-overflow.pcapng";
+  Collected c;
+  auto s = inspect(path, c);
+  ASSERT_TRUE(s.has_value()) << s.error();
+  EXPECT_TRUE(s->truncated_file);
+  EXPECT_EQ(s->packets, 0u);
+  EXPECT_NE(s->read_error.find(path + ": record 1: timestamp out of range"), std::string::npos) << s->read_error;
+}
+
+// A retransmission that straddles acknowledged bytes leaves without them (a
+// front trim). When its record is cut by the snap length the trim cannot be
+// applied: the packet is not written, and counted, never silently lost.
+TEST(Offline, ForwardedPacketsTheCutRecordCannotTrimAreCounted) {
+  TempDir dir;
+  auto pkt = [](bool from_client, uint8_t flags, uint32_t seq, uint32_t ack, std::string_view payload = {}) {
+    test::PacketBuilder b;
+    b.eth();
+    if (from_client) {
+      b.ipv4("10.60.2.11", "203.0.113.10").tcp(40000, 9000, flags, seq, ack);
+    } else {
+      b.ipv4("203.0.113.10", "10.60.2.11").tcp(9000, 40000, flags, seq, ack);
+    }
+    b.window(4096);
+    if (!payload.empty()) b.payload(payload);
+    return b.build();
+  };
+  const std::vector<test::Bytes> frames = {
+      pkt(true, test::kTcpSyn, 1000, 0),
+      pkt(false, test::kTcpSyn | test::kTcpAck, 5000, 1001),
+      pkt(true, test::kTcpAck, 1001, 5001),
+      pkt(true, test::kTcpAck | test::kTcpPsh, 1001, 5001, "upload v1\n"),  // 10 bytes: whole in the record
+      pkt(false, test::kTcpAck, 5001, 1011),
+      pkt(true, test::kTcpAck | test::kTcpPsh, 1006, 5001, std::string(40, 'x')),  // 5 acknowledged bytes again
+  };
+  const std::string in = dir.file("cut.pcap");
+  auto w = test::PcapWriter::open(in, test::TimestampPrecision::kMicro, test::kLinktypeEthernet, 14 + 20 + 20 + 20);
+  ASSERT_TRUE(w.has_value()) << w.error();
+  uint64_t ts = 1'700'000'000'000'000'000;
+  for (const auto& f : frames) ASSERT_TRUE(w->write(ts += 1'000'000, f));
+  ASSERT_TRUE(w->close().has_value());
+
+  Collected c;
+  auto s = inspect(in, c, dir.file("out.pcap"));
+  ASSERT_TRUE(s.has_value()) << s.error();
+  EXPECT_EQ(s->packets_untrimmable, 1u);
+  EXPECT_EQ(s->packets_written + s->packets_untrimmable, s->counters.forwarded);
+  EXPECT_EQ(test::read_pcap(dir.file("out.pcap"))->records.size(), s->packets_written);
+  EXPECT_NE(offline::format_report_json(*s).find("\"packets_untrimmable\":1"), std::string::npos);
+}
+
 // The binary: exit codes and messages an operator sees.
 struct RunResult {
   int status;

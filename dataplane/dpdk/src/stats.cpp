@@ -145,6 +145,7 @@ offline::InspectSummary run_summary(Appliance& a) {
     // the appliance's peak from above and equals it with one worker.
     s.peak_active_flows += w->counters().peak_flows.load(std::memory_order_relaxed);
     s.packets_written += w->counters().tx.load(std::memory_order_relaxed);
+    s.packets_untrimmable += w->counters().trim_failed.load(std::memory_order_relaxed);
     s.resets_written += w->counters().resets_sent.load(std::memory_order_relaxed);
   }
   s.packets = s.counters.packets;

@@ -109,7 +109,13 @@ CaptureReader::Next CaptureReader::next(CaptureRecordView& out) {
     return Next::kError;
   }
   ++records_;
-  out.ts_ns = int64_t{hdr->ts.tv_sec} * 1'000'000'000 + hdr->ts.tv_usec;  // nano precision
+  // Nano precision. A pcapng timestamp past 2^63 ns (libpcap gives a huge
+  // tv_sec) does not fit: an error naming the record, like a cut record.
+  if (__builtin_mul_overflow(int64_t{hdr->ts.tv_sec}, int64_t{1'000'000'000}, &out.ts_ns) ||
+      __builtin_add_overflow(out.ts_ns, int64_t{hdr->ts.tv_usec}, &out.ts_ns)) {
+    error_ = path_ + ": record " + std::to_string(records_) + ": timestamp out of range";
+    return Next::kError;
+  }
   out.caplen = hdr->caplen;
   out.wirelen = hdr->len;
   out.data = data;

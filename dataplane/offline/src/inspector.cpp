@@ -126,7 +126,10 @@ class Run {
     const uint8_t* bytes = sp.data.data();
     if (trim.any()) {
       const engine::FrameSpan out = engine::apply_trim(link_, sp.data.data(), sp.hdr.caplen, trim);
-      if (out.len == 0) return;  // not a whole TCP segment: never asked for (see apply_trim)
+      if (out.len == 0) {
+        ++s.packets_untrimmable;  // a record cut by the snap length: the bytes to cut are not all there
+        return;
+      }
       bytes += out.offset;
       hdr.caplen = out.len;
       hdr.len = out.len;

@@ -51,6 +51,9 @@ std::string format_report_text(const InspectSummary& s) {
   o << "  held, then released " << c.held << " (out-of-order segments, fragments)\n";
   o << "  non-IP frames      " << c.non_ip << "\n";
   o << "  packets written    " << s.packets_written << "\n";
+  if (s.packets_untrimmable > 0) {
+    o << "  not written        " << s.packets_untrimmable << " (forwarded with a trim the cut record cannot take)\n";
+  }
   o << "\nflows\n";
   o << "  created            " << c.flows_created << "\n";
   o << "  inspected (export) " << c.flows_inspected << "\n";
@@ -200,6 +203,7 @@ std::string format_report_json(const InspectSummary& s) {
   num("dropped", c.dropped);
   num("non_ip", c.non_ip);
   num("packets_written", s.packets_written);
+  num("packets_untrimmable", s.packets_untrimmable);
   o += "\"flows\":{";
   num("created", c.flows_created);
   num("inspected", c.flows_inspected);

@@ -72,6 +72,10 @@ struct InspectSummary {
   uint64_t packets = 0;
   uint64_t bytes = 0;
   uint64_t packets_written = 0;
+  // Forwarded packets that needed a trim (normalize.hpp) but whose record is
+  // not a whole segment (cut by the snap length; dp: a chained mbuf): the
+  // trim cannot be applied, so they are dropped instead of leaving whole.
+  uint64_t packets_untrimmable = 0;
   uint64_t events = 0;
   uint64_t events_dropped = 0;
   uint64_t records_backlog = 0;  // flow records still waiting for the event queue (dp: at the moment)
