@@ -87,7 +87,8 @@ tl::expected<std::unique_ptr<CaptureReader>, std::string> CaptureReader::open(co
     const uint32_t magic = file_magic(path);
     if (magic == kKuznetzovMagic || magic == kKuznetzovMagicSwapped) r->record_header_ = 24;
     std::FILE* f = pcap_file(p);
-    if (f == nullptr || ftello(f) < 0) {
+    r->next_record_at_ = f != nullptr ? ftello(f) : -1;  // just past the file header
+    if (r->next_record_at_ < 0) {
       return tl::unexpected(path +
                             ": not a seekable file: records longer than the snap length could not be "
                             "detected (libpcap cuts them silently); give a file, not a pipe");
@@ -99,7 +100,7 @@ tl::expected<std::unique_ptr<CaptureReader>, std::string> CaptureReader::open(co
 CaptureReader::Next CaptureReader::next(CaptureRecordView& out) {
   pcap_t* p = pcap_->p;
   std::FILE* f = classic_ ? pcap_file(p) : nullptr;
-  const off_t before = f != nullptr ? ftello(f) : -1;
+  const off_t before = next_record_at_;
   pcap_pkthdr* hdr = nullptr;
   const u_char* data = nullptr;
   const int rc = pcap_next_ex(p, &hdr, &data);
@@ -120,11 +121,22 @@ CaptureReader::Next CaptureReader::next(CaptureRecordView& out) {
   out.wirelen = hdr->len;
   out.data = data;
   if (f == nullptr || before < 0) return Next::kRecord;
+  // libpcap cuts a record only to the snap length: a shorter one is whole,
+  // and libpcap read exactly its header and its bytes.
+  if (hdr->caplen < snaplen_) {
+    next_record_at_ = before + record_header_ + hdr->caplen;
+    return Next::kRecord;
+  }
   // What the file holds for this record: libpcap read (and discarded) all of
   // it, so the position moved by the record header plus the stored bytes.
   const off_t after = ftello(f);
+  if (after < 0) {
+    error_ = path_ + ": record " + std::to_string(records_) + ": cannot tell the file position: " + std::strerror(errno);
+    return Next::kError;
+  }
+  next_record_at_ = after;
   const off_t stored = after - before - record_header_;
-  if (after < 0 || stored <= static_cast<off_t>(hdr->caplen)) return Next::kRecord;
+  if (stored <= static_cast<off_t>(hdr->caplen)) return Next::kRecord;
   full_.resize(static_cast<size_t>(stored));
   if (fseeko(f, before + record_header_, SEEK_SET) != 0 ||
       std::fread(full_.data(), 1, full_.size(), f) != full_.size() || fseeko(f, after, SEEK_SET) != 0) {

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <sys/types.h>
 #include <tl/expected.hpp>
 #include <vector>
 
@@ -81,6 +82,10 @@ class CaptureReader {
   uint32_t snaplen_ = 0;
   bool classic_ = false;       // classic pcap: records measured in the file
   long record_header_ = 16;    // 24 for the "patched" (Kuznetzov) format
+  // Classic pcap: where the next record starts. Kept by arithmetic, not
+  // ftello (an lseek system call per record): only a record that may have
+  // been cut asks the file where libpcap stopped.
+  off_t next_record_at_ = -1;
   std::vector<uint8_t> full_;  // a cut record read again
   uint64_t records_ = 0;
   uint64_t over_snaplen_ = 0;
