@@ -867,6 +867,20 @@ TEST_F(ScannerTest, EveryDigitSpacedIsJoined) {
   // Short runs (dates, lists) are left alone; the end of data ends a run.
   EXPECT_EQ(run(*sc, spaced("13912345678"), raw()).count("cn_mobile"), 1u);
   EXPECT_EQ(run(*sc, "a 1 3 9 1 2 3 4 5 6 7 8", raw(), {9}).count("cn_mobile"), 1u);
+  // At every position in a long line: the run's first space in any lane of
+  // the 16- and 8-byte searches, and across their boundaries.
+  const std::string filler = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod ";
+  for (size_t pad = 0; pad <= 40; ++pad) {
+    const std::string line = filler.substr(0, pad) + " " + spaced(kPublicId) + " " + filler;
+    Collect c = run(*sc, line, raw());
+    ASSERT_EQ(c.count("cn_resident_id"), 1u) << "pad " << pad << ": " << c.summary();
+    // A chunk that ends inside the run, its first digits in the search's tail.
+    const std::string cut_line = filler.substr(0, pad) + " " + spaced("13912345678") + " end";
+    for (size_t cut = pad; cut <= cut_line.size(); ++cut) {
+      Collect cc = run(*sc, cut_line, raw(), {cut});
+      ASSERT_EQ(cc.count("cn_mobile"), 1u) << "pad " << pad << " cut " << cut << ": " << cc.summary();
+    }
+  }
 }
 
 TEST_F(ScannerTest, ResidentIdGroupingsWithDotsAndOtherGroupSizes) {
@@ -984,6 +998,13 @@ TEST_F(ScannerTest, Base64RunsAreDecoded) {
   for (size_t cut = 0; cut <= json.size(); ++cut) {
     Collect c = run(*sc, json, this->json(), {cut});
     ASSERT_EQ(c.count("cn_resident_id"), 1u) << "cut " << cut << ": " << c.summary();
+  }
+  // After lower-case text of every length: the first capital in any lane of
+  // the 16- and 8-byte searches.
+  const std::string id_b64 = b64("{\"id\":\"" + std::string(kPublicId) + "\"}");
+  for (size_t pad = 0; pad <= 40; ++pad) {
+    Collect c = run(*sc, std::string(pad, 'x') + " " + id_b64 + " end of line in lower case", raw());
+    ASSERT_EQ(c.count("cn_resident_id"), 1u) << "pad " << pad << ": " << c.summary();
   }
   // A mobile alone (15 characters + padding is too short to qualify: 16+).
   EXPECT_EQ(run(*sc, "{\"t\":\"" + b64("tel 13912345678") + "\"}", this->json()).count("cn_mobile"), 1u);

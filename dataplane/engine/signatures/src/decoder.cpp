@@ -3,6 +3,10 @@
 #include <bit>
 #include <cstring>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace ftz::engine::sig::detail {
 namespace {
 
@@ -238,7 +242,31 @@ size_t spaced_stage(ScanState& st, const uint8_t* in, size_t n, uint8_t* out) no
       constexpr uint64_t kOnes = 0x0101010101010101ull;
       constexpr uint64_t kHigh = 0x8080808080808080ull;
       constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7full;
-      uint64_t carry_digit = 0;  // the previous word's last byte was a digit
+#ifdef __SSE2__
+      // Sixteen bytes at a time where SSE2 is there (every x86-64): lanes
+      // of spaces against lanes of digits one byte earlier.
+      if (n - i > 16) {
+        const __m128i space = _mm_set1_epi8(' ');
+        const __m128i zero = _mm_set1_epi8('0');
+        const __m128i nine = _mm_set1_epi8(9);
+        for (k = i + 1; k + 16 <= n && start == n; k += 16) {
+          const __m128i cur = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + k));
+          const __m128i d = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + k - 1)), zero);
+          const __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
+          auto m = static_cast<uint32_t>(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(cur, space), digit)));
+          while (m != 0) {
+            const size_t j = k + static_cast<size_t>(std::countr_zero(m));
+            if (candidate(j)) {
+              start = j - 1;
+              break;
+            }
+            m &= m - 1;
+          }
+        }
+      }
+#endif
+      // The byte before k was a digit: a space at k is then a candidate.
+      uint64_t carry_digit = k > i && in[k - 1] >= '0' && in[k - 1] <= '9' ? 0x80 : 0;
       for (; k + 8 <= n && start == n; k += 8) {
         uint64_t w;
         std::memcpy(&w, in + k, 8);
