@@ -296,8 +296,9 @@ void write_lying_snaplen(const std::string& path, const std::vector<test::Captur
   }
 }
 
-TEST(InspectBinary, RecordsLongerThanTheSnapLengthAreInspectedWholeAndReported) {
-  TempDir dir;
+// Inside 10.60.0.0/16, offshore by default, the built-in catalog, exports
+// allowed unless one of `rule` (a YAML flow mapping) decides otherwise.
+std::string catalog_policy(const TempDir& dir, const std::string& rule) {
   const char* src = std::getenv("FTZ_SOURCE_DIR");
   const std::string source = src ? src : FTZ_DEFAULT_SOURCE_DIR;
   const std::string cfg = dir.file("policy.yaml");
@@ -306,20 +307,35 @@ TEST(InspectBinary, RecordsLongerThanTheSnapLengthAreInspectedWholeAndReported) 
                         "  - {name: offshore, kind: offshore, default: true}\n"
                         "signature_packs: ['" << source << "/examples/signatures/builtin.yaml']\n"
                         "rules:\n"
-                        "  - {name: no-pi-out, match: {dst_zone: offshore, data_class: [pi, sensitive_pi]}, action: block}\n"
+                        "  - " << rule << "\n"
                         "defaults:\n"
                         "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
+  return cfg;
+}
+
+test::TcpSessionConfig inside_client() {
   test::TcpSessionConfig c;
   c.client_ip = test::Ipv4Addr{{10, 60, 2, 11}};
   c.server_ip = test::Ipv4Addr{{203, 0, 113, 10}};
+  return c;
+}
+
+// A JSON upload from the inside client, answered and closed.
+std::vector<test::CapturedPacket> json_post(const test::TcpSessionConfig& c, const std::string& body) {
   test::TcpSession session(c);
-  const std::string body = "{\"name\":\"Wang Fang\",\"id_card\":\"11010519491231002X\"}";
   session.handshake()
       .client_send("POST /upload HTTP/1.1\r\nHost: x.example\r\nContent-Type: application/json\r\nContent-Length: " +
                    std::to_string(body.size()) + "\r\n\r\n" + body)
       .server_send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
       .close();
-  const auto pkts = session.take_packets();
+  return session.take_packets();
+}
+
+TEST(InspectBinary, RecordsLongerThanTheSnapLengthAreInspectedWholeAndReported) {
+  TempDir dir;
+  const std::string cfg = catalog_policy(
+      dir, "{name: no-pi-out, match: {dst_zone: offshore, data_class: [pi, sensitive_pi]}, action: block}");
+  const auto pkts = json_post(inside_client(), "{\"name\":\"Wang Fang\",\"id_card\":\"11010519491231002X\"}");
   uint64_t longer = 0;
   for (const auto& p : pkts) longer += p.frame.size() > 96;
   ASSERT_GT(longer, 0u);
@@ -353,28 +369,10 @@ TEST(InspectBinary, RecordsLongerThanTheSnapLengthAreInspectedWholeAndReported) 
 // content stage the rule matched. The records named "default".
 TEST(InspectBinary, TheDecidingRuleIsNamedWhenItKeepsTheAction) {
   TempDir dir;
-  const char* src = std::getenv("FTZ_SOURCE_DIR");
-  const std::string source = src ? src : FTZ_DEFAULT_SOURCE_DIR;
-  const std::string cfg = dir.file("policy.yaml");
-  std::ofstream(cfg) << "zones:\n"
-                        "  - {name: inside, kind: ftz, prefixes: [10.60.0.0/16]}\n"
-                        "  - {name: offshore, kind: offshore, default: true}\n"
-                        "signature_packs: ['" << source << "/examples/signatures/builtin.yaml']\n"
-                        "rules:\n"
-                        "  - {name: pi-out-logged, match: {dst_zone: offshore, data_class: sensitive_pi}, action: allow, alert: true}\n"
-                        "defaults:\n"
-                        "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
-  test::TcpSessionConfig c;
-  c.client_ip = test::Ipv4Addr{{10, 60, 2, 11}};
-  c.server_ip = test::Ipv4Addr{{203, 0, 113, 10}};
-  test::TcpSession with_id(c);
-  const std::string body = "{\"id_card\":\"11010519491231002X\"}";
-  with_id.handshake()
-      .client_send("POST /upload HTTP/1.1\r\nHost: x.example\r\nContent-Type: application/json\r\nContent-Length: " +
-                   std::to_string(body.size()) + "\r\n\r\n" + body)
-      .server_send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-      .close();
-  auto pkts = with_id.take_packets();
+  const std::string cfg = catalog_policy(
+      dir, "{name: pi-out-logged, match: {dst_zone: offshore, data_class: sensitive_pi}, action: allow, alert: true}");
+  test::TcpSessionConfig c = inside_client();
+  auto pkts = json_post(c, "{\"id_card\":\"11010519491231002X\"}");
   c.client_port = 40002;
   test::TcpSession without(c);  // no identifier: the default decides
   without.handshake().client_send("GET / HTTP/1.1\r\nHost: x.example\r\n\r\n").close();
