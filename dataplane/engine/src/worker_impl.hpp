@@ -1,0 +1,123 @@
+#pragma once
+// Private to the Worker's source files (worker*.cpp): the flow record, the
+// content slot and the constants they share. Not part of the engine's API.
+//
+// The Worker is split by what runs when (dataplane/engine/README.md):
+//   worker.cpp            construction, the burst loop, verdicts, checksums
+//   worker_flows.cpp      flow lookup and creation, endings, aging, finish()
+//   worker_tcp.cpp        TCP state checks, reassembly feed, holding, UDP
+//   worker_content.cpp    content inspection: scan states, detections
+//   worker_events.cpp     EVE events and flow records, app metadata callbacks
+//   worker_generation.cpp reloads: generation and scanner hand-over
+
+#include <cstdint>
+
+#include "ftz/engine/worker.hpp"
+
+namespace ftz::engine {
+
+// Shared by the worker*.cpp files.
+inline constexpr uint32_t kNil = UINT32_MAX;
+
+inline constexpr uint32_t kServerNameTail = 95;
+inline constexpr uint64_t kAppGiveUpBytes = 16 * 1024;
+inline constexpr int kToServer = 0;
+inline constexpr int kToClient = 1;
+inline constexpr uint32_t kAppBuffers = 1024;
+inline constexpr uint32_t kAppBufferSize = 16 * 1024;
+// Detections of one packet waiting for its fate (more are settled at once).
+inline constexpr size_t kMaxPendingDetections = 1024;
+
+// The scanner's reasons, folded into what policy and fail modes act on:
+// corrupt encodings and what the app layer could not decode are `decode`,
+// every cap and pool is `resource`.
+inline UninspectableReason uninspectable_reason_of(sig::Uninspectable r) noexcept {
+  return r == sig::Uninspectable::kDecodeError || r == sig::Uninspectable::kProtocolDecode
+             ? UninspectableReason::kDecode
+             : UninspectableReason::kResource;
+}
+
+struct Worker::Flow {
+  uint64_t flow_id = 0;
+  int64_t start_ns = 0;
+  int64_t last_ns = 0;
+  uint64_t pkts[2] = {0, 0};  // [kToServer], [kToClient]
+  uint64_t bytes[2] = {0, 0};
+  bool client_is_lo = true;
+  TcpState tcp_state = TcpState::kNone;
+  bool inspect = false;
+  Stage stage = Stage::kHeader;
+  AppProto app = AppProto::kUnknown;
+  uint8_t proto = 0;
+  uint16_t server_port = 0;
+  uint32_t client_zone = kNoIndex;
+  uint32_t server_zone = kNoIndex;
+  uint32_t tenant = kNoIndex;
+  Verdict verdict;
+  uint32_t rule = kNoIndex;
+  uint64_t generation = 0;
+  uint32_t conflicts = 0;
+  uint32_t content = kNil;  // ContentState slot while its content is scanned
+  UninspectableMask uninspectable = 0;  // why its content was not (fully) inspected
+  bool fail_closed = false;  // blocked because it was uninspectable (fail mode)
+  bool midstream = false;    // TCP picked up without a handshake
+  bool recorded = false;     // its flow record is written (closed, lingering)
+  bool resets_sent = false;
+  uint32_t held_head[2] = {kNil, kNil};
+  // Aging: one list per timeout class, least recently active first.
+  uint32_t age_prev = kNil;
+  uint32_t age_next = kNil;
+  uint8_t age_class = 0;
+  // The last bytes of the SNI / Host: suffix rules need only the end.
+  uint8_t server_name_len = 0;
+  char server_name[kServerNameTail];
+  TcpDirState tcp[2];
+  app::AppFlowState app_state{};
+};
+
+// Scan state of a flow under content inspection, from a pool sized by
+// WorkerOptions::inspect_max_flows (most flows never need one).
+struct Worker::ContentState {
+  static constexpr uint32_t kTokenSlots = 256;  // distinct identifiers deduplicated per flow
+  uint32_t flow = kNil;  // the flow record holding this slot; kNil while free
+  sig::ScanState scan[2];
+  uint64_t tokens[kTokenSlots];
+  uint32_t token_count = 0;
+  uint32_t distinct_per_class[static_cast<int>(DataClass::kCount)] = {};
+  FlowDetections det{};
+  uint32_t alerts = 0;
+  sig::ContentKind body_kind = sig::ContentKind::kRaw;
+  sig::Encoding body_encoding = sig::Encoding::kIdentity;
+  sig::Encoding body_inner = sig::Encoding::kIdentity;  // a second coding ("deflate, gzip")
+  bool body_start = false;
+};
+
+// Feeds reassembled bytes to the app parsers, then to content scanning; a gap
+// tells the parsers bytes are lost.
+struct Worker::StreamFeed {
+  Worker& w;
+  Flow& f;
+  int dir;
+  app::AppProtocol detected = app::AppProtocol::kUnknown;
+  void deliver(const uint8_t* data, uint32_t len) noexcept {
+    const app::Dir d = dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient;
+    w.feed_dir_ = dir;
+    // The parsers hand every byte to inspect back through on_content and the
+    // HTTP callbacks.
+    detected = app::feed_tcp(f.app_state, d, f.server_port, std::span<const uint8_t>(data, len), w.app_ctx_);
+  }
+  void gap(uint32_t) noexcept {
+    w.feed_dir_ = dir;
+    app::on_gap(f.app_state, dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient, w.app_ctx_);
+    // Bytes the scanner never saw: what follows is scanned and judged, but
+    // not all of the stream was (the fail mode decides). A separator keeps
+    // the bytes on both sides of the gap from joining into one identifier.
+    if (w.wants_content(f)) {
+      w.mark_uninspectable(f, UninspectableReason::kGap);
+      static constexpr uint8_t kSeparator = '\n';
+      w.scan(f, dir, std::span<const uint8_t>(&kSeparator, 1), w.scan_context(f, dir));
+    }
+  }
+};
+
+}  // namespace ftz::engine
