@@ -203,7 +203,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!j.contains(type)) ftz::fuzz::fail("an event without its type's object", line);
     if (j["ftz"].value("verdict", "") != action_name(e.verdict.action)) ftz::fuzz::fail("verdict lost", line);
   } else {
-    ftz::offline::ComplianceNotice n;
+    ftz::report::ComplianceNotice n;
     n.kind = in.ConsumeRandomLengthString(32);
     n.ts_ns = in.ConsumeIntegralInRange<int64_t>(0, INT64_MAX);
     n.tenant = in.ConsumeRandomLengthString(80);
@@ -215,7 +215,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     n.individuals = in.ConsumeIntegral<uint64_t>();
     n.line = in.ConsumeIntegral<uint64_t>();
     n.approval_id = in.ConsumeRandomLengthString(80);
-    const std::string line = ftz::offline::format_notice_eve(n);
+    const std::string line = ftz::report::format_notice_eve(n);
     const nlohmann::json j = ftz::fuzz::parse_json_line(line);
     if (j.value("event_type", "") != "ftz_compliance")
       ftz::fuzz::fail("a notice is not ftz_compliance", line);

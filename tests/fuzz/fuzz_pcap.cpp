@@ -107,8 +107,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)ftz::fuzz::parse_json_line(line);
     ++events;
   };
-  auto on_notice = [&](const ftz::offline::ComplianceNotice& n) {
-    (void)ftz::fuzz::parse_json_line(ftz::offline::format_notice_eve(n));
+  auto on_notice = [&](const ftz::report::ComplianceNotice& n) {
+    (void)ftz::fuzz::parse_json_line(ftz::report::format_notice_eve(n));
   };
   auto summary = ftz::offline::inspect_capture(options, gen, on_event, on_notice);
   if (!summary) {
@@ -128,8 +128,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     std::to_string(s.packets_written) + " written, " + std::to_string(s.packets_untrimmable) +
                         " untrimmable, " + std::to_string(s.counters.forwarded) + " forwarded, " +
                         std::to_string(s.counters.dropped) + " dropped, " + std::to_string(s.packets) + " read");
-  (void)ftz::offline::format_report_text(s);
-  std::string report = ftz::offline::format_report_json(s);
+  (void)ftz::report::format_report_text(s);
+  std::string report = ftz::report::format_report_json(s);
   if (!report.empty() && report.back() == '\n') report.pop_back();
   (void)ftz::fuzz::parse_json_line(report);
   (void)events;

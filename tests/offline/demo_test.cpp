@@ -51,7 +51,7 @@ class Demo : public ::testing::Test {
     o.pcap_path = pcap_;
     o.pcap_out_path = dir_ + "/forwarded.pcap";
     o.demo_token_key = true;  // lingang.yaml names the published demo key
-    auto on_notice = [](const offline::ComplianceNotice& n) { notices_.push_back(n); };
+    auto on_notice = [](const report::ComplianceNotice& n) { notices_.push_back(n); };
     auto s = offline::inspect_capture(o, *gen, [](const engine::Event& e, const engine::PolicyGeneration& g) {
       if (e.type == engine::EventType::kAlert) {
         alerts_.push_back(std::string(g.spec().signatures[e.alert.signature].name) + " " +
@@ -89,12 +89,12 @@ class Demo : public ::testing::Test {
 
   static inline std::string dir_;
   static inline std::string pcap_;
-  static inline offline::InspectSummary summary_;
+  static inline report::InspectSummary summary_;
   static inline std::vector<FlowSeen> flows_;
   static inline std::set<std::string> sni_;
   static inline std::set<std::string> hosts_;
   static inline std::vector<std::string> alerts_;
-  static inline std::vector<offline::ComplianceNotice> notices_;
+  static inline std::vector<report::ComplianceNotice> notices_;
 };
 
 TEST_F(Demo, EveryPacketIsAccountedFor) {

@@ -104,7 +104,7 @@ struct Collected {
   std::string verdict;
 };
 
-tl::expected<offline::InspectSummary, std::string> inspect(const std::string& pcap, Collected& c,
+tl::expected<report::InspectSummary, std::string> inspect(const std::string& pcap, Collected& c,
                                                            const std::string& out = "", bool block = false) {
   offline::InspectOptions o;
   o.pcap_path = pcap;
@@ -247,7 +247,7 @@ TEST(Offline, ForwardedPacketsTheCutRecordCannotTrimAreCounted) {
   EXPECT_EQ(s->packets_untrimmable, 1u);
   EXPECT_EQ(s->packets_written + s->packets_untrimmable, s->counters.forwarded);
   EXPECT_EQ(test::read_pcap(dir.file("out.pcap"))->records.size(), s->packets_written);
-  EXPECT_NE(offline::format_report_json(*s).find("\"packets_untrimmable\":1"), std::string::npos);
+  EXPECT_NE(report::format_report_json(*s).find("\"packets_untrimmable\":1"), std::string::npos);
 }
 
 // The binary: exit codes and messages an operator sees.

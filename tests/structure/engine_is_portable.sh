@@ -3,7 +3,8 @@
 # the XDP fallback's user space) and gives them identical verdicts, so it
 # includes no DPDK, libbpf/libxdp, gRPC or protobuf header and links none of
 # their libraries (ARCHITECTURE.md). Fails naming each offending line or
-# library.
+# library. The report library (dataplane/report), which both ftzgate-inspect
+# and ftzgate-dp use, is held to the same rule for its headers.
 #
 #   engine_is_portable.sh SOURCE_DIR ENGINE_TEST_BINARY
 set -uo pipefail
@@ -13,9 +14,9 @@ status=0
 
 forbidden='^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](rte_[^>"]*|dpdk/[^>"]*|bpf/[^>"]*|libbpf[^>"]*|xdp/[^>"]*|grpc[^>"]*|grpcpp/[^>"]*|google/protobuf/[^>"]*|[^>"]*\.pb\.h)[>"]'
 hits=$(grep -rnE --include='*.h' --include='*.hpp' --include='*.cpp' --include='*.c' --include='*.def' \
-  "$forbidden" "$src/dataplane/engine" || true)
+  "$forbidden" "$src/dataplane/engine" "$src/dataplane/report" || true)
 if [ -n "$hits" ]; then
-  echo "engine_is_portable: the engine includes a header of a packet path or the control plane:" >&2
+  echo "engine_is_portable: the engine (or the report library) includes a header of a packet path or the control plane:" >&2
   echo "$hits" >&2
   status=1
 fi

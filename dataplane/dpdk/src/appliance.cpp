@@ -597,9 +597,9 @@ void Appliance::harvest(bool stopped) {
   const int64_t now = live ? clock_ns() : newest_packet_ns();
   if (now == 0) return;
   std::string line;
-  for (offline::ComplianceNotice& n : desk->harvest(now, stopped)) {
+  for (report::ComplianceNotice& n : desk->harvest(now, stopped)) {
     if (eve) {
-      line = offline::format_notice_eve(n);
+      line = report::format_notice_eve(n);
       line += '\n';
       eve->write(line);
     }
@@ -667,7 +667,7 @@ namespace {
 // The record in mbufs of `pool`: one segment when the mbufs were sized for
 // the capture's longest record (main.cpp), chained otherwise. Null, with
 // nothing allocated, when the pool is empty.
-rte_mbuf* record_to_mbuf(rte_mempool* pool, const offline::CaptureRecordView& r) {
+rte_mbuf* record_to_mbuf(rte_mempool* pool, const capture::CaptureRecordView& r) {
   rte_mbuf* head = nullptr;
   uint32_t done = 0;
   while (done < r.caplen || head == nullptr) {
@@ -706,9 +706,9 @@ bool Appliance::replay_step(bool receive) {
     const uint16_t port_id = ports[r.port].id;
     while (s.count < engine::kBurstSize) {
       if (!r.pending) {
-        const offline::CaptureReader::Next next = r.reader->next(r.record);
-        if (next != offline::CaptureReader::Next::kRecord) {
-          if (next == offline::CaptureReader::Next::kError) r.error = r.reader->error();
+        const capture::CaptureReader::Next next = r.reader->next(r.record);
+        if (next != capture::CaptureReader::Next::kRecord) {
+          if (next == capture::CaptureReader::Next::kError) r.error = r.reader->error();
           r.at_end = true;
           break;
         }
@@ -919,7 +919,7 @@ tl::expected<AppliancePtr, StartError> start_appliance(const DpOptions& options,
 
   auto first = a->build_published(std::move(config), 1, std::move(signatures));
   if (!first) return tl::unexpected(StartError{2, options.config + ": " + first.error()});
-  auto desk = offline::ComplianceDesk::create(*(*first)->gen, a->nworkers, options.demo_token_key);
+  auto desk = report::ComplianceDesk::create(*(*first)->gen, a->nworkers, options.demo_token_key);
   if (!desk) return tl::unexpected(StartError{2, desk.error()});
   a->desk = std::move(*desk);
   for (const std::string& note : a->desk->key_notes()) std::fprintf(stderr, "ftzgate-dp: warning: %s\n", note.c_str());
@@ -959,7 +959,7 @@ tl::expected<AppliancePtr, StartError> start_appliance(const DpOptions& options,
     }
   }
   if (!options.eve.empty()) {
-    auto eve = offline::OutputFile::open(options.eve);
+    auto eve = report::OutputFile::open(options.eve);
     if (!eve) return tl::unexpected(StartError{2, eve.error()});
     a->eve = std::move(*eve);
   }
@@ -1031,7 +1031,7 @@ int run_appliance(Appliance& a) {
   }
   a.check_health(true);
   if (!a.options.stats.empty()) {
-    auto f = offline::OutputFile::open(a.options.stats);
+    auto f = report::OutputFile::open(a.options.stats);
     if (f) {
       (*f)->write(stats_json(a) + '\n');
       if (auto closed = (*f)->close(); !closed) f = tl::unexpected(closed.error());
@@ -1042,7 +1042,7 @@ int run_appliance(Appliance& a) {
     }
   }
   // The operator's summary, as ftzgate-inspect prints it.
-  std::fputs(offline::format_report_text(run_summary(a)).c_str(), stdout);
+  std::fputs(report::format_report_text(run_summary(a)).c_str(), stdout);
   // What the capture did not give as written, as ftzgate-inspect says it.
   if (a.replay.reader) {
     const std::string warning = a.replay.reader->over_snaplen_warning();

@@ -22,8 +22,8 @@
 #include "ftz/drivers/flow_offload.hpp"
 #include "ftz/engine/generation.hpp"
 #include "ftz/engine/worker.hpp"
-#include "ftz/offline/compliance_desk.hpp"
-#include "ftz/offline/output_file.hpp"
+#include "ftz/report/compliance_desk.hpp"
+#include "ftz/report/output_file.hpp"
 
 namespace ftz::dpdk {
 
@@ -193,13 +193,13 @@ class Appliance {
   std::unique_ptr<Published> previous;  // waiting for its grace period
   uint64_t grace_token = 0;
   std::map<uint64_t, std::shared_ptr<const engine::PolicyGeneration>> generations;  // for event formatting
-  std::unique_ptr<offline::ComplianceDesk> desk;
-  std::vector<offline::ComplianceNotice> notices;
+  std::unique_ptr<report::ComplianceDesk> desk;
+  std::vector<report::ComplianceNotice> notices;
   std::vector<std::unique_ptr<drivers::FlowOffload>> offload;  // per port index
   // EVE: every write checked; a failure is counted, logged (OutputHealth)
   // and makes the exit code 1, the data plane keeps forwarding
   // (docs/dpdk.md "Write errors").
-  std::unique_ptr<offline::OutputFile> eve;
+  std::unique_ptr<report::OutputFile> eve;
   uint64_t events_written = 0;
   // What the operator was last told (warnings are logged when these grow,
   // at most every kWarnEvery).
@@ -246,10 +246,10 @@ class Appliance {
   // order per worker. The pool bounds what is in flight (no mbuf: reading
   // waits), so memory does not grow with the capture.
   struct Replay {
-    std::unique_ptr<offline::CaptureReader> reader;
+    std::unique_ptr<capture::CaptureReader> reader;
     uint16_t port = kNoPort;  // index of the inside port
     Stash stash;
-    offline::CaptureRecordView record;  // read, not yet in an mbuf (no mbuf was free)
+    capture::CaptureRecordView record;  // read, not yet in an mbuf (no mbuf was free)
     bool pending = false;
     bool at_end = false;
     uint64_t read = 0;   // records handed over
@@ -293,7 +293,7 @@ class Appliance {
 };
 
 // stats.cpp: the run as ftzgate-inspect reports it, and --stats.
-offline::InspectSummary run_summary(Appliance& a);
+report::InspectSummary run_summary(Appliance& a);
 std::string stats_json(Appliance& a);
 // telemetry.cpp: /ftzgate/stats, /ftzgate/workers, /ftzgate/generation
 void register_telemetry(Appliance& a);

@@ -20,9 +20,9 @@
 #include "ftz/dpdk/options.hpp"
 #include "ftz/drivers/profile.hpp"
 #include "ftz/engine/signatures/database.hpp"
-#include "ftz/offline/capture_reader.hpp"
+#include "ftz/capture/capture_reader.hpp"
 #include "ftz/engine/output_masking.hpp"
-#include "ftz/offline/output_file.hpp"
+#include "ftz/report/output_file.hpp"
 
 namespace {
 
@@ -89,15 +89,15 @@ struct Survey {
 };
 
 tl::expected<Survey, std::string> survey_capture(const std::string& path) {
-  auto reader = ftz::offline::CaptureReader::open(path);
+  auto reader = ftz::capture::CaptureReader::open(path);
   if (!reader) return tl::unexpected(reader.error());
   Survey s;
   s.link = (*reader)->link();
-  ftz::offline::CaptureRecordView r;
+  ftz::capture::CaptureRecordView r;
   for (;;) {
     const auto next = (*reader)->next(r);
-    if (next == ftz::offline::CaptureReader::Next::kEnd) break;
-    if (next == ftz::offline::CaptureReader::Next::kError) return tl::unexpected((*reader)->error());
+    if (next == ftz::capture::CaptureReader::Next::kEnd) break;
+    if (next == ftz::capture::CaptureReader::Next::kError) return tl::unexpected((*reader)->error());
     ++s.packets;
     s.max_caplen = std::max(s.max_caplen, r.caplen);
     if ((s.packets & 0xffff) == 0 && stop_requested()) return s;
@@ -170,13 +170,13 @@ int main(int argc, char** argv) {
   }
   // No output may overwrite the capture, the configuration, the profile, a
   // token key or another output.
-  std::vector<ftz::offline::NamedPath> outputs = {{"--eve", options->eve}, {"--stats", options->stats}};
+  std::vector<ftz::report::NamedPath> outputs = {{"--eve", options->eve}, {"--stats", options->stats}};
   if (!options->pcap_out.empty()) {
     for (const char* role : {"inside", "outside", "channel", "mirror"}) {
       outputs.push_back({"--pcap-out", options->pcap_out + "/" + role + ".pcap"});
     }
   }
-  if (auto ok = ftz::offline::check_outputs(
+  if (auto ok = ftz::report::check_outputs(
           {{"--pcap-in", options->pcap_in}, {"--config", options->config}, {"--profile", options->profile}}, outputs);
       !ok) {
     return fail(2, ok.error());
@@ -186,8 +186,8 @@ int main(int argc, char** argv) {
     std::fputs(ftz::config::format_diagnostics(config.error()).c_str(), stderr);
     return fail(2, options->config + ": configuration rejected");
   }
-  if (auto ok = ftz::offline::check_outputs(
-          ftz::offline::key_files(config->spec.compliance.key_file, config->spec.compliance.state_file), outputs);
+  if (auto ok = ftz::report::check_outputs(
+          ftz::report::key_files(config->spec.compliance.key_file, config->spec.compliance.state_file), outputs);
       !ok) {
     return fail(2, ok.error());
   }
@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
     capture.link = survey->link;
     if (!options->loop) {
       // A single pass streams the capture through the main lcore.
-      auto reader = ftz::offline::CaptureReader::open(options->pcap_in);
+      auto reader = ftz::capture::CaptureReader::open(options->pcap_in);
       if (!reader) return fail(1, reader.error());
       capture.reader = std::move(*reader);
     }

@@ -135,12 +135,12 @@ json offload_json(const Appliance& a) {
   return ports;
 }
 
-offline::InspectSummary run_summary(Appliance& a) {
-  offline::InspectSummary s;
+report::InspectSummary run_summary(Appliance& a) {
+  report::InspectSummary s;
   s.pcap_path = a.options.pcap_in;
   s.link_type = a.link == engine::LinkType::kEthernet ? "EN10MB" : "other";
   for (auto& w : a.workers) {
-    offline::add_worker_totals(s, w->engine(), *a.running->gen);
+    report::add_worker_totals(s, w->engine(), *a.running->gen);
     // Each worker's own peak (flows live on one worker): their sum bounds
     // the appliance's peak from above and equals it with one worker.
     s.peak_active_flows += w->counters().peak_flows.load(std::memory_order_relaxed);
@@ -202,7 +202,7 @@ std::string stats_json(Appliance& a) {
   }
   json workers = json::array();
   for (auto& w : a.workers) workers.push_back(worker_json(*w, true));
-  const offline::InspectSummary s = run_summary(a);
+  const report::InspectSummary s = run_summary(a);
   json out{{"elapsed_s", a.elapsed_s},
            {"ports", ports},
            {"workers", workers},
@@ -216,7 +216,7 @@ std::string stats_json(Appliance& a) {
              {"eve_write_errors", a.eve ? a.eve->write_errors() : 0},
              {"eve_lines_lost", a.eve ? a.eve->lines_lost() : 0},
              {"eve_error", a.eve ? a.eve->error() : std::string()}}},
-           {"report", json::parse(offline::format_report_json(s))}};
+           {"report", json::parse(report::format_report_json(s))}};
   return masked(out).dump(2);
 }
 

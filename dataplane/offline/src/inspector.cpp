@@ -7,9 +7,9 @@
 
 #include <unordered_map>
 
-#include "ftz/offline/capture_reader.hpp"
-#include "ftz/offline/compliance_desk.hpp"
-#include "ftz/offline/output_file.hpp"
+#include "ftz/capture/capture_reader.hpp"
+#include "ftz/report/compliance_desk.hpp"
+#include "ftz/report/output_file.hpp"
 
 namespace ftz::offline {
 
@@ -33,7 +33,7 @@ struct StoredPacket {
 class Run {
  public:
   Run(std::shared_ptr<const engine::PolicyGeneration> gen, engine::LinkType link, const EventCallback& cb,
-      const NoticeCallback& notice, const InspectOptions& options, ComplianceDesk& compliance)
+      const NoticeCallback& notice, const InspectOptions& options, report::ComplianceDesk& compliance)
       : worker_(gen, link, compliance.worker_options(0, engine::WorkerOptions{.classify_all = options.classify_all})),
         link_(link),
         gen_(std::move(gen)),
@@ -45,7 +45,7 @@ class Run {
   void set_dumper(pcap_dumper_t* d) { dumper_ = d; }
 
   // Judges the stored burst, writes what is forwarded, keeps what is held.
-  void flush_burst(std::vector<StoredPacket>& burst, size_t n, InspectSummary& s) {
+  void flush_burst(std::vector<StoredPacket>& burst, size_t n, report::InspectSummary& s) {
     engine::PacketView views[engine::kBurstSize];
     engine::PacketResult results[engine::kBurstSize];
     for (size_t i = 0; i < n; ++i) {
@@ -79,26 +79,26 @@ class Run {
 
   // Hands the worker's exported identifiers to the ledger and publishes the
   // tenants' threshold states back (one thread here, so merge right away).
-  void account(int64_t now_ns, InspectSummary& s, bool stopped) {
+  void account(int64_t now_ns, report::InspectSummary& s, bool stopped) {
     if (!compliance_.active()) return;
     if (!stopped) compliance_.accounting(0)->quiescent();  // this thread is the worker
-    for (ComplianceNotice& n : compliance_.harvest(now_ns, stopped)) {
+    for (report::ComplianceNotice& n : compliance_.harvest(now_ns, stopped)) {
       if (on_notice_) on_notice_(n);
       s.notices.push_back(std::move(n));
     }
   }
 
-  void handle_releases(InspectSummary& s) {
+  void handle_releases(report::InspectSummary& s) {
     for (const engine::Release& r : worker_.released()) handle_release(r, s);
   }
-  void handle_release(const engine::Release& r, InspectSummary& s) {
+  void handle_release(const engine::Release& r, report::InspectSummary& s) {
     auto it = held_.find(r.token);
     if (it == held_.end()) return;
     if (r.disposition == engine::Disposition::kForward) write(it->second, r.trim, s);
     held_.erase(it);
   }
 
-  void drain_events(InspectSummary& s) {
+  void drain_events(report::InspectSummary& s) {
     engine::EventQueue& q = worker_.events();
     while (const engine::Event* e = q.front()) {
       if (on_event_) on_event_(*e, *gen_);
@@ -108,7 +108,7 @@ class Run {
   }
 
  private:
-  void write_resets(const engine::ResetPair& pair, const pcap_pkthdr& trigger, InspectSummary& s) {
+  void write_resets(const engine::ResetPair& pair, const pcap_pkthdr& trigger, report::InspectSummary& s) {
     if (dumper_ == nullptr) return;
     for (uint32_t i = 0; i < pair.count; ++i) {
       pcap_pkthdr h = trigger;
@@ -120,7 +120,7 @@ class Run {
 
   // Writes a forwarded packet as it leaves: without the bytes the engine
   // trimmed off (normalize.hpp), so the capture holds what a receiver gets.
-  void write(StoredPacket& sp, const engine::PayloadTrim& trim, InspectSummary& s) {
+  void write(StoredPacket& sp, const engine::PayloadTrim& trim, report::InspectSummary& s) {
     if (dumper_ == nullptr) return;
     pcap_pkthdr hdr = sp.hdr;
     const uint8_t* bytes = sp.data.data();
@@ -143,7 +143,7 @@ class Run {
   std::shared_ptr<const engine::PolicyGeneration> gen_;
   const EventCallback& on_event_;
   const NoticeCallback& on_notice_;
-  ComplianceDesk& compliance_;
+  report::ComplianceDesk& compliance_;
   pcap_dumper_t* dumper_ = nullptr;
   uint64_t next_token_ = 1;
   std::unordered_map<uint64_t, StoredPacket> held_;
@@ -151,35 +151,35 @@ class Run {
 
 }  // namespace
 
-tl::expected<InspectSummary, std::string> inspect_capture(const InspectOptions& options,
+tl::expected<report::InspectSummary, std::string> inspect_capture(const InspectOptions& options,
                                                           std::shared_ptr<const engine::PolicyGeneration> generation,
                                                           const EventCallback& on_event,
                                                           const NoticeCallback& on_notice) {
-  auto opened = CaptureReader::open(options.pcap_path);
+  auto opened = capture::CaptureReader::open(options.pcap_path);
   if (!opened) return tl::unexpected(opened.error());
-  CaptureReader& in = **opened;
+  capture::CaptureReader& in = **opened;
   const int dlt = in.dlt();
-  InspectSummary s;
+  report::InspectSummary s;
   s.pcap_path = options.pcap_path;
   s.link_type = in.link_name();
   s.classify_all = options.classify_all;
-  auto desk = ComplianceDesk::create(*generation, 1, options.demo_token_key);
+  auto desk = report::ComplianceDesk::create(*generation, 1, options.demo_token_key);
   if (!desk) return tl::unexpected(desk.error());
-  ComplianceDesk& compliance = **desk;
+  report::ComplianceDesk& compliance = **desk;
   if (options.on_warning) {
     for (const std::string& w : compliance.key_notes()) options.on_warning(w);
   }
   s.compliance_note = compliance.note();
   Run run(generation, in.link(), on_event, on_notice, options, compliance);
 
-  // The dumper writes through an OutputFile, which sees every write error
+  // The dumper writes through a report::OutputFile, which sees every write error
   // (libpcap's own pcap_dump reports none). Declared before the dumper: the
   // dumper is closed first.
-  std::unique_ptr<OutputFile> pcap_out;
+  std::unique_ptr<report::OutputFile> pcap_out;
   PcapHandle dead;
   DumperHandle dumper;
   if (!options.pcap_out_path.empty()) {
-    auto out = OutputFile::open(options.pcap_out_path, /*text=*/false);
+    auto out = report::OutputFile::open(options.pcap_out_path, /*text=*/false);
     if (!out) return tl::unexpected(out.error());
     pcap_out = std::move(*out);
     dead.reset(pcap_open_dead_with_tstamp_precision(dlt, 262144, PCAP_TSTAMP_PRECISION_NANO));
@@ -192,10 +192,10 @@ tl::expected<InspectSummary, std::string> inspect_capture(const InspectOptions& 
   std::vector<StoredPacket> burst(engine::kBurstSize);
   size_t n = 0;
   for (;;) {
-    CaptureRecordView rec;
-    const CaptureReader::Next rc = in.next(rec);
-    if (rc == CaptureReader::Next::kEnd) break;
-    if (rc == CaptureReader::Next::kError) {
+    capture::CaptureRecordView rec;
+    const capture::CaptureReader::Next rc = in.next(rec);
+    if (rc == capture::CaptureReader::Next::kEnd) break;
+    if (rc == capture::CaptureReader::Next::kError) {
       s.truncated_file = true;
       s.read_error = in.error();
       break;
@@ -241,7 +241,7 @@ tl::expected<InspectSummary, std::string> inspect_capture(const InspectOptions& 
     if (auto saved = compliance.save(options.state_out_path, s.last_ts_ns); !saved) return tl::unexpected(saved.error());
   }
   s.flow_capacity = 0;
-  add_worker_totals(s, run.worker(), *generation);
+  report::add_worker_totals(s, run.worker(), *generation);
   return s;
 }
 

@@ -11,7 +11,7 @@
 #include "ftz/engine/eve.hpp"
 #include "ftz/engine/output_masking.hpp"
 #include "ftz/offline/inspector.hpp"
-#include "ftz/offline/output_file.hpp"
+#include "ftz/report/output_file.hpp"
 
 namespace {
 
@@ -94,9 +94,9 @@ int main(int argc, char** argv) {
   }
   // No output may overwrite the capture, the configuration, a token key or
   // another output.
-  const std::vector<ftz::offline::NamedPath> outputs = {
+  const std::vector<ftz::report::NamedPath> outputs = {
       {"--eve", args.eve}, {"--pcap-out", args.pcap_out}, {"--state-out", args.state_out, true}};
-  if (auto ok = ftz::offline::check_outputs({{"--pcap", args.pcap}, {"--config", args.config}}, outputs); !ok) {
+  if (auto ok = ftz::report::check_outputs({{"--pcap", args.pcap}, {"--config", args.config}}, outputs); !ok) {
     std::fprintf(stderr, "ftzgate-inspect: %s\n", ok.error().c_str());
     return 2;
   }
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto& compliance = loaded->spec.compliance;
-  if (auto ok = ftz::offline::check_outputs(ftz::offline::key_files(compliance.key_file, compliance.state_file), outputs);
+  if (auto ok = ftz::report::check_outputs(ftz::report::key_files(compliance.key_file, compliance.state_file), outputs);
       !ok) {
     std::fprintf(stderr, "ftzgate-inspect: %s\n", ok.error().c_str());
     return 2;
@@ -140,9 +140,9 @@ int main(int argc, char** argv) {
 
   // Every write is checked: a full disk, /dev/full or a read-only file
   // ends the run with exit code 1 and the reason.
-  std::unique_ptr<ftz::offline::OutputFile> eve;
+  std::unique_ptr<ftz::report::OutputFile> eve;
   if (!args.eve.empty()) {
-    auto opened = ftz::offline::OutputFile::open(args.eve);
+    auto opened = ftz::report::OutputFile::open(args.eve);
     if (!opened) {
       std::fprintf(stderr, "ftzgate-inspect: %s\n", opened.error().c_str());
       return 2;
@@ -159,9 +159,9 @@ int main(int argc, char** argv) {
     eve->write(line);
   };
 
-  const ftz::offline::NoticeCallback on_notice = [&](const ftz::offline::ComplianceNotice& n) {
+  const ftz::offline::NoticeCallback on_notice = [&](const ftz::report::ComplianceNotice& n) {
     if (!eve) return;
-    line = ftz::offline::format_notice_eve(n);
+    line = ftz::report::format_notice_eve(n);
     line += '\n';
     eve->write(line);
   };
@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
   opts.state_out_path = args.state_out;
   opts.demo_token_key = args.demo_token_key;
   opts.on_warning = [](const std::string& w) { std::fprintf(stderr, "ftzgate-inspect: warning: %s\n", w.c_str()); };
-  tl::expected<ftz::offline::InspectSummary, std::string> summary;
+  tl::expected<ftz::report::InspectSummary, std::string> summary;
   try {
     summary = ftz::offline::inspect_capture(opts, generation, on_event, on_notice);
   } catch (const std::bad_alloc&) {
@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
     }
   }
   const std::string report =
-      args.json ? ftz::offline::format_report_json(*summary) : ftz::offline::format_report_text(*summary);
+      args.json ? ftz::report::format_report_json(*summary) : ftz::report::format_report_text(*summary);
   FILE* report_out = args.eve == "-" ? stderr : stdout;
   std::fputs(report.c_str(), report_out);
   if (std::fflush(report_out) != 0 || std::ferror(report_out)) {

@@ -16,7 +16,7 @@
 #include "ftz/dpdk/options.hpp"
 #include "ftz/drivers/profile.hpp"
 #include "ftz/engine/packet.hpp"
-#include "ftz/offline/capture_reader.hpp"
+#include "ftz/capture/capture_reader.hpp"
 
 namespace ftz::dpdk {
 
@@ -54,7 +54,7 @@ struct CaptureInfo {
   engine::LinkType link = engine::LinkType::kEthernet;
   // A single pass (no --loop): the capture opened again from its start; the
   // main lcore reads it record by record into mbufs of the inside port.
-  std::unique_ptr<offline::CaptureReader> reader;
+  std::unique_ptr<capture::CaptureReader> reader;
 };
 
 // Builds everything after rte_eal_init: generation (with `signatures`, the

@@ -10,7 +10,7 @@
 // inside port of a virtual appliance (no hugepages, no PCI) and every port
 // role transmits into DIR/<role>.pcap (or into net_null sinks without
 // --pcap-out). A single pass streams the capture: the main lcore reads it
-// record by record into mbufs (ftz::offline::CaptureReader); --loop replays
+// record by record into mbufs (ftz::capture::CaptureReader); --loop replays
 // it from memory with net_pcap's infinite_rx.
 
 #include <cstdint>

@@ -13,7 +13,7 @@
 #include <tl/expected.hpp>
 #include <vector>
 
-namespace ftz::offline {
+namespace ftz::report {
 
 class OutputFile {
  public:
@@ -90,4 +90,4 @@ tl::expected<void, std::string> check_outputs(const std::vector<NamedPath>& inpu
 // overwrite.
 std::vector<NamedPath> key_files(const std::string& key_file, const std::string& state_file);
 
-}  // namespace ftz::offline
+}  // namespace ftz::report

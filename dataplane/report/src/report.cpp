@@ -3,9 +3,9 @@
 
 #include "ftz/engine/eve.hpp"
 #include "ftz/engine/output_masking.hpp"
-#include "ftz/offline/inspector.hpp"
+#include "ftz/report/summary.hpp"
 
-namespace ftz::offline {
+namespace ftz::report {
 
 namespace {
 
@@ -325,4 +325,4 @@ std::string format_report_json(const InspectSummary& s) {
   return o;
 }
 
-}  // namespace ftz::offline
+}  // namespace ftz::report

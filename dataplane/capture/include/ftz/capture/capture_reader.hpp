@@ -29,7 +29,7 @@
 
 #include "ftz/engine/packet.hpp"
 
-namespace ftz::offline {
+namespace ftz::capture {
 
 struct CaptureRecordView {
   int64_t ts_ns = 0;
@@ -93,4 +93,4 @@ class CaptureReader {
   uint32_t first_over_caplen_ = 0;
 };
 
-}  // namespace ftz::offline
+}  // namespace ftz::capture

@@ -1,11 +1,11 @@
-#include "ftz/offline/capture_reader.hpp"
+#include "ftz/capture/capture_reader.hpp"
 
 #include <pcap/pcap.h>
 
 #include <cstdio>
 #include <cstring>
 
-namespace ftz::offline {
+namespace ftz::capture {
 
 struct CaptureReader::Pcap {
   pcap_t* p = nullptr;
@@ -163,4 +163,4 @@ std::string CaptureReader::over_snaplen_warning() const {
          " bytes without a word; they were read and inspected in full";
 }
 
-}  // namespace ftz::offline
+}  // namespace ftz::capture

@@ -1,4 +1,4 @@
-#include "ftz/offline/output_file.hpp"
+#include "ftz/report/output_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
-namespace ftz::offline {
+namespace ftz::report {
 
 namespace {
 
@@ -200,4 +200,4 @@ std::vector<NamedPath> key_files(const std::string& key_file, const std::string&
   return keys;
 }
 
-}  // namespace ftz::offline
+}  // namespace ftz::report

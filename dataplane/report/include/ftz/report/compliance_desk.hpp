@@ -19,9 +19,9 @@
 #include "ftz/engine/compliance/worker_accounting.hpp"
 #include "ftz/engine/generation.hpp"
 #include "ftz/engine/worker.hpp"
-#include "ftz/offline/inspector.hpp"
+#include "ftz/report/summary.hpp"
 
-namespace ftz::offline {
+namespace ftz::report {
 
 class ComplianceDesk {
  public:
@@ -73,4 +73,4 @@ class ComplianceDesk {
 // to the report one worker would give.
 void add_worker_totals(InspectSummary& s, engine::Worker& w, const engine::PolicyGeneration& gen);
 
-}  // namespace ftz::offline
+}  // namespace ftz::report

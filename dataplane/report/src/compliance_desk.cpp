@@ -1,11 +1,11 @@
-#include "ftz/offline/compliance_desk.hpp"
+#include "ftz/report/compliance_desk.hpp"
 
 #include <cstring>
 #include <type_traits>
 
 #include "ftz/engine/eve.hpp"
 
-namespace ftz::offline {
+namespace ftz::report {
 
 namespace cmp = engine::compliance;
 
@@ -158,4 +158,4 @@ void add_worker_totals(InspectSummary& s, engine::Worker& w, const engine::Polic
   }
 }
 
-}  // namespace ftz::offline
+}  // namespace ftz::report
