@@ -1,10 +1,7 @@
 #pragma once
-// Internal to ftzgate-dp: the appliance's parts, shared by appliance.cpp
-// (packet path and control loop), stats.cpp and telemetry.cpp.
-
-#include <rte_mbuf.h>
-#include <rte_ring.h>
-#include <rte_rcu_qsbr.h>
+// Internal to ftzgate-dp: the main lcore's side of the appliance (control
+// services, generations, distribution), shared by its source files,
+// stats.cpp and telemetry.cpp. The workers see only its PacketPath.
 
 #include <array>
 #include <atomic>
@@ -17,138 +14,14 @@
 #include <string>
 #include <vector>
 
-#include "ftz/dpdk/appliance.hpp"
-#include "ftz/dpdk/ports.hpp"
+#include "ftz/capture/capture_reader.hpp"
 #include "ftz/drivers/flow_offload.hpp"
-#include "ftz/engine/generation.hpp"
-#include "ftz/engine/worker.hpp"
 #include "ftz/report/compliance_desk.hpp"
 #include "ftz/report/output_file.hpp"
+#include "packet_path.hpp"
+#include "worker_slot.hpp"
 
 namespace ftz::dpdk {
-
-// Where a generation's channels leave the appliance.
-struct ChannelAction {
-  uint16_t port = kNoPort;  // index into the port list
-  uint16_t vlan = 0;
-  std::array<uint8_t, 6> next_hop{};
-};
-
-// One published generation: what workers adopt at a burst boundary.
-struct Published {
-  uint64_t number = 0;
-  std::shared_ptr<const engine::PolicyGeneration> gen;
-  std::vector<ChannelAction> channels;
-  // One scanner per worker, built off the workers; each worker takes its own
-  // and leaves the one it used before in `retired` (freed after the grace period).
-  std::vector<std::unique_ptr<engine::sig::Scanner>> scanners;
-  std::vector<std::unique_ptr<engine::sig::Scanner>> retired;
-  std::chrono::steady_clock::time_point requested;  // SIGHUP (or start)
-};
-
-// Counters of the packet path around the engine. Each has one writer (its
-// worker); others read them relaxed (stats, telemetry, end-of-capture).
-struct PathCounters {
-  std::atomic<uint64_t> rx{0};             // packets handed to the engine
-  std::atomic<uint64_t> tx{0};             // frames queued for transmission
-  std::atomic<uint64_t> tx_dropped{0};     // TX queue/ring still full at the deadline
-  std::atomic<uint64_t> tx_waits{0};       // TX bursts that had to wait (backpressure)
-  std::atomic<uint64_t> no_egress{0};      // no paired port to forward to
-  std::atomic<uint64_t> routed{0};
-  std::atomic<uint64_t> route_failed{0};   // VLAN/MAC rewrite impossible (not Ethernet, no headroom)
-  std::atomic<uint64_t> trimmed{0};        // forwarded without bytes the engine trimmed off
-  std::atomic<uint64_t> trim_failed{0};    // could not be trimmed (chained mbuf): dropped
-  std::atomic<uint64_t> mirrored{0};
-  std::atomic<uint64_t> mirror_nombuf{0};
-  std::atomic<uint64_t> resets_sent{0};
-  std::atomic<uint64_t> reset_nombuf{0};
-  std::atomic<uint64_t> channel_vlan_stripped{0};
-  std::atomic<uint64_t> offload_requests{0};
-  std::atomic<uint64_t> offload_requests_dropped{0};
-  std::atomic<int64_t> last_ts_ns{0};      // newest packet time seen
-  std::atomic<uint64_t> generation{0};     // the generation the worker runs
-  std::atomic<uint64_t> peak_flows{0};     // most flows active at once (after a burst)
-};
-
-inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) noexcept {
-  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
-
-// A blocked flow seen on an ingress port, for the control lcore to offload.
-struct OffloadRequest {
-  drivers::OffloadFlow flow;
-  uint32_t port = kNoPort;  // index into the port list (32 bits: ring elements are multiples of 4 bytes)
-};
-
-// Engine counters copied by the worker now and then (seqlock), for readers
-// on other threads while it runs.
-struct CounterSnapshot {
-  std::atomic<uint32_t> seq{0};
-  engine::WorkerCounters counters;
-  uint32_t active_flows = 0;
-  uint32_t record_backlog = 0;  // flow records waiting for the event ring
-};
-
-// Verdicts depend on packet time (approval validity, timeouts, the counting
-// year) and byte counts on wire lengths, which an mbuf does not carry. A
-// single-pass replay therefore puts each record's time and wire length into
-// a dynamic mbuf field as the main lcore reads it, so the engine sees what
-// ftzgate-inspect sees.
-struct CaptureClock {
-  int offset = -1;  // dynamic field; -1: packets take the appliance's clock
-  uint16_t port_id = 0xffff;
-};
-
-class Appliance;
-
-class WorkerSlot {
- public:
-  WorkerSlot(Appliance& app, uint32_t index, std::unique_ptr<engine::Worker> worker);
-  int loop() noexcept;  // the lcore function
-  [[nodiscard]] uint32_t index() const noexcept { return index_; }
-  [[nodiscard]] engine::Worker& engine() noexcept { return *worker_; }
-  [[nodiscard]] PathCounters& counters() noexcept { return counters_; }
-  [[nodiscard]] rte_ring* distribution_ring() const noexcept { return dist_ring_; }
-  void set_distribution_ring(rte_ring* r) noexcept { dist_ring_ = r; }
-  [[nodiscard]] rte_ring* offload_ring() const noexcept { return offload_ring_; }
-  void set_offload_ring(rte_ring* r) noexcept { offload_ring_ = r; }
-  void read_snapshot(engine::WorkerCounters& out, uint32_t& active) const noexcept;
-  [[nodiscard]] uint32_t record_backlog() const noexcept;  // from the last snapshot
-  [[nodiscard]] bool done() const noexcept { return done_.load(std::memory_order_acquire); }
-
- private:
-  struct TxBuffer {
-    uint16_t port_id = kNoPort;
-    uint16_t queue = 0;
-    rte_ring* shared = nullptr;  // single-queue port shared by the workers: via the main lcore
-    uint16_t count = 0;
-    rte_mbuf* mbufs[engine::kBurstSize];
-  };
-
-  void adopt_generation() noexcept;
-  void process(rte_mbuf** mbufs, uint16_t n) noexcept;
-  void act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v, const engine::PayloadTrim& trim) noexcept;
-  void act_released() noexcept;  // the engine's released() list
-  void send_resets(const engine::ResetPair& pair, uint16_t in_port, uint16_t out_port) noexcept;
-  void request_offload(const rte_mbuf* m) noexcept;
-  void send(uint16_t port, rte_mbuf* m) noexcept;
-  void flush(TxBuffer& t) noexcept;
-  void flush_all() noexcept;
-  void publish_snapshot() noexcept;
-  // The capture record of a replayed packet, else null.
-  const CaptureRecord* capture_record(const rte_mbuf* m) const noexcept;
-
-  Appliance& app_;
-  uint32_t index_;
-  std::unique_ptr<engine::Worker> worker_;
-  Published* current_ = nullptr;
-  std::vector<TxBuffer> tx_;  // per port index
-  rte_ring* dist_ring_ = nullptr;
-  rte_ring* offload_ring_ = nullptr;
-  PathCounters counters_;
-  CounterSnapshot snapshot_;
-  std::atomic<bool> done_{false};
-};
 
 struct ReloadStats {
   uint64_t reloads = 0;
@@ -161,33 +34,14 @@ struct ReloadStats {
   uint64_t max_extra_bytes = 0;
 };
 
-class Appliance {
+// The appliance as the main lcore owns it: the PacketPath it shares with
+// the workers (const for them) and everything only the main lcore (and the
+// reload thread it starts) touches.
+class Appliance : public PacketPath {
  public:
   Appliance(const DpOptions& options, drivers::HardwareProfile profile);
   ~Appliance();
 
-  // ---- shared with the workers (read-only while they run) ----
-  DpOptions options;
-  drivers::HardwareProfile profile;
-  std::vector<Port> ports;
-  std::array<uint16_t, RTE_MAX_ETHPORTS> port_index{};  // DPDK port id -> index
-  uint16_t mirror_port = kNoPort;
-  engine::LinkType link = engine::LinkType::kEthernet;
-  rte_mempool* pool = nullptr;
-  rte_rcu_qsbr* qsbr = nullptr;
-  std::atomic<Published*> published{nullptr};
-  std::vector<rte_ring*> shared_tx;  // per port index (null: per-worker queues)
-  std::atomic<bool> stopping{false};
-  uint64_t tsc_hz = 0;
-  uint64_t tsc0 = 0;
-  int64_t unix0_ns = 0;
-  uint64_t tx_wait_cycles = 0;
-  uint64_t drain_cycles = 0;
-  int64_t clock_ns() const noexcept;
-  CaptureClock capture_clock;
-  uint32_t nworkers = 1;
-
-  // ---- main lcore ----
   std::vector<std::unique_ptr<WorkerSlot>> workers;
   std::unique_ptr<Published> running;   // the generation the workers run (or adopt)
   std::unique_ptr<Published> previous;  // waiting for its grace period
@@ -213,7 +67,9 @@ class Appliance {
   // backlog or were refused (ending in the fail mode) since the last one.
   void check_health(bool final);
   uint64_t next_generation = 2;
-  std::future<tl::expected<std::unique_ptr<Published>, std::string>> building;
+  // A reload being built on a control thread; it leaves its result in `reload_result`.
+  std::future<void> building;
+  tl::expected<std::unique_ptr<Published>, std::string> reload_result;
   bool reload_wanted = false;
   std::chrono::steady_clock::time_point reload_requested;
   uint64_t rss_before_reload = 0;

@@ -1,0 +1,260 @@
+// The main lcore: its loop (distribution, shared TX, events, offload
+// requests, reloads, compliance harvests, output health) and the shutdown
+// that ends every flow, writes the outputs and checks them.
+#include <rte_cycles.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "appliance_impl.hpp"
+#include "ftz/engine/eve.hpp"
+
+namespace ftz::dpdk {
+
+Signals& signals() noexcept {
+  static Signals s;
+  return s;
+}
+
+namespace {
+
+constexpr auto kHarvestEvery = std::chrono::milliseconds(100);
+// Degraded-output warnings (write errors, records waiting or refused): at
+// most one line per this period, with the totals so far.
+constexpr auto kWarnEvery = std::chrono::seconds(10);
+
+int worker_main(void* arg) { return static_cast<WorkerSlot*>(arg)->loop(); }
+
+}  // namespace
+
+void Appliance::drain_events(uint32_t max_per_worker) {
+  std::string line;
+  for (auto& w : workers) {
+    engine::EventQueue& q = w->engine().events();
+    // Bounded per call: a worker producing as fast as this loop formats must
+    // not starve the main lcore's other duties (reloads, distribution).
+    uint32_t taken = 0;
+    while (taken++ < max_per_worker) {
+      const engine::Event* e = q.front();
+      if (e == nullptr) break;
+      if (eve) {
+        auto it = generations.find(e->generation);
+        const engine::PolicyGeneration& gen = it != generations.end() ? *it->second : *running->gen;
+        line.clear();
+        engine::format_eve(*e, gen, line);
+        line += '\n';
+        eve->write(line);
+      }
+      if (e->type == engine::EventType::kFlow &&
+          (e->verdict.action == engine::Action::kBlock || e->verdict.action == engine::Action::kReset)) {
+        // The flow ended: its offloaded drop rules (both directions) go.
+        drivers::OffloadFlow f{e->src, e->dst, e->src_port, e->dst_port, e->proto, e->vlan[0]};
+        drivers::OffloadFlow r{e->dst, e->src, e->dst_port, e->src_port, e->proto, e->vlan[0]};
+        for (auto& o : offload) {
+          if (o) {
+            o->remove(f);
+            o->remove(r);
+          }
+        }
+      }
+      ++events_written;
+      q.pop();
+      tel.events.store(events_written, std::memory_order_relaxed);
+    }
+  }
+}
+
+void Appliance::check_health(bool final) {
+  const auto now = std::chrono::steady_clock::now();
+  if (eve) eve->flush();  // a full disk shows now, not at exit
+  uint64_t refused = 0, backlogged = 0, backlog_now = 0;
+  for (auto& w : workers) {
+    engine::WorkerCounters c;
+    uint32_t active = 0;
+    if (final) {
+      c = w->engine().counters();
+    } else {
+      w->read_snapshot(c, active);
+    }
+    refused += c.records_refused;
+    backlogged += c.records_backlogged;
+    backlog_now += final ? w->engine().record_backlog() : w->record_backlog();
+  }
+  const uint64_t eve_errors = eve ? eve->write_errors() : 0;
+  if (eve) {
+    tel.eve_write_errors.store(eve_errors, std::memory_order_relaxed);
+    tel.eve_lines_lost.store(eve->lines_lost(), std::memory_order_relaxed);
+  }
+  const bool news = eve_errors > health.eve_errors || refused > health.records_refused ||
+                    backlogged > health.records_backlogged;
+  if (!news || (!final && now < health.next_warning)) return;
+  if (eve_errors > health.eve_errors) {
+    std::fprintf(stderr, "ftzgate-dp: warning: events are being lost: %s (%llu write errors, %llu event lines lost)\n",
+                 eve->error().c_str(), static_cast<unsigned long long>(eve_errors),
+                 static_cast<unsigned long long>(eve->lines_lost()));
+  }
+  if (refused > health.records_refused || backlogged > health.records_backlogged) {
+    std::fprintf(stderr,
+                 "ftzgate-dp: warning: the event logger is behind: %llu flow records held in the record backlog "
+                 "(%llu waiting now), %llu flow endings refused (their packets followed the fail mode)\n",
+                 static_cast<unsigned long long>(backlogged), static_cast<unsigned long long>(backlog_now),
+                 static_cast<unsigned long long>(refused));
+  }
+  health.eve_errors = eve_errors;
+  health.records_refused = refused;
+  health.records_backlogged = backlogged;
+  health.next_warning = now + kWarnEvery;
+}
+
+int64_t Appliance::newest_packet_ns() const {
+  int64_t t = 0;
+  for (const auto& w : workers) t = std::max(t, w->counters().last_ts_ns.load(std::memory_order_acquire));
+  return t;
+}
+
+void Appliance::harvest(bool stopped) {
+  if (!desk->active()) return;
+  const bool live = options.pcap_in.empty() || options.loop;
+  const int64_t now = live ? clock_ns() : newest_packet_ns();
+  if (now == 0) return;
+  std::string line;
+  for (report::ComplianceNotice& n : desk->harvest(now, stopped)) {
+    if (eve) {
+      line = report::format_notice_eve(n);
+      line += '\n';
+      eve->write(line);
+    }
+    notices.push_back(std::move(n));
+  }
+}
+
+void Appliance::serve_offload() {
+  OffloadRequest req;
+  for (auto& w : workers) {
+    rte_ring* r = w->offload_ring();
+    if (r == nullptr) continue;
+    while (rte_ring_sc_dequeue_elem(r, &req, sizeof(req)) == 0) {
+      if (req.port < offload.size() && offload[req.port]) offload[req.port]->install(req.flow);
+    }
+  }
+}
+
+int run_appliance(Appliance& a) {
+  unsigned lcore = 0;
+  uint32_t w = 0;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    if (w == a.workers.size()) break;
+    rte_eal_remote_launch(worker_main, a.workers[w].get(), lcore);
+    ++w;
+  }
+  a.started = std::chrono::steady_clock::now();
+  auto next_harvest = a.started + kHarvestEvery;
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    if (signals().stop.load()) break;
+    if (a.options.duration_s > 0 && std::chrono::duration<double>(now - a.started).count() >= a.options.duration_s) break;
+    if (a.capture_done()) break;
+    if (!a.fatal.empty()) break;
+    bool busy = a.distribute(true);
+    busy = a.drain_shared_tx() || busy;
+    a.drain_events();
+    a.serve_offload();
+    a.poll_reload();
+    if (now >= next_harvest) {
+      a.harvest(false);
+      a.check_health(false);
+      next_harvest = now + kHarvestEvery;
+    }
+    if (!busy && a.distributed_ports.empty()) rte_delay_us_sleep(200);
+  }
+  // Packets already read are judged and sent: hand the stash to the workers,
+  // then let them drain their rings, finish their flows and flush.
+  while (a.distribute(false)) a.drain_shared_tx();
+  a.replay_end_ns.store(a.replay.last_ts_ns, std::memory_order_release);
+  a.stopping.store(true);
+  for (;;) {
+    a.drain_shared_tx();
+    a.drain_events();
+    bool all_done = true;
+    for (const auto& slot : a.workers) all_done = all_done && slot->done();
+    if (all_done) break;
+  }
+  rte_eal_mp_wait_lcore();
+  a.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - a.started).count();
+  while (a.drain_shared_tx()) {
+  }
+  a.poll_grace();
+  a.drain_events(UINT32_MAX);
+  a.serve_offload();
+  a.harvest(true);
+  int rc = 0;
+  // Events first: --stats reports whether they all reached the file.
+  if (a.eve) {
+    if (auto closed = a.eve->close(); !closed) {
+      std::fprintf(stderr, "ftzgate-dp: %s (%llu event lines not written)\n", closed.error().c_str(),
+                   static_cast<unsigned long long>(a.eve->lines_lost()));
+      a.health.eve_errors = a.eve->write_errors();  // said just now
+      rc = 1;
+    }
+  }
+  a.check_health(true);
+  if (!a.options.stats.empty()) {
+    auto f = report::OutputFile::open(a.options.stats);
+    if (f) {
+      (*f)->write(stats_json(a) + '\n');
+      if (auto closed = (*f)->close(); !closed) f = tl::unexpected(closed.error());
+    }
+    if (!f) {
+      std::fprintf(stderr, "ftzgate-dp: cannot write statistics: %s\n", f.error().c_str());
+      rc = 1;
+    }
+  }
+  // The operator's summary, as ftzgate-inspect prints it.
+  std::fputs(report::format_report_text(run_summary(a)).c_str(), stdout);
+  // What the capture did not give as written, as ftzgate-inspect says it.
+  if (a.replay.reader) {
+    const std::string warning = a.replay.reader->over_snaplen_warning();
+    if (!warning.empty()) std::fprintf(stderr, "ftzgate-dp: warning: %s\n", warning.c_str());
+  }
+  if (!a.replay.error.empty()) {
+    std::fprintf(stderr, "ftzgate-dp: %s\n", a.replay.error.c_str());
+    rc = 1;
+  }
+  if (!a.fatal.empty()) {
+    std::fprintf(stderr, "ftzgate-dp: %s\n", a.fatal.c_str());
+    rc = 1;
+  }
+  unregister_telemetry();
+  for (auto& o : a.offload) {
+    if (o) o->remove_all();
+  }
+  // --pcap-out files are written by net_pcap, which reports no write error.
+  // What a port sent is known, so a file that holds less is one (a full disk):
+  // a classic pcap of nanosecond records is 24 + 16 per frame + the frames.
+  std::vector<std::pair<std::string, uint64_t>> expected;
+  for (const Port& p : a.ports) {
+    const std::string& args = p.profile.devargs;
+    const size_t at = args.find("tx_pcap=");
+    if (at == std::string::npos) continue;
+    const size_t end = args.find(',', at);
+    const PortStats st = read_port_stats(p);
+    expected.emplace_back(args.substr(at + 8, end == std::string::npos ? std::string::npos : end - at - 8),
+                          24 + 16 * st.tx_packets + st.tx_bytes);
+  }
+  for (const Port& p : a.ports) stop_port(p);  // closes (flushes) net_pcap's files
+  for (const auto& [path, bytes] : expected) {
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    if (ec || size != bytes) {
+      std::fprintf(stderr, "ftzgate-dp: %s: write failed: the file holds %llu bytes, the frames the port sent need %llu (%s)\n",
+                   path.c_str(), static_cast<unsigned long long>(ec ? 0 : size), static_cast<unsigned long long>(bytes),
+                   ec ? ec.message().c_str() : "disk full?");
+      rc = 1;
+    }
+  }
+  return rc;
+}
+
+}  // namespace ftz::dpdk

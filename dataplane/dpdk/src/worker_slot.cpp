@@ -1,0 +1,369 @@
+// A worker lcore: RX, the engine on bursts of 32, actions, TX. Per packet:
+// no allocation, lock or system call (docs/dpdk.md, dataplane/dpdk/README.md).
+#include "worker_slot.hpp"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_prefetch.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "ftz/dpdk/l2.hpp"
+#include "ftz/engine/parser.hpp"
+
+namespace ftz::dpdk {
+
+namespace {
+
+// What the NIC verified (RX checksum offload): the engine computes only what
+// it does not know (UNKNOWN, or a PMD without the offload).
+uint8_t checksum_hints(uint64_t ol_flags) noexcept {
+  uint8_t h = 0;
+  const uint64_t ip = ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+  if (ip == RTE_MBUF_F_RX_IP_CKSUM_GOOD) h |= engine::csum_hint::kL3Good;
+  if (ip == RTE_MBUF_F_RX_IP_CKSUM_BAD) h |= engine::csum_hint::kL3Bad;
+  const uint64_t l4 = ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+  if (l4 == RTE_MBUF_F_RX_L4_CKSUM_GOOD) h |= engine::csum_hint::kL4Good;
+  if (l4 == RTE_MBUF_F_RX_L4_CKSUM_BAD) h |= engine::csum_hint::kL4Bad;
+  return h;
+}
+
+}  // namespace
+
+WorkerSlot::WorkerSlot(const PacketPath& path, uint32_t index, std::unique_ptr<engine::Worker> worker,
+                       engine::compliance::WorkerAccounting* accounting)
+    : path_(path), index_(index), worker_(std::move(worker)), accounting_(accounting), tx_(path.ports.size()) {
+  for (size_t p = 0; p < path.ports.size(); ++p) {
+    TxBuffer& t = tx_[p];
+    t.port_id = path.ports[p].id;
+    t.shared = path.shared_tx[p];
+    t.queue = t.shared != nullptr ? 0 : static_cast<uint16_t>(index);
+  }
+}
+
+const CaptureRecord* WorkerSlot::capture_record(const rte_mbuf* m) const noexcept {
+  const CaptureClock& c = path_.capture_clock;
+  if (c.offset < 0 || m->port != c.port_id) return nullptr;
+  return RTE_MBUF_DYNFIELD(m, c.offset, const CaptureRecord*);
+}
+
+void WorkerSlot::adopt_generation() noexcept {
+  Published* p = path_.published.load(std::memory_order_acquire);
+  if (p == current_) return;
+  // Streams of a changed signature database are closed under the old one;
+  // the worker keeps the old scanner alive until the control side frees it.
+  p->retired[index_] = worker_->set_generation(p->gen, std::move(p->scanners[index_]));
+  current_ = p;
+  counters_.generation.store(p->number, std::memory_order_relaxed);
+}
+
+int WorkerSlot::loop() noexcept {
+  rte_rcu_qsbr_thread_online(path_.qsbr, index_);
+  rte_mbuf* mbufs[engine::kBurstSize];
+  uint64_t next_drain = rte_rdtsc() + path_.drain_cycles;
+  uint64_t next_snapshot = 0;
+  // Sources: this worker's RX queue on ports with RSS (or every port with a
+  // single worker), and the distribution ring the main lcore fills.
+  std::vector<std::pair<uint16_t, uint16_t>> queues;
+  for (const Port& port : path_.ports) {
+    if (port.hw_rss) queues.emplace_back(port.id, static_cast<uint16_t>(index_));
+    else if (path_.nworkers == 1) queues.emplace_back(port.id, 0);
+  }
+  while (!path_.stopping.load(std::memory_order_relaxed)) {
+    adopt_generation();
+    bool busy = false;
+    for (const auto& [port, queue] : queues) {
+      const uint16_t n = rte_eth_rx_burst(port, queue, mbufs, engine::kBurstSize);
+      if (n > 0) {
+        process(mbufs, n);
+        busy = true;
+      }
+    }
+    if (dist_ring_ != nullptr) {
+      const unsigned n = rte_ring_sc_dequeue_burst(dist_ring_, reinterpret_cast<void**>(mbufs), engine::kBurstSize, nullptr);
+      if (n > 0) {
+        process(mbufs, static_cast<uint16_t>(n));
+        busy = true;
+      }
+    }
+    const uint64_t now = rte_rdtsc();
+    if (now >= next_drain) {
+      flush_all();
+      if (!busy && path_.live_clock) {
+        worker_->advance_time(path_.clock_ns());
+        act_released();
+      }
+      next_drain = now + path_.drain_cycles;
+      if (now >= next_snapshot) {
+        publish_snapshot();
+        next_snapshot = now + path_.tsc_hz / 100;
+      }
+    }
+    if (accounting_ != nullptr) accounting_->quiescent();
+    rte_rcu_qsbr_quiescent(path_.qsbr, index_);
+  }
+  adopt_generation();
+  while (dist_ring_ != nullptr) {
+    const unsigned n = rte_ring_sc_dequeue_burst(dist_ring_, reinterpret_cast<void**>(mbufs), engine::kBurstSize, nullptr);
+    if (n == 0) break;
+    process(mbufs, static_cast<uint16_t>(n));
+  }
+  // Shutdown: every flow ends (events), held packets are released and sent.
+  // A replay ends at the capture's last packet over all workers, as offline:
+  // flows idle past their timeout by then time out, the rest shut down.
+  const int64_t end_ts = path_.live_clock ? path_.clock_ns() : path_.replay_end_ns.load(std::memory_order_acquire);
+  worker_->advance_time(end_ts);
+  act_released();
+  // Flows end as the event ring has room for their records; the main lcore
+  // drains it meanwhile (run_appliance waits for done()).
+  while (!worker_->finish(end_ts)) {
+    act_released();
+    flush_all();
+    publish_snapshot();
+    rte_pause();
+  }
+  act_released();
+  flush_all();
+  publish_snapshot();
+  rte_rcu_qsbr_thread_offline(path_.qsbr, index_);
+  done_.store(true, std::memory_order_release);
+  return 0;
+}
+
+void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
+  engine::PacketView views[engine::kBurstSize];
+  engine::PacketResult results[engine::kBurstSize];
+  const int64_t clock = path_.clock_ns();
+  int64_t newest = counters_.last_ts_ns.load(std::memory_order_relaxed);
+  const bool ethernet = path_.link == engine::LinkType::kEthernet;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + 1], void*));
+    rte_mbuf* m = mbufs[i];
+    const uint16_t in = path_.port_index[m->port];
+    if (ethernet && path_.ports[in].profile.role == engine::PortRole::kChannel) {
+      for (const ChannelAction& c : current_->channels) {
+        if (c.port == in && strip_channel_vlan(m, c.vlan)) {
+          bump(counters_.channel_vlan_stripped);
+          break;
+        }
+      }
+    }
+    views[i].data = rte_pktmbuf_mtod(m, const uint8_t*);
+    views[i].caplen = rte_pktmbuf_data_len(m);
+    views[i].wirelen = rte_pktmbuf_pkt_len(m);
+    views[i].ts_ns = clock;
+    if (const CaptureRecord* rec = capture_record(m)) {
+      views[i].ts_ns = rec->ts_ns;
+      views[i].wirelen = std::max(views[i].wirelen, rec->wirelen);
+    }
+    views[i].token = reinterpret_cast<uintptr_t>(m);
+    views[i].csum = checksum_hints(m->ol_flags);
+    if (views[i].ts_ns > newest) newest = views[i].ts_ns;
+  }
+  worker_->process_burst(std::span<const engine::PacketView>(views, n), std::span<engine::PacketResult>(results, n));
+  // Held packets a packet released go out right before it, in the order the
+  // sender sent them (engine::Release::before).
+  const auto released = worker_->released();
+  size_t next_release = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    while (next_release < released.size() && released[next_release].before <= i) {
+      const engine::Release& rel = released[next_release++];
+      act(reinterpret_cast<rte_mbuf*>(rel.token), rel.disposition, rel.verdict, rel.trim);
+    }
+    const engine::PacketResult& r = results[i];
+    if (r.send_resets) {
+      const uint16_t in = path_.port_index[mbufs[i]->port];
+      send_resets(worker_->resets()[r.reset_index], in, path_.ports[in].pair);
+    }
+    if (r.disposition == engine::Disposition::kDrop &&
+        (r.reason == engine::Reason::policy_block || r.reason == engine::Reason::policy_reset)) {
+      request_offload(mbufs[i]);
+    }
+    if (r.disposition != engine::Disposition::kHold) act(mbufs[i], r.disposition, r.verdict, r.trim);
+  }
+  for (; next_release < released.size(); ++next_release) {
+    const engine::Release& rel = released[next_release];
+    act(reinterpret_cast<rte_mbuf*>(rel.token), rel.disposition, rel.verdict, rel.trim);
+  }
+  // The report's "peak concurrent": sampled after every burst, as
+  // ftzgate-inspect samples it.
+  const uint64_t active = worker_->active_flows();
+  if (active > counters_.peak_flows.load(std::memory_order_relaxed)) {
+    counters_.peak_flows.store(active, std::memory_order_relaxed);
+  }
+  counters_.last_ts_ns.store(newest, std::memory_order_relaxed);
+  // Release: whoever sees every packet counted also sees their times.
+  counters_.rx.store(counters_.rx.load(std::memory_order_relaxed) + n, std::memory_order_release);
+}
+
+void WorkerSlot::act_released() noexcept {
+  for (const engine::Release& r : worker_->released()) {
+    act(reinterpret_cast<rte_mbuf*>(r.token), r.disposition, r.verdict, r.trim);
+  }
+}
+
+void WorkerSlot::act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v,
+                     const engine::PayloadTrim& trim) noexcept {
+  if (d == engine::Disposition::kDrop) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const uint16_t in = path_.port_index[m->port];
+  if (v.mirror && path_.mirror_port != kNoPort) {
+    // The mirror gets the frame as it arrived, before any rewrite.
+    if (rte_mbuf* copy = rte_pktmbuf_copy(m, path_.pool, 0, UINT32_MAX)) {
+      send(path_.mirror_port, copy);
+      bump(counters_.mirrored);
+    } else {
+      bump(counters_.mirror_nombuf);
+    }
+  }
+  if (trim.any()) {
+    // Bytes an inspected flow's receiver must not get uninspected (the
+    // engine's normalization, docs/decisions/0003): cut off in place.
+    const engine::FrameSpan fs =
+        m->nb_segs == 1 ? engine::apply_trim(path_.link, rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m), trim)
+                        : engine::FrameSpan{0, 0};
+    if (fs.len == 0) {
+      bump(counters_.trim_failed);
+      rte_pktmbuf_free(m);
+      return;
+    }
+    rte_pktmbuf_adj(m, static_cast<uint16_t>(fs.offset));
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_data_len(m) - fs.len));
+    bump(counters_.trimmed);
+  }
+  uint16_t out = path_.ports[in].pair;
+  // Route applies to exports: packets entering on the inside port. Replies
+  // come back through the channel port and go to its pair (inside).
+  if (v.action == engine::Action::kRoute && path_.ports[in].profile.role == engine::PortRole::kInside &&
+      v.channel < current_->channels.size() && current_->channels[v.channel].port != kNoPort) {
+    const ChannelAction& c = current_->channels[v.channel];
+    if (path_.link == engine::LinkType::kEthernet && rewrite_for_channel(m, c.vlan, c.next_hop)) {
+      out = c.port;
+      bump(counters_.routed);
+    } else {
+      bump(counters_.route_failed);
+      rte_pktmbuf_free(m);
+      return;
+    }
+  }
+  if (out == kNoPort) {
+    bump(counters_.no_egress);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  send(out, m);
+}
+
+void WorkerSlot::send_resets(const engine::ResetPair& pair, uint16_t in_port, uint16_t out_port) noexcept {
+  for (uint32_t i = 0; i < pair.count; ++i) {
+    const engine::ResetFrame& f = pair.frame[i];
+    // Towards the sender: back out of the port it came in on; towards the
+    // receiver: where the packet was going.
+    const uint16_t port = f.to_packet_source ? in_port : out_port;
+    if (port == kNoPort) continue;
+    rte_mbuf* m = rte_pktmbuf_alloc(path_.pool);
+    char* dst = m != nullptr ? rte_pktmbuf_append(m, static_cast<uint16_t>(f.len)) : nullptr;
+    if (dst == nullptr) {
+      if (m != nullptr) rte_pktmbuf_free(m);
+      bump(counters_.reset_nombuf);
+      continue;
+    }
+    std::memcpy(dst, f.bytes.data(), f.len);
+    send(port, m);
+    bump(counters_.resets_sent);
+  }
+}
+
+void WorkerSlot::request_offload(const rte_mbuf* m) noexcept {
+  if (offload_ring_ == nullptr) return;
+  engine::ParsedPacket p;
+  engine::parse_packet(path_.link, rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m), p);
+  if (!p.l4_valid || (p.l4_proto != 6 && p.l4_proto != 17)) return;
+  OffloadRequest req;
+  req.flow.src = p.src;
+  req.flow.dst = p.dst;
+  req.flow.src_port = p.src_port;
+  req.flow.dst_port = p.dst_port;
+  req.flow.proto = p.l4_proto;
+  req.flow.vlan = p.vlan[0];
+  req.port = path_.port_index[m->port];
+  static_assert(sizeof(OffloadRequest) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
+  if (rte_ring_sp_enqueue_elem(offload_ring_, &req, sizeof(req)) == 0) bump(counters_.offload_requests);
+  else bump(counters_.offload_requests_dropped);
+}
+
+void WorkerSlot::send(uint16_t port, rte_mbuf* m) noexcept {
+  TxBuffer& t = tx_[port];
+  t.mbufs[t.count++] = m;
+  bump(counters_.tx);
+  if (t.count == engine::kBurstSize) flush(t);
+}
+
+void WorkerSlot::flush(TxBuffer& t) noexcept {
+  uint16_t sent = 0;
+  uint64_t deadline = 0;
+  while (sent < t.count) {
+    const uint16_t left = static_cast<uint16_t>(t.count - sent);
+    sent += t.shared != nullptr
+                ? static_cast<uint16_t>(rte_ring_mp_enqueue_burst(t.shared, reinterpret_cast<void**>(t.mbufs + sent), left, nullptr))
+                : rte_eth_tx_burst(t.port_id, t.queue, t.mbufs + sent, left);
+    if (sent == t.count) break;
+    // Backpressure: wait for the queue (or the main lcore draining the
+    // shared ring) up to a deadline; past it the link is stuck, so drop and count.
+    const uint64_t now = rte_rdtsc();
+    if (deadline == 0) {
+      deadline = now + path_.tx_wait_cycles;
+      bump(counters_.tx_waits);
+    } else if (now > deadline) {
+      for (uint16_t i = sent; i < t.count; ++i) rte_pktmbuf_free(t.mbufs[i]);
+      bump(counters_.tx_dropped, t.count - sent);
+      break;
+    }
+    rte_pause();
+  }
+  t.count = 0;
+}
+
+void WorkerSlot::flush_all() noexcept {
+  for (TxBuffer& t : tx_) {
+    if (t.count > 0) flush(t);
+  }
+}
+
+void WorkerSlot::publish_snapshot() noexcept {
+  const uint32_t s = snapshot_.seq.load(std::memory_order_relaxed);
+  snapshot_.seq.store(s + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  snapshot_.counters = worker_->counters();
+  snapshot_.active_flows = worker_->active_flows();
+  snapshot_.record_backlog = worker_->record_backlog();
+  snapshot_.seq.store(s + 2, std::memory_order_release);
+}
+
+uint32_t WorkerSlot::record_backlog() const noexcept {
+  for (;;) {
+    const uint32_t s1 = snapshot_.seq.load(std::memory_order_acquire);
+    if (s1 & 1u) continue;
+    const uint32_t n = snapshot_.record_backlog;
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (snapshot_.seq.load(std::memory_order_relaxed) == s1) return n;
+  }
+}
+
+void WorkerSlot::read_snapshot(engine::WorkerCounters& out, uint32_t& active) const noexcept {
+  for (;;) {
+    const uint32_t s1 = snapshot_.seq.load(std::memory_order_acquire);
+    if (s1 & 1u) continue;
+    out = snapshot_.counters;
+    active = snapshot_.active_flows;
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (snapshot_.seq.load(std::memory_order_relaxed) == s1) return;
+  }
+}
+
+}  // namespace ftz::dpdk

@@ -1,0 +1,119 @@
+#pragma once
+// Internal to ftzgate-dp: one worker lcore. It reads its queues (or its
+// distribution ring), runs the engine on bursts of 32 and turns the results
+// into frames on ports. It sees the appliance only through a const
+// PacketPath; everything it writes is its own (counters, snapshot, rings it
+// alone produces into).
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "ftz/drivers/flow_offload.hpp"
+#include "ftz/engine/compliance/worker_accounting.hpp"
+#include "ftz/engine/worker.hpp"
+#include "packet_path.hpp"
+
+namespace ftz::dpdk {
+
+// Counters of the packet path around the engine. Each has one writer (its
+// worker); others read them relaxed (stats, telemetry, end-of-capture).
+struct PathCounters {
+  std::atomic<uint64_t> rx{0};             // packets handed to the engine
+  std::atomic<uint64_t> tx{0};             // frames queued for transmission
+  std::atomic<uint64_t> tx_dropped{0};     // TX queue/ring still full at the deadline
+  std::atomic<uint64_t> tx_waits{0};       // TX bursts that had to wait (backpressure)
+  std::atomic<uint64_t> no_egress{0};      // no paired port to forward to
+  std::atomic<uint64_t> routed{0};
+  std::atomic<uint64_t> route_failed{0};   // VLAN/MAC rewrite impossible (not Ethernet, no headroom)
+  std::atomic<uint64_t> trimmed{0};        // forwarded without bytes the engine trimmed off
+  std::atomic<uint64_t> trim_failed{0};    // could not be trimmed (chained mbuf): dropped
+  std::atomic<uint64_t> mirrored{0};
+  std::atomic<uint64_t> mirror_nombuf{0};
+  std::atomic<uint64_t> resets_sent{0};
+  std::atomic<uint64_t> reset_nombuf{0};
+  std::atomic<uint64_t> channel_vlan_stripped{0};
+  std::atomic<uint64_t> offload_requests{0};
+  std::atomic<uint64_t> offload_requests_dropped{0};
+  std::atomic<int64_t> last_ts_ns{0};      // newest packet time seen
+  std::atomic<uint64_t> generation{0};     // the generation the worker runs
+  std::atomic<uint64_t> peak_flows{0};     // most flows active at once (after a burst)
+};
+
+inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+// A blocked flow seen on an ingress port, for the control lcore to offload.
+struct OffloadRequest {
+  drivers::OffloadFlow flow;
+  uint32_t port = kNoPort;  // index into the port list (32 bits: ring elements are multiples of 4 bytes)
+};
+
+// Engine counters copied by the worker now and then (seqlock), for readers
+// on other threads while it runs.
+struct CounterSnapshot {
+  std::atomic<uint32_t> seq{0};
+  engine::WorkerCounters counters;
+  uint32_t active_flows = 0;
+  uint32_t record_backlog = 0;  // flow records waiting for the event ring
+};
+
+class WorkerSlot {
+ public:
+  // `accounting`: the worker's compliance bank (null when counting is off).
+  WorkerSlot(const PacketPath& path, uint32_t index, std::unique_ptr<engine::Worker> worker,
+             engine::compliance::WorkerAccounting* accounting);
+  int loop() noexcept;  // the lcore function
+  [[nodiscard]] uint32_t index() const noexcept { return index_; }
+  [[nodiscard]] engine::Worker& engine() noexcept { return *worker_; }
+  [[nodiscard]] PathCounters& counters() noexcept { return counters_; }
+  [[nodiscard]] const PathCounters& counters() const noexcept { return counters_; }
+  [[nodiscard]] rte_ring* distribution_ring() const noexcept { return dist_ring_; }
+  void set_distribution_ring(rte_ring* r) noexcept { dist_ring_ = r; }
+  [[nodiscard]] rte_ring* offload_ring() const noexcept { return offload_ring_; }
+  void set_offload_ring(rte_ring* r) noexcept { offload_ring_ = r; }
+  void read_snapshot(engine::WorkerCounters& out, uint32_t& active) const noexcept;
+  [[nodiscard]] uint32_t record_backlog() const noexcept;  // from the last snapshot
+  [[nodiscard]] bool done() const noexcept { return done_.load(std::memory_order_acquire); }
+
+ private:
+  struct TxBuffer {
+    uint16_t port_id = kNoPort;
+    uint16_t queue = 0;
+    rte_ring* shared = nullptr;  // single-queue port shared by the workers: via the main lcore
+    uint16_t count = 0;
+    rte_mbuf* mbufs[engine::kBurstSize];
+  };
+
+  void adopt_generation() noexcept;
+  void process(rte_mbuf** mbufs, uint16_t n) noexcept;
+  void act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v, const engine::PayloadTrim& trim) noexcept;
+  void act_released() noexcept;  // the engine's released() list
+  void send_resets(const engine::ResetPair& pair, uint16_t in_port, uint16_t out_port) noexcept;
+  void request_offload(const rte_mbuf* m) noexcept;
+  void send(uint16_t port, rte_mbuf* m) noexcept;
+  void flush(TxBuffer& t) noexcept;
+  void flush_all() noexcept;
+  void publish_snapshot() noexcept;
+  // The capture record of a replayed packet, else null.
+  const CaptureRecord* capture_record(const rte_mbuf* m) const noexcept;
+
+  const PacketPath& path_;
+  uint32_t index_;
+  std::unique_ptr<engine::Worker> worker_;
+  engine::compliance::WorkerAccounting* accounting_;
+  Published* current_ = nullptr;
+  std::vector<TxBuffer> tx_;  // per port index
+  rte_ring* dist_ring_ = nullptr;
+  rte_ring* offload_ring_ = nullptr;
+  PathCounters counters_;
+  CounterSnapshot snapshot_;
+  std::atomic<bool> done_{false};
+};
+
+}  // namespace ftz::dpdk
