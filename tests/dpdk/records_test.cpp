@@ -1,15 +1,19 @@
 // ftzgate-dp's records and outputs, as an operator runs it on a capture:
-// every flow record written when 12,000 flows end together, write errors
+// every flow record written when 12,000 flows end together, a blocked EVE
+// sink that does not stall forwarding, write errors
 // that are errors (counted, logged, exit status 1), outputs that would
 // overwrite the capture refused, log lines masked, and the published demo
 // token key used only with --demo-token-key.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "dp_runner.hpp"
 
@@ -68,6 +72,72 @@ TEST(DpRecords, TwelveThousandFlowsEndingTogetherAllHaveRecords) {
   EXPECT_EQ(records["backlog_now"], 0) << records;
   EXPECT_GE(records["waits"], 1) << "12,000 records through a ring of 4,096 must have waited";
   EXPECT_EQ(stats["report"]["events_dropped"], 0);
+}
+
+// The logger thread (ARCHITECTURE.md step 9): an EVE sink that does not
+// take its lines — a FIFO nobody reads yet — stalls only the logger. The
+// single-pass replay (the main lcore distributes it, like a port without
+// RSS) is judged to its last packet while the FIFO is full, and once a
+// reader comes every record arrives: none lost.
+TEST(DpRecords, BlockedEveSinkDoesNotStallForwarding) {
+  TempDir dir;
+  const std::string pcap = dir.file("bench.pcap");
+  const auto gen = run(binary("ftzgate-gen") + " bench --flows 1000 --out " + pcap);
+  ASSERT_EQ(gen.status, 0) << gen.output;
+  // "bench.pcap: 1000 flows (...), N packets, ..."
+  const size_t comma = gen.output.find("), ");
+  ASSERT_NE(comma, std::string::npos) << gen.output;
+  const uint64_t packets = std::stoull(gen.output.substr(comma + 3));
+  const std::string fifo = dir.file("eve.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Opened for reading (so the writer's open succeeds) and not read: the
+  // pipe fills after 64 KiB, about 130 of the 2,000 events.
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0);
+  FilePrefix prefix("logger");
+  const std::string cmd = binary("ftzgate-dp") + " --config " + plain_config(dir) + " --demo-token-key --pcap-in " +
+                          pcap + " --eve " + fifo + " --stats " + dir.file("stats.json") + " -- --file-prefix " +
+                          prefix.name() + " --log-level=*:warning";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + dir.file("dp.log") + " 2>&1").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  uint64_t judged = 0;
+  RunResult q;
+  for (int attempt = 0; attempt < 100 && judged < packets; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto replies = telemetry(prefix.name(), &q);
+    if (replies["/ftzgate/stats"].is_object()) judged = replies["/ftzgate/stats"].value("packets", uint64_t{0});
+  }
+  // Now read everything: the run ends (its flows end as the logger drains).
+  ASSERT_EQ(::fcntl(reader, F_SETFL, 0), 0);
+  std::string eve;
+  char buf[65536];
+  for (ssize_t n; (n = ::read(reader, buf, sizeof buf)) > 0;) eve.append(buf, static_cast<size_t>(n));
+  ::close(reader);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_EQ(judged, packets) << "the replay stalled behind the blocked EVE sink\n" << q.output;
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(dir.file("dp.log"));
+  size_t flows = 0, http = 0;
+  std::istringstream lines(eve);
+  for (std::string line; std::getline(lines, line);) {
+    const auto e = nlohmann::json::parse(line);
+    flows += e["event_type"] == "flow";
+    http += e["event_type"] == "http";
+  }
+  const auto stats = nlohmann::json::parse(slurp(dir.file("stats.json")));
+  const auto& records = stats["workers"][0]["records"];
+  EXPECT_EQ(flows, 1000u);
+  EXPECT_EQ(records["written"], 1000) << records;
+  EXPECT_EQ(records["lost"], 0) << records;
+  // App events dropped on a full queue are counted; none here (4,096 slots).
+  EXPECT_EQ(http + stats["report"]["events_dropped"].get<size_t>(), 1000u);
+  EXPECT_EQ(stats["report"]["packets"], packets);
+  EXPECT_GT(stats["outputs"]["eve_max_write_us"].get<uint64_t>(), 100'000u)
+      << "a write waited for the reader: the sink was blocked";
 }
 
 TEST(DpRecords, WriteErrorsAreCountedLoggedAndFailTheRun) {

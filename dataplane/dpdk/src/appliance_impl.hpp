@@ -18,6 +18,7 @@
 #include "ftz/drivers/flow_offload.hpp"
 #include "ftz/report/compliance_desk.hpp"
 #include "ftz/report/output_file.hpp"
+#include "event_logger.hpp"
 #include "packet_path.hpp"
 #include "worker_slot.hpp"
 
@@ -46,15 +47,15 @@ class Appliance : public PacketPath {
   std::unique_ptr<Published> running;   // the generation the workers run (or adopt)
   std::unique_ptr<Published> previous;  // waiting for its grace period
   uint64_t grace_token = 0;
-  std::map<uint64_t, std::shared_ptr<const engine::PolicyGeneration>> generations;  // for event formatting
   std::unique_ptr<report::ComplianceDesk> desk;
   std::vector<report::ComplianceNotice> notices;
   std::vector<std::unique_ptr<drivers::FlowOffload>> offload;  // per port index
-  // EVE: every write checked; a failure is counted, logged (OutputHealth)
-  // and makes the exit code 1, the data plane keeps forwarding
-  // (docs/dpdk.md "Write errors").
-  std::unique_ptr<report::OutputFile> eve;
-  uint64_t events_written = 0;
+  // Drains the workers' events and writes EVE on its own thread. Every
+  // write is checked; a failure is counted, logged (OutputHealth) and makes
+  // the exit code 1, the data plane keeps forwarding (docs/dpdk.md "Write
+  // errors").
+  std::unique_ptr<EventLogger> logger;
+  rte_ring* offload_removals = nullptr;  // logger -> main lcore: rules of ended flows
   // What the operator was last told (warnings are logged when these grow,
   // at most every kWarnEvery).
   struct OutputHealth {
@@ -80,10 +81,7 @@ class Appliance : public PacketPath {
     std::atomic<uint64_t> reloads{0};
     std::atomic<uint64_t> failures{0};
     std::atomic<uint64_t> last_reload_us{0};
-    std::atomic<uint64_t> events{0};
     std::atomic<uint64_t> replayed{0};  // single-pass replay: packets read into the inside port
-    std::atomic<uint64_t> eve_write_errors{0};
-    std::atomic<uint64_t> eve_lines_lost{0};
   } tel;
   std::chrono::steady_clock::time_point started;
   double elapsed_s = 0;  // workers started to workers stopped
@@ -127,8 +125,6 @@ class Appliance : public PacketPath {
       config::LoadedConfig cfg, uint64_t number, std::shared_ptr<const engine::sig::SignatureDatabase> db = nullptr) const;
   void publish(std::unique_ptr<Published> p);
   bool poll_grace();
-  // Formats up to max_per_worker events of each worker (all: at shutdown).
-  void drain_events(uint32_t max_per_worker = 1024);
   void harvest(bool stopped);
   // Reads ports without RSS and spreads their packets over the workers'
   // rings; returns whether packets were pending (receive=false: only pushes

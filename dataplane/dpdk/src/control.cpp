@@ -1,4 +1,4 @@
-// The main lcore: its loop (distribution, shared TX, events, offload
+// The main lcore: its loop (distribution, shared TX, offload
 // requests, reloads, compliance harvests, output health) and the shutdown
 // that ends every flow, writes the outputs and checks them.
 #include <rte_cycles.h>
@@ -9,7 +9,6 @@
 #include <filesystem>
 
 #include "appliance_impl.hpp"
-#include "ftz/engine/eve.hpp"
 
 namespace ftz::dpdk {
 
@@ -29,46 +28,8 @@ int worker_main(void* arg) { return static_cast<WorkerSlot*>(arg)->loop(); }
 
 }  // namespace
 
-void Appliance::drain_events(uint32_t max_per_worker) {
-  std::string line;
-  for (auto& w : workers) {
-    engine::EventQueue& q = w->engine().events();
-    // Bounded per call: a worker producing as fast as this loop formats must
-    // not starve the main lcore's other duties (reloads, distribution).
-    uint32_t taken = 0;
-    while (taken++ < max_per_worker) {
-      const engine::Event* e = q.front();
-      if (e == nullptr) break;
-      if (eve) {
-        auto it = generations.find(e->generation);
-        const engine::PolicyGeneration& gen = it != generations.end() ? *it->second : *running->gen;
-        line.clear();
-        engine::format_eve(*e, gen, line);
-        line += '\n';
-        eve->write(line);
-      }
-      if (e->type == engine::EventType::kFlow &&
-          (e->verdict.action == engine::Action::kBlock || e->verdict.action == engine::Action::kReset)) {
-        // The flow ended: its offloaded drop rules (both directions) go.
-        drivers::OffloadFlow f{e->src, e->dst, e->src_port, e->dst_port, e->proto, e->vlan[0]};
-        drivers::OffloadFlow r{e->dst, e->src, e->dst_port, e->src_port, e->proto, e->vlan[0]};
-        for (auto& o : offload) {
-          if (o) {
-            o->remove(f);
-            o->remove(r);
-          }
-        }
-      }
-      ++events_written;
-      q.pop();
-      tel.events.store(events_written, std::memory_order_relaxed);
-    }
-  }
-}
-
 void Appliance::check_health(bool final) {
   const auto now = std::chrono::steady_clock::now();
-  if (eve) eve->flush();  // a full disk shows now, not at exit
   uint64_t refused = 0, backlogged = 0, backlog_now = 0;
   for (auto& w : workers) {
     engine::WorkerCounters c;
@@ -82,18 +43,14 @@ void Appliance::check_health(bool final) {
     backlogged += c.records_backlogged;
     backlog_now += final ? w->engine().record_backlog() : w->record_backlog();
   }
-  const uint64_t eve_errors = eve ? eve->write_errors() : 0;
-  if (eve) {
-    tel.eve_write_errors.store(eve_errors, std::memory_order_relaxed);
-    tel.eve_lines_lost.store(eve->lines_lost(), std::memory_order_relaxed);
-  }
+  const uint64_t eve_errors = logger->write_errors();
   const bool news = eve_errors > health.eve_errors || refused > health.records_refused ||
                     backlogged > health.records_backlogged;
   if (!news || (!final && now < health.next_warning)) return;
   if (eve_errors > health.eve_errors) {
     std::fprintf(stderr, "ftzgate-dp: warning: events are being lost: %s (%llu write errors, %llu event lines lost)\n",
-                 eve->error().c_str(), static_cast<unsigned long long>(eve_errors),
-                 static_cast<unsigned long long>(eve->lines_lost()));
+                 logger->first_error().c_str(), static_cast<unsigned long long>(eve_errors),
+                 static_cast<unsigned long long>(logger->lines_lost()));
   }
   if (refused > health.records_refused || backlogged > health.records_backlogged) {
     std::fprintf(stderr,
@@ -119,13 +76,8 @@ void Appliance::harvest(bool stopped) {
   const bool live = options.pcap_in.empty() || options.loop;
   const int64_t now = live ? clock_ns() : newest_packet_ns();
   if (now == 0) return;
-  std::string line;
   for (report::ComplianceNotice& n : desk->harvest(now, stopped)) {
-    if (eve) {
-      line = report::format_notice_eve(n);
-      line += '\n';
-      eve->write(line);
-    }
+    logger->post_notice(n);
     notices.push_back(std::move(n));
   }
 }
@@ -139,9 +91,20 @@ void Appliance::serve_offload() {
       if (req.port < offload.size() && offload[req.port]) offload[req.port]->install(req.flow);
     }
   }
+  // Flows that ended (the logger saw their records): their rules go.
+  drivers::OffloadFlow f;
+  while (offload_removals != nullptr && rte_ring_sc_dequeue_elem(offload_removals, &f, sizeof(f)) == 0) {
+    for (auto& o : offload) {
+      if (o) o->remove(f);
+    }
+  }
 }
 
 int run_appliance(Appliance& a) {
+  if (auto ok = a.logger->start(); !ok) {
+    std::fprintf(stderr, "ftzgate-dp: %s\n", ok.error().c_str());
+    return 1;
+  }
   unsigned lcore = 0;
   uint32_t w = 0;
   RTE_LCORE_FOREACH_WORKER(lcore) {
@@ -159,7 +122,6 @@ int run_appliance(Appliance& a) {
     if (!a.fatal.empty()) break;
     bool busy = a.distribute(true);
     busy = a.drain_shared_tx() || busy;
-    a.drain_events();
     a.serve_offload();
     a.poll_reload();
     if (now >= next_harvest) {
@@ -174,9 +136,11 @@ int run_appliance(Appliance& a) {
   while (a.distribute(false)) a.drain_shared_tx();
   a.replay_end_ns.store(a.replay.last_ts_ns, std::memory_order_release);
   a.stopping.store(true);
+  // The logger drains the workers' events meanwhile (flows end as their
+  // queues have room).
   for (;;) {
     a.drain_shared_tx();
-    a.drain_events();
+    a.serve_offload();
     bool all_done = true;
     for (const auto& slot : a.workers) all_done = all_done && slot->done();
     if (all_done) break;
@@ -186,16 +150,17 @@ int run_appliance(Appliance& a) {
   while (a.drain_shared_tx()) {
   }
   a.poll_grace();
-  a.drain_events(UINT32_MAX);
-  a.serve_offload();
   a.harvest(true);
+  // Every event and notice is written before the file closes.
+  a.logger->stop();
+  a.serve_offload();
   int rc = 0;
   // Events first: --stats reports whether they all reached the file.
-  if (a.eve) {
-    if (auto closed = a.eve->close(); !closed) {
+  if (report::OutputFile* eve = a.logger->eve()) {
+    if (auto closed = eve->close(); !closed) {
       std::fprintf(stderr, "ftzgate-dp: %s (%llu event lines not written)\n", closed.error().c_str(),
-                   static_cast<unsigned long long>(a.eve->lines_lost()));
-      a.health.eve_errors = a.eve->write_errors();  // said just now
+                   static_cast<unsigned long long>(eve->lines_lost()));
+      a.health.eve_errors = eve->write_errors();  // said just now
       rc = 1;
     }
   }

@@ -77,8 +77,7 @@ tl::expected<std::unique_ptr<Published>, std::string> Appliance::build_published
 
 void Appliance::publish(std::unique_ptr<Published> p) {
   Published* raw = p.get();
-  generations[raw->number] = raw->gen;
-  while (generations.size() > 8) generations.erase(generations.begin());  // events of older flows are long gone
+  logger->add_generation(raw->number, raw->gen);  // before any worker can stamp an event with it
   previous = std::move(running);
   running = std::move(p);
   published.store(raw, std::memory_order_release);
@@ -101,7 +100,6 @@ bool Appliance::poll_grace() {
   tel.last_reload_us.store(static_cast<uint64_t>(reload.last_ms * 1000), std::memory_order_relaxed);
   std::fprintf(stderr, "ftzgate-dp: generation %llu running on %zu workers (%.1f ms after SIGHUP, build %.1f ms)\n",
                static_cast<unsigned long long>(running->number), workers.size(), reload.last_ms, reload.last_build_ms);
-  drain_events();
   previous.reset();
   return true;
 }

@@ -16,6 +16,8 @@ namespace ftz::dpdk {
 Appliance::Appliance(const DpOptions& o, drivers::HardwareProfile p) : PacketPath(o, std::move(p)) {}
 
 Appliance::~Appliance() {
+  logger.reset();  // its thread reads the workers' queues and the removal ring
+  rte_ring_free(offload_removals);
   for (rte_ring* r : shared_tx) rte_ring_free(r);
   for (auto& w : workers) {
     rte_ring_free(w->distribution_ring());
@@ -162,14 +164,24 @@ tl::expected<AppliancePtr, StartError> start_appliance(const DpOptions& options,
       a->offload[p] = std::make_unique<drivers::FlowOffload>(a->ports[p].id, a->profile.offload_rules);
     }
   }
+  std::unique_ptr<report::OutputFile> eve;
   if (!options.eve.empty()) {
-    auto eve = report::OutputFile::open(options.eve);
-    if (!eve) return tl::unexpected(StartError{2, eve.error()});
-    a->eve = std::move(*eve);
+    auto opened = report::OutputFile::open(options.eve);
+    if (!opened) return tl::unexpected(StartError{2, opened.error()});
+    eve = std::move(*opened);
   }
+  if (a->profile.offload_rules > 0) {
+    static_assert(sizeof(drivers::OffloadFlow) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
+    a->offload_removals = rte_ring_create_elem("ftz_offl_end", sizeof(drivers::OffloadFlow), kOffloadRingSize,
+                                               static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (a->offload_removals == nullptr) return tl::unexpected(device_error(std::string("offload ring: ") + rte_strerror(rte_errno)));
+  }
+  std::vector<engine::EventQueue*> queues;
+  for (auto& w : a->workers) queues.push_back(&w->engine().events());
+  a->logger = std::make_unique<EventLogger>(std::move(queues), std::move(eve), a->offload_removals);
   if (stop_requested()) return tl::unexpected(interrupted());
   (*first)->requested = std::chrono::steady_clock::now();
-  a->generations[1] = (*first)->gen;
+  a->logger->add_generation(1, (*first)->gen);
   a->running = std::move(*first);
   a->published.store(a->running.get(), std::memory_order_release);
   register_telemetry(*a);

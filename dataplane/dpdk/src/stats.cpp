@@ -150,7 +150,7 @@ report::InspectSummary run_summary(Appliance& a) {
   }
   s.packets = s.counters.packets;
   s.bytes = s.counters.bytes;
-  s.events = a.events_written;
+  s.events = a.logger->events();
   s.compliance = a.desk->rows();
   s.compliance_note = a.desk->note();
   s.notices = a.notices;
@@ -203,6 +203,7 @@ std::string stats_json(Appliance& a) {
   json workers = json::array();
   for (auto& w : a.workers) workers.push_back(worker_json(*w, true));
   const report::InspectSummary s = run_summary(a);
+  const report::OutputFile* eve = a.logger->eve();
   json out{{"elapsed_s", a.elapsed_s},
            {"ports", ports},
            {"workers", workers},
@@ -213,9 +214,10 @@ std::string stats_json(Appliance& a) {
            {"offload", offload_json(a)},
            {"outputs",
             {{"eve", a.options.eve},
-             {"eve_write_errors", a.eve ? a.eve->write_errors() : 0},
-             {"eve_lines_lost", a.eve ? a.eve->lines_lost() : 0},
-             {"eve_error", a.eve ? a.eve->error() : std::string()}}},
+             {"eve_write_errors", eve != nullptr ? eve->write_errors() : 0},
+             {"eve_lines_lost", eve != nullptr ? eve->lines_lost() : 0},
+             {"eve_error", eve != nullptr ? eve->error() : std::string()},
+             {"eve_max_write_us", a.logger->max_write_us()}}},
            {"report", json::parse(report::format_report_json(s))}};
   return masked(out).dump(2);
 }

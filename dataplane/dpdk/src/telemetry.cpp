@@ -73,13 +73,13 @@ int stats_cmd(const char*, const char*, rte_tel_data* d) {
   add(d, "active_flows", flows);
   add(d, "alerts", alerts);
   add(d, "tx_dropped", tx_dropped);
-  add(d, "events", a->tel.events.load(std::memory_order_relaxed));
+  add(d, "events", a->logger->events());
   add(d, "records_backlogged", backlogged);
   add(d, "records_backlog_now", backlog);
   add(d, "records_refused", refused);
   add(d, "records_lost", lost);
-  add(d, "eve_write_errors", a->tel.eve_write_errors.load(std::memory_order_relaxed));
-  add(d, "eve_lines_lost", a->tel.eve_lines_lost.load(std::memory_order_relaxed));
+  add(d, "eve_write_errors", a->logger->write_errors());
+  add(d, "eve_lines_lost", a->logger->lines_lost());
   add(d, "generation", a->tel.generation.load(std::memory_order_relaxed));
   return 0;
 }
