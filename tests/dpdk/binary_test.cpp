@@ -297,6 +297,15 @@ TEST(DpReload, SighupStormWhileTrafficRunsLosesNothing) {
   EXPECT_GE(s["reload"]["reloads"].get<uint64_t>(), 10u) << output;
   EXPECT_EQ(s["reload"]["failures"], 0);
   EXPECT_GT(w["rejudged"].get<uint64_t>(), 0u);
+  // The reload goal's figure: the largest gap between the worker's burst
+  // starts next to a switch, bounded by the run's largest gap and well
+  // under the 7 s run (it measures passes, not the run).
+  const double reload_gap = s["reload"]["max_burst_gap_us"];
+  const double run_gap = w["path"]["max_burst_gap_us"];
+  EXPECT_GT(reload_gap, 0.0);
+  EXPECT_EQ(reload_gap, w["path"]["reload_burst_gap_us"].get<double>()) << "one worker: its gap is the appliance's";
+  EXPECT_LE(reload_gap, run_gap);
+  EXPECT_LT(run_gap, 1e6) << "a gap of a second or more is not a gap between bursts";
   std::cout << "reloads " << s["reload"].dump() << "\n";
 }
 

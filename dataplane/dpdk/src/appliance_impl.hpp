@@ -92,6 +92,13 @@ class Appliance : public PacketPath {
     uint16_t count = 0;
   };
   std::vector<uint16_t> distributed_ports;  // port indices the main lcore reads
+  // Frames a full TX queue of a shared-queue port did not take from the
+  // main lcore (per port index), and the same for telemetry's thread.
+  std::vector<uint64_t> shared_tx_dropped;
+  std::unique_ptr<std::atomic<uint64_t>[]> tel_shared_tx_dropped;
+  [[nodiscard]] uint64_t shared_tx_dropped_now(size_t p) const noexcept {
+    return tel_shared_tx_dropped ? tel_shared_tx_dropped[p].load(std::memory_order_relaxed) : 0;
+  }
   std::vector<Stash> stash;                 // per port index
   uint64_t distributed = 0;
   uint64_t distribution_waits = 0;

@@ -13,6 +13,10 @@
 
 namespace ftz::dpdk {
 
+namespace {
+constexpr int kSharedTxBursts = 8;
+}  // namespace
+
 uint16_t Appliance::push_stash(Stash& s) {
   if (workers.size() == 1) {
     // One worker: the burst goes whole or waits, so the worker judges the
@@ -161,13 +165,22 @@ bool Appliance::drain_shared_tx() {
   rte_mbuf* mbufs[engine::kBurstSize];
   for (size_t p = 0; p < shared_tx.size(); ++p) {
     if (shared_tx[p] == nullptr) continue;
-    const unsigned n = rte_ring_sc_dequeue_burst(shared_tx[p], reinterpret_cast<void**>(mbufs), engine::kBurstSize, nullptr);
-    uint16_t sent = 0;
-    while (sent < n) {
-      sent += rte_eth_tx_burst(ports[p].id, 0, mbufs + sent, static_cast<uint16_t>(n - sent));
-      if (sent < n) rte_pause();  // the ring behind us applies the backpressure to the workers
+    // A few bursts per call: the ring empties at the workers' pace, and a
+    // port that takes nothing costs one burst each time.
+    for (int burst = 0; burst < kSharedTxBursts; ++burst) {
+      const unsigned n = rte_ring_sc_dequeue_burst(shared_tx[p], reinterpret_cast<void**>(mbufs), engine::kBurstSize, nullptr);
+      if (n == 0) break;
+      busy = true;
+      const uint16_t sent = rte_eth_tx_burst(ports[p].id, 0, mbufs, static_cast<uint16_t>(n));
+      if (sent < n) {
+        // A full queue: dropped and counted, never waited on (a stuck port
+        // must not stall distribution and the other ports).
+        rte_pktmbuf_free_bulk(mbufs + sent, n - sent);
+        shared_tx_dropped[p] += n - sent;
+        tel_shared_tx_dropped[p].store(shared_tx_dropped[p], std::memory_order_relaxed);
+        break;
+      }
     }
-    busy = busy || n > 0;
   }
   return busy;
 }

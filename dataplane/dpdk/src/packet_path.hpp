@@ -72,7 +72,6 @@ struct PacketPath {
   uint64_t tsc_hz = 0;
   uint64_t tsc0 = 0;
   int64_t unix0_ns = 0;
-  uint64_t tx_wait_cycles = 0;
   uint64_t drain_cycles = 0;
   // Unix time now, from the TSC (no system call).
   [[nodiscard]] int64_t clock_ns() const noexcept;

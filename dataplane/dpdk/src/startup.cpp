@@ -57,6 +57,8 @@ tl::expected<void, StartError> start_ports(Appliance& a) {
 
 tl::expected<void, StartError> make_rings(Appliance& a) {
   a.shared_tx.assign(a.ports.size(), nullptr);
+  a.shared_tx_dropped.assign(a.ports.size(), 0);
+  a.tel_shared_tx_dropped = std::make_unique<std::atomic<uint64_t>[]>(a.ports.size());
   a.stash.resize(a.ports.size());
   for (size_t p = 0; p < a.ports.size(); ++p) {
     if (a.ports[p].tx_queues < a.nworkers) {
@@ -92,7 +94,6 @@ tl::expected<AppliancePtr, StartError> start_appliance(const DpOptions& options,
   a->tsc0 = rte_rdtsc();
   a->unix0_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                     std::chrono::system_clock::now().time_since_epoch()).count();
-  a->tx_wait_cycles = a->tsc_hz / 1000;  // 1 ms
   a->drain_cycles = a->tsc_hz / 1'000'000 * a->profile.tx_drain_us;
 
   a->pool = rte_pktmbuf_pool_create("ftz_mbufs", a->profile.mbufs, a->profile.mbuf_cache, 0,

@@ -22,12 +22,12 @@ const char* role_name(engine::PortRole r) {
   return "?";
 }
 
-json path_json(const PathCounters& c) {
+json path_json(const PathCounters& c, uint64_t tsc_hz) {
   auto v = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   return json{{"rx", v(c.rx)},
               {"tx", v(c.tx)},
               {"tx_dropped", v(c.tx_dropped)},
-              {"tx_waits", v(c.tx_waits)},
+              {"tx_full_bursts", v(c.tx_full_bursts)},
               {"no_egress", v(c.no_egress)},
               {"routed", v(c.routed)},
               {"route_failed", v(c.route_failed)},
@@ -40,8 +40,13 @@ json path_json(const PathCounters& c) {
               {"channel_vlan_stripped", v(c.channel_vlan_stripped)},
               {"offload_requests", v(c.offload_requests)},
               {"offload_requests_dropped", v(c.offload_requests_dropped)},
+              {"offload_requests_repeated", v(c.offload_requests_repeated)},
               {"generation", v(c.generation)},
-              {"peak_flows", v(c.peak_flows)}};
+              {"peak_flows", v(c.peak_flows)},
+              // The largest time between two burst starts (µs): over the
+              // run, and next to a generation switch (reload goal, issue 9).
+              {"max_burst_gap_us", static_cast<double>(v(c.max_gap_cycles)) * 1e6 / static_cast<double>(tsc_hz)},
+              {"reload_burst_gap_us", static_cast<double>(v(c.reload_gap_cycles)) * 1e6 / static_cast<double>(tsc_hz)}};
 }
 
 }  // namespace
@@ -63,7 +68,7 @@ json port_json(const Port& p) {
               {"queues_tx", q_tx},            {"xstats", x}};
 }
 
-json worker_json(WorkerSlot& w, bool stopped) {
+json worker_json(WorkerSlot& w, bool stopped, uint64_t tsc_hz) {
   engine::WorkerCounters c;
   uint32_t active = 0;
   if (stopped) {
@@ -101,11 +106,16 @@ json worker_json(WorkerSlot& w, bool stopped) {
                 {"backlog_now", stopped ? w.engine().record_backlog() : w.record_backlog()},
                 {"refused", c.records_refused},
                 {"lost", c.records_lost}}},
-              {"path", path_json(w.counters())}};
+              {"path", path_json(w.counters(), tsc_hz)}};
 }
 
 json reload_json(const Appliance& a) {
+  // The reload goal's figure: the largest gap between a worker's burst
+  // starts next to a generation switch, over all workers and reloads.
+  uint64_t gap = 0;
+  for (const auto& w : a.workers) gap = std::max(gap, w->counters().reload_gap_cycles.load(std::memory_order_relaxed));
   return json{{"generation", a.running->number},
+              {"max_burst_gap_us", static_cast<double>(gap) * 1e6 / static_cast<double>(a.tsc_hz)},
               {"reloads", a.reload.reloads},
               {"failures", a.reload.failures},
               {"last_error", a.reload.last_error},
@@ -198,10 +208,15 @@ std::string stats_json(Appliance& a) {
       p["rx_packets"] = p["rx_packets"].get<uint64_t>() + a.replay.read;
       p["rx_bytes"] = p["rx_bytes"].get<uint64_t>() + a.replay.bytes;
     }
+    // Frames the port's full TX queue did not take (dropped, never waited
+    // on): from the workers, and from the main lcore for a shared queue.
+    uint64_t full = a.shared_tx_dropped.empty() ? 0 : a.shared_tx_dropped[i];
+    for (auto& w : a.workers) full += w->tx_port_dropped(i);
+    p["tx_full_dropped"] = full;
     ports.push_back(std::move(p));
   }
   json workers = json::array();
-  for (auto& w : a.workers) workers.push_back(worker_json(*w, true));
+  for (auto& w : a.workers) workers.push_back(worker_json(*w, true, a.tsc_hz));
   const report::InspectSummary s = run_summary(a);
   const report::OutputFile* eve = a.logger->eve();
   json out{{"elapsed_s", a.elapsed_s},

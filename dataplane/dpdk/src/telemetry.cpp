@@ -73,6 +73,13 @@ int stats_cmd(const char*, const char*, rte_tel_data* d) {
   add(d, "active_flows", flows);
   add(d, "alerts", alerts);
   add(d, "tx_dropped", tx_dropped);
+  // Per port (index in the profile): one stuck port shows on its own.
+  for (size_t p = 0; p < a->ports.size(); ++p) {
+    uint64_t full = a->shared_tx_dropped_now(p);
+    for (auto& w : a->workers) full += w->tx_port_dropped(p);
+    const std::string name = "tx_full_dropped_port" + std::to_string(p);
+    add(d, name.c_str(), full);
+  }
   add(d, "events", a->logger->events());
   add(d, "records_backlogged", backlogged);
   add(d, "records_backlog_now", backlog);
@@ -109,6 +116,8 @@ int workers_cmd(const char*, const char*, rte_tel_data* d) {
     add(c, "alerts", k.alerts);
     add(c, "tx_dropped", w->counters().tx_dropped.load(std::memory_order_relaxed));
     add(c, "generation", w->counters().generation.load(std::memory_order_relaxed));
+    add(c, "max_burst_gap_us", w->counters().max_gap_cycles.load(std::memory_order_relaxed) * 1'000'000 / a->tsc_hz);
+    add(c, "reload_burst_gap_us", w->counters().reload_gap_cycles.load(std::memory_order_relaxed) * 1'000'000 / a->tsc_hz);
     const std::string name = "worker" + std::to_string(w->index());
     rte_tel_data_add_dict_container(d, name.c_str(), c, 0);
   }

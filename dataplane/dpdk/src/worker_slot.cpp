@@ -18,6 +18,23 @@ namespace ftz::dpdk {
 
 namespace {
 
+// The request's identity for the once-per-flow cache: FNV-1a over its
+// fields (not its bytes: the struct has padding).
+uint64_t offload_key(const OffloadRequest& r) noexcept {
+  uint64_t h = 1469598103934665603ull;
+  const auto mix = [&h](uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i, v >>= 8) h = (h ^ (v & 0xff)) * 1099511628211ull;
+  };
+  for (uint8_t b : r.flow.src.bytes) mix(b, 1);
+  for (uint8_t b : r.flow.dst.bytes) mix(b, 1);
+  mix(r.flow.src_port, 2);
+  mix(r.flow.dst_port, 2);
+  mix(r.flow.proto, 1);
+  mix(r.flow.vlan, 2);
+  mix(r.port, 4);
+  return h | 1;  // 0 marks an empty slot
+}
+
 // What the NIC verified (RX checksum offload): the engine computes only what
 // it does not know (UNKNOWN, or a PMD without the offload).
 uint8_t checksum_hints(uint64_t ol_flags) noexcept {
@@ -35,7 +52,10 @@ uint8_t checksum_hints(uint64_t ol_flags) noexcept {
 
 WorkerSlot::WorkerSlot(const PacketPath& path, uint32_t index, std::unique_ptr<engine::Worker> worker,
                        engine::compliance::WorkerAccounting* accounting)
-    : path_(path), index_(index), worker_(std::move(worker)), accounting_(accounting), tx_(path.ports.size()) {
+    : path_(path), index_(index), worker_(std::move(worker)), accounting_(accounting),
+      tx_(std::make_unique<TxBuffer[]>(path.ports.size())),
+      nports_(path.ports.size()),
+      recent_offload_(std::make_unique<RecentOffload[]>(kRecentOffloads)) {
   for (size_t p = 0; p < path.ports.size(); ++p) {
     TxBuffer& t = tx_[p];
     t.port_id = path.ports[p].id;
@@ -50,14 +70,28 @@ const CaptureRecord* WorkerSlot::capture_record(const rte_mbuf* m) const noexcep
   return RTE_MBUF_DYNFIELD(m, c.offset, const CaptureRecord*);
 }
 
-void WorkerSlot::adopt_generation() noexcept {
+bool WorkerSlot::adopt_generation() noexcept {
   Published* p = path_.published.load(std::memory_order_acquire);
-  if (p == current_) return;
+  if (p == current_) return false;
   // Streams of a changed signature database are closed under the old one;
   // the worker keeps the old scanner alive until the control side frees it.
   p->retired[index_] = worker_->set_generation(p->gen, std::move(p->scanners[index_]));
   current_ = p;
   counters_.generation.store(p->number, std::memory_order_relaxed);
+  return true;
+}
+
+void WorkerSlot::note_gap(uint64_t gap, bool around_reload) noexcept {
+  // Reload goal (issue 9, goal 4): the largest time between two burst
+  // starts of this worker, over the run and next to a generation switch
+  // (the switch happens at a burst start; its cost falls in the gap that
+  // ends at the next one). Kept in cycles, converted by readers.
+  if (gap > counters_.max_gap_cycles.load(std::memory_order_relaxed)) {
+    counters_.max_gap_cycles.store(gap, std::memory_order_relaxed);
+  }
+  if (around_reload && gap > counters_.reload_gap_cycles.load(std::memory_order_relaxed)) {
+    counters_.reload_gap_cycles.store(gap, std::memory_order_relaxed);
+  }
 }
 
 int WorkerSlot::loop() noexcept {
@@ -72,8 +106,14 @@ int WorkerSlot::loop() noexcept {
     if (port.hw_rss) queues.emplace_back(port.id, static_cast<uint16_t>(index_));
     else if (path_.nworkers == 1) queues.emplace_back(port.id, 0);
   }
+  uint64_t last_start = rte_rdtsc();
+  bool adopted = false;  // the previous burst start switched generations
   while (!path_.stopping.load(std::memory_order_relaxed)) {
-    adopt_generation();
+    const uint64_t start = rte_rdtsc();
+    const bool adopting = adopt_generation();
+    note_gap(start - last_start, adopted || adopting);
+    last_start = start;
+    adopted = adopting;
     bool busy = false;
     for (const auto& [port, queue] : queues) {
       const uint16_t n = rte_eth_rx_burst(port, queue, mbufs, engine::kBurstSize);
@@ -292,6 +332,20 @@ void WorkerSlot::request_offload(const rte_mbuf* m) noexcept {
   req.flow.proto = p.l4_proto;
   req.flow.vlan = p.vlan[0];
   req.port = path_.port_index[m->port];
+  // Once per flow, not per blocked packet: a flow asked for within the last
+  // second is not asked for again (the cache is direct-mapped by the
+  // flow's hash; a collision costs one more request, which the main lcore
+  // counts as a duplicate). After a second it may be asked again, so a
+  // later flow on the same tuple, whose predecessor's rule went with it,
+  // still gets one.
+  const uint64_t key = offload_key(req);
+  RecentOffload& slot = recent_offload_[key % kRecentOffloads];
+  const uint64_t now = rte_rdtsc();
+  if (slot.key == key && now - slot.tsc < path_.tsc_hz) {
+    bump(counters_.offload_requests_repeated);
+    return;
+  }
+  slot = RecentOffload{key, now};
   static_assert(sizeof(OffloadRequest) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
   if (rte_ring_sp_enqueue_elem(offload_ring_, &req, sizeof(req)) == 0) bump(counters_.offload_requests);
   else bump(counters_.offload_requests_dropped);
@@ -305,33 +359,26 @@ void WorkerSlot::send(uint16_t port, rte_mbuf* m) noexcept {
 }
 
 void WorkerSlot::flush(TxBuffer& t) noexcept {
-  uint16_t sent = 0;
-  uint64_t deadline = 0;
-  while (sent < t.count) {
+  const uint16_t sent =
+      t.shared != nullptr
+          ? static_cast<uint16_t>(rte_ring_mp_enqueue_burst(t.shared, reinterpret_cast<void**>(t.mbufs), t.count, nullptr))
+          : rte_eth_tx_burst(t.port_id, t.queue, t.mbufs, t.count);
+  if (sent < t.count) [[unlikely]] {
+    // A full queue (or shared ring): the rest is dropped and counted against
+    // the port. Never waited on: a stuck or slow port must not stall this
+    // worker's RX and its other ports (the NIC's own queue absorbs bursts).
     const uint16_t left = static_cast<uint16_t>(t.count - sent);
-    sent += t.shared != nullptr
-                ? static_cast<uint16_t>(rte_ring_mp_enqueue_burst(t.shared, reinterpret_cast<void**>(t.mbufs + sent), left, nullptr))
-                : rte_eth_tx_burst(t.port_id, t.queue, t.mbufs + sent, left);
-    if (sent == t.count) break;
-    // Backpressure: wait for the queue (or the main lcore draining the
-    // shared ring) up to a deadline; past it the link is stuck, so drop and count.
-    const uint64_t now = rte_rdtsc();
-    if (deadline == 0) {
-      deadline = now + path_.tx_wait_cycles;
-      bump(counters_.tx_waits);
-    } else if (now > deadline) {
-      for (uint16_t i = sent; i < t.count; ++i) rte_pktmbuf_free(t.mbufs[i]);
-      bump(counters_.tx_dropped, t.count - sent);
-      break;
-    }
-    rte_pause();
+    rte_pktmbuf_free_bulk(t.mbufs + sent, left);
+    bump(counters_.tx_dropped, left);
+    bump(counters_.tx_full_bursts);
+    bump(t.dropped, left);
   }
   t.count = 0;
 }
 
 void WorkerSlot::flush_all() noexcept {
-  for (TxBuffer& t : tx_) {
-    if (t.count > 0) flush(t);
+  for (size_t p = 0; p < nports_; ++p) {
+    if (tx_[p].count > 0) flush(tx_[p]);
   }
 }
 

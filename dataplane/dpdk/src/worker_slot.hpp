@@ -25,8 +25,8 @@ namespace ftz::dpdk {
 struct PathCounters {
   std::atomic<uint64_t> rx{0};             // packets handed to the engine
   std::atomic<uint64_t> tx{0};             // frames queued for transmission
-  std::atomic<uint64_t> tx_dropped{0};     // TX queue/ring still full at the deadline
-  std::atomic<uint64_t> tx_waits{0};       // TX bursts that had to wait (backpressure)
+  std::atomic<uint64_t> tx_dropped{0};     // frames a full TX queue/ring did not take (dropped)
+  std::atomic<uint64_t> tx_full_bursts{0};  // TX bursts that found the queue/ring full
   std::atomic<uint64_t> no_egress{0};      // no paired port to forward to
   std::atomic<uint64_t> routed{0};
   std::atomic<uint64_t> route_failed{0};   // VLAN/MAC rewrite impossible (not Ethernet, no headroom)
@@ -39,9 +39,15 @@ struct PathCounters {
   std::atomic<uint64_t> channel_vlan_stripped{0};
   std::atomic<uint64_t> offload_requests{0};
   std::atomic<uint64_t> offload_requests_dropped{0};
+  std::atomic<uint64_t> offload_requests_repeated{0};  // blocked packets of a flow asked for in the last second
   std::atomic<int64_t> last_ts_ns{0};      // newest packet time seen
   std::atomic<uint64_t> generation{0};     // the generation the worker runs
   std::atomic<uint64_t> peak_flows{0};     // most flows active at once (after a burst)
+  // The largest time between two of this worker's burst starts (loop
+  // passes), in TSC cycles: over the run, and the two gaps next to each
+  // generation switch.
+  std::atomic<uint64_t> max_gap_cycles{0};
+  std::atomic<uint64_t> reload_gap_cycles{0};
 };
 
 inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) noexcept {
@@ -78,6 +84,10 @@ class WorkerSlot {
   [[nodiscard]] rte_ring* offload_ring() const noexcept { return offload_ring_; }
   void set_offload_ring(rte_ring* r) noexcept { offload_ring_ = r; }
   void read_snapshot(engine::WorkerCounters& out, uint32_t& active) const noexcept;
+  // Frames port `p` (index) could not take from this worker (full queue).
+  [[nodiscard]] uint64_t tx_port_dropped(size_t p) const noexcept {
+    return tx_[p].dropped.load(std::memory_order_relaxed);
+  }
   [[nodiscard]] uint32_t record_backlog() const noexcept;  // from the last snapshot
   [[nodiscard]] bool done() const noexcept { return done_.load(std::memory_order_acquire); }
 
@@ -88,9 +98,17 @@ class WorkerSlot {
     rte_ring* shared = nullptr;  // single-queue port shared by the workers: via the main lcore
     uint16_t count = 0;
     rte_mbuf* mbufs[engine::kBurstSize];
+    std::atomic<uint64_t> dropped{0};  // frames a full queue did not take
   };
+  struct RecentOffload {
+    uint64_t key = 0;
+    uint64_t tsc = 0;
+  };
+  static constexpr size_t kRecentOffloads = 1024;
 
-  void adopt_generation() noexcept;
+  // Switches to the published generation if it changed; whether it did.
+  bool adopt_generation() noexcept;
+  void note_gap(uint64_t gap_cycles, bool around_reload) noexcept;
   void process(rte_mbuf** mbufs, uint16_t n) noexcept;
   void act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v, const engine::PayloadTrim& trim) noexcept;
   void act_released() noexcept;  // the engine's released() list
@@ -108,7 +126,9 @@ class WorkerSlot {
   std::unique_ptr<engine::Worker> worker_;
   engine::compliance::WorkerAccounting* accounting_;
   Published* current_ = nullptr;
-  std::vector<TxBuffer> tx_;  // per port index
+  std::unique_ptr<TxBuffer[]> tx_;  // per port index (atomics: not movable, so not a vector)
+  size_t nports_;
+  std::unique_ptr<RecentOffload[]> recent_offload_;  // flows asked to offload lately
   rte_ring* dist_ring_ = nullptr;
   rte_ring* offload_ring_ = nullptr;
   PathCounters counters_;
