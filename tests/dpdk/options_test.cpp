@@ -32,11 +32,16 @@ TEST(DpOptions, ParsesEveryOptionAndPassesEalArgumentsThrough) {
 
 TEST(DpOptions, RejectsWithAMessageNamingTheArgument) {
   EXPECT_EQ(parse({}).error(), "--config is required");
-  EXPECT_EQ(parse({"--config", "c", "--frob"}).error(), "unknown argument --frob");
-  EXPECT_EQ(parse({"--config"}).error(), "--config needs a value");
+  // CLI11's wording (issue 9: one argument parser for the tools).
+  EXPECT_EQ(parse({"--config", "c", "--frob"}).error(), "The following argument was not expected: --frob");
+  EXPECT_EQ(parse({"--config"}).error(), "--config: 1 required TEXT missing");
   EXPECT_EQ(parse({"--config", "c", "--duration", "soon", "--pcap-in", "x"}).error(),
             "--duration: 'soon' is not a non-negative number");
-  EXPECT_EQ(parse({"--config", "c", "--workers", "0", "--pcap-in", "x"}).error(), "--workers: must be 1..64");
+  EXPECT_EQ(parse({"--config", "c", "--duration", "-1", "--pcap-in", "x"}).error(),
+            "--duration: '-1' is not a non-negative number");
+  EXPECT_EQ(parse({"--config", "c", "--workers", "0", "--pcap-in", "x"}).error(), "--workers: Value 0 not in range 1 to 64");
+  EXPECT_EQ(parse({"--config", "c", "--workers", "65", "--pcap-in", "x"}).error(), "--workers: Value 65 not in range 1 to 64");
+  EXPECT_FALSE(parse({"--config", "c", "stray", "--pcap-in", "x"})) << "a positional before -- is not EAL's";
   EXPECT_EQ(parse({"--config", "c", "--loop", "--profile", "p"}).error(), "--loop needs --pcap-in");
   EXPECT_EQ(parse({"--config", "c", "--pcap-out", "d", "--profile", "p"}).error(), "--pcap-out needs --pcap-in");
   EXPECT_EQ(parse({"--config", "c"}).error(), "give --profile FILE (ports of the appliance) or --pcap-in FILE");

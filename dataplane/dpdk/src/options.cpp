@@ -3,8 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
+#include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <string_view>
 #include <thread>
 
 namespace ftz::dpdk {
@@ -33,11 +34,15 @@ const char* const kDpUsage =
 
 namespace {
 
-bool parse_number(const std::string& s, double& out) {
-  char* end = nullptr;
-  out = std::strtod(s.c_str(), &end);
-  return !s.empty() && end == s.c_str() + s.size() && out >= 0;
-}
+// CLI::NonNegativeNumber names the whole double range in its message.
+const CLI::Validator kNonNegative(
+    [](std::string& v) -> std::string {
+      char* end = nullptr;
+      const double d = std::strtod(v.c_str(), &end);
+      if (v.empty() || end != v.c_str() + v.size() || !(d >= 0)) return "'" + v + "' is not a non-negative number";
+      return {};
+    },
+    "SECONDS");
 
 bool has_option(const std::vector<std::string>& eal, std::initializer_list<const char*> names) {
   for (const std::string& a : eal) {
@@ -82,50 +87,42 @@ drivers::PortProfile sink_port(const std::string& name, const std::string& index
 
 tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* argv) {
   DpOptions o;
+  // Everything after the first "--" belongs to EAL, unchanged; CLI11 sees
+  // only what comes before.
+  int ours = argc;
   for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--") {
+    if (std::string_view(argv[i]) == "--") {
+      ours = i;
       o.eal.assign(argv + i + 1, argv + argc);
       break;
     }
-    if (arg == "-h" || arg == "--help") {
-      o.help = true;
-      return o;  // whatever else was given: the operator asked for the usage
+  }
+  CLI::App app{"ftzgate-dp"};
+  app.set_help_flag("-h,--help");
+  app.add_option("--config", o.config);
+  app.add_option("--profile", o.profile);
+  app.add_option("--eve", o.eve);
+  app.add_option("--stats", o.stats);
+  app.add_option("--duration", o.duration_s)->check(kNonNegative);
+  app.add_option("--workers", o.workers)->check(CLI::Range(1u, 64u));
+  app.add_option("--pcap-in", o.pcap_in);
+  app.add_option("--pcap-out", o.pcap_out);
+  app.add_flag("--loop", o.loop);
+  app.add_flag("--demo-token-key", o.demo_token_key);
+  std::vector<std::string> args;  // CLI11 takes them last to first
+  for (int i = ours - 1; i >= 1; --i) args.emplace_back(argv[i]);
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp&) {
+    // The operator asked for the usage, whatever else was given, unless an
+    // argument is unknown (a typo is still reported).
+    if (!app.remaining().empty()) {
+      return tl::unexpected("The following argument was not expected: " + app.remaining().front());
     }
-    auto value = [&]() -> tl::expected<std::string, std::string> {
-      if (i + 1 >= argc) return tl::unexpected(arg + " needs a value");
-      return std::string(argv[++i]);
-    };
-    auto take = [&](std::string& out) -> tl::expected<void, std::string> {
-      auto v = value();
-      if (!v) return tl::unexpected(v.error());
-      out = *v;
-      return {};
-    };
-    tl::expected<void, std::string> ok;
-    if (arg == "--config") ok = take(o.config);
-    else if (arg == "--profile") ok = take(o.profile);
-    else if (arg == "--eve") ok = take(o.eve);
-    else if (arg == "--stats") ok = take(o.stats);
-    else if (arg == "--pcap-in") ok = take(o.pcap_in);
-    else if (arg == "--pcap-out") ok = take(o.pcap_out);
-    else if (arg == "--loop") o.loop = true;
-    else if (arg == "--demo-token-key") o.demo_token_key = true;
-    else if (arg == "--duration" || arg == "--workers") {
-      std::string v;
-      ok = take(v);
-      double d = 0;
-      if (ok && !parse_number(v, d)) return tl::unexpected(arg + ": '" + v + "' is not a non-negative number");
-      if (arg == "--duration") {
-        o.duration_s = d;
-      } else {
-        if (d < 1 || d > 64 || d != static_cast<uint32_t>(d)) return tl::unexpected(std::string("--workers: must be 1..64"));
-        o.workers = static_cast<uint32_t>(d);
-      }
-    } else {
-      return tl::unexpected("unknown argument " + arg);
-    }
-    if (!ok) return tl::unexpected(ok.error());
+    o.help = true;
+    return o;
+  } catch (const CLI::ParseError& e) {
+    return tl::unexpected(std::string(e.what()));
   }
   if (o.config.empty()) return tl::unexpected(std::string("--config is required"));
   if (o.loop && o.pcap_in.empty()) return tl::unexpected(std::string("--loop needs --pcap-in"));
