@@ -75,6 +75,9 @@ constexpr Range kDataRoomRange{1024, 65535};
 // Longer than 100 ms between TX flushes stalls TCP; 0 would spin on flushes.
 constexpr Range kTxDrainRange{1, 100'000};
 constexpr Range kDropRulesRange{0, 1u << 20};
+// Adaptive polling's longest sleep: past 1 ms an idle worker answers the
+// first packet of a burst too late for a NIC ring of 1,024 at line rate.
+constexpr Range kIdleSleepRange{0, 1'000};
 
 // rte_mempool_create_empty() refuses a cache whose flush threshold
 // (cache * 1.5) exceeds the pool; the two ranges above make that impossible.
@@ -433,6 +436,7 @@ bool ProfileReader::read_root(const YAML::Node& root, HardwareProfile& out,
                map_field("rings", {uint_field<kRingRange>("events", &out.event_ring_size),
                                    uint_field<kRingRange>("distribution", &out.worker_ring_size)}),
                uint_field<kTxDrainRange>("tx_drain_us", &out.tx_drain_us),
+               uint_field<kIdleSleepRange>("idle_sleep_us", &out.idle_sleep_us),
                map_field("offload", {uint_field<kDropRulesRange>("drop_rules", &out.offload_rules)}),
                Field{"ports", true,
                      [this, &out, &ports_read](const YAML::Node& n, const std::string& p) {

@@ -145,6 +145,17 @@ TEST(ProfileShipped, LabVdevIsFourTapPorts) {
     EXPECT_EQ(p.pair, pairs[i]);
   }
   EXPECT_EQ(r->offload_rules, 0u) << "net_tap has no working rte_flow on the lab kernel";
+  EXPECT_EQ(r->idle_sleep_us, 100u) << "a lab VM's idle worker backs off (adaptive polling)";
+}
+
+TEST(ProfileShipped, HardwareProfilesBusyPoll) {
+  for (const auto& f : shipped_profiles()) {
+    if (f.stem() == "lab-vdev") continue;
+    SCOPED_TRACE(f.string());
+    auto r = load_profile(f.string());
+    ASSERT_TRUE(r.has_value()) << config::format_diagnostics(r.error());
+    EXPECT_EQ(r->idle_sleep_us, 0u);
+  }
 }
 
 // ---- Loading ----------------------------------------------------------------
@@ -156,6 +167,7 @@ workers: 8
 mempool: {mbufs: 65535, cache: 512, data_room: 9344}
 rings: {events: 8192, distribution: 16384}
 tx_drain_us: 250
+idle_sleep_us: 50
 offload: {drop_rules: 1024}
 ports:
   - name: xe-0/0/0
@@ -186,6 +198,7 @@ ports:
   EXPECT_EQ(p.event_ring_size, 8192u);
   EXPECT_EQ(p.worker_ring_size, 16384u);
   EXPECT_EQ(p.tx_drain_us, 250u);
+  EXPECT_EQ(p.idle_sleep_us, 50u);
   EXPECT_EQ(p.offload_rules, 1024u);
   ASSERT_THAT(p.ports, SizeIs(4));
 
@@ -234,6 +247,7 @@ TEST(ProfileLoad, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(p.event_ring_size, 4096u);
   EXPECT_EQ(p.worker_ring_size, 4096u);
   EXPECT_EQ(p.tx_drain_us, 100u);
+  EXPECT_EQ(p.idle_sleep_us, 0u) << "busy polling unless a profile asks";
   EXPECT_EQ(p.offload_rules, 4096u);
   ASSERT_THAT(p.ports, SizeIs(2));
   EXPECT_EQ(p.ports[0].rx_queues, 0);
@@ -253,10 +267,11 @@ TEST(ProfileLoad, RangeLimitsAreAccepted) {
   const auto high =
       loaded(minimal_with("workers: 64\nmempool: {mbufs: 16777215, cache: 512, data_room: 65535}\n"
                           "rings: {events: 1048576, distribution: 1048576}\n"
-                          "tx_drain_us: 100000\noffload: {drop_rules: 1048576}\n"));
+                          "tx_drain_us: 100000\nidle_sleep_us: 1000\noffload: {drop_rules: 1048576}\n"));
   EXPECT_EQ(high.workers, 64u);
   EXPECT_EQ(high.mbuf_data_room, 65535u);
   EXPECT_EQ(high.event_ring_size, 1048576u);
+  EXPECT_EQ(high.idle_sleep_us, 1000u);
 }
 
 TEST(ProfileLoad, RoleNames) {

@@ -73,6 +73,7 @@ struct PacketPath {
   uint64_t tsc0 = 0;
   int64_t unix0_ns = 0;
   uint64_t drain_cycles = 0;
+  uint32_t idle_sleep_us = 0;  // adaptive polling (the profile's idle_sleep_us); 0: busy polling
   // Unix time now, from the TSC (no system call).
   [[nodiscard]] int64_t clock_ns() const noexcept;
 

@@ -95,6 +95,7 @@ tl::expected<AppliancePtr, StartError> start_appliance(const DpOptions& options,
   a->unix0_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                     std::chrono::system_clock::now().time_since_epoch()).count();
   a->drain_cycles = a->tsc_hz / 1'000'000 * a->profile.tx_drain_us;
+  a->idle_sleep_us = a->profile.idle_sleep_us;
 
   a->pool = rte_pktmbuf_pool_create("ftz_mbufs", a->profile.mbufs, a->profile.mbuf_cache, 0,
                                     static_cast<uint16_t>(a->profile.mbuf_data_room), static_cast<int>(rte_socket_id()));

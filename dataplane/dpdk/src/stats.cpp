@@ -43,6 +43,7 @@ json path_json(const PathCounters& c, uint64_t tsc_hz) {
               {"offload_requests_repeated", v(c.offload_requests_repeated)},
               {"generation", v(c.generation)},
               {"peak_flows", v(c.peak_flows)},
+              {"idle_sleeps", v(c.idle_sleeps)},
               // The largest time between two burst starts (µs): over the
               // run, and next to a generation switch (reload goal, issue 9).
               {"max_burst_gap_us", static_cast<double>(v(c.max_gap_cycles)) * 1e6 / static_cast<double>(tsc_hz)},

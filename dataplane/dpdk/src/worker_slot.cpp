@@ -94,6 +94,22 @@ void WorkerSlot::note_gap(uint64_t gap, bool around_reload) noexcept {
   }
 }
 
+void WorkerSlot::back_off(uint32_t idle_polls) noexcept {
+  // Adaptive polling (idle_sleep_us > 0, lab profiles): a short idle spell
+  // only relaxes the core (rte_pause); a longer one sleeps, 10 µs more per
+  // empty pass up to idle_sleep_us, after sending what is buffered. The
+  // first packet after a sleep waits at most idle_sleep_us (plus the
+  // kernel's timer slack).
+  if (idle_polls < kSpinPolls) {
+    rte_pause();
+    return;
+  }
+  flush_all();
+  const uint32_t us = std::min<uint32_t>(path_.idle_sleep_us, (idle_polls - kSpinPolls + 1) * 10);
+  rte_delay_us_sleep(us);
+  bump(counters_.idle_sleeps);
+}
+
 int WorkerSlot::loop() noexcept {
   rte_rcu_qsbr_thread_online(path_.qsbr, index_);
   rte_mbuf* mbufs[engine::kBurstSize];
@@ -107,6 +123,7 @@ int WorkerSlot::loop() noexcept {
     else if (path_.nworkers == 1) queues.emplace_back(port.id, 0);
   }
   uint64_t last_start = rte_rdtsc();
+  uint32_t idle_polls = 0;  // empty passes in a row (adaptive polling)
   bool adopted = false;  // the previous burst start switched generations
   while (!path_.stopping.load(std::memory_order_relaxed)) {
     const uint64_t start = rte_rdtsc();
@@ -144,6 +161,11 @@ int WorkerSlot::loop() noexcept {
     }
     if (accounting_ != nullptr) accounting_->quiescent();
     rte_rcu_qsbr_quiescent(path_.qsbr, index_);
+    if (busy) {
+      idle_polls = 0;
+    } else if (path_.idle_sleep_us > 0) {
+      back_off(++idle_polls);
+    }
   }
   adopt_generation();
   while (dist_ring_ != nullptr) {

@@ -46,6 +46,7 @@ struct PathCounters {
   // The largest time between two of this worker's burst starts (loop
   // passes), in TSC cycles: over the run, and the two gaps next to each
   // generation switch.
+  std::atomic<uint64_t> idle_sleeps{0};  // adaptive polling: sleeps of an idle worker
   std::atomic<uint64_t> max_gap_cycles{0};
   std::atomic<uint64_t> reload_gap_cycles{0};
 };
@@ -109,6 +110,9 @@ class WorkerSlot {
   // Switches to the published generation if it changed; whether it did.
   bool adopt_generation() noexcept;
   void note_gap(uint64_t gap_cycles, bool around_reload) noexcept;
+  // Adaptive polling: after `idle_polls` empty passes in a row.
+  void back_off(uint32_t idle_polls) noexcept;
+  static constexpr uint32_t kSpinPolls = 256;  // empty passes before the first sleep
   void process(rte_mbuf** mbufs, uint16_t n) noexcept;
   void act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v, const engine::PayloadTrim& trim) noexcept;
   void act_released() noexcept;  // the engine's released() list

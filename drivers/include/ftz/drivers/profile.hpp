@@ -52,6 +52,10 @@ struct HardwareProfile {
   uint32_t event_ring_size = 4096;   // per worker, power of two
   uint32_t worker_ring_size = 4096;  // software distribution ring per worker, power of two
   uint32_t tx_drain_us = 100;        // TX buffers flushed at least this often
+  // Adaptive polling: 0 busy-polls (hardware profiles); N > 0 lets an idle
+  // worker back off (rte_pause, then sleeps of up to N µs) to spare a VM's
+  // CPU (lab profiles).
+  uint32_t idle_sleep_us = 0;
   uint32_t offload_rules = 4096;     // rte_flow drop rules per port; 0 disables offload
   std::vector<PortProfile> ports;    // in file order; a loaded profile has one inside and one outside port
 
