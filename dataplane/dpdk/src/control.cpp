@@ -24,7 +24,9 @@ constexpr auto kHarvestEvery = std::chrono::milliseconds(100);
 // most one line per this period, with the totals so far.
 constexpr auto kWarnEvery = std::chrono::seconds(10);
 
-int worker_main(void* arg) { return static_cast<WorkerSlot*>(arg)->loop(); }
+int worker_main(void* arg) {
+  return static_cast<WorkerSlot*>(arg)->loop();
+}
 
 }  // namespace
 
@@ -48,16 +50,18 @@ void Appliance::check_health(bool final) {
                     backlogged > health.records_backlogged;
   if (!news || (!final && now < health.next_warning)) return;
   if (eve_errors > health.eve_errors) {
-    std::fprintf(stderr, "ftzgate-dp: warning: events are being lost: %s (%llu write errors, %llu event lines lost)\n",
-                 logger->first_error().c_str(), static_cast<unsigned long long>(eve_errors),
-                 static_cast<unsigned long long>(logger->lines_lost()));
+    std::fprintf(
+        stderr, "ftzgate-dp: warning: events are being lost: %s (%llu write errors, %llu event lines lost)\n",
+        logger->first_error().c_str(), static_cast<unsigned long long>(eve_errors),
+        static_cast<unsigned long long>(logger->lines_lost()));
   }
   if (refused > health.records_refused || backlogged > health.records_backlogged) {
-    std::fprintf(stderr,
-                 "ftzgate-dp: warning: the event logger is behind: %llu flow records held in the record backlog "
-                 "(%llu waiting now), %llu flow endings refused (their packets followed the fail mode)\n",
-                 static_cast<unsigned long long>(backlogged), static_cast<unsigned long long>(backlog_now),
-                 static_cast<unsigned long long>(refused));
+    std::fprintf(
+        stderr,
+        "ftzgate-dp: warning: the event logger is behind: %llu flow records held in the record backlog "
+        "(%llu waiting now), %llu flow endings refused (their packets followed the fail mode)\n",
+        static_cast<unsigned long long>(backlogged), static_cast<unsigned long long>(backlog_now),
+        static_cast<unsigned long long>(refused));
   }
   health.eve_errors = eve_errors;
   health.records_refused = refused;
@@ -117,7 +121,9 @@ int run_appliance(Appliance& a) {
   for (;;) {
     const auto now = std::chrono::steady_clock::now();
     if (signals().stop.load()) break;
-    if (a.options.duration_s > 0 && std::chrono::duration<double>(now - a.started).count() >= a.options.duration_s) break;
+    if (a.options.duration_s > 0 &&
+        std::chrono::duration<double>(now - a.started).count() >= a.options.duration_s)
+      break;
     if (a.capture_done()) break;
     if (!a.fatal.empty()) break;
     bool busy = a.distribute(true);
@@ -213,9 +219,11 @@ int run_appliance(Appliance& a) {
     std::error_code ec;
     const uint64_t size = std::filesystem::file_size(path, ec);
     if (ec || size != bytes) {
-      std::fprintf(stderr, "ftzgate-dp: %s: write failed: the file holds %llu bytes, the frames the port sent need %llu (%s)\n",
-                   path.c_str(), static_cast<unsigned long long>(ec ? 0 : size), static_cast<unsigned long long>(bytes),
-                   ec ? ec.message().c_str() : "disk full?");
+      std::fprintf(stderr,
+                   "ftzgate-dp: %s: write failed: the file holds %llu bytes, the frames the port sent need "
+                   "%llu (%s)\n",
+                   path.c_str(), static_cast<unsigned long long>(ec ? 0 : size),
+                   static_cast<unsigned long long>(bytes), ec ? ec.message().c_str() : "disk full?");
       rc = 1;
     }
   }

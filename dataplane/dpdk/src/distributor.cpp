@@ -22,8 +22,8 @@ uint16_t Appliance::push_stash(Stash& s) {
     // One worker: the burst goes whole or waits, so the worker judges the
     // bursts as they were read (a replay then expires flows at the same
     // packets as ftzgate-inspect, which judges the capture 32 at a time).
-    if (rte_ring_sp_enqueue_bulk(workers[0]->distribution_ring(), reinterpret_cast<void* const*>(s.mbufs), s.count,
-                                 nullptr) == 0) {
+    if (rte_ring_sp_enqueue_bulk(workers[0]->distribution_ring(), reinterpret_cast<void* const*>(s.mbufs),
+                                 s.count, nullptr) == 0) {
       ++distribution_waits;
       return 0;
     }
@@ -144,7 +144,8 @@ bool Appliance::replay_step(bool receive) {
       r.starved_since = {};
       r.pending = false;
       m->port = port_id;
-      *RTE_MBUF_DYNFIELD(m, capture_clock.offset, CaptureRecord*) = CaptureRecord{r.record.ts_ns, r.record.wirelen};
+      *RTE_MBUF_DYNFIELD(m, capture_clock.offset, CaptureRecord*) =
+          CaptureRecord{r.record.ts_ns, r.record.wirelen};
       r.bytes += r.record.caplen;
       if (r.read++ == 0) r.first_ts_ns = r.record.ts_ns;
       r.last_ts_ns = std::max(r.last_ts_ns, r.record.ts_ns);
@@ -168,7 +169,8 @@ bool Appliance::drain_shared_tx() {
     // A few bursts per call: the ring empties at the workers' pace, and a
     // port that takes nothing costs one burst each time.
     for (int burst = 0; burst < kSharedTxBursts; ++burst) {
-      const unsigned n = rte_ring_sc_dequeue_burst(shared_tx[p], reinterpret_cast<void**>(mbufs), engine::kBurstSize, nullptr);
+      const unsigned n = rte_ring_sc_dequeue_burst(shared_tx[p], reinterpret_cast<void**>(mbufs),
+                                                   engine::kBurstSize, nullptr);
       if (n == 0) break;
       busy = true;
       const uint16_t sent = rte_eth_tx_burst(ports[p].id, 0, mbufs, static_cast<uint16_t>(n));

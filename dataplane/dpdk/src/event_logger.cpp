@@ -26,7 +26,9 @@ EventLogger::EventLogger(std::vector<engine::EventQueue*> queues, std::unique_pt
                          rte_ring* removals)
     : queues_(std::move(queues)), eve_(std::move(eve)), removals_(removals) {}
 
-EventLogger::~EventLogger() { stop(); }
+EventLogger::~EventLogger() {
+  stop();
+}
 
 tl::expected<void, std::string> EventLogger::start() {
   // A control thread runs on the CPUs EAL leaves to control threads (not a
@@ -104,7 +106,7 @@ void EventLogger::remove_rules(const engine::Event& e) {
   // The flow ended: its offloaded drop rules (both directions) go. The
   // main lcore owns the rules; a full ring is waited on, never dropped.
   drivers::OffloadFlow both[2] = {{e.src, e.dst, e.src_port, e.dst_port, e.proto, e.vlan[0]},
-                                        {e.dst, e.src, e.dst_port, e.src_port, e.proto, e.vlan[0]}};
+                                  {e.dst, e.src, e.dst_port, e.src_port, e.proto, e.vlan[0]}};
   for (drivers::OffloadFlow& f : both) {
     while (rte_ring_sp_enqueue_elem(removals_, &f, sizeof(f)) != 0) {
       if (stop_.load(std::memory_order_acquire)) return;  // the main lcore is past its loop: rules go at exit

@@ -13,6 +13,7 @@
 // bounded SPSC ring the logger waits on when full (a rule must not outlive
 // its flow).
 
+#include <pthread.h>
 #include <rte_ring.h>
 
 #include <atomic>
@@ -20,11 +21,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <tl/expected.hpp>
 #include <string>
-#include <pthread.h>
-
 #include <thread>
+#include <tl/expected.hpp>
 #include <vector>
 
 #include "ftz/drivers/flow_offload.hpp"
@@ -40,7 +39,8 @@ class EventLogger {
   // `queues`: one per worker; `eve`: null without --eve (events are still
   // drained and counted); `removals`: ring of drivers::OffloadFlow elements
   // for the main lcore, null when offload is off.
-  EventLogger(std::vector<engine::EventQueue*> queues, std::unique_ptr<report::OutputFile> eve, rte_ring* removals);
+  EventLogger(std::vector<engine::EventQueue*> queues, std::unique_ptr<report::OutputFile> eve,
+              rte_ring* removals);
   ~EventLogger();
   EventLogger(const EventLogger&) = delete;
   EventLogger& operator=(const EventLogger&) = delete;
@@ -59,12 +59,16 @@ class EventLogger {
   [[nodiscard]] report::OutputFile* eve() noexcept { return eve_.get(); }
   // What it did, readable from any thread.
   [[nodiscard]] uint64_t events() const noexcept { return events_.load(std::memory_order_relaxed); }
-  [[nodiscard]] uint64_t write_errors() const noexcept { return write_errors_.load(std::memory_order_acquire); }
+  [[nodiscard]] uint64_t write_errors() const noexcept {
+    return write_errors_.load(std::memory_order_acquire);
+  }
   [[nodiscard]] uint64_t lines_lost() const noexcept { return lines_lost_.load(std::memory_order_relaxed); }
   // Set once, before write_errors() first turns non-zero.
   [[nodiscard]] std::string first_error() const;
   // How long the thread last spent in one write/flush of the file, at most (µs).
-  [[nodiscard]] uint64_t max_write_us() const noexcept { return max_write_us_.load(std::memory_order_relaxed); }
+  [[nodiscard]] uint64_t max_write_us() const noexcept {
+    return max_write_us_.load(std::memory_order_relaxed);
+  }
 
  private:
   static void* entry(void* self) noexcept;

@@ -36,10 +36,12 @@ engine::WorkerOptions Appliance::worker_options(uint32_t w) const {
 }
 
 tl::expected<std::unique_ptr<Published>, std::string> Appliance::build_published(
-    config::LoadedConfig cfg, uint64_t number, std::shared_ptr<const engine::sig::SignatureDatabase> db) const {
+    config::LoadedConfig cfg, uint64_t number,
+    std::shared_ptr<const engine::sig::SignatureDatabase> db) const {
   // An unchanged catalog keeps the running database: no compile, and the
   // workers' scan streams continue untouched (docs/decisions/0002).
-  if (!db && running && running->gen->signatures() && running->gen->spec().signatures == cfg.spec.signatures) {
+  if (!db && running && running->gen->signatures() &&
+      running->gen->spec().signatures == cfg.spec.signatures) {
     db = running->gen->signatures();
   }
   if (!db && !cfg.spec.signatures.empty()) {
@@ -98,8 +100,9 @@ bool Appliance::poll_grace() {
   tel.reloads.store(reload.reloads, std::memory_order_relaxed);
   tel.generation.store(running->number, std::memory_order_relaxed);
   tel.last_reload_us.store(static_cast<uint64_t>(reload.last_ms * 1000), std::memory_order_relaxed);
-  std::fprintf(stderr, "ftzgate-dp: generation %llu running on %zu workers (%.1f ms after SIGHUP, build %.1f ms)\n",
-               static_cast<unsigned long long>(running->number), workers.size(), reload.last_ms, reload.last_build_ms);
+  std::fprintf(
+      stderr, "ftzgate-dp: generation %llu running on %zu workers (%.1f ms after SIGHUP, build %.1f ms)\n",
+      static_cast<unsigned long long>(running->number), workers.size(), reload.last_ms, reload.last_build_ms);
   previous.reset();
   return true;
 }
@@ -137,8 +140,9 @@ void Appliance::poll_reload() {
       ++reload.failures;
       tel.failures.store(reload.failures, std::memory_order_relaxed);
       reload.last_error = reload_result.error();
-      std::fprintf(stderr, "%sftzgate-dp: %s: reload rejected, generation %llu keeps running\n", reload_result.error().c_str(),
-                   options.config.c_str(), static_cast<unsigned long long>(running->number));
+      std::fprintf(stderr, "%sftzgate-dp: %s: reload rejected, generation %llu keeps running\n",
+                   reload_result.error().c_str(), options.config.c_str(),
+                   static_cast<unsigned long long>(running->number));
     } else {
       publish(std::move(*reload_result));
     }

@@ -52,7 +52,10 @@ uint8_t checksum_hints(uint64_t ol_flags) noexcept {
 
 WorkerSlot::WorkerSlot(const PacketPath& path, uint32_t index, std::unique_ptr<engine::Worker> worker,
                        engine::compliance::WorkerAccounting* accounting)
-    : path_(path), index_(index), worker_(std::move(worker)), accounting_(accounting),
+    : path_(path),
+      index_(index),
+      worker_(std::move(worker)),
+      accounting_(accounting),
       tx_(std::make_unique<TxBuffer[]>(path.ports.size())),
       nports_(path.ports.size()),
       recent_offload_(std::make_unique<RecentOffload[]>(kRecentOffloads)) {
@@ -119,12 +122,14 @@ int WorkerSlot::loop() noexcept {
   // single worker), and the distribution ring the main lcore fills.
   std::vector<std::pair<uint16_t, uint16_t>> queues;
   for (const Port& port : path_.ports) {
-    if (port.hw_rss) queues.emplace_back(port.id, static_cast<uint16_t>(index_));
-    else if (path_.nworkers == 1) queues.emplace_back(port.id, 0);
+    if (port.hw_rss)
+      queues.emplace_back(port.id, static_cast<uint16_t>(index_));
+    else if (path_.nworkers == 1)
+      queues.emplace_back(port.id, 0);
   }
   uint64_t last_start = rte_rdtsc();
   uint32_t idle_polls = 0;  // empty passes in a row (adaptive polling)
-  bool adopted = false;  // the previous burst start switched generations
+  bool adopted = false;     // the previous burst start switched generations
   while (!path_.stopping.load(std::memory_order_relaxed)) {
     const uint64_t start = rte_rdtsc();
     const bool adopting = adopt_generation();
@@ -140,7 +145,8 @@ int WorkerSlot::loop() noexcept {
       }
     }
     if (dist_ring_ != nullptr) {
-      const unsigned n = rte_ring_sc_dequeue_burst(dist_ring_, reinterpret_cast<void**>(mbufs), engine::kBurstSize, nullptr);
+      const unsigned n =
+          rte_ring_sc_dequeue_burst(dist_ring_, reinterpret_cast<void**>(mbufs), engine::kBurstSize, nullptr);
       if (n > 0) {
         process(mbufs, static_cast<uint16_t>(n));
         busy = true;
@@ -169,14 +175,16 @@ int WorkerSlot::loop() noexcept {
   }
   adopt_generation();
   while (dist_ring_ != nullptr) {
-    const unsigned n = rte_ring_sc_dequeue_burst(dist_ring_, reinterpret_cast<void**>(mbufs), engine::kBurstSize, nullptr);
+    const unsigned n =
+        rte_ring_sc_dequeue_burst(dist_ring_, reinterpret_cast<void**>(mbufs), engine::kBurstSize, nullptr);
     if (n == 0) break;
     process(mbufs, static_cast<uint16_t>(n));
   }
   // Shutdown: every flow ends (events), held packets are released and sent.
   // A replay ends at the capture's last packet over all workers, as offline:
   // flows idle past their timeout by then time out, the rest shut down.
-  const int64_t end_ts = path_.live_clock ? path_.clock_ns() : path_.replay_end_ns.load(std::memory_order_acquire);
+  const int64_t end_ts =
+      path_.live_clock ? path_.clock_ns() : path_.replay_end_ns.load(std::memory_order_acquire);
   worker_->advance_time(end_ts);
   act_released();
   // Flows end as the event ring has room for their records; the main lcore
@@ -225,7 +233,8 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
     views[i].csum = checksum_hints(m->ol_flags);
     if (views[i].ts_ns > newest) newest = views[i].ts_ns;
   }
-  worker_->process_burst(std::span<const engine::PacketView>(views, n), std::span<engine::PacketResult>(results, n));
+  worker_->process_burst(std::span<const engine::PacketView>(views, n),
+                         std::span<engine::PacketResult>(results, n));
   // Held packets a packet released go out right before it, in the order the
   // sender sent them (engine::Release::before).
   const auto released = worker_->released();
@@ -287,8 +296,9 @@ void WorkerSlot::act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& 
     // Bytes an inspected flow's receiver must not get uninspected (the
     // engine's normalization, docs/decisions/0003): cut off in place.
     const engine::FrameSpan fs =
-        m->nb_segs == 1 ? engine::apply_trim(path_.link, rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m), trim)
-                        : engine::FrameSpan{0, 0};
+        m->nb_segs == 1
+            ? engine::apply_trim(path_.link, rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m), trim)
+            : engine::FrameSpan{0, 0};
     if (fs.len == 0) {
       bump(counters_.trim_failed);
       rte_pktmbuf_free(m);
@@ -369,8 +379,10 @@ void WorkerSlot::request_offload(const rte_mbuf* m) noexcept {
   }
   slot = RecentOffload{key, now};
   static_assert(sizeof(OffloadRequest) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
-  if (rte_ring_sp_enqueue_elem(offload_ring_, &req, sizeof(req)) == 0) bump(counters_.offload_requests);
-  else bump(counters_.offload_requests_dropped);
+  if (rte_ring_sp_enqueue_elem(offload_ring_, &req, sizeof(req)) == 0)
+    bump(counters_.offload_requests);
+  else
+    bump(counters_.offload_requests_dropped);
 }
 
 void WorkerSlot::send(uint16_t port, rte_mbuf* m) noexcept {
@@ -381,10 +393,10 @@ void WorkerSlot::send(uint16_t port, rte_mbuf* m) noexcept {
 }
 
 void WorkerSlot::flush(TxBuffer& t) noexcept {
-  const uint16_t sent =
-      t.shared != nullptr
-          ? static_cast<uint16_t>(rte_ring_mp_enqueue_burst(t.shared, reinterpret_cast<void**>(t.mbufs), t.count, nullptr))
-          : rte_eth_tx_burst(t.port_id, t.queue, t.mbufs, t.count);
+  const uint16_t sent = t.shared != nullptr
+                            ? static_cast<uint16_t>(rte_ring_mp_enqueue_burst(
+                                  t.shared, reinterpret_cast<void**>(t.mbufs), t.count, nullptr))
+                            : rte_eth_tx_burst(t.port_id, t.queue, t.mbufs, t.count);
   if (sent < t.count) [[unlikely]] {
     // A full queue (or shared ring): the rest is dropped and counted against
     // the port. Never waited on: a stuck or slow port must not stall this

@@ -23,15 +23,15 @@ namespace ftz::dpdk {
 // Counters of the packet path around the engine. Each has one writer (its
 // worker); others read them relaxed (stats, telemetry, end-of-capture).
 struct PathCounters {
-  std::atomic<uint64_t> rx{0};             // packets handed to the engine
-  std::atomic<uint64_t> tx{0};             // frames queued for transmission
-  std::atomic<uint64_t> tx_dropped{0};     // frames a full TX queue/ring did not take (dropped)
+  std::atomic<uint64_t> rx{0};              // packets handed to the engine
+  std::atomic<uint64_t> tx{0};              // frames queued for transmission
+  std::atomic<uint64_t> tx_dropped{0};      // frames a full TX queue/ring did not take (dropped)
   std::atomic<uint64_t> tx_full_bursts{0};  // TX bursts that found the queue/ring full
-  std::atomic<uint64_t> no_egress{0};      // no paired port to forward to
+  std::atomic<uint64_t> no_egress{0};       // no paired port to forward to
   std::atomic<uint64_t> routed{0};
-  std::atomic<uint64_t> route_failed{0};   // VLAN/MAC rewrite impossible (not Ethernet, no headroom)
-  std::atomic<uint64_t> trimmed{0};        // forwarded without bytes the engine trimmed off
-  std::atomic<uint64_t> trim_failed{0};    // could not be trimmed (chained mbuf): dropped
+  std::atomic<uint64_t> route_failed{0};  // VLAN/MAC rewrite impossible (not Ethernet, no headroom)
+  std::atomic<uint64_t> trimmed{0};       // forwarded without bytes the engine trimmed off
+  std::atomic<uint64_t> trim_failed{0};   // could not be trimmed (chained mbuf): dropped
   std::atomic<uint64_t> mirrored{0};
   std::atomic<uint64_t> mirror_nombuf{0};
   std::atomic<uint64_t> resets_sent{0};
@@ -39,10 +39,11 @@ struct PathCounters {
   std::atomic<uint64_t> channel_vlan_stripped{0};
   std::atomic<uint64_t> offload_requests{0};
   std::atomic<uint64_t> offload_requests_dropped{0};
-  std::atomic<uint64_t> offload_requests_repeated{0};  // blocked packets of a flow asked for in the last second
-  std::atomic<int64_t> last_ts_ns{0};      // newest packet time seen
-  std::atomic<uint64_t> generation{0};     // the generation the worker runs
-  std::atomic<uint64_t> peak_flows{0};     // most flows active at once (after a burst)
+  std::atomic<uint64_t> offload_requests_repeated{
+      0};                               // blocked packets of a flow asked for in the last second
+  std::atomic<int64_t> last_ts_ns{0};   // newest packet time seen
+  std::atomic<uint64_t> generation{0};  // the generation the worker runs
+  std::atomic<uint64_t> peak_flows{0};  // most flows active at once (after a burst)
   // The largest time between two of this worker's burst starts (loop
   // passes), in TSC cycles: over the run, and the two gaps next to each
   // generation switch.
@@ -114,7 +115,8 @@ class WorkerSlot {
   void back_off(uint32_t idle_polls) noexcept;
   static constexpr uint32_t kSpinPolls = 256;  // empty passes before the first sleep
   void process(rte_mbuf** mbufs, uint16_t n) noexcept;
-  void act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v, const engine::PayloadTrim& trim) noexcept;
+  void act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v,
+           const engine::PayloadTrim& trim) noexcept;
   void act_released() noexcept;  // the engine's released() list
   void send_resets(const engine::ResetPair& pair, uint16_t in_port, uint16_t out_port) noexcept;
   void request_offload(const rte_mbuf* m) noexcept;
