@@ -211,7 +211,7 @@ int state_seeds(const std::string& dir) {
   c.algo = MacAlgo::kHmacSha256;
   c.key_fingerprint = 0x0123456789abcdefULL;
   ComplianceLedger ledger(c, kNow);
-  WorkerAccounting acc(c.max_tokens_per_set);
+  WorkerAccounting acc;
   // One set key: two sets of 16 KiB sketch each (the destination and all
   // destinations); small seeds mutate faster.
   for (uint64_t t = 1; t <= 5; ++t) acc.record(0, DataClass::kPi, 1, 1, t * 0x9e3779b97f4a7c15ULL, kNow);
