@@ -207,6 +207,24 @@ TEST(ReloadTest, MakeScannerIsNullWithoutSignaturesAndSizedLikeTheConstructor) {
   EXPECT_EQ(built->stream_state_bytes(), r.worker.scanner()->stream_state_bytes());
 }
 
+// The signature-name map of a switch is built with the scanner, off the
+// worker, for the database it replaces, and only for that one.
+TEST(ReloadTest, ScannerPreparedForTheRunningDatabaseCarriesTheSwitchMap) {
+  auto g1 = gen_a(1);
+  auto g2 = gen_b(2);
+  auto built = Worker::make_scanner(*g2, small_options(), g1.get());
+  ASSERT_TRUE(built);
+  ASSERT_NE(*built, nullptr);
+  const std::vector<uint32_t>* map = (*built)->hand_over_map(catalogs().db_a.get());
+  ASSERT_NE(map, nullptr);
+  EXPECT_EQ(*map, sig::map_signatures(catalogs().a, catalogs().b));
+  EXPECT_EQ(*map, (std::vector<uint32_t>{1, 0}));  // A and B list the two signatures in opposite orders
+  EXPECT_EQ((*built)->hand_over_map(catalogs().db_b.get()), nullptr);
+  auto plain = Worker::make_scanner(*g2, small_options());
+  ASSERT_TRUE(plain);
+  EXPECT_EQ((*plain)->hand_over_map(catalogs().db_a.get()), nullptr);
+}
+
 TEST(ReloadTest, SameDatabaseKeepsStreamsAcrossTheReload) {
   Runner r(gen_a(1));
   const sig::Scanner* before = r.worker.scanner();
@@ -536,7 +554,10 @@ TEST(ReloadTest, TwoHundredAlternatingReloadsWithTraffic) {
                                         &r.worker.scanner()->database() == catalogs().db_a.get()
                                     ? gen_b(n, act)
                                     : gen_a(n, act));
-    auto back = r.worker.set_generation(next, scanner_for(*next));
+    // Built as ftzgate-dp builds it: with the switch's signature map prepared.
+    auto offered = Worker::make_scanner(*next, small_options(), &r.worker.generation());
+    ASSERT_TRUE(offered);
+    auto back = r.worker.set_generation(next, std::move(*offered));
     if (back) retired.push_back(std::move(back));
     while (retired.size() > 1) {
       EXPECT_EQ(retired.front()->counters().streams_in_use, 0u);

@@ -5,14 +5,19 @@
 namespace ftz::engine {
 
 tl::expected<std::unique_ptr<sig::Scanner>, std::string> Worker::make_scanner(const PolicyGeneration& generation,
-                                                                              const WorkerOptions& options) {
+                                                                              const WorkerOptions& options,
+                                                                              const PolicyGeneration* replacing) {
   const auto& db = generation.signatures();
   if (!db) return std::unique_ptr<sig::Scanner>{};
   sig::ScannerConfig sc;
   const uint32_t flows =
       options.inspect_max_flows != 0 ? options.inspect_max_flows : generation.spec().limits.inspect_max_flows;
   sc.max_streams = 2 * flows;  // two directions per content flow
-  return sig::Scanner::create(db, sc);
+  auto scanner = sig::Scanner::create(db, sc);
+  if (scanner && replacing != nullptr && replacing->signatures() && replacing->signatures() != db) {
+    (*scanner)->prepare_hand_over_from(replacing->signatures());
+  }
+  return scanner;
 }
 
 void Worker::set_generation(std::shared_ptr<const PolicyGeneration> generation) noexcept {
@@ -44,8 +49,15 @@ std::unique_ptr<sig::Scanner> Worker::set_generation(std::shared_ptr<const Polic
   std::unique_ptr<sig::Scanner> give_back = std::move(retired_);
   // Signature indices of open detections are indices into the catalog that
   // produced them; the new generation's catalog may order them differently.
-  sig_map_ = sig::map_signatures(scanner_ ? scanner_->database().specs() : gen_->spec().signatures,
-                                 scanner ? scanner->database().specs() : generation->spec().signatures);
+  // Prepared off the worker when the caller built `scanner` with make_scanner(..., replacing).
+  const std::vector<uint32_t>* prepared = scanner && scanner_ ? scanner->hand_over_map(&scanner_->database()) : nullptr;
+  if (prepared != nullptr) {
+    sig_map_ = *prepared;  // the new scanner outlives every hand-over of this switch
+  } else {
+    sig_map_own_ = sig::map_signatures(scanner_ ? scanner_->database().specs() : gen_->spec().signatures,
+                                       scanner ? scanner->database().specs() : generation->spec().signatures);
+    sig_map_ = sig_map_own_;
+  }
   if (scanner && content_.empty()) allocate_content_pool();  // first database of this worker
   // O(1) from here: every content state in use now belongs to the old
   // scanner (its epoch differs) until hand_over() moves it.

@@ -180,9 +180,11 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // ScannerConfig otherwise): null when the generation has no signatures, an
   // error when Hyperscan could not allocate. Slow path, any thread: the packet
   // path builds one per worker next to the new generation and hands it to
-  // set_generation() at a burst boundary.
-  static tl::expected<std::unique_ptr<sig::Scanner>, std::string> make_scanner(const PolicyGeneration& generation,
-                                                                               const WorkerOptions& options);
+  // set_generation() at a burst boundary. With `replacing` (the generation
+  // running when it is installed) the signature-name map of the switch is
+  // built here too, so that set_generation() allocates nothing.
+  static tl::expected<std::unique_ptr<sig::Scanner>, std::string> make_scanner(
+      const PolicyGeneration& generation, const WorkerOptions& options, const PolicyGeneration* replacing = nullptr);
 
   // Installs a new generation between two bursts (never inside
   // process_burst()); flows are re-judged on their next packet (or when they
@@ -418,7 +420,11 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   std::unique_ptr<sig::Scanner> scanner_;
   std::vector<ContentState> content_;
   std::vector<uint32_t> content_free_;
-  std::vector<uint32_t> sig_map_;  // at a scanner switch: old signature index -> new
+  // At a scanner switch: old signature index -> new. Into the new scanner's
+  // prepared map (Scanner::prepare_hand_over_from) or sig_map_own_ when the
+  // switch was not prepared for this database (built here, slow path).
+  std::span<const uint32_t> sig_map_;
+  std::vector<uint32_t> sig_map_own_;
   // Lazy hand-over (decision 0005): content states whose epoch differs from
   // scanner_epoch_ still hold streams of retiring_, judged under retiring_gen_.
   std::unique_ptr<sig::Scanner> retiring_;
