@@ -104,8 +104,10 @@ int main(int argc, char** argv) {
   uint32_t flows = 100'000;
   uint32_t passes = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--flows") == 0) flows = static_cast<uint32_t>(std::strtoul(argv[i + 1], nullptr, 10));
-    else if (std::strcmp(argv[i], "--passes") == 0) passes = static_cast<uint32_t>(std::strtoul(argv[i + 1], nullptr, 10));
+    if (std::strcmp(argv[i], "--flows") == 0)
+      flows = static_cast<uint32_t>(std::strtoul(argv[i + 1], nullptr, 10));
+    else if (std::strcmp(argv[i], "--passes") == 0)
+      passes = static_cast<uint32_t>(std::strtoul(argv[i + 1], nullptr, 10));
   }
   auto catalog = sig::test::read_catalog(sig::test::builtin_catalog_path());
   auto changed = catalog;
@@ -144,7 +146,8 @@ int main(int argc, char** argv) {
   const uint64_t bursts_per_pass = (flows + kBurstSize - 1) / kBurstSize;
   const uint64_t reload_before = bursts_per_pass / 3;
   const uint64_t total = bursts_per_pass * passes;
-  double max_gap_before = 0, gap_reload = 0, max_gap_after = 0, set_generation_us = 0, slowest_burst_after = 0;
+  double max_gap_before = 0, gap_reload = 0, max_gap_after = 0, set_generation_us = 0,
+         slowest_burst_after = 0;
   std::vector<double> gaps_before, gaps_after;  // percentiles: a loaded host preempts now and then
   double cpu_max_before = 0, cpu_max_after = 0, set_generation_cpu_us = 0;
   gaps_before.reserve(total);
@@ -188,7 +191,8 @@ int main(int argc, char** argv) {
   };
   const WorkerCounters& c = w.counters();
   std::printf("bench_reload: %u flows, %llu open streams before the reload, %llu bursts of %u\n", flows,
-              static_cast<unsigned long long>(open_streams), static_cast<unsigned long long>(total), kBurstSize);
+              static_cast<unsigned long long>(open_streams), static_cast<unsigned long long>(total),
+              kBurstSize);
   std::printf("max_gap_before_us=%.1f\n", max_gap_before);
   std::printf("gap_across_reload_us=%.1f\n", gap_reload);
   std::printf("set_generation_us=%.1f\n", set_generation_us);
@@ -205,8 +209,11 @@ int main(int argc, char** argv) {
   std::printf("cpu_max_gap_with_reload_us=%.1f (goal < 1000)\n",
               std::max(set_generation_cpu_us + cpu_max_after, cpu_max_before));
   std::printf("scan_handovers=%llu scanner_switches=%llu uninspectable_flows=%llu content_flows=%llu\n",
-              static_cast<unsigned long long>(c.scan_handovers), static_cast<unsigned long long>(c.scanner_switches),
-              static_cast<unsigned long long>(c.uninspectable_flows), static_cast<unsigned long long>(c.content_flows));
-  std::printf("streams_in_use_new=%llu\n", static_cast<unsigned long long>(w.scanner()->counters().streams_in_use));
+              static_cast<unsigned long long>(c.scan_handovers),
+              static_cast<unsigned long long>(c.scanner_switches),
+              static_cast<unsigned long long>(c.uninspectable_flows),
+              static_cast<unsigned long long>(c.content_flows));
+  std::printf("streams_in_use_new=%llu\n",
+              static_cast<unsigned long long>(w.scanner()->counters().streams_in_use));
   return 0;
 }

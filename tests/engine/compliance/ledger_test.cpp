@@ -35,11 +35,15 @@ void* operator new(size_t n) {
   throw std::bad_alloc();
 }
 // gcc 12 sees free() beside the replaced new (-Wmismatched-new-delete): they match here.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 namespace ftz::engine::compliance {
 namespace {

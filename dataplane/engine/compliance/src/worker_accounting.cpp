@@ -41,6 +41,8 @@ void WorkerAccounting::record(uint32_t tenant, DataClass data_class, uint32_t de
   ++tail_local_;
 }
 
-void WorkerAccounting::quiescent() noexcept { tail_.store(tail_local_, std::memory_order_release); }
+void WorkerAccounting::quiescent() noexcept {
+  tail_.store(tail_local_, std::memory_order_release);
+}
 
 }  // namespace ftz::engine::compliance

@@ -82,10 +82,10 @@ class WorkerAccounting {
   uint32_t tenants_ = 0;
   std::unique_ptr<std::atomic<uint64_t>[]> lost_;  // written by the worker, read by the control side
   std::unique_ptr<uint64_t[]> lost_seen_;          // control side: lost_ already counted by the ledger
-  alignas(64) std::atomic<uint64_t> tail_{0};  // published by the worker
-  alignas(64) std::atomic<uint64_t> head_{0};  // released by the control side
-  alignas(64) uint64_t tail_local_ = 0;        // worker-local from here on
-  uint64_t head_cache_ = 0;                    // last head_ the worker read
+  alignas(64) std::atomic<uint64_t> tail_{0};      // published by the worker
+  alignas(64) std::atomic<uint64_t> head_{0};      // released by the control side
+  alignas(64) uint64_t tail_local_ = 0;            // worker-local from here on
+  uint64_t head_cache_ = 0;                        // last head_ the worker read
   Counters counters_;
 };
 
