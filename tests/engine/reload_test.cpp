@@ -432,6 +432,52 @@ TEST(ReloadTest, GzipBodyCutByADatabaseSwitchKeepsDecoding) {
   r.expect_balanced();
 }
 
+// Fail closed: a stream that cannot be handed over (here the new scanner has
+// no inflate arena for the gzip body under way) makes the flow uninspectable
+// at its hand-over, and under a fail-closed zone pair its next packet is
+// dropped: nothing leaves uninspected.
+TEST(ReloadTest, AStreamThatCannotBeHandedOverFailsClosed) {
+  auto closed = [](uint64_t n, const Db& db, const std::vector<SignatureSpec>& sigs) {
+    PolicySpec spec = content_policy(Action::kAllow, sigs);
+    spec.limits.default_fail_mode = FailMode::kClosed;
+    auto g = PolicyGeneration::build_with_signatures(spec, n, db);
+    EXPECT_TRUE(g) << (g ? "" : g.error());
+    return *g;
+  };
+  Runner r(closed(1, catalogs().db_a, catalogs().a));
+  const std::string text = filler(6000, 7) + " " + filler(3000, 9);
+  const std::vector<uint8_t> body = gzip(text);
+  const std::string head = "POST /upload HTTP/1.1\r\nHost: files.example.com\r\nContent-Type: text/plain\r\n"
+                           "Content-Encoding: gzip\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n";
+  const size_t cut = 600;
+  TcpSession s(session_config(40000, 80));
+  s.handshake().client_send(head);
+  s.send(test::Direction::kClientToServer, std::span<const uint8_t>(body.data(), cut));
+  for (const PacketResult& res : r.run(s)) EXPECT_EQ(res.disposition, Disposition::kForward);
+  ASSERT_EQ(r.worker.scanner()->counters().inflaters_in_use, 1u);
+
+  auto g2 = closed(2, catalogs().db_b, catalogs().b);
+  sig::ScannerConfig no_arenas;
+  no_arenas.max_streams = 2 * small_options().inspect_max_flows;
+  no_arenas.inflate_memcap_bytes = 0;
+  auto next = sig::Scanner::create(catalogs().db_b, no_arenas);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(r.worker.set_generation(g2, std::move(*next)), nullptr);
+  s.send(test::Direction::kClientToServer, std::span<const uint8_t>(body.data() + cut, body.size() - cut));
+  const auto res = r.run(s);
+  ASSERT_GE(res.size(), 1u);
+  EXPECT_EQ(res[0].disposition, Disposition::kDrop) << "uninspectable after the hand-over: fail closed";
+  const WorkerCounters& c = r.worker.counters();
+  EXPECT_EQ(c.uninspectable_flows, 1u);
+  EXPECT_GE(c.fail_closed_flows, 1u);  // judged under each generation
+  // The flow's own hand-over was the last: the old scanner retired with it.
+  auto old = r.worker.take_retired_scanner();
+  ASSERT_NE(old, nullptr);
+  EXPECT_EQ(old->counters().inflaters_in_use, 0u);
+  EXPECT_EQ(old->counters().streams_in_use, 0u);
+}
+
 TEST(ReloadTest, FromNoSignaturesToSignaturesAndBack) {
   Runner r(gen_none(1));
   EXPECT_EQ(r.worker.scanner(), nullptr);

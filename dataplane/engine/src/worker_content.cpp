@@ -18,6 +18,7 @@ void Worker::release_content(Flow& f) noexcept {
     }
     cs.epoch = scanner_epoch_;
     --retiring_left_;
+    retire_if_done();
   } else if (scanner_) {
     for (auto& st : cs.scan) scanner_->release(st);
   }

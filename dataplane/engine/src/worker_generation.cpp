@@ -68,7 +68,7 @@ std::unique_ptr<sig::Scanner> Worker::set_generation(std::shared_ptr<const Polic
   ++scanner_epoch_;
   scanner_ = std::move(scanner);
   install_generation(std::move(generation));
-  sweep_hand_overs(0);  // nothing open: retires the old scanner at once
+  retire_if_done();  // nothing was open: the old scanner retires at once
   if (!give_back) give_back = std::move(retired_);
   return give_back;
 }
@@ -138,6 +138,15 @@ void Worker::hand_over(ContentState& cs) noexcept {
     ++kept;
   }
   det.kinds = kept;
+  retire_if_done();
+}
+
+void Worker::retire_if_done() noexcept {
+  if (retiring_left_ != 0 || !retiring_gen_) return;
+  // Nothing left on it: the caller frees it, never the worker. retired_ is
+  // empty here: set_generation() takes it before another scanner retires.
+  if (retiring_) retired_ = std::move(retiring_);
+  retiring_gen_.reset();
 }
 
 void Worker::catch_up(Flow& f) noexcept {
@@ -151,11 +160,6 @@ void Worker::sweep_hand_overs(uint32_t slots) noexcept {
     sweep_cursor_ = sweep_cursor_ + 1 == n ? 0 : sweep_cursor_ + 1;
     if (cs.flow != kNil && cs.epoch != scanner_epoch_) hand_over(cs);
   }
-  if (retiring_left_ != 0) return;
-  // Nothing left on it: the caller frees it, never the worker. retired_ is
-  // empty here: set_generation() takes it before another scanner retires.
-  if (retiring_) retired_ = std::move(retiring_);
-  retiring_gen_.reset();
 }
 
 }  // namespace ftz::engine

@@ -300,9 +300,10 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   void hand_over(ContentState& cs) noexcept;
   // Hands over the flow's content state if it is still on retiring_.
   void catch_up(Flow& f) noexcept;
-  // Visits up to `slots` content slots from the sweep cursor; retires the
-  // old scanner once nothing is left on it.
+  // Visits up to `slots` content slots from the sweep cursor.
   void sweep_hand_overs(uint32_t slots) noexcept;
+  // The last stream left retiring_ (by any path): it becomes retired_.
+  void retire_if_done() noexcept;
   void allocate_content_pool();
   void handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketView& pv, PacketResult& res) noexcept;
   // Checks before a segment may change a flow's state (RFC 5961, RFC 7323).
