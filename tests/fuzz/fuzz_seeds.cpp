@@ -211,10 +211,15 @@ int state_seeds(const std::string& dir) {
   c.algo = MacAlgo::kHmacSha256;
   c.key_fingerprint = 0x0123456789abcdefULL;
   ComplianceLedger ledger(c, kNow);
-  WorkerAccounting acc(c.max_tokens_per_set);
+  WorkerAccounting acc(64, 3);
   // One set key: two sets of 16 KiB sketch each (the destination and all
   // destinations); small seeds mutate faster.
   for (uint64_t t = 1; t <= 5; ++t) acc.record(0, DataClass::kPi, 1, 1, t * 0x9e3779b97f4a7c15ULL, kNow);
+  // Fill the 64-record ring with repeats, then records it drops: the lost
+  // section (per tenant and class, and of a tenant the worker did not know).
+  for (int i = 5; i < 64; ++i) acc.record(0, DataClass::kPi, 1, 1, 0x9e3779b97f4a7c15ULL, kNow);
+  for (uint64_t t = 1; t <= 3; ++t) acc.record(1, DataClass::kSensitivePi, 2, 1, t, kNow);
+  acc.record(7, DataClass::kPi, 1, 1, 42, kNow);
   ledger.merge_stopped(acc);
   (void)ledger.evaluate(kNow);
   (void)ledger.check_approval_expiry(kNow);
@@ -225,9 +230,11 @@ int state_seeds(const std::string& dir) {
   }
   const std::vector<uint8_t> file = read_all(tmp);
   std::filesystem::remove(tmp);
-  // fuzz_state_file's input: [mode][...]. Mode 0: the body between the
-  // 12-byte magic+version and the 32-byte trailer; mode 1: the whole file.
-  std::vector<uint8_t> body = {0};
+  // fuzz_state_file's input: [mode][...]. Mode 4: the body between the
+  // 12-byte magic+version and the 32-byte trailer, version 2; mode 1: the
+  // whole file. (v1_sets_fired_approvals, mode 0, is a version 1 body kept
+  // from before version 2.)
+  std::vector<uint8_t> body = {4};
   body.insert(body.end(), file.begin() + 12, file.end() - 32);
   std::vector<uint8_t> whole = {1};
   whole.insert(whole.end(), file.begin(), file.end());
@@ -236,7 +243,7 @@ int state_seeds(const std::string& dir) {
   if (auto saved = ledger.save(tmp, kNow); !saved) return 1;
   const std::vector<uint8_t> rolled_file = read_all(tmp);
   std::filesystem::remove(tmp);
-  std::vector<uint8_t> rolled = {0};
+  std::vector<uint8_t> rolled = {4};
   rolled.insert(rolled.end(), rolled_file.begin() + 12, rolled_file.end() - 32);
   return write_seed(dir + "/sets_fired_approvals", body) && write_seed(dir + "/whole_file", whole) &&
                  write_seed(dir + "/after_rollover", rolled)

@@ -6,7 +6,8 @@
 //                     SHA-256 trailer as given: the refusals of a foreign or
 //                     damaged file);
 //   mode bit 0 clear: the bytes are the body after magic and version; the
-//                     harness adds both and a correct trailer, and unless
+//                     harness adds both (version 2 with mode bit 2, else 1)
+//                     and a correct trailer, and unless
 //                     bit 1 is set it also writes the configured algorithm,
 //                     HLL precision and key fingerprint into the header, so
 //                     the fuzzer reaches the sets, summaries and fired events.
@@ -89,6 +90,7 @@ Snapshot snapshot(const ComplianceLedger& l, size_t zones) {
         s.counts.push_back(n.at_least);
         s.counts.push_back(n.saturated);
         s.counts.push_back(n.overflow);
+        s.counts.push_back(n.lost);
         const double e = l.estimate(t, cls, dest);
         s.estimates.push_back(std::isnan(e) ? -1 : e);
         const IndividualCount p = l.previous_year_individuals(t, cls, dest);
@@ -113,7 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     file.assign(data, data + size);
   } else {
     file.assign(kMagic, kMagic + sizeof kMagic);
-    file.insert(file.end(), {1, 0, 0, 0});
+    file.insert(file.end(), {static_cast<uint8_t>((mode & 4) != 0 ? 2 : 1), 0, 0, 0});
     const size_t body = file.size();
     file.insert(file.end(), data, data + size);
     if ((mode & 2) == 0 && size >= 12) {

@@ -96,6 +96,8 @@ uint32_t Worker::process_burst(std::span<const PacketView> pkts, std::span<Packe
   }
   burst_index_ = kNoBurstIndex;
   if (n > 0) expire(now_ns_);
+  // A reload's share of the worker, bounded per burst (decision 0005).
+  if (retiring_left_ != 0) [[unlikely]] sweep_hand_overs(kHandOversPerBurst);
   return n;
 }
 
@@ -186,7 +188,9 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res
   f.bytes[dir] += pv.wirelen;
   if (pv.ts_ns > f.last_ns) f.last_ns = pv.ts_ns;
   table_.touch(idx, pv.ts_ns);
-  // A new generation judges the flow afresh (it may relax the verdict).
+  // A new generation judges the flow afresh (it may relax the verdict),
+  // after its scan streams left the old scanner (decision 0005).
+  catch_up(f);
   if (f.generation != gen_->number()) rejudge(idx, pv.ts_ns);
   const size_t nz = gen_->zone_count();
   const uint32_t zsrc = dir == kToServer ? f.client_zone : f.server_zone;

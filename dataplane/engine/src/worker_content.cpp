@@ -9,8 +9,18 @@ namespace ftz::engine {
 
 void Worker::release_content(Flow& f) noexcept {
   if (f.content == kNil) return;
-  if (scanner_) {
-    for (auto& st : content_[f.content].scan) scanner_->release(st);
+  ContentState& cs = content_[f.content];
+  if (cs.epoch != scanner_epoch_) {
+    // Still on the retiring scanner (a flow evicted before its hand-over):
+    // its slots go back to that scanner's pool.
+    if (retiring_) {
+      for (auto& st : cs.scan) retiring_->release(st);
+    }
+    cs.epoch = scanner_epoch_;
+    --retiring_left_;
+    retire_if_done();
+  } else if (scanner_) {
+    for (auto& st : cs.scan) scanner_->release(st);
   }
   content_[f.content].flow = kNil;
   content_free_.push_back(f.content);
@@ -70,6 +80,7 @@ Worker::ContentState* Worker::content_of(Flow& f) noexcept {
   content_free_.pop_back();
   ContentState& cs = content_[f.content];
   cs.flow = static_cast<uint32_t>(&f - flows_.data());
+  cs.epoch = scanner_epoch_;
   cs.scan[0] = sig::ScanState{};
   cs.scan[1] = sig::ScanState{};
   std::fill(std::begin(cs.tokens), std::end(cs.tokens), 0);

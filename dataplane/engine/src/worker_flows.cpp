@@ -185,6 +185,7 @@ void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
   Flow& f = flows_[idx];
   // Idle since a reload: it ends under the current generation, whose indices
   // (zones, rule, signatures) its events carry.
+  catch_up(f);
   if (f.generation != gen_->number()) rejudge(idx, now);
   current_ = &f;
   current_ts_ = now;

@@ -5,14 +5,19 @@
 namespace ftz::engine {
 
 tl::expected<std::unique_ptr<sig::Scanner>, std::string> Worker::make_scanner(const PolicyGeneration& generation,
-                                                                              const WorkerOptions& options) {
+                                                                              const WorkerOptions& options,
+                                                                              const PolicyGeneration* replacing) {
   const auto& db = generation.signatures();
   if (!db) return std::unique_ptr<sig::Scanner>{};
   sig::ScannerConfig sc;
   const uint32_t flows =
       options.inspect_max_flows != 0 ? options.inspect_max_flows : generation.spec().limits.inspect_max_flows;
   sc.max_streams = 2 * flows;  // two directions per content flow
-  return sig::Scanner::create(db, sc);
+  auto scanner = sig::Scanner::create(db, sc);
+  if (scanner && replacing != nullptr && replacing->signatures() && replacing->signatures() != db) {
+    (*scanner)->prepare_hand_over_from(replacing->signatures());
+  }
+  return scanner;
 }
 
 void Worker::set_generation(std::shared_ptr<const PolicyGeneration> generation) noexcept {
@@ -25,9 +30,10 @@ std::unique_ptr<sig::Scanner> Worker::set_generation(std::shared_ptr<const Polic
   const sig::SignatureDatabase* const current_db = scanner_ ? &scanner_->database() : nullptr;
   const sig::SignatureDatabase* const next_db = generation->signatures().get();
   if (next_db == current_db) {
-    // Same database (or none on both sides): streams continue untouched.
+    // Same database (or none on both sides): streams continue untouched (a
+    // hand-over still under way goes on under its own generation).
     install_generation(std::move(generation));
-    return scanner;
+    return scanner ? std::move(scanner) : std::move(retired_);
   }
   // A scanner for another database than the generation's cannot be used.
   if (scanner && (next_db == nullptr || &scanner->database() != next_db)) scanner.reset();
@@ -37,18 +43,34 @@ std::unique_ptr<sig::Scanner> Worker::set_generation(std::shared_ptr<const Polic
     else ++counters_.scanner_build_failed;
   }
   ++counters_.scanner_switches;
+  // An earlier switch still under way: its streams first (O(streams left);
+  // only back-to-back reloads pay it), so one scanner retires at a time.
+  while (retiring_left_ != 0) sweep_hand_overs(static_cast<uint32_t>(content_.size()));
+  std::unique_ptr<sig::Scanner> give_back = std::move(retired_);
   // Signature indices of open detections are indices into the catalog that
   // produced them; the new generation's catalog may order them differently.
-  sig_map_ = sig::map_signatures(scanner_ ? scanner_->database().specs() : gen_->spec().signatures,
-                                 scanner ? scanner->database().specs() : generation->spec().signatures);
-  // Under the OLD scanner and generation: whatever the old streams still
-  // report is alerted and recorded with the old indices and generation.
-  hand_over_content(scanner.get());
+  // Prepared off the worker when the caller built `scanner` with make_scanner(..., replacing).
+  const std::vector<uint32_t>* prepared = scanner && scanner_ ? scanner->hand_over_map(&scanner_->database()) : nullptr;
+  if (prepared != nullptr) {
+    sig_map_ = *prepared;  // the new scanner outlives every hand-over of this switch
+  } else {
+    sig_map_own_ = sig::map_signatures(scanner_ ? scanner_->database().specs() : gen_->spec().signatures,
+                                       scanner ? scanner->database().specs() : generation->spec().signatures);
+    sig_map_ = sig_map_own_;
+  }
   if (scanner && content_.empty()) allocate_content_pool();  // first database of this worker
-  std::unique_ptr<sig::Scanner> old = std::move(scanner_);
+  // O(1) from here: every content state in use now belongs to the old
+  // scanner (its epoch differs) until hand_over() moves it.
+  retiring_ = std::move(scanner_);
+  retiring_gen_ = gen_owner_;
+  retiring_left_ = static_cast<uint32_t>(content_.size() - content_free_.size());
+  sweep_cursor_ = 0;
+  ++scanner_epoch_;
   scanner_ = std::move(scanner);
   install_generation(std::move(generation));
-  return old;
+  retire_if_done();  // nothing was open: the old scanner retires at once
+  if (!give_back) give_back = std::move(retired_);
+  return give_back;
 }
 
 void Worker::install_generation(std::shared_ptr<const PolicyGeneration> generation) noexcept {
@@ -64,47 +86,80 @@ void Worker::install_generation(std::shared_ptr<const PolicyGeneration> generati
   }
 }
 
-void Worker::hand_over_content(sig::Scanner* next) noexcept {
-  // Between bursts every packet's detections are settled: pending_ is empty.
-  pending_.clear();
+void Worker::hand_over(ContentState& cs) noexcept {
+  cs.epoch = scanner_epoch_;
+  --retiring_left_;
+  const uint32_t idx = cs.flow;
+  Flow& f = flows_[idx];
+  // Under the OLD scanner and generation, as if at the switch: whatever the
+  // old streams still report is alerted and recorded with the old indices
+  // and generation; the caller re-judges the flow under the new one.
+  const PolicyGeneration* const running = gen_;
+  gen_ = retiring_gen_.get();
+  Flow* const saved = current_;
+  const int saved_dir = current_dir_;
+  const int64_t saved_ts = current_ts_;
+  const bool saved_changed = content_changed_;
   const int64_t now = now_ns_;
   current_ts_ = now;
-  sig::ScanContext ctx;
-  ctx.now_unix_s = now / 1'000'000'000;
-  for (ContentState& cs : content_) {
-    if (cs.flow == kNil) continue;
-    Flow& f = flows_[cs.flow];
-    if (scanner_) {
-      current_ = &f;
-      for (int d = 0; d < 2; ++d) {
-        current_dir_ = d;
-        if (cs.scan[d].stream != sig::kNoSlot) ++counters_.scan_handovers;
-        scanner_->hand_over(cs.scan[d], ctx, *this, next, sig_map_);
-        if (cs.scan[d].uninspectable) mark_uninspectable(f, uninspectable_reason_of(cs.scan[d].reason));
-      }
-      current_ = nullptr;
-      if (content_changed_) {
-        content_changed_ = false;
-        // Idle since an earlier policy-only reload: judged under the
-        // generation its alerts will name.
-        if (f.generation != gen_->number()) rejudge(cs.flow, now);
-        judge(f, Stage::kContent, now);
-      }
-      settle_detections(f, false);
+  content_changed_ = false;
+  if (retiring_) {
+    sig::ScanContext ctx;
+    ctx.now_unix_s = now / 1'000'000'000;
+    current_ = &f;
+    for (int d = 0; d < 2; ++d) {
+      current_dir_ = d;
+      if (cs.scan[d].stream != sig::kNoSlot) ++counters_.scan_handovers;
+      retiring_->hand_over(cs.scan[d], ctx, *this, scanner_.get(), sig_map_);
+      if (cs.scan[d].uninspectable) mark_uninspectable(f, uninspectable_reason_of(cs.scan[d].reason));
     }
-    // Per-signature counts follow their signature into the new catalog.
-    FlowDetections& det = cs.det;
-    uint8_t kept = 0;
-    for (uint8_t k = 0; k < det.kinds; ++k) {
-      const uint32_t to = det.signature[k] < sig_map_.size() ? sig_map_[det.signature[k]] : sig::kNoSignature;
-      if (to > UINT16_MAX) continue;
-      det.signature[kept] = static_cast<uint16_t>(to);
-      det.count[kept] = det.count[k];
-      ++kept;
+    if (content_changed_) {
+      content_changed_ = false;
+      // Idle since an earlier policy-only reload: judged under the
+      // generation its alerts will name.
+      if (f.generation != gen_->number()) rejudge(idx, now);
+      judge(f, Stage::kContent, now);
     }
-    det.kinds = kept;
+    settle_detections(f, false);
   }
-  current_dir_ = 0;
+  gen_ = running;
+  current_ = saved;
+  current_dir_ = saved_dir;
+  current_ts_ = saved_ts;
+  content_changed_ = saved_changed;
+  // Per-signature counts follow their signature into the new catalog.
+  FlowDetections& det = cs.det;
+  uint8_t kept = 0;
+  for (uint8_t k = 0; k < det.kinds; ++k) {
+    const uint32_t to = det.signature[k] < sig_map_.size() ? sig_map_[det.signature[k]] : sig::kNoSignature;
+    if (to > UINT16_MAX) continue;
+    det.signature[kept] = static_cast<uint16_t>(to);
+    det.count[kept] = det.count[k];
+    ++kept;
+  }
+  det.kinds = kept;
+  retire_if_done();
+}
+
+void Worker::retire_if_done() noexcept {
+  if (retiring_left_ != 0 || !retiring_gen_) return;
+  // Nothing left on it: the caller frees it, never the worker. retired_ is
+  // empty here: set_generation() takes it before another scanner retires.
+  if (retiring_) retired_ = std::move(retiring_);
+  retiring_gen_.reset();
+}
+
+void Worker::catch_up(Flow& f) noexcept {
+  if (f.content != kNil && content_[f.content].epoch != scanner_epoch_) [[unlikely]] hand_over(content_[f.content]);
+}
+
+void Worker::sweep_hand_overs(uint32_t slots) noexcept {
+  const auto n = static_cast<uint32_t>(content_.size());
+  for (uint32_t i = 0; i < slots && retiring_left_ != 0 && n != 0; ++i) {
+    ContentState& cs = content_[sweep_cursor_];
+    sweep_cursor_ = sweep_cursor_ + 1 == n ? 0 : sweep_cursor_ + 1;
+    if (cs.flow != kNil && cs.epoch != scanner_epoch_) hand_over(cs);
+  }
 }
 
 }  // namespace ftz::engine

@@ -26,7 +26,8 @@ tl::expected<std::unique_ptr<ComplianceDesk>, std::string> ComplianceDesk::creat
   desk->key_.emplace(std::move(key->key));
   desk->key_notes_ = std::move(key->notes);
   for (uint32_t w = 0; w < workers; ++w) {
-    desk->accounting_.push_back(std::make_unique<cmp::WorkerAccounting>(cspec.max_tokens_per_set));
+    desk->accounting_.push_back(std::make_unique<cmp::WorkerAccounting>(
+        cmp::WorkerAccounting::kDefaultCapacity, static_cast<uint32_t>(gen.spec().tenants.size())));
   }
   desk->board_ = std::make_unique<cmp::ThresholdBoard>(gen.spec().tenants.size());
   return desk;

@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
+#include <new>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -22,6 +24,26 @@
 #include "ftz/engine/compliance/calendar.hpp"
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/engine/compliance/worker_accounting.hpp"
+
+// Counts every operator new of this test binary (RecordNeverAllocates).
+namespace {
+std::atomic<uint64_t> g_news{0};
+}  // namespace
+void* operator new(size_t n) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n != 0 ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+// gcc 12 sees free() beside the replaced new (-Wmismatched-new-delete): they match here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 namespace ftz::engine::compliance {
 namespace {
@@ -475,7 +497,7 @@ TEST_F(Ledger, TwoWorkersMergedEqualOneWorker) {
   EXPECT_EQ(single.tenant_states(), merged.tenant_states());
 }
 
-// The bank protocol with real threads: a worker records while the control
+// The ring protocol with real threads: a worker records while the control
 // side merges; nothing is lost or counted twice (run under ASan/TSan builds).
 TEST_F(Ledger, ConcurrentWorkerAndMerge) {
   WorkerAccounting w;
@@ -514,11 +536,11 @@ TEST_F(Ledger, FullSetIsConservativeAndCounted) {
   auto c = config(key_);
   c.max_tokens_per_set = 1000;
   c.thresholds = {{"pi-small", DataClass::kPi, 1500, "standard contract"}};
-  WorkerAccounting w(1000);
+  WorkerAccounting w;
   ComplianceLedger l(std::move(c), kMid2026);
   for (uint32_t n = 0; n < 3000; ++n)
     record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
-  EXPECT_EQ(w.counters().bank_overflow, 2000u);
+  EXPECT_EQ(w.counters().ring_full, 0u) << "the worker keeps no set: the ledger's sets are bounded";
   l.merge_stopped(w);
   const IndividualCount ic = l.individuals(kTenantA, DataClass::kPi, kAllDestZones);
   EXPECT_EQ(ic.at_least, 1000u) << "never more than it holds";
@@ -539,7 +561,7 @@ TEST_F(Ledger, FullSetIsConservativeAndCounted) {
 
 TEST_F(Ledger, HllWithinTwoPercentAt10kAnd100k) {
   for (uint32_t n_people : {10'000u, 100'000u}) {
-    WorkerAccounting w;
+    WorkerAccounting w(1u << 17);  // all records in one harvest
     ComplianceLedger l(config(key_), kMid2026);
     for (uint32_t n = 0; n < n_people; ++n)
       record(w, kTenantA, DataClass::kPi, kZoneUs, kMobile, mobile(n), kMid2026);
@@ -550,6 +572,116 @@ TEST_F(Ledger, HllWithinTwoPercentAt10kAnd100k) {
     std::printf("[ hll      ] %u distinct: estimate %.0f (%.2f %%)\n", n_people, e, 100 * rel);
     EXPECT_LT(rel, 0.02);
   }
+}
+
+// The worker's side (record, quiescent) allocates nothing, also with a full
+// ring: everything was allocated by the constructor.
+TEST_F(Ledger, RecordNeverAllocates) {
+  std::vector<uint64_t> tokens;
+  for (uint32_t n = 0; n < 1000; ++n) tokens.push_back(key_.token(id_number(n), kIdNumber));
+  WorkerAccounting w(256, 2);
+  const uint64_t before = g_news.load();
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    w.record(static_cast<uint32_t>(i % 3), i % 2 == 0 ? DataClass::kPi : DataClass::kSensitivePi,
+             static_cast<uint32_t>(i % 5), kIdNumber, tokens[i], kMid2026 + static_cast<int64_t>(i));
+    if (i % 32 == 0) w.quiescent();
+  }
+  EXPECT_EQ(g_news.load(), before);
+  EXPECT_EQ(w.counters().ring_full, 1000u - 256u);
+}
+
+// A small ring wraps many times while the control side drains it: every
+// record is either counted exactly once or dropped and counted as lost.
+TEST_F(Ledger, ConcurrentWorkerAndMergeThroughASmallRing) {
+  WorkerAccounting w(256, 2);
+  ComplianceLedger l(config(key_), kMid2026);
+  std::vector<uint64_t> tokens;
+  for (uint32_t n = 0; n < 20000; ++n) tokens.push_back(key_.token(id_number(n), kIdNumber));
+  std::atomic<bool> done{false};
+  std::thread worker([&] {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      w.record(kTenantA, DataClass::kPi, kZoneUs, kIdNumber, tokens[i], kMid2026);
+      if (i % 64 == 0) {
+        w.quiescent();
+        std::this_thread::yield();  // lets the merger keep up on a loaded host
+      }
+    }
+    w.quiescent();
+    done.store(true, std::memory_order_release);
+  });
+  size_t taken = 0;
+  while (!done.load(std::memory_order_acquire)) taken += l.merge(w);
+  worker.join();
+  taken += l.merge_stopped(w);
+  const IndividualCount ic = l.individuals(kTenantA, DataClass::kPi, kAllDestZones);
+  EXPECT_EQ(ic.at_least, taken);
+  EXPECT_EQ(ic.lost, w.counters().ring_full);
+  EXPECT_EQ(ic.at_least + ic.lost, tokens.size());
+  EXPECT_GT(taken, 256u) << "the ring wrapped";
+}
+
+// Fail closed (docs/decisions/0004-token-ring.md): a record dropped by a full
+// ring is a possible new individual; the threshold counts it, the event says
+// how many such records it includes, the state file keeps them.
+TEST_F(Ledger, FullRingIsCountedAsIndividualsForThresholds) {
+  auto c = config(key_);
+  c.thresholds = {{"pi-small", DataClass::kPi, 100, "standard contract"}};
+  WorkerAccounting w(64, 2);
+  ASSERT_EQ(w.capacity(), 64u);
+  ComplianceLedger l(std::move(c), kMid2026);
+  for (uint32_t n = 0; n < 90; ++n)  // no harvest in between: 26 do not fit
+    record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+  EXPECT_EQ(w.counters().records, 90u);
+  EXPECT_EQ(w.counters().ring_full, 26u);
+  EXPECT_EQ(l.merge_stopped(w), 64u);
+  IndividualCount ic = l.individuals(kTenantA, DataClass::kPi, kAllDestZones);
+  EXPECT_EQ(ic.at_least, 64u) << "the exact set holds only what arrived";
+  EXPECT_EQ(ic.lost, 26u);
+  EXPECT_EQ(l.individuals(kTenantB, DataClass::kPi, kAllDestZones).lost, 0u) << "attributed to its tenant";
+  EXPECT_EQ(l.counters().lost_records, 26u);
+  // 64 + 26 = 90 reaches 80 % of 100 (the exact 64 alone would not).
+  auto ev = l.evaluate(kMid2026);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].percent, 80u);
+  EXPECT_EQ(ev[0].individuals, 90u);
+  EXPECT_EQ(ev[0].lost, 26u);
+  EXPECT_EQ(l.tenant_state(kTenantA), ThresholdState::kWarn);
+  EXPECT_EQ(l.tenant_state(kTenantB), ThresholdState::kNormal);
+
+  // The ring is free again after the harvest: nothing more is lost.
+  for (uint32_t n = 90; n < 100; ++n)
+    record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+  l.merge_stopped(w);
+  EXPECT_EQ(w.counters().ring_full, 26u);
+  EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kAllDestZones).at_least, 74u);
+
+  // A full ring drops a record of a tenant the worker was not sized for:
+  // lost for every tenant.
+  for (uint32_t n = 100; n < 164; ++n)
+    record(w, kTenantA, DataClass::kPi, kZoneUs, kIdNumber, id_number(n), kMid2026);
+  for (uint32_t n = 0; n < 6; ++n)
+    w.record(7, DataClass::kPi, kZoneUs, kMobile, key_.token(mobile(n), kMobile), kMid2026);
+  l.merge_stopped(w);
+  EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kAllDestZones).at_least, 138u);
+  EXPECT_EQ(l.individuals(kTenantB, DataClass::kPi, kAllDestZones).lost, 6u);
+  EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kAllDestZones).lost, 32u);
+
+  // Persisted: a restart keeps failing closed.
+  ASSERT_TRUE(l.save(state_, kMid2026));
+  auto c2 = config(key_);
+  c2.thresholds = {{"pi-small", DataClass::kPi, 100, "standard contract"}};
+  ComplianceLedger l2(std::move(c2), kMid2026);
+  auto loaded = l2.load(state_);
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_EQ(l2.individuals(kTenantA, DataClass::kPi, kAllDestZones).lost, 32u);
+  EXPECT_EQ(l2.individuals(kTenantB, DataClass::kPi, kAllDestZones).lost, 6u);
+  (void)l2.evaluate(kMid2026);
+  EXPECT_EQ(l2.tenant_state(kTenantA), ThresholdState::kExceeded);
+  EXPECT_EQ(l2.tenant_state(kTenantB), ThresholdState::kNormal);  // 6 lost of 100
+
+  // A new year starts without them.
+  (void)l2.evaluate(kFirst2027);
+  EXPECT_EQ(l2.individuals(kTenantA, DataClass::kPi, kAllDestZones).lost, 0u);
 }
 
 TEST(TokenSet, ExactAndBounded) {

@@ -52,7 +52,7 @@ SetState& ComplianceLedger::set_for(const SetKey& k) {
   return sets_.try_emplace(k, config_.max_tokens_per_set).first->second;
 }
 
-void ComplianceLedger::insert(const SetKey& k, const SetState& from) {
+void ComplianceLedger::insert(const SetKey& k, uint64_t token) {
   SetKey targets[4];
   size_t n = 0;
   SetKey base = k;
@@ -71,65 +71,72 @@ void ComplianceLedger::insert(const SetKey& k, const SetState& from) {
   }
   for (size_t i = 0; i < n; ++i) {
     SetState& t = set_for(targets[i]);
-    from.exact.for_each([&](uint64_t tok) { t.exact.insert(tok); });
-    t.exact.add_overflow(from.exact.overflow());
-    t.hll.merge(from.hll);
-  }
-  counters_.tokens_merged += from.exact.size();
-}
-
-void ComplianceLedger::absorb(WorkerAccounting::Bank& bank) {
-  int32_t max_year = year_;
-  for (const auto& [k, s] : bank)
-    if ((s.exact.size() != 0 || s.exact.overflow() != 0) && k.year > max_year) max_year = k.year;
-  if (max_year > year_) roll_to(max_year, shanghai_year_start_s(max_year) * kNsPerSecond, &pending_);
-
-  for (auto it = bank.begin(); it != bank.end();) {
-    auto& [k, s] = *it;
-    if (s.exact.size() != 0 || s.exact.overflow() != 0) {
-      if (k.year == year_) {
-        insert(k, s);
-      } else if (k.year == previous_year_) {
-        // Recorded before midnight, harvested after: the year's exact count is
-        // frozen at rollover; the sketch still takes them, and they are counted.
-        for (uint32_t dest : {k.dest_zone, kAllDestZones}) {
-          SetKey pk = k;
-          pk.year = 0;
-          pk.dest_zone = dest;
-          Summary& sum = previous_[pk];
-          sum.hll.merge(s.hll);
-          sum.late_tokens += s.exact.size();
-          if (dest == kAllDestZones) break;
-        }
-        counters_.late_tokens += s.exact.size();
-      } else {
-        counters_.stale_tokens += s.exact.size();
-      }
-    }
-    if (k.year < year_) {
-      it = bank.erase(it);  // old-year keys do not come back
-    } else {
-      s.exact.clear();
-      s.hll.clear();
-      ++it;
-    }
+    t.exact.insert(token);  // a full set counts the refusal in its overflow()
+    t.hll.add(token);
   }
 }
 
-bool ComplianceLedger::merge(WorkerAccounting& worker) {
-  const uint32_t cur = worker.requested_.load(std::memory_order_relaxed);  // only we write it
-  if (worker.acked_.load(std::memory_order_acquire) != cur) return false;
-  // The worker writes bank `cur` now and will not touch the other until it
-  // sees our next request: that one is ours.
-  absorb(worker.banks_[1 - cur]);
-  worker.requested_.store(1 - cur, std::memory_order_release);
-  return true;
+void ComplianceLedger::absorb(const TokenRecord& r) {
+  const int32_t year = shanghai_year(r.ts_ns);
+  if (year > year_) roll_to(year, shanghai_year_start_s(year) * kNsPerSecond, &pending_);
+  const SetKey k{r.tenant, r.dest_zone, 0, r.data_class, r.id_type};
+  if (year == year_) {
+    insert(k, r.token);
+    ++counters_.tokens_merged;
+  } else if (year == previous_year_) {
+    // Recorded before midnight, harvested after: the year's exact count is
+    // frozen at rollover; the sketch still takes the token, and it is counted.
+    for (uint32_t dest : {k.dest_zone, kAllDestZones}) {
+      SetKey pk = k;
+      pk.dest_zone = dest;
+      Summary& sum = previous_[pk];
+      sum.hll.add(r.token);
+      ++sum.late_tokens;
+      if (dest == kAllDestZones) break;
+    }
+    ++counters_.late_tokens;
+  } else {
+    ++counters_.stale_tokens;
+  }
 }
 
-void ComplianceLedger::merge_stopped(WorkerAccounting& worker) {
-  absorb(worker.banks_[0]);
-  absorb(worker.banks_[1]);
-  worker.last_set_ = nullptr;
+size_t ComplianceLedger::take(WorkerAccounting& worker, uint64_t tail) {
+  const uint64_t head = worker.head_.load(std::memory_order_relaxed);  // only we write it
+  for (uint64_t i = head; i != tail; ++i) absorb(worker.ring_[i & worker.mask_]);
+  // Release: the worker may overwrite these slots once it sees the new head.
+  worker.head_.store(tail, std::memory_order_release);
+  // Lost records: each may be a person not yet counted, so the thresholds
+  // count it (fail closed); attributed to the year being counted now.
+  for (uint32_t t = 0; t <= worker.tenants_; ++t) {
+    for (uint32_t c = 0; c < WorkerAccounting::kClasses; ++c) {
+      const size_t i = size_t{t} * WorkerAccounting::kClasses + c;
+      const uint64_t now = worker.lost_[i].load(std::memory_order_relaxed);
+      if (now == worker.lost_seen_[i]) continue;
+      const uint64_t delta = now - worker.lost_seen_[i];
+      worker.lost_seen_[i] = now;
+      lost_[{t == worker.tenants_ ? kAnyTenant : t, static_cast<DataClass>(c)}] += delta;
+      counters_.lost_records += delta;
+    }
+  }
+  return static_cast<size_t>(tail - head);
+}
+
+size_t ComplianceLedger::merge(WorkerAccounting& worker) {
+  return take(worker, worker.tail_.load(std::memory_order_acquire));
+}
+
+size_t ComplianceLedger::merge_stopped(WorkerAccounting& worker) {
+  worker.quiescent();  // the worker is stopped or is the caller: publish its last records
+  return take(worker, worker.tail_.load(std::memory_order_acquire));
+}
+
+uint64_t ComplianceLedger::lost(uint32_t tenant, DataClass c) const noexcept {
+  uint64_t n = 0;
+  for (const uint32_t t : {tenant, kAnyTenant}) {
+    auto it = lost_.find({t, c});
+    if (it != lost_.end()) n += it->second;
+  }
+  return n;
 }
 
 void ComplianceLedger::roll_to(int32_t year, int64_t now_ns, std::vector<ComplianceEvent>* events) {
@@ -145,6 +152,7 @@ void ComplianceLedger::roll_to(int32_t year, int64_t now_ns, std::vector<Complia
     }
   }
   sets_.clear();
+  lost_.clear();
   fired_.clear();
   std::fill(states_.begin(), states_.end(), ThresholdState::kNormal);
   previous_year_ = year - 1;
@@ -216,9 +224,11 @@ std::vector<ComplianceEvent> ComplianceLedger::evaluate(int64_t now_ns) {
     for (const ThresholdSpec& th : config_.thresholds) {
       if (th.individuals == 0 || satisfied(t, th, now_ns)) continue;
       auto it = agg.find({t, th.data_class});
-      if (it == agg.end()) continue;
-      const uint64_t v =
-          config_.count_mode == CountMode::kSumOverIdentifierTypes ? it->second.sum : it->second.max;
+      const uint64_t lost_records = lost(t, th.data_class);
+      if (it == agg.end() && lost_records == 0) continue;
+      const Agg a = it == agg.end() ? Agg{} : it->second;
+      // Fail closed: every record a full ring dropped may be a new person.
+      const uint64_t v = (config_.count_mode == CountMode::kSumOverIdentifierTypes ? a.sum : a.max) + lost_records;
       for (uint32_t p : percents) {
         if (!reached(v, th.individuals, p)) break;
         if (!fired_.emplace(t, th.name, p).second) continue;
@@ -234,7 +244,8 @@ std::vector<ComplianceEvent> ComplianceLedger::evaluate(int64_t now_ns) {
         e.percent = p;
         e.individuals = v;
         e.line = th.individuals;
-        e.lower_bound = it->second.lower_bound;
+        e.lower_bound = a.lower_bound;
+        e.lost = lost_records;
         events.push_back(std::move(e));
       }
       ThresholdState st = ThresholdState::kNormal;
@@ -284,6 +295,7 @@ IndividualCount ComplianceLedger::individuals(uint32_t tenant, DataClass c, uint
     r.saturated |= s.exact.saturated();
     r.overflow += s.exact.overflow();
   }
+  r.lost = lost(tenant, c);
   return r;
 }
 

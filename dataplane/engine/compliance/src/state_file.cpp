@@ -15,7 +15,10 @@ namespace ftz::engine::compliance {
 namespace {
 
 constexpr char kMagic[8] = {'F', 'T', 'Z', 'C', 'M', 'P', 'L', '\0'};
-constexpr uint32_t kVersion = 1;
+// 2: adds the records lost to full worker rings (fail closed after a restart
+// too). Version 1 files (no such section) still load.
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kOldestVersion = 1;
 constexpr size_t kTrailer = 32;
 constexpr int32_t kMinYear = 1970;  // unix time starts there
 constexpr int32_t kMaxYear = 9999;
@@ -147,6 +150,12 @@ tl::expected<void, std::string> ComplianceLedger::save(const std::string& path, 
     w.le<uint32_t>(t);
     w.str(id);
   }
+  w.le<uint32_t>(static_cast<uint32_t>(lost_.size()));
+  for (const auto& [tc, n] : lost_) {
+    w.le<uint32_t>(tc.first);  // kAnyTenant stays kAnyTenant
+    w.le<uint8_t>(static_cast<uint8_t>(tc.second));
+    w.le<uint64_t>(n);
+  }
   uint8_t sum[32];
   if (!sha256(w.buf().data(), w.buf().size(), sum))
     return tl::unexpected("state file " + path + ": SHA-256 failed");
@@ -224,9 +233,9 @@ tl::expected<bool, std::string> ComplianceLedger::load(const std::string& path) 
     Reader r(p + sizeof(kMagic), 4);
     r.le(version, "version");
   }
-  if (version != kVersion)
+  if (version < kOldestVersion || version > kVersion)
     return tl::unexpected(where + "unsupported version " + std::to_string(version) + " (this build reads " +
-                          std::to_string(kVersion) + ")" + keep);
+                          std::to_string(kOldestVersion) + " to " + std::to_string(kVersion) + ")" + keep);
   uint8_t sum[32];
   if (!sha256(p, data.size() - kTrailer, sum) || std::memcmp(sum, p + data.size() - kTrailer, kTrailer) != 0)
     return tl::unexpected(where + "checksum mismatch: corrupt or truncated" + keep);
@@ -339,6 +348,17 @@ tl::expected<bool, std::string> ComplianceLedger::load(const std::string& path) 
     ok = r.le(t, "expired approval") && r.str(id, "expired approval");
     if (ok && t >= tenant_map.size()) ok = r.fail("tenant index out of range");
     if (ok) next.approvals_fired_.emplace(tenant_map[t], id);
+  }
+  uint32_t nlost = 0;
+  if (version >= 2) ok = ok && r.le(nlost, "lost records");
+  for (uint32_t i = 0; ok && i < nlost; ++i) {
+    uint32_t t = 0;
+    uint8_t cls = 0;
+    uint64_t n = 0;
+    ok = r.le(t, "lost records") && r.le(cls, "lost records") && r.le(n, "lost records");
+    if (ok && t != kAnyTenant && t >= tenant_map.size()) ok = r.fail("tenant index out of range");
+    if (ok && cls >= static_cast<uint8_t>(DataClass::kCount)) ok = r.fail("bad data class");
+    if (ok) next.lost_[{t == kAnyTenant ? kAnyTenant : tenant_map[t], static_cast<DataClass>(cls)}] += n;
   }
   if (ok && r.remaining() != 0) ok = r.fail("trailing bytes");
   if (!ok) return tl::unexpected(where + r.error() + keep);

@@ -1,51 +1,48 @@
 #include "ftz/engine/compliance/worker_accounting.hpp"
 
-#include <new>
+#include <algorithm>
+#include <bit>
 
 namespace ftz::engine::compliance {
 
-WorkerAccounting::WorkerAccounting(uint64_t max_tokens_per_set) : max_tokens_(max_tokens_per_set) {}
-
-SetState* WorkerAccounting::find_or_add(const SetKey& k) noexcept {
-  Bank& bank = banks_[active_];
-  auto it = bank.find(k);
-  if (it != bank.end()) return &it->second;
-  try {
-    return &bank.try_emplace(k, max_tokens_).first->second;
-  } catch (const std::bad_alloc&) {
-    return nullptr;
+WorkerAccounting::WorkerAccounting(uint32_t capacity, uint32_t tenants)
+    : mask_(std::bit_ceil(std::max<uint32_t>(capacity, 64)) - 1), tenants_(tenants) {
+  ring_ = std::make_unique<TokenRecord[]>(size_t{mask_} + 1);
+  const size_t lost_slots = (size_t{tenants_} + 1) * kClasses;
+  lost_ = std::make_unique<std::atomic<uint64_t>[]>(lost_slots);
+  lost_seen_ = std::make_unique<uint64_t[]>(lost_slots);
+  for (size_t i = 0; i < lost_slots; ++i) {
+    lost_[i].store(0, std::memory_order_relaxed);
+    lost_seen_[i] = 0;
   }
+}
+
+std::atomic<uint64_t>& WorkerAccounting::lost_slot(uint32_t tenant, DataClass c) noexcept {
+  const uint32_t t = tenant < tenants_ ? tenant : tenants_;
+  const uint32_t k = static_cast<uint32_t>(c) < kClasses ? static_cast<uint32_t>(c) : 0;
+  return lost_[size_t{t} * kClasses + k];
 }
 
 void WorkerAccounting::record(uint32_t tenant, DataClass data_class, uint32_t dest_zone, uint8_t id_type,
                               uint64_t token, int64_t ts_ns) noexcept {
   ++counters_.records;
-  const int64_t ts_s = detail::floor_div(ts_ns, kNsPerSecond);
-  if (ts_s < year_begin_s_ || ts_s >= year_end_s_) [[unlikely]] {
-    year_ = shanghai_year_of_s(ts_s);
-    year_begin_s_ = shanghai_year_start_s(year_);
-    year_end_s_ = shanghai_year_start_s(year_ + 1);
+  if (tail_local_ - head_cache_ > mask_) {
+    head_cache_ = head_.load(std::memory_order_acquire);
+    if (tail_local_ - head_cache_ > mask_) [[unlikely]] {
+      ++counters_.ring_full;
+      // Relaxed: a monotonic counter; the ledger reads it with the records it
+      // harvests and only needs to see it eventually.
+      std::atomic<uint64_t>& lost = lost_slot(tenant, data_class);
+      lost.store(lost.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      return;
+    }
   }
-  const SetKey k{tenant, dest_zone, year_, data_class, id_type};
-  SetState* s = (last_set_ != nullptr && last_key_ == k) ? last_set_ : find_or_add(k);
-  if (s == nullptr) [[unlikely]] {
-    ++counters_.dropped_no_memory;
-    return;
-  }
-  last_key_ = k;
-  last_set_ = s;
-  s->hll.add(token);
-  if (s->exact.insert(token) == TokenSet::Insert::kFull) [[unlikely]]
-    ++counters_.bank_overflow;
+  ring_[tail_local_ & mask_] = TokenRecord{token, ts_ns, tenant, dest_zone, data_class, id_type};
+  ++tail_local_;
 }
 
 void WorkerAccounting::quiescent() noexcept {
-  const uint32_t want = requested_.load(std::memory_order_acquire);
-  if (want != active_) {
-    active_ = want;
-    last_set_ = nullptr;
-  }
-  acked_.store(active_, std::memory_order_release);
+  tail_.store(tail_local_, std::memory_order_release);
 }
 
 }  // namespace ftz::engine::compliance

@@ -207,6 +207,16 @@ std::vector<uint32_t> map_signatures(std::span<const SignatureSpec> from, std::s
   return map;
 }
 
+void Scanner::prepare_hand_over_from(const std::shared_ptr<const SignatureDatabase>& from) {
+  map_from_ = from;
+  map_from_sigs_ = from ? map_signatures(from->specs(), db_->specs()) : std::vector<uint32_t>{};
+}
+
+const std::vector<uint32_t>* Scanner::hand_over_map(const SignatureDatabase* from) const noexcept {
+  const std::shared_ptr<const SignatureDatabase> prepared = map_from_.lock();
+  return prepared != nullptr && prepared.get() == from ? &map_from_sigs_ : nullptr;
+}
+
 void Scanner::hand_over(ScanState& st, const ScanContext& ctx, DetectionSink& sink, Scanner* next,
                         std::span<const uint32_t> sig_map) noexcept {
   if (next == nullptr) {

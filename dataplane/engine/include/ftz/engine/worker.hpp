@@ -180,32 +180,49 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // ScannerConfig otherwise): null when the generation has no signatures, an
   // error when Hyperscan could not allocate. Slow path, any thread: the packet
   // path builds one per worker next to the new generation and hands it to
-  // set_generation() at a burst boundary.
-  static tl::expected<std::unique_ptr<sig::Scanner>, std::string> make_scanner(const PolicyGeneration& generation,
-                                                                               const WorkerOptions& options);
+  // set_generation() at a burst boundary. With `replacing` (the generation
+  // running when it is installed) the signature-name map of the switch is
+  // built here too, so that set_generation() allocates nothing.
+  static tl::expected<std::unique_ptr<sig::Scanner>, std::string> make_scanner(
+      const PolicyGeneration& generation, const WorkerOptions& options, const PolicyGeneration* replacing = nullptr);
 
   // Installs a new generation between two bursts (never inside
   // process_burst()); flows are re-judged on their next packet (or when they
-  // end), zones and tenant resolved again. Returns the scanner the caller
-  // frees after its RCU grace period; the worker frees nothing here.
+  // end), zones and tenant resolved again. Returns a scanner the caller frees
+  // after its RCU grace period (or null); the worker frees nothing here.
   //  - Same signature database as the current scanner's (or none before and
   //    after): `scanner` is not needed and is returned as given; open scan
   //    streams continue untouched.
-  //  - Another database: every open scan stream is closed under the OLD
-  //    scanner and generation first (sig::Scanner::hand_over: end-of-data
-  //    matches and pending boundaries decided as at stream end; their alerts
-  //    and compliance records carry the old generation), then `scanner` is
-  //    installed and the old one returned. Flows open new streams on their
-  //    next bytes; their detections, classes and verdict stay, per-signature
-  //    counts are carried to the new catalog by signature name (signatures it
-  //    lacks leave the per-signature list). Without `scanner` when one is
-  //    needed (tests, offline) it is built here with make_scanner(); a
-  //    scanner built for another database is discarded likewise.
-  // The worker drops its reference to the previous generation: the caller
-  // keeps one until the grace period ends. Takes O(inspect_max_flows) time
-  // when the database changes, O(1) otherwise. docs/decisions/0002.
+  //  - Another database: `scanner` is installed at once (O(1): pointer swaps)
+  //    and the old one retires. Each open scan stream is handed over lazily
+  //    (decision 0005): at its flow's next packet or end, or by a sweep of
+  //    kHandOversPerBurst content slots at the end of each process_burst(),
+  //    whichever comes first. A hand-over closes the stream under the OLD
+  //    scanner and generation (sig::Scanner::hand_over: end-of-data matches
+  //    and pending boundaries decided as at stream end; their alerts and
+  //    compliance records carry the old generation), then the flow goes on
+  //    with `scanner`, opening a new stream on its next bytes; its
+  //    detections, classes and verdict stay, per-signature counts are carried
+  //    to the new catalog by signature name (signatures it lacks leave the
+  //    per-signature list). The old scanner is returned by the first
+  //    set_generation() (or take_retired_scanner()) after its last stream was
+  //    handed over: at once when it had no open stream. A switch that comes
+  //    while an earlier one is still under way first hands over the rest of
+  //    the earlier one (O(streams left)). Without `scanner` when one is needed
+  //    (tests, offline) it is built here with make_scanner(); a scanner built
+  //    for another database is discarded likewise.
+  // The worker drops its reference to the previous generation once its
+  // streams are handed over: the caller keeps one until the grace period
+  // ends. docs/decisions/0002 and 0005.
   [[nodiscard]] std::unique_ptr<sig::Scanner> set_generation(std::shared_ptr<const PolicyGeneration> generation,
                                                              std::unique_ptr<sig::Scanner> scanner) noexcept;
+  // The scanner whose streams were all handed over since the last switch
+  // (null while some are not, or when there is none); the caller frees it.
+  [[nodiscard]] std::unique_ptr<sig::Scanner> take_retired_scanner() noexcept { return std::move(retired_); }
+  // Content slots the end of each burst visits to hand over streams of a
+  // retiring scanner: bounds the worker's share of a reload per burst
+  // (perf/bench_reload measures the gap).
+  static constexpr uint32_t kHandOversPerBurst = 128;
   // The same, building the scanner here when needed and freeing the old one
   // at once (offline use, tests).
   void set_generation(std::shared_ptr<const PolicyGeneration> generation) noexcept;
@@ -277,9 +294,16 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   void rejudge(uint32_t idx, int64_t now) noexcept;
   void resolve_endpoints(uint32_t idx) noexcept;
   void install_generation(std::shared_ptr<const PolicyGeneration> generation) noexcept;
-  // Reload with another signature database: scan states to `next`, detection
-  // indices to the new catalog (sig_map_).
-  void hand_over_content(sig::Scanner* next) noexcept;
+  // Reload with another signature database (lazy, decision 0005): the flow's
+  // scan states from retiring_ to scanner_ under the retiring generation,
+  // detection indices to the new catalog (sig_map_).
+  void hand_over(ContentState& cs) noexcept;
+  // Hands over the flow's content state if it is still on retiring_.
+  void catch_up(Flow& f) noexcept;
+  // Visits up to `slots` content slots from the sweep cursor.
+  void sweep_hand_overs(uint32_t slots) noexcept;
+  // The last stream left retiring_ (by any path): it becomes retired_.
+  void retire_if_done() noexcept;
   void allocate_content_pool();
   void handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketView& pv, PacketResult& res) noexcept;
   // Checks before a segment may change a flow's state (RFC 5961, RFC 7323).
@@ -397,7 +421,19 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   std::unique_ptr<sig::Scanner> scanner_;
   std::vector<ContentState> content_;
   std::vector<uint32_t> content_free_;
-  std::vector<uint32_t> sig_map_;  // at a scanner switch: old signature index -> new
+  // At a scanner switch: old signature index -> new. Into the new scanner's
+  // prepared map (Scanner::prepare_hand_over_from) or sig_map_own_ when the
+  // switch was not prepared for this database (built here, slow path).
+  std::span<const uint32_t> sig_map_;
+  std::vector<uint32_t> sig_map_own_;
+  // Lazy hand-over (decision 0005): content states whose epoch differs from
+  // scanner_epoch_ still hold streams of retiring_, judged under retiring_gen_.
+  std::unique_ptr<sig::Scanner> retiring_;
+  std::shared_ptr<const PolicyGeneration> retiring_gen_;
+  std::unique_ptr<sig::Scanner> retired_;  // nothing left on it: for the caller to free
+  uint32_t scanner_epoch_ = 0;
+  uint32_t retiring_left_ = 0;  // content states still on retiring_
+  uint32_t sweep_cursor_ = 0;
   std::unique_ptr<compliance::TokenKey> own_key_;  // when options_ has none
   const compliance::TokenKey* key_ = nullptr;
   std::vector<PendingDetection> pending_;

@@ -2,7 +2,7 @@
 // ComplianceLedger: the control-side record of distinct individuals whose PI
 // left the zone since 1 January (Asia/Shanghai), per tenant, data class,
 // destination zone and identifier type (DOMAIN.md §1.1 rows 4-6, §1.4). It
-// merges the workers' banks, evaluates the configured thresholds, emits
+// takes the workers' token records, evaluates the configured thresholds, emits
 // events once, and persists itself so that a restart keeps the year's counts.
 // Single-threaded: call it from one control thread.
 
@@ -78,6 +78,9 @@ struct ComplianceEvent {
   uint64_t individuals = 0;  // count at evaluation
   uint64_t line = 0;         // ThresholdSpec::individuals
   bool lower_bound = false;  // a set overflowed: "at least individuals"
+  // Records a full worker ring dropped (WorkerAccounting), included in
+  // `individuals` as possible new individuals: the count is then an upper bound.
+  uint64_t lost = 0;
   // Approvals:
   std::string approval_id;
 };
@@ -86,6 +89,7 @@ struct IndividualCount {
   uint64_t at_least = 0;   // exact unless saturated, then a lower bound
   bool saturated = false;  // a set reached max_tokens_per_set
   uint64_t overflow = 0;   // refused insertions (not deduplicated)
+  uint64_t lost = 0;       // records a full worker ring dropped for this tenant and class (not in at_least)
 };
 
 class ComplianceLedger {
@@ -93,12 +97,13 @@ class ComplianceLedger {
   // now_ns fixes the counting year until load() or a later evaluate().
   ComplianceLedger(LedgerConfig config, int64_t now_ns);
 
-  // Harvests the bank the worker has retired (see worker_accounting.hpp).
-  // Returns false when the worker has not passed quiescent() since the last
-  // call (nothing taken; try again later). Never blocks.
-  bool merge(WorkerAccounting& worker);
-  // Takes both banks. Only when the worker thread is stopped or is the caller.
-  void merge_stopped(WorkerAccounting& worker);
+  // Takes the records the worker published (quiescent()) since the last call
+  // and the records its full ring dropped (counted as possible individuals).
+  // Returns how many records it took. Never blocks.
+  size_t merge(WorkerAccounting& worker);
+  // Also takes what the worker wrote after its last quiescent(). Only when
+  // the worker thread is stopped or is the caller.
+  size_t merge_stopped(WorkerAccounting& worker);
 
   // Rolls the year if now_ns is in a later one, evaluates every threshold of
   // every tenant, updates tenant states and returns the newly crossed
@@ -109,7 +114,8 @@ class ComplianceLedger {
   std::vector<ComplianceEvent> check_approval_expiry(int64_t now_ns);
 
   // Exact counts (kAllDestZones = union over destinations). Without id_type
-  // the identifier types combine by count_mode (max or sum).
+  // the identifier types combine by count_mode (max or sum); that overload
+  // also reports the tenant's and class's lost records.
   IndividualCount individuals(uint32_t tenant, DataClass c, uint32_t dest_zone, uint8_t id_type) const;
   IndividualCount individuals(uint32_t tenant, DataClass c, uint32_t dest_zone) const;
   // HyperLogLog estimates, same combination rule.
@@ -130,7 +136,8 @@ class ComplianceLedger {
   size_t memory_bytes() const noexcept;
 
   struct Counters {
-    uint64_t tokens_merged = 0;
+    uint64_t tokens_merged = 0;  // records of the current year taken from workers
+    uint64_t lost_records = 0;   // records workers' full rings dropped (fail closed: counted as individuals)
     uint64_t late_tokens = 0;   // previous year's records after rollover (HLL only)
     uint64_t stale_tokens = 0;  // older than the previous year: dropped
     uint64_t rollovers = 0;
@@ -153,8 +160,14 @@ class ComplianceLedger {
   };
   using SetMap = std::unordered_map<SetKey, SetState, SetKeyHash>;
 
-  void absorb(WorkerAccounting::Bank& bank);
-  void insert(const SetKey& k, const SetState& from);
+  // Unattributed lost records (a tenant the worker did not know) count for
+  // every tenant.
+  static constexpr uint32_t kAnyTenant = UINT32_MAX;
+
+  size_t take(WorkerAccounting& worker, uint64_t tail);
+  void absorb(const TokenRecord& r);
+  void insert(const SetKey& k, uint64_t token);
+  uint64_t lost(uint32_t tenant, DataClass c) const noexcept;
   SetState& set_for(const SetKey& k);
   void roll_to(int32_t year, int64_t now_ns, std::vector<ComplianceEvent>* events);
   uint64_t threshold_value(uint32_t tenant, DataClass c, bool* lower_bound) const;
@@ -169,6 +182,7 @@ class ComplianceLedger {
   std::set<std::tuple<uint32_t, std::string, uint32_t>> fired_;  // (tenant, threshold, percent), this year
   std::set<std::pair<uint32_t, std::string>> approvals_fired_;
   std::vector<ThresholdState> states_;
+  std::map<std::pair<uint32_t, DataClass>, uint64_t> lost_;  // this year, by (tenant or kAnyTenant, class)
   std::vector<ComplianceEvent> pending_;  // rollover seen by merge(), returned by evaluate()
   Counters counters_;
 };

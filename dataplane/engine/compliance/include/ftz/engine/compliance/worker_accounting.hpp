@@ -1,67 +1,91 @@
 #pragma once
-// WorkerAccounting: one per worker thread, written only by that thread with no
-// lock. Two banks: the worker records into the active bank; the control side
-// (ComplianceLedger::merge) takes the other one, like an RCU grace period:
+// WorkerAccounting: one per worker thread. The worker hands each confirmed
+// identifier's token to the control thread over a bounded single-producer /
+// single-consumer ring; the control thread (ComplianceLedger::merge) keeps the
+// exact sets and sketches. The worker never allocates, rehashes, locks or
+// throws for accounting: record() is a store into a preallocated slot
+// (docs/decisions/0004-token-ring.md).
 //
-//   control: sees acked == requested (acquire) -> the worker no longer touches
-//            bank 1-requested; absorbs and clears it; requested = 1-requested (release)
-//   worker:  quiescent(): active = requested (acquire); acked = active (release)
+//   worker:  record(): writes slot tail_local_ (no atomic); quiescent(),
+//            once per loop: tail_.store(tail_local_, release)
+//   control: merge(): reads tail_ (acquire), absorbs slots [head, tail),
+//            head_.store(tail, release) so the worker may reuse them
 //
-// so a bank is never written by both sides at once. The worker must call
-// quiescent() once per loop, also when idle (a worker that never does so is
-// never harvested). record() allocates only when a bank meets a new set key
-// or a set grows past its previous size: banks keep their tables between
-// harvests, so the steady state allocates nothing.
+// A slot is written only between the consumer's release of it (head_) and the
+// producer's publication (tail_), so a record is never read while written.
+//
+// Full ring (the control thread fell behind by `capacity` records): the record
+// is dropped and counted in lost(tenant, class); the ledger counts every lost
+// record as a possible new individual of that tenant and class for the
+// thresholds (fail closed: a threshold fires early, never late).
 
 #include <atomic>
 #include <cstdint>
-#include <unordered_map>
+#include <memory>
 
-#include "ftz/engine/compliance/calendar.hpp"
-#include "ftz/engine/compliance/set_key.hpp"
+#include "ftz/engine/policy_spec.hpp"
 
 namespace ftz::engine::compliance {
 
 class ComplianceLedger;
 
+// One confirmed identifier of one individual (32 bytes).
+struct TokenRecord {
+  uint64_t token = 0;
+  int64_t ts_ns = 0;  // unix ns; the ledger takes the Asia/Shanghai year from it
+  uint32_t tenant = 0;
+  uint32_t dest_zone = 0;
+  DataClass data_class = DataClass::kPi;
+  uint8_t id_type = 0;
+};
+
 class WorkerAccounting {
  public:
-  explicit WorkerAccounting(uint64_t max_tokens_per_set = 2'000'000);
+  // 64 Ki records (2 MiB): at 10,000 confirmed identifiers per second and a
+  // control thread harvesting every 100 ms the ring is 1/65 full.
+  static constexpr uint32_t kDefaultCapacity = 1u << 16;
+
+  // capacity: records the ring holds (rounded up to a power of two, at least
+  // 64). tenants: lost records are attributed to tenants below this number;
+  // a record of a tenant at or above it is lost for every tenant (fail closed).
+  // Allocates everything here (slow path; may throw std::bad_alloc).
+  explicit WorkerAccounting(uint32_t capacity = kDefaultCapacity, uint32_t tenants = 0);
   WorkerAccounting(const WorkerAccounting&) = delete;
   WorkerAccounting& operator=(const WorkerAccounting&) = delete;
 
   // One identifier of one individual left `tenant` towards `dest_zone` at
-  // ts_ns (unix ns; the Asia/Shanghai year is taken from it). Worker thread only.
+  // ts_ns. Worker thread only; visible to the control side after quiescent().
   void record(uint32_t tenant, DataClass data_class, uint32_t dest_zone, uint8_t id_type, uint64_t token,
               int64_t ts_ns) noexcept;
 
-  // Worker thread, once per loop: lets the control side harvest a bank.
+  // Worker thread, once per loop (also when idle): publishes the records
+  // written since the last call.
   void quiescent() noexcept;
 
   struct Counters {
-    uint64_t records = 0;            // record() calls
-    uint64_t bank_overflow = 0;      // tokens refused by a full bank set (HLL still has them)
-    uint64_t dropped_no_memory = 0;  // a new set key could not be allocated (record lost)
+    uint64_t records = 0;    // record() calls
+    uint64_t ring_full = 0;  // records dropped because the ring was full (see lost())
   };
   // Read by the worker thread (or after it stopped).
   const Counters& counters() const noexcept { return counters_; }
+  uint32_t capacity() const noexcept { return mask_ + 1; }
 
  private:
   friend class ComplianceLedger;
-  using Bank = std::unordered_map<SetKey, SetState, SetKeyHash>;
+  static constexpr uint32_t kClasses = static_cast<uint32_t>(DataClass::kCount);
 
-  SetState* find_or_add(const SetKey& k) noexcept;
+  // Lost records per (tenant, class); index tenants_ * kClasses: of unknown tenants.
+  std::atomic<uint64_t>& lost_slot(uint32_t tenant, DataClass c) noexcept;
 
-  uint64_t max_tokens_;
-  Bank banks_[2];
-  alignas(64) std::atomic<uint32_t> requested_{0};  // written by the control side
-  alignas(64) std::atomic<uint32_t> acked_{0};      // written by the worker
-  alignas(64) uint32_t active_ = 0;                 // worker-local from here on
-  int64_t year_begin_s_ = 0;  // cached [begin, end) of year_ (avoids the civil calendar per record)
-  int64_t year_end_s_ = 0;
-  int32_t year_ = 0;
-  SetKey last_key_{};
-  SetState* last_set_ = nullptr;  // into banks_[active_]; reset when switching
+  std::unique_ptr<TokenRecord[]> ring_;
+  uint32_t mask_ = 0;
+  uint32_t tenants_ = 0;
+  std::unique_ptr<std::atomic<uint64_t>[]> lost_;  // written by the worker, read by the control side
+  std::unique_ptr<uint64_t[]> lost_seen_;          // control side: lost_ already counted by the ledger
+  alignas(64) std::atomic<uint64_t> tail_{0};      // published by the worker
+  alignas(64) std::atomic<uint64_t> head_{0};      // released by the control side
+  alignas(64) uint64_t tail_local_ = 0;            // worker-local from here on
+  uint64_t head_cache_ = 0;                        // last head_ the worker read
   Counters counters_;
 };
 

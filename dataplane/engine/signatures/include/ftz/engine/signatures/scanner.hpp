@@ -341,6 +341,14 @@ class Scanner {
   void hand_over(ScanState& st, const ScanContext& ctx, DetectionSink& sink, Scanner* next,
                  std::span<const uint32_t> sig_map) noexcept;
 
+  // Slow path, off the worker (next to create()): prepares the switch from
+  // the scanner of `from` to this one, i.e. map_signatures(from's specs,
+  // this database's specs), so that the worker's switch allocates nothing.
+  void prepare_hand_over_from(const std::shared_ptr<const SignatureDatabase>& from);
+  // The map prepared for a switch from `from` (indices into from's specs),
+  // or null when none was prepared for that database (the caller maps itself).
+  [[nodiscard]] const std::vector<uint32_t>* hand_over_map(const SignatureDatabase* from) const noexcept;
+
   [[nodiscard]] const ScannerCounters& counters() const noexcept { return counters_; }
   [[nodiscard]] std::span<const SignatureCounters> signature_counters() const noexcept { return sig_counters_; }
   [[nodiscard]] const SignatureDatabase& database() const noexcept { return *db_; }
@@ -471,6 +479,10 @@ class Scanner {
   FieldMark mark_before_{};  // the field at the start of the slice
   ScannerCounters counters_;
   std::vector<SignatureCounters> sig_counters_;
+  // prepare_hand_over_from(): weak, so a prepared scanner keeps no old
+  // database alive (and a freed one cannot match by a reused address).
+  std::weak_ptr<const SignatureDatabase> map_from_;
+  std::vector<uint32_t> map_from_sigs_;
   // Per signature: the alnum boundary rule applies (identifiers, not markers).
   std::vector<uint8_t> alnum_boundary_;
   // Per signature: folded field names for CSV headers, JSON keys, form keys.
