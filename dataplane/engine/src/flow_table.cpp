@@ -4,11 +4,14 @@
 
 namespace ftz::engine {
 
-FlowTable::FlowTable(uint32_t capacity) : records_(capacity) {
-  const uint32_t want = capacity / 4 < 1 ? 1 : capacity / 4;
-  const uint32_t nb = std::bit_ceil(want);
-  buckets_.resize(nb);
-  mask_ = nb - 1;
+namespace {
+
+uint32_t bucket_count(uint32_t capacity) noexcept { return std::bit_ceil(capacity / 4 < 1 ? 1 : capacity / 4); }
+
+}  // namespace
+
+FlowTable::FlowTable(uint32_t capacity) : records_(capacity), buckets_(bucket_count(capacity)) {
+  mask_ = bucket_count(capacity) - 1;
   free_.reserve(capacity);
   for (uint32_t i = capacity; i > 0; --i) free_.push_back(i - 1);
 }

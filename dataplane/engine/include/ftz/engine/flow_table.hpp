@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ftz/engine/flow_key.hpp"
+#include "ftz/engine/huge_array.hpp"
 
 namespace ftz::engine {
 
@@ -78,8 +79,8 @@ class FlowTable {
   }
   static uint16_t signature(uint64_t hash) noexcept { return static_cast<uint16_t>((hash >> 48) | 1u); }
 
-  std::vector<Record> records_;
-  std::vector<Bucket> buckets_;
+  HugeArray<Record> records_;
+  HugeArray<Bucket> buckets_;
   std::vector<uint32_t> free_;
   uint32_t mask_ = 0;
   uint32_t size_ = 0;

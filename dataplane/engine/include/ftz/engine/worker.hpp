@@ -388,7 +388,7 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   LinkType link_;
   Limits limits_;
   FlowTable table_;
-  std::vector<Flow> flows_;
+  HugeArray<Flow> flows_;
   Defragmenter defrag_;
   SegmentPool segments_;
   TcpReassembler reasm_;
