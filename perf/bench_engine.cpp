@@ -131,6 +131,29 @@ void BM_FlowTableFind1M(benchmark::State& state) {
 }
 BENCHMARK(BM_FlowTableFind1M);
 
+// The burst lookup of Worker::prepare_burst on the table alone: hash and
+// prefetch the buckets of N keys, then the likely records, then find each.
+// N is the prefetch distance; N = 1 is BM_FlowTableFind1M with the prefetch
+// instructions added (their cost without their benefit).
+void BM_FlowTableFindBurst1M(benchmark::State& state) {
+  FlowFixture& f = flows();
+  const auto n = static_cast<size_t>(state.range(0));
+  uint64_t hashes[64];
+  size_t i = 0;
+  for (auto _ : state) {
+    if (i + n > f.order.size()) i = 0;
+    for (size_t j = 0; j < n; ++j) {
+      hashes[j] = hash_flow_key(f.keys[f.order[i + j]]);
+      f.table.prefetch(hashes[j]);
+    }
+    for (size_t j = 0; j < n; ++j) benchmark::DoNotOptimize(f.table.prefetch_record(hashes[j]));
+    for (size_t j = 0; j < n; ++j) benchmark::DoNotOptimize(f.table.find(f.keys[f.order[i + j]], hashes[j]));
+    i += n;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
+}
+BENCHMARK(BM_FlowTableFindBurst1M)->Arg(1)->Arg(4)->Arg(8)->Arg(16)->Arg(32)->Arg(64);
+
 void BM_FlowTableMiss1M(benchmark::State& state) {
   FlowFixture& f = flows();
   size_t i = 0;

@@ -552,5 +552,45 @@ TEST(WorkerTest, FragmentedOutOfOrderSegmentIsHeldWithItsFragments) {
   EXPECT_EQ(tokens, (std::vector<uint64_t>{100, 101}));
 }
 
+// Decision::final: a flow blocked at the header stage with no rule skipped
+// before the deciding one drops every packet, and nothing of it is scanned
+// (nothing leaves); with a content rule before it, the header stage does not
+// decide for good and the same flow is scanned (and still dropped).
+TEST(WorkerTest, FlowBlockedAtHeaderForGoodIsNotScanned) {
+  const Bytes frame = test::PacketBuilder()
+                          .eth()
+                          .ipv4("10.60.0.1", "203.0.113.5")
+                          .udp(40000, 9999)
+                          .payload("id=11010519491231002X\n")
+                          .build();
+  auto run = [&](bool content_rule_first) {
+    PolicySpec s = zone_policy();
+    s.signatures = {resident_id_signature()};
+    s.export_default.action = Action::kBlock;  // ftz -> offshore has no default: blocked
+    if (content_rule_first) {
+      RuleSpec r;
+      r.name = "sensitive";
+      r.match.data_classes = static_cast<DataClassMask>(1u << static_cast<int>(DataClass::kSensitivePi));
+      r.verdict.action = Action::kReset;
+      s.rules = {r};
+    }
+    auto g = PolicyGeneration::build_with_signatures(std::move(s), 1);
+    EXPECT_TRUE(g) << (g ? "" : g.error());
+    Worker w(*g, LinkType::kEthernet);
+    const PacketView v = view_of(frame, kT0, 1);
+    PacketResult res;
+    EXPECT_EQ(w.process_burst(std::span<const PacketView>(&v, 1), std::span<PacketResult>(&res, 1)), 1u);
+    EXPECT_EQ(res.disposition, Disposition::kDrop);
+    return w.counters();
+  };
+  const WorkerCounters decided = run(false);
+  EXPECT_EQ(decided.content_flows, 0u);
+  EXPECT_EQ(decided.detections, 0u);
+  EXPECT_EQ(decided.reasons[static_cast<uint32_t>(Reason::policy_block)], 1u);
+  const WorkerCounters open = run(true);
+  EXPECT_EQ(open.content_flows, 1u);
+  EXPECT_EQ(open.detections, 1u);
+}
+
 }  // namespace
 }  // namespace ftz::engine

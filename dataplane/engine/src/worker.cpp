@@ -54,6 +54,7 @@ Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link
   if (checksum_mode_ == ChecksumMode::kDefault) checksum_mode_ = ChecksumMode::kOn;
   flows_per_rule_.assign(gen_->spec().rules.size() + 1, 0);
   resets_.resize(kBurstSize);
+  burst_.resize(kBurstSize);
   pending_.reserve(kMaxPendingDetections);
   key_ = options_.token_key;
   if (key_ == nullptr) {
@@ -87,37 +88,71 @@ uint32_t Worker::process_burst(std::span<const PacketView> pkts, std::span<Packe
   released_.clear();
   reset_count_ = 0;
   drain_backlog();
-  const uint32_t n = static_cast<uint32_t>(std::min(pkts.size(), results.size()));
+  const uint32_t n = static_cast<uint32_t>(std::min({pkts.size(), results.size(), size_t{kBurstSize}}));
+  prepare_burst(pkts.first(n));
+  // Judged one by one in order: a packet may create the flow the next one
+  // finds, so only the loads are batched, never the lookups.
+  BurstCounters bc;
   for (uint32_t i = 0; i < n; ++i) {
     results[i] = PacketResult{};
     burst_index_ = i;
-    process_one(pkts[i], results[i]);
-    count(results[i]);
+    ++bc.packets;
+    bc.bytes += pkts[i].wirelen;
+    process_one(pkts[i], burst_[i], results[i]);
+    count(results[i], bc);
   }
   burst_index_ = kNoBurstIndex;
-  if (n > 0) expire(now_ns_);
+  counters_.packets += bc.packets;
+  counters_.bytes += bc.bytes;
+  counters_.forwarded += bc.forwarded;
+  counters_.dropped += bc.dropped;
+  counters_.held += bc.held;
+  // A burst's share of aging is bounded, so a wave of timeouts never stalls
+  // the packets behind it; the rest waits for the next burst (or
+  // advance_time(), which has no bound).
+  if (n > 0) expire(now_ns_, kExpirePerBurst);
   // A reload's share of the worker, bounded per burst (decision 0005).
   if (retiring_left_ != 0) [[unlikely]] sweep_hand_overs(kHandOversPerBurst);
   return n;
 }
 
-void Worker::count(PacketResult& res) noexcept {
+void Worker::prepare_burst(std::span<const PacketView> pkts) noexcept {
+  // Pass 1: parse every packet, hash its key, prefetch both candidate buckets.
+  for (size_t i = 0; i < pkts.size(); ++i) {
+    BurstPacket& b = burst_[i];
+    b.parsed = parse_packet(link_, pkts[i].data, pkts[i].caplen, b.p);
+    b.keyed = b.parsed.status == ParseStatus::kOk && !b.p.is_fragment;
+    if (!b.keyed) continue;
+    b.key = make_flow_key(b.p, b.from_lo);
+    b.hash = hash_flow_key(b.key);
+    table_.prefetch(b.hash);
+  }
+  // Pass 2: the buckets have arrived meanwhile; prefetch the likely record
+  // and the head of its flow state.
+  for (size_t i = 0; i < pkts.size(); ++i) {
+    if (!burst_[i].keyed) continue;
+    const uint32_t idx = table_.prefetch_record(burst_[i].hash);
+    if (idx == FlowTable::kNone) continue;
+    __builtin_prefetch(&flows_[idx]);
+    __builtin_prefetch(reinterpret_cast<const char*>(&flows_[idx]) + 64);
+  }
+}
+
+void Worker::count(const PacketResult& res, BurstCounters& bc) noexcept {
   switch (res.disposition) {
-    case Disposition::kForward: ++counters_.forwarded; break;
-    case Disposition::kHold: ++counters_.held; break;
-    case Disposition::kDrop: ++counters_.dropped; break;
+    case Disposition::kForward: ++bc.forwarded; break;
+    case Disposition::kHold: ++bc.held; break;
+    case Disposition::kDrop: ++bc.dropped; break;
   }
   if (res.reason != Reason::kNone && res.reason < Reason::kCount) {
     ++counters_.reasons[static_cast<uint32_t>(res.reason)];
   }
 }
 
-void Worker::process_one(const PacketView& pv, PacketResult& res) noexcept {
-  ++counters_.packets;
-  counters_.bytes += pv.wirelen;
+void Worker::process_one(const PacketView& pv, BurstPacket& bp, PacketResult& res) noexcept {
   if (pv.ts_ns > now_ns_) now_ns_ = pv.ts_ns;
-  ParsedPacket p;
-  const ParseResult pr = parse_packet(link_, pv.data, pv.caplen, p);
+  ParsedPacket& p = bp.p;
+  const ParseResult pr = bp.parsed;
   if (pr.status == ParseStatus::kNotIp) {
     ++counters_.non_ip;
     return;  // forwarded: L2 control traffic must pass a bump in the wire
@@ -157,7 +192,9 @@ void Worker::process_one(const PacketView& pv, PacketResult& res) noexcept {
       // its fragments held with it.
       extra_hold_tokens_ = dr.held_tokens;
       from_fragments_ = true;
-      process_ip(pv, p, res);
+      bool from_lo = true;
+      const FlowKey key = make_flow_key(p, from_lo);
+      process_ip(pv, p, key, hash_flow_key(key), from_lo, res);
       from_fragments_ = false;
       extra_hold_tokens_ = {};
     }
@@ -175,12 +212,12 @@ void Worker::process_one(const PacketView& pv, PacketResult& res) noexcept {
     // Snap-length cut outside TCP: count it, judge what is there.
     ++counters_.reasons[static_cast<uint32_t>(Reason::capture_truncated)];
   }
-  process_ip(pv, p, res);
+  process_ip(pv, p, bp.key, bp.hash, bp.from_lo, res);
 }
 
-void Worker::process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res) noexcept {
-  bool from_lo = true;
-  const uint32_t idx = lookup_or_create(pv, p, from_lo, res);
+void Worker::process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& key, uint64_t hash, bool from_lo,
+                        PacketResult& res) noexcept {
+  const uint32_t idx = lookup_or_create(pv, p, key, hash, from_lo, res);
   if (idx == kNil) return;
   Flow& f = flows_[idx];
   const int dir = (from_lo == f.client_is_lo) ? kToServer : kToClient;
@@ -325,6 +362,7 @@ void Worker::judge(Flow& f, Stage stage, int64_t now) noexcept {
   }
   const Decision d = gen_->evaluate(facts);
   const bool first = f.generation != gen_->number();
+  if (stage == Stage::kHeader) f.blocked_at_header = d.final && d.verdict.action >= Action::kBlock;
   f.generation = gen_->number();
   f.stage = stage;
   Verdict v = d.verdict;

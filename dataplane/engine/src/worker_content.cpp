@@ -58,7 +58,7 @@ void Worker::end_unit(int dir) noexcept {
 }
 
 bool Worker::wants_content(const Flow& f) const noexcept {
-  return gen_->signatures() != nullptr && (f.inspect || options_.classify_all);
+  return gen_->signatures() != nullptr && ((f.inspect && !f.blocked_at_header) || options_.classify_all);
 }
 
 Worker::ContentState* Worker::content_of(Flow& f) noexcept {

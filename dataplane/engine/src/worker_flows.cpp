@@ -10,11 +10,9 @@ bool is_well_known(uint16_t port) noexcept { return port != 0 && port < 1024; }
 
 }  // namespace
 
-uint32_t Worker::lookup_or_create(const PacketView& pv, const ParsedPacket& p, bool& from_lo,
-                                  PacketResult& res) noexcept {
+uint32_t Worker::lookup_or_create(const PacketView& pv, const ParsedPacket& p, const FlowKey& key, uint64_t hash,
+                                  bool from_lo, PacketResult& res) noexcept {
   const int64_t now = pv.ts_ns;
-  const FlowKey key = make_flow_key(p, from_lo);
-  const uint64_t hash = hash_flow_key(key);
   uint32_t idx = table_.find(key, hash);
   bool reuse = false;
   bool expired = false;
@@ -28,7 +26,7 @@ uint32_t Worker::lookup_or_create(const PacketView& pv, const ParsedPacket& p, b
   // Transport checksums before the packet may create, end or change an
   // inspected flow (other flows' packets are forwarded by their verdict
   // whatever they carry, so their sums are not worth the cycles).
-  if (!reuse || flows_[idx].inspect) {
+  if (!reuse || (flows_[idx].inspect && !flows_[idx].blocked_at_header)) {
     if (Reason why = Reason::kNone; !checksums_ok(pv, p, true, why)) {
       res.disposition = Disposition::kDrop;
       res.reason = why;
@@ -124,6 +122,7 @@ void Worker::init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_
     if (f.midstream && f.inspect) ++counters_.midstream_flows;
   }
   judge(f, Stage::kHeader, now);
+  if (f.blocked_at_header) f.tcp[0].normalize = f.tcp[1].normalize = false;
 }
 
 // Zones and tenant of the flow's endpoints under the current generation.
@@ -161,6 +160,7 @@ void Worker::rejudge(uint32_t idx, int64_t now) noexcept {
   f.verdict = Verdict{};
   f.rule = kNoIndex;
   f.fail_closed = false;
+  f.blocked_at_header = false;
   judge(f, f.stage, now);
 }
 
@@ -232,7 +232,7 @@ void Worker::close_flow(uint32_t idx, int64_t now) noexcept {
   f.recorded = true;
 }
 
-void Worker::expire(int64_t now_ns) noexcept {
+void Worker::expire(int64_t now_ns, uint32_t budget) noexcept {
   if (now_ns > now_ns_) now_ns_ = now_ns;
   defrag_.expire(now_ns_, [this](std::span<const uint64_t> tokens) {
     for (const uint64_t t : tokens) push_release(t, Verdict{}, Disposition::kDrop, Reason::frag_timeout);
@@ -252,6 +252,13 @@ void Worker::expire(int64_t now_ns) noexcept {
         }
         return;
       }
+      if (budget == 0) {
+        // The rest at the next call; they were due at this one, whose time
+        // their records keep (as when the queue has no room).
+        if (expiry_due_ns_ == 0) expiry_due_ns_ = now_ns_;
+        return;
+      }
+      --budget;
       const bool due = expiry_due_ns_ != 0 && expiry_due_ns_ - flows_[age_head_[c]].last_ns > timeout;
       end_flow(age_head_[c], FlowEndReason::kTimeout, due ? expiry_due_ns_ : now_ns_);
     }

@@ -52,7 +52,7 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
   // Exports are normalized inline (docs/decisions/0003): a segment failing a
   // check changes no state and never reaches the receiver. Other flows only
   // count it and forward it by their verdict.
-  const bool enforce = f.inspect;
+  const bool enforce = f.inspect && !f.blocked_at_header;
   auto reject = [&](Reason r) {
     if (enforce) {
       res.disposition = Disposition::kDrop;

@@ -37,6 +37,7 @@
 #include "ftz/engine/generation.hpp"
 #include "ftz/engine/normalize.hpp"
 #include "ftz/engine/packet.hpp"
+#include "ftz/engine/parser.hpp"
 #include "ftz/engine/reasons.hpp"
 #include "ftz/engine/reset.hpp"
 #include "ftz/engine/signatures/scanner.hpp"
@@ -44,6 +45,10 @@
 
 namespace ftz::engine {
 
+// Packets per process_burst() call at most. Also the prefetch distance of the
+// flow lookup: every bucket and record of a burst is prefetched before the
+// first packet is judged. 32 (DPDK's default burst): perf/bench_worker
+// BM_WorkerHeaderOnly/*/burst:N, perf/README.md "Burst size and prefetch".
 inline constexpr uint32_t kBurstSize = 32;
 
 enum class Disposition : uint8_t { kForward, kHold, kDrop };
@@ -280,11 +285,35 @@ class Worker : private app::AppSink, private sig::DetectionSink {
     PayloadTrim trim;
   };
 
-  void process_one(const PacketView& pv, PacketResult& res) noexcept;
-  // Ends timed-out flows and fragments, adding to the current released().
-  void expire(int64_t now_ns) noexcept;
-  void process_ip(const PacketView& pv, ParsedPacket& p, PacketResult& res) noexcept;
-  uint32_t lookup_or_create(const PacketView& pv, const ParsedPacket& p, bool& from_lo, PacketResult& res) noexcept;
+  // A packet of the burst being judged: parsed, keyed and its flow-table
+  // buckets prefetched before the first packet of the burst is judged.
+  struct BurstPacket {
+    ParsedPacket p;
+    ParseResult parsed;
+    FlowKey key;
+    uint64_t hash = 0;
+    bool from_lo = true;
+    bool keyed = false;  // an IP packet with its flow key (not a fragment)
+  };
+  // Counters of one burst, flushed into counters_ once at its end.
+  struct BurstCounters {
+    uint64_t packets = 0;
+    uint64_t bytes = 0;
+    uint64_t forwarded = 0;
+    uint64_t dropped = 0;
+    uint64_t held = 0;
+  };
+
+  // Parses, keys and prefetches a burst (the first two passes).
+  void prepare_burst(std::span<const PacketView> pkts) noexcept;
+  void process_one(const PacketView& pv, BurstPacket& bp, PacketResult& res) noexcept;
+  // Ends timed-out flows and fragments, adding to the current released();
+  // ends at most `budget` flows (a burst bounds its share of the work).
+  void expire(int64_t now_ns, uint32_t budget = UINT32_MAX) noexcept;
+  void process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& key, uint64_t hash, bool from_lo,
+                  PacketResult& res) noexcept;
+  uint32_t lookup_or_create(const PacketView& pv, const ParsedPacket& p, const FlowKey& key, uint64_t hash,
+                            bool from_lo, PacketResult& res) noexcept;
   void init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_t now) noexcept;
   // A packet whose flow cannot start because an old flow's record has no
   // place: counted (record_backlog_full), untracked, the zone pair's fail mode.
@@ -326,7 +355,7 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   void end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept;
   void apply_verdict(const Flow& f, PacketResult& res) const noexcept;
   void push_release(uint64_t token, const Verdict& v, Disposition d, Reason r, PayloadTrim trim = {}) noexcept;
-  void count(PacketResult& res) noexcept;
+  void count(const PacketResult& res, BurstCounters& bc) noexcept;
   Event* new_event(EventType type, const Flow& f, int64_t now, bool rate_limited) noexcept;
   // Flow records: a place in the event queue or, when it is full, in the
   // record backlog. record_room(): a flow may end now (a packet asks for it);
@@ -344,8 +373,9 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   void unlink_age(uint32_t idx) noexcept;
 
   // Content inspection.
-  bool wants_content(const Flow& f) const noexcept;
-  ContentState* content_of(Flow& f) noexcept;
+  // A flow's content is scanned: signatures are loaded, the flow is an
+  // export (or classify_all) and not blocked at the header stage for good.
+  bool wants_content(const Flow& f) const noexcept;  ContentState* content_of(Flow& f) noexcept;
   void scan(Flow& f, int dir, std::span<const uint8_t> bytes, const sig::ScanContext& ctx) noexcept;
   void mark_uninspectable(Flow& f, UninspectableReason why) noexcept;
   void finish_content(Flow& f) noexcept;
@@ -382,7 +412,7 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   LinkType link_;
   Limits limits_;
   FlowTable table_;
-  std::vector<Flow> flows_;
+  HugeArray<Flow> flows_;
   Defragmenter defrag_;
   SegmentPool segments_;
   TcpReassembler reasm_;
@@ -441,6 +471,7 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   int current_dir_ = 0;
   std::vector<uint64_t> flows_per_rule_;
   std::vector<ResetPair> resets_;
+  std::vector<BurstPacket> burst_;  // kBurstSize
   uint32_t reset_count_ = 0;
   // Earlier fragments of the datagram being judged: held with it if it is held.
   std::span<const uint64_t> extra_hold_tokens_;
