@@ -15,7 +15,8 @@ namespace {
 //   | patterns x { u32 signature, u16 pattern, u8 som, u8 0, u32 min, u32 max }
 //   | u32 hs length | hs bytes | u32 CRC-32 of everything before it
 constexpr char kMagic[8] = {'F', 'T', 'Z', 'S', 'I', 'G', 'D', 'B'};
-constexpr uint32_t kFormat = 1;
+// 2: pattern flag byte 7 = digit-run rule (not in the Hyperscan section).
+constexpr uint32_t kFormat = 2;
 constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8;
 constexpr size_t kPatternBytes = 16;
 
@@ -93,6 +94,7 @@ std::string fold_field_name(std::string_view s) {
 }
 
 struct Flat {
+  // Every pattern's meta; exprs/flags/ids only for those Hyperscan compiles.
   std::vector<const char*> exprs;
   std::vector<unsigned> flags;
   std::vector<unsigned> ids;
@@ -102,7 +104,10 @@ struct Flat {
 
 // Checks every pattern on its own (hs_expression_info) so errors name the
 // signature and pattern, and derives the widths the scanner relies on.
-tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs) {
+// Digit-run rules (DigitRunRule) are left out of Hyperscan when `run_rules`
+// (the streaming database of the scanner); a catalog of nothing else keeps
+// them in (Hyperscan needs one pattern).
+tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs, bool run_rules) {
   Flat f;
   if (specs.empty()) return tl::unexpected(std::string("signature catalog is empty"));
   if (specs.size() > std::numeric_limits<uint16_t>::max()) {
@@ -137,14 +142,55 @@ tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs) {
                               std::to_string(max_w) +
                               " bytes without SOM; set `som: true` (or split it into fixed-width patterns)");
       }
+      const auto validator = classify::validator_from_name(s.validator).value_or(classify::ValidatorId::kNone);
+      const auto rule = digit_run_rule(p);
+      const bool run = run_rules && has_alnum_boundary(validator) && rule && rule->width == min_w;
+      if (!run) {
+        f.exprs.push_back(p.regex.c_str());
+        f.flags.push_back(flags);
+        f.ids.push_back(static_cast<unsigned>(f.meta.size()));
+        f.any_som = f.any_som || p.som;
+      }
+      f.meta.push_back(PatternMeta{static_cast<uint32_t>(si), static_cast<uint16_t>(pi), p.som, min_w, max_w, run});
+    }
+  }
+  if (f.exprs.empty()) {
+    for (size_t i = 0; i < f.meta.size(); ++i) {
+      const SignaturePattern& p = specs[f.meta[i].signature].patterns[f.meta[i].pattern];
+      f.meta[i].digit_run = false;
       f.exprs.push_back(p.regex.c_str());
-      f.flags.push_back(flags);
-      f.ids.push_back(static_cast<unsigned>(f.meta.size()));
-      f.meta.push_back(PatternMeta{static_cast<uint32_t>(si), static_cast<uint16_t>(pi), p.som, min_w, max_w});
-      f.any_som = f.any_som || p.som;
+      f.flags.push_back(flags_of(p));
+      f.ids.push_back(static_cast<unsigned>(i));
     }
   }
   return f;
+}
+
+// One position of a digit-run pattern: a digit, \d or [digits and ranges];
+// advances `at`. 0 when the text there is anything else.
+uint16_t digit_position(std::string_view re, size_t& at) {
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (digit(re[at])) return static_cast<uint16_t>(1u << (re[at++] - '0'));
+  if (re.compare(at, 2, "\\d") == 0) {
+    at += 2;
+    return 0x3ff;
+  }
+  if (re[at] != '[') return 0;
+  uint16_t set = 0;
+  size_t i = at + 1;
+  for (; i < re.size() && re[i] != ']'; ++i) {
+    if (!digit(re[i])) return 0;
+    if (i + 2 < re.size() && re[i + 1] == '-' && re[i + 2] != ']') {
+      if (!digit(re[i + 2]) || re[i + 2] < re[i]) return 0;
+      for (char c = re[i]; c <= re[i + 2]; ++c) set = static_cast<uint16_t>(set | 1u << (c - '0'));
+      i += 2;
+    } else {
+      set = static_cast<uint16_t>(set | 1u << (re[i] - '0'));
+    }
+  }
+  if (i >= re.size() || set == 0) return 0;
+  at = i + 1;
+  return set;
 }
 
 tl::expected<HsDatabasePtr, std::string> compile_flat(std::span<const SignatureSpec> specs, const Flat& f,
@@ -198,11 +244,54 @@ uint32_t crc_of(const uint8_t* p, size_t n) {
 
 }  // namespace
 
+std::optional<DigitRunRule> digit_run_rule(const SignaturePattern& pattern) {
+  if (pattern.som || pattern.regex.empty()) return std::nullopt;
+  const std::string_view re = pattern.regex;
+  DigitRunRule r;
+  size_t at = 0;
+  while (at < re.size()) {
+    const uint16_t set = digit_position(re, at);
+    if (set == 0) return std::nullopt;
+    uint32_t repeat = 1;
+    if (at < re.size() && re[at] == '{') {
+      const size_t close = re.find('}', at);
+      if (close == std::string_view::npos || close == at + 1 || close > at + 3) return std::nullopt;
+      repeat = 0;
+      for (size_t i = at + 1; i < close; ++i) {
+        if (re[i] < '0' || re[i] > '9') return std::nullopt;  // {n,m} is not a fixed run
+        repeat = repeat * 10 + static_cast<uint32_t>(re[i] - '0');
+      }
+      at = close + 1;
+    }
+    if (repeat == 0 || r.width + repeat > kMaxDigitRunWidth) return std::nullopt;
+    for (uint32_t k = 0; k < repeat; ++k) r.digits[r.width++] = set;
+  }
+  return r;
+}
+
+bool has_alnum_boundary(classify::ValidatorId v) noexcept {
+  using classify::ValidatorId;
+  // Structural markers: a FASTA line continues past the 30 bases the pattern
+  // needs, a VCF header is followed by its version digits.
+  switch (v) {
+    case ValidatorId::kTrajectory:
+    case ValidatorId::kVcf:
+    case ValidatorId::kFasta:
+    case ValidatorId::kFastq:
+    case ValidatorId::kHl7:
+    case ValidatorId::kDicom:
+    case ValidatorId::kFhirPatient:
+      return false;
+    default:
+      return true;
+  }
+}
+
 SignatureDatabase::~SignatureDatabase() = default;
 
 SignatureDatabase::Result SignatureDatabase::compile(std::span<const SignatureSpec> specs,
                                                      const hs_platform_info_t* platform) {
-  auto flat = flatten(specs);
+  auto flat = flatten(specs, true);
   if (!flat) return tl::unexpected(flat.error());
   unsigned mode = HS_MODE_STREAM;
   if (flat->any_som) mode |= HS_MODE_SOM_HORIZON_LARGE;
@@ -248,7 +337,15 @@ SignatureDatabase::Result SignatureDatabase::finish(std::unique_ptr<SignatureDat
       if (!folded.empty()) m.field_names.push_back(std::move(folded));
     }
   }
-  for (const PatternMeta& p : self->patterns_) self->max_width_ = std::max(self->max_width_, p.max_width);
+  for (size_t i = 0; i < self->patterns_.size(); ++i) {
+    const PatternMeta& p = self->patterns_[i];
+    self->max_width_ = std::max(self->max_width_, p.max_width);
+    if (!p.digit_run) continue;
+    DigitRunRule r = *digit_run_rule(self->specs_[p.signature].patterns[p.pattern]);
+    r.pattern = static_cast<uint32_t>(i);
+    self->run_widths_ |= uint64_t{1} << r.width;
+    self->runs_.push_back(r);
+  }
   return std::shared_ptr<const SignatureDatabase>(std::move(self));
 }
 
@@ -267,7 +364,7 @@ std::vector<uint8_t> SignatureDatabase::serialize() const {
     out.push_back(static_cast<uint8_t>(p.pattern));
     out.push_back(static_cast<uint8_t>(p.pattern >> 8));
     out.push_back(p.som ? 1 : 0);
-    out.push_back(0);
+    out.push_back(p.digit_run ? 1 : 0);
     put32(out, p.min_width);
     put32(out, p.max_width);
   }
@@ -316,9 +413,11 @@ SignatureDatabase::Result SignatureDatabase::deserialize(std::span<const uint8_t
     m.som = p[6] != 0;
     m.min_width = get32(p + 8);
     m.max_width = get32(p + 12);
+    m.digit_run = p[7] != 0;
     if (m.signature >= specs.size() || m.pattern >= specs[m.signature].patterns.size() ||
         m.som != specs[m.signature].patterns[m.pattern].som || m.min_width == 0 || m.max_width < m.min_width ||
-        m.max_width > kMaxPatternWidth || (!m.som && m.min_width != m.max_width)) {
+        m.max_width > kMaxPatternWidth || (!m.som && m.min_width != m.max_width) || p[7] > 1 ||
+        (m.digit_run && !digit_run_rule(specs[m.signature].patterns[m.pattern]))) {
       return tl::unexpected(what + "pattern table entry " + std::to_string(i) + " does not fit the catalog");
     }
   }
@@ -354,7 +453,7 @@ tl::expected<HsScratchPtr, std::string> SignatureDatabase::clone_scratch() const
 
 tl::expected<HsDatabasePtr, std::string> compile_block_database(std::span<const SignatureSpec> specs,
                                                                 const hs_platform_info_t* platform) {
-  auto flat = flatten(specs);
+  auto flat = flatten(specs, false);
   if (!flat) return tl::unexpected(flat.error());
   return compile_flat(specs, *flat, HS_MODE_BLOCK, platform);
 }

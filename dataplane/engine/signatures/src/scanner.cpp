@@ -86,6 +86,113 @@ int Scanner::on_match(unsigned id, unsigned long long from, unsigned long long t
   return 0;
 }
 
+namespace {
+
+// Bit i set when p[i] is [0-9A-Za-z], for 64 bytes (SSE2, every x86-64).
+inline uint64_t alnum_mask64(const uint8_t* p) noexcept {
+  const auto in_range = [](__m128i v, char lo, char span) {
+    // (v - lo) <= span, unsigned: saturating subtract of span leaves 0.
+    const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8(lo));
+    return _mm_cmpeq_epi8(_mm_subs_epu8(d, _mm_set1_epi8(span)), _mm_setzero_si128());
+  };
+  uint64_t m = 0;
+  for (int k = 0; k < 4; ++k) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    const __m128i letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 25);
+    const __m128i alnum = _mm_or_si128(in_range(v, '0', 9), letter);
+    m |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(alnum))) << (16 * k);
+  }
+  return m;
+}
+
+constexpr bool is_alnum_byte(uint8_t c) noexcept {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+}  // namespace
+
+void Scanner::record_digit_run(uint64_t win_base, size_t from, size_t to) noexcept {
+  const size_t len = to - from;
+  if (len > kMaxDigitRunWidth || (db_->digit_run_widths() >> len & 1u) == 0) return;
+  const uint8_t* p = win_ + from;
+  for (size_t i = 0; i < len; ++i) {
+    if (static_cast<uint8_t>(p[i] - '0') > 9) return;
+  }
+  for (const DigitRunRule& r : db_->digit_runs()) {
+    if (r.width != len) continue;
+    size_t i = 0;
+    while (i < len && (r.digits[i] >> (p[i] - '0') & 1u) != 0) ++i;
+    if (i != len) continue;
+    if (match_count_ == matches_.size()) {
+      match_overflow_ = true;
+      return;
+    }
+    matches_[match_count_++] = RawMatch{r.pattern, win_base + from, win_base + to};
+  }
+}
+
+void Scanner::find_digit_runs(uint64_t win_base, size_t begin, size_t end) noexcept {
+  if (db_->digit_runs().empty() || begin >= end) return;
+  // A run going on from before `begin`: where it starts decides whether it
+  // can be a candidate. Hyperscan's matches of a digit pattern begin inside
+  // the window and at or after the stream's start (stream_base); one whose
+  // byte before is not visible was "truncated", one with an alnum byte before
+  // was rejected at the boundary. So the run counts only when its start is
+  // seen: a non-alnum byte before it, or the direction's first byte.
+  bool in_run = false;
+  bool usable = false;
+  size_t start = 0;
+  if (begin > 0 && is_alnum_byte(win_[begin]) && is_alnum_byte(win_[begin - 1])) {
+    const size_t lo = match_base_ > win_base ? static_cast<size_t>(match_base_ - win_base) : 0;
+    size_t i = begin - 1;
+    while (i > lo && is_alnum_byte(win_[i - 1]) && begin - i <= kMaxDigitRunWidth) --i;
+    in_run = true;
+    start = i;
+    if (begin - i > kMaxDigitRunWidth) {
+      usable = false;
+    } else if (i > lo) {
+      usable = true;  // stopped at a non-alnum byte
+    } else {
+      usable = lo > 0 ? !is_alnum_byte(win_[lo - 1]) : win_base == 0;
+    }
+  }
+  // Maximal runs from the alnum bit mask, 64 bytes at a time: only the
+  // edges of runs are visited.
+  size_t at = begin;
+  uint8_t last[64];
+  while (at < end) {
+    const size_t n = std::min<size_t>(64, end - at);
+    uint64_t m;
+    if (n == 64) {
+      m = alnum_mask64(win_ + at);
+    } else {
+      std::memset(last, 0, sizeof last);
+      std::memcpy(last, win_ + at, n);
+      m = alnum_mask64(last);
+    }
+    // Edges: bit i set where byte i differs from byte i-1 in class.
+    const uint64_t prev = (m << 1) | (in_run ? 1u : 0u);
+    uint64_t edges = (m ^ prev) & (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1));
+    while (edges != 0) {
+      const unsigned i = static_cast<unsigned>(__builtin_ctzll(edges));
+      edges &= edges - 1;
+      if (!in_run) {
+        in_run = true;
+        usable = true;
+        start = at + i;
+      } else {
+        in_run = false;
+        if (usable) record_digit_run(win_base, start, at + i);
+      }
+    }
+    at += n;
+  }
+  // A run reaching the end: recorded as it stands; the judge keeps it
+  // pending until the next byte (or the end of data) decides its boundary,
+  // as it did for Hyperscan's match ending there.
+  if (in_run && usable) record_digit_run(win_base, start, end);
+}
+
 tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_ptr<const SignatureDatabase> db,
                                                                     const ScannerConfig& config) {
   if (!db) return tl::unexpected(std::string("scanner: no signature database"));
@@ -834,6 +941,7 @@ void Scanner::scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& s
         mark_uninspectable(st, Uninspectable::kScanError);
         return;
       }
+      find_digit_runs(win_base, tail + done, tail + done + slice);
       ++counters_.blocks;
       counters_.bytes_scanned += slice;
       st.offset += slice;

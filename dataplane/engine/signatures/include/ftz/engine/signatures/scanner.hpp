@@ -394,6 +394,11 @@ class Scanner {
 
   void feed(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n) noexcept;
   void scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& sink, size_t produced, bool at_end) noexcept;
+  // The run pass (DigitRunRule): records a raw match for every maximal run of
+  // [0-9A-Za-z] ending in win_[begin, end) (or reaching `end`: its right
+  // boundary is the judge's to decide) that a digit-run rule matches whole.
+  void find_digit_runs(uint64_t win_base, size_t begin, size_t end) noexcept;
+  void record_digit_run(uint64_t win_base, size_t from, size_t to) noexcept;
   void judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint64_t win_base, size_t vis_len,
              bool at_end) noexcept;
   void emit(const ScanContext& ctx, DetectionSink& sink, const Candidate& c, uint64_t win_base,
