@@ -111,44 +111,52 @@ constexpr bool is_alnum_byte(uint8_t c) noexcept {
 
 }  // namespace
 
-void Scanner::record_digit_run(uint64_t win_base, size_t from, size_t to) noexcept {
+void Scanner::collect_run(size_t from, size_t to) noexcept {
   const size_t len = to - from;
-  if (len > kMaxDigitRunWidth || (db_->digit_run_widths() >> len & 1u) == 0) return;
-  const uint8_t* p = win_ + from;
-  for (size_t i = 0; i < len; ++i) {
-    if (static_cast<uint8_t>(p[i] - '0') > 9) return;
-  }
-  for (const DigitRunRule& r : db_->digit_runs()) {
-    if (r.width != len) continue;
-    size_t i = 0;
-    while (i < len && (r.digits[i] >> (p[i] - '0') & 1u) != 0) ++i;
-    if (i != len) continue;
-    if (match_count_ == matches_.size()) {
-      match_overflow_ = true;
-      return;
-    }
-    matches_[match_count_++] = RawMatch{r.pattern, win_base + from, win_base + to};
-  }
+  if (len > kMaxRunWidth || (db_->run_widths() >> len & 1u) == 0) return;
+  std::memcpy(run_buf_.data() + run_buf_len_, win_ + from, len);
+  run_buf_len_ += len;
+  run_from_[run_count_++] = static_cast<uint32_t>(from);
+  run_at_end_[run_buf_len_] = static_cast<uint16_t>(run_count_);
+  run_buf_[run_buf_len_++] = '\n';
 }
 
-void Scanner::find_digit_runs(uint64_t win_base, size_t begin, size_t end) noexcept {
-  if (db_->digit_runs().empty() || begin >= end) return;
+// Each run rule is "^(?:regex)$" (multi-line): a match is one whole run.
+int Scanner::on_run_match(unsigned id, unsigned long long, unsigned long long to, unsigned, void* ctx) noexcept {
+  auto* self = static_cast<Scanner*>(ctx);
+  const uint16_t k = self->run_at_end_[to];
+  if (k == 0) return 0;  // cannot happen: every match ends at a '\n'
+  if (self->match_count_ == self->matches_.size()) {
+    self->match_overflow_ = true;
+    return 0;
+  }
+  const uint64_t from = self->run_win_base_ + self->run_from_[k - 1u];
+  const uint64_t width = self->db_->patterns()[id].min_width;
+  self->matches_[self->match_count_++] = RawMatch{id, from, from + width};
+  return 0;
+}
+
+bool Scanner::find_runs(uint64_t win_base, size_t begin, size_t end) noexcept {
+  if (db_->runs_hs() == nullptr || begin >= end) return true;
+  run_buf_len_ = 0;
+  run_count_ = 0;
+  run_win_base_ = win_base;
   // A run going on from before `begin`: where it starts decides whether it
-  // can be a candidate. Hyperscan's matches of a digit pattern begin inside
-  // the window and at or after the stream's start (stream_base); one whose
-  // byte before is not visible was "truncated", one with an alnum byte before
-  // was rejected at the boundary. So the run counts only when its start is
-  // seen: a non-alnum byte before it, or the direction's first byte.
+  // can be a candidate. Hyperscan's matches began inside the window and at or
+  // after the stream's start (stream_base); one whose byte before was not
+  // visible was "truncated", one with an alnum byte before was rejected at
+  // the boundary. So the run counts only when its start is seen: a non-alnum
+  // byte before it, or the direction's first byte.
   bool in_run = false;
   bool usable = false;
   size_t start = 0;
   if (begin > 0 && is_alnum_byte(win_[begin]) && is_alnum_byte(win_[begin - 1])) {
     const size_t lo = match_base_ > win_base ? static_cast<size_t>(match_base_ - win_base) : 0;
     size_t i = begin - 1;
-    while (i > lo && is_alnum_byte(win_[i - 1]) && begin - i <= kMaxDigitRunWidth) --i;
+    while (i > lo && is_alnum_byte(win_[i - 1]) && begin - i <= kMaxRunWidth) --i;
     in_run = true;
     start = i;
-    if (begin - i > kMaxDigitRunWidth) {
+    if (begin - i > kMaxRunWidth) {
       usable = false;
     } else if (i > lo) {
       usable = true;  // stopped at a non-alnum byte
@@ -170,7 +178,7 @@ void Scanner::find_digit_runs(uint64_t win_base, size_t begin, size_t end) noexc
       std::memcpy(last, win_ + at, n);
       m = alnum_mask64(last);
     }
-    // Edges: bit i set where byte i differs from byte i-1 in class.
+    // Edges: bit i set where byte i differs in class from the byte before.
     const uint64_t prev = (m << 1) | (in_run ? 1u : 0u);
     uint64_t edges = (m ^ prev) & (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1));
     while (edges != 0) {
@@ -182,15 +190,19 @@ void Scanner::find_digit_runs(uint64_t win_base, size_t begin, size_t end) noexc
         start = at + i;
       } else {
         in_run = false;
-        if (usable) record_digit_run(win_base, start, at + i);
+        if (usable) collect_run(start, at + i);
       }
     }
     at += n;
   }
-  // A run reaching the end: recorded as it stands; the judge keeps it
-  // pending until the next byte (or the end of data) decides its boundary,
-  // as it did for Hyperscan's match ending there.
-  if (in_run && usable) record_digit_run(win_base, start, end);
+  // A run reaching the end: collected as it stands; the judge keeps its
+  // candidates pending until the next byte (or the end of data) decides the
+  // boundary, as it did for a Hyperscan match ending there.
+  if (in_run && usable) collect_run(start, end);
+  if (run_count_ == 0) return true;
+  counters_.runs_checked += run_count_;
+  return hs_scan(db_->runs_hs(), reinterpret_cast<const char*>(run_buf_.data()), static_cast<unsigned>(run_buf_len_), 0,
+                 scratch_.get(), &Scanner::on_run_match, this) == HS_SUCCESS;
 }
 
 tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_ptr<const SignatureDatabase> db,
@@ -243,6 +255,12 @@ tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_
     s->streams_.emplace_back(h);
   }
   s->matches_.resize(config.max_matches_per_block);
+  // A slice's runs, each with its '\n', plus a run begun up to kMaxRunWidth
+  // bytes before the slice.
+  const size_t run_bytes = 2 * (kSliceBytes + kMaxRunWidth) + 2;
+  s->run_buf_.resize(run_bytes);
+  s->run_from_.resize(run_bytes / 2);
+  s->run_at_end_.resize(run_bytes);
   s->cands_.resize(detail::kMaxCandidates + kPendingSpans * 3);
   s->order_.resize(s->cands_.size());
   s->emitted_.resize(s->cands_.size());
@@ -941,7 +959,11 @@ void Scanner::scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& s
         mark_uninspectable(st, Uninspectable::kScanError);
         return;
       }
-      find_digit_runs(win_base, tail + done, tail + done + slice);
+      if (!find_runs(win_base, tail + done, tail + done + slice)) {
+        match_count_ = 0;
+        mark_uninspectable(st, Uninspectable::kScanError);
+        return;
+      }
       ++counters_.blocks;
       counters_.bytes_scanned += slice;
       st.offset += slice;

@@ -17,12 +17,10 @@
 //  - every pattern has a bounded width <= kMaxPatternWidth (the scanner must be
 //    able to hold a candidate to validate it) and cannot match empty.
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -45,36 +43,28 @@ struct PatternMeta {
   bool som = false;        // start reported by Hyperscan (HS_FLAG_SOM_LEFTMOST)
   uint32_t min_width = 0;  // hs_expression_info, bytes
   uint32_t max_width = 0;  // == min_width when !som
-  // A digit-run rule (DigitRunRule): found by the scanner's run pass, not
-  // compiled into the Hyperscan database.
-  bool digit_run = false;
+  // A run rule: matched against whole [0-9A-Za-z] runs by the scanner's run
+  // pass (runs_hs()), not compiled into the streaming database.
+  bool run_rule = false;
 };
 
-// Widest digit-run rule; a wider fixed digit pattern stays in Hyperscan.
-inline constexpr uint32_t kMaxDigitRunWidth = 32;
+// Widest run rule; a wider pattern stays in the streaming database.
+inline constexpr uint32_t kMaxRunWidth = 63;
 
-// A pattern that can only match a fixed number of digits, each position from
-// a set of digits ("\d{8}", "62\d{14}", "3[47]\d{13}"), of a signature with
-// alnum boundaries. The byte before and after a candidate must not be
-// [0-9A-Za-z] (DOMAIN.md §3), so the only matches that can survive are whole
-// maximal runs of [0-9A-Za-z] of exactly `width` digits: the scanner finds
-// those runs in one pass and checks the positions here, instead of Hyperscan
-// reporting the pattern at nearly every digit of a number-heavy body and the
-// judge rejecting all but the whole runs.
-struct DigitRunRule {
-  uint32_t pattern = 0;  // index into patterns()
-  uint32_t width = 0;
-  std::array<uint16_t, kMaxDigitRunWidth> digits{};  // bit d: digit d allowed at that position
-};
+// Whether a pattern is a run rule: no SOM, not UTF-8, fixed width <=
+// kMaxRunWidth, and written only with what matches [0-9A-Za-z] bytes:
+// letters and digits, \d, classes of them without negation, (?: | ),
+// ? and {n} / {n,m} (checked on the text, conservatively: anything else
+// leaves the pattern to the streaming database). Such a pattern of a
+// signature with alnum boundaries (DOMAIN.md §3: the byte before and after a
+// candidate must not be [0-9A-Za-z]) can only yield a candidate that is one
+// whole maximal run of [0-9A-Za-z] of exactly its width. The scanner finds
+// those runs in one pass and asks a small BLOCK database whether each rule
+// matches a run whole, instead of Hyperscan reporting "\d{8}" or a mobile
+// prefix at nearly every digit of a number-heavy body and the judge
+// rejecting all but the whole runs.
+bool is_run_pattern(const SignaturePattern& pattern, uint32_t width);
 
-// The rule a pattern is, when it is one: no SOM, every position a literal
-// digit, \d or a class of digits and digit ranges, optionally repeated {n};
-// at most kMaxDigitRunWidth positions. Anything else (alternation, groups,
-// other bytes) is left to Hyperscan.
-std::optional<DigitRunRule> digit_run_rule(const SignaturePattern& pattern);
-
-// Whether a validator's candidates need alnum boundaries (identifiers); the
-// structural markers (file headers, track markers) have none.
 bool has_alnum_boundary(classify::ValidatorId v) noexcept;
 
 // Per-signature data the scanner needs on the hot path, derived from the spec.
@@ -122,10 +112,12 @@ class SignatureDatabase {
   [[nodiscard]] const std::string& info() const noexcept { return info_; }
   // Longest match any pattern can produce.
   [[nodiscard]] uint32_t max_match_width() const noexcept { return max_width_; }
-  // The digit-run rules (not in hs()), and the run lengths they need as a
-  // bit mask (bit n: some rule is n digits wide).
-  [[nodiscard]] std::span<const DigitRunRule> digit_runs() const noexcept { return runs_; }
-  [[nodiscard]] uint64_t digit_run_widths() const noexcept { return run_widths_; }
+  // The run rules: each compiled as "^(?:regex)$" with HS_FLAG_MULTILINE in
+  // a BLOCK database (ids are pattern indices) that the scanner runs over the
+  // slice's candidate runs joined by '\n'; nullptr when there are none. The
+  // run lengths they need as a bit mask (bit n: some rule is n bytes wide).
+  [[nodiscard]] const hs_database_t* runs_hs() const noexcept { return runs_db_.get(); }
+  [[nodiscard]] uint64_t run_widths() const noexcept { return run_widths_; }
 
   // A scratch for one worker, cloned from the database's prototype
   // (hs_clone_scratch). Thread-safe; slow path.
@@ -148,13 +140,13 @@ class SignatureDatabase {
   size_t stream_size_ = 0;
   size_t database_size_ = 0;
   uint32_t max_width_ = 0;
-  std::vector<DigitRunRule> runs_;
+  HsDatabasePtr runs_db_;
   uint64_t run_widths_ = 0;
   std::string info_;
 };
 
-// The same patterns with the same flags (the digit-run rules included: the
-// catalog as written) compiled in BLOCK mode (hs_scan on a
+// The same patterns with the same flags (run rules included: the catalog as
+// written) compiled in BLOCK mode (hs_scan on a
 // streaming database returns HS_DB_MODE_ERROR). For baselines and tests only.
 tl::expected<HsDatabasePtr, std::string> compile_block_database(std::span<const SignatureSpec> specs,
                                                                 const hs_platform_info_t* platform = nullptr);
