@@ -300,8 +300,8 @@ bool has_alnum_boundary(classify::ValidatorId v) noexcept {
 SignatureDatabase::~SignatureDatabase() = default;
 
 SignatureDatabase::Result SignatureDatabase::compile(std::span<const SignatureSpec> specs,
-                                                     const hs_platform_info_t* platform) {
-  auto flat = flatten(specs, true);
+                                                     const hs_platform_info_t* platform, bool run_rules) {
+  auto flat = flatten(specs, run_rules);
   if (!flat) return tl::unexpected(flat.error());
   unsigned mode = HS_MODE_STREAM;
   if (flat->any_som) mode |= HS_MODE_SOM_HORIZON_LARGE;

@@ -87,7 +87,10 @@ class SignatureDatabase {
   // Compiles every pattern of `specs` for `platform` (nullptr = this host).
   // Errors name the signature and the pattern: `signature "cn_mobile" pattern
   // 1: ...`.
-  static Result compile(std::span<const SignatureSpec> specs, const hs_platform_info_t* platform = nullptr);
+  // run_rules = false keeps every pattern in the streaming database (the
+  // scanner before run rules): for tests that compare the two.
+  static Result compile(std::span<const SignatureSpec> specs, const hs_platform_info_t* platform = nullptr,
+                        bool run_rules = true);
 
   // The serialized form: a small header (format version, catalog fingerprint,
   // pattern metadata), the Hyperscan bytes and a CRC-32 over all of it.
