@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   ftz::test::gen::BenchOptions o;
   CLI::App app{"ftzgate-gen: the demo capture and benchmark captures (deterministic per seed)"};
   app.require_subcommand(1);
+  // "usage:" as every tool prints it (tests/dpdk/binary_test.cpp looks for it).
+  app.get_formatter()->label("Usage", "usage");
 
   auto* scenario = app.add_subcommand("scenario", "the Lin-gang demo capture (SCENARIO.md) and FILE.summary.json");
   scenario->add_option("--out", o.out_path, "capture to write (classic pcap, ns)")->required();
