@@ -63,6 +63,52 @@ TEST(SignatureDatabase, BuiltinCatalogCompilesIntoOneStreamingDatabase) {
               (*db)->patterns().size(), (*db)->database_size(), (*db)->stream_size(), (*db)->info().c_str());
 }
 
+// Run rules: patterns that can only match [0-9A-Za-z] bytes, fixed width,
+// of signatures with alnum boundaries (database.hpp); the rest stays in the
+// streaming database.
+TEST(SignatureDatabase, RunRulesAreTheFixedAlnumOnlyPatterns) {
+  const auto pat = [](std::string regex, bool som = false, bool utf8 = false) {
+    SignaturePattern p;
+    p.regex = std::move(regex);
+    p.som = som;
+    p.utf8 = utf8;
+    return p;
+  };
+  EXPECT_TRUE(is_run_pattern(pat(R"(\d{8})"), 8));
+  EXPECT_TRUE(is_run_pattern(pat(R"(62\d{14})"), 16));
+  EXPECT_TRUE(is_run_pattern(pat(R"(1(?:(?:3\d|4[5-9]|5[0-35-9])\d{8}|619\d{7}))"), 11));
+  EXPECT_TRUE(is_run_pattern(pat(R"([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10})"), 18));
+  EXPECT_TRUE(is_run_pattern(pat(R"(E[0-9A-HJ-NP-Z]\d{7})"), 9));
+  EXPECT_FALSE(is_run_pattern(pat(R"(\d{10}\([A-Z]\))"), 13));            // parentheses are not alnum
+  EXPECT_FALSE(is_run_pattern(pat(R"(62\d{2}(?:[ \-]\d{4}))"), 9));         // a separator
+  EXPECT_FALSE(is_run_pattern(pat(R"([^a]{8})"), 8));                         // negated class
+  EXPECT_FALSE(is_run_pattern(pat(R"([0-z]{8})"), 8));                        // range across kinds
+  EXPECT_FALSE(is_run_pattern(pat(R"(\w{8})"), 8));                          // '_' is a word byte
+  EXPECT_FALSE(is_run_pattern(pat(R"(a.b)"), 3));
+  EXPECT_FALSE(is_run_pattern(pat(R"(\d{8})", true), 8));                    // SOM
+  EXPECT_FALSE(is_run_pattern(pat(R"(\d{64})"), 64));                        // wider than kMaxRunWidth
+
+  const auto specs = test::read_catalog(test::builtin_catalog_path());
+  auto db = SignatureDatabase::compile(specs);
+  ASSERT_TRUE(db) << db.error();
+  ASSERT_NE((*db)->runs_hs(), nullptr);
+  size_t runs = 0;
+  for (const PatternMeta& p : (*db)->patterns()) {
+    const std::string& name = specs[p.signature].name;
+    if (p.run_rule) {
+      ++runs;
+      EXPECT_FALSE(p.som) << name;
+      EXPECT_NE((*db)->run_widths() >> p.min_width & 1u, 0u) << name;
+    }
+    // Markers have no alnum boundary: never run rules, whatever their text.
+    if (name == "genomic_data" || name == "medical_record" || name == "email") EXPECT_FALSE(p.run_rule) << name;
+  }
+  // taiwan_permit \d{8} \d{10}, imei \d{15} \d{16}, the fixed card widths...
+  EXPECT_GE(runs, 20u);
+  // The block baseline keeps every pattern (the catalog as written).
+  EXPECT_TRUE(compile_block_database(specs));
+}
+
 TEST(SignatureDatabase, SerializeDeserializeRoundTrip) {
   const auto specs = test::read_catalog(test::builtin_catalog_path());
   auto db = SignatureDatabase::compile(specs);
@@ -78,7 +124,10 @@ TEST(SignatureDatabase, SerializeDeserializeRoundTrip) {
     EXPECT_EQ((*back)->patterns()[i].signature, (*db)->patterns()[i].signature);
     EXPECT_EQ((*back)->patterns()[i].min_width, (*db)->patterns()[i].min_width);
     EXPECT_EQ((*back)->patterns()[i].max_width, (*db)->patterns()[i].max_width);
+    EXPECT_EQ((*back)->patterns()[i].run_rule, (*db)->patterns()[i].run_rule);
   }
+  EXPECT_NE((*back)->runs_hs(), nullptr);
+  EXPECT_EQ((*back)->run_widths(), (*db)->run_widths());
   // Serializing again gives the same bytes.
   EXPECT_EQ((*back)->serialize(), bytes);
   auto scratch = (*back)->clone_scratch();

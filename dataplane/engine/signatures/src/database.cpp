@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -15,7 +16,9 @@ namespace {
 //   | patterns x { u32 signature, u16 pattern, u8 som, u8 0, u32 min, u32 max }
 //   | u32 hs length | hs bytes | u32 CRC-32 of everything before it
 constexpr char kMagic[8] = {'F', 'T', 'Z', 'S', 'I', 'G', 'D', 'B'};
-constexpr uint32_t kFormat = 1;
+// 2: pattern flag byte 7 = run rule, and a second Hyperscan section (the
+// run rules' BLOCK database, empty when there are none).
+constexpr uint32_t kFormat = 2;
 constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8;
 constexpr size_t kPatternBytes = 16;
 
@@ -93,16 +96,26 @@ std::string fold_field_name(std::string_view s) {
 }
 
 struct Flat {
+  // Every pattern's meta; exprs/flags/ids: what the streaming (or, for
+  // baselines, the block) database compiles; run_*: the run rules, as
+  // "^(?:regex)$" for the runs database.
   std::vector<const char*> exprs;
   std::vector<unsigned> flags;
   std::vector<unsigned> ids;
   std::vector<PatternMeta> meta;
+  std::vector<std::string> run_regex;
+  std::vector<const char*> run_exprs;
+  std::vector<unsigned> run_flags;
+  std::vector<unsigned> run_ids;
   bool any_som = false;
 };
 
 // Checks every pattern on its own (hs_expression_info) so errors name the
-// signature and pattern, and derives the widths the scanner relies on.
-tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs) {
+// signature and pattern, and derives the widths the scanner relies on. Run
+// rules (is_run_pattern) go to run_* when `run_rules` (the scanner's
+// databases); a catalog of nothing else keeps them in the streaming database
+// (Hyperscan needs one pattern there).
+tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs, bool run_rules) {
   Flat f;
   if (specs.empty()) return tl::unexpected(std::string("signature catalog is empty"));
   if (specs.size() > std::numeric_limits<uint16_t>::max()) {
@@ -114,6 +127,7 @@ tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs) {
       return tl::unexpected("signature " + quoted(s.name) + ": unknown validator " + quoted(s.validator));
     }
     if (s.patterns.empty()) return tl::unexpected("signature " + quoted(s.name) + ": no patterns");
+    const bool bounded = has_alnum_boundary(*classify::validator_from_name(s.validator));
     for (size_t pi = 0; pi < s.patterns.size(); ++pi) {
       const SignaturePattern& p = s.patterns[pi];
       hs_expr_info_t* info = nullptr;
@@ -137,10 +151,26 @@ tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs) {
                               std::to_string(max_w) +
                               " bytes without SOM; set `som: true` (or split it into fixed-width patterns)");
       }
+      const bool run = run_rules && bounded && is_run_pattern(p, min_w);
+      f.meta.push_back(PatternMeta{static_cast<uint32_t>(si), static_cast<uint16_t>(pi), p.som, min_w, max_w, run});
+    }
+  }
+  if (std::all_of(f.meta.begin(), f.meta.end(), [](const PatternMeta& m) { return m.run_rule; })) {
+    for (PatternMeta& m : f.meta) m.run_rule = false;
+  }
+  f.run_regex.reserve(f.meta.size());
+  for (size_t i = 0; i < f.meta.size(); ++i) {
+    const PatternMeta& m = f.meta[i];
+    const SignaturePattern& p = specs[m.signature].patterns[m.pattern];
+    if (m.run_rule) {
+      f.run_regex.push_back("^(?:" + p.regex + ")$");
+      f.run_exprs.push_back(f.run_regex.back().c_str());
+      f.run_flags.push_back(flags_of(p) | HS_FLAG_MULTILINE);
+      f.run_ids.push_back(static_cast<unsigned>(i));
+    } else {
       f.exprs.push_back(p.regex.c_str());
-      f.flags.push_back(flags);
-      f.ids.push_back(static_cast<unsigned>(f.meta.size()));
-      f.meta.push_back(PatternMeta{static_cast<uint32_t>(si), static_cast<uint16_t>(pi), p.som, min_w, max_w});
+      f.flags.push_back(flags_of(p));
+      f.ids.push_back(static_cast<unsigned>(i));
       f.any_som = f.any_som || p.som;
     }
   }
@@ -148,15 +178,19 @@ tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs) {
 }
 
 tl::expected<HsDatabasePtr, std::string> compile_flat(std::span<const SignatureSpec> specs, const Flat& f,
-                                                      unsigned mode, const hs_platform_info_t* platform) {
+                                                      unsigned mode, const hs_platform_info_t* platform,
+                                                      bool runs = false) {
+  const auto& exprs = runs ? f.run_exprs : f.exprs;
+  const auto& flags = runs ? f.run_flags : f.flags;
+  const auto& ids = runs ? f.run_ids : f.ids;
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
-  const hs_error_t rc = hs_compile_multi(f.exprs.data(), f.flags.data(), f.ids.data(),
-                                         static_cast<unsigned>(f.exprs.size()), mode, platform, &db, &err);
+  const hs_error_t rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                                         mode, platform, &db, &err);
   if (rc != HS_SUCCESS) {
     std::string msg;
-    if (err != nullptr && err->expression >= 0 && static_cast<size_t>(err->expression) < f.meta.size()) {
-      const PatternMeta& m = f.meta[static_cast<size_t>(err->expression)];
+    if (err != nullptr && err->expression >= 0 && static_cast<size_t>(err->expression) < ids.size()) {
+      const PatternMeta& m = f.meta[ids[static_cast<size_t>(err->expression)]];
       msg = pattern_name(specs[m.signature], m.pattern) + ": " + err->message;
     } else {
       msg = std::string("signature database: ") + (err != nullptr ? err->message : hs_error_text(rc).c_str());
@@ -198,11 +232,76 @@ uint32_t crc_of(const uint8_t* p, size_t n) {
 
 }  // namespace
 
+bool is_run_pattern(const SignaturePattern& pattern, uint32_t width) {
+  if (pattern.som || pattern.utf8 || width == 0 || width > kMaxRunWidth) return false;
+  const std::string_view re = pattern.regex;
+  const auto alnum = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  };
+  const auto kind = [](char c) { return c <= '9' ? 0 : (c <= 'Z' ? 1 : 2); };
+  size_t i = 0;
+  while (i < re.size()) {
+    const char c = re[i];
+    if (alnum(c) || c == ')' || c == '|' || c == '?') {
+      ++i;
+    } else if (c == '\\') {
+      if (i + 1 >= re.size() || re[i + 1] != 'd') return false;
+      i += 2;
+    } else if (c == '(') {
+      if (re.compare(i, 3, "(?:") != 0) return false;
+      i += 3;
+    } else if (c == '{') {
+      for (++i; i < re.size() && re[i] != '}'; ++i) {
+        if (!(re[i] >= '0' && re[i] <= '9') && re[i] != ',') return false;
+      }
+      if (i >= re.size()) return false;
+      ++i;
+    } else if (c == '[') {
+      // A class of letters, digits, \d and ranges within one kind; no '^'.
+      for (++i; i < re.size() && re[i] != ']';) {
+        if (re.compare(i, 2, "\\d") == 0) {
+          i += 2;
+        } else if (!alnum(re[i])) {
+          return false;
+        } else if (i + 2 < re.size() && re[i + 1] == '-' && re[i + 2] != ']') {
+          if (!alnum(re[i + 2]) || kind(re[i]) != kind(re[i + 2]) || re[i + 2] < re[i]) return false;
+          i += 3;
+        } else {
+          ++i;
+        }
+      }
+      if (i >= re.size()) return false;
+      ++i;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool has_alnum_boundary(classify::ValidatorId v) noexcept {
+  using classify::ValidatorId;
+  // Structural markers: a FASTA line continues past the 30 bases the pattern
+  // needs, a VCF header is followed by its version digits.
+  switch (v) {
+    case ValidatorId::kTrajectory:
+    case ValidatorId::kVcf:
+    case ValidatorId::kFasta:
+    case ValidatorId::kFastq:
+    case ValidatorId::kHl7:
+    case ValidatorId::kDicom:
+    case ValidatorId::kFhirPatient:
+      return false;
+    default:
+      return true;
+  }
+}
+
 SignatureDatabase::~SignatureDatabase() = default;
 
 SignatureDatabase::Result SignatureDatabase::compile(std::span<const SignatureSpec> specs,
-                                                     const hs_platform_info_t* platform) {
-  auto flat = flatten(specs);
+                                                     const hs_platform_info_t* platform, bool run_rules) {
+  auto flat = flatten(specs, run_rules);
   if (!flat) return tl::unexpected(flat.error());
   unsigned mode = HS_MODE_STREAM;
   if (flat->any_som) mode |= HS_MODE_SOM_HORIZON_LARGE;
@@ -210,6 +309,11 @@ SignatureDatabase::Result SignatureDatabase::compile(std::span<const SignatureSp
   if (!db) return tl::unexpected(db.error());
   std::unique_ptr<SignatureDatabase> self(new SignatureDatabase());
   self->db_ = std::move(*db);
+  if (!flat->run_exprs.empty()) {
+    auto runs = compile_flat(specs, *flat, HS_MODE_BLOCK, platform, true);
+    if (!runs) return tl::unexpected(runs.error());
+    self->runs_db_ = std::move(*runs);
+  }
   self->specs_.assign(specs.begin(), specs.end());
   self->patterns_ = std::move(flat->meta);
   return finish(std::move(self));
@@ -230,6 +334,13 @@ SignatureDatabase::Result SignatureDatabase::finish(std::unique_ptr<SignatureDat
   if (const hs_error_t rc = hs_alloc_scratch(self->db_.get(), &scratch); rc != HS_SUCCESS) {
     return tl::unexpected("signature database: scratch allocation failed: " + hs_error_text(rc));
   }
+  if (self->runs_db_ != nullptr) {
+    // One scratch serves both databases (hs_alloc_scratch grows it).
+    if (const hs_error_t rc = hs_alloc_scratch(self->runs_db_.get(), &scratch); rc != HS_SUCCESS) {
+      hs_free_scratch(scratch);
+      return tl::unexpected("signature database: run rules: scratch allocation failed: " + hs_error_text(rc));
+    }
+  }
   self->prototype_.reset(scratch);
   if (hs_stream_size(self->db_.get(), &self->stream_size_) != HS_SUCCESS ||
       hs_database_size(self->db_.get(), &self->database_size_) != HS_SUCCESS) {
@@ -248,7 +359,10 @@ SignatureDatabase::Result SignatureDatabase::finish(std::unique_ptr<SignatureDat
       if (!folded.empty()) m.field_names.push_back(std::move(folded));
     }
   }
-  for (const PatternMeta& p : self->patterns_) self->max_width_ = std::max(self->max_width_, p.max_width);
+  for (const PatternMeta& p : self->patterns_) {
+    self->max_width_ = std::max(self->max_width_, p.max_width);
+    if (p.run_rule) self->run_widths_ |= uint64_t{1} << p.min_width;
+  }
   return std::shared_ptr<const SignatureDatabase>(std::move(self));
 }
 
@@ -267,13 +381,21 @@ std::vector<uint8_t> SignatureDatabase::serialize() const {
     out.push_back(static_cast<uint8_t>(p.pattern));
     out.push_back(static_cast<uint8_t>(p.pattern >> 8));
     out.push_back(p.som ? 1 : 0);
-    out.push_back(0);
+    out.push_back(p.run_rule ? 1 : 0);
     put32(out, p.min_width);
     put32(out, p.max_width);
   }
   put32(out, static_cast<uint32_t>(length));
   out.insert(out.end(), reinterpret_cast<const uint8_t*>(bytes), reinterpret_cast<const uint8_t*>(bytes) + length);
   std::free(bytes);
+  bytes = nullptr;
+  length = 0;
+  if (runs_db_ != nullptr && hs_serialize_database(runs_db_.get(), &bytes, &length) != HS_SUCCESS) return {};
+  put32(out, static_cast<uint32_t>(length));
+  if (length > 0) {
+    out.insert(out.end(), reinterpret_cast<const uint8_t*>(bytes), reinterpret_cast<const uint8_t*>(bytes) + length);
+    std::free(bytes);
+  }
   put32(out, crc_of(out.data(), out.size()));
   return out;
 }
@@ -316,15 +438,27 @@ SignatureDatabase::Result SignatureDatabase::deserialize(std::span<const uint8_t
     m.som = p[6] != 0;
     m.min_width = get32(p + 8);
     m.max_width = get32(p + 12);
+    m.run_rule = p[7] != 0;
     if (m.signature >= specs.size() || m.pattern >= specs[m.signature].patterns.size() ||
         m.som != specs[m.signature].patterns[m.pattern].som || m.min_width == 0 || m.max_width < m.min_width ||
-        m.max_width > kMaxPatternWidth || (!m.som && m.min_width != m.max_width)) {
+        m.max_width > kMaxPatternWidth || (!m.som && m.min_width != m.max_width) || p[7] > 1 ||
+        (m.run_rule && !is_run_pattern(specs[m.signature].patterns[m.pattern], m.min_width))) {
       return tl::unexpected(what + "pattern table entry " + std::to_string(i) + " does not fit the catalog");
     }
   }
   const uint32_t hs_len = get32(p);
   p += 4;
-  if (static_cast<size_t>(end - p) != hs_len) return tl::unexpected(what + "Hyperscan section length mismatch");
+  if (static_cast<size_t>(end - p) < static_cast<size_t>(hs_len) + 4) {
+    return tl::unexpected(what + "Hyperscan section length mismatch");
+  }
+  const uint8_t* runs_p = p + hs_len;
+  const uint32_t runs_len = get32(runs_p);
+  runs_p += 4;
+  const bool any_run = std::any_of(self->patterns_.begin(), self->patterns_.end(),
+                                   [](const PatternMeta& m) { return m.run_rule; });
+  if (static_cast<size_t>(end - runs_p) != runs_len || (runs_len != 0) != any_run) {
+    return tl::unexpected(what + "run rules section length mismatch");
+  }
   const char* hs_bytes = reinterpret_cast<const char*>(p);
   char* info = nullptr;
   std::string hs_info = "unreadable";
@@ -339,6 +473,14 @@ SignatureDatabase::Result SignatureDatabase::deserialize(std::span<const uint8_t
     return tl::unexpected(what + "Hyperscan rejected it: " + hs_error_text(rc) + "; database: " + hs_info);
   }
   self->db_.reset(db);
+  if (runs_len != 0) {
+    hs_database_t* runs = nullptr;
+    if (const hs_error_t rc = hs_deserialize_database(reinterpret_cast<const char*>(runs_p), runs_len, &runs);
+        rc != HS_SUCCESS) {
+      return tl::unexpected(what + "Hyperscan rejected the run rules: " + hs_error_text(rc));
+    }
+    self->runs_db_.reset(runs);
+  }
   self->specs_.assign(specs.begin(), specs.end());
   return finish(std::move(self));
 }
@@ -354,7 +496,7 @@ tl::expected<HsScratchPtr, std::string> SignatureDatabase::clone_scratch() const
 
 tl::expected<HsDatabasePtr, std::string> compile_block_database(std::span<const SignatureSpec> specs,
                                                                 const hs_platform_info_t* platform) {
-  auto flat = flatten(specs);
+  auto flat = flatten(specs, false);
   if (!flat) return tl::unexpected(flat.error());
   return compile_flat(specs, *flat, HS_MODE_BLOCK, platform);
 }

@@ -98,23 +98,6 @@ bool group_continues_left(const uint8_t* m, size_t before, uint8_t sep) noexcept
   return separator_at(q, w) == w && q[0] == sep && is_digit(q[-1]);
 }
 
-// Structural markers (file headers, track markers) have no alnum boundary:
-// a FASTA line continues past the 30 bases the pattern needs.
-constexpr bool is_marker(classify::ValidatorId v) noexcept {
-  using classify::ValidatorId;
-  switch (v) {
-    case ValidatorId::kTrajectory:
-    case ValidatorId::kVcf:
-    case ValidatorId::kFasta:
-    case ValidatorId::kFastq:
-    case ValidatorId::kHl7:
-    case ValidatorId::kDicom:
-    case ValidatorId::kFhirPatient:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // Field names every catalog gets in addition to its keywords (folded: lower
 // case, ASCII punctuation dropped): the common spellings of the columns and
@@ -282,7 +265,7 @@ void Scanner::init_context() {
   field_names_.resize(meta.size());
   class_rank_.resize(meta.size());
   for (size_t i = 0; i < meta.size(); ++i) {
-    alnum_boundary_[i] = is_marker(meta[i].validator) ? 0 : 1;
+    alnum_boundary_[i] = has_alnum_boundary(meta[i].validator) ? 1 : 0;
     field_names_[i] = meta[i].field_names;
     for (const FieldAlias& a : kFieldAliases) {
       if (a.validator == meta[i].validator) field_names_[i].emplace_back(a.name);

@@ -86,6 +86,125 @@ int Scanner::on_match(unsigned id, unsigned long long from, unsigned long long t
   return 0;
 }
 
+namespace {
+
+// Bit i set when p[i] is [0-9A-Za-z], for 64 bytes (SSE2, every x86-64).
+inline uint64_t alnum_mask64(const uint8_t* p) noexcept {
+  const auto in_range = [](__m128i v, char lo, char span) {
+    // (v - lo) <= span, unsigned: saturating subtract of span leaves 0.
+    const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8(lo));
+    return _mm_cmpeq_epi8(_mm_subs_epu8(d, _mm_set1_epi8(span)), _mm_setzero_si128());
+  };
+  uint64_t m = 0;
+  for (int k = 0; k < 4; ++k) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    const __m128i letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 25);
+    const __m128i alnum = _mm_or_si128(in_range(v, '0', 9), letter);
+    m |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(alnum))) << (16 * k);
+  }
+  return m;
+}
+
+constexpr bool is_alnum_byte(uint8_t c) noexcept {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+}  // namespace
+
+void Scanner::collect_run(size_t from, size_t to) noexcept {
+  const size_t len = to - from;
+  if (len > kMaxRunWidth || (db_->run_widths() >> len & 1u) == 0) return;
+  std::memcpy(run_buf_.data() + run_buf_len_, win_ + from, len);
+  run_buf_len_ += len;
+  run_from_[run_count_++] = static_cast<uint32_t>(from);
+  run_at_end_[run_buf_len_] = static_cast<uint16_t>(run_count_);
+  run_buf_[run_buf_len_++] = '\n';
+}
+
+// Each run rule is "^(?:regex)$" (multi-line): a match is one whole run.
+int Scanner::on_run_match(unsigned id, unsigned long long, unsigned long long to, unsigned, void* ctx) noexcept {
+  auto* self = static_cast<Scanner*>(ctx);
+  const uint16_t k = self->run_at_end_[to];
+  if (k == 0) return 0;  // cannot happen: every match ends at a '\n'
+  if (self->match_count_ == self->matches_.size()) {
+    self->match_overflow_ = true;
+    return 0;
+  }
+  const uint64_t from = self->run_win_base_ + self->run_from_[k - 1u];
+  const uint64_t width = self->db_->patterns()[id].min_width;
+  self->matches_[self->match_count_++] = RawMatch{id, from, from + width};
+  return 0;
+}
+
+bool Scanner::find_runs(uint64_t win_base, size_t begin, size_t end) noexcept {
+  if (db_->runs_hs() == nullptr || begin >= end) return true;
+  run_buf_len_ = 0;
+  run_count_ = 0;
+  run_win_base_ = win_base;
+  // A run going on from before `begin`: where it starts decides whether it
+  // can be a candidate. Hyperscan's matches began inside the window and at or
+  // after the stream's start (stream_base); one whose byte before was not
+  // visible was "truncated", one with an alnum byte before was rejected at
+  // the boundary. So the run counts only when its start is seen: a non-alnum
+  // byte before it, or the direction's first byte.
+  bool in_run = false;
+  bool usable = false;
+  size_t start = 0;
+  if (begin > 0 && is_alnum_byte(win_[begin]) && is_alnum_byte(win_[begin - 1])) {
+    const size_t lo = match_base_ > win_base ? static_cast<size_t>(match_base_ - win_base) : 0;
+    size_t i = begin - 1;
+    while (i > lo && is_alnum_byte(win_[i - 1]) && begin - i <= kMaxRunWidth) --i;
+    in_run = true;
+    start = i;
+    if (begin - i > kMaxRunWidth) {
+      usable = false;
+    } else if (i > lo) {
+      usable = true;  // stopped at a non-alnum byte
+    } else {
+      usable = lo > 0 ? !is_alnum_byte(win_[lo - 1]) : win_base == 0;
+    }
+  }
+  // Maximal runs from the alnum bit mask, 64 bytes at a time: only the
+  // edges of runs are visited.
+  size_t at = begin;
+  uint8_t last[64];
+  while (at < end) {
+    const size_t n = std::min<size_t>(64, end - at);
+    uint64_t m;
+    if (n == 64) {
+      m = alnum_mask64(win_ + at);
+    } else {
+      std::memset(last, 0, sizeof last);
+      std::memcpy(last, win_ + at, n);
+      m = alnum_mask64(last);
+    }
+    // Edges: bit i set where byte i differs in class from the byte before.
+    const uint64_t prev = (m << 1) | (in_run ? 1u : 0u);
+    uint64_t edges = (m ^ prev) & (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1));
+    while (edges != 0) {
+      const unsigned i = static_cast<unsigned>(__builtin_ctzll(edges));
+      edges &= edges - 1;
+      if (!in_run) {
+        in_run = true;
+        usable = true;
+        start = at + i;
+      } else {
+        in_run = false;
+        if (usable) collect_run(start, at + i);
+      }
+    }
+    at += n;
+  }
+  // A run reaching the end: collected as it stands; the judge keeps its
+  // candidates pending until the next byte (or the end of data) decides the
+  // boundary, as it did for a Hyperscan match ending there.
+  if (in_run && usable) collect_run(start, end);
+  if (run_count_ == 0) return true;
+  counters_.runs_checked += run_count_;
+  return hs_scan(db_->runs_hs(), reinterpret_cast<const char*>(run_buf_.data()), static_cast<unsigned>(run_buf_len_), 0,
+                 scratch_.get(), &Scanner::on_run_match, this) == HS_SUCCESS;
+}
+
 tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_ptr<const SignatureDatabase> db,
                                                                     const ScannerConfig& config) {
   if (!db) return tl::unexpected(std::string("scanner: no signature database"));
@@ -136,6 +255,12 @@ tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_
     s->streams_.emplace_back(h);
   }
   s->matches_.resize(config.max_matches_per_block);
+  // A slice's runs, each with its '\n', plus a run begun up to kMaxRunWidth
+  // bytes before the slice.
+  const size_t run_bytes = 2 * (kSliceBytes + kMaxRunWidth) + 2;
+  s->run_buf_.resize(run_bytes);
+  s->run_from_.resize(run_bytes / 2);
+  s->run_at_end_.resize(run_bytes);
   s->cands_.resize(detail::kMaxCandidates + kPendingSpans * 3);
   s->order_.resize(s->cands_.size());
   s->emitted_.resize(s->cands_.size());
@@ -840,6 +965,11 @@ void Scanner::scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& s
     if (slice > 0) {
       if (hs_scan_stream(stream, reinterpret_cast<const char*>(block + done), static_cast<unsigned>(slice), 0,
                          scratch_.get(), &Scanner::on_match, this) != HS_SUCCESS) {
+        match_count_ = 0;
+        mark_uninspectable(st, Uninspectable::kScanError);
+        return;
+      }
+      if (!find_runs(win_base, tail + done, tail + done + slice)) {
         match_count_ = 0;
         mark_uninspectable(st, Uninspectable::kScanError);
         return;

@@ -254,6 +254,10 @@ struct ScannerCounters {
   uint64_t bytes_in = 0;       // bytes given to scan()
   uint64_t bytes_scanned = 0;  // decoded bytes given to Hyperscan
   uint64_t blocks = 0;
+  // Whole [0-9A-Za-z] runs of a run rule's length handed to the run rules
+  // (database.hpp): a run rule inside a longer run is never a raw match, so
+  // it is not counted in boundary_rejected.
+  uint64_t runs_checked = 0;
   uint64_t boundary_rejected = 0;
   uint64_t invalid = 0;        // the validator said no
   uint64_t no_context = 0;     // weak identifier without keyword or field name
@@ -402,6 +406,15 @@ class Scanner {
 
   void feed(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n) noexcept;
   void scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& sink, size_t produced, bool at_end) noexcept;
+  // The run pass (database.hpp, is_run_pattern): collects every maximal run
+  // of [0-9A-Za-z] ending in win_[begin, end) (or reaching `end`: its right
+  // boundary is the judge's to decide) whose length some run rule has, then
+  // records a raw match for each rule that matches a run whole (one hs_scan
+  // of the runs joined by '\n' on the runs database). False on a scan error.
+  bool find_runs(uint64_t win_base, size_t begin, size_t end) noexcept;
+  void collect_run(size_t from, size_t to) noexcept;
+  static int on_run_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                          void* ctx) noexcept;
   void judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint64_t win_base, size_t vis_len,
              bool at_end) noexcept;
   void emit(const ScanContext& ctx, DetectionSink& sink, const Candidate& c, uint64_t win_base,
@@ -468,6 +481,15 @@ class Scanner {
   std::vector<uint32_t> free_children_;
   std::vector<uint32_t> free_child_streams_;
   std::vector<RawMatch> matches_;
+  // The run pass's buffer: candidate runs of one slice joined by '\n'; for
+  // each run its window offset (run_from_) and, at the buffer offset where it
+  // ends, its index + 1 (run_at_end_).
+  std::vector<uint8_t> run_buf_;
+  std::vector<uint32_t> run_from_;
+  std::vector<uint16_t> run_at_end_;
+  size_t run_buf_len_ = 0;
+  size_t run_count_ = 0;
+  uint64_t run_win_base_ = 0;
   size_t match_count_ = 0;
   uint64_t match_base_ = 0;  // stream_base of the state being scanned
   bool match_overflow_ = false;
