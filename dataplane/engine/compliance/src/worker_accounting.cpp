@@ -20,7 +20,7 @@ SetState* WorkerAccounting::find_or_add(const SetKey& k) noexcept {
 void WorkerAccounting::record(uint32_t tenant, DataClass data_class, uint32_t dest_zone, uint8_t id_type,
                               uint64_t token, int64_t ts_ns) noexcept {
   ++counters_.records;
-  const int64_t ts_s = detail::floor_div(ts_ns, kNsPerSecond);
+  const int64_t ts_s = civil::floor_div(ts_ns, kNsPerSecond);
   if (ts_s < year_begin_s_ || ts_s >= year_end_s_) [[unlikely]] {
     year_ = shanghai_year_of_s(ts_s);
     year_begin_s_ = shanghai_year_start_s(year_);

@@ -11,10 +11,8 @@
 
 namespace ftz::engine {
 
-// Asia/Shanghai is UTC+08:00 with no daylight saving since 1991.
-inline constexpr int64_t kShanghaiOffsetSeconds = 8 * 3600;
-
-// "2026-03-02T09:00:00.123456+0800" (Suricata's timestamp form).
+// "2026-03-02T09:00:00.123456+0800" (Suricata's timestamp form), the
+// Asia/Shanghai wall clock (ftz/base/civil_date.hpp).
 std::string format_eve_timestamp(int64_t ts_ns);
 
 // Appends one JSON object (no trailing newline) for `e` to `out`.
