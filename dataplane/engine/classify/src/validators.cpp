@@ -242,14 +242,6 @@ Verdict validate_bank_card(std::string_view candidate) noexcept {
 // ---------------------------------------------------------------------------
 // Unified social credit code (GB 32100-2015)
 
-// Charset of 31, value = index; no I, O, S, V, Z.
-constexpr std::string_view kUsccCharset = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-
-int uscc_value(char c) noexcept {
-  const size_t pos = kUsccCharset.find(c);
-  return pos == std::string_view::npos ? -1 : static_cast<int>(pos);
-}
-
 Verdict validate_uscc(std::string_view candidate) noexcept {
   Canonical c;
   if (!canonicalize(candidate, c)) return {};
@@ -258,17 +250,9 @@ Verdict validate_uscc(std::string_view candidate) noexcept {
   // Registration authority + organisation type, 6-digit admin division
   // (GB/T 2260), 9-char organisation code, check character.
   if (!all_digits(s.substr(2, 6))) return {};
-  // GB 32100-2015 check: W_i = 3^(i-1) mod 31, C18 = 31 - (sum mod 31), 31 -> 0.
-  constexpr int kWeights[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
-  int sum = 0;
-  for (size_t i = 0; i < 17; ++i) {
-    const int v = uscc_value(s[i]);
-    if (v < 0) return {};
-    sum += v * kWeights[i];
-  }
-  if (uscc_value(s[17]) < 0) return {};
-  const int check = (31 - sum % 31) % 31;
-  if (kUsccCharset[static_cast<size_t>(check)] != s[17]) {
+  const char check = uscc_check_character(s.substr(0, 17));
+  if (check == '\0' || uscc_char_value(s[17]) < 0) return {};
+  if (check != s[17]) {
     // Issued codes that fail the checksum exist (DOMAIN.md §3.2): downgrade.
     return accept(kStrengthFormat, true, IdType::kUnknown, s);
   }
@@ -844,6 +828,28 @@ size_t extend_left(ValidatorId id, std::string_view text, size_t begin) noexcept
   }
   while (start < begin && text[start] == '.') ++start;
   return start;
+}
+
+// Unified social credit code (GB 32100-2015): W_i = 3^(i-1) mod 31.
+namespace {
+constexpr std::string_view kUsccAlphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+}  // namespace
+
+int uscc_char_value(char c) noexcept {
+  const size_t pos = kUsccAlphabet.find(c);
+  return pos == std::string_view::npos ? -1 : static_cast<int>(pos);
+}
+
+char uscc_check_character(std::string_view first17) noexcept {
+  constexpr int kWeights[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
+  if (first17.size() != 17) return '\0';
+  int sum = 0;
+  for (size_t i = 0; i < 17; ++i) {
+    const int v = uscc_char_value(first17[i]);
+    if (v < 0) return '\0';
+    sum += v * kWeights[i];
+  }
+  return kUsccAlphabet[static_cast<size_t>((31 - sum % 31) % 31)];
 }
 
 Verdict validate(ValidatorId id, std::string_view candidate, const ValidationContext& ctx) noexcept {
