@@ -130,6 +130,25 @@ void append_json_string(std::string& out, std::string_view s) {
   append_json_escaped(out, scratch);
 }
 
+std::string json_text(std::string_view s) {
+  std::string masked = masked_text(s);
+  std::string out;
+  out.reserve(masked.size());
+  for (size_t i = 0; i < masked.size(); ++i) {
+    const auto c = static_cast<unsigned char>(masked[i]);
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (const size_t n = utf8_sequence(masked, i); n > 0) {
+      out.append(masked, i, n);
+      i += n - 1;
+    } else {
+      out += static_cast<char>(0xc0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3f));
+    }
+  }
+  return out;
+}
+
 namespace {
 
 void append_json_escaped(std::string& out, std::string_view s) {

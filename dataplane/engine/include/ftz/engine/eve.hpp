@@ -22,5 +22,10 @@ std::string_view action_name(Action a) noexcept;
 std::string_view app_proto_name(AppProto a) noexcept;
 std::string_view data_class_name(DataClass c) noexcept;
 void append_json_string(std::string& out, std::string_view s);
+// The text append_json_string writes, before JSON escaping, for writers that
+// build JSON with a library (reports, stats): masked, valid UTF-8 kept, each
+// stray byte b as U+00bb (the character its \u00bb escape names), so the
+// result is always valid UTF-8.
+std::string json_text(std::string_view s);
 
 }  // namespace ftz::engine
