@@ -538,6 +538,18 @@ TEST(InspectBinary, ExitCodesAndMessages) {
   EXPECT_EQ(unknown.status, 2);
   EXPECT_NE(unknown.output.find("unknown argument --frobnicate"), std::string::npos);
 
+  // --help: every documented flag, on standard output, exit 0.
+  auto help = run("--help");
+  EXPECT_EQ(help.status, 0) << help.output;
+  for (const char* flag : {"--config", "--pcap", "--eve", "--pcap-out", "--json", "--classify-all",
+                           "--state-out", "--demo-token-key"}) {
+    EXPECT_NE(help.output.find(flag), std::string::npos) << flag << "\n" << help.output;
+  }
+  auto no_value = run("--pcap x --config");
+  EXPECT_EQ(no_value.status, 2);
+  EXPECT_NE(no_value.output.find("--config"), std::string::npos) << no_value.output;
+  EXPECT_NE(no_value.output.find("--help"), std::string::npos) << no_value.output;
+
   const std::string bad_cfg = dir.file("bad.yaml");
   std::ofstream(bad_cfg) << "zones:\n  - name: inside\n    kind: ftzz\n";
   auto rejected = run("--config " + bad_cfg + " --pcap x");
