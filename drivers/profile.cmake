@@ -9,4 +9,4 @@ target_include_directories(ftz_drivers_profile PUBLIC ${CMAKE_CURRENT_LIST_DIR}/
 # helpers (ftz/config/diagnostic_sink.hpp, ftz/config/text.hpp).
 target_link_libraries(ftz_drivers_profile
   PUBLIC ftz_config
-  PRIVATE PkgConfig::YAMLCPP ftz_warnings)
+  PRIVATE ftz_base PkgConfig::YAMLCPP ftz_warnings)

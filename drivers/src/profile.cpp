@@ -25,6 +25,7 @@
 // controlplane/config's internal helpers, shared so that profile errors read
 // exactly like configuration errors: DiagnosticSink (cap, file order),
 // SourceMap (field path -> position), quote(), did_you_mean(). See profile.cmake.
+#include "ftz/base/ascii.hpp"
 #include "ftz/config/diagnostic_sink.hpp"
 #include "ftz/config/text.hpp"
 #include "ftz/config/yaml_util.hpp"
@@ -99,17 +100,9 @@ constexpr std::array<std::pair<std::string_view, PortRole>, 4> kRoleNames{{
     {"mirror", PortRole::kMirror},
 }};
 
-bool is_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-bool is_hex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
+using ascii::is_alnum;
+using ascii::is_digit;
+using ascii::is_hex_digit;
 
 // Names: a safe, greppable alphabet ("ge-0/0/0", "lab-vdev").
 bool is_valid_name(std::string_view s, std::size_t max_length) {
@@ -124,10 +117,9 @@ std::string name_rule(std::size_t max_length) {
          " letters, digits and . _ : / -, starting with a letter or digit";
 }
 
+// Only after the shape check: every character is a hex digit.
 unsigned hex_value(char c) {
-  if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
-  if (c >= 'a' && c <= 'f') return static_cast<unsigned>(c - 'a' + 10);
-  return static_cast<unsigned>(c - 'A' + 10);
+  return static_cast<unsigned>(ascii::hex_value(c));
 }
 
 // "BB:DD.F" (or "DDDD:BB:DD.F" when `with_domain`): the shape of a PCI
@@ -137,7 +129,7 @@ bool has_pci_shape(std::string_view s, bool with_domain) {
   const std::string_view shape = with_domain ? kFull : kFull.substr(5);
   if (s.size() != shape.size()) return false;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (shape[i] == 'h' ? !is_hex(s[i]) : s[i] != shape[i]) return false;
+    if (shape[i] == 'h' ? !is_hex_digit(s[i]) : s[i] != shape[i]) return false;
   }
   return true;
 }

@@ -250,6 +250,71 @@ TEST(Offline, ForwardedPacketsTheCutRecordCannotTrimAreCounted) {
   EXPECT_NE(report::format_report_json(*s).find("\"packets_untrimmable\":1"), std::string::npos);
 }
 
+// The JSON report is one valid JSON document in its documented key order,
+// strings masked and stray bytes carried as characters (the same text
+// append_json_string writes), notices as EVE objects.
+TEST(ReportJson, ParsesKeepsKeyOrderAndMasks) {
+  report::InspectSummary s;
+  s.pcap_path = "/captures/13812345678-\xff.pcap";  // a mobile number and a stray byte
+  s.link_type = "EN10MB";
+  s.packets = 3;
+  s.zone_pair_bytes[{"inside", "offshore"}] = 77;
+  s.flows_per_rule.emplace_back("block-13812345678", 2);
+  report::ComplianceNotice n;
+  n.kind = "threshold";
+  n.tenant = "acme";
+  n.threshold = "sensitive";
+  n.mechanism = "security_assessment";
+  n.percent = 80;
+  n.individuals = 8;
+  n.line = 10;
+  s.notices.push_back(n);
+  const std::string text = report::format_report_json(s);
+  ASSERT_EQ(text.back(), '\n');
+  const auto j = nlohmann::ordered_json::parse(text);
+  std::vector<std::string> keys;
+  for (const auto& item : j.items()) keys.push_back(item.key());
+  const std::vector<std::string> expected = {"capture",
+                                             "link_type",
+                                             "packets",
+                                             "records_over_snaplen",
+                                             "bytes",
+                                             "forwarded",
+                                             "held",
+                                             "dropped",
+                                             "non_ip",
+                                             "packets_written",
+                                             "packets_untrimmable",
+                                             "flows",
+                                             "verdicts",
+                                             "zone_pair_bytes",
+                                             "app",
+                                             "tcp",
+                                             "fragments",
+                                             "reasons",
+                                             "events",
+                                             "events_rate_limited",
+                                             "events_dropped",
+                                             "records",
+                                             "content",
+                                             "signatures",
+                                             "rules",
+                                             "compliance",
+                                             "notices",
+                                             "truncated_file"};
+  EXPECT_EQ(keys, expected);
+  EXPECT_EQ(j["packets"], 3);
+  EXPECT_EQ(j["zone_pair_bytes"][0]["dest_zone"], "offshore");
+  EXPECT_EQ(j["zone_pair_bytes"][0]["bytes"], 77);
+  EXPECT_EQ(j["notices"][0]["event_type"], "ftz_compliance");
+  EXPECT_EQ(j["notices"][0]["ftz"]["percent"], 80);
+  EXPECT_EQ(j["truncated_file"], false);
+  EXPECT_EQ(text.find("13812345678"), std::string::npos) << "identifier in clear in the report";
+  EXPECT_NE(j["capture"].get<std::string>().find("\u00ff"), std::string::npos) << j["capture"];
+  // The notice line is the object the report embeds.
+  EXPECT_EQ(nlohmann::ordered_json::parse(report::format_notice_eve(n)), j["notices"][0]);
+}
+
 // The binary: exit codes and messages an operator sees.
 struct RunResult {
   int status;
@@ -472,6 +537,18 @@ TEST(InspectBinary, ExitCodesAndMessages) {
   auto unknown = run("--config " + minimal + " --pcap x --frobnicate");
   EXPECT_EQ(unknown.status, 2);
   EXPECT_NE(unknown.output.find("unknown argument --frobnicate"), std::string::npos);
+
+  // --help: every documented flag, on standard output, exit 0.
+  auto help = run("--help");
+  EXPECT_EQ(help.status, 0) << help.output;
+  for (const char* flag : {"--config", "--pcap", "--eve", "--pcap-out", "--json", "--classify-all",
+                           "--state-out", "--demo-token-key"}) {
+    EXPECT_NE(help.output.find(flag), std::string::npos) << flag << "\n" << help.output;
+  }
+  auto no_value = run("--pcap x --config");
+  EXPECT_EQ(no_value.status, 2);
+  EXPECT_NE(no_value.output.find("--config"), std::string::npos) << no_value.output;
+  EXPECT_NE(no_value.output.find("--help"), std::string::npos) << no_value.output;
 
   const std::string bad_cfg = dir.file("bad.yaml");
   std::ofstream(bad_cfg) << "zones:\n  - name: inside\n    kind: ftzz\n";

@@ -17,21 +17,21 @@ DateParse parse_civil_date(std::string_view text) noexcept {
       v[f] = v[f] * 10 + static_cast<unsigned>(c - '0');
     }
   }
-  const int y = static_cast<int>(v[0]);
-  if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > days_in_month(y, v[1])) {
+  const CivilDate date{v[0], v[1], v[2]};
+  if (!civil::is_real_date(date)) {
     r.error = DateError::kImpossible;
     return r;
   }
-  if (y < 1970) {
+  if (date.year < 1970) {
     r.error = DateError::kOutOfRange;
     return r;
   }
-  r.date = CivilDate{y, v[1], v[2]};
+  r.date = date;
   return r;
 }
 
 int64_t shanghai_midnight(int year, unsigned month, unsigned day) noexcept {
-  return days_from_civil(year, month, day) * 86400 - kShanghaiOffsetSeconds;
+  return civil::shanghai_midnight_s(year, month, day);
 }
 
 }  // namespace ftz::config

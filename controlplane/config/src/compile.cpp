@@ -6,6 +6,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "ftz/base/ascii.hpp"
+
 namespace ftz::config {
 
 namespace {
@@ -113,11 +115,6 @@ std::array<uint8_t, 6> mac(const std::string& s) {
     out[i] = static_cast<uint8_t>(v);
   }
   return out;
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 class Compiler {
@@ -255,7 +252,8 @@ class Compiler {
       out.apps = static_cast<engine::AppMask>(out.apps | (1u << static_cast<unsigned>(app(a))));
     }
     // Host names compare case-insensitively; the engine lowercases what it sees.
-    for (const auto& s : m.server_name_suffixes()) out.server_name_suffixes.push_back(lower(s));
+    for (const auto& s : m.server_name_suffixes())
+      out.server_name_suffixes.push_back(ascii::to_lower_copy(s));
     out.data_classes = class_mask(m.data_classes());
     out.min_count = m.min_count();
     switch (m.approval()) {

@@ -49,25 +49,17 @@ bool is_valid_name(std::string_view s) {
   });
 }
 
-// GB 32100-2015 unified social credit code: 18 characters from a 31-symbol
-// alphabet (no I, O, Z, S, V); the last is a check character, mod 31 over the
-// weights 3^i mod 31.
+// GB 32100-2015 unified social credit code (the check is classify's, the
+// one the kUscc validator applies): says what is wrong, for the operator.
 std::optional<std::string> uscc_problem(std::string_view code) {
-  static constexpr std::string_view kAlphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-  static constexpr int kWeights[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
   if (code.size() != 18) return "must be 18 characters";
-  int sum = 0;
   for (std::size_t i = 0; i < 18; ++i) {
-    const auto pos = kAlphabet.find(code[i]);
-    if (pos == std::string_view::npos) {
+    if (engine::classify::uscc_char_value(code[i]) < 0) {
       return "character " + quote(code.substr(i, 1)) + " is not allowed (0-9 and A-Y without I, O, S, V, Z)";
     }
-    if (i < 17) sum += static_cast<int>(pos) * kWeights[i];
   }
-  const int check = (31 - sum % 31) % 31;
-  if (code[17] != kAlphabet[static_cast<std::size_t>(check)]) {
-    return "check character should be " + quote(kAlphabet.substr(static_cast<std::size_t>(check), 1));
-  }
+  const char check = engine::classify::uscc_check_character(code.substr(0, 17));
+  if (code[17] != check) return "check character should be " + quote(std::string_view(&check, 1));
   return std::nullopt;
 }
 

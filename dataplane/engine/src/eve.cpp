@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "ftz/base/civil_date.hpp"
 #include "ftz/engine/output_masking.hpp"
 
 namespace ftz::engine {
@@ -9,20 +10,6 @@ namespace ftz::engine {
 namespace {
 
 void append_json_escaped(std::string& out, std::string_view s);
-
-// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-void civil_from_days(int64_t z, int& y, unsigned& m, unsigned& d) noexcept {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t yy = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y = static_cast<int>(yy + (m <= 2 ? 1 : 0));
-}
 
 std::string_view proto_name(uint8_t p) noexcept {
   switch (p) {
@@ -143,6 +130,25 @@ void append_json_string(std::string& out, std::string_view s) {
   append_json_escaped(out, scratch);
 }
 
+std::string json_text(std::string_view s) {
+  std::string masked = masked_text(s);
+  std::string out;
+  out.reserve(masked.size());
+  for (size_t i = 0; i < masked.size(); ++i) {
+    const auto c = static_cast<unsigned char>(masked[i]);
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (const size_t n = utf8_sequence(masked, i); n > 0) {
+      out.append(masked, i, n);
+      i += n - 1;
+    } else {
+      out += static_cast<char>(0xc0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3f));
+    }
+  }
+  return out;
+}
+
 namespace {
 
 void append_json_escaped(std::string& out, std::string_view s) {
@@ -180,22 +186,16 @@ void append_json_escaped(std::string& out, std::string_view s) {
 }  // namespace
 
 std::string format_eve_timestamp(int64_t ts_ns) {
-  const int64_t local_s = (ts_ns >= 0 ? ts_ns / 1'000'000'000 : (ts_ns - 999'999'999) / 1'000'000'000) +
-                          kShanghaiOffsetSeconds;
-  const int64_t us = ((ts_ns % 1'000'000'000) + 1'000'000'000) % 1'000'000'000 / 1000;
-  int64_t days = local_s / 86400;
-  int64_t secs = local_s % 86400;
-  if (secs < 0) {
-    secs += 86400;
-    --days;
-  }
-  int y;
-  unsigned m, d;
-  civil_from_days(days, y, m, d);
+  constexpr int64_t kNsPerSecond = 1'000'000'000;
+  const int64_t unix_s = civil::floor_div(ts_ns, kNsPerSecond);
+  const int64_t us = ((ts_ns % kNsPerSecond) + kNsPerSecond) % kNsPerSecond / 1000;
+  const int64_t day = civil::shanghai_day(unix_s);
+  const int64_t secs = unix_s + civil::kShanghaiOffsetSeconds - day * civil::kSecondsPerDay;
+  const civil::Date date = civil::civil_from_days(day);
   char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%06d+0800", y, m, d,
-                static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60),
-                static_cast<int>(us));
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%06d+0800", static_cast<int>(date.year),
+                date.month, date.day, static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60),
+                static_cast<int>(secs % 60), static_cast<int>(us));
   return buf;
 }
 

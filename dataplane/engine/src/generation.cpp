@@ -2,19 +2,12 @@
 
 #include <algorithm>
 
+#include "ftz/base/ascii.hpp"
 namespace ftz::engine {
 
 namespace {
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequal(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
+using ascii::iequals;
 
 template <typename T>
 bool contains(const std::vector<T>& v, T x) noexcept {
@@ -38,12 +31,12 @@ bool server_name_matches(std::string_view name, std::string_view suffix) noexcep
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   if (suffix.empty()) return false;
   if (suffix.front() == '.') {
-    return name.size() > suffix.size() && iequal(name.substr(name.size() - suffix.size()), suffix);
+    return name.size() > suffix.size() && iequals(name.substr(name.size() - suffix.size()), suffix);
   }
-  if (name.size() == suffix.size()) return iequal(name, suffix);
+  if (name.size() == suffix.size()) return iequals(name, suffix);
   if (name.size() < suffix.size() + 1) return false;
   return name[name.size() - suffix.size() - 1] == '.' &&
-         iequal(name.substr(name.size() - suffix.size()), suffix);
+         iequals(name.substr(name.size() - suffix.size()), suffix);
 }
 
 std::shared_ptr<const PolicyGeneration> PolicyGeneration::build(PolicySpec spec, uint64_t number) {

@@ -1,9 +1,10 @@
 // ftzgate-inspect: run a capture through the inspection engine offline.
+#include <CLI/CLI.hpp>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "ftz/config/config.hpp"
@@ -14,21 +15,6 @@
 #include "ftz/report/output_file.hpp"
 
 namespace {
-
-constexpr const char* kUsage =
-    "usage: ftzgate-inspect --config FILE --pcap FILE [--eve FILE] [--pcap-out FILE] [--json]\n"
-    "                       [--classify-all] [--state-out FILE] [--demo-token-key]\n"
-    "  --config FILE    operator configuration (YAML)\n"
-    "  --pcap FILE      capture to inspect (pcap or pcapng; Ethernet, raw IP, Linux cooked)\n"
-    "  --eve FILE       write events as EVE JSON lines ('-' for standard output)\n"
-    "  --pcap-out FILE  write the packets the appliance would forward (classic pcap)\n"
-    "  --json           print the report as JSON instead of text\n"
-    "  --classify-all   audit mode: classify every flow's content, whatever the policy\n"
-    "  --state-out FILE save the compliance ledger (year's counts) to FILE\n"
-    "  --demo-token-key use the published demo token key of the examples (demos and\n"
-    "                   tests only: its tokens can be reversed); without it a demo key\n"
-    "                   is refused and the appliance's own key is used or generated\n"
-    "  -h, --help       print this help and exit\n";
 
 struct Args {
   std::string config;
@@ -41,44 +27,49 @@ struct Args {
   bool demo_token_key = false;
 };
 
-bool parse_args(int argc, char** argv, Args& a, std::string& error) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&](std::string& out) {
-      if (i + 1 >= argc) {
-        error = arg + " needs a value";
-        return false;
-      }
-      out = argv[++i];
-      return true;
-    };
-    if (arg == "--config") {
-      if (!value(a.config)) return false;
-    } else if (arg == "--pcap") {
-      if (!value(a.pcap)) return false;
-    } else if (arg == "--eve") {
-      if (!value(a.eve)) return false;
-    } else if (arg == "--pcap-out") {
-      if (!value(a.pcap_out)) return false;
-    } else if (arg == "--state-out") {
-      if (!value(a.state_out)) return false;
-    } else if (arg == "--json") {
-      a.json = true;
-    } else if (arg == "--classify-all") {
-      a.classify_all = true;
-    } else if (arg == "--demo-token-key") {
-      a.demo_token_key = true;
-    } else if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    } else {
-      error = "unknown argument " + arg;
-      return false;
-    }
+// The flags as README.md documents them (CLI11). A repeated option keeps its
+// last value, as before.
+void define_options(CLI::App& app, Args& a) {
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--config", a.config, "operator configuration (YAML)")->type_name("FILE")->required();
+  app.add_option("--pcap", a.pcap, "capture to inspect (pcap or pcapng; Ethernet, raw IP, Linux cooked)")
+      ->type_name("FILE")
+      ->required();
+  app.add_option("--eve", a.eve, "write events as EVE JSON lines ('-' for standard output)")
+      ->type_name("FILE");
+  app.add_option("--pcap-out", a.pcap_out, "write the packets the appliance would forward (classic pcap)")
+      ->type_name("FILE");
+  app.add_flag("--json", a.json, "print the report as JSON instead of text");
+  app.add_flag("--classify-all", a.classify_all,
+               "audit mode: classify every flow's content, whatever the policy");
+  app.add_option("--state-out", a.state_out, "save the compliance ledger (year's counts) to FILE")
+      ->type_name("FILE");
+  app.add_flag(
+      "--demo-token-key", a.demo_token_key,
+      "use the published demo token key of the examples (demos and tests only: its tokens can be "
+      "reversed); without it a demo key is refused and the appliance's own key is used or generated");
+}
+
+// 0 after --help, 2 after a bad argument (with the message and a pointer to
+// --help on standard error), nullopt to go on.
+std::optional<int> parse_args(int argc, char** argv, Args& a) {
+  CLI::App app{"Run a capture through the inspection engine offline and print a report.", "ftzgate-inspect"};
+  define_options(app, a);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::ExtrasError&) {
+    const auto extras = app.remaining();
+    std::fprintf(stderr, "ftzgate-inspect: unknown argument %s\nRun with --help for more information.\n",
+                 extras.empty() ? "" : extras.front().c_str());
+    return 2;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "ftzgate-inspect: %s\nRun with --help for more information.\n", e.what());
+    return 2;
   }
-  if (a.config.empty()) error = "--config is required";
-  else if (a.pcap.empty()) error = "--pcap is required";
-  return error.empty();
+  return std::nullopt;
 }
 
 }  // namespace
@@ -87,11 +78,7 @@ int main(int argc, char** argv) {
   // Every log line is masked (no identifier in clear, docs/eve.md).
   if (!ftz::engine::mask_standard_error()) return 1;
   Args args;
-  std::string error;
-  if (!parse_args(argc, argv, args, error)) {
-    std::fprintf(stderr, "ftzgate-inspect: %s\n%s", error.c_str(), kUsage);
-    return 2;
-  }
+  if (const auto status = parse_args(argc, argv, args)) return *status;
   // No output may overwrite the capture, the configuration, a token key or
   // another output.
   const std::vector<ftz::report::NamedPath> outputs = {

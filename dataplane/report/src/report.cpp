@@ -1,4 +1,6 @@
 #include <cstdio>
+#include <iterator>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "ftz/engine/eve.hpp"
@@ -156,173 +158,147 @@ std::string format_report_text(const InspectSummary& s) {
   return o.str();
 }
 
-std::string format_notice_eve(const ComplianceNotice& n) {
-  std::string o = "{\"timestamp\":";
-  engine::append_json_string(o, engine::format_eve_timestamp(n.ts_ns));
-  o += ",\"event_type\":\"ftz_compliance\",\"ftz\":{\"kind\":";
-  engine::append_json_string(o, n.kind);
-  o += ",\"tenant\":";
-  engine::append_json_string(o, n.tenant);
+namespace {
+
+// Keys keep the order they are written in (the report's documented shape);
+// every string value and every key taken from a run (rule, zone, signature
+// and tenant names, the capture path) goes through engine::json_text: masked,
+// valid UTF-8 (DOMAIN.md: no identifier in clear in any report).
+using Json = nlohmann::ordered_json;
+
+std::string text(std::string_view s) {
+  return engine::json_text(s);
+}
+
+Json notice_json(const ComplianceNotice& n) {
+  Json ftz{{"kind", text(n.kind)}, {"tenant", text(n.tenant)}};
   if (!n.threshold.empty()) {
-    o += ",\"threshold\":";
-    engine::append_json_string(o, n.threshold);
-    o += ",\"mechanism\":";
-    engine::append_json_string(o, n.mechanism);
-    o += ",\"data_class\":";
-    engine::append_json_string(o, engine::data_class_name(n.data_class));
-    o += ",\"percent\":" + std::to_string(n.percent) + ",\"individuals\":" + std::to_string(n.individuals) +
-         ",\"line\":" + std::to_string(n.line);
+    ftz["threshold"] = text(n.threshold);
+    ftz["mechanism"] = text(n.mechanism);
+    ftz["data_class"] = text(engine::data_class_name(n.data_class));
+    ftz["percent"] = n.percent;
+    ftz["individuals"] = n.individuals;
+    ftz["line"] = n.line;
   }
-  if (!n.approval_id.empty()) {
-    o += ",\"approval\":";
-    engine::append_json_string(o, n.approval_id);
-  }
-  o += "}}";
-  return o;
+  if (!n.approval_id.empty()) ftz["approval"] = text(n.approval_id);
+  return Json{{"timestamp", text(engine::format_eve_timestamp(n.ts_ns))},
+              {"event_type", "ftz_compliance"},
+              {"ftz", std::move(ftz)}};
+}
+
+}  // namespace
+
+std::string format_notice_eve(const ComplianceNotice& n) {
+  return notice_json(n).dump();
 }
 
 std::string format_report_json(const InspectSummary& s) {
-  std::string o;
   const auto& c = s.counters;
-  auto num = [&](std::string_view k, uint64_t v, bool comma = true) {
-    engine::append_json_string(o, k);
-    o += ':';
-    o += std::to_string(v);
-    if (comma) o += ',';
-  };
-  o += "{\"capture\":";
-  engine::append_json_string(o, s.pcap_path);
-  o += ",\"link_type\":";
-  engine::append_json_string(o, s.link_type);
-  o += ',';
-  num("packets", s.packets);
-  num("records_over_snaplen", s.records_over_snaplen);
-  num("bytes", s.bytes);
-  num("forwarded", c.forwarded);
-  num("held", c.held);
-  num("dropped", c.dropped);
-  num("non_ip", c.non_ip);
-  num("packets_written", s.packets_written);
-  num("packets_untrimmable", s.packets_untrimmable);
-  o += "\"flows\":{";
-  num("created", c.flows_created);
-  num("inspected", c.flows_inspected);
-  num("timed_out", c.flows_timed_out);
-  num("evicted", c.flows_evicted);
-  num("untracked", c.flows_untracked);
-  num("peak_concurrent", s.peak_active_flows);
-  num("capacity", s.flow_capacity);
-  num("bytes_per_flow", s.bytes_per_flow, false);
-  o += "},\"verdicts\":{";
-  for (size_t i = 0; i < 4; ++i) num(engine::action_name(kActions[i]), c.flows_by_action[i], i + 1 < 4);
-  o += "},\"zone_pair_bytes\":[";
-  bool first = true;
+  Json verdicts = Json::object();
+  for (size_t i = 0; i < std::size(kActions); ++i)
+    verdicts[text(engine::action_name(kActions[i]))] = c.flows_by_action[i];
+  Json zone_pair_bytes = Json::array();
   for (const auto& [pair, bytes] : s.zone_pair_bytes) {
-    if (!first) o += ',';
-    first = false;
-    o += "{\"src_zone\":";
-    engine::append_json_string(o, pair.first);
-    o += ",\"dest_zone\":";
-    engine::append_json_string(o, pair.second);
-    o += ",\"bytes\":" + std::to_string(bytes) + "}";
+    zone_pair_bytes.push_back(
+        {{"src_zone", text(pair.first)}, {"dest_zone", text(pair.second)}, {"bytes", bytes}});
   }
-  o += "],\"app\":{";
-  num("tls", s.app_tls);
-  num("http", s.app_http);
-  num("dns", s.app_dns, false);
-  o += "},\"tcp\":{";
-  num("segments_in_order", s.reassembly.segments_in_order);
-  num("segments_out_of_order", s.reassembly.segments_out_of_order);
-  num("segments_duplicate", s.reassembly.segments_duplicate);
-  num("gaps", s.reassembly.gaps);
-  num("gap_bytes", s.reassembly.gap_bytes);
-  num("overlap_conflicts", s.reassembly.overlap_conflicts, false);
-  o += "},\"fragments\":{";
-  num("fragments", s.defrag.fragments);
-  num("datagrams_completed", s.defrag.datagrams_completed);
-  num("datagrams_discarded", s.defrag.datagrams_discarded, false);
-  o += "},\"reasons\":{";
-  first = true;
+  Json reasons = Json::object();
   for (uint32_t r = 0; r < engine::kReasonCount; ++r) {
-    if (!first) o += ',';
-    first = false;
-    num(engine::reason_name(static_cast<engine::Reason>(r)), c.reasons[r], false);
+    reasons[text(engine::reason_name(static_cast<engine::Reason>(r)))] = c.reasons[r];
   }
-  o += "},";
-  num("events", s.events);
-  num("events_rate_limited", c.events_rate_limited);
-  num("events_dropped", s.events_dropped);
-  o += "\"records\":{";
-  num("written", c.flows_ended);
-  num("waits", c.record_waits);
-  num("backlogged", c.records_backlogged);
-  num("refused", c.records_refused);
-  num("lost", c.records_lost);
-  num("backlog_now", s.records_backlog, false);
-  o += "},";
-  o += "\"content\":{";
-  num("flows_scanned", c.content_flows);
-  num("uninspectable", c.uninspectable_flows);
+  Json content{{"flows_scanned", c.content_flows}, {"uninspectable", c.uninspectable_flows}};
   for (int r = 0; r < static_cast<int>(engine::UninspectableReason::kCount); ++r) {
-    num("uninspectable_" + std::string(engine::uninspectable_reason_name(static_cast<engine::UninspectableReason>(r))),
-        c.uninspectable_by_reason[r]);
+    const auto reason = static_cast<engine::UninspectableReason>(r);
+    content["uninspectable_" + text(engine::uninspectable_reason_name(reason))] =
+        c.uninspectable_by_reason[r];
   }
-  num("fail_closed_flows", c.fail_closed_flows);
-  num("scan_states_released_at_close", c.scan_states_released_at_close);
-  num("segments_trimmed", c.segments_trimmed);
-  num("stale_bytes", s.reassembly.stale_bytes);
-  num("urgent_cleared", c.urgent_cleared);
-  num("midstream_flows", c.midstream_flows);
-  num("detections", c.detections);
-  num("alerts", c.alerts);
-  num("resets", c.resets);
-  num("not_exported", c.identifiers_not_exported);
-  num("stream_state_bytes", s.stream_state_bytes, false);
-  o += "},\"signatures\":[";
-  first = true;
+  content["fail_closed_flows"] = c.fail_closed_flows;
+  content["scan_states_released_at_close"] = c.scan_states_released_at_close;
+  content["segments_trimmed"] = c.segments_trimmed;
+  content["stale_bytes"] = s.reassembly.stale_bytes;
+  content["urgent_cleared"] = c.urgent_cleared;
+  content["midstream_flows"] = c.midstream_flows;
+  content["detections"] = c.detections;
+  content["alerts"] = c.alerts;
+  content["resets"] = c.resets;
+  content["not_exported"] = c.identifiers_not_exported;
+  content["stream_state_bytes"] = s.stream_state_bytes;
+  Json signatures = Json::array();
   for (const auto& r : s.signatures) {
-    if (!first) o += ',';
-    first = false;
-    o += "{\"name\":";
-    engine::append_json_string(o, r.name);
-    o += ",\"sid\":" + std::to_string(r.sid) + ",\"class\":";
-    engine::append_json_string(o, r.data_class);
-    o += ",\"confirmed\":" + std::to_string(r.confirmed) + ",\"hits\":" + std::to_string(r.hits) +
-         ",\"suppressed\":" + std::to_string(r.suppressed) + "}";
+    signatures.push_back({{"name", text(r.name)},
+                          {"sid", r.sid},
+                          {"class", text(r.data_class)},
+                          {"confirmed", r.confirmed},
+                          {"hits", r.hits},
+                          {"suppressed", r.suppressed}});
   }
-  o += "],\"rules\":{";
-  first = true;
-  for (const auto& [rule, flows] : s.flows_per_rule) {
-    if (!first) o += ',';
-    first = false;
-    num(rule, flows, false);
-  }
-  o += "},\"compliance\":[";
-  first = true;
+  Json rules = Json::object();
+  for (const auto& [rule, flows] : s.flows_per_rule) rules[text(rule)] = flows;
+  Json compliance = Json::array();
   for (const auto& r : s.compliance) {
-    if (!first) o += ',';
-    first = false;
-    o += "{\"tenant\":";
-    engine::append_json_string(o, r.tenant);
-    o += ",\"class\":";
-    engine::append_json_string(o, engine::data_class_name(r.data_class));
-    o += ",\"individuals\":" + std::to_string(r.individuals) + ",\"estimate\":" +
-         std::to_string(static_cast<uint64_t>(r.estimate + 0.5)) + ",\"state\":";
-    engine::append_json_string(o, state_name(r.state));
-    o += "}";
+    compliance.push_back({{"tenant", text(r.tenant)},
+                          {"class", text(engine::data_class_name(r.data_class))},
+                          {"individuals", r.individuals},
+                          {"estimate", static_cast<uint64_t>(r.estimate + 0.5)},
+                          {"state", text(state_name(r.state))}});
   }
-  o += "],\"notices\":[";
-  first = true;
-  for (const auto& n : s.notices) {
-    if (!first) o += ',';
-    first = false;
-    o += format_notice_eve(n);
-  }
-  o += "],";
-  o += "\"truncated_file\":";
-  o += s.truncated_file ? "true" : "false";
-  o += "}\n";
-  return o;
+  Json notices = Json::array();
+  for (const auto& n : s.notices) notices.push_back(notice_json(n));
+
+  const Json report{
+      {"capture", text(s.pcap_path)},
+      {"link_type", text(s.link_type)},
+      {"packets", s.packets},
+      {"records_over_snaplen", s.records_over_snaplen},
+      {"bytes", s.bytes},
+      {"forwarded", c.forwarded},
+      {"held", c.held},
+      {"dropped", c.dropped},
+      {"non_ip", c.non_ip},
+      {"packets_written", s.packets_written},
+      {"packets_untrimmable", s.packets_untrimmable},
+      {"flows",
+       {{"created", c.flows_created},
+        {"inspected", c.flows_inspected},
+        {"timed_out", c.flows_timed_out},
+        {"evicted", c.flows_evicted},
+        {"untracked", c.flows_untracked},
+        {"peak_concurrent", s.peak_active_flows},
+        {"capacity", s.flow_capacity},
+        {"bytes_per_flow", s.bytes_per_flow}}},
+      {"verdicts", std::move(verdicts)},
+      {"zone_pair_bytes", std::move(zone_pair_bytes)},
+      {"app", {{"tls", s.app_tls}, {"http", s.app_http}, {"dns", s.app_dns}}},
+      {"tcp",
+       {{"segments_in_order", s.reassembly.segments_in_order},
+        {"segments_out_of_order", s.reassembly.segments_out_of_order},
+        {"segments_duplicate", s.reassembly.segments_duplicate},
+        {"gaps", s.reassembly.gaps},
+        {"gap_bytes", s.reassembly.gap_bytes},
+        {"overlap_conflicts", s.reassembly.overlap_conflicts}}},
+      {"fragments",
+       {{"fragments", s.defrag.fragments},
+        {"datagrams_completed", s.defrag.datagrams_completed},
+        {"datagrams_discarded", s.defrag.datagrams_discarded}}},
+      {"reasons", std::move(reasons)},
+      {"events", s.events},
+      {"events_rate_limited", c.events_rate_limited},
+      {"events_dropped", s.events_dropped},
+      {"records",
+       {{"written", c.flows_ended},
+        {"waits", c.record_waits},
+        {"backlogged", c.records_backlogged},
+        {"refused", c.records_refused},
+        {"lost", c.records_lost},
+        {"backlog_now", s.records_backlog}}},
+      {"content", std::move(content)},
+      {"signatures", std::move(signatures)},
+      {"rules", std::move(rules)},
+      {"compliance", std::move(compliance)},
+      {"notices", std::move(notices)},
+      {"truncated_file", s.truncated_file},
+  };
+  return report.dump() + "\n";
 }
 
 }  // namespace ftz::report

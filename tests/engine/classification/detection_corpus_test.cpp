@@ -42,6 +42,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "corpus_policy.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/engine/classify/validators.hpp"
 #include "ftz/engine/compliance/token_key.hpp"
@@ -58,6 +59,7 @@ namespace {
 
 using namespace ftz;
 namespace gen = ftz::test::gen;
+namespace corpus = ftz::test::corpus;
 
 constexpr uint64_t kSeed = 0x5eed'2026'0302ull;
 constexpr int kFlowsPerCorpus = 20;
@@ -95,10 +97,7 @@ const char* delivery_name(Delivery d) {
   return "?";
 }
 
-std::string source_dir() {
-  const char* src = std::getenv("FTZ_SOURCE_DIR");
-  return src != nullptr ? src : FTZ_DEFAULT_SOURCE_DIR;
-}
+using corpus::source_dir;
 
 // --- Negatives that are not identifiers -------------------------------------
 
@@ -609,41 +608,7 @@ FlowPlan make_flow(size_t index, size_t corpus, BodyKind kind, Delivery delivery
 class DetectionCorpus : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const std::string pack = source_dir() + "/examples/signatures/builtin.yaml";
-    // Absolute pack paths work: the loader resolves base_dir / path, and an
-    // absolute right-hand side replaces the base.
-    const std::string yaml =
-        "version: 1\n"
-        "name: detection-corpus\n"
-        "zones:\n"
-        "  - name: ftz\n"
-        "    kind: ftz\n"
-        "    prefixes: [10.60.0.0/16]\n"
-        "  - name: offshore\n"
-        "    kind: offshore\n"
-        "    default: true\n"
-        "tenants:\n"
-        "  - name: corpus-tenant\n"
-        "    zone: ftz\n"
-        "    prefixes: [10.60.1.0/24]\n"
-        "signature_packs: [\"" +
-        pack +
-        "\"]\n"
-        "rules:\n"
-        "  - name: allow-exports\n"
-        "    match: {src_zone: ftz, dst_zone: offshore}\n"
-        "    action: allow\n"
-        "    alert: true\n"
-        "limits:\n"
-        "  flow_table_size: 4096\n"
-        "  alerts_per_flow: 10000\n"
-        "  hold_max_packets: 4096\n";
-    auto loaded = config::load_config_from_string(yaml, "/tmp/detection-corpus.yaml");
-    ASSERT_TRUE(loaded.has_value()) << config::format_diagnostics(loaded.error());
-    ASSERT_FALSE(loaded->spec.signatures.empty());
-    auto g = engine::PolicyGeneration::build_with_signatures(std::move(loaded->spec), 1);
-    ASSERT_TRUE(g.has_value()) << g.error();
-    gen_ = *g;
+    ASSERT_NO_FATAL_FAILURE(corpus::build_generation("detection-corpus", gen_));
     const auto& sigs = gen_->spec().signatures;
     for (uint32_t i = 0; i < sigs.size(); ++i) {
       if (sigs[i].name == "cn_resident_id") sig_id_ = i;
@@ -652,11 +617,7 @@ class DetectionCorpus : public ::testing::Test {
     ASSERT_NE(sig_id_, engine::kNoIndex);
     ASSERT_NE(sig_mobile_, engine::kNoIndex);
 
-    std::array<uint8_t, 32> key_bytes{};
-    for (size_t i = 0; i < key_bytes.size(); ++i) key_bytes[i] = static_cast<uint8_t>(0xA5 ^ (i * 7));
-    auto key = engine::compliance::TokenKey::from_bytes(key_bytes, engine::compliance::MacAlgo::kHmacSha256);
-    ASSERT_TRUE(key.has_value()) << key.error();
-    key_ = std::make_unique<engine::compliance::TokenKey>(std::move(*key));
+    ASSERT_NO_FATAL_FAILURE(corpus::fixed_token_key(0xA5, 7, key_));
 
     // 2026-03-02 10:00 Asia/Shanghai: birth dates of the generated adults are
     // in the past, as the validator requires.

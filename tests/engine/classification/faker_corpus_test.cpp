@@ -37,6 +37,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "corpus_policy.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/engine/classify/validators.hpp"
 #include "ftz/engine/compliance/token_key.hpp"
@@ -53,6 +54,7 @@ namespace {
 
 using namespace ftz;
 namespace gen = ftz::test::gen;
+namespace corpus = ftz::test::corpus;
 using engine::classify::ValidatorId;
 
 constexpr uint64_t kSeed = 0xfa6e'2026'0302ull;
@@ -86,10 +88,7 @@ constexpr std::array<TypeInfo, 5> kTypes = {{
 }};
 constexpr size_t kOtherType = kTypes.size();  // alerts of any other signature
 
-std::string source_dir() {
-  const char* src = std::getenv("FTZ_SOURCE_DIR");
-  return src != nullptr ? src : FTZ_DEFAULT_SOURCE_DIR;
-}
+using corpus::source_dir;
 
 // --- The corpus --------------------------------------------------------------
 
@@ -322,38 +321,7 @@ class FakerCorpus : public ::testing::Test {
     ASSERT_TRUE(corpus.error.empty()) << corpus.error;
     bodies_ = std::move(corpus.bodies);
 
-    const std::string pack = source_dir() + "/examples/signatures/builtin.yaml";
-    const std::string yaml =
-        "version: 1\n"
-        "name: faker-corpus\n"
-        "zones:\n"
-        "  - name: ftz\n"
-        "    kind: ftz\n"
-        "    prefixes: [10.60.0.0/16]\n"
-        "  - name: offshore\n"
-        "    kind: offshore\n"
-        "    default: true\n"
-        "tenants:\n"
-        "  - name: corpus-tenant\n"
-        "    zone: ftz\n"
-        "    prefixes: [10.60.1.0/24]\n"
-        "signature_packs: [\"" +
-        pack +
-        "\"]\n"
-        "rules:\n"
-        "  - name: allow-exports\n"
-        "    match: {src_zone: ftz, dst_zone: offshore}\n"
-        "    action: allow\n"
-        "    alert: true\n"
-        "limits:\n"
-        "  flow_table_size: 4096\n"
-        "  alerts_per_flow: 10000\n"
-        "  hold_max_packets: 4096\n";
-    auto loaded = config::load_config_from_string(yaml, "/tmp/faker-corpus.yaml");
-    ASSERT_TRUE(loaded.has_value()) << config::format_diagnostics(loaded.error());
-    auto g = engine::PolicyGeneration::build_with_signatures(std::move(loaded->spec), 1);
-    ASSERT_TRUE(g.has_value()) << g.error();
-    gen_ = *g;
+    ASSERT_NO_FATAL_FAILURE(corpus::build_generation("faker-corpus", gen_));
     const auto& sigs = gen_->spec().signatures;
     for (size_t t = 0; t < kTypes.size(); ++t) {
       type_sig_[t] = engine::kNoIndex;
@@ -362,11 +330,7 @@ class FakerCorpus : public ::testing::Test {
       }
       ASSERT_NE(type_sig_[t], engine::kNoIndex) << kTypes[t].signature;
     }
-    std::array<uint8_t, 32> key_bytes{};
-    for (size_t i = 0; i < key_bytes.size(); ++i) key_bytes[i] = static_cast<uint8_t>(0x3C ^ (i * 11));
-    auto key = engine::compliance::TokenKey::from_bytes(key_bytes, engine::compliance::MacAlgo::kHmacSha256);
-    ASSERT_TRUE(key.has_value()) << key.error();
-    key_ = std::make_unique<engine::compliance::TokenKey>(std::move(*key));
+    ASSERT_NO_FATAL_FAILURE(corpus::fixed_token_key(0x3C, 11, key_));
 
     // 2026-03-02 10:00 Asia/Shanghai: after every generated birth date.
     const int64_t t0 = gen::unix_seconds(2026, 3, 2, 10, 0, 0, 480) * 1'000'000'000;

@@ -1,6 +1,7 @@
 // Protocol detection and dispatch. Per-packet code: no allocation, no throw.
 #include "ftz/engine/app/app_parser.hpp"
 
+#include "ftz/base/ascii.hpp"
 #include "internal.hpp"
 
 namespace ftz::engine::app {
@@ -14,7 +15,7 @@ enum Detect : uint8_t {
   kNone = 3,       // not a protocol we parse; all further bytes ignored
 };
 
-constexpr bool is_upper(uint8_t c) noexcept { return c >= 'A' && c <= 'Z'; }
+using ascii::is_upper;
 
 constexpr bool is_dns_port(uint16_t p) noexcept { return p == 53 || p == 5353 || p == 5355; }
 

@@ -7,6 +7,7 @@
 // through without copying. Per-packet code.
 #include <algorithm>
 
+#include "ftz/base/ascii.hpp"
 #include "internal.hpp"
 
 namespace ftz::engine::app::detail {
@@ -54,15 +55,7 @@ constexpr bool is_tchar(uint8_t c) noexcept {
   }
 }
 
-constexpr uint8_t lower(uint8_t c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + 32) : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(static_cast<uint8_t>(a[i])) != lower(static_cast<uint8_t>(b[i]))) return false;
-  }
-  return true;
-}
+using ascii::iequals;
 
 constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 

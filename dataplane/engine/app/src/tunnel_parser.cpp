@@ -8,6 +8,7 @@
 // Also the aside units shared by the parsers. Per-packet code.
 #include <algorithm>
 
+#include "ftz/base/ascii.hpp"
 #include "internal.hpp"
 
 namespace ftz::engine::app::detail {
@@ -48,7 +49,7 @@ void aside_end(AppDirState& d, Dir dir, AppContext& ctx) noexcept {
 
 namespace {
 
-constexpr bool is_upper(uint8_t c) noexcept { return c >= 'A' && c <= 'Z'; }
+using ascii::is_upper;
 
 // ---- WebSocket -------------------------------------------------------------
 

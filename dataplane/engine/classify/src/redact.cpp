@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "ftz/base/ascii.hpp"
 #include "ftz/engine/classify/masking.hpp"
 #include "ftz/engine/classify/normalize.hpp"
 #include "ftz/engine/classify/validators.hpp"
@@ -48,12 +49,7 @@ constexpr std::string_view kContextKeywords[] = {
     "卡号",      "银行卡", "信用卡",  "账号",        "信用代码",    "税号",
 };
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using ascii::hex_value;
 
 bool all_digits(std::string_view s) noexcept {
   return std::all_of(s.begin(), s.end(), [](char c) { return is_ascii_digit(c); });

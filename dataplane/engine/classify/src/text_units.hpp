@@ -6,28 +6,32 @@
 #include <cstdint>
 #include <string_view>
 
+#include "ftz/base/ascii.hpp"
+
 namespace ftz::engine::classify {
 
+// The ASCII classes are ftz/base/ascii.hpp's, under the names this library
+// has always used.
 constexpr bool is_ascii_digit(char c) noexcept {
-  return c >= '0' && c <= '9';
+  return ascii::is_digit(c);
 }
 constexpr bool is_ascii_upper(char c) noexcept {
-  return c >= 'A' && c <= 'Z';
+  return ascii::is_upper(c);
 }
 constexpr bool is_ascii_lower(char c) noexcept {
-  return c >= 'a' && c <= 'z';
+  return ascii::is_lower(c);
 }
 constexpr bool is_ascii_alpha(char c) noexcept {
-  return is_ascii_upper(c) || is_ascii_lower(c);
+  return ascii::is_alpha(c);
 }
 constexpr bool is_ascii_alnum(char c) noexcept {
-  return is_ascii_digit(c) || is_ascii_alpha(c);
+  return ascii::is_alnum(c);
 }
 constexpr char to_ascii_upper(char c) noexcept {
-  return is_ascii_lower(c) ? static_cast<char>(c - 32) : c;
+  return ascii::to_upper(c);
 }
 constexpr char to_ascii_lower(char c) noexcept {
-  return is_ascii_upper(c) ? static_cast<char>(c + 32) : c;
+  return ascii::to_lower(c);
 }
 constexpr int digit_value(char c) noexcept {
   return c - '0';

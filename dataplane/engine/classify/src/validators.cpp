@@ -3,14 +3,14 @@
 #include <array>
 #include <cstring>
 
-#include "civil_date.hpp"
+#include "ftz/base/civil_date.hpp"
 #include "ftz/engine/classify/normalize.hpp"
 #include "text_units.hpp"
 
 namespace ftz::engine::classify {
 namespace {
 
-using detail::CivilDate;
+using CivilDate = civil::Date;
 
 constexpr std::string_view kValidatorNames[] = {
 #define FTZ_X(id, name) name,
@@ -99,6 +99,16 @@ char resident_id_check(std::string_view first17) noexcept {
   return kMap[sum % 11];
 }
 
+// The n-th anniversary of `d`. Civil Code art 202: a period counted in years
+// ends on the corresponding day; without one (29 Feb in a common year) it
+// ends on the last day of that month, 28 Feb.
+constexpr CivilDate anniversary(const CivilDate& d, int64_t years) noexcept {
+  CivilDate a{d.year + years, d.month, d.day};
+  const unsigned last = civil::days_in_month(a.year, a.month);
+  if (a.day > last) a.day = last;
+  return a;
+}
+
 // Date checks shared by the 18- and 15-digit forms: a real calendar date, not
 // after the packet's day in Asia/Shanghai; minor = not yet past the 14th
 // birthday. PIPL art 28 ("under 14"); the age is reached the day after the
@@ -107,11 +117,11 @@ char resident_id_check(std::string_view first17) noexcept {
 // still a minor.
 bool check_birth_date(const CivilDate& birth, const ValidationContext& ctx, bool& minor) noexcept {
   minor = false;
-  if (!detail::is_real_date(birth)) return false;
+  if (!civil::is_real_date(birth)) return false;
   if (ctx.now_unix_s == 0) return true;
-  const int64_t today = detail::shanghai_day(ctx.now_unix_s);
-  if (detail::days_from_civil(birth) > today) return false;
-  minor = today <= detail::days_from_civil(detail::anniversary(birth, 14));
+  const int64_t today = civil::shanghai_day(ctx.now_unix_s);
+  if (civil::days_from_civil(birth) > today) return false;
+  minor = today <= civil::days_from_civil(anniversary(birth, 14));
   return true;
 }
 
@@ -131,8 +141,8 @@ Verdict validate_resident_id(std::string_view candidate, const ValidationContext
   if (s.size() != 18 || !all_digits(s.substr(0, 17))) return {};
   if (!is_ascii_digit(s[17]) && s[17] != 'X') return {};
   if (s[0] != '9' && !is_region_prefix(number(s.substr(0, 2)))) return {};
-  const CivilDate birth{number(s.substr(6, 4)), static_cast<uint8_t>(number(s.substr(10, 2))),
-                        static_cast<uint8_t>(number(s.substr(12, 2)))};
+  const CivilDate birth{number(s.substr(6, 4)), static_cast<unsigned>(number(s.substr(10, 2))),
+                        static_cast<unsigned>(number(s.substr(12, 2)))};
   // GB 11643 issues IDs for people born from the 19th century on.
   if (birth.year < 1800) return {};
   bool minor = false;
@@ -152,8 +162,8 @@ Verdict validate_resident_id15(std::string_view candidate, const ValidationConte
   const std::string_view s = c.view();
   if (s.size() != 15 || !all_digits(s)) return {};
   if (!is_region_prefix(number(s.substr(0, 2)))) return {};
-  const CivilDate birth{1900 + number(s.substr(6, 2)), static_cast<uint8_t>(number(s.substr(8, 2))),
-                        static_cast<uint8_t>(number(s.substr(10, 2)))};
+  const CivilDate birth{1900 + number(s.substr(6, 2)), static_cast<unsigned>(number(s.substr(8, 2))),
+                        static_cast<unsigned>(number(s.substr(10, 2)))};
   bool minor = false;
   if (!check_birth_date(birth, ctx, minor)) return {};
   std::array<char, 18> up{};
@@ -232,14 +242,6 @@ Verdict validate_bank_card(std::string_view candidate) noexcept {
 // ---------------------------------------------------------------------------
 // Unified social credit code (GB 32100-2015)
 
-// Charset of 31, value = index; no I, O, S, V, Z.
-constexpr std::string_view kUsccCharset = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-
-int uscc_value(char c) noexcept {
-  const size_t pos = kUsccCharset.find(c);
-  return pos == std::string_view::npos ? -1 : static_cast<int>(pos);
-}
-
 Verdict validate_uscc(std::string_view candidate) noexcept {
   Canonical c;
   if (!canonicalize(candidate, c)) return {};
@@ -248,17 +250,9 @@ Verdict validate_uscc(std::string_view candidate) noexcept {
   // Registration authority + organisation type, 6-digit admin division
   // (GB/T 2260), 9-char organisation code, check character.
   if (!all_digits(s.substr(2, 6))) return {};
-  // GB 32100-2015 check: W_i = 3^(i-1) mod 31, C18 = 31 - (sum mod 31), 31 -> 0.
-  constexpr int kWeights[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
-  int sum = 0;
-  for (size_t i = 0; i < 17; ++i) {
-    const int v = uscc_value(s[i]);
-    if (v < 0) return {};
-    sum += v * kWeights[i];
-  }
-  if (uscc_value(s[17]) < 0) return {};
-  const int check = (31 - sum % 31) % 31;
-  if (kUsccCharset[static_cast<size_t>(check)] != s[17]) {
+  const char check = uscc_check_character(s.substr(0, 17));
+  if (check == '\0' || uscc_char_value(s[17]) < 0) return {};
+  if (check != s[17]) {
     // Issued codes that fail the checksum exist (DOMAIN.md §3.2): downgrade.
     return accept(kStrengthFormat, true, IdType::kUnknown, s);
   }
@@ -834,6 +828,28 @@ size_t extend_left(ValidatorId id, std::string_view text, size_t begin) noexcept
   }
   while (start < begin && text[start] == '.') ++start;
   return start;
+}
+
+// Unified social credit code (GB 32100-2015): W_i = 3^(i-1) mod 31.
+namespace {
+constexpr std::string_view kUsccAlphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+}  // namespace
+
+int uscc_char_value(char c) noexcept {
+  const size_t pos = kUsccAlphabet.find(c);
+  return pos == std::string_view::npos ? -1 : static_cast<int>(pos);
+}
+
+char uscc_check_character(std::string_view first17) noexcept {
+  constexpr int kWeights[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
+  if (first17.size() != 17) return '\0';
+  int sum = 0;
+  for (size_t i = 0; i < 17; ++i) {
+    const int v = uscc_char_value(first17[i]);
+    if (v < 0) return '\0';
+    sum += v * kWeights[i];
+  }
+  return kUsccAlphabet[static_cast<size_t>((31 - sum % 31) % 31)];
 }
 
 Verdict validate(ValidatorId id, std::string_view candidate, const ValidationContext& ctx) noexcept {

@@ -263,7 +263,7 @@ std::vector<ComplianceEvent> ComplianceLedger::check_approval_expiry(int64_t now
   std::vector<ComplianceEvent> events;
   for (const TrackedApproval& a : config_.approvals) {
     if (a.valid_until_s == 0) continue;  // no end given
-    if (detail::floor_div(now_ns, kNsPerSecond) < a.valid_until_s) continue;
+    if (civil::floor_div(now_ns, kNsPerSecond) < a.valid_until_s) continue;
     if (!approvals_fired_.emplace(a.tenant, a.id).second) continue;
     ComplianceEvent e;
     e.kind = ComplianceEventKind::kApprovalExpired;

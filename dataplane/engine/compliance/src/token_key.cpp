@@ -14,15 +14,12 @@
 #include <cstring>
 #include <filesystem>
 
+#include "ftz/base/ascii.hpp"
+
 namespace ftz::engine::compliance {
 namespace {
 
-int hex_value(uint8_t c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using ascii::hex_value;
 
 uint64_t first8(const MacBytes& m) noexcept {
   uint64_t v = 0;

@@ -11,10 +11,8 @@
 
 namespace ftz::engine {
 
-// Asia/Shanghai is UTC+08:00 with no daylight saving since 1991.
-inline constexpr int64_t kShanghaiOffsetSeconds = 8 * 3600;
-
-// "2026-03-02T09:00:00.123456+0800" (Suricata's timestamp form).
+// "2026-03-02T09:00:00.123456+0800" (Suricata's timestamp form), the
+// Asia/Shanghai wall clock (ftz/base/civil_date.hpp).
 std::string format_eve_timestamp(int64_t ts_ns);
 
 // Appends one JSON object (no trailing newline) for `e` to `out`.
@@ -24,5 +22,10 @@ std::string_view action_name(Action a) noexcept;
 std::string_view app_proto_name(AppProto a) noexcept;
 std::string_view data_class_name(DataClass c) noexcept;
 void append_json_string(std::string& out, std::string_view s);
+// The text append_json_string writes, before JSON escaping, for writers that
+// build JSON with a library (reports, stats): masked, valid UTF-8 kept, each
+// stray byte b as U+00bb (the character its \u00bb escape names), so the
+// result is always valid UTF-8.
+std::string json_text(std::string_view s);
 
 }  // namespace ftz::engine

@@ -137,6 +137,15 @@ Verdict validate(ValidatorId id, std::string_view candidate, const ValidationCon
 // right boundary nothing waits for the next chunk.
 size_t extend_left(ValidatorId id, std::string_view text, size_t begin) noexcept;
 
+// GB 32100-2015 unified social credit code, the one check that config
+// (tenants[].uscc) and the kUscc validator share. The alphabet has 31 symbols
+// (0-9 and A-Y without I, O, S, V, Z); a character's value is its index, -1
+// outside the alphabet. The 18th character is the check character of the
+// first 17: C18 = 31 - (sum of value_i * 3^(i-1) mod 31), 31 -> '0'; '\0'
+// when `first17` is not 17 characters of the alphabet.
+int uscc_char_value(char c) noexcept;
+char uscc_check_character(std::string_view first17) noexcept;
+
 // Stable names ("resident_id", ...); "" for out-of-range values.
 std::string_view validator_name(ValidatorId id) noexcept;
 std::optional<ValidatorId> validator_from_name(std::string_view name) noexcept;

@@ -43,8 +43,8 @@ struct IpAddr {
     return std::memcmp(bytes.data(), kMapped, 12) == 0;
   }
   [[nodiscard]] uint32_t v4_host_order() const noexcept {
-    return (uint32_t{bytes[12]} << 24) | (uint32_t{bytes[13]} << 16) |
-           (uint32_t{bytes[14]} << 8) | uint32_t{bytes[15]};
+    return (uint32_t{bytes[12]} << 24) | (uint32_t{bytes[13]} << 16) | (uint32_t{bytes[14]} << 8) |
+           uint32_t{bytes[15]};
   }
 
   friend bool operator==(const IpAddr&, const IpAddr&) = default;

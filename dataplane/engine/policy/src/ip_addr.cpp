@@ -13,7 +13,9 @@ bool bit_at(const IpAddr& a, unsigned i) noexcept {
   return (a.bytes[i / 8] >> (7 - i % 8)) & 1u;
 }
 
-unsigned mapped_length(const Prefix& p) noexcept { return p.v4 ? 96u + p.length : p.length; }
+unsigned mapped_length(const Prefix& p) noexcept {
+  return p.v4 ? 96u + p.length : p.length;
+}
 
 }  // namespace
 

@@ -128,10 +128,10 @@ struct RuleMatch {
   std::vector<uint32_t> tenants;
   std::vector<L4Proto> protocols;
   std::vector<PortRange> dst_ports;
-  AppMask apps = 0;  // 0 = any
+  AppMask apps = 0;                               // 0 = any
   std::vector<std::string> server_name_suffixes;  // SNI or HTTP Host
-  DataClassMask data_classes = 0;                  // content stage
-  uint32_t min_count = 0;                          // confirmed identifiers
+  DataClassMask data_classes = 0;                 // content stage
+  uint32_t min_count = 0;                         // confirmed identifiers
   ApprovalMatch approval = ApprovalMatch::kAny;
   std::optional<ThresholdState> threshold;
   std::optional<UninspectableMatch> uninspectable;
@@ -188,23 +188,23 @@ struct Limits {
 // A classification signature (issue "Classification"): Hyperscan patterns
 // whose matches a validator confirms on the exact bytes.
 struct SignaturePattern {
-  std::string regex;     // Hyperscan syntax: no lookaround
-  bool utf8 = false;     // HS_FLAG_UTF8
-  bool som = false;      // variable width: HS_FLAG_SOM_LEFTMOST
-  bool caseless = false; // HS_FLAG_CASELESS
+  std::string regex;      // Hyperscan syntax: no lookaround
+  bool utf8 = false;      // HS_FLAG_UTF8
+  bool som = false;       // variable width: HS_FLAG_SOM_LEFTMOST
+  bool caseless = false;  // HS_FLAG_CASELESS
   friend bool operator==(const SignaturePattern&, const SignaturePattern&) = default;
 };
 
 struct SignatureSpec {
-  std::string name;                 // stable, e.g. "cn_resident_id"
-  uint32_t sid = 0;                 // EVE alert.signature_id
+  std::string name;  // stable, e.g. "cn_resident_id"
+  uint32_t sid = 0;  // EVE alert.signature_id
   DataClass data_class = DataClass::kPi;
-  std::vector<std::string> tags;    // e.g. "hgr", "minor"
-  std::string validator;            // classify::validator_name(), "none" = pattern only
+  std::vector<std::string> tags;  // e.g. "hgr", "minor"
+  std::string validator;          // classify::validator_name(), "none" = pattern only
   std::vector<SignaturePattern> patterns;
   std::vector<std::string> context;  // keywords looked for near the match
-  bool context_required = false;    // weak identifiers count only with context
-  std::string rationale;            // one line citing the rule
+  bool context_required = false;     // weak identifiers count only with context
+  std::string rationale;             // one line citing the rule
   // A reload with an equal catalog keeps the compiled database (and the
   // flows' scan streams).
   friend bool operator==(const SignatureSpec&, const SignatureSpec&) = default;
@@ -213,10 +213,10 @@ struct SignatureSpec {
 // A legal line on the number of individuals whose PI left the zone since
 // 1 January (Asia/Shanghai), per tenant (DOMAIN.md §1.1, §1.4).
 struct ThresholdSpec {
-  std::string name;               // e.g. "sensitive-pi-sa"
+  std::string name;  // e.g. "sensitive-pi-sa"
   DataClass data_class = DataClass::kPi;
-  uint64_t individuals = 0;       // the line itself
-  std::string mechanism;          // what crossing it requires, for the event text
+  uint64_t individuals = 0;  // the line itself
+  std::string mechanism;     // what crossing it requires, for the event text
   // A tenant holding a valid approval of one of these mechanisms for the
   // class already has what crossing the line requires (e.g. Pacific Re's
   // standard contract covers the "1 sensitive individual" line).
@@ -226,9 +226,9 @@ struct ThresholdSpec {
 enum class CountMode : uint8_t { kMaxOverIdentifierTypes, kSumOverIdentifierTypes };
 
 struct ComplianceSpec {
-  std::string key_file;     // HMAC key for identifier tokens (never logged)
-  std::string state_file;   // exact token sets persisted across restarts
-  bool use_sm3 = false;     // HMAC-SM3 instead of HMAC-SHA-256
+  std::string key_file;    // HMAC key for identifier tokens (never logged)
+  std::string state_file;  // exact token sets persisted across restarts
+  bool use_sm3 = false;    // HMAC-SM3 instead of HMAC-SHA-256
   std::vector<ThresholdSpec> thresholds;
   std::vector<uint32_t> warn_percents = {80, 95, 100};
   CountMode count_mode = CountMode::kMaxOverIdentifierTypes;
