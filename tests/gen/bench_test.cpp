@@ -123,10 +123,18 @@ TEST(Bench, JsonBodiesAreNumberHeavyAndCarryValidIdentifiers) {
       for (const auto& [name, value] : rec.items()) {
         if (name != "id_card" && name != "mobile" && name != "card_no" && name != "email") continue;
         const std::string v = value.get<std::string>();
-        if (name == "id_card") EXPECT_TRUE(is_valid_resident_id(v)) << v;
-        if (name == "mobile") EXPECT_TRUE(is_valid_mobile(v)) << v;
-        if (name == "card_no") EXPECT_TRUE(luhn_valid(v) && v.rfind("62", 0) == 0) << v;
-        if (name == "email") EXPECT_NE(v.find('@'), std::string::npos) << v;
+        if (name == "id_card") {
+          EXPECT_TRUE(is_valid_resident_id(v)) << v;
+        }
+        if (name == "mobile") {
+          EXPECT_TRUE(is_valid_mobile(v)) << v;
+        }
+        if (name == "card_no") {
+          EXPECT_TRUE(luhn_valid(v) && v.rfind("62", 0) == 0) << v;
+        }
+        if (name == "email") {
+          EXPECT_NE(v.find('@'), std::string::npos) << v;
+        }
         ++here;
         const std::size_t at = s.bytes.find("\"" + v + "\"") + 1;
         for (const std::size_t end : s.ends) split += (at < end && end < at + v.size());

@@ -101,7 +101,9 @@ TEST(SignatureDatabase, RunRulesAreTheFixedAlnumOnlyPatterns) {
       EXPECT_NE((*db)->run_widths() >> p.min_width & 1u, 0u) << name;
     }
     // Markers have no alnum boundary: never run rules, whatever their text.
-    if (name == "genomic_data" || name == "medical_record" || name == "email") EXPECT_FALSE(p.run_rule) << name;
+    if (name == "genomic_data" || name == "medical_record" || name == "email") {
+      EXPECT_FALSE(p.run_rule) << name;
+    }
   }
   // taiwan_permit \d{8} \d{10}, imei \d{15} \d{16}, the fixed card widths...
   EXPECT_GE(runs, 20u);
