@@ -374,6 +374,28 @@ TEST(StreamIntegrityTest, SegmentsBehindAHoleNeverFilledAreDroppedAtTheEnd) {
   EXPECT_EQ(r.worker.released()[0].reason, Reason::tcp_hole_at_end);
 }
 
+// A segment behind a hole whose frame the snap length cut: it is held, and
+// the cut rest of it is a gap that moves delivery past it in the same call.
+// Its fate is its own result, never a Release of a packet the packet path
+// has not stored yet (regression: fuzz_pcap, 4 read, 3 forwarded, 2 written).
+TEST(StreamIntegrityTest, ASnapCutSegmentBehindAHoleIsJudgedInItsOwnResult) {
+  for (const FailMode fail : {FailMode::kClosed, FailMode::kOpen}) {
+    SCOPED_TRACE(fail == FailMode::kClosed ? "fail closed" : "fail open");
+    Runner r(export_policy(fail));
+    r.handshake();
+    const test::Bytes f = frame(seg(true, test::kTcpAck | test::kTcpPsh, kCIsn + 1 + 40, kSIsn + 1, std::string(60, 'x')));
+    constexpr uint64_t kToken = 99;
+    PacketView v = view_of(f, kT0 + 10'000'000, kToken);
+    v.caplen -= 20;  // the last 20 payload bytes are not in the record
+    PacketResult res;
+    ASSERT_EQ(r.worker.process_burst(std::span<const PacketView>(&v, 1), std::span<PacketResult>(&res, 1)), 1u);
+    EXPECT_EQ(res.disposition, fail == FailMode::kClosed ? Disposition::kDrop : Disposition::kForward);
+    for (const Release& rel : r.worker.released()) EXPECT_NE(rel.token, kToken);
+    const WorkerCounters& c = r.worker.counters();
+    EXPECT_EQ(c.forwarded + c.dropped, c.packets);  // nothing left held
+  }
+}
+
 TEST(StreamIntegrityTest, HeldSegmentsGoUnderTheVerdictTheirBytesGot) {
   Runner r(export_policy());
   r.handshake();

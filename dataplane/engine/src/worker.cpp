@@ -251,8 +251,9 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& ke
   // Held segments whose bytes this packet made deliverable go now, under the
   // verdict that judged those bytes (never the one from before the check).
   if (f.held_head[0] != kNil || f.held_head[1] != kNil) {
-    release_held(f, dir, false);
-    release_held(f, 1 - dir, false);
+    const SelfHold self{pv.token, res.disposition == Disposition::kHold ? &res : nullptr};
+    release_held(f, dir, false, self);
+    release_held(f, 1 - dir, false, self);
   }
   if (res.disposition != Disposition::kHold && res.disposition != Disposition::kDrop) apply_verdict(f, res);
   else res.verdict = f.verdict;

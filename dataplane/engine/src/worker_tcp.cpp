@@ -265,7 +265,7 @@ void Worker::handle_udp(Flow& f, const ParsedPacket& p, int dir) noexcept {
   }
 }
 
-void Worker::release_held(Flow& f, int dir, bool all) noexcept {
+void Worker::release_held(Flow& f, int dir, bool all, SelfHold self) noexcept {
   uint32_t* link = &f.held_head[dir];
   while (*link != kNil) {
     Held& h = held_[*link];
@@ -282,8 +282,15 @@ void Worker::release_held(Flow& f, int dir, bool all) noexcept {
         r.disposition = Disposition::kDrop;
         r.reason = Reason::tcp_hole_at_end;
       }
-      if (r.disposition == Disposition::kForward && h.trim.any()) ++counters_.segments_trimmed;
-      push_release(h.token, f.verdict, r.disposition, r.reason, h.trim);
+      if (self.result != nullptr && h.token == self.token) {
+        // Counted once, by the packet's own result.
+        self.result->disposition = r.disposition;
+        self.result->reason = r.reason;
+        self.result->trim = h.trim;
+      } else {
+        if (r.disposition == Disposition::kForward && h.trim.any()) ++counters_.segments_trimmed;
+        push_release(h.token, f.verdict, r.disposition, r.reason, h.trim);
+      }
       held_free_.push_back(freed);
     } else {
       link = &h.next;

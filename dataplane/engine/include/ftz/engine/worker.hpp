@@ -350,8 +350,16 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   void handle_udp(Flow& f, const ParsedPacket& p, int dir) noexcept;
   // Hands back held segments of `dir` whose bytes were delivered, under the
   // flow's verdict; with `all`, drops every one still held (behind a hole
-  // that was never filled).
-  void release_held(Flow& f, int dir, bool all) noexcept;
+  // that was never filled). `self`: the packet being judged, held by this
+  // very call and already deliverable (a snap-length cut turns the rest of
+  // its segment into a gap that moves the delivery point past it): its fate
+  // goes into its own result instead of a Release the packet path could not
+  // match with a packet it has not stored yet.
+  struct SelfHold {
+    uint64_t token;
+    PacketResult* result;
+  };
+  void release_held(Flow& f, int dir, bool all, SelfHold self = {0, nullptr}) noexcept;
   void end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept;
   void apply_verdict(const Flow& f, PacketResult& res) const noexcept;
   void push_release(uint64_t token, const Verdict& v, Disposition d, Reason r, PayloadTrim trim = {}) noexcept;
