@@ -111,6 +111,10 @@ TEST(DpRecords, BlockedEveSinkDoesNotStallForwarding) {
     auto replies = telemetry(prefix.name(), &q);
     if (replies["/ftzgate/stats"].is_object()) judged = replies["/ftzgate/stats"].value("packets", uint64_t{0});
   }
+  // The sink stays blocked a while longer, so the logger's write provably
+  // waited (the pipe may fill only as the last flows end: reading at once
+  // made the wait as short as the last poll interval, ~94 ms once).
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
   // Now read everything: the run ends (its flows end as the logger drains).
   ASSERT_EQ(::fcntl(reader, F_SETFL, 0), 0);
   std::string eve;

@@ -33,6 +33,7 @@ struct ReloadStats {
   uint64_t last_extra_bytes = 0;  // RSS growth while two generations were held
   double max_ms = 0;
   uint64_t max_extra_bytes = 0;
+  uint64_t scanners_freed = 0;  // old scanners workers handed back after their streams moved
 };
 
 // The appliance as the main lcore owns it: the PacketPath it shares with
@@ -132,6 +133,9 @@ class Appliance : public PacketPath {
       config::LoadedConfig cfg, uint64_t number, std::shared_ptr<const engine::sig::SignatureDatabase> db = nullptr) const;
   void publish(std::unique_ptr<Published> p);
   bool poll_grace();
+  // Frees the scanners workers handed back once their streams moved to a
+  // newer one (WorkerSlot::take_retired_scanner).
+  void free_retired_scanners();
   void harvest(bool stopped);
   // Reads ports without RSS and spreads their packets over the workers'
   // rings; returns whether packets were pending (receive=false: only pushes

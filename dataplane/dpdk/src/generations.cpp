@@ -69,7 +69,12 @@ tl::expected<std::unique_ptr<Published>, std::string> Appliance::build_published
   p->retired.resize(nworkers);
   if (number > 1) {
     for (uint32_t w = 0; w < nworkers; ++w) {
-      auto scanner = engine::Worker::make_scanner(*p->gen, worker_options(w));
+      // With the running generation (the one every worker runs: a reload
+      // starts only after the last grace period) the signature-name map of
+      // the switch is built here too, so the switch allocates nothing on the
+      // worker (decision 0005).
+      auto scanner =
+          engine::Worker::make_scanner(*p->gen, worker_options(w), running ? running->gen.get() : nullptr);
       if (!scanner) return tl::unexpected(scanner.error());
       p->scanners[w] = std::move(*scanner);
     }
@@ -148,6 +153,13 @@ void Appliance::poll_reload() {
     }
   }
   poll_grace();
+  free_retired_scanners();
+}
+
+void Appliance::free_retired_scanners() {
+  for (const auto& slot : workers) {
+    if (const std::unique_ptr<engine::sig::Scanner> freed = slot->take_retired_scanner()) ++reload.scanners_freed;
+  }
 }
 
 }  // namespace ftz::dpdk

@@ -123,6 +123,7 @@ json reload_json(const Appliance& a) {
               {"last_ms", a.reload.last_ms},
               {"max_ms", a.reload.max_ms},
               {"last_build_ms", a.reload.last_build_ms},
+              {"scanners_freed", a.reload.scanners_freed},
               {"last_extra_bytes", a.reload.last_extra_bytes},
               {"max_extra_bytes", a.reload.max_extra_bytes}};
 }

@@ -84,6 +84,13 @@ bool WorkerSlot::adopt_generation() noexcept {
   return true;
 }
 
+void WorkerSlot::give_back_retired() noexcept {
+  if (retired_out_.load(std::memory_order_relaxed) != nullptr) return;  // the control side has not taken the last one
+  if (std::unique_ptr<engine::sig::Scanner> s = worker_->take_retired_scanner()) {
+    retired_out_.store(s.release(), std::memory_order_release);
+  }
+}
+
 void WorkerSlot::note_gap(uint64_t gap, bool around_reload) noexcept {
   // Reload goal (issue 9, goal 4): the largest time between two burst
   // starts of this worker, over the run and next to a generation switch
@@ -165,6 +172,9 @@ int WorkerSlot::loop() noexcept {
         next_snapshot = now + path_.tsc_hz / 100;
       }
     }
+    // A reload's share of an idle worker (a busy one does it in process_burst).
+    if (!busy) worker_->hand_over_idle();
+    give_back_retired();
     if (accounting_ != nullptr) accounting_->quiescent();
     rte_rcu_qsbr_quiescent(path_.qsbr, index_);
     if (busy) {

@@ -76,6 +76,9 @@ class WorkerSlot {
   // `accounting`: the worker's compliance bank (null when counting is off).
   WorkerSlot(const PacketPath& path, uint32_t index, std::unique_ptr<engine::Worker> worker,
              engine::compliance::WorkerAccounting* accounting);
+  ~WorkerSlot() { delete retired_out_.load(std::memory_order_acquire); }
+  WorkerSlot(const WorkerSlot&) = delete;
+  WorkerSlot& operator=(const WorkerSlot&) = delete;
   int loop() noexcept;  // the lcore function
   [[nodiscard]] uint32_t index() const noexcept { return index_; }
   [[nodiscard]] engine::Worker& engine() noexcept { return *worker_; }
@@ -92,6 +95,12 @@ class WorkerSlot {
   }
   [[nodiscard]] uint32_t record_backlog() const noexcept;  // from the last snapshot
   [[nodiscard]] bool done() const noexcept { return done_.load(std::memory_order_acquire); }
+  // A scanner whose streams this worker has all handed over to a newer one
+  // (lazy hand-over, decision 0005), for the control side to free; null if
+  // none. Only the worker used it, so it may be freed at once.
+  [[nodiscard]] std::unique_ptr<engine::sig::Scanner> take_retired_scanner() noexcept {
+    return std::unique_ptr<engine::sig::Scanner>(retired_out_.exchange(nullptr, std::memory_order_acquire));
+  }
 
  private:
   struct TxBuffer {
@@ -110,6 +119,8 @@ class WorkerSlot {
 
   // Switches to the published generation if it changed; whether it did.
   bool adopt_generation() noexcept;
+  // Hands a retired scanner to the control side when its slot is free.
+  void give_back_retired() noexcept;
   void note_gap(uint64_t gap_cycles, bool around_reload) noexcept;
   // Adaptive polling: after `idle_polls` empty passes in a row.
   void back_off(uint32_t idle_polls) noexcept;
@@ -138,6 +149,7 @@ class WorkerSlot {
   rte_ring* dist_ring_ = nullptr;
   rte_ring* offload_ring_ = nullptr;
   PathCounters counters_;
+  std::atomic<engine::sig::Scanner*> retired_out_{nullptr};  // see take_retired_scanner()
   CounterSnapshot snapshot_;
   std::atomic<bool> done_{false};
 };

@@ -228,6 +228,14 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // retiring scanner: bounds the worker's share of a reload per burst
   // (perf/bench_reload measures the gap).
   static constexpr uint32_t kHandOversPerBurst = 128;
+  // The same share for a worker with no packets (the packet path calls it
+  // from its idle passes): without it an idle worker would keep the old
+  // scanner until traffic came. False when no stream is left to hand over.
+  bool hand_over_idle() noexcept {
+    if (retiring_left_ == 0) return false;
+    sweep_hand_overs(kHandOversPerBurst);
+    return true;
+  }
   // The same, building the scanner here when needed and freeing the old one
   // at once (offline use, tests).
   void set_generation(std::shared_ptr<const PolicyGeneration> generation) noexcept;
