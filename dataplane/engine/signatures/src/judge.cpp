@@ -607,6 +607,19 @@ bool Scanner::label_right(ContentKind kind, uint32_t sig, uint64_t win_base, uin
 
 // --- Judging -----------------------------------------------------------------------
 
+namespace {
+// Whether the identifier goes on past its end (`avail` visible bytes from
+// there): an alphanumeric byte, or for an e-mail a '.' or '-' followed by
+// one (the domain continues: Hyperscan also ends a match at "@mail.example"
+// inside "@mail.example.cn", and that prefix is not a second address).
+bool continues_right(const SignatureMeta& sm, const uint8_t* p, uint64_t avail) noexcept {
+  if (avail == 0) return false;
+  if (is_alnum(p[0])) return true;
+  return sm.validator == classify::ValidatorId::kEmail && (p[0] == '.' || p[0] == '-') && avail >= 2 &&
+         is_alnum(p[1]);
+}
+}  // namespace
+
 void Scanner::judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint64_t win_base, size_t vis_len,
                     bool at_end) noexcept {
   const uint64_t vis_end = win_base + vis_len;
@@ -638,7 +651,7 @@ void Scanner::judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, 
         ++counters_.truncated;
         continue;
       }
-      if (alnum_boundary_[c.sig] != 0 && c.to < vis_end && is_alnum(win_[c.to - win_base])) {
+      if (alnum_boundary_[c.sig] != 0 && continues_right(meta[c.sig], win_ + (c.to - win_base), vis_end - c.to)) {
         ++counters_.boundary_rejected;
         continue;
       }
@@ -668,7 +681,7 @@ void Scanner::judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, 
         ++counters_.boundary_rejected;
         continue;
       }
-      if (to < vis_end && is_alnum(win_[to - win_base])) {
+      if (continues_right(meta[sig], win_ + (to - win_base), vis_end - to)) {
         ++counters_.boundary_rejected;
         continue;
       }
