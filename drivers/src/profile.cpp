@@ -4,21 +4,16 @@
 
 #include "ftz/drivers/profile.hpp"
 
-#include <yaml-cpp/depthguard.h>
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <exception>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <new>
 #include <optional>
-#include <sstream>
 #include <unordered_map>
 #include <utility>
 
@@ -208,73 +203,9 @@ std::optional<std::string> devargs_problem(std::string_view s) {
 
 // ---- YAML -------------------------------------------------------------------
 
-// Sees where documents start, building no nodes. YAML::Load() would quietly
-// drop a second document; yaml-cpp 0.7's LoadAll() loops forever on a token no
-// node can start with (jbeder/yaml-cpp#1319), which shows here as a second
-// "document" starting where the first did.
-class DocumentStarts : public YAML::EventHandler {
- public:
-  void OnDocumentStart(const YAML::Mark& mark) override { starts_.push_back(mark); }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
-  }
-  void OnMapEnd() override {}
-
-  [[nodiscard]] const std::vector<YAML::Mark>& starts() const noexcept { return starts_; }
-
- private:
-  std::vector<YAML::Mark> starts_;
-};
-
-std::string size_message(std::size_t size) {
-  return "profile is " + std::to_string(size) + " bytes, above the " +
-         std::to_string(kMaxProfileBytes >> 20) + " MiB limit";
-}
-
-// The one YAML document of `text` (a null node when empty), or nullopt after
-// reporting why not.
-std::optional<YAML::Node> parse_document(std::string_view text, const std::string& file,
-                                         DiagnosticSink& sink) {
-  if (text.size() > kMaxProfileBytes) {
-    sink.error(Loc{file, 1, 1}, "", size_message(text.size()));
-    return std::nullopt;
-  }
-  // Old Mac line ends: yaml-cpp would read the whole file as one line.
-  const std::string normalized = config::normalize_line_breaks(text);
-  text = normalized;
-  try {
-    std::istringstream in{std::string(text)};
-    YAML::Parser parser(in);
-    DocumentStarts documents;
-    while (documents.starts().size() < 2 && parser.HandleNextDocument(documents)) {
-    }
-    const auto& starts = documents.starts();
-    if (starts.size() == 2) {
-      if (starts[1].pos == starts[0].pos) {
-        sink.error(loc_of(file, starts[0]), "", "YAML syntax error: unexpected token");
-      } else {
-        sink.error(loc_of(file, starts[1]), "", "only one YAML document per profile");
-      }
-      return std::nullopt;
-    }
-    if (starts.empty()) return YAML::Node();
-    return YAML::Load(std::string(text));
-  } catch (const YAML::DeepRecursion& e) {
-    // yaml-cpp recurses per nesting level and stops itself before the stack
-    // runs out; its own message ("bad file") would mislead.
-    sink.error(loc_of(file, e.mark), "", "YAML nesting too deep (a profile nests 4 levels)");
-    return std::nullopt;
-  } catch (const YAML::Exception& e) {
-    sink.error(loc_of(file, e.mark), "", "YAML syntax error: " + e.msg);
-    return std::nullopt;
-  }
-}
+// Profiles nest 4 levels (ports[i].devargs); 16 leaves room for flow style.
+constexpr std::size_t kMaxProfileDepth = 16;
+constexpr config::DocumentLimits kProfileLimits{"profile", "profile", kMaxProfileBytes, kMaxProfileDepth};
 
 // ---- Schema reader ----------------------------------------------------------
 
@@ -707,7 +638,7 @@ void PortRules::check_pair(std::size_t i) {
 
 tl::expected<HardwareProfile, Diagnostics> load_impl(std::string_view text, const std::string& file) {
   DiagnosticSink sink;
-  const auto root = parse_document(text, file, sink);
+  const auto root = config::parse_document(text, file, "", kProfileLimits, sink);
   if (!root) return tl::unexpected(sink.take(file));
   SourceMap map(file);
   HardwareProfile profile;
@@ -728,24 +659,16 @@ Diagnostics file_error(const std::string& file, bool readable, std::string messa
   return {config::Diagnostic{file, pos, pos, "", std::move(message)}};
 }
 
-// Reads a regular file of at most kMaxProfileBytes; the reason when it cannot.
-// Regular files only: a FIFO would block the loader and /dev/zero never end.
+// The file's text, or why it cannot be read: at 1:1 when it is too large, at
+// 0:0 ("no position") when it could not be read at all.
 tl::expected<std::string, Diagnostics> read_profile_file(const std::string& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status))
-    return tl::unexpected(file_error(path, false, "cannot read profile: no such file"));
-  if (!std::filesystem::is_regular_file(status)) {
-    return tl::unexpected(file_error(path, false, "cannot read profile: not a regular file"));
+  auto text = config::read_regular_file(path, kMaxProfileBytes);
+  if (text) return std::move(*text);
+  if (text.error().size != 0) {
+    return tl::unexpected(
+        file_error(path, true, config::size_message("profile", text.error().size, kMaxProfileBytes)));
   }
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) return tl::unexpected(file_error(path, false, "cannot read profile: " + ec.message()));
-  if (size > kMaxProfileBytes) return tl::unexpected(file_error(path, true, size_message(size)));
-  std::string text(static_cast<std::size_t>(size), '\0');
-  std::ifstream in(path, std::ios::binary);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (!in) return tl::unexpected(file_error(path, false, "cannot read profile: read error"));
-  return text;
+  return tl::unexpected(file_error(path, false, "cannot read profile: " + text.error().reason));
 }
 
 }  // namespace

@@ -344,7 +344,7 @@ TEST(ProfileErrors, Document) {
               ElementsAre("hw.yaml:2:1: YAML syntax error: end of sequence flow not found"));
   EXPECT_THAT(errors_of(",\n"), ElementsAre("hw.yaml:1:1: YAML syntax error: unexpected token"));
   EXPECT_THAT(errors_of("profile: " + std::string(10000, '[')),
-              ElementsAre("hw.yaml:1:1: YAML nesting too deep (a profile nests 4 levels)"));
+              ElementsAre("hw.yaml:1:25: nesting deeper than 16 levels"));
 }
 
 TEST(ProfileErrors, UnknownKeysWithAndWithoutHint) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "enum_names.hpp"
+#include "ftz/config/config.hpp"
 #include "ftz/config/text.hpp"
 #include "ftz/config/yaml_util.hpp"
 

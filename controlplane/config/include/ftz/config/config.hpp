@@ -41,8 +41,6 @@ inline constexpr std::size_t kMaxWalkNodes = 1'000'000;
 inline constexpr std::size_t kMaxPrefixListBytes = 32u << 20;
 // Signature pack files are YAML like the configuration and take the same
 // caps: kMaxInputBytes, kMaxNestingDepth and kMaxWalkNodes (per file).
-// Diagnostics reported before the loader gives up ("too many errors").
-inline constexpr std::size_t kMaxDiagnostics = 200;
 
 struct LoadOptions {
   // Files the configuration includes (prefix_list_files, signature_packs)

@@ -1,5 +1,5 @@
 #pragma once
-// Internal: small text helpers shared by the reader and the validator.
+// Small text helpers shared by the YAML readers and the validator.
 
 #include <cstdint>
 #include <optional>

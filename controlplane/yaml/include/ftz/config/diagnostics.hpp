@@ -3,6 +3,7 @@
 // column) and in the configuration tree (a field path such as
 // "rules[3].match.dst_zone", list indices 0-based).
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ struct Diagnostic {
 };
 
 using Diagnostics = std::vector<Diagnostic>;
+
+// Diagnostics reported before a reader gives up ("too many errors").
+inline constexpr std::size_t kMaxDiagnostics = 200;
 
 // "policy.yaml:42:7: rules[3].match.dst_zone: unknown zone \"offshre\""
 // (the path and its ": " are left out when the path is empty).

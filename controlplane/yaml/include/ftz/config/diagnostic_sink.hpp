@@ -1,5 +1,5 @@
 #pragma once
-// Internal: where a value came from, and the collector of diagnostics.
+// Where a value came from, and the collector of diagnostics (every YAML reader).
 
 #include <cstddef>
 #include <cstdint>
@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ftz/config/config.hpp"
+#include "ftz/config/diagnostics.hpp"
 
 namespace ftz::config {
 
