@@ -19,6 +19,7 @@
 #include "ftz/engine/eve.hpp"
 #include "ftz/engine/output_masking.hpp"
 #include "ftz/offline/inspector.hpp"
+#include "ftz/test/files.hpp"
 
 namespace fs = std::filesystem;
 using ftz::engine::Event;
@@ -26,10 +27,7 @@ using ftz::engine::EventType;
 
 namespace {
 
-fs::path public_dir() {
-  const char* src = std::getenv("FTZ_SOURCE_DIR");
-  return fs::path(src ? src : FTZ_DEFAULT_SOURCE_DIR) / ".." / "shared" / "pcaps" / "public";
-}
+fs::path public_dir() { return ftz::test::public_captures_dir(); }
 
 // One zone for everything: conformance is about parsing, not policy.
 std::shared_ptr<const ftz::engine::PolicyGeneration> plain_generation() {
@@ -199,16 +197,7 @@ TEST_P(Conformance, AgreesWithReferenceFacts) {
   check_count("udp_flows", expect["udp_conversations"].get<uint64_t>(), o.udp_flows);
 }
 
-std::vector<std::string> captures() {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(public_dir(), ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.ends_with(".pcap") || name.ends_with(".pcapng")) out.push_back(name);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+std::vector<std::string> captures() { return ftz::test::public_captures(); }
 
 std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
   std::string n = info.param;

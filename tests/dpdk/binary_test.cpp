@@ -545,26 +545,10 @@ TEST(DpReplay, RecordsLongerThanTheSnapLengthAreReadWholeOrRefused) {
   for (int i = 0; i < 3; ++i) frames.push_back(udp(true, std::nullopt, i));
   Bytes big = test::PacketBuilder().eth().ipv4("10.0.0.1", "203.0.113.10").udp(5000, 8001).payload(std::string(300, 'x')).build();
   frames.push_back(big);
-  {
-    std::ofstream f(dir.file("lying.pcap"), std::ios::binary);
-    auto put32 = [&f](uint32_t v) { f.write(reinterpret_cast<const char*>(&v), 4); };
-    auto put16 = [&f](uint16_t v) { f.write(reinterpret_cast<const char*>(&v), 2); };
-    put32(test::kPcapMagicNano);
-    put16(2);
-    put16(4);
-    put32(0);
-    put32(0);
-    put32(128);  // snap length
-    put32(test::kLinktypeEthernet);
-    uint32_t t = 1'772'413'200;
-    for (const Bytes& fr : frames) {
-      put32(t++);
-      put32(0);
-      put32(static_cast<uint32_t>(fr.size()));
-      put32(static_cast<uint32_t>(fr.size()));
-      f.write(reinterpret_cast<const char*>(fr.data()), static_cast<std::streamsize>(fr.size()));
-    }
-  }
+  std::vector<test::PcapRecord> records;
+  uint64_t t = 1'772'413'200;
+  for (const Bytes& fr : frames) records.push_back({t++ * 1'000'000'000, 0, fr});
+  ASSERT_TRUE(test::write_pcap_over_snaplen(dir.file("lying.pcap"), records, 128));
   const RunResult r = run_dp("--config " + source_dir() + "/examples/minimal.yaml --pcap-in " + dir.file("lying.pcap") +
                              " --pcap-out " + dir.file("out") + " --stats " + dir.file("stats.json"));
   ASSERT_EQ(r.status, 0) << r.output;

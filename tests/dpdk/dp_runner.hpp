@@ -21,51 +21,22 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ftz/test/files.hpp"
+
 namespace ftz::dptest {
 
-inline std::string source_dir() {
-  const char* s = std::getenv("FTZ_SOURCE_DIR");
-  return s ? s : FTZ_DEFAULT_SOURCE_DIR;
-}
-inline std::string binary(const std::string& name) {
-  const char* b = std::getenv("FTZ_BINARY_DIR");
-  return std::string(b ? b : FTZ_DEFAULT_BINARY_DIR) + "/bin/" + name;
-}
-inline std::string shared_dir() { return source_dir() + "/../shared"; }
+using test::binary;
+using test::read_text;
+using test::RunResult;
+using test::shared_dir;
+using test::source_dir;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/ftz-dp-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
-  [[nodiscard]] const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+// A scratch directory for one test (removed whatever the outcome).
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("dp-test") {}
 };
 
-struct RunResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-inline RunResult run(const std::string& cmd) {
-  RunResult r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+inline RunResult run(const std::string& cmd) { return test::run_command(cmd); }
 
 // A unique EAL file prefix; its /var/run/dpdk directory goes with the object.
 class FilePrefix {
@@ -97,17 +68,6 @@ inline std::vector<nlohmann::json> read_eve(const std::string& path) {
   std::string line;
   while (std::getline(f, line)) {
     if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  }
-  return out;
-}
-
-inline std::string read_text(const std::string& path) {
-  std::string out;
-  if (FILE* f = std::fopen(path.c_str(), "rb")) {
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    std::fclose(f);
   }
   return out;
 }

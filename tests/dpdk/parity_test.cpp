@@ -42,7 +42,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path public_dir() { return fs::path(shared_dir()) / "pcaps" / "public"; }
+fs::path public_dir() { return test::public_captures_dir(); }
 
 // Public captures whose records cannot match yet, with the exact reason
 // and the only fields (JSON pointers into the records, names in the report)
@@ -73,16 +73,7 @@ struct Case {
   uint64_t flows = 0;  // generated benchmark captures
 };
 
-std::vector<std::string> public_captures() {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(public_dir(), ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.ends_with(".pcap") || name.ends_with(".pcapng")) out.push_back(name);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+using test::public_captures;
 
 std::string sanitize(const std::string& s) {
   std::string out;
@@ -99,13 +90,6 @@ struct Prepared {
   std::string config;
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 bool replace_once(std::string& s, const std::string& from, const std::string& to) {
   const size_t at = s.find(from);
   if (at == std::string::npos) return false;
@@ -118,7 +102,7 @@ bool replace_once(std::string& s, const std::string& from, const std::string& to
 // 172.16/12 clients) have exports whose content the built-in catalog scans,
 // and with the demo token key, so that alert tokens are comparable too.
 tl::expected<std::string, std::string> write_private_config(const TempDir& dir) {
-  std::string yaml = slurp(source_dir() + "/examples/minimal.yaml");
+  std::string yaml = read_text(source_dir() + "/examples/minimal.yaml");
   if (!replace_once(yaml, "prefixes: [10.0.0.0/8]",
                     "prefixes: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, \"fc00::/7\", \"fe80::/10\"]") ||
       !replace_once(yaml, "signature_packs: [signatures/builtin.yaml]",

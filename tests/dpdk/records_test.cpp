@@ -22,29 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Inside 10/8, everything else offshore; no signatures (no Hyperscan
-// compile), a compliance section naming a copy of the published demo key.
-std::string plain_config(const TempDir& dir) {
-  fs::create_directories(dir.file("cfg/keys"));
-  fs::copy_file(source_dir() + "/examples/keys/token.key", dir.file("cfg/keys/token.key"),
-                fs::copy_options::overwrite_existing);
-  std::ofstream(dir.file("cfg/plain.yaml")) << "zones:\n"
-                                               "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
-                                               "  - {name: offshore, kind: offshore, default: true}\n"
-                                               "defaults:\n"
-                                               "  - {src_zone: inside, dst_zone: offshore, action: allow}\n"
-                                               "compliance:\n"
-                                               "  key_file: keys/token.key\n"
-                                               "  state_file: state/compliance.state\n";
-  return dir.file("cfg/plain.yaml");
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // ftzgate-gen bench --small-packets: N UDP flows of 2 frames, all ending at
 // the end of the capture.
@@ -59,13 +36,13 @@ std::string udp_flows(const TempDir& dir, int flows) {
 TEST(DpRecords, TwelveThousandFlowsEndingTogetherAllHaveRecords) {
   TempDir dir;
   const std::string pcap = udp_flows(dir, 12'000);
-  const auto r = run_dp("--config " + plain_config(dir) + " --demo-token-key --pcap-in " + pcap + " --eve " +
+  const auto r = run_dp("--config " + test::write_plain_config(dir) + " --demo-token-key --pcap-in " + pcap + " --eve " +
                         dir.file("eve.json") + " --stats " + dir.file("stats.json"));
   ASSERT_EQ(r.status, 0) << r.output;
   size_t flows = 0;
   for (const auto& e : read_eve(dir.file("eve.json"))) flows += e["event_type"] == "flow";
   EXPECT_EQ(flows, 12'000u);
-  const auto stats = nlohmann::json::parse(slurp(dir.file("stats.json")));
+  const auto stats = nlohmann::json::parse(read_text(dir.file("stats.json")));
   const auto& records = stats["workers"][0]["records"];
   EXPECT_EQ(records["written"], 12'000) << records;
   EXPECT_EQ(records["lost"], 0) << records;
@@ -95,7 +72,7 @@ TEST(DpRecords, BlockedEveSinkDoesNotStallForwarding) {
   const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
   ASSERT_GE(reader, 0);
   FilePrefix prefix("logger");
-  const std::string cmd = binary("ftzgate-dp") + " --config " + plain_config(dir) + " --demo-token-key --pcap-in " +
+  const std::string cmd = binary("ftzgate-dp") + " --config " + test::write_plain_config(dir) + " --demo-token-key --pcap-in " +
                           pcap + " --eve " + fifo + " --stats " + dir.file("stats.json") + " -- --file-prefix " +
                           prefix.name() + " --log-level=*:warning";
   const pid_t pid = fork();
@@ -124,7 +101,7 @@ TEST(DpRecords, BlockedEveSinkDoesNotStallForwarding) {
   int status = 0;
   waitpid(pid, &status, 0);
   EXPECT_EQ(judged, packets) << "the replay stalled behind the blocked EVE sink\n" << q.output;
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(dir.file("dp.log"));
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_text(dir.file("dp.log"));
   size_t flows = 0, http = 0;
   std::istringstream lines(eve);
   for (std::string line; std::getline(lines, line);) {
@@ -132,7 +109,7 @@ TEST(DpRecords, BlockedEveSinkDoesNotStallForwarding) {
     flows += e["event_type"] == "flow";
     http += e["event_type"] == "http";
   }
-  const auto stats = nlohmann::json::parse(slurp(dir.file("stats.json")));
+  const auto stats = nlohmann::json::parse(read_text(dir.file("stats.json")));
   const auto& records = stats["workers"][0]["records"];
   EXPECT_EQ(flows, 1000u);
   EXPECT_EQ(records["written"], 1000) << records;
@@ -147,13 +124,13 @@ TEST(DpRecords, BlockedEveSinkDoesNotStallForwarding) {
 TEST(DpRecords, WriteErrorsAreCountedLoggedAndFailTheRun) {
   TempDir dir;
   const std::string pcap = udp_flows(dir, 50);
-  const std::string base = "--config " + plain_config(dir) + " --demo-token-key --pcap-in " + pcap;
+  const std::string base = "--config " + test::write_plain_config(dir) + " --demo-token-key --pcap-in " + pcap;
   const auto eve = run_dp(base + " --eve /dev/full --stats " + dir.file("stats.json"));
   EXPECT_EQ(eve.status, 1) << eve.output;
   EXPECT_NE(eve.output.find("/dev/full: write failed: No space left on device"), std::string::npos)
       << eve.output;
   EXPECT_NE(eve.output.find("event lines not written"), std::string::npos) << eve.output;
-  const auto stats = nlohmann::json::parse(slurp(dir.file("stats.json")));
+  const auto stats = nlohmann::json::parse(read_text(dir.file("stats.json")));
   EXPECT_GE(stats["outputs"]["eve_write_errors"], 1) << stats["outputs"];
   EXPECT_EQ(stats["outputs"]["eve_lines_lost"], 50) << stats["outputs"];
 
@@ -173,7 +150,7 @@ TEST(DpRecords, PcapOutOnAFullDiskFailsTheRun) {
   fs::create_directories(dir.file("small"));
   FilePrefix prefix("records");
   const std::string cmd = "unshare -m sh -c 'mount -t tmpfs -o size=16k none " + dir.file("small") +
-                          " && exec " + binary("ftzgate-dp") + " --config " + plain_config(dir) +
+                          " && exec " + binary("ftzgate-dp") + " --config " + test::write_plain_config(dir) +
                           " --demo-token-key --pcap-in " + pcap + " --pcap-out " + dir.file("small") +
                           " -- --file-prefix " + prefix.name() + " --log-level=*:warning'";
   const auto r = run(cmd);
@@ -187,9 +164,9 @@ TEST(DpRecords, PcapOutOnAFullDiskFailsTheRun) {
 TEST(DpRecords, OutputsNeverOverwriteTheCapture) {
   TempDir dir;
   const std::string pcap = udp_flows(dir, 10);
-  const std::string before = slurp(pcap);
+  const std::string before = read_text(pcap);
   ASSERT_EQ(::symlink(pcap.c_str(), dir.file("link.pcap").c_str()), 0);
-  const std::string base = "--config " + plain_config(dir) + " --demo-token-key --pcap-in " + pcap;
+  const std::string base = "--config " + test::write_plain_config(dir) + " --demo-token-key --pcap-in " + pcap;
   for (const std::string& args : {base + " --eve " + pcap, base + " --stats " + dir.file("link.pcap")}) {
     const auto r = run_dp(args);
     EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
@@ -198,17 +175,17 @@ TEST(DpRecords, OutputsNeverOverwriteTheCapture) {
   // --pcap-out DIR writes DIR/inside.pcap: a capture there is refused.
   fs::create_directories(dir.file("ports"));
   fs::copy_file(pcap, dir.file("ports/inside.pcap"));
-  const auto in_dir = run_dp("--config " + plain_config(dir) + " --pcap-in " + dir.file("ports/inside.pcap") +
+  const auto in_dir = run_dp("--config " + test::write_plain_config(dir) + " --pcap-in " + dir.file("ports/inside.pcap") +
                              " --pcap-out " + dir.file("ports"));
   EXPECT_EQ(in_dir.status, 2) << in_dir.output;
-  EXPECT_TRUE(slurp(pcap) == before);
-  EXPECT_TRUE(slurp(dir.file("ports/inside.pcap")) == before);
+  EXPECT_TRUE(read_text(pcap) == before);
+  EXPECT_TRUE(read_text(dir.file("ports/inside.pcap")) == before);
 }
 
 TEST(DpRecords, DemoKeyOnlyWithTheOptionAndLogsMasked) {
   TempDir dir;
   const std::string pcap = udp_flows(dir, 10);
-  const std::string cfg = plain_config(dir);
+  const std::string cfg = test::write_plain_config(dir);
   const auto demo = run_dp("--config " + cfg + " --demo-token-key --pcap-in " + pcap);
   EXPECT_EQ(demo.status, 0) << demo.output;
   EXPECT_NE(demo.output.find("used because --demo-token-key was given"), std::string::npos) << demo.output;
@@ -233,7 +210,7 @@ TEST(DpRecords, DemoKeyOnlyWithTheOptionAndLogsMasked) {
   EXPECT_EQ(run.status, 0) << run.output;
   EXPECT_EQ(run.output.find("11010519491231002X"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("110105********002X.pcap"), std::string::npos) << run.output;
-  const std::string stats = slurp(dir.file("stats.json"));
+  const std::string stats = read_text(dir.file("stats.json"));
   EXPECT_EQ(stats.find("11010519491231002X"), std::string::npos) << "identifier in clear in --stats";
   EXPECT_NE(stats.find("110105********002X.pcap"), std::string::npos);
   EXPECT_EQ(nlohmann::json::parse(stats)["workers"][0]["records"]["written"], 10);

@@ -17,6 +17,7 @@
 
 #include "ftz/engine/eve.hpp"
 #include "ftz/offline/inspector.hpp"
+#include "ftz/test/files.hpp"
 #include "ftz/test/packet_builder.hpp"
 #include "ftz/test/pcap_writer.hpp"
 #include "ftz/test/tcp_session.hpp"
@@ -30,17 +31,8 @@ constexpr uint32_t kLinktypeRaw = 101;
 constexpr uint32_t kLinktypeSll = 113;
 constexpr uint32_t kLinktype80211 = 105;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/ftz-offline-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("offline") {}
 };
 
 // Inside 10.60.0.0/16 to offshore 203.0.113.10, blocked when `block` is set.
@@ -198,9 +190,7 @@ TEST(Offline, PcapOutHoldsExactlyTheForwardedPackets) {
 // capture stops there with an error naming the record (fuzz_pcap found the
 // overflow; the input is its regression seed).
 TEST(Offline, TimestampOutOfRangeIsAReadErrorNamingTheRecord) {
-  const char* src = std::getenv("FTZ_SOURCE_DIR");
-  const std::string path = std::string(src ? src : FTZ_DEFAULT_SOURCE_DIR) +
-                           "/tests/fuzz/corpus/fuzz_pcap/regress-pcapng-ts-overflow.pcapng";
+  const std::string path = test::source_dir() + "/tests/fuzz/corpus/fuzz_pcap/regress-pcapng-ts-overflow.pcapng";
   Collected c;
   auto s = inspect(path, c);
   ASSERT_TRUE(s.has_value()) << s.error();
@@ -316,24 +306,8 @@ TEST(ReportJson, ParsesKeepsKeyOrderAndMasks) {
 }
 
 // The binary: exit codes and messages an operator sees.
-struct RunResult {
-  int status;
-  std::string output;
-};
-
-RunResult run(const std::string& args, const std::string& env = "") {
-  const char* bin = std::getenv("FTZ_BINARY_DIR");
-  const std::string cmd =
-      env + (env.empty() ? "" : " ") + std::string(bin ? bin : FTZ_DEFAULT_BINARY_DIR) + "/bin/ftzgate-inspect " + args + " 2>&1";
-  RunResult r{-1, {}};
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+test::RunResult run(const std::string& args, const std::string& env = "") {
+  return test::run_command(env + (env.empty() ? "" : " ") + test::binary("ftzgate-inspect") + " " + args);
 }
 
 // A classic pcap whose header declares a short snap length while its records
@@ -342,30 +316,15 @@ RunResult run(const std::string& args, const std::string& env = "") {
 // seen and the export went out as "truncated capture, uninspectable". The
 // reader measures each record in the file and inspects it whole.
 void write_lying_snaplen(const std::string& path, const std::vector<test::CapturedPacket>& pkts, uint32_t snaplen) {
-  std::ofstream f(path, std::ios::binary);
-  auto put32 = [&f](uint32_t v) { f.write(reinterpret_cast<const char*>(&v), 4); };
-  auto put16 = [&f](uint16_t v) { f.write(reinterpret_cast<const char*>(&v), 2); };
-  put32(test::kPcapMagicNano);
-  put16(2);
-  put16(4);
-  put32(0);
-  put32(0);
-  put32(snaplen);
-  put32(test::kLinktypeEthernet);
-  for (const auto& p : pkts) {
-    put32(static_cast<uint32_t>(p.ts_ns / 1'000'000'000));
-    put32(static_cast<uint32_t>(p.ts_ns % 1'000'000'000));
-    put32(static_cast<uint32_t>(p.frame.size()));  // caplen above the snap length
-    put32(static_cast<uint32_t>(p.frame.size()));
-    f.write(reinterpret_cast<const char*>(p.frame.data()), static_cast<std::streamsize>(p.frame.size()));
-  }
+  std::vector<test::PcapRecord> records;
+  for (const auto& p : pkts) records.push_back({p.ts_ns, 0, p.frame});
+  ASSERT_TRUE(test::write_pcap_over_snaplen(path, records, snaplen));
 }
 
 // Inside 10.60.0.0/16, offshore by default, the built-in catalog, exports
 // allowed unless one of `rule` (a YAML flow mapping) decides otherwise.
 std::string catalog_policy(const TempDir& dir, const std::string& rule) {
-  const char* src = std::getenv("FTZ_SOURCE_DIR");
-  const std::string source = src ? src : FTZ_DEFAULT_SOURCE_DIR;
+  const std::string source = test::source_dir();
   const std::string cfg = dir.file("policy.yaml");
   std::ofstream(cfg) << "zones:\n"
                         "  - {name: inside, kind: ftz, prefixes: [10.60.0.0/16]}\n"
@@ -527,8 +486,7 @@ TEST(InspectBinary, HyperscanRefusalsNameThePatternsPosition) {
 
 TEST(InspectBinary, ExitCodesAndMessages) {
   TempDir dir;
-  const char* src = std::getenv("FTZ_SOURCE_DIR");
-  const std::string minimal = std::string(src ? src : FTZ_DEFAULT_SOURCE_DIR) + "/examples/minimal.yaml";
+  const std::string minimal = test::source_dir() + "/examples/minimal.yaml";
 
   auto no_args = run("");
   EXPECT_EQ(no_args.status, 2);
@@ -583,37 +541,10 @@ TEST(InspectBinary, ExitCodesAndMessages) {
 
 // ---------------------------------------------------------------- records --
 
-std::string source_dir() {
-  const char* src = std::getenv("FTZ_SOURCE_DIR");
-  return src ? src : FTZ_DEFAULT_SOURCE_DIR;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // A synthetic resident ID (GB 11643 test vector) in an export's body.
 constexpr const char* kExfilId = "11010519491231002X";
 
-// minimal.yaml without signatures (no Hyperscan compile: each run is quick),
-// with a compliance section naming a copy of the published demo key.
-std::string plain_config(const TempDir& dir) {
-  fs::create_directories(dir.file("cfg/keys"));
-  fs::copy_file(source_dir() + "/examples/keys/token.key", dir.file("cfg/keys/token.key"),
-                fs::copy_options::overwrite_existing);
-  std::ofstream(dir.file("cfg/plain.yaml")) << "zones:\n"
-                                               "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
-                                               "  - {name: offshore, kind: offshore, default: true}\n"
-                                               "defaults:\n"
-                                               "  - {src_zone: inside, dst_zone: offshore, action: allow}\n"
-                                               "compliance:\n"
-                                               "  key_file: keys/token.key\n"
-                                               "  state_file: state/compliance.state\n";
-  return dir.file("cfg/plain.yaml");
-}
 
 // 12,000 one-packet UDP flows and one HTTP upload carrying a resident ID,
 // all inside one second: every flow ends together at the end of the capture.
@@ -650,7 +581,7 @@ TEST(InspectBinary, EveryFlowRecordWhenTwelveThousandFlowsEndTogether) {
   const std::string pcap = dir.file("burst.pcap");
   write_burst_capture(pcap);
   const std::string eve = dir.file("eve.json");
-  const auto r = run("--config " + source_dir() + "/examples/minimal.yaml --pcap " + pcap + " --eve " + eve +
+  const auto r = run("--config " + test::source_dir() + "/examples/minimal.yaml --pcap " + pcap + " --eve " + eve +
                      " --json > " + dir.file("report.json"));
   ASSERT_EQ(r.status, 0) << r.output;
   std::ifstream in(eve);
@@ -668,8 +599,8 @@ TEST(InspectBinary, EveryFlowRecordWhenTwelveThousandFlowsEndTogether) {
   }
   EXPECT_EQ(flows, 12'001u);
   EXPECT_TRUE(exfil_record) << "the exfiltration flow's record is missing";
-  EXPECT_EQ(slurp(eve).find(kExfilId), std::string::npos) << "identifier in clear in the EVE file";
-  const auto report = nlohmann::json::parse(slurp(dir.file("report.json")));
+  EXPECT_EQ(test::read_text(eve).find(kExfilId), std::string::npos) << "identifier in clear in the EVE file";
+  const auto report = nlohmann::json::parse(test::read_text(dir.file("report.json")));
   EXPECT_EQ(report["events_dropped"], 0);
   EXPECT_EQ(report["records"]["written"], 12'001);
   EXPECT_EQ(report["records"]["lost"], 0);
@@ -680,7 +611,7 @@ TEST(InspectBinary, WriteErrorsAreErrors) {
   TempDir dir;
   const std::string pcap = dir.file("in.pcap");
   write_capture(pcap, http_session(), test::kLinktypeEthernet);
-  const std::string base = "--config " + plain_config(dir) + " --demo-token-key --pcap " + pcap;
+  const std::string base = "--config " + test::write_plain_config(dir) + " --demo-token-key --pcap " + pcap;
   auto eve = run(base + " --eve /dev/full");
   EXPECT_EQ(eve.status, 1) << eve.output;
   EXPECT_NE(eve.output.find("/dev/full: write failed: No space left on device"), std::string::npos) << eve.output;
@@ -690,13 +621,12 @@ TEST(InspectBinary, WriteErrorsAreErrors) {
   EXPECT_NE(out.output.find("/dev/full: write failed: No space left on device"), std::string::npos) << out.output;
   {
     // The report on standard output, which is /dev/full (stderr to a file).
-    const char* bin = std::getenv("FTZ_BINARY_DIR");
     const std::string err = dir.file("report.err");
-    const int st = std::system((std::string(bin ? bin : FTZ_DEFAULT_BINARY_DIR) + "/bin/ftzgate-inspect " + base +
+    const int st = std::system((test::binary("ftzgate-inspect") + " " + base +
                                 " >/dev/full 2>" + err)
                                    .c_str());
     EXPECT_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 1);
-    EXPECT_NE(slurp(err).find("cannot write the report: No space left on device"), std::string::npos) << slurp(err);
+    EXPECT_NE(test::read_text(err).find("cannot write the report: No space left on device"), std::string::npos) << test::read_text(err);
   }
   // The state file is replaced by rename: a device is refused up front.
   auto state = run(base + " --state-out /dev/full");
@@ -712,10 +642,10 @@ TEST(InspectBinary, WriteErrorsAreErrors) {
 
 TEST(InspectBinary, OutputsNeverOverwriteTheInput) {
   TempDir dir;
-  const std::string minimal = source_dir() + "/examples/minimal.yaml";
+  const std::string minimal = test::source_dir() + "/examples/minimal.yaml";
   const std::string pcap = dir.file("in.pcap");
   write_capture(pcap, http_session(), test::kLinktypeEthernet);
-  const std::string before = slurp(pcap);
+  const std::string before = test::read_text(pcap);
   ASSERT_EQ(::symlink(pcap.c_str(), dir.file("sym.pcap").c_str()), 0);
   ASSERT_EQ(::link(pcap.c_str(), dir.file("hard.pcap").c_str()), 0);
   const std::string base = "--config " + minimal + " --pcap " + pcap;
@@ -727,10 +657,10 @@ TEST(InspectBinary, OutputsNeverOverwriteTheInput) {
     const auto r = run(args);
     EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
     EXPECT_NE(r.output.find("would destroy the input"), std::string::npos) << r.output;
-    EXPECT_TRUE(slurp(pcap) == before) << "the capture changed: " << args;
+    EXPECT_TRUE(test::read_text(pcap) == before) << "the capture changed: " << args;
   }
   // The token key named by the configuration is an input too.
-  const std::string keyed = plain_config(dir);
+  const std::string keyed = test::write_plain_config(dir);
   const auto key = run("--config " + keyed + " --pcap " + pcap + " --eve " + dir.file("cfg/keys/token.key"));
   EXPECT_EQ(key.status, 2) << key.output;
   EXPECT_NE(key.output.find("compliance.key_file"), std::string::npos) << key.output;
@@ -741,7 +671,7 @@ TEST(InspectBinary, OutputsNeverOverwriteTheInput) {
 
 TEST(InspectBinary, LogLinesAndReportAreMasked) {
   TempDir dir;
-  const std::string minimal = plain_config(dir) + " --demo-token-key";
+  const std::string minimal = test::write_plain_config(dir) + " --demo-token-key";
   // A file name is a string like any other: an identifier in it is masked
   // in the error message and in the report.
   const auto missing = run("--config " + minimal + " --pcap " + dir.file("13812345678.pcap"));
@@ -764,7 +694,7 @@ TEST(InspectBinary, DemoTokenKeyOnlyWhenAskedFor) {
   TempDir dir;
   const std::string pcap = dir.file("in.pcap");
   write_capture(pcap, http_session(), test::kLinktypeEthernet);
-  const std::string base = "--config " + plain_config(dir) + " --pcap " + pcap;
+  const std::string base = "--config " + test::write_plain_config(dir) + " --pcap " + pcap;
   const std::string own = dir.file("cfg/state/token.key");
 
   const auto demo = run(base + " --demo-token-key");
@@ -781,14 +711,14 @@ TEST(InspectBinary, DemoTokenKeyOnlyWhenAskedFor) {
   struct stat st {};
   ASSERT_EQ(::stat(own.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  const std::string key = slurp(own);
+  const std::string key = test::read_text(own);
   EXPECT_EQ(key.find("DEMO"), std::string::npos);
 
   // The next run uses that key and generates nothing.
   const auto again = run(base);
   EXPECT_EQ(again.status, 0) << again.output;
   EXPECT_EQ(again.output.find("generated"), std::string::npos) << again.output;
-  EXPECT_EQ(slurp(own), key);
+  EXPECT_EQ(test::read_text(own), key);
 }
 
 }  // namespace

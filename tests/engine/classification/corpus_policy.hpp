@@ -15,13 +15,11 @@
 #include "ftz/config/config.hpp"
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/engine/generation.hpp"
+#include "ftz/test/files.hpp"
 
 namespace ftz::test::corpus {
 
-inline std::string source_dir() {
-  const char* src = std::getenv("FTZ_SOURCE_DIR");
-  return src != nullptr ? src : FTZ_DEFAULT_SOURCE_DIR;
-}
+using test::source_dir;
 
 // The built-in catalog; zone ftz 10.60.0.0/16 with the tenant on 10.60.1.0/24;
 // exports to the default offshore zone allowed with alerts; limits no corpus

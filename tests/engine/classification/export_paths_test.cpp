@@ -21,6 +21,7 @@
 #include "ftz/engine/generation.hpp"
 #include "ftz/engine/worker.hpp"
 #include "ftz/test/app_payloads.hpp"
+#include "ftz/test/files.hpp"
 #include "ftz/test/packet_builder.hpp"
 #include "ftz/test/tcp_session.hpp"
 
@@ -36,10 +37,7 @@ constexpr std::string_view kMobile = "13912345678";
 // 2026-03-02 12:00 Asia/Shanghai.
 constexpr uint64_t kT0 = 1772424000ull * 1'000'000'000;
 
-std::string source_dir() {
-  const char* src = std::getenv("FTZ_SOURCE_DIR");
-  return src != nullptr ? src : FTZ_DEFAULT_SOURCE_DIR;
-}
+using test::source_dir;
 
 struct Outcome {
   std::map<std::string, uint32_t> detections;  // confirmed per signature name (flow event)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace ftz::test {
@@ -125,6 +126,34 @@ tl::expected<PcapFile, std::string> read_pcap(const std::string& path) {
     out.records.push_back(std::move(r));
   }
   return out;
+}
+
+tl::expected<void, std::string> write_pcap_over_snaplen(const std::string& path,
+                                                        const std::vector<PcapRecord>& records,
+                                                        std::uint32_t snaplen) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return tl::unexpected(path + ": " + std::strerror(errno));
+  bool ok = true;
+  const auto put = [&](const void* p, size_t n) { ok = ok && std::fwrite(p, 1, n, f) == n; };
+  const auto put32 = [&](std::uint32_t v) { put(&v, 4); };
+  const auto put16 = [&](std::uint16_t v) { put(&v, 2); };
+  put32(kPcapMagicNano);
+  put16(2);
+  put16(4);
+  put32(0);
+  put32(0);
+  put32(snaplen);
+  put32(kLinktypeEthernet);
+  for (const PcapRecord& r : records) {
+    put32(static_cast<std::uint32_t>(r.ts_ns / 1'000'000'000));
+    put32(static_cast<std::uint32_t>(r.ts_ns % 1'000'000'000));
+    put32(static_cast<std::uint32_t>(r.data.size()));
+    put32(static_cast<std::uint32_t>(r.data.size()));
+    put(r.data.data(), r.data.size());
+  }
+  if (std::fclose(f) != 0) ok = false;
+  if (!ok) return tl::unexpected(path + ": write error");
+  return {};
 }
 
 }  // namespace ftz::test

@@ -80,4 +80,12 @@ struct PcapFile {
 // Reads a whole classic pcap into memory (either byte order, either precision).
 tl::expected<PcapFile, std::string> read_pcap(const std::string& path);
 
+// An Ethernet pcap (nanosecond) whose header declares `snaplen` while every
+// record holds its whole frame (caplen = orig_len = data.size()), longer
+// ones too: what some writers produce, and what libpcap 1.10.3 silently
+// cuts to the snap length.
+tl::expected<void, std::string> write_pcap_over_snaplen(const std::string& path,
+                                                        const std::vector<PcapRecord>& records,
+                                                        std::uint32_t snaplen);
+
 }  // namespace ftz::test
