@@ -90,6 +90,10 @@ class EventLogger {
 
   std::mutex mutex_;  // guards the two hand-overs below
   std::map<uint64_t, std::shared_ptr<const engine::PolicyGeneration>> posted_gens_;
+  // Bounded by the policy, not by traffic: the ledger raises each notice
+  // once a year per (tenant, threshold, percent) and per approval, plus one
+  // rollover (ComplianceLedger::evaluate), so even a logger blocked for a
+  // year holds no more than the policy defines.
   std::vector<report::ComplianceNotice> posted_notices_;
   std::atomic<uint64_t> gens_version_{0};
   std::atomic<bool> notices_waiting_{false};
