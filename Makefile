@@ -28,7 +28,7 @@ else
 FLAG_ARGS = -DCMAKE_C_FLAGS= -DCMAKE_CXX_FLAGS= -DCMAKE_EXE_LINKER_FLAGS= -DCMAKE_SHARED_LINKER_FLAGS=
 endif
 
-.PHONY: all deps configure build demo test asan fuzz bench format tidy clean
+.PHONY: all deps configure build demo test asan fuzz bench format format-check tidy clean
 
 all: build
 
@@ -76,11 +76,20 @@ fuzz: deps
 bench: build
 	@scripts/run-benchmarks $(BUILD)
 
+# STYLE.md: one layout (.clang-format) and the checks of .clang-tidy, both
+# run by CI (.ci/run). `format` rewrites, `format-check` only reports.
+FORMAT_FILES = git ls-files '*.cpp' '*.hpp' '*.c' '*.h'
 format:
-	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+	@$(FORMAT_FILES) | xargs clang-format -i
 
+format-check: deps
+	@$(FORMAT_FILES) | xargs clang-format --dry-run -Werror
+
+# Product code only (dataplane/, controlplane/, drivers/); any warning fails.
 tidy: build
-	@git ls-files 'dataplane/*.cpp' 'controlplane/*.cpp' | xargs clang-tidy -p $(BUILD) --quiet
+	@run-clang-tidy -p $(BUILD) -j $(JOBS) -quiet -warnings-as-errors='*' \
+	  $$(git ls-files 'dataplane/*.cpp' 'controlplane/*.cpp' 'drivers/*.cpp' | sed 's|^|$(CURDIR)/|') \
+	  >$(BUILD)/tidy.log 2>&1 || { grep -E 'warning:|error:' $(BUILD)/tidy.log | sort -u; exit 1; }
 
 clean:
 	@rm -rf $(BUILD) build-asan build-fuzz
