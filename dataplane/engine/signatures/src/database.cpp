@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -13,12 +14,18 @@ namespace {
 // Serialized layout (little endian, this build's byte order; bundles are
 // produced and consumed on x86-64):
 //   "FTZSIGDB" | u32 format | u32 patterns | u64 catalog fingerprint
-//   | patterns x { u32 signature, u16 pattern, u8 som, u8 0, u32 min, u32 max }
-//   | u32 hs length | hs bytes | u32 CRC-32 of everything before it
+//   | patterns x { u32 signature, u16 pattern, u8 som, u8 placement, u32 min, u32 max }
+//   | u32 hs length | hs bytes | u32 run-rules length | bytes
+//   | u32 grouped length | bytes | u32 CRC-32 of everything before it
 constexpr char kMagic[8] = {'F', 'T', 'Z', 'S', 'I', 'G', 'D', 'B'};
 // 2: pattern flag byte 7 = run rule, and a second Hyperscan section (the
 // run rules' BLOCK database, empty when there are none).
-constexpr uint32_t kFormat = 2;
+// 3: byte 7 is the placement (0 stream, 1 run rule, 2 grouped) and a third
+// section holds the grouped patterns' BLOCK database.
+constexpr uint32_t kFormat = 3;
+constexpr uint8_t kPlacedInStream = 0;
+constexpr uint8_t kPlacedRunRule = 1;
+constexpr uint8_t kPlacedGrouped = 2;
 constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8;
 constexpr size_t kPatternBytes = 16;
 
@@ -107,12 +114,18 @@ struct Flat {
   std::vector<const char*> run_exprs;
   std::vector<unsigned> run_flags;
   std::vector<unsigned> run_ids;
+  std::vector<const char*> grouped_exprs;
+  std::vector<unsigned> grouped_flags;
+  std::vector<unsigned> grouped_ids;
   bool any_som = false;
 };
 
+enum class Section { kStream, kRuns, kGrouped };
+
 // Checks every pattern on its own (hs_expression_info) so errors name the
 // signature and pattern, and derives the widths the scanner relies on. Run
-// rules (is_run_pattern) go to run_* when `run_rules` (the scanner's
+// rules (is_run_pattern) go to run_* and grouped patterns
+// (is_grouped_pattern) to grouped_* when `run_rules` (the scanner's
 // databases); a catalog of nothing else keeps them in the streaming database
 // (Hyperscan needs one pattern there).
 tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs, bool run_rules) {
@@ -152,11 +165,13 @@ tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs, bo
                               " bytes without SOM; set `som: true` (or split it into fixed-width patterns)");
       }
       const bool run = run_rules && bounded && is_run_pattern(p, min_w);
-      f.meta.push_back(PatternMeta{static_cast<uint32_t>(si), static_cast<uint16_t>(pi), p.som, min_w, max_w, run});
+      const bool grouped = run_rules && !run && is_grouped_pattern(p, max_w);
+      f.meta.push_back(
+          PatternMeta{static_cast<uint32_t>(si), static_cast<uint16_t>(pi), p.som, min_w, max_w, run, grouped});
     }
   }
-  if (std::all_of(f.meta.begin(), f.meta.end(), [](const PatternMeta& m) { return m.run_rule; })) {
-    for (PatternMeta& m : f.meta) m.run_rule = false;
+  if (std::all_of(f.meta.begin(), f.meta.end(), [](const PatternMeta& m) { return m.run_rule || m.grouped; })) {
+    for (PatternMeta& m : f.meta) m.run_rule = m.grouped = false;
   }
   f.run_regex.reserve(f.meta.size());
   for (size_t i = 0; i < f.meta.size(); ++i) {
@@ -167,6 +182,10 @@ tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs, bo
       f.run_exprs.push_back(f.run_regex.back().c_str());
       f.run_flags.push_back(flags_of(p) | HS_FLAG_MULTILINE);
       f.run_ids.push_back(static_cast<unsigned>(i));
+    } else if (m.grouped) {
+      f.grouped_exprs.push_back(p.regex.c_str());
+      f.grouped_flags.push_back(flags_of(p));
+      f.grouped_ids.push_back(static_cast<unsigned>(i));
     } else {
       f.exprs.push_back(p.regex.c_str());
       f.flags.push_back(flags_of(p));
@@ -179,10 +198,14 @@ tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs, bo
 
 tl::expected<HsDatabasePtr, std::string> compile_flat(std::span<const SignatureSpec> specs, const Flat& f,
                                                       unsigned mode, const hs_platform_info_t* platform,
-                                                      bool runs = false) {
-  const auto& exprs = runs ? f.run_exprs : f.exprs;
-  const auto& flags = runs ? f.run_flags : f.flags;
-  const auto& ids = runs ? f.run_ids : f.ids;
+                                                      Section section = Section::kStream) {
+  const auto& exprs = section == Section::kRuns ? f.run_exprs
+                      : section == Section::kGrouped ? f.grouped_exprs
+                                                     : f.exprs;
+  const auto& flags = section == Section::kRuns ? f.run_flags
+                      : section == Section::kGrouped ? f.grouped_flags
+                                                     : f.flags;
+  const auto& ids = section == Section::kRuns ? f.run_ids : section == Section::kGrouped ? f.grouped_ids : f.ids;
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
   const hs_error_t rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
@@ -279,6 +302,207 @@ bool is_run_pattern(const SignaturePattern& pattern, uint32_t width) {
   return true;
 }
 
+namespace {
+
+// is_grouped_pattern's proof. A small automaton reads a string byte class by
+// byte class and ends in kFound once it has seen a digit, a separator and a
+// digit in a row; a regex's meaning for it is a relation: for each state the
+// set of states the regex's strings can lead to (a 5-bit mask per state).
+// Concatenation composes relations, alternation joins them, a class joins
+// its bytes' steps. The pattern is grouped when every string it matches
+// leads from the start to kFound.
+enum GroupState : uint8_t { kNone, kDigit, kDigitSep, kDigitC2, kFound, kGroupStates };
+enum ByteClass : uint8_t { kOther, kDigitByte, kSepByte, kC2Byte, kB7Byte };
+using Relation = std::array<uint8_t, kGroupStates>;
+
+ByteClass byte_class(uint8_t c) {
+  if (c >= '0' && c <= '9') return kDigitByte;
+  if (c == ' ' || c == '-' || c == '.') return kSepByte;
+  if (c == 0xC2) return kC2Byte;
+  if (c == 0xB7) return kB7Byte;
+  return kOther;
+}
+
+uint8_t step(uint8_t s, ByteClass c) {
+  if (s == kFound) return kFound;
+  switch (c) {
+    case kDigitByte: return s == kDigitSep ? kFound : kDigit;
+    case kSepByte: return s == kDigit ? kDigitSep : kNone;
+    case kC2Byte: return s == kDigit ? kDigitC2 : kNone;
+    case kB7Byte: return s == kDigitC2 ? kDigitSep : kNone;
+    default: return kNone;
+  }
+}
+
+constexpr Relation kIdentity = {1, 2, 4, 8, 16};
+
+Relation of_classes(uint8_t classes) {  // bit per ByteClass
+  Relation r{};
+  for (uint8_t s = 0; s < kGroupStates; ++s) {
+    for (uint8_t c = 0; c < 5; ++c) {
+      if (classes >> c & 1u) r[s] |= static_cast<uint8_t>(1u << step(s, static_cast<ByteClass>(c)));
+    }
+  }
+  return r;
+}
+
+Relation then(const Relation& a, const Relation& b) {
+  Relation r{};
+  for (uint8_t s = 0; s < kGroupStates; ++s) {
+    for (uint8_t t = 0; t < kGroupStates; ++t) {
+      if (a[s] >> t & 1u) r[s] |= b[t];
+    }
+  }
+  return r;
+}
+
+Relation either(const Relation& a, const Relation& b) {
+  Relation r{};
+  for (uint8_t s = 0; s < kGroupStates; ++s) r[s] = static_cast<uint8_t>(a[s] | b[s]);
+  return r;
+}
+
+// Recursive descent over the regex subset is_grouped_pattern accepts;
+// `ok` turns false on anything else.
+struct GroupedParser {
+  std::string_view re;
+  size_t i = 0;
+  bool ok = true;
+
+  bool at(char c) const { return i < re.size() && re[i] == c; }
+
+  static int hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+
+  // One byte or \d inside or outside a class: its class bits; sets `byte`
+  // for a single byte (ranges need it).
+  uint8_t escape_or_byte(int& byte) {
+    byte = -1;
+    if (re[i] != '\\') {
+      byte = static_cast<uint8_t>(re[i++]);
+      return static_cast<uint8_t>(1u << byte_class(static_cast<uint8_t>(byte)));
+    }
+    if (i + 1 >= re.size()) return ok = false, 0;
+    const char e = re[i + 1];
+    if (e == 'd') {
+      i += 2;
+      return 1u << kDigitByte;
+    }
+    if (e == 'x' && i + 3 < re.size() && hex(re[i + 2]) >= 0 && hex(re[i + 3]) >= 0) {
+      byte = hex(re[i + 2]) * 16 + hex(re[i + 3]);
+      i += 4;
+      return static_cast<uint8_t>(1u << byte_class(static_cast<uint8_t>(byte)));
+    }
+    // An escaped punctuation byte is itself; letters and digits (\s, \b, \1)
+    // mean something else.
+    if ((e >= '0' && e <= '9') || (e >= 'A' && e <= 'Z') || (e >= 'a' && e <= 'z')) return ok = false, 0;
+    byte = static_cast<uint8_t>(e);
+    i += 2;
+    return static_cast<uint8_t>(1u << byte_class(static_cast<uint8_t>(byte)));
+  }
+
+  uint8_t byte_set() {  // after '['
+    if (at('^')) return ok = false, 0;
+    uint8_t classes = 0;
+    bool first = true;
+    while (ok && i < re.size() && (first || re[i] != ']')) {
+      first = false;
+      int lo = -1;
+      classes |= escape_or_byte(lo);
+      if (ok && at('-') && i + 1 < re.size() && re[i + 1] != ']') {
+        ++i;
+        int hi = -1;
+        escape_or_byte(hi);
+        if (lo < 0 || hi < lo) return ok = false, 0;
+        for (int c = lo; c <= hi; ++c) classes |= static_cast<uint8_t>(1u << byte_class(static_cast<uint8_t>(c)));
+      }
+    }
+    if (!at(']')) return ok = false, 0;
+    ++i;
+    return classes;
+  }
+
+  Relation atom() {
+    if (at('(')) {
+      if (re.compare(i, 3, "(?:") != 0) return ok = false, Relation{};
+      i += 3;
+      Relation r = alternation();
+      if (!at(')')) return ok = false, Relation{};
+      ++i;
+      return r;
+    }
+    if (at('[')) {
+      ++i;
+      return of_classes(byte_set());
+    }
+    if (std::string_view("^$.*+?{}|)]").find(re[i]) != std::string_view::npos) return ok = false, Relation{};
+    int byte = -1;
+    return of_classes(escape_or_byte(byte));
+  }
+
+  size_t number() {
+    size_t n = 0;
+    const size_t start = i;
+    while (i < re.size() && re[i] >= '0' && re[i] <= '9' && n < 1000) n = n * 10 + static_cast<size_t>(re[i++] - '0');
+    if (i == start || n >= 1000) ok = false;
+    return n;
+  }
+
+  Relation quantified(const Relation& a) {
+    size_t lo = 1;
+    size_t hi = 1;
+    if (at('?')) {
+      ++i;
+      lo = 0;
+    } else if (at('{')) {
+      ++i;
+      lo = hi = number();
+      if (at(',')) {
+        ++i;
+        hi = number();
+      }
+      if (!at('}') || hi < lo) return ok = false, Relation{};
+      ++i;
+    } else {
+      return a;
+    }
+    if (at('?') || at('+') || at('*') || at('{')) return ok = false, Relation{};
+    Relation r = kIdentity;
+    for (size_t k = 0; k < lo; ++k) r = then(r, a);
+    const Relation opt = either(kIdentity, a);
+    for (size_t k = lo; k < hi; ++k) r = then(r, opt);
+    return r;
+  }
+
+  Relation sequence() {
+    Relation r = kIdentity;
+    while (ok && i < re.size() && !at('|') && !at(')')) r = then(r, quantified(atom()));
+    return r;
+  }
+
+  Relation alternation() {
+    Relation r = sequence();
+    while (ok && at('|')) {
+      ++i;
+      r = either(r, sequence());
+    }
+    return r;
+  }
+};
+
+}  // namespace
+
+bool is_grouped_pattern(const SignaturePattern& pattern, uint32_t max_width) {
+  if (!pattern.som || pattern.utf8 || pattern.caseless || max_width == 0 || max_width > kMaxGroupedWidth) return false;
+  GroupedParser parser{pattern.regex};
+  const Relation r = parser.alternation();
+  return parser.ok && parser.i == pattern.regex.size() && r[kNone] == (1u << kFound);
+}
+
 bool has_alnum_boundary(classify::ValidatorId v) noexcept {
   using classify::ValidatorId;
   // Structural markers: a FASTA line continues past the 30 bases the pattern
@@ -310,9 +534,14 @@ SignatureDatabase::Result SignatureDatabase::compile(std::span<const SignatureSp
   std::unique_ptr<SignatureDatabase> self(new SignatureDatabase());
   self->db_ = std::move(*db);
   if (!flat->run_exprs.empty()) {
-    auto runs = compile_flat(specs, *flat, HS_MODE_BLOCK, platform, true);
+    auto runs = compile_flat(specs, *flat, HS_MODE_BLOCK, platform, Section::kRuns);
     if (!runs) return tl::unexpected(runs.error());
     self->runs_db_ = std::move(*runs);
+  }
+  if (!flat->grouped_exprs.empty()) {
+    auto grouped = compile_flat(specs, *flat, HS_MODE_BLOCK, platform, Section::kGrouped);
+    if (!grouped) return tl::unexpected(grouped.error());
+    self->grouped_db_ = std::move(*grouped);
   }
   self->specs_.assign(specs.begin(), specs.end());
   self->patterns_ = std::move(flat->meta);
@@ -334,11 +563,14 @@ SignatureDatabase::Result SignatureDatabase::finish(std::unique_ptr<SignatureDat
   if (const hs_error_t rc = hs_alloc_scratch(self->db_.get(), &scratch); rc != HS_SUCCESS) {
     return tl::unexpected("signature database: scratch allocation failed: " + hs_error_text(rc));
   }
-  if (self->runs_db_ != nullptr) {
-    // One scratch serves both databases (hs_alloc_scratch grows it).
-    if (const hs_error_t rc = hs_alloc_scratch(self->runs_db_.get(), &scratch); rc != HS_SUCCESS) {
+  // One scratch serves the three databases (hs_alloc_scratch grows it).
+  for (const auto& [block_db, what] : {std::pair{self->runs_db_.get(), "run rules"},
+                                       std::pair{self->grouped_db_.get(), "grouped patterns"}}) {
+    if (block_db == nullptr) continue;
+    if (const hs_error_t rc = hs_alloc_scratch(block_db, &scratch); rc != HS_SUCCESS) {
       hs_free_scratch(scratch);
-      return tl::unexpected("signature database: run rules: scratch allocation failed: " + hs_error_text(rc));
+      return tl::unexpected(std::string("signature database: ") + what +
+                            ": scratch allocation failed: " + hs_error_text(rc));
     }
   }
   self->prototype_.reset(scratch);
@@ -362,6 +594,7 @@ SignatureDatabase::Result SignatureDatabase::finish(std::unique_ptr<SignatureDat
   for (const PatternMeta& p : self->patterns_) {
     self->max_width_ = std::max(self->max_width_, p.max_width);
     if (p.run_rule) self->run_widths_ |= uint64_t{1} << p.min_width;
+    if (p.grouped) self->grouped_width_ = std::max(self->grouped_width_, p.max_width);
   }
   return std::shared_ptr<const SignatureDatabase>(std::move(self));
 }
@@ -381,20 +614,22 @@ std::vector<uint8_t> SignatureDatabase::serialize() const {
     out.push_back(static_cast<uint8_t>(p.pattern));
     out.push_back(static_cast<uint8_t>(p.pattern >> 8));
     out.push_back(p.som ? 1 : 0);
-    out.push_back(p.run_rule ? 1 : 0);
+    out.push_back(p.run_rule ? kPlacedRunRule : p.grouped ? kPlacedGrouped : kPlacedInStream);
     put32(out, p.min_width);
     put32(out, p.max_width);
   }
   put32(out, static_cast<uint32_t>(length));
   out.insert(out.end(), reinterpret_cast<const uint8_t*>(bytes), reinterpret_cast<const uint8_t*>(bytes) + length);
   std::free(bytes);
-  bytes = nullptr;
-  length = 0;
-  if (runs_db_ != nullptr && hs_serialize_database(runs_db_.get(), &bytes, &length) != HS_SUCCESS) return {};
-  put32(out, static_cast<uint32_t>(length));
-  if (length > 0) {
-    out.insert(out.end(), reinterpret_cast<const uint8_t*>(bytes), reinterpret_cast<const uint8_t*>(bytes) + length);
-    std::free(bytes);
+  for (const hs_database_t* block_db : {runs_db_.get(), grouped_db_.get()}) {
+    bytes = nullptr;
+    length = 0;
+    if (block_db != nullptr && hs_serialize_database(block_db, &bytes, &length) != HS_SUCCESS) return {};
+    put32(out, static_cast<uint32_t>(length));
+    if (length > 0) {
+      out.insert(out.end(), reinterpret_cast<const uint8_t*>(bytes), reinterpret_cast<const uint8_t*>(bytes) + length);
+      std::free(bytes);
+    }
   }
   put32(out, crc_of(out.data(), out.size()));
   return out;
@@ -438,11 +673,13 @@ SignatureDatabase::Result SignatureDatabase::deserialize(std::span<const uint8_t
     m.som = p[6] != 0;
     m.min_width = get32(p + 8);
     m.max_width = get32(p + 12);
-    m.run_rule = p[7] != 0;
+    m.run_rule = p[7] == kPlacedRunRule;
+    m.grouped = p[7] == kPlacedGrouped;
     if (m.signature >= specs.size() || m.pattern >= specs[m.signature].patterns.size() ||
         m.som != specs[m.signature].patterns[m.pattern].som || m.min_width == 0 || m.max_width < m.min_width ||
-        m.max_width > kMaxPatternWidth || (!m.som && m.min_width != m.max_width) || p[7] > 1 ||
-        (m.run_rule && !is_run_pattern(specs[m.signature].patterns[m.pattern], m.min_width))) {
+        m.max_width > kMaxPatternWidth || (!m.som && m.min_width != m.max_width) || p[7] > kPlacedGrouped ||
+        (m.run_rule && !is_run_pattern(specs[m.signature].patterns[m.pattern], m.min_width)) ||
+        (m.grouped && !is_grouped_pattern(specs[m.signature].patterns[m.pattern], m.max_width))) {
       return tl::unexpected(what + "pattern table entry " + std::to_string(i) + " does not fit the catalog");
     }
   }
@@ -456,8 +693,16 @@ SignatureDatabase::Result SignatureDatabase::deserialize(std::span<const uint8_t
   runs_p += 4;
   const bool any_run = std::any_of(self->patterns_.begin(), self->patterns_.end(),
                                    [](const PatternMeta& m) { return m.run_rule; });
-  if (static_cast<size_t>(end - runs_p) != runs_len || (runs_len != 0) != any_run) {
+  if (static_cast<size_t>(end - runs_p) < static_cast<size_t>(runs_len) + 4 || (runs_len != 0) != any_run) {
     return tl::unexpected(what + "run rules section length mismatch");
+  }
+  const uint8_t* grouped_p = runs_p + runs_len;
+  const uint32_t grouped_len = get32(grouped_p);
+  grouped_p += 4;
+  const bool any_grouped = std::any_of(self->patterns_.begin(), self->patterns_.end(),
+                                       [](const PatternMeta& m) { return m.grouped; });
+  if (static_cast<size_t>(end - grouped_p) != grouped_len || (grouped_len != 0) != any_grouped) {
+    return tl::unexpected(what + "grouped patterns section length mismatch");
   }
   const char* hs_bytes = reinterpret_cast<const char*>(p);
   char* info = nullptr;
@@ -480,6 +725,14 @@ SignatureDatabase::Result SignatureDatabase::deserialize(std::span<const uint8_t
       return tl::unexpected(what + "Hyperscan rejected the run rules: " + hs_error_text(rc));
     }
     self->runs_db_.reset(runs);
+  }
+  if (grouped_len != 0) {
+    hs_database_t* grouped = nullptr;
+    if (const hs_error_t rc = hs_deserialize_database(reinterpret_cast<const char*>(grouped_p), grouped_len, &grouped);
+        rc != HS_SUCCESS) {
+      return tl::unexpected(what + "Hyperscan rejected the grouped patterns: " + hs_error_text(rc));
+    }
+    self->grouped_db_.reset(grouped);
   }
   self->specs_.assign(specs.begin(), specs.end());
   return finish(std::move(self));

@@ -205,6 +205,103 @@ bool Scanner::find_runs(uint64_t win_base, size_t begin, size_t end) noexcept {
                  scratch_.get(), &Scanner::on_run_match, this) == HS_SUCCESS;
 }
 
+namespace {
+
+// Bit i set when "digit, separator, digit" starts at p[i] (separator ' ',
+// '-', '.' or C2 B7, as is_grouped_pattern reads them), for i < 60: the
+// 64 bytes at p are read, the last four only as the tail of a triple.
+inline uint64_t grouped_starts64(const uint8_t* p) noexcept {
+  uint64_t digit = 0;
+  uint64_t sep = 0;
+  uint64_t c2 = 0;
+  uint64_t b7 = 0;
+  for (int k = 0; k < 4; ++k) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+    const __m128i is_digit = _mm_cmpeq_epi8(_mm_subs_epu8(d, _mm_set1_epi8(9)), _mm_setzero_si128());
+    const __m128i is_sep = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
+                                                     _mm_cmpeq_epi8(v, _mm_set1_epi8('-'))),
+                                        _mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
+    const auto bits = [](__m128i m) { return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(m))); };
+    digit |= bits(is_digit) << (16 * k);
+    sep |= bits(is_sep) << (16 * k);
+    c2 |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(0xC2)))) << (16 * k);
+    b7 |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(0xB7)))) << (16 * k);
+  }
+  const uint64_t one = digit & (sep >> 1) & (digit >> 2);
+  const uint64_t two = digit & (c2 >> 1) & (b7 >> 2) & (digit >> 3);
+  return (one | two) & ((uint64_t{1} << 60) - 1);
+}
+
+}  // namespace
+
+// A grouped pattern's match is reported for the slice its end falls in:
+// matches ending at or before the slice start were the previous slice's.
+int Scanner::on_grouped_match(unsigned id, unsigned long long from, unsigned long long to, unsigned,
+                              void* ctx) noexcept {
+  auto* self = static_cast<Scanner*>(ctx);
+  if (self->grouped_from_ + to <= self->grouped_new_after_) return 0;
+  if (self->match_count_ == self->matches_.size()) {
+    self->match_overflow_ = true;
+    return 0;
+  }
+  const uint64_t at = self->run_win_base_ + self->grouped_from_;
+  self->matches_[self->match_count_++] = RawMatch{id, at + from, at + to};
+  return 0;
+}
+
+bool Scanner::scan_grouped_window(size_t from, size_t to) noexcept {
+  ++counters_.grouped_windows;
+  grouped_from_ = from;
+  return hs_scan(db_->grouped_hs(), reinterpret_cast<const char*>(win_ + from), static_cast<unsigned>(to - from), 0,
+                 scratch_.get(), &Scanner::on_grouped_match, this) == HS_SUCCESS;
+}
+
+bool Scanner::find_grouped(uint64_t win_base, size_t begin, size_t end) noexcept {
+  if (db_->grouped_hs() == nullptr || begin >= end) return true;
+  // Window offsets: nothing before the stream's start (a stream that began
+  // at a hand-over never saw the bytes before it) or before the tail.
+  const size_t w = db_->grouped_width();
+  const size_t lo = match_base_ > win_base ? static_cast<size_t>(match_base_ - win_base) : 0;
+  run_win_base_ = win_base;
+  grouped_new_after_ = begin;
+  // A match ending after `begin` is at most w bytes long and holds a triple
+  // starting after begin - w: look from there. The triple's last byte must
+  // be visible (< end); its window reaches w bytes each way.
+  size_t at = std::max(lo, begin > w ? begin - w : 0);
+  size_t open_from = 0;
+  size_t open_to = 0;
+  bool open = false;
+  uint8_t last[64];
+  while (at + 2 < end) {
+    const size_t n = std::min<size_t>(64, end - at);
+    uint64_t m;
+    if (n == 64) {
+      m = grouped_starts64(win_ + at);
+    } else {
+      std::memset(last, 0, sizeof last);
+      std::memcpy(last, win_ + at, n);
+      m = grouped_starts64(last);
+    }
+    while (m != 0) {
+      const size_t q = at + static_cast<size_t>(__builtin_ctzll(m));
+      m &= m - 1;
+      const size_t from = std::max(lo, q > w ? q - w : 0);
+      const size_t to = std::min(end, q + w + 4);
+      if (open && from <= open_to) {
+        open_to = std::max(open_to, to);
+        continue;
+      }
+      if (open && !scan_grouped_window(open_from, open_to)) return false;
+      open = true;
+      open_from = from;
+      open_to = to;
+    }
+    at += std::min<size_t>(60, n);
+  }
+  return !open || scan_grouped_window(open_from, open_to);
+}
+
 tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_ptr<const SignatureDatabase> db,
                                                                     const ScannerConfig& config) {
   if (!db) return tl::unexpected(std::string("scanner: no signature database"));
@@ -969,7 +1066,8 @@ void Scanner::scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& s
         mark_uninspectable(st, Uninspectable::kScanError);
         return;
       }
-      if (!find_runs(win_base, tail + done, tail + done + slice)) {
+      if (!find_runs(win_base, tail + done, tail + done + slice) ||
+          !find_grouped(win_base, tail + done, tail + done + slice)) {
         match_count_ = 0;
         mark_uninspectable(st, Uninspectable::kScanError);
         return;

@@ -46,6 +46,9 @@ struct PatternMeta {
   // A run rule: matched against whole [0-9A-Za-z] runs by the scanner's run
   // pass (runs_hs()), not compiled into the streaming database.
   bool run_rule = false;
+  // A grouped pattern: scanned only in windows around "digit, separator,
+  // digit" (grouped_hs()), not compiled into the streaming database.
+  bool grouped = false;
 };
 
 // Widest run rule; a wider pattern stays in the streaming database.
@@ -64,6 +67,23 @@ inline constexpr uint32_t kMaxRunWidth = 63;
 // prefix at nearly every digit of a number-heavy body and the judge
 // rejecting all but the whole runs.
 bool is_run_pattern(const SignaturePattern& pattern, uint32_t width);
+
+// Widest grouped pattern: the scanner's window around a separator reaches
+// this far back into the 64-byte tail kept from the previous chunk.
+inline constexpr uint32_t kMaxGroupedWidth = 48;
+
+// Whether a pattern is grouped: SOM, not UTF-8 or caseless, at most
+// kMaxGroupedWidth bytes, and every string it matches holds a digit, a
+// separator (' ', '-', '.' or U+00B7 as C2 B7) and a digit in a row. Proved
+// on the regex text (a small parser of literals, \d, \xHH, classes, (?: | ),
+// ?, {n} and {n,m}; anything else is not grouped): identifiers written in
+// groups ("138 1234 5678", "6222-0212-3456-7890"). In the stream such a
+// pattern starts at nearly every digit of a number-heavy body and carries
+// start-of-match state through it; the scanner instead looks for the
+// separator between digits (SSE2) and runs a BLOCK database with SOM over
+// the windows around it. Exact: every match holds such a separator, so it
+// lies whole in the window of one, with the same leftmost start.
+bool is_grouped_pattern(const SignaturePattern& pattern, uint32_t max_width);
 
 bool has_alnum_boundary(classify::ValidatorId v) noexcept;
 
@@ -88,7 +108,8 @@ class SignatureDatabase {
   // Errors name the signature and the pattern: `signature "cn_mobile" pattern
   // 1: ...`.
   // run_rules = false keeps every pattern in the streaming database (the
-  // scanner before run rules): for tests that compare the two.
+  // scanner before run rules and grouped windows): for tests that compare
+  // the two.
   static Result compile(std::span<const SignatureSpec> specs, const hs_platform_info_t* platform = nullptr,
                         bool run_rules = true);
 
@@ -121,6 +142,11 @@ class SignatureDatabase {
   // run lengths they need as a bit mask (bit n: some rule is n bytes wide).
   [[nodiscard]] const hs_database_t* runs_hs() const noexcept { return runs_db_.get(); }
   [[nodiscard]] uint64_t run_widths() const noexcept { return run_widths_; }
+  // The grouped patterns (is_grouped_pattern) in a BLOCK database with
+  // HS_FLAG_SOM_LEFTMOST (ids are pattern indices); nullptr when there are
+  // none. Their widest match, bytes.
+  [[nodiscard]] const hs_database_t* grouped_hs() const noexcept { return grouped_db_.get(); }
+  [[nodiscard]] uint32_t grouped_width() const noexcept { return grouped_width_; }
 
   // A scratch for one worker, cloned from the database's prototype
   // (hs_clone_scratch). Thread-safe; slow path.
@@ -145,6 +171,8 @@ class SignatureDatabase {
   uint32_t max_width_ = 0;
   HsDatabasePtr runs_db_;
   uint64_t run_widths_ = 0;
+  HsDatabasePtr grouped_db_;
+  uint32_t grouped_width_ = 0;
   std::string info_;
 };
 

@@ -258,6 +258,9 @@ struct ScannerCounters {
   // (database.hpp): a run rule inside a longer run is never a raw match, so
   // it is not counted in boundary_rejected.
   uint64_t runs_checked = 0;
+  // Windows around "digit, separator, digit" scanned with the grouped
+  // patterns' BLOCK database (database.hpp, is_grouped_pattern).
+  uint64_t grouped_windows = 0;
   uint64_t boundary_rejected = 0;
   uint64_t invalid = 0;        // the validator said no
   uint64_t no_context = 0;     // weak identifier without keyword or field name
@@ -415,6 +418,15 @@ class Scanner {
   void collect_run(size_t from, size_t to) noexcept;
   static int on_run_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                           void* ctx) noexcept;
+  // The grouped pass (database.hpp, is_grouped_pattern): records the grouped
+  // patterns' matches ending in win_(begin, end] as the stream would have
+  // reported them, from BLOCK scans of the merged windows of
+  // +-grouped_width() bytes around each "digit, separator, digit" seen from
+  // grouped_width() bytes before `begin` on. False on a scan error.
+  bool find_grouped(uint64_t win_base, size_t begin, size_t end) noexcept;
+  bool scan_grouped_window(size_t from, size_t to) noexcept;
+  static int on_grouped_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                              void* ctx) noexcept;
   void judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint64_t win_base, size_t vis_len,
              bool at_end) noexcept;
   void emit(const ScanContext& ctx, DetectionSink& sink, const Candidate& c, uint64_t win_base,
@@ -490,6 +502,10 @@ class Scanner {
   size_t run_buf_len_ = 0;
   size_t run_count_ = 0;
   uint64_t run_win_base_ = 0;
+  // The grouped window being scanned: its window offset, and the window
+  // offset a match must end after (the slice start) to be new.
+  size_t grouped_from_ = 0;
+  size_t grouped_new_after_ = 0;
   size_t match_count_ = 0;
   uint64_t match_base_ = 0;  // stream_base of the state being scanned
   bool match_overflow_ = false;
