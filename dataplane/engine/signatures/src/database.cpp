@@ -368,6 +368,7 @@ struct GroupedParser {
   std::string_view re;
   size_t i = 0;
   bool ok = true;
+  bool line_break = false;  // some string holds '\n' (the scanner's window delimiter)
 
   bool at(char c) const { return i < re.size() && re[i] == c; }
 
@@ -381,6 +382,12 @@ struct GroupedParser {
   // One byte or \d inside or outside a class: its class bits; sets `byte`
   // for a single byte (ranges need it).
   uint8_t escape_or_byte(int& byte) {
+    const uint8_t classes = escape_or_byte_class(byte);
+    line_break = line_break || byte == '\n';
+    return classes;
+  }
+
+  uint8_t escape_or_byte_class(int& byte) {
     byte = -1;
     if (re[i] != '\\') {
       byte = static_cast<uint8_t>(re[i++]);
@@ -418,6 +425,7 @@ struct GroupedParser {
         int hi = -1;
         escape_or_byte(hi);
         if (lo < 0 || hi < lo) return ok = false, 0;
+        line_break = line_break || (lo <= '\n' && '\n' <= hi);
         for (int c = lo; c <= hi; ++c) classes |= static_cast<uint8_t>(1u << byte_class(static_cast<uint8_t>(c)));
       }
     }
@@ -500,7 +508,7 @@ bool is_grouped_pattern(const SignaturePattern& pattern, uint32_t max_width) {
   if (!pattern.som || pattern.utf8 || pattern.caseless || max_width == 0 || max_width > kMaxGroupedWidth) return false;
   GroupedParser parser{pattern.regex};
   const Relation r = parser.alternation();
-  return parser.ok && parser.i == pattern.regex.size() && r[kNone] == (1u << kFound);
+  return parser.ok && !parser.line_break && parser.i == pattern.regex.size() && r[kNone] == (1u << kFound);
 }
 
 bool has_alnum_boundary(classify::ValidatorId v) noexcept {

@@ -236,25 +236,31 @@ inline uint64_t grouped_starts64(const uint8_t* p) noexcept {
 }  // namespace
 
 // A grouped pattern's match is reported for the slice its end falls in:
-// matches ending at or before the slice start were the previous slice's.
+// matches ending at or before the slice start were the previous slice's. No
+// match crosses the '\n' between windows (is_grouped_pattern).
 int Scanner::on_grouped_match(unsigned id, unsigned long long from, unsigned long long to, unsigned,
                               void* ctx) noexcept {
   auto* self = static_cast<Scanner*>(ctx);
-  if (self->grouped_from_ + to <= self->grouped_new_after_) return 0;
+  const auto first = self->grouped_at_.begin();
+  const auto k = static_cast<size_t>(
+      std::upper_bound(first, first + static_cast<std::ptrdiff_t>(self->grouped_count_), from) - first - 1);
+  const size_t shift = self->grouped_from_[k] - self->grouped_at_[k];  // buffer -> window offset (mod 2^64)
+  if (to + shift <= self->grouped_new_after_) return 0;
   if (self->match_count_ == self->matches_.size()) {
     self->match_overflow_ = true;
     return 0;
   }
-  const uint64_t at = self->run_win_base_ + self->grouped_from_;
+  const uint64_t at = self->run_win_base_ + shift;
   self->matches_[self->match_count_++] = RawMatch{id, at + from, at + to};
   return 0;
 }
 
-bool Scanner::scan_grouped_window(size_t from, size_t to) noexcept {
-  ++counters_.grouped_windows;
-  grouped_from_ = from;
-  return hs_scan(db_->grouped_hs(), reinterpret_cast<const char*>(win_ + from), static_cast<unsigned>(to - from), 0,
-                 scratch_.get(), &Scanner::on_grouped_match, this) == HS_SUCCESS;
+void Scanner::collect_grouped_window(size_t from, size_t to) noexcept {
+  grouped_at_[grouped_count_] = static_cast<uint32_t>(grouped_buf_len_);
+  grouped_from_[grouped_count_++] = static_cast<uint32_t>(from);
+  std::memcpy(grouped_buf_.data() + grouped_buf_len_, win_ + from, to - from);
+  grouped_buf_len_ += to - from;
+  grouped_buf_[grouped_buf_len_++] = '\n';
 }
 
 bool Scanner::find_grouped(uint64_t win_base, size_t begin, size_t end) noexcept {
@@ -265,6 +271,8 @@ bool Scanner::find_grouped(uint64_t win_base, size_t begin, size_t end) noexcept
   const size_t lo = match_base_ > win_base ? static_cast<size_t>(match_base_ - win_base) : 0;
   run_win_base_ = win_base;
   grouped_new_after_ = begin;
+  grouped_buf_len_ = 0;
+  grouped_count_ = 0;
   // A match ending after `begin` is at most w bytes long and holds a triple
   // starting after begin - w: look from there. The triple's last byte must
   // be visible (< end); its window reaches w bytes each way.
@@ -292,14 +300,19 @@ bool Scanner::find_grouped(uint64_t win_base, size_t begin, size_t end) noexcept
         open_to = std::max(open_to, to);
         continue;
       }
-      if (open && !scan_grouped_window(open_from, open_to)) return false;
+      if (open) collect_grouped_window(open_from, open_to);
       open = true;
       open_from = from;
       open_to = to;
     }
     at += std::min<size_t>(60, n);
   }
-  return !open || scan_grouped_window(open_from, open_to);
+  if (!open) return true;
+  collect_grouped_window(open_from, open_to);
+  counters_.grouped_windows += grouped_count_;
+  return hs_scan(db_->grouped_hs(), reinterpret_cast<const char*>(grouped_buf_.data()),
+                 static_cast<unsigned>(grouped_buf_len_), 0, scratch_.get(), &Scanner::on_grouped_match,
+                 this) == HS_SUCCESS;
 }
 
 tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_ptr<const SignatureDatabase> db,
@@ -358,6 +371,13 @@ tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_
   s->run_buf_.resize(run_bytes);
   s->run_from_.resize(run_bytes / 2);
   s->run_at_end_.resize(run_bytes);
+  // A slice's grouped windows: disjoint, within kMaxGroupedWidth bytes
+  // before the slice and 4 + kMaxGroupedWidth after a triple in it, each
+  // with its '\n'.
+  const size_t grouped_bytes = 2 * (kSliceBytes + 2 * kMaxGroupedWidth + 4) + 2;
+  s->grouped_buf_.resize(grouped_bytes);
+  s->grouped_at_.resize(grouped_bytes / 2);
+  s->grouped_from_.resize(grouped_bytes / 2);
   s->cands_.resize(detail::kMaxCandidates + kPendingSpans * 3);
   s->order_.resize(s->cands_.size());
   s->emitted_.resize(s->cands_.size());

@@ -73,7 +73,8 @@ bool is_run_pattern(const SignaturePattern& pattern, uint32_t width);
 inline constexpr uint32_t kMaxGroupedWidth = 48;
 
 // Whether a pattern is grouped: SOM, not UTF-8 or caseless, at most
-// kMaxGroupedWidth bytes, and every string it matches holds a digit, a
+// kMaxGroupedWidth bytes, no match holds a line break (the scanner joins
+// windows with one), and every string it matches holds a digit, a
 // separator (' ', '-', '.' or U+00B7 as C2 B7) and a digit in a row. Proved
 // on the regex text (a small parser of literals, \d, \xHH, classes, (?: | ),
 // ?, {n} and {n,m}; anything else is not grouped): identifiers written in

@@ -422,9 +422,10 @@ class Scanner {
   // patterns' matches ending in win_(begin, end] as the stream would have
   // reported them, from BLOCK scans of the merged windows of
   // +-grouped_width() bytes around each "digit, separator, digit" seen from
-  // grouped_width() bytes before `begin` on. False on a scan error.
+  // grouped_width() bytes before `begin` on, joined by '\n' into one scan.
+  // False on a scan error.
   bool find_grouped(uint64_t win_base, size_t begin, size_t end) noexcept;
-  bool scan_grouped_window(size_t from, size_t to) noexcept;
+  void collect_grouped_window(size_t from, size_t to) noexcept;
   static int on_grouped_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                               void* ctx) noexcept;
   void judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint64_t win_base, size_t vis_len,
@@ -502,9 +503,14 @@ class Scanner {
   size_t run_buf_len_ = 0;
   size_t run_count_ = 0;
   uint64_t run_win_base_ = 0;
-  // The grouped window being scanned: its window offset, and the window
-  // offset a match must end after (the slice start) to be new.
-  size_t grouped_from_ = 0;
+  // The grouped pass's buffer: a slice's windows joined by '\n'; for each
+  // window where it starts in the buffer and in win_; the window offset a
+  // match must end after (the slice start) to be new.
+  std::vector<uint8_t> grouped_buf_;
+  std::vector<uint32_t> grouped_at_;
+  std::vector<uint32_t> grouped_from_;
+  size_t grouped_buf_len_ = 0;
+  size_t grouped_count_ = 0;
   size_t grouped_new_after_ = 0;
   size_t match_count_ = 0;
   uint64_t match_base_ = 0;  // stream_base of the state being scanned
