@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <bitset>
+#include <optional>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -368,7 +370,7 @@ struct GroupedParser {
   std::string_view re;
   size_t i = 0;
   bool ok = true;
-  bool line_break = false;  // some string holds '\n' (the scanner's window delimiter)
+  std::bitset<256> bytes;  // every byte a matched string can hold
 
   bool at(char c) const { return i < re.size() && re[i] == c; }
 
@@ -383,7 +385,10 @@ struct GroupedParser {
   // for a single byte (ranges need it).
   uint8_t escape_or_byte(int& byte) {
     const uint8_t classes = escape_or_byte_class(byte);
-    line_break = line_break || byte == '\n';
+    if (byte >= 0) bytes.set(static_cast<size_t>(byte));
+    if (classes == (1u << kDigitByte) && byte < 0) {
+      for (char c = '0'; c <= '9'; ++c) bytes.set(static_cast<uint8_t>(c));
+    }
     return classes;
   }
 
@@ -425,7 +430,7 @@ struct GroupedParser {
         int hi = -1;
         escape_or_byte(hi);
         if (lo < 0 || hi < lo) return ok = false, 0;
-        line_break = line_break || (lo <= '\n' && '\n' <= hi);
+        for (int c = lo; c <= hi; ++c) bytes.set(static_cast<size_t>(c));
         for (int c = lo; c <= hi; ++c) classes |= static_cast<uint8_t>(1u << byte_class(static_cast<uint8_t>(c)));
       }
     }
@@ -504,11 +509,20 @@ struct GroupedParser {
 
 }  // namespace
 
-bool is_grouped_pattern(const SignaturePattern& pattern, uint32_t max_width) {
-  if (!pattern.som || pattern.utf8 || pattern.caseless || max_width == 0 || max_width > kMaxGroupedWidth) return false;
-  GroupedParser parser{pattern.regex};
+std::optional<std::bitset<256>> grouped_alphabet(const SignaturePattern& pattern, uint32_t max_width) {
+  if (!pattern.som || pattern.utf8 || pattern.caseless || max_width == 0 || max_width > kMaxGroupedWidth) {
+    return std::nullopt;
+  }
+  GroupedParser parser{pattern.regex, 0, true, {}};
   const Relation r = parser.alternation();
-  return parser.ok && !parser.line_break && parser.i == pattern.regex.size() && r[kNone] == (1u << kFound);
+  if (!parser.ok || parser.bytes.test('\n') || parser.i != pattern.regex.size() || r[kNone] != (1u << kFound)) {
+    return std::nullopt;
+  }
+  return parser.bytes;
+}
+
+bool is_grouped_pattern(const SignaturePattern& pattern, uint32_t max_width) {
+  return grouped_alphabet(pattern, max_width).has_value();
 }
 
 bool has_alnum_boundary(classify::ValidatorId v) noexcept {
@@ -602,7 +616,12 @@ SignatureDatabase::Result SignatureDatabase::finish(std::unique_ptr<SignatureDat
   for (const PatternMeta& p : self->patterns_) {
     self->max_width_ = std::max(self->max_width_, p.max_width);
     if (p.run_rule) self->run_widths_ |= uint64_t{1} << p.min_width;
-    if (p.grouped) self->grouped_width_ = std::max(self->grouped_width_, p.max_width);
+    if (!p.grouped) continue;
+    self->grouped_width_ = std::max(self->grouped_width_, p.max_width);
+    self->grouped_min_width_ =
+        self->grouped_min_width_ == 0 ? p.min_width : std::min(self->grouped_min_width_, p.min_width);
+    const auto bytes = grouped_alphabet(self->specs_[p.signature].patterns[p.pattern], p.max_width);
+    for (size_t c = 0; bytes && c < 256; ++c) self->grouped_bytes_[c] = self->grouped_bytes_[c] || bytes->test(c);
   }
   return std::shared_ptr<const SignatureDatabase>(std::move(self));
 }

@@ -294,8 +294,16 @@ bool Scanner::find_grouped(uint64_t win_base, size_t begin, size_t end) noexcept
     while (m != 0) {
       const size_t q = at + static_cast<size_t>(__builtin_ctzll(m));
       m &= m - 1;
-      const size_t from = std::max(lo, q > w ? q - w : 0);
-      const size_t to = std::min(end, q + w + 4);
+      // A match holding the triple lies in the run of bytes a grouped match
+      // can hold around it (at most w each way): the window; none fits in a
+      // run shorter than the shortest grouped pattern.
+      const size_t left = std::max(lo, q > w ? q - w : 0);
+      const size_t right = std::min(end, q + w + 4);
+      size_t from = q;
+      while (from > left && db_->in_grouped_alphabet(win_[from - 1])) --from;
+      size_t to = q + 3;
+      while (to < right && db_->in_grouped_alphabet(win_[to])) ++to;
+      if (to - from < db_->grouped_min_width()) continue;
       if (open && from <= open_to) {
         open_to = std::max(open_to, to);
         continue;

@@ -18,9 +18,12 @@
 //    able to hold a candidate to validate it) and cannot match empty.
 
 #include <cstddef>
+#include <array>
+#include <bitset>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -85,6 +88,9 @@ inline constexpr uint32_t kMaxGroupedWidth = 48;
 // the windows around it. Exact: every match holds such a separator, so it
 // lies whole in the window of one, with the same leftmost start.
 bool is_grouped_pattern(const SignaturePattern& pattern, uint32_t max_width);
+// The bytes a grouped pattern's matches can hold (from the same proof);
+// nullopt when the pattern is not grouped.
+std::optional<std::bitset<256>> grouped_alphabet(const SignaturePattern& pattern, uint32_t max_width);
 
 bool has_alnum_boundary(classify::ValidatorId v) noexcept;
 
@@ -148,6 +154,11 @@ class SignatureDatabase {
   // none. Their widest match, bytes.
   [[nodiscard]] const hs_database_t* grouped_hs() const noexcept { return grouped_db_.get(); }
   [[nodiscard]] uint32_t grouped_width() const noexcept { return grouped_width_; }
+  // The shortest grouped match, and whether a grouped match can hold a byte
+  // (the union of grouped_alphabet()): a window is the run of such bytes
+  // around the separator, skipped when shorter than the shortest match.
+  [[nodiscard]] uint32_t grouped_min_width() const noexcept { return grouped_min_width_; }
+  [[nodiscard]] bool in_grouped_alphabet(uint8_t c) const noexcept { return grouped_bytes_[c]; }
 
   // A scratch for one worker, cloned from the database's prototype
   // (hs_clone_scratch). Thread-safe; slow path.
@@ -174,6 +185,8 @@ class SignatureDatabase {
   uint64_t run_widths_ = 0;
   HsDatabasePtr grouped_db_;
   uint32_t grouped_width_ = 0;
+  uint32_t grouped_min_width_ = 0;
+  std::array<bool, 256> grouped_bytes_{};
   std::string info_;
 };
 
