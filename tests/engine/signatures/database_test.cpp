@@ -111,6 +111,63 @@ TEST(SignatureDatabase, RunRulesAreTheFixedAlnumOnlyPatterns) {
   EXPECT_TRUE(compile_block_database(specs));
 }
 
+// Grouped patterns (database.hpp): SOM patterns every match of which holds
+// a digit, a separator and a digit, proved on the regex text; the catalog's
+// identifiers written in groups and its coordinate pairs are, the rest of its
+// SOM patterns are not.
+TEST(SignatureDatabase, GroupedPatternsAreProvedToHoldASeparatorBetweenDigits) {
+  const auto pat = [](std::string regex, bool som = true) {
+    SignaturePattern p;
+    p.regex = std::move(regex);
+    p.som = som;
+    return p;
+  };
+  EXPECT_TRUE(is_grouped_pattern(pat(R"(1[3-9]\d[ \-]\d{4}[ \-]?\d{4})"), 13));
+  EXPECT_TRUE(is_grouped_pattern(pat(R"(62\d{2}(?:\xC2\xB7\d{4}|\d{4}[ .])\d{4})"), 14));
+  EXPECT_TRUE(is_grouped_pattern(pat(R"(\d(?:\.|-)\d)"), 3));
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(1[3-9]\d[ \-]?\d{4}[ \-]?\d{4})"), 13));  // "13812345678" too
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d{3}[ \-]\d{4})", false), 8));          // no SOM: stays fixed
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d[a ]\d)"), 3));                        // "1a2" has no separator
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d\xC2\d)"), 3));                        // half a middle dot
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d[ \n]?[ ]\d)"), 4));                   // may hold a line break
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d\s\d)"), 3));                          // \s: not read
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d.\d)"), 3));                           // any byte
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d[^a] \d)"), 4));                       // negated class
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d \d{1,})"), 40));                      // unbounded
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d{20} \d{30})"), 51));                  // wider than kMaxGroupedWidth
+
+  const auto specs = test::read_catalog(test::builtin_catalog_path());
+  auto db = SignatureDatabase::compile(specs);
+  ASSERT_TRUE(db) << db.error();
+  ASSERT_NE((*db)->grouped_hs(), nullptr);
+  size_t grouped = 0;
+  for (const PatternMeta& p : (*db)->patterns()) {
+    const std::string& name = specs[p.signature].name;
+    const std::string& regex = specs[p.signature].patterns[p.pattern].regex;
+    if (!p.grouped) continue;
+    ++grouped;
+    EXPECT_TRUE(p.som) << name;
+    EXPECT_FALSE(p.run_rule) << name;
+    EXPECT_LE(p.max_width, (*db)->grouped_width()) << name;
+    EXPECT_GE(p.min_width, (*db)->grouped_min_width()) << name;
+    EXPECT_TRUE(name == "cn_resident_id" || name == "cn_mobile" || name == "bank_card" || name == "geo_coordinates")
+        << name << " " << regex;
+  }
+  // resident ID 6-8-4, mobile 3-4-4 bare and after +86, five card
+  // groupings, and the two coordinate pairs ("31.2304, 121.4737" holds
+  // "1.2"); the JSON lat/lon pattern is wider than kMaxGroupedWidth.
+  EXPECT_EQ(grouped, 10u);
+  EXPECT_TRUE((*db)->in_grouped_alphabet('7'));
+  EXPECT_TRUE((*db)->in_grouped_alphabet('.'));
+  EXPECT_TRUE((*db)->in_grouped_alphabet(0xB7));
+  EXPECT_FALSE((*db)->in_grouped_alphabet('"'));
+  EXPECT_FALSE((*db)->in_grouped_alphabet('\n'));
+  // Without run rules every pattern stays in the stream (the old scanner).
+  auto all_stream = SignatureDatabase::compile(specs, nullptr, false);
+  ASSERT_TRUE(all_stream) << all_stream.error();
+  EXPECT_EQ((*all_stream)->grouped_hs(), nullptr);
+}
+
 TEST(SignatureDatabase, SerializeDeserializeRoundTrip) {
   const auto specs = test::read_catalog(test::builtin_catalog_path());
   auto db = SignatureDatabase::compile(specs);
@@ -127,9 +184,13 @@ TEST(SignatureDatabase, SerializeDeserializeRoundTrip) {
     EXPECT_EQ((*back)->patterns()[i].min_width, (*db)->patterns()[i].min_width);
     EXPECT_EQ((*back)->patterns()[i].max_width, (*db)->patterns()[i].max_width);
     EXPECT_EQ((*back)->patterns()[i].run_rule, (*db)->patterns()[i].run_rule);
+    EXPECT_EQ((*back)->patterns()[i].grouped, (*db)->patterns()[i].grouped);
   }
   EXPECT_NE((*back)->runs_hs(), nullptr);
   EXPECT_EQ((*back)->run_widths(), (*db)->run_widths());
+  EXPECT_NE((*back)->grouped_hs(), nullptr);
+  EXPECT_EQ((*back)->grouped_width(), (*db)->grouped_width());
+  EXPECT_EQ((*back)->grouped_min_width(), (*db)->grouped_min_width());
   // Serializing again gives the same bytes.
   EXPECT_EQ((*back)->serialize(), bytes);
   auto scratch = (*back)->clone_scratch();
