@@ -506,6 +506,27 @@ TEST_F(ScannerTest, JsonKeyAndFormKeyBind) {
   EXPECT_EQ(run(*sc, "a=1&id_number=" + legacy + "&b=2", form).count("cn_resident_id_legacy"), 1u);
 }
 
+// The JSON tracker visits only structural bytes; escaped quotes and
+// backslashes inside strings (at every offset of its 64-byte steps, across
+// every chunk cut) must not turn a value into a key or a key into a value.
+TEST_F(ScannerTest, JsonEscapesDoNotShiftFieldNames) {
+  auto sc = make();
+  const std::string legacy = "110105491231002";  // needs its field's name
+  for (size_t pad = 0; pad < 70; ++pad) {
+    const std::string body = R"({"note":")" + std::string(pad, 'a') + R"(say \"hi\", {a:[b]} \\ \n","idNumber":")" +
+                             legacy + R"(","remark":"x\\\"idNumber\":\"","memo":")" + legacy + "\"}";
+    Collect whole = run(*sc, body, json());
+    ASSERT_EQ(whole.count("cn_resident_id_legacy"), 1u) << "pad " << pad << ": " << whole.summary();
+    EXPECT_EQ(whole.recs[0].offset, body.find(legacy)) << "pad " << pad;
+    if (pad % 7 != 0) continue;
+    for (size_t cut = 1; cut < body.size(); ++cut) {
+      Collect c = run(*sc, body, json(), {cut});
+      ASSERT_EQ(c.count("cn_resident_id_legacy"), 1u) << "pad " << pad << " cut " << cut << ": " << c.summary();
+      EXPECT_EQ(c.recs[0].offset, body.find(legacy)) << "pad " << pad << " cut " << cut;
+    }
+  }
+}
+
 TEST_F(ScannerTest, JsonEscapesUrlEncodingAndFullWidth) {
   auto sc = make();
   // JSON \u escapes, including an escaped full-width digit (U+FF11).
