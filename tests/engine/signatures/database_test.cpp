@@ -126,15 +126,15 @@ TEST(SignatureDatabase, GroupedPatternsAreProvedToHoldASeparatorBetweenDigits) {
   EXPECT_TRUE(is_grouped_pattern(pat(R"(62\d{2}(?:\xC2\xB7\d{4}|\d{4}[ .])\d{4})"), 14));
   EXPECT_TRUE(is_grouped_pattern(pat(R"(\d(?:\.|-)\d)"), 3));
   EXPECT_FALSE(is_grouped_pattern(pat(R"(1[3-9]\d[ \-]?\d{4}[ \-]?\d{4})"), 13));  // "13812345678" too
-  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d{3}[ \-]\d{4})", false), 8));          // no SOM: stays fixed
-  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d[a ]\d)"), 3));                        // "1a2" has no separator
-  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d\xC2\d)"), 3));                        // half a middle dot
-  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d[ \n]?[ ]\d)"), 4));                   // may hold a line break
-  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d\s\d)"), 3));                          // \s: not read
-  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d.\d)"), 3));                           // any byte
-  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d[^a] \d)"), 4));                       // negated class
-  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d \d{1,})"), 40));                      // unbounded
-  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d{20} \d{30})"), 51));                  // wider than kMaxGroupedWidth
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d{3}[ \-]\d{4})", false), 8));           // no SOM: stays fixed
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d[a ]\d)"), 3));                         // "1a2" has no separator
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d\xC2\d)"), 3));                         // half a middle dot
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d[ \n]?[ ]\d)"), 4));                    // may hold a line break
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d\s\d)"), 3));                           // \s: not read
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d.\d)"), 3));                            // any byte
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d[^a] \d)"), 4));                        // negated class
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d \d{1,})"), 40));                       // unbounded
+  EXPECT_FALSE(is_grouped_pattern(pat(R"(\d{20} \d{30})"), 51));  // wider than kMaxGroupedWidth
 
   const auto specs = test::read_catalog(test::builtin_catalog_path());
   auto db = SignatureDatabase::compile(specs);
@@ -150,7 +150,8 @@ TEST(SignatureDatabase, GroupedPatternsAreProvedToHoldASeparatorBetweenDigits) {
     EXPECT_FALSE(p.run_rule) << name;
     EXPECT_LE(p.max_width, (*db)->grouped_width()) << name;
     EXPECT_GE(p.min_width, (*db)->grouped_min_width()) << name;
-    EXPECT_TRUE(name == "cn_resident_id" || name == "cn_mobile" || name == "bank_card" || name == "geo_coordinates")
+    EXPECT_TRUE(name == "cn_resident_id" || name == "cn_mobile" || name == "bank_card" ||
+                name == "geo_coordinates")
         << name << " " << regex;
   }
   // resident ID 6-8-4, mobile 3-4-4 bare and after +86, five card

@@ -206,9 +206,10 @@ TEST_F(ScannerTest, RunRulesAndGroupedWindowsDetectWhatTheStreamDetected) {
     }
     return out + d.substr(at);
   };
-  static constexpr std::string_view kKeys[] = {"id_card", "mobile", "card_no", "imei", "order_id", "ts", "tel",
-                                               "台胞证", "passport", "uscc", "note", "price"};
-  static constexpr std::string_view kGlue[] = {" ", "-", ".", ",", "\":\"", "\",\"", "x", "A", "\n", "·", "86 ", "+86 "};
+  static constexpr std::string_view kKeys[] = {"id_card", "mobile", "card_no",  "imei", "order_id", "ts",
+                                               "tel",     "台胞证", "passport", "uscc", "note",     "price"};
+  static constexpr std::string_view kGlue[] = {" ", "-", ".",  ",", "\":\"", "\",\"",
+                                               "x", "A", "\n", "·", "86 ",   "+86 "};
   size_t detections = 0;
   for (int iter = 0; iter < 300; ++iter) {
     std::string body = "{";
@@ -217,22 +218,38 @@ TEST_F(ScannerTest, RunRulesAndGroupedWindowsDetectWhatTheStreamDetected) {
       body += "\"";
       body += kKeys[next(std::size(kKeys))];
       body += "\":\"";
-      const std::string id =
-          make_id("110105", "19" + digits(2) + "0" + std::to_string(1 + next(9)) + "1" + digits(1), digits(3));
+      const std::string id = make_id(
+          "110105", "19" + digits(2) + "0" + std::to_string(1 + next(9)) + "1" + digits(1), digits(3));
       switch (next(14)) {
-        case 0: body += id; break;
+        case 0:
+          body += id;
+          break;
         case 1: body += "13" + digits(9); break;
         case 2: body += with_luhn("62" + digits(13 + next(3))); break;
         case 3: body += with_luhn(digits(14)); break;
         case 4: body += "E" + std::string(1, static_cast<char>('A' + next(8))) + digits(7); break;
         case 5: body += digits(30 + next(90)); break;  // longer than any run rule: walk-back limit
-        case 6: body += grouped(id, {6, 8}); break;
-        case 7: body += grouped("13" + digits(9), {3, 4}); break;
-        case 8: body += grouped(with_luhn("62" + digits(13 + next(3))), {4, 4, 4, 4}); break;
-        case 9: body += grouped(with_luhn("9" + digits(14)), {4, 4, 4, 4}); break;
-        case 10: body += digits(1 + next(4)) + "." + digits(2); break;  // a price
-        case 11: body += "20" + digits(2) + "-1" + digits(1) + "-0" + digits(1) + " 1" + digits(1) + ":00"; break;
-        case 12: body += grouped(digits(8 + next(16)), {3, 4, 4, 4, 4}); break;
+        case 6:
+          body += grouped(id, {6, 8});
+          break;
+        case 7:
+          body += grouped("13" + digits(9), {3, 4});
+          break;
+        case 8:
+          body += grouped(with_luhn("62" + digits(13 + next(3))), {4, 4, 4, 4});
+          break;
+        case 9:
+          body += grouped(with_luhn("9" + digits(14)), {4, 4, 4, 4});
+          break;
+        case 10:
+          body += digits(1 + next(4)) + "." + digits(2);
+          break;  // a price
+        case 11:
+          body += "20" + digits(2) + "-1" + digits(1) + "-0" + digits(1) + " 1" + digits(1) + ":00";
+          break;
+        case 12:
+          body += grouped(digits(8 + next(16)), {3, 4, 4, 4, 4});
+          break;
         default: body += digits(5 + next(18)); break;
       }
       body += kGlue[next(std::size(kGlue))];
@@ -259,7 +276,9 @@ TEST_F(ScannerTest, RunRulesAndGroupedWindowsDetectWhatTheStreamDetected) {
   EXPECT_GT(detections, 300u);  // the bodies do carry identifiers
   EXPECT_GT(runs->counters().runs_checked, 0u);
   EXPECT_GT(runs->counters().grouped_windows, 0u);
-  const auto hits = [&](const Scanner& sc, std::string_view name) { return sc.signature_counters()[sig_index(name)]; };
+  const auto hits = [&](const Scanner& sc, std::string_view name) {
+    return sc.signature_counters()[sig_index(name)];
+  };
   for (std::string_view name : {"cn_resident_id", "cn_mobile", "bank_card"}) {
     EXPECT_EQ(hits(**plain, name).confirmed, hits(*runs, name).confirmed) << name;
     EXPECT_GT(hits(*runs, name).confirmed, 0u) << name;
@@ -275,12 +294,16 @@ TEST_F(ScannerTest, RunRulesAndGroupedWindowsDetectWhatTheStreamDetected) {
 TEST_F(ScannerTest, GroupedIdentifiersAcrossSegmentAndSliceEdges) {
   auto sc = make();
   const std::string card = with_luhn("621700000000123456");
-  const std::string forms[] = {"110105 19491231 002X", "110105-19491231-002X", "110105.19491231002X",
-                               "110105·19491231·002X", "139 1234 5678",        "139-1234-5678",
-                               "+86 139 1234 5678",    "0086·139·1234·5678",    card.substr(0, 4) + " " +
-                                                                                 card.substr(4, 4) + " " +
-                                                                                 card.substr(8, 4) + " " +
-                                                                                 card.substr(12)};
+  const std::string forms[] = {
+      "110105 19491231 002X",
+      "110105-19491231-002X",
+      "110105.19491231002X",
+      "110105·19491231·002X",
+      "139 1234 5678",
+      "139-1234-5678",
+      "+86 139 1234 5678",
+      "0086·139·1234·5678",
+      card.substr(0, 4) + " " + card.substr(4, 4) + " " + card.substr(8, 4) + " " + card.substr(12)};
   for (const std::string& form : forms) {
     const std::string body = "{\"memo\":\"price 12.50, 2026-12-03 10:00\",\"v\":\"" + form + "\"}";
     for (size_t cut = 0; cut <= body.size(); ++cut) {
@@ -513,15 +536,17 @@ TEST_F(ScannerTest, JsonEscapesDoNotShiftFieldNames) {
   auto sc = make();
   const std::string legacy = "110105491231002";  // needs its field's name
   for (size_t pad = 0; pad < 70; ++pad) {
-    const std::string body = R"({"note":")" + std::string(pad, 'a') + R"(say \"hi\", {a:[b]} \\ \n","idNumber":")" +
-                             legacy + R"(","remark":"x\\\"idNumber\":\"","memo":")" + legacy + "\"}";
+    const std::string body = R"({"note":")" + std::string(pad, 'a') +
+                             R"(say \"hi\", {a:[b]} \\ \n","idNumber":")" + legacy +
+                             R"(","remark":"x\\\"idNumber\":\"","memo":")" + legacy + "\"}";
     Collect whole = run(*sc, body, json());
     ASSERT_EQ(whole.count("cn_resident_id_legacy"), 1u) << "pad " << pad << ": " << whole.summary();
     EXPECT_EQ(whole.recs[0].offset, body.find(legacy)) << "pad " << pad;
     if (pad % 7 != 0) continue;
     for (size_t cut = 1; cut < body.size(); ++cut) {
       Collect c = run(*sc, body, json(), {cut});
-      ASSERT_EQ(c.count("cn_resident_id_legacy"), 1u) << "pad " << pad << " cut " << cut << ": " << c.summary();
+      ASSERT_EQ(c.count("cn_resident_id_legacy"), 1u)
+          << "pad " << pad << " cut " << cut << ": " << c.summary();
       EXPECT_EQ(c.recs[0].offset, body.find(legacy)) << "pad " << pad << " cut " << cut;
     }
   }

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <bitset>
-#include <optional>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 namespace ftz::engine::sig {
 namespace {
@@ -168,11 +168,12 @@ tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs, bo
       }
       const bool run = run_rules && bounded && is_run_pattern(p, min_w);
       const bool grouped = run_rules && !run && is_grouped_pattern(p, max_w);
-      f.meta.push_back(
-          PatternMeta{static_cast<uint32_t>(si), static_cast<uint16_t>(pi), p.som, min_w, max_w, run, grouped});
+      f.meta.push_back(PatternMeta{static_cast<uint32_t>(si), static_cast<uint16_t>(pi), p.som, min_w, max_w,
+                                   run, grouped});
     }
   }
-  if (std::all_of(f.meta.begin(), f.meta.end(), [](const PatternMeta& m) { return m.run_rule || m.grouped; })) {
+  if (std::all_of(f.meta.begin(), f.meta.end(),
+                  [](const PatternMeta& m) { return m.run_rule || m.grouped; })) {
     for (PatternMeta& m : f.meta) m.run_rule = m.grouped = false;
   }
   f.run_regex.reserve(f.meta.size());
@@ -201,13 +202,15 @@ tl::expected<Flat, std::string> flatten(std::span<const SignatureSpec> specs, bo
 tl::expected<HsDatabasePtr, std::string> compile_flat(std::span<const SignatureSpec> specs, const Flat& f,
                                                       unsigned mode, const hs_platform_info_t* platform,
                                                       Section section = Section::kStream) {
-  const auto& exprs = section == Section::kRuns ? f.run_exprs
+  const auto& exprs = section == Section::kRuns      ? f.run_exprs
                       : section == Section::kGrouped ? f.grouped_exprs
                                                      : f.exprs;
-  const auto& flags = section == Section::kRuns ? f.run_flags
+  const auto& flags = section == Section::kRuns      ? f.run_flags
                       : section == Section::kGrouped ? f.grouped_flags
                                                      : f.flags;
-  const auto& ids = section == Section::kRuns ? f.run_ids : section == Section::kGrouped ? f.grouped_ids : f.ids;
+  const auto& ids = section == Section::kRuns      ? f.run_ids
+                    : section == Section::kGrouped ? f.grouped_ids
+                                                   : f.ids;
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
   const hs_error_t rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
@@ -328,11 +331,16 @@ ByteClass byte_class(uint8_t c) {
 uint8_t step(uint8_t s, ByteClass c) {
   if (s == kFound) return kFound;
   switch (c) {
-    case kDigitByte: return s == kDigitSep ? kFound : kDigit;
-    case kSepByte: return s == kDigit ? kDigitSep : kNone;
-    case kC2Byte: return s == kDigit ? kDigitC2 : kNone;
-    case kB7Byte: return s == kDigitC2 ? kDigitSep : kNone;
-    default: return kNone;
+    case kDigitByte:
+      return s == kDigitSep ? kFound : kDigit;
+    case kSepByte:
+      return s == kDigit ? kDigitSep : kNone;
+    case kC2Byte:
+      return s == kDigit ? kDigitC2 : kNone;
+    case kB7Byte:
+      return s == kDigitC2 ? kDigitSep : kNone;
+    default:
+      return kNone;
   }
 }
 
@@ -431,7 +439,8 @@ struct GroupedParser {
         escape_or_byte(hi);
         if (lo < 0 || hi < lo) return ok = false, 0;
         for (int c = lo; c <= hi; ++c) bytes.set(static_cast<size_t>(c));
-        for (int c = lo; c <= hi; ++c) classes |= static_cast<uint8_t>(1u << byte_class(static_cast<uint8_t>(c)));
+        for (int c = lo; c <= hi; ++c)
+          classes |= static_cast<uint8_t>(1u << byte_class(static_cast<uint8_t>(c)));
       }
     }
     if (!at(']')) return ok = false, 0;
@@ -460,7 +469,8 @@ struct GroupedParser {
   size_t number() {
     size_t n = 0;
     const size_t start = i;
-    while (i < re.size() && re[i] >= '0' && re[i] <= '9' && n < 1000) n = n * 10 + static_cast<size_t>(re[i++] - '0');
+    while (i < re.size() && re[i] >= '0' && re[i] <= '9' && n < 1000)
+      n = n * 10 + static_cast<size_t>(re[i++] - '0');
     if (i == start || n >= 1000) ok = false;
     return n;
   }
@@ -515,7 +525,8 @@ std::optional<std::bitset<256>> grouped_alphabet(const SignaturePattern& pattern
   }
   GroupedParser parser{pattern.regex, 0, true, {}};
   const Relation r = parser.alternation();
-  if (!parser.ok || parser.bytes.test('\n') || parser.i != pattern.regex.size() || r[kNone] != (1u << kFound)) {
+  if (!parser.ok || parser.bytes.test('\n') || parser.i != pattern.regex.size() ||
+      r[kNone] != (1u << kFound)) {
     return std::nullopt;
   }
   return parser.bytes;
@@ -621,7 +632,8 @@ SignatureDatabase::Result SignatureDatabase::finish(std::unique_ptr<SignatureDat
     self->grouped_min_width_ =
         self->grouped_min_width_ == 0 ? p.min_width : std::min(self->grouped_min_width_, p.min_width);
     const auto bytes = grouped_alphabet(self->specs_[p.signature].patterns[p.pattern], p.max_width);
-    for (size_t c = 0; bytes && c < 256; ++c) self->grouped_bytes_[c] = self->grouped_bytes_[c] || bytes->test(c);
+    for (size_t c = 0; bytes && c < 256; ++c)
+      self->grouped_bytes_[c] = self->grouped_bytes_[c] || bytes->test(c);
   }
   return std::shared_ptr<const SignatureDatabase>(std::move(self));
 }
@@ -654,7 +666,8 @@ std::vector<uint8_t> SignatureDatabase::serialize() const {
     if (block_db != nullptr && hs_serialize_database(block_db, &bytes, &length) != HS_SUCCESS) return {};
     put32(out, static_cast<uint32_t>(length));
     if (length > 0) {
-      out.insert(out.end(), reinterpret_cast<const uint8_t*>(bytes), reinterpret_cast<const uint8_t*>(bytes) + length);
+      out.insert(out.end(), reinterpret_cast<const uint8_t*>(bytes),
+                 reinterpret_cast<const uint8_t*>(bytes) + length);
       std::free(bytes);
     }
   }
@@ -703,8 +716,9 @@ SignatureDatabase::Result SignatureDatabase::deserialize(std::span<const uint8_t
     m.run_rule = p[7] == kPlacedRunRule;
     m.grouped = p[7] == kPlacedGrouped;
     if (m.signature >= specs.size() || m.pattern >= specs[m.signature].patterns.size() ||
-        m.som != specs[m.signature].patterns[m.pattern].som || m.min_width == 0 || m.max_width < m.min_width ||
-        m.max_width > kMaxPatternWidth || (!m.som && m.min_width != m.max_width) || p[7] > kPlacedGrouped ||
+        m.som != specs[m.signature].patterns[m.pattern].som || m.min_width == 0 ||
+        m.max_width < m.min_width || m.max_width > kMaxPatternWidth ||
+        (!m.som && m.min_width != m.max_width) || p[7] > kPlacedGrouped ||
         (m.run_rule && !is_run_pattern(specs[m.signature].patterns[m.pattern], m.min_width)) ||
         (m.grouped && !is_grouped_pattern(specs[m.signature].patterns[m.pattern], m.max_width))) {
       return tl::unexpected(what + "pattern table entry " + std::to_string(i) + " does not fit the catalog");
@@ -755,7 +769,8 @@ SignatureDatabase::Result SignatureDatabase::deserialize(std::span<const uint8_t
   }
   if (grouped_len != 0) {
     hs_database_t* grouped = nullptr;
-    if (const hs_error_t rc = hs_deserialize_database(reinterpret_cast<const char*>(grouped_p), grouped_len, &grouped);
+    if (const hs_error_t rc =
+            hs_deserialize_database(reinterpret_cast<const char*>(grouped_p), grouped_len, &grouped);
         rc != HS_SUCCESS) {
       return tl::unexpected(what + "Hyperscan rejected the grouped patterns: " + hs_error_text(rc));
     }

@@ -23,10 +23,10 @@
 //    check, IMEI...) unless it also names the candidate's own type. Strong
 //    identifiers (check character + semantic checks) are never vetoed: a field
 //    name is the exporter's to choose.
+#include <emmintrin.h>
+
 #include <algorithm>
 #include <cstring>
-
-#include <emmintrin.h>
 
 #include "ftz/engine/classify/masking.hpp"
 #include "judge.hpp"
@@ -339,10 +339,11 @@ inline uint64_t json_structural64(const uint8_t* p) noexcept {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
     const __m128i d = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8(0x7B));
     const __m128i brackets = _mm_cmpeq_epi8(_mm_subs_epu8(d, _mm_set1_epi8(2)), _mm_setzero_si128());
-    const __m128i punct = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                                    _mm_cmpeq_epi8(v, _mm_set1_epi8(':'))),
-                                       _mm_cmpeq_epi8(v, _mm_set1_epi8(',')));
-    m |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_or_si128(brackets, punct)))) << (16 * k);
+    const __m128i punct = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8(':'))),
+        _mm_cmpeq_epi8(v, _mm_set1_epi8(',')));
+    m |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_or_si128(brackets, punct))))
+         << (16 * k);
   }
   return m;
 }
@@ -373,80 +374,80 @@ void Scanner::json_advance(ScanState& st, uint64_t win_base, size_t begin, size_
       f &= static_cast<uint8_t>(~kJsonEscape);  // the escaped byte was not structural
     }
     for (; m != 0; m &= m - 1) {
-    const size_t i = base + static_cast<size_t>(__builtin_ctzll(m));
-    const uint8_t c = win_[i];
-    const uint64_t at = win_base + i;
-    if ((f & kJsonInString) != 0) {
-      if ((f & kJsonEscape) != 0 && escaped < i) f &= static_cast<uint8_t>(~kJsonEscape);
-      if ((f & kJsonEscape) != 0) {
-        f &= static_cast<uint8_t>(~kJsonEscape);
-      } else if (c == '\\') {
-        f |= kJsonEscape;
-        escaped = i + 1;
-      } else if (c == '"') {
-        f &= static_cast<uint8_t>(~kJsonInString);
-        if ((f & kJsonKey) != 0) {
-          f &= static_cast<uint8_t>(~kJsonKey);
-          const uint64_t len = at - st.field.ref;
-          if (st.field.ref >= win_base && len > 0 && len <= kMaxKey) {
-            st.field.len = static_cast<uint8_t>(len);
-            st.field.flags = 0;
-          } else {
-            st.field = FieldName{};
+      const size_t i = base + static_cast<size_t>(__builtin_ctzll(m));
+      const uint8_t c = win_[i];
+      const uint64_t at = win_base + i;
+      if ((f & kJsonInString) != 0) {
+        if ((f & kJsonEscape) != 0 && escaped < i) f &= static_cast<uint8_t>(~kJsonEscape);
+        if ((f & kJsonEscape) != 0) {
+          f &= static_cast<uint8_t>(~kJsonEscape);
+        } else if (c == '\\') {
+          f |= kJsonEscape;
+          escaped = i + 1;
+        } else if (c == '"') {
+          f &= static_cast<uint8_t>(~kJsonInString);
+          if ((f & kJsonKey) != 0) {
+            f &= static_cast<uint8_t>(~kJsonKey);
+            const uint64_t len = at - st.field.ref;
+            if (st.field.ref >= win_base && len > 0 && len <= kMaxKey) {
+              st.field.len = static_cast<uint8_t>(len);
+              st.field.flags = 0;
+            } else {
+              st.field = FieldName{};
+            }
           }
         }
+        continue;
       }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        f |= kJsonInString;
-        if ((f & kJsonExpectKey) != 0 && !in_array()) {
-          f = static_cast<uint8_t>((f | kJsonKey) & ~kJsonExpectKey);
-          st.field = FieldName{};
-          st.field.ref = at + 1;
-          push_mark(at + 1, FieldName{}, 0, 0);
-        }
-        break;
-      case ':':
-        push_mark(at + 1, st.field, 0, 0);
-        break;
-      case ',':
-        if (in_array()) {
-          st.field = st.json_array_field;
-        } else {
-          f |= kJsonExpectKey;
-          st.field = FieldName{};
-        }
-        push_mark(at + 1, st.field, 0, 0);
-        break;
-      case '{':
-      case '[':
-        if (st.json_depth < UINT8_MAX) ++st.json_depth;
-        if (st.json_depth <= kMaxJsonArrayDepth) {
-          const uint32_t bit = uint32_t{1} << (st.json_depth - 1);
-          st.json_arrays = c == '[' ? (st.json_arrays | bit) : (st.json_arrays & ~bit);
-        }
-        if (c == '[') {
-          st.json_array_field = st.field;  // elements belong to the array's key
+      switch (c) {
+        case '"':
+          f |= kJsonInString;
+          if ((f & kJsonExpectKey) != 0 && !in_array()) {
+            f = static_cast<uint8_t>((f | kJsonKey) & ~kJsonExpectKey);
+            st.field = FieldName{};
+            st.field.ref = at + 1;
+            push_mark(at + 1, FieldName{}, 0, 0);
+          }
+          break;
+        case ':':
+          push_mark(at + 1, st.field, 0, 0);
+          break;
+        case ',':
+          if (in_array()) {
+            st.field = st.json_array_field;
+          } else {
+            f |= kJsonExpectKey;
+            st.field = FieldName{};
+          }
+          push_mark(at + 1, st.field, 0, 0);
+          break;
+        case '{':
+        case '[':
+          if (st.json_depth < UINT8_MAX) ++st.json_depth;
+          if (st.json_depth <= kMaxJsonArrayDepth) {
+            const uint32_t bit = uint32_t{1} << (st.json_depth - 1);
+            st.json_arrays = c == '[' ? (st.json_arrays | bit) : (st.json_arrays & ~bit);
+          }
+          if (c == '[') {
+            st.json_array_field = st.field;  // elements belong to the array's key
+            f &= static_cast<uint8_t>(~kJsonExpectKey);
+          } else {
+            f |= kJsonExpectKey;
+            st.field = FieldName{};
+          }
+          push_mark(at + 1, st.field, 0, 0);
+          break;
+        case '}':
+        case ']':
+          if (st.json_depth > 0) --st.json_depth;
+          if (c == ']') st.json_array_field = FieldName{};  // an outer array's key is not kept
+          st.field = in_array() ? st.json_array_field : FieldName{};
           f &= static_cast<uint8_t>(~kJsonExpectKey);
-        } else {
-          f |= kJsonExpectKey;
-          st.field = FieldName{};
-        }
-        push_mark(at + 1, st.field, 0, 0);
-        break;
-      case '}':
-      case ']':
-        if (st.json_depth > 0) --st.json_depth;
-        if (c == ']') st.json_array_field = FieldName{};  // an outer array's key is not kept
-        st.field = in_array() ? st.json_array_field : FieldName{};
-        f &= static_cast<uint8_t>(~kJsonExpectKey);
-        push_mark(at + 1, st.field, 0, 0);
-        break;
-      default:
-        break;
-    }
+          push_mark(at + 1, st.field, 0, 0);
+          break;
+        default:
+          break;
+      }
     }
   }
   // An escape whose byte came before the end is spent; one at the last

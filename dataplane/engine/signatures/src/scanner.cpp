@@ -219,10 +219,12 @@ inline uint64_t grouped_starts64(const uint8_t* p) noexcept {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
     const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
     const __m128i is_digit = _mm_cmpeq_epi8(_mm_subs_epu8(d, _mm_set1_epi8(9)), _mm_setzero_si128());
-    const __m128i is_sep = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
-                                                     _mm_cmpeq_epi8(v, _mm_set1_epi8('-'))),
-                                        _mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
-    const auto bits = [](__m128i m) { return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(m))); };
+    const __m128i is_sep = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('-'))),
+        _mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
+    const auto bits = [](__m128i m) {
+      return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(m)));
+    };
     digit |= bits(is_digit) << (16 * k);
     sep |= bits(is_sep) << (16 * k);
     c2 |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(0xC2)))) << (16 * k);

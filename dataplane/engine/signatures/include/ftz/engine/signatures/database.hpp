@@ -1,6 +1,8 @@
 #pragma once
-// SignatureDatabase: every pattern of a signature catalog compiled into ONE
-// Hyperscan STREAMING database, with the catalog metadata kept alongside.
+// SignatureDatabase: the patterns of a signature catalog compiled into ONE
+// Hyperscan STREAMING database, except run rules and grouped patterns (each
+// in a small BLOCK database the scanner runs over runs and windows, below),
+// with the catalog metadata kept alongside.
 // Compile (control plane), serialize (bundle), deserialize (data plane) are
 // separate steps. Immutable once built; shared by all workers of a
 // PolicyGeneration. Slow path only: these functions allocate.
@@ -17,18 +19,17 @@
 //  - every pattern has a bounded width <= kMaxPatternWidth (the scanner must be
 //    able to hold a candidate to validate it) and cannot match empty.
 
-#include <cstddef>
 #include <array>
 #include <bitset>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "ftz/engine/classify/validators.hpp"
 #include "ftz/engine/policy_spec.hpp"
