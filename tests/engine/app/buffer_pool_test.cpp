@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "ftz/engine/app/anomaly.hpp"
+#include "ftz/engine/reasons.hpp"  // AppAnomaly
 #include "ftz/engine/app/buffer_pool.hpp"
 
 namespace ftz::engine::app {
@@ -63,11 +63,11 @@ TEST(BufferPool, EmptyPool) {
 }
 
 TEST(AppAnomaly, NamesComeFromTheRegistry) {
-  EXPECT_EQ(app_anomaly_name(AppAnomaly::kTlsBadSni), "tls_bad_sni");
-  EXPECT_EQ(app_anomaly_name(AppAnomaly::kDnsGap), "dns_gap");
-  EXPECT_EQ(app_anomaly_name(static_cast<AppAnomaly>(kAppAnomalyCount)), "unknown");
+  EXPECT_EQ(reason_key(AppAnomaly::kTlsBadSni), "tls_bad_sni");
+  EXPECT_EQ(reason_key(AppAnomaly::kDnsGap), "dns_gap");
+  EXPECT_EQ(reason_key(static_cast<AppAnomaly>(kAppAnomalyCount)), "none");
   std::set<std::string_view> names;
-  for (size_t i = 0; i < kAppAnomalyCount; ++i) names.insert(app_anomaly_name(static_cast<AppAnomaly>(i)));
+  for (size_t i = 0; i < kAppAnomalyCount; ++i) names.insert(reason_key(static_cast<AppAnomaly>(i)));
   EXPECT_EQ(names.size(), kAppAnomalyCount) << "names are unique";
 }
 
