@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -539,11 +539,28 @@ TEST(DpStats, ReportEthTruncatedAndThePeakOfConcurrentFlows) {
   // present, zero or not.
   std::set<std::string> keys;
   for (const auto& [k, v] : s["workers"][0]["path"].items()) keys.insert(k);
-  const std::set<std::string> documented = {
-      "rx", "tx", "tx_dropped", "tx_full_bursts", "no_egress", "routed", "route_failed", "trimmed", "trim_failed",
-      "mirrored", "mirror_nombuf", "resets_sent", "reset_nombuf", "channel_vlan_stripped", "offload_requests",
-      "offload_requests_dropped", "offload_requests_repeated", "generation", "peak_flows", "idle_sleeps",
-      "max_burst_gap_us", "reload_burst_gap_us"};
+  const std::set<std::string> documented = {"rx",
+                                            "tx",
+                                            "tx_dropped",
+                                            "tx_full_bursts",
+                                            "no_egress",
+                                            "routed",
+                                            "route_failed",
+                                            "trimmed",
+                                            "trim_failed",
+                                            "mirrored",
+                                            "mirror_nombuf",
+                                            "resets_sent",
+                                            "reset_nombuf",
+                                            "channel_vlan_stripped",
+                                            "offload_requests",
+                                            "offload_requests_dropped",
+                                            "offload_requests_repeated",
+                                            "generation",
+                                            "peak_flows",
+                                            "idle_sleeps",
+                                            "max_burst_gap_us",
+                                            "reload_burst_gap_us"};
   EXPECT_EQ(keys, documented);
 }
 

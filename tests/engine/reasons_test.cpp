@@ -57,9 +57,12 @@ TEST(ReasonRegistry, CodesAreUniqueAndDensePerGroup) {
     ASSERT_LE(g.entries.size(), 256u) << g.name << ": a code must fit the low byte of a wire code";
     std::set<uint16_t> codes;
     for (size_t i = 0; i < g.entries.size(); ++i) {
-      EXPECT_TRUE(codes.insert(g.entries[i].code).second) << g.name << ": code " << g.entries[i].code << " twice";
-      EXPECT_EQ(g.entries[i].code, i) << g.name << " " << g.entries[i].key << ": codes are 0, 1, 2, ... in order";
-      EXPECT_EQ(g.enum_values[i], g.entries[i].code) << g.name << " " << g.entries[i].key << ": enum value = code";
+      EXPECT_TRUE(codes.insert(g.entries[i].code).second)
+          << g.name << ": code " << g.entries[i].code << " twice";
+      EXPECT_EQ(g.entries[i].code, i)
+          << g.name << " " << g.entries[i].key << ": codes are 0, 1, 2, ... in order";
+      EXPECT_EQ(g.enum_values[i], g.entries[i].code)
+          << g.name << " " << g.entries[i].key << ": enum value = code";
     }
     EXPECT_EQ(*codes.rbegin() + 1u, codes.size()) << g.name << ": codes are dense";
   }
@@ -101,33 +104,101 @@ std::vector<std::string_view> keys_of(const GroupView& g) {
 // (workers[].reasons, workers[].path) and docs name them today.
 TEST(ReasonRegistry, KeysAndCodesAreTheDocumentedOnes) {
   const std::vector<std::string_view> packet = {
-    "eth_truncated", "vlan_truncated", "vlan_too_many_tags", "sll_truncated", "ipv4_truncated",
-    "ipv4_bad_version", "ipv4_bad_ihl", "ipv4_bad_total_length", "ipv4_bad_options", "ipv6_truncated",
-    "ipv6_ext_truncated", "ipv6_ext_chain_too_long", "ipv6_bad_fragment", "tcp_truncated",
-    "tcp_bad_data_offset", "tcp_bad_options", "udp_truncated", "udp_bad_length", "icmp_truncated",
-    "capture_truncated", "frag_bad_length", "frag_overlap_conflict", "frag_too_many", "frag_table_full",
-    "frag_memcap", "frag_timeout", "frag_inconsistent_end", "flow_table_full", "tcp_overlap_conflict",
-    "tcp_ooo_limit", "tcp_reassembly_memcap", "hold_overflow", "policy_block", "policy_reset", "fail_closed",
-    "ipv4_bad_checksum", "tcp_bad_checksum", "udp_bad_checksum", "tcp_paws", "tcp_syn_invalid",
-    "tcp_rst_invalid", "tcp_fin_invalid", "tcp_out_of_window", "tcp_data_after_fin", "tcp_stale_bytes",
-    "tcp_hole_at_end", "tcp_midstream", "tcp_reassembled_trim", "uninspectable_fail_closed",
-    "record_backlog_full",
+      "eth_truncated",
+      "vlan_truncated",
+      "vlan_too_many_tags",
+      "sll_truncated",
+      "ipv4_truncated",
+      "ipv4_bad_version",
+      "ipv4_bad_ihl",
+      "ipv4_bad_total_length",
+      "ipv4_bad_options",
+      "ipv6_truncated",
+      "ipv6_ext_truncated",
+      "ipv6_ext_chain_too_long",
+      "ipv6_bad_fragment",
+      "tcp_truncated",
+      "tcp_bad_data_offset",
+      "tcp_bad_options",
+      "udp_truncated",
+      "udp_bad_length",
+      "icmp_truncated",
+      "capture_truncated",
+      "frag_bad_length",
+      "frag_overlap_conflict",
+      "frag_too_many",
+      "frag_table_full",
+      "frag_memcap",
+      "frag_timeout",
+      "frag_inconsistent_end",
+      "flow_table_full",
+      "tcp_overlap_conflict",
+      "tcp_ooo_limit",
+      "tcp_reassembly_memcap",
+      "hold_overflow",
+      "policy_block",
+      "policy_reset",
+      "fail_closed",
+      "ipv4_bad_checksum",
+      "tcp_bad_checksum",
+      "udp_bad_checksum",
+      "tcp_paws",
+      "tcp_syn_invalid",
+      "tcp_rst_invalid",
+      "tcp_fin_invalid",
+      "tcp_out_of_window",
+      "tcp_data_after_fin",
+      "tcp_stale_bytes",
+      "tcp_hole_at_end",
+      "tcp_midstream",
+      "tcp_reassembled_trim",
+      "uninspectable_fail_closed",
+      "record_backlog_full",
   };
   const std::vector<std::string_view> app = {
-    "tls_bad_record_length", "tls_unexpected_record", "tls_not_client_hello", "tls_hello_too_long",
-    "tls_malformed_hello", "tls_bad_extension", "tls_duplicate_extension", "tls_bad_sni", "tls_bad_alpn",
-    "tls_gap", "http_bad_request_line", "http_header_too_long", "http_bad_header", "http_bad_content_length",
-    "http_cl_and_te", "http_duplicate_host", "http_unsupported_te", "http_bad_chunk",
-    "http_headers_incomplete", "http_body_truncated", "http_gap", "dns_truncated", "dns_bad_label",
-    "dns_bad_pointer", "dns_pointer_loop", "dns_name_too_long", "dns_too_many_questions", "dns_gap",
+      "tls_bad_record_length",
+      "tls_unexpected_record",
+      "tls_not_client_hello",
+      "tls_hello_too_long",
+      "tls_malformed_hello",
+      "tls_bad_extension",
+      "tls_duplicate_extension",
+      "tls_bad_sni",
+      "tls_bad_alpn",
+      "tls_gap",
+      "http_bad_request_line",
+      "http_header_too_long",
+      "http_bad_header",
+      "http_bad_content_length",
+      "http_cl_and_te",
+      "http_duplicate_host",
+      "http_unsupported_te",
+      "http_bad_chunk",
+      "http_headers_incomplete",
+      "http_body_truncated",
+      "http_gap",
+      "dns_truncated",
+      "dns_bad_label",
+      "dns_bad_pointer",
+      "dns_pointer_loop",
+      "dns_name_too_long",
+      "dns_too_many_questions",
+      "dns_gap",
   };
   const std::vector<std::string_view> scan = {
-    "none", "stream_pool_exhausted", "inflate_memcap", "inflate_limit", "decode_error", "match_overflow",
-    "scan_error", "decode_depth", "protocol_decode", "aside_too_long",
+      "none",           "stream_pool_exhausted", "inflate_memcap",
+      "inflate_limit",  "decode_error",          "match_overflow",
+      "scan_error",     "decode_depth",          "protocol_decode",
+      "aside_too_long",
   };
   const std::vector<std::string_view> path = {
-    "tx_dropped", "no_egress", "route_failed", "trim_failed", "mirror_nombuf", "reset_nombuf",
-    "offload_requests_dropped",
+      "tx_dropped",
+      "no_egress",
+      "route_failed",
+      "trim_failed",
+      "mirror_nombuf",
+      "reset_nombuf",
+      "offload_requests_dropped",
   };
   EXPECT_EQ(keys_of(view<Reason>()), packet);
   EXPECT_EQ(keys_of(view<app::AppAnomaly>()), app);

@@ -430,7 +430,8 @@ void WorkerSlot::flush_all() noexcept {
 }
 
 void WorkerSlot::publish_drops() noexcept {
-  for (size_t r = 0; r < engine::kPathDropCount; ++r) counters_.drops[r].store(drops_[r], std::memory_order_relaxed);
+  for (size_t r = 0; r < engine::kPathDropCount; ++r)
+    counters_.drops[r].store(drops_[r], std::memory_order_relaxed);
 }
 
 void WorkerSlot::publish_snapshot() noexcept {

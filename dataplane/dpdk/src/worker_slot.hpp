@@ -155,7 +155,7 @@ class WorkerSlot {
   rte_ring* dist_ring_ = nullptr;
   rte_ring* offload_ring_ = nullptr;
   PathCounters counters_;
-  uint64_t drops_[engine::kPathDropCount] = {};  // this worker's totals, see drop()
+  uint64_t drops_[engine::kPathDropCount] = {};              // this worker's totals, see drop()
   std::atomic<engine::sig::Scanner*> retired_out_{nullptr};  // see take_retired_scanner()
   CounterSnapshot snapshot_;
   std::atomic<bool> done_{false};

@@ -94,8 +94,8 @@ std::string format_report_text(const InspectSummary& s) {
     if (c.reasons[r] == 0) continue;
     any = true;
     const auto reason = static_cast<engine::Reason>(r);
-    o << "  " << engine::reason_key(reason) << ": " << c.reasons[r] << "  (" << engine::reason_description(reason)
-      << ")\n";
+    o << "  " << engine::reason_key(reason) << ": " << c.reasons[r] << "  ("
+      << engine::reason_description(reason) << ")\n";
   }
   if (!any) o << "  (none)\n";
   o << "\ncontent inspection" << (s.classify_all ? " (--classify-all: every flow)" : " (flows leaving the zone)") << "\n";

@@ -1,9 +1,10 @@
+#include "ftz/engine/app/buffer_pool.hpp"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "ftz/engine/reasons.hpp"  // AppAnomaly
-#include "ftz/engine/app/buffer_pool.hpp"
 
 namespace ftz::engine::app {
 namespace {

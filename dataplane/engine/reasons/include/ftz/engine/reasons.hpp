@@ -70,7 +70,8 @@ constexpr std::string_view reason_description(E r) noexcept {
 // Group in the high byte, code in the low byte: the future BPF/MIB number.
 template <class E>
 constexpr uint16_t reason_wire_code(E r) noexcept {
-  return static_cast<uint16_t>((static_cast<unsigned>(ReasonTable<E>::kGroup) << 8) | static_cast<unsigned>(r));
+  return static_cast<uint16_t>((static_cast<unsigned>(ReasonTable<E>::kGroup) << 8) |
+                               static_cast<unsigned>(r));
 }
 
 namespace detail {
@@ -85,7 +86,6 @@ constexpr bool codes_are_positions(const std::array<ReasonInfo, N>& t) noexcept 
 }  // namespace detail
 
 }  // namespace ftz::engine
-
 
 // The group blocks: an enum and its table each, from the group's .def.
 // (A macro cannot #include, so the four blocks are spelled out.)
@@ -188,7 +188,9 @@ constexpr bool group_is_sound() noexcept {
          static_cast<size_t>(E::kCount) == kReasonCountOf<E>;
 }
 static_assert(group_is_sound<Reason>(), "packet.def: codes must be 0, 1, 2, ... in order (append only)");
-static_assert(group_is_sound<app::AppAnomaly>(), "app.def: codes must be 0, 1, 2, ... in order (append only)");
-static_assert(group_is_sound<sig::Uninspectable>(), "scan.def: codes must be 0, 1, 2, ... in order (append only)");
+static_assert(group_is_sound<app::AppAnomaly>(),
+              "app.def: codes must be 0, 1, 2, ... in order (append only)");
+static_assert(group_is_sound<sig::Uninspectable>(),
+              "scan.def: codes must be 0, 1, 2, ... in order (append only)");
 static_assert(group_is_sound<PathDrop>(), "path.def: codes must be 0, 1, 2, ... in order (append only)");
 }  // namespace ftz::engine::detail

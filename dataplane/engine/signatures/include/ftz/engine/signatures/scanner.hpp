@@ -36,10 +36,9 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tl/expected.hpp>
 #include <utility>
 #include <vector>
-
-#include <tl/expected.hpp>
 
 #include "ftz/engine/classify/validators.hpp"
 #include "ftz/engine/policy_spec.hpp"
