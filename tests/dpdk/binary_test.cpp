@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -533,6 +534,34 @@ TEST(DpStats, ReportEthTruncatedAndThePeakOfConcurrentFlows) {
   EXPECT_EQ(s["report"]["reasons"]["eth_truncated"], 1);
   EXPECT_EQ(s["report"]["flows"]["peak_concurrent"], 1);
   EXPECT_NE(r.output.find("peak concurrent    1 of "), std::string::npos) << r.output;
+  // The path object's keys are documented API (docs/dpdk.md); its drop
+  // counters come from the reason registry (reasons/path.def), every one
+  // present, zero or not.
+  std::set<std::string> keys;
+  for (const auto& [k, v] : s["workers"][0]["path"].items()) keys.insert(k);
+  const std::set<std::string> documented = {"rx",
+                                            "tx",
+                                            "tx_dropped",
+                                            "tx_full_bursts",
+                                            "no_egress",
+                                            "routed",
+                                            "route_failed",
+                                            "trimmed",
+                                            "trim_failed",
+                                            "mirrored",
+                                            "mirror_nombuf",
+                                            "resets_sent",
+                                            "reset_nombuf",
+                                            "channel_vlan_stripped",
+                                            "offload_requests",
+                                            "offload_requests_dropped",
+                                            "offload_requests_repeated",
+                                            "generation",
+                                            "peak_flows",
+                                            "idle_sleeps",
+                                            "max_burst_gap_us",
+                                            "reload_burst_gap_us"};
+  EXPECT_EQ(keys, documented);
 }
 
 // A classic pcap whose header declares a snap length below what its records

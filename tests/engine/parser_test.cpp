@@ -50,7 +50,7 @@ std::string payload_of(const ParsedPacket& p) {
 
 void expect_malformed(const Parsed& r, Reason want, size_t len) {
   EXPECT_EQ(r.result.status, ParseStatus::kMalformed) << "length " << len;
-  EXPECT_EQ(reason_name(r.result.reason), reason_name(want)) << "length " << len;
+  EXPECT_EQ(reason_key(r.result.reason), reason_key(want)) << "length " << len;
 }
 
 Bytes tcp4_frame(std::string_view payload = "hello") {

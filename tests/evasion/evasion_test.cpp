@@ -236,7 +236,7 @@ class Evasion : public ::testing::Test {
       const auto r = static_cast<Reason>(i);
       if (r == Reason::policy_block || r == Reason::policy_reset) continue;
       if (const uint64_t n = gate_->reason_count(r); n > 0) {
-        out += (out.empty() ? "" : ", ") + std::string(engine::reason_name(r)) + " " + std::to_string(n);
+        out += (out.empty() ? "" : ", ") + std::string(engine::reason_key(r)) + " " + std::to_string(n);
       }
     }
     return out;

@@ -103,7 +103,7 @@ Outcome InlineGate::process(Bytes frame, const char* port) {
                         std::span<engine::PacketResult>(&r, 1));
   Outcome o{true, r.disposition, r.reason, r.verdict.action, r.send_resets};
   std::string line = std::string(port) + " " + describe(frame) + ": " + disposition_name(r.disposition);
-  if (r.reason != engine::Reason::kNone) line += " (" + std::string(engine::reason_name(r.reason)) + ")";
+  if (r.reason != engine::Reason::kNone) line += " (" + std::string(engine::reason_key(r.reason)) + ")";
   if (!tracing_) line.clear();
   trace_.push_back(line);
   switch (r.disposition) {
@@ -156,7 +156,7 @@ void InlineGate::after_burst() {
     } else {
       ++releases_dropped_;
       trace_.push_back("rel " + describe(frame) + ": released, drop (" +
-                       std::string(engine::reason_name(rel.reason)) + ")");
+                       std::string(engine::reason_key(rel.reason)) + ")");
     }
   }
   engine::EventQueue& q = worker_.events();

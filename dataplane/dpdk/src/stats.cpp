@@ -24,30 +24,32 @@ const char* role_name(engine::PortRole r) {
 
 json path_json(const PathCounters& c, uint64_t tsc_hz) {
   auto v = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  return json{{"rx", v(c.rx)},
-              {"tx", v(c.tx)},
-              {"tx_dropped", v(c.tx_dropped)},
-              {"tx_full_bursts", v(c.tx_full_bursts)},
-              {"no_egress", v(c.no_egress)},
-              {"routed", v(c.routed)},
-              {"route_failed", v(c.route_failed)},
-              {"trimmed", v(c.trimmed)},
-              {"trim_failed", v(c.trim_failed)},
-              {"mirrored", v(c.mirrored)},
-              {"mirror_nombuf", v(c.mirror_nombuf)},
-              {"resets_sent", v(c.resets_sent)},
-              {"reset_nombuf", v(c.reset_nombuf)},
-              {"channel_vlan_stripped", v(c.channel_vlan_stripped)},
-              {"offload_requests", v(c.offload_requests)},
-              {"offload_requests_dropped", v(c.offload_requests_dropped)},
-              {"offload_requests_repeated", v(c.offload_requests_repeated)},
-              {"generation", v(c.generation)},
-              {"peak_flows", v(c.peak_flows)},
-              {"idle_sleeps", v(c.idle_sleeps)},
-              // The largest time between two burst starts (µs): over the
-              // run, and next to a generation switch (reload goal, issue 9).
-              {"max_burst_gap_us", static_cast<double>(v(c.max_gap_cycles)) * 1e6 / static_cast<double>(tsc_hz)},
-              {"reload_burst_gap_us", static_cast<double>(v(c.reload_gap_cycles)) * 1e6 / static_cast<double>(tsc_hz)}};
+  json path{
+      {"rx", v(c.rx)},
+      {"tx", v(c.tx)},
+      {"tx_full_bursts", v(c.tx_full_bursts)},
+      {"routed", v(c.routed)},
+      {"trimmed", v(c.trimmed)},
+      {"mirrored", v(c.mirrored)},
+      {"resets_sent", v(c.resets_sent)},
+      {"channel_vlan_stripped", v(c.channel_vlan_stripped)},
+      {"offload_requests", v(c.offload_requests)},
+      {"offload_requests_repeated", v(c.offload_requests_repeated)},
+      {"generation", v(c.generation)},
+      {"peak_flows", v(c.peak_flows)},
+      {"idle_sleeps", v(c.idle_sleeps)},
+      // The largest time between two burst starts (µs): over the
+      // run, and next to a generation switch (reload goal, issue 9).
+      {"max_burst_gap_us", static_cast<double>(v(c.max_gap_cycles)) * 1e6 / static_cast<double>(tsc_hz)},
+      {"reload_burst_gap_us",
+       static_cast<double>(v(c.reload_gap_cycles)) * 1e6 / static_cast<double>(tsc_hz)}};
+  // Every path drop reason, zero or not, under its registry key
+  // (reasons/path.def: "tx_dropped", "no_egress", ...).
+  for (size_t r = 0; r < engine::kPathDropCount; ++r) {
+    const auto reason = static_cast<engine::PathDrop>(r);
+    path[std::string(engine::reason_key(reason))] = c.dropped(reason);
+  }
+  return path;
 }
 
 }  // namespace
@@ -79,9 +81,10 @@ json worker_json(WorkerSlot& w, bool stopped, uint64_t tsc_hz) {
     w.read_snapshot(c, active);
   }
   json malformed = json::object();
-  // From 0: eth_truncated is reason 0 (reasons.def), not a placeholder.
+  // From 0: eth_truncated is reason 0 (reasons/packet.def), not a placeholder.
   for (uint32_t r = 0; r < engine::kReasonCount; ++r) {
-    if (c.reasons[r] != 0) malformed[std::string(engine::reason_name(static_cast<engine::Reason>(r)))] = c.reasons[r];
+    if (c.reasons[r] != 0)
+      malformed[std::string(engine::reason_key(static_cast<engine::Reason>(r)))] = c.reasons[r];
   }
   json verdicts{{"allow", c.flows_by_action[0]}, {"route", c.flows_by_action[1]},
                 {"block", c.flows_by_action[2]}, {"reset", c.flows_by_action[3]}};
@@ -157,7 +160,7 @@ report::InspectSummary run_summary(Appliance& a) {
     // the appliance's peak from above and equals it with one worker.
     s.peak_active_flows += w->counters().peak_flows.load(std::memory_order_relaxed);
     s.packets_written += w->counters().tx.load(std::memory_order_relaxed);
-    s.packets_untrimmable += w->counters().trim_failed.load(std::memory_order_relaxed);
+    s.packets_untrimmable += w->counters().dropped(engine::PathDrop::kTrimFailed);
     s.resets_written += w->counters().resets_sent.load(std::memory_order_relaxed);
   }
   s.packets = s.counters.packets;

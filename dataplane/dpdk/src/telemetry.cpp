@@ -65,7 +65,7 @@ int stats_cmd(const char*, const char*, rte_tel_data* d) {
     dropped += c.dropped;
     alerts += c.alerts;
     flows += active;
-    tx_dropped += w->counters().tx_dropped.load(std::memory_order_relaxed);
+    tx_dropped += w->counters().dropped(engine::PathDrop::kTxDropped);
   }
   add(d, "packets", packets);
   add(d, "forwarded", forwarded);
@@ -114,7 +114,7 @@ int workers_cmd(const char*, const char*, rte_tel_data* d) {
     add(c, "block", k.flows_by_action[2]);
     add(c, "reset", k.flows_by_action[3]);
     add(c, "alerts", k.alerts);
-    add(c, "tx_dropped", w->counters().tx_dropped.load(std::memory_order_relaxed));
+    add(c, "tx_dropped", w->counters().dropped(engine::PathDrop::kTxDropped));
     add(c, "generation", w->counters().generation.load(std::memory_order_relaxed));
     add(c, "max_burst_gap_us", w->counters().max_gap_cycles.load(std::memory_order_relaxed) * 1'000'000 / a->tsc_hz);
     add(c, "reload_burst_gap_us", w->counters().reload_gap_cycles.load(std::memory_order_relaxed) * 1'000'000 / a->tsc_hz);

@@ -276,7 +276,8 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
     counters_.peak_flows.store(active, std::memory_order_relaxed);
   }
   counters_.last_ts_ns.store(newest, std::memory_order_relaxed);
-  // Release: whoever sees every packet counted also sees their times.
+  publish_drops();
+  // Release: whoever sees every packet counted also sees their times (and drops).
   counters_.rx.store(counters_.rx.load(std::memory_order_relaxed) + n, std::memory_order_release);
 }
 
@@ -299,7 +300,7 @@ void WorkerSlot::act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& 
       send(path_.mirror_port, copy);
       bump(counters_.mirrored);
     } else {
-      bump(counters_.mirror_nombuf);
+      drop(engine::PathDrop::kMirrorNoMbuf);
     }
   }
   if (trim.any()) {
@@ -310,7 +311,7 @@ void WorkerSlot::act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& 
             ? engine::apply_trim(path_.link, rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m), trim)
             : engine::FrameSpan{0, 0};
     if (fs.len == 0) {
-      bump(counters_.trim_failed);
+      drop(engine::PathDrop::kTrimFailed);
       rte_pktmbuf_free(m);
       return;
     }
@@ -328,13 +329,13 @@ void WorkerSlot::act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& 
       out = c.port;
       bump(counters_.routed);
     } else {
-      bump(counters_.route_failed);
+      drop(engine::PathDrop::kRouteFailed);
       rte_pktmbuf_free(m);
       return;
     }
   }
   if (out == kNoPort) {
-    bump(counters_.no_egress);
+    drop(engine::PathDrop::kNoEgress);
     rte_pktmbuf_free(m);
     return;
   }
@@ -352,7 +353,7 @@ void WorkerSlot::send_resets(const engine::ResetPair& pair, uint16_t in_port, ui
     char* dst = m != nullptr ? rte_pktmbuf_append(m, static_cast<uint16_t>(f.len)) : nullptr;
     if (dst == nullptr) {
       if (m != nullptr) rte_pktmbuf_free(m);
-      bump(counters_.reset_nombuf);
+      drop(engine::PathDrop::kResetNoMbuf);
       continue;
     }
     std::memcpy(dst, f.bytes.data(), f.len);
@@ -392,7 +393,7 @@ void WorkerSlot::request_offload(const rte_mbuf* m) noexcept {
   if (rte_ring_sp_enqueue_elem(offload_ring_, &req, sizeof(req)) == 0)
     bump(counters_.offload_requests);
   else
-    bump(counters_.offload_requests_dropped);
+    drop(engine::PathDrop::kOffloadRequestDropped);
 }
 
 void WorkerSlot::send(uint16_t port, rte_mbuf* m) noexcept {
@@ -413,7 +414,7 @@ void WorkerSlot::flush(TxBuffer& t) noexcept {
     // worker's RX and its other ports (the NIC's own queue absorbs bursts).
     const uint16_t left = static_cast<uint16_t>(t.count - sent);
     rte_pktmbuf_free_bulk(t.mbufs + sent, left);
-    bump(counters_.tx_dropped, left);
+    drop(engine::PathDrop::kTxDropped, left);
     bump(counters_.tx_full_bursts);
     bump(t.dropped, left);
   }
@@ -424,6 +425,13 @@ void WorkerSlot::flush_all() noexcept {
   for (size_t p = 0; p < nports_; ++p) {
     if (tx_[p].count > 0) flush(tx_[p]);
   }
+  // Drops counted outside a burst (drain, released packets, shutdown).
+  publish_drops();
+}
+
+void WorkerSlot::publish_drops() noexcept {
+  for (size_t r = 0; r < engine::kPathDropCount; ++r)
+    counters_.drops[r].store(drops_[r], std::memory_order_relaxed);
 }
 
 void WorkerSlot::publish_snapshot() noexcept {

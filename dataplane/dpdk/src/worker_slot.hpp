@@ -15,6 +15,7 @@
 
 #include "ftz/drivers/flow_offload.hpp"
 #include "ftz/engine/compliance/worker_accounting.hpp"
+#include "ftz/engine/reasons.hpp"
 #include "ftz/engine/worker.hpp"
 #include "packet_path.hpp"
 
@@ -25,20 +26,21 @@ namespace ftz::dpdk {
 struct PathCounters {
   std::atomic<uint64_t> rx{0};              // packets handed to the engine
   std::atomic<uint64_t> tx{0};              // frames queued for transmission
-  std::atomic<uint64_t> tx_dropped{0};      // frames a full TX queue/ring did not take (dropped)
   std::atomic<uint64_t> tx_full_bursts{0};  // TX bursts that found the queue/ring full
-  std::atomic<uint64_t> no_egress{0};       // no paired port to forward to
   std::atomic<uint64_t> routed{0};
-  std::atomic<uint64_t> route_failed{0};  // VLAN/MAC rewrite impossible (not Ethernet, no headroom)
-  std::atomic<uint64_t> trimmed{0};       // forwarded without bytes the engine trimmed off
-  std::atomic<uint64_t> trim_failed{0};   // could not be trimmed (chained mbuf): dropped
+  std::atomic<uint64_t> trimmed{0};  // forwarded without bytes the engine trimmed off
   std::atomic<uint64_t> mirrored{0};
-  std::atomic<uint64_t> mirror_nombuf{0};
   std::atomic<uint64_t> resets_sent{0};
-  std::atomic<uint64_t> reset_nombuf{0};
   std::atomic<uint64_t> channel_vlan_stripped{0};
   std::atomic<uint64_t> offload_requests{0};
-  std::atomic<uint64_t> offload_requests_dropped{0};
+  // Drops (and lost mirror copies, resets, offload requests) by reason of
+  // the registry (engine::PathDrop, reasons/path.def; the reason's key is
+  // its --stats key). The worker counts in WorkerSlot::drops_ and publishes
+  // the totals here once per burst (publish_drops()).
+  std::atomic<uint64_t> drops[engine::kPathDropCount] = {};
+  [[nodiscard]] uint64_t dropped(engine::PathDrop r) const noexcept {
+    return drops[static_cast<size_t>(r)].load(std::memory_order_relaxed);
+  }
   std::atomic<uint64_t> offload_requests_repeated{
       0};                               // blocked packets of a flow asked for in the last second
   std::atomic<int64_t> last_ts_ns{0};   // newest packet time seen
@@ -134,6 +136,10 @@ class WorkerSlot {
   void send(uint16_t port, rte_mbuf* m) noexcept;
   void flush(TxBuffer& t) noexcept;
   void flush_all() noexcept;
+  // Counts a drop of the path in the worker's own array (no atomic per packet).
+  void drop(engine::PathDrop r, uint64_t n = 1) noexcept { drops_[static_cast<size_t>(r)] += n; }
+  // Publishes drops_ into counters_.drops (once per burst, and at each TX drain).
+  void publish_drops() noexcept;
   void publish_snapshot() noexcept;
   // The capture record of a replayed packet, else null.
   const CaptureRecord* capture_record(const rte_mbuf* m) const noexcept;
@@ -149,6 +155,7 @@ class WorkerSlot {
   rte_ring* dist_ring_ = nullptr;
   rte_ring* offload_ring_ = nullptr;
   PathCounters counters_;
+  uint64_t drops_[engine::kPathDropCount] = {};              // this worker's totals, see drop()
   std::atomic<engine::sig::Scanner*> retired_out_{nullptr};  // see take_retired_scanner()
   CounterSnapshot snapshot_;
   std::atomic<bool> done_{false};

@@ -94,8 +94,8 @@ std::string format_report_text(const InspectSummary& s) {
     if (c.reasons[r] == 0) continue;
     any = true;
     const auto reason = static_cast<engine::Reason>(r);
-    o << "  " << engine::reason_name(reason) << ": " << c.reasons[r] << "  (" << engine::reason_description(reason)
-      << ")\n";
+    o << "  " << engine::reason_key(reason) << ": " << c.reasons[r] << "  ("
+      << engine::reason_description(reason) << ")\n";
   }
   if (!any) o << "  (none)\n";
   o << "\ncontent inspection" << (s.classify_all ? " (--classify-all: every flow)" : " (flows leaving the zone)") << "\n";
@@ -204,7 +204,7 @@ std::string format_report_json(const InspectSummary& s) {
   }
   Json reasons = Json::object();
   for (uint32_t r = 0; r < engine::kReasonCount; ++r) {
-    reasons[text(engine::reason_name(static_cast<engine::Reason>(r)))] = c.reasons[r];
+    reasons[text(engine::reason_key(static_cast<engine::Reason>(r)))] = c.reasons[r];
   }
   Json content{{"flows_scanned", c.content_flows}, {"uninspectable", c.uninspectable_flows}};
   for (int r = 0; r < static_cast<int>(engine::UninspectableReason::kCount); ++r) {

@@ -1,9 +1,10 @@
+#include "ftz/engine/app/buffer_pool.hpp"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "ftz/engine/app/anomaly.hpp"
-#include "ftz/engine/app/buffer_pool.hpp"
+#include "ftz/engine/reasons.hpp"  // AppAnomaly
 
 namespace ftz::engine::app {
 namespace {
@@ -63,11 +64,11 @@ TEST(BufferPool, EmptyPool) {
 }
 
 TEST(AppAnomaly, NamesComeFromTheRegistry) {
-  EXPECT_EQ(app_anomaly_name(AppAnomaly::kTlsBadSni), "tls_bad_sni");
-  EXPECT_EQ(app_anomaly_name(AppAnomaly::kDnsGap), "dns_gap");
-  EXPECT_EQ(app_anomaly_name(static_cast<AppAnomaly>(kAppAnomalyCount)), "unknown");
+  EXPECT_EQ(reason_key(AppAnomaly::kTlsBadSni), "tls_bad_sni");
+  EXPECT_EQ(reason_key(AppAnomaly::kDnsGap), "dns_gap");
+  EXPECT_EQ(reason_key(static_cast<AppAnomaly>(kAppAnomalyCount)), "none");
   std::set<std::string_view> names;
-  for (size_t i = 0; i < kAppAnomalyCount; ++i) names.insert(app_anomaly_name(static_cast<AppAnomaly>(i)));
+  for (size_t i = 0; i < kAppAnomalyCount; ++i) names.insert(reason_key(static_cast<AppAnomaly>(i)));
   EXPECT_EQ(names.size(), kAppAnomalyCount) << "names are unique";
 }
 

@@ -22,12 +22,6 @@ static_assert(sizeof(ScanState) <= 448, "ScanState is per flow direction: keep i
 
 namespace {
 
-constexpr std::string_view kUninspectableNames[] = {
-#define FTZ_X(id, name) name,
-    FTZ_SIG_UNINSPECTABLE(FTZ_X)
-#undef FTZ_X
-};
-
 // hs_scan_stream runs over slices of a decoded block; recorded matches are
 // judged after each slice, so the match array bounds matches per slice (a
 // long digit run ends ~8 catalog patterns per byte).
@@ -48,11 +42,6 @@ constexpr std::array<int8_t, 256> make_b64_table() {
 constexpr std::array<int8_t, 256> kB64 = make_b64_table();
 
 }  // namespace
-
-std::string_view uninspectable_name(Uninspectable r) noexcept {
-  const auto i = static_cast<size_t>(r);
-  return i < std::size(kUninspectableNames) ? kUninspectableNames[i] : std::string_view{};
-}
 
 struct Scanner::Inflater {
   z_stream zs{};

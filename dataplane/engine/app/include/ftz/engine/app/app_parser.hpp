@@ -6,15 +6,15 @@
 // report TLS ClientHello (SNI, ALPN), HTTP/1.x requests (request line, Host,
 // Content-Type, de-chunked body, pipelining) and DNS question names through
 // AppSink. Per packet: no allocation, lock, syscall or exception; every
-// discarded or malformed input bumps a named counter (anomaly.hpp).
+// discarded or malformed input bumps a named counter (AppAnomaly, ftz/engine/reasons/app.def).
 
 #include <cstdint>
 #include <span>
 #include <type_traits>
 
-#include "ftz/engine/app/anomaly.hpp"
 #include "ftz/engine/app/buffer_pool.hpp"
 #include "ftz/engine/app/metadata.hpp"
+#include "ftz/engine/reasons.hpp"  // AppAnomaly (reasons/app.def)
 
 namespace ftz::engine::app {
 

@@ -36,13 +36,13 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tl/expected.hpp>
 #include <utility>
 #include <vector>
 
-#include <tl/expected.hpp>
-
 #include "ftz/engine/classify/validators.hpp"
 #include "ftz/engine/policy_spec.hpp"
+#include "ftz/engine/reasons.hpp"
 #include "ftz/engine/signatures/database.hpp"
 #include "ftz/engine/signatures/hs_handles.hpp"
 
@@ -66,28 +66,8 @@ struct ScanContext {
   Encoding inner = Encoding::kIdentity;
 };
 
-// Why a flow direction could not be (fully) inspected. One registry feeds the
-// enum, the names and the counters.
-#define FTZ_SIG_UNINSPECTABLE(X)                                              \
-  X(kNone, "none")                                                            \
-  X(kStreamPoolExhausted, "stream_pool_exhausted")                            \
-  X(kInflateMemcap, "inflate_memcap")       /* no inflate arena free */       \
-  X(kInflateLimit, "inflate_limit")         /* inflated bytes over the cap */ \
-  X(kDecodeError, "decode_error")           /* corrupt gzip/deflate */        \
-  X(kMatchOverflow, "match_overflow")       /* raw matches over the bound */  \
-  X(kScanError, "scan_error")               /* hs_scan_stream failed */       \
-  X(kDecodeDepth, "decode_depth")           /* codings nested deeper than decoded (resource) */ \
-  X(kProtocolDecode, "protocol_decode")     /* app layer could not decode (HPACK), raw inspected (decode) */ \
-  X(kAsideTooLong, "aside_too_long")        /* a unit inspected alone was over its cap (resource) */
-
-enum class Uninspectable : uint8_t {
-#define FTZ_X(id, name) id,
-  FTZ_SIG_UNINSPECTABLE(FTZ_X)
-#undef FTZ_X
-      kCount
-};
-inline constexpr size_t kUninspectableCount = static_cast<size_t>(Uninspectable::kCount);
-std::string_view uninspectable_name(Uninspectable r) noexcept;
+// Why a flow direction could not be (fully) inspected: sig::Uninspectable
+// and kUninspectableCount come from the reason registry (reasons/scan.def).
 
 inline constexpr uint32_t kNoSlot = UINT32_MAX;
 inline constexpr uint32_t kNoSignature = UINT32_MAX;
