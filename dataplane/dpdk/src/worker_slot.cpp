@@ -260,7 +260,8 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
       send_resets(worker_->resets()[r.reset_index], in, path_.ports[in].pair);
     }
     if (r.disposition == engine::Disposition::kDrop &&
-        (r.reason == engine::Reason::policy_block || r.reason == engine::Reason::policy_reset)) {
+        (r.reason == engine::Reason::policy_block || r.reason == engine::Reason::policy_reset) &&
+        path_.offload_open[path_.port_index[mbufs[i]->port]].load(std::memory_order_relaxed)) {
       request_offload(mbufs[i]);
     }
     if (r.disposition != engine::Disposition::kHold) act(mbufs[i], r.disposition, r.verdict, r.trim);
