@@ -129,6 +129,15 @@ class WorkerSlot {
   void act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v,
            const engine::PayloadTrim& trim) noexcept;
   void act_released() noexcept;  // the engine's released() list
+  // A forwarded packet that needs nothing but its paired port: no mirror
+  // copy, no trim, no route (the common case, sent without act()).
+  static bool plain_forward(const engine::PacketResult& r) noexcept {
+    return !r.verdict.mirror && !r.trim.any() && r.verdict.action != engine::Action::kRoute;
+  }
+  void forward(rte_mbuf* m) noexcept;  // to the ingress port's pair
+  // Adds what the packets of a burst counted (tally_) to counters_: one
+  // store per counter and burst, not per packet.
+  void post_tallies() noexcept;
   void send_resets(const engine::ResetPair& pair, uint16_t in_port, uint16_t out_port) noexcept;
   void request_offload(const rte_mbuf* m) noexcept;
   void send(uint16_t port, rte_mbuf* m) noexcept;
@@ -149,6 +158,12 @@ class WorkerSlot {
   rte_ring* dist_ring_ = nullptr;
   rte_ring* offload_ring_ = nullptr;
   PathCounters counters_;
+  // Per-packet counts of the running burst, posted to counters_ by
+  // post_tallies() (end of each burst, flush_all()).
+  struct Tally {
+    uint64_t tx = 0;
+    uint64_t channel_vlan_stripped = 0;
+  } tally_;
   std::atomic<engine::sig::Scanner*> retired_out_{nullptr};  // see take_retired_scanner()
   CounterSnapshot snapshot_;
   std::atomic<bool> done_{false};
