@@ -92,7 +92,12 @@ void Appliance::serve_offload() {
     rte_ring* r = w->offload_ring();
     if (r == nullptr) continue;
     while (rte_ring_sc_dequeue_elem(r, &req, sizeof(req)) == 0) {
-      if (req.port < offload.size() && offload[req.port]) offload[req.port]->install(req.flow);
+      if (req.port >= offload.size() || !offload[req.port]) continue;
+      drivers::FlowOffload& o = *offload[req.port];
+      o.install(req.flow);
+      // A port without rte_flow (ENOSYS) refuses every later rule too: the
+      // workers stop asking (requests already in the ring are refused here).
+      if (!o.enabled()) offload_open[req.port].store(false, std::memory_order_relaxed);
     }
   }
   // Flows that ended (the logger saw their records): their rules go.

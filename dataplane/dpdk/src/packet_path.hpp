@@ -80,6 +80,11 @@ struct PacketPath {
   // Written by the main lcore while the workers run.
   std::atomic<Published*> published{nullptr};
   std::atomic<bool> stopping{false};
+  // Ports (by index) whose drop rules workers offer to rte_flow: set at
+  // start-up where offload is configured, cleared by the main lcore when the
+  // PMD refuses rte_flow for good (ENOSYS). Asking such a port again costs a
+  // tuple parse, a cache probe and a ring slot per blocked packet for nothing.
+  std::array<std::atomic<bool>, RTE_MAX_ETHPORTS> offload_open{};
   // A replay's last packet time, stored before `stopping`: every worker ends
   // its flows at it, as ftzgate-inspect ends them at the capture's end.
   std::atomic<int64_t> replay_end_ns{0};

@@ -184,6 +184,7 @@ tl::expected<AppliancePtr, StartError> start_appliance(
   if (a->profile.offload_rules > 0) {
     for (size_t p = 0; p < a->ports.size(); ++p) {
       a->offload[p] = std::make_unique<drivers::FlowOffload>(a->ports[p].id, a->profile.offload_rules);
+      a->offload_open[p].store(a->offload[p]->enabled(), std::memory_order_relaxed);
     }
   }
   std::unique_ptr<report::OutputFile> eve;

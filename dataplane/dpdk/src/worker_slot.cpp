@@ -226,7 +226,7 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
     if (ethernet && path_.ports[in].profile.role == engine::PortRole::kChannel) {
       for (const ChannelAction& c : current_->channels) {
         if (c.port == in && strip_channel_vlan(m, c.vlan)) {
-          bump(counters_.channel_vlan_stripped);
+          ++tally_.channel_vlan_stripped;
           break;
         }
       }
@@ -249,26 +249,45 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
   // sender sent them (engine::Release::before).
   const auto released = worker_->released();
   size_t next_release = 0;
+  // Packets dropped by the engine (counted there by reason) are freed
+  // together after the burst: one mempool put instead of one per packet.
+  rte_mbuf* dropped[engine::kBurstSize];
+  uint16_t ndropped = 0;
   for (uint16_t i = 0; i < n; ++i) {
     while (next_release < released.size() && released[next_release].before <= i) {
       const engine::Release& rel = released[next_release++];
       act(reinterpret_cast<rte_mbuf*>(rel.token), rel.disposition, rel.verdict, rel.trim);
     }
+    rte_mbuf* m = mbufs[i];
     const engine::PacketResult& r = results[i];
     if (r.send_resets) {
-      const uint16_t in = path_.port_index[mbufs[i]->port];
+      const uint16_t in = path_.port_index[m->port];
       send_resets(worker_->resets()[r.reset_index], in, path_.ports[in].pair);
     }
-    if (r.disposition == engine::Disposition::kDrop &&
-        (r.reason == engine::Reason::policy_block || r.reason == engine::Reason::policy_reset)) {
-      request_offload(mbufs[i]);
+    switch (r.disposition) {
+      case engine::Disposition::kHold:
+        break;
+      case engine::Disposition::kDrop:
+        if ((r.reason == engine::Reason::policy_block || r.reason == engine::Reason::policy_reset) &&
+            path_.offload_open[path_.port_index[m->port]].load(std::memory_order_relaxed)) {
+          request_offload(m);
+        }
+        dropped[ndropped++] = m;
+        break;
+      case engine::Disposition::kForward:
+        if (plain_forward(r)) {
+          forward(m);
+        } else {
+          act(m, r.disposition, r.verdict, r.trim);
+        }
+        break;
     }
-    if (r.disposition != engine::Disposition::kHold) act(mbufs[i], r.disposition, r.verdict, r.trim);
   }
   for (; next_release < released.size(); ++next_release) {
     const engine::Release& rel = released[next_release];
     act(reinterpret_cast<rte_mbuf*>(rel.token), rel.disposition, rel.verdict, rel.trim);
   }
+  if (ndropped > 0) rte_pktmbuf_free_bulk(dropped, ndropped);
   // The report's "peak concurrent": sampled after every burst, as
   // ftzgate-inspect samples it.
   const uint64_t active = worker_->active_flows();
@@ -276,9 +295,18 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
     counters_.peak_flows.store(active, std::memory_order_relaxed);
   }
   counters_.last_ts_ns.store(newest, std::memory_order_relaxed);
-  publish_drops();
+  post_tallies();
   // Release: whoever sees every packet counted also sees their times (and drops).
   counters_.rx.store(counters_.rx.load(std::memory_order_relaxed) + n, std::memory_order_release);
+}
+
+void WorkerSlot::post_tallies() noexcept {
+  if (tally_.tx != 0) bump(counters_.tx, tally_.tx);
+  if (tally_.channel_vlan_stripped != 0) bump(counters_.channel_vlan_stripped, tally_.channel_vlan_stripped);
+  for (size_t r = 0; r < engine::kPathDropCount; ++r) {
+    if (tally_.drops[r] != 0) bump(counters_.drops[r], tally_.drops[r]);
+  }
+  tally_ = Tally{};
 }
 
 void WorkerSlot::act_released() noexcept {
@@ -335,6 +363,16 @@ void WorkerSlot::act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& 
     }
   }
   if (out == kNoPort) {
+    drop(engine::PathDrop::kNoEgress);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  send(out, m);
+}
+
+void WorkerSlot::forward(rte_mbuf* m) noexcept {
+  const uint16_t out = path_.ports[path_.port_index[m->port]].pair;
+  if (out == kNoPort) [[unlikely]] {
     drop(engine::PathDrop::kNoEgress);
     rte_pktmbuf_free(m);
     return;
@@ -399,7 +437,7 @@ void WorkerSlot::request_offload(const rte_mbuf* m) noexcept {
 void WorkerSlot::send(uint16_t port, rte_mbuf* m) noexcept {
   TxBuffer& t = tx_[port];
   t.mbufs[t.count++] = m;
-  bump(counters_.tx);
+  ++tally_.tx;
   if (t.count == engine::kBurstSize) flush(t);
 }
 
@@ -425,13 +463,7 @@ void WorkerSlot::flush_all() noexcept {
   for (size_t p = 0; p < nports_; ++p) {
     if (tx_[p].count > 0) flush(tx_[p]);
   }
-  // Drops counted outside a burst (drain, released packets, shutdown).
-  publish_drops();
-}
-
-void WorkerSlot::publish_drops() noexcept {
-  for (size_t r = 0; r < engine::kPathDropCount; ++r)
-    counters_.drops[r].store(drops_[r], std::memory_order_relaxed);
+  post_tallies();  // frames and drops outside a burst (released by time, shutdown)
 }
 
 void WorkerSlot::publish_snapshot() noexcept {

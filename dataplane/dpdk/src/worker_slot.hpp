@@ -35,8 +35,8 @@ struct PathCounters {
   std::atomic<uint64_t> offload_requests{0};
   // Drops (and lost mirror copies, resets, offload requests) by reason of
   // the registry (engine::PathDrop, reasons/path.def; the reason's key is
-  // its --stats key). The worker counts in WorkerSlot::drops_ and publishes
-  // the totals here once per burst (publish_drops()).
+  // its --stats key). The worker counts them in its burst tally and adds
+  // them here once per burst (WorkerSlot::post_tallies()).
   std::atomic<uint64_t> drops[engine::kPathDropCount] = {};
   [[nodiscard]] uint64_t dropped(engine::PathDrop r) const noexcept {
     return drops[static_cast<size_t>(r)].load(std::memory_order_relaxed);
@@ -131,15 +131,22 @@ class WorkerSlot {
   void act(rte_mbuf* m, engine::Disposition d, const engine::Verdict& v,
            const engine::PayloadTrim& trim) noexcept;
   void act_released() noexcept;  // the engine's released() list
+  // A forwarded packet that needs nothing but its paired port: no mirror
+  // copy, no trim, no route (the common case, sent without act()).
+  static bool plain_forward(const engine::PacketResult& r) noexcept {
+    return !r.verdict.mirror && !r.trim.any() && r.verdict.action != engine::Action::kRoute;
+  }
+  void forward(rte_mbuf* m) noexcept;  // to the ingress port's pair
+  // Adds what the packets of a burst counted (tally_) to counters_: one
+  // store per counter and burst, not per packet.
+  void post_tallies() noexcept;
   void send_resets(const engine::ResetPair& pair, uint16_t in_port, uint16_t out_port) noexcept;
   void request_offload(const rte_mbuf* m) noexcept;
   void send(uint16_t port, rte_mbuf* m) noexcept;
   void flush(TxBuffer& t) noexcept;
   void flush_all() noexcept;
-  // Counts a drop of the path in the worker's own array (no atomic per packet).
-  void drop(engine::PathDrop r, uint64_t n = 1) noexcept { drops_[static_cast<size_t>(r)] += n; }
-  // Publishes drops_ into counters_.drops (once per burst, and at each TX drain).
-  void publish_drops() noexcept;
+  // Counts a drop of the path in the burst's tally (no atomic per packet).
+  void drop(engine::PathDrop r, uint64_t n = 1) noexcept { tally_.drops[static_cast<size_t>(r)] += n; }
   void publish_snapshot() noexcept;
   // The capture record of a replayed packet, else null.
   const CaptureRecord* capture_record(const rte_mbuf* m) const noexcept;
@@ -155,7 +162,13 @@ class WorkerSlot {
   rte_ring* dist_ring_ = nullptr;
   rte_ring* offload_ring_ = nullptr;
   PathCounters counters_;
-  uint64_t drops_[engine::kPathDropCount] = {};              // this worker's totals, see drop()
+  // Per-packet counts of the running burst, posted to counters_ by
+  // post_tallies() (end of each burst, flush_all()).
+  struct Tally {
+    uint64_t tx = 0;
+    uint64_t channel_vlan_stripped = 0;
+    uint64_t drops[engine::kPathDropCount] = {};  // see drop()
+  } tally_;
   std::atomic<engine::sig::Scanner*> retired_out_{nullptr};  // see take_retired_scanner()
   CounterSnapshot snapshot_;
   std::atomic<bool> done_{false};
