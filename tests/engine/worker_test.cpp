@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -595,6 +596,8 @@ TEST(WorkerTest, FlowBlockedAtHeaderForGoodIsNotScanned) {
 // Issue 9 goal 3 (docs/decisions/0006): hot flow state per tracked flow,
 // the flow table's share included, within 256 bytes.
 TEST(WorkerStreamTest, BytesPerFlowIsAtMost256) {
+  std::printf("bytes per flow %zu (hot), bytes per stream slot %zu\n", Worker::bytes_per_flow(),
+              Worker::bytes_per_stream());
   EXPECT_LE(Worker::bytes_per_flow(), 256u);
   EXPECT_GT(Worker::bytes_per_stream(), 0u);
   EXPECT_EQ(Worker::footprint().per_stream_flow, Worker::bytes_per_stream());
