@@ -671,8 +671,9 @@ TEST(WorkerStreamTest, StreamPoolFullFailsClosed) {
 }
 
 // A flow the header stage decided for good (a rule on zones before any app
-// or content rule) takes no Stream slot, and its state machine still closes
-// it; the same flow behind a rule that needs its Host takes one.
+// or content rule) takes no Stream slot when header_decided_metadata is off,
+// and its state machine still closes it; by default it takes a spare one for
+// its app events; the same flow behind a rule that needs its Host takes one.
 TEST(WorkerStreamTest, HeaderDecidedFlowsTakeNoStreamSlot) {
   RuleSpec domestic;
   domestic.name = "domestic";
@@ -686,6 +687,7 @@ TEST(WorkerStreamTest, HeaderDecidedFlowsTakeNoStreamSlot) {
 
   PolicySpec decided = zone_policy();
   decided.rules = {domestic, by_name};
+  decided.limits.header_decided_metadata = false;
   Runner a(decided);
   for (const PacketResult& p : a.run_all(to_cn.packets())) EXPECT_EQ(p.disposition, Disposition::kForward);
   EXPECT_EQ(a.worker.counters().stream_flows, 0u);
@@ -697,6 +699,16 @@ TEST(WorkerStreamTest, HeaderDecidedFlowsTakeNoStreamSlot) {
   EXPECT_EQ(flows[0].flow.tcp_state, static_cast<uint8_t>(TcpState::kClosed));
   EXPECT_EQ(flows[0].flow.reason, FlowEndReason::kClosed);
   EXPECT_EQ(flows[0].rule, 0u);
+  EXPECT_EQ(a.worker.counters().stream_metadata_skipped, 1u);
+
+  // Default: a spare slot (more than half of the pool free) for its events.
+  PolicySpec spare = decided;
+  spare.limits.header_decided_metadata = true;
+  Runner m(spare);
+  m.run_all(to_cn.packets());
+  EXPECT_EQ(m.worker.counters().stream_flows, 1u);
+  EXPECT_EQ(of_type(m.drain_events(), EventType::kHttp).size(), 1u);
+  EXPECT_EQ(m.worker.counters().stream_metadata_skipped, 0u);
 
   PolicySpec open = zone_policy();
   open.rules = {by_name, domestic};
@@ -714,6 +726,7 @@ TEST(WorkerStreamTest, HeaderDecidedFlowsTakeNoStreamSlot) {
 TEST(WorkerStreamTest, BlockedAtHeaderTakesNoStreamSlot) {
   PolicySpec spec = zone_policy();
   spec.export_default.action = Action::kBlock;  // ftz -> offshore: blocked, final
+  spec.limits.header_decided_metadata = false;
   Runner r(spec);
   const TcpSession s = http_session(40001, kT0);
   const auto res = r.run_all(s.packets());
@@ -723,6 +736,37 @@ TEST(WorkerStreamTest, BlockedAtHeaderTakesNoStreamSlot) {
   const auto flows = of_type(r.drain_events(), EventType::kFlow);
   ASSERT_EQ(flows.size(), 1u);
   EXPECT_EQ(flows[0].flow.tcp_state, static_cast<uint8_t>(TcpState::kClosed));
+}
+
+// Header-decided flows take spare slots only while more than half of the
+// pool is free: the other half stays for flows whose verdict needs one.
+TEST(WorkerStreamTest, HeaderDecidedFlowsLeaveHalfThePool) {
+  PolicySpec spec = zone_policy();
+  RuleSpec domestic;
+  domestic.name = "domestic";
+  domestic.match.dst_zones = {kZoneCn};
+  domestic.verdict.action = Action::kAllow;
+  spec.rules = {domestic};
+  spec.limits.stream_max_flows = 8;
+  Runner r(spec);
+  std::vector<CapturedPacket> pkts;
+  std::vector<TcpSession> sessions;
+  for (uint16_t i = 0; i < 8; ++i) sessions.push_back(http_session(static_cast<uint16_t>(30000 + i), kT0, "10.1.2.3"));
+  // Interleaved so that all eight are open at once.
+  for (size_t k = 0; k < sessions[0].packets().size(); ++k) {
+    for (const TcpSession& t : sessions) {
+      if (k < t.packets().size()) pkts.push_back(t.packets()[k]);
+    }
+  }
+  r.run_all(pkts);
+  EXPECT_EQ(r.worker.counters().stream_flows, 4u);
+  EXPECT_EQ(r.worker.counters().stream_metadata_skipped, 4u);
+  EXPECT_EQ(r.worker.counters().stream_pool_exhausted, 0u);
+  // An export arriving now still finds a slot.
+  const TcpSession exp = http_session(40009, kT0 + 1'000'000'000);
+  for (const PacketResult& p : r.run_all(exp.packets(), 1000)) EXPECT_EQ(p.disposition, Disposition::kForward);
+  EXPECT_EQ(r.worker.counters().stream_flows, 5u);
+  EXPECT_EQ(r.worker.counters().stream_pool_exhausted, 0u);
 }
 
 // Slots go back when flows end (closed flows at their timeout, open ones

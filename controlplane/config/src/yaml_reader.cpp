@@ -526,6 +526,7 @@ void Reader::read_limits(const YAML::Node& n, const std::string& path, v1::Limit
                      u32([l](uint32_t v) { l->set_inspect_max_flows(v); })),
           uint_field("stream_max_flows", false, 16, 1u << 24,
                      u32([l](uint32_t v) { l->set_stream_max_flows(v); })),
+          bool_field("header_decided_metadata", false, [l](bool b) { l->set_header_decided_metadata(b); }),
           uint_field("event_queue_size", false, 64, 1u << 22,
                      u32([l](uint32_t v) { l->set_event_queue_size(v); })),
           enum_field<v1::ChecksumValidation>("checksum_validation", false, kChecksumValidationNames,

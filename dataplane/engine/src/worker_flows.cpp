@@ -367,6 +367,21 @@ Worker::Stream* Worker::stream_of(Flow& f) noexcept {
     mark_uninspectable(f, UninspectableReason::kResource);
     return nullptr;
   }
+  return &acquire_stream(f);
+}
+
+void Worker::take_spare_stream(Flow& f) noexcept {
+  if (f.stream != kNil || f.stream_skipped || f.recorded) return;
+  if (!limits_.header_decided_metadata || stream_free_.size() <= streams_.size() / 2) {
+    // Its verdict is final: nothing is lost for policy, only its app events.
+    f.stream_skipped = true;
+    ++counters_.stream_metadata_skipped;
+    return;
+  }
+  acquire_stream(f);
+}
+
+Worker::Stream& Worker::acquire_stream(Flow& f) noexcept {
   f.stream = stream_free_.back();
   stream_free_.pop_back();
   Stream& st = streams_[f.stream];
@@ -381,7 +396,7 @@ Worker::Stream* Worker::stream_of(Flow& f) noexcept {
     st.tcp[d].normalize = f.proto == 6 && f.inspect && !f.blocked_at_header;
   }
   ++counters_.stream_flows;
-  return &st;
+  return st;
 }
 
 void Worker::release_stream(Flow& f) noexcept {

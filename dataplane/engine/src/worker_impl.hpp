@@ -86,6 +86,9 @@ struct Worker::Flow {
   // It needed a Stream slot and the pool had none: uninspectable
   // (resource), its pair's fail mode decides; never asks again.
   bool stream_refused : 1 = false;
+  // Decided at the header stage and no spare slot for its app metadata
+  // when it first had bytes: tracked in the hot record for good.
+  bool stream_skipped : 1 = false;
   // TCP directions of a flow without a Stream slot (with one, the slot's
   // TcpDirState holds them: this copy is stale).
   TcpTrack track[2];

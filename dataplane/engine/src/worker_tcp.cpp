@@ -61,10 +61,13 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
   // A flow that needs a Stream slot (docs/decisions/0006) takes it with its
   // first bytes, or with an acknowledgment of bytes not seen here (the
   // reassembler's gap hint); until then the hot record tracks the handshake.
-  if (f.stream == kNil && !f.stream_refused && needs_stream(f)) {
+  if (f.stream == kNil && !f.stream_refused && !f.stream_skipped) {
     const TcpTrack& acked = f.track[1 - dir];
     const bool ack_ahead = (flags & tcp_flag::kAck) && acked.seq_known && seq_diff(p.ack, acked.next_seq) > 0;
-    if (p.payload_len > 0 || ack_ahead) stream_of(f);
+    if (p.payload_len > 0 || ack_ahead) {
+      if (needs_stream(f)) stream_of(f);
+      else take_spare_stream(f);  // decided at the header stage: app metadata only
+    }
   }
   Stream* st = f.stream != kNil ? &streams_[f.stream] : nullptr;
   TcpTrack& mine = track(f, dir);

@@ -66,7 +66,7 @@ std::string format_report_text(const InspectSummary& s) {
     << " bytes per flow)\n";
   // The pool of reassembly and app-parser state (docs/decisions/0006): only
   // flows the header stage left open, or inspected, take a slot.
-  o << "  stream slots       " << s.stream_capacity << " x " << s.bytes_per_stream << " bytes (reassembled "
+  o << "  stream slots       " << s.stream_capacity << " per worker x " << s.bytes_per_stream << " bytes (reassembled "
     << c.stream_flows << ", no slot free " << c.stream_pool_exhausted << ")\n";
   o << "\nverdicts (flows)\n";
   for (const engine::Action a : kActions) {
@@ -270,7 +270,7 @@ std::string format_report_json(const InspectSummary& s) {
         {"peak_concurrent", s.peak_active_flows},
         {"capacity", s.flow_capacity},
         {"bytes_per_flow", s.bytes_per_flow},
-        {"stream_slots", s.stream_capacity},
+        {"stream_slots_per_worker", s.stream_capacity},
         {"bytes_per_stream_slot", s.bytes_per_stream},
         {"streamed", c.stream_flows},
         {"stream_pool_exhausted", c.stream_pool_exhausted}}},

@@ -140,6 +140,8 @@ struct WorkerCounters {
   uint64_t stream_flows = 0;           // flows that got a Stream slot (reassembly, app parsing)
   uint64_t stream_pool_exhausted = 0;  // flows that needed one and found none (uninspectable:
                                        // resource, their pair's fail mode applied)
+  uint64_t stream_metadata_skipped = 0;  // header-decided flows left without app metadata
+                                         // (no spare slot, or header_decided_metadata off)
   uint64_t uninspectable_flows = 0;
   uint64_t uninspectable_by_reason[static_cast<int>(UninspectableReason::kCount)] = {};
   uint64_t fail_closed_flows = 0;      // uninspectable exports blocked by their fail mode
@@ -370,6 +372,11 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // uninspectable for `resource`, counted, and its fail mode applies).
   Stream* stream_of(Flow& f) noexcept;
   void release_stream(Flow& f) noexcept;
+  // A flow decided for good at the header stage takes a slot for its app
+  // metadata only while more than half of the pool is free
+  // (limits.header_decided_metadata); otherwise it goes without, for good.
+  void take_spare_stream(Flow& f) noexcept;
+  Stream& acquire_stream(Flow& f) noexcept;
   // A direction's sequence tracking: in the flow's Stream slot if it has
   // one, else in the hot record.
   TcpTrack& track(Flow& f, int dir) noexcept;
