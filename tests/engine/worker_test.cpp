@@ -662,8 +662,8 @@ TEST(WorkerStreamTest, StreamPoolFullFailsClosed) {
     events.insert(events.end(), rest.begin(), rest.end());
     bool flagged = false;
     for (const Event& e : of_type(events, EventType::kFlow)) {
-      if (e.src_port == 40002) flagged = (e.flow.detections.uninspectable &
-                                          uninspectable_bit(UninspectableReason::kResource)) != 0;
+      if (e.src_port == 40002)
+        flagged = (e.flow.detections.uninspectable & uninspectable_bit(UninspectableReason::kResource)) != 0;
     }
     EXPECT_TRUE(flagged) << "the refused flow's record says why it was not inspected";
     EXPECT_EQ(r.worker.streams_in_use(), 0u);
@@ -751,7 +751,8 @@ TEST(WorkerStreamTest, HeaderDecidedFlowsLeaveHalfThePool) {
   Runner r(spec);
   std::vector<CapturedPacket> pkts;
   std::vector<TcpSession> sessions;
-  for (uint16_t i = 0; i < 8; ++i) sessions.push_back(http_session(static_cast<uint16_t>(30000 + i), kT0, "10.1.2.3"));
+  for (uint16_t i = 0; i < 8; ++i)
+    sessions.push_back(http_session(static_cast<uint16_t>(30000 + i), kT0, "10.1.2.3"));
   // Interleaved so that all eight are open at once.
   for (size_t k = 0; k < sessions[0].packets().size(); ++k) {
     for (const TcpSession& t : sessions) {
@@ -764,7 +765,8 @@ TEST(WorkerStreamTest, HeaderDecidedFlowsLeaveHalfThePool) {
   EXPECT_EQ(r.worker.counters().stream_pool_exhausted, 0u);
   // An export arriving now still finds a slot.
   const TcpSession exp = http_session(40009, kT0 + 1'000'000'000);
-  for (const PacketResult& p : r.run_all(exp.packets(), 1000)) EXPECT_EQ(p.disposition, Disposition::kForward);
+  for (const PacketResult& p : r.run_all(exp.packets(), 1000))
+    EXPECT_EQ(p.disposition, Disposition::kForward);
   EXPECT_EQ(r.worker.counters().stream_flows, 5u);
   EXPECT_EQ(r.worker.counters().stream_pool_exhausted, 0u);
 }

@@ -529,8 +529,9 @@ void Reader::read_limits(const YAML::Node& n, const std::string& path, v1::Limit
           bool_field("header_decided_metadata", false, [l](bool b) { l->set_header_decided_metadata(b); }),
           uint_field("event_queue_size", false, 64, 1u << 22,
                      u32([l](uint32_t v) { l->set_event_queue_size(v); })),
-          enum_field<v1::ChecksumValidation>("checksum_validation", false, kChecksumValidationNames,
-                                             [l](v1::ChecksumValidation c) { l->set_checksum_validation(c); }),
+          enum_field<v1::ChecksumValidation>(
+              "checksum_validation", false, kChecksumValidationNames,
+              [l](v1::ChecksumValidation c) { l->set_checksum_validation(c); }),
           enum_field<v1::TcpMidstream>("tcp_midstream", false, kTcpMidstreamNames,
                                        [l](v1::TcpMidstream t) { l->set_tcp_midstream(t); }),
           uint_field("reassembly_kept_per_flow_bytes", false, 4 * kKiB, 256 * kMiB,

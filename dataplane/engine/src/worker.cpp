@@ -15,8 +15,12 @@ size_t Worker::bytes_per_flow() noexcept {
   static_assert(sizeof(Flow) <= 168, "the hot flow record grew past its 256-byte budget");
   return sizeof(Flow) + FlowTable::bytes_per_flow();
 }
-size_t Worker::bytes_per_stream() noexcept { return sizeof(Stream) + sizeof(uint32_t); }
-uint32_t Worker::stream_capacity() const noexcept { return static_cast<uint32_t>(streams_.size()); }
+size_t Worker::bytes_per_stream() noexcept {
+  return sizeof(Stream) + sizeof(uint32_t);
+}
+uint32_t Worker::stream_capacity() const noexcept {
+  return static_cast<uint32_t>(streams_.size());
+}
 uint32_t Worker::streams_in_use() const noexcept {
   return static_cast<uint32_t>(streams_.size() - stream_free_.size());
 }
@@ -25,7 +29,8 @@ Worker::Footprint Worker::footprint() noexcept {
   // Mirrors the constructor and allocate_content_pool().
   return Footprint{bytes_per_flow(), sizeof(ContentState) + sizeof(uint32_t), bytes_per_stream(),
                    sizeof(Held) + sizeof(uint32_t) + sizeof(Release),
-                   size_t{kAppBuffers} * kAppBufferSize + kBurstSize * Defragmenter::kMaxHeld * sizeof(Release) +
+                   size_t{kAppBuffers} * kAppBufferSize +
+                       kBurstSize * Defragmenter::kMaxHeld * sizeof(Release) +
                        kBurstSize * sizeof(ResetPair) + kMaxPendingDetections * sizeof(PendingDetection)};
 }
 

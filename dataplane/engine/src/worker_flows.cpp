@@ -419,7 +419,8 @@ std::string_view Worker::server_name(const Flow& f) const noexcept {
 }
 
 bool Worker::holds_segments(const Flow& f) const noexcept {
-  return f.stream != kNil && (streams_[f.stream].held_head[0] != kNil || streams_[f.stream].held_head[1] != kNil);
+  return f.stream != kNil &&
+         (streams_[f.stream].held_head[0] != kNil || streams_[f.stream].held_head[1] != kNil);
 }
 
 }  // namespace ftz::engine

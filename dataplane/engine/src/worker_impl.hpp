@@ -43,9 +43,9 @@ inline UninspectableReason uninspectable_reason_of(sig::Uninspectable r) noexcep
 
 // The hot flow record: what every tracked flow needs (one per flow-table
 // slot; 168 bytes, so with the table's share (84 bytes: its record, a
-// quarter bucket, a free-list entry) a tracked flow costs 252 bytes, docs/decisions/0006). Reassembly, app parser state, the
-// SNI/Host tail and held segments live in a Stream slot that only flows
-// reassembled, app-parsed or inspected take.
+// quarter bucket, a free-list entry) a tracked flow costs 252 bytes, docs/decisions/0006). Reassembly, app
+// parser state, the SNI/Host tail and held segments live in a Stream slot that only flows reassembled,
+// app-parsed or inspected take.
 struct Worker::Flow {
   uint64_t flow_id = 0;
   int64_t start_ns = 0;
@@ -140,11 +140,13 @@ struct Worker::StreamFeed {
     w.feed_dir_ = dir;
     // The parsers hand every byte to inspect back through on_content and the
     // HTTP callbacks.
-    detected = app::feed_tcp(w.streams_[f.stream].app_state, d, f.server_port, std::span<const uint8_t>(data, len), w.app_ctx_);
+    detected = app::feed_tcp(w.streams_[f.stream].app_state, d, f.server_port,
+                             std::span<const uint8_t>(data, len), w.app_ctx_);
   }
   void gap(uint32_t) noexcept {
     w.feed_dir_ = dir;
-    app::on_gap(w.streams_[f.stream].app_state, dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient, w.app_ctx_);
+    app::on_gap(w.streams_[f.stream].app_state, dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient,
+                w.app_ctx_);
     // Bytes the scanner never saw: what follows is scanned and judged, but
     // not all of the stream was (the fail mode decides). A separator keeps
     // the bytes on both sides of the gap from joining into one identifier.

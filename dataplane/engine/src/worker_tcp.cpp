@@ -65,16 +65,20 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
     const TcpTrack& acked = f.track[1 - dir];
     const bool ack_ahead = (flags & tcp_flag::kAck) && acked.seq_known && seq_diff(p.ack, acked.next_seq) > 0;
     if (p.payload_len > 0 || ack_ahead) {
-      if (needs_stream(f)) stream_of(f);
-      else take_spare_stream(f);  // decided at the header stage: app metadata only
+      if (needs_stream(f))
+        stream_of(f);
+      else
+        take_spare_stream(f);  // decided at the header stage: app metadata only
     }
   }
   Stream* st = f.stream != kNil ? &streams_[f.stream] : nullptr;
   TcpTrack& mine = track(f, dir);
   TcpTrack& peer = track(f, 1 - dir);
   auto start = [&](uint32_t seq) {
-    if (st != nullptr) TcpReassembler::start(st->tcp[dir], seq);
-    else TcpReassembler::start(mine, seq);
+    if (st != nullptr)
+      TcpReassembler::start(st->tcp[dir], seq);
+    else
+      TcpReassembler::start(mine, seq);
   };
   StreamFeed feed{*this, f, dir};
   StreamFeed peer_feed{*this, f, 1 - dir};
@@ -246,8 +250,10 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
   if (p.payload_len > 0 && p.payload_wire_len > p.payload_len) {
     // Snap-length cut: the rest of the segment is a gap in our view.
     ++counters_.reasons[static_cast<uint32_t>(Reason::capture_truncated)];
-    if (st != nullptr) reasm_.on_peer_ack(st->tcp[dir], data_seq + p.payload_wire_len, feed);
-    else track_ack(mine, data_seq + p.payload_wire_len);
+    if (st != nullptr)
+      reasm_.on_peer_ack(st->tcp[dir], data_seq + p.payload_wire_len, feed);
+    else
+      track_ack(mine, data_seq + p.payload_wire_len);
   }
   if (fin && !mine.fin_seen) {
     mine.fin_seen = true;
@@ -256,8 +262,10 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
     if (f.tcp_state != TcpState::kClosed) f.tcp_state = TcpState::kClosing;
   }
   if ((flags & tcp_flag::kAck) && peer.seq_known) {
-    if (st != nullptr) reasm_.on_peer_ack(st->tcp[1 - dir], p.ack, peer_feed);
-    else track_ack(peer, p.ack);
+    if (st != nullptr)
+      reasm_.on_peer_ack(st->tcp[1 - dir], p.ack, peer_feed);
+    else
+      track_ack(peer, p.ack);
     // The window this side advertises bounds what the peer may send (scaled
     // only when both SYNs offered scaling; never in a SYN, RFC 7323 §2.2).
     if (mine.syn_seen && peer.syn_seen) {

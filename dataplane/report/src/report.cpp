@@ -66,8 +66,8 @@ std::string format_report_text(const InspectSummary& s) {
     << " bytes per flow)\n";
   // The pool of reassembly and app-parser state (docs/decisions/0006): only
   // flows the header stage left open, or inspected, take a slot.
-  o << "  stream slots       " << s.stream_capacity << " per worker x " << s.bytes_per_stream << " bytes (reassembled "
-    << c.stream_flows << ", no slot free " << c.stream_pool_exhausted << ")\n";
+  o << "  stream slots       " << s.stream_capacity << " per worker x " << s.bytes_per_stream
+    << " bytes (reassembled " << c.stream_flows << ", no slot free " << c.stream_pool_exhausted << ")\n";
   o << "\nverdicts (flows)\n";
   for (const engine::Action a : kActions) {
     o << "  " << engine::action_name(a) << std::string(19 - engine::action_name(a).size(), ' ')

@@ -75,14 +75,14 @@ struct TcpTrack {
   uint32_t fin_seq = 0;   // sequence number of the FIN
   uint32_t isn = 0;       // sequence number of the SYN (syn_seen)
   uint32_t win_end = 0;   // highest sequence the peer's window admits (valid if win_known)
-  uint32_t ts_recent = 0; // newest timestamp accepted in order (valid if ts_known)
-  uint8_t wscale = 0;     // shift of the windows this direction's sender advertises
+  uint32_t ts_recent = 0;           // newest timestamp accepted in order (valid if ts_known)
+  uint8_t wscale = 0;               // shift of the windows this direction's sender advertises
   bool wscale_offered : 1 = false;  // its SYN carried the option (RFC 7323: both must)
   bool seq_known : 1 = false;
   bool syn_seen : 1 = false;
   bool midstream : 1 = false;  // started without a SYN
   bool fin_seen : 1 = false;
-  bool closed : 1 = false;     // FIN consumed in order
+  bool closed : 1 = false;  // FIN consumed in order
   bool win_known : 1 = false;
   bool ts_known : 1 = false;
 };
