@@ -357,6 +357,20 @@ TEST(ConfigErrors, LimitsOutOfRange) {
                           "(1048576)"));
 }
 
+// The Stream pool (docs/decisions/0006): bounded both ways, compiled into
+// the limits when valid.
+TEST(ConfigErrors, StreamMaxFlows) {
+  EXPECT_THAT(errors_of(with_zones("limits:\n"
+                                   "  stream_max_flows: 8\n")),
+              ElementsAre("policy.yaml:9:21: limits.stream_max_flows: 8 is out of range [16, 16777216]"));
+  auto r = load_config_from_string(with_zones("limits:\n  stream_max_flows: 4096\n"), "policy.yaml");
+  ASSERT_TRUE(r.has_value()) << format_diagnostics(r.error());
+  EXPECT_EQ(r->spec.limits.stream_max_flows, 4096u);
+  auto d = load_config_from_string(with_zones(""), "policy.yaml");
+  ASSERT_TRUE(d.has_value()) << format_diagnostics(d.error());
+  EXPECT_EQ(d->spec.limits.stream_max_flows, 65536u);
+}
+
 TEST(ConfigErrors, SyntaxErrorIsLocated) {
   // yaml-cpp notices the missing "]" at the end of the input.
   EXPECT_THAT(errors_of("zones: [a, b\n"),

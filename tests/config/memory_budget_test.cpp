@@ -98,7 +98,8 @@ TEST(MemoryBudget, TotalsPerWorkerAndShared) {
 }
 
 TEST(MemoryBudget, LimitsInsideTheirRangeThatCannotFitAreRefusedWithTheSettingToLower) {
-  const AvailableMemory box{uint64_t{24} << 30, "MemAvailable in /proc/meminfo"};
+  // 12 GiB: the widest flow table (67,108,864 x 252 bytes, decision 0006) must not fit.
+  const AvailableMemory box{uint64_t{12} << 30, "MemAvailable in /proc/meminfo"};
   engine::Limits defaults;
   EXPECT_TRUE(check_memory(memory_budget(defaults, RunShape{}), box).has_value());
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -590,6 +591,217 @@ TEST(WorkerTest, FlowBlockedAtHeaderForGoodIsNotScanned) {
   const WorkerCounters open = run(true);
   EXPECT_EQ(open.content_flows, 1u);
   EXPECT_EQ(open.detections, 1u);
+}
+
+// Issue 9 goal 3 (docs/decisions/0006): hot flow state per tracked flow,
+// the flow table's share included, within 256 bytes.
+TEST(WorkerStreamTest, BytesPerFlowIsAtMost256) {
+  std::printf("bytes per flow %zu (hot), bytes per stream slot %zu\n", Worker::bytes_per_flow(),
+              Worker::bytes_per_stream());
+  EXPECT_LE(Worker::bytes_per_flow(), 256u);
+  EXPECT_GT(Worker::bytes_per_stream(), 0u);
+  EXPECT_EQ(Worker::footprint().per_stream_flow, Worker::bytes_per_stream());
+}
+
+// A session from its own client port, `start_ns` after kT0, with a request
+// and a response, closed.
+TcpSession http_session(uint16_t client_port, int64_t start_ns, const char* server = "203.0.113.10") {
+  TcpSessionConfig c = session_config(80);
+  c.client_port = client_port;
+  c.start_ns = static_cast<uint64_t>(start_ns);
+  c.server_ip = test::Ipv4Addr::parse(server);
+  TcpSession s(c);
+  s.handshake()
+      .client_send("POST /u HTTP/1.1\r\nHost: up.example.com\r\nContent-Length: 5\r\n\r\nhello")
+      .server_send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+      .close();
+  return s;
+}
+
+// An export that needs a Stream slot and finds none is not passed
+// uninspected: uninspectable (resource), counted, and its pair's fail mode
+// decides (closed: dropped; open: forwarded, flagged in its record).
+TEST(WorkerStreamTest, StreamPoolFullFailsClosed) {
+  for (const FailMode mode : {FailMode::kClosed, FailMode::kOpen}) {
+    PolicySpec spec = zone_policy();
+    spec.limits.stream_max_flows = 1;
+    spec.limits.default_fail_mode = mode;
+    Runner r(spec);
+    ASSERT_EQ(r.worker.stream_capacity(), 1u);
+    const TcpSession first = http_session(40001, kT0);
+    const TcpSession second = http_session(40002, kT0 + 1'000'000);
+    // Interleaved: the first flow holds the only slot while the second starts.
+    std::vector<CapturedPacket> pkts;
+    for (size_t i = 0; i < std::max(first.packets().size(), second.packets().size()); ++i) {
+      if (i < first.packets().size()) pkts.push_back(first.packets()[i]);
+      if (i < second.packets().size()) pkts.push_back(second.packets()[i]);
+    }
+    const auto res = r.run_all(pkts);
+    const WorkerCounters& c = r.worker.counters();
+    EXPECT_EQ(c.stream_flows, 1u);
+    EXPECT_EQ(c.stream_pool_exhausted, 1u);
+    EXPECT_EQ(c.uninspectable_by_reason[static_cast<int>(UninspectableReason::kResource)], 1u);
+    // The second flow's request (its 4th packet: SYN, SYN-ACK, ACK, request).
+    const size_t request = 2 * 3 + 1;
+    ASSERT_LT(request, res.size());
+    if (mode == FailMode::kClosed) {
+      EXPECT_EQ(res[request].disposition, Disposition::kDrop);
+      EXPECT_EQ(res[request].reason, Reason::uninspectable_fail_closed);
+      EXPECT_EQ(c.fail_closed_flows, 1u);
+    } else {
+      EXPECT_EQ(res[request].disposition, Disposition::kForward);
+      EXPECT_EQ(c.fail_closed_flows, 0u);
+    }
+    // The first flow was reassembled and parsed: its request is an event.
+    auto events = r.drain_events();
+    const auto http = of_type(events, EventType::kHttp);
+    ASSERT_EQ(http.size(), 1u);
+    EXPECT_EQ(http[0].src_port, 40001);
+    r.worker.finish(kT0 + 60'000'000'000);
+    const auto rest = r.drain_events();
+    events.insert(events.end(), rest.begin(), rest.end());
+    bool flagged = false;
+    for (const Event& e : of_type(events, EventType::kFlow)) {
+      if (e.src_port == 40002)
+        flagged = (e.flow.detections.uninspectable & uninspectable_bit(UninspectableReason::kResource)) != 0;
+    }
+    EXPECT_TRUE(flagged) << "the refused flow's record says why it was not inspected";
+    EXPECT_EQ(r.worker.streams_in_use(), 0u);
+  }
+}
+
+// A flow the header stage decided for good (a rule on zones before any app
+// or content rule) takes no Stream slot when header_decided_metadata is off,
+// and its state machine still closes it; by default it takes a spare one for
+// its app events; the same flow behind a rule that needs its Host takes one.
+TEST(WorkerStreamTest, HeaderDecidedFlowsTakeNoStreamSlot) {
+  RuleSpec domestic;
+  domestic.name = "domestic";
+  domestic.match.dst_zones = {kZoneCn};
+  domestic.verdict.action = Action::kAllow;
+  RuleSpec by_name;
+  by_name.name = "by-name";
+  by_name.match.server_name_suffixes = {"blocked.example"};
+  by_name.verdict.action = Action::kBlock;
+  const TcpSession to_cn = http_session(40001, kT0, "10.1.2.3");  // FTZ -> domestic: no export
+
+  PolicySpec decided = zone_policy();
+  decided.rules = {domestic, by_name};
+  decided.limits.header_decided_metadata = false;
+  Runner a(decided);
+  for (const PacketResult& p : a.run_all(to_cn.packets())) EXPECT_EQ(p.disposition, Disposition::kForward);
+  EXPECT_EQ(a.worker.counters().stream_flows, 0u);
+  EXPECT_EQ(a.worker.streams_in_use(), 0u);
+  const auto events = a.drain_events();
+  EXPECT_TRUE(of_type(events, EventType::kHttp).empty()) << "not reassembled, not parsed";
+  const auto flows = of_type(events, EventType::kFlow);
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(flows[0].flow.tcp_state, static_cast<uint8_t>(TcpState::kClosed));
+  EXPECT_EQ(flows[0].flow.reason, FlowEndReason::kClosed);
+  EXPECT_EQ(flows[0].rule, 0u);
+  EXPECT_EQ(a.worker.counters().stream_metadata_skipped, 1u);
+
+  // Default: a spare slot (more than half of the pool free) for its events.
+  PolicySpec spare = decided;
+  spare.limits.header_decided_metadata = true;
+  Runner m(spare);
+  m.run_all(to_cn.packets());
+  EXPECT_EQ(m.worker.counters().stream_flows, 1u);
+  EXPECT_EQ(of_type(m.drain_events(), EventType::kHttp).size(), 1u);
+  EXPECT_EQ(m.worker.counters().stream_metadata_skipped, 0u);
+
+  PolicySpec open = zone_policy();
+  open.rules = {by_name, domestic};
+  Runner b(open);
+  for (const PacketResult& p : b.run_all(to_cn.packets())) EXPECT_EQ(p.disposition, Disposition::kForward);
+  EXPECT_EQ(b.worker.counters().stream_flows, 1u);
+  const auto http = of_type(b.drain_events(), EventType::kHttp);
+  ASSERT_EQ(http.size(), 1u);
+  EXPECT_EQ(http[0].http.hostname.view(), "up.example.com");
+  EXPECT_EQ(b.worker.streams_in_use(), 1u) << "kept while the closed flow lingers";
+  b.worker.finish(kT0 + 60'000'000'000);
+  EXPECT_EQ(b.worker.streams_in_use(), 0u);
+}
+
+TEST(WorkerStreamTest, BlockedAtHeaderTakesNoStreamSlot) {
+  PolicySpec spec = zone_policy();
+  spec.export_default.action = Action::kBlock;  // ftz -> offshore: blocked, final
+  spec.limits.header_decided_metadata = false;
+  Runner r(spec);
+  const TcpSession s = http_session(40001, kT0);
+  const auto res = r.run_all(s.packets());
+  for (const PacketResult& p : res) EXPECT_EQ(p.disposition, Disposition::kDrop);
+  EXPECT_EQ(r.worker.counters().stream_flows, 0u);
+  EXPECT_EQ(r.worker.streams_in_use(), 0u);
+  const auto flows = of_type(r.drain_events(), EventType::kFlow);
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(flows[0].flow.tcp_state, static_cast<uint8_t>(TcpState::kClosed));
+}
+
+// Header-decided flows take spare slots only while more than half of the
+// pool is free: the other half stays for flows whose verdict needs one.
+TEST(WorkerStreamTest, HeaderDecidedFlowsLeaveHalfThePool) {
+  PolicySpec spec = zone_policy();
+  RuleSpec domestic;
+  domestic.name = "domestic";
+  domestic.match.dst_zones = {kZoneCn};
+  domestic.verdict.action = Action::kAllow;
+  spec.rules = {domestic};
+  spec.limits.stream_max_flows = 8;
+  Runner r(spec);
+  std::vector<CapturedPacket> pkts;
+  std::vector<TcpSession> sessions;
+  for (uint16_t i = 0; i < 8; ++i)
+    sessions.push_back(http_session(static_cast<uint16_t>(30000 + i), kT0, "10.1.2.3"));
+  // Interleaved so that all eight are open at once.
+  for (size_t k = 0; k < sessions[0].packets().size(); ++k) {
+    for (const TcpSession& t : sessions) {
+      if (k < t.packets().size()) pkts.push_back(t.packets()[k]);
+    }
+  }
+  r.run_all(pkts);
+  EXPECT_EQ(r.worker.counters().stream_flows, 4u);
+  EXPECT_EQ(r.worker.counters().stream_metadata_skipped, 4u);
+  EXPECT_EQ(r.worker.counters().stream_pool_exhausted, 0u);
+  // An export arriving now still finds a slot.
+  const TcpSession exp = http_session(40009, kT0 + 1'000'000'000);
+  for (const PacketResult& p : r.run_all(exp.packets(), 1000))
+    EXPECT_EQ(p.disposition, Disposition::kForward);
+  EXPECT_EQ(r.worker.counters().stream_flows, 5u);
+  EXPECT_EQ(r.worker.counters().stream_pool_exhausted, 0u);
+}
+
+// Slots go back when flows end (closed flows at their timeout, open ones
+// when they time out or at finish()): many more flows than slots, none
+// refused, none left in use.
+TEST(WorkerStreamTest, StreamSlotsReturnAtEndAndExpiry) {
+  PolicySpec spec = zone_policy();
+  spec.limits.stream_max_flows = 4;
+  Runner r(spec);
+  constexpr int kFlows = 200;
+  for (int i = 0; i < kFlows; ++i) {
+    // 20 s apart: each closed flow has passed tcp_closed_timeout_s (10 s)
+    // when the next one starts.
+    const TcpSession s = http_session(static_cast<uint16_t>(20000 + i), kT0 + int64_t{i} * 20'000'000'000);
+    const auto res = r.run_all(s.packets(), static_cast<uint64_t>(i) * 100);
+    for (const PacketResult& p : res) EXPECT_EQ(p.disposition, Disposition::kForward);
+    EXPECT_LE(r.worker.streams_in_use(), 2u);
+    r.drain_events();
+  }
+  // One flow left open (no FIN): it returns its slot at its timeout.
+  TcpSessionConfig c = session_config(80);
+  c.client_port = 19999;
+  c.start_ns = static_cast<uint64_t>(kT0 + int64_t{kFlows} * 20'000'000'000);
+  TcpSession open(c);
+  open.handshake().client_send("GET / HTTP/1.1\r\nHost: a.example\r\n\r\n");
+  r.run_all(open.packets(), 1'000'000);
+  EXPECT_GE(r.worker.streams_in_use(), 1u);
+  r.worker.advance_time(static_cast<int64_t>(open.now_ns()) + 4000LL * 1'000'000'000);
+  r.drain_events();
+  EXPECT_EQ(r.worker.streams_in_use(), 0u);
+  EXPECT_EQ(r.worker.counters().stream_flows, kFlows + 1u);
+  EXPECT_EQ(r.worker.counters().stream_pool_exhausted, 0u);
+  EXPECT_EQ(r.worker.counters().flows_timed_out, kFlows + 1u);
 }
 
 }  // namespace

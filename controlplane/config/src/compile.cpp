@@ -356,6 +356,8 @@ class Compiler {
     if (l.has_alerts_per_flow()) out.alerts_per_flow = l.alerts_per_flow();
     out.default_fail_mode = fail_mode(l.default_fail_mode(), out.default_fail_mode);
     if (l.has_inspect_max_flows()) out.inspect_max_flows = l.inspect_max_flows();
+    if (l.has_stream_max_flows()) out.stream_max_flows = l.stream_max_flows();
+    if (l.has_header_decided_metadata()) out.header_decided_metadata = l.header_decided_metadata();
     if (l.has_event_queue_size()) out.event_queue_size = l.event_queue_size();
     if (l.has_reassembly_kept_per_flow_bytes()) out.reassembly_kept_per_flow_bytes = l.reassembly_kept_per_flow_bytes();
     switch (l.checksum_validation()) {

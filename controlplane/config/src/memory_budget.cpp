@@ -164,6 +164,10 @@ MemoryBudget memory_budget(const engine::Limits& l, const RunShape& shape) {
   const uint32_t inspect = o.inspect_max_flows != 0 ? o.inspect_max_flows : l.inspect_max_flows;
   const std::string inspect_from =
       o.inspect_max_flows != 0 ? "inspect_max_flows" : "limits.inspect_max_flows";
+  // The Worker allocates no more Stream slots than flows.
+  const uint32_t stream_set = o.stream_max_flows != 0 ? o.stream_max_flows : l.stream_max_flows;
+  const uint32_t stream_slots = std::min(stream_set, l.flow_table_size);
+  const std::string stream_from = o.stream_max_flows != 0 ? "stream_max_flows" : "limits.stream_max_flows";
   const uint32_t events = o.event_queue_capacity != 0 ? o.event_queue_capacity : l.event_queue_size;
   const std::string events_from = o.event_queue_capacity != 0
                                       ? "event queue capacity (" + shape.event_queue_from + ")"
@@ -181,6 +185,8 @@ MemoryBudget memory_budget(const engine::Limits& l, const RunShape& shape) {
   b.items = {
       {"flow table", setting("limits.flow_table_size", l.flow_table_size),
        mul(l.flow_table_size, static_cast<double>(fp.per_flow))},
+      {"stream slots (reassembly, app parsers)", setting(stream_from, stream_slots),
+       mul(stream_slots, static_cast<double>(fp.per_stream_flow))},
       // Out-of-order data and the kept copy of unacknowledged bytes share this pool.
       {"TCP reassembly segment pool", setting("limits.reassembly_memcap_bytes", l.reassembly_memcap_bytes),
        segment_pool_bytes(l.reassembly_memcap_bytes)},

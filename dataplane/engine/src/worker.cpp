@@ -8,13 +8,29 @@
 
 namespace ftz::engine {
 
-size_t Worker::bytes_per_flow() noexcept { return sizeof(Flow) + FlowTable::bytes_per_flow(); }
+size_t Worker::bytes_per_flow() noexcept {
+  // Issue 9 goal 3: a tracked flow costs at most 256 bytes outside the pools
+  // that only reassembled and inspected flows use (docs/decisions/0006); the
+  // flow table takes 84 of them (WorkerTest.BytesPerFlowIsAtMost256).
+  static_assert(sizeof(Flow) <= 168, "the hot flow record grew past its 256-byte budget");
+  return sizeof(Flow) + FlowTable::bytes_per_flow();
+}
+size_t Worker::bytes_per_stream() noexcept {
+  return sizeof(Stream) + sizeof(uint32_t);
+}
+uint32_t Worker::stream_capacity() const noexcept {
+  return static_cast<uint32_t>(streams_.size());
+}
+uint32_t Worker::streams_in_use() const noexcept {
+  return static_cast<uint32_t>(streams_.size() - stream_free_.size());
+}
 
 Worker::Footprint Worker::footprint() noexcept {
   // Mirrors the constructor and allocate_content_pool().
-  return Footprint{bytes_per_flow(), sizeof(ContentState) + sizeof(uint32_t),
+  return Footprint{bytes_per_flow(), sizeof(ContentState) + sizeof(uint32_t), bytes_per_stream(),
                    sizeof(Held) + sizeof(uint32_t) + sizeof(Release),
-                   size_t{kAppBuffers} * kAppBufferSize + kBurstSize * Defragmenter::kMaxHeld * sizeof(Release) +
+                   size_t{kAppBuffers} * kAppBufferSize +
+                       kBurstSize * Defragmenter::kMaxHeld * sizeof(Release) +
                        kBurstSize * sizeof(ResetPair) + kMaxPendingDetections * sizeof(PendingDetection)};
 }
 
@@ -49,6 +65,11 @@ Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link
   std::fill(std::begin(age_tail_), std::end(age_tail_), kNil);
   options_ = options;
   if (options_.inspect_max_flows == 0) options_.inspect_max_flows = limits_.inspect_max_flows;
+  if (options_.stream_max_flows == 0) options_.stream_max_flows = limits_.stream_max_flows;
+  // More slots than flows could never be used.
+  streams_.resize(std::min(options_.stream_max_flows, limits_.flow_table_size));
+  stream_free_.reserve(streams_.size());
+  for (size_t i = streams_.size(); i > 0; --i) stream_free_.push_back(static_cast<uint32_t>(i - 1));
   checksum_mode_ =
       limits_.checksum_validation != ChecksumMode::kDefault ? limits_.checksum_validation : options_.checksum_default;
   if (checksum_mode_ == ChecksumMode::kDefault) checksum_mode_ = ChecksumMode::kOn;
@@ -250,7 +271,7 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& ke
   age(idx);
   // Held segments whose bytes this packet made deliverable go now, under the
   // verdict that judged those bytes (never the one from before the check).
-  if (f.held_head[0] != kNil || f.held_head[1] != kNil) {
+  if (holds_segments(f)) {
     const SelfHold self{pv.token, res.disposition == Disposition::kHold ? &res : nullptr};
     release_held(f, dir, false, self);
     release_held(f, 1 - dir, false, self);
@@ -290,7 +311,7 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& ke
       } else {
         ++counters_.record_waits;
       }
-    } else if (!f.recorded && f.held_head[0] == kNil && f.held_head[1] == kNil && record_room()) {
+    } else if (!f.recorded && !holds_segments(f) && record_room()) {
       // (Without a place for the record the flow is recorded when it ends.)
       close_flow(idx, pv.ts_ns);
     }
@@ -348,7 +369,7 @@ void Worker::judge(Flow& f, Stage stage, int64_t now) noexcept {
   facts.dst_port = f.server_port;
   facts.ts_ns = now;
   facts.app = f.app;
-  facts.server_name = std::string_view(f.server_name, f.server_name_len);
+  facts.server_name = server_name(f);
   if (stage < f.stage) stage = f.stage;
   facts.stage = stage;
   facts.uninspectable = f.uninspectable;
@@ -363,7 +384,10 @@ void Worker::judge(Flow& f, Stage stage, int64_t now) noexcept {
   }
   const Decision d = gen_->evaluate(facts);
   const bool first = f.generation != gen_->number();
-  if (stage == Stage::kHeader) f.blocked_at_header = d.final && d.verdict.action >= Action::kBlock;
+  if (stage == Stage::kHeader) {
+    f.header_final = d.final;
+    f.blocked_at_header = d.final && d.verdict.action >= Action::kBlock;
+  }
   f.generation = gen_->number();
   f.stage = stage;
   Verdict v = d.verdict;
@@ -387,9 +411,10 @@ void Worker::judge(Flow& f, Stage stage, int64_t now) noexcept {
   f.verdict.mirror = f.verdict.mirror || v.mirror;
   // An export that could not be inspected for a failure (gap, decode,
   // resource) follows its zone pair's fail mode, unless the deciding rule
-  // names every one of those reasons explicitly.
+  // names every one of those reasons explicitly; so does any flow refused
+  // a Stream slot (its app-stage rules cannot be evaluated).
   const UninspectableMask failures = f.uninspectable & kUninspectableFailures;
-  if (f.inspect && failures != 0 && f.verdict.action < Action::kBlock &&
+  if ((f.inspect || f.stream_refused) && failures != 0 && f.verdict.action < Action::kBlock &&
       gen_->fail_mode(f.client_zone, f.server_zone) == FailMode::kClosed) {
     const auto& rules = gen_->spec().rules;
     const bool named = d.rule < rules.size() && rules[d.rule].match.uninspectable &&

@@ -29,8 +29,11 @@ void Worker::write_flow_record(Flow& f, FlowEndReason why, int64_t now) noexcept
     e->flow.reason = why;
     e->flow.tcp_state = static_cast<uint8_t>(f.tcp_state);
     e->flow.app = static_cast<uint8_t>(f.app);
-    e->flow.gaps = f.tcp[0].gaps + f.tcp[1].gaps;
-    e->flow.conflicts = f.conflicts;
+    if (f.stream != kNil) {
+      const Stream& st = streams_[f.stream];
+      e->flow.gaps = st.tcp[0].gaps + st.tcp[1].gaps;
+      e->flow.conflicts = st.conflicts;
+    }
     e->flow.detections = f.content != kNil ? content_[f.content].det : FlowDetections{};
     e->flow.detections.uninspectable = f.uninspectable;
     e->flow.fail_closed = f.fail_closed;
@@ -127,6 +130,16 @@ Event* Worker::new_event(EventType type, const Flow& f, int64_t now, bool rate_l
   return e;
 }
 
+void Worker::set_server_name(Flow& f, std::string_view name) noexcept {
+  // Kept in the flow's Stream slot (a datagram flow takes one here). A flow
+  // decided for good at the header stage takes none: no rule can use it.
+  Stream* st = stream_of(f);
+  if (st == nullptr) return;
+  if (name.size() > kServerNameTail) name = name.substr(name.size() - kServerNameTail);
+  std::copy(name.begin(), name.end(), st->server_name);
+  st->server_name_len = static_cast<uint8_t>(name.size());
+}
+
 void Worker::on_tls_client_hello(const app::TlsClientHello& h) noexcept {
   if (current_ == nullptr) return;
   Flow& f = *current_;
@@ -137,9 +150,7 @@ void Worker::on_tls_client_hello(const app::TlsClientHello& h) noexcept {
   // server, the SNI and ALPN in the ClientHello, and whatever follows bytes
   // that are not TLS records.
   if (wants_content(f)) mark_uninspectable(f, UninspectableReason::kEncrypted);
-  const std::string_view name = h.sni.size() > kServerNameTail ? h.sni.substr(h.sni.size() - kServerNameTail) : h.sni;
-  std::copy(name.begin(), name.end(), f.server_name);
-  f.server_name_len = static_cast<uint8_t>(name.size());
+  set_server_name(f, h.sni);
   judge(f, Stage::kApp, current_ts_);
   if (Event* e = new_event(EventType::kTls, f, current_ts_, true)) {
     e->tls = TlsEventData{};
@@ -163,9 +174,7 @@ void Worker::on_http_request(const app::HttpRequest& r) noexcept {
         host.find(':') == colon) {
       host = host.substr(0, colon);
     }
-    const std::string_view name = host.size() > kServerNameTail ? host.substr(host.size() - kServerNameTail) : host;
-    std::copy(name.begin(), name.end(), f.server_name);
-    f.server_name_len = static_cast<uint8_t>(name.size());
+    set_server_name(f, host);
     judge(f, Stage::kApp, current_ts_);
   }
   if (wants_content(f)) {

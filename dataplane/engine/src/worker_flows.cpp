@@ -117,12 +117,11 @@ void Worker::init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_
   if (f.inspect) ++counters_.flows_inspected;
   if (f.proto == 6) {
     f.midstream = !(p.tcp_flags & tcp_flag::kSyn);
-    // Exports are normalized inline (docs/decisions/0003).
-    f.tcp[0].normalize = f.tcp[1].normalize = f.inspect;
     if (f.midstream && f.inspect) ++counters_.midstream_flows;
   }
+  // Exports are normalized inline (docs/decisions/0003): their Stream slot
+  // says so when it is taken (stream_of), unless this blocks them for good.
   judge(f, Stage::kHeader, now);
-  if (f.blocked_at_header) f.tcp[0].normalize = f.tcp[1].normalize = false;
 }
 
 // Zones and tenant of the flow's endpoints under the current generation.
@@ -151,16 +150,21 @@ void Worker::rejudge(uint32_t idx, int64_t now) noexcept {
   const bool inspect = gen_->is_export(f.client_zone, f.server_zone);
   if (inspect && !f.inspect) ++counters_.flows_inspected;
   f.inspect = inspect;
-  for (TcpDirState& d : f.tcp) {
-    // A flow that became an export compares from here on: nothing before
-    // the current position is kept, so older bytes are never forwarded again.
-    if (inspect && !d.normalize) d.kept_seq = d.next_seq;
-    d.normalize = inspect && f.proto == 6;
+  if (f.stream != kNil) {
+    for (TcpDirState& d : streams_[f.stream].tcp) {
+      // A flow that became an export compares from here on: nothing before
+      // the current position is kept, so older bytes are never forwarded again.
+      if (inspect && !d.normalize) d.kept_seq = d.next_seq;
+      d.normalize = inspect && f.proto == 6;
+    }
   }
   f.verdict = Verdict{};
   f.rule = kNoIndex;
   f.fail_closed = false;
   f.blocked_at_header = false;
+  // Recomputed when it is judged at the header stage still; past it, the
+  // new generation's rules may need what a Stream slot gathers.
+  f.header_final = false;
   judge(f, f.stage, now);
 }
 
@@ -198,17 +202,19 @@ void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
     release_held(f, d, true);
   }
   if (!f.recorded) {
-    for (int d = 0; d < 2; ++d) {
-      StreamFeed feed{*this, f, d};
-      reasm_.flush(f.tcp[d], feed);
+    if (f.stream != kNil) {
+      for (int d = 0; d < 2; ++d) {
+        StreamFeed feed{*this, f, d};
+        reasm_.flush(streams_[f.stream].tcp[d], feed);
+      }
+      app::close(streams_[f.stream].app_state, app_ctx_);
     }
-    app::close(f.app_state, app_ctx_);
     if (f.stage == Stage::kHeader) judge(f, Stage::kApp, now);
     finish_content(f);
   }
-  for (TcpDirState& d : f.tcp) reasm_.release(d);
   current_ = nullptr;
   if (!f.recorded) write_flow_record(f, why, now);
+  release_stream(f);
   release_content(f);
   ++counters_.flows_ended;
   if (why == FlowEndReason::kTimeout) ++counters_.flows_timed_out;
@@ -220,7 +226,7 @@ void Worker::close_flow(uint32_t idx, int64_t now) noexcept {
   Flow& f = flows_[idx];
   current_ = &f;
   current_ts_ = now;
-  app::close(f.app_state, app_ctx_);
+  if (f.stream != kNil) app::close(streams_[f.stream].app_state, app_ctx_);
   if (f.stage == Stage::kHeader) judge(f, Stage::kApp, now);
   finish_content(f);
   current_ = nullptr;
@@ -338,6 +344,83 @@ bool Worker::finish(int64_t now_ns) noexcept {
   finish_waiting_ = false;
   expiry_due_ns_ = 0;
   return true;
+}
+
+bool Worker::needs_stream(const Flow& f) const noexcept {
+  // Recorded (closed, lingering): nothing more is parsed or scanned.
+  if (f.recorded) return false;
+  // Inspected or normalized: every byte is reassembled. Otherwise only a
+  // verdict the header stage left open needs the app facts (SNI, Host) that
+  // reassembly and the app parsers gather.
+  return wants_content(f) || (f.inspect && !f.blocked_at_header) || !f.header_final;
+}
+
+Worker::Stream* Worker::stream_of(Flow& f) noexcept {
+  if (f.stream != kNil) return &streams_[f.stream];
+  if (f.stream_refused || !needs_stream(f)) return nullptr;
+  if (stream_free_.empty()) {
+    // Fail closed: what a slot would have gathered (in-order bytes for the
+    // scanner and the app parsers, the kept copy) is missing, so the flow is
+    // uninspectable and its pair's fail mode decides (judge()).
+    ++counters_.stream_pool_exhausted;
+    f.stream_refused = true;
+    mark_uninspectable(f, UninspectableReason::kResource);
+    return nullptr;
+  }
+  return &acquire_stream(f);
+}
+
+void Worker::take_spare_stream(Flow& f) noexcept {
+  if (f.stream != kNil || f.stream_skipped || f.recorded) return;
+  if (!limits_.header_decided_metadata || stream_free_.size() <= streams_.size() / 2) {
+    // Its verdict is final: nothing is lost for policy, only its app events.
+    f.stream_skipped = true;
+    ++counters_.stream_metadata_skipped;
+    return;
+  }
+  acquire_stream(f);
+}
+
+Worker::Stream& Worker::acquire_stream(Flow& f) noexcept {
+  f.stream = stream_free_.back();
+  stream_free_.pop_back();
+  Stream& st = streams_[f.stream];
+  st = Stream{};
+  st.flow = static_cast<uint32_t>(&f - flows_.data());
+  // The directions go on from what the hot record tracked so far (the
+  // handshake, or nothing).
+  for (int d = 0; d < 2; ++d) {
+    static_cast<TcpTrack&>(st.tcp[d]) = f.track[d];
+    st.tcp[d].kept_seq = st.tcp[d].next_seq;
+    // Exports are normalized inline (docs/decisions/0003).
+    st.tcp[d].normalize = f.proto == 6 && f.inspect && !f.blocked_at_header;
+  }
+  ++counters_.stream_flows;
+  return st;
+}
+
+void Worker::release_stream(Flow& f) noexcept {
+  if (f.stream == kNil) return;
+  Stream& st = streams_[f.stream];
+  for (TcpDirState& d : st.tcp) reasm_.release(d);
+  st.flow = kNil;
+  stream_free_.push_back(f.stream);
+  f.stream = kNil;
+}
+
+TcpTrack& Worker::track(Flow& f, int dir) noexcept {
+  return f.stream != kNil ? static_cast<TcpTrack&>(streams_[f.stream].tcp[dir]) : f.track[dir];
+}
+
+std::string_view Worker::server_name(const Flow& f) const noexcept {
+  if (f.stream == kNil) return {};
+  const Stream& st = streams_[f.stream];
+  return {st.server_name, st.server_name_len};
+}
+
+bool Worker::holds_segments(const Flow& f) const noexcept {
+  return f.stream != kNil &&
+         (streams_[f.stream].held_head[0] != kNil || streams_[f.stream].held_head[1] != kNil);
 }
 
 }  // namespace ftz::engine

@@ -41,46 +41,73 @@ inline UninspectableReason uninspectable_reason_of(sig::Uninspectable r) noexcep
              : UninspectableReason::kResource;
 }
 
+// The hot flow record: what every tracked flow needs (one per flow-table
+// slot; 168 bytes, so with the table's share (84 bytes: its record, a
+// quarter bucket, a free-list entry) a tracked flow costs 252 bytes, docs/decisions/0006). Reassembly, app
+// parser state, the SNI/Host tail and held segments live in a Stream slot that only flows reassembled,
+// app-parsed or inspected take.
 struct Worker::Flow {
   uint64_t flow_id = 0;
   int64_t start_ns = 0;
   int64_t last_ns = 0;
+  uint64_t generation = 0;
   uint64_t pkts[2] = {0, 0};  // [kToServer], [kToClient]
   uint64_t bytes[2] = {0, 0};
-  bool client_is_lo = true;
-  TcpState tcp_state = TcpState::kNone;
-  bool inspect = false;
-  Stage stage = Stage::kHeader;
-  AppProto app = AppProto::kUnknown;
-  uint8_t proto = 0;
-  uint16_t server_port = 0;
   uint32_t client_zone = kNoIndex;
   uint32_t server_zone = kNoIndex;
   uint32_t tenant = kNoIndex;
-  Verdict verdict;
   uint32_t rule = kNoIndex;
-  uint64_t generation = 0;
-  uint32_t conflicts = 0;
+  Verdict verdict;
   uint32_t content = kNil;  // ContentState slot while its content is scanned
-  UninspectableMask uninspectable = 0;  // why its content was not (fully) inspected
-  bool fail_closed = false;  // blocked because it was uninspectable (fail mode)
-  bool midstream = false;    // TCP picked up without a handshake
-  bool recorded = false;     // its flow record is written (closed, lingering)
-  bool resets_sent = false;
-  // Blocked at the header stage and no rule skipped before the deciding one
-  // (Decision::final): nothing of it leaves, whatever its bytes, so they are
-  // neither scanned nor normalized, nor checksummed (docs/decisions/0003).
-  bool blocked_at_header = false;
-  uint32_t held_head[2] = {kNil, kNil};
+  uint32_t stream = kNil;   // Stream slot while it is reassembled / app-parsed
   // Aging: one list per timeout class, least recently active first.
   uint32_t age_prev = kNil;
   uint32_t age_next = kNil;
+  uint16_t server_port = 0;
+  uint8_t proto = 0;
   uint8_t age_class = 0;
+  TcpState tcp_state = TcpState::kNone;
+  Stage stage = Stage::kHeader;
+  AppProto app = AppProto::kUnknown;
+  UninspectableMask uninspectable = 0;  // why its content was not (fully) inspected
+  bool client_is_lo : 1 = true;
+  bool inspect : 1 = false;
+  bool fail_closed : 1 = false;  // blocked because it was uninspectable (fail mode)
+  bool midstream : 1 = false;    // TCP picked up without a handshake
+  bool recorded : 1 = false;     // its flow record is written (closed, lingering)
+  bool resets_sent : 1 = false;
+  // Blocked at the header stage and no rule skipped before the deciding one
+  // (Decision::final): nothing of it leaves, whatever its bytes, so they are
+  // neither scanned nor normalized, nor checksummed (docs/decisions/0003).
+  bool blocked_at_header : 1 = false;
+  // The header stage decided it for good (Decision::final): no app or
+  // content fact can change its verdict.
+  bool header_final : 1 = false;
+  // It needed a Stream slot and the pool had none: uninspectable
+  // (resource), its pair's fail mode decides; never asks again.
+  bool stream_refused : 1 = false;
+  // Decided at the header stage and no spare slot for its app metadata
+  // when it first had bytes: tracked in the hot record for good.
+  bool stream_skipped : 1 = false;
+  // TCP directions of a flow without a Stream slot (with one, the slot's
+  // TcpDirState holds them: this copy is stale).
+  TcpTrack track[2];
+};
+
+// A flow's reassembly and app-parsing state, from a pool sized by
+// WorkerOptions::stream_max_flows (limits.stream_max_flows): taken at the
+// first payload of a flow that is reassembled (every TCP flow not decided
+// for good at the header stage, every inspected export), returned when it
+// ends.
+struct Worker::Stream {
+  uint32_t flow = kNil;  // the flow record holding this slot; kNil while free
+  uint32_t held_head[2] = {kNil, kNil};
+  uint32_t conflicts = 0;
+  TcpDirState tcp[2];
+  app::AppFlowState app_state{};
   // The last bytes of the SNI / Host: suffix rules need only the end.
   uint8_t server_name_len = 0;
   char server_name[kServerNameTail];
-  TcpDirState tcp[2];
-  app::AppFlowState app_state{};
 };
 
 // Scan state of a flow under content inspection, from a pool sized by
@@ -113,11 +140,13 @@ struct Worker::StreamFeed {
     w.feed_dir_ = dir;
     // The parsers hand every byte to inspect back through on_content and the
     // HTTP callbacks.
-    detected = app::feed_tcp(f.app_state, d, f.server_port, std::span<const uint8_t>(data, len), w.app_ctx_);
+    detected = app::feed_tcp(w.streams_[f.stream].app_state, d, f.server_port,
+                             std::span<const uint8_t>(data, len), w.app_ctx_);
   }
   void gap(uint32_t) noexcept {
     w.feed_dir_ = dir;
-    app::on_gap(f.app_state, dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient, w.app_ctx_);
+    app::on_gap(w.streams_[f.stream].app_state, dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient,
+                w.app_ctx_);
     // Bytes the scanner never saw: what follows is scanned and judged, but
     // not all of the stream was (the fail mode decides). A separator keeps
     // the bytes on both sides of the gap from joining into one identifier.

@@ -15,11 +15,26 @@ AppProto to_app_proto(app::AppProtocol p) noexcept {
   }
 }
 
+// A direction of a flow without a Stream slot (decided for good at the
+// header stage): no bytes are kept, so the in-order point moves with
+// segments that reach it and with the receiver's acknowledgments (which
+// stand in for the reassembler's gap skips), never past the FIN.
+void track_segment(TcpTrack& s, uint32_t seq, uint32_t len) noexcept {
+  uint32_t end = seq + len;
+  if (s.fin_seen && seq_diff(end, s.fin_seq) > 0) end = s.fin_seq;
+  if (seq_diff(seq, s.next_seq) <= 0 && seq_diff(end, s.next_seq) > 0) s.next_seq = end;
+  if (s.fin_seen && seq_diff(s.next_seq, s.fin_seq) >= 0) s.closed = true;
+}
+
+void track_ack(TcpTrack& s, uint32_t ack) noexcept {
+  if (!s.seq_known || seq_diff(ack, s.next_seq) <= 0) return;
+  s.next_seq = s.fin_seen && seq_diff(ack, s.fin_seq) > 0 ? s.fin_seq : ack;
+  if (s.fin_seen && seq_diff(s.next_seq, s.fin_seq) >= 0) s.closed = true;
+}
+
 }  // namespace
 
-bool Worker::rst_acceptable(const Flow& f, int dir, const ParsedPacket& p) noexcept {
-  const TcpDirState& mine = f.tcp[dir];
-  const TcpDirState& peer = f.tcp[1 - dir];
+bool Worker::rst_acceptable(const TcpTrack& mine, const TcpTrack& peer, const ParsedPacket& p) noexcept {
   if (mine.seq_known) {
     // RFC 5961 §3.2: a receiver resets only at the exact next byte it
     // expects; anywhere else in the window it answers with a challenge ACK
@@ -33,9 +48,7 @@ bool Worker::rst_acceptable(const Flow& f, int dir, const ParsedPacket& p) noexc
   return true;  // nothing of the connection is known to protect
 }
 
-bool Worker::syn_acceptable(const Flow& f, int dir, const ParsedPacket& p) noexcept {
-  const TcpDirState& mine = f.tcp[dir];
-  const TcpDirState& peer = f.tcp[1 - dir];
+bool Worker::syn_acceptable(const TcpTrack& mine, const TcpTrack& peer, const ParsedPacket& p) noexcept {
   if (mine.syn_seen) return p.seq == mine.isn;  // a retransmission
   if (mine.seq_known) return false;             // data came first: a SYN cannot restart the direction
   // A SYN-ACK must acknowledge the SYN this appliance saw.
@@ -45,8 +58,28 @@ bool Worker::syn_acceptable(const Flow& f, int dir, const ParsedPacket& p) noexc
 
 void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketView& pv, PacketResult& res) noexcept {
   const uint8_t flags = p.tcp_flags;
-  TcpDirState& mine = f.tcp[dir];
-  TcpDirState& peer = f.tcp[1 - dir];
+  // A flow that needs a Stream slot (docs/decisions/0006) takes it with its
+  // first bytes, or with an acknowledgment of bytes not seen here (the
+  // reassembler's gap hint); until then the hot record tracks the handshake.
+  if (f.stream == kNil && !f.stream_refused && !f.stream_skipped) {
+    const TcpTrack& acked = f.track[1 - dir];
+    const bool ack_ahead = (flags & tcp_flag::kAck) && acked.seq_known && seq_diff(p.ack, acked.next_seq) > 0;
+    if (p.payload_len > 0 || ack_ahead) {
+      if (needs_stream(f))
+        stream_of(f);
+      else
+        take_spare_stream(f);  // decided at the header stage: app metadata only
+    }
+  }
+  Stream* st = f.stream != kNil ? &streams_[f.stream] : nullptr;
+  TcpTrack& mine = track(f, dir);
+  TcpTrack& peer = track(f, 1 - dir);
+  auto start = [&](uint32_t seq) {
+    if (st != nullptr)
+      TcpReassembler::start(st->tcp[dir], seq);
+    else
+      TcpReassembler::start(mine, seq);
+  };
   StreamFeed feed{*this, f, dir};
   StreamFeed peer_feed{*this, f, 1 - dir};
   // Exports are normalized inline (docs/decisions/0003): a segment failing a
@@ -73,7 +106,7 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
     return;
   }
   if (flags & tcp_flag::kRst) {
-    if (!rst_acceptable(f, dir, p)) {
+    if (!rst_acceptable(mine, peer, p)) {
       reject(Reason::tcp_rst_invalid);
       return;
     }
@@ -88,7 +121,7 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
   }
   uint32_t data_seq = p.seq;
   if (flags & tcp_flag::kSyn) {
-    if (!syn_acceptable(f, dir, p)) {
+    if (!syn_acceptable(mine, peer, p)) {
       reject(Reason::tcp_syn_invalid);
       return;
     }
@@ -99,7 +132,7 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
       mine.midstream = false;
       mine.wscale_offered = p.tcp_wscale != 0xff;
       mine.wscale = mine.wscale_offered ? p.tcp_wscale : 0;
-      TcpReassembler::start(mine, p.seq + 1);
+      start(p.seq + 1);
       if (f.tcp_state == TcpState::kNone) {
         f.tcp_state = (flags & tcp_flag::kAck) ? TcpState::kSynReceived : TcpState::kSynSent;
       } else if (flags & tcp_flag::kAck) {
@@ -107,7 +140,7 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
       }
     }
   } else if (!mine.seq_known) {
-    TcpReassembler::start(mine, p.seq);  // picked up mid-stream: from this byte on
+    start(p.seq);  // picked up mid-stream: from this byte on
     mine.midstream = true;
   }
   if (mine.midstream && enforce && p.payload_len > 0 && wants_content(f)) {
@@ -139,15 +172,18 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
   const uint32_t before = mine.next_seq;
   SegmentOutcome outcome = SegmentOutcome::kDuplicate;
   SegmentTrim cut;
-  if (p.payload_len > 0) {
-    outcome = reasm_.on_segment(mine, data_seq, p.payload, p.payload_len, feed, &cut);
+  if (p.payload_len > 0 && st != nullptr) {
+    outcome = reasm_.on_segment(st->tcp[dir], data_seq, p.payload, p.payload_len, feed, &cut);
+  } else if (p.payload_len > 0) {
+    track_segment(mine, data_seq, p.payload_len);
+    outcome = SegmentOutcome::kDelivered;
   } else if (p.payload_wire_len > 0) {
     ++counters_.reasons[static_cast<uint32_t>(Reason::capture_truncated)];
   }
 
   switch (outcome) {
     case SegmentOutcome::kConflict:
-      ++f.conflicts;
+      ++st->conflicts;
       reject(Reason::tcp_overlap_conflict);
       break;
     case SegmentOutcome::kOverLimit:
@@ -165,8 +201,8 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
           auto hold = [&](uint64_t token, PayloadTrim trim) {
             const uint32_t h = held_free_.back();
             held_free_.pop_back();
-            held_[h] = Held{token, data_seq + p.payload_len - cut.back, f.held_head[dir], trim};
-            f.held_head[dir] = h;
+            held_[h] = Held{token, data_seq + p.payload_len - cut.back, st->held_head[dir], trim};
+            st->held_head[dir] = h;
           };
           for (const uint64_t t : extra_hold_tokens_) hold(t, {});
           hold(pv.token, PayloadTrim{0, cut.back, false});
@@ -214,7 +250,10 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
   if (p.payload_len > 0 && p.payload_wire_len > p.payload_len) {
     // Snap-length cut: the rest of the segment is a gap in our view.
     ++counters_.reasons[static_cast<uint32_t>(Reason::capture_truncated)];
-    reasm_.on_peer_ack(mine, data_seq + p.payload_wire_len, feed);
+    if (st != nullptr)
+      reasm_.on_peer_ack(st->tcp[dir], data_seq + p.payload_wire_len, feed);
+    else
+      track_ack(mine, data_seq + p.payload_wire_len);
   }
   if (fin && !mine.fin_seen) {
     mine.fin_seen = true;
@@ -223,7 +262,10 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
     if (f.tcp_state != TcpState::kClosed) f.tcp_state = TcpState::kClosing;
   }
   if ((flags & tcp_flag::kAck) && peer.seq_known) {
-    reasm_.on_peer_ack(peer, p.ack, peer_feed);
+    if (st != nullptr)
+      reasm_.on_peer_ack(st->tcp[1 - dir], p.ack, peer_feed);
+    else
+      track_ack(peer, p.ack);
     // The window this side advertises bounds what the peer may send (scaled
     // only when both SYNs offered scaling; never in a SYN, RFC 7323 §2.2).
     if (mine.syn_seen && peer.syn_seen) {
@@ -241,7 +283,8 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
 
   // App stage: metadata callbacks move the flow there; a stream that shows no
   // recognisable protocol after kAppGiveUpBytes is judged without it.
-  if (f.stage == Stage::kHeader && f.tcp[kToServer].delivered + f.tcp[kToClient].delivered > kAppGiveUpBytes) {
+  if (f.stage == Stage::kHeader && st != nullptr &&
+      st->tcp[kToServer].delivered + st->tcp[kToClient].delivered > kAppGiveUpBytes) {
     judge(f, Stage::kApp, p.payload_len ? current_ts_ : now_ns_);
   }
 }
@@ -266,10 +309,12 @@ void Worker::handle_udp(Flow& f, const ParsedPacket& p, int dir) noexcept {
 }
 
 void Worker::release_held(Flow& f, int dir, bool all, SelfHold self) noexcept {
-  uint32_t* link = &f.held_head[dir];
+  if (f.stream == kNil) return;  // only a Stream slot holds segments
+  Stream& st = streams_[f.stream];
+  uint32_t* link = &st.held_head[dir];
   while (*link != kNil) {
     Held& h = held_[*link];
-    const bool delivered = !all && seq_diff(f.tcp[dir].next_seq, h.seq_end) >= 0;
+    const bool delivered = !all && seq_diff(st.tcp[dir].next_seq, h.seq_end) >= 0;
     if (all || delivered) {
       const uint32_t freed = *link;
       *link = h.next;

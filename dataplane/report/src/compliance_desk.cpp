@@ -124,6 +124,8 @@ void add_worker_totals(InspectSummary& s, engine::Worker& w, const engine::Polic
   s.events_dropped += w.events().dropped();
   s.flow_capacity += gen.spec().limits.flow_table_size;
   s.bytes_per_flow = engine::Worker::bytes_per_flow();
+  s.stream_capacity = w.stream_capacity();  // per worker, as bytes_per_flow
+  s.bytes_per_stream = engine::Worker::bytes_per_stream();
   if (const engine::sig::Scanner* sc = w.scanner()) {
     const auto specs = sc->database().specs();
     const auto counters = sc->signature_counters();

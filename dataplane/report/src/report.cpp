@@ -64,6 +64,10 @@ std::string format_report_text(const InspectSummary& s) {
   o << "  untracked (full)   " << c.flows_untracked << "\n";
   o << "  peak concurrent    " << s.peak_active_flows << " of " << s.flow_capacity << " (" << s.bytes_per_flow
     << " bytes per flow)\n";
+  // The pool of reassembly and app-parser state (docs/decisions/0006): only
+  // flows the header stage left open, or inspected, take a slot.
+  o << "  stream slots       " << s.stream_capacity << " per worker x " << s.bytes_per_stream
+    << " bytes (reassembled " << c.stream_flows << ", no slot free " << c.stream_pool_exhausted << ")\n";
   o << "\nverdicts (flows)\n";
   for (const engine::Action a : kActions) {
     o << "  " << engine::action_name(a) << std::string(19 - engine::action_name(a).size(), ' ')
@@ -265,7 +269,11 @@ std::string format_report_json(const InspectSummary& s) {
         {"untracked", c.flows_untracked},
         {"peak_concurrent", s.peak_active_flows},
         {"capacity", s.flow_capacity},
-        {"bytes_per_flow", s.bytes_per_flow}}},
+        {"bytes_per_flow", s.bytes_per_flow},
+        {"stream_slots_per_worker", s.stream_capacity},
+        {"bytes_per_stream_slot", s.bytes_per_stream},
+        {"streamed", c.stream_flows},
+        {"stream_pool_exhausted", c.stream_pool_exhausted}}},
       {"verdicts", std::move(verdicts)},
       {"zone_pair_bytes", std::move(zone_pair_bytes)},
       {"app", {{"tls", s.app_tls}, {"http", s.app_http}, {"dns", s.app_dns}}},

@@ -65,11 +65,34 @@ class SegmentPool {
   std::vector<uint32_t> free_;
 };
 
-struct TcpDirState {
-  static constexpr uint32_t kTailBytes = 32;
+// What every tracked TCP direction needs, reassembled or not: sequence
+// numbers, window, timestamps and the handshake/FIN facts the worker's state
+// machine and its RST/SYN/PAWS/window checks use. It lives in the hot flow
+// record; a flow whose bytes are reassembled carries
+// it inside its TcpDirState instead (docs/decisions/0006). 24 bytes.
+struct TcpTrack {
   uint32_t next_seq = 0;  // next byte to deliver
   uint32_t fin_seq = 0;   // sequence number of the FIN
   uint32_t isn = 0;       // sequence number of the SYN (syn_seen)
+  uint32_t win_end = 0;   // highest sequence the peer's window admits (valid if win_known)
+  uint32_t ts_recent = 0;           // newest timestamp accepted in order (valid if ts_known)
+  uint8_t wscale = 0;               // shift of the windows this direction's sender advertises
+  bool wscale_offered : 1 = false;  // its SYN carried the option (RFC 7323: both must)
+  bool seq_known : 1 = false;
+  bool syn_seen : 1 = false;
+  bool midstream : 1 = false;  // started without a SYN
+  bool fin_seen : 1 = false;
+  bool closed : 1 = false;  // FIN consumed in order
+  bool win_known : 1 = false;
+  bool ts_known : 1 = false;
+};
+
+// A reassembled direction: its TcpTrack plus out-of-order chunks, the kept
+// copy and the delivered tail (a slot of the worker's stream pool).
+static_assert(sizeof(TcpTrack) == 24);
+
+struct TcpDirState : TcpTrack {
+  static constexpr uint32_t kTailBytes = 32;
   uint32_t ooo_head = SegmentPool::kNil;
   uint32_t ooo_bytes = 0;
   // Normalizing directions: delivered bytes [kept_seq, next_seq) in a chunk
@@ -80,20 +103,9 @@ struct TcpDirState {
   uint32_t kept_bytes = 0;
   uint64_t delivered = 0;
   uint32_t gaps = 0;
-  uint32_t ack_hint = 0;   // highest sequence the peer acknowledged (valid if has_ack_hint)
-  uint32_t win_end = 0;    // highest sequence the peer's window admits (valid if win_known)
-  uint32_t ts_recent = 0;  // newest timestamp accepted in order (valid if ts_known)
-  uint8_t wscale = 0;      // shift of the windows this direction's sender advertises
-  bool wscale_offered = false;  // its SYN carried the option (RFC 7323: both must)
+  uint32_t ack_hint = 0;  // highest sequence the peer acknowledged (valid if has_ack_hint)
   bool has_ack_hint = false;
-  bool seq_known = false;
-  bool syn_seen = false;
-  bool midstream = false;  // started without a SYN
-  bool fin_seen = false;
-  bool closed = false;     // FIN consumed in order
   bool normalize = false;  // keep a copy, trim stale bytes (inspected exports)
-  bool win_known = false;
-  bool ts_known = false;
   uint8_t tail_len = 0;
   uint8_t tail[kTailBytes] = {};
 };
@@ -142,6 +154,11 @@ class TcpReassembler {
     s.kept_seq = seq;
     s.seq_known = true;
   }
+  // The same for a direction tracked without reassembly.
+  static void start(TcpTrack& s, uint32_t seq) noexcept {
+    s.next_seq = seq;
+    s.seq_known = true;
+  }
 
   // One segment's payload. `trim` (optional) receives the bytes the packet
   // path must cut off before forwarding it (see SegmentTrim); for kStale the
@@ -157,7 +174,7 @@ class TcpReassembler {
 
   // Whether a segment starting at `seq` lies inside the window the peer
   // advertised (always true while no window is known).
-  static bool in_window(const TcpDirState& s, uint32_t seq) noexcept {
+  static bool in_window(const TcpTrack& s, uint32_t seq) noexcept {
     return !s.win_known || seq_diff(seq, s.win_end) <= 0;
   }
 

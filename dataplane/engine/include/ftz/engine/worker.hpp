@@ -65,6 +65,10 @@ struct WorkerOptions {
   // Flows whose content is scanned at once (two scan states each); 0:
   // limits.inspect_max_flows of the configuration.
   uint32_t inspect_max_flows = 0;
+  // Flows reassembled and app-parsed at once (a Stream slot each: TCP
+  // reassembly, app parser state, SNI/Host); 0: limits.stream_max_flows of
+  // the configuration. Never more than limits.flow_table_size.
+  uint32_t stream_max_flows = 0;
   // Checksum validation when the configuration leaves it to the packet path
   // (limits.checksum_validation unset): inline paths kOn, captures kAuto.
   ChecksumMode checksum_default = ChecksumMode::kAuto;
@@ -133,6 +137,11 @@ struct WorkerCounters {
   // Content inspection.
   uint64_t content_flows = 0;          // flows that got scan states
   uint64_t inspect_pool_exhausted = 0; // inspected flows left unscanned (uninspectable)
+  uint64_t stream_flows = 0;           // flows that got a Stream slot (reassembly, app parsing)
+  uint64_t stream_pool_exhausted = 0;  // flows that needed one and found none (uninspectable:
+                                       // resource, their pair's fail mode applied)
+  uint64_t stream_metadata_skipped = 0;  // header-decided flows left without app metadata
+                                         // (no spare slot, or header_decided_metadata off)
   uint64_t uninspectable_flows = 0;
   uint64_t uninspectable_by_reason[static_cast<int>(UninspectableReason::kCount)] = {};
   uint64_t fail_closed_flows = 0;      // uninspectable exports blocked by their fail mode
@@ -255,7 +264,14 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // Bytes by (packet source zone, packet destination zone), zones x zones.
   [[nodiscard]] const std::vector<uint64_t>& zone_pair_bytes() const noexcept { return zone_pair_bytes_; }
   [[nodiscard]] uint32_t active_flows() const noexcept { return table_.size(); }
+  // Hot bytes per tracked flow: the flow record and its flow-table record
+  // (the Stream and content slots are pools of their own, footprint()).
   [[nodiscard]] static size_t bytes_per_flow() noexcept;
+  // Bytes per Stream slot (limits.stream_max_flows of them).
+  [[nodiscard]] static size_t bytes_per_stream() noexcept;
+  // Stream slots of this worker, and those in use.
+  [[nodiscard]] uint32_t stream_capacity() const noexcept;
+  [[nodiscard]] uint32_t streams_in_use() const noexcept;
   // What the constructor allocates per unit of a limit or option, and once,
   // for the memory budget checked before workers are built
   // (ftz/config/memory_budget.hpp). The scanner (streams, scratch, inflate
@@ -264,6 +280,7 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   struct Footprint {
     size_t per_flow = 0;          // limits.flow_table_size: flow record and table slot
     size_t per_content_flow = 0;  // options.inspect_max_flows: scan state (with signatures)
+    size_t per_stream_flow = 0;   // options.stream_max_flows: reassembly and app parser state
     size_t per_held_packet = 0;   // limits.hold_max_packets: hold slot and release entry
     size_t fixed = 0;             // app parser buffers, release list for fragments, resets
   };
@@ -272,6 +289,7 @@ class Worker : private app::AppSink, private sig::DetectionSink {
  private:
   struct Flow;
   struct ContentState;
+  struct Stream;
   struct StreamFeed;
   // A confirmed identifier of the packet being judged: recorded for
   // compliance and alerted once the packet's fate is known.
@@ -344,8 +362,28 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   void allocate_content_pool();
   void handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketView& pv, PacketResult& res) noexcept;
   // Checks before a segment may change a flow's state (RFC 5961, RFC 7323).
-  static bool rst_acceptable(const Flow& f, int dir, const ParsedPacket& p) noexcept;
-  static bool syn_acceptable(const Flow& f, int dir, const ParsedPacket& p) noexcept;
+  static bool rst_acceptable(const TcpTrack& mine, const TcpTrack& peer, const ParsedPacket& p) noexcept;
+  static bool syn_acceptable(const TcpTrack& mine, const TcpTrack& peer, const ParsedPacket& p) noexcept;
+  // Stream slots (docs/decisions/0006). A flow needs one unless the header
+  // stage decided it for good and nothing of it is inspected or normalized.
+  bool needs_stream(const Flow& f) const noexcept;
+  // The flow's slot, taken from the pool when it needs one and has none;
+  // null when it needs none, or the pool is empty (then the flow is
+  // uninspectable for `resource`, counted, and its fail mode applies).
+  Stream* stream_of(Flow& f) noexcept;
+  void release_stream(Flow& f) noexcept;
+  // A flow decided for good at the header stage takes a slot for its app
+  // metadata only while more than half of the pool is free
+  // (limits.header_decided_metadata); otherwise it goes without, for good.
+  void take_spare_stream(Flow& f) noexcept;
+  Stream& acquire_stream(Flow& f) noexcept;
+  // A direction's sequence tracking: in the flow's Stream slot if it has
+  // one, else in the hot record.
+  TcpTrack& track(Flow& f, int dir) noexcept;
+  std::string_view server_name(const Flow& f) const noexcept;
+  // The last kServerNameTail bytes of the SNI / Host, for app-stage rules.
+  void set_server_name(Flow& f, std::string_view name) noexcept;
+  bool holds_segments(const Flow& f) const noexcept;
   // Checksums (IPv4 header, TCP/UDP) under the configured mode and the NIC's
   // hints; false with the reason to count.
   bool checksums_ok(const PacketView& pv, const ParsedPacket& p, bool l4, Reason& why) const noexcept;
@@ -467,6 +505,8 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   std::unique_ptr<sig::Scanner> scanner_;
   std::vector<ContentState> content_;
   std::vector<uint32_t> content_free_;
+  std::vector<Stream> streams_;
+  std::vector<uint32_t> stream_free_;
   // At a scanner switch: old signature index -> new. Into the new scanner's
   // prepared map (Scanner::prepare_hand_over_from) or sig_map_own_ when the
   // switch was not prepared for this database (built here, slow path).

@@ -88,7 +88,9 @@ struct InspectSummary {
   std::string compliance_note;  // why there is no ledger, if there is none
   // Memory budget of the worker, from the configuration's limits.
   uint64_t flow_capacity = 0;
-  uint64_t bytes_per_flow = 0;
+  uint64_t bytes_per_flow = 0;    // hot: the flow record and its table share (Worker::bytes_per_flow)
+  uint64_t stream_capacity = 0;   // Stream slots per worker (limits.stream_max_flows)
+  uint64_t bytes_per_stream = 0;  // Worker::bytes_per_stream
   uint64_t peak_active_flows = 0;
 };
 

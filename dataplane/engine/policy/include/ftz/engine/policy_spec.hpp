@@ -177,6 +177,16 @@ struct Limits {
   // Flows whose content is scanned at once, per worker (two scan states each);
   // an export that finds none is uninspectable (resource).
   uint32_t inspect_max_flows = 8192;
+  // Flows reassembled and app-parsed at once, per worker (a stream slot
+  // each, ~420 bytes; at most flow_table_size are allocated). Flows decided
+  // for good at the header stage take none; one that needs a slot and finds
+  // none is uninspectable (resource) and follows its pair's fail mode.
+  uint32_t stream_max_flows = 65536;
+  // Flows decided for good at the header stage still get a stream slot for
+  // their app metadata (EVE tls/http/dns events, the record's app) while
+  // more than half of the pool is free; never otherwise, and never with
+  // false (the pure fast path: their TCP state lives in the hot record only).
+  bool header_decided_metadata = true;
   uint32_t event_queue_size = 4096;  // events buffered per worker
   ChecksumMode checksum_validation = ChecksumMode::kDefault;
   TcpMidstream tcp_midstream = TcpMidstream::kInspect;
