@@ -45,7 +45,8 @@ Bytes ipv4_tcp_frame(size_t frame_size) {
 void run_parse(benchmark::State& state, const Bytes& frame) {
   ParsedPacket p;
   for (auto _ : state) {
-    const ParseResult r = parse_packet(LinkType::kEthernet, frame.data(), static_cast<uint32_t>(frame.size()), p);
+    const ParseResult r =
+        parse_packet(LinkType::kEthernet, frame.data(), static_cast<uint32_t>(frame.size()), p);
     benchmark::DoNotOptimize(r);
     benchmark::DoNotOptimize(p.payload);
   }
@@ -53,7 +54,9 @@ void run_parse(benchmark::State& state, const Bytes& frame) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(frame.size()));
 }
 
-void BM_ParseIpv4Tcp(benchmark::State& state) { run_parse(state, ipv4_tcp_frame(static_cast<size_t>(state.range(0)))); }
+void BM_ParseIpv4Tcp(benchmark::State& state) {
+  run_parse(state, ipv4_tcp_frame(static_cast<size_t>(state.range(0))));
+}
 BENCHMARK(BM_ParseIpv4Tcp)->Arg(64)->Arg(1500);
 
 void BM_ParseIpv6ExtHeaders(benchmark::State& state) {
@@ -74,7 +77,7 @@ BENCHMARK(BM_ParseIpv6ExtHeaders);
 
 // ---- flow table -----------------------------------------------------------
 
-constexpr uint32_t kFlows = 1u << 20;              // 1,048,576 live flows
+constexpr uint32_t kFlows = 1u << 20;                     // 1,048,576 live flows
 constexpr uint32_t kTableCapacity = kFlows + kFlows / 4;  // headroom, as a deployment sizes it
 
 struct FlowFixture {
@@ -371,7 +374,8 @@ void BM_ChecksumSegment(benchmark::State& state) {
   std::mt19937 rng(3);
   for (auto& b : data) b = static_cast<uint8_t>(rng());
   for (auto _ : state) {
-    benchmark::DoNotOptimize(ftz::engine::checksum_finish(ftz::engine::checksum_add(data.data(), kSegment, 0)));
+    benchmark::DoNotOptimize(
+        ftz::engine::checksum_finish(ftz::engine::checksum_add(data.data(), kSegment, 0)));
   }
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(state.iterations() * kSegment);

@@ -57,7 +57,9 @@ struct Payloads {
   uint64_t wire_bytes = 0;
 };
 
-uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+uint16_t be16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
 
 bool skip(uint64_t& counter) {
   ++counter;
@@ -187,8 +189,8 @@ ftz::engine::sig::HsDatabasePtr compile_snort10() {
   }
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK,
-                       nullptr, &db, &err) != HS_SUCCESS) {
+  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                       HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
     std::fprintf(stderr, "snort10 compile: %s\n", err != nullptr ? err->message : "?");
     hs_free_compile_error(err);
     return nullptr;
@@ -198,7 +200,8 @@ ftz::engine::sig::HsDatabasePtr compile_snort10() {
 
 struct Timing {
   double best = 0, median = 0;
-  double best_cpu = 0;  // this thread's CPU time of the best pass: on a busy machine, less noisy than wall time
+  double best_cpu =
+      0;  // this thread's CPU time of the best pass: on a busy machine, less noisy than wall time
   uint64_t matches = 0;
 };
 
@@ -227,8 +230,8 @@ Timing time_block_scan(const char* label, const hs_database_t* db, const Payload
     for (uint64_t i = 0; i < segments; ++i) {
       const uint64_t a = pl.starts[i];
       const uint64_t b = pl.starts[i + 1];
-      hs_scan(db, reinterpret_cast<const char*>(pl.bytes.data() + a), static_cast<unsigned>(b - a), 0, scratch.get(),
-              &count_match, &m);
+      hs_scan(db, reinterpret_cast<const char*>(pl.bytes.data() + a), static_cast<unsigned>(b - a), 0,
+              scratch.get(), &count_match, &m);
     }
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double cpu = thread_cpu_s() - c0;
@@ -241,8 +244,8 @@ Timing time_block_scan(const char* label, const hs_database_t* db, const Payload
   std::sort(seconds.begin(), seconds.end());
   t.best = seconds.front();
   t.median = seconds[seconds.size() / 2];
-  std::printf("%s: bare hs_scan block mode: best %.2f Gbit/s, median %.2f Gbit/s of payload, one core\n", label,
-              bits / t.best / 1e9, bits / t.median / 1e9);
+  std::printf("%s: bare hs_scan block mode: best %.2f Gbit/s, median %.2f Gbit/s of payload, one core\n",
+              label, bits / t.best / 1e9, bits / t.median / 1e9);
   return t;
 }
 
@@ -295,9 +298,10 @@ int main(int argc, char** argv) {
   }
   const uint64_t segments = pl.starts.size() - 1;
   const uint64_t payload_bytes = pl.bytes.size();
-  std::printf("capture: %s: %llu frames, %llu wire bytes; %llu TCP payloads, %llu payload bytes\n", capture.c_str(),
-              static_cast<unsigned long long>(pl.packets), static_cast<unsigned long long>(pl.wire_bytes),
-              static_cast<unsigned long long>(segments), static_cast<unsigned long long>(payload_bytes));
+  std::printf("capture: %s: %llu frames, %llu wire bytes; %llu TCP payloads, %llu payload bytes\n",
+              capture.c_str(), static_cast<unsigned long long>(pl.packets),
+              static_cast<unsigned long long>(pl.wire_bytes), static_cast<unsigned long long>(segments),
+              static_cast<unsigned long long>(payload_bytes));
   std::printf("skipped: %llu without payload, %llu not TCP, %llu not IP, %llu fragments, %llu malformed\n",
               static_cast<unsigned long long>(pl.empty), static_cast<unsigned long long>(pl.not_tcp),
               static_cast<unsigned long long>(pl.not_ip), static_cast<unsigned long long>(pl.fragments),
@@ -314,11 +318,12 @@ int main(int argc, char** argv) {
   const double bits = static_cast<double>(payload_bytes) * 8;
   // The last line: key=value pairs for scripts (gbps / best_s: the catalog,
   // as before; snort10_*: baseline (a)).
-  std::printf("payload_bytes=%llu segments=%llu wire_bytes=%llu best_s=%.6f median_s=%.6f gbps=%.4f matches=%llu "
-              "cpu_s=%.6f snort10_best_s=%.6f snort10_cpu_s=%.6f snort10_gbps=%.4f snort10_matches=%llu\n",
-              static_cast<unsigned long long>(payload_bytes), static_cast<unsigned long long>(segments),
-              static_cast<unsigned long long>(pl.wire_bytes), b.best, b.median, bits / b.best / 1e9,
-              static_cast<unsigned long long>(b.matches), b.best_cpu, a.best, a.best_cpu, bits / a.best / 1e9,
-              static_cast<unsigned long long>(a.matches));
+  std::printf(
+      "payload_bytes=%llu segments=%llu wire_bytes=%llu best_s=%.6f median_s=%.6f gbps=%.4f matches=%llu "
+      "cpu_s=%.6f snort10_best_s=%.6f snort10_cpu_s=%.6f snort10_gbps=%.4f snort10_matches=%llu\n",
+      static_cast<unsigned long long>(payload_bytes), static_cast<unsigned long long>(segments),
+      static_cast<unsigned long long>(pl.wire_bytes), b.best, b.median, bits / b.best / 1e9,
+      static_cast<unsigned long long>(b.matches), b.best_cpu, a.best, a.best_cpu, bits / a.best / 1e9,
+      static_cast<unsigned long long>(a.matches));
   return 0;
 }

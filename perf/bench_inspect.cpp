@@ -47,7 +47,8 @@ void BM_PcapRead(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
   state.SetItemsProcessed(static_cast<int64_t>(packets));
-  state.counters["Gbit/s"] = benchmark::Counter(static_cast<double>(bytes) * 8 / 1e9, benchmark::Counter::kIsRate);
+  state.counters["Gbit/s"] =
+      benchmark::Counter(static_cast<double>(bytes) * 8 / 1e9, benchmark::Counter::kIsRate);
 }
 
 void BM_Inspect(benchmark::State& state) {
@@ -66,7 +67,8 @@ void BM_Inspect(benchmark::State& state) {
   uint64_t packets = 0;
   uint64_t events = 0;
   std::string line;
-  const ftz::offline::EventCallback on_event = [&](const ftz::engine::Event& e, const ftz::engine::PolicyGeneration& g) {
+  const ftz::offline::EventCallback on_event = [&](const ftz::engine::Event& e,
+                                                   const ftz::engine::PolicyGeneration& g) {
     line.clear();
     ftz::engine::format_eve(e, g, line);
     ++events;
@@ -85,7 +87,8 @@ void BM_Inspect(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
   state.SetItemsProcessed(static_cast<int64_t>(packets));
-  state.counters["Gbit/s"] = benchmark::Counter(static_cast<double>(bytes) * 8 / 1e9, benchmark::Counter::kIsRate);
+  state.counters["Gbit/s"] =
+      benchmark::Counter(static_cast<double>(bytes) * 8 / 1e9, benchmark::Counter::kIsRate);
   state.counters["events"] = static_cast<double>(events);
 }
 

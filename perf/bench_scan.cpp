@@ -72,19 +72,23 @@ struct Gen {
   std::string identifier() {
     switch (rng() % 4) {
       case 0: {
-        std::string s = "110105" + std::to_string(1950 + rng() % 60) + "0" + std::to_string(1 + rng() % 9) + "1" +
-                        std::to_string(rng() % 10) + digits(3);
+        std::string s = "110105" + std::to_string(1950 + rng() % 60) + "0" + std::to_string(1 + rng() % 9) +
+                        "1" + std::to_string(rng() % 10) + digits(3);
         s.push_back(id_check(s));
         return s;
       }
-      case 1: return "139" + digits(8);
-      case 2: return luhn("6217" + digits(14));
-      default: return "user" + digits(5) + "@example.com";
+      case 1:
+        return "139" + digits(8);
+      case 2:
+        return luhn("6217" + digits(14));
+      default:
+        return "user" + digits(5) + "@example.com";
     }
   }
   std::string text() {
-    static const char* kWords[] = {"order", "shipped", "warehouse", "Lin-gang", "pending", "invoice", "客户", "上海市",
-                                   "浦东新区", "备注", "delivery", "express", "payment", "confirmed"};
+    static const char* kWords[] = {"order",    "shipped", "warehouse", "Lin-gang", "pending",
+                                   "invoice",  "客户",    "上海市",    "浦东新区", "备注",
+                                   "delivery", "express", "payment",   "confirmed"};
     std::string s;
     for (int i = 0; i < 6; ++i) {
       s += kWords[rng() % std::size(kWords)];
@@ -100,8 +104,8 @@ std::string json_body() {
   std::string b = "[";
   size_t id_bytes = 0;
   while (b.size() < kBodyBytes) {
-    b += "{\"order\":\"SO" + g.digits(12) + "\",\"ts\":17" + g.digits(11) + ",\"amount\":" + g.digits(4) + "." +
-         g.digits(2) + ",\"sku\":" + g.digits(8) + ",\"memo\":\"" + g.text() + "\"";
+    b += "{\"order\":\"SO" + g.digits(12) + "\",\"ts\":17" + g.digits(11) + ",\"amount\":" + g.digits(4) +
+         "." + g.digits(2) + ",\"sku\":" + g.digits(8) + ",\"memo\":\"" + g.text() + "\"";
     if (id_bytes * 100 < b.size()) {
       const std::string id = g.identifier();
       id_bytes += id.size();
@@ -132,8 +136,8 @@ std::string csv_body() {
   std::string b = "order,ts,amount,sku,memo,contact\n";
   size_t id_bytes = 0;
   while (b.size() < kBodyBytes) {
-    b += "SO" + g.digits(12) + ",17" + g.digits(11) + "," + g.digits(4) + "." + g.digits(2) + "," + g.digits(8) +
-         "," + g.text() + ",";
+    b += "SO" + g.digits(12) + ",17" + g.digits(11) + "," + g.digits(4) + "." + g.digits(2) + "," +
+         g.digits(8) + "," + g.text() + ",";
     if (id_bytes * 100 < b.size()) {
       const std::string id = g.identifier();
       id_bytes += id.size();
@@ -178,8 +182,9 @@ struct World {
     scanner = std::move(*sc);
     std::printf("catalog: %zu signatures, %zu patterns; streaming db %zu B (%s)\n", specs.size(),
                 db->patterns().size(), db->database_size(), db->info().c_str());
-    std::printf("state per inspected flow direction: Hyperscan stream %zu B (hs_stream_size) + ScanState %zu B\n",
-                db->stream_size(), sizeof(ScanState));
+    std::printf(
+        "state per inspected flow direction: Hyperscan stream %zu B (hs_stream_size) + ScanState %zu B\n",
+        db->stream_size(), sizeof(ScanState));
   }
 };
 
@@ -200,8 +205,8 @@ int count_match(unsigned, unsigned long long, unsigned long long, unsigned, void
 
 void set_rate(benchmark::State& state, size_t bytes) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
-  state.counters["Gbit/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * bytes) * 8 / 1e9, benchmark::Counter::kIsRate);
+  state.counters["Gbit/s"] = benchmark::Counter(static_cast<double>(state.iterations() * bytes) * 8 / 1e9,
+                                                benchmark::Counter::kIsRate);
 }
 
 void scan_body(benchmark::State& state, const std::string& body, ContentKind kind) {
@@ -225,8 +230,8 @@ void block_body(benchmark::State& state, const std::string& body) {
   World& w = world();
   uint64_t matches = 0;
   for (auto _ : state) {
-    hs_scan(w.block.get(), body.data(), static_cast<unsigned>(body.size()), 0, w.block_scratch.get(), &count_match,
-            &matches);
+    hs_scan(w.block.get(), body.data(), static_cast<unsigned>(body.size()), 0, w.block_scratch.get(),
+            &count_match, &matches);
   }
   set_rate(state, body.size());
   state.counters["matches/body"] = static_cast<double>(matches) / static_cast<double>(state.iterations());
@@ -250,12 +255,24 @@ void stream_body(benchmark::State& state, const std::string& body) {
   state.counters["matches/body"] = static_cast<double>(matches) / static_cast<double>(state.iterations());
 }
 
-void BM_ScanJson(benchmark::State& s) { scan_body(s, world().json, ContentKind::kJson); }
-void BM_HsBlockJson(benchmark::State& s) { block_body(s, world().json); }
-void BM_HsStreamJson(benchmark::State& s) { stream_body(s, world().json); }
-void BM_ScanCsv(benchmark::State& s) { scan_body(s, world().csv, ContentKind::kCsv); }
-void BM_HsBlockCsv(benchmark::State& s) { block_body(s, world().csv); }
-void BM_HsStreamCsv(benchmark::State& s) { stream_body(s, world().csv); }
+void BM_ScanJson(benchmark::State& s) {
+  scan_body(s, world().json, ContentKind::kJson);
+}
+void BM_HsBlockJson(benchmark::State& s) {
+  block_body(s, world().json);
+}
+void BM_HsStreamJson(benchmark::State& s) {
+  stream_body(s, world().json);
+}
+void BM_ScanCsv(benchmark::State& s) {
+  scan_body(s, world().csv, ContentKind::kCsv);
+}
+void BM_HsBlockCsv(benchmark::State& s) {
+  block_body(s, world().csv);
+}
+void BM_HsStreamCsv(benchmark::State& s) {
+  stream_body(s, world().csv);
+}
 BENCHMARK(BM_ScanJson)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_HsBlockJson)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_HsStreamJson)->Unit(benchmark::kMillisecond);
@@ -264,8 +281,12 @@ BENCHMARK(BM_HsBlockCsv)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_HsStreamCsv)->Unit(benchmark::kMillisecond);
 // TLS record payloads scanned raw: the scanner on ciphertext-like bytes next
 // to the bare stream scan of the same bytes.
-void BM_ScanRandom(benchmark::State& s) { scan_body(s, world().random, ContentKind::kRaw); }
-void BM_HsStreamRandom(benchmark::State& s) { stream_body(s, world().random); }
+void BM_ScanRandom(benchmark::State& s) {
+  scan_body(s, world().random, ContentKind::kRaw);
+}
+void BM_HsStreamRandom(benchmark::State& s) {
+  stream_body(s, world().random);
+}
 BENCHMARK(BM_ScanRandom)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_HsStreamRandom)->Unit(benchmark::kMillisecond);
 

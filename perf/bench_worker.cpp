@@ -94,8 +94,10 @@ Traffic& traffic(uint32_t flows) {
     const uint32_t dom = domestic[(host * 2654435761u) % domestic.size()];
     const uint16_t sport = static_cast<uint16_t>(1024 + (host / (256 * 254)) * 7 + host % 50000);
     PacketBuilder b;
-    if (i % 2 == 0) b.eth().ipv4(v4(ftz), v4(dom));             // FTZ -> domestic: allowed
-    else b.eth().ipv4(v4(dom), v4(0xcb007100u | (1 + host % 254)));  // domestic -> offshore: blocked
+    if (i % 2 == 0)
+      b.eth().ipv4(v4(ftz), v4(dom));  // FTZ -> domestic: allowed
+    else
+      b.eth().ipv4(v4(dom), v4(0xcb007100u | (1 + host % 254)));  // domestic -> offshore: blocked
     t.frames.push_back(b.udp(sport, 40001).payload(payload).build());
   }
   return t;

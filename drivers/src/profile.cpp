@@ -29,16 +29,16 @@ namespace ftz::drivers {
 
 namespace {
 
+using config::describe;
 using config::Diagnostics;
 using config::DiagnosticSink;
-using config::describe;
 using config::did_you_mean;
 using config::format_loc;
 using config::index_path;
 using config::is_plain;
 using config::join;
-using config::loc_of;
 using config::Loc;
+using config::loc_of;
 using config::quote;
 using config::quoted_list;
 using config::SourceMap;
@@ -546,7 +546,8 @@ void PortRules::check_unique_interfaces() {
       auto [it, inserted] = first.emplace(iface, i);
       if (inserted || it->second == i) continue;
       error(port_path(i) + ".devargs", "interface " + quote(iface) + " is already used by port " +
-                                           quote(ports_[it->second].name) + " " + first_at(it->second, "devargs"));
+                                           quote(ports_[it->second].name) + " " +
+                                           first_at(it->second, "devargs"));
       break;  // one report per port
     }
   }

@@ -278,7 +278,8 @@ TEST_F(LingangExample, Rules) {
   // Named reasons: only `encrypted`, so resource failures keep the fail mode.
   ASSERT_TRUE(encrypted.match.uninspectable.has_value());
   EXPECT_TRUE(encrypted.match.uninspectable->named);
-  EXPECT_EQ(encrypted.match.uninspectable->reasons, engine::uninspectable_bit(engine::UninspectableReason::kEncrypted));
+  EXPECT_EQ(encrypted.match.uninspectable->reasons,
+            engine::uninspectable_bit(engine::UninspectableReason::kEncrypted));
   EXPECT_EQ(rules[index_of(rules, "harbor-to-hk")].match.uninspectable, std::nullopt);
 }
 

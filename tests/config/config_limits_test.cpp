@@ -82,8 +82,7 @@ TEST(ConfigFuzzCorpus, SeedsLoadOrExplain) {
   LoadOptions options;
   options.allow_included_files = false;
   std::size_t seeds = 0;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(test::source_dir() + "/tests/config/corpus")) {
+  for (const auto& entry : std::filesystem::directory_iterator(test::source_dir() + "/tests/config/corpus")) {
     std::ifstream in(entry.path(), std::ios::binary);
     std::ostringstream text;
     text << in.rdbuf();
@@ -99,14 +98,15 @@ TEST(ConfigFuzzCorpus, SeedsLoadOrExplain) {
 TEST(ConfigFuzzCorpus, IncludedFilesAreOffForTheFuzzer) {
   LoadOptions options;
   options.allow_included_files = false;
-  EXPECT_THAT(errors_of("zones:\n"
-                        "  - {name: ftz, kind: ftz, prefix_list_files: [/etc/passwd]}\n"
-                        "  - {name: offshore, kind: offshore, default: true}\n"
-                        "signature_packs: [/etc/passwd]\n",
-                        "fuzz.yaml", options),
-              ElementsAre("fuzz.yaml:2:48: zones[0].prefix_list_files[0]: prefix-list files are disabled in "
-                          "this context",
-                          "fuzz.yaml:4:19: signature_packs[0]: signature packs are disabled in this context"));
+  EXPECT_THAT(
+      errors_of("zones:\n"
+                "  - {name: ftz, kind: ftz, prefix_list_files: [/etc/passwd]}\n"
+                "  - {name: offshore, kind: offshore, default: true}\n"
+                "signature_packs: [/etc/passwd]\n",
+                "fuzz.yaml", options),
+      ElementsAre("fuzz.yaml:2:48: zones[0].prefix_list_files[0]: prefix-list files are disabled in "
+                  "this context",
+                  "fuzz.yaml:4:19: signature_packs[0]: signature packs are disabled in this context"));
 }
 
 }  // namespace

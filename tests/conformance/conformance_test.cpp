@@ -27,7 +27,9 @@ using ftz::engine::EventType;
 
 namespace {
 
-fs::path public_dir() { return ftz::test::public_captures_dir(); }
+fs::path public_dir() {
+  return ftz::test::public_captures_dir();
+}
 
 // One zone for everything: conformance is about parsing, not policy.
 std::shared_ptr<const ftz::engine::PolicyGeneration> plain_generation() {
@@ -55,7 +57,9 @@ struct Observed {
 };
 
 // A string as the EVE output carries it.
-std::string written(std::string_view s) { return ftz::engine::masked_text(s); }
+std::string written(std::string_view s) {
+  return ftz::engine::masked_text(s);
+}
 
 Observed run(const fs::path& pcap) {
   Observed o;
@@ -63,7 +67,9 @@ Observed run(const fs::path& pcap) {
   opts.pcap_path = pcap.string();
   auto summary = ftz::offline::inspect_capture(opts, plain_generation(), [&](const Event& e, const auto&) {
     switch (e.type) {
-      case EventType::kTls: o.sni.insert(written(e.tls.sni.view())); break;
+      case EventType::kTls:
+        o.sni.insert(written(e.tls.sni.view()));
+        break;
       case EventType::kHttp:
         ++o.http_requests;
         if (e.http.hostname.len) o.http_hosts.insert(written(e.http.hostname.view()));
@@ -99,7 +105,8 @@ std::set<std::string> as_set(const nlohmann::json& j) {
 }
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -115,28 +122,40 @@ struct Difference {
 };
 const std::map<std::string, std::vector<Difference>> kKnownDifferences = {
     {"zeek__vlan-collisions.pcap",
-     {{"tcp_flows", {}, {"3"},
-       "the same conversation on three VLAN stacks is three flows; tshark's conversation table ignores VLANs"}}},
+     {{"tcp_flows",
+       {},
+       {"3"},
+       "the same conversation on three VLAN stacks is three flows; tshark's conversation table ignores "
+       "VLANs"}}},
     {"suricata-verify__bug-3286-02-linux-evasion__with_evasion_linux.pcap",
-     {{"tcp_flows", {}, {"3"},
+     {{"tcp_flows",
+       {},
+       {"3"},
        "injected RSTs end the tracked connection and the later SYN on the same ports starts a new flow "
        "(the HTTP request is still seen once); tshark's conversation table keys on the 5-tuple only"}}},
     {"zeek__ipv6-http-atomic-frag.pcap",
-     {{"http_request_uris", {}, {"/bad.html"},
+     {{"http_request_uris",
+       {},
+       {"/bad.html"},
        "HTTP/0.9 'GET /bad.html' requests: tshark does not report them, the engine does (RFC 1945 4.1)"}}},
     {"zeek__methods.pcap",
-     {{"http_request_uris", {"HTTP/1.1"}, {},
+     {{"http_request_uris",
+       {"HTTP/1.1"},
+       {},
        "'OPTIONS HTTP/1.1' has no request-target (the server answers 400); tshark's heuristic takes the "
        "version as the URI, the engine follows RFC 9112 and skips the line. Content inspection still sees "
        "every byte: only metadata differs"}}},
     {"ndpi__1kxun.pcap",
-     {{"http_hosts", {}, {"[FF02::C]:1900"},
+     {{"http_hosts",
+       {},
+       {"[FF02::C]:1900"},
        "SSDP (HTTP over UDP) requests are reported as http events; the IPv6 NOTIFYs to ff02::c are not in "
        "tshark's http.host set (its reference facts take the IPv4 M-SEARCHes only)"},
-      {"dns_query_names", {},
+      {"dns_query_names",
+       {},
        {"\\229\\176\\143\\228\\189\\155\\229\\176\\136\\230\\169\\159", "_googlecast._tcp.local",
-        "caesar-thinkpad", "charming-pc", "isatap", "jason-pc", "joanna-pc", "kasper-mac", "kevin-pc", "notebook",
-        "ro_x1c", "sonusav", "usher-pc", "wangs-ltw", "wpad"},
+        "caesar-thinkpad", "charming-pc", "isatap", "jason-pc", "joanna-pc", "kasper-mac", "kevin-pc",
+        "notebook", "ro_x1c", "sonusav", "usher-pc", "wangs-ltw", "wpad"},
        "mDNS (5353) and LLMNR (5355) questions: the engine reports them as DNS because they leak host "
        "names; tshark's dns.qry.name set here holds unicast DNS only. Non-ASCII label octets are "
        "escaped as \\DDD"}}},
@@ -161,15 +180,18 @@ TEST_P(Conformance, AgreesWithReferenceFacts) {
   const Observed o = run(pcap);
   const std::string file = GetParam();
 
-  auto check_set = [&](const std::string& field, const std::set<std::string>& want, const std::set<std::string>& got) {
+  auto check_set = [&](const std::string& field, const std::set<std::string>& want,
+                       const std::set<std::string>& got) {
     std::set<std::string> missing;
     std::set<std::string> extra;
-    std::set_difference(want.begin(), want.end(), got.begin(), got.end(), std::inserter(missing, missing.end()));
+    std::set_difference(want.begin(), want.end(), got.begin(), got.end(),
+                        std::inserter(missing, missing.end()));
     std::set_difference(got.begin(), got.end(), want.begin(), want.end(), std::inserter(extra, extra.end()));
     const Difference* d = known(file, field);
     const std::set<std::string> allowed_missing = d ? d->missing : std::set<std::string>{};
     const std::set<std::string> allowed_extra = d ? d->extra : std::set<std::string>{};
-    EXPECT_EQ(missing, allowed_missing) << file << ": " << field << " tshark reports values the engine does not";
+    EXPECT_EQ(missing, allowed_missing)
+        << file << ": " << field << " tshark reports values the engine does not";
     EXPECT_EQ(extra, allowed_extra) << file << ": " << field << " the engine reports values tshark does not";
   };
   check_set("tls_sni", as_set(expect["tls_sni"]), o.sni);
@@ -178,9 +200,11 @@ TEST_P(Conformance, AgreesWithReferenceFacts) {
   // it matches the tshark URI it is a prefix of.
   std::set<std::string> want_uris = as_set(expect["http_request_uris"]);
   for (const std::string& prefix : o.http_uri_prefixes) {
-    const auto hit = std::find_if(want_uris.begin(), want_uris.end(),
-                                  [&](const std::string& u) { return u.size() > prefix.size() && u.starts_with(prefix); });
-    EXPECT_NE(hit, want_uris.end()) << file << ": truncated URI matches no tshark URI: " << prefix.substr(0, 80);
+    const auto hit = std::find_if(want_uris.begin(), want_uris.end(), [&](const std::string& u) {
+      return u.size() > prefix.size() && u.starts_with(prefix);
+    });
+    EXPECT_NE(hit, want_uris.end()) << file
+                                    << ": truncated URI matches no tshark URI: " << prefix.substr(0, 80);
     if (hit != want_uris.end()) want_uris.erase(hit);
   }
   check_set("http_request_uris", want_uris, o.http_uris);
@@ -197,7 +221,9 @@ TEST_P(Conformance, AgreesWithReferenceFacts) {
   check_count("udp_flows", expect["udp_conversations"].get<uint64_t>(), o.udp_flows);
 }
 
-std::vector<std::string> captures() { return ftz::test::public_captures(); }
+std::vector<std::string> captures() {
+  return ftz::test::public_captures();
+}
 
 std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
   std::string n = info.param;
@@ -231,7 +257,8 @@ TEST(ConformanceDns, QueryAndAnswerOfAPlainUdpLookupAreReported) {
 }
 
 TEST(ConformanceCorpus, IsPresent) {
-  if (!fs::exists(public_dir())) GTEST_SKIP() << "no ../shared/pcaps/public beside the project: corpus absent";
+  if (!fs::exists(public_dir()))
+    GTEST_SKIP() << "no ../shared/pcaps/public beside the project: corpus absent";
   EXPECT_EQ(captures().size(), 27u);
 }
 

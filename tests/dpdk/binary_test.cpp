@@ -74,7 +74,10 @@ std::vector<test::CapturedPacket> session(uint16_t port, uint64_t start_ns) {
   c.server_port = port;
   c.start_ns = start_ns;
   test::TcpSession s(c);
-  s.handshake().client_send("GET / HTTP/1.1\r\nHost: x\r\n\r\n").server_send("HTTP/1.1 200 OK\r\n\r\n").close();
+  s.handshake()
+      .client_send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+      .server_send("HTTP/1.1 200 OK\r\n\r\n")
+      .close();
   return s.take_packets();
 }
 
@@ -97,9 +100,15 @@ Bytes routed(Bytes f, uint16_t vlan) {
   return f;
 }
 
-uint8_t tcp_flags(const Bytes& f) { return f[14 + 20 + 13]; }  // untagged IPv4 without options
-uint16_t tcp_src_port(const Bytes& f) { return static_cast<uint16_t>((f[34] << 8) | f[35]); }
-uint16_t tcp_dst_port(const Bytes& f) { return static_cast<uint16_t>((f[36] << 8) | f[37]); }
+uint8_t tcp_flags(const Bytes& f) {
+  return f[14 + 20 + 13];
+}  // untagged IPv4 without options
+uint16_t tcp_src_port(const Bytes& f) {
+  return static_cast<uint16_t>((f[34] << 8) | f[35]);
+}
+uint16_t tcp_dst_port(const Bytes& f) {
+  return static_cast<uint16_t>((f[36] << 8) | f[37]);
+}
 
 TEST(DpActions, EachActionGivesByteExactFramesOnItsPortAndCounts) {
   TempDir dir;
@@ -173,15 +182,18 @@ TEST(DpActions, EachActionGivesByteExactFramesOnItsPortAndCounts) {
   EXPECT_FALSE(inside_offload["enabled"].get<bool>());
   EXPECT_EQ(inside_offload["refused"], 1);
   EXPECT_EQ(inside_offload["installed"], 0);
-  EXPECT_NE(inside_offload["refusal"].get<std::string>().find("ENOSYS"), std::string::npos) << inside_offload.dump();
+  EXPECT_NE(inside_offload["refusal"].get<std::string>().find("ENOSYS"), std::string::npos)
+      << inside_offload.dump();
 }
 
 Bytes udp(bool from_client, std::optional<uint16_t> vlan, int i) {
   test::PacketBuilder b;
   b.eth();
   if (vlan) b.vlan(*vlan);
-  if (from_client) b.ipv4("10.0.0.1", "203.0.113.10").udp(5000, 8001);
-  else b.ipv4("203.0.113.10", "10.0.0.1").udp(8001, 5000);
+  if (from_client)
+    b.ipv4("10.0.0.1", "203.0.113.10").udp(5000, 8001);
+  else
+    b.ipv4("203.0.113.10", "10.0.0.1").udp(8001, 5000);
   return b.payload("datagram " + std::to_string(i)).build();
 }
 
@@ -200,11 +212,17 @@ std::string pcap_profile(const TempDir& dir) {
          "workers: 1\n"
          "ports:\n"
          "  - {name: ge-0/0/0, device: net_pcap0, role: inside, pair: ge-0/0/1,\n"
-         "     devargs: 'rx_pcap=" + dir.file("in.pcap") + ",tx_pcap=" + dir.file("inside.pcap") + "'}\n"
+         "     devargs: 'rx_pcap=" +
+         dir.file("in.pcap") + ",tx_pcap=" + dir.file("inside.pcap") +
+         "'}\n"
          "  - {name: ge-0/0/1, device: net_pcap1, role: outside, pair: ge-0/0/0,\n"
-         "     devargs: 'tx_pcap=" + dir.file("outside.pcap") + "'}\n"
+         "     devargs: 'tx_pcap=" +
+         dir.file("outside.pcap") +
+         "'}\n"
          "  - {name: ge-0/0/2, device: net_pcap2, role: channel, pair: ge-0/0/0,\n"
-         "     devargs: 'rx_pcap=" + dir.file("ret.pcap") + ",tx_pcap=" + dir.file("channel.pcap") + "'}\n"
+         "     devargs: 'rx_pcap=" +
+         dir.file("ret.pcap") + ",tx_pcap=" + dir.file("channel.pcap") +
+         "'}\n"
          "  - {name: ge-0/0/3, device: net_null0, role: mirror, devargs: no-rx=1}\n";
 }
 
@@ -220,13 +238,14 @@ TEST(DpChannel, ReturnTrafficLosesTheChannelVlanAndStaysOneFlow) {
   }
   write_pcap(dir.file("in.pcap"), out);
   write_pcap(dir.file("ret.pcap"), ret);
-  const RunResult r = run_dp("--config " + dir.file("actions.yaml") + " --profile " + dir.file("profile.yaml") +
-                             " --duration 1.5 --stats " + dir.file("stats.json"));
+  const RunResult r = run_dp("--config " + dir.file("actions.yaml") + " --profile " +
+                             dir.file("profile.yaml") + " --duration 1.5 --stats " + dir.file("stats.json"));
   ASSERT_EQ(r.status, 0) << r.output;
   std::vector<Bytes> want_channel;
   for (const Bytes& f : out) want_channel.push_back(routed(f, 3001));
   EXPECT_EQ(frames_of(dir.file("channel.pcap")), want_channel);
-  EXPECT_EQ(frames_of(dir.file("inside.pcap")), ret_untagged) << "replies reach the inside without the channel tag";
+  EXPECT_EQ(frames_of(dir.file("inside.pcap")), ret_untagged)
+      << "replies reach the inside without the channel tag";
   EXPECT_TRUE(frames_of(dir.file("outside.pcap")).empty());
   const nlohmann::json s = read_json(dir.file("stats.json"));
   EXPECT_EQ(s["workers"][0]["flows_created"], 1) << "both directions are one flow";
@@ -258,12 +277,14 @@ TEST(DpReload, SighupStormWhileTrafficRunsLosesNothing) {
   ASSERT_EQ(run(binary("ftzgate-gen") + " bench --flows 400 --out " + dir.file("bench.pcap")).status, 0);
   FilePrefix prefix("reload");
   const std::string cmd = binary("ftzgate-dp") + " --config " + cfg + " --pcap-in " + dir.file("bench.pcap") +
-                          " --loop --duration 7 --stats " + dir.file("stats.json") + " --eve " + dir.file("eve.json") +
-                          " -- --file-prefix " + prefix.name() + " --log-level=*:warning";
+                          " --loop --duration 7 --stats " + dir.file("stats.json") + " --eve " +
+                          dir.file("eve.json") + " -- --file-prefix " + prefix.name() +
+                          " --log-level=*:warning";
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + dir.file("dp.log") + " 2>&1").c_str(), static_cast<char*>(nullptr));
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + dir.file("dp.log") + " 2>&1").c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   // "exec": pid is ftzgate-dp itself, not a shell that SIGHUP would kill.
@@ -307,7 +328,8 @@ TEST(DpReload, SighupStormWhileTrafficRunsLosesNothing) {
   const double reload_gap = s["reload"]["max_burst_gap_us"];
   const double run_gap = w["path"]["max_burst_gap_us"];
   EXPECT_GT(reload_gap, 0.0);
-  EXPECT_EQ(reload_gap, w["path"]["reload_burst_gap_us"].get<double>()) << "one worker: its gap is the appliance's";
+  EXPECT_EQ(reload_gap, w["path"]["reload_burst_gap_us"].get<double>())
+      << "one worker: its gap is the appliance's";
   EXPECT_LE(reload_gap, run_gap);
   EXPECT_LT(run_gap, 1e6) << "a gap of a second or more is not a gap between bursts";
   std::cout << "reloads " << s["reload"].dump() << "\n";
@@ -317,9 +339,11 @@ TEST(DpStart, BadInputsGiveAClearErrorAndANonZeroExit) {
   TempDir dir;
   const std::string minimal = source_dir() + "/examples/minimal.yaml";
   std::ofstream(dir.file("bad.yaml")) << "zones:\n  - name: inside\n    kind: ftzz\n";
-  std::ofstream(dir.file("bad-profile.yaml")) << "profile: x\nports:\n  - {name: a, device: net_null0, role: sideways}\n";
+  std::ofstream(dir.file("bad-profile.yaml"))
+      << "profile: x\nports:\n  - {name: a, device: net_null0, role: sideways}\n";
   std::ofstream(dir.file("absent.yaml"))
-      << "profile: absent\nports:\n  - {name: ge-0/0/0, device: '0000:07:00.0', role: inside, pair: ge-0/0/1}\n"
+      << "profile: absent\nports:\n  - {name: ge-0/0/0, device: '0000:07:00.0', role: inside, pair: "
+         "ge-0/0/1}\n"
          "  - {name: ge-0/0/1, device: '0000:07:00.1', role: outside, pair: ge-0/0/0}\n";
   write_pcap(dir.file("small.pcap"), {udp(true, std::nullopt, 0)});
 
@@ -340,9 +364,11 @@ TEST(DpStart, BadInputsGiveAClearErrorAndANonZeroExit) {
   EXPECT_EQ(capture.status, 1);
   EXPECT_NE(capture.output.find("missing.pcap: cannot read capture"), std::string::npos) << capture.output;
 
-  auto device = run_dp("--config " + minimal + " --profile " + dir.file("absent.yaml"), "--no-huge -m 128 --no-pci");
+  auto device =
+      run_dp("--config " + minimal + " --profile " + dir.file("absent.yaml"), "--no-huge -m 128 --no-pci");
   EXPECT_EQ(device.status, 1);
-  EXPECT_NE(device.output.find("port ge-0/0/0 (0000:07:00.0): no such DPDK device"), std::string::npos) << device.output;
+  EXPECT_NE(device.output.find("port ge-0/0/0 (0000:07:00.0): no such DPDK device"), std::string::npos)
+      << device.output;
 
   auto memory = run_dp("--config " + minimal + " --pcap-in " + dir.file("small.pcap"), "-m 24");
   EXPECT_EQ(memory.status, 1);
@@ -386,7 +412,9 @@ int wait_for(pid_t pid) {
 
 // The runtime directory EAL makes for the prefix ftzgate-dp makes up when
 // none is given (root: /var/run/dpdk).
-std::string own_runtime_dir(pid_t pid) { return "/var/run/dpdk/ftzgate-dp-" + std::to_string(pid); }
+std::string own_runtime_dir(pid_t pid) {
+  return "/var/run/dpdk/ftzgate-dp-" + std::to_string(pid);
+}
 
 TEST(DpStart, HelpPrintsTheUsageAndExitsZero) {
   for (const std::string bin : {"ftzgate-dp", "ftzgate-inspect", "ftzgate-gen"}) {
@@ -395,7 +423,8 @@ TEST(DpStart, HelpPrintsTheUsageAndExitsZero) {
       EXPECT_EQ(r.status, 0) << bin << " " << h << ": " << r.output;
       // "usage:" or CLI11's "Usage:" (the tools move to CLI11 one by one).
       std::string lower = r.output;
-      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
       EXPECT_NE(lower.find("usage:"), std::string::npos) << bin << " " << h << ": " << r.output;
     }
   }
@@ -408,13 +437,15 @@ TEST(DpStart, HelpPrintsTheUsageAndExitsZero) {
 TEST(DpStart, SigtermPendingAtStartEndsTheProcessBeforeEal) {
   TempDir dir;
   write_pcap(dir.file("small.pcap"), {udp(true, std::nullopt, 0)});
-  const pid_t pid = spawn({binary("ftzgate-dp"), "--config", source_dir() + "/examples/minimal.yaml", "--pcap-in",
-                           dir.file("small.pcap"), "--", "--log-level=*:warning"},
+  const pid_t pid = spawn({binary("ftzgate-dp"), "--config", source_dir() + "/examples/minimal.yaml",
+                           "--pcap-in", dir.file("small.pcap"), "--", "--log-level=*:warning"},
                           dir.file("dp.log"), /*pending_sigterm=*/true);
   ASSERT_GT(pid, 0);
   const int status = wait_for(pid);
   const std::string log = read_text(dir.file("dp.log"));
-  ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1) << ":\n" << log;
+  ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1)
+                                   << ":\n"
+                                   << log;
   EXPECT_EQ(WTERMSIG(status), SIGTERM);
   EXPECT_NE(log.find("ftzgate-dp: SIGTERM during start-up: stopped"), std::string::npos) << log;
   EXPECT_EQ(log.find("report"), std::string::npos) << "nothing ran: " << log;
@@ -429,9 +460,10 @@ TEST(DpStart, SigtermDuringEalInitIsHonouredAndLeavesNoRuntimeDirectory) {
   write_pcap(dir.file("small.pcap"), {udp(true, std::nullopt, 0)});
   std::filesystem::create_directories(dir.file("out"));
   ASSERT_EQ(mkfifo(dir.file("out/outside.pcap").c_str(), 0600), 0);
-  const pid_t pid = spawn({binary("ftzgate-dp"), "--config", source_dir() + "/examples/minimal.yaml", "--pcap-in",
-                           dir.file("small.pcap"), "--pcap-out", dir.file("out"), "--", "--log-level=*:warning"},
-                          dir.file("dp.log"));
+  const pid_t pid =
+      spawn({binary("ftzgate-dp"), "--config", source_dir() + "/examples/minimal.yaml", "--pcap-in",
+             dir.file("small.pcap"), "--pcap-out", dir.file("out"), "--", "--log-level=*:warning"},
+            dir.file("dp.log"));
   ASSERT_GT(pid, 0);
   bool made = false;
   for (int i = 0; i < 200 && !made; ++i) {
@@ -450,7 +482,9 @@ TEST(DpStart, SigtermDuringEalInitIsHonouredAndLeavesNoRuntimeDirectory) {
   reader.join();
   const std::string log = read_text(dir.file("dp.log"));
   ASSERT_TRUE(made) << "EAL never made " << own_runtime_dir(pid) << ": " << log;
-  ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1) << ":\n" << log;
+  ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1)
+                                   << ":\n"
+                                   << log;
   EXPECT_EQ(WTERMSIG(status), SIGTERM);
   EXPECT_EQ(log.find("report"), std::string::npos) << log;
   EXPECT_FALSE(std::filesystem::exists(own_runtime_dir(pid))) << log;
@@ -459,8 +493,13 @@ TEST(DpStart, SigtermDuringEalInitIsHonouredAndLeavesNoRuntimeDirectory) {
 TEST(DpStart, FailuresAfterEalStartedLeaveNoRuntimeDirectory) {
   TempDir dir;
   write_pcap(dir.file("small.pcap"), {udp(true, std::nullopt, 0)});
-  const std::vector<std::string> base{binary("ftzgate-dp"), "--config", source_dir() + "/examples/minimal.yaml",
-                                      "--pcap-in", dir.file("small.pcap"), "--", "--log-level=*:warning"};
+  const std::vector<std::string> base{binary("ftzgate-dp"),
+                                      "--config",
+                                      source_dir() + "/examples/minimal.yaml",
+                                      "--pcap-in",
+                                      dir.file("small.pcap"),
+                                      "--",
+                                      "--log-level=*:warning"};
   // EAL itself fails (an unknown device), after it made its runtime directory.
   auto eal = base;
   eal.insert(eal.end(), {"--vdev", "net_bogus0"});
@@ -482,14 +521,16 @@ TEST(DpStart, FailuresAfterEalStartedLeaveNoRuntimeDirectory) {
 TEST(DpStart, WorkersThatDoNotFitInMemoryAreRefusedBeforeEal) {
   TempDir dir;
   write_pcap(dir.file("small.pcap"), {udp(true, std::nullopt, 0)});
-  const pid_t pid = spawn({binary("ftzgate-dp"), "--config", source_dir() + "/examples/minimal.yaml", "--pcap-in",
-                           dir.file("small.pcap"), "--workers", "64", "--", "--log-level=*:warning"},
-                          dir.file("dp.log"), false, "FTZGATE_MEMORY_LIMIT=2G");
+  const pid_t pid =
+      spawn({binary("ftzgate-dp"), "--config", source_dir() + "/examples/minimal.yaml", "--pcap-in",
+             dir.file("small.pcap"), "--workers", "64", "--", "--log-level=*:warning"},
+            dir.file("dp.log"), false, "FTZGATE_MEMORY_LIMIT=2G");
   const int status = wait_for(pid);
   const std::string log = read_text(dir.file("dp.log"));
   ASSERT_TRUE(WIFEXITED(status)) << log;
   EXPECT_EQ(WEXITSTATUS(status), 1) << log;
-  EXPECT_NE(log.find("not enough memory: the configuration and command line need "), std::string::npos) << log;
+  EXPECT_NE(log.find("not enough memory: the configuration and command line need "), std::string::npos)
+      << log;
   EXPECT_NE(log.find("(64 workers x "), std::string::npos) << log;
   EXPECT_NE(log.find("of the 2.0 GiB available (FTZGATE_MEMORY_LIMIT)"), std::string::npos) << log;
   EXPECT_NE(log.find("or the number of workers"), std::string::npos) << log;
@@ -502,9 +543,11 @@ TEST(DpStart, WorkersThatDoNotFitInMemoryAreRefusedBeforeEal) {
 TEST(DpReplay, ACaptureLargerThanThePoolStreamsThroughIt) {
   TempDir dir;
   ASSERT_EQ(run(binary("ftzgate-gen") + " bench --small-packets --flows 3000 --packets-per-flow 8 --out " +
-                dir.file("many.pcap")).status, 0);
-  const RunResult r = run_dp("--config " + source_dir() + "/examples/minimal.yaml --pcap-in " + dir.file("many.pcap") +
-                             " --stats " + dir.file("stats.json"));
+                dir.file("many.pcap"))
+                .status,
+            0);
+  const RunResult r = run_dp("--config " + source_dir() + "/examples/minimal.yaml --pcap-in " +
+                             dir.file("many.pcap") + " --stats " + dir.file("stats.json"));
   ASSERT_EQ(r.status, 0) << r.output;
   const nlohmann::json s = read_json(dir.file("stats.json"));
   const uint64_t packets = s["report"]["packets"];
@@ -514,7 +557,8 @@ TEST(DpReplay, ACaptureLargerThanThePoolStreamsThroughIt) {
   EXPECT_EQ(s["ports"][0]["rx_packets"], packets) << "the replay enters on the inside port";
   EXPECT_EQ(s["workers"][0]["forwarded"], packets);
   EXPECT_EQ(s["report"]["flows"]["created"], 3000);
-  EXPECT_EQ(s["report"]["flows"]["peak_concurrent"], 3000) << "every flow is still open at the end of the capture";
+  EXPECT_EQ(s["report"]["flows"]["peak_concurrent"], 3000)
+      << "every flow is still open at the end of the capture";
 }
 
 // Two counters the fast path reported wrong: eth_truncated (reason 0) was
@@ -526,11 +570,12 @@ TEST(DpStats, ReportEthTruncatedAndThePeakOfConcurrentFlows) {
   for (int i = 0; i < 3; ++i) frames.push_back(udp(true, std::nullopt, i));
   frames.push_back(Bytes(10, 0xab));  // shorter than an Ethernet header
   write_pcap(dir.file("in.pcap"), frames);
-  const RunResult r = run_dp("--config " + source_dir() + "/examples/minimal.yaml --pcap-in " + dir.file("in.pcap") +
-                             " --stats " + dir.file("stats.json"));
+  const RunResult r = run_dp("--config " + source_dir() + "/examples/minimal.yaml --pcap-in " +
+                             dir.file("in.pcap") + " --stats " + dir.file("stats.json"));
   ASSERT_EQ(r.status, 0) << r.output;
   const nlohmann::json s = read_json(dir.file("stats.json"));
-  EXPECT_EQ(s["workers"][0]["reasons"].value("eth_truncated", uint64_t{0}), 1u) << s["workers"][0]["reasons"].dump();
+  EXPECT_EQ(s["workers"][0]["reasons"].value("eth_truncated", uint64_t{0}), 1u)
+      << s["workers"][0]["reasons"].dump();
   EXPECT_EQ(s["report"]["reasons"]["eth_truncated"], 1);
   EXPECT_EQ(s["report"]["flows"]["peak_concurrent"], 1);
   EXPECT_NE(r.output.find("peak concurrent    1 of "), std::string::npos) << r.output;
@@ -572,30 +617,38 @@ TEST(DpReplay, RecordsLongerThanTheSnapLengthAreReadWholeOrRefused) {
   TempDir dir;
   std::vector<Bytes> frames;
   for (int i = 0; i < 3; ++i) frames.push_back(udp(true, std::nullopt, i));
-  Bytes big = test::PacketBuilder().eth().ipv4("10.0.0.1", "203.0.113.10").udp(5000, 8001).payload(std::string(300, 'x')).build();
+  Bytes big = test::PacketBuilder()
+                  .eth()
+                  .ipv4("10.0.0.1", "203.0.113.10")
+                  .udp(5000, 8001)
+                  .payload(std::string(300, 'x'))
+                  .build();
   frames.push_back(big);
   std::vector<test::PcapRecord> records;
   uint64_t t = 1'772'413'200;
   for (const Bytes& fr : frames) records.push_back({t++ * 1'000'000'000, 0, fr});
   ASSERT_TRUE(test::write_pcap_over_snaplen(dir.file("lying.pcap"), records, 128));
-  const RunResult r = run_dp("--config " + source_dir() + "/examples/minimal.yaml --pcap-in " + dir.file("lying.pcap") +
-                             " --pcap-out " + dir.file("out") + " --stats " + dir.file("stats.json"));
+  const RunResult r =
+      run_dp("--config " + source_dir() + "/examples/minimal.yaml --pcap-in " + dir.file("lying.pcap") +
+             " --pcap-out " + dir.file("out") + " --stats " + dir.file("stats.json"));
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("warning: " + dir.file("lying.pcap") + ": 1 record is longer than the file's snap length 128"),
+  EXPECT_NE(r.output.find("warning: " + dir.file("lying.pcap") +
+                          ": 1 record is longer than the file's snap length 128"),
             std::string::npos)
       << r.output;
   const nlohmann::json s = read_json(dir.file("stats.json"));
   EXPECT_EQ(s["report"]["records_over_snaplen"], 1);
   EXPECT_EQ(s["report"]["reasons"]["capture_truncated"], 0) << "judged whole, not as a cut frame";
-  EXPECT_EQ(s["report"]["bytes"].get<uint64_t>() , 3 * frames[0].size() + big.size());
+  EXPECT_EQ(s["report"]["bytes"].get<uint64_t>(), 3 * frames[0].size() + big.size());
   const std::vector<Bytes> out = frames_of(dir.file("out/outside.pcap"));
   ASSERT_EQ(out.size(), frames.size());
   EXPECT_EQ(out.back(), big) << "forwarded whole";
 
-  const RunResult loop = run_dp("--config " + source_dir() + "/examples/minimal.yaml --pcap-in " + dir.file("lying.pcap") +
-                                " --loop --duration 1");
+  const RunResult loop = run_dp("--config " + source_dir() + "/examples/minimal.yaml --pcap-in " +
+                                dir.file("lying.pcap") + " --loop --duration 1");
   EXPECT_EQ(loop.status, 1) << loop.output;
-  EXPECT_NE(loop.output.find("--loop replays through net_pcap, which cuts them to the snap length"), std::string::npos)
+  EXPECT_NE(loop.output.find("--loop replays through net_pcap, which cuts them to the snap length"),
+            std::string::npos)
       << loop.output;
 }
 
@@ -610,19 +663,22 @@ TEST(DpPolling, IdleWorkerSleepsOnlyWhenTheProfileAsks) {
   double cpu[2] = {0, 0};
   for (const uint32_t sleep_us : {0u, 100u}) {
     const std::string profile = dir.file("idle" + std::to_string(sleep_us) + ".yaml");
-    std::ofstream(profile) << "profile: idle\nworkers: 1\nidle_sleep_us: " << sleep_us
-                           << "\noffload: {drop_rules: 0}\nports:\n"
-                              "  - {name: ge-0/0/0, device: net_null0, devargs: no-rx=1, role: inside, pair: ge-0/0/1}\n"
-                              "  - {name: ge-0/0/1, device: net_null1, devargs: no-rx=1, role: outside, pair: ge-0/0/0}\n";
+    std::ofstream(profile)
+        << "profile: idle\nworkers: 1\nidle_sleep_us: " << sleep_us
+        << "\noffload: {drop_rules: 0}\nports:\n"
+           "  - {name: ge-0/0/0, device: net_null0, devargs: no-rx=1, role: inside, pair: ge-0/0/1}\n"
+           "  - {name: ge-0/0/1, device: net_null1, devargs: no-rx=1, role: outside, pair: ge-0/0/0}\n";
     const std::string stats = dir.file("stats" + std::to_string(sleep_us) + ".json");
     rusage before{};
     getrusage(RUSAGE_CHILDREN, &before);
-    const RunResult r = run_dp("--config " + cfg + " --profile " + profile + " --duration 2 --stats " + stats);
+    const RunResult r =
+        run_dp("--config " + cfg + " --profile " + profile + " --duration 2 --stats " + stats);
     rusage after{};
     getrusage(RUSAGE_CHILDREN, &after);
     ASSERT_EQ(r.status, 0) << r.output;
     const auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-    cpu[sleep_us == 0 ? 0 : 1] = secs(after.ru_utime) - secs(before.ru_utime) + secs(after.ru_stime) - secs(before.ru_stime);
+    cpu[sleep_us == 0 ? 0 : 1] =
+        secs(after.ru_utime) - secs(before.ru_utime) + secs(after.ru_stime) - secs(before.ru_stime);
     const uint64_t sleeps = read_json(stats)["workers"][0]["path"]["idle_sleeps"];
     if (sleep_us == 0) {
       EXPECT_EQ(sleeps, 0u);
@@ -638,9 +694,9 @@ TEST(DpTelemetry, CommandsAnswerThroughDpdkTelemetryPy) {
   TempDir dir;
   ASSERT_EQ(run(binary("ftzgate-gen") + " bench --flows 50 --out " + dir.file("bench.pcap")).status, 0);
   FilePrefix prefix("telemetry");
-  const std::string cmd = binary("ftzgate-dp") + " --config " + source_dir() + "/examples/minimal.yaml --pcap-in " +
-                          dir.file("bench.pcap") + " --loop --duration 4 -- --file-prefix " + prefix.name() +
-                          " --log-level=*:warning";
+  const std::string cmd = binary("ftzgate-dp") + " --config " + source_dir() +
+                          "/examples/minimal.yaml --pcap-in " + dir.file("bench.pcap") +
+                          " --loop --duration 4 -- --file-prefix " + prefix.name() + " --log-level=*:warning";
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -670,7 +726,9 @@ class Netns {
   }
   ~Netns() { run("ip netns del " + name_); }
   [[nodiscard]] bool ok() const { return ok_; }
-  [[nodiscard]] std::string exec(const std::string& cmd) const { return "ip netns exec " + name_ + " " + cmd; }
+  [[nodiscard]] std::string exec(const std::string& cmd) const {
+    return "ip netns exec " + name_ + " " + cmd;
+  }
 
  private:
   std::string name_;
@@ -687,19 +745,22 @@ TEST(DpWorkers, TwoWorkersOnMultiQueueTapKeepBothDirectionsOfEachFlowTogether) {
                                             "defaults:\n"
                                             "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
   const std::string tap = std::to_string(getpid() % 100000);
-  std::ofstream(dir.file("profile.yaml"))
-      << "profile: tap-2w\nworkers: 2\nports:\n"
-         "  - {name: ge-0/0/0, device: net_tap0, devargs: iface=fi" + tap + ", role: inside, pair: ge-0/0/1}\n"
-         "  - {name: ge-0/0/1, device: net_tap1, devargs: iface=fo" + tap + ", role: outside, pair: ge-0/0/0}\n";
+  std::ofstream(dir.file("profile.yaml")) << "profile: tap-2w\nworkers: 2\nports:\n"
+                                             "  - {name: ge-0/0/0, device: net_tap0, devargs: iface=fi" +
+                                                 tap +
+                                                 ", role: inside, pair: ge-0/0/1}\n"
+                                                 "  - {name: ge-0/0/1, device: net_tap1, devargs: iface=fo" +
+                                                 tap + ", role: outside, pair: ge-0/0/0}\n";
   FilePrefix prefix("workers");
-  const std::string cmd = ns.exec(binary("ftzgate-dp") + " --config " + dir.file("policy.yaml") + " --profile " +
-                                  dir.file("profile.yaml") + " --duration 60 --stats " + dir.file("stats.json") +
-                                  " --eve " + dir.file("eve.json") + " -- --file-prefix " + prefix.name() +
-                                  " --log-level=*:warning");
+  const std::string cmd =
+      ns.exec(binary("ftzgate-dp") + " --config " + dir.file("policy.yaml") + " --profile " +
+              dir.file("profile.yaml") + " --duration 60 --stats " + dir.file("stats.json") + " --eve " +
+              dir.file("eve.json") + " -- --file-prefix " + prefix.name() + " --log-level=*:warning");
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + dir.file("dp.log") + " 2>&1").c_str(), static_cast<char*>(nullptr));
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + dir.file("dp.log") + " 2>&1").c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   // The kernel side of the TAP ports: 16 UDP flows, each once per direction
@@ -711,13 +772,18 @@ TEST(DpWorkers, TwoWorkersOnMultiQueueTapKeepBothDirectionsOfEachFlowTogether) {
       "    r = subprocess.run(['ip', '-o', 'link', 'show', name], capture_output=True, text=True)\n"
       "    return r.returncode == 0 and ',UP' in r.stdout\n"
       "for _ in range(600):\n"  // a loaded host takes a while to start the EAL and compile the policy
-      "    if up('fi" + tap + "') and up('fo" + tap + "'): break\n"
+      "    if up('fi" +
+      tap + "') and up('fo" + tap +
+      "'): break\n"
       "    time.sleep(0.1)\n"
       "time.sleep(0.5)\n"
       "for i in range(16):\n"
       "    c, s = '198.18.0.%d' % (10 + i), '198.19.%d.1' % i\n"
-      "    sendp(Ether()/IP(src=c, dst=s)/UDP(sport=4000 + i, dport=53)/b'q', iface='fi" + tap + "', verbose=0)\n"
-      "    sendp(Ether()/IP(src=s, dst=c)/UDP(sport=53, dport=4000 + i)/b'a', iface='fo" + tap + "', verbose=0)\n";
+      "    sendp(Ether()/IP(src=c, dst=s)/UDP(sport=4000 + i, dport=53)/b'q', iface='fi" +
+      tap +
+      "', verbose=0)\n"
+      "    sendp(Ether()/IP(src=s, dst=c)/UDP(sport=53, dport=4000 + i)/b'a', iface='fo" +
+      tap + "', verbose=0)\n";
   std::ofstream(dir.file("send.py")) << send;
   const RunResult sent = run(ns.exec("/usr/bin/python3 " + dir.file("send.py")));
   // Give the workers a moment with the last frames, then stop the run (it
@@ -739,7 +805,8 @@ TEST(DpWorkers, TwoWorkersOnMultiQueueTapKeepBothDirectionsOfEachFlowTogether) {
   EXPECT_EQ(flows, 16u) << "a flow split over two workers would count twice";
   int both_ways = 0;
   for (const auto& e : read_eve(dir.file("eve.json"))) {
-    if (e["event_type"] == "flow" && e["flow"]["pkts_toserver"] == 1 && e["flow"]["pkts_toclient"] == 1) ++both_ways;
+    if (e["event_type"] == "flow" && e["flow"]["pkts_toserver"] == 1 && e["flow"]["pkts_toclient"] == 1)
+      ++both_ways;
   }
   EXPECT_EQ(both_ways, 16);
 }

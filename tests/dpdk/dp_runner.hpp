@@ -7,19 +7,18 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <chrono>
 #include <fstream>
 #include <map>
-#include <sstream>
-#include <thread>
-#include <set>
-#include <string>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "ftz/test/files.hpp"
 
@@ -36,7 +35,9 @@ struct TempDir : test::TempDir {
   TempDir() : test::TempDir("dp-test") {}
 };
 
-inline RunResult run(const std::string& cmd) { return test::run_command(cmd); }
+inline RunResult run(const std::string& cmd) {
+  return test::run_command(cmd);
+}
 
 // A unique EAL file prefix; its /var/run/dpdk directory goes with the object.
 class FilePrefix {
@@ -92,8 +93,8 @@ inline std::multiset<std::string> flow_records(const std::vector<nlohmann::json>
 
 // dpdk-telemetry.py's replies, one JSON object per command after its banner.
 inline std::map<std::string, nlohmann::json> telemetry(const std::string& prefix, RunResult* raw = nullptr) {
-  const RunResult r =
-      run("printf '/ftzgate/stats\\n/ftzgate/workers\\n/ftzgate/generation\\n' | dpdk-telemetry.py -f " + prefix);
+  const RunResult r = run(
+      "printf '/ftzgate/stats\\n/ftzgate/workers\\n/ftzgate/generation\\n' | dpdk-telemetry.py -f " + prefix);
   std::map<std::string, nlohmann::json> replies;
   std::istringstream lines(r.output);
   std::string line;
@@ -108,7 +109,8 @@ inline std::map<std::string, nlohmann::json> telemetry(const std::string& prefix
 }
 
 // Polls telemetry (up to ~10 s) until the appliance reports judged packets.
-inline std::map<std::string, nlohmann::json> wait_for_traffic(const std::string& prefix, RunResult* raw = nullptr) {
+inline std::map<std::string, nlohmann::json> wait_for_traffic(const std::string& prefix,
+                                                              RunResult* raw = nullptr) {
   std::map<std::string, nlohmann::json> replies;
   for (int attempt = 0; attempt < 50; ++attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

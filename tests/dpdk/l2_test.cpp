@@ -1,5 +1,7 @@
 // Layer-2 actions on real mbufs, and the symmetric hash that spreads flows
 // over workers (EAL in-process: --no-huge --no-pci, own file prefix).
+#include "ftz/dpdk/l2.hpp"
+
 #include <gtest/gtest.h>
 #include <rte_eal.h>
 #include <rte_mbuf.h>
@@ -10,7 +12,6 @@
 #include <filesystem>
 #include <string>
 
-#include "ftz/dpdk/l2.hpp"
 #include "ftz/dpdk/symmetric_hash.hpp"
 #include "ftz/engine/ip_addr.hpp"
 #include "ftz/test/packet_builder.hpp"
@@ -25,8 +26,15 @@ class Eal : public ::testing::Environment {
  public:
   void SetUp() override {
     prefix_ = "ftz-l2-test-" + std::to_string(getpid());
-    std::vector<std::string> args{"l2_test", "--no-huge", "--no-pci", "-m", "64", "-l", "0",
-                                  "--file-prefix=" + prefix_, "--log-level=*:error"};
+    std::vector<std::string> args{"l2_test",
+                                  "--no-huge",
+                                  "--no-pci",
+                                  "-m",
+                                  "64",
+                                  "-l",
+                                  "0",
+                                  "--file-prefix=" + prefix_,
+                                  "--log-level=*:error"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     ok_ = rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0;
@@ -155,11 +163,21 @@ TEST(SymmetricHash, SpreadsFlowsOverTwoWorkers) {
 }
 
 TEST(FrameHash, BothDirectionsTagsAndFragmentsAgree) {
-  const Bytes out = PacketBuilder().eth().ipv4("10.60.2.11", "203.0.113.10").tcp(40001, 80, test::kTcpSyn, 1, 0).build();
-  const Bytes back = PacketBuilder().eth().vlan(3001).ipv4("203.0.113.10", "10.60.2.11")
-                         .tcp(80, 40001, test::kTcpSyn | test::kTcpAck, 9, 2).build();
-  const Bytes frag = PacketBuilder().eth().ipv4("10.60.2.11", "203.0.113.10").more_fragments().fragment_offset(8)
-                         .payload("0123456789abcdef").build();
+  const Bytes out =
+      PacketBuilder().eth().ipv4("10.60.2.11", "203.0.113.10").tcp(40001, 80, test::kTcpSyn, 1, 0).build();
+  const Bytes back = PacketBuilder()
+                         .eth()
+                         .vlan(3001)
+                         .ipv4("203.0.113.10", "10.60.2.11")
+                         .tcp(80, 40001, test::kTcpSyn | test::kTcpAck, 9, 2)
+                         .build();
+  const Bytes frag = PacketBuilder()
+                         .eth()
+                         .ipv4("10.60.2.11", "203.0.113.10")
+                         .more_fragments()
+                         .fragment_offset(8)
+                         .payload("0123456789abcdef")
+                         .build();
   const uint32_t h = frame_hash(engine::LinkType::kEthernet, out.data(), static_cast<uint32_t>(out.size()));
   EXPECT_NE(h, 0u);
   EXPECT_EQ(h, frame_hash(engine::LinkType::kEthernet, back.data(), static_cast<uint32_t>(back.size())));

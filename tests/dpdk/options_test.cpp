@@ -15,11 +15,14 @@ tl::expected<DpOptions, std::string> parse(std::initializer_list<const char*> ar
   return parsed;
 }
 
-bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 TEST(DpOptions, ParsesEveryOptionAndPassesEalArgumentsThrough) {
-  auto o = parse({"--config", "c.yaml", "--eve", "e.json", "--stats", "s.json", "--duration", "2.5", "--workers", "2",
-                  "--pcap-in", "in.pcap", "--loop", "--", "-l", "0-2", "--vdev", "net_null9"});
+  auto o =
+      parse({"--config", "c.yaml", "--eve", "e.json", "--stats", "s.json", "--duration", "2.5", "--workers",
+             "2", "--pcap-in", "in.pcap", "--loop", "--", "-l", "0-2", "--vdev", "net_null9"});
   ASSERT_TRUE(o) << o.error();
   EXPECT_EQ(o->config, "c.yaml");
   EXPECT_EQ(o->eve, "e.json");
@@ -39,12 +42,16 @@ TEST(DpOptions, RejectsWithAMessageNamingTheArgument) {
             "--duration: 'soon' is not a non-negative number");
   EXPECT_EQ(parse({"--config", "c", "--duration", "-1", "--pcap-in", "x"}).error(),
             "--duration: '-1' is not a non-negative number");
-  EXPECT_EQ(parse({"--config", "c", "--workers", "0", "--pcap-in", "x"}).error(), "--workers: Value 0 not in range 1 to 64");
-  EXPECT_EQ(parse({"--config", "c", "--workers", "65", "--pcap-in", "x"}).error(), "--workers: Value 65 not in range 1 to 64");
+  EXPECT_EQ(parse({"--config", "c", "--workers", "0", "--pcap-in", "x"}).error(),
+            "--workers: Value 0 not in range 1 to 64");
+  EXPECT_EQ(parse({"--config", "c", "--workers", "65", "--pcap-in", "x"}).error(),
+            "--workers: Value 65 not in range 1 to 64");
   EXPECT_FALSE(parse({"--config", "c", "stray", "--pcap-in", "x"})) << "a positional before -- is not EAL's";
   EXPECT_EQ(parse({"--config", "c", "--loop", "--profile", "p"}).error(), "--loop needs --pcap-in");
-  EXPECT_EQ(parse({"--config", "c", "--pcap-out", "d", "--profile", "p"}).error(), "--pcap-out needs --pcap-in");
-  EXPECT_EQ(parse({"--config", "c"}).error(), "give --profile FILE (ports of the appliance) or --pcap-in FILE");
+  EXPECT_EQ(parse({"--config", "c", "--pcap-out", "d", "--profile", "p"}).error(),
+            "--pcap-out needs --pcap-in");
+  EXPECT_EQ(parse({"--config", "c"}).error(),
+            "give --profile FILE (ports of the appliance) or --pcap-in FILE");
 }
 
 TEST(DpOptions, PcapApplianceHasEveryRoleAndWritesOnePcapPerRole) {
@@ -120,17 +127,20 @@ TEST(DpOptions, EalArgumentsAddOnlyWhatTheUserDidNotGive) {
   EXPECT_TRUE(contains(a, "-m"));
   EXPECT_TRUE(contains(a, "net_null0,no-rx=1"));
   EXPECT_TRUE(contains(a, "net_null3,no-rx=1"));
-  EXPECT_TRUE(std::any_of(a.begin(), a.end(), [](const std::string& s) { return s.rfind("--file-prefix=", 0) == 0; }));
+  EXPECT_TRUE(std::any_of(a.begin(), a.end(),
+                          [](const std::string& s) { return s.rfind("--file-prefix=", 0) == 0; }));
 
-  auto user = parse({"--config", "c", "--pcap-in", "in.pcap", "--loop", "--", "-m", "256", "--file-prefix", "mine",
-                     "--vdev", "net_pcap0,rx_pcap=other.pcap", "-l", "0-1"});
+  auto user = parse({"--config", "c", "--pcap-in", "in.pcap", "--loop", "--", "-m", "256", "--file-prefix",
+                     "mine", "--vdev", "net_pcap0,rx_pcap=other.pcap", "-l", "0-1"});
   ASSERT_TRUE(user);
   const auto b = eal_arguments(*user, pcap_appliance(*user, nullptr, 10), "ftzgate-dp");
   EXPECT_EQ(std::count(b.begin(), b.end(), std::string("-m")), 1);
-  EXPECT_FALSE(contains(b, "net_pcap0,rx_pcap=in.pcap,infinite_rx=1")) << "the user's --vdev for the device wins";
+  EXPECT_FALSE(contains(b, "net_pcap0,rx_pcap=in.pcap,infinite_rx=1"))
+      << "the user's --vdev for the device wins";
   EXPECT_TRUE(contains(b, "net_pcap0,rx_pcap=other.pcap"));
   EXPECT_EQ(std::count(b.begin(), b.end(), std::string("-l")), 1);
-  EXPECT_FALSE(std::any_of(b.begin(), b.end(), [](const std::string& s) { return s.rfind("--file-prefix=", 0) == 0; }));
+  EXPECT_FALSE(std::any_of(b.begin(), b.end(),
+                           [](const std::string& s) { return s.rfind("--file-prefix=", 0) == 0; }));
 }
 
 TEST(DpOptions, ProfileDevicesBecomeVdevOrAllowListArguments) {

@@ -15,9 +15,8 @@
 //
 // Each run takes a few seconds (EAL, Hyperscan compile): cases are
 // parameters so that ctest runs them in parallel.
-#include <pcap/pcap.h>
-
 #include <gtest/gtest.h>
+#include <pcap/pcap.h>
 
 #include <algorithm>
 #include <cctype>
@@ -25,12 +24,11 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "dp_runner.hpp"
 #include "ftz/test/gen/bench.hpp"
@@ -42,7 +40,9 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path public_dir() { return test::public_captures_dir(); }
+fs::path public_dir() {
+  return test::public_captures_dir();
+}
 
 // Public captures whose records cannot match yet, with the exact reason
 // and the only fields (JSON pointers into the records, names in the report)
@@ -66,7 +66,7 @@ const std::map<std::string, KnownDivergence>& known_divergences() {
 enum class Source { kPublic, kScenario, kBench, kBenchUdp };
 
 struct Case {
-  std::string name;    // test name suffix
+  std::string name;  // test name suffix
   Source source = Source::kPublic;
   std::string file;    // public capture file name
   std::string config;  // "minimal", "private" or "lingang"
@@ -81,8 +81,12 @@ std::string sanitize(const std::string& s) {
   return out;
 }
 
-std::string case_name(const ::testing::TestParamInfo<Case>& info) { return info.param.name; }
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  return info.param.name;
+}
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
 
 // Writes the case's capture (public: its path) and configuration into dir.
 struct Prepared {
@@ -109,8 +113,8 @@ tl::expected<std::string, std::string> write_private_config(const TempDir& dir) 
                     "signature_packs: [" + source_dir() + "/examples/signatures/builtin.yaml]")) {
     return tl::unexpected(std::string("examples/minimal.yaml changed: update write_private_config"));
   }
-  yaml += "compliance:\n  key_file: " + source_dir() + "/examples/keys/token.key\n  state_file: " +
-          dir.file("compliance.state") + "\n";
+  yaml += "compliance:\n  key_file: " + source_dir() +
+          "/examples/keys/token.key\n  state_file: " + dir.file("compliance.state") + "\n";
   const std::string path = dir.file("private.yaml");
   std::ofstream(path) << yaml;
   return path;
@@ -119,7 +123,9 @@ tl::expected<std::string, std::string> write_private_config(const TempDir& dir) 
 tl::expected<Prepared, std::string> prepare(const Case& c, const TempDir& dir) {
   Prepared p;
   switch (c.source) {
-    case Source::kPublic: p.pcap = (public_dir() / c.file).string(); break;
+    case Source::kPublic:
+      p.pcap = (public_dir() / c.file).string();
+      break;
     case Source::kScenario: {
       p.pcap = dir.file("scenario.pcap");
       auto w = test::gen::write_scenario(p.pcap, 1);
@@ -150,7 +156,9 @@ tl::expected<Prepared, std::string> prepare(const Case& c, const TempDir& dir) {
 
 // ------------------------------------------------------------- the runs --
 
-std::string quote(const std::string& s) { return "'" + s + "'"; }
+std::string quote(const std::string& s) {
+  return "'" + s + "'";
+}
 
 struct InspectRun {
   RunResult result;
@@ -186,7 +194,8 @@ DpRun run_dataplane(const Prepared& p, const TempDir& dir, uint32_t workers, con
   const std::string stats = dir.file(tag + ".stats.json");
   const std::string eve = dir.file(tag + ".eve.json");
   std::string args = "--config " + quote(p.config) + " --pcap-in " + quote(p.pcap) + " --eve " + quote(eve) +
-                     " --stats " + quote(stats) + " --workers " + std::to_string(workers) + " --demo-token-key";
+                     " --stats " + quote(stats) + " --workers " + std::to_string(workers) +
+                     " --demo-token-key";
   if (!pcap_out.empty()) args += " --pcap-out " + quote(pcap_out);
   r.result = run_dp(args, "", "parity");
   if (r.result.status == 0) {
@@ -196,15 +205,16 @@ DpRun run_dataplane(const Prepared& p, const TempDir& dir, uint32_t workers, con
   return r;
 }
 
-#define ASSERT_RAN(run, what) \
-  ASSERT_EQ((run).result.status, 0) << what << " failed:\n" << (run).result.output
+#define ASSERT_RAN(run, what) ASSERT_EQ((run).result.status, 0) << what << " failed:\n" << (run).result.output
 
 // ------------------------------------------------------- the comparisons --
 
 // Without a compliance key (examples/minimal.yaml) each process draws a
 // random token key (engine/worker.hpp), so alert.token differs between any
 // two runs by design; it is compared wherever the configuration has a key.
-bool has_token_key(const Case& c) { return c.config != "minimal"; }
+bool has_token_key(const Case& c) {
+  return c.config != "minimal";
+}
 
 std::multiset<std::string> records(const std::vector<json>& events, bool keyed) {
   if (keyed) return flow_records(events);
@@ -219,7 +229,8 @@ std::multiset<std::string> records(const std::vector<json>& events, bool keyed) 
 // and start (alerts also their signature and offset).
 std::string identity(const json& e) {
   json id = json::array();
-  for (const char* k : {"event_type", "src_ip", "src_port", "dest_ip", "dest_port", "proto"}) id.push_back(e.value(k, json()));
+  for (const char* k : {"event_type", "src_ip", "src_port", "dest_ip", "dest_port", "proto"})
+    id.push_back(e.value(k, json()));
   if (e.contains("flow")) id.push_back(e["flow"].value("start", json()));
   if (e.contains("alert")) {
     id.push_back(e["alert"].value("signature_id", json()));
@@ -232,14 +243,15 @@ std::string identity(const json& e) {
 // in a few fields as those fields (JSON pointer: one side / the other), the
 // rest whole; at most `limit` of each.
 std::string record_diff(const std::multiset<std::string>& dp, const std::multiset<std::string>& ref,
-                        const std::string& dp_name = "ftzgate-dp", const std::string& ref_name = "ftzgate-inspect",
-                        size_t limit = 12) {
+                        const std::string& dp_name = "ftzgate-dp",
+                        const std::string& ref_name = "ftzgate-inspect", size_t limit = 12) {
   std::vector<std::string> only_dp, only_ref;
   std::set_difference(dp.begin(), dp.end(), ref.begin(), ref.end(), std::back_inserter(only_dp));
   std::set_difference(ref.begin(), ref.end(), dp.begin(), dp.end(), std::back_inserter(only_ref));
   std::ostringstream out;
   out << dp.size() << " records from " << dp_name << ", " << ref.size() << " from " << ref_name << "; "
-      << only_dp.size() << " only in " << dp_name << ", " << only_ref.size() << " only in " << ref_name << "\n";
+      << only_dp.size() << " only in " << dp_name << ", " << only_ref.size() << " only in " << ref_name
+      << "\n";
   std::multimap<std::string, json> unmatched_ref;
   for (const std::string& r : only_ref) {
     json e = json::parse(r);
@@ -289,9 +301,9 @@ std::string record_diff(const std::multiset<std::string>& dp, const std::multise
 //   notices              compliance notices follow the harvest cadence (100 ms on the
 //                        dp, every packet offline): their counts at the time differ
 //   truncated_file       ftzgate-inspect only
-const char* const kReportKeys[] = {"packets", "bytes",   "forwarded", "held",       "dropped",
-                                   "non_ip",  "verdicts", "app",      "tcp",        "fragments",
-                                   "reasons", "content",  "signatures", "rules",    "zone_pair_bytes",
+const char* const kReportKeys[] = {"packets", "bytes",     "forwarded",  "held",  "dropped",
+                                   "non_ip",  "verdicts",  "app",        "tcp",   "fragments",
+                                   "reasons", "content",   "signatures", "rules", "zone_pair_bytes",
                                    "events",  "compliance"};
 
 std::string report_diff(const json& dp, const json& ref, uint64_t workers) {
@@ -308,7 +320,8 @@ std::string report_diff(const json& dp, const json& ref, uint64_t workers) {
     const json d = dp.value("records", json::object()).value(k, json());
     const json r = ref.value("records", json::object()).value(k, json());
     if (d != r || (std::string_view(k) == "lost" && d != json(0))) {
-      out << "  report.records." << k << ": ftzgate-dp " << d.dump() << "\n      ftzgate-inspect " << r.dump() << "\n";
+      out << "  report.records." << k << ": ftzgate-dp " << d.dump() << "\n      ftzgate-inspect " << r.dump()
+          << "\n";
     }
   }
   json df = dp.value("flows", json::object());
@@ -323,7 +336,8 @@ std::string report_diff(const json& dp, const json& ref, uint64_t workers) {
     df.erase("capacity");
     rf.erase("capacity");
   }
-  if (df != rf) out << "  report.flows: ftzgate-dp " << df.dump() << "\n      ftzgate-inspect " << rf.dump() << "\n";
+  if (df != rf)
+    out << "  report.flows: ftzgate-dp " << df.dump() << "\n      ftzgate-inspect " << rf.dump() << "\n";
   return out.str();
 }
 
@@ -400,7 +414,8 @@ TEST_P(DpParity, OneWorkerMatchesInspect) {
       ADD_FAILURE() << c.file << " now matches: remove it from known_divergences()";
     }
   }
-  ASSERT_FALSE(ref_records.empty() && ref.report.at("packets") != 0 && ref.report.at("flows").at("created") != 0)
+  ASSERT_FALSE(ref_records.empty() && ref.report.at("packets") != 0 &&
+               ref.report.at("flows").at("created") != 0)
       << "ftzgate-inspect wrote no events for a capture with flows";
   EXPECT_TRUE(dp_records == ref_records) << record_diff(dp_records, ref_records);
   expect_report_parity(dp, ref);
@@ -414,10 +429,13 @@ TEST_P(DpParity, OneWorkerMatchesInspect) {
 // shipped (detections, a blocked flow, unkeyed tokens).
 std::vector<Case> public_cases() {
   std::vector<Case> out;
-  for (const std::string& f : public_captures()) out.push_back(Case{sanitize(f), Source::kPublic, f, "private", 0});
+  for (const std::string& f : public_captures())
+    out.push_back(Case{sanitize(f), Source::kPublic, f, "private", 0});
   // An absent corpus still shows up (as a skip), not as nothing at all.
-  if (out.empty()) out.push_back(Case{"corpus_absent", Source::kPublic, "", "private", 0});
-  else out.push_back(Case{"zeek__smtp_pcap_minimal", Source::kPublic, "zeek__smtp.pcap", "minimal", 0});
+  if (out.empty())
+    out.push_back(Case{"corpus_absent", Source::kPublic, "", "private", 0});
+  else
+    out.push_back(Case{"zeek__smtp_pcap_minimal", Source::kPublic, "zeek__smtp.pcap", "minimal", 0});
   return out;
 }
 
@@ -445,10 +463,13 @@ class DpTwoWorkers : public ::testing::TestWithParam<Case> {};
 // must be identical.
 std::vector<json> without_timeout_times(std::vector<json> events, std::vector<std::string>& problems) {
   for (json& e : events) {
-    if (e.value("event_type", "") != "flow" || !e.contains("flow") || e["flow"].value("reason", "") != "timeout") continue;
+    if (e.value("event_type", "") != "flow" || !e.contains("flow") ||
+        e["flow"].value("reason", "") != "timeout")
+      continue;
     const std::string ts = e.value("timestamp", "");
     const std::string end = e["flow"].value("end", "");
-    if (ts < end) problems.push_back("timeout event at " + ts + " before the flow's end " + end + ": " + e.dump());
+    if (ts < end)
+      problems.push_back("timeout event at " + ts + " before the flow's end " + end + ": " + e.dump());
     e.erase("timestamp");
   }
   return events;
@@ -487,10 +508,12 @@ TEST_P(DpTwoWorkers, SameRecordsAsOneWorkerAndInspect) {
   EXPECT_GT(workers[0].at("packets").get<uint64_t>(), 0u) << workers.dump(2);
   EXPECT_GT(workers[1].at("packets").get<uint64_t>(), 0u) << workers.dump(2);
   EXPECT_EQ(sum_workers(two.stats, "packets"), ref.report.at("packets").get<uint64_t>());
-  EXPECT_EQ(sum_workers(two.stats, "flows_created"), one.stats.at("workers")[0].at("flows_created").get<uint64_t>());
+  EXPECT_EQ(sum_workers(two.stats, "flows_created"),
+            one.stats.at("workers")[0].at("flows_created").get<uint64_t>());
   EXPECT_EQ(sum_workers(two.stats, "flows_created"), ref.report.at("flows").at("created").get<uint64_t>());
   // net_pcap has one queue: the main lcore handed every packet to a worker.
-  EXPECT_EQ(two.stats.at("distribution").at("packets").get<uint64_t>(), ref.report.at("packets").get<uint64_t>());
+  EXPECT_EQ(two.stats.at("distribution").at("packets").get<uint64_t>(),
+            ref.report.at("packets").get<uint64_t>());
 }
 
 INSTANTIATE_TEST_SUITE_P(Generated, DpTwoWorkers,
@@ -530,7 +553,8 @@ std::vector<Frame> read_frames(const std::string& path, std::string& error) {
 std::string unrouted(const std::string& f, bool channel) {
   if (f.size() < 12) return f;
   std::string rest = f.substr(12);
-  if (channel && rest.size() >= 4 && static_cast<uint8_t>(rest[0]) == 0x81 && rest[1] == 0x00) rest.erase(0, 4);
+  if (channel && rest.size() >= 4 && static_cast<uint8_t>(rest[0]) == 0x81 && rest[1] == 0x00)
+    rest.erase(0, 4);
   return rest;
 }
 
@@ -567,7 +591,8 @@ TEST_P(DpForwarded, OutsideAndChannelCarryWhatInspectForwards) {
   // the resets towards the senders; the resets towards the receivers leave
   // through outside (the inside port's pair) among the forwarded packets.
   const uint64_t resets = sum_path(dp.stats, "resets_sent");
-  EXPECT_EQ(resets, ref_resets) << "RST frames: ftzgate-dp sent " << resets << ", ftzgate-inspect wrote " << ref_resets;
+  EXPECT_EQ(resets, ref_resets) << "RST frames: ftzgate-dp sent " << resets << ", ftzgate-inspect wrote "
+                                << ref_resets;
   ASSERT_GE(resets, inside.size());
   const uint64_t resets_to_receivers = resets - inside.size();
   EXPECT_EQ(outside.size() + channel.size() - resets_to_receivers, ref_forwarded)
@@ -584,11 +609,12 @@ TEST_P(DpForwarded, OutsideAndChannelCarryWhatInspectForwards) {
   std::multiset<std::string> ref_sent;
   for (const Frame& f : written) ref_sent.insert(unrouted(f.bytes, false));
   std::vector<std::string> only_dp, only_ref;
-  std::set_difference(sent.begin(), sent.end(), ref_sent.begin(), ref_sent.end(), std::back_inserter(only_dp));
-  std::set_difference(ref_sent.begin(), ref_sent.end(), sent.begin(), sent.end(), std::back_inserter(only_ref));
-  EXPECT_TRUE(only_dp.empty() && only_ref.empty())
-      << only_dp.size() << " frames sent only by ftzgate-dp, " << only_ref.size()
-      << " written only by ftzgate-inspect";
+  std::set_difference(sent.begin(), sent.end(), ref_sent.begin(), ref_sent.end(),
+                      std::back_inserter(only_dp));
+  std::set_difference(ref_sent.begin(), ref_sent.end(), sent.begin(), sent.end(),
+                      std::back_inserter(only_ref));
+  EXPECT_TRUE(only_dp.empty() && only_ref.empty()) << only_dp.size() << " frames sent only by ftzgate-dp, "
+                                                   << only_ref.size() << " written only by ftzgate-inspect";
 
   if (ref.report.at("verdicts").at("route") == 0 && ref.report.at("verdicts").at("block") == 0 &&
       ref.report.at("verdicts").at("reset") == 0 && ref.report.at("dropped") == 0) {
@@ -600,8 +626,9 @@ TEST_P(DpForwarded, OutsideAndChannelCarryWhatInspectForwards) {
     for (size_t i = 0; i < outside.size(); ++i) {
       if (outside[i].bytes != written[i].bytes || outside[i].wirelen != written[i].wirelen) {
         if (++differing <= 5) {
-          ADD_FAILURE() << "packet " << i << " differs (" << outside[i].bytes.size() << "/" << outside[i].wirelen
-                        << " vs " << written[i].bytes.size() << "/" << written[i].wirelen << " bytes)";
+          ADD_FAILURE() << "packet " << i << " differs (" << outside[i].bytes.size() << "/"
+                        << outside[i].wirelen << " vs " << written[i].bytes.size() << "/"
+                        << written[i].wirelen << " bytes)";
         }
       }
     }

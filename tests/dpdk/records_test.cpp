@@ -4,8 +4,8 @@
 // that are errors (counted, logged, exit status 1), outputs that would
 // overwrite the capture refused, log lines masked, and the published demo
 // token key used only with --demo-token-key.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,7 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-
 // ftzgate-gen bench --small-packets: N UDP flows of 2 frames, all ending at
 // the end of the capture.
 std::string udp_flows(const TempDir& dir, int flows) {
@@ -36,8 +35,8 @@ std::string udp_flows(const TempDir& dir, int flows) {
 TEST(DpRecords, TwelveThousandFlowsEndingTogetherAllHaveRecords) {
   TempDir dir;
   const std::string pcap = udp_flows(dir, 12'000);
-  const auto r = run_dp("--config " + test::write_plain_config(dir) + " --demo-token-key --pcap-in " + pcap + " --eve " +
-                        dir.file("eve.json") + " --stats " + dir.file("stats.json"));
+  const auto r = run_dp("--config " + test::write_plain_config(dir) + " --demo-token-key --pcap-in " + pcap +
+                        " --eve " + dir.file("eve.json") + " --stats " + dir.file("stats.json"));
   ASSERT_EQ(r.status, 0) << r.output;
   size_t flows = 0;
   for (const auto& e : read_eve(dir.file("eve.json"))) flows += e["event_type"] == "flow";
@@ -72,13 +71,15 @@ TEST(DpRecords, BlockedEveSinkDoesNotStallForwarding) {
   const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
   ASSERT_GE(reader, 0);
   FilePrefix prefix("logger");
-  const std::string cmd = binary("ftzgate-dp") + " --config " + test::write_plain_config(dir) + " --demo-token-key --pcap-in " +
-                          pcap + " --eve " + fifo + " --stats " + dir.file("stats.json") + " -- --file-prefix " +
-                          prefix.name() + " --log-level=*:warning";
+  const std::string cmd = binary("ftzgate-dp") + " --config " + test::write_plain_config(dir) +
+                          " --demo-token-key --pcap-in " + pcap + " --eve " + fifo + " --stats " +
+                          dir.file("stats.json") + " -- --file-prefix " + prefix.name() +
+                          " --log-level=*:warning";
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + dir.file("dp.log") + " 2>&1").c_str(), static_cast<char*>(nullptr));
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + dir.file("dp.log") + " 2>&1").c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   uint64_t judged = 0;
@@ -86,7 +87,8 @@ TEST(DpRecords, BlockedEveSinkDoesNotStallForwarding) {
   for (int attempt = 0; attempt < 100 && judged < packets; ++attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     auto replies = telemetry(prefix.name(), &q);
-    if (replies["/ftzgate/stats"].is_object()) judged = replies["/ftzgate/stats"].value("packets", uint64_t{0});
+    if (replies["/ftzgate/stats"].is_object())
+      judged = replies["/ftzgate/stats"].value("packets", uint64_t{0});
   }
   // The sink stays blocked a while longer, so the logger's write provably
   // waited (the pipe may fill only as the last flows end: reading at once
@@ -124,7 +126,8 @@ TEST(DpRecords, BlockedEveSinkDoesNotStallForwarding) {
 TEST(DpRecords, WriteErrorsAreCountedLoggedAndFailTheRun) {
   TempDir dir;
   const std::string pcap = udp_flows(dir, 50);
-  const std::string base = "--config " + test::write_plain_config(dir) + " --demo-token-key --pcap-in " + pcap;
+  const std::string base =
+      "--config " + test::write_plain_config(dir) + " --demo-token-key --pcap-in " + pcap;
   const auto eve = run_dp(base + " --eve /dev/full --stats " + dir.file("stats.json"));
   EXPECT_EQ(eve.status, 1) << eve.output;
   EXPECT_NE(eve.output.find("/dev/full: write failed: No space left on device"), std::string::npos)
@@ -166,7 +169,8 @@ TEST(DpRecords, OutputsNeverOverwriteTheCapture) {
   const std::string pcap = udp_flows(dir, 10);
   const std::string before = read_text(pcap);
   ASSERT_EQ(::symlink(pcap.c_str(), dir.file("link.pcap").c_str()), 0);
-  const std::string base = "--config " + test::write_plain_config(dir) + " --demo-token-key --pcap-in " + pcap;
+  const std::string base =
+      "--config " + test::write_plain_config(dir) + " --demo-token-key --pcap-in " + pcap;
   for (const std::string& args : {base + " --eve " + pcap, base + " --stats " + dir.file("link.pcap")}) {
     const auto r = run_dp(args);
     EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
@@ -175,8 +179,8 @@ TEST(DpRecords, OutputsNeverOverwriteTheCapture) {
   // --pcap-out DIR writes DIR/inside.pcap: a capture there is refused.
   fs::create_directories(dir.file("ports"));
   fs::copy_file(pcap, dir.file("ports/inside.pcap"));
-  const auto in_dir = run_dp("--config " + test::write_plain_config(dir) + " --pcap-in " + dir.file("ports/inside.pcap") +
-                             " --pcap-out " + dir.file("ports"));
+  const auto in_dir = run_dp("--config " + test::write_plain_config(dir) + " --pcap-in " +
+                             dir.file("ports/inside.pcap") + " --pcap-out " + dir.file("ports"));
   EXPECT_EQ(in_dir.status, 2) << in_dir.output;
   EXPECT_TRUE(read_text(pcap) == before);
   EXPECT_TRUE(read_text(dir.file("ports/inside.pcap")) == before);

@@ -597,24 +597,24 @@ TEST(ProfileErrors, Devargs) {
 TEST(ProfileErrors, TwoPortsOnOneInterface) {
   // Different devices, one kernel interface: each port would receive every
   // frame of the wire and forward it.
-  EXPECT_THAT(errors_of(with_ports("  - name: in\n"                          // 3
-                                   "    device: net_tap0\n"                  // 4
-                                   "    devargs: iface=ftz-ge0\n"            // 5
-                                   "    role: inside\n"                      // 6
-                                   "    pair: out\n"                         // 7
-                                   "  - name: out\n"                         // 8
-                                   "    device: net_tap1\n"                  // 9
-                                   "    devargs: iface=ftz-ge0\n"            // 10
-                                   "    role: outside\n"                     // 11
-                                   "    pair: in\n"                          // 12
-                                   "  - name: ch\n"                          // 13
-                                   "    device: net_pcap2\n"                 // 14
+  EXPECT_THAT(errors_of(with_ports("  - name: in\n"                              // 3
+                                   "    device: net_tap0\n"                      // 4
+                                   "    devargs: iface=ftz-ge0\n"                // 5
+                                   "    role: inside\n"                          // 6
+                                   "    pair: out\n"                             // 7
+                                   "  - name: out\n"                             // 8
+                                   "    device: net_tap1\n"                      // 9
+                                   "    devargs: iface=ftz-ge0\n"                // 10
+                                   "    role: outside\n"                         // 11
+                                   "    pair: in\n"                              // 12
+                                   "  - name: ch\n"                              // 13
+                                   "    device: net_pcap2\n"                     // 14
                                    "    devargs: rx_iface=eth1,tx_iface=eth1\n"  // 15: one port, fine
-                                   "    role: channel\n"                     // 16
-                                   "    pair: in\n"                          // 17
-                                   "  - name: mir\n"                         // 18
-                                   "    device: net_af_packet3\n"            // 19
-                                   "    devargs: qpairs=1,iface=eth1\n"      // 20
+                                   "    role: channel\n"                         // 16
+                                   "    pair: in\n"                              // 17
+                                   "  - name: mir\n"                             // 18
+                                   "    device: net_af_packet3\n"                // 19
+                                   "    devargs: qpairs=1,iface=eth1\n"          // 20
                                    "    role: mirror\n")),
               ElementsAre("hw.yaml:10:14: ports[1].devargs: interface \"ftz-ge0\" is already used by port "
                           "\"in\" (first at hw.yaml:5:14)",

@@ -45,7 +45,9 @@ ParsedPacket frag(const std::vector<uint8_t>& data, uint32_t offset, uint32_t le
   return p;
 }
 
-std::vector<uint8_t> bytes_of(std::span<const uint8_t> s) { return {s.begin(), s.end()}; }
+std::vector<uint8_t> bytes_of(std::span<const uint8_t> s) {
+  return {s.begin(), s.end()};
+}
 
 TEST(DefragTest, InOrderFragmentsComplete) {
   Defragmenter d(16, 64 * 1024, 1000);
@@ -61,7 +63,8 @@ TEST(DefragTest, InOrderFragmentsComplete) {
   ASSERT_EQ(r3.status, Status::kComplete);
   EXPECT_EQ(r3.reason, Reason::kNone);
   EXPECT_EQ(bytes_of(r3.datagram), data);
-  EXPECT_EQ(std::vector<uint64_t>(r3.held_tokens.begin(), r3.held_tokens.end()), (std::vector<uint64_t>{11, 12}));
+  EXPECT_EQ(std::vector<uint64_t>(r3.held_tokens.begin(), r3.held_tokens.end()),
+            (std::vector<uint64_t>{11, 12}));
   EXPECT_EQ(d.in_progress(), 0u);
   EXPECT_EQ(d.blocks_free(), all_blocks);
   EXPECT_EQ(d.counters().fragments, 3u);
@@ -281,7 +284,13 @@ std::vector<ParsedPacket> parse_all(const std::vector<test::Bytes>& frames) {
 
 TEST(DefragTest, Ipv4FromFragmenterReverseOrder) {
   const std::string body(3000, 'q');
-  const test::Bytes whole = test::PacketBuilder().eth().ipv4("10.60.0.1", "203.0.113.10").ip_id(77).udp(1000, 2000).payload(body).build();
+  const test::Bytes whole = test::PacketBuilder()
+                                .eth()
+                                .ipv4("10.60.0.1", "203.0.113.10")
+                                .ip_id(77)
+                                .udp(1000, 2000)
+                                .payload(body)
+                                .build();
   const uint32_t cuts[] = {1480, 2960};
   const auto frames = test::fragment_ipv4(whole, cuts);
   ASSERT_EQ(frames.size(), 3u);
@@ -304,8 +313,12 @@ TEST(DefragTest, Ipv4FromFragmenterReverseOrder) {
 
 TEST(DefragTest, Ipv6FromFragmenterWithRewrittenOverlap) {
   const std::string body(2000, 'a');
-  const test::Bytes whole =
-      test::PacketBuilder().eth().ipv6("2001:db8:60::1", "2001:db8:ffff::1").udp(1000, 2000).payload(body).build();
+  const test::Bytes whole = test::PacketBuilder()
+                                .eth()
+                                .ipv6("2001:db8:60::1", "2001:db8:ffff::1")
+                                .udp(1000, 2000)
+                                .payload(body)
+                                .build();
   std::vector<test::FragmentSpec> pieces(3);
   pieces[0].offset = 0;
   pieces[0].length = 1200;

@@ -56,8 +56,8 @@ TEST(EveTest, JsonKeepsValidUtf8AndEscapesStrayBytes) {
   EXPECT_EQ(json("\xe4\xb8\xad\xe5\x9b\xbd"), "\"\xe4\xb8\xad\xe5\x9b\xbd\"");  // 中国
   EXPECT_EQ(json("\xf0\x9f\x98\x80"), "\"\xf0\x9f\x98\x80\"");                  // U+1F600
   EXPECT_EQ(json("\xff"), "\"\\u00ff\"");
-  EXPECT_EQ(json("a\xe4\xb8"), "\"a\\u00e4\\u00b8\"");   // cut sequence
-  EXPECT_EQ(json("\xc0\xaf"), "\"\\u00c0\\u00af\"");     // overlong '/'
+  EXPECT_EQ(json("a\xe4\xb8"), "\"a\\u00e4\\u00b8\"");           // cut sequence
+  EXPECT_EQ(json("\xc0\xaf"), "\"\\u00c0\\u00af\"");             // overlong '/'
   EXPECT_EQ(json("\xed\xa0\x80"), "\"\\u00ed\\u00a0\\u0080\"");  // a surrogate
 }
 
@@ -125,16 +125,18 @@ TEST_F(EveFormatTest, FlowEvent) {
   e.verdict.alert = true;
   std::string out;
   format_eve(e, *gen_, out);
-  EXPECT_EQ(out,
-            "{\"timestamp\":\"2026-03-02T09:00:00.000500+0800\",\"flow_id\":123456789,\"event_type\":\"flow\","
-            "\"vlan\":[10,20],\"src_ip\":\"10.60.0.1\",\"src_port\":40000,\"dest_ip\":\"203.0.113.10\","
-            "\"dest_port\":443,\"proto\":\"TCP\",\"app_proto\":\"tls\",\"flow\":{\"pkts_toserver\":6,"
-            "\"pkts_toclient\":4,\"bytes_toserver\":700,\"bytes_toclient\":3000,"
-            "\"start\":\"2026-03-02T09:00:00.000000+0800\",\"end\":\"2026-03-02T09:00:00.000500+0800\","
-            "\"reason\":\"closed\",\"tcp_gaps\":1,\"tcp_overlap_conflicts\":2},\"ftz\":{\"src_zone\":\"ftz\","
-            "\"dest_zone\":\"offshore\",\"tenant\":\"acme\",\"verdict\":\"route\",\"channel\":\"intl-channel\","
-            "\"rule\":\"route-acme\",\"alert\":true,\"export\":true,\"inspected\":true,\"detections\":{},\"classes\":{},"
-            "\"distinct_identifiers\":0,\"generation\":3}}");
+  EXPECT_EQ(
+      out,
+      "{\"timestamp\":\"2026-03-02T09:00:00.000500+0800\",\"flow_id\":123456789,\"event_type\":\"flow\","
+      "\"vlan\":[10,20],\"src_ip\":\"10.60.0.1\",\"src_port\":40000,\"dest_ip\":\"203.0.113.10\","
+      "\"dest_port\":443,\"proto\":\"TCP\",\"app_proto\":\"tls\",\"flow\":{\"pkts_toserver\":6,"
+      "\"pkts_toclient\":4,\"bytes_toserver\":700,\"bytes_toclient\":3000,"
+      "\"start\":\"2026-03-02T09:00:00.000000+0800\",\"end\":\"2026-03-02T09:00:00.000500+0800\","
+      "\"reason\":\"closed\",\"tcp_gaps\":1,\"tcp_overlap_conflicts\":2},\"ftz\":{\"src_zone\":\"ftz\","
+      "\"dest_zone\":\"offshore\",\"tenant\":\"acme\",\"verdict\":\"route\",\"channel\":\"intl-channel\","
+      "\"rule\":\"route-acme\",\"alert\":true,\"export\":true,\"inspected\":true,\"detections\":{},"
+      "\"classes\":{},"
+      "\"distinct_identifiers\":0,\"generation\":3}}");
 }
 
 TEST_F(EveFormatTest, HttpEventEscapesWireStrings) {
@@ -151,13 +153,14 @@ TEST_F(EveFormatTest, HttpEventEscapesWireStrings) {
   e.http.length = 12;
   std::string out;
   format_eve(e, *gen_, out);
-  EXPECT_EQ(out,
-            "{\"timestamp\":\"2026-03-02T09:00:00.000500+0800\",\"flow_id\":123456789,\"event_type\":\"http\","
-            "\"src_ip\":\"10.60.0.1\",\"src_port\":40000,\"dest_ip\":\"203.0.113.10\",\"dest_port\":80,"
-            "\"proto\":\"TCP\",\"http\":{\"hostname\":\"www.example.com\",\"url\":\"/a\\\"b\\\\c\\u0001\","
-            "\"http_method\":\"GET\",\"protocol\":\"HTTP/1.1\",\"length\":12},\"ftz\":{\"src_zone\":\"ftz\","
-            "\"dest_zone\":\"offshore\",\"tenant\":\"acme\",\"verdict\":\"allow\",\"rule\":\"default\","
-            "\"export\":true,\"inspected\":true,\"generation\":3}}");
+  EXPECT_EQ(
+      out,
+      "{\"timestamp\":\"2026-03-02T09:00:00.000500+0800\",\"flow_id\":123456789,\"event_type\":\"http\","
+      "\"src_ip\":\"10.60.0.1\",\"src_port\":40000,\"dest_ip\":\"203.0.113.10\",\"dest_port\":80,"
+      "\"proto\":\"TCP\",\"http\":{\"hostname\":\"www.example.com\",\"url\":\"/a\\\"b\\\\c\\u0001\","
+      "\"http_method\":\"GET\",\"protocol\":\"HTTP/1.1\",\"length\":12},\"ftz\":{\"src_zone\":\"ftz\","
+      "\"dest_zone\":\"offshore\",\"tenant\":\"acme\",\"verdict\":\"allow\",\"rule\":\"default\","
+      "\"export\":true,\"inspected\":true,\"generation\":3}}");
 }
 
 TEST_F(EveFormatTest, DnsEventOverIpv6) {
@@ -176,12 +179,15 @@ TEST_F(EveFormatTest, DnsEventOverIpv6) {
   e.dns.id = 4660;
   std::string out;
   format_eve(e, *gen_, out);
-  EXPECT_EQ(out,
-            "{\"timestamp\":\"2026-03-02T09:00:00.000500+0800\",\"flow_id\":123456789,\"event_type\":\"dns\","
-            "\"src_ip\":\"2001:db8:60::1\",\"src_port\":53000,\"dest_ip\":\"2001:4860:4860::8888\",\"dest_port\":53,"
-            "\"proto\":\"UDP\",\"dns\":{\"type\":\"query\",\"id\":4660,\"rrname\":\"www.example.cn\",\"rrtype\":28},"
-            "\"ftz\":{\"src_zone\":\"ftz\",\"dest_zone\":\"offshore\",\"tenant\":\"acme\",\"verdict\":\"block\","
-            "\"rule\":\"route-acme\",\"export\":false,\"inspected\":false,\"generation\":3}}");
+  EXPECT_EQ(
+      out,
+      "{\"timestamp\":\"2026-03-02T09:00:00.000500+0800\",\"flow_id\":123456789,\"event_type\":\"dns\","
+      "\"src_ip\":\"2001:db8:60::1\",\"src_port\":53000,\"dest_ip\":\"2001:4860:4860::8888\",\"dest_port\":"
+      "53,"
+      "\"proto\":\"UDP\",\"dns\":{\"type\":\"query\",\"id\":4660,\"rrname\":\"www.example.cn\",\"rrtype\":28}"
+      ","
+      "\"ftz\":{\"src_zone\":\"ftz\",\"dest_zone\":\"offshore\",\"tenant\":\"acme\",\"verdict\":\"block\","
+      "\"rule\":\"route-acme\",\"export\":false,\"inspected\":false,\"generation\":3}}");
 }
 
 TEST_F(EveFormatTest, TlsEventAndIcmpWithoutPorts) {
@@ -201,7 +207,8 @@ TEST_F(EveFormatTest, TlsEventAndIcmpWithoutPorts) {
   f.flow = FlowEventData{};
   std::string icmp;
   format_eve(f, *gen_, icmp);
-  EXPECT_NE(icmp.find("\"src_ip\":\"10.60.0.1\",\"dest_ip\":\"203.0.113.10\",\"proto\":\"ICMP\""), std::string::npos)
+  EXPECT_NE(icmp.find("\"src_ip\":\"10.60.0.1\",\"dest_ip\":\"203.0.113.10\",\"proto\":\"ICMP\""),
+            std::string::npos)
       << icmp;
   EXPECT_EQ(icmp.find("tcp_gaps"), std::string::npos);
 }
@@ -234,7 +241,7 @@ TEST(EveFixedStringTest, AssignEmptyViewWithNullData) {
 // values are synthetic; failure messages print the masked line only.
 class EveMaskingTest : public EveFormatTest {
  protected:
-  static constexpr std::string_view kId = "11010519491231002X";      // GB 11643 test vector
+  static constexpr std::string_view kId = "11010519491231002X";  // GB 11643 test vector
   static constexpr std::string_view kIdMasked = "110105********002X";
   static constexpr std::string_view kMobile = "13812345678";
   static constexpr std::string_view kMobileMasked = "138****5678";
@@ -265,7 +272,8 @@ TEST_F(EveMaskingTest, HttpFields) {
   EXPECT_NE(out.find("\"hostname\":\"138****5678.example.com\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"url\":\"/u?sfz=110105********002X&n=2\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"http_method\":\"138****5678\""), std::string::npos) << out;
-  EXPECT_NE(out.find("\"http_content_type\":\"text/plain; id=110105********002X\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"http_content_type\":\"text/plain; id=110105********002X\""), std::string::npos)
+      << out;
   EXPECT_NE(out.find("\"src_ip\":\"10.60.0.1\""), std::string::npos) << out;
 }
 

@@ -14,7 +14,8 @@ namespace {
 
 using testing::ip;
 
-ParsedPacket packet(std::string_view src, std::string_view dst, uint16_t sport, uint16_t dport, uint8_t proto = 6) {
+ParsedPacket packet(std::string_view src, std::string_view dst, uint16_t sport, uint16_t dport,
+                    uint8_t proto = 6) {
   ParsedPacket p;
   p.src = ip(src);
   p.dst = ip(dst);

@@ -22,7 +22,9 @@ namespace {
 
 using namespace ftz::engine;
 
-Prefix pfx(const char* text) { return *parse_prefix(text); }
+Prefix pfx(const char* text) {
+  return *parse_prefix(text);
+}
 
 std::shared_ptr<const PolicyGeneration> make_generation() {
   PolicySpec s;
@@ -109,11 +111,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<uint8_t> frame(data, data + size);
     for (uint8_t link = 0; link < 4; ++link) {
       ParsedPacket p;
-      const ParseResult r = parse_packet(static_cast<LinkType>(link), frame.data(),
-                                         static_cast<uint32_t>(frame.size()), p);
+      const ParseResult r =
+          parse_packet(static_cast<LinkType>(link), frame.data(), static_cast<uint32_t>(frame.size()), p);
       if (r.status == ParseStatus::kOk && p.payload_len > 0) {
         // The payload view must lie inside the frame.
-        if (p.payload < frame.data() || p.payload + p.payload_len > frame.data() + frame.size()) __builtin_trap();
+        if (p.payload < frame.data() || p.payload + p.payload_len > frame.data() + frame.size())
+          __builtin_trap();
       }
     }
   }

@@ -38,8 +38,9 @@ std::vector<Seed> seeds() {
     c.mss = 200;
     TcpSession s(c);
     s.handshake()
-        .client_send("POST /upload HTTP/1.1\r\nHost: api.example.com\r\nContent-Type: application/json\r\n"
-                     "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        .client_send(
+            "POST /upload HTTP/1.1\r\nHost: api.example.com\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
         .server_send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
         .close();
     out.push_back({"http_session", 0, frames_of(s)});
@@ -52,8 +53,9 @@ std::vector<Seed> seeds() {
     TcpSession s(c);
     ftz::test::TlsClientHelloSpec h;
     h.sni = "www.block.example";
-    s.handshake().send(ftz::test::Direction::kClientToServer, ftz::test::tls_client_hello(h)).reset(
-        ftz::test::Direction::kServerToClient);
+    s.handshake()
+        .send(ftz::test::Direction::kClientToServer, ftz::test::tls_client_hello(h))
+        .reset(ftz::test::Direction::kServerToClient);
     out.push_back({"tls_qinq_session", 0, frames_of(s)});
   }
   {
@@ -93,19 +95,34 @@ std::vector<Seed> seeds() {
                    .tcp(40000, 80, ftz::test::kTcpSyn, 1, 0)
                    .mss(1440)
                    .build();
-    Bytes big = PacketBuilder().eth().ipv6("2001:db8::1", "2400:cb00::1").udp(1000, 2000).payload(std::string(600, 'q')).build();
+    Bytes big = PacketBuilder()
+                    .eth()
+                    .ipv6("2001:db8::1", "2400:cb00::1")
+                    .udp(1000, 2000)
+                    .payload(std::string(600, 'q'))
+                    .build();
     const uint32_t cuts[] = {256};
     auto frags = ftz::test::fragment_ipv6(big, cuts, 77);
     out.push_back({"ipv6_ext_and_fragments", 0, {v6, frags[0], frags[1]}});
   }
   {
-    Bytes f = PacketBuilder().eth().ipv4("10.1.2.3", "1.1.1.1").ipv4_options({7, 7, 4, 0, 0, 0, 0, 1}).tcp(1234, 443, ftz::test::kTcpSyn).build();
+    Bytes f = PacketBuilder()
+                  .eth()
+                  .ipv4("10.1.2.3", "1.1.1.1")
+                  .ipv4_options({7, 7, 4, 0, 0, 0, 0, 1})
+                  .tcp(1234, 443, ftz::test::kTcpSyn)
+                  .build();
     Bytes raw(f.begin() + 14, f.end());
     Bytes icmp = PacketBuilder().eth().ipv4("10.1.2.3", "1.1.1.1").icmp_echo(1, 1).payload("ping").build();
     out.push_back({"raw_ip_options", 1, {raw, Bytes(icmp.begin() + 14, icmp.end())}});
   }
   {
-    Bytes f = PacketBuilder().eth().ipv4("10.1.2.3", "1.1.1.1").udp(1000, 53).payload(ftz::test::dns_query(1, "a.cn")).build();
+    Bytes f = PacketBuilder()
+                  .eth()
+                  .ipv4("10.1.2.3", "1.1.1.1")
+                  .udp(1000, 53)
+                  .payload(ftz::test::dns_query(1, "a.cn"))
+                  .build();
     Bytes sll = {0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00};
     sll.insert(sll.end(), f.begin() + 14, f.end());
     out.push_back({"linux_sll", 2, {sll}});

@@ -236,7 +236,8 @@ TEST(GenerationTest, ThresholdAndUninspectableAreContentFacts) {
 TEST(GenerationTest, UninspectableReasonsNamedInARuleMatchOnlyThoseReasons) {
   PolicySpec s = zone_policy();
   RuleSpec encrypted = rule("encrypted", Action::kAllow);
-  encrypted.match.uninspectable = UninspectableMatch{uninspectable_bit(UninspectableReason::kEncrypted), true};
+  encrypted.match.uninspectable =
+      UninspectableMatch{uninspectable_bit(UninspectableReason::kEncrypted), true};
   RuleSpec inspected = rule("inspected", Action::kBlock);
   inspected.match.uninspectable = UninspectableMatch{0, false};
   s.rules = {encrypted, inspected};
@@ -284,7 +285,8 @@ TEST(GenerationTest, ApprovalValidityEdges) {
   PolicySpec s = zone_policy();
   ApprovalSpec a;
   a.id = "SC-1";
-  a.classes = (1u << static_cast<unsigned>(DataClass::kPi)) | (1u << static_cast<unsigned>(DataClass::kSensitivePi));
+  a.classes =
+      (1u << static_cast<unsigned>(DataClass::kPi)) | (1u << static_cast<unsigned>(DataClass::kSensitivePi));
   a.dest_zones = {kZoneOffshore};
   a.valid_from = kMar1;
   a.valid_until = kMar1 + 31 * kDay;

@@ -47,7 +47,12 @@ bool l4_ok(LinkType link, const test::Bytes& frame) {
 }
 
 test::Bytes segment_v4(std::string_view payload, uint8_t flags = test::kTcpAck | test::kTcpPsh) {
-  return PacketBuilder().eth().ipv4("10.60.0.1", "203.0.113.10").tcp(40000, 80, flags, 1000, 5000).payload(payload).build();
+  return PacketBuilder()
+      .eth()
+      .ipv4("10.60.0.1", "203.0.113.10")
+      .tcp(40000, 80, flags, 1000, 5000)
+      .payload(payload)
+      .build();
 }
 
 // The word-at-a-time sum against RFC 1071 done byte pair by byte pair: every
@@ -59,11 +64,13 @@ TEST(NormalizeTest, ChecksumSumMatchesTheReferenceForEveryLengthAndContent) {
     for (int fill = 0; fill < 3; ++fill) {
       test::Bytes data(len);
       for (auto& b : data) b = fill == 0 ? static_cast<uint8_t>(rng()) : fill == 1 ? 0xff : 0x00;
-      EXPECT_EQ(checksum_finish(checksum_add(data.data(), len, 0)), test::internet_checksum(data)) << len << " " << fill;
+      EXPECT_EQ(checksum_finish(checksum_add(data.data(), len, 0)), test::internet_checksum(data))
+          << len << " " << fill;
       // A running sum goes on: the pseudo-header, then the segment.
       test::Bytes joined = {0x12, 0x34, 0xab, 0xcd};
       joined.insert(joined.end(), data.begin(), data.end());
-      EXPECT_EQ(checksum_finish(checksum_add(data.data(), len, 0x1234 + 0xabcd)), test::internet_checksum(joined));
+      EXPECT_EQ(checksum_finish(checksum_add(data.data(), len, 0x1234 + 0xabcd)),
+                test::internet_checksum(joined));
     }
   }
 }
@@ -73,7 +80,8 @@ TEST(NormalizeTest, ChecksumsOfBuiltFramesVerify) {
   const ParsedPacket p = parse(LinkType::kEthernet, f);
   EXPECT_EQ(ipv4_header_checksum(f.data(), p), ChecksumStatus::kGood);
   EXPECT_EQ(l4_checksum(p), ChecksumStatus::kGood);
-  const test::Bytes u = PacketBuilder().eth().ipv6("2001:db8:60::1", "2001:db8:ffff::1").udp(1, 2).payload("x").build();
+  const test::Bytes u =
+      PacketBuilder().eth().ipv6("2001:db8:60::1", "2001:db8:ffff::1").udp(1, 2).payload("x").build();
   EXPECT_EQ(l4_checksum(parse(LinkType::kEthernet, u)), ChecksumStatus::kGood);
 }
 
@@ -101,15 +109,18 @@ TEST(NormalizeTest, WrongAndOffloadedChecksumsAreTold) {
   EXPECT_EQ(l4_checksum(parse(LinkType::kEthernet, offloaded)), ChecksumStatus::kOffloaded);
   const test::Bytes zero_ip =
       PacketBuilder().eth().ipv4("10.60.0.1", "203.0.113.10").ipv4_checksum(0).tcp(1, 2).build();
-  EXPECT_EQ(ipv4_header_checksum(zero_ip.data(), parse(LinkType::kEthernet, zero_ip)), ChecksumStatus::kOffloaded);
+  EXPECT_EQ(ipv4_header_checksum(zero_ip.data(), parse(LinkType::kEthernet, zero_ip)),
+            ChecksumStatus::kOffloaded);
   const test::Bytes wrong_ip =
       PacketBuilder().eth().ipv4("10.60.0.1", "203.0.113.10").ipv4_checksum(0xbeef).tcp(1, 2).build();
-  EXPECT_EQ(ipv4_header_checksum(wrong_ip.data(), parse(LinkType::kEthernet, wrong_ip)), ChecksumStatus::kBad);
+  EXPECT_EQ(ipv4_header_checksum(wrong_ip.data(), parse(LinkType::kEthernet, wrong_ip)),
+            ChecksumStatus::kBad);
 }
 
 TEST(NormalizeTest, TrimFrontMovesHeadersAndAdvancesSequence) {
   test::Bytes f = segment_v4("0123456789", test::kTcpAck | test::kTcpPsh | test::kTcpFin);
-  const FrameSpan out = apply_trim(LinkType::kEthernet, f.data(), static_cast<uint32_t>(f.size()), {4, 0, false});
+  const FrameSpan out =
+      apply_trim(LinkType::kEthernet, f.data(), static_cast<uint32_t>(f.size()), {4, 0, false});
   ASSERT_EQ(out.offset, 4u);
   const test::Bytes rewritten(f.begin() + out.offset, f.begin() + out.offset + out.len);
   const ParsedPacket p = parse(LinkType::kEthernet, rewritten);
@@ -128,7 +139,8 @@ TEST(NormalizeTest, TrimBackAndUrgentOnIpv6) {
                       .urgent_pointer(3)
                       .payload("abcdefgh")
                       .build();
-  const FrameSpan out = apply_trim(LinkType::kEthernet, f.data(), static_cast<uint32_t>(f.size()), {0, 8, true});
+  const FrameSpan out =
+      apply_trim(LinkType::kEthernet, f.data(), static_cast<uint32_t>(f.size()), {0, 8, true});
   ASSERT_EQ(out.offset, 0u);
   const test::Bytes rewritten(f.begin(), f.begin() + out.len);
   const ParsedPacket p = parse(LinkType::kEthernet, rewritten);
@@ -140,8 +152,13 @@ TEST(NormalizeTest, TrimBackAndUrgentOnIpv6) {
 }
 
 TEST(NormalizeTest, TrimOnRawIpAndRefusals) {
-  test::Bytes f = PacketBuilder().ipv4("10.60.0.1", "203.0.113.10").tcp(1, 2, test::kTcpAck, 100, 1).payload("xyz").build();
-  const FrameSpan out = apply_trim(LinkType::kRawIp, f.data(), static_cast<uint32_t>(f.size()), {1, 1, false});
+  test::Bytes f = PacketBuilder()
+                      .ipv4("10.60.0.1", "203.0.113.10")
+                      .tcp(1, 2, test::kTcpAck, 100, 1)
+                      .payload("xyz")
+                      .build();
+  const FrameSpan out =
+      apply_trim(LinkType::kRawIp, f.data(), static_cast<uint32_t>(f.size()), {1, 1, false});
   const test::Bytes rewritten(f.begin() + out.offset, f.begin() + out.offset + out.len);
   const ParsedPacket p = parse(LinkType::kRawIp, rewritten);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(p.payload), p.payload_len), "y");

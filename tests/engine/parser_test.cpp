@@ -42,7 +42,9 @@ Parsed parse(LinkType link, const Bytes& frame) {
   return out;
 }
 
-Parsed parse_eth(const Bytes& frame) { return parse(LinkType::kEthernet, frame); }
+Parsed parse_eth(const Bytes& frame) {
+  return parse(LinkType::kEthernet, frame);
+}
 
 std::string payload_of(const ParsedPacket& p) {
   return std::string(reinterpret_cast<const char*>(p.payload), p.payload_len);
@@ -73,7 +75,9 @@ Bytes tcp6_frame() {
 }
 
 // Strips the 14-byte Ethernet header.
-Bytes l3_of(const Bytes& frame) { return Bytes(frame.begin() + 14, frame.end()); }
+Bytes l3_of(const Bytes& frame) {
+  return Bytes(frame.begin() + 14, frame.end());
+}
 
 TEST(ParserTest, Ipv4TcpFields) {
   const Bytes f = tcp4_frame();
@@ -313,7 +317,8 @@ TEST(ParserTest, QinQTwoTags) {
   EXPECT_EQ(r.pkt.l3_offset, 22);
   EXPECT_EQ(r.pkt.src_port, 1);
   // The legacy 0x9100 outer TPID is a tag too.
-  const Bytes old = PacketBuilder().eth().vlan(7, 0, 0x9100).vlan(8).ipv4("10.60.0.1", "1.1.1.1").udp(1, 2).build();
+  const Bytes old =
+      PacketBuilder().eth().vlan(7, 0, 0x9100).vlan(8).ipv4("10.60.0.1", "1.1.1.1").udp(1, 2).build();
   const Parsed o = parse_eth(old);
   ASSERT_EQ(o.result.status, ParseStatus::kOk);
   EXPECT_EQ(o.pkt.vlan[0], 7);
@@ -321,8 +326,14 @@ TEST(ParserTest, QinQTwoTags) {
 }
 
 TEST(ParserTest, ThreeTagsAreTooMany) {
-  const Bytes f =
-      PacketBuilder().eth().vlan(1, 0, test::kTpid8021AD).vlan(2).vlan(3).ipv4("10.60.0.1", "1.1.1.1").tcp(1, 2).build();
+  const Bytes f = PacketBuilder()
+                      .eth()
+                      .vlan(1, 0, test::kTpid8021AD)
+                      .vlan(2)
+                      .vlan(3)
+                      .ipv4("10.60.0.1", "1.1.1.1")
+                      .tcp(1, 2)
+                      .build();
   expect_malformed(parse_eth(f), Reason::vlan_too_many_tags, f.size());
   // Even when the third tag itself is cut short, the count decides first.
   expect_malformed(parse_prefix_of(LinkType::kEthernet, f, 24), Reason::vlan_too_many_tags, 24);
@@ -373,12 +384,8 @@ TEST(ParserTest, Ipv6ExtensionChainLimit) {
 }
 
 TEST(ParserTest, Ipv6ExtensionHeaderTruncated) {
-  const Bytes f = PacketBuilder()
-                      .eth()
-                      .ipv6("2001:db8:60::1", "2001:db8:ffff::10")
-                      .hop_by_hop()
-                      .tcp(1, 2)
-                      .build();
+  const Bytes f =
+      PacketBuilder().eth().ipv6("2001:db8:60::1", "2001:db8:ffff::10").hop_by_hop().tcp(1, 2).build();
   for (size_t len = 54; len < 62; ++len) {
     expect_malformed(parse_prefix_of(LinkType::kEthernet, f, len), Reason::ipv6_ext_truncated, len);
   }
@@ -471,8 +478,14 @@ TEST(ParserTest, Ipv4Fragments) {
   EXPECT_FALSE(r.pkt.l4_valid);
   EXPECT_EQ(r.pkt.src_port, 0);  // not parsed before reassembly
 
-  const Bytes last =
-      PacketBuilder().eth().ipv4("10.60.0.1", "203.0.113.10").ip_id(0x4242).fragment_offset(65528).ip_protocol(6).payload("x").build();
+  const Bytes last = PacketBuilder()
+                         .eth()
+                         .ipv4("10.60.0.1", "203.0.113.10")
+                         .ip_id(0x4242)
+                         .fragment_offset(65528)
+                         .ip_protocol(6)
+                         .payload("x")
+                         .build();
   const Parsed l = parse_eth(last);
   ASSERT_EQ(l.result.status, ParseStatus::kOk);
   EXPECT_TRUE(l.pkt.is_fragment);
@@ -485,7 +498,8 @@ TEST(ParserTest, Ipv4Fragments) {
 }
 
 TEST(ParserTest, IcmpEchoKeysOnIdentifier) {
-  const Bytes f = PacketBuilder().eth().ipv4("10.60.0.1", "8.8.8.8").icmp_echo(0x77, 3).payload("ping").build();
+  const Bytes f =
+      PacketBuilder().eth().ipv4("10.60.0.1", "8.8.8.8").icmp_echo(0x77, 3).payload("ping").build();
   const Parsed r = parse_eth(f);
   ASSERT_EQ(r.result.status, ParseStatus::kOk);
   EXPECT_EQ(r.pkt.l4_proto, 1);
@@ -495,7 +509,8 @@ TEST(ParserTest, IcmpEchoKeysOnIdentifier) {
   for (size_t len = 34; len < 38; ++len) {
     expect_malformed(parse_prefix_of(LinkType::kEthernet, f, len), Reason::icmp_truncated, len);
   }
-  const Bytes v6 = PacketBuilder().eth().ipv6("2001:db8:60::1", "2001:db8:ffff::1").icmp_echo(9, 1, true).build();
+  const Bytes v6 =
+      PacketBuilder().eth().ipv6("2001:db8:60::1", "2001:db8:ffff::1").icmp_echo(9, 1, true).build();
   const Parsed r6 = parse_eth(v6);
   ASSERT_EQ(r6.result.status, ParseStatus::kOk);
   EXPECT_EQ(r6.pkt.l4_proto, 58);

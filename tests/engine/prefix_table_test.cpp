@@ -29,7 +29,9 @@ PrefixTable table_of(const std::vector<std::pair<const char*, uint32_t>>& entrie
   return t;
 }
 
-uint32_t look(const PrefixTable& t, const char* addr) { return t.lookup(ip(addr)); }
+uint32_t look(const PrefixTable& t, const char* addr) {
+  return t.lookup(ip(addr));
+}
 
 TEST(PrefixTableTest, EmptyTableGivesDefault) {
   PrefixTable t(kDefault);
@@ -39,7 +41,8 @@ TEST(PrefixTableTest, EmptyTableGivesDefault) {
 }
 
 TEST(PrefixTableTest, NestedPrefixesMostSpecificWins) {
-  const PrefixTable t = table_of({{"10.0.0.0/8", 1}, {"10.60.0.0/16", 2}, {"10.60.2.0/24", 3}, {"10.60.2.128/25", 4}});
+  const PrefixTable t =
+      table_of({{"10.0.0.0/8", 1}, {"10.60.0.0/16", 2}, {"10.60.2.0/24", 3}, {"10.60.2.128/25", 4}});
   EXPECT_EQ(look(t, "9.255.255.255"), kDefault);
   EXPECT_EQ(look(t, "10.0.0.0"), 1u);
   EXPECT_EQ(look(t, "10.59.255.255"), 1u);
@@ -56,7 +59,8 @@ TEST(PrefixTableTest, NestedPrefixesMostSpecificWins) {
 }
 
 TEST(PrefixTableTest, ChildSharingParentStartOrEnd) {
-  const PrefixTable t = table_of({{"10.0.0.0/8", 1}, {"10.0.0.0/16", 2}, {"10.255.0.0/16", 3}, {"10.255.255.255/32", 4}});
+  const PrefixTable t =
+      table_of({{"10.0.0.0/8", 1}, {"10.0.0.0/16", 2}, {"10.255.0.0/16", 3}, {"10.255.255.255/32", 4}});
   EXPECT_EQ(look(t, "10.0.0.0"), 2u);
   EXPECT_EQ(look(t, "10.0.255.255"), 2u);
   EXPECT_EQ(look(t, "10.1.0.0"), 1u);
@@ -68,7 +72,8 @@ TEST(PrefixTableTest, ChildSharingParentStartOrEnd) {
 }
 
 TEST(PrefixTableTest, SlashZeroAndSlash32) {
-  const PrefixTable t = table_of({{"0.0.0.0/0", 1}, {"255.255.255.255/32", 2}, {"0.0.0.0/32", 3}, {"192.0.2.1/32", 4}});
+  const PrefixTable t =
+      table_of({{"0.0.0.0/0", 1}, {"255.255.255.255/32", 2}, {"0.0.0.0/32", 3}, {"192.0.2.1/32", 4}});
   EXPECT_EQ(look(t, "0.0.0.0"), 3u);
   EXPECT_EQ(look(t, "0.0.0.1"), 1u);
   EXPECT_EQ(look(t, "192.0.2.0"), 1u);
@@ -81,7 +86,8 @@ TEST(PrefixTableTest, SlashZeroAndSlash32) {
 }
 
 TEST(PrefixTableTest, TopOfAddressSpace) {
-  const PrefixTable t = table_of({{"255.0.0.0/8", 1}, {"ff00::/8", 2}, {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", 3}});
+  const PrefixTable t =
+      table_of({{"255.0.0.0/8", 1}, {"ff00::/8", 2}, {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", 3}});
   EXPECT_EQ(look(t, "254.255.255.255"), kDefault);
   EXPECT_EQ(look(t, "255.255.255.255"), 1u);
   EXPECT_EQ(look(t, "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), kDefault);
@@ -228,8 +234,9 @@ TEST_F(PrefixListTest, MatchesLinearLpmOnMainlandLists) {
     const Prefix& base = v4 ? v4_[rng() % v4_.size()] : v6_[rng() % v6_.size()];
     Prefix p = base;
     const unsigned max = v4 ? 32 : 128;
-    p.length = static_cast<uint8_t>(std::min<unsigned>(max, (rng() % 2) ? base.length + 1 + rng() % 8
-                                                                        : (base.length > 4 ? base.length - 1 - rng() % 4 : base.length)));
+    p.length = static_cast<uint8_t>(
+        std::min<unsigned>(max, (rng() % 2) ? base.length + 1 + rng() % 8
+                                            : (base.length > 4 ? base.length - 1 - rng() % 4 : base.length)));
     // Clear host bits for a shorter prefix; keep the base's bits for a longer one.
     const unsigned bits = v4 ? 96u + p.length : p.length;
     for (unsigned b = bits; b < 128; ++b) p.addr.bytes[b / 8] &= static_cast<uint8_t>(~(0x80u >> (b % 8)));

@@ -40,7 +40,6 @@ constexpr std::string_view kMobile = "13912345678";
 constexpr DataClassMask kSensitive = 1u << static_cast<int>(DataClass::kSensitivePi);
 constexpr DataClassMask kPi = 1u << static_cast<int>(DataClass::kPi);
 
-
 SignatureSpec mobile_signature() {
   SignatureSpec s;
   s.name = "cn_mobile";
@@ -187,7 +186,8 @@ const Event* flow_event(const std::vector<Event>& evs) {
   return nullptr;
 }
 
-std::unique_ptr<sig::Scanner> scanner_for(const PolicyGeneration& g, const WorkerOptions& o = small_options()) {
+std::unique_ptr<sig::Scanner> scanner_for(const PolicyGeneration& g,
+                                          const WorkerOptions& o = small_options()) {
   auto s = Worker::make_scanner(g, o);
   EXPECT_TRUE(s) << (s ? "" : s.error());
   return s ? std::move(*s) : nullptr;
@@ -398,9 +398,10 @@ TEST(ReloadTest, GzipBodyCutByADatabaseSwitchKeepsDecoding) {
   const std::string text = filler(6000, 7) + " idcard " + std::string(kId) + " " + filler(3000, 9);
   const std::vector<uint8_t> body = gzip(text);
   ASSERT_GT(body.size(), 1000u);
-  const std::string head = "POST /upload HTTP/1.1\r\nHost: files.example.com\r\nContent-Type: text/plain\r\n"
-                           "Content-Encoding: gzip\r\nContent-Length: " +
-                           std::to_string(body.size()) + "\r\n\r\n";
+  const std::string head =
+      "POST /upload HTTP/1.1\r\nHost: files.example.com\r\nContent-Type: text/plain\r\n"
+      "Content-Encoding: gzip\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
   const size_t cut = 600;  // compressed bytes before the reload (the identifier is far after)
   TcpSessionConfig cfg = session_config(40000, 80);
   TcpSession s(cfg);
@@ -447,9 +448,10 @@ TEST(ReloadTest, AStreamThatCannotBeHandedOverFailsClosed) {
   Runner r(closed(1, catalogs().db_a, catalogs().a));
   const std::string text = filler(6000, 7) + " " + filler(3000, 9);
   const std::vector<uint8_t> body = gzip(text);
-  const std::string head = "POST /upload HTTP/1.1\r\nHost: files.example.com\r\nContent-Type: text/plain\r\n"
-                           "Content-Encoding: gzip\r\nContent-Length: " +
-                           std::to_string(body.size()) + "\r\n\r\n";
+  const std::string head =
+      "POST /upload HTTP/1.1\r\nHost: files.example.com\r\nContent-Type: text/plain\r\n"
+      "Content-Encoding: gzip\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
   const size_t cut = 600;
   TcpSession s(session_config(40000, 80));
   s.handshake().client_send(head);
@@ -594,12 +596,12 @@ TEST(ReloadTest, TwoHundredAlternatingReloadsWithTraffic) {
     // alternate, and every third reload keeps the database.
     const uint64_t n = static_cast<uint64_t>(i) + 2;
     const Action act = n % 2 ? Action::kBlock : Action::kAllow;
-    auto next = (i % 3 == 2) ? with_db(n, act, r.worker.generation().signatures(),
-                                       r.worker.generation().spec().signatures)
-                             : (r.worker.scanner() != nullptr &&
-                                        &r.worker.scanner()->database() == catalogs().db_a.get()
-                                    ? gen_b(n, act)
-                                    : gen_a(n, act));
+    auto next =
+        (i % 3 == 2)
+            ? with_db(n, act, r.worker.generation().signatures(), r.worker.generation().spec().signatures)
+            : (r.worker.scanner() != nullptr && &r.worker.scanner()->database() == catalogs().db_a.get()
+                   ? gen_b(n, act)
+                   : gen_a(n, act));
     // Built as ftzgate-dp builds it: with the switch's signature map prepared.
     auto offered = Worker::make_scanner(*next, small_options(), &r.worker.generation());
     ASSERT_TRUE(offered);
@@ -666,7 +668,8 @@ TEST(ReloadTest, SwitchIsConstantTimeAndTheSweepIsBoundedPerBurst) {
   auto same = scanner_for(**g2, o);
   auto t0 = std::chrono::steady_clock::now();
   auto back = r.worker.set_generation(*g2, std::move(same));
-  const auto same_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  const auto same_us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_NE(back, nullptr);  // not needed: handed back
 
   PolicySpec spec_b = content_policy(Action::kAllow, catalogs().b);
@@ -676,14 +679,16 @@ TEST(ReloadTest, SwitchIsConstantTimeAndTheSweepIsBoundedPerBurst) {
   const sig::Scanner* const old_ptr = r.worker.scanner();
   t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(r.worker.set_generation(*g3, std::move(other)), nullptr);
-  const auto switch_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  const auto switch_us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.worker.counters().scan_handovers, 0u) << "the switch hands nothing over";
   EXPECT_EQ(old_ptr->counters().streams_in_use, flows);
 
   // One idle burst: exactly one sweep step.
   t0 = std::chrono::steady_clock::now();
   r.worker.process_burst({}, {});
-  const auto step_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  const auto step_us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.worker.counters().scan_handovers, Worker::kHandOversPerBurst);
   EXPECT_EQ(old_ptr->counters().streams_in_use, flows - Worker::kHandOversPerBurst);
   EXPECT_EQ(r.worker.take_retired_scanner(), nullptr) << "streams are still on it";
@@ -693,13 +698,16 @@ TEST(ReloadTest, SwitchIsConstantTimeAndTheSweepIsBoundedPerBurst) {
   EXPECT_EQ(old.get(), old_ptr);
   EXPECT_EQ(old->counters().streams_in_use, 0u);
   EXPECT_EQ(r.worker.counters().scan_handovers, flows);
-  std::printf("reload switch: same database %.1f us; another database %.1f us with %u open streams; "
-              "one sweep step (%u slots) %.1f us\n",
-              same_us, switch_us, flows, Worker::kHandOversPerBurst, step_us);
+  std::printf(
+      "reload switch: same database %.1f us; another database %.1f us with %u open streams; "
+      "one sweep step (%u slots) %.1f us\n",
+      same_us, switch_us, flows, Worker::kHandOversPerBurst, step_us);
   // What the returned scanner holds until the caller frees it (decision 0002).
-  std::printf("old scanner held over the grace period: %u streams x %zu B, scratch %zu B, %u inflate arenas x %zu B\n",
-              2 * o.inspect_max_flows, old->stream_state_bytes(), old->scratch_bytes(), old->inflater_slots(),
-              sig::kInflateArenaBytes);
+  std::printf(
+      "old scanner held over the grace period: %u streams x %zu B, scratch %zu B, %u inflate arenas x %zu "
+      "B\n",
+      2 * o.inspect_max_flows, old->stream_state_bytes(), old->scratch_bytes(), old->inflater_slots(),
+      sig::kInflateArenaBytes);
   EXPECT_GT(old->scratch_bytes(), 0u);
   r.worker.finish(kT0 + 10'000'000'000);
   EXPECT_EQ(r.worker.scanner()->counters().streams_in_use, 0u);
@@ -721,7 +729,8 @@ TEST(ReloadTest, NextPacketHandsTheFlowOverBeforeTheSweep) {
   ASSERT_EQ(old_ptr->counters().streams_in_use, 2u);
   r.drain();
 
-  std::unique_ptr<sig::Scanner> back = r.worker.set_generation(gen_b(2, Action::kBlock), scanner_for(*gen_b(2)));
+  std::unique_ptr<sig::Scanner> back =
+      r.worker.set_generation(gen_b(2, Action::kBlock), scanner_for(*gen_b(2)));
   EXPECT_EQ(back, nullptr);
   // Generation 2 blocks sensitive PI: the detection decided at the hand-over
   // (under generation 1) makes the next packet's verdict a block.

@@ -1,9 +1,10 @@
 // TCP resets for the `reset` verdict, checked by parsing them back and by an
 // independent checksum implementation (ftz_test_support).
+#include "ftz/engine/reset.hpp"
+
 #include <gtest/gtest.h>
 
 #include "ftz/engine/parser.hpp"
-#include "ftz/engine/reset.hpp"
 #include "ftz/test/checksum.hpp"
 #include "ftz/test/packet_builder.hpp"
 
@@ -28,8 +29,10 @@ Built trigger(bool v6, bool vlan) {
   }
   b.tcp(41000, 80, test::kTcpAck | test::kTcpPsh, 1000, 5000).payload("110105194912310021,bulk");
   Built out{b.build(), {}};
-  EXPECT_EQ(parse_packet(LinkType::kEthernet, out.frame.data(), static_cast<uint32_t>(out.frame.size()), out.parsed).status,
-            ParseStatus::kOk);
+  EXPECT_EQ(
+      parse_packet(LinkType::kEthernet, out.frame.data(), static_cast<uint32_t>(out.frame.size()), out.parsed)
+          .status,
+      ParseStatus::kOk);
   return out;
 }
 
@@ -42,7 +45,8 @@ TEST_P(Resets, BothDirectionsParseBackWithTheRightSequenceNumbers) {
   ASSERT_EQ(build_resets(t.frame.data(), static_cast<uint32_t>(t.frame.size()), t.parsed, frames), 2u);
 
   ParsedPacket fwd;
-  ASSERT_EQ(parse_packet(LinkType::kEthernet, frames[0].bytes.data(), frames[0].len, fwd).status, ParseStatus::kOk);
+  ASSERT_EQ(parse_packet(LinkType::kEthernet, frames[0].bytes.data(), frames[0].len, fwd).status,
+            ParseStatus::kOk);
   EXPECT_FALSE(frames[0].to_packet_source);
   EXPECT_EQ(fwd.src, t.parsed.src);
   EXPECT_EQ(fwd.dst, t.parsed.dst);
@@ -57,7 +61,8 @@ TEST_P(Resets, BothDirectionsParseBackWithTheRightSequenceNumbers) {
   }
 
   ParsedPacket back;
-  ASSERT_EQ(parse_packet(LinkType::kEthernet, frames[1].bytes.data(), frames[1].len, back).status, ParseStatus::kOk);
+  ASSERT_EQ(parse_packet(LinkType::kEthernet, frames[1].bytes.data(), frames[1].len, back).status,
+            ParseStatus::kOk);
   EXPECT_TRUE(frames[1].to_packet_source);
   EXPECT_EQ(back.src, t.parsed.dst);
   EXPECT_EQ(back.dst, t.parsed.src);
@@ -80,10 +85,14 @@ TEST_P(Resets, BothDirectionsParseBackWithTheRightSequenceNumbers) {
     }
     const uint32_t ip_len = v6 ? 40 : 20;
     const auto tcp = all.subspan(l3 + ip_len, 20);
-    const auto src = v6 ? test::IpAddr(test::Ipv6Addr::parse(f.to_packet_source ? "2001:db8::203:0:113:30" : "2001:db8::60:9:23"))
-                        : test::IpAddr(test::Ipv4Addr::parse(f.to_packet_source ? "203.0.113.30" : "10.60.9.23"));
-    const auto dst = v6 ? test::IpAddr(test::Ipv6Addr::parse(f.to_packet_source ? "2001:db8::60:9:23" : "2001:db8::203:0:113:30"))
-                        : test::IpAddr(test::Ipv4Addr::parse(f.to_packet_source ? "10.60.9.23" : "203.0.113.30"));
+    const auto src =
+        v6 ? test::IpAddr(
+                 test::Ipv6Addr::parse(f.to_packet_source ? "2001:db8::203:0:113:30" : "2001:db8::60:9:23"))
+           : test::IpAddr(test::Ipv4Addr::parse(f.to_packet_source ? "203.0.113.30" : "10.60.9.23"));
+    const auto dst =
+        v6 ? test::IpAddr(
+                 test::Ipv6Addr::parse(f.to_packet_source ? "2001:db8::60:9:23" : "2001:db8::203:0:113:30"))
+           : test::IpAddr(test::Ipv4Addr::parse(f.to_packet_source ? "10.60.9.23" : "203.0.113.30"));
     EXPECT_EQ(test::l4_checksum(src, dst, 6, tcp), 0);
   }
 }
@@ -91,9 +100,11 @@ TEST_P(Resets, BothDirectionsParseBackWithTheRightSequenceNumbers) {
 INSTANTIATE_TEST_SUITE_P(Engine, Resets, ::testing::Combine(::testing::Bool(), ::testing::Bool()));
 
 TEST(Resets, NothingForUdpOrOtherLinkTypes) {
-  const test::Bytes udp = PacketBuilder().eth().ipv4("10.60.9.23", "203.0.113.30").udp(5353, 53).payload("x").build();
+  const test::Bytes udp =
+      PacketBuilder().eth().ipv4("10.60.9.23", "203.0.113.30").udp(5353, 53).payload("x").build();
   ParsedPacket p;
-  ASSERT_EQ(parse_packet(LinkType::kEthernet, udp.data(), static_cast<uint32_t>(udp.size()), p).status, ParseStatus::kOk);
+  ASSERT_EQ(parse_packet(LinkType::kEthernet, udp.data(), static_cast<uint32_t>(udp.size()), p).status,
+            ParseStatus::kOk);
   ResetFrame frames[2];
   EXPECT_EQ(build_resets(udp.data(), static_cast<uint32_t>(udp.size()), p, frames), 0u);
 }

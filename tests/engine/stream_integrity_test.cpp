@@ -27,7 +27,6 @@ constexpr uint32_t kCIsn = 1000;
 constexpr uint32_t kSIsn = 5000;
 constexpr DataClassMask kSensitive = 1u << static_cast<int>(DataClass::kSensitivePi);
 
-
 // Exports from the FTZ: sensitive PI is blocked; the pair fails closed.
 PolicySpec export_policy(FailMode fail = FailMode::kClosed) {
   PolicySpec s = zone_policy();
@@ -95,11 +94,13 @@ test::Bytes frame(const Seg& s) {
 }
 
 struct Runner {
-  explicit Runner(PolicySpec spec, WorkerOptions o = {}) : worker(generation(std::move(spec)), LinkType::kEthernet, o) {}
+  explicit Runner(PolicySpec spec, WorkerOptions o = {})
+      : worker(generation(std::move(spec)), LinkType::kEthernet, o) {}
 
   PacketResult send(const Seg& s) {
     frames.push_back(frame(s));
-    const PacketView v = view_of(frames.back(), kT0 + static_cast<int64_t>(frames.size()) * 1'000'000, frames.size());
+    const PacketView v =
+        view_of(frames.back(), kT0 + static_cast<int64_t>(frames.size()) * 1'000'000, frames.size());
     PacketResult r;
     EXPECT_EQ(worker.process_burst(std::span<const PacketView>(&v, 1), std::span<PacketResult>(&r, 1)), 1u);
     for (const Release& rel : worker.released()) released.push_back(rel);
@@ -145,7 +146,9 @@ struct Runner {
 
 // Raw uploads (port 9000, no app protocol): the stream itself is scanned.
 constexpr std::string_view kHead = "upload v1 ----------";  // 20 bytes
-std::string request_with(std::string_view id) { return std::string(kHead) + "idcard=" + std::string(id) + "\n"; }
+std::string request_with(std::string_view id) {
+  return std::string(kHead) + "idcard=" + std::string(id) + "\n";
+}
 
 TEST(StreamIntegrityTest, ControlCaseTheIdentifierIsBlocked) {
   Runner r(export_policy());
@@ -172,7 +175,8 @@ TEST(StreamIntegrityTest, MidStreamSynWithAnotherSequenceIsDroppedAndMovesNothin
 TEST(StreamIntegrityTest, BadChecksumDecoyNeverCounts) {
   Runner r(export_policy());
   r.handshake();
-  Seg decoy = seg(true, test::kTcpAck | test::kTcpPsh, kCIsn + 1, kSIsn + 1, std::string(request_with(kId).size(), 'A'));
+  Seg decoy = seg(true, test::kTcpAck | test::kTcpPsh, kCIsn + 1, kSIsn + 1,
+                  std::string(request_with(kId).size(), 'A'));
   decoy.checksum = 0x1234;
   const PacketResult d = r.send(decoy);
   EXPECT_EQ(d.disposition, Disposition::kDrop);
@@ -282,7 +286,8 @@ TEST(StreamIntegrityTest, RstWithAStaleTimestampIsDropped) {
   Seg decoy = seg(true, test::kTcpAck | test::kTcpPsh, kCIsn + 21, kSIsn + 1, std::string(26, 'A'));
   decoy.ts = {2, 500};  // PAWS: the receiver drops it, so must we
   EXPECT_EQ(r.send(decoy).reason, Reason::tcp_paws);
-  Seg real = seg(true, test::kTcpAck | test::kTcpPsh, kCIsn + 21, kSIsn + 1, "idcard=" + std::string(kId) + "\n");
+  Seg real =
+      seg(true, test::kTcpAck | test::kTcpPsh, kCIsn + 21, kSIsn + 1, "idcard=" + std::string(kId) + "\n");
   real.ts = {201, 500};
   EXPECT_EQ(r.send(real).reason, Reason::policy_block);
 }
@@ -330,7 +335,8 @@ TEST(StreamIntegrityTest, RstInsideTheWindowButNotAtTheNextByteIsDropped) {
             Reason::tcp_rst_invalid);
   EXPECT_EQ(r.worker.counters().flows_ended, 0u);
   // A RST's payload never leaves.
-  const PacketResult rst = r.send(seg(true, test::kTcpRst | test::kTcpAck, kCIsn + 21, kSIsn + 1, "idcard=" + std::string(kId)));
+  const PacketResult rst =
+      r.send(seg(true, test::kTcpRst | test::kTcpAck, kCIsn + 21, kSIsn + 1, "idcard=" + std::string(kId)));
   ASSERT_EQ(rst.disposition, Disposition::kForward);
   EXPECT_EQ(rst.trim.back, 7 + kId.size());
   EXPECT_EQ(r.worker.counters().flows_ended, 1u);
@@ -383,12 +389,14 @@ TEST(StreamIntegrityTest, ASnapCutSegmentBehindAHoleIsJudgedInItsOwnResult) {
     SCOPED_TRACE(fail == FailMode::kClosed ? "fail closed" : "fail open");
     Runner r(export_policy(fail));
     r.handshake();
-    const test::Bytes f = frame(seg(true, test::kTcpAck | test::kTcpPsh, kCIsn + 1 + 40, kSIsn + 1, std::string(60, 'x')));
+    const test::Bytes f =
+        frame(seg(true, test::kTcpAck | test::kTcpPsh, kCIsn + 1 + 40, kSIsn + 1, std::string(60, 'x')));
     constexpr uint64_t kToken = 99;
     PacketView v = view_of(f, kT0 + 10'000'000, kToken);
     v.caplen -= 20;  // the last 20 payload bytes are not in the record
     PacketResult res;
-    ASSERT_EQ(r.worker.process_burst(std::span<const PacketView>(&v, 1), std::span<PacketResult>(&res, 1)), 1u);
+    ASSERT_EQ(r.worker.process_burst(std::span<const PacketView>(&v, 1), std::span<PacketResult>(&res, 1)),
+              1u);
     EXPECT_EQ(res.disposition, fail == FailMode::kClosed ? Disposition::kDrop : Disposition::kForward);
     for (const Release& rel : r.worker.released()) EXPECT_NE(rel.token, kToken);
     const WorkerCounters& c = r.worker.counters();
@@ -445,7 +453,8 @@ TEST(StreamIntegrityTest, ShortFlowsGiveTheirScanStatesBack) {
     const uint16_t port = static_cast<uint16_t>(30000 + i);
     r.handshake(false, port);
     EXPECT_EQ(
-        r.send(seg(true, test::kTcpAck | test::kTcpPsh | test::kTcpFin, kCIsn + 1, kSIsn + 1, "hello", port)).disposition,
+        r.send(seg(true, test::kTcpAck | test::kTcpPsh | test::kTcpFin, kCIsn + 1, kSIsn + 1, "hello", port))
+            .disposition,
         Disposition::kForward);
     r.send(seg(false, test::kTcpAck | test::kTcpFin, kSIsn + 1, kCIsn + 7, "", port));
   }
@@ -459,8 +468,9 @@ TEST(StreamIntegrityTest, NoScanStateFailsClosedUnlessARuleNamesResource) {
     PolicySpec spec = export_policy();
     RuleSpec blind;
     blind.name = "uninspectable-allowed";
-    blind.match.uninspectable = named ? UninspectableMatch{uninspectable_bit(UninspectableReason::kResource), true}
-                                      : UninspectableMatch{kUninspectableAny, false};  // `true`: not enough
+    blind.match.uninspectable =
+        named ? UninspectableMatch{uninspectable_bit(UninspectableReason::kResource), true}
+              : UninspectableMatch{kUninspectableAny, false};  // `true`: not enough
     blind.verdict.alert = true;
     spec.rules.push_back(blind);
     WorkerOptions o;

@@ -189,8 +189,8 @@ TEST(TcpReassemblyTest, GapWhenPeerAcksBeyondHole) {
   EXPECT_EQ(f.sink.gaps, (std::vector<uint32_t>{100, 50}));
   EXPECT_EQ(f.dir.next_seq, f.base + 350);
   EXPECT_EQ(f.seg(350, s, 10), SegmentOutcome::kDelivered);
-  EXPECT_EQ(f.sink.bytes, s.substr(0, 100) + std::string(100, '#') + s.substr(200, 100) + std::string(50, '#') +
-                              s.substr(350, 50));
+  EXPECT_EQ(f.sink.bytes, s.substr(0, 100) + std::string(100, '#') + s.substr(200, 100) +
+                              std::string(50, '#') + s.substr(350, 50));
 }
 
 TEST(TcpReassemblyTest, AckedSegmentArrivingAfterItsAckIsNotLost) {
@@ -251,8 +251,8 @@ TEST(TcpReassemblyTest, FlushSkipsHolesAndDeliversBuffered) {
   f.seg(400, s, 100);
   f.reasm.flush(f.dir, f.sink);
   EXPECT_EQ(f.sink.gaps, (std::vector<uint32_t>{100, 100}));
-  EXPECT_EQ(f.sink.bytes,
-            s.substr(0, 100) + std::string(100, '#') + s.substr(200, 100) + std::string(100, '#') + s.substr(400));
+  EXPECT_EQ(f.sink.bytes, s.substr(0, 100) + std::string(100, '#') + s.substr(200, 100) +
+                              std::string(100, '#') + s.substr(400));
   EXPECT_EQ(f.dir.ooo_head, SegmentPool::kNil);
   EXPECT_EQ(f.pool.available(), f.pool.capacity());
 }
@@ -322,8 +322,8 @@ TEST(TcpReassemblyTest, SequenceWrap) {
   // ISN just below 2^32: the stream crosses zero.
   Fixture f(1 << 20, 1 << 16, 0xffffff00u);
   const std::string s = stream(1000);
-  EXPECT_EQ(f.seg(600, s, 400), SegmentOutcome::kBuffered);   // seq 0x158: past zero
-  EXPECT_EQ(f.seg(200, s, 200), SegmentOutcome::kBuffered);   // seq 0xffffffc8 to 0x90: across zero
+  EXPECT_EQ(f.seg(600, s, 400), SegmentOutcome::kBuffered);  // seq 0x158: past zero
+  EXPECT_EQ(f.seg(200, s, 200), SegmentOutcome::kBuffered);  // seq 0xffffffc8 to 0x90: across zero
   EXPECT_EQ(f.seg(0, s, 200), SegmentOutcome::kDelivered);
   EXPECT_EQ(f.sink.bytes, s.substr(0, 400));
   EXPECT_EQ(f.dir.next_seq, 0xffffff00u + 400);  // wrapped
@@ -349,7 +349,8 @@ TEST(TcpReassemblyTest, MidStreamPickUpStartsAtFirstSegment) {
   TcpDirState st;
   Sink sink;
   const std::string d = "mid-stream";
-  EXPECT_EQ(r.on_segment(st, 777, reinterpret_cast<const uint8_t*>(d.data()), 10, sink), SegmentOutcome::kDelivered);
+  EXPECT_EQ(r.on_segment(st, 777, reinterpret_cast<const uint8_t*>(d.data()), 10, sink),
+            SegmentOutcome::kDelivered);
   EXPECT_TRUE(st.seq_known);
   EXPECT_EQ(st.next_seq, 787u);
   EXPECT_EQ(sink.bytes, d);

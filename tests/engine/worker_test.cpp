@@ -31,10 +31,12 @@ using test::TcpSessionConfig;
 constexpr int64_t kT0 = 1772413200LL * 1'000'000'000;
 
 struct Runner {
-  explicit Runner(PolicySpec spec) : worker(PolicyGeneration::build(std::move(spec), 1), LinkType::kEthernet) {}
+  explicit Runner(PolicySpec spec)
+      : worker(PolicyGeneration::build(std::move(spec), 1), LinkType::kEthernet) {}
 
   // Runs `frames` as one burst (token = the index given); returns the results.
-  std::vector<PacketResult> burst(const std::vector<const CapturedPacket*>& pkts, const std::vector<uint64_t>& tokens) {
+  std::vector<PacketResult> burst(const std::vector<const CapturedPacket*>& pkts,
+                                  const std::vector<uint64_t>& tokens) {
     std::vector<PacketView> views;
     for (size_t i = 0; i < pkts.size(); ++i) {
       views.push_back(view_of(pkts[i]->frame, static_cast<int64_t>(pkts[i]->ts_ns), tokens[i]));
@@ -89,7 +91,9 @@ TcpSessionConfig session_config(uint16_t server_port = 80) {
 // Client-to-server (0) or server-to-client (1) per frame, from the IPv4 source.
 int direction_of(const CapturedPacket& p, const TcpSessionConfig& c, size_t l2 = 14) {
   const auto client = std::get<test::Ipv4Addr>(c.client_ip);
-  return std::equal(client.octets.begin(), client.octets.end(), p.frame.begin() + static_cast<long>(l2) + 12) ? 0 : 1;
+  return std::equal(client.octets.begin(), client.octets.end(), p.frame.begin() + static_cast<long>(l2) + 12)
+             ? 0
+             : 1;
 }
 
 TEST(WorkerTest, HttpRequestYieldsOneHttpEventAndFlowCounts) {
@@ -209,7 +213,8 @@ TEST(WorkerTest, SniRuleBlocksAtAppStage) {
 
 TEST(WorkerTest, DnsOverUdpYieldsRrname) {
   const Bytes q = test::dns_query(0x1234, "www.example.cn");
-  const Bytes frame = test::PacketBuilder().eth().ipv4("10.60.0.1", "8.8.8.8").udp(53000, 53).payload(q).build();
+  const Bytes frame =
+      test::PacketBuilder().eth().ipv4("10.60.0.1", "8.8.8.8").udp(53000, 53).payload(q).build();
   std::vector<CapturedPacket> pkts = {{static_cast<uint64_t>(kT0), frame}};
   Runner r(zone_policy());
   const auto res = r.run_all(pkts);
@@ -242,7 +247,9 @@ TEST(WorkerTest, BlockRuleDropsEveryPacketOfTheFlow) {
   r.verdict.action = Action::kBlock;
   spec.rules = {r};
   TcpSession s(session_config(80));
-  s.handshake().client_send("GET / HTTP/1.1\r\nHost: a\r\n\r\n").server_send("HTTP/1.1 204 No Content\r\n\r\n");
+  s.handshake()
+      .client_send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+      .server_send("HTTP/1.1 204 No Content\r\n\r\n");
   Runner run(std::move(spec));
   const auto res = run.run_all(s.packets());
   ASSERT_EQ(res.size(), s.packets().size());
@@ -321,7 +328,9 @@ TEST(WorkerTest, SameFiveTupleOnTwoVlansIsTwoFlows) {
   TcpSession sa(a);
   TcpSession sb(b);
   sa.handshake().client_send("GET /a HTTP/1.1\r\nHost: a.example\r\n\r\n");
-  sb.handshake().client_send("GET /b HTTP/1.1\r\nHost: b.example\r\n\r\n").client_send("GET /c HTTP/1.1\r\nHost: b.example\r\n\r\n");
+  sb.handshake()
+      .client_send("GET /b HTTP/1.1\r\nHost: b.example\r\n\r\n")
+      .client_send("GET /c HTTP/1.1\r\nHost: b.example\r\n\r\n");
   Runner r(zone_policy());
   // Interleaved: each packet of one, then of the other.
   std::vector<CapturedPacket> mixed;
@@ -423,11 +432,13 @@ TEST(WorkerTest, MalformedAndNonIpPackets) {
 
 TEST(WorkerTest, FragmentedDatagramIsJudgedWhole) {
   const Bytes q = test::dns_query(7, "frag.example.cn");
-  const Bytes whole = test::PacketBuilder().eth().ipv4("10.60.0.1", "8.8.8.8").ip_id(99).udp(53001, 53).payload(q).build();
+  const Bytes whole =
+      test::PacketBuilder().eth().ipv4("10.60.0.1", "8.8.8.8").ip_id(99).udp(53001, 53).payload(q).build();
   const uint32_t cuts[] = {16};
   const auto frags = test::fragment_ipv4(whole, cuts);
   ASSERT_EQ(frags.size(), 2u);
-  std::vector<CapturedPacket> pkts = {{static_cast<uint64_t>(kT0), frags[0]}, {static_cast<uint64_t>(kT0), frags[1]}};
+  std::vector<CapturedPacket> pkts = {{static_cast<uint64_t>(kT0), frags[0]},
+                                      {static_cast<uint64_t>(kT0), frags[1]}};
   Runner r(zone_policy());
   auto res = r.burst({&pkts[0]}, {10});
   EXPECT_EQ(res[0].disposition, Disposition::kHold);
@@ -444,7 +455,13 @@ TEST(WorkerTest, FragmentedDatagramIsJudgedWhole) {
 TEST(WorkerTest, IncompleteDatagramDroppedAtTimeout) {
   PolicySpec spec = zone_policy();
   spec.limits.defrag_timeout_ms = 100;
-  const Bytes whole = test::PacketBuilder().eth().ipv4("10.60.0.1", "8.8.8.8").ip_id(5).udp(1, 2).payload(std::string(64, 'x')).build();
+  const Bytes whole = test::PacketBuilder()
+                          .eth()
+                          .ipv4("10.60.0.1", "8.8.8.8")
+                          .ip_id(5)
+                          .udp(1, 2)
+                          .payload(std::string(64, 'x'))
+                          .build();
   const uint32_t cuts[] = {32};
   const auto frags = test::fragment_ipv4(whole, cuts);
   std::vector<CapturedPacket> pkts = {{static_cast<uint64_t>(kT0), frags[0]}};

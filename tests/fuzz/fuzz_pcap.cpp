@@ -127,7 +127,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ftz::fuzz::fail("packets written + untrimmable != packets forwarded",
                     std::to_string(s.packets_written) + " written, " + std::to_string(s.packets_untrimmable) +
                         " untrimmable, " + std::to_string(s.counters.forwarded) + " forwarded, " +
-                        std::to_string(s.counters.dropped) + " dropped, " + std::to_string(s.packets) + " read");
+                        std::to_string(s.counters.dropped) + " dropped, " + std::to_string(s.packets) +
+                        " read");
   (void)ftz::report::format_report_text(s);
   std::string report = ftz::report::format_report_json(s);
   if (!report.empty() && report.back() == '\n') report.pop_back();

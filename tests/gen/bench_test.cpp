@@ -11,14 +11,14 @@
 #include <tuple>
 
 #include "ftz/test/gen/identifiers.hpp"
-
 #include "ftz/test/pcap_writer.hpp"
 
 namespace ftz::test::gen {
 namespace {
 
 std::string temp_path(const char* name) {
-  return (std::filesystem::temp_directory_path() / (std::string(name) + "." + std::to_string(::getpid()) + ".pcap"))
+  return (std::filesystem::temp_directory_path() /
+          (std::string(name) + "." + std::to_string(::getpid()) + ".pcap"))
       .string();
 }
 
@@ -47,7 +47,7 @@ TEST(Bench, TcpFlowsHaveDistinctTuples) {
     EXPECT_GE(r.ts_ns, last_ts);
     last_ts = r.ts_ns;
     const auto& f = r.data;
-    ASSERT_LE(f.size(), 1514u);  // MSS 1460 + headers
+    ASSERT_LE(f.size(), 1514u);    // MSS 1460 + headers
     if ((f[47] & 0x12) == 0x02) {  // SYN without ACK
       syns.emplace(get_u32(f, 26), get_u16(f, 34), get_u32(f, 30));
       EXPECT_EQ(f[26], 10);

@@ -7,7 +7,8 @@ namespace {
 
 TEST(Http, ContentLengthRequest) {
   const std::string r = http_request("POST", "/x", "h.example", {{"Content-Type", "text/csv"}}, "a,b\n");
-  EXPECT_EQ(r, "POST /x HTTP/1.1\r\nHost: h.example\r\nContent-Type: text/csv\r\nContent-Length: 4\r\n\r\na,b\n");
+  EXPECT_EQ(
+      r, "POST /x HTTP/1.1\r\nHost: h.example\r\nContent-Type: text/csv\r\nContent-Length: 4\r\n\r\na,b\n");
   EXPECT_EQ(http_head_length(r), r.size() - 4);
   EXPECT_EQ(http_request("GET", "/", "h", {}, ""), "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
 }

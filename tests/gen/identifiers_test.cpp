@@ -96,7 +96,8 @@ TEST(Uscc, WorkedExampleAndGenerated) {
     const std::string code = f.uscc();
     int sum = 0;
     int w = 1;
-    for (int k = 0; k < 17; ++k, w = w * 3 % 31) sum += static_cast<int>(charset.find(code[static_cast<std::size_t>(k)])) * w;
+    for (int k = 0; k < 17; ++k, w = w * 3 % 31)
+      sum += static_cast<int>(charset.find(code[static_cast<std::size_t>(k)])) * w;
     ASSERT_EQ(charset[static_cast<std::size_t>((31 - sum % 31) % 31)], code[17]) << code;
   }
 }

@@ -68,7 +68,8 @@ struct Decoded {
 };
 
 std::string ip4(std::span<const std::uint8_t> b) {
-  return std::to_string(b[0]) + "." + std::to_string(b[1]) + "." + std::to_string(b[2]) + "." + std::to_string(b[3]);
+  return std::to_string(b[0]) + "." + std::to_string(b[1]) + "." + std::to_string(b[2]) + "." +
+         std::to_string(b[3]);
 }
 
 Decoded decode(const std::vector<CapturedPacket>& packets) {
@@ -211,7 +212,8 @@ TEST_F(ScenarioTest, PacificReCarriesAtLeast8000DistinctIds) {
 }
 
 TEST_F(ScenarioTest, UnregisteredHostCarriesExactly2000) {
-  const auto ids = ids_where([](const std::string& key, const Stream&) { return key.rfind("10.60.9.", 0) == 0; });
+  const auto ids =
+      ids_where([](const std::string& key, const Stream&) { return key.rfind("10.60.9.", 0) == 0; });
   EXPECT_EQ(ids.size(), 2000u);
   const auto& it = item("unregistered_bulk_ids");
   EXPECT_EQ(it["distinct_valid_ids"].get<std::size_t>(), 2000u);
@@ -225,7 +227,8 @@ TEST_F(ScenarioTest, UnregisteredHostCarriesExactly2000) {
     std::set<std::string> seen;
     std::size_t end50 = 0;
     for (const auto& [id, end] : found) {
-      if (seen.insert(id).second && seen.size() == 50) end50 = static_cast<std::size_t>(bodies[0].second) + end;
+      if (seen.insert(id).second && seen.size() == 50)
+        end50 = static_cast<std::size_t>(bodies[0].second) + end;
     }
     std::size_t frame = 0;
     for (const auto& [stream_end, n] : s.frame_ends) {

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "ftz/config/config.hpp"
 #include "ftz/engine/eve.hpp"
@@ -43,7 +43,8 @@ class Demo : public ::testing::Test {
     pcap_ = dir_ + "/lingang-demo.pcap";
     ASSERT_TRUE(test::gen::write_scenario(pcap_, 1).has_value());
     const char* src = std::getenv("FTZ_SOURCE_DIR");
-    auto loaded = config::load_config(std::string(src ? src : FTZ_DEFAULT_SOURCE_DIR) + "/examples/lingang.yaml");
+    auto loaded =
+        config::load_config(std::string(src ? src : FTZ_DEFAULT_SOURCE_DIR) + "/examples/lingang.yaml");
     ASSERT_TRUE(loaded.has_value()) << config::format_diagnostics(loaded.error());
     auto gen = engine::PolicyGeneration::build_with_signatures(std::move(loaded->spec), 1);
     ASSERT_TRUE(gen.has_value()) << gen.error();
@@ -52,28 +53,32 @@ class Demo : public ::testing::Test {
     o.pcap_out_path = dir_ + "/forwarded.pcap";
     o.demo_token_key = true;  // lingang.yaml names the published demo key
     auto on_notice = [](const report::ComplianceNotice& n) { notices_.push_back(n); };
-    auto s = offline::inspect_capture(o, *gen, [](const engine::Event& e, const engine::PolicyGeneration& g) {
-      if (e.type == engine::EventType::kAlert) {
-        alerts_.push_back(std::string(g.spec().signatures[e.alert.signature].name) + " " +
-                          std::string(e.alert.masked.view()));
-      }
-      if (e.type == engine::EventType::kTls) sni_.insert(std::string(e.tls.sni.view()));
-      if (e.type == engine::EventType::kHttp) hosts_.insert(std::string(e.http.hostname.view()));
-      if (e.type != engine::EventType::kFlow) return;
-      FlowSeen f;
-      f.client = engine::format_ip(e.src);
-      f.server = engine::format_ip(e.dst);
-      f.dport = e.dst_port;
-      f.tenant = g.tenant_name(e.tenant);
-      f.verdict = engine::action_name(e.verdict.action);
-      f.rule = e.rule == engine::kNoIndex ? "default" : g.rule_name(e.rule);
-      if (e.verdict.channel < g.spec().channels.size()) f.channel = g.spec().channels[e.verdict.channel].name;
-      f.inspected = e.inspected;
-      f.distinct = e.flow.detections.distinct;
-      f.uninspectable = e.flow.detections.uninspectable;
-      f.packets_to_server = e.flow.pkts_toserver;
-      flows_.push_back(f);
-    }, on_notice);
+    auto s = offline::inspect_capture(
+        o, *gen,
+        [](const engine::Event& e, const engine::PolicyGeneration& g) {
+          if (e.type == engine::EventType::kAlert) {
+            alerts_.push_back(std::string(g.spec().signatures[e.alert.signature].name) + " " +
+                              std::string(e.alert.masked.view()));
+          }
+          if (e.type == engine::EventType::kTls) sni_.insert(std::string(e.tls.sni.view()));
+          if (e.type == engine::EventType::kHttp) hosts_.insert(std::string(e.http.hostname.view()));
+          if (e.type != engine::EventType::kFlow) return;
+          FlowSeen f;
+          f.client = engine::format_ip(e.src);
+          f.server = engine::format_ip(e.dst);
+          f.dport = e.dst_port;
+          f.tenant = g.tenant_name(e.tenant);
+          f.verdict = engine::action_name(e.verdict.action);
+          f.rule = e.rule == engine::kNoIndex ? "default" : g.rule_name(e.rule);
+          if (e.verdict.channel < g.spec().channels.size())
+            f.channel = g.spec().channels[e.verdict.channel].name;
+          f.inspected = e.inspected;
+          f.distinct = e.flow.detections.distinct;
+          f.uninspectable = e.flow.detections.uninspectable;
+          f.packets_to_server = e.flow.pkts_toserver;
+          flows_.push_back(f);
+        },
+        on_notice);
     ASSERT_TRUE(s.has_value()) << s.error();
     summary_ = *s;
   }
@@ -124,7 +129,7 @@ TEST_F(Demo, UnapprovedBulkExportOfIdNumbersIsReset) {
   EXPECT_EQ(bulk->tenant, "unregistered@lingang-ftz");
   EXPECT_EQ(bulk->verdict, "reset");
   EXPECT_EQ(bulk->rule, "bulk-identifiers-unapproved");
-  EXPECT_EQ(bulk->distinct, 2000u);  // inspection goes on after the verdict
+  EXPECT_EQ(bulk->distinct, 2000u);        // inspection goes on after the verdict
   EXPECT_GE(summary_.resets_written, 4u);  // two RSTs for each reset flow
 
   // Inline semantics: the packet that completes the 50th distinct ID (frame

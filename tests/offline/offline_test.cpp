@@ -1,19 +1,17 @@
 // ftzgate-inspect's capture handling: link types, broken files, the packets
 // it writes, and the binary's exit codes and messages.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <nlohmann/json.hpp>
 
 #include "ftz/engine/eve.hpp"
 #include "ftz/offline/inspector.hpp"
@@ -80,7 +78,8 @@ std::vector<uint8_t> relink(const std::vector<uint8_t>& eth, uint32_t linktype) 
   return sll;
 }
 
-void write_capture(const std::string& path, const std::vector<test::CapturedPacket>& pkts, uint32_t linktype) {
+void write_capture(const std::string& path, const std::vector<test::CapturedPacket>& pkts,
+                   uint32_t linktype) {
   auto w = test::PcapWriter::open(path, test::TimestampPrecision::kMicro, linktype);
   ASSERT_TRUE(w.has_value()) << w.error();
   for (const auto& p : pkts) {
@@ -97,7 +96,7 @@ struct Collected {
 };
 
 tl::expected<report::InspectSummary, std::string> inspect(const std::string& pcap, Collected& c,
-                                                           const std::string& out = "", bool block = false) {
+                                                          const std::string& out = "", bool block = false) {
   offline::InspectOptions o;
   o.pcap_path = pcap;
   o.pcap_out_path = out;
@@ -129,7 +128,8 @@ TEST_P(LinkTypes, SameMetadataOnEveryLinkType) {
   EXPECT_EQ(s->counters.flows_inspected, 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Offline, LinkTypes, ::testing::Values(test::kLinktypeEthernet, kLinktypeRaw, kLinktypeSll));
+INSTANTIATE_TEST_SUITE_P(Offline, LinkTypes,
+                         ::testing::Values(test::kLinktypeEthernet, kLinktypeRaw, kLinktypeSll));
 
 TEST(Offline, TruncatedFileReportsWhatWasReadAndFlagsIt) {
   TempDir dir;
@@ -190,13 +190,15 @@ TEST(Offline, PcapOutHoldsExactlyTheForwardedPackets) {
 // capture stops there with an error naming the record (fuzz_pcap found the
 // overflow; the input is its regression seed).
 TEST(Offline, TimestampOutOfRangeIsAReadErrorNamingTheRecord) {
-  const std::string path = test::source_dir() + "/tests/fuzz/corpus/fuzz_pcap/regress-pcapng-ts-overflow.pcapng";
+  const std::string path =
+      test::source_dir() + "/tests/fuzz/corpus/fuzz_pcap/regress-pcapng-ts-overflow.pcapng";
   Collected c;
   auto s = inspect(path, c);
   ASSERT_TRUE(s.has_value()) << s.error();
   EXPECT_TRUE(s->truncated_file);
   EXPECT_EQ(s->packets, 0u);
-  EXPECT_NE(s->read_error.find(path + ": record 1: timestamp out of range"), std::string::npos) << s->read_error;
+  EXPECT_NE(s->read_error.find(path + ": record 1: timestamp out of range"), std::string::npos)
+      << s->read_error;
 }
 
 // A retransmission that straddles acknowledged bytes leaves without them (a
@@ -222,10 +224,12 @@ TEST(Offline, ForwardedPacketsTheCutRecordCannotTrimAreCounted) {
       pkt(true, test::kTcpAck, 1001, 5001),
       pkt(true, test::kTcpAck | test::kTcpPsh, 1001, 5001, "upload v1\n"),  // 10 bytes: whole in the record
       pkt(false, test::kTcpAck, 5001, 1011),
-      pkt(true, test::kTcpAck | test::kTcpPsh, 1006, 5001, std::string(40, 'x')),  // 5 acknowledged bytes again
+      pkt(true, test::kTcpAck | test::kTcpPsh, 1006, 5001,
+          std::string(40, 'x')),  // 5 acknowledged bytes again
   };
   const std::string in = dir.file("cut.pcap");
-  auto w = test::PcapWriter::open(in, test::TimestampPrecision::kMicro, test::kLinktypeEthernet, 14 + 20 + 20 + 20);
+  auto w = test::PcapWriter::open(in, test::TimestampPrecision::kMicro, test::kLinktypeEthernet,
+                                  14 + 20 + 20 + 20);
   ASSERT_TRUE(w.has_value()) << w.error();
   uint64_t ts = 1'700'000'000'000'000'000;
   for (const auto& f : frames) ASSERT_TRUE(w->write(ts += 1'000'000, f));
@@ -315,7 +319,8 @@ test::RunResult run(const std::string& args, const std::string& env = "") {
 // each longer record, silently, so the identifier in the body was never
 // seen and the export went out as "truncated capture, uninspectable". The
 // reader measures each record in the file and inspects it whole.
-void write_lying_snaplen(const std::string& path, const std::vector<test::CapturedPacket>& pkts, uint32_t snaplen) {
+void write_lying_snaplen(const std::string& path, const std::vector<test::CapturedPacket>& pkts,
+                         uint32_t snaplen) {
   std::vector<test::PcapRecord> records;
   for (const auto& p : pkts) records.push_back({p.ts_ns, 0, p.frame});
   ASSERT_TRUE(test::write_pcap_over_snaplen(path, records, snaplen));
@@ -329,9 +334,13 @@ std::string catalog_policy(const TempDir& dir, const std::string& rule) {
   std::ofstream(cfg) << "zones:\n"
                         "  - {name: inside, kind: ftz, prefixes: [10.60.0.0/16]}\n"
                         "  - {name: offshore, kind: offshore, default: true}\n"
-                        "signature_packs: ['" << source << "/examples/signatures/builtin.yaml']\n"
+                        "signature_packs: ['"
+                     << source
+                     << "/examples/signatures/builtin.yaml']\n"
                         "rules:\n"
-                        "  - " << rule << "\n"
+                        "  - "
+                     << rule
+                     << "\n"
                         "defaults:\n"
                         "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
   return cfg;
@@ -348,8 +357,9 @@ test::TcpSessionConfig inside_client() {
 std::vector<test::CapturedPacket> json_post(const test::TcpSessionConfig& c, const std::string& body) {
   test::TcpSession session(c);
   session.handshake()
-      .client_send("POST /upload HTTP/1.1\r\nHost: x.example\r\nContent-Type: application/json\r\nContent-Length: " +
-                   std::to_string(body.size()) + "\r\n\r\n" + body)
+      .client_send(
+          "POST /upload HTTP/1.1\r\nHost: x.example\r\nContent-Type: application/json\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body)
       .server_send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
       .close();
   return session.take_packets();
@@ -368,7 +378,8 @@ TEST(InspectBinary, RecordsLongerThanTheSnapLengthAreInspectedWholeAndReported) 
 
   auto r = run("--config " + cfg + " --pcap " + pcap + " --json --eve " + dir.file("eve.json"));
   EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("\"records_over_snaplen\":" + std::to_string(longer)), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"records_over_snaplen\":" + std::to_string(longer)), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("warning: " + pcap + ": " + std::to_string(longer) +
                           (longer == 1 ? " record is" : " records are") +
                           " longer than the file's snap length 96 (the first, record 4, has "),
@@ -393,8 +404,9 @@ TEST(InspectBinary, RecordsLongerThanTheSnapLengthAreInspectedWholeAndReported) 
 // content stage the rule matched. The records named "default".
 TEST(InspectBinary, TheDecidingRuleIsNamedWhenItKeepsTheAction) {
   TempDir dir;
-  const std::string cfg = catalog_policy(
-      dir, "{name: pi-out-logged, match: {dst_zone: offshore, data_class: sensitive_pi}, action: allow, alert: true}");
+  const std::string cfg = catalog_policy(dir,
+                                         "{name: pi-out-logged, match: {dst_zone: offshore, data_class: "
+                                         "sensitive_pi}, action: allow, alert: true}");
   test::TcpSessionConfig c = inside_client();
   auto pkts = json_post(c, "{\"id_card\":\"11010519491231002X\"}");
   c.client_port = 40002;
@@ -429,14 +441,16 @@ TEST(InspectBinary, LimitsThatDoNotFitInMemoryAreRefusedUpFront) {
   const auto pkts = http_session();
   const std::string pcap = dir.file("ok.pcap");
   write_capture(pcap, pkts, test::kLinktypeEthernet);
-  const std::string zones = "zones:\n"
-                            "  - {name: inside, kind: ftz, prefixes: [10.60.0.0/16]}\n"
-                            "  - {name: offshore, kind: offshore, default: true}\n";
+  const std::string zones =
+      "zones:\n"
+      "  - {name: inside, kind: ftz, prefixes: [10.60.0.0/16]}\n"
+      "  - {name: offshore, kind: offshore, default: true}\n";
   const std::string flows = dir.file("flows.yaml");
   std::ofstream(flows) << zones << "limits:\n  flow_table_size: 67108864\n";
   auto r = run("--config " + flows + " --pcap " + pcap, "FTZGATE_MEMORY_LIMIT=8G");
   EXPECT_EQ(r.status, 1) << r.output;
-  EXPECT_NE(r.output.find("ftzgate-inspect: " + flows + ": not enough memory: the configuration and command line "
+  EXPECT_NE(r.output.find("ftzgate-inspect: " + flows +
+                          ": not enough memory: the configuration and command line "
                           "need "),
             std::string::npos)
       << r.output;
@@ -449,9 +463,10 @@ TEST(InspectBinary, LimitsThatDoNotFitInMemoryAreRefusedUpFront) {
   std::ofstream(memcap) << zones << "limits:\n  reassembly_memcap_bytes: 68719476736\n";
   r = run("--config " + memcap + " --pcap " + pcap, "FTZGATE_MEMORY_LIMIT=8G");
   EXPECT_EQ(r.status, 1) << r.output;
-  EXPECT_NE(r.output.find("TCP reassembly segment pool: 64.1 GiB per worker (limits.reassembly_memcap_bytes = "
-                          "68719476736)"),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find("TCP reassembly segment pool: 64.1 GiB per worker (limits.reassembly_memcap_bytes = "
+                    "68719476736)"),
+      std::string::npos)
       << r.output;
 
   // The same configuration with its defaults runs in that memory.
@@ -466,20 +481,21 @@ TEST(InspectBinary, LimitsThatDoNotFitInMemoryAreRefusedUpFront) {
 TEST(InspectBinary, HyperscanRefusalsNameThePatternsPosition) {
   TempDir dir;
   const std::string cfg = dir.file("policy.yaml");
-  std::ofstream(cfg) << "zones:\n"                                                      // 1
-                        "  - {name: inside, kind: ftz, prefixes: [10.60.0.0/16]}\n"    // 2
-                        "  - {name: offshore, kind: offshore, default: true}\n"        // 3
-                        "signatures:\n"                                                // 4
-                        "  - name: order_no\n"                                         // 5
-                        "    sid: 9300001\n"                                           // 6
-                        "    class: pi\n"                                              // 7
-                        "    validator: none\n"                                        // 8
-                        "    patterns:\n"                                              // 9
-                        "      - regex: 'ORD\\d{8}'\n"                                // 10
-                        "      - regex: 'ORD[9-0]\\d{8}'\n";                          // 11
+  std::ofstream(cfg) << "zones:\n"                                                   // 1
+                        "  - {name: inside, kind: ftz, prefixes: [10.60.0.0/16]}\n"  // 2
+                        "  - {name: offshore, kind: offshore, default: true}\n"      // 3
+                        "signatures:\n"                                              // 4
+                        "  - name: order_no\n"                                       // 5
+                        "    sid: 9300001\n"                                         // 6
+                        "    class: pi\n"                                            // 7
+                        "    validator: none\n"                                      // 8
+                        "    patterns:\n"                                            // 9
+                        "      - regex: 'ORD\\d{8}'\n"                               // 10
+                        "      - regex: 'ORD[9-0]\\d{8}'\n";                         // 11
   auto r = run("--config " + cfg + " --pcap " + dir.file("unused.pcap"));
   EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_NE(r.output.find(cfg + ":11:16: signatures[0].patterns[1].regex: cannot compile: "), std::string::npos)
+  EXPECT_NE(r.output.find(cfg + ":11:16: signatures[0].patterns[1].regex: cannot compile: "),
+            std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("configuration rejected"), std::string::npos) << r.output;
 }
@@ -531,7 +547,8 @@ TEST(InspectBinary, ExitCodesAndMessages) {
   write_capture(ok, pkts, test::kLinktypeEthernet);
   auto good = run("--config " + minimal + " --pcap " + ok + " --eve " + dir.file("eve.json"));
   EXPECT_EQ(good.status, 0) << good.output;
-  EXPECT_NE(good.output.find("packets            " + std::to_string(pkts.size())), std::string::npos) << good.output;
+  EXPECT_NE(good.output.find("packets            " + std::to_string(pkts.size())), std::string::npos)
+      << good.output;
   std::ifstream eve(dir.file("eve.json"));
   std::string line;
   int http = 0;
@@ -541,10 +558,8 @@ TEST(InspectBinary, ExitCodesAndMessages) {
 
 // ---------------------------------------------------------------- records --
 
-
 // A synthetic resident ID (GB 11643 test vector) in an export's body.
 constexpr const char* kExfilId = "11010519491231002X";
-
 
 // 12,000 one-packet UDP flows and one HTTP upload carrying a resident ID,
 // all inside one second: every flow ends together at the end of the capture.
@@ -570,8 +585,10 @@ void write_burst_capture(const std::string& path) {
   cfg.start_ns = t0 + 700'000'000;
   test::TcpSession s(cfg);
   const std::string body = std::string("name,idcard\nzhang san,") + kExfilId + "\n";
-  s.handshake().client_send("POST /upload HTTP/1.1\r\nHost: upload.example\r\nContent-Type: text/csv\r\n"
-                            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  s.handshake().client_send(
+      "POST /upload HTTP/1.1\r\nHost: upload.example\r\nContent-Type: text/csv\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body);
   for (const auto& p : s.packets()) ASSERT_TRUE(w->write(p.ts_ns, p.frame));
   ASSERT_TRUE(w->close().has_value());
 }
@@ -581,8 +598,8 @@ TEST(InspectBinary, EveryFlowRecordWhenTwelveThousandFlowsEndTogether) {
   const std::string pcap = dir.file("burst.pcap");
   write_burst_capture(pcap);
   const std::string eve = dir.file("eve.json");
-  const auto r = run("--config " + test::source_dir() + "/examples/minimal.yaml --pcap " + pcap + " --eve " + eve +
-                     " --json > " + dir.file("report.json"));
+  const auto r = run("--config " + test::source_dir() + "/examples/minimal.yaml --pcap " + pcap + " --eve " +
+                     eve + " --json > " + dir.file("report.json"));
   ASSERT_EQ(r.status, 0) << r.output;
   std::ifstream in(eve);
   std::string line;
@@ -614,19 +631,22 @@ TEST(InspectBinary, WriteErrorsAreErrors) {
   const std::string base = "--config " + test::write_plain_config(dir) + " --demo-token-key --pcap " + pcap;
   auto eve = run(base + " --eve /dev/full");
   EXPECT_EQ(eve.status, 1) << eve.output;
-  EXPECT_NE(eve.output.find("/dev/full: write failed: No space left on device"), std::string::npos) << eve.output;
+  EXPECT_NE(eve.output.find("/dev/full: write failed: No space left on device"), std::string::npos)
+      << eve.output;
   EXPECT_NE(eve.output.find("event lines not written"), std::string::npos) << eve.output;
   auto out = run(base + " --pcap-out /dev/full");
   EXPECT_EQ(out.status, 1) << out.output;
-  EXPECT_NE(out.output.find("/dev/full: write failed: No space left on device"), std::string::npos) << out.output;
+  EXPECT_NE(out.output.find("/dev/full: write failed: No space left on device"), std::string::npos)
+      << out.output;
   {
     // The report on standard output, which is /dev/full (stderr to a file).
     const std::string err = dir.file("report.err");
-    const int st = std::system((test::binary("ftzgate-inspect") + " " + base +
-                                " >/dev/full 2>" + err)
-                                   .c_str());
+    const int st =
+        std::system((test::binary("ftzgate-inspect") + " " + base + " >/dev/full 2>" + err).c_str());
     EXPECT_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 1);
-    EXPECT_NE(test::read_text(err).find("cannot write the report: No space left on device"), std::string::npos) << test::read_text(err);
+    EXPECT_NE(test::read_text(err).find("cannot write the report: No space left on device"),
+              std::string::npos)
+        << test::read_text(err);
   }
   // The state file is replaced by rename: a device is refused up front.
   auto state = run(base + " --state-out /dev/full");
@@ -649,11 +669,11 @@ TEST(InspectBinary, OutputsNeverOverwriteTheInput) {
   ASSERT_EQ(::symlink(pcap.c_str(), dir.file("sym.pcap").c_str()), 0);
   ASSERT_EQ(::link(pcap.c_str(), dir.file("hard.pcap").c_str()), 0);
   const std::string base = "--config " + minimal + " --pcap " + pcap;
-  for (const std::string& args : {base + " --eve " + pcap, base + " --pcap-out " + pcap,
-                                  base + " --state-out " + pcap, base + " --eve " + dir.file("sym.pcap"),
-                                  base + " --pcap-out " + dir.file("hard.pcap"),
-                                  "--config " + minimal + " --pcap " + dir.file("sym.pcap") + " --eve " + pcap,
-                                  base + " --eve " + minimal}) {
+  for (const std::string& args :
+       {base + " --eve " + pcap, base + " --pcap-out " + pcap, base + " --state-out " + pcap,
+        base + " --eve " + dir.file("sym.pcap"), base + " --pcap-out " + dir.file("hard.pcap"),
+        "--config " + minimal + " --pcap " + dir.file("sym.pcap") + " --eve " + pcap,
+        base + " --eve " + minimal}) {
     const auto r = run(args);
     EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
     EXPECT_NE(r.output.find("would destroy the input"), std::string::npos) << r.output;
@@ -676,7 +696,8 @@ TEST(InspectBinary, LogLinesAndReportAreMasked) {
   // in the error message and in the report.
   const auto missing = run("--config " + minimal + " --pcap " + dir.file("13812345678.pcap"));
   EXPECT_EQ(missing.status, 1);
-  EXPECT_NE(missing.output.find("138****5678.pcap: cannot read capture"), std::string::npos) << missing.output;
+  EXPECT_NE(missing.output.find("138****5678.pcap: cannot read capture"), std::string::npos)
+      << missing.output;
   EXPECT_EQ(missing.output.find("13812345678"), std::string::npos) << missing.output;
   const std::string named = dir.file(std::string(kExfilId) + ".pcap");
   write_capture(named, http_session(), test::kLinktypeEthernet);
@@ -699,7 +720,8 @@ TEST(InspectBinary, DemoTokenKeyOnlyWhenAskedFor) {
 
   const auto demo = run(base + " --demo-token-key");
   EXPECT_EQ(demo.status, 0) << demo.output;
-  EXPECT_NE(demo.output.find("is the published demo key, used because --demo-token-key was given"), std::string::npos)
+  EXPECT_NE(demo.output.find("is the published demo key, used because --demo-token-key was given"),
+            std::string::npos)
       << demo.output;
   EXPECT_FALSE(fs::exists(own));
 

@@ -12,7 +12,14 @@ namespace {
 Bytes udp_frame(std::size_t payload_size) {
   Bytes data(payload_size);
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i);
-  return PacketBuilder().eth().vlan(7).ipv4("10.60.2.11", "203.0.113.10").ip_id(0x4242).udp(5000, 6000).payload(data).build();
+  return PacketBuilder()
+      .eth()
+      .vlan(7)
+      .ipv4("10.60.2.11", "203.0.113.10")
+      .ip_id(0x4242)
+      .udp(5000, 6000)
+      .payload(data)
+      .build();
 }
 
 TEST(FragmentIpv4, SplitsAtCuts) {
@@ -91,9 +98,9 @@ TEST(FragmentIpv6, InsertsFragmentHeaderAfterUnfragmentablePart) {
   for (std::size_t i = 0; i < 2; ++i) {
     const auto ip = std::span(frags[i]).subspan(14);
     EXPECT_EQ(ip[6], kIpProtoHopByHop);
-    EXPECT_EQ(ip[40], kIpProtoRouting);         // hop-by-hop's next header unchanged
-    EXPECT_EQ(ip[48], kIpProtoFragment);        // routing now points at the fragment header
-    EXPECT_EQ(ip[72], kIpProtoDestOpts);        // fragment header carries the old value
+    EXPECT_EQ(ip[40], kIpProtoRouting);           // hop-by-hop's next header unchanged
+    EXPECT_EQ(ip[48], kIpProtoFragment);          // routing now points at the fragment header
+    EXPECT_EQ(ip[72], kIpProtoDestOpts);          // fragment header carries the old value
     EXPECT_EQ(get_u16(ip, 74), i == 0 ? 1 : 64);  // offset | M
     EXPECT_EQ(get_u32(ip, 76), 0xcafeu);
     EXPECT_EQ(get_u16(ip, 4), 8 + 24 + 8 + 64);

@@ -138,11 +138,8 @@ TEST(PacketBuilder, QinqLayout) {
   const Bytes frame =
       PacketBuilder().eth(kClient, kGateway).qinq(100, 200).ipv4("10.0.0.1", "10.0.0.2").build();
   EXPECT_EQ(to_hex(std::span(frame).subspan(12, 10)), "88a80064810000c80800");
-  const Bytes legacy = PacketBuilder()
-                           .eth(kClient, kGateway)
-                           .qinq(100, 200, kTpid8021Q)
-                           .ipv4("10.0.0.1", "10.0.0.2")
-                           .build();
+  const Bytes legacy =
+      PacketBuilder().eth(kClient, kGateway).qinq(100, 200, kTpid8021Q).ipv4("10.0.0.1", "10.0.0.2").build();
   EXPECT_EQ(to_hex(std::span(legacy).subspan(12, 10)), "81000064810000c80800");
   const Bytes pcp = PacketBuilder().eth().vlan(3001, 5).ipv6("::1", "::2").build();
   EXPECT_EQ(to_hex(std::span(pcp).subspan(12, 6)), "8100abb986dd");  // 5<<13 | 0xbb9
@@ -181,7 +178,8 @@ TEST(PacketBuilder, TcpOptionsTimestampsAndSack) {
   const auto tcp = std::span(frame).subspan(34);
   EXPECT_EQ(tcp[12] >> 4, (20 + 24) / 4);
   EXPECT_EQ(to_hex(tcp.subspan(20, 24)),
-            "0101080a0102030405060708" "0101050a00000064000000c8");
+            "0101080a0102030405060708"
+            "0101050a00000064000000c8");
   // Verify the checksum independently: pseudo-header + segment sums to 0.
   Bytes pseudo = from_hex("0a000001 0a000002 0006");
   put_u16(pseudo, static_cast<std::uint16_t>(tcp.size()));
@@ -214,8 +212,7 @@ TEST(PacketBuilder, ModifierWithoutLayerThrows) {
   EXPECT_THROW(PacketBuilder().eth().mss(1460), std::logic_error);
   EXPECT_THROW(PacketBuilder().eth().ttl(3), std::logic_error);
   EXPECT_THROW(PacketBuilder().eth().tcp(1, 2).build(), std::logic_error);
-  EXPECT_THROW(PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").fragment_offset(3),
-               std::logic_error);
+  EXPECT_THROW(PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").fragment_offset(3), std::logic_error);
   EXPECT_THROW(Ipv4Addr::parse("10.0.0.300"), std::invalid_argument);
 }
 

@@ -19,8 +19,7 @@ Tcp tcp_of(const Bytes& frame) {
   const std::size_t hl = (frame[ip] & 0x0f) * 4u;
   const std::size_t tcp = ip + hl;
   const std::size_t thl = (frame[tcp + 12] >> 4) * 4u;
-  return {get_u32(frame, tcp + 4), get_u32(frame, tcp + 8), frame[tcp + 13],
-          frame.size() - tcp - thl};
+  return {get_u32(frame, tcp + 4), get_u32(frame, tcp + 8), frame[tcp + 13], frame.size() - tcp - thl};
 }
 
 TEST(TcpSession, FullConversationSeqAck) {

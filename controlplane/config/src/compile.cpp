@@ -330,7 +330,8 @@ class Compiler {
         out.thresholds.back().satisfied_by.push_back(mechanism(static_cast<v1::Mechanism>(m)));
       }
     }
-    if (c.warn_percents_size() > 0) out.warn_percents.assign(c.warn_percents().begin(), c.warn_percents().end());
+    if (c.warn_percents_size() > 0)
+      out.warn_percents.assign(c.warn_percents().begin(), c.warn_percents().end());
     out.count_mode = c.count_mode() == v1::COUNT_MODE_SUM ? engine::CountMode::kSumOverIdentifierTypes
                                                           : engine::CountMode::kMaxOverIdentifierTypes;
     if (c.has_max_tokens_per_set()) out.max_tokens_per_set = c.max_tokens_per_set();
@@ -359,23 +360,36 @@ class Compiler {
     if (l.has_stream_max_flows()) out.stream_max_flows = l.stream_max_flows();
     if (l.has_header_decided_metadata()) out.header_decided_metadata = l.header_decided_metadata();
     if (l.has_event_queue_size()) out.event_queue_size = l.event_queue_size();
-    if (l.has_reassembly_kept_per_flow_bytes()) out.reassembly_kept_per_flow_bytes = l.reassembly_kept_per_flow_bytes();
+    if (l.has_reassembly_kept_per_flow_bytes())
+      out.reassembly_kept_per_flow_bytes = l.reassembly_kept_per_flow_bytes();
     switch (l.checksum_validation()) {
-      case v1::CHECKSUM_VALIDATION_ON: out.checksum_validation = engine::ChecksumMode::kOn; break;
-      case v1::CHECKSUM_VALIDATION_AUTO: out.checksum_validation = engine::ChecksumMode::kAuto; break;
-      case v1::CHECKSUM_VALIDATION_OFF: out.checksum_validation = engine::ChecksumMode::kOff; break;
-      default: break;
+      case v1::CHECKSUM_VALIDATION_ON:
+        out.checksum_validation = engine::ChecksumMode::kOn;
+        break;
+      case v1::CHECKSUM_VALIDATION_AUTO:
+        out.checksum_validation = engine::ChecksumMode::kAuto;
+        break;
+      case v1::CHECKSUM_VALIDATION_OFF:
+        out.checksum_validation = engine::ChecksumMode::kOff;
+        break;
+      default:
+        break;
     }
     if (l.tcp_midstream() == v1::TCP_MIDSTREAM_DROP) out.tcp_midstream = engine::TcpMidstream::kDrop;
   }
 
   static engine::UninspectableMask uninspectable_bit(int r) {
     switch (r) {
-      case v1::UNINSPECTABLE_REASON_ENCRYPTED: return engine::uninspectable_bit(engine::UninspectableReason::kEncrypted);
-      case v1::UNINSPECTABLE_REASON_GAP: return engine::uninspectable_bit(engine::UninspectableReason::kGap);
-      case v1::UNINSPECTABLE_REASON_DECODE: return engine::uninspectable_bit(engine::UninspectableReason::kDecode);
-      case v1::UNINSPECTABLE_REASON_RESOURCE: return engine::uninspectable_bit(engine::UninspectableReason::kResource);
-      default: return 0;
+      case v1::UNINSPECTABLE_REASON_ENCRYPTED:
+        return engine::uninspectable_bit(engine::UninspectableReason::kEncrypted);
+      case v1::UNINSPECTABLE_REASON_GAP:
+        return engine::uninspectable_bit(engine::UninspectableReason::kGap);
+      case v1::UNINSPECTABLE_REASON_DECODE:
+        return engine::uninspectable_bit(engine::UninspectableReason::kDecode);
+      case v1::UNINSPECTABLE_REASON_RESOURCE:
+        return engine::uninspectable_bit(engine::UninspectableReason::kResource);
+      default:
+        return 0;
     }
   }
 

@@ -92,7 +92,8 @@ inline constexpr EnumTable<v1::FailMode> kFailModeNames{"fail mode", kFailModeEn
 
 inline constexpr EnumEntry<v1::TokenAlgorithm> kTokenAlgorithmEntries[] = {
     {"hmac_sha256", v1::TOKEN_ALGORITHM_HMAC_SHA256}, {"hmac_sm3", v1::TOKEN_ALGORITHM_HMAC_SM3}};
-inline constexpr EnumTable<v1::TokenAlgorithm> kTokenAlgorithmNames{"token algorithm", kTokenAlgorithmEntries};
+inline constexpr EnumTable<v1::TokenAlgorithm> kTokenAlgorithmNames{"token algorithm",
+                                                                    kTokenAlgorithmEntries};
 
 inline constexpr EnumEntry<v1::CountMode> kCountModeEntries[] = {
     {"max_over_identifier_types", v1::COUNT_MODE_MAX_OVER_IDENTIFIER_TYPES}, {"sum", v1::COUNT_MODE_SUM}};
@@ -115,7 +116,9 @@ inline constexpr EnumTable<v1::UninspectableReason> kUninspectableReasonNames{"u
                                                                               kUninspectableReasonEntries};
 
 inline constexpr EnumEntry<v1::ChecksumValidation> kChecksumValidationEntries[] = {
-    {"on", v1::CHECKSUM_VALIDATION_ON}, {"auto", v1::CHECKSUM_VALIDATION_AUTO}, {"off", v1::CHECKSUM_VALIDATION_OFF}};
+    {"on", v1::CHECKSUM_VALIDATION_ON},
+    {"auto", v1::CHECKSUM_VALIDATION_AUTO},
+    {"off", v1::CHECKSUM_VALIDATION_OFF}};
 inline constexpr EnumTable<v1::ChecksumValidation> kChecksumValidationNames{"checksum validation",
                                                                             kChecksumValidationEntries};
 

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "compile.hpp"
-#include "ftz/config/text.hpp"
-#include "ftz/config/diagnostic_sink.hpp"
-#include "ftz/config/yaml_util.hpp"
 #include "ftz/config/config.hpp"
+#include "ftz/config/diagnostic_sink.hpp"
+#include "ftz/config/text.hpp"
+#include "ftz/config/yaml_util.hpp"
 #include "validate.hpp"
 #include "yaml_reader.hpp"
 
@@ -49,7 +49,8 @@ std::vector<LoadedPack> read_packs(const ftzgate::v1::Config& config, const Sour
     }
     const auto text = read_regular_file(file, kMaxInputBytes);
     if (!text) {
-      sink.error(map.at(path), path, "cannot read signature pack " + quote(file) + ": " + text.error().reason);
+      sink.error(map.at(path), path,
+                 "cannot read signature pack " + quote(file) + ": " + text.error().reason);
       continue;
     }
     const auto root = parse_document(*text, file, path, kPackLimits, sink);

@@ -13,9 +13,9 @@
 #include <utility>
 
 #include "civil_date.hpp"
-#include "ftz/engine/classify/validators.hpp"
 #include "enum_names.hpp"
 #include "ftz/config/text.hpp"
+#include "ftz/engine/classify/validators.hpp"
 
 namespace ftz::config {
 
@@ -281,14 +281,15 @@ class Validator {
   // One signature of a pack or of the configuration, with where it was read.
   struct SignatureRef {
     const v1::Signature* sig = nullptr;
-    std::string base;              // "signatures[2]", "signature_packs[0].signatures[2]"
+    std::string base;  // "signatures[2]", "signature_packs[0].signatures[2]"
     const SourceMap* map = nullptr;
   };
   void error_in(const SourceMap& map, const std::string& path, std::string message) {
     if (sink_.is_redundant(path)) return;
     sink_.error(map.at(path), path, std::move(message));
   }
-  [[nodiscard]] static std::string item_path_in(const SourceMap& map, const std::string& field, int n, int k) {
+  [[nodiscard]] static std::string item_path_in(const SourceMap& map, const std::string& field, int n,
+                                                int k) {
     if (n == 1 && !map.has(field + "[0]")) return field;
     return idx(field, k);
   }
@@ -762,12 +763,14 @@ void Validator::check_signatures() {
     const std::string np = ref.base + ".name";
     if (!is_valid_name(s.name())) {
       if (!s.name().empty() || !sink_.has_error_at(np)) {
-        error_in(m, np, "invalid signature name " + quote(s.name()) +
-                            " (1 to 64 letters, digits and . _ @ : / -, starting with a letter or digit)");
+        error_in(m, np,
+                 "invalid signature name " + quote(s.name()) +
+                     " (1 to 64 letters, digits and . _ @ : / -, starting with a letter or digit)");
       }
     } else if (auto [it, inserted] = names.emplace(s.name(), &ref); !inserted) {
-      error_in(m, np, "duplicate signature name " + quote(s.name()) + " (first at " +
-                          where(*it->second->map, it->second->base + ".name", m) + ")");
+      error_in(m, np,
+               "duplicate signature name " + quote(s.name()) + " (first at " +
+                   where(*it->second->map, it->second->base + ".name", m) + ")");
     }
     if (s.sid() != 0) {
       if (auto [it, inserted] = sids.emplace(s.sid(), &ref); !inserted) {
@@ -814,18 +817,20 @@ void Validator::check_compliance() {
     }
     if (!t.mechanism().empty() || !sink_.has_error_at(base + ".mechanism")) {
       constexpr std::size_t kMaxMechanismBytes = 200;
-      if (t.mechanism().empty() || t.mechanism().size() > kMaxMechanismBytes || has_control_byte(t.mechanism())) {
+      if (t.mechanism().empty() || t.mechanism().size() > kMaxMechanismBytes ||
+          has_control_byte(t.mechanism())) {
         error(base + ".mechanism", "the mechanism is one line of 1 to 200 bytes (it goes into events)");
       }
     }
     if (t.individuals() > 0 && t.data_class() != v1::DATA_CLASS_UNSPECIFIED) {
-      auto [it, inserted] = lines.emplace(std::make_pair(static_cast<int>(t.data_class()), t.individuals()), i);
+      auto [it, inserted] =
+          lines.emplace(std::make_pair(static_cast<int>(t.data_class()), t.individuals()), i);
       if (!inserted) {
         const std::string first = idx("compliance.thresholds", it->second);
-        error(base + ".individuals", "threshold " + quote(c.thresholds(it->second).name()) + " already sets " +
-                                         std::to_string(t.individuals()) + " individuals of " +
-                                         quote(kDataClassNames.name(t.data_class())) + " (at " +
-                                         format_loc(map_.at(first + ".individuals")) + ")");
+        error(base + ".individuals", "threshold " + quote(c.thresholds(it->second).name()) +
+                                         " already sets " + std::to_string(t.individuals()) +
+                                         " individuals of " + quote(kDataClassNames.name(t.data_class())) +
+                                         " (at " + format_loc(map_.at(first + ".individuals")) + ")");
       }
     }
     if (t.individuals() > largest) {
@@ -841,9 +846,9 @@ void Validator::check_compliance() {
     }
     for (int k = 1; k < c.warn_percents_size(); ++k) {
       if (c.warn_percents(k) <= c.warn_percents(k - 1)) {
-        error(item_path(wp, c.warn_percents_size(), k),
-              "warn_percents must be strictly ascending (" + std::to_string(c.warn_percents(k)) + " after " +
-                  std::to_string(c.warn_percents(k - 1)) + ")");
+        error(item_path(wp, c.warn_percents_size(), k), "warn_percents must be strictly ascending (" +
+                                                            std::to_string(c.warn_percents(k)) + " after " +
+                                                            std::to_string(c.warn_percents(k - 1)) + ")");
         break;
       }
     }
@@ -890,8 +895,9 @@ void Validator::check_rules() {
     }
     if ((m.threshold() == v1::THRESHOLD_STATE_WARN || m.threshold() == v1::THRESHOLD_STATE_EXCEEDED) &&
         c_.compliance().thresholds_size() == 0) {
-      error(mb + ".threshold", "no compliance thresholds are configured: the threshold state is always "
-                               "\"normal\" (add compliance.thresholds)");
+      error(mb + ".threshold",
+            "no compliance thresholds are configured: the threshold state is always "
+            "\"normal\" (add compliance.thresholds)");
     }
     if (m.min_count() > 0 && m.data_classes_size() == 0) {
       error(mb + ".min_count", "min_count counts identifiers of a data class: add data_class");

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "ftz/config/diagnostic_sink.hpp"
 #include "ftz/config/config.hpp"
+#include "ftz/config/diagnostic_sink.hpp"
 #include "ftz/engine/ip_addr.hpp"
 #include "ftzgate/v1/config.pb.h"
 
@@ -34,7 +34,7 @@ struct LoadedPack {
   std::string file;  // resolved against the configuration's directory
   std::string path;  // the reference: "signature_packs[0]"
   ftzgate::v1::SignaturePack model;
-  SourceMap map;     // locations inside `file`
+  SourceMap map;  // locations inside `file`
 };
 
 struct Resolved {
@@ -42,15 +42,15 @@ struct Resolved {
   std::vector<std::vector<engine::Prefix>> tenant_prefixes;
   std::vector<std::vector<ApprovalTimes>> approval_times;  // [tenant][approval]
   std::vector<std::string> files;                          // prefix-list files read
-  std::string key_file;    // compliance.key_file against the YAML directory
-  std::string state_file;  // compliance.state_file, likewise
+  std::string key_file;                                    // compliance.key_file against the YAML directory
+  std::string state_file;                                  // compliance.state_file, likewise
 };
 
 // Returns true when the model is valid (no error was added to `sink`);
 // `out` is complete only then. `base_dir` resolves prefix-list files and the
 // compliance key and state files.
 bool validate_config(const ftzgate::v1::Config& config, const SourceMap& map,
-                     const std::vector<LoadedPack>& packs, const std::filesystem::path& base_dir, const LoadOptions& options, DiagnosticSink& sink,
-                     Resolved& out);
+                     const std::vector<LoadedPack>& packs, const std::filesystem::path& base_dir,
+                     const LoadOptions& options, DiagnosticSink& sink, Resolved& out);
 
 }  // namespace ftz::config

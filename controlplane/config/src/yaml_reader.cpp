@@ -26,7 +26,6 @@ namespace v1 = ftzgate::v1;
 // overflow in counters.
 constexpr uint64_t kMaxIndividuals = 1'000'000'000'000;
 
-
 class Reader {
  public:
   Reader(SourceMap& map, DiagnosticSink& sink) : map_(map), sink_(sink) {}
@@ -346,79 +345,79 @@ void Reader::read_pattern(const YAML::Node& n, const std::string& path, v1::Sign
 
 void Reader::read_signature(const YAML::Node& n, const std::string& path, v1::Signature* s) {
   auto set_class = [s](v1::DataClass c) { s->set_data_class(c); };
-  read_map(
-      n, path,
-      {
-          string_field("name", true, s->mutable_name()),
-          uint_field("sid", true, 1, std::numeric_limits<uint32_t>::max(),
-                     [s](uint64_t v) { s->set_sid(static_cast<uint32_t>(v)); }),
-          // "class" as in the signature catalog (examples/signatures/).
-          enum_field<v1::DataClass>("class", true, kDataClassNames, set_class),
-          // The placeholder schema said "data_class": point at the new key
-          // instead of a bare "unknown key" (too far for "did you mean").
-          Field{"data_class", false,
-                [this](const YAML::Node&, const std::string& p) {
-                  error(p, "signatures give their data class as \"class\" (as in signature packs)");
-                }},
-          strings_field("tags", false, s->mutable_tags()),
-          string_field("validator", true, s->mutable_validator()),
-          Field{"patterns", true,
-                [this, s](const YAML::Node& pn, const std::string& pp) {
-                  read_seq(pn, pp, [this, s](const YAML::Node& item, const std::string& ip) {
-                    read_pattern(item, ip, s->add_patterns());
-                  });
-                }},
-          strings_field("context", false, s->mutable_context()),
-          bool_field("context_required", false, [s](bool b) { s->set_context_required(b); }),
-          string_field("rationale", false, s->mutable_rationale()),
-          enum_field<v1::Boundary>("boundary", false, kBoundaryNames,
-                                   [s](v1::Boundary b) { s->set_boundary(b); }),
-          enum_field<v1::InputForm>("input", false, kInputFormNames,
-                                    [s](v1::InputForm f) { s->set_input(f); }),
-      });
-}
-
-void Reader::read_threshold(const YAML::Node& n, const std::string& path, v1::Threshold* t) {
   read_map(n, path,
            {
-               string_field("name", true, t->mutable_name()),
-               enum_field<v1::DataClass>("data_class", true, kDataClassNames,
-                                         [t](v1::DataClass c) { t->set_data_class(c); }),
-               // Positive, and within the approval caps' range.
-               uint_field("individuals", true, 1, kMaxIndividuals, [t](uint64_t v) { t->set_individuals(v); }),
-               string_field("mechanism", true, t->mutable_mechanism()),
-               enums_field("satisfied_by", false, kMechanismNames, t->mutable_satisfied_by()),
+               string_field("name", true, s->mutable_name()),
+               uint_field("sid", true, 1, std::numeric_limits<uint32_t>::max(),
+                          [s](uint64_t v) { s->set_sid(static_cast<uint32_t>(v)); }),
+               // "class" as in the signature catalog (examples/signatures/).
+               enum_field<v1::DataClass>("class", true, kDataClassNames, set_class),
+               // The placeholder schema said "data_class": point at the new key
+               // instead of a bare "unknown key" (too far for "did you mean").
+               Field{"data_class", false,
+                     [this](const YAML::Node&, const std::string& p) {
+                       error(p, "signatures give their data class as \"class\" (as in signature packs)");
+                     }},
+               strings_field("tags", false, s->mutable_tags()),
+               string_field("validator", true, s->mutable_validator()),
+               Field{"patterns", true,
+                     [this, s](const YAML::Node& pn, const std::string& pp) {
+                       read_seq(pn, pp, [this, s](const YAML::Node& item, const std::string& ip) {
+                         read_pattern(item, ip, s->add_patterns());
+                       });
+                     }},
+               strings_field("context", false, s->mutable_context()),
+               bool_field("context_required", false, [s](bool b) { s->set_context_required(b); }),
+               string_field("rationale", false, s->mutable_rationale()),
+               enum_field<v1::Boundary>("boundary", false, kBoundaryNames,
+                                        [s](v1::Boundary b) { s->set_boundary(b); }),
+               enum_field<v1::InputForm>("input", false, kInputFormNames,
+                                         [s](v1::InputForm f) { s->set_input(f); }),
            });
 }
 
-void Reader::read_compliance(const YAML::Node& n, const std::string& path, v1::Compliance* c) {
+void Reader::read_threshold(const YAML::Node& n, const std::string& path, v1::Threshold* t) {
   read_map(
       n, path,
       {
-          string_field("key_file", true, c->mutable_key_file()),
-          string_field("state_file", true, c->mutable_state_file()),
-          enum_field<v1::TokenAlgorithm>("token_algorithm", false, kTokenAlgorithmNames,
-                                         [c](v1::TokenAlgorithm a) { c->set_token_algorithm(a); }),
-          Field{"thresholds", false,
-                [this, c](const YAML::Node& tn, const std::string& tp) {
-                  read_seq(tn, tp, [this, c](const YAML::Node& item, const std::string& ip) {
-                    read_threshold(item, ip, c->add_thresholds());
-                  });
-                }},
-          Field{"warn_percents", false,
-                [this, c](const YAML::Node& wn, const std::string& wp) {
-                  read_one_or_many(wn, wp, [this, c](const YAML::Node& item, const std::string& ip) {
-                    if (auto v = read_uint(item, ip, 1, 100)) c->add_warn_percents(static_cast<uint32_t>(*v));
-                  });
-                }},
-          enum_field<v1::CountMode>("count_mode", false, kCountModeNames,
-                                    [c](v1::CountMode m) { c->set_count_mode(m); }),
-          // 8 bytes per token: 100 million is 800 MB for one set.
-          uint_field("max_tokens_per_set", false, 1, 100'000'000,
-                     [c](uint64_t v) { c->set_max_tokens_per_set(v); }),
-          uint_field("bulk_min_count", false, 1, 1'000'000,
-                     [c](uint64_t v) { c->set_bulk_min_count(static_cast<uint32_t>(v)); }),
+          string_field("name", true, t->mutable_name()),
+          enum_field<v1::DataClass>("data_class", true, kDataClassNames,
+                                    [t](v1::DataClass c) { t->set_data_class(c); }),
+          // Positive, and within the approval caps' range.
+          uint_field("individuals", true, 1, kMaxIndividuals, [t](uint64_t v) { t->set_individuals(v); }),
+          string_field("mechanism", true, t->mutable_mechanism()),
+          enums_field("satisfied_by", false, kMechanismNames, t->mutable_satisfied_by()),
       });
+}
+
+void Reader::read_compliance(const YAML::Node& n, const std::string& path, v1::Compliance* c) {
+  read_map(n, path,
+           {
+               string_field("key_file", true, c->mutable_key_file()),
+               string_field("state_file", true, c->mutable_state_file()),
+               enum_field<v1::TokenAlgorithm>("token_algorithm", false, kTokenAlgorithmNames,
+                                              [c](v1::TokenAlgorithm a) { c->set_token_algorithm(a); }),
+               Field{"thresholds", false,
+                     [this, c](const YAML::Node& tn, const std::string& tp) {
+                       read_seq(tn, tp, [this, c](const YAML::Node& item, const std::string& ip) {
+                         read_threshold(item, ip, c->add_thresholds());
+                       });
+                     }},
+               Field{"warn_percents", false,
+                     [this, c](const YAML::Node& wn, const std::string& wp) {
+                       read_one_or_many(wn, wp, [this, c](const YAML::Node& item, const std::string& ip) {
+                         if (auto v = read_uint(item, ip, 1, 100))
+                           c->add_warn_percents(static_cast<uint32_t>(*v));
+                       });
+                     }},
+               enum_field<v1::CountMode>("count_mode", false, kCountModeNames,
+                                         [c](v1::CountMode m) { c->set_count_mode(m); }),
+               // 8 bytes per token: 100 million is 800 MB for one set.
+               uint_field("max_tokens_per_set", false, 1, 100'000'000,
+                          [c](uint64_t v) { c->set_max_tokens_per_set(v); }),
+               uint_field("bulk_min_count", false, 1, 1'000'000,
+                          [c](uint64_t v) { c->set_bulk_min_count(static_cast<uint32_t>(v)); }),
+           });
 }
 
 void Reader::read_match(const YAML::Node& n, const std::string& path, v1::RuleMatch* m) {
@@ -451,9 +450,11 @@ void Reader::read_match(const YAML::Node& n, const std::string& path, v1::RuleMa
                          return;
                        }
                        auto* reasons = m->mutable_uninspectable()->mutable_reasons();
-                       read_one_or_many(un, up, [this, reasons](const YAML::Node& item, const std::string& ip) {
-                         if (auto r = read_enum(item, ip, kUninspectableReasonNames)) reasons->add_reasons(*r);
-                       });
+                       read_one_or_many(un, up,
+                                        [this, reasons](const YAML::Node& item, const std::string& ip) {
+                                          if (auto r = read_enum(item, ip, kUninspectableReasonNames))
+                                            reasons->add_reasons(*r);
+                                        });
                      }},
            });
 }

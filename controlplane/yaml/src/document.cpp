@@ -169,8 +169,9 @@ std::string size_message(std::string_view subject, std::size_t size, std::size_t
   return std::string(subject) + " is " + over_limit(size, max_bytes);
 }
 
-std::optional<YAML::Node> parse_document(std::string_view text, const std::string& file, const std::string& path,
-                                         const DocumentLimits& limits, DiagnosticSink& sink) {
+std::optional<YAML::Node> parse_document(std::string_view text, const std::string& file,
+                                         const std::string& path, const DocumentLimits& limits,
+                                         DiagnosticSink& sink) {
   if (text.size() > limits.max_bytes) {
     sink.error(Loc{file, 1, 1}, path, size_message(limits.subject, text.size(), limits.max_bytes));
     return std::nullopt;
@@ -191,7 +192,8 @@ std::optional<YAML::Node> parse_document(std::string_view text, const std::strin
         // start with (LoadAll would loop here forever).
         sink.error(loc_of(file, count.first_node), path, "YAML syntax error: unexpected token");
       } else {
-        sink.error(loc_of(file, count.second_start), path, "only one YAML document per " + std::string(limits.what));
+        sink.error(loc_of(file, count.second_start), path,
+                   "only one YAML document per " + std::string(limits.what));
       }
       return std::nullopt;
     }
@@ -211,8 +213,8 @@ tl::expected<std::string, ReadProblem> read_regular_file(const std::string& file
   const auto size = std::filesystem::file_size(file, ec);
   if (ec) return tl::unexpected(ReadProblem{ec.message()});
   if (size > max_bytes) {
-    return tl::unexpected(ReadProblem{over_limit(static_cast<std::size_t>(size), max_bytes),
-                                      static_cast<std::size_t>(size)});
+    return tl::unexpected(
+        ReadProblem{over_limit(static_cast<std::size_t>(size), max_bytes), static_cast<std::size_t>(size)});
   }
   std::ifstream in(file, std::ios::binary);
   std::string text(static_cast<std::size_t>(size), '\0');

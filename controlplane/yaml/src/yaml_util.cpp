@@ -15,9 +15,13 @@ std::string join(const std::string& path, std::string_view key) {
   return out;
 }
 
-std::string index_path(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
+std::string index_path(const std::string& path, std::size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
 
-bool is_plain(const YAML::Node& n) { return n.Tag() != "!"; }
+bool is_plain(const YAML::Node& n) {
+  return n.Tag() != "!";
+}
 
 std::string describe(const YAML::Node& n) {
   switch (n.Type()) {
@@ -68,10 +72,12 @@ void read_mapping(const YAML::Node& node, const std::string& path, const std::ve
     if (auto [first, inserted] = seen.emplace(k, key_loc); !inserted) {
       // yaml-cpp keeps both pairs and answers lookups with the first one:
       // the second value would be silently ignored.
-      sink.error(key_loc, child, "duplicate key " + quote(k) + " (first at " + format_loc(first->second) + ")");
+      sink.error(key_loc, child,
+                 "duplicate key " + quote(k) + " (first at " + format_loc(first->second) + ")");
       continue;
     }
-    const auto field = std::find_if(fields.begin(), fields.end(), [&](const MapField& f) { return f.key == k; });
+    const auto field =
+        std::find_if(fields.begin(), fields.end(), [&](const MapField& f) { return f.key == k; });
     if (field == fields.end()) {
       std::vector<std::string_view> keys;
       keys.reserve(fields.size());

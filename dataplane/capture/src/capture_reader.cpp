@@ -131,7 +131,8 @@ CaptureReader::Next CaptureReader::next(CaptureRecordView& out) {
   // it, so the position moved by the record header plus the stored bytes.
   const off_t after = ftello(f);
   if (after < 0) {
-    error_ = path_ + ": record " + std::to_string(records_) + ": cannot tell the file position: " + std::strerror(errno);
+    error_ = path_ + ": record " + std::to_string(records_) +
+             ": cannot tell the file position: " + std::strerror(errno);
     return Next::kError;
   }
   next_record_at_ = after;

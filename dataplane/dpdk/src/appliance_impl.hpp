@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "event_logger.hpp"
 #include "ftz/capture/capture_reader.hpp"
 #include "ftz/drivers/flow_offload.hpp"
 #include "ftz/report/compliance_desk.hpp"
 #include "ftz/report/output_file.hpp"
-#include "event_logger.hpp"
 #include "packet_path.hpp"
 #include "worker_slot.hpp"
 
@@ -100,7 +100,7 @@ class Appliance : public PacketPath {
   [[nodiscard]] uint64_t shared_tx_dropped_now(size_t p) const noexcept {
     return tel_shared_tx_dropped ? tel_shared_tx_dropped[p].load(std::memory_order_relaxed) : 0;
   }
-  std::vector<Stash> stash;                 // per port index
+  std::vector<Stash> stash;  // per port index
   uint64_t distributed = 0;
   uint64_t distribution_waits = 0;
   // A single-pass --pcap-in replay: the main lcore reads the capture into
@@ -130,7 +130,8 @@ class Appliance : public PacketPath {
   // The generation of `cfg` and one scanner per worker; `db`: its catalog
   // already compiled (else the running one when unchanged, else compiled here).
   tl::expected<std::unique_ptr<Published>, std::string> build_published(
-      config::LoadedConfig cfg, uint64_t number, std::shared_ptr<const engine::sig::SignatureDatabase> db = nullptr) const;
+      config::LoadedConfig cfg, uint64_t number,
+      std::shared_ptr<const engine::sig::SignatureDatabase> db = nullptr) const;
   void publish(std::unique_ptr<Published> p);
   bool poll_grace();
   // Frees the scanners workers handed back once their streams moved to a

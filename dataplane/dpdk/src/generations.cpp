@@ -158,7 +158,8 @@ void Appliance::poll_reload() {
 
 void Appliance::free_retired_scanners() {
   for (const auto& slot : workers) {
-    if (const std::unique_ptr<engine::sig::Scanner> freed = slot->take_retired_scanner()) ++reload.scanners_freed;
+    if (const std::unique_ptr<engine::sig::Scanner> freed = slot->take_retired_scanner())
+      ++reload.scanners_freed;
   }
 }
 

@@ -11,12 +11,16 @@ namespace {
 constexpr uint32_t kMacs = 12;  // destination + source
 constexpr uint32_t kTagLen = 4;
 
-uint16_t be16(const uint8_t* p) noexcept { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+uint16_t be16(const uint8_t* p) noexcept {
+  return static_cast<uint16_t>((p[0] << 8) | p[1]);
+}
 void put_be16(uint8_t* p, uint16_t v) noexcept {
   p[0] = static_cast<uint8_t>(v >> 8);
   p[1] = static_cast<uint8_t>(v);
 }
-bool is_tag(uint16_t ethertype) noexcept { return ethertype == 0x8100 || ethertype == 0x88a8; }
+bool is_tag(uint16_t ethertype) noexcept {
+  return ethertype == 0x8100 || ethertype == 0x88a8;
+}
 
 }  // namespace
 

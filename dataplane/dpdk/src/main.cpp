@@ -14,14 +14,14 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "ftz/capture/capture_reader.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/config/memory_budget.hpp"
 #include "ftz/dpdk/appliance.hpp"
 #include "ftz/dpdk/options.hpp"
 #include "ftz/drivers/profile.hpp"
-#include "ftz/engine/signatures/database.hpp"
-#include "ftz/capture/capture_reader.hpp"
 #include "ftz/engine/output_masking.hpp"
+#include "ftz/engine/signatures/database.hpp"
 #include "ftz/report/output_file.hpp"
 
 namespace {
@@ -177,7 +177,8 @@ int main(int argc, char** argv) {
     }
   }
   if (auto ok = ftz::report::check_outputs(
-          {{"--pcap-in", options->pcap_in}, {"--config", options->config}, {"--profile", options->profile}}, outputs);
+          {{"--pcap-in", options->pcap_in}, {"--config", options->config}, {"--profile", options->profile}},
+          outputs);
       !ok) {
     return fail(2, ok.error());
   }
@@ -187,7 +188,8 @@ int main(int argc, char** argv) {
     return fail(2, options->config + ": configuration rejected");
   }
   if (auto ok = ftz::report::check_outputs(
-          ftz::report::key_files(config->spec.compliance.key_file, config->spec.compliance.state_file), outputs);
+          ftz::report::key_files(config->spec.compliance.key_file, config->spec.compliance.state_file),
+          outputs);
       !ok) {
     return fail(2, ok.error());
   }

@@ -2,8 +2,8 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <string_view>
 #include <thread>
@@ -39,7 +39,8 @@ const CLI::Validator kNonNegative(
     [](std::string& v) -> std::string {
       char* end = nullptr;
       const double d = std::strtod(v.c_str(), &end);
-      if (v.empty() || end != v.c_str() + v.size() || !(d >= 0)) return "'" + v + "' is not a non-negative number";
+      if (v.empty() || end != v.c_str() + v.size() || !(d >= 0))
+        return "'" + v + "' is not a non-negative number";
       return {};
     },
     "SECONDS");
@@ -48,7 +49,8 @@ bool has_option(const std::vector<std::string>& eal, std::initializer_list<const
   for (const std::string& a : eal) {
     for (const char* n : names) {
       const std::string name(n);
-      if (a == name || a.rfind(name + "=", 0) == 0 || (name.size() == 2 && a.rfind(name, 0) == 0)) return true;
+      if (a == name || a.rfind(name + "=", 0) == 0 || (name.size() == 2 && a.rfind(name, 0) == 0))
+        return true;
     }
   }
   return false;
@@ -57,9 +59,12 @@ bool has_option(const std::vector<std::string>& eal, std::initializer_list<const
 bool vdev_given(const std::vector<std::string>& eal, const std::string& device) {
   for (size_t i = 0; i < eal.size(); ++i) {
     std::string v;
-    if (eal[i] == "--vdev" && i + 1 < eal.size()) v = eal[i + 1];
-    else if (eal[i].rfind("--vdev=", 0) == 0) v = eal[i].substr(7);
-    else continue;
+    if (eal[i] == "--vdev" && i + 1 < eal.size())
+      v = eal[i + 1];
+    else if (eal[i].rfind("--vdev=", 0) == 0)
+      v = eal[i].substr(7);
+    else
+      continue;
     if (v == device || v.rfind(device + ",", 0) == 0) return true;
   }
   return false;
@@ -126,7 +131,8 @@ tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* 
   }
   if (o.config.empty()) return tl::unexpected(std::string("--config is required"));
   if (o.loop && o.pcap_in.empty()) return tl::unexpected(std::string("--loop needs --pcap-in"));
-  if (!o.pcap_out.empty() && o.pcap_in.empty()) return tl::unexpected(std::string("--pcap-out needs --pcap-in"));
+  if (!o.pcap_out.empty() && o.pcap_in.empty())
+    return tl::unexpected(std::string("--pcap-out needs --pcap-in"));
   if (o.profile.empty() && o.pcap_in.empty()) {
     return tl::unexpected(std::string("give --profile FILE (ports of the appliance) or --pcap-in FILE"));
   }
@@ -169,8 +175,8 @@ drivers::HardwareProfile pcap_appliance(const DpOptions& o, const drivers::Hardw
   // pass needs room for what every worker may hold (held segments, and
   // bursts and TX buffers on top) plus the lcore caches and 8192 in flight,
   // whatever the capture's size.
-  const uint64_t in_flight = uint64_t{p.workers} * (held_per_worker + 4 * 32) +
-                             uint64_t{p.workers + 1} * p.mbuf_cache + 8192;
+  const uint64_t in_flight =
+      uint64_t{p.workers} * (held_per_worker + 4 * 32) + uint64_t{p.workers + 1} * p.mbuf_cache + 8192;
   const uint64_t needed = o.loop ? capture_packets + 8192 : in_flight;
   uint64_t mbufs = p.mbufs;
   while (mbufs < needed) mbufs = mbufs * 2 + 1;
@@ -184,7 +190,8 @@ uint64_t heap_bytes_needed(const drivers::HardwareProfile& profile) {
   // (32,767 mbufs failed at -m 128 and fit at -m 160; 131,071 needed about
   // 527 MB), hence the margin: 1.5 x the mbuf, then 1/16 more plus 64 MB.
   const uint64_t per_mbuf = (profile.mbuf_data_room + 256) * 3 / 2;
-  const uint64_t rings = uint64_t{profile.workers} * (profile.event_ring_size + profile.worker_ring_size) * 8 * 4;
+  const uint64_t rings =
+      uint64_t{profile.workers} * (profile.event_ring_size + profile.worker_ring_size) * 8 * 4;
   const uint64_t pool = uint64_t{profile.mbufs} * per_mbuf;
   return pool + pool / 16 + rings + (64ull << 20);
 }
@@ -228,7 +235,8 @@ std::vector<std::string> eal_arguments(const DpOptions& o, const drivers::Hardwa
       a.push_back(port.device);
     }
   }
-  if (!has_option(o.eal, {"--file-prefix"})) a.push_back("--file-prefix=ftzgate-dp-" + std::to_string(getpid()));
+  if (!has_option(o.eal, {"--file-prefix"}))
+    a.push_back("--file-prefix=ftzgate-dp-" + std::to_string(getpid()));
   return a;
 }
 

@@ -12,18 +12,24 @@ namespace ftz::dpdk {
 
 namespace {
 
-std::string where(const drivers::PortProfile& p) { return "port " + p.name + " (" + p.device + ")"; }
+std::string where(const drivers::PortProfile& p) {
+  return "port " + p.name + " (" + p.device + ")";
+}
 
-std::string dpdk_error(int rc) { return std::string(rte_strerror(rc < 0 ? -rc : rc)); }
+std::string dpdk_error(int rc) {
+  return std::string(rte_strerror(rc < 0 ? -rc : rc));
+}
 
 }  // namespace
 
-tl::expected<Port, std::string> start_port(const drivers::PortProfile& profile, uint32_t workers, rte_mempool* pool) {
+tl::expected<Port, std::string> start_port(const drivers::PortProfile& profile, uint32_t workers,
+                                           rte_mempool* pool) {
   Port port;
   port.profile = profile;
   if (rte_eth_dev_get_port_by_name(profile.device.c_str(), &port.id) != 0) {
-    return tl::unexpected(where(profile) + ": no such DPDK device (not probed: check the PCI address or binding, "
-                                           "or the --vdev arguments)");
+    return tl::unexpected(where(profile) +
+                          ": no such DPDK device (not probed: check the PCI address or binding, "
+                          "or the --vdev arguments)");
   }
   rte_eth_dev_info info{};
   if (int rc = rte_eth_dev_info_get(port.id, &info); rc != 0) {
@@ -33,7 +39,8 @@ tl::expected<Port, std::string> start_port(const drivers::PortProfile& profile, 
 
   rte_eth_conf conf{};
   const uint64_t rss_ip = info.flow_type_rss_offloads & RTE_ETH_RSS_IP;
-  const bool can_rss = workers > 1 && rss_ip != 0 && info.max_rx_queues >= workers && info.hash_key_size >= 40;
+  const bool can_rss =
+      workers > 1 && rss_ip != 0 && info.max_rx_queues >= workers && info.hash_key_size >= 40;
   const uint16_t want_rx = profile.rx_queues != 0 ? profile.rx_queues : static_cast<uint16_t>(workers);
   port.hw_rss = can_rss && want_rx == workers;
   port.rx_queues = port.hw_rss ? static_cast<uint16_t>(workers) : 1;
@@ -60,8 +67,9 @@ tl::expected<Port, std::string> start_port(const drivers::PortProfile& profile, 
   const int socket = rte_eth_dev_socket_id(port.id);
   for (uint16_t q = 0; q < port.rx_queues; ++q) {
     if (int rc = rte_eth_rx_queue_setup(port.id, q, rx_desc, socket, nullptr, pool); rc != 0) {
-      return tl::unexpected(where(profile) + ": RX queue " + std::to_string(q) + ": " + dpdk_error(rc) +
-                            " (mempool too small for the descriptors, or for the whole capture with --loop?)");
+      return tl::unexpected(
+          where(profile) + ": RX queue " + std::to_string(q) + ": " + dpdk_error(rc) +
+          " (mempool too small for the descriptors, or for the whole capture with --loop?)");
     }
   }
   for (uint16_t q = 0; q < port.tx_queues; ++q) {
@@ -114,7 +122,8 @@ PortStats read_port_stats(const Port& port) {
     std::vector<rte_eth_xstat> values(static_cast<size_t>(n));
     if (rte_eth_xstats_get_names(port.id, names.data(), static_cast<unsigned>(n)) == n &&
         rte_eth_xstats_get(port.id, values.data(), static_cast<unsigned>(n)) == n) {
-      for (int i = 0; i < n; ++i) s.xstats.emplace_back(names[static_cast<size_t>(values[i].id)].name, values[i].value);
+      for (int i = 0; i < n; ++i)
+        s.xstats.emplace_back(names[static_cast<size_t>(values[i].id)].name, values[i].value);
     }
   }
   return s;

@@ -14,10 +14,14 @@ using nlohmann::json;
 
 const char* role_name(engine::PortRole r) {
   switch (r) {
-    case engine::PortRole::kInside: return "inside";
-    case engine::PortRole::kOutside: return "outside";
-    case engine::PortRole::kChannel: return "channel";
-    case engine::PortRole::kMirror: return "mirror";
+    case engine::PortRole::kInside:
+      return "inside";
+    case engine::PortRole::kOutside:
+      return "outside";
+    case engine::PortRole::kChannel:
+      return "channel";
+    case engine::PortRole::kMirror:
+      return "mirror";
   }
   return "?";
 }
@@ -62,13 +66,16 @@ json port_json(const Port& p) {
   for (const auto& [pk, by] : s.queue_tx) q_tx.push_back({{"packets", pk}, {"bytes", by}});
   json x = json::object();
   for (const auto& [name, value] : s.xstats) x[name] = value;
-  return json{{"name", p.profile.name},       {"device", p.profile.device}, {"driver", p.driver},
-              {"role", role_name(p.profile.role)}, {"link_up", s.link_up},   {"link_speed_mbps", s.link_speed_mbps},
-              {"rx_queues", p.rx_queues},     {"tx_queues", p.tx_queues},   {"hw_rss", p.hw_rss},
-              {"rx_packets", s.rx_packets},   {"rx_bytes", s.rx_bytes},     {"tx_packets", s.tx_packets},
-              {"tx_bytes", s.tx_bytes},       {"imissed", s.imissed},       {"ierrors", s.ierrors},
-              {"oerrors", s.oerrors},         {"rx_nombuf", s.rx_nombuf},   {"queues_rx", q_rx},
-              {"queues_tx", q_tx},            {"xstats", x}};
+  return json{{"name", p.profile.name},   {"device", p.profile.device},
+              {"driver", p.driver},       {"role", role_name(p.profile.role)},
+              {"link_up", s.link_up},     {"link_speed_mbps", s.link_speed_mbps},
+              {"rx_queues", p.rx_queues}, {"tx_queues", p.tx_queues},
+              {"hw_rss", p.hw_rss},       {"rx_packets", s.rx_packets},
+              {"rx_bytes", s.rx_bytes},   {"tx_packets", s.tx_packets},
+              {"tx_bytes", s.tx_bytes},   {"imissed", s.imissed},
+              {"ierrors", s.ierrors},     {"oerrors", s.oerrors},
+              {"rx_nombuf", s.rx_nombuf}, {"queues_rx", q_rx},
+              {"queues_tx", q_tx},        {"xstats", x}};
 }
 
 json worker_json(WorkerSlot& w, bool stopped, uint64_t tsc_hz) {
@@ -86,8 +93,10 @@ json worker_json(WorkerSlot& w, bool stopped, uint64_t tsc_hz) {
     if (c.reasons[r] != 0)
       malformed[std::string(engine::reason_key(static_cast<engine::Reason>(r)))] = c.reasons[r];
   }
-  json verdicts{{"allow", c.flows_by_action[0]}, {"route", c.flows_by_action[1]},
-                {"block", c.flows_by_action[2]}, {"reset", c.flows_by_action[3]}};
+  json verdicts{{"allow", c.flows_by_action[0]},
+                {"route", c.flows_by_action[1]},
+                {"block", c.flows_by_action[2]},
+                {"reset", c.flows_by_action[3]}};
   return json{{"worker", w.index()},
               {"packets", c.packets},
               {"bytes", c.bytes},
@@ -117,7 +126,8 @@ json reload_json(const Appliance& a) {
   // The reload goal's figure: the largest gap between a worker's burst
   // starts next to a generation switch, over all workers and reloads.
   uint64_t gap = 0;
-  for (const auto& w : a.workers) gap = std::max(gap, w->counters().reload_gap_cycles.load(std::memory_order_relaxed));
+  for (const auto& w : a.workers)
+    gap = std::max(gap, w->counters().reload_gap_cycles.load(std::memory_order_relaxed));
   return json{{"generation", a.running->number},
               {"max_burst_gap_us", static_cast<double>(gap) * 1e6 / static_cast<double>(a.tsc_hz)},
               {"reloads", a.reload.reloads},
@@ -224,21 +234,26 @@ std::string stats_json(Appliance& a) {
   for (auto& w : a.workers) workers.push_back(worker_json(*w, true, a.tsc_hz));
   const report::InspectSummary s = run_summary(a);
   const report::OutputFile* eve = a.logger->eve();
-  json out{{"elapsed_s", a.elapsed_s},
-           {"ports", ports},
-           {"workers", workers},
-           {"distribution", {{"ports", a.distributed_ports.size()}, {"packets", a.distributed}, {"waits", a.distribution_waits}}},
-           {"replay", {{"packets", a.replay.read}, {"nombuf_waits", a.replay.nombuf_waits}}},
-           {"mempool", {{"mbufs", a.profile.mbufs}, {"data_room", a.profile.mbuf_data_room}, {"cache", a.profile.mbuf_cache}}},
-           {"reload", reload_json(a)},
-           {"offload", offload_json(a)},
-           {"outputs",
-            {{"eve", a.options.eve},
-             {"eve_write_errors", eve != nullptr ? eve->write_errors() : 0},
-             {"eve_lines_lost", eve != nullptr ? eve->lines_lost() : 0},
-             {"eve_error", eve != nullptr ? eve->error() : std::string()},
-             {"eve_max_write_us", a.logger->max_write_us()}}},
-           {"report", json::parse(report::format_report_json(s))}};
+  json out{
+      {"elapsed_s", a.elapsed_s},
+      {"ports", ports},
+      {"workers", workers},
+      {"distribution",
+       {{"ports", a.distributed_ports.size()}, {"packets", a.distributed}, {"waits", a.distribution_waits}}},
+      {"replay", {{"packets", a.replay.read}, {"nombuf_waits", a.replay.nombuf_waits}}},
+      {"mempool",
+       {{"mbufs", a.profile.mbufs},
+        {"data_room", a.profile.mbuf_data_room},
+        {"cache", a.profile.mbuf_cache}}},
+      {"reload", reload_json(a)},
+      {"offload", offload_json(a)},
+      {"outputs",
+       {{"eve", a.options.eve},
+        {"eve_write_errors", eve != nullptr ? eve->write_errors() : 0},
+        {"eve_lines_lost", eve != nullptr ? eve->lines_lost() : 0},
+        {"eve_error", eve != nullptr ? eve->error() : std::string()},
+        {"eve_max_write_us", a.logger->max_write_us()}}},
+      {"report", json::parse(report::format_report_json(s))}};
   return masked(out).dump(2);
 }
 

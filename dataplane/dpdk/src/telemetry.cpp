@@ -29,7 +29,9 @@ class Use {
   Appliance* get() const { return g_appliance.load(); }
 };
 
-void add(rte_tel_data* d, const char* name, uint64_t v) { rte_tel_data_add_dict_u64(d, name, v); }
+void add(rte_tel_data* d, const char* name, uint64_t v) {
+  rte_tel_data_add_dict_u64(d, name, v);
+}
 
 int stats_cmd(const char*, const char*, rte_tel_data* d) {
   const Use use;
@@ -116,8 +118,10 @@ int workers_cmd(const char*, const char*, rte_tel_data* d) {
     add(c, "alerts", k.alerts);
     add(c, "tx_dropped", w->counters().dropped(engine::PathDrop::kTxDropped));
     add(c, "generation", w->counters().generation.load(std::memory_order_relaxed));
-    add(c, "max_burst_gap_us", w->counters().max_gap_cycles.load(std::memory_order_relaxed) * 1'000'000 / a->tsc_hz);
-    add(c, "reload_burst_gap_us", w->counters().reload_gap_cycles.load(std::memory_order_relaxed) * 1'000'000 / a->tsc_hz);
+    add(c, "max_burst_gap_us",
+        w->counters().max_gap_cycles.load(std::memory_order_relaxed) * 1'000'000 / a->tsc_hz);
+    add(c, "reload_burst_gap_us",
+        w->counters().reload_gap_cycles.load(std::memory_order_relaxed) * 1'000'000 / a->tsc_hz);
     const std::string name = "worker" + std::to_string(w->index());
     rte_tel_data_add_dict_container(d, name.c_str(), c, 0);
   }

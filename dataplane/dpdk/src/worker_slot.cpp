@@ -85,7 +85,8 @@ bool WorkerSlot::adopt_generation() noexcept {
 }
 
 void WorkerSlot::give_back_retired() noexcept {
-  if (retired_out_.load(std::memory_order_relaxed) != nullptr) return;  // the control side has not taken the last one
+  if (retired_out_.load(std::memory_order_relaxed) != nullptr)
+    return;  // the control side has not taken the last one
   if (std::unique_ptr<engine::sig::Scanner> s = worker_->take_retired_scanner()) {
     retired_out_.store(s.release(), std::memory_order_release);
   }

@@ -30,8 +30,8 @@ uint32_t Defragmenter::bucket_of(const ParsedPacket& p, uint32_t mask) noexcept 
 }
 
 bool Defragmenter::matches(const Context& c, const ParsedPacket& p) const noexcept {
-  return c.id == p.frag_id && c.proto == p.l4_proto && c.version == p.ip_version &&
-         c.vlan[0] == p.vlan[0] && c.vlan[1] == p.vlan[1] && c.src == p.src && c.dst == p.dst;
+  return c.id == p.frag_id && c.proto == p.l4_proto && c.version == p.ip_version && c.vlan[0] == p.vlan[0] &&
+         c.vlan[1] == p.vlan[1] && c.src == p.src && c.dst == p.dst;
 }
 
 uint32_t Defragmenter::find_or_create(const ParsedPacket& p, int64_t now_ns, uint32_t bucket,
@@ -87,10 +87,14 @@ void Defragmenter::release(uint32_t c) noexcept {
   while (*link != kNil && *link != c) link = &ctx_[*link].hash_next;
   if (*link == c) *link = x.hash_next;
   // Unlink from the age FIFO.
-  if (x.fifo_prev != kNil) ctx_[x.fifo_prev].fifo_next = x.fifo_next;
-  else fifo_head_ = x.fifo_next;
-  if (x.fifo_next != kNil) ctx_[x.fifo_next].fifo_prev = x.fifo_prev;
-  else fifo_tail_ = x.fifo_prev;
+  if (x.fifo_prev != kNil)
+    ctx_[x.fifo_prev].fifo_next = x.fifo_next;
+  else
+    fifo_head_ = x.fifo_next;
+  if (x.fifo_next != kNil)
+    ctx_[x.fifo_next].fifo_prev = x.fifo_prev;
+  else
+    fifo_tail_ = x.fifo_prev;
   free_ctx_.push_back(c);
   --in_use_;
 }
@@ -111,7 +115,8 @@ bool Defragmenter::covered(const Context& c, uint32_t pos) noexcept {
   return false;
 }
 
-bool Defragmenter::conflicts(const Context& c, uint32_t start, const uint8_t* data, uint32_t len) const noexcept {
+bool Defragmenter::conflicts(const Context& c, uint32_t start, const uint8_t* data,
+                             uint32_t len) const noexcept {
   for (uint32_t i = 0; i < len; ++i) {
     const uint32_t pos = start + i;
     if (!covered(c, pos)) continue;
@@ -152,8 +157,7 @@ void Defragmenter::add_range(Context& c, uint32_t start, uint32_t end) noexcept 
   c.range_count = w + 1;
 }
 
-Defragmenter::Result Defragmenter::add(const ParsedPacket& p, int64_t now_ns,
-                                       uint64_t token) noexcept {
+Defragmenter::Result Defragmenter::add(const ParsedPacket& p, int64_t now_ns, uint64_t token) noexcept {
   ++counters_.fragments;
   Result res;
   const uint32_t start = p.frag_offset;
@@ -201,8 +205,8 @@ Defragmenter::Result Defragmenter::add(const ParsedPacket& p, int64_t now_ns,
   }
   store(x, start, p.frag_data, p.frag_len);
   if (p.frag_len > 0) add_range(x, start, end);
-  const bool complete = x.have_last && x.range_count == 1 && x.ranges[0].start == 0 &&
-                        x.ranges[0].end >= x.total;
+  const bool complete =
+      x.have_last && x.range_count == 1 && x.ranges[0].start == 0 && x.ranges[0].end >= x.total;
   if (!complete) {
     x.tokens[x.token_count++] = token;
     res.status = Status::kHeld;

@@ -13,21 +13,31 @@ void append_json_escaped(std::string& out, std::string_view s);
 
 std::string_view proto_name(uint8_t p) noexcept {
   switch (p) {
-    case 6: return "TCP";
-    case 17: return "UDP";
-    case 1: return "ICMP";
-    case 58: return "IPv6-ICMP";
-    default: return "";
+    case 6:
+      return "TCP";
+    case 17:
+      return "UDP";
+    case 1:
+      return "ICMP";
+    case 58:
+      return "IPv6-ICMP";
+    default:
+      return "";
   }
 }
 
 std::string_view end_reason_name(FlowEndReason r) noexcept {
   switch (r) {
-    case FlowEndReason::kTimeout: return "timeout";
-    case FlowEndReason::kClosed: return "closed";
-    case FlowEndReason::kEvicted: return "evicted";
-    case FlowEndReason::kShutdown: return "shutdown";
-    case FlowEndReason::kReplaced: return "replaced";
+    case FlowEndReason::kTimeout:
+      return "timeout";
+    case FlowEndReason::kClosed:
+      return "closed";
+    case FlowEndReason::kEvicted:
+      return "evicted";
+    case FlowEndReason::kShutdown:
+      return "shutdown";
+    case FlowEndReason::kReplaced:
+      return "replaced";
   }
   return "";
 }
@@ -64,31 +74,45 @@ void kv_fixed(std::string& out, std::string_view key, const FixedString<N>& s) {
 
 std::string_view action_name(Action a) noexcept {
   switch (a) {
-    case Action::kAllow: return "allow";
-    case Action::kRoute: return "route";
-    case Action::kBlock: return "block";
-    case Action::kReset: return "reset";
+    case Action::kAllow:
+      return "allow";
+    case Action::kRoute:
+      return "route";
+    case Action::kBlock:
+      return "block";
+    case Action::kReset:
+      return "reset";
   }
   return "";
 }
 
 std::string_view data_class_name(DataClass c) noexcept {
   switch (c) {
-    case DataClass::kPi: return "pi";
-    case DataClass::kSensitivePi: return "sensitive_pi";
-    case DataClass::kImportant: return "important";
-    case DataClass::kCore: return "core";
-    case DataClass::kOrgId: return "org_id";
-    default: return "";
+    case DataClass::kPi:
+      return "pi";
+    case DataClass::kSensitivePi:
+      return "sensitive_pi";
+    case DataClass::kImportant:
+      return "important";
+    case DataClass::kCore:
+      return "core";
+    case DataClass::kOrgId:
+      return "org_id";
+    default:
+      return "";
   }
 }
 
 std::string_view app_proto_name(AppProto a) noexcept {
   switch (a) {
-    case AppProto::kHttp: return "http";
-    case AppProto::kTls: return "tls";
-    case AppProto::kDns: return "dns";
-    default: return "failed";
+    case AppProto::kHttp:
+      return "http";
+    case AppProto::kTls:
+      return "tls";
+    case AppProto::kDns:
+      return "dns";
+    default:
+      return "failed";
   }
 }
 
@@ -156,11 +180,21 @@ void append_json_escaped(std::string& out, std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c >= 0x80) {
           // Valid UTF-8 passes through; a stray byte from the wire becomes
@@ -207,11 +241,21 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
   out += ',';
   std::string_view type;
   switch (e.type) {
-    case EventType::kFlow: type = "flow"; break;
-    case EventType::kTls: type = "tls"; break;
-    case EventType::kHttp: type = "http"; break;
-    case EventType::kDns: type = "dns"; break;
-    case EventType::kAlert: type = "alert"; break;
+    case EventType::kFlow:
+      type = "flow";
+      break;
+    case EventType::kTls:
+      type = "tls";
+      break;
+    case EventType::kHttp:
+      type = "http";
+      break;
+    case EventType::kDns:
+      type = "dns";
+      break;
+    case EventType::kAlert:
+      type = "alert";
+      break;
   }
   kv_plain(out, "event_type", type);
   if (e.vlan_count > 0) {
@@ -281,12 +325,23 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
       // Suricata's names for the negotiated-at-most version.
       std::string_view name;
       switch (e.tls.version) {
-        case 0x0300: name = "SSLv3"; break;
-        case 0x0301: name = "TLS 1.0"; break;
-        case 0x0302: name = "TLS 1.1"; break;
-        case 0x0303: name = "TLS 1.2"; break;
-        case 0x0304: name = "TLS 1.3"; break;
-        default: break;
+        case 0x0300:
+          name = "SSLv3";
+          break;
+        case 0x0301:
+          name = "TLS 1.0";
+          break;
+        case 0x0302:
+          name = "TLS 1.1";
+          break;
+        case 0x0303:
+          name = "TLS 1.2";
+          break;
+        case 0x0304:
+          name = "TLS 1.3";
+          break;
+        default:
+          break;
       }
       out += ',';
       if (name.empty()) {
@@ -392,7 +447,8 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
     for (uint8_t i = 0; i < d.kinds; ++i) {
       if (i) out += ',';
       // Signature names come from the configuration: masked like any string.
-      append_json_string(out, d.signature[i] < sigs.size() ? std::string_view(sigs[d.signature[i]].name) : "unknown");
+      append_json_string(
+          out, d.signature[i] < sigs.size() ? std::string_view(sigs[d.signature[i]].name) : "unknown");
       out += ':' + std::to_string(d.count[i]);
     }
     out += "},\"classes\":{";

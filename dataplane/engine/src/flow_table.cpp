@@ -6,7 +6,9 @@ namespace ftz::engine {
 
 namespace {
 
-uint32_t bucket_count(uint32_t capacity) noexcept { return std::bit_ceil(capacity / 4 < 1 ? 1 : capacity / 4); }
+uint32_t bucket_count(uint32_t capacity) noexcept {
+  return std::bit_ceil(capacity / 4 < 1 ? 1 : capacity / 4);
+}
 
 }  // namespace
 

@@ -18,11 +18,16 @@ bool contains(const std::vector<T>& v, T x) noexcept {
 
 std::string_view uninspectable_reason_name(UninspectableReason r) noexcept {
   switch (r) {
-    case UninspectableReason::kEncrypted: return "encrypted";
-    case UninspectableReason::kGap: return "gap";
-    case UninspectableReason::kDecode: return "decode";
-    case UninspectableReason::kResource: return "resource";
-    case UninspectableReason::kCount: break;
+    case UninspectableReason::kEncrypted:
+      return "encrypted";
+    case UninspectableReason::kGap:
+      return "gap";
+    case UninspectableReason::kDecode:
+      return "decode";
+    case UninspectableReason::kResource:
+      return "resource";
+    case UninspectableReason::kCount:
+      break;
   }
   return "unknown";
 }
@@ -108,8 +113,8 @@ PolicyGeneration::Match PolicyGeneration::match_rule(const RuleSpec& r, const Fl
       !contains(m.tenants, f.tenant)) {
     return Match::kNo;
   }
-  if (!m.protocols.empty() &&
-      std::find(m.protocols.begin(), m.protocols.end(), static_cast<L4Proto>(f.l4_proto)) == m.protocols.end()) {
+  if (!m.protocols.empty() && std::find(m.protocols.begin(), m.protocols.end(),
+                                        static_cast<L4Proto>(f.l4_proto)) == m.protocols.end()) {
     return Match::kNo;
   }
   if (!m.dst_ports.empty()) {
@@ -127,8 +132,8 @@ PolicyGeneration::Match PolicyGeneration::match_rule(const RuleSpec& r, const Fl
       if (!hit) return Match::kNo;
     }
   }
-  const bool needs_content = m.data_classes != 0 || m.min_count != 0 || m.threshold.has_value() ||
-                             m.uninspectable.has_value();
+  const bool needs_content =
+      m.data_classes != 0 || m.min_count != 0 || m.threshold.has_value() || m.uninspectable.has_value();
   if (needs_content) {
     if (f.stage < Stage::kContent) return Match::kUnknown;
     if (m.data_classes != 0 && (f.classes & m.data_classes) == 0) return Match::kNo;
@@ -152,9 +157,9 @@ PolicyGeneration::Match PolicyGeneration::match_rule(const RuleSpec& r, const Fl
   // data classes, known only at the content stage when the rule names any.
   if (m.approval != ApprovalMatch::kAny) {
     // The cross-border side of the flow is the destination of the export.
-    const uint32_t dest = (f.dst_zone < spec_.zones.size() && !zone_kind_is_inside(spec_.zones[f.dst_zone].kind))
-                              ? f.dst_zone
-                              : f.src_zone;
+    const uint32_t dest =
+        (f.dst_zone < spec_.zones.size() && !zone_kind_is_inside(spec_.zones[f.dst_zone].kind)) ? f.dst_zone
+                                                                                                : f.src_zone;
     const bool ok = approved(f.tenant, dest, f.classes, f.ts_ns);
     if (ok != (m.approval == ApprovalMatch::kApproved)) return Match::kNo;
   }

@@ -9,7 +9,9 @@ namespace ftz::engine {
 
 namespace {
 
-inline uint16_t rd16(const uint8_t* p) noexcept { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+inline uint16_t rd16(const uint8_t* p) noexcept {
+  return static_cast<uint16_t>((p[0] << 8) | p[1]);
+}
 inline void put16(uint8_t* p, uint16_t v) noexcept {
   p[0] = static_cast<uint8_t>(v >> 8);
   p[1] = static_cast<uint8_t>(v);
@@ -24,7 +26,9 @@ inline void put32(uint8_t* p, uint32_t v) noexcept {
 
 // The one's-complement sum of the pseudo header without the checksum field's
 // own contribution, folded: what an offloading stack stores in the field.
-uint16_t folded(uint64_t acc) noexcept { return static_cast<uint16_t>(~checksum_finish(acc)); }
+uint16_t folded(uint64_t acc) noexcept {
+  return static_cast<uint16_t>(~checksum_finish(acc));
+}
 
 }  // namespace
 
@@ -52,7 +56,8 @@ uint64_t checksum_add(const uint8_t* p, uint32_t len, uint64_t acc) noexcept {
     host += w;
   }
   while (host >> 16) host = (host & 0xffff) + (host >> 16);
-  if constexpr (std::endian::native == std::endian::little) host = __builtin_bswap16(static_cast<uint16_t>(host));
+  if constexpr (std::endian::native == std::endian::little)
+    host = __builtin_bswap16(static_cast<uint16_t>(host));
   acc += host;
   for (; i + 2 <= len; i += 2) acc += rd16(p + i);
   if (i < len) acc += uint64_t{p[i]} << 8;

@@ -21,8 +21,12 @@ inline uint32_t rd32(const uint8_t* p) noexcept {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
 
-ParseResult malformed(Reason r) noexcept { return {ParseStatus::kMalformed, r}; }
-ParseResult ok() noexcept { return {ParseStatus::kOk, Reason::kNone}; }
+ParseResult malformed(Reason r) noexcept {
+  return {ParseStatus::kMalformed, r};
+}
+ParseResult ok() noexcept {
+  return {ParseStatus::kOk, Reason::kNone};
+}
 
 // Walks a TLV option list (IPv4 and TCP share the format: 0 = end, 1 = no-op,
 // anything else carries a length byte that counts itself and the kind).
@@ -65,8 +69,7 @@ void read_tcp_options(const uint8_t* p, uint32_t len, ParsedPacket& out) noexcep
   }
 }
 
-ParseResult parse_tcp(const uint8_t* p, uint32_t len, uint32_t wire_len,
-                      ParsedPacket& out) noexcept {
+ParseResult parse_tcp(const uint8_t* p, uint32_t len, uint32_t wire_len, ParsedPacket& out) noexcept {
   if (len < 20) return malformed(Reason::tcp_truncated);
   out.src_port = rd16(p);
   out.dst_port = rd16(p + 2);
@@ -98,8 +101,7 @@ ParseResult parse_tcp(const uint8_t* p, uint32_t len, uint32_t wire_len,
   return ok();
 }
 
-ParseResult parse_udp(const uint8_t* p, uint32_t len, uint32_t wire_len,
-                      ParsedPacket& out) noexcept {
+ParseResult parse_udp(const uint8_t* p, uint32_t len, uint32_t wire_len, ParsedPacket& out) noexcept {
   if (len < 8) return malformed(Reason::udp_truncated);
   out.src_port = rd16(p);
   out.dst_port = rd16(p + 2);
@@ -116,8 +118,7 @@ ParseResult parse_udp(const uint8_t* p, uint32_t len, uint32_t wire_len,
   return ok();
 }
 
-ParseResult parse_icmp(const uint8_t* p, uint32_t len, uint32_t wire_len,
-                       ParsedPacket& out) noexcept {
+ParseResult parse_icmp(const uint8_t* p, uint32_t len, uint32_t wire_len, ParsedPacket& out) noexcept {
   if (len < 4) return malformed(Reason::icmp_truncated);
   out.icmp_type = p[0];
   out.icmp_code = p[1];
@@ -218,8 +219,7 @@ ParseResult parse_ipv6(const uint8_t* p, uint32_t len, ParsedPacket& out) noexce
   return parse_l4(next, cur, present, wire, out);
 }
 
-ParseResult parse_ip(const uint8_t* p, uint32_t len, uint16_t l3_offset,
-                     ParsedPacket& out) noexcept {
+ParseResult parse_ip(const uint8_t* p, uint32_t len, uint16_t l3_offset, ParsedPacket& out) noexcept {
   out.l3_offset = l3_offset;
   if (len < 1) return malformed(Reason::ipv4_truncated);
   const uint8_t version = p[0] >> 4;
@@ -286,8 +286,7 @@ ParseResult parse_l4(uint8_t proto, const uint8_t* data, uint32_t len, uint32_t 
   return r;
 }
 
-ParseResult parse_packet(LinkType link, const uint8_t* data, uint32_t caplen,
-                         ParsedPacket& out) noexcept {
+ParseResult parse_packet(LinkType link, const uint8_t* data, uint32_t caplen, ParsedPacket& out) noexcept {
   out = ParsedPacket{};
   switch (link) {
     case LinkType::kEthernet:

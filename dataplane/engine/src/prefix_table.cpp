@@ -10,8 +10,8 @@ namespace {
 // Parents sort before their children (start ascending, end descending), so a
 // stack of open intervals gives the most specific value at every point.
 template <typename T>
-void flatten(std::vector<std::pair<std::pair<T, T>, uint32_t>> items, uint32_t default_value,
-             T max_value, std::vector<T>& starts, std::vector<uint32_t>& values) {
+void flatten(std::vector<std::pair<std::pair<T, T>, uint32_t>> items, uint32_t default_value, T max_value,
+             std::vector<T>& starts, std::vector<uint32_t>& values) {
   std::sort(items.begin(), items.end(), [](const auto& x, const auto& y) {
     if (x.first.first != y.first.first) return x.first.first < y.first.first;
     return y.first.second < x.first.second;
@@ -63,7 +63,9 @@ PrefixTable::U128 PrefixTable::to_u128(const IpAddr& a) noexcept {
   return v;
 }
 
-void PrefixTable::add(const Prefix& p, uint32_t value) { pending_.emplace_back(p, value); }
+void PrefixTable::add(const Prefix& p, uint32_t value) {
+  pending_.emplace_back(p, value);
+}
 
 void PrefixTable::build() {
   std::vector<std::pair<std::pair<uint32_t, uint32_t>, uint32_t>> v4;

@@ -100,7 +100,7 @@ bool TcpReassembler::kept_conflicts(const TcpDirState& s, uint32_t seq, const ui
     const SegmentPool::Chunk& ch = pool_[c];
     const uint32_t at = seq + done;
     if (seq_diff(ch.seq + ch.len, at) <= 0) continue;  // wholly before
-    const uint32_t from = at - ch.seq;                  // at >= ch.seq: the chain is contiguous from kept_seq
+    const uint32_t from = at - ch.seq;                 // at >= ch.seq: the chain is contiguous from kept_seq
     uint32_t n = ch.len - from;
     if (n > len - done) n = len - done;
     if (std::memcmp(ch.data + from, data + done, n) != 0) return true;
@@ -127,8 +127,10 @@ void TcpReassembler::keep(TcpDirState& s, const uint8_t* data, uint32_t len) noe
       fresh.seq = at;
       fresh.len = 0;
       fresh.next = SegmentPool::kNil;
-      if (s.kept_tail != SegmentPool::kNil) pool_[s.kept_tail].next = c;
-      else s.kept_head = c;
+      if (s.kept_tail != SegmentPool::kNil)
+        pool_[s.kept_tail].next = c;
+      else
+        s.kept_head = c;
       s.kept_tail = c;
     }
     SegmentPool::Chunk& ch = pool_[c];

@@ -70,8 +70,8 @@ Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link
   streams_.resize(std::min(options_.stream_max_flows, limits_.flow_table_size));
   stream_free_.reserve(streams_.size());
   for (size_t i = streams_.size(); i > 0; --i) stream_free_.push_back(static_cast<uint32_t>(i - 1));
-  checksum_mode_ =
-      limits_.checksum_validation != ChecksumMode::kDefault ? limits_.checksum_validation : options_.checksum_default;
+  checksum_mode_ = limits_.checksum_validation != ChecksumMode::kDefault ? limits_.checksum_validation
+                                                                         : options_.checksum_default;
   if (checksum_mode_ == ChecksumMode::kDefault) checksum_mode_ = ChecksumMode::kOn;
   flows_per_rule_.assign(gen_->spec().rules.size() + 1, 0);
   resets_.resize(kBurstSize);
@@ -91,8 +91,10 @@ Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link
   }
   if (gen_->signatures()) {
     auto scanner = make_scanner(*gen_, options_);
-    if (scanner) scanner_ = std::move(*scanner);
-    else ++counters_.scanner_build_failed;
+    if (scanner)
+      scanner_ = std::move(*scanner);
+    else
+      ++counters_.scanner_build_failed;
   }
   if (scanner_) allocate_content_pool();
 }
@@ -133,7 +135,8 @@ uint32_t Worker::process_burst(std::span<const PacketView> pkts, std::span<Packe
   // advance_time(), which has no bound).
   if (n > 0) expire(now_ns_, kExpirePerBurst);
   // A reload's share of the worker, bounded per burst (decision 0005).
-  if (retiring_left_ != 0) [[unlikely]] sweep_hand_overs(kHandOversPerBurst);
+  if (retiring_left_ != 0) [[unlikely]]
+    sweep_hand_overs(kHandOversPerBurst);
   return n;
 }
 
@@ -161,9 +164,15 @@ void Worker::prepare_burst(std::span<const PacketView> pkts) noexcept {
 
 void Worker::count(const PacketResult& res, BurstCounters& bc) noexcept {
   switch (res.disposition) {
-    case Disposition::kForward: ++bc.forwarded; break;
-    case Disposition::kHold: ++bc.held; break;
-    case Disposition::kDrop: ++bc.dropped; break;
+    case Disposition::kForward:
+      ++bc.forwarded;
+      break;
+    case Disposition::kHold:
+      ++bc.held;
+      break;
+    case Disposition::kDrop:
+      ++bc.dropped;
+      break;
   }
   if (res.reason != Reason::kNone && res.reason < Reason::kCount) {
     ++counters_.reasons[static_cast<uint32_t>(res.reason)];
@@ -201,9 +210,8 @@ void Worker::process_one(const PacketView& pv, BurstPacket& bp, PacketResult& re
       res.disposition = Disposition::kHold;
       return;
     }
-    const ParseResult l4 =
-        parse_l4(p.l4_proto, dr.datagram.data(), static_cast<uint32_t>(dr.datagram.size()),
-                 static_cast<uint32_t>(dr.datagram.size()), p);
+    const ParseResult l4 = parse_l4(p.l4_proto, dr.datagram.data(), static_cast<uint32_t>(dr.datagram.size()),
+                                    static_cast<uint32_t>(dr.datagram.size()), p);
     p.is_fragment = false;
     if (l4.status == ParseStatus::kMalformed) {
       res.disposition = Disposition::kDrop;
@@ -223,7 +231,8 @@ void Worker::process_one(const PacketView& pv, BurstPacket& bp, PacketResult& re
     // route) now.
     if (res.disposition != Disposition::kHold) {
       for (const uint64_t t : dr.held_tokens) {
-        push_release(t, res.verdict, res.disposition == Disposition::kDrop ? Disposition::kDrop : Disposition::kForward,
+        push_release(t, res.verdict,
+                     res.disposition == Disposition::kDrop ? Disposition::kDrop : Disposition::kForward,
                      res.reason);
       }
     }
@@ -236,8 +245,8 @@ void Worker::process_one(const PacketView& pv, BurstPacket& bp, PacketResult& re
   process_ip(pv, p, bp.key, bp.hash, bp.from_lo, res);
 }
 
-void Worker::process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& key, uint64_t hash, bool from_lo,
-                        PacketResult& res) noexcept {
+void Worker::process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& key, uint64_t hash,
+                        bool from_lo, PacketResult& res) noexcept {
   const uint32_t idx = lookup_or_create(pv, p, key, hash, from_lo, res);
   if (idx == kNil) return;
   Flow& f = flows_[idx];
@@ -276,8 +285,10 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& ke
     release_held(f, dir, false, self);
     release_held(f, 1 - dir, false, self);
   }
-  if (res.disposition != Disposition::kHold && res.disposition != Disposition::kDrop) apply_verdict(f, res);
-  else res.verdict = f.verdict;
+  if (res.disposition != Disposition::kHold && res.disposition != Disposition::kDrop)
+    apply_verdict(f, res);
+  else
+    res.verdict = f.verdict;
   if (res.disposition == Disposition::kForward && res.trim.any()) {
     if (from_fragments_) {
       // Its bytes travel in the fragments: they cannot be cut, so it stays.
@@ -342,7 +353,8 @@ bool Worker::checksums_ok(const PacketView& pv, const ParsedPacket& p, bool l4, 
     if (p.ip_version != 4 || (pv.csum & csum_hint::kL3Good)) return true;
     const ChecksumStatus st =
         (pv.csum & csum_hint::kL3Bad) ? ChecksumStatus::kBad : ipv4_header_checksum(pv.data, p);
-    if (st == ChecksumStatus::kBad || (st == ChecksumStatus::kOffloaded && checksum_mode_ != ChecksumMode::kAuto)) {
+    if (st == ChecksumStatus::kBad ||
+        (st == ChecksumStatus::kOffloaded && checksum_mode_ != ChecksumMode::kAuto)) {
       why = Reason::ipv4_bad_checksum;
       return false;
     }
@@ -353,7 +365,8 @@ bool Worker::checksums_ok(const PacketView& pv, const ParsedPacket& p, bool l4, 
   bool bad = (pv.csum & csum_hint::kL4Bad) && !from_fragments_;
   if (!bad) {
     const ChecksumStatus st = l4_checksum(p);
-    bad = st == ChecksumStatus::kBad || (st == ChecksumStatus::kOffloaded && checksum_mode_ != ChecksumMode::kAuto);
+    bad = st == ChecksumStatus::kBad ||
+          (st == ChecksumStatus::kOffloaded && checksum_mode_ != ChecksumMode::kAuto);
   }
   if (bad) why = p.l4_proto == 6 ? Reason::tcp_bad_checksum : Reason::udp_bad_checksum;
   return !bad;
@@ -373,7 +386,8 @@ void Worker::judge(Flow& f, Stage stage, int64_t now) noexcept {
   if (stage < f.stage) stage = f.stage;
   facts.stage = stage;
   facts.uninspectable = f.uninspectable;
-  if (options_.thresholds != nullptr && f.tenant != kNoIndex) facts.threshold = options_.thresholds->state(f.tenant);
+  if (options_.thresholds != nullptr && f.tenant != kNoIndex)
+    facts.threshold = options_.thresholds->state(f.tenant);
   if (f.content != kNil) {
     const ContentState& cs = content_[f.content];
     facts.confirmed = cs.det.distinct;
@@ -428,7 +442,8 @@ void Worker::judge(Flow& f, Stage stage, int64_t now) noexcept {
   }
 }
 
-void Worker::push_release(uint64_t token, const Verdict& v, Disposition d, Reason r, PayloadTrim trim) noexcept {
+void Worker::push_release(uint64_t token, const Verdict& v, Disposition d, Reason r,
+                          PayloadTrim trim) noexcept {
   if (released_.size() == released_.capacity()) return;  // sized so this cannot happen
   Release rel;
   rel.token = token;

@@ -1,8 +1,7 @@
-#include "ftz/engine/worker.hpp"
-
 #include <algorithm>
 #include <string_view>
 
+#include "ftz/engine/worker.hpp"
 #include "worker_impl.hpp"
 
 namespace ftz::engine {
@@ -47,7 +46,8 @@ void Worker::on_http_request_end(uint32_t) noexcept {
 }
 
 void Worker::end_unit(int dir) noexcept {
-  if (current_ == nullptr || !wants_content(*current_) || current_->content == kNil || scanner_ == nullptr) return;
+  if (current_ == nullptr || !wants_content(*current_) || current_->content == kNil || scanner_ == nullptr)
+    return;
   Flow& f = *current_;
   ContentState& cs = content_[f.content];
   const int saved_dir = current_dir_;
@@ -140,7 +140,8 @@ void Worker::scan_aside(Flow& f, int dir, std::span<const uint8_t> bytes) noexce
 }
 
 void Worker::degrade(Flow& f, int dir, sig::Uninspectable why) noexcept {
-  if (ContentState* cs = content_of(f); cs != nullptr && scanner_ != nullptr) scanner_->degrade(cs->scan[dir], why);
+  if (ContentState* cs = content_of(f); cs != nullptr && scanner_ != nullptr)
+    scanner_->degrade(cs->scan[dir], why);
   mark_uninspectable(f, uninspectable_reason_of(why));
 }
 
@@ -164,10 +165,14 @@ void Worker::set_body_codings(Flow& f, ContentState& cs, std::string_view list) 
              });
     };
     sig::Encoding e = sig::Encoding::kIdentity;
-    if (is("gzip") || is("x-gzip")) e = sig::Encoding::kGzip;
-    else if (is("deflate")) e = sig::Encoding::kDeflate;
-    else if (t.empty() || is("identity")) continue;
-    else unknown = true;
+    if (is("gzip") || is("x-gzip"))
+      e = sig::Encoding::kGzip;
+    else if (is("deflate"))
+      e = sig::Encoding::kDeflate;
+    else if (t.empty() || is("identity"))
+      continue;
+    else
+      unknown = true;
     if (e == sig::Encoding::kIdentity) continue;
     if (count < std::size(codings)) codings[count] = e;
     ++count;
@@ -186,7 +191,8 @@ void Worker::on_content(app::Dir d, app::Content what, std::span<const uint8_t> 
 void Worker::on_undecodable(app::Dir d, app::Undecodable why) noexcept {
   if (current_ == nullptr || !wants_content(*current_)) return;
   degrade(*current_, d == app::Dir::kToServer ? kToServer : kToClient,
-          why == app::Undecodable::kHpack ? sig::Uninspectable::kProtocolDecode : sig::Uninspectable::kAsideTooLong);
+          why == app::Undecodable::kHpack ? sig::Uninspectable::kProtocolDecode
+                                          : sig::Uninspectable::kAsideTooLong);
 }
 
 void Worker::stream_content(Flow& f, int dir, app::Content what, std::span<const uint8_t> bytes) noexcept {
@@ -264,8 +270,8 @@ void Worker::on_detection(const sig::Detection& d) noexcept {
   bool fresh = true;
   if (cs.token_count < ContentState::kTokenSlots * 3 / 4) {
     const uint64_t t = token == 0 ? 1 : token;
-    for (uint32_t i = 0, slot = static_cast<uint32_t>(t) % ContentState::kTokenSlots; i < ContentState::kTokenSlots;
-         ++i, slot = (slot + 1) % ContentState::kTokenSlots) {
+    for (uint32_t i = 0, slot = static_cast<uint32_t>(t) % ContentState::kTokenSlots;
+         i < ContentState::kTokenSlots; ++i, slot = (slot + 1) % ContentState::kTokenSlots) {
       if (cs.tokens[slot] == t) {
         fresh = false;
         break;

@@ -1,9 +1,8 @@
-#include "ftz/engine/worker.hpp"
-
 #include <algorithm>
 #include <cstring>
 #include <string_view>
 
+#include "ftz/engine/worker.hpp"
 #include "worker_impl.hpp"
 
 namespace ftz::engine {
@@ -186,9 +185,9 @@ void Worker::on_http_request(const app::HttpRequest& r) noexcept {
                }) != hay.end();
       };
       cs->body_kind = has(ct, "x-www-form-urlencoded") ? sig::ContentKind::kForm
-                      : has(ct, "json")                 ? sig::ContentKind::kJson
-                      : has(ct, "csv")                  ? sig::ContentKind::kCsv
-                                                        : sig::ContentKind::kRaw;
+                      : has(ct, "json")                ? sig::ContentKind::kJson
+                      : has(ct, "csv")                 ? sig::ContentKind::kCsv
+                                                       : sig::ContentKind::kRaw;
       set_body_codings(f, *cs, r.content_encoding);
       cs->body_start = true;
       if (f.proto != 17) {  // HTTP over UDP: the datagram is scanned whole (handle_udp)

@@ -1,17 +1,18 @@
 #include "ftz/engine/worker.hpp"
-
 #include "worker_impl.hpp"
 
 namespace ftz::engine {
 
 namespace {
 
-bool is_well_known(uint16_t port) noexcept { return port != 0 && port < 1024; }
+bool is_well_known(uint16_t port) noexcept {
+  return port != 0 && port < 1024;
+}
 
 }  // namespace
 
-uint32_t Worker::lookup_or_create(const PacketView& pv, const ParsedPacket& p, const FlowKey& key, uint64_t hash,
-                                  bool from_lo, PacketResult& res) noexcept {
+uint32_t Worker::lookup_or_create(const PacketView& pv, const ParsedPacket& p, const FlowKey& key,
+                                  uint64_t hash, bool from_lo, PacketResult& res) noexcept {
   const int64_t now = pv.ts_ns;
   uint32_t idx = table_.find(key, hash);
   bool reuse = false;
@@ -19,7 +20,8 @@ uint32_t Worker::lookup_or_create(const PacketView& pv, const ParsedPacket& p, c
   if (idx != kNil) {
     const Flow& f = flows_[idx];
     expired = now - table_.last_seen(idx) > int64_t{timeout_s(f)} * 1'000'000'000;
-    const bool new_syn = p.l4_proto == 6 && (p.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck)) == tcp_flag::kSyn &&
+    const bool new_syn = p.l4_proto == 6 &&
+                         (p.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck)) == tcp_flag::kSyn &&
                          f.tcp_state == TcpState::kClosed;
     reuse = !expired && !new_syn;
   }
@@ -43,7 +45,8 @@ uint32_t Worker::lookup_or_create(const PacketView& pv, const ParsedPacket& p, c
   idx = table_.insert(key, hash);
   if (idx == kNil) {
     const uint32_t victim = table_.eviction_candidate(hash);
-    if (victim != kNil && now - table_.last_seen(victim) >= int64_t{limits_.flow_evict_min_idle_ms} * 1'000'000) {
+    if (victim != kNil &&
+        now - table_.last_seen(victim) >= int64_t{limits_.flow_evict_min_idle_ms} * 1'000'000) {
       // Eviction writes the victim's record: without a place for it the
       // victim stays and the new flow is untracked (fail mode).
       if (!flows_[victim].recorded && !record_room()) return refuse_untracked(p, res);
@@ -94,7 +97,8 @@ void Worker::init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_
   // inside is the client, so a datagram sent from port 53 to an offshore
   // port is still inside -> offshore to the policy.
   bool sender_is_client = true;
-  if (p.l4_proto == 6 && (p.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck)) == (tcp_flag::kSyn | tcp_flag::kAck)) {
+  if (p.l4_proto == 6 &&
+      (p.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck)) == (tcp_flag::kSyn | tcp_flag::kAck)) {
     sender_is_client = false;
   } else if (!(p.l4_proto == 6 && (p.tcp_flags & tcp_flag::kSyn))) {
     const auto& zones = gen_->spec().zones;
@@ -112,7 +116,8 @@ void Worker::init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_
   f.server_port = sender_is_client ? p.dst_port : p.src_port;
   resolve_endpoints(idx);
   const FlowKey& k = table_.key(idx);
-  f.flow_id = (hash_flow_key(k) ^ static_cast<uint64_t>(now) * 0x9e3779b97f4a7c15ull) & ((uint64_t{1} << 51) - 1);
+  f.flow_id =
+      (hash_flow_key(k) ^ static_cast<uint64_t>(now) * 0x9e3779b97f4a7c15ull) & ((uint64_t{1} << 51) - 1);
   f.inspect = gen_->is_export(f.client_zone, f.server_zone);
   if (f.inspect) ++counters_.flows_inspected;
   if (f.proto == 6) {
@@ -137,8 +142,10 @@ void Worker::resolve_endpoints(uint32_t idx) noexcept {
   const bool client_ftz = f.client_zone < zones.size() && zones[f.client_zone].kind == ZoneKind::kFtz;
   const bool server_ftz = f.server_zone < zones.size() && zones[f.server_zone].kind == ZoneKind::kFtz;
   f.tenant = kNoIndex;
-  if (client_ftz) f.tenant = gen_->tenant_of(client, f.client_zone);
-  else if (server_ftz) f.tenant = gen_->tenant_of(server, f.server_zone);
+  if (client_ftz)
+    f.tenant = gen_->tenant_of(client, f.client_zone);
+  else if (server_ftz)
+    f.tenant = gen_->tenant_of(server, f.server_zone);
 }
 
 void Worker::rejudge(uint32_t idx, int64_t now) noexcept {
@@ -290,10 +297,14 @@ uint8_t Worker::age_class_of(const Flow& f) const noexcept {
 void Worker::unlink_age(uint32_t idx) noexcept {
   Flow& f = flows_[idx];
   if (f.age_class == kAgeNone) return;
-  if (f.age_prev != kNil) flows_[f.age_prev].age_next = f.age_next;
-  else age_head_[f.age_class] = f.age_next;
-  if (f.age_next != kNil) flows_[f.age_next].age_prev = f.age_prev;
-  else age_tail_[f.age_class] = f.age_prev;
+  if (f.age_prev != kNil)
+    flows_[f.age_prev].age_next = f.age_next;
+  else
+    age_head_[f.age_class] = f.age_next;
+  if (f.age_next != kNil)
+    flows_[f.age_next].age_prev = f.age_prev;
+  else
+    age_tail_[f.age_class] = f.age_prev;
   f.age_prev = f.age_next = kNil;
   f.age_class = kAgeNone;
 }
@@ -306,8 +317,10 @@ void Worker::age(uint32_t idx) noexcept {
   f.age_class = c;
   f.age_prev = age_tail_[c];
   f.age_next = kNil;
-  if (age_tail_[c] != kNil) flows_[age_tail_[c]].age_next = idx;
-  else age_head_[c] = idx;
+  if (age_tail_[c] != kNil)
+    flows_[age_tail_[c]].age_next = idx;
+  else
+    age_head_[c] = idx;
   age_tail_[c] = idx;
 }
 
@@ -327,8 +340,10 @@ bool Worker::finish(int64_t now_ns) noexcept {
     // have ended it had its record found room sooner.
     const Flow& f = flows_[idx];
     const bool timed_out = now_ns_ - f.last_ns > int64_t{timeout_s(f)} * 1'000'000'000;
-    const bool due = timed_out && expiry_due_ns_ != 0 && expiry_due_ns_ - f.last_ns > int64_t{timeout_s(f)} * 1'000'000'000;
-    end_flow(idx, timed_out ? FlowEndReason::kTimeout : FlowEndReason::kShutdown, due ? expiry_due_ns_ : now_ns_);
+    const bool due = timed_out && expiry_due_ns_ != 0 &&
+                     expiry_due_ns_ - f.last_ns > int64_t{timeout_s(f)} * 1'000'000'000;
+    end_flow(idx, timed_out ? FlowEndReason::kTimeout : FlowEndReason::kShutdown,
+             due ? expiry_due_ns_ : now_ns_);
   }
   // Records still in the backlog wait for the queue, like the flows above.
   if (backlog_count_ > 0) {

@@ -1,12 +1,10 @@
 #include "ftz/engine/worker.hpp"
-
 #include "worker_impl.hpp"
 
 namespace ftz::engine {
 
-tl::expected<std::unique_ptr<sig::Scanner>, std::string> Worker::make_scanner(const PolicyGeneration& generation,
-                                                                              const WorkerOptions& options,
-                                                                              const PolicyGeneration* replacing) {
+tl::expected<std::unique_ptr<sig::Scanner>, std::string> Worker::make_scanner(
+    const PolicyGeneration& generation, const WorkerOptions& options, const PolicyGeneration* replacing) {
   const auto& db = generation.signatures();
   if (!db) return std::unique_ptr<sig::Scanner>{};
   sig::ScannerConfig sc;
@@ -39,8 +37,10 @@ std::unique_ptr<sig::Scanner> Worker::set_generation(std::shared_ptr<const Polic
   if (scanner && (next_db == nullptr || &scanner->database() != next_db)) scanner.reset();
   if (next_db != nullptr && !scanner) {
     auto built = make_scanner(*generation, options_);
-    if (built) scanner = std::move(*built);
-    else ++counters_.scanner_build_failed;
+    if (built)
+      scanner = std::move(*built);
+    else
+      ++counters_.scanner_build_failed;
   }
   ++counters_.scanner_switches;
   // An earlier switch still under way: its streams first (O(streams left);
@@ -50,7 +50,8 @@ std::unique_ptr<sig::Scanner> Worker::set_generation(std::shared_ptr<const Polic
   // Signature indices of open detections are indices into the catalog that
   // produced them; the new generation's catalog may order them differently.
   // Prepared off the worker when the caller built `scanner` with make_scanner(..., replacing).
-  const std::vector<uint32_t>* prepared = scanner && scanner_ ? scanner->hand_over_map(&scanner_->database()) : nullptr;
+  const std::vector<uint32_t>* prepared =
+      scanner && scanner_ ? scanner->hand_over_map(&scanner_->database()) : nullptr;
   if (prepared != nullptr) {
     sig_map_ = *prepared;  // the new scanner outlives every hand-over of this switch
   } else {
@@ -150,7 +151,8 @@ void Worker::retire_if_done() noexcept {
 }
 
 void Worker::catch_up(Flow& f) noexcept {
-  if (f.content != kNil && content_[f.content].epoch != scanner_epoch_) [[unlikely]] hand_over(content_[f.content]);
+  if (f.content != kNil && content_[f.content].epoch != scanner_epoch_) [[unlikely]]
+    hand_over(content_[f.content]);
 }
 
 void Worker::sweep_hand_overs(uint32_t slots) noexcept {

@@ -114,8 +114,8 @@ struct Worker::Stream {
 // WorkerOptions::inspect_max_flows (most flows never need one).
 struct Worker::ContentState {
   static constexpr uint32_t kTokenSlots = 256;  // distinct identifiers deduplicated per flow
-  uint32_t flow = kNil;  // the flow record holding this slot; kNil while free
-  uint32_t epoch = 0;    // Worker::scanner_epoch_ of the scanner holding its streams
+  uint32_t flow = kNil;                         // the flow record holding this slot; kNil while free
+  uint32_t epoch = 0;                           // Worker::scanner_epoch_ of the scanner holding its streams
   sig::ScanState scan[2];
   uint64_t tokens[kTokenSlots];
   uint32_t token_count = 0;

@@ -1,5 +1,4 @@
 #include "ftz/engine/worker.hpp"
-
 #include "worker_impl.hpp"
 
 namespace ftz::engine {
@@ -8,10 +7,14 @@ namespace {
 
 AppProto to_app_proto(app::AppProtocol p) noexcept {
   switch (p) {
-    case app::AppProtocol::kHttp: return AppProto::kHttp;
-    case app::AppProtocol::kTls: return AppProto::kTls;
-    case app::AppProtocol::kDns: return AppProto::kDns;
-    default: return AppProto::kUnknown;
+    case app::AppProtocol::kHttp:
+      return AppProto::kHttp;
+    case app::AppProtocol::kTls:
+      return AppProto::kTls;
+    case app::AppProtocol::kDns:
+      return AppProto::kDns;
+    default:
+      return AppProto::kUnknown;
   }
 }
 
@@ -56,7 +59,8 @@ bool Worker::syn_acceptable(const TcpTrack& mine, const TcpTrack& peer, const Pa
   return true;
 }
 
-void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketView& pv, PacketResult& res) noexcept {
+void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketView& pv,
+                        PacketResult& res) noexcept {
   const uint8_t flags = p.tcp_flags;
   // A flow that needs a Stream slot (docs/decisions/0006) takes it with its
   // first bytes, or with an acknowledgment of bytes not seen here (the
@@ -154,15 +158,17 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
   // Data and FIN must start inside the window the receiver advertised: what
   // lies beyond it the receiver discards.
   const bool fin = (flags & tcp_flag::kFin) != 0;
-  if ((p.payload_wire_len > 0 || fin) && !(flags & tcp_flag::kSyn) && !TcpReassembler::in_window(mine, data_seq)) {
+  if ((p.payload_wire_len > 0 || fin) && !(flags & tcp_flag::kSyn) &&
+      !TcpReassembler::in_window(mine, data_seq)) {
     reject(Reason::tcp_out_of_window);
     return;
   }
   const uint32_t fin_seq = data_seq + p.payload_wire_len;
   if (fin) {
     // One FIN per direction, never inside bytes already delivered.
-    const bool ok = mine.fin_seen ? fin_seq == mine.fin_seq
-                                  : seq_diff(fin_seq, mine.next_seq) >= 0 && TcpReassembler::in_window(mine, fin_seq);
+    const bool ok = mine.fin_seen
+                        ? fin_seq == mine.fin_seq
+                        : seq_diff(fin_seq, mine.next_seq) >= 0 && TcpReassembler::in_window(mine, fin_seq);
     if (!ok) {
       reject(Reason::tcp_fin_invalid);
       return;
@@ -217,8 +223,10 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
       // ACK was lost learns it); a FIN keeps its place at the end.
       if (enforce) {
         ++counters_.reasons[static_cast<uint32_t>(Reason::tcp_stale_bytes)];
-        if (fin && !(flags & tcp_flag::kSyn)) res.trim.front = p.payload_len;
-        else res.trim.back = p.payload_len;
+        if (fin && !(flags & tcp_flag::kSyn))
+          res.trim.front = p.payload_len;
+        else
+          res.trim.back = p.payload_len;
       }
       break;
     default:
@@ -276,7 +284,8 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
       peer.win_known = true;
     }
   }
-  if (!(flags & tcp_flag::kSyn) && (f.tcp_state == TcpState::kSynReceived || f.tcp_state == TcpState::kNone)) {
+  if (!(flags & tcp_flag::kSyn) &&
+      (f.tcp_state == TcpState::kSynReceived || f.tcp_state == TcpState::kNone)) {
     f.tcp_state = TcpState::kEstablished;
   }
   if (mine.closed && peer.closed) f.tcp_state = TcpState::kClosed;
@@ -291,9 +300,9 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
 
 void Worker::handle_udp(Flow& f, const ParsedPacket& p, int dir) noexcept {
   feed_dir_ = dir;
-  const app::AppProtocol ap = app::feed_udp(dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient,
-                                            p.src_port, p.dst_port,
-                                            std::span<const uint8_t>(p.payload, p.payload_len), app_ctx_);
+  const app::AppProtocol ap =
+      app::feed_udp(dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient, p.src_port, p.dst_port,
+                    std::span<const uint8_t>(p.payload, p.payload_len), app_ctx_);
   if (f.app == AppProto::kUnknown) f.app = to_app_proto(ap);
   if (f.stage == Stage::kHeader) judge(f, Stage::kApp, current_ts_);
   // Every datagram is content as sent, whatever its port or protocol (a DNS

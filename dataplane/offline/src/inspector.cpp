@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <optional>
-
 #include <unordered_map>
 
 #include "ftz/capture/capture_reader.hpp"
@@ -34,7 +33,8 @@ class Run {
  public:
   Run(std::shared_ptr<const engine::PolicyGeneration> gen, engine::LinkType link, const EventCallback& cb,
       const NoticeCallback& notice, const InspectOptions& options, report::ComplianceDesk& compliance)
-      : worker_(gen, link, compliance.worker_options(0, engine::WorkerOptions{.classify_all = options.classify_all})),
+      : worker_(gen, link,
+                compliance.worker_options(0, engine::WorkerOptions{.classify_all = options.classify_all})),
         link_(link),
         gen_(std::move(gen)),
         on_event_(cb),
@@ -56,7 +56,8 @@ class Run {
       views[i].ts_ns = int64_t{sp.hdr.ts.tv_sec} * 1'000'000'000 + sp.hdr.ts.tv_usec;  // nano precision
       views[i].token = next_token_++;
     }
-    worker_.process_burst(std::span<const engine::PacketView>(views, n), std::span<engine::PacketResult>(results, n));
+    worker_.process_burst(std::span<const engine::PacketView>(views, n),
+                          std::span<engine::PacketResult>(results, n));
     // Held packets a packet released go out right before it, in the order
     // the sender sent them (engine::Release::before).
     const auto released = worker_.released();
@@ -66,9 +67,14 @@ class Run {
         handle_release(released[next_release++], s);
       }
       switch (results[i].disposition) {
-        case engine::Disposition::kForward: write(burst[i], results[i].trim, s); break;
-        case engine::Disposition::kHold: held_.emplace(views[i].token, std::move(burst[i])); break;
-        case engine::Disposition::kDrop: break;
+        case engine::Disposition::kForward:
+          write(burst[i], results[i].trim, s);
+          break;
+        case engine::Disposition::kHold:
+          held_.emplace(views[i].token, std::move(burst[i]));
+          break;
+        case engine::Disposition::kDrop:
+          break;
       }
       if (results[i].send_resets) write_resets(worker_.resets()[results[i].reset_index], burst[i].hdr, s);
     }
@@ -151,10 +157,9 @@ class Run {
 
 }  // namespace
 
-tl::expected<report::InspectSummary, std::string> inspect_capture(const InspectOptions& options,
-                                                          std::shared_ptr<const engine::PolicyGeneration> generation,
-                                                          const EventCallback& on_event,
-                                                          const NoticeCallback& on_notice) {
+tl::expected<report::InspectSummary, std::string> inspect_capture(
+    const InspectOptions& options, std::shared_ptr<const engine::PolicyGeneration> generation,
+    const EventCallback& on_event, const NoticeCallback& on_notice) {
   auto opened = capture::CaptureReader::open(options.pcap_path);
   if (!opened) return tl::unexpected(opened.error());
   capture::CaptureReader& in = **opened;
@@ -238,7 +243,8 @@ tl::expected<report::InspectSummary, std::string> inspect_capture(const InspectO
   }
   s.compliance = compliance.rows();
   if (!options.state_out_path.empty()) {
-    if (auto saved = compliance.save(options.state_out_path, s.last_ts_ns); !saved) return tl::unexpected(saved.error());
+    if (auto saved = compliance.save(options.state_out_path, s.last_ts_ns); !saved)
+      return tl::unexpected(saved.error());
   }
   s.flow_capacity = 0;
   report::add_worker_totals(s, run.worker(), *generation);

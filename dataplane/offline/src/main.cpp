@@ -83,7 +83,8 @@ int main(int argc, char** argv) {
   // another output.
   const std::vector<ftz::report::NamedPath> outputs = {
       {"--eve", args.eve}, {"--pcap-out", args.pcap_out}, {"--state-out", args.state_out, true}};
-  if (auto ok = ftz::report::check_outputs({{"--pcap", args.pcap}, {"--config", args.config}}, outputs); !ok) {
+  if (auto ok = ftz::report::check_outputs({{"--pcap", args.pcap}, {"--config", args.config}}, outputs);
+      !ok) {
     std::fprintf(stderr, "ftzgate-inspect: %s\n", ok.error().c_str());
     return 2;
   }
@@ -94,7 +95,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto& compliance = loaded->spec.compliance;
-  if (auto ok = ftz::report::check_outputs(ftz::report::key_files(compliance.key_file, compliance.state_file), outputs);
+  if (auto ok = ftz::report::check_outputs(ftz::report::key_files(compliance.key_file, compliance.state_file),
+                                           outputs);
       !ok) {
     std::fprintf(stderr, "ftzgate-inspect: %s\n", ok.error().c_str());
     return 2;
@@ -118,7 +120,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ftzgate-inspect: %s: %s\n", args.config.c_str(), fits.error().c_str());
     return 1;
   }
-  auto built = ftz::engine::PolicyGeneration::build_with_signatures(std::move(loaded->spec), 1, std::move(*db));
+  auto built =
+      ftz::engine::PolicyGeneration::build_with_signatures(std::move(loaded->spec), 1, std::move(*db));
   if (!built) {
     std::fprintf(stderr, "ftzgate-inspect: %s: %s\n", args.config.c_str(), built.error().c_str());
     return 2;
@@ -159,7 +162,9 @@ int main(int argc, char** argv) {
   opts.classify_all = args.classify_all;
   opts.state_out_path = args.state_out;
   opts.demo_token_key = args.demo_token_key;
-  opts.on_warning = [](const std::string& w) { std::fprintf(stderr, "ftzgate-inspect: warning: %s\n", w.c_str()); };
+  opts.on_warning = [](const std::string& w) {
+    std::fprintf(stderr, "ftzgate-inspect: warning: %s\n", w.c_str());
+  };
   tl::expected<ftz::report::InspectSummary, std::string> summary;
   try {
     summary = ftz::offline::inspect_capture(opts, generation, on_event, on_notice);
@@ -188,7 +193,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ftzgate-inspect: cannot write the report: %s\n", std::strerror(errno));
     return 1;
   }
-  if (!summary->capture_warning.empty()) std::fprintf(stderr, "ftzgate-inspect: warning: %s\n", summary->capture_warning.c_str());
+  if (!summary->capture_warning.empty())
+    std::fprintf(stderr, "ftzgate-inspect: warning: %s\n", summary->capture_warning.c_str());
   if (!eve_error.empty()) {
     std::fprintf(stderr, "ftzgate-inspect: %s\n", eve_error.c_str());
     return 1;

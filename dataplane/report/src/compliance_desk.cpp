@@ -9,9 +9,8 @@ namespace ftz::report {
 
 namespace cmp = engine::compliance;
 
-tl::expected<std::unique_ptr<ComplianceDesk>, std::string> ComplianceDesk::create(const engine::PolicyGeneration& gen,
-                                                                                   uint32_t workers,
-                                                                                   bool allow_demo_key) {
+tl::expected<std::unique_ptr<ComplianceDesk>, std::string> ComplianceDesk::create(
+    const engine::PolicyGeneration& gen, uint32_t workers, bool allow_demo_key) {
   std::unique_ptr<ComplianceDesk> desk(new ComplianceDesk());
   desk->spec_ = gen.spec();
   const engine::ComplianceSpec& cspec = gen.spec().compliance;
@@ -19,9 +18,9 @@ tl::expected<std::unique_ptr<ComplianceDesk>, std::string> ComplianceDesk::creat
     desk->note_ = "no compliance.key_file in the configuration: individuals are not counted";
     return desk;
   }
-  auto key = cmp::resolve_token_key(cmp::KeyRequest{cspec.key_file, cspec.state_file,
-                                                    cspec.use_sm3 ? cmp::MacAlgo::kHmacSm3 : cmp::MacAlgo::kHmacSha256,
-                                                    allow_demo_key});
+  auto key = cmp::resolve_token_key(
+      cmp::KeyRequest{cspec.key_file, cspec.state_file,
+                      cspec.use_sm3 ? cmp::MacAlgo::kHmacSm3 : cmp::MacAlgo::kHmacSha256, allow_demo_key});
   if (!key) return tl::unexpected(key.error());
   desk->key_.emplace(std::move(key->key));
   desk->key_notes_ = std::move(key->notes);
@@ -45,10 +44,13 @@ engine::WorkerOptions ComplianceDesk::worker_options(uint32_t w, engine::WorkerO
 std::vector<ComplianceNotice> ComplianceDesk::harvest(int64_t now_ns, bool stopped) {
   std::vector<ComplianceNotice> notices;
   if (!key_) return notices;
-  if (!ledger_) ledger_ = std::make_unique<cmp::ComplianceLedger>(cmp::LedgerConfig::from_policy(spec_, *key_), now_ns);
+  if (!ledger_)
+    ledger_ = std::make_unique<cmp::ComplianceLedger>(cmp::LedgerConfig::from_policy(spec_, *key_), now_ns);
   for (auto& acc : accounting_) {
-    if (stopped) ledger_->merge_stopped(*acc);
-    else ledger_->merge(*acc);
+    if (stopped)
+      ledger_->merge_stopped(*acc);
+    else
+      ledger_->merge(*acc);
   }
   auto events = ledger_->evaluate(now_ns);
   auto expiries = ledger_->check_approval_expiry(now_ns);
@@ -131,8 +133,8 @@ void add_worker_totals(InspectSummary& s, engine::Worker& w, const engine::Polic
     const auto counters = sc->signature_counters();
     if (s.signatures.empty()) {
       for (size_t i = 0; i < specs.size() && i < counters.size(); ++i) {
-        s.signatures.push_back(
-            SignatureRow{specs[i].name, specs[i].sid, std::string(engine::data_class_name(specs[i].data_class)), 0, 0, 0});
+        s.signatures.push_back(SignatureRow{
+            specs[i].name, specs[i].sid, std::string(engine::data_class_name(specs[i].data_class)), 0, 0, 0});
       }
     }
     for (size_t i = 0; i < s.signatures.size() && i < counters.size(); ++i) {
@@ -149,7 +151,8 @@ void add_worker_totals(InspectSummary& s, engine::Worker& w, const engine::Polic
       s.flows_per_rule.emplace_back(is_default ? std::string("default") : gen.spec().rules[r].name, 0);
     }
   }
-  for (size_t r = 0; r < per_rule.size() && r < s.flows_per_rule.size(); ++r) s.flows_per_rule[r].second += per_rule[r];
+  for (size_t r = 0; r < per_rule.size() && r < s.flows_per_rule.size(); ++r)
+    s.flows_per_rule[r].second += per_rule[r];
   const auto& zpb = w.zone_pair_bytes();
   const size_t nz = gen.zone_count();
   for (size_t a = 0; a < nz; ++a) {

@@ -12,13 +12,16 @@ namespace ftz::report {
 namespace {
 
 constexpr engine::Action kActions[] = {engine::Action::kAllow, engine::Action::kRoute, engine::Action::kBlock,
-                                        engine::Action::kReset};
+                                       engine::Action::kReset};
 
 std::string_view state_name(engine::ThresholdState st) {
   switch (st) {
-    case engine::ThresholdState::kNormal: return "normal";
-    case engine::ThresholdState::kWarn: return "warn";
-    case engine::ThresholdState::kExceeded: return "exceeded";
+    case engine::ThresholdState::kNormal:
+      return "normal";
+    case engine::ThresholdState::kWarn:
+      return "warn";
+    case engine::ThresholdState::kExceeded:
+      return "exceeded";
   }
   return "";
 }
@@ -41,7 +44,8 @@ std::string format_report_text(const InspectSummary& s) {
   o << "  capture            " << m(s.pcap_path) << " (" << s.link_type << ")\n";
   if (s.packets > 0) {
     o << "  time               " << engine::format_eve_timestamp(s.first_ts_ns) << " .. "
-      << engine::format_eve_timestamp(s.last_ts_ns) << " (" << fmt_duration(s.last_ts_ns - s.first_ts_ns) << ")\n";
+      << engine::format_eve_timestamp(s.last_ts_ns) << " (" << fmt_duration(s.last_ts_ns - s.first_ts_ns)
+      << ")\n";
   }
   o << "  packets            " << s.packets << "\n";
   if (s.records_over_snaplen > 0) {
@@ -54,7 +58,8 @@ std::string format_report_text(const InspectSummary& s) {
   o << "  non-IP frames      " << c.non_ip << "\n";
   o << "  packets written    " << s.packets_written << "\n";
   if (s.packets_untrimmable > 0) {
-    o << "  not written        " << s.packets_untrimmable << " (forwarded with a trim the cut record cannot take)\n";
+    o << "  not written        " << s.packets_untrimmable
+      << " (forwarded with a trim the cut record cannot take)\n";
   }
   o << "\nflows\n";
   o << "  created            " << c.flows_created << "\n";
@@ -90,8 +95,8 @@ std::string format_report_text(const InspectSummary& s) {
   o << "  exports normalized " << c.segments_trimmed << " segments trimmed (" << s.reassembly.stale_bytes
     << " stale bytes), " << c.urgent_cleared << " urgent flags cleared, " << c.midstream_flows
     << " picked up mid-stream\n";
-  o << "\nip fragments         " << s.defrag.fragments << " (datagrams completed " << s.defrag.datagrams_completed
-    << ", discarded " << s.defrag.datagrams_discarded << ")\n";
+  o << "\nip fragments         " << s.defrag.fragments << " (datagrams completed "
+    << s.defrag.datagrams_completed << ", discarded " << s.defrag.datagrams_discarded << ")\n";
   o << "\nmalformed and dropped, by reason\n";
   bool any = false;
   for (uint32_t r = 0; r < engine::kReasonCount; ++r) {
@@ -102,21 +107,23 @@ std::string format_report_text(const InspectSummary& s) {
       << engine::reason_description(reason) << ")\n";
   }
   if (!any) o << "  (none)\n";
-  o << "\ncontent inspection" << (s.classify_all ? " (--classify-all: every flow)" : " (flows leaving the zone)") << "\n";
+  o << "\ncontent inspection"
+    << (s.classify_all ? " (--classify-all: every flow)" : " (flows leaving the zone)") << "\n";
   o << "  flows scanned      " << c.content_flows << " (uninspectable " << c.uninspectable_flows
     << ", no scan state free " << c.inspect_pool_exhausted << ", scan states returned at close "
     << c.scan_states_released_at_close << ")\n";
   o << "  uninspectable by   ";
   for (int r = 0; r < static_cast<int>(engine::UninspectableReason::kCount); ++r) {
-    o << (r ? ", " : "") << engine::uninspectable_reason_name(static_cast<engine::UninspectableReason>(r)) << " "
-      << c.uninspectable_by_reason[r];
+    o << (r ? ", " : "") << engine::uninspectable_reason_name(static_cast<engine::UninspectableReason>(r))
+      << " " << c.uninspectable_by_reason[r];
   }
   o << "; blocked by fail mode " << c.fail_closed_flows << "\n";
   o << "  stream state       " << s.stream_state_bytes << " bytes per flow direction\n";
   o << "  identifiers        " << c.detections << " confirmed";
   for (int k = 0; k < static_cast<int>(engine::DataClass::kCount); ++k) {
     if (c.detections_per_class[k]) {
-      o << ", " << engine::data_class_name(static_cast<engine::DataClass>(k)) << " " << c.detections_per_class[k];
+      o << ", " << engine::data_class_name(static_cast<engine::DataClass>(k)) << " "
+        << c.detections_per_class[k];
     }
   }
   o << "\n  alerts             " << c.alerts << " (over the per-flow limit " << c.alerts_suppressed << ")\n";
@@ -126,8 +133,8 @@ std::string format_report_text(const InspectSummary& s) {
     o << "\ndetections per signature (confirmed / raw matches / suppressed by a stronger one)\n";
     for (const auto& r : s.signatures) {
       if (r.hits == 0 && r.confirmed == 0) continue;
-      o << "  " << m(r.name) << " [" << r.sid << ", " << r.data_class << "]: " << r.confirmed << " / " << r.hits << " / "
-        << r.suppressed << "\n";
+      o << "  " << m(r.name) << " [" << r.sid << ", " << r.data_class << "]: " << r.confirmed << " / "
+        << r.hits << " / " << r.suppressed << "\n";
     }
   }
   o << "\nflows per deciding rule\n";
@@ -139,8 +146,9 @@ std::string format_report_text(const InspectSummary& s) {
   for (const auto& r : s.compliance) {
     char est[32];
     std::snprintf(est, sizeof est, "%.0f", r.estimate);
-    o << "  " << m(r.tenant) << " " << engine::data_class_name(r.data_class) << ": " << (r.saturated ? "at least " : "")
-      << r.individuals << " (estimate " << est << "), threshold state " << state_name(r.state) << "\n";
+    o << "  " << m(r.tenant) << " " << engine::data_class_name(r.data_class) << ": "
+      << (r.saturated ? "at least " : "") << r.individuals << " (estimate " << est << "), threshold state "
+      << state_name(r.state) << "\n";
   }
   for (const auto& n : s.notices) {
     o << "  " << engine::format_eve_timestamp(n.ts_ns) << " " << n.kind << ": " << m(n.tenant);

@@ -18,7 +18,9 @@ namespace ftz::engine::app::test {
 
 using Bytes = std::vector<uint8_t>;
 
-inline Bytes to_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+inline Bytes to_bytes(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 
 struct HelloCopy {
   std::string sni;
@@ -47,19 +49,21 @@ struct DnsCopy {
 
 inline void PrintTo(const HelloCopy& h, std::ostream* os) {
   *os << "{sni=" << testing::PrintToString(h.sni) << " alpn=" << testing::PrintToString(h.alpn) << std::hex
-      << " legacy=" << h.legacy_version << " record=" << h.record_version << " max=" << h.max_supported_version
-      << std::dec << " ech=" << h.ech << " malformed=" << h.malformed << "}";
+      << " legacy=" << h.legacy_version << " record=" << h.record_version
+      << " max=" << h.max_supported_version << std::dec << " ech=" << h.ech << " malformed=" << h.malformed
+      << "}";
 }
 inline void PrintTo(const RequestCopy& r, std::ostream* os) {
   *os << "{#" << r.index << " " << r.method << " " << testing::PrintToString(r.uri) << " "
       << testing::PrintToString(r.version) << " host=" << testing::PrintToString(r.host)
-      << " ct=" << testing::PrintToString(r.content_type) << " cl=" << r.content_length << "/" << r.has_content_length
-      << " chunked=" << r.chunked << " uri_trunc=" << r.uri_truncated << " hdr_trunc=" << r.headers_truncated
-      << " body=" << testing::PrintToString(r.body) << " ended=" << r.ended << "}";
+      << " ct=" << testing::PrintToString(r.content_type) << " cl=" << r.content_length << "/"
+      << r.has_content_length << " chunked=" << r.chunked << " uri_trunc=" << r.uri_truncated
+      << " hdr_trunc=" << r.headers_truncated << " body=" << testing::PrintToString(r.body)
+      << " ended=" << r.ended << "}";
 }
 inline void PrintTo(const DnsCopy& d, std::ostream* os) {
-  *os << "{" << testing::PrintToString(d.qname) << " type=" << d.qtype << " class=" << d.qclass << " id=" << d.id
-      << " resp=" << d.is_response << "}";
+  *os << "{" << testing::PrintToString(d.qname) << " type=" << d.qtype << " class=" << d.qclass
+      << " id=" << d.id << " resp=" << d.is_response << "}";
 }
 
 class RecordingSink final : public AppSink {
@@ -67,17 +71,26 @@ class RecordingSink final : public AppSink {
   std::vector<std::string> content_encodings;  // per request, in order
 
   void on_tls_client_hello(const TlsClientHello& h) noexcept override {
-    HelloCopy c{std::string(h.sni), {}, h.legacy_version, h.record_version, h.max_supported_version, h.ech,
-                h.malformed};
+    HelloCopy c{std::string(h.sni),      {},    h.legacy_version, h.record_version,
+                h.max_supported_version, h.ech, h.malformed};
     for (uint8_t i = 0; i < h.alpn_count; ++i) c.alpn.emplace_back(h.alpn[i]);
     hellos.push_back(c);
   }
   void on_http_request(const HttpRequest& r) noexcept override {
     EXPECT_EQ(r.index, requests.size()) << "requests reported in index order";
-    requests.push_back(RequestCopy{std::string(r.method), std::string(r.uri), std::string(r.version),
-                                   std::string(r.host), std::string(r.content_type), r.content_length,
-                                   r.has_content_length, r.chunked, r.uri_truncated, r.headers_truncated,
-                                   r.index, {}, false});
+    requests.push_back(RequestCopy{std::string(r.method),
+                                   std::string(r.uri),
+                                   std::string(r.version),
+                                   std::string(r.host),
+                                   std::string(r.content_type),
+                                   r.content_length,
+                                   r.has_content_length,
+                                   r.chunked,
+                                   r.uri_truncated,
+                                   r.headers_truncated,
+                                   r.index,
+                                   {},
+                                   false});
     content_encodings.emplace_back(r.content_encoding);
     heads.push_back(std::string(r.request_line) + std::string(r.header_lines));
   }
@@ -131,9 +144,12 @@ struct AppHarness {
     for (uint64_t v : counters.anomalies) t += v;
     return t;
   }
-  AppProtocol feed(Dir dir, uint16_t port, std::span<const uint8_t> b) { return feed_tcp(flow, dir, port, b, ctx); }
+  AppProtocol feed(Dir dir, uint16_t port, std::span<const uint8_t> b) {
+    return feed_tcp(flow, dir, port, b, ctx);
+  }
   // Feeds `b` to the server in chunks cut at `cuts` (ascending offsets).
-  AppProtocol feed_split(uint16_t port, const Bytes& b, std::initializer_list<size_t> cuts, Dir dir = Dir::kToServer) {
+  AppProtocol feed_split(uint16_t port, const Bytes& b, std::initializer_list<size_t> cuts,
+                         Dir dir = Dir::kToServer) {
     size_t prev = 0;
     AppProtocol p = AppProtocol::kUnknown;
     for (size_t c : cuts) {
@@ -160,8 +176,12 @@ inline void put24(Bytes& b, uint32_t v) {
   b.push_back(static_cast<uint8_t>(v >> 16));
   put16(b, static_cast<uint16_t>(v));
 }
-inline void append(Bytes& b, const Bytes& x) { b.insert(b.end(), x.begin(), x.end()); }
-inline void append(Bytes& b, std::string_view x) { b.insert(b.end(), x.begin(), x.end()); }
+inline void append(Bytes& b, const Bytes& x) {
+  b.insert(b.end(), x.begin(), x.end());
+}
+inline void append(Bytes& b, std::string_view x) {
+  b.insert(b.end(), x.begin(), x.end());
+}
 
 inline Bytes extension(uint16_t type, const Bytes& body) {
   Bytes e;
@@ -199,9 +219,9 @@ inline Bytes alpn_extension(std::initializer_list<std::string_view> names) {
 // ALPN with a GREASE entry, supported_versions, a key_share-sized padding.
 inline Bytes client_hello_body(const std::vector<Bytes>& extensions) {
   Bytes b;
-  put16(b, 0x0303);                       // legacy_version
+  put16(b, 0x0303);                                                       // legacy_version
   for (int i = 0; i < 32; ++i) b.push_back(static_cast<uint8_t>(i * 7));  // random
-  b.push_back(32);                        // legacy_session_id
+  b.push_back(32);                                                        // legacy_session_id
   for (int i = 0; i < 32; ++i) b.push_back(static_cast<uint8_t>(0xa0 + i));
   Bytes cs = {0x3a, 0x3a, 0x13, 0x01, 0x13, 0x02, 0x13, 0x03, 0xc0, 0x2b, 0xc0, 0x2f};
   put16(b, static_cast<uint16_t>(cs.size()));
@@ -225,13 +245,13 @@ inline Bytes handshake(uint8_t type, const Bytes& body) {
 
 inline std::vector<Bytes> browser_extensions(std::string_view host) {
   return {
-      extension(0x0a0a, {}),                               // GREASE, empty
+      extension(0x0a0a, {}),  // GREASE, empty
       sni_extension(host),
-      extension(23, {}),                                   // extended_master_secret
-      alpn_extension({"\x4a\x4a", "h2", "http/1.1"}),       // GREASE ALPN first
+      extension(23, {}),                                          // extended_master_secret
+      alpn_extension({"\x4a\x4a", "h2", "http/1.1"}),             // GREASE ALPN first
       extension(43, {0x06, 0x8a, 0x8a, 0x03, 0x04, 0x03, 0x03}),  // supported_versions
-      extension(51, Bytes(300, 0x11)),                     // key_share-sized
-      extension(0xdada, {0x00}),                           // GREASE, 1 byte
+      extension(51, Bytes(300, 0x11)),                            // key_share-sized
+      extension(0xdada, {0x00}),                                  // GREASE, 1 byte
   };
 }
 

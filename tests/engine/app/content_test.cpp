@@ -8,7 +8,9 @@ namespace {
 
 constexpr uint16_t kHttp = 80;
 
-std::string s_of(const Bytes& b) { return std::string(b.begin(), b.end()); }
+std::string s_of(const Bytes& b) {
+  return std::string(b.begin(), b.end());
+}
 
 TEST(AppContent, RequestLineAndEveryHeaderLineAreHandedOver) {
   const std::string req =
@@ -24,7 +26,8 @@ TEST(AppContent, RequestLineAndEveryHeaderLineAreHandedOver) {
 
 TEST(AppContent, HeaderBlockOverTheCapGoesOnAsHeadMore) {
   const std::string tail = "X-Late: SECRET\r\n";
-  const std::string req = "GET / HTTP/1.1\r\nX-Pad: " + std::string(kHttpHeaderCap, 'p') + "\r\n" + tail + "\r\n";
+  const std::string req =
+      "GET / HTTP/1.1\r\nX-Pad: " + std::string(kHttpHeaderCap, 'p') + "\r\n" + tail + "\r\n";
   AppHarness h;
   h.feed(Dir::kToServer, kHttp, to_bytes(req));
   ASSERT_EQ(h.sink.requests.size(), 1u);
@@ -36,8 +39,9 @@ TEST(AppContent, HeaderBlockOverTheCapGoesOnAsHeadMore) {
 
 TEST(AppContent, BytesThatAreNoRequestAreRaw) {
   const std::string after = "not a request SECRET\n";
-  for (const std::string first : {"GET / HTTP/1.1\r\nHost: h\r\n\r\n", "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
-                                  "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n"}) {
+  for (const std::string first :
+       {"GET / HTTP/1.1\r\nHost: h\r\n\r\n", "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n"}) {
     const std::string stream = first + after;
     for (size_t cut = 1; cut < stream.size(); cut += 3) {
       AppHarness h;
@@ -67,8 +71,8 @@ TEST(AppContent, ChunkExtensionsAndTrailersAreAsideUnits) {
   // Over the cap: handed over in pieces, reported.
   AppHarness h;
   h.feed(Dir::kToServer, kHttp,
-         to_bytes("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;" + std::string(2 * kAsideCap, 'e') +
-                  "\r\nhello\r\n0\r\n\r\n"));
+         to_bytes("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;" +
+                  std::string(2 * kAsideCap, 'e') + "\r\nhello\r\n0\r\n\r\n"));
   ASSERT_EQ(h.sink.undecodable.size(), 1u);
   EXPECT_EQ(h.sink.undecodable[0], Undecodable::kAsideTooLong);
   EXPECT_EQ(h.sink.of(Dir::kToServer, Content::kAside).size(), 2 * kAsideCap + 1);
@@ -80,14 +84,15 @@ std::string ws(uint8_t b0, std::string_view payload, bool masked) {
   f += static_cast<char>((masked ? 0x80 : 0) | payload.size());
   const char key[4] = {0x11, 0x22, 0x33, 0x44};
   if (masked) f.append(key, 4);
-  for (size_t i = 0; i < payload.size(); ++i) f += static_cast<char>(masked ? payload[i] ^ key[i & 3] : payload[i]);
+  for (size_t i = 0; i < payload.size(); ++i)
+    f += static_cast<char>(masked ? payload[i] ^ key[i & 3] : payload[i]);
   return f;
 }
 
 TEST(AppContent, WebSocketPayloadsUnmaskedControlFramesAside) {
   const std::string up = "GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n";
-  const std::string stream = up + ws(0x01, "part one ", true) + ws(0x89, "PING", true) + ws(0x80, "part two", false) +
-                             ws(0x82, "bin", true);
+  const std::string stream = up + ws(0x01, "part one ", true) + ws(0x89, "PING", true) +
+                             ws(0x80, "part two", false) + ws(0x82, "bin", true);
   for (size_t cut = 1; cut < stream.size(); ++cut) {
     AppHarness h;
     h.feed_split(kHttp, to_bytes(stream), {cut});
@@ -98,8 +103,14 @@ TEST(AppContent, WebSocketPayloadsUnmaskedControlFramesAside) {
   }
   // RSV2 set: not a frame; the rest is raw.
   AppHarness bad;
-  bad.feed(Dir::kToServer, kHttp, to_bytes(up + "\xa1\x03" "abc" + "more"));
-  EXPECT_EQ(bad.sink.of(Dir::kToServer, Content::kRaw), "\xa1\x03" "abcmore");
+  bad.feed(Dir::kToServer, kHttp,
+           to_bytes(up +
+                    "\xa1\x03"
+                    "abc" +
+                    "more"));
+  EXPECT_EQ(bad.sink.of(Dir::kToServer, Content::kRaw),
+            "\xa1\x03"
+            "abcmore");
   // A request line instead of a frame: HTTP/1 goes on, at every split.
   const std::string next = "GET /x HTTP/1.1\r\nX: SECRET\r\n\r\n";
   for (size_t cut = up.size() + 1; cut < up.size() + next.size(); ++cut) {
@@ -172,8 +183,12 @@ TEST(AppContent, TlsRecordPayloadsWithoutHeadersThenRawAfterNonRecords) {
 
 TEST(AppContent, UnknownProtocolsAndResponsesAreRaw) {
   AppHarness h;
-  h.feed(Dir::kToServer, 9000, to_bytes("\x01" "binary SECRET"));
-  EXPECT_EQ(h.sink.of(Dir::kToServer, Content::kRaw), "\x01" "binary SECRET");
+  h.feed(Dir::kToServer, 9000,
+         to_bytes("\x01"
+                  "binary SECRET"));
+  EXPECT_EQ(h.sink.of(Dir::kToServer, Content::kRaw),
+            "\x01"
+            "binary SECRET");
   AppHarness r;
   r.feed(Dir::kToServer, kHttp, to_bytes("GET / HTTP/1.1\r\n\r\n"));
   r.feed(Dir::kToClient, kHttp, to_bytes("HTTP/1.1 200 OK\r\n\r\nSECRET"));
@@ -197,14 +212,16 @@ TEST(AppContent, WhatATentativeParserHeldIsRawAfterAGap) {
 
 TEST(AppContent, SsdpRequestOverUdpIsReported) {
   AppHarness h;
-  const std::string m = "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\n\r\n";
+  const std::string m =
+      "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\n\r\n";
   EXPECT_EQ(feed_udp(Dir::kToServer, 50000, 1900, to_bytes(m), h.ctx), AppProtocol::kHttp);
   ASSERT_EQ(h.sink.requests.size(), 1u);
   EXPECT_EQ(h.sink.requests[0].method, "M-SEARCH");
   EXPECT_EQ(h.sink.requests[0].uri, "*");
   EXPECT_EQ(h.sink.requests[0].host, "239.255.255.250:1900");
   EXPECT_EQ(h.pool.in_use(), 0u);
-  EXPECT_EQ(feed_udp(Dir::kToServer, 50000, 9999, to_bytes("\x01\x02 not http"), h.ctx), AppProtocol::kUnknown);
+  EXPECT_EQ(feed_udp(Dir::kToServer, 50000, 9999, to_bytes("\x01\x02 not http"), h.ctx),
+            AppProtocol::kUnknown);
 }
 
 }  // namespace

@@ -85,7 +85,7 @@ TEST(DnsParser, LoopThroughTwoBackwardPointers) {
   m.push_back(1);
   m.push_back('y');  // 14
   m.push_back(0xc0);
-  m.push_back(14);   // 16: -> 14 -> y -> 16 -> 14 ...
+  m.push_back(14);  // 16: -> 14 -> y -> 16 -> 14 ...
   AppHarness h;
   udp(h, m);
   EXPECT_TRUE(h.sink.dns.empty());
@@ -279,7 +279,8 @@ TEST(DnsParser, TcpGapParsesWhatItHoldsThenStops) {
   AppHarness h;
   const Bytes s = tcp_stream();
   const size_t first_len = 2 + dns_query(0x0101, "first.example", 1).size();
-  h.feed(Dir::kToServer, 53, std::span<const uint8_t>(s).first(first_len - 1));  // all but the qclass' last byte
+  h.feed(Dir::kToServer, 53,
+         std::span<const uint8_t>(s).first(first_len - 1));  // all but the qclass' last byte
   on_gap(h.flow, Dir::kToServer, h.ctx);
   EXPECT_TRUE(h.sink.dns.empty());
   EXPECT_EQ(h.anomaly(AppAnomaly::kDnsGap), 1u);

@@ -124,7 +124,6 @@ inline void check_released(Run& r) {
   if (r.pool.in_use() != 0 || r.pool.bad_releases() != 0) std::abort();
 }
 
-
 // One client byte stream to `port`, fed split at the fuzzer's positions and,
 // without gaps, whole: both must give the same result, and every pool buffer
 // must come back. The server's bytes (mode bit 1) must not disturb anything.
@@ -134,8 +133,8 @@ inline int fuzz_client_stream(const uint8_t* data, size_t size, uint16_t port, u
   const bool gaps = (in.mode & 1) != 0;
   Run split(buffer_size);
   feed_chunks(
-      in, gaps, [&](std::span<const uint8_t> c) { feed_tcp(split.flow, Dir::kToServer, port, c, split.ctx); }, split,
-      Dir::kToServer);
+      in, gaps, [&](std::span<const uint8_t> c) { feed_tcp(split.flow, Dir::kToServer, port, c, split.ctx); },
+      split, Dir::kToServer);
   if (in.mode & 2) feed_tcp(split.flow, Dir::kToClient, port, in.stream, split.ctx);
   close(split.flow, split.ctx);
   check_released(split);

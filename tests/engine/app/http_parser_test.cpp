@@ -31,7 +31,8 @@ const std::string kPipelined =
 
 std::vector<RequestCopy> expected_pipelined() {
   return {
-      {"POST", "/upload?x=1", "HTTP/1.1", "Example.com", "text/plain", 5, true, false, false, false, 0, "hello", true},
+      {"POST", "/upload?x=1", "HTTP/1.1", "Example.com", "text/plain", 5, true, false, false, false, 0,
+       "hello", true},
       {"GET", "/a", "HTTP/1.1", "b.example", "", 0, false, false, false, false, 1, "", true},
       {"PUT", "/c", "HTTP/1.1", "c", "", 0, false, true, false, false, 2, "Wikipedia in ", true},
       {"DELETE", "/d", "HTTP/1.0", "", "", 0, true, false, false, false, 3, "", true},
@@ -115,7 +116,8 @@ TEST(HttpParser, Http09) {
 
 TEST(HttpParser, AnyMethodToken) {
   AppHarness h;
-  h.feed(Dir::kToServer, kPort, to_bytes("PROPFIND /dav HTTP/1.1\r\nHost: d\r\n\r\nM-SEARCH * HTTP/1.1\r\n\r\n"));
+  h.feed(Dir::kToServer, kPort,
+         to_bytes("PROPFIND /dav HTTP/1.1\r\nHost: d\r\n\r\nM-SEARCH * HTTP/1.1\r\n\r\n"));
   ASSERT_EQ(h.sink.requests.size(), 2u);
   EXPECT_EQ(h.sink.requests[0].method, "PROPFIND");
   EXPECT_EQ(h.sink.requests[1].method, "M-SEARCH");
@@ -148,18 +150,19 @@ TEST(HttpParser, UriAtTheCapIsNotTruncated) {
 
 TEST(HttpParser, HeaderBlockOverTheCap) {
   const std::string big = "X-Big: " + std::string(9000, 'b') + "\r\n";
-  const std::string first = "POST /f HTTP/1.1\r\nHost: first\r\nContent-Length: 3\r\n" + big + "Y: 1\r\n\r\nabc";
+  const std::string first =
+      "POST /f HTTP/1.1\r\nHost: first\r\nContent-Length: 3\r\n" + big + "Y: 1\r\n\r\nabc";
   const std::string second = "GET /s HTTP/1.1\r\nHost: second\r\n\r\n";
   const Bytes stream = to_bytes(first + second);
   for (size_t cut : {size_t{0}, size_t{10}, size_t{5000}, size_t{8192 + 20}, first.size() - 1}) {
     AppHarness h;
     h.feed_split(kPort, stream, {cut});
     ASSERT_EQ(h.sink.requests.size(), 2u) << cut;
-    EXPECT_EQ(h.sink.requests[0],
-              (RequestCopy{"POST", "/f", "HTTP/1.1", "first", "", 3, true, false, false, true, 0, "abc", true}))
+    EXPECT_EQ(h.sink.requests[0], (RequestCopy{"POST", "/f", "HTTP/1.1", "first", "", 3, true, false, false,
+                                               true, 0, "abc", true}))
         << cut;
-    EXPECT_EQ(h.sink.requests[1],
-              (RequestCopy{"GET", "/s", "HTTP/1.1", "second", "", 0, false, false, false, false, 1, "", true}));
+    EXPECT_EQ(h.sink.requests[1], (RequestCopy{"GET", "/s", "HTTP/1.1", "second", "", 0, false, false, false,
+                                               false, 1, "", true}));
     EXPECT_EQ(h.anomaly(AppAnomaly::kHttpHeaderTooLong), 1u);
     EXPECT_EQ(h.total_anomalies(), 1u);
     EXPECT_EQ(h.pool.in_use(), 0u);
@@ -190,7 +193,8 @@ TEST(HttpParser, ChunkedBodySplitAtEveryPosition) {
 TEST(HttpParser, ContentLengthAndChunkedTogether) {
   AppHarness h;
   h.feed(Dir::kToServer, kPort,
-         to_bytes("POST / HTTP/1.1\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"));
+         to_bytes("POST / HTTP/1.1\r\nContent-Length: 100\r\nTransfer-Encoding: "
+                  "chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"));
   ASSERT_EQ(h.sink.requests.size(), 1u);
   EXPECT_TRUE(h.sink.requests[0].chunked);
   EXPECT_EQ(h.sink.requests[0].body, "ok");
@@ -201,7 +205,8 @@ TEST(HttpParser, ContentLengthAndChunkedTogether) {
 TEST(HttpParser, BadContentLength) {
   AppHarness h;
   h.feed(Dir::kToServer, kPort,
-         to_bytes("POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\nGET /n HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\nok"));
+         to_bytes("POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\nGET /n HTTP/1.1\r\nContent-Length: 2, "
+                  "2\r\n\r\nok"));
   ASSERT_EQ(h.sink.requests.size(), 2u);
   EXPECT_FALSE(h.sink.requests[0].has_content_length);
   EXPECT_EQ(h.sink.requests[1].content_length, 2u);
@@ -236,7 +241,8 @@ TEST(HttpParser, ObsFoldIsUnfolded) {
 
 TEST(HttpParser, ContentEncodingIsReportedAndTheBodyPassedAsSent) {
   const Bytes stream = to_bytes(
-      "POST /up HTTP/1.1\r\nHost: a.example\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\n\x1f\x8b\x08\x01");
+      "POST /up HTTP/1.1\r\nHost: a.example\r\nContent-Encoding: gzip\r\nContent-Length: "
+      "4\r\n\r\n\x1f\x8b\x08\x01");
   AppHarness h;
   h.feed_split(kPort, stream, {});
   ASSERT_EQ(h.sink.requests.size(), 1u);
@@ -262,8 +268,8 @@ TEST(HttpParser, CloseReportsARequestWithIncompleteHeaders) {
   EXPECT_EQ(h.pool.in_use(), 1u);
   close(h.flow, h.ctx);
   ASSERT_EQ(h.sink.requests.size(), 1u);
-  EXPECT_EQ(h.sink.requests[0],
-            (RequestCopy{"POST", "/form", "HTTP/1.1", "h.example", "", 0, false, false, false, true, 0, "", true}));
+  EXPECT_EQ(h.sink.requests[0], (RequestCopy{"POST", "/form", "HTTP/1.1", "h.example", "", 0, false, false,
+                                             false, true, 0, "", true}));
   EXPECT_EQ(h.anomaly(AppAnomaly::kHttpHeadersIncomplete), 1u);
   EXPECT_EQ(h.pool.in_use(), 0u);
 }
@@ -296,13 +302,15 @@ TEST(HttpParser, GapInHeadersThenResync) {
   EXPECT_EQ(h.sink.requests[0].host, "one");
   EXPECT_EQ(h.pool.in_use(), 0u);
   // After the gap: the tail of something, then a real request.
-  h.feed(Dir::kToServer, kPort, to_bytes("ail of a header\r\nGET not a request\r\nGET /two HTTP/1.1\r\nHost: two\r\n\r\n"));
+  h.feed(Dir::kToServer, kPort,
+         to_bytes("ail of a header\r\nGET not a request\r\nGET /two HTTP/1.1\r\nHost: two\r\n\r\n"));
   ASSERT_EQ(h.sink.requests.size(), 2u);
   EXPECT_EQ(h.sink.requests[1],
             (RequestCopy{"GET", "/two", "HTTP/1.1", "two", "", 0, false, false, false, false, 1, "", true}));
   EXPECT_EQ(h.anomaly(AppAnomaly::kHttpGap), 1u);
   EXPECT_EQ(h.anomaly(AppAnomaly::kHttpHeadersIncomplete), 1u);
-  EXPECT_EQ(h.anomaly(AppAnomaly::kHttpBadRequestLine), 0u) << "lines skipped while resyncing are not counted";
+  EXPECT_EQ(h.anomaly(AppAnomaly::kHttpBadRequestLine), 0u)
+      << "lines skipped while resyncing are not counted";
   EXPECT_EQ(h.total_anomalies(), 2u);
 }
 
@@ -321,7 +329,8 @@ TEST(HttpParser, GapInBodyThenResync) {
 
 TEST(HttpParser, BadRequestLineAfterARequestResyncs) {
   AppHarness h;
-  h.feed(Dir::kToServer, kPort, to_bytes("GET /a HTTP/1.1\r\n\r\n\x01garbage\r\nmore garbage\r\nGET /b HTTP/1.1\r\n\r\n"));
+  h.feed(Dir::kToServer, kPort,
+         to_bytes("GET /a HTTP/1.1\r\n\r\n\x01garbage\r\nmore garbage\r\nGET /b HTTP/1.1\r\n\r\n"));
   ASSERT_EQ(h.sink.requests.size(), 2u);
   EXPECT_EQ(h.sink.requests[1].uri, "/b");
   EXPECT_EQ(h.anomaly(AppAnomaly::kHttpBadRequestLine), 1u);
@@ -339,7 +348,8 @@ TEST(HttpParser, BadChunkSize) {
 
 TEST(HttpParser, ConnectStopsParsing) {
   AppHarness h;
-  h.feed(Dir::kToServer, kPort, to_bytes("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"));
+  h.feed(Dir::kToServer, kPort,
+         to_bytes("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"));
   h.feed(Dir::kToServer, kPort, records(browser_client_hello()));
   h.feed(Dir::kToServer, kPort, to_bytes("GET / HTTP/1.1\r\n\r\n"));
   ASSERT_EQ(h.sink.requests.size(), 1u);

@@ -119,7 +119,8 @@ TEST(TlsParser, NoExtensionsAndEch) {
 
   AppHarness e;
   e.feed(Dir::kToServer, kPort,
-         records(handshake(1, client_hello_body({sni_extension("public.example"), extension(0xfe0d, {1, 2, 3})}))));
+         records(handshake(
+             1, client_hello_body({sni_extension("public.example"), extension(0xfe0d, {1, 2, 3})}))));
   ASSERT_EQ(e.sink.hellos.size(), 1u);
   EXPECT_TRUE(e.sink.hellos[0].ech);
   EXPECT_EQ(e.sink.hellos[0].sni, "public.example");
@@ -137,7 +138,8 @@ TEST(TlsParser, MoreThanFourAlpnNamesKeepsTheFirstFour) {
 TEST(TlsParser, DuplicateSniKeepsTheFirstAndCounts) {
   AppHarness h;
   h.feed(Dir::kToServer, kPort,
-         records(handshake(1, client_hello_body({sni_extension("first.example"), sni_extension("second.example")}))));
+         records(handshake(
+             1, client_hello_body({sni_extension("first.example"), sni_extension("second.example")}))));
   ASSERT_EQ(h.sink.hellos.size(), 1u);
   EXPECT_EQ(h.sink.hellos[0].sni, "first.example");
   EXPECT_TRUE(h.sink.hellos[0].malformed);
@@ -193,7 +195,8 @@ TEST(TlsParser, EveryTruncationOfTheBodyIsSafe) {
   const Bytes body = client_hello_body(browser_extensions("www.example.com"));
   for (size_t len = 0; len < body.size(); ++len) {
     AppHarness h;
-    h.feed(Dir::kToServer, kPort, records(handshake(1, Bytes(body.begin(), body.begin() + static_cast<long>(len)))));
+    h.feed(Dir::kToServer, kPort,
+           records(handshake(1, Bytes(body.begin(), body.begin() + static_cast<long>(len)))));
     EXPECT_EQ(h.sink.hellos.size() + h.total_anomalies() >= 1, true) << len;
     if (!h.sink.hellos.empty()) {
       EXPECT_TRUE(h.sink.hellos[0].malformed || h.total_anomalies() == 0) << len;

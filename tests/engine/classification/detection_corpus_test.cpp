@@ -979,13 +979,13 @@ TEST_F(DetectionCorpus, SeparatorsInsideDigitRunsEveryForm) {
   const std::string card16 = people.unionpay_card();
   const std::string card19 = with_luhn("622202" + people.unionpay_card().substr(4, 12));
   ASSERT_EQ(card19.size(), 19u);
-  const std::string body = "身份证号 " + group(id1, {6, 8}, "·") + "\n" +    // middle dot
-                           "身份证号 " + group(id2, {6, 8}, "-") + "\n" +    // dashes
-                           "身份证号 " + group(id3, {6}, " ") + "\n" +       // one separator only
-                           "手机 +86 " + group(m1, {3, 4}, " ") + "\n" +     // country code
-                           "mobile 0086-" + group(m2, {3, 4}, "-") + "\n" +  // 0086
-                           "tel " + group(m3, {3}, " ") + "\n" +             // 3-8
-                           "卡号 " + group(card16, {4, 4, 4}, " ") + "\n" +  // 4-4-4-4
+  const std::string body = "身份证号 " + group(id1, {6, 8}, "·") + "\n" +       // middle dot
+                           "身份证号 " + group(id2, {6, 8}, "-") + "\n" +       // dashes
+                           "身份证号 " + group(id3, {6}, " ") + "\n" +          // one separator only
+                           "手机 +86 " + group(m1, {3, 4}, " ") + "\n" +        // country code
+                           "mobile 0086-" + group(m2, {3, 4}, "-") + "\n" +     // 0086
+                           "tel " + group(m3, {3}, " ") + "\n" +                // 3-8
+                           "卡号 " + group(card16, {4, 4, 4}, " ") + "\n" +     // 4-4-4-4
                            "卡号 " + group(card19, {4, 4, 4, 4}, " ") + "\n" +  // 4-4-4-4-3
                            "contiguous " + id1 + " " + m1 + "\n";
   auto got = single_post(body, "text/plain; charset=utf-8");
@@ -1003,11 +1003,11 @@ TEST_F(DetectionCorpus, SeparatorsInsideDigitRunsNoFalsePositives) {
   const std::string card = people.unionpay_card();
   const std::string body =
       "身份证号 " + id.substr(0, 6) + " " + id.substr(6, 4) + "\n" +                  // "110105 1949" alone
-      "手机 " + m.substr(0, 3) + " " + m.substr(3, 4) + "\n" + m.substr(7) + "\n" +    // split across lines
-      "手机 " + m.substr(0, 4) + " " + m.substr(4, 4) + " " + m.substr(8) + "\n" +     // 4-4-3
-      "手机 " + m.substr(0, 3) + "  " + m.substr(3, 4) + "  " + m.substr(7) + "\n" +   // two separators
-      "手机 " + m.substr(0, 3) + " " + m.substr(3, 4) + " " + m.substr(7) + " 9\n" +   // longer grouped run
-      "身份证号 " + id.substr(0, 8) + " " + id.substr(8, 6) + " " + id.substr(14) + "\n" +  // 8-6-4
+      "手机 " + m.substr(0, 3) + " " + m.substr(3, 4) + "\n" + m.substr(7) + "\n" +   // split across lines
+      "手机 " + m.substr(0, 4) + " " + m.substr(4, 4) + " " + m.substr(8) + "\n" +    // 4-4-3
+      "手机 " + m.substr(0, 3) + "  " + m.substr(3, 4) + "  " + m.substr(7) + "\n" +  // two separators
+      "手机 " + m.substr(0, 3) + " " + m.substr(3, 4) + " " + m.substr(7) + " 9\n" +  // longer grouped run
+      "身份证号 " + id.substr(0, 8) + " " + id.substr(8, 6) + " " + id.substr(14) + "\n" +   // 8-6-4
       "卡号 " + card.substr(0, 6) + " " + card.substr(6, 5) + " " + card.substr(11) + "\n";  // 6-5-5
   auto got = single_post(body, "text/plain; charset=utf-8");
   EXPECT_EQ(got["cn_resident_id"], 0u) << body;

@@ -124,7 +124,8 @@ class ExportPaths : public ::testing::Test {
       if (e->type == EventType::kFlow) {
         o.flow_event = true;
         const auto& d = e->flow.detections;
-        for (uint32_t k = 0; k < d.kinds; ++k) o.detections[gen_->spec().signatures[d.signature[k]].name] += d.count[k];
+        for (uint32_t k = 0; k < d.kinds; ++k)
+          o.detections[gen_->spec().signatures[d.signature[k]].name] += d.count[k];
         o.final_action = e->verdict.action;
         o.uninspectable = d.uninspectable;
         o.client_zone = e->src_zone < gen_->spec().zones.size() ? gen_->spec().zones[e->src_zone].name : "?";
@@ -136,7 +137,8 @@ class ExportPaths : public ::testing::Test {
 
   // A TCP connection 10.60.0.7 -> 203.0.113.10:port: the client sends
   // `client` (cut at `mss`), the server answers `server`.
-  static Outcome tcp(std::string_view client, uint16_t port = 80, std::string_view server = {}, uint16_t mss = 1460) {
+  static Outcome tcp(std::string_view client, uint16_t port = 80, std::string_view server = {},
+                     uint16_t mss = 1460) {
     test::TcpSessionConfig cfg;
     cfg.client_ip = test::Ipv4Addr{{10, 60, 0, 7}};
     cfg.server_port = port;
@@ -151,7 +153,8 @@ class ExportPaths : public ::testing::Test {
 
   static Outcome udp(std::string_view src, uint16_t sport, std::string_view dst, uint16_t dport,
                      std::span<const uint8_t> payload) {
-    const test::Bytes frame = test::PacketBuilder().eth().ipv4(src, dst).udp(sport, dport).payload(payload).build();
+    const test::Bytes frame =
+        test::PacketBuilder().eth().ipv4(src, dst).udp(sport, dport).payload(payload).build();
     return run_frames({{kT0, frame}});
   }
 
@@ -172,42 +175,44 @@ class ExportPaths : public ::testing::Test {
   static inline std::shared_ptr<const engine::PolicyGeneration> gen_;
 };
 
-std::string id() { return std::string(kId); }
+std::string id() {
+  return std::string(kId);
+}
 
 // ---- HTTP/1 ---------------------------------------------------------------------
 
 TEST_F(ExportPaths, EveryRequestHeaderIsScanned) {
   const char* const cases[][2] = {
-      {"Cookie", "sid=abc; idno=@"},
-      {"Referer", "http://portal.example/form?id=@&x=1"},
-      {"X-Customer", "@"},
-      {"Authorization", "Bearer @"},
+      {"Cookie", "sid=abc; idno=@"}, {"Referer", "http://portal.example/form?id=@&x=1"},
+      {"X-Customer", "@"},           {"Authorization", "Bearer @"},
       {"User-Agent", "app/1.0 (@)"},
   };
   for (const auto& c : cases) {
     std::string value = c[1];
     value.replace(value.find('@'), 1, id());
-    const std::string req = "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n" + std::string(c[0]) + ": " +
-                            value + "\r\nAccept: */*\r\n\r\n";
+    const std::string req = "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n" + std::string(c[0]) +
+                            ": " + value + "\r\nAccept: */*\r\n\r\n";
     expect_blocked(tcp(req), "cn_resident_id", c[0]);
     // The header split over two segments.
     expect_blocked(tcp(req, 80, {}, static_cast<uint16_t>(req.find(value) + 5)), "cn_resident_id", c[0]);
   }
   // Host itself, and a mobile in a custom header.
   expect_blocked(tcp("GET / HTTP/1.1\r\nHost: " + id() + ".example.com\r\n\r\n"), "cn_resident_id", "Host");
-  expect_blocked(tcp("GET / HTTP/1.1\r\nHost: a\r\nX-Phone: +86 " + std::string(kMobile) + "\r\n\r\n"), "cn_mobile",
-                 "X-Phone");
+  expect_blocked(tcp("GET / HTTP/1.1\r\nHost: a\r\nX-Phone: +86 " + std::string(kMobile) + "\r\n\r\n"),
+                 "cn_mobile", "X-Phone");
   // An obs-folded continuation line.
-  expect_blocked(tcp("GET / HTTP/1.1\r\nHost: a\r\nX-Note: first\r\n  " + id() + "\r\n\r\n"), "cn_resident_id",
-                 "folded");
+  expect_blocked(tcp("GET / HTTP/1.1\r\nHost: a\r\nX-Note: first\r\n  " + id() + "\r\n\r\n"),
+                 "cn_resident_id", "folded");
   // Negative: ordinary headers.
-  expect_clean(tcp("GET /a?b=1 HTTP/1.1\r\nHost: www.example.com\r\nCookie: sid=9f86d081884c7d65\r\n"
-                   "Referer: http://www.example.com/\r\nX-Request-Id: 4bf92f3577b34da6a3ce929d0e0e4736\r\n\r\n"),
-               "ordinary headers");
+  expect_clean(
+      tcp("GET /a?b=1 HTTP/1.1\r\nHost: www.example.com\r\nCookie: sid=9f86d081884c7d65\r\n"
+          "Referer: http://www.example.com/\r\nX-Request-Id: 4bf92f3577b34da6a3ce929d0e0e4736\r\n\r\n"),
+      "ordinary headers");
 }
 
 TEST_F(ExportPaths, HeaderBlockOverTheCapIsScannedToItsEnd) {
-  std::string req = "GET / HTTP/1.1\r\nHost: a\r\nX-Pad: " + std::string(9000, 'p') + "\r\nX-Id: " + id() + "\r\n\r\n";
+  std::string req =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Pad: " + std::string(9000, 'p') + "\r\nX-Id: " + id() + "\r\n\r\n";
   expect_blocked(tcp(req), "cn_resident_id", "header after 9 KB");
 }
 
@@ -221,15 +226,17 @@ TEST_F(ExportPaths, BytesAfterARequestThatAreNoRequestAreScannedRaw) {
   expect_blocked(tcp("POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;note=" + id() +
                      "\r\nhello\r\n0\r\nX-Trailer: " + std::string(kMobile) + "\r\n\r\n"),
                  "cn_resident_id", "chunk extension");
-  expect_blocked(tcp("POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: " +
-                     std::string(kMobile) + "\r\n\r\n"),
-                 "cn_mobile", "trailer");
+  expect_blocked(
+      tcp("POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: " +
+          std::string(kMobile) + "\r\n\r\n"),
+      "cn_mobile", "trailer");
   expect_clean(tcp("GET / HTTP/1.1\r\nHost: a\r\n\r\nplain words after the request\n"), "garbage without PI");
 }
 
 // ---- Tunnels ----------------------------------------------------------------------
 
-std::string ws_frame(uint8_t opcode, std::string_view payload, bool masked, bool fin = true, bool rsv1 = false) {
+std::string ws_frame(uint8_t opcode, std::string_view payload, bool masked, bool fin = true,
+                     bool rsv1 = false) {
   std::string f;
   f += static_cast<char>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode);
   const uint8_t mbit = masked ? 0x80 : 0;
@@ -242,7 +249,8 @@ std::string ws_frame(uint8_t opcode, std::string_view payload, bool masked, bool
   }
   const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
   if (masked) f.append(reinterpret_cast<const char*>(key), 4);
-  for (size_t i = 0; i < payload.size(); ++i) f += static_cast<char>(masked ? payload[i] ^ key[i & 3] : payload[i]);
+  for (size_t i = 0; i < payload.size(); ++i)
+    f += static_cast<char>(masked ? payload[i] ^ key[i & 3] : payload[i]);
   return f;
 }
 
@@ -267,8 +275,8 @@ TEST_F(ExportPaths, WebSocketFramesAreUnmaskedAndScanned) {
   // Not frames at all after the Upgrade: raw.
   expect_blocked(tcp(kWsUpgrade + "\x01\x02 id " + id() + "\n"), "cn_resident_id", "junk after Upgrade");
   // The server refused: the client goes on with HTTP/1.
-  expect_blocked(tcp(kWsUpgrade + "GET /next HTTP/1.1\r\nHost: a\r\nX-Id: " + id() + "\r\n\r\n"), "cn_resident_id",
-                 "HTTP/1 after a refused Upgrade");
+  expect_blocked(tcp(kWsUpgrade + "GET /next HTTP/1.1\r\nHost: a\r\nX-Id: " + id() + "\r\n\r\n"),
+                 "cn_resident_id", "HTTP/1 after a refused Upgrade");
   expect_clean(tcp(kWsUpgrade + ws_frame(1, "{\"hello\":\"world\"}", true)), "websocket without PI");
 }
 
@@ -284,7 +292,8 @@ TEST_F(ExportPaths, WebSocketPerMessageDeflateIsInflated) {
   ASSERT_EQ(deflate(&zs, Z_SYNC_FLUSH), Z_OK);
   out.resize(out.size() - zs.avail_out - 4);  // without 00 00 ff ff (RFC 7692 7.2.1)
   deflateEnd(&zs);
-  expect_blocked(tcp(kWsUpgrade + ws_frame(1, out, true, true, true)), "cn_resident_id", "permessage-deflate");
+  expect_blocked(tcp(kWsUpgrade + ws_frame(1, out, true, true, true)), "cn_resident_id",
+                 "permessage-deflate");
 }
 
 std::string h2_frame(uint8_t type, uint8_t flags, uint32_t stream, std::string_view payload) {
@@ -321,20 +330,24 @@ TEST_F(ExportPaths, Http2DataAndHeaderBlocksAreScanned) {
   EXPECT_TRUE(o.uninspectable) << "HPACK is not decoded: the direction is uninspectable (decode)";
   // An identifier in a header field, h2c upgrade.
   const std::string upgrade =
-      "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n";
+      "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: "
+      "AAMAAABkAAQAAP__\r\n\r\n";
   expect_blocked(tcp(upgrade + kH2Preface + settings + h2_frame(1, 0x5, 3, block)), "cn_resident_id",
                  "h2c header literal");
   expect_clean(tcp(kH2Preface + settings + h2_frame(0, 0x1, 1, "{\"n\":\"none\"}")), "h2 without PI");
 }
 
 TEST_F(ExportPaths, ConnectTunnelIsScanned) {
-  expect_blocked(tcp("CONNECT db.example:5432 HTTP/1.1\r\nHost: db.example:5432\r\n\r\nINSERT " + id() + ";\n"),
-                 "cn_resident_id", "CONNECT");
+  expect_blocked(
+      tcp("CONNECT db.example:5432 HTTP/1.1\r\nHost: db.example:5432\r\n\r\nINSERT " + id() + ";\n"),
+      "cn_resident_id", "CONNECT");
 }
 
 // ---- TLS ----------------------------------------------------------------------------
 
-std::string as_string(const test::Bytes& b) { return std::string(b.begin(), b.end()); }
+std::string as_string(const test::Bytes& b) {
+  return std::string(b.begin(), b.end());
+}
 
 std::string client_hello(std::string sni = "www.example.com") {
   test::TlsClientHelloSpec spec;
@@ -344,7 +357,8 @@ std::string client_hello(std::string sni = "www.example.com") {
 
 TEST_F(ExportPaths, PlaintextAfterAClientHelloAndInsideRecordsIsScanned) {
   // Bytes that are not TLS records after the ClientHello.
-  expect_blocked(tcp(client_hello() + "id=" + id() + "\n", 443), "cn_resident_id", "plaintext after ClientHello");
+  expect_blocked(tcp(client_hello() + "id=" + id() + "\n", 443), "cn_resident_id",
+                 "plaintext after ClientHello");
   // A fake application-data record wrapping plaintext for a colluding server,
   // the identifier split between two records.
   const std::string text = "customer " + id() + " end";
@@ -373,7 +387,8 @@ TEST_F(ExportPaths, DnsQueryNamesOverUdpAreScanned) {
   expect_blocked(udp("10.60.0.7", 53000, "203.0.113.53", 53, q), "cn_resident_id", "qname");
   // The identifier cut into two labels.
   const auto split = test::dns_query(0x4243, "110105194912.31002x.exfil.example");
-  expect_blocked(udp("10.60.0.7", 53001, "203.0.113.53", 53, split), "cn_resident_id", "qname split over labels");
+  expect_blocked(udp("10.60.0.7", 53001, "203.0.113.53", 53, split), "cn_resident_id",
+                 "qname split over labels");
   expect_clean(udp("10.60.0.7", 53002, "203.0.113.53", 53, test::dns_query(0x4244, "www.example.com")),
                "ordinary DNS");
 }
@@ -381,7 +396,8 @@ TEST_F(ExportPaths, DnsQueryNamesOverUdpAreScanned) {
 TEST_F(ExportPaths, AnyUdpPayloadIsScannedAndDirectionComesFromZones) {
   const std::string text = "rows: " + id() + "\n";
   const std::span<const uint8_t> payload(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-  expect_blocked(udp("10.60.0.7", 40000, "203.0.113.53", 53, payload), "cn_resident_id", "non-DNS on port 53");
+  expect_blocked(udp("10.60.0.7", 40000, "203.0.113.53", 53, payload), "cn_resident_id",
+                 "non-DNS on port 53");
   // From port 53 to an offshore high port: still inside -> offshore.
   Outcome o = udp("10.60.0.7", 53, "203.0.113.53", 40001, payload);
   expect_blocked(o, "cn_resident_id", "from port 53");
@@ -392,8 +408,8 @@ TEST_F(ExportPaths, AnyUdpPayloadIsScannedAndDirectionComesFromZones) {
 // ---- Encodings ---------------------------------------------------------------------
 
 std::string post(std::string_view headers, std::string_view body) {
-  return "POST /upload HTTP/1.1\r\nHost: a\r\n" + std::string(headers) + "Content-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+  return "POST /upload HTTP/1.1\r\nHost: a\r\n" + std::string(headers) +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
 }
 
 std::string zip(std::string_view in, int bits) {
@@ -417,7 +433,8 @@ TEST_F(ExportPaths, EncodedBodiesAreDecoded) {
     std::snprintf(b, sizeof b, "%%%02X", static_cast<unsigned char>(c));
     pct += b;
   }
-  expect_blocked(tcp(post("Content-Type: text/plain\r\n", "v=" + pct)), "cn_resident_id", "percent in text/plain");
+  expect_blocked(tcp(post("Content-Type: text/plain\r\n", "v=" + pct)), "cn_resident_id",
+                 "percent in text/plain");
   std::string uesc;
   for (const char c : kId) {
     char b[8];
@@ -430,14 +447,15 @@ TEST_F(ExportPaths, EncodedBodiesAreDecoded) {
   expect_blocked(tcp(post("Content-Type: application/json\r\nContent-Encoding: deflate, gzip\r\n",
                           zip(zip(json, 15), 15 + 16))),
                  "cn_resident_id", "deflate, gzip");
-  expect_blocked(tcp(post("Content-Type: application/octet-stream\r\n", zip(json, 15 + 16))), "cn_resident_id",
-                 "gzip file without Content-Encoding");
+  expect_blocked(tcp(post("Content-Type: application/octet-stream\r\n", zip(json, 15 + 16))),
+                 "cn_resident_id", "gzip file without Content-Encoding");
   std::string u16 = "\xff\xfe";
   for (const char c : "id: " + id() + "\r\n") {
     u16 += c;
     u16 += '\0';
   }
-  expect_blocked(tcp(post("Content-Type: text/plain; charset=utf-16le\r\n", u16)), "cn_resident_id", "UTF-16LE");
+  expect_blocked(tcp(post("Content-Type: text/plain; charset=utf-16le\r\n", u16)), "cn_resident_id",
+                 "UTF-16LE");
   std::string spaced;
   for (const char c : kId) {
     spaced += c;
@@ -445,7 +463,8 @@ TEST_F(ExportPaths, EncodedBodiesAreDecoded) {
   }
   expect_blocked(tcp(post("Content-Type: text/plain\r\n", spaced)), "cn_resident_id", "every digit spaced");
   for (const char* g : {"110105.19491231.002X", "110-105-1949-1231-002X", "1101 0519 4912 3100 2X"}) {
-    expect_blocked(tcp(post("Content-Type: text/plain\r\n", std::string("no: ") + g + "\n")), "cn_resident_id", g);
+    expect_blocked(tcp(post("Content-Type: text/plain\r\n", std::string("no: ") + g + "\n")),
+                   "cn_resident_id", g);
   }
   // base64: a JSON value, a whole body.
   static const char* kAlpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -467,12 +486,14 @@ TEST_F(ExportPaths, EncodedBodiesAreDecoded) {
     }
     return out;
   };
-  expect_blocked(tcp(post("Content-Type: application/json\r\n", "{\"blob\":\"" + b64("customer=" + id()) + "\"}")),
-                 "cn_resident_id", "base64 in a JSON value");
-  expect_blocked(tcp(post("Content-Type: text/plain\r\n", b64(std::string(3000, '-') + " tel " +
-                                                                std::string(kMobile) + "\n"))),
+  expect_blocked(
+      tcp(post("Content-Type: application/json\r\n", "{\"blob\":\"" + b64("customer=" + id()) + "\"}")),
+      "cn_resident_id", "base64 in a JSON value");
+  expect_blocked(tcp(post("Content-Type: text/plain\r\n",
+                          b64(std::string(3000, '-') + " tel " + std::string(kMobile) + "\n"))),
                  "cn_mobile", "base64 body");
-  expect_clean(tcp(post("Content-Type: text/plain\r\n", "1 2 3 4 5 6 7 8 9 0 %41%42 \\u0043 " + b64("nothing here at all"))),
+  expect_clean(tcp(post("Content-Type: text/plain\r\n",
+                        "1 2 3 4 5 6 7 8 9 0 %41%42 \\u0043 " + b64("nothing here at all"))),
                "encoded noise");
 }
 

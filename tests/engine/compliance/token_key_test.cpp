@@ -278,8 +278,9 @@ TEST_F(KeyFile, DemoKeyRecognisedByMarkerAndByItsBytes) {
   EXPECT_EQ(copied->fingerprint(), demo->fingerprint());
   // Any key can be declared a demo key by the marker.
   const std::string other(64, 'a');
-  auto marked = TokenKey::load(write("marked.key", std::string(kDemoKeyMarker) + ": test\n" + other + "\n", 0600),
-                               MacAlgo::kHmacSha256);
+  auto marked =
+      TokenKey::load(write("marked.key", std::string(kDemoKeyMarker) + ": test\n" + other + "\n", 0600),
+                     MacAlgo::kHmacSha256);
   ASSERT_TRUE(marked) << marked.error();
   EXPECT_TRUE(marked->is_demo());
   auto plain = TokenKey::load(write("plain.key", other + "\n", 0600), MacAlgo::kHmacSha256);
@@ -359,14 +360,16 @@ TEST_F(KeyResolution, OwnKeyIsUsedAndAMissingKeyFileIsGenerated) {
 TEST_F(KeyResolution, DemoKeyWhereTheOwnKeyBelongsIsRefused) {
   ::mkdir((dir_ + "/state").c_str(), 0700);
   write("state/token.key", std::string(kDemoKeyMarker) + "\n" + std::string(64, 'f') + "\n", 0600);
-  auto r = resolve_token_key(KeyRequest{demo_key(), dir_ + "/state/compliance.state", MacAlgo::kHmacSha256, false});
+  auto r = resolve_token_key(
+      KeyRequest{demo_key(), dir_ + "/state/compliance.state", MacAlgo::kHmacSha256, false});
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find("refused as the appliance's own key"), std::string::npos) << r.error();
 }
 
 TEST_F(KeyResolution, UnwritableDirectoryIsAnError) {
   // /proc refuses new directories even to root (CI runs as root).
-  auto r = resolve_token_key(KeyRequest{"/proc/self/ftz-no-such-dir/token.key", "", MacAlgo::kHmacSha256, false});
+  auto r =
+      resolve_token_key(KeyRequest{"/proc/self/ftz-no-such-dir/token.key", "", MacAlgo::kHmacSha256, false});
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find("cannot create"), std::string::npos) << r.error();
 }

@@ -58,6 +58,8 @@ inline std::string source_dir() {
 #endif
 }
 
-inline std::string builtin_catalog_path() { return source_dir() + "/examples/signatures/builtin.yaml"; }
+inline std::string builtin_catalog_path() {
+  return source_dir() + "/examples/signatures/builtin.yaml";
+}
 
 }  // namespace ftz::engine::sig::test

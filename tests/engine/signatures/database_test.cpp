@@ -1,12 +1,13 @@
 // SignatureDatabase: compile, serialize, deserialize, and the errors an
 // operator or a corrupted bundle produce.
 
+#include "ftz/engine/signatures/database.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 
 #include "catalog_reader.hpp"
-#include "ftz/engine/signatures/database.hpp"
 
 namespace ftz::engine::sig {
 namespace {
@@ -25,7 +26,9 @@ SignatureSpec one(std::string name, std::string regex, bool som = false, std::st
 // The serialized layout ends with a CRC-32 over everything before it; tests
 // that reach the Hyperscan section recompute it (the Hyperscan section begins
 // after the header, the pattern table and its length).
-size_t hs_section(size_t patterns) { return 24 + patterns * 16 + 4; }
+size_t hs_section(size_t patterns) {
+  return 24 + patterns * 16 + 4;
+}
 void fix_crc(std::vector<uint8_t>& b);
 
 }  // namespace
@@ -59,8 +62,9 @@ TEST(SignatureDatabase, BuiltinCatalogCompilesIntoOneStreamingDatabase) {
       EXPECT_EQ(p.min_width, p.max_width) << specs[p.signature].name;
     }
   }
-  std::printf("builtin catalog: %zu patterns, database %zu bytes, stream state %zu bytes per flow direction (%s)\n",
-              (*db)->patterns().size(), (*db)->database_size(), (*db)->stream_size(), (*db)->info().c_str());
+  std::printf(
+      "builtin catalog: %zu patterns, database %zu bytes, stream state %zu bytes per flow direction (%s)\n",
+      (*db)->patterns().size(), (*db)->database_size(), (*db)->stream_size(), (*db)->info().c_str());
 }
 
 // Run rules: patterns that can only match [0-9A-Za-z] bytes, fixed width,
@@ -79,14 +83,14 @@ TEST(SignatureDatabase, RunRulesAreTheFixedAlnumOnlyPatterns) {
   EXPECT_TRUE(is_run_pattern(pat(R"(1(?:(?:3\d|4[5-9]|5[0-35-9])\d{8}|619\d{7}))"), 11));
   EXPECT_TRUE(is_run_pattern(pat(R"([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10})"), 18));
   EXPECT_TRUE(is_run_pattern(pat(R"(E[0-9A-HJ-NP-Z]\d{7})"), 9));
-  EXPECT_FALSE(is_run_pattern(pat(R"(\d{10}\([A-Z]\))"), 13));            // parentheses are not alnum
-  EXPECT_FALSE(is_run_pattern(pat(R"(62\d{2}(?:[ \-]\d{4}))"), 9));         // a separator
-  EXPECT_FALSE(is_run_pattern(pat(R"([^a]{8})"), 8));                         // negated class
-  EXPECT_FALSE(is_run_pattern(pat(R"([0-z]{8})"), 8));                        // range across kinds
-  EXPECT_FALSE(is_run_pattern(pat(R"(\w{8})"), 8));                          // '_' is a word byte
+  EXPECT_FALSE(is_run_pattern(pat(R"(\d{10}\([A-Z]\))"), 13));       // parentheses are not alnum
+  EXPECT_FALSE(is_run_pattern(pat(R"(62\d{2}(?:[ \-]\d{4}))"), 9));  // a separator
+  EXPECT_FALSE(is_run_pattern(pat(R"([^a]{8})"), 8));                // negated class
+  EXPECT_FALSE(is_run_pattern(pat(R"([0-z]{8})"), 8));               // range across kinds
+  EXPECT_FALSE(is_run_pattern(pat(R"(\w{8})"), 8));                  // '_' is a word byte
   EXPECT_FALSE(is_run_pattern(pat(R"(a.b)"), 3));
-  EXPECT_FALSE(is_run_pattern(pat(R"(\d{8})", true), 8));                    // SOM
-  EXPECT_FALSE(is_run_pattern(pat(R"(\d{64})"), 64));                        // wider than kMaxRunWidth
+  EXPECT_FALSE(is_run_pattern(pat(R"(\d{8})", true), 8));  // SOM
+  EXPECT_FALSE(is_run_pattern(pat(R"(\d{64})"), 64));      // wider than kMaxRunWidth
 
   const auto specs = test::read_catalog(test::builtin_catalog_path());
   auto db = SignatureDatabase::compile(specs);
@@ -251,7 +255,8 @@ TEST(SignatureDatabase, PlatformMismatchIsReportedWithHyperscansCheck) {
 }
 
 TEST(SignatureDatabase, PatternErrorsNameSignatureAndPattern) {
-  auto r = SignatureDatabase::compile(std::vector<SignatureSpec>{one("ok", "abc"), one("bad_lookbehind", "(?<![0-9])\\d{8}")});
+  auto r = SignatureDatabase::compile(
+      std::vector<SignatureSpec>{one("ok", "abc"), one("bad_lookbehind", "(?<![0-9])\\d{8}")});
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find("signature \"bad_lookbehind\" pattern 0"), std::string::npos) << r.error();
   EXPECT_NE(r.error().find("Zero-width assertions are not supported"), std::string::npos) << r.error();

@@ -6,6 +6,8 @@
 // forms and DOMAIN.md's public test vectors (11010519491231002X,
 // 440524188001010014, 260531793113837).
 
+#include "ftz/engine/signatures/scanner.hpp"
+
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -15,7 +17,6 @@
 
 #include "catalog_reader.hpp"
 #include "ftz/engine/classify/validators.hpp"
-#include "ftz/engine/signatures/scanner.hpp"
 
 namespace ftz::engine::sig {
 namespace {
@@ -123,7 +124,8 @@ class ScannerTest : public ::testing::Test {
 
   std::unique_ptr<Scanner> make(ScannerConfig cfg = {}) {
     cfg.max_streams = cfg.max_streams == 1024 ? 8 : cfg.max_streams;
-    cfg.inflate_memcap_bytes = cfg.inflate_memcap_bytes == (16u << 20) ? 4 * kInflateArenaBytes : cfg.inflate_memcap_bytes;
+    cfg.inflate_memcap_bytes =
+        cfg.inflate_memcap_bytes == (16u << 20) ? 4 * kInflateArenaBytes : cfg.inflate_memcap_bytes;
     auto s = Scanner::create(*db_, cfg);
     EXPECT_TRUE(s) << s.error();
     return s ? std::move(*s) : nullptr;
@@ -224,11 +226,21 @@ TEST_F(ScannerTest, RunRulesAndGroupedWindowsDetectWhatTheStreamDetected) {
         case 0:
           body += id;
           break;
-        case 1: body += "13" + digits(9); break;
-        case 2: body += with_luhn("62" + digits(13 + next(3))); break;
-        case 3: body += with_luhn(digits(14)); break;
-        case 4: body += "E" + std::string(1, static_cast<char>('A' + next(8))) + digits(7); break;
-        case 5: body += digits(30 + next(90)); break;  // longer than any run rule: walk-back limit
+        case 1:
+          body += "13" + digits(9);
+          break;
+        case 2:
+          body += with_luhn("62" + digits(13 + next(3)));
+          break;
+        case 3:
+          body += with_luhn(digits(14));
+          break;
+        case 4:
+          body += "E" + std::string(1, static_cast<char>('A' + next(8))) + digits(7);
+          break;
+        case 5:
+          body += digits(30 + next(90));
+          break;  // longer than any run rule: walk-back limit
         case 6:
           body += grouped(id, {6, 8});
           break;
@@ -250,7 +262,9 @@ TEST_F(ScannerTest, RunRulesAndGroupedWindowsDetectWhatTheStreamDetected) {
         case 12:
           body += grouped(digits(8 + next(16)), {3, 4, 4, 4, 4});
           break;
-        default: body += digits(5 + next(18)); break;
+        default:
+          body += digits(5 + next(18));
+          break;
       }
       body += kGlue[next(std::size(kGlue))];
       if (next(3) == 0) body += digits(1 + next(19));
@@ -258,11 +272,14 @@ TEST_F(ScannerTest, RunRulesAndGroupedWindowsDetectWhatTheStreamDetected) {
     }
     body += "\"end\":1}";
     std::vector<size_t> cuts;
-    for (size_t at = next(200); at < body.size(); at += 1 + next(next(2) == 0 ? 40 : 1500)) cuts.push_back(at);
+    for (size_t at = next(200); at < body.size(); at += 1 + next(next(2) == 0 ? 40 : 1500))
+      cuts.push_back(at);
     const ScanContext ctx = next(2) == 0 ? json() : raw();
     const Collect a = run(**plain, body, ctx, cuts);
     const Collect b = run(*runs, body, ctx, cuts);
-    ASSERT_EQ(a.recs.size(), b.recs.size()) << "iteration " << iter << "\n" << a.summary() << "\n" << b.summary();
+    ASSERT_EQ(a.recs.size(), b.recs.size()) << "iteration " << iter << "\n"
+                                            << a.summary() << "\n"
+                                            << b.summary();
     for (size_t i = 0; i < a.recs.size(); ++i) {
       EXPECT_EQ(a.recs[i].sig, b.recs[i].sig) << iter;
       EXPECT_EQ(a.recs[i].offset, b.recs[i].offset) << iter;
@@ -346,8 +363,8 @@ TEST_F(ScannerTest, StateIsSmallAndStreamBytesAreReported) {
 
 TEST_F(ScannerTest, PublicVectorsFoundMaskedAndClassified) {
   auto sc = make();
-  const std::string body = R"({"name":"x","id":")" + std::string(kPublicId) + R"(","old":")" +
-                           std::string(kPublicId2) + "\"}";
+  const std::string body =
+      R"({"name":"x","id":")" + std::string(kPublicId) + R"(","old":")" + std::string(kPublicId2) + "\"}";
   Collect c = run(*sc, body, json());
   ASSERT_EQ(c.recs.size(), 2u) << c.summary();
   EXPECT_EQ(c.recs[0].sig, "cn_resident_id");
@@ -368,8 +385,8 @@ TEST_F(ScannerTest, IdentifierSplitAtEveryPositionFoundOnceOnExactBytes) {
   auto sc = make();
   const std::string mobile = "13912345678";
   const std::string card = with_luhn("621700000000123456");  // UnionPay, 19 digits
-  const std::string body = "{\"memo\":\"order paid\",\"id\":\"" + std::string(kPublicId) + "\",\"tel\":\"" + mobile +
-                           "\",\"card\":\"" + card + "\"}";
+  const std::string body = "{\"memo\":\"order paid\",\"id\":\"" + std::string(kPublicId) + "\",\"tel\":\"" +
+                           mobile + "\",\"card\":\"" + card + "\"}";
   for (size_t cut = 0; cut <= body.size(); ++cut) {
     Collect c = run(*sc, body, json(), {cut});
     ASSERT_EQ(c.recs.size(), 3u) << "cut " << cut << ": " << c.summary();
@@ -391,9 +408,10 @@ TEST_F(ScannerTest, IdentifierSplitAtEveryPositionFoundOnceOnExactBytes) {
 
 TEST_F(ScannerTest, IdentifierInsideLongerRunIsNotReported) {
   auto sc = make();
-  for (const std::string& body : {"x 9" + std::string(kPublicId) + " y", "x " + std::string(kPublicId) + "5 y",
-                                  "x a" + std::string(kPublicId) + " y", "x " + std::string(kPublicId) + "b y",
-                                  "x 12" + std::string(kPublicId) + "34 y"}) {
+  for (const std::string& body :
+       {"x 9" + std::string(kPublicId) + " y", "x " + std::string(kPublicId) + "5 y",
+        "x a" + std::string(kPublicId) + " y", "x " + std::string(kPublicId) + "b y",
+        "x 12" + std::string(kPublicId) + "34 y"}) {
     Collect c = run(*sc, body, raw());
     EXPECT_EQ(c.count("cn_resident_id"), 0u) << c.summary();
     // Cut inside the run: the boundary byte comes from the tail window.
@@ -431,7 +449,8 @@ TEST_F(ScannerTest, RightBoundaryAtStreamEndIsDecidedAtFinish) {
 
 TEST_F(ScannerTest, MillisecondTimestampsAreNotMobiles) {
   auto sc = make();
-  const std::string body = R"({"ts":1712345678901,"t2":1700000000000,"t3":1812345678901,"t4":"1391234567899"})";
+  const std::string body =
+      R"({"ts":1712345678901,"t2":1700000000000,"t3":1812345678901,"t4":"1391234567899"})";
   Collect c = run(*sc, body, json());
   EXPECT_EQ(c.count("cn_mobile"), 0u) << c.summary();
   // No run rule is 13 bytes wide: the timestamps are never looked at (before
@@ -454,7 +473,8 @@ TEST_F(ScannerTest, StrongestValidatorWinsOnOneSpan) {
     std::snprintf(s3, sizeof s3, "%03d", seq);
     const std::string id = make_id("620102", "19850612", s3);
     if (id.back() == 'X' || !luhn_ok(id)) continue;
-    if (classify::validate(classify::ValidatorId::kUscc, id, {kNow}).strength > classify::kStrengthFormat) continue;
+    if (classify::validate(classify::ValidatorId::kUscc, id, {kNow}).strength > classify::kStrengthFormat)
+      continue;
     both = id;
   }
   ASSERT_FALSE(both.empty());
@@ -501,7 +521,7 @@ TEST_F(ScannerTest, CsvHeaderBindsColumns) {
   for (int i = 0; i < 5; ++i) body += "somebody,none,none,nothing to see here at all\n";
   const std::string legacy = "110105491231002";  // 15-digit form of the public vector
   body += "li," + legacy + ",E12345678,x\n";
-  body += "wang,x,y,E12345678\n";                // passport in the note column: unbound
+  body += "wang,x,y,E12345678\n";  // passport in the note column: unbound
   ScanContext csv{kNow, ContentKind::kCsv, Encoding::kIdentity, true};
   for (size_t cut : {size_t{0}, size_t{10}, size_t{20}, body.size() - 30, body.size() - 9}) {
     Collect c = run(*sc, body, csv, {cut});
@@ -617,7 +637,7 @@ TEST_F(ScannerTest, GzipAndDeflateBodiesAreInflated) {
   auto sc = make();
   const std::string body = big_json(2000, kPublicId);  // ~120 KB inflated
   for (const auto& [bits, enc] : {std::pair{15 + 16, Encoding::kGzip}, std::pair{15, Encoding::kDeflate},
-                                   std::pair{-15, Encoding::kDeflate}}) {
+                                  std::pair{-15, Encoding::kDeflate}}) {
     const std::string z = compress(body, bits);
     ScanContext ctx{kNow, ContentKind::kJson, enc, true};
     std::vector<size_t> cuts;
@@ -760,13 +780,16 @@ std::string luhn_fail(std::string_view payload) {
   return s;
 }
 
-ScanContext csv_ctx() { return {kNow, ContentKind::kCsv, Encoding::kIdentity, true}; }
+ScanContext csv_ctx() {
+  return {kNow, ContentKind::kCsv, Encoding::kIdentity, true};
+}
 
 TEST_F(ScannerTest, KeyValueCsvRowsBindOnlyTheirOwnValue) {
   auto sc = make();
   const std::string card = luhn_fail("622202123456789");
   const std::string order = luhn_fail("622848765432109");
-  const std::string rows = "card_no," + card + "\norder_id," + order + "\nqq,13812345678\nmobile,13912345678\n";
+  const std::string rows =
+      "card_no," + card + "\norder_id," + order + "\nqq,13812345678\nmobile,13912345678\n";
   for (const std::string& body : {rows, "field,value\n" + rows, "字段,值\r\n" + rows}) {
     for (size_t cut = 0; cut <= body.size(); ++cut) {
       Collect c = run(*sc, body, csv_ctx(), {cut});
@@ -798,14 +821,17 @@ TEST_F(ScannerTest, JsonValuesBindTheirOwnKeyOrTheirArraysKey) {
   }
   // Elements of an array belong to the array's key; a neighbour key does not
   // vouch, before or after.
-  EXPECT_EQ(run(*sc, R"({"passports":["E12345678","E22345678"],"ref":"E32345678"})", json()).count("cn_passport"),
-            2u);
-  EXPECT_EQ(run(*sc, R"({"records":[{"passport":"E12345678"},{"note":"x"},"E22345678"],"tail":"E32345678"})", json())
+  EXPECT_EQ(
+      run(*sc, R"({"passports":["E12345678","E22345678"],"ref":"E32345678"})", json()).count("cn_passport"),
+      2u);
+  EXPECT_EQ(run(*sc, R"({"records":[{"passport":"E12345678"},{"note":"x"},"E22345678"],"tail":"E32345678"})",
+                json())
                 .count("cn_passport"),
             1u);
   EXPECT_EQ(run(*sc, R"({"ref":"E32345678","passport":"E12345678"})", json()).count("cn_passport"), 1u);
   // Nested objects; an escaped quote inside a value does not end it.
-  Collect n = run(*sc, R"({"contact":{"mobile":"13912345678","memo":"say \"qq\""},"qq":"13812345678"})", json());
+  Collect n =
+      run(*sc, R"({"contact":{"mobile":"13912345678","memo":"say \"qq\""},"qq":"13812345678"})", json());
   ASSERT_EQ(n.count("cn_mobile"), 1u) << n.summary();
   EXPECT_EQ(n.recs[0].normalized, "13912345678");
   // Form fields likewise.
@@ -844,10 +870,11 @@ TEST_F(ScannerTest, FreeTextLabelsStayOnTheirLineAndValue) {
 
 TEST_F(ScannerTest, FieldVetoesWeakNumbersNeverStrongOnes) {
   auto sc = make();
-  Collect m = run(*sc,
-                  R"({"qq":"13812345678","orderId":"13912345678","create_ts":"13612345678","mobile":"13712345678",)"
-                  R"("order_mobile":"13512345678","contacts":"13312345678","订单号":"13212345678"})",
-                  json());
+  Collect m =
+      run(*sc,
+          R"({"qq":"13812345678","orderId":"13912345678","create_ts":"13612345678","mobile":"13712345678",)"
+          R"("order_mobile":"13512345678","contacts":"13312345678","订单号":"13212345678"})",
+          json());
   EXPECT_EQ(m.count("cn_mobile"), 3u) << m.summary();  // mobile, order_mobile, contacts
   EXPECT_EQ(sc->counters().field_veto, 4u);
   // Strong identifiers count under any name: an exporter chooses the names.
@@ -913,7 +940,8 @@ TEST_F(ScannerTest, FieldNamesThatLeaveTheWindowStillBind) {
   for (int i = 0; i < 20; ++i) body += R"(,"pad pad pad")";
   body += R"(,"E22345678"]})";
   std::vector<size_t> cuts;
-  for (size_t i = 10; i < body.size(); i += 10) cuts.push_back(i);  // each chunk a block: the key leaves the tail
+  for (size_t i = 10; i < body.size(); i += 10)
+    cuts.push_back(i);  // each chunk a block: the key leaves the tail
   EXPECT_EQ(run(*sc, body, json(), cuts).count("cn_passport"), 2u);
   const std::string kv = "passport," + std::string(80, 'x') + " E12345678\n";
   std::vector<size_t> kv_cuts;
@@ -984,7 +1012,6 @@ TEST_F(ScannerTest, KeepAliveBodiesRestartDecoders) {
   EXPECT_EQ(sink.recs[0].normalized, kPublicId);
 }
 
-
 // ---- Encodings an exporter can choose (issue 8 §2): each fails without its decoder.
 
 std::string percent_all(std::string_view s) {
@@ -1009,11 +1036,12 @@ std::string unicode_escape_all(std::string_view s) {
 
 TEST_F(ScannerTest, PercentAndUnicodeEscapesAreDecodedWhateverTheContentKind) {
   auto sc = make();
-  for (const ScanContext ctx : {raw(), json(), ScanContext{kNow, ContentKind::kCsv, Encoding::kIdentity, true},
-                                ScanContext{kNow, ContentKind::kForm, Encoding::kIdentity, true}}) {
-    for (const std::string& body : {"note: " + percent_all(kPublicId) + " end",
-                                    "note: " + unicode_escape_all(kPublicId) + " end",
-                                    "tel %2B86" + std::string("13912345678") + " x"}) {
+  for (const ScanContext ctx :
+       {raw(), json(), ScanContext{kNow, ContentKind::kCsv, Encoding::kIdentity, true},
+        ScanContext{kNow, ContentKind::kForm, Encoding::kIdentity, true}}) {
+    for (const std::string& body :
+         {"note: " + percent_all(kPublicId) + " end", "note: " + unicode_escape_all(kPublicId) + " end",
+          "tel %2B86" + std::string("13912345678") + " x"}) {
       for (size_t cut = 0; cut <= body.size(); cut += 3) {
         Collect c = run(*sc, body, ctx, {cut});
         EXPECT_EQ(c.recs.size(), 1u) << "kind " << int(ctx.kind) << " cut " << cut << ": " << c.summary();
@@ -1053,7 +1081,13 @@ TEST_F(ScannerTest, Utf16TextIsReadAsText) {
   }
   EXPECT_EQ(run(*sc, be, raw()).count("cn_resident_id"), 1u);
   // Three code units are no run: their NULs stay, so the "1" before the ID is not glued to it.
-  Collect bin = run(*sc, std::string("7\0" "8\0" "9\0", 6) + std::string(kPublicId) + " ", raw());
+  Collect bin = run(*sc,
+                    std::string("7\0"
+                                "8\0"
+                                "9\0",
+                                6) +
+                        std::string(kPublicId) + " ",
+                    raw());
   EXPECT_EQ(bin.count("cn_resident_id"), 1u) << bin.summary();
 }
 
@@ -1097,9 +1131,9 @@ TEST_F(ScannerTest, EveryDigitSpacedIsJoined) {
 
 TEST_F(ScannerTest, ResidentIdGroupingsWithDotsAndOtherGroupSizes) {
   auto sc = make();
-  for (const std::string body : {"a 110105.19491231.002X b", "a 110105 19491231.002X b", "a 110-105-1949-1231-002X b",
-                                 "a 110.105.1949.1231.002X b", "a 1101 0519 4912 3100 2X b",
-                                 "a 1101-0519-4912-3100-2X b"}) {
+  for (const std::string body :
+       {"a 110105.19491231.002X b", "a 110105 19491231.002X b", "a 110-105-1949-1231-002X b",
+        "a 110.105.1949.1231.002X b", "a 1101 0519 4912 3100 2X b", "a 1101-0519-4912-3100-2X b"}) {
     Collect c = run(*sc, body, raw());
     ASSERT_EQ(c.count("cn_resident_id"), 1u) << body << ": " << c.summary();
     EXPECT_EQ(c.recs[0].normalized, kPublicId);
@@ -1177,7 +1211,6 @@ TEST_F(ScannerTest, WebSocketDeflateMessagesShareOneInflater) {
   EXPECT_FALSE(st.uninspectable);
 }
 
-
 std::string b64(std::string_view in, bool url = false) {
   static const char* std_a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   static const char* url_a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -1206,7 +1239,8 @@ std::string b64(std::string_view in, bool url = false) {
 TEST_F(ScannerTest, Base64RunsAreDecoded) {
   auto sc = make();
   // A JSON value, at every split.
-  const std::string json = "{\"data\":\"" + b64("{\"id\":\"" + std::string(kPublicId) + "\"}") + "\",\"n\":1}";
+  const std::string json =
+      "{\"data\":\"" + b64("{\"id\":\"" + std::string(kPublicId) + "\"}") + "\",\"n\":1}";
   for (size_t cut = 0; cut <= json.size(); ++cut) {
     Collect c = run(*sc, json, this->json(), {cut});
     ASSERT_EQ(c.count("cn_resident_id"), 1u) << "cut " << cut << ": " << c.summary();
@@ -1232,18 +1266,21 @@ TEST_F(ScannerTest, Base64RunsAreDecoded) {
     EXPECT_EQ(c.count("cn_resident_id"), 1u) << "url " << url << ": " << c.summary();
   }
   // base64 of base64, and of a gzip file.
-  EXPECT_EQ(run(*sc, "x " + b64(b64("id: " + std::string(kPublicId) + " ok")) + " y", raw()).count("cn_resident_id"),
+  EXPECT_EQ(run(*sc, "x " + b64(b64("id: " + std::string(kPublicId) + " ok")) + " y", raw())
+                .count("cn_resident_id"),
             1u);
   EXPECT_EQ(run(*sc, "x " + b64(compress("id: " + std::string(kPublicId) + " ok", 15 + 16)) + " y", raw())
                 .count("cn_resident_id"),
             1u);
   // Raw identifiers and hex digests are not taken for base64 (one letter case).
-  Collect plain = run(*sc, "id " + std::string(kPublicId) + " sha 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c", raw());
+  Collect plain = run(
+      *sc, "id " + std::string(kPublicId) + " sha 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c", raw());
   EXPECT_EQ(plain.count("cn_resident_id"), 1u) << plain.summary();
   EXPECT_EQ(sc->counters().streams_in_use, 0u);
   // Three levels: counted, the direction degraded.
   ScanState st{};
-  run(*sc, "x " + b64(b64(b64("id: " + std::string(kPublicId) + " and more padding"))) + " y", raw(), {}, &st);
+  run(*sc, "x " + b64(b64(b64("id: " + std::string(kPublicId) + " and more padding"))) + " y", raw(), {},
+      &st);
   EXPECT_EQ(st.degraded, Uninspectable::kDecodeDepth);
 }
 

@@ -52,10 +52,10 @@ MacAddr host_mac(const Ipv4Addr& ip) {
 
 // Letters and spaces only: filler that can never look like an identifier.
 std::string make_filler(Rng& rng) {
-  static constexpr const char* kWords[] = {"lorem", "ipsum", "dolor", "sit", "amet", "consectetur",
-                                           "adipiscing", "elit", "sed", "do", "eiusmod", "tempor",
-                                           "incididunt", "ut", "labore", "et", "dolore", "magna",
-                                           "aliqua", "shipping", "invoice", "container", "port"};
+  static constexpr const char* kWords[] = {
+      "lorem",  "ipsum", "dolor",   "sit",      "amet",       "consectetur", "adipiscing", "elit",
+      "sed",    "do",    "eiusmod", "tempor",   "incididunt", "ut",          "labore",     "et",
+      "dolore", "magna", "aliqua",  "shipping", "invoice",    "container",   "port"};
   std::string s;
   s.reserve(70 * 1024);
   while (s.size() < 66 * 1024) {
@@ -70,11 +70,10 @@ std::string make_filler(Rng& rng) {
 // First two digits of order ids: no resident-ID region code (DOMAIN.md §3.1),
 // no card network prefix (62, 9, 4, 5[1-5], 2[2-7], 3[4-7]) and no mobile
 // (1x), so that a PI-free body holds no identifier however its digits fall.
-constexpr const char* kOrderPrefixes[] = {"28", "29", "38", "39", "58", "59", "66", "67", "68", "69",
-                                          "72", "73", "74", "75", "76", "77", "78", "79", "84", "85",
-                                          "86", "87", "88", "89"};
-constexpr const char* kEmailDomains[] = {"example.com", "mail.example.cn", "corp.example.org",
-                                         "example.net"};
+constexpr const char* kOrderPrefixes[] = {"28", "29", "38", "39", "58", "59", "66", "67",
+                                          "68", "69", "72", "73", "74", "75", "76", "77",
+                                          "78", "79", "84", "85", "86", "87", "88", "89"};
+constexpr const char* kEmailDomains[] = {"example.com", "mail.example.cn", "corp.example.org", "example.net"};
 // Largest order record append_order_record writes, with its separator.
 constexpr std::size_t kMaxOrderRecord = 240;
 
@@ -120,7 +119,8 @@ enum class IdKind { kResidentId, kMobile, kCard, kEmail };
 
 // Field name and value of one identifier; the field names are the ones the
 // catalog's context lists name, as a real export would label them.
-std::pair<const char*, std::string> make_identifier(IdKind kind, Rng& rng, IdentityFactory& f, BenchStats& st) {
+std::pair<const char*, std::string> make_identifier(IdKind kind, Rng& rng, IdentityFactory& f,
+                                                    BenchStats& st) {
   switch (kind) {
     case IdKind::kResidentId:
       ++st.resident_ids;
@@ -194,7 +194,7 @@ std::string bench_json_body(Rng& rng, IdentityFactory& ids_factory, std::size_t 
   std::sort(at.begin() + (split_at != 0 ? 1 : 0), at.end());
   std::size_t next = 0;
   const auto kind_of = [&] { return static_cast<IdKind>(rng.below(4)); };
-  constexpr std::size_t kTail = 16;  // room for ],"pad":""} 
+  constexpr std::size_t kTail = 16;  // room for ],"pad":""}
   while (body.size() + kMaxOrderRecord * 2 + kTail < size) {
     const bool split = next == 0 && split_at != 0;
     if (next < at.size() && body.size() + kMaxOrderRecord * 2 > at[next]) {
@@ -342,8 +342,8 @@ tl::expected<BenchStats, std::string> write_bench(const BenchOptions& o) {
           s.client_send(http_request("POST", uri, host, json_headers, body));
           s.server_send(http_response(201, "Created", "application/json", "{\"ok\":true}", clock));
         } else if (post) {
-          s.client_send(http_request("POST", uri, host,
-                                     {{"Content-Type", pi ? "text/csv" : "text/plain"}}, body));
+          s.client_send(
+              http_request("POST", uri, host, {{"Content-Type", pi ? "text/csv" : "text/plain"}}, body));
           s.server_send(http_response(201, "Created", "text/plain", "ok", clock));
         } else {
           s.client_send(http_request("GET", uri, host, {{"Accept", "*/*"}}, ""));

@@ -67,8 +67,8 @@ std::string http_date(std::uint64_t ts_ns) {
   const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
   const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
   char buf[128];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[days % 7],
-                static_cast<int>(d), kMonths[m - 1], static_cast<int>(y), static_cast<int>(sod / 3600),
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[days % 7], static_cast<int>(d),
+                kMonths[m - 1], static_cast<int>(y), static_cast<int>(sod / 3600),
                 static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60));
   return buf;
 }
@@ -83,8 +83,7 @@ std::string http_response(int status, std::string_view reason, std::string_view 
   return out;
 }
 
-std::vector<std::size_t> random_chunk_sizes(Rng& rng, std::size_t total, std::size_t lo,
-                                            std::size_t hi) {
+std::vector<std::size_t> random_chunk_sizes(Rng& rng, std::size_t total, std::size_t lo, std::size_t hi) {
   std::vector<std::size_t> sizes;
   std::size_t sum = 0;
   while (sum < total) {

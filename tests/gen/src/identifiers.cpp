@@ -14,22 +14,20 @@ constexpr std::string_view kIdCheckChars = "10X98765432";  // indexed by S mod 1
 
 // GB 32100-2015 charset (no I, O, S, V, Z) and weights 3^(i-1) mod 31.
 constexpr std::string_view kUsccCharset = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-constexpr std::array<int, 17> kUsccWeights = {1,  3,  9,  27, 19, 26, 16, 17, 20,
-                                              29, 25, 13, 8,  24, 10, 30, 28};
+constexpr std::array<int, 17> kUsccWeights = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
 
 // Province prefixes accepted for resident IDs (DOMAIN.md §3.1).
 bool valid_province(int p) {
-  return (p >= 11 && p <= 15) || (p >= 21 && p <= 23) || (p >= 31 && p <= 37) ||
-         (p >= 41 && p <= 46) || (p >= 50 && p <= 54) || (p >= 61 && p <= 65) || p == 71 ||
-         p == 81 || p == 82 || p == 83;
+  return (p >= 11 && p <= 15) || (p >= 21 && p <= 23) || (p >= 31 && p <= 37) || (p >= 41 && p <= 46) ||
+         (p >= 50 && p <= 54) || (p >= 61 && p <= 65) || p == 71 || p == 81 || p == 82 || p == 83;
 }
 
 constexpr std::string_view kRegionCodes[] = {
     // Shanghai: Huangpu, Xuhui, Changning, Jing'an, Putuo, Hongkou, Yangpu,
     // Minhang, Baoshan, Jiading, Pudong (incl. Lin-gang), Jinshan, Songjiang,
     // Qingpu, Fengxian, Chongming.
-    "310101", "310104", "310105", "310106", "310107", "310109", "310110", "310112", "310113",
-    "310114", "310115", "310116", "310117", "310118", "310120", "310151",
+    "310101", "310104", "310105", "310106", "310107", "310109", "310110", "310112", "310113", "310114",
+    "310115", "310116", "310117", "310118", "310120", "310151",
     // Beijing: Dongcheng, Xicheng, Chaoyang, Fengtai, Haidian.
     "110101", "110102", "110105", "110106", "110108",
     // Guangdong: Yuexiu, Tianhe (Guangzhou); Luohu, Futian, Nanshan (Shenzhen).
@@ -41,18 +39,17 @@ constexpr std::string_view kRegionCodes[] = {
     "120101", "420102", "510104", "500103", "370102", "610113", "350102", "430102"};
 
 // Allocated network codes (DOMAIN.md §3.4), minus satellite and IoT ranges.
-constexpr std::string_view kMobilePrefixes[] = {
-    "130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152",
-    "153", "155", "156", "157", "158", "159", "166", "176", "177", "178", "180", "181",
-    "182", "183", "185", "186", "187", "188", "189", "191", "198", "199"};
+constexpr std::string_view kMobilePrefixes[] = {"130", "131", "132", "133", "135", "136", "137", "138", "139",
+                                                "150", "151", "152", "153", "155", "156", "157", "158", "159",
+                                                "166", "176", "177", "178", "180", "181", "182", "183", "185",
+                                                "186", "187", "188", "189", "191", "198", "199"};
 
 constexpr std::string_view kSurnames[] = {
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱",
-    "胡", "郭", "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯",
-    "邓", "曹", "彭", "曾", "肖", "田", "董", "袁", "潘", "蒋", "蔡", "余", "杜", "叶",
-    "程", "苏", "魏", "吕", "丁", "任", "沈", "姚", "卢", "姜", "崔", "钟", "谭", "陆",
-    "汪", "范", "金", "石", "廖", "贾", "夏", "韦", "方", "白", "邹", "孟", "熊", "秦",
-    "欧阳", "司马", "诸葛"};
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐",   "孙",   "马",  "朱", "胡",
+    "郭", "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许",   "韩",   "冯",  "邓", "曹",
+    "彭", "曾", "肖", "田", "董", "袁", "潘", "蒋", "蔡", "余", "杜",   "叶",   "程",  "苏", "魏",
+    "吕", "丁", "任", "沈", "姚", "卢", "姜", "崔", "钟", "谭", "陆",   "汪",   "范",  "金", "石",
+    "廖", "贾", "夏", "韦", "方", "白", "邹", "孟", "熊", "秦", "欧阳", "司马", "诸葛"};
 
 constexpr std::string_view kGivenChars[] = {
     "伟", "芳", "娜", "秀", "英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳",
@@ -99,14 +96,22 @@ bool is_valid_mobile(std::string_view n) {
   const int a = n[1] - '0';
   const int b = n[2] - '0';
   switch (a) {
-    case 3: return true;
-    case 4: return b >= 5;
-    case 5: return b != 4;
-    case 6: return b == 2 || (b >= 5 && b <= 7) || (b == 1 && n[3] == '9');
-    case 7: return b <= 8;
-    case 8: return true;
-    case 9: return b != 4;
-    default: return false;
+    case 3:
+      return true;
+    case 4:
+      return b >= 5;
+    case 5:
+      return b != 4;
+    case 6:
+      return b == 2 || (b >= 5 && b <= 7) || (b == 1 && n[3] == '9');
+    case 7:
+      return b <= 8;
+    case 8:
+      return true;
+    case 9:
+      return b != 4;
+    default:
+      return false;
   }
 }
 
@@ -146,7 +151,9 @@ bool luhn_valid(std::string_view digits) {
   return luhn_check_digit(digits.substr(0, digits.size() - 1)) == digits.back();
 }
 
-std::span<const std::string_view> region_codes() { return kRegionCodes; }
+std::span<const std::string_view> region_codes() {
+  return kRegionCodes;
+}
 
 std::int64_t unix_seconds(int year, int month, int day, int hour, int minute, int second,
                           int utc_offset_minutes) {
@@ -167,8 +174,7 @@ std::string random_resident_id(Rng& rng, int min_birth_year, int max_birth_year)
   int day = rng.between(1, 31);
   while (!is_real_date(year, month, day)) --day;
   char digits[48];
-  std::snprintf(digits, sizeof digits, "%04d%02d%02d%03d", year % 10000, month, day,
-                rng.between(0, 999));
+  std::snprintf(digits, sizeof digits, "%04d%02d%02d%03d", year % 10000, month, day, rng.between(0, 999));
   id += digits;
   id += resident_id_check_char(id);
   return id;
@@ -196,7 +202,9 @@ std::string IdentityFactory::mobile() {
   }
 }
 
-std::string IdentityFactory::chinese_name() { return random_chinese_name(rng_); }
+std::string IdentityFactory::chinese_name() {
+  return random_chinese_name(rng_);
+}
 
 std::string IdentityFactory::uscc() {
   // 9 = registered with market regulation, 1 = enterprise; then a Shanghai

@@ -2,7 +2,6 @@
 // Arguments parsed with CLI11 (the one argument parser of the tools): --help
 // exits 0, a bad argument exits 2 with the message and the usage.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <string>
 
@@ -20,7 +19,8 @@ int run_scenario(const ftz::test::gen::BenchOptions& o) {
     std::fprintf(stderr, "ftzgate-gen: %s\n", written.error().c_str());
     return 1;
   }
-  std::printf("%s: %zu packets; summary in %s.summary.json\n", o.out_path.c_str(), *written, o.out_path.c_str());
+  std::printf("%s: %zu packets; summary in %s.summary.json\n", o.out_path.c_str(), *written,
+              o.out_path.c_str());
   return 0;
 }
 
@@ -32,7 +32,8 @@ int run_bench(const ftz::test::gen::BenchOptions& o) {
   }
   std::printf("%s: %llu flows (%llu with IDs), %llu packets, %llu bytes\n", o.out_path.c_str(),
               static_cast<unsigned long long>(stats->flows), static_cast<unsigned long long>(stats->pi_flows),
-              static_cast<unsigned long long>(stats->packets), static_cast<unsigned long long>(stats->file_bytes));
+              static_cast<unsigned long long>(stats->packets),
+              static_cast<unsigned long long>(stats->file_bytes));
   return 0;
 }
 
@@ -45,7 +46,8 @@ int main(int argc, char** argv) {
   // "usage:" as every tool prints it (tests/dpdk/binary_test.cpp looks for it).
   app.get_formatter()->label("Usage", "usage");
 
-  auto* scenario = app.add_subcommand("scenario", "the Lin-gang demo capture (SCENARIO.md) and FILE.summary.json");
+  auto* scenario =
+      app.add_subcommand("scenario", "the Lin-gang demo capture (SCENARIO.md) and FILE.summary.json");
   scenario->add_option("--out", o.out_path, "capture to write (classic pcap, ns)")->required();
   scenario->add_option("--seed", o.seed, "random seed");
 
@@ -58,12 +60,17 @@ int main(int argc, char** argv) {
       ->required();
   auto* flows = bench->add_option("--flows", o.flows, "flows (required unless --json: 10000)")
                     ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
-  auto* pi = bench->add_option("--pi-percent", o.pi_percent, "share of flows carrying identifiers (default 0; --json: 5)")
+  auto* pi = bench
+                 ->add_option("--pi-percent", o.pi_percent,
+                              "share of flows carrying identifiers (default 0; --json: 5)")
                  ->check(CLI::Range(0u, 100u));
   bench->add_option("--seed", o.seed, "random seed");
-  auto* json = bench->add_flag("--json", o.json, "JSON order bodies with >= 30% digits, identifiers of four kinds");
+  auto* json =
+      bench->add_flag("--json", o.json, "JSON order bodies with >= 30% digits, identifiers of four kinds");
   auto* small = bench->add_flag("--small-packets", o.small_packets, "UDP flows of 60-byte frames");
-  bench->add_option("--packets-per-flow", o.packets_per_flow, "frames per flow with --small-packets (default 8)")
+  bench
+      ->add_option("--packets-per-flow", o.packets_per_flow,
+                   "frames per flow with --small-packets (default 8)")
       ->check(CLI::Range(1u, 1'000'000u))
       ->needs(small);
   json->excludes(small);

@@ -62,8 +62,8 @@ std::string local_time(std::uint64_t ts_ns) {
   const auto month = kMonths.find(date.substr(8, 3)) / 3 + 1;
   char buf[128];
   std::snprintf(buf, sizeof buf, "%s-%02zu-%sT%s.%03u+08:00", date.substr(12, 4).c_str(),
-                static_cast<std::size_t>(month), date.substr(5, 2).c_str(),
-                date.substr(17, 8).c_str(), static_cast<unsigned>(ts_ns / kMs % 1000));
+                static_cast<std::size_t>(month), date.substr(5, 2).c_str(), date.substr(17, 8).c_str(),
+                static_cast<unsigned>(ts_ns / kMs % 1000));
   return buf;
 }
 
@@ -78,8 +78,7 @@ struct Flow {
 
   std::size_t frame_of_client_byte(std::uint64_t offset) const {
     for (const auto& s : segments) {
-      if (s.direction == Direction::kClientToServer && offset >= s.stream_begin &&
-          offset < s.stream_end) {
+      if (s.direction == Direction::kClientToServer && offset >= s.stream_begin && offset < s.stream_end) {
         return s.packet_index + 1;
       }
     }
@@ -110,7 +109,8 @@ class CaptureBuilder {
   // Moves the clock to 09:mm:ss local unless it is already later.
   void at(int minute, int second) {
     const std::uint64_t t =
-        (static_cast<std::uint64_t>(kScenarioStartUnix) + static_cast<std::uint64_t>(minute * 60 + second)) * kSec +
+        (static_cast<std::uint64_t>(kScenarioStartUnix) + static_cast<std::uint64_t>(minute * 60 + second)) *
+            kSec +
         rng_.below(900) * kMs;
     if (t > clock_) clock_ = t;
   }
@@ -263,8 +263,8 @@ std::string vcf_file(Rng& rng, int variants, int samples) {
     const std::string rs = std::to_string(10000 + rng.below(90'000'000));
     const std::string qual = std::to_string(30 + rng.below(70));
     const std::string af = fixed(static_cast<double>(rng.below(1000)) / 1000.0, 3);
-    v += std::to_string(chrom) + "\t" + std::to_string(pos) + "\trs" + rs + "\t" + ref + "\t" + alt +
-         "\t" + qual + "\tPASS\tDP=" + std::to_string(depth) + ";AF=" + af + "\tGT:DP";
+    v += std::to_string(chrom) + "\t" + std::to_string(pos) + "\trs" + rs + "\t" + ref + "\t" + alt + "\t" +
+         qual + "\tPASS\tDP=" + std::to_string(depth) + ";AF=" + af + "\tGT:DP";
     for (int s = 0; s < samples; ++s) {
       v += "\t";
       v += kGenotypes[rng.below(5)];
@@ -350,16 +350,16 @@ Scenario build_scenario(std::uint64_t seed) {
       // Batches 2 and 4 are streamed by the client: chunk boundaries fall
       // anywhere, including inside an ID number, which the HTTP decoder must undo.
       const bool chunked = i == 1 || i == 3;
-      const auto chunks = chunked ? random_chunk_sizes(rng, body.size(), 2048, 8192)
-                                  : std::vector<std::size_t>{};
-      const std::string uri = "/api/v2/policyholders/batch?filing=SCC-SH-2026-0142&seq=" + std::to_string(i + 1);
-      const std::string request = http_request(
-          "POST", uri, kPacreName,
-          {{"User-Agent", "PacRe-Sync/2.3 (Linux x86_64)"},
-           {"Accept", "application/json"},
-           {"Content-Type", "text/csv; charset=utf-8"},
-           {"X-Batch-Id", "PR-20260302-0" + std::to_string(i + 1)}},
-          body, chunks);
+      const auto chunks =
+          chunked ? random_chunk_sizes(rng, body.size(), 2048, 8192) : std::vector<std::size_t>{};
+      const std::string uri =
+          "/api/v2/policyholders/batch?filing=SCC-SH-2026-0142&seq=" + std::to_string(i + 1);
+      const std::string request = http_request("POST", uri, kPacreName,
+                                               {{"User-Agent", "PacRe-Sync/2.3 (Linux x86_64)"},
+                                                {"Accept", "application/json"},
+                                                {"Content-Type", "text/csv; charset=utf-8"},
+                                                {"X-Batch-Id", "PR-20260302-0" + std::to_string(i + 1)}},
+                                               body, chunks);
       const std::string reply = "{\"status\":\"stored\",\"rows\":" + std::to_string(rows_per_post[i]) + "}";
       flows.push_back(cap.tcp(kPacreHost, kPacreHq, 80, 38 * kMs, [&](TcpSession& s) {
         exchange(s, request, 201, "Created", "application/json", reply, 120 * kMs);
@@ -411,18 +411,19 @@ Scenario build_scenario(std::uint64_t seed) {
           }
           body += "]}";
           const std::string uri = "/v1/telemetry";
-          exchange(s,
-                   http_request("POST", uri, kAutoName,
-                                {{"User-Agent", "lga-tbox/4.2.1"}, {"Content-Type", "application/json"}}, body),
-                   204, "No Content", "application/json", "", 30 * kMs);
+          exchange(
+              s,
+              http_request("POST", uri, kAutoName,
+                           {{"User-Agent", "lga-tbox/4.2.1"}, {"Content-Type", "application/json"}}, body),
+              204, "No Content", "application/json", "", 30 * kMs);
           s.idle(5 * kSec);
           rs.push_back({"POST", uri, "application/json", "content-length", body.size(), 10, 0});
         }
       }));
       reqs.push_back(std::move(rs));
     }
-    begin_item(j, "lingang_auto_telemetry", "Lingang Auto Tech", "10.60.1.0/24", kAutoName,
-               "offshore", "allow (ftz_list_exempt: vehicle telemetry without PI)");
+    begin_item(j, "lingang_auto_telemetry", "Lingang Auto Tech", "10.60.1.0/24", kAutoName, "offshore",
+               "allow (ftz_list_exempt: vehicle telemetry without PI)");
     j.key("flows").begin_array();
     for (std::size_t i = 0; i < flows.size(); ++i) write_flow(j, flows[i], reqs[i]);
     j.end_array();
@@ -442,7 +443,8 @@ Scenario build_scenario(std::uint64_t seed) {
       if (p > 0) body += ",";
       const std::string speed = fixed(40.0 + static_cast<double>(rng.below(400)) / 10.0, 1);
       body += "{\"lat\":" + fixed(lat, 6) + ",\"lon\":" + fixed(lon, 6) + ",\"ts\":\"" +
-              local_time(trip_start + static_cast<std::uint64_t>(p) * 15 * kSec) + "\",\"speed_kmh\":" + speed + "}";
+              local_time(trip_start + static_cast<std::uint64_t>(p) * 15 * kSec) +
+              "\",\"speed_kmh\":" + speed + "}";
       lat += 0.0019 + static_cast<double>(rng.below(600)) / 1e6;
       lon -= 0.0031;
       lon -= static_cast<double>(rng.below(800)) / 1e6;
@@ -455,8 +457,8 @@ Scenario build_scenario(std::uint64_t seed) {
                             {{"User-Agent", "lga-tbox/4.2.1"}, {"Content-Type", "application/json"}}, body),
                200, "OK", "application/json", "{\"status\":\"ok\"}", 60 * kMs);
     });
-    begin_item(j, "lingang_auto_trajectory", "Lingang Auto Tech", "10.60.1.0/24", kAutoName,
-               "offshore", "block with alert (trajectory + plate: sensitive PI not covered by the exemption)");
+    begin_item(j, "lingang_auto_trajectory", "Lingang Auto Tech", "10.60.1.0/24", kAutoName, "offshore",
+               "block with alert (trajectory + plate: sensitive PI not covered by the exemption)");
     j.key("flows").begin_array();
     write_flow(j, f, {{"POST", uri, "application/json", "content-length", body.size(), 1, 0}});
     j.end_array();
@@ -472,12 +474,12 @@ Scenario build_scenario(std::uint64_t seed) {
     const int kVariants = 200, kSamples = 8;
     const std::string vcf = vcf_file(rng, kVariants, kSamples);
     const std::string boundary = "----BioGenUpload7MA4YWxkTrZu0gW";
-    const std::string body = "--" + boundary +
-                             "\r\nContent-Disposition: form-data; name=\"project\"\r\n\r\nLG-COHORT-2026-03\r\n--" +
-                             boundary +
-                             "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"lg_cohort_2026q1.vcf\""
-                             "\r\nContent-Type: text/plain\r\n\r\n" +
-                             vcf + "\r\n--" + boundary + "--\r\n";
+    const std::string body =
+        "--" + boundary +
+        "\r\nContent-Disposition: form-data; name=\"project\"\r\n\r\nLG-COHORT-2026-03\r\n--" + boundary +
+        "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"lg_cohort_2026q1.vcf\""
+        "\r\nContent-Type: text/plain\r\n\r\n" +
+        vcf + "\r\n--" + boundary + "--\r\n";
     const std::string uri = "/v1/buckets/biogen-share/objects";
     Flow f = cap.tcp(kBiogenHost, kOffshoreCloud, 80, 120 * kMs, [&](TcpSession& s) {
       exchange(s,
@@ -493,7 +495,9 @@ Scenario build_scenario(std::uint64_t seed) {
     j.key("flows").begin_array();
     write_flow(j, f, {{"POST", uri, "multipart/form-data", "content-length", body.size(), 0, 0}});
     j.end_array();
-    j.field("vcf_bytes", std::uint64_t{vcf.size()}).field("vcf_variant_lines", kVariants).field("vcf_samples", kSamples);
+    j.field("vcf_bytes", std::uint64_t{vcf.size()})
+        .field("vcf_variant_lines", kVariants)
+        .field("vcf_samples", kSamples);
     j.field("distinct_valid_ids", std::uint64_t{0});
     j.end_object();
   }
@@ -505,7 +509,9 @@ Scenario build_scenario(std::uint64_t seed) {
     std::vector<Request> rs;
     Flow edi = cap.tcp(kHarborHost, kHarborHk, 80, 28 * kMs, [&](TcpSession& s) {
       const std::string get_uri = "/api/v2/bills/HLSH2603020117";
-      exchange(s, http_request("GET", get_uri, kHarborHkName, {{"User-Agent", "harbor-edi/1.8"}, {"Accept", "application/json"}}, ""),
+      exchange(s,
+               http_request("GET", get_uri, kHarborHkName,
+                            {{"User-Agent", "harbor-edi/1.8"}, {"Accept", "application/json"}}, ""),
                200, "OK", "application/json", bill_of_lading(rng, 117), 15 * kMs);
       rs.push_back({"GET", get_uri, "", "", 0, 0, 0});
       s.idle(800 * kMs);
@@ -514,11 +520,14 @@ Scenario build_scenario(std::uint64_t seed) {
       exchange(s,
                http_request("POST", post_uri, kHarborHkName,
                             {{"User-Agent", "harbor-edi/1.8"}, {"Content-Type", "application/json"}}, bl),
-               201, "Created", "application/json", "{\"status\":\"accepted\",\"bill_no\":\"HLSH2603020118\"}", 25 * kMs);
+               201, "Created", "application/json", "{\"status\":\"accepted\",\"bill_no\":\"HLSH2603020118\"}",
+               25 * kMs);
       rs.push_back({"POST", post_uri, "application/json", "content-length", bl.size(), 1, 0});
       s.idle(500 * kMs);
       const std::string sched_uri = "/api/v2/vessels/MV-LINGANG-STAR/schedule";
-      exchange(s, http_request("GET", sched_uri, kHarborHkName, {{"User-Agent", "harbor-edi/1.8"}, {"Accept", "application/json"}}, ""),
+      exchange(s,
+               http_request("GET", sched_uri, kHarborHkName,
+                            {{"User-Agent", "harbor-edi/1.8"}, {"Accept", "application/json"}}, ""),
                200, "OK", "application/json",
                "{\"vessel\":\"MV LINGANG STAR\",\"voyage\":\"2609E\",\"etd\":\"2026-03-03T18:00+08:00\","
                "\"eta\":\"2026-03-05T07:00+08:00\",\"berth\":\"Yangshan Phase IV\"}",
@@ -579,7 +588,8 @@ Scenario build_scenario(std::uint64_t seed) {
     write_flow(j, tls, {});
     j.end_array();
     j.field("tls_sni", kPartnerName).field("tls_alpn_offered", "h2,http/1.1");
-    j.field("tls_versions_offered", "TLS 1.3, TLS 1.2").field("tls_application_data_records", std::uint64_t{app_records + 2});
+    j.field("tls_versions_offered", "TLS 1.3, TLS 1.2")
+        .field("tls_application_data_records", std::uint64_t{app_records + 2});
     j.field("distinct_valid_ids", std::uint64_t{0});
     j.end_object();
   }
@@ -593,7 +603,9 @@ Scenario build_scenario(std::uint64_t seed) {
         "<body><h1>临港新片区 政务服务</h1><p>欢迎访问。办事指南、通知公告与政策解读。</p>" +
         std::string(1500, ' ') + "</body></html>\n";
     Flow f = cap.tcp(kHarborHost, kDomesticWeb, 80, 6 * kMs, [&](TcpSession& s) {
-      exchange(s, http_request("GET", "/", kDomesticName, {{"User-Agent", "Mozilla/5.0"}, {"Accept", "text/html"}}, ""),
+      exchange(s,
+               http_request("GET", "/", kDomesticName,
+                            {{"User-Agent", "Mozilla/5.0"}, {"Accept", "text/html"}}, ""),
                200, "OK", "text/html; charset=utf-8", html, 8 * kMs);
     });
     begin_item(j, "domestic_web", "Harbor Logistics", "10.60.4.0/24", kDomesticName, "domestic",
@@ -642,7 +654,8 @@ Scenario build_scenario(std::uint64_t seed) {
     j.field("distinct_valid_ids", std::uint64_t{ids.size()});
     j.key("id_last_byte_frames").begin_object();
     for (std::size_t n : {1u, 50u, 2000u}) {
-      j.field(std::to_string(n), std::uint64_t{f.frame_of_client_byte(request_start + head + id_ends[n - 1] - 1)});
+      j.field(std::to_string(n),
+              std::uint64_t{f.frame_of_client_byte(request_start + head + id_ends[n - 1] - 1)});
     }
     j.end_object();
     j.field("id_last_byte_frames_note",
@@ -660,7 +673,8 @@ Scenario build_scenario(std::uint64_t seed) {
     j.field("l4", "udp").field("src", d.client.to_string()).field("sport", unsigned{d.sport});
     j.field("dst", kResolver.to_string()).field("dport", 53u).field("name", d.name);
     j.field("answer", d.answer.to_string());
-    j.field("query_frame", std::uint64_t{d.query_frame}).field("response_frame", std::uint64_t{d.response_frame});
+    j.field("query_frame", std::uint64_t{d.query_frame})
+        .field("response_frame", std::uint64_t{d.response_frame});
     j.end_object();
   }
   j.end_array();

@@ -41,8 +41,7 @@ void put_dns_name(Bytes& out, std::string_view name) {
 
 }  // namespace
 
-Bytes tls_record(std::uint8_t content_type, std::span<const std::uint8_t> body,
-                 std::uint16_t version) {
+Bytes tls_record(std::uint8_t content_type, std::span<const std::uint8_t> body, std::uint16_t version) {
   if (body.size() > 16384 + 256) throw std::invalid_argument("TLS record body too long");
   Bytes out{content_type};
   put_u16(out, version);
@@ -57,8 +56,7 @@ Bytes tls_client_hello(const TlsClientHelloSpec& spec) {
   put_bytes(body, spec.random);
   body.push_back(32);
   put_bytes(body, spec.session_id);
-  const std::uint16_t suites[] = {0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f,
-                                  0xc02c, 0xc030, 0xcca9, 0xcca8};
+  const std::uint16_t suites[] = {0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8};
   put_u16(body, static_cast<std::uint16_t>(sizeof suites));
   for (std::uint16_t s : suites) put_u16(body, s);
   body.push_back(1);  // compression methods: null only
@@ -68,16 +66,16 @@ Bytes tls_client_hello(const TlsClientHelloSpec& spec) {
   if (!spec.sni.empty()) {
     Bytes d;
     put_u16(d, static_cast<std::uint16_t>(3 + spec.sni.size()));  // server_name_list
-    d.push_back(0);                                                // host_name
+    d.push_back(0);                                               // host_name
     put_u16(d, static_cast<std::uint16_t>(spec.sni.size()));
     put_string(d, spec.sni);
     put_extension(ext, 0, d);
   }
-  put_extension(ext, 23, {});                        // extended_master_secret
-  put_extension(ext, 0xff01, {0x00});                // renegotiation_info
+  put_extension(ext, 23, {});                                                // extended_master_secret
+  put_extension(ext, 0xff01, {0x00});                                        // renegotiation_info
   put_extension(ext, 10, {0x00, 0x06, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18});  // groups
-  put_extension(ext, 11, {0x01, 0x00});              // ec_point_formats: uncompressed
-  put_extension(ext, 35, {});                        // session_ticket
+  put_extension(ext, 11, {0x01, 0x00});                                      // ec_point_formats: uncompressed
+  put_extension(ext, 35, {});                                                // session_ticket
   if (!spec.alpn.empty()) {
     Bytes list;
     for (const auto& p : spec.alpn) {
@@ -104,7 +102,7 @@ Bytes tls_client_hello(const TlsClientHelloSpec& spec) {
     put_bytes(d, spec.x25519_key);
     put_extension(ext, 51, d);
   }
-  put_extension(ext, 45, {0x01, 0x01});              // psk_key_exchange_modes: psk_dhe_ke
+  put_extension(ext, 45, {0x01, 0x01});                    // psk_key_exchange_modes: psk_dhe_ke
   put_extension(ext, 43, {0x04, 0x03, 0x04, 0x03, 0x03});  // supported_versions: 1.3, 1.2
   put_u16(body, static_cast<std::uint16_t>(ext.size()));
   put_bytes(body, ext);

@@ -63,8 +63,7 @@ std::vector<std::uint32_t> even_cuts(std::size_t payload_size, std::size_t count
   return cuts;
 }
 
-std::vector<Bytes> fragment_ipv4(std::span<const std::uint8_t> frame,
-                                 std::span<const std::uint32_t> cuts) {
+std::vector<Bytes> fragment_ipv4(std::span<const std::uint8_t> frame, std::span<const std::uint32_t> cuts) {
   const L2Info l2 = parse_l2(frame);
   if (l2.ethertype != kEtherTypeIpv4) throw std::invalid_argument("not an IPv4 frame");
   const std::size_t hl = (frame[l2.length] & 0x0f) * 4u;
@@ -73,8 +72,7 @@ std::vector<Bytes> fragment_ipv4(std::span<const std::uint8_t> frame,
   return fragment_ipv4(frame, specs);
 }
 
-std::vector<Bytes> fragment_ipv4(std::span<const std::uint8_t> frame,
-                                 std::span<const FragmentSpec> pieces) {
+std::vector<Bytes> fragment_ipv4(std::span<const std::uint8_t> frame, std::span<const FragmentSpec> pieces) {
   const L2Info l2 = parse_l2(frame);
   if (l2.ethertype != kEtherTypeIpv4) throw std::invalid_argument("not an IPv4 frame");
   const auto ip = frame.subspan(l2.length);
@@ -126,8 +124,8 @@ std::vector<Bytes> fragment_ipv4(std::span<const std::uint8_t> frame,
 namespace {
 
 struct Ipv6Split {
-  std::size_t unfrag_len = 40;      // from the start of the IPv6 header
-  std::size_t next_byte_at = 6;     // where the last unfragmentable next-header byte sits
+  std::size_t unfrag_len = 40;   // from the start of the IPv6 header
+  std::size_t next_byte_at = 6;  // where the last unfragmentable next-header byte sits
   std::uint8_t fragmentable_type = 0;
 };
 
@@ -154,8 +152,8 @@ Ipv6Split split_ipv6(std::span<const std::uint8_t> ip, std::size_t total) {
 
 }  // namespace
 
-std::vector<Bytes> fragment_ipv6(std::span<const std::uint8_t> frame,
-                                 std::span<const std::uint32_t> cuts, std::uint32_t id) {
+std::vector<Bytes> fragment_ipv6(std::span<const std::uint8_t> frame, std::span<const std::uint32_t> cuts,
+                                 std::uint32_t id) {
   const L2Info l2 = parse_l2(frame);
   if (l2.ethertype != kEtherTypeIpv6) throw std::invalid_argument("not an IPv6 frame");
   const auto ip = frame.subspan(l2.length);
@@ -165,8 +163,8 @@ std::vector<Bytes> fragment_ipv6(std::span<const std::uint8_t> frame,
   return fragment_ipv6(frame, specs, id);
 }
 
-std::vector<Bytes> fragment_ipv6(std::span<const std::uint8_t> frame,
-                                 std::span<const FragmentSpec> pieces, std::uint32_t id) {
+std::vector<Bytes> fragment_ipv6(std::span<const std::uint8_t> frame, std::span<const FragmentSpec> pieces,
+                                 std::uint32_t id) {
   const L2Info l2 = parse_l2(frame);
   if (l2.ethertype != kEtherTypeIpv6) throw std::invalid_argument("not an IPv6 frame");
   const auto ip = frame.subspan(l2.length);

@@ -202,8 +202,7 @@ PacketBuilder& PacketBuilder::routing(std::uint8_t type, std::vector<Ipv6Addr> s
   return *this;
 }
 
-PacketBuilder& PacketBuilder::fragment_header(std::uint16_t offset_bytes, bool more,
-                                              std::uint32_t id) {
+PacketBuilder& PacketBuilder::fragment_header(std::uint16_t offset_bytes, bool more, std::uint32_t id) {
   if (offset_bytes % 8 != 0) throw std::logic_error("PacketBuilder: fragment offset % 8 != 0");
   Bytes body{0x00};
   put_u16(body, static_cast<std::uint16_t>(offset_bytes | (more ? 1 : 0)));
@@ -292,7 +291,9 @@ PacketBuilder& PacketBuilder::mss(std::uint16_t value) {
   return tcp_option(2, std::move(d));
 }
 
-PacketBuilder& PacketBuilder::sack_permitted() { return tcp_option(4, {}); }
+PacketBuilder& PacketBuilder::sack_permitted() {
+  return tcp_option(4, {});
+}
 
 PacketBuilder& PacketBuilder::window_scale(std::uint8_t shift) {
   // A NOP first keeps the following options 4-byte aligned, as stacks do.
@@ -409,8 +410,7 @@ Bytes PacketBuilder::build() const {
               put_bytes(out, ip.src.octets);
               put_bytes(out, ip.dst.octets);
               put_bytes(out, ip.options);
-              const std::uint16_t sum =
-                  ip.checksum.value_or(internet_checksum(std::span(out).first(hl)));
+              const std::uint16_t sum = ip.checksum.value_or(internet_checksum(std::span(out).first(hl)));
               set_u16(out, 10, sum);
               put_bytes(out, inner);
             },
@@ -450,7 +450,8 @@ Bytes PacketBuilder::build() const {
               put_bytes(out, inner);
               const auto ip = enclosing_ip();
               if (!ip) throw std::logic_error("PacketBuilder: TCP needs an IP layer");
-              set_u16(out, 16, t.checksum.value_or(ftz::test::l4_checksum(ip->src, ip->dst, kIpProtoTcp, out)));
+              set_u16(out, 16,
+                      t.checksum.value_or(ftz::test::l4_checksum(ip->src, ip->dst, kIpProtoTcp, out)));
             },
             [&](const UdpLayer& u) {
               put_u16(out, u.sport);
@@ -475,8 +476,8 @@ Bytes PacketBuilder::build() const {
               put_u16(out, i.seq);
               put_bytes(out, inner);
               // ICMPv6 covers a pseudo-header (RFC 4443 §2.3); ICMPv4 does not.
-              const std::uint16_t sum = v6 ? ftz::test::l4_checksum(ip->src, ip->dst, kIpProtoIcmpv6, out)
-                                           : internet_checksum(out);
+              const std::uint16_t sum =
+                  v6 ? ftz::test::l4_checksum(ip->src, ip->dst, kIpProtoIcmpv6, out) : internet_checksum(out);
               set_u16(out, 2, i.checksum.value_or(sum));
             },
         },

@@ -29,10 +29,8 @@ PcapWriter::PcapWriter(std::unique_ptr<std::FILE, FileCloser> file, std::string 
   std::setvbuf(file_.get(), buffer_.get(), _IOFBF, kWriteBuffer);
 }
 
-tl::expected<PcapWriter, std::string> PcapWriter::open(const std::string& path,
-                                                       TimestampPrecision precision,
-                                                       std::uint32_t linktype,
-                                                       std::uint32_t snaplen) {
+tl::expected<PcapWriter, std::string> PcapWriter::open(const std::string& path, TimestampPrecision precision,
+                                                       std::uint32_t linktype, std::uint32_t snaplen) {
   std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "wb"));
   if (!file) return tl::unexpected(path + ": " + std::strerror(errno));
   PcapWriter writer(std::move(file), path, precision, snaplen);
@@ -56,8 +54,8 @@ tl::expected<PcapWriter, std::string> PcapWriter::open(const std::string& path,
 bool PcapWriter::write(std::uint64_t ts_ns, std::span<const std::uint8_t> frame) {
   if (!file_ || failed_) return false;
   const auto caplen = static_cast<std::uint32_t>(std::min<std::size_t>(frame.size(), snaplen_));
-  const std::uint64_t frac = precision_ == TimestampPrecision::kNano ? ts_ns % 1'000'000'000u
-                                                                    : (ts_ns % 1'000'000'000u) / 1000u;
+  const std::uint64_t frac =
+      precision_ == TimestampPrecision::kNano ? ts_ns % 1'000'000'000u : (ts_ns % 1'000'000'000u) / 1000u;
   unsigned char header[16];
   std::size_t at = 0;
   append_raw<std::uint32_t>(header, at, static_cast<std::uint32_t>(ts_ns / 1'000'000'000u));
@@ -100,8 +98,7 @@ tl::expected<PcapFile, std::string> read_pcap(const std::string& path) {
     out.precision = magic == kPcapMagicNano ? TimestampPrecision::kNano : TimestampPrecision::kMicro;
   } else if (swap32(magic) == kPcapMagicMicro || swap32(magic) == kPcapMagicNano) {
     swapped = true;
-    out.precision =
-        swap32(magic) == kPcapMagicNano ? TimestampPrecision::kNano : TimestampPrecision::kMicro;
+    out.precision = swap32(magic) == kPcapMagicNano ? TimestampPrecision::kNano : TimestampPrecision::kMicro;
   } else {
     return tl::unexpected(path + ": not a classic pcap file");
   }

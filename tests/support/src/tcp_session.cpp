@@ -49,8 +49,8 @@ void TcpSession::emit(Direction dir, std::uint8_t flags, std::span<const std::ui
   b.ttl(config_.ttl);
   const bool syn = (flags & kTcpSyn) != 0;
   const std::uint32_t ack = (flags & kTcpAck) != 0 ? next_seq_[peer] : 0;
-  b.tcp(c2s ? config_.client_port : config_.server_port,
-        c2s ? config_.server_port : config_.client_port, flags, next_seq_[me], ack);
+  b.tcp(c2s ? config_.client_port : config_.server_port, c2s ? config_.server_port : config_.client_port,
+        flags, next_seq_[me], ack);
   if (syn_options) {
     b.window(config_.syn_window).mss(config_.mss).sack_permitted().window_scale(config_.window_scale);
   } else {
@@ -62,8 +62,8 @@ void TcpSession::emit(Direction dir, std::uint8_t flags, std::span<const std::ui
     segments_.push_back({emitted_, dir, sent_[me], sent_[me] + payload.size()});
     sent_[me] += payload.size();
   }
-  next_seq_[me] += static_cast<std::uint32_t>(payload.size()) + (syn ? 1 : 0) +
-                   ((flags & kTcpFin) != 0 ? 1 : 0);
+  next_seq_[me] +=
+      static_cast<std::uint32_t>(payload.size()) + (syn ? 1 : 0) + ((flags & kTcpFin) != 0 ? 1 : 0);
 
   Bytes frame = b.build();
   ++emitted_;
@@ -113,8 +113,8 @@ TcpSession& TcpSession::idle(std::uint64_t ns) {
 }
 
 TcpSession& TcpSession::close(Direction initiator) {
-  const Direction peer = initiator == Direction::kClientToServer ? Direction::kServerToClient
-                                                                 : Direction::kClientToServer;
+  const Direction peer =
+      initiator == Direction::kClientToServer ? Direction::kServerToClient : Direction::kClientToServer;
   emit(initiator, kTcpFin | kTcpAck, {});
   emit(peer, kTcpFin | kTcpAck, {});
   emit(initiator, kTcpAck, {});

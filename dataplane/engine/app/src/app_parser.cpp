@@ -17,7 +17,9 @@ enum Detect : uint8_t {
 
 using ascii::is_upper;
 
-constexpr bool is_dns_port(uint16_t p) noexcept { return p == 53 || p == 5353 || p == 5355; }
+constexpr bool is_dns_port(uint16_t p) noexcept {
+  return p == 53 || p == 5353 || p == 5355;
+}
 
 void give_up(AppFlowState& st, AppContext& ctx) noexcept {
   detail::aside_end(st.dir[0], Dir::kToServer, ctx);
@@ -28,7 +30,9 @@ void give_up(AppFlowState& st, AppContext& ctx) noexcept {
   st.detect = kNone;
 }
 
-AppDirState& side(AppFlowState& st, Dir dir) noexcept { return st.dir[static_cast<uint8_t>(dir) & 1]; }
+AppDirState& side(AppFlowState& st, Dir dir) noexcept {
+  return st.dir[static_cast<uint8_t>(dir) & 1];
+}
 
 void raw(AppContext& ctx, Dir dir, std::span<const uint8_t> b) noexcept {
   detail::deliver(ctx, dir, Content::kRaw, b);
@@ -50,7 +54,8 @@ void give_up_tentative(AppFlowState& st, Dir dir, std::span<const uint8_t> bytes
 
 // HTTP/1 to the server, handing over to a tunnel parser where a request
 // switched protocols, and back where a refused switch left HTTP/1 going.
-bool http_to_server(AppFlowState& st, std::span<const uint8_t> bytes, AppContext& ctx, bool& tentative) noexcept {
+bool http_to_server(AppFlowState& st, std::span<const uint8_t> bytes, AppContext& ctx,
+                    bool& tentative) noexcept {
   AppDirState& d = st.dir[0];
   while (!bytes.empty()) {
     if (d.tunnel != Tunnel::kNone) {
@@ -172,8 +177,10 @@ void on_gap(AppFlowState& st, Dir dir, AppContext& ctx) noexcept {
       // A stream that starts or continues after missing bytes cannot be
       // identified reliably: stop rather than guess (what a tentative parser
       // held back is still content).
-      if (st.detect == kTentative) give_up_tentative(st, dir, {}, ctx);
-      else give_up(st, ctx);
+      if (st.detect == kTentative)
+        give_up_tentative(st, dir, {}, ctx);
+      else
+        give_up(st, ctx);
       return;
     case kNone:
       return;
@@ -191,8 +198,10 @@ void on_gap(AppFlowState& st, Dir dir, AppContext& ctx) noexcept {
       break;
     case AppProtocol::kHttp:
       if (dir != Dir::kToServer) break;
-      if (st.dir[0].tunnel != Tunnel::kNone) detail::tunnel_gap(st.dir[0], dir, ctx);
-      else detail::http_gap(st.dir[0], ctx);
+      if (st.dir[0].tunnel != Tunnel::kNone)
+        detail::tunnel_gap(st.dir[0], dir, ctx);
+      else
+        detail::http_gap(st.dir[0], ctx);
       break;
     case AppProtocol::kUnknown:
       break;

@@ -37,7 +37,8 @@ void BufferPool::release(uint32_t index) noexcept {
 }
 
 std::span<uint8_t> BufferPool::get(uint32_t index) noexcept {
-  if (index >= count_) [[unlikely]] return {};
+  if (index >= count_) [[unlikely]]
+    return {};
   return {storage_.get() + static_cast<size_t>(index) * size_, size_};
 }
 

@@ -164,7 +164,8 @@ void dns_tcp_feed(AppDirState& d, std::span<const uint8_t> bytes, AppContext& ct
     // question section, at the start, is parsed).
     const size_t take = std::min<size_t>(s.msg_left, n - i);
     if (!s.skipping) {
-      const uint32_t room = usable(ctx, kDnsMessageCap) > d.buf_len ? usable(ctx, kDnsMessageCap) - d.buf_len : 0;
+      const uint32_t room =
+          usable(ctx, kDnsMessageCap) > d.buf_len ? usable(ctx, kDnsMessageCap) - d.buf_len : 0;
       const size_t keep = std::min<size_t>(take, room);
       if (keep > 0 && !append(d, ctx, bytes.subspan(i, keep), kDnsMessageCap)) {
         // No buffer: skip this message but keep the framing for the next.
@@ -175,7 +176,8 @@ void dns_tcp_feed(AppDirState& d, std::span<const uint8_t> bytes, AppContext& ct
     i += take;
     s.msg_left -= static_cast<uint32_t>(take);
     if (s.msg_left == 0) {
-      if (!s.skipping && d.buf_slot != 0) dns_parse_message({ctx.pool->get(d.buf_slot - 1).data(), d.buf_len}, ctx);
+      if (!s.skipping && d.buf_slot != 0)
+        dns_parse_message({ctx.pool->get(d.buf_slot - 1).data(), d.buf_len}, ctx);
       release_buffer(d, ctx);
       s.phase = kLength;
     }

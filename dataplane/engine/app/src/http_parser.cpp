@@ -14,10 +14,10 @@ namespace ftz::engine::app::detail {
 namespace {
 
 enum Phase : uint8_t {
-  kBlock = 0,     // request line + headers
-  kSkipBlock,     // rest of a block already reported (over the cap / no buffer)
-  kBody,          // Content-Length body
-  kChunkSize,     // chunk-size line
+  kBlock = 0,  // request line + headers
+  kSkipBlock,  // rest of a block already reported (over the cap / no buffer)
+  kBody,       // Content-Length body
+  kChunkSize,  // chunk-size line
   kChunkData,
   kChunkDataEnd,  // CRLF after chunk data
   kTrailers,      // trailer section after the last chunk
@@ -39,7 +39,7 @@ enum Flag : uint16_t {
   kAfterChunked = 1 << 6,
   kAfterToEnd = 1 << 7,
   kAfterTunnel = 1 << 8,
-  kReported = 1 << 9,      // current request already reported
+  kReported = 1 << 9,  // current request already reported
 };
 constexpr uint16_t kAfterMask = kAfterLength | kAfterChunked | kAfterToEnd | kAfterTunnel;
 
@@ -47,8 +47,21 @@ constexpr uint16_t kAfterMask = kAfterLength | kAfterChunked | kAfterToEnd | kAf
 constexpr bool is_tchar(uint8_t c) noexcept {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -57,7 +70,9 @@ constexpr bool is_tchar(uint8_t c) noexcept {
 
 using ascii::iequals;
 
-constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+constexpr bool is_ows(char c) noexcept {
+  return c == ' ' || c == '\t';
+}
 
 std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
@@ -99,7 +114,8 @@ class HttpParser {
  private:
   enum class Scan : uint8_t { kMore, kComplete, kReject, kOverflow };
 
-  Scan scan_block(const uint8_t* p, size_t n, size_t& i, size_t& begin, std::span<const uint8_t> held_part) noexcept;
+  Scan scan_block(const uint8_t* p, size_t n, size_t& i, size_t& begin,
+                  std::span<const uint8_t> held_part) noexcept;
   std::span<uint8_t> own_block(std::span<const uint8_t> in_chunk) noexcept;
   void report_block(std::span<const uint8_t> block, uint32_t lines_end, bool truncated) noexcept;
   void begin_body() noexcept;
@@ -216,7 +232,7 @@ HttpParser::Scan HttpParser::scan_block(const uint8_t* p, size_t n, size_t& i, s
             // "HTTP/" DIGIT "." DIGIT, checked as it arrives.
             static constexpr char kProto[] = "HTTP/";
             const uint8_t k = s_.version_len;
-            const bool ok = k < 5 ? c == static_cast<uint8_t>(kProto[k])
+            const bool ok = k < 5    ? c == static_cast<uint8_t>(kProto[k])
                             : k == 6 ? c == '.'
                             : k < 8  ? (c >= '0' && c <= '9')
                                      : false;
@@ -334,14 +350,18 @@ void HttpParser::report_block(std::span<const uint8_t> block, uint32_t lines_end
       // the last Transfer-Encoding line.
       te_seen = true;
       const size_t comma = value.rfind(',');
-      te_chunked = iequals(trim(comma == std::string_view::npos ? value : value.substr(comma + 1)), "chunked");
+      te_chunked =
+          iequals(trim(comma == std::string_view::npos ? value : value.substr(comma + 1)), "chunked");
     } else if (iequals(name, "upgrade")) {
       // The first protocol listed is the one a server would switch to.
       upgrade = true;
       const std::string_view first = trim(value.substr(0, value.find(',')));
-      if (iequals(first, "websocket")) upgrade_to = Tunnel::kWebSocket;
-      else if (iequals(first, "h2c")) upgrade_to = Tunnel::kH2;
-      else upgrade_to = Tunnel::kRaw;
+      if (iequals(first, "websocket"))
+        upgrade_to = Tunnel::kWebSocket;
+      else if (iequals(first, "h2c"))
+        upgrade_to = Tunnel::kH2;
+      else
+        upgrade_to = Tunnel::kRaw;
     }
   }
   if (cl_bad) count(ctx_, AppAnomaly::kHttpBadContentLength);
@@ -432,7 +452,7 @@ bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative, size_t& r
         }
         if (r == Scan::kOverflow) {
           if (tentative) return false;  // a first "request line" over the cap is not HTTP
-          if (s_.sub == kMethod) {  // only with a pool buffer smaller than the method cap
+          if (s_.sub == kMethod) {      // only with a pool buffer smaller than the method cap
             raw_held();
             raw(part);
             reject_line(0);
@@ -498,7 +518,8 @@ bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative, size_t& r
             s_.flags |= kLineNonEmpty;
           }
         }
-        deliver(ctx_, Dir::kToServer, reported ? Content::kHttpHeadMore : Content::kRaw, bytes.subspan(from, i - from));
+        deliver(ctx_, Dir::kToServer, reported ? Content::kHttpHeadMore : Content::kRaw,
+                bytes.subspan(from, i - from));
         if (done) begin_body();
         break;
       }
@@ -516,9 +537,12 @@ bool HttpParser::feed(std::span<const uint8_t> bytes, bool& tentative, size_t& r
         bool line_done = false;
         if (s_.sub == 0) {
           int v = -1;
-          if (c >= '0' && c <= '9') v = c - '0';
-          else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-          else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+          if (c >= '0' && c <= '9')
+            v = c - '0';
+          else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+          else if (c >= 'A' && c <= 'F')
+            v = c - 'A' + 10;
           if (v >= 0) {
             if (s_.remaining >> 56) {  // > 2^60 bytes: nonsense, not a size
               bad_chunk(c);
@@ -670,7 +694,8 @@ void HttpParser::close() noexcept {
         report_block(held(), s_.line_start, true);
         // The incomplete last header line is content too.
         const std::span<const uint8_t> h = held();
-        if (s_.line_start < h.size()) deliver(ctx_, Dir::kToServer, Content::kHttpHeadMore, h.subspan(s_.line_start));
+        if (s_.line_start < h.size())
+          deliver(ctx_, Dir::kToServer, Content::kHttpHeadMore, h.subspan(s_.line_start));
         end_request();
       } else {
         raw_held();
@@ -687,8 +712,10 @@ void HttpParser::close() noexcept {
     case kSkipBlock:
     case kTrailers:
     case kBodyToEnd:
-      if (s_.flags & kReported) end_request();
-      else reset_block();
+      if (s_.flags & kReported)
+        end_request();
+      else
+        reset_block();
       break;
     default:
       reset_block();
@@ -703,8 +730,12 @@ bool http_feed(AppDirState& d, std::span<const uint8_t> bytes, AppContext& ctx, 
   return HttpParser(d, ctx).feed(bytes, tentative, rest);
 }
 
-void http_gap(AppDirState& d, AppContext& ctx) noexcept { HttpParser(d, ctx).gap(); }
+void http_gap(AppDirState& d, AppContext& ctx) noexcept {
+  HttpParser(d, ctx).gap();
+}
 
-void http_close(AppDirState& d, AppContext& ctx) noexcept { HttpParser(d, ctx).close(); }
+void http_close(AppDirState& d, AppContext& ctx) noexcept {
+  HttpParser(d, ctx).close();
+}
 
 }  // namespace ftz::engine::app::detail

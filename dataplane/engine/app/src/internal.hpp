@@ -10,10 +10,16 @@
 
 namespace ftz::engine::app::detail {
 
-inline void count(AppContext& ctx, AppAnomaly a) noexcept { ++ctx.counters->anomalies[static_cast<size_t>(a)]; }
-inline void count(AppCounters& c, AppAnomaly a) noexcept { ++c.anomalies[static_cast<size_t>(a)]; }
+inline void count(AppContext& ctx, AppAnomaly a) noexcept {
+  ++ctx.counters->anomalies[static_cast<size_t>(a)];
+}
+inline void count(AppCounters& c, AppAnomaly a) noexcept {
+  ++c.anomalies[static_cast<size_t>(a)];
+}
 
-inline uint16_t be16(const uint8_t* p) noexcept { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+inline uint16_t be16(const uint8_t* p) noexcept {
+  return static_cast<uint16_t>((p[0] << 8) | p[1]);
+}
 
 // The direction's pool buffer, acquiring one if it holds none. Empty span when
 // the pool is exhausted (counted in buffer_exhausted).
@@ -62,7 +68,9 @@ inline void deliver(AppContext& ctx, Dir dir, Content c, std::span<const uint8_t
 // buffer while an aside unit is open.
 enum AsideMode : uint8_t { kAsideNone = 0, kAsideKeep = 1, kAsidePieces = 2 };
 
-inline void aside_begin(AppDirState& d) noexcept { d.aside = kAsideKeep; }
+inline void aside_begin(AppDirState& d) noexcept {
+  d.aside = kAsideKeep;
+}
 
 void aside_add(AppDirState& d, Dir dir, std::span<const uint8_t> b, AppContext& ctx) noexcept;
 void aside_end(AppDirState& d, Dir dir, AppContext& ctx) noexcept;
@@ -106,7 +114,8 @@ struct Replay {
   uint8_t len = 0;
 };
 void tunnel_begin(AppDirState& d, Tunnel kind, uint32_t http_index, bool full_h2_preface) noexcept;
-size_t tunnel_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx, Replay& replay) noexcept;
+size_t tunnel_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx,
+                   Replay& replay) noexcept;
 // Bytes lost: framing cannot be trusted any more, the rest is raw.
 void tunnel_gap(AppDirState& d, Dir dir, AppContext& ctx) noexcept;
 

@@ -19,7 +19,9 @@ constexpr uint16_t kExtEch = 0xfe0d;
 enum TlsPhase : uint8_t { kCollect = 0, kDone = 1 };
 
 // RFC 8701: GREASE values are 0x?A?A with both bytes equal.
-constexpr bool is_grease16(uint16_t v) noexcept { return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff); }
+constexpr bool is_grease16(uint16_t v) noexcept {
+  return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff);
+}
 
 constexpr bool record_header_ok(const uint8_t* h) noexcept {
   // SSL 3.0 .. TLS 1.3 record versions are 0x0300..0x0304 (1.3 sends 0x0301/0x0303).

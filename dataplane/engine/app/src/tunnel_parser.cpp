@@ -19,7 +19,8 @@ void aside_add(AppDirState& d, Dir dir, std::span<const uint8_t> b, AppContext& 
     if (append(d, ctx, b, kAsideCap)) return;
     // Over the cap or no buffer: what is held goes now, then pieces as they come.
     ctx.sink->on_undecodable(dir, Undecodable::kAsideTooLong);
-    if (d.buf_slot != 0) deliver(ctx, dir, Content::kAside, {ctx.pool->get(d.buf_slot - 1).data(), d.buf_len});
+    if (d.buf_slot != 0)
+      deliver(ctx, dir, Content::kAside, {ctx.pool->get(d.buf_slot - 1).data(), d.buf_len});
     release_buffer(d, ctx);
     d.aside = kAsidePieces;
   }
@@ -54,11 +55,11 @@ using ascii::is_upper;
 // ---- WebSocket -------------------------------------------------------------
 
 enum WsFlag : uint8_t {
-  kWsInMessage = 1 << 0,   // a fragmented data message is open
-  kWsDeflate = 1 << 1,     // the open message is compressed (RSV1 on its first frame)
-  kWsMasked = 1 << 2,      // the current frame is masked
-  kWsSeenFrame = 1 << 3,   // a valid frame header was seen
-  kWsControl = 1 << 4,     // the current frame is a control frame (aside unit)
+  kWsInMessage = 1 << 0,  // a fragmented data message is open
+  kWsDeflate = 1 << 1,    // the open message is compressed (RSV1 on its first frame)
+  kWsMasked = 1 << 2,     // the current frame is masked
+  kWsSeenFrame = 1 << 3,  // a valid frame header was seen
+  kWsControl = 1 << 4,    // the current frame is a control frame (aside unit)
 };
 
 constexpr uint32_t kWsUnmaskChunk = 2048;
@@ -89,7 +90,8 @@ bool ws_header_ok(const WsDirState& s, const uint8_t* h) noexcept {
 }
 
 // Returns where HTTP/1 resumes (back_to_http) or bytes.size().
-size_t ws_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx, Replay& replay) noexcept {
+size_t ws_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx,
+               Replay& replay) noexcept {
   WsDirState& s = d.ws;
   const uint8_t* p = bytes.data();
   const size_t n = bytes.size();
@@ -104,8 +106,10 @@ size_t ws_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppConte
       // length, go straight to `mask`).
       const uint8_t need = s.hdr_have >= 2 ? ws_header_len(s.hdr) : 2;
       while (s.hdr_have < need && i < n) {
-        if (s.hdr_have < sizeof s.hdr) s.hdr[s.hdr_have] = p[i];
-        else s.mask[s.hdr_have - sizeof s.hdr] = p[i];
+        if (s.hdr_have < sizeof s.hdr)
+          s.hdr[s.hdr_have] = p[i];
+        else
+          s.mask[s.hdr_have - sizeof s.hdr] = p[i];
         ++s.hdr_have;
         ++i;
       }
@@ -167,7 +171,8 @@ size_t ws_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppConte
           aside_end(d, dir, ctx);
           s.flags = static_cast<uint8_t>(s.flags & ~kWsControl);
         } else if (fin) {
-          ctx.sink->on_content(dir, (s.flags & kWsDeflate) ? Content::kWsDeflateEnd : Content::kWsMessageEnd, {});
+          ctx.sink->on_content(dir, (s.flags & kWsDeflate) ? Content::kWsDeflateEnd : Content::kWsMessageEnd,
+                               {});
         }
       }
       continue;  // hdr[0] (FIN) stays until the next header starts
@@ -181,7 +186,8 @@ size_t ws_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppConte
       const uint8_t* src = p + i + done;
       const uint8_t* use = src;
       if (s.flags & kWsMasked) {
-        for (size_t k = 0; k < piece; ++k) out[k] = static_cast<uint8_t>(src[k] ^ s.mask[(s.mask_pos + k) & 3]);
+        for (size_t k = 0; k < piece; ++k)
+          out[k] = static_cast<uint8_t>(src[k] ^ s.mask[(s.mask_pos + k) & 3]);
         s.mask_pos = static_cast<uint8_t>((s.mask_pos + piece) & 3);
         use = out;
       }
@@ -200,7 +206,8 @@ size_t ws_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppConte
         aside_end(d, dir, ctx);
         s.flags = static_cast<uint8_t>(s.flags & ~kWsControl);
       } else if (s.hdr[0] & 0x80) {
-        ctx.sink->on_content(dir, (s.flags & kWsDeflate) ? Content::kWsDeflateEnd : Content::kWsMessageEnd, {});
+        ctx.sink->on_content(dir, (s.flags & kWsDeflate) ? Content::kWsDeflateEnd : Content::kWsMessageEnd,
+                             {});
       }
     }
   }
@@ -223,7 +230,8 @@ bool carries_header_block(uint8_t type) noexcept {
   return type == kH2Headers || type == kH2PushPromise || type == kH2Continuation;
 }
 
-size_t h2_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx, Replay& replay) noexcept {
+size_t h2_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx,
+               Replay& replay) noexcept {
   H2DirState& s = d.h2;
   const uint8_t* p = bytes.data();
   const size_t n = bytes.size();
@@ -236,7 +244,8 @@ size_t h2_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppConte
     if (s.preface_len != 0) {
       const uint8_t* want = reinterpret_cast<const uint8_t*>(kH2Preface) + (kH2PrefaceLen - s.preface_len);
       if (p[i] != want[s.preface_have]) {
-        if (s.preface_len == kH2PrefaceLen && dir == Dir::kToServer && (s.preface_have > 0 || is_upper(p[i]))) {
+        if (s.preface_len == kH2PrefaceLen && dir == Dir::kToServer &&
+            (s.preface_have > 0 || is_upper(p[i]))) {
           // Another HTTP/1 request ("PUT", "GET"): the upgrade was refused.
           const size_t here = std::min<size_t>(i, s.preface_have);
           replay.len = static_cast<uint8_t>(s.preface_have - here);
@@ -259,7 +268,8 @@ size_t h2_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppConte
       i += take;
       if (s.hdr_have < 9) continue;
       s.hdr_have = 0;
-      const uint32_t len = (static_cast<uint32_t>(s.hdr[0]) << 16) | (static_cast<uint32_t>(s.hdr[1]) << 8) | s.hdr[2];
+      const uint32_t len =
+          (static_cast<uint32_t>(s.hdr[0]) << 16) | (static_cast<uint32_t>(s.hdr[1]) << 8) | s.hdr[2];
       s.type = s.hdr[3];
       s.flags = s.hdr[4];
       s.left = len;
@@ -291,8 +301,8 @@ size_t h2_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppConte
       // The first skipped byte of a PADDED frame is the pad length.
       const bool pad_len_byte = (s.flags & kH2FlagPadded) && s.pad == 0 &&
                                 s.skip == ((s.type == kH2Headers && (s.flags & kH2FlagPriority)) ? 6
-                                           : s.type == kH2PushPromise                           ? 5
-                                                                                               : 1);
+                                           : s.type == kH2PushPromise                            ? 5
+                                                                                                 : 1);
       if (pad_len_byte) {
         s.pad = p[i];
         s.flags = static_cast<uint8_t>(s.flags & ~kH2FlagPadded);
@@ -311,8 +321,10 @@ size_t h2_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppConte
     const uint32_t body = s.left - s.pad;
     if (body > 0) {
       const size_t take = std::min<size_t>(body, n - i);
-      if (s.type == kH2Data) deliver(ctx, dir, Content::kH2Data, bytes.subspan(i, take));
-      else aside_add(d, dir, bytes.subspan(i, take), ctx);
+      if (s.type == kH2Data)
+        deliver(ctx, dir, Content::kH2Data, bytes.subspan(i, take));
+      else
+        aside_add(d, dir, bytes.subspan(i, take), ctx);
       i += take;
       s.left -= static_cast<uint32_t>(take);
       if (s.left > s.pad) continue;
@@ -354,7 +366,8 @@ void tunnel_begin(AppDirState& d, Tunnel kind, uint32_t http_index, bool full_h2
   }
 }
 
-size_t tunnel_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx, Replay& replay) noexcept {
+size_t tunnel_feed(AppDirState& d, Dir dir, std::span<const uint8_t> bytes, AppContext& ctx,
+                   Replay& replay) noexcept {
   replay.len = 0;
   switch (d.tunnel) {
     case Tunnel::kWebSocket:

@@ -189,7 +189,8 @@ bool ComplianceLedger::satisfied(uint32_t tenant, const ThresholdSpec& th, int64
   for (const TrackedApproval& a : config_.approvals) {
     if (a.tenant != tenant || now_s < a.valid_from_s || now_s >= a.valid_until_s) continue;
     if ((a.classes & (1u << static_cast<unsigned>(th.data_class))) == 0) continue;
-    if (std::find(th.satisfied_by.begin(), th.satisfied_by.end(), a.mechanism) != th.satisfied_by.end()) return true;
+    if (std::find(th.satisfied_by.begin(), th.satisfied_by.end(), a.mechanism) != th.satisfied_by.end())
+      return true;
   }
   return false;
 }
@@ -228,7 +229,8 @@ std::vector<ComplianceEvent> ComplianceLedger::evaluate(int64_t now_ns) {
       if (it == agg.end() && lost_records == 0) continue;
       const Agg a = it == agg.end() ? Agg{} : it->second;
       // Fail closed: every record a full ring dropped may be a new person.
-      const uint64_t v = (config_.count_mode == CountMode::kSumOverIdentifierTypes ? a.sum : a.max) + lost_records;
+      const uint64_t v =
+          (config_.count_mode == CountMode::kSumOverIdentifierTypes ? a.sum : a.max) + lost_records;
       for (uint32_t p : percents) {
         if (!reached(v, th.individuals, p)) break;
         if (!fired_.emplace(t, th.name, p).second) continue;

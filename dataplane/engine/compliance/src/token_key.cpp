@@ -68,7 +68,9 @@ tl::expected<bool, std::string> generate_key_file(const std::string& path) {
   std::error_code ec;
   if (!dir.empty()) {
     fs::create_directories(dir, ec);
-    if (ec) return tl::unexpected("cannot create directory " + dir.string() + " for the token key: " + ec.message());
+    if (ec)
+      return tl::unexpected("cannot create directory " + dir.string() +
+                            " for the token key: " + ec.message());
   }
   Wiped key;
   key.bytes.resize(32);
@@ -169,7 +171,8 @@ tl::expected<TokenKey, std::string> TokenKey::load(const std::string& path, MacA
       std::memcmp(raw.bytes.data(), kDemoKeyMarker.data(), kDemoKeyMarker.size()) == 0) {
     size_t nl = kDemoKeyMarker.size();
     while (nl < raw.bytes.size() && raw.bytes[nl] != '\n') ++nl;
-    raw.bytes.erase(raw.bytes.begin(), raw.bytes.begin() + static_cast<std::ptrdiff_t>(std::min(nl + 1, raw.bytes.size())));
+    raw.bytes.erase(raw.bytes.begin(),
+                    raw.bytes.begin() + static_cast<std::ptrdiff_t>(std::min(nl + 1, raw.bytes.size())));
     marked = true;
   }
 
@@ -229,30 +232,35 @@ tl::expected<ResolvedKey, std::string> resolve_token_key(const KeyRequest& reque
       return ResolvedKey{std::move(*k), request.key_file, std::move(notes)};
     }
     if (request.state_file.empty()) {
-      return tl::unexpected("token key " + request.key_file +
-                            " is the published demo key: refused (pass --demo-token-key for demos and tests; on "
-                            "an appliance point compliance.key_file at a key of your own, or set "
-                            "compliance.state_file so that one is generated beside it)");
+      return tl::unexpected(
+          "token key " + request.key_file +
+          " is the published demo key: refused (pass --demo-token-key for demos and tests; on "
+          "an appliance point compliance.key_file at a key of your own, or set "
+          "compliance.state_file so that one is generated beside it)");
     }
     own = (std::filesystem::path(request.state_file).parent_path() / "token.key").string();
-    notes.push_back("token key " + request.key_file + " is the published demo key: not used (--demo-token-key "
-                    "not given); the appliance's own key " + own + " is used instead");
+    notes.push_back("token key " + request.key_file +
+                    " is the published demo key: not used (--demo-token-key "
+                    "not given); the appliance's own key " +
+                    own + " is used instead");
   }
   if (!exists(own)) {
     auto made = generate_key_file(own);
     if (!made) return tl::unexpected(made.error());
     if (*made) {
-      notes.push_back("generated a new token key " + own +
-                      " (32 random bytes, mode 0600) for this appliance: back it up with the compliance state "
-                      "file; tokens and counts made under it cannot be matched without it");
+      notes.push_back(
+          "generated a new token key " + own +
+          " (32 random bytes, mode 0600) for this appliance: back it up with the compliance state "
+          "file; tokens and counts made under it cannot be matched without it");
     }
   }
   auto k = TokenKey::load(own, request.algo);
   if (!k) return tl::unexpected(k.error());
   if (k->is_demo()) {
-    return tl::unexpected("token key " + own +
-                          " is a published demo key: refused as the appliance's own key (replace it with a key "
-                          "of your own, or remove it to have one generated)");
+    return tl::unexpected(
+        "token key " + own +
+        " is a published demo key: refused as the appliance's own key (replace it with a key "
+        "of your own, or remove it to have one generated)");
   }
   for (const std::string& w : k->warnings()) notes.push_back(w);
   return ResolvedKey{std::move(*k), own, std::move(notes)};

@@ -31,24 +31,40 @@ constexpr uint8_t kPlacedGrouped = 2;
 constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8;
 constexpr size_t kPatternBytes = 16;
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string quoted(const std::string& s) {
+  return "\"" + s + "\"";
+}
 
 std::string hs_error_text(hs_error_t e) {
   switch (e) {
-    case HS_SUCCESS: return "success";
-    case HS_INVALID: return "invalid parameter or not a Hyperscan database (HS_INVALID)";
-    case HS_NOMEM: return "out of memory (HS_NOMEM)";
-    case HS_SCAN_TERMINATED: return "scan terminated (HS_SCAN_TERMINATED)";
-    case HS_COMPILER_ERROR: return "compiler error (HS_COMPILER_ERROR)";
-    case HS_DB_VERSION_ERROR: return "built by another Hyperscan version (HS_DB_VERSION_ERROR)";
-    case HS_DB_PLATFORM_ERROR: return "built for a platform this CPU does not support (HS_DB_PLATFORM_ERROR)";
-    case HS_DB_MODE_ERROR: return "wrong database mode (HS_DB_MODE_ERROR)";
-    case HS_BAD_ALIGN: return "misaligned (HS_BAD_ALIGN)";
-    case HS_BAD_ALLOC: return "allocator misaligned (HS_BAD_ALLOC)";
-    case HS_SCRATCH_IN_USE: return "scratch in use (HS_SCRATCH_IN_USE)";
-    case HS_ARCH_ERROR: return "CPU not supported by Hyperscan (HS_ARCH_ERROR)";
-    case HS_INSUFFICIENT_SPACE: return "insufficient space (HS_INSUFFICIENT_SPACE)";
-    default: return "Hyperscan error " + std::to_string(e);
+    case HS_SUCCESS:
+      return "success";
+    case HS_INVALID:
+      return "invalid parameter or not a Hyperscan database (HS_INVALID)";
+    case HS_NOMEM:
+      return "out of memory (HS_NOMEM)";
+    case HS_SCAN_TERMINATED:
+      return "scan terminated (HS_SCAN_TERMINATED)";
+    case HS_COMPILER_ERROR:
+      return "compiler error (HS_COMPILER_ERROR)";
+    case HS_DB_VERSION_ERROR:
+      return "built by another Hyperscan version (HS_DB_VERSION_ERROR)";
+    case HS_DB_PLATFORM_ERROR:
+      return "built for a platform this CPU does not support (HS_DB_PLATFORM_ERROR)";
+    case HS_DB_MODE_ERROR:
+      return "wrong database mode (HS_DB_MODE_ERROR)";
+    case HS_BAD_ALIGN:
+      return "misaligned (HS_BAD_ALIGN)";
+    case HS_BAD_ALLOC:
+      return "allocator misaligned (HS_BAD_ALLOC)";
+    case HS_SCRATCH_IN_USE:
+      return "scratch in use (HS_SCRATCH_IN_USE)";
+    case HS_ARCH_ERROR:
+      return "CPU not supported by Hyperscan (HS_ARCH_ERROR)";
+    case HS_INSUFFICIENT_SPACE:
+      return "insufficient space (HS_INSUFFICIENT_SPACE)";
+    default:
+      return "Hyperscan error " + std::to_string(e);
   }
 }
 
@@ -213,8 +229,8 @@ tl::expected<HsDatabasePtr, std::string> compile_flat(std::span<const SignatureS
                                                    : f.ids;
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
-  const hs_error_t rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
-                                         mode, platform, &db, &err);
+  const hs_error_t rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                                         static_cast<unsigned>(exprs.size()), mode, platform, &db, &err);
   if (rc != HS_SUCCESS) {
     std::string msg;
     if (err != nullptr && err->expression >= 0 && static_cast<size_t>(err->expression) < ids.size()) {
@@ -658,7 +674,8 @@ std::vector<uint8_t> SignatureDatabase::serialize() const {
     put32(out, p.max_width);
   }
   put32(out, static_cast<uint32_t>(length));
-  out.insert(out.end(), reinterpret_cast<const uint8_t*>(bytes), reinterpret_cast<const uint8_t*>(bytes) + length);
+  out.insert(out.end(), reinterpret_cast<const uint8_t*>(bytes),
+             reinterpret_cast<const uint8_t*>(bytes) + length);
   std::free(bytes);
   for (const hs_database_t* block_db : {runs_db_.get(), grouped_db_.get()}) {
     bytes = nullptr;

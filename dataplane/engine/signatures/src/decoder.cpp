@@ -131,7 +131,9 @@ size_t url_stage(ScanState& st, const uint8_t* in, size_t n, uint8_t* out, bool 
 constexpr bool u16_alnum(uint8_t c) noexcept {
   return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
-constexpr bool u16_unit(uint8_t c) noexcept { return (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\r' || c == '\n'; }
+constexpr bool u16_unit(uint8_t c) noexcept {
+  return (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\r' || c == '\n';
+}
 
 // UTF-16 text (LE, and BE shifted by one byte): a run of at least four ASCII
 // code units (c, 00) loses its NUL bytes. Non-ASCII code units end a run
@@ -150,8 +152,10 @@ size_t utf16_stage(ScanState& st, const uint8_t* in, size_t n, uint8_t* out) noe
       const void* nul = std::memchr(in + i, 0, n - i);
       const size_t j = nul == nullptr ? n : static_cast<size_t>(static_cast<const uint8_t*>(nul) - in);
       size_t stop = j;
-      if (nul != nullptr) stop = j > i ? j - 1 : i;
-      else if (u16_alnum(in[n - 1])) stop = n - 1;  // only an alphanumeric unit can start a run that matters
+      if (nul != nullptr)
+        stop = j > i ? j - 1 : i;
+      else if (u16_alnum(in[n - 1]))
+        stop = n - 1;  // only an alphanumeric unit can start a run that matters
       std::memcpy(out + o, in + i, stop - i);
       o += stop - i;
       i = stop;
@@ -212,7 +216,9 @@ size_t utf16_stage(ScanState& st, const uint8_t* in, size_t n, uint8_t* out) noe
 constexpr bool ds_alnum(uint8_t c) noexcept {
   return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
-constexpr bool ds_digit(uint8_t c) noexcept { return (c >= '0' && c <= '9') || c == 'X' || c == 'x'; }
+constexpr bool ds_digit(uint8_t c) noexcept {
+  return (c >= '0' && c <= '9') || c == 'X' || c == 'x';
+}
 
 // Every digit spaced ("1 1 0 1 0 5 …", an ID or a mobile typed with a space
 // after each digit): a run of at least kDsMin single digits (the last may be
@@ -419,7 +425,8 @@ size_t json_stage(ScanState& st, const uint8_t* in, size_t n, uint8_t* out) noex
             st.high_surrogate = static_cast<uint16_t>(cp);
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
             if (st.high_surrogate != 0) {
-              const uint32_t full = 0x10000 + ((static_cast<uint32_t>(st.high_surrogate) - 0xD800) << 10) + (cp - 0xDC00);
+              const uint32_t full =
+                  0x10000 + ((static_cast<uint32_t>(st.high_surrogate) - 0xD800) << 10) + (cp - 0xDC00);
               st.high_surrogate = 0;
               o += put_utf8(full, out + o);
             } else {
@@ -471,7 +478,8 @@ size_t json_stage(ScanState& st, const uint8_t* in, size_t n, uint8_t* out) noex
 
 }  // namespace
 
-size_t decode(ScanState& st, const uint8_t* in, size_t n, uint8_t* tmp, uint8_t* tmp2, uint8_t* out) noexcept {
+size_t decode(ScanState& st, const uint8_t* in, size_t n, uint8_t* tmp, uint8_t* tmp2,
+              uint8_t* out) noexcept {
   size_t m = utf16_stage(st, in, n, tmp);
   m = url_stage(st, tmp, m, tmp2, st.kind == ContentKind::kForm);
   m = json_stage(st, tmp2, m, tmp);
@@ -484,7 +492,8 @@ size_t flush(ScanState& st, uint8_t* out) noexcept {
   uint8_t a[kDecoderSlack];
   uint8_t b[kDecoderSlack];
   size_t h = 0;
-  if (st.u16_on && st.u16_len == 1) a[h++] = st.u16[0];
+  if (st.u16_on && st.u16_len == 1)
+    a[h++] = st.u16[0];
   else {
     std::memcpy(a, st.u16, st.u16_len);
     h = st.u16_len;

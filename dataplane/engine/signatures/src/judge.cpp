@@ -23,13 +23,14 @@
 //    check, IMEI...) unless it also names the candidate's own type. Strong
 //    identifiers (check character + semantic checks) are never vetoed: a field
 //    name is the exporter's to choose.
+#include "judge.hpp"
+
 #include <emmintrin.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "ftz/engine/classify/masking.hpp"
-#include "judge.hpp"
 
 namespace ftz::engine::sig {
 namespace {
@@ -51,8 +52,12 @@ constexpr uint8_t kMaxJsonArrayDepth = 32;  // json_arrays bits
 constexpr bool is_alnum(uint8_t c) noexcept {
   return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
-constexpr bool is_digit(uint8_t c) noexcept { return c >= '0' && c <= '9'; }
-constexpr uint8_t lower(uint8_t c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + 32) : c; }
+constexpr bool is_digit(uint8_t c) noexcept {
+  return c >= '0' && c <= '9';
+}
+constexpr uint8_t lower(uint8_t c) noexcept {
+  return c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + 32) : c;
+}
 
 // Identifiers written in groups ("138 1234 5678", "6222 0212 3456 7890 128";
 // catalog patterns allow one ' ', '-' or U+00B7 at group boundaries). Such a
@@ -100,7 +105,6 @@ bool group_continues_left(const uint8_t* m, size_t before, uint8_t sep) noexcept
   return separator_at(q, w) == w && q[0] == sep && is_digit(q[-1]);
 }
 
-
 // Field names every catalog gets in addition to its keywords (folded: lower
 // case, ASCII punctuation dropped): the common spellings of the columns and
 // keys of exports, which are not good near-match keywords ("phone" is).
@@ -109,9 +113,12 @@ struct FieldAlias {
   std::string_view name;
 };
 constexpr FieldAlias kFieldAliases[] = {
-    {classify::ValidatorId::kResidentId, "idnumber"},    {classify::ValidatorId::kResidentId, "identityno"},
-    {classify::ValidatorId::kResidentId15, "idnumber"},  {classify::ValidatorId::kBankCard, "cardnumber"},
-    {classify::ValidatorId::kPassport, "passportnumber"}, {classify::ValidatorId::kMobile, "mobile"},
+    {classify::ValidatorId::kResidentId, "idnumber"},
+    {classify::ValidatorId::kResidentId, "identityno"},
+    {classify::ValidatorId::kResidentId15, "idnumber"},
+    {classify::ValidatorId::kBankCard, "cardnumber"},
+    {classify::ValidatorId::kPassport, "passportnumber"},
+    {classify::ValidatorId::kMobile, "mobile"},
     {classify::ValidatorId::kMobile, "手机"},
 };
 
@@ -123,9 +130,10 @@ constexpr FieldAlias kFieldAliases[] = {
 // Luhn-valid order number) unless the name also binds the candidate's type
 // ("order_mobile", "订单手机号").
 constexpr std::string_view kNotIdentifierWords[] = {
-    "order", "trade", "txn",  "transaction", "serial", "trace", "request", "req",     "span",     "qq",
-    "ts",    "timestamp", "time", "seq",    "sku",     "invoice", "tracking", "waybill", "batch", "created",
-    "updated", "订单", "交易", "流水", "单号", "时间", "批次", "运单", "快递", "发票",
+    "order",    "trade",   "txn",   "transaction", "serial",  "trace", "request", "req",
+    "span",     "qq",      "ts",    "timestamp",   "time",    "seq",   "sku",     "invoice",
+    "tracking", "waybill", "batch", "created",     "updated", "订单",  "交易",    "流水",
+    "单号",     "时间",    "批次",  "运单",        "快递",    "发票",
 };
 
 constexpr bool is_ascii(std::string_view w) noexcept {
@@ -133,7 +141,9 @@ constexpr bool is_ascii(std::string_view w) noexcept {
 }
 // Short ASCII keywords ("tel", "pan", "sfz", "imei") match whole words only:
 // "pan" is not in "company" or "span_id", "tel" not in "hotel".
-constexpr bool whole_word_only(std::string_view w) noexcept { return w.size() <= 4 && is_ascii(w); }
+constexpr bool whole_word_only(std::string_view w) noexcept {
+  return w.size() <= 4 && is_ascii(w);
+}
 
 }  // namespace
 
@@ -256,7 +266,8 @@ constexpr uint8_t class_rank(DataClass c) noexcept {
 }
 
 bool all_digits(std::string_view s) noexcept {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return is_digit(static_cast<uint8_t>(c)); });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return is_digit(static_cast<uint8_t>(c)); });
 }
 
 }  // namespace
@@ -286,7 +297,8 @@ void Scanner::init_context() {
 
 // --- Field tracking ------------------------------------------------------------
 
-inline void Scanner::push_mark(uint64_t offset, const FieldName& name, uint16_t column, uint8_t line) noexcept {
+inline void Scanner::push_mark(uint64_t offset, const FieldName& name, uint16_t column,
+                               uint8_t line) noexcept {
   // A mark that changes nothing (JSON: ',' '{' and a key's quote after a
   // value without a name) is not needed.
   const FieldMark& last = marks_count_ > 0 ? marks_[marks_count_ - 1] : mark_before_;
@@ -574,8 +586,8 @@ Scanner::FieldVerdict Scanner::name_verdict(const uint8_t* p, size_t n) const no
 // in CSV the header binding of its column.
 Scanner::FieldVerdict Scanner::field_of(const ScanState& st, uint64_t from, uint64_t win_base) noexcept {
   FieldMark* m = &mark_before_;
-  const auto it = std::upper_bound(marks_.begin(), marks_.begin() + static_cast<std::ptrdiff_t>(marks_count_), from,
-                                   [](uint64_t off, const FieldMark& k) { return off < k.offset; });
+  const auto it = std::upper_bound(marks_.begin(), marks_.begin() + static_cast<std::ptrdiff_t>(marks_count_),
+                                   from, [](uint64_t off, const FieldMark& k) { return off < k.offset; });
   if (it != marks_.begin()) m = &*(it - 1);
   judge_name(m->name, win_base);
   FieldVerdict v;
@@ -678,8 +690,8 @@ bool continues_right(const SignatureMeta& sm, const uint8_t* p, uint64_t avail) 
 }
 }  // namespace
 
-void Scanner::judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint64_t win_base, size_t vis_len,
-                    bool at_end) noexcept {
+void Scanner::judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint64_t win_base,
+                    size_t vis_len, bool at_end) noexcept {
   const uint64_t vis_end = win_base + vis_len;
   const auto patterns = db_->patterns();
   const auto meta = db_->signatures();
@@ -709,7 +721,8 @@ void Scanner::judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, 
         ++counters_.truncated;
         continue;
       }
-      if (alnum_boundary_[c.sig] != 0 && continues_right(meta[c.sig], win_ + (c.to - win_base), vis_end - c.to)) {
+      if (alnum_boundary_[c.sig] != 0 &&
+          continues_right(meta[c.sig], win_ + (c.to - win_base), vis_end - c.to)) {
         ++counters_.boundary_rejected;
         continue;
       }
@@ -822,13 +835,14 @@ void Scanner::judge(ScanState& st, const ScanContext& ctx, DetectionSink& sink, 
   for (size_t i = 0; i < n; ++i) {
     if (!cands_[i].dropped) order_[live++] = static_cast<uint32_t>(i);
   }
-  std::sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(live), [this](uint32_t a, uint32_t b) {
-    const Candidate& x = cands_[a];
-    const Candidate& y = cands_[b];
-    if (x.from != y.from) return x.from < y.from;
-    if (x.to != y.to) return x.to < y.to;
-    return x.sig < y.sig;
-  });
+  std::sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(live),
+            [this](uint32_t a, uint32_t b) {
+              const Candidate& x = cands_[a];
+              const Candidate& y = cands_[b];
+              if (x.from != y.from) return x.from < y.from;
+              if (x.to != y.to) return x.to < y.to;
+              return x.sig < y.sig;
+            });
   // The winner of a span (docs/signatures.md "One span, one identifier"):
   // the type its field or label names, then a candidate that counts (context
   // not needed or found), then strength, then the more sensitive class, then
@@ -921,7 +935,8 @@ void Scanner::emit(const ScanContext&, DetectionSink& sink, const Candidate& c, 
   d.signature = c.sig;
   d.sid = spec.sid;
   d.data_class = c.verdict.minor ? DataClass::kSensitivePi : spec.data_class;
-  if (span_class != DataClass::kCount && class_rank(span_class) > class_rank(d.data_class)) d.data_class = span_class;
+  if (span_class != DataClass::kCount && class_rank(span_class) > class_rank(d.data_class))
+    d.data_class = span_class;
   d.validator = sm.validator;
   d.id_type = c.verdict.id_type;
   d.strength = c.verdict.strength;

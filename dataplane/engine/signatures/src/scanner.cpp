@@ -63,7 +63,8 @@ struct Scanner::Inflater {
 };
 
 // The match callback only records (STYLE.md): validation runs after the scan.
-int Scanner::on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned, void* ctx) noexcept {
+int Scanner::on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned,
+                      void* ctx) noexcept {
   auto* self = static_cast<Scanner*>(ctx);
   if (self->match_count_ == self->matches_.size()) {
     self->match_overflow_ = true;
@@ -111,7 +112,8 @@ void Scanner::collect_run(size_t from, size_t to) noexcept {
 }
 
 // Each run rule is "^(?:regex)$" (multi-line): a match is one whole run.
-int Scanner::on_run_match(unsigned id, unsigned long long, unsigned long long to, unsigned, void* ctx) noexcept {
+int Scanner::on_run_match(unsigned id, unsigned long long, unsigned long long to, unsigned,
+                          void* ctx) noexcept {
   auto* self = static_cast<Scanner*>(ctx);
   const uint16_t k = self->run_at_end_[to];
   if (k == 0) return 0;  // cannot happen: every match ends at a '\n'
@@ -190,8 +192,9 @@ bool Scanner::find_runs(uint64_t win_base, size_t begin, size_t end) noexcept {
   if (in_run && usable) collect_run(start, end);
   if (run_count_ == 0) return true;
   counters_.runs_checked += run_count_;
-  return hs_scan(db_->runs_hs(), reinterpret_cast<const char*>(run_buf_.data()), static_cast<unsigned>(run_buf_len_), 0,
-                 scratch_.get(), &Scanner::on_run_match, this) == HS_SUCCESS;
+  return hs_scan(db_->runs_hs(), reinterpret_cast<const char*>(run_buf_.data()),
+                 static_cast<unsigned>(run_buf_len_), 0, scratch_.get(), &Scanner::on_run_match,
+                 this) == HS_SUCCESS;
 }
 
 namespace {
@@ -314,11 +317,12 @@ bool Scanner::find_grouped(uint64_t win_base, size_t begin, size_t end) noexcept
                  this) == HS_SUCCESS;
 }
 
-tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_ptr<const SignatureDatabase> db,
-                                                                    const ScannerConfig& config) {
+tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(
+    std::shared_ptr<const SignatureDatabase> db, const ScannerConfig& config) {
   if (!db) return tl::unexpected(std::string("scanner: no signature database"));
   if (config.block_bytes < 256) return tl::unexpected(std::string("scanner: block_bytes below 256"));
-  if (config.max_matches_per_block < 64) return tl::unexpected(std::string("scanner: max_matches_per_block below 64"));
+  if (config.max_matches_per_block < 64)
+    return tl::unexpected(std::string("scanner: max_matches_per_block below 64"));
   std::unique_ptr<Scanner> s(new Scanner());
   s->db_ = std::move(db);
   s->config_ = config;
@@ -351,7 +355,8 @@ tl::expected<std::unique_ptr<Scanner>, std::string> Scanner::create(std::shared_
     s->b64_[d].out.assign(config.block_bytes * 3 / 4 + 64, 0);
     s->b64_[d].segs.resize(config.block_bytes / kBase64MinRun + 8);
   }
-  const uint32_t children = config.max_children != 0 ? config.max_children : std::max<uint32_t>(8, config.max_streams / 4);
+  const uint32_t children =
+      config.max_children != 0 ? config.max_children : std::max<uint32_t>(8, config.max_streams / 4);
   s->children_.resize(children);
   for (uint32_t i = children; i-- > 0;) s->free_children_.push_back(i);
   // Children have streams of their own (indices from max_streams on).
@@ -585,7 +590,9 @@ void Scanner::release_slot(uint32_t& slot) noexcept {
   --counters_.inflaters_in_use;
 }
 
-void Scanner::release_inflater(ScanState& st) noexcept { release_slot(st.inflater); }
+void Scanner::release_inflater(ScanState& st) noexcept {
+  release_slot(st.inflater);
+}
 
 void Scanner::restart_body(ScanState& st, const ScanContext& ctx) noexcept {
   st.b64_run = 0;  // the run ended with the previous body (end_unit)
@@ -662,12 +669,13 @@ void Scanner::scan(ScanState& st, std::span<const uint8_t> bytes, const ScanCont
 // stream that are not another gzip member are scanned as sent (never
 // dropped). Corrupt compressed data makes the direction uninspectable
 // (kDecodeError); a third level of compression is not decoded (kDecodeDepth).
-void Scanner::feed(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n) noexcept {
+void Scanner::feed(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in,
+                   size_t n) noexcept {
   size_t produced = 0;
   // The first two bytes of a body decide a gzip magic (no declared coding) or
   // the zlib header of "deflate": a 1-byte first chunk waits in zhold.
-  const bool peek = st.sniff != 0 || (st.outer == Encoding::kDeflate && st.inflater == kNoSlot && !st.inflate_done &&
-                                      !st.passthrough);
+  const bool peek = st.sniff != 0 || (st.outer == Encoding::kDeflate && st.inflater == kNoSlot &&
+                                      !st.inflate_done && !st.passthrough);
   if (peek) {
     uint8_t head[2];
     if (st.zhold_set) {
@@ -720,7 +728,8 @@ bool Scanner::layer1(ScanState& st, const ScanContext& ctx, DetectionSink& sink,
       mark_uninspectable(st, Uninspectable::kInflateMemcap);
       return false;
     }
-    const InflateStep r = inflate_step(st, ctx, sink, st.inflater, inflated_d_[st.depth].data(), in, n, produced, 1);
+    const InflateStep r =
+        inflate_step(st, ctx, sink, st.inflater, inflated_d_[st.depth].data(), in, n, produced, 1);
     if (r.failed) return false;
     in += r.used;
     n -= r.used;
@@ -738,7 +747,8 @@ bool Scanner::layer2(ScanState& st, const ScanContext& ctx, DetectionSink& sink,
     // A gzip member inside the first layer (a .gz uploaded with gzip coding,
     // "Content-Encoding: gzip" over a gzip file): decoded as a second layer.
     st.sniff2 = 0;
-    if (st.outer != Encoding::kIdentity && n >= 2 && in[0] == 0x1f && in[1] == 0x8b) st.inner = Encoding::kGzip;
+    if (st.outer != Encoding::kIdentity && n >= 2 && in[0] == 0x1f && in[1] == 0x8b)
+      st.inner = Encoding::kGzip;
     // A third level (gzip inside the second layer) is not decoded: checked
     // on the second layer's first output.
     if (st.inner != Encoding::kIdentity) st.sniff2 = 2;
@@ -757,7 +767,8 @@ bool Scanner::layer2(ScanState& st, const ScanContext& ctx, DetectionSink& sink,
       mark_uninspectable(st, Uninspectable::kInflateMemcap);
       return false;
     }
-    const InflateStep r = inflate_step(st, ctx, sink, st.inflater2, inflated2_d_[st.depth].data(), in, n, produced, 2);
+    const InflateStep r =
+        inflate_step(st, ctx, sink, st.inflater2, inflated2_d_[st.depth].data(), in, n, produced, 2);
     if (r.failed) return false;
     in += r.used;
     n -= r.used;
@@ -888,8 +899,10 @@ void Scanner::b64_track(ScanState& st, const uint8_t* p, size_t n) noexcept {
     if (v >= 0) {
       ++st.b64_run;
       if (st.b64_line < 255) ++st.b64_line;
-      if (c >= 'a' && c <= 'z') st.b64_case |= 1;
-      else if (c >= 'A' && c <= 'Z') st.b64_case |= 2;
+      if (c >= 'a' && c <= 'z')
+        st.b64_case |= 1;
+      else if (c >= 'A' && c <= 'Z')
+        st.b64_case |= 2;
       st.b64_bits = (st.b64_bits << 6) | static_cast<uint32_t>(v);
       st.b64_nbits = static_cast<uint8_t>(st.b64_nbits + 6);
       if (st.b64_nbits >= 8) {
@@ -977,9 +990,9 @@ void Scanner::b64_end_run(ScanState& st, const ScanContext& ctx, DetectionSink& 
   st.b64_line = 0;
 }
 
-Scanner::InflateStep Scanner::inflate_step(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint32_t slot,
-                                           uint8_t* outbuf, const uint8_t* in, size_t n, size_t& produced,
-                                           int layer) noexcept {
+Scanner::InflateStep Scanner::inflate_step(ScanState& st, const ScanContext& ctx, DetectionSink& sink,
+                                           uint32_t slot, uint8_t* outbuf, const uint8_t* in, size_t n,
+                                           size_t& produced, int layer) noexcept {
   InflateStep step;
   z_stream& zs = inflaters_[slot]->zs;
   zs.next_in = const_cast<Bytef*>(in);
@@ -1002,7 +1015,8 @@ Scanner::InflateStep Scanner::inflate_step(ScanState& st, const ScanContext& ctx
       st.sniff2 = 0;
       if (got >= 2 && outbuf[0] == 0x1f && outbuf[1] == 0x8b) degrade(st, Uninspectable::kDecodeDepth);
     }
-    const bool ok = layer == 1 ? layer2(st, ctx, sink, outbuf, got, produced) : text(st, ctx, sink, outbuf, got, produced);
+    const bool ok = layer == 1 ? layer2(st, ctx, sink, outbuf, got, produced)
+                               : text(st, ctx, sink, outbuf, got, produced);
     if (!ok || st.uninspectable) {
       step.failed = true;
       return step;

@@ -56,8 +56,8 @@ struct HardwareProfile {
   // worker back off (rte_pause, then sleeps of up to N µs) to spare a VM's
   // CPU (lab profiles).
   uint32_t idle_sleep_us = 0;
-  uint32_t offload_rules = 4096;     // rte_flow drop rules per port; 0 disables offload
-  std::vector<PortProfile> ports;    // in file order; a loaded profile has one inside and one outside port
+  uint32_t offload_rules = 4096;   // rte_flow drop rules per port; 0 disables offload
+  std::vector<PortProfile> ports;  // in file order; a loaded profile has one inside and one outside port
 
   // The port named `name`, or nullptr.
   [[nodiscard]] const PortProfile* find(std::string_view name) const noexcept;

@@ -9,12 +9,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
 #include <vector>
-
-#include <memory>
 
 #include "ftz/config/diagnostics.hpp"
 #include "ftz/engine/policy_spec.hpp"

@@ -67,8 +67,9 @@ std::string size_message(std::string_view subject, std::size_t size, std::size_t
 // nullopt after reporting why not under `path` ("" for document-level
 // errors): too large, nested too deep, a second document, a syntax error.
 // Lone CRs count as line breaks (normalize_line_breaks).
-std::optional<YAML::Node> parse_document(std::string_view text, const std::string& file, const std::string& path,
-                                         const DocumentLimits& limits, DiagnosticSink& sink);
+std::optional<YAML::Node> parse_document(std::string_view text, const std::string& file,
+                                         const std::string& path, const DocumentLimits& limits,
+                                         DiagnosticSink& sink);
 
 // Why a file could not be read whole.
 struct ReadProblem {

@@ -20,10 +20,11 @@
 //  - A classic pcap it cannot measure (a pipe) is refused: a record cut
 //    there could not be detected.
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <sys/types.h>
 #include <tl/expected.hpp>
 #include <vector>
 
@@ -80,8 +81,8 @@ class CaptureReader {
   const char* link_name_ = "";
   int dlt_ = 0;
   uint32_t snaplen_ = 0;
-  bool classic_ = false;       // classic pcap: records measured in the file
-  long record_header_ = 16;    // 24 for the "patched" (Kuznetzov) format
+  bool classic_ = false;     // classic pcap: records measured in the file
+  long record_header_ = 16;  // 24 for the "patched" (Kuznetzov) format
   // Classic pcap: where the next record starts. Kept by arithmetic, not
   // ftello (an lseek system call per record): only a record that may have
   // been cut asks the file where libpcap stopped.

@@ -8,15 +8,14 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <tl/expected.hpp>
 #include <vector>
 
-#include <tl/expected.hpp>
-
+#include "ftz/capture/capture_reader.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/dpdk/options.hpp"
 #include "ftz/drivers/profile.hpp"
 #include "ftz/engine/packet.hpp"
-#include "ftz/capture/capture_reader.hpp"
 
 namespace ftz::dpdk {
 
@@ -61,8 +60,8 @@ struct CaptureInfo {
 // configuration's catalog compiled before EAL start), mempool, ports,
 // workers. Checks signals().stop between its steps (StartError::interrupted).
 tl::expected<AppliancePtr, StartError> start_appliance(
-    const DpOptions& options, drivers::HardwareProfile profile, config::LoadedConfig config, CaptureInfo capture,
-    std::shared_ptr<const engine::sig::SignatureDatabase> signatures);
+    const DpOptions& options, drivers::HardwareProfile profile, config::LoadedConfig config,
+    CaptureInfo capture, std::shared_ptr<const engine::sig::SignatureDatabase> signatures);
 
 // Runs until --duration, a signal, or the end of a --pcap-in capture; then
 // stops the workers, writes the statistics and releases the ports. Returns

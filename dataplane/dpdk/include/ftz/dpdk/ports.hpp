@@ -3,10 +3,9 @@
 
 #include <cstdint>
 #include <string>
+#include <tl/expected.hpp>
 #include <utility>
 #include <vector>
-
-#include <tl/expected.hpp>
 
 #include "ftz/drivers/profile.hpp"
 
@@ -18,12 +17,12 @@ inline constexpr uint16_t kNoPort = 0xffff;
 
 struct Port {
   drivers::PortProfile profile;
-  uint16_t id = kNoPort;        // DPDK port id
-  uint16_t pair = kNoPort;      // index into the port list (not a DPDK id)
+  uint16_t id = kNoPort;    // DPDK port id
+  uint16_t pair = kNoPort;  // index into the port list (not a DPDK id)
   std::string driver;
   uint16_t rx_queues = 1;
   uint16_t tx_queues = 1;
-  bool hw_rss = false;          // RX spread over the workers' queues by the NIC
+  bool hw_rss = false;  // RX spread over the workers' queues by the NIC
   std::array<uint8_t, 6> mac{};
 };
 
@@ -31,7 +30,8 @@ struct Port {
 // with the symmetric RSS key where the NIC offers RSS on IP; otherwise one
 // queue and software distribution), configures and starts it. Errors name
 // the port and device.
-tl::expected<Port, std::string> start_port(const drivers::PortProfile& profile, uint32_t workers, rte_mempool* pool);
+tl::expected<Port, std::string> start_port(const drivers::PortProfile& profile, uint32_t workers,
+                                           rte_mempool* pool);
 void stop_port(const Port& port) noexcept;
 
 struct PortStats {

@@ -31,15 +31,15 @@ class Defragmenter {
  public:
   static constexpr uint32_t kBlockSize = 512;
   static constexpr uint32_t kMaxDatagram = 65535;
-  static constexpr uint32_t kMaxRanges = 64;     // distinct received ranges
-  static constexpr uint32_t kMaxHeld = 64;       // fragments held per datagram
+  static constexpr uint32_t kMaxRanges = 64;  // distinct received ranges
+  static constexpr uint32_t kMaxHeld = 64;    // fragments held per datagram
 
   enum class Status : uint8_t { kHeld, kComplete, kDropped };
   struct Result {
     Status status = Status::kHeld;
-    Reason reason = Reason::kNone;  // for kDropped
-    std::span<const uint8_t> datagram;        // kComplete: the reassembled L4 bytes
-    std::span<const uint64_t> held_tokens;    // kComplete: earlier fragments to release
+    Reason reason = Reason::kNone;          // for kDropped
+    std::span<const uint8_t> datagram;      // kComplete: the reassembled L4 bytes
+    std::span<const uint64_t> held_tokens;  // kComplete: earlier fragments to release
   };
   // A discarded datagram's held fragments, reported by expire().
   struct Discard {

@@ -45,7 +45,7 @@ struct FlowDetections {
   uint16_t signature[kMaxFlowDetectionKinds];
   uint32_t count[kMaxFlowDetectionKinds];
   uint32_t per_class[static_cast<int>(DataClass::kCount)];
-  uint32_t distinct = 0;  // distinct identifiers (by token) in the flow
+  uint32_t distinct = 0;                // distinct identifiers (by token) in the flow
   UninspectableMask uninspectable = 0;  // why the content was not (fully) inspected
 };
 
@@ -150,11 +150,13 @@ class EventQueue {
   }
   // Producer side: slots free now (the consumer may free more meanwhile).
   [[nodiscard]] uint32_t free_slots() const noexcept {
-    return static_cast<uint32_t>(slots_.size() -
-                                 (head_.load(std::memory_order_relaxed) - tail_.load(std::memory_order_acquire)));
+    return static_cast<uint32_t>(
+        slots_.size() - (head_.load(std::memory_order_relaxed) - tail_.load(std::memory_order_acquire)));
   }
   [[nodiscard]] uint32_t capacity() const noexcept { return static_cast<uint32_t>(slots_.size()); }
-  void commit() noexcept { head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  void commit() noexcept {
+    head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
   // Consumer side.
   const Event* front() const noexcept {
     const uint64_t tail = tail_.load(std::memory_order_relaxed);

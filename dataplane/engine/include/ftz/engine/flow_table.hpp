@@ -73,7 +73,9 @@ class FlowTable {
     uint32_t index[kSlots] = {kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone};
   };
 
-  [[nodiscard]] uint32_t bucket_a(uint64_t hash) const noexcept { return static_cast<uint32_t>(hash) & mask_; }
+  [[nodiscard]] uint32_t bucket_a(uint64_t hash) const noexcept {
+    return static_cast<uint32_t>(hash) & mask_;
+  }
   [[nodiscard]] uint32_t bucket_b(uint64_t hash) const noexcept {
     return static_cast<uint32_t>((hash >> 32) * 0x9e3779b1u) & mask_;
   }

@@ -7,9 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "ftz/engine/policy_spec.hpp"
 #include "ftz/engine/prefix_table.hpp"
@@ -55,7 +54,9 @@ class PolicyGeneration {
   // (and the data plane deserialized) it, else compiled here from the spec.
   static tl::expected<std::shared_ptr<const PolicyGeneration>, std::string> build_with_signatures(
       PolicySpec spec, uint64_t number, std::shared_ptr<const sig::SignatureDatabase> db = nullptr);
-  [[nodiscard]] const std::shared_ptr<const sig::SignatureDatabase>& signatures() const noexcept { return db_; }
+  [[nodiscard]] const std::shared_ptr<const sig::SignatureDatabase>& signatures() const noexcept {
+    return db_;
+  }
 
   [[nodiscard]] uint32_t zone_of(const IpAddr& a) const noexcept { return zones_.lookup(a); }
   // The tenant of an address: its tenant prefix, else its zone's default tenant.
@@ -66,7 +67,8 @@ class PolicyGeneration {
   [[nodiscard]] Decision evaluate(const FlowFacts& f) const noexcept;
   [[nodiscard]] FailMode fail_mode(uint32_t src_zone, uint32_t dst_zone) const noexcept;
   // The tenant holds an approval for `classes` to `dest_zone` valid at `ts_ns`.
-  [[nodiscard]] bool approved(uint32_t tenant, uint32_t dest_zone, DataClassMask classes, int64_t ts_ns) const noexcept;
+  [[nodiscard]] bool approved(uint32_t tenant, uint32_t dest_zone, DataClassMask classes,
+                              int64_t ts_ns) const noexcept;
 
   [[nodiscard]] const PolicySpec& spec() const noexcept { return spec_; }
   [[nodiscard]] uint64_t number() const noexcept { return number_; }

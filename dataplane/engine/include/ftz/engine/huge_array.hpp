@@ -42,13 +42,27 @@ class HugeArray {
   HugeArray(const HugeArray&) = delete;
   HugeArray& operator=(const HugeArray&) = delete;
 
-  T& operator[](size_t i) noexcept { return data_[i]; }
-  const T& operator[](size_t i) const noexcept { return data_[i]; }
-  T* data() noexcept { return data_.get(); }
-  const T* data() const noexcept { return data_.get(); }
-  [[nodiscard]] size_t size() const noexcept { return size_; }
-  T* begin() noexcept { return data_.get(); }
-  T* end() noexcept { return data_.get() + size_; }
+  T& operator[](size_t i) noexcept {
+    return data_[i];
+  }
+  const T& operator[](size_t i) const noexcept {
+    return data_[i];
+  }
+  T* data() noexcept {
+    return data_.get();
+  }
+  const T* data() const noexcept {
+    return data_.get();
+  }
+  [[nodiscard]] size_t size() const noexcept {
+    return size_;
+  }
+  T* begin() noexcept {
+    return data_.get();
+  }
+  T* end() noexcept {
+    return data_.get() + size_;
+  }
 
  private:
   struct Free {

@@ -43,7 +43,7 @@ struct ParsedPacket {
   uint8_t vlan_count = 0;
   uint8_t ip_version = 0;  // 0 = not IP
   uint16_t l3_offset = 0;
-  uint8_t ttl = 0;         // IPv4 TTL / IPv6 hop limit
+  uint8_t ttl = 0;  // IPv4 TTL / IPv6 hop limit
   IpAddr src;
   IpAddr dst;
   uint8_t l4_proto = 0;
@@ -53,7 +53,7 @@ struct ParsedPacket {
   bool is_fragment = false;
   bool more_fragments = false;
   uint32_t frag_id = 0;
-  uint16_t frag_offset = 0;         // bytes
+  uint16_t frag_offset = 0;            // bytes
   const uint8_t* frag_data = nullptr;  // the fragmentable part
   uint32_t frag_len = 0;
 
@@ -63,9 +63,9 @@ struct ParsedPacket {
   uint32_t seq = 0;
   uint32_t ack = 0;
   uint16_t window = 0;
-  uint16_t urgent = 0;           // TCP urgent pointer
-  uint8_t tcp_wscale = 0xff;     // window-scale option (SYN), 0xff = absent
-  bool tcp_has_ts = false;       // timestamps option (RFC 7323)
+  uint16_t urgent = 0;        // TCP urgent pointer
+  uint8_t tcp_wscale = 0xff;  // window-scale option (SYN), 0xff = absent
+  bool tcp_has_ts = false;    // timestamps option (RFC 7323)
   uint32_t tsval = 0;
   uint32_t tsecr = 0;
   // The transport header and what follows: the bytes present and the bytes

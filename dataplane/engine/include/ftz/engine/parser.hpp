@@ -21,8 +21,7 @@ struct ParseResult {
 };
 
 // Parses a frame of the given link type into `out` (reset first).
-ParseResult parse_packet(LinkType link, const uint8_t* data, uint32_t caplen,
-                         ParsedPacket& out) noexcept;
+ParseResult parse_packet(LinkType link, const uint8_t* data, uint32_t caplen, ParsedPacket& out) noexcept;
 
 // Parses the transport header of a reassembled datagram (defrag output).
 // `wire_len` equals len for reassembled data.

@@ -35,7 +35,9 @@
 
 namespace ftz::engine {
 
-inline int32_t seq_diff(uint32_t a, uint32_t b) noexcept { return static_cast<int32_t>(a - b); }
+inline int32_t seq_diff(uint32_t a, uint32_t b) noexcept {
+  return static_cast<int32_t>(a - b);
+}
 
 class SegmentPool {
  public:
@@ -71,10 +73,10 @@ class SegmentPool {
 // record; a flow whose bytes are reassembled carries
 // it inside its TcpDirState instead (docs/decisions/0006). 24 bytes.
 struct TcpTrack {
-  uint32_t next_seq = 0;  // next byte to deliver
-  uint32_t fin_seq = 0;   // sequence number of the FIN
-  uint32_t isn = 0;       // sequence number of the SYN (syn_seen)
-  uint32_t win_end = 0;   // highest sequence the peer's window admits (valid if win_known)
+  uint32_t next_seq = 0;            // next byte to deliver
+  uint32_t fin_seq = 0;             // sequence number of the FIN
+  uint32_t isn = 0;                 // sequence number of the SYN (syn_seen)
+  uint32_t win_end = 0;             // highest sequence the peer's window admits (valid if win_known)
   uint32_t ts_recent = 0;           // newest timestamp accepted in order (valid if ts_known)
   uint8_t wscale = 0;               // shift of the windows this direction's sender advertises
   bool wscale_offered : 1 = false;  // its SYN carried the option (RFC 7323: both must)
@@ -111,13 +113,13 @@ struct TcpDirState : TcpTrack {
 };
 
 enum class SegmentOutcome : uint8_t {
-  kDelivered,   // new bytes delivered in order (maybe with buffered ones after)
-  kDuplicate,   // nothing new (retransmission, keep-alive, pure ACK)
-  kBuffered,    // ahead of a hole: kept out of order
-  kConflict,    // overlaps known bytes with different data (first kept)
-  kOverLimit,   // out of order but over the per-flow limit or memcap
-  kStale,       // normalizing: every byte is below the kept copy (trim it all)
-  kAfterFin,    // every byte lies past the FIN
+  kDelivered,  // new bytes delivered in order (maybe with buffered ones after)
+  kDuplicate,  // nothing new (retransmission, keep-alive, pure ACK)
+  kBuffered,   // ahead of a hole: kept out of order
+  kConflict,   // overlaps known bytes with different data (first kept)
+  kOverLimit,  // out of order but over the per-flow limit or memcap
+  kStale,      // normalizing: every byte is below the kept copy (trim it all)
+  kAfterFin,   // every byte lies past the FIN
 };
 
 // Bytes of a segment that must not be forwarded (normalizing directions, and
@@ -233,7 +235,8 @@ void TcpReassembler::deliver(TcpDirState& s, const uint8_t* data, uint32_t len, 
     std::memcpy(s.tail, data + len - TcpDirState::kTailBytes, TcpDirState::kTailBytes);
     s.tail_len = TcpDirState::kTailBytes;
   } else {
-    const uint32_t keep = s.tail_len + len > TcpDirState::kTailBytes ? TcpDirState::kTailBytes - len : s.tail_len;
+    const uint32_t keep =
+        s.tail_len + len > TcpDirState::kTailBytes ? TcpDirState::kTailBytes - len : s.tail_len;
     std::memmove(s.tail, s.tail + (s.tail_len - keep), keep);
     std::memcpy(s.tail + keep, data, len);
     s.tail_len = static_cast<uint8_t>(keep + len);
@@ -333,7 +336,8 @@ SegmentOutcome TcpReassembler::on_segment(TcpDirState& s, uint32_t seq, const ui
     return SegmentOutcome::kDuplicate;
   }
   const uint32_t overlap = old < len ? old : len;
-  const bool conflict = s.normalize ? kept_conflicts(s, seq, data, overlap) : tail_conflicts(s, seq, data, overlap);
+  const bool conflict =
+      s.normalize ? kept_conflicts(s, seq, data, overlap) : tail_conflicts(s, seq, data, overlap);
   if (old >= len || (conflict && s.normalize)) {
     // Nothing new, or (normalizing) a different copy of inspected bytes: none
     // of it goes further.

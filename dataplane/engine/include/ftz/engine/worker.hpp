@@ -23,9 +23,8 @@
 #include <memory>
 #include <span>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "ftz/engine/app/app_parser.hpp"
 #include "ftz/engine/compliance/threshold_board.hpp"
@@ -75,8 +74,8 @@ struct WorkerOptions {
   // Compliance: tokens for distinct counting and alerts. Without a key the
   // worker draws a random one (tokens then only deduplicate within the run).
   const compliance::TokenKey* token_key = nullptr;
-  compliance::WorkerAccounting* accounting = nullptr;        // exported individuals
-  const compliance::ThresholdBoard* thresholds = nullptr;   // tenants' threshold states
+  compliance::WorkerAccounting* accounting = nullptr;      // exported individuals
+  const compliance::ThresholdBoard* thresholds = nullptr;  // tenants' threshold states
 };
 
 struct PacketResult {
@@ -135,32 +134,33 @@ struct WorkerCounters {
   uint64_t route_too_late = 0;
   uint64_t rejudged = 0;
   // Content inspection.
-  uint64_t content_flows = 0;          // flows that got scan states
-  uint64_t inspect_pool_exhausted = 0; // inspected flows left unscanned (uninspectable)
-  uint64_t stream_flows = 0;           // flows that got a Stream slot (reassembly, app parsing)
-  uint64_t stream_pool_exhausted = 0;  // flows that needed one and found none (uninspectable:
-                                       // resource, their pair's fail mode applied)
+  uint64_t content_flows = 0;            // flows that got scan states
+  uint64_t inspect_pool_exhausted = 0;   // inspected flows left unscanned (uninspectable)
+  uint64_t stream_flows = 0;             // flows that got a Stream slot (reassembly, app parsing)
+  uint64_t stream_pool_exhausted = 0;    // flows that needed one and found none (uninspectable:
+                                         // resource, their pair's fail mode applied)
   uint64_t stream_metadata_skipped = 0;  // header-decided flows left without app metadata
                                          // (no spare slot, or header_decided_metadata off)
   uint64_t uninspectable_flows = 0;
   uint64_t uninspectable_by_reason[static_cast<int>(UninspectableReason::kCount)] = {};
-  uint64_t fail_closed_flows = 0;      // uninspectable exports blocked by their fail mode
+  uint64_t fail_closed_flows = 0;  // uninspectable exports blocked by their fail mode
   // Inline normalization of exports (docs/decisions/0003).
-  uint64_t segments_trimmed = 0;       // forwarded without some of their bytes
-  uint64_t urgent_cleared = 0;         // urgent flag and pointer taken off
-  uint64_t midstream_flows = 0;        // exports picked up without a handshake
+  uint64_t segments_trimmed = 0;  // forwarded without some of their bytes
+  uint64_t urgent_cleared = 0;    // urgent flag and pointer taken off
+  uint64_t midstream_flows = 0;   // exports picked up without a handshake
   uint64_t scan_states_released_at_close = 0;
-  uint64_t detections = 0;             // confirmed identifiers
+  uint64_t detections = 0;  // confirmed identifiers
   uint64_t detections_per_class[static_cast<int>(DataClass::kCount)] = {};
   uint64_t alerts = 0;
-  uint64_t alerts_suppressed = 0;      // over limits.alerts_per_flow
+  uint64_t alerts_suppressed = 0;         // over limits.alerts_per_flow
   uint64_t identifiers_not_exported = 0;  // in packets that were dropped
   uint64_t resets = 0;
   // Reloads (set_generation).
   uint64_t generation_switches = 0;
-  uint64_t scanner_switches = 0;      // switches to another signature database
-  uint64_t scan_handovers = 0;        // open scan streams closed at a scanner switch
-  uint64_t scanner_build_failed = 0;  // no scanner for a generation with signatures: its content flows are uninspectable
+  uint64_t scanner_switches = 0;  // switches to another signature database
+  uint64_t scan_handovers = 0;    // open scan streams closed at a scanner switch
+  uint64_t scanner_build_failed =
+      0;  // no scanner for a generation with signatures: its content flows are uninspectable
 };
 
 class Worker : private app::AppSink, private sig::DetectionSink {
@@ -198,7 +198,8 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // running when it is installed) the signature-name map of the switch is
   // built here too, so that set_generation() allocates nothing.
   static tl::expected<std::unique_ptr<sig::Scanner>, std::string> make_scanner(
-      const PolicyGeneration& generation, const WorkerOptions& options, const PolicyGeneration* replacing = nullptr);
+      const PolicyGeneration& generation, const WorkerOptions& options,
+      const PolicyGeneration* replacing = nullptr);
 
   // Installs a new generation between two bursts (never inside
   // process_burst()); flows are re-judged on their next packet (or when they
@@ -228,8 +229,8 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // The worker drops its reference to the previous generation once its
   // streams are handed over: the caller keeps one until the grace period
   // ends. docs/decisions/0002 and 0005.
-  [[nodiscard]] std::unique_ptr<sig::Scanner> set_generation(std::shared_ptr<const PolicyGeneration> generation,
-                                                             std::unique_ptr<sig::Scanner> scanner) noexcept;
+  [[nodiscard]] std::unique_ptr<sig::Scanner> set_generation(
+      std::shared_ptr<const PolicyGeneration> generation, std::unique_ptr<sig::Scanner> scanner) noexcept;
   // The scanner whose streams were all handed over since the last switch
   // (null while some are not, or when there is none); the caller frees it.
   [[nodiscard]] std::unique_ptr<sig::Scanner> take_retired_scanner() noexcept { return std::move(retired_); }
@@ -408,7 +409,8 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   void release_held(Flow& f, int dir, bool all, SelfHold self = {0, nullptr}) noexcept;
   void end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept;
   void apply_verdict(const Flow& f, PacketResult& res) const noexcept;
-  void push_release(uint64_t token, const Verdict& v, Disposition d, Reason r, PayloadTrim trim = {}) noexcept;
+  void push_release(uint64_t token, const Verdict& v, Disposition d, Reason r,
+                    PayloadTrim trim = {}) noexcept;
   void count(const PacketResult& res, BurstCounters& bc) noexcept;
   Event* new_event(EventType type, const Flow& f, int64_t now, bool rate_limited) noexcept;
   // Flow records: a place in the event queue or, when it is full, in the
@@ -429,7 +431,8 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // Content inspection.
   // A flow's content is scanned: signatures are loaded, the flow is an
   // export (or classify_all) and not blocked at the header stage for good.
-  bool wants_content(const Flow& f) const noexcept;  ContentState* content_of(Flow& f) noexcept;
+  bool wants_content(const Flow& f) const noexcept;
+  ContentState* content_of(Flow& f) noexcept;
   void scan(Flow& f, int dir, std::span<const uint8_t> bytes, const sig::ScanContext& ctx) noexcept;
   void mark_uninspectable(Flow& f, UninspectableReason why) noexcept;
   void finish_content(Flow& f) noexcept;
@@ -483,7 +486,7 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // An expiry pass cut short at this packet time: flows already expired
   // then keep it as their end time, however late room is found.
   int64_t expiry_due_ns_ = 0;
-  uint32_t finish_cursor_ = 0;  // finish(): the next flow-table slot to end
+  uint32_t finish_cursor_ = 0;   // finish(): the next flow-table slot to end
   bool finish_waiting_ = false;  // finish() stopped for room (counted once)
   WorkerCounters counters_;
   std::vector<uint64_t> zone_pair_bytes_;

@@ -8,9 +8,8 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "ftz/engine/generation.hpp"
 #include "ftz/engine/worker.hpp"
@@ -44,9 +43,8 @@ using NoticeCallback = std::function<void(const report::ComplianceNotice&)>;
 // error); a file truncated mid-record is reported in the summary, with
 // everything before it. Every flow record reaches on_event: the worker ends
 // flows only as the event queue has room, and the queue is drained between.
-tl::expected<report::InspectSummary, std::string> inspect_capture(const InspectOptions& options,
-                                                          std::shared_ptr<const engine::PolicyGeneration> generation,
-                                                          const EventCallback& on_event,
-                                                          const NoticeCallback& on_notice = {});
+tl::expected<report::InspectSummary, std::string> inspect_capture(
+    const InspectOptions& options, std::shared_ptr<const engine::PolicyGeneration> generation,
+    const EventCallback& on_event, const NoticeCallback& on_notice = {});
 
 }  // namespace ftz::offline

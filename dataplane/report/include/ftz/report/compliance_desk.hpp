@@ -9,9 +9,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "ftz/engine/compliance/ledger.hpp"
 #include "ftz/engine/compliance/threshold_board.hpp"
@@ -30,9 +29,8 @@ class ComplianceDesk {
   // allow_demo_key, i.e. --demo-token-key; otherwise the appliance's own key,
   // generated on first use beside the state file). Without a key_file the
   // desk is inert (note() says why) and individuals are not counted.
-  static tl::expected<std::unique_ptr<ComplianceDesk>, std::string> create(const engine::PolicyGeneration& gen,
-                                                                            uint32_t workers,
-                                                                            bool allow_demo_key = false);
+  static tl::expected<std::unique_ptr<ComplianceDesk>, std::string> create(
+      const engine::PolicyGeneration& gen, uint32_t workers, bool allow_demo_key = false);
   // Warnings about the key for the operator's log (a generated key, a
   // refused or used demo key, a key file others can read).
   [[nodiscard]] const std::vector<std::string>& key_notes() const noexcept { return key_notes_; }

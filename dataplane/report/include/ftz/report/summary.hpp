@@ -22,7 +22,7 @@ struct ComplianceRow {
   engine::DataClass data_class = engine::DataClass::kPi;
   uint64_t individuals = 0;  // exact (a lower bound when saturated)
   bool saturated = false;
-  double estimate = 0;       // HyperLogLog
+  double estimate = 0;  // HyperLogLog
   engine::ThresholdState state = engine::ThresholdState::kNormal;
 };
 

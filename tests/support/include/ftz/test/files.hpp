@@ -25,11 +25,15 @@ inline std::string source_dir() {
   return s != nullptr && *s != '\0' ? s : FTZ_DEFAULT_SOURCE_DIR;
 }
 // ../shared beside the project's root: captures, reference data, findings.
-inline std::string shared_dir() { return source_dir() + "/../shared"; }
+inline std::string shared_dir() {
+  return source_dir() + "/../shared";
+}
 
 // The public captures in ../shared/pcaps/public (file names, sorted): the
 // reference facts beside them come from tshark, not from this code.
-inline std::string public_captures_dir() { return shared_dir() + "/pcaps/public"; }
+inline std::string public_captures_dir() {
+  return shared_dir() + "/pcaps/public";
+}
 inline std::vector<std::string> public_captures() {
   std::vector<std::string> out;
   std::error_code ec;

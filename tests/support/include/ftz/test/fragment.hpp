@@ -35,17 +35,15 @@ std::vector<std::uint32_t> even_cuts(std::size_t payload_size, std::size_t count
 // multiples of 8): cuts {8, 24} give [0,8), [8,24), [24,end). Options with the
 // copied flag go to every fragment, the others only to the first. Header
 // checksums are recomputed. Throws std::invalid_argument on a non-IPv4 frame.
-std::vector<Bytes> fragment_ipv4(std::span<const std::uint8_t> frame,
-                                 std::span<const std::uint32_t> cuts);
-std::vector<Bytes> fragment_ipv4(std::span<const std::uint8_t> frame,
-                                 std::span<const FragmentSpec> pieces);
+std::vector<Bytes> fragment_ipv4(std::span<const std::uint8_t> frame, std::span<const std::uint32_t> cuts);
+std::vector<Bytes> fragment_ipv4(std::span<const std::uint8_t> frame, std::span<const FragmentSpec> pieces);
 
 // Same for IPv6: inserts a Fragment header after the unfragmentable part
 // (hop-by-hop, routing, and destination options before a routing header).
-std::vector<Bytes> fragment_ipv6(std::span<const std::uint8_t> frame,
-                                 std::span<const std::uint32_t> cuts, std::uint32_t id);
-std::vector<Bytes> fragment_ipv6(std::span<const std::uint8_t> frame,
-                                 std::span<const FragmentSpec> pieces, std::uint32_t id);
+std::vector<Bytes> fragment_ipv6(std::span<const std::uint8_t> frame, std::span<const std::uint32_t> cuts,
+                                 std::uint32_t id);
+std::vector<Bytes> fragment_ipv6(std::span<const std::uint8_t> frame, std::span<const FragmentSpec> pieces,
+                                 std::uint32_t id);
 
 // Length of the L2 header (Ethernet plus any 802.1Q/802.1ad tags) and the
 // EtherType found after it.

@@ -75,6 +75,8 @@ inline void set_u16(std::span<std::uint8_t> b, std::size_t at, std::uint16_t v) 
   b[at + 1] = static_cast<std::uint8_t>(v);
 }
 
-inline Bytes to_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+inline Bytes to_bytes(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 
 }  // namespace ftz::test

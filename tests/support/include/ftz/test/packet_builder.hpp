@@ -91,8 +91,7 @@ class PacketBuilder {
   PacketBuilder& destination_options(Bytes options = {});
   // Type 4 is a Segment Routing Header (RFC 8754): segments[0] is the final
   // destination, used in the L4 pseudo-header. Other types: segments.back().
-  PacketBuilder& routing(std::uint8_t type, std::vector<Ipv6Addr> segments,
-                         std::uint8_t segments_left);
+  PacketBuilder& routing(std::uint8_t type, std::vector<Ipv6Addr> segments, std::uint8_t segments_left);
   PacketBuilder& fragment_header(std::uint16_t offset_bytes, bool more, std::uint32_t id);
 
   // --- Either IP version (apply to the last IP layer) ------------------------
@@ -178,8 +177,7 @@ class PacketBuilder {
     bool reply = false;
     std::optional<std::uint16_t> checksum;
   };
-  using Layer =
-      std::variant<EthLayer, VlanLayer, Ipv4Layer, Ipv6Layer, TcpLayer, UdpLayer, IcmpEchoLayer>;
+  using Layer = std::variant<EthLayer, VlanLayer, Ipv4Layer, Ipv6Layer, TcpLayer, UdpLayer, IcmpEchoLayer>;
 
  private:
   template <typename T>

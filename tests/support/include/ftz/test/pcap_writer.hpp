@@ -9,9 +9,8 @@
 #include <memory>
 #include <span>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "ftz/test/net_types.hpp"
 
@@ -29,9 +28,10 @@ inline constexpr std::uint32_t kPcapMagicNano = 0xa1b23c4d;
 class PcapWriter {
  public:
   // Creates or truncates `path` and writes the global header.
-  static tl::expected<PcapWriter, std::string> open(
-      const std::string& path, TimestampPrecision precision = TimestampPrecision::kMicro,
-      std::uint32_t linktype = kLinktypeEthernet, std::uint32_t snaplen = 262144);
+  static tl::expected<PcapWriter, std::string> open(const std::string& path,
+                                                    TimestampPrecision precision = TimestampPrecision::kMicro,
+                                                    std::uint32_t linktype = kLinktypeEthernet,
+                                                    std::uint32_t snaplen = 262144);
 
   PcapWriter(PcapWriter&&) noexcept = default;
   PcapWriter& operator=(PcapWriter&&) noexcept = default;
@@ -51,8 +51,8 @@ class PcapWriter {
   struct FileCloser {
     void operator()(std::FILE* f) const { std::fclose(f); }
   };
-  PcapWriter(std::unique_ptr<std::FILE, FileCloser> file, std::string path,
-             TimestampPrecision precision, std::uint32_t snaplen);
+  PcapWriter(std::unique_ptr<std::FILE, FileCloser> file, std::string path, TimestampPrecision precision,
+             std::uint32_t snaplen);
 
   // buffer_ is declared first so that it outlives file_: fclose flushes into it.
   std::unique_ptr<char[]> buffer_;

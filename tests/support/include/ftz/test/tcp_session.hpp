@@ -30,15 +30,15 @@ struct TcpSessionConfig {
   std::uint16_t server_port = 80;
   std::uint32_t client_isn = 1000;
   std::uint32_t server_isn = 5000;
-  std::uint16_t mss = 1460;           // payload bytes per data segment
-  std::vector<std::uint16_t> vlans;   // 802.1Q tags on every frame, outermost first
-  std::uint64_t start_ns = 0;         // timestamp of the SYN
+  std::uint16_t mss = 1460;          // payload bytes per data segment
+  std::vector<std::uint16_t> vlans;  // 802.1Q tags on every frame, outermost first
+  std::uint64_t start_ns = 0;        // timestamp of the SYN
   std::uint64_t rtt_ns = 2'000'000;
   std::uint64_t packet_gap_ns = 12'000;
   std::uint16_t syn_window = 64240;
   std::uint8_t window_scale = 7;
-  std::uint16_t window = 502;         // scaled by window_scale after the handshake
-  std::uint32_t ack_every = 2;        // delayed-ACK ratio of the receiver
+  std::uint16_t window = 502;   // scaled by window_scale after the handshake
+  std::uint32_t ack_every = 2;  // delayed-ACK ratio of the receiver
   std::uint8_t ttl = 64;
 };
 

@@ -5,9 +5,8 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "ftz/test/gen/identifiers.hpp"
 #include "ftz/test/gen/rng.hpp"
@@ -17,10 +16,10 @@ namespace ftz::test::gen {
 struct BenchOptions {
   std::string out_path;
   std::uint64_t flows = 1000;
-  unsigned pi_percent = 0;       // share of flows whose bodies carry valid resident IDs
+  unsigned pi_percent = 0;  // share of flows whose bodies carry valid resident IDs
   std::uint64_t seed = 1;
-  bool small_packets = false;    // UDP, 60-byte frames (64 on the wire with FCS)
-  unsigned packets_per_flow = 8; // small-packet mode only
+  bool small_packets = false;     // UDP, 60-byte frames (64 on the wire with FCS)
+  unsigned packets_per_flow = 8;  // small-packet mode only
   // Issue 9's capture: every flow a POST of a number-heavy JSON body (order
   // records: 13-digit timestamps, 11-19-digit order ids, prices, counts;
   // >= 30 % digits); the PI flows carry 1-2 identifiers of four kinds

@@ -30,8 +30,7 @@ std::string http_response(int status, std::string_view reason, std::string_view 
 std::string http_date(std::uint64_t ts_ns);
 
 // Chunk sizes between lo and hi bytes, enough to cover `total`.
-std::vector<std::size_t> random_chunk_sizes(Rng& rng, std::size_t total, std::size_t lo,
-                                            std::size_t hi);
+std::vector<std::size_t> random_chunk_sizes(Rng& rng, std::size_t total, std::size_t lo, std::size_t hi);
 
 // Body offset -> offset in the chunked encoding produced by http_request for
 // the same sizes (for locating a body byte on the wire).

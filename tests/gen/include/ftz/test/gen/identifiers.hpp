@@ -62,7 +62,7 @@ class IdentityFactory {
   std::string mobile();
   std::string chinese_name();  // UTF-8, surname + 1 or 2 given characters
   std::string uscc();
-  std::string unionpay_card();  // 16 digits: 62 + 13 digits + Luhn digit
+  std::string unionpay_card();   // 16 digits: 62 + 13 digits + Luhn digit
   std::string shanghai_plate();  // 沪 + letter (no I/O) + 5 digits
 
   Rng& rng() { return rng_; }

@@ -22,7 +22,9 @@ class Rng {
   // Uniform in [0, n); n > 0.
   std::uint64_t below(std::uint64_t n) { return next() % n; }
   // Uniform in [lo, hi], inclusive.
-  int between(int lo, int hi) { return lo + static_cast<int>(below(static_cast<std::uint64_t>(hi - lo + 1))); }
+  int between(int lo, int hi) {
+    return lo + static_cast<int>(below(static_cast<std::uint64_t>(hi - lo + 1)));
+  }
   bool chance(unsigned percent) { return below(100) < percent; }
   void fill(std::span<std::uint8_t> out) {
     for (auto& b : out) b = static_cast<std::uint8_t>(next());

@@ -5,9 +5,8 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "ftz/test/tcp_session.hpp"
 
@@ -25,7 +24,6 @@ struct Scenario {
 Scenario build_scenario(std::uint64_t seed);
 
 // Writes `out_path` (classic pcap, ns timestamps) and `out_path + ".summary.json"`.
-tl::expected<std::size_t, std::string> write_scenario(const std::string& out_path,
-                                                      std::uint64_t seed);
+tl::expected<std::size_t, std::string> write_scenario(const std::string& out_path, std::uint64_t seed);
 
 }  // namespace ftz::test::gen

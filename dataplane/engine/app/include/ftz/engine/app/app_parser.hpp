@@ -27,7 +27,7 @@ inline constexpr uint32_t kHttpMethodCap = 32;         // longer "methods" are n
 inline constexpr uint32_t kDnsMessageCap = 64 * 1024;  // DNS-over-TCP bytes kept per message
 inline constexpr uint32_t kDnsMaxQuestions = 8;        // questions reported per message
 inline constexpr uint32_t kDnsMaxPointerJumps = 16;    // compression jumps per name
-inline constexpr uint32_t kAsideCap = 1024;            // chunk extension / trailer line / control payload kept whole
+inline constexpr uint32_t kAsideCap = 1024;  // chunk extension / trailer line / control payload kept whole
 static_assert(kHttpHeaderCap < 65536, "HTTP offsets are 16-bit");
 
 struct AppCounters {
@@ -49,10 +49,10 @@ struct AppContext {
 // memset or memcpy records freely (trivially relocatable).
 
 struct TlsRecordState {
-  uint16_t left;     // payload bytes left in the current record
+  uint16_t left;  // payload bytes left in the current record
   uint8_t hdr[5];
   uint8_t have;
-  uint8_t raw;       // framing lost: the rest of the direction is raw
+  uint8_t raw;  // framing lost: the rest of the direction is raw
 };
 
 struct TlsDirState {
@@ -77,9 +77,9 @@ struct HttpDirState {
   uint8_t method_len;
   uint8_t version_len;
   uint8_t phase;
-  uint8_t sub;             // request-line / chunk-line sub-state
+  uint8_t sub;  // request-line / chunk-line sub-state
   uint16_t flags;
-  uint8_t tunnel_kind;     // what follows the current request (Tunnel), set with kAfterTunnel
+  uint8_t tunnel_kind;  // what follows the current request (Tunnel), set with kAfterTunnel
 };
 
 // What a direction carries after an HTTP/1 request switched protocols.
@@ -91,31 +91,29 @@ enum class Tunnel : uint8_t {
 };
 
 struct WsDirState {
-  uint64_t left;       // payload bytes left in the current frame
-  uint32_t http_index; // next HTTP request index, if the peer never switched
-  uint8_t hdr[10];     // frame header without the masking key (bytes 10..13 go to mask)
+  uint64_t left;        // payload bytes left in the current frame
+  uint32_t http_index;  // next HTTP request index, if the peer never switched
+  uint8_t hdr[10];      // frame header without the masking key (bytes 10..13 go to mask)
   uint8_t hdr_have;
-  uint8_t opcode;      // of the current frame
+  uint8_t opcode;  // of the current frame
   uint8_t mask[4];
   uint8_t mask_pos;
-  uint8_t flags;       // WsFlag bits (internal)
+  uint8_t flags;  // WsFlag bits (internal)
 };
 
 struct H2DirState {
-  uint32_t left;          // payload bytes left in the current frame
-  uint32_t http_index;    // next HTTP request index, if the peer never switched
+  uint32_t left;        // payload bytes left in the current frame
+  uint32_t http_index;  // next HTTP request index, if the peer never switched
   uint8_t hdr[9];
   uint8_t hdr_have;
   uint8_t type;
   uint8_t flags;
-  uint8_t preface_have;   // bytes of the expected preface rest matched
-  uint8_t preface_len;    // 0 once the preface is complete
-  uint8_t skip;           // pad-length / priority bytes still to skip
-  uint8_t pad;            // padding bytes at the end of the frame
-  uint8_t reported;       // undecodable header block reported
+  uint8_t preface_have;  // bytes of the expected preface rest matched
+  uint8_t preface_len;   // 0 once the preface is complete
+  uint8_t skip;          // pad-length / priority bytes still to skip
+  uint8_t pad;           // padding bytes at the end of the frame
+  uint8_t reported;      // undecodable header block reported
 };
-
-
 
 struct DnsDirState {
   uint32_t msg_left;  // bytes of the current message still to take (or skip)
@@ -123,7 +121,7 @@ struct DnsDirState {
   uint8_t len_hdr[2];
   uint8_t len_have;
   uint8_t phase;
-  uint8_t skipping;   // no buffer for this message: skip it, keep the framing
+  uint8_t skipping;  // no buffer for this message: skip it, keep the framing
 };
 
 struct AppDirState {

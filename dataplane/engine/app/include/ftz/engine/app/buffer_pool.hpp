@@ -46,9 +46,9 @@ class BufferPool {
   uint32_t peak_ = 0;
   uint64_t exhausted_ = 0;
   uint64_t bad_releases_ = 0;
-  std::unique_ptr<uint8_t[]> storage_;   // count_ * size_ bytes
-  std::unique_ptr<uint32_t[]> free_;     // stack of free indices
-  std::unique_ptr<uint8_t[]> in_use_;    // 1 per buffer; guards double release
+  std::unique_ptr<uint8_t[]> storage_;  // count_ * size_ bytes
+  std::unique_ptr<uint32_t[]> free_;    // stack of free indices
+  std::unique_ptr<uint8_t[]> in_use_;   // 1 per buffer; guards double release
 };
 
 }  // namespace ftz::engine::app

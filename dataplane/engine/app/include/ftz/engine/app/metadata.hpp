@@ -14,14 +14,14 @@ enum class Dir : uint8_t { kToServer = 0, kToClient = 1 };
 enum class AppProtocol : uint8_t { kUnknown, kHttp, kTls, kDns };
 
 struct TlsClientHello {
-  std::string_view sni;            // first host_name (type 0) entry, raw bytes as sent
-  std::string_view alpn[4];        // first 4 non-GREASE protocol names, in order
+  std::string_view sni;      // first host_name (type 0) entry, raw bytes as sent
+  std::string_view alpn[4];  // first 4 non-GREASE protocol names, in order
   uint8_t alpn_count = 0;
-  uint16_t legacy_version = 0;     // ClientHello.legacy_version (0x0303 for TLS 1.2/1.3)
-  uint16_t record_version = 0;     // version of the first record carrying it
+  uint16_t legacy_version = 0;         // ClientHello.legacy_version (0x0303 for TLS 1.2/1.3)
+  uint16_t record_version = 0;         // version of the first record carrying it
   uint16_t max_supported_version = 0;  // highest non-GREASE supported_versions entry, 0 if absent
-  bool ech = false;                // encrypted_client_hello (0xfe0d) present: sni is the public name
-  bool malformed = false;          // an anomaly was counted while parsing; fields hold what parsed
+  bool ech = false;                    // encrypted_client_hello (0xfe0d) present: sni is the public name
+  bool malformed = false;              // an anomaly was counted while parsing; fields hold what parsed
 };
 
 struct HttpRequest {
@@ -33,7 +33,7 @@ struct HttpRequest {
   // (Content::kHttpHeadMore).
   std::string_view request_line, header_lines;
   std::string_view content_encoding;  // e.g. "gzip"; the body is not decoded here
-  uint64_t content_length = 0;     // 0 when absent (see has_content_length)
+  uint64_t content_length = 0;        // 0 when absent (see has_content_length)
   bool has_content_length = false;
   bool chunked = false;            // Transfer-Encoding final coding is chunked
   bool uri_truncated = false;      // uri cut at kHttpUriCap bytes
@@ -57,18 +57,18 @@ struct DnsQuery {
 // headers, HTTP chunk-size digits and CRLFs, WebSocket and HTTP/2 frame
 // headers, masks, zero padding).
 enum class Content : uint8_t {
-  kRaw,           // as sent: unknown protocols, DNS over TCP, HTTP responses, bytes between or
-                  // after HTTP requests that are not a request, TLS record payloads and whatever
-                  // follows bytes that are not TLS records, CONNECT tunnels, unparsed upgrades
-  kHttpHeadMore,  // the part of an HTTP request's header block over the cap (after its report)
-  kAside,         // a complete small unit that sits between body bytes and is inspected on its
-                  // own: an HTTP chunk extension or trailer line, a WebSocket control payload,
-                  // an HTTP/2 header block fragment or control frame payload
-  kWsPayload,     // unmasked WebSocket data-frame payload (messages in order)
+  kRaw,               // as sent: unknown protocols, DNS over TCP, HTTP responses, bytes between or
+                      // after HTTP requests that are not a request, TLS record payloads and whatever
+                      // follows bytes that are not TLS records, CONNECT tunnels, unparsed upgrades
+  kHttpHeadMore,      // the part of an HTTP request's header block over the cap (after its report)
+  kAside,             // a complete small unit that sits between body bytes and is inspected on its
+                      // own: an HTTP chunk extension or trailer line, a WebSocket control payload,
+                      // an HTTP/2 header block fragment or control frame payload
+  kWsPayload,         // unmasked WebSocket data-frame payload (messages in order)
   kWsPayloadDeflate,  // the same, of a per-message-deflate message (RFC 7692, raw deflate)
-  kWsMessageEnd,  // end of a WebSocket data message (no bytes): its last bytes are decided now
-  kWsDeflateEnd,  // the same for a compressed message (the inflater first gets 00 00 ff ff)
-  kH2Data,        // HTTP/2 DATA payload (padding removed), frames in order, all streams
+  kWsMessageEnd,      // end of a WebSocket data message (no bytes): its last bytes are decided now
+  kWsDeflateEnd,      // the same for a compressed message (the inflater first gets 00 00 ff ff)
+  kH2Data,            // HTTP/2 DATA payload (padding removed), frames in order, all streams
 };
 
 // Why a direction could not be decoded (the flow becomes uninspectable, reason `decode`).

@@ -138,8 +138,8 @@ class ComplianceLedger {
   struct Counters {
     uint64_t tokens_merged = 0;  // records of the current year taken from workers
     uint64_t lost_records = 0;   // records workers' full rings dropped (fail closed: counted as individuals)
-    uint64_t late_tokens = 0;   // previous year's records after rollover (HLL only)
-    uint64_t stale_tokens = 0;  // older than the previous year: dropped
+    uint64_t late_tokens = 0;    // previous year's records after rollover (HLL only)
+    uint64_t stale_tokens = 0;   // older than the previous year: dropped
     uint64_t rollovers = 0;
   };
   const Counters& counters() const noexcept { return counters_; }

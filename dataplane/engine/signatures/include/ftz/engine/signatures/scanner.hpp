@@ -103,13 +103,13 @@ struct PendingSpan {
 // inflater it refers to are slots of the Scanner. Zero-initialise it (`{}`)
 // before the first scan(); release() it when the flow ends without finish().
 struct ScanState {
-  uint32_t stream = kNoSlot;   // Hyperscan stream slot
-  uint32_t inflater = kNoSlot; // inflate arena slot while a compressed body is open
-  uint64_t offset = 0;         // decoded bytes scanned so far
+  uint32_t stream = kNoSlot;    // Hyperscan stream slot
+  uint32_t inflater = kNoSlot;  // inflate arena slot while a compressed body is open
+  uint64_t offset = 0;          // decoded bytes scanned so far
   // `offset` when the current Hyperscan stream started: 0, or the point where
   // a reload handed the direction to another database (hand_over()).
   uint64_t stream_base = 0;
-  uint64_t inflated = 0;       // decoded bytes of the current compressed body
+  uint64_t inflated = 0;  // decoded bytes of the current compressed body
   bool uninspectable = false;
   Uninspectable reason = Uninspectable::kNone;
   // Set by degrade(): the direction was not fully decoded (first reason) but
@@ -131,10 +131,11 @@ struct ScanState {
   Encoding outer = Encoding::kIdentity;       // effective first layer (declared or sniffed)
   uint32_t inflater2 = kNoSlot;
   bool inflate2_done = false;
-  bool passthrough = false;   // bytes after the end of the first layer's stream: not compressed, scanned as sent
+  bool passthrough =
+      false;  // bytes after the end of the first layer's stream: not compressed, scanned as sent
   bool passthrough2 = false;
-  uint8_t sniff = 0;          // 1: the body's first bytes are still to be checked for a gzip magic
-  uint8_t sniff2 = 0;         // the same for the first layer's output
+  uint8_t sniff = 0;   // 1: the body's first bytes are still to be checked for a gzip magic
+  uint8_t sniff2 = 0;  // the same for the first layer's output
   // Text decoders: percent escapes (all kinds), UTF-16 text (ASCII code
   // units with NUL bytes), every digit spaced ("1 1 0 1 ...").
   uint8_t pct_len = 0;
@@ -151,23 +152,23 @@ struct ScanState {
   // least kBase64MinRun characters with both letter cases is decoded into a
   // child state of the scanner (its own stream, finished at the run's end).
   uint32_t child = kNoSlot;
-  uint32_t b64_run = 0;    // alphabet characters in the current run
-  uint32_t b64_bits = 0;   // sextets not yet a whole byte
+  uint32_t b64_run = 0;   // alphabet characters in the current run
+  uint32_t b64_bits = 0;  // sextets not yet a whole byte
   uint8_t b64_nbits = 0;
-  uint8_t b64_case = 0;    // 1: a lower-case letter seen, 2: an upper-case one
-  uint8_t b64_line = 0;    // characters since the last line break (saturates)
-  uint8_t b64_pre_len = 0; // decoded bytes held until the run qualifies
+  uint8_t b64_case = 0;     // 1: a lower-case letter seen, 2: an upper-case one
+  uint8_t b64_line = 0;     // characters since the last line break (saturates)
+  uint8_t b64_pre_len = 0;  // decoded bytes held until the run qualifies
   uint8_t b64_pre[12] = {};
-  uint8_t depth = 0;       // base64 nesting of this state (0: the direction)
-  uint8_t esc_len = 0;   // URL "%X" / JSON "\uXXX" bytes held
-  uint8_t fw_len = 0;    // bytes of a possible full-width character held
+  uint8_t depth = 0;    // base64 nesting of this state (0: the direction)
+  uint8_t esc_len = 0;  // URL "%X" / JSON "\uXXX" bytes held
+  uint8_t fw_len = 0;   // bytes of a possible full-width character held
   bool json_backslash = false;
   uint8_t esc[6] = {};
   uint8_t fw[2] = {};
   uint16_t high_surrogate = 0;
   // CSV: the header row binds columns to signatures (mask over signature
   // indices < 64).
-  uint8_t csv_line = 0;   // 0 = header row, 1 = data (saturates)
+  uint8_t csv_line = 0;  // 0 = header row, 1 = data (saturates)
   bool csv_quoted = false;
   uint8_t csv_bindings = 0;
   uint16_t csv_column = 0;
@@ -175,16 +176,16 @@ struct ScanState {
   uint16_t csv_bound_column[kCsvBindings] = {};
   uint64_t csv_bound_mask[kCsvBindings] = {};
   uint64_t csv_veto_columns = 0;  // bit c: the header of column c vetoes (order_no, qq, ts...)
-  uint8_t csv_digit_run = 0;    // digits in a row so far (saturates)
-  bool csv_no_header = false;   // row 0 held a long digit run: data, not a header
+  uint8_t csv_digit_run = 0;      // digits in a row so far (saturates)
+  bool csv_no_header = false;     // row 0 held a long digit run: data, not a header
   // The field of the value being read (docs/signatures.md "Context"): JSON
   // key (or the array's key inside an array), form key, CSV cell left of the
   // value in its row. JSON: containers open (bit d: depth d+1 is an array).
-  uint8_t field_flags = 0;      // kJson* / kForm* bits (scanner.cpp)
+  uint8_t field_flags = 0;  // kJson* / kForm* bits (scanner.cpp)
   uint8_t json_depth = 0;
   uint32_t json_arrays = 0;
   FieldName field;
-  FieldName json_array_field;   // the key the innermost open array belongs to
+  FieldName json_array_field;  // the key the innermost open array belongs to
   // Last decoded bytes: left boundaries, straddling candidates, context.
   uint8_t tail_len = 0;
   uint8_t pending_count = 0;
@@ -201,7 +202,7 @@ struct Detection {
   classify::IdType id_type = classify::IdType::kUnknown;
   uint8_t strength = 0;
   bool minor = false;
-  bool by_context = false;  // a weak identifier confirmed by keyword or field name
+  bool by_context = false;     // a weak identifier confirmed by keyword or field name
   uint64_t stream_offset = 0;  // decoded-stream offset of the first byte
   uint32_t length = 0;         // matched bytes
   uint8_t normalized_len = 0;  // 0: identifier longer than the buffer (token the candidate)
@@ -242,10 +243,10 @@ struct ScannerCounters {
   // patterns' BLOCK database (database.hpp, is_grouped_pattern).
   uint64_t grouped_windows = 0;
   uint64_t boundary_rejected = 0;
-  uint64_t invalid = 0;        // the validator said no
-  uint64_t no_context = 0;     // weak identifier without keyword or field name
-  uint64_t field_veto = 0;     // weak numeric identifier whose field names something else
-  uint64_t truncated = 0;      // candidate began before the bytes still held
+  uint64_t invalid = 0;     // the validator said no
+  uint64_t no_context = 0;  // weak identifier without keyword or field name
+  uint64_t field_veto = 0;  // weak numeric identifier whose field names something else
+  uint64_t truncated = 0;   // candidate began before the bytes still held
   uint64_t pending_overflow = 0;
   uint64_t uninspectable[kUninspectableCount] = {};
   uint32_t streams_in_use = 0;
@@ -257,7 +258,7 @@ inline constexpr uint32_t kBase64MinRun = 16;  // characters (12 decoded bytes)
 inline constexpr uint8_t kBase64MaxDepth = 2;  // base64 inside base64 is decoded once more
 
 struct ScannerConfig {
-  uint32_t max_streams = 1024;                 // flow directions scanned at once
+  uint32_t max_streams = 1024;  // flow directions scanned at once
   // base64 runs decoded at once (each a child state with its own stream,
   // taken while a run lasts); 0: max_streams / 4, at least 8.
   uint32_t max_children = 0;
@@ -281,15 +282,16 @@ struct FoldedName;  // judge.cpp
 
 class Scanner {
  public:
-  static tl::expected<std::unique_ptr<Scanner>, std::string> create(std::shared_ptr<const SignatureDatabase> db,
-                                                                    const ScannerConfig& config);
+  static tl::expected<std::unique_ptr<Scanner>, std::string> create(
+      std::shared_ptr<const SignatureDatabase> db, const ScannerConfig& config);
   ~Scanner();
   Scanner(const Scanner&) = delete;
   Scanner& operator=(const Scanner&) = delete;
 
   // Scans the next bytes of the direction. Takes a stream slot on first use;
   // none free -> the state becomes uninspectable (kStreamPoolExhausted).
-  void scan(ScanState& st, std::span<const uint8_t> bytes, const ScanContext& ctx, DetectionSink& sink) noexcept;
+  void scan(ScanState& st, std::span<const uint8_t> bytes, const ScanContext& ctx,
+            DetectionSink& sink) noexcept;
   // End of the direction: flushes decoders, reports end-of-data matches,
   // decides pending right boundaries, returns the slots. Idempotent.
   void finish(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept;
@@ -337,7 +339,9 @@ class Scanner {
   [[nodiscard]] const std::vector<uint32_t>* hand_over_map(const SignatureDatabase* from) const noexcept;
 
   [[nodiscard]] const ScannerCounters& counters() const noexcept { return counters_; }
-  [[nodiscard]] std::span<const SignatureCounters> signature_counters() const noexcept { return sig_counters_; }
+  [[nodiscard]] std::span<const SignatureCounters> signature_counters() const noexcept {
+    return sig_counters_;
+  }
   [[nodiscard]] const SignatureDatabase& database() const noexcept { return *db_; }
   // Hyperscan stream state per flow direction (hs_stream_size); the
   // ScanState itself is sizeof(ScanState) in the flow record.
@@ -369,12 +373,13 @@ class Scanner {
   struct Inflater;
   struct Candidate;
   struct InflateStep {
-    size_t used = 0;     // input bytes consumed
-    bool ended = false;  // end of the compressed stream
-    bool failed = false; // the state became uninspectable
+    size_t used = 0;      // input bytes consumed
+    bool ended = false;   // end of the compressed stream
+    bool failed = false;  // the state became uninspectable
   };
-  InflateStep inflate_step(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint32_t slot, uint8_t* outbuf,
-                           const uint8_t* in, size_t n, size_t& produced, int layer) noexcept;
+  InflateStep inflate_step(ScanState& st, const ScanContext& ctx, DetectionSink& sink, uint32_t slot,
+                           uint8_t* outbuf, const uint8_t* in, size_t n, size_t& produced,
+                           int layer) noexcept;
   bool layer1(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n,
               size_t& produced) noexcept;
   bool layer2(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n,
@@ -388,7 +393,8 @@ class Scanner {
   void b64_end_run(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept;
 
   void feed(ScanState& st, const ScanContext& ctx, DetectionSink& sink, const uint8_t* in, size_t n) noexcept;
-  void scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& sink, size_t produced, bool at_end) noexcept;
+  void scan_block(ScanState& st, const ScanContext& ctx, DetectionSink& sink, size_t produced,
+                  bool at_end) noexcept;
   // The run pass (database.hpp, is_run_pattern): collects every maximal run
   // of [0-9A-Za-z] ending in win_[begin, end) (or reaching `end`: its right
   // boundary is the judge's to decide) whose length some run rule has, then
@@ -427,8 +433,8 @@ class Scanner {
   [[nodiscard]] bool names_signature(const detail::FoldedName& f, uint32_t sig) const noexcept;
   [[nodiscard]] bool label_left(ContentKind kind, uint32_t sig, uint64_t win_base, uint64_t from,
                                 bool& veto) const noexcept;
-  [[nodiscard]] bool label_right(ContentKind kind, uint32_t sig, uint64_t win_base, uint64_t vis_end, uint64_t to,
-                                 bool& complete) const noexcept;
+  [[nodiscard]] bool label_right(ContentKind kind, uint32_t sig, uint64_t win_base, uint64_t vis_end,
+                                 uint64_t to, bool& complete) const noexcept;
   bool acquire_inflater(uint32_t& out_slot, Encoding enc, const uint8_t* in, size_t n) noexcept;
   void release_inflater(ScanState& st) noexcept;
   void release_slot(uint32_t& slot) noexcept;
@@ -458,10 +464,10 @@ class Scanner {
   std::vector<uint8_t> inflated_d_[kBase64MaxDepth + 1];
   std::vector<uint8_t> inflated2_d_[kBase64MaxDepth + 1];
   struct B64Segment {
-    uint32_t at;     // offset in the depth's buffer
+    uint32_t at;  // offset in the depth's buffer
     uint32_t len;
-    uint8_t open;    // the run qualified here: a child starts with these bytes
-    uint8_t end;     // the run ends after these bytes
+    uint8_t open;  // the run qualified here: a child starts with these bytes
+    uint8_t end;   // the run ends after these bytes
   };
   struct B64Depth {
     std::vector<uint8_t> out;
