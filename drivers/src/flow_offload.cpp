@@ -23,11 +23,11 @@ constexpr uint16_t kVlanIdMask = 0x0fff;
 int log_type() noexcept {
   // Registered by the first FlowOffload (after rte_eal_init in ftzgate-dp);
   // the EAL --log-level=ftz.offload:N option applies to it.
-  static const int type = [] {
+  static const int kType = [] {
     const int t = rte_log_register_type_and_pick_level("ftz.offload", RTE_LOG_NOTICE);
     return t < 0 ? static_cast<int>(RTE_LOGTYPE_EAL) : t;
   }();
-  return type;
+  return kType;
 }
 
 // Errnos that say "not now" rather than "never": hardware tables full,

@@ -36,9 +36,7 @@ using config::did_you_mean;
 using config::format_loc;
 using config::index_path;
 using config::is_plain;
-using config::join;
 using config::Loc;
-using config::loc_of;
 using config::quote;
 using config::quoted_list;
 using config::SourceMap;
@@ -307,6 +305,7 @@ std::optional<uint64_t> ProfileReader::read_uint(const YAML::Node& n, const std:
 
 std::optional<PortRole> ProfileReader::read_role(const YAML::Node& n, const std::string& path) {
   std::vector<std::string_view> names;
+  names.reserve(kRoleNames.size());
   for (const auto& [name, role] : kRoleNames) names.push_back(name);
   if (!n.IsScalar()) {
     error(path, "expected a port role (" + quoted_list(names) + "), got " + describe(n));

@@ -265,6 +265,7 @@ int main(int argc, char** argv) {
   if (stop_requested()) die_by_signal();
 
   std::vector<char*> eal_argv;
+  eal_argv.reserve(eal.size() + 1);
   for (const std::string& a : eal) eal_argv.push_back(const_cast<char*>(a.c_str()));
   // A prefix this run made up is nobody else's; a prefix the operator gave
   // is ours once EAL initialised with it (it took the primary's lock), never

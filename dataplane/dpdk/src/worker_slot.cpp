@@ -67,6 +67,16 @@ WorkerSlot::WorkerSlot(const PacketPath& path, uint32_t index, std::unique_ptr<e
   }
 }
 
+namespace {
+
+// The engine is DPDK-free: it holds a packet it keeps back as an opaque
+// token, which is the mbuf's address.
+rte_mbuf* mbuf_of(const engine::Release& r) noexcept {
+  return reinterpret_cast<rte_mbuf*>(r.token);  // NOLINT(performance-no-int-to-ptr): the token is a pointer
+}
+
+}  // namespace
+
 const CaptureRecord* WorkerSlot::capture_record(const rte_mbuf* m) const noexcept {
   const CaptureClock& c = path_.capture_clock;
   if (c.offset < 0 || m->port != c.port_id) return nullptr;
@@ -257,7 +267,7 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
   for (uint16_t i = 0; i < n; ++i) {
     while (next_release < released.size() && released[next_release].before <= i) {
       const engine::Release& rel = released[next_release++];
-      act(reinterpret_cast<rte_mbuf*>(rel.token), rel.disposition, rel.verdict, rel.trim);
+      act(mbuf_of(rel), rel.disposition, rel.verdict, rel.trim);
     }
     rte_mbuf* m = mbufs[i];
     const engine::PacketResult& r = results[i];
@@ -286,7 +296,7 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
   }
   for (; next_release < released.size(); ++next_release) {
     const engine::Release& rel = released[next_release];
-    act(reinterpret_cast<rte_mbuf*>(rel.token), rel.disposition, rel.verdict, rel.trim);
+    act(mbuf_of(rel), rel.disposition, rel.verdict, rel.trim);
   }
   if (ndropped > 0) rte_pktmbuf_free_bulk(dropped, ndropped);
   // The report's "peak concurrent": sampled after every burst, as
@@ -312,7 +322,7 @@ void WorkerSlot::post_tallies() noexcept {
 
 void WorkerSlot::act_released() noexcept {
   for (const engine::Release& r : worker_->released()) {
-    act(reinterpret_cast<rte_mbuf*>(r.token), r.disposition, r.verdict, r.trim);
+    act(mbuf_of(r), r.disposition, r.verdict, r.trim);
   }
 }
 

@@ -158,7 +158,7 @@ class Run {
 }  // namespace
 
 tl::expected<report::InspectSummary, std::string> inspect_capture(
-    const InspectOptions& options, std::shared_ptr<const engine::PolicyGeneration> generation,
+    const InspectOptions& options, const std::shared_ptr<const engine::PolicyGeneration>& generation,
     const EventCallback& on_event, const NoticeCallback& on_notice) {
   auto opened = capture::CaptureReader::open(options.pcap_path);
   if (!opened) return tl::unexpected(opened.error());

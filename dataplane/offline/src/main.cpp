@@ -1,6 +1,7 @@
 // ftzgate-inspect: run a capture through the inspection engine offline.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <new>
@@ -72,9 +73,7 @@ std::optional<int> parse_args(int argc, char** argv, Args& a) {
   return std::nullopt;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   // Every log line is masked (no identifier in clear, docs/eve.md).
   if (!ftz::engine::mask_standard_error()) return 1;
   Args args;
@@ -204,4 +203,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A last barrier: what escapes (allocation, I/O) ends the run with a
+  // message and the error exit status, not std::terminate.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ftzgate-inspect: %s\n", e.what());
+    return 1;
+  }
 }

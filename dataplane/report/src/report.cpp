@@ -1,3 +1,4 @@
+#include <cmath>
 #include <cstdio>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -251,7 +252,7 @@ std::string format_report_json(const InspectSummary& s) {
     compliance.push_back({{"tenant", text(r.tenant)},
                           {"class", text(engine::data_class_name(r.data_class))},
                           {"individuals", r.individuals},
-                          {"estimate", static_cast<uint64_t>(r.estimate + 0.5)},
+                          {"estimate", static_cast<uint64_t>(std::llround(r.estimate))},
                           {"state", text(state_name(r.state))}});
   }
   Json notices = Json::array();

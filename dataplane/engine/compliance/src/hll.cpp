@@ -36,7 +36,7 @@ bool Hll::empty() const noexcept {
 }
 
 double Hll::estimate() const noexcept {
-  constexpr double m = static_cast<double>(kRegisters);
+  const double m = static_cast<double>(kRegisters);
   const double alpha = 0.7213 / (1.0 + 1.079 / m);
   double sum = 0.0;
   size_t zeros = 0;

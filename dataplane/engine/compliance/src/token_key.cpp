@@ -78,7 +78,7 @@ tl::expected<bool, std::string> generate_key_file(const std::string& path) {
     return tl::unexpected("token key " + path + ": no random bytes from OpenSSL");
   }
   Wiped text;
-  static const char* kHex = "0123456789abcdef";
+  static const char* const kHex = "0123456789abcdef";
   for (uint8_t b : key.bytes) {
     text.bytes.push_back(static_cast<uint8_t>(kHex[b >> 4]));
     text.bytes.push_back(static_cast<uint8_t>(kHex[b & 15]));
@@ -135,7 +135,7 @@ tl::expected<TokenKey, std::string> TokenKey::from_bytes(std::span<const uint8_t
                           std::to_string(kMinKeyBytes));
   auto h = Hmac::create(algo, key);
   if (!h) return tl::unexpected(h.error());
-  TokenKey k(std::move(*h));
+  TokenKey k(*h);
   k.fingerprint_ = first8(k.hmac_.mac("ftzgate token key fingerprint v1"));
   k.demo_ = is_published(key);
   return k;

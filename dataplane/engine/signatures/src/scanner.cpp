@@ -838,19 +838,19 @@ size_t next_upper(const uint8_t* p, size_t i, size_t n) noexcept {
 // (the child reuses the scanner's work buffers). A line break inside a run
 // whose line has 40+ characters continues it (MIME, PEM).
 void Scanner::b64_track(ScanState& st, const uint8_t* p, size_t n) noexcept {
-  B64Depth& D = b64_[st.depth];
+  B64Depth& b64 = b64_[st.depth];
   auto seg = [&](bool open) -> B64Segment* {
-    if (!open && D.nsegs > 0 && !D.segs[D.nsegs - 1].end) return &D.segs[D.nsegs - 1];
-    if (D.nsegs == D.segs.size()) return nullptr;  // bounded: cannot happen (runs >= 16 chars)
-    B64Segment& g = D.segs[D.nsegs++];
-    g = B64Segment{D.used, 0, static_cast<uint8_t>(open ? 1 : 0), 0};
+    if (!open && b64.nsegs > 0 && !b64.segs[b64.nsegs - 1].end) return &b64.segs[b64.nsegs - 1];
+    if (b64.nsegs == b64.segs.size()) return nullptr;  // bounded: cannot happen (runs >= 16 chars)
+    B64Segment& g = b64.segs[b64.nsegs++];
+    g = B64Segment{b64.used, 0, static_cast<uint8_t>(open ? 1 : 0), 0};
     return &g;
   };
   auto put = [&](uint8_t byte) {
     if (st.b64_case & 4) {
       B64Segment* g = seg(false);
-      if (g == nullptr || D.used >= D.out.size()) return;
-      D.out[D.used++] = byte;
+      if (g == nullptr || b64.used >= b64.out.size()) return;
+      b64.out[b64.used++] = byte;
       ++g->len;
     } else if (st.b64_pre_len < sizeof st.b64_pre) {
       st.b64_pre[st.b64_pre_len++] = byte;
@@ -895,7 +895,7 @@ void Scanner::b64_track(ScanState& st, const uint8_t* p, size_t n) noexcept {
       }
     }
     const uint8_t c = p[i];
-    const int v = kB64[c];
+    const int v = kB64[c];  // NOLINT(bugprone-signed-char-misuse): -1 marks a non-alphabet byte
     if (v >= 0) {
       ++st.b64_run;
       if (st.b64_line < 255) ++st.b64_line;
@@ -916,9 +916,9 @@ void Scanner::b64_track(ScanState& st, const uint8_t* p, size_t n) noexcept {
           st.b64_case |= 4;
           B64Segment* g = seg(true);
           if (g != nullptr) {
-            const size_t k = std::min<size_t>(st.b64_pre_len, D.out.size() - D.used);
-            std::memcpy(D.out.data() + D.used, st.b64_pre, k);
-            D.used += static_cast<uint32_t>(k);
+            const size_t k = std::min<size_t>(st.b64_pre_len, b64.out.size() - b64.used);
+            std::memcpy(b64.out.data() + b64.used, st.b64_pre, k);
+            b64.used += static_cast<uint32_t>(k);
             g->len += static_cast<uint32_t>(k);
           }
         } else {
@@ -939,12 +939,12 @@ void Scanner::b64_track(ScanState& st, const uint8_t* p, size_t n) noexcept {
 }
 
 void Scanner::b64_replay(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept {
-  B64Depth& D = b64_[st.depth];
-  if (D.nsegs == 0) return;
+  B64Depth& b64 = b64_[st.depth];
+  if (b64.nsegs == 0) return;
   ScanContext cctx;
   cctx.now_unix_s = ctx.now_unix_s;
-  for (uint32_t k = 0; k < D.nsegs; ++k) {
-    const B64Segment g = D.segs[k];
+  for (uint32_t k = 0; k < b64.nsegs; ++k) {
+    const B64Segment g = b64.segs[k];
     if (g.open) {
       if (st.depth >= kBase64MaxDepth) {
         degrade(st, Uninspectable::kDecodeDepth);  // base64 nested deeper than decoded
@@ -959,7 +959,7 @@ void Scanner::b64_replay(ScanState& st, const ScanContext& ctx, DetectionSink& s
     }
     if (st.child == kNoSlot) continue;
     ScanState& c = children_[st.child];
-    if (g.len > 0) scan(c, {D.out.data() + g.at, g.len}, cctx, sink);
+    if (g.len > 0) scan(c, {b64.out.data() + g.at, g.len}, cctx, sink);
     if (g.end) {
       finish(c, cctx, sink);
       if (c.uninspectable) degrade(st, c.reason);
@@ -968,8 +968,8 @@ void Scanner::b64_replay(ScanState& st, const ScanContext& ctx, DetectionSink& s
       st.child = kNoSlot;
     }
   }
-  D.used = 0;
-  D.nsegs = 0;
+  b64.used = 0;
+  b64.nsegs = 0;
 }
 
 void Scanner::b64_end_run(ScanState& st, const ScanContext& ctx, DetectionSink& sink) noexcept {

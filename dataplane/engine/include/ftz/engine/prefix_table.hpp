@@ -42,6 +42,7 @@ class PrefixTable {
       if (++lo == 0) ++hi;
       return *this;
     }
+    // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 sees the 0 a defaulted <=> compares with
     friend auto operator<=>(const U128&, const U128&) = default;
     friend bool operator==(const U128&, const U128&) = default;
   };

@@ -44,7 +44,7 @@ using NoticeCallback = std::function<void(const report::ComplianceNotice&)>;
 // everything before it. Every flow record reaches on_event: the worker ends
 // flows only as the event queue has room, and the queue is drained between.
 tl::expected<report::InspectSummary, std::string> inspect_capture(
-    const InspectOptions& options, std::shared_ptr<const engine::PolicyGeneration> generation,
+    const InspectOptions& options, const std::shared_ptr<const engine::PolicyGeneration>& generation,
     const EventCallback& on_event, const NoticeCallback& on_notice = {});
 
 }  // namespace ftz::offline

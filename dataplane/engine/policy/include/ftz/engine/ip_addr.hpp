@@ -48,6 +48,7 @@ struct IpAddr {
   }
 
   friend bool operator==(const IpAddr&, const IpAddr&) = default;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 sees the 0 a defaulted <=> compares with
   friend auto operator<=>(const IpAddr&, const IpAddr&) = default;
 };
 

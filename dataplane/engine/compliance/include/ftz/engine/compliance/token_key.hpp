@@ -56,7 +56,7 @@ class TokenKey {
   const Hmac& hmac() const noexcept { return hmac_; }
 
  private:
-  explicit TokenKey(Hmac h) : hmac_(std::move(h)) {}
+  explicit TokenKey(const Hmac& h) : hmac_(h) {}
   Hmac hmac_;
   uint64_t fingerprint_ = 0;
   bool demo_ = false;
