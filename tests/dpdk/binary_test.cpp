@@ -579,6 +579,10 @@ TEST(DpStats, ReportEthTruncatedAndThePeakOfConcurrentFlows) {
   EXPECT_EQ(s["report"]["reasons"]["eth_truncated"], 1);
   EXPECT_EQ(s["report"]["flows"]["peak_concurrent"], 1);
   EXPECT_NE(r.output.find("peak concurrent    1 of "), std::string::npos) << r.output;
+  // Starting on the first generation is not a reload: no reload gap.
+  EXPECT_EQ(s["reload"]["reloads"], 0);
+  EXPECT_EQ(s["reload"]["max_burst_gap_us"], 0.0);
+  EXPECT_GT(s["workers"][0]["path"]["max_burst_gap_us"].get<double>(), 0.0);
   // The path object's keys are documented API (docs/dpdk.md); its drop
   // counters come from the reason registry (reasons/path.def), every one
   // present, zero or not.

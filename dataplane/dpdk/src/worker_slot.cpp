@@ -86,12 +86,15 @@ const CaptureRecord* WorkerSlot::capture_record(const rte_mbuf* m) const noexcep
 bool WorkerSlot::adopt_generation() noexcept {
   Published* p = path_.published.load(std::memory_order_acquire);
   if (p == current_) return false;
+  // The first generation is the start, not a reload: its burst (first
+  // touches of the tables) is not the reload goal's figure.
+  const bool reload = current_ != nullptr;
   // Streams of a changed signature database are closed under the old one;
   // the worker keeps the old scanner alive until the control side frees it.
   p->retired[index_] = worker_->set_generation(p->gen, std::move(p->scanners[index_]));
   current_ = p;
   counters_.generation.store(p->number, std::memory_order_relaxed);
-  return true;
+  return reload;
 }
 
 void WorkerSlot::give_back_retired() noexcept {

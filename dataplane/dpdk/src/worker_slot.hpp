@@ -119,7 +119,8 @@ class WorkerSlot {
   };
   static constexpr size_t kRecentOffloads = 1024;
 
-  // Switches to the published generation if it changed; whether it did.
+  // Switches to the published generation if it changed; whether that replaced
+  // a running one (a reload; the first adoption at start is not).
   bool adopt_generation() noexcept;
   // Hands a retired scanner to the control side when its slot is free.
   void give_back_retired() noexcept;
