@@ -104,7 +104,7 @@ TEST(DefragTest, OverlapWithDifferentDataIsDroppedWholeAndTakesNothing) {
   // are not taken either (they travel only in the dropped fragment).
   const auto r = d.add(frag(evil, 800, 800, false), 0, 2);
   EXPECT_EQ(r.status, Status::kDropped);
-  EXPECT_EQ(r.reason, Reason::frag_overlap_conflict);
+  EXPECT_EQ(r.reason, Reason::kFragOverlapConflict);
   // The honest last fragment completes the datagram with the first bytes.
   const auto done = d.add(frag(data, 1000, 600, false), 0, 3);
   ASSERT_EQ(done.status, Status::kComplete);
@@ -120,7 +120,7 @@ TEST(DefragTest, LaterOverlapInsideHeldDataIsDroppedWhileHeld) {
   EXPECT_EQ(d.add(frag(data, 800, 800, true), 0, 1).status, Status::kHeld);
   const auto r = d.add(frag(evil, 800, 800, true), 0, 2);
   EXPECT_EQ(r.status, Status::kDropped);
-  EXPECT_EQ(r.reason, Reason::frag_overlap_conflict);
+  EXPECT_EQ(r.reason, Reason::kFragOverlapConflict);
   EXPECT_EQ(d.add(frag(data, 0, 800, true), 0, 3).reason, Reason::kNone);
   const auto done = d.add(frag(data, 1600, 800, false), 0, 4);
   ASSERT_EQ(done.status, Status::kComplete);
@@ -174,7 +174,7 @@ TEST(DefragTest, TableFull) {
   EXPECT_EQ(d.add(frag(data, 0, 800, true, 2), 0, 2).status, Status::kHeld);
   const auto r = d.add(frag(data, 0, 800, true, 3), 0, 3);
   EXPECT_EQ(r.status, Status::kDropped);
-  EXPECT_EQ(r.reason, Reason::frag_table_full);
+  EXPECT_EQ(r.reason, Reason::kFragTableFull);
   // Existing datagrams still complete, and free their context.
   EXPECT_EQ(d.add(frag(data, 800, 800, false, 1), 0, 4).status, Status::kComplete);
   EXPECT_EQ(d.add(frag(data, 0, 800, true, 3), 0, 5).status, Status::kHeld);
@@ -188,7 +188,7 @@ TEST(DefragTest, Memcap) {
   EXPECT_EQ(d.blocks_free(), 1u);
   const auto r = d.add(frag(data, 0, 1024, true, 2), 0, 2);
   EXPECT_EQ(r.status, Status::kDropped);
-  EXPECT_EQ(r.reason, Reason::frag_memcap);
+  EXPECT_EQ(r.reason, Reason::kFragMemcap);
   EXPECT_EQ(d.blocks_free(), 1u);
   // Bytes within blocks already owned need no new block.
   auto same = d.add(frag(data, 512, 512, true, 1), 0, 3);
@@ -205,10 +205,10 @@ TEST(DefragTest, BadLengths) {
   const auto data = pattern(70000);
   auto r = d.add(frag(data, 0, 1001, true), 0, 1);  // not a multiple of 8 yet not last
   EXPECT_EQ(r.status, Status::kDropped);
-  EXPECT_EQ(r.reason, Reason::frag_bad_length);
+  EXPECT_EQ(r.reason, Reason::kFragBadLength);
   r = d.add(frag(data, 65528, 8, false), 0, 2);  // ends at 65536
   EXPECT_EQ(r.status, Status::kDropped);
-  EXPECT_EQ(r.reason, Reason::frag_bad_length);
+  EXPECT_EQ(r.reason, Reason::kFragBadLength);
   r = d.add(frag(data, 65528, 7, false), 0, 3);  // ends at 65535: the largest datagram
   EXPECT_EQ(r.status, Status::kHeld);
   EXPECT_EQ(r.reason, Reason::kNone);
@@ -220,7 +220,7 @@ TEST(DefragTest, InconsistentEnds) {
   EXPECT_EQ(d.add(frag(data, 800, 800, false), 0, 1).status, Status::kHeld);
   const auto r = d.add(frag(data, 800, 400, false), 0, 2);
   EXPECT_EQ(r.status, Status::kDropped);
-  EXPECT_EQ(r.reason, Reason::frag_inconsistent_end);
+  EXPECT_EQ(r.reason, Reason::kFragInconsistentEnd);
   // The original end still stands.
   const auto done = d.add(frag(data, 0, 800, true), 0, 3);
   ASSERT_EQ(done.status, Status::kComplete);
@@ -237,7 +237,7 @@ TEST(DefragTest, TooManyFragments) {
   // ...the next one is one too many.
   const auto r = d.add(frag(data, 8, 8, false), 0, 999);
   EXPECT_EQ(r.status, Status::kDropped);
-  EXPECT_EQ(r.reason, Reason::frag_too_many);
+  EXPECT_EQ(r.reason, Reason::kFragTooMany);
 }
 
 TEST(DefragTest, TooManyDistinctRanges) {
@@ -250,7 +250,7 @@ TEST(DefragTest, TooManyDistinctRanges) {
   ASSERT_EQ(d.add(frag(data, 16 * Defragmenter::kMaxRanges, 8, true), 0, 63).status, Status::kHeld);
   const auto r = d.add(frag(data, 0, 8, true), 0, 64);
   EXPECT_EQ(r.status, Status::kDropped);
-  EXPECT_EQ(r.reason, Reason::frag_too_many);
+  EXPECT_EQ(r.reason, Reason::kFragTooMany);
 }
 
 TEST(DefragTest, KeyedByIdAddressesVersionAndVlan) {
@@ -334,7 +334,7 @@ TEST(DefragTest, Ipv6FromFragmenterWithRewrittenOverlap) {
   EXPECT_EQ(d.add(parsed[0], 0, 0).status, Status::kHeld);
   const auto conflict = d.add(parsed[2], 0, 2);
   EXPECT_EQ(conflict.status, Status::kDropped);
-  EXPECT_EQ(conflict.reason, Reason::frag_overlap_conflict);
+  EXPECT_EQ(conflict.reason, Reason::kFragOverlapConflict);
   const auto r = d.add(parsed[1], 0, 1);
   ASSERT_EQ(r.status, Status::kComplete);
   EXPECT_EQ(bytes_of(r.datagram), test::Bytes(whole.begin() + 54, whole.end()));

@@ -110,11 +110,11 @@ TEST(ParserTest, Ipv4TcpTruncatedAtEveryLength) {
   for (size_t len = 0; len < f.size(); ++len) {
     const Parsed r = parse_prefix_of(LinkType::kEthernet, f, len);
     if (len < 14) {
-      expect_malformed(r, Reason::eth_truncated, len);
+      expect_malformed(r, Reason::kEthTruncated, len);
     } else if (len < 34) {
-      expect_malformed(r, Reason::ipv4_truncated, len);
+      expect_malformed(r, Reason::kIpv4Truncated, len);
     } else if (len < 54) {
-      expect_malformed(r, Reason::tcp_truncated, len);
+      expect_malformed(r, Reason::kTcpTruncated, len);
     } else {
       // Snap-length cut inside the payload: what is there, and what was sent.
       ASSERT_EQ(r.result.status, ParseStatus::kOk) << len;
@@ -155,12 +155,12 @@ TEST(ParserTest, Ipv6TcpTruncatedAtEveryLength) {
   for (size_t len = 0; len < f.size(); ++len) {
     const Parsed r = parse_prefix_of(LinkType::kEthernet, f, len);
     if (len < 14) {
-      expect_malformed(r, Reason::eth_truncated, len);
+      expect_malformed(r, Reason::kEthTruncated, len);
     } else if (len < 54) {
       // Including len == 14 (EtherType IPv6, no byte of the header at all).
-      expect_malformed(r, Reason::ipv6_truncated, len);
+      expect_malformed(r, Reason::kIpv6Truncated, len);
     } else if (len < 74) {
-      expect_malformed(r, Reason::tcp_truncated, len);
+      expect_malformed(r, Reason::kTcpTruncated, len);
     } else {
       ASSERT_EQ(r.result.status, ParseStatus::kOk) << len;
       EXPECT_EQ(r.pkt.payload_len, len - 74) << len;
@@ -175,7 +175,7 @@ TEST(ParserTest, UdpTruncatedAtEveryLength) {
   for (size_t len = 34; len < f.size(); ++len) {
     const Parsed r = parse_prefix_of(LinkType::kEthernet, f, len);
     if (len < 42) {
-      expect_malformed(r, Reason::udp_truncated, len);
+      expect_malformed(r, Reason::kUdpTruncated, len);
     } else {
       ASSERT_EQ(r.result.status, ParseStatus::kOk) << len;
       EXPECT_EQ(r.pkt.payload_len, len - 42);
@@ -193,9 +193,9 @@ TEST(ParserTest, UdpLengthFieldOutOfRange) {
   Bytes f = PacketBuilder().eth().ipv4("10.60.0.1", "8.8.8.8").udp(5353, 53).payload("abcd").build();
   f[38] = 0;
   f[39] = 7;  // below the header size
-  expect_malformed(parse_eth(f), Reason::udp_bad_length, f.size());
+  expect_malformed(parse_eth(f), Reason::kUdpBadLength, f.size());
   f[39] = 13;  // one past the IP payload
-  expect_malformed(parse_eth(f), Reason::udp_bad_length, f.size());
+  expect_malformed(parse_eth(f), Reason::kUdpBadLength, f.size());
   f[39] = 10;  // shorter than the IP payload: trailing bytes are not UDP payload
   const Parsed r = parse_eth(f);
   ASSERT_EQ(r.result.status, ParseStatus::kOk);
@@ -214,9 +214,9 @@ TEST(ParserTest, EthernetPaddingIsNotPayload) {
 TEST(ParserTest, TcpDataOffsetOutOfRange) {
   Bytes f = tcp4_frame();
   f[46] = 0x40;  // 16 bytes: below the fixed header
-  expect_malformed(parse_eth(f), Reason::tcp_bad_data_offset, f.size());
+  expect_malformed(parse_eth(f), Reason::kTcpBadDataOffset, f.size());
   f[46] = 0x70;  // 28 bytes, but the IP payload holds 25
-  expect_malformed(parse_eth(f), Reason::tcp_bad_data_offset, f.size());
+  expect_malformed(parse_eth(f), Reason::kTcpBadDataOffset, f.size());
 }
 
 TEST(ParserTest, TcpOptionWithImpossibleLength) {
@@ -229,9 +229,9 @@ TEST(ParserTest, TcpOptionWithImpossibleLength) {
   ASSERT_EQ(parse_eth(good).result.status, ParseStatus::kOk);
   Bytes f = good;
   f[55] = 0;  // MSS option length 0
-  expect_malformed(parse_eth(f), Reason::tcp_bad_options, f.size());
+  expect_malformed(parse_eth(f), Reason::kTcpBadOptions, f.size());
   f[55] = 5;  // runs past the 4 option bytes
-  expect_malformed(parse_eth(f), Reason::tcp_bad_options, f.size());
+  expect_malformed(parse_eth(f), Reason::kTcpBadOptions, f.size());
 }
 
 TEST(ParserTest, Ipv4OptionsAreSkipped) {
@@ -252,33 +252,33 @@ TEST(ParserTest, Ipv4OptionsAreSkipped) {
 
   Bytes bad = f;
   bad[35] = 30;  // Record Route longer than the 8 option bytes
-  expect_malformed(parse_eth(bad), Reason::ipv4_bad_options, bad.size());
+  expect_malformed(parse_eth(bad), Reason::kIpv4BadOptions, bad.size());
   bad[35] = 1;  // a length below 2 cannot cover kind and length
-  expect_malformed(parse_eth(bad), Reason::ipv4_bad_options, bad.size());
+  expect_malformed(parse_eth(bad), Reason::kIpv4BadOptions, bad.size());
 }
 
 TEST(ParserTest, Ipv4HeaderLengthAndTotalLength) {
   Bytes f = tcp4_frame();
   f[14] = 0x44;  // IHL 16 bytes
-  expect_malformed(parse_eth(f), Reason::ipv4_bad_ihl, f.size());
+  expect_malformed(parse_eth(f), Reason::kIpv4BadIhl, f.size());
   f[14] = 0x40;  // IHL 0
-  expect_malformed(parse_eth(f), Reason::ipv4_bad_ihl, f.size());
+  expect_malformed(parse_eth(f), Reason::kIpv4BadIhl, f.size());
   f = tcp4_frame("");
   f[14] = 0x4f;  // IHL 60 > 40 bytes present
-  expect_malformed(parse_eth(f), Reason::ipv4_truncated, f.size());
+  expect_malformed(parse_eth(f), Reason::kIpv4Truncated, f.size());
   f = tcp4_frame();
   f[16] = 0;
   f[17] = 19;  // total length below the header
-  expect_malformed(parse_eth(f), Reason::ipv4_bad_total_length, f.size());
+  expect_malformed(parse_eth(f), Reason::kIpv4BadTotalLength, f.size());
 }
 
 TEST(ParserTest, VersionMustMatchEtherType) {
   Bytes f = tcp4_frame();
   f[14] = 0x65;
-  expect_malformed(parse_eth(f), Reason::ipv4_bad_version, f.size());
+  expect_malformed(parse_eth(f), Reason::kIpv4BadVersion, f.size());
   Bytes g = tcp6_frame();
   g[14] = 0x45;
-  expect_malformed(parse_eth(g), Reason::ipv4_bad_version, g.size());
+  expect_malformed(parse_eth(g), Reason::kIpv4BadVersion, g.size());
 }
 
 TEST(ParserTest, NonIpFrameIsNotMalformed) {
@@ -294,7 +294,7 @@ TEST(ParserTest, SingleVlanTruncatedAtEveryLength) {
   const Bytes f = PacketBuilder().eth().vlan(42).ipv4("10.60.0.1", "203.0.113.10").tcp(1, 2).build();
   for (size_t len = 14; len < 38; ++len) {
     const Parsed r = parse_prefix_of(LinkType::kEthernet, f, len);
-    expect_malformed(r, len < 18 ? Reason::vlan_truncated : Reason::ipv4_truncated, len);
+    expect_malformed(r, len < 18 ? Reason::kVlanTruncated : Reason::kIpv4Truncated, len);
   }
   const Parsed r = parse_eth(f);
   ASSERT_EQ(r.result.status, ParseStatus::kOk);
@@ -307,7 +307,7 @@ TEST(ParserTest, SingleVlanTruncatedAtEveryLength) {
 TEST(ParserTest, QinQTwoTags) {
   const Bytes f = PacketBuilder().eth().qinq(100, 200).ipv4("10.60.0.1", "203.0.113.10").tcp(1, 2).build();
   for (size_t len = 14; len < 22; ++len) {
-    expect_malformed(parse_prefix_of(LinkType::kEthernet, f, len), Reason::vlan_truncated, len);
+    expect_malformed(parse_prefix_of(LinkType::kEthernet, f, len), Reason::kVlanTruncated, len);
   }
   const Parsed r = parse_eth(f);
   ASSERT_EQ(r.result.status, ParseStatus::kOk);
@@ -334,9 +334,9 @@ TEST(ParserTest, ThreeTagsAreTooMany) {
                       .ipv4("10.60.0.1", "1.1.1.1")
                       .tcp(1, 2)
                       .build();
-  expect_malformed(parse_eth(f), Reason::vlan_too_many_tags, f.size());
+  expect_malformed(parse_eth(f), Reason::kVlanTooManyTags, f.size());
   // Even when the third tag itself is cut short, the count decides first.
-  expect_malformed(parse_prefix_of(LinkType::kEthernet, f, 24), Reason::vlan_too_many_tags, 24);
+  expect_malformed(parse_prefix_of(LinkType::kEthernet, f, 24), Reason::kVlanTooManyTags, 24);
 }
 
 TEST(ParserTest, Ipv6ExtensionChainIsWalked) {
@@ -380,26 +380,26 @@ TEST(ParserTest, Ipv6ExtensionChainLimit) {
   for (int i = 0; i < 9; ++i) nine.destination_options();
   nine.udp(1, 2);
   const Bytes f = nine.build();
-  expect_malformed(parse_eth(f), Reason::ipv6_ext_chain_too_long, f.size());
+  expect_malformed(parse_eth(f), Reason::kIpv6ExtChainTooLong, f.size());
 }
 
 TEST(ParserTest, Ipv6ExtensionHeaderTruncated) {
   const Bytes f =
       PacketBuilder().eth().ipv6("2001:db8:60::1", "2001:db8:ffff::10").hop_by_hop().tcp(1, 2).build();
   for (size_t len = 54; len < 62; ++len) {
-    expect_malformed(parse_prefix_of(LinkType::kEthernet, f, len), Reason::ipv6_ext_truncated, len);
+    expect_malformed(parse_prefix_of(LinkType::kEthernet, f, len), Reason::kIpv6ExtTruncated, len);
   }
   for (size_t len = 62; len < 82; ++len) {
-    expect_malformed(parse_prefix_of(LinkType::kEthernet, f, len), Reason::tcp_truncated, len);
+    expect_malformed(parse_prefix_of(LinkType::kEthernet, f, len), Reason::kTcpTruncated, len);
   }
   Bytes longer = f;
   longer[55] = 3;  // HBH claims 32 bytes, 28 are there
-  expect_malformed(parse_eth(longer), Reason::ipv6_ext_truncated, longer.size());
+  expect_malformed(parse_eth(longer), Reason::kIpv6ExtTruncated, longer.size());
   // The payload length, not the capture, bounds the chain.
   Bytes short_plen = f;
   short_plen[18] = 0;
   short_plen[19] = 6;
-  expect_malformed(parse_eth(short_plen), Reason::ipv6_ext_truncated, short_plen.size());
+  expect_malformed(parse_eth(short_plen), Reason::kIpv6ExtTruncated, short_plen.size());
 }
 
 TEST(ParserTest, Ipv6FragmentHeader) {
@@ -438,7 +438,7 @@ TEST(ParserTest, Ipv6FragmentHeader) {
   EXPECT_EQ(l.pkt.frag_len, 4u);
 
   // Cut by the snap length: the fragment cannot be reassembled.
-  expect_malformed(parse_prefix_of(LinkType::kEthernet, first, first.size() - 1), Reason::capture_truncated,
+  expect_malformed(parse_prefix_of(LinkType::kEthernet, first, first.size() - 1), Reason::kCaptureTruncated,
                    first.size() - 1);
 }
 
@@ -493,7 +493,7 @@ TEST(ParserTest, Ipv4Fragments) {
   EXPECT_EQ(l.pkt.frag_offset, 65528);
   EXPECT_EQ(l.pkt.frag_len, 1u);
 
-  expect_malformed(parse_prefix_of(LinkType::kEthernet, first, first.size() - 3), Reason::capture_truncated,
+  expect_malformed(parse_prefix_of(LinkType::kEthernet, first, first.size() - 3), Reason::kCaptureTruncated,
                    first.size() - 3);
 }
 
@@ -507,7 +507,7 @@ TEST(ParserTest, IcmpEchoKeysOnIdentifier) {
   EXPECT_EQ(r.pkt.src_port, 0x77);
   EXPECT_EQ(r.pkt.payload_len, 8u);  // id, seq and "ping"
   for (size_t len = 34; len < 38; ++len) {
-    expect_malformed(parse_prefix_of(LinkType::kEthernet, f, len), Reason::icmp_truncated, len);
+    expect_malformed(parse_prefix_of(LinkType::kEthernet, f, len), Reason::kIcmpTruncated, len);
   }
   const Bytes v6 =
       PacketBuilder().eth().ipv6("2001:db8:60::1", "2001:db8:ffff::1").icmp_echo(9, 1, true).build();
@@ -538,12 +538,12 @@ TEST(ParserTest, RawIpLinkType) {
   ASSERT_EQ(r6.result.status, ParseStatus::kOk);
   EXPECT_EQ(r6.pkt.ip_version, 6);
   EXPECT_EQ(r6.pkt.dst_port, 443);
-  expect_malformed(parse_prefix_of(LinkType::kRawIp, v4, 0), Reason::ipv4_truncated, 0);
+  expect_malformed(parse_prefix_of(LinkType::kRawIp, v4, 0), Reason::kIpv4Truncated, 0);
   Bytes bad = v4;
   bad[0] = 0x55;
-  expect_malformed(parse(LinkType::kRawIp, bad), Reason::ipv4_bad_version, bad.size());
+  expect_malformed(parse(LinkType::kRawIp, bad), Reason::kIpv4BadVersion, bad.size());
   for (size_t len = 1; len < 20; ++len) {
-    expect_malformed(parse_prefix_of(LinkType::kRawIp, v4, len), Reason::ipv4_truncated, len);
+    expect_malformed(parse_prefix_of(LinkType::kRawIp, v4, len), Reason::kIpv4Truncated, len);
   }
 }
 
@@ -557,9 +557,9 @@ TEST(ParserTest, LinuxCookedV1) {
   EXPECT_EQ(r.pkt.ip_version, 6);
   EXPECT_EQ(r.pkt.dst_port, 443);
   for (size_t len = 0; len < 16; ++len) {
-    expect_malformed(parse_prefix_of(LinkType::kLinuxSll, f, len), Reason::sll_truncated, len);
+    expect_malformed(parse_prefix_of(LinkType::kLinuxSll, f, len), Reason::kSllTruncated, len);
   }
-  expect_malformed(parse_prefix_of(LinkType::kLinuxSll, f, 16), Reason::ipv6_truncated, 16);
+  expect_malformed(parse_prefix_of(LinkType::kLinuxSll, f, 16), Reason::kIpv6Truncated, 16);
   f[14] = 0x08;
   f[15] = 0x06;  // ARP
   EXPECT_EQ(parse(LinkType::kLinuxSll, f).result.status, ParseStatus::kNotIp);
@@ -575,9 +575,9 @@ TEST(ParserTest, LinuxCookedV2) {
   EXPECT_EQ(r.pkt.src, ip("10.60.0.1"));
   EXPECT_EQ(r.pkt.dst_port, 80);
   for (size_t len = 0; len < 20; ++len) {
-    expect_malformed(parse_prefix_of(LinkType::kLinuxSll2, f, len), Reason::sll_truncated, len);
+    expect_malformed(parse_prefix_of(LinkType::kLinuxSll2, f, len), Reason::kSllTruncated, len);
   }
-  expect_malformed(parse_prefix_of(LinkType::kLinuxSll2, f, 20), Reason::ipv4_truncated, 20);
+  expect_malformed(parse_prefix_of(LinkType::kLinuxSll2, f, 20), Reason::kIpv4Truncated, 20);
 }
 
 TEST(ParserTest, ParseL4OnReassembledDatagram) {
@@ -591,7 +591,7 @@ TEST(ParserTest, ParseL4OnReassembledDatagram) {
   EXPECT_EQ(p.src_port, 40000);
   EXPECT_EQ(payload_of(p), "reassembled");
   ParsedPacket q;
-  EXPECT_EQ(parse_l4(17, f.data(), 7, 7, q).reason, Reason::udp_truncated);
+  EXPECT_EQ(parse_l4(17, f.data(), 7, 7, q).reason, Reason::kUdpTruncated);
 }
 
 TEST(ParserTest, ParseResetsOutput) {

@@ -88,7 +88,7 @@ TEST(ReasonRegistry, OutOfRangeValuesHaveNoKey) {
 }
 
 TEST(ReasonRegistry, WireCodesCarryTheGroupInTheHighByte) {
-  EXPECT_EQ(reason_wire_code(Reason::eth_truncated), 0x0100);
+  EXPECT_EQ(reason_wire_code(Reason::kEthTruncated), 0x0100);
   EXPECT_EQ(reason_wire_code(app::AppAnomaly::kDnsGap), 0x0200 + 27);
   EXPECT_EQ(reason_wire_code(sig::Uninspectable::kStreamPoolExhausted), 0x0301);
   EXPECT_EQ(reason_wire_code(PathDrop::kTxDropped), 0x0400);

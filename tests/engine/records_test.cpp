@@ -177,15 +177,15 @@ TEST(Records, ForcedEndingsUseTheBacklogThenFailClosed) {
   const WorkerCounters& c = r.worker.counters();
   EXPECT_EQ(c.records_backlogged, 16u);
   EXPECT_GT(c.records_refused, 0u);
-  EXPECT_EQ(c.reasons[static_cast<uint32_t>(Reason::record_backlog_full)], c.records_refused);
+  EXPECT_EQ(c.reasons[static_cast<uint32_t>(Reason::kRecordBacklogFull)], c.records_refused);
   EXPECT_EQ(c.records_lost, 0u);
   size_t refused_dropped = 0;
   for (const PacketResult& p : res) {
-    if (p.disposition == Disposition::kDrop && p.reason == Reason::fail_closed) ++refused_dropped;
+    if (p.disposition == Disposition::kDrop && p.reason == Reason::kFailClosed) ++refused_dropped;
   }
   // Every refused flow's packet followed fail-closed (as did any the table
   // had no eviction candidate for).
-  EXPECT_EQ(refused_dropped, c.records_refused + c.reasons[static_cast<uint32_t>(Reason::flow_table_full)]);
+  EXPECT_EQ(refused_dropped, c.records_refused + c.reasons[static_cast<uint32_t>(Reason::kFlowTableFull)]);
   EXPECT_EQ(r.worker.record_backlog(), 16u);
   // The logger catches up: the backlog moves into the queue in order, and
   // every flow that was ever tracked has exactly one record in the end.

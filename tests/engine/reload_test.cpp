@@ -303,7 +303,7 @@ TEST(ReloadTest, AnotherDatabaseClosesStreamsUnderTheOldGenerationThenRejudges) 
   const auto res2 = r.run(s);  // the data segment (and maybe the server's ACK)
   ASSERT_GE(res2.size(), 1u);
   EXPECT_EQ(res2[0].disposition, Disposition::kDrop);
-  EXPECT_EQ(res2[0].reason, Reason::policy_block);
+  EXPECT_EQ(res2[0].reason, Reason::kPolicyBlock);
   EXPECT_EQ(c.rejudged, 1u);
   EXPECT_EQ(c.detections, 2u);
   alerts = alerts_of(r.drain());
@@ -556,7 +556,7 @@ TEST(ReloadTest, RejudgedFlowResolvesZonesAgainAndMayEscalate) {
   const auto after = r.run(s);
   ASSERT_FALSE(after.empty());
   EXPECT_EQ(after.front().disposition, Disposition::kDrop);
-  EXPECT_EQ(after.front().reason, Reason::policy_block);
+  EXPECT_EQ(after.front().reason, Reason::kPolicyBlock);
   EXPECT_EQ(r.worker.counters().rejudged, 1u);
   r.worker.finish(static_cast<int64_t>(s.now_ns()) + 1);
   const auto evs = r.drain();

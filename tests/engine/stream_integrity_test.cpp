@@ -155,7 +155,7 @@ TEST(StreamIntegrityTest, ControlCaseTheIdentifierIsBlocked) {
   r.handshake();
   const PacketResult res = r.data(0, request_with(kId));
   EXPECT_EQ(res.disposition, Disposition::kDrop);
-  EXPECT_EQ(res.reason, Reason::policy_block);
+  EXPECT_EQ(res.reason, Reason::kPolicyBlock);
 }
 
 TEST(StreamIntegrityTest, MidStreamSynWithAnotherSequenceIsDroppedAndMovesNothing) {
@@ -164,12 +164,12 @@ TEST(StreamIntegrityTest, MidStreamSynWithAnotherSequenceIsDroppedAndMovesNothin
   EXPECT_EQ(r.data(0, std::string(kHead)).disposition, Disposition::kForward);
   const PacketResult syn = r.send(seg(true, test::kTcpSyn, 0x7000'0000, 0, ""));
   EXPECT_EQ(syn.disposition, Disposition::kDrop);
-  EXPECT_EQ(syn.reason, Reason::tcp_syn_invalid);
+  EXPECT_EQ(syn.reason, Reason::kTcpSynInvalid);
   // The real request continues where it was: inspected, blocked.
   const std::string rest = "idcard=" + std::string(kId) + "\n";
   const PacketResult res = r.data(20, rest);
   EXPECT_EQ(res.disposition, Disposition::kDrop);
-  EXPECT_EQ(res.reason, Reason::policy_block);
+  EXPECT_EQ(res.reason, Reason::kPolicyBlock);
 }
 
 TEST(StreamIntegrityTest, BadChecksumDecoyNeverCounts) {
@@ -180,10 +180,10 @@ TEST(StreamIntegrityTest, BadChecksumDecoyNeverCounts) {
   decoy.checksum = 0x1234;
   const PacketResult d = r.send(decoy);
   EXPECT_EQ(d.disposition, Disposition::kDrop);
-  EXPECT_EQ(d.reason, Reason::tcp_bad_checksum);
+  EXPECT_EQ(d.reason, Reason::kTcpBadChecksum);
   const PacketResult real = r.data(0, request_with(kId));
   EXPECT_EQ(real.disposition, Disposition::kDrop);
-  EXPECT_EQ(real.reason, Reason::policy_block);
+  EXPECT_EQ(real.reason, Reason::kPolicyBlock);
 }
 
 TEST(StreamIntegrityTest, ConflictingRetransmissionFarBehindIsDropped) {
@@ -197,7 +197,7 @@ TEST(StreamIntegrityTest, ConflictingRetransmissionFarBehindIsDropped) {
   real.replace(100, kId.size(), kId);
   const PacketResult res = r.data(0, real);
   EXPECT_EQ(res.disposition, Disposition::kDrop);
-  EXPECT_EQ(res.reason, Reason::tcp_overlap_conflict);
+  EXPECT_EQ(res.reason, Reason::kTcpOverlapConflict);
   // An identical retransmission still goes (legitimate loss recovery).
   EXPECT_EQ(r.data(0, benign).disposition, Disposition::kForward);
 }
@@ -246,8 +246,8 @@ TEST(StreamIntegrityTest, AGapOnAnExportFailsClosed) {
   r.server_ack(100);
   ASSERT_EQ(r.released.size(), 1u);
   EXPECT_EQ(r.released[0].disposition, Disposition::kDrop);
-  EXPECT_EQ(r.released[0].reason, Reason::uninspectable_fail_closed);
-  EXPECT_EQ(r.data(100, "more").reason, Reason::uninspectable_fail_closed);
+  EXPECT_EQ(r.released[0].reason, Reason::kUninspectableFailClosed);
+  EXPECT_EQ(r.data(100, "more").reason, Reason::kUninspectableFailClosed);
   r.worker.finish(kT0 + 10'000'000'000);
   bool seen = false;
   for (const Event& e : r.drain()) {
@@ -264,13 +264,13 @@ TEST(StreamIntegrityTest, RstOutOfWindowOrWithABadChecksumDoesNotEndTheFlow) {
   Runner r(export_policy());
   r.handshake();
   EXPECT_EQ(r.data(0, std::string(kHead)).disposition, Disposition::kForward);
-  EXPECT_EQ(r.send(seg(true, test::kTcpRst, kCIsn + 1 + 100'000, 0, "")).reason, Reason::tcp_rst_invalid);
+  EXPECT_EQ(r.send(seg(true, test::kTcpRst, kCIsn + 1 + 100'000, 0, "")).reason, Reason::kTcpRstInvalid);
   Seg bad = seg(true, test::kTcpRst, kCIsn + 21, 0, "");
   bad.checksum = 0x4321;
-  EXPECT_EQ(r.send(bad).reason, Reason::tcp_bad_checksum);
+  EXPECT_EQ(r.send(bad).reason, Reason::kTcpBadChecksum);
   // The flow and its position are intact: the rest is inspected in order.
   const PacketResult res = r.data(20, "idcard=" + std::string(kId) + "\n");
-  EXPECT_EQ(res.reason, Reason::policy_block);
+  EXPECT_EQ(res.reason, Reason::kPolicyBlock);
   EXPECT_EQ(r.worker.counters().flows_ended, 0u);
 }
 
@@ -282,14 +282,14 @@ TEST(StreamIntegrityTest, RstWithAStaleTimestampIsDropped) {
   EXPECT_EQ(r.send(d).disposition, Disposition::kForward);
   Seg rst = seg(true, test::kTcpRst, kCIsn + 21, 0, "");
   rst.ts = {1, 500};
-  EXPECT_EQ(r.send(rst).reason, Reason::tcp_rst_invalid);
+  EXPECT_EQ(r.send(rst).reason, Reason::kTcpRstInvalid);
   Seg decoy = seg(true, test::kTcpAck | test::kTcpPsh, kCIsn + 21, kSIsn + 1, std::string(26, 'A'));
   decoy.ts = {2, 500};  // PAWS: the receiver drops it, so must we
-  EXPECT_EQ(r.send(decoy).reason, Reason::tcp_paws);
+  EXPECT_EQ(r.send(decoy).reason, Reason::kTcpPaws);
   Seg real =
       seg(true, test::kTcpAck | test::kTcpPsh, kCIsn + 21, kSIsn + 1, "idcard=" + std::string(kId) + "\n");
   real.ts = {201, 500};
-  EXPECT_EQ(r.send(real).reason, Reason::policy_block);
+  EXPECT_EQ(r.send(real).reason, Reason::kPolicyBlock);
 }
 
 TEST(StreamIntegrityTest, AfterAnAcceptedRstThePickedUpFlowNeverForwardsEarlierBytes) {
@@ -323,7 +323,7 @@ TEST(StreamIntegrityTest, AnExportPickedUpMidStreamFailsClosed) {
   EXPECT_EQ(r.worker.counters().flows_timed_out, 1u);
   const PacketResult rest = r.data(35, req.substr(35));
   EXPECT_EQ(rest.disposition, Disposition::kDrop);
-  EXPECT_EQ(rest.reason, Reason::uninspectable_fail_closed);
+  EXPECT_EQ(rest.reason, Reason::kUninspectableFailClosed);
 }
 
 TEST(StreamIntegrityTest, RstInsideTheWindowButNotAtTheNextByteIsDropped) {
@@ -332,7 +332,7 @@ TEST(StreamIntegrityTest, RstInsideTheWindowButNotAtTheNextByteIsDropped) {
   EXPECT_EQ(r.data(0, std::string(kHead)).disposition, Disposition::kForward);
   // RFC 5961: the receiver answers with a challenge ACK and keeps the flow.
   EXPECT_EQ(r.send(seg(true, test::kTcpRst | test::kTcpAck, kCIsn + 1 + 20 + 100, kSIsn + 1, "")).reason,
-            Reason::tcp_rst_invalid);
+            Reason::kTcpRstInvalid);
   EXPECT_EQ(r.worker.counters().flows_ended, 0u);
   // A RST's payload never leaves.
   const PacketResult rst =
@@ -346,7 +346,7 @@ TEST(StreamIntegrityTest, MidstreamDropPolicyDropsExportsWithoutHandshake) {
   PolicySpec spec = export_policy();
   spec.limits.tcp_midstream = TcpMidstream::kDrop;
   Runner r(std::move(spec));
-  EXPECT_EQ(r.data(0, "hello").reason, Reason::tcp_midstream);
+  EXPECT_EQ(r.data(0, "hello").reason, Reason::kTcpMidstream);
 }
 
 TEST(StreamIntegrityTest, FinOutsideTheWindowOrInsideDeliveredDataIsDropped) {
@@ -355,18 +355,18 @@ TEST(StreamIntegrityTest, FinOutsideTheWindowOrInsideDeliveredDataIsDropped) {
   r.server_ack(0);  // window 1024 from the server
   EXPECT_EQ(r.data(0, std::string(kHead)).disposition, Disposition::kForward);
   EXPECT_EQ(r.send(seg(true, test::kTcpFin | test::kTcpAck, kCIsn + 1 + 50'000, kSIsn + 1, "")).reason,
-            Reason::tcp_out_of_window);
+            Reason::kTcpOutOfWindow);
   EXPECT_EQ(r.send(seg(true, test::kTcpFin | test::kTcpAck, kCIsn + 5, kSIsn + 1, "")).reason,
-            Reason::tcp_fin_invalid);
+            Reason::kTcpFinInvalid);
   // The stream was not cut: the identifier after it is inspected.
-  EXPECT_EQ(r.data(20, "idcard=" + std::string(kId) + "\n").reason, Reason::policy_block);
+  EXPECT_EQ(r.data(20, "idcard=" + std::string(kId) + "\n").reason, Reason::kPolicyBlock);
 }
 
 TEST(StreamIntegrityTest, DataPastTheFinIsDropped) {
   Runner r(export_policy());
   r.handshake();
   EXPECT_EQ(r.data(0, "hello", test::kTcpAck | test::kTcpFin).disposition, Disposition::kForward);
-  EXPECT_EQ(r.data(5, request_with(kId)).reason, Reason::tcp_data_after_fin);
+  EXPECT_EQ(r.data(5, request_with(kId)).reason, Reason::kTcpDataAfterFin);
 }
 
 TEST(StreamIntegrityTest, SegmentsBehindAHoleNeverFilledAreDroppedAtTheEnd) {
@@ -377,7 +377,7 @@ TEST(StreamIntegrityTest, SegmentsBehindAHoleNeverFilledAreDroppedAtTheEnd) {
   r.worker.finish(kT0 + 100'000'000'000);
   ASSERT_EQ(r.worker.released().size(), 1u);
   EXPECT_EQ(r.worker.released()[0].disposition, Disposition::kDrop);
-  EXPECT_EQ(r.worker.released()[0].reason, Reason::tcp_hole_at_end);
+  EXPECT_EQ(r.worker.released()[0].reason, Reason::kTcpHoleAtEnd);
 }
 
 // A segment behind a hole whose frame the snap length cut: it is held, and
@@ -412,17 +412,17 @@ TEST(StreamIntegrityTest, HeldSegmentsGoUnderTheVerdictTheirBytesGot) {
   EXPECT_EQ(r.data(static_cast<uint32_t>(cut), req.substr(cut)).disposition, Disposition::kHold);
   const PacketResult first = r.data(0, req.substr(0, cut));
   EXPECT_EQ(first.disposition, Disposition::kDrop);
-  EXPECT_EQ(first.reason, Reason::policy_block);
+  EXPECT_EQ(first.reason, Reason::kPolicyBlock);
   ASSERT_EQ(r.released.size(), 1u);
   EXPECT_EQ(r.released[0].disposition, Disposition::kDrop);
-  EXPECT_EQ(r.released[0].reason, Reason::policy_block);
+  EXPECT_EQ(r.released[0].reason, Reason::kPolicyBlock);
 }
 
 TEST(StreamIntegrityTest, SynDataIsInspected) {
   Runner r(export_policy());
   const PacketResult syn = r.send(seg(true, test::kTcpSyn, kCIsn, 0, request_with(kId)));
   EXPECT_EQ(syn.disposition, Disposition::kDrop);
-  EXPECT_EQ(syn.reason, Reason::policy_block);
+  EXPECT_EQ(syn.reason, Reason::kPolicyBlock);
 }
 
 TEST(StreamIntegrityTest, UrgentDataStaysInTheInspectedStream) {
@@ -487,7 +487,7 @@ TEST(StreamIntegrityTest, NoScanStateFailsClosedUnlessARuleNamesResource) {
         EXPECT_EQ(res.disposition, Disposition::kForward);
       } else {
         EXPECT_EQ(res.disposition, Disposition::kDrop);
-        EXPECT_EQ(res.reason, Reason::uninspectable_fail_closed);
+        EXPECT_EQ(res.reason, Reason::kUninspectableFailClosed);
       }
     }
     EXPECT_EQ(r.worker.counters().inspect_pool_exhausted, 1u);

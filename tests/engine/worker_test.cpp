@@ -204,7 +204,7 @@ TEST(WorkerTest, SniRuleBlocksAtAppStage) {
   EXPECT_EQ(res[0].disposition, Disposition::kForward);
   EXPECT_EQ(res[2].disposition, Disposition::kForward);
   EXPECT_EQ(res.back().disposition, Disposition::kDrop);
-  EXPECT_EQ(res.back().reason, Reason::policy_block);
+  EXPECT_EQ(res.back().reason, Reason::kPolicyBlock);
   const auto tls = of_type(run.drain_events(), EventType::kTls);
   ASSERT_EQ(tls.size(), 1u);
   EXPECT_EQ(tls[0].verdict.action, Action::kBlock);
@@ -255,10 +255,10 @@ TEST(WorkerTest, BlockRuleDropsEveryPacketOfTheFlow) {
   ASSERT_EQ(res.size(), s.packets().size());
   for (size_t i = 0; i < res.size(); ++i) {
     EXPECT_EQ(res[i].disposition, Disposition::kDrop) << i;
-    EXPECT_EQ(res[i].reason, Reason::policy_block) << i;
+    EXPECT_EQ(res[i].reason, Reason::kPolicyBlock) << i;
     EXPECT_EQ(res[i].verdict.action, Action::kBlock) << i;
   }
-  EXPECT_EQ(run.worker.counters().reasons[static_cast<uint32_t>(Reason::policy_block)], res.size());
+  EXPECT_EQ(run.worker.counters().reasons[static_cast<uint32_t>(Reason::kPolicyBlock)], res.size());
   // Another port of the same hosts is not blocked.
   TcpSessionConfig other = session_config(8080);
   other.client_port = 40001;
@@ -424,9 +424,9 @@ TEST(WorkerTest, MalformedAndNonIpPackets) {
   const auto res = r.run_all(pkts);
   EXPECT_EQ(res[0].disposition, Disposition::kForward);
   EXPECT_EQ(res[1].disposition, Disposition::kDrop);
-  EXPECT_EQ(res[1].reason, Reason::tcp_truncated);
+  EXPECT_EQ(res[1].reason, Reason::kTcpTruncated);
   EXPECT_EQ(r.worker.counters().non_ip, 1u);
-  EXPECT_EQ(r.worker.counters().reasons[static_cast<uint32_t>(Reason::tcp_truncated)], 1u);
+  EXPECT_EQ(r.worker.counters().reasons[static_cast<uint32_t>(Reason::kTcpTruncated)], 1u);
   EXPECT_EQ(r.worker.active_flows(), 0u);
 }
 
@@ -473,7 +473,7 @@ TEST(WorkerTest, IncompleteDatagramDroppedAtTimeout) {
   ASSERT_EQ(rel.size(), 1u);
   EXPECT_EQ(rel[0].token, 42u);
   EXPECT_EQ(rel[0].disposition, Disposition::kDrop);
-  EXPECT_EQ(rel[0].reason, Reason::frag_timeout);
+  EXPECT_EQ(rel[0].reason, Reason::kFragTimeout);
 }
 
 TEST(WorkerTest, AckBeyondHoleSkipsGapAndReleasesHeld) {
@@ -524,8 +524,8 @@ TEST(WorkerTest, FullFlowTableFailsClosedThenEvictsIdleFlow) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(res[i].disposition, Disposition::kForward) << i;
   // No record free and no flow idle for a second: untracked, fail-closed.
   EXPECT_EQ(res[4].disposition, Disposition::kDrop);
-  EXPECT_EQ(res[4].reason, Reason::fail_closed);
-  EXPECT_EQ(r.worker.counters().reasons[static_cast<uint32_t>(Reason::flow_table_full)], 1u);
+  EXPECT_EQ(res[4].reason, Reason::kFailClosed);
+  EXPECT_EQ(r.worker.counters().reasons[static_cast<uint32_t>(Reason::kFlowTableFull)], 1u);
   EXPECT_EQ(r.worker.counters().flows_untracked, 1u);
   // Two seconds later every flow is idle: the least recently seen one goes.
   res = r.burst({&syns[5]}, {5});
@@ -604,7 +604,7 @@ TEST(WorkerTest, FlowBlockedAtHeaderForGoodIsNotScanned) {
   const WorkerCounters decided = run(false);
   EXPECT_EQ(decided.content_flows, 0u);
   EXPECT_EQ(decided.detections, 0u);
-  EXPECT_EQ(decided.reasons[static_cast<uint32_t>(Reason::policy_block)], 1u);
+  EXPECT_EQ(decided.reasons[static_cast<uint32_t>(Reason::kPolicyBlock)], 1u);
   const WorkerCounters open = run(true);
   EXPECT_EQ(open.content_flows, 1u);
   EXPECT_EQ(open.detections, 1u);
@@ -663,7 +663,7 @@ TEST(WorkerStreamTest, StreamPoolFullFailsClosed) {
     ASSERT_LT(request, res.size());
     if (mode == FailMode::kClosed) {
       EXPECT_EQ(res[request].disposition, Disposition::kDrop);
-      EXPECT_EQ(res[request].reason, Reason::uninspectable_fail_closed);
+      EXPECT_EQ(res[request].reason, Reason::kUninspectableFailClosed);
       EXPECT_EQ(c.fail_closed_flows, 1u);
     } else {
       EXPECT_EQ(res[request].disposition, Disposition::kForward);

@@ -234,7 +234,7 @@ class Evasion : public ::testing::Test {
     std::string out;
     for (uint32_t i = 0; i < engine::kReasonCount; ++i) {
       const auto r = static_cast<Reason>(i);
-      if (r == Reason::policy_block || r == Reason::policy_reset) continue;
+      if (r == Reason::kPolicyBlock || r == Reason::kPolicyReset) continue;
       if (const uint64_t n = gate_->reason_count(r); n > 0) {
         out += (out.empty() ? "" : ", ") + std::string(engine::reason_key(r)) + " " + std::to_string(n);
       }
@@ -881,7 +881,7 @@ class Fragments : public Evasion {
     };
     for (const Bytes& f : test::fragment_ipv4(benign, pieces)) gate_->from_inside(f);
     expect_no_leak({kId1}, a.config().sport);
-    EXPECT_GT(gate_->reason_count(Reason::frag_overlap_conflict), 0u);
+    EXPECT_GT(gate_->reason_count(Reason::kFragOverlapConflict), 0u);
   }
 };
 

@@ -112,7 +112,7 @@ TEST_F(Demo, EveryPacketIsAccountedFor) {
   uint64_t other = 0;
   for (uint32_t r = 0; r < engine::kReasonCount; ++r) {
     const auto reason = static_cast<engine::Reason>(r);
-    (reason == engine::Reason::policy_block || reason == engine::Reason::policy_reset ? policy : other) +=
+    (reason == engine::Reason::kPolicyBlock || reason == engine::Reason::kPolicyReset ? policy : other) +=
         summary_.counters.reasons[r];
   }
   EXPECT_EQ(other, 0u);

@@ -183,7 +183,7 @@ TEST(Offline, PcapOutHoldsExactlyTheForwardedPackets) {
   EXPECT_EQ(blocked.verdict, "block");
   EXPECT_EQ(b->packets_written, 0u);
   EXPECT_EQ(b->counters.dropped, pkts.size());
-  EXPECT_EQ(b->counters.reasons[static_cast<uint32_t>(engine::Reason::policy_block)], pkts.size());
+  EXPECT_EQ(b->counters.reasons[static_cast<uint32_t>(engine::Reason::kPolicyBlock)], pkts.size());
 }
 
 // A pcapng timestamp past 2^63 ns does not fit the engine's clock: the

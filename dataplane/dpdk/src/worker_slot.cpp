@@ -282,7 +282,7 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
       case engine::Disposition::kHold:
         break;
       case engine::Disposition::kDrop:
-        if ((r.reason == engine::Reason::policy_block || r.reason == engine::Reason::policy_reset) &&
+        if ((r.reason == engine::Reason::kPolicyBlock || r.reason == engine::Reason::kPolicyReset) &&
             path_.offload_open[path_.port_index[m->port]].load(std::memory_order_relaxed)) {
           request_offload(m);
         }

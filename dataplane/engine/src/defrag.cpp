@@ -40,7 +40,7 @@ uint32_t Defragmenter::find_or_create(const ParsedPacket& p, int64_t now_ns, uin
     if (matches(ctx_[c], p)) return c;
   }
   if (free_ctx_.empty()) {
-    why = Reason::frag_table_full;
+    why = Reason::kFragTableFull;
     return kNil;
   }
   const uint32_t c = free_ctx_.back();
@@ -164,7 +164,7 @@ Defragmenter::Result Defragmenter::add(const ParsedPacket& p, int64_t now_ns, ui
   const uint32_t end = start + p.frag_len;
   if (end > kMaxDatagram || (p.more_fragments && (p.frag_len % 8) != 0)) {
     res.status = Status::kDropped;
-    res.reason = Reason::frag_bad_length;
+    res.reason = Reason::kFragBadLength;
     return res;
   }
   Reason why = Reason::kNone;
@@ -178,13 +178,13 @@ Defragmenter::Result Defragmenter::add(const ParsedPacket& p, int64_t now_ns, ui
   Context& x = ctx_[c];
   if (x.range_count == kMaxRanges || x.token_count == kMaxHeld) {
     res.status = Status::kDropped;
-    res.reason = Reason::frag_too_many;
+    res.reason = Reason::kFragTooMany;
     return res;
   }
   if (!p.more_fragments) {
     if (x.have_last && x.total != end) {
       res.status = Status::kDropped;
-      res.reason = Reason::frag_inconsistent_end;
+      res.reason = Reason::kFragInconsistentEnd;
       return res;
     }
     x.have_last = true;
@@ -192,7 +192,7 @@ Defragmenter::Result Defragmenter::add(const ParsedPacket& p, int64_t now_ns, ui
   }
   if (blocks_needed(x, start, p.frag_len) > free_blocks_.size()) {
     res.status = Status::kDropped;
-    res.reason = Reason::frag_memcap;
+    res.reason = Reason::kFragMemcap;
     return res;
   }
   if (conflicts(x, start, p.frag_data, p.frag_len)) {
@@ -200,7 +200,7 @@ Defragmenter::Result Defragmenter::add(const ParsedPacket& p, int64_t now_ns, ui
     // fragment never reaches it and none of its bytes are taken, so every
     // receiver policy (first, last, discard on overlap) sees the first bytes.
     res.status = Status::kDropped;
-    res.reason = Reason::frag_overlap_conflict;
+    res.reason = Reason::kFragOverlapConflict;
     return res;
   }
   store(x, start, p.frag_data, p.frag_len);

@@ -70,7 +70,7 @@ void read_tcp_options(const uint8_t* p, uint32_t len, ParsedPacket& out) noexcep
 }
 
 ParseResult parse_tcp(const uint8_t* p, uint32_t len, uint32_t wire_len, ParsedPacket& out) noexcept {
-  if (len < 20) return malformed(Reason::tcp_truncated);
+  if (len < 20) return malformed(Reason::kTcpTruncated);
   out.src_port = rd16(p);
   out.dst_port = rd16(p + 2);
   out.seq = rd32(p + 4);
@@ -82,7 +82,7 @@ ParseResult parse_tcp(const uint8_t* p, uint32_t len, uint32_t wire_len, ParsedP
   out.l4 = p;
   out.l4_len = len;
   out.l4_wire_len = wire_len;
-  if (hlen < 20 || hlen > wire_len) return malformed(Reason::tcp_bad_data_offset);
+  if (hlen < 20 || hlen > wire_len) return malformed(Reason::kTcpBadDataOffset);
   if (hlen > len) {
     // Options cut by the capture's snap length: the header fields we need are
     // present, the segment carries no visible payload.
@@ -92,7 +92,7 @@ ParseResult parse_tcp(const uint8_t* p, uint32_t len, uint32_t wire_len, ParsedP
     out.payload_wire_len = wire_len - hlen;
     return ok();
   }
-  if (!options_well_formed(p + 20, hlen - 20)) return malformed(Reason::tcp_bad_options);
+  if (!options_well_formed(p + 20, hlen - 20)) return malformed(Reason::kTcpBadOptions);
   read_tcp_options(p + 20, hlen - 20, out);
   out.l4_valid = true;
   out.payload = p + hlen;
@@ -102,12 +102,12 @@ ParseResult parse_tcp(const uint8_t* p, uint32_t len, uint32_t wire_len, ParsedP
 }
 
 ParseResult parse_udp(const uint8_t* p, uint32_t len, uint32_t wire_len, ParsedPacket& out) noexcept {
-  if (len < 8) return malformed(Reason::udp_truncated);
+  if (len < 8) return malformed(Reason::kUdpTruncated);
   out.src_port = rd16(p);
   out.dst_port = rd16(p + 2);
   const uint32_t ulen = rd16(p + 4);
   // A zero length is legal only for IPv6 jumbograms; we treat it as bad.
-  if (ulen < 8 || ulen > wire_len) return malformed(Reason::udp_bad_length);
+  if (ulen < 8 || ulen > wire_len) return malformed(Reason::kUdpBadLength);
   out.l4 = p;
   out.l4_len = ulen <= len ? ulen : len;
   out.l4_wire_len = ulen;
@@ -119,7 +119,7 @@ ParseResult parse_udp(const uint8_t* p, uint32_t len, uint32_t wire_len, ParsedP
 }
 
 ParseResult parse_icmp(const uint8_t* p, uint32_t len, uint32_t wire_len, ParsedPacket& out) noexcept {
-  if (len < 4) return malformed(Reason::icmp_truncated);
+  if (len < 4) return malformed(Reason::kIcmpTruncated);
   out.icmp_type = p[0];
   out.icmp_code = p[1];
   // Echo request/reply (v4: 8/0, v6: 128/129) carry an identifier that keys
@@ -134,14 +134,14 @@ ParseResult parse_icmp(const uint8_t* p, uint32_t len, uint32_t wire_len, Parsed
 }
 
 ParseResult parse_ipv4(const uint8_t* p, uint32_t len, ParsedPacket& out) noexcept {
-  if (len < 20) return malformed(Reason::ipv4_truncated);
-  if ((p[0] >> 4) != 4) return malformed(Reason::ipv4_bad_version);
+  if (len < 20) return malformed(Reason::kIpv4Truncated);
+  if ((p[0] >> 4) != 4) return malformed(Reason::kIpv4BadVersion);
   const uint32_t ihl = uint32_t{p[0] & 0x0fu} * 4;
-  if (ihl < 20) return malformed(Reason::ipv4_bad_ihl);
-  if (ihl > len) return malformed(Reason::ipv4_truncated);
+  if (ihl < 20) return malformed(Reason::kIpv4BadIhl);
+  if (ihl > len) return malformed(Reason::kIpv4Truncated);
   const uint32_t total = rd16(p + 2);
-  if (total < ihl) return malformed(Reason::ipv4_bad_total_length);
-  if (!options_well_formed(p + 20, ihl - 20)) return malformed(Reason::ipv4_bad_options);
+  if (total < ihl) return malformed(Reason::kIpv4BadTotalLength);
+  if (!options_well_formed(p + 20, ihl - 20)) return malformed(Reason::kIpv4BadOptions);
   out.ip_version = 4;
   out.ttl = p[8];
   out.src = IpAddr::v4_bytes(p + 12);
@@ -160,15 +160,15 @@ ParseResult parse_ipv4(const uint8_t* p, uint32_t len, ParsedPacket& out) noexce
     out.frag_offset = static_cast<uint16_t>(offset > 0xffff ? 0xffff : offset);
     out.frag_data = p + ihl;
     out.frag_len = present;
-    if (present != wire) return malformed(Reason::capture_truncated);
+    if (present != wire) return malformed(Reason::kCaptureTruncated);
     return ok();
   }
   return parse_l4(out.l4_proto, p + ihl, present, wire, out);
 }
 
 ParseResult parse_ipv6(const uint8_t* p, uint32_t len, ParsedPacket& out) noexcept {
-  if (len < 40) return malformed(Reason::ipv6_truncated);
-  if ((p[0] >> 4) != 6) return malformed(Reason::ipv4_bad_version);
+  if (len < 40) return malformed(Reason::kIpv6Truncated);
+  if ((p[0] >> 4) != 6) return malformed(Reason::kIpv4BadVersion);
   out.ip_version = 6;
   out.ttl = p[7];
   out.src = IpAddr::v6_bytes(p + 8);
@@ -180,8 +180,8 @@ ParseResult parse_ipv6(const uint8_t* p, uint32_t len, ParsedPacket& out) noexce
   const uint8_t* cur = p + 40;
   for (int depth = 0;; ++depth) {
     if (next != 0 && next != 43 && next != 60 && next != 44 && next != 51) break;
-    if (depth == kMaxIpv6ExtHeaders) return malformed(Reason::ipv6_ext_chain_too_long);
-    if (present < 8) return malformed(Reason::ipv6_ext_truncated);
+    if (depth == kMaxIpv6ExtHeaders) return malformed(Reason::kIpv6ExtChainTooLong);
+    if (present < 8) return malformed(Reason::kIpv6ExtTruncated);
     uint32_t hlen;
     if (next == 44) {
       hlen = 8;
@@ -197,18 +197,18 @@ ParseResult parse_ipv6(const uint8_t* p, uint32_t len, ParsedPacket& out) noexce
         out.l4_proto = inner;
         out.frag_data = cur + 8;
         out.frag_len = present - 8;
-        if (present != wire) return malformed(Reason::capture_truncated);
+        if (present != wire) return malformed(Reason::kCaptureTruncated);
         return ok();
       }
       // Atomic fragment (RFC 6946): not a fragment at all, keep parsing.
       next = inner;
     } else if (next == 51) {
       hlen = (uint32_t{cur[1]} + 2) * 4;
-      if (hlen > present) return malformed(Reason::ipv6_ext_truncated);
+      if (hlen > present) return malformed(Reason::kIpv6ExtTruncated);
       next = cur[0];
     } else {
       hlen = (uint32_t{cur[1]} + 1) * 8;
-      if (hlen > present) return malformed(Reason::ipv6_ext_truncated);
+      if (hlen > present) return malformed(Reason::kIpv6ExtTruncated);
       next = cur[0];
     }
     cur += hlen;
@@ -221,37 +221,37 @@ ParseResult parse_ipv6(const uint8_t* p, uint32_t len, ParsedPacket& out) noexce
 
 ParseResult parse_ip(const uint8_t* p, uint32_t len, uint16_t l3_offset, ParsedPacket& out) noexcept {
   out.l3_offset = l3_offset;
-  if (len < 1) return malformed(Reason::ipv4_truncated);
+  if (len < 1) return malformed(Reason::kIpv4Truncated);
   const uint8_t version = p[0] >> 4;
   if (version == 4) return parse_ipv4(p, len, out);
   if (version == 6) return parse_ipv6(p, len, out);
-  return malformed(Reason::ipv4_bad_version);
+  return malformed(Reason::kIpv4BadVersion);
 }
 
 ParseResult parse_ethertype(uint16_t type, const uint8_t* p, uint32_t len, uint16_t off,
                             ParsedPacket& out) noexcept {
   if (type == kEtherIpv4) {
-    if (len >= 1 && (p[0] >> 4) != 4) return malformed(Reason::ipv4_bad_version);
+    if (len >= 1 && (p[0] >> 4) != 4) return malformed(Reason::kIpv4BadVersion);
     return parse_ip(p, len, off, out);
   }
   if (type == kEtherIpv6) {
     // Without a single byte the family comes from the EtherType; parse_ip
     // cannot tell and would count an empty IPv6 packet as ipv4_truncated.
-    if (len == 0) return malformed(Reason::ipv6_truncated);
-    if ((p[0] >> 4) != 6) return malformed(Reason::ipv4_bad_version);
+    if (len == 0) return malformed(Reason::kIpv6Truncated);
+    if ((p[0] >> 4) != 6) return malformed(Reason::kIpv4BadVersion);
     return parse_ip(p, len, off, out);
   }
   return {ParseStatus::kNotIp, Reason::kNone};
 }
 
 ParseResult parse_ethernet(const uint8_t* data, uint32_t caplen, ParsedPacket& out) noexcept {
-  if (caplen < 14) return malformed(Reason::eth_truncated);
+  if (caplen < 14) return malformed(Reason::kEthTruncated);
   uint32_t off = 12;
   uint16_t type = rd16(data + off);
   off += 2;
   while (type == kEtherVlan || type == kEtherQinQ || type == kEtherQinQOld) {
-    if (out.vlan_count == kMaxVlanTags) return malformed(Reason::vlan_too_many_tags);
-    if (caplen < off + 4) return malformed(Reason::vlan_truncated);
+    if (out.vlan_count == kMaxVlanTags) return malformed(Reason::kVlanTooManyTags);
+    if (caplen < off + 4) return malformed(Reason::kVlanTruncated);
     out.vlan[out.vlan_count++] = rd16(data + off) & 0x0fffu;
     type = rd16(data + off + 2);
     off += 4;
@@ -294,13 +294,13 @@ ParseResult parse_packet(LinkType link, const uint8_t* data, uint32_t caplen, Pa
     case LinkType::kRawIp:
       return parse_ip(data, caplen, 0, out);
     case LinkType::kLinuxSll:
-      if (caplen < 16) return malformed(Reason::sll_truncated);
+      if (caplen < 16) return malformed(Reason::kSllTruncated);
       return parse_ethertype(rd16(data + 14), data + 16, caplen - 16, 16, out);
     case LinkType::kLinuxSll2:
-      if (caplen < 20) return malformed(Reason::sll_truncated);
+      if (caplen < 20) return malformed(Reason::kSllTruncated);
       return parse_ethertype(rd16(data), data + 20, caplen - 20, 20, out);
   }
-  return malformed(Reason::eth_truncated);
+  return malformed(Reason::kEthTruncated);
 }
 
 }  // namespace ftz::engine

@@ -240,7 +240,7 @@ void Worker::process_one(const PacketView& pv, BurstPacket& bp, PacketResult& re
   }
   if (p.payload_len < p.payload_wire_len && p.l4_proto != 6) {
     // Snap-length cut outside TCP: count it, judge what is there.
-    ++counters_.reasons[static_cast<uint32_t>(Reason::capture_truncated)];
+    ++counters_.reasons[static_cast<uint32_t>(Reason::kCaptureTruncated)];
   }
   process_ip(pv, p, bp.key, bp.hash, bp.from_lo, res);
 }
@@ -293,7 +293,7 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& ke
     if (from_fragments_) {
       // Its bytes travel in the fragments: they cannot be cut, so it stays.
       res.disposition = Disposition::kDrop;
-      res.reason = Reason::tcp_reassembled_trim;
+      res.reason = Reason::kTcpReassembledTrim;
     } else {
       ++counters_.segments_trimmed;
     }
@@ -338,11 +338,11 @@ void Worker::apply_verdict(const Flow& f, PacketResult& res) const noexcept {
       break;
     case Action::kBlock:
       res.disposition = Disposition::kDrop;
-      res.reason = f.fail_closed ? Reason::uninspectable_fail_closed : Reason::policy_block;
+      res.reason = f.fail_closed ? Reason::kUninspectableFailClosed : Reason::kPolicyBlock;
       break;
     case Action::kReset:
       res.disposition = Disposition::kDrop;
-      res.reason = Reason::policy_reset;
+      res.reason = Reason::kPolicyReset;
       break;
   }
 }
@@ -355,7 +355,7 @@ bool Worker::checksums_ok(const PacketView& pv, const ParsedPacket& p, bool l4, 
         (pv.csum & csum_hint::kL3Bad) ? ChecksumStatus::kBad : ipv4_header_checksum(pv.data, p);
     if (st == ChecksumStatus::kBad ||
         (st == ChecksumStatus::kOffloaded && checksum_mode_ != ChecksumMode::kAuto)) {
-      why = Reason::ipv4_bad_checksum;
+      why = Reason::kIpv4BadChecksum;
       return false;
     }
     return true;
@@ -368,7 +368,7 @@ bool Worker::checksums_ok(const PacketView& pv, const ParsedPacket& p, bool l4, 
     bad = st == ChecksumStatus::kBad ||
           (st == ChecksumStatus::kOffloaded && checksum_mode_ != ChecksumMode::kAuto);
   }
-  if (bad) why = p.l4_proto == 6 ? Reason::tcp_bad_checksum : Reason::udp_bad_checksum;
+  if (bad) why = p.l4_proto == 6 ? Reason::kTcpBadChecksum : Reason::kUdpBadChecksum;
   return !bad;
 }
 

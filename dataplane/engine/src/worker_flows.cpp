@@ -59,10 +59,10 @@ uint32_t Worker::lookup_or_create(const PacketView& pv, const ParsedPacket& p, c
     ++counters_.flows_untracked;
     const uint32_t zs = gen_->zone_of(p.src);
     const uint32_t zd = gen_->zone_of(p.dst);
-    ++counters_.reasons[static_cast<uint32_t>(Reason::flow_table_full)];
+    ++counters_.reasons[static_cast<uint32_t>(Reason::kFlowTableFull)];
     if (gen_->fail_mode(zs, zd) == FailMode::kClosed) {
       res.disposition = Disposition::kDrop;
-      res.reason = Reason::fail_closed;
+      res.reason = Reason::kFailClosed;
     }
     return kNil;
   }
@@ -73,10 +73,10 @@ uint32_t Worker::lookup_or_create(const PacketView& pv, const ParsedPacket& p, c
 uint32_t Worker::refuse_untracked(const ParsedPacket& p, PacketResult& res) noexcept {
   ++counters_.records_refused;
   ++counters_.flows_untracked;
-  ++counters_.reasons[static_cast<uint32_t>(Reason::record_backlog_full)];
+  ++counters_.reasons[static_cast<uint32_t>(Reason::kRecordBacklogFull)];
   if (gen_->fail_mode(gen_->zone_of(p.src), gen_->zone_of(p.dst)) == FailMode::kClosed) {
     res.disposition = Disposition::kDrop;
-    res.reason = Reason::fail_closed;
+    res.reason = Reason::kFailClosed;
   }
   return kNil;
 }
@@ -248,7 +248,7 @@ void Worker::close_flow(uint32_t idx, int64_t now) noexcept {
 void Worker::expire(int64_t now_ns, uint32_t budget) noexcept {
   if (now_ns > now_ns_) now_ns_ = now_ns;
   defrag_.expire(now_ns_, [this](std::span<const uint64_t> tokens) {
-    for (const uint64_t t : tokens) push_release(t, Verdict{}, Disposition::kDrop, Reason::frag_timeout);
+    for (const uint64_t t : tokens) push_release(t, Verdict{}, Disposition::kDrop, Reason::kFragTimeout);
   });
   // Each list is ordered by last activity, so only heads can have expired.
   // A flow ends only while its record has room; the rest wait for the next
@@ -353,7 +353,7 @@ bool Worker::finish(int64_t now_ns) noexcept {
   }
   // Incomplete datagrams will never complete: their fragments are dropped.
   defrag_.discard_all([this](std::span<const uint64_t> tokens) {
-    for (const uint64_t t : tokens) push_release(t, Verdict{}, Disposition::kDrop, Reason::frag_timeout);
+    for (const uint64_t t : tokens) push_release(t, Verdict{}, Disposition::kDrop, Reason::kFragTimeout);
   });
   finish_cursor_ = 0;
   finish_waiting_ = false;

@@ -99,26 +99,26 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
     }
   };
   if (enforce && f.midstream && limits_.tcp_midstream == TcpMidstream::kDrop) {
-    reject(Reason::tcp_midstream);
+    reject(Reason::kTcpMidstream);
     return;
   }
   // PAWS (RFC 7323 §5.3): a timestamp older than the newest one accepted in
   // order is a duplicate the receiver discards (a decoy), RSTs included.
   if (p.tcp_has_ts && mine.ts_known && !(flags & tcp_flag::kSyn) &&
       static_cast<int32_t>(mine.ts_recent - p.tsval) > 1) {
-    reject((flags & tcp_flag::kRst) ? Reason::tcp_rst_invalid : Reason::tcp_paws);
+    reject((flags & tcp_flag::kRst) ? Reason::kTcpRstInvalid : Reason::kTcpPaws);
     return;
   }
   if (flags & tcp_flag::kRst) {
     if (!rst_acceptable(mine, peer, p)) {
-      reject(Reason::tcp_rst_invalid);
+      reject(Reason::kTcpRstInvalid);
       return;
     }
     // Data in a RST (RFC 1122 4.2.2.12 allows a diagnostic) is never part of
     // the stream: receivers discard it, and it does not leave uninspected.
     if (enforce && p.payload_len > 0) {
       res.trim.back = p.payload_len;
-      ++counters_.reasons[static_cast<uint32_t>(Reason::tcp_stale_bytes)];
+      ++counters_.reasons[static_cast<uint32_t>(Reason::kTcpStaleBytes)];
     }
     f.tcp_state = TcpState::kClosed;
     return;
@@ -126,7 +126,7 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
   uint32_t data_seq = p.seq;
   if (flags & tcp_flag::kSyn) {
     if (!syn_acceptable(mine, peer, p)) {
-      reject(Reason::tcp_syn_invalid);
+      reject(Reason::kTcpSynInvalid);
       return;
     }
     data_seq = p.seq + 1;  // the SYN takes one sequence number; data (TFO) follows it
@@ -160,7 +160,7 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
   const bool fin = (flags & tcp_flag::kFin) != 0;
   if ((p.payload_wire_len > 0 || fin) && !(flags & tcp_flag::kSyn) &&
       !TcpReassembler::in_window(mine, data_seq)) {
-    reject(Reason::tcp_out_of_window);
+    reject(Reason::kTcpOutOfWindow);
     return;
   }
   const uint32_t fin_seq = data_seq + p.payload_wire_len;
@@ -170,7 +170,7 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
                         ? fin_seq == mine.fin_seq
                         : seq_diff(fin_seq, mine.next_seq) >= 0 && TcpReassembler::in_window(mine, fin_seq);
     if (!ok) {
-      reject(Reason::tcp_fin_invalid);
+      reject(Reason::kTcpFinInvalid);
       return;
     }
   }
@@ -184,25 +184,25 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
     track_segment(mine, data_seq, p.payload_len);
     outcome = SegmentOutcome::kDelivered;
   } else if (p.payload_wire_len > 0) {
-    ++counters_.reasons[static_cast<uint32_t>(Reason::capture_truncated)];
+    ++counters_.reasons[static_cast<uint32_t>(Reason::kCaptureTruncated)];
   }
 
   switch (outcome) {
     case SegmentOutcome::kConflict:
       ++st->conflicts;
-      reject(Reason::tcp_overlap_conflict);
+      reject(Reason::kTcpOverlapConflict);
       break;
     case SegmentOutcome::kOverLimit:
-      reject(segments_.available() == 0 ? Reason::tcp_reassembly_memcap : Reason::tcp_ooo_limit);
+      reject(segments_.available() == 0 ? Reason::kTcpReassemblyMemcap : Reason::kTcpOooLimit);
       break;
     case SegmentOutcome::kAfterFin:
-      reject(Reason::tcp_data_after_fin);
+      reject(Reason::kTcpDataAfterFin);
       break;
     case SegmentOutcome::kBuffered:
       if (enforce) {
         if (held_free_.size() < 1 + extra_hold_tokens_.size()) {
           res.disposition = Disposition::kDrop;
-          res.reason = Reason::hold_overflow;
+          res.reason = Reason::kHoldOverflow;
         } else {
           auto hold = [&](uint64_t token, PayloadTrim trim) {
             const uint32_t h = held_free_.back();
@@ -222,7 +222,7 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
       // receiver answers an old empty segment with an ACK: a sender whose
       // ACK was lost learns it); a FIN keeps its place at the end.
       if (enforce) {
-        ++counters_.reasons[static_cast<uint32_t>(Reason::tcp_stale_bytes)];
+        ++counters_.reasons[static_cast<uint32_t>(Reason::kTcpStaleBytes)];
         if (fin && !(flags & tcp_flag::kSyn))
           res.trim.front = p.payload_len;
         else
@@ -231,9 +231,9 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
       break;
     default:
       if (enforce && (cut.front != 0 || cut.back != 0)) {
-        if (cut.front != 0) ++counters_.reasons[static_cast<uint32_t>(Reason::tcp_stale_bytes)];
+        if (cut.front != 0) ++counters_.reasons[static_cast<uint32_t>(Reason::kTcpStaleBytes)];
         if (cut.front != 0 && (flags & tcp_flag::kSyn)) {
-          reject(Reason::tcp_syn_invalid);  // a SYN's sequence number cannot move
+          reject(Reason::kTcpSynInvalid);  // a SYN's sequence number cannot move
         } else {
           res.trim.front = cut.front;
           res.trim.back = cut.back;
@@ -257,7 +257,7 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
   }
   if (p.payload_len > 0 && p.payload_wire_len > p.payload_len) {
     // Snap-length cut: the rest of the segment is a gap in our view.
-    ++counters_.reasons[static_cast<uint32_t>(Reason::capture_truncated)];
+    ++counters_.reasons[static_cast<uint32_t>(Reason::kCaptureTruncated)];
     if (st != nullptr)
       reasm_.on_peer_ack(st->tcp[dir], data_seq + p.payload_wire_len, feed);
     else
@@ -334,7 +334,7 @@ void Worker::release_held(Flow& f, int dir, bool all, SelfHold self) noexcept {
         // Behind a hole that was never filled: its bytes were not inspected
         // in order, and the receiver could not use them either.
         r.disposition = Disposition::kDrop;
-        r.reason = Reason::tcp_hole_at_end;
+        r.reason = Reason::kTcpHoleAtEnd;
       }
       if (self.result != nullptr && h.token == self.token) {
         // Counted once, by the packet's own result.
