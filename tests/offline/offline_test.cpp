@@ -399,6 +399,37 @@ TEST(InspectBinary, RecordsLongerThanTheSnapLengthAreInspectedWholeAndReported) 
   EXPECT_TRUE(blocked);
 }
 
+// The app parsers' anomalies come out of the registry (reasons/app.def):
+// every key in the JSON report, zero or not, and the ones that happened in
+// the text report with their description.
+TEST(InspectBinary, AppAnomaliesAreReportedByRegistryKey) {
+  TempDir dir;
+  test::TcpSession session(inside_client());
+  session.handshake()
+      .client_send("GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n")
+      .server_send("HTTP/1.1 204 No Content\r\n\r\n")
+      .close();
+  const std::string pcap = dir.file("two-hosts.pcap");
+  write_capture(pcap, session.take_packets(), test::kLinktypeEthernet);
+  const std::string cfg = test::source_dir() + "/examples/minimal.yaml";
+
+  const auto json_run = run("--config " + cfg + " --pcap " + pcap + " --json");
+  ASSERT_EQ(json_run.status, 0) << json_run.output;
+  const auto j = nlohmann::json::parse(json_run.output.substr(json_run.output.find('{')));
+  const nlohmann::json& app = j["app"];
+  EXPECT_EQ(app["http"], 1);
+  EXPECT_EQ(app["anomalies"].size(), engine::app::kAppAnomalyCount);
+  EXPECT_EQ(app["anomalies"]["http_duplicate_host"], 1) << app.dump();
+  EXPECT_EQ(app["anomalies"]["tls_bad_sni"], 0);
+
+  const auto text_run = run("--config " + cfg + " --pcap " + pcap);
+  ASSERT_EQ(text_run.status, 0) << text_run.output;
+  EXPECT_NE(text_run.output.find("anomaly http_duplicate_host: 1  (more than one Host header)"),
+            std::string::npos)
+      << text_run.output;
+  EXPECT_EQ(text_run.output.find("anomaly tls_"), std::string::npos) << "only the ones that happened";
+}
+
 // A content rule with the same action as the zone pair's default: at the
 // header stage the default decided (the rule needed the content), at the
 // content stage the rule matched. The records named "default".

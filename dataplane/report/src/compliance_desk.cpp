@@ -120,9 +120,7 @@ void add_worker_totals(InspectSummary& s, engine::Worker& w, const engine::Polic
   add_counters(s.counters, w.counters());
   add_counters(s.reassembly, w.reassembly_counters());
   add_counters(s.defrag, w.defrag_counters());
-  s.app_tls += w.app_counters().tls_hellos;
-  s.app_http += w.app_counters().http_requests;
-  s.app_dns += w.app_counters().dns_messages;
+  add_counters(s.app, w.app_counters());
   s.events_dropped += w.events().dropped();
   s.flow_capacity += gen.spec().limits.flow_table_size;
   s.bytes_per_flow = engine::Worker::bytes_per_flow();

@@ -84,9 +84,17 @@ std::string format_report_text(const InspectSummary& s) {
     o << "  " << m(pair.first) << " -> " << m(pair.second) << ": " << bytes << "\n";
   }
   o << "\napplication metadata\n";
-  o << "  tls client hellos  " << s.app_tls << "\n";
-  o << "  http requests      " << s.app_http << "\n";
-  o << "  dns messages       " << s.app_dns << "\n";
+  o << "  tls client hellos  " << s.app.tls_hellos << "\n";
+  o << "  http requests      " << s.app.http_requests << "\n";
+  o << "  dns messages       " << s.app.dns_messages << "\n";
+  o << "  parser buffers out " << s.app.buffer_exhausted << "\n";
+  // Anomalies do not drop the packet; they say what the parsers met.
+  for (uint32_t r = 0; r < engine::app::kAppAnomalyCount; ++r) {
+    if (s.app.anomalies[r] == 0) continue;
+    const auto anomaly = static_cast<engine::app::AppAnomaly>(r);
+    o << "  anomaly " << engine::reason_key(anomaly) << ": " << s.app.anomalies[r] << "  ("
+      << engine::reason_description(anomaly) << ")\n";
+  }
   o << "\ntcp reassembly\n";
   o << "  in order / out of order / duplicate  " << s.reassembly.segments_in_order << " / "
     << s.reassembly.segments_out_of_order << " / " << s.reassembly.segments_duplicate << "\n";
@@ -219,6 +227,16 @@ std::string format_report_json(const InspectSummary& s) {
   for (uint32_t r = 0; r < engine::kReasonCount; ++r) {
     reasons[text(engine::reason_key(static_cast<engine::Reason>(r)))] = c.reasons[r];
   }
+  // Every anomaly of the registry (reasons/app.def), zero or not.
+  Json anomalies = Json::object();
+  for (uint32_t r = 0; r < engine::app::kAppAnomalyCount; ++r) {
+    anomalies[text(engine::reason_key(static_cast<engine::app::AppAnomaly>(r)))] = s.app.anomalies[r];
+  }
+  Json app{{"tls", s.app.tls_hellos},
+           {"http", s.app.http_requests},
+           {"dns", s.app.dns_messages},
+           {"buffer_exhausted", s.app.buffer_exhausted},
+           {"anomalies", std::move(anomalies)}};
   Json content{{"flows_scanned", c.content_flows}, {"uninspectable", c.uninspectable_flows}};
   for (int r = 0; r < static_cast<int>(engine::UninspectableReason::kCount); ++r) {
     const auto reason = static_cast<engine::UninspectableReason>(r);
@@ -285,7 +303,7 @@ std::string format_report_json(const InspectSummary& s) {
         {"stream_pool_exhausted", c.stream_pool_exhausted}}},
       {"verdicts", std::move(verdicts)},
       {"zone_pair_bytes", std::move(zone_pair_bytes)},
-      {"app", {{"tls", s.app_tls}, {"http", s.app_http}, {"dns", s.app_dns}}},
+      {"app", std::move(app)},
       {"tcp",
        {{"segments_in_order", s.reassembly.segments_in_order},
         {"segments_out_of_order", s.reassembly.segments_out_of_order},

@@ -73,9 +73,7 @@ struct InspectSummary {
   engine::WorkerCounters counters;
   engine::ReassemblyCounters reassembly;
   engine::DefragCounters defrag;
-  uint64_t app_tls = 0;
-  uint64_t app_http = 0;
-  uint64_t app_dns = 0;
+  engine::app::AppCounters app;  // summed over the workers
   std::map<std::pair<std::string, std::string>, uint64_t> zone_pair_bytes;
   // Classification and compliance.
   bool classify_all = false;
