@@ -577,6 +577,8 @@ TEST(DpStats, ReportEthTruncatedAndThePeakOfConcurrentFlows) {
   EXPECT_EQ(s["workers"][0]["reasons"].value("eth_truncated", uint64_t{0}), 1u)
       << s["workers"][0]["reasons"].dump();
   EXPECT_EQ(s["report"]["reasons"]["eth_truncated"], 1);
+  EXPECT_EQ(s["workers"][0]["reasons"], s["report"]["reasons"]) << "one worker: the same counts, every key";
+  EXPECT_EQ(s["workers"][0]["records"], s["report"]["records"]);
   EXPECT_EQ(s["report"]["flows"]["peak_concurrent"], 1);
   EXPECT_NE(r.output.find("peak concurrent    1 of "), std::string::npos) << r.output;
   // Starting on the first generation is not a reload: no reload gap.

@@ -87,39 +87,23 @@ json worker_json(WorkerSlot& w, bool stopped, uint64_t tsc_hz) {
   } else {
     w.read_snapshot(c, active);
   }
-  json malformed = json::object();
-  // From 0: eth_truncated is reason 0 (reasons/packet.def), not a placeholder.
-  for (uint32_t r = 0; r < engine::kReasonCount; ++r) {
-    if (c.reasons[r] != 0)
-      malformed[std::string(engine::reason_key(static_cast<engine::Reason>(r)))] = c.reasons[r];
-  }
-  json verdicts{{"allow", c.flows_by_action[0]},
-                {"route", c.flows_by_action[1]},
-                {"block", c.flows_by_action[2]},
-                {"reset", c.flows_by_action[3]}};
-  return json{{"worker", w.index()},
-              {"packets", c.packets},
-              {"bytes", c.bytes},
-              {"forwarded", c.forwarded},
-              {"dropped", c.dropped},
-              {"held", c.held},
-              {"flows_created", c.flows_created},
-              {"flows_ended", c.flows_ended},
-              {"active_flows", active},
-              {"flow_verdicts", verdicts},
-              {"reasons", malformed},
-              {"alerts", c.alerts},
-              {"detections", c.detections},
-              {"rejudged", c.rejudged},
-              // Flow records are never dropped (docs/dpdk.md "Records").
-              {"records",
-               {{"written", c.flows_ended},
-                {"waits", c.record_waits},
-                {"backlogged", c.records_backlogged},
-                {"backlog_now", stopped ? w.engine().record_backlog() : w.record_backlog()},
-                {"refused", c.records_refused},
-                {"lost", c.records_lost}}},
-              {"path", path_json(w.counters(), tsc_hz)}};
+  return json{
+      {"worker", w.index()},
+      {"packets", c.packets},
+      {"bytes", c.bytes},
+      {"forwarded", c.forwarded},
+      {"dropped", c.dropped},
+      {"held", c.held},
+      {"flows_created", c.flows_created},
+      {"flows_ended", c.flows_ended},
+      {"active_flows", active},
+      {"flow_verdicts", report::verdicts_json(c)},
+      {"reasons", report::reasons_json(c)},
+      {"alerts", c.alerts},
+      {"detections", c.detections},
+      {"rejudged", c.rejudged},
+      {"records", report::records_json(c, stopped ? w.engine().record_backlog() : w.record_backlog())},
+      {"path", path_json(w.counters(), tsc_hz)}};
 }
 
 json reload_json(const Appliance& a) {

@@ -213,19 +213,34 @@ std::string format_notice_eve(const ComplianceNotice& n) {
   return notice_json(n).dump();
 }
 
-std::string format_report_json(const InspectSummary& s) {
-  const auto& c = s.counters;
+Json verdicts_json(const engine::WorkerCounters& c) {
   Json verdicts = Json::object();
   for (size_t i = 0; i < std::size(kActions); ++i)
     verdicts[text(engine::action_name(kActions[i]))] = c.flows_by_action[i];
+  return verdicts;
+}
+
+Json reasons_json(const engine::WorkerCounters& c) {
+  // From 0: eth_truncated is reason 0 (reasons/packet.def), not a placeholder.
+  Json reasons = Json::object();
+  for (uint32_t r = 0; r < engine::kReasonCount; ++r) {
+    reasons[text(engine::reason_key(static_cast<engine::Reason>(r)))] = c.reasons[r];
+  }
+  return reasons;
+}
+
+Json records_json(const engine::WorkerCounters& c, uint64_t backlog_now) {
+  // Flow records are never dropped (docs/dpdk.md "Records").
+  return Json{{"written", c.flows_ended},     {"waits", c.record_waits}, {"backlogged", c.records_backlogged},
+              {"refused", c.records_refused}, {"lost", c.records_lost},  {"backlog_now", backlog_now}};
+}
+
+std::string format_report_json(const InspectSummary& s) {
+  const auto& c = s.counters;
   Json zone_pair_bytes = Json::array();
   for (const auto& [pair, bytes] : s.zone_pair_bytes) {
     zone_pair_bytes.push_back(
         {{"src_zone", text(pair.first)}, {"dest_zone", text(pair.second)}, {"bytes", bytes}});
-  }
-  Json reasons = Json::object();
-  for (uint32_t r = 0; r < engine::kReasonCount; ++r) {
-    reasons[text(engine::reason_key(static_cast<engine::Reason>(r)))] = c.reasons[r];
   }
   // Every anomaly of the registry (reasons/app.def), zero or not.
   Json anomalies = Json::object();
@@ -301,7 +316,7 @@ std::string format_report_json(const InspectSummary& s) {
         {"bytes_per_stream_slot", s.bytes_per_stream},
         {"streamed", c.stream_flows},
         {"stream_pool_exhausted", c.stream_pool_exhausted}}},
-      {"verdicts", std::move(verdicts)},
+      {"verdicts", verdicts_json(c)},
       {"zone_pair_bytes", std::move(zone_pair_bytes)},
       {"app", std::move(app)},
       {"tcp",
@@ -315,17 +330,11 @@ std::string format_report_json(const InspectSummary& s) {
        {{"fragments", s.defrag.fragments},
         {"datagrams_completed", s.defrag.datagrams_completed},
         {"datagrams_discarded", s.defrag.datagrams_discarded}}},
-      {"reasons", std::move(reasons)},
+      {"reasons", reasons_json(c)},
       {"events", s.events},
       {"events_rate_limited", c.events_rate_limited},
       {"events_dropped", s.events_dropped},
-      {"records",
-       {{"written", c.flows_ended},
-        {"waits", c.record_waits},
-        {"backlogged", c.records_backlogged},
-        {"refused", c.records_refused},
-        {"lost", c.records_lost},
-        {"backlog_now", s.records_backlog}}},
+      {"records", records_json(c, s.records_backlog)},
       {"content", std::move(content)},
       {"signatures", std::move(signatures)},
       {"rules", std::move(rules)},

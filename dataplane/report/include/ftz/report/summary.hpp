@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -94,6 +95,13 @@ struct InspectSummary {
 
 // A notice as an EVE line (event_type "ftz_compliance"), no newline.
 std::string format_notice_eve(const ComplianceNotice& n);
+
+// Sections a run's report and ftzgate-dp's per-worker statistics both show,
+// built in one place: ended flows by final action, packet reasons by
+// registry key (every key, zero or not), flow records.
+nlohmann::ordered_json verdicts_json(const engine::WorkerCounters& c);
+nlohmann::ordered_json reasons_json(const engine::WorkerCounters& c);
+nlohmann::ordered_json records_json(const engine::WorkerCounters& c, uint64_t backlog_now);
 
 // Report of a run, as text for people or JSON for scripts.
 std::string format_report_text(const InspectSummary& s);
