@@ -1,6 +1,7 @@
 #include "ftz/test/gen/http.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 namespace ftz::test::gen {
@@ -56,20 +57,15 @@ std::string http_date(std::uint64_t ts_ns) {
   const std::int64_t secs = static_cast<std::int64_t>(ts_ns / 1'000'000'000u);
   const std::int64_t days = secs / 86400;
   const std::int64_t sod = secs % 86400;
-  // civil_from_days (H. Hinnant).
-  const std::int64_t z = days + 719468;
-  const std::int64_t era = z / 146097;
-  const std::int64_t doe = z - era * 146097;
-  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const std::int64_t mp = (5 * doy + 2) / 153;
-  const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  // <chrono>'s calendar (the generator stays independent of ftz::civil).
+  const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{days}}};
+  const auto y = static_cast<int>(ymd.year());
+  const auto m = static_cast<unsigned>(ymd.month());
+  const auto d = static_cast<unsigned>(ymd.day());
   char buf[128];
   std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[days % 7], static_cast<int>(d),
-                kMonths[m - 1], static_cast<int>(y), static_cast<int>(sod / 3600),
-                static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60));
+                kMonths[m - 1], y, static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60),
+                static_cast<int>(sod % 60));
   return buf;
 }
 
