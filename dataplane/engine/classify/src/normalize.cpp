@@ -19,7 +19,7 @@ NormalizeResult normalize_digits(std::string_view in, std::span<char> out, std::
       const size_t sep = detail::separator_width(in, i);
       if (sep != 0 && i + sep < in.size()) {
         const detail::Unit next = detail::decode_unit(in, i + sep);
-        if (is_ascii_digit(next.ch)) {
+        if (ascii::is_digit(next.ch)) {
           i += sep;
           continue;
         }
@@ -31,7 +31,7 @@ NormalizeResult normalize_digits(std::string_view in, std::span<char> out, std::
     if (!offsets.empty()) offsets[o] = static_cast<uint32_t>(i);
     ++o;
     i += u.width;
-    last_out_digit = is_ascii_digit(u.ch);
+    last_out_digit = ascii::is_digit(u.ch);
   }
   return {o, i};
 }
@@ -48,12 +48,12 @@ ByteRange input_range(std::string_view in, std::span<const uint32_t> offsets, si
 bool has_alnum_boundaries(std::string_view text, ByteRange r) noexcept {
   if (r.begin > r.end || r.end > text.size()) return false;
   if (r.begin > 0) {
-    if (is_ascii_alnum(text[r.begin - 1])) return false;
+    if (ascii::is_alnum(text[r.begin - 1])) return false;
     // The last byte of a full-width digit/letter (EF BC 90..99 etc.).
     if (r.begin >= 3 && detail::decode_unit(text, r.begin - 3).width == 3) return false;
   }
   if (r.end < text.size()) {
-    if (is_ascii_alnum(text[r.end])) return false;
+    if (ascii::is_alnum(text[r.end])) return false;
     if (detail::decode_unit(text, r.end).width == 3) return false;
   }
   return true;

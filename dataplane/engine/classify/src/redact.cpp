@@ -52,7 +52,7 @@ constexpr std::string_view kContextKeywords[] = {
 using ascii::hex_value;
 
 bool all_digits(std::string_view s) noexcept {
-  return std::all_of(s.begin(), s.end(), [](char c) { return is_ascii_digit(c); });
+  return std::all_of(s.begin(), s.end(), [](char c) { return ascii::is_digit(c); });
 }
 
 // "a.b.c.d" with four groups of 1-3 digits, each at most 255.
@@ -62,7 +62,7 @@ bool is_ipv4_literal(std::string_view s) noexcept {
   while (i <= s.size()) {
     size_t j = i;
     int value = 0;
-    while (j < s.size() && is_ascii_digit(s[j]) && j - i < 4) value = value * 10 + digit_value(s[j++]);
+    while (j < s.size() && ascii::is_digit(s[j]) && j - i < 4) value = value * 10 + digit_value(s[j++]);
     if (j == i || j - i > 3 || value > 255) return false;
     ++groups;
     if (j == s.size()) break;
@@ -73,10 +73,10 @@ bool is_ipv4_literal(std::string_view s) noexcept {
 }
 
 constexpr bool is_local_char(char c) noexcept {
-  return is_ascii_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+  return ascii::is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
 }
 constexpr bool is_domain_char(char c) noexcept {
-  return is_ascii_alnum(c) || c == '.' || c == '-';
+  return ascii::is_alnum(c) || c == '.' || c == '-';
 }
 
 // One window of the text, decoded (percent-escapes) and normalised, with the
@@ -112,8 +112,8 @@ class Window {
       if (c == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
         c = static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
         width = 3;
-      } else if (c == '+' && i > 0 && i + 1 < in.size() && is_ascii_digit(in[i - 1]) &&
-                 is_ascii_digit(in[i + 1])) {
+      } else if (c == '+' && i > 0 && i + 1 < in.size() && ascii::is_digit(in[i - 1]) &&
+                 ascii::is_digit(in[i + 1])) {
         c = ' ';
       }
       dec_[dec_len_] = c;
@@ -147,7 +147,7 @@ class Window {
       if (kw.size() > before.size()) continue;
       for (size_t i = 0; i + kw.size() <= before.size(); ++i) {
         size_t k = 0;
-        while (k < kw.size() && to_ascii_lower(before[i + k]) == kw[k]) ++k;
+        while (k < kw.size() && ascii::to_lower(before[i + k]) == kw[k]) ++k;
         if (k == kw.size()) return true;
       }
     }
@@ -158,12 +158,12 @@ class Window {
   void runs() noexcept {
     size_t i = 0;
     while (i < norm_len_) {
-      if (!is_ascii_alnum(norm_[i])) {
+      if (!ascii::is_alnum(norm_[i])) {
         ++i;
         continue;
       }
       size_t j = i;
-      while (j < norm_len_ && is_ascii_alnum(norm_[j])) ++j;
+      while (j < norm_len_ && ascii::is_alnum(norm_[j])) ++j;
       run(i, j);
       i = j;
     }
@@ -251,10 +251,10 @@ class Window {
     size_t k = i;
     if (k < d.size() && d[k] == '-') ++k;
     const size_t int_begin = k;
-    while (k < d.size() && is_ascii_digit(d[k]) && k - int_begin < 4) ++k;
+    while (k < d.size() && ascii::is_digit(d[k]) && k - int_begin < 4) ++k;
     if (k == int_begin || k - int_begin > 3 || k >= d.size() || d[k] != '.') return i;
     const size_t frac_begin = ++k;
-    while (k < d.size() && is_ascii_digit(d[k])) ++k;
+    while (k < d.size() && ascii::is_digit(d[k])) ++k;
     return k > frac_begin ? k : i;
   }
 
@@ -263,8 +263,8 @@ class Window {
     const std::string_view d = dec();
     for (size_t i = 0; i < d.size(); ++i) {
       const char c = d[i];
-      if (!is_ascii_digit(c) && c != '-') continue;
-      if (i > 0 && (is_ascii_alnum(d[i - 1]) || d[i - 1] == '.' || d[i - 1] == '-')) continue;
+      if (!ascii::is_digit(c) && c != '-') continue;
+      if (i > 0 && (ascii::is_alnum(d[i - 1]) || d[i - 1] == '.' || d[i - 1] == '-')) continue;
       const size_t first = decimal(i);
       if (first == i) continue;
       size_t k = first;
@@ -274,7 +274,7 @@ class Window {
       while (k < d.size() && d[k] == ' ') ++k;
       const size_t e = decimal(k);
       if (e == k) continue;
-      if (e < d.size() && (is_ascii_alnum(d[e]) || d[e] == '.')) continue;
+      if (e < d.size() && (ascii::is_alnum(d[e]) || d[e] == '.')) continue;
       if (at_open_edge(i, e)) continue;
       const std::string_view cand = d.substr(i, e - i);
       if (!validate(ValidatorId::kCoordinates, cand, ValidationContext{}).valid) continue;
@@ -289,10 +289,10 @@ class Window {
     const std::string_view d = dec();
     for (size_t i = 0; i + 9 <= d.size(); ++i) {
       const auto lead = static_cast<uint8_t>(d[i]);
-      if (lead < 0xE4 || lead > 0xE9 || !is_ascii_upper(d[i + 3])) continue;
-      if (i > 0 && is_ascii_alnum(d[i - 1])) continue;
+      if (lead < 0xE4 || lead > 0xE9 || !ascii::is_upper(d[i + 3])) continue;
+      if (i > 0 && ascii::is_alnum(d[i - 1])) continue;
       for (size_t e = std::min(d.size(), i + 16); e >= i + 9; --e) {
-        if (e < d.size() && is_ascii_alnum(d[e])) continue;
+        if (e < d.size() && ascii::is_alnum(d[e])) continue;
         if (at_open_edge(i, e)) continue;
         const std::string_view cand = d.substr(i, e - i);
         if (!validate(ValidatorId::kVehiclePlate, cand, ValidationContext{}).valid) continue;

@@ -10,29 +10,6 @@
 
 namespace ftz::engine::classify {
 
-// The ASCII classes are ftz/base/ascii.hpp's, under the names this library
-// has always used.
-constexpr bool is_ascii_digit(char c) noexcept {
-  return ascii::is_digit(c);
-}
-constexpr bool is_ascii_upper(char c) noexcept {
-  return ascii::is_upper(c);
-}
-constexpr bool is_ascii_lower(char c) noexcept {
-  return ascii::is_lower(c);
-}
-constexpr bool is_ascii_alpha(char c) noexcept {
-  return ascii::is_alpha(c);
-}
-constexpr bool is_ascii_alnum(char c) noexcept {
-  return ascii::is_alnum(c);
-}
-constexpr char to_ascii_upper(char c) noexcept {
-  return ascii::to_upper(c);
-}
-constexpr char to_ascii_lower(char c) noexcept {
-  return ascii::to_lower(c);
-}
 constexpr int digit_value(char c) noexcept {
   return c - '0';
 }

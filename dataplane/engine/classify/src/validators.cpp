@@ -44,7 +44,7 @@ bool canonicalize(std::string_view candidate, Canonical& c) noexcept {
   const NormalizeResult r = normalize_digits(candidate, c.buf, {}, true);
   if (r.in_consumed != candidate.size()) return false;
   c.len = r.out_len;
-  for (size_t i = 0; i < c.len; ++i) c.buf[i] = to_ascii_upper(c.buf[i]);
+  for (size_t i = 0; i < c.len; ++i) c.buf[i] = ascii::to_upper(c.buf[i]);
   return true;
 }
 
@@ -64,7 +64,7 @@ Verdict accept(uint8_t strength, bool needs_context, IdType type, std::string_vi
 bool all_digits(std::string_view s) noexcept {
   if (s.empty()) return false;
   for (char c : s)
-    if (!is_ascii_digit(c)) return false;
+    if (!ascii::is_digit(c)) return false;
   return true;
 }
 
@@ -139,7 +139,7 @@ Verdict validate_resident_id(std::string_view candidate, const ValidationContext
   if (!canonicalize(candidate, c)) return {};
   const std::string_view s = c.view();
   if (s.size() != 18 || !all_digits(s.substr(0, 17))) return {};
-  if (!is_ascii_digit(s[17]) && s[17] != 'X') return {};
+  if (!ascii::is_digit(s[17]) && s[17] != 'X') return {};
   if (s[0] != '9' && !is_region_prefix(number(s.substr(0, 2)))) return {};
   const CivilDate birth{number(s.substr(6, 4)), static_cast<unsigned>(number(s.substr(10, 2))),
                         static_cast<unsigned>(number(s.substr(12, 2)))};
@@ -313,7 +313,7 @@ Verdict validate_mobile(std::string_view candidate) noexcept {
 
 // Letters used in serials: A-Z except I and O.
 constexpr bool is_serial_letter(char c) noexcept {
-  return is_ascii_upper(c) && c != 'I' && c != 'O';
+  return ascii::is_upper(c) && c != 'I' && c != 'O';
 }
 
 Verdict validate_passport(std::string_view candidate) noexcept {
@@ -322,7 +322,7 @@ Verdict validate_passport(std::string_view candidate) noexcept {
   const std::string_view s = c.view();
   if (s.size() != 9) return {};
   IdType type = IdType::kUnknown;
-  if (s[0] == 'E' && (is_ascii_digit(s[1]) || is_serial_letter(s[1])) && all_digits(s.substr(2))) {
+  if (s[0] == 'E' && (ascii::is_digit(s[1]) || is_serial_letter(s[1])) && all_digits(s.substr(2))) {
     type = IdType::kPrcPassport;  // e-passport: E + 8 digits, then E + letter + 7 digits
   } else if (s[0] == 'G' && all_digits(s.substr(1))) {
     type = IdType::kPrcPassport;  // pre-2012 ordinary passport
@@ -345,7 +345,7 @@ Verdict validate_hk_macao_permit(std::string_view candidate) noexcept {
   if (!canonicalize(candidate, c)) return {};
   const std::string_view s = c.view();
   if (s.size() != 9 || s[0] != 'C') return {};
-  if (!is_ascii_digit(s[1]) && !is_serial_letter(s[1])) return {};
+  if (!ascii::is_digit(s[1]) && !is_serial_letter(s[1])) return {};
   if (!all_digits(s.substr(2))) return {};
   return accept(kStrengthFormat, true, IdType::kUnknown, s);
 }
@@ -369,7 +369,7 @@ Verdict validate_taiwan_permit(std::string_view candidate) noexcept {
   Canonical c;
   if (!canonicalize(candidate, c)) return {};
   std::string_view s = c.view();
-  if (s.size() >= 3 && s[s.size() - 3] == '(' && is_ascii_upper(s[s.size() - 2]) && s.back() == ')') {
+  if (s.size() >= 3 && s[s.size() - 3] == '(' && ascii::is_upper(s[s.size() - 2]) && s.back() == ')') {
     s.remove_suffix(3);
   }
   if ((s.size() != 8 && s.size() != 10) || !all_digits(s)) return {};
@@ -407,7 +407,7 @@ Verdict validate_imei(std::string_view candidate) noexcept {
 // [A-Za-z0-9-] not starting or ending with '-', TLD >= 2 letters.
 
 constexpr bool is_local_char(char c) noexcept {
-  return is_ascii_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+  return ascii::is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
 }
 
 Verdict validate_email(std::string_view s) noexcept {
@@ -430,17 +430,17 @@ Verdict validate_email(std::string_view s) noexcept {
     const std::string_view label = domain.substr(start, dot - start);
     if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return {};
     for (char ch : label)
-      if (!is_ascii_alnum(ch) && ch != '-') return {};
+      if (!ascii::is_alnum(ch) && ch != '-') return {};
     ++labels;
     last = label;
     start = dot + 1;
   }
   if (labels < 2 || last.size() < 2) return {};
   for (char ch : last)
-    if (!is_ascii_alpha(ch)) return {};
+    if (!ascii::is_alpha(ch)) return {};
   Verdict v = accept(kStrengthChecked, false, IdType::kUnknown, {});
   if (s.size() <= kMaxNormalized) {
-    for (size_t i = 0; i < s.size(); ++i) v.normalized[i] = to_ascii_lower(s[i]);
+    for (size_t i = 0; i < s.size(); ++i) v.normalized[i] = ascii::to_lower(s[i]);
     v.normalized_len = static_cast<uint8_t>(s.size());
   }
   return v;
@@ -467,7 +467,7 @@ bool parse_decimal(std::string_view s, size_t& i, Decimal& out) noexcept {
   }
   int64_t whole = 0;
   int int_digits = 0;
-  while (i < s.size() && is_ascii_digit(s[i]) && int_digits < 3) {
+  while (i < s.size() && ascii::is_digit(s[i]) && int_digits < 3) {
     whole = whole * 10 + digit_value(s[i++]);
     ++int_digits;
   }
@@ -475,7 +475,7 @@ bool parse_decimal(std::string_view s, size_t& i, Decimal& out) noexcept {
   ++i;
   int64_t frac = 0;
   int decimals = 0;
-  while (i < s.size() && is_ascii_digit(s[i])) {
+  while (i < s.size() && ascii::is_digit(s[i])) {
     if (decimals >= 15) return false;
     if (decimals < 6) frac = frac * 10 + digit_value(s[i]);
     ++decimals;
@@ -520,7 +520,7 @@ bool json_pair_to_plain(std::string_view s, char (&out)[64], std::string_view& p
     s.remove_prefix(colon + 1);
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     size_t len = 0;
-    while (len < s.size() && (is_ascii_digit(s[len]) || s[len] == '.' || s[len] == '-')) ++len;
+    while (len < s.size() && (ascii::is_digit(s[len]) || s[len] == '.' || s[len] == '-')) ++len;
     if (len == 0 || n + len + 1 >= sizeof out) return false;
     if (field == 1) out[n++] = ',';
     std::memcpy(out + n, s.data(), len);
@@ -618,7 +618,7 @@ constexpr std::string_view kPlateProvinces[] = {
 constexpr std::string_view kPlateSuffixes[] = {"挂", "学", "警", "港", "澳"};
 
 constexpr bool is_plate_serial_char(char c) noexcept {
-  return is_ascii_digit(c) || is_serial_letter(c);
+  return ascii::is_digit(c) || is_serial_letter(c);
 }
 
 Verdict validate_vehicle_plate(std::string_view s) noexcept {
@@ -709,7 +709,7 @@ constexpr size_t kFastqMinBases = 20;
 
 size_t count_bases(std::string_view s, size_t& i, bool upper_only) noexcept {
   size_t n = 0;
-  while (i < s.size() && is_base(s[i]) && !(upper_only && is_ascii_lower(s[i]))) {
+  while (i < s.size() && is_base(s[i]) && !(upper_only && ascii::is_lower(s[i]))) {
     ++i;
     ++n;
   }
