@@ -437,6 +437,33 @@ TEST(ReloadTest, GzipBodyCutByADatabaseSwitchKeepsDecoding) {
 // no inflate arena for the gzip body under way) makes the flow uninspectable
 // at its hand-over, and under a fail-closed zone pair its next packet is
 // dropped: nothing leaves uninspected.
+// The report sums every scanner a run used: a reload retires the scanner,
+// not what it counted.
+TEST(ReloadTest, ScannerReasonCountsOutliveTheRetiredScanner) {
+  Runner r(gen_a(1));
+  const std::string body = "plain text that says it is gzip";
+  TcpSession s(session_config(40000, 80));
+  s.handshake().client_send(
+      "POST /upload HTTP/1.1\r\nHost: files.example.com\r\nContent-Encoding: gzip\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body);
+  r.run(s);
+  const auto decode_error = static_cast<size_t>(sig::Uninspectable::kDecodeError);
+  ASSERT_EQ(r.worker.scanner()->counters().uninspectable[decode_error], 1u);
+  EXPECT_EQ(r.worker.scan_uninspectable()[decode_error], 1u);
+
+  EXPECT_EQ(r.worker.set_generation(gen_b(2), scanner_for(*gen_b(2))), nullptr);
+  auto old = r.settle_reload();
+  ASSERT_NE(old, nullptr);
+  old.reset();  // freed by the control side
+  EXPECT_EQ(r.worker.scanner()->counters().uninspectable[decode_error], 0u);
+  EXPECT_EQ(r.worker.scan_uninspectable()[decode_error], 1u);
+
+  // A second reload: the first retired scanner's count is not added twice.
+  EXPECT_EQ(r.worker.set_generation(gen_a(3), scanner_for(*gen_a(3))), nullptr);
+  ASSERT_NE(r.settle_reload(), nullptr);
+  EXPECT_EQ(r.worker.scan_uninspectable()[decode_error], 1u);
+}
+
 TEST(ReloadTest, AStreamThatCannotBeHandedOverFailsClosed) {
   auto closed = [](uint64_t n, const Db& db, const std::vector<SignatureSpec>& sigs) {
     PolicySpec spec = content_policy(Action::kAllow, sigs);

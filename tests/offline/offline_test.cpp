@@ -430,6 +430,38 @@ TEST(InspectBinary, AppAnomaliesAreReportedByRegistryKey) {
   EXPECT_EQ(text_run.output.find("anomaly tls_"), std::string::npos) << "only the ones that happened";
 }
 
+// Why the scanner could not inspect a direction, by the registry's key
+// (reasons/scan.def): a gzip body that is not gzip is a decode error.
+TEST(InspectBinary, ScannerReasonsAreReportedByRegistryKey) {
+  TempDir dir;
+  const std::string body = "this is not gzip at all, only text that claims to be";
+  test::TcpSession session(inside_client());
+  session.handshake()
+      .client_send("POST /upload HTTP/1.1\r\nHost: x.example\r\nContent-Encoding: gzip\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + body)
+      .server_send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+      .close();
+  const std::string pcap = dir.file("bad-gzip.pcap");
+  write_capture(pcap, session.take_packets(), test::kLinktypeEthernet);
+  const std::string cfg = catalog_policy(
+      dir, "{name: no-pi-out, match: {dst_zone: offshore, data_class: [pi, sensitive_pi]}, action: block}");
+
+  const auto json_run = run("--config " + cfg + " --pcap " + pcap + " --json");
+  ASSERT_EQ(json_run.status, 0) << json_run.output;
+  const auto j = nlohmann::json::parse(json_run.output.substr(json_run.output.find('{')));
+  const nlohmann::json& content = j["content"];
+  EXPECT_EQ(content["uninspectable_decode"], 1) << content.dump();
+  const nlohmann::json& by_scanner = content["uninspectable_directions"];
+  EXPECT_EQ(by_scanner.size(), engine::sig::kUninspectableCount - 1) << "every key but none";
+  EXPECT_EQ(by_scanner["decode_error"], 1) << by_scanner.dump();
+  EXPECT_EQ(by_scanner["inflate_memcap"], 0);
+
+  const auto text_run = run("--config " + cfg + " --pcap " + pcap);
+  EXPECT_NE(text_run.output.find("scanner: decode_error: 1 directions  (corrupt gzip/deflate (decode))"),
+            std::string::npos)
+      << text_run.output;
+}
+
 // A content rule with the same action as the zone pair's default: at the
 // header stage the default decided (the rule needed the content), at the
 // content stage the rule matched. The records named "default".

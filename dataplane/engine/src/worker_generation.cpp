@@ -146,8 +146,22 @@ void Worker::retire_if_done() noexcept {
   if (retiring_left_ != 0 || !retiring_gen_) return;
   // Nothing left on it: the caller frees it, never the worker. retired_ is
   // empty here: set_generation() takes it before another scanner retires.
-  if (retiring_) retired_ = std::move(retiring_);
+  if (retiring_) {
+    // Its counts outlive it (the report sums every scanner a run used).
+    for (size_t r = 0; r < sig::kUninspectableCount; ++r)
+      retired_scan_uninspectable_[r] += retiring_->counters().uninspectable[r];
+    retired_ = std::move(retiring_);
+  }
   retiring_gen_.reset();
+}
+
+Worker::ScanReasonCounts Worker::scan_uninspectable() const noexcept {
+  ScanReasonCounts total = retired_scan_uninspectable_;
+  for (const sig::Scanner* s : {scanner_.get(), retiring_.get()}) {
+    if (s == nullptr) continue;
+    for (size_t r = 0; r < sig::kUninspectableCount; ++r) total[r] += s->counters().uninspectable[r];
+  }
+  return total;
 }
 
 void Worker::catch_up(Flow& f) noexcept {

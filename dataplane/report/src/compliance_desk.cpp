@@ -121,6 +121,7 @@ void add_worker_totals(InspectSummary& s, engine::Worker& w, const engine::Polic
   add_counters(s.reassembly, w.reassembly_counters());
   add_counters(s.defrag, w.defrag_counters());
   add_counters(s.app, w.app_counters());
+  add_counters(s.scan_uninspectable, w.scan_uninspectable());
   s.events_dropped += w.events().dropped();
   s.flow_capacity += gen.spec().limits.flow_table_size;
   s.bytes_per_flow = engine::Worker::bytes_per_flow();

@@ -127,6 +127,12 @@ std::string format_report_text(const InspectSummary& s) {
       << " " << c.uninspectable_by_reason[r];
   }
   o << "; blocked by fail mode " << c.fail_closed_flows << "\n";
+  for (size_t r = 1; r < engine::sig::kUninspectableCount; ++r) {
+    if (s.scan_uninspectable[r] == 0) continue;
+    const auto why = static_cast<engine::sig::Uninspectable>(r);
+    o << "  scanner: " << engine::reason_key(why) << ": " << s.scan_uninspectable[r] << " directions  ("
+      << engine::reason_description(why) << ")\n";
+  }
   o << "  stream state       " << s.stream_state_bytes << " bytes per flow direction\n";
   o << "  identifiers        " << c.detections << " confirmed";
   for (int k = 0; k < static_cast<int>(engine::DataClass::kCount); ++k) {
@@ -258,6 +264,14 @@ std::string format_report_json(const InspectSummary& s) {
     content["uninspectable_" + text(engine::uninspectable_reason_name(reason))] =
         c.uninspectable_by_reason[r];
   }
+  // The scanner's own reasons behind those classes (reasons/scan.def), per
+  // scan direction; every key but "none", zero or not.
+  Json by_scanner = Json::object();
+  for (size_t r = 1; r < engine::sig::kUninspectableCount; ++r) {
+    by_scanner[text(engine::reason_key(static_cast<engine::sig::Uninspectable>(r)))] =
+        s.scan_uninspectable[r];
+  }
+  content["uninspectable_directions"] = std::move(by_scanner);
   content["fail_closed_flows"] = c.fail_closed_flows;
   content["scan_states_released_at_close"] = c.scan_states_released_at_close;
   content["segments_trimmed"] = c.segments_trimmed;

@@ -19,6 +19,7 @@
 //    limits.hold_max_packets; past it the segment is dropped (hold_overflow)
 //    and the sender retransmits it.
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -260,6 +261,11 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   [[nodiscard]] const app::AppCounters& app_counters() const noexcept { return app_counters_; }
   // Null without signatures in the generation.
   [[nodiscard]] const sig::Scanner* scanner() const noexcept { return scanner_.get(); }
+  // Scan directions the scanners could not (fully) inspect, by the scanner's
+  // reason (reasons/scan.def): the retired scanners' counts (kept when a
+  // reload retires one) plus the running and retiring ones'.
+  using ScanReasonCounts = std::array<uint64_t, sig::kUninspectableCount>;
+  [[nodiscard]] ScanReasonCounts scan_uninspectable() const noexcept;
   // Flows ended per deciding rule (index = rule; the last entry: defaults).
   [[nodiscard]] const std::vector<uint64_t>& flows_per_rule() const noexcept { return flows_per_rule_; }
   // Bytes by (packet source zone, packet destination zone), zones x zones.
@@ -519,7 +525,8 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // scanner_epoch_ still hold streams of retiring_, judged under retiring_gen_.
   std::unique_ptr<sig::Scanner> retiring_;
   std::shared_ptr<const PolicyGeneration> retiring_gen_;
-  std::unique_ptr<sig::Scanner> retired_;  // nothing left on it: for the caller to free
+  std::unique_ptr<sig::Scanner> retired_;          // nothing left on it: for the caller to free
+  ScanReasonCounts retired_scan_uninspectable_{};  // of every scanner retire_if_done() retired
   uint32_t scanner_epoch_ = 0;
   uint32_t retiring_left_ = 0;  // content states still on retiring_
   uint32_t sweep_cursor_ = 0;

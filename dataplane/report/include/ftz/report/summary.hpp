@@ -74,7 +74,8 @@ struct InspectSummary {
   engine::WorkerCounters counters;
   engine::ReassemblyCounters reassembly;
   engine::DefragCounters defrag;
-  engine::app::AppCounters app;  // summed over the workers
+  engine::app::AppCounters app;                           // summed over the workers
+  engine::Worker::ScanReasonCounts scan_uninspectable{};  // scan directions, by reasons/scan.def
   std::map<std::pair<std::string, std::string>, uint64_t> zone_pair_bytes;
   // Classification and compliance.
   bool classify_all = false;
