@@ -45,7 +45,6 @@ Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link
       segments_(limits_.reassembly_memcap_bytes),
       reasm_(segments_, limits_.reassembly_per_flow_bytes, limits_.reassembly_kept_per_flow_bytes),
       app_pool_(kAppBuffers, kAppBufferSize),
-      app_ctx_{&app_pool_, &app_counters_, this},
       held_(limits_.hold_max_packets),
       events_(options.event_queue_capacity != 0 ? options.event_queue_capacity : limits_.event_queue_size),
       backlog_(std::max<uint32_t>(options.record_backlog, 1)),
@@ -263,12 +262,11 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& ke
   const uint32_t zsrc = dir == kToServer ? f.client_zone : f.server_zone;
   const uint32_t zdst = dir == kToServer ? f.server_zone : f.client_zone;
   if (zsrc < nz && zdst < nz) zone_pair_bytes_[zsrc * nz + zdst] += pv.wirelen;
-  current_ = &f;
-  current_ts_ = pv.ts_ns;
+  FlowCall call(*this, f, pv.ts_ns);
   if (p.l4_proto == 6 && p.l4_valid) {
-    handle_tcp(f, p, dir, pv, res);
+    handle_tcp(call, p, dir, pv, res);
   } else if (p.l4_proto == 17 && p.l4_valid) {
-    handle_udp(f, p, dir);
+    handle_udp(call, p, dir);
   }
   if (content_changed_) {
     // New detections (or the flow turned uninspectable): the content stage
@@ -276,7 +274,6 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& ke
     content_changed_ = false;
     judge(f, Stage::kContent, pv.ts_ns);
   }
-  current_ = nullptr;
   age(idx);
   // Held segments whose bytes this packet made deliverable go now, under the
   // verdict that judged those bytes (never the one from before the check).
@@ -309,7 +306,7 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& ke
       ++counters_.resets;
     }
   }
-  settle_detections(f, res.disposition == Disposition::kDrop);
+  settle_detections(f, res.disposition == Disposition::kDrop, pv.ts_ns);
   // (Only an accepted RST or both accepted FINs make a flow kClosed: a
   // segment the checks rejected changed no state.)
   if (f.tcp_state == TcpState::kClosed && p.l4_proto == 6) {

@@ -26,34 +26,25 @@ void Worker::release_content(Flow& f) noexcept {
   f.content = kNil;
 }
 
-void Worker::on_http_body(uint32_t, std::span<const uint8_t> body) noexcept {
-  if (current_ == nullptr || !wants_content(*current_)) return;
-  Flow& f = *current_;
-  ContentState* cs = content_of(f);
+void Worker::on_http_body(const FlowCall& c, std::span<const uint8_t> body) noexcept {
+  if (!wants_content(c.f)) return;
+  ContentState* cs = content_of(c.f);
   if (cs == nullptr) return;
-  sig::ScanContext ctx = scan_context(f, kToServer);
+  sig::ScanContext ctx = scan_context(c.ts);
   ctx.kind = cs->body_kind;
   ctx.encoding = cs->body_encoding;
   ctx.inner = cs->body_inner;
   ctx.body_start = cs->body_start;
   cs->body_start = false;
-  scan(f, kToServer, body, ctx);
+  scan(c, kToServer, body, ctx);
 }
 
-void Worker::on_http_request_end(uint32_t) noexcept {
-  // The body's last bytes are decided with the packet that ends it.
-  end_unit(kToServer);
-}
-
-void Worker::end_unit(int dir) noexcept {
-  if (current_ == nullptr || !wants_content(*current_) || current_->content == kNil || scanner_ == nullptr)
-    return;
-  Flow& f = *current_;
+void Worker::end_unit(const FlowCall& c, int dir) noexcept {
+  Flow& f = c.f;
+  if (!wants_content(f) || f.content == kNil || scanner_ == nullptr) return;
   ContentState& cs = content_[f.content];
-  const int saved_dir = current_dir_;
-  current_dir_ = dir;
-  scanner_->end_unit(cs.scan[dir], scan_context(f, dir), *this);
-  current_dir_ = saved_dir;
+  ScanSink sink(*this, f, dir, c.ts);
+  scanner_->end_unit(cs.scan[dir], scan_context(c.ts), sink);
   if (cs.scan[dir].uninspectable) mark_uninspectable(f, uninspectable_reason_of(cs.scan[dir].reason));
 }
 
@@ -96,29 +87,27 @@ Worker::ContentState* Worker::content_of(Flow& f) noexcept {
   return &cs;
 }
 
-sig::ScanContext Worker::scan_context(const Flow&, int) const noexcept {
+sig::ScanContext Worker::scan_context(int64_t now) noexcept {
   sig::ScanContext ctx;
-  ctx.now_unix_s = current_ts_ / 1'000'000'000;
+  ctx.now_unix_s = now / 1'000'000'000;
   return ctx;
 }
 
-void Worker::scan(Flow& f, int dir, std::span<const uint8_t> bytes, const sig::ScanContext& ctx) noexcept {
+void Worker::scan(const FlowCall& c, int dir, std::span<const uint8_t> bytes,
+                  const sig::ScanContext& ctx) noexcept {
+  Flow& f = c.f;
   ContentState* cs = content_of(f);
   if (cs == nullptr || bytes.empty()) return;
-  Flow* saved = current_;
-  const int saved_dir = current_dir_;
-  current_ = &f;
-  current_dir_ = dir;
-  scanner_->scan(cs->scan[dir], bytes, ctx, *this);
-  current_ = saved;
-  current_dir_ = saved_dir;
+  ScanSink sink(*this, f, dir, c.ts);
+  scanner_->scan(cs->scan[dir], bytes, ctx, sink);
   if (cs->scan[dir].uninspectable) mark_uninspectable(f, uninspectable_reason_of(cs->scan[dir].reason));
   if (cs->scan[dir].degraded != sig::Uninspectable::kNone) {
     mark_uninspectable(f, uninspectable_reason_of(cs->scan[dir].degraded));
   }
 }
 
-void Worker::scan_aside(Flow& f, int dir, std::span<const uint8_t> bytes) noexcept {
+void Worker::scan_aside(const FlowCall& c, int dir, std::span<const uint8_t> bytes) noexcept {
+  Flow& f = c.f;
   if (bytes.empty() || !wants_content(f)) return;
   ContentState* cs = content_of(f);
   if (cs == nullptr) return;
@@ -127,15 +116,10 @@ void Worker::scan_aside(Flow& f, int dir, std::span<const uint8_t> bytes) noexce
   // cut them, nor be cut by them. Offsets count from the unit's start (a
   // state at offset 0 is a stream start: a clear left boundary).
   sig::ScanState unit{};
-  Flow* saved = current_;
-  const int saved_dir = current_dir_;
-  current_ = &f;
-  current_dir_ = dir;
-  const sig::ScanContext ctx = scan_context(f, dir);
-  scanner_->scan(unit, bytes, ctx, *this);
-  scanner_->finish(unit, ctx, *this);
-  current_ = saved;
-  current_dir_ = saved_dir;
+  ScanSink sink(*this, f, dir, c.ts);
+  const sig::ScanContext ctx = scan_context(c.ts);
+  scanner_->scan(unit, bytes, ctx, sink);
+  scanner_->finish(unit, ctx, sink);
   if (unit.uninspectable) degrade(f, dir, unit.reason);
 }
 
@@ -183,26 +167,23 @@ void Worker::set_body_codings(Flow& f, ContentState& cs, std::string_view list) 
   if (unknown) degrade(f, kToServer, sig::Uninspectable::kProtocolDecode);
 }
 
-void Worker::on_content(app::Dir d, app::Content what, std::span<const uint8_t> bytes) noexcept {
-  if (current_ == nullptr) return;
-  stream_content(*current_, d == app::Dir::kToServer ? kToServer : kToClient, what, bytes);
-}
-
-void Worker::on_undecodable(app::Dir d, app::Undecodable why) noexcept {
-  if (current_ == nullptr || !wants_content(*current_)) return;
-  degrade(*current_, d == app::Dir::kToServer ? kToServer : kToClient,
+void Worker::on_undecodable(const FlowCall& c, app::Dir d, app::Undecodable why) noexcept {
+  if (!wants_content(c.f)) return;
+  degrade(c.f, d == app::Dir::kToServer ? kToServer : kToClient,
           why == app::Undecodable::kHpack ? sig::Uninspectable::kProtocolDecode
                                           : sig::Uninspectable::kAsideTooLong);
 }
 
-void Worker::stream_content(Flow& f, int dir, app::Content what, std::span<const uint8_t> bytes) noexcept {
+void Worker::stream_content(const FlowCall& c, int dir, app::Content what,
+                            std::span<const uint8_t> bytes) noexcept {
+  const Flow& f = c.f;
   // UDP payloads are scanned whole by handle_udp; what an HTTP-over-UDP
   // parse hands back is already in them.
   if (f.proto == 17 || !wants_content(f)) return;
-  sig::ScanContext ctx = scan_context(f, dir);
+  sig::ScanContext ctx = scan_context(c.ts);
   switch (what) {
     case app::Content::kAside:
-      scan_aside(f, dir, bytes);
+      scan_aside(c, dir, bytes);
       return;
     case app::Content::kWsPayloadDeflate:
       ctx.encoding = sig::Encoding::kDeflateRaw;
@@ -213,17 +194,17 @@ void Worker::stream_content(Flow& f, int dir, app::Content what, std::span<const
       // takeover keeps one inflater across messages).
       static constexpr uint8_t kTail[4] = {0x00, 0x00, 0xff, 0xff};
       ctx.encoding = sig::Encoding::kDeflateRaw;
-      scan(f, dir, kTail, ctx);
-      end_unit(dir);
+      scan(c, dir, kTail, ctx);
+      end_unit(c, dir);
       return;
     }
     case app::Content::kWsMessageEnd:
-      end_unit(dir);
+      end_unit(c, dir);
       return;
     default:  // raw stream bytes, header block rest, WebSocket payloads, HTTP/2 DATA
       break;
   }
-  scan(f, dir, bytes, ctx);
+  scan(c, dir, bytes, ctx);
 }
 
 void Worker::mark_uninspectable(Flow& f, UninspectableReason why) noexcept {
@@ -235,30 +216,27 @@ void Worker::mark_uninspectable(Flow& f, UninspectableReason why) noexcept {
   content_changed_ = true;
 }
 
-void Worker::finish_content(Flow& f) noexcept {
+void Worker::finish_content(Flow& f, int64_t now) noexcept {
   if (f.content != kNil && scanner_ != nullptr) {
     ContentState& cs = content_[f.content];
-    Flow* saved = current_;
-    current_ = &f;
-    const sig::ScanContext ctx = scan_context(f, 0);
+    const sig::ScanContext ctx = scan_context(now);
     for (int d = 0; d < 2; ++d) {
-      current_dir_ = d;
-      scanner_->finish(cs.scan[d], ctx, *this);
+      ScanSink sink(*this, f, d, now);
+      scanner_->finish(cs.scan[d], ctx, sink);
     }
-    current_ = saved;
   }
   // Also when the flush at the end only made the flow uninspectable: the
   // flag must not carry over to the next packet's flow.
   if (content_changed_) {
     content_changed_ = false;
-    judge(f, Stage::kContent, current_ts_);
+    judge(f, Stage::kContent, now);
   }
-  settle_detections(f, false);
+  settle_detections(f, false, now);
 }
 
-void Worker::on_detection(const sig::Detection& d) noexcept {
-  if (current_ == nullptr || current_->content == kNil) return;
-  Flow& f = *current_;
+void Worker::on_detection(const ScanSink& s, const sig::Detection& d) noexcept {
+  Flow& f = s.f;
+  if (f.content == kNil) return;
   ContentState& cs = content_[f.content];
   const std::string_view id = d.normalized_len > 0 ? d.normalized_view() : d.candidate;
   const uint8_t id_type = static_cast<uint8_t>(d.validator);
@@ -302,17 +280,17 @@ void Worker::on_detection(const sig::Detection& d) noexcept {
   pd.signature = static_cast<uint16_t>(d.signature);
   pd.data_class = d.data_class;
   pd.minor = d.minor;
-  pd.to_server = current_dir_ == kToServer;
+  pd.to_server = s.dir == kToServer;
   pd.id_type = id_type;
   pd.masked_len = static_cast<uint8_t>(std::min<size_t>(d.masked_len, sizeof pd.masked));
   std::copy_n(d.masked, pd.masked_len, pd.masked);
   pd.token = token;
   pd.offset = d.stream_offset;
-  if (pending_.size() == kMaxPendingDetections) settle_detections(f, false);
+  if (pending_.size() == kMaxPendingDetections) settle_detections(f, false, s.ts);
   pending_.push_back(pd);
 }
 
-void Worker::settle_detections(Flow& f, bool dropped) noexcept {
+void Worker::settle_detections(Flow& f, bool dropped, int64_t now) noexcept {
   if (pending_.empty()) return;
   if (dropped) {
     // The packet carrying them never left: nothing was exported.
@@ -323,7 +301,7 @@ void Worker::settle_detections(Flow& f, bool dropped) noexcept {
                               ? f.server_zone
                               : f.client_zone;
     for (const PendingDetection& pd : pending_) {
-      options_.accounting->record(f.tenant, pd.data_class, dest, pd.id_type, pd.token, current_ts_);
+      options_.accounting->record(f.tenant, pd.data_class, dest, pd.id_type, pd.token, now);
     }
   }
   if (f.verdict.alert || options_.classify_all) {
@@ -333,7 +311,7 @@ void Worker::settle_detections(Flow& f, bool dropped) noexcept {
         ++counters_.alerts_suppressed;
         continue;
       }
-      if (Event* e = new_event(EventType::kAlert, f, current_ts_, false)) {
+      if (Event* e = new_event(EventType::kAlert, f, now, false)) {
         e->alert = AlertEventData{};
         e->alert.signature = pd.signature;
         e->alert.category = pd.data_class;

@@ -139,9 +139,8 @@ void Worker::set_server_name(Flow& f, std::string_view name) noexcept {
   st->server_name_len = static_cast<uint8_t>(name.size());
 }
 
-void Worker::on_tls_client_hello(const app::TlsClientHello& h) noexcept {
-  if (current_ == nullptr) return;
-  Flow& f = *current_;
+void Worker::on_tls_client_hello(const FlowCall& c, const app::TlsClientHello& h) noexcept {
+  Flow& f = c.f;
   f.app = AppProto::kTls;
   // Encrypted: the flow is uninspectable (`encrypted`), judged on zones,
   // tenant and SNI. Its record payloads are still scanned (the parsers hand
@@ -150,8 +149,8 @@ void Worker::on_tls_client_hello(const app::TlsClientHello& h) noexcept {
   // that are not TLS records.
   if (wants_content(f)) mark_uninspectable(f, UninspectableReason::kEncrypted);
   set_server_name(f, h.sni);
-  judge(f, Stage::kApp, current_ts_);
-  if (Event* e = new_event(EventType::kTls, f, current_ts_, true)) {
+  judge(f, Stage::kApp, c.ts);
+  if (Event* e = new_event(EventType::kTls, f, c.ts, true)) {
     e->tls = TlsEventData{};
     e->tls.sni.assign(h.sni);
     e->tls.alpn_count = h.alpn_count > 4 ? 4 : h.alpn_count;
@@ -161,9 +160,8 @@ void Worker::on_tls_client_hello(const app::TlsClientHello& h) noexcept {
   }
 }
 
-void Worker::on_http_request(const app::HttpRequest& r) noexcept {
-  if (current_ == nullptr) return;
-  Flow& f = *current_;
+void Worker::on_http_request(const FlowCall& c, const app::HttpRequest& r) noexcept {
+  Flow& f = c.f;
   f.app = AppProto::kHttp;
   if (f.stage == Stage::kHeader) {
     std::string_view host = r.host;
@@ -174,7 +172,7 @@ void Worker::on_http_request(const app::HttpRequest& r) noexcept {
       host = host.substr(0, colon);
     }
     set_server_name(f, host);
-    judge(f, Stage::kApp, current_ts_);
+    judge(f, Stage::kApp, c.ts);
   }
   if (wants_content(f)) {
     if (ContentState* cs = content_of(f)) {
@@ -194,17 +192,17 @@ void Worker::on_http_request(const app::HttpRequest& r) noexcept {
         // The request line (query strings) and every header line (Cookie,
         // Referer, Host, custom headers) are content. The request line is
         // form-decoded ('+' is a space in a query), header lines are not.
-        sig::ScanContext ctx = scan_context(f, kToServer);
+        sig::ScanContext ctx = scan_context(c.ts);
         ctx.kind = sig::ContentKind::kForm;
         ctx.body_start = true;
-        scan(f, kToServer, as_bytes(r.request_line), ctx);
+        scan(c, kToServer, as_bytes(r.request_line), ctx);
         ctx.kind = sig::ContentKind::kRaw;
         ctx.body_start = false;
-        scan(f, kToServer, as_bytes(r.header_lines), ctx);
+        scan(c, kToServer, as_bytes(r.header_lines), ctx);
       }
     }
   }
-  if (Event* e = new_event(EventType::kHttp, f, current_ts_, true)) {
+  if (Event* e = new_event(EventType::kHttp, f, c.ts, true)) {
     e->http = HttpEventData{};
     e->http.method.assign(r.method);
     e->http.hostname.assign(r.host);
@@ -219,9 +217,8 @@ void Worker::on_http_request(const app::HttpRequest& r) noexcept {
   }
 }
 
-void Worker::on_dns(const app::DnsQuery& q) noexcept {
-  if (current_ == nullptr) return;
-  Flow& f = *current_;
+void Worker::on_dns(const FlowCall& c, const app::DnsQuery& q) noexcept {
+  Flow& f = c.f;
   f.app = AppProto::kDns;
   if (wants_content(f) && !q.qname.empty()) {
     // The message itself is scanned as sent (each label whole). An
@@ -248,9 +245,9 @@ void Worker::on_dns(const app::DnsQuery& q) noexcept {
         joined[n++] = '\n';
       }
     }
-    scan_aside(f, feed_dir_, std::span<const uint8_t>(joined, n));
+    scan_aside(c, c.dir, std::span<const uint8_t>(joined, n));
   }
-  if (Event* e = new_event(EventType::kDns, f, current_ts_, true)) {
+  if (Event* e = new_event(EventType::kDns, f, c.ts, true)) {
     e->dns = DnsEventData{};
     e->dns.rrname.assign(q.qname);
     e->dns.rrtype = q.qtype;

@@ -198,8 +198,6 @@ void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
   // (zones, rule, signatures) its events carry.
   catch_up(f);
   if (f.generation != gen_->number()) rejudge(idx, now);
-  current_ = &f;
-  current_ts_ = now;
   // Held segments whose bytes came through in order go under the verdict;
   // the rest sat behind a hole (flush() skips it below to scan what
   // followed, but the receiver never got the missing bytes): dropped, never
@@ -210,16 +208,16 @@ void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
   }
   if (!f.recorded) {
     if (f.stream != kNil) {
+      FlowCall call(*this, f, now);
       for (int d = 0; d < 2; ++d) {
-        StreamFeed feed{*this, f, d};
+        StreamFeed feed{call, d};
         reasm_.flush(streams_[f.stream].tcp[d], feed);
       }
-      app::close(streams_[f.stream].app_state, app_ctx_);
+      app::close(streams_[f.stream].app_state, call.app);
     }
     if (f.stage == Stage::kHeader) judge(f, Stage::kApp, now);
-    finish_content(f);
+    finish_content(f, now);
   }
-  current_ = nullptr;
   if (!f.recorded) write_flow_record(f, why, now);
   release_stream(f);
   release_content(f);
@@ -231,12 +229,12 @@ void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
 
 void Worker::close_flow(uint32_t idx, int64_t now) noexcept {
   Flow& f = flows_[idx];
-  current_ = &f;
-  current_ts_ = now;
-  if (f.stream != kNil) app::close(streams_[f.stream].app_state, app_ctx_);
+  if (f.stream != kNil) {
+    FlowCall call(*this, f, now);
+    app::close(streams_[f.stream].app_state, call.app);
+  }
   if (f.stage == Stage::kHeader) judge(f, Stage::kApp, now);
-  finish_content(f);
-  current_ = nullptr;
+  finish_content(f, now);
   write_flow_record(f, FlowEndReason::kClosed, now);
   if (f.content != kNil) ++counters_.scan_states_released_at_close;
   release_content(f);

@@ -97,21 +97,17 @@ void Worker::hand_over(ContentState& cs) noexcept {
   // and generation; the caller re-judges the flow under the new one.
   const PolicyGeneration* const running = gen_;
   gen_ = retiring_gen_.get();
-  Flow* const saved = current_;
-  const int saved_dir = current_dir_;
-  const int64_t saved_ts = current_ts_;
+  // A hand-over may run while a packet of another flow is judged (its
+  // catch_up, or an ending it causes): that flow's own flag stays as it was.
   const bool saved_changed = content_changed_;
   const int64_t now = now_ns_;
-  current_ts_ = now;
   content_changed_ = false;
   if (retiring_) {
-    sig::ScanContext ctx;
-    ctx.now_unix_s = now / 1'000'000'000;
-    current_ = &f;
+    const sig::ScanContext ctx = scan_context(now);
     for (int d = 0; d < 2; ++d) {
-      current_dir_ = d;
       if (cs.scan[d].stream != sig::kNoSlot) ++counters_.scan_handovers;
-      retiring_->hand_over(cs.scan[d], ctx, *this, scanner_.get(), sig_map_);
+      ScanSink sink(*this, f, d, now);
+      retiring_->hand_over(cs.scan[d], ctx, sink, scanner_.get(), sig_map_);
       if (cs.scan[d].uninspectable) mark_uninspectable(f, uninspectable_reason_of(cs.scan[d].reason));
     }
     if (content_changed_) {
@@ -121,12 +117,9 @@ void Worker::hand_over(ContentState& cs) noexcept {
       if (f.generation != gen_->number()) rejudge(idx, now);
       judge(f, Stage::kContent, now);
     }
-    settle_detections(f, false);
+    settle_detections(f, false, now);
   }
   gen_ = running;
-  current_ = saved;
-  current_dir_ = saved_dir;
-  current_ts_ = saved_ts;
   content_changed_ = saved_changed;
   // Per-signature counts follow their signature into the new catalog.
   FlowDetections& det = cs.det;

@@ -128,32 +128,76 @@ struct Worker::ContentState {
   bool body_start = false;
 };
 
+// One flow's turn at the app parsers: the flow, the time of the packet (or
+// of the ending) that fed them, and the direction being fed. Passed down the
+// calls instead of kept in the worker, so a nested turn (a flow ended while
+// another is judged, a hand-over) needs nothing saved and restored. The
+// parsers call back through it (its AppContext names it as the sink).
+struct Worker::FlowCall final : app::AppSink {
+  FlowCall(Worker& worker, Flow& flow, int64_t now) noexcept
+      : w(worker), f(flow), ts(now), app{&worker.app_pool_, &worker.app_counters_, this} {}
+  FlowCall(const FlowCall&) = delete;
+  FlowCall& operator=(const FlowCall&) = delete;
+
+  void on_tls_client_hello(const app::TlsClientHello& h) noexcept override {
+    w.on_tls_client_hello(*this, h);
+  }
+  void on_http_request(const app::HttpRequest& r) noexcept override { w.on_http_request(*this, r); }
+  void on_http_body(uint32_t, std::span<const uint8_t> body) noexcept override {
+    w.on_http_body(*this, body);
+  }
+  // The body's last bytes are decided with the packet that ends it.
+  void on_http_request_end(uint32_t) noexcept override { w.end_unit(*this, kToServer); }
+  void on_dns(const app::DnsQuery& q) noexcept override { w.on_dns(*this, q); }
+  void on_content(app::Dir d, app::Content what, std::span<const uint8_t> bytes) noexcept override {
+    w.stream_content(*this, d == app::Dir::kToServer ? kToServer : kToClient, what, bytes);
+  }
+  void on_undecodable(app::Dir d, app::Undecodable why) noexcept override { w.on_undecodable(*this, d, why); }
+
+  Worker& w;
+  Flow& f;
+  const int64_t ts;
+  int dir = kToServer;  // the direction whose bytes the parsers are looking at
+  app::AppContext app;
+};
+
+// One scan of one direction of a flow: its detections go to that flow and
+// direction (a stack object per scan: nothing to restore afterwards).
+struct Worker::ScanSink final : sig::DetectionSink {
+  ScanSink(Worker& worker, Flow& flow, int direction, int64_t now) noexcept
+      : w(worker), f(flow), dir(direction), ts(now) {}
+  void on_detection(const sig::Detection& d) noexcept override { w.on_detection(*this, d); }
+  Worker& w;
+  Flow& f;
+  const int dir;
+  const int64_t ts;
+};
+
 // Feeds reassembled bytes to the app parsers, then to content scanning; a gap
 // tells the parsers bytes are lost.
 struct Worker::StreamFeed {
-  Worker& w;
-  Flow& f;
+  FlowCall& c;
   int dir;
   app::AppProtocol detected = app::AppProtocol::kUnknown;
   void deliver(const uint8_t* data, uint32_t len) noexcept {
     const app::Dir d = dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient;
-    w.feed_dir_ = dir;
+    c.dir = dir;
     // The parsers hand every byte to inspect back through on_content and the
     // HTTP callbacks.
-    detected = app::feed_tcp(w.streams_[f.stream].app_state, d, f.server_port,
-                             std::span<const uint8_t>(data, len), w.app_ctx_);
+    detected = app::feed_tcp(c.w.streams_[c.f.stream].app_state, d, c.f.server_port,
+                             std::span<const uint8_t>(data, len), c.app);
   }
   void gap(uint32_t) noexcept {
-    w.feed_dir_ = dir;
-    app::on_gap(w.streams_[f.stream].app_state, dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient,
-                w.app_ctx_);
+    c.dir = dir;
+    app::on_gap(c.w.streams_[c.f.stream].app_state,
+                dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient, c.app);
     // Bytes the scanner never saw: what follows is scanned and judged, but
     // not all of the stream was (the fail mode decides). A separator keeps
     // the bytes on both sides of the gap from joining into one identifier.
-    if (w.wants_content(f)) {
-      w.mark_uninspectable(f, UninspectableReason::kGap);
+    if (c.w.wants_content(c.f)) {
+      c.w.mark_uninspectable(c.f, UninspectableReason::kGap);
       static constexpr uint8_t kSeparator = '\n';
-      w.scan(f, dir, std::span<const uint8_t>(&kSeparator, 1), w.scan_context(f, dir));
+      c.w.scan(c, dir, std::span<const uint8_t>(&kSeparator, 1), scan_context(c.ts));
     }
   }
 };

@@ -59,8 +59,9 @@ bool Worker::syn_acceptable(const TcpTrack& mine, const TcpTrack& peer, const Pa
   return true;
 }
 
-void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketView& pv,
+void Worker::handle_tcp(FlowCall& c, const ParsedPacket& p, int dir, const PacketView& pv,
                         PacketResult& res) noexcept {
+  Flow& f = c.f;
   const uint8_t flags = p.tcp_flags;
   // A flow that needs a Stream slot (docs/decisions/0006) takes it with its
   // first bytes, or with an acknowledgment of bytes not seen here (the
@@ -84,8 +85,8 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
     else
       TcpReassembler::start(mine, seq);
   };
-  StreamFeed feed{*this, f, dir};
-  StreamFeed peer_feed{*this, f, 1 - dir};
+  StreamFeed feed{c, dir};
+  StreamFeed peer_feed{c, 1 - dir};
   // Exports are normalized inline (docs/decisions/0003): a segment failing a
   // check changes no state and never reaches the receiver. Other flows only
   // count it and forward it by their verdict.
@@ -294,26 +295,24 @@ void Worker::handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketVie
   // recognisable protocol after kAppGiveUpBytes is judged without it.
   if (f.stage == Stage::kHeader && st != nullptr &&
       st->tcp[kToServer].delivered + st->tcp[kToClient].delivered > kAppGiveUpBytes) {
-    judge(f, Stage::kApp, p.payload_len ? current_ts_ : now_ns_);
+    judge(f, Stage::kApp, p.payload_len ? c.ts : now_ns_);
   }
 }
 
-void Worker::handle_udp(Flow& f, const ParsedPacket& p, int dir) noexcept {
-  feed_dir_ = dir;
+void Worker::handle_udp(FlowCall& c, const ParsedPacket& p, int dir) noexcept {
+  Flow& f = c.f;
+  c.dir = dir;
   const app::AppProtocol ap =
       app::feed_udp(dir == kToServer ? app::Dir::kToServer : app::Dir::kToClient, p.src_port, p.dst_port,
-                    std::span<const uint8_t>(p.payload, p.payload_len), app_ctx_);
+                    std::span<const uint8_t>(p.payload, p.payload_len), c.app);
   if (f.app == AppProto::kUnknown) f.app = to_app_proto(ap);
-  if (f.stage == Stage::kHeader) judge(f, Stage::kApp, current_ts_);
+  if (f.stage == Stage::kHeader) judge(f, Stage::kApp, c.ts);
   // Every datagram is content as sent, whatever its port or protocol (a DNS
   // message's names too: they are also scanned joined, see on_dns). A
   // newline between datagrams keeps identifiers from joining across them.
   if (wants_content(f) && p.payload_len > 0) {
-    scan(f, dir, std::span<const uint8_t>(p.payload, p.payload_len), scan_context(f, dir));
-    Flow* saved = current_;
-    current_ = &f;
-    end_unit(dir);
-    current_ = saved;
+    scan(c, dir, std::span<const uint8_t>(p.payload, p.payload_len), scan_context(c.ts));
+    end_unit(c, dir);
   }
 }
 

@@ -164,10 +164,10 @@ struct WorkerCounters {
       0;  // no scanner for a generation with signatures: its content flows are uninspectable
 };
 
-class Worker : private app::AppSink, private sig::DetectionSink {
+class Worker {
  public:
   Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link, WorkerOptions options = {});
-  ~Worker() override;
+  ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
@@ -298,6 +298,8 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   struct ContentState;
   struct Stream;
   struct StreamFeed;
+  struct FlowCall;
+  struct ScanSink;
   // A confirmed identifier of the packet being judged: recorded for
   // compliance and alerted once the packet's fate is known.
   struct PendingDetection {
@@ -367,7 +369,8 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // The last stream left retiring_ (by any path): it becomes retired_.
   void retire_if_done() noexcept;
   void allocate_content_pool();
-  void handle_tcp(Flow& f, const ParsedPacket& p, int dir, const PacketView& pv, PacketResult& res) noexcept;
+  void handle_tcp(FlowCall& c, const ParsedPacket& p, int dir, const PacketView& pv,
+                  PacketResult& res) noexcept;
   // Checks before a segment may change a flow's state (RFC 5961, RFC 7323).
   static bool rst_acceptable(const TcpTrack& mine, const TcpTrack& peer, const ParsedPacket& p) noexcept;
   static bool syn_acceptable(const TcpTrack& mine, const TcpTrack& peer, const ParsedPacket& p) noexcept;
@@ -400,7 +403,7 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   void write_flow_record(Flow& f, FlowEndReason why, int64_t now) noexcept;
   // Returns the flow's scan state (if any) to the pool.
   void release_content(Flow& f) noexcept;
-  void handle_udp(Flow& f, const ParsedPacket& p, int dir) noexcept;
+  void handle_udp(FlowCall& c, const ParsedPacket& p, int dir) noexcept;
   // Hands back held segments of `dir` whose bytes were delivered, under the
   // flow's verdict; with `all`, drops every one still held (behind a hole
   // that was never filled). `self`: the packet being judged, held by this
@@ -439,36 +442,34 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   // export (or classify_all) and not blocked at the header stage for good.
   bool wants_content(const Flow& f) const noexcept;
   ContentState* content_of(Flow& f) noexcept;
-  void scan(Flow& f, int dir, std::span<const uint8_t> bytes, const sig::ScanContext& ctx) noexcept;
+  void scan(const FlowCall& c, int dir, std::span<const uint8_t> bytes, const sig::ScanContext& ctx) noexcept;
   void mark_uninspectable(Flow& f, UninspectableReason why) noexcept;
-  void finish_content(Flow& f) noexcept;
+  void finish_content(Flow& f, int64_t now) noexcept;
   // Records the pending detections for compliance (unless the packet that
-  // carried them was dropped) and raises their alerts.
-  void settle_detections(Flow& f, bool dropped) noexcept;
+  // carried them was dropped) and raises their alerts, at time `now`.
+  void settle_detections(Flow& f, bool dropped, int64_t now) noexcept;
   // Bytes the app parsers hand over (AppSink::on_content), by how they are to
   // be scanned: the direction's stream, or on their own (aside units).
-  void stream_content(Flow& f, int dir, app::Content what, std::span<const uint8_t> bytes) noexcept;
+  void stream_content(const FlowCall& c, int dir, app::Content what, std::span<const uint8_t> bytes) noexcept;
   // A unit inspected on its own (chunk extension, trailer, control payload,
   // DNS name): a scan state of its own, finished at once.
-  void scan_aside(Flow& f, int dir, std::span<const uint8_t> bytes) noexcept;
-  // End of a message in `dir` of the current flow (Scanner::end_unit).
-  void end_unit(int dir) noexcept;
+  void scan_aside(const FlowCall& c, int dir, std::span<const uint8_t> bytes) noexcept;
+  // End of a message in `dir` of the call's flow (Scanner::end_unit).
+  void end_unit(const FlowCall& c, int dir) noexcept;
   // The direction is not fully decoded but stays under inspection.
   void degrade(Flow& f, int dir, sig::Uninspectable why) noexcept;
-  sig::ScanContext scan_context(const Flow& f, int dir) const noexcept;
+  static sig::ScanContext scan_context(int64_t now) noexcept;
   // Content-Encoding of a request body -> the two codings the scanner decodes.
   void set_body_codings(Flow& f, ContentState& cs, std::string_view list) noexcept;
 
-  // AppSink
-  void on_tls_client_hello(const app::TlsClientHello& h) noexcept override;
-  void on_http_request(const app::HttpRequest& r) noexcept override;
-  void on_http_body(uint32_t request_index, std::span<const uint8_t> body) noexcept override;
-  void on_http_request_end(uint32_t request_index) noexcept override;
-  void on_dns(const app::DnsQuery& q) noexcept override;
-  void on_content(app::Dir dir, app::Content what, std::span<const uint8_t> bytes) noexcept override;
-  void on_undecodable(app::Dir dir, app::Undecodable why) noexcept override;
-  // DetectionSink
-  void on_detection(const sig::Detection& d) noexcept override;
+  // What the app parsers and the scanner report, for the flow (and
+  // direction) of the call that fed them (FlowCall, ScanSink).
+  void on_tls_client_hello(const FlowCall& c, const app::TlsClientHello& h) noexcept;
+  void on_http_request(const FlowCall& c, const app::HttpRequest& r) noexcept;
+  void on_http_body(const FlowCall& c, std::span<const uint8_t> body) noexcept;
+  void on_dns(const FlowCall& c, const app::DnsQuery& q) noexcept;
+  void on_undecodable(const FlowCall& c, app::Dir dir, app::Undecodable why) noexcept;
+  void on_detection(const ScanSink& s, const sig::Detection& d) noexcept;
 
   std::shared_ptr<const PolicyGeneration> gen_owner_;
   const PolicyGeneration* gen_;
@@ -481,7 +482,6 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   TcpReassembler reasm_;
   app::BufferPool app_pool_;
   app::AppCounters app_counters_;
-  app::AppContext app_ctx_;
   std::vector<Held> held_;
   std::vector<uint32_t> held_free_;
   std::vector<Release> released_;
@@ -534,7 +534,6 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   const compliance::TokenKey* key_ = nullptr;
   std::vector<PendingDetection> pending_;
   bool content_changed_ = false;
-  int current_dir_ = 0;
   std::vector<uint64_t> flows_per_rule_;
   std::vector<ResetPair> resets_;
   std::vector<BurstPacket> burst_;  // kBurstSize
@@ -546,10 +545,6 @@ class Worker : private app::AppSink, private sig::DetectionSink {
   bool from_fragments_ = false;
   uint32_t burst_index_ = kNoBurstIndex;  // the packet of the burst being judged
   ChecksumMode checksum_mode_ = ChecksumMode::kAuto;
-  // The flow whose bytes the app parsers are looking at (AppSink callbacks).
-  Flow* current_ = nullptr;
-  int64_t current_ts_ = 0;
-  int feed_dir_ = 0;  // the direction whose bytes the app parsers are looking at
 };
 
 }  // namespace ftz::engine
