@@ -74,6 +74,11 @@ inline constexpr uint32_t kNoSignature = UINT32_MAX;
 inline constexpr size_t kTailBytes = 64;
 inline constexpr size_t kPendingSpans = 4;
 inline constexpr size_t kCsvBindings = 8;
+// A decoded block is scanned and judged in slices of this many bytes: the
+// match array, the run and grouped buffers and the field marks are sized for
+// one slice. 2 KiB holds a whole TCP segment of a 1500-byte MTU, so a
+// segment costs one pass of each stage (1 KiB slices made most segments two).
+inline constexpr size_t kSliceBytes = 2048;
 
 // The name of the field a value belongs to (JSON key, form key, CSV key cell):
 // a range of the decoded stream while its bytes are still held, judged once
