@@ -100,6 +100,20 @@ constexpr bool is_alnum_byte(uint8_t c) noexcept {
 void Scanner::collect_run(size_t from, size_t to) noexcept {
   const size_t len = to - from;
   if (len > kMaxRunWidth || (db_->run_widths() >> len & 1u) == 0) return;
+  if (const RunAutomaton* automaton = db_->run_automaton(); automaton != nullptr) {
+    // The run read through the automaton: each rule it names matches the run
+    // whole, recorded as the raw match Hyperscan would have reported.
+    ++run_count_;
+    for (const uint32_t id : automaton->match(win_ + from, len)) {
+      if (match_count_ == matches_.size()) {
+        match_overflow_ = true;
+        return;
+      }
+      const uint64_t at = run_win_base_ + from;
+      matches_[match_count_++] = RawMatch{id, at, at + len};
+    }
+    return;
+  }
   std::memcpy(run_buf_.data() + run_buf_len_, win_ + from, len);
   run_buf_len_ += len;
   run_from_[run_count_++] = static_cast<uint32_t>(from);
@@ -199,8 +213,8 @@ bool Scanner::find_runs(uint64_t win_base, size_t begin, size_t end) noexcept {
     m = next;
     at += 64;
   }
-  if (run_count_ == 0) return true;
   counters_.runs_checked += run_count_;
+  if (run_count_ == 0 || db_->run_automaton() != nullptr) return true;
   return hs_scan(db_->runs_hs(), reinterpret_cast<const char*>(run_buf_.data()),
                  static_cast<unsigned>(run_buf_len_), 0, scratch_.get(), &Scanner::on_run_match,
                  this) == HS_SUCCESS;

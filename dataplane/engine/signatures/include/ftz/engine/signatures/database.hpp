@@ -34,6 +34,7 @@
 #include "ftz/engine/classify/validators.hpp"
 #include "ftz/engine/policy_spec.hpp"
 #include "ftz/engine/signatures/hs_handles.hpp"
+#include "ftz/engine/signatures/run_automaton.hpp"
 
 namespace ftz::engine::sig {
 
@@ -150,6 +151,13 @@ class SignatureDatabase {
   // run lengths they need as a bit mask (bit n: some rule is n bytes wide).
   [[nodiscard]] const hs_database_t* runs_hs() const noexcept { return runs_db_.get(); }
   [[nodiscard]] uint64_t run_widths() const noexcept { return run_widths_; }
+  // The same run rules as one automaton (run_automaton.hpp), which the run
+  // pass reads each run through instead of scanning runs_hs(); nullptr when
+  // there are no run rules or it could not be built (the run pass then uses
+  // runs_hs()).
+  [[nodiscard]] const RunAutomaton* run_automaton() const noexcept {
+    return run_automaton_ ? &*run_automaton_ : nullptr;
+  }
   // The grouped patterns (is_grouped_pattern) in a BLOCK database with
   // HS_FLAG_SOM_LEFTMOST (ids are pattern indices); nullptr when there are
   // none. Their widest match, bytes.
@@ -184,6 +192,7 @@ class SignatureDatabase {
   uint32_t max_width_ = 0;
   HsDatabasePtr runs_db_;
   uint64_t run_widths_ = 0;
+  std::optional<RunAutomaton> run_automaton_;
   HsDatabasePtr grouped_db_;
   uint32_t grouped_width_ = 0;
   uint32_t grouped_min_width_ = 0;
