@@ -228,8 +228,10 @@ namespace {
 inline uint64_t grouped_starts64(const uint8_t* p) noexcept {
   uint64_t digit = 0;
   uint64_t sep = 0;
-  uint64_t c2 = 0;
-  uint64_t b7 = 0;
+  __m128i high = _mm_setzero_si128();
+  const auto bits = [](__m128i m) {
+    return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(m)));
+  };
   for (int k = 0; k < 4; ++k) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
     const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
@@ -237,17 +239,24 @@ inline uint64_t grouped_starts64(const uint8_t* p) noexcept {
     const __m128i is_sep = _mm_or_si128(
         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('-'))),
         _mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
-    const auto bits = [](__m128i m) {
-      return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(m)));
-    };
     digit |= bits(is_digit) << (16 * k);
     sep |= bits(is_sep) << (16 * k);
-    c2 |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(0xC2)))) << (16 * k);
-    b7 |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(0xB7)))) << (16 * k);
+    high = _mm_or_si128(high, v);
   }
-  const uint64_t one = digit & (sep >> 1) & (digit >> 2);
-  const uint64_t two = digit & (c2 >> 1) & (b7 >> 2) & (digit >> 3);
-  return (one | two) & ((uint64_t{1} << 60) - 1);
+  uint64_t starts = digit & (sep >> 1) & (digit >> 2);
+  // The two-byte separator C2 B7 only where a byte has its high bit set:
+  // ASCII text (JSON of numbers) skips these compares.
+  if (_mm_movemask_epi8(high) != 0) {
+    uint64_t c2 = 0;
+    uint64_t b7 = 0;
+    for (int k = 0; k < 4; ++k) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+      c2 |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(0xC2)))) << (16 * k);
+      b7 |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(0xB7)))) << (16 * k);
+    }
+    starts |= digit & (c2 >> 1) & (b7 >> 2) & (digit >> 3);
+  }
+  return starts & ((uint64_t{1} << 60) - 1);
 }
 
 }  // namespace
