@@ -202,7 +202,8 @@ TEST(SignatureDatabase, RunAutomatonAgreesWithTheRunsDatabase) {
   s.name = "synthetic";
   s.validator = "none";
   s.sid = 1;
-  for (const char* re : {"a[b-d]c{2}\\d", "(?:x[0-9a-f]{2}|Y\\d{2})(?:Q|q){2}z", "[A-C]{2}(?:7[a-c]|8[0-2]){3}"}) {
+  for (const char* re :
+       {"a[b-d]c{2}\\d", "(?:x[0-9a-f]{2}|Y\\d{2})(?:Q|q){2}z", "[A-C]{2}(?:7[a-c]|8[0-2]){3}"}) {
     SignaturePattern p;
     p.regex = re;
     s.patterns.push_back(p);
