@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "catalog_reader.hpp"
@@ -194,6 +195,7 @@ TEST(SignatureDatabase, RunAutomatonAgreesWithTheRunsDatabase) {
       }
     }
     EXPECT_GE(matched, examples.size() + random_matches);
+    std::printf("run automaton: %zu states, %zu of the runs matched\n", automaton->states(), matched);
   };
   check(test::read_catalog(test::builtin_catalog_path()), 4000, 4000,
         {"11010519491231002X", "13912345678", "6222021234567890", "G12345678", "91350100M000100Y43"});
