@@ -612,6 +612,18 @@ void Scanner::judge_name(FieldName& name, uint64_t win_base) const noexcept {
 // Bit i: the name names signature i (< 64). veto: it names a non-identifier
 // number.
 Scanner::FieldVerdict Scanner::name_verdict(const uint8_t* p, size_t n) const noexcept {
+  static_assert(kMaxKey <= sizeof(NameCacheEntry::text), "every judged name fits the cache");
+  if (n == 0 || n > sizeof(NameCacheEntry::text)) return name_verdict_uncached(p, n);
+  NameCacheEntry& e = name_cache_[(n * 7 + p[0] * 3 + p[n - 1] + p[n / 2] * 5) % name_cache_.size()];
+  if (e.len != n || std::memcmp(e.text, p, n) != 0) {
+    e.verdict = name_verdict_uncached(p, n);
+    e.len = static_cast<uint8_t>(n);
+    std::memcpy(e.text, p, n);
+  }
+  return e.verdict;
+}
+
+Scanner::FieldVerdict Scanner::name_verdict_uncached(const uint8_t* p, size_t n) const noexcept {
   FieldVerdict v;
   FoldedName f;
   fold_name(p, n, f);
