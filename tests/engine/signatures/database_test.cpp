@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "catalog_reader.hpp"
@@ -113,6 +115,106 @@ TEST(SignatureDatabase, RunRulesAreTheFixedAlnumOnlyPatterns) {
   EXPECT_GE(runs, 20u);
   // The block baseline keeps every pattern (the catalog as written).
   EXPECT_TRUE(compile_block_database(specs));
+}
+
+// The run automaton (run_automaton.hpp) answers what the runs database
+// answers: for runs of every run-rule width, random and built around the
+// catalog's prefixes (digits, letters, mixed case, check characters), the
+// rules it names are exactly the rules Hyperscan reports for the run on its
+// own line. Also for a caseless rule and every repeat form of the syntax.
+TEST(SignatureDatabase, RunAutomatonAgreesWithTheRunsDatabase) {
+  // `random_matches`: how many of the random runs must match some rule.
+  auto check = [](const std::vector<SignatureSpec>& specs, size_t runs_per_width, size_t random_matches,
+                  std::initializer_list<std::string_view> examples) {
+    auto db = SignatureDatabase::compile(specs);
+    ASSERT_TRUE(db) << db.error();
+    const RunAutomaton* automaton = (*db)->run_automaton();
+    ASSERT_NE(automaton, nullptr);
+    ASSERT_NE((*db)->runs_hs(), nullptr);
+    auto scratch = (*db)->clone_scratch();
+    ASSERT_TRUE(scratch) << scratch.error();
+    uint64_t state = 0x2545f4914f6cdd1dull;
+    const auto next = [&state](uint64_t n) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      return (state >> 33) % n;
+    };
+    static constexpr std::string_view kAlnum =
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    std::vector<std::string> prefixes{""};
+    for (const PatternMeta& p : (*db)->patterns()) {
+      if (!p.run_rule) continue;
+      // Literal starts of the rules ("62", "9", "1", "E", "MA"...).
+      const std::string& re = specs[p.signature].patterns[p.pattern].regex;
+      std::string lit;
+      for (char c : re) {
+        if (kAlnum.find(c) == std::string_view::npos) break;
+        lit.push_back(c);
+      }
+      prefixes.push_back(lit);
+    }
+    size_t matched = 0;
+    const auto agree = [&](const std::string& run) {
+      std::vector<uint32_t> want;
+      const std::string line = run + "\n";
+      ASSERT_EQ(hs_scan((*db)->runs_hs(), line.data(), static_cast<unsigned>(line.size()), 0, scratch->get(),
+                        [](unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+                          static_cast<std::vector<uint32_t>*>(ctx)->push_back(id);
+                          return 0;
+                        },
+                        &want),
+                HS_SUCCESS);
+      std::sort(want.begin(), want.end());
+      const auto got = automaton->match(reinterpret_cast<const uint8_t*>(run.data()), run.size());
+      ASSERT_EQ(std::vector<uint32_t>(got.begin(), got.end()), want) << run;
+      matched += want.empty() ? 0 : 1;
+    };
+    for (std::string_view example : examples) {
+      const size_t before = matched;
+      agree(std::string(example));
+      EXPECT_EQ(matched, before + 1) << example << " matches a rule";
+    }
+    for (uint32_t width = 1; width <= kMaxRunWidth; ++width) {
+      if (((*db)->run_widths() >> width & 1u) == 0) continue;
+      for (size_t k = 0; k < runs_per_width; ++k) {
+        std::string run = prefixes[next(prefixes.size())];
+        const int kind = static_cast<int>(next(4));  // digits, digits + X, alnum, upper + digits
+        while (run.size() < width) {
+          const bool last = run.size() + 1 == width;
+          if (kind == 0 || (kind == 1 && !last)) {
+            run.push_back(static_cast<char>('0' + next(10)));
+          } else if (kind == 1) {
+            run.push_back("0123456789Xx"[next(12)]);
+          } else if (kind == 2) {
+            run.push_back(kAlnum[next(kAlnum.size())]);
+          } else {
+            run.push_back(kAlnum[next(36)]);
+          }
+        }
+        run.resize(width);
+        agree(run);
+      }
+    }
+    EXPECT_GE(matched, examples.size() + random_matches);
+    std::printf("run automaton: %zu states, %zu of the runs matched\n", automaton->states(), matched);
+  };
+  check(test::read_catalog(test::builtin_catalog_path()), 4000, 4000,
+        {"11010519491231002X", "13912345678", "6222021234567890", "G12345678", "91350100M000100Y43"});
+  // Counted repeats of classes and groups, nested alternatives, a caseless rule.
+  SignatureSpec s;
+  s.name = "synthetic";
+  s.validator = "none";
+  s.sid = 1;
+  for (const char* re :
+       {"a[b-d]c{2}\\d", "(?:x[0-9a-f]{2}|Y\\d{2})(?:Q|q){2}z", "[A-C]{2}(?:7[a-c]|8[0-2]){3}"}) {
+    SignaturePattern p;
+    p.regex = re;
+    s.patterns.push_back(p);
+  }
+  s.patterns.back().caseless = true;
+  SignaturePattern stream;  // a catalog of run rules only keeps them in the stream (database.cpp)
+  stream.regex = "key-[0-9]{4}";
+  s.patterns.push_back(stream);
+  check({s}, 20000, 0, {"adcc7", "x0fQqz", "Y12qqz", "AB7a8080", "ab7C8082", "Ca7b7c7a"});
 }
 
 // Grouped patterns (database.hpp): SOM patterns every match of which holds

@@ -170,7 +170,7 @@ class ScannerTest : public ::testing::Test {
 // database give the same detections. Bodies are number-heavy with
 // identifiers, contiguous and written in groups with every separator,
 // letters glued to digits, prices and dates, and runs cut across chunks and
-// 1 KiB slices.
+// slices (kSliceBytes).
 TEST_F(ScannerTest, RunRulesAndGroupedWindowsDetectWhatTheStreamDetected) {
   auto all_stream = SignatureDatabase::compile(*specs_, nullptr, false);
   ASSERT_TRUE(all_stream) << all_stream.error();
@@ -215,7 +215,7 @@ TEST_F(ScannerTest, RunRulesAndGroupedWindowsDetectWhatTheStreamDetected) {
   size_t detections = 0;
   for (int iter = 0; iter < 300; ++iter) {
     std::string body = "{";
-    const size_t target = 200 + next(3000);
+    const size_t target = 200 + next(6000);
     while (body.size() < target) {
       body += "\"";
       body += kKeys[next(std::size(kKeys))];
@@ -272,7 +272,7 @@ TEST_F(ScannerTest, RunRulesAndGroupedWindowsDetectWhatTheStreamDetected) {
     }
     body += "\"end\":1}";
     std::vector<size_t> cuts;
-    for (size_t at = next(200); at < body.size(); at += 1 + next(next(2) == 0 ? 40 : 1500))
+    for (size_t at = next(200); at < body.size(); at += 1 + next(next(2) == 0 ? 40 : 5000))
       cuts.push_back(at);
     const ScanContext ctx = next(2) == 0 ? json() : raw();
     const Collect a = run(**plain, body, ctx, cuts);
@@ -305,7 +305,7 @@ TEST_F(ScannerTest, RunRulesAndGroupedWindowsDetectWhatTheStreamDetected) {
 }
 
 // A grouped identifier across every cut (TCP segment edge) and at every
-// position around the 1 KiB slice edge and the block edge of a chunk that
+// position around the slice edge (kSliceBytes) and the block edge of a chunk that
 // holds it whole: found once, on the exact bytes. Windows reach back into
 // the tail kept from the previous chunk.
 TEST_F(ScannerTest, GroupedIdentifiersAcrossSegmentAndSliceEdges) {
@@ -335,7 +335,7 @@ TEST_F(ScannerTest, GroupedIdentifiersAcrossSegmentAndSliceEdges) {
     // One chunk: the form at every offset across the first slice edge and
     // the block edge (ScannerConfig::block_bytes), padded with digit-heavy,
     // price-bearing filler.
-    for (size_t edge : {size_t{1024}, size_t{16384}}) {
+    for (size_t edge : {kSliceBytes, size_t{16384}}) {
       for (size_t at = edge - form.size() - 2; at <= edge + 2; ++at) {
         std::string pad;
         while (pad.size() < at - 1) pad += "12.5,2026-12-03,";

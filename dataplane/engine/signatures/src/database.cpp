@@ -640,6 +640,14 @@ SignatureDatabase::Result SignatureDatabase::finish(std::unique_ptr<SignatureDat
       if (!folded.empty()) m.field_names.push_back(std::move(folded));
     }
   }
+  std::vector<RunAutomaton::Rule> run_rules;
+  for (size_t i = 0; i < self->patterns_.size(); ++i) {
+    const PatternMeta& p = self->patterns_[i];
+    if (!p.run_rule) continue;
+    const SignaturePattern& sp = self->specs_[p.signature].patterns[p.pattern];
+    run_rules.push_back(RunAutomaton::Rule{static_cast<uint32_t>(i), sp.regex, sp.caseless});
+  }
+  if (!run_rules.empty()) self->run_automaton_ = RunAutomaton::build(run_rules);
   for (const PatternMeta& p : self->patterns_) {
     self->max_width_ = std::max(self->max_width_, p.max_width);
     if (p.run_rule) self->run_widths_ |= uint64_t{1} << p.min_width;

@@ -363,10 +363,35 @@ inline uint64_t json_structural64(const uint8_t* p) noexcept {
 }  // namespace
 
 void Scanner::json_advance(ScanState& st, uint64_t win_base, size_t begin, size_t end) noexcept {
+  // The tracker's state and the mark array in locals, written back at the
+  // end: a mark written through marks_ may alias the state's members for the
+  // compiler, which then reloaded them at every structural byte (perf
+  // annotate: the tracker's largest cost on the bench capture).
   uint8_t f = st.field_flags;
-  auto in_array = [&st] {
-    return st.json_depth > 0 && st.json_depth <= kMaxJsonArrayDepth &&
-           (st.json_arrays >> (st.json_depth - 1) & 1u) != 0;
+  FieldName field = st.field;
+  FieldName array_field = st.json_array_field;
+  uint8_t depth = st.json_depth;
+  uint32_t arrays = st.json_arrays;
+  FieldMark* const marks = marks_.data();
+  const size_t cap = marks_.size();
+  size_t count = marks_count_;
+  // push_mark() for JSON (column and line 0): a mark that changes nothing
+  // is not needed; at most a slice's worth.
+  const FieldMark& before = count > 0 ? marks[count - 1] : mark_before_;
+  bool last_unnamed = before.name.len == 0 && before.column == 0 && before.line == 0;
+  const auto mark = [&](uint64_t offset, const FieldName& name) {
+    if ((name.len == 0 && last_unnamed) || count == cap) return;
+    FieldMark& mk = marks[count++];
+    mk.offset = offset;
+    mk.name.ref = name.ref;
+    mk.name.len = name.len;
+    mk.name.flags = name.flags;
+    mk.column = 0;
+    mk.line = 0;
+    last_unnamed = name.len == 0;
+  };
+  auto in_array = [&depth, &arrays] {
+    return depth > 0 && depth <= kMaxJsonArrayDepth && (arrays >> (depth - 1) & 1u) != 0;
   };
   // Only structural bytes are visited (json_structural64); an escape
   // applies to the byte right after the backslash, visited or not.
@@ -389,6 +414,20 @@ void Scanner::json_advance(ScanState& st, uint64_t win_base, size_t begin, size_
       const size_t i = base + static_cast<size_t>(__builtin_ctzll(m));
       const uint8_t c = win_[i];
       const uint64_t at = win_base + i;
+      // A closing quote: the string ends; a key's name is its bytes.
+      const auto close_string = [&](uint64_t quote_at) {
+        f &= static_cast<uint8_t>(~kJsonInString);
+        if ((f & kJsonKey) != 0) {
+          f &= static_cast<uint8_t>(~kJsonKey);
+          const uint64_t len = quote_at - field.ref;
+          if (field.ref >= win_base && len > 0 && len <= kMaxKey) {
+            field.len = static_cast<uint8_t>(len);
+            field.flags = 0;
+          } else {
+            field = FieldName{};
+          }
+        }
+      };
       if ((f & kJsonInString) != 0) {
         if ((f & kJsonEscape) != 0 && escaped < i) f &= static_cast<uint8_t>(~kJsonEscape);
         if ((f & kJsonEscape) != 0) {
@@ -397,65 +436,68 @@ void Scanner::json_advance(ScanState& st, uint64_t win_base, size_t begin, size_
           f |= kJsonEscape;
           escaped = i + 1;
         } else if (c == '"') {
-          f &= static_cast<uint8_t>(~kJsonInString);
-          if ((f & kJsonKey) != 0) {
-            f &= static_cast<uint8_t>(~kJsonKey);
-            const uint64_t len = at - st.field.ref;
-            if (st.field.ref >= win_base && len > 0 && len <= kMaxKey) {
-              st.field.len = static_cast<uint8_t>(len);
-              st.field.flags = 0;
-            } else {
-              st.field = FieldName{};
-            }
-          }
+          close_string(at);
         }
         continue;
       }
       switch (c) {
-        case '"':
+        case '"': {
           f |= kJsonInString;
           if ((f & kJsonExpectKey) != 0 && !in_array()) {
             f = static_cast<uint8_t>((f | kJsonKey) & ~kJsonExpectKey);
-            st.field = FieldName{};
-            st.field.ref = at + 1;
-            push_mark(at + 1, FieldName{}, 0, 0);
+            field = FieldName{};
+            field.ref = at + 1;
+            mark(at + 1, FieldName{});
+          }
+          // Most strings (keys, values) hold no structural byte: when the
+          // next one in this word is a quote, it closes the string here (a
+          // backslash would have been visited first), one visit instead of
+          // two.
+          const uint64_t rest = m & (m - 1);
+          if (rest != 0) {
+            const size_t j = base + static_cast<size_t>(__builtin_ctzll(rest));
+            if (win_[j] == '"') {
+              close_string(win_base + j);
+              m = rest;  // the loop's step drops j
+            }
           }
           break;
+        }
         case ':':
-          push_mark(at + 1, st.field, 0, 0);
+          mark(at + 1, field);
           break;
         case ',':
           if (in_array()) {
-            st.field = st.json_array_field;
+            field = array_field;
           } else {
             f |= kJsonExpectKey;
-            st.field = FieldName{};
+            field = FieldName{};
           }
-          push_mark(at + 1, st.field, 0, 0);
+          mark(at + 1, field);
           break;
         case '{':
         case '[':
-          if (st.json_depth < UINT8_MAX) ++st.json_depth;
-          if (st.json_depth <= kMaxJsonArrayDepth) {
-            const uint32_t bit = uint32_t{1} << (st.json_depth - 1);
-            st.json_arrays = c == '[' ? (st.json_arrays | bit) : (st.json_arrays & ~bit);
+          if (depth < UINT8_MAX) ++depth;
+          if (depth <= kMaxJsonArrayDepth) {
+            const uint32_t bit = uint32_t{1} << (depth - 1);
+            arrays = c == '[' ? (arrays | bit) : (arrays & ~bit);
           }
           if (c == '[') {
-            st.json_array_field = st.field;  // elements belong to the array's key
+            array_field = field;  // elements belong to the array's key
             f &= static_cast<uint8_t>(~kJsonExpectKey);
           } else {
             f |= kJsonExpectKey;
-            st.field = FieldName{};
+            field = FieldName{};
           }
-          push_mark(at + 1, st.field, 0, 0);
+          mark(at + 1, field);
           break;
         case '}':
         case ']':
-          if (st.json_depth > 0) --st.json_depth;
-          if (c == ']') st.json_array_field = FieldName{};  // an outer array's key is not kept
-          st.field = in_array() ? st.json_array_field : FieldName{};
+          if (depth > 0) --depth;
+          if (c == ']') array_field = FieldName{};  // an outer array's key is not kept
+          field = in_array() ? array_field : FieldName{};
           f &= static_cast<uint8_t>(~kJsonExpectKey);
-          push_mark(at + 1, st.field, 0, 0);
+          mark(at + 1, field);
           break;
         default:
           break;
@@ -466,6 +508,11 @@ void Scanner::json_advance(ScanState& st, uint64_t win_base, size_t begin, size_
   // byte applies to the next call's first byte.
   if ((f & kJsonEscape) != 0 && escaped < end) f &= static_cast<uint8_t>(~kJsonEscape);
   st.field_flags = f;
+  st.field = field;
+  st.json_array_field = array_field;
+  st.json_depth = depth;
+  st.json_arrays = arrays;
+  marks_count_ = count;
 }
 
 // Form bodies and request targets: key=value pairs separated by '&' (or a
@@ -565,6 +612,18 @@ void Scanner::judge_name(FieldName& name, uint64_t win_base) const noexcept {
 // Bit i: the name names signature i (< 64). veto: it names a non-identifier
 // number.
 Scanner::FieldVerdict Scanner::name_verdict(const uint8_t* p, size_t n) const noexcept {
+  static_assert(kMaxKey <= sizeof(NameCacheEntry::text), "every judged name fits the cache");
+  if (n == 0 || n > sizeof(NameCacheEntry::text)) return name_verdict_uncached(p, n);
+  NameCacheEntry& e = name_cache_[(n * 7 + p[0] * 3 + p[n - 1] + p[n / 2] * 5) % name_cache_.size()];
+  if (e.len != n || std::memcmp(e.text, p, n) != 0) {
+    e.verdict = name_verdict_uncached(p, n);
+    e.len = static_cast<uint8_t>(n);
+    std::memcpy(e.text, p, n);
+  }
+  return e.verdict;
+}
+
+Scanner::FieldVerdict Scanner::name_verdict_uncached(const uint8_t* p, size_t n) const noexcept {
   FieldVerdict v;
   FoldedName f;
   fold_name(p, n, f);

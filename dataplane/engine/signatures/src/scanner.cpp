@@ -22,10 +22,6 @@ static_assert(sizeof(ScanState) <= 448, "ScanState is per flow direction: keep i
 
 namespace {
 
-// hs_scan_stream runs over slices of a decoded block; recorded matches are
-// judged after each slice, so the match array bounds matches per slice (a
-// long digit run ends ~8 catalog patterns per byte).
-constexpr size_t kSliceBytes = 1024;
 // RFC 4648 base64 values, both alphabets ('+' '-' = 62, '/' '_' = 63); -1 otherwise.
 constexpr std::array<int8_t, 256> make_b64_table() {
   std::array<int8_t, 256> t{};
@@ -104,6 +100,20 @@ constexpr bool is_alnum_byte(uint8_t c) noexcept {
 void Scanner::collect_run(size_t from, size_t to) noexcept {
   const size_t len = to - from;
   if (len > kMaxRunWidth || (db_->run_widths() >> len & 1u) == 0) return;
+  if (const RunAutomaton* automaton = db_->run_automaton(); automaton != nullptr) {
+    // The run read through the automaton: each rule it names matches the run
+    // whole, recorded as the raw match Hyperscan would have reported.
+    ++run_count_;
+    for (const uint32_t id : automaton->match(win_ + from, len)) {
+      if (match_count_ == matches_.size()) {
+        match_overflow_ = true;
+        return;
+      }
+      const uint64_t at = run_win_base_ + from;
+      matches_[match_count_++] = RawMatch{id, at, at + len};
+    }
+    return;
+  }
   std::memcpy(run_buf_.data() + run_buf_len_, win_ + from, len);
   run_buf_len_ += len;
   run_from_[run_count_++] = static_cast<uint32_t>(from);
@@ -155,43 +165,56 @@ bool Scanner::find_runs(uint64_t win_base, size_t begin, size_t end) noexcept {
       usable = lo > 0 ? !is_alnum_byte(win_[lo - 1]) : win_base == 0;
     }
   }
-  // Maximal runs from the alnum bit mask, 64 bytes at a time: only the
-  // edges of runs are visited.
   size_t at = begin;
-  uint8_t last[64];
-  while (at < end) {
-    const size_t n = std::min<size_t>(64, end - at);
-    uint64_t m;
-    if (n == 64) {
-      m = alnum_mask64(win_ + at);
-    } else {
-      std::memset(last, 0, sizeof last);
-      std::memcpy(last, win_ + at, n);
-      m = alnum_mask64(last);
-    }
-    // Edges: bit i set where byte i differs in class from the byte before.
-    const uint64_t prev = (m << 1) | (in_run ? 1u : 0u);
-    uint64_t edges = (m ^ prev) & (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1));
-    while (edges != 0) {
-      const unsigned i = static_cast<unsigned>(__builtin_ctzll(edges));
-      edges &= edges - 1;
-      if (!in_run) {
-        in_run = true;
-        usable = true;
-        start = at + i;
-      } else {
-        in_run = false;
-        if (usable) collect_run(start, at + i);
-      }
-    }
-    at += n;
+  if (in_run) {
+    // Its end decides its length; a run reaching `end` is collected as it
+    // stands: the judge keeps its candidates pending until the next byte (or
+    // the end of data) decides the boundary, as it did for a Hyperscan match
+    // ending there.
+    while (at < end && is_alnum_byte(win_[at])) ++at;
+    if (usable) collect_run(start, at);
   }
-  // A run reaching the end: collected as it stands; the judge keeps its
-  // candidates pending until the next byte (or the end of data) decides the
-  // boundary, as it did for a Hyperscan match ending there.
-  if (in_run && usable) collect_run(start, end);
-  if (run_count_ == 0) return true;
+  // Maximal runs from the alnum bit masks of 128 bytes (bytes from `end` on
+  // count as non-alnum): only the starts of runs at least as long as the
+  // shortest run rule are visited (number-heavy bodies have a run edge every
+  // few bytes; few runs are that long).
+  const auto min_width = static_cast<unsigned>(std::countr_zero(db_->run_widths()));
+  const auto mask_at = [this, end](size_t from) -> uint64_t {
+    if (from >= end) return 0;
+    if (end - from >= 64) return alnum_mask64(win_ + from);
+    uint8_t last[64] = {};
+    std::memcpy(last, win_ + from, end - from);
+    return alnum_mask64(last) & ((uint64_t{1} << (end - from)) - 1);
+  };
+  uint64_t m = mask_at(at);
+  uint64_t carry = 0;  // the byte before `at` ends no run here: it is not alnum, or the run was handled
+  while (at < end) {
+    const uint64_t next = mask_at(at + 64);
+    // Bit i of `held`: bytes i .. i + min_width - 1 are all alnum (the
+    // 128 bits of m and next shifted as one; min_width <= 63).
+    uint64_t held = m;
+    uint64_t held_hi = next;
+    for (unsigned k = 1; k < min_width;) {
+      const unsigned step = std::min(k, min_width - k);
+      held &= (held >> step) | (held_hi << (64 - step));
+      held_hi &= held_hi >> step;
+      k += step;
+    }
+    uint64_t starts = m & ~((m << 1) | carry) & held;
+    while (starts != 0) {
+      const auto i = static_cast<unsigned>(std::countr_zero(starts));
+      starts &= starts - 1;
+      // The run's length: the first non-alnum byte after it, within 64 bytes
+      // (a longer run holds no run rule).
+      const uint64_t after = ~(i == 0 ? m : (m >> i) | (next << (64 - i)));
+      if (after != 0) collect_run(at + i, at + i + static_cast<size_t>(std::countr_zero(after)));
+    }
+    carry = m >> 63;
+    m = next;
+    at += 64;
+  }
   counters_.runs_checked += run_count_;
+  if (run_count_ == 0 || db_->run_automaton() != nullptr) return true;
   return hs_scan(db_->runs_hs(), reinterpret_cast<const char*>(run_buf_.data()),
                  static_cast<unsigned>(run_buf_len_), 0, scratch_.get(), &Scanner::on_run_match,
                  this) == HS_SUCCESS;
@@ -205,8 +228,10 @@ namespace {
 inline uint64_t grouped_starts64(const uint8_t* p) noexcept {
   uint64_t digit = 0;
   uint64_t sep = 0;
-  uint64_t c2 = 0;
-  uint64_t b7 = 0;
+  __m128i high = _mm_setzero_si128();
+  const auto bits = [](__m128i m) {
+    return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(m)));
+  };
   for (int k = 0; k < 4; ++k) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
     const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
@@ -214,17 +239,24 @@ inline uint64_t grouped_starts64(const uint8_t* p) noexcept {
     const __m128i is_sep = _mm_or_si128(
         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('-'))),
         _mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
-    const auto bits = [](__m128i m) {
-      return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(m)));
-    };
     digit |= bits(is_digit) << (16 * k);
     sep |= bits(is_sep) << (16 * k);
-    c2 |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(0xC2)))) << (16 * k);
-    b7 |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(0xB7)))) << (16 * k);
+    high = _mm_or_si128(high, v);
   }
-  const uint64_t one = digit & (sep >> 1) & (digit >> 2);
-  const uint64_t two = digit & (c2 >> 1) & (b7 >> 2) & (digit >> 3);
-  return (one | two) & ((uint64_t{1} << 60) - 1);
+  uint64_t starts = digit & (sep >> 1) & (digit >> 2);
+  // The two-byte separator C2 B7 only where a byte has its high bit set:
+  // ASCII text (JSON of numbers) skips these compares.
+  if (_mm_movemask_epi8(high) != 0) {
+    uint64_t c2 = 0;
+    uint64_t b7 = 0;
+    for (int k = 0; k < 4; ++k) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+      c2 |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(0xC2)))) << (16 * k);
+      b7 |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(0xB7)))) << (16 * k);
+    }
+    starts |= digit & (c2 >> 1) & (b7 >> 2) & (digit >> 3);
+  }
+  return starts & ((uint64_t{1} << 60) - 1);
 }
 
 }  // namespace

@@ -34,6 +34,7 @@
 #include "ftz/engine/classify/validators.hpp"
 #include "ftz/engine/policy_spec.hpp"
 #include "ftz/engine/signatures/hs_handles.hpp"
+#include "ftz/engine/signatures/run_automaton.hpp"
 
 namespace ftz::engine::sig {
 
@@ -48,7 +49,8 @@ struct PatternMeta {
   uint32_t min_width = 0;  // hs_expression_info, bytes
   uint32_t max_width = 0;  // == min_width when !som
   // A run rule: matched against whole [0-9A-Za-z] runs by the scanner's run
-  // pass (runs_hs()), not compiled into the streaming database.
+  // pass (run_automaton(), else runs_hs()), not compiled into the streaming
+  // database.
   bool run_rule = false;
   // A grouped pattern: scanned only in windows around "digit, separator,
   // digit" (grouped_hs()), not compiled into the streaming database.
@@ -66,10 +68,9 @@ inline constexpr uint32_t kMaxRunWidth = 63;
 // signature with alnum boundaries (DOMAIN.md §3: the byte before and after a
 // candidate must not be [0-9A-Za-z]) can only yield a candidate that is one
 // whole maximal run of [0-9A-Za-z] of exactly its width. The scanner finds
-// those runs in one pass and asks a small BLOCK database whether each rule
-// matches a run whole, instead of Hyperscan reporting "\d{8}" or a mobile
-// prefix at nearly every digit of a number-heavy body and the judge
-// rejecting all but the whole runs.
+// those runs in one pass and reads each through one automaton of the run
+// rules (run_automaton.hpp) to learn which rules match it whole, instead of Hyperscan reporting "\d{8}" or a
+// mobile prefix at nearly every digit of a number-heavy body and the judge rejecting all but the whole runs.
 bool is_run_pattern(const SignaturePattern& pattern, uint32_t width);
 
 // Widest grouped pattern: the scanner's window around a separator reaches
@@ -146,10 +147,18 @@ class SignatureDatabase {
   [[nodiscard]] uint32_t max_match_width() const noexcept { return max_width_; }
   // The run rules: each compiled as "^(?:regex)$" with HS_FLAG_MULTILINE in
   // a BLOCK database (ids are pattern indices) that the scanner runs over the
-  // slice's candidate runs joined by '\n'; nullptr when there are none. The
+  // slice's candidate runs joined by '\n' when run_automaton() is null;
+  // nullptr when there are none. The
   // run lengths they need as a bit mask (bit n: some rule is n bytes wide).
   [[nodiscard]] const hs_database_t* runs_hs() const noexcept { return runs_db_.get(); }
   [[nodiscard]] uint64_t run_widths() const noexcept { return run_widths_; }
+  // The same run rules as one automaton (run_automaton.hpp), which the run
+  // pass reads each run through instead of scanning runs_hs(); nullptr when
+  // there are no run rules or it could not be built (the run pass then uses
+  // runs_hs()).
+  [[nodiscard]] const RunAutomaton* run_automaton() const noexcept {
+    return run_automaton_ ? &*run_automaton_ : nullptr;
+  }
   // The grouped patterns (is_grouped_pattern) in a BLOCK database with
   // HS_FLAG_SOM_LEFTMOST (ids are pattern indices); nullptr when there are
   // none. Their widest match, bytes.
@@ -184,6 +193,7 @@ class SignatureDatabase {
   uint32_t max_width_ = 0;
   HsDatabasePtr runs_db_;
   uint64_t run_widths_ = 0;
+  std::optional<RunAutomaton> run_automaton_;
   HsDatabasePtr grouped_db_;
   uint32_t grouped_width_ = 0;
   uint32_t grouped_min_width_ = 0;

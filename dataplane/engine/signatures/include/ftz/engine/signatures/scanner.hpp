@@ -74,6 +74,11 @@ inline constexpr uint32_t kNoSignature = UINT32_MAX;
 inline constexpr size_t kTailBytes = 64;
 inline constexpr size_t kPendingSpans = 4;
 inline constexpr size_t kCsvBindings = 8;
+// A decoded block is scanned and judged in slices of this many bytes: the
+// match array, the run and grouped buffers and the field marks are sized for
+// one slice. 2 KiB holds a whole TCP segment of a 1500-byte MTU, so a
+// segment costs one pass of each stage (1 KiB slices made most segments two).
+inline constexpr size_t kSliceBytes = 2048;
 
 // The name of the field a value belongs to (JSON key, form key, CSV key cell):
 // a range of the decoded stream while its bytes are still held, judged once
@@ -430,6 +435,7 @@ class Scanner {
   void judge_name(FieldName& name, uint64_t win_base) const noexcept;
   [[nodiscard]] FieldVerdict field_of(const ScanState& st, uint64_t from, uint64_t win_base) noexcept;
   [[nodiscard]] FieldVerdict name_verdict(const uint8_t* p, size_t n) const noexcept;
+  [[nodiscard]] FieldVerdict name_verdict_uncached(const uint8_t* p, size_t n) const noexcept;
   [[nodiscard]] bool names_signature(const detail::FoldedName& f, uint32_t sig) const noexcept;
   [[nodiscard]] bool label_left(ContentKind kind, uint32_t sig, uint64_t win_base, uint64_t from,
                                 bool& veto) const noexcept;
@@ -513,6 +519,15 @@ class Scanner {
   // database alive (and a freed one cannot match by a reused address).
   std::weak_ptr<const SignatureDatabase> map_from_;
   std::vector<uint32_t> map_from_sigs_;
+  // Recent field names and their verdicts, direct-mapped: a body repeats its
+  // keys in every object ("order_id" before each order number) and a name's
+  // verdict depends only on its bytes (and this scanner's catalog).
+  struct NameCacheEntry {
+    uint8_t len = 0;  // 0: empty
+    uint8_t text[64] = {};
+    FieldVerdict verdict;
+  };
+  mutable std::array<NameCacheEntry, 16> name_cache_{};
   // Per signature: the alnum boundary rule applies (identifiers, not markers).
   std::vector<uint8_t> alnum_boundary_;
   // Per signature: folded field names for CSV headers, JSON keys, form keys.
