@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "engine_fixtures.hpp"
@@ -53,6 +55,53 @@ TEST(FlowKeyTest, BothDirectionsShareOneKey) {
   EXPECT_EQ(a.lo_port, 40000);
   EXPECT_EQ(a.hi_port, 443);
   EXPECT_EQ(a.proto, 6);
+}
+
+// The burst path keys IPv4 packets with make_flow_key_v4() (addresses from
+// the header, key words built in registers): it must give exactly the key,
+// hash and direction of make_flow_key() + hash_flow_key(), which every
+// other path uses; and make_flow_key() must order addresses as IpAddr does.
+TEST(FlowKeyTest, Ipv4BuilderMatchesGenericKey) {
+  const char* addrs[] = {"10.60.0.1", "10.60.0.2", "203.0.113.10", "0.0.0.0", "255.255.255.255", "128.0.0.1"};
+  int checked = 0;
+  for (const char* s : addrs) {
+    for (const char* d : addrs) {
+      for (const auto& [sport, dport] : {std::pair<uint16_t, uint16_t>{40000, 443}, {443, 40000}, {53, 53}}) {
+        for (const uint8_t proto : {uint8_t{6}, uint8_t{17}, uint8_t{1}}) {
+          ParsedPacket p = packet(s, d, sport, dport, proto);
+          p.vlan[0] = static_cast<uint16_t>(checked % 3 == 0 ? 0 : 100 + checked % 7);
+          p.vlan[1] = static_cast<uint16_t>(checked % 5 == 0 ? 4000 : 0);
+          uint8_t header[20] = {0x45};
+          std::memcpy(header + 12, p.src.bytes.data() + 12, 4);
+          std::memcpy(header + 16, p.dst.bytes.data() + 12, 4);
+          bool lo_generic = false;
+          bool lo_v4 = true;
+          const FlowKey generic = make_flow_key(p, lo_generic);
+          FlowKey v4;
+          const uint64_t h = make_flow_key_v4(header, p, v4, lo_v4);
+          ASSERT_EQ(generic, v4) << s << " " << d << " " << sport << " " << dport;
+          EXPECT_EQ(h, hash_flow_key(generic));
+          EXPECT_EQ(lo_generic, lo_v4);
+          EXPECT_EQ(lo_generic, p.src < p.dst || (p.src == p.dst && p.src_port <= p.dst_port));
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 6 * 6 * 3 * 3);
+}
+
+TEST(FlowKeyTest, AddressOrderIsIpAddrOrder) {
+  const char* addrs[] = {"10.60.0.1", "2001:db8::1",     "2001:db8::1:0", "::1",
+                         "fe80::1",   "::ffff:10.0.0.1", "ff02::1",       "2001:db8:0:1::"};
+  for (const char* s : addrs) {
+    for (const char* d : addrs) {
+      const ParsedPacket p = packet(s, d, 1000, 2000);
+      bool from_lo = false;
+      (void)make_flow_key(p, from_lo);
+      EXPECT_EQ(from_lo, p.src < p.dst || p.src == p.dst) << s << " " << d;
+    }
+  }
 }
 
 TEST(FlowKeyTest, SameAddressOrdersByPort) {

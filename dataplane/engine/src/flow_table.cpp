@@ -23,36 +23,12 @@ size_t FlowTable::bytes_per_flow() noexcept {
   return sizeof(Record) + sizeof(Bucket) / 4 + sizeof(uint32_t);
 }
 
-namespace {
-
-// The 16-bit signature matches of a bucket as a bit mask (bit s: slot s);
-// the loop has a fixed trip count, so the compiler makes it one SIMD compare.
-inline uint32_t signature_hits(const uint16_t (&sigs)[FlowTable::kSlots], uint16_t sig) noexcept {
-  uint32_t hits = 0;
-  for (int s = 0; s < FlowTable::kSlots; ++s) hits |= static_cast<uint32_t>(sigs[s] == sig) << s;
-  return hits;
-}
-
-}  // namespace
-
-uint32_t FlowTable::find(const FlowKey& key, uint64_t hash) const noexcept {
-  const uint16_t sig = signature(hash);
-  for (const uint32_t b : {bucket_a(hash), bucket_b(hash)}) {
-    const Bucket& bucket = buckets_[b];
-    for (uint32_t hits = signature_hits(bucket.sig, sig); hits != 0; hits &= hits - 1) {
-      const uint32_t index = bucket.index[std::countr_zero(hits)];
-      if (records_[index].key == key) return index;
-    }
-  }
-  return kNone;
-}
-
 uint32_t FlowTable::prefetch_record(uint64_t hash) const noexcept {
   const uint16_t sig = signature(hash);
   for (const uint32_t b : {bucket_a(hash), bucket_b(hash)}) {
     const Bucket& bucket = buckets_[b];
     if (const uint32_t hits = signature_hits(bucket.sig, sig); hits != 0) {
-      const uint32_t index = bucket.index[std::countr_zero(hits)];
+      const uint32_t index = bucket.index[slot_of(hits)];
       __builtin_prefetch(&records_[index]);
       return index;
     }

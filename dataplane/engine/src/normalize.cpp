@@ -85,7 +85,21 @@ ChecksumStatus ipv4_header_checksum(const uint8_t* frame, const ParsedPacket& p)
   if (p.ip_version != 4) return ChecksumStatus::kGood;
   const uint8_t* ip = frame + p.l3_offset;
   const uint32_t ihl = uint32_t{ip[0] & 0x0fu} * 4;
-  if (checksum_finish(checksum_add(ip, ihl, 0)) == 0) return ChecksumStatus::kGood;
+  if (ihl == 20) {
+    // A header without options (nearly every packet, each one checked when
+    // the NIC does not): five words summed inline. The sum is 0xffff in
+    // either byte order exactly when the header is intact.
+    uint32_t w[5];
+    std::memcpy(w, ip, sizeof w);
+    uint64_t sum = uint64_t{w[0]} + w[1] + w[2] + w[3] + w[4];
+    sum = (sum & 0xffffffffu) + (sum >> 32);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    if (sum == 0xffff) return ChecksumStatus::kGood;
+  } else if (checksum_finish(checksum_add(ip, ihl, 0)) == 0) {
+    return ChecksumStatus::kGood;
+  }
   return rd16(ip + 10) == 0 ? ChecksumStatus::kOffloaded : ChecksumStatus::kBad;
 }
 

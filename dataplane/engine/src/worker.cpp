@@ -1,6 +1,7 @@
 #include "ftz/engine/worker.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <random>
 
 #include "ftz/engine/parser.hpp"
@@ -120,7 +121,7 @@ uint32_t Worker::process_burst(std::span<const PacketView> pkts, std::span<Packe
     burst_index_ = i;
     ++bc.packets;
     bc.bytes += pkts[i].wirelen;
-    process_one(pkts[i], burst_[i], results[i]);
+    if (!settle(pkts[i], burst_[i], results[i])) process_one(pkts[i], burst_[i], results[i]);
     count(results[i], bc);
   }
   burst_index_ = kNoBurstIndex;
@@ -146,18 +147,28 @@ void Worker::prepare_burst(std::span<const PacketView> pkts) noexcept {
     b.parsed = parse_packet(link_, pkts[i].data, pkts[i].caplen, b.p);
     b.keyed = b.parsed.status == ParseStatus::kOk && !b.p.is_fragment;
     if (!b.keyed) continue;
-    b.key = make_flow_key(b.p, b.from_lo);
-    b.hash = hash_flow_key(b.key);
+    if (b.p.ip_version == 4) {
+      b.hash = make_flow_key_v4(pkts[i].data + b.p.l3_offset, b.p, b.key, b.from_lo);
+    } else {
+      b.key = make_flow_key(b.p, b.from_lo);
+      b.hash = hash_flow_key(b.key);
+    }
     table_.prefetch(b.hash);
   }
   // Pass 2: the buckets have arrived meanwhile; prefetch the likely record
-  // and the head of its flow state.
+  // and the head of its flow state (every line of the fields the short
+  // path touches: records are not line-aligned, so a third line may hold
+  // the last of them).
   for (size_t i = 0; i < pkts.size(); ++i) {
     if (!burst_[i].keyed) continue;
     const uint32_t idx = table_.prefetch_record(burst_[i].hash);
     if (idx == FlowTable::kNone) continue;
-    __builtin_prefetch(&flows_[idx]);
-    __builtin_prefetch(reinterpret_cast<const char*>(&flows_[idx]) + 64);
+    constexpr size_t kHotBytes = offsetof(Flow, flow_id);
+    static_assert(kHotBytes <= 128, "the short path's fields span at most three cache lines");
+    const char* head = reinterpret_cast<const char*>(&flows_[idx]);
+    __builtin_prefetch(head);
+    __builtin_prefetch(head + 64);
+    __builtin_prefetch(head + kHotBytes - 1);
   }
 }
 
@@ -258,10 +269,7 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& ke
   // after its scan streams left the old scanner (decision 0005).
   catch_up(f);
   if (f.generation != gen_->number()) rejudge(idx, pv.ts_ns);
-  const size_t nz = gen_->zone_count();
-  const uint32_t zsrc = dir == kToServer ? f.client_zone : f.server_zone;
-  const uint32_t zdst = dir == kToServer ? f.server_zone : f.client_zone;
-  if (zsrc < nz && zdst < nz) zone_pair_bytes_[zsrc * nz + zdst] += pv.wirelen;
+  count_zone_pair(f, dir, pv.wirelen);
   FlowCall call(*this, f, pv.ts_ns);
   if (p.l4_proto == 6 && p.l4_valid) {
     handle_tcp(call, p, dir, pv, res);
@@ -324,6 +332,56 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& ke
       close_flow(idx, pv.ts_ns);
     }
   }
+}
+
+bool Worker::settle(const PacketView& pv, const BurstPacket& bp, PacketResult& res) noexcept {
+  const ParsedPacket& p = bp.p;
+  // What process_one() hands straight to process_ip() (an IP packet, not a
+  // fragment, not cut short by the snap length), to an existing flow that
+  // stays (not expired, and not an export whose transport checksum
+  // lookup_or_create() verifies), where process_ip() would only count.
+  // Nothing is changed before the packet is known to qualify: any other
+  // goes the whole way from the start.
+  if (!bp.keyed || p.payload_len < p.payload_wire_len) return false;
+  const uint32_t idx = table_.find(bp.key, bp.hash);
+  if (idx == FlowTable::kNone) return false;
+  Flow& f = flows_[idx];
+  if (!settled(f, p) || (f.inspect && !f.blocked_at_header) ||
+      pv.ts_ns - table_.last_seen(idx) > int64_t{timeout_s(f)} * 1'000'000'000) {
+    return false;
+  }
+  if (Reason why = Reason::kNone; !checksums_ok(pv, p, false, why)) return false;
+  // Exactly the steps of process_one() and process_ip() that change state
+  // for such a packet, in their order.
+  if (pv.ts_ns > now_ns_) now_ns_ = pv.ts_ns;
+  const int dir = (bp.from_lo == f.client_is_lo) ? kToServer : kToClient;
+  ++f.pkts[dir];
+  f.bytes[dir] += pv.wirelen;
+  if (pv.ts_ns > f.last_ns) f.last_ns = pv.ts_ns;
+  table_.touch(idx, pv.ts_ns);
+  count_zone_pair(f, dir, pv.wirelen);
+  age(idx);
+  apply_verdict(f, res);
+  return true;
+}
+
+void Worker::count_zone_pair(const Flow& f, int dir, uint32_t bytes) noexcept {
+  const size_t nz = gen_->zone_count();
+  const uint32_t zsrc = dir == kToServer ? f.client_zone : f.server_zone;
+  const uint32_t zdst = dir == kToServer ? f.server_zone : f.client_zone;
+  if (zsrc < nz && zdst < nz) zone_pair_bytes_[zsrc * nz + zdst] += bytes;
+}
+
+bool Worker::settled(const Flow& f, const ParsedPacket& p) const noexcept {
+  if (f.generation != gen_->number() || f.content != kNil || f.stream != kNil) return false;
+  if (!p.l4_valid) return true;
+  if (p.l4_proto == 6) return false;
+  if (p.l4_proto == 17) {
+    return f.stage != Stage::kHeader && !wants_content(f) &&
+           !app::udp_may_carry_app(p.src_port, p.dst_port,
+                                   std::span<const uint8_t>(p.payload, p.payload_len));
+  }
+  return true;
 }
 
 void Worker::apply_verdict(const Flow& f, PacketResult& res) const noexcept {

@@ -48,10 +48,6 @@ void Worker::end_unit(const FlowCall& c, int dir) noexcept {
   if (cs.scan[dir].uninspectable) mark_uninspectable(f, uninspectable_reason_of(cs.scan[dir].reason));
 }
 
-bool Worker::wants_content(const Flow& f) const noexcept {
-  return gen_->signatures() != nullptr && ((f.inspect && !f.blocked_at_header) || options_.classify_all);
-}
-
 Worker::ContentState* Worker::content_of(Flow& f) noexcept {
   if (scanner_ == nullptr) {
     // Signatures but no scanner (make_scanner failed, counted as

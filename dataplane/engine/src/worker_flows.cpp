@@ -175,23 +175,6 @@ void Worker::rejudge(uint32_t idx, int64_t now) noexcept {
   judge(f, f.stage, now);
 }
 
-uint32_t Worker::timeout_s(const Flow& f) const noexcept {
-  if (f.proto == 6) {
-    switch (f.tcp_state) {
-      case TcpState::kNone:
-      case TcpState::kSynSent:
-      case TcpState::kSynReceived:
-        return limits_.tcp_syn_timeout_s;
-      case TcpState::kEstablished:
-      case TcpState::kClosing:
-        return limits_.tcp_established_timeout_s;
-      case TcpState::kClosed:
-        return limits_.tcp_closed_timeout_s;
-    }
-  }
-  return f.proto == 17 ? limits_.udp_timeout_s : limits_.other_timeout_s;
-}
-
 void Worker::end_flow(uint32_t idx, FlowEndReason why, int64_t now) noexcept {
   Flow& f = flows_[idx];
   // Idle since a reload: it ends under the current generation, whose indices

@@ -10,6 +10,7 @@
 //   worker_events.cpp     EVE events and flow records, app metadata callbacks
 //   worker_generation.cpp reloads: generation and scanner hand-over
 
+#include <cstddef>
 #include <cstdint>
 
 #include "ftz/engine/worker.hpp"
@@ -47,8 +48,9 @@ inline UninspectableReason uninspectable_reason_of(sig::Uninspectable r) noexcep
 // parser state, the SNI/Host tail and held segments live in a Stream slot that only flows reassembled,
 // app-parsed or inspected take.
 struct Worker::Flow {
-  uint64_t flow_id = 0;
-  int64_t start_ns = 0;
+  // Fields a packet of the short path reads or writes (Worker::settle())
+  // come first, up to flow_id: prepare_burst() prefetches exactly the cache
+  // lines they span (the bytes before flow_id).
   int64_t last_ns = 0;
   uint64_t generation = 0;
   uint64_t pkts[2] = {0, 0};  // [kToServer], [kToClient]
@@ -89,6 +91,8 @@ struct Worker::Flow {
   // Decided at the header stage and no spare slot for its app metadata
   // when it first had bytes: tracked in the hot record for good.
   bool stream_skipped : 1 = false;
+  uint64_t flow_id = 0;
+  int64_t start_ns = 0;
   // TCP directions of a flow without a Stream slot (with one, the slot's
   // TcpDirState holds them: this copy is stale).
   TcpTrack track[2];
@@ -201,5 +205,27 @@ struct Worker::StreamFeed {
     }
   }
 };
+
+// Per packet and small: inline for the burst loop's short path (worker.cpp).
+inline uint32_t Worker::timeout_s(const Flow& f) const noexcept {
+  if (f.proto == 6) {
+    switch (f.tcp_state) {
+      case TcpState::kNone:
+      case TcpState::kSynSent:
+      case TcpState::kSynReceived:
+        return limits_.tcp_syn_timeout_s;
+      case TcpState::kEstablished:
+      case TcpState::kClosing:
+        return limits_.tcp_established_timeout_s;
+      case TcpState::kClosed:
+        return limits_.tcp_closed_timeout_s;
+    }
+  }
+  return f.proto == 17 ? limits_.udp_timeout_s : limits_.other_timeout_s;
+}
+
+inline bool Worker::wants_content(const Flow& f) const noexcept {
+  return gen_->signatures() != nullptr && ((f.inspect && !f.blocked_at_header) || options_.classify_all);
+}
 
 }  // namespace ftz::engine

@@ -17,10 +17,6 @@ enum Detect : uint8_t {
 
 using ascii::is_upper;
 
-constexpr bool is_dns_port(uint16_t p) noexcept {
-  return p == 53 || p == 5353 || p == 5355;
-}
-
 void give_up(AppFlowState& st, AppContext& ctx) noexcept {
   detail::aside_end(st.dir[0], Dir::kToServer, ctx);
   detail::aside_end(st.dir[1], Dir::kToClient, ctx);
@@ -240,7 +236,7 @@ AppProtocol feed_udp(Dir /*dir*/, uint16_t src_port, uint16_t dst_port, std::spa
   }
   // HTTP over UDP (SSDP M-SEARCH / NOTIFY, UPnP 1.1): one request per
   // datagram, parsed like the first request of a TCP stream.
-  if (payload.empty() || !is_upper(payload[0])) return AppProtocol::kUnknown;
+  if (!udp_may_carry_app(src_port, dst_port, payload)) return AppProtocol::kUnknown;
   AppDirState d{};
   d.http = HttpDirState{};
   bool tentative = true;

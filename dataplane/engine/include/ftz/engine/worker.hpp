@@ -349,6 +349,20 @@ class Worker {
                   PacketResult& res) noexcept;
   uint32_t lookup_or_create(const PacketView& pv, const ParsedPacket& p, const FlowKey& key, uint64_t hash,
                             bool from_lo, PacketResult& res) noexcept;
+  // The header-only short path of the burst loop (issue 9 goal 2): a
+  // packet of an existing flow that only counts, touches the flow and
+  // takes its verdict is handled here, without process_one() and
+  // process_ip(), with exactly their effects; false (nothing changed) for
+  // any other packet.
+  bool settle(const PacketView& pv, const BurstPacket& bp, PacketResult& res) noexcept;
+  // The packet changes nothing of its flow but counters, age and the
+  // verdict it gets: same generation, no scan or Stream slot, judged past
+  // the header stage, and not a TCP segment (whose state tracking may close
+  // the flow) nor a UDP datagram the app parsers would read (DNS, HTTP over
+  // UDP: app events).
+  bool settled(const Flow& f, const ParsedPacket& p) const noexcept;
+  // Bytes per (source zone, destination zone) of the packet's direction.
+  void count_zone_pair(const Flow& f, int dir, uint32_t bytes) noexcept;
   void init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_t now) noexcept;
   // A packet whose flow cannot start because an old flow's record has no
   // place: counted (record_backlog_full), untracked, the zone pair's fail mode.

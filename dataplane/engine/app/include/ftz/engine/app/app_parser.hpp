@@ -12,6 +12,7 @@
 #include <span>
 #include <type_traits>
 
+#include "ftz/base/ascii.hpp"
 #include "ftz/engine/app/buffer_pool.hpp"
 #include "ftz/engine/app/metadata.hpp"
 #include "ftz/engine/reasons.hpp"  // AppAnomaly (reasons/app.def)
@@ -172,6 +173,19 @@ void close(AppFlowState& st, AppContext& ctx) noexcept;
 // payload as it is.
 AppProtocol feed_udp(Dir dir, uint16_t src_port, uint16_t dst_port, std::span<const uint8_t> payload,
                      AppContext& ctx) noexcept;
+
+// Whether feed_udp() would look at this datagram at all (a DNS port, or a
+// payload that may open an HTTP request line). When false, feed_udp() returns
+// kUnknown and reports nothing: the engine's short path skips the call.
+// DNS (53), mDNS (5353), LLMNR (5355).
+constexpr bool is_dns_port(uint16_t p) noexcept {
+  return p == 53 || p == 5353 || p == 5355;
+}
+// Inline: the engine's short path asks it for every datagram.
+inline bool udp_may_carry_app(uint16_t src_port, uint16_t dst_port,
+                              std::span<const uint8_t> payload) noexcept {
+  return is_dns_port(src_port) || is_dns_port(dst_port) || (!payload.empty() && ascii::is_upper(payload[0]));
+}
 
 // Releases buffers and returns `st` to the fresh state, reporting nothing.
 void reset(AppFlowState& st, AppContext& ctx) noexcept;
