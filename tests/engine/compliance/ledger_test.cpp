@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -602,19 +603,30 @@ TEST_F(Ledger, ConcurrentWorkerAndMergeThroughASmallRing) {
   std::vector<uint64_t> tokens;
   for (uint32_t n = 0; n < 20000; ++n) tokens.push_back(key_.token(id_number(n), kIdNumber));
   std::atomic<bool> done{false};
+  std::atomic<size_t> merged{0};
   std::thread worker([&] {
     for (size_t i = 0; i < tokens.size(); ++i) {
       w.record(kTenantA, DataClass::kPi, kZoneUs, kIdNumber, tokens[i], kMid2026);
       if (i % 64 == 0) {
         w.quiescent();
-        std::this_thread::yield();  // lets the merger keep up on a loaded host
+        // On a loaded host (ctest -j2 on 2 cores) the merger may not run for
+        // a whole time slice: wait, bounded, until it is within half a ring,
+        // so that the test exercises concurrent merging, not only drops.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+        const size_t kept = i - w.counters().ring_full;  // in the ring or merged
+        while (kept > merged.load(std::memory_order_relaxed) + 128 &&
+               std::chrono::steady_clock::now() < deadline)
+          std::this_thread::yield();
       }
     }
     w.quiescent();
     done.store(true, std::memory_order_release);
   });
   size_t taken = 0;
-  while (!done.load(std::memory_order_acquire)) taken += l.merge(w);
+  while (!done.load(std::memory_order_acquire)) {
+    taken += l.merge(w);
+    merged.store(taken, std::memory_order_relaxed);
+  }
   worker.join();
   taken += l.merge_stopped(w);
   const IndividualCount ic = l.individuals(kTenantA, DataClass::kPi, kAllDestZones);
