@@ -9,10 +9,16 @@
 // rounded up to a power of two buckets of 64 bytes (2 slots per record): see
 // bytes_per_flow().
 //
+// A key goes to its primary bucket (bucket_a) unless that one is full: with
+// 2 slots per record a bucket holds on average 2 of its 8 keys at full
+// capacity, so nearly every key is found in the first bucket read and only
+// that one is worth loading ahead.
+//
 // Bursts (Worker::process_burst) look up in two passes, as DPDK's
-// rte_hash_lookup_bulk: prefetch() both candidate buckets of every packet of
-// the burst first, then find() each in order, so the bucket misses of a burst
-// overlap instead of following one another.
+// rte_hash_lookup_bulk: prefetch() every packet's primary bucket first, then
+// find() each in order, so the bucket misses of a burst overlap instead of
+// following one another (a burst has 32 packets; loading both buckets of
+// each filled the core's miss queue with lines that are almost never read).
 
 #include <bit>
 #include <cstdint>
@@ -47,12 +53,9 @@ class FlowTable {
     }
     return kNone;
   }
-  // Starts loading the key's two candidate buckets into the cache (no effect
-  // on the table's contents).
-  void prefetch(uint64_t hash) const noexcept {
-    __builtin_prefetch(&buckets_[bucket_a(hash)]);
-    __builtin_prefetch(&buckets_[bucket_b(hash)]);
-  }
+  // Starts loading the key's primary bucket into the cache (no effect on the
+  // table's contents).
+  void prefetch(uint64_t hash) const noexcept { __builtin_prefetch(&buckets_[bucket_a(hash)]); }
   // The record a later find() of `hash` most likely returns (first signature
   // match), prefetched; kNone without one. For the second pass of a burst.
   uint32_t prefetch_record(uint64_t hash) const noexcept;
