@@ -116,7 +116,9 @@ uint32_t Worker::process_burst(std::span<const PacketView> pkts, std::span<Packe
   // Judged one by one in order: a packet may create the flow the next one
   // finds, so only the loads are batched, never the lookups.
   BurstCounters bc;
+  for (uint32_t i = 0; i < std::min(n, kRecordLookahead); ++i) prefetch_flow(burst_[i]);
   for (uint32_t i = 0; i < n; ++i) {
+    if (i + kRecordLookahead < n) prefetch_flow(burst_[i + kRecordLookahead]);
     results[i] = PacketResult{};
     burst_index_ = i;
     ++bc.packets;
@@ -141,7 +143,8 @@ uint32_t Worker::process_burst(std::span<const PacketView> pkts, std::span<Packe
 }
 
 void Worker::prepare_burst(std::span<const PacketView> pkts) noexcept {
-  // Pass 1: parse every packet, hash its key, prefetch both candidate buckets.
+  // Parse every packet, hash its key, prefetch its primary bucket; the
+  // judging loop prefetches the flows kRecordLookahead packets ahead.
   for (size_t i = 0; i < pkts.size(); ++i) {
     BurstPacket& b = burst_[i];
     b.parsed = parse_packet(link_, pkts[i].data, pkts[i].caplen, b.p);
@@ -155,21 +158,21 @@ void Worker::prepare_burst(std::span<const PacketView> pkts) noexcept {
     }
     table_.prefetch(b.hash);
   }
-  // Pass 2: the buckets have arrived meanwhile; prefetch the likely record
-  // and the head of its flow state (every line of the fields the short
-  // path touches: records are not line-aligned, so a third line may hold
-  // the last of them).
-  for (size_t i = 0; i < pkts.size(); ++i) {
-    if (!burst_[i].keyed) continue;
-    const uint32_t idx = table_.prefetch_record(burst_[i].hash);
-    if (idx == FlowTable::kNone) continue;
-    constexpr size_t kHotBytes = offsetof(Flow, flow_id);
-    static_assert(kHotBytes <= 128, "the short path's fields span at most three cache lines");
-    const char* head = reinterpret_cast<const char*>(&flows_[idx]);
-    __builtin_prefetch(head);
-    __builtin_prefetch(head + 64);
-    __builtin_prefetch(head + kHotBytes - 1);
-  }
+}
+
+void Worker::prefetch_flow(const BurstPacket& b) const noexcept {
+  // The likely record and the head of its flow state (every line of the
+  // fields the short path touches: records are not line-aligned, so a third
+  // line may hold the last of them).
+  if (!b.keyed) return;
+  const uint32_t idx = table_.prefetch_record(b.hash);
+  if (idx == FlowTable::kNone) return;
+  constexpr size_t kHotBytes = offsetof(Flow, flow_id);
+  static_assert(kHotBytes <= 128, "the short path's fields span at most three cache lines");
+  const char* head = reinterpret_cast<const char*>(&flows_[idx]);
+  __builtin_prefetch(head);
+  __builtin_prefetch(head + 64);
+  __builtin_prefetch(head + kHotBytes - 1);
 }
 
 void Worker::count(const PacketResult& res, BurstCounters& bc) noexcept {

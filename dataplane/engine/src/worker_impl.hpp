@@ -49,7 +49,7 @@ inline UninspectableReason uninspectable_reason_of(sig::Uninspectable r) noexcep
 // app-parsed or inspected take.
 struct Worker::Flow {
   // Fields a packet of the short path reads or writes (Worker::settle())
-  // come first, up to flow_id: prepare_burst() prefetches exactly the cache
+  // come first, up to flow_id: prefetch_flow() prefetches exactly the cache
   // lines they span (the bytes before flow_id).
   int64_t last_ns = 0;
   uint64_t generation = 0;

@@ -16,7 +16,7 @@
 //
 // Bursts (Worker::process_burst) look up in two passes, as DPDK's
 // rte_hash_lookup_bulk: prefetch() every packet's primary bucket first, then
-// find() each in order, so the bucket misses of a burst overlap instead of
+// prefetch_record() a few packets ahead and find() each in order, so the bucket misses of a burst overlap instead of
 // following one another (a burst has 32 packets; loading both buckets of
 // each filled the core's miss queue with lines that are almost never read).
 

@@ -339,8 +339,16 @@ class Worker {
     uint64_t held = 0;
   };
 
-  // Parses, keys and prefetches a burst (the first two passes).
+  // Parses and keys a burst and prefetches each packet's primary bucket.
   void prepare_burst(std::span<const PacketView> pkts) noexcept;
+  // Prefetches the flow a packet most likely belongs to: its table record and
+  // the flow state the short path reads.
+  void prefetch_flow(const BurstPacket& b) const noexcept;
+  // How many packets ahead of the one being judged prefetch_flow() runs.
+  // Issuing all 32 packets' lines at once (four a packet) queued more misses
+  // than the core keeps in flight; 8 ahead measured best on 64-byte frames
+  // at 4k and 1M flows (4 lost at 1M).
+  static constexpr uint32_t kRecordLookahead = 8;
   void process_one(const PacketView& pv, BurstPacket& bp, PacketResult& res) noexcept;
   // Ends timed-out flows and fragments, adding to the current released();
   // ends at most `budget` flows (a burst bounds its share of the work).
