@@ -10,15 +10,17 @@
 // bytes_per_flow().
 //
 // A key goes to its primary bucket (bucket_a) unless that one is full: with
-// 2 slots per record a bucket holds on average 2 of its 8 keys at full
-// capacity, so nearly every key is found in the first bucket read and only
-// that one is worth loading ahead.
+// 2 slots per record a bucket holds on average at most 4 of its 8 keys when
+// every record is used (about 2 % of keys then overflow to their second
+// bucket), so a lookup nearly always ends in the first bucket it reads and
+// only that one is worth loading ahead.
 //
-// Bursts (Worker::process_burst) look up in two passes, as DPDK's
-// rte_hash_lookup_bulk: prefetch() every packet's primary bucket first, then
-// prefetch_record() a few packets ahead and find() each in order, so the bucket misses of a burst overlap instead of
-// following one another (a burst has 32 packets; loading both buckets of
-// each filled the core's miss queue with lines that are almost never read).
+// Bursts (Worker::process_burst) look up as DPDK's rte_hash_lookup_bulk
+// does: prefetch() every packet's primary bucket first, then, a few packets
+// ahead of the one judged, prefetch_record(), and find() each in order, so
+// the misses of a burst overlap instead of following one another. (Loading
+// both buckets of all 32 packets filled the core's miss queue with lines
+// that are almost never read.)
 
 #include <bit>
 #include <cstdint>
