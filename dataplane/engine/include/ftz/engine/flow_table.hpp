@@ -11,7 +11,7 @@
 //
 // A key goes to its primary bucket (bucket_a) unless that one is full: with
 // 2 slots per record a bucket holds on average at most 4 of its 8 keys when
-// every record is used (about 2 % of keys then overflow to their second
+// every record is used (about 1 % of keys then overflow to their second
 // bucket), so a lookup nearly always ends in the first bucket it reads and
 // only that one is worth loading ahead.
 //
