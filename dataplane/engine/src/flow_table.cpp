@@ -39,18 +39,27 @@ uint32_t FlowTable::prefetch_record(uint64_t hash) const noexcept {
 uint32_t FlowTable::insert(const FlowKey& key, uint64_t hash) noexcept {
   if (free_.empty()) return kNone;
   const uint16_t sig = signature(hash);
-  // The primary bucket unless it is full (the file comment says why).
+  // The primary bucket while it has room to spare, else the emptier of the
+  // two (the file comment says why).
   Bucket* best = nullptr;
   int best_slot = -1;
+  int best_free = -1;
   for (const uint32_t b : {bucket_a(hash), bucket_b(hash)}) {
     Bucket& bucket = buckets_[b];
-    for (int s = 0; s < kSlots && best == nullptr; ++s) {
+    int n_free = 0;
+    int first = -1;
+    for (int s = 0; s < kSlots; ++s) {
       if (bucket.sig[s] == 0) {
-        best = &bucket;
-        best_slot = s;
+        ++n_free;
+        if (first < 0) first = s;
       }
     }
-    if (best != nullptr) break;
+    if (n_free > best_free && first >= 0) {
+      best = &bucket;
+      best_slot = first;
+      best_free = n_free;
+    }
+    if (best_free > kSlots - kPrimaryFill) break;  // the primary has room to spare
   }
   if (best == nullptr) return kNone;
   const uint32_t index = free_.back();
