@@ -200,26 +200,6 @@ TEST(TokenKey, TwoKeysGiveDifferentTokens) {
   EXPECT_EQ(a->token("13812345678", 1), a->token("13812345678", 1));
 }
 
-// derive() (the flow table's hash secret) is HMAC(key, label)'s first 8
-// bytes (OpenSSL's one-shot HMAC as the reference), one value per label and
-// key, and never the published fingerprint.
-TEST(TokenKey, DeriveIsFirst8BytesOfHmacOverTheLabel) {
-  for (MacAlgo algo : {MacAlgo::kHmacSha256, MacAlgo::kHmacSm3}) {
-    auto k = TokenKey::from_bytes(test_key(1), algo);
-    auto other = TokenKey::from_bytes(test_key(2), algo);
-    ASSERT_TRUE(k && other);
-    const std::string label = "ftzgate flow table hash v1";
-    auto ref = Hmac::reference(algo, test_key(1), bytes(label));
-    ASSERT_TRUE(ref);
-    uint64_t want = 0;
-    for (int i = 0; i < 8; ++i) want = (want << 8) | (*ref)[static_cast<size_t>(i)];
-    EXPECT_EQ(k->derive(label), want) << mac_algo_name(algo);
-    EXPECT_NE(k->derive(label), k->derive("another use"));
-    EXPECT_NE(k->derive(label), other->derive(label));
-    EXPECT_NE(k->derive(label), k->fingerprint());
-  }
-}
-
 class KeyFile : public ::testing::Test {
  protected:
   void SetUp() override {

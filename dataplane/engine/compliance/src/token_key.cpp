@@ -203,10 +203,6 @@ tl::expected<TokenKey, std::string> TokenKey::load(const std::string& path, MacA
   return k;
 }
 
-uint64_t TokenKey::derive(std::string_view label) const noexcept {
-  return first8(hmac_.mac(label));
-}
-
 uint64_t TokenKey::token(std::string_view normalized, uint8_t identifier_type) const noexcept {
   MacBytes m;
   const uint8_t prefix[1] = {identifier_type};

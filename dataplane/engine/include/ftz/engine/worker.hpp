@@ -498,7 +498,6 @@ class Worker {
   LinkType link_;
   Limits limits_;
   FlowTable table_;
-  FlowHashKey hash_key_;  // the table's hash secret (from the token key)
   HugeArray<Flow> flows_;
   Defragmenter defrag_;
   SegmentPool segments_;

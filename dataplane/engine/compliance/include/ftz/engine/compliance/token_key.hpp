@@ -52,10 +52,6 @@ class TokenKey {
   // label)), written into the state file: counts made under another key are
   // not comparable and are refused at load.
   uint64_t fingerprint() const noexcept { return fingerprint_; }
-  // A secret 64-bit value for another use of the key (the flow table's hash
-  // secret): the first 8 bytes of HMAC(key, label). Labels keep the uses
-  // apart; never the fingerprint's label, whose value is published.
-  uint64_t derive(std::string_view label) const noexcept;
   const std::vector<std::string>& warnings() const noexcept { return warnings_; }
   const Hmac& hmac() const noexcept { return hmac_; }
 
