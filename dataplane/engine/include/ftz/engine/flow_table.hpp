@@ -65,7 +65,7 @@ class FlowTable {
   // table's contents).
   void prefetch(uint64_t hash) const noexcept { __builtin_prefetch(&buckets_[bucket_a(hash)]); }
   // The record a later find() of `hash` most likely returns (first signature
-  // match), prefetched; kNone without one. For the second pass of a burst.
+  // match), prefetched; kNone without one. For the look-ahead of a burst.
   uint32_t prefetch_record(uint64_t hash) const noexcept;
   // Inserts a key known to be absent. Returns kNone when no record is free or
   // both candidate buckets are full; the caller may then evict() a victim.
