@@ -88,10 +88,15 @@ ChecksumStatus ipv4_header_checksum(const uint8_t* frame, const ParsedPacket& p)
   if (ihl == 20) {
     // A header without options (nearly every packet, each one checked when
     // the NIC does not): five words summed inline. The sum is 0xffff in
-    // either byte order exactly when the header is intact.
-    uint32_t w[5];
-    std::memcpy(w, ip, sizeof w);
-    uint64_t sum = uint64_t{w[0]} + w[1] + w[2] + w[3] + w[4];
+    // either byte order exactly when the header is intact. Two 64-bit
+    // loads and a 32-bit one (a copy into a five-word array went through
+    // the stack: ipv4_header_checksum was ~8 % of the header-only worker).
+    uint64_t a, b;
+    uint32_t c;
+    std::memcpy(&a, ip, 8);
+    std::memcpy(&b, ip + 8, 8);
+    std::memcpy(&c, ip + 16, 4);
+    uint64_t sum = (a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32) + c;
     sum = (sum & 0xffffffffu) + (sum >> 32);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
