@@ -353,7 +353,7 @@ bool Worker::settle(const PacketView& pv, const BurstPacket& bp, PacketResult& r
       pv.ts_ns - table_.last_seen(idx) > int64_t{timeout_s(f)} * 1'000'000'000) {
     return false;
   }
-  if (Reason why = Reason::kNone; !checksums_ok(pv, p, false, why)) return false;
+  if (Reason why = Reason::kNone; !ip_checksum_ok(pv, p, why)) return false;
   // Exactly the steps of process_one() and process_ip() that change state
   // for such a packet, in their order.
   if (pv.ts_ns > now_ns_) now_ns_ = pv.ts_ns;
@@ -368,13 +368,6 @@ bool Worker::settle(const PacketView& pv, const BurstPacket& bp, PacketResult& r
   return true;
 }
 
-void Worker::count_zone_pair(const Flow& f, int dir, uint32_t bytes) noexcept {
-  const size_t nz = gen_->zone_count();
-  const uint32_t zsrc = dir == kToServer ? f.client_zone : f.server_zone;
-  const uint32_t zdst = dir == kToServer ? f.server_zone : f.client_zone;
-  if (zsrc < nz && zdst < nz) zone_pair_bytes_[zsrc * nz + zdst] += bytes;
-}
-
 bool Worker::settled(const Flow& f, const ParsedPacket& p) const noexcept {
   if (f.generation != gen_->number() || f.content != kNil || f.stream != kNil) return false;
   if (!p.l4_valid) return true;
@@ -387,37 +380,9 @@ bool Worker::settled(const Flow& f, const ParsedPacket& p) const noexcept {
   return true;
 }
 
-void Worker::apply_verdict(const Flow& f, PacketResult& res) const noexcept {
-  res.verdict = f.verdict;
-  switch (f.verdict.action) {
-    case Action::kAllow:
-    case Action::kRoute:
-      res.disposition = Disposition::kForward;
-      break;
-    case Action::kBlock:
-      res.disposition = Disposition::kDrop;
-      res.reason = f.fail_closed ? Reason::kUninspectableFailClosed : Reason::kPolicyBlock;
-      break;
-    case Action::kReset:
-      res.disposition = Disposition::kDrop;
-      res.reason = Reason::kPolicyReset;
-      break;
-  }
-}
-
 bool Worker::checksums_ok(const PacketView& pv, const ParsedPacket& p, bool l4, Reason& why) const noexcept {
   if (checksum_mode_ == ChecksumMode::kOff) return true;
-  if (!l4) {
-    if (p.ip_version != 4 || (pv.csum & csum_hint::kL3Good)) return true;
-    const ChecksumStatus st =
-        (pv.csum & csum_hint::kL3Bad) ? ChecksumStatus::kBad : ipv4_header_checksum(pv.data, p);
-    if (st == ChecksumStatus::kBad ||
-        (st == ChecksumStatus::kOffloaded && checksum_mode_ != ChecksumMode::kAuto)) {
-      why = Reason::kIpv4BadChecksum;
-      return false;
-    }
-    return true;
-  }
+  if (!l4) return ip_checksum_ok(pv, p, why);
   if ((p.l4_proto != 6 && p.l4_proto != 17) || (pv.csum & csum_hint::kL4Good)) return true;
   // A datagram rebuilt from fragments is checked over its reassembled bytes.
   bool bad = (pv.csum & csum_hint::kL4Bad) && !from_fragments_;

@@ -260,51 +260,6 @@ void Worker::expire(int64_t now_ns, uint32_t budget) noexcept {
   expiry_due_ns_ = 0;
 }
 
-uint8_t Worker::age_class_of(const Flow& f) const noexcept {
-  if (f.proto == 6) {
-    switch (f.tcp_state) {
-      case TcpState::kEstablished:
-      case TcpState::kClosing:
-        return kAgeTcpEstablished;
-      case TcpState::kClosed:
-        return kAgeTcpClosed;
-      default:
-        return kAgeTcpSyn;
-    }
-  }
-  return f.proto == 17 ? kAgeUdp : kAgeOther;
-}
-
-void Worker::unlink_age(uint32_t idx) noexcept {
-  Flow& f = flows_[idx];
-  if (f.age_class == kAgeNone) return;
-  if (f.age_prev != kNil)
-    flows_[f.age_prev].age_next = f.age_next;
-  else
-    age_head_[f.age_class] = f.age_next;
-  if (f.age_next != kNil)
-    flows_[f.age_next].age_prev = f.age_prev;
-  else
-    age_tail_[f.age_class] = f.age_prev;
-  f.age_prev = f.age_next = kNil;
-  f.age_class = kAgeNone;
-}
-
-void Worker::age(uint32_t idx) noexcept {
-  // Move to the tail of its (maybe new) class: the most recently active.
-  unlink_age(idx);
-  Flow& f = flows_[idx];
-  const uint8_t c = age_class_of(f);
-  f.age_class = c;
-  f.age_prev = age_tail_[c];
-  f.age_next = kNil;
-  if (age_tail_[c] != kNil)
-    flows_[age_tail_[c]].age_next = idx;
-  else
-    age_head_[c] = idx;
-  age_tail_[c] = idx;
-}
-
 bool Worker::finish(int64_t now_ns) noexcept {
   if (now_ns > now_ns_) now_ns_ = now_ns;
   released_.clear();

@@ -224,6 +224,87 @@ inline uint32_t Worker::timeout_s(const Flow& f) const noexcept {
   return f.proto == 17 ? limits_.udp_timeout_s : limits_.other_timeout_s;
 }
 
+inline bool Worker::ip_checksum_ok(const PacketView& pv, const ParsedPacket& p, Reason& why) const noexcept {
+  if (checksum_mode_ == ChecksumMode::kOff || p.ip_version != 4 || (pv.csum & csum_hint::kL3Good)) return true;
+  const ChecksumStatus st =
+      (pv.csum & csum_hint::kL3Bad) ? ChecksumStatus::kBad : ipv4_header_checksum(pv.data, p);
+  if (st == ChecksumStatus::kBad || (st == ChecksumStatus::kOffloaded && checksum_mode_ != ChecksumMode::kAuto)) {
+    why = Reason::kIpv4BadChecksum;
+    return false;
+  }
+  return true;
+}
+
+inline void Worker::count_zone_pair(const Flow& f, int dir, uint32_t bytes) noexcept {
+  const size_t nz = gen_->zone_count();
+  const uint32_t zsrc = dir == kToServer ? f.client_zone : f.server_zone;
+  const uint32_t zdst = dir == kToServer ? f.server_zone : f.client_zone;
+  if (zsrc < nz && zdst < nz) zone_pair_bytes_[zsrc * nz + zdst] += bytes;
+}
+
+inline void Worker::apply_verdict(const Flow& f, PacketResult& res) const noexcept {
+  res.verdict = f.verdict;
+  switch (f.verdict.action) {
+    case Action::kAllow:
+    case Action::kRoute:
+      res.disposition = Disposition::kForward;
+      break;
+    case Action::kBlock:
+      res.disposition = Disposition::kDrop;
+      res.reason = f.fail_closed ? Reason::kUninspectableFailClosed : Reason::kPolicyBlock;
+      break;
+    case Action::kReset:
+      res.disposition = Disposition::kDrop;
+      res.reason = Reason::kPolicyReset;
+      break;
+  }
+}
+
+inline uint8_t Worker::age_class_of(const Flow& f) const noexcept {
+  if (f.proto == 6) {
+    switch (f.tcp_state) {
+      case TcpState::kEstablished:
+      case TcpState::kClosing:
+        return kAgeTcpEstablished;
+      case TcpState::kClosed:
+        return kAgeTcpClosed;
+      default:
+        return kAgeTcpSyn;
+    }
+  }
+  return f.proto == 17 ? kAgeUdp : kAgeOther;
+}
+
+inline void Worker::unlink_age(uint32_t idx) noexcept {
+  Flow& f = flows_[idx];
+  if (f.age_class == kAgeNone) return;
+  if (f.age_prev != kNil)
+    flows_[f.age_prev].age_next = f.age_next;
+  else
+    age_head_[f.age_class] = f.age_next;
+  if (f.age_next != kNil)
+    flows_[f.age_next].age_prev = f.age_prev;
+  else
+    age_tail_[f.age_class] = f.age_prev;
+  f.age_prev = f.age_next = kNil;
+  f.age_class = kAgeNone;
+}
+
+inline void Worker::age(uint32_t idx) noexcept {
+  // Move to the tail of its (maybe new) class: the most recently active.
+  unlink_age(idx);
+  Flow& f = flows_[idx];
+  const uint8_t c = age_class_of(f);
+  f.age_class = c;
+  f.age_prev = age_tail_[c];
+  f.age_next = kNil;
+  if (age_tail_[c] != kNil)
+    flows_[age_tail_[c]].age_next = idx;
+  else
+    age_head_[c] = idx;
+  age_tail_[c] = idx;
+}
+
 inline bool Worker::wants_content(const Flow& f) const noexcept {
   return gen_->signatures() != nullptr && ((f.inspect && !f.blocked_at_header) || options_.classify_all);
 }

@@ -419,6 +419,9 @@ class Worker {
   // Checksums (IPv4 header, TCP/UDP) under the configured mode and the NIC's
   // hints; false with the reason to count.
   bool checksums_ok(const PacketView& pv, const ParsedPacket& p, bool l4, Reason& why) const noexcept;
+  // The IPv4 header's part of checksums_ok() (l4 false), inline for the
+  // short path.
+  bool ip_checksum_ok(const PacketView& pv, const ParsedPacket& p, Reason& why) const noexcept;
   // Both directions closed and drained: content finished, record written,
   // scan state returned; the flow stays for stragglers until it times out.
   void close_flow(uint32_t idx, int64_t now) noexcept;
