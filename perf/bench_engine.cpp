@@ -93,7 +93,7 @@ struct FlowFixture {
       k.hi_port = static_cast<uint16_t>(i >> 16);
       k.proto = 6;
       keys.push_back(k);
-      hashes.push_back(hash_flow_key(k));
+      hashes.push_back(hash_flow_key(k, FlowHashKey{}));
     }
     for (uint32_t i = 0; i < kFlows; ++i) {
       if (table.insert(keys[i], hashes[i]) == FlowTable::kNone) ++insert_failures;
@@ -126,7 +126,7 @@ void BM_FlowTableFind1M(benchmark::State& state) {
   for (auto _ : state) {
     const FlowKey& k = f.keys[f.order[i]];
     // The hash is part of the per-packet cost.
-    benchmark::DoNotOptimize(f.table.find(k, hash_flow_key(k)));
+    benchmark::DoNotOptimize(f.table.find(k, hash_flow_key(k, FlowHashKey{})));
     if (++i == f.order.size()) i = 0;
   }
   state.SetItemsProcessed(state.iterations());
@@ -146,7 +146,7 @@ void BM_FlowTableFindBurst1M(benchmark::State& state) {
   for (auto _ : state) {
     if (i + n > f.order.size()) i = 0;
     for (size_t j = 0; j < n; ++j) {
-      hashes[j] = hash_flow_key(f.keys[f.order[i + j]]);
+      hashes[j] = hash_flow_key(f.keys[f.order[i + j]], FlowHashKey{});
       f.table.prefetch(hashes[j]);
     }
     for (size_t j = 0; j < n; ++j) benchmark::DoNotOptimize(f.table.prefetch_record(hashes[j]));
@@ -162,7 +162,7 @@ void BM_FlowTableMiss1M(benchmark::State& state) {
   size_t i = 0;
   for (auto _ : state) {
     const FlowKey& k = f.keys[kFlows + i];
-    benchmark::DoNotOptimize(f.table.find(k, hash_flow_key(k)));
+    benchmark::DoNotOptimize(f.table.find(k, hash_flow_key(k, FlowHashKey{})));
     if (++i == FlowFixture::kSpare) i = 0;
   }
   state.SetItemsProcessed(state.iterations());

@@ -16,6 +16,12 @@ namespace {
 
 using testing::ip;
 
+// The public hash key (FlowHashKey{}); the tests that depend on the key
+// name theirs.
+uint64_t hash_of(const FlowKey& k) {
+  return hash_flow_key(k, FlowHashKey{});
+}
+
 ParsedPacket packet(std::string_view src, std::string_view dst, uint16_t sport, uint16_t dport,
                     uint8_t proto = 6) {
   ParsedPacket p;
@@ -48,7 +54,7 @@ TEST(FlowKeyTest, BothDirectionsShareOneKey) {
   const FlowKey a = make_flow_key(out, out_lo);
   const FlowKey b = make_flow_key(back, back_lo);
   EXPECT_EQ(a, b);
-  EXPECT_EQ(hash_flow_key(a), hash_flow_key(b));
+  EXPECT_EQ(hash_of(a), hash_of(b));
   EXPECT_TRUE(out_lo);  // 10.60.0.1 sorts below 203.0.113.10
   EXPECT_FALSE(back_lo);
   EXPECT_EQ(a.lo_addr, ip("10.60.0.1"));
@@ -78,9 +84,10 @@ TEST(FlowKeyTest, Ipv4BuilderMatchesGenericKey) {
           bool lo_v4 = true;
           const FlowKey generic = make_flow_key(p, lo_generic);
           FlowKey v4;
-          const uint64_t h = make_flow_key_v4(header, p, v4, lo_v4);
+          const FlowHashKey secret = FlowHashKey::from_secret(0x5eed0000u + static_cast<uint64_t>(checked % 4));
+          const uint64_t h = make_flow_key_v4(header, p, secret, v4, lo_v4);
           ASSERT_EQ(generic, v4) << s << " " << d << " " << sport << " " << dport;
-          EXPECT_EQ(h, hash_flow_key(generic));
+          EXPECT_EQ(h, hash_flow_key(generic, secret));
           EXPECT_EQ(lo_generic, lo_v4);
           EXPECT_EQ(lo_generic, p.src < p.dst || (p.src == p.dst && p.src_port <= p.dst_port));
           ++checked;
@@ -89,6 +96,30 @@ TEST(FlowKeyTest, Ipv4BuilderMatchesGenericKey) {
     }
   }
   EXPECT_EQ(checked, 6 * 6 * 3 * 3);
+}
+
+// The table's hash is keyed (FlowHashKey::from_secret): keys that share a
+// bucket under one secret are spread under another, so a list of colliding
+// 5-tuples computed for the public code does not collide on an appliance.
+TEST(FlowKeyTest, TheSecretDecidesWhichKeysCollide) {
+  constexpr uint32_t kBuckets = 1024;
+  constexpr uint32_t kKeys = 8192;
+  const FlowHashKey a = FlowHashKey::from_secret(1);
+  const FlowHashKey b = FlowHashKey::from_secret(2);
+  // Keys in the primary bucket 0 under secret a (what an attacker who knew
+  // a would send), then where secret b puts them.
+  std::vector<FlowKey> colliding;
+  for (uint32_t i = 0; colliding.size() < 64 && i < kKeys * 256; ++i) {
+    const FlowKey k = numbered_key(i);
+    if ((hash_flow_key(k, a) & (kBuckets - 1)) == 0) colliding.push_back(k);
+  }
+  ASSERT_EQ(colliding.size(), 64u);
+  std::set<uint64_t> buckets_b;
+  for (const FlowKey& k : colliding) buckets_b.insert(hash_flow_key(k, b) & (kBuckets - 1));
+  // 64 keys over 1,024 buckets at random: ~62 distinct buckets expected.
+  EXPECT_GE(buckets_b.size(), 55u);
+  EXPECT_NE(hash_flow_key(colliding[0], a), hash_flow_key(colliding[0], b));
+  EXPECT_NE(hash_flow_key(colliding[0], a), hash_flow_key(colliding[0], FlowHashKey{}));
 }
 
 TEST(FlowKeyTest, AddressOrderIsIpAddrOrder) {
@@ -132,33 +163,35 @@ TEST(FlowKeyTest, VlansAndProtocolSeparateFlows) {
   EXPECT_NE(key_of(u), untagged);
   FlowTable t(64);
   for (const FlowKey& k : {untagged, v10, v20, v20_5}) {
-    ASSERT_NE(t.insert(k, hash_flow_key(k)), FlowTable::kNone);
+    ASSERT_NE(t.insert(k, hash_of(k)), FlowTable::kNone);
   }
   EXPECT_EQ(t.size(), 4u);
-  EXPECT_EQ(t.find(key_of(u), hash_flow_key(key_of(u))), FlowTable::kNone);
+  EXPECT_EQ(t.find(key_of(u), hash_of(key_of(u))), FlowTable::kNone);
 }
 
 // Every record can be used: no key is refused for want of a bucket slot
 // before the table is full, over 20 different sets of keys (placement is
 // random; a primary bucket filled to the brim refused ~4 keys of 16,384 a
 // fill).
-TEST(FlowTableTest, EveryRecordFindsASlot) {
+TEST(FlowTableTest, EveryRecordFindsASlotUnderAnySecret) {
   constexpr uint32_t kCapacity = 16384;
   for (uint32_t set = 0; set < 20; ++set) {
     FlowTable t(kCapacity);
+    // Half the sets under the public key, half under secrets.
+    const FlowHashKey hk = set % 2 == 0 ? FlowHashKey{} : FlowHashKey::from_secret(set);
     const auto key = [set](uint32_t i) { return numbered_key(set * 0x100000u + i); };
     for (uint32_t i = 0; i < kCapacity; ++i) {
-      ASSERT_NE(t.insert(key(i), hash_flow_key(key(i))), FlowTable::kNone) << "set " << set << ", key " << i;
+      ASSERT_NE(t.insert(key(i), hash_flow_key(key(i), hk)), FlowTable::kNone) << "set " << set << ", key " << i;
     }
     EXPECT_EQ(t.size(), kCapacity);
-    EXPECT_EQ(t.insert(key(kCapacity), hash_flow_key(key(kCapacity))), FlowTable::kNone);
+    EXPECT_EQ(t.insert(key(kCapacity), hash_flow_key(key(kCapacity), hk)), FlowTable::kNone);
   }
 }
 
 TEST(FlowTableTest, InsertFindErase) {
   FlowTable t(16);
   const FlowKey k = numbered_key(1);
-  const uint64_t h = hash_flow_key(k);
+  const uint64_t h = hash_of(k);
   EXPECT_EQ(t.find(k, h), FlowTable::kNone);
   const uint32_t idx = t.insert(k, h);
   ASSERT_NE(idx, FlowTable::kNone);
@@ -182,31 +215,31 @@ TEST(FlowTableTest, FillsToCapacityThenRefuses) {
   std::set<uint32_t> indices;
   for (uint32_t i = 0; i < kCap; ++i) {
     const FlowKey k = numbered_key(i);
-    const uint32_t idx = t.insert(k, hash_flow_key(k));
+    const uint32_t idx = t.insert(k, hash_of(k));
     ASSERT_NE(idx, FlowTable::kNone) << "key " << i;
     indices.insert(idx);
   }
   EXPECT_EQ(indices.size(), kCap);
   EXPECT_EQ(t.size(), kCap);
   const FlowKey extra = numbered_key(kCap);
-  EXPECT_EQ(t.insert(extra, hash_flow_key(extra)), FlowTable::kNone);
+  EXPECT_EQ(t.insert(extra, hash_of(extra)), FlowTable::kNone);
   for (uint32_t i = 0; i < kCap; ++i) {
     const FlowKey k = numbered_key(i);
-    ASSERT_NE(t.find(k, hash_flow_key(k)), FlowTable::kNone) << i;
+    ASSERT_NE(t.find(k, hash_of(k)), FlowTable::kNone) << i;
   }
   // A freed record is reused.
   const FlowKey k0 = numbered_key(0);
-  const uint32_t i0 = t.find(k0, hash_flow_key(k0));
+  const uint32_t i0 = t.find(k0, hash_of(k0));
   t.erase(i0);
-  EXPECT_EQ(t.insert(extra, hash_flow_key(extra)), i0);
-  EXPECT_EQ(t.find(extra, hash_flow_key(extra)), i0);
+  EXPECT_EQ(t.insert(extra, hash_of(extra)), i0);
+  EXPECT_EQ(t.find(extra, hash_of(extra)), i0);
 }
 
 TEST(FlowTableTest, SignatureCollisionComparesKeys) {
   FlowTable t(16);
   const FlowKey a = numbered_key(1);
   const FlowKey b = numbered_key(2);
-  const uint64_t h = hash_flow_key(a);
+  const uint64_t h = hash_of(a);
   // Same hash (both buckets and the signature) for two different keys.
   const uint32_t ia = t.insert(a, h);
   const uint32_t ib = t.insert(b, h);
@@ -226,12 +259,12 @@ TEST(FlowTableTest, EvictionCandidateIsLeastRecentlySeen) {
   std::vector<uint32_t> idx;
   for (uint32_t i = 0; i < 4; ++i) {
     const FlowKey k = numbered_key(i);
-    idx.push_back(t.insert(k, hash_flow_key(k)));
+    idx.push_back(t.insert(k, hash_of(k)));
     ASSERT_NE(idx.back(), FlowTable::kNone);
     t.touch(idx.back(), seen[i]);
   }
   const FlowKey newcomer = numbered_key(99);
-  const uint64_t h = hash_flow_key(newcomer);
+  const uint64_t h = hash_of(newcomer);
   EXPECT_EQ(t.insert(newcomer, h), FlowTable::kNone);  // out of records
   EXPECT_EQ(t.eviction_candidate(h), idx[1]);
   EXPECT_EQ(t.last_seen(idx[1]), 10);
@@ -245,7 +278,7 @@ TEST(FlowTableTest, EvictionCandidateIsLeastRecentlySeen) {
 TEST(FlowTableTest, EvictionCandidateOfEmptyBucketsIsNone) {
   FlowTable t(64);
   const FlowKey k = numbered_key(3);
-  EXPECT_EQ(t.eviction_candidate(hash_flow_key(k)), FlowTable::kNone);
+  EXPECT_EQ(t.eviction_candidate(hash_of(k)), FlowTable::kNone);
 }
 
 TEST(FlowTableTest, BucketsFullBeforeRecordsRunOut) {

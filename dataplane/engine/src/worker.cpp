@@ -89,6 +89,11 @@ Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link
       key_ = own_key_.get();
     }
   }
+  // Without any token key (the random one failed its self-test), the table
+  // still gets a secret of its own.
+  hash_key_ = FlowHashKey::from_secret(key_ != nullptr ? key_->derive(compliance::kFlowHashLabel)
+                                                       : (uint64_t{std::random_device{}()} << 32) ^
+                                                             std::random_device{}());
   if (gen_->signatures()) {
     auto scanner = make_scanner(*gen_, options_);
     if (scanner)
@@ -151,10 +156,10 @@ void Worker::prepare_burst(std::span<const PacketView> pkts) noexcept {
     b.keyed = b.parsed.status == ParseStatus::kOk && !b.p.is_fragment;
     if (!b.keyed) continue;
     if (b.p.ip_version == 4) {
-      b.hash = make_flow_key_v4(pkts[i].data + b.p.l3_offset, b.p, b.key, b.from_lo);
+      b.hash = make_flow_key_v4(pkts[i].data + b.p.l3_offset, b.p, hash_key_, b.key, b.from_lo);
     } else {
       b.key = make_flow_key(b.p, b.from_lo);
-      b.hash = hash_flow_key(b.key);
+      b.hash = hash_flow_key(b.key, hash_key_);
     }
     table_.prefetch(b.hash);
   }
@@ -236,7 +241,7 @@ void Worker::process_one(const PacketView& pv, BurstPacket& bp, PacketResult& re
       from_fragments_ = true;
       bool from_lo = true;
       const FlowKey key = make_flow_key(p, from_lo);
-      process_ip(pv, p, key, hash_flow_key(key), from_lo, res);
+      process_ip(pv, p, key, hash_flow_key(key, hash_key_), from_lo, res);
       from_fragments_ = false;
       extra_hold_tokens_ = {};
     }

@@ -116,8 +116,10 @@ void Worker::init_flow(uint32_t idx, const ParsedPacket& p, bool from_lo, int64_
   f.server_port = sender_is_client ? p.dst_port : p.src_port;
   resolve_endpoints(idx);
   const FlowKey& k = table_.key(idx);
-  f.flow_id =
-      (hash_flow_key(k) ^ static_cast<uint64_t>(now) * 0x9e3779b97f4a7c15ull) & ((uint64_t{1} << 51) - 1);
+  // Under the public hash key: flow ids are in every EVE record, and the
+  // table's own hashes must stay unknown.
+  f.flow_id = (hash_flow_key(k, FlowHashKey{}) ^ static_cast<uint64_t>(now) * 0x9e3779b97f4a7c15ull) &
+              ((uint64_t{1} << 51) - 1);
   f.inspect = gen_->is_export(f.client_zone, f.server_zone);
   if (f.inspect) ++counters_.flows_inspected;
   if (f.proto == 6) {

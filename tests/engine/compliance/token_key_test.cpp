@@ -188,6 +188,24 @@ TEST(TokenKey, TokenIsFirst8BytesOfHmacOverTypeAndIdentifier) {
   }
 }
 
+// derive(): the fingerprint is derive() of its published label, and the
+// flow table's secret is the MAC of another label (independent of it).
+TEST(TokenKey, DeriveIsFirst8BytesOfHmacOverTheLabel) {
+  for (MacAlgo algo : {MacAlgo::kHmacSha256, MacAlgo::kHmacSm3}) {
+    auto k = TokenKey::from_bytes(test_key(1), algo);
+    ASSERT_TRUE(k) << k.error();
+    for (std::string_view label : {kFingerprintLabel, kFlowHashLabel}) {
+      auto ref = Hmac::reference(algo, test_key(1), bytes(std::string(label)));
+      ASSERT_TRUE(ref);
+      uint64_t want = 0;
+      for (int i = 0; i < 8; ++i) want = (want << 8) | (*ref)[static_cast<size_t>(i)];
+      EXPECT_EQ(k->derive(label), want) << label;
+    }
+    EXPECT_EQ(k->fingerprint(), k->derive(kFingerprintLabel));
+    EXPECT_NE(k->derive(kFlowHashLabel), k->fingerprint());
+  }
+}
+
 TEST(TokenKey, TwoKeysGiveDifferentTokens) {
   auto a = TokenKey::from_bytes(test_key(1), MacAlgo::kHmacSha256);
   auto b = TokenKey::from_bytes(test_key(2), MacAlgo::kHmacSha256);

@@ -136,7 +136,7 @@ tl::expected<TokenKey, std::string> TokenKey::from_bytes(std::span<const uint8_t
   auto h = Hmac::create(algo, key);
   if (!h) return tl::unexpected(h.error());
   TokenKey k(*h);
-  k.fingerprint_ = first8(k.hmac_.mac("ftzgate token key fingerprint v1"));
+  k.fingerprint_ = k.derive(kFingerprintLabel);
   k.demo_ = is_published(key);
   return k;
 }
@@ -201,6 +201,10 @@ tl::expected<TokenKey, std::string> TokenKey::load(const std::string& path, MacA
       return std::string(b);
     }() + "): restrict it to the service user (chmod 600)");
   return k;
+}
+
+uint64_t TokenKey::derive(std::string_view label) const noexcept {
+  return first8(hmac_.mac(label));
 }
 
 uint64_t TokenKey::token(std::string_view normalized, uint8_t identifier_type) const noexcept {

@@ -3,6 +3,7 @@
 // key: the endpoint that sorts lower is stored first. VLAN IDs are part of the
 // key, so the same 5-tuple on two VLANs is two flows (zeek vlan-collisions).
 
+#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -81,23 +82,50 @@ inline FlowKey make_flow_key(const ParsedPacket& p, bool& from_lo) noexcept {
   return k;
 }
 
+// The key of the flow table's hash: six words, each mixed into one of the
+// flow key's words before it is multiplied. Workers derive theirs from a
+// secret (FlowHashKey::from_secret, a label's MAC under the token key), so
+// that nobody without the key can compute in advance 5-tuples that share a
+// bucket pair: a flood of those would fill the pair and make the table
+// refuse or evict the flows that hash there. It is not a PRF (multiply and
+// rotate, no rounds): it takes away the offline computation, and leaves
+// only blind probing through evictions the sender cannot see.
+// FlowHashKey{} is public: tests and benchmarks only.
+struct FlowHashKey {
+  std::array<uint64_t, 6> word = {0x9e3779b97f4a7c15ull, 0x243f6a8885a308d3ull, 0x13198a2e03707344ull,
+                                  0xa4093822299f31d0ull, 0x082efa98ec4e6c89ull, 0x452821e638d01377ull};
+  // Six words from one 64-bit secret (splitmix64's sequence from it).
+  static FlowHashKey from_secret(uint64_t secret) noexcept {
+    FlowHashKey k;
+    for (uint64_t& w : k.word) {
+      secret += 0x9e3779b97f4a7c15ull;
+      uint64_t z = secret;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      w = z ^ (z >> 31);
+    }
+    return k;
+  }
+};
+
 namespace detail {
 
 // The hash of a key given as its memory image: five 8-byte words and the
-// last 4 bytes. Each word is multiplied on its own (six independent
-// multiplies the core runs in parallel, where a chain through one
-// accumulator cost six multiply latencies a packet), the products are folded
-// with rotations so every word's high bits reach the low half, and a final
-// mix (splitmix64's) spreads them over all 64 bits: the buckets take the low
-// 32 bits, the second bucket and the signature the high ones.
-inline uint64_t hash_key_words(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3, uint64_t w4,
-                               uint64_t w5) noexcept {
-  const uint64_t a = (w0 ^ 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull;
-  const uint64_t b = (w1 ^ 0x243f6a8885a308d3ull) * 0x94d049bb133111ebull;
-  const uint64_t c = (w2 ^ 0x13198a2e03707344ull) * 0xbf58476d1ce4e5b9ull;
-  const uint64_t d = (w3 ^ 0xa4093822299f31d0ull) * 0x94d049bb133111ebull;
-  const uint64_t e = (w4 ^ 0x082efa98ec4e6c89ull) * 0xbf58476d1ce4e5b9ull;
-  const uint64_t f = (w5 ^ 0x452821e638d01377ull) * 0x94d049bb133111ebull;
+// last 4 bytes. Each word, mixed with its word of the hash key, is
+// multiplied on its own (six independent multiplies the core runs in
+// parallel, where a chain through one accumulator cost six multiply
+// latencies a packet), the products are folded with rotations so every
+// word's high bits reach the low half, and a final mix (splitmix64's)
+// spreads them over all 64 bits: the buckets take the low 32 bits, the
+// second bucket and the signature the high ones.
+inline uint64_t hash_key_words(const FlowHashKey& key, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3,
+                               uint64_t w4, uint64_t w5) noexcept {
+  const uint64_t a = (w0 ^ key.word[0]) * 0xbf58476d1ce4e5b9ull;
+  const uint64_t b = (w1 ^ key.word[1]) * 0x94d049bb133111ebull;
+  const uint64_t c = (w2 ^ key.word[2]) * 0xbf58476d1ce4e5b9ull;
+  const uint64_t d = (w3 ^ key.word[3]) * 0x94d049bb133111ebull;
+  const uint64_t e = (w4 ^ key.word[4]) * 0xbf58476d1ce4e5b9ull;
+  const uint64_t f = (w5 ^ key.word[5]) * 0x94d049bb133111ebull;
   uint64_t h =
       (a ^ std::rotl(b, 21)) + (std::rotl(c, 42) ^ std::rotl(d, 11)) + (std::rotl(e, 32) ^ std::rotl(f, 53));
   h ^= h >> 31;
@@ -108,14 +136,14 @@ inline uint64_t hash_key_words(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w
 
 }  // namespace detail
 
-// 64-bit hash of the key; symmetric by construction because the key is
-// already direction-free.
-inline uint64_t hash_flow_key(const FlowKey& k) noexcept {
+// 64-bit hash of the key under `hash_key`; symmetric by construction
+// because the key is already direction-free.
+inline uint64_t hash_flow_key(const FlowKey& k, const FlowHashKey& hash_key) noexcept {
   uint64_t w[5];
   std::memcpy(w, &k, sizeof w);
   uint32_t last;
   std::memcpy(&last, reinterpret_cast<const uint8_t*>(&k) + sizeof w, sizeof last);
-  return detail::hash_key_words(w[0], w[1], w[2], w[3], w[4], last);
+  return detail::hash_key_words(hash_key, w[0], w[1], w[2], w[3], w[4], last);
 }
 
 // make_flow_key() and hash_flow_key() of a parsed IPv4 packet in one step,
@@ -124,11 +152,11 @@ inline uint64_t hash_flow_key(const FlowKey& k) noexcept {
 // whole. Going through make_flow_key() stores the key field by field and
 // hash_flow_key() loads it back by words, which the store buffer cannot
 // forward (two stalls a packet, a fifth of the header-only engine).
-inline uint64_t make_flow_key_v4(const uint8_t* ip, const ParsedPacket& p, FlowKey& k,
-                                 bool& from_lo) noexcept {
+inline uint64_t make_flow_key_v4(const uint8_t* ip, const ParsedPacket& p, const FlowHashKey& hash_key,
+                                 FlowKey& k, bool& from_lo) noexcept {
   if constexpr (std::endian::native != std::endian::little) {
     k = make_flow_key(p, from_lo);
-    return hash_flow_key(k);
+    return hash_flow_key(k, hash_key);
   }
   uint32_t src, dst;  // network order, as IpAddr keeps them
   std::memcpy(&src, ip + 12, 4);
@@ -158,7 +186,7 @@ inline uint64_t make_flow_key_v4(const uint8_t* ip, const ParsedPacket& p, FlowK
   std::memcpy(out + 24, &w3, 8);
   std::memcpy(out + 32, &w4, 8);
   std::memcpy(out + 40, &last, 4);
-  return detail::hash_key_words(0, w1, 0, w3, w4, w5);
+  return detail::hash_key_words(hash_key, 0, w1, 0, w3, w4, w5);
 }
 
 }  // namespace ftz::engine

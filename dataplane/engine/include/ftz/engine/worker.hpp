@@ -500,6 +500,9 @@ class Worker {
   const PolicyGeneration* gen_;
   LinkType link_;
   Limits limits_;
+  // The table's hash key: derived from the token key (kFlowHashLabel), or
+  // random with a random token key.
+  FlowHashKey hash_key_;
   FlowTable table_;
   HugeArray<Flow> flows_;
   Defragmenter defrag_;

@@ -27,6 +27,11 @@ inline constexpr size_t kMinKeyBytes = 16;
 // and a token reveal"). The line is a comment; the key follows it.
 inline constexpr std::string_view kDemoKeyMarker = "# ftzgate DEMO token key";
 
+// The labels of TokenKey::derive(): the published key identifier, and the
+// secret of the workers' flow-table hash (FlowHashKey).
+inline constexpr std::string_view kFingerprintLabel = "ftzgate token key fingerprint v1";
+inline constexpr std::string_view kFlowHashLabel = "ftzgate flow table hash v1";
+
 class TokenKey {
  public:
   // Reads the key file: if its content (a trailing newline/whitespace ignored)
@@ -48,10 +53,14 @@ class TokenKey {
   uint64_t token(std::string_view normalized, uint8_t identifier_type) const noexcept;
 
   MacAlgo algo() const noexcept { return hmac_.algo(); }
-  // A stable, non-secret key identifier (first 8 bytes of HMAC(key, fixed
-  // label)), written into the state file: counts made under another key are
-  // not comparable and are refused at load.
+  // A stable, non-secret key identifier (derive() of a fixed label), written
+  // into the state file: counts made under another key are not comparable
+  // and are refused at load.
   uint64_t fingerprint() const noexcept { return fingerprint_; }
+  // First 8 bytes (big-endian) of HMAC(key, label): a value of its own for
+  // each label, secret unless the label is the fingerprint's (the flow
+  // table's hash key, kFlowHashLabel).
+  uint64_t derive(std::string_view label) const noexcept;
   const std::vector<std::string>& warnings() const noexcept { return warnings_; }
   const Hmac& hmac() const noexcept { return hmac_; }
 
