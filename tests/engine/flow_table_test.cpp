@@ -84,7 +84,8 @@ TEST(FlowKeyTest, Ipv4BuilderMatchesGenericKey) {
           bool lo_v4 = true;
           const FlowKey generic = make_flow_key(p, lo_generic);
           FlowKey v4;
-          const FlowHashKey secret = FlowHashKey::from_secret(0x5eed0000u + static_cast<uint64_t>(checked % 4));
+          const FlowHashKey secret =
+              FlowHashKey::from_secret(0x5eed0000u + static_cast<uint64_t>(checked % 4));
           const uint64_t h = make_flow_key_v4(header, p, secret, v4, lo_v4);
           ASSERT_EQ(generic, v4) << s << " " << d << " " << sport << " " << dport;
           EXPECT_EQ(h, hash_flow_key(generic, secret));
@@ -181,7 +182,8 @@ TEST(FlowTableTest, EveryRecordFindsASlotUnderAnySecret) {
     const FlowHashKey hk = set % 2 == 0 ? FlowHashKey{} : FlowHashKey::from_secret(set);
     const auto key = [set](uint32_t i) { return numbered_key(set * 0x100000u + i); };
     for (uint32_t i = 0; i < kCapacity; ++i) {
-      ASSERT_NE(t.insert(key(i), hash_flow_key(key(i), hk)), FlowTable::kNone) << "set " << set << ", key " << i;
+      ASSERT_NE(t.insert(key(i), hash_flow_key(key(i), hk)), FlowTable::kNone)
+          << "set " << set << ", key " << i;
     }
     EXPECT_EQ(t.size(), kCapacity);
     EXPECT_EQ(t.insert(key(kCapacity), hash_flow_key(key(kCapacity), hk)), FlowTable::kNone);

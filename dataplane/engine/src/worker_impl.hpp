@@ -225,10 +225,12 @@ inline uint32_t Worker::timeout_s(const Flow& f) const noexcept {
 }
 
 inline bool Worker::ip_checksum_ok(const PacketView& pv, const ParsedPacket& p, Reason& why) const noexcept {
-  if (checksum_mode_ == ChecksumMode::kOff || p.ip_version != 4 || (pv.csum & csum_hint::kL3Good)) return true;
+  if (checksum_mode_ == ChecksumMode::kOff || p.ip_version != 4 || (pv.csum & csum_hint::kL3Good))
+    return true;
   const ChecksumStatus st =
       (pv.csum & csum_hint::kL3Bad) ? ChecksumStatus::kBad : ipv4_header_checksum(pv.data, p);
-  if (st == ChecksumStatus::kBad || (st == ChecksumStatus::kOffloaded && checksum_mode_ != ChecksumMode::kAuto)) {
+  if (st == ChecksumStatus::kBad ||
+      (st == ChecksumStatus::kOffloaded && checksum_mode_ != ChecksumMode::kAuto)) {
     why = Reason::kIpv4BadChecksum;
     return false;
   }
