@@ -210,6 +210,26 @@ TEST(FlowTableTest, InsertFindErase) {
   EXPECT_EQ(t.size(), 0u);
 }
 
+// The burst's guess (prefetch_record's record) is taken only while it holds
+// the key: a record erased since, or reused by another key, sends find()
+// through the buckets.
+TEST(FlowTableTest, AGuessIsTakenOnlyWhileItsRecordHoldsTheKey) {
+  FlowTable t(16);
+  const FlowKey k = numbered_key(1);
+  const FlowKey other = numbered_key(2);
+  const uint32_t idx = t.insert(k, hash_of(k));
+  ASSERT_NE(idx, FlowTable::kNone);
+  EXPECT_EQ(t.prefetch_record(hash_of(k)), idx);
+  EXPECT_EQ(t.find(k, hash_of(k), idx), idx);
+  EXPECT_EQ(t.find(k, hash_of(k), FlowTable::kNone), idx);
+  const uint32_t oidx = t.insert(other, hash_of(other));
+  EXPECT_EQ(t.find(k, hash_of(k), oidx), idx) << "a wrong guess falls back to the buckets";
+  t.erase(idx);
+  EXPECT_EQ(t.find(k, hash_of(k), idx), FlowTable::kNone) << "an erased record is not the key's";
+  const uint32_t again = t.insert(k, hash_of(k));
+  EXPECT_EQ(t.find(k, hash_of(k), idx), again);
+}
+
 TEST(FlowTableTest, FillsToCapacityThenRefuses) {
   constexpr uint32_t kCap = 1024;
   FlowTable t(kCap);

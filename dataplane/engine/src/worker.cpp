@@ -165,13 +165,15 @@ void Worker::prepare_burst(std::span<const PacketView> pkts) noexcept {
   }
 }
 
-void Worker::prefetch_flow(const BurstPacket& b) const noexcept {
+void Worker::prefetch_flow(BurstPacket& b) const noexcept {
   // The likely record and the head of its flow state (every line of the
   // fields the short path touches: records are not line-aligned, so a third
   // line may hold the last of them).
+  b.guess = FlowTable::kNone;
   if (!b.keyed) return;
   const uint32_t idx = table_.prefetch_record(b.hash);
   if (idx == FlowTable::kNone) return;
+  b.guess = idx;
   constexpr size_t kHotBytes = offsetof(Flow, flow_id);
   static_assert(kHotBytes <= 128, "the short path's fields span at most three cache lines");
   const char* head = reinterpret_cast<const char*>(&flows_[idx]);
@@ -351,7 +353,7 @@ bool Worker::settle(const PacketView& pv, const BurstPacket& bp, PacketResult& r
   // Nothing is changed before the packet is known to qualify: any other
   // goes the whole way from the start.
   if (!bp.keyed || p.payload_len < p.payload_wire_len) return false;
-  const uint32_t idx = table_.find(bp.key, bp.hash);
+  const uint32_t idx = table_.find(bp.key, bp.hash, bp.guess);
   if (idx == FlowTable::kNone) return false;
   Flow& f = flows_[idx];
   if (!settled(f, p) || (f.inspect && !f.blocked_at_header) ||

@@ -61,6 +61,14 @@ class FlowTable {
     }
     return kNone;
   }
+  // find() with a guess: what prefetch_record() returned for this hash
+  // earlier in the burst. A used record holding the key is the key's (keys
+  // are unique in the table), so the bucket is not scanned a second time;
+  // without a guess, or when the table changed since, a full find().
+  [[nodiscard]] uint32_t find(const FlowKey& key, uint64_t hash, uint32_t guess) const noexcept {
+    if (guess != kNone && records_[guess].used && records_[guess].key == key) return guess;
+    return find(key, hash);
+  }
   // Starts loading the key's primary bucket into the cache (no effect on the
   // table's contents).
   void prefetch(uint64_t hash) const noexcept { __builtin_prefetch(&buckets_[bucket_a(hash)]); }

@@ -327,6 +327,8 @@ class Worker {
     ParseResult parsed;
     FlowKey key;
     uint64_t hash = 0;
+    // The record prefetch_flow() found for the key (FlowTable::find's guess).
+    uint32_t guess = FlowTable::kNone;
     bool from_lo = true;
     bool keyed = false;  // an IP packet with its flow key (not a fragment)
   };
@@ -343,7 +345,7 @@ class Worker {
   void prepare_burst(std::span<const PacketView> pkts) noexcept;
   // Prefetches the flow a packet most likely belongs to: its table record and
   // the flow state the short path reads.
-  void prefetch_flow(const BurstPacket& b) const noexcept;
+  void prefetch_flow(BurstPacket& b) const noexcept;
   // How many packets ahead of the one being judged prefetch_flow() runs.
   // Issuing all 32 packets' lines at once (four a packet) queued more misses
   // than the core keeps in flight; 8 ahead measured best on 64-byte frames
