@@ -228,8 +228,6 @@ int WorkerSlot::loop() noexcept {
 }
 
 void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
-  engine::PacketView views[engine::kBurstSize];
-  engine::PacketResult results[engine::kBurstSize];
   const int64_t clock = path_.clock_ns();
   int64_t newest = counters_.last_ts_ns.load(std::memory_order_relaxed);
   const bool ethernet = path_.link == engine::LinkType::kEthernet;
@@ -245,20 +243,19 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
         }
       }
     }
-    views[i].data = rte_pktmbuf_mtod(m, const uint8_t*);
-    views[i].caplen = rte_pktmbuf_data_len(m);
-    views[i].wirelen = rte_pktmbuf_pkt_len(m);
-    views[i].ts_ns = clock;
+    engine::PacketView& v = views_[i];
+    v = engine::PacketView{
+        rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m),    rte_pktmbuf_pkt_len(m), clock,
+        reinterpret_cast<uintptr_t>(m),      checksum_hints(m->ol_flags)};
     if (const CaptureRecord* rec = capture_record(m)) {
-      views[i].ts_ns = rec->ts_ns;
-      views[i].wirelen = std::max(views[i].wirelen, rec->wirelen);
+      v.ts_ns = rec->ts_ns;
+      v.wirelen = std::max(v.wirelen, rec->wirelen);
     }
-    views[i].token = reinterpret_cast<uintptr_t>(m);
-    views[i].csum = checksum_hints(m->ol_flags);
-    if (views[i].ts_ns > newest) newest = views[i].ts_ns;
+    if (v.ts_ns > newest) newest = v.ts_ns;
   }
-  worker_->process_burst(std::span<const engine::PacketView>(views, n),
-                         std::span<engine::PacketResult>(results, n));
+  // The engine sets every result it returns (results_[i] for i < n).
+  worker_->process_burst(std::span<const engine::PacketView>(views_.data(), n),
+                         std::span<engine::PacketResult>(results_.data(), n));
   // Held packets a packet released go out right before it, in the order the
   // sender sent them (engine::Release::before).
   const auto released = worker_->released();
@@ -273,7 +270,7 @@ void WorkerSlot::process(rte_mbuf** mbufs, uint16_t n) noexcept {
       act(mbuf_of(rel), rel.disposition, rel.verdict, rel.trim);
     }
     rte_mbuf* m = mbufs[i];
-    const engine::PacketResult& r = results[i];
+    const engine::PacketResult& r = results_[i];
     if (r.send_resets) {
       const uint16_t in = path_.port_index[m->port];
       send_resets(worker_->resets()[r.reset_index], in, path_.ports[in].pair);

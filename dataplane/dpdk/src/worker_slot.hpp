@@ -8,6 +8,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -171,6 +172,11 @@ class WorkerSlot {
     uint64_t drops[engine::kPathDropCount] = {};  // see drop()
   } tally_;
   std::atomic<engine::sig::Scanner*> retired_out_{nullptr};  // see take_retired_scanner()
+  // A burst's views and the engine's results, filled for the first n
+  // entries by process() (members, not stack arrays: no zeroing of 32
+  // entries a burst, and the scratch sits at one place for the run).
+  std::array<engine::PacketView, engine::kBurstSize> views_;
+  std::array<engine::PacketResult, engine::kBurstSize> results_;
   CounterSnapshot snapshot_;
   std::atomic<bool> done_{false};
 };
