@@ -388,8 +388,8 @@ bool Worker::settled(const Flow& f, const ParsedPacket& p) const noexcept {
 }
 
 bool Worker::checksums_ok(const PacketView& pv, const ParsedPacket& p, bool l4, Reason& why) const noexcept {
-  if (checksum_mode_ == ChecksumMode::kOff) return true;
   if (!l4) return ip_checksum_ok(pv, p, why);
+  if (checksum_mode_ == ChecksumMode::kOff) return true;
   if ((p.l4_proto != 6 && p.l4_proto != 17) || (pv.csum & csum_hint::kL4Good)) return true;
   // A datagram rebuilt from fragments is checked over its reassembled bytes.
   bool bad = (pv.csum & csum_hint::kL4Bad) && !from_fragments_;

@@ -58,8 +58,8 @@ class TokenKey {
   // and are refused at load.
   uint64_t fingerprint() const noexcept { return fingerprint_; }
   // First 8 bytes (big-endian) of HMAC(key, label): a value of its own for
-  // each label, secret unless the label is the fingerprint's (the flow
-  // table's hash key, kFlowHashLabel).
+  // each label. Secret for every label but kFingerprintLabel, whose value is
+  // published; kFlowHashLabel gives the flow table's hash key.
   uint64_t derive(std::string_view label) const noexcept;
   const std::vector<std::string>& warnings() const noexcept { return warnings_; }
   const Hmac& hmac() const noexcept { return hmac_; }
