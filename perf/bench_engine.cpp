@@ -18,6 +18,7 @@
 
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/engine/flow_table.hpp"
+#include "ftz/engine/huge_array.hpp"
 #include "ftz/engine/normalize.hpp"
 #include "ftz/engine/parser.hpp"
 #include "ftz/engine/prefix_table.hpp"
@@ -381,6 +382,35 @@ void BM_ChecksumSegment(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * kSegment);
 }
 BENCHMARK(BM_ChecksumSegment);
+
+// ---- the machine's memory -------------------------------------------------
+
+// What one cache line the caches do not hold costs on this host: N
+// independent chains of dependent loads through 256 MiB in a random cycle
+// (transparent huge pages where the kernel allows them, as HugeArray gets).
+// Items are lines; chains:1 is the load-to-use latency, more chains show how
+// many misses the core overlaps. The floor under any per-packet lookup of a
+// table that does not fit the caches (docs/decisions/0008).
+void BM_BaselineRandomLines(benchmark::State& state) {
+  constexpr size_t kLines = (size_t{256} << 20) / 64;
+  struct alignas(64) Line {
+    uint64_t next;
+  };
+  HugeArray<Line> lines(kLines);
+  std::vector<uint32_t> order(kLines);
+  for (uint32_t i = 0; i < kLines; ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(7));
+  for (size_t i = 0; i < kLines; ++i) lines[order[i]].next = order[(i + 1) % kLines];
+  const auto chains = static_cast<size_t>(state.range(0));
+  std::vector<uint64_t> at(chains);
+  for (size_t c = 0; c < chains; ++c) at[c] = order[c * (kLines / chains)];
+  for (auto _ : state) {
+    for (size_t c = 0; c < chains; ++c) at[c] = lines[at[c]].next;
+  }
+  benchmark::DoNotOptimize(at.data());
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * chains));
+}
+BENCHMARK(BM_BaselineRandomLines)->ArgName("chains")->Arg(1)->Arg(4)->Arg(12)->Arg(32);
 
 }  // namespace
 
