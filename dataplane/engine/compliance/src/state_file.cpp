@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string>
 
+#include "ftz/base/atomic_file.hpp"
+
 #include "ftz/engine/compliance/ledger.hpp"
 
 namespace ftz::engine::compliance {
@@ -162,41 +164,9 @@ tl::expected<void, std::string> ComplianceLedger::save(const std::string& path, 
   w.bytes(sum, sizeof(sum));
 
   // Atomic replace: a crash leaves either the old file or the new one.
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return tl::unexpected(errno_text("cannot create", tmp));
   const std::string& b = w.buf();
-  size_t done = 0;
-  while (done < b.size()) {
-    const ssize_t n = ::write(fd, b.data() + done, b.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      auto e = errno_text("cannot write", tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return tl::unexpected(e);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    auto e = errno_text("fsync failed on", tmp);
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return tl::unexpected(e);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    auto e = errno_text("cannot rename " + tmp + " to", path);
-    ::unlink(tmp.c_str());
-    return tl::unexpected(e);
-  }
-  const auto slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);  // makes the rename durable
-    ::close(dfd);
-  }
+  auto written = base::write_file_atomically(path, b, 0600);
+  if (!written) return tl::unexpected("state file: " + written.error());
   return {};
 }
 

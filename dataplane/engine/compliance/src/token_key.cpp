@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "ftz/base/ascii.hpp"
+#include "ftz/base/atomic_file.hpp"
 
 namespace ftz::engine::compliance {
 namespace {
@@ -55,13 +56,8 @@ bool is_published(std::span<const uint8_t> key) noexcept {
   return false;
 }
 
-std::string errno_text(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
-}
-
-// Writes a fresh random key to `path` without ever replacing a file there:
-// a temporary file in the same directory, fsync, then link(2), which fails
-// when `path` exists (another process won the race: its key is used).
+// Writes a fresh random key to `path` without ever replacing a file there
+// (IfExists::kKeep: when another process won the race, its key is used).
 tl::expected<bool, std::string> generate_key_file(const std::string& path) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::path(path).parent_path();
@@ -84,42 +80,11 @@ tl::expected<bool, std::string> generate_key_file(const std::string& path) {
     text.bytes.push_back(static_cast<uint8_t>(kHex[b & 15]));
   }
   text.bytes.push_back('\n');
-  std::string tmp = path + ".new.XXXXXX";
-  const int fd = ::mkstemp(tmp.data());  // mode 0600
-  if (fd < 0) return tl::unexpected(errno_text("cannot create token key file", tmp));
-  size_t done = 0;
-  while (done < text.bytes.size()) {
-    const ssize_t n = ::write(fd, text.bytes.data() + done, text.bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      auto e = errno_text("cannot write token key file", tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return tl::unexpected(e);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fchmod(fd, 0600) != 0 || ::fsync(fd) != 0) {
-    auto e = errno_text("cannot write token key file", tmp);
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return tl::unexpected(e);
-  }
-  ::close(fd);
-  const int linked = ::link(tmp.c_str(), path.c_str());
-  const int link_errno = errno;
-  ::unlink(tmp.c_str());
-  if (linked != 0) {
-    if (link_errno == EEXIST) return false;  // someone else's key is there now
-    errno = link_errno;
-    return tl::unexpected(errno_text("cannot create token key file", path));
-  }
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);  // the new name survives a crash
-    ::close(dfd);
-  }
-  return true;
+  auto written = base::write_file_atomically(
+      path, std::string_view(reinterpret_cast<const char*>(text.bytes.data()), text.bytes.size()), 0600,
+      base::IfExists::kKeep);
+  if (!written) return tl::unexpected("token key file: " + written.error());
+  return *written;  // false: someone else's key is there now
 }
 
 bool exists(const std::string& path) {
