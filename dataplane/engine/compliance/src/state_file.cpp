@@ -10,7 +10,6 @@
 #include <string>
 
 #include "ftz/base/atomic_file.hpp"
-
 #include "ftz/engine/compliance/ledger.hpp"
 
 namespace ftz::engine::compliance {
