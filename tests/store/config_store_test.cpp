@@ -97,9 +97,9 @@ TEST_F(ConfigStoreTest, OneProcessHoldsTheStateDirectory) {
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     auto other = ConfigStore::open(dir_);
-    const bool locked = !other && other.error().code == StoreErrc::kLocked &&
-                        other.error().message.find("(pid " + std::to_string(::getppid()) + ")") !=
-                            std::string::npos;
+    const bool locked =
+        !other && other.error().code == StoreErrc::kLocked &&
+        other.error().message.find("(pid " + std::to_string(::getppid()) + ")") != std::string::npos;
     ::_exit(locked ? 0 : 1);
   }
   int status = 0;
@@ -138,7 +138,8 @@ TEST_F(ConfigStoreTest, CommitsGrowTheGenerationAndAStaleCandidateIsRefused) {
 TEST_F(ConfigStoreTest, HistoryKeepsTheLastFiftyNewestFirst) {
   init_ok();
   ConfigStore s = open_ok();
-  for (int g = 2; g <= 60; ++g) ASSERT_TRUE(s.commit("secadmin", config_of(g), s.running_generation(), "", kT0 + g));
+  for (int g = 2; g <= 60; ++g)
+    ASSERT_TRUE(s.commit("secadmin", config_of(g), s.running_generation(), "", kT0 + g));
   auto h = s.history();
   ASSERT_TRUE(h);
   ASSERT_EQ(h->size(), ConfigStore::kHistory);

@@ -241,7 +241,8 @@ Result<void> ConfigStore::load_running() {
   const std::string path = dir_ + "/config/running";
   auto text = read_file(path);
   if (!text) return tl::unexpected(text.error());
-  if (!*text) return fail(StoreErrc::kNotInitialised, dir_ + " has no running configuration (ftzgated --init)");
+  if (!*text)
+    return fail(StoreErrc::kNotInitialised, dir_ + " has no running configuration (ftzgated --init)");
   auto j = read_json(path);
   if (!j) return tl::unexpected(j.error());
   auto gen = get_u64(*j, "generation", path);
@@ -285,14 +286,13 @@ Result<CommitInfo> ConfigStore::read_commit(uint64_t generation, std::string* te
   auto sha = get_string(*j, "sha256", path);
   auto based = get_u64(*j, "based_on", path);
   auto body = get_string(*j, "config", path);
-  for (const StoreError* e : {g ? nullptr : &g.error(), user ? nullptr : &user.error(),
-                              time ? nullptr : &time.error(), comment ? nullptr : &comment.error(),
-                              sha ? nullptr : &sha.error(), based ? nullptr : &based.error(),
-                              body ? nullptr : &body.error()}) {
+  for (const StoreError* e :
+       {g ? nullptr : &g.error(), user ? nullptr : &user.error(), time ? nullptr : &time.error(),
+        comment ? nullptr : &comment.error(), sha ? nullptr : &sha.error(), based ? nullptr : &based.error(),
+        body ? nullptr : &body.error()}) {
     if (e != nullptr) return tl::unexpected(*e);
   }
-  if (*g != generation)
-    return fail(StoreErrc::kCorrupt, path + ": holds generation " + std::to_string(*g));
+  if (*g != generation) return fail(StoreErrc::kCorrupt, path + ": holds generation " + std::to_string(*g));
   if (sha256_hex(*body) != *sha)
     return fail(StoreErrc::kCorrupt, path + ": the configuration does not match its SHA-256");
   c.generation = *g;
@@ -406,8 +406,9 @@ Result<void> ConfigStore::write_running(uint64_t generation, const std::string& 
                                         const std::optional<PendingConfirm>& confirm) {
   json j{{"generation", generation}, {"sha256", sha256}};
   if (confirm) {
-    j["confirm"] = json{
-        {"generation", confirm->generation}, {"previous", confirm->previous}, {"deadline_s", confirm->deadline_s}};
+    j["confirm"] = json{{"generation", confirm->generation},
+                        {"previous", confirm->previous},
+                        {"deadline_s", confirm->deadline_s}};
   }
   return write_json(dir_ + "/config/running", j);
 }

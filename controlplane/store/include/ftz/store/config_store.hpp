@@ -53,7 +53,7 @@ struct CommitInfo {
   std::string user;
   int64_t time_s = 0;
   std::string comment;
-  std::string sha256;    // lowercase hex of the YAML text
+  std::string sha256;     // lowercase hex of the YAML text
   uint64_t based_on = 0;  // the running generation the candidate was edited from (0: --init)
 };
 

@@ -1,0 +1,111 @@
+#pragma once
+// The administrators' audit log (issue 10 §4, DOMAIN.md §4-5, MLPS Level 3):
+// JSON lines, each chained to the one before by SHA-256, with a checkpoint
+// signed by the device key every `checkpoint_every` records or
+// `checkpoint_interval_ms`, whichever comes first (docs/decisions/0010).
+//
+//   DIR/audit-<first seq:020>.jsonl   the records; a new file past rotate_bytes,
+//                                     the chain continuing across files
+//   DIR/head                          {"seq", "hash"} of the last record: a log
+//                                     that ends before it was truncated
+//
+// A line is   {"seq":N,"time":"...+08:00","user":...,"role":...,"source":...,
+//              "event_type":...,"success":...,"details":{...},"prev_hash":"<hex>"
+//             followed by  ,"hash":"<hex>"}  where hash = SHA-256 of every byte
+// before ",\"hash\"" (so prev_hash, and through it every earlier record, is
+// covered). Checkpoints are records of event_type "checkpoint" whose details
+// carry the signer's key id and an Ed25519 signature of
+// "ftzgate-audit-checkpoint\n<seq>\n<prev_hash>".
+//
+// Records name users, roles and actions, never personal information of the
+// traffic (the caller's details must not carry any).
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+
+#include "ftz/keys/signing_key.hpp"
+
+namespace ftz::audit {
+
+struct Event {
+  std::string user;
+  std::string role;
+  std::string source;      // where the request came from ("unix", "tcp:198.18.0.2:40112")
+  std::string event_type;  // "login", "commit", "rollback", ...
+  bool success = true;
+  nlohmann::ordered_json details = nlohmann::ordered_json::object();
+};
+
+struct Options {
+  uint64_t rotate_bytes = uint64_t{64} << 20;
+  uint64_t checkpoint_every = 1000;
+  int64_t checkpoint_interval_ms = int64_t{5} * 60 * 1000;
+};
+
+class AuditLog {
+ public:
+  // Opens (or starts) the log in `dir`. A record cut short by a crash is
+  // removed (its append never returned success, so its action was refused);
+  // a log that ends before `head` says is refused as truncated.
+  static tl::expected<AuditLog, std::string> open(const std::string& dir, const keys::SigningKey& key,
+                                                  int64_t now_ms, Options options = {});
+  AuditLog(AuditLog&& other) noexcept;
+  AuditLog& operator=(AuditLog&& other) noexcept;
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+  ~AuditLog();
+
+  // Appends and syncs one record (then a checkpoint when one is due);
+  // returns its sequence number. An error means the record is not in the
+  // log: the caller refuses the action it describes.
+  tl::expected<uint64_t, std::string> append(const Event& e, int64_t now_ms);
+  // A checkpoint when the interval has passed with records after the last
+  // one (the daemon calls this on a timer).
+  tl::expected<void, std::string> checkpoint_if_due(int64_t now_ms);
+
+  [[nodiscard]] uint64_t last_seq() const noexcept { return seq_; }
+
+ private:
+  AuditLog(std::string dir, const keys::SigningKey& key, Options options)
+      : dir_(std::move(dir)), key_(&key), options_(options) {}
+  tl::expected<void, std::string> recover(int64_t now_ms);
+  tl::expected<void, std::string> open_file(uint64_t first_seq);
+  tl::expected<uint64_t, std::string> write_record(const Event& e, int64_t now_ms);
+  tl::expected<void, std::string> checkpoint(int64_t now_ms);
+
+  std::string dir_;
+  const keys::SigningKey* key_;
+  Options options_;
+  int fd_ = -1;
+  std::string file_;
+  uint64_t file_bytes_ = 0;
+  uint64_t seq_ = 0;
+  std::string hash_;  // of the last record
+  uint64_t since_checkpoint_ = 0;
+  int64_t last_checkpoint_ms_ = 0;
+};
+
+// What `ftzctl audit verify` prints.
+struct VerifyReport {
+  bool ok = false;
+  std::string problem;  // empty when ok: what was found, at `where`
+  std::string where;    // "audit-00000000000000000001.jsonl:17 (seq 17)"
+  uint64_t records = 0;
+  uint64_t checkpoints = 0;
+  uint64_t last_seq = 0;
+  uint64_t unsigned_tail = 0;  // records after the last checkpoint
+};
+
+// Verifies every file of the log in `dir` against the chain, the head and
+// the checkpoints' signatures by `public_pem`; the report names the first
+// record that was modified, inserted, deleted or reordered, or where the
+// log was truncated.
+VerifyReport verify(const std::string& dir, std::string_view public_pem);
+
+// RFC 3339 time at UTC+08:00 with milliseconds: "2026-01-01T00:00:00.000+08:00".
+std::string format_time(int64_t unix_ms);
+
+}  // namespace ftz::audit

@@ -1,0 +1,487 @@
+#include "ftz/audit/audit_log.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "ftz/base/atomic_file.hpp"
+#include "ftz/base/civil_date.hpp"
+
+namespace ftz::audit {
+
+namespace {
+
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+
+const std::string kGenesis(64, '0');
+// ,"hash":"<64 hex>"}  ends every line.
+constexpr std::string_view kHashKey = ",\"hash\":\"";
+constexpr size_t kHashSuffix = kHashKey.size() + 64 + 2;
+constexpr std::string_view kCheckpoint = "checkpoint";
+
+std::string hex(const unsigned char* p, size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(kHex[p[i] >> 4]);
+    out.push_back(kHex[p[i] & 15]);
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr) != 1) return {};
+  return hex(md, len);
+}
+
+std::string base64(std::string_view raw) {
+  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
+  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return out;
+}
+
+std::optional<std::string> unbase64(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  std::string out(3 * text.size() / 4, '\0');
+  const int n =
+      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  size_t len = static_cast<size_t>(n);
+  // EVP_DecodeBlock counts the padding's zero bytes.
+  if (text.ends_with("=="))
+    len -= 2;
+  else if (text.ends_with("="))
+    len -= 1;
+  out.resize(len);
+  return out;
+}
+
+std::string checkpoint_message(uint64_t seq, std::string_view prev_hash) {
+  return "ftzgate-audit-checkpoint\n" + std::to_string(seq) + "\n" + std::string(prev_hash);
+}
+
+std::string file_name(uint64_t first_seq) {
+  char name[48];
+  std::snprintf(name, sizeof name, "audit-%020llu.jsonl", static_cast<unsigned long long>(first_seq));
+  return name;
+}
+
+std::optional<uint64_t> first_seq_of(const std::string& name) {
+  if (name.size() != 32 || !name.starts_with("audit-") || !name.ends_with(".jsonl")) return std::nullopt;
+  uint64_t seq = 0;
+  const char* begin = name.data() + 6;
+  const auto [end, ec] = std::from_chars(begin, begin + 20, seq);
+  if (ec != std::errc{} || end != begin + 20) return std::nullopt;
+  return seq;
+}
+
+// The log's files in chain order (by their first sequence number).
+std::vector<std::pair<uint64_t, std::string>> log_files(const std::string& dir) {
+  std::vector<std::pair<uint64_t, std::string>> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (auto s = first_seq_of(name)) out.emplace_back(*s, name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// One line checked on its own: its hash covers its bytes.
+struct Line {
+  uint64_t seq = 0;
+  std::string prev_hash;
+  std::string hash;
+  bool checkpoint = false;
+  std::string signature;  // a checkpoint's, base64
+};
+std::optional<Line> read_line(std::string_view line) {
+  if (line.size() < kHashSuffix || !line.ends_with("\"}")) return std::nullopt;
+  const size_t cut = line.size() - kHashSuffix;
+  if (line.substr(cut, kHashKey.size()) != kHashKey) return std::nullopt;
+  Line l;
+  l.hash = std::string(line.substr(cut + kHashKey.size(), 64));
+  if (sha256_hex(line.substr(0, cut)) != l.hash) return std::nullopt;
+  const ojson record = ojson::parse(line, nullptr, false);
+  if (record.is_discarded() || !record.is_object()) return std::nullopt;
+  const auto seq = record.find("seq");
+  const auto prev = record.find("prev_hash");
+  if (seq == record.end() || !seq->is_number_unsigned() || prev == record.end() || !prev->is_string())
+    return std::nullopt;
+  l.seq = seq->get<uint64_t>();
+  l.prev_hash = prev->get<std::string>();
+  const auto type = record.find("event_type");
+  l.checkpoint = type != record.end() && type->is_string() && *type == kCheckpoint;
+  if (l.checkpoint) {
+    const auto d = record.find("details");
+    if (d != record.end() && d->is_object() && d->contains("signature") && (*d)["signature"].is_string())
+      l.signature = (*d)["signature"].get<std::string>();
+  }
+  return l;
+}
+
+// The whole file, or nothing when it cannot be opened or read.
+std::optional<std::string> slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return std::move(text).str();
+}
+
+struct Head {
+  uint64_t seq = 0;
+  std::string hash = kGenesis;
+};
+tl::expected<std::optional<Head>, std::string> read_head(const std::string& dir) {
+  const std::string path = dir + "/head";
+  if (!fs::exists(path)) return std::optional<Head>{};
+  const auto text = slurp(path);
+  if (!text) return tl::unexpected("cannot read " + path);
+  const ojson j = ojson::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned() ||
+      !j.contains("hash") || !j["hash"].is_string())
+    return tl::unexpected(path + ": damaged");
+  return std::optional<Head>{Head{j["seq"].get<uint64_t>(), j["hash"].get<std::string>()}};
+}
+
+std::string errno_text(std::string_view what, const std::string& path) {
+  return std::string(what) + " " + path + ": " + std::strerror(errno);
+}
+
+}  // namespace
+
+std::string format_time(int64_t unix_ms) {
+  const int64_t unix_s = civil::floor_div(unix_ms, 1000);
+  const int64_t ms = unix_ms - unix_s * 1000;
+  const int64_t day = civil::shanghai_day(unix_s);
+  const int64_t secs = unix_s + civil::kShanghaiOffsetSeconds - day * civil::kSecondsPerDay;
+  const civil::Date date = civil::civil_from_days(day);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03d+08:00",
+                static_cast<long long>(date.year), date.month, date.day, static_cast<int>(secs / 3600),
+                static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60), static_cast<int>(ms));
+  return buf;
+}
+
+tl::expected<AuditLog, std::string> AuditLog::open(const std::string& dir, const keys::SigningKey& key,
+                                                   int64_t now_ms, Options options) {
+  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
+    return tl::unexpected(errno_text("cannot create", dir));
+  AuditLog log(dir, key, options);
+  if (auto r = log.recover(now_ms); !r) return tl::unexpected(r.error());
+  return log;
+}
+
+AuditLog::AuditLog(AuditLog&& o) noexcept
+    : dir_(std::move(o.dir_)),
+      key_(o.key_),
+      options_(o.options_),
+      fd_(std::exchange(o.fd_, -1)),
+      file_(std::move(o.file_)),
+      file_bytes_(o.file_bytes_),
+      seq_(o.seq_),
+      hash_(std::move(o.hash_)),
+      since_checkpoint_(o.since_checkpoint_),
+      last_checkpoint_ms_(o.last_checkpoint_ms_) {}
+
+AuditLog& AuditLog::operator=(AuditLog&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    dir_ = std::move(o.dir_);
+    key_ = o.key_;
+    options_ = o.options_;
+    fd_ = std::exchange(o.fd_, -1);
+    file_ = std::move(o.file_);
+    file_bytes_ = o.file_bytes_;
+    seq_ = o.seq_;
+    hash_ = std::move(o.hash_);
+    since_checkpoint_ = o.since_checkpoint_;
+    last_checkpoint_ms_ = o.last_checkpoint_ms_;
+  }
+  return *this;
+}
+
+AuditLog::~AuditLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+tl::expected<void, std::string> AuditLog::recover(int64_t now_ms) {
+  auto head = read_head(dir_);
+  if (!head) return tl::unexpected(head.error());
+  const auto files = log_files(dir_);
+  seq_ = 0;
+  hash_ = kGenesis;
+  last_checkpoint_ms_ = now_ms;
+  if (files.empty()) {
+    if (*head && (*head)->seq != 0)
+      return tl::unexpected("audit log " + dir_ + ": every file is gone, head records seq " +
+                            std::to_string((*head)->seq));
+    return open_file(1);
+  }
+  // The last file: its records after the last checkpoint count toward the
+  // next one; a record without its newline was being written by a crash.
+  const std::string path = dir_ + "/" + files.back().second;
+  auto read = slurp(path);
+  if (!read) return tl::unexpected("cannot read " + path);
+  std::string text = std::move(*read);
+  const size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+  if (complete < text.size()) {
+    if (::truncate(path.c_str(), static_cast<off_t>(complete)) != 0)
+      return tl::unexpected(errno_text("cannot remove a partial record from", path));
+    text.resize(complete);
+  }
+  size_t pos = 0;
+  uint64_t lineno = 0;
+  while (pos < text.size()) {
+    const size_t nl = text.find('\n', pos);
+    const std::string_view line(text.data() + pos, nl - pos);
+    ++lineno;
+    const auto l = read_line(line);
+    if (!l)
+      return tl::unexpected("audit log " + path + ":" + std::to_string(lineno) +
+                            ": damaged record (run ftzctl audit verify)");
+    seq_ = l->seq;
+    hash_ = l->hash;
+    if (l->checkpoint)
+      since_checkpoint_ = 0;
+    else
+      ++since_checkpoint_;
+    pos = nl + 1;
+  }
+  if (lineno == 0) {
+    // An empty newest file: the chain ends in the file before it.
+    seq_ = files.back().first - 1;
+    hash_ = *head && (*head)->seq == seq_ ? (*head)->hash : kGenesis;
+    if (seq_ != 0 && !(*head && (*head)->seq == seq_))
+      return tl::unexpected("audit log " + path + ": empty, and head does not name the record before it");
+  }
+  if (*head) {
+    if (seq_ < (*head)->seq)
+      return tl::unexpected("audit log " + dir_ + " is truncated: it ends at seq " + std::to_string(seq_) +
+                            ", head records seq " + std::to_string((*head)->seq) +
+                            " (run ftzctl audit verify)");
+  }
+  file_ = path;
+  fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd_ < 0) return tl::unexpected(errno_text("cannot open", path));
+  file_bytes_ = text.size();
+  return {};
+}
+
+tl::expected<void, std::string> AuditLog::open_file(uint64_t first_seq) {
+  const std::string path = dir_ + "/" + file_name(first_seq);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return tl::unexpected(errno_text("cannot create", path));
+  if (auto synced = base::sync_directory(dir_); !synced) {
+    ::close(fd);
+    return tl::unexpected(synced.error());
+  }
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+  file_ = path;
+  file_bytes_ = 0;
+  return {};
+}
+
+tl::expected<uint64_t, std::string> AuditLog::write_record(const Event& e, int64_t now_ms) {
+  if (file_bytes_ >= options_.rotate_bytes) {
+    if (auto r = open_file(seq_ + 1); !r) return tl::unexpected(r.error());
+  }
+  const uint64_t seq = seq_ + 1;
+  ojson rec;
+  rec["seq"] = seq;
+  rec["time"] = format_time(now_ms);
+  rec["user"] = e.user;
+  rec["role"] = e.role;
+  rec["source"] = e.source;
+  rec["event_type"] = e.event_type;
+  rec["success"] = e.success;
+  rec["details"] = e.details;
+  rec["prev_hash"] = hash_;
+  std::string body;
+  try {
+    body = rec.dump();
+  } catch (const ojson::exception&) {
+    return tl::unexpected(std::string("audit record refused: a field is not UTF-8 text"));
+  }
+  body.pop_back();  // the closing brace: the hash goes inside the object
+  const std::string hash = sha256_hex(body);
+  if (hash.empty()) return tl::unexpected(std::string("audit record refused: SHA-256 failed (OpenSSL)"));
+  const std::string line = body + std::string(kHashKey) + hash + "\"}\n";
+  // One write(2) of the whole line with O_APPEND; anything short of it is
+  // cut off again, so the file never keeps half a record.
+  const ssize_t n = ::write(fd_, line.data(), line.size());
+  if (n != static_cast<ssize_t>(line.size()) || ::fsync(fd_) != 0) {
+    const std::string err = errno_text("cannot write the audit record to", file_);
+    if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0) {
+      // The partial line stays until open() removes it.
+    }
+    return tl::unexpected(err);
+  }
+  file_bytes_ += line.size();
+  base::fault_point("audit-record-written");
+  // The head moves after the record is durable: a log ahead of it by one
+  // record is a crash in between, one behind it was truncated.
+  const std::string head = ojson{{"seq", seq}, {"hash", hash}}.dump() + "\n";
+  if (auto w = base::write_file_atomically(dir_ + "/head", head, 0640); !w) {
+    // The record is in the log and chained; the next write moves the head.
+    seq_ = seq;
+    hash_ = hash;
+    return tl::unexpected("audit head: " + w.error());
+  }
+  seq_ = seq;
+  hash_ = hash;
+  return seq;
+}
+
+tl::expected<void, std::string> AuditLog::checkpoint(int64_t now_ms) {
+  Event e;
+  e.user = "ftzgated";
+  e.role = "system";
+  e.source = "ftzgated";
+  e.event_type = std::string(kCheckpoint);
+  const std::string sig = key_->sign(checkpoint_message(seq_ + 1, hash_));
+  if (sig.empty()) return tl::unexpected(std::string("audit checkpoint: signing failed (OpenSSL)"));
+  e.details = ojson{{"key_id", key_->key_id()}, {"records", since_checkpoint_}, {"signature", base64(sig)}};
+  auto w = write_record(e, now_ms);
+  if (!w) return tl::unexpected(w.error());
+  since_checkpoint_ = 0;
+  last_checkpoint_ms_ = now_ms;
+  return {};
+}
+
+tl::expected<uint64_t, std::string> AuditLog::append(const Event& e, int64_t now_ms) {
+  if (e.event_type == kCheckpoint)
+    return tl::unexpected(std::string("audit: \"checkpoint\" records are the log's own"));
+  auto seq = write_record(e, now_ms);
+  if (!seq) return seq;
+  ++since_checkpoint_;
+  if (since_checkpoint_ >= options_.checkpoint_every ||
+      now_ms - last_checkpoint_ms_ >= options_.checkpoint_interval_ms) {
+    if (auto c = checkpoint(now_ms); !c) return tl::unexpected(c.error());
+  }
+  return seq;
+}
+
+tl::expected<void, std::string> AuditLog::checkpoint_if_due(int64_t now_ms) {
+  if (since_checkpoint_ == 0 || now_ms - last_checkpoint_ms_ < options_.checkpoint_interval_ms) return {};
+  return checkpoint(now_ms);
+}
+
+VerifyReport verify(const std::string& dir, std::string_view public_pem) {
+  VerifyReport r;
+  auto key_id = keys::public_key_id(public_pem);
+  if (!key_id) {
+    r.problem = "the verification key: " + key_id.error();
+    return r;
+  }
+  auto head = read_head(dir);
+  if (!head) {
+    r.problem = head.error();
+    return r;
+  }
+  std::string prev = kGenesis;
+  uint64_t expected = 1;
+  for (const auto& [first, name] : log_files(dir)) {
+    const std::string path = (fs::path(dir) / name).string();
+    const auto read = slurp(path);
+    if (!read) {
+      r.problem = "cannot read the file";
+      r.where = name;
+      return r;
+    }
+    const std::string& text = *read;
+    if (first != expected) {
+      r.problem = first > expected
+                      ? "records " + std::to_string(expected) + ".." + std::to_string(first - 1) +
+                            " are missing (a file was deleted)"
+                      : "the file starts at seq " + std::to_string(first) + ", the chain is at " +
+                            std::to_string(expected) + " (a file was inserted or renamed)";
+      r.where = name;
+      return r;
+    }
+    size_t pos = 0;
+    uint64_t lineno = 0;
+    while (pos < text.size()) {
+      size_t nl = text.find('\n', pos);
+      ++lineno;
+      const std::string where = name + ":" + std::to_string(lineno);
+      if (nl == std::string::npos) {
+        r.problem = "the log ends in the middle of a record (truncated)";
+        r.where = where;
+        return r;
+      }
+      const auto l = read_line(std::string_view(text.data() + pos, nl - pos));
+      pos = nl + 1;
+      if (!l) {
+        r.problem = "the record was modified (its hash does not match its bytes)";
+        r.where = where;
+        return r;
+      }
+      r.where = where + " (seq " + std::to_string(l->seq) + ")";
+      if (l->seq != expected) {
+        const std::string at =
+            "seq " + std::to_string(l->seq) + " where " + std::to_string(expected) + " belongs: ";
+        r.problem = at + (l->seq > expected ? "the records before it were deleted, or it was moved"
+                                            : "it was inserted, or moved");
+        return r;
+      }
+      if (l->prev_hash != prev) {
+        r.problem = "it does not follow the record before it (inserted, deleted or reordered)";
+        return r;
+      }
+      if (l->checkpoint) {
+        const auto sig = unbase64(l->signature);
+        const auto ok =
+            sig ? keys::verify_signature(public_pem, checkpoint_message(l->seq, l->prev_hash), *sig)
+                : tl::expected<bool, std::string>(false);
+        if (!ok || !*ok) {
+          r.problem = "the checkpoint's signature does not verify with key " + *key_id +
+                      " (the chain before it was rewritten, or another key signed it)";
+          return r;
+        }
+        ++r.checkpoints;
+        r.unsigned_tail = 0;
+      } else {
+        ++r.unsigned_tail;
+      }
+      prev = l->hash;
+      ++r.records;
+      r.last_seq = l->seq;
+      ++expected;
+    }
+  }
+  if (*head && ((*head)->seq > r.last_seq || ((*head)->seq == r.last_seq && (*head)->hash != prev))) {
+    r.problem = "the log ends at seq " + std::to_string(r.last_seq) + ", head records seq " +
+                std::to_string((*head)->seq) + " (truncated or its last records replaced)";
+    return r;
+  }
+  r.where.clear();
+  r.ok = true;
+  return r;
+}
+
+}  // namespace ftz::audit

@@ -1,0 +1,270 @@
+#include "ftz/audit/audit_log.hpp"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ftz/keys/signing_key.hpp"
+
+namespace ftz::audit {
+namespace {
+
+namespace fs = std::filesystem;
+
+// 2026-01-01T00:00:00+08:00 = 2025-12-31T16:00:00Z.
+constexpr int64_t kNewYear2026Ms = int64_t{1'767'196'800} * 1000;
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ftz-audit-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    dir_ = root_ + "/audit";
+    auto k = keys::SigningKey::load_or_generate(root_ + "/device.key");
+    ASSERT_TRUE(k) << k.error();
+    key_ = std::make_unique<keys::SigningKey>(std::move(*k));
+    pem_ = key_->public_pem();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+  AuditLog open_ok(Options o = {}) {
+    auto l = AuditLog::open(dir_, *key_, kNewYear2026Ms, o);
+    if (!l) throw std::runtime_error(l.error());
+    return std::move(*l);
+  }
+  static Event event(int i) {
+    Event e;
+    e.user = i % 2 ? "secadmin" : "sysadmin";
+    e.role = e.user;
+    e.source = "unix";
+    e.event_type = "commit";
+    e.details = {{"generation", i}, {"comment", "change " + std::to_string(i)}};
+    return e;
+  }
+  // Writes `n` records one second apart (checkpoints as the options say).
+  void fill(int n, Options o = {}) {
+    AuditLog log = open_ok(o);
+    for (int i = 1; i <= n; ++i) ASSERT_TRUE(log.append(event(i), kNewYear2026Ms + i * 1000));
+  }
+  std::vector<std::string> files() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir_)) {
+      if (e.path().filename().string().starts_with("audit-")) out.push_back(e.path().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  static std::vector<std::string> lines(const std::string& path) {
+    std::ifstream in(path);
+    std::vector<std::string> out;
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+  static void write_lines(const std::string& path, const std::vector<std::string>& ls) {
+    std::ofstream out(path, std::ios::trunc);
+    for (const auto& l : ls) out << l << '\n';
+  }
+  std::string root_, dir_, pem_;
+  std::unique_ptr<keys::SigningKey> key_;
+};
+
+TEST(AuditTime, ShanghaiRfc3339WithMilliseconds) {
+  EXPECT_EQ(format_time(kNewYear2026Ms), "2026-01-01T00:00:00.000+08:00");
+  EXPECT_EQ(format_time(kNewYear2026Ms - 1), "2025-12-31T23:59:59.999+08:00");
+  EXPECT_EQ(format_time(0), "1970-01-01T08:00:00.000+08:00");
+}
+
+TEST_F(AuditLogTest, ACleanLogVerifiesWithItsCheckpoints) {
+  Options o;
+  o.checkpoint_every = 100;
+  fill(250, o);
+  const VerifyReport r = verify(dir_, pem_);
+  EXPECT_TRUE(r.ok) << r.problem << " at " << r.where;
+  EXPECT_EQ(r.checkpoints, 2u);
+  EXPECT_EQ(r.records, 252u);
+  EXPECT_EQ(r.unsigned_tail, 50u);
+  // Every field the issue names, in order, and the hash is SHA-256 of the
+  // bytes before it (computed here with OpenSSL directly).
+  const auto ls = lines(files().at(0));
+  const std::string& first = ls.at(0);
+  EXPECT_EQ(
+      first.rfind("{\"seq\":1,\"time\":\"2026-01-01T00:00:01.000+08:00\",\"user\":\"secadmin\",\"role\":"
+                  "\"secadmin\",\"source\":\"unix\",\"event_type\":\"commit\",\"success\":true,\"details\":",
+                  0),
+      0u)
+      << first;
+  const size_t cut = first.find(",\"hash\":\"");
+  unsigned char md[32];
+  unsigned int len = 0;
+  ASSERT_EQ(EVP_Digest(first.data(), cut, md, &len, EVP_sha256(), nullptr), 1);
+  char hex[65];
+  for (int i = 0; i < 32; ++i) std::snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  EXPECT_EQ(first.substr(cut + 9, 64), std::string(hex));
+  EXPECT_NE(first.find("\"prev_hash\":\"" + std::string(64, '0') + "\""), std::string::npos);
+}
+
+TEST_F(AuditLogTest, ACheckpointComesEveryFiveMinutesToo) {
+  AuditLog log = open_ok();
+  ASSERT_TRUE(log.append(event(1), kNewYear2026Ms + 1000));
+  ASSERT_TRUE(log.checkpoint_if_due(kNewYear2026Ms + 299'000));
+  EXPECT_EQ(log.last_seq(), 1u) << "not due yet";
+  ASSERT_TRUE(log.checkpoint_if_due(kNewYear2026Ms + 300'000));
+  EXPECT_EQ(log.last_seq(), 2u);
+  ASSERT_TRUE(log.checkpoint_if_due(kNewYear2026Ms + 900'000));
+  EXPECT_EQ(log.last_seq(), 2u) << "nothing to sign since the last checkpoint";
+  EXPECT_EQ(verify(dir_, pem_).checkpoints, 1u);
+}
+
+// Each tampering the issue lists is found, and the report names the first
+// record it affects.
+struct Tamper {
+  const char* name;
+  void (*apply)(std::vector<std::string>&);
+  const char* problem;  // a word of the report's problem
+  const char* where;    // its location
+};
+
+TEST_F(AuditLogTest, TamperingIsFoundAndTheFirstAffectedRecordNamed) {
+  const Tamper cases[] = {
+      {"modified", [](auto& l) { l[9].replace(l[9].find("change 10"), 9, "change 99"); }, "modified", ":10"},
+      {"deleted", [](auto& l) { l.erase(l.begin() + 4); }, "deleted", ":5 (seq 6)"},
+      {"inserted", [](auto& l) { l.insert(l.begin() + 7, l[2]); }, "inserted", ":8 (seq 3)"},
+      {"swapped", [](auto& l) { std::swap(l[11], l[12]); }, "moved", ":12 (seq 13)"},
+      {"truncated", [](auto& l) { l.resize(l.size() - 3); }, "truncated", ""},
+      {"cut mid-record", [](auto& l) { l.back().resize(l.back().size() / 2); }, "modified", ":20"},
+  };
+  for (const Tamper& t : cases) {
+    fs::remove_all(dir_);
+    fill(20);
+    const std::string f = files().at(0);
+    auto ls = lines(f);
+    ASSERT_EQ(ls.size(), 20u) << "no checkpoint is due within 20 s";
+    t.apply(ls);
+    write_lines(f, ls);
+    const VerifyReport r = verify(dir_, pem_);
+    EXPECT_FALSE(r.ok) << t.name;
+    EXPECT_NE(r.problem.find(t.problem), std::string::npos) << t.name << ": " << r.problem;
+    EXPECT_NE(r.where.find(t.where), std::string::npos) << t.name << ": " << r.where;
+  }
+}
+
+TEST_F(AuditLogTest, RewritingTheWholeChainIsCaughtByTheSignedCheckpoint) {
+  Options o;
+  o.checkpoint_every = 10;
+  fill(15, o);
+  const std::string f = files().at(0);
+  auto ls = lines(f);
+  // The forger changes record 3 and recomputes every hash after it (SHA-256
+  // needs no key): only the checkpoint's signature can tell.
+  ls[2].replace(ls[2].find("change 3"), 8, "change X");
+  std::string prev(64, '0');
+  for (auto& l : ls) {
+    const size_t p = l.find("\"prev_hash\":\"") + 13;
+    l.replace(p, 64, prev);
+    const size_t cut = l.find(",\"hash\":\"");
+    unsigned char md[32];
+    unsigned int len = 0;
+    EVP_Digest(l.data(), cut, md, &len, EVP_sha256(), nullptr);
+    char hex[65];
+    for (int i = 0; i < 32; ++i) std::snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    l.replace(cut + 9, 64, hex);
+    prev = hex;
+  }
+  write_lines(f, ls);
+  std::ofstream(dir_ + "/head") << "{\"seq\":16,\"hash\":\"" << prev << "\"}\n";
+  const VerifyReport r = verify(dir_, pem_);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.problem.find("signature"), std::string::npos) << r.problem;
+  EXPECT_NE(r.where.find("(seq 11)"), std::string::npos) << r.where;
+  // Another device's key does not verify this device's log either.
+  fs::remove_all(dir_);
+  fill(15, o);
+  auto other = keys::SigningKey::load_or_generate(root_ + "/other.key");
+  ASSERT_TRUE(other);
+  const VerifyReport wrong = verify(dir_, other->public_pem());
+  EXPECT_FALSE(wrong.ok);
+  EXPECT_NE(wrong.problem.find(other->key_id()), std::string::npos) << wrong.problem;
+}
+
+TEST_F(AuditLogTest, RotationContinuesTheChainAndADeletedFileIsFound) {
+  Options o;
+  o.rotate_bytes = 2000;
+  fill(40, o);
+  const auto fs_ = files();
+  ASSERT_GE(fs_.size(), 4u);
+  const VerifyReport r = verify(dir_, pem_);
+  EXPECT_TRUE(r.ok) << r.problem << " at " << r.where;
+  EXPECT_EQ(r.last_seq, 40u);
+  fs::remove(fs_[1]);
+  const VerifyReport gone = verify(dir_, pem_);
+  EXPECT_FALSE(gone.ok);
+  EXPECT_NE(gone.problem.find("missing"), std::string::npos) << gone.problem;
+  EXPECT_NE(gone.where, "") << gone.problem;
+}
+
+TEST_F(AuditLogTest, ReopeningContinuesTheChainAndRemovesAHalfWrittenRecord) {
+  fill(5);
+  // A crash in the middle of write(2): half a line, never acknowledged.
+  {
+    std::ofstream out(files().at(0), std::ios::app);
+    out << "{\"seq\":6,\"time\":\"2026";
+  }
+  {
+    AuditLog log = open_ok();
+    EXPECT_EQ(log.last_seq(), 5u);
+    ASSERT_TRUE(log.append(event(6), kNewYear2026Ms + 6000));
+  }
+  const VerifyReport r = verify(dir_, pem_);
+  EXPECT_TRUE(r.ok) << r.problem << " at " << r.where;
+  EXPECT_EQ(r.last_seq, 6u);
+}
+
+TEST_F(AuditLogTest, ALogShorterThanItsHeadIsRefusedAtOpen) {
+  fill(8);
+  auto ls = lines(files().at(0));
+  ls.pop_back();
+  write_lines(files().at(0), ls);
+  auto l = AuditLog::open(dir_, *key_, kNewYear2026Ms);
+  ASSERT_FALSE(l);
+  EXPECT_NE(l.error().find("truncated"), std::string::npos) << l.error();
+}
+
+TEST_F(AuditLogTest, ARecordThatCannotBeWrittenIsAnErrorAndLeavesNoTrace) {
+  fill(3);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // Files may not grow: write(2) fails with EFBIG.
+    ::signal(SIGXFSZ, SIG_IGN);
+    auto log = AuditLog::open(dir_, *key_, kNewYear2026Ms);
+    if (!log) ::_exit(3);
+    struct stat st {};
+    ::stat(files().at(0).c_str(), &st);
+    const rlimit none{static_cast<rlim_t>(st.st_size), static_cast<rlim_t>(st.st_size)};
+    ::setrlimit(RLIMIT_FSIZE, &none);
+    auto r = log->append(event(4), kNewYear2026Ms + 4000);
+    ::_exit(!r && r.error().find("cannot write") != std::string::npos ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the failed write was not reported";
+  const VerifyReport r = verify(dir_, pem_);
+  EXPECT_TRUE(r.ok) << r.problem << " at " << r.where;
+  EXPECT_EQ(r.last_seq, 3u);
+}
+
+}  // namespace
+}  // namespace ftz::audit
