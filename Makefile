@@ -85,11 +85,11 @@ format:
 format-check: deps
 	@$(FORMAT_FILES) | xargs clang-format --dry-run -Werror
 
-# Product code only (dataplane/, controlplane/, drivers/); any warning fails
+# Product code only (dataplane/, controlplane/, drivers/, mgmt/); any warning fails
 # (.clang-tidy: WarningsAsErrors).
 tidy: build
 	@run-clang-tidy -p $(BUILD) -j $(JOBS) -quiet \
-	  $$(git ls-files 'dataplane/*.cpp' 'controlplane/*.cpp' 'drivers/*.cpp' | sed 's|^|$(CURDIR)/|') \
+	  $$(git ls-files 'dataplane/*.cpp' 'controlplane/*.cpp' 'drivers/*.cpp' 'mgmt/*.cpp' | sed 's|^|$(CURDIR)/|') \
 	  >$(BUILD)/tidy.log 2>&1 || { grep -E 'warning:|error:' $(BUILD)/tidy.log | sort -u; exit 1; }
 
 clean:

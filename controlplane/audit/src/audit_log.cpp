@@ -253,23 +253,29 @@ tl::expected<void, std::string> AuditLog::recover(int64_t now_ms) {
       return tl::unexpected(errno_text("cannot remove a partial record from", path));
     text.resize(complete);
   }
+  // Only the last record must be whole: the chain continues from it. Damage
+  // before it is verify()'s to find and name (the daemon must start so that
+  // the audit administrator can run it).
   size_t pos = 0;
   uint64_t lineno = 0;
+  std::optional<Line> last;
   while (pos < text.size()) {
     const size_t nl = text.find('\n', pos);
     const std::string_view line(text.data() + pos, nl - pos);
     ++lineno;
-    const auto l = read_line(line);
-    if (!l)
-      return tl::unexpected("audit log " + path + ":" + std::to_string(lineno) +
-                            ": damaged record (run ftzctl audit verify)");
-    seq_ = l->seq;
-    hash_ = l->hash;
-    if (l->checkpoint)
+    last = read_line(line);
+    if (last && last->checkpoint)
       since_checkpoint_ = 0;
     else
       ++since_checkpoint_;
     pos = nl + 1;
+  }
+  if (lineno > 0) {
+    if (!last)
+      return tl::unexpected("audit log " + path + ":" + std::to_string(lineno) +
+                            ": the last record is damaged, the chain cannot continue from it");
+    seq_ = last->seq;
+    hash_ = last->hash;
   }
   if (lineno == 0) {
     // An empty newest file: the chain ends in the file before it.

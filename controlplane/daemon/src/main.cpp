@@ -1,0 +1,321 @@
+// ftzgated: the control plane (issue 10). `--init` creates a state
+// directory (device key, accounts, configuration store with generation 1,
+// audit log); without it the daemon serves the Management service on a unix
+// socket until SIGTERM or SIGINT.
+//
+// Exit status: 0 done; 1 an error (named on standard error); 2 a bad
+// argument, a state directory already initialised (--init), not initialised
+// or held by another ftzgated (serving).
+#include <grpcpp/grpcpp.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "ftz/accounts/accounts.hpp"
+#include "ftz/audit/audit_log.hpp"
+#include "ftz/base/atomic_file.hpp"
+#include "ftz/keys/signing_key.hpp"
+#include "ftz/store/config_store.hpp"
+#include "service.hpp"
+
+namespace {
+
+using namespace ftz;
+
+struct Args {
+  std::string state_dir = "/var/lib/ftzgate";
+  bool init = false;
+  std::string accounts_file;
+  std::string config_file;
+  std::string listen = "unix:/run/ftzgate/ftzgated.sock";
+  int64_t idle_timeout_s = 15 * 60;
+};
+
+// Generation 1 without --config: the smallest configuration that validates,
+// exports allowed and alerted until the security administrator commits a
+// policy (examples/minimal.yaml without its signature pack).
+constexpr const char* kDefaultConfig =
+    "# ftzgated --init: the first configuration. Replace it: ftzctl load FILE; ftzctl commit\n"
+    "zones:\n"
+    "  - name: inside\n"
+    "    kind: ftz\n"
+    "    prefixes: [10.0.0.0/8]\n"
+    "  - name: offshore\n"
+    "    kind: offshore\n"
+    "    default: true\n"
+    "defaults:\n"
+    "  - src_zone: inside\n"
+    "    dst_zone: offshore\n"
+    "    action: allow\n"
+    "    alert: true\n";
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<std::string> read_whole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream s;
+  s << in.rdbuf();
+  return std::move(s).str();
+}
+
+std::string random_password() {
+  // 18 characters from 64 symbols (108 bits), with every class present.
+  static constexpr char kSymbols[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789-_.+%";
+  unsigned char raw[18];
+  if (RAND_bytes(raw, sizeof raw) != 1) return {};
+  std::string out = "aZ7-";
+  for (const unsigned char b : raw) out.push_back(kSymbols[b % (sizeof kSymbols - 1)]);
+  return out;
+}
+
+std::string keys_dir(const Args& a) {
+  return a.state_dir + "/keys";
+}
+
+int init(const Args& a) {
+  // Refused before anything is written when the store has a running
+  // configuration.
+  if (std::ifstream(a.state_dir + "/config/running")) {
+    std::fprintf(stderr, "ftzgated: %s is initialised already\n", a.state_dir.c_str());
+    return 2;
+  }
+  std::string config = kDefaultConfig;
+  std::string config_name = "default configuration";
+  if (!a.config_file.empty()) {
+    auto text = read_whole(a.config_file);
+    if (!text) {
+      std::fprintf(stderr, "ftzgated: cannot read %s\n", a.config_file.c_str());
+      return 1;
+    }
+    config = std::move(*text);
+    config_name = a.config_file;
+  }
+  if (const std::string errors =
+          daemon::validate_config(config, a.config_file.empty() ? "default" : a.config_file);
+      !errors.empty()) {
+    std::fprintf(stderr, "ftzgated: %s does not validate:\n%s", config_name.c_str(), errors.c_str());
+    return 1;
+  }
+  std::vector<accounts::InitialAccount> initial;
+  std::string passwords;  // the generated ones, for the root-only file
+  if (!a.accounts_file.empty()) {
+    auto text = read_whole(a.accounts_file);
+    if (!text) {
+      std::fprintf(stderr, "ftzgated: cannot read %s\n", a.accounts_file.c_str());
+      return 1;
+    }
+    auto parsed = accounts::AccountStore::parse_initial(*text, a.accounts_file);
+    if (!parsed) {
+      std::fprintf(stderr, "ftzgated: %s\n", parsed.error().c_str());
+      return 1;
+    }
+    initial = std::move(*parsed);
+  } else {
+    for (const auto role :
+         {accounts::Role::kSysadmin, accounts::Role::kSecadmin, accounts::Role::kAudadmin}) {
+      accounts::InitialAccount acc{std::string(accounts::role_name(role)), role, random_password(), true};
+      if (acc.password.size() < 12) {
+        std::fputs("ftzgated: no random bytes for the initial passwords (OpenSSL)\n", stderr);
+        return 1;
+      }
+      passwords += acc.name + ":" + acc.password + "\n";
+      initial.push_back(std::move(acc));
+    }
+  }
+  if (::mkdir(a.state_dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    std::perror(("ftzgated: " + a.state_dir).c_str());
+    return 1;
+  }
+  if (::mkdir(keys_dir(a).c_str(), 0700) != 0 && errno != EEXIST) {
+    std::perror(("ftzgated: " + keys_dir(a)).c_str());
+    return 1;
+  }
+  auto key = keys::SigningKey::load_or_generate(keys_dir(a) + "/device.key");
+  if (!key) {
+    std::fprintf(stderr, "ftzgated: %s\n", key.error().c_str());
+    return 1;
+  }
+  const std::string accounts_path = a.state_dir + "/accounts.json";
+  ::unlink(accounts_path.c_str());  // an interrupted --init's (no running configuration yet)
+  auto acc = accounts::AccountStore::create(accounts_path, initial);
+  if (!acc) {
+    std::fprintf(stderr, "ftzgated: %s\n", acc.error().c_str());
+    return 1;
+  }
+  if (!passwords.empty()) {
+    // Written once, readable by root only, never logged: the default
+    // accounts must change these at their first login.
+    auto w = base::write_file_atomically(a.state_dir + "/initial-passwords", passwords, 0600);
+    if (!w) {
+      std::fprintf(stderr, "ftzgated: %s\n", w.error().c_str());
+      return 1;
+    }
+  }
+  auto log = audit::AuditLog::open(a.state_dir + "/audit", *key, now_ms());
+  if (!log) {
+    std::fprintf(stderr, "ftzgated: %s\n", log.error().c_str());
+    return 1;
+  }
+  audit::Event e;
+  e.user = "ftzgated";
+  e.role = "system";
+  e.source = "ftzgated --init";
+  e.event_type = "init";
+  e.details = {{"config", config_name}, {"accounts", initial.size()}, {"key_id", key->key_id()}};
+  if (auto w = log->append(e, now_ms()); !w) {
+    std::fprintf(stderr, "ftzgated: %s\n", w.error().c_str());
+    return 1;
+  }
+  // Last: the running configuration is what makes the directory initialised.
+  if (auto s = store::ConfigStore::init(a.state_dir, config, "ftzgated", now_ms() / 1000); !s) {
+    std::fprintf(stderr, "ftzgated: %s\n", s.error().message.c_str());
+    return s.error().code == store::StoreErrc::kAlreadyInitialised ? 2 : 1;
+  }
+  std::printf("ftzgated: initialised %s: generation 1 from %s, %zu accounts%s, device key %s\n",
+              a.state_dir.c_str(), config_name.c_str(), initial.size(),
+              passwords.empty() ? "" : (" (passwords in " + a.state_dir + "/initial-passwords)").c_str(),
+              key->key_id().c_str());
+  return 0;
+}
+
+int serve(const Args& a) {
+  if (a.listen.rfind("unix:", 0) != 0) {
+    std::fprintf(stderr, "ftzgated: --listen takes unix:PATH (TCP with mutual TLS is not built yet)\n");
+    return 2;
+  }
+  const std::string socket_path = a.listen.substr(5);
+  auto store = store::ConfigStore::open(a.state_dir);
+  if (!store) {
+    std::fprintf(stderr, "ftzgated: %s\n", store.error().message.c_str());
+    const auto c = store.error().code;
+    return c == store::StoreErrc::kNotInitialised || c == store::StoreErrc::kLocked ? 2 : 1;
+  }
+  auto key = keys::SigningKey::load(keys_dir(a) + "/device.key");
+  auto acc = accounts::AccountStore::load(a.state_dir + "/accounts.json");
+  if (!key || !acc) {
+    std::fprintf(stderr, "ftzgated: %s\n", (!key ? key.error() : acc.error()).c_str());
+    return 1;
+  }
+  const std::string audit_dir = a.state_dir + "/audit";
+  auto log = audit::AuditLog::open(audit_dir, *key, now_ms());
+  if (!log) {
+    std::fprintf(stderr, "ftzgated: %s\n", log.error().c_str());
+    return 1;
+  }
+  daemon::ManagementService service(*store, *acc, *log, audit_dir, key->public_pem(), now_ms,
+                                    a.idle_timeout_s);
+
+  // Signals are taken by one thread (sigwait), never by a handler.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  // We hold the state directory's lock: a socket file there is a dead
+  // daemon's.
+  ::unlink(socket_path.c_str());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(a.listen, grpc::InsecureServerCredentials());
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) {
+    std::fprintf(stderr, "ftzgated: cannot listen on %s\n", a.listen.c_str());
+    return 1;
+  }
+  // Owner and the ftzgate group only (issue 10: the socket is 0660).
+  if (::chmod(socket_path.c_str(), 0660) != 0) {
+    std::perror(("ftzgated: chmod " + socket_path).c_str());
+    server->Shutdown();
+    return 1;
+  }
+  std::printf("ftzgated: serving %s on %s, running generation %llu\n", a.state_dir.c_str(), a.listen.c_str(),
+              static_cast<unsigned long long>(store->running_generation()));
+  std::fflush(stdout);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::thread timer([&] {
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; })) {
+      lock.unlock();
+      service.tick();
+      lock.lock();
+    }
+  });
+  int sig = 0;
+  sigwait(&stop, &sig);
+  {
+    std::lock_guard lock(mu);
+    stopping = true;
+  }
+  cv.notify_all();
+  timer.join();
+  server->Shutdown();
+  ::unlink(socket_path.c_str());
+  std::printf("ftzgated: stopped (%s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  return 0;
+}
+
+}  // namespace
+
+static int run(int argc, char** argv) {
+  Args a;
+  CLI::App app{"The ftzgate control plane: configuration store, commits, audit log.", "ftzgated"};
+  app.add_option("--state-dir", a.state_dir, "state directory")->type_name("DIR")->capture_default_str();
+  app.add_flag("--init", a.init, "initialise the state directory and exit");
+  app.add_option("--accounts", a.accounts_file, "with --init: accounts, one name:role:password a line")
+      ->type_name("FILE");
+  app.add_option("--config", a.config_file, "with --init: the first configuration (generation 1)")
+      ->type_name("FILE");
+  app.add_option("--listen", a.listen, "where to serve the Management service")
+      ->type_name("unix:PATH")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", a.idle_timeout_s, "seconds an idle session lasts")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "ftzgated: %s\nRun with --help for more information.\n", e.what());
+    return 2;
+  }
+  if (!a.init && (!a.accounts_file.empty() || !a.config_file.empty())) {
+    std::fputs("ftzgated: --accounts and --config go with --init\n", stderr);
+    return 2;
+  }
+  return a.init ? init(a) : serve(a);
+}
+
+int main(int argc, char** argv) {
+  // A last barrier: what escapes (allocation, I/O) ends the run with a
+  // message and the error exit status, not std::terminate.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ftzgated: %s\n", e.what());
+    return 1;
+  }
+}

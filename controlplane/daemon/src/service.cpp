@@ -1,0 +1,391 @@
+#include "service.hpp"
+
+#include <openssl/rand.h>
+
+#include <utility>
+
+#include "ftz/config/config.hpp"
+#include "ftz/config/diagnostics.hpp"
+
+namespace ftz::daemon {
+
+namespace {
+
+using grpc::Status;
+using grpc::StatusCode;
+using ojson = nlohmann::ordered_json;
+namespace pb = ftzgate::v1;
+
+constexpr const char* kSessionKey = "x-ftzgate-session";
+
+std::string random_token() {
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char b : raw) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+pb::Role to_proto(accounts::Role r) {
+  switch (r) {
+    case accounts::Role::kSysadmin:
+      return pb::ROLE_SYSADMIN;
+    case accounts::Role::kSecadmin:
+      return pb::ROLE_SECADMIN;
+    case accounts::Role::kAudadmin:
+      return pb::ROLE_AUDADMIN;
+    case accounts::Role::kOperator:
+      return pb::ROLE_OPERATOR;
+  }
+  return pb::ROLE_UNSPECIFIED;
+}
+
+void to_proto(const store::CommitInfo& c, pb::CommitInfo* out) {
+  out->set_generation(c.generation);
+  out->set_user(c.user);
+  out->set_time_unix_s(c.time_s);
+  out->set_comment(c.comment);
+  out->set_sha256(c.sha256);
+  out->set_based_on(c.based_on);
+}
+
+// Store errors as the status codes of the contract.
+Status status_of(const store::StoreError& e) {
+  switch (e.code) {
+    case store::StoreErrc::kStale:
+    case store::StoreErrc::kNoPendingConfirm:
+      return {StatusCode::FAILED_PRECONDITION, e.message};
+    case store::StoreErrc::kInvalid:
+      return {StatusCode::INVALID_ARGUMENT, e.message};
+    default:
+      return {StatusCode::INTERNAL, e.message};
+  }
+}
+
+}  // namespace
+
+std::string validate_config(const std::string& yaml, const std::string& filename) {
+  // Files a configuration names (prefix lists, signature packs) are not yet
+  // imported into the store (issue 10): a configuration must be whole.
+  config::LoadOptions options;
+  options.allow_included_files = false;
+  auto loaded = config::load_config_from_string(yaml, filename, options);
+  if (loaded) return {};
+  return config::format_diagnostics(loaded.error());
+}
+
+ManagementService::ManagementService(store::ConfigStore& store, accounts::AccountStore& accounts,
+                                     audit::AuditLog& audit, std::string audit_dir,
+                                     std::string audit_public_pem, Clock clock, int64_t idle_timeout_s)
+    : store_(store),
+      accounts_(accounts),
+      audit_(audit),
+      audit_dir_(std::move(audit_dir)),
+      audit_pem_(std::move(audit_public_pem)),
+      clock_(std::move(clock)),
+      idle_timeout_ms_(idle_timeout_s * 1000) {}
+
+std::optional<Status> ManagementService::record(const Session& s, grpc::ServerContext* ctx,
+                                                const std::string& event_type, bool success, ojson details) {
+  audit::Event e;
+  e.user = s.user;
+  e.role = s.authenticated ? std::string(accounts::role_name(s.role)) : ctx == nullptr ? "system" : "";
+  e.source = ctx != nullptr ? ctx->peer() : "ftzgated";
+  e.event_type = event_type;
+  e.success = success;
+  e.details = std::move(details);
+  auto written = audit_.append(e, clock_());
+  if (!written)
+    return Status(StatusCode::INTERNAL, "refused: the audit record cannot be written: " + written.error());
+  return std::nullopt;
+}
+
+std::optional<Status> ManagementService::authorize(grpc::ServerContext* ctx, Need need,
+                                                   const char* event_type, Session& out) {
+  const auto& md = ctx->client_metadata();
+  const auto it = md.find(kSessionKey);
+  const int64_t now = clock_();
+  if (it == md.end()) return Status(StatusCode::UNAUTHENTICATED, "no session: log in first");
+  const std::string token(it->second.data(), it->second.size());
+  auto s = sessions_.find(token);
+  if (s == sessions_.end()) return Status(StatusCode::UNAUTHENTICATED, "unknown session: log in again");
+  if (now - s->second.last_ms > idle_timeout_ms_) {
+    Session gone = s->second;
+    sessions_.erase(s);
+    (void)record(gone, ctx, "session_timeout", true, ojson::object());
+    return Status(StatusCode::UNAUTHENTICATED, "the session was idle too long: log in again");
+  }
+  s->second.last_ms = now;
+  out = s->second;
+  if (out.must_change && need != Need::kAny)
+    return Status(StatusCode::FAILED_PRECONDITION, "change the password first (ftzctl user passwd)");
+  bool allowed = false;
+  switch (need) {
+    case Need::kAny:
+      allowed = true;
+      break;
+    case Need::kRead:
+      allowed = out.role != accounts::Role::kAudadmin;
+      break;
+    case Need::kPolicy:
+      allowed = out.role == accounts::Role::kSecadmin;
+      break;
+    case Need::kAudit:
+      allowed = out.role == accounts::Role::kAudadmin;
+      break;
+  }
+  if (allowed) return std::nullopt;
+  const std::string role(accounts::role_name(out.role));
+  if (auto failed = record(out, ctx, event_type, false, ojson{{"denied", "role " + role}})) return failed;
+  return Status(StatusCode::PERMISSION_DENIED, "role " + role + " may not do this");
+}
+
+Status ManagementService::Login(grpc::ServerContext* ctx, const pb::LoginRequest* req,
+                                pb::LoginReply* reply) {
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_();
+  auto acc = accounts_.authenticate(req->user(), req->password(), now / 1000);
+  Session s;
+  if (!acc) {
+    // The record names the user as typed: an unknown name is an event too.
+    s.user = store::ConfigStore::valid_user(req->user()) ? req->user() : "(invalid name)";
+    const bool locked = acc.error() == accounts::AuthFailure::kLocked;
+    if (auto failed =
+            record(s, ctx, "login", false, ojson{{"reason", locked ? "locked" : "wrong user or password"}}))
+      return *failed;
+    if (locked)
+      return {StatusCode::PERMISSION_DENIED,
+              "the account is locked after repeated failures; try again later"};
+    return {StatusCode::UNAUTHENTICATED, "wrong user or password"};
+  }
+  s.user = acc->name;
+  s.role = acc->role;
+  s.authenticated = true;
+  s.must_change = acc->must_change;
+  s.last_ms = now;
+  const std::string token = random_token();
+  if (token.empty()) return {StatusCode::INTERNAL, "no random bytes for a session (OpenSSL)"};
+  if (auto failed = record(s, ctx, "login", true, ojson::object())) return *failed;
+  sessions_[token] = s;
+  reply->set_session(token);
+  reply->set_role(to_proto(s.role));
+  reply->set_must_change_password(s.must_change);
+  reply->set_idle_timeout_s(idle_timeout_ms_ / 1000);
+  return Status::OK;
+}
+
+Status ManagementService::ChangePassword(grpc::ServerContext* ctx, const pb::ChangePasswordRequest* req,
+                                         pb::ChangePasswordReply*) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kAny, "password_change", s)) return *denied;
+  const std::string why = accounts::password_problem(req->new_password());
+  if (!why.empty()) {
+    if (auto failed = record(s, ctx, "password_change", false, ojson{{"reason", why}})) return *failed;
+    return {StatusCode::INVALID_ARGUMENT, why};
+  }
+  if (auto failed = record(s, ctx, "password_change", true, ojson::object())) return *failed;
+  if (auto changed = accounts_.change_password(s.user, req->new_password()); !changed)
+    return {StatusCode::INTERNAL, changed.error()};
+  for (auto& [token, session] : sessions_) {
+    if (session.user == s.user) session.must_change = false;
+  }
+  return Status::OK;
+}
+
+Status ManagementService::ShowConfiguration(grpc::ServerContext* ctx, const pb::ShowConfigurationRequest* req,
+                                            pb::ShowConfigurationReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kRead, "show_configuration", s)) return *denied;
+  uint64_t generation = store_.running_generation();
+  if (req->which_case() == pb::ShowConfigurationRequest::kCandidate) {
+    auto c = store_.candidate(s.user);
+    if (!c) return status_of(c.error());
+    if (*c) {
+      reply->set_generation((*c)->based_on);
+      reply->set_yaml((*c)->text);
+      return Status::OK;
+    }
+  } else if (req->which_case() == pb::ShowConfigurationRequest::kRollback) {
+    generation = req->rollback();
+  }
+  auto text = store_.config_text(generation);
+  if (!text) {
+    if (text.error().code == store::StoreErrc::kInvalid) return {StatusCode::NOT_FOUND, text.error().message};
+    return status_of(text.error());
+  }
+  reply->set_generation(generation);
+  reply->set_yaml(std::move(*text));
+  return Status::OK;
+}
+
+Status ManagementService::Load(grpc::ServerContext* ctx, const pb::LoadRequest* req, pb::LoadReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kPolicy, "load", s)) return *denied;
+  const std::string filename = req->filename().empty() ? "candidate.yaml" : req->filename();
+  if (const std::string errors = validate_config(req->yaml(), filename); !errors.empty()) {
+    if (auto failed =
+            record(s, ctx, "load", false, ojson{{"file", filename}, {"reason", "does not validate"}}))
+      return *failed;
+    return {StatusCode::INVALID_ARGUMENT, errors};
+  }
+  if (auto failed =
+          record(s, ctx, "load", true, ojson{{"file", filename}, {"based_on", store_.running_generation()}}))
+    return *failed;
+  if (auto saved = store_.save_candidate(s.user, {store_.running_generation(), req->yaml()}); !saved)
+    return status_of(saved.error());
+  reply->set_based_on(store_.running_generation());
+  return Status::OK;
+}
+
+Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitRequest* req,
+                                 pb::CommitReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kPolicy, req->check_only() ? "commit_check" : "commit", s))
+    return *denied;
+  auto cand = store_.candidate(s.user);
+  if (!cand) return status_of(cand.error());
+  if (!*cand) {
+    // A plain `commit` with nothing edited confirms a pending commit
+    // confirmed (Junos).
+    if (!req->check_only() && req->confirm_minutes() == 0 && store_.pending_confirm()) {
+      auto g = confirm_locked(s, ctx);
+      if (!g) return g.error();
+      reply->mutable_commit()->set_generation(*g);
+      return Status::OK;
+    }
+    return {StatusCode::FAILED_PRECONDITION, "no candidate: load a configuration first"};
+  }
+  const store::Candidate& c = **cand;
+  if (const std::string errors = validate_config(c.text, "candidate.yaml"); !errors.empty())
+    return {StatusCode::INVALID_ARGUMENT, errors};
+  if (c.based_on != store_.running_generation()) {
+    return {StatusCode::FAILED_PRECONDITION,
+            "the candidate was edited from generation " + std::to_string(c.based_on) + ", generation " +
+                std::to_string(store_.running_generation()) + " is running now: load again"};
+  }
+  if (req->check_only()) {
+    if (auto failed = record(s, ctx, "commit_check", true, ojson::object())) return *failed;
+    return Status::OK;
+  }
+  const int64_t now_s = clock_() / 1000;
+  std::optional<int64_t> confirm_by;
+  if (req->confirm_minutes() > 0) confirm_by = now_s + int64_t{req->confirm_minutes()} * 60;
+  // The request is recorded first: a commit that cannot be recorded does not
+  // happen. Its outcome follows (generation and content hash).
+  ojson details{{"based_on", c.based_on}, {"comment", req->comment()}};
+  if (confirm_by) details["confirm_by_unix_s"] = *confirm_by;
+  if (auto failed = record(s, ctx, "commit_requested", true, details)) return *failed;
+  auto info = store_.commit(s.user, c.text, c.based_on, req->comment(), now_s, confirm_by);
+  if (!info) {
+    (void)record(s, ctx, "commit", false, ojson{{"reason", info.error().message}});
+    return status_of(info.error());
+  }
+  (void)record(s, ctx, "commit", true, ojson{{"generation", info->generation}, {"sha256", info->sha256}});
+  to_proto(*info, reply->mutable_commit());
+  if (confirm_by) reply->set_confirm_by_unix_s(*confirm_by);
+  return Status::OK;
+}
+
+tl::expected<uint64_t, Status> ManagementService::confirm_locked(const Session& s, grpc::ServerContext* ctx) {
+  const auto pending = store_.pending_confirm();
+  if (!pending)
+    return tl::unexpected(Status(StatusCode::FAILED_PRECONDITION, "no commit confirmed is pending"));
+  if (auto failed = record(s, ctx, "commit_confirm", true, ojson{{"generation", pending->generation}}))
+    return tl::unexpected(*failed);
+  if (auto done = store_.confirm(); !done) return tl::unexpected(status_of(done.error()));
+  return pending->generation;
+}
+
+Status ManagementService::Confirm(grpc::ServerContext* ctx, const pb::ConfirmRequest*,
+                                  pb::ConfirmReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kPolicy, "commit_confirm", s)) return *denied;
+  auto g = confirm_locked(s, ctx);
+  if (!g) return g.error();
+  reply->set_generation(*g);
+  return Status::OK;
+}
+
+Status ManagementService::Rollback(grpc::ServerContext* ctx, const pb::RollbackRequest* req,
+                                   pb::RollbackReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kPolicy, "rollback", s)) return *denied;
+  auto text = store_.config_text(req->generation());
+  if (!text) {
+    if (text.error().code == store::StoreErrc::kInvalid) return {StatusCode::NOT_FOUND, text.error().message};
+    return status_of(text.error());
+  }
+  if (auto failed =
+          record(s, ctx, "rollback", true,
+                 ojson{{"to_generation", req->generation()}, {"based_on", store_.running_generation()}}))
+    return *failed;
+  if (auto saved = store_.save_candidate(s.user, {store_.running_generation(), *text}); !saved)
+    return status_of(saved.error());
+  reply->set_based_on(store_.running_generation());
+  return Status::OK;
+}
+
+Status ManagementService::ShowCommits(grpc::ServerContext* ctx, const pb::ShowCommitsRequest*,
+                                      pb::ShowCommitsReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kRead, "show_commits", s)) return *denied;
+  auto history = store_.history();
+  if (!history) return status_of(history.error());
+  for (const auto& c : *history) to_proto(c, reply->add_commits());
+  reply->set_running_generation(store_.running_generation());
+  if (const auto& p = store_.pending_confirm()) {
+    reply->set_pending_confirm_generation(p->generation);
+    reply->set_confirm_by_unix_s(p->deadline_s);
+  }
+  return Status::OK;
+}
+
+Status ManagementService::AuditVerify(grpc::ServerContext* ctx, const pb::AuditVerifyRequest*,
+                                      pb::AuditVerifyReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kAudit, "audit_verify", s)) return *denied;
+  const audit::VerifyReport r = audit::verify(audit_dir_, audit_pem_);
+  if (auto failed = record(s, ctx, "audit_verify", true, ojson{{"ok", r.ok}, {"last_seq", r.last_seq}}))
+    return *failed;
+  reply->set_ok(r.ok);
+  reply->set_problem(r.problem);
+  reply->set_where(r.where);
+  reply->set_records(r.records);
+  reply->set_checkpoints(r.checkpoints);
+  reply->set_last_seq(r.last_seq);
+  reply->set_unsigned_tail(r.unsigned_tail);
+  return Status::OK;
+}
+
+void ManagementService::tick() {
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_();
+  (void)audit_.checkpoint_if_due(now);
+  const auto pending = store_.pending_confirm();
+  if (!pending || now / 1000 < pending->deadline_s) return;
+  Session system;
+  system.user = "ftzgated";
+  if (record(system, nullptr, "commit_confirm_timeout", true,
+             ojson{{"generation", pending->generation}, {"rollback_to", pending->previous}}))
+    return;  // unrecorded: tried again on the next tick
+  auto rolled = store_.expire_confirm("ftzgated", now / 1000);
+  if (rolled && *rolled) {
+    (void)record(
+        system, nullptr, "commit", true,
+        ojson{{"generation", (*rolled)->generation}, {"sha256", (*rolled)->sha256}, {"rollback", true}});
+  }
+}
+
+}  // namespace ftz::daemon

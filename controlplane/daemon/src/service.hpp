@@ -1,0 +1,91 @@
+#pragma once
+// ftzgated's Management service (proto/ftzgate/v1/management.proto): the
+// store, the accounts and the audit log behind one mutex (administrator
+// requests are rare; none waits on another process), sessions in memory.
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "ftz/accounts/accounts.hpp"
+#include "ftz/audit/audit_log.hpp"
+#include "ftz/store/config_store.hpp"
+#include "ftzgate/v1/management.grpc.pb.h"
+
+namespace ftz::daemon {
+
+// Wall-clock milliseconds; tests inject another.
+using Clock = std::function<int64_t()>;
+
+// The configuration check a commit runs: empty when `yaml` validates, else
+// every error as "file:line:col: path: message", one a line.
+std::string validate_config(const std::string& yaml, const std::string& filename);
+
+class ManagementService final : public ftzgate::v1::Management::Service {
+ public:
+  ManagementService(store::ConfigStore& store, accounts::AccountStore& accounts, audit::AuditLog& audit,
+                    std::string audit_dir, std::string audit_public_pem, Clock clock, int64_t idle_timeout_s);
+
+  grpc::Status Login(grpc::ServerContext* ctx, const ftzgate::v1::LoginRequest* req,
+                     ftzgate::v1::LoginReply* reply) override;
+  grpc::Status ChangePassword(grpc::ServerContext* ctx, const ftzgate::v1::ChangePasswordRequest* req,
+                              ftzgate::v1::ChangePasswordReply* reply) override;
+  grpc::Status ShowConfiguration(grpc::ServerContext* ctx, const ftzgate::v1::ShowConfigurationRequest* req,
+                                 ftzgate::v1::ShowConfigurationReply* reply) override;
+  grpc::Status Load(grpc::ServerContext* ctx, const ftzgate::v1::LoadRequest* req,
+                    ftzgate::v1::LoadReply* reply) override;
+  grpc::Status Commit(grpc::ServerContext* ctx, const ftzgate::v1::CommitRequest* req,
+                      ftzgate::v1::CommitReply* reply) override;
+  grpc::Status Confirm(grpc::ServerContext* ctx, const ftzgate::v1::ConfirmRequest* req,
+                       ftzgate::v1::ConfirmReply* reply) override;
+  grpc::Status Rollback(grpc::ServerContext* ctx, const ftzgate::v1::RollbackRequest* req,
+                        ftzgate::v1::RollbackReply* reply) override;
+  grpc::Status ShowCommits(grpc::ServerContext* ctx, const ftzgate::v1::ShowCommitsRequest* req,
+                           ftzgate::v1::ShowCommitsReply* reply) override;
+  grpc::Status AuditVerify(grpc::ServerContext* ctx, const ftzgate::v1::AuditVerifyRequest* req,
+                           ftzgate::v1::AuditVerifyReply* reply) override;
+
+  // The commit-confirmed timer's step (the daemon calls it every second).
+  void tick();
+
+ private:
+  struct Session {
+    std::string user;
+    accounts::Role role = accounts::Role::kOperator;
+    bool authenticated = false;  // false: a failed login's typed name, or the daemon itself
+    bool must_change = false;
+    int64_t last_ms = 0;
+  };
+  enum class Need : uint8_t { kAny, kRead, kPolicy, kAudit };
+
+  // The caller's session when its role may do `need`; otherwise the status
+  // to return (a denial is audited as `event_type`).
+  std::optional<grpc::Status> authorize(grpc::ServerContext* ctx, Need need, const char* event_type,
+                                        Session& out);
+  // Appends the record; an error status when it cannot be written (the
+  // action is then refused).
+  std::optional<grpc::Status> record(const Session& s, grpc::ServerContext* ctx,
+                                     const std::string& event_type, bool success,
+                                     nlohmann::ordered_json details);
+
+  // Confirms the pending commit confirmed (the caller holds mu_).
+  tl::expected<uint64_t, grpc::Status> confirm_locked(const Session& s, grpc::ServerContext* ctx);
+
+  std::mutex mu_;
+  store::ConfigStore& store_;
+  accounts::AccountStore& accounts_;
+  audit::AuditLog& audit_;
+  std::string audit_dir_;
+  std::string audit_pem_;
+  Clock clock_;
+  int64_t idle_timeout_ms_;
+  std::map<std::string, Session> sessions_;
+};
+
+}  // namespace ftz::daemon

@@ -1,0 +1,364 @@
+// ftzctl: the one-shot management command line (issue 10 §5). It logs in to
+// ftzgated over its unix socket, runs one command and prints the result, as
+// text for people or JSON (--json) for scripts.
+//
+//   ftzctl [--socket PATH] [--user NAME] [--json] COMMAND WORDS...
+//
+// Commands: show configuration [candidate | rollback N], show system commit,
+// load FILE, commit [check] [comment TEXT] [confirmed MINUTES], commit confirm,
+// rollback N, audit verify, user passwd.
+// The password comes from FTZCTL_PASSWORD or a prompt on the terminal; a new
+// one (user passwd) from FTZCTL_NEW_PASSWORD or a prompt.
+//
+// Exit status: 0 done; 1 the daemon refused or failed (its status code and
+// message on standard error); 2 a bad command line.
+#include <grpcpp/grpcpp.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ftzgate/v1/management.grpc.pb.h"
+
+namespace {
+
+namespace pb = ftzgate::v1;
+using nlohmann::ordered_json;
+
+struct Args {
+  std::string socket = "/run/ftzgate/ftzgated.sock";
+  std::string user;
+  bool json = false;
+  std::vector<std::string> words;
+};
+
+const char* code_name(grpc::StatusCode c) {
+  switch (c) {
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    default:
+      return "ERROR";
+  }
+}
+
+int fail(const grpc::Status& s) {
+  std::fprintf(stderr, "ftzctl: %s: %s\n", code_name(s.error_code()), s.error_message().c_str());
+  return 1;
+}
+
+int usage(const std::string& why) {
+  std::fprintf(stderr, "ftzctl: %s\nRun with --help for more information.\n", why.c_str());
+  return 2;
+}
+
+// From the environment (scripts) or the terminal without echo.
+std::string secret(const char* env, const char* prompt) {
+  if (const char* v = std::getenv(env)) return v;
+  std::FILE* tty = std::fopen("/dev/tty", "r+");
+  if (tty == nullptr) return {};
+  std::fputs(prompt, tty);
+  std::fflush(tty);
+  termios old{};
+  const bool echo_off = ::tcgetattr(fileno(tty), &old) == 0;
+  if (echo_off) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+  }
+  char buf[512];
+  std::string out = std::fgets(buf, sizeof buf, tty) != nullptr ? buf : "";
+  if (echo_off) ::tcsetattr(fileno(tty), TCSAFLUSH, &old);
+  std::fputs("\n", tty);
+  std::fclose(tty);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string local_time(int64_t unix_s) {
+  const time_t t = static_cast<time_t>(unix_s);
+  tm tm{};
+  ::localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", &tm);
+  return buf;
+}
+
+class Session {
+ public:
+  explicit Session(const std::string& socket)
+      : stub_(pb::Management::NewStub(
+            grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()))) {}
+
+  grpc::Status login(const std::string& user) {
+    pb::LoginRequest req;
+    req.set_user(user);
+    req.set_password(secret("FTZCTL_PASSWORD", "Password: "));
+    pb::LoginReply reply;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    grpc::Status s = stub_->Login(&ctx, req, &reply);
+    if (s.ok()) {
+      token_ = reply.session();
+      must_change_ = reply.must_change_password();
+    }
+    return s;
+  }
+  [[nodiscard]] bool must_change() const { return must_change_; }
+
+  // One call with the session and a deadline.
+  template <typename Req, typename Reply, typename Fn>
+  grpc::Status call(Fn fn, const Req& req, Reply* reply) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-ftzgate-session", token_);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    return (stub_.get()->*fn)(&ctx, req, reply);
+  }
+
+ private:
+  std::unique_ptr<pb::Management::Stub> stub_;
+  std::string token_;
+  bool must_change_ = false;
+};
+
+ordered_json commit_json(const pb::CommitInfo& c) {
+  return {{"generation", c.generation()}, {"user", c.user()},     {"time_unix_s", c.time_unix_s()},
+          {"comment", c.comment()},       {"sha256", c.sha256()}, {"based_on", c.based_on()}};
+}
+
+void print(const Args& a, const ordered_json& j, const std::string& text) {
+  if (a.json)
+    std::printf("%s\n", j.dump(2).c_str());
+  else
+    std::fputs(text.c_str(), stdout);
+}
+
+int show_configuration(const Args& a, Session& s, const std::vector<std::string>& w) {
+  pb::ShowConfigurationRequest req;
+  if (w.size() == 2) {
+    req.set_running(true);
+  } else if (w.size() == 3 && w[2] == "candidate") {
+    req.set_candidate(true);
+  } else if (w.size() == 4 && w[2] == "rollback") {
+    char* end = nullptr;
+    const unsigned long long g = std::strtoull(w[3].c_str(), &end, 10);
+    if (end == w[3].c_str() || *end != '\0') return usage("rollback takes a generation number");
+    req.set_rollback(g);
+  } else {
+    return usage("show configuration [candidate | rollback N]");
+  }
+  pb::ShowConfigurationReply reply;
+  if (auto st = s.call(&pb::Management::Stub::ShowConfiguration, req, &reply); !st.ok()) return fail(st);
+  print(a, {{"generation", reply.generation()}, {"yaml", reply.yaml()}},
+        "# generation " + std::to_string(reply.generation()) + "\n" + reply.yaml());
+  return 0;
+}
+
+int show_commits(const Args& a, Session& s) {
+  pb::ShowCommitsReply reply;
+  if (auto st = s.call(&pb::Management::Stub::ShowCommits, pb::ShowCommitsRequest{}, &reply); !st.ok())
+    return fail(st);
+  ordered_json j{{"running_generation", reply.running_generation()}, {"commits", ordered_json::array()}};
+  std::string text;
+  for (const auto& c : reply.commits()) {
+    j["commits"].push_back(commit_json(c));
+    char line[512];
+    std::snprintf(line, sizeof line, "%s %-6llu %s by %s%s%s\n",
+                  c.generation() == reply.running_generation() ? "*" : " ",
+                  static_cast<unsigned long long>(c.generation()), local_time(c.time_unix_s()).c_str(),
+                  c.user().c_str(), c.comment().empty() ? "" : ": ", c.comment().c_str());
+    text += line;
+  }
+  if (reply.pending_confirm_generation() != 0) {
+    j["pending_confirm"] = {{"generation", reply.pending_confirm_generation()},
+                            {"confirm_by_unix_s", reply.confirm_by_unix_s()}};
+    text += "generation " + std::to_string(reply.pending_confirm_generation()) +
+            " is rolled back unless confirmed by " + local_time(reply.confirm_by_unix_s()) + " (commit)\n";
+  }
+  print(a, j, text);
+  return 0;
+}
+
+int load(const Args& a, Session& s, const std::vector<std::string>& w) {
+  if (w.size() != 2) return usage("load FILE");
+  std::ifstream in(w[1], std::ios::binary);
+  if (!in) return usage("cannot read " + w[1]);
+  std::ostringstream text;
+  text << in.rdbuf();
+  pb::LoadRequest req;
+  req.set_yaml(text.str());
+  req.set_filename(w[1]);
+  pb::LoadReply reply;
+  if (auto st = s.call(&pb::Management::Stub::Load, req, &reply); !st.ok()) return fail(st);
+  print(a, {{"based_on", reply.based_on()}},
+        "candidate loaded from " + w[1] + " (edited from generation " + std::to_string(reply.based_on()) +
+            "; commit to apply)\n");
+  return 0;
+}
+
+int commit(const Args& a, Session& s, const std::vector<std::string>& w) {
+  pb::CommitRequest req;
+  for (size_t i = 1; i < w.size(); ++i) {
+    if (w[i] == "check") {
+      req.set_check_only(true);
+    } else if (w[i] == "comment" && i + 1 < w.size()) {
+      req.set_comment(w[++i]);
+    } else if (w[i] == "confirmed" && i + 1 < w.size()) {
+      const int minutes = std::atoi(w[++i].c_str());
+      if (minutes < 1 || minutes > 65535) return usage("commit confirmed takes 1..65535 minutes");
+      req.set_confirm_minutes(static_cast<uint32_t>(minutes));
+    } else if (w[i] == "confirm" && w.size() == 2) {
+      pb::ConfirmReply reply;
+      if (auto st = s.call(&pb::Management::Stub::Confirm, pb::ConfirmRequest{}, &reply); !st.ok())
+        return fail(st);
+      print(a, {{"confirmed", reply.generation()}},
+            "generation " + std::to_string(reply.generation()) + " confirmed\n");
+      return 0;
+    } else {
+      return usage("commit [check] [comment TEXT] [confirmed MINUTES] | commit confirm");
+    }
+  }
+  pb::CommitReply reply;
+  if (auto st = s.call(&pb::Management::Stub::Commit, req, &reply); !st.ok()) return fail(st);
+  if (req.check_only()) {
+    print(a, {{"check", "ok"}}, "configuration check succeeds\n");
+    return 0;
+  }
+  ordered_json j{{"commit", commit_json(reply.commit())}};
+  std::string text = "commit complete: generation " + std::to_string(reply.commit().generation()) + "\n";
+  if (reply.confirm_by_unix_s() != 0) {
+    j["confirm_by_unix_s"] = reply.confirm_by_unix_s();
+    text += "rolled back at " + local_time(reply.confirm_by_unix_s()) + " unless confirmed (commit)\n";
+  }
+  print(a, j, text);
+  return 0;
+}
+
+int rollback(const Args& a, Session& s, const std::vector<std::string>& w) {
+  if (w.size() != 2) return usage("rollback N");
+  char* end = nullptr;
+  const unsigned long long g = std::strtoull(w[1].c_str(), &end, 10);
+  if (end == w[1].c_str() || *end != '\0') return usage("rollback takes a generation number");
+  pb::RollbackRequest req;
+  req.set_generation(g);
+  pb::RollbackReply reply;
+  if (auto st = s.call(&pb::Management::Stub::Rollback, req, &reply); !st.ok()) return fail(st);
+  print(a, {{"based_on", reply.based_on()}},
+        "generation " + w[1] + " loaded into the candidate; commit to apply\n");
+  return 0;
+}
+
+int audit_verify(const Args& a, Session& s) {
+  pb::AuditVerifyReply r;
+  if (auto st = s.call(&pb::Management::Stub::AuditVerify, pb::AuditVerifyRequest{}, &r); !st.ok())
+    return fail(st);
+  ordered_json j{{"ok", r.ok()},
+                 {"problem", r.problem()},
+                 {"where", r.where()},
+                 {"records", r.records()},
+                 {"checkpoints", r.checkpoints()},
+                 {"last_seq", r.last_seq()},
+                 {"unsigned_tail", r.unsigned_tail()}};
+  const std::string text = r.ok()
+                               ? "audit log verified: " + std::to_string(r.records()) + " records, " +
+                                     std::to_string(r.checkpoints()) + " signed checkpoints, " +
+                                     std::to_string(r.unsigned_tail()) + " records after the last\n"
+                               : "audit log FAILED verification at " + r.where() + ": " + r.problem() + "\n";
+  print(a, j, text);
+  return r.ok() ? 0 : 1;
+}
+
+int passwd(const Args& a, Session& s) {
+  pb::ChangePasswordRequest req;
+  req.set_new_password(secret("FTZCTL_NEW_PASSWORD", "New password: "));
+  pb::ChangePasswordReply reply;
+  if (auto st = s.call(&pb::Management::Stub::ChangePassword, req, &reply); !st.ok()) return fail(st);
+  print(a, {{"changed", true}}, "password changed\n");
+  return 0;
+}
+
+}  // namespace
+
+static int run(int argc, char** argv) {
+  Args a;
+  CLI::App app{"Manage ftzgate through ftzgated.", "ftzctl"};
+  app.add_option("--socket", a.socket, "ftzgated's socket")->type_name("PATH")->capture_default_str();
+  app.add_option("--user", a.user, "account to log in as (default: $USER)")->type_name("NAME");
+  app.add_flag("--json", a.json, "print JSON instead of text");
+  app.add_option("command", a.words, "the command and its words")->type_name("WORDS");
+  app.positionals_at_end();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    std::fputs(
+        "\nCommands:\n"
+        "  show configuration [candidate | rollback N]\n"
+        "  show system commit\n"
+        "  load FILE                          replace your candidate\n"
+        "  commit [check] [comment TEXT] [confirmed MINUTES]\n"
+        "  commit confirm                     keep a commit confirmed\n"
+        "  rollback N                         generation N into your candidate\n"
+        "  audit verify\n"
+        "  user passwd\n",
+        stdout);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    return usage(e.what());
+  }
+  if (a.words.empty()) return usage("a command is required");
+  if (a.user.empty()) {
+    const char* u = std::getenv("USER");
+    a.user = u != nullptr ? u : "";
+  }
+  const auto& w = a.words;
+  // Unknown commands are refused before any password is asked for.
+  const bool known = (w[0] == "show" && w.size() >= 2 &&
+                      (w[1] == "configuration" || (w[1] == "system" && w.size() == 3 && w[2] == "commit"))) ||
+                     w[0] == "load" || w[0] == "commit" || w[0] == "rollback" ||
+                     (w[0] == "audit" && w.size() == 2 && w[1] == "verify") ||
+                     (w[0] == "user" && w.size() == 2 && w[1] == "passwd");
+  if (!known) return usage("unknown command: " + w[0]);
+  Session s(a.socket);
+  if (auto st = s.login(a.user); !st.ok()) return fail(st);
+  if (w[0] == "user") return passwd(a, s);
+  if (s.must_change()) {
+    std::fputs("ftzctl: this account must change its password first: ftzctl user passwd\n", stderr);
+    return 1;
+  }
+  if (w[0] == "show") return w[1] == "configuration" ? show_configuration(a, s, w) : show_commits(a, s);
+  if (w[0] == "load") return load(a, s, w);
+  if (w[0] == "commit") return commit(a, s, w);
+  if (w[0] == "rollback") return rollback(a, s, w);
+  return audit_verify(a, s);
+}
+
+int main(int argc, char** argv) {
+  // A last barrier: what escapes (allocation, I/O) ends the run with a
+  // message and the error exit status, not std::terminate.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ftzctl: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,318 @@
+// ftzgated and ftzctl as an administrator uses them: real processes, the
+// real gRPC channel over a unix socket in a scratch directory.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ftz/test/files.hpp"
+
+namespace {
+
+using ftz::test::binary;
+using ftz::test::read_text;
+using ftz::test::run_command;
+using ftz::test::RunResult;
+using ftz::test::TempDir;
+
+const char* const kAccounts =
+    "# name:role:password\n"
+    "alice:secadmin:Harbor-Rule-2026\n"
+    "erin:secadmin:Second-Editor-2026\n"
+    "bob:audadmin:Audit-Trail-2026\n"
+    "carol:operator:Read-Only-2026x\n"
+    "dave:sysadmin:System-Admin-2026\n";
+
+const char* const kBlockHk =
+    "zones:\n"
+    "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
+    "  - {name: hk, kind: hk_macao_taiwan, prefixes: [198.51.100.0/24]}\n"
+    "  - {name: offshore, kind: offshore, default: true}\n"
+    "defaults:\n"
+    "  - {src_zone: inside, dst_zone: offshore, action: allow}\n"
+    "  - {src_zone: inside, dst_zone: hk, action: block}\n";
+
+std::string password_of(const std::string& user) {
+  const std::string acc = kAccounts;
+  const size_t at = acc.find("\n" + user + ":");
+  const size_t pw = acc.find(':', acc.find(':', at + 1) + 1) + 1;
+  return acc.substr(pw, acc.find('\n', pw) - pw);
+}
+
+class Ftzgated : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    std::ofstream(dir_.file("accounts")) << kAccounts;
+    std::ofstream(dir_.file("block-hk.yaml")) << kBlockHk;
+  }
+  void TearDown() override { stop(); }
+
+  RunResult init(const std::string& extra = "") {
+    return run_command(binary("ftzgated") + " --init --state-dir " + state() + " " + extra);
+  }
+  void start() {
+    const std::string log = dir_.file("ftzgated.log");
+    // Never the previous run's "serving".
+    ::unlink(log.c_str());
+    pid_ = ::fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      if (std::freopen(log.c_str(), "w", stdout) == nullptr ||
+          std::freopen(log.c_str(), "a", stderr) == nullptr)
+        ::_exit(126);
+      ::execl(binary("ftzgated").c_str(), "ftzgated", "--state-dir", state().c_str(), "--listen",
+              ("unix:" + socket()).c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 100 && read_text(log).find("serving") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_NE(read_text(log).find("serving"), std::string::npos) << read_text(log);
+  }
+  // SIGTERM and its exit status (0 expected).
+  int stop() {
+    if (pid_ <= 0) return 0;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  RunResult ctl(const std::string& user, const std::string& words, const std::string& password = "") {
+    return run_command("FTZCTL_PASSWORD='" + (password.empty() ? password_of(user) : password) + "' " +
+                       binary("ftzctl") + " --socket " + socket() + " --user " + user + " " + words);
+  }
+  // The audit log's records (all files, in order).
+  std::vector<nlohmann::json> audit_records() const {
+    std::vector<nlohmann::json> out;
+    std::vector<std::string> files;
+    for (const auto& e : std::filesystem::directory_iterator(state() + "/audit")) {
+      if (e.path().filename().string().starts_with("audit-")) files.push_back(e.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      std::ifstream in(f);
+      for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+    }
+    return out;
+  }
+  std::string state() const { return dir_.file("state"); }
+  std::string socket() const { return dir_.file("ftzgated.sock"); }
+
+  TempDir dir_{"ftzgated"};
+  pid_t pid_ = -1;
+};
+
+TEST_F(Ftzgated, InitOnceServeOnceAndTheExitStatusSaysWhy) {
+  const RunResult none =
+      run_command(binary("ftzgated") + " --state-dir " + state() + " --listen unix:" + socket());
+  EXPECT_EQ(none.status, 2) << none.output;
+  EXPECT_NE(none.output.find("ftzgated --init"), std::string::npos) << none.output;
+  const RunResult first = init("--accounts " + dir_.file("accounts"));
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_NE(first.output.find("generation 1"), std::string::npos) << first.output;
+  const RunResult again = init("--accounts " + dir_.file("accounts"));
+  EXPECT_EQ(again.status, 2) << again.output;
+  struct stat st {};
+  ASSERT_EQ(::stat((state() + "/keys/device.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((state() + "/accounts.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  start();
+  ASSERT_EQ(::stat(socket().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  const RunResult second = run_command(binary("ftzgated") + " --state-dir " + state() +
+                                       " --listen unix:" + dir_.file("other.sock"));
+  EXPECT_EQ(second.status, 2) << second.output;
+  EXPECT_NE(second.output.find("another process holds"), std::string::npos) << second.output;
+  EXPECT_EQ(stop(), 0);
+  EXPECT_NE(::access(socket().c_str(), F_OK), 0) << "the socket outlived the daemon";
+}
+
+TEST_F(Ftzgated, LoadCheckCommitShowAndRollbackAsNewGenerations) {
+  ASSERT_EQ(init("--accounts " + dir_.file("accounts")).status, 0);
+  start();
+  // An invalid file: every error as file:line:col, nothing changes.
+  std::ofstream(dir_.file("bad.yaml")) << "zones:\n  - {name: inside, kind: ftz, prefixes: [10.0.0.0/33]}\n";
+  const RunResult bad = ctl("alice", "load " + dir_.file("bad.yaml"));
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.output.find("INVALID_ARGUMENT"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("bad.yaml:2:"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("zones[0].prefixes[0]"), std::string::npos) << bad.output;
+  const RunResult nothing = ctl("alice", "commit");
+  EXPECT_EQ(nothing.status, 1);
+  EXPECT_NE(nothing.output.find("FAILED_PRECONDITION"), std::string::npos) << nothing.output;
+
+  ASSERT_EQ(ctl("alice", "load " + dir_.file("block-hk.yaml")).status, 0);
+  const RunResult check = ctl("alice", "commit check");
+  EXPECT_EQ(check.status, 0) << check.output;
+  const RunResult done = ctl("alice", "--json commit comment 'block hk'");
+  ASSERT_EQ(done.status, 0) << done.output;
+  const auto j = nlohmann::json::parse(done.output);
+  EXPECT_EQ(j["commit"]["generation"], 2);
+  EXPECT_EQ(j["commit"]["based_on"], 1);
+  EXPECT_EQ(j["commit"]["comment"], "block hk");
+  const RunResult shown = ctl("carol", "show configuration");
+  EXPECT_EQ(shown.status, 0) << shown.output;
+  EXPECT_EQ(shown.output, std::string("# generation 2\n") + kBlockHk);
+
+  // Two editors: the second commit's candidate is stale.
+  ASSERT_EQ(ctl("alice", "rollback 1").status, 0);
+  ASSERT_EQ(ctl("erin", "load " + dir_.file("block-hk.yaml")).status, 0);
+  ASSERT_EQ(ctl("erin", "commit comment 'same again'").status, 0);
+  const RunResult stale = ctl("alice", "commit");
+  EXPECT_EQ(stale.status, 1);
+  EXPECT_NE(stale.output.find("FAILED_PRECONDITION"), std::string::npos) << stale.output;
+  EXPECT_NE(stale.output.find("generation 3 is running"), std::string::npos) << stale.output;
+  // Rolled back by loading generation 1 again: a new generation.
+  ASSERT_EQ(ctl("alice", "rollback 1").status, 0);
+  ASSERT_EQ(ctl("alice", "commit comment 'back to 1'").status, 0);
+  const RunResult history = ctl("dave", "--json show system commit");
+  ASSERT_EQ(history.status, 0) << history.output;
+  const auto h = nlohmann::json::parse(history.output);
+  EXPECT_EQ(h["running_generation"], 4);
+  ASSERT_EQ(h["commits"].size(), 4u);
+  EXPECT_EQ(h["commits"][0]["sha256"], h["commits"][3]["sha256"]) << "generation 4 is generation 1's text";
+  EXPECT_EQ(ctl("dave", "show configuration rollback 9").output.find("NOT_FOUND") != std::string::npos, true);
+
+  // The commits survive a restart.
+  EXPECT_EQ(stop(), 0);
+  start();
+  EXPECT_NE(ctl("carol", "show system commit").output.find("* 4"), std::string::npos);
+}
+
+TEST_F(Ftzgated, EachRoleDoesOnlyItsOwnWorkAndEveryDenialIsAudited) {
+  ASSERT_EQ(init("--accounts " + dir_.file("accounts")).status, 0);
+  start();
+  ASSERT_EQ(ctl("alice", "load " + dir_.file("block-hk.yaml")).status, 0);
+  struct Case {
+    const char* user;
+    std::string words;
+    bool allowed;
+  };
+  const std::string load = "load " + dir_.file("block-hk.yaml");
+  const Case cases[] = {
+      {"bob", "commit", false},
+      {"bob", load, false},
+      {"bob", "show configuration", false},
+      {"bob", "audit verify", true},
+      {"carol", load, false},
+      {"carol", "rollback 1", false},
+      {"carol", "commit", false},
+      {"carol", "show configuration", true},
+      {"carol", "audit verify", false},
+      {"dave", load, false},
+      {"dave", "commit", false},
+      {"dave", "audit verify", false},
+      {"dave", "show system commit", true},
+      {"alice", "audit verify", false},
+      {"alice", "commit check", true},
+  };
+  int denials = 0;
+  for (const Case& c : cases) {
+    const RunResult r = ctl(c.user, c.words);
+    if (c.allowed) {
+      EXPECT_EQ(r.status, 0) << c.user << " " << c.words << ": " << r.output;
+    } else {
+      ++denials;
+      EXPECT_EQ(r.status, 1) << c.user << " " << c.words;
+      EXPECT_NE(r.output.find("PERMISSION_DENIED"), std::string::npos)
+          << c.user << " " << c.words << r.output;
+    }
+  }
+  int audited = 0;
+  for (const auto& rec : audit_records()) {
+    if (rec["success"] == false && rec["details"].contains("denied")) ++audited;
+  }
+  EXPECT_EQ(audited, denials);
+  EXPECT_EQ(ctl("alice", "show system commit").output.find("* 1") != std::string::npos, true)
+      << "a denied commit changed the running configuration";
+}
+
+TEST_F(Ftzgated, FiveWrongPasswordsLockTheAccount) {
+  ASSERT_EQ(init("--accounts " + dir_.file("accounts")).status, 0);
+  start();
+  for (int i = 0; i < 4; ++i) {
+    const RunResult r = ctl("dave", "show system commit", "Not-The-Password-1");
+    EXPECT_NE(r.output.find("UNAUTHENTICATED"), std::string::npos) << r.output;
+  }
+  const RunResult fifth = ctl("dave", "show system commit", "Not-The-Password-1");
+  EXPECT_NE(fifth.output.find("locked"), std::string::npos) << fifth.output;
+  const RunResult right = ctl("dave", "show system commit");
+  EXPECT_EQ(right.status, 1);
+  EXPECT_NE(right.output.find("locked"), std::string::npos)
+      << "the right password during the lock: " << right.output;
+  // A restart does not lift it.
+  EXPECT_EQ(stop(), 0);
+  start();
+  EXPECT_NE(ctl("dave", "show system commit").output.find("locked"), std::string::npos);
+  // The other accounts are untouched; an unknown name reads like a wrong password.
+  EXPECT_EQ(ctl("carol", "show system commit").status, 0);
+  EXPECT_NE(ctl("mallory", "show system commit", "Whatever-2026x").output.find("wrong user or password"),
+            std::string::npos);
+}
+
+TEST_F(Ftzgated, DefaultAccountsChangeTheirPasswordFirst) {
+  ASSERT_EQ(init().status, 0);
+  const std::string file = state() + "/initial-passwords";
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const std::string text = read_text(file);
+  const size_t at = text.find("secadmin:");
+  ASSERT_NE(at, std::string::npos) << text;
+  const std::string initial = text.substr(at + 9, text.find('\n', at) - at - 9);
+  start();
+  const RunResult first = ctl("secadmin", "show system commit", initial);
+  EXPECT_EQ(first.status, 1);
+  EXPECT_NE(first.output.find("must change its password"), std::string::npos) << first.output;
+  const RunResult weak =
+      run_command("FTZCTL_PASSWORD='" + initial + "' FTZCTL_NEW_PASSWORD=short " + binary("ftzctl") +
+                  " --socket " + socket() + " --user secadmin user passwd");
+  EXPECT_EQ(weak.status, 1);
+  EXPECT_NE(weak.output.find("at least 12"), std::string::npos) << weak.output;
+  const RunResult changed =
+      run_command("FTZCTL_PASSWORD='" + initial + "' FTZCTL_NEW_PASSWORD=New-Secadmin-2026 " +
+                  binary("ftzctl") + " --socket " + socket() + " --user secadmin user passwd");
+  EXPECT_EQ(changed.status, 0) << changed.output;
+  EXPECT_EQ(ctl("secadmin", "show system commit", "New-Secadmin-2026").status, 0);
+  EXPECT_NE(ctl("secadmin", "show system commit", initial).output.find("UNAUTHENTICATED"), std::string::npos);
+  // No password, old or new, in the audit log.
+  const std::string log = read_text(state() + "/audit/audit-00000000000000000001.jsonl");
+  EXPECT_EQ(log.find(initial), std::string::npos);
+  EXPECT_EQ(log.find("New-Secadmin-2026"), std::string::npos);
+}
+
+TEST_F(Ftzgated, TheAuditAdministratorFindsATamperedRecord) {
+  ASSERT_EQ(init("--accounts " + dir_.file("accounts")).status, 0);
+  start();
+  ASSERT_EQ(ctl("alice", "load " + dir_.file("block-hk.yaml")).status, 0);
+  ASSERT_EQ(ctl("alice", "commit comment 'block hk'").status, 0);
+  const RunResult clean = ctl("bob", "--json audit verify");
+  ASSERT_EQ(clean.status, 0) << clean.output;
+  EXPECT_EQ(nlohmann::json::parse(clean.output)["ok"], true);
+  EXPECT_EQ(stop(), 0);
+  // Someone with the disk edits the commit's comment in the log.
+  const std::string f = state() + "/audit/audit-00000000000000000001.jsonl";
+  std::string text = read_text(f);
+  const size_t at = text.find("block hk");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 8, "allow hk");
+  std::ofstream(f, std::ios::trunc) << text;
+  start();
+  const RunResult found = ctl("bob", "audit verify");
+  EXPECT_EQ(found.status, 1) << found.output;
+  EXPECT_NE(found.output.find("FAILED"), std::string::npos) << found.output;
+  EXPECT_NE(found.output.find("modified"), std::string::npos) << found.output;
+  EXPECT_NE(found.output.find("audit-00000000000000000001.jsonl:"), std::string::npos) << found.output;
+}
+
+}  // namespace
