@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ftz/keys/signing_key.hpp"
+#include "ftz/test/files.hpp"
 
 namespace ftz::audit {
 namespace {
@@ -27,18 +28,13 @@ constexpr int64_t kNewYear2026Ms = int64_t{1'767'196'800} * 1000;
 class AuditLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/ftz-audit-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
+    ASSERT_FALSE(tmp_.path().empty());
+    root_ = tmp_.path();
     dir_ = root_ + "/audit";
     auto k = keys::SigningKey::load_or_generate(root_ + "/device.key");
     ASSERT_TRUE(k) << k.error();
     key_ = std::make_unique<keys::SigningKey>(std::move(*k));
     pem_ = key_->public_pem();
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
   }
   AuditLog open_ok(Options o = {}) {
     auto l = AuditLog::open(dir_, *key_, kNewYear2026Ms, o);
@@ -77,6 +73,7 @@ class AuditLogTest : public ::testing::Test {
     std::ofstream out(path, std::ios::trunc);
     for (const auto& l : ls) out << l << '\n';
   }
+  test::TempDir tmp_{"audit"};
   std::string root_, dir_, pem_;
   std::unique_ptr<keys::SigningKey> key_;
 };

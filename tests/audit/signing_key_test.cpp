@@ -10,17 +10,18 @@
 #include <fstream>
 #include <string>
 
+#include "ftz/test/files.hpp"
+
 namespace ftz::keys {
 namespace {
 
 class SigningKeyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/ftz-key-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(tmp_.path().empty());
+    dir_ = tmp_.path();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  test::TempDir tmp_{"key"};
   std::string dir_;
 };
 

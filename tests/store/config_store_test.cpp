@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ftz/base/atomic_file.hpp"
+#include "ftz/test/files.hpp"
 
 namespace ftz::store {
 namespace {
@@ -29,13 +30,8 @@ std::string config_of(int n) {
 class ConfigStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/ftz-store-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = std::string(tmpl) + "/state";
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(fs::path(dir_).parent_path(), ec);
+    ASSERT_FALSE(tmp_.path().empty());
+    dir_ = tmp_.file("state");
   }
   // gtest reports the exception as the test's failure.
   ConfigStore open_ok() {
@@ -58,6 +54,7 @@ class ConfigStoreTest : public ::testing::Test {
     s << in.rdbuf();
     return s.str();
   }
+  test::TempDir tmp_{"store"};
   std::string dir_;
 };
 

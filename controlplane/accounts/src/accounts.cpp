@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "ftz/base/atomic_file.hpp"
+#include "ftz/keys/encoding.hpp"
 #include "ftz/store/config_store.hpp"
 
 namespace ftz::accounts {
@@ -29,32 +30,6 @@ constexpr size_t kKeyBytes = 32;
 constexpr uint64_t kMaxMem = uint64_t{64} << 20;
 
 constexpr std::string_view kRoleNames[] = {"sysadmin", "secadmin", "audadmin", "operator"};
-
-std::string base64(std::string_view raw) {
-  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
-  const int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
-  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  return out;
-}
-
-std::optional<std::string> unbase64(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  std::string out(3 * text.size() / 4, '\0');
-  const int n =
-      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  size_t len = static_cast<size_t>(n);
-  if (text.ends_with("==")) {
-    len -= 2;
-  } else if (text.ends_with("=")) {
-    len -= 1;
-  }
-  out.resize(len);
-  return out;
-}
 
 std::optional<std::string> scrypt(std::string_view password, std::string_view salt, uint64_t n, uint64_t r,
                                   uint64_t p) {
@@ -126,14 +101,14 @@ std::string hash_password(std::string_view password) {
   const auto key = scrypt(password, salt, kN, kR, kP);
   if (!key) return {};
   return "scrypt$" + std::to_string(kN) + "$" + std::to_string(kR) + "$" + std::to_string(kP) + "$" +
-         base64(salt) + "$" + base64(*key);
+         keys::base64_encode(salt) + "$" + keys::base64_encode(*key);
 }
 
 bool check_password(std::string_view password, std::string_view hash) {
   const auto f = split(hash, '$');
   if (f.size() != 6 || f[0] != "scrypt") return false;
   const auto n = to_u64(f[1]), r = to_u64(f[2]), p = to_u64(f[3]);
-  const auto salt = unbase64(f[4]), want = unbase64(f[5]);
+  const auto salt = keys::base64_decode(f[4]), want = keys::base64_decode(f[5]);
   // Parameters no stronger than ours are refused too: a file edited down to
   // N = 2 must not make every guess cheap.
   if (!n || !r || !p || !salt || !want || *n < kN || *r < kR || *p < kP || *p > 16 ||
@@ -209,16 +184,7 @@ tl::expected<AccountStore, std::string> AccountStore::create(const std::string& 
     accounts.push_back(std::move(a));
   }
   AccountStore s(path, std::move(accounts));
-  json arr = json::array();
-  for (const auto& a : s.accounts_)
-    arr.push_back({{"name", a.name},
-                   {"role", role_name(a.role)},
-                   {"hash", a.hash},
-                   {"must_change", a.must_change},
-                   {"failures", a.failures},
-                   {"locked_until_s", a.locked_until_s}});
-  auto w =
-      base::write_file_atomically(path, json{{"accounts", arr}}.dump(1) + "\n", 0600, base::IfExists::kKeep);
+  auto w = base::write_file_atomically(path, s.to_text(), 0600, base::IfExists::kKeep);
   if (!w) return tl::unexpected("accounts: " + w.error());
   if (!*w) return tl::unexpected(path + " exists already");
   return s;
@@ -253,7 +219,7 @@ tl::expected<AccountStore, std::string> AccountStore::load(const std::string& pa
   return AccountStore(path, std::move(accounts));
 }
 
-tl::expected<void, std::string> AccountStore::save() const {
+std::string AccountStore::to_text() const {
   json arr = json::array();
   for (const auto& a : accounts_)
     arr.push_back({{"name", a.name},
@@ -262,7 +228,11 @@ tl::expected<void, std::string> AccountStore::save() const {
                    {"must_change", a.must_change},
                    {"failures", a.failures},
                    {"locked_until_s", a.locked_until_s}});
-  auto w = base::write_file_atomically(path_, json{{"accounts", arr}}.dump(1) + "\n", 0600);
+  return json{{"accounts", arr}}.dump(1) + "\n";
+}
+
+tl::expected<void, std::string> AccountStore::save() const {
+  auto w = base::write_file_atomically(path_, to_text(), 0600);
   if (!w) return tl::unexpected("accounts: " + w.error());
   return {};
 }

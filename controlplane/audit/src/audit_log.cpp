@@ -1,7 +1,6 @@
 #include "ftz/audit/audit_log.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 
 #include "ftz/base/atomic_file.hpp"
 #include "ftz/base/civil_date.hpp"
+#include "ftz/keys/encoding.hpp"
 
 namespace ftz::audit {
 
@@ -32,50 +32,6 @@ const std::string kGenesis(64, '0');
 constexpr std::string_view kHashKey = ",\"hash\":\"";
 constexpr size_t kHashSuffix = kHashKey.size() + 64 + 2;
 constexpr std::string_view kCheckpoint = "checkpoint";
-
-std::string hex(const unsigned char* p, size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * n);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[p[i] >> 4]);
-    out.push_back(kHex[p[i] & 15]);
-  }
-  return out;
-}
-
-std::string sha256_hex(std::string_view s) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr) != 1) return {};
-  return hex(md, len);
-}
-
-std::string base64(std::string_view raw) {
-  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
-  const int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
-  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  return out;
-}
-
-std::optional<std::string> unbase64(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  std::string out(3 * text.size() / 4, '\0');
-  const int n =
-      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  size_t len = static_cast<size_t>(n);
-  // EVP_DecodeBlock counts the padding's zero bytes.
-  if (text.ends_with("=="))
-    len -= 2;
-  else if (text.ends_with("="))
-    len -= 1;
-  out.resize(len);
-  return out;
-}
 
 std::string checkpoint_message(uint64_t seq, std::string_view prev_hash) {
   return "ftzgate-audit-checkpoint\n" + std::to_string(seq) + "\n" + std::string(prev_hash);
@@ -122,7 +78,7 @@ std::optional<Line> read_line(std::string_view line) {
   if (line.substr(cut, kHashKey.size()) != kHashKey) return std::nullopt;
   Line l;
   l.hash = std::string(line.substr(cut + kHashKey.size(), 64));
-  if (sha256_hex(line.substr(0, cut)) != l.hash) return std::nullopt;
+  if (keys::sha256_hex(line.substr(0, cut)) != l.hash) return std::nullopt;
   const ojson record = ojson::parse(line, nullptr, false);
   if (record.is_discarded() || !record.is_object()) return std::nullopt;
   const auto seq = record.find("seq");
@@ -334,7 +290,7 @@ tl::expected<uint64_t, std::string> AuditLog::write_record(const Event& e, int64
     return tl::unexpected(std::string("audit record refused: a field is not UTF-8 text"));
   }
   body.pop_back();  // the closing brace: the hash goes inside the object
-  const std::string hash = sha256_hex(body);
+  const std::string hash = keys::sha256_hex(body);
   if (hash.empty()) return tl::unexpected(std::string("audit record refused: SHA-256 failed (OpenSSL)"));
   const std::string line = body + std::string(kHashKey) + hash + "\"}\n";
   // One write(2) of the whole line with O_APPEND; anything short of it is
@@ -371,7 +327,8 @@ tl::expected<void, std::string> AuditLog::checkpoint(int64_t now_ms) {
   e.event_type = std::string(kCheckpoint);
   const std::string sig = key_->sign(checkpoint_message(seq_ + 1, hash_));
   if (sig.empty()) return tl::unexpected(std::string("audit checkpoint: signing failed (OpenSSL)"));
-  e.details = ojson{{"key_id", key_->key_id()}, {"records", since_checkpoint_}, {"signature", base64(sig)}};
+  e.details = ojson{
+      {"key_id", key_->key_id()}, {"records", since_checkpoint_}, {"signature", keys::base64_encode(sig)}};
   auto w = write_record(e, now_ms);
   if (!w) return tl::unexpected(w.error());
   since_checkpoint_ = 0;
@@ -460,7 +417,7 @@ VerifyReport verify(const std::string& dir, std::string_view public_pem) {
         return r;
       }
       if (l->checkpoint) {
-        const auto sig = unbase64(l->signature);
+        const auto sig = keys::base64_decode(l->signature);
         const auto ok =
             sig ? keys::verify_signature(public_pem, checkpoint_message(l->seq, l->prev_hash), *sig)
                 : tl::expected<bool, std::string>(false);

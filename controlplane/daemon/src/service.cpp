@@ -66,6 +66,12 @@ Status status_of(const store::StoreError& e) {
   }
 }
 
+// A generation's text that is not there: NOT_FOUND (pruned or never made).
+Status generation_status(const store::StoreError& e) {
+  if (e.code == store::StoreErrc::kInvalid) return {StatusCode::NOT_FOUND, e.message};
+  return status_of(e);
+}
+
 }  // namespace
 
 std::string validate_config(const std::string& yaml, const std::string& filename) {
@@ -215,10 +221,7 @@ Status ManagementService::ShowConfiguration(grpc::ServerContext* ctx, const pb::
     generation = req->rollback();
   }
   auto text = store_.config_text(generation);
-  if (!text) {
-    if (text.error().code == store::StoreErrc::kInvalid) return {StatusCode::NOT_FOUND, text.error().message};
-    return status_of(text.error());
-  }
+  if (!text) return generation_status(text.error());
   reply->set_generation(generation);
   reply->set_yaml(std::move(*text));
   return Status::OK;
@@ -321,10 +324,7 @@ Status ManagementService::Rollback(grpc::ServerContext* ctx, const pb::RollbackR
   Session s;
   if (auto denied = authorize(ctx, Need::kPolicy, "rollback", s)) return *denied;
   auto text = store_.config_text(req->generation());
-  if (!text) {
-    if (text.error().code == store::StoreErrc::kInvalid) return {StatusCode::NOT_FOUND, text.error().message};
-    return status_of(text.error());
-  }
+  if (!text) return generation_status(text.error());
   if (auto failed =
           record(s, ctx, "rollback", true,
                  ojson{{"to_generation", req->generation()}, {"based_on", store_.running_generation()}}))

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "ftz/base/atomic_file.hpp"
+#include "ftz/keys/encoding.hpp"
 
 namespace ftz::keys {
 
@@ -46,16 +47,9 @@ tl::expected<std::string, std::string> id_of(EVP_PKEY* key) {
   unsigned char raw[64];
   size_t len = sizeof raw;
   if (EVP_PKEY_get_raw_public_key(key, raw, &len) != 1) return tl::unexpected(openssl_error());
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0;
-  if (EVP_Digest(raw, len, md, &mdlen, EVP_sha256(), nullptr) != 1) return tl::unexpected(openssl_error());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < 8; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
+  const std::string digest = sha256_hex(std::string_view(reinterpret_cast<const char*>(raw), len));
+  if (digest.empty()) return tl::unexpected(openssl_error());
+  return digest.substr(0, 16);
 }
 
 }  // namespace

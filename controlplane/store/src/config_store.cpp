@@ -1,7 +1,6 @@
 #include "ftz/store/config_store.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include <utility>
 
 #include "ftz/base/atomic_file.hpp"
+#include "ftz/keys/encoding.hpp"
 
 namespace ftz::store {
 
@@ -37,20 +37,6 @@ tl::unexpected<StoreError> fail(StoreErrc code, std::string message) {
 
 std::string errno_text(int err) {
   return std::strerror(err);
-}
-
-std::string sha256_hex(std::string_view text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * len);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
 }
 
 // The whole file, or kIo naming it; kNotInitialised-style absence is
@@ -293,7 +279,7 @@ Result<CommitInfo> ConfigStore::read_commit(uint64_t generation, std::string* te
     if (e != nullptr) return tl::unexpected(*e);
   }
   if (*g != generation) return fail(StoreErrc::kCorrupt, path + ": holds generation " + std::to_string(*g));
-  if (sha256_hex(*body) != *sha)
+  if (keys::sha256_hex(*body) != *sha)
     return fail(StoreErrc::kCorrupt, path + ": the configuration does not match its SHA-256");
   c.generation = *g;
   c.user = std::move(*user);
@@ -431,7 +417,7 @@ Result<CommitInfo> ConfigStore::commit(const std::string& user, std::string_view
   c.user = user;
   c.time_s = now_s;
   c.comment = comment;
-  c.sha256 = sha256_hex(text);
+  c.sha256 = keys::sha256_hex(text);
   c.based_on = based_on;
   if (c.sha256.empty()) return fail(StoreErrc::kIo, "SHA-256 failed (OpenSSL)");
   const std::string path = dir_ + "/config/commits/" + commit_name(generation);

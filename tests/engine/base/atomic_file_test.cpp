@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "ftz/test/files.hpp"
+
 namespace ftz::base {
 namespace {
 
@@ -23,14 +25,9 @@ namespace fs = std::filesystem;
 class AtomicFile : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/ftz-atomic-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(tmp_.path().empty());
+    dir_ = tmp_.path();
     path_ = dir_ + "/state";
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
   static std::string read(const std::string& p) {
     std::ifstream in(p, std::ios::binary);
@@ -43,6 +40,7 @@ class AtomicFile : public ::testing::Test {
     for (const auto& e : fs::directory_iterator(dir_)) out.push_back(e.path().filename().string());
     return out;
   }
+  test::TempDir tmp_{"atomic"};
   std::string dir_;
   std::string path_;
 };

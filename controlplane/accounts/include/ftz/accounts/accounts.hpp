@@ -77,6 +77,7 @@ class AccountStore {
  private:
   AccountStore(std::string path, std::vector<Account> accounts)
       : path_(std::move(path)), accounts_(std::move(accounts)) {}
+  [[nodiscard]] std::string to_text() const;  // the file's JSON
   tl::expected<void, std::string> save() const;
 
   std::string path_;
