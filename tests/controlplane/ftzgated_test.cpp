@@ -1,5 +1,6 @@
 // ftzgated and ftzctl as an administrator uses them: real processes, the
 // real gRPC channel over a unix socket in a scratch directory.
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "ftz/test/files.hpp"
+#include "ftzgate/v1/management.grpc.pb.h"
 
 namespace {
 
@@ -59,7 +61,7 @@ class Ftzgated : public ::testing::Test {
   RunResult init(const std::string& extra = "") {
     return run_command(binary("ftzgated") + " --init --state-dir " + state() + " " + extra);
   }
-  void start() {
+  void start(const std::string& idle_timeout_s = "900") {
     const std::string log = dir_.file("ftzgated.log");
     // Never the previous run's "serving".
     ::unlink(log.c_str());
@@ -70,7 +72,8 @@ class Ftzgated : public ::testing::Test {
           std::freopen(log.c_str(), "a", stderr) == nullptr)
         ::_exit(126);
       ::execl(binary("ftzgated").c_str(), "ftzgated", "--state-dir", state().c_str(), "--listen",
-              ("unix:" + socket()).c_str(), static_cast<char*>(nullptr));
+              ("unix:" + socket()).c_str(), "--idle-timeout", idle_timeout_s.c_str(),
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     for (int i = 0; i < 100 && read_text(log).find("serving") == std::string::npos; ++i)
@@ -313,6 +316,44 @@ TEST_F(Ftzgated, TheAuditAdministratorFindsATamperedRecord) {
   EXPECT_NE(found.output.find("FAILED"), std::string::npos) << found.output;
   EXPECT_NE(found.output.find("modified"), std::string::npos) << found.output;
   EXPECT_NE(found.output.find("audit-00000000000000000001.jsonl:"), std::string::npos) << found.output;
+}
+
+// The service itself, without ftzctl: what a client that forges or omits
+// its session gets, and a session that sat idle.
+TEST_F(Ftzgated, CallsWithoutAValidSessionAreRefusedAndIdleSessionsEnd) {
+  namespace pb = ftzgate::v1;
+  ASSERT_EQ(init("--accounts " + dir_.file("accounts")).status, 0);
+  start("2");
+  auto stub =
+      pb::Management::NewStub(grpc::CreateChannel("unix:" + socket(), grpc::InsecureChannelCredentials()));
+  const auto show = [&](const std::string& session) {
+    grpc::ClientContext ctx;
+    if (!session.empty()) ctx.AddMetadata("x-ftzgate-session", session);
+    pb::ShowCommitsReply reply;
+    return stub->ShowCommits(&ctx, pb::ShowCommitsRequest{}, &reply).error_code();
+  };
+  EXPECT_EQ(show(""), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(show(std::string(64, 'a')), grpc::StatusCode::UNAUTHENTICATED);
+  pb::LoginRequest req;
+  req.set_user("carol");
+  req.set_password(password_of("carol"));
+  pb::LoginReply login;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Login(&ctx, req, &login).ok());
+  }
+  EXPECT_EQ(login.role(), pb::ROLE_OPERATOR);
+  EXPECT_EQ(login.idle_timeout_s(), 2);
+  EXPECT_EQ(show(login.session()), grpc::StatusCode::OK);
+  // A call within the timeout keeps the session alive; 3 s of silence end it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(show(login.session()), grpc::StatusCode::OK);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(show(login.session()), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(show(login.session()), grpc::StatusCode::UNAUTHENTICATED) << "an ended session came back";
+  int timeouts = 0;
+  for (const auto& rec : audit_records()) timeouts += rec["event_type"] == "session_timeout" ? 1 : 0;
+  EXPECT_EQ(timeouts, 1);
 }
 
 }  // namespace
