@@ -258,22 +258,31 @@ tl::expected<void, std::string> AccountStore::change_password(std::string_view n
   return tl::unexpected("no account " + std::string(name));
 }
 
-tl::expected<Account, AuthFailure> AccountStore::authenticate(std::string_view name,
-                                                              std::string_view password, int64_t now_s) {
+namespace {
+// Checked against when the name is unknown: the same work as for a real
+// account, so the time does not tell which names exist.
+constexpr std::string_view kNoAccountHash =
+    "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+}  // namespace
+
+std::string AccountStore::hash_to_check(std::string_view name) const {
+  for (const auto& a : accounts_) {
+    if (a.name == name) return a.hash;
+  }
+  return std::string(kNoAccountHash);
+}
+
+tl::expected<Account, AuthFailure> AccountStore::record_login(std::string_view name, bool password_ok,
+                                                              int64_t now_s) {
   Account* found = nullptr;
   for (auto& a : accounts_) {
     if (a.name == name) found = &a;
   }
-  if (found == nullptr) {
-    // The same work as for a real account: the time does not tell which
-    // names exist.
-    (void)check_password(password,
-                         "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$"
-                         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
-    return tl::unexpected(AuthFailure::kWrong);
-  }
+  if (found == nullptr) return tl::unexpected(AuthFailure::kWrong);
+  // Locked (also by a login that ended while this one was checking): the
+  // right password does not open it.
   if (found->locked_until_s > now_s) return tl::unexpected(AuthFailure::kLocked);
-  if (!check_password(password, found->hash)) {
+  if (!password_ok) {
     if (++found->failures >= kMaxFailures) {
       found->locked_until_s = now_s + kLockSeconds;
       found->failures = 0;
@@ -286,6 +295,11 @@ tl::expected<Account, AuthFailure> AccountStore::authenticate(std::string_view n
     (void)save();
   }
   return *found;
+}
+
+tl::expected<Account, AuthFailure> AccountStore::authenticate(std::string_view name,
+                                                              std::string_view password, int64_t now_s) {
+  return record_login(name, check_password(password, hash_to_check(name)), now_s);
 }
 
 }  // namespace ftz::accounts

@@ -69,6 +69,12 @@ class AccountStore {
   // even with the right password until the lock ends.
   tl::expected<Account, AuthFailure> authenticate(std::string_view name, std::string_view password,
                                                   int64_t now_s);
+  // authenticate() in two steps, for a caller that must not hold its lock
+  // through the ~0.1 s scrypt check: the hash to check the password against
+  // (a dummy one for an unknown name, so both take the same time), then
+  // the outcome, which counts the failure or clears the count.
+  [[nodiscard]] std::string hash_to_check(std::string_view name) const;
+  tl::expected<Account, AuthFailure> record_login(std::string_view name, bool password_ok, int64_t now_s);
   // Sets `name`'s password (which must pass password_problem()) and ends
   // its must-change state.
   tl::expected<void, std::string> change_password(std::string_view name, std::string_view password);
