@@ -8,6 +8,8 @@
 //   fuzz_seeds state DIR              compliance state files for fuzz_state_file
 //   fuzz_seeds pcap DIR               captures for fuzz_pcap (pcap micro and
 //                                     nano, pcapng, Linux SLL, raw IP)
+//   fuzz_seeds bundle DIR YAML        a policy bundle body of YAML (signatures
+//                                     compiled for this host) for fuzz_bundle
 #include <pcap/pcap.h>
 
 #include <cstdint>
@@ -18,9 +20,12 @@
 #include <string_view>
 #include <vector>
 
+#include "ftz/bundle/bundle.hpp"
 #include "ftz/engine/compliance/ledger.hpp"
 #include "ftz/engine/compliance/worker_accounting.hpp"
+#include "ftz/keys/signing_key.hpp"
 #include "ftz/test/app_payloads.hpp"
+#include "ftz/test/files.hpp"
 #include "ftz/test/packet_builder.hpp"
 #include "ftz/test/pcap_writer.hpp"
 #include "ftz/test/tcp_session.hpp"
@@ -365,12 +370,37 @@ int pcap_seeds(const std::string& dir) {
 
 }  // namespace
 
+// The body of a bundle built from the YAML file, as mode 1 of fuzz_bundle
+// takes it (the fuzzer signs it with its own key).
+int bundle_seeds(const std::string& dir, const std::string& yaml_file) {
+  const std::string yaml = ftz::test::read_text(yaml_file);
+  const std::string key_file = dir + "/.seed-signing.key";
+  auto key = ftz::keys::SigningKey::load_or_generate(key_file);
+  std::filesystem::remove(key_file);
+  if (!key) {
+    std::fprintf(stderr, "%s\n", key.error().c_str());
+    return 1;
+  }
+  ftz::bundle::Commit c;
+  c.generation = 3;
+  c.yaml = yaml;
+  auto b = ftz::bundle::build_bundle(c, ftz::bundle::host_platform(), *key);
+  if (!b) {
+    std::fprintf(stderr, "%s\n", b.error().c_str());
+    return 1;
+  }
+  std::ofstream out(dir + "/body_" + std::filesystem::path(yaml_file).stem().string(), std::ios::binary);
+  out << '\x01' << b->body();
+  return out ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() >= 3 && args[0] == "packet") return packet_seeds(args[1], {args.begin() + 2, args.end()});
   if (args.size() == 2 && args[0] == "content") return content_seeds(args[1]);
   if (args.size() == 2 && args[0] == "state") return state_seeds(args[1]);
   if (args.size() == 2 && args[0] == "pcap") return pcap_seeds(args[1]);
-  std::fprintf(stderr, "usage: %s packet DIR CAPTURE... | content DIR | state DIR | pcap DIR\n", argv[0]);
+  if (args.size() == 3 && args[0] == "bundle") return bundle_seeds(args[1], args[2]);
+  std::fprintf(stderr, "usage: %s packet DIR CAPTURE... | content DIR | state DIR | pcap DIR | bundle DIR YAML\n", argv[0]);
   return 2;
 }

@@ -62,22 +62,15 @@ std::vector<LoadedPack> read_packs(const ftzgate::v1::Config& config, const Sour
   return packs;
 }
 
-tl::expected<LoadedConfig, Diagnostics> load_impl(std::string_view text, const std::string& filename,
-                                                  const LoadOptions& options) {
-  DiagnosticSink sink;
-  const auto root = parse_document(text, filename, "", kConfigLimits, sink);
-  if (!root) return tl::unexpected(sink.take(filename));
-
-  LoadedConfig loaded;
-  loaded.files.push_back(filename);
-  SourceMap map(filename);
-  if (!read_config(*root, loaded.model, map, sink)) {
-    return tl::unexpected(sink.take(filename));
-  }
-  const std::filesystem::path base_dir = std::filesystem::path(filename).parent_path();
-  const std::vector<LoadedPack> packs = read_packs(loaded.model, map, base_dir, options, sink);
-  // Validate even after reader errors: an operator gets the reference and
-  // prefix errors of the same run too.
+// The common tail of both loaders: validation (even after reader errors: an
+// operator gets the reference and prefix errors of the same run too), then
+// the engine's policy and where each pattern was written.
+tl::expected<LoadedConfig, Diagnostics> validate_and_compile(LoadedConfig loaded,
+                                                             const std::vector<LoadedPack>& packs,
+                                                             const SourceMap& map,
+                                                             const std::filesystem::path& base_dir,
+                                                             const LoadOptions& options, DiagnosticSink& sink) {
+  const std::string& filename = map.file();
   Resolved resolved;
   validate_config(loaded.model, map, packs, base_dir, options, sink, resolved);
   if (sink.has_errors()) return tl::unexpected(sink.take(filename));
@@ -108,6 +101,23 @@ tl::expected<LoadedConfig, Diagnostics> load_impl(std::string_view text, const s
   return loaded;
 }
 
+tl::expected<LoadedConfig, Diagnostics> load_impl(std::string_view text, const std::string& filename,
+                                                  const LoadOptions& options) {
+  DiagnosticSink sink;
+  const auto root = parse_document(text, filename, "", kConfigLimits, sink);
+  if (!root) return tl::unexpected(sink.take(filename));
+
+  LoadedConfig loaded;
+  loaded.files.push_back(filename);
+  SourceMap map(filename);
+  if (!read_config(*root, loaded.model, map, sink)) {
+    return tl::unexpected(sink.take(filename));
+  }
+  const std::filesystem::path base_dir = std::filesystem::path(filename).parent_path();
+  const std::vector<LoadedPack> packs = read_packs(loaded.model, map, base_dir, options, sink);
+  return validate_and_compile(std::move(loaded), packs, map, base_dir, options, sink);
+}
+
 Diagnostics internal_error(const std::string& filename, const char* what) {
   return {Diagnostic{filename, 1, 1, "", std::string("internal error: ") + what}};
 }
@@ -124,6 +134,36 @@ tl::expected<LoadedConfig, Diagnostics> load_config_from_string(std::string_view
     return tl::unexpected(internal_error(filename, "out of memory"));
   } catch (const std::exception& e) {
     return tl::unexpected(internal_error(filename, e.what()));
+  }
+}
+
+tl::expected<LoadedConfig, Diagnostics> load_config_from_model(const ftzgate::v1::Config& model,
+                                                               const std::vector<ftzgate::v1::SignaturePack>& packs,
+                                                               const std::string& name) {
+  try {
+    DiagnosticSink sink;
+    const SourceMap map(name);
+    if (model.signature_packs_size() != static_cast<int>(packs.size())) {
+      sink.error(map.at("signature_packs"), "signature_packs",
+                 "the configuration names " + std::to_string(model.signature_packs_size()) +
+                     " signature packs, " + std::to_string(packs.size()) + " came with it");
+      return tl::unexpected(sink.take(name));
+    }
+    std::vector<LoadedPack> loaded_packs;
+    for (size_t i = 0; i < packs.size(); ++i) {
+      const std::string path = "signature_packs[" + std::to_string(i) + "]";
+      loaded_packs.push_back(LoadedPack{name, path, packs[i], SourceMap(name)});
+    }
+    LoadedConfig loaded;
+    loaded.files.push_back(name);
+    loaded.model = model;
+    LoadOptions options;
+    options.allow_included_files = false;
+    return validate_and_compile(std::move(loaded), loaded_packs, map, {}, options, sink);
+  } catch (const std::bad_alloc&) {
+    return tl::unexpected(internal_error(name, "out of memory"));
+  } catch (const std::exception& e) {
+    return tl::unexpected(internal_error(name, e.what()));
   }
 }
 

@@ -45,11 +45,11 @@ Diagnostic culprit(const LoadedConfig& loaded) {
 }  // namespace
 
 tl::expected<std::shared_ptr<const SignatureDatabase>, Diagnostics> compile_signatures(
-    const LoadedConfig& loaded) {
+    const LoadedConfig& loaded, const hs_platform_info* platform) {
   const std::string file = loaded.files.empty() ? std::string() : loaded.files.front();
   try {
     if (loaded.spec.signatures.empty()) return std::shared_ptr<const SignatureDatabase>{};
-    auto db = SignatureDatabase::compile(loaded.spec.signatures);
+    auto db = SignatureDatabase::compile(loaded.spec.signatures, platform);
     if (db) return std::move(*db);
     Diagnostic d = culprit(loaded);
     d.message = "cannot compile: " + db.error();

@@ -1,7 +1,8 @@
 // ftzgated: the control plane (issue 10). `--init` creates a state
 // directory (device key, accounts, configuration store with generation 1,
-// audit log); without it the daemon serves the Management service on a unix
-// socket until SIGTERM or SIGINT.
+// audit log); without it the daemon serves the Management service (ftzctl)
+// and the Dataplane service (ftzgate-dp --controller) on a unix socket until
+// SIGTERM or SIGINT.
 //
 // Exit status: 0 done; 1 an error (named on standard error); 2 a bad
 // argument, a state directory already initialised (--init), not initialised
@@ -26,6 +27,7 @@
 #include "ftz/accounts/accounts.hpp"
 #include "ftz/audit/audit_log.hpp"
 #include "ftz/base/atomic_file.hpp"
+#include "ftz/bundle/bundle.hpp"
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/store/config_store.hpp"
 #include "service.hpp"
@@ -152,6 +154,12 @@ int init(const Args& a) {
     std::fprintf(stderr, "ftzgated: %s\n", key.error().c_str());
     return 1;
   }
+  // What data planes trust (copied into their --trusted-keys directory):
+  // bundles are verified against it, never against a key they carry.
+  if (auto w = base::write_file_atomically(keys_dir(a) + "/device.pub", key->public_pem(), 0644); !w) {
+    std::fprintf(stderr, "ftzgated: %s\n", w.error().c_str());
+    return 1;
+  }
   const std::string accounts_path = a.state_dir + "/accounts.json";
   ::unlink(accounts_path.c_str());  // an interrupted --init's (no running configuration yet)
   auto acc = accounts::AccountStore::create(accounts_path, initial);
@@ -219,8 +227,15 @@ int serve(const Args& a) {
     std::fprintf(stderr, "ftzgated: %s\n", log.error().c_str());
     return 1;
   }
+  daemon::ManagementService* management = nullptr;  // set below: the two services refer to each other
+  daemon::DataplaneService dataplanes(*key, now_ms, [&management](const std::string& type, bool success,
+                                                                   nlohmann::ordered_json details) {
+    return management->record_system(type, success, std::move(details));
+  });
   daemon::ManagementService service(*store, *acc, *log, audit_dir, key->public_pem(), now_ms,
-                                    a.idle_timeout_s);
+                                    a.idle_timeout_s, dataplanes);
+  management = &service;
+  service.publish_running();
 
   // Signals are taken by one thread (sigwait), never by a handler.
   sigset_t stop;
@@ -235,6 +250,8 @@ int serve(const Args& a) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(a.listen, grpc::InsecureServerCredentials());
   builder.RegisterService(&service);
+  builder.RegisterService(&dataplanes);
+  builder.SetMaxSendMessageSize(static_cast<int>(bundle::kMaxBundleBytes));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) {
     std::fprintf(stderr, "ftzgated: cannot listen on %s\n", a.listen.c_str());
@@ -269,6 +286,7 @@ int serve(const Args& a) {
   }
   cv.notify_all();
   timer.join();
+  dataplanes.stop();  // the subscriptions end, so Shutdown does not wait for them
   server->Shutdown();
   ::unlink(socket_path.c_str());
   std::printf("ftzgated: stopped (%s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");

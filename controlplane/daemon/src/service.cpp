@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <cstdio>
+
 #include <utility>
 
 #include "ftz/config/config.hpp"
@@ -86,14 +88,50 @@ std::string validate_config(const std::string& yaml, const std::string& filename
 
 ManagementService::ManagementService(store::ConfigStore& store, accounts::AccountStore& accounts,
                                      audit::AuditLog& audit, std::string audit_dir,
-                                     std::string audit_public_pem, Clock clock, int64_t idle_timeout_s)
+                                     std::string audit_public_pem, Clock clock, int64_t idle_timeout_s,
+                                     DataplaneService& dataplanes)
     : store_(store),
       accounts_(accounts),
       audit_(audit),
       audit_dir_(std::move(audit_dir)),
       audit_pem_(std::move(audit_public_pem)),
       clock_(std::move(clock)),
-      idle_timeout_ms_(idle_timeout_s * 1000) {}
+      idle_timeout_ms_(idle_timeout_s * 1000),
+      dataplanes_(dataplanes) {}
+
+void ManagementService::publish_running() {
+  std::lock_guard lock(mu_);
+  publish_running_locked();
+}
+
+void ManagementService::publish_running_locked() {
+  bundle::Commit c;
+  c.generation = store_.running_generation();
+  auto text = store_.running_text();
+  auto history = store_.history();
+  if (!text || !history) {
+    // The store's files are damaged: the data planes keep what they run.
+    std::fprintf(stderr, "ftzgated: cannot read generation %llu for the data planes: %s\n",
+                 static_cast<unsigned long long>(c.generation),
+                 (!text ? text.error() : history.error()).message.c_str());
+    return;
+  }
+  c.yaml = std::move(*text);
+  for (const store::CommitInfo& h : *history) {
+    if (h.generation != c.generation) continue;
+    c.config_sha256 = h.sha256;
+    c.committed_by = h.user;
+    c.committed_unix_s = h.time_s;
+  }
+  dataplanes_.publish(std::move(c));
+}
+
+bool ManagementService::record_system(const std::string& event_type, bool success, ojson details) {
+  std::lock_guard lock(mu_);
+  Session system;
+  system.user = "ftzgated";
+  return !record(system, nullptr, event_type, success, std::move(details));
+}
 
 std::optional<Status> ManagementService::record(const Session& s, grpc::ServerContext* ctx,
                                                 const std::string& event_type, bool success, ojson details) {
@@ -298,6 +336,7 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
     return status_of(info.error());
   }
   (void)record(s, ctx, "commit", true, ojson{{"generation", info->generation}, {"sha256", info->sha256}});
+  publish_running_locked();
   to_proto(*info, reply->mutable_commit());
   if (confirm_by) reply->set_confirm_by_unix_s(*confirm_by);
   return Status::OK;
@@ -391,7 +430,17 @@ void ManagementService::tick() {
     (void)record(
         system, nullptr, "commit", true,
         ojson{{"generation", (*rolled)->generation}, {"sha256", (*rolled)->sha256}, {"rollback", true}});
+    publish_running_locked();
   }
+}
+
+Status ManagementService::ShowDataplanes(grpc::ServerContext* ctx, const pb::ShowDataplanesRequest*,
+                                         pb::ShowDataplanesReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kRead, "show_dataplanes", s)) return *denied;
+  dataplanes_.show(reply);
+  return Status::OK;
 }
 
 }  // namespace ftz::daemon

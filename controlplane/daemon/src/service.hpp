@@ -16,6 +16,7 @@
 #include "ftz/accounts/accounts.hpp"
 #include "ftz/audit/audit_log.hpp"
 #include "ftz/store/config_store.hpp"
+#include "dataplane_service.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
 
 namespace ftz::daemon {
@@ -30,7 +31,8 @@ std::string validate_config(const std::string& yaml, const std::string& filename
 class ManagementService final : public ftzgate::v1::Management::Service {
  public:
   ManagementService(store::ConfigStore& store, accounts::AccountStore& accounts, audit::AuditLog& audit,
-                    std::string audit_dir, std::string audit_public_pem, Clock clock, int64_t idle_timeout_s);
+                    std::string audit_dir, std::string audit_public_pem, Clock clock, int64_t idle_timeout_s,
+                    DataplaneService& dataplanes);
 
   grpc::Status Login(grpc::ServerContext* ctx, const ftzgate::v1::LoginRequest* req,
                      ftzgate::v1::LoginReply* reply) override;
@@ -50,6 +52,15 @@ class ManagementService final : public ftzgate::v1::Management::Service {
                            ftzgate::v1::ShowCommitsReply* reply) override;
   grpc::Status AuditVerify(grpc::ServerContext* ctx, const ftzgate::v1::AuditVerifyRequest* req,
                            ftzgate::v1::AuditVerifyReply* reply) override;
+  grpc::Status ShowDataplanes(grpc::ServerContext* ctx, const ftzgate::v1::ShowDataplanesRequest* req,
+                              ftzgate::v1::ShowDataplanesReply* reply) override;
+
+  // The running generation to the data planes (at start; commits and
+  // confirm timeouts publish on their own).
+  void publish_running();
+  // A record of the daemon itself (data-plane ACKs and NACKs); false when it
+  // could not be written.
+  bool record_system(const std::string& event_type, bool success, nlohmann::ordered_json details);
 
   // The commit-confirmed timer's step (the daemon calls it every second).
   void tick();
@@ -74,6 +85,9 @@ class ManagementService final : public ftzgate::v1::Management::Service {
                                      const std::string& event_type, bool success,
                                      nlohmann::ordered_json details);
 
+  // Hands the running generation to the data planes (the caller holds mu_).
+  void publish_running_locked();
+
   // Confirms the pending commit confirmed (the caller holds mu_).
   tl::expected<uint64_t, grpc::Status> confirm_locked(const Session& s, grpc::ServerContext* ctx);
 
@@ -86,6 +100,7 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   Clock clock_;
   int64_t idle_timeout_ms_;
   std::map<std::string, Session> sessions_;
+  DataplaneService& dataplanes_;
 };
 
 }  // namespace ftz::daemon

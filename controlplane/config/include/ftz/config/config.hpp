@@ -19,6 +19,8 @@
 #include "ftz/engine/policy_spec.hpp"
 #include "ftzgate/v1/config.pb.h"
 
+struct hs_platform_info;
+
 namespace ftz::engine::sig {
 class SignatureDatabase;
 }
@@ -70,6 +72,15 @@ tl::expected<LoadedConfig, Diagnostics> load_config_from_string(std::string_view
                                                                 const std::string& filename,
                                                                 const LoadOptions& options = {});
 
+// Loads a model that arrived in a policy bundle with the signature packs it
+// uses (one per signature_packs entry, in order). The control plane that
+// signed it validated it; it is validated again here, as any input is.
+// `name` stands for the file in diagnostics ("bundle generation 7:1:1: ...")
+// and names the policy when the model does not. Included files are refused.
+tl::expected<LoadedConfig, Diagnostics> load_config_from_model(const ftzgate::v1::Config& model,
+                                                               const std::vector<ftzgate::v1::SignaturePack>& packs,
+                                                               const std::string& name);
+
 // Compiles the signature catalog of `loaded` (spec.signatures) into the
 // Hyperscan database the data planes scan with, for this host, as
 // engine::PolicyGeneration::build_with_signatures would. A pattern Hyperscan
@@ -78,8 +89,10 @@ tl::expected<LoadedConfig, Diagnostics> load_config_from_string(std::string_view
 // configuration:
 //   signatures/extra.yaml:9:16: signature_packs[1].signatures[0].patterns[0].regex: cannot compile: ...
 // Null without signatures. Slow path (seconds for a large catalog).
+// `platform` (an hs_platform_info_t) compiles for another CPU: the control
+// plane's, for a data plane's; nullptr is this host.
 tl::expected<std::shared_ptr<const engine::sig::SignatureDatabase>, Diagnostics> compile_signatures(
-    const LoadedConfig& loaded);
+    const LoadedConfig& loaded, const hs_platform_info* platform = nullptr);
 
 // Calendar date in Asia/Shanghai (fixed UTC+08:00: China has no DST since
 // 1991) to unix seconds at 00:00 local time of that day. Valid inputs only

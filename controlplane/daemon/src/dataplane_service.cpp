@@ -1,0 +1,185 @@
+#include "dataplane_service.hpp"
+
+#include <chrono>
+#include <regex>
+
+#include "ftz/keys/signing_key.hpp"
+
+namespace ftz::daemon {
+
+namespace pb = ftzgate::v1;
+using grpc::Status;
+using grpc::StatusCode;
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+// How often a waiting Subscribe looks whether its client went away.
+constexpr auto kCancelPoll = std::chrono::milliseconds(500);
+
+bool valid_id(const std::string& id) {
+  static const std::regex kId("[A-Za-z0-9_.-]{1,64}");
+  return std::regex_match(id, kId);
+}
+
+}  // namespace
+
+DataplaneService::DataplaneService(const keys::SigningKey& key, std::function<int64_t()> clock_ms,
+                                   AuditHook audit)
+    : key_(key), clock_ms_(std::move(clock_ms)), audit_(std::move(audit)) {}
+
+void DataplaneService::publish(bundle::Commit running) {
+  {
+    std::lock_guard lock(mu_);
+    running_ = std::move(running);
+    cache_.clear();
+    ++epoch_;
+  }
+  changed_.notify_all();
+}
+
+void DataplaneService::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+}
+
+DataplaneService::Built DataplaneService::bundle_for(const bundle::Commit& running,
+                                                     const pb::HyperscanPlatform& platform) {
+  const std::pair<uint32_t, uint64_t> key{platform.tune(), platform.cpu_features()};
+  std::lock_guard build(build_mu_);
+  {
+    std::lock_guard lock(mu_);
+    if (running_ && running_->generation == running.generation) {
+      if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+    }
+  }
+  auto built = std::make_shared<const tl::expected<pb::SignedBundle, std::string>>(
+      bundle::build_bundle(running, platform, key_));
+  std::lock_guard lock(mu_);
+  if (running_ && running_->generation == running.generation) cache_[key] = built;
+  return built;
+}
+
+Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::SubscribeRequest* req,
+                                   grpc::ServerWriter<pb::BundleUpdate>* writer) {
+  const std::string id = req->dataplane_id();
+  if (!valid_id(id)) return {StatusCode::INVALID_ARGUMENT, "dataplane_id must be 1-64 of [A-Za-z0-9_.-]"};
+  uint64_t seen_epoch = 0;
+  uint64_t sent_generation = 0;
+  {
+    std::lock_guard lock(mu_);
+    Record& r = dataplanes_[id];
+    ++r.streams;
+    r.host = req->host().substr(0, 255);
+    r.running_generation = req->running_generation();
+  }
+  Status result = Status::OK;
+  std::unique_lock lock(mu_);
+  for (;;) {
+    changed_.wait_for(lock, kCancelPoll, [&] { return stopping_ || epoch_ != seen_epoch; });
+    if (stopping_) {
+      result = Status(StatusCode::UNAVAILABLE, "ftzgated is stopping");
+      break;
+    }
+    if (ctx->IsCancelled()) break;
+    if (epoch_ == seen_epoch || !running_) continue;
+    seen_epoch = epoch_;
+    const bundle::Commit running = *running_;
+    if (running.generation == sent_generation) continue;
+    lock.unlock();
+    const Built built = bundle_for(running, req->platform());
+    if (!*built) {
+      // The commit validated this text: a build failure is a fault (a
+      // platform this host cannot compile for, out of memory).
+      (void)audit_("bundle_build", false,
+                   ojson{{"generation", running.generation}, {"dataplane", id}, {"reason", built->error()}});
+      lock.lock();
+      result = Status(StatusCode::INTERNAL, built->error());
+      break;
+    }
+    // A data plane that runs this very bundle already (a resync) is not sent
+    // it again.
+    const bool current = sent_generation == 0 && req->running_generation() == running.generation &&
+                         req->running_sha256() == (*built)->body_sha256();
+    pb::BundleUpdate update;
+    *update.mutable_bundle() = **built;
+    if (!current && !writer->Write(update)) {
+      lock.lock();
+      break;
+    }
+    lock.lock();
+    sent_generation = running.generation;
+  }
+  --dataplanes_[id].streams;
+  return result;
+}
+
+Status DataplaneService::Ack(grpc::ServerContext*, const pb::AckRequest* req, pb::AckReply*) {
+  if (!valid_id(req->dataplane_id())) return {StatusCode::INVALID_ARGUMENT, "bad dataplane_id"};
+  const bool applied = req->result_case() == pb::AckRequest::kApplyUs;
+  if (!applied && req->result_case() != pb::AckRequest::kNackReason)
+    return {StatusCode::INVALID_ARGUMENT, "an Ack carries apply_us or nack_reason"};
+  {
+    std::lock_guard lock(mu_);
+    auto it = dataplanes_.find(req->dataplane_id());
+    if (it == dataplanes_.end() || it->second.streams == 0)
+      return {StatusCode::FAILED_PRECONDITION, "data plane " + req->dataplane_id() + " is not subscribed"};
+    Record& r = it->second;
+    if (applied) {
+      r.running_generation = req->generation();
+      r.last_ack_ms = clock_ms_();
+      r.last_apply_us = req->apply_us();
+      r.nack_generation = 0;
+      r.nack_reason.clear();
+    } else {
+      r.nack_generation = req->generation();
+      r.nack_reason = req->nack_reason().substr(0, 4096);
+    }
+  }
+  ojson details{{"dataplane", req->dataplane_id()},
+                {"generation", req->generation()},
+                {"sha256", req->body_sha256().substr(0, 64)}};
+  if (applied) {
+    details["apply_us"] = req->apply_us();
+  } else {
+    details["reason"] = req->nack_reason().substr(0, 4096);
+  }
+  if (!audit_(applied ? "dataplane_ack" : "dataplane_nack", applied, std::move(details)))
+    return {StatusCode::INTERNAL, "the audit record cannot be written"};
+  return Status::OK;
+}
+
+void DataplaneService::show(pb::ShowDataplanesReply* reply) {
+  std::lock_guard lock(mu_);
+  const int64_t now_ms = clock_ms_();
+  const uint64_t running = running_ ? running_->generation : 0;
+  reply->set_running_generation(running);
+  for (const auto& [id, r] : dataplanes_) {
+    pb::DataplaneInfo* d = reply->add_dataplanes();
+    d->set_id(id);
+    d->set_host(r.host);
+    d->set_connected(r.streams > 0);
+    d->set_running_generation(r.running_generation);
+    d->set_last_ack_unix_s(r.last_ack_ms / 1000);
+    d->set_last_apply_us(r.last_apply_us);
+    const bool refused = r.nack_generation == running && running != 0;
+    if (refused) d->set_nack_reason(r.nack_reason);
+    if (r.running_generation != running && running_) {
+      d->set_lag_s(std::max<int64_t>(0, now_ms / 1000 - running_->committed_unix_s));
+    }
+    if (r.streams == 0) {
+      d->set_state("disconnected");
+    } else if (refused) {
+      d->set_state("refused");
+    } else if (r.running_generation == running) {
+      d->set_state("running");
+    } else {
+      d->set_state(r.running_generation == 0 ? "waiting" : "behind");
+    }
+  }
+}
+
+}  // namespace ftz::daemon
