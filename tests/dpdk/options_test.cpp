@@ -34,7 +34,9 @@ TEST(DpOptions, ParsesEveryOptionAndPassesEalArgumentsThrough) {
 }
 
 TEST(DpOptions, RejectsWithAMessageNamingTheArgument) {
-  EXPECT_EQ(parse({}).error(), "--config is required");
+  EXPECT_EQ(parse({}).error(), "--config FILE or --controller unix:PATH is required");
+  EXPECT_EQ(parse({"--config", "a.yaml", "--controller", "unix:/x", "--pcap-in", "c.pcap"}).error(),
+            "--config and --controller exclude each other");
   // CLI11's wording (issue 9: one argument parser for the tools).
   EXPECT_EQ(parse({"--config", "c", "--frob"}).error(), "The following argument was not expected: --frob");
   EXPECT_EQ(parse({"--config"}).error(), "--config: 1 required TEXT missing");

@@ -11,6 +11,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,10 @@ class Appliance : public PacketPath {
   tl::expected<std::unique_ptr<Published>, std::string> reload_result;
   bool reload_wanted = false;
   std::chrono::steady_clock::time_point reload_requested;
+  // --controller: where generations come from, and the bundle being built
+  // or waiting for its grace period (ACKed or NACKed when that ends).
+  std::unique_ptr<controller::ControllerLink> controller_link;
+  std::optional<controller::Incoming> applying;
   uint64_t rss_before_reload = 0;
   ReloadStats reload;
   // What telemetry (its own thread) may read while the main lcore writes.
@@ -152,6 +157,9 @@ class Appliance : public PacketPath {
   bool drain_shared_tx();
   void serve_offload();
   void poll_reload();
+  // Builds a generation on a control thread: from `in` (a bundle), else
+  // from --config.
+  void start_build(controller::Incoming* in);
   bool capture_done() const;
   int64_t newest_packet_ns() const;
 };

@@ -105,39 +105,67 @@ bool Appliance::poll_grace() {
   tel.reloads.store(reload.reloads, std::memory_order_relaxed);
   tel.generation.store(running->number, std::memory_order_relaxed);
   tel.last_reload_us.store(static_cast<uint64_t>(reload.last_ms * 1000), std::memory_order_relaxed);
-  std::fprintf(
-      stderr, "ftzgate-dp: generation %llu running on %zu workers (%.1f ms after SIGHUP, build %.1f ms)\n",
-      static_cast<unsigned long long>(running->number), workers.size(), reload.last_ms, reload.last_build_ms);
+  std::fprintf(stderr,
+               "ftzgate-dp: generation %llu running on %zu workers (%.1f ms after %s, build %.1f ms)\n",
+               static_cast<unsigned long long>(running->number), workers.size(), reload.last_ms,
+               applying ? ("bundle generation " + std::to_string(applying->opened.generation) + " arrived").c_str()
+                        : "SIGHUP",
+               reload.last_build_ms);
   previous.reset();
+  if (applying) {
+    controller_link->applied(*applying, static_cast<uint64_t>(reload.last_ms * 1000));
+    applying.reset();
+  }
   return true;
 }
 
-void Appliance::poll_reload() {
-  if (signals().reload.exchange(false)) {
-    if (!reload_wanted) reload_requested = std::chrono::steady_clock::now();
-    reload_wanted = true;
-  }
-  if (reload_wanted && !building.valid() && !previous) {
-    reload_wanted = false;
-    rss_before_reload = resident_bytes();
-    const uint64_t number = next_generation++;
-    const auto requested = reload_requested;
-    // The config is read and the Hyperscan database compiled off the
-    // workers and off this loop, on a control thread. The result goes into
-    // `reload_result` (the future's completion orders the write before get()).
-    building = std::async(std::launch::async, [this, number, requested]() {
-      const auto t0 = std::chrono::steady_clock::now();
+void Appliance::start_build(controller::Incoming* in) {
+  rss_before_reload = resident_bytes();
+  const uint64_t number = next_generation++;
+  const auto requested = in != nullptr ? in->received : reload_requested;
+  // The config is read (or taken from the bundle) and the Hyperscan database
+  // compiled (or deserialized) off the workers and off this loop, on a
+  // control thread. The result goes into `reload_result` (the future's
+  // completion orders the write before get()); `in` is not touched here until
+  // then.
+  building = std::async(std::launch::async, [this, number, requested, in]() {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (in != nullptr) {
+      reload_result = build_published(std::move(in->opened.config), number, in->opened.signatures);
+    } else {
       auto cfg = config::load_config(options.config);
       if (!cfg) {
         reload_result = tl::unexpected(config::format_diagnostics(cfg.error()));
         return;
       }
       reload_result = build_published(std::move(*cfg), number);
-      if (reload_result) {
-        (*reload_result)->requested = requested;
-        reload.last_build_ms = ms_since(t0);
+    }
+    if (reload_result) {
+      (*reload_result)->requested = requested;
+      reload.last_build_ms = ms_since(t0);
+    }
+  });
+}
+
+void Appliance::poll_reload() {
+  if (signals().reload.exchange(false)) {
+    if (controller_link) {
+      std::fputs("ftzgate-dp: SIGHUP ignored: the policy comes from the controller\n", stderr);
+    } else {
+      if (!reload_wanted) reload_requested = std::chrono::steady_clock::now();
+      reload_wanted = true;
+    }
+  }
+  if (!building.valid() && !previous && !applying) {
+    if (reload_wanted) {
+      reload_wanted = false;
+      start_build(nullptr);
+    } else if (controller_link) {
+      if (std::optional<controller::Incoming> in = controller_link->take()) {
+        applying = std::move(in);
+        start_build(&*applying);
       }
-    });
+    }
   }
   if (building.valid() && building.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
     building.get();
@@ -146,8 +174,12 @@ void Appliance::poll_reload() {
       tel.failures.store(reload.failures, std::memory_order_relaxed);
       reload.last_error = reload_result.error();
       std::fprintf(stderr, "%sftzgate-dp: %s: reload rejected, generation %llu keeps running\n",
-                   reload_result.error().c_str(), options.config.c_str(),
+                   reload_result.error().c_str(),
+                   applying ? ("bundle generation " + std::to_string(applying->opened.generation)).c_str()
+                            : options.config.c_str(),
                    static_cast<unsigned long long>(running->number));
+      if (applying) controller_link->refused(*applying, reload_result.error());
+      applying.reset();
     } else {
       publish(std::move(*reload_result));
     }
@@ -161,6 +193,16 @@ void Appliance::free_retired_scanners() {
     if (const std::unique_ptr<engine::sig::Scanner> freed = slot->take_retired_scanner())
       ++reload.scanners_freed;
   }
+}
+
+void attach_controller(Appliance& a, std::unique_ptr<controller::ControllerLink> link,
+                       const controller::Incoming& first) {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                        first.received);
+  std::fprintf(stderr, "ftzgate-dp: bundle generation %llu running (generation 1 here)\n",
+               static_cast<unsigned long long>(first.opened.generation));
+  link->applied(first, static_cast<uint64_t>(us.count()));
+  a.controller_link = std::move(link);
 }
 
 }  // namespace ftz::dpdk

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -182,24 +183,50 @@ int main(int argc, char** argv) {
       !ok) {
     return fail(2, ok.error());
   }
-  auto config = ftz::config::load_config(options->config);
-  if (!config) {
-    std::fputs(ftz::config::format_diagnostics(config.error()).c_str(), stderr);
-    return fail(2, options->config + ": configuration rejected");
+  // The policy: a signed bundle from the controller (--controller), else
+  // the configuration file, its catalog compiled here before EAL start
+  // (Hyperscan's refusals name the pattern's file:line:col, and the stream
+  // and scratch sizes go into the budget).
+  ftz::config::LoadedConfig config;
+  std::shared_ptr<const ftz::engine::sig::SignatureDatabase> signatures;
+  std::string policy = options->config;  // names the policy in messages
+  std::unique_ptr<ftz::controller::ControllerLink> link;
+  std::optional<ftz::controller::Incoming> first_bundle;
+  if (!options->controller.empty()) {
+    auto created = ftz::controller::ControllerLink::create(
+        {options->controller, options->dataplane_id, options->state_dir, options->trusted_keys});
+    if (!created) return fail(2, created.error());
+    link = std::move(*created);
+    // Ports stay down (EAL is not even started) until a bundle opens.
+    first_bundle = link->first_bundle(
+        ftz::dpdk::signals().stop,
+        std::chrono::milliseconds(static_cast<int64_t>(options->headless_after_s * 1000)));
+    if (!first_bundle) die_by_signal();
+    policy = "bundle generation " + std::to_string(first_bundle->opened.generation);
+    config = std::move(first_bundle->opened.config);
+    signatures = first_bundle->opened.signatures;
+  } else {
+    auto loaded = ftz::config::load_config(options->config);
+    if (!loaded) {
+      std::fputs(ftz::config::format_diagnostics(loaded.error()).c_str(), stderr);
+      return fail(2, options->config + ": configuration rejected");
+    }
+    config = std::move(*loaded);
   }
   if (auto ok = ftz::report::check_outputs(
-          ftz::report::key_files(config->spec.compliance.key_file, config->spec.compliance.state_file),
+          ftz::report::key_files(config.spec.compliance.key_file, config.spec.compliance.state_file),
           outputs);
       !ok) {
     return fail(2, ok.error());
   }
   if (stop_requested()) die_by_signal();
-  // Compiled before EAL start: Hyperscan's refusals name the pattern's
-  // file:line:col, and the stream and scratch sizes go into the budget.
-  auto signatures = ftz::config::compile_signatures(*config);
-  if (!signatures) {
-    std::fputs(ftz::config::format_diagnostics(signatures.error()).c_str(), stderr);
-    return fail(2, options->config + ": configuration rejected");
+  if (!link) {
+    auto compiled = ftz::config::compile_signatures(config);
+    if (!compiled) {
+      std::fputs(ftz::config::format_diagnostics(compiled.error()).c_str(), stderr);
+      return fail(2, options->config + ": configuration rejected");
+    }
+    signatures = std::move(*compiled);
   }
   if (stop_requested()) die_by_signal();
   std::optional<ftz::drivers::HardwareProfile> loaded_profile;
@@ -237,7 +264,7 @@ int main(int argc, char** argv) {
       if (ec) return fail(2, options->pcap_out + ": cannot create: " + ec.message());
     }
     profile = ftz::dpdk::pcap_appliance(*options, loaded_profile ? &*loaded_profile : nullptr,
-                                        capture.packets, config->spec.limits.hold_max_packets);
+                                        capture.packets, config.spec.limits.hold_max_packets);
     // The packet path hands the engine one contiguous segment: size the
     // mbufs for the longest record (a chained one is judged on its first
     // segment, as a capture cut short). The mempool size field is 16 bits.
@@ -256,11 +283,11 @@ int main(int argc, char** argv) {
     shape.workers = profile.workers;
     shape.worker.event_queue_capacity = profile.event_ring_size;
     shape.event_queue_from = "rings.events of the hardware profile";
-    shape.signatures = signatures->get();
+    shape.signatures = signatures.get();
     shape.extra = dpdk_memory(eal, profile);
-    auto fits = ftz::config::check_memory(ftz::config::memory_budget(config->spec.limits, shape),
+    auto fits = ftz::config::check_memory(ftz::config::memory_budget(config.spec.limits, shape),
                                           ftz::config::available_memory());
-    if (!fits) return fail(1, options->config + ": " + fits.error());
+    if (!fits) return fail(1, policy + ": " + fits.error());
   }
   if (stop_requested()) die_by_signal();
 
@@ -295,12 +322,14 @@ int main(int argc, char** argv) {
   int rc = 0;
   bool interrupted = false;
   {
-    auto appliance = ftz::dpdk::start_appliance(*options, profile, std::move(*config), std::move(capture),
-                                                std::move(*signatures));
+    auto appliance = ftz::dpdk::start_appliance(*options, profile, std::move(config), std::move(capture),
+                                                std::move(signatures));
     if (!appliance) {
       interrupted = appliance.error().interrupted;
       if (!interrupted) rc = fail(appliance.error().exit_code, appliance.error().message);
+      if (link && !interrupted) link->refused(*first_bundle, appliance.error().message);
     } else {
+      if (link) ftz::dpdk::attach_controller(**appliance, std::move(link), *first_bundle);
       rc = ftz::dpdk::run_appliance(**appliance);
     }
   }

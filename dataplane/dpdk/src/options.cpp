@@ -11,10 +11,20 @@
 namespace ftz::dpdk {
 
 const char* const kDpUsage =
-    "usage: ftzgate-dp --config FILE [--profile FILE] [--eve FILE] [--stats FILE]\n"
+    "usage: ftzgate-dp (--config FILE | --controller unix:PATH [controller options])\n"
+    "                  [--profile FILE] [--eve FILE] [--stats FILE]\n"
     "                  [--duration SECONDS] [--workers N]\n"
     "                  [--pcap-in FILE [--loop] [--pcap-out DIR]] [--demo-token-key] [-- EAL options]\n"
     "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n"
+    "  --controller unix:PATH\n"
+    "                    take the policy from ftzgated: signed bundles, verified against\n"
+    "                    --trusted-keys, each ACKed or NACKed; ports stay down until the first\n"
+    "  --dataplane-id NAME   how ftzgated names this data plane (default: the host name)\n"
+    "  --state-dir DIR   the last applied bundle (a start without the controller runs it),\n"
+    "                    the compliance token key and state (default /var/lib/ftzgate/dataplane)\n"
+    "  --trusted-keys DIR    *.pub keys bundles must be signed with (default /etc/ftzgate/trusted-keys)\n"
+    "  --headless-after S    without a bundle from the controller after S seconds, start from\n"
+    "                    the stored one (default 5)\n"
     "  --profile FILE    hardware profile (drivers/profiles/*.yaml): ports, roles, queues, sizing\n"
     "  --eve FILE        write events as EVE JSON lines\n"
     "  --stats FILE      write port, worker and report statistics as JSON on exit\n"
@@ -105,6 +115,11 @@ tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* 
   CLI::App app{"ftzgate-dp"};
   app.set_help_flag("-h,--help");
   app.add_option("--config", o.config);
+  app.add_option("--controller", o.controller);
+  app.add_option("--dataplane-id", o.dataplane_id);
+  app.add_option("--state-dir", o.state_dir);
+  app.add_option("--trusted-keys", o.trusted_keys);
+  app.add_option("--headless-after", o.headless_after_s)->check(kNonNegative);
   app.add_option("--profile", o.profile);
   app.add_option("--eve", o.eve);
   app.add_option("--stats", o.stats);
@@ -129,7 +144,10 @@ tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* 
   } catch (const CLI::ParseError& e) {
     return tl::unexpected(std::string(e.what()));
   }
-  if (o.config.empty()) return tl::unexpected(std::string("--config is required"));
+  if (o.config.empty() == o.controller.empty()) {
+    return tl::unexpected(std::string(o.config.empty() ? "--config FILE or --controller unix:PATH is required"
+                                                       : "--config and --controller exclude each other"));
+  }
   if (o.loop && o.pcap_in.empty()) return tl::unexpected(std::string("--loop needs --pcap-in"));
   if (!o.pcap_out.empty() && o.pcap_in.empty())
     return tl::unexpected(std::string("--pcap-out needs --pcap-in"));

@@ -5,6 +5,7 @@
 //   ftzctl [--socket PATH] [--user NAME] [--json] COMMAND WORDS...
 //
 // Commands: show configuration [candidate | rollback N], show system commit,
+// show dataplanes,
 // load FILE, commit [check] [comment TEXT] [confirmed MINUTES], commit confirm,
 // rollback N, audit verify, user passwd.
 // The password comes from FTZCTL_PASSWORD or a prompt on the terminal; a new
@@ -198,6 +199,35 @@ int show_commits(const Args& a, Session& s) {
   return 0;
 }
 
+int show_dataplanes(const Args& a, Session& s) {
+  pb::ShowDataplanesReply reply;
+  if (auto st = s.call(&pb::Management::Stub::ShowDataplanes, pb::ShowDataplanesRequest{}, &reply); !st.ok())
+    return fail(st);
+  ordered_json j{{"running_generation", reply.running_generation()}, {"dataplanes", ordered_json::array()}};
+  std::string text = "running generation " + std::to_string(reply.running_generation()) + "\n";
+  if (reply.dataplanes().empty()) text += "no data plane has subscribed\n";
+  for (const auto& d : reply.dataplanes()) {
+    j["dataplanes"].push_back({{"id", d.id()},
+                               {"host", d.host()},
+                               {"state", d.state()},
+                               {"running_generation", d.running_generation()},
+                               {"last_ack", d.last_ack_unix_s()},
+                               {"lag_s", d.lag_s()},
+                               {"nack_reason", d.nack_reason()},
+                               {"connected", d.connected()},
+                               {"last_apply_us", d.last_apply_us()}});
+    char line[512];
+    std::snprintf(line, sizeof line, "%-20s %-12s %-13s generation %-6llu last ACK %s%s\n", d.id().c_str(),
+                  d.host().c_str(), d.state().c_str(), static_cast<unsigned long long>(d.running_generation()),
+                  d.last_ack_unix_s() == 0 ? "never" : local_time(d.last_ack_unix_s()).c_str(),
+                  d.lag_s() > 0 ? (", " + std::to_string(d.lag_s()) + " s behind").c_str() : "");
+    text += line;
+    if (!d.nack_reason().empty()) text += "  refused the running generation: " + d.nack_reason() + "\n";
+  }
+  print(a, j, text);
+  return 0;
+}
+
 int load(const Args& a, Session& s, const std::vector<std::string>& w) {
   if (w.size() != 2) return usage("load FILE");
   std::ifstream in(w[1], std::ios::binary);
@@ -314,6 +344,7 @@ static int run(int argc, char** argv) {
         "\nCommands:\n"
         "  show configuration [candidate | rollback N]\n"
         "  show system commit\n"
+        "  show dataplanes                    which data plane runs which generation\n"
         "  load FILE                          replace your candidate\n"
         "  commit [check] [comment TEXT] [confirmed MINUTES]\n"
         "  commit confirm                     keep a commit confirmed\n"
@@ -333,7 +364,8 @@ static int run(int argc, char** argv) {
   const auto& w = a.words;
   // Unknown commands are refused before any password is asked for.
   const bool known = (w[0] == "show" && w.size() >= 2 &&
-                      (w[1] == "configuration" || (w[1] == "system" && w.size() == 3 && w[2] == "commit"))) ||
+                      (w[1] == "configuration" || (w[1] == "dataplanes" && w.size() == 2) ||
+                       (w[1] == "system" && w.size() == 3 && w[2] == "commit"))) ||
                      w[0] == "load" || w[0] == "commit" || w[0] == "rollback" ||
                      (w[0] == "audit" && w.size() == 2 && w[1] == "verify") ||
                      (w[0] == "user" && w.size() == 2 && w[1] == "passwd");
@@ -345,7 +377,9 @@ static int run(int argc, char** argv) {
     std::fputs("ftzctl: this account must change its password first: ftzctl user passwd\n", stderr);
     return 1;
   }
-  if (w[0] == "show") return w[1] == "configuration" ? show_configuration(a, s, w) : show_commits(a, s);
+  if (w[0] == "show" && w[1] == "configuration") return show_configuration(a, s, w);
+  if (w[0] == "show" && w[1] == "dataplanes") return show_dataplanes(a, s);
+  if (w[0] == "show") return show_commits(a, s);
   if (w[0] == "load") return load(a, s, w);
   if (w[0] == "commit") return commit(a, s, w);
   if (w[0] == "rollback") return rollback(a, s, w);

@@ -13,6 +13,7 @@
 
 #include "ftz/capture/capture_reader.hpp"
 #include "ftz/config/config.hpp"
+#include "ftz/controller/controller_link.hpp"
 #include "ftz/dpdk/options.hpp"
 #include "ftz/drivers/profile.hpp"
 #include "ftz/engine/packet.hpp"
@@ -62,6 +63,12 @@ struct CaptureInfo {
 tl::expected<AppliancePtr, StartError> start_appliance(
     const DpOptions& options, drivers::HardwareProfile profile, config::LoadedConfig config,
     CaptureInfo capture, std::shared_ptr<const engine::sig::SignatureDatabase> signatures);
+
+// --controller: from now on new generations come from `link` (SIGHUP no
+// longer reads a file). `first` is the bundle start_appliance was given: it
+// is ACKed here.
+void attach_controller(Appliance& a, std::unique_ptr<controller::ControllerLink> link,
+                       const controller::Incoming& first);
 
 // Runs until --duration, a signal, or the end of a --pcap-in capture; then
 // stops the workers, writes the statistics and releases the ports. Returns

@@ -1,0 +1,77 @@
+#pragma once
+// A data plane's link to ftzgated (ftzgate-dp --controller): one thread
+// keeps a Subscribe stream open (reconnecting with capped exponential
+// backoff) and opens every bundle that arrives (bundle::open_bundle: trusted
+// signer, hash, platform, validation, database) before the main loop sees it;
+// a bundle that does not open is NACKed there and never reaches the engine.
+// A second thread sends ACKs and NACKs and stores each applied bundle
+// (atomically) for the next start without a controller.
+//
+// The main loop only polls: take() hands over the newest opened bundle,
+// applied() / refused() report what became of it. Nothing here blocks it.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tl/expected.hpp>
+
+#include "ftz/bundle/bundle.hpp"
+
+namespace ftz::controller {
+
+struct LinkOptions {
+  std::string target;            // "unix:PATH" (TCP with mutual TLS: not yet)
+  std::string dataplane_id;      // how ftzgated and `show dataplanes` name us
+  std::string state_dir;         // the stored bundle, the compliance key and state
+  std::string trusted_keys_dir;  // *.pub: the only signers we accept
+};
+
+// A bundle opened and ready to apply, with what identifies it to ftzgated.
+// Its compliance key and state paths are the data plane's own
+// (STATE/token.key, STATE/compliance.state), never the bundle's.
+struct Incoming {
+  bundle::OpenedBundle opened;
+  std::string serialized;  // the SignedBundle as received: stored once applied
+  std::chrono::steady_clock::time_point received;
+};
+
+class ControllerLink {
+ public:
+  // Loads the trusted keys and creates the state directory (0700); an error
+  // names what is missing.
+  static tl::expected<std::unique_ptr<ControllerLink>, std::string> create(LinkOptions options);
+  ~ControllerLink();
+  ControllerLink(const ControllerLink&) = delete;
+  ControllerLink& operator=(const ControllerLink&) = delete;
+
+  // Before the data plane starts (its ports stay down meanwhile): the first
+  // bundle from the controller, or, when the controller has not answered
+  // within `headless_after`, the bundle stored by the last run (verified
+  // again). Waits on while neither exists. nullopt when `stop` is set.
+  std::optional<Incoming> first_bundle(const std::atomic<bool>& stop, std::chrono::milliseconds headless_after);
+
+  // The newest bundle opened since the last call (older ones it replaced
+  // were never applied and are not reported).
+  std::optional<Incoming> take();
+  // Every worker runs it: ACK, and store it for a headless start.
+  void applied(const Incoming& b, uint64_t apply_us);
+  // Opened but not applied (the engine refused it): NACK; the running
+  // generation stays.
+  void refused(const Incoming& b, const std::string& reason);
+
+  // The generation running now (what a resubscription reports).
+  [[nodiscard]] uint64_t running_generation() const;
+  // Bundles refused, before the main loop saw them (bad signature ...) or by
+  // the engine.
+  [[nodiscard]] uint64_t nacks() const noexcept;
+
+ private:
+  struct Impl;
+  explicit ControllerLink(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ftz::controller
