@@ -90,8 +90,9 @@ TEST_F(BundleTest, OpensWhatWasSigned) {
 }
 
 TEST_F(BundleTest, WithoutSignaturesCarriesNoDatabase) {
-  commit_.yaml = "zones:\n  - {name: inside, kind: ftz, prefixes: [198.18.0.0/16]}\n"
-                 "  - {name: offshore, kind: offshore, default: true}\n";
+  commit_.yaml =
+      "zones:\n  - {name: inside, kind: ftz, prefixes: [198.18.0.0/16]}\n"
+      "  - {name: offshore, kind: offshore, default: true}\n";
   const v1::SignedBundle s = build();
   v1::PolicyBundle body;
   ASSERT_TRUE(body.ParseFromString(s.body()));
@@ -121,7 +122,8 @@ TEST_F(BundleTest, ABodyChangedAndRehashedFailsTheSignature) {
   v1::SignedBundle s = build();
   v1::PolicyBundle body;
   ASSERT_TRUE(body.ParseFromString(s.body()));
-  body.mutable_config()->mutable_defaults(0)->mutable_verdict()->set_action(v1::ACTION_ALLOW);  // the exporter's wish
+  body.mutable_config()->mutable_defaults(0)->mutable_verdict()->set_action(
+      v1::ACTION_ALLOW);  // the exporter's wish
   s.set_body(body.SerializeAsString());
   s.set_body_sha256(keys::sha256_hex(s.body()));
   auto opened = open_bundle(s, trusted_, host_platform());
@@ -173,7 +175,8 @@ TEST_F(BundleTest, ASignedBodyThatDoesNotValidateIsRefused) {
   s.set_signature(key_->sign(std::string("ftzgate-bundle-v1", 17) + '\0' + s.body()));
   auto opened = open_bundle(s, trusted_, host_platform());
   ASSERT_FALSE(opened);
-  EXPECT_NE(opened.error().find("bundle generation 9 does not validate"), std::string::npos) << opened.error();
+  EXPECT_NE(opened.error().find("bundle generation 9 does not validate"), std::string::npos)
+      << opened.error();
 }
 
 TEST_F(BundleTest, ACommitThatDoesNotValidateBuildsNothing) {

@@ -349,7 +349,8 @@ TEST(DpStart, BadInputsGiveAClearErrorAndANonZeroExit) {
 
   auto usage = run_dp("");
   EXPECT_EQ(usage.status, 2);
-  EXPECT_NE(usage.output.find("--config FILE or --controller unix:PATH is required"), std::string::npos) << usage.output;
+  EXPECT_NE(usage.output.find("--config FILE or --controller unix:PATH is required"), std::string::npos)
+      << usage.output;
 
   auto config = run_dp("--config " + dir.file("bad.yaml") + " --pcap-in " + dir.file("small.pcap"));
   EXPECT_EQ(config.status, 2);

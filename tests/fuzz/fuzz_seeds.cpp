@@ -401,6 +401,8 @@ int main(int argc, char** argv) {
   if (args.size() == 2 && args[0] == "state") return state_seeds(args[1]);
   if (args.size() == 2 && args[0] == "pcap") return pcap_seeds(args[1]);
   if (args.size() == 3 && args[0] == "bundle") return bundle_seeds(args[1], args[2]);
-  std::fprintf(stderr, "usage: %s packet DIR CAPTURE... | content DIR | state DIR | pcap DIR | bundle DIR YAML\n", argv[0]);
+  std::fprintf(stderr,
+               "usage: %s packet DIR CAPTURE... | content DIR | state DIR | pcap DIR | bundle DIR YAML\n",
+               argv[0]);
   return 2;
 }

@@ -68,7 +68,8 @@ tl::expected<OpenedBundle, std::string> open_impl(const v1::SignedBundle& s, con
   }
   const std::vector<v1::SignaturePack> packs(b.packs().begin(), b.packs().end());
   auto loaded = config::load_config_from_model(b.config(), packs, name);
-  if (!loaded) return tl::unexpected(name + " does not validate:\n" + config::format_diagnostics(loaded.error()));
+  if (!loaded)
+    return tl::unexpected(name + " does not validate:\n" + config::format_diagnostics(loaded.error()));
 
   OpenedBundle out;
   out.generation = b.generation();
@@ -145,7 +146,8 @@ tl::expected<v1::SignedBundle, std::string> build_bundle(const Commit& commit,
     s.set_signature(signature);
     if (s.ByteSizeLong() > kMaxBundleBytes) {
       return tl::unexpected(name + ": the bundle takes " + std::to_string(s.ByteSizeLong()) +
-                            " bytes, more than the " + std::to_string(kMaxBundleBytes) + " a data plane accepts");
+                            " bytes, more than the " + std::to_string(kMaxBundleBytes) +
+                            " a data plane accepts");
     }
     return s;
   } catch (const std::bad_alloc&) {

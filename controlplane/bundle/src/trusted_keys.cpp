@@ -26,7 +26,8 @@ tl::expected<TrustedKeys, std::string> TrustedKeys::load(const std::string& dir)
     std::ostringstream text;
     text << in.rdbuf();
     if (!in) return tl::unexpected("trusted key " + file + ": cannot read");
-    if (auto added = out.add(text.str()); !added) return tl::unexpected("trusted key " + file + ": " + added.error());
+    if (auto added = out.add(text.str()); !added)
+      return tl::unexpected("trusted key " + file + ": " + added.error());
   }
   if (out.keys_.empty()) return tl::unexpected("trusted keys " + dir + ": no *.pub key there");
   return out;

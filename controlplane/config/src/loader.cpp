@@ -65,11 +65,9 @@ std::vector<LoadedPack> read_packs(const ftzgate::v1::Config& config, const Sour
 // The common tail of both loaders: validation (even after reader errors: an
 // operator gets the reference and prefix errors of the same run too), then
 // the engine's policy and where each pattern was written.
-tl::expected<LoadedConfig, Diagnostics> validate_and_compile(LoadedConfig loaded,
-                                                             const std::vector<LoadedPack>& packs,
-                                                             const SourceMap& map,
-                                                             const std::filesystem::path& base_dir,
-                                                             const LoadOptions& options, DiagnosticSink& sink) {
+tl::expected<LoadedConfig, Diagnostics> validate_and_compile(
+    LoadedConfig loaded, const std::vector<LoadedPack>& packs, const SourceMap& map,
+    const std::filesystem::path& base_dir, const LoadOptions& options, DiagnosticSink& sink) {
   const std::string& filename = map.file();
   Resolved resolved;
   validate_config(loaded.model, map, packs, base_dir, options, sink, resolved);
@@ -137,9 +135,9 @@ tl::expected<LoadedConfig, Diagnostics> load_config_from_string(std::string_view
   }
 }
 
-tl::expected<LoadedConfig, Diagnostics> load_config_from_model(const ftzgate::v1::Config& model,
-                                                               const std::vector<ftzgate::v1::SignaturePack>& packs,
-                                                               const std::string& name) {
+tl::expected<LoadedConfig, Diagnostics> load_config_from_model(
+    const ftzgate::v1::Config& model, const std::vector<ftzgate::v1::SignaturePack>& packs,
+    const std::string& name) {
   try {
     DiagnosticSink sink;
     const SourceMap map(name);

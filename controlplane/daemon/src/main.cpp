@@ -228,10 +228,10 @@ int serve(const Args& a) {
     return 1;
   }
   daemon::ManagementService* management = nullptr;  // set below: the two services refer to each other
-  daemon::DataplaneService dataplanes(*key, now_ms, [&management](const std::string& type, bool success,
-                                                                   nlohmann::ordered_json details) {
-    return management->record_system(type, success, std::move(details));
-  });
+  daemon::DataplaneService dataplanes(
+      *key, now_ms, [&management](const std::string& type, bool success, nlohmann::ordered_json details) {
+        return management->record_system(type, success, std::move(details));
+      });
   daemon::ManagementService service(*store, *acc, *log, audit_dir, key->public_pem(), now_ms,
                                     a.idle_timeout_s, dataplanes);
   management = &service;

@@ -3,7 +3,6 @@
 #include <openssl/rand.h>
 
 #include <cstdio>
-
 #include <utility>
 
 #include "ftz/config/config.hpp"

@@ -13,10 +13,10 @@
 #include <optional>
 #include <string>
 
+#include "dataplane_service.hpp"
 #include "ftz/accounts/accounts.hpp"
 #include "ftz/audit/audit_log.hpp"
 #include "ftz/store/config_store.hpp"
-#include "dataplane_service.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
 
 namespace ftz::daemon {

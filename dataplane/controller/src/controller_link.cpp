@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <mutex>
@@ -146,7 +146,8 @@ struct ControllerLink::Impl {
       pb::BundleUpdate update;
       bool got = false;
       while (reader->Read(&update)) {
-        if (!got && !last_problem.empty()) std::fprintf(stderr, "ftzgate-dp: controller %s reached\n", options.target.c_str());
+        if (!got && !last_problem.empty())
+          std::fprintf(stderr, "ftzgate-dp: controller %s reached\n", options.target.c_str());
         got = true;
         last_problem.clear();
         backoff = kFirstBackoff;
@@ -179,7 +180,8 @@ struct ControllerLink::Impl {
       }
       if (!r.store.empty()) {
         if (auto w = base::write_file_atomically(stored_path(), r.store, 0600); !w) {
-          std::fprintf(stderr, "ftzgate-dp: warning: cannot store bundle generation %llu for a headless start: %s\n",
+          std::fprintf(stderr,
+                       "ftzgate-dp: warning: cannot store bundle generation %llu for a headless start: %s\n",
                        static_cast<unsigned long long>(r.generation), w.error().c_str());
         }
       }
@@ -266,14 +268,16 @@ std::optional<Incoming> ControllerLink::first_bundle(const std::atomic<bool>& st
       tried_stored = true;
       if (auto bytes = read_file(impl_->stored_path())) {
         pb::SignedBundle s;
-        auto in = s.ParseFromString(*bytes) ? impl_->open(s) : tl::unexpected(std::string("not a signed bundle"));
+        auto in =
+            s.ParseFromString(*bytes) ? impl_->open(s) : tl::unexpected(std::string("not a signed bundle"));
         if (in) {
-          std::fprintf(stderr, "ftzgate-dp: no bundle from %s: starting headless on the stored generation %llu\n",
+          std::fprintf(stderr,
+                       "ftzgate-dp: no bundle from %s: starting headless on the stored generation %llu\n",
                        impl_->options.target.c_str(), static_cast<unsigned long long>(in->opened.generation));
           return std::move(*in);
         }
-        std::fprintf(stderr, "ftzgate-dp: the stored bundle %s is refused: %s\n", impl_->stored_path().c_str(),
-                     in.error().c_str());
+        std::fprintf(stderr, "ftzgate-dp: the stored bundle %s is refused: %s\n",
+                     impl_->stored_path().c_str(), in.error().c_str());
       }
     }
     if (now >= next_notice) {

@@ -87,7 +87,8 @@ class Appliance : public PacketPath {
     std::atomic<uint64_t> reloads{0};
     std::atomic<uint64_t> failures{0};
     std::atomic<uint64_t> last_reload_us{0};
-    std::atomic<uint64_t> replayed{0};  // single-pass replay: packets read into the inside port
+    std::atomic<uint64_t> replayed{0};           // single-pass replay: packets read into the inside port
+    std::atomic<uint64_t> bundle_generation{0};  // --controller: the controller's number of `generation`
   } tel;
   std::chrono::steady_clock::time_point started;
   double elapsed_s = 0;  // workers started to workers stopped

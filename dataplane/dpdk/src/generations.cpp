@@ -105,14 +105,15 @@ bool Appliance::poll_grace() {
   tel.reloads.store(reload.reloads, std::memory_order_relaxed);
   tel.generation.store(running->number, std::memory_order_relaxed);
   tel.last_reload_us.store(static_cast<uint64_t>(reload.last_ms * 1000), std::memory_order_relaxed);
-  std::fprintf(stderr,
-               "ftzgate-dp: generation %llu running on %zu workers (%.1f ms after %s, build %.1f ms)\n",
-               static_cast<unsigned long long>(running->number), workers.size(), reload.last_ms,
-               applying ? ("bundle generation " + std::to_string(applying->opened.generation) + " arrived").c_str()
-                        : "SIGHUP",
-               reload.last_build_ms);
+  std::fprintf(
+      stderr, "ftzgate-dp: generation %llu running on %zu workers (%.1f ms after %s, build %.1f ms)\n",
+      static_cast<unsigned long long>(running->number), workers.size(), reload.last_ms,
+      applying ? ("bundle generation " + std::to_string(applying->opened.generation) + " arrived").c_str()
+               : "SIGHUP",
+      reload.last_build_ms);
   previous.reset();
   if (applying) {
+    tel.bundle_generation.store(applying->opened.generation, std::memory_order_relaxed);
     controller_link->applied(*applying, static_cast<uint64_t>(reload.last_ms * 1000));
     applying.reset();
   }
@@ -201,6 +202,7 @@ void attach_controller(Appliance& a, std::unique_ptr<controller::ControllerLink>
                                                                         first.received);
   std::fprintf(stderr, "ftzgate-dp: bundle generation %llu running (generation 1 here)\n",
                static_cast<unsigned long long>(first.opened.generation));
+  a.tel.bundle_generation.store(first.opened.generation, std::memory_order_relaxed);
   link->applied(first, static_cast<uint64_t>(us.count()));
   a.controller_link = std::move(link);
 }

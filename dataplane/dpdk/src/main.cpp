@@ -198,9 +198,9 @@ int main(int argc, char** argv) {
     if (!created) return fail(2, created.error());
     link = std::move(*created);
     // Ports stay down (EAL is not even started) until a bundle opens.
-    first_bundle = link->first_bundle(
-        ftz::dpdk::signals().stop,
-        std::chrono::milliseconds(static_cast<int64_t>(options->headless_after_s * 1000)));
+    first_bundle =
+        link->first_bundle(ftz::dpdk::signals().stop,
+                           std::chrono::milliseconds(static_cast<int64_t>(options->headless_after_s * 1000)));
     if (!first_bundle) die_by_signal();
     policy = "bundle generation " + std::to_string(first_bundle->opened.generation);
     config = std::move(first_bundle->opened.config);

@@ -218,7 +218,8 @@ int show_dataplanes(const Args& a, Session& s) {
                                {"last_apply_us", d.last_apply_us()}});
     char line[512];
     std::snprintf(line, sizeof line, "%-20s %-12s %-13s generation %-6llu last ACK %s%s\n", d.id().c_str(),
-                  d.host().c_str(), d.state().c_str(), static_cast<unsigned long long>(d.running_generation()),
+                  d.host().c_str(), d.state().c_str(),
+                  static_cast<unsigned long long>(d.running_generation()),
                   d.last_ack_unix_s() == 0 ? "never" : local_time(d.last_ack_unix_s()).c_str(),
                   d.lag_s() > 0 ? (", " + std::to_string(d.lag_s()) + " s behind").c_str() : "");
     text += line;

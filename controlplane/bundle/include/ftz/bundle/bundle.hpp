@@ -37,8 +37,8 @@ std::string describe(const ftzgate::v1::HyperscanPlatform& p);
 
 struct Commit {
   uint64_t generation = 0;
-  std::string yaml;            // the committed text
-  std::string config_sha256;   // the store's hash of it
+  std::string yaml;           // the committed text
+  std::string config_sha256;  // the store's hash of it
   std::string committed_by;
   int64_t committed_unix_s = 0;
 };
@@ -46,9 +46,8 @@ struct Commit {
 // Validates the committed text (as the commit did), compiles its signatures
 // for `platform`, and signs the result with `key`. Slow when the catalog is
 // large (the Hyperscan compile): callers cache by (generation, platform).
-tl::expected<ftzgate::v1::SignedBundle, std::string> build_bundle(const Commit& commit,
-                                                                  const ftzgate::v1::HyperscanPlatform& platform,
-                                                                  const keys::SigningKey& key);
+tl::expected<ftzgate::v1::SignedBundle, std::string> build_bundle(
+    const Commit& commit, const ftzgate::v1::HyperscanPlatform& platform, const keys::SigningKey& key);
 
 struct OpenedBundle {
   uint64_t generation = 0;

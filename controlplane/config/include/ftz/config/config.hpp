@@ -77,9 +77,9 @@ tl::expected<LoadedConfig, Diagnostics> load_config_from_string(std::string_view
 // signed it validated it; it is validated again here, as any input is.
 // `name` stands for the file in diagnostics ("bundle generation 7:1:1: ...")
 // and names the policy when the model does not. Included files are refused.
-tl::expected<LoadedConfig, Diagnostics> load_config_from_model(const ftzgate::v1::Config& model,
-                                                               const std::vector<ftzgate::v1::SignaturePack>& packs,
-                                                               const std::string& name);
+tl::expected<LoadedConfig, Diagnostics> load_config_from_model(
+    const ftzgate::v1::Config& model, const std::vector<ftzgate::v1::SignaturePack>& packs,
+    const std::string& name);
 
 // Compiles the signature catalog of `loaded` (spec.signatures) into the
 // Hyperscan database the data planes scan with, for this host, as

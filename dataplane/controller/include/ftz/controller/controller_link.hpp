@@ -51,7 +51,8 @@ class ControllerLink {
   // bundle from the controller, or, when the controller has not answered
   // within `headless_after`, the bundle stored by the last run (verified
   // again). Waits on while neither exists. nullopt when `stop` is set.
-  std::optional<Incoming> first_bundle(const std::atomic<bool>& stop, std::chrono::milliseconds headless_after);
+  std::optional<Incoming> first_bundle(const std::atomic<bool>& stop,
+                                       std::chrono::milliseconds headless_after);
 
   // The newest bundle opened since the last call (older ones it replaced
   // were never applied and are not reported).

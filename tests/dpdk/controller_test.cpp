@@ -1,0 +1,231 @@
+// ftzgate-dp --controller as an operator runs it: a real ftzgated serving
+// on a unix socket, a real data plane on net_pcap replaying a capture, ftzctl
+// committing. Verdicts change with a commit, every applied generation is
+// ACKed and shown, a bundle from an untrusted signer is NACKed while the ports
+// stay down, the data plane keeps forwarding without its controller,
+// resyncs when it returns and starts headless from its stored bundle.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dp_runner.hpp"
+#include "ftz/test/ftzgated.hpp"
+
+namespace ftz::dptest {
+namespace {
+
+constexpr const char* kAllowConfig = R"(zones:
+  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}
+  - {name: offshore, kind: offshore, default: true}
+defaults:
+  - {src_zone: inside, dst_zone: offshore, action: allow}
+)";
+constexpr const char* kBlockConfig = R"(zones:
+  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}
+  - {name: offshore, kind: offshore, default: true}
+rules:
+  - {name: no-http-out, match: {dst_zone: offshore, dst_port: 80}, action: block}
+defaults:
+  - {src_zone: inside, dst_zone: offshore, action: allow}
+)";
+
+class DpController : public test::Ftzgated {
+ protected:
+  void SetUp() override {
+    test::Ftzgated::SetUp();
+    std::ofstream(dir_.file("allow.yaml")) << kAllowConfig;
+    std::ofstream(dir_.file("block.yaml")) << kBlockConfig;
+    ASSERT_EQ(run(binary("ftzgate-gen") + " bench --flows 200 --out " + dir_.file("bench.pcap")).status, 0);
+  }
+  void TearDown() override {
+    stop_dp();
+    test::Ftzgated::TearDown();
+  }
+
+  // ftzgated initialised with allow.yaml as generation 1, its key trusted.
+  void init_and_start() {
+    const test::RunResult r =
+        init("--accounts " + dir_.file("accounts") + " --config " + dir_.file("allow.yaml"));
+    ASSERT_EQ(r.status, 0) << r.output;
+    std::filesystem::create_directories(dir_.file("trusted"));
+    std::filesystem::copy_file(state() + "/keys/device.pub", dir_.file("trusted/ftzgated.pub"));
+    start();
+  }
+
+  // ftzgate-dp --controller, replaying the capture in a loop; `extra` are
+  // more of its arguments.
+  void start_dp(const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {binary("ftzgate-dp"),
+                                     "--controller",
+                                     "unix:" + socket(),
+                                     "--dataplane-id",
+                                     "dp-a",
+                                     "--state-dir",
+                                     dir_.file("dp-state"),
+                                     "--trusted-keys",
+                                     dir_.file("trusted"),
+                                     "--pcap-in",
+                                     dir_.file("bench.pcap"),
+                                     "--loop"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    for (const char* e : {"--", "--file-prefix", prefix_.name().c_str(), "--log-level=*:warning"})
+      argv.push_back(e);
+    dp_pid_ = ::fork();
+    ASSERT_GE(dp_pid_, 0);
+    if (dp_pid_ == 0) {
+      const int fd = ::open(dp_log().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      std::vector<char*> args;
+      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+  }
+  // SIGTERM (if still running) and the wait status.
+  int stop_dp() {
+    if (dp_pid_ <= 0) return 0;
+    ::kill(dp_pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(dp_pid_, &status, 0);
+    dp_pid_ = -1;
+    return status;
+  }
+  std::string dp_log() const { return dir_.file("dp.log"); }
+
+  // `show dataplanes --json` as the operator account sees it.
+  nlohmann::json dataplanes() {
+    const test::RunResult r = ctl("carol", "--json show dataplanes");
+    if (r.status != 0) return nlohmann::json::object();
+    return nlohmann::json::parse(r.output, nullptr, false);
+  }
+  // dp-a's entry once `pred` holds for it (up to ~20 s), else the last seen.
+  nlohmann::json wait_for_dp(const std::function<bool(const nlohmann::json&)>& pred) {
+    nlohmann::json last;
+    for (int i = 0; i < 100; ++i) {
+      const nlohmann::json j = dataplanes();
+      if (j.contains("dataplanes")) {
+        for (const auto& d : j["dataplanes"]) {
+          if (d["id"] != "dp-a") continue;
+          last = d;
+          if (pred(d)) return d;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return last;
+  }
+  uint64_t dropped() { return telemetry(prefix_.name())["/ftzgate/stats"].value("dropped", uint64_t{0}); }
+  uint64_t packets() { return telemetry(prefix_.name())["/ftzgate/stats"].value("packets", uint64_t{0}); }
+  size_t audit_count(const std::string& type, uint64_t generation) {
+    size_t n = 0;
+    for (const auto& r : audit_records()) {
+      if (r["event_type"] == type && r["details"].value("generation", uint64_t{0}) == generation) ++n;
+    }
+    return n;
+  }
+
+  FilePrefix prefix_{"ctl"};
+  pid_t dp_pid_ = -1;
+};
+
+TEST_F(DpController, ACommitChangesVerdictsAndEachGenerationIsAcked) {
+  init_and_start();
+  start_dp({"--duration", "60", "--stats", dir_.file("stats.json")});
+  nlohmann::json d = wait_for_dp([](const nlohmann::json& j) { return j["running_generation"] == 1; });
+  ASSERT_EQ(d["state"], "running") << d.dump() << read_text(dp_log());
+  EXPECT_TRUE(d["connected"].get<bool>());
+  EXPECT_GT(d["last_ack"].get<int64_t>(), 0);
+  ASSERT_TRUE(wait_for_traffic(prefix_.name())["/ftzgate/stats"].is_object()) << read_text(dp_log());
+  EXPECT_EQ(dropped(), 0u) << "generation 1 allows every export";
+
+  ASSERT_EQ(ctl("alice", "load " + dir_.file("block.yaml")).status, 0);
+  const test::RunResult commit = ctl("alice", "commit comment 'no HTTP out'");
+  ASSERT_EQ(commit.status, 0) << commit.output;
+  d = wait_for_dp([](const nlohmann::json& j) { return j["running_generation"] == 2; });
+  ASSERT_EQ(d["state"], "running") << d.dump() << read_text(dp_log());
+  EXPECT_GT(d["last_apply_us"].get<uint64_t>(), 0u);
+  EXPECT_EQ(d["lag_s"], 0);
+  // The new rule judges the flows the capture keeps replaying.
+  const uint64_t before = dropped();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_GT(dropped(), before) << "generation 2 blocks HTTP to offshore";
+  const auto gen = telemetry(prefix_.name())["/ftzgate/generation"];
+  EXPECT_EQ(gen.value("bundle_generation", uint64_t{0}), 2u) << gen.dump();
+  EXPECT_EQ(audit_count("dataplane_ack", 1), 1u);
+  EXPECT_EQ(audit_count("dataplane_ack", 2), 1u);
+
+  // The controller goes: the data plane keeps forwarding under generation 2.
+  ASSERT_EQ(stop(), 0);
+  const uint64_t p0 = packets();
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_GT(packets(), p0) << "no controller, still forwarding";
+  EXPECT_EQ(::kill(dp_pid_, 0), 0) << read_text(dp_log());
+  // It returns: the data plane resubscribes and reports what it runs; the
+  // same bundle is not sent (and applied) again.
+  start();
+  d = wait_for_dp([](const nlohmann::json& j) { return j["connected"] == true; });
+  EXPECT_EQ(d["state"], "running") << d.dump();
+  EXPECT_EQ(d["running_generation"], 2) << d.dump();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(telemetry(prefix_.name())["/ftzgate/generation"].value("reloads", uint64_t{9}), 1u)
+      << "one reload: generation 2; the resync applied nothing";
+
+  const int status = stop_dp();
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_text(dp_log());
+  const nlohmann::json s = read_json(dir_.file("stats.json"));
+  const nlohmann::json& w = s["workers"][0];
+  EXPECT_EQ(w["dropped"], w["reasons"].value("policy_block", uint64_t{0})) << w["reasons"].dump();
+  EXPECT_EQ(s["reload"]["failures"], 0);
+
+  // Restarted while its controller is down: it starts from the stored bundle.
+  ASSERT_EQ(stop(), 0);
+  const RunResult headless =
+      run_dp("--controller unix:" + socket() + " --dataplane-id dp-a --state-dir " + dir_.file("dp-state") +
+             " --trusted-keys " + dir_.file("trusted") + " --headless-after 0.5 --pcap-in " +
+             dir_.file("bench.pcap") + " --loop --duration 2 --stats " + dir_.file("headless.json"));
+  ASSERT_EQ(headless.status, 0) << headless.output;
+  EXPECT_NE(headless.output.find("starting headless on the stored generation 2"), std::string::npos)
+      << headless.output;
+  const nlohmann::json h = read_json(dir_.file("headless.json"));
+  EXPECT_GT(h["workers"][0]["reasons"].value("policy_block", uint64_t{0}), 0u)
+      << "the stored generation 2 blocks";
+}
+
+TEST_F(DpController, ABundleFromAnUntrustedSignerIsNackedAndThePortsStayDown) {
+  init_and_start();
+  // The data plane trusts another controller's key only.
+  test::TempDir other("other-ftzgated");
+  ASSERT_EQ(run(binary("ftzgated") + " --init --state-dir " + other.file("st") + " --accounts " +
+                dir_.file("accounts"))
+                .status,
+            0);
+  std::filesystem::remove(dir_.file("trusted/ftzgated.pub"));
+  std::filesystem::copy_file(other.file("st/keys/device.pub"), dir_.file("trusted/other.pub"));
+  start_dp({"--headless-after", "600"});
+  const nlohmann::json d = wait_for_dp([](const nlohmann::json& j) { return j["state"] == "refused"; });
+  ASSERT_EQ(d["state"], "refused") << d.dump() << read_text(dp_log());
+  EXPECT_NE(d["nack_reason"].get<std::string>().find("not among the trusted keys"), std::string::npos) << d;
+  EXPECT_EQ(d["running_generation"], 0);
+  EXPECT_EQ(audit_count("dataplane_nack", 1), 1u);
+  // Nothing started: no EAL, no ports, no runtime directory.
+  EXPECT_FALSE(std::filesystem::exists("/var/run/dpdk/" + prefix_.name()));
+  const int status = stop_dp();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << read_text(dp_log());
+  EXPECT_NE(read_text(dp_log()).find("not among the trusted keys"), std::string::npos) << read_text(dp_log());
+}
+
+}  // namespace
+}  // namespace ftz::dptest

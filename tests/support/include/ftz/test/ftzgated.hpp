@@ -1,0 +1,115 @@
+#pragma once
+// ftzgated as the tests run it: a state directory initialised with known
+// accounts, the daemon as a child process on a unix socket in a scratch
+// directory, ftzctl as an administrator types it, and the audit log's
+// records. A gtest fixture (tests/controlplane, tests/dpdk).
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ftz/test/files.hpp"
+
+namespace ftz::test {
+
+inline const char* const kAccounts =
+    "# name:role:password\n"
+    "alice:secadmin:Harbor-Rule-2026\n"
+    "erin:secadmin:Second-Editor-2026\n"
+    "bob:audadmin:Audit-Trail-2026\n"
+    "carol:operator:Read-Only-2026x\n"
+    "dave:sysadmin:System-Admin-2026\n";
+
+inline const char* const kBlockHk =
+    "zones:\n"
+    "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
+    "  - {name: hk, kind: hk_macao_taiwan, prefixes: [198.51.100.0/24]}\n"
+    "  - {name: offshore, kind: offshore, default: true}\n"
+    "defaults:\n"
+    "  - {src_zone: inside, dst_zone: offshore, action: allow}\n"
+    "  - {src_zone: inside, dst_zone: hk, action: block}\n";
+
+inline std::string password_of(const std::string& user) {
+  const std::string acc = kAccounts;
+  const size_t at = acc.find("\n" + user + ":");
+  const size_t pw = acc.find(':', acc.find(':', at + 1) + 1) + 1;
+  return acc.substr(pw, acc.find('\n', pw) - pw);
+}
+
+class Ftzgated : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    std::ofstream(dir_.file("accounts")) << kAccounts;
+    std::ofstream(dir_.file("block-hk.yaml")) << kBlockHk;
+  }
+  void TearDown() override { stop(); }
+
+  RunResult init(const std::string& extra = "") {
+    return run_command(binary("ftzgated") + " --init --state-dir " + state() + " " + extra);
+  }
+  void start(const std::string& idle_timeout_s = "900") {
+    const std::string log = dir_.file("ftzgated.log");
+    // Never the previous run's "serving".
+    ::unlink(log.c_str());
+    pid_ = ::fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      if (std::freopen(log.c_str(), "w", stdout) == nullptr ||
+          std::freopen(log.c_str(), "a", stderr) == nullptr)
+        ::_exit(126);
+      ::execl(binary("ftzgated").c_str(), "ftzgated", "--state-dir", state().c_str(), "--listen",
+              ("unix:" + socket()).c_str(), "--idle-timeout", idle_timeout_s.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 100 && read_text(log).find("serving") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_NE(read_text(log).find("serving"), std::string::npos) << read_text(log);
+  }
+  // SIGTERM and its exit status (0 expected).
+  int stop() {
+    if (pid_ <= 0) return 0;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  RunResult ctl(const std::string& user, const std::string& words, const std::string& password = "") {
+    return run_command("FTZCTL_PASSWORD='" + (password.empty() ? password_of(user) : password) + "' " +
+                       binary("ftzctl") + " --socket " + socket() + " --user " + user + " " + words);
+  }
+  // The audit log's records (all files, in order).
+  std::vector<nlohmann::json> audit_records() const {
+    std::vector<nlohmann::json> out;
+    std::vector<std::string> files;
+    for (const auto& e : std::filesystem::directory_iterator(state() + "/audit")) {
+      if (e.path().filename().string().starts_with("audit-")) files.push_back(e.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      std::ifstream in(f);
+      for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+    }
+    return out;
+  }
+  std::string state() const { return dir_.file("state"); }
+  std::string socket() const { return dir_.file("ftzgated.sock"); }
+
+  TempDir dir_{"ftzgated"};
+  pid_t pid_ = -1;
+};
+
+}  // namespace ftz::test
