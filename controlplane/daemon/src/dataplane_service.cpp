@@ -65,7 +65,7 @@ DataplaneService::Built DataplaneService::bundle_for(const bundle::Commit& runni
 
 Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::SubscribeRequest* req,
                                    grpc::ServerWriter<pb::BundleUpdate>* writer) {
-  const std::string id = req->dataplane_id();
+  const std::string& id = req->dataplane_id();
   if (!valid_id(id)) return {StatusCode::INVALID_ARGUMENT, "dataplane_id must be 1-64 of [A-Za-z0-9_.-]"};
   uint64_t seen_epoch = 0;
   uint64_t sent_generation = 0;
