@@ -23,6 +23,23 @@ TEST(ConfigCaps, InputLargerThanTheCapIsRefusedBeforeParsing) {
               ElementsAre("policy.yaml:1:1: input is 16777217 bytes, above the 16 MiB limit"));
 }
 
+// Every string of the model is a protobuf `string` (UTF-8): a raw byte would
+// make a policy bundle that no data plane can parse (fuzz_bundle's finding).
+TEST(ConfigCaps, TextThatIsNotUtf8IsRefusedWhereTheByteIs) {
+  EXPECT_THAT(
+      errors_of("zones:\n  - name: in\xEEside\n"),
+      ElementsAre("policy.yaml:2:13: not UTF-8: byte 0xEE (a configuration file is UTF-8 text; write a "
+                  "byte in a regex as \\xHH)"));
+  // Overlong, surrogate, above U+10FFFF, truncated at the end.
+  for (const char* bad : {"# \xC0\xAF\n", "# \xED\xA0\x80\n", "# \xF4\x90\x80\x80\n", "# \xE4\xB8"}) {
+    EXPECT_THAT(errors_of(bad), ElementsAre(::testing::HasSubstr("policy.yaml:1:3: not UTF-8"))) << bad;
+  }
+  // Chinese, full-width and astral-plane text is UTF-8 (the other errors are
+  // about the missing zones).
+  for (const std::string& e : errors_of("# 临港新片区 ＡＢＣ 𠀀\n"))
+    EXPECT_EQ(e.find("UTF-8"), std::string::npos) << e;
+}
+
 TEST(ConfigCaps, DeepFlowNestingIsRefused) {
   // 100000 levels would overflow yaml-cpp's recursive parser.
   const std::string yaml = "zones: " + std::string(100000, '[') + std::string(100000, ']') + "\n";
