@@ -89,6 +89,30 @@ TEST_F(BundleTest, OpensWhatWasSigned) {
   EXPECT_EQ(opened->config.spec.zones[0].name, "inside");
 }
 
+// Prefix lists travel in the bundle, by reference; the data plane reads
+// them from there and from nowhere else.
+TEST_F(BundleTest, PrefixListFilesTravelInTheBundle) {
+  commit_.yaml =
+      "zones:\n  - {name: inside, kind: ftz, prefixes: [198.18.0.0/16]}\n"
+      "  - {name: cn, kind: domestic, prefix_list_files: [./data/../data/cn.txt]}\n"
+      "  - {name: offshore, kind: offshore, default: true}\n";
+  commit_.files = {{"data/cn.txt", "# mainland\n1.0.1.0/24\n1.0.2.0/23\n"}};
+  const v1::SignedBundle s = build();
+  v1::PolicyBundle body;
+  ASSERT_TRUE(body.ParseFromString(s.body()));
+  ASSERT_EQ(body.prefix_lists().count("data/cn.txt"), 1u);
+  auto opened = open_bundle(s, trusted_, host_platform());
+  ASSERT_TRUE(opened) << opened.error();
+  ASSERT_EQ(opened->config.spec.zones.size(), 3u);
+  EXPECT_EQ(opened->config.spec.zones[1].prefixes.size(), 2u);
+  // Without the file the commit does not build.
+  commit_.files.clear();
+  auto missing = build_bundle(commit_, host_platform(), *key_);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().find("not imported with the configuration"), std::string::npos)
+      << missing.error();
+}
+
 TEST_F(BundleTest, WithoutSignaturesCarriesNoDatabase) {
   commit_.yaml =
       "zones:\n  - {name: inside, kind: ftz, prefixes: [198.18.0.0/16]}\n"

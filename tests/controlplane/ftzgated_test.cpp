@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -107,6 +108,50 @@ TEST_F(Ftzgated, LoadCheckCommitShowAndRollbackAsNewGenerations) {
   EXPECT_EQ(stop(), 0);
   start();
   EXPECT_NE(ctl("carol", "show system commit").output.find("* 4"), std::string::npos);
+}
+
+// A configuration with prefix-list files and a signature pack (the
+// reference deployment) is loaded with its files: the generation is whole in
+// the store, and survives the files' removal from the administrator's disk.
+TEST_F(Ftzgated, IncludedFilesAreImportedWithTheConfiguration) {
+  ASSERT_EQ(init("--accounts " + dir_.file("accounts")).status, 0);
+  start();
+  std::filesystem::copy(ftz::test::source_dir() + "/examples", dir_.file("examples"),
+                        std::filesystem::copy_options::recursive);
+  const std::string lingang = dir_.file("examples/lingang.yaml");
+  const RunResult load = ctl("alice", "--json load " + lingang);
+  ASSERT_EQ(load.status, 0) << load.output;
+  const auto files = nlohmann::json::parse(load.output)["files"];
+  EXPECT_EQ(files.size(), 3u) << files;  // two prefix lists, the built-in pack
+  EXPECT_NE(files.dump().find("signatures/builtin.yaml"), std::string::npos) << files;
+  std::filesystem::remove_all(dir_.file("examples"));
+  const RunResult commit = ctl("alice", "commit comment lingang");
+  ASSERT_EQ(commit.status, 0) << commit.output;
+  const RunResult shown = ctl("carol", "show configuration");
+  EXPECT_EQ(shown.output.find("# generation 2\n"), 0u) << shown.output;
+  // The load record names each file with its hash.
+  bool recorded = false;
+  for (const auto& r : audit_records()) {
+    if (r["event_type"] == "load" && r["success"] == true && r["details"].contains("files")) {
+      recorded = r["details"]["files"].contains("signatures/builtin.yaml") &&
+                 r["details"]["files"]["signatures/builtin.yaml"].get<std::string>().size() == 64;
+    }
+  }
+  EXPECT_TRUE(recorded);
+  // A file that cannot be read is named by ftzctl, and the load refused by
+  // the daemon at the line that names it.
+  std::ofstream(dir_.file("partial.yaml"))
+      << "zones:\n"
+         "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
+         "  - {name: cn, kind: domestic, prefix_list_files: [data/cn.txt]}\n"
+         "  - {name: offshore, kind: offshore, default: true}\n";
+  const RunResult partial = ctl("alice", "load " + dir_.file("partial.yaml"));
+  EXPECT_EQ(partial.status, 1);
+  EXPECT_NE(partial.output.find("names data/cn.txt, which cannot be read here: no such file"),
+            std::string::npos)
+      << partial.output;
+  EXPECT_NE(partial.output.find("partial.yaml:3:"), std::string::npos) << partial.output;
+  EXPECT_NE(partial.output.find("not imported with the configuration"), std::string::npos) << partial.output;
 }
 
 TEST_F(Ftzgated, EachRoleDoesOnlyItsOwnWorkAndEveryDenialIsAudited) {

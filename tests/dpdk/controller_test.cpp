@@ -21,6 +21,7 @@
 
 #include "dp_runner.hpp"
 #include "ftz/test/ftzgated.hpp"
+#include "ftz/test/gen/scenario.hpp"
 
 namespace ftz::dptest {
 namespace {
@@ -225,6 +226,53 @@ TEST_F(DpController, ABundleFromAnUntrustedSignerIsNackedAndThePortsStayDown) {
   const int status = stop_dp();
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << read_text(dp_log());
   EXPECT_NE(read_text(dp_log()).find("not among the trusted keys"), std::string::npos) << read_text(dp_log());
+}
+
+// Keyed tokens differ by design: under a controller the data plane counts
+// with its own key, never one a configuration names.
+void erase_tokens(nlohmann::json& j) {
+  if (j.is_object()) {
+    j.erase("token");
+    for (auto& [k, v] : j.items()) erase_tokens(v);
+  } else if (j.is_array()) {
+    for (auto& v : j) erase_tokens(v);
+  }
+}
+
+// The reference deployment through the control plane: lingang.yaml with its
+// prefix-list files and the built-in signature pack, imported by --init,
+// compiled and signed into a bundle, judges the scenario capture exactly as
+// the same YAML read by the data plane itself.
+TEST_F(DpController, TheLingangScenarioAsABundleJudgesAsItsYamlDoes) {
+  const std::string lingang = source_dir() + "/examples/lingang.yaml";
+  const test::RunResult r = init("--accounts " + dir_.file("accounts") + " --config " + lingang);
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::filesystem::create_directories(dir_.file("trusted"));
+  std::filesystem::copy_file(state() + "/keys/device.pub", dir_.file("trusted/ftzgated.pub"));
+  start();
+  ASSERT_TRUE(test::gen::write_scenario(dir_.file("scenario.pcap"), 1));
+  const RunResult local =
+      run_dp("--config " + lingang + " --demo-token-key --pcap-in " + dir_.file("scenario.pcap") + " --eve " +
+             dir_.file("local.eve") + " --stats " + dir_.file("local.json"));
+  ASSERT_EQ(local.status, 0) << local.output;
+  const RunResult bundled =
+      run_dp("--controller unix:" + socket() + " --dataplane-id dp-a --state-dir " + dir_.file("dp-state") +
+             " --trusted-keys " + dir_.file("trusted") + " --pcap-in " + dir_.file("scenario.pcap") +
+             " --eve " + dir_.file("bundled.eve") + " --stats " + dir_.file("bundled.json"));
+  ASSERT_EQ(bundled.status, 0) << bundled.output;
+  auto events = [](const std::string& path) {
+    std::vector<nlohmann::json> out = read_eve(path);
+    for (auto& e : out) erase_tokens(e);
+    return flow_records(out);
+  };
+  const auto want = events(dir_.file("local.eve"));
+  EXPECT_GT(want.size(), 10u);
+  EXPECT_EQ(events(dir_.file("bundled.eve")), want);
+  const nlohmann::json a = read_json(dir_.file("local.json"))["workers"][0];
+  const nlohmann::json b = read_json(dir_.file("bundled.json"))["workers"][0];
+  for (const char* k : {"dropped", "forwarded", "alerts", "flows_created"}) EXPECT_EQ(a[k], b[k]) << k;
+  EXPECT_EQ(a["reasons"], b["reasons"]);
+  EXPECT_GT(a["alerts"].get<uint64_t>(), 0u);
 }
 
 }  // namespace

@@ -54,7 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto cand = store->candidate("secadmin");
   if (!cand && cand.error().message.empty()) ftz::fuzz::fail("a candidate error without a message");
   const uint64_t before = store->running_generation();
-  auto c = store->commit("secadmin", "zones: []\n", before, "fuzz", 1'780'000'000);
+  auto c = store->commit("secadmin", {"zones: []\n", {{"data/cn.txt", "1.0.1.0/24\n"}}}, before, "fuzz",
+                         1'780'000'000);
   if (!c) ftz::fuzz::fail("a commit on an opened store failed", c.error().message);
   { ConfigStore released = std::move(*store); }
   auto again = ConfigStore::open(dir);

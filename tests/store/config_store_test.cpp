@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ftz/base/atomic_file.hpp"
+#include "ftz/keys/encoding.hpp"
 #include "ftz/test/files.hpp"
 
 namespace ftz::store {
@@ -45,7 +46,7 @@ class ConfigStoreTest : public ::testing::Test {
     s = open_ok();
   }
   void init_ok() {
-    auto r = ConfigStore::init(dir_, config_of(1), "secadmin", kT0);
+    auto r = ConfigStore::init(dir_, {config_of(1)}, "secadmin", kT0);
     ASSERT_TRUE(r) << r.error().message;
   }
   static std::string read(const std::string& p) {
@@ -79,7 +80,7 @@ TEST_F(ConfigStoreTest, InitTwiceAndOpenUninitialisedAreRefused) {
   EXPECT_EQ(none.error().code, StoreErrc::kNotInitialised);
   EXPECT_NE(none.error().message.find("--init"), std::string::npos) << none.error().message;
   init_ok();
-  auto again = ConfigStore::init(dir_, config_of(9), "secadmin", kT0);
+  auto again = ConfigStore::init(dir_, {config_of(9)}, "secadmin", kT0);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, StoreErrc::kAlreadyInitialised);
   EXPECT_EQ(*open_ok().running_text(), config_of(1));
@@ -110,21 +111,21 @@ TEST_F(ConfigStoreTest, OneProcessHoldsTheStateDirectory) {
 TEST_F(ConfigStoreTest, CommitsGrowTheGenerationAndAStaleCandidateIsRefused) {
   init_ok();
   ConfigStore s = open_ok();
-  ASSERT_TRUE(s.save_candidate("alice", Candidate{1, config_of(2)}));
-  ASSERT_TRUE(s.save_candidate("bob", Candidate{1, config_of(3)}));
-  auto a = s.commit("alice", s.candidate("alice")->value().text, 1, "harbor rule", kT0 + 10);
+  ASSERT_TRUE(s.save_candidate("alice", Candidate{1, config_of(2), {}}));
+  ASSERT_TRUE(s.save_candidate("bob", Candidate{1, config_of(3), {}}));
+  auto a = s.commit("alice", {s.candidate("alice")->value().text}, 1, "harbor rule", kT0 + 10);
   ASSERT_TRUE(a) << a.error().message;
   EXPECT_EQ(a->generation, 2u);
   EXPECT_FALSE(s.candidate("alice")->has_value()) << "the commit consumes the candidate";
   // Bob edited generation 1, which is no longer running.
-  auto b = s.commit("bob", s.candidate("bob")->value().text, 1, "", kT0 + 20);
+  auto b = s.commit("bob", {s.candidate("bob")->value().text}, 1, "", kT0 + 20);
   ASSERT_FALSE(b);
   EXPECT_EQ(b.error().code, StoreErrc::kStale);
   EXPECT_NE(b.error().message.find("generation 2"), std::string::npos) << b.error().message;
   EXPECT_TRUE(s.candidate("bob")->has_value()) << "a refused commit keeps the candidate";
   EXPECT_EQ(*s.running_text(), config_of(2));
   // A rollback is a new generation with an old text.
-  auto r = s.commit("bob", *s.config_text(1), 2, "rollback 1", kT0 + 30);
+  auto r = s.commit("bob", {*s.config_text(1)}, 2, "rollback 1", kT0 + 30);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->generation, 3u);
   EXPECT_EQ(r->sha256, s.history()->back().sha256);
@@ -136,7 +137,7 @@ TEST_F(ConfigStoreTest, HistoryKeepsTheLastFiftyNewestFirst) {
   init_ok();
   ConfigStore s = open_ok();
   for (int g = 2; g <= 60; ++g)
-    ASSERT_TRUE(s.commit("secadmin", config_of(g), s.running_generation(), "", kT0 + g));
+    ASSERT_TRUE(s.commit("secadmin", {config_of(g)}, s.running_generation(), "", kT0 + g));
   auto h = s.history();
   ASSERT_TRUE(h);
   ASSERT_EQ(h->size(), ConfigStore::kHistory);
@@ -152,10 +153,10 @@ TEST_F(ConfigStoreTest, UserNamesCannotNamePaths) {
   init_ok();
   ConfigStore s = open_ok();
   for (const char* bad : {"../running", "a/b", "", ".hidden", "Alice", "x y", "a\n"}) {
-    auto r = s.save_candidate(bad, Candidate{1, "x"});
+    auto r = s.save_candidate(bad, Candidate{1, "x", {}});
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, StoreErrc::kInvalid);
-    EXPECT_FALSE(s.commit(bad, "x", 1, "", kT0));
+    EXPECT_FALSE(s.commit(bad, {"x"}, 1, "", kT0));
   }
   EXPECT_TRUE(ConfigStore::valid_user("_svc-1"));
   EXPECT_FALSE(ConfigStore::valid_user(std::string(33, 'a')));
@@ -164,7 +165,7 @@ TEST_F(ConfigStoreTest, UserNamesCannotNamePaths) {
 TEST_F(ConfigStoreTest, TextThatIsNotUtf8IsRefusedAndNothingChanges) {
   init_ok();
   ConfigStore s = open_ok();
-  auto r = s.commit("secadmin", "zones: \xff\xfe\n", 1, "", kT0);
+  auto r = s.commit("secadmin", {"zones: \xff\xfe\n"}, 1, "", kT0);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, StoreErrc::kInvalid);
   EXPECT_EQ(s.running_generation(), 1u);
@@ -172,11 +173,51 @@ TEST_F(ConfigStoreTest, TextThatIsNotUtf8IsRefusedAndNothingChanges) {
   EXPECT_EQ(s.history()->size(), 1u);
 }
 
+// A configuration's included files are kept with each generation, covered by
+// its content hash, and come back with a rollback or a confirm timeout.
+TEST_F(ConfigStoreTest, IncludedFilesAreKeptAndHashedWithTheirGeneration) {
+  init_ok();
+  const Files files{{"data/cn.txt", "1.0.1.0/24\n"}, {"signatures/builtin.yaml", "version: 1\n"}};
+  {
+    ConfigStore s = open_ok();
+    auto c = s.commit("secadmin", {config_of(2), files}, 1, "", kT0);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->sha256, content_hash({config_of(2), files}));
+    EXPECT_NE(c->sha256, content_hash({config_of(2), {}})) << "the files are part of the hash";
+    Files other = files;
+    other["data/cn.txt"] = "1.0.2.0/24\n";
+    EXPECT_NE(c->sha256, content_hash({config_of(2), other}));
+    // Committed confirmed over it, then not confirmed: generation 2's files
+    // are back in generation 4.
+    ASSERT_TRUE(s.commit("secadmin", {config_of(3)}, 2, "", kT0 + 1, kT0 + 60));
+    auto back = s.expire_confirm("ftzgated", kT0 + 60);
+    ASSERT_TRUE(back && *back);
+    auto restored = s.configuration((*back)->generation);
+    ASSERT_TRUE(restored);
+    EXPECT_EQ(restored->text, config_of(2));
+    EXPECT_EQ(restored->files, files);
+  }
+  ConfigStore s = open_ok();
+  EXPECT_EQ(s.configuration(2)->files, files);
+  EXPECT_TRUE(s.configuration(1)->files.empty());
+  // A changed byte in a kept file breaks its generation's hash.
+  const std::string commit2 = dir_ + "/config/commits/00000000000000000002.json";
+  std::string damaged = read(commit2);
+  const size_t at = damaged.find(keys::base64_encode("1.0.1.0/24\n"));
+  ASSERT_NE(at, std::string::npos);
+  damaged.replace(at, 4, keys::base64_encode("2.0."));
+  ASSERT_TRUE(base::write_file_atomically(commit2, damaged, 0640));
+  auto r = s.configuration(2);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, StoreErrc::kCorrupt);
+  EXPECT_NE(r.error().message.find("SHA-256"), std::string::npos) << r.error().message;
+}
+
 TEST_F(ConfigStoreTest, ADamagedFileIsNamedAndNothingIsLost) {
   init_ok();
   {
     ConfigStore s = open_ok();
-    ASSERT_TRUE(s.commit("secadmin", config_of(2), 1, "", kT0));
+    ASSERT_TRUE(s.commit("secadmin", {config_of(2)}, 1, "", kT0));
   }
   const std::string commit2 = dir_ + "/config/commits/00000000000000000002.json";
   const std::string running = dir_ + "/config/running";
@@ -208,7 +249,7 @@ TEST_F(ConfigStoreTest, CommitConfirmedRollsBackUnlessConfirmedAndSurvivesAResta
   init_ok();
   {
     ConfigStore s = open_ok();
-    auto c = s.commit("secadmin", config_of(2), 1, "try it", kT0, kT0 + 60);
+    auto c = s.commit("secadmin", {config_of(2)}, 1, "try it", kT0, kT0 + 60);
     ASSERT_TRUE(c);
     ASSERT_TRUE(s.pending_confirm());
     EXPECT_EQ(s.pending_confirm()->previous, 1u);
@@ -231,7 +272,7 @@ TEST_F(ConfigStoreTest, CommitConfirmedRollsBackUnlessConfirmedAndSurvivesAResta
   EXPECT_NE((*rolled)->comment.find("generation 2"), std::string::npos);
 
   // Confirmed in time: stays.
-  ASSERT_TRUE(s.commit("secadmin", config_of(4), 3, "", kT0 + 100, kT0 + 160));
+  ASSERT_TRUE(s.commit("secadmin", {config_of(4)}, 3, "", kT0 + 100, kT0 + 160));
   ASSERT_TRUE(s.confirm());
   EXPECT_FALSE(s.expire_confirm("ftzgated", kT0 + 1000)->has_value());
   EXPECT_EQ(*s.running_text(), config_of(4));
@@ -239,8 +280,8 @@ TEST_F(ConfigStoreTest, CommitConfirmedRollsBackUnlessConfirmedAndSurvivesAResta
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code, StoreErrc::kNoPendingConfirm);
   // A plain commit confirms a pending one (Junos).
-  ASSERT_TRUE(s.commit("secadmin", config_of(5), 4, "", kT0 + 200, kT0 + 260));
-  ASSERT_TRUE(s.commit("secadmin", config_of(6), 5, "", kT0 + 210));
+  ASSERT_TRUE(s.commit("secadmin", {config_of(5)}, 4, "", kT0 + 200, kT0 + 260));
+  ASSERT_TRUE(s.commit("secadmin", {config_of(6)}, 5, "", kT0 + 210));
   EXPECT_FALSE(s.pending_confirm());
   reopen(s);
   EXPECT_FALSE(s.pending_confirm());
@@ -272,7 +313,7 @@ TEST_F(ConfigStoreTest, AKillAtAnyStepOfACommitLeavesTheOldOrTheNewRunningConfig
       if (!s) ::_exit(3);
       g_kill_at = n;
       base::set_fault_hook(kill_at_nth);
-      auto c = s->commit("secadmin", config_of(100 + n), before, "", kT0 + n);
+      auto c = s->commit("secadmin", {config_of(100 + n)}, before, "", kT0 + n);
       ::_exit(c ? 0 : 4);
     }
     int status = 0;
@@ -296,7 +337,7 @@ TEST_F(ConfigStoreTest, AKillAtAnyStepOfACommitLeavesTheOldOrTheNewRunningConfig
     // Nothing of the interrupted commit is left beside the running state.
     for (const auto& e : fs::recursive_directory_iterator(dir_ + "/config"))
       EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path() << " at fault point " << n;
-    auto next = s.commit("secadmin", config_of(200 + n), s.running_generation(), "", kT0 + n);
+    auto next = s.commit("secadmin", {config_of(200 + n)}, s.running_generation(), "", kT0 + n);
     ASSERT_TRUE(next) << next.error().message;
     EXPECT_GT(next->generation, before);
   }

@@ -3,6 +3,7 @@
 #include <hs/hs.h>
 
 #include <exception>
+#include <filesystem>
 #include <new>
 #include <span>
 
@@ -67,7 +68,9 @@ tl::expected<OpenedBundle, std::string> open_impl(const v1::SignedBundle& s, con
                           ")");
   }
   const std::vector<v1::SignaturePack> packs(b.packs().begin(), b.packs().end());
-  auto loaded = config::load_config_from_model(b.config(), packs, name);
+  auto loaded = config::load_config_from_model(
+      b.config(), packs, name,
+      std::map<std::string, std::string>(b.prefix_lists().begin(), b.prefix_lists().end()));
   if (!loaded)
     return tl::unexpected(name + " does not validate:\n" + config::format_diagnostics(loaded.error()));
 
@@ -113,8 +116,10 @@ tl::expected<v1::SignedBundle, std::string> build_bundle(const Commit& commit,
                                                          const keys::SigningKey& key) {
   try {
     const std::string name = gen_name(commit.generation);
+    // Named without a directory, the configuration finds its files by
+    // reference in commit.files (config::import_config).
     config::LoadOptions options;
-    options.allow_included_files = false;
+    options.read_included = config::read_from(commit.files);
     auto loaded = config::load_config_from_string(commit.yaml, name, options);
     if (!loaded) {
       return tl::unexpected(name + " does not validate:\n" + config::format_diagnostics(loaded.error()));
@@ -123,6 +128,15 @@ tl::expected<v1::SignedBundle, std::string> build_bundle(const Commit& commit,
     b.set_generation(commit.generation);
     *b.mutable_config() = loaded->model;
     for (const auto& p : loaded->packs) *b.add_packs() = p;
+    for (const auto& z : loaded->model.zones()) {
+      for (const auto& f : z.prefix_list_files()) {
+        const std::string ref = std::filesystem::path(f).lexically_normal().string();
+        const auto it = commit.files.find(ref);  // the load above read it from there
+        if (it == commit.files.end())
+          return tl::unexpected(name + ": " + std::string(ref) + " was not imported");
+        (*b.mutable_prefix_lists())[ref] = it->second;
+      }
+    }
     if (!loaded->spec.signatures.empty()) {
       const hs_platform_info_t hs = to_hs(platform);
       auto db = config::compile_signatures(*loaded, &hs);

@@ -20,6 +20,14 @@
 
 namespace ftz::config {
 
+tl::expected<std::string, std::string> read_included(const LoadOptions& options, const std::string& path,
+                                                     std::size_t max_bytes) {
+  if (options.read_included) return options.read_included(path, max_bytes);
+  auto text = read_regular_file(path, max_bytes);
+  if (!text) return tl::unexpected(text.error().reason);
+  return std::move(*text);
+}
+
 namespace {
 
 // Signature pack files are YAML like the configuration and take the same caps.
@@ -47,10 +55,9 @@ std::vector<LoadedPack> read_packs(const ftzgate::v1::Config& config, const Sour
                      format_loc(map.at(it->second)) + ")");
       continue;
     }
-    const auto text = read_regular_file(file, kMaxInputBytes);
+    const auto text = read_included(options, file, kMaxInputBytes);
     if (!text) {
-      sink.error(map.at(path), path,
-                 "cannot read signature pack " + quote(file) + ": " + text.error().reason);
+      sink.error(map.at(path), path, "cannot read signature pack " + quote(file) + ": " + text.error());
       continue;
     }
     const auto root = parse_document(*text, file, path, kPackLimits, sink);
@@ -135,9 +142,61 @@ tl::expected<LoadedConfig, Diagnostics> load_config_from_string(std::string_view
   }
 }
 
+tl::expected<ImportedConfig, Diagnostics> import_config(const std::string& path) {
+  try {
+    const auto text = read_regular_file(path, kMaxInputBytes);
+    if (!text) {
+      return tl::unexpected(
+          Diagnostics{Diagnostic{path, 0, 0, "", "cannot read configuration: " + text.error().reason}});
+    }
+    ImportedConfig out{*text, {}, {}};
+    // Only the references are wanted here: the reader's model, even of a
+    // document with errors (validation is the loader's, wherever it runs).
+    DiagnosticSink ignored;
+    const auto root = parse_document(*text, path, "", kConfigLimits, ignored);
+    if (!root) return out;
+    ftzgate::v1::Config model;
+    SourceMap map(path);
+    (void)read_config(*root, model, map, ignored);
+    const std::filesystem::path base_dir = std::filesystem::path(path).parent_path();
+    const auto take = [&](const std::string& written, std::size_t max_bytes) {
+      const std::string ref = std::filesystem::path(written).lexically_normal().string();
+      if (out.files.count(ref) != 0) return;
+      auto content = read_regular_file((base_dir / written).lexically_normal().string(), max_bytes);
+      if (content) {
+        out.files.emplace(ref, std::move(*content));
+      } else {
+        out.unread.emplace_back(ref, content.error().reason);
+      }
+    };
+    for (const auto& z : model.zones()) {
+      for (const auto& f : z.prefix_list_files()) take(f, kMaxPrefixListBytes);
+    }
+    for (const auto& p : model.signature_packs()) take(p, kMaxInputBytes);
+    return out;
+  } catch (const std::bad_alloc&) {
+    return tl::unexpected(internal_error(path, "out of memory"));
+  } catch (const std::exception& e) {
+    return tl::unexpected(internal_error(path, e.what()));
+  }
+}
+
+IncludedFileReader read_from(std::map<std::string, std::string> files) {
+  return [files = std::move(files)](const std::string& path,
+                                    std::size_t max_bytes) -> tl::expected<std::string, std::string> {
+    const auto it = files.find(path);
+    if (it == files.end()) return tl::unexpected(std::string("not imported with the configuration"));
+    if (it->second.size() > max_bytes) {
+      return tl::unexpected(std::to_string(it->second.size()) + " bytes, above the " +
+                            std::to_string(max_bytes >> 20) + " MiB limit");
+    }
+    return it->second;
+  };
+}
+
 tl::expected<LoadedConfig, Diagnostics> load_config_from_model(
     const ftzgate::v1::Config& model, const std::vector<ftzgate::v1::SignaturePack>& packs,
-    const std::string& name) {
+    const std::string& name, std::map<std::string, std::string> prefix_lists) {
   try {
     DiagnosticSink sink;
     const SourceMap map(name);
@@ -155,8 +214,9 @@ tl::expected<LoadedConfig, Diagnostics> load_config_from_model(
     LoadedConfig loaded;
     loaded.files.push_back(name);
     loaded.model = model;
+    // Packs arrived as models; prefix lists only from what came with it.
     LoadOptions options;
-    options.allow_included_files = false;
+    options.read_included = read_from(std::move(prefix_lists));
     return validate_and_compile(std::move(loaded), loaded_packs, map, {}, options, sink);
   } catch (const std::bad_alloc&) {
     return tl::unexpected(internal_error(name, "out of memory"));

@@ -354,32 +354,12 @@ void Validator::read_prefix_file(const std::string& file, const std::string& pat
     return;
   }
   const std::filesystem::path full = (base_dir_ / file).lexically_normal();
-  std::error_code ec;
-  // Regular files only: a FIFO or /dev/stdin would block the loader, and
-  // /dev/zero would never end.
-  const auto status = std::filesystem::status(full, ec);
-  if (ec || !std::filesystem::exists(status)) {
-    error(path, "cannot read prefix-list file " + quote(full.string()) + ": no such file");
+  auto read = read_included(options_, full.string(), kMaxPrefixListBytes);
+  if (!read) {
+    error(path, "cannot read prefix-list file " + quote(full.string()) + ": " + read.error());
     return;
   }
-  if (!std::filesystem::is_regular_file(status)) {
-    error(path, "cannot read prefix-list file " + quote(full.string()) + ": not a regular file");
-    return;
-  }
-  const auto size = std::filesystem::file_size(full, ec);
-  if (!ec && size > kMaxPrefixListBytes) {
-    error(path, "prefix-list file " + quote(full.string()) + " is larger than " +
-                    std::to_string(kMaxPrefixListBytes >> 20) + " MiB");
-    return;
-  }
-  std::ifstream in(full, std::ios::binary);
-  // Read at most the cap even if the file grew since file_size().
-  std::string text(ec ? 0 : static_cast<std::size_t>(size), '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (ec || !in) {
-    error(path, "cannot read prefix-list file " + quote(full.string()) + ": read error");
-    return;
-  }
+  std::string text = std::move(*read);
   out_.files.push_back(full.string());
   text = normalize_line_breaks(text);  // CR-only line ends count as line breaks too
   const std::string file_name = full.string();

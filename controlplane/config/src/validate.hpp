@@ -49,6 +49,11 @@ struct Resolved {
 // Returns true when the model is valid (no error was added to `sink`);
 // `out` is complete only then. `base_dir` resolves prefix-list files and the
 // compliance key and state files.
+// An included file through options.read_included, else from the file
+// system (regular files of at most `max_bytes`): the text or why not.
+tl::expected<std::string, std::string> read_included(const LoadOptions& options, const std::string& path,
+                                                     std::size_t max_bytes);
+
 bool validate_config(const ftzgate::v1::Config& config, const SourceMap& map,
                      const std::vector<LoadedPack>& packs, const std::filesystem::path& base_dir,
                      const LoadOptions& options, DiagnosticSink& sink, Resolved& out);

@@ -28,6 +28,8 @@
 #include "ftz/audit/audit_log.hpp"
 #include "ftz/base/atomic_file.hpp"
 #include "ftz/bundle/bundle.hpp"
+#include "ftz/config/config.hpp"
+#include "ftz/config/diagnostics.hpp"
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/store/config_store.hpp"
 #include "service.hpp"
@@ -98,15 +100,17 @@ int init(const Args& a) {
     std::fprintf(stderr, "ftzgated: %s is initialised already\n", a.state_dir.c_str());
     return 2;
   }
-  std::string config = kDefaultConfig;
+  // --config FILE with the files it includes, imported into the store.
+  store::Configuration config{kDefaultConfig};
   std::string config_name = "default configuration";
   if (!a.config_file.empty()) {
-    auto text = read_whole(a.config_file);
-    if (!text) {
-      std::fprintf(stderr, "ftzgated: cannot read %s\n", a.config_file.c_str());
+    auto imported = config::import_config(a.config_file);
+    if (!imported) {
+      std::fprintf(stderr, "ftzgated: %s does not validate:\n%s", a.config_file.c_str(),
+                   config::format_diagnostics(imported.error()).c_str());
       return 1;
     }
-    config = std::move(*text);
+    config = {std::move(imported->text), std::move(imported->files)};
     config_name = a.config_file;
   }
   if (const std::string errors =

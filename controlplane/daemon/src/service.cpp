@@ -3,10 +3,12 @@
 #include <openssl/rand.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <utility>
 
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
+#include "ftz/keys/encoding.hpp"
 
 namespace ftz::daemon {
 
@@ -75,12 +77,11 @@ Status generation_status(const store::StoreError& e) {
 
 }  // namespace
 
-std::string validate_config(const std::string& yaml, const std::string& filename) {
-  // Files a configuration names (prefix lists, signature packs) are not yet
-  // imported into the store (issue 10): a configuration must be whole.
+std::string validate_config(const store::Configuration& config, const std::string& filename) {
   config::LoadOptions options;
-  options.allow_included_files = false;
-  auto loaded = config::load_config_from_string(yaml, filename, options);
+  options.read_included = config::read_from(config.files);
+  auto loaded = config::load_config_from_string(config.text,
+                                                std::filesystem::path(filename).filename().string(), options);
   if (loaded) return {};
   return config::format_diagnostics(loaded.error());
 }
@@ -106,16 +107,17 @@ void ManagementService::publish_running() {
 void ManagementService::publish_running_locked() {
   bundle::Commit c;
   c.generation = store_.running_generation();
-  auto text = store_.running_text();
+  auto config = store_.configuration(c.generation);
   auto history = store_.history();
-  if (!text || !history) {
+  if (!config || !history) {
     // The store's files are damaged: the data planes keep what they run.
     std::fprintf(stderr, "ftzgated: cannot read generation %llu for the data planes: %s\n",
                  static_cast<unsigned long long>(c.generation),
-                 (!text ? text.error() : history.error()).message.c_str());
+                 (!config ? config.error() : history.error()).message.c_str());
     return;
   }
-  c.yaml = std::move(*text);
+  c.yaml = std::move(config->text);
+  c.files = std::move(config->files);
   for (const store::CommitInfo& h : *history) {
     if (h.generation != c.generation) continue;
     c.config_sha256 = h.sha256;
@@ -275,17 +277,21 @@ Status ManagementService::Load(grpc::ServerContext* ctx, const pb::LoadRequest* 
   Session s;
   if (auto denied = authorize(ctx, Need::kPolicy, "load", s)) return *denied;
   const std::string filename = req->filename().empty() ? "candidate.yaml" : req->filename();
-  if (const std::string errors = validate_config(req->yaml(), filename); !errors.empty()) {
+  store::Candidate c{store_.running_generation(), req->yaml(), {req->files().begin(), req->files().end()}};
+  if (const std::string errors = validate_config({c.text, c.files}, filename); !errors.empty()) {
     if (auto failed =
             record(s, ctx, "load", false, ojson{{"file", filename}, {"reason", "does not validate"}}))
       return *failed;
     return {StatusCode::INVALID_ARGUMENT, errors};
   }
-  if (auto failed =
-          record(s, ctx, "load", true, ojson{{"file", filename}, {"based_on", store_.running_generation()}}))
+  // Which files came with it, and their hashes: what an auditor needs to
+  // tell which prefix lists and signature packs were installed.
+  ojson files = ojson::object();
+  for (const auto& [path, content] : c.files) files[path] = keys::sha256_hex(content);
+  if (auto failed = record(s, ctx, "load", true,
+                           ojson{{"file", filename}, {"based_on", c.based_on}, {"files", std::move(files)}}))
     return *failed;
-  if (auto saved = store_.save_candidate(s.user, {store_.running_generation(), req->yaml()}); !saved)
-    return status_of(saved.error());
+  if (auto saved = store_.save_candidate(s.user, c); !saved) return status_of(saved.error());
   reply->set_based_on(store_.running_generation());
   return Status::OK;
 }
@@ -310,7 +316,7 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
     return {StatusCode::FAILED_PRECONDITION, "no candidate: load a configuration first"};
   }
   const store::Candidate& c = **cand;
-  if (const std::string errors = validate_config(c.text, "candidate.yaml"); !errors.empty())
+  if (const std::string errors = validate_config({c.text, c.files}, "candidate.yaml"); !errors.empty())
     return {StatusCode::INVALID_ARGUMENT, errors};
   if (c.based_on != store_.running_generation()) {
     return {StatusCode::FAILED_PRECONDITION,
@@ -329,7 +335,7 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
   ojson details{{"based_on", c.based_on}, {"comment", req->comment()}};
   if (confirm_by) details["confirm_by_unix_s"] = *confirm_by;
   if (auto failed = record(s, ctx, "commit_requested", true, details)) return *failed;
-  auto info = store_.commit(s.user, c.text, c.based_on, req->comment(), now_s, confirm_by);
+  auto info = store_.commit(s.user, {c.text, c.files}, c.based_on, req->comment(), now_s, confirm_by);
   if (!info) {
     (void)record(s, ctx, "commit", false, ojson{{"reason", info.error().message}});
     return status_of(info.error());
@@ -367,13 +373,15 @@ Status ManagementService::Rollback(grpc::ServerContext* ctx, const pb::RollbackR
   std::lock_guard lock(mu_);
   Session s;
   if (auto denied = authorize(ctx, Need::kPolicy, "rollback", s)) return *denied;
-  auto text = store_.config_text(req->generation());
-  if (!text) return generation_status(text.error());
+  auto config = store_.configuration(req->generation());
+  if (!config) return generation_status(config.error());
   if (auto failed =
           record(s, ctx, "rollback", true,
                  ojson{{"to_generation", req->generation()}, {"based_on", store_.running_generation()}}))
     return *failed;
-  if (auto saved = store_.save_candidate(s.user, {store_.running_generation(), *text}); !saved)
+  if (auto saved = store_.save_candidate(
+          s.user, {store_.running_generation(), std::move(config->text), std::move(config->files)});
+      !saved)
     return status_of(saved.error());
   reply->set_based_on(store_.running_generation());
   return Status::OK;

@@ -24,9 +24,11 @@ namespace ftz::daemon {
 // Wall-clock milliseconds; tests inject another.
 using Clock = std::function<int64_t()>;
 
-// The configuration check a commit runs: empty when `yaml` validates, else
-// every error as "file:line:col: path: message", one a line.
-std::string validate_config(const std::string& yaml, const std::string& filename);
+// The configuration check a load and a commit run: empty when `config`
+// validates, else every error as "file:line:col: path: message", one a
+// line. Included files come from config.files only; `filename` names the
+// text (its directory is dropped: the files are found by reference).
+std::string validate_config(const store::Configuration& config, const std::string& filename);
 
 class ManagementService final : public ftzgate::v1::Management::Service {
  public:

@@ -91,6 +91,28 @@ Result<json> read_json(const std::string& path) {
 }
 
 // Typed fields of a file we wrote; anything else is damage, named.
+json files_json(const Files& files) {
+  json out = json::object();
+  for (const auto& [path, content] : files) out[path] = keys::base64_encode(content);
+  return out;
+}
+
+// The "files" of a commit or candidate (absent: none).
+Result<Files> get_files(const json& j, const std::string& path) {
+  Files out;
+  const auto it = j.find("files");
+  if (it == j.end()) return out;
+  if (!it->is_object()) return fail(StoreErrc::kCorrupt, path + ": field files is not an object");
+  for (const auto& [name, value] : it->items()) {
+    std::optional<std::string> content;
+    if (value.is_string()) content = keys::base64_decode(value.get<std::string>());
+    if (!content)
+      return fail(StoreErrc::kCorrupt, path + ": included file " + std::string(name) + " is not base64");
+    out.emplace(name, std::move(*content));
+  }
+  return out;
+}
+
 Result<uint64_t> get_u64(const json& j, const char* key, const std::string& path) {
   const auto it = j.find(key);
   if (it == j.end() || !it->is_number_unsigned())
@@ -166,7 +188,20 @@ bool ConfigStore::valid_user(std::string_view user) noexcept {
   });
 }
 
-Result<void> ConfigStore::init(const std::string& dir, std::string_view text, const std::string& user,
+std::string content_hash(const Configuration& c) {
+  if (c.files.empty()) return keys::sha256_hex(c.text);
+  std::string manifest = c.text;
+  manifest.push_back('\0');
+  for (const auto& [path, content] : c.files) {
+    manifest += path;
+    manifest.push_back('\0');
+    manifest += keys::sha256_hex(content);
+    manifest.push_back('\n');
+  }
+  return keys::sha256_hex(manifest);
+}
+
+Result<void> ConfigStore::init(const std::string& dir, const Configuration& first, const std::string& user,
                                int64_t now_s) {
   if (!valid_user(user)) return fail(StoreErrc::kInvalid, "not a user name: " + user);
   if (auto made = make_dir(dir); !made) return made;
@@ -183,7 +218,7 @@ Result<void> ConfigStore::init(const std::string& dir, std::string_view text, co
   // What an interrupted --init left (no running file: nothing was ever
   // running).
   if (auto swept = store.sweep_after_crash(); !swept) return swept;
-  auto c = store.commit(user, text, 0, "initial configuration", now_s);
+  auto c = store.commit(user, first, 0, "initial configuration", now_s);
   if (!c) return tl::unexpected(c.error());
   return {};
 }
@@ -248,8 +283,7 @@ Result<void> ConfigStore::load_running() {
     confirm = pc;
   }
   // The running commit must be there and hold what `running` says.
-  std::string body;
-  auto info = read_commit(*gen, &body);
+  auto info = read_commit(*gen, nullptr);
   if (!info) return tl::unexpected(info.error());
   if (info->sha256 != *sha)
     return fail(StoreErrc::kCorrupt, path + ": generation " + std::to_string(*gen) + " has SHA-256 " +
@@ -260,7 +294,7 @@ Result<void> ConfigStore::load_running() {
   return {};
 }
 
-Result<CommitInfo> ConfigStore::read_commit(uint64_t generation, std::string* text) const {
+Result<CommitInfo> ConfigStore::read_commit(uint64_t generation, Configuration* config) const {
   const std::string path = dir_ + "/config/commits/" + commit_name(generation);
   auto j = read_json(path);
   if (!j) return tl::unexpected(j.error());
@@ -272,14 +306,16 @@ Result<CommitInfo> ConfigStore::read_commit(uint64_t generation, std::string* te
   auto sha = get_string(*j, "sha256", path);
   auto based = get_u64(*j, "based_on", path);
   auto body = get_string(*j, "config", path);
+  auto files = get_files(*j, path);
   for (const StoreError* e :
        {g ? nullptr : &g.error(), user ? nullptr : &user.error(), time ? nullptr : &time.error(),
         comment ? nullptr : &comment.error(), sha ? nullptr : &sha.error(), based ? nullptr : &based.error(),
-        body ? nullptr : &body.error()}) {
+        body ? nullptr : &body.error(), files ? nullptr : &files.error()}) {
     if (e != nullptr) return tl::unexpected(*e);
   }
   if (*g != generation) return fail(StoreErrc::kCorrupt, path + ": holds generation " + std::to_string(*g));
-  if (keys::sha256_hex(*body) != *sha)
+  Configuration whole{std::move(*body), std::move(*files)};
+  if (content_hash(whole) != *sha)
     return fail(StoreErrc::kCorrupt, path + ": the configuration does not match its SHA-256");
   c.generation = *g;
   c.user = std::move(*user);
@@ -287,7 +323,7 @@ Result<CommitInfo> ConfigStore::read_commit(uint64_t generation, std::string* te
   c.comment = std::move(*comment);
   c.sha256 = std::move(*sha);
   c.based_on = *based;
-  if (text != nullptr) *text = std::move(*body);
+  if (config != nullptr) *config = std::move(whole);
   return c;
 }
 
@@ -331,16 +367,22 @@ Result<void> ConfigStore::sweep_after_crash() {
   return {};
 }
 
-Result<std::string> ConfigStore::config_text(uint64_t generation) const {
-  std::string text;
-  auto info = read_commit(generation, &text);
+Result<Configuration> ConfigStore::configuration(uint64_t generation) const {
+  Configuration config;
+  auto info = read_commit(generation, &config);
   if (!info) {
     if (info.error().message.ends_with(": missing"))
       return fail(StoreErrc::kInvalid, "no configuration of generation " + std::to_string(generation) +
                                            " is kept (the last " + std::to_string(kHistory) + " are)");
     return tl::unexpected(info.error());
   }
-  return text;
+  return config;
+}
+
+Result<std::string> ConfigStore::config_text(uint64_t generation) const {
+  auto config = configuration(generation);
+  if (!config) return tl::unexpected(config.error());
+  return std::move(config->text);
 }
 
 Result<std::vector<CommitInfo>> ConfigStore::history() const {
@@ -367,13 +409,17 @@ Result<std::optional<Candidate>> ConfigStore::candidate(const std::string& user)
   if (!based) return tl::unexpected(based.error());
   auto body = get_string(*j, "config", path);
   if (!body) return tl::unexpected(body.error());
-  return std::optional<Candidate>{Candidate{*based, std::move(*body)}};
+  auto files = get_files(*j, path);
+  if (!files) return tl::unexpected(files.error());
+  return std::optional<Candidate>{Candidate{*based, std::move(*body), std::move(*files)}};
 }
 
 Result<void> ConfigStore::save_candidate(const std::string& user, const Candidate& candidate) {
   if (!valid_user(user)) return fail(StoreErrc::kInvalid, "not a user name: " + user);
   return write_json(dir_ + "/config/candidates/" + user + ".json",
-                    json{{"based_on", candidate.based_on}, {"config", candidate.text}});
+                    json{{"based_on", candidate.based_on},
+                         {"config", candidate.text},
+                         {"files", files_json(candidate.files)}});
 }
 
 Result<void> ConfigStore::discard_candidate(const std::string& user) {
@@ -399,8 +445,8 @@ Result<void> ConfigStore::write_running(uint64_t generation, const std::string& 
   return write_json(dir_ + "/config/running", j);
 }
 
-Result<CommitInfo> ConfigStore::commit(const std::string& user, std::string_view text, uint64_t based_on,
-                                       const std::string& comment, int64_t now_s,
+Result<CommitInfo> ConfigStore::commit(const std::string& user, const Configuration& config,
+                                       uint64_t based_on, const std::string& comment, int64_t now_s,
                                        std::optional<int64_t> confirm_by_s) {
   if (!valid_user(user)) return fail(StoreErrc::kInvalid, "not a user name: " + user);
   if (based_on != running_) {
@@ -417,7 +463,7 @@ Result<CommitInfo> ConfigStore::commit(const std::string& user, std::string_view
   c.user = user;
   c.time_s = now_s;
   c.comment = comment;
-  c.sha256 = keys::sha256_hex(text);
+  c.sha256 = content_hash(config);
   c.based_on = based_on;
   if (c.sha256.empty()) return fail(StoreErrc::kIo, "SHA-256 failed (OpenSSL)");
   const std::string path = dir_ + "/config/commits/" + commit_name(generation);
@@ -427,7 +473,8 @@ Result<CommitInfo> ConfigStore::commit(const std::string& user, std::string_view
                                      {"comment", c.comment},
                                      {"sha256", c.sha256},
                                      {"based_on", c.based_on},
-                                     {"config", std::string(text)}});
+                                     {"config", config.text},
+                                     {"files", files_json(config.files)}});
       !w) {
     return tl::unexpected(w.error());
   }
@@ -476,9 +523,9 @@ Result<void> ConfigStore::confirm() {
 
 Result<std::optional<CommitInfo>> ConfigStore::expire_confirm(const std::string& user, int64_t now_s) {
   if (!confirm_ || now_s < confirm_->deadline_s) return std::optional<CommitInfo>{};
-  auto text = config_text(confirm_->previous);
-  if (!text) return tl::unexpected(text.error());
-  auto c = commit(user, *text, running_,
+  auto previous = configuration(confirm_->previous);
+  if (!previous) return tl::unexpected(previous.error());
+  auto c = commit(user, *previous, running_,
                   "rollback: commit confirmed of generation " + std::to_string(confirm_->generation) +
                       " not confirmed by its deadline",
                   now_s);

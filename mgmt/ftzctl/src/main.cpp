@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "ftz/config/config.hpp"
+#include "ftz/config/diagnostics.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
 
 namespace {
@@ -231,18 +233,27 @@ int show_dataplanes(const Args& a, Session& s) {
 
 int load(const Args& a, Session& s, const std::vector<std::string>& w) {
   if (w.size() != 2) return usage("load FILE");
-  std::ifstream in(w[1], std::ios::binary);
-  if (!in) return usage("cannot read " + w[1]);
-  std::ostringstream text;
-  text << in.rdbuf();
+  // The configuration and the files it includes (prefix lists, signature
+  // packs) go together: ftzgated keeps them with the candidate, so a
+  // generation never depends on files that stay on this machine. ftzgated
+  // validates (and records the attempt).
+  auto imported = ftz::config::import_config(w[1]);
+  if (!imported) return usage(ftz::config::format_diagnostics(imported.error()));
+  for (const auto& [ref, why] : imported->unread)
+    std::fprintf(stderr, "ftzctl: %s names %s, which cannot be read here: %s\n", w[1].c_str(), ref.c_str(),
+                 why.c_str());
   pb::LoadRequest req;
-  req.set_yaml(text.str());
+  req.set_yaml(imported->text);
   req.set_filename(w[1]);
+  for (const auto& [path, content] : imported->files) (*req.mutable_files())[path] = content;
   pb::LoadReply reply;
   if (auto st = s.call(&pb::Management::Stub::Load, req, &reply); !st.ok()) return fail(st);
-  print(a, {{"based_on", reply.based_on()}},
-        "candidate loaded from " + w[1] + " (edited from generation " + std::to_string(reply.based_on()) +
-            "; commit to apply)\n");
+  ordered_json files = ordered_json::array();
+  for (const auto& [path, content] : imported->files) files.push_back(path);
+  std::string text = "candidate loaded from " + w[1];
+  if (!imported->files.empty()) text += " with " + std::to_string(imported->files.size()) + " included files";
+  print(a, {{"based_on", reply.based_on()}, {"files", files}},
+        text + " (edited from generation " + std::to_string(reply.based_on()) + "; commit to apply)\n");
   return 0;
 }
 

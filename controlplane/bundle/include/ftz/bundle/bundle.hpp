@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,8 +38,9 @@ std::string describe(const ftzgate::v1::HyperscanPlatform& p);
 
 struct Commit {
   uint64_t generation = 0;
-  std::string yaml;           // the committed text
-  std::string config_sha256;  // the store's hash of it
+  std::string yaml;                          // the committed text
+  std::map<std::string, std::string> files;  // what it includes, by reference (the store's)
+  std::string config_sha256;                 // the store's hash of it
   std::string committed_by;
   int64_t committed_unix_s = 0;
 };

@@ -9,10 +9,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <utility>
 #include <vector>
 
 #include "ftz/config/diagnostics.hpp"
@@ -43,13 +46,26 @@ inline constexpr std::size_t kMaxPrefixListBytes = 32u << 20;
 // Signature pack files are YAML like the configuration and take the same
 // caps: kMaxInputBytes, kMaxNestingDepth and kMaxWalkNodes (per file).
 
+// Reads a file the configuration includes: `path` is the reference resolved
+// against the YAML file's directory; returns the text, or why there is none.
+using IncludedFileReader =
+    std::function<tl::expected<std::string, std::string>(const std::string& path, std::size_t max_bytes)>;
+
 struct LoadOptions {
   // Files the configuration includes (prefix_list_files, signature_packs)
   // are resolved relative to the directory of the YAML file. The fuzzer and
   // other untrusted callers turn this off: a reference is then an error, and
   // the loader opens no file besides the one given to load_config().
   bool allow_included_files = true;
+  // Where included files come from; null: the file system (regular files
+  // only). ftzgated serves the copies imported with the configuration.
+  IncludedFileReader read_included;
 };
+
+// Included files by path (as resolved: a configuration named without a
+// directory resolves "data/cn.txt" to "data/cn.txt"), for LoadOptions: a
+// path not in `files` "was not imported with the configuration".
+IncludedFileReader read_from(std::map<std::string, std::string> files);
 
 struct LoadedConfig {
   ftzgate::v1::Config model;                      // the YAML as written (names, text prefixes)
@@ -62,6 +78,25 @@ struct LoadedConfig {
   // errors found later are reported there (compile_signatures).
   std::vector<std::vector<Diagnostic>> pattern_sources;
 };
+
+// A configuration with the files it includes, as ftzgated imports it: the
+// YAML text, and each prefix-list file and signature pack by its reference
+// as written (lexically normal: "signatures/builtin.yaml").
+struct ImportedConfig {
+  std::string text;
+  std::map<std::string, std::string> files;
+  // References that could not be read (reference, why): loading the text
+  // reports them at the line that names them.
+  std::vector<std::pair<std::string, std::string>> unread;
+};
+
+// Reads the configuration at `path` and every file it names, without
+// validating it (whoever loads it does: ftzgated, and records the attempt).
+// ftzctl load sends the result, ftzgated --init stores it; loading its text
+// named without a directory with LoadOptions::read_included =
+// read_from(files) sees the configuration as load_config(path) would. An
+// error only when `path` itself cannot be read.
+tl::expected<ImportedConfig, Diagnostics> import_config(const std::string& path);
 
 // Reads and loads the YAML file at `path`.
 tl::expected<LoadedConfig, Diagnostics> load_config(const std::string& path, const LoadOptions& options = {});
@@ -76,10 +111,12 @@ tl::expected<LoadedConfig, Diagnostics> load_config_from_string(std::string_view
 // uses (one per signature_packs entry, in order). The control plane that
 // signed it validated it; it is validated again here, as any input is.
 // `name` stands for the file in diagnostics ("bundle generation 7:1:1: ...")
-// and names the policy when the model does not. Included files are refused.
+// and names the policy when the model does not. Files it includes come from
+// `prefix_lists` only.
+// `prefix_lists` are the prefix-list files it names, by reference as written.
 tl::expected<LoadedConfig, Diagnostics> load_config_from_model(
     const ftzgate::v1::Config& model, const std::vector<ftzgate::v1::SignaturePack>& packs,
-    const std::string& name);
+    const std::string& name, std::map<std::string, std::string> prefix_lists = {});
 
 // Compiles the signature catalog of `loaded` (spec.signatures) into the
 // Hyperscan database the data planes scan with, for this host, as

@@ -6,7 +6,8 @@
 // Layout (DIR = the state directory):
 //   DIR/lock                         flock(2)ed by the process that opened the store
 //   DIR/config/commits/<gen>.json    one per committed generation: who, when,
-//                                    comment, SHA-256 and the YAML text; never
+//                                    comment, content hash, the YAML text and
+//                                    the files it includes (base64); never
 //                                    rewritten, pruned past kHistory
 //   DIR/config/running               {"generation", "sha256", "confirm"?}: the
 //                                    commit point (replacing it is the commit)
@@ -21,10 +22,12 @@
 // the caller, so tests inject the clock.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <utility>
 #include <vector>
 
 namespace ftz::store {
@@ -65,19 +68,41 @@ struct PendingConfirm {
   int64_t deadline_s = 0;
 };
 
+// The files a configuration includes (prefix lists, signature packs), by
+// path as the configuration names them (lexically normal), with their
+// contents: imported with the YAML, kept with every generation, so a
+// generation is whole without the files it was loaded from.
+using Files = std::map<std::string, std::string>;
+
+// A configuration as the store keeps it.
+struct Configuration {
+  Configuration() = default;
+  // Implicit: a text alone is a configuration that includes nothing.
+  Configuration(std::string yaml, Files included = {})  // NOLINT(google-explicit-constructor)
+      : text(std::move(yaml)), files(std::move(included)) {}
+  std::string text;
+  Files files;
+};
+
+// The content hash of a configuration (CommitInfo::sha256): SHA-256 of the
+// text alone when it includes nothing; else of the text, a NUL, and one line
+// "path NUL sha256(content)" per file in path order.
+std::string content_hash(const Configuration& c);
+
 struct Candidate {
   uint64_t based_on = 0;
   std::string text;
+  Files files;
 };
 
 class ConfigStore {
  public:
   static constexpr size_t kHistory = 50;  // committed configurations kept
 
-  // Creates the store in `dir` (made if absent, 0750) with `text` as
+  // Creates the store in `dir` (made if absent, 0750) with `config` as
   // generation 1, committed by `user`. kAlreadyInitialised if `dir` holds a
   // running configuration.
-  static Result<void> init(const std::string& dir, std::string_view text, const std::string& user,
+  static Result<void> init(const std::string& dir, const Configuration& config, const std::string& user,
                            int64_t now_s);
   // Takes the state directory's lock (kLocked while another process has it),
   // checks the running configuration against its commit and sweeps what a
@@ -95,6 +120,8 @@ class ConfigStore {
   [[nodiscard]] Result<std::string> running_text() const { return config_text(running_); }
   // The committed text of `generation` (kInvalid once pruned or never made).
   [[nodiscard]] Result<std::string> config_text(uint64_t generation) const;
+  // Its text and included files.
+  [[nodiscard]] Result<Configuration> configuration(uint64_t generation) const;
   // The kept commits, newest first (the running one is always among them).
   [[nodiscard]] Result<std::vector<CommitInfo>> history() const;
   [[nodiscard]] const std::optional<PendingConfirm>& pending_confirm() const noexcept { return confirm_; }
@@ -110,7 +137,7 @@ class ConfigStore {
   // `confirm_by_s`, a `commit confirmed`: see expire_confirm(). A commit
   // while a confirmation is pending confirms it (Junos: a plain commit
   // confirms). The committing user's candidate is consumed.
-  Result<CommitInfo> commit(const std::string& user, std::string_view text, uint64_t based_on,
+  Result<CommitInfo> commit(const std::string& user, const Configuration& config, uint64_t based_on,
                             const std::string& comment, int64_t now_s,
                             std::optional<int64_t> confirm_by_s = std::nullopt);
   // Confirms a pending `commit confirmed` (kNoPendingConfirm without one).
@@ -129,7 +156,7 @@ class ConfigStore {
   Result<void> load_running();
   Result<void> write_running(uint64_t generation, const std::string& sha256,
                              const std::optional<PendingConfirm>& confirm);
-  Result<CommitInfo> read_commit(uint64_t generation, std::string* text) const;
+  Result<CommitInfo> read_commit(uint64_t generation, Configuration* config) const;
   Result<std::vector<uint64_t>> commit_generations() const;
   Result<void> prune();
   Result<void> sweep_after_crash();
