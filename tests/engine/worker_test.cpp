@@ -394,6 +394,34 @@ TEST(WorkerTest, ResetEndsTheFlowAtOnce) {
   EXPECT_EQ(flows[0].flow.pkts_toclient, 2u);  // SYN-ACK and RST
 }
 
+// A RST the verdict drops reaches no endpoint: it ends neither the
+// connection nor the block (found by fuzz_worker_content). Before, the flow
+// ended at the RST and the rest of the connection came back as a new flow,
+// judged afresh at mid-stream, where no Host header names the blocked server.
+TEST(WorkerTest, ARstTheBlockDropsEndsNeitherTheFlowNorTheBlock) {
+  PolicySpec spec = zone_policy();
+  RuleSpec r;
+  r.name = "block-host";
+  r.match.server_name_suffixes = {"blocked.example"};
+  r.verdict.action = Action::kBlock;
+  spec.rules = {r};
+  TcpSession s(session_config(80));
+  s.handshake().client_send("POST /up HTTP/1.1\r\nHost: blocked.example\r\nContent-Length: 20\r\n\r\n");
+  const size_t request = s.packets().size() - 1;
+  s.reset(Direction::kClientToServer);
+  const size_t rst = s.packets().size() - 1;
+  s.client_send("the rest of the body");
+  Runner run(std::move(spec));
+  const auto res = run.run_all(s.packets());
+  ASSERT_EQ(res.size(), s.packets().size());
+  EXPECT_EQ(res[request].verdict.action, Action::kBlock);
+  EXPECT_EQ(res[rst].disposition, Disposition::kDrop);
+  EXPECT_EQ(res.back().disposition, Disposition::kDrop) << "the connection goes on: so does its block";
+  EXPECT_EQ(res.back().verdict.action, Action::kBlock);
+  EXPECT_EQ(run.worker.active_flows(), 1u);
+  EXPECT_EQ(run.worker.counters().flows_created, 1u);
+}
+
 TEST(WorkerTest, IdleFlowTimesOut) {
   PolicySpec spec = zone_policy();
   spec.limits.tcp_syn_timeout_s = 5;

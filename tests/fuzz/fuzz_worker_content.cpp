@@ -11,7 +11,8 @@
 //    route verdict;
 //  - once a packet of a flow was judged block or reset, no later packet of
 //    that flow is forwarded (verdicts only escalate), until the flow could
-//    have timed out or ended with a valid RST;
+//    have timed out or ended with a valid RST that was forwarded (a RST the
+//    verdict dropped ends nothing: the endpoints never saw it);
 //  - a reset verdict comes with its two RSTs, which parse back as TCP RSTs
 //    between the connection's endpoints;
 //  - every held packet is released exactly once, and by finish() at the
@@ -461,6 +462,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   PacketView views[kBurst];
   PacketResult results[kBurst];
+  std::vector<uint32_t> rst_ended;  // flows a forwarded RST ended in this burst
   size_t i = 0;
   while (i < steps.size()) {
     if (steps[i].frame.empty()) {
@@ -505,9 +507,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         fate[token] = 2;
         settle(token, r.disposition, r.verdict);
       }
-      if (steps[token].rst) flow.judged_stop = false;  // in window: the receiver ends it too
+      // A RST that reaches its receiver (in window) ends the connection
+      // there too: what follows is a new flow. One the verdict dropped ends
+      // nothing, and the block stays.
+      if (steps[token].rst && r.disposition == Disposition::kForward) rst_ended.push_back(steps[token].flow);
     }
+    // After the releases this packet caused (they belong to the flow it ended).
     check_released();
+    for (const uint32_t f : rst_ended) flows[f].judged_stop = false;
+    rst_ended.clear();
     check_events(w);
     i += n;
   }

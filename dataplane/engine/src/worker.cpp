@@ -328,9 +328,14 @@ void Worker::process_ip(const PacketView& pv, ParsedPacket& p, const FlowKey& ke
   // (Only an accepted RST or both accepted FINs make a flow kClosed: a
   // segment the checks rejected changed no state.)
   if (f.tcp_state == TcpState::kClosed && p.l4_proto == 6) {
-    if (p.tcp_flags & tcp_flag::kRst) {
-      // An accepted RST ends the flow at once: nothing after it belongs to
-      // this connection (segments still held behind a hole are dropped).
+    // An accepted RST that reaches its receiver ends the flow at once:
+    // nothing after it belongs to this connection (segments still held
+    // behind a hole are dropped). A RST the verdict dropped ended nothing for
+    // the endpoints: the flow and its verdict stay, closed, until their
+    // timeout, as after FINs. Otherwise a client could end a blocked flow
+    // with a RST we drop and carry on the same connection as a fresh,
+    // unjudged flow (found by fuzz_worker_content).
+    if ((p.tcp_flags & tcp_flag::kRst) && res.disposition != Disposition::kDrop) {
       // Without a place for its record it stays, closed, until its timeout.
       if (f.recorded || record_room()) {
         end_flow(idx, FlowEndReason::kClosed, pv.ts_ns);
