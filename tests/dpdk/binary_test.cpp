@@ -253,23 +253,6 @@ TEST(DpChannel, ReturnTrafficLosesTheChannelVlanAndStaysOneFlow) {
   EXPECT_EQ(s["workers"][0]["path"]["routed"], 3);
 }
 
-// Two policies the reload storm alternates between: offshore allowed, then
-// HTTP to offshore blocked (flows are re-judged on their next packet).
-constexpr const char* kAllowConfig = R"(zones:
-  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}
-  - {name: offshore, kind: offshore, default: true}
-defaults:
-  - {src_zone: inside, dst_zone: offshore, action: allow}
-)";
-constexpr const char* kBlockConfig = R"(zones:
-  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}
-  - {name: offshore, kind: offshore, default: true}
-rules:
-  - {name: no-http-out, match: {dst_zone: offshore, dst_port: 80}, action: block}
-defaults:
-  - {src_zone: inside, dst_zone: offshore, action: allow}
-)";
-
 TEST(DpReload, SighupStormWhileTrafficRunsLosesNothing) {
   TempDir dir;
   const std::string cfg = dir.file("policy.yaml");

@@ -26,21 +26,6 @@
 namespace ftz::dptest {
 namespace {
 
-constexpr const char* kAllowConfig = R"(zones:
-  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}
-  - {name: offshore, kind: offshore, default: true}
-defaults:
-  - {src_zone: inside, dst_zone: offshore, action: allow}
-)";
-constexpr const char* kBlockConfig = R"(zones:
-  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}
-  - {name: offshore, kind: offshore, default: true}
-rules:
-  - {name: no-http-out, match: {dst_zone: offshore, dst_port: 80}, action: block}
-defaults:
-  - {src_zone: inside, dst_zone: offshore, action: allow}
-)";
-
 class DpController : public test::Ftzgated {
  protected:
   void SetUp() override {

@@ -35,6 +35,24 @@ struct TempDir : test::TempDir {
   TempDir() : test::TempDir("dp-test") {}
 };
 
+// Two policies the reload and controller tests switch between: offshore
+// allowed, then HTTP to offshore blocked (flows are re-judged on their next
+// packet).
+inline constexpr const char* kAllowConfig = R"(zones:
+  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}
+  - {name: offshore, kind: offshore, default: true}
+defaults:
+  - {src_zone: inside, dst_zone: offshore, action: allow}
+)";
+inline constexpr const char* kBlockConfig = R"(zones:
+  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}
+  - {name: offshore, kind: offshore, default: true}
+rules:
+  - {name: no-http-out, match: {dst_zone: offshore, dst_port: 80}, action: block}
+defaults:
+  - {src_zone: inside, dst_zone: offshore, action: allow}
+)";
+
 inline RunResult run(const std::string& cmd) {
   return test::run_command(cmd);
 }
