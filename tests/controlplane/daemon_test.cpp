@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -196,6 +197,27 @@ TEST_F(DaemonInProcess, AckFromAnUnknownDataPlaneAndBadIdsAreRefused) {
   pb::BundleUpdate u;
   EXPECT_FALSE(reader->Read(&u));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Ids are made up by whoever holds the socket: the registry stays bounded.
+TEST_F(DaemonInProcess, TheRegistryOfDataPlanesIsBounded) {
+  auto dp = pb::Dataplane::NewStub(channel_);
+  const auto subscribe = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    pb::SubscribeRequest req;
+    req.set_dataplane_id(id);
+    *req.mutable_platform() = bundle::host_platform();
+    auto reader = dp->Subscribe(&ctx, req);
+    pb::BundleUpdate u;
+    if (!reader->Read(&u)) return reader->Finish().error_code();
+    ctx.TryCancel();  // it had generation 1 at once: subscribed
+    (void)reader->Finish();
+    return grpc::StatusCode::OK;
+  };
+  for (int i = 0; i < 256; ++i) ASSERT_EQ(subscribe("dp-" + std::to_string(i)), grpc::StatusCode::OK) << i;
+  EXPECT_EQ(subscribe("dp-one-too-many"), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(subscribe("dp-7"), grpc::StatusCode::OK) << "a known data plane comes back";
 }
 
 }  // namespace

@@ -16,6 +16,9 @@ namespace {
 
 // How often a waiting Subscribe looks whether its client went away.
 constexpr auto kCancelPoll = std::chrono::milliseconds(500);
+// Data planes the registry keeps (bounded memory: an id is a key that any
+// holder of the socket can make up). An appliance has a handful.
+constexpr size_t kMaxDataplanes = 256;
 
 bool valid_id(const std::string& id) {
   static const std::regex kId("[A-Za-z0-9_.-]{1,64}");
@@ -71,6 +74,10 @@ Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::Subscribe
   uint64_t sent_generation = 0;
   {
     std::lock_guard lock(mu_);
+    if (dataplanes_.size() >= kMaxDataplanes && dataplanes_.count(id) == 0) {
+      return {StatusCode::RESOURCE_EXHAUSTED,
+              "ftzgated keeps at most " + std::to_string(kMaxDataplanes) + " data planes"};
+    }
     Record& r = dataplanes_[id];
     ++r.streams;
     r.host = req->host().substr(0, 255);
