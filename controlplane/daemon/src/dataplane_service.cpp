@@ -59,8 +59,23 @@ DataplaneService::Built DataplaneService::bundle_for(const bundle::Commit& runni
       if (auto it = cache_.find(key); it != cache_.end()) return it->second;
     }
   }
+  const auto t0 = std::chrono::steady_clock::now();
   auto built = std::make_shared<const tl::expected<pb::SignedBundle, std::string>>(
       bundle::build_bundle(running, platform, key_));
+  const auto build_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  if (*built) {
+    // What was signed, for whom, and what it cost (the Hyperscan compile is
+    // most of it): the record an auditor matches a data plane's ACK against.
+    const pb::SignedBundle& b = **built;
+    (void)audit_("bundle_build", true,
+                 ojson{{"generation", running.generation},
+                       {"platform", bundle::describe(platform)},
+                       {"sha256", b.body_sha256()},
+                       {"key_id", b.key_id()},
+                       {"bytes", b.ByteSizeLong()},
+                       {"build_ms", build_ms}});
+  }
   std::lock_guard lock(mu_);
   if (running_ && running_->generation == running.generation) cache_[key] = built;
   return built;
