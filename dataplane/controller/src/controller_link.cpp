@@ -10,13 +10,12 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <mutex>
 #include <regex>
-#include <sstream>
 #include <thread>
 
 #include "ftz/base/atomic_file.hpp"
+#include "ftz/config/yaml_util.hpp"
 #include "ftzgate/v1/dataplane.grpc.pb.h"
 
 namespace ftz::controller {
@@ -41,14 +40,6 @@ std::string host_name() {
 uint64_t claimed_generation(const pb::SignedBundle& s) {
   pb::PolicyBundle b;
   return b.ParseFromString(s.body()) ? b.generation() : 0;
-}
-
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return std::move(s).str();
 }
 
 }  // namespace
@@ -266,7 +257,13 @@ std::optional<Incoming> ControllerLink::first_bundle(const std::atomic<bool>& st
     const auto now = std::chrono::steady_clock::now();
     if (!tried_stored && now - start >= headless_after) {
       tried_stored = true;
-      if (auto bytes = read_file(impl_->stored_path())) {
+      // Regular files only, and no larger than a bundle may be.
+      const auto bytes = config::read_regular_file(impl_->stored_path(), bundle::kMaxBundleBytes);
+      if (!bytes && bytes.error().reason != "no such file") {
+        std::fprintf(stderr, "ftzgate-dp: the stored bundle %s cannot be read: %s\n",
+                     impl_->stored_path().c_str(), bytes.error().reason.c_str());
+      }
+      if (bytes) {
         pb::SignedBundle s;
         auto in =
             s.ParseFromString(*bytes) ? impl_->open(s) : tl::unexpected(std::string("not a signed bundle"));
