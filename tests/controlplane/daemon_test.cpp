@@ -7,12 +7,20 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "dataplane_service.hpp"
 #include "ftz/bundle/bundle.hpp"
+#include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/test/files.hpp"
 #include "ftzgate/v1/dataplane.grpc.pb.h"
@@ -36,6 +44,20 @@ constexpr const char* kBlock =
     "  - {name: offshore, kind: offshore, default: true}\n"
     "defaults:\n"
     "  - {src_zone: inside, dst_zone: offshore, action: block}\n";
+// One tenant and a line of three individuals: small enough to cross in a test.
+constexpr const char* kCounted =
+    "zones:\n"
+    "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
+    "  - {name: offshore, kind: offshore, default: true}\n"
+    "tenants:\n"
+    "  - {name: harbor, zone: inside, prefixes: [10.1.0.0/16]}\n"
+    "compliance:\n"
+    "  key_file: ignored/token.key\n"
+    "  state_file: ignored/compliance.state\n"
+    "  thresholds:\n"
+    "    - {name: pi-three, data_class: pi, individuals: 3, mechanism: a line of three}\n"
+    "defaults:\n"
+    "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
 constexpr int64_t kT0Ms = int64_t{1'790'000'000} * 1000;
 
 class DaemonInProcess : public ::testing::Test {
@@ -57,10 +79,13 @@ class DaemonInProcess : public ::testing::Test {
     ASSERT_TRUE(log) << log.error();
     audit_.emplace(std::move(*log));
     const auto clock = [this] { return now_ms_.load(); };
-    dataplanes_ = std::make_unique<DataplaneService>(
-        *key_, clock, [this](const std::string& type, bool ok, nlohmann::ordered_json details) {
-          return management_->record_system(type, ok, std::move(details));
-        });
+    const AuditHook audit = [this](const std::string& type, bool ok, nlohmann::ordered_json details) {
+      return management_->record_system(type, ok, std::move(details));
+    };
+    auto compliance = ComplianceCenter::open(tmp_.file("compliance"), clock, audit);
+    ASSERT_TRUE(compliance) << compliance.error();
+    compliance_ = std::move(*compliance);
+    dataplanes_ = std::make_unique<DataplaneService>(*key_, clock, audit, *compliance_);
     management_ = std::make_unique<ManagementService>(*store_, *accounts_, *audit_, tmp_.file("audit"),
                                                       key_->public_pem(), clock, 900, *dataplanes_);
     management_->publish_running();
@@ -73,6 +98,7 @@ class DaemonInProcess : public ::testing::Test {
     channel_ = grpc::CreateChannel("unix:" + tmp_.file("s.sock"), grpc::InsecureChannelCredentials());
   }
   void TearDown() override {
+    stop_ticking();
     if (dataplanes_) dataplanes_->stop();
     if (server_) server_->Shutdown();
   }
@@ -97,22 +123,99 @@ class DaemonInProcess : public ::testing::Test {
   }
 
   // The next bundle on `reader`, opened as a data plane opens it.
-  std::optional<bundle::OpenedBundle> next(grpc::ClientReader<pb::BundleUpdate>& reader) {
-    pb::BundleUpdate u;
-    if (!reader.Read(&u)) return std::nullopt;
+  // (The token key and threshold states that come first are skipped.)
+  std::optional<bundle::OpenedBundle> next(grpc::ClientReader<pb::Update>& reader) {
+    pb::Update u;
+    do {
+      if (!reader.Read(&u)) return std::nullopt;
+    } while (!u.has_bundle());
     auto opened = bundle::open_bundle(u.bundle(), trusted_, bundle::host_platform());
     EXPECT_TRUE(opened) << opened.error();
     if (!opened) return std::nullopt;
     return std::move(*opened);
   }
 
+  // The daemon's timer: the ledger is saved (and batches acknowledged) on a tick.
+  void start_ticking() {
+    ticker_ = std::thread([this] {
+      while (!stop_ticks_) {
+        dataplanes_->tick();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+  }
+  void stop_ticking() {
+    stop_ticks_ = true;
+    if (ticker_.joinable()) ticker_.join();
+  }
+
+  void commit(const char* yaml) {
+    pb::LoadRequest load;
+    load.set_yaml(yaml);
+    pb::LoadReply loaded;
+    ASSERT_TRUE(call(&pb::Management::Stub::Load, load, &loaded).ok());
+    pb::CommitReply committed;
+    ASSERT_TRUE(call(&pb::Management::Stub::Commit, pb::CommitRequest{}, &committed).ok());
+  }
+
+  // A batch of harbor's PI tokens as data plane `id` reports them.
+  pb::ReportBatch batch(const std::string& id, uint64_t seq, const std::vector<uint64_t>& tokens) const {
+    pb::ReportBatch b;
+    b.set_dataplane_id(id);
+    b.set_boot_id(7);
+    b.set_seq(seq);
+    b.set_key_fingerprint(fingerprint_);
+    b.add_tenants("harbor");
+    b.add_zones("offshore");
+    for (const uint64_t t : tokens) {
+      pb::Token* x = b.add_tokens();
+      x->set_data_class(pb::DATA_CLASS_PI);
+      x->set_id_type(1);
+      x->set_token(t);
+      x->set_ts_unix_ns(now_ms_.load() * 1'000'000);
+    }
+    return b;
+  }
+  // Sends `b` on a new Report stream: the acknowledged seq, or the status.
+  std::pair<uint64_t, grpc::StatusCode> report(const pb::ReportBatch& b) {
+    auto dp = pb::Dataplane::NewStub(channel_);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto stream = dp->Report(&ctx);
+    pb::ReportAck ack;
+    const bool acked = stream->Write(b) && stream->Read(&ack);
+    stream->WritesDone();
+    const grpc::Status st = stream->Finish();
+    return {acked ? ack.seq() : 0, st.error_code()};
+  }
+  pb::ShowComplianceReply compliance() {
+    pb::ShowComplianceReply reply;
+    EXPECT_TRUE(call(&pb::Management::Stub::ShowCompliance, pb::ShowComplianceRequest{}, &reply).ok());
+    return reply;
+  }
+  std::vector<nlohmann::json> audit_of(const std::string& type) const {
+    std::vector<nlohmann::json> out;
+    for (const auto& e : std::filesystem::directory_iterator(tmp_.file("audit"))) {
+      std::ifstream in(e.path());
+      for (std::string line; std::getline(in, line);) {
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_object() && j["event_type"] == type) out.push_back(j);
+      }
+    }
+    return out;
+  }
+
   test::TempDir tmp_{"daemon"};
+  uint64_t fingerprint_ = 0;
+  std::thread ticker_;
+  std::atomic<bool> stop_ticks_{false};
   std::atomic<int64_t> now_ms_{kT0Ms};
   std::optional<store::ConfigStore> store_;
   std::optional<keys::SigningKey> key_;
   bundle::TrustedKeys trusted_;
   std::optional<accounts::AccountStore> accounts_;
   std::optional<audit::AuditLog> audit_;
+  std::unique_ptr<ComplianceCenter> compliance_;
   std::unique_ptr<DataplaneService> dataplanes_;
   std::unique_ptr<ManagementService> management_;
   std::unique_ptr<grpc::Server> server_;
@@ -194,7 +297,7 @@ TEST_F(DaemonInProcess, AckFromAnUnknownDataPlaneAndBadIdsAreRefused) {
   pb::SubscribeRequest req;
   req.set_dataplane_id(std::string(65, 'a'));
   auto reader = dp->Subscribe(&sub, req);
-  pb::BundleUpdate u;
+  pb::Update u;
   EXPECT_FALSE(reader->Read(&u));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
@@ -209,15 +312,100 @@ TEST_F(DaemonInProcess, TheRegistryOfDataPlanesIsBounded) {
     req.set_dataplane_id(id);
     *req.mutable_platform() = bundle::host_platform();
     auto reader = dp->Subscribe(&ctx, req);
-    pb::BundleUpdate u;
+    pb::Update u;
     if (!reader->Read(&u)) return reader->Finish().error_code();
-    ctx.TryCancel();  // it had generation 1 at once: subscribed
+    ctx.TryCancel();  // it had the token key at once: subscribed
     (void)reader->Finish();
     return grpc::StatusCode::OK;
   };
   for (int i = 0; i < 256; ++i) ASSERT_EQ(subscribe("dp-" + std::to_string(i)), grpc::StatusCode::OK) << i;
   EXPECT_EQ(subscribe("dp-one-too-many"), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(subscribe("dp-7"), grpc::StatusCode::OK) << "a known data plane comes back";
+}
+
+// Two data planes report one tenant's tokens: a person both saw counts
+// once, a resent batch counts once, the batch is acknowledged once the
+// ledger is on disk, and the crossing of the line is audited and sent to
+// every subscriber as a threshold state.
+TEST_F(DaemonInProcess, ReportsFromTwoDataPlanesCountEachPersonOnce) {
+  commit(kCounted);
+  auto key = engine::compliance::TokenKey::load(tmp_.file("compliance/token.key"),
+                                                engine::compliance::MacAlgo::kHmacSha256);
+  ASSERT_TRUE(key) << key.error();
+  fingerprint_ = key->fingerprint();
+  start_ticking();
+
+  auto dp = pb::Dataplane::NewStub(channel_);
+  grpc::ClientContext sub;
+  pb::SubscribeRequest req;
+  req.set_dataplane_id("dp-a");
+  *req.mutable_platform() = bundle::host_platform();
+  auto reader = dp->Subscribe(&sub, req);
+  pb::Update u;
+  ASSERT_TRUE(reader->Read(&u));
+  ASSERT_TRUE(u.has_token_key()) << "the key comes first";
+  std::ostringstream key_file;
+  key_file << std::ifstream(tmp_.file("compliance/token.key")).rdbuf();
+  EXPECT_EQ(u.token_key().key_file(), key_file.str());
+  ASSERT_TRUE(reader->Read(&u));
+  ASSERT_TRUE(u.has_thresholds());
+  ASSERT_EQ(u.thresholds().tenants_size(), 1);
+  EXPECT_EQ(u.thresholds().tenants(0).name(), "harbor");
+  EXPECT_EQ(u.thresholds().tenants(0).state(), pb::THRESHOLD_STATE_NORMAL);
+
+  EXPECT_EQ(report(batch("dp-a", 1, {11, 12})), std::make_pair(uint64_t{1}, grpc::StatusCode::OK));
+  EXPECT_TRUE(std::filesystem::exists(tmp_.file("compliance/ledger.state"))) << "acknowledged once on disk";
+  EXPECT_EQ(report(batch("dp-a", 1, {11, 12})), std::make_pair(uint64_t{1}, grpc::StatusCode::OK))
+      << "a resend is acknowledged";
+  auto shown = compliance();
+  ASSERT_EQ(shown.rows_size(), 1);
+  EXPECT_EQ(shown.rows(0).individuals(), 2u);
+  EXPECT_EQ(shown.duplicate_batches(), 1u);
+  EXPECT_TRUE(audit_of("compliance_notice").empty());
+
+  // dp-b saw person 12 too, and person 13: three people.
+  EXPECT_EQ(report(batch("dp-b", 1, {12, 13})), std::make_pair(uint64_t{1}, grpc::StatusCode::OK));
+  shown = compliance();
+  ASSERT_EQ(shown.rows_size(), 1);
+  EXPECT_EQ(shown.rows(0).tenant(), "harbor");
+  EXPECT_EQ(shown.rows(0).individuals(), 3u);
+  // The states reach the subscriber (skipping the generation's bundle).
+  bool exceeded = false;
+  while (!exceeded && reader->Read(&u)) {
+    exceeded = u.has_thresholds() && u.thresholds().tenants(0).state() == pb::THRESHOLD_STATE_EXCEEDED;
+  }
+  EXPECT_TRUE(exceeded);
+  EXPECT_EQ(compliance().rows(0).state(), pb::THRESHOLD_STATE_EXCEEDED);
+  const auto notices = audit_of("compliance_notice");
+  ASSERT_FALSE(notices.empty());
+  EXPECT_EQ(notices.back()["details"]["tenant"], "harbor");
+  EXPECT_EQ(notices.back()["details"]["individuals"], 3);
+  sub.TryCancel();
+}
+
+// A batch that cannot be right counts nothing: tokens under another key,
+// indexes out of range, no sequence number.
+TEST_F(DaemonInProcess, AReportBatchThatCannotBeRightIsRefusedWhole) {
+  commit(kCounted);
+  auto key = engine::compliance::TokenKey::load(tmp_.file("compliance/token.key"),
+                                                engine::compliance::MacAlgo::kHmacSha256);
+  ASSERT_TRUE(key);
+  fingerprint_ = key->fingerprint() ^ 1;
+  start_ticking();
+  EXPECT_EQ(report(batch("dp-a", 1, {11})).second, grpc::StatusCode::FAILED_PRECONDITION);
+  fingerprint_ = key->fingerprint();
+  pb::ReportBatch b = batch("dp-a", 1, {11, 12});
+  b.mutable_tokens(1)->set_tenant(1);
+  EXPECT_EQ(report(b).second, grpc::StatusCode::INVALID_ARGUMENT);
+  b = batch("dp-a", 0, {11});
+  EXPECT_EQ(report(b).second, grpc::StatusCode::INVALID_ARGUMENT);
+  b = batch("dp-a", 1, {11});
+  b.mutable_tokens(0)->set_data_class(pb::DATA_CLASS_UNSPECIFIED);
+  EXPECT_EQ(report(b).second, grpc::StatusCode::INVALID_ARGUMENT);
+  b = batch("../dp", 1, {11});
+  EXPECT_EQ(report(b).second, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(compliance().rows_size(), 0) << "nothing counted";
+  EXPECT_FALSE(audit_of("report_refused").empty());
 }
 
 }  // namespace

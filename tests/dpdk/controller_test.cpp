@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "dp_runner.hpp"
 #include "ftz/test/ftzgated.hpp"
 #include "ftz/test/gen/scenario.hpp"
+#include "ftz/test/pcap_writer.hpp"
 
 namespace ftz::dptest {
 namespace {
@@ -258,6 +260,104 @@ TEST_F(DpController, TheLingangScenarioAsABundleJudgesAsItsYamlDoes) {
   for (const char* k : {"dropped", "forwarded", "alerts", "flows_created"}) EXPECT_EQ(a[k], b[k]) << k;
   EXPECT_EQ(a["reasons"], b["reasons"]);
   EXPECT_GT(a["alerts"].get<uint64_t>(), 0u);
+}
+
+// Compliance counted in the control plane (issue 10 §2): two data planes
+// see overlapping traffic of one tenant (dp-a the scenario of seed 1, dp-b
+// that and the scenario of seed 2), each counts locally and streams its
+// tokens under ftzgated's key; ftzgated's count is the count of one data
+// plane that saw all of it (ftzgate-inspect on the whole capture), not the
+// sum of the two.
+class DpCompliance : public DpController {
+ protected:
+  void SetUp() override {
+    DpController::SetUp();
+    const std::string lingang = source_dir() + "/examples/lingang.yaml";
+    const test::RunResult r = init("--accounts " + dir_.file("accounts") + " --config " + lingang);
+    ASSERT_EQ(r.status, 0) << r.output;
+    std::filesystem::create_directories(dir_.file("trusted"));
+    std::filesystem::copy_file(state() + "/keys/device.pub", dir_.file("trusted/ftzgated.pub"));
+    // s1: seed 1; all: seed 1, then seed 2 two hours later (other people).
+    const test::gen::Scenario one = test::gen::build_scenario(1);
+    const test::gen::Scenario two = test::gen::build_scenario(2);
+    auto s1 = test::PcapWriter::open(dir_.file("s1.pcap"), test::TimestampPrecision::kNano);
+    auto all = test::PcapWriter::open(dir_.file("all.pcap"), test::TimestampPrecision::kNano);
+    ASSERT_TRUE(s1 && all);
+    for (const auto& p : one.packets)
+      ASSERT_TRUE(s1->write(p.ts_ns, p.frame) && all->write(p.ts_ns, p.frame));
+    for (const auto& p : two.packets) ASSERT_TRUE(all->write(p.ts_ns + 7200'000'000'000ull, p.frame));
+    ASSERT_TRUE(s1->close() && all->close());
+  }
+
+  // ftzgate-dp --controller as `id` on `pcap`, replayed in a loop (packets
+  // take the clock: tokens of this year) for `seconds`.
+  std::string dp_args(const std::string& id, const std::string& pcap, const std::string& seconds,
+                      const std::string& extra = "") {
+    return "--controller unix:" + socket() + " --dataplane-id " + id + " --state-dir " + dir_.file(id) +
+           " --trusted-keys " + dir_.file("trusted") + " --pcap-in " + dir_.file(pcap) +
+           " --loop --duration " + seconds + " --stats " + dir_.file(id + ".json") + " " + extra;
+  }
+
+  // (tenant, class) -> individuals, from a report's or show compliance's rows.
+  static std::map<std::string, uint64_t> counts(const nlohmann::json& rows, const char* class_key) {
+    std::map<std::string, uint64_t> out;
+    for (const auto& r : rows) {
+      out[r["tenant"].get<std::string>() + "/" + r[class_key].get<std::string>()] =
+          r["individuals"].get<uint64_t>();
+    }
+    return out;
+  }
+  std::map<std::string, uint64_t> controller_counts() {
+    const test::RunResult r = ctl("carol", "--json show compliance");
+    EXPECT_EQ(r.status, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output, nullptr, false);
+    return j.is_object() ? counts(j["tenants"], "data_class") : std::map<std::string, uint64_t>{};
+  }
+  // One appliance that saw everything: the oracle.
+  std::map<std::string, uint64_t> whole_capture_counts() {
+    const RunResult r = run(binary("ftzgate-inspect") + " --config " + source_dir() +
+                            "/examples/lingang.yaml --demo-token-key --json --pcap " + dir_.file("all.pcap"));
+    EXPECT_EQ(r.status, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')), nullptr, false);
+    return j.is_object() ? counts(j["compliance"], "class") : std::map<std::string, uint64_t>{};
+  }
+  std::map<std::string, uint64_t> local_counts(const std::string& id) {
+    return counts(read_json(dir_.file(id + ".json"))["report"]["compliance"], "class");
+  }
+};
+
+TEST_F(DpCompliance, TwoDataPlanesCountATenantAsOneThatSawEverything) {
+  start();
+  RunResult a;
+  RunResult b;
+  std::thread ta([&] { a = run_dp(dp_args("dp-a", "s1.pcap", "4"), "", "dpa"); });
+  std::thread tb([&] { b = run_dp(dp_args("dp-b", "all.pcap", "4"), "", "dpb"); });
+  ta.join();
+  tb.join();
+  ASSERT_EQ(a.status, 0) << a.output;
+  ASSERT_EQ(b.status, 0) << b.output;
+  EXPECT_EQ(a.output.find("not handed to the controller"), std::string::npos) << a.output;
+  EXPECT_EQ(b.output.find("not handed to the controller"), std::string::npos) << b.output;
+
+  const auto want = whole_capture_counts();
+  ASSERT_GT(want.at("pacific-re/pi"), 1000u);
+  EXPECT_EQ(controller_counts(), want);
+  // Each data plane counted what it saw, and the two overlap: the sum of
+  // their counts is not the tenant's count.
+  const auto la = local_counts("dp-a");
+  const auto lb = local_counts("dp-b");
+  EXPECT_GT(la.at("pacific-re/pi"), 0u);
+  EXPECT_EQ(lb, want);
+  EXPECT_LT(la.at("pacific-re/pi"), want.at("pacific-re/pi"));
+  // Every data plane counted under ftzgated's key.
+  std::ifstream key_a(dir_.file("dp-a/token.key"));
+  std::ifstream key_d(state() + "/compliance/token.key");
+  std::string ka;
+  std::string kd;
+  std::getline(key_a, ka);
+  std::getline(key_d, kd);
+  EXPECT_FALSE(kd.empty());
+  EXPECT_EQ(ka, kd);
 }
 
 }  // namespace

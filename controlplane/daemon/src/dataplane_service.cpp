@@ -1,8 +1,11 @@
 #include "dataplane_service.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <regex>
 
+#include "ftz/config/config.hpp"
+#include "ftz/config/diagnostics.hpp"
 #include "ftz/keys/signing_key.hpp"
 
 namespace ftz::daemon {
@@ -28,15 +31,38 @@ bool valid_id(const std::string& id) {
 }  // namespace
 
 DataplaneService::DataplaneService(const keys::SigningKey& key, std::function<int64_t()> clock_ms,
-                                   AuditHook audit)
-    : key_(key), clock_ms_(std::move(clock_ms)), audit_(std::move(audit)) {}
+                                   AuditHook audit, ComplianceCenter& compliance)
+    : key_(key), clock_ms_(std::move(clock_ms)), audit_(std::move(audit)), compliance_(compliance) {}
 
 void DataplaneService::publish(bundle::Commit running) {
+  // The count follows the running generation's tenants and thresholds. The
+  // commit validated this text; a failure here leaves the count on the
+  // previous generation's, and says so.
+  config::LoadOptions options;
+  options.read_included = config::read_from(running.files);
+  auto loaded = config::load_config_from_string(running.yaml, "running.yaml", options);
+  auto configured = loaded ? compliance_.configure(loaded->spec)
+                           : tl::unexpected(config::format_diagnostics(loaded.error()));
+  if (!configured) {
+    std::fprintf(stderr, "ftzgated: the count keeps the previous generation's tenants: %s\n",
+                 configured.error().c_str());
+    (void)audit_("compliance_configure", false,
+                 ojson{{"generation", running.generation}, {"reason", configured.error()}});
+  }
   {
     std::lock_guard lock(mu_);
     running_ = std::move(running);
     cache_.clear();
     ++epoch_;
+  }
+  changed_.notify_all();
+}
+
+void DataplaneService::tick() {
+  if (!compliance_.tick()) return;
+  {
+    std::lock_guard lock(mu_);
+    ++thresholds_epoch_;
   }
   changed_.notify_all();
 }
@@ -82,7 +108,7 @@ DataplaneService::Built DataplaneService::bundle_for(const bundle::Commit& runni
 }
 
 Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::SubscribeRequest* req,
-                                   grpc::ServerWriter<pb::BundleUpdate>* writer) {
+                                   grpc::ServerWriter<pb::Update>* writer) {
   const std::string& id = req->dataplane_id();
   if (!valid_id(id)) return {StatusCode::INVALID_ARGUMENT, "dataplane_id must be 1-64 of [A-Za-z0-9_.-]"};
   uint64_t seen_epoch = 0;
@@ -98,15 +124,33 @@ Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::Subscribe
     r.host = req->host().substr(0, 255);
     r.running_generation = req->running_generation();
   }
+  // The key first: the data plane counts with it from its first bundle on.
+  pb::Update key_update;
+  key_update.mutable_token_key()->set_key_file(compliance_.key_file());
+  bool open = writer->Write(key_update);
+  // Threshold states: at subscription, then whenever they change.
+  std::optional<uint64_t> sent_thresholds;
   Status result = Status::OK;
   std::unique_lock lock(mu_);
-  for (;;) {
-    changed_.wait_for(lock, kCancelPoll, [&] { return stopping_ || epoch_ != seen_epoch; });
+  while (open) {
+    changed_.wait_for(lock, kCancelPoll, [&] {
+      return stopping_ || epoch_ != seen_epoch || sent_thresholds != thresholds_epoch_;
+    });
     if (stopping_) {
       result = Status(StatusCode::UNAVAILABLE, "ftzgated is stopping");
       break;
     }
     if (ctx->IsCancelled()) break;
+    if (sent_thresholds != thresholds_epoch_) {
+      const uint64_t now_epoch = thresholds_epoch_;
+      lock.unlock();
+      pb::Update update;
+      *update.mutable_thresholds() = compliance_.states();
+      open = writer->Write(update);
+      lock.lock();
+      sent_thresholds = now_epoch;
+      if (!open) break;
+    }
     if (epoch_ == seen_epoch || !running_) continue;
     seen_epoch = epoch_;
     const bundle::Commit running = *running_;
@@ -126,7 +170,7 @@ Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::Subscribe
     // it again.
     const bool current = sent_generation == 0 && req->running_generation() == running.generation &&
                          req->running_sha256() == (*built)->body_sha256();
-    pb::BundleUpdate update;
+    pb::Update update;
     *update.mutable_bundle() = **built;
     if (!current && !writer->Write(update)) {
       lock.lock();
@@ -171,6 +215,33 @@ Status DataplaneService::Ack(grpc::ServerContext*, const pb::AckRequest* req, pb
   }
   if (!audit_(applied ? "dataplane_ack" : "dataplane_nack", applied, std::move(details)))
     return {StatusCode::INTERNAL, "the audit record cannot be written"};
+  return Status::OK;
+}
+
+Status DataplaneService::Report(grpc::ServerContext* ctx,
+                                grpc::ServerReaderWriter<pb::ReportAck, pb::ReportBatch>* stream) {
+  pb::ReportBatch batch;
+  while (stream->Read(&batch)) {
+    if (!valid_id(batch.dataplane_id())) return {StatusCode::INVALID_ARGUMENT, "bad dataplane_id"};
+    auto epoch = compliance_.apply(batch);
+    if (!epoch) {
+      (void)audit_("report_refused", false,
+                   ojson{{"dataplane", batch.dataplane_id()},
+                         {"seq", batch.seq()},
+                         {"reason", epoch.error().error_message()}});
+      return epoch.error();
+    }
+    // Acknowledged once on disk (the ledger is saved once a second): until
+    // then the data plane keeps the batch.
+    while (!compliance_.wait_saved(*epoch, kCancelPoll)) {
+      std::lock_guard lock(mu_);
+      if (stopping_) return {StatusCode::UNAVAILABLE, "ftzgated is stopping"};
+      if (ctx->IsCancelled()) return Status::CANCELLED;
+    }
+    pb::ReportAck ack;
+    ack.set_seq(batch.seq());
+    if (!stream->Write(ack)) break;
+  }
   return Status::OK;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 // ftzgated's Dataplane service (proto/ftzgate/v1/dataplane.proto): data
-// planes subscribe and receive the running generation's signed bundle, now
-// and after every change of the running generation; they ACK or NACK each
-// one. The registry behind `show dataplanes` lives here.
+// planes subscribe and receive the token key, the tenants' threshold states
+// and the running generation's signed bundle, now and after every change;
+// they ACK or NACK each bundle and report their tokens (ComplianceCenter
+// counts them). The registry behind `show dataplanes` lives here.
 //
 // Bundles are built (validated, Hyperscan compiled for the subscriber's
 // platform, signed) outside the lock and cached per (generation, platform):
@@ -20,6 +21,7 @@
 #include <optional>
 #include <string>
 
+#include "compliance_center.hpp"
 #include "ftz/bundle/bundle.hpp"
 #include "ftzgate/v1/dataplane.grpc.pb.h"
 #include "ftzgate/v1/management.pb.h"
@@ -30,26 +32,31 @@ class SigningKey;
 
 namespace ftz::daemon {
 
-// Writes a system audit record (event type, success, details); false when it
-// could not be written.
-using AuditHook = std::function<bool(const std::string&, bool, nlohmann::ordered_json)>;
-
 class DataplaneService final : public ftzgate::v1::Dataplane::Service {
  public:
-  DataplaneService(const keys::SigningKey& key, std::function<int64_t()> clock_ms, AuditHook audit);
+  DataplaneService(const keys::SigningKey& key, std::function<int64_t()> clock_ms, AuditHook audit,
+                   ComplianceCenter& compliance);
 
   // The running generation changed (start, commit, confirm timeout): every
-  // subscriber gets its bundle.
+  // subscriber gets its bundle, and the count takes its tenants and thresholds.
   void publish(bundle::Commit running);
+  // Once a second: the count saves and evaluates; changed threshold states
+  // go to every subscriber.
+  void tick();
   // Ends every Subscribe stream (before the server shuts down).
   void stop();
 
   grpc::Status Subscribe(grpc::ServerContext* ctx, const ftzgate::v1::SubscribeRequest* req,
-                         grpc::ServerWriter<ftzgate::v1::BundleUpdate>* writer) override;
+                         grpc::ServerWriter<ftzgate::v1::Update>* writer) override;
   grpc::Status Ack(grpc::ServerContext* ctx, const ftzgate::v1::AckRequest* req,
                    ftzgate::v1::AckReply* reply) override;
 
+  grpc::Status Report(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<ftzgate::v1::ReportAck, ftzgate::v1::ReportBatch>* stream) override;
+
   void show(ftzgate::v1::ShowDataplanesReply* reply);
+  void show_compliance(ftzgate::v1::ShowComplianceReply* reply) const { compliance_.show(reply); }
 
  private:
   struct Record {
@@ -69,11 +76,13 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
   const keys::SigningKey& key_;
   std::function<int64_t()> clock_ms_;
   AuditHook audit_;
+  ComplianceCenter& compliance_;
 
   std::mutex mu_;
   std::condition_variable changed_;
   bool stopping_ = false;
-  uint64_t epoch_ = 0;  // counts publish() calls
+  uint64_t epoch_ = 0;             // counts publish() calls
+  uint64_t thresholds_epoch_ = 0;  // counts changes of the threshold states
   std::optional<bundle::Commit> running_;
   // (tune, cpu features) -> the running generation's bundle; cleared on publish.
   std::map<std::pair<uint32_t, uint64_t>, Built> cache_;

@@ -231,11 +231,18 @@ int serve(const Args& a) {
     std::fprintf(stderr, "ftzgated: %s\n", log.error().c_str());
     return 1;
   }
-  daemon::ManagementService* management = nullptr;  // set below: the two services refer to each other
-  daemon::DataplaneService dataplanes(
-      *key, now_ms, [&management](const std::string& type, bool success, nlohmann::ordered_json details) {
-        return management->record_system(type, success, std::move(details));
-      });
+  daemon::ManagementService* management = nullptr;  // set below: the services refer to each other
+  const daemon::AuditHook system_audit = [&management](const std::string& type, bool success,
+                                                       nlohmann::ordered_json details) {
+    return management->record_system(type, success, std::move(details));
+  };
+  // The count of individuals (its key is generated on first start).
+  auto compliance = daemon::ComplianceCenter::open(a.state_dir + "/compliance", now_ms, system_audit);
+  if (!compliance) {
+    std::fprintf(stderr, "ftzgated: %s\n", compliance.error().c_str());
+    return 1;
+  }
+  daemon::DataplaneService dataplanes(*key, now_ms, system_audit, **compliance);
   daemon::ManagementService service(*store, *acc, *log, audit_dir, key->public_pem(), now_ms,
                                     a.idle_timeout_s, dataplanes);
   management = &service;
@@ -279,6 +286,7 @@ int serve(const Args& a) {
     while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; })) {
       lock.unlock();
       service.tick();
+      dataplanes.tick();
       lock.lock();
     }
   });
@@ -290,8 +298,10 @@ int serve(const Args& a) {
   }
   cv.notify_all();
   timer.join();
-  dataplanes.stop();  // the subscriptions end, so Shutdown does not wait for them
-  server->Shutdown();
+  dataplanes.stop();  // the subscriptions and reports end, so Shutdown does not wait for them
+  // A report stream waits for its client's next batch: cancelled after 2 s.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  (*compliance)->stop();  // the last batches on disk
   ::unlink(socket_path.c_str());
   std::printf("ftzgated: stopped (%s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   return 0;

@@ -450,4 +450,13 @@ Status ManagementService::ShowDataplanes(grpc::ServerContext* ctx, const pb::Sho
   return Status::OK;
 }
 
+Status ManagementService::ShowCompliance(grpc::ServerContext* ctx, const pb::ShowComplianceRequest*,
+                                         pb::ShowComplianceReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kRead, "show_compliance", s)) return *denied;
+  dataplanes_.show_compliance(reply);
+  return Status::OK;
+}
+
 }  // namespace ftz::daemon

@@ -56,6 +56,8 @@ class ManagementService final : public ftzgate::v1::Management::Service {
                            ftzgate::v1::AuditVerifyReply* reply) override;
   grpc::Status ShowDataplanes(grpc::ServerContext* ctx, const ftzgate::v1::ShowDataplanesRequest* req,
                               ftzgate::v1::ShowDataplanesReply* reply) override;
+  grpc::Status ShowCompliance(grpc::ServerContext* ctx, const ftzgate::v1::ShowComplianceRequest* req,
+                              ftzgate::v1::ShowComplianceReply* reply) override;
 
   // The running generation to the data planes (at start; commits and
   // confirm timeouts publish on their own).

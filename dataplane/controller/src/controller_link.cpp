@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <random>
 #include <regex>
 #include <thread>
 
@@ -28,6 +29,61 @@ constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::seconds(5);
 constexpr auto kAckDeadline = std::chrono::seconds(5);
 constexpr auto kWaitingNotice = std::chrono::seconds(10);
+// Between looks at the compliance outbox when nothing was sent.
+constexpr auto kReportEvery = std::chrono::milliseconds(500);
+// What is left in the outbox at exit is sent for this long.
+constexpr auto kDrainAtExit = std::chrono::seconds(5);
+
+engine::ThresholdState from_proto(pb::ThresholdState s) {
+  switch (s) {
+    case pb::THRESHOLD_STATE_WARN:
+      return engine::ThresholdState::kWarn;
+    case pb::THRESHOLD_STATE_EXCEEDED:
+      return engine::ThresholdState::kExceeded;
+    default:
+      return engine::ThresholdState::kNormal;
+  }
+}
+
+pb::DataClass to_proto(engine::DataClass c) {
+  return static_cast<pb::DataClass>(static_cast<int>(c) + 1);
+}
+
+pb::ReportBatch to_proto(const engine::compliance::OutboxBatch& b, const std::string& id, uint64_t boot_id,
+                         uint64_t fingerprint) {
+  pb::ReportBatch out;
+  out.set_dataplane_id(id);
+  out.set_boot_id(boot_id);
+  out.set_seq(b.seq);
+  out.set_key_fingerprint(fingerprint);
+  for (const std::string& t : b.tenants) out.add_tenants(t);
+  for (const std::string& z : b.zones) out.add_zones(z);
+  for (const engine::compliance::TokenRecord& r : b.records) {
+    pb::Token* t = out.add_tokens();
+    t->set_tenant(r.tenant);
+    t->set_dest_zone(r.dest_zone);
+    t->set_data_class(to_proto(r.data_class));
+    t->set_id_type(r.id_type);
+    t->set_token(r.token);
+    t->set_ts_unix_ns(r.ts_ns);
+  }
+  for (const engine::compliance::LostRecords& l : b.lost) {
+    pb::LostTokens* x = out.add_lost();
+    if (l.tenant == engine::compliance::ComplianceLedger::kAnyTenant) {
+      x->set_any_tenant(true);
+    } else {
+      x->set_tenant(l.tenant);
+    }
+    x->set_data_class(to_proto(l.data_class));
+    x->set_records(l.records);
+  }
+  return out;
+}
+
+uint64_t random_boot_id() {
+  std::random_device rd;
+  return (uint64_t{rd()} << 32) ^ rd();
+}
 
 std::string host_name() {
   char buf[256] = {};
@@ -69,22 +125,32 @@ struct ControllerLink::Impl {
   uint64_t running_gen = 0;
   std::string running_sha;
   std::atomic<uint64_t> nacks{0};
+  // Compliance: the tenants' states from ftzgated, the outbox to empty.
+  using States = std::vector<std::pair<std::string, engine::ThresholdState>>;
+  std::optional<States> thresholds;
+  std::shared_ptr<engine::compliance::ReportOutbox> outbox;
+  uint64_t key_fingerprint = 0;
+  const uint64_t boot_id = random_boot_id();
+  grpc::ClientContext* report_ctx = nullptr;  // the open Report stream, for the destructor
+  bool tokens_done = false;
+  bool abandon = false;  // the destructor waited kDrainAtExit: stop sending
 
   std::thread subscriber;
   std::thread reporter;
+  std::thread token_reporter;
 
   std::string stored_path() const { return options.state_dir + "/bundle"; }
+  std::string key_path() const { return options.state_dir + "/token.key"; }
 
   // Opens a bundle as it arrived (wire or disk), the compliance paths
   // pointed at the state directory.
   tl::expected<Incoming, std::string> open(const pb::SignedBundle& s) {
     auto opened = bundle::open_bundle(s, trusted, platform);
     if (!opened) return tl::unexpected(opened.error());
+    // Counting is always on under a controller, with ftzgated's key.
     engine::ComplianceSpec& c = opened->config.spec.compliance;
-    if (!c.key_file.empty() || !c.state_file.empty()) {
-      c.key_file = options.state_dir + "/token.key";
-      c.state_file = options.state_dir + "/compliance.state";
-    }
+    c.key_file = key_path();
+    c.state_file = options.state_dir + "/compliance.state";
     return Incoming{std::move(*opened), s.SerializeAsString(), std::chrono::steady_clock::now()};
   }
 
@@ -117,6 +183,113 @@ struct ControllerLink::Impl {
     cv.notify_all();
   }
 
+  // ftzgated's token key, kept for this run and the next (a headless start
+  // counts with it too). Written before any bundle of the subscription is
+  // opened, so the compliance desk made from the first bundle finds it.
+  void on_token_key(const pb::TokenKey& k) {
+    const std::string& want = k.key_file();
+    if (want.empty() || want.size() > 4096) {
+      std::fputs("ftzgate-dp: warning: the token key from the controller is malformed: not kept\n", stderr);
+      return;
+    }
+    const auto have = config::read_regular_file(key_path(), 4096);
+    if (have && *have == want) return;
+    if (auto w = base::write_file_atomically(key_path(), want, 0600); !w) {
+      std::fprintf(stderr, "ftzgate-dp: warning: cannot keep the controller's token key: %s\n",
+                   w.error().c_str());
+      return;
+    }
+    bool running;
+    {
+      std::lock_guard lock(mu);
+      running = outbox != nullptr;
+    }
+    if (running) {
+      std::fputs(
+          "ftzgate-dp: warning: the controller counts under a new token key: this run keeps its own and the "
+          "controller refuses its tokens until the data plane restarts\n",
+          stderr);
+    }
+  }
+
+  void on_thresholds(const pb::ThresholdStates& t) {
+    States states;
+    for (const auto& x : t.tenants()) states.emplace_back(x.name(), from_proto(x.state()));
+    std::lock_guard lock(mu);
+    thresholds = std::move(states);
+  }
+
+  // Sends the outbox's batches, one in flight, each until acknowledged;
+  // reconnects with the same backoff as the subscription.
+  void token_loop() {
+    auto backoff = std::chrono::milliseconds(kFirstBackoff);
+    std::string last_problem;
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientReaderWriter<pb::ReportBatch, pb::ReportAck>> stream;
+    std::chrono::milliseconds wait = kReportEvery;
+    bool seen_stop = false;  // after it, waits (backoff) last their full time
+    for (;;) {
+      std::shared_ptr<engine::compliance::ReportOutbox> box;
+      uint64_t fingerprint = 0;
+      {
+        std::unique_lock lock(mu);
+        cv.wait_for(lock, wait, [&] { return (stopping && !seen_stop) || abandon; });
+        seen_stop = stopping;
+        box = outbox;
+        fingerprint = key_fingerprint;
+        if (abandon || (stopping && (box == nullptr || box->counters().pending == 0))) break;
+      }
+      wait = kReportEvery;
+      std::optional<engine::compliance::OutboxBatch> batch = box ? box->next() : std::nullopt;
+      if (!batch) {
+        std::lock_guard lock(mu);
+        if (stopping) break;
+        continue;
+      }
+      if (!stream) {
+        ctx = std::make_unique<grpc::ClientContext>();
+        {
+          std::lock_guard lock(mu);
+          report_ctx = ctx.get();
+        }
+        stream = stub->Report(ctx.get());
+      }
+      pb::ReportAck ack;
+      if (stream->Write(to_proto(*batch, options.dataplane_id, boot_id, fingerprint)) && stream->Read(&ack) &&
+          ack.seq() == batch->seq) {
+        box->acked(batch->seq);
+        backoff = kFirstBackoff;
+        last_problem.clear();
+        wait = std::chrono::milliseconds(0);  // more may wait
+        continue;
+      }
+      stream->WritesDone();
+      const grpc::Status st = stream->Finish();
+      {
+        std::lock_guard lock(mu);
+        report_ctx = nullptr;
+      }
+      stream.reset();
+      ctx.reset();
+      const std::string problem = st.ok() ? "the report stream ended" : st.error_message();
+      if (problem != last_problem) {
+        std::fprintf(stderr, "ftzgate-dp: cannot report tokens to the controller: %s; kept, retrying\n",
+                     problem.c_str());
+        last_problem = problem;
+      }
+      wait = backoff;
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
+    }
+    if (stream) {
+      stream->WritesDone();
+      (void)stream->Finish();
+    }
+    std::lock_guard lock(mu);
+    report_ctx = nullptr;
+    tokens_done = true;
+    cv.notify_all();
+  }
+
   void subscribe_loop() {
     auto backoff = std::chrono::milliseconds(kFirstBackoff);
     std::string last_problem;
@@ -134,7 +307,7 @@ struct ControllerLink::Impl {
       req.set_host(host);
       *req.mutable_platform() = platform;
       auto reader = stub->Subscribe(&ctx, req);
-      pb::BundleUpdate update;
+      pb::Update update;
       bool got = false;
       while (reader->Read(&update)) {
         if (!got && !last_problem.empty())
@@ -142,7 +315,19 @@ struct ControllerLink::Impl {
         got = true;
         last_problem.clear();
         backoff = kFirstBackoff;
-        on_bundle(update.bundle());
+        switch (update.update_case()) {
+          case pb::Update::kBundle:
+            on_bundle(update.bundle());
+            break;
+          case pb::Update::kTokenKey:
+            on_token_key(update.token_key());
+            break;
+          case pb::Update::kThresholds:
+            on_thresholds(update.thresholds());
+            break;
+          case pb::Update::UPDATE_NOT_SET:
+            break;  // a newer controller's update this data plane does not know
+        }
       }
       const grpc::Status st = reader->Finish();
       std::unique_lock lock(mu);
@@ -222,6 +407,7 @@ tl::expected<std::unique_ptr<ControllerLink>, std::string> ControllerLink::creat
   Impl* raw = impl.get();
   impl->subscriber = std::thread([raw] { raw->subscribe_loop(); });
   impl->reporter = std::thread([raw] { raw->report_loop(); });
+  impl->token_reporter = std::thread([raw] { raw->token_loop(); });
   return std::unique_ptr<ControllerLink>(new ControllerLink(std::move(impl)));
 }
 
@@ -236,6 +422,23 @@ ControllerLink::~ControllerLink() {
   impl_->cv.notify_all();
   impl_->subscriber.join();
   impl_->reporter.join();
+  // The tokens of the last harvest: sent while the controller takes them,
+  // for kDrainAtExit at most (the rest stays in this data plane's own count).
+  {
+    std::unique_lock lock(impl_->mu);
+    if (!impl_->cv.wait_for(lock, kDrainAtExit, [&] { return impl_->tokens_done; })) {
+      if (impl_->outbox) {
+        std::fprintf(stderr,
+                     "ftzgate-dp: warning: %llu token records not handed to the controller at exit (counted "
+                     "here only)\n",
+                     static_cast<unsigned long long>(impl_->outbox->counters().pending));
+      }
+      impl_->abandon = true;
+      if (impl_->report_ctx != nullptr) impl_->report_ctx->TryCancel();
+    }
+  }
+  impl_->cv.notify_all();
+  impl_->token_reporter.join();
 }
 
 std::optional<Incoming> ControllerLink::first_bundle(const std::atomic<bool>& stop,
@@ -304,6 +507,23 @@ void ControllerLink::applied(const Incoming& b, uint64_t apply_us) {
 void ControllerLink::refused(const Incoming& b, const std::string& reason) {
   ++impl_->nacks;
   impl_->report({b.opened.generation, b.opened.body_sha256, std::nullopt, reason, {}});
+}
+
+void ControllerLink::attach_outbox(std::shared_ptr<engine::compliance::ReportOutbox> outbox,
+                                   uint64_t key_fingerprint) {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->outbox = std::move(outbox);
+    impl_->key_fingerprint = key_fingerprint;
+  }
+  impl_->cv.notify_all();
+}
+
+std::optional<std::vector<std::pair<std::string, engine::ThresholdState>>> ControllerLink::take_thresholds() {
+  std::lock_guard lock(impl_->mu);
+  auto out = std::move(impl_->thresholds);
+  impl_->thresholds.reset();
+  return out;
 }
 
 uint64_t ControllerLink::running_generation() const {

@@ -80,6 +80,9 @@ void Appliance::harvest(bool stopped) {
   const bool live = options.pcap_in.empty() || options.loop;
   const int64_t now = live ? clock_ns() : newest_packet_ns();
   if (now == 0) return;
+  if (controller_link) {
+    if (auto states = controller_link->take_thresholds()) desk->set_remote_states(std::move(*states));
+  }
   for (report::ComplianceNotice& n : desk->harvest(now, stopped)) {
     logger->post_notice(n);
     notices.push_back(std::move(n));

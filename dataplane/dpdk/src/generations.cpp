@@ -204,6 +204,8 @@ void attach_controller(Appliance& a, std::unique_ptr<controller::ControllerLink>
                static_cast<unsigned long long>(first.opened.generation));
   a.tel.bundle_generation.store(first.opened.generation, std::memory_order_relaxed);
   link->applied(first, static_cast<uint64_t>(us.count()));
+  // Under a controller the count is ftzgated's: every harvest's tokens go there too.
+  if (auto outbox = a.desk->forward()) link->attach_outbox(std::move(outbox), a.desk->key_fingerprint());
   a.controller_link = std::move(link);
 }
 

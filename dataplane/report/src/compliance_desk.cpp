@@ -1,5 +1,6 @@
 #include "ftz/report/compliance_desk.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -46,12 +47,15 @@ std::vector<ComplianceNotice> ComplianceDesk::harvest(int64_t now_ns, bool stopp
   if (!key_) return notices;
   if (!ledger_)
     ledger_ = std::make_unique<cmp::ComplianceLedger>(cmp::LedgerConfig::from_policy(spec_, *key_), now_ns);
+  cmp::Taken taken;
+  cmp::Taken* forwarded = outbox_ ? &taken : nullptr;
   for (auto& acc : accounting_) {
     if (stopped)
-      ledger_->merge_stopped(*acc);
+      ledger_->merge_stopped(*acc, forwarded);
     else
-      ledger_->merge(*acc);
+      ledger_->merge(*acc, forwarded);
   }
+  if (outbox_) outbox_->push(taken, ledger_->tenant_names(), ledger_->zone_names());
   auto events = ledger_->evaluate(now_ns);
   auto expiries = ledger_->check_approval_expiry(now_ns);
   events.insert(events.end(), expiries.begin(), expiries.end());
@@ -69,8 +73,27 @@ std::vector<ComplianceNotice> ComplianceDesk::harvest(int64_t now_ns, bool stopp
     n.approval_id = e.approval_id;
     notices.push_back(std::move(n));
   }
-  ledger_->publish(*board_);
+  publish_states();
   return notices;
+}
+
+void ComplianceDesk::publish_states() {
+  std::vector<engine::ThresholdState> states = ledger_->tenant_states();
+  for (const auto& [name, remote] : remote_states_) {
+    for (size_t t = 0; t < spec_.tenants.size() && t < states.size(); ++t) {
+      if (spec_.tenants[t].name == name) states[t] = std::max(states[t], remote);
+    }
+  }
+  board_->publish(states);
+}
+
+std::shared_ptr<cmp::ReportOutbox> ComplianceDesk::forward() {
+  if (key_ && !outbox_) outbox_ = std::make_shared<cmp::ReportOutbox>();
+  return outbox_;
+}
+
+void ComplianceDesk::set_remote_states(std::vector<std::pair<std::string, engine::ThresholdState>> states) {
+  remote_states_ = std::move(states);
 }
 
 std::vector<ComplianceRow> ComplianceDesk::rows() const {

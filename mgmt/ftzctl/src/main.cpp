@@ -5,7 +5,7 @@
 //   ftzctl [--socket PATH] [--user NAME] [--json] COMMAND WORDS...
 //
 // Commands: show configuration [candidate | rollback N], show system commit,
-// show dataplanes,
+// show dataplanes, show compliance,
 // load FILE, commit [check] [comment TEXT] [confirmed MINUTES], commit confirm,
 // rollback N, audit verify, user passwd.
 // The password comes from FTZCTL_PASSWORD or a prompt on the terminal; a new
@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -25,6 +27,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ftz/config/config.hpp"
@@ -231,6 +234,49 @@ int show_dataplanes(const Args& a, Session& s) {
   return 0;
 }
 
+// "DATA_CLASS_SENSITIVE_PI" -> "sensitive_pi", "THRESHOLD_STATE_WARN" -> "warn".
+std::string enum_word(const std::string& name, std::string_view prefix) {
+  std::string w = name.substr(std::min(name.size(), prefix.size()));
+  for (char& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return w;
+}
+
+int show_compliance(const Args& a, Session& s) {
+  pb::ShowComplianceReply reply;
+  if (auto st = s.call(&pb::Management::Stub::ShowCompliance, pb::ShowComplianceRequest{}, &reply); !st.ok())
+    return fail(st);
+  ordered_json j{{"year", reply.year()},
+                 {"key_fingerprint", reply.key_fingerprint()},
+                 {"tokens_merged", reply.tokens_merged()},
+                 {"batches", reply.batches()},
+                 {"duplicate_batches", reply.duplicate_batches()},
+                 {"saved", reply.saved_unix_s()},
+                 {"tenants", ordered_json::array()}};
+  std::string text = "year " + std::to_string(reply.year()) +
+                     " (Asia/Shanghai), all data planes; token key " + reply.key_fingerprint() + "\n";
+  if (reply.rows().empty()) text += "no individuals counted\n";
+  for (const pb::ComplianceRow& r : reply.rows()) {
+    const std::string cls = enum_word(pb::DataClass_Name(r.data_class()), "DATA_CLASS_");
+    const std::string state = enum_word(pb::ThresholdState_Name(r.state()), "THRESHOLD_STATE_");
+    j["tenants"].push_back({{"tenant", r.tenant()},
+                            {"data_class", cls},
+                            {"individuals", r.individuals()},
+                            {"saturated", r.saturated()},
+                            {"estimate", r.estimate()},
+                            {"lost", r.lost()},
+                            {"state", state}});
+    char line[512];
+    std::snprintf(line, sizeof line, "%-24s %-13s %s%llu individuals (estimate %.0f)%s, %s\n",
+                  r.tenant().c_str(), cls.c_str(), r.saturated() ? "at least " : "",
+                  static_cast<unsigned long long>(r.individuals()), r.estimate(),
+                  r.lost() > 0 ? (", " + std::to_string(r.lost()) + " lost records counted").c_str() : "",
+                  state.c_str());
+    text += line;
+  }
+  print(a, j, text);
+  return 0;
+}
+
 int load(const Args& a, Session& s, const std::vector<std::string>& w) {
   if (w.size() != 2) return usage("load FILE");
   // The configuration and the files it includes (prefix lists, signature
@@ -357,6 +403,7 @@ static int run(int argc, char** argv) {
         "  show configuration [candidate | rollback N]\n"
         "  show system commit\n"
         "  show dataplanes                    which data plane runs which generation\n"
+        "  show compliance                    individuals counted this year, all data planes\n"
         "  load FILE                          replace your candidate\n"
         "  commit [check] [comment TEXT] [confirmed MINUTES]\n"
         "  commit confirm                     keep a commit confirmed\n"
@@ -375,12 +422,13 @@ static int run(int argc, char** argv) {
   }
   const auto& w = a.words;
   // Unknown commands are refused before any password is asked for.
-  const bool known = (w[0] == "show" && w.size() >= 2 &&
-                      (w[1] == "configuration" || (w[1] == "dataplanes" && w.size() == 2) ||
-                       (w[1] == "system" && w.size() == 3 && w[2] == "commit"))) ||
-                     w[0] == "load" || w[0] == "commit" || w[0] == "rollback" ||
-                     (w[0] == "audit" && w.size() == 2 && w[1] == "verify") ||
-                     (w[0] == "user" && w.size() == 2 && w[1] == "passwd");
+  const bool known =
+      (w[0] == "show" && w.size() >= 2 &&
+       (w[1] == "configuration" || ((w[1] == "dataplanes" || w[1] == "compliance") && w.size() == 2) ||
+        (w[1] == "system" && w.size() == 3 && w[2] == "commit"))) ||
+      w[0] == "load" || w[0] == "commit" || w[0] == "rollback" ||
+      (w[0] == "audit" && w.size() == 2 && w[1] == "verify") ||
+      (w[0] == "user" && w.size() == 2 && w[1] == "passwd");
   if (!known) return usage("unknown command: " + w[0]);
   Session s(a.socket);
   if (auto st = s.login(a.user); !st.ok()) return fail(st);
@@ -391,6 +439,7 @@ static int run(int argc, char** argv) {
   }
   if (w[0] == "show" && w[1] == "configuration") return show_configuration(a, s, w);
   if (w[0] == "show" && w[1] == "dataplanes") return show_dataplanes(a, s);
+  if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s);
   if (w[0] == "show") return show_commits(a, s);
   if (w[0] == "load") return load(a, s, w);
   if (w[0] == "commit") return commit(a, s, w);

@@ -52,7 +52,7 @@ SetState& ComplianceLedger::set_for(const SetKey& k) {
   return sets_.try_emplace(k, config_.max_tokens_per_set).first->second;
 }
 
-void ComplianceLedger::insert(const SetKey& k, uint64_t token) {
+TokenSet::Insert ComplianceLedger::insert(const SetKey& k, uint64_t token) {
   SetKey targets[4];
   size_t n = 0;
   SetKey base = k;
@@ -69,21 +69,25 @@ void ComplianceLedger::insert(const SetKey& k, uint64_t token) {
       targets[n++].data_class = DataClass::kPi;
     }
   }
+  TokenSet::Insert first = TokenSet::Insert::kPresent;
   for (size_t i = 0; i < n; ++i) {
     SetState& t = set_for(targets[i]);
-    t.exact.insert(token);  // a full set counts the refusal in its overflow()
+    const TokenSet::Insert r = t.exact.insert(token);  // a full set counts the refusal in its overflow()
+    if (i == 0) first = r;
     t.hll.add(token);
   }
+  return first;
 }
 
-void ComplianceLedger::absorb(const TokenRecord& r) {
+bool ComplianceLedger::absorb(const TokenRecord& r) {
   const int32_t year = shanghai_year(r.ts_ns);
   if (year > year_) roll_to(year, shanghai_year_start_s(year) * kNsPerSecond, &pending_);
   const SetKey k{r.tenant, r.dest_zone, 0, r.data_class, r.id_type};
   if (year == year_) {
-    insert(k, r.token);
     ++counters_.tokens_merged;
-  } else if (year == previous_year_) {
+    return insert(k, r.token) != TokenSet::Insert::kPresent;
+  }
+  if (year == previous_year_) {
     // Recorded before midnight, harvested after: the year's exact count is
     // frozen at rollover; the sketch still takes the token, and it is counted.
     for (uint32_t dest : {k.dest_zone, kAllDestZones}) {
@@ -95,14 +99,18 @@ void ComplianceLedger::absorb(const TokenRecord& r) {
       if (dest == kAllDestZones) break;
     }
     ++counters_.late_tokens;
-  } else {
-    ++counters_.stale_tokens;
+    return true;
   }
+  ++counters_.stale_tokens;
+  return false;
 }
 
-size_t ComplianceLedger::take(WorkerAccounting& worker, uint64_t tail) {
+size_t ComplianceLedger::take(WorkerAccounting& worker, uint64_t tail, Taken* taken) {
   const uint64_t head = worker.head_.load(std::memory_order_relaxed);  // only we write it
-  for (uint64_t i = head; i != tail; ++i) absorb(worker.ring_[i & worker.mask_]);
+  for (uint64_t i = head; i != tail; ++i) {
+    const TokenRecord& r = worker.ring_[i & worker.mask_];
+    if (absorb(r) && taken != nullptr) taken->records.push_back(r);
+  }
   // Release: the worker may overwrite these slots once it sees the new head.
   worker.head_.store(tail, std::memory_order_release);
   // Lost records: each may be a person not yet counted, so the thresholds
@@ -114,20 +122,39 @@ size_t ComplianceLedger::take(WorkerAccounting& worker, uint64_t tail) {
       if (now == worker.lost_seen_[i]) continue;
       const uint64_t delta = now - worker.lost_seen_[i];
       worker.lost_seen_[i] = now;
-      lost_[{t == worker.tenants_ ? kAnyTenant : t, static_cast<DataClass>(c)}] += delta;
-      counters_.lost_records += delta;
+      const LostRecords lost{t == worker.tenants_ ? kAnyTenant : t, static_cast<DataClass>(c), delta};
+      add_lost(lost.tenant, lost.data_class, lost.records);
+      if (taken != nullptr) taken->lost.push_back(lost);
     }
   }
   return static_cast<size_t>(tail - head);
 }
 
-size_t ComplianceLedger::merge(WorkerAccounting& worker) {
-  return take(worker, worker.tail_.load(std::memory_order_acquire));
+size_t ComplianceLedger::merge(WorkerAccounting& worker, Taken* taken) {
+  return take(worker, worker.tail_.load(std::memory_order_acquire), taken);
 }
 
-size_t ComplianceLedger::merge_stopped(WorkerAccounting& worker) {
+size_t ComplianceLedger::merge_stopped(WorkerAccounting& worker, Taken* taken) {
   worker.quiescent();  // the worker is stopped or is the caller: publish its last records
-  return take(worker, worker.tail_.load(std::memory_order_acquire));
+  return take(worker, worker.tail_.load(std::memory_order_acquire), taken);
+}
+
+void ComplianceLedger::add_lost(uint32_t tenant, DataClass c, uint64_t records) {
+  if (records == 0) return;
+  lost_[{tenant, c}] += records;
+  counters_.lost_records += records;
+}
+
+std::optional<uint32_t> ComplianceLedger::tenant_id(std::string_view name) {
+  const auto& v = config_.tenant_names;
+  if (std::find(v.begin(), v.end(), name) == v.end() && v.size() >= kMaxNames) return std::nullopt;
+  return tenant_index(std::string(name));
+}
+
+std::optional<uint32_t> ComplianceLedger::zone_id(std::string_view name) {
+  const auto& v = config_.zone_names;
+  if (std::find(v.begin(), v.end(), name) == v.end() && v.size() >= kMaxNames) return std::nullopt;
+  return zone_index(std::string(name));
 }
 
 uint64_t ComplianceLedger::lost(uint32_t tenant, DataClass c) const noexcept {

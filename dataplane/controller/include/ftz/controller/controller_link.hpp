@@ -5,10 +5,16 @@
 // signer, hash, platform, validation, database) before the main loop sees it;
 // a bundle that does not open is NACKed there and never reaches the engine.
 // A second thread sends ACKs and NACKs and stores each applied bundle
-// (atomically) for the next start without a controller.
+// (atomically) for the next start without a controller. A third streams
+// the compliance desk's tokens (ReportOutbox) to ftzgated, which counts
+// every data plane's in one ledger; the token key ftzgated counts with
+// arrives on the subscription and is kept in the state directory (0600)
+// before the first bundle is handed over, and so are the tenants' threshold
+// states as ftzgated counts them.
 //
 // The main loop only polls: take() hands over the newest opened bundle,
-// applied() / refused() report what became of it. Nothing here blocks it.
+// applied() / refused() report what became of it, take_thresholds() the
+// newest threshold states. Nothing here blocks it.
 
 #include <atomic>
 #include <chrono>
@@ -17,15 +23,18 @@
 #include <optional>
 #include <string>
 #include <tl/expected.hpp>
+#include <utility>
+#include <vector>
 
 #include "ftz/bundle/bundle.hpp"
+#include "ftz/engine/compliance/report_outbox.hpp"
 
 namespace ftz::controller {
 
 struct LinkOptions {
   std::string target;            // "unix:PATH" (TCP with mutual TLS: not yet)
   std::string dataplane_id;      // how ftzgated and `show dataplanes` name us
-  std::string state_dir;         // the stored bundle, the compliance key and state
+  std::string state_dir;         // the stored bundle, ftzgated's token key, the compliance state
   std::string trusted_keys_dir;  // *.pub: the only signers we accept
 };
 
@@ -62,6 +71,14 @@ class ControllerLink {
   // Opened but not applied (the engine refused it): NACK; the running
   // generation stays.
   void refused(const Incoming& b, const std::string& reason);
+
+  // Streams what the compliance desk's harvests push into `outbox`, made
+  // under the key with `key_fingerprint`, until ftzgated acknowledges it.
+  // At destruction what is left is sent for up to 5 s more.
+  void attach_outbox(std::shared_ptr<engine::compliance::ReportOutbox> outbox, uint64_t key_fingerprint);
+  // The tenants' threshold states as ftzgated counts them, when they
+  // changed since the last call.
+  std::optional<std::vector<std::pair<std::string, engine::ThresholdState>>> take_thresholds();
 
   // The generation running now (what a resubscription reports).
   [[nodiscard]] uint64_t running_generation() const;

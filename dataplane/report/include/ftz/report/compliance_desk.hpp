@@ -10,9 +10,11 @@
 #include <optional>
 #include <string>
 #include <tl/expected.hpp>
+#include <utility>
 #include <vector>
 
 #include "ftz/engine/compliance/ledger.hpp"
+#include "ftz/engine/compliance/report_outbox.hpp"
 #include "ftz/engine/compliance/threshold_board.hpp"
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/engine/compliance/worker_accounting.hpp"
@@ -49,6 +51,17 @@ class ComplianceDesk {
   // now_ns, publishes tenant states to the board and returns the notices.
   std::vector<ComplianceNotice> harvest(int64_t now_ns, bool stopped);
 
+  // ftzgate-dp --controller: what every later harvest takes also goes to
+  // this outbox, for ftzgated (null while the desk is inactive).
+  std::shared_ptr<engine::compliance::ReportOutbox> forward();
+  // The key's published fingerprint (0 while inactive).
+  [[nodiscard]] uint64_t key_fingerprint() const noexcept { return key_ ? key_->fingerprint() : 0; }
+  // The tenants' states as ftzgated counts them (every data plane). From the
+  // next harvest on, the board shows for each tenant the graver of those and
+  // this data plane's own count (fail closed: a controller out of reach
+  // never lowers a state).
+  void set_remote_states(std::vector<std::pair<std::string, engine::ThresholdState>> states);
+
   // The year's table for the report (tenants with exports only).
   [[nodiscard]] std::vector<ComplianceRow> rows() const;
   // Persists the ledger (atomic); nothing to save before the first harvest.
@@ -56,12 +69,16 @@ class ComplianceDesk {
 
  private:
   ComplianceDesk() = default;
+  // The board: this data plane's states, raised to ftzgated's.
+  void publish_states();
 
   engine::PolicySpec spec_;  // tenants and thresholds of the first generation
   std::optional<engine::compliance::TokenKey> key_;
   std::vector<std::unique_ptr<engine::compliance::WorkerAccounting>> accounting_;
   std::unique_ptr<engine::compliance::ThresholdBoard> board_;
   std::unique_ptr<engine::compliance::ComplianceLedger> ledger_;
+  std::shared_ptr<engine::compliance::ReportOutbox> outbox_;
+  std::vector<std::pair<std::string, engine::ThresholdState>> remote_states_;
   std::string note_;
   std::vector<std::string> key_notes_;
 };

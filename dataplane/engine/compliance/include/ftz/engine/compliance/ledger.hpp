@@ -8,8 +8,10 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tl/expected.hpp>
 #include <tuple>
 #include <unordered_map>
@@ -85,6 +87,21 @@ struct ComplianceEvent {
   std::string approval_id;
 };
 
+// Records a full ring or buffer dropped, attributed to a tenant
+// (ComplianceLedger::kAnyTenant: to every tenant).
+struct LostRecords {
+  uint32_t tenant = 0;
+  DataClass data_class = DataClass::kPi;
+  uint64_t records = 0;
+};
+
+// What a merge took from the workers, for a data plane that forwards it to
+// ftzgated (ReportOutbox): tenant and zone indexes are the ledger's.
+struct Taken {
+  std::vector<TokenRecord> records;
+  std::vector<LostRecords> lost;
+};
+
 struct IndividualCount {
   uint64_t at_least = 0;   // exact unless saturated, then a lower bound
   bool saturated = false;  // a set reached max_tokens_per_set
@@ -100,10 +117,30 @@ class ComplianceLedger {
   // Takes the records the worker published (quiescent()) since the last call
   // and the records its full ring dropped (counted as possible individuals).
   // Returns how many records it took. Never blocks.
-  size_t merge(WorkerAccounting& worker);
+  // With `taken`, what it took is also appended there: the records that
+  // were new to this ledger (a person seen again is forwarded once), and
+  // every record a full set refused (it cannot tell), and the lost counts.
+  size_t merge(WorkerAccounting& worker, Taken* taken = nullptr);
   // Also takes what the worker wrote after its last quiescent(). Only when
   // the worker thread is stopped or is the caller.
-  size_t merge_stopped(WorkerAccounting& worker);
+  size_t merge_stopped(WorkerAccounting& worker, Taken* taken = nullptr);
+
+  // Unattributed lost records (a tenant the worker did not know) count for
+  // every tenant.
+  static constexpr uint32_t kAnyTenant = UINT32_MAX;
+  // Names beyond this many tenants (or zones) are not given an index: a
+  // tenant the configuration no longer has keeps its counts, but a peer
+  // cannot grow the tables without bound.
+  static constexpr size_t kMaxNames = 4096;
+
+  // ftzgated: records another process took (a data plane's report). Ids
+  // come from tenant_id() / zone_id(): a name gets an index on first use
+  // (nullopt past kMaxNames; the caller counts the record as lost for every
+  // tenant). Lost records count as possible individuals (fail closed).
+  std::optional<uint32_t> tenant_id(std::string_view name);
+  std::optional<uint32_t> zone_id(std::string_view name);
+  void add(const TokenRecord& r) { (void)absorb(r); }
+  void add_lost(uint32_t tenant, DataClass c, uint64_t records);
 
   // Rolls the year if now_ns is in a later one, evaluates every threshold of
   // every tenant, updates tenant states and returns the newly crossed
@@ -133,6 +170,8 @@ class ComplianceLedger {
 
   int32_t year() const noexcept { return year_; }
   const std::vector<std::string>& tenant_names() const noexcept { return config_.tenant_names; }
+  const std::vector<std::string>& zone_names() const noexcept { return config_.zone_names; }
+  const LedgerConfig& config() const noexcept { return config_; }
   size_t memory_bytes() const noexcept;
 
   struct Counters {
@@ -160,13 +199,12 @@ class ComplianceLedger {
   };
   using SetMap = std::unordered_map<SetKey, SetState, SetKeyHash>;
 
-  // Unattributed lost records (a tenant the worker did not know) count for
-  // every tenant.
-  static constexpr uint32_t kAnyTenant = UINT32_MAX;
-
-  size_t take(WorkerAccounting& worker, uint64_t tail);
-  void absorb(const TokenRecord& r);
-  void insert(const SetKey& k, uint64_t token);
+  size_t take(WorkerAccounting& worker, uint64_t tail, Taken* taken);
+  // false when the record adds nothing (a person this ledger has for the
+  // key already, or a record older than the previous year).
+  bool absorb(const TokenRecord& r);
+  // The result for the record's own set (its destination zone).
+  TokenSet::Insert insert(const SetKey& k, uint64_t token);
   uint64_t lost(uint32_t tenant, DataClass c) const noexcept;
   SetState& set_for(const SetKey& k);
   void roll_to(int32_t year, int64_t now_ns, std::vector<ComplianceEvent>* events);

@@ -1,0 +1,166 @@
+// ReportOutbox and the ledger's forwarding side: what a data plane's ledger
+// takes from its workers reaches another ledger (ftzgated's) by name, batch
+// by batch, each batch sent again until acknowledged; a full outbox keeps
+// counts of what it could not keep, so the far ledger still counts them.
+// Tokens are synthetic numbers: no identifier is involved.
+#include "ftz/engine/compliance/report_outbox.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ftz/engine/compliance/calendar.hpp"
+#include "ftz/engine/compliance/ledger.hpp"
+#include "ftz/engine/compliance/token_key.hpp"
+#include "ftz/engine/compliance/worker_accounting.hpp"
+
+namespace ftz::engine::compliance {
+namespace {
+
+const int64_t kNow = (shanghai_year_start_s(2027) + 40 * 86400) * kNsPerSecond;
+
+TokenKey make_key() {
+  std::vector<uint8_t> k(32, 0x5a);
+  auto key = TokenKey::from_bytes(k, MacAlgo::kHmacSha256);
+  EXPECT_TRUE(key) << key.error();
+  return std::move(*key);
+}
+
+// The data plane's configuration names tenants in one order, ftzgated's in
+// another: the counts meet by name.
+LedgerConfig config(const TokenKey& key, std::vector<std::string> tenants) {
+  LedgerConfig c;
+  c.tenant_names = std::move(tenants);
+  c.zone_names = {"inside", "offshore"};
+  c.thresholds = {{"pi-line", DataClass::kPi, 5, "a line of five"}};
+  c.algo = key.algo();
+  c.key_fingerprint = key.fingerprint();
+  return c;
+}
+
+// What ftzgated does with a batch (controlplane/daemon/src/compliance_center.cpp).
+void apply(ComplianceLedger& far, const OutboxBatch& b) {
+  std::vector<uint32_t> tenants;
+  std::vector<uint32_t> zones;
+  for (const auto& n : b.tenants) tenants.push_back(*far.tenant_id(n));
+  for (const auto& n : b.zones) zones.push_back(*far.zone_id(n));
+  for (TokenRecord r : b.records) {
+    r.tenant = tenants.at(r.tenant);
+    r.dest_zone = zones.at(r.dest_zone);
+    far.add(r);
+  }
+  for (const LostRecords& l : b.lost) {
+    far.add_lost(l.tenant == ComplianceLedger::kAnyTenant ? l.tenant : tenants.at(l.tenant), l.data_class,
+                 l.records);
+  }
+}
+
+TEST(ReportOutbox, WhatADataPlaneTookIsCountedByNameElsewhere) {
+  const TokenKey key = make_key();
+  ComplianceLedger near(config(key, {"harbor", "retail"}), kNow);
+  ComplianceLedger far(config(key, {"retail", "harbor"}), kNow);
+  WorkerAccounting worker(64, 2);
+  for (uint64_t t = 1; t <= 4; ++t) worker.record(0, DataClass::kPi, 1, 1, t, kNow);  // harbor
+  worker.record(1, DataClass::kPi, 1, 1, 99, kNow);                                   // retail
+  worker.quiescent();
+  Taken taken;
+  EXPECT_EQ(near.merge(worker, &taken), 5u);
+  ASSERT_EQ(taken.records.size(), 5u);
+  ReportOutbox box;
+  box.push(taken, near.tenant_names(), near.zone_names());
+  auto b = box.next();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->seq, 1u);
+  EXPECT_EQ(b->records.size(), 5u);
+  apply(far, *b);
+  box.acked(b->seq);
+  EXPECT_FALSE(box.next()) << "nothing waits";
+  EXPECT_EQ(far.individuals(*far.tenant_id("harbor"), DataClass::kPi, kAllDestZones).at_least, 4u);
+  EXPECT_EQ(far.individuals(*far.tenant_id("retail"), DataClass::kPi, kAllDestZones).at_least, 1u);
+  EXPECT_EQ(box.counters().acked, 5u);
+}
+
+// A person exported again and again is one record for ftzgated: only what
+// is new to the data plane's ledger is forwarded (a looped capture or a
+// customer list sent every hour does not fill the outbox).
+TEST(ReportOutbox, APersonSeenAgainIsForwardedOnce) {
+  const TokenKey key = make_key();
+  ComplianceLedger near(config(key, {"harbor"}), kNow);
+  WorkerAccounting worker(64, 1);
+  Taken taken;
+  for (int round = 0; round < 3; ++round) {
+    for (uint64_t t = 1; t <= 4; ++t) worker.record(0, DataClass::kPi, 1, 1, t, kNow);
+    worker.quiescent();
+    EXPECT_EQ(near.merge(worker, &taken), 4u) << "every record is merged";
+  }
+  EXPECT_EQ(taken.records.size(), 4u) << "each person is forwarded once";
+  worker.record(0, DataClass::kPi, 1, 2, 1, kNow);  // the same value as another identifier type
+  worker.quiescent();
+  near.merge(worker, &taken);
+  EXPECT_EQ(taken.records.size(), 5u);
+}
+
+TEST(ReportOutbox, AnUnacknowledgedBatchIsSentAgainUnchanged) {
+  const TokenKey key = make_key();
+  ComplianceLedger near(config(key, {"harbor"}), kNow);
+  Taken taken;
+  for (uint64_t t = 1; t <= ReportOutbox::kBatchRecords + 10; ++t)
+    taken.records.push_back({t, kNow, 0, 1, DataClass::kPi, 1});
+  ReportOutbox box;
+  box.push(taken, near.tenant_names(), near.zone_names());
+  const auto first = box.next();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->records.size(), ReportOutbox::kBatchRecords);
+  const auto again = box.next();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->seq, first->seq);
+  EXPECT_EQ(again->records.size(), first->records.size());
+  box.acked(first->seq + 1);  // not the batch in flight: ignored
+  EXPECT_EQ(box.next()->seq, first->seq);
+  box.acked(first->seq);
+  const auto second = box.next();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->seq, first->seq + 1);
+  EXPECT_EQ(second->records.size(), 10u);
+  EXPECT_EQ(second->records.front().token, ReportOutbox::kBatchRecords + 1);
+}
+
+// Fail closed: a record the outbox cannot keep is a possible person the far
+// ledger counts against the line, and so is a record a worker's ring lost.
+TEST(ReportOutbox, WhatAFullOutboxCannotKeepIsCountedAsLost) {
+  const TokenKey key = make_key();
+  ComplianceLedger near(config(key, {"harbor"}), kNow);
+  ComplianceLedger far(config(key, {"harbor"}), kNow);
+  Taken taken;
+  for (uint64_t t = 1; t <= 8; ++t) taken.records.push_back({t, kNow, 0, 1, DataClass::kPi, 1});
+  taken.lost.push_back({0, DataClass::kPi, 2});
+  ReportOutbox box(3);
+  box.push(taken, near.tenant_names(), near.zone_names());
+  EXPECT_EQ(box.counters().overflow, 5u);
+  const auto b = box.next();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->records.size(), 3u);
+  ASSERT_EQ(b->lost.size(), 1u);
+  EXPECT_EQ(b->lost[0].records, 7u);
+  apply(far, *b);
+  const auto n = far.individuals(*far.tenant_id("harbor"), DataClass::kPi, kAllDestZones);
+  EXPECT_EQ(n.at_least, 3u);
+  EXPECT_EQ(n.lost, 7u);
+  const auto events = far.evaluate(kNow);
+  ASSERT_FALSE(events.empty()) << "3 people and 7 lost records are past a line of five";
+  EXPECT_EQ(events.back().kind, ComplianceEventKind::kThresholdExceeded);
+}
+
+TEST(ReportOutbox, APeerCannotGrowTheLedgersNamesWithoutBound) {
+  const TokenKey key = make_key();
+  ComplianceLedger far(config(key, {"harbor"}), kNow);
+  for (size_t i = 1; i < ComplianceLedger::kMaxNames; ++i)
+    ASSERT_TRUE(far.tenant_id("t" + std::to_string(i)));
+  EXPECT_FALSE(far.tenant_id("one-too-many"));
+  EXPECT_TRUE(far.tenant_id("harbor")) << "known names keep their id";
+}
+
+}  // namespace
+}  // namespace ftz::engine::compliance
