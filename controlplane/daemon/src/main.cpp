@@ -30,6 +30,7 @@
 #include "ftz/bundle/bundle.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
+#include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/store/config_store.hpp"
 #include "service.hpp"
@@ -91,6 +92,10 @@ std::string random_password() {
 
 std::string keys_dir(const Args& a) {
   return a.state_dir + "/keys";
+}
+
+std::string compliance_dir(const Args& a) {
+  return a.state_dir + "/compliance";
 }
 
 int init(const Args& a) {
@@ -162,6 +167,18 @@ int init(const Args& a) {
   // bundles are verified against it, never against a key they carry.
   if (auto w = base::write_file_atomically(keys_dir(a) + "/device.pub", key->public_pem(), 0644); !w) {
     std::fprintf(stderr, "ftzgated: %s\n", w.error().c_str());
+    return 1;
+  }
+  // The token key every data plane counts with (compliance_center.hpp).
+  if (::mkdir(compliance_dir(a).c_str(), 0700) != 0 && errno != EEXIST) {
+    std::perror(("ftzgated: " + compliance_dir(a)).c_str());
+    return 1;
+  }
+  auto token_key = engine::compliance::resolve_token_key({compliance_dir(a) + "/token.key",
+                                                          compliance_dir(a) + "/ledger.state",
+                                                          engine::compliance::MacAlgo::kHmacSha256, false});
+  if (!token_key) {
+    std::fprintf(stderr, "ftzgated: %s\n", token_key.error().c_str());
     return 1;
   }
   const std::string accounts_path = a.state_dir + "/accounts.json";
@@ -237,7 +254,7 @@ int serve(const Args& a) {
     return management->record_system(type, success, std::move(details));
   };
   // The count of individuals (its key is generated on first start).
-  auto compliance = daemon::ComplianceCenter::open(a.state_dir + "/compliance", now_ms, system_audit);
+  auto compliance = daemon::ComplianceCenter::open(compliance_dir(a), now_ms, system_audit);
   if (!compliance) {
     std::fprintf(stderr, "ftzgated: %s\n", compliance.error().c_str());
     return 1;

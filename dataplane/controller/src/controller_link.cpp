@@ -212,11 +212,38 @@ struct ControllerLink::Impl {
     }
   }
 
-  void on_thresholds(const pb::ThresholdStates& t) {
+  std::string thresholds_path() const { return options.state_dir + "/thresholds"; }
+
+  // Also kept for a headless start: the data plane goes on seeing the
+  // states ftzgated last told it (its own count only raises them).
+  void on_thresholds(const pb::ThresholdStates& t, bool store) {
     States states;
     for (const auto& x : t.tenants()) states.emplace_back(x.name(), from_proto(x.state()));
+    if (store) {
+      if (auto w = base::write_file_atomically(thresholds_path(), t.SerializeAsString(), 0600); !w)
+        std::fprintf(stderr, "ftzgate-dp: warning: cannot keep the threshold states: %s\n",
+                     w.error().c_str());
+    }
     std::lock_guard lock(mu);
     thresholds = std::move(states);
+  }
+
+  // The states kept by the last run (none on a first start).
+  void load_thresholds() {
+    const auto bytes = config::read_regular_file(thresholds_path(), 16u << 20);
+    pb::ThresholdStates t;
+    if (!bytes) {
+      if (bytes.error().reason != "no such file")
+        std::fprintf(stderr, "ftzgate-dp: warning: %s: %s\n", thresholds_path().c_str(),
+                     bytes.error().reason.c_str());
+      return;
+    }
+    if (!t.ParseFromString(*bytes)) {
+      std::fprintf(stderr, "ftzgate-dp: warning: %s: not threshold states: ignored\n",
+                   thresholds_path().c_str());
+      return;
+    }
+    on_thresholds(t, false);
   }
 
   // Sends the outbox's batches, one in flight, each until acknowledged;
@@ -323,7 +350,7 @@ struct ControllerLink::Impl {
             on_token_key(update.token_key());
             break;
           case pb::Update::kThresholds:
-            on_thresholds(update.thresholds());
+            on_thresholds(update.thresholds(), true);
             break;
           case pb::Update::UPDATE_NOT_SET:
             break;  // a newer controller's update this data plane does not know
@@ -404,6 +431,7 @@ tl::expected<std::unique_ptr<ControllerLink>, std::string> ControllerLink::creat
   args.SetMaxReceiveMessageSize(static_cast<int>(bundle::kMaxBundleBytes));
   impl->channel = grpc::CreateCustomChannel(impl->options.target, grpc::InsecureChannelCredentials(), args);
   impl->stub = pb::Dataplane::NewStub(impl->channel);
+  impl->load_thresholds();
   Impl* raw = impl.get();
   impl->subscriber = std::thread([raw] { raw->subscribe_loop(); });
   impl->reporter = std::thread([raw] { raw->report_loop(); });

@@ -85,6 +85,7 @@ tl::expected<std::unique_ptr<Published>, std::string> Appliance::build_published
 void Appliance::publish(std::unique_ptr<Published> p) {
   Published* raw = p.get();
   logger->add_generation(raw->number, raw->gen);  // before any worker can stamp an event with it
+  desk->register_generation(*raw->gen);           // before any worker reads its tenants' states
   previous = std::move(running);
   running = std::move(p);
   published.store(raw, std::memory_order_release);
@@ -206,6 +207,8 @@ void attach_controller(Appliance& a, std::unique_ptr<controller::ControllerLink>
   link->applied(first, static_cast<uint64_t>(us.count()));
   // Under a controller the count is ftzgated's: every harvest's tokens go there too.
   if (auto outbox = a.desk->forward()) link->attach_outbox(std::move(outbox), a.desk->key_fingerprint());
+  // ftzgated's states (received, or kept by the last run) before any worker reads the board.
+  if (auto states = link->take_thresholds()) a.desk->set_remote_states(std::move(*states));
   a.controller_link = std::move(link);
 }
 

@@ -422,7 +422,7 @@ void Worker::judge(Flow& f, Stage stage, int64_t now) noexcept {
   facts.stage = stage;
   facts.uninspectable = f.uninspectable;
   if (options_.thresholds != nullptr && f.tenant != kNoIndex)
-    facts.threshold = options_.thresholds->state(f.tenant);
+    facts.threshold = options_.thresholds->state(gen_->number(), f.tenant);
   if (f.content != kNil) {
     const ContentState& cs = content_[f.content];
     facts.confirmed = cs.det.distinct;

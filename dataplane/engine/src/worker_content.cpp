@@ -297,7 +297,7 @@ void Worker::settle_detections(Flow& f, bool dropped, int64_t now) noexcept {
                               ? f.server_zone
                               : f.client_zone;
     for (const PendingDetection& pd : pending_) {
-      options_.accounting->record(f.tenant, pd.data_class, dest, pd.id_type, pd.token, now);
+      options_.accounting->record(f.tenant, pd.data_class, dest, pd.id_type, pd.token, now, gen_->number());
     }
   }
   if (f.verdict.alert || options_.classify_all) {

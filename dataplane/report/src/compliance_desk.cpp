@@ -10,6 +10,10 @@ namespace ftz::report {
 
 namespace cmp = engine::compliance;
 
+namespace {
+constexpr uint32_t kLostTenants = 1024;
+}  // namespace
+
 tl::expected<std::unique_ptr<ComplianceDesk>, std::string> ComplianceDesk::create(
     const engine::PolicyGeneration& gen, uint32_t workers, bool allow_demo_key) {
   std::unique_ptr<ComplianceDesk> desk(new ComplianceDesk());
@@ -26,11 +30,27 @@ tl::expected<std::unique_ptr<ComplianceDesk>, std::string> ComplianceDesk::creat
   desk->key_.emplace(std::move(key->key));
   desk->key_notes_ = std::move(key->notes);
   for (uint32_t w = 0; w < workers; ++w) {
+    // Lost records are kept per tenant index; later generations may name
+    // more tenants than the first (past this bound: lost for every tenant).
     desk->accounting_.push_back(std::make_unique<cmp::WorkerAccounting>(
-        cmp::WorkerAccounting::kDefaultCapacity, static_cast<uint32_t>(gen.spec().tenants.size())));
+        cmp::WorkerAccounting::kDefaultCapacity,
+        std::max<uint32_t>(kLostTenants, static_cast<uint32_t>(gen.spec().tenants.size()))));
   }
-  desk->board_ = std::make_unique<cmp::ThresholdBoard>(gen.spec().tenants.size());
+  desk->board_ = std::make_unique<cmp::ThresholdBoard>();
+  desk->register_generation(gen);
   return desk;
+}
+
+void ComplianceDesk::register_generation(const engine::PolicyGeneration& gen) {
+  if (!key_) return;
+  Registered r{gen.number(), {}, {}};
+  for (const auto& t : gen.spec().tenants) r.tenants.push_back(t.name);
+  for (const auto& z : gen.spec().zones) r.zones.push_back(z.name);
+  std::erase_if(generations_, [&](const Registered& x) { return x.number == r.number; });
+  if (ledger_) ledger_->map_generation(r.number, r.tenants, r.zones);
+  generations_.push_back(std::move(r));
+  if (generations_.size() > cmp::ThresholdBoard::kSlots) generations_.erase(generations_.begin());
+  publish_states();
 }
 
 engine::WorkerOptions ComplianceDesk::worker_options(uint32_t w, engine::WorkerOptions base) const {
@@ -45,8 +65,10 @@ engine::WorkerOptions ComplianceDesk::worker_options(uint32_t w, engine::WorkerO
 std::vector<ComplianceNotice> ComplianceDesk::harvest(int64_t now_ns, bool stopped) {
   std::vector<ComplianceNotice> notices;
   if (!key_) return notices;
-  if (!ledger_)
+  if (!ledger_) {
     ledger_ = std::make_unique<cmp::ComplianceLedger>(cmp::LedgerConfig::from_policy(spec_, *key_), now_ns);
+    for (const Registered& g : generations_) ledger_->map_generation(g.number, g.tenants, g.zones);
+  }
   cmp::Taken taken;
   cmp::Taken* forwarded = outbox_ ? &taken : nullptr;
   for (auto& acc : accounting_) {
@@ -78,13 +100,17 @@ std::vector<ComplianceNotice> ComplianceDesk::harvest(int64_t now_ns, bool stopp
 }
 
 void ComplianceDesk::publish_states() {
-  std::vector<engine::ThresholdState> states = ledger_->tenant_states();
-  for (const auto& [name, remote] : remote_states_) {
-    for (size_t t = 0; t < spec_.tenants.size() && t < states.size(); ++t) {
-      if (spec_.tenants[t].name == name) states[t] = std::max(states[t], remote);
+  for (const Registered& g : generations_) {
+    std::vector<engine::ThresholdState> states =
+        ledger_ ? ledger_->states_for(g.number)
+                : std::vector<engine::ThresholdState>(g.tenants.size(), engine::ThresholdState::kNormal);
+    for (const auto& [name, remote] : remote_states_) {
+      for (size_t t = 0; t < g.tenants.size() && t < states.size(); ++t) {
+        if (g.tenants[t] == name) states[t] = std::max(states[t], remote);
+      }
     }
+    board_->publish(g.number, states);
   }
-  board_->publish(states);
 }
 
 std::shared_ptr<cmp::ReportOutbox> ComplianceDesk::forward() {
@@ -94,17 +120,19 @@ std::shared_ptr<cmp::ReportOutbox> ComplianceDesk::forward() {
 
 void ComplianceDesk::set_remote_states(std::vector<std::pair<std::string, engine::ThresholdState>> states) {
   remote_states_ = std::move(states);
+  if (key_) publish_states();
 }
 
 std::vector<ComplianceRow> ComplianceDesk::rows() const {
   std::vector<ComplianceRow> rows;
   if (!ledger_) return rows;
-  for (uint32_t t = 0; t < spec_.tenants.size(); ++t) {
+  const auto& names = ledger_->tenant_names();
+  for (uint32_t t = 0; t < names.size(); ++t) {
     for (const engine::DataClass c : {engine::DataClass::kPi, engine::DataClass::kSensitivePi}) {
       const auto count = ledger_->individuals(t, c, cmp::kAllDestZones);
       if (count.at_least == 0) continue;
       ComplianceRow row;
-      row.tenant = spec_.tenants[t].name;
+      row.tenant = names[t];
       row.data_class = c;
       row.individuals = count.at_least;
       row.saturated = count.saturated;

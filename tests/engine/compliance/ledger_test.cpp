@@ -241,21 +241,61 @@ TEST_F(Ledger, TenantStateNormalWarnExceededAndBoard) {
   c.thresholds = {{"pi-scc", DataClass::kPi, 1000, "standard contract"}};
   WorkerAccounting w;
   ComplianceLedger l(std::move(c), kMid2026);
-  ThresholdBoard board(2);
+  ThresholdBoard board;
+  constexpr uint64_t kGen = 1;
   auto to = [&](uint32_t upto) {
     for (uint32_t n = 0; n < upto; ++n)
       record(w, kTenantB, DataClass::kPi, kZoneHk, kMobile, mobile(n), kMid2026);
     l.merge_stopped(w);
     l.evaluate(kMid2026);
-    l.publish(board);
-    return board.state(kTenantB);
+    board.publish(kGen, l.states_for(kGen));
+    return board.state(kGen, kTenantB);
   };
   EXPECT_EQ(to(799), ThresholdState::kNormal);
   EXPECT_EQ(to(800), ThresholdState::kWarn);
   EXPECT_EQ(to(999), ThresholdState::kWarn);
   EXPECT_EQ(to(1000), ThresholdState::kExceeded);
-  EXPECT_EQ(board.state(kTenantA), ThresholdState::kNormal);
-  EXPECT_EQ(board.state(99), ThresholdState::kNormal);
+  EXPECT_EQ(board.state(kGen, kTenantA), ThresholdState::kNormal);
+  EXPECT_EQ(board.state(kGen, 99), ThresholdState::kNormal);
+  // Fail closed: a generation whose row was never published, or whose row
+  // went to a newer generation, reads as past every line.
+  EXPECT_EQ(board.state(kGen + 1, kTenantA), ThresholdState::kExceeded);
+  board.publish(kGen + ThresholdBoard::kSlots, l.states_for(kGen));
+  EXPECT_EQ(board.state(kGen, kTenantA), ThresholdState::kExceeded);
+  EXPECT_EQ(board.state(kGen + ThresholdBoard::kSlots, ThresholdBoard::kMaxTenants),
+            ThresholdState::kExceeded);
+}
+
+// A commit reorders the tenants (generation 2 puts a new tenant first):
+// records of both generations, in the ring together, count for the tenant
+// they name, and each generation's board row is in its own order.
+TEST_F(Ledger, CountsAndStatesFollowTenantsByNameAcrossGenerations) {
+  auto c = config(key_);
+  c.thresholds = {{"pi-few", DataClass::kPi, 3, "a line of three"}};
+  WorkerAccounting w(1024, 3);
+  ComplianceLedger l(std::move(c), kMid2026);
+  const std::vector<std::string> zones = {"lingang", "us", "hk"};
+  l.map_generation(1, {"lingang-logistics", "pudong-retail"}, zones);
+  l.map_generation(2, {"new-tenant", "pudong-retail", "lingang-logistics"}, zones);
+  // Generation 1: index 0 is lingang-logistics; generation 2: index 2.
+  for (uint32_t n = 0; n < 2; ++n)
+    w.record(0, DataClass::kPi, kZoneUs, kMobile, key_.token(mobile(n), kMobile), kMid2026, 1);
+  w.record(2, DataClass::kPi, kZoneUs, kMobile, key_.token(mobile(2), kMobile), kMid2026, 2);
+  w.record(2, DataClass::kPi, kZoneUs, kMobile, key_.token(mobile(0), kMobile), kMid2026, 2);  // seen
+  w.record(0, DataClass::kPi, kZoneUs, kMobile, key_.token(mobile(9), kMobile), kMid2026, 7);  // unknown gen
+  l.merge_stopped(w);
+  EXPECT_EQ(l.individuals(kTenantA, DataClass::kPi, kAllDestZones).at_least, 3u);
+  EXPECT_EQ(l.individuals(kTenantB, DataClass::kPi, kAllDestZones).at_least, 0u);
+  EXPECT_EQ(l.individuals(kTenantB, DataClass::kPi, kAllDestZones).lost, 1u) << "fail closed: every tenant";
+  l.evaluate(kMid2026);
+  EXPECT_EQ(l.tenant_state(kTenantA), ThresholdState::kExceeded);
+  const auto g1 = l.states_for(1);
+  const auto g2 = l.states_for(2);
+  ASSERT_EQ(g1.size(), 2u);
+  ASSERT_EQ(g2.size(), 3u);
+  EXPECT_EQ(g1[0], ThresholdState::kExceeded);
+  EXPECT_EQ(g2[2], ThresholdState::kExceeded);
+  EXPECT_EQ(g2[1], ThresholdState::kNormal);
 }
 
 TEST_F(Ledger, AValidApprovalOfASatisfyingMechanismCoversTheLine) {

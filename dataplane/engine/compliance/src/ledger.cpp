@@ -108,23 +108,31 @@ bool ComplianceLedger::absorb(const TokenRecord& r) {
 size_t ComplianceLedger::take(WorkerAccounting& worker, uint64_t tail, Taken* taken) {
   const uint64_t head = worker.head_.load(std::memory_order_relaxed);  // only we write it
   for (uint64_t i = head; i != tail; ++i) {
-    const TokenRecord& r = worker.ring_[i & worker.mask_];
-    if (absorb(r) && taken != nullptr) taken->records.push_back(r);
+    const std::optional<TokenRecord> r = translate(worker.ring_[i & worker.mask_]);
+    if (!r) {
+      const LostRecords lost{kAnyTenant, worker.ring_[i & worker.mask_].data_class, 1};
+      add_lost(lost.tenant, lost.data_class, lost.records);
+      if (taken != nullptr) taken->lost.push_back(lost);
+      continue;
+    }
+    if (absorb(*r) && taken != nullptr) taken->records.push_back(*r);
   }
   // Release: the worker may overwrite these slots once it sees the new head.
   worker.head_.store(tail, std::memory_order_release);
   // Lost records: each may be a person not yet counted, so the thresholds
   // count it (fail closed); attributed to the year being counted now.
-  for (uint32_t t = 0; t <= worker.tenants_; ++t) {
-    for (uint32_t c = 0; c < WorkerAccounting::kClasses; ++c) {
-      const size_t i = size_t{t} * WorkerAccounting::kClasses + c;
-      const uint64_t now = worker.lost_[i].load(std::memory_order_relaxed);
-      if (now == worker.lost_seen_[i]) continue;
-      const uint64_t delta = now - worker.lost_seen_[i];
-      worker.lost_seen_[i] = now;
-      const LostRecords lost{t == worker.tenants_ ? kAnyTenant : t, static_cast<DataClass>(c), delta};
-      add_lost(lost.tenant, lost.data_class, lost.records);
-      if (taken != nullptr) taken->lost.push_back(lost);
+  for (uint32_t g = 0; g < WorkerAccounting::kLostGenerations; ++g) {
+    for (uint32_t t = 0; t <= worker.tenants_; ++t) {
+      for (uint32_t c = 0; c < WorkerAccounting::kClasses; ++c) {
+        const size_t i = worker.lost_index(g, t, c);
+        const uint64_t now = worker.lost_[i].load(std::memory_order_relaxed);
+        if (now == worker.lost_seen_[i]) continue;
+        const uint64_t delta = now - worker.lost_seen_[i];
+        worker.lost_seen_[i] = now;
+        const LostRecords lost{lost_tenant(g, t, worker.tenants_), static_cast<DataClass>(c), delta};
+        add_lost(lost.tenant, lost.data_class, lost.records);
+        if (taken != nullptr) taken->lost.push_back(lost);
+      }
     }
   }
   return static_cast<size_t>(tail - head);
@@ -137,6 +145,52 @@ size_t ComplianceLedger::merge(WorkerAccounting& worker, Taken* taken) {
 size_t ComplianceLedger::merge_stopped(WorkerAccounting& worker, Taken* taken) {
   worker.quiescent();  // the worker is stopped or is the caller: publish its last records
   return take(worker, worker.tail_.load(std::memory_order_acquire), taken);
+}
+
+void ComplianceLedger::map_generation(uint64_t generation, const std::vector<std::string>& tenants,
+                                      const std::vector<std::string>& zones) {
+  GenerationMap m;
+  m.generation = generation;
+  for (const std::string& t : tenants) m.tenants.push_back(tenant_id(t));
+  for (const std::string& z : zones) m.zones.push_back(zone_id(z));
+  std::erase_if(maps_, [&](const GenerationMap& x) { return x.generation == generation; });
+  maps_.push_back(std::move(m));
+  if (maps_.size() > kGenerations) maps_.erase(maps_.begin());
+}
+
+std::optional<TokenRecord> ComplianceLedger::translate(const TokenRecord& r) const {
+  if (maps_.empty()) return r;
+  for (auto it = maps_.rbegin(); it != maps_.rend(); ++it) {
+    if (static_cast<uint16_t>(it->generation) != r.generation) continue;
+    if (r.tenant >= it->tenants.size() || !it->tenants[r.tenant] || r.dest_zone >= it->zones.size() ||
+        !it->zones[r.dest_zone])
+      return std::nullopt;
+    TokenRecord out = r;
+    out.tenant = *it->tenants[r.tenant];
+    out.dest_zone = *it->zones[r.dest_zone];
+    return out;
+  }
+  return std::nullopt;
+}
+
+uint32_t ComplianceLedger::lost_tenant(uint32_t slot, uint32_t tenant, uint32_t unknown) const {
+  if (tenant == unknown) return kAnyTenant;
+  if (maps_.empty()) return tenant;
+  for (auto it = maps_.rbegin(); it != maps_.rend(); ++it) {
+    if (it->generation % WorkerAccounting::kLostGenerations != slot) continue;
+    return tenant < it->tenants.size() && it->tenants[tenant] ? *it->tenants[tenant] : kAnyTenant;
+  }
+  return kAnyTenant;
+}
+
+std::vector<ThresholdState> ComplianceLedger::states_for(uint64_t generation) const {
+  for (const GenerationMap& m : maps_) {
+    if (m.generation != generation) continue;
+    std::vector<ThresholdState> out;
+    for (const auto& id : m.tenants) out.push_back(id ? tenant_state(*id) : ThresholdState::kExceeded);
+    return out;
+  }
+  return states_;
 }
 
 void ComplianceLedger::add_lost(uint32_t tenant, DataClass c, uint64_t records) {

@@ -51,6 +51,12 @@ class ComplianceDesk {
   // now_ns, publishes tenant states to the board and returns the notices.
   std::vector<ComplianceNotice> harvest(int64_t now_ns, bool stopped);
 
+  // A policy generation the workers are about to run (the first one is
+  // registered by create()): its tenants' threshold states are on the board
+  // before any worker reads them, and its records are counted by tenant name.
+  // Control thread; before the workers can see the generation.
+  void register_generation(const engine::PolicyGeneration& gen);
+
   // ftzgate-dp --controller: what every later harvest takes also goes to
   // this outbox, for ftzgated (null while the desk is inactive).
   std::shared_ptr<engine::compliance::ReportOutbox> forward();
@@ -69,16 +75,24 @@ class ComplianceDesk {
 
  private:
   ComplianceDesk() = default;
-  // The board: this data plane's states, raised to ftzgated's.
+  // The board, for every registered generation: this data plane's states,
+  // raised to ftzgated's.
   void publish_states();
 
-  engine::PolicySpec spec_;  // tenants and thresholds of the first generation
+  struct Registered {
+    uint64_t number = 0;
+    std::vector<std::string> tenants;
+    std::vector<std::string> zones;
+  };
+
+  engine::PolicySpec spec_;  // thresholds and approvals of the first generation
   std::optional<engine::compliance::TokenKey> key_;
   std::vector<std::unique_ptr<engine::compliance::WorkerAccounting>> accounting_;
   std::unique_ptr<engine::compliance::ThresholdBoard> board_;
   std::unique_ptr<engine::compliance::ComplianceLedger> ledger_;
   std::shared_ptr<engine::compliance::ReportOutbox> outbox_;
   std::vector<std::pair<std::string, engine::ThresholdState>> remote_states_;
+  std::vector<Registered> generations_;  // the newest last, at most ThresholdBoard::kSlots
   std::string note_;
   std::vector<std::string> key_notes_;
 };

@@ -162,11 +162,25 @@ class ComplianceLedger {
   IndividualCount previous_year_individuals(uint32_t tenant, DataClass c, uint32_t dest_zone) const;
   int32_t previous_year() const noexcept { return previous_year_; }
 
+  // Records from workers carry their generation's tenant and zone indexes:
+  // once a generation is mapped here (by its tenants' and zones' names, before
+  // any worker runs it), records of every generation are read through their
+  // generation's map, so counts follow tenants by name however commits
+  // reorder them. A record of a generation not mapped (more than kGenerations
+  // old) counts as a lost record of every tenant. A worker's lost records
+  // (full ring) are attributed through the newest map of their generation
+  // slot (generation mod 4). Without any map, indexes are the ledger's own
+  // (one generation: ftzgate-inspect, tests).
+  static constexpr size_t kGenerations = 8;
+  void map_generation(uint64_t generation, const std::vector<std::string>& tenants,
+                      const std::vector<std::string>& zones);
+  // The tenants' states in `generation`'s order (mapped; else the ledger's order).
+  std::vector<ThresholdState> states_for(uint64_t generation) const;
+
   ThresholdState tenant_state(uint32_t tenant) const noexcept;
   // The tenant holds a valid approval that satisfies the threshold.
   bool satisfied(uint32_t tenant, const ThresholdSpec& th, int64_t now_ns) const noexcept;
   const std::vector<ThresholdState>& tenant_states() const noexcept { return states_; }
-  void publish(ThresholdBoard& board) const noexcept { board.publish(states_); }
 
   int32_t year() const noexcept { return year_; }
   const std::vector<std::string>& tenant_names() const noexcept { return config_.tenant_names; }
@@ -212,7 +226,19 @@ class ComplianceLedger {
   uint32_t tenant_index(const std::string& name);
   uint32_t zone_index(const std::string& name);
 
+  struct GenerationMap {
+    uint64_t generation = 0;
+    std::vector<std::optional<uint32_t>> tenants;  // generation index -> ledger id
+    std::vector<std::optional<uint32_t>> zones;
+  };
+  // The record in the ledger's indexes; nullopt when no map names its tenant.
+  std::optional<TokenRecord> translate(const TokenRecord& r) const;
+  // The ledger's id of a worker's lost-record slot (generation slot, tenant
+  // index; `unknown` is the worker's "past its tenants"), or kAnyTenant.
+  uint32_t lost_tenant(uint32_t slot, uint32_t tenant, uint32_t unknown) const;
+
   LedgerConfig config_;
+  std::vector<GenerationMap> maps_;  // the newest last, at most kGenerations
   int32_t year_ = 0;
   SetMap sets_;  // current year, key.year == 0
   int32_t previous_year_ = 0;

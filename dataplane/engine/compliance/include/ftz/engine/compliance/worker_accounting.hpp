@@ -37,7 +37,11 @@ struct TokenRecord {
   uint32_t dest_zone = 0;
   DataClass data_class = DataClass::kPi;
   uint8_t id_type = 0;
+  // The low 16 bits of the policy generation whose indexes `tenant` and
+  // `dest_zone` are (ComplianceLedger::map_generation).
+  uint16_t generation = 0;
 };
+static_assert(sizeof(TokenRecord) == 32);
 
 class WorkerAccounting {
  public:
@@ -55,8 +59,9 @@ class WorkerAccounting {
 
   // One identifier of one individual left `tenant` towards `dest_zone` at
   // ts_ns. Worker thread only; visible to the control side after quiescent().
+  // `generation`: PolicyGeneration::number() of the indexes.
   void record(uint32_t tenant, DataClass data_class, uint32_t dest_zone, uint8_t id_type, uint64_t token,
-              int64_t ts_ns) noexcept;
+              int64_t ts_ns, uint64_t generation = 0) noexcept;
 
   // Worker thread, once per loop (also when idle): publishes the records
   // written since the last call.
@@ -74,8 +79,13 @@ class WorkerAccounting {
   friend class ComplianceLedger;
   static constexpr uint32_t kClasses = static_cast<uint32_t>(DataClass::kCount);
 
-  // Lost records per (tenant, class); index tenants_ * kClasses: of unknown tenants.
-  std::atomic<uint64_t>& lost_slot(uint32_t tenant, DataClass c) noexcept;
+  // Lost records per (generation % kLostGenerations, tenant, class): tenant
+  // indexes are a generation's; tenant tenants_ stands for the tenants past it.
+  static constexpr uint32_t kLostGenerations = 4;
+  size_t lost_index(uint64_t slot, uint32_t tenant, uint32_t c) const noexcept {
+    return (slot * (size_t{tenants_} + 1) + tenant) * kClasses + c;
+  }
+  std::atomic<uint64_t>& lost_slot(uint32_t tenant, DataClass c, uint64_t generation) noexcept;
 
   std::unique_ptr<TokenRecord[]> ring_;
   uint32_t mask_ = 0;
