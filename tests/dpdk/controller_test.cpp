@@ -360,5 +360,31 @@ TEST_F(DpCompliance, TwoDataPlanesCountATenantAsOneThatSawEverything) {
   EXPECT_EQ(ka, kd);
 }
 
+// A data plane that starts while ftzgated is down counts on its own (the
+// stored bundle and key), and hands its tokens over when ftzgated returns:
+// ftzgated's count is again that of one appliance that saw everything.
+TEST_F(DpCompliance, TokensCountedWithoutTheControllerAreHandedOverWhenItReturns) {
+  start();
+  // A first run leaves the bundle and the key in dp-a's state directory.
+  const RunResult first = run_dp(dp_args("dp-a", "s1.pcap", "1"), "", "dpa");
+  ASSERT_EQ(first.status, 0) << first.output;
+  ASSERT_EQ(stop(), 0);
+  std::filesystem::remove(state() + "/compliance/ledger.state");  // forget what the first run reported
+
+  RunResult headless;
+  std::thread t(
+      [&] { headless = run_dp(dp_args("dp-a", "all.pcap", "8", "--headless-after 0.5"), "", "dpa"); });
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  start();
+  t.join();
+  ASSERT_EQ(headless.status, 0) << headless.output;
+  EXPECT_NE(headless.output.find("starting headless"), std::string::npos) << headless.output;
+  EXPECT_NE(headless.output.find("cannot report tokens to the controller"), std::string::npos)
+      << "the tokens waited for ftzgated";
+  EXPECT_EQ(headless.output.find("not handed to the controller"), std::string::npos)
+      << headless.output << read_text(dir_.file("ftzgated.log"));
+  EXPECT_EQ(controller_counts(), whole_capture_counts());
+}
+
 }  // namespace
 }  // namespace ftz::dptest

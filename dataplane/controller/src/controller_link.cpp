@@ -429,6 +429,12 @@ tl::expected<std::unique_ptr<ControllerLink>, std::string> ControllerLink::creat
   impl->trusted = std::move(*trusted);
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(static_cast<int>(bundle::kMaxBundleBytes));
+  // gRPC's own reconnection backoff grows to 120 s: a controller back after
+  // a long outage would wait that long for us. Ours is the bound.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(kFirstBackoff.count()));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(kFirstBackoff.count()));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff).count()));
   impl->channel = grpc::CreateCustomChannel(impl->options.target, grpc::InsecureChannelCredentials(), args);
   impl->stub = pb::Dataplane::NewStub(impl->channel);
   impl->load_thresholds();
