@@ -20,6 +20,7 @@
 
 #include "dataplane_service.hpp"
 #include "ftz/bundle/bundle.hpp"
+#include "ftz/config/config.hpp"
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/test/files.hpp"
@@ -406,6 +407,40 @@ TEST_F(DaemonInProcess, AReportBatchThatCannotBeRightIsRefusedWhole) {
   EXPECT_EQ(report(b).second, grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(compliance().rows_size(), 0) << "nothing counted";
   EXPECT_FALSE(audit_of("report_refused").empty());
+}
+
+// A compliance state that does not load is never replaced by an empty
+// year: ftzgated counts nothing, says why to every reporting data plane
+// (which keeps its tokens), and leaves the file as it found it.
+TEST(ComplianceCenterTest, AStateFileThatDoesNotLoadIsNeverReplaced) {
+  test::TempDir dir{"center"};
+  const std::string state = dir.file("compliance/ledger.state");
+  std::filesystem::create_directories(dir.file("compliance"));
+  std::ofstream(state) << "FTZCMPL not really";
+  std::vector<std::string> audited;
+  auto center = ComplianceCenter::open(
+      dir.file("compliance"), [] { return kT0Ms; },
+      [&](const std::string& type, bool, nlohmann::ordered_json) {
+        audited.push_back(type);
+        return true;
+      });
+  ASSERT_TRUE(center) << center.error();
+  auto loaded = config::load_config_from_string(kCounted, "counted.yaml");
+  ASSERT_TRUE(loaded);
+  const auto configured = (*center)->configure(loaded->spec);
+  ASSERT_FALSE(configured);
+  EXPECT_NE(configured.error().find("ledger.state"), std::string::npos) << configured.error();
+  pb::ReportBatch b;
+  b.set_dataplane_id("dp-a");
+  b.set_seq(1);
+  const auto applied = (*center)->apply(b);
+  ASSERT_FALSE(applied);
+  EXPECT_EQ(applied.error().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(applied.error().error_message().find("cannot load its compliance state"), std::string::npos);
+  (*center)->stop();
+  std::ostringstream kept;
+  kept << std::ifstream(state).rdbuf();
+  EXPECT_EQ(kept.str(), "FTZCMPL not really");
 }
 
 }  // namespace

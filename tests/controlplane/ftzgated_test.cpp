@@ -73,6 +73,14 @@ TEST_F(Ftzgated, LoadCheckCommitShowAndRollbackAsNewGenerations) {
   EXPECT_NE(nothing.output.find("FAILED_PRECONDITION"), std::string::npos) << nothing.output;
 
   ASSERT_EQ(ctl("alice", "load " + dir_.file("block-hk.yaml")).status, 0);
+  // The candidate against the running configuration, as Junos shows it.
+  const RunResult diff = ctl("alice", "show configuration '| compare'");
+  ASSERT_EQ(diff.status, 0) << diff.output;
+  EXPECT_TRUE(
+      diff.output.starts_with("--- running (generation 1)\n+++ candidate (based on generation 1)\n@@ "))
+      << diff.output;
+  EXPECT_NE(diff.output.find("\n+  - {src_zone: inside, dst_zone: hk, action: block}\n"), std::string::npos)
+      << diff.output;
   const RunResult check = ctl("alice", "commit check");
   EXPECT_EQ(check.status, 0) << check.output;
   const RunResult done = ctl("alice", "--json commit comment 'block hk'");
@@ -84,6 +92,16 @@ TEST_F(Ftzgated, LoadCheckCommitShowAndRollbackAsNewGenerations) {
   const RunResult shown = ctl("carol", "show configuration");
   EXPECT_EQ(shown.status, 0) << shown.output;
   EXPECT_EQ(shown.output, std::string("# generation 2\n") + kBlockHk);
+  // Nothing left to compare once committed; against generation 1 the
+  // change shows again (pipes split however they are quoted).
+  EXPECT_EQ(ctl("alice", "show configuration '| compare'").output, "");
+  const RunResult since = ctl("alice", "--json show configuration '|compare' rollback 1");
+  ASSERT_EQ(since.status, 0) << since.output;
+  const auto d = nlohmann::json::parse(since.output);
+  EXPECT_EQ(d["from_generation"], 1);
+  EXPECT_NE(d["diff"].get<std::string>().find("+  - {src_zone: inside, dst_zone: hk, action: block}"),
+            std::string::npos);
+  EXPECT_EQ(ctl("alice", "show configuration '| compare' rollback x").status, 2);
 
   // Two editors: the second commit's candidate is stale.
   ASSERT_EQ(ctl("alice", "rollback 1").status, 0);

@@ -126,7 +126,13 @@ tl::expected<void, std::string> ComplianceCenter::configure(const engine::Policy
   if (ledger_ && saved_epoch_ != applied_epoch_)
     return tl::unexpected("the compliance state cannot be saved: " + save_problem_);
   auto next = std::make_unique<cmp::ComplianceLedger>(cmp::LedgerConfig::from_policy(spec, use), now_ns());
-  if (auto loaded = next->load(state_path_); !loaded) return tl::unexpected(loaded.error());
+  if (auto loaded = next->load(state_path_); !loaded) {
+    // Never a silent restart of the year's counts: without a ledger the
+    // data planes keep their tokens (and are told why).
+    if (!ledger_) load_problem_ = loaded.error();
+    return tl::unexpected(loaded.error());
+  }
+  load_problem_.clear();
   ledger_ = std::move(next);
   if (key) key_ = std::move(key);
   return {};
@@ -156,7 +162,12 @@ tl::expected<uint64_t, Status> ComplianceCenter::apply(const pb::ReportBatch& b)
     }
   }
   std::lock_guard lock(mu_);
-  if (!ledger_) return tl::unexpected(Status(StatusCode::UNAVAILABLE, "no running configuration yet"));
+  if (!ledger_) {
+    return tl::unexpected(
+        Status(StatusCode::UNAVAILABLE, load_problem_.empty()
+                                            ? "no running configuration yet"
+                                            : "ftzgated cannot load its compliance state: " + load_problem_));
+  }
   if (b.key_fingerprint() != key_->fingerprint()) {
     return tl::unexpected(
         Status(StatusCode::FAILED_PRECONDITION, "tokens made under key " + hex64(b.key_fingerprint()) +

@@ -98,6 +98,7 @@ class ComplianceCenter {
   uint64_t saved_epoch_ = 0;    // ... of which the state file holds
   int64_t saved_unix_s_ = 0;
   std::string save_problem_;  // the last save's error, said once
+  std::string load_problem_;  // why there is no ledger (a state file that does not load)
   std::string published_;     // the states last returned by tick() (serialized)
   // (boot_id, last seq) per data plane: a resent batch is applied once.
   std::map<std::string, std::pair<uint64_t, uint64_t>> seen_;

@@ -4,7 +4,7 @@
 //
 //   ftzctl [--socket PATH] [--user NAME] [--json] COMMAND WORDS...
 //
-// Commands: show configuration [candidate | rollback N], show system commit,
+// Commands: show configuration [candidate | rollback N | '| compare' [rollback N]], show system commit,
 // show dataplanes, show compliance,
 // load FILE, commit [check] [comment TEXT] [confirmed MINUTES], commit confirm,
 // rollback N, audit verify, user passwd.
@@ -25,11 +25,13 @@
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "config_diff.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
@@ -158,19 +160,74 @@ void print(const Args& a, const ordered_json& j, const std::string& text) {
     std::fputs(text.c_str(), stdout);
 }
 
-int show_configuration(const Args& a, Session& s, const std::vector<std::string>& w) {
+// The words of a command with its pipes split off: "| compare" and
+// "|compare" (a quoted pipe in one-shot mode) become "|", "compare".
+std::vector<std::string> split_pipes(const std::vector<std::string>& words) {
+  std::vector<std::string> out;
+  for (const std::string& word : words) {
+    std::istringstream in(word);
+    for (std::string t; in >> t;) {
+      while (t.size() > 1 && t[0] == '|') {
+        out.emplace_back("|");
+        t.erase(0, 1);
+      }
+      out.push_back(t);
+    }
+  }
+  return out;
+}
+
+std::optional<uint64_t> generation_word(const std::string& w) {
+  char* end = nullptr;
+  const unsigned long long g = std::strtoull(w.c_str(), &end, 10);
+  if (w.empty() || end == w.c_str() || *end != '\0' || w[0] == '-') return std::nullopt;
+  return g;
+}
+
+// show configuration | compare [rollback N]: the caller's candidate against
+// the running configuration, or against generation N.
+int compare_configuration(const Args& a, Session& s, std::optional<uint64_t> rollback) {
+  pb::ShowConfigurationRequest base_req;
+  if (rollback) {
+    base_req.set_rollback(*rollback);
+  } else {
+    base_req.set_running(true);
+  }
+  pb::ShowConfigurationRequest cand_req;
+  cand_req.set_candidate(true);
+  pb::ShowConfigurationReply base;
+  pb::ShowConfigurationReply cand;
+  if (auto st = s.call(&pb::Management::Stub::ShowConfiguration, base_req, &base); !st.ok()) return fail(st);
+  if (auto st = s.call(&pb::Management::Stub::ShowConfiguration, cand_req, &cand); !st.ok()) return fail(st);
+  const std::string from = (rollback ? "generation " : "running (generation ") +
+                           std::to_string(base.generation()) + (rollback ? "" : ")");
+  const std::string to = "candidate (based on generation " + std::to_string(cand.generation()) + ")";
+  const std::string diff = ftz::ctl::unified_diff(base.yaml(), cand.yaml(), from, to);
+  print(a, {{"from_generation", base.generation()}, {"candidate_base", cand.generation()}, {"diff", diff}},
+        diff);
+  return 0;
+}
+
+int show_configuration(const Args& a, Session& s, const std::vector<std::string>& words) {
+  const std::vector<std::string> w = split_pipes(words);
+  if (w.size() >= 4 && w[2] == "|" && w[3] == "compare") {
+    if (w.size() == 4) return compare_configuration(a, s, std::nullopt);
+    if (w.size() == 6 && w[4] == "rollback") {
+      if (auto g = generation_word(w[5])) return compare_configuration(a, s, g);
+    }
+    return usage("show configuration | compare [rollback N]");
+  }
   pb::ShowConfigurationRequest req;
   if (w.size() == 2) {
     req.set_running(true);
   } else if (w.size() == 3 && w[2] == "candidate") {
     req.set_candidate(true);
   } else if (w.size() == 4 && w[2] == "rollback") {
-    char* end = nullptr;
-    const unsigned long long g = std::strtoull(w[3].c_str(), &end, 10);
-    if (end == w[3].c_str() || *end != '\0') return usage("rollback takes a generation number");
-    req.set_rollback(g);
+    const auto g = generation_word(w[3]);
+    if (!g) return usage("rollback takes a generation number");
+    req.set_rollback(*g);
   } else {
-    return usage("show configuration [candidate | rollback N]");
+    return usage("show configuration [candidate | rollback N | '| compare' [rollback N]]");
   }
   pb::ShowConfigurationReply reply;
   if (auto st = s.call(&pb::Management::Stub::ShowConfiguration, req, &reply); !st.ok()) return fail(st);
@@ -343,11 +400,10 @@ int commit(const Args& a, Session& s, const std::vector<std::string>& w) {
 
 int rollback(const Args& a, Session& s, const std::vector<std::string>& w) {
   if (w.size() != 2) return usage("rollback N");
-  char* end = nullptr;
-  const unsigned long long g = std::strtoull(w[1].c_str(), &end, 10);
-  if (end == w[1].c_str() || *end != '\0') return usage("rollback takes a generation number");
+  const auto g = generation_word(w[1]);
+  if (!g) return usage("rollback takes a generation number");
   pb::RollbackRequest req;
-  req.set_generation(g);
+  req.set_generation(*g);
   pb::RollbackReply reply;
   if (auto st = s.call(&pb::Management::Stub::Rollback, req, &reply); !st.ok()) return fail(st);
   print(a, {{"based_on", reply.based_on()}},
@@ -401,6 +457,7 @@ static int run(int argc, char** argv) {
     std::fputs(
         "\nCommands:\n"
         "  show configuration [candidate | rollback N]\n"
+        "  show configuration '| compare' [rollback N]   your candidate against the running configuration\n"
         "  show system commit\n"
         "  show dataplanes                    which data plane runs which generation\n"
         "  show compliance                    individuals counted this year, all data planes\n"
