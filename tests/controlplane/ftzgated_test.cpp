@@ -191,6 +191,9 @@ TEST_F(Ftzgated, EachRoleDoesOnlyItsOwnWorkAndEveryDenialIsAudited) {
       {"carol", "rollback 1", false},
       {"carol", "commit", false},
       {"carol", "show configuration", true},
+      {"carol", "set rules r1 action block", false},
+      {"carol", "delete zones hk", false},
+      {"bob", "set rules r1 action block", false},
       {"carol", "audit verify", false},
       {"dave", load, false},
       {"dave", "commit", false},
@@ -218,6 +221,55 @@ TEST_F(Ftzgated, EachRoleDoesOnlyItsOwnWorkAndEveryDenialIsAudited) {
   EXPECT_EQ(audited, denials);
   EXPECT_EQ(ctl("alice", "show system commit").output.find("* 1") != std::string::npos, true)
       << "a denied commit changed the running configuration";
+}
+
+// Junos-style edits: a candidate grows from the running configuration one
+// `set` at a time, an incomplete one is kept and says what commit check
+// would refuse, `| compare` shows it, a commit applies it, and every edit is
+// audited with its path.
+TEST_F(Ftzgated, SetAndDeleteEditTheCandidateAWordPathAtATime) {
+  ASSERT_EQ(init("--accounts " + dir_.file("accounts") + " --config " + dir_.file("block-hk.yaml")).status,
+            0);
+  start();
+  RunResult r = ctl("alice", "--json set rules no-ftp-out match dst_zone nowhere");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["based_on"], 1);
+  EXPECT_NE(j["problems"].get<std::string>().find("nowhere"), std::string::npos) << "an unknown zone, kept";
+  ASSERT_EQ(ctl("alice", "set rules no-ftp-out match dst_zone offshore").status, 0);
+  ASSERT_EQ(ctl("alice", "set rules no-ftp-out match dst_port 21").status, 0);
+  r = ctl("alice", "--json set rules no-ftp-out action block");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["problems"], "") << "complete now";
+  ASSERT_EQ(ctl("alice", "delete zones hk").status, 0);
+  r = ctl("alice", "commit check");
+  EXPECT_EQ(r.status, 1) << "the hk default still names the zone";
+  EXPECT_NE(r.output.find("hk"), std::string::npos) << r.output;
+  EXPECT_EQ(ctl("alice", "set defaults x").status, 1) << "defaults is a list of items, not a value";
+  r = ctl("alice", "delete defaults");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const RunResult diff = ctl("alice", "show configuration '| compare'");
+  EXPECT_NE(diff.output.find("+  - name: no-ftp-out"), std::string::npos) << diff.output;
+  EXPECT_NE(diff.output.find("-  - {name: hk"), std::string::npos) << diff.output;
+  r = ctl("alice", "commit comment 'no FTP out'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const RunResult shown = ctl("carol", "show configuration");
+  EXPECT_NE(shown.output.find("dst_port: 21"), std::string::npos) << shown.output;
+  EXPECT_EQ(shown.output.find("hk"), std::string::npos) << shown.output;
+  r = ctl("alice", "delete rules no-such-rule");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("no rules no-such-rule"), std::string::npos) << r.output;
+  size_t sets = 0;
+  size_t deletes = 0;
+  for (const auto& rec : audit_records()) {
+    if (rec["event_type"] == "set" && rec["success"] == true) ++sets;
+    if (rec["event_type"] == "delete") {
+      ++deletes;
+      EXPECT_TRUE(rec["details"].contains("path")) << rec.dump();
+    }
+  }
+  EXPECT_EQ(sets, 4u) << "and one refused";
+  EXPECT_EQ(deletes, 3u) << "two done, one refused";
 }
 
 TEST_F(Ftzgated, FiveWrongPasswordsLockTheAccount) {

@@ -8,6 +8,7 @@
 
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
+#include "ftz/config/edit.hpp"
 #include "ftz/keys/encoding.hpp"
 
 namespace ftz::daemon {
@@ -293,6 +294,45 @@ Status ManagementService::Load(grpc::ServerContext* ctx, const pb::LoadRequest* 
     return *failed;
   if (auto saved = store_.save_candidate(s.user, c); !saved) return status_of(saved.error());
   reply->set_based_on(store_.running_generation());
+  return Status::OK;
+}
+
+Status ManagementService::Edit(grpc::ServerContext* ctx, const pb::EditRequest* req, pb::EditReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  const bool set = req->operation_case() == pb::EditRequest::kSetValue;
+  const char* event = set ? "set" : "delete";
+  if (auto denied = authorize(ctx, Need::kPolicy, event, s)) return *denied;
+  if (!set && req->operation_case() != pb::EditRequest::kRemove)
+    return {StatusCode::INVALID_ARGUMENT, "an edit sets a value or deletes"};
+  const std::vector<std::string> path(req->path().begin(), req->path().end());
+  // The caller's candidate, or the running configuration to start one from.
+  auto cand = store_.candidate(s.user);
+  if (!cand) return status_of(cand.error());
+  store::Candidate c;
+  if (*cand) {
+    c = std::move(**cand);
+  } else {
+    auto running = store_.configuration(store_.running_generation());
+    if (!running) return status_of(running.error());
+    c = {store_.running_generation(), std::move(running->text), std::move(running->files)};
+  }
+  auto edited = set ? config::edit_set(c.text, path, req->set_value()) : config::edit_delete(c.text, path);
+  std::string words;
+  for (const std::string& w : path) words += (words.empty() ? "" : " ") + w.substr(0, 256);
+  ojson details{{"path", words}};
+  if (set) details["value"] = req->set_value().substr(0, 256);
+  if (!edited) {
+    details["reason"] = edited.error();
+    if (auto failed = record(s, ctx, event, false, std::move(details))) return *failed;
+    return {StatusCode::INVALID_ARGUMENT, edited.error()};
+  }
+  c.text = std::move(*edited);
+  details["based_on"] = c.based_on;
+  if (auto failed = record(s, ctx, event, true, std::move(details))) return *failed;
+  if (auto saved = store_.save_candidate(s.user, c); !saved) return status_of(saved.error());
+  reply->set_based_on(c.based_on);
+  reply->set_problems(validate_config({c.text, c.files}, "candidate.yaml"));
   return Status::OK;
 }
 

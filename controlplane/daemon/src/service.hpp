@@ -44,6 +44,8 @@ class ManagementService final : public ftzgate::v1::Management::Service {
                                  ftzgate::v1::ShowConfigurationReply* reply) override;
   grpc::Status Load(grpc::ServerContext* ctx, const ftzgate::v1::LoadRequest* req,
                     ftzgate::v1::LoadReply* reply) override;
+  grpc::Status Edit(grpc::ServerContext* ctx, const ftzgate::v1::EditRequest* req,
+                    ftzgate::v1::EditReply* reply) override;
   grpc::Status Commit(grpc::ServerContext* ctx, const ftzgate::v1::CommitRequest* req,
                       ftzgate::v1::CommitReply* reply) override;
   grpc::Status Confirm(grpc::ServerContext* ctx, const ftzgate::v1::ConfirmRequest* req,

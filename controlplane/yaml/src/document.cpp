@@ -24,44 +24,6 @@ struct DepthExcess {
   uint32_t column = 0;
 };
 
-// The offset of the first byte that is not part of well-formed UTF-8
-// (RFC 3629: shortest form, no surrogates, at most U+10FFFF), if any. YAML
-// text is Unicode, and every string of the model is a protobuf `string`,
-// which must be UTF-8: a policy bundle with a raw byte in a regex would be
-// signed, sent, and refused by every data plane (found by fuzz_bundle).
-std::optional<std::size_t> first_invalid_utf8(std::string_view text) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const std::size_t n = text.size();
-  for (std::size_t i = 0; i < n;) {
-    const unsigned char b = s[i];
-    if (b < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xbf;  // the second byte's range
-    if (b >= 0xc2 && b <= 0xdf) {
-      len = 2;
-    } else if (b >= 0xe0 && b <= 0xef) {
-      len = 3;
-      if (b == 0xe0) lo = 0xa0;  // overlong
-      if (b == 0xed) hi = 0x9f;  // surrogates
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      len = 4;
-      if (b == 0xf0) lo = 0x90;  // overlong
-      if (b == 0xf4) hi = 0x8f;  // above U+10FFFF
-    } else {
-      return i;
-    }
-    if (i + len > n || s[i + 1] < lo || s[i + 1] > hi) return i;
-    for (std::size_t k = 2; k < len; ++k) {
-      if (s[i + k] < 0x80 || s[i + k] > 0xbf) return i;
-    }
-    i += len;
-  }
-  return std::nullopt;
-}
-
 // 1-based line and column (in bytes) of `offset`.
 Loc loc_at(const std::string& file, std::string_view text, std::size_t offset) {
   uint32_t line = 1, column = 1;

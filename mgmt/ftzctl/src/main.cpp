@@ -6,7 +6,8 @@
 //
 // Commands: show configuration [candidate | rollback N | '| compare' [rollback N]], show system commit,
 // show dataplanes, show compliance,
-// load FILE, commit [check] [comment TEXT] [confirmed MINUTES], commit confirm,
+// load FILE, set PATH... VALUE, delete PATH..., commit [check] [comment TEXT]
+// [confirmed MINUTES], commit confirm,
 // rollback N, audit verify, user passwd.
 // The password comes from FTZCTL_PASSWORD or a prompt on the terminal; a new
 // one (user passwd) from FTZCTL_NEW_PASSWORD or a prompt.
@@ -398,6 +399,25 @@ int commit(const Args& a, Session& s, const std::vector<std::string>& w) {
   return 0;
 }
 
+// set PATH... VALUE / delete PATH...: one edit of the caller's candidate.
+int edit(const Args& a, Session& s, const std::vector<std::string>& w) {
+  const bool set = w[0] == "set";
+  if (w.size() < (set ? 3u : 2u)) return usage(set ? "set PATH... VALUE" : "delete PATH...");
+  pb::EditRequest req;
+  for (size_t i = 1; i + (set ? 1 : 0) < w.size(); ++i) req.add_path(w[i]);
+  if (set) {
+    req.set_set_value(w.back());
+  } else {
+    req.set_remove(true);
+  }
+  pb::EditReply reply;
+  if (auto st = s.call(&pb::Management::Stub::Edit, req, &reply); !st.ok()) return fail(st);
+  std::string text = "candidate changed (based on generation " + std::to_string(reply.based_on()) + ")\n";
+  if (!reply.problems().empty()) text += "commit check would refuse it now:\n" + reply.problems();
+  print(a, {{"based_on", reply.based_on()}, {"problems", reply.problems()}}, text);
+  return 0;
+}
+
 int rollback(const Args& a, Session& s, const std::vector<std::string>& w) {
   if (w.size() != 2) return usage("rollback N");
   const auto g = generation_word(w[1]);
@@ -462,6 +482,8 @@ static int run(int argc, char** argv) {
         "  show dataplanes                    which data plane runs which generation\n"
         "  show compliance                    individuals counted this year, all data planes\n"
         "  load FILE                          replace your candidate\n"
+        "  set PATH... VALUE                  e.g. set rules harbor-to-hk action block\n"
+        "  delete PATH...                     e.g. delete zones inside prefixes 10.9.0.0/16\n"
         "  commit [check] [comment TEXT] [confirmed MINUTES]\n"
         "  commit confirm                     keep a commit confirmed\n"
         "  rollback N                         generation N into your candidate\n"
@@ -483,7 +505,7 @@ static int run(int argc, char** argv) {
       (w[0] == "show" && w.size() >= 2 &&
        (w[1] == "configuration" || ((w[1] == "dataplanes" || w[1] == "compliance") && w.size() == 2) ||
         (w[1] == "system" && w.size() == 3 && w[2] == "commit"))) ||
-      w[0] == "load" || w[0] == "commit" || w[0] == "rollback" ||
+      w[0] == "load" || w[0] == "set" || w[0] == "delete" || w[0] == "commit" || w[0] == "rollback" ||
       (w[0] == "audit" && w.size() == 2 && w[1] == "verify") ||
       (w[0] == "user" && w.size() == 2 && w[1] == "passwd");
   if (!known) return usage("unknown command: " + w[0]);
@@ -499,6 +521,7 @@ static int run(int argc, char** argv) {
   if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s);
   if (w[0] == "show") return show_commits(a, s);
   if (w[0] == "load") return load(a, s, w);
+  if (w[0] == "set" || w[0] == "delete") return edit(a, s, w);
   if (w[0] == "commit") return commit(a, s, w);
   if (w[0] == "rollback") return rollback(a, s, w);
   return audit_verify(a, s);

@@ -32,4 +32,11 @@ std::string quote(std::string_view s);
 // Returns `text` unchanged when it has no lone CR.
 std::string normalize_line_breaks(std::string_view text);
 
+// The offset of the first byte that is not part of well-formed UTF-8
+// (RFC 3629: shortest form, no surrogates, at most U+10FFFF), if any. YAML
+// text is Unicode, and every string of the model is a protobuf `string`,
+// which must be UTF-8: a policy bundle with a raw byte in a regex would be
+// signed, sent, and refused by every data plane (found by fuzz_bundle).
+std::optional<std::size_t> first_invalid_utf8(std::string_view text);
+
 }  // namespace ftz::config
