@@ -3,6 +3,7 @@
 // a commit runs), which is the judge of what the edit did.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -110,6 +111,41 @@ TEST_F(ConfigEdit, WhatCannotBeDoneIsSaidAndChangesNothing) {
   says(edit_set(yaml_, {}, "x"), "a path is required");
   says(edit_set("zones: [\n", {"zones"}, "x"), "does not parse");
   says(edit_set("- a\n- b\n", {"zones"}, "x"), "not a mapping");
+}
+
+// load merge: a file with part of a configuration merges by name.
+TEST_F(ConfigEdit, MergeJoinsNamedItemsAddsValuesAndAppendsWhatIsNew) {
+  const std::string patch =
+      "rules:\n"
+      "  - name: domestic-fast-path\n"
+      "    action: block\n"
+      "  - name: no-smtp-out\n"
+      "    match: {dst_port: 25}\n"
+      "    action: block\n"
+      "tenants:\n"
+      "  - name: pacific-re\n"
+      "    prefixes: [10.60.9.0/24, 10.60.2.0/24]\n";
+  auto merged = edit_merge(yaml_, patch);
+  ASSERT_TRUE(merged) << merged.error();
+  const pb::Config before = load(yaml_);
+  const pb::Config c = load(*merged);
+  const pb::Rule* fast = rule(c, "domestic-fast-path");
+  ASSERT_NE(fast, nullptr);
+  EXPECT_EQ(fast->verdict().action(), pb::ACTION_BLOCK);
+  EXPECT_TRUE(fast->has_match()) << "the rest of the item stays";
+  ASSERT_NE(rule(c, "no-smtp-out"), nullptr);
+  EXPECT_EQ(c.rules_size(), before.rules_size() + 1);
+  for (const auto& t : c.tenants()) {
+    if (t.name() != "pacific-re") continue;
+    EXPECT_EQ(std::count(t.prefixes().begin(), t.prefixes().end(), "10.60.2.0/24"), 1);
+    EXPECT_EQ(std::count(t.prefixes().begin(), t.prefixes().end(), "10.60.9.0/24"), 1);
+  }
+  auto again = edit_merge(*merged, patch);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *merged) << "merging twice is merging once";
+  auto bad = edit_merge(yaml_, "rules: [\n");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("the file to merge"), std::string::npos) << bad.error();
 }
 
 TEST_F(ConfigEdit, AnEmptyCandidateGrowsIntoAConfiguration) {

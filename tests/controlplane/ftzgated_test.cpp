@@ -224,7 +224,7 @@ TEST_F(Ftzgated, EachRoleDoesOnlyItsOwnWorkAndEveryDenialIsAudited) {
 }
 
 // Junos-style edits: a candidate grows from the running configuration one
-// `set` at a time, an incomplete one is kept and says what commit check
+// `set` at a time (or a `load merge`), an incomplete one is kept and says what commit check
 // would refuse, `| compare` shows it, a commit applies it, and every edit is
 // audited with its path.
 TEST_F(Ftzgated, SetAndDeleteEditTheCandidateAWordPathAtATime) {
@@ -256,6 +256,16 @@ TEST_F(Ftzgated, SetAndDeleteEditTheCandidateAWordPathAtATime) {
   const RunResult shown = ctl("carol", "show configuration");
   EXPECT_NE(shown.output.find("dst_port: 21"), std::string::npos) << shown.output;
   EXPECT_EQ(shown.output.find("hk"), std::string::npos) << shown.output;
+  // load merge: a file with one more rule joins the running configuration.
+  std::ofstream(dir_.file("smtp.yaml"))
+      << "rules:\n  - {name: no-smtp-out, match: {dst_port: 25}, action: block}\n";
+  r = ctl("alice", "load merge " + dir_.file("smtp.yaml"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("merged into the candidate"), std::string::npos) << r.output;
+  ASSERT_EQ(ctl("alice", "commit").status, 0);
+  const RunResult merged = ctl("carol", "show configuration");
+  EXPECT_NE(merged.output.find("no-smtp-out"), std::string::npos) << merged.output;
+  EXPECT_NE(merged.output.find("no-ftp-out"), std::string::npos) << "merged, not replaced: " << merged.output;
   r = ctl("alice", "delete rules no-such-rule");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("no rules no-such-rule"), std::string::npos) << r.output;

@@ -1,11 +1,11 @@
 // libFuzzer target: `set` / `delete` (controlplane/edit) on any candidate
 // text with any path, as ftzgated runs them for an administrator. The input
 // is "OP WORD... \n" then the YAML: OP is "set" (the last word is the
-// value) or "delete".
+// value), "delete", or "merge" (the YAML, a line "%%", the file to merge).
 // Invariants:
 //   - an edit that succeeds gives one YAML document the configuration's
 //     front end reads again, and a mapping;
-//   - `set` then reads back: the same set again changes nothing further;
+//   - the same `set`, or the same `load merge`, again changes nothing further;
 //   - nothing throws (yaml-cpp's exceptions are answers, not crashes).
 #include <cstddef>
 #include <cstdint>
@@ -42,6 +42,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } else if (op == "delete") {
     out = ftz::config::edit_delete(yaml, words);
+  } else if (op == "merge") {
+    // The candidate, a line "%%", the file merged into it.
+    const size_t cut = yaml.find("\n%%\n");
+    if (cut == std::string_view::npos) return 0;
+    const std::string_view patch = yaml.substr(cut + 4);
+    out = ftz::config::edit_merge(yaml.substr(0, cut + 1), patch);
+    if (out) {
+      const auto again = ftz::config::edit_merge(*out, patch);
+      if (!again) ftz::fuzz::fail("a merge that succeeded fails when repeated", again.error());
+      if (*again != *out) ftz::fuzz::fail("merging twice differs from merging once", *again);
+    }
   } else {
     return 0;
   }

@@ -279,6 +279,20 @@ Status ManagementService::Load(grpc::ServerContext* ctx, const pb::LoadRequest* 
   if (auto denied = authorize(ctx, Need::kPolicy, "load", s)) return *denied;
   const std::string filename = req->filename().empty() ? "candidate.yaml" : req->filename();
   store::Candidate c{store_.running_generation(), req->yaml(), {req->files().begin(), req->files().end()}};
+  if (req->merge()) {
+    auto base = candidate_or_running(s.user);
+    if (!base) return base.error();
+    auto merged = config::edit_merge(base->text, req->yaml());
+    if (!merged) {
+      if (auto failed = record(s, ctx, "load", false,
+                               ojson{{"file", filename}, {"merge", true}, {"reason", merged.error()}}))
+        return *failed;
+      return {StatusCode::INVALID_ARGUMENT, filename + ": " + merged.error()};
+    }
+    c.based_on = base->based_on;
+    c.text = std::move(*merged);
+    for (auto& [path, content] : base->files) c.files.try_emplace(path, std::move(content));
+  }
   if (const std::string errors = validate_config({c.text, c.files}, filename); !errors.empty()) {
     if (auto failed =
             record(s, ctx, "load", false, ojson{{"file", filename}, {"reason", "does not validate"}}))
@@ -290,11 +304,23 @@ Status ManagementService::Load(grpc::ServerContext* ctx, const pb::LoadRequest* 
   ojson files = ojson::object();
   for (const auto& [path, content] : c.files) files[path] = keys::sha256_hex(content);
   if (auto failed = record(s, ctx, "load", true,
-                           ojson{{"file", filename}, {"based_on", c.based_on}, {"files", std::move(files)}}))
+                           ojson{{"file", filename},
+                                 {"merge", req->merge()},
+                                 {"based_on", c.based_on},
+                                 {"files", std::move(files)}}))
     return *failed;
   if (auto saved = store_.save_candidate(s.user, c); !saved) return status_of(saved.error());
-  reply->set_based_on(store_.running_generation());
+  reply->set_based_on(c.based_on);
   return Status::OK;
+}
+
+tl::expected<store::Candidate, Status> ManagementService::candidate_or_running(const std::string& user) {
+  auto cand = store_.candidate(user);
+  if (!cand) return tl::unexpected(status_of(cand.error()));
+  if (*cand) return std::move(**cand);
+  auto running = store_.configuration(store_.running_generation());
+  if (!running) return tl::unexpected(status_of(running.error()));
+  return store::Candidate{store_.running_generation(), std::move(running->text), std::move(running->files)};
 }
 
 Status ManagementService::Edit(grpc::ServerContext* ctx, const pb::EditRequest* req, pb::EditReply* reply) {
@@ -306,17 +332,9 @@ Status ManagementService::Edit(grpc::ServerContext* ctx, const pb::EditRequest* 
   if (!set && req->operation_case() != pb::EditRequest::kRemove)
     return {StatusCode::INVALID_ARGUMENT, "an edit sets a value or deletes"};
   const std::vector<std::string> path(req->path().begin(), req->path().end());
-  // The caller's candidate, or the running configuration to start one from.
-  auto cand = store_.candidate(s.user);
-  if (!cand) return status_of(cand.error());
-  store::Candidate c;
-  if (*cand) {
-    c = std::move(**cand);
-  } else {
-    auto running = store_.configuration(store_.running_generation());
-    if (!running) return status_of(running.error());
-    c = {store_.running_generation(), std::move(running->text), std::move(running->files)};
-  }
+  auto base = candidate_or_running(s.user);
+  if (!base) return base.error();
+  store::Candidate c = std::move(*base);
   auto edited = set ? config::edit_set(c.text, path, req->set_value()) : config::edit_delete(c.text, path);
   std::string words;
   for (const std::string& w : path) words += (words.empty() ? "" : " ") + w.substr(0, 256);

@@ -91,6 +91,10 @@ class ManagementService final : public ftzgate::v1::Management::Service {
                                      const std::string& event_type, bool success,
                                      nlohmann::ordered_json details);
 
+  // The caller's candidate, or the running configuration to start one from
+  // (edits and `load merge`; the caller holds mu_).
+  tl::expected<store::Candidate, grpc::Status> candidate_or_running(const std::string& user);
+
   // Hands the running generation to the data planes (the caller holds mu_).
   void publish_running_locked();
 

@@ -20,6 +20,7 @@ namespace {
 constexpr DocumentLimits kLimits{"configuration", "the candidate", kMaxInputBytes, kMaxNestingDepth};
 // A path deeper than any the configuration has is a typing error.
 constexpr size_t kMaxWords = 16;
+constexpr size_t kMaxKeyBytes = 128;
 
 // Lists whose items are addressed by a key of theirs, and which `set`
 // creates as lists when they do not exist yet.
@@ -57,13 +58,65 @@ std::string words(const std::vector<std::string>& path, size_t upto) {
   return out;
 }
 
-tl::expected<YAML::Node, std::string> parse(std::string_view yaml) {
+// Nodes a walk may visit: aliases let a small file stand for an exponential
+// tree ("billion laughs"), so walks are bounded, as the loader's is.
+struct Budget {
+  size_t left = kMaxWalkNodes;
+  bool spend() { return left > 0 && --left > 0; }
+};
+
+// A word or value as the configuration may hold it: UTF-8 (the YAML front
+// end refuses anything else, found by fuzz_config_edit) without control
+// characters (a newline in a word is a typing or pasting error).
+tl::expected<std::string, std::string> plain_text(const std::string& w) {
+  if (first_invalid_utf8(w)) return tl::unexpected(quote(w) + " is not UTF-8 text");
+  if (std::any_of(w.begin(), w.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    return tl::unexpected(quote(w.substr(0, 64)) + ", with a control character");
+  return std::string();
+}
+
+// Keys are words and each appears once per mapping: with a key twice, which
+// one an edit means is a guess (the loader refuses such a file too). No key
+// or value holds a control character or bytes that are not UTF-8: yaml-cpp
+// does not write those back as it read them (found by fuzz_config_edit), and
+// a configuration has no use for them.
+tl::expected<void, std::string> plain_document(const YAML::Node& node, Budget& budget) {
+  if (!budget.spend()) return tl::unexpected(std::string("more nodes than any configuration"));
+  if (node.IsScalar()) {
+    if (auto ok = plain_text(node.Scalar()); !ok) return tl::unexpected(ok.error());
+  } else if (node.IsSequence()) {
+    for (const YAML::Node& item : node) {
+      if (auto ok = plain_document(item, budget); !ok) return ok;
+    }
+  } else if (node.IsMap()) {
+    std::vector<std::string> seen;
+    for (const auto& kv : node) {
+      if (!kv.first.IsScalar()) return tl::unexpected(std::string("a key that is not a word"));
+      if (auto ok = plain_text(kv.first.Scalar()); !ok) return tl::unexpected("a key: " + ok.error());
+      // YAML's implicit keys end at 1,024 characters; the configuration's
+      // are words (a longer one is written back as an explicit key).
+      if (kv.first.Scalar().size() > kMaxKeyBytes)
+        return tl::unexpected("a key longer than " + std::to_string(kMaxKeyBytes) + " bytes");
+      if (std::find(seen.begin(), seen.end(), kv.first.Scalar()) != seen.end())
+        return tl::unexpected("the key " + quote(kv.first.Scalar()) + " twice in one mapping");
+      seen.push_back(kv.first.Scalar());
+      if (auto ok = plain_document(kv.second, budget); !ok) return ok;
+    }
+  }
+  return {};
+}
+
+// `what` names the text in errors ("the candidate").
+tl::expected<YAML::Node, std::string> parse(std::string_view yaml,
+                                            const std::string& what = "the candidate") {
   DiagnosticSink sink;
   auto root = parse_document(yaml, "candidate", "", kLimits, sink);
-  if (!root)
-    return tl::unexpected("the candidate does not parse: " + format_diagnostics(sink.take("candidate")));
+  if (!root) return tl::unexpected(what + " does not parse: " + format_diagnostics(sink.take("candidate")));
   if (root->IsNull()) return YAML::Node(YAML::NodeType::Map);
-  if (!root->IsMap()) return tl::unexpected(std::string("the candidate is not a mapping of sections"));
+  if (!root->IsMap()) return tl::unexpected(what + " is not a mapping of sections");
+  Budget budget;
+  if (auto ok = plain_document(*root, budget); !ok) return tl::unexpected(what + " holds " + ok.error());
   return *root;
 }
 
@@ -86,12 +139,21 @@ tl::expected<std::string, std::string> emit(const YAML::Node& root) {
   return text;
 }
 
+// The value of `key` in `map` when it is a word. By iteration: yaml-cpp's
+// const operator[] gives a node that throws when the key is missing (found
+// by fuzz_config_edit).
+std::optional<std::string> word_at(const YAML::Node& map, std::string_view key) {
+  if (!map.IsMap()) return std::nullopt;
+  for (const auto& kv : map) {
+    if (kv.first.IsScalar() && kv.first.Scalar() == key && kv.second.IsScalar()) return kv.second.Scalar();
+  }
+  return std::nullopt;
+}
+
 // The item of `list` whose `key` is `name`.
 std::optional<size_t> find_item(const YAML::Node& list, std::string_view key, const std::string& name) {
   for (size_t i = 0; i < list.size(); ++i) {
-    const YAML::Node item = list[i];
-    if (item.IsMap() && item[std::string(key)].IsScalar() && item[std::string(key)].Scalar() == name)
-      return i;
+    if (word_at(list[i], key) == name) return i;
   }
   return std::nullopt;
 }
@@ -118,23 +180,14 @@ YAML::Node without(const YAML::Node& list, size_t i) {
   return out;
 }
 
-// A word or value as the configuration may hold it: UTF-8 (the YAML front
-// end refuses anything else, found by fuzz_config_edit) without control
-// characters (a newline in a word is a typing or pasting error).
-tl::expected<std::string, std::string> plain_text(const std::string& w) {
-  if (first_invalid_utf8(w)) return tl::unexpected(quote(w) + " is not UTF-8 text");
-  if (std::any_of(w.begin(), w.end(),
-                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
-    return tl::unexpected(std::string("a word or value with a control character"));
-  return std::string();
-}
-
 tl::expected<std::string, std::string> checked(const std::vector<std::string>& path) {
   if (path.empty()) return tl::unexpected(std::string("a path is required"));
   if (path.size() > kMaxWords)
     return tl::unexpected("a path of at most " + std::to_string(kMaxWords) + " words");
   for (const std::string& w : path) {
     if (w.empty()) return tl::unexpected(std::string("an empty word in the path"));
+    if (w.size() > kMaxKeyBytes)
+      return tl::unexpected("a word of the path longer than " + std::to_string(kMaxKeyBytes) + " bytes");
     if (auto bad = plain_text(w); !bad) return bad;
   }
   return std::string();
@@ -247,7 +300,99 @@ tl::expected<std::string, std::string> do_delete(std::string_view yaml,
   return tl::unexpected(std::string("unreachable"));
 }
 
+// `patch` merged into `into` (both maps); false when the budget ran out.
+bool merge_map(YAML::Node into, const YAML::Node& patch, Budget& budget);
+bool merge_list(YAML::Node into, const YAML::Node& patch, std::string_view list, Budget& budget);
+
+// A copy of `v` made by merging it into nothing: an item named twice in it
+// (at any depth) is one item, as merging `v` into a copy of itself would
+// leave it. nullopt when the budget ran out.
+std::optional<YAML::Node> normalized(const YAML::Node& v, std::string_view list, Budget& budget) {
+  if (v.IsMap()) {
+    YAML::Node out(YAML::NodeType::Map);
+    out.SetStyle(v.Style());
+    if (!merge_map(out, v, budget)) return std::nullopt;
+    return out;
+  }
+  if (v.IsSequence()) {
+    YAML::Node out(YAML::NodeType::Sequence);
+    out.SetStyle(v.Style());
+    if (!merge_list(out, v, list, budget)) return std::nullopt;
+    return out;
+  }
+  return YAML::Clone(v);
+}
+
+// `patch`'s items merged into the list `into`, whose key is `list`.
+bool merge_list(YAML::Node into, const YAML::Node& patch, std::string_view list, Budget& budget) {
+  const std::string key(item_key(list));
+  for (const YAML::Node& item : patch) {
+    if (!budget.spend()) return false;
+    if (item.IsScalar()) {
+      if (!find_value(into, item.Scalar())) into.push_back(YAML::Clone(item));
+      continue;
+    }
+    const std::optional<std::string> name = word_at(item, key);
+    if (name) {
+      if (const auto at = find_item(into, key, *name)) {
+        if (!merge_map(into[*at], item, budget)) return false;
+        continue;
+      }
+    }
+    const std::optional<YAML::Node> copy = normalized(item, list, budget);
+    if (!copy) return false;
+    if (!name) {
+      // An item without a name (defaults): appended unless an equal one is there.
+      const std::string same = YAML::Dump(*copy);
+      bool present = false;
+      for (const YAML::Node& have : into) {
+        if (!budget.spend()) return false;
+        present = present || YAML::Dump(have) == same;
+      }
+      if (present) continue;
+    }
+    into.push_back(*copy);
+  }
+  return true;
+}
+
+bool merge_map(YAML::Node into, const YAML::Node& patch, Budget& budget) {
+  for (const auto& kv : patch) {
+    if (!budget.spend()) return false;
+    const std::string k = kv.first.Scalar();
+    const YAML::Node& v = kv.second;
+    YAML::Node have = into[k];
+    if (v.IsMap() && have.IsDefined() && have.IsMap()) {
+      if (!merge_map(have, v, budget)) return false;
+    } else if (v.IsSequence() && have.IsDefined() && have.IsSequence()) {
+      if (!merge_list(have, v, k, budget)) return false;
+    } else {
+      // What the candidate lacks, or holds as something else.
+      const std::optional<YAML::Node> copy = normalized(v, k, budget);
+      if (!copy) return false;
+      into[k] = *copy;
+    }
+  }
+  return true;
+}
+
 }  // namespace
+
+tl::expected<std::string, std::string> edit_merge(std::string_view yaml, std::string_view patch) {
+  try {
+    auto root = parse(yaml);
+    if (!root) return tl::unexpected(root.error());
+    auto add = parse(patch, "the file to merge");
+    if (!add) return tl::unexpected(add.error());
+    Budget budget;
+    if (!merge_map(*root, *add, budget))
+      return tl::unexpected("the file to merge is too large to merge (" + std::to_string(kMaxWalkNodes) +
+                            " nodes)");
+    return emit(*root);
+  } catch (const YAML::Exception& e) {
+    return tl::unexpected(std::string("load merge: ") + e.what());
+  }
+}
 
 tl::expected<std::string, std::string> edit_set(std::string_view yaml, const std::vector<std::string>& path,
                                                 const std::string& value) {

@@ -6,7 +6,7 @@
 //
 // Commands: show configuration [candidate | rollback N | '| compare' [rollback N]], show system commit,
 // show dataplanes, show compliance,
-// load FILE, set PATH... VALUE, delete PATH..., commit [check] [comment TEXT]
+// load [merge] FILE, set PATH... VALUE, delete PATH..., commit [check] [comment TEXT]
 // [confirmed MINUTES], commit confirm,
 // rollback N, audit verify, user passwd.
 // The password comes from FTZCTL_PASSWORD or a prompt on the terminal; a new
@@ -335,8 +335,11 @@ int show_compliance(const Args& a, Session& s) {
   return 0;
 }
 
-int load(const Args& a, Session& s, const std::vector<std::string>& w) {
-  if (w.size() != 2) return usage("load FILE");
+// load FILE / load merge FILE.
+int load(const Args& a, Session& s, std::vector<std::string> w) {
+  const bool merge = w.size() == 3 && w[1] == "merge";
+  if (merge) w.erase(w.begin() + 1);
+  if (w.size() != 2) return usage("load [merge] FILE");
   // The configuration and the files it includes (prefix lists, signature
   // packs) go together: ftzgated keeps them with the candidate, so a
   // generation never depends on files that stay on this machine. ftzgated
@@ -349,12 +352,13 @@ int load(const Args& a, Session& s, const std::vector<std::string>& w) {
   pb::LoadRequest req;
   req.set_yaml(imported->text);
   req.set_filename(w[1]);
+  req.set_merge(merge);
   for (const auto& [path, content] : imported->files) (*req.mutable_files())[path] = content;
   pb::LoadReply reply;
   if (auto st = s.call(&pb::Management::Stub::Load, req, &reply); !st.ok()) return fail(st);
   ordered_json files = ordered_json::array();
   for (const auto& [path, content] : imported->files) files.push_back(path);
-  std::string text = "candidate loaded from " + w[1];
+  std::string text = (merge ? "merged into the candidate: " : "candidate loaded from ") + w[1];
   if (!imported->files.empty()) text += " with " + std::to_string(imported->files.size()) + " included files";
   print(a, {{"based_on", reply.based_on()}, {"files", files}},
         text + " (edited from generation " + std::to_string(reply.based_on()) + "; commit to apply)\n");
@@ -482,6 +486,7 @@ static int run(int argc, char** argv) {
         "  show dataplanes                    which data plane runs which generation\n"
         "  show compliance                    individuals counted this year, all data planes\n"
         "  load FILE                          replace your candidate\n"
+        "  load merge FILE                    merge FILE into your candidate\n"
         "  set PATH... VALUE                  e.g. set rules harbor-to-hk action block\n"
         "  delete PATH...                     e.g. delete zones inside prefixes 10.9.0.0/16\n"
         "  commit [check] [comment TEXT] [confirmed MINUTES]\n"

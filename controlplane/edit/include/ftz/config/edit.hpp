@@ -1,5 +1,6 @@
 #pragma once
-// Junos-style edits of a configuration's YAML text (`ftzctl set` / `delete`):
+// Junos-style edits of a configuration's YAML text (`ftzctl set` / `delete`
+// / `load merge`):
 // the words of a path mirror the YAML keys, and an item of a list of named
 // things (zones, tenants, rules, channels, signatures, thresholds; approvals
 // by their id) is addressed by its name:
@@ -28,5 +29,12 @@ tl::expected<std::string, std::string> edit_set(std::string_view yaml, const std
 // Removes the key, the named item, or (last word) a value of a list.
 tl::expected<std::string, std::string> edit_delete(std::string_view yaml,
                                                    const std::vector<std::string>& path);
+
+// `load merge`: `patch` (a configuration or a part of one) merged into
+// `yaml`. Sections merge key by key; an item of a named list merges into the
+// item of that name (or is appended); a list of values gains the values it
+// lacks; an item of any other list (defaults) is appended unless an equal
+// one is there; a value replaces the value.
+tl::expected<std::string, std::string> edit_merge(std::string_view yaml, std::string_view patch);
 
 }  // namespace ftz::config
