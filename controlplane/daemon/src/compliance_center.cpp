@@ -252,6 +252,12 @@ std::optional<pb::ThresholdStates> ComplianceCenter::tick() {
     events = ledger_->evaluate(now);
     auto expiries = ledger_->check_approval_expiry(now);
     events.insert(events.end(), expiries.begin(), expiries.end());
+    if (!events.empty()) {
+      // What fired (and a year's rollover) is kept in the state file, so a
+      // restart does not notify again: the saver writes it.
+      ++applied_epoch_;
+      dirty_cv_.notify_one();
+    }
     pb::ThresholdStates states = states_locked();
     std::string serialized = states.SerializeAsString();
     if (serialized != published_) {
