@@ -86,9 +86,13 @@ class DaemonInProcess : public ::testing::Test {
     auto compliance = ComplianceCenter::open(tmp_.file("compliance"), clock, audit);
     ASSERT_TRUE(compliance) << compliance.error();
     compliance_ = std::move(*compliance);
-    dataplanes_ = std::make_unique<DataplaneService>(*key_, clock, audit, *compliance_);
-    management_ = std::make_unique<ManagementService>(*store_, *accounts_, *audit_, tmp_.file("audit"),
-                                                      key_->public_pem(), clock, 900, *dataplanes_);
+    auto authority = pki::Authority::open(tmp_.file("pki"), {"localhost"}, kT0Ms / 1000);
+    ASSERT_TRUE(authority) << authority.error();
+    authority_ = std::move(*authority);
+    dataplanes_ = std::make_unique<DataplaneService>(*key_, *authority_, clock, audit, *compliance_);
+    management_ =
+        std::make_unique<ManagementService>(*store_, *accounts_, *audit_, tmp_.file("audit"),
+                                            key_->public_pem(), *authority_, clock, 900, *dataplanes_);
     management_->publish_running();
     grpc::ServerBuilder builder;
     builder.AddListeningPort("unix:" + tmp_.file("s.sock"), grpc::InsecureServerCredentials());
@@ -217,6 +221,7 @@ class DaemonInProcess : public ::testing::Test {
   std::optional<accounts::AccountStore> accounts_;
   std::optional<audit::AuditLog> audit_;
   std::unique_ptr<ComplianceCenter> compliance_;
+  std::unique_ptr<pki::Authority> authority_;
   std::unique_ptr<DataplaneService> dataplanes_;
   std::unique_ptr<ManagementService> management_;
   std::unique_ptr<grpc::Server> server_;

@@ -52,20 +52,13 @@ class DpController : public test::Ftzgated {
   }
 
   // ftzgate-dp --controller, replaying the capture in a loop; `extra` are
-  // more of its arguments.
-  void start_dp(const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {binary("ftzgate-dp"),
-                                     "--controller",
-                                     "unix:" + socket(),
-                                     "--dataplane-id",
-                                     "dp-a",
-                                     "--state-dir",
-                                     dir_.file("dp-state"),
-                                     "--trusted-keys",
-                                     dir_.file("trusted"),
-                                     "--pcap-in",
-                                     dir_.file("bench.pcap"),
-                                     "--loop"};
+  // more of its arguments; `controller` replaces the unix socket and the id.
+  void start_dp(const std::vector<std::string>& extra, std::vector<std::string> controller = {}) {
+    if (controller.empty()) controller = {"--controller", "unix:" + socket(), "--dataplane-id", "dp-a"};
+    std::vector<std::string> argv = {binary("ftzgate-dp")};
+    argv.insert(argv.end(), controller.begin(), controller.end());
+    argv.insert(argv.end(), {"--state-dir", dir_.file("dp-state"), "--trusted-keys", dir_.file("trusted"),
+                             "--pcap-in", dir_.file("bench.pcap"), "--loop"});
     argv.insert(argv.end(), extra.begin(), extra.end());
     for (const char* e : {"--", "--file-prefix", prefix_.name().c_str(), "--log-level=*:warning"})
       argv.push_back(e);
@@ -190,6 +183,59 @@ TEST_F(DpController, ACommitChangesVerdictsAndEachGenerationIsAcked) {
   const nlohmann::json h = read_json(dir_.file("headless.json"));
   EXPECT_GT(h["workers"][0]["reasons"].value("policy_block", uint64_t{0}), 0u)
       << "the stored generation 2 blocks";
+}
+
+// Over TCP the data plane is its certificate: issued with ftzctl, it names
+// the data plane; revoked, the subscription ends and the data plane keeps
+// forwarding under what it runs, while new generations no longer reach it.
+TEST_F(DpController, OverTcpADataPlaneIsItsCertificateAndARevocationCutsItOff) {
+  const test::RunResult r =
+      init("--accounts " + dir_.file("accounts") + " --config " + dir_.file("allow.yaml"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::filesystem::create_directories(dir_.file("trusted"));
+  std::filesystem::copy_file(state() + "/keys/device.pub", dir_.file("trusted/ftzgated.pub"));
+  start("900", true);
+  const std::string certs = dir_.file("certs");
+  std::filesystem::create_directories(certs);
+  const test::RunResult issued = ctl("alice", "--json certificate issue dataplane dp-a to " + certs);
+  ASSERT_EQ(issued.status, 0) << issued.output;
+  const std::string serial = nlohmann::json::parse(issued.output)["serial"];
+  // No --dataplane-id: the certificate names the data plane.
+  start_dp({"--duration", "60"}, {"--controller", tcp_target(), "--ca", certs + "/ca.crt", "--cert",
+                                  certs + "/dp-a.crt", "--key", certs + "/dp-a.key"});
+  nlohmann::json d = wait_for_dp([](const nlohmann::json& j) { return j["running_generation"] == 1; });
+  ASSERT_EQ(d["state"], "running") << d.dump() << read_text(dp_log());
+  ASSERT_EQ(ctl("alice", "load " + dir_.file("block.yaml")).status, 0);
+  ASSERT_EQ(ctl("alice", "commit").status, 0);
+  d = wait_for_dp([](const nlohmann::json& j) { return j["running_generation"] == 2; });
+  ASSERT_EQ(d["state"], "running") << d.dump() << read_text(dp_log());
+
+  ASSERT_EQ(ctl("alice", "certificate revoke " + serial).status, 0);
+  d = wait_for_dp([](const nlohmann::json& j) { return j["connected"] == false; });
+  EXPECT_EQ(d["state"], "disconnected") << d.dump();
+  ASSERT_EQ(ctl("alice", "load " + dir_.file("allow.yaml")).status, 0);
+  ASSERT_EQ(ctl("alice", "commit").status, 0);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(wait_for_dp([](const nlohmann::json&) { return true; })["running_generation"], 2)
+      << "generation 3 reached a revoked data plane";
+  const uint64_t p0 = packets();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_GT(packets(), p0) << "cut off from its controller, still forwarding";
+  EXPECT_NE(read_text(dp_log()).find("is revoked"), std::string::npos) << read_text(dp_log());
+  size_t refused = 0;
+  for (const auto& rec : audit_records()) {
+    if (rec["event_type"] == "dataplane_refused" &&
+        rec["details"]["reason"].get<std::string>().find("revoked") != std::string::npos)
+      ++refused;
+  }
+  EXPECT_GE(refused, 1u) << "the revoked data plane's attempts are audited";
+  // Another data plane's id with this certificate is refused before any connection.
+  const RunResult other =
+      run_dp("--controller " + tcp_target() + " --ca " + certs + "/ca.crt --cert " + certs +
+             "/dp-a.crt --key " + certs + "/dp-a.key --dataplane-id dp-b --state-dir " + dir_.file("dp-b") +
+             " --trusted-keys " + dir_.file("trusted") + " --pcap-in " + dir_.file("bench.pcap"));
+  EXPECT_EQ(other.status, 2) << other.output;
+  EXPECT_NE(other.output.find("is dp-a's"), std::string::npos) << other.output;
 }
 
 TEST_F(DpController, ABundleFromAnUntrustedSignerIsNackedAndThePortsStayDown) {

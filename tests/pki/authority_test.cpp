@@ -207,6 +207,50 @@ TEST_F(AuthorityTest, RequestsThatDoNotProveTheKeyOrAreOutOfBoundsAreRefused) {
   EXPECT_EQ(ok->name, "sysadmin") << "the authority names the holder, not the request";
 }
 
+TEST_F(AuthorityTest, AClientsFilesAreCheckedBeforeAnyHandshake) {
+  auto a = open();
+  ASSERT_NE(a, nullptr);
+  issue(*a, CertKind::kDataplane, "dp-a");
+  issue(*a, CertKind::kAdmin, "alice");
+  const std::string ca = dir() + "/ca.crt";
+  auto ok = load_client_identity(ca, tmp_.file("dp-a.crt"), tmp_.file("dp-a.key"), CertKind::kDataplane);
+  ASSERT_TRUE(ok) << ok.error();
+  EXPECT_EQ(ok->cert.name, "dp-a");
+  auto wrong_key =
+      load_client_identity(ca, tmp_.file("dp-a.crt"), tmp_.file("alice.key"), CertKind::kDataplane);
+  ASSERT_FALSE(wrong_key);
+  EXPECT_NE(wrong_key.error().find("alice.key: not the key of"), std::string::npos) << wrong_key.error();
+  auto wrong_kind =
+      load_client_identity(ca, tmp_.file("alice.crt"), tmp_.file("alice.key"), CertKind::kDataplane);
+  ASSERT_FALSE(wrong_kind);
+  EXPECT_NE(wrong_kind.error().find("not a data plane's certificate"), std::string::npos)
+      << wrong_kind.error();
+  test::TempDir other{"pki-other"};
+  auto b = Authority::open(other.file("pki"), {"localhost"}, kNow);
+  ASSERT_TRUE(b);
+  auto wrong_ca = load_client_identity(other.file("pki/ca.crt"), tmp_.file("dp-a.crt"), tmp_.file("dp-a.key"),
+                                       CertKind::kDataplane);
+  ASSERT_FALSE(wrong_ca);
+  EXPECT_NE(wrong_ca.error().find("not issued by"), std::string::npos) << wrong_ca.error();
+  EXPECT_FALSE(load_client_identity(ca, tmp_.file("none.crt"), tmp_.file("dp-a.key"), CertKind::kDataplane));
+}
+
+// A serial `certificate revoke` could not name is not a certificate we read
+// (fuzz_certificate found it; RFC 5280 4.1.2.2 wants a positive number).
+TEST_F(AuthorityTest, ACertificateWithANegativeSerialIsNotRead) {
+  for (const char* serial : {"-5", "0"}) {
+    const std::string crt = tmp_.file("neg.crt");
+    ASSERT_EQ(run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+                          tmp_.file("neg.key") + " -out " + crt +
+                          " -subj /OU=admin/CN=alice -days 2 -set_serial " + serial)
+                  .status,
+              0);
+    auto read = describe_certificate(read_text(crt));
+    ASSERT_FALSE(read) << serial << ": " << read->serial;
+    EXPECT_NE(read.error().find("not a positive number"), std::string::npos) << read.error();
+  }
+}
+
 TEST_F(AuthorityTest, ServerNamesAreAddressesOrDnsNames) {
   EXPECT_TRUE(valid_server_name("127.0.0.1"));
   EXPECT_TRUE(valid_server_name("fe80::1"));

@@ -30,9 +30,27 @@ bool valid_id(const std::string& id) {
 
 }  // namespace
 
-DataplaneService::DataplaneService(const keys::SigningKey& key, std::function<int64_t()> clock_ms,
-                                   AuditHook audit, ComplianceCenter& compliance)
-    : key_(key), clock_ms_(std::move(clock_ms)), audit_(std::move(audit)), compliance_(compliance) {}
+DataplaneService::DataplaneService(const keys::SigningKey& key, const pki::Authority& authority,
+                                   std::function<int64_t()> clock_ms, AuditHook audit,
+                                   ComplianceCenter& compliance)
+    : key_(key),
+      authority_(authority),
+      clock_ms_(std::move(clock_ms)),
+      audit_(std::move(audit)),
+      compliance_(compliance) {}
+
+tl::expected<Peer, Status> DataplaneService::admit(const grpc::ServerContext& ctx, const std::string& id,
+                                                   const char* call) {
+  auto peer = require_certificate(ctx, authority_, pki::CertKind::kDataplane, id);
+  if (!peer) {
+    (void)audit_("dataplane_refused", false,
+                 ojson{{"dataplane", id.substr(0, 64)},
+                       {"call", call},
+                       {"source", ctx.peer()},
+                       {"reason", peer.error().error_message()}});
+  }
+  return peer;
+}
 
 void DataplaneService::publish(bundle::Commit running) {
   // The count follows the running generation's tenants and thresholds. The
@@ -111,6 +129,8 @@ Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::Subscribe
                                    grpc::ServerWriter<pb::Update>* writer) {
   const std::string& id = req->dataplane_id();
   if (!valid_id(id)) return {StatusCode::INVALID_ARGUMENT, "dataplane_id must be 1-64 of [A-Za-z0-9_.-]"};
+  auto peer = admit(*ctx, id, "Subscribe");
+  if (!peer) return peer.error();
   uint64_t seen_epoch = 0;
   uint64_t sent_generation = 0;
   {
@@ -141,6 +161,12 @@ Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::Subscribe
       break;
     }
     if (ctx->IsCancelled()) break;
+    // A revocation ends the subscription within kCancelPoll; the
+    // reconnection is refused.
+    if (peer->tls && authority_.revoked(peer->serial)) {
+      result = Status(StatusCode::UNAUTHENTICATED, "certificate " + peer->serial + " is revoked");
+      break;
+    }
     if (sent_thresholds != thresholds_epoch_) {
       const uint64_t now_epoch = thresholds_epoch_;
       lock.unlock();
@@ -183,8 +209,9 @@ Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::Subscribe
   return result;
 }
 
-Status DataplaneService::Ack(grpc::ServerContext*, const pb::AckRequest* req, pb::AckReply*) {
+Status DataplaneService::Ack(grpc::ServerContext* ctx, const pb::AckRequest* req, pb::AckReply*) {
   if (!valid_id(req->dataplane_id())) return {StatusCode::INVALID_ARGUMENT, "bad dataplane_id"};
+  if (auto peer = admit(*ctx, req->dataplane_id(), "Ack"); !peer) return peer.error();
   const bool applied = req->result_case() == pb::AckRequest::kApplyUs;
   if (!applied && req->result_case() != pb::AckRequest::kNackReason)
     return {StatusCode::INVALID_ARGUMENT, "an Ack carries apply_us or nack_reason"};
@@ -223,6 +250,9 @@ Status DataplaneService::Report(grpc::ServerContext* ctx,
   pb::ReportBatch batch;
   while (stream->Read(&batch)) {
     if (!valid_id(batch.dataplane_id())) return {StatusCode::INVALID_ARGUMENT, "bad dataplane_id"};
+    // Every batch: its id must be the certificate's, which must not have
+    // been revoked meanwhile.
+    if (auto peer = admit(*ctx, batch.dataplane_id(), "Report"); !peer) return peer.error();
     auto epoch = compliance_.apply(batch);
     if (!epoch) {
       (void)audit_("report_refused", false,

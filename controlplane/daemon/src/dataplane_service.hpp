@@ -25,6 +25,7 @@
 #include "ftz/bundle/bundle.hpp"
 #include "ftzgate/v1/dataplane.grpc.pb.h"
 #include "ftzgate/v1/management.pb.h"
+#include "peer.hpp"
 
 namespace ftz::keys {
 class SigningKey;
@@ -34,8 +35,8 @@ namespace ftz::daemon {
 
 class DataplaneService final : public ftzgate::v1::Dataplane::Service {
  public:
-  DataplaneService(const keys::SigningKey& key, std::function<int64_t()> clock_ms, AuditHook audit,
-                   ComplianceCenter& compliance);
+  DataplaneService(const keys::SigningKey& key, const pki::Authority& authority,
+                   std::function<int64_t()> clock_ms, AuditHook audit, ComplianceCenter& compliance);
 
   // The running generation changed (start, commit, confirm timeout): every
   // subscriber gets its bundle, and the count takes its tenants and thresholds.
@@ -70,10 +71,16 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
   };
   using Built = std::shared_ptr<const tl::expected<ftzgate::v1::SignedBundle, std::string>>;
 
+  // The caller, when it may act as data plane `id` (over TCP: its
+  // certificate is a data plane's and names `id`); a refusal is audited.
+  tl::expected<Peer, grpc::Status> admit(const grpc::ServerContext& ctx, const std::string& id,
+                                         const char* call);
+
   // The running generation's bundle for `platform`, built on first request.
   Built bundle_for(const bundle::Commit& running, const ftzgate::v1::HyperscanPlatform& platform);
 
   const keys::SigningKey& key_;
+  const pki::Authority& authority_;
   std::function<int64_t()> clock_ms_;
   AuditHook audit_;
   ComplianceCenter& compliance_;

@@ -1,8 +1,9 @@
 // ftzgated: the control plane (issue 10). `--init` creates a state
-// directory (device key, accounts, configuration store with generation 1,
-// audit log); without it the daemon serves the Management service (ftzctl)
-// and the Dataplane service (ftzgate-dp --controller) on a unix socket until
-// SIGTERM or SIGINT.
+// directory (device key, CA and TLS certificate, accounts, configuration
+// store with generation 1, audit log); without it the daemon serves the
+// Management service (ftzctl) and the Dataplane service (ftzgate-dp
+// --controller) on a unix socket, and with --listen-tcp over TCP with mutual
+// TLS, until SIGTERM or SIGINT.
 //
 // Exit status: 0 done; 1 an error (named on standard error); 2 a bad
 // argument, a state directory already initialised (--init), not initialised
@@ -23,6 +24,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "ftz/accounts/accounts.hpp"
 #include "ftz/audit/audit_log.hpp"
@@ -32,6 +34,7 @@
 #include "ftz/config/diagnostics.hpp"
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/keys/signing_key.hpp"
+#include "ftz/pki/authority.hpp"
 #include "ftz/store/config_store.hpp"
 #include "service.hpp"
 
@@ -45,6 +48,8 @@ struct Args {
   std::string accounts_file;
   std::string config_file;
   std::string listen = "unix:/run/ftzgate/ftzgated.sock";
+  std::string listen_tcp;              // HOST:PORT; empty: the unix socket only
+  std::vector<std::string> tls_names;  // --init: the names in ftzgated's certificate
   int64_t idle_timeout_s = 15 * 60;
 };
 
@@ -96,6 +101,22 @@ std::string keys_dir(const Args& a) {
 
 std::string compliance_dir(const Args& a) {
   return a.state_dir + "/compliance";
+}
+
+// The names ftzgated's TLS certificate carries: --tls-name at --init, else
+// loopback and this host's name (TLS clients check the name they dial).
+std::vector<std::string> tls_names(const Args& a) {
+  if (!a.tls_names.empty()) return a.tls_names;
+  std::vector<std::string> names{"localhost", "127.0.0.1", "::1"};
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0 && pki::valid_server_name(host) && host != names[0])
+    names.emplace_back(host);
+  return names;
+}
+
+// The CA and ftzgated's certificate (STATE/pki), made on first start.
+tl::expected<std::unique_ptr<pki::Authority>, std::string> open_authority(const Args& a) {
+  return pki::Authority::open(a.state_dir + "/pki", tls_names(a), now_ms() / 1000);
 }
 
 int init(const Args& a) {
@@ -169,6 +190,13 @@ int init(const Args& a) {
     std::fprintf(stderr, "ftzgated: %s\n", w.error().c_str());
     return 1;
   }
+  // Mutual TLS: the CA that issues data-plane and administrator
+  // certificates, and ftzgated's own.
+  auto authority = open_authority(a);
+  if (!authority) {
+    std::fprintf(stderr, "ftzgated: %s\n", authority.error().c_str());
+    return 1;
+  }
   // The token key every data plane counts with (compliance_center.hpp).
   if (::mkdir(compliance_dir(a).c_str(), 0700) != 0 && errno != EEXIST) {
     std::perror(("ftzgated: " + compliance_dir(a)).c_str());
@@ -207,7 +235,11 @@ int init(const Args& a) {
   e.role = "system";
   e.source = "ftzgated --init";
   e.event_type = "init";
-  e.details = {{"config", config_name}, {"accounts", initial.size()}, {"key_id", key->key_id()}};
+  const auto ca = pki::describe_certificate((*authority)->ca_pem());
+  e.details = {{"config", config_name},
+               {"accounts", initial.size()},
+               {"key_id", key->key_id()},
+               {"ca_sha256", ca ? ca->sha256 : ""}};
   if (auto w = log->append(e, now_ms()); !w) {
     std::fprintf(stderr, "ftzgated: %s\n", w.error().c_str());
     return 1;
@@ -226,7 +258,8 @@ int init(const Args& a) {
 
 int serve(const Args& a) {
   if (a.listen.rfind("unix:", 0) != 0) {
-    std::fprintf(stderr, "ftzgated: --listen takes unix:PATH (TCP with mutual TLS is not built yet)\n");
+    std::fprintf(stderr,
+                 "ftzgated: --listen takes unix:PATH (TCP is --listen-tcp HOST:PORT, with mutual TLS)\n");
     return 2;
   }
   const std::string socket_path = a.listen.substr(5);
@@ -238,8 +271,13 @@ int serve(const Args& a) {
   }
   auto key = keys::SigningKey::load(keys_dir(a) + "/device.key");
   auto acc = accounts::AccountStore::load(a.state_dir + "/accounts.json");
-  if (!key || !acc) {
-    std::fprintf(stderr, "ftzgated: %s\n", (!key ? key.error() : acc.error()).c_str());
+  auto authority = open_authority(a);  // a store from before TLS gets its CA here
+  if (!key || !acc || !authority) {
+    std::fprintf(stderr, "ftzgated: %s\n",
+                 (!key   ? key.error()
+                  : !acc ? acc.error()
+                         : authority.error())
+                     .c_str());
     return 1;
   }
   const std::string audit_dir = a.state_dir + "/audit";
@@ -259,8 +297,8 @@ int serve(const Args& a) {
     std::fprintf(stderr, "ftzgated: %s\n", compliance.error().c_str());
     return 1;
   }
-  daemon::DataplaneService dataplanes(*key, now_ms, system_audit, **compliance);
-  daemon::ManagementService service(*store, *acc, *log, audit_dir, key->public_pem(), now_ms,
+  daemon::DataplaneService dataplanes(*key, **authority, now_ms, system_audit, **compliance);
+  daemon::ManagementService service(*store, *acc, *log, audit_dir, key->public_pem(), **authority, now_ms,
                                     a.idle_timeout_s, dataplanes);
   management = &service;
   service.publish_running();
@@ -277,12 +315,24 @@ int serve(const Args& a) {
   ::unlink(socket_path.c_str());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(a.listen, grpc::InsecureServerCredentials());
+  int tcp_port = 0;
+  if (!a.listen_tcp.empty()) {
+    // Mutual TLS: a client without a certificate from our CA does not
+    // complete the handshake; what the certificate allows is checked per
+    // call (peer.hpp).
+    grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    tls.pem_root_certs = (*authority)->ca_pem();
+    tls.pem_key_cert_pairs.push_back({(*authority)->server_key_pem(), (*authority)->server_cert_pem()});
+    builder.AddListeningPort(a.listen_tcp, grpc::SslServerCredentials(tls), &tcp_port);
+  }
   builder.RegisterService(&service);
   builder.RegisterService(&dataplanes);
   builder.SetMaxSendMessageSize(static_cast<int>(bundle::kMaxBundleBytes));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server) {
-    std::fprintf(stderr, "ftzgated: cannot listen on %s\n", a.listen.c_str());
+  if (!server || (!a.listen_tcp.empty() && tcp_port == 0)) {
+    std::fprintf(stderr, "ftzgated: cannot listen on %s\n",
+                 (a.listen + (a.listen_tcp.empty() ? "" : " and " + a.listen_tcp)).c_str());
+    if (server) server->Shutdown();
     return 1;
   }
   // Owner and the ftzgate group only (issue 10: the socket is 0660).
@@ -291,8 +341,13 @@ int serve(const Args& a) {
     server->Shutdown();
     return 1;
   }
-  std::printf("ftzgated: serving %s on %s, running generation %llu\n", a.state_dir.c_str(), a.listen.c_str(),
-              static_cast<unsigned long long>(store->running_generation()));
+  // The TCP port as bound (--listen-tcp HOST:0 picks a free one).
+  const std::string tcp = a.listen_tcp.empty()
+                              ? ""
+                              : " and tcp " + a.listen_tcp.substr(0, a.listen_tcp.rfind(':')) + ":" +
+                                    std::to_string(tcp_port) + " (mutual TLS)";
+  std::printf("ftzgated: serving %s on %s%s, running generation %llu\n", a.state_dir.c_str(),
+              a.listen.c_str(), tcp.c_str(), static_cast<unsigned long long>(store->running_generation()));
   std::fflush(stdout);
 
   std::mutex mu;
@@ -338,6 +393,12 @@ static int run(int argc, char** argv) {
   app.add_option("--listen", a.listen, "where to serve the Management service")
       ->type_name("unix:PATH")
       ->capture_default_str();
+  app.add_option("--listen-tcp", a.listen_tcp, "also serve TCP with mutual TLS (port 0: any free port)")
+      ->type_name("HOST:PORT");
+  app.add_option("--tls-name", a.tls_names,
+                 "with --init: a name (address or DNS name) in ftzgated's TLS certificate; repeatable "
+                 "(default: localhost, 127.0.0.1, ::1 and the host name)")
+      ->type_name("NAME");
   app.add_option("--idle-timeout", a.idle_timeout_s, "seconds an idle session lasts")
       ->type_name("SECONDS")
       ->check(CLI::Range(int64_t{1}, int64_t{86400}))
@@ -351,9 +412,15 @@ static int run(int argc, char** argv) {
     std::fprintf(stderr, "ftzgated: %s\nRun with --help for more information.\n", e.what());
     return 2;
   }
-  if (!a.init && (!a.accounts_file.empty() || !a.config_file.empty())) {
-    std::fputs("ftzgated: --accounts and --config go with --init\n", stderr);
+  if (!a.init && (!a.accounts_file.empty() || !a.config_file.empty() || !a.tls_names.empty())) {
+    std::fputs("ftzgated: --accounts, --config and --tls-name go with --init\n", stderr);
     return 2;
+  }
+  for (const std::string& n : a.tls_names) {
+    if (!pki::valid_server_name(n)) {
+      std::fprintf(stderr, "ftzgated: --tls-name %s: not an address or a DNS name\n", n.c_str());
+      return 2;
+    }
   }
   return a.init ? init(a) : serve(a);
 }

@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <utility>
@@ -76,6 +77,26 @@ Status generation_status(const store::StoreError& e) {
   return status_of(e);
 }
 
+void to_proto(const pki::CertInfo& c, pb::Certificate* out) {
+  out->set_serial(c.serial);
+  out->set_kind(c.kind == pki::CertKind::kDataplane ? pb::CERTIFICATE_KIND_DATAPLANE
+                : c.kind == pki::CertKind::kAdmin   ? pb::CERTIFICATE_KIND_ADMIN
+                                                    : pb::CERTIFICATE_KIND_UNSPECIFIED);
+  out->set_name(c.name);
+  out->set_not_before_unix_s(c.not_before_s);
+  out->set_not_after_unix_s(c.not_after_s);
+  out->set_revoked_unix_s(c.revoked_s);
+  out->set_sha256(c.sha256);
+}
+
+ojson certificate_json(const pki::CertInfo& c) {
+  return {{"serial", c.serial},
+          {"kind", c.kind ? pki::kind_name(*c.kind) : "?"},
+          {"name", c.name},
+          {"not_after_unix_s", c.not_after_s},
+          {"sha256", c.sha256}};
+}
+
 }  // namespace
 
 std::string validate_config(const store::Configuration& config, const std::string& filename) {
@@ -89,13 +110,14 @@ std::string validate_config(const store::Configuration& config, const std::strin
 
 ManagementService::ManagementService(store::ConfigStore& store, accounts::AccountStore& accounts,
                                      audit::AuditLog& audit, std::string audit_dir,
-                                     std::string audit_public_pem, Clock clock, int64_t idle_timeout_s,
-                                     DataplaneService& dataplanes)
+                                     std::string audit_public_pem, pki::Authority& authority, Clock clock,
+                                     int64_t idle_timeout_s, DataplaneService& dataplanes)
     : store_(store),
       accounts_(accounts),
       audit_(audit),
       audit_dir_(std::move(audit_dir)),
       audit_pem_(std::move(audit_public_pem)),
+      authority_(authority),
       clock_(std::move(clock)),
       idle_timeout_ms_(idle_timeout_s * 1000),
       dataplanes_(dataplanes) {}
@@ -140,7 +162,12 @@ std::optional<Status> ManagementService::record(const Session& s, grpc::ServerCo
   audit::Event e;
   e.user = s.user;
   e.role = s.authenticated ? std::string(accounts::role_name(s.role)) : ctx == nullptr ? "system" : "";
-  e.source = ctx != nullptr ? ctx->peer() : "ftzgated";
+  if (ctx == nullptr) {
+    e.source = "ftzgated";
+  } else {
+    auto peer = identify(*ctx, authority_);
+    e.source = peer ? peer->source() : ctx->peer();
+  }
   e.event_type = event_type;
   e.success = success;
   e.details = std::move(details);
@@ -152,6 +179,16 @@ std::optional<Status> ManagementService::record(const Session& s, grpc::ServerCo
 
 std::optional<Status> ManagementService::authorize(grpc::ServerContext* ctx, Need need,
                                                    const char* event_type, Session& out) {
+  // Over TCP only an administrator's certificate, not revoked, reaches a
+  // session.
+  auto peer = require_certificate(*ctx, authority_, pki::CertKind::kAdmin, "");
+  if (!peer) {
+    Session caller;
+    caller.user = "(certificate)";
+    if (auto failed = record(caller, ctx, event_type, false, ojson{{"denied", peer.error().error_message()}}))
+      return failed;
+    return peer.error();
+  }
   const auto& md = ctx->client_metadata();
   const auto it = md.find(kSessionKey);
   const int64_t now = clock_();
@@ -159,6 +196,10 @@ std::optional<Status> ManagementService::authorize(grpc::ServerContext* ctx, Nee
   const std::string token(it->second.data(), it->second.size());
   auto s = sessions_.find(token);
   if (s == sessions_.end()) return Status(StatusCode::UNAUTHENTICATED, "unknown session: log in again");
+  // A token is no use without the certificate it logged in with (a token
+  // read off one connection does not work on another).
+  if (s->second.cert_serial != peer->serial)
+    return Status(StatusCode::UNAUTHENTICATED, "the session belongs to another certificate: log in again");
   if (now - s->second.last_ms > idle_timeout_ms_) {
     Session gone = s->second;
     sessions_.erase(s);
@@ -193,6 +234,15 @@ std::optional<Status> ManagementService::authorize(grpc::ServerContext* ctx, Nee
 Status ManagementService::Login(grpc::ServerContext* ctx, const pb::LoginRequest* req,
                                 pb::LoginReply* reply) {
   std::unique_lock lock(mu_);
+  // The first factor over TCP: an admin certificate naming this account.
+  auto peer = require_certificate(*ctx, authority_, pki::CertKind::kAdmin, req->user());
+  if (!peer) {
+    Session s;
+    s.user = store::ConfigStore::valid_user(req->user()) ? req->user() : "(invalid name)";
+    if (auto failed = record(s, ctx, "login", false, ojson{{"reason", peer.error().error_message()}}))
+      return *failed;
+    return peer.error();
+  }
   const std::string hash = accounts_.hash_to_check(req->user());
   // scrypt outside the lock: a flood of logins does not stall the other
   // administrators' calls.
@@ -219,6 +269,7 @@ Status ManagementService::Login(grpc::ServerContext* ctx, const pb::LoginRequest
   s.authenticated = true;
   s.must_change = acc->must_change;
   s.last_ms = now;
+  s.cert_serial = peer->serial;
   const std::string token = random_token();
   if (token.empty()) return {StatusCode::INTERNAL, "no random bytes for a session (OpenSSL)"};
   if (auto failed = record(s, ctx, "login", true, ojson::object())) return *failed;
@@ -514,6 +565,77 @@ Status ManagementService::ShowCompliance(grpc::ServerContext* ctx, const pb::Sho
   Session s;
   if (auto denied = authorize(ctx, Need::kRead, "show_compliance", s)) return *denied;
   dataplanes_.show_compliance(reply);
+  return Status::OK;
+}
+
+Status ManagementService::IssueCertificate(grpc::ServerContext* ctx, const pb::IssueCertificateRequest* req,
+                                           pb::IssueCertificateReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kPolicy, "certificate_issue", s)) return *denied;
+  const bool admin = req->kind() == pb::CERTIFICATE_KIND_ADMIN;
+  if (!admin && req->kind() != pb::CERTIFICATE_KIND_DATAPLANE)
+    return {StatusCode::INVALID_ARGUMENT, "a certificate is a data plane's or an administrator's"};
+  const auto kind = admin ? pki::CertKind::kAdmin : pki::CertKind::kDataplane;
+  ojson details{{"kind", pki::kind_name(kind)}, {"name", req->name().substr(0, 64)}};
+  auto refuse = [&](StatusCode code, const std::string& why) -> Status {
+    details["reason"] = why;
+    if (auto failed = record(s, ctx, "certificate_issue", false, details)) return *failed;
+    return {code, why};
+  };
+  if (admin) {
+    const auto& all = accounts_.accounts();
+    if (std::none_of(all.begin(), all.end(),
+                     [&](const accounts::Account& a) { return a.name == req->name(); }))
+      return refuse(StatusCode::NOT_FOUND, "no account " + req->name().substr(0, 64));
+  }
+  // The request first (a certificate is never issued unrecorded), then
+  // what was issued: its serial is the authority's.
+  if (auto failed = record(s, ctx, "certificate_issue_requested", true, details)) return *failed;
+  std::string pem;
+  const int days = req->days() == 0 ? 365 : static_cast<int>(std::min<uint32_t>(req->days(), 1u << 20));
+  auto issued = authority_.issue(req->csr_pem(), kind, req->name(), days, clock_() / 1000, &pem);
+  if (!issued) return refuse(StatusCode::INVALID_ARGUMENT, issued.error());
+  (void)record(s, ctx, "certificate_issue", true, certificate_json(*issued));
+  to_proto(*issued, reply->mutable_certificate());
+  reply->set_certificate_pem(std::move(pem));
+  reply->set_ca_pem(authority_.ca_pem());
+  return Status::OK;
+}
+
+Status ManagementService::RevokeCertificate(grpc::ServerContext* ctx, const pb::RevokeCertificateRequest* req,
+                                            pb::RevokeCertificateReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kPolicy, "certificate_revoke", s)) return *denied;
+  // The request first: a revocation is never unrecorded.
+  if (auto failed = record(s, ctx, "certificate_revoke_requested", true,
+                           ojson{{"serial", req->serial().substr(0, 64)}}))
+    return *failed;
+  auto revoked = authority_.revoke(req->serial(), clock_() / 1000);
+  if (!revoked) {
+    (void)record(s, ctx, "certificate_revoke", false,
+                 ojson{{"serial", req->serial().substr(0, 64)}, {"reason", revoked.error()}});
+    return {StatusCode::FAILED_PRECONDITION, revoked.error()};
+  }
+  (void)record(s, ctx, "certificate_revoke", true, certificate_json(*revoked));
+  // Sessions that logged in with it end now (their next call would be
+  // refused anyway).
+  std::erase_if(sessions_, [&](const auto& entry) { return entry.second.cert_serial == revoked->serial; });
+  to_proto(*revoked, reply->mutable_certificate());
+  return Status::OK;
+}
+
+Status ManagementService::ShowCertificates(grpc::ServerContext* ctx, const pb::ShowCertificatesRequest*,
+                                           pb::ShowCertificatesReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kRead, "show_certificates", s)) return *denied;
+  auto issued = authority_.issued();
+  if (!issued) return {StatusCode::INTERNAL, issued.error()};
+  for (const pki::CertInfo& c : *issued) to_proto(c, reply->add_certificates());
+  auto ca = pki::describe_certificate(authority_.ca_pem());
+  if (ca) reply->set_ca_sha256(ca->sha256);
   return Status::OK;
 }
 

@@ -16,6 +16,7 @@
 #include "dataplane_service.hpp"
 #include "ftz/accounts/accounts.hpp"
 #include "ftz/audit/audit_log.hpp"
+#include "ftz/pki/authority.hpp"
 #include "ftz/store/config_store.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
 
@@ -33,8 +34,8 @@ std::string validate_config(const store::Configuration& config, const std::strin
 class ManagementService final : public ftzgate::v1::Management::Service {
  public:
   ManagementService(store::ConfigStore& store, accounts::AccountStore& accounts, audit::AuditLog& audit,
-                    std::string audit_dir, std::string audit_public_pem, Clock clock, int64_t idle_timeout_s,
-                    DataplaneService& dataplanes);
+                    std::string audit_dir, std::string audit_public_pem, pki::Authority& authority,
+                    Clock clock, int64_t idle_timeout_s, DataplaneService& dataplanes);
 
   grpc::Status Login(grpc::ServerContext* ctx, const ftzgate::v1::LoginRequest* req,
                      ftzgate::v1::LoginReply* reply) override;
@@ -60,6 +61,12 @@ class ManagementService final : public ftzgate::v1::Management::Service {
                               ftzgate::v1::ShowDataplanesReply* reply) override;
   grpc::Status ShowCompliance(grpc::ServerContext* ctx, const ftzgate::v1::ShowComplianceRequest* req,
                               ftzgate::v1::ShowComplianceReply* reply) override;
+  grpc::Status IssueCertificate(grpc::ServerContext* ctx, const ftzgate::v1::IssueCertificateRequest* req,
+                                ftzgate::v1::IssueCertificateReply* reply) override;
+  grpc::Status RevokeCertificate(grpc::ServerContext* ctx, const ftzgate::v1::RevokeCertificateRequest* req,
+                                 ftzgate::v1::RevokeCertificateReply* reply) override;
+  grpc::Status ShowCertificates(grpc::ServerContext* ctx, const ftzgate::v1::ShowCertificatesRequest* req,
+                                ftzgate::v1::ShowCertificatesReply* reply) override;
 
   // The running generation to the data planes (at start; commits and
   // confirm timeouts publish on their own).
@@ -78,6 +85,9 @@ class ManagementService final : public ftzgate::v1::Management::Service {
     bool authenticated = false;  // false: a failed login's typed name, or the daemon itself
     bool must_change = false;
     int64_t last_ms = 0;
+    // The serial of the certificate the session logged in with (over TCP;
+    // empty on the unix socket): every call must come with the same one.
+    std::string cert_serial;
   };
   enum class Need : uint8_t { kAny, kRead, kPolicy, kAudit };
 
@@ -107,6 +117,7 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   audit::AuditLog& audit_;
   std::string audit_dir_;
   std::string audit_pem_;
+  pki::Authority& authority_;
   Clock clock_;
   int64_t idle_timeout_ms_;
   std::map<std::string, Session> sessions_;

@@ -99,7 +99,9 @@ Pkey new_key() {
 
 std::string serial_hex(const ASN1_INTEGER* serial) {
   Bn bn(ASN1_INTEGER_to_BN(serial, nullptr));
-  if (!bn) return {};
+  // RFC 5280 4.1.2.2: a positive integer. Another one could not be named
+  // to `revoke` (fuzz_certificate found "-6063...").
+  if (!bn || BN_is_negative(bn.get()) != 0 || BN_is_zero(bn.get()) != 0) return {};
   char* hex = BN_bn2hex(bn.get());
   if (hex == nullptr) return {};
   std::string out(hex);
@@ -266,7 +268,10 @@ bool valid_server_name(std::string_view name) {
 tl::expected<CertInfo, std::string> describe_certificate(std::string_view pem) {
   auto cert = parse_cert(pem);
   if (!cert) return tl::unexpected(cert.error());
-  return info_of(cert->get());
+  CertInfo info = info_of(cert->get());
+  if (info.serial.empty())
+    return tl::unexpected(std::string("a certificate whose serial is not a positive number"));
+  return info;
 }
 
 tl::expected<KeyAndRequest, std::string> make_key_and_request(const std::string& name) {
@@ -286,6 +291,54 @@ tl::expected<KeyAndRequest, std::string> make_key_and_request(const std::string&
   if (out.key_pem.empty() || out.csr_pem.empty())
     return tl::unexpected("cannot encode the key: " + openssl_error());
   return out;
+}
+
+tl::expected<ClientIdentity, std::string> load_client_identity(const std::string& ca_file,
+                                                               const std::string& cert_file,
+                                                               const std::string& key_file, CertKind kind) {
+  ClientIdentity id;
+  auto ca_pem = read_file(ca_file);
+  auto cert_pem = read_file(cert_file);
+  auto key_text = read_file(key_file);
+  if (!ca_pem) return tl::unexpected("cannot read " + ca_file);
+  if (!cert_pem) return tl::unexpected("cannot read " + cert_file);
+  if (!key_text) return tl::unexpected("cannot read " + key_file);
+  auto ca = parse_cert(*ca_pem);
+  if (!ca) return tl::unexpected(ca_file + ": " + ca.error());
+  auto cert = parse_cert(*cert_pem);
+  if (!cert) return tl::unexpected(cert_file + ": " + cert.error());
+  Bio bio = read_bio(*key_text);
+  Pkey key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!key) return tl::unexpected(key_file + ": not a PEM private key: " + openssl_error());
+  if (X509_check_private_key(cert->get(), key.get()) != 1)
+    return tl::unexpected(key_file + ": not the key of " + cert_file);
+  if (X509_verify(cert->get(), X509_get0_pubkey(ca->get())) != 1)
+    return tl::unexpected(cert_file + ": not issued by " + ca_file);
+  id.cert = info_of(cert->get());
+  if (id.cert.kind != kind)
+    return tl::unexpected(cert_file + ": not " +
+                          std::string(kind == CertKind::kAdmin       ? "an administrator's"
+                                      : kind == CertKind::kDataplane ? "a data plane's"
+                                                                     : "ftzgated's") +
+                          " certificate");
+  id.ca_pem = std::move(*ca_pem);
+  id.cert_pem = std::move(*cert_pem);
+  id.key_pem = std::move(*key_text);
+  return id;
+}
+
+tl::expected<std::string, std::string> request_public_key(std::string_view csr_pem) {
+  Bio bio = read_bio(csr_pem);
+  Req req(bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!req) return tl::unexpected("not a PEM certificate request: " + openssl_error());
+  EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
+  if (key == nullptr) return tl::unexpected("the request carries no usable public key: " + openssl_error());
+  if (const std::string why = key_problem(key); !why.empty()) return tl::unexpected("the request has " + why);
+  if (X509_REQ_verify(req.get(), key) != 1)
+    return tl::unexpected("the request's signature does not verify with its key: " + openssl_error());
+  std::string pem = pem_of(key, PEM_write_bio_PUBKEY);
+  if (pem.empty()) return tl::unexpected("cannot encode the request's key: " + openssl_error());
+  return pem;
 }
 
 struct Authority::Impl {
@@ -461,16 +514,13 @@ tl::expected<CertInfo, std::string> Authority::issue(std::string_view csr_pem, C
   if (!valid_name(name)) return tl::unexpected("a certificate's name is 1-64 of [A-Za-z0-9_.-]: " + name);
   if (days < 1 || days > kMaxDays)
     return tl::unexpected("a certificate is valid 1 to " + std::to_string(kMaxDays) + " days");
-  Bio bio = read_bio(csr_pem);
-  Req req(bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!req) return tl::unexpected("not a PEM certificate request: " + openssl_error());
-  EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
-  if (key == nullptr) return tl::unexpected(std::string("the request carries no public key"));
-  if (const std::string why = key_problem(key); !why.empty()) return tl::unexpected("the request has " + why);
-  if (X509_REQ_verify(req.get(), key) != 1)
-    return tl::unexpected("the request's signature does not verify with its key: " + openssl_error());
+  auto public_pem = request_public_key(csr_pem);
+  if (!public_pem) return tl::unexpected(public_pem.error());
+  Bio bio = read_bio(*public_pem);
+  Pkey key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!key) return tl::unexpected("cannot read the request's key: " + openssl_error());
   auto cert = make_cert(
-      key, name, kind_name(kind), impl_->ca.get(), impl_->ca_key.get(), now_s, days,
+      key.get(), name, kind_name(kind), impl_->ca.get(), impl_->ca_key.get(), now_s, days,
       {"basicConstraints", "critical,CA:FALSE", "keyUsage", "critical,digitalSignature", "extendedKeyUsage",
        "clientAuth", "subjectKeyIdentifier", "hash", "authorityKeyIdentifier", "keyid:always"});
   if (!cert) return tl::unexpected(cert.error());

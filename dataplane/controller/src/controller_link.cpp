@@ -17,6 +17,7 @@
 
 #include "ftz/base/atomic_file.hpp"
 #include "ftz/config/yaml_util.hpp"
+#include "ftz/pki/authority.hpp"
 #include "ftzgate/v1/dataplane.grpc.pb.h"
 
 namespace ftz::controller {
@@ -410,9 +411,30 @@ struct ControllerLink::Impl {
 };
 
 tl::expected<std::unique_ptr<ControllerLink>, std::string> ControllerLink::create(LinkOptions options) {
-  if (options.target.rfind("unix:", 0) != 0) {
+  const bool tcp = options.target.rfind("unix:", 0) != 0;
+  const bool files = !options.ca_file.empty() || !options.cert_file.empty() || !options.key_file.empty();
+  if (tcp && (options.ca_file.empty() || options.cert_file.empty() || options.key_file.empty()))
     return tl::unexpected("--controller " + options.target +
-                          ": only unix:PATH is served yet (TCP with mutual TLS is not built)");
+                          ": TCP needs --ca, --cert and --key (mutual TLS)");
+  if (!tcp && files)
+    return tl::unexpected(std::string("--ca, --cert and --key go with --controller HOST:PORT"));
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (tcp) {
+    // Checked here, before any handshake: a wrong file is named now, not
+    // reported as an unreachable controller over and over.
+    auto id = pki::load_client_identity(options.ca_file, options.cert_file, options.key_file,
+                                        pki::CertKind::kDataplane);
+    if (!id) return tl::unexpected(id.error());
+    // ftzgated holds us to the certificate's name.
+    if (options.dataplane_id.empty()) options.dataplane_id = id->cert.name;
+    if (options.dataplane_id != id->cert.name)
+      return tl::unexpected("--dataplane-id " + options.dataplane_id + ": the certificate " +
+                            options.cert_file + " is " + id->cert.name + "'s");
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = std::move(id->ca_pem);
+    tls.pem_private_key = std::move(id->key_pem);
+    tls.pem_cert_chain = std::move(id->cert_pem);
+    credentials = grpc::SslCredentials(tls);
   }
   if (options.dataplane_id.empty()) options.dataplane_id = host_name();
   static const std::regex kId("[A-Za-z0-9_.-]{1,64}");
@@ -435,7 +457,7 @@ tl::expected<std::unique_ptr<ControllerLink>, std::string> ControllerLink::creat
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(kFirstBackoff.count()));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff).count()));
-  impl->channel = grpc::CreateCustomChannel(impl->options.target, grpc::InsecureChannelCredentials(), args);
+  impl->channel = grpc::CreateCustomChannel(impl->options.target, credentials, args);
   impl->stub = pb::Dataplane::NewStub(impl->channel);
   impl->load_thresholds();
   Impl* raw = impl.get();

@@ -193,8 +193,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<ftz::controller::ControllerLink> link;
   std::optional<ftz::controller::Incoming> first_bundle;
   if (!options->controller.empty()) {
-    auto created = ftz::controller::ControllerLink::create(
-        {options->controller, options->dataplane_id, options->state_dir, options->trusted_keys});
+    auto created = ftz::controller::ControllerLink::create({options->controller, options->ca, options->cert,
+                                                            options->key, options->dataplane_id,
+                                                            options->state_dir, options->trusted_keys});
     if (!created) return fail(2, created.error());
     link = std::move(*created);
     // Ports stay down (EAL is not even started) until a bundle opens.

@@ -11,15 +11,18 @@
 namespace ftz::dpdk {
 
 const char* const kDpUsage =
-    "usage: ftzgate-dp (--config FILE | --controller unix:PATH [controller options])\n"
+    "usage: ftzgate-dp (--config FILE | --controller unix:PATH|HOST:PORT [controller options])\n"
     "                  [--profile FILE] [--eve FILE] [--stats FILE]\n"
     "                  [--duration SECONDS] [--workers N]\n"
     "                  [--pcap-in FILE [--loop] [--pcap-out DIR]] [--demo-token-key] [-- EAL options]\n"
     "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n"
-    "  --controller unix:PATH\n"
+    "  --controller unix:PATH | HOST:PORT\n"
     "                    take the policy from ftzgated: signed bundles, verified against\n"
     "                    --trusted-keys, each ACKed or NACKed; ports stay down until the first\n"
-    "  --dataplane-id NAME   how ftzgated names this data plane (default: the host name)\n"
+    "  --ca F --cert F --key F   with HOST:PORT (mutual TLS): the CA of ftzgated's certificate, this\n"
+    "                    data plane's certificate (ftzctl certificate issue dataplane) and its key\n"
+    "  --dataplane-id NAME   how ftzgated names this data plane (default: the certificate's name,\n"
+    "                    else the host name)\n"
     "  --state-dir DIR   the last applied bundle (a start without the controller runs it),\n"
     "                    the compliance token key and state (default /var/lib/ftzgate/dataplane)\n"
     "  --trusted-keys DIR    *.pub keys bundles must be signed with (default /etc/ftzgate/trusted-keys)\n"
@@ -116,6 +119,9 @@ tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* 
   app.set_help_flag("-h,--help");
   app.add_option("--config", o.config);
   app.add_option("--controller", o.controller);
+  app.add_option("--ca", o.ca);
+  app.add_option("--cert", o.cert);
+  app.add_option("--key", o.key);
   app.add_option("--dataplane-id", o.dataplane_id);
   app.add_option("--state-dir", o.state_dir);
   app.add_option("--trusted-keys", o.trusted_keys);
@@ -148,6 +154,8 @@ tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* 
     return tl::unexpected(std::string(o.config.empty() ? "--config FILE or --controller unix:PATH is required"
                                                        : "--config and --controller exclude each other"));
   }
+  if ((!o.ca.empty() || !o.cert.empty() || !o.key.empty()) && o.controller.empty())
+    return tl::unexpected(std::string("--ca, --cert and --key go with --controller HOST:PORT"));
   if (o.loop && o.pcap_in.empty()) return tl::unexpected(std::string("--loop needs --pcap-in"));
   if (!o.pcap_out.empty() && o.pcap_in.empty())
     return tl::unexpected(std::string("--pcap-out needs --pcap-in"));

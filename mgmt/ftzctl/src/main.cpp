@@ -1,14 +1,18 @@
 // ftzctl: the one-shot management command line (issue 10 §5). It logs in to
-// ftzgated over its unix socket, runs one command and prints the result, as
-// text for people or JSON (--json) for scripts.
+// ftzgated over its unix socket, or over TCP with mutual TLS (an admin
+// certificate naming the account, and the password: two factors), runs one
+// command and prints the result, as text for people or JSON (--json) for
+// scripts.
 //
-//   ftzctl [--socket PATH] [--user NAME] [--json] COMMAND WORDS...
+//   ftzctl [--socket PATH | --controller HOST:PORT --ca F --cert F --key F]
+//          [--user NAME] [--json] COMMAND WORDS...
 //
 // Commands: show configuration [candidate | rollback N | '| compare' [rollback N]], show system commit,
 // show dataplanes, show compliance,
 // load [merge] FILE, set PATH... VALUE, delete PATH..., commit [check] [comment TEXT]
 // [confirmed MINUTES], commit confirm,
-// rollback N, audit verify, user passwd.
+// rollback N, audit verify, user passwd, show certificates,
+// certificate issue dataplane|admin NAME to DIR [days N], certificate revoke SERIAL.
 // The password comes from FTZCTL_PASSWORD or a prompt on the terminal; a new
 // one (user passwd) from FTZCTL_NEW_PASSWORD or a prompt.
 //
@@ -33,8 +37,10 @@
 #include <vector>
 
 #include "config_diff.hpp"
+#include "ftz/base/atomic_file.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
+#include "ftz/pki/authority.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
 
 namespace {
@@ -44,6 +50,10 @@ using nlohmann::ordered_json;
 
 struct Args {
   std::string socket = "/run/ftzgate/ftzgated.sock";
+  std::string controller;  // HOST:PORT: TCP with mutual TLS instead of the socket
+  std::string ca;
+  std::string cert;
+  std::string key;
   std::string user;
   bool json = false;
   std::vector<std::string> words;
@@ -114,9 +124,8 @@ std::string local_time(int64_t unix_s) {
 
 class Session {
  public:
-  explicit Session(const std::string& socket)
-      : stub_(pb::Management::NewStub(
-            grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()))) {}
+  explicit Session(std::shared_ptr<grpc::Channel> channel)
+      : stub_(pb::Management::NewStub(std::move(channel))) {}
 
   grpc::Status login(const std::string& user) {
     pb::LoginRequest req;
@@ -455,6 +464,123 @@ int audit_verify(const Args& a, Session& s) {
   return r.ok() ? 0 : 1;
 }
 
+std::string kind_word(pb::CertificateKind k) {
+  return k == pb::CERTIFICATE_KIND_DATAPLANE ? "dataplane" : k == pb::CERTIFICATE_KIND_ADMIN ? "admin" : "?";
+}
+
+ordered_json certificate_json(const pb::Certificate& c) {
+  return {{"serial", c.serial()},
+          {"kind", kind_word(c.kind())},
+          {"name", c.name()},
+          {"not_before_unix_s", c.not_before_unix_s()},
+          {"not_after_unix_s", c.not_after_unix_s()},
+          {"revoked_unix_s", c.revoked_unix_s()},
+          {"sha256", c.sha256()}};
+}
+
+int show_certificates(const Args& a, Session& s) {
+  pb::ShowCertificatesReply reply;
+  if (auto st = s.call(&pb::Management::Stub::ShowCertificates, pb::ShowCertificatesRequest{}, &reply);
+      !st.ok())
+    return fail(st);
+  ordered_json j{{"ca_sha256", reply.ca_sha256()}, {"certificates", ordered_json::array()}};
+  std::string text = "CA sha256 " + reply.ca_sha256() + "\n";
+  if (reply.certificates().empty()) text += "no certificate has been issued\n";
+  for (const auto& c : reply.certificates()) {
+    j["certificates"].push_back(certificate_json(c));
+    char line[512];
+    std::snprintf(line, sizeof line, "%-34s %-9s %-20s until %s%s\n", c.serial().c_str(),
+                  kind_word(c.kind()).c_str(), c.name().c_str(), local_time(c.not_after_unix_s()).c_str(),
+                  c.revoked_unix_s() != 0 ? (", REVOKED " + local_time(c.revoked_unix_s())).c_str() : "");
+    text += line;
+  }
+  print(a, j, text);
+  return 0;
+}
+
+// certificate issue dataplane|admin NAME to DIR [days N]: the key is made
+// here and stays here (DIR/NAME.key, 0600); ftzgated signs its CSR.
+int issue_certificate(const Args& a, Session& s, const std::vector<std::string>& w) {
+  const char* form = "certificate issue dataplane|admin NAME to DIR [days N]";
+  if (!(w.size() == 6 || w.size() == 8) || w[4] != "to" || (w.size() == 8 && w[6] != "days"))
+    return usage(form);
+  pb::IssueCertificateRequest req;
+  if (w[2] == "dataplane") {
+    req.set_kind(pb::CERTIFICATE_KIND_DATAPLANE);
+  } else if (w[2] == "admin") {
+    req.set_kind(pb::CERTIFICATE_KIND_ADMIN);
+  } else {
+    return usage(form);
+  }
+  if (w.size() == 8) {
+    const auto days = generation_word(w[7]);
+    if (!days || *days == 0 || *days > ftz::pki::Authority::kMaxDays)
+      return usage("days is 1 to " + std::to_string(ftz::pki::Authority::kMaxDays));
+    req.set_days(static_cast<uint32_t>(*days));
+  }
+  const std::string& name = w[3];
+  const std::string base = w[5] + "/" + name;
+  // Never over an existing key: it may be the one a data plane runs with.
+  for (const std::string& f : {base + ".key", base + ".crt"}) {
+    if (std::ifstream(f)) {
+      std::fprintf(stderr, "ftzctl: %s exists; remove it or choose another directory\n", f.c_str());
+      return 1;
+    }
+  }
+  auto made = ftz::pki::make_key_and_request(name);
+  if (!made) return usage(made.error());
+  req.set_name(name);
+  req.set_csr_pem(made->csr_pem);
+  pb::IssueCertificateReply reply;
+  if (auto st = s.call(&pb::Management::Stub::IssueCertificate, req, &reply); !st.ok()) return fail(st);
+  const auto write = [](const std::string& path, const std::string& text, mode_t mode) {
+    auto written = ftz::base::write_file_atomically(path, text, mode, ftz::base::IfExists::kKeep);
+    if (written && *written) return true;
+    std::fprintf(stderr, "ftzctl: %s\n",
+                 written ? (path + " appeared meanwhile").c_str() : written.error().c_str());
+    return false;
+  };
+  if (!write(base + ".key", made->key_pem, 0600) || !write(base + ".crt", reply.certificate_pem(), 0644))
+    return 1;
+  // ca.crt beside them: the same CA for every certificate of this ftzgated.
+  if (auto ca = ftz::base::write_file_atomically(w[5] + "/ca.crt", reply.ca_pem(), 0644); !ca) {
+    std::fprintf(stderr, "ftzctl: %s\n", ca.error().c_str());
+    return 1;
+  }
+  ordered_json j = certificate_json(reply.certificate());
+  j["files"] = {base + ".key", base + ".crt", w[5] + "/ca.crt"};
+  print(a, j,
+        "issued " + kind_word(reply.certificate().kind()) + " certificate " + reply.certificate().serial() +
+            " for " + name + ", valid until " + local_time(reply.certificate().not_after_unix_s()) + ": " +
+            base + ".crt, " + base + ".key, " + w[5] + "/ca.crt\n");
+  return 0;
+}
+
+int revoke_certificate(const Args& a, Session& s, const std::vector<std::string>& w) {
+  if (w.size() != 3) return usage("certificate revoke SERIAL");
+  pb::RevokeCertificateRequest req;
+  req.set_serial(w[2]);
+  pb::RevokeCertificateReply reply;
+  if (auto st = s.call(&pb::Management::Stub::RevokeCertificate, req, &reply); !st.ok()) return fail(st);
+  print(a, certificate_json(reply.certificate()),
+        "revoked " + kind_word(reply.certificate().kind()) + " certificate " + reply.certificate().serial() +
+            " of " + reply.certificate().name() + "\n");
+  return 0;
+}
+
+// The channel to ftzgated: its unix socket, or TCP with mutual TLS.
+tl::expected<std::shared_ptr<grpc::Channel>, std::string> open_channel(const Args& a) {
+  if (a.controller.empty())
+    return grpc::CreateChannel("unix:" + a.socket, grpc::InsecureChannelCredentials());
+  auto id = ftz::pki::load_client_identity(a.ca, a.cert, a.key, ftz::pki::CertKind::kAdmin);
+  if (!id) return tl::unexpected(id.error());
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = id->ca_pem;
+  tls.pem_private_key = id->key_pem;
+  tls.pem_cert_chain = id->cert_pem;
+  return grpc::CreateChannel(a.controller, grpc::SslCredentials(tls));
+}
+
 int passwd(const Args& a, Session& s) {
   pb::ChangePasswordRequest req;
   req.set_new_password(secret("FTZCTL_NEW_PASSWORD", "New password: "));
@@ -469,7 +595,18 @@ int passwd(const Args& a, Session& s) {
 static int run(int argc, char** argv) {
   Args a;
   CLI::App app{"Manage ftzgate through ftzgated.", "ftzctl"};
-  app.add_option("--socket", a.socket, "ftzgated's socket")->type_name("PATH")->capture_default_str();
+  auto* socket =
+      app.add_option("--socket", a.socket, "ftzgated's socket")->type_name("PATH")->capture_default_str();
+  auto* controller = app.add_option("--controller", a.controller, "ftzgated over TCP with mutual TLS")
+                         ->type_name("HOST:PORT")
+                         ->excludes(socket);
+  app.add_option("--ca", a.ca, "with --controller: the CA that issued ftzgated's certificate")
+      ->type_name("FILE")
+      ->needs(controller);
+  app.add_option("--cert", a.cert, "with --controller: your admin certificate (its name is your account)")
+      ->type_name("FILE")
+      ->needs(controller);
+  app.add_option("--key", a.key, "with --controller: its key")->type_name("FILE")->needs(controller);
   app.add_option("--user", a.user, "account to log in as (default: $USER)")->type_name("NAME");
   app.add_flag("--json", a.json, "print JSON instead of text");
   app.add_option("command", a.words, "the command and its words")->type_name("WORDS");
@@ -493,13 +630,19 @@ static int run(int argc, char** argv) {
         "  commit confirm                     keep a commit confirmed\n"
         "  rollback N                         generation N into your candidate\n"
         "  audit verify\n"
-        "  user passwd\n",
+        "  user passwd\n"
+        "  show certificates                  every certificate issued for mutual TLS\n"
+        "  certificate issue dataplane|admin NAME to DIR [days N]\n"
+        "                                     a key made here (DIR/NAME.key) and its certificate\n"
+        "  certificate revoke SERIAL          refused from the next call on\n",
         stdout);
     return 0;
   } catch (const CLI::ParseError& e) {
     return usage(e.what());
   }
   if (a.words.empty()) return usage("a command is required");
+  if (!a.controller.empty() && (a.ca.empty() || a.cert.empty() || a.key.empty()))
+    return usage("--controller needs --ca, --cert and --key");
   if (a.user.empty()) {
     const char* u = std::getenv("USER");
     a.user = u != nullptr ? u : "";
@@ -508,13 +651,20 @@ static int run(int argc, char** argv) {
   // Unknown commands are refused before any password is asked for.
   const bool known =
       (w[0] == "show" && w.size() >= 2 &&
-       (w[1] == "configuration" || ((w[1] == "dataplanes" || w[1] == "compliance") && w.size() == 2) ||
+       (w[1] == "configuration" ||
+        ((w[1] == "dataplanes" || w[1] == "compliance" || w[1] == "certificates") && w.size() == 2) ||
         (w[1] == "system" && w.size() == 3 && w[2] == "commit"))) ||
       w[0] == "load" || w[0] == "set" || w[0] == "delete" || w[0] == "commit" || w[0] == "rollback" ||
       (w[0] == "audit" && w.size() == 2 && w[1] == "verify") ||
-      (w[0] == "user" && w.size() == 2 && w[1] == "passwd");
+      (w[0] == "user" && w.size() == 2 && w[1] == "passwd") ||
+      (w[0] == "certificate" && w.size() >= 2 && (w[1] == "issue" || w[1] == "revoke"));
   if (!known) return usage("unknown command: " + w[0]);
-  Session s(a.socket);
+  auto channel = open_channel(a);
+  if (!channel) {
+    std::fprintf(stderr, "ftzctl: %s\n", channel.error().c_str());
+    return 1;
+  }
+  Session s(std::move(*channel));
   if (auto st = s.login(a.user); !st.ok()) return fail(st);
   if (w[0] == "user") return passwd(a, s);
   if (s.must_change()) {
@@ -524,6 +674,9 @@ static int run(int argc, char** argv) {
   if (w[0] == "show" && w[1] == "configuration") return show_configuration(a, s, w);
   if (w[0] == "show" && w[1] == "dataplanes") return show_dataplanes(a, s);
   if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s);
+  if (w[0] == "show" && w[1] == "certificates") return show_certificates(a, s);
+  if (w[0] == "certificate")
+    return w[1] == "issue" ? issue_certificate(a, s, w) : revoke_certificate(a, s, w);
   if (w[0] == "show") return show_commits(a, s);
   if (w[0] == "load") return load(a, s, w);
   if (w[0] == "set" || w[0] == "delete") return edit(a, s, w);

@@ -49,6 +49,25 @@ struct KeyAndRequest {
 };
 tl::expected<KeyAndRequest, std::string> make_key_and_request(const std::string& name);
 
+// What a TLS client of ftzgated presents (ftzctl --controller, ftzgate-dp
+// --controller HOST:PORT), read from its files and checked before any
+// handshake: the key is the certificate's, the certificate is the CA's and
+// of `kind`. An error names the file.
+struct ClientIdentity {
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
+  CertInfo cert;
+};
+tl::expected<ClientIdentity, std::string> load_client_identity(const std::string& ca_file,
+                                                               const std::string& cert_file,
+                                                               const std::string& key_file, CertKind kind);
+
+// The public key (SubjectPublicKeyInfo PEM) of a certificate request whose
+// signature verifies with that key and whose key TLS here accepts (EC
+// P-256/P-384, RSA >= 2048); else why not. What issue() takes from the wire.
+tl::expected<std::string, std::string> request_public_key(std::string_view csr_pem);
+
 // Whether `name` may be a certificate's common name: 1-64 of [A-Za-z0-9_.-]
 // (data-plane ids and account names are).
 bool valid_name(std::string_view name);

@@ -32,7 +32,10 @@
 namespace ftz::controller {
 
 struct LinkOptions {
-  std::string target;            // "unix:PATH" (TCP with mutual TLS: not yet)
+  std::string target;            // "unix:PATH", or "HOST:PORT" with the three files below
+  std::string ca_file;           // TCP: the CA that issued ftzgated's certificate
+  std::string cert_file;         // TCP: our dataplane certificate (its name is dataplane_id)
+  std::string key_file;          // TCP: its key
   std::string dataplane_id;      // how ftzgated and `show dataplanes` name us
   std::string state_dir;         // the stored bundle, ftzgated's token key, the compliance state
   std::string trusted_keys_dir;  // *.pub: the only signers we accept

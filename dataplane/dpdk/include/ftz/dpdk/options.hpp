@@ -2,8 +2,8 @@
 // ftzgate-dp's command line and the EAL arguments derived from it. DPDK-free,
 // so it is unit-tested without an EAL.
 //
-//   ftzgate-dp (--config FILE | --controller unix:PATH [--dataplane-id NAME]
-//              [--state-dir DIR] [--trusted-keys DIR] [--headless-after S])
+//   ftzgate-dp (--config FILE | --controller unix:PATH|HOST:PORT [--ca F --cert F --key F]
+//              [--dataplane-id NAME] [--state-dir DIR] [--trusted-keys DIR] [--headless-after S])
 //              [--profile FILE] [--eve FILE] [--stats FILE]
 //              [--duration SECONDS] [--workers N]
 //              [--pcap-in FILE [--loop] [--pcap-out DIR]] [--demo-token-key] [-- EAL options]
@@ -28,7 +28,10 @@ struct DpOptions {
   std::string config;
   // --controller: policy from ftzgated's signed bundles instead of --config.
   std::string controller;
-  std::string dataplane_id;  // default: the host name
+  std::string ca;  // --controller HOST:PORT: mutual TLS
+  std::string cert;
+  std::string key;
+  std::string dataplane_id;  // default: the certificate's name, else the host name
   std::string state_dir = "/var/lib/ftzgate/dataplane";
   std::string trusted_keys = "/etc/ftzgate/trusted-keys";
   double headless_after_s = 5;  // start from the stored bundle after this long without one

@@ -59,24 +59,49 @@ class Ftzgated : public ::testing::Test {
   RunResult init(const std::string& extra = "") {
     return run_command(binary("ftzgated") + " --init --state-dir " + state() + " " + extra);
   }
-  void start(const std::string& idle_timeout_s = "900") {
+  // `tcp`: also --listen-tcp 127.0.0.1:0 (mutual TLS); tcp_target() names
+  // the port it bound.
+  void start(const std::string& idle_timeout_s = "900", bool tcp = false) {
     const std::string log = dir_.file("ftzgated.log");
     // Never the previous run's "serving".
     ::unlink(log.c_str());
+    std::vector<std::string> argv = {binary("ftzgated"), "--state-dir",    state(),       "--listen",
+                                     "unix:" + socket(), "--idle-timeout", idle_timeout_s};
+    if (tcp) argv.insert(argv.end(), {"--listen-tcp", "127.0.0.1:0"});
+    // Made before the fork: the child only execs.
+    std::vector<char*> args;
+    args.reserve(argv.size() + 1);
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
     pid_ = ::fork();
     ASSERT_GE(pid_, 0);
     if (pid_ == 0) {
       if (std::freopen(log.c_str(), "w", stdout) == nullptr ||
           std::freopen(log.c_str(), "a", stderr) == nullptr)
         ::_exit(126);
-      ::execl(binary("ftzgated").c_str(), "ftzgated", "--state-dir", state().c_str(), "--listen",
-              ("unix:" + socket()).c_str(), "--idle-timeout", idle_timeout_s.c_str(),
-              static_cast<char*>(nullptr));
+      ::execv(args[0], args.data());
       ::_exit(127);
     }
     for (int i = 0; i < 100 && read_text(log).find("serving") == std::string::npos; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     ASSERT_NE(read_text(log).find("serving"), std::string::npos) << read_text(log);
+  }
+  // "127.0.0.1:PORT" as the running daemon reported it ("" without TCP).
+  std::string tcp_target() const {
+    const std::string log = read_text(dir_.file("ftzgated.log"));
+    const size_t at = log.find("and tcp ");
+    if (at == std::string::npos) return {};
+    const size_t from = at + 8;
+    return log.substr(from, log.find(' ', from) - from);
+  }
+  // ftzctl over TCP as `user`, presenting the certificate CERTS/NAME.crt.
+  RunResult ctl_tcp(const std::string& user, const std::string& cert, const std::string& words,
+                    const std::string& password = "") {
+    const std::string certs = dir_.file("certs/");
+    return run_command("FTZCTL_PASSWORD='" + (password.empty() ? password_of(user) : password) + "' " +
+                       binary("ftzctl") + " --controller " + tcp_target() + " --ca " + certs +
+                       "ca.crt --cert " + certs + cert + ".crt --key " + certs + cert + ".key --user " +
+                       user + " " + words);
   }
   // SIGTERM and its exit status (0 expected).
   int stop() {
