@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -88,6 +89,51 @@ TEST(AccountStoreTest, LockoutForTenMinutesSurvivesAReload) {
   ASSERT_FALSE(reloaded->change_password("dave", "weak"));
   ASSERT_TRUE(reloaded->change_password("dave", "Another-Admin-2026"));
   EXPECT_TRUE(AccountStore::load(path)->authenticate("dave", "Another-Admin-2026", t0 + 10'000));
+}
+
+TEST(AccountStoreTest, AdministrationKeepsEveryAdministratorRoleHeldAndIsSavedOrNotAtAll) {
+  test::TempDir dir("accounts");
+  const std::string path = dir.file("accounts.json");
+  auto s = AccountStore::create(path, {{"dave", Role::kSysadmin, "System-Admin-2026", false},
+                                       {"alice", Role::kSecadmin, "Harbor-Rule-2026", false},
+                                       {"bob", Role::kAudadmin, "Audit-Trail-2026", false}});
+  ASSERT_TRUE(s) << s.error();
+  ASSERT_TRUE(s->add("frank", Role::kOperator, "Frank-Reads-2026", true));
+  EXPECT_FALSE(s->add("frank", Role::kOperator, "Frank-Reads-2026", true)) << "a name twice";
+  EXPECT_FALSE(s->add("Frank!", Role::kOperator, "Frank-Reads-2026", true));
+  EXPECT_FALSE(s->add("gina", Role::kOperator, "weak", true));
+  // The only holder of a role keeps it until another holds it too.
+  for (const char* only : {"dave", "alice", "bob"}) {
+    auto refused = s->remove(only);
+    ASSERT_FALSE(refused) << only;
+    EXPECT_NE(refused.error().find("is the only"), std::string::npos) << refused.error();
+    EXPECT_FALSE(s->set_role(only, Role::kOperator)) << only;
+  }
+  ASSERT_TRUE(s->set_role("frank", Role::kAudadmin));
+  EXPECT_FALSE(s->set_role("frank", Role::kAudadmin)) << "no change is an error";
+  ASSERT_TRUE(s->remove("bob")) << "frank is an audadmin too now";
+  EXPECT_FALSE(s->remove("bob"));
+  auto reloaded = AccountStore::load(path);
+  ASSERT_TRUE(reloaded);
+  ASSERT_EQ(reloaded->accounts().size(), 3u);
+  const Account* frank = reloaded->find("frank");
+  ASSERT_NE(frank, nullptr);
+  EXPECT_EQ(frank->role, Role::kAudadmin);
+  EXPECT_TRUE(frank->must_change);
+  EXPECT_EQ(reloaded->find("bob"), nullptr);
+  // A file that cannot be written changes nothing: a directory where the
+  // file goes makes the rename fail (also as root).
+  ASSERT_TRUE(reloaded->add("hank", Role::kOperator, "Hank-Operates-2026", false));
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_EQ(::mkdir(path.c_str(), 0700), 0);
+  auto failed = reloaded->add("gina", Role::kOperator, "Gina-Operates-2026", true);
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().find("accounts.json"), std::string::npos) << failed.error();
+  EXPECT_EQ(reloaded->find("gina"), nullptr);
+  EXPECT_FALSE(reloaded->remove("hank"));
+  EXPECT_NE(reloaded->find("hank"), nullptr);
+  EXPECT_FALSE(reloaded->set_role("hank", Role::kSecadmin));
+  EXPECT_EQ(reloaded->find("hank")->role, Role::kOperator);
 }
 
 }  // namespace

@@ -258,6 +258,71 @@ tl::expected<void, std::string> AccountStore::change_password(std::string_view n
   return tl::unexpected("no account " + std::string(name));
 }
 
+const Account* AccountStore::find(std::string_view name) const noexcept {
+  for (const auto& a : accounts_) {
+    if (a.name == name) return &a;
+  }
+  return nullptr;
+}
+
+std::string AccountStore::last_of_role(std::string_view name) const {
+  const Account* a = find(name);
+  if (a == nullptr || a->role == Role::kOperator) return {};
+  const auto holders = std::count_if(accounts_.begin(), accounts_.end(),
+                                     [&](const Account& other) { return other.role == a->role; });
+  if (holders > 1) return {};
+  return std::string(name) + " is the only " + std::string(role_name(a->role)) +
+         ": another account must hold the role first";
+}
+
+tl::expected<void, std::string> AccountStore::save_or_restore(std::vector<Account> before) {
+  if (auto saved = save(); !saved) {
+    accounts_ = std::move(before);
+    return saved;
+  }
+  return {};
+}
+
+tl::expected<void, std::string> AccountStore::add(std::string_view name, Role role, std::string_view password,
+                                                  bool must_change) {
+  if (!store::ConfigStore::valid_user(name))
+    return tl::unexpected(std::string("user name: 1-32 of a-z 0-9 _ -, starting with a letter or _"));
+  if (find(name) != nullptr) return tl::unexpected("an account " + std::string(name) + " exists");
+  if (accounts_.size() >= kMaxAccounts)
+    return tl::unexpected("at most " + std::to_string(kMaxAccounts) + " accounts");
+  if (const std::string why = password_problem(password); !why.empty()) return tl::unexpected(why);
+  Account a;
+  a.name = std::string(name);
+  a.role = role;
+  a.hash = hash_password(password);
+  a.must_change = must_change;
+  if (a.hash.empty()) return tl::unexpected(std::string("cannot hash the password (OpenSSL scrypt)"));
+  std::vector<Account> before = accounts_;
+  accounts_.push_back(std::move(a));
+  return save_or_restore(std::move(before));
+}
+
+tl::expected<void, std::string> AccountStore::remove(std::string_view name) {
+  if (find(name) == nullptr) return tl::unexpected("no account " + std::string(name));
+  if (const std::string why = last_of_role(name); !why.empty()) return tl::unexpected(why);
+  std::vector<Account> before = accounts_;
+  std::erase_if(accounts_, [&](const Account& a) { return a.name == name; });
+  return save_or_restore(std::move(before));
+}
+
+tl::expected<void, std::string> AccountStore::set_role(std::string_view name, Role role) {
+  const Account* a = find(name);
+  if (a == nullptr) return tl::unexpected("no account " + std::string(name));
+  if (a->role == role)
+    return tl::unexpected(std::string(name) + " is " + std::string(role_name(role)) + " already");
+  if (const std::string why = last_of_role(name); !why.empty()) return tl::unexpected(why);
+  std::vector<Account> before = accounts_;
+  for (auto& acc : accounts_) {
+    if (acc.name == name) acc.role = role;
+  }
+  return save_or_restore(std::move(before));
+}
+
 namespace {
 // Checked against when the name is unknown: the same work as for a real
 // account, so the time does not tell which names exist.

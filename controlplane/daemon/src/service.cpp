@@ -224,6 +224,9 @@ std::optional<Status> ManagementService::authorize(grpc::ServerContext* ctx, Nee
     case Need::kAudit:
       allowed = out.role == accounts::Role::kAudadmin;
       break;
+    case Need::kAccounts:
+      allowed = out.role == accounts::Role::kSysadmin;
+      break;
   }
   if (allowed) return std::nullopt;
   const std::string role(accounts::role_name(out.role));
@@ -636,6 +639,118 @@ Status ManagementService::ShowCertificates(grpc::ServerContext* ctx, const pb::S
   for (const pki::CertInfo& c : *issued) to_proto(c, reply->add_certificates());
   auto ca = pki::describe_certificate(authority_.ca_pem());
   if (ca) reply->set_ca_sha256(ca->sha256);
+  return Status::OK;
+}
+
+void ManagementService::end_sessions_of(const std::string& user) {
+  std::erase_if(sessions_, [&](const auto& entry) { return entry.second.user == user; });
+}
+
+Status ManagementService::AddUser(grpc::ServerContext* ctx, const pb::AddUserRequest* req,
+                                  pb::AddUserReply*) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kAccounts, "user_add", s)) return *denied;
+  // The name only: a password is never in a record.
+  const ojson details{{"name", req->name().substr(0, 64)}, {"role", "operator"}};
+  if (auto failed = record(s, ctx, "user_add_requested", true, details)) return *failed;
+  // An operator, who changes the given password at first login: the role
+  // is the security administrator's to grant.
+  auto added = accounts_.add(req->name(), accounts::Role::kOperator, req->password(), true);
+  if (!added) {
+    ojson why = details;
+    why["reason"] = added.error();
+    (void)record(s, ctx, "user_add", false, std::move(why));
+    return {StatusCode::INVALID_ARGUMENT, added.error()};
+  }
+  (void)record(s, ctx, "user_add", true, details);
+  return Status::OK;
+}
+
+Status ManagementService::DeleteUser(grpc::ServerContext* ctx, const pb::DeleteUserRequest* req,
+                                     pb::DeleteUserReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kAccounts, "user_delete", s)) return *denied;
+  ojson details{{"name", req->name().substr(0, 64)}};
+  auto refuse = [&](StatusCode code, const std::string& why) -> Status {
+    details["reason"] = why;
+    if (auto failed = record(s, ctx, "user_delete", false, details)) return *failed;
+    return {code, why};
+  };
+  if (req->name() == s.user)
+    return refuse(StatusCode::FAILED_PRECONDITION, "an account does not delete itself");
+  if (accounts_.find(req->name()) == nullptr)
+    return refuse(StatusCode::NOT_FOUND, "no account " + details["name"].get<std::string>());
+  if (auto failed = record(s, ctx, "user_delete_requested", true, details)) return *failed;
+  if (auto removed = accounts_.remove(req->name()); !removed)
+    return refuse(StatusCode::FAILED_PRECONDITION, removed.error());
+  end_sessions_of(req->name());
+  // Its certificates go with it: a later account of the same name does not
+  // inherit them.
+  ojson revoked = ojson::array();
+  if (auto issued = authority_.issued()) {
+    for (const pki::CertInfo& c : *issued) {
+      if (c.kind != pki::CertKind::kAdmin || c.name != req->name() || c.revoked_s != 0) continue;
+      if (authority_.revoke(c.serial, clock_() / 1000)) {
+        revoked.push_back(c.serial);
+        reply->add_revoked_certificates(c.serial);
+      }
+    }
+  }
+  details["revoked_certificates"] = std::move(revoked);
+  (void)record(s, ctx, "user_delete", true, details);
+  return Status::OK;
+}
+
+Status ManagementService::GrantRole(grpc::ServerContext* ctx, const pb::GrantRoleRequest* req,
+                                    pb::GrantRoleReply*) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kPolicy, "user_grant", s)) return *denied;
+  const std::optional<accounts::Role> role =
+      req->role() == pb::ROLE_SYSADMIN   ? std::optional(accounts::Role::kSysadmin)
+      : req->role() == pb::ROLE_SECADMIN ? std::optional(accounts::Role::kSecadmin)
+      : req->role() == pb::ROLE_AUDADMIN ? std::optional(accounts::Role::kAudadmin)
+      : req->role() == pb::ROLE_OPERATOR ? std::optional(accounts::Role::kOperator)
+                                         : std::nullopt;
+  if (!role) return {StatusCode::INVALID_ARGUMENT, "a role is sysadmin, secadmin, audadmin or operator"};
+  ojson details{{"name", req->name().substr(0, 64)}, {"role", accounts::role_name(*role)}};
+  const accounts::Account* target = accounts_.find(req->name());
+  if (target != nullptr) details["from_role"] = accounts::role_name(target->role);
+  auto refuse = [&](StatusCode code, const std::string& why) -> Status {
+    details["reason"] = why;
+    if (auto failed = record(s, ctx, "user_grant", false, details)) return *failed;
+    return {code, why};
+  };
+  // Granting oneself a role is how one administrator would take another's
+  // powers: never.
+  if (req->name() == s.user)
+    return refuse(StatusCode::FAILED_PRECONDITION, "an account does not change its own role");
+  if (target == nullptr)
+    return refuse(StatusCode::NOT_FOUND, "no account " + details["name"].get<std::string>());
+  if (auto failed = record(s, ctx, "user_grant_requested", true, details)) return *failed;
+  if (auto set = accounts_.set_role(req->name(), *role); !set)
+    return refuse(StatusCode::FAILED_PRECONDITION, set.error());
+  end_sessions_of(req->name());  // the new role from the next login on
+  (void)record(s, ctx, "user_grant", true, details);
+  return Status::OK;
+}
+
+Status ManagementService::ShowUsers(grpc::ServerContext* ctx, const pb::ShowUsersRequest*,
+                                    pb::ShowUsersReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kRead, "show_users", s)) return *denied;
+  const int64_t now_s = clock_() / 1000;
+  for (const accounts::Account& a : accounts_.accounts()) {
+    pb::UserInfo* u = reply->add_users();
+    u->set_name(a.name);
+    u->set_role(to_proto(a.role));
+    u->set_must_change_password(a.must_change);
+    u->set_locked_until_unix_s(a.locked_until_s > now_s ? a.locked_until_s : 0);
+    u->set_failures(a.failures);
+  }
   return Status::OK;
 }
 

@@ -67,6 +67,14 @@ class ManagementService final : public ftzgate::v1::Management::Service {
                                  ftzgate::v1::RevokeCertificateReply* reply) override;
   grpc::Status ShowCertificates(grpc::ServerContext* ctx, const ftzgate::v1::ShowCertificatesRequest* req,
                                 ftzgate::v1::ShowCertificatesReply* reply) override;
+  grpc::Status AddUser(grpc::ServerContext* ctx, const ftzgate::v1::AddUserRequest* req,
+                       ftzgate::v1::AddUserReply* reply) override;
+  grpc::Status DeleteUser(grpc::ServerContext* ctx, const ftzgate::v1::DeleteUserRequest* req,
+                          ftzgate::v1::DeleteUserReply* reply) override;
+  grpc::Status GrantRole(grpc::ServerContext* ctx, const ftzgate::v1::GrantRoleRequest* req,
+                         ftzgate::v1::GrantRoleReply* reply) override;
+  grpc::Status ShowUsers(grpc::ServerContext* ctx, const ftzgate::v1::ShowUsersRequest* req,
+                         ftzgate::v1::ShowUsersReply* reply) override;
 
   // The running generation to the data planes (at start; commits and
   // confirm timeouts publish on their own).
@@ -89,7 +97,7 @@ class ManagementService final : public ftzgate::v1::Management::Service {
     // empty on the unix socket): every call must come with the same one.
     std::string cert_serial;
   };
-  enum class Need : uint8_t { kAny, kRead, kPolicy, kAudit };
+  enum class Need : uint8_t { kAny, kRead, kPolicy, kAudit, kAccounts };
 
   // The caller's session when its role may do `need`; otherwise the status
   // to return (a denial is audited as `event_type`).
@@ -104,6 +112,9 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   // The caller's candidate, or the running configuration to start one from
   // (edits and `load merge`; the caller holds mu_).
   tl::expected<store::Candidate, grpc::Status> candidate_or_running(const std::string& user);
+
+  // Ends every session of `user` (deleted, or its role changed).
+  void end_sessions_of(const std::string& user);
 
   // Hands the running generation to the data planes (the caller holds mu_).
   void publish_running_locked();

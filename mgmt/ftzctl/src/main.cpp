@@ -11,7 +11,7 @@
 // show dataplanes, show compliance,
 // load [merge] FILE, set PATH... VALUE, delete PATH..., commit [check] [comment TEXT]
 // [confirmed MINUTES], commit confirm,
-// rollback N, audit verify, user passwd, show certificates,
+// rollback N, audit verify, user passwd|add|del|grant, show system users, show certificates,
 // certificate issue dataplane|admin NAME to DIR [days N], certificate revoke SERIAL.
 // The password comes from FTZCTL_PASSWORD or a prompt on the terminal; a new
 // one (user passwd) from FTZCTL_NEW_PASSWORD or a prompt.
@@ -581,6 +581,89 @@ tl::expected<std::shared_ptr<grpc::Channel>, std::string> open_channel(const Arg
   return grpc::CreateChannel(a.controller, grpc::SslCredentials(tls));
 }
 
+std::string role_word(pb::Role r) {
+  switch (r) {
+    case pb::ROLE_SYSADMIN:
+      return "sysadmin";
+    case pb::ROLE_SECADMIN:
+      return "secadmin";
+    case pb::ROLE_AUDADMIN:
+      return "audadmin";
+    case pb::ROLE_OPERATOR:
+      return "operator";
+    default:
+      return "?";
+  }
+}
+
+int show_users(const Args& a, Session& s) {
+  pb::ShowUsersReply reply;
+  if (auto st = s.call(&pb::Management::Stub::ShowUsers, pb::ShowUsersRequest{}, &reply); !st.ok())
+    return fail(st);
+  ordered_json j{{"users", ordered_json::array()}};
+  std::string text;
+  for (const auto& u : reply.users()) {
+    j["users"].push_back({{"name", u.name()},
+                          {"role", role_word(u.role())},
+                          {"must_change_password", u.must_change_password()},
+                          {"locked_until_unix_s", u.locked_until_unix_s()},
+                          {"failures", u.failures()}});
+    char line[256];
+    std::snprintf(
+        line, sizeof line, "%-32s %-9s%s%s\n", u.name().c_str(), role_word(u.role()).c_str(),
+        u.must_change_password() ? " must change password" : "",
+        u.locked_until_unix_s() != 0 ? (" locked until " + local_time(u.locked_until_unix_s())).c_str() : "");
+    text += line;
+  }
+  print(a, j, text);
+  return 0;
+}
+
+// user add NAME | user del NAME | user grant NAME ROLE.
+int administer_user(const Args& a, Session& s, const std::vector<std::string>& w) {
+  if (w[1] == "add" && w.size() == 3) {
+    pb::AddUserRequest req;
+    req.set_name(w[2]);
+    req.set_password(secret("FTZCTL_NEW_PASSWORD", ("Password for " + w[2] + ": ").c_str()));
+    pb::AddUserReply reply;
+    if (auto st = s.call(&pb::Management::Stub::AddUser, req, &reply); !st.ok()) return fail(st);
+    print(a, {{"added", w[2]}, {"role", "operator"}},
+          "added " + w[2] + " (operator; the password must be changed at first login)\n");
+    return 0;
+  }
+  if (w[1] == "del" && w.size() == 3) {
+    pb::DeleteUserRequest req;
+    req.set_name(w[2]);
+    pb::DeleteUserReply reply;
+    if (auto st = s.call(&pb::Management::Stub::DeleteUser, req, &reply); !st.ok()) return fail(st);
+    ordered_json revoked = ordered_json::array();
+    std::string text = "deleted " + w[2] + "\n";
+    for (const auto& serial : reply.revoked_certificates()) {
+      revoked.push_back(serial);
+      text += "revoked its certificate " + serial + "\n";
+    }
+    print(a, {{"deleted", w[2]}, {"revoked_certificates", revoked}}, text);
+    return 0;
+  }
+  if (w[1] == "grant" && w.size() == 4) {
+    pb::GrantRoleRequest req;
+    req.set_name(w[2]);
+    const std::string& r = w[3];
+    req.set_role(r == "sysadmin"   ? pb::ROLE_SYSADMIN
+                 : r == "secadmin" ? pb::ROLE_SECADMIN
+                 : r == "audadmin" ? pb::ROLE_AUDADMIN
+                 : r == "operator" ? pb::ROLE_OPERATOR
+                                   : pb::ROLE_UNSPECIFIED);
+    if (req.role() == pb::ROLE_UNSPECIFIED)
+      return usage("a role is sysadmin, secadmin, audadmin or operator");
+    pb::GrantRoleReply reply;
+    if (auto st = s.call(&pb::Management::Stub::GrantRole, req, &reply); !st.ok()) return fail(st);
+    print(a, {{"name", w[2]}, {"role", r}}, w[2] + " is " + r + " from the next login on\n");
+    return 0;
+  }
+  return usage("user add NAME | user del NAME | user grant NAME ROLE | user passwd");
+}
+
 int passwd(const Args& a, Session& s) {
   pb::ChangePasswordRequest req;
   req.set_new_password(secret("FTZCTL_NEW_PASSWORD", "New password: "));
@@ -630,7 +713,12 @@ static int run(int argc, char** argv) {
         "  commit confirm                     keep a commit confirmed\n"
         "  rollback N                         generation N into your candidate\n"
         "  audit verify\n"
-        "  user passwd\n"
+        "  user passwd                        your own password\n"
+        "  user add NAME                      an operator account (sysadmin; first password from\n"
+        "                                     FTZCTL_NEW_PASSWORD or a prompt, changed at first login)\n"
+        "  user del NAME                      (sysadmin) and its admin certificates revoked\n"
+        "  user grant NAME ROLE               (secadmin) sysadmin, secadmin, audadmin or operator\n"
+        "  show system users\n"
         "  show certificates                  every certificate issued for mutual TLS\n"
         "  certificate issue dataplane|admin NAME to DIR [days N]\n"
         "                                     a key made here (DIR/NAME.key) and its certificate\n"
@@ -656,7 +744,9 @@ static int run(int argc, char** argv) {
         (w[1] == "system" && w.size() == 3 && w[2] == "commit"))) ||
       w[0] == "load" || w[0] == "set" || w[0] == "delete" || w[0] == "commit" || w[0] == "rollback" ||
       (w[0] == "audit" && w.size() == 2 && w[1] == "verify") ||
-      (w[0] == "user" && w.size() == 2 && w[1] == "passwd") ||
+      (w[0] == "user" && w.size() >= 2 &&
+       (w[1] == "passwd" || w[1] == "add" || w[1] == "del" || w[1] == "grant")) ||
+      (w[0] == "show" && w.size() == 3 && w[1] == "system" && w[2] == "users") ||
       (w[0] == "certificate" && w.size() >= 2 && (w[1] == "issue" || w[1] == "revoke"));
   if (!known) return usage("unknown command: " + w[0]);
   auto channel = open_channel(a);
@@ -666,7 +756,7 @@ static int run(int argc, char** argv) {
   }
   Session s(std::move(*channel));
   if (auto st = s.login(a.user); !st.ok()) return fail(st);
-  if (w[0] == "user") return passwd(a, s);
+  if (w[0] == "user" && w[1] == "passwd") return passwd(a, s);
   if (s.must_change()) {
     std::fputs("ftzctl: this account must change its password first: ftzctl user passwd\n", stderr);
     return 1;
@@ -675,6 +765,8 @@ static int run(int argc, char** argv) {
   if (w[0] == "show" && w[1] == "dataplanes") return show_dataplanes(a, s);
   if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s);
   if (w[0] == "show" && w[1] == "certificates") return show_certificates(a, s);
+  if (w[0] == "show" && w[1] == "system" && w[2] == "users") return show_users(a, s);
+  if (w[0] == "user") return administer_user(a, s, w);
   if (w[0] == "certificate")
     return w[1] == "issue" ? issue_certificate(a, s, w) : revoke_certificate(a, s, w);
   if (w[0] == "show") return show_commits(a, s);

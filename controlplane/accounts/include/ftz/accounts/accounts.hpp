@@ -79,11 +79,29 @@ class AccountStore {
   // its must-change state.
   tl::expected<void, std::string> change_password(std::string_view name, std::string_view password);
   [[nodiscard]] const std::vector<Account>& accounts() const noexcept { return accounts_; }
+  [[nodiscard]] const Account* find(std::string_view name) const noexcept;
+
+  // Account administration, each saved before it returns (nothing changes
+  // when the file cannot be written). add() refuses a name in use, a
+  // password password_problem() refuses, and a store of kMaxAccounts;
+  // remove() and set_role() refuse to leave an administrator role
+  // (sysadmin, secadmin, audadmin) without an account: its work could no
+  // longer be done, and only that role could fix it.
+  static constexpr size_t kMaxAccounts = 256;
+  tl::expected<void, std::string> add(std::string_view name, Role role, std::string_view password,
+                                      bool must_change);
+  tl::expected<void, std::string> remove(std::string_view name);
+  tl::expected<void, std::string> set_role(std::string_view name, Role role);
 
  private:
   AccountStore(std::string path, std::vector<Account> accounts)
       : path_(std::move(path)), accounts_(std::move(accounts)) {}
   [[nodiscard]] std::string to_text() const;  // the file's JSON
+  // Why `accounts_` without `name`'s current role would leave an
+  // administrator role empty ("" when it would not).
+  [[nodiscard]] std::string last_of_role(std::string_view name) const;
+  // Saves, or puts `before` back and says why.
+  tl::expected<void, std::string> save_or_restore(std::vector<Account> before);
   tl::expected<void, std::string> save() const;
 
   std::string path_;

@@ -112,8 +112,10 @@ class Ftzgated : public ::testing::Test {
     pid_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
-  RunResult ctl(const std::string& user, const std::string& words, const std::string& password = "") {
-    return run_command("FTZCTL_PASSWORD='" + (password.empty() ? password_of(user) : password) + "' " +
+  // `env` is more of ftzctl's environment ("NAME='value' ").
+  RunResult ctl(const std::string& user, const std::string& words, const std::string& password = "",
+                const std::string& env = "") {
+    return run_command(env + "FTZCTL_PASSWORD='" + (password.empty() ? password_of(user) : password) + "' " +
                        binary("ftzctl") + " --socket " + socket() + " --user " + user + " " + words);
   }
   // The audit log's records (all files, in order).
