@@ -84,6 +84,24 @@ TEST(AuditTime, ShanghaiRfc3339WithMilliseconds) {
   EXPECT_EQ(format_time(0), "1970-01-01T08:00:00.000+08:00");
 }
 
+// An SM2 device key (ftzgated --init --key-algorithm sm2) signs the
+// checkpoints; a rewritten checkpoint signature is found.
+TEST_F(AuditLogTest, Sm2SignedCheckpointsVerify) {
+  auto k = keys::SigningKey::load_or_generate(root_ + "/sm2.key", keys::Algorithm::kSm2Sm3);
+  ASSERT_TRUE(k) << k.error();
+  key_ = std::make_unique<keys::SigningKey>(std::move(*k));
+  pem_ = key_->public_pem();
+  Options o;
+  o.checkpoint_every = 100;
+  fill(250, o);
+  const VerifyReport r = verify(dir_, pem_);
+  EXPECT_TRUE(r.ok) << r.problem << " at " << r.where;
+  EXPECT_EQ(r.checkpoints, 2u);
+  auto ed = keys::SigningKey::load_or_generate(root_ + "/ed.key");
+  ASSERT_TRUE(ed);
+  EXPECT_FALSE(verify(dir_, ed->public_pem()).ok) << "an Ed25519 key verified SM2 checkpoints";
+}
+
 TEST_F(AuditLogTest, ACleanLogVerifiesWithItsCheckpoints) {
   Options o;
   o.checkpoint_every = 100;

@@ -171,6 +171,33 @@ TEST_F(BundleTest, AnotherKeyIsNotTrusted) {
   EXPECT_NE(opened.error().find("does not verify"), std::string::npos) << opened.error();
 }
 
+// SM2 with SM3, selectable at ftzgated --init: the data plane verifies with
+// the trusted SM2 key, and the algorithm a bundle names must be its key's.
+TEST_F(BundleTest, AnSm2SignedBundleOpensAgainstItsTrustedKeyOnly) {
+  auto sm2 = keys::SigningKey::load_or_generate(tmp_.file("sm2.key"), keys::Algorithm::kSm2Sm3);
+  ASSERT_TRUE(sm2) << sm2.error();
+  TrustedKeys trusted;
+  ASSERT_TRUE(trusted.add(sm2->public_pem()));
+  auto s = build_bundle(commit_, host_platform(), *sm2);
+  ASSERT_TRUE(s) << s.error();
+  EXPECT_EQ(s->algorithm(), v1::SIGNATURE_ALGORITHM_SM2_SM3);
+  auto opened = open_bundle(*s, trusted, host_platform());
+  ASSERT_TRUE(opened) << opened.error();
+  EXPECT_EQ(opened->key_id, sm2->key_id());
+  // The Ed25519 data plane does not know the key.
+  EXPECT_FALSE(open_bundle(*s, trusted_, host_platform()));
+  // Named as Ed25519: refused before any signature is read.
+  v1::SignedBundle renamed = *s;
+  renamed.set_algorithm(v1::SIGNATURE_ALGORITHM_ED25519);
+  auto refused = open_bundle(renamed, trusted, host_platform());
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("not that of trusted key"), std::string::npos) << refused.error();
+  // An Ed25519 bundle relabelled SM2 fails the same way.
+  v1::SignedBundle ed = build();
+  ed.set_algorithm(v1::SIGNATURE_ALGORITHM_SM2_SM3);
+  EXPECT_FALSE(open_bundle(ed, trusted_, host_platform()));
+}
+
 TEST_F(BundleTest, ADatabaseForAnotherCpuIsRefused) {
   // Another CPU this host can still compile for (the engine's compile
   // allocates a scratch, which needs features this host has): baseline

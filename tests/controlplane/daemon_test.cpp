@@ -90,9 +90,9 @@ class DaemonInProcess : public ::testing::Test {
     ASSERT_TRUE(authority) << authority.error();
     authority_ = std::move(*authority);
     dataplanes_ = std::make_unique<DataplaneService>(*key_, *authority_, clock, audit, *compliance_);
-    management_ =
-        std::make_unique<ManagementService>(*store_, *accounts_, *audit_, tmp_.file("audit"),
-                                            key_->public_pem(), *authority_, clock, 900, *dataplanes_);
+    management_ = std::make_unique<ManagementService>(*store_, *accounts_, *audit_, tmp_.file("audit"),
+                                                      key_->public_pem(), *authority_, vendor_keys_, clock,
+                                                      900, *dataplanes_);
     management_->publish_running();
     grpc::ServerBuilder builder;
     builder.AddListeningPort("unix:" + tmp_.file("s.sock"), grpc::InsecureServerCredentials());
@@ -222,6 +222,7 @@ class DaemonInProcess : public ::testing::Test {
   std::optional<audit::AuditLog> audit_;
   std::unique_ptr<ComplianceCenter> compliance_;
   std::unique_ptr<pki::Authority> authority_;
+  bundle::TrustedKeys vendor_keys_;
   std::unique_ptr<DataplaneService> dataplanes_;
   std::unique_ptr<ManagementService> management_;
   std::unique_ptr<grpc::Server> server_;

@@ -33,6 +33,10 @@ hs_platform_info_t to_hs(const v1::HyperscanPlatform& p) {
   return out;
 }
 
+v1::SignatureAlgorithm algorithm_of(keys::Algorithm a) {
+  return a == keys::Algorithm::kSm2Sm3 ? v1::SIGNATURE_ALGORITHM_SM2_SM3 : v1::SIGNATURE_ALGORITHM_ED25519;
+}
+
 bool same(const v1::HyperscanPlatform& a, const v1::HyperscanPlatform& b) {
   return a.tune() == b.tune() && a.cpu_features() == b.cpu_features();
 }
@@ -43,7 +47,7 @@ std::string gen_name(uint64_t generation) {
 
 tl::expected<OpenedBundle, std::string> open_impl(const v1::SignedBundle& s, const TrustedKeys& trusted,
                                                   const v1::HyperscanPlatform& platform) {
-  if (s.algorithm() != v1::SIGNATURE_ALGORITHM_ED25519) {
+  if (s.algorithm() != v1::SIGNATURE_ALGORITHM_ED25519 && s.algorithm() != v1::SIGNATURE_ALGORITHM_SM2_SM3) {
     return tl::unexpected("unsupported signature algorithm " + std::to_string(s.algorithm()));
   }
   const std::string& body = s.body();
@@ -53,6 +57,13 @@ tl::expected<OpenedBundle, std::string> open_impl(const v1::SignedBundle& s, con
   const std::string* pem = trusted.find(s.key_id());
   if (pem == nullptr) {
     return tl::unexpected("signed by key " + s.key_id() + ", which is not among the trusted keys");
+  }
+  // The algorithm named is the trusted key's own: a signature is never read
+  // under another algorithm than the one its key is for.
+  const auto key_algorithm = keys::public_key_algorithm(*pem);
+  if (!key_algorithm || algorithm_of(*key_algorithm) != s.algorithm()) {
+    return tl::unexpected("the bundle names signature algorithm " + std::to_string(s.algorithm()) +
+                          ", which is not that of trusted key " + s.key_id());
   }
   auto valid = keys::verify_signature(*pem, signed_message(body), s.signature());
   if (!valid) return tl::unexpected("cannot verify the signature: " + valid.error());
@@ -153,7 +164,7 @@ tl::expected<v1::SignedBundle, std::string> build_bundle(const Commit& commit,
     v1::SignedBundle s;
     if (!b.SerializeToString(s.mutable_body())) return tl::unexpected(name + ": cannot serialize");
     s.set_body_sha256(keys::sha256_hex(s.body()));
-    s.set_algorithm(v1::SIGNATURE_ALGORITHM_ED25519);
+    s.set_algorithm(algorithm_of(key.algorithm()));
     s.set_key_id(key.key_id());
     const std::string signature = key.sign(signed_message(s.body()));
     if (signature.empty()) return tl::unexpected(name + ": cannot sign (OpenSSL)");

@@ -172,7 +172,13 @@ tl::expected<ImportedConfig, Diagnostics> import_config(const std::string& path)
     for (const auto& z : model.zones()) {
       for (const auto& f : z.prefix_list_files()) take(f, kMaxPrefixListBytes);
     }
-    for (const auto& p : model.signature_packs()) take(p, kMaxInputBytes);
+    for (const auto& p : model.signature_packs()) {
+      take(p, kMaxInputBytes);
+      // A vendor's detached signature beside its pack (ftzgate-sign), when
+      // there is one: ftzgated checks it against its trusted keys.
+      const std::string sig = (base_dir / p).lexically_normal().string() + ".sig";
+      if (std::filesystem::exists(sig)) take(p + ".sig", kMaxSignatureBytes);
+    }
     return out;
   } catch (const std::bad_alloc&) {
     return tl::unexpected(internal_error(path, "out of memory"));

@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -48,8 +50,10 @@ struct Args {
   std::string accounts_file;
   std::string config_file;
   std::string listen = "unix:/run/ftzgate/ftzgated.sock";
-  std::string listen_tcp;              // HOST:PORT; empty: the unix socket only
-  std::vector<std::string> tls_names;  // --init: the names in ftzgated's certificate
+  std::string listen_tcp;                                  // HOST:PORT; empty: the unix socket only
+  std::vector<std::string> tls_names;                      // --init: the names in ftzgated's certificate
+  std::string key_algorithm = "ed25519";                   // --init: the device key's
+  std::string trusted_keys = "/etc/ftzgate/trusted-keys";  // vendors' keys for signature packs
   int64_t idle_timeout_s = 15 * 60;
 };
 
@@ -179,7 +183,8 @@ int init(const Args& a) {
     std::perror(("ftzgated: " + keys_dir(a)).c_str());
     return 1;
   }
-  auto key = keys::SigningKey::load_or_generate(keys_dir(a) + "/device.key");
+  auto key = keys::SigningKey::load_or_generate(keys_dir(a) + "/device.key",
+                                                *keys::algorithm_from_name(a.key_algorithm));
   if (!key) {
     std::fprintf(stderr, "ftzgated: %s\n", key.error().c_str());
     return 1;
@@ -239,6 +244,7 @@ int init(const Args& a) {
   e.details = {{"config", config_name},
                {"accounts", initial.size()},
                {"key_id", key->key_id()},
+               {"key_algorithm", keys::algorithm_name(key->algorithm())},
                {"ca_sha256", ca ? ca->sha256 : ""}};
   if (auto w = log->append(e, now_ms()); !w) {
     std::fprintf(stderr, "ftzgated: %s\n", w.error().c_str());
@@ -297,9 +303,26 @@ int serve(const Args& a) {
     std::fprintf(stderr, "ftzgated: %s\n", compliance.error().c_str());
     return 1;
   }
+  // Vendors' keys: signature packs signed with one of them load as signed.
+  bundle::TrustedKeys vendor_keys;
+  std::error_code ec;
+  const bool any_key = std::any_of(std::filesystem::directory_iterator(a.trusted_keys, ec),
+                                   std::filesystem::directory_iterator(),
+                                   [](const auto& e) { return e.path().extension() == ".pub"; });
+  if (any_key && !ec) {
+    auto loaded = bundle::TrustedKeys::load(a.trusted_keys);
+    if (!loaded) {
+      std::fprintf(stderr, "ftzgated: %s\n", loaded.error().c_str());
+      return 1;
+    }
+    vendor_keys = std::move(*loaded);
+  } else {
+    std::printf("ftzgated: no vendor keys in %s: signature packs load unsigned (audited)\n",
+                a.trusted_keys.c_str());
+  }
   daemon::DataplaneService dataplanes(*key, **authority, now_ms, system_audit, **compliance);
-  daemon::ManagementService service(*store, *acc, *log, audit_dir, key->public_pem(), **authority, now_ms,
-                                    a.idle_timeout_s, dataplanes);
+  daemon::ManagementService service(*store, *acc, *log, audit_dir, key->public_pem(), **authority,
+                                    vendor_keys, now_ms, a.idle_timeout_s, dataplanes);
   management = &service;
   service.publish_running();
 
@@ -399,6 +422,15 @@ static int run(int argc, char** argv) {
                  "with --init: a name (address or DNS name) in ftzgated's TLS certificate; repeatable "
                  "(default: localhost, 127.0.0.1, ::1 and the host name)")
       ->type_name("NAME");
+  app.add_option(
+         "--trusted-keys", a.trusted_keys,
+         "vendors' public keys (*.pub): signature packs whose PACK.sig verifies with one load as signed")
+      ->type_name("DIR")
+      ->capture_default_str();
+  app.add_option("--key-algorithm", a.key_algorithm,
+                 "with --init: the device key that signs bundles and audit checkpoints")
+      ->check(CLI::IsMember({"ed25519", "sm2"}))
+      ->capture_default_str();
   app.add_option("--idle-timeout", a.idle_timeout_s, "seconds an idle session lasts")
       ->type_name("SECONDS")
       ->check(CLI::Range(int64_t{1}, int64_t{86400}))
@@ -412,8 +444,9 @@ static int run(int argc, char** argv) {
     std::fprintf(stderr, "ftzgated: %s\nRun with --help for more information.\n", e.what());
     return 2;
   }
-  if (!a.init && (!a.accounts_file.empty() || !a.config_file.empty() || !a.tls_names.empty())) {
-    std::fputs("ftzgated: --accounts, --config and --tls-name go with --init\n", stderr);
+  if (!a.init && (!a.accounts_file.empty() || !a.config_file.empty() || !a.tls_names.empty() ||
+                  app.count("--key-algorithm") != 0)) {
+    std::fputs("ftzgated: --accounts, --config, --tls-name and --key-algorithm go with --init\n", stderr);
     return 2;
   }
   for (const std::string& n : a.tls_names) {

@@ -10,6 +10,7 @@
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
 #include "ftz/config/edit.hpp"
+#include "ftz/keys/detached.hpp"
 #include "ftz/keys/encoding.hpp"
 
 namespace ftz::daemon {
@@ -108,9 +109,33 @@ std::string validate_config(const store::Configuration& config, const std::strin
   return config::format_diagnostics(loaded.error());
 }
 
+tl::expected<ojson, std::string> check_pack_signatures(const store::Configuration& config,
+                                                       const bundle::TrustedKeys& trusted) {
+  config::LoadOptions options;
+  options.read_included = config::read_from(config.files);
+  auto loaded = config::load_config_from_string(config.text, "candidate.yaml", options);
+  if (!loaded) return tl::unexpected(config::format_diagnostics(loaded.error()));
+  ojson packs = ojson::object();
+  for (const std::string& written : loaded->model.signature_packs()) {
+    const std::string ref = std::filesystem::path(written).lexically_normal().string();
+    const auto pack = config.files.find(ref);
+    if (pack == config.files.end()) continue;  // the loader reported it already
+    ojson entry{{"sha256", keys::sha256_hex(pack->second)}, {"signed_by", nullptr}};
+    if (const auto sig = config.files.find(ref + ".sig"); sig != config.files.end()) {
+      auto signer = keys::verify_detached(sig->second, pack->second,
+                                          [&](const std::string& id) { return trusted.find(id); });
+      if (!signer) return tl::unexpected(ref + ": the vendor's signature does not hold: " + signer.error());
+      entry["signed_by"] = *signer;
+    }
+    packs[ref] = std::move(entry);
+  }
+  return packs;
+}
+
 ManagementService::ManagementService(store::ConfigStore& store, accounts::AccountStore& accounts,
                                      audit::AuditLog& audit, std::string audit_dir,
-                                     std::string audit_public_pem, pki::Authority& authority, Clock clock,
+                                     std::string audit_public_pem, pki::Authority& authority,
+                                     const bundle::TrustedKeys& vendor_keys, Clock clock,
                                      int64_t idle_timeout_s, DataplaneService& dataplanes)
     : store_(store),
       accounts_(accounts),
@@ -118,6 +143,7 @@ ManagementService::ManagementService(store::ConfigStore& store, accounts::Accoun
       audit_dir_(std::move(audit_dir)),
       audit_pem_(std::move(audit_public_pem)),
       authority_(authority),
+      vendor_keys_(vendor_keys),
       clock_(std::move(clock)),
       idle_timeout_ms_(idle_timeout_s * 1000),
       dataplanes_(dataplanes) {}
@@ -353,15 +379,26 @@ Status ManagementService::Load(grpc::ServerContext* ctx, const pb::LoadRequest* 
       return *failed;
     return {StatusCode::INVALID_ARGUMENT, errors};
   }
+  // Packs are accepted signed by a trusted vendor key, or unsigned on the
+  // security administrator's word (only secadmin loads); a signature that
+  // is there and does not hold refuses the load.
+  auto packs = check_pack_signatures({c.text, c.files}, vendor_keys_);
+  if (!packs) {
+    if (auto failed = record(s, ctx, "load", false, ojson{{"file", filename}, {"reason", packs.error()}}))
+      return *failed;
+    return {StatusCode::INVALID_ARGUMENT, packs.error()};
+  }
   // Which files came with it, and their hashes: what an auditor needs to
-  // tell which prefix lists and signature packs were installed.
+  // tell which prefix lists and signature packs were installed, and who
+  // signed each pack.
   ojson files = ojson::object();
   for (const auto& [path, content] : c.files) files[path] = keys::sha256_hex(content);
   if (auto failed = record(s, ctx, "load", true,
                            ojson{{"file", filename},
                                  {"merge", req->merge()},
                                  {"based_on", c.based_on},
-                                 {"files", std::move(files)}}))
+                                 {"files", std::move(files)},
+                                 {"packs", std::move(*packs)}}))
     return *failed;
   if (auto saved = store_.save_candidate(s.user, c); !saved) return status_of(saved.error());
   reply->set_based_on(c.based_on);

@@ -16,6 +16,7 @@
 #include "dataplane_service.hpp"
 #include "ftz/accounts/accounts.hpp"
 #include "ftz/audit/audit_log.hpp"
+#include "ftz/bundle/trusted_keys.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftz/store/config_store.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
@@ -31,11 +32,20 @@ using Clock = std::function<int64_t()>;
 // text (its directory is dropped: the files are found by reference).
 std::string validate_config(const store::Configuration& config, const std::string& filename);
 
+// The signature packs a valid `config` uses, by reference, each with its
+// SHA-256 and the key its vendor's detached signature (PACK.sig) verifies
+// with among `trusted` ("signed_by"; null: no signature, loaded on the
+// security administrator's word); or why a signature that is there does
+// not hold.
+tl::expected<nlohmann::ordered_json, std::string> check_pack_signatures(const store::Configuration& config,
+                                                                        const bundle::TrustedKeys& trusted);
+
 class ManagementService final : public ftzgate::v1::Management::Service {
  public:
   ManagementService(store::ConfigStore& store, accounts::AccountStore& accounts, audit::AuditLog& audit,
                     std::string audit_dir, std::string audit_public_pem, pki::Authority& authority,
-                    Clock clock, int64_t idle_timeout_s, DataplaneService& dataplanes);
+                    const bundle::TrustedKeys& vendor_keys, Clock clock, int64_t idle_timeout_s,
+                    DataplaneService& dataplanes);
 
   grpc::Status Login(grpc::ServerContext* ctx, const ftzgate::v1::LoginRequest* req,
                      ftzgate::v1::LoginReply* reply) override;
@@ -129,6 +139,7 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   std::string audit_dir_;
   std::string audit_pem_;
   pki::Authority& authority_;
+  const bundle::TrustedKeys& vendor_keys_;  // what signature packs may be signed with
   Clock clock_;
   int64_t idle_timeout_ms_;
   std::map<std::string, Session> sessions_;

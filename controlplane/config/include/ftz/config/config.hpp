@@ -45,6 +45,8 @@ inline constexpr std::size_t kMaxWalkNodes = 1'000'000;
 inline constexpr std::size_t kMaxPrefixListBytes = 32u << 20;
 // Signature pack files are YAML like the configuration and take the same
 // caps: kMaxInputBytes, kMaxNestingDepth and kMaxWalkNodes (per file).
+// A pack's detached signature (PACK.sig, ftz/keys/detached.hpp).
+inline constexpr std::size_t kMaxSignatureBytes = 4096;
 
 // Reads a file the configuration includes: `path` is the reference resolved
 // against the YAML file's directory; returns the text, or why there is none.
@@ -84,6 +86,8 @@ struct LoadedConfig {
 // as written (lexically normal: "signatures/builtin.yaml").
 struct ImportedConfig {
   std::string text;
+  // By reference, as written; a signature pack's detached signature, when
+  // it has one, as "PACK.sig".
   std::map<std::string, std::string> files;
   // References that could not be read (reference, why): loading the text
   // reports them at the line that names them.

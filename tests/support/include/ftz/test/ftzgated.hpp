@@ -68,6 +68,7 @@ class Ftzgated : public ::testing::Test {
     std::vector<std::string> argv = {binary("ftzgated"), "--state-dir",    state(),       "--listen",
                                      "unix:" + socket(), "--idle-timeout", idle_timeout_s};
     if (tcp) argv.insert(argv.end(), {"--listen-tcp", "127.0.0.1:0"});
+    argv.insert(argv.end(), serve_args_.begin(), serve_args_.end());
     // Made before the fork: the child only execs.
     std::vector<char*> args;
     args.reserve(argv.size() + 1);
@@ -137,6 +138,7 @@ class Ftzgated : public ::testing::Test {
 
   TempDir dir_{"ftzgated"};
   pid_t pid_ = -1;
+  std::vector<std::string> serve_args_;  // more of ftzgated's arguments when it serves
 };
 
 }  // namespace ftz::test
