@@ -362,6 +362,34 @@ TEST_F(Ftzgated, TheAuditAdministratorFindsATamperedRecord) {
 
 // The service itself, without ftzctl: what a client that forges or omits
 // its session gets, and a session that sat idle.
+// The token key and the count belong to ftzgated (decision 0012): a
+// configuration's compliance paths load, and the loader says they are not
+// used.
+TEST_F(Ftzgated, CompliancePathsInALoadedConfigurationAreIgnoredWithAWarning) {
+  const std::string plain = ftz::test::write_plain_config(dir_);
+  const RunResult first = init("--accounts " + dir_.file("accounts") + " --config " + plain);
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_NE(
+      first.output.find("warning: " + plain + ": compliance.key_file and compliance.state_file are ignored"),
+      std::string::npos)
+      << first.output;
+  start();
+  const RunResult loaded = ctl("alice", "load " + plain);
+  ASSERT_EQ(loaded.status, 0) << loaded.output;
+  EXPECT_NE(loaded.output.find("ftzctl: warning: compliance.key_file and compliance.state_file are ignored"),
+            std::string::npos)
+      << loaded.output;
+  const RunResult quiet = ctl("alice", "load " + dir_.file("block-hk.yaml"));
+  ASSERT_EQ(quiet.status, 0);
+  EXPECT_EQ(quiet.output.find("warning"), std::string::npos) << quiet.output;
+  // Scripts get it in the JSON, and standard error stays quiet.
+  const RunResult json = ctl("alice", "--json load " + plain);
+  ASSERT_EQ(json.status, 0) << json.output;
+  const auto j = nlohmann::json::parse(json.output);
+  ASSERT_EQ(j["warnings"].size(), 1u) << j;
+  EXPECT_NE(j["warnings"][0].get<std::string>().find("compliance.key_file"), std::string::npos) << j;
+}
+
 TEST_F(Ftzgated, CallsWithoutAValidSessionAreRefusedAndIdleSessionsEnd) {
   namespace pb = ftzgate::v1;
   ASSERT_EQ(init("--accounts " + dir_.file("accounts")).status, 0);

@@ -143,12 +143,13 @@ int init(const Args& a) {
     config = {std::move(imported->text), std::move(imported->files)};
     config_name = a.config_file;
   }
-  if (const std::string errors =
-          daemon::validate_config(config, a.config_file.empty() ? "default" : a.config_file);
-      !errors.empty()) {
-    std::fprintf(stderr, "ftzgated: %s does not validate:\n%s", config_name.c_str(), errors.c_str());
+  auto checked = daemon::load_checked(config, a.config_file.empty() ? "default" : a.config_file);
+  if (!checked) {
+    std::fprintf(stderr, "ftzgated: %s does not validate:\n%s", config_name.c_str(), checked.error().c_str());
     return 1;
   }
+  for (const std::string& warning : daemon::load_warnings(checked->model))
+    std::fprintf(stderr, "ftzgated: warning: %s: %s\n", config_name.c_str(), warning.c_str());
   std::vector<accounts::InitialAccount> initial;
   std::string passwords;  // the generated ones, for the root-only file
   if (!a.accounts_file.empty()) {

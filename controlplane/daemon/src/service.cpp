@@ -100,28 +100,42 @@ ojson certificate_json(const pki::CertInfo& c) {
 
 }  // namespace
 
-std::string validate_config(const store::Configuration& config, const std::string& filename) {
+tl::expected<config::LoadedConfig, std::string> load_checked(const store::Configuration& config,
+                                                             const std::string& filename) {
   config::LoadOptions options;
   options.read_included = config::read_from(config.files);
   auto loaded = config::load_config_from_string(config.text,
                                                 std::filesystem::path(filename).filename().string(), options);
-  if (loaded) return {};
-  return config::format_diagnostics(loaded.error());
+  if (!loaded) return tl::unexpected(config::format_diagnostics(loaded.error()));
+  return std::move(*loaded);
 }
 
-tl::expected<ojson, std::string> check_pack_signatures(const store::Configuration& config,
+std::vector<std::string> load_warnings(const ftzgate::v1::Config& model) {
+  std::vector<std::string> out;
+  // The token key and the count are ftzgated's own (decision 0012).
+  if (!model.compliance().key_file().empty() || !model.compliance().state_file().empty()) {
+    out.emplace_back(
+        "compliance.key_file and compliance.state_file are ignored: ftzgated keeps the token key and the "
+        "count for every data plane (docs/compliance.md, \"Counting in the control plane\")");
+  }
+  return out;
+}
+
+std::string validate_config(const store::Configuration& config, const std::string& filename) {
+  auto loaded = load_checked(config, filename);
+  return loaded ? std::string() : loaded.error();
+}
+
+tl::expected<ojson, std::string> check_pack_signatures(const ftzgate::v1::Config& model,
+                                                       const std::map<std::string, std::string>& files,
                                                        const bundle::TrustedKeys& trusted) {
-  config::LoadOptions options;
-  options.read_included = config::read_from(config.files);
-  auto loaded = config::load_config_from_string(config.text, "candidate.yaml", options);
-  if (!loaded) return tl::unexpected(config::format_diagnostics(loaded.error()));
   ojson packs = ojson::object();
-  for (const std::string& written : loaded->model.signature_packs()) {
+  for (const std::string& written : model.signature_packs()) {
     const std::string ref = std::filesystem::path(written).lexically_normal().string();
-    const auto pack = config.files.find(ref);
-    if (pack == config.files.end()) continue;  // the loader reported it already
+    const auto pack = files.find(ref);
+    if (pack == files.end()) continue;  // the loader reported it already
     ojson entry{{"sha256", keys::sha256_hex(pack->second)}, {"signed_by", nullptr}};
-    if (const auto sig = config.files.find(ref + ".sig"); sig != config.files.end()) {
+    if (const auto sig = files.find(ref + ".sig"); sig != files.end()) {
       auto signer = keys::verify_detached(sig->second, pack->second,
                                           [&](const std::string& id) { return trusted.find(id); });
       if (!signer) return tl::unexpected(ref + ": the vendor's signature does not hold: " + signer.error());
@@ -373,16 +387,17 @@ Status ManagementService::Load(grpc::ServerContext* ctx, const pb::LoadRequest* 
     c.text = std::move(*merged);
     for (auto& [path, content] : base->files) c.files.try_emplace(path, std::move(content));
   }
-  if (const std::string errors = validate_config({c.text, c.files}, filename); !errors.empty()) {
+  auto loaded = load_checked({c.text, c.files}, filename);
+  if (!loaded) {
     if (auto failed =
             record(s, ctx, "load", false, ojson{{"file", filename}, {"reason", "does not validate"}}))
       return *failed;
-    return {StatusCode::INVALID_ARGUMENT, errors};
+    return {StatusCode::INVALID_ARGUMENT, loaded.error()};
   }
   // Packs are accepted signed by a trusted vendor key, or unsigned on the
   // security administrator's word (only secadmin loads); a signature that
   // is there and does not hold refuses the load.
-  auto packs = check_pack_signatures({c.text, c.files}, vendor_keys_);
+  auto packs = check_pack_signatures(loaded->model, c.files, vendor_keys_);
   if (!packs) {
     if (auto failed = record(s, ctx, "load", false, ojson{{"file", filename}, {"reason", packs.error()}}))
       return *failed;
@@ -400,6 +415,7 @@ Status ManagementService::Load(grpc::ServerContext* ctx, const pb::LoadRequest* 
                                  {"files", std::move(files)},
                                  {"packs", std::move(*packs)}}))
     return *failed;
+  for (std::string& warning : load_warnings(loaded->model)) reply->add_warnings(std::move(warning));
   if (auto saved = store_.save_candidate(s.user, c); !saved) return status_of(saved.error());
   reply->set_based_on(c.based_on);
   return Status::OK;
@@ -618,16 +634,9 @@ Status ManagementService::IssueCertificate(grpc::ServerContext* ctx, const pb::I
     return {StatusCode::INVALID_ARGUMENT, "a certificate is a data plane's or an administrator's"};
   const auto kind = admin ? pki::CertKind::kAdmin : pki::CertKind::kDataplane;
   ojson details{{"kind", pki::kind_name(kind)}, {"name", req->name().substr(0, 64)}};
-  auto refuse = [&](StatusCode code, const std::string& why) -> Status {
-    details["reason"] = why;
-    if (auto failed = record(s, ctx, "certificate_issue", false, details)) return *failed;
-    return {code, why};
-  };
-  if (admin) {
-    const auto& all = accounts_.accounts();
-    if (std::none_of(all.begin(), all.end(),
-                     [&](const accounts::Account& a) { return a.name == req->name(); }))
-      return refuse(StatusCode::NOT_FOUND, "no account " + req->name().substr(0, 64));
+  if (admin && accounts_.find(req->name()) == nullptr) {
+    return refuse(s, ctx, "certificate_issue", details, StatusCode::NOT_FOUND,
+                  "no account " + req->name().substr(0, 64));
   }
   // The request first (a certificate is never issued unrecorded), then
   // what was issued: its serial is the authority's.
@@ -635,7 +644,8 @@ Status ManagementService::IssueCertificate(grpc::ServerContext* ctx, const pb::I
   std::string pem;
   const int days = req->days() == 0 ? 365 : static_cast<int>(std::min<uint32_t>(req->days(), 1u << 20));
   auto issued = authority_.issue(req->csr_pem(), kind, req->name(), days, clock_() / 1000, &pem);
-  if (!issued) return refuse(StatusCode::INVALID_ARGUMENT, issued.error());
+  if (!issued)
+    return refuse(s, ctx, "certificate_issue", details, StatusCode::INVALID_ARGUMENT, issued.error());
   (void)record(s, ctx, "certificate_issue", true, certificate_json(*issued));
   to_proto(*issued, reply->mutable_certificate());
   reply->set_certificate_pem(std::move(pem));
@@ -653,11 +663,9 @@ Status ManagementService::RevokeCertificate(grpc::ServerContext* ctx, const pb::
                            ojson{{"serial", req->serial().substr(0, 64)}}))
     return *failed;
   auto revoked = authority_.revoke(req->serial(), clock_() / 1000);
-  if (!revoked) {
-    (void)record(s, ctx, "certificate_revoke", false,
-                 ojson{{"serial", req->serial().substr(0, 64)}, {"reason", revoked.error()}});
-    return {StatusCode::FAILED_PRECONDITION, revoked.error()};
-  }
+  if (!revoked)
+    return refuse(s, ctx, "certificate_revoke", ojson{{"serial", req->serial().substr(0, 64)}},
+                  StatusCode::FAILED_PRECONDITION, revoked.error());
   (void)record(s, ctx, "certificate_revoke", true, certificate_json(*revoked));
   // Sessions that logged in with it end now (their next call would be
   // refused anyway).
@@ -679,6 +687,13 @@ Status ManagementService::ShowCertificates(grpc::ServerContext* ctx, const pb::S
   return Status::OK;
 }
 
+Status ManagementService::refuse(const Session& s, grpc::ServerContext* ctx, const std::string& event_type,
+                                 ojson details, StatusCode code, const std::string& why) {
+  details["reason"] = why;
+  if (auto failed = record(s, ctx, event_type, false, std::move(details))) return *failed;
+  return {code, why};
+}
+
 void ManagementService::end_sessions_of(const std::string& user) {
   std::erase_if(sessions_, [&](const auto& entry) { return entry.second.user == user; });
 }
@@ -694,12 +709,7 @@ Status ManagementService::AddUser(grpc::ServerContext* ctx, const pb::AddUserReq
   // An operator, who changes the given password at first login: the role
   // is the security administrator's to grant.
   auto added = accounts_.add(req->name(), accounts::Role::kOperator, req->password(), true);
-  if (!added) {
-    ojson why = details;
-    why["reason"] = added.error();
-    (void)record(s, ctx, "user_add", false, std::move(why));
-    return {StatusCode::INVALID_ARGUMENT, added.error()};
-  }
+  if (!added) return refuse(s, ctx, "user_add", details, StatusCode::INVALID_ARGUMENT, added.error());
   (void)record(s, ctx, "user_add", true, details);
   return Status::OK;
 }
@@ -710,18 +720,15 @@ Status ManagementService::DeleteUser(grpc::ServerContext* ctx, const pb::DeleteU
   Session s;
   if (auto denied = authorize(ctx, Need::kAccounts, "user_delete", s)) return *denied;
   ojson details{{"name", req->name().substr(0, 64)}};
-  auto refuse = [&](StatusCode code, const std::string& why) -> Status {
-    details["reason"] = why;
-    if (auto failed = record(s, ctx, "user_delete", false, details)) return *failed;
-    return {code, why};
-  };
   if (req->name() == s.user)
-    return refuse(StatusCode::FAILED_PRECONDITION, "an account does not delete itself");
+    return refuse(s, ctx, "user_delete", details, StatusCode::FAILED_PRECONDITION,
+                  "an account does not delete itself");
   if (accounts_.find(req->name()) == nullptr)
-    return refuse(StatusCode::NOT_FOUND, "no account " + details["name"].get<std::string>());
+    return refuse(s, ctx, "user_delete", details, StatusCode::NOT_FOUND,
+                  "no account " + details["name"].get<std::string>());
   if (auto failed = record(s, ctx, "user_delete_requested", true, details)) return *failed;
   if (auto removed = accounts_.remove(req->name()); !removed)
-    return refuse(StatusCode::FAILED_PRECONDITION, removed.error());
+    return refuse(s, ctx, "user_delete", details, StatusCode::FAILED_PRECONDITION, removed.error());
   end_sessions_of(req->name());
   // Its certificates go with it: a later account of the same name does not
   // inherit them.
@@ -755,20 +762,17 @@ Status ManagementService::GrantRole(grpc::ServerContext* ctx, const pb::GrantRol
   ojson details{{"name", req->name().substr(0, 64)}, {"role", accounts::role_name(*role)}};
   const accounts::Account* target = accounts_.find(req->name());
   if (target != nullptr) details["from_role"] = accounts::role_name(target->role);
-  auto refuse = [&](StatusCode code, const std::string& why) -> Status {
-    details["reason"] = why;
-    if (auto failed = record(s, ctx, "user_grant", false, details)) return *failed;
-    return {code, why};
-  };
   // Granting oneself a role is how one administrator would take another's
   // powers: never.
   if (req->name() == s.user)
-    return refuse(StatusCode::FAILED_PRECONDITION, "an account does not change its own role");
+    return refuse(s, ctx, "user_grant", details, StatusCode::FAILED_PRECONDITION,
+                  "an account does not change its own role");
   if (target == nullptr)
-    return refuse(StatusCode::NOT_FOUND, "no account " + details["name"].get<std::string>());
+    return refuse(s, ctx, "user_grant", details, StatusCode::NOT_FOUND,
+                  "no account " + details["name"].get<std::string>());
   if (auto failed = record(s, ctx, "user_grant_requested", true, details)) return *failed;
   if (auto set = accounts_.set_role(req->name(), *role); !set)
-    return refuse(StatusCode::FAILED_PRECONDITION, set.error());
+    return refuse(s, ctx, "user_grant", details, StatusCode::FAILED_PRECONDITION, set.error());
   end_sessions_of(req->name());  // the new role from the next login on
   (void)record(s, ctx, "user_grant", true, details);
   return Status::OK;

@@ -12,11 +12,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dataplane_service.hpp"
 #include "ftz/accounts/accounts.hpp"
 #include "ftz/audit/audit_log.hpp"
 #include "ftz/bundle/trusted_keys.hpp"
+#include "ftz/config/config.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftz/store/config_store.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
@@ -31,14 +33,21 @@ using Clock = std::function<int64_t()>;
 // line. Included files come from config.files only; `filename` names the
 // text (its directory is dropped: the files are found by reference).
 std::string validate_config(const store::Configuration& config, const std::string& filename);
+// validate_config() with the loaded configuration.
+tl::expected<config::LoadedConfig, std::string> load_checked(const store::Configuration& config,
+                                                             const std::string& filename);
+// What a valid configuration names that will not act as written, one
+// message each (ftzctl load and ftzgated --init print them).
+std::vector<std::string> load_warnings(const ftzgate::v1::Config& model);
 
-// The signature packs a valid `config` uses, by reference, each with its
+// The signature packs `model` uses, by reference, each with its
 // SHA-256 and the key its vendor's detached signature (PACK.sig) verifies
 // with among `trusted` ("signed_by"; null: no signature, loaded on the
 // security administrator's word); or why a signature that is there does
 // not hold.
-tl::expected<nlohmann::ordered_json, std::string> check_pack_signatures(const store::Configuration& config,
-                                                                        const bundle::TrustedKeys& trusted);
+tl::expected<nlohmann::ordered_json, std::string> check_pack_signatures(
+    const ftzgate::v1::Config& model, const std::map<std::string, std::string>& files,
+    const bundle::TrustedKeys& trusted);
 
 class ManagementService final : public ftzgate::v1::Management::Service {
  public:
@@ -122,6 +131,11 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   // The caller's candidate, or the running configuration to start one from
   // (edits and `load merge`; the caller holds mu_).
   tl::expected<store::Candidate, grpc::Status> candidate_or_running(const std::string& user);
+
+  // Records `event_type` as refused, `why` added to `details`; the status
+  // to refuse with (the audit log's, when the record cannot be written).
+  grpc::Status refuse(const Session& s, grpc::ServerContext* ctx, const std::string& event_type,
+                      nlohmann::ordered_json details, grpc::StatusCode code, const std::string& why);
 
   // Ends every session of `user` (deleted, or its role changed).
   void end_sessions_of(const std::string& user);

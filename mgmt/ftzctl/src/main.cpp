@@ -365,11 +365,17 @@ int load(const Args& a, Session& s, std::vector<std::string> w) {
   for (const auto& [path, content] : imported->files) (*req.mutable_files())[path] = content;
   pb::LoadReply reply;
   if (auto st = s.call(&pb::Management::Stub::Load, req, &reply); !st.ok()) return fail(st);
+  // Warnings go with the JSON for scripts, to standard error for people.
+  ordered_json warnings = ordered_json::array();
+  for (const std::string& warning : reply.warnings()) {
+    warnings.push_back(warning);
+    if (!a.json) std::fprintf(stderr, "ftzctl: warning: %s\n", warning.c_str());
+  }
   ordered_json files = ordered_json::array();
   for (const auto& [path, content] : imported->files) files.push_back(path);
   std::string text = (merge ? "merged into the candidate: " : "candidate loaded from ") + w[1];
   if (!imported->files.empty()) text += " with " + std::to_string(imported->files.size()) + " included files";
-  print(a, {{"based_on", reply.based_on()}, {"files", files}},
+  print(a, {{"based_on", reply.based_on()}, {"files", files}, {"warnings", warnings}},
         text + " (edited from generation " + std::to_string(reply.based_on()) + "; commit to apply)\n");
   return 0;
 }
