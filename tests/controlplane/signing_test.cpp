@@ -91,7 +91,7 @@ TEST_F(Signing, APackLoadsSignedByATrustedVendorOrUnsignedButNeverWithABadSignat
   ASSERT_EQ(sign_tool("keygen " + dir_.file("vendor/stranger.key")).status, 0);
   std::filesystem::copy_file(dir_.file("vendor/v.key.pub"), dir_.file("trusted/v.pub"));
   ASSERT_EQ(init("--accounts " + dir_.file("accounts")).status, 0);
-  serve_args_ = {"--trusted-keys", dir_.file("trusted")};
+  serve_args_ = {"--vendor-keys", dir_.file("trusted")};
   start();
   const std::string load = "load " + dir_.file("cfg/minimal.yaml");
 

@@ -50,10 +50,12 @@ struct Args {
   std::string accounts_file;
   std::string config_file;
   std::string listen = "unix:/run/ftzgate/ftzgated.sock";
-  std::string listen_tcp;                                  // HOST:PORT; empty: the unix socket only
-  std::vector<std::string> tls_names;                      // --init: the names in ftzgated's certificate
-  std::string key_algorithm = "ed25519";                   // --init: the device key's
-  std::string trusted_keys = "/etc/ftzgate/trusted-keys";  // vendors' keys for signature packs
+  std::string listen_tcp;                 // HOST:PORT; empty: the unix socket only
+  std::vector<std::string> tls_names;     // --init: the names in ftzgated's certificate
+  std::string key_algorithm = "ed25519";  // --init: the device key's
+  // Vendors' keys for signature packs: never the directory data planes trust
+  // bundles from, or a vendor's key would sign policy (decision 0014).
+  std::string vendor_keys = "/etc/ftzgate/vendor-keys";
   int64_t idle_timeout_s = 15 * 60;
 };
 
@@ -307,11 +309,11 @@ int serve(const Args& a) {
   // Vendors' keys: signature packs signed with one of them load as signed.
   bundle::TrustedKeys vendor_keys;
   std::error_code ec;
-  const bool any_key = std::any_of(std::filesystem::directory_iterator(a.trusted_keys, ec),
+  const bool any_key = std::any_of(std::filesystem::directory_iterator(a.vendor_keys, ec),
                                    std::filesystem::directory_iterator(),
                                    [](const auto& e) { return e.path().extension() == ".pub"; });
   if (any_key && !ec) {
-    auto loaded = bundle::TrustedKeys::load(a.trusted_keys);
+    auto loaded = bundle::TrustedKeys::load(a.vendor_keys);
     if (!loaded) {
       std::fprintf(stderr, "ftzgated: %s\n", loaded.error().c_str());
       return 1;
@@ -319,7 +321,7 @@ int serve(const Args& a) {
     vendor_keys = std::move(*loaded);
   } else {
     std::printf("ftzgated: no vendor keys in %s: signature packs load unsigned (audited)\n",
-                a.trusted_keys.c_str());
+                a.vendor_keys.c_str());
   }
   daemon::DataplaneService dataplanes(*key, **authority, now_ms, system_audit, **compliance);
   daemon::ManagementService service(*store, *acc, *log, audit_dir, key->public_pem(), **authority,
@@ -424,7 +426,7 @@ static int run(int argc, char** argv) {
                  "(default: localhost, 127.0.0.1, ::1 and the host name)")
       ->type_name("NAME");
   app.add_option(
-         "--trusted-keys", a.trusted_keys,
+         "--vendor-keys", a.vendor_keys,
          "vendors' public keys (*.pub): signature packs whose PACK.sig verifies with one load as signed")
       ->type_name("DIR")
       ->capture_default_str();
