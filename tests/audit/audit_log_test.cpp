@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "ftz/base/atomic_file.hpp"
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/test/files.hpp"
 
@@ -279,6 +280,154 @@ TEST_F(AuditLogTest, ARecordThatCannotBeWrittenIsAnErrorAndLeavesNoTrace) {
   const VerifyReport r = verify(dir_, pem_);
   EXPECT_TRUE(r.ok) << r.problem << " at " << r.where;
   EXPECT_EQ(r.last_seq, 3u);
+}
+
+// Retention: one record a file (rotate_bytes 1), record i at New Year + i s.
+class AuditRetentionTest : public AuditLogTest {
+ protected:
+  static constexpr int64_t kDayMs = int64_t{86400} * 1000;
+  static Options one_record_a_file() {
+    Options o;
+    o.rotate_bytes = 1;
+    o.retention_check_interval_ms = 0;
+    return o;
+  }
+  // The cut-off time retention compares a file's newest record with.
+  static int64_t when_cutoff_is(int64_t cutoff_ms) { return cutoff_ms + kMinRetentionDays * kDayMs; }
+  static std::vector<std::string> audit_files_in(const std::string& dir) {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      const std::string n = e.path().filename().string();
+      if (n.starts_with("audit-")) out.push_back(n);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
+TEST_F(AuditRetentionTest, FilesOlderThanRetentionGoBehindASignedAnchorAndTheChainStillVerifies) {
+  fill(10, one_record_a_file());
+  AuditLog log = open_ok(one_record_a_file());
+  // Record 5 is exactly at the cut-off: kept; 1..4 are older: removed.
+  auto first = log.apply_retention(when_cutoff_is(kNewYear2026Ms + 5000));
+  ASSERT_TRUE(first) << first.error();
+  EXPECT_EQ(first->through_seq, 4u);
+  EXPECT_EQ(first->files.size(), 4u);
+  auto names = audit_files_in(dir_);
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names.front(), "audit-00000000000000000005.jsonl");
+  // One millisecond later record 5 goes too.
+  auto second = log.apply_retention(when_cutoff_is(kNewYear2026Ms + 5001));
+  ASSERT_TRUE(second) << second.error();
+  EXPECT_EQ(second->through_seq, 5u);
+  // The file being written is never removed, however old: 12 (the last
+  // retention record) stays, and this pass's record starts file 13.
+  auto all = log.apply_retention(when_cutoff_is(kNewYear2026Ms + 400 * kDayMs));
+  ASSERT_TRUE(all) << all.error();
+  EXPECT_EQ(all->through_seq, 11u);
+  EXPECT_EQ(audit_files_in(dir_).size(), 2u);
+
+  const VerifyReport r = verify(dir_, pem_);
+  EXPECT_TRUE(r.ok) << r.problem << " at " << r.where;
+  EXPECT_EQ(r.removed_through, all->through_seq);
+  EXPECT_EQ(r.last_seq, 13u) << "10 records and 3 audit_retention records";
+  EXPECT_EQ(r.records, 2u);
+  // The retention records name what they removed.
+  const auto last = lines(dir_ + "/" + audit_files_in(dir_).back());
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_NE(last[0].find("\"event_type\":\"audit_retention\""), std::string::npos) << last[0];
+  EXPECT_NE(last[0].find("\"through_seq\":11"), std::string::npos) << last[0];
+  // And the log goes on after reopening.
+  log = open_ok(one_record_a_file());
+  ASSERT_TRUE(log.append(event(14), kNewYear2026Ms + 500 * kDayMs));
+  EXPECT_TRUE(verify(dir_, pem_).ok);
+}
+
+TEST_F(AuditRetentionTest, ADeletedOrForgedAnchorIsFound) {
+  fill(6, one_record_a_file());
+  {
+    AuditLog log = open_ok(one_record_a_file());
+    ASSERT_TRUE(log.apply_retention(when_cutoff_is(kNewYear2026Ms + 4000)));
+  }
+  const std::string anchor = dir_ + "/anchor";
+  const auto good = lines(anchor);
+  ASSERT_EQ(good.size(), 1u);
+  ASSERT_TRUE(verify(dir_, pem_).ok);
+
+  fs::remove(anchor);
+  VerifyReport r = verify(dir_, pem_);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.problem.find("records 1..3 are missing"), std::string::npos) << r.problem;
+
+  // Claiming more records went by retention than did, to hide a deletion.
+  auto forged = good;
+  forged[0].replace(forged[0].find("\"seq\":3"), 7, "\"seq\":4");
+  write_lines(anchor, forged);
+  r = verify(dir_, pem_);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.where, "anchor");
+  EXPECT_NE(r.problem.find("signature does not verify"), std::string::npos) << r.problem;
+  // Another device's anchor does not verify here either.
+  auto other = keys::SigningKey::load_or_generate(root_ + "/other.key");
+  ASSERT_TRUE(other);
+  write_lines(anchor, good);
+  EXPECT_FALSE(verify(dir_, other->public_pem()).ok);
+}
+
+TEST_F(AuditRetentionTest, ATamperedOldFileIsKeptAndTheRefusalRecorded) {
+  fill(6, one_record_a_file());
+  const std::string second = dir_ + "/audit-00000000000000000002.jsonl";
+  auto ls = lines(second);
+  ls[0].replace(ls[0].find("change 2"), 8, "change 9");
+  write_lines(second, ls);
+  AuditLog log = open_ok(one_record_a_file());
+  auto r = log.apply_retention(when_cutoff_is(kNewYear2026Ms + 100 * kDayMs));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("audit-00000000000000000002.jsonl:1"), std::string::npos) << r.error();
+  EXPECT_EQ(audit_files_in(dir_).size(), 7u) << "every file kept, the refusal recorded in a new one";
+  EXPECT_FALSE(fs::exists(dir_ + "/anchor"));
+  const auto refusal = lines(dir_ + "/" + audit_files_in(dir_).back());
+  ASSERT_EQ(refusal.size(), 1u);
+  EXPECT_NE(refusal[0].find("\"event_type\":\"audit_retention\""), std::string::npos);
+  EXPECT_NE(refusal[0].find("\"success\":false"), std::string::npos);
+  const VerifyReport v = verify(dir_, pem_);
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.where.find("audit-00000000000000000002.jsonl:1"), std::string::npos) << v.where;
+}
+
+void exit_at_anchor(std::string_view step) {
+  if (step == "audit-anchor-written") ::_exit(9);
+}
+
+TEST_F(AuditRetentionTest, ACrashAfterTheAnchorIsFinishedAtOpen) {
+  fill(6, one_record_a_file());
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto log = AuditLog::open(dir_, *key_, kNewYear2026Ms, one_record_a_file());
+    if (!log) ::_exit(3);
+    base::set_fault_hook(exit_at_anchor);
+    (void)log->apply_retention(when_cutoff_is(kNewYear2026Ms + 4000));
+    ::_exit(4);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 9) << "the fault point was not reached";
+  EXPECT_EQ(audit_files_in(dir_).size(), 7u) << "the anchor is written, no file removed yet";
+  EXPECT_TRUE(verify(dir_, pem_).ok) << "files the anchor covers are skipped";
+  AuditLog log = open_ok(one_record_a_file());
+  EXPECT_EQ(audit_files_in(dir_).front(), "audit-00000000000000000004.jsonl");
+  const VerifyReport r = verify(dir_, pem_);
+  EXPECT_TRUE(r.ok) << r.problem << " at " << r.where;
+  EXPECT_EQ(r.removed_through, 3u);
+}
+
+TEST_F(AuditRetentionTest, LessThanSixMonthsIsRefused) {
+  Options o;
+  o.retention_days = kMinRetentionDays - 1;
+  auto l = AuditLog::open(dir_, *key_, kNewYear2026Ms, o);
+  ASSERT_FALSE(l);
+  EXPECT_NE(l.error().find("at least six months"), std::string::npos) << l.error();
 }
 
 }  // namespace

@@ -42,6 +42,11 @@ TEST_F(Ftzgated, InitOnceServeOnceAndTheExitStatusSaysWhy) {
   EXPECT_NE(first.output.find("generation 1"), std::string::npos) << first.output;
   const RunResult again = init("--accounts " + dir_.file("accounts"));
   EXPECT_EQ(again.status, 2) << again.output;
+  // The law keeps network logs at least six months (DOMAIN.md §4.1).
+  const RunResult short_retention = run_command(binary("ftzgated") + " --state-dir " + state() +
+                                                " --audit-retention-days 90 --listen unix:" + socket());
+  EXPECT_EQ(short_retention.status, 2) << short_retention.output;
+  EXPECT_NE(short_retention.output.find("184"), std::string::npos) << short_retention.output;
   struct stat st {};
   ASSERT_EQ(::stat((state() + "/keys/device.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);

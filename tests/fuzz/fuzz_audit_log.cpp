@@ -10,7 +10,10 @@
 //   - a log verify() accepts opens, takes a record, and still verifies with
 //     one record more: recovery and appends keep what verify accepts;
 //   - a log open() accepts takes a record whose line verify() then reads
-//     (open may cut a partial last line; it never appends after damage).
+//     (open may cut a partial last line; it never appends after damage);
+//   - retention on an accepted log (the fuzzed file is the old one, the
+//     appended record starts the next) succeeds and leaves a log verify()
+//     accepts, whatever the records' times say.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -51,7 +54,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string pem = key().public_pem();
   const ftz::audit::VerifyReport before = ftz::audit::verify(dir, pem);
   if (!before.ok && before.problem.empty()) ftz::fuzz::fail("a refused log without a reason");
-  auto log = ftz::audit::AuditLog::open(dir, key(), kNowMs);
+  ftz::audit::Options options;
+  options.rotate_bytes = 1;  // the appended record starts a file of its own
+  options.retention_check_interval_ms = 0;
+  auto log = ftz::audit::AuditLog::open(dir, key(), kNowMs, options);
   if (before.ok && !log) ftz::fuzz::fail("verify accepted a log open() refused", log.error());
   if (!log) return 0;
   ftz::audit::Event e;
@@ -65,6 +71,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const ftz::audit::VerifyReport after = ftz::audit::verify(dir, pem);
     if (!after.ok) ftz::fuzz::fail("an accepted log no longer verifies after an append", after.problem);
     if (after.last_seq != *seq) ftz::fuzz::fail("the appended record is not the log's last");
+    constexpr int64_t kDayMs = int64_t{86400} * 1000;
+    auto kept = log->apply_retention(kNowMs + 1000 * kDayMs);
+    if (!kept) ftz::fuzz::fail("retention refused a log verify() accepted", kept.error());
+    const ftz::audit::VerifyReport retained = ftz::audit::verify(dir, pem);
+    if (!retained.ok) ftz::fuzz::fail("the log no longer verifies after retention", retained.problem);
   }
   return 0;
 }

@@ -64,9 +64,32 @@ std::vector<std::pair<uint64_t, std::string>> log_files(const std::string& dir) 
   return out;
 }
 
+// The inverse of format_time(), for its exact layout only
+// ("2026-01-01T00:00:00.000+08:00").
+std::optional<int64_t> parse_time(std::string_view t) {
+  if (t.size() != 29 || t.substr(23) != "+08:00") return std::nullopt;
+  constexpr std::string_view kLayout = "dddd-dd-ddTdd:dd:dd.ddd";
+  for (size_t i = 0; i < kLayout.size(); ++i) {
+    const bool digit = t[i] >= '0' && t[i] <= '9';
+    if (kLayout[i] == 'd' ? !digit : t[i] != kLayout[i]) return std::nullopt;
+  }
+  const auto field = [t](size_t at, size_t len) {
+    int v = 0;
+    std::from_chars(t.data() + at, t.data() + at + len, v);
+    return v;
+  };
+  const civil::Date date{field(0, 4), static_cast<unsigned>(field(5, 2)), static_cast<unsigned>(field(8, 2))};
+  const int h = field(11, 2), m = field(14, 2), sec = field(17, 2);
+  if (!civil::is_real_date(date) || h > 23 || m > 59 || sec > 59) return std::nullopt;
+  const int64_t unix_s = civil::days_from_civil(date) * civil::kSecondsPerDay + int64_t{h} * 3600 +
+                         int64_t{m} * 60 + sec - civil::kShanghaiOffsetSeconds;
+  return unix_s * 1000 + field(20, 3);
+}
+
 // One line checked on its own: its hash covers its bytes.
 struct Line {
   uint64_t seq = 0;
+  std::optional<int64_t> time_ms;
   std::string prev_hash;
   std::string hash;
   bool checkpoint = false;
@@ -87,6 +110,8 @@ std::optional<Line> read_line(std::string_view line) {
     return std::nullopt;
   l.seq = seq->get<uint64_t>();
   l.prev_hash = prev->get<std::string>();
+  if (const auto time = record.find("time"); time != record.end() && time->is_string())
+    l.time_ms = parse_time(time->get<std::string>());
   const auto type = record.find("event_type");
   l.checkpoint = type != record.end() && type->is_string() && *type == kCheckpoint;
   if (l.checkpoint) {
@@ -127,6 +152,126 @@ std::string errno_text(std::string_view what, const std::string& path) {
   return std::string(what) + " " + path + ": " + std::strerror(errno);
 }
 
+// The retention anchor: records 1..seq are gone, the chain continues from
+// `hash`.
+struct Anchor {
+  uint64_t seq = 0;
+  std::string hash;
+};
+std::string anchor_message(uint64_t seq, std::string_view hash) {
+  return "ftzgate-audit-anchor\n" + std::to_string(seq) + "\n" + std::string(hash);
+}
+// DIR/anchor, its signature checked with `public_pem`; none before
+// retention first removed a file.
+tl::expected<std::optional<Anchor>, std::string> read_anchor(const std::string& dir,
+                                                             std::string_view public_pem) {
+  const std::string path = dir + "/anchor";
+  if (!fs::exists(path)) return std::optional<Anchor>{};
+  const auto text = slurp(path);
+  if (!text) return tl::unexpected("cannot read " + path);
+  const ojson j = ojson::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned() ||
+      !j.contains("hash") || !j["hash"].is_string() || !j.contains("signature") ||
+      !j["signature"].is_string())
+    return tl::unexpected(path + ": damaged");
+  Anchor a{j["seq"].get<uint64_t>(), j["hash"].get<std::string>()};
+  const auto sig = keys::base64_decode(j["signature"].get<std::string>());
+  const auto ok = sig ? keys::verify_signature(public_pem, anchor_message(a.seq, a.hash), *sig)
+                      : tl::expected<bool, std::string>(false);
+  if (!ok || !*ok)
+    return tl::unexpected(path + ": its signature does not verify (forged, or another device's key)");
+  return std::optional<Anchor>{std::move(a)};
+}
+
+using LogFiles = std::vector<std::pair<uint64_t, std::string>>;
+
+// How many of the oldest files hold only records the anchor covers (left
+// by a crash between writing the anchor and unlinking them).
+size_t anchored_files(const LogFiles& files, const std::optional<Anchor>& anchor) {
+  size_t n = 0;
+  while (anchor && n + 1 < files.size() && files[n + 1].first <= anchor->seq + 1) ++n;
+  return n;
+}
+
+// Walking the chain: the seq and prev_hash the next record must carry.
+struct Chain {
+  uint64_t expected = 1;
+  std::string prev = kGenesis;
+  std::optional<int64_t> last_time_ms;  // of the last record walked
+};
+
+// Checks one file's records against the chain and moves the chain past
+// them; false, with r.problem and r.where set, at the first bad record.
+bool walk_file(const std::string& dir, uint64_t first, const std::string& name, std::string_view public_pem,
+               const std::string& key_id, Chain& chain, VerifyReport& r) {
+  const auto read = slurp((fs::path(dir) / name).string());
+  if (!read) {
+    r.problem = "cannot read the file";
+    r.where = name;
+    return false;
+  }
+  const std::string& text = *read;
+  if (first != chain.expected) {
+    r.problem = first > chain.expected
+                    ? "records " + std::to_string(chain.expected) + ".." + std::to_string(first - 1) +
+                          " are missing (a file was deleted)"
+                    : "the file starts at seq " + std::to_string(first) + ", the chain is at " +
+                          std::to_string(chain.expected) + " (a file was inserted or renamed)";
+    r.where = name;
+    return false;
+  }
+  size_t pos = 0;
+  uint64_t lineno = 0;
+  while (pos < text.size()) {
+    const size_t nl = text.find('\n', pos);
+    ++lineno;
+    const std::string where = name + ":" + std::to_string(lineno);
+    if (nl == std::string::npos) {
+      r.problem = "the log ends in the middle of a record (truncated)";
+      r.where = where;
+      return false;
+    }
+    const auto l = read_line(std::string_view(text.data() + pos, nl - pos));
+    pos = nl + 1;
+    if (!l) {
+      r.problem = "the record was modified (its hash does not match its bytes)";
+      r.where = where;
+      return false;
+    }
+    r.where = where + " (seq " + std::to_string(l->seq) + ")";
+    if (l->seq != chain.expected) {
+      const std::string at =
+          "seq " + std::to_string(l->seq) + " where " + std::to_string(chain.expected) + " belongs: ";
+      r.problem = at + (l->seq > chain.expected ? "the records before it were deleted, or it was moved"
+                                                : "it was inserted, or moved");
+      return false;
+    }
+    if (l->prev_hash != chain.prev) {
+      r.problem = "it does not follow the record before it (inserted, deleted or reordered)";
+      return false;
+    }
+    if (l->checkpoint) {
+      const auto sig = keys::base64_decode(l->signature);
+      const auto ok = sig ? keys::verify_signature(public_pem, checkpoint_message(l->seq, l->prev_hash), *sig)
+                          : tl::expected<bool, std::string>(false);
+      if (!ok || !*ok) {
+        r.problem = "the checkpoint's signature does not verify with key " + key_id +
+                    " (the chain before it was rewritten, or another key signed it)";
+        return false;
+      }
+      ++r.checkpoints;
+      r.unsigned_tail = 0;
+    } else {
+      ++r.unsigned_tail;
+    }
+    chain.prev = l->hash;
+    chain.last_time_ms = l->time_ms;
+    ++chain.expected;
+    ++r.records;
+    r.last_seq = l->seq;
+  }
+  return true;
+}
 }  // namespace
 
 std::string format_time(int64_t unix_ms) {
@@ -144,6 +289,10 @@ std::string format_time(int64_t unix_ms) {
 
 tl::expected<AuditLog, std::string> AuditLog::open(const std::string& dir, const keys::SigningKey& key,
                                                    int64_t now_ms, Options options) {
+  if (options.retention_days < kMinRetentionDays)
+    return tl::unexpected("audit retention of " + std::to_string(options.retention_days) +
+                          " days: the law asks for at least six months (" +
+                          std::to_string(kMinRetentionDays) + " days)");
   if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
     return tl::unexpected(errno_text("cannot create", dir));
   AuditLog log(dir, key, options);
@@ -161,7 +310,8 @@ AuditLog::AuditLog(AuditLog&& o) noexcept
       seq_(o.seq_),
       hash_(std::move(o.hash_)),
       since_checkpoint_(o.since_checkpoint_),
-      last_checkpoint_ms_(o.last_checkpoint_ms_) {}
+      last_checkpoint_ms_(o.last_checkpoint_ms_),
+      next_retention_ms_(o.next_retention_ms_) {}
 
 AuditLog& AuditLog::operator=(AuditLog&& o) noexcept {
   if (this != &o) {
@@ -176,6 +326,7 @@ AuditLog& AuditLog::operator=(AuditLog&& o) noexcept {
     hash_ = std::move(o.hash_);
     since_checkpoint_ = o.since_checkpoint_;
     last_checkpoint_ms_ = o.last_checkpoint_ms_;
+    next_retention_ms_ = o.next_retention_ms_;
   }
   return *this;
 }
@@ -187,6 +338,7 @@ AuditLog::~AuditLog() {
 tl::expected<void, std::string> AuditLog::recover(int64_t now_ms) {
   auto head = read_head(dir_);
   if (!head) return tl::unexpected(head.error());
+  if (auto removed = remove_anchored_files(); !removed) return removed;
   const auto files = log_files(dir_);
   seq_ = 0;
   hash_ = kGenesis;
@@ -354,6 +506,85 @@ tl::expected<void, std::string> AuditLog::checkpoint_if_due(int64_t now_ms) {
   return checkpoint(now_ms);
 }
 
+tl::expected<void, std::string> AuditLog::remove_anchored_files() {
+  // A damaged or forged anchor removes nothing: verify() reports it.
+  const auto anchor = read_anchor(dir_, key_->public_pem());
+  if (!anchor || !*anchor) return {};
+  const LogFiles files = log_files(dir_);
+  const size_t n = anchored_files(files, *anchor);
+  for (size_t i = 0; i < n; ++i) {
+    const std::string path = dir_ + "/" + files[i].second;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      return tl::unexpected(errno_text("cannot remove", path));
+  }
+  if (n == 0) return {};
+  return base::sync_directory(dir_);
+}
+
+tl::expected<Retention, std::string> AuditLog::apply_retention(int64_t now_ms) {
+  if (now_ms < next_retention_ms_) return Retention{};
+  next_retention_ms_ = now_ms + options_.retention_check_interval_ms;
+  const std::string pem = key_->public_pem();
+  const auto anchor = read_anchor(dir_, pem);
+  if (!anchor) return tl::unexpected("audit retention refused: " + anchor.error());
+  Chain chain;
+  if (*anchor) {
+    chain.expected = (*anchor)->seq + 1;
+    chain.prev = (*anchor)->hash;
+  }
+  // Whole files, oldest first, never the one being written; each verified
+  // before it may go, so that retention never erases tampering.
+  const int64_t cutoff = now_ms - options_.retention_days * civil::kSecondsPerDay * 1000;
+  const LogFiles files = log_files(dir_);
+  Retention out;
+  std::string through_hash;
+  for (size_t i = anchored_files(files, *anchor); i + 1 < files.size(); ++i) {
+    VerifyReport r;
+    if (!walk_file(dir_, files[i].first, files[i].second, pem, key_->key_id(), chain, r)) {
+      Event e;
+      e.user = e.source = "ftzgated";
+      e.role = "system";
+      e.event_type = "audit_retention";
+      e.success = false;
+      e.details = ojson{{"problem", r.problem}, {"where", r.where}};
+      if (write_record(e, now_ms)) ++since_checkpoint_;
+      return tl::unexpected("audit retention refused at " + r.where + ": " + r.problem +
+                            " (every file is kept)");
+    }
+    if (!chain.last_time_ms || *chain.last_time_ms >= cutoff) break;
+    out.files.push_back(files[i].second);
+    out.through_seq = chain.expected - 1;
+    through_hash = chain.prev;
+  }
+  if (out.files.empty()) return out;
+
+  // The record first (an action that is not recorded does not happen), then
+  // the anchor verify() will start from, then the files.
+  Event e;
+  e.user = e.source = "ftzgated";
+  e.role = "system";
+  e.event_type = "audit_retention";
+  e.details = ojson{{"retention_days", options_.retention_days},
+                    {"through_seq", out.through_seq},
+                    {"through_hash", through_hash},
+                    {"files", out.files}};
+  if (auto w = write_record(e, now_ms); !w) return tl::unexpected(w.error());
+  ++since_checkpoint_;
+  const std::string sig = key_->sign(anchor_message(out.through_seq, through_hash));
+  if (sig.empty()) return tl::unexpected(std::string("audit anchor: signing failed (OpenSSL)"));
+  const std::string text = ojson{{"seq", out.through_seq},
+                                 {"hash", through_hash},
+                                 {"key_id", key_->key_id()},
+                                 {"signature", keys::base64_encode(sig)}}
+                               .dump() +
+                           "\n";
+  if (auto w = base::write_file_atomically(dir_ + "/anchor", text, 0640); !w)
+    return tl::unexpected("audit anchor: " + w.error());
+  base::fault_point("audit-anchor-written");
+  if (auto removed = remove_anchored_files(); !removed) return tl::unexpected(removed.error());
+  return out;
+}
+
 VerifyReport verify(const std::string& dir, std::string_view public_pem) {
   VerifyReport r;
   auto key_id = keys::public_key_id(public_pem);
@@ -366,79 +597,25 @@ VerifyReport verify(const std::string& dir, std::string_view public_pem) {
     r.problem = head.error();
     return r;
   }
-  std::string prev = kGenesis;
-  uint64_t expected = 1;
-  for (const auto& [first, name] : log_files(dir)) {
-    const std::string path = (fs::path(dir) / name).string();
-    const auto read = slurp(path);
-    if (!read) {
-      r.problem = "cannot read the file";
-      r.where = name;
-      return r;
-    }
-    const std::string& text = *read;
-    if (first != expected) {
-      r.problem = first > expected
-                      ? "records " + std::to_string(expected) + ".." + std::to_string(first - 1) +
-                            " are missing (a file was deleted)"
-                      : "the file starts at seq " + std::to_string(first) + ", the chain is at " +
-                            std::to_string(expected) + " (a file was inserted or renamed)";
-      r.where = name;
-      return r;
-    }
-    size_t pos = 0;
-    uint64_t lineno = 0;
-    while (pos < text.size()) {
-      size_t nl = text.find('\n', pos);
-      ++lineno;
-      const std::string where = name + ":" + std::to_string(lineno);
-      if (nl == std::string::npos) {
-        r.problem = "the log ends in the middle of a record (truncated)";
-        r.where = where;
-        return r;
-      }
-      const auto l = read_line(std::string_view(text.data() + pos, nl - pos));
-      pos = nl + 1;
-      if (!l) {
-        r.problem = "the record was modified (its hash does not match its bytes)";
-        r.where = where;
-        return r;
-      }
-      r.where = where + " (seq " + std::to_string(l->seq) + ")";
-      if (l->seq != expected) {
-        const std::string at =
-            "seq " + std::to_string(l->seq) + " where " + std::to_string(expected) + " belongs: ";
-        r.problem = at + (l->seq > expected ? "the records before it were deleted, or it was moved"
-                                            : "it was inserted, or moved");
-        return r;
-      }
-      if (l->prev_hash != prev) {
-        r.problem = "it does not follow the record before it (inserted, deleted or reordered)";
-        return r;
-      }
-      if (l->checkpoint) {
-        const auto sig = keys::base64_decode(l->signature);
-        const auto ok =
-            sig ? keys::verify_signature(public_pem, checkpoint_message(l->seq, l->prev_hash), *sig)
-                : tl::expected<bool, std::string>(false);
-        if (!ok || !*ok) {
-          r.problem = "the checkpoint's signature does not verify with key " + *key_id +
-                      " (the chain before it was rewritten, or another key signed it)";
-          return r;
-        }
-        ++r.checkpoints;
-        r.unsigned_tail = 0;
-      } else {
-        ++r.unsigned_tail;
-      }
-      prev = l->hash;
-      ++r.records;
-      r.last_seq = l->seq;
-      ++expected;
-    }
+  const auto anchor = read_anchor(dir, public_pem);
+  if (!anchor) {
+    r.problem = anchor.error();
+    r.where = "anchor";
+    return r;
   }
-  if (*head && ((*head)->seq > r.last_seq || ((*head)->seq == r.last_seq && (*head)->hash != prev))) {
-    r.problem = "the log ends at seq " + std::to_string(r.last_seq) + ", head records seq " +
+  Chain chain;
+  if (*anchor) {
+    chain.expected = (*anchor)->seq + 1;
+    chain.prev = (*anchor)->hash;
+    r.removed_through = (*anchor)->seq;
+  }
+  const LogFiles files = log_files(dir);
+  for (size_t i = anchored_files(files, *anchor); i < files.size(); ++i) {
+    if (!walk_file(dir, files[i].first, files[i].second, public_pem, *key_id, chain, r)) return r;
+  }
+  if (*head && ((*head)->seq > chain.expected - 1 ||
+                ((*head)->seq == chain.expected - 1 && (*head)->hash != chain.prev))) {
+    r.problem = "the log ends at seq " + std::to_string(chain.expected - 1) + ", head records seq " +
                 std::to_string((*head)->seq) + " (truncated or its last records replaced)";
     return r;
   }

@@ -57,6 +57,7 @@ struct Args {
   // bundles from, or a vendor's key would sign policy (decision 0014).
   std::string vendor_keys = "/etc/ftzgate/vendor-keys";
   int64_t idle_timeout_s = 15 * 60;
+  int64_t audit_retention_days = audit::kMinRetentionDays;
 };
 
 // Generation 1 without --config: the smallest configuration that validates,
@@ -290,7 +291,9 @@ int serve(const Args& a) {
     return 1;
   }
   const std::string audit_dir = a.state_dir + "/audit";
-  auto log = audit::AuditLog::open(audit_dir, *key, now_ms());
+  audit::Options audit_options;
+  audit_options.retention_days = a.audit_retention_days;
+  auto log = audit::AuditLog::open(audit_dir, *key, now_ms(), audit_options);
   if (!log) {
     std::fprintf(stderr, "ftzgated: %s\n", log.error().c_str());
     return 1;
@@ -437,6 +440,11 @@ static int run(int argc, char** argv) {
   app.add_option("--idle-timeout", a.idle_timeout_s, "seconds an idle session lasts")
       ->type_name("SECONDS")
       ->check(CLI::Range(int64_t{1}, int64_t{86400}))
+      ->capture_default_str();
+  app.add_option("--audit-retention-days", a.audit_retention_days,
+                 "days an audit file is kept after its newest record (the law: at least six months)")
+      ->type_name("DAYS")
+      ->check(CLI::Range(audit::kMinRetentionDays, int64_t{100} * 366))
       ->capture_default_str();
   try {
     app.parse(argc, argv);

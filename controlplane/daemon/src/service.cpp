@@ -583,6 +583,7 @@ Status ManagementService::AuditVerify(grpc::ServerContext* ctx, const pb::AuditV
   reply->set_checkpoints(r.checkpoints);
   reply->set_last_seq(r.last_seq);
   reply->set_unsigned_tail(r.unsigned_tail);
+  reply->set_removed_through(r.removed_through);
   return Status::OK;
 }
 
@@ -590,6 +591,8 @@ void ManagementService::tick() {
   std::lock_guard lock(mu_);
   const int64_t now = clock_();
   (void)audit_.checkpoint_if_due(now);
+  if (auto kept = audit_.apply_retention(now); !kept)
+    std::fprintf(stderr, "ftzgated: %s\n", kept.error().c_str());
   const auto pending = store_.pending_confirm();
   if (!pending || now / 1000 < pending->deadline_s) return;
   Session system;

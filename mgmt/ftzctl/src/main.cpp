@@ -460,12 +460,17 @@ int audit_verify(const Args& a, Session& s) {
                  {"records", r.records()},
                  {"checkpoints", r.checkpoints()},
                  {"last_seq", r.last_seq()},
-                 {"unsigned_tail", r.unsigned_tail()}};
-  const std::string text = r.ok()
-                               ? "audit log verified: " + std::to_string(r.records()) + " records, " +
-                                     std::to_string(r.checkpoints()) + " signed checkpoints, " +
-                                     std::to_string(r.unsigned_tail()) + " records after the last\n"
-                               : "audit log FAILED verification at " + r.where() + ": " + r.problem() + "\n";
+                 {"unsigned_tail", r.unsigned_tail()},
+                 {"removed_through", r.removed_through()}};
+  const std::string removed =
+      r.removed_through() == 0
+          ? std::string()
+          : "; records 1.." + std::to_string(r.removed_through()) + " removed by retention (signed anchor)";
+  const std::string text =
+      r.ok() ? "audit log verified: " + std::to_string(r.records()) + " records, " +
+                   std::to_string(r.checkpoints()) + " signed checkpoints, " +
+                   std::to_string(r.unsigned_tail()) + " records after the last" + removed + "\n"
+             : "audit log FAILED verification at " + r.where() + ": " + r.problem() + "\n";
   print(a, j, text);
   return r.ok() ? 0 : 1;
 }

@@ -8,6 +8,11 @@
 //                                     the chain continuing across files
 //   DIR/head                          {"seq", "hash"} of the last record: a log
 //                                     that ends before it was truncated
+//   DIR/anchor                        {"seq", "hash", "key_id", "signature"}:
+//                                     records 1..seq were removed by retention;
+//                                     the chain goes on from `hash`, signed by
+//                                     the device key (absent until retention
+//                                     first removes a file)
 //
 // A line is   {"seq":N,"time":"...+08:00","user":...,"role":...,"source":...,
 //              "event_type":...,"success":...,"details":{...},"prev_hash":"<hex>"
@@ -17,6 +22,13 @@
 // carry the signer's key id and an Ed25519 signature of
 // "ftzgate-audit-checkpoint\n<seq>\n<prev_hash>".
 //
+// Retention (DOMAIN.md §4.1: network logs at least six months) removes whole
+// files, oldest first, once their newest record is older than
+// `retention_days`: it verifies their chain first (a tampered file is kept
+// and the failure recorded), appends an "audit_retention" record naming
+// them, writes the signed anchor, then unlinks them. A crash after the
+// anchor leaves files it covers, which open() removes.
+//
 // Records name users, roles and actions, never personal information of the
 // traffic (the caller's details must not carry any).
 
@@ -25,6 +37,7 @@
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "ftz/keys/signing_key.hpp"
 
@@ -39,10 +52,21 @@ struct Event {
   nlohmann::ordered_json details = nlohmann::ordered_json::object();
 };
 
+// Six calendar months are at most 184 days (July to December).
+inline constexpr int64_t kMinRetentionDays = 184;
+
 struct Options {
   uint64_t rotate_bytes = uint64_t{64} << 20;
   uint64_t checkpoint_every = 1000;
   int64_t checkpoint_interval_ms = int64_t{5} * 60 * 1000;
+  int64_t retention_days = kMinRetentionDays;  // open() refuses fewer
+  int64_t retention_check_interval_ms = int64_t{3600} * 1000;
+};
+
+// What one pass of retention removed.
+struct Retention {
+  std::vector<std::string> files;
+  uint64_t through_seq = 0;  // the last record removed; 0: nothing removed
 };
 
 class AuditLog {
@@ -65,6 +89,10 @@ class AuditLog {
   // A checkpoint when the interval has passed with records after the last
   // one (the daemon calls this on a timer).
   tl::expected<void, std::string> checkpoint_if_due(int64_t now_ms);
+  // Removes the files retention allows, at most once a
+  // retention_check_interval_ms (the daemon calls this on its timer). An
+  // error leaves every file in place.
+  tl::expected<Retention, std::string> apply_retention(int64_t now_ms);
 
   [[nodiscard]] uint64_t last_seq() const noexcept { return seq_; }
 
@@ -75,6 +103,7 @@ class AuditLog {
   tl::expected<void, std::string> open_file(uint64_t first_seq);
   tl::expected<uint64_t, std::string> write_record(const Event& e, int64_t now_ms);
   tl::expected<void, std::string> checkpoint(int64_t now_ms);
+  tl::expected<void, std::string> remove_anchored_files();
 
   std::string dir_;
   const keys::SigningKey* key_;
@@ -86,6 +115,7 @@ class AuditLog {
   std::string hash_;  // of the last record
   uint64_t since_checkpoint_ = 0;
   int64_t last_checkpoint_ms_ = 0;
+  int64_t next_retention_ms_ = 0;
 };
 
 // What `ftzctl audit verify` prints.
@@ -96,11 +126,12 @@ struct VerifyReport {
   uint64_t records = 0;
   uint64_t checkpoints = 0;
   uint64_t last_seq = 0;
-  uint64_t unsigned_tail = 0;  // records after the last checkpoint
+  uint64_t unsigned_tail = 0;    // records after the last checkpoint
+  uint64_t removed_through = 0;  // records 1..removed_through went by retention (signed anchor)
 };
 
 // Verifies every file of the log in `dir` against the chain, the head and
-// the checkpoints' signatures by `public_pem`; the report names the first
+// the checkpoints' and the anchor's signatures by `public_pem`; the report names the first
 // record that was modified, inserted, deleted or reordered, or where the
 // log was truncated.
 VerifyReport verify(const std::string& dir, std::string_view public_pem);
