@@ -64,7 +64,7 @@ constexpr int64_t kT0Ms = int64_t{1'790'000'000} * 1000;
 class DaemonInProcess : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(store::ConfigStore::init(tmp_.file("state"), {kAllow}, "ftzgated", kT0Ms / 1000));
+    ASSERT_TRUE(store::ConfigStore::init(tmp_.file("state"), {initial_}, "ftzgated", kT0Ms / 1000));
     auto s = store::ConfigStore::open(tmp_.file("state"));
     ASSERT_TRUE(s);
     store_.emplace(std::move(*s));
@@ -211,6 +211,7 @@ class DaemonInProcess : public ::testing::Test {
   }
 
   test::TempDir tmp_{"daemon"};
+  const char* initial_ = kAllow;  // generation 1
   uint64_t fingerprint_ = 0;
   std::thread ticker_;
   std::atomic<bool> stop_ticks_{false};
@@ -454,6 +455,38 @@ TEST(ComplianceCenterTest, AStateFileThatDoesNotLoadIsNeverReplaced) {
   std::ostringstream kept;
   kept << std::ifstream(state).rdbuf();
   EXPECT_EQ(kept.str(), "FTZCMPL not really");
+}
+
+// A running generation whose count cannot be configured (here a store
+// written before the loader required compliance.key_file) is published at
+// start with the failure audited. The audit record used to take the lock
+// publish_running() held: ftzgated hung at start (found by fuzz_rpc).
+class DaemonWithAnUnloadableCount : public DaemonInProcess {
+ protected:
+  DaemonWithAnUnloadableCount() {
+    initial_ =
+        "zones:\n"
+        "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
+        "  - {name: offshore, kind: offshore, default: true}\n"
+        "tenants:\n"
+        "  - {name: harbor, zone: inside, prefixes: [10.1.0.0/16]}\n"
+        "compliance:\n"
+        "  thresholds:\n"
+        "    - {name: pi-three, data_class: pi, individuals: 3, mechanism: a line of three}\n"
+        "defaults:\n"
+        "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
+  }
+};
+
+TEST_F(DaemonWithAnUnloadableCount, StartsAndAuditsThatTheCountKeepsThePreviousTenants) {
+  // SetUp published generation 1: reaching here means it did not hang.
+  const auto failures = audit_of("compliance_configure");
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0]["success"], false);
+  EXPECT_NE(failures[0]["details"]["reason"].get<std::string>().find("key_file"), std::string::npos);
+  pb::ShowCommitsReply commits;
+  EXPECT_TRUE(call(&pb::Management::Stub::ShowCommits, pb::ShowCommitsRequest{}, &commits).ok());
+  EXPECT_EQ(commits.running_generation(), 1u);
 }
 
 }  // namespace

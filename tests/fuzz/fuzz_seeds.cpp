@@ -10,6 +10,8 @@
 //                                     nano, pcapng, Linux SLL, raw IP)
 //   fuzz_seeds bundle DIR YAML        a policy bundle body of YAML (signatures
 //                                     compiled for this host) for fuzz_bundle
+//   fuzz_seeds rpc DIR                a call of every RPC for fuzz_rpc
+//                                     (rpc_input.hpp)
 #include <pcap/pcap.h>
 
 #include <cstdint>
@@ -22,14 +24,17 @@
 
 #include "ftz/bundle/bundle.hpp"
 #include "ftz/engine/compliance/ledger.hpp"
+#include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/engine/compliance/worker_accounting.hpp"
 #include "ftz/keys/signing_key.hpp"
+#include "ftz/pki/authority.hpp"
 #include "ftz/test/app_payloads.hpp"
 #include "ftz/test/files.hpp"
 #include "ftz/test/packet_builder.hpp"
 #include "ftz/test/pcap_writer.hpp"
 #include "ftz/test/tcp_session.hpp"
 #include "fuzz_input.hpp"
+#include "rpc_input.hpp"
 #include "worker_content_input.hpp"
 
 namespace {
@@ -394,6 +399,155 @@ int bundle_seeds(const std::string& dir, const std::string& yaml_file) {
   return out ? 0 : 1;
 }
 
+// --- fuzz_rpc: one call of each method, as the role that may make it ---------
+
+int rpc_seeds(const std::string& dir) {
+  namespace pb = ftzgate::v1;
+  namespace rpc = ftz::fuzz::rpc;
+  using M = std::vector<std::string>;
+  const auto bytes = [](const google::protobuf::Message& m) { return m.SerializeAsString(); };
+  bool ok = true;
+  const auto seed = [&](const std::string& name, rpc::Caller c, std::string_view method, const M& messages) {
+    ok = ok && write_seed(dir + "/" + name, rpc::encode(c, method, messages));
+  };
+
+  pb::LoginRequest login;
+  login.set_user(rpc::kAccounts[rpc::kOperator].name);
+  login.set_password(rpc::kAccounts[rpc::kOperator].password);
+  seed("login", rpc::kNoSession, "Login", {bytes(login)});
+  login.set_password("wrong");
+  seed("login_wrong", rpc::kNoSession, "Login", {bytes(login)});
+
+  pb::LoadRequest load;
+  load.set_filename("block.yaml");
+  load.set_yaml(
+      "zones:\n"
+      "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
+      "  - {name: offshore, kind: offshore, default: true}\n"
+      "  - {name: hk, kind: offshore, prefix_list_files: [data/hk.txt]}\n"
+      "defaults:\n"
+      "  - {src_zone: inside, dst_zone: offshore, action: allow}\n"
+      "rules:\n"
+      "  - {name: harbor-to-hk, src_zone: inside, dst_zone: hk, action: block}\n");
+  (*load.mutable_files())["data/hk.txt"] = "203.0.113.0/24\n";
+  seed("load", rpc::kSecadmin, "Load", {bytes(load)});
+  load.set_merge(true);
+  seed("load_merge", rpc::kSecadmin, "Load", {bytes(load)});
+  seed("load_operator", rpc::kOperator, "Load", {bytes(load)});
+
+  pb::EditRequest edit;
+  for (const char* w : {"rules", "harbor-to-hk", "action"}) edit.add_path(w);
+  edit.set_set_value("alert");
+  seed("edit_set", rpc::kSecadmin, "Edit", {bytes(edit)});
+  edit.set_remove(true);
+  seed("edit_delete", rpc::kSecadmin, "Edit", {bytes(edit)});
+
+  pb::CommitRequest commit;
+  commit.set_comment("block hk");
+  seed("commit", rpc::kSecadmin, "Commit", {bytes(commit)});
+  commit.set_check_only(true);
+  seed("commit_check", rpc::kSecadmin, "Commit", {bytes(commit)});
+  commit.set_check_only(false);
+  commit.set_confirm_minutes(1);
+  seed("commit_confirmed", rpc::kSecadmin, "Commit", {bytes(commit)});
+  seed("confirm", rpc::kSecadmin, "Confirm", {bytes(pb::ConfirmRequest{})});
+  pb::RollbackRequest rollback;
+  rollback.set_generation(1);
+  seed("rollback", rpc::kSecadmin, "Rollback", {bytes(rollback)});
+
+  pb::ShowConfigurationRequest show;
+  show.set_running(true);
+  seed("show_running", rpc::kOperator, "ShowConfiguration", {bytes(show)});
+  show.set_rollback(1);
+  seed("show_rollback", rpc::kOperator, "ShowConfiguration", {bytes(show)});
+  seed("show_commits", rpc::kOperator, "ShowCommits", {bytes(pb::ShowCommitsRequest{})});
+  seed("show_dataplanes", rpc::kOperator, "ShowDataplanes", {bytes(pb::ShowDataplanesRequest{})});
+  seed("show_compliance", rpc::kOperator, "ShowCompliance", {bytes(pb::ShowComplianceRequest{})});
+  seed("show_certificates", rpc::kOperator, "ShowCertificates", {bytes(pb::ShowCertificatesRequest{})});
+  seed("show_users", rpc::kOperator, "ShowUsers", {bytes(pb::ShowUsersRequest{})});
+  seed("audit_verify", rpc::kAudadmin, "AuditVerify", {bytes(pb::AuditVerifyRequest{})});
+
+  pb::ChangePasswordRequest passwd;
+  passwd.set_new_password("Fuzz-New-2026-y");
+  seed("change_password", rpc::kOperator, "ChangePassword", {bytes(passwd)});
+  pb::AddUserRequest add;
+  add.set_name("newop");
+  add.set_password("Fuzz-New-2026-z");
+  seed("add_user", rpc::kSysadmin, "AddUser", {bytes(add)});
+  pb::DeleteUserRequest del;
+  del.set_name("newop");
+  seed("delete_user", rpc::kSysadmin, "DeleteUser", {bytes(del)});
+  pb::GrantRoleRequest grant;
+  grant.set_name("newop");
+  grant.set_role(pb::ROLE_AUDADMIN);
+  seed("grant_role", rpc::kSecadmin, "GrantRole", {bytes(grant)});
+
+  auto request = ftz::pki::make_key_and_request("dp-1");
+  if (!request) {
+    std::fprintf(stderr, "cannot make a CSR: %s\n", request.error().c_str());
+    return 1;
+  }
+  pb::IssueCertificateRequest issue;
+  issue.set_kind(pb::CERTIFICATE_KIND_DATAPLANE);
+  issue.set_name("dp-1");
+  issue.set_csr_pem(request->csr_pem);
+  issue.set_days(30);
+  seed("issue_certificate", rpc::kSecadmin, "IssueCertificate", {bytes(issue)});
+  pb::RevokeCertificateRequest revoke;
+  revoke.set_serial("01");
+  seed("revoke_certificate", rpc::kSecadmin, "RevokeCertificate", {bytes(revoke)});
+
+  pb::SubscribeRequest subscribe;
+  subscribe.set_dataplane_id("dp-1");
+  subscribe.set_host("border-1");
+  *subscribe.mutable_platform() = ftz::bundle::host_platform();
+  seed("subscribe", rpc::kNoSession, "Subscribe", {bytes(subscribe)});
+  pb::AckRequest ack;
+  ack.set_dataplane_id("dp-1");
+  ack.set_generation(1);
+  ack.set_apply_us(1500);
+  seed("ack", rpc::kNoSession, "Ack", {bytes(ack)});
+  ack.set_nack_reason("signature does not verify");
+  seed("nack", rpc::kNoSession, "Ack", {bytes(ack)});
+
+  const std::vector<uint8_t> key_bytes = [] {
+    std::vector<uint8_t> k;
+    for (size_t i = 0; i + 1 < rpc::kTokenKeyHex.size(); i += 2)
+      k.push_back(static_cast<uint8_t>(std::stoi(std::string(rpc::kTokenKeyHex.substr(i, 2)), nullptr, 16)));
+    return k;
+  }();
+  auto token_key =
+      ftz::engine::compliance::TokenKey::from_bytes(key_bytes, ftz::engine::compliance::MacAlgo::kHmacSha256);
+  if (!token_key) {
+    std::fprintf(stderr, "token key: %s\n", token_key.error().c_str());
+    return 1;
+  }
+  M batches;
+  for (uint64_t seq = 1; seq <= 2; ++seq) {
+    pb::ReportBatch b;
+    b.set_dataplane_id("dp-1");
+    b.set_boot_id(7);
+    b.set_seq(seq);
+    b.set_key_fingerprint(token_key->fingerprint());
+    b.add_tenants("harbor");
+    b.add_zones("offshore");
+    for (uint64_t t = 0; t < 2; ++t) {
+      pb::Token* x = b.add_tokens();
+      x->set_data_class(pb::DATA_CLASS_PI);
+      x->set_id_type(1);
+      x->set_token(seq * 100 + t);
+      x->set_ts_unix_ns(int64_t{1'790'000'000} * 1'000'000'000);
+    }
+    pb::LostTokens* lost = b.add_lost();
+    lost->set_tenant(0);
+    lost->set_data_class(pb::DATA_CLASS_PI);
+    lost->set_records(1);
+    batches.push_back(bytes(b));
+  }
+  seed("report", rpc::kNoSession, "Report", batches);
+  return ok ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() >= 3 && args[0] == "packet") return packet_seeds(args[1], {args.begin() + 2, args.end()});
@@ -401,8 +555,10 @@ int main(int argc, char** argv) {
   if (args.size() == 2 && args[0] == "state") return state_seeds(args[1]);
   if (args.size() == 2 && args[0] == "pcap") return pcap_seeds(args[1]);
   if (args.size() == 3 && args[0] == "bundle") return bundle_seeds(args[1], args[2]);
-  std::fprintf(stderr,
-               "usage: %s packet DIR CAPTURE... | content DIR | state DIR | pcap DIR | bundle DIR YAML\n",
-               argv[0]);
+  if (args.size() == 2 && args[0] == "rpc") return rpc_seeds(args[1]);
+  std::fprintf(
+      stderr,
+      "usage: %s packet DIR CAPTURE... | content DIR | state DIR | pcap DIR | bundle DIR YAML | rpc DIR\n",
+      argv[0]);
   return 2;
 }

@@ -191,7 +191,6 @@ void ManagementService::publish_running_locked() {
 }
 
 bool ManagementService::record_system(const std::string& event_type, bool success, ojson details) {
-  std::lock_guard lock(mu_);
   Session system;
   system.user = "ftzgated";
   return !record(system, nullptr, event_type, success, std::move(details));
@@ -211,6 +210,7 @@ std::optional<Status> ManagementService::record(const Session& s, grpc::ServerCo
   e.event_type = event_type;
   e.success = success;
   e.details = std::move(details);
+  std::lock_guard lock(audit_mu_);
   auto written = audit_.append(e, clock_());
   if (!written)
     return Status(StatusCode::INTERNAL, "refused: the audit record cannot be written: " + written.error());
@@ -590,9 +590,12 @@ Status ManagementService::AuditVerify(grpc::ServerContext* ctx, const pb::AuditV
 void ManagementService::tick() {
   std::lock_guard lock(mu_);
   const int64_t now = clock_();
-  (void)audit_.checkpoint_if_due(now);
-  if (auto kept = audit_.apply_retention(now); !kept)
-    std::fprintf(stderr, "ftzgated: %s\n", kept.error().c_str());
+  {
+    std::lock_guard audit_lock(audit_mu_);
+    (void)audit_.checkpoint_if_due(now);
+    if (auto kept = audit_.apply_retention(now); !kept)
+      std::fprintf(stderr, "ftzgated: %s\n", kept.error().c_str());
+  }
   const auto pending = store_.pending_confirm();
   if (!pending || now / 1000 < pending->deadline_s) return;
   Session system;

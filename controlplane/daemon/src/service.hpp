@@ -99,7 +99,7 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   // confirm timeouts publish on their own).
   void publish_running();
   // A record of the daemon itself (data-plane ACKs and NACKs); false when it
-  // could not be written.
+  // could not be written. Safe to call with or without mu_ held.
   bool record_system(const std::string& event_type, bool success, nlohmann::ordered_json details);
 
   // The commit-confirmed timer's step (the daemon calls it every second).
@@ -147,6 +147,10 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   tl::expected<uint64_t, grpc::Status> confirm_locked(const Session& s, grpc::ServerContext* ctx);
 
   std::mutex mu_;
+  // The audit log's own lock, taken after mu_ or alone: record_system()
+  // runs on data planes' threads and inside publish_running_locked(), whose
+  // caller already holds mu_.
+  std::mutex audit_mu_;
   store::ConfigStore& store_;
   accounts::AccountStore& accounts_;
   audit::AuditLog& audit_;
