@@ -282,6 +282,22 @@ TEST_F(AuditLogTest, ARecordThatCannotBeWrittenIsAnErrorAndLeavesNoTrace) {
   EXPECT_EQ(r.last_seq, 3u);
 }
 
+TEST_F(AuditLogTest, ReadRecordsKeepsTheNewestFromATime) {
+  fill(20);
+  Records r = read_records(dir_, kNewYear2026Ms + 10'000, 100, size_t{1} << 20);
+  EXPECT_EQ(r.matched, 11u);
+  ASSERT_EQ(r.lines.size(), 11u);
+  EXPECT_NE(r.lines.front().find("\"seq\":10,"), std::string::npos) << r.lines.front();
+  r = read_records(dir_, 0, 5, size_t{1} << 20);
+  EXPECT_EQ(r.matched, 20u);
+  ASSERT_EQ(r.lines.size(), 5u);
+  EXPECT_NE(r.lines.front().find("\"seq\":16,"), std::string::npos) << r.lines.front();
+  // A byte budget of about two records keeps the newest that fit.
+  r = read_records(dir_, 0, 100, lines(files().at(0)).back().size() * 2 + 10);
+  ASSERT_EQ(r.lines.size(), 2u);
+  EXPECT_NE(r.lines.back().find("\"seq\":20,"), std::string::npos);
+}
+
 // Retention: one record a file (rotate_bytes 1), record i at New Year + i s.
 class AuditRetentionTest : public AuditLogTest {
  protected:

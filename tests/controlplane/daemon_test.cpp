@@ -89,7 +89,8 @@ class DaemonInProcess : public ::testing::Test {
     auto authority = pki::Authority::open(tmp_.file("pki"), {"localhost"}, kT0Ms / 1000);
     ASSERT_TRUE(authority) << authority.error();
     authority_ = std::move(*authority);
-    dataplanes_ = std::make_unique<DataplaneService>(*key_, *authority_, clock, audit, *compliance_);
+    dataplanes_ = std::make_unique<DataplaneService>(*key_, *authority_, clock, audit, *compliance_,
+                                                     tmp_.file("dataplanes.json"));
     management_ = std::make_unique<ManagementService>(*store_, *accounts_, *audit_, tmp_.file("audit"),
                                                       key_->public_pem(), *authority_, vendor_keys_, clock,
                                                       900, *dataplanes_);
@@ -287,6 +288,52 @@ TEST_F(DaemonInProcess, AnUnconfirmedCommitIsRolledBackOnEveryDataPlane) {
   EXPECT_EQ(shown.dataplanes(0).state(), "running");
   EXPECT_EQ(shown.dataplanes(0).last_apply_us(), 1200u);
   sub.TryCancel();
+}
+
+// The registry behind `show dataplanes` outlives ftzgated: a restarted one
+// lists the data plane (disconnected, with what it last ACKed) before it
+// subscribes again. A damaged registry is moved aside, not overwritten.
+TEST_F(DaemonInProcess, TheRegistryOfDataPlanesOutlivesARestart) {
+  auto dp = pb::Dataplane::NewStub(channel_);
+  grpc::ClientContext sub;
+  pb::SubscribeRequest req;
+  req.set_dataplane_id("dp-r");
+  req.set_host("border-1");
+  *req.mutable_platform() = bundle::host_platform();
+  auto reader = dp->Subscribe(&sub, req);
+  auto first = next(*reader);
+  ASSERT_TRUE(first);
+  grpc::ClientContext ack_ctx;
+  pb::AckRequest ack;
+  ack.set_dataplane_id("dp-r");
+  ack.set_generation(1);
+  ack.set_body_sha256(first->body_sha256);
+  ack.set_apply_us(900);
+  pb::AckReply acked;
+  ASSERT_TRUE(dp->Ack(&ack_ctx, ack, &acked).ok());
+  sub.TryCancel();
+
+  const auto clock = [this] { return now_ms_.load(); };
+  const AuditHook audit = [](const std::string&, bool, nlohmann::ordered_json) { return true; };
+  DataplaneService restarted(*key_, *authority_, clock, audit, *compliance_, tmp_.file("dataplanes.json"));
+  pb::ShowDataplanesReply shown;
+  restarted.show(&shown);
+  ASSERT_EQ(shown.dataplanes_size(), 1);
+  EXPECT_EQ(shown.dataplanes(0).id(), "dp-r");
+  EXPECT_EQ(shown.dataplanes(0).host(), "border-1");
+  EXPECT_EQ(shown.dataplanes(0).state(), "disconnected");
+  EXPECT_EQ(shown.dataplanes(0).running_generation(), 1u);
+  EXPECT_EQ(shown.dataplanes(0).last_ack_unix_s(), kT0Ms / 1000);
+  EXPECT_EQ(shown.dataplanes(0).last_apply_us(), 900u);
+
+  std::ofstream(tmp_.file("dataplanes.json"), std::ios::trunc)
+      << "{\"dataplanes\": [{\"id\": \"no spaces\"}]}";
+  DataplaneService damaged(*key_, *authority_, clock, audit, *compliance_, tmp_.file("dataplanes.json"));
+  shown.Clear();
+  damaged.show(&shown);
+  EXPECT_EQ(shown.dataplanes_size(), 0);
+  EXPECT_TRUE(std::filesystem::exists(tmp_.file("dataplanes.json.damaged")));
+  EXPECT_FALSE(std::filesystem::exists(tmp_.file("dataplanes.json")));
 }
 
 TEST_F(DaemonInProcess, AckFromAnUnknownDataPlaneAndBadIdsAreRefused) {

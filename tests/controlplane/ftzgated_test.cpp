@@ -365,6 +365,55 @@ TEST_F(Ftzgated, TheAuditAdministratorFindsATamperedRecord) {
   EXPECT_NE(found.output.find("audit-00000000000000000001.jsonl:"), std::string::npos) << found.output;
 }
 
+// The audit administrator reads the records as stored (audit show), and
+// everyone who may show gets one screen of status.
+TEST_F(Ftzgated, AuditShowAndSystemStatus) {
+  ASSERT_EQ(init("--accounts " + dir_.file("accounts")).status, 0);
+  start();
+  ASSERT_EQ(ctl("alice", "load " + dir_.file("block-hk.yaml")).status, 0);
+  ASSERT_EQ(ctl("alice", "commit comment 'block hk'").status, 0);
+  std::filesystem::create_directories(dir_.file("certs"));
+  ASSERT_EQ(ctl("alice", "certificate issue dataplane dp-9 to " + dir_.file("certs") + " days 10").status, 0);
+
+  const RunResult shown = ctl("bob", "audit show");
+  ASSERT_EQ(shown.status, 0) << shown.output;
+  EXPECT_NE(shown.output.find(" alice(secadmin) "), std::string::npos) << shown.output;
+  EXPECT_NE(shown.output.find(" commit {"), std::string::npos) << shown.output;
+  const RunResult two = ctl("bob", "--json audit show last 2");
+  ASSERT_EQ(two.status, 0) << two.output;
+  const auto j = nlohmann::json::parse(two.output, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << two.output;
+  ASSERT_EQ(j["records"].size(), 2u);
+  EXPECT_GT(j["matched"].get<uint64_t>(), 2u);
+  // Oldest first: the previous audit show, then this call's login.
+  EXPECT_EQ(j["records"][0]["event_type"], "audit_show") << j;
+  EXPECT_EQ(j["records"][1]["event_type"], "login") << j;
+  // Records from a time on: none from the future.
+  const RunResult future = ctl("bob", "--json audit show since 2099-01-01");
+  ASSERT_EQ(future.status, 0) << future.output;
+  EXPECT_EQ(nlohmann::json::parse(future.output)["matched"], 0);
+  EXPECT_EQ(ctl("bob", "audit show since yesterday").status, 2);
+  for (const char* other : {"alice", "carol", "dave"}) {
+    const RunResult denied = ctl(other, "audit show");
+    EXPECT_EQ(denied.status, 1) << other;
+    EXPECT_NE(denied.output.find("PERMISSION_DENIED"), std::string::npos) << other << ": " << denied.output;
+  }
+
+  const RunResult status = ctl("carol", "show system status");
+  ASSERT_EQ(status.status, 0) << status.output;
+  EXPECT_NE(status.output.find("running generation 2"), std::string::npos) << status.output;
+  EXPECT_NE(status.output.find("(dataplane dp-9) expires in 9 days"), std::string::npos) << status.output;
+  const auto sj = nlohmann::json::parse(ctl("carol", "--json show system status").output, nullptr, false);
+  ASSERT_TRUE(sj.is_object());
+  EXPECT_EQ(sj["running_generation"], 2);
+  EXPECT_EQ(sj["dataplanes"], 0);
+  EXPECT_GT(sj["audit_last_seq"].get<uint64_t>(), 5u);
+  EXPECT_GT(sj["state_free_bytes"].get<uint64_t>(), 0u);
+  EXPECT_EQ(sj["device_key_id"].get<std::string>().size(), 16u) << sj;
+  ASSERT_EQ(sj["certificates_expiring"].size(), 1u);
+  EXPECT_EQ(sj["certificates_expiring"][0]["name"], "dp-9");
+}
+
 // The service itself, without ftzctl: what a client that forges or omits
 // its session gets, and a session that sat idle.
 // The token key and the count belong to ftzgated (decision 0012): a

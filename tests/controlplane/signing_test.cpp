@@ -124,6 +124,45 @@ TEST_F(Signing, APackLoadsSignedByATrustedVendorOrUnsignedButNeverWithABadSignat
   EXPECT_EQ(ctl("alice", "commit check").status, 0);
 }
 
+// A vendor key withdrawn from the trusted keys does not come back with a
+// rollback to a generation whose pack it signed.
+TEST_F(Signing, ARollbackChecksItsPacksAgainstTheVendorKeysTrustedToday) {
+  ASSERT_EQ(sign_tool("keygen " + dir_.file("vendor/v.key")).status, 0);
+  std::filesystem::copy_file(dir_.file("vendor/v.key.pub"), dir_.file("trusted/v.pub"));
+  ASSERT_EQ(sign_tool("sign --key " + dir_.file("vendor/v.key") + " " + pack()).status, 0);
+  ASSERT_EQ(init("--accounts " + dir_.file("accounts")).status, 0);
+  serve_args_ = {"--vendor-keys", dir_.file("trusted")};
+  start();
+  ASSERT_EQ(ctl("alice", "load " + dir_.file("cfg/minimal.yaml")).status, 0);
+  ASSERT_EQ(ctl("alice", "commit comment 'signed pack'").status, 0);
+  const auto last_rollback = [this] {
+    nlohmann::json out;
+    for (const auto& r : audit_records()) {
+      if (r["event_type"] == "rollback") out = r;
+    }
+    return out;
+  };
+
+  ASSERT_EQ(stop(), 0);
+  std::filesystem::remove(dir_.file("trusted/v.pub"));
+  start();
+  const RunResult refused = ctl("alice", "rollback 2");
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.output.find("FAILED_PRECONDITION"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("signatures/builtin.yaml: the vendor's signature does not hold"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_EQ(last_rollback()["success"], false);
+
+  ASSERT_EQ(stop(), 0);
+  std::filesystem::copy_file(dir_.file("vendor/v.key.pub"), dir_.file("trusted/v.pub"));
+  start();
+  ASSERT_EQ(ctl("alice", "rollback 2").status, 0);
+  const nlohmann::json r = last_rollback();
+  EXPECT_EQ(r["success"], true);
+  EXPECT_TRUE(r["details"]["packs"]["signatures/builtin.yaml"]["signed_by"].is_string()) << r;
+}
+
 TEST_F(Signing, AnSm2DeviceKeySignsBundlesAndTheAuditLogVerifies) {
   const RunResult r = init("--accounts " + dir_.file("accounts") + " --key-algorithm sm2");
   ASSERT_EQ(r.status, 0) << r.output;

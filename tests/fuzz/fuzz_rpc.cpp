@@ -99,8 +99,8 @@ class Daemon {
     };
     compliance_ = must(ftz::daemon::ComplianceCenter::open(dir + "/compliance", clock, audit), "compliance");
     authority_ = must(ftz::pki::Authority::open(dir + "/pki", {"localhost"}, kT0Ms / 1000), "pki");
-    dataplanes_ =
-        std::make_unique<ftz::daemon::DataplaneService>(*key_, *authority_, clock, audit, *compliance_);
+    dataplanes_ = std::make_unique<ftz::daemon::DataplaneService>(*key_, *authority_, clock, audit,
+                                                                  *compliance_, dir + "/dataplanes.json");
     management_ = std::make_unique<ftz::daemon::ManagementService>(
         *store_, *accounts_, *audit_, dir + "/audit", key_->public_pem(), *authority_, vendor_keys_, clock,
         900, *dataplanes_);

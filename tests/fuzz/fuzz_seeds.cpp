@@ -466,6 +466,11 @@ int rpc_seeds(const std::string& dir) {
   seed("show_certificates", rpc::kOperator, "ShowCertificates", {bytes(pb::ShowCertificatesRequest{})});
   seed("show_users", rpc::kOperator, "ShowUsers", {bytes(pb::ShowUsersRequest{})});
   seed("audit_verify", rpc::kAudadmin, "AuditVerify", {bytes(pb::AuditVerifyRequest{})});
+  pb::AuditShowRequest audit_show;
+  audit_show.set_since_unix_ms(int64_t{1'790'000'000} * 1000);
+  audit_show.set_last(5);
+  seed("audit_show", rpc::kAudadmin, "AuditShow", {bytes(audit_show)});
+  seed("show_system_status", rpc::kOperator, "ShowSystemStatus", {bytes(pb::ShowSystemStatusRequest{})});
 
   pb::ChangePasswordRequest passwd;
   passwd.set_new_password("Fuzz-New-2026-y");

@@ -9,8 +9,10 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <sstream>
 #include <utility>
@@ -622,6 +624,31 @@ VerifyReport verify(const std::string& dir, std::string_view public_pem) {
   r.where.clear();
   r.ok = true;
   return r;
+}
+
+Records read_records(const std::string& dir, int64_t since_ms, size_t last, size_t max_bytes) {
+  Records out;
+  std::deque<std::string> kept;
+  size_t bytes = 0;
+  for (const auto& [first, name] : log_files(dir)) {
+    std::ifstream in((fs::path(dir) / name).string(), std::ios::binary);
+    for (std::string line; std::getline(in, line);) {
+      const ojson record = ojson::parse(line, nullptr, false);
+      const auto time = record.is_object() && record.contains("time") && record["time"].is_string()
+                            ? parse_time(record["time"].get<std::string>())
+                            : std::nullopt;
+      if (time && *time < since_ms) continue;
+      ++out.matched;
+      bytes += line.size();
+      kept.push_back(std::move(line));
+      while (!kept.empty() && (kept.size() > last || bytes > max_bytes)) {
+        bytes -= kept.front().size();
+        kept.pop_front();
+      }
+    }
+  }
+  out.lines.assign(std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
+  return out;
 }
 
 }  // namespace ftz::audit

@@ -1,11 +1,15 @@
 #include "dataplane_service.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <regex>
 
+#include "ftz/base/atomic_file.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
+#include "ftz/config/yaml_util.hpp"
 #include "ftz/keys/signing_key.hpp"
 
 namespace ftz::daemon {
@@ -32,17 +36,90 @@ bool valid_id(const std::string& id) {
 
 DataplaneService::DataplaneService(const keys::SigningKey& key, const pki::Authority& authority,
                                    std::function<int64_t()> clock_ms, AuditHook audit,
-                                   ComplianceCenter& compliance)
+                                   ComplianceCenter& compliance, std::string registry)
     : key_(key),
       authority_(authority),
       clock_ms_(std::move(clock_ms)),
       audit_(std::move(audit)),
-      compliance_(compliance) {}
+      compliance_(compliance),
+      registry_(std::move(registry)) {
+  load_registry();
+}
+
+void DataplaneService::load_registry() {
+  std::error_code ec;
+  if (registry_.empty() || !std::filesystem::exists(registry_, ec)) return;  // none yet
+  auto text = config::read_regular_file(registry_, size_t{4} << 20);
+  const auto j = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+  std::map<std::string, Record> loaded;
+  std::string problem;
+  const auto str = [](const nlohmann::json& e, const char* k, size_t max) {
+    return e.contains(k) && e[k].is_string() && e[k].get_ref<const std::string&>().size() <= max;
+  };
+  const auto num = [](const nlohmann::json& e, const char* k) {
+    return e.contains(k) && e[k].is_number_unsigned();
+  };
+  if (!text) {
+    problem = text.error().reason;
+  } else if (!j.is_object() || !j.contains("dataplanes") || !j["dataplanes"].is_array()) {
+    problem = "not an object with a \"dataplanes\" list";
+  } else {
+    for (const auto& e : j["dataplanes"]) {
+      if (!e.is_object() || !str(e, "id", 64) || !valid_id(e["id"].get<std::string>()) ||
+          !str(e, "host", 255) || !num(e, "running_generation") || !num(e, "last_ack_ms") ||
+          !num(e, "last_apply_us") || !num(e, "nack_generation") || !str(e, "nack_reason", 4096) ||
+          loaded.size() >= kMaxDataplanes) {
+        problem = "entry " + std::to_string(loaded.size() + 1) + " is damaged";
+        break;
+      }
+      Record& r = loaded[e["id"].get<std::string>()];
+      r.host = e["host"].get<std::string>();
+      r.running_generation = e["running_generation"].get<uint64_t>();
+      r.last_ack_ms = static_cast<int64_t>(e["last_ack_ms"].get<uint64_t>());
+      r.last_apply_us = e["last_apply_us"].get<uint64_t>();
+      r.nack_generation = e["nack_generation"].get<uint64_t>();
+      r.nack_reason = e["nack_reason"].get<std::string>();
+    }
+  }
+  if (problem.empty()) {
+    dataplanes_ = std::move(loaded);
+    return;
+  }
+  // Kept for whoever looks into it; the registry starts empty and fills as
+  // data planes subscribe.
+  const std::string aside = registry_ + ".damaged";
+  const bool moved = std::rename(registry_.c_str(), aside.c_str()) == 0;
+  std::fprintf(stderr, "ftzgated: %s: %s; %s, the registry starts empty\n", registry_.c_str(),
+               problem.c_str(), moved ? ("moved to " + aside).c_str() : "left in place");
+}
+
+void DataplaneService::save_registry() {
+  if (registry_.empty()) return;
+  std::lock_guard saving(save_mu_);
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, r] : dataplanes_) {
+      list.push_back({{"id", id},
+                      {"host", r.host},
+                      {"running_generation", r.running_generation},
+                      {"last_ack_ms", static_cast<uint64_t>(std::max<int64_t>(0, r.last_ack_ms))},
+                      {"last_apply_us", r.last_apply_us},
+                      {"nack_generation", r.nack_generation},
+                      {"nack_reason", r.nack_reason}});
+    }
+  }
+  const std::string text = nlohmann::ordered_json{{"dataplanes", std::move(list)}}.dump(1) + "\n";
+  if (auto w = base::write_file_atomically(registry_, text, 0640); !w)
+    std::fprintf(stderr, "ftzgated: the registry of data planes is not saved: %s\n", w.error().c_str());
+}
 
 tl::expected<Peer, Status> DataplaneService::admit(const grpc::ServerContext& ctx, const std::string& id,
                                                    const char* call) {
   auto peer = require_certificate(ctx, authority_, pki::CertKind::kDataplane, id);
-  if (!peer) {
+  // A revoked data plane retries on its open connection every few seconds.
+  if (!peer &&
+      (!is_revocation(peer.error()) || revoked_refusals_.due(peer.error().error_message(), clock_ms_()))) {
     (void)audit_("dataplane_refused", false,
                  ojson{{"dataplane", id.substr(0, 64)},
                        {"call", call},
@@ -144,6 +221,7 @@ Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::Subscribe
     r.host = req->host().substr(0, 255);
     r.running_generation = req->running_generation();
   }
+  save_registry();
   // The key first: the data plane counts with it from its first bundle on.
   pb::Update key_update;
   key_update.mutable_token_key()->set_key_file(compliance_.key_file());
@@ -232,6 +310,7 @@ Status DataplaneService::Ack(grpc::ServerContext* ctx, const pb::AckRequest* req
       r.nack_reason = req->nack_reason().substr(0, 4096);
     }
   }
+  save_registry();
   ojson details{{"dataplane", req->dataplane_id()},
                 {"generation", req->generation()},
                 {"sha256", req->body_sha256().substr(0, 64)}};

@@ -3,7 +3,8 @@
 // planes subscribe and receive the token key, the tenants' threshold states
 // and the running generation's signed bundle, now and after every change;
 // they ACK or NACK each bundle and report their tokens (ComplianceCenter
-// counts them). The registry behind `show dataplanes` lives here.
+// counts them). The registry behind `show dataplanes` lives here, kept in
+// a file so that a restarted ftzgated still lists every data plane.
 //
 // Bundles are built (validated, Hyperscan compiled for the subscriber's
 // platform, signed) outside the lock and cached per (generation, platform):
@@ -35,8 +36,13 @@ namespace ftz::daemon {
 
 class DataplaneService final : public ftzgate::v1::Dataplane::Service {
  public:
+  // `registry` (STATE/dataplanes.json; empty: memory only) is read now and
+  // written whenever a data plane's record changes. A file that does not
+  // read is moved aside (REGISTRY.damaged) with a warning on stderr: the
+  // registry is what the NOC sees, not what the appliance enforces.
   DataplaneService(const keys::SigningKey& key, const pki::Authority& authority,
-                   std::function<int64_t()> clock_ms, AuditHook audit, ComplianceCenter& compliance);
+                   std::function<int64_t()> clock_ms, AuditHook audit, ComplianceCenter& compliance,
+                   std::string registry = {});
 
   // The running generation changed (start, commit, confirm timeout): every
   // subscriber gets its bundle, and the count takes its tenants and thresholds.
@@ -76,6 +82,11 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
   tl::expected<Peer, grpc::Status> admit(const grpc::ServerContext& ctx, const std::string& id,
                                          const char* call);
 
+  void load_registry();
+  // Writes the registry as it is now (the last of racing writers writes
+  // the newest state: each takes its snapshot under save_mu_).
+  void save_registry();
+
   // The running generation's bundle for `platform`, built on first request.
   Built bundle_for(const bundle::Commit& running, const ftzgate::v1::HyperscanPlatform& platform);
 
@@ -94,6 +105,9 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
   // (tune, cpu features) -> the running generation's bundle; cleared on publish.
   std::map<std::pair<uint32_t, uint64_t>, Built> cache_;
   std::map<std::string, Record> dataplanes_;
+  RefusalThrottle revoked_refusals_;
+  std::string registry_;
+  std::mutex save_mu_;
 
   // Serialises bundle builds: two subscribers of one platform wait for one
   // compile instead of running two.

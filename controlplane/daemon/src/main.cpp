@@ -38,6 +38,7 @@
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftz/store/config_store.hpp"
+#include "peer.hpp"
 #include "service.hpp"
 
 namespace {
@@ -326,7 +327,8 @@ int serve(const Args& a) {
     std::printf("ftzgated: no vendor keys in %s: signature packs load unsigned (audited)\n",
                 a.vendor_keys.c_str());
   }
-  daemon::DataplaneService dataplanes(*key, **authority, now_ms, system_audit, **compliance);
+  daemon::DataplaneService dataplanes(*key, **authority, now_ms, system_audit, **compliance,
+                                      a.state_dir + "/dataplanes.json");
   daemon::ManagementService service(*store, *acc, *log, audit_dir, key->public_pem(), **authority,
                                     vendor_keys, now_ms, a.idle_timeout_s, dataplanes);
   management = &service;
@@ -346,13 +348,10 @@ int serve(const Args& a) {
   builder.AddListeningPort(a.listen, grpc::InsecureServerCredentials());
   int tcp_port = 0;
   if (!a.listen_tcp.empty()) {
-    // Mutual TLS: a client without a certificate from our CA does not
-    // complete the handshake; what the certificate allows is checked per
-    // call (peer.hpp).
-    grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-    tls.pem_root_certs = (*authority)->ca_pem();
-    tls.pem_key_cert_pairs.push_back({(*authority)->server_key_pem(), (*authority)->server_cert_pem()});
-    builder.AddListeningPort(a.listen_tcp, grpc::SslServerCredentials(tls), &tcp_port);
+    // Mutual TLS: no handshake without a certificate of our CA that is not
+    // revoked; what the certificate allows is checked per call (peer.hpp).
+    builder.AddListeningPort(a.listen_tcp, daemon::tls_server_credentials(**authority, system_audit, now_ms),
+                             &tcp_port);
   }
   builder.RegisterService(&service);
   builder.RegisterService(&dataplanes);

@@ -1,6 +1,8 @@
 #include "service.hpp"
 
 #include <openssl/rand.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -159,6 +161,7 @@ ManagementService::ManagementService(store::ConfigStore& store, accounts::Accoun
       authority_(authority),
       vendor_keys_(vendor_keys),
       clock_(std::move(clock)),
+      started_ms_(clock_()),
       idle_timeout_ms_(idle_timeout_s * 1000),
       dataplanes_(dataplanes) {}
 
@@ -540,9 +543,26 @@ Status ManagementService::Rollback(grpc::ServerContext* ctx, const pb::RollbackR
   if (auto denied = authorize(ctx, Need::kPolicy, "rollback", s)) return *denied;
   auto config = store_.configuration(req->generation());
   if (!config) return generation_status(config.error());
-  if (auto failed =
-          record(s, ctx, "rollback", true,
-                 ojson{{"to_generation", req->generation()}, {"based_on", store_.running_generation()}}))
+  // Its packs are checked again against the vendor keys trusted today: a
+  // key withdrawn since does not come back with an old generation. (A
+  // generation the loader no longer accepts is copied anyway: commit check
+  // names what is wrong with it.)
+  ojson packs = ojson::object();
+  const std::string filename = "generation-" + std::to_string(req->generation()) + ".yaml";
+  if (auto loaded = load_checked({config->text, config->files}, filename)) {
+    auto checked = check_pack_signatures(loaded->model, config->files, vendor_keys_);
+    if (!checked) {
+      if (auto failed = record(s, ctx, "rollback", false,
+                               ojson{{"to_generation", req->generation()}, {"reason", checked.error()}}))
+        return *failed;
+      return {StatusCode::FAILED_PRECONDITION, filename + ": " + checked.error()};
+    }
+    packs = std::move(*checked);
+  }
+  if (auto failed = record(s, ctx, "rollback", true,
+                           ojson{{"to_generation", req->generation()},
+                                 {"based_on", store_.running_generation()},
+                                 {"packs", std::move(packs)}}))
     return *failed;
   if (auto saved = store_.save_candidate(
           s.user, {store_.running_generation(), std::move(config->text), std::move(config->files)});
@@ -690,6 +710,72 @@ Status ManagementService::ShowCertificates(grpc::ServerContext* ctx, const pb::S
   for (const pki::CertInfo& c : *issued) to_proto(c, reply->add_certificates());
   auto ca = pki::describe_certificate(authority_.ca_pem());
   if (ca) reply->set_ca_sha256(ca->sha256);
+  return Status::OK;
+}
+
+Status ManagementService::AuditShow(grpc::ServerContext* ctx, const pb::AuditShowRequest* req,
+                                    pb::AuditShowReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kAudit, "audit_show", s)) return *denied;
+  const size_t last = req->last() == 0 ? 100 : std::min<size_t>(req->last(), 10'000);
+  // Below gRPC's 4 MiB message limit, whatever the records hold.
+  constexpr size_t kMaxReplyBytes = size_t{3} << 20;
+  audit::Records r;
+  {
+    std::lock_guard audit_lock(audit_mu_);
+    r = audit::read_records(audit_dir_, req->since_unix_ms(), last, kMaxReplyBytes);
+  }
+  if (auto failed = record(s, ctx, "audit_show", true,
+                           ojson{{"since_unix_ms", req->since_unix_ms()}, {"returned", r.lines.size()}}))
+    return *failed;
+  for (std::string& line : r.lines) reply->add_records(std::move(line));
+  reply->set_matched(r.matched);
+  return Status::OK;
+}
+
+Status ManagementService::ShowSystemStatus(grpc::ServerContext* ctx, const pb::ShowSystemStatusRequest*,
+                                           pb::ShowSystemStatusReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kRead, "show_system_status", s)) return *denied;
+  const int64_t now = clock_();
+  reply->set_version(FTZ_VERSION);
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) reply->set_host(host);
+  reply->set_started_unix_s(started_ms_ / 1000);
+  reply->set_now_unix_s(now / 1000);
+  reply->set_running_generation(store_.running_generation());
+  if (const auto& p = store_.pending_confirm()) {
+    reply->set_pending_confirm_generation(p->generation);
+    reply->set_confirm_by_unix_s(p->deadline_s);
+  }
+  pb::ShowDataplanesReply planes;
+  dataplanes_.show(&planes);
+  reply->set_dataplanes(static_cast<uint32_t>(planes.dataplanes_size()));
+  for (const pb::DataplaneInfo& d : planes.dataplanes()) {
+    if (d.connected()) reply->set_dataplanes_connected(reply->dataplanes_connected() + 1);
+    if (d.connected() && d.state() == "running")
+      reply->set_dataplanes_current(reply->dataplanes_current() + 1);
+  }
+  {
+    std::lock_guard audit_lock(audit_mu_);
+    reply->set_audit_last_seq(audit_.last_seq());
+  }
+  struct statvfs fs {};
+  if (::statvfs(audit_dir_.c_str(), &fs) == 0)
+    reply->set_state_free_bytes(static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize);
+  if (auto id = keys::public_key_id(audit_pem_)) reply->set_device_key_id(*id);
+  pb::ShowComplianceReply compliance;
+  dataplanes_.show_compliance(&compliance);
+  reply->set_token_key_fingerprint(compliance.key_fingerprint());
+  constexpr int64_t kExpiringSeconds = int64_t{30} * 86400;
+  auto issued = authority_.issued();
+  if (!issued) return {StatusCode::INTERNAL, issued.error()};
+  for (const pki::CertInfo& c : *issued) {
+    if (c.revoked_s == 0 && c.not_after_s - now / 1000 < kExpiringSeconds)
+      to_proto(c, reply->add_certificates_expiring());
+  }
   return Status::OK;
 }
 

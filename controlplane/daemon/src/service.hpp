@@ -94,6 +94,10 @@ class ManagementService final : public ftzgate::v1::Management::Service {
                          ftzgate::v1::GrantRoleReply* reply) override;
   grpc::Status ShowUsers(grpc::ServerContext* ctx, const ftzgate::v1::ShowUsersRequest* req,
                          ftzgate::v1::ShowUsersReply* reply) override;
+  grpc::Status AuditShow(grpc::ServerContext* ctx, const ftzgate::v1::AuditShowRequest* req,
+                         ftzgate::v1::AuditShowReply* reply) override;
+  grpc::Status ShowSystemStatus(grpc::ServerContext* ctx, const ftzgate::v1::ShowSystemStatusRequest* req,
+                                ftzgate::v1::ShowSystemStatusReply* reply) override;
 
   // The running generation to the data planes (at start; commits and
   // confirm timeouts publish on their own).
@@ -159,6 +163,7 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   pki::Authority& authority_;
   const bundle::TrustedKeys& vendor_keys_;  // what signature packs may be signed with
   Clock clock_;
+  int64_t started_ms_;
   int64_t idle_timeout_ms_;
   std::map<std::string, Session> sessions_;
   DataplaneService& dataplanes_;

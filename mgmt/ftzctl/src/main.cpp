@@ -187,7 +187,8 @@ std::vector<std::string> split_pipes(const std::vector<std::string>& words) {
   return out;
 }
 
-std::optional<uint64_t> generation_word(const std::string& w) {
+// A word that is a whole unsigned decimal number (a generation, days, a count).
+std::optional<uint64_t> unsigned_word(const std::string& w) {
   char* end = nullptr;
   const unsigned long long g = std::strtoull(w.c_str(), &end, 10);
   if (w.empty() || end == w.c_str() || *end != '\0' || w[0] == '-') return std::nullopt;
@@ -223,7 +224,7 @@ int show_configuration(const Args& a, Session& s, const std::vector<std::string>
   if (w.size() >= 4 && w[2] == "|" && w[3] == "compare") {
     if (w.size() == 4) return compare_configuration(a, s, std::nullopt);
     if (w.size() == 6 && w[4] == "rollback") {
-      if (auto g = generation_word(w[5])) return compare_configuration(a, s, g);
+      if (auto g = unsigned_word(w[5])) return compare_configuration(a, s, g);
     }
     return usage("show configuration | compare [rollback N]");
   }
@@ -233,7 +234,7 @@ int show_configuration(const Args& a, Session& s, const std::vector<std::string>
   } else if (w.size() == 3 && w[2] == "candidate") {
     req.set_candidate(true);
   } else if (w.size() == 4 && w[2] == "rollback") {
-    const auto g = generation_word(w[3]);
+    const auto g = unsigned_word(w[3]);
     if (!g) return usage("rollback takes a generation number");
     req.set_rollback(*g);
   } else {
@@ -439,7 +440,7 @@ int edit(const Args& a, Session& s, const std::vector<std::string>& w) {
 
 int rollback(const Args& a, Session& s, const std::vector<std::string>& w) {
   if (w.size() != 2) return usage("rollback N");
-  const auto g = generation_word(w[1]);
+  const auto g = unsigned_word(w[1]);
   if (!g) return usage("rollback takes a generation number");
   pb::RollbackRequest req;
   req.set_generation(*g);
@@ -524,7 +525,7 @@ int issue_certificate(const Args& a, Session& s, const std::vector<std::string>&
     return usage(form);
   }
   if (w.size() == 8) {
-    const auto days = generation_word(w[7]);
+    const auto days = unsigned_word(w[7]);
     if (!days || *days == 0 || *days > ftz::pki::Authority::kMaxDays)
       return usage("days is 1 to " + std::to_string(ftz::pki::Authority::kMaxDays));
     req.set_days(static_cast<uint32_t>(*days));
@@ -684,6 +685,113 @@ int passwd(const Args& a, Session& s) {
   return 0;
 }
 
+// A time as administrators write it, at +08:00 (Asia/Shanghai, as the audit
+// log's): 2026-12-01, 2026-12-01T08:30 or 2026-12-01T08:30:15.
+std::optional<int64_t> shanghai_time_ms(const std::string& text) {
+  for (const char* layout : {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"}) {
+    std::tm tm{};
+    const char* end = ::strptime(text.c_str(), layout, &tm);
+    if (end != nullptr && *end == '\0') return (static_cast<int64_t>(::timegm(&tm)) - 8 * 3600) * 1000;
+  }
+  return std::nullopt;
+}
+
+// audit show [since TIME] [last N]
+int audit_show(const Args& a, Session& s, const std::vector<std::string>& w) {
+  pb::AuditShowRequest req;
+  for (size_t i = 2; i < w.size(); i += 2) {
+    if (i + 1 >= w.size()) return usage("audit show: " + w[i] + " needs a value");
+    if (w[i] == "since") {
+      const auto ms = shanghai_time_ms(w[i + 1]);
+      if (!ms) return usage("audit show since " + w[i + 1] + ": not YYYY-MM-DD[THH:MM[:SS]] (+08:00)");
+      req.set_since_unix_ms(*ms);
+    } else if (w[i] == "last") {
+      const auto n = unsigned_word(w[i + 1]);
+      if (!n || *n == 0 || *n > 10'000) return usage("audit show last " + w[i + 1] + ": 1 to 10000");
+      req.set_last(static_cast<uint32_t>(*n));
+    } else {
+      return usage("audit show: unknown word " + w[i] + " (since TIME, last N)");
+    }
+  }
+  pb::AuditShowReply reply;
+  if (auto st = s.call(&pb::Management::Stub::AuditShow, req, &reply); !st.ok()) return fail(st);
+  ordered_json j{{"matched", reply.matched()}, {"records", ordered_json::array()}};
+  std::string text;
+  for (const std::string& line : reply.records()) {
+    const ordered_json r = ordered_json::parse(line, nullptr, false);
+    j["records"].push_back(r.is_discarded() ? ordered_json(line) : r);
+    if (!r.is_object()) {
+      text += "(unreadable record) " + line + "\n";
+      continue;
+    }
+    const auto str = [&r](const char* k) {
+      return r.contains(k) && r[k].is_string() ? r[k].get<std::string>() : "";
+    };
+    text += str("time") + " " + str("user") + (str("role").empty() ? "" : "(" + str("role") + ")") + " " +
+            str("source") + " " + str("event_type") +
+            (r.contains("success") && r["success"] == false ? " FAILED" : "") + " " +
+            (r.contains("details") ? r["details"].dump() : "{}") + "\n";
+  }
+  if (reply.matched() > static_cast<uint64_t>(reply.records_size()))
+    text += "(" + std::to_string(reply.records_size()) + " newest of " + std::to_string(reply.matched()) +
+            " records; narrow with since TIME or widen with last N)\n";
+  print(a, j, text);
+  return 0;
+}
+
+int show_system_status(const Args& a, Session& s) {
+  pb::ShowSystemStatusReply r;
+  if (auto st = s.call(&pb::Management::Stub::ShowSystemStatus, pb::ShowSystemStatusRequest{}, &r); !st.ok())
+    return fail(st);
+  ordered_json expiring = ordered_json::array();
+  for (const auto& c : r.certificates_expiring()) expiring.push_back(certificate_json(c));
+  const ordered_json j{{"version", r.version()},
+                       {"host", r.host()},
+                       {"started_unix_s", r.started_unix_s()},
+                       {"now_unix_s", r.now_unix_s()},
+                       {"running_generation", r.running_generation()},
+                       {"pending_confirm_generation", r.pending_confirm_generation()},
+                       {"confirm_by_unix_s", r.confirm_by_unix_s()},
+                       {"dataplanes", r.dataplanes()},
+                       {"dataplanes_connected", r.dataplanes_connected()},
+                       {"dataplanes_current", r.dataplanes_current()},
+                       {"audit_last_seq", r.audit_last_seq()},
+                       {"state_free_bytes", r.state_free_bytes()},
+                       {"device_key_id", r.device_key_id()},
+                       {"token_key_fingerprint", r.token_key_fingerprint()},
+                       {"certificates_expiring", expiring}};
+  const int64_t up = r.now_unix_s() - r.started_unix_s();
+  char line[256];
+  std::snprintf(line, sizeof line, "ftzgated %s on %s, up %lldd %02lld:%02lld since %s\n",
+                r.version().c_str(), r.host().c_str(), static_cast<long long>(up / 86400),
+                static_cast<long long>(up / 3600 % 24), static_cast<long long>(up / 60 % 60),
+                local_time(r.started_unix_s()).c_str());
+  std::string text = line;
+  text += "running generation " + std::to_string(r.running_generation());
+  if (r.pending_confirm_generation() != 0)
+    text += " (commit confirmed: generation " + std::to_string(r.pending_confirm_generation()) +
+            " is rolled back unless confirmed by " + local_time(r.confirm_by_unix_s()) + ")";
+  text += "\n";
+  text += "data planes: " + std::to_string(r.dataplanes()) + " known, " +
+          std::to_string(r.dataplanes_connected()) + " connected, " + std::to_string(r.dataplanes_current()) +
+          " on the running generation\n";
+  std::snprintf(line, sizeof line, "audit log: %llu records; state directory: %.1f GiB free\n",
+                static_cast<unsigned long long>(r.audit_last_seq()),
+                static_cast<double>(r.state_free_bytes()) / (1024.0 * 1024 * 1024));
+  text += line;
+  text += "device key " + r.device_key_id() + "; token key fingerprint " + r.token_key_fingerprint() + "\n";
+  if (r.certificates_expiring().empty()) text += "no certificate expires within 30 days\n";
+  for (const auto& c : r.certificates_expiring()) {
+    const int64_t days = (c.not_after_unix_s() - r.now_unix_s()) / 86400;
+    text += "certificate " + c.serial() + " (" + kind_word(c.kind()) + " " + c.name() + ") " +
+            (c.not_after_unix_s() <= r.now_unix_s() ? "EXPIRED "
+                                                    : "expires in " + std::to_string(days) + " days, ") +
+            "on " + local_time(c.not_after_unix_s()) + "\n";
+  }
+  print(a, j, text);
+  return 0;
+}
+
 }  // namespace
 
 static int run(int argc, char** argv) {
@@ -714,6 +822,8 @@ static int run(int argc, char** argv) {
         "  show configuration [candidate | rollback N]\n"
         "  show configuration '| compare' [rollback N]   your candidate against the running configuration\n"
         "  show system commit\n"
+        "  show system status                 version, uptime, generation, data planes, expiring "
+        "certificates\n"
         "  show dataplanes                    which data plane runs which generation\n"
         "  show compliance                    individuals counted this year, all data planes\n"
         "  load FILE                          replace your candidate\n"
@@ -724,6 +834,8 @@ static int run(int argc, char** argv) {
         "  commit confirm                     keep a commit confirmed\n"
         "  rollback N                         generation N into your candidate\n"
         "  audit verify\n"
+        "  audit show [since TIME] [last N]   records as stored (audadmin); TIME is +08:00,\n"
+        "                                     YYYY-MM-DD[THH:MM[:SS]]; the newest 100 by default\n"
         "  user passwd                        your own password\n"
         "  user add NAME                      an operator account (sysadmin; first password from\n"
         "                                     FTZCTL_NEW_PASSWORD or a prompt, changed at first login)\n"
@@ -752,9 +864,10 @@ static int run(int argc, char** argv) {
       (w[0] == "show" && w.size() >= 2 &&
        (w[1] == "configuration" ||
         ((w[1] == "dataplanes" || w[1] == "compliance" || w[1] == "certificates") && w.size() == 2) ||
-        (w[1] == "system" && w.size() == 3 && w[2] == "commit"))) ||
+        (w[1] == "system" && w.size() == 3 && (w[2] == "commit" || w[2] == "status")))) ||
       w[0] == "load" || w[0] == "set" || w[0] == "delete" || w[0] == "commit" || w[0] == "rollback" ||
       (w[0] == "audit" && w.size() == 2 && w[1] == "verify") ||
+      (w[0] == "audit" && w.size() >= 2 && w[1] == "show") ||
       (w[0] == "user" && w.size() >= 2 &&
        (w[1] == "passwd" || w[1] == "add" || w[1] == "del" || w[1] == "grant")) ||
       (w[0] == "show" && w.size() == 3 && w[1] == "system" && w[2] == "users") ||
@@ -777,6 +890,8 @@ static int run(int argc, char** argv) {
   if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s);
   if (w[0] == "show" && w[1] == "certificates") return show_certificates(a, s);
   if (w[0] == "show" && w[1] == "system" && w[2] == "users") return show_users(a, s);
+  if (w[0] == "show" && w[1] == "system" && w[2] == "status") return show_system_status(a, s);
+  if (w[0] == "audit" && w[1] == "show") return audit_show(a, s, w);
   if (w[0] == "user") return administer_user(a, s, w);
   if (w[0] == "certificate")
     return w[1] == "issue" ? issue_certificate(a, s, w) : revoke_certificate(a, s, w);

@@ -136,6 +136,16 @@ struct VerifyReport {
 // log was truncated.
 VerifyReport verify(const std::string& dir, std::string_view public_pem);
 
+// What `ftzctl audit show` prints: the newest records (lines as stored) whose
+// time is at or after `since_ms`, oldest first, at most `last` of them and
+// `max_bytes` in all. A line whose time cannot be read is kept (damage is
+// shown, not hidden); verify() says what is wrong with it.
+struct Records {
+  std::vector<std::string> lines;
+  uint64_t matched = 0;  // every line at or after since_ms, before the cut
+};
+Records read_records(const std::string& dir, int64_t since_ms, size_t last, size_t max_bytes);
+
 // RFC 3339 time at UTC+08:00 with milliseconds: "2026-01-01T00:00:00.000+08:00".
 std::string format_time(int64_t unix_ms);
 
