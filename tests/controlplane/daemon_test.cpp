@@ -290,6 +290,45 @@ TEST_F(DaemonInProcess, AnUnconfirmedCommitIsRolledBackOnEveryDataPlane) {
   sub.TryCancel();
 }
 
+// Counters come in batches of their own (seq 0) from subscribed data
+// planes and show in show dataplanes; anything else in such a batch, or a
+// data plane that did not subscribe, is refused.
+TEST_F(DaemonInProcess, ADataPlanesCountersShowInShowDataplanes) {
+  auto dp = pb::Dataplane::NewStub(channel_);
+  pb::ReportBatch counters;
+  counters.set_dataplane_id("dp-s");
+  counters.set_boot_id(7);
+  pb::DataplaneStats* c = counters.mutable_stats();
+  c->set_packets(1000);
+  c->set_dropped(10);
+  c->set_flows_active(3);
+  (*c->mutable_reasons())["policy_block"] = 10;
+  EXPECT_EQ(report(counters).second, grpc::StatusCode::FAILED_PRECONDITION) << "not subscribed";
+
+  grpc::ClientContext sub;
+  pb::SubscribeRequest req;
+  req.set_dataplane_id("dp-s");
+  *req.mutable_platform() = bundle::host_platform();
+  auto reader = dp->Subscribe(&sub, req);
+  ASSERT_TRUE(next(*reader));
+  EXPECT_EQ(report(counters), std::make_pair(uint64_t{0}, grpc::StatusCode::OK));
+  pb::ShowDataplanesReply shown;
+  ASSERT_TRUE(call(&pb::Management::Stub::ShowDataplanes, pb::ShowDataplanesRequest{}, &shown).ok());
+  ASSERT_EQ(shown.dataplanes_size(), 1);
+  EXPECT_EQ(shown.dataplanes(0).stats().packets(), 1000u);
+  EXPECT_EQ(shown.dataplanes(0).stats().reasons().at("policy_block"), 10u);
+  EXPECT_EQ(shown.dataplanes(0).stats_unix_s(), kT0Ms / 1000);
+
+  pb::ReportBatch mixed = counters;
+  pb::Token* t = mixed.add_tokens();
+  t->set_token(1);
+  EXPECT_EQ(report(mixed).second, grpc::StatusCode::INVALID_ARGUMENT);
+  pb::ReportBatch long_key = counters;
+  (*long_key.mutable_stats()->mutable_reasons())[std::string(65, 'x')] = 1;
+  EXPECT_EQ(report(long_key).second, grpc::StatusCode::INVALID_ARGUMENT);
+  sub.TryCancel();
+}
+
 // The registry behind `show dataplanes` outlives ftzgated: a restarted one
 // lists the data plane (disconnected, with what it last ACKed) before it
 // subscribes again. A damaged registry is moved aside, not overwritten.

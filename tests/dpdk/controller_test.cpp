@@ -147,6 +147,18 @@ TEST_F(DpController, ACommitChangesVerdictsAndEachGenerationIsAcked) {
   EXPECT_EQ(gen.value("bundle_generation", uint64_t{0}), 2u) << gen.dump();
   EXPECT_EQ(audit_count("dataplane_ack", 1), 1u);
   EXPECT_EQ(audit_count("dataplane_ack", 2), 1u);
+  // Its counters reach show dataplanes (every 5 s), the same as its own
+  // telemetry says, a little older.
+  d = wait_for_dp([](const nlohmann::json& j) {
+    return j.contains("stats") && j["stats"]["reasons"].value("policy_block", uint64_t{0}) > 0;
+  });
+  ASSERT_TRUE(d.contains("stats")) << d.dump();
+  const nlohmann::json& counted = d["stats"];
+  EXPECT_GT(counted["packets"].get<uint64_t>(), 0u) << counted.dump();
+  EXPECT_LE(counted["packets"].get<uint64_t>(), packets()) << counted.dump();
+  EXPECT_LE(counted["dropped"].get<uint64_t>(), dropped()) << counted.dump();
+  EXPECT_EQ(counted["dropped"], counted["reasons"]["policy_block"]) << counted.dump();
+  EXPECT_GT(counted["flows_created"].get<uint64_t>(), 0u) << counted.dump();
 
   // The controller goes: the data plane keeps forwarding under generation 2.
   ASSERT_EQ(stop(), 0);

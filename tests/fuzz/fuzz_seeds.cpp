@@ -550,6 +550,13 @@ int rpc_seeds(const std::string& dir) {
     batches.push_back(bytes(b));
   }
   seed("report", rpc::kNoSession, "Report", batches);
+  pb::ReportBatch counters;
+  counters.set_dataplane_id("dp-1");
+  counters.set_boot_id(7);
+  counters.mutable_stats()->set_packets(1000);
+  counters.mutable_stats()->set_dropped(10);
+  (*counters.mutable_stats()->mutable_reasons())["policy_block"] = 10;
+  seed("report_counters", rpc::kNoSession, "Report", {bytes(counters)});
   return ok ? 0 : 1;
 }
 

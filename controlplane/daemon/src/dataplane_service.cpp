@@ -26,6 +26,8 @@ constexpr auto kCancelPoll = std::chrono::milliseconds(500);
 // Data planes the registry keeps (bounded memory: an id is a key that any
 // holder of the socket can make up). An appliance has a handful.
 constexpr size_t kMaxDataplanes = 256;
+// Reason keys in one report of counters (the registry has fewer).
+constexpr int kMaxReasons = 512;
 
 bool valid_id(const std::string& id) {
   static const std::regex kId("[A-Za-z0-9_.-]{1,64}");
@@ -332,6 +334,12 @@ Status DataplaneService::Report(grpc::ServerContext* ctx,
     // Every batch: its id must be the certificate's, which must not have
     // been revoked meanwhile.
     if (auto peer = admit(*ctx, batch.dataplane_id(), "Report"); !peer) return peer.error();
+    if (batch.seq() == 0) {
+      if (auto kept = keep_stats(batch); !kept.ok()) return kept;
+      pb::ReportAck ack;
+      if (!stream->Write(ack)) break;
+      continue;
+    }
     auto epoch = compliance_.apply(batch);
     if (!epoch) {
       (void)audit_("report_refused", false,
@@ -354,6 +362,29 @@ Status DataplaneService::Report(grpc::ServerContext* ctx,
   return Status::OK;
 }
 
+Status DataplaneService::keep_stats(const pb::ReportBatch& b) {
+  const pb::DataplaneStats& stats = b.stats();
+  if (!b.has_stats() || b.tokens_size() != 0 || b.lost_size() != 0 || b.tenants_size() != 0 ||
+      b.zones_size() != 0)
+    return {StatusCode::INVALID_ARGUMENT, "a report batch without seq carries counters and nothing else"};
+  if (stats.reasons_size() > kMaxReasons)
+    return {StatusCode::INVALID_ARGUMENT,
+            "counters of more than " + std::to_string(kMaxReasons) + " reasons"};
+  for (const auto& [key, count] : stats.reasons()) {
+    if (key.empty() || key.size() > 64)
+      return {StatusCode::INVALID_ARGUMENT,
+              "a reason key of 1 to 64 bytes, not " + std::to_string(key.size())};
+  }
+  std::lock_guard lock(mu_);
+  auto it = dataplanes_.find(b.dataplane_id());
+  // Kept for data planes that subscribed (the registry's bound holds).
+  if (it == dataplanes_.end() || it->second.streams == 0)
+    return {StatusCode::FAILED_PRECONDITION, "data plane " + b.dataplane_id() + " is not subscribed"};
+  it->second.stats = stats;
+  it->second.stats_ms = clock_ms_();
+  return Status::OK;
+}
+
 void DataplaneService::show(pb::ShowDataplanesReply* reply) {
   std::lock_guard lock(mu_);
   const int64_t now_ms = clock_ms_();
@@ -367,6 +398,10 @@ void DataplaneService::show(pb::ShowDataplanesReply* reply) {
     d->set_running_generation(r.running_generation);
     d->set_last_ack_unix_s(r.last_ack_ms / 1000);
     d->set_last_apply_us(r.last_apply_us);
+    if (r.stats_ms != 0) {
+      *d->mutable_stats() = r.stats;
+      d->set_stats_unix_s(r.stats_ms / 1000);
+    }
     const bool refused = r.nack_generation == running && running != 0;
     if (refused) d->set_nack_reason(r.nack_reason);
     if (r.running_generation != running && running_) {

@@ -74,6 +74,8 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
     uint64_t last_apply_us = 0;
     uint64_t nack_generation = 0;
     std::string nack_reason;
+    ftzgate::v1::DataplaneStats stats;  // the newest counters (memory only)
+    int64_t stats_ms = 0;               // when they came; 0: never
   };
   using Built = std::shared_ptr<const tl::expected<ftzgate::v1::SignedBundle, std::string>>;
 
@@ -81,6 +83,9 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
   // certificate is a data plane's and names `id`); a refusal is audited.
   tl::expected<Peer, grpc::Status> admit(const grpc::ServerContext& ctx, const std::string& id,
                                          const char* call);
+
+  // A batch of counters (seq 0): kept as the data plane's newest.
+  grpc::Status keep_stats(const ftzgate::v1::ReportBatch& b);
 
   void load_registry();
   // Writes the registry as it is now (the last of racing writers writes

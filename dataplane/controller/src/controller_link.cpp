@@ -32,6 +32,7 @@ constexpr auto kAckDeadline = std::chrono::seconds(5);
 constexpr auto kWaitingNotice = std::chrono::seconds(10);
 // Between looks at the compliance outbox when nothing was sent.
 constexpr auto kReportEvery = std::chrono::milliseconds(500);
+constexpr auto kStatsEvery = std::chrono::seconds(5);
 // What is left in the outbox at exit is sent for this long.
 constexpr auto kDrainAtExit = std::chrono::seconds(5);
 
@@ -78,6 +79,24 @@ pb::ReportBatch to_proto(const engine::compliance::OutboxBatch& b, const std::st
     x->set_data_class(to_proto(l.data_class));
     x->set_records(l.records);
   }
+  return out;
+}
+
+pb::ReportBatch to_proto(const Stats& s, const std::string& id, uint64_t boot_id) {
+  pb::ReportBatch out;
+  out.set_dataplane_id(id);
+  out.set_boot_id(boot_id);
+  pb::DataplaneStats* x = out.mutable_stats();
+  x->set_uptime_s(s.uptime_s);
+  x->set_packets(s.packets);
+  x->set_bytes(s.bytes);
+  x->set_forwarded(s.forwarded);
+  x->set_dropped(s.dropped);
+  x->set_flows_active(s.flows_active);
+  x->set_flows_created(s.flows_created);
+  x->set_alerts(s.alerts);
+  x->set_detections(s.detections);
+  for (const auto& [key, count] : s.reasons) (*x->mutable_reasons())[key] += count;
   return out;
 }
 
@@ -134,7 +153,9 @@ struct ControllerLink::Impl {
   const uint64_t boot_id = random_boot_id();
   grpc::ClientContext* report_ctx = nullptr;  // the open Report stream, for the destructor
   bool tokens_done = false;
-  bool abandon = false;  // the destructor waited kDrainAtExit: stop sending
+  bool abandon = false;        // the destructor waited kDrainAtExit: stop sending
+  std::optional<Stats> stats;  // the newest counters, not sent yet
+  std::chrono::steady_clock::time_point stats_sent_at{};
 
   std::thread subscriber;
   std::thread reporter;
@@ -247,6 +268,17 @@ struct ControllerLink::Impl {
     on_thresholds(t, false);
   }
 
+  // The newest counters when kStatsEvery has passed since the last sent.
+  std::optional<pb::ReportBatch> due_stats() {
+    std::lock_guard lock(mu);
+    const auto now = std::chrono::steady_clock::now();
+    if (!stats || stopping || now - stats_sent_at < kStatsEvery) return std::nullopt;
+    stats_sent_at = now;
+    pb::ReportBatch b = to_proto(*stats, options.dataplane_id, boot_id);
+    stats.reset();
+    return b;
+  }
+
   // Sends the outbox's batches, one in flight, each until acknowledged;
   // reconnects with the same backoff as the subscription.
   void token_loop() {
@@ -269,7 +301,10 @@ struct ControllerLink::Impl {
       }
       wait = kReportEvery;
       std::optional<engine::compliance::OutboxBatch> batch = box ? box->next() : std::nullopt;
-      if (!batch) {
+      // Counters go when no tokens wait (tokens count toward thresholds;
+      // counters are only shown).
+      std::optional<pb::ReportBatch> counters = batch ? std::nullopt : due_stats();
+      if (!batch && !counters) {
         std::lock_guard lock(mu);
         if (stopping) break;
         continue;
@@ -283,9 +318,10 @@ struct ControllerLink::Impl {
         stream = stub->Report(ctx.get());
       }
       pb::ReportAck ack;
-      if (stream->Write(to_proto(*batch, options.dataplane_id, boot_id, fingerprint)) && stream->Read(&ack) &&
-          ack.seq() == batch->seq) {
-        box->acked(batch->seq);
+      const uint64_t seq = batch ? batch->seq : 0;
+      if (stream->Write(batch ? to_proto(*batch, options.dataplane_id, boot_id, fingerprint) : *counters) &&
+          stream->Read(&ack) && ack.seq() == seq) {
+        if (batch) box->acked(seq);
         backoff = kFirstBackoff;
         last_problem.clear();
         wait = std::chrono::milliseconds(0);  // more may wait
@@ -573,6 +609,11 @@ void ControllerLink::attach_outbox(std::shared_ptr<engine::compliance::ReportOut
     impl_->key_fingerprint = key_fingerprint;
   }
   impl_->cv.notify_all();
+}
+
+void ControllerLink::publish_stats(Stats stats) {
+  std::lock_guard lock(impl_->mu);
+  impl_->stats = std::move(stats);
 }
 
 std::optional<std::vector<std::pair<std::string, engine::ThresholdState>>> ControllerLink::take_thresholds() {

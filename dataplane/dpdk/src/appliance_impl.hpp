@@ -144,6 +144,9 @@ class Appliance : public PacketPath {
   // newer one (WorkerSlot::take_retired_scanner).
   void free_retired_scanners();
   void harvest(bool stopped);
+  // Hands the workers' counters to the controller link (stats.cpp), which
+  // reports them to ftzgated every 5 s.
+  void publish_stats();
   // Reads ports without RSS and spreads their packets over the workers'
   // rings; returns whether packets were pending (receive=false: only pushes
   // what was already read).

@@ -140,6 +140,7 @@ int run_appliance(Appliance& a) {
     a.poll_reload();
     if (now >= next_harvest) {
       a.harvest(false);
+      a.publish_stats();
       a.check_health(false);
       next_harvest = now + kHarvestEvery;
     }

@@ -144,6 +144,43 @@ json offload_json(const Appliance& a) {
   return ports;
 }
 
+void Appliance::publish_stats() {
+  if (!controller_link) return;
+  controller::Stats s;
+  s.uptime_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
+  uint64_t reasons[engine::kReasonCount] = {};
+  uint64_t path[engine::kPathDropCount] = {};
+  for (auto& w : workers) {
+    engine::WorkerCounters c;
+    uint32_t active = 0;
+    w->read_snapshot(c, active);
+    s.packets += c.packets;
+    s.bytes += c.bytes;
+    s.forwarded += c.forwarded;
+    s.dropped += c.dropped;
+    s.flows_active += active;
+    s.flows_created += c.flows_created;
+    s.alerts += c.alerts;
+    s.detections += c.detections;
+    for (size_t r = 0; r < engine::kReasonCount; ++r) reasons[r] += c.reasons[r];
+    // Dropped around the engine (a full transmit queue, no egress port).
+    for (size_t r = 0; r < engine::kPathDropCount; ++r) {
+      const uint64_t n = w->counters().dropped(static_cast<engine::PathDrop>(r));
+      path[r] += n;
+      s.dropped += n;
+    }
+  }
+  for (size_t r = 0; r < engine::kReasonCount; ++r) {
+    if (reasons[r] != 0)
+      s.reasons.emplace_back(engine::reason_key(static_cast<engine::Reason>(r)), reasons[r]);
+  }
+  for (size_t r = 0; r < engine::kPathDropCount; ++r) {
+    if (path[r] != 0) s.reasons.emplace_back(engine::reason_key(static_cast<engine::PathDrop>(r)), path[r]);
+  }
+  controller_link->publish_stats(std::move(s));
+}
+
 report::InspectSummary run_summary(Appliance& a) {
   report::InspectSummary s;
   s.pcap_path = a.options.pcap_in;

@@ -29,6 +29,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -289,6 +290,23 @@ int show_dataplanes(const Args& a, Session& s) {
                                {"nack_reason", d.nack_reason()},
                                {"connected", d.connected()},
                                {"last_apply_us", d.last_apply_us()}});
+    if (d.stats_unix_s() != 0) {
+      const pb::DataplaneStats& c = d.stats();
+      ordered_json reasons = ordered_json::object();
+      for (const auto& [key, count] : std::map<std::string, uint64_t>(c.reasons().begin(), c.reasons().end()))
+        reasons[key] = count;
+      j["dataplanes"].back()["stats"] = {{"time_unix_s", d.stats_unix_s()},
+                                         {"uptime_s", c.uptime_s()},
+                                         {"packets", c.packets()},
+                                         {"bytes", c.bytes()},
+                                         {"forwarded", c.forwarded()},
+                                         {"dropped", c.dropped()},
+                                         {"flows_active", c.flows_active()},
+                                         {"flows_created", c.flows_created()},
+                                         {"alerts", c.alerts()},
+                                         {"detections", c.detections()},
+                                         {"reasons", std::move(reasons)}};
+    }
     char line[512];
     std::snprintf(line, sizeof line, "%-20s %-12s %-13s generation %-6llu last ACK %s%s\n", d.id().c_str(),
                   d.host().c_str(), d.state().c_str(),
@@ -297,6 +315,18 @@ int show_dataplanes(const Args& a, Session& s) {
                   d.lag_s() > 0 ? (", " + std::to_string(d.lag_s()) + " s behind").c_str() : "");
     text += line;
     if (!d.nack_reason().empty()) text += "  refused the running generation: " + d.nack_reason() + "\n";
+    if (d.stats_unix_s() != 0) {
+      const pb::DataplaneStats& c = d.stats();
+      std::snprintf(
+          line, sizeof line,
+          "  %llu packets (%llu forwarded, %llu dropped), %llu flows active of %llu, %llu alerts, "
+          "%llu identifiers; as of %s\n",
+          static_cast<unsigned long long>(c.packets()), static_cast<unsigned long long>(c.forwarded()),
+          static_cast<unsigned long long>(c.dropped()), static_cast<unsigned long long>(c.flows_active()),
+          static_cast<unsigned long long>(c.flows_created()), static_cast<unsigned long long>(c.alerts()),
+          static_cast<unsigned long long>(c.detections()), local_time(d.stats_unix_s()).c_str());
+      text += line;
+    }
   }
   print(a, j, text);
   return 0;

@@ -6,7 +6,8 @@
 // a bundle that does not open is NACKed there and never reaches the engine.
 // A second thread sends ACKs and NACKs and stores each applied bundle
 // (atomically) for the next start without a controller. A third streams
-// the compliance desk's tokens (ReportOutbox) to ftzgated, which counts
+// the compliance desk's tokens (ReportOutbox) to ftzgated, and every 5 s
+// the data plane's counters (publish_stats), to ftzgated, which counts
 // every data plane's in one ledger; the token key ftzgated counts with
 // arrives on the subscription and is kept in the state directory (0600)
 // before the first bundle is handed over, and so are the tenants' threshold
@@ -39,6 +40,21 @@ struct LinkOptions {
   std::string dataplane_id;      // how ftzgated and `show dataplanes` name us
   std::string state_dir;         // the stored bundle, ftzgated's token key, the compliance state
   std::string trusted_keys_dir;  // *.pub: the only signers we accept
+};
+
+// The data plane's counters since it started, as `show dataplanes` shows
+// them (proto DataplaneStats).
+struct Stats {
+  int64_t uptime_s = 0;
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  uint64_t forwarded = 0;
+  uint64_t dropped = 0;
+  uint64_t flows_active = 0;
+  uint64_t flows_created = 0;
+  uint64_t alerts = 0;
+  uint64_t detections = 0;
+  std::vector<std::pair<std::string, uint64_t>> reasons;  // registry key, non-zero count
 };
 
 // A bundle opened and ready to apply, with what identifies it to ftzgated.
@@ -79,6 +95,10 @@ class ControllerLink {
   // under the key with `key_fingerprint`, until ftzgated acknowledges it.
   // At destruction what is left is sent for up to 5 s more.
   void attach_outbox(std::shared_ptr<engine::compliance::ReportOutbox> outbox, uint64_t key_fingerprint);
+  // The newest counters (the main loop calls this every few seconds); sent
+  // every 5 s on the Report stream, older ones replaced unsent.
+  void publish_stats(Stats stats);
+
   // The tenants' threshold states as ftzgated counts them, when they
   // changed since the last call.
   std::optional<std::vector<std::pair<std::string, engine::ThresholdState>>> take_thresholds();
