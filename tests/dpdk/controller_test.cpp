@@ -448,5 +448,33 @@ TEST_F(DpCompliance, TokensCountedWithoutTheControllerAreHandedOverWhenItReturns
   EXPECT_EQ(controller_counts(), whole_capture_counts());
 }
 
+// A data plane that exits while ftzgated is down keeps what it could not
+// hand over (DPSTATE/outbox); its next run sends that first, and ftzgated's
+// count is again that of one appliance that saw everything.
+TEST_F(DpCompliance, TokensLeftAtExitAreKeptAndSentByTheNextRun) {
+  start();
+  const RunResult first = run_dp(dp_args("dp-a", "s1.pcap", "1"), "", "dpa");
+  ASSERT_EQ(first.status, 0) << first.output;
+  ASSERT_EQ(stop(), 0);
+  std::filesystem::remove(state() + "/compliance/ledger.state");  // forget what the first run reported
+
+  const RunResult headless = run_dp(dp_args("dp-a", "all.pcap", "2", "--headless-after 0.5"), "", "dpa");
+  ASSERT_EQ(headless.status, 0) << headless.output;
+  EXPECT_NE(headless.output.find("are kept in " + dir_.file("dp-a/outbox")), std::string::npos)
+      << headless.output;
+  ASSERT_TRUE(std::filesystem::exists(dir_.file("dp-a/outbox")));
+
+  start();
+  // The next run sees only the first scenario's people: the second's reach
+  // ftzgated through the kept file alone.
+  const RunResult next = run_dp(dp_args("dp-a", "s1.pcap", "2"), "", "dpa");
+  ASSERT_EQ(next.status, 0) << next.output;
+  EXPECT_NE(next.output.find("kept by the last run are queued for the controller"), std::string::npos)
+      << next.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("dp-a/outbox"))) << "acknowledged, so forgotten";
+  EXPECT_EQ(next.output.find("not handed to the controller"), std::string::npos) << next.output;
+  EXPECT_EQ(controller_counts(), whole_capture_counts());
+}
+
 }  // namespace
 }  // namespace ftz::dptest

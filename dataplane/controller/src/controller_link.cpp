@@ -8,9 +8,11 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <regex>
 #include <thread>
@@ -33,6 +35,9 @@ constexpr auto kWaitingNotice = std::chrono::seconds(10);
 // Between looks at the compliance outbox when nothing was sent.
 constexpr auto kReportEvery = std::chrono::milliseconds(500);
 constexpr auto kStatsEvery = std::chrono::seconds(5);
+// A kept outbox holds at most ReportOutbox's capacity (1 Mi records of
+// about 40 bytes of protobuf).
+constexpr size_t kMaxOutboxFileBytes = size_t{128} << 20;
 // What is left in the outbox at exit is sent for this long.
 constexpr auto kDrainAtExit = std::chrono::seconds(5);
 
@@ -100,6 +105,35 @@ pb::ReportBatch to_proto(const Stats& s, const std::string& id, uint64_t boot_id
   return out;
 }
 
+// A kept outbox file (the proto of to_proto() above, seq 0) back as a batch;
+// a token of a class this build does not know counts as lost PI (fail
+// closed).
+engine::compliance::OutboxBatch from_proto(const pb::ReportBatch& in) {
+  engine::compliance::OutboxBatch out;
+  out.tenants.assign(in.tenants().begin(), in.tenants().end());
+  out.zones.assign(in.zones().begin(), in.zones().end());
+  const auto data_class = [](int c) -> std::optional<engine::DataClass> {
+    if (c < 1 || c > static_cast<int>(engine::DataClass::kCount)) return std::nullopt;
+    return static_cast<engine::DataClass>(c - 1);
+  };
+  for (const pb::Token& t : in.tokens()) {
+    const auto c = data_class(t.data_class());
+    if (!c || t.id_type() > 255) {
+      out.lost.push_back({t.tenant(), engine::DataClass::kPi, 1});
+      continue;
+    }
+    out.records.push_back(
+        {t.token(), t.ts_unix_ns(), t.tenant(), t.dest_zone(), *c, static_cast<uint8_t>(t.id_type())});
+  }
+  for (const pb::LostTokens& l : in.lost()) {
+    const uint32_t tenant = l.whom_case() == pb::LostTokens::kTenant
+                                ? l.tenant()
+                                : engine::compliance::ComplianceLedger::kAnyTenant;
+    out.lost.push_back({tenant, data_class(l.data_class()).value_or(engine::DataClass::kPi), l.records()});
+  }
+  return out;
+}
+
 uint64_t random_boot_id() {
   std::random_device rd;
   return (uint64_t{rd()} << 32) ^ rd();
@@ -153,7 +187,10 @@ struct ControllerLink::Impl {
   const uint64_t boot_id = random_boot_id();
   grpc::ClientContext* report_ctx = nullptr;  // the open Report stream, for the destructor
   bool tokens_done = false;
-  bool abandon = false;        // the destructor waited kDrainAtExit: stop sending
+  bool abandon = false;  // the destructor waited kDrainAtExit: stop sending
+  // Records the last run kept, queued first: the file goes once they are acknowledged.
+  uint64_t restored_records = 0;
+  bool restored_pending = false;
   std::optional<Stats> stats;  // the newest counters, not sent yet
   std::chrono::steady_clock::time_point stats_sent_at{};
 
@@ -162,6 +199,8 @@ struct ControllerLink::Impl {
   std::thread token_reporter;
 
   std::string stored_path() const { return options.state_dir + "/bundle"; }
+  // What the last run could not hand over at its exit (a ReportBatch).
+  std::string outbox_path() const { return options.state_dir + "/outbox"; }
   std::string key_path() const { return options.state_dir + "/token.key"; }
 
   // Opens a bundle as it arrived (wire or disk), the compliance paths
@@ -268,6 +307,76 @@ struct ControllerLink::Impl {
     on_thresholds(t, false);
   }
 
+  // Queues what the last run kept (outbox_path) before anything of this run.
+  // Tokens made under another key than ftzgated's now cannot be matched:
+  // each counts as a possible person (lost), never as nobody.
+  void restore_outbox(engine::compliance::ReportOutbox& box, uint64_t fingerprint) {
+    const std::string path = outbox_path();
+    const auto bytes = config::read_regular_file(path, kMaxOutboxFileBytes);
+    if (!bytes) {
+      if (bytes.error().reason != "no such file")
+        std::fprintf(stderr, "ftzgate-dp: warning: %s: %s; its token records are not sent\n", path.c_str(),
+                     bytes.error().reason.c_str());
+      return;
+    }
+    pb::ReportBatch kept;
+    if (!kept.ParseFromString(*bytes)) {
+      const std::string aside = path + ".damaged";
+      std::rename(path.c_str(), aside.c_str());
+      std::fprintf(stderr,
+                   "ftzgate-dp: warning: %s is not a report batch; moved to %s, its records not sent\n",
+                   path.c_str(), aside.c_str());
+      return;
+    }
+    engine::compliance::OutboxBatch b = from_proto(kept);
+    if (kept.key_fingerprint() != fingerprint) {
+      for (const engine::compliance::TokenRecord& r : b.records)
+        b.lost.push_back({r.tenant, r.data_class, 1});
+      std::fprintf(stderr,
+                   "ftzgate-dp: %zu token records kept by the last run were made under another key: sent as "
+                   "lost records (possible people)\n",
+                   b.records.size());
+      b.records.clear();
+    }
+    box.restore(b);
+    restored_records = box.counters().restored;
+    restored_pending = true;
+    std::fprintf(stderr,
+                 "ftzgate-dp: %llu token records kept by the last run are queued for the controller\n",
+                 static_cast<unsigned long long>(restored_records));
+  }
+
+  // Once the kept records are acknowledged, the file goes.
+  void forget_restored(const engine::compliance::ReportOutbox& box) {
+    if (!restored_pending || box.counters().acked < restored_records) return;
+    restored_pending = false;
+    if (::unlink(outbox_path().c_str()) != 0 && errno != ENOENT)
+      std::fprintf(stderr, "ftzgate-dp: warning: cannot remove %s: %s\n", outbox_path().c_str(),
+                   std::strerror(errno));
+  }
+
+  // At exit, after the reporter stopped: what ftzgated did not take, kept
+  // for the next run.
+  void keep_outbox() {
+    if (!outbox) return;
+    engine::compliance::OutboxBatch left = outbox->take_all();
+    if (left.records.empty() && left.lost.empty()) return;
+    const std::string bytes =
+        to_proto(left, options.dataplane_id, boot_id, key_fingerprint).SerializeAsString();
+    if (auto w = base::write_file_atomically(outbox_path(), bytes, 0600); !w) {
+      std::fprintf(
+          stderr,
+          "ftzgate-dp: warning: %zu token records not handed to the controller at exit, and not kept: %s "
+          "(counted here only)\n",
+          left.records.size(), w.error().c_str());
+      return;
+    }
+    std::fprintf(stderr,
+                 "ftzgate-dp: %zu token records not handed to the controller at exit are kept in %s for "
+                 "the next start\n",
+                 left.records.size(), outbox_path().c_str());
+  }
+
   // The newest counters when kStatsEvery has passed since the last sent.
   std::optional<pb::ReportBatch> due_stats() {
     std::lock_guard lock(mu);
@@ -321,7 +430,10 @@ struct ControllerLink::Impl {
       const uint64_t seq = batch ? batch->seq : 0;
       if (stream->Write(batch ? to_proto(*batch, options.dataplane_id, boot_id, fingerprint) : *counters) &&
           stream->Read(&ack) && ack.seq() == seq) {
-        if (batch) box->acked(seq);
+        if (batch) {
+          box->acked(seq);
+          forget_restored(*box);
+        }
         backoff = kFirstBackoff;
         last_problem.clear();
         wait = std::chrono::milliseconds(0);  // more may wait
@@ -519,18 +631,13 @@ ControllerLink::~ControllerLink() {
   {
     std::unique_lock lock(impl_->mu);
     if (!impl_->cv.wait_for(lock, kDrainAtExit, [&] { return impl_->tokens_done; })) {
-      if (impl_->outbox) {
-        std::fprintf(stderr,
-                     "ftzgate-dp: warning: %llu token records not handed to the controller at exit (counted "
-                     "here only)\n",
-                     static_cast<unsigned long long>(impl_->outbox->counters().pending));
-      }
       impl_->abandon = true;
       if (impl_->report_ctx != nullptr) impl_->report_ctx->TryCancel();
     }
   }
   impl_->cv.notify_all();
   impl_->token_reporter.join();
+  impl_->keep_outbox();
 }
 
 std::optional<Incoming> ControllerLink::first_bundle(const std::atomic<bool>& stop,
@@ -605,6 +712,7 @@ void ControllerLink::attach_outbox(std::shared_ptr<engine::compliance::ReportOut
                                    uint64_t key_fingerprint) {
   {
     std::lock_guard lock(impl_->mu);
+    impl_->restore_outbox(*outbox, key_fingerprint);
     impl_->outbox = std::move(outbox);
     impl_->key_fingerprint = key_fingerprint;
   }

@@ -153,6 +153,58 @@ TEST(ReportOutbox, WhatAFullOutboxCannotKeepIsCountedAsLost) {
   EXPECT_EQ(events.back().kind, ComplianceEventKind::kThresholdExceeded);
 }
 
+// What a data plane could not hand over at exit (take_all, the batch in
+// flight included) is what its next run sends first (restore), under that
+// run's own name order, before what it pushes itself.
+TEST(ReportOutbox, WhatOneRunKeepsTheNextRunSendsFirst) {
+  const TokenKey key = make_key();
+  ComplianceLedger near(config(key, {"harbor", "retail"}), kNow);
+  Taken taken;
+  for (uint64_t t = 1; t <= 5; ++t)
+    taken.records.push_back({t, kNow, static_cast<uint32_t>(t % 2), 1, DataClass::kPi, 1});
+  taken.lost.push_back({1, DataClass::kPi, 2});
+  ReportOutbox first;
+  first.push(taken, near.tenant_names(), near.zone_names());
+  ASSERT_TRUE(first.next());  // in flight, never acknowledged
+  const OutboxBatch kept = first.take_all();
+  EXPECT_EQ(kept.seq, 0u);
+  EXPECT_EQ(kept.records.size(), 5u);
+  EXPECT_FALSE(first.next()) << "take_all empties the outbox";
+
+  ComplianceLedger later(config(key, {"retail", "harbor"}), kNow);
+  ReportOutbox second;
+  second.restore(kept);
+  Taken fresh;
+  fresh.records.push_back({77, kNow, 0, 1, DataClass::kPi, 1});  // "retail" in this run's order
+  second.push(fresh, later.tenant_names(), later.zone_names());
+  EXPECT_EQ(second.counters().restored, 5u);
+  const auto b = second.next();
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b->records.size(), 6u);
+  EXPECT_EQ(b->records.front().token, 1u) << "the kept records first";
+  EXPECT_EQ(b->records.back().token, 77u);
+  ComplianceLedger far(config(key, {"harbor", "retail"}), kNow);
+  apply(far, *b);
+  EXPECT_EQ(far.individuals(*far.tenant_id("harbor"), DataClass::kPi, kAllDestZones).at_least, 2u);
+  const auto retail = far.individuals(*far.tenant_id("retail"), DataClass::kPi, kAllDestZones);
+  EXPECT_EQ(retail.at_least, 4u) << "tokens 1, 3, 5 and 77";
+  EXPECT_EQ(retail.lost, 2u);
+
+  // A kept file naming tenants it does not have, or more than fits: lost
+  // counts, never dropped.
+  OutboxBatch broken = kept;
+  broken.records[0].tenant = 9;
+  ReportOutbox small(2);
+  small.restore(broken);
+  EXPECT_EQ(small.counters().restored, 2u);
+  EXPECT_EQ(small.counters().overflow, 3u);
+  const auto c = small.next();
+  ASSERT_TRUE(c);
+  uint64_t lost = 0;
+  for (const LostRecords& l : c->lost) lost += l.records;
+  EXPECT_EQ(lost, 3u + 2u);
+}
+
 TEST(ReportOutbox, APeerCannotGrowTheLedgersNamesWithoutBound) {
   const TokenKey key = make_key();
   ComplianceLedger far(config(key, {"harbor"}), kNow);

@@ -70,6 +70,47 @@ void ReportOutbox::acked(uint64_t seq) {
   in_flight_.reset();
 }
 
+OutboxBatch ReportOutbox::take_all() {
+  std::lock_guard lock(mu_);
+  OutboxBatch b;
+  b.tenants = tenants_;
+  b.zones = zones_;
+  // The batch in flight uses the outbox's indexes too (names only grow).
+  if (in_flight_) {
+    b.records = std::move(in_flight_->records);
+    b.lost = std::move(in_flight_->lost);
+    in_flight_.reset();
+  }
+  b.records.insert(b.records.end(), pending_.begin(), pending_.end());
+  pending_.clear();
+  for (const auto& [key, records] : lost_) b.lost.push_back({key.first, key.second, records});
+  lost_.clear();
+  return b;
+}
+
+void ReportOutbox::restore(const OutboxBatch& b) {
+  std::lock_guard lock(mu_);
+  const auto tenant = [&](uint32_t t) {
+    return t < b.tenants.size() ? intern(tenants_, b.tenants[t]) : ComplianceLedger::kAnyTenant;
+  };
+  std::deque<TokenRecord> restored;
+  for (const TokenRecord& r : b.records) {
+    if (r.tenant >= b.tenants.size() || r.dest_zone >= b.zones.size() ||
+        pending_.size() + restored.size() >= capacity_) {
+      ++counters_.overflow;
+      ++lost_[{tenant(r.tenant), r.data_class}];
+      continue;
+    }
+    TokenRecord out = r;
+    out.tenant = tenant(r.tenant);
+    out.dest_zone = intern(zones_, b.zones[r.dest_zone]);
+    restored.push_back(out);
+  }
+  for (const LostRecords& l : b.lost) lost_[{tenant(l.tenant), l.data_class}] += l.records;
+  counters_.restored += restored.size();
+  pending_.insert(pending_.begin(), restored.begin(), restored.end());
+}
+
 ReportOutbox::Counters ReportOutbox::counters() const {
   std::lock_guard lock(mu_);
   Counters c = counters_;

@@ -55,11 +55,21 @@ class ReportOutbox {
   // ftzgated has batch `seq`: it is not sent again.
   void acked(uint64_t seq);
 
+  // Everything not acknowledged (the batch in flight first) as one batch
+  // with seq 0, the outbox left empty: what a data plane keeps for its next
+  // run when ftzgated did not take it before the exit.
+  OutboxBatch take_all();
+  // A previous run's take_all(), queued before what this run pushed (its
+  // records are older). Records beyond the capacity, or whose names are
+  // missing, become lost counts.
+  void restore(const OutboxBatch& b);
+
   struct Counters {
     uint64_t pushed = 0;    // records pushed
     uint64_t overflow = 0;  // records not kept (sent as lost counts)
     uint64_t acked = 0;     // records ftzgated acknowledged
     uint64_t pending = 0;   // records waiting, in flight included
+    uint64_t restored = 0;  // records a previous run kept (restore())
   };
   [[nodiscard]] Counters counters() const;
 
