@@ -2,8 +2,6 @@
 // diff -U3 prints for the same two texts (the oracle), on edits an operator
 // makes to examples/lingang.yaml: a changed action, a tenant added, lines
 // removed at the start and the end, a last line without a newline.
-#include "config_diff.hpp"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -11,9 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "ftz/config/diff.hpp"
 #include "ftz/test/files.hpp"
 
-namespace ftz::ctl {
+namespace ftz::config {
 namespace {
 
 std::string read(const std::string& path) {
@@ -82,5 +81,21 @@ TEST_F(ConfigDiff, ALastLineWithoutANewline) {
   expect_as_gnu_diff("", "zones: []\n");
 }
 
+// The commit record's summary: how many lines, which top-level sections.
+TEST_F(ConfigDiff, TheSummaryCountsLinesAndNamesTheSections) {
+  EXPECT_EQ(summarize_diff(lingang_, lingang_).lines_added, 0u);
+  std::string to = replace(lingang_, "    action: allow\n", "    action: block\n");
+  to = replace(to, "tenants:\n",
+               "tenants:\n  - name: new-co\n    zone: lingang-ftz\n    prefixes: [10.60.9.0/24]\n");
+  const DiffSummary d = summarize_diff(lingang_, to);
+  EXPECT_EQ(d.lines_added, 4u);
+  EXPECT_EQ(d.lines_removed, 1u);
+  EXPECT_EQ(d.sections, (std::vector<std::string>{"rules", "tenants"}));
+  // Lines before the first key belong to no section.
+  const DiffSummary top = summarize_diff("# a\nzones: []\n", "# b\nzones: []\n");
+  EXPECT_EQ(top.lines_added, 1u);
+  EXPECT_TRUE(top.sections.empty());
+}
+
 }  // namespace
-}  // namespace ftz::ctl
+}  // namespace ftz::config

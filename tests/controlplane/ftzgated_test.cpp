@@ -375,6 +375,17 @@ TEST_F(Ftzgated, AuditShowAndSystemStatus) {
   std::filesystem::create_directories(dir_.file("certs"));
   ASSERT_EQ(ctl("alice", "certificate issue dataplane dp-9 to " + dir_.file("certs") + " days 10").status, 0);
 
+  // The commit's record says what changed.
+  nlohmann::json commit;
+  for (const auto& r : audit_records()) {
+    if (r["event_type"] == "commit") commit = r;
+  }
+  ASSERT_TRUE(commit.is_object());
+  EXPECT_EQ(commit["details"]["generation"], 2);
+  EXPECT_EQ(commit["details"]["changes"]["from_generation"], 1) << commit;
+  EXPECT_GT(commit["details"]["changes"]["lines_added"].get<uint64_t>(), 0u) << commit;
+  EXPECT_FALSE(commit["details"]["changes"]["sections"].empty()) << commit;
+
   const RunResult shown = ctl("bob", "audit show");
   ASSERT_EQ(shown.status, 0) << shown.output;
   EXPECT_NE(shown.output.find(" alice(secadmin) "), std::string::npos) << shown.output;

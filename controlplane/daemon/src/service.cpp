@@ -11,6 +11,7 @@
 
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
+#include "ftz/config/diff.hpp"
 #include "ftz/config/edit.hpp"
 #include "ftz/keys/detached.hpp"
 #include "ftz/keys/encoding.hpp"
@@ -424,6 +425,28 @@ Status ManagementService::Load(grpc::ServerContext* ctx, const pb::LoadRequest* 
   return Status::OK;
 }
 
+ojson ManagementService::change_summary(const store::Candidate& c) {
+  auto running = store_.configuration(store_.running_generation());
+  if (!running) return ojson{{"unknown", running.error().message}};
+  const config::DiffSummary d = config::summarize_diff(running->text, c.text);
+  ojson files{{"added", ojson::array()}, {"removed", ojson::array()}, {"changed", ojson::array()}};
+  for (const auto& [path, content] : c.files) {
+    const auto old = running->files.find(path);
+    if (old == running->files.end())
+      files["added"].push_back(path);
+    else if (old->second != content)
+      files["changed"].push_back(path);
+  }
+  for (const auto& [path, content] : running->files) {
+    if (!c.files.contains(path)) files["removed"].push_back(path);
+  }
+  return ojson{{"from_generation", store_.running_generation()},
+               {"lines_added", d.lines_added},
+               {"lines_removed", d.lines_removed},
+               {"sections", d.sections},
+               {"files", std::move(files)}};
+}
+
 tl::expected<store::Candidate, Status> ManagementService::candidate_or_running(const std::string& user) {
   auto cand = store_.candidate(user);
   if (!cand) return tl::unexpected(status_of(cand.error()));
@@ -503,12 +526,17 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
   ojson details{{"based_on", c.based_on}, {"comment", req->comment()}};
   if (confirm_by) details["confirm_by_unix_s"] = *confirm_by;
   if (auto failed = record(s, ctx, "commit_requested", true, details)) return *failed;
+  ojson changes = change_summary(c);
   auto info = store_.commit(s.user, {c.text, c.files}, c.based_on, req->comment(), now_s, confirm_by);
   if (!info) {
     (void)record(s, ctx, "commit", false, ojson{{"reason", info.error().message}});
     return status_of(info.error());
   }
-  (void)record(s, ctx, "commit", true, ojson{{"generation", info->generation}, {"sha256", info->sha256}});
+  // The bundles of this generation (one per data-plane CPU) are recorded as
+  // bundle_build with their hashes, by generation.
+  (void)record(
+      s, ctx, "commit", true,
+      ojson{{"generation", info->generation}, {"sha256", info->sha256}, {"changes", std::move(changes)}});
   publish_running_locked();
   to_proto(*info, reply->mutable_commit());
   if (confirm_by) reply->set_confirm_by_unix_s(*confirm_by);

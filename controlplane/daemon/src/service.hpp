@@ -132,6 +132,10 @@ class ManagementService final : public ftzgate::v1::Management::Service {
                                      const std::string& event_type, bool success,
                                      nlohmann::ordered_json details);
 
+  // What committing `c` changes in the running configuration (lines,
+  // top-level sections, included files), for the commit's audit record.
+  nlohmann::ordered_json change_summary(const store::Candidate& c);
+
   // The caller's candidate, or the running configuration to start one from
   // (edits and `load merge`; the caller holds mu_).
   tl::expected<store::Candidate, grpc::Status> candidate_or_running(const std::string& user);

@@ -37,10 +37,10 @@
 #include <string_view>
 #include <vector>
 
-#include "config_diff.hpp"
 #include "ftz/base/atomic_file.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
+#include "ftz/config/diff.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
 
@@ -214,7 +214,7 @@ int compare_configuration(const Args& a, Session& s, std::optional<uint64_t> rol
   const std::string from = (rollback ? "generation " : "running (generation ") +
                            std::to_string(base.generation()) + (rollback ? "" : ")");
   const std::string to = "candidate (based on generation " + std::to_string(cand.generation()) + ")";
-  const std::string diff = ftz::ctl::unified_diff(base.yaml(), cand.yaml(), from, to);
+  const std::string diff = ftz::config::unified_diff(base.yaml(), cand.yaml(), from, to);
   print(a, {{"from_generation", base.generation()}, {"candidate_base", cand.generation()}, {"diff", diff}},
         diff);
   return 0;

@@ -1,10 +1,11 @@
-#include "config_diff.hpp"
+#include "ftz/config/diff.hpp"
 
 #include <dtl/dtl.hpp>
+#include <set>
 #include <sstream>
 #include <vector>
 
-namespace ftz::ctl {
+namespace ftz::config {
 
 namespace {
 
@@ -27,7 +28,47 @@ std::string range(long long start, long long count) {
   return std::to_string(count == 0 ? start - 1 : start) + "," + std::to_string(count);
 }
 
+// For each line, the top-level key of the block it is in ("" before the
+// first): the last line before it that starts in column 0 with a key.
+std::vector<std::string> sections_of(const std::vector<std::string>& lines) {
+  std::vector<std::string> out;
+  out.reserve(lines.size());
+  std::string current;
+  for (const std::string& l : lines) {
+    const size_t colon = l.find(':');
+    if (!l.empty() && l[0] != ' ' && l[0] != '#' && l[0] != '-' && colon != std::string::npos)
+      current = l.substr(0, colon);
+    out.push_back(current);
+  }
+  return out;
+}
+
 }  // namespace
+
+DiffSummary summarize_diff(std::string_view from, std::string_view to) {
+  DiffSummary s;
+  if (from == to) return s;
+  const std::vector<std::string> a = lines_of(from);
+  const std::vector<std::string> b = lines_of(to);
+  const std::vector<std::string> in_a = sections_of(a);
+  const std::vector<std::string> in_b = sections_of(b);
+  dtl::Diff<std::string> diff(a, b);
+  diff.compose();
+  std::set<std::string> sections;
+  for (const auto& [line, info] : diff.getSes().getSequence()) {
+    // beforeIdx / afterIdx count from 1.
+    if (info.type == dtl::SES_DELETE) {
+      ++s.lines_removed;
+      sections.insert(in_a.at(static_cast<size_t>(info.beforeIdx - 1)));
+    } else if (info.type == dtl::SES_ADD) {
+      ++s.lines_added;
+      sections.insert(in_b.at(static_cast<size_t>(info.afterIdx - 1)));
+    }
+  }
+  sections.erase("");
+  s.sections.assign(sections.begin(), sections.end());
+  return s;
+}
 
 std::string unified_diff(std::string_view from, std::string_view to, const std::string& from_label,
                          const std::string& to_label) {
@@ -49,4 +90,4 @@ std::string unified_diff(std::string_view from, std::string_view to, const std::
   return std::move(out).str();
 }
 
-}  // namespace ftz::ctl
+}  // namespace ftz::config
