@@ -113,6 +113,36 @@ TEST_F(BundleTest, PrefixListFilesTravelInTheBundle) {
       << missing.error();
 }
 
+// Each pack travels with where it came from: the file, its version and
+// SHA-256, and the vendor's detached signature as loaded (none: unsigned).
+TEST_F(BundleTest, EachPackCarriesItsFileHashVersionAndVendorSignature) {
+  const std::string pack =
+      "version: 2026.12.1\n"
+      "signatures:\n"
+      "  - {name: policy_number, sid: 9200001, class: pi, validator: none,\n"
+      "     patterns: [{regex: 'PRE-\\d{4}-\\d{8}'}]}\n";
+  commit_.yaml =
+      "zones:\n  - {name: inside, kind: ftz, prefixes: [198.18.0.0/16]}\n"
+      "  - {name: offshore, kind: offshore, default: true}\n"
+      "signature_packs: [packs/vendor.yaml, packs/local.yaml]\n";
+  const std::string sig = "ftzgate-detached-v1\nalgorithm ed25519\n(as the vendor wrote it)\n";
+  commit_.files = {{"packs/vendor.yaml", pack},
+                   {"packs/vendor.yaml.sig", sig},
+                   {"packs/local.yaml", "version: local-1\nsignatures: []\n"}};
+  const v1::SignedBundle s = build();
+  v1::PolicyBundle body;
+  ASSERT_TRUE(body.ParseFromString(s.body()));
+  ASSERT_EQ(body.pack_origins_size(), 2);
+  EXPECT_EQ(body.pack_origins(0).file(), "packs/vendor.yaml");
+  EXPECT_EQ(body.pack_origins(0).version(), "2026.12.1");
+  EXPECT_EQ(body.pack_origins(0).sha256(), keys::sha256_hex(pack));
+  EXPECT_EQ(body.pack_origins(0).vendor_signature(), sig);
+  EXPECT_EQ(body.pack_origins(1).file(), "packs/local.yaml");
+  EXPECT_EQ(body.pack_origins(1).version(), "local-1");
+  EXPECT_TRUE(body.pack_origins(1).vendor_signature().empty()) << "loaded unsigned";
+  EXPECT_TRUE(open_bundle(s, trusted_, host_platform()));
+}
+
 TEST_F(BundleTest, WithoutSignaturesCarriesNoDatabase) {
   commit_.yaml =
       "zones:\n  - {name: inside, kind: ftz, prefixes: [198.18.0.0/16]}\n"

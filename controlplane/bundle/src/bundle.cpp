@@ -139,6 +139,18 @@ tl::expected<v1::SignedBundle, std::string> build_bundle(const Commit& commit,
     b.set_generation(commit.generation);
     *b.mutable_config() = loaded->model;
     for (const auto& p : loaded->packs) *b.add_packs() = p;
+    for (int i = 0; i < loaded->model.signature_packs_size(); ++i) {
+      const std::string ref =
+          std::filesystem::path(loaded->model.signature_packs(i)).lexically_normal().string();
+      v1::PackOrigin* o = b.add_pack_origins();
+      o->set_file(ref);
+      if (static_cast<size_t>(i) < loaded->packs.size())
+        o->set_version(loaded->packs[static_cast<size_t>(i)].version());
+      if (const auto pack = commit.files.find(ref); pack != commit.files.end())
+        o->set_sha256(keys::sha256_hex(pack->second));
+      if (const auto sig = commit.files.find(ref + ".sig"); sig != commit.files.end())
+        o->set_vendor_signature(sig->second);
+    }
     for (const auto& z : loaded->model.zones()) {
       for (const auto& f : z.prefix_list_files()) {
         const std::string ref = std::filesystem::path(f).lexically_normal().string();
