@@ -23,6 +23,7 @@
 #include "ftz/config/config.hpp"
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/keys/signing_key.hpp"
+#include "ftz/pki/authority.hpp"
 #include "ftz/test/files.hpp"
 #include "ftzgate/v1/dataplane.grpc.pb.h"
 #include "ftzgate/v1/management.grpc.pb.h"
@@ -327,6 +328,34 @@ TEST_F(DaemonInProcess, ADataPlanesCountersShowInShowDataplanes) {
   (*long_key.mutable_stats()->mutable_reasons())[std::string(65, 'x')] = 1;
   EXPECT_EQ(report(long_key).second, grpc::StatusCode::INVALID_ARGUMENT);
   sub.TryCancel();
+}
+
+// A certificate about to expire is said once a day, in the audit log and on
+// stderr, until it is renewed, revoked or gone.
+TEST_F(DaemonInProcess, ExpiringCertificatesAreRecordedOnceADay) {
+  auto request = pki::make_key_and_request("dp-x");
+  ASSERT_TRUE(request) << request.error();
+  pb::IssueCertificateRequest issue;
+  issue.set_kind(pb::CERTIFICATE_KIND_DATAPLANE);
+  issue.set_name("dp-x");
+  issue.set_csr_pem(request->csr_pem);
+  issue.set_days(40);
+  pb::IssueCertificateReply issued;
+  ASSERT_TRUE(call(&pb::Management::Stub::IssueCertificate, issue, &issued).ok());
+  management_->tick();
+  EXPECT_TRUE(audit_of("certificate_expiring").empty()) << "40 days left";
+  now_ms_ += int64_t{11} * 86400 * 1000;
+  management_->tick();
+  management_->tick();
+  auto said = audit_of("certificate_expiring");
+  ASSERT_EQ(said.size(), 1u) << "once a day";
+  EXPECT_EQ(said[0]["details"]["name"], "dp-x");
+  EXPECT_EQ(said[0]["details"]["days_left"], 29);
+  now_ms_ += int64_t{30} * 86400 * 1000;
+  management_->tick();
+  said = audit_of("certificate_expiring");
+  ASSERT_EQ(said.size(), 2u);
+  EXPECT_EQ(said[1]["success"], false) << "expired";
 }
 
 // The registry behind `show dataplanes` outlives ftzgated: a restarted one

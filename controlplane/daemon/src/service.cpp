@@ -635,6 +635,29 @@ Status ManagementService::AuditVerify(grpc::ServerContext* ctx, const pb::AuditV
   return Status::OK;
 }
 
+void ManagementService::warn_of_expiring_certificates(int64_t now_ms) {
+  if (now_ms < next_expiry_check_ms_) return;
+  next_expiry_check_ms_ = now_ms + int64_t{86400} * 1000;
+  std::vector<pki::CertInfo> certs;
+  if (auto issued = authority_.issued()) certs = std::move(*issued);
+  if (auto server = pki::describe_certificate(authority_.server_cert_pem())) certs.push_back(*server);
+  const int64_t now_s = now_ms / 1000;
+  for (const pki::CertInfo& c : certs) {
+    if (c.revoked_s != 0 || c.not_after_s - now_s >= kExpiringSeconds) continue;
+    const std::string who = std::string(c.kind ? pki::kind_name(*c.kind) : "server") + " " + c.name;
+    const int64_t days = (c.not_after_s - now_s) / 86400;
+    std::fprintf(
+        stderr, "ftzgated: certificate %s (%s) %s\n", c.serial.c_str(), who.c_str(),
+        c.not_after_s <= now_s ? "has expired" : ("expires in " + std::to_string(days) + " days").c_str());
+    (void)record_system("certificate_expiring", c.not_after_s > now_s,
+                        ojson{{"serial", c.serial},
+                              {"kind", c.kind ? pki::kind_name(*c.kind) : "server"},
+                              {"name", c.name},
+                              {"not_after_unix_s", c.not_after_s},
+                              {"days_left", days}});
+  }
+}
+
 void ManagementService::tick() {
   std::lock_guard lock(mu_);
   const int64_t now = clock_();
@@ -644,6 +667,7 @@ void ManagementService::tick() {
     if (auto kept = audit_.apply_retention(now); !kept)
       std::fprintf(stderr, "ftzgated: %s\n", kept.error().c_str());
   }
+  warn_of_expiring_certificates(now);
   const auto pending = store_.pending_confirm();
   if (!pending || now / 1000 < pending->deadline_s) return;
   Session system;
@@ -797,7 +821,6 @@ Status ManagementService::ShowSystemStatus(grpc::ServerContext* ctx, const pb::S
   pb::ShowComplianceReply compliance;
   dataplanes_.show_compliance(&compliance);
   reply->set_token_key_fingerprint(compliance.key_fingerprint());
-  constexpr int64_t kExpiringSeconds = int64_t{30} * 86400;
   auto issued = authority_.issued();
   if (!issued) return {StatusCode::INTERNAL, issued.error()};
   for (const pki::CertInfo& c : *issued) {

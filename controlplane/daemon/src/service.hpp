@@ -132,6 +132,11 @@ class ManagementService final : public ftzgate::v1::Management::Service {
                                      const std::string& event_type, bool success,
                                      nlohmann::ordered_json details);
 
+  // Once a day: a record and a line on stderr for each certificate (the
+  // server's included) not revoked that expires within kExpiringSeconds.
+  void warn_of_expiring_certificates(int64_t now_ms);
+  static constexpr int64_t kExpiringSeconds = int64_t{30} * 86400;
+
   // What committing `c` changes in the running configuration (lines,
   // top-level sections, included files), for the commit's audit record.
   nlohmann::ordered_json change_summary(const store::Candidate& c);
@@ -168,6 +173,7 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   const bundle::TrustedKeys& vendor_keys_;  // what signature packs may be signed with
   Clock clock_;
   int64_t started_ms_;
+  int64_t next_expiry_check_ms_ = 0;
   int64_t idle_timeout_ms_;
   std::map<std::string, Session> sessions_;
   DataplaneService& dataplanes_;
