@@ -298,72 +298,123 @@ TEST_F(AuditLogTest, ReadRecordsKeepsTheNewestFromATime) {
   EXPECT_NE(r.lines.back().find("\"seq\":20,"), std::string::npos);
 }
 
-// Retention: one record a file (rotate_bytes 1), record i at New Year + i s.
+// Retention: one record a file (rotate_bytes 1), event i at New Year + i s,
+// a signed checkpoint after every second event, so that file N holds seq N:
+// 1, 2, checkpoint 3, 4, 5, checkpoint 6, ... The monotonic clock is the
+// test's: retain() moves it with the wall clock.
 class AuditRetentionTest : public AuditLogTest {
  protected:
   static constexpr int64_t kDayMs = int64_t{86400} * 1000;
-  static Options one_record_a_file() {
+  Options options(uint64_t checkpoint_every = 2) {
     Options o;
     o.rotate_bytes = 1;
     o.retention_check_interval_ms = 0;
+    o.checkpoint_every = checkpoint_every;
+    o.steady_ms = [this] { return steady_; };
     return o;
   }
-  // The cut-off time retention compares a file's newest record with.
-  static int64_t when_cutoff_is(int64_t cutoff_ms) { return cutoff_ms + kMinRetentionDays * kDayMs; }
-  static std::vector<std::string> audit_files_in(const std::string& dir) {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir)) {
-      const std::string n = e.path().filename().string();
-      if (n.starts_with("audit-")) out.push_back(n);
-    }
-    std::sort(out.begin(), out.end());
+  AuditLog open_log(uint64_t checkpoint_every = 2) {
+    steady_ = kNewYear2026Ms;
+    return open_ok(options(checkpoint_every));
+  }
+  tl::expected<Retention, std::string> retain(AuditLog& log, int64_t now_ms) {
+    steady_ = now_ms;
+    return log.apply_retention(now_ms);
+  }
+  // When a file whose newest record is at `ms` is exactly at the cut-off.
+  static int64_t when_cutoff_is(int64_t ms) { return ms + kMinRetentionDays * kDayMs; }
+  // The first seq of every file, in order.
+  std::vector<uint64_t> first_seqs() const {
+    std::vector<uint64_t> out;
+    for (const std::string& f : files())
+      out.push_back(std::stoull(fs::path(f).filename().string().substr(6, 20)));
     return out;
   }
+  int64_t steady_ = kNewYear2026Ms;
 };
 
 TEST_F(AuditRetentionTest, FilesOlderThanRetentionGoBehindASignedAnchorAndTheChainStillVerifies) {
-  fill(10, one_record_a_file());
-  AuditLog log = open_ok(one_record_a_file());
-  // Record 5 is exactly at the cut-off: kept; 1..4 are older: removed.
-  auto first = log.apply_retention(when_cutoff_is(kNewYear2026Ms + 5000));
+  fill(10, options());
+  AuditLog log = open_log();
+  // Event 5 (seq 7) is exactly at the cut-off: kept; seqs 1..6 go.
+  auto first = retain(log, when_cutoff_is(kNewYear2026Ms + 5000));
   ASSERT_TRUE(first) << first.error();
-  EXPECT_EQ(first->through_seq, 4u);
-  EXPECT_EQ(first->files.size(), 4u);
-  auto names = audit_files_in(dir_);
-  ASSERT_FALSE(names.empty());
-  EXPECT_EQ(names.front(), "audit-00000000000000000005.jsonl");
-  // One millisecond later record 5 goes too.
-  auto second = log.apply_retention(when_cutoff_is(kNewYear2026Ms + 5001));
+  EXPECT_EQ(first->through_seq, 6u);
+  EXPECT_EQ(first->files.size(), 6u);
+  EXPECT_EQ(first_seqs().front(), 7u);
+  // One millisecond later seq 7 goes too.
+  auto second = retain(log, when_cutoff_is(kNewYear2026Ms + 5001));
   ASSERT_TRUE(second) << second.error();
-  EXPECT_EQ(second->through_seq, 5u);
-  // The file being written is never removed, however old: 12 (the last
-  // retention record) stays, and this pass's record starts file 13.
-  auto all = log.apply_retention(when_cutoff_is(kNewYear2026Ms + 400 * kDayMs));
-  ASSERT_TRUE(all) << all.error();
-  EXPECT_EQ(all->through_seq, 11u);
-  EXPECT_EQ(audit_files_in(dir_).size(), 2u);
-
+  EXPECT_EQ(second->through_seq, 7u);
   const VerifyReport r = verify(dir_, pem_);
   EXPECT_TRUE(r.ok) << r.problem << " at " << r.where;
-  EXPECT_EQ(r.removed_through, all->through_seq);
-  EXPECT_EQ(r.last_seq, 13u) << "10 records and 3 audit_retention records";
-  EXPECT_EQ(r.records, 2u);
+  EXPECT_EQ(r.removed_through, 7u);
+  EXPECT_EQ(r.last_seq, 17u) << "15 records and 2 audit_retention records";
+  EXPECT_EQ(r.records, 10u);
   // The retention records name what they removed.
-  const auto last = lines(dir_ + "/" + audit_files_in(dir_).back());
+  const auto last = lines(files().back());
   ASSERT_EQ(last.size(), 1u);
   EXPECT_NE(last[0].find("\"event_type\":\"audit_retention\""), std::string::npos) << last[0];
-  EXPECT_NE(last[0].find("\"through_seq\":11"), std::string::npos) << last[0];
+  EXPECT_NE(last[0].find("\"through_seq\":7"), std::string::npos) << last[0];
   // And the log goes on after reopening.
-  log = open_ok(one_record_a_file());
-  ASSERT_TRUE(log.append(event(14), kNewYear2026Ms + 500 * kDayMs));
+  log = open_log();
+  ASSERT_TRUE(log.append(event(11), kNewYear2026Ms + 500 * kDayMs));
   EXPECT_TRUE(verify(dir_, pem_).ok);
 }
 
-TEST_F(AuditRetentionTest, ADeletedOrForgedAnchorIsFound) {
-  fill(6, one_record_a_file());
+// What goes is covered by a signature after it: until a checkpoint follows
+// the files that would go, nothing does.
+TEST_F(AuditRetentionTest, NothingGoesUntilASignedCheckpointFollows) {
+  fill(6, options(1000));
+  AuditLog log = open_log(1000);
+  const int64_t later = kNewYear2026Ms + 400 * kDayMs;
+  auto none = retain(log, later);
+  ASSERT_TRUE(none) << none.error();
+  EXPECT_TRUE(none->files.empty());
+  EXPECT_EQ(first_seqs().front(), 1u);
+  ASSERT_TRUE(log.append(event(7), later));  // 5 minutes since the last: a checkpoint follows it
+  auto some = retain(log, later);
+  ASSERT_TRUE(some) << some.error();
+  EXPECT_EQ(some->through_seq, 6u);
+  EXPECT_TRUE(verify(dir_, pem_).ok);
+}
+
+TEST_F(AuditRetentionTest, APassRemovesAtMostEightFilesAndNeverTheNewest) {
+  fill(20, options());
+  AuditLog log = open_log();
+  auto r = retain(log, kNewYear2026Ms + 400 * kDayMs);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->files.size(), kMaxFilesPerPass);
+  for (int pass = 0; pass < 10; ++pass) ASSERT_TRUE(retain(log, kNewYear2026Ms + 400 * kDayMs));
+  EXPECT_GE(files().size(), 1u);
+  EXPECT_TRUE(verify(dir_, pem_).ok);
+}
+
+// A wall clock set ahead (by mistake, or by someone who wants old records
+// gone) removes nothing: retention goes by the log's own time, and says so
+// once.
+TEST_F(AuditRetentionTest, AWallClockSetAheadRemovesNothing) {
+  fill(6, options());
+  AuditLog log = open_log();
+  const size_t before = files().size();
+  auto r = log.apply_retention(kNewYear2026Ms + 400 * kDayMs);  // the monotonic clock did not move
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(r->files.empty());
+  ASSERT_EQ(files().size(), before + 1);
+  const auto said = lines(files().back());
+  EXPECT_NE(said[0].find("the wall clock is ahead"), std::string::npos) << said[0];
+  EXPECT_NE(said[0].find("\"success\":false"), std::string::npos);
+  ASSERT_TRUE(log.apply_retention(kNewYear2026Ms + 401 * kDayMs));
+  EXPECT_EQ(files().size(), before + 1) << "said once";
+}
+
+TEST_F(AuditRetentionTest, ADeletedForgedOrBypassedAnchorIsFound) {
+  fill(6, options());
   {
-    AuditLog log = open_ok(one_record_a_file());
-    ASSERT_TRUE(log.apply_retention(when_cutoff_is(kNewYear2026Ms + 4000)));
+    AuditLog log = open_log();
+    auto r = retain(log, when_cutoff_is(kNewYear2026Ms + 4000));
+    ASSERT_TRUE(r) << r.error();
+    ASSERT_EQ(r->through_seq, 4u);
   }
   const std::string anchor = dir_ + "/anchor";
   const auto good = lines(anchor);
@@ -373,11 +424,11 @@ TEST_F(AuditRetentionTest, ADeletedOrForgedAnchorIsFound) {
   fs::remove(anchor);
   VerifyReport r = verify(dir_, pem_);
   EXPECT_FALSE(r.ok);
-  EXPECT_NE(r.problem.find("records 1..3 are missing"), std::string::npos) << r.problem;
+  EXPECT_NE(r.problem.find("records 1..4 are missing"), std::string::npos) << r.problem;
 
   // Claiming more records went by retention than did, to hide a deletion.
   auto forged = good;
-  forged[0].replace(forged[0].find("\"seq\":3"), 7, "\"seq\":4");
+  forged[0].replace(forged[0].find("\"seq\":4"), 7, "\"seq\":5");
   write_lines(anchor, forged);
   r = verify(dir_, pem_);
   EXPECT_FALSE(r.ok);
@@ -388,21 +439,31 @@ TEST_F(AuditRetentionTest, ADeletedOrForgedAnchorIsFound) {
   ASSERT_TRUE(other);
   write_lines(anchor, good);
   EXPECT_FALSE(verify(dir_, other->public_pem()).ok);
+
+  // A file made up (or put back) below the anchor: found, and not shown.
+  write_lines(dir_ + "/audit-00000000000000000001.jsonl",
+              {"{\"seq\":1,\"time\":\"2026-01-01T00:00:01.000+08:00\"}"});
+  r = verify(dir_, pem_);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.problem.find("put back or made up"), std::string::npos) << r.problem;
+  for (const std::string& line : read_records(dir_, 0, 100, size_t{1} << 20).lines)
+    EXPECT_EQ(line.find("\"seq\":1,"), std::string::npos) << line;
 }
 
 TEST_F(AuditRetentionTest, ATamperedOldFileIsKeptAndTheRefusalRecorded) {
-  fill(6, one_record_a_file());
+  fill(6, options());
   const std::string second = dir_ + "/audit-00000000000000000002.jsonl";
   auto ls = lines(second);
   ls[0].replace(ls[0].find("change 2"), 8, "change 9");
   write_lines(second, ls);
-  AuditLog log = open_ok(one_record_a_file());
-  auto r = log.apply_retention(when_cutoff_is(kNewYear2026Ms + 100 * kDayMs));
+  AuditLog log = open_log();
+  const size_t before = files().size();
+  auto r = retain(log, kNewYear2026Ms + 400 * kDayMs);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find("audit-00000000000000000002.jsonl:1"), std::string::npos) << r.error();
-  EXPECT_EQ(audit_files_in(dir_).size(), 7u) << "every file kept, the refusal recorded in a new one";
+  EXPECT_EQ(files().size(), before + 1) << "every file kept, the refusal recorded in a new one";
   EXPECT_FALSE(fs::exists(dir_ + "/anchor"));
-  const auto refusal = lines(dir_ + "/" + audit_files_in(dir_).back());
+  const auto refusal = lines(files().back());
   ASSERT_EQ(refusal.size(), 1u);
   EXPECT_NE(refusal[0].find("\"event_type\":\"audit_retention\""), std::string::npos);
   EXPECT_NE(refusal[0].find("\"success\":false"), std::string::npos);
@@ -416,26 +477,26 @@ void exit_at_anchor(std::string_view step) {
 }
 
 TEST_F(AuditRetentionTest, ACrashAfterTheAnchorIsFinishedAtOpen) {
-  fill(6, one_record_a_file());
+  fill(6, options());
+  const size_t before = files().size();
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    auto log = AuditLog::open(dir_, *key_, kNewYear2026Ms, one_record_a_file());
-    if (!log) ::_exit(3);
+    AuditLog log = open_log();
     base::set_fault_hook(exit_at_anchor);
-    (void)log->apply_retention(when_cutoff_is(kNewYear2026Ms + 4000));
+    (void)retain(log, when_cutoff_is(kNewYear2026Ms + 4000));
     ::_exit(4);
   }
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 9) << "the fault point was not reached";
-  EXPECT_EQ(audit_files_in(dir_).size(), 7u) << "the anchor is written, no file removed yet";
-  EXPECT_TRUE(verify(dir_, pem_).ok) << "files the anchor covers are skipped";
-  AuditLog log = open_ok(one_record_a_file());
-  EXPECT_EQ(audit_files_in(dir_).front(), "audit-00000000000000000004.jsonl");
+  EXPECT_EQ(files().size(), before + 1) << "the record and the anchor are written, no file removed yet";
+  EXPECT_FALSE(verify(dir_, pem_).ok) << "files the anchor covers are still there";
+  AuditLog log = open_log();
+  EXPECT_EQ(first_seqs().front(), 5u);
   const VerifyReport r = verify(dir_, pem_);
   EXPECT_TRUE(r.ok) << r.problem << " at " << r.where;
-  EXPECT_EQ(r.removed_through, 3u);
+  EXPECT_EQ(r.removed_through, 4u);
 }
 
 TEST_F(AuditRetentionTest, LessThanSixMonthsIsRefused) {

@@ -129,6 +129,34 @@ class DaemonInProcess : public ::testing::Test {
     return (stub.get()->*rpc)(&ctx, req, reply);
   }
 
+  // An open subscription of data plane `id`, as ftzgate-dp opens it.
+  struct Subscription {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<pb::Update>> reader;
+    ~Subscription() { ctx.TryCancel(); }
+  };
+  std::unique_ptr<Subscription> subscribe(const std::string& id, const std::string& host = "") {
+    auto s = std::make_unique<Subscription>();
+    s->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    pb::SubscribeRequest req;
+    req.set_dataplane_id(id);
+    req.set_host(host);
+    *req.mutable_platform() = bundle::host_platform();
+    s->reader = pb::Dataplane::NewStub(channel_)->Subscribe(&s->ctx, req);
+    return s;
+  }
+  // Data plane `id` ACKs `generation` (its body hash), applied in `apply_us`.
+  grpc::Status ack(const std::string& id, uint64_t generation, const std::string& sha256, uint64_t apply_us) {
+    grpc::ClientContext ctx;
+    pb::AckRequest req;
+    req.set_dataplane_id(id);
+    req.set_generation(generation);
+    req.set_body_sha256(sha256);
+    req.set_apply_us(apply_us);
+    pb::AckReply reply;
+    return pb::Dataplane::NewStub(channel_)->Ack(&ctx, req, &reply);
+  }
+
   // The next bundle on `reader`, opened as a data plane opens it.
   // (The token key and threshold states that come first are skipped.)
   std::optional<bundle::OpenedBundle> next(grpc::ClientReader<pb::Update>& reader) {
@@ -234,12 +262,8 @@ class DaemonInProcess : public ::testing::Test {
 };
 
 TEST_F(DaemonInProcess, AnUnconfirmedCommitIsRolledBackOnEveryDataPlane) {
-  auto dp = pb::Dataplane::NewStub(channel_);
-  grpc::ClientContext sub;
-  pb::SubscribeRequest req;
-  req.set_dataplane_id("dp-t");
-  *req.mutable_platform() = bundle::host_platform();
-  auto reader = dp->Subscribe(&sub, req);
+  const auto sub = subscribe("dp-t");
+  auto& reader = sub->reader;
   auto first = next(*reader);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->generation, 1u);
@@ -276,26 +300,17 @@ TEST_F(DaemonInProcess, AnUnconfirmedCommitIsRolledBackOnEveryDataPlane) {
   ASSERT_EQ(shown.dataplanes_size(), 1);
   EXPECT_EQ(shown.dataplanes(0).state(), "waiting") << "nothing ACKed yet";
   // The data plane ACKs: it runs the running generation.
-  grpc::ClientContext ack_ctx;
-  pb::AckRequest ack;
-  ack.set_dataplane_id("dp-t");
-  ack.set_generation(3);
-  ack.set_body_sha256(third->body_sha256);
-  ack.set_apply_us(1200);
-  pb::AckReply acked;
-  ASSERT_TRUE(dp->Ack(&ack_ctx, ack, &acked).ok());
+  ASSERT_TRUE(ack("dp-t", 3, third->body_sha256, 1200).ok());
   shown.Clear();
   ASSERT_TRUE(call(&pb::Management::Stub::ShowDataplanes, pb::ShowDataplanesRequest{}, &shown).ok());
   EXPECT_EQ(shown.dataplanes(0).state(), "running");
   EXPECT_EQ(shown.dataplanes(0).last_apply_us(), 1200u);
-  sub.TryCancel();
 }
 
 // Counters come in batches of their own (seq 0) from subscribed data
-// planes and show in show dataplanes; anything else in such a batch, or a
-// data plane that did not subscribe, is refused.
+// planes and show in show dataplanes; anything else in such a batch is
+// refused, and a data plane not subscribed (yet) has them dropped.
 TEST_F(DaemonInProcess, ADataPlanesCountersShowInShowDataplanes) {
-  auto dp = pb::Dataplane::NewStub(channel_);
   pb::ReportBatch counters;
   counters.set_dataplane_id("dp-s");
   counters.set_boot_id(7);
@@ -304,14 +319,14 @@ TEST_F(DaemonInProcess, ADataPlanesCountersShowInShowDataplanes) {
   c->set_dropped(10);
   c->set_flows_active(3);
   (*c->mutable_reasons())["policy_block"] = 10;
-  EXPECT_EQ(report(counters).second, grpc::StatusCode::FAILED_PRECONDITION) << "not subscribed";
+  // Not subscribed (yet): dropped, and the stream goes on.
+  EXPECT_EQ(report(counters), std::make_pair(uint64_t{0}, grpc::StatusCode::OK));
+  pb::ShowDataplanesReply none;
+  ASSERT_TRUE(call(&pb::Management::Stub::ShowDataplanes, pb::ShowDataplanesRequest{}, &none).ok());
+  EXPECT_EQ(none.dataplanes_size(), 0);
 
-  grpc::ClientContext sub;
-  pb::SubscribeRequest req;
-  req.set_dataplane_id("dp-s");
-  *req.mutable_platform() = bundle::host_platform();
-  auto reader = dp->Subscribe(&sub, req);
-  ASSERT_TRUE(next(*reader));
+  const auto sub = subscribe("dp-s");
+  ASSERT_TRUE(next(*sub->reader));
   EXPECT_EQ(report(counters), std::make_pair(uint64_t{0}, grpc::StatusCode::OK));
   pb::ShowDataplanesReply shown;
   ASSERT_TRUE(call(&pb::Management::Stub::ShowDataplanes, pb::ShowDataplanesRequest{}, &shown).ok());
@@ -327,7 +342,6 @@ TEST_F(DaemonInProcess, ADataPlanesCountersShowInShowDataplanes) {
   pb::ReportBatch long_key = counters;
   (*long_key.mutable_stats()->mutable_reasons())[std::string(65, 'x')] = 1;
   EXPECT_EQ(report(long_key).second, grpc::StatusCode::INVALID_ARGUMENT);
-  sub.TryCancel();
 }
 
 // A certificate about to expire is said once a day, in the audit log and on
@@ -362,24 +376,29 @@ TEST_F(DaemonInProcess, ExpiringCertificatesAreRecordedOnceADay) {
 // lists the data plane (disconnected, with what it last ACKed) before it
 // subscribes again. A damaged registry is moved aside, not overwritten.
 TEST_F(DaemonInProcess, TheRegistryOfDataPlanesOutlivesARestart) {
-  auto dp = pb::Dataplane::NewStub(channel_);
-  grpc::ClientContext sub;
-  pb::SubscribeRequest req;
-  req.set_dataplane_id("dp-r");
-  req.set_host("border-1");
-  *req.mutable_platform() = bundle::host_platform();
-  auto reader = dp->Subscribe(&sub, req);
-  auto first = next(*reader);
+  auto sub = subscribe("dp-r", "border-1");
+  auto first = next(*sub->reader);
   ASSERT_TRUE(first);
-  grpc::ClientContext ack_ctx;
-  pb::AckRequest ack;
-  ack.set_dataplane_id("dp-r");
-  ack.set_generation(1);
-  ack.set_body_sha256(first->body_sha256);
-  ack.set_apply_us(900);
-  pb::AckReply acked;
-  ASSERT_TRUE(dp->Ack(&ack_ctx, ack, &acked).ok());
-  sub.TryCancel();
+  // A reason cut at 4,096 bytes inside a character is cut before it: the
+  // audit record and the registry stay UTF-8.
+  {
+    grpc::ClientContext ctx;
+    pb::AckRequest nack;
+    nack.set_dataplane_id("dp-r");
+    nack.set_generation(1);
+    nack.set_nack_reason(std::string(4095, 'a') + "\u4e2d\u6587");
+    pb::AckReply reply;
+    ASSERT_TRUE(pb::Dataplane::NewStub(channel_)->Ack(&ctx, nack, &reply).ok());
+    const auto nacks = audit_of("dataplane_nack");
+    ASSERT_EQ(nacks.size(), 1u);
+    EXPECT_EQ(nacks[0]["details"]["reason"].get<std::string>(), std::string(4095, 'a'));
+  }
+  ASSERT_TRUE(ack("dp-r", 1, first->body_sha256, 900).ok());
+  // Made-up ids that never ACKed are not kept.
+  auto ghost = subscribe("dp-ghost");
+  ASSERT_TRUE(next(*ghost->reader));
+  ghost.reset();
+  sub.reset();
 
   const auto clock = [this] { return now_ms_.load(); };
   const AuditHook audit = [](const std::string&, bool, nlohmann::ordered_json) { return true; };
@@ -405,45 +424,28 @@ TEST_F(DaemonInProcess, TheRegistryOfDataPlanesOutlivesARestart) {
 }
 
 TEST_F(DaemonInProcess, AckFromAnUnknownDataPlaneAndBadIdsAreRefused) {
-  auto dp = pb::Dataplane::NewStub(channel_);
-  grpc::ClientContext ctx;
-  pb::AckRequest ack;
-  ack.set_dataplane_id("ghost");
-  ack.set_generation(1);
-  ack.set_apply_us(1);
-  pb::AckReply reply;
-  EXPECT_EQ(dp->Ack(&ctx, ack, &reply).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  grpc::ClientContext bad;
-  ack.set_dataplane_id("../etc");
-  EXPECT_EQ(dp->Ack(&bad, ack, &reply).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  grpc::ClientContext sub;
-  pb::SubscribeRequest req;
-  req.set_dataplane_id(std::string(65, 'a'));
-  auto reader = dp->Subscribe(&sub, req);
+  EXPECT_EQ(ack("ghost", 1, "", 1).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ack("../etc", 1, "", 1).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const auto sub = subscribe(std::string(65, 'a'));
   pb::Update u;
-  EXPECT_FALSE(reader->Read(&u));
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(sub->reader->Read(&u));
+  EXPECT_EQ(sub->reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 // Ids are made up by whoever holds the socket: the registry stays bounded.
 TEST_F(DaemonInProcess, TheRegistryOfDataPlanesIsBounded) {
-  auto dp = pb::Dataplane::NewStub(channel_);
-  const auto subscribe = [&](const std::string& id) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    pb::SubscribeRequest req;
-    req.set_dataplane_id(id);
-    *req.mutable_platform() = bundle::host_platform();
-    auto reader = dp->Subscribe(&ctx, req);
+  // OK once it had the token key (subscribed), else the refusal.
+  const auto subscribed = [&](const std::string& id) {
+    const auto sub = subscribe(id);
     pb::Update u;
-    if (!reader->Read(&u)) return reader->Finish().error_code();
-    ctx.TryCancel();  // it had the token key at once: subscribed
-    (void)reader->Finish();
+    if (!sub->reader->Read(&u)) return sub->reader->Finish().error_code();
+    sub->ctx.TryCancel();
+    (void)sub->reader->Finish();
     return grpc::StatusCode::OK;
   };
-  for (int i = 0; i < 256; ++i) ASSERT_EQ(subscribe("dp-" + std::to_string(i)), grpc::StatusCode::OK) << i;
-  EXPECT_EQ(subscribe("dp-one-too-many"), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(subscribe("dp-7"), grpc::StatusCode::OK) << "a known data plane comes back";
+  for (int i = 0; i < 256; ++i) ASSERT_EQ(subscribed("dp-" + std::to_string(i)), grpc::StatusCode::OK) << i;
+  EXPECT_EQ(subscribed("dp-one-too-many"), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(subscribed("dp-7"), grpc::StatusCode::OK) << "a known data plane comes back";
 }
 
 // Two data planes report one tenant's tokens: a person both saw counts
@@ -458,12 +460,8 @@ TEST_F(DaemonInProcess, ReportsFromTwoDataPlanesCountEachPersonOnce) {
   fingerprint_ = key->fingerprint();
   start_ticking();
 
-  auto dp = pb::Dataplane::NewStub(channel_);
-  grpc::ClientContext sub;
-  pb::SubscribeRequest req;
-  req.set_dataplane_id("dp-a");
-  *req.mutable_platform() = bundle::host_platform();
-  auto reader = dp->Subscribe(&sub, req);
+  const auto sub = subscribe("dp-a");
+  auto& reader = sub->reader;
   pb::Update u;
   ASSERT_TRUE(reader->Read(&u));
   ASSERT_TRUE(u.has_token_key()) << "the key comes first";
@@ -510,7 +508,6 @@ TEST_F(DaemonInProcess, ReportsFromTwoDataPlanesCountEachPersonOnce) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(audit_of("compliance_notice").size(), notices.size());
   EXPECT_EQ(compliance().rows(0).individuals(), 3u);
-  sub.TryCancel();
 }
 
 // A batch that cannot be right counts nothing: tokens under another key,

@@ -404,6 +404,7 @@ TEST_F(Ftzgated, AuditShowAndSystemStatus) {
   ASSERT_EQ(future.status, 0) << future.output;
   EXPECT_EQ(nlohmann::json::parse(future.output)["matched"], 0);
   EXPECT_EQ(ctl("bob", "audit show since yesterday").status, 2);
+  EXPECT_EQ(ctl("bob", "audit show since 2026-02-30").status, 2) << "not a date";
   for (const char* other : {"alice", "carol", "dave"}) {
     const RunResult denied = ctl(other, "audit show");
     EXPECT_EQ(denied.status, 1) << other;

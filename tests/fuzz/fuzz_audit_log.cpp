@@ -57,6 +57,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ftz::audit::Options options;
   options.rotate_bytes = 1;  // the appended record starts a file of its own
   options.retention_check_interval_ms = 0;
+  static int64_t steady_ms = 0;  // the monotonic clock moves with the wall clock here
+  steady_ms = kNowMs;
+  options.steady_ms = [] { return steady_ms; };
   auto log = ftz::audit::AuditLog::open(dir, key(), kNowMs, options);
   if (before.ok && !log) ftz::fuzz::fail("verify accepted a log open() refused", log.error());
   if (!log) return 0;
@@ -72,6 +75,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!after.ok) ftz::fuzz::fail("an accepted log no longer verifies after an append", after.problem);
     if (after.last_seq != *seq) ftz::fuzz::fail("the appended record is not the log's last");
     constexpr int64_t kDayMs = int64_t{86400} * 1000;
+    steady_ms = kNowMs + 1000 * kDayMs;
     auto kept = log->apply_retention(kNowMs + 1000 * kDayMs);
     if (!kept) ftz::fuzz::fail("retention refused a log verify() accepted", kept.error());
     const ftz::audit::VerifyReport retained = ftz::audit::verify(dir, pem);

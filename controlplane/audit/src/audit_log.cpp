@@ -154,6 +154,16 @@ std::string errno_text(std::string_view what, const std::string& path) {
   return std::string(what) + " " + path + ": " + std::strerror(errno);
 }
 
+// A record of the log itself (checkpoints, retention).
+Event system_event(const char* type) {
+  Event e;
+  e.user = "ftzgated";
+  e.role = "system";
+  e.source = "ftzgated";
+  e.event_type = type;
+  return e;
+}
+
 // The retention anchor: records 1..seq are gone, the chain continues from
 // `hash`.
 struct Anchor {
@@ -297,44 +307,21 @@ tl::expected<AuditLog, std::string> AuditLog::open(const std::string& dir, const
                           std::to_string(kMinRetentionDays) + " days)");
   if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
     return tl::unexpected(errno_text("cannot create", dir));
-  AuditLog log(dir, key, options);
+  AuditLog log(dir, key, std::move(options));
   if (auto r = log.recover(now_ms); !r) return tl::unexpected(r.error());
   return log;
 }
 
-AuditLog::AuditLog(AuditLog&& o) noexcept
-    : dir_(std::move(o.dir_)),
-      key_(o.key_),
-      options_(o.options_),
-      fd_(std::exchange(o.fd_, -1)),
-      file_(std::move(o.file_)),
-      file_bytes_(o.file_bytes_),
-      seq_(o.seq_),
-      hash_(std::move(o.hash_)),
-      since_checkpoint_(o.since_checkpoint_),
-      last_checkpoint_ms_(o.last_checkpoint_ms_),
-      next_retention_ms_(o.next_retention_ms_) {}
-
-AuditLog& AuditLog::operator=(AuditLog&& o) noexcept {
+AuditLog::Fd& AuditLog::Fd::operator=(Fd&& o) noexcept {
   if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    dir_ = std::move(o.dir_);
-    key_ = o.key_;
-    options_ = o.options_;
-    fd_ = std::exchange(o.fd_, -1);
-    file_ = std::move(o.file_);
-    file_bytes_ = o.file_bytes_;
-    seq_ = o.seq_;
-    hash_ = std::move(o.hash_);
-    since_checkpoint_ = o.since_checkpoint_;
-    last_checkpoint_ms_ = o.last_checkpoint_ms_;
-    next_retention_ms_ = o.next_retention_ms_;
+    if (fd >= 0) ::close(fd);
+    fd = std::exchange(o.fd, -1);
   }
   return *this;
 }
 
-AuditLog::~AuditLog() {
-  if (fd_ >= 0) ::close(fd_);
+AuditLog::Fd::~Fd() {
+  if (fd >= 0) ::close(fd);
 }
 
 tl::expected<void, std::string> AuditLog::recover(int64_t now_ms) {
@@ -345,6 +332,8 @@ tl::expected<void, std::string> AuditLog::recover(int64_t now_ms) {
   seq_ = 0;
   hash_ = kGenesis;
   last_checkpoint_ms_ = now_ms;
+  newest_at_open_ms_ = now_ms;
+  opened_steady_ms_ = options_.steady_ms();
   if (files.empty()) {
     if (*head && (*head)->seq != 0)
       return tl::unexpected("audit log " + dir_ + ": every file is gone, head records seq " +
@@ -386,6 +375,7 @@ tl::expected<void, std::string> AuditLog::recover(int64_t now_ms) {
                             ": the last record is damaged, the chain cannot continue from it");
     seq_ = last->seq;
     hash_ = last->hash;
+    if (last->time_ms) newest_at_open_ms_ = std::min(now_ms, *last->time_ms);
   }
   if (lineno == 0) {
     // An empty newest file: the chain ends in the file before it.
@@ -401,8 +391,8 @@ tl::expected<void, std::string> AuditLog::recover(int64_t now_ms) {
                             " (run ftzctl audit verify)");
   }
   file_ = path;
-  fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd_ < 0) return tl::unexpected(errno_text("cannot open", path));
+  fd_ = Fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  if (fd_.fd < 0) return tl::unexpected(errno_text("cannot open", path));
   file_bytes_ = text.size();
   return {};
 }
@@ -415,8 +405,7 @@ tl::expected<void, std::string> AuditLog::open_file(uint64_t first_seq) {
     ::close(fd);
     return tl::unexpected(synced.error());
   }
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
+  fd_ = Fd(fd);
   file_ = path;
   file_bytes_ = 0;
   return {};
@@ -449,10 +438,10 @@ tl::expected<uint64_t, std::string> AuditLog::write_record(const Event& e, int64
   const std::string line = body + std::string(kHashKey) + hash + "\"}\n";
   // One write(2) of the whole line with O_APPEND; anything short of it is
   // cut off again, so the file never keeps half a record.
-  const ssize_t n = ::write(fd_, line.data(), line.size());
-  if (n != static_cast<ssize_t>(line.size()) || ::fsync(fd_) != 0) {
+  const ssize_t n = ::write(fd_.fd, line.data(), line.size());
+  if (n != static_cast<ssize_t>(line.size()) || ::fsync(fd_.fd) != 0) {
     const std::string err = errno_text("cannot write the audit record to", file_);
-    if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0) {
+    if (::ftruncate(fd_.fd, static_cast<off_t>(file_bytes_)) != 0) {
       // The partial line stays until open() removes it.
     }
     return tl::unexpected(err);
@@ -474,11 +463,7 @@ tl::expected<uint64_t, std::string> AuditLog::write_record(const Event& e, int64
 }
 
 tl::expected<void, std::string> AuditLog::checkpoint(int64_t now_ms) {
-  Event e;
-  e.user = "ftzgated";
-  e.role = "system";
-  e.source = "ftzgated";
-  e.event_type = std::string(kCheckpoint);
+  Event e = system_event("checkpoint");
   const std::string sig = key_->sign(checkpoint_message(seq_ + 1, hash_));
   if (sig.empty()) return tl::unexpected(std::string("audit checkpoint: signing failed (OpenSSL)"));
   e.details = ojson{
@@ -526,6 +511,19 @@ tl::expected<void, std::string> AuditLog::remove_anchored_files() {
 tl::expected<Retention, std::string> AuditLog::apply_retention(int64_t now_ms) {
   if (now_ms < next_retention_ms_) return Retention{};
   next_retention_ms_ = now_ms + options_.retention_check_interval_ms;
+  // The log's own time: its newest record when it was opened, plus the
+  // monotonic time since. A wall clock set ahead (by mistake, or by someone
+  // who wants old records gone) removes nothing early; a clock behind keeps
+  // more.
+  const int64_t log_now = std::min(now_ms, newest_at_open_ms_ + (options_.steady_ms() - opened_steady_ms_));
+  if (now_ms - log_now > kClockSlackMs && !clock_ahead_recorded_) {
+    clock_ahead_recorded_ = true;
+    Event e = system_event("audit_retention");
+    e.success = false;
+    e.details =
+        ojson{{"problem", "the wall clock is ahead of the log's own time"}, {"ahead_ms", now_ms - log_now}};
+    if (write_record(e, now_ms)) ++since_checkpoint_;
+  }
   const std::string pem = key_->public_pem();
   const auto anchor = read_anchor(dir_, pem);
   if (!anchor) return tl::unexpected("audit retention refused: " + anchor.error());
@@ -534,38 +532,44 @@ tl::expected<Retention, std::string> AuditLog::apply_retention(int64_t now_ms) {
     chain.expected = (*anchor)->seq + 1;
     chain.prev = (*anchor)->hash;
   }
-  // Whole files, oldest first, never the one being written; each verified
-  // before it may go, so that retention never erases tampering.
-  const int64_t cutoff = now_ms - options_.retention_days * civil::kSecondsPerDay * 1000;
+  // Whole files, oldest first, never the one being written, at most
+  // kMaxFilesPerPass a pass (the walk holds up the log's writers). Every
+  // file is verified before any may go, and so are the files after them up
+  // to a signed checkpoint: that signature covers the link from what stays
+  // to what goes. Retention never erases tampering.
+  const int64_t cutoff = log_now - options_.retention_days * civil::kSecondsPerDay * 1000;
   const LogFiles files = log_files(dir_);
   Retention out;
   std::string through_hash;
-  for (size_t i = anchored_files(files, *anchor); i + 1 < files.size(); ++i) {
+  bool keeping = false;  // past the files that go
+  bool signed_after = false;
+  for (size_t i = anchored_files(files, *anchor); i < files.size() && !signed_after; ++i) {
     VerifyReport r;
     if (!walk_file(dir_, files[i].first, files[i].second, pem, key_->key_id(), chain, r)) {
-      Event e;
-      e.user = e.source = "ftzgated";
-      e.role = "system";
-      e.event_type = "audit_retention";
+      Event e = system_event("audit_retention");
       e.success = false;
       e.details = ojson{{"problem", r.problem}, {"where", r.where}};
       if (write_record(e, now_ms)) ++since_checkpoint_;
       return tl::unexpected("audit retention refused at " + r.where + ": " + r.problem +
                             " (every file is kept)");
     }
-    if (!chain.last_time_ms || *chain.last_time_ms >= cutoff) break;
-    out.files.push_back(files[i].second);
-    out.through_seq = chain.expected - 1;
-    through_hash = chain.prev;
+    const bool expired = chain.last_time_ms && *chain.last_time_ms < cutoff;
+    if (!keeping && expired && i + 1 < files.size() && out.files.size() < kMaxFilesPerPass) {
+      out.files.push_back(files[i].second);
+      out.through_seq = chain.expected - 1;
+      through_hash = chain.prev;
+      continue;
+    }
+    if (out.files.empty()) break;  // the oldest file stays: nothing goes
+    keeping = true;
+    signed_after = r.checkpoints > 0;
   }
-  if (out.files.empty()) return out;
+  // No signed checkpoint after them yet (one comes within minutes): later.
+  if (!signed_after) return Retention{};
 
   // The record first (an action that is not recorded does not happen), then
   // the anchor verify() will start from, then the files.
-  Event e;
-  e.user = e.source = "ftzgated";
-  e.role = "system";
-  e.event_type = "audit_retention";
+  Event e = system_event("audit_retention");
   e.details = ojson{{"retention_days", options_.retention_days},
                     {"through_seq", out.through_seq},
                     {"through_hash", through_hash},
@@ -612,8 +616,16 @@ VerifyReport verify(const std::string& dir, std::string_view public_pem) {
     r.removed_through = (*anchor)->seq;
   }
   const LogFiles files = log_files(dir);
-  for (size_t i = anchored_files(files, *anchor); i < files.size(); ++i) {
-    if (!walk_file(dir, files[i].first, files[i].second, public_pem, *key_id, chain, r)) return r;
+  // ftzgated removes the files the anchor covers when it opens the log: one
+  // here now was put back, or made up.
+  if (const size_t below = anchored_files(files, *anchor); below > 0) {
+    r.problem = std::to_string(below) +
+                " file(s) hold only records the anchor says retention removed (put back or made up)";
+    r.where = files.front().second;
+    return r;
+  }
+  for (const auto& [first, name] : files) {
+    if (!walk_file(dir, first, name, public_pem, *key_id, chain, r)) return r;
   }
   if (*head && ((*head)->seq > chain.expected - 1 ||
                 ((*head)->seq == chain.expected - 1 && (*head)->hash != chain.prev))) {
@@ -630,9 +642,20 @@ Records read_records(const std::string& dir, int64_t since_ms, size_t last, size
   Records out;
   std::deque<std::string> kept;
   size_t bytes = 0;
-  for (const auto& [first, name] : log_files(dir)) {
-    std::ifstream in((fs::path(dir) / name).string(), std::ios::binary);
-    for (std::string line; std::getline(in, line);) {
+  // Files below the anchor are not the log's (verify() says so); the anchor
+  // is read for its seq only, as this shows and does not judge.
+  std::optional<Anchor> anchor;
+  if (const auto text = slurp(dir + "/anchor")) {
+    const ojson j = ojson::parse(*text, nullptr, false);
+    if (j.is_object() && j.contains("seq") && j["seq"].is_number_unsigned())
+      anchor = Anchor{j["seq"].get<uint64_t>(), ""};
+  }
+  const LogFiles files = log_files(dir);
+  for (size_t i = anchored_files(files, anchor); i < files.size(); ++i) {
+    std::ifstream in((fs::path(dir) / files[i].second).string(), std::ios::binary);
+    // Read while records are appended: a last line without its newline is
+    // one being written, not one to show.
+    for (std::string line; std::getline(in, line) && !in.eof();) {
       const ojson record = ojson::parse(line, nullptr, false);
       const auto time = record.is_object() && record.contains("time") && record["time"].is_string()
                             ? parse_time(record["time"].get<std::string>())

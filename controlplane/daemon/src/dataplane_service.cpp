@@ -9,6 +9,7 @@
 #include "ftz/base/atomic_file.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
+#include "ftz/config/text.hpp"
 #include "ftz/config/yaml_util.hpp"
 #include "ftz/keys/signing_key.hpp"
 
@@ -102,6 +103,9 @@ void DataplaneService::save_registry() {
   {
     std::lock_guard lock(mu_);
     for (const auto& [id, r] : dataplanes_) {
+      // Ids that never ACKed or NACKed are not kept: anyone on the socket
+      // can make one up, and the registry's bound would outlive a restart.
+      if (r.last_ack_ms == 0 && r.nack_generation == 0) continue;
       list.push_back({{"id", id},
                       {"host", r.host},
                       {"running_generation", r.running_generation},
@@ -111,7 +115,9 @@ void DataplaneService::save_registry() {
                       {"nack_reason", r.nack_reason}});
     }
   }
-  const std::string text = nlohmann::ordered_json{{"dataplanes", std::move(list)}}.dump(1) + "\n";
+  const std::string text = nlohmann::ordered_json{{"dataplanes", std::move(list)}}.dump(
+                               1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+                           "\n";
   if (auto w = base::write_file_atomically(registry_, text, 0640); !w)
     std::fprintf(stderr, "ftzgated: the registry of data planes is not saved: %s\n", w.error().c_str());
 }
@@ -220,7 +226,7 @@ Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::Subscribe
     }
     Record& r = dataplanes_[id];
     ++r.streams;
-    r.host = req->host().substr(0, 255);
+    r.host = config::utf8_prefix(req->host(), 255);
     r.running_generation = req->running_generation();
   }
   save_registry();
@@ -309,17 +315,17 @@ Status DataplaneService::Ack(grpc::ServerContext* ctx, const pb::AckRequest* req
       r.nack_reason.clear();
     } else {
       r.nack_generation = req->generation();
-      r.nack_reason = req->nack_reason().substr(0, 4096);
+      r.nack_reason = config::utf8_prefix(req->nack_reason(), 4096);
     }
   }
   save_registry();
   ojson details{{"dataplane", req->dataplane_id()},
                 {"generation", req->generation()},
-                {"sha256", req->body_sha256().substr(0, 64)}};
+                {"sha256", config::utf8_prefix(req->body_sha256(), 64)}};
   if (applied) {
     details["apply_us"] = req->apply_us();
   } else {
-    details["reason"] = req->nack_reason().substr(0, 4096);
+    details["reason"] = config::utf8_prefix(req->nack_reason(), 4096);
   }
   if (!audit_(applied ? "dataplane_ack" : "dataplane_nack", applied, std::move(details)))
     return {StatusCode::INTERNAL, "the audit record cannot be written"};
@@ -378,8 +384,10 @@ Status DataplaneService::keep_stats(const pb::ReportBatch& b) {
   std::lock_guard lock(mu_);
   auto it = dataplanes_.find(b.dataplane_id());
   // Kept for data planes that subscribed (the registry's bound holds).
-  if (it == dataplanes_.end() || it->second.streams == 0)
-    return {StatusCode::FAILED_PRECONDITION, "data plane " + b.dataplane_id() + " is not subscribed"};
+  // A data plane whose subscription is not (yet) open: the counters are
+  // dropped, not its Report stream (its tokens travel on it too), and the
+  // next ones come in 5 s.
+  if (it == dataplanes_.end() || it->second.streams == 0) return Status::OK;
   it->second.stats = stats;
   it->second.stats_ms = clock_ms_();
   return Status::OK;

@@ -84,7 +84,8 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
   tl::expected<Peer, grpc::Status> admit(const grpc::ServerContext& ctx, const std::string& id,
                                          const char* call);
 
-  // A batch of counters (seq 0): kept as the data plane's newest.
+  // A batch of counters (seq 0): kept as the data plane's newest when it is
+  // subscribed; INVALID_ARGUMENT when the batch holds anything else.
   grpc::Status keep_stats(const ftzgate::v1::ReportBatch& b);
 
   void load_registry();

@@ -13,6 +13,7 @@
 #include "ftz/config/diagnostics.hpp"
 #include "ftz/config/diff.hpp"
 #include "ftz/config/edit.hpp"
+#include "ftz/config/text.hpp"
 #include "ftz/keys/detached.hpp"
 #include "ftz/keys/encoding.hpp"
 
@@ -470,9 +471,9 @@ Status ManagementService::Edit(grpc::ServerContext* ctx, const pb::EditRequest* 
   store::Candidate c = std::move(*base);
   auto edited = set ? config::edit_set(c.text, path, req->set_value()) : config::edit_delete(c.text, path);
   std::string words;
-  for (const std::string& w : path) words += (words.empty() ? "" : " ") + w.substr(0, 256);
+  for (const std::string& w : path) words += (words.empty() ? "" : " ") + config::utf8_prefix(w, 256);
   ojson details{{"path", words}};
-  if (set) details["value"] = req->set_value().substr(0, 256);
+  if (set) details["value"] = config::utf8_prefix(req->set_value(), 256);
   if (!edited) {
     details["reason"] = edited.error();
     if (auto failed = record(s, ctx, event, false, std::move(details))) return *failed;
@@ -507,13 +508,18 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
     return {StatusCode::FAILED_PRECONDITION, "no candidate: load a configuration first"};
   }
   const store::Candidate& c = **cand;
-  if (const std::string errors = validate_config({c.text, c.files}, "candidate.yaml"); !errors.empty())
-    return {StatusCode::INVALID_ARGUMENT, errors};
+  const auto loaded = load_checked({c.text, c.files}, "candidate.yaml");
+  if (!loaded) return {StatusCode::INVALID_ARGUMENT, loaded.error()};
   if (c.based_on != store_.running_generation()) {
     return {StatusCode::FAILED_PRECONDITION,
             "the candidate was edited from generation " + std::to_string(c.based_on) + ", generation " +
                 std::to_string(store_.running_generation()) + " is running now: load again"};
   }
+  // The packs against the vendor keys trusted now, whatever loaded them
+  // (a candidate loaded, or rolled back, before a key was withdrawn).
+  if (auto packs = check_pack_signatures(loaded->model, c.files, vendor_keys_); !packs)
+    return refuse(s, ctx, req->check_only() ? "commit_check" : "commit", ojson::object(),
+                  StatusCode::FAILED_PRECONDITION, packs.error());
   if (req->check_only()) {
     if (auto failed = record(s, ctx, "commit_check", true, ojson::object())) return *failed;
     return Status::OK;
@@ -621,7 +627,12 @@ Status ManagementService::AuditVerify(grpc::ServerContext* ctx, const pb::AuditV
   std::lock_guard lock(mu_);
   Session s;
   if (auto denied = authorize(ctx, Need::kAudit, "audit_verify", s)) return *denied;
-  const audit::VerifyReport r = audit::verify(audit_dir_, audit_pem_);
+  audit::VerifyReport r;
+  {
+    // No record half written while it reads (a truncation it would report).
+    std::lock_guard audit_lock(audit_mu_);
+    r = audit::verify(audit_dir_, audit_pem_);
+  }
   if (auto failed = record(s, ctx, "audit_verify", true, ojson{{"ok", r.ok}, {"last_seq", r.last_seq}}))
     return *failed;
   reply->set_ok(r.ok);
@@ -643,7 +654,11 @@ void ManagementService::warn_of_expiring_certificates(int64_t now_ms) {
   if (auto server = pki::describe_certificate(authority_.server_cert_pem())) certs.push_back(*server);
   const int64_t now_s = now_ms / 1000;
   for (const pki::CertInfo& c : certs) {
-    if (c.revoked_s != 0 || c.not_after_s - now_s >= kExpiringSeconds) continue;
+    // Said until 30 days past its end: by then it is a certificate to
+    // revoke or forget, not news.
+    if (c.revoked_s != 0 || c.not_after_s - now_s >= kExpiringSeconds ||
+        now_s - c.not_after_s > kExpiringSeconds)
+      continue;
     const std::string who = std::string(c.kind ? pki::kind_name(*c.kind) : "server") + " " + c.name;
     const int64_t days = (c.not_after_s - now_s) / 86400;
     std::fprintf(
@@ -773,11 +788,9 @@ Status ManagementService::AuditShow(grpc::ServerContext* ctx, const pb::AuditSho
   const size_t last = req->last() == 0 ? 100 : std::min<size_t>(req->last(), 10'000);
   // Below gRPC's 4 MiB message limit, whatever the records hold.
   constexpr size_t kMaxReplyBytes = size_t{3} << 20;
-  audit::Records r;
-  {
-    std::lock_guard audit_lock(audit_mu_);
-    r = audit::read_records(audit_dir_, req->since_unix_ms(), last, kMaxReplyBytes);
-  }
+  // Without audit_mu_: a long read must not hold up the writers (data
+  // planes' ACKs, TLS refusals); read_records leaves a line being written.
+  audit::Records r = audit::read_records(audit_dir_, req->since_unix_ms(), last, kMaxReplyBytes);
   if (auto failed = record(s, ctx, "audit_show", true,
                            ojson{{"since_unix_ms", req->since_unix_ms()}, {"returned", r.lines.size()}}))
     return *failed;

@@ -124,4 +124,10 @@ std::optional<std::size_t> first_invalid_utf8(std::string_view text) {
   return std::nullopt;
 }
 
+std::string utf8_prefix(std::string_view text, std::size_t max) {
+  text = text.substr(0, max);
+  if (const auto bad = first_invalid_utf8(text)) text = text.substr(0, *bad);
+  return std::string(text);
+}
+
 }  // namespace ftz::config

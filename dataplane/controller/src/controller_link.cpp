@@ -193,6 +193,7 @@ struct ControllerLink::Impl {
   bool restored_pending = false;
   std::optional<Stats> stats;  // the newest counters, not sent yet
   std::chrono::steady_clock::time_point stats_sent_at{};
+  bool counters_refused = false;
 
   std::thread subscriber;
   std::thread reporter;
@@ -313,19 +314,16 @@ struct ControllerLink::Impl {
   void restore_outbox(engine::compliance::ReportOutbox& box, uint64_t fingerprint) {
     const std::string path = outbox_path();
     const auto bytes = config::read_regular_file(path, kMaxOutboxFileBytes);
-    if (!bytes) {
-      if (bytes.error().reason != "no such file")
-        std::fprintf(stderr, "ftzgate-dp: warning: %s: %s; its token records are not sent\n", path.c_str(),
-                     bytes.error().reason.c_str());
-      return;
-    }
+    if (!bytes && bytes.error().reason == "no such file") return;
     pb::ReportBatch kept;
-    if (!kept.ParseFromString(*bytes)) {
+    if (!bytes || !kept.ParseFromString(*bytes)) {
+      // Kept for whoever looks into it: the exit of this run must not
+      // overwrite it.
       const std::string aside = path + ".damaged";
-      std::rename(path.c_str(), aside.c_str());
-      std::fprintf(stderr,
-                   "ftzgate-dp: warning: %s is not a report batch; moved to %s, its records not sent\n",
-                   path.c_str(), aside.c_str());
+      const bool moved = std::rename(path.c_str(), aside.c_str()) == 0;
+      std::fprintf(stderr, "ftzgate-dp: warning: %s: %s; %s, its records are not sent\n", path.c_str(),
+                   bytes ? "not a report batch" : bytes.error().reason.c_str(),
+                   moved ? ("moved to " + aside).c_str() : "left in place");
       return;
     }
     engine::compliance::OutboxBatch b = from_proto(kept);
@@ -359,8 +357,8 @@ struct ControllerLink::Impl {
   // for the next run.
   void keep_outbox() {
     if (!outbox) return;
+    if (outbox->empty()) return;
     engine::compliance::OutboxBatch left = outbox->take_all();
-    if (left.records.empty() && left.lost.empty()) return;
     const std::string bytes =
         to_proto(left, options.dataplane_id, boot_id, key_fingerprint).SerializeAsString();
     if (auto w = base::write_file_atomically(outbox_path(), bytes, 0600); !w) {
@@ -381,7 +379,7 @@ struct ControllerLink::Impl {
   std::optional<pb::ReportBatch> due_stats() {
     std::lock_guard lock(mu);
     const auto now = std::chrono::steady_clock::now();
-    if (!stats || stopping || now - stats_sent_at < kStatsEvery) return std::nullopt;
+    if (!stats || stopping || counters_refused || now - stats_sent_at < kStatsEvery) return std::nullopt;
     stats_sent_at = now;
     pb::ReportBatch b = to_proto(*stats, options.dataplane_id, boot_id);
     stats.reset();
@@ -406,7 +404,8 @@ struct ControllerLink::Impl {
         seen_stop = stopping;
         box = outbox;
         fingerprint = key_fingerprint;
-        if (abandon || (stopping && (box == nullptr || box->counters().pending == 0))) break;
+        // Lost counts too: each is a possible person (fail closed).
+        if (abandon || (stopping && (box == nullptr || box->empty()))) break;
       }
       wait = kReportEvery;
       std::optional<engine::compliance::OutboxBatch> batch = box ? box->next() : std::nullopt;
@@ -444,6 +443,13 @@ struct ControllerLink::Impl {
       {
         std::lock_guard lock(mu);
         report_ctx = nullptr;
+        // A controller that refuses counters (one older than them) does not
+        // get them again this run: they cost the tokens their stream.
+        if (!batch && st.error_code() == grpc::StatusCode::INVALID_ARGUMENT && !counters_refused) {
+          counters_refused = true;
+          std::fprintf(stderr, "ftzgate-dp: the controller refuses counters (%s): not sent again\n",
+                       st.error_message().c_str());
+        }
       }
       stream.reset();
       ctx.reset();

@@ -721,7 +721,14 @@ std::optional<int64_t> shanghai_time_ms(const std::string& text) {
   for (const char* layout : {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"}) {
     std::tm tm{};
     const char* end = ::strptime(text.c_str(), layout, &tm);
-    if (end != nullptr && *end == '\0') return (static_cast<int64_t>(::timegm(&tm)) - 8 * 3600) * 1000;
+    if (end == nullptr || *end != '\0') continue;
+    std::tm parsed = tm;
+    const time_t t = ::timegm(&tm);
+    // timegm() carries 2026-02-30 into March: a date that is not one is refused.
+    if (tm.tm_year != parsed.tm_year || tm.tm_mon != parsed.tm_mon || tm.tm_mday != parsed.tm_mday ||
+        tm.tm_hour != parsed.tm_hour || tm.tm_min != parsed.tm_min || tm.tm_sec != parsed.tm_sec)
+      return std::nullopt;
+    return (static_cast<int64_t>(t) - 8 * 3600) * 1000;
   }
   return std::nullopt;
 }

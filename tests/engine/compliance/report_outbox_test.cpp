@@ -139,6 +139,7 @@ TEST(ReportOutbox, WhatAFullOutboxCannotKeepIsCountedAsLost) {
   ReportOutbox box(3);
   box.push(taken, near.tenant_names(), near.zone_names());
   EXPECT_EQ(box.counters().overflow, 5u);
+  EXPECT_EQ(box.counters().lost_pending, 7u) << "what waits includes lost counts";
   const auto b = box.next();
   ASSERT_TRUE(b);
   EXPECT_EQ(b->records.size(), 3u);
@@ -151,6 +152,15 @@ TEST(ReportOutbox, WhatAFullOutboxCannotKeepIsCountedAsLost) {
   const auto events = far.evaluate(kNow);
   ASSERT_FALSE(events.empty()) << "3 people and 7 lost records are past a line of five";
   EXPECT_EQ(events.back().kind, ComplianceEventKind::kThresholdExceeded);
+  // Until acknowledged the lost counts wait; a zero count is nothing.
+  EXPECT_FALSE(box.empty());
+  box.acked(b->seq);
+  EXPECT_TRUE(box.empty());
+  Taken zero;
+  zero.lost.push_back({0, DataClass::kPi, 0});
+  box.push(zero, near.tenant_names(), near.zone_names());
+  EXPECT_TRUE(box.empty());
+  EXPECT_FALSE(box.next());
 }
 
 // What a data plane could not hand over at exit (take_all, the batch in

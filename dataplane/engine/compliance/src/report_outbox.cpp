@@ -41,6 +41,7 @@ void ReportOutbox::push(const Taken& taken, const std::vector<std::string>& tena
     pending_.push_back(out);
   }
   for (const LostRecords& l : taken.lost) {
+    if (l.records == 0) continue;
     const uint32_t t = l.tenant == ComplianceLedger::kAnyTenant ? l.tenant : tenant(l.tenant);
     lost_[{t, l.data_class}] += l.records;
   }
@@ -106,7 +107,9 @@ void ReportOutbox::restore(const OutboxBatch& b) {
     out.dest_zone = intern(zones_, b.zones[r.dest_zone]);
     restored.push_back(out);
   }
-  for (const LostRecords& l : b.lost) lost_[{tenant(l.tenant), l.data_class}] += l.records;
+  for (const LostRecords& l : b.lost) {
+    if (l.records != 0) lost_[{tenant(l.tenant), l.data_class}] += l.records;
+  }
   counters_.restored += restored.size();
   pending_.insert(pending_.begin(), restored.begin(), restored.end());
 }
@@ -115,7 +118,16 @@ ReportOutbox::Counters ReportOutbox::counters() const {
   std::lock_guard lock(mu_);
   Counters c = counters_;
   c.pending = pending_.size() + (in_flight_ ? in_flight_->records.size() : 0);
+  for (const auto& [key, records] : lost_) c.lost_pending += records;
+  if (in_flight_) {
+    for (const LostRecords& l : in_flight_->lost) c.lost_pending += l.records;
+  }
   return c;
+}
+
+bool ReportOutbox::empty() const {
+  const Counters c = counters();
+  return c.pending == 0 && c.lost_pending == 0;
 }
 
 }  // namespace ftz::engine::compliance

@@ -24,19 +24,25 @@
 //
 // Retention (DOMAIN.md §4.1: network logs at least six months) removes whole
 // files, oldest first, once their newest record is older than
-// `retention_days`: it verifies their chain first (a tampered file is kept
-// and the failure recorded), appends an "audit_retention" record naming
-// them, writes the signed anchor, then unlinks them. A crash after the
-// anchor leaves files it covers, which open() removes.
+// `retention_days` by the log's own time (the newest record at open plus
+// monotonic time since: a wall clock set ahead removes nothing early). It
+// verifies their chain first, and the files after them up to a signed
+// checkpoint (a tampered file is kept and the failure recorded), appends an
+// "audit_retention" record naming them, writes the signed anchor, then
+// unlinks them. A crash after the anchor leaves files it covers, which
+// open() removes.
 //
 // Records name users, roles and actions, never personal information of the
 // traffic (the caller's details must not carry any).
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <utility>
 #include <vector>
 
 #include "ftz/keys/signing_key.hpp"
@@ -54,6 +60,11 @@ struct Event {
 
 // Six calendar months are at most 184 days (July to December).
 inline constexpr int64_t kMinRetentionDays = 184;
+// Files one retention pass removes at most (each 64 MiB by default).
+inline constexpr size_t kMaxFilesPerPass = 8;
+// How far the wall clock may run ahead of the log's own time before
+// retention records that it goes by the log's.
+inline constexpr int64_t kClockSlackMs = int64_t{3600} * 1000;
 
 struct Options {
   uint64_t rotate_bytes = uint64_t{64} << 20;
@@ -61,6 +72,14 @@ struct Options {
   int64_t checkpoint_interval_ms = int64_t{5} * 60 * 1000;
   int64_t retention_days = kMinRetentionDays;  // open() refuses fewer
   int64_t retention_check_interval_ms = int64_t{3600} * 1000;
+  // Monotonic milliseconds (tests inject their own): with the newest record
+  // at open, the log's own time, which retention goes by instead of the
+  // wall clock alone.
+  std::function<int64_t()> steady_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
 };
 
 // What one pass of retention removed.
@@ -76,11 +95,11 @@ class AuditLog {
   // a log that ends before `head` says is refused as truncated.
   static tl::expected<AuditLog, std::string> open(const std::string& dir, const keys::SigningKey& key,
                                                   int64_t now_ms, Options options = {});
-  AuditLog(AuditLog&& other) noexcept;
-  AuditLog& operator=(AuditLog&& other) noexcept;
+  AuditLog(AuditLog&& other) noexcept = default;
+  AuditLog& operator=(AuditLog&& other) noexcept = default;
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
-  ~AuditLog();
+  ~AuditLog() = default;
 
   // Appends and syncs one record (then a checkpoint when one is due);
   // returns its sequence number. An error means the record is not in the
@@ -98,7 +117,18 @@ class AuditLog {
 
  private:
   AuditLog(std::string dir, const keys::SigningKey& key, Options options)
-      : dir_(std::move(dir)), key_(&key), options_(options) {}
+      : dir_(std::move(dir)), key_(&key), options_(std::move(options)) {}
+  // The open file, closed with the log.
+  struct Fd {
+    int fd = -1;
+    Fd() = default;
+    explicit Fd(int f) : fd(f) {}
+    Fd(Fd&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+    Fd& operator=(Fd&& o) noexcept;
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd();
+  };
   tl::expected<void, std::string> recover(int64_t now_ms);
   tl::expected<void, std::string> open_file(uint64_t first_seq);
   tl::expected<uint64_t, std::string> write_record(const Event& e, int64_t now_ms);
@@ -108,7 +138,7 @@ class AuditLog {
   std::string dir_;
   const keys::SigningKey* key_;
   Options options_;
-  int fd_ = -1;
+  Fd fd_;
   std::string file_;
   uint64_t file_bytes_ = 0;
   uint64_t seq_ = 0;
@@ -116,6 +146,9 @@ class AuditLog {
   uint64_t since_checkpoint_ = 0;
   int64_t last_checkpoint_ms_ = 0;
   int64_t next_retention_ms_ = 0;
+  int64_t newest_at_open_ms_ = 0;  // the newest record's time when opened
+  int64_t opened_steady_ms_ = 0;
+  bool clock_ahead_recorded_ = false;
 };
 
 // What `ftzctl audit verify` prints.

@@ -39,4 +39,9 @@ std::string normalize_line_breaks(std::string_view text);
 // signed, sent, and refused by every data plane (found by fuzz_bundle).
 std::optional<std::size_t> first_invalid_utf8(std::string_view text);
 
+// At most `max` bytes of `text`, cut where it stops being UTF-8 (a
+// character cut in two at `max`, or a bad byte): what a client sent, made
+// fit for JSON records, which must be UTF-8.
+std::string utf8_prefix(std::string_view text, std::size_t max);
+
 }  // namespace ftz::config
