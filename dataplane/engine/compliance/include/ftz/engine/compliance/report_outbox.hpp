@@ -65,12 +65,12 @@ class ReportOutbox {
   void restore(const OutboxBatch& b);
 
   struct Counters {
-    uint64_t pushed = 0;    // records pushed
-    uint64_t overflow = 0;  // records not kept (sent as lost counts)
-    uint64_t acked = 0;     // records ftzgated acknowledged
-    uint64_t pending = 0;   // records waiting, in flight included
+    uint64_t pushed = 0;        // records pushed
+    uint64_t overflow = 0;      // records not kept (sent as lost counts)
+    uint64_t acked = 0;         // records ftzgated acknowledged
+    uint64_t pending = 0;       // records waiting, in flight included
     uint64_t lost_pending = 0;  // lost records waiting to be counted (in flight included)
-    uint64_t restored = 0;  // records a previous run kept (restore())
+    uint64_t restored = 0;      // records a previous run kept (restore())
   };
   [[nodiscard]] Counters counters() const;
   // Nothing waits: no record and no lost count (in flight included).
