@@ -344,6 +344,79 @@ TEST_F(DaemonInProcess, ADataPlanesCountersShowInShowDataplanes) {
   EXPECT_EQ(report(long_key).second, grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// Alerts come with counters or alone, from data planes ftzgated knows;
+// `show alerts` gives the newest, oldest first, of one data plane or all,
+// and keeps the last 10,000. Batches out of bounds are refused.
+TEST_F(DaemonInProcess, ADataPlanesAlertsShowInShowAlerts) {
+  const auto alert = [](uint64_t flow, const std::string& masked) {
+    pb::Alert a;
+    a.set_flow_id(flow);
+    a.set_signature("cn_resident_id");
+    a.set_data_class(pb::DATA_CLASS_PI);
+    a.set_verdict(pb::ACTION_BLOCK);
+    a.set_masked(masked);
+    return a;
+  };
+  pb::ReportBatch b;
+  b.set_dataplane_id("dp-s");
+  for (uint64_t f = 1; f <= 3; ++f) *b.add_alerts() = alert(f, "110***********123X");
+  // Unknown data plane: dropped, and the stream goes on.
+  EXPECT_EQ(report(b), std::make_pair(uint64_t{0}, grpc::StatusCode::OK));
+  pb::ShowAlertsReply none;
+  ASSERT_TRUE(call(&pb::Management::Stub::ShowAlerts, pb::ShowAlertsRequest{}, &none).ok());
+  EXPECT_EQ(none.alerts_size(), 0);
+  EXPECT_EQ(none.received(), 0u);
+
+  const auto sub = subscribe("dp-s");
+  ASSERT_TRUE(next(*sub->reader));
+  EXPECT_EQ(report(b), std::make_pair(uint64_t{0}, grpc::StatusCode::OK));
+  pb::ShowAlertsRequest last2;
+  last2.set_last(2);
+  pb::ShowAlertsReply shown;
+  ASSERT_TRUE(call(&pb::Management::Stub::ShowAlerts, last2, &shown).ok());
+  ASSERT_EQ(shown.alerts_size(), 2);
+  EXPECT_EQ(shown.alerts(0).alert().flow_id(), 2u) << "oldest first";
+  EXPECT_EQ(shown.alerts(1).alert().flow_id(), 3u);
+  EXPECT_EQ(shown.alerts(1).dataplane(), "dp-s");
+  EXPECT_EQ(shown.alerts(1).received_unix_s(), kT0Ms / 1000);
+  EXPECT_EQ(shown.received(), 3u);
+  pb::ShowAlertsRequest other;
+  other.set_dataplane("dp-z");
+  shown.Clear();
+  ASSERT_TRUE(call(&pb::Management::Stub::ShowAlerts, other, &shown).ok());
+  EXPECT_EQ(shown.alerts_size(), 0);
+  pb::ShowAlertsRequest too_many;
+  too_many.set_last(10'001);
+  EXPECT_EQ(call(&pb::Management::Stub::ShowAlerts, too_many, &shown).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Out of bounds: refused, nothing kept.
+  pb::ReportBatch big = b;
+  for (uint64_t f = 4; f <= 513; ++f) *big.add_alerts() = alert(f, "x");
+  EXPECT_EQ(report(big).second, grpc::StatusCode::INVALID_ARGUMENT);
+  pb::ReportBatch long_text;
+  long_text.set_dataplane_id("dp-s");
+  *long_text.add_alerts() = alert(9, std::string(257, '*'));
+  EXPECT_EQ(report(long_text).second, grpc::StatusCode::INVALID_ARGUMENT);
+  pb::ReportBatch empty;
+  empty.set_dataplane_id("dp-s");
+  EXPECT_EQ(report(empty).second, grpc::StatusCode::INVALID_ARGUMENT) << "neither counters nor alerts";
+
+  // The newest 10,000 are kept.
+  pb::ReportBatch full;
+  full.set_dataplane_id("dp-s");
+  for (uint64_t f = 100; f < 100 + 500; ++f) *full.add_alerts() = alert(f, "1**");
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(report(full).second, grpc::StatusCode::OK);
+  pb::ShowAlertsRequest all;
+  all.set_last(10'000);
+  shown.Clear();
+  ASSERT_TRUE(call(&pb::Management::Stub::ShowAlerts, all, &shown).ok());
+  EXPECT_EQ(shown.alerts_size(), 10'000);
+  EXPECT_EQ(shown.received(), 10'003u);
+  EXPECT_EQ(shown.dropped(), 3u);
+  EXPECT_EQ(shown.alerts(0).alert().flow_id(), 100u) << "the first three went";
+}
+
 // A certificate about to expire is said once a day, in the audit log and on
 // stderr, until it is renewed, revoked or gone.
 TEST_F(DaemonInProcess, ExpiringCertificatesAreRecordedOnceADay) {

@@ -557,6 +557,22 @@ int rpc_seeds(const std::string& dir) {
   counters.mutable_stats()->set_dropped(10);
   (*counters.mutable_stats()->mutable_reasons())["policy_block"] = 10;
   seed("report_counters", rpc::kNoSession, "Report", {bytes(counters)});
+  pb::Alert* alert = counters.add_alerts();
+  alert->set_flow_id(42);
+  alert->set_src_ip("10.9.1.2");
+  alert->set_dest_ip("203.0.113.5");
+  alert->set_src_zone("inside");
+  alert->set_dest_zone("offshore");
+  alert->set_verdict(pb::ACTION_BLOCK);
+  alert->set_rule("default");
+  alert->set_signature("cn_resident_id");
+  alert->set_data_class(pb::DATA_CLASS_PI);
+  alert->set_masked("110***********123X");
+  alert->set_token(0x1234);
+  seed("report_alerts", rpc::kNoSession, "Report", {bytes(counters)});
+  pb::ShowAlertsRequest show_alerts;
+  show_alerts.set_last(5);
+  seed("show_alerts", rpc::kOperator, "ShowAlerts", {bytes(show_alerts)});
   return ok ? 0 : 1;
 }
 

@@ -29,6 +29,21 @@ constexpr auto kCancelPoll = std::chrono::milliseconds(500);
 constexpr size_t kMaxDataplanes = 256;
 // Reason keys in one report of counters (the registry has fewer).
 constexpr int kMaxReasons = 512;
+// Alerts in one batch, and kept for `show alerts` (about 300 bytes each).
+constexpr int kMaxAlertsPerBatch = 512;
+constexpr size_t kAlertsKept = 10'000;
+// An alert's strings: names the configuration bounds, masked forms of 48
+// bytes (a stray byte written as two), addresses.
+constexpr size_t kMaxAlertText = 256;
+
+// Whether `a`'s strings are no longer than an alert's may be.
+bool alert_in_bounds(const pb::Alert& a) {
+  for (const std::string* s : {&a.src_ip(), &a.dest_ip(), &a.src_zone(), &a.dest_zone(), &a.tenant(),
+                               &a.rule(), &a.signature(), &a.masked()}) {
+    if (s->size() > kMaxAlertText) return false;
+  }
+  return true;
+}
 
 bool valid_id(const std::string& id) {
   static const std::regex kId("[A-Za-z0-9_.-]{1,64}");
@@ -341,7 +356,7 @@ Status DataplaneService::Report(grpc::ServerContext* ctx,
     // been revoked meanwhile.
     if (auto peer = admit(*ctx, batch.dataplane_id(), "Report"); !peer) return peer.error();
     if (batch.seq() == 0) {
-      if (auto kept = keep_stats(batch); !kept.ok()) return kept;
+      if (auto kept = keep_counters(batch); !kept.ok()) return kept;
       pb::ReportAck ack;
       if (!stream->Write(ack)) break;
       continue;
@@ -368,11 +383,12 @@ Status DataplaneService::Report(grpc::ServerContext* ctx,
   return Status::OK;
 }
 
-Status DataplaneService::keep_stats(const pb::ReportBatch& b) {
+Status DataplaneService::keep_counters(const pb::ReportBatch& b) {
+  if (b.tokens_size() != 0 || b.lost_size() != 0 || b.tenants_size() != 0 || b.zones_size() != 0 ||
+      (!b.has_stats() && b.alerts_size() == 0))
+    return {StatusCode::INVALID_ARGUMENT,
+            "a report batch without seq carries counters or alerts and nothing else"};
   const pb::DataplaneStats& stats = b.stats();
-  if (!b.has_stats() || b.tokens_size() != 0 || b.lost_size() != 0 || b.tenants_size() != 0 ||
-      b.zones_size() != 0)
-    return {StatusCode::INVALID_ARGUMENT, "a report batch without seq carries counters and nothing else"};
   if (stats.reasons_size() > kMaxReasons)
     return {StatusCode::INVALID_ARGUMENT,
             "counters of more than " + std::to_string(kMaxReasons) + " reasons"};
@@ -381,16 +397,51 @@ Status DataplaneService::keep_stats(const pb::ReportBatch& b) {
       return {StatusCode::INVALID_ARGUMENT,
               "a reason key of 1 to 64 bytes, not " + std::to_string(key.size())};
   }
+  if (b.alerts_size() > kMaxAlertsPerBatch)
+    return {StatusCode::INVALID_ARGUMENT,
+            "more than " + std::to_string(kMaxAlertsPerBatch) + " alerts in one batch"};
+  for (const pb::Alert& a : b.alerts()) {
+    if (!alert_in_bounds(a))
+      return {StatusCode::INVALID_ARGUMENT,
+              "an alert with a text of more than " + std::to_string(kMaxAlertText) + " bytes"};
+  }
   std::lock_guard lock(mu_);
   auto it = dataplanes_.find(b.dataplane_id());
-  // Kept for data planes that subscribed (the registry's bound holds).
-  // A data plane whose subscription is not (yet) open: the counters are
-  // dropped, not its Report stream (its tokens travel on it too), and the
-  // next ones come in 5 s.
-  if (it == dataplanes_.end() || it->second.streams == 0) return Status::OK;
-  it->second.stats = stats;
-  it->second.stats_ms = clock_ms_();
+  // Kept for data planes the registry knows (its bound holds); a data
+  // plane that exits reports its last alerts after its subscription ended.
+  // An unknown one: the counters and alerts are dropped, not its Report
+  // stream (its tokens travel on it too); the next counters come in 5 s,
+  // the alerts are in its EVE file.
+  if (it == dataplanes_.end()) return Status::OK;
+  const int64_t now_ms = clock_ms_();
+  if (b.has_stats()) {
+    it->second.stats = stats;
+    it->second.stats_ms = now_ms;
+  }
+  for (const pb::Alert& a : b.alerts()) {
+    pb::AlertRecord& r = alerts_.emplace_back();
+    r.set_dataplane(b.dataplane_id());
+    r.set_received_unix_s(now_ms / 1000);
+    *r.mutable_alert() = a;
+    ++alerts_received_;
+  }
+  while (alerts_.size() > kAlertsKept) {
+    alerts_.pop_front();
+    ++alerts_dropped_;
+  }
   return Status::OK;
+}
+
+void DataplaneService::show_alerts(const pb::ShowAlertsRequest& req, pb::ShowAlertsReply* reply) {
+  std::lock_guard lock(mu_);
+  const size_t want = req.last() == 0 ? 50 : req.last();
+  std::vector<const pb::AlertRecord*> picked;
+  for (auto it = alerts_.rbegin(); it != alerts_.rend() && picked.size() < want; ++it) {
+    if (req.dataplane().empty() || it->dataplane() == req.dataplane()) picked.push_back(&*it);
+  }
+  for (auto it = picked.rbegin(); it != picked.rend(); ++it) *reply->add_alerts() = **it;
+  reply->set_received(alerts_received_);
+  reply->set_dropped(alerts_dropped_);
 }
 
 void DataplaneService::show(pb::ShowDataplanesReply* reply) {

@@ -3,7 +3,7 @@
 // planes subscribe and receive the token key, the tenants' threshold states
 // and the running generation's signed bundle, now and after every change;
 // they ACK or NACK each bundle and report their tokens (ComplianceCenter
-// counts them). The registry behind `show dataplanes` lives here, kept in
+// counts them), counters and alerts. The registry behind `show dataplanes` lives here, kept in
 // a file so that a restarted ftzgated still lists every data plane.
 //
 // Bundles are built (validated, Hyperscan compiled for the subscriber's
@@ -14,6 +14,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -64,6 +65,8 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
 
   void show(ftzgate::v1::ShowDataplanesReply* reply);
   void show_compliance(ftzgate::v1::ShowComplianceReply* reply) const { compliance_.show(reply); }
+  // The newest `req.last` (0: 50) alerts, of `req.dataplane` or of all.
+  void show_alerts(const ftzgate::v1::ShowAlertsRequest& req, ftzgate::v1::ShowAlertsReply* reply);
 
  private:
   struct Record {
@@ -84,9 +87,10 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
   tl::expected<Peer, grpc::Status> admit(const grpc::ServerContext& ctx, const std::string& id,
                                          const char* call);
 
-  // A batch of counters (seq 0): kept as the data plane's newest when it is
-  // subscribed; INVALID_ARGUMENT when the batch holds anything else.
-  grpc::Status keep_stats(const ftzgate::v1::ReportBatch& b);
+  // A batch without seq: its counters kept as the data plane's newest, its
+  // alerts with the last kAlertsKept, when it is subscribed;
+  // INVALID_ARGUMENT when the batch holds anything else or is out of bounds.
+  grpc::Status keep_counters(const ftzgate::v1::ReportBatch& b);
 
   void load_registry();
   // Writes the registry as it is now (the last of racing writers writes
@@ -111,6 +115,11 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
   // (tune, cpu features) -> the running generation's bundle; cleared on publish.
   std::map<std::pair<uint32_t, uint64_t>, Built> cache_;
   std::map<std::string, Record> dataplanes_;
+  // Every data plane's newest alerts, as they arrived (memory only: each
+  // data plane's EVE file is the record).
+  std::deque<ftzgate::v1::AlertRecord> alerts_;
+  uint64_t alerts_received_ = 0;
+  uint64_t alerts_dropped_ = 0;  // older than the newest kept
   RefusalThrottle revoked_refusals_;
   std::string registry_;
   std::mutex save_mu_;

@@ -717,6 +717,16 @@ Status ManagementService::ShowCompliance(grpc::ServerContext* ctx, const pb::Sho
   return Status::OK;
 }
 
+Status ManagementService::ShowAlerts(grpc::ServerContext* ctx, const pb::ShowAlertsRequest* req,
+                                     pb::ShowAlertsReply* reply) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kRead, "show_alerts", s)) return *denied;
+  if (req->last() > 10'000) return {StatusCode::INVALID_ARGUMENT, "last: 1 to 10000"};
+  dataplanes_.show_alerts(*req, reply);
+  return Status::OK;
+}
+
 Status ManagementService::IssueCertificate(grpc::ServerContext* ctx, const pb::IssueCertificateRequest* req,
                                            pb::IssueCertificateReply* reply) {
   std::lock_guard lock(mu_);

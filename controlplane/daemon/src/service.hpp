@@ -80,6 +80,8 @@ class ManagementService final : public ftzgate::v1::Management::Service {
                               ftzgate::v1::ShowDataplanesReply* reply) override;
   grpc::Status ShowCompliance(grpc::ServerContext* ctx, const ftzgate::v1::ShowComplianceRequest* req,
                               ftzgate::v1::ShowComplianceReply* reply) override;
+  grpc::Status ShowAlerts(grpc::ServerContext* ctx, const ftzgate::v1::ShowAlertsRequest* req,
+                          ftzgate::v1::ShowAlertsReply* reply) override;
   grpc::Status IssueCertificate(grpc::ServerContext* ctx, const ftzgate::v1::IssueCertificateRequest* req,
                                 ftzgate::v1::IssueCertificateReply* reply) override;
   grpc::Status RevokeCertificate(grpc::ServerContext* ctx, const ftzgate::v1::RevokeCertificateRequest* req,

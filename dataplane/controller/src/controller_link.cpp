@@ -19,6 +19,7 @@
 
 #include "ftz/base/atomic_file.hpp"
 #include "ftz/config/yaml_util.hpp"
+#include "ftz/engine/eve.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftzgate/v1/dataplane.grpc.pb.h"
 
@@ -40,6 +41,10 @@ constexpr auto kStatsEvery = std::chrono::seconds(5);
 constexpr size_t kMaxOutboxFileBytes = size_t{128} << 20;
 // What is left in the outbox at exit is sent for this long.
 constexpr auto kDrainAtExit = std::chrono::seconds(5);
+// Alerts waiting for ftzgated (about 200 bytes each), and per batch: the
+// bounds ftzgated checks (docs/controlplane.md "Alerts").
+constexpr size_t kMaxAlertsQueued = 4096;
+constexpr int kMaxAlertsPerBatch = 512;
 
 engine::ThresholdState from_proto(pb::ThresholdState s) {
   switch (s) {
@@ -87,11 +92,7 @@ pb::ReportBatch to_proto(const engine::compliance::OutboxBatch& b, const std::st
   return out;
 }
 
-pb::ReportBatch to_proto(const Stats& s, const std::string& id, uint64_t boot_id) {
-  pb::ReportBatch out;
-  out.set_dataplane_id(id);
-  out.set_boot_id(boot_id);
-  pb::DataplaneStats* x = out.mutable_stats();
+void to_proto(const Stats& s, uint64_t alerts_unreported, pb::DataplaneStats* x) {
   x->set_uptime_s(s.uptime_s);
   x->set_packets(s.packets);
   x->set_bytes(s.bytes);
@@ -102,6 +103,37 @@ pb::ReportBatch to_proto(const Stats& s, const std::string& id, uint64_t boot_id
   x->set_alerts(s.alerts);
   x->set_detections(s.detections);
   for (const auto& [key, count] : s.reasons) (*x->mutable_reasons())[key] += count;
+  x->set_alerts_unreported(alerts_unreported);
+}
+
+// An alert event as ftzgated keeps it: the EVE alert's fields, every name
+// masked as the EVE file has it (engine::json_text).
+pb::Alert to_proto(const engine::Event& e, const engine::PolicyGeneration& gen) {
+  const engine::AlertEventData& a = e.alert;
+  const auto& sigs = gen.spec().signatures;
+  const engine::SignatureSpec* sig = a.signature < sigs.size() ? &sigs[a.signature] : nullptr;
+  pb::Alert out;
+  out.set_ts_unix_ns(e.ts_ns);
+  out.set_flow_id(e.flow_id);
+  out.set_src_ip(engine::format_ip(e.src));
+  out.set_src_port(e.src_port);
+  out.set_dest_ip(engine::format_ip(e.dst));
+  out.set_dest_port(e.dst_port);
+  out.set_ip_proto(e.proto);
+  out.set_src_zone(engine::json_text(gen.zone_name(e.src_zone)));
+  out.set_dest_zone(engine::json_text(gen.zone_name(e.dst_zone)));
+  if (e.tenant != engine::kNoIndex) out.set_tenant(engine::json_text(gen.tenant_name(e.tenant)));
+  out.set_verdict(static_cast<pb::Action>(static_cast<int>(e.verdict.action) + 1));
+  out.set_rule(e.rule == engine::kNoIndex ? "default" : engine::json_text(gen.rule_name(e.rule)));
+  if (sig != nullptr) {
+    out.set_signature_id(sig->sid);
+    out.set_signature(engine::json_text(sig->name));
+  }
+  out.set_data_class(to_proto(a.category));
+  out.set_masked(engine::json_text(a.masked.view()));
+  out.set_token(a.token);
+  out.set_to_server(a.to_server);
+  out.set_stream_offset(a.stream_offset);
   return out;
 }
 
@@ -193,7 +225,11 @@ struct ControllerLink::Impl {
   bool restored_pending = false;
   std::optional<Stats> stats;  // the newest counters, not sent yet
   std::chrono::steady_clock::time_point stats_sent_at{};
-  bool counters_refused = false;
+  bool counters_refused = false;  // and alerts: ftzgated is older than them
+  // Alerts not yet acknowledged, oldest first: a batch takes copies of the
+  // first ones and they go when ftzgated acknowledges it.
+  std::deque<pb::Alert> alerts;
+  uint64_t alerts_unreported = 0;
 
   std::thread subscriber;
   std::thread reporter;
@@ -375,15 +411,31 @@ struct ControllerLink::Impl {
                  left.records.size(), outbox_path().c_str());
   }
 
-  // The newest counters when kStatsEvery has passed since the last sent.
-  std::optional<pb::ReportBatch> due_stats() {
+  // A batch without seq: the newest counters when kStatsEvery has passed
+  // since the last sent, and the alerts waiting (the first
+  // kMaxAlertsPerBatch); nullopt when neither is due.
+  std::optional<pb::ReportBatch> due_counters() {
     std::lock_guard lock(mu);
+    if (counters_refused) return std::nullopt;
     const auto now = std::chrono::steady_clock::now();
-    if (!stats || stopping || counters_refused || now - stats_sent_at < kStatsEvery) return std::nullopt;
-    stats_sent_at = now;
-    pb::ReportBatch b = to_proto(*stats, options.dataplane_id, boot_id);
-    stats.reset();
+    const bool stats_due = stats && !stopping && now - stats_sent_at >= kStatsEvery;
+    if (!stats_due && alerts.empty()) return std::nullopt;
+    pb::ReportBatch b;
+    b.set_dataplane_id(options.dataplane_id);
+    b.set_boot_id(boot_id);
+    if (stats_due) {
+      stats_sent_at = now;
+      to_proto(*stats, alerts_unreported, b.mutable_stats());
+      stats.reset();
+    }
+    const size_t n = std::min<size_t>(alerts.size(), kMaxAlertsPerBatch);
+    for (size_t i = 0; i < n; ++i) *b.add_alerts() = alerts[i];
     return b;
+  }
+  // ftzgated has the batch: its alerts leave the queue.
+  void alerts_acked(int sent) {
+    std::lock_guard lock(mu);
+    alerts.erase(alerts.begin(), alerts.begin() + std::min<ptrdiff_t>(sent, std::ssize(alerts)));
   }
 
   // Sends the outbox's batches, one in flight, each until acknowledged;
@@ -405,13 +457,14 @@ struct ControllerLink::Impl {
         box = outbox;
         fingerprint = key_fingerprint;
         // Lost counts too: each is a possible person (fail closed).
-        if (abandon || (stopping && (box == nullptr || box->empty()))) break;
+        if (abandon || (stopping && (box == nullptr || box->empty()) && (alerts.empty() || counters_refused)))
+          break;
       }
       wait = kReportEvery;
       std::optional<engine::compliance::OutboxBatch> batch = box ? box->next() : std::nullopt;
-      // Counters go when no tokens wait (tokens count toward thresholds;
-      // counters are only shown).
-      std::optional<pb::ReportBatch> counters = batch ? std::nullopt : due_stats();
+      // Counters and alerts go when no tokens wait (tokens count toward
+      // thresholds; the others are only shown).
+      std::optional<pb::ReportBatch> counters = batch ? std::nullopt : due_counters();
       if (!batch && !counters) {
         std::lock_guard lock(mu);
         if (stopping) break;
@@ -432,6 +485,8 @@ struct ControllerLink::Impl {
         if (batch) {
           box->acked(seq);
           forget_restored(*box);
+        } else {
+          alerts_acked(counters->alerts_size());
         }
         backoff = kFirstBackoff;
         last_problem.clear();
@@ -443,11 +498,15 @@ struct ControllerLink::Impl {
       {
         std::lock_guard lock(mu);
         report_ctx = nullptr;
-        // A controller that refuses counters (one older than them) does not
-        // get them again this run: they cost the tokens their stream.
+        // A controller that refuses counters or alerts (one older than
+        // them) does not get them again this run: they cost the tokens
+        // their stream.
         if (!batch && st.error_code() == grpc::StatusCode::INVALID_ARGUMENT && !counters_refused) {
           counters_refused = true;
-          std::fprintf(stderr, "ftzgate-dp: the controller refuses counters (%s): not sent again\n",
+          alerts_unreported += alerts.size();
+          alerts.clear();
+          std::fprintf(stderr,
+                       "ftzgate-dp: the controller refuses counters and alerts (%s): not sent again\n",
                        st.error_message().c_str());
         }
       }
@@ -644,6 +703,12 @@ ControllerLink::~ControllerLink() {
   impl_->cv.notify_all();
   impl_->token_reporter.join();
   impl_->keep_outbox();
+  // Alerts are not kept for the next run: the EVE file is their record.
+  const uint64_t unreported = impl_->alerts_unreported + impl_->alerts.size();
+  if (unreported > 0) {
+    std::fprintf(stderr, "ftzgate-dp: %llu alerts were not reported to the controller\n",
+                 static_cast<unsigned long long>(unreported));
+  }
 }
 
 std::optional<Incoming> ControllerLink::first_bundle(const std::atomic<bool>& stop,
@@ -728,6 +793,16 @@ void ControllerLink::attach_outbox(std::shared_ptr<engine::compliance::ReportOut
 void ControllerLink::publish_stats(Stats stats) {
   std::lock_guard lock(impl_->mu);
   impl_->stats = std::move(stats);
+}
+
+void ControllerLink::post_alert(const engine::Event& alert, const engine::PolicyGeneration& gen) {
+  pb::Alert a = to_proto(alert, gen);
+  std::lock_guard lock(impl_->mu);
+  if (impl_->counters_refused || impl_->alerts.size() >= kMaxAlertsQueued) {
+    ++impl_->alerts_unreported;
+    return;
+  }
+  impl_->alerts.push_back(std::move(a));
 }
 
 std::optional<std::vector<std::pair<std::string, engine::ThresholdState>>> ControllerLink::take_thresholds() {

@@ -121,13 +121,14 @@ bool EventLogger::drain(uint32_t max_per_worker) {
     for (uint32_t taken = 0; taken < max_per_worker; ++taken) {
       const engine::Event* e = q->front();
       if (e == nullptr) break;
-      if (eve_) {
-        if (const engine::PolicyGeneration* gen = generation(e->generation)) {
+      if (const engine::PolicyGeneration* gen = generation(e->generation)) {
+        if (eve_) {
           line_.clear();
           engine::format_eve(*e, *gen, line_);
           line_ += '\n';
           write_line(line_);
         }
+        if (alert_sink_ && e->type == engine::EventType::kAlert) alert_sink_(*e, *gen);
       }
       remove_rules(*e);
       q->pop();

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,11 @@ class EventLogger {
   ~EventLogger();
   EventLogger(const EventLogger&) = delete;
   EventLogger& operator=(const EventLogger&) = delete;
+
+  // Before start(): where alerts go besides EVE (--controller: ftzgated's
+  // `show alerts`), called on the logger's thread, never on a worker's.
+  using AlertSink = std::function<void(const engine::Event&, const engine::PolicyGeneration&)>;
+  void set_alert_sink(AlertSink sink) { alert_sink_ = std::move(sink); }
 
   // Starts the thread (a DPDK control thread: off the worker lcores).
   tl::expected<void, std::string> start();
@@ -84,6 +90,7 @@ class EventLogger {
   std::vector<engine::EventQueue*> queues_;
   std::unique_ptr<report::OutputFile> eve_;
   rte_ring* removals_;
+  AlertSink alert_sink_;
   pthread_t thread_{};
   bool running_ = false;
   std::atomic<bool> stop_{false};

@@ -209,6 +209,10 @@ void attach_controller(Appliance& a, std::unique_ptr<controller::ControllerLink>
   if (auto outbox = a.desk->forward()) link->attach_outbox(std::move(outbox), a.desk->key_fingerprint());
   // ftzgated's states (received, or kept by the last run) before any worker reads the board.
   if (auto states = link->take_thresholds()) a.desk->set_remote_states(std::move(*states));
+  // Alerts for the NOC's `show alerts`; the logger stops before the link goes.
+  a.logger->set_alert_sink([l = link.get()](const engine::Event& e, const engine::PolicyGeneration& gen) {
+    l->post_alert(e, gen);
+  });
   a.controller_link = std::move(link);
 }
 

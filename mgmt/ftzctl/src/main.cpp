@@ -8,7 +8,7 @@
 //          [--user NAME] [--json] COMMAND WORDS...
 //
 // Commands: show configuration [candidate | rollback N | '| compare' [rollback N]], show system commit,
-// show dataplanes, show compliance,
+// show dataplanes, show compliance, show alerts [last N] [dataplane ID],
 // load [merge] FILE, set PATH... VALUE, delete PATH..., commit [check] [comment TEXT]
 // [confirmed MINUTES], commit confirm,
 // rollback N, audit verify, user passwd|add|del|grant, show system users, show certificates,
@@ -304,6 +304,7 @@ int show_dataplanes(const Args& a, Session& s) {
                                          {"flows_active", c.flows_active()},
                                          {"flows_created", c.flows_created()},
                                          {"alerts", c.alerts()},
+                                         {"alerts_unreported", c.alerts_unreported()},
                                          {"detections", c.detections()},
                                          {"reasons", std::move(reasons)}};
     }
@@ -371,6 +372,71 @@ int show_compliance(const Args& a, Session& s) {
                   state.c_str());
     text += line;
   }
+  print(a, j, text);
+  return 0;
+}
+
+// show alerts [last N] [dataplane ID]: never an identifier, its masked
+// form and token.
+int show_alerts(const Args& a, Session& s, const std::vector<std::string>& w) {
+  pb::ShowAlertsRequest req;
+  for (size_t i = 2; i < w.size(); i += 2) {
+    if (i + 1 >= w.size()) return usage("show alerts: " + w[i] + " needs a value");
+    if (w[i] == "last") {
+      const auto n = unsigned_word(w[i + 1]);
+      if (!n || *n == 0 || *n > 10'000) return usage("show alerts last " + w[i + 1] + ": 1 to 10000");
+      req.set_last(static_cast<uint32_t>(*n));
+    } else if (w[i] == "dataplane") {
+      req.set_dataplane(w[i + 1]);
+    } else {
+      return usage("show alerts: unknown word " + w[i] + " (last N, dataplane ID)");
+    }
+  }
+  pb::ShowAlertsReply reply;
+  if (auto st = s.call(&pb::Management::Stub::ShowAlerts, req, &reply); !st.ok()) return fail(st);
+  ordered_json j{
+      {"received", reply.received()}, {"dropped", reply.dropped()}, {"alerts", ordered_json::array()}};
+  std::string text;
+  if (reply.alerts().empty()) text += "no alerts\n";
+  for (const pb::AlertRecord& r : reply.alerts()) {
+    const pb::Alert& x = r.alert();
+    const std::string verdict = enum_word(pb::Action_Name(x.verdict()), "ACTION_");
+    const std::string cls = enum_word(pb::DataClass_Name(x.data_class()), "DATA_CLASS_");
+    char token[24];
+    std::snprintf(token, sizeof token, "%016llx", static_cast<unsigned long long>(x.token()));
+    j["alerts"].push_back({{"dataplane", r.dataplane()},
+                           {"received_unix_s", r.received_unix_s()},
+                           {"time_unix_ns", x.ts_unix_ns()},
+                           {"flow_id", x.flow_id()},
+                           {"src_ip", x.src_ip()},
+                           {"src_port", x.src_port()},
+                           {"dest_ip", x.dest_ip()},
+                           {"dest_port", x.dest_port()},
+                           {"ip_proto", x.ip_proto()},
+                           {"src_zone", x.src_zone()},
+                           {"dest_zone", x.dest_zone()},
+                           {"tenant", x.tenant()},
+                           {"verdict", verdict},
+                           {"rule", x.rule()},
+                           {"signature_id", x.signature_id()},
+                           {"signature", x.signature()},
+                           {"data_class", cls},
+                           {"masked", x.masked()},
+                           {"token", token},
+                           {"direction", x.to_server() ? "to_server" : "to_client"},
+                           {"stream_offset", x.stream_offset()}});
+    char line[4096];  // eight texts of at most 256 bytes (ftzgated's bound)
+    std::snprintf(line, sizeof line, "%s %s %s %s (%s) %s token %s %s:%u -> %s:%u %s -> %s%s%s rule %s\n",
+                  local_time(x.ts_unix_ns() / 1'000'000'000).c_str(), r.dataplane().c_str(), verdict.c_str(),
+                  x.signature().c_str(), cls.c_str(), x.masked().c_str(), token, x.src_ip().c_str(),
+                  x.src_port(), x.dest_ip().c_str(), x.dest_port(), x.src_zone().c_str(),
+                  x.dest_zone().c_str(), x.tenant().empty() ? "" : " tenant ", x.tenant().c_str(),
+                  x.rule().c_str());
+    text += line;
+  }
+  if (reply.dropped() > 0)
+    text += "(" + std::to_string(reply.dropped()) +
+            " older alerts are no longer kept here: see the data planes' EVE files)\n";
   print(a, j, text);
   return 0;
 }
@@ -863,6 +929,7 @@ static int run(int argc, char** argv) {
         "certificates\n"
         "  show dataplanes                    which data plane runs which generation\n"
         "  show compliance                    individuals counted this year, all data planes\n"
+        "  show alerts [last N] [dataplane ID]   the newest alerts (50 by default), masked\n"
         "  load FILE                          replace your candidate\n"
         "  load merge FILE                    merge FILE into your candidate\n"
         "  set PATH... VALUE                  e.g. set rules harbor-to-hk action block\n"
@@ -901,7 +968,7 @@ static int run(int argc, char** argv) {
       (w[0] == "show" && w.size() >= 2 &&
        (w[1] == "configuration" ||
         ((w[1] == "dataplanes" || w[1] == "compliance" || w[1] == "certificates") && w.size() == 2) ||
-        (w[1] == "system" && w.size() == 3 && (w[2] == "commit" || w[2] == "status")))) ||
+        w[1] == "alerts" || (w[1] == "system" && w.size() == 3 && (w[2] == "commit" || w[2] == "status")))) ||
       w[0] == "load" || w[0] == "set" || w[0] == "delete" || w[0] == "commit" || w[0] == "rollback" ||
       (w[0] == "audit" && w.size() == 2 && w[1] == "verify") ||
       (w[0] == "audit" && w.size() >= 2 && w[1] == "show") ||
@@ -925,6 +992,7 @@ static int run(int argc, char** argv) {
   if (w[0] == "show" && w[1] == "configuration") return show_configuration(a, s, w);
   if (w[0] == "show" && w[1] == "dataplanes") return show_dataplanes(a, s);
   if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s);
+  if (w[0] == "show" && w[1] == "alerts") return show_alerts(a, s, w);
   if (w[0] == "show" && w[1] == "certificates") return show_certificates(a, s);
   if (w[0] == "show" && w[1] == "system" && w[2] == "users") return show_users(a, s);
   if (w[0] == "show" && w[1] == "system" && w[2] == "status") return show_system_status(a, s);

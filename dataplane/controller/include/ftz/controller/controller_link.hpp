@@ -6,9 +6,9 @@
 // a bundle that does not open is NACKed there and never reaches the engine.
 // A second thread sends ACKs and NACKs and stores each applied bundle
 // (atomically) for the next start without a controller. A third streams
-// the compliance desk's tokens (ReportOutbox) to ftzgated, and every 5 s
-// the data plane's counters (publish_stats), to ftzgated, which counts
-// every data plane's in one ledger; the token key ftzgated counts with
+// the compliance desk's tokens (ReportOutbox) to ftzgated, which counts
+// every data plane's in one ledger, and with them the logger's alerts
+// (post_alert) and every 5 s the data plane's counters (publish_stats); the token key ftzgated counts with
 // arrives on the subscription and is kept in the state directory (0600)
 // before the first bundle is handed over, and so are the tenants' threshold
 // states as ftzgated counts them.
@@ -29,6 +29,8 @@
 
 #include "ftz/bundle/bundle.hpp"
 #include "ftz/engine/compliance/report_outbox.hpp"
+#include "ftz/engine/events.hpp"
+#include "ftz/engine/generation.hpp"
 
 namespace ftz::controller {
 
@@ -98,6 +100,11 @@ class ControllerLink {
   // The newest counters (the main loop calls this every few seconds); sent
   // every 5 s on the Report stream, older ones replaced unsent.
   void publish_stats(Stats stats);
+  // The logger thread: an alert event `gen` names, for ftzgated's `show
+  // alerts`. Queued (at most 4,096; more are counted in the counters'
+  // alerts_unreported) and sent on the Report stream within 0.5 s; at
+  // destruction what is queued goes with the tokens.
+  void post_alert(const engine::Event& alert, const engine::PolicyGeneration& gen);
 
   // The tenants' threshold states as ftzgated counts them, when they
   // changed since the last call.
