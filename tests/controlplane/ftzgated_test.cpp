@@ -350,6 +350,26 @@ TEST_F(Ftzgated, TheAuditAdministratorFindsATamperedRecord) {
   ASSERT_EQ(clean.status, 0) << clean.output;
   EXPECT_EQ(nlohmann::json::parse(clean.output)["ok"], true);
   EXPECT_EQ(stop(), 0);
+  // The daemon's start and stop are recorded, and a clean stop signs the
+  // log to its end.
+  const std::vector<nlohmann::json> records = audit_records();
+  ASSERT_GE(records.size(), 3u);
+  EXPECT_EQ(records.end()[-1]["event_type"], "checkpoint");
+  EXPECT_EQ(records.end()[-2]["event_type"], "ftzgated_stop");
+  EXPECT_EQ(records.end()[-2]["details"]["signal"], "SIGTERM");
+  EXPECT_TRUE(std::any_of(records.begin(), records.end(),
+                          [](const nlohmann::json& r) { return r["event_type"] == "ftzgated_start"; }));
+  // An auditor's copy, verified on their own machine against the device key.
+  std::filesystem::copy(state() + "/audit", dir_.file("copy"));
+  const std::string key = " key " + state() + "/keys/device.pub";
+  const auto offline = [&](const std::string& words) {
+    return run_command(binary("ftzctl") + " --socket /nonexistent " + words);
+  };
+  const RunResult copy_ok = offline("--json audit verify from " + dir_.file("copy") + key);
+  ASSERT_EQ(copy_ok.status, 0) << copy_ok.output;
+  EXPECT_GT(nlohmann::json::parse(copy_ok.output)["records"].get<uint64_t>(),
+            nlohmann::json::parse(clean.output)["records"].get<uint64_t>())
+      << "and the daemon's audit_verify record";
   // Someone with the disk edits the commit's comment in the log.
   const std::string f = state() + "/audit/audit-00000000000000000001.jsonl";
   std::string text = read_text(f);
@@ -363,6 +383,18 @@ TEST_F(Ftzgated, TheAuditAdministratorFindsATamperedRecord) {
   EXPECT_NE(found.output.find("FAILED"), std::string::npos) << found.output;
   EXPECT_NE(found.output.find("modified"), std::string::npos) << found.output;
   EXPECT_NE(found.output.find("audit-00000000000000000001.jsonl:"), std::string::npos) << found.output;
+  // The same finding offline; the copy still verifies, but not against
+  // another key (checkpoints are signed).
+  const RunResult found_offline = offline("audit verify from " + state() + "/audit" + key);
+  EXPECT_EQ(found_offline.status, 1) << found_offline.output;
+  EXPECT_NE(found_offline.output.find("modified"), std::string::npos) << found_offline.output;
+  EXPECT_EQ(offline("audit verify from " + dir_.file("copy") + key).status, 0);
+  ASSERT_EQ(run_command(binary("ftzgate-sign") + " keygen " + dir_.file("other")).status, 0);
+  const RunResult other =
+      offline("audit verify from " + dir_.file("copy") + " key " + dir_.file("other.pub"));
+  EXPECT_EQ(other.status, 1) << other.output;
+  EXPECT_EQ(offline("audit verify from " + dir_.file("copy")).status, 2) << "needs the key";
+  EXPECT_EQ(offline("audit verify from " + dir_.file("nothing") + key).status, 2);
 }
 
 // The audit administrator reads the records as stored (audit show), and

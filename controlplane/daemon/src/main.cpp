@@ -341,6 +341,17 @@ int serve(const Args& a) {
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
+  // The audit function starts (MLPS: its start and stop are recorded); a
+  // daemon that cannot record does not serve.
+  if (!service.record_system("ftzgated_start", true,
+                             {{"version", FTZ_VERSION},
+                              {"running_generation", store->running_generation()},
+                              {"listen", a.listen},
+                              {"listen_tcp", a.listen_tcp}})) {
+    std::fputs("ftzgated: the audit log refuses the start record: not serving\n", stderr);
+    return 1;
+  }
+
   // We hold the state directory's lock: a socket file there is a dead
   // daemon's.
   ::unlink(socket_path.c_str());
@@ -403,6 +414,7 @@ int serve(const Args& a) {
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   (*compliance)->stop();  // the last batches on disk
   ::unlink(socket_path.c_str());
+  service.record_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
   std::printf("ftzgated: stopped (%s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   return 0;
 }

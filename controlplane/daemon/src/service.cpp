@@ -201,6 +201,14 @@ bool ManagementService::record_system(const std::string& event_type, bool succes
   return !record(system, nullptr, event_type, success, std::move(details));
 }
 
+void ManagementService::record_stop(const std::string& signal) {
+  if (!record_system("ftzgated_stop", true, ojson{{"signal", signal}}))
+    std::fputs("ftzgated: the stop could not be recorded in the audit log\n", stderr);
+  std::lock_guard audit_lock(audit_mu_);
+  if (auto sealed = audit_.checkpoint_now(clock_()); !sealed)
+    std::fprintf(stderr, "ftzgated: %s\n", sealed.error().c_str());
+}
+
 std::optional<Status> ManagementService::record(const Session& s, grpc::ServerContext* ctx,
                                                 const std::string& event_type, bool success, ojson details) {
   audit::Event e;

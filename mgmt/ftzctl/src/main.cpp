@@ -11,10 +11,10 @@
 // show dataplanes, show compliance, show alerts [last N] [dataplane ID],
 // load [merge] FILE, set PATH... VALUE, delete PATH..., commit [check] [comment TEXT]
 // [confirmed MINUTES], commit confirm,
-// rollback N, audit verify, user passwd|add|del|grant, show system users, show certificates,
-// certificate issue dataplane|admin NAME to DIR [days N], certificate revoke SERIAL.
-// The password comes from FTZCTL_PASSWORD or a prompt on the terminal; a new
-// one (user passwd) from FTZCTL_NEW_PASSWORD or a prompt.
+// rollback N, audit verify [from DIR key FILE], user passwd|add|del|grant, show system users, show
+// certificates, certificate issue dataplane|admin NAME to DIR [days N], certificate revoke SERIAL. The
+// password comes from FTZCTL_PASSWORD or a prompt on the terminal; a new one (user passwd) from
+// FTZCTL_NEW_PASSWORD or a prompt.
 //
 // Exit status: 0 done; 1 the daemon refused or failed (its status code and
 // message on standard error); 2 a bad command line.
@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -37,10 +38,12 @@
 #include <string_view>
 #include <vector>
 
+#include "ftz/audit/audit_log.hpp"
 #include "ftz/base/atomic_file.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
 #include "ftz/config/diff.hpp"
+#include "ftz/config/yaml_util.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
 
@@ -547,29 +550,62 @@ int rollback(const Args& a, Session& s, const std::vector<std::string>& w) {
   return 0;
 }
 
+// What audit verify prints, from ftzgated or from a copy verified here.
+int print_verify(const Args& a, const ftz::audit::VerifyReport& r) {
+  ordered_json j{{"ok", r.ok},
+                 {"problem", r.problem},
+                 {"where", r.where},
+                 {"records", r.records},
+                 {"checkpoints", r.checkpoints},
+                 {"last_seq", r.last_seq},
+                 {"unsigned_tail", r.unsigned_tail},
+                 {"removed_through", r.removed_through}};
+  const std::string removed = r.removed_through == 0 ? std::string()
+                                                     : "; records 1.." + std::to_string(r.removed_through) +
+                                                           " removed by retention (signed anchor)";
+  const std::string text = r.ok ? "audit log verified: " + std::to_string(r.records) + " records, " +
+                                      std::to_string(r.checkpoints) + " signed checkpoints, " +
+                                      std::to_string(r.unsigned_tail) + " records after the last" + removed +
+                                      "\n"
+                                : "audit log FAILED verification at " + r.where + ": " + r.problem + "\n";
+  print(a, j, text);
+  return r.ok ? 0 : 1;
+}
+
 int audit_verify(const Args& a, Session& s) {
   pb::AuditVerifyReply r;
   if (auto st = s.call(&pb::Management::Stub::AuditVerify, pb::AuditVerifyRequest{}, &r); !st.ok())
     return fail(st);
-  ordered_json j{{"ok", r.ok()},
-                 {"problem", r.problem()},
-                 {"where", r.where()},
-                 {"records", r.records()},
-                 {"checkpoints", r.checkpoints()},
-                 {"last_seq", r.last_seq()},
-                 {"unsigned_tail", r.unsigned_tail()},
-                 {"removed_through", r.removed_through()}};
-  const std::string removed =
-      r.removed_through() == 0
-          ? std::string()
-          : "; records 1.." + std::to_string(r.removed_through()) + " removed by retention (signed anchor)";
-  const std::string text =
-      r.ok() ? "audit log verified: " + std::to_string(r.records()) + " records, " +
-                   std::to_string(r.checkpoints()) + " signed checkpoints, " +
-                   std::to_string(r.unsigned_tail()) + " records after the last" + removed + "\n"
-             : "audit log FAILED verification at " + r.where() + ": " + r.problem() + "\n";
-  print(a, j, text);
-  return r.ok() ? 0 : 1;
+  return print_verify(a, {r.ok(), r.problem(), r.where(), r.records(), r.checkpoints(), r.last_seq(),
+                          r.unsigned_tail(), r.removed_through()});
+}
+
+// audit verify from DIR key FILE: a copy of the log (ftzgated's audit/
+// directory: its files, head and anchor) verified here, without ftzgated,
+// against the device's public key (STATE/keys/device.pub) from a source the
+// auditor trusts. The same code as ftzgated's audit verify.
+int audit_verify_copy(const Args& a, const std::vector<std::string>& w) {
+  std::string dir;
+  std::string key_file;
+  for (size_t i = 2; i < w.size(); i += 2) {
+    if (i + 1 >= w.size()) return usage("audit verify: " + w[i] + " needs a value");
+    if (w[i] == "from") {
+      dir = w[i + 1];
+    } else if (w[i] == "key") {
+      key_file = w[i + 1];
+    } else {
+      return usage("audit verify: unknown word " + w[i] + " (from DIR key FILE)");
+    }
+  }
+  if (dir.empty() || key_file.empty())
+    return usage("audit verify from DIR needs key FILE (device.pub), and the reverse");
+  if (!std::filesystem::is_directory(dir)) return usage("audit verify from " + dir + ": not a directory");
+  const auto pem = ftz::config::read_regular_file(key_file, 64 * 1024);
+  if (!pem) {
+    std::fprintf(stderr, "ftzctl: %s: %s\n", key_file.c_str(), pem.error().reason.c_str());
+    return 1;
+  }
+  return print_verify(a, ftz::audit::verify(dir, *pem));
 }
 
 std::string kind_word(pb::CertificateKind k) {
@@ -938,6 +974,8 @@ static int run(int argc, char** argv) {
         "  commit confirm                     keep a commit confirmed\n"
         "  rollback N                         generation N into your candidate\n"
         "  audit verify\n"
+        "  audit verify from DIR key FILE     a copy of the audit log verified here, without ftzgated,\n"
+        "                                     against the device's public key (keys/device.pub)\n"
         "  audit show [since TIME] [last N]   records as stored (audadmin); TIME is +08:00,\n"
         "                                     YYYY-MM-DD[THH:MM[:SS]]; the newest 100 by default\n"
         "  user passwd                        your own password\n"
@@ -970,13 +1008,15 @@ static int run(int argc, char** argv) {
         ((w[1] == "dataplanes" || w[1] == "compliance" || w[1] == "certificates") && w.size() == 2) ||
         w[1] == "alerts" || (w[1] == "system" && w.size() == 3 && (w[2] == "commit" || w[2] == "status")))) ||
       w[0] == "load" || w[0] == "set" || w[0] == "delete" || w[0] == "commit" || w[0] == "rollback" ||
-      (w[0] == "audit" && w.size() == 2 && w[1] == "verify") ||
+      (w[0] == "audit" && w.size() >= 2 && w[1] == "verify") ||
       (w[0] == "audit" && w.size() >= 2 && w[1] == "show") ||
       (w[0] == "user" && w.size() >= 2 &&
        (w[1] == "passwd" || w[1] == "add" || w[1] == "del" || w[1] == "grant")) ||
       (w[0] == "show" && w.size() == 3 && w[1] == "system" && w[2] == "users") ||
       (w[0] == "certificate" && w.size() >= 2 && (w[1] == "issue" || w[1] == "revoke"));
   if (!known) return usage("unknown command: " + w[0]);
+  // A copy of the log is verified here: no daemon, no login.
+  if (w[0] == "audit" && w[1] == "verify" && w.size() > 2) return audit_verify_copy(a, w);
   auto channel = open_channel(a);
   if (!channel) {
     std::fprintf(stderr, "ftzctl: %s\n", channel.error().c_str());

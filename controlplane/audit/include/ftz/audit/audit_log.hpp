@@ -108,6 +108,9 @@ class AuditLog {
   // A checkpoint when the interval has passed with records after the last
   // one (the daemon calls this on a timer).
   tl::expected<void, std::string> checkpoint_if_due(int64_t now_ms);
+  // A checkpoint when records follow the last one (the daemon's clean stop:
+  // the whole log is signed, and a copy verifies to its end).
+  tl::expected<void, std::string> checkpoint_now(int64_t now_ms);
   // Removes the files retention allows, at most once a
   // retention_check_interval_ms (the daemon calls this on its timer). An
   // error leaves every file in place.
