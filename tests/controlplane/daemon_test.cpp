@@ -211,17 +211,19 @@ class DaemonInProcess : public ::testing::Test {
     }
     return b;
   }
-  // Sends `b` on a new Report stream: the acknowledged seq, or the status.
-  std::pair<uint64_t, grpc::StatusCode> report(const pb::ReportBatch& b) {
+  // Sends `b` on a new Report stream: the acknowledged seq, or the status
+  // (and the acknowledgement in `ack`).
+  std::pair<uint64_t, grpc::StatusCode> report(const pb::ReportBatch& b, pb::ReportAck* ack = nullptr) {
     auto dp = pb::Dataplane::NewStub(channel_);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     auto stream = dp->Report(&ctx);
-    pb::ReportAck ack;
-    const bool acked = stream->Write(b) && stream->Read(&ack);
+    pb::ReportAck got;
+    const bool acked = stream->Write(b) && stream->Read(&got);
     stream->WritesDone();
     const grpc::Status st = stream->Finish();
-    return {acked ? ack.seq() : 0, st.error_code()};
+    if (ack != nullptr) *ack = got;
+    return {acked ? got.seq() : 0, st.error_code()};
   }
   pb::ShowComplianceReply compliance() {
     pb::ShowComplianceReply reply;
@@ -360,8 +362,11 @@ TEST_F(DaemonInProcess, ADataPlanesAlertsShowInShowAlerts) {
   pb::ReportBatch b;
   b.set_dataplane_id("dp-s");
   for (uint64_t f = 1; f <= 3; ++f) *b.add_alerts() = alert(f, "110***********123X");
-  // Unknown data plane: dropped, and the stream goes on.
-  EXPECT_EQ(report(b), std::make_pair(uint64_t{0}, grpc::StatusCode::OK));
+  // Unknown data plane: dropped, and the stream goes on; the
+  // acknowledgement says none was kept (the data plane counts them).
+  pb::ReportAck ack;
+  EXPECT_EQ(report(b, &ack), std::make_pair(uint64_t{0}, grpc::StatusCode::OK));
+  EXPECT_EQ(ack.alerts_kept(), 0u);
   pb::ShowAlertsReply none;
   ASSERT_TRUE(call(&pb::Management::Stub::ShowAlerts, pb::ShowAlertsRequest{}, &none).ok());
   EXPECT_EQ(none.alerts_size(), 0);
@@ -369,7 +374,8 @@ TEST_F(DaemonInProcess, ADataPlanesAlertsShowInShowAlerts) {
 
   const auto sub = subscribe("dp-s");
   ASSERT_TRUE(next(*sub->reader));
-  EXPECT_EQ(report(b), std::make_pair(uint64_t{0}, grpc::StatusCode::OK));
+  EXPECT_EQ(report(b, &ack), std::make_pair(uint64_t{0}, grpc::StatusCode::OK));
+  EXPECT_EQ(ack.alerts_kept(), 3u);
   pb::ShowAlertsRequest last2;
   last2.set_last(2);
   pb::ShowAlertsReply shown;

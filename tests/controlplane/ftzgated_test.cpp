@@ -356,7 +356,7 @@ TEST_F(Ftzgated, TheAuditAdministratorFindsATamperedRecord) {
   ASSERT_GE(records.size(), 3u);
   EXPECT_EQ(records.end()[-1]["event_type"], "checkpoint");
   EXPECT_EQ(records.end()[-2]["event_type"], "ftzgated_stop");
-  EXPECT_EQ(records.end()[-2]["details"]["signal"], "SIGTERM");
+  EXPECT_EQ(records.end()[-2]["details"]["reason"], "SIGTERM");
   EXPECT_TRUE(std::any_of(records.begin(), records.end(),
                           [](const nlohmann::json& r) { return r["event_type"] == "ftzgated_start"; }));
   // An auditor's copy, verified on their own machine against the device key.
@@ -395,6 +395,10 @@ TEST_F(Ftzgated, TheAuditAdministratorFindsATamperedRecord) {
   EXPECT_EQ(other.status, 1) << other.output;
   EXPECT_EQ(offline("audit verify from " + dir_.file("copy")).status, 2) << "needs the key";
   EXPECT_EQ(offline("audit verify from " + dir_.file("nothing") + key).status, 2);
+  // The state directory instead of its audit/: not a log, never "verified".
+  const RunResult wrong_dir = offline("audit verify from " + state() + key);
+  EXPECT_EQ(wrong_dir.status, 1) << wrong_dir.output;
+  EXPECT_NE(wrong_dir.output.find("not a copy of an audit log"), std::string::npos) << wrong_dir.output;
 }
 
 // The audit administrator reads the records as stored (audit show), and

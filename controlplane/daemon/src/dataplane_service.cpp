@@ -356,8 +356,10 @@ Status DataplaneService::Report(grpc::ServerContext* ctx,
     // been revoked meanwhile.
     if (auto peer = admit(*ctx, batch.dataplane_id(), "Report"); !peer) return peer.error();
     if (batch.seq() == 0) {
-      if (auto kept = keep_counters(batch); !kept.ok()) return kept;
+      auto kept = keep_counters(batch);
+      if (!kept) return kept.error();
       pb::ReportAck ack;
+      ack.set_alerts_kept(*kept);
       if (!stream->Write(ack)) break;
       continue;
     }
@@ -383,27 +385,28 @@ Status DataplaneService::Report(grpc::ServerContext* ctx,
   return Status::OK;
 }
 
-Status DataplaneService::keep_counters(const pb::ReportBatch& b) {
+tl::expected<uint32_t, Status> DataplaneService::keep_counters(const pb::ReportBatch& b) {
   if (b.tokens_size() != 0 || b.lost_size() != 0 || b.tenants_size() != 0 || b.zones_size() != 0 ||
       (!b.has_stats() && b.alerts_size() == 0))
-    return {StatusCode::INVALID_ARGUMENT,
-            "a report batch without seq carries counters or alerts and nothing else"};
+    return tl::unexpected(Status{StatusCode::INVALID_ARGUMENT,
+                                 "a report batch without seq carries counters or alerts and nothing else"});
   const pb::DataplaneStats& stats = b.stats();
   if (stats.reasons_size() > kMaxReasons)
-    return {StatusCode::INVALID_ARGUMENT,
-            "counters of more than " + std::to_string(kMaxReasons) + " reasons"};
+    return tl::unexpected(Status{StatusCode::INVALID_ARGUMENT,
+                                 "counters of more than " + std::to_string(kMaxReasons) + " reasons"});
   for (const auto& [key, count] : stats.reasons()) {
     if (key.empty() || key.size() > 64)
-      return {StatusCode::INVALID_ARGUMENT,
-              "a reason key of 1 to 64 bytes, not " + std::to_string(key.size())};
+      return tl::unexpected(Status{StatusCode::INVALID_ARGUMENT,
+                                   "a reason key of 1 to 64 bytes, not " + std::to_string(key.size())});
   }
   if (b.alerts_size() > kMaxAlertsPerBatch)
-    return {StatusCode::INVALID_ARGUMENT,
-            "more than " + std::to_string(kMaxAlertsPerBatch) + " alerts in one batch"};
+    return tl::unexpected(Status{StatusCode::INVALID_ARGUMENT,
+                                 "more than " + std::to_string(kMaxAlertsPerBatch) + " alerts in one batch"});
   for (const pb::Alert& a : b.alerts()) {
     if (!alert_in_bounds(a))
-      return {StatusCode::INVALID_ARGUMENT,
-              "an alert with a text of more than " + std::to_string(kMaxAlertText) + " bytes"};
+      return tl::unexpected(
+          Status{StatusCode::INVALID_ARGUMENT,
+                 "an alert with a text of more than " + std::to_string(kMaxAlertText) + " bytes"});
   }
   std::lock_guard lock(mu_);
   auto it = dataplanes_.find(b.dataplane_id());
@@ -411,8 +414,8 @@ Status DataplaneService::keep_counters(const pb::ReportBatch& b) {
   // plane that exits reports its last alerts after its subscription ended.
   // An unknown one: the counters and alerts are dropped, not its Report
   // stream (its tokens travel on it too); the next counters come in 5 s,
-  // the alerts are in its EVE file.
-  if (it == dataplanes_.end()) return Status::OK;
+  // the alerts are acknowledged as not kept (the data plane counts them).
+  if (it == dataplanes_.end()) return 0;
   const int64_t now_ms = clock_ms_();
   if (b.has_stats()) {
     it->second.stats = stats;
@@ -429,7 +432,7 @@ Status DataplaneService::keep_counters(const pb::ReportBatch& b) {
     alerts_.pop_front();
     ++alerts_dropped_;
   }
-  return Status::OK;
+  return static_cast<uint32_t>(b.alerts_size());
 }
 
 void DataplaneService::show_alerts(const pb::ShowAlertsRequest& req, pb::ShowAlertsReply* reply) {

@@ -88,9 +88,10 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
                                          const char* call);
 
   // A batch without seq: its counters kept as the data plane's newest, its
-  // alerts with the last kAlertsKept, when it is subscribed;
-  // INVALID_ARGUMENT when the batch holds anything else or is out of bounds.
-  grpc::Status keep_counters(const ftzgate::v1::ReportBatch& b);
+  // alerts with the last kAlertsKept, when the registry knows the data
+  // plane; how many alerts were kept. INVALID_ARGUMENT when the batch holds
+  // anything else or is out of bounds.
+  tl::expected<uint32_t, grpc::Status> keep_counters(const ftzgate::v1::ReportBatch& b);
 
   void load_registry();
   // Writes the registry as it is now (the last of racing writers writes

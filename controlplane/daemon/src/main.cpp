@@ -43,6 +43,15 @@
 
 namespace {
 
+// An operator's argument as the audit log records it: what is not
+// printable ASCII (a path need not be UTF-8; the log's JSON must be) is '?'.
+std::string printable_ascii(std::string s) {
+  for (char& c : s) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return s;
+}
+
 using namespace ftz;
 
 struct Args {
@@ -346,8 +355,8 @@ int serve(const Args& a) {
   if (!service.record_system("ftzgated_start", true,
                              {{"version", FTZ_VERSION},
                               {"running_generation", store->running_generation()},
-                              {"listen", a.listen},
-                              {"listen_tcp", a.listen_tcp}})) {
+                              {"listen", printable_ascii(a.listen)},
+                              {"listen_tcp", printable_ascii(a.listen_tcp)}})) {
     std::fputs("ftzgated: the audit log refuses the start record: not serving\n", stderr);
     return 1;
   }
@@ -372,12 +381,14 @@ int serve(const Args& a) {
     std::fprintf(stderr, "ftzgated: cannot listen on %s\n",
                  (a.listen + (a.listen_tcp.empty() ? "" : " and " + a.listen_tcp)).c_str());
     if (server) server->Shutdown();
+    service.record_stop("cannot listen");
     return 1;
   }
   // Owner and the ftzgate group only (issue 10: the socket is 0660).
   if (::chmod(socket_path.c_str(), 0660) != 0) {
     std::perror(("ftzgated: chmod " + socket_path).c_str());
     server->Shutdown();
+    service.record_stop("cannot set the socket's mode");
     return 1;
   }
   // The TCP port as bound (--listen-tcp HOST:0 picks a free one).

@@ -201,8 +201,8 @@ bool ManagementService::record_system(const std::string& event_type, bool succes
   return !record(system, nullptr, event_type, success, std::move(details));
 }
 
-void ManagementService::record_stop(const std::string& signal) {
-  if (!record_system("ftzgated_stop", true, ojson{{"signal", signal}}))
+void ManagementService::record_stop(const std::string& reason) {
+  if (!record_system("ftzgated_stop", true, ojson{{"reason", reason}}))
     std::fputs("ftzgated: the stop could not be recorded in the audit log\n", stderr);
   std::lock_guard audit_lock(audit_mu_);
   if (auto sealed = audit_.checkpoint_now(clock_()); !sealed)
@@ -732,6 +732,12 @@ Status ManagementService::ShowAlerts(grpc::ServerContext* ctx, const pb::ShowAle
   if (auto denied = authorize(ctx, Need::kRead, "show_alerts", s)) return *denied;
   if (req->last() > 10'000) return {StatusCode::INVALID_ARGUMENT, "last: 1 to 10000"};
   dataplanes_.show_alerts(*req, reply);
+  // A token links one person's identifiers across flows and data planes
+  // (pseudonymous, still personal information): the security
+  // administrator's, who approves exports; other roles see the masked form.
+  if (s.role != accounts::Role::kSecadmin) {
+    for (pb::AlertRecord& r : *reply->mutable_alerts()) r.mutable_alert()->clear_token();
+  }
   return Status::OK;
 }
 

@@ -107,9 +107,9 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   // A record of the daemon itself (data-plane ACKs and NACKs); false when it
   // could not be written. Safe to call with or without mu_ held.
   bool record_system(const std::string& event_type, bool success, nlohmann::ordered_json details);
-  // A clean stop (`ftzgated_stop`, the signal), then a signed checkpoint:
-  // the log is signed to its last record.
-  void record_stop(const std::string& signal);
+  // A stop (`ftzgated_stop` with `reason`: the signal, or why it could not
+  // serve), then a signed checkpoint: the log is signed to its last record.
+  void record_stop(const std::string& reason);
 
   // The commit-confirmed timer's step (the daemon calls it every second).
   void tick();

@@ -225,7 +225,8 @@ struct ControllerLink::Impl {
   bool restored_pending = false;
   std::optional<Stats> stats;  // the newest counters, not sent yet
   std::chrono::steady_clock::time_point stats_sent_at{};
-  bool counters_refused = false;  // and alerts: ftzgated is older than them
+  bool counters_refused = false;  // ftzgated is older than counters
+  bool alerts_refused = false;    // or than alerts
   // Alerts not yet acknowledged, oldest first: a batch takes copies of the
   // first ones and they go when ftzgated acknowledges it.
   std::deque<pb::Alert> alerts;
@@ -411,15 +412,15 @@ struct ControllerLink::Impl {
                  left.records.size(), outbox_path().c_str());
   }
 
-  // A batch without seq: the newest counters when kStatsEvery has passed
-  // since the last sent, and the alerts waiting (the first
-  // kMaxAlertsPerBatch); nullopt when neither is due.
+  // A batch without seq, or nullopt: the newest counters when kStatsEvery
+  // has passed since the last sent, else the first kMaxAlertsPerBatch
+  // alerts waiting. Never both in one batch: a controller that refuses one
+  // kind (one older than it) still gets the other.
   std::optional<pb::ReportBatch> due_counters() {
     std::lock_guard lock(mu);
-    if (counters_refused) return std::nullopt;
     const auto now = std::chrono::steady_clock::now();
-    const bool stats_due = stats && !stopping && now - stats_sent_at >= kStatsEvery;
-    if (!stats_due && alerts.empty()) return std::nullopt;
+    const bool stats_due = stats && !stopping && !counters_refused && now - stats_sent_at >= kStatsEvery;
+    if (!stats_due && (alerts.empty() || alerts_refused)) return std::nullopt;
     pb::ReportBatch b;
     b.set_dataplane_id(options.dataplane_id);
     b.set_boot_id(boot_id);
@@ -427,15 +428,34 @@ struct ControllerLink::Impl {
       stats_sent_at = now;
       to_proto(*stats, alerts_unreported, b.mutable_stats());
       stats.reset();
+      return b;
     }
     const size_t n = std::min<size_t>(alerts.size(), kMaxAlertsPerBatch);
     for (size_t i = 0; i < n; ++i) *b.add_alerts() = alerts[i];
     return b;
   }
-  // ftzgated has the batch: its alerts leave the queue.
-  void alerts_acked(int sent) {
+  // ftzgated took a batch of `sent` alerts and kept `kept` of them: they
+  // leave the queue, and the rest are unreported.
+  void alerts_acked(int sent, uint32_t kept) {
     std::lock_guard lock(mu);
-    alerts.erase(alerts.begin(), alerts.begin() + std::min<ptrdiff_t>(sent, std::ssize(alerts)));
+    const auto n = std::min<ptrdiff_t>(sent, std::ssize(alerts));
+    alerts.erase(alerts.begin(), alerts.begin() + n);
+    alerts_unreported += static_cast<uint64_t>(n) - std::min<uint64_t>(kept, static_cast<uint64_t>(n));
+  }
+  // (mu held) The controller refused a batch without seq (INVALID_ARGUMENT:
+  // one older than its kind): that kind is not sent again this run, as it
+  // costs the tokens their stream.
+  void refused_locked(const pb::ReportBatch& b, const std::string& why) {
+    if (b.has_stats() && !counters_refused) {
+      counters_refused = true;
+      std::fprintf(stderr, "ftzgate-dp: the controller refuses counters (%s): not sent again\n", why.c_str());
+    }
+    if (b.alerts_size() > 0 && !alerts_refused) {
+      alerts_refused = true;
+      alerts_unreported += alerts.size();
+      alerts.clear();
+      std::fprintf(stderr, "ftzgate-dp: the controller refuses alerts (%s): not sent again\n", why.c_str());
+    }
   }
 
   // Sends the outbox's batches, one in flight, each until acknowledged;
@@ -457,7 +477,7 @@ struct ControllerLink::Impl {
         box = outbox;
         fingerprint = key_fingerprint;
         // Lost counts too: each is a possible person (fail closed).
-        if (abandon || (stopping && (box == nullptr || box->empty()) && (alerts.empty() || counters_refused)))
+        if (abandon || (stopping && (box == nullptr || box->empty()) && (alerts.empty() || alerts_refused)))
           break;
       }
       wait = kReportEvery;
@@ -486,7 +506,7 @@ struct ControllerLink::Impl {
           box->acked(seq);
           forget_restored(*box);
         } else {
-          alerts_acked(counters->alerts_size());
+          alerts_acked(counters->alerts_size(), ack.alerts_kept());
         }
         backoff = kFirstBackoff;
         last_problem.clear();
@@ -498,17 +518,8 @@ struct ControllerLink::Impl {
       {
         std::lock_guard lock(mu);
         report_ctx = nullptr;
-        // A controller that refuses counters or alerts (one older than
-        // them) does not get them again this run: they cost the tokens
-        // their stream.
-        if (!batch && st.error_code() == grpc::StatusCode::INVALID_ARGUMENT && !counters_refused) {
-          counters_refused = true;
-          alerts_unreported += alerts.size();
-          alerts.clear();
-          std::fprintf(stderr,
-                       "ftzgate-dp: the controller refuses counters and alerts (%s): not sent again\n",
-                       st.error_message().c_str());
-        }
+        if (!batch && st.error_code() == grpc::StatusCode::INVALID_ARGUMENT)
+          refused_locked(*counters, st.error_message());
       }
       stream.reset();
       ctx.reset();
@@ -798,7 +809,7 @@ void ControllerLink::publish_stats(Stats stats) {
 void ControllerLink::post_alert(const engine::Event& alert, const engine::PolicyGeneration& gen) {
   pb::Alert a = to_proto(alert, gen);
   std::lock_guard lock(impl_->mu);
-  if (impl_->counters_refused || impl_->alerts.size() >= kMaxAlertsQueued) {
+  if (impl_->alerts_refused || impl_->alerts.size() >= kMaxAlertsQueued) {
     ++impl_->alerts_unreported;
     return;
   }

@@ -330,6 +330,9 @@ int show_dataplanes(const Args& a, Session& s) {
           static_cast<unsigned long long>(c.flows_created()), static_cast<unsigned long long>(c.alerts()),
           static_cast<unsigned long long>(c.detections()), local_time(d.stats_unix_s()).c_str());
       text += line;
+      if (c.alerts_unreported() > 0)
+        text += "  " + std::to_string(c.alerts_unreported()) +
+                " alerts not reported here (its queue was full; its EVE file has them)\n";
     }
   }
   print(a, j, text);
@@ -379,8 +382,17 @@ int show_compliance(const Args& a, Session& s) {
   return 0;
 }
 
+// A data plane's text for a terminal: control characters (a data plane's
+// strings are bounded, not trusted) become '?'.
+std::string printable(std::string s) {
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return s;
+}
+
 // show alerts [last N] [dataplane ID]: never an identifier, its masked
-// form and token.
+// form (and the token, for the security administrator).
 int show_alerts(const Args& a, Session& s, const std::vector<std::string>& w) {
   pb::ShowAlertsRequest req;
   for (size_t i = 2; i < w.size(); i += 2) {
@@ -405,8 +417,10 @@ int show_alerts(const Args& a, Session& s, const std::vector<std::string>& w) {
     const pb::Alert& x = r.alert();
     const std::string verdict = enum_word(pb::Action_Name(x.verdict()), "ACTION_");
     const std::string cls = enum_word(pb::DataClass_Name(x.data_class()), "DATA_CLASS_");
-    char token[24];
-    std::snprintf(token, sizeof token, "%016llx", static_cast<unsigned long long>(x.token()));
+    // No token for roles that may not see it (ftzgated clears it): "-".
+    char token[24] = "-";
+    if (x.token() != 0)
+      std::snprintf(token, sizeof token, "%016llx", static_cast<unsigned long long>(x.token()));
     j["alerts"].push_back({{"dataplane", r.dataplane()},
                            {"received_unix_s", r.received_unix_s()},
                            {"time_unix_ns", x.ts_unix_ns()},
@@ -425,16 +439,17 @@ int show_alerts(const Args& a, Session& s, const std::vector<std::string>& w) {
                            {"signature", x.signature()},
                            {"data_class", cls},
                            {"masked", x.masked()},
-                           {"token", token},
+                           {"token", x.token() != 0 ? ordered_json(token) : ordered_json(nullptr)},
                            {"direction", x.to_server() ? "to_server" : "to_client"},
                            {"stream_offset", x.stream_offset()}});
     char line[4096];  // eight texts of at most 256 bytes (ftzgated's bound)
     std::snprintf(line, sizeof line, "%s %s %s %s (%s) %s token %s %s:%u -> %s:%u %s -> %s%s%s rule %s\n",
-                  local_time(x.ts_unix_ns() / 1'000'000'000).c_str(), r.dataplane().c_str(), verdict.c_str(),
-                  x.signature().c_str(), cls.c_str(), x.masked().c_str(), token, x.src_ip().c_str(),
-                  x.src_port(), x.dest_ip().c_str(), x.dest_port(), x.src_zone().c_str(),
-                  x.dest_zone().c_str(), x.tenant().empty() ? "" : " tenant ", x.tenant().c_str(),
-                  x.rule().c_str());
+                  local_time(x.ts_unix_ns() / 1'000'000'000).c_str(), printable(r.dataplane()).c_str(),
+                  verdict.c_str(), printable(x.signature()).c_str(), cls.c_str(),
+                  printable(x.masked()).c_str(), token, printable(x.src_ip()).c_str(), x.src_port(),
+                  printable(x.dest_ip()).c_str(), x.dest_port(), printable(x.src_zone()).c_str(),
+                  printable(x.dest_zone()).c_str(), x.tenant().empty() ? "" : " tenant ",
+                  printable(x.tenant()).c_str(), printable(x.rule()).c_str());
     text += line;
   }
   if (reply.dropped() > 0)
@@ -563,10 +578,10 @@ int print_verify(const Args& a, const ftz::audit::VerifyReport& r) {
   const std::string removed = r.removed_through == 0 ? std::string()
                                                      : "; records 1.." + std::to_string(r.removed_through) +
                                                            " removed by retention (signed anchor)";
-  const std::string text = r.ok ? "audit log verified: " + std::to_string(r.records) + " records, " +
-                                      std::to_string(r.checkpoints) + " signed checkpoints, " +
-                                      std::to_string(r.unsigned_tail) + " records after the last" + removed +
-                                      "\n"
+  const std::string text = r.ok ? "audit log verified: " + std::to_string(r.records) + " records to seq " +
+                                      std::to_string(r.last_seq) + ", " + std::to_string(r.checkpoints) +
+                                      " signed checkpoints, " + std::to_string(r.unsigned_tail) +
+                                      " records after the last" + removed + "\n"
                                 : "audit log FAILED verification at " + r.where + ": " + r.problem + "\n";
   print(a, j, text);
   return r.ok ? 0 : 1;
@@ -600,6 +615,17 @@ int audit_verify_copy(const Args& a, const std::vector<std::string>& w) {
   if (dir.empty() || key_file.empty())
     return usage("audit verify from DIR needs key FILE (device.pub), and the reverse");
   if (!std::filesystem::is_directory(dir)) return usage("audit verify from " + dir + ": not a directory");
+  // A copy is the whole audit/ directory: a wrong or empty directory must
+  // not verify as an empty log.
+  std::error_code ec;
+  const bool any_file =
+      std::any_of(std::filesystem::directory_iterator(dir, ec), std::filesystem::directory_iterator(),
+                  [](const auto& e) { return e.path().filename().string().starts_with("audit-"); });
+  if (ec || !any_file || !std::filesystem::is_regular_file(dir + "/head")) {
+    std::fprintf(stderr, "ftzctl: %s: not a copy of an audit log (its audit-*.jsonl files and head)%s%s\n",
+                 dir.c_str(), ec ? ": " : "", ec ? ec.message().c_str() : "");
+    return 1;
+  }
   const auto pem = ftz::config::read_regular_file(key_file, 64 * 1024);
   if (!pem) {
     std::fprintf(stderr, "ftzctl: %s: %s\n", key_file.c_str(), pem.error().reason.c_str());
@@ -713,16 +739,20 @@ int revoke_certificate(const Args& a, Session& s, const std::vector<std::string>
 }
 
 // The channel to ftzgated: its unix socket, or TCP with mutual TLS.
+// Replies up to 64 MiB (gRPC's default is 4): show alerts last 10000 with
+// long names and IPv6 addresses is more than 4.
 tl::expected<std::shared_ptr<grpc::Channel>, std::string> open_channel(const Args& a) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
   if (a.controller.empty())
-    return grpc::CreateChannel("unix:" + a.socket, grpc::InsecureChannelCredentials());
+    return grpc::CreateCustomChannel("unix:" + a.socket, grpc::InsecureChannelCredentials(), args);
   auto id = ftz::pki::load_client_identity(a.ca, a.cert, a.key, ftz::pki::CertKind::kAdmin);
   if (!id) return tl::unexpected(id.error());
   grpc::SslCredentialsOptions tls;
   tls.pem_root_certs = id->ca_pem;
   tls.pem_private_key = id->key_pem;
   tls.pem_cert_chain = id->cert_pem;
-  return grpc::CreateChannel(a.controller, grpc::SslCredentials(tls));
+  return grpc::CreateCustomChannel(a.controller, grpc::SslCredentials(tls), args);
 }
 
 std::string role_word(pb::Role r) {
