@@ -41,6 +41,9 @@ constexpr auto kStatsEvery = std::chrono::seconds(5);
 constexpr size_t kMaxOutboxFileBytes = size_t{128} << 20;
 // What is left in the outbox at exit is sent for this long.
 constexpr auto kDrainAtExit = std::chrono::seconds(5);
+// How stale the outbox's file may be while it changes (a crash loses at
+// most this much of what ftzgated has not acknowledged).
+constexpr auto kMirrorEvery = std::chrono::seconds(5);
 // Alerts waiting for ftzgated (about 200 bytes each), and per batch: the
 // bounds ftzgated checks (docs/controlplane.md "Alerts").
 constexpr size_t kMaxAlertsQueued = 4096;
@@ -220,9 +223,10 @@ struct ControllerLink::Impl {
   grpc::ClientContext* report_ctx = nullptr;  // the open Report stream, for the destructor
   bool tokens_done = false;
   bool abandon = false;  // the destructor waited kDrainAtExit: stop sending
-  // Records the last run kept, queued first: the file goes once they are acknowledged.
-  uint64_t restored_records = 0;
-  bool restored_pending = false;
+  // The outbox's file as mirror_outbox() last wrote it (token thread only).
+  uint64_t mirrored_version = 0;
+  std::chrono::steady_clock::time_point mirrored_at{};
+  bool mirror_failed = false;
   std::optional<Stats> stats;  // the newest counters, not sent yet
   std::chrono::steady_clock::time_point stats_sent_at{};
   bool counters_refused = false;  // ftzgated is older than counters
@@ -374,27 +378,49 @@ struct ControllerLink::Impl {
       b.records.clear();
     }
     box.restore(b);
-    restored_records = box.counters().restored;
-    restored_pending = true;
     std::fprintf(stderr,
                  "ftzgate-dp: %llu token records kept by the last run are queued for the controller\n",
-                 static_cast<unsigned long long>(restored_records));
+                 static_cast<unsigned long long>(box.counters().restored));
   }
 
-  // Once the kept records are acknowledged, the file goes.
-  void forget_restored(const engine::compliance::ReportOutbox& box) {
-    if (!restored_pending || box.counters().acked < restored_records) return;
-    restored_pending = false;
-    if (::unlink(outbox_path().c_str()) != 0 && errno != ENOENT)
-      std::fprintf(stderr, "ftzgate-dp: warning: cannot remove %s: %s\n", outbox_path().c_str(),
-                   std::strerror(errno));
+  // The outbox as a file (outbox_path), at most kMirrorEvery stale while it
+  // changes, and gone once nothing waits: a crash or kill -9 loses no more
+  // than that of what ftzgated has not acknowledged (the next start sends
+  // the file, as the one an exit leaves). Records sent again count once
+  // (ftzgated's sets); lost counts sent again count twice (early, never
+  // late).
+  void mirror_outbox(const engine::compliance::ReportOutbox& box, uint64_t fingerprint) {
+    const auto now = std::chrono::steady_clock::now();
+    const uint64_t version = box.version();
+    if (version == mirrored_version || now - mirrored_at < kMirrorEvery) return;
+    mirrored_at = now;
+    mirrored_version = version;
+    if (box.empty()) {
+      if (::unlink(outbox_path().c_str()) != 0 && errno != ENOENT)
+        std::fprintf(stderr, "ftzgate-dp: warning: cannot remove %s: %s\n", outbox_path().c_str(),
+                     std::strerror(errno));
+      return;
+    }
+    const std::string bytes =
+        to_proto(box.snapshot(), options.dataplane_id, boot_id, fingerprint).SerializeAsString();
+    if (auto w = base::write_file_atomically(outbox_path(), bytes, 0600); !w && !mirror_failed) {
+      mirror_failed = true;  // said once: the exit tries again, and says so
+      std::fprintf(stderr, "ftzgate-dp: warning: cannot mirror the token outbox: %s\n", w.error().c_str());
+    }
   }
 
   // At exit, after the reporter stopped: what ftzgated did not take, kept
   // for the next run.
   void keep_outbox() {
     if (!outbox) return;
-    if (outbox->empty()) return;
+    if (outbox->empty()) {
+      // Everything was acknowledged: the mirror, if any, goes (sent again
+      // it would count its lost records twice).
+      if (::unlink(outbox_path().c_str()) != 0 && errno != ENOENT)
+        std::fprintf(stderr, "ftzgate-dp: warning: cannot remove %s: %s\n", outbox_path().c_str(),
+                     std::strerror(errno));
+      return;
+    }
     engine::compliance::OutboxBatch left = outbox->take_all();
     const std::string bytes =
         to_proto(left, options.dataplane_id, boot_id, key_fingerprint).SerializeAsString();
@@ -480,6 +506,7 @@ struct ControllerLink::Impl {
         if (abandon || (stopping && (box == nullptr || box->empty()) && (alerts.empty() || alerts_refused)))
           break;
       }
+      if (box) mirror_outbox(*box, fingerprint);
       wait = kReportEvery;
       std::optional<engine::compliance::OutboxBatch> batch = box ? box->next() : std::nullopt;
       // Counters and alerts go when no tokens wait (tokens count toward
@@ -504,7 +531,6 @@ struct ControllerLink::Impl {
           stream->Read(&ack) && ack.seq() == seq) {
         if (batch) {
           box->acked(seq);
-          forget_restored(*box);
         } else {
           alerts_acked(counters->alerts_size(), ack.alerts_kept());
         }

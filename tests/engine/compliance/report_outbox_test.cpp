@@ -215,6 +215,46 @@ TEST(ReportOutbox, WhatOneRunKeepsTheNextRunSendsFirst) {
   EXPECT_EQ(lost, 3u + 2u);
 }
 
+// What a running data plane mirrors to disk: everything not acknowledged,
+// the outbox left as it was; the version says when the mirror is stale.
+TEST(ReportOutbox, ASnapshotIsWhatTakeAllWouldTakeAndLeavesTheOutbox) {
+  const TokenKey key = make_key();
+  ComplianceLedger near(config(key, {"harbor", "retail"}), kNow);
+  ReportOutbox box;
+  const uint64_t v0 = box.version();
+  Taken none;
+  box.push(none, near.tenant_names(), near.zone_names());
+  EXPECT_EQ(box.version(), v0) << "nothing pushed";
+  Taken taken;
+  for (uint64_t t = 1; t <= 3; ++t) taken.records.push_back({t, kNow, 0, 1, DataClass::kPi, 1});
+  taken.lost.push_back({1, DataClass::kPi, 4});
+  box.push(taken, near.tenant_names(), near.zone_names());
+  const uint64_t v1 = box.version();
+  EXPECT_NE(v1, v0);
+  const auto in_flight = box.next();
+  ASSERT_TRUE(in_flight);
+  EXPECT_EQ(box.version(), v1) << "sending changes nothing that waits";
+  const OutboxBatch snap = box.snapshot();
+  EXPECT_EQ(snap.records.size(), 3u);
+  ASSERT_EQ(snap.lost.size(), 1u);
+  EXPECT_EQ(snap.lost[0].records, 4u);
+  EXPECT_FALSE(box.empty()) << "a snapshot takes nothing";
+  const OutboxBatch taken_all = box.take_all();
+  EXPECT_EQ(taken_all.records.size(), snap.records.size());
+  EXPECT_EQ(taken_all.tenants, snap.tenants);
+  EXPECT_NE(box.version(), v1);
+  EXPECT_TRUE(box.empty());
+
+  ReportOutbox again;
+  again.restore(snap);
+  const uint64_t v2 = again.version();
+  const auto b = again.next();
+  ASSERT_TRUE(b);
+  again.acked(b->seq);
+  EXPECT_NE(again.version(), v2) << "acknowledged: the mirror is stale";
+  EXPECT_TRUE(again.empty());
+}
+
 TEST(ReportOutbox, APeerCannotGrowTheLedgersNamesWithoutBound) {
   const TokenKey key = make_key();
   ComplianceLedger far(config(key, {"harbor"}), kNow);

@@ -45,6 +45,7 @@ void ReportOutbox::push(const Taken& taken, const std::vector<std::string>& tena
     const uint32_t t = l.tenant == ComplianceLedger::kAnyTenant ? l.tenant : tenant(l.tenant);
     lost_[{t, l.data_class}] += l.records;
   }
+  if (!taken.records.empty() || !taken.lost.empty()) ++version_;
 }
 
 std::optional<OutboxBatch> ReportOutbox::next() {
@@ -69,23 +70,40 @@ void ReportOutbox::acked(uint64_t seq) {
   if (!in_flight_ || in_flight_->seq != seq) return;
   counters_.acked += in_flight_->records.size();
   in_flight_.reset();
+  ++version_;
 }
 
 OutboxBatch ReportOutbox::take_all() {
   std::lock_guard lock(mu_);
+  OutboxBatch b = collect();
+  in_flight_.reset();
+  pending_.clear();
+  lost_.clear();
+  ++version_;
+  return b;
+}
+
+OutboxBatch ReportOutbox::snapshot() const {
+  std::lock_guard lock(mu_);
+  return collect();
+}
+
+uint64_t ReportOutbox::version() const {
+  std::lock_guard lock(mu_);
+  return version_;
+}
+
+OutboxBatch ReportOutbox::collect() const {
   OutboxBatch b;
   b.tenants = tenants_;
   b.zones = zones_;
   // The batch in flight uses the outbox's indexes too (names only grow).
   if (in_flight_) {
-    b.records = std::move(in_flight_->records);
-    b.lost = std::move(in_flight_->lost);
-    in_flight_.reset();
+    b.records = in_flight_->records;
+    b.lost = in_flight_->lost;
   }
   b.records.insert(b.records.end(), pending_.begin(), pending_.end());
-  pending_.clear();
   for (const auto& [key, records] : lost_) b.lost.push_back({key.first, key.second, records});
-  lost_.clear();
   return b;
 }
 
@@ -112,6 +130,7 @@ void ReportOutbox::restore(const OutboxBatch& b) {
   }
   counters_.restored += restored.size();
   pending_.insert(pending_.begin(), restored.begin(), restored.end());
+  ++version_;
 }
 
 ReportOutbox::Counters ReportOutbox::counters() const {

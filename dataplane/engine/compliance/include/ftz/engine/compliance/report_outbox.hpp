@@ -59,6 +59,12 @@ class ReportOutbox {
   // with seq 0, the outbox left empty: what a data plane keeps for its next
   // run when ftzgated did not take it before the exit.
   OutboxBatch take_all();
+  // The same without emptying the outbox: what a data plane mirrors to
+  // disk while it runs, so that a crash loses no more than the mirror's age.
+  [[nodiscard]] OutboxBatch snapshot() const;
+  // Changes whenever what waits changes (push, acknowledgement, restore,
+  // take_all): a mirror that is current need not be written again.
+  [[nodiscard]] uint64_t version() const;
   // A previous run's take_all(), queued before what this run pushed (its
   // records are older). Records beyond the capacity, or whose names are
   // missing, become lost counts.
@@ -79,6 +85,8 @@ class ReportOutbox {
  private:
   // The outbox's own index of a name (names are few: tenants and zones).
   static uint32_t intern(std::vector<std::string>& names, const std::string& name);
+  // Everything not acknowledged, as take_all() returns it (mu_ held).
+  [[nodiscard]] OutboxBatch collect() const;
 
   mutable std::mutex mu_;
   size_t capacity_;
@@ -88,6 +96,7 @@ class ReportOutbox {
   std::map<std::pair<uint32_t, DataClass>, uint64_t> lost_;  // tenant: an index into tenants_ or kAnyTenant
   std::optional<OutboxBatch> in_flight_;
   uint64_t next_seq_ = 1;
+  uint64_t version_ = 0;
   Counters counters_;
 };
 
