@@ -12,6 +12,7 @@
 //                                     compiled for this host) for fuzz_bundle
 //   fuzz_seeds rpc DIR                a call of every RPC for fuzz_rpc
 //                                     (rpc_input.hpp)
+//   fuzz_seeds outbox DIR             kept outbox files for fuzz_outbox
 #include <pcap/pcap.h>
 
 #include <cstdint>
@@ -576,6 +577,38 @@ int rpc_seeds(const std::string& dir) {
   return ok ? 0 : 1;
 }
 
+// --- fuzz_outbox: a data plane's kept outbox file -------------------------
+
+int outbox_seeds(const std::string& dir) {
+  namespace pb = ftzgate::v1;
+  pb::ReportBatch b;
+  b.set_dataplane_id("dp-1");
+  b.set_key_fingerprint(1);  // fuzz_outbox decodes under fingerprint 1
+  b.add_tenants("harbor");
+  b.add_tenants("retail");
+  b.add_zones("offshore");
+  for (uint64_t t = 0; t < 4; ++t) {
+    pb::Token* x = b.add_tokens();
+    x->set_tenant(static_cast<uint32_t>(t % 2));
+    x->set_data_class(pb::DATA_CLASS_PI);
+    x->set_id_type(1);
+    x->set_token(1000 + t);
+    x->set_ts_unix_ns(int64_t{1'790'000'000} * 1'000'000'000);
+  }
+  pb::LostTokens* lost = b.add_lost();
+  lost->set_any_tenant(true);
+  lost->set_data_class(pb::DATA_CLASS_SENSITIVE_PI);
+  lost->set_records(3);
+  const auto serialized = [](const pb::ReportBatch& m) {
+    const std::string s = m.SerializeAsString();
+    return std::vector<uint8_t>(s.begin(), s.end());
+  };
+  bool ok = write_seed(dir + "/kept", serialized(b));
+  b.set_key_fingerprint(2);
+  ok = ok && write_seed(dir + "/other_key", serialized(b));
+  return ok ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() >= 3 && args[0] == "packet") return packet_seeds(args[1], {args.begin() + 2, args.end()});
@@ -584,9 +617,11 @@ int main(int argc, char** argv) {
   if (args.size() == 2 && args[0] == "pcap") return pcap_seeds(args[1]);
   if (args.size() == 3 && args[0] == "bundle") return bundle_seeds(args[1], args[2]);
   if (args.size() == 2 && args[0] == "rpc") return rpc_seeds(args[1]);
+  if (args.size() == 2 && args[0] == "outbox") return outbox_seeds(args[1]);
   std::fprintf(
       stderr,
-      "usage: %s packet DIR CAPTURE... | content DIR | state DIR | pcap DIR | bundle DIR YAML | rpc DIR\n",
+      "usage: %s packet DIR CAPTURE... | content DIR | state DIR | pcap DIR | bundle DIR YAML | rpc DIR | "
+      "outbox DIR\n",
       argv[0]);
   return 2;
 }

@@ -356,28 +356,25 @@ struct ControllerLink::Impl {
     const std::string path = outbox_path();
     const auto bytes = config::read_regular_file(path, kMaxOutboxFileBytes);
     if (!bytes && bytes.error().reason == "no such file") return;
-    pb::ReportBatch kept;
-    if (!bytes || !kept.ParseFromString(*bytes)) {
+    size_t other_key = 0;
+    auto b = bytes ? decode_outbox(*bytes, fingerprint, &other_key)
+                   : tl::unexpected(std::string(bytes.error().reason));
+    if (!b) {
       // Kept for whoever looks into it: the exit of this run must not
       // overwrite it.
       const std::string aside = path + ".damaged";
       const bool moved = std::rename(path.c_str(), aside.c_str()) == 0;
       std::fprintf(stderr, "ftzgate-dp: warning: %s: %s; %s, its records are not sent\n", path.c_str(),
-                   bytes ? "not a report batch" : bytes.error().reason.c_str(),
-                   moved ? ("moved to " + aside).c_str() : "left in place");
+                   b.error().c_str(), moved ? ("moved to " + aside).c_str() : "left in place");
       return;
     }
-    engine::compliance::OutboxBatch b = from_proto(kept);
-    if (kept.key_fingerprint() != fingerprint) {
-      for (const engine::compliance::TokenRecord& r : b.records)
-        b.lost.push_back({r.tenant, r.data_class, 1});
+    if (other_key > 0) {
       std::fprintf(stderr,
                    "ftzgate-dp: %zu token records kept by the last run were made under another key: sent as "
                    "lost records (possible people)\n",
-                   b.records.size());
-      b.records.clear();
+                   other_key);
     }
-    box.restore(b);
+    box.restore(*b);
     std::fprintf(stderr,
                  "ftzgate-dp: %llu token records kept by the last run are queued for the controller\n",
                  static_cast<unsigned long long>(box.counters().restored));
@@ -840,6 +837,21 @@ void ControllerLink::post_alert(const engine::Event& alert, const engine::Policy
     return;
   }
   impl_->alerts.push_back(std::move(a));
+}
+
+tl::expected<engine::compliance::OutboxBatch, std::string> decode_outbox(std::string_view bytes,
+                                                                         uint64_t key_fingerprint,
+                                                                         size_t* other_key) {
+  pb::ReportBatch kept;
+  if (bytes.size() > INT32_MAX || !kept.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return tl::unexpected(std::string("not a report batch"));
+  engine::compliance::OutboxBatch b = from_proto(kept);
+  if (kept.key_fingerprint() != key_fingerprint) {
+    for (const engine::compliance::TokenRecord& r : b.records) b.lost.push_back({r.tenant, r.data_class, 1});
+    if (other_key != nullptr) *other_key = b.records.size();
+    b.records.clear();
+  }
+  return b;
 }
 
 std::optional<std::vector<std::pair<std::string, engine::ThresholdState>>> ControllerLink::take_thresholds() {

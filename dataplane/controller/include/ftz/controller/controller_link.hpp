@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tl/expected.hpp>
 #include <utility>
 #include <vector>
@@ -67,6 +68,16 @@ struct Incoming {
   std::string serialized;  // the SignedBundle as received: stored once applied
   std::chrono::steady_clock::time_point received;
 };
+
+// A kept outbox file (STATE/outbox: a ReportBatch, what an exit or the
+// running mirror wrote) as the batch ReportOutbox::restore() takes. Tokens
+// made under another key than `key_fingerprint` cannot be matched: each
+// becomes a lost record (a possible person, fail closed), and `other_key`
+// says how many; so does a token of a class this build does not know. An
+// error when the bytes are not a report batch.
+tl::expected<engine::compliance::OutboxBatch, std::string> decode_outbox(std::string_view bytes,
+                                                                         uint64_t key_fingerprint,
+                                                                         size_t* other_key = nullptr);
 
 class ControllerLink {
  public:
