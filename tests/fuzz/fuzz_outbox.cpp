@@ -15,8 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using ftz::engine::compliance::ReportOutbox;
   size_t other_key = 0;
   // The seeds are made under fingerprint 1 (fuzz_seeds outbox).
-  const auto kept =
-      ftz::controller::decode_outbox(std::string_view(reinterpret_cast<const char*>(data), size), 1, &other_key);
+  const auto kept = ftz::controller::decode_outbox(
+      std::string_view(reinterpret_cast<const char*>(data), size), 1, &other_key);
   if (!kept) return 0;
   if (other_key != 0 && !kept->records.empty()) ftz::fuzz::fail("tokens of another key kept as tokens");
   ReportOutbox box(64);
