@@ -413,6 +413,30 @@ class DpCompliance : public DpController {
            " --loop --duration " + seconds + " --stats " + dir_.file(id + ".json") + " " + extra;
   }
 
+  // dp-a reports s1's people to ftzgated, which then stops and forgets them:
+  // what it counts afterwards reaches it only through what dp-a keeps.
+  void report_s1_then_stop_and_forget() {
+    start();
+    const RunResult first = run_dp(dp_args("dp-a", "s1.pcap", "1"), "", "dpa");
+    ASSERT_EQ(first.status, 0) << first.output;
+    ASSERT_EQ(stop(), 0);
+    std::filesystem::remove(state() + "/compliance/ledger.state");
+  }
+
+  // ftzgated back, then a run that sees only s1's people: the second
+  // scenario's reach ftzgated through dp-a/outbox alone, which is sent first
+  // and forgotten once acknowledged.
+  void next_run_sends_the_kept_outbox() {
+    start();
+    const RunResult next = run_dp(dp_args("dp-a", "s1.pcap", "2"), "", "dpa");
+    ASSERT_EQ(next.status, 0) << next.output;
+    EXPECT_NE(next.output.find("kept by the last run are queued for the controller"), std::string::npos)
+        << next.output;
+    EXPECT_FALSE(std::filesystem::exists(dir_.file("dp-a/outbox"))) << "acknowledged, so forgotten";
+    EXPECT_EQ(next.output.find("not handed to the controller"), std::string::npos) << next.output;
+    EXPECT_EQ(controller_counts(), whole_capture_counts());
+  }
+
   // (tenant, class) -> individuals, from a report's or show compliance's rows.
   static std::map<std::string, uint64_t> counts(const nlohmann::json& rows, const char* class_key) {
     std::map<std::string, uint64_t> out;
@@ -529,11 +553,7 @@ TEST_F(DpCompliance, TokensCountedWithoutTheControllerAreHandedOverWhenItReturns
 // hand over (DPSTATE/outbox); its next run sends that first, and ftzgated's
 // count is again that of one appliance that saw everything.
 TEST_F(DpCompliance, TokensLeftAtExitAreKeptAndSentByTheNextRun) {
-  start();
-  const RunResult first = run_dp(dp_args("dp-a", "s1.pcap", "1"), "", "dpa");
-  ASSERT_EQ(first.status, 0) << first.output;
-  ASSERT_EQ(stop(), 0);
-  std::filesystem::remove(state() + "/compliance/ledger.state");  // forget what the first run reported
+  ASSERT_NO_FATAL_FAILURE(report_s1_then_stop_and_forget());
 
   const RunResult headless = run_dp(dp_args("dp-a", "all.pcap", "2", "--headless-after 0.5"), "", "dpa");
   ASSERT_EQ(headless.status, 0) << headless.output;
@@ -546,27 +566,14 @@ TEST_F(DpCompliance, TokensLeftAtExitAreKeptAndSentByTheNextRun) {
   EXPECT_GT(alerts, 0u);
   EXPECT_EQ(unreported_alerts(headless.output), alerts) << headless.output;
 
-  start();
-  // The next run sees only the first scenario's people: the second's reach
-  // ftzgated through the kept file alone.
-  const RunResult next = run_dp(dp_args("dp-a", "s1.pcap", "2"), "", "dpa");
-  ASSERT_EQ(next.status, 0) << next.output;
-  EXPECT_NE(next.output.find("kept by the last run are queued for the controller"), std::string::npos)
-      << next.output;
-  EXPECT_FALSE(std::filesystem::exists(dir_.file("dp-a/outbox"))) << "acknowledged, so forgotten";
-  EXPECT_EQ(next.output.find("not handed to the controller"), std::string::npos) << next.output;
-  EXPECT_EQ(controller_counts(), whole_capture_counts());
+  next_run_sends_the_kept_outbox();
 }
 
 // A data plane killed (kill -9) while ftzgated is down loses no more than
 // the last 5 s of its outbox: the file mirrors it while it runs, and the
 // next run sends it first.
 TEST_F(DpCompliance, TokensOfADataPlaneKilledWhileFtzgatedIsDownAreSentByTheNextRun) {
-  start();
-  const RunResult first = run_dp(dp_args("dp-a", "s1.pcap", "1"), "", "dpa");
-  ASSERT_EQ(first.status, 0) << first.output;
-  ASSERT_EQ(stop(), 0);
-  std::filesystem::remove(state() + "/compliance/ledger.state");  // forget what the first run reported
+  ASSERT_NO_FATAL_FAILURE(report_s1_then_stop_and_forget());
 
   {
     // Killed 8 s into a 30 s run: every person of the capture was seen in
@@ -581,15 +588,7 @@ TEST_F(DpCompliance, TokensOfADataPlaneKilledWhileFtzgatedIsDownAreSentByTheNext
   }
   ASSERT_TRUE(std::filesystem::exists(dir_.file("dp-a/outbox")));
 
-  start();
-  // The next run sees only the first scenario's people: the second's reach
-  // ftzgated through the mirror alone.
-  const RunResult next = run_dp(dp_args("dp-a", "s1.pcap", "2"), "", "dpa");
-  ASSERT_EQ(next.status, 0) << next.output;
-  EXPECT_NE(next.output.find("kept by the last run are queued for the controller"), std::string::npos)
-      << next.output;
-  EXPECT_FALSE(std::filesystem::exists(dir_.file("dp-a/outbox"))) << "acknowledged, so gone";
-  EXPECT_EQ(controller_counts(), whole_capture_counts());
+  next_run_sends_the_kept_outbox();
 }
 
 }  // namespace
