@@ -38,7 +38,8 @@ GroupView view() {
 }
 
 std::vector<GroupView> all_groups() {
-  return {view<Reason>(), view<app::AppAnomaly>(), view<sig::Uninspectable>(), view<PathDrop>()};
+  return {view<Reason>(), view<app::AppAnomaly>(), view<sig::Uninspectable>(), view<PathDrop>(),
+          view<XdpPath>()};
 }
 
 bool is_snake_case(std::string_view s) {
@@ -92,6 +93,7 @@ TEST(ReasonRegistry, WireCodesCarryTheGroupInTheHighByte) {
   EXPECT_EQ(reason_wire_code(app::AppAnomaly::kDnsGap), 0x0200 + 27);
   EXPECT_EQ(reason_wire_code(sig::Uninspectable::kStreamPoolExhausted), 0x0301);
   EXPECT_EQ(reason_wire_code(PathDrop::kTxDropped), 0x0400);
+  EXPECT_EQ(reason_wire_code(XdpPath::kKernelDropped), 0x0501);
 }
 
 std::vector<std::string_view> keys_of(const GroupView& g) {
@@ -204,6 +206,13 @@ TEST(ReasonRegistry, KeysAndCodesAreTheDocumentedOnes) {
   EXPECT_EQ(keys_of(view<app::AppAnomaly>()), app);
   EXPECT_EQ(keys_of(view<sig::Uninspectable>()), scan);
   EXPECT_EQ(keys_of(view<PathDrop>()), path);
+  const std::vector<std::string_view> xdp = {
+      "kernel_forwarded",    "kernel_dropped",     "non_ip",
+      "user_no_policy",      "user_headers",       "user_fragment",
+      "user_ipv6_extension", "user_ipv4_checksum", "user_undecided",
+      "kernel_no_egress",
+  };
+  EXPECT_EQ(keys_of(view<XdpPath>()), xdp);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 //   app.def     ftz::engine::app::AppAnomaly   app parsers: anomalies (not drops)
 //   scan.def    ftz::engine::sig::Uninspectable scanner: why not (fully) inspected
 //   path.def    ftz::engine::PathDrop          ftzgate-dp path: frames dropped
+//   xdp.def     ftz::engine::XdpPath           XDP program: kernel outcomes
 
 #include <array>
 #include <cstddef>
@@ -46,7 +47,7 @@ struct ReasonTable;
 
 // Group identifiers: the high byte of a wire code (BPF, MIB), so one number
 // names a reason across groups. Append only, like the codes.
-enum class ReasonGroup : uint8_t { kPacket = 1, kApp = 2, kScan = 3, kPath = 4 };
+enum class ReasonGroup : uint8_t { kPacket = 1, kApp = 2, kScan = 3, kPath = 4, kXdp = 5 };
 
 template <class E>
 inline constexpr size_t kReasonCountOf = ReasonTable<E>::kEntries.size();
@@ -88,7 +89,7 @@ constexpr bool codes_are_positions(const std::array<ReasonInfo, N>& t) noexcept 
 }  // namespace ftz::engine
 
 // The group blocks: an enum and its table each, from the group's .def.
-// (A macro cannot #include, so the four blocks are spelled out.)
+// (A macro cannot #include, so the blocks are spelled out.)
 #define FTZ_REASON_ENUMERATOR_(name, code, key, desc) name = (code),
 #define FTZ_REASON_ENTRY_(name, code, key, desc) ReasonInfo{(code), key, desc},
 
@@ -129,6 +130,24 @@ struct ReasonTable<PathDrop> {
   };
 };
 inline constexpr size_t kPathDropCount = kReasonCountOf<PathDrop>;
+
+enum class XdpPath : uint16_t {
+#define FTZ_REASON FTZ_REASON_ENUMERATOR_
+#include "ftz/engine/reasons/xdp.def"
+#undef FTZ_REASON
+  kCount,
+};
+template <>
+struct ReasonTable<XdpPath> {
+  static constexpr ReasonGroup kGroup = ReasonGroup::kXdp;
+  static constexpr std::string_view kName = "xdp";
+  static constexpr std::array kEntries = {
+#define FTZ_REASON FTZ_REASON_ENTRY_
+#include "ftz/engine/reasons/xdp.def"
+#undef FTZ_REASON
+  };
+};
+inline constexpr size_t kXdpPathCount = kReasonCountOf<XdpPath>;
 }  // namespace ftz::engine
 
 namespace ftz::engine::app {
@@ -193,4 +212,5 @@ static_assert(group_is_sound<app::AppAnomaly>(),
 static_assert(group_is_sound<sig::Uninspectable>(),
               "scan.def: codes must be 0, 1, 2, ... in order (append only)");
 static_assert(group_is_sound<PathDrop>(), "path.def: codes must be 0, 1, 2, ... in order (append only)");
+static_assert(group_is_sound<XdpPath>(), "xdp.def: codes must be 0, 1, 2, ... in order (append only)");
 }  // namespace ftz::engine::detail

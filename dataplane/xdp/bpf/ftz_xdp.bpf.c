@@ -1,0 +1,406 @@
+// The XDP verdict path (docs/xdp.md). In the driver, before the kernel
+// stack, it decides the packets whose fate the header stage settles for good
+// and leaves every other packet to the engine in user space:
+//
+//   - forwarded to the paired port: non-IP frames (ARP, ND; the engine lets
+//     them through too) and packets whose zone pair is allowed for good
+//     without inspection, whichever endpoint the engine takes for the client;
+//   - dropped: packets whose zone pair is blocked for good, likewise;
+//   - to user space: everything else, and any header the program does not
+//     take whole (IPv4 options, IPv6 extension headers, fragments, a bad
+//     IPv4 checksum, a malformed or truncated header): the engine parses,
+//     judges and counts those exactly as on every other packet path.
+//
+// Which end is the client: the engine judges a flow as client zone ->
+// server zone, and takes the sender of the flow's first packet for its
+// client, except for a SYN-ACK (its receiver), replies from a well-known
+// port, and an export seen without a SYN (its inside end:
+// Worker::init_flow). Which packet came first is not this packet's to know
+// (a flow restarted after a RST or a timeout may turn around), so the
+// kernel acts only when the decision for (source -> destination) and for
+// (destination -> source) agree: then the engine's verdict is that one
+// whatever it chose. The one case with a single answer is a flow between
+// an inside zone and an outside one over anything but TCP: its client is
+// always the inside end. The policy tables hold only decisions that no
+// server port, app or content fact can change (the loader checks every
+// port range the rules name: tables.cpp).
+//
+// Parsing is the engine's (dataplane/engine/src/parser.cpp) restricted to
+// the shapes taken here; it never accepts what the engine would call
+// malformed. Counters: one per code of the registry's "xdp" group
+// (reasons/xdp.def), per CPU.
+
+// The kernel's headers first: libbpf's use their types.
+// clang-format off
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+// clang-format on
+
+#include "ftz/xdp/shared.h"
+
+enum ftz_xdp_reason {
+#define FTZ_REASON(name, code, key, desc) FTZ_XDP_##name = (code),
+#include "ftz/engine/reasons/xdp.def"
+#undef FTZ_REASON
+  FTZ_XDP_REASONS
+};
+
+// Inner map templates: each slot of an outer map holds one of these. Sizes,
+// not BTF types: clang emits a struct reached only through an outer map's
+// pointer as a forward declaration, whose size libbpf cannot read.
+struct lpm {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, FTZ_XDP_MAX_PREFIXES);
+  __uint(key_size, sizeof(struct ftz_xdp_lpm_key));
+  __uint(value_size, sizeof(__u32));
+};
+struct zone_array {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, FTZ_XDP_MAX_ZONES);
+  __uint(key_size, sizeof(__u32));
+  __uint(value_size, sizeof(struct ftz_xdp_zone));
+};
+struct policy_hash {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, FTZ_XDP_MAX_POLICY_ENTRIES);
+  __uint(key_size, sizeof(struct ftz_xdp_policy_key));
+  __uint(value_size, sizeof(struct ftz_xdp_policy));
+};
+struct config_array {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __uint(key_size, sizeof(__u32));
+  __uint(value_size, sizeof(struct ftz_xdp_config));
+};
+
+#define FTZ_GENERATION_MAP(name, inner)       \
+  struct {                                    \
+    __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); \
+    __uint(max_entries, FTZ_XDP_SLOTS);       \
+    __type(key, __u32);                       \
+    __array(values, struct inner);            \
+  } name SEC(".maps")
+
+FTZ_GENERATION_MAP(ftz_zones_v4, lpm);
+FTZ_GENERATION_MAP(ftz_zones_v6, lpm);
+FTZ_GENERATION_MAP(ftz_tenants_v4, lpm);
+FTZ_GENERATION_MAP(ftz_tenants_v6, lpm);
+FTZ_GENERATION_MAP(ftz_zone_info, zone_array);
+FTZ_GENERATION_MAP(ftz_policy, policy_hash);
+FTZ_GENERATION_MAP(ftz_config, config_array);
+
+// The slot in use (0 or 1); a slot without tables leaves every packet to
+// user space.
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} ftz_active SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, FTZ_XDP_REASONS);
+  __type(key, __u32);
+  __type(value, __u64);
+} ftz_counters SEC(".maps");
+
+// Ingress ifindex -> the paired port's ifindex.
+struct {
+  __uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+  __uint(max_entries, 64);
+  __type(key, __u32);
+  __type(value, __u32);
+} ftz_egress SEC(".maps");
+
+static __always_inline void count(__u32 reason) {
+  __u64* c = bpf_map_lookup_elem(&ftz_counters, &reason);
+  if (c) *c += 1;
+}
+
+// The engine's turn. (Until the AF_XDP slow path exists, the kernel stack.)
+static __always_inline int to_user(__u32 reason) {
+  count(reason);
+  return XDP_PASS;
+}
+
+static __always_inline int forward(struct xdp_md* ctx, __u32 reason) {
+  const long r = bpf_redirect_map(&ftz_egress, ctx->ingress_ifindex, XDP_DROP);
+  count(r == XDP_REDIRECT ? reason : FTZ_XDP_kKernelNoEgress);
+  return (int)r;
+}
+
+// What the header parse hands to the policy lookup: the protocol and both
+// addresses as 16 bytes (an IPv4 address in the first 4).
+// (Addresses first: lookup_key() reads them as 32-bit words, and the
+// verifier refuses a misaligned stack access.)
+struct ftz_packet {
+  __u8 src[16] __attribute__((aligned(8)));
+  __u8 dst[16];
+  __u8 v6;
+  __u8 proto;
+};
+
+static __always_inline int is_vlan(__u16 type_be) {
+  return type_be == bpf_htons(0x8100) || type_be == bpf_htons(0x88a8) || type_be == bpf_htons(0x9100);
+}
+
+// TLV options as the engine's options_well_formed() reads them (0 ends,
+// 1 is one byte, any other kind carries a length counting itself and the
+// kind). At most 40 bytes of TCP options: the loop's bound.
+static __always_inline int tcp_options_ok(const __u8* opt, __u32 len, const void* end) {
+  __u32 i = 0;
+  for (int n = 0; n < 40; n++) {
+    if (i >= len) return 1;
+    i &= 63;
+    const __u8* at = opt + i;
+    if ((const void*)(at + 1) > end) return 0;
+    if (at[0] == 0) return 1;
+    if (at[0] == 1) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= len) return 0;
+    if ((const void*)(at + 2) > end) return 0;
+    const __u32 olen = at[1];
+    if (olen < 2 || i + olen > len) return 0;
+    i += olen;
+  }
+  return i >= len;
+}
+
+// L4 as the engine's parse_l4() checks it, over `len` bytes (the whole IP
+// payload is in the frame: checked by the caller); ports do not matter to
+// the tables. Returns -1 when it takes the header, else the reason to leave
+// it to user space.
+static __always_inline int parse_l4(const __u8* l4, __u32 len, const void* end, struct ftz_packet* p) {
+  switch (p->proto) {
+    case IPPROTO_TCP: {
+      const struct tcphdr* th = (const void*)l4;
+      if (len < 20 || (const void*)(th + 1) > end) return FTZ_XDP_kUserHeaders;
+      const __u32 hlen = (__u32)th->doff * 4;
+      if (hlen < 20 || hlen > len) return FTZ_XDP_kUserHeaders;
+      if (hlen > 20 && !tcp_options_ok(l4 + 20, hlen - 20, end)) return FTZ_XDP_kUserHeaders;
+      return -1;
+    }
+    case IPPROTO_UDP: {
+      const struct udphdr* uh = (const void*)l4;
+      if (len < 8 || (const void*)(uh + 1) > end) return FTZ_XDP_kUserHeaders;
+      const __u32 ulen = bpf_ntohs(uh->len);
+      if (ulen < 8 || ulen > len) return FTZ_XDP_kUserHeaders;
+      return -1;
+    }
+    case IPPROTO_ICMP:
+    case IPPROTO_ICMPV6:
+      return len < 4 ? FTZ_XDP_kUserHeaders : -1;
+    default:
+      return -1;
+  }
+}
+
+static __always_inline int parse_ipv4(const __u8* at, const void* end, struct ftz_packet* p) {
+  const struct iphdr* ip = (const void*)at;
+  if ((const void*)(ip + 1) > end) return FTZ_XDP_kUserHeaders;
+  if (ip->version != 4 || ip->ihl != 5) return FTZ_XDP_kUserHeaders;  // options: the engine checks them
+  const __u32 total = bpf_ntohs(ip->tot_len);
+  if (total < 20 || (const void*)(at + total) > end) return FTZ_XDP_kUserHeaders;
+  if (ip->frag_off & bpf_htons(0x3fff)) return FTZ_XDP_kUserFragment;
+  const __u16* w = (const void*)ip;
+  __u32 sum = 0;
+#pragma unroll
+  for (int i = 0; i < 10; i++) sum += w[i];
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  if (sum != 0xffff) return FTZ_XDP_kUserChecksum;
+  p->proto = ip->protocol;
+  __builtin_memcpy(p->src, &ip->saddr, 4);
+  __builtin_memcpy(p->dst, &ip->daddr, 4);
+  return parse_l4(at + 20, total - 20, end, p);
+}
+
+static __always_inline int parse_ipv6(const __u8* at, const void* end, struct ftz_packet* p) {
+  const struct ipv6hdr* ip6 = (const void*)at;
+  if ((const void*)(ip6 + 1) > end) return FTZ_XDP_kUserHeaders;
+  if (ip6->version != 6) return FTZ_XDP_kUserHeaders;
+  const __u32 plen = bpf_ntohs(ip6->payload_len);
+  if ((const void*)(at + 40 + plen) > end) return FTZ_XDP_kUserHeaders;
+  const __u8 next = ip6->nexthdr;
+  if (next == 0 || next == 43 || next == 60 || next == 44 || next == 51) return FTZ_XDP_kUserIpv6Extension;
+  p->v6 = 1;
+  p->proto = next;
+  __builtin_memcpy(p->src, &ip6->saddr, 16);
+  __builtin_memcpy(p->dst, &ip6->daddr, 16);
+  return parse_l4(at + 40, plen, end, p);
+}
+
+// The tables of the slot in use.
+struct ftz_tables {
+  void* zones[2];  // [0] IPv4, [1] IPv6
+  void* tenants[2];
+  void* zone_info;
+  void* policy;
+  const struct ftz_xdp_config* config;
+};
+
+static __always_inline int tables_of(struct ftz_tables* t) {
+  const __u32 zero = 0;
+  const __u32* active = bpf_map_lookup_elem(&ftz_active, &zero);
+  if (!active) return 0;
+  const __u32 slot = *active & 1;
+  t->zones[0] = bpf_map_lookup_elem(&ftz_zones_v4, &slot);
+  t->zones[1] = bpf_map_lookup_elem(&ftz_zones_v6, &slot);
+  t->tenants[0] = bpf_map_lookup_elem(&ftz_tenants_v4, &slot);
+  t->tenants[1] = bpf_map_lookup_elem(&ftz_tenants_v6, &slot);
+  t->zone_info = bpf_map_lookup_elem(&ftz_zone_info, &slot);
+  t->policy = bpf_map_lookup_elem(&ftz_policy, &slot);
+  void* config = bpf_map_lookup_elem(&ftz_config, &slot);
+  if (!t->zones[0] || !t->zones[1] || !t->tenants[0] || !t->tenants[1] || !t->zone_info || !t->policy ||
+      !config)
+    return 0;
+  t->config = bpf_map_lookup_elem(config, &zero);
+  return t->config != 0;
+}
+
+// An address as the prefix tries take it: an IPv4 address, or an IPv6
+// address that maps one (::ffff:a.b.c.d, which the engine looks up among
+// the IPv4 prefixes too), in the first 4 bytes of the IPv4 trie's key.
+struct ftz_lookup {
+  struct ftz_xdp_lpm_key key;
+  int family;  // 0 IPv4, 1 IPv6: the index into ftz_tables' tries
+};
+
+static __always_inline void lookup_key(int v6, const __u8* addr, struct ftz_lookup* l) {
+  __builtin_memset(&l->key, 0, sizeof(l->key));
+  const __u32* w = (const void*)addr;
+  if (!v6 || (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff))) {
+    l->family = 0;
+    l->key.prefixlen = 32;
+    __builtin_memcpy(l->key.addr, v6 ? addr + 12 : addr, 4);
+  } else {
+    l->family = 1;
+    l->key.prefixlen = 128;
+    __builtin_memcpy(l->key.addr, addr, 16);
+  }
+}
+
+// A longest-prefix lookup: the value, or `missing`.
+static __always_inline __u32 lpm(void* map, const struct ftz_xdp_lpm_key* k, __u32 missing) {
+  const __u32* v = bpf_map_lookup_elem(map, k);
+  return v ? *v : missing;
+}
+
+// An endpoint's zone, and its tenant when the zone is an FTZ zone (the
+// exporter side; PolicyGeneration::tenant_of).
+struct ftz_end {
+  __u32 zone;
+  __u32 tenant;
+  int ftz;
+  int inside;
+};
+
+static __always_inline void resolve(const struct ftz_tables* t, int v6, const __u8* addr, struct ftz_end* e) {
+  struct ftz_lookup l;
+  lookup_key(v6, addr, &l);
+  void* zones = l.family ? t->zones[1] : t->zones[0];
+  void* tenants = l.family ? t->tenants[1] : t->tenants[0];
+  e->zone = lpm(zones, &l.key, t->config->default_zone);
+  e->tenant = FTZ_XDP_NO_TENANT;
+  e->ftz = 0;
+  e->inside = 0;
+  if (e->zone >= FTZ_XDP_MAX_ZONES) return;
+  const __u32 z = e->zone;
+  const struct ftz_xdp_zone* info = bpf_map_lookup_elem(t->zone_info, &z);
+  if (!info) return;
+  e->inside = info->inside;
+  if (!info->ftz) return;
+  e->ftz = 1;
+  e->tenant = lpm(tenants, &l.key, info->default_tenant);
+}
+
+// The table's action for client -> server (FTZ_XDP_USER without an entry).
+static __always_inline __u8 action_of(const struct ftz_tables* t, const struct ftz_end* client,
+                                      const struct ftz_end* server, __u32 proto_class) {
+  struct ftz_xdp_policy_key k = {
+      .client_zone = (__u16)client->zone,
+      .server_zone = (__u16)server->zone,
+      // The tenant is the exporter: the FTZ end, the client's first.
+      .tenant = client->ftz ? client->tenant : server->tenant,
+  };
+  const struct ftz_xdp_policy* v = bpf_map_lookup_elem(t->policy, &k);
+  if (!v || proto_class >= FTZ_XDP_PROTO_CLASSES) return FTZ_XDP_USER;
+  return v->action[proto_class];
+}
+
+static __always_inline __u32 proto_class(__u8 proto) {
+  switch (proto) {
+    case IPPROTO_TCP:
+      return FTZ_XDP_PROTO_TCP;
+    case IPPROTO_UDP:
+      return FTZ_XDP_PROTO_UDP;
+    case IPPROTO_ICMP:
+      return FTZ_XDP_PROTO_ICMP;
+    case IPPROTO_ICMPV6:
+      return FTZ_XDP_PROTO_ICMPV6;
+    default:
+      return FTZ_XDP_PROTO_OTHER;
+  }
+}
+
+SEC("xdp")
+int ftz_xdp(struct xdp_md* ctx) {
+  const void* end = (const void*)(long)ctx->data_end;
+  const __u8* at = (const __u8*)(long)ctx->data;
+  const struct ethhdr* eth = (const void*)at;
+  if ((const void*)(eth + 1) > end) return to_user(FTZ_XDP_kUserHeaders);
+  __u16 type = eth->h_proto;
+  at += sizeof(*eth);
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    if (!is_vlan(type)) break;
+    if ((const void*)(at + 4) > end) return to_user(FTZ_XDP_kUserHeaders);
+    type = *(const __u16*)(at + 2);
+    at += 4;
+  }
+  if (is_vlan(type)) return to_user(FTZ_XDP_kUserHeaders);  // a third tag: malformed to the engine
+
+  struct ftz_packet p = {};
+  int why;
+  if (type == bpf_htons(ETH_P_IP))
+    why = parse_ipv4(at, end, &p);
+  else if (type == bpf_htons(ETH_P_IPV6))
+    why = parse_ipv6(at, end, &p);
+  else
+    return forward(ctx, FTZ_XDP_kNonIp);
+  if (why >= 0) return to_user((__u32)why);
+
+  struct ftz_tables t;
+  if (!tables_of(&t)) return to_user(FTZ_XDP_kUserNoPolicy);
+  struct ftz_end src, dst;
+  resolve(&t, p.v6, p.src, &src);
+  resolve(&t, p.v6, p.dst, &dst);
+  const __u32 pc = proto_class(p.proto);
+  __u8 action;
+  if (p.proto != IPPROTO_TCP && src.zone < FTZ_XDP_MAX_ZONES && dst.zone < FTZ_XDP_MAX_ZONES &&
+      src.inside != dst.inside) {
+    action = src.inside ? action_of(&t, &src, &dst, pc) : action_of(&t, &dst, &src, pc);
+  } else {
+    const __u8 forth = action_of(&t, &src, &dst, pc);
+    action = forth == action_of(&t, &dst, &src, pc) ? forth : FTZ_XDP_USER;
+  }
+  if (action == FTZ_XDP_USER) return to_user(FTZ_XDP_kUserUndecided);
+  if (action == FTZ_XDP_DROP) {
+    count(FTZ_XDP_kKernelDropped);
+    return XDP_DROP;
+  }
+  return forward(ctx, FTZ_XDP_kKernelForwarded);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,59 @@
+#pragma once
+// The XDP program in the kernel (bpf/ftz_xdp.bpf.c through its libbpf
+// skeleton): load it, install a generation's tables, pair the ports, read
+// its counters, run it on a frame (BPF_PROG_TEST_RUN). Attaching it to an
+// interface is the caller's (bpf_xdp_attach with prog_fd()).
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <tl/expected.hpp>
+
+#include "ftz/engine/reasons.hpp"
+#include "ftz/xdp/tables.hpp"
+
+struct ftz_xdp;  // the skeleton (generated ftz_xdp.skel.h)
+
+namespace ftz::xdp {
+
+class Program {
+ public:
+  using Counters = std::array<uint64_t, engine::kXdpPathCount>;
+
+  // Opens and loads the program and its maps (the verifier runs here); no
+  // tables yet, so every IP packet goes to user space.
+  static tl::expected<std::unique_ptr<Program>, std::string> load();
+  ~Program();
+  Program(const Program&) = delete;
+  Program& operator=(const Program&) = delete;
+
+  // Writes `t` into the slot not in use, then makes it the one in use: a
+  // packet sees the old generation's tables or the new one's, never a mix.
+  // On an error the running tables are untouched.
+  tl::expected<void, std::string> install(const Tables& t);
+  // Frames decided "forward" that arrive on `in_ifindex` leave through
+  // `out_ifindex`.
+  tl::expected<void, std::string> pair_ports(uint32_t in_ifindex, uint32_t out_ifindex);
+
+  // The program's verdict on `frame` as if it arrived on `ingress_ifindex`
+  // (an existing interface): XDP_DROP, XDP_PASS (user space), XDP_REDIRECT.
+  tl::expected<uint32_t, std::string> run(std::span<const uint8_t> frame, uint32_t ingress_ifindex);
+  // Summed over CPUs, indexed by engine::XdpPath.
+  [[nodiscard]] tl::expected<Counters, std::string> counters() const;
+
+  [[nodiscard]] int prog_fd() const noexcept;
+  [[nodiscard]] uint64_t generation() const noexcept { return generation_; }
+
+ private:
+  explicit Program(ftz_xdp* skel) noexcept : skel_(skel) {}
+  ftz_xdp* skel_;
+  uint32_t active_ = 0;
+  bool installed_ = false;
+  uint64_t generation_ = 0;
+  std::chrono::steady_clock::time_point last_flip_{};
+};
+
+}  // namespace ftz::xdp

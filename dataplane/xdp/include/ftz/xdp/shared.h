@@ -1,0 +1,83 @@
+/* The XDP program's maps as both sides see them: the program
+ * (bpf/ftz_xdp.bpf.c, clang -target bpf) and its loader (C++). Plain C with
+ * the kernel's fixed-width types, so both compilers lay the structs out
+ * alike; the loader static_asserts the sizes (src/program.cpp).
+ *
+ * Generations: every policy table sits in slot 0 or 1 of an ARRAY_OF_MAPS,
+ * and ftz_active[0] names the slot in use. A reload fills the other slot's
+ * inner maps, then writes ftz_active: a packet reads ftz_active once and
+ * takes every table from that slot, so no packet sees a mix of two
+ * generations. */
+#ifndef FTZ_XDP_SHARED_H
+#define FTZ_XDP_SHARED_H
+
+#include <linux/types.h>
+
+/* C names, as the kernel's and libbpf's. NOLINTBEGIN(readability-identifier-naming) */
+
+#define FTZ_XDP_SLOTS 2
+/* Zones are indexed 0..FTZ_XDP_MAX_ZONES-1; FTZ_XDP_NO_ZONE is "no zone"
+ * (an address outside every prefix, with no default zone). */
+#define FTZ_XDP_MAX_ZONES 64
+#define FTZ_XDP_NO_ZONE 0xffffu
+#define FTZ_XDP_NO_TENANT 0xffffffffu
+/* Inner map sizes: the Lin-gang example has ~6,300 zone prefixes. */
+#define FTZ_XDP_MAX_PREFIXES 65536
+#define FTZ_XDP_MAX_POLICY_ENTRIES 65536
+
+/* Protocol classes of the policy table: rules name TCP, UDP, ICMP and
+ * ICMPv6 (L4Proto); every other protocol number judges alike. */
+enum ftz_xdp_proto_class {
+  FTZ_XDP_PROTO_TCP = 0,
+  FTZ_XDP_PROTO_UDP = 1,
+  FTZ_XDP_PROTO_ICMP = 2,
+  FTZ_XDP_PROTO_ICMPV6 = 3,
+  FTZ_XDP_PROTO_OTHER = 4,
+  FTZ_XDP_PROTO_CLASSES = 5,
+};
+
+/* What the kernel may do with a packet of a zone pair. */
+enum ftz_xdp_action {
+  FTZ_XDP_USER = 0, /* the engine in user space judges it (the default: an absent entry) */
+  FTZ_XDP_FORWARD = 1,
+  FTZ_XDP_DROP = 2,
+};
+
+/* The key of the IPv4 and the IPv6 prefix tries: an IPv4 prefix fills the
+ * first 4 bytes (prefixlen <= 32). One layout for both families keeps the
+ * program's lookups one code path. */
+struct ftz_xdp_lpm_key {
+  __u32 prefixlen;
+  __u8 addr[16];
+};
+
+/* ftz_zone_info[zone]. */
+struct ftz_xdp_zone {
+  __u32 default_tenant; /* FTZ zones: tenant of hosts outside every tenant prefix */
+  __u8 ftz;             /* kind ftz: its hosts are tenants (the exporter side) */
+  __u8 inside;          /* kind ftz or domestic: inside China */
+  __u8 pad[2];
+};
+
+/* ftz_policy: (client zone, server zone, tenant) -> action per protocol
+ * class, the header stage's decision for every server port. */
+struct ftz_xdp_policy_key {
+  __u16 client_zone;
+  __u16 server_zone;
+  __u32 tenant;
+};
+struct ftz_xdp_policy {
+  __u8 action[FTZ_XDP_PROTO_CLASSES];
+  __u8 pad[3];
+};
+
+/* ftz_config[0]. */
+struct ftz_xdp_config {
+  __u64 generation;
+  __u32 default_zone; /* zone of addresses outside every prefix, or FTZ_XDP_NO_ZONE */
+  __u32 pad;
+};
+
+/* NOLINTEND(readability-identifier-naming) */
+
+#endif

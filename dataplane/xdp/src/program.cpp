@@ -1,0 +1,175 @@
+#include "ftz/xdp/program.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "ftz_xdp.skel.h"
+
+namespace ftz::xdp {
+
+namespace {
+
+static_assert(sizeof(ftz_xdp_lpm_key) == 20 && sizeof(ftz_xdp_zone) == 8 && sizeof(ftz_xdp_policy_key) == 8 &&
+                  sizeof(ftz_xdp_policy) == 8 && sizeof(ftz_xdp_config) == 16,
+              "the program's struct layouts (clang -target bpf) and the loader's agree");
+
+// A packet that read the slot in use just before a flip may still be
+// taking its tables from the old slot: the program runs for microseconds,
+// so a slot is written again no sooner than this after it went out of use.
+constexpr auto kSlotQuiet = std::chrono::milliseconds(20);
+
+std::string error_text(const char* what, int err) {
+  return std::string(what) + ": " + std::strerror(err < 0 ? -err : err);
+}
+
+// A map file descriptor, closed when it goes (an outer map keeps its inner
+// maps alive on its own).
+class MapFd {
+ public:
+  explicit MapFd(int fd) noexcept : fd_(fd) {}
+  ~MapFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  MapFd(const MapFd&) = delete;
+  MapFd& operator=(const MapFd&) = delete;
+  [[nodiscard]] int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// An inner map like the program's template for it (bpf/ftz_xdp.bpf.c).
+tl::expected<std::unique_ptr<MapFd>, std::string> inner_map(bpf_map_type type, const char* name,
+                                                            uint32_t key_size, uint32_t value_size,
+                                                            uint32_t max_entries) {
+  LIBBPF_OPTS(bpf_map_create_opts, opts);
+  if (type == BPF_MAP_TYPE_LPM_TRIE) opts.map_flags = BPF_F_NO_PREALLOC;
+  const int fd = bpf_map_create(type, name, key_size, value_size, max_entries, &opts);
+  if (fd < 0) return tl::unexpected(error_text(name, fd));
+  return std::make_unique<MapFd>(fd);
+}
+
+tl::expected<void, std::string> put(int fd, const void* key, const void* value, const char* name) {
+  if (const int err = bpf_map_update_elem(fd, key, value, BPF_ANY); err != 0) {
+    return tl::unexpected(error_text(name, err));
+  }
+  return {};
+}
+
+tl::expected<std::unique_ptr<MapFd>, std::string> prefix_map(const char* name,
+                                                             const std::vector<PrefixEntry>& entries) {
+  auto m =
+      inner_map(BPF_MAP_TYPE_LPM_TRIE, name, sizeof(ftz_xdp_lpm_key), sizeof(uint32_t), FTZ_XDP_MAX_PREFIXES);
+  if (!m) return m;
+  for (const PrefixEntry& e : entries) {
+    if (auto r = put((*m)->get(), &e.key, &e.value, name); !r) return tl::unexpected(r.error());
+  }
+  return m;
+}
+
+}  // namespace
+
+tl::expected<std::unique_ptr<Program>, std::string> Program::load() {
+  ftz_xdp* skel = ftz_xdp::open_and_load();
+  if (skel == nullptr) return tl::unexpected(error_text("loading the XDP program", errno));
+  return std::unique_ptr<Program>(new Program(skel));
+}
+
+Program::~Program() {
+  ftz_xdp::destroy(skel_);
+}
+
+int Program::prog_fd() const noexcept {
+  return bpf_program__fd(skel_->progs.ftz_xdp);
+}
+
+tl::expected<void, std::string> Program::install(const Tables& t) {
+  const uint32_t slot = installed_ ? 1 - active_ : 0;
+  if (installed_) std::this_thread::sleep_until(last_flip_ + kSlotQuiet);
+
+  auto zones_v4 = prefix_map("ftz_zones_v4", t.zones_v4);
+  if (!zones_v4) return tl::unexpected(zones_v4.error());
+  auto zones_v6 = prefix_map("ftz_zones_v6", t.zones_v6);
+  if (!zones_v6) return tl::unexpected(zones_v6.error());
+  auto tenants_v4 = prefix_map("ftz_tenants_v4", t.tenants_v4);
+  if (!tenants_v4) return tl::unexpected(tenants_v4.error());
+  auto tenants_v6 = prefix_map("ftz_tenants_v6", t.tenants_v6);
+  if (!tenants_v6) return tl::unexpected(tenants_v6.error());
+  auto zone_info = inner_map(BPF_MAP_TYPE_ARRAY, "ftz_zone_info", sizeof(uint32_t), sizeof(ftz_xdp_zone),
+                             FTZ_XDP_MAX_ZONES);
+  if (!zone_info) return tl::unexpected(zone_info.error());
+  for (uint32_t z = 0; z < t.zones.size(); ++z) {
+    if (auto r = put((*zone_info)->get(), &z, &t.zones[z], "ftz_zone_info"); !r) return r;
+  }
+  auto policy = inner_map(BPF_MAP_TYPE_HASH, "ftz_policy", sizeof(ftz_xdp_policy_key), sizeof(ftz_xdp_policy),
+                          FTZ_XDP_MAX_POLICY_ENTRIES);
+  if (!policy) return tl::unexpected(policy.error());
+  for (const auto& [k, v] : t.policy) {
+    if (auto r = put((*policy)->get(), &k, &v, "ftz_policy"); !r) return r;
+  }
+  auto config = inner_map(BPF_MAP_TYPE_ARRAY, "ftz_config", sizeof(uint32_t), sizeof(ftz_xdp_config), 1);
+  if (!config) return tl::unexpected(config.error());
+  const uint32_t zero = 0;
+  if (auto r = put((*config)->get(), &zero, &t.config, "ftz_config"); !r) return r;
+
+  // Into the idle slot (no packet reads it), then the flip.
+  const std::pair<const bpf_map*, const MapFd*> slots[] = {
+      {skel_->maps.ftz_zones_v4, zones_v4->get()},     {skel_->maps.ftz_zones_v6, zones_v6->get()},
+      {skel_->maps.ftz_tenants_v4, tenants_v4->get()}, {skel_->maps.ftz_tenants_v6, tenants_v6->get()},
+      {skel_->maps.ftz_zone_info, zone_info->get()},   {skel_->maps.ftz_policy, policy->get()},
+      {skel_->maps.ftz_config, config->get()},
+  };
+  for (const auto& [outer, inner] : slots) {
+    const int fd = inner->get();
+    if (auto r = put(bpf_map__fd(outer), &slot, &fd, bpf_map__name(outer)); !r) return r;
+  }
+  if (auto r = put(bpf_map__fd(skel_->maps.ftz_active), &zero, &slot, "ftz_active"); !r) return r;
+  active_ = slot;
+  installed_ = true;
+  generation_ = t.config.generation;
+  last_flip_ = std::chrono::steady_clock::now();
+  return {};
+}
+
+tl::expected<void, std::string> Program::pair_ports(uint32_t in_ifindex, uint32_t out_ifindex) {
+  return put(bpf_map__fd(skel_->maps.ftz_egress), &in_ifindex, &out_ifindex, "ftz_egress");
+}
+
+tl::expected<uint32_t, std::string> Program::run(std::span<const uint8_t> frame, uint32_t ingress_ifindex) {
+  xdp_md ctx{};
+  ctx.data_end = static_cast<uint32_t>(frame.size());  // the kernel insists
+  ctx.ingress_ifindex = ingress_ifindex;
+  LIBBPF_OPTS(bpf_test_run_opts, opts);
+  opts.data_in = frame.data();
+  opts.data_size_in = static_cast<uint32_t>(frame.size());
+  opts.ctx_in = &ctx;
+  opts.ctx_size_in = sizeof ctx;
+  opts.repeat = 1;
+  if (const int err = bpf_prog_test_run_opts(prog_fd(), &opts); err != 0) {
+    return tl::unexpected(error_text("BPF_PROG_TEST_RUN", err));
+  }
+  return opts.retval;
+}
+
+tl::expected<Program::Counters, std::string> Program::counters() const {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return tl::unexpected(error_text("possible CPUs", cpus));
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
+  Counters out{};
+  const int fd = bpf_map__fd(skel_->maps.ftz_counters);
+  for (uint32_t i = 0; i < out.size(); ++i) {
+    if (const int err = bpf_map_lookup_elem(fd, &i, per_cpu.data()); err != 0) {
+      return tl::unexpected(error_text("ftz_counters", err));
+    }
+    for (const uint64_t v : per_cpu) out[i] += v;
+  }
+  return out;
+}
+
+}  // namespace ftz::xdp
