@@ -96,16 +96,21 @@ rules:
 defaults:
   - src_zone: inside
     dst_zone: off
-    action: block
+    action: INSIDE_OFF
+    fail_mode: closed
 export_default:
   action: block
 )";
 
-std::shared_ptr<const PolicyGeneration> small_policy() {
-  auto loaded = config::load_config_from_string(kSmallPolicy, "xdp-test.yaml");
+// `inside_off`: the action of the inside -> off default.
+std::shared_ptr<const PolicyGeneration> small_policy(const std::string& inside_off = "block",
+                                                     uint64_t number = 3) {
+  std::string text = kSmallPolicy;
+  text.replace(text.find("INSIDE_OFF"), std::string("INSIDE_OFF").size(), inside_off);
+  auto loaded = config::load_config_from_string(text, "xdp-test.yaml");
   if (!loaded) throw std::runtime_error(config::format_diagnostics(loaded.error()));
   shrink(loaded->spec);
-  return PolicyGeneration::build(std::move(loaded->spec), 3);
+  return PolicyGeneration::build(std::move(loaded->spec), number);
 }
 
 // A host inside the first prefix of `zone` of the given family.
@@ -180,20 +185,6 @@ const char* name(Kernel k) {
   return k == Kernel::kForward ? "forward" : k == Kernel::kDrop ? "drop" : "user space";
 }
 
-Kernel kernel_of(uint32_t xdp_action) {
-  switch (xdp_action) {
-    case XDP_REDIRECT:
-      return Kernel::kForward;
-    case XDP_DROP:
-      return Kernel::kDrop;
-    case XDP_PASS:
-      return Kernel::kUser;
-    default:
-      ADD_FAILURE() << "the program returned " << xdp_action;
-      return Kernel::kUser;
-  }
-}
-
 // The engine's result for the last of `frames`, fed to a fresh worker in
 // order (an inline path: checksums on).
 PacketResult engine_result(const std::shared_ptr<const PolicyGeneration>& gen,
@@ -252,10 +243,36 @@ class XdpProgram : public ::testing::Test {
     auto ok = program_->install(*tables);
     ASSERT_TRUE(ok) << ok.error();
   }
-  Kernel run(const Bytes& frame) {
+  // What the program did with `frame`, read from its counters (a packet for
+  // user space leaves through a redirect too, or by its fail mode while no
+  // AF_XDP socket is bound, as here). `action`: the XDP action it returned.
+  Kernel run(const Bytes& frame, uint32_t* action = nullptr) {
+    const auto before = program_->counters();
     auto r = program_->run(frame, kLoopback);
+    const auto after = program_->counters();
     EXPECT_TRUE(r) << r.error();
-    return r ? kernel_of(*r) : Kernel::kUser;
+    EXPECT_TRUE(before && after);
+    if (!r || !before || !after) return Kernel::kUser;
+    if (action != nullptr) *action = *r;
+    const auto moved = [&](XdpPath p) {
+      return (*after)[static_cast<size_t>(p)] - (*before)[static_cast<size_t>(p)];
+    };
+    uint64_t user = 0;
+    for (size_t i = 0; i < after->size(); ++i) {
+      if (engine::reason_key(static_cast<XdpPath>(i)).starts_with("user_"))
+        user += moved(static_cast<XdpPath>(i));
+    }
+    const uint64_t dropped = moved(XdpPath::kKernelDropped);
+    const uint64_t forwarded = moved(XdpPath::kKernelForwarded) + moved(XdpPath::kNonIp);
+    EXPECT_EQ(user + dropped + forwarded, 1u) << "one outcome a frame";
+    if (user != 0) {
+      // Away: forwarded or dropped by the fail mode, and counted so.
+      EXPECT_EQ(moved(XdpPath::kAwayForwarded) + moved(XdpPath::kAwayDropped), 1u);
+      EXPECT_EQ(*r, moved(XdpPath::kAwayDropped) != 0 ? XDP_DROP : XDP_REDIRECT);
+      return Kernel::kUser;
+    }
+    EXPECT_EQ(*r, dropped != 0 ? XDP_DROP : XDP_REDIRECT);
+    return dropped != 0 ? Kernel::kDrop : Kernel::kForward;
   }
   // Both directions through the kernel and through the engine, each first
   // and each after the other; the kernel's outcome is `expected` both ways.
@@ -459,24 +476,40 @@ TEST_F(XdpProgram, ChangedBytesNeverMakeTheKernelDisagreeWithTheEngine) {
   EXPECT_GT(seen[Kernel::kUser], 100);
 }
 
+// No AF_XDP socket bound (user space away): what is for user space follows
+// its zone pair's fail mode, every other packet is decided as before.
+TEST_F(XdpProgram, WhileUserSpaceIsAwayTheFailModeDecides) {
+  install(small_policy());
+  uint32_t action = 0;
+  // inside -> dom over TCP: port rules, user space; the pair fails open.
+  EXPECT_EQ(run(Flow{"198.18.1.10", "198.18.2.10", 6, 40000, 443}.frame(), &action), Kernel::kUser);
+  EXPECT_EQ(action, XDP_REDIRECT);
+  // inside -> off over TCP: either end may be the client, user space; the
+  // pair fails closed.
+  EXPECT_EQ(run(Flow{"198.18.1.10", "203.0.113.9", 6, 40000, 443}.frame(), &action), Kernel::kUser);
+  EXPECT_EQ(action, XDP_DROP);
+  // A header left to the engine: limits.default_fail_mode (open).
+  EXPECT_EQ(run(PacketBuilder().eth().ipv4("198.18.1.10", "203.0.113.9").more_fragments().udp(1, 2).build(),
+                &action),
+            Kernel::kUser);
+  EXPECT_EQ(action, XDP_REDIRECT);
+  const auto c = program_->counters();
+  ASSERT_TRUE(c);
+  EXPECT_EQ((*c)[static_cast<size_t>(XdpPath::kAwayForwarded)], 2u);
+  EXPECT_EQ((*c)[static_cast<size_t>(XdpPath::kAwayDropped)], 1u);
+}
+
 TEST_F(XdpProgram, AReloadSwapsEveryTableAtOnce) {
   install(small_policy());
   const Flow blocked{"198.18.1.10", "203.0.113.9", 17, 40000, 443};
   EXPECT_EQ(run(blocked.frame()), Kernel::kDrop);
   // The next generation allows inside -> off: the whole set changes.
-  auto loaded = config::load_config_from_string(
-      std::string(kSmallPolicy)
-          .replace(std::string(kSmallPolicy).find("    action: block\nexport_default"),
-                   std::string("    action: block\nexport_default").size(),
-                   "    action: allow\nexport_default"),
-      "xdp-test.yaml");
-  ASSERT_TRUE(loaded) << config::format_diagnostics(loaded.error());
-  shrink(loaded->spec);
-  const auto next = PolicyGeneration::build(std::move(loaded->spec), 4);
-  install(next);
+  install(small_policy("allow", 4));
   EXPECT_EQ(program_->generation(), 4u);
   // An allowed export is inspected: user space now, no longer dropped.
-  EXPECT_EQ(run(blocked.frame()), Kernel::kUser);
+  uint32_t action = 0;
+  EXPECT_EQ(run(blocked.frame(), &action), Kernel::kUser);
+  EXPECT_EQ(action, XDP_DROP) << "the pair still fails closed";
   install(small_policy());
   EXPECT_EQ(run(blocked.frame()), Kernel::kDrop);
 }

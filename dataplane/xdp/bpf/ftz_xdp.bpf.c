@@ -6,10 +6,12 @@
 //     them through too) and packets whose zone pair is allowed for good
 //     without inspection, whichever endpoint the engine takes for the client;
 //   - dropped: packets whose zone pair is blocked for good, likewise;
-//   - to user space: everything else, and any header the program does not
-//     take whole (IPv4 options, IPv6 extension headers, fragments, a bad
-//     IPv4 checksum, a malformed or truncated header): the engine parses,
-//     judges and counts those exactly as on every other packet path.
+//   - to user space (the AF_XDP socket of its port and queue): everything
+//     else, and any header the program does not take whole (IPv4 options,
+//     IPv6 extension headers, fragments, a bad IPv4 checksum, a malformed or
+//     truncated header): the engine parses, judges and counts those exactly
+//     as on every other packet path. While user space is away (no socket),
+//     the zone pair's fail mode forwards or drops them.
 //
 // Which end is the client: the engine judges a flow as client zone ->
 // server zone, and takes the sender of the flow's first packet for its
@@ -121,21 +123,49 @@ struct {
   __type(value, __u32);
 } ftz_egress SEC(".maps");
 
+// Ingress ifindex -> its port's slot in ftz_xsks.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, FTZ_XDP_MAX_PORTS);
+  __type(key, __u32);
+  __type(value, __u32);
+} ftz_port_slot SEC(".maps");
+
+// User space's AF_XDP sockets, one per port and receive queue.
+struct {
+  __uint(type, BPF_MAP_TYPE_XSKMAP);
+  __uint(max_entries, FTZ_XDP_MAX_PORTS* FTZ_XDP_MAX_QUEUES);
+  __type(key, __u32);
+  __type(value, __u32);
+} ftz_xsks SEC(".maps");
+
 static __always_inline void count(__u32 reason) {
   __u64* c = bpf_map_lookup_elem(&ftz_counters, &reason);
   if (c) *c += 1;
-}
-
-// The engine's turn. (Until the AF_XDP slow path exists, the kernel stack.)
-static __always_inline int to_user(__u32 reason) {
-  count(reason);
-  return XDP_PASS;
 }
 
 static __always_inline int forward(struct xdp_md* ctx, __u32 reason) {
   const long r = bpf_redirect_map(&ftz_egress, ctx->ingress_ifindex, XDP_DROP);
   count(r == XDP_REDIRECT ? reason : FTZ_XDP_kKernelNoEgress);
   return (int)r;
+}
+
+// The engine's turn: to the AF_XDP socket of this port and queue. Without
+// one (user space away: not started yet, restarting, stopped with the
+// program left attached) the zone pair's fail mode decides.
+static __always_inline int to_user(struct xdp_md* ctx, __u32 reason, int fail_open) {
+  count(reason);
+  const __u32 ifindex = ctx->ingress_ifindex;
+  const __u32* slot = bpf_map_lookup_elem(&ftz_port_slot, &ifindex);
+  const __u32 queue = ctx->rx_queue_index;
+  if (slot && *slot < FTZ_XDP_MAX_PORTS && queue < FTZ_XDP_MAX_QUEUES) {
+    // XDP_PASS only stands for "no socket there": it is never returned.
+    if (bpf_redirect_map(&ftz_xsks, *slot * FTZ_XDP_MAX_QUEUES + queue, XDP_PASS) == XDP_REDIRECT)
+      return XDP_REDIRECT;
+  }
+  if (fail_open) return forward(ctx, FTZ_XDP_kAwayForwarded);
+  count(FTZ_XDP_kAwayDropped);
+  return XDP_DROP;
 }
 
 // What the header parse hands to the policy lookup: the protocol and both
@@ -325,18 +355,18 @@ static __always_inline void resolve(const struct ftz_tables* t, int v6, const __
   e->tenant = lpm(tenants, &l.key, info->default_tenant);
 }
 
-// The table's action for client -> server (FTZ_XDP_USER without an entry).
-static __always_inline __u8 action_of(const struct ftz_tables* t, const struct ftz_end* client,
-                                      const struct ftz_end* server, __u32 proto_class) {
+// The table's entry for client -> server (null without one: to user space,
+// under the default fail mode).
+static __always_inline const struct ftz_xdp_policy* policy_of(const struct ftz_tables* t,
+                                                              const struct ftz_end* client,
+                                                              const struct ftz_end* server) {
   struct ftz_xdp_policy_key k = {
       .client_zone = (__u16)client->zone,
       .server_zone = (__u16)server->zone,
       // The tenant is the exporter: the FTZ end, the client's first.
       .tenant = client->ftz ? client->tenant : server->tenant,
   };
-  const struct ftz_xdp_policy* v = bpf_map_lookup_elem(t->policy, &k);
-  if (!v || proto_class >= FTZ_XDP_PROTO_CLASSES) return FTZ_XDP_USER;
-  return v->action[proto_class];
+  return bpf_map_lookup_elem(t->policy, &k);
 }
 
 static __always_inline __u32 proto_class(__u8 proto) {
@@ -359,43 +389,50 @@ int ftz_xdp(struct xdp_md* ctx) {
   const void* end = (const void*)(long)ctx->data_end;
   const __u8* at = (const __u8*)(long)ctx->data;
   const struct ethhdr* eth = (const void*)at;
-  if ((const void*)(eth + 1) > end) return to_user(FTZ_XDP_kUserHeaders);
+  if ((const void*)(eth + 1) > end) return to_user(ctx, FTZ_XDP_kUserHeaders, 0);
   __u16 type = eth->h_proto;
   at += sizeof(*eth);
 #pragma unroll
   for (int i = 0; i < 2; i++) {
     if (!is_vlan(type)) break;
-    if ((const void*)(at + 4) > end) return to_user(FTZ_XDP_kUserHeaders);
+    if ((const void*)(at + 4) > end) return to_user(ctx, FTZ_XDP_kUserHeaders, 0);
     type = *(const __u16*)(at + 2);
     at += 4;
   }
-  if (is_vlan(type)) return to_user(FTZ_XDP_kUserHeaders);  // a third tag: malformed to the engine
+  if (is_vlan(type)) return to_user(ctx, FTZ_XDP_kUserHeaders, 0);  // a third tag: malformed to the engine
+
+  const int v6 = type == bpf_htons(ETH_P_IPV6);
+  if (!v6 && type != bpf_htons(ETH_P_IP)) return forward(ctx, FTZ_XDP_kNonIp);
+  // The tables before the IP header: the fail modes of packets for user
+  // space are theirs.
+  struct ftz_tables t;
+  if (!tables_of(&t)) return to_user(ctx, FTZ_XDP_kUserNoPolicy, 0);
+  const int default_open = t.config->default_fail_open;
 
   struct ftz_packet p = {};
-  int why;
-  if (type == bpf_htons(ETH_P_IP))
-    why = parse_ipv4(at, end, &p);
-  else if (type == bpf_htons(ETH_P_IPV6))
-    why = parse_ipv6(at, end, &p);
-  else
-    return forward(ctx, FTZ_XDP_kNonIp);
-  if (why >= 0) return to_user((__u32)why);
+  const int why = v6 ? parse_ipv6(at, end, &p) : parse_ipv4(at, end, &p);
+  if (why >= 0) return to_user(ctx, (__u32)why, default_open);
 
-  struct ftz_tables t;
-  if (!tables_of(&t)) return to_user(FTZ_XDP_kUserNoPolicy);
   struct ftz_end src, dst;
   resolve(&t, p.v6, p.src, &src);
   resolve(&t, p.v6, p.dst, &dst);
   const __u32 pc = proto_class(p.proto);
-  __u8 action;
+  if (pc >= FTZ_XDP_PROTO_CLASSES) return to_user(ctx, FTZ_XDP_kUserUndecided, default_open);
+  // The entries the engine may judge the flow by: one, or one per end.
+  const struct ftz_xdp_policy* first;
+  const struct ftz_xdp_policy* second;
   if (p.proto != IPPROTO_TCP && src.zone < FTZ_XDP_MAX_ZONES && dst.zone < FTZ_XDP_MAX_ZONES &&
       src.inside != dst.inside) {
-    action = src.inside ? action_of(&t, &src, &dst, pc) : action_of(&t, &dst, &src, pc);
+    first = src.inside ? policy_of(&t, &src, &dst) : policy_of(&t, &dst, &src);
+    second = first;
   } else {
-    const __u8 forth = action_of(&t, &src, &dst, pc);
-    action = forth == action_of(&t, &dst, &src, pc) ? forth : FTZ_XDP_USER;
+    first = policy_of(&t, &src, &dst);
+    second = policy_of(&t, &dst, &src);
   }
-  if (action == FTZ_XDP_USER) return to_user(FTZ_XDP_kUserUndecided);
+  if (!first || !second) return to_user(ctx, FTZ_XDP_kUserUndecided, default_open);
+  const __u8 action = first->action[pc];
+  if (action != second->action[pc] || action == FTZ_XDP_USER)
+    return to_user(ctx, FTZ_XDP_kUserUndecided, first->fail_open && second->fail_open);
   if (action == FTZ_XDP_DROP) {
     count(FTZ_XDP_kKernelDropped);
     return XDP_DROP;

@@ -141,6 +141,20 @@ tl::expected<void, std::string> Program::pair_ports(uint32_t in_ifindex, uint32_
   return put(bpf_map__fd(skel_->maps.ftz_egress), &in_ifindex, &out_ifindex, "ftz_egress");
 }
 
+tl::expected<void, std::string> Program::set_port_slot(uint32_t ifindex, uint32_t slot) {
+  return put(bpf_map__fd(skel_->maps.ftz_port_slot), &ifindex, &slot, "ftz_port_slot");
+}
+
+tl::expected<void, std::string> Program::bind_socket(uint32_t slot, uint32_t queue, int xsk_fd) {
+  if (slot >= FTZ_XDP_MAX_PORTS || queue >= FTZ_XDP_MAX_QUEUES) {
+    return tl::unexpected("AF_XDP socket of port slot " + std::to_string(slot) + ", queue " +
+                          std::to_string(queue) + ": the program takes " + std::to_string(FTZ_XDP_MAX_PORTS) +
+                          " ports of " + std::to_string(FTZ_XDP_MAX_QUEUES) + " queues");
+  }
+  const uint32_t key = slot * FTZ_XDP_MAX_QUEUES + queue;
+  return put(bpf_map__fd(skel_->maps.ftz_xsks), &key, &xsk_fd, "ftz_xsks");
+}
+
 tl::expected<uint32_t, std::string> Program::run(std::span<const uint8_t> frame, uint32_t ingress_ifindex) {
   xdp_md ctx{};
   ctx.data_end = static_cast<uint32_t>(frame.size());  // the kernel insists

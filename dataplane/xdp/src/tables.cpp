@@ -110,6 +110,7 @@ tl::expected<Tables, std::string> compile_tables(const engine::PolicyGeneration&
   Tables t;
   t.config.generation = gen.number();
   t.config.default_zone = spec.default_zone < n ? spec.default_zone : FTZ_XDP_NO_ZONE;
+  t.config.default_fail_open = spec.limits.default_fail_mode == engine::FailMode::kOpen ? 1 : 0;
   for (uint32_t z = 0; z < n; ++z) {
     const engine::ZoneSpec& zone = spec.zones[z];
     for (const engine::Prefix& p : zone.prefixes) add_prefix(p, z, t, true);
@@ -146,12 +147,10 @@ tl::expected<Tables, std::string> compile_tables(const engine::PolicyGeneration&
       }
       for (const uint32_t tenant : tenants) {
         ftz_xdp_policy v{};
-        bool any = false;
         for (int c = 0; c < FTZ_XDP_PROTO_CLASSES; ++c) {
           v.action[c] = action_for_ports(gen, ports, cz, sz, tenant, kClassProto[c]);
-          any = any || v.action[c] != FTZ_XDP_USER;
         }
-        if (!any) continue;  // absent reads as "to user space"
+        v.fail_open = gen.fail_mode(cz, sz) == engine::FailMode::kOpen ? 1 : 0;
         if (t.policy.size() == FTZ_XDP_MAX_POLICY_ENTRIES) {
           return tl::unexpected("the XDP path's policy table takes at most " +
                                 std::to_string(FTZ_XDP_MAX_POLICY_ENTRIES) +

@@ -37,6 +37,10 @@ class Program {
   // Frames decided "forward" that arrive on `in_ifindex` leave through
   // `out_ifindex`.
   tl::expected<void, std::string> pair_ports(uint32_t in_ifindex, uint32_t out_ifindex);
+  // Frames for user space that arrive on `ifindex`, receive queue q, go to
+  // the AF_XDP socket bound as (slot, q) (slot < FTZ_XDP_MAX_PORTS).
+  tl::expected<void, std::string> set_port_slot(uint32_t ifindex, uint32_t slot);
+  tl::expected<void, std::string> bind_socket(uint32_t slot, uint32_t queue, int xsk_fd);
 
   // The program's verdict on `frame` as if it arrived on `ingress_ifindex`
   // (an existing interface): XDP_DROP, XDP_PASS (user space), XDP_REDIRECT.

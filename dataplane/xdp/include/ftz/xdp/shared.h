@@ -24,6 +24,9 @@
 /* Inner map sizes: the Lin-gang example has ~6,300 zone prefixes. */
 #define FTZ_XDP_MAX_PREFIXES 65536
 #define FTZ_XDP_MAX_POLICY_ENTRIES 65536
+/* AF_XDP sockets: ftz_xsks[port slot * FTZ_XDP_MAX_QUEUES + rx queue]. */
+#define FTZ_XDP_MAX_PORTS 4
+#define FTZ_XDP_MAX_QUEUES 64
 
 /* Protocol classes of the policy table: rules name TCP, UDP, ICMP and
  * ICMPv6 (L4Proto); every other protocol number judges alike. */
@@ -60,7 +63,8 @@ struct ftz_xdp_zone {
 };
 
 /* ftz_policy: (client zone, server zone, tenant) -> action per protocol
- * class, the header stage's decision for every server port. */
+ * class, the header stage's decision for every server port, and the zone
+ * pair's fail mode (what becomes of its packets while user space is away). */
 struct ftz_xdp_policy_key {
   __u16 client_zone;
   __u16 server_zone;
@@ -68,14 +72,16 @@ struct ftz_xdp_policy_key {
 };
 struct ftz_xdp_policy {
   __u8 action[FTZ_XDP_PROTO_CLASSES];
-  __u8 pad[3];
+  __u8 fail_open;
+  __u8 pad[2];
 };
 
 /* ftz_config[0]. */
 struct ftz_xdp_config {
   __u64 generation;
-  __u32 default_zone; /* zone of addresses outside every prefix, or FTZ_XDP_NO_ZONE */
-  __u32 pad;
+  __u32 default_zone;     /* zone of addresses outside every prefix, or FTZ_XDP_NO_ZONE */
+  __u8 default_fail_open; /* limits.default_fail_mode: for packets of no known zone pair */
+  __u8 pad[3];
 };
 
 /* NOLINTEND(readability-identifier-naming) */

@@ -1,10 +1,10 @@
 #pragma once
 // A policy generation as the XDP program's tables (ftz/xdp/shared.h): the
-// zone and tenant prefixes, the zones' kinds, and the header-stage action of
-// every (client zone, server zone, tenant) and protocol class that no server
-// port, app, content, approval or time can change. Everything else is left
-// out, which the program reads as "to user space": the tables never decide
-// a packet the engine would decide differently (tests/xdp).
+// zone and tenant prefixes, the zones' kinds, and for every (client zone,
+// server zone, tenant) the zone pair's fail mode and, per protocol class,
+// the header-stage action when no server port, app, content, approval or
+// time can change it (else FTZ_XDP_USER, "to user space"): the tables never
+// decide a packet the engine would decide differently (tests/xdp).
 //
 // Plain C++ over the engine's PolicyGeneration: no libbpf (program.hpp
 // writes these into the kernel's maps).
