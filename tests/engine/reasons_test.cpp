@@ -210,7 +210,7 @@ TEST(ReasonRegistry, KeysAndCodesAreTheDocumentedOnes) {
       "kernel_forwarded",    "kernel_dropped",     "non_ip",
       "user_no_policy",      "user_headers",       "user_fragment",
       "user_ipv6_extension", "user_ipv4_checksum", "user_undecided",
-      "kernel_no_egress",
+      "kernel_no_egress",    "away_forwarded",     "away_dropped",
   };
   EXPECT_EQ(keys_of(view<XdpPath>()), xdp);
 }
