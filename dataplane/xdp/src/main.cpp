@@ -1,0 +1,580 @@
+// ftzgate-xdp: the appliance on the kernel's XDP hook (docs/xdp.md). The
+// program (bpf/ftz_xdp.bpf.c) forwards and drops what the header stage
+// decides for good, in the driver; everything else reaches this process
+// through AF_XDP sockets and is judged by the same engine as ftzgate-dp and
+// ftzgate-inspect, then sent on (a copy into the paired port's TX ring),
+// held, reset or dropped.
+//
+// One thread: the sockets of both ports, the engine, EVE. The kernel's
+// decisions never wait for it.
+
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <poll.h>
+
+#include <CLI/CLI.hpp>
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "ftz/config/config.hpp"
+#include "ftz/engine/eve.hpp"
+#include "ftz/engine/normalize.hpp"
+#include "ftz/engine/worker.hpp"
+#include "ftz/report/compliance_desk.hpp"
+#include "ftz/report/output_file.hpp"
+#include "ftz/report/summary.hpp"
+#include "ftz/xdp/program.hpp"
+#include "ftz/xdp/tables.hpp"
+#include "xsk.hpp"
+
+namespace ftz::xdp {
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+volatile std::sig_atomic_t g_reload = 0;
+
+extern "C" void on_stop(int) {
+  g_stop = 1;
+}
+extern "C" void on_hup(int) {
+  g_reload = 1;
+}
+
+struct Options {
+  std::string config;
+  std::vector<std::string> ports;  // inside, outside
+  std::string mode = "auto";
+  std::string eve;
+  std::string stats;
+  double duration_s = 0;
+  bool demo_token_key = false;
+};
+
+int64_t wall_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+tl::expected<std::shared_ptr<const engine::PolicyGeneration>, std::string> load_generation(
+    const std::string& path, uint64_t number) {
+  auto loaded = config::load_config(path);
+  if (!loaded)
+    return tl::unexpected(config::format_diagnostics(loaded.error()) + path + ": configuration rejected");
+  auto db = config::compile_signatures(*loaded);
+  if (!db) return tl::unexpected(config::format_diagnostics(db.error()) + path + ": configuration rejected");
+  return engine::PolicyGeneration::build_with_signatures(std::move(loaded->spec), number, *db);
+}
+
+// One port: its interface, how the program is attached, its sockets.
+struct Port {
+  std::string name;
+  uint32_t ifindex = 0;
+  uint32_t xdp_flags = 0;  // XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE
+  bool attached = false;
+  uint32_t pair = 0;
+  std::vector<std::unique_ptr<XskSocket>> sockets;  // one per receive queue
+};
+
+const char* mode_name(uint32_t flags) {
+  return (flags & XDP_FLAGS_DRV_MODE) != 0 ? "native" : "skb";
+}
+
+uint32_t rx_queues(const std::string& ifname) {
+  uint32_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec)) {
+    if (e.path().filename().string().starts_with("rx-")) ++n;
+  }
+  return n == 0 ? 1 : n;
+}
+
+// auto: native on a device with a driver of its own (a NIC), skb mode on
+// virtual ones: native redirect into a veth needs NAPI on its far peer,
+// which a bump in the wire does not control.
+uint32_t mode_flags(const std::string& mode, const std::string& ifname) {
+  if (mode == "native") return XDP_FLAGS_DRV_MODE;
+  if (mode == "skb") return XDP_FLAGS_SKB_MODE;
+  return std::filesystem::exists("/sys/class/net/" + ifname + "/device") ? XDP_FLAGS_DRV_MODE
+                                                                         : XDP_FLAGS_SKB_MODE;
+}
+
+// Token of a received frame: port, socket, UMEM address.
+uint64_t token_of(uint32_t port, uint32_t socket, uint64_t addr) {
+  return (uint64_t{port} << 56) | (uint64_t{socket} << 40) | addr;
+}
+
+class Appliance {
+ public:
+  // `ports` stay the caller's (it detaches the program from them).
+  Appliance(Options o, std::unique_ptr<Program> program, std::vector<Port>& ports,
+            std::shared_ptr<const engine::PolicyGeneration> gen, std::unique_ptr<report::ComplianceDesk> desk,
+            std::unique_ptr<report::OutputFile> eve)
+      : options_(std::move(o)),
+        program_(std::move(program)),
+        ports_(ports),
+        gen_(std::move(gen)),
+        desk_(std::move(desk)),
+        eve_(std::move(eve)),
+        worker_(gen_, engine::LinkType::kEthernet, worker_options()) {}
+
+  // Until SIGINT/SIGTERM or --duration; false when an output failed.
+  bool run();
+
+ private:
+  [[nodiscard]] engine::WorkerOptions worker_options() const {
+    engine::WorkerOptions base;
+    base.checksum_default = engine::ChecksumMode::kOn;  // inline
+    return desk_->worker_options(0, base);
+  }
+  XskSocket& socket_of(uint64_t token) { return *ports_[token >> 56].sockets[(token >> 40) & 0xffff]; }
+  static uint64_t addr_of(uint64_t token) { return token & ((uint64_t{1} << 40) - 1); }
+  void drop_path(engine::PathDrop why) { ++path_drops_[static_cast<size_t>(why)]; }
+  uint32_t receive();
+  void process(uint32_t n, int64_t now);
+  void act(uint64_t token, engine::Disposition d, const engine::Verdict& v, const engine::PayloadTrim& trim);
+  void send_resets(const engine::ResetPair& pair, uint32_t in);
+  void drain_events();
+  void harvest(int64_t now, bool stopped);
+  void reload();
+  bool write_stats(double elapsed_s);
+
+  Options options_;
+  std::unique_ptr<Program> program_;
+  std::vector<Port>& ports_;
+  std::shared_ptr<const engine::PolicyGeneration> gen_;
+  std::unique_ptr<report::ComplianceDesk> desk_;
+  std::unique_ptr<report::OutputFile> eve_;
+  engine::Worker worker_;
+
+  std::array<XskSocket::Frame, engine::kBurstSize> frames_{};
+  std::array<engine::PacketView, engine::kBurstSize> views_{};
+  std::array<engine::PacketResult, engine::kBurstSize> results_{};
+  std::array<uint64_t, engine::kPathDropCount> path_drops_{};
+  uint64_t resets_sent_ = 0;
+  uint64_t mirror_not_sent_ = 0;
+  uint64_t reloads_ = 0;
+  uint64_t reload_failures_ = 0;
+  uint64_t events_ = 0;
+  std::string line_;
+};
+
+uint32_t Appliance::receive() {
+  uint32_t n = 0;
+  for (uint32_t p = 0; p < ports_.size() && n < engine::kBurstSize; ++p) {
+    for (uint32_t q = 0; q < ports_[p].sockets.size() && n < engine::kBurstSize; ++q) {
+      const uint32_t got =
+          ports_[p].sockets[q]->receive(std::span(frames_).subspan(n, engine::kBurstSize - n));
+      for (uint32_t i = n; i < n + got; ++i) {
+        views_[i] = engine::PacketView{
+            frames_[i].data, frames_[i].len, frames_[i].len, 0, token_of(p, q, frames_[i].addr), 0};
+      }
+      n += got;
+    }
+  }
+  return n;
+}
+
+void Appliance::process(uint32_t n, int64_t now) {
+  for (uint32_t i = 0; i < n; ++i) views_[i].ts_ns = now;
+  worker_.process_burst(std::span<const engine::PacketView>(views_.data(), n),
+                        std::span<engine::PacketResult>(results_.data(), n));
+  // Held packets a packet released go out right before it (engine::Release::before).
+  const auto released = worker_.released();
+  size_t next = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    for (; next < released.size() && released[next].before <= i; ++next) {
+      act(released[next].token, released[next].disposition, released[next].verdict, released[next].trim);
+    }
+    const engine::PacketResult& r = results_[i];
+    const uint64_t token = views_[i].token;
+    if (r.send_resets) send_resets(worker_.resets()[r.reset_index], static_cast<uint32_t>(token >> 56));
+    if (r.disposition != engine::Disposition::kHold) act(token, r.disposition, r.verdict, r.trim);
+  }
+  for (; next < released.size(); ++next) {
+    act(released[next].token, released[next].disposition, released[next].verdict, released[next].trim);
+  }
+}
+
+void Appliance::act(uint64_t token, engine::Disposition d, const engine::Verdict& v,
+                    const engine::PayloadTrim& trim) {
+  XskSocket& socket = socket_of(token);
+  const uint64_t addr = addr_of(token);
+  if (d != engine::Disposition::kDrop) {
+    const auto in = static_cast<uint32_t>(token >> 56);
+    std::span<uint8_t> frame = socket.frame(addr);
+    std::span<const uint8_t> bytes = frame;
+    bool send = true;
+    if (v.mirror) ++mirror_not_sent_;
+    if (trim.any()) {
+      // Bytes an inspected flow's receiver must not get uninspected: cut
+      // off in place (docs/decisions/0003).
+      const engine::FrameSpan fs = engine::apply_trim(engine::LinkType::kEthernet, frame.data(),
+                                                      static_cast<uint32_t>(frame.size()), trim);
+      if (fs.len == 0) {
+        drop_path(engine::PathDrop::kTrimFailed);
+        send = false;
+      } else {
+        bytes = frame.subspan(fs.offset, fs.len);
+      }
+    }
+    // No channel port on this path yet: an export the policy routes through
+    // the approved channel does not leave the ordinary way (fail closed).
+    if (send && v.action == engine::Action::kRoute && in == 0) {
+      drop_path(engine::PathDrop::kRouteFailed);
+      send = false;
+    }
+    if (send && !ports_[ports_[in].pair].sockets[0]->transmit(bytes)) drop_path(engine::PathDrop::kTxDropped);
+  }
+  socket.recycle(addr);
+}
+
+void Appliance::send_resets(const engine::ResetPair& pair, uint32_t in) {
+  for (uint32_t i = 0; i < pair.count; ++i) {
+    const engine::ResetFrame& f = pair.frame[i];
+    // Towards the sender: back out of the port it came in on; towards the
+    // receiver: where the packet was going.
+    const uint32_t port = f.to_packet_source ? in : ports_[in].pair;
+    if (ports_[port].sockets[0]->transmit(std::span<const uint8_t>(f.bytes.data(), f.len)))
+      ++resets_sent_;
+    else
+      drop_path(engine::PathDrop::kTxDropped);
+  }
+}
+
+void Appliance::drain_events() {
+  engine::EventQueue& q = worker_.events();
+  while (const engine::Event* e = q.front()) {
+    if (eve_) {
+      line_.clear();
+      engine::format_eve(*e, *gen_, line_);
+      line_.push_back('\n');
+      eve_->write(line_);
+    }
+    ++events_;
+    q.pop();
+  }
+}
+
+void Appliance::harvest(int64_t now, bool stopped) {
+  for (const report::ComplianceNotice& n : desk_->harvest(now, stopped)) {
+    if (eve_) eve_->write(report::format_notice_eve(n) + "\n");
+  }
+}
+
+void Appliance::reload() {
+  auto next = load_generation(options_.config, gen_->number() + 1);
+  auto tables = next ? compile_tables(**next) : tl::unexpected(next.error());
+  if (!tables) {
+    // The running generation stays, in the kernel and here.
+    std::fprintf(stderr, "ftzgate-xdp: reload refused, generation %llu stays:\n%s\n",
+                 static_cast<unsigned long long>(gen_->number()), tables.error().c_str());
+    ++reload_failures_;
+    return;
+  }
+  desk_->register_generation(**next);
+  if (auto ok = program_->install(*tables); !ok) {
+    std::fprintf(stderr, "ftzgate-xdp: reload refused, generation %llu stays: %s\n",
+                 static_cast<unsigned long long>(gen_->number()), ok.error().c_str());
+    ++reload_failures_;
+    return;
+  }
+  gen_ = *next;
+  worker_.set_generation(gen_);
+  ++reloads_;
+  std::fprintf(stderr, "ftzgate-xdp: generation %llu running\n",
+               static_cast<unsigned long long>(gen_->number()));
+}
+
+bool Appliance::run() {
+  const auto start = std::chrono::steady_clock::now();
+  auto next_harvest = start + std::chrono::seconds(1);
+  std::vector<pollfd> fds;
+  for (const Port& p : ports_) {
+    for (const auto& s : p.sockets) fds.push_back(pollfd{s->fd(), POLLIN, 0});
+  }
+  while (g_stop == 0) {
+    const auto now_steady = std::chrono::steady_clock::now();
+    if (options_.duration_s > 0 &&
+        std::chrono::duration<double>(now_steady - start).count() >= options_.duration_s)
+      break;
+    if (g_reload != 0) {
+      g_reload = 0;
+      reload();
+    }
+    const uint32_t n = receive();
+    const int64_t now = wall_ns();
+    if (n > 0) {
+      process(n, now);
+    } else {
+      // Nothing waiting: sleep on the sockets, then let time pass in the
+      // engine (timeouts end flows, release what they held).
+      poll(fds.data(), fds.size(), 10);
+      worker_.advance_time(wall_ns());
+      for (const engine::Release& r : worker_.released()) act(r.token, r.disposition, r.verdict, r.trim);
+    }
+    drain_events();
+    for (Port& p : ports_) {
+      for (auto& s : p.sockets) s->flush();
+    }
+    if (now_steady >= next_harvest) {
+      harvest(now, false);
+      next_harvest = now_steady + std::chrono::seconds(1);
+    }
+  }
+  // Every flow ends with its record; held frames go by their verdicts.
+  const int64_t end = wall_ns();
+  while (!worker_.finish(end)) {
+    for (const engine::Release& r : worker_.released()) act(r.token, r.disposition, r.verdict, r.trim);
+    drain_events();
+  }
+  for (const engine::Release& r : worker_.released()) act(r.token, r.disposition, r.verdict, r.trim);
+  drain_events();
+  for (Port& p : ports_) {
+    for (auto& s : p.sockets) s->flush();
+  }
+  harvest(end, true);
+  bool ok = write_stats(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  if (eve_) {
+    if (auto closed = eve_->close(); !closed) {
+      std::fprintf(stderr, "ftzgate-xdp: %s\n", closed.error().c_str());
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+bool Appliance::write_stats(double elapsed_s) {
+  nlohmann::ordered_json j;
+  j["generation"] = gen_->number();
+  j["elapsed_s"] = elapsed_s;
+  j["reloads"] = reloads_;
+  j["reload_failures"] = reload_failures_;
+  nlohmann::ordered_json ports = nlohmann::ordered_json::array();
+  for (const Port& p : ports_) {
+    nlohmann::ordered_json pj;
+    pj["name"] = p.name;
+    pj["mode"] = mode_name(p.xdp_flags);
+    uint64_t rx = 0, tx = 0, tx_no_frame = 0;
+    for (const auto& s : p.sockets) {
+      rx += s->counters().rx;
+      tx += s->counters().tx;
+      tx_no_frame += s->counters().tx_no_frame + s->counters().tx_too_long;
+    }
+    pj["queues"] = p.sockets.size();
+    pj["user_rx"] = rx;
+    pj["user_tx"] = tx;
+    pj["user_tx_dropped"] = tx_no_frame;
+    ports.push_back(pj);
+  }
+  j["ports"] = ports;
+  nlohmann::ordered_json kernel;
+  if (auto c = program_->counters(); c) {
+    for (size_t i = 0; i < c->size(); ++i)
+      kernel[std::string(engine::reason_key(static_cast<engine::XdpPath>(i)))] = (*c)[i];
+  }
+  j["xdp"] = kernel;
+  nlohmann::ordered_json path;
+  for (size_t i = 0; i < path_drops_.size(); ++i) {
+    path[std::string(engine::reason_key(static_cast<engine::PathDrop>(i)))] = path_drops_[i];
+  }
+  j["path"] = path;
+  j["resets_sent"] = resets_sent_;
+  j["mirror_not_sent"] = mirror_not_sent_;
+  const engine::WorkerCounters& wc = worker_.counters();
+  nlohmann::ordered_json eng;
+  eng["packets"] = wc.packets;
+  eng["bytes"] = wc.bytes;
+  eng["verdicts"] = report::verdicts_json(wc);
+  eng["reasons"] = report::reasons_json(wc);
+  eng["records"] = report::records_json(wc, worker_.record_backlog());
+  eng["events"] = events_;
+  j["engine"] = eng;
+  if (options_.stats.empty()) return true;
+  auto out = report::OutputFile::open(options_.stats);
+  if (!out) {
+    std::fprintf(stderr, "ftzgate-xdp: %s\n", out.error().c_str());
+    return false;
+  }
+  (*out)->write(j.dump(2) + "\n");
+  if (auto closed = (*out)->close(); !closed) {
+    std::fprintf(stderr, "ftzgate-xdp: %s\n", closed.error().c_str());
+    return false;
+  }
+  return true;
+}
+
+const char* const kUsage =
+    "usage: ftzgate-xdp --config FILE --ports IF_INSIDE,IF_OUTSIDE [--mode auto|native|skb]\n"
+    "                   [--eve FILE] [--stats FILE] [--duration SECONDS] [--demo-token-key]\n"
+    "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n"
+    "  --ports IN,OUT    the inside and the outside interface (a bump in the wire between them)\n"
+    "  --mode M          how the program is attached: native (in the driver), skb (generic),\n"
+    "                    auto (default: native on NICs, skb on virtual interfaces)\n"
+    "  --eve FILE        write events as EVE JSON lines\n"
+    "  --stats FILE      write kernel, AF_XDP and engine statistics as JSON on exit\n"
+    "  --duration S      stop after S seconds (SIGINT/SIGTERM also stop cleanly)\n"
+    "  --demo-token-key  use the published demo token key of the examples (demos and tests only)\n"
+    "  -h, --help        print this help and exit\n"
+    "exit status: 0 clean stop, 1 interfaces, BPF or an output not written, 2 arguments or configuration\n";
+
+int main_xdp(int argc, char** argv) {
+  Options o;
+  CLI::App app("ftzgate-xdp");
+  app.set_help_flag();
+  bool help = false;
+  app.add_flag("-h,--help", help);
+  app.add_option("--config", o.config);
+  app.add_option("--ports", o.ports)->delimiter(',');
+  app.add_option("--mode", o.mode)->check(CLI::IsMember({"auto", "native", "skb"}));
+  app.add_option("--eve", o.eve);
+  app.add_option("--stats", o.stats);
+  app.add_option("--duration", o.duration_s)->check(CLI::NonNegativeNumber);
+  app.add_flag("--demo-token-key", o.demo_token_key);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "ftzgate-xdp: %s\n%s", e.what(), kUsage);
+    return 2;
+  }
+  if (help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (o.config.empty() || o.ports.size() != 2) {
+    std::fprintf(stderr, "ftzgate-xdp: --config and --ports IN,OUT are required\n%s", kUsage);
+    return 2;
+  }
+  if (auto ok = report::check_outputs({{"--config", o.config}}, {{"--eve", o.eve}, {"--stats", o.stats}});
+      !ok) {
+    std::fprintf(stderr, "ftzgate-xdp: %s\n", ok.error().c_str());
+    return 2;
+  }
+  auto gen = load_generation(o.config, 1);
+  if (!gen) {
+    std::fprintf(stderr, "%s\n", gen.error().c_str());
+    return 2;
+  }
+  auto tables = compile_tables(**gen);
+  if (!tables) {
+    std::fprintf(stderr, "ftzgate-xdp: %s: %s\n", o.config.c_str(), tables.error().c_str());
+    return 2;
+  }
+  auto desk = report::ComplianceDesk::create(**gen, 1, o.demo_token_key);
+  if (!desk) {
+    std::fprintf(stderr, "ftzgate-xdp: %s\n", desk.error().c_str());
+    return 2;
+  }
+  for (const std::string& note : (*desk)->key_notes())
+    std::fprintf(stderr, "ftzgate-xdp: %s\n", note.c_str());
+  std::unique_ptr<report::OutputFile> eve;
+  if (!o.eve.empty()) {
+    auto f = report::OutputFile::open(o.eve);
+    if (!f) {
+      std::fprintf(stderr, "ftzgate-xdp: %s\n", f.error().c_str());
+      return 1;
+    }
+    eve = std::move(*f);
+  }
+
+  auto program = Program::load();
+  if (!program) {
+    std::fprintf(stderr, "ftzgate-xdp: %s\n", program.error().c_str());
+    return 1;
+  }
+  if (auto ok = (*program)->install(*tables); !ok) {
+    std::fprintf(stderr, "ftzgate-xdp: %s\n", ok.error().c_str());
+    return 1;
+  }
+  std::vector<Port> ports(2);
+  for (uint32_t i = 0; i < 2; ++i) {
+    ports[i].name = o.ports[i];
+    ports[i].ifindex = if_nametoindex(o.ports[i].c_str());
+    ports[i].pair = 1 - i;
+    if (ports[i].ifindex == 0) {
+      std::fprintf(stderr, "ftzgate-xdp: %s: no such interface\n", o.ports[i].c_str());
+      return 1;
+    }
+  }
+  // Detached again however this ends (an exception, an early return).
+  struct Detach {
+    std::vector<Port>* ports;
+    ~Detach() {
+      for (Port& p : *ports) {
+        p.sockets.clear();
+        if (p.attached) bpf_xdp_detach(static_cast<int>(p.ifindex), p.xdp_flags, nullptr);
+      }
+    }
+  } detach{&ports};
+  for (uint32_t i = 0; i < 2; ++i) {
+    Port& p = ports[i];
+    if (auto ok = (*program)->pair_ports(p.ifindex, ports[p.pair].ifindex); !ok) {
+      std::fprintf(stderr, "ftzgate-xdp: %s\n", ok.error().c_str());
+      return 1;
+    }
+    if (auto ok = (*program)->set_port_slot(p.ifindex, i); !ok) {
+      std::fprintf(stderr, "ftzgate-xdp: %s\n", ok.error().c_str());
+      return 1;
+    }
+    p.xdp_flags = mode_flags(o.mode, p.name);
+    int err = bpf_xdp_attach(static_cast<int>(p.ifindex), (*program)->prog_fd(),
+                             p.xdp_flags | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
+    if (err != 0 && o.mode == "auto" && p.xdp_flags == XDP_FLAGS_DRV_MODE) {
+      p.xdp_flags = XDP_FLAGS_SKB_MODE;  // the driver has no XDP of its own
+      err = bpf_xdp_attach(static_cast<int>(p.ifindex), (*program)->prog_fd(),
+                           p.xdp_flags | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
+    }
+    if (err != 0) {
+      std::fprintf(stderr, "ftzgate-xdp: %s: attaching the XDP program (%s mode): %s\n", p.name.c_str(),
+                   mode_name(p.xdp_flags), std::strerror(-err));
+      return 1;
+    }
+    p.attached = true;
+    for (uint32_t q = 0; q < rx_queues(p.name); ++q) {
+      auto s = XskSocket::open(p.name, q, p.xdp_flags);
+      if (!s) {
+        std::fprintf(stderr, "ftzgate-xdp: %s\n", s.error().c_str());
+        return 1;
+      }
+      if (auto ok = (*program)->bind_socket(i, q, (*s)->fd()); !ok) {
+        std::fprintf(stderr, "ftzgate-xdp: %s\n", ok.error().c_str());
+        return 1;
+      }
+      p.sockets.push_back(std::move(*s));
+    }
+    std::fprintf(stderr, "ftzgate-xdp: %s: %s mode, %zu queue(s)\n", p.name.c_str(), mode_name(p.xdp_flags),
+                 p.sockets.size());
+  }
+  std::signal(SIGINT, on_stop);
+  std::signal(SIGTERM, on_stop);
+  std::signal(SIGHUP, on_hup);
+  std::fprintf(stderr, "ftzgate-xdp: generation %llu running\n",
+               static_cast<unsigned long long>((*gen)->number()));
+  Appliance appliance(o, std::move(*program), ports, *gen, std::move(*desk), std::move(eve));
+  return appliance.run() ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace ftz::xdp
+
+int main(int argc, char** argv) {
+  // A last barrier: what escapes (allocation, I/O) ends the run with a
+  // message and the error exit status (the program is detached on the way
+  // out), not std::terminate.
+  try {
+    return ftz::xdp::main_xdp(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ftzgate-xdp: %s\n", e.what());
+    return 1;
+  }
+}
