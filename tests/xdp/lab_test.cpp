@@ -1,0 +1,474 @@
+// ftzgate-xdp as an operator runs it, between two veth links, with real
+// Linux TCP/UDP at both ends (the oracle of what was delivered):
+//
+//   ns client: c0 198.18.0.10/24 ==veth== ai [ns appliance: ftzgate-xdp] ao ==veth== s0 :ns server
+//                                                     198.18.0.130 (domestic), .200 (hk: blocked),
+//                                                     .240 (offshore: an export, inspected)
+//
+// Namespaces are anonymous (tests/evasion/netns.hpp): the kernel removes
+// them, their links and the program attached to them when the test ends,
+// however it ends. The endpoints' TX checksum offload is off (and with it
+// TSO): a veth would otherwise carry frames with partial checksums and
+// larger than the MTU, which no wire does.
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ftz/test/files.hpp"
+#include "netns.hpp"
+
+namespace ftz::xdp {
+namespace {
+
+using evasion::NetNamespace;
+
+constexpr const char* kClient = "198.18.0.10";
+constexpr const char* kDomestic = "198.18.0.130";
+constexpr const char* kBlocked = "198.18.0.200";
+constexpr const char* kOffshore = "198.18.0.240";
+
+std::string policy_yaml() {
+  return R"(version: 1
+name: xdp-lab
+zones:
+  - name: inside
+    kind: ftz
+    prefixes: [198.18.0.0/25]
+  - name: dom
+    kind: domestic
+    prefixes: [198.18.0.128/26]
+  - name: hk
+    kind: hk_macao_taiwan
+    prefixes: [198.18.0.192/27]
+  - name: off
+    kind: offshore
+    default: true
+signature_packs: [)" +
+         test::source_dir() + R"(/examples/signatures/builtin.yaml]
+rules:
+  - name: bulk-identifiers
+    match: {src_zone: inside, dst_zone: off, data_class: sensitive_pi, min_count: 50}
+    action: reset
+    alert: true
+defaults:
+  - src_zone: inside
+    dst_zone: off
+    action: allow
+  - src_zone: inside
+    dst_zone: hk
+    action: block
+export_default:
+  action: block
+)";
+}
+
+sockaddr_in address(const char* ip, uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, ip, &a.sin_addr);
+  return a;
+}
+
+// A socket made inside `ns` (it stays there), bound when `bind_to` is set.
+int socket_in(const NetNamespace& ns, int type, const char* bind_ip = nullptr, uint16_t port = 0) {
+  int fd = -1;
+  auto made = ns.run([&]() -> tl::expected<void, std::string> {
+    fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) return tl::unexpected(std::string("socket: ") + std::strerror(errno));
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind_ip != nullptr) {
+      const sockaddr_in a = address(bind_ip, port);
+      if (bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0)
+        return tl::unexpected(std::string("bind: ") + std::strerror(errno));
+    }
+    return {};
+  });
+  EXPECT_TRUE(made) << made.error();
+  return made ? fd : -1;
+}
+
+void set_timeouts(int fd, int ms) {
+  timeval tv{ms / 1000, (ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+// Resident identity numbers with valid check digits (GB 11643-1999, ISO
+// 7064 MOD 11-2), written here from the standard, not by the engine.
+std::vector<std::string> resident_ids(int n) {
+  static const int kWeights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+  static const char kCheck[] = "10X98765432";
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    char base[18];
+    std::snprintf(base, sizeof base, "3101151985%02d%02d%03d", 1 + i % 12, 1 + i % 28, 100 + i);
+    int sum = 0;
+    for (int k = 0; k < 17; ++k) sum += (base[k] - '0') * kWeights[k];
+    out.push_back(std::string(base) + kCheck[sum % 11]);
+  }
+  return out;
+}
+
+// One TCP connection accepted on `listener`: every byte until the client
+// ends (or resets, or goes quiet for 3 s).
+struct Received {
+  std::string bytes;
+  bool accepted = false;
+};
+Received serve_one(int listener, int accept_ms) {
+  Received r;
+  pollfd p{listener, POLLIN, 0};
+  if (poll(&p, 1, accept_ms) != 1) return r;
+  const int c = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  if (c < 0) return r;
+  r.accepted = true;
+  set_timeouts(c, 3000);
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = recv(c, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    r.bytes.append(buf, static_cast<size_t>(n));
+  }
+  const std::string reply = "ok " + std::to_string(r.bytes.size()) + "\n";
+  (void)!send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+  close(c);
+  return r;
+}
+
+// What the client saw of one upload.
+struct Upload {
+  bool connected = false;
+  bool sent_all = false;
+  std::string reply;
+  int error = 0;  // errno of the first failure
+};
+Upload upload(const NetNamespace& client, const char* to, uint16_t port, const std::string& body) {
+  Upload u;
+  const int fd = socket_in(client, SOCK_STREAM);
+  if (fd < 0) return u;
+  set_timeouts(fd, 5000);
+  const sockaddr_in a = address(to, port);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
+    u.error = errno;
+    close(fd);
+    return u;
+  }
+  u.connected = true;
+  size_t off = 0;
+  while (off < body.size()) {
+    const ssize_t n = send(fd, body.data() + off, std::min<size_t>(body.size() - off, 16384), MSG_NOSIGNAL);
+    if (n <= 0) {
+      u.error = errno;
+      break;
+    }
+    off += static_cast<size_t>(n);
+  }
+  u.sent_all = off == body.size();
+  if (u.sent_all) {
+    shutdown(fd, SHUT_WR);
+    char buf[256];
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n > 0)
+      u.reply.assign(buf, static_cast<size_t>(n));
+    else
+      u.error = n < 0 ? errno : 0;
+  }
+  close(fd);
+  return u;
+}
+
+// The TCP payload towards `port` in frames read on a link, placed by
+// sequence number (what left the appliance, whether or not the server's
+// application read it).
+std::string wire_payload(int tap, uint16_t port) {
+  std::vector<std::pair<uint32_t, std::string>> segments;
+  uint32_t isn = 0;
+  bool have_isn = false;
+  uint8_t buf[65536];
+  for (;;) {
+    const ssize_t n = recv(tap, buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0) break;
+    const auto len = static_cast<size_t>(n);
+    if (len < 14 + 20 + 20 || buf[12] != 0x08 || buf[13] != 0x00 || buf[14 + 9] != 6) continue;
+    const size_t ihl = size_t{buf[14] & 0x0fu} * 4;
+    const size_t total = size_t{buf[16]} << 8 | buf[17];
+    const uint8_t* tcp = buf + 14 + ihl;
+    if (14 + ihl + 20 > len || (size_t{tcp[2]} << 8 | tcp[3]) != port) continue;
+    const uint32_t seq = uint32_t{tcp[4]} << 24 | uint32_t{tcp[5]} << 16 | uint32_t{tcp[6]} << 8 | tcp[7];
+    if (tcp[13] & 0x02) {  // SYN
+      isn = seq + 1;
+      have_isn = true;
+      continue;
+    }
+    const size_t doff = static_cast<size_t>(tcp[12] >> 4) * 4;
+    const size_t end = std::min(len, 14 + total);
+    if (14 + ihl + doff < end)
+      segments.emplace_back(seq,
+                            std::string(reinterpret_cast<const char*>(tcp + doff), end - 14 - ihl - doff));
+  }
+  std::string out;
+  if (!have_isn) return out;
+  for (const auto& [seq, bytes] : segments) {
+    const size_t at = seq - isn;
+    if (at > (1u << 24)) continue;
+    if (out.size() < at + bytes.size()) out.resize(at + bytes.size(), '\0');
+    out.replace(at, bytes.size(), bytes);
+  }
+  return out;
+}
+
+class XdpLab : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string why = evasion::missing_privileges();
+    if (!why.empty()) GTEST_SKIP() << "XDP lab skipped: " << why;
+    ASSERT_EQ(access(test::binary("ftzgate-xdp").c_str(), X_OK), 0) << "ftzgate-xdp is not built";
+    for (auto* ns : {&client_, &appliance_, &server_}) {
+      auto made = NetNamespace::create();
+      ASSERT_TRUE(made) << made.error();
+      *ns = std::make_unique<NetNamespace>(std::move(*made));
+    }
+    const NetNamespace& a = *appliance_;
+    for (const std::vector<std::string>& cmd : std::vector<std::vector<std::string>>{
+             {"ip", "link", "add", "c0", "type", "veth", "peer", "name", "ai"},
+             {"ip", "link", "add", "ao", "type", "veth", "peer", "name", "s0"},
+             {"ip", "link", "set", "c0", "netns", client_->path()},
+             {"ip", "link", "set", "s0", "netns", server_->path()},
+             {"ip", "link", "set", "ai", "up"},
+             {"ip", "link", "set", "ao", "up"},
+         }) {
+      auto r = a.exec(cmd);
+      ASSERT_TRUE(r) << r.error();
+    }
+    for (const std::vector<std::string>& cmd : std::vector<std::vector<std::string>>{
+             {"ip", "addr", "add", std::string(kDomestic) + "/24", "dev", "s0"},
+             {"ip", "addr", "add", std::string(kBlocked) + "/24", "dev", "s0"},
+             {"ip", "addr", "add", std::string(kOffshore) + "/24", "dev", "s0"},
+         }) {
+      auto r = server_->exec(cmd);
+      ASSERT_TRUE(r) << r.error();
+    }
+    auto c = client_->run([]() -> tl::expected<void, std::string> {
+      if (auto r = evasion::disable_tx_offloads("c0"); !r) return r;
+      if (auto r = evasion::set_address("c0", {evasion::ipv4(kClient), 24}); !r) return r;
+      if (auto r = evasion::set_up("c0"); !r) return r;
+      return evasion::set_up("lo");
+    });
+    ASSERT_TRUE(c) << c.error();
+    auto s = server_->run([]() -> tl::expected<void, std::string> {
+      if (auto r = evasion::disable_tx_offloads("s0"); !r) return r;
+      if (auto r = evasion::set_up("s0"); !r) return r;
+      return evasion::set_up("lo");
+    });
+    ASSERT_TRUE(s) << s.error();
+    std::ofstream(dir_.file("policy.yaml")) << policy_yaml();
+    auto pid = a.spawn(
+        {test::binary("ftzgate-xdp"), "--config", dir_.file("policy.yaml"), "--ports", "ai,ao", "--eve",
+         dir_.file("eve.json"), "--stats", dir_.file("stats.json"), "--duration", "120", "--demo-token-key"},
+        dir_.file("xdp.log"));
+    ASSERT_TRUE(pid) << pid.error();
+    pid_ = *pid;
+    // Ready when a datagram crosses (the kernel path: client -> domestic).
+    dns_ = socket_in(*server_, SOCK_DGRAM, kDomestic, 53);
+    ASSERT_GE(dns_, 0);
+    const int probe = socket_in(*client_, SOCK_DGRAM);
+    ASSERT_GE(probe, 0);
+    const sockaddr_in to = address(kDomestic, 53);
+    bool crossed = false;
+    for (int i = 0; i < 100 && !crossed; ++i) {
+      (void)!sendto(probe, "probe", 5, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+      pollfd p{dns_, POLLIN, 0};
+      crossed = poll(&p, 1, 100) == 1;
+    }
+    close(probe);
+    ASSERT_TRUE(crossed) << "no datagram crossed ftzgate-xdp:\n" << test::read_text(dir_.file("xdp.log"));
+    drain(dns_);
+  }
+
+  void TearDown() override {
+    if (pid_ > 0) stop();
+    if (dns_ >= 0) close(dns_);
+  }
+
+  static int drain(int fd) {
+    int n = 0;
+    char buf[2048];
+    while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0) ++n;
+    return n;
+  }
+
+  // SIGTERM: every flow ends with its record, the statistics are written.
+  void stop() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 200 && waitpid(pid_, &status, WNOHANG) != pid_; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (i == 199) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+      }
+    }
+    pid_ = -1;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << test::read_text(dir_.file("xdp.log"));
+    stats_ = nlohmann::json::parse(test::read_text(dir_.file("stats.json")), nullptr, false);
+    std::ifstream eve(dir_.file("eve.json"));
+    for (std::string line; std::getline(eve, line);)
+      eve_.push_back(nlohmann::json::parse(line, nullptr, false));
+  }
+  std::vector<nlohmann::json> events(const std::string& type, const char* dest) const {
+    std::vector<nlohmann::json> out;
+    for (const auto& e : eve_) {
+      if (e.value("event_type", "") == type && e.value("dest_ip", "") == dest) out.push_back(e);
+    }
+    return out;
+  }
+  uint64_t xdp(const char* key) const { return stats_["xdp"].value(key, uint64_t{0}); }
+  uint64_t user_rx() const {
+    uint64_t n = 0;
+    for (const auto& p : stats_["ports"]) n += p.value("user_rx", uint64_t{0});
+    return n;
+  }
+
+  test::TempDir dir_{"xdp-lab"};
+  std::unique_ptr<NetNamespace> client_, appliance_, server_;
+  pid_t pid_ = -1;
+  int dns_ = -1;
+  nlohmann::json stats_;
+  std::vector<nlohmann::json> eve_;
+};
+
+// Domestic DNS is decided in the kernel: every datagram arrives, none
+// reaches user space, and no flow record is written for it.
+TEST_F(XdpLab, DomesticDnsNeverReachesUserSpace) {
+  const int fd = socket_in(*client_, SOCK_DGRAM);
+  ASSERT_GE(fd, 0);
+  const sockaddr_in to = address(kDomestic, 53);
+  for (int i = 0; i < 20; ++i) {
+    const std::string q = "query " + std::to_string(i);
+    ASSERT_EQ(sendto(fd, q.data(), q.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(q.size()));
+  }
+  close(fd);
+  int got = 0;
+  for (int i = 0; i < 50 && got < 20; ++i) {
+    pollfd p{dns_, POLLIN, 0};
+    poll(&p, 1, 100);
+    got += drain(dns_);
+  }
+  EXPECT_EQ(got, 20);
+  stop();
+  EXPECT_GE(xdp("kernel_forwarded"), 20u);
+  EXPECT_EQ(xdp("user_undecided"), 0u) << stats_.dump(2);
+  EXPECT_EQ(user_rx(), 0u);
+  EXPECT_TRUE(events("flow", kDomestic).empty());
+}
+
+// A blocked pair is dropped in the kernel: the handshake never completes.
+TEST_F(XdpLab, ABlockedPairIsDroppedInTheKernel) {
+  const int listener = socket_in(*server_, SOCK_STREAM, kBlocked, 80);
+  ASSERT_GE(listener, 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  const int fd = socket_in(*client_, SOCK_STREAM);
+  ASSERT_GE(fd, 0);
+  set_timeouts(fd, 1500);
+  const sockaddr_in to = address(kBlocked, 80);
+  EXPECT_NE(connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to), 0);
+  close(fd);
+  pollfd p{listener, POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 200), 0) << "nothing to accept";
+  close(listener);
+  stop();
+  EXPECT_GE(xdp("kernel_dropped"), 1u);
+  EXPECT_EQ(user_rx(), 0u);
+  EXPECT_TRUE(events("flow", kBlocked).empty());
+}
+
+// An export without identifiers goes through user space, whole.
+TEST_F(XdpLab, ABenignUploadPassesThroughTheEngine) {
+  const int listener = socket_in(*server_, SOCK_STREAM, kOffshore, 8080);
+  ASSERT_GE(listener, 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  std::string body;
+  for (int i = 0; body.size() < 300'000; ++i)
+    body += "line " + std::to_string(i) + " of an ordinary report\n";
+  Received got;
+  std::thread server([&] { got = serve_one(listener, 5000); });
+  const Upload u = upload(*client_, kOffshore, 8080, body);
+  server.join();
+  close(listener);
+  EXPECT_TRUE(u.connected && u.sent_all) << std::strerror(u.error);
+  EXPECT_EQ(u.reply, "ok " + std::to_string(body.size()) + "\n");
+  EXPECT_EQ(got.bytes, body);
+  stop();
+  EXPECT_GT(user_rx(), 100u);
+  const auto flows = events("flow", kOffshore);
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(flows[0]["ftz"].value("verdict", ""), "allow");
+  EXPECT_GE(flows[0]["flow"].value("bytes_toserver", uint64_t{0}), body.size());
+  EXPECT_TRUE(events("alert", kOffshore).empty());
+}
+
+// An upload of 80 resident ID numbers is reset at the packet that
+// completes the 50th: the server never gets the rest.
+TEST_F(XdpLab, AnUploadOfFiftyIdentifiersIsReset) {
+  const int listener = socket_in(*server_, SOCK_STREAM, kOffshore, 8080);
+  ASSERT_GE(listener, 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  auto tap = evasion::open_packet_socket(*server_, "s0");
+  ASSERT_TRUE(tap) << tap.error();
+  const std::vector<std::string> ids = resident_ids(80);
+  std::string body = "POST /upload HTTP/1.1\r\nHost: partner.example\r\nContent-Type: text/plain\r\n\r\n";
+  for (const std::string& id : ids) body += "customer id_card=" + id + " " + std::string(60, '.') + "\n";
+  Received got;
+  std::thread server([&] { got = serve_one(listener, 5000); });
+  const Upload u = upload(*client_, kOffshore, 8080, body);
+  server.join();
+  close(listener);
+  EXPECT_TRUE(u.connected);
+  EXPECT_TRUE(u.reply.empty()) << "the client was reset, not answered: " << u.reply;
+  // What left on the wire, not only what the server's application read
+  // (a reset connection reads nothing more, but the bytes would be out).
+  const std::string wire = wire_payload(*tap, 8080);
+  close(*tap);
+  int on_wire = 0;
+  int delivered = 0;
+  for (const std::string& id : ids) {
+    on_wire += wire.find(id) != std::string::npos ? 1 : 0;
+    delivered += got.bytes.find(id) != std::string::npos ? 1 : 0;
+  }
+  EXPECT_LT(on_wire, 50) << "identifiers that left the appliance";
+  EXPECT_GT(on_wire, 0) << "the tap saw the upload's first segments";
+  EXPECT_LE(delivered, on_wire);
+  EXPECT_LT(got.bytes.size(), body.size());
+  stop();
+  EXPECT_GE(stats_.value("resets_sent", uint64_t{0}), 1u);
+  const auto flows = events("flow", kOffshore);
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(flows[0]["ftz"].value("verdict", ""), "reset");
+  EXPECT_GE(flows[0]["ftz"].value("distinct_identifiers", uint64_t{0}), 50u);
+  const auto alerts = events("alert", kOffshore);
+  ASSERT_FALSE(alerts.empty());
+  for (const auto& a : alerts) {
+    const std::string text = a.dump();
+    for (const std::string& id : ids) EXPECT_EQ(text.find(id), std::string::npos) << "an identifier in clear";
+  }
+}
+
+}  // namespace
+}  // namespace ftz::xdp
