@@ -21,6 +21,7 @@
 #include "ftz/engine/worker.hpp"
 #include "ftz/test/hex.hpp"
 #include "ftz/test/packet_builder.hpp"
+#include "ftz/xdp/records.hpp"
 #include "ftz/xdp/tables.hpp"
 
 namespace ftz::xdp {
@@ -474,6 +475,78 @@ TEST_F(XdpProgram, ChangedBytesNeverMakeTheKernelDisagreeWithTheEngine) {
   EXPECT_GT(seen[Kernel::kForward], 100);
   EXPECT_GT(seen[Kernel::kDrop], 100);
   EXPECT_GT(seen[Kernel::kUser], 100);
+}
+
+// The flow record of the engine for `frames`, fed in order and ended.
+engine::Event engine_record(const std::shared_ptr<const PolicyGeneration>& gen,
+                            const std::vector<Bytes>& frames) {
+  engine::Worker worker(gen, engine::LinkType::kEthernet);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    engine::PacketView v;
+    v.data = frames[i].data();
+    v.caplen = v.wirelen = static_cast<uint32_t>(frames[i].size());
+    v.ts_ns = kT0 + static_cast<int64_t>(i) * 1000;
+    PacketResult r;
+    worker.process_burst({&v, 1}, {&r, 1});
+  }
+  EXPECT_TRUE(worker.finish(kT0 + 1'000'000));
+  engine::Event record;
+  int records = 0;
+  while (const engine::Event* e = worker.events().front()) {
+    if (e->type == engine::EventType::kFlow) {
+      record = *e;
+      ++records;
+    }
+    worker.events().pop();
+  }
+  EXPECT_EQ(records, 1);
+  return record;
+}
+
+// A flow the kernel decided leaves an entry in ftz_flows whose record reads
+// as the engine's record of the same packets: endpoints (which is the
+// client), zones, tenant, verdict, deciding rule, packets and bytes each way.
+TEST_F(XdpProgram, TheRecordOfAKernelFlowIsTheEnginesRecord) {
+  install(small_policy());
+  struct Case {
+    const char* what;
+    std::vector<Bytes> frames;
+  };
+  const Flow dns{"198.18.1.10", "198.18.2.10", 17, 40000, 53};
+  // The server's SYN-ACK seen first: the engine takes its receiver for the client.
+  const Flow synack{"203.0.113.9", "198.18.2.10", 6, 443, 40001, test::kTcpSyn | test::kTcpAck};
+  const Flow off{"198.18.1.10", "203.0.113.9", 17, 40002, 443};
+  const Flow icmp{"2001:db8:2::10", "2001:db8:1::10", 58, 9, 0};
+  const std::vector<Case> cases = {
+      {"domestic DNS", {dns.frame(), dns.reverse().frame(), dns.frame()}},
+      {"a blocked handshake picked up at the SYN-ACK", {synack.frame(), synack.reverse().frame()}},
+      {"a blocked export from the inside", {off.reverse().frame(), off.frame()}},
+      {"ICMPv6 echo", {icmp.frame()}},
+  };
+  for (const Case& c : cases) {
+    for (const Bytes& f : c.frames) EXPECT_NE(run(f), Kernel::kUser) << c.what;
+    const std::vector<Program::KernelFlow> flows = program_->flows(16);
+    ASSERT_EQ(flows.size(), 1u) << c.what;
+    const engine::Event k =
+        kernel_flow_record(flows[0].key, flows[0].value, *gen_, 0, engine::FlowEndReason::kShutdown);
+    program_->forget_flow(flows[0].key);
+    const engine::Event e = engine_record(gen_, c.frames);
+    EXPECT_EQ(engine::format_ip(k.src), engine::format_ip(e.src)) << c.what;
+    EXPECT_EQ(engine::format_ip(k.dst), engine::format_ip(e.dst)) << c.what;
+    EXPECT_EQ(k.src_port, e.src_port) << c.what;
+    EXPECT_EQ(k.dst_port, e.dst_port) << c.what;
+    EXPECT_EQ(k.proto, e.proto) << c.what;
+    EXPECT_EQ(k.src_zone, e.src_zone) << c.what;
+    EXPECT_EQ(k.dst_zone, e.dst_zone) << c.what;
+    EXPECT_EQ(k.tenant, e.tenant) << c.what;
+    EXPECT_EQ(k.verdict.action, e.verdict.action) << c.what;
+    EXPECT_EQ(k.rule, e.rule) << c.what;
+    EXPECT_EQ(k.flow.pkts_toserver, e.flow.pkts_toserver) << c.what;
+    EXPECT_EQ(k.flow.pkts_toclient, e.flow.pkts_toclient) << c.what;
+    EXPECT_EQ(k.flow.bytes_toserver, e.flow.bytes_toserver) << c.what;
+    EXPECT_EQ(k.flow.bytes_toclient, e.flow.bytes_toclient) << c.what;
+  }
+  EXPECT_TRUE(program_->flows(16).empty());
 }
 
 // No AF_XDP socket bound (user space away): what is for user space follows

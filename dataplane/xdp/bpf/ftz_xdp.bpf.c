@@ -177,6 +177,11 @@ struct ftz_packet {
   __u8 dst[16];
   __u8 v6;
   __u8 proto;
+  __u8 tcp_flags;
+  __u8 pad;
+  __u16 sport;  // the engine's key ports (host order): TCP/UDP ports, an echo's identifier
+  __u16 dport;
+  __u16 vlan[2];  // outer, inner (IDs), as the engine keys flows
 };
 
 static __always_inline int is_vlan(__u16 type_be) {
@@ -219,6 +224,9 @@ static __always_inline int parse_l4(const __u8* l4, __u32 len, const void* end, 
       const __u32 hlen = (__u32)th->doff * 4;
       if (hlen < 20 || hlen > len) return FTZ_XDP_kUserHeaders;
       if (hlen > 20 && !tcp_options_ok(l4 + 20, hlen - 20, end)) return FTZ_XDP_kUserHeaders;
+      p->sport = bpf_ntohs(th->source);
+      p->dport = bpf_ntohs(th->dest);
+      p->tcp_flags = l4[13];
       return -1;
     }
     case IPPROTO_UDP: {
@@ -226,11 +234,19 @@ static __always_inline int parse_l4(const __u8* l4, __u32 len, const void* end, 
       if (len < 8 || (const void*)(uh + 1) > end) return FTZ_XDP_kUserHeaders;
       const __u32 ulen = bpf_ntohs(uh->len);
       if (ulen < 8 || ulen > len) return FTZ_XDP_kUserHeaders;
+      p->sport = bpf_ntohs(uh->source);
+      p->dport = bpf_ntohs(uh->dest);
       return -1;
     }
     case IPPROTO_ICMP:
-    case IPPROTO_ICMPV6:
-      return len < 4 ? FTZ_XDP_kUserHeaders : -1;
+    case IPPROTO_ICMPV6: {
+      if (len < 4 || (const void*)(l4 + 4) > end) return FTZ_XDP_kUserHeaders;
+      // Echo request and reply: the identifier keys the flow (parser.cpp).
+      const __u8 type = l4[0];
+      if ((type == 8 || type == 0 || type == 128 || type == 129) && len >= 8 && (const void*)(l4 + 8) <= end)
+        p->sport = ((__u16)l4[4] << 8) | l4[5];
+      return -1;
+    }
     default:
       return -1;
   }
@@ -384,6 +400,99 @@ static __always_inline __u32 proto_class(__u8 proto) {
   }
 }
 
+// The flows decided here, for their records (user space reaps them).
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, FTZ_XDP_MAX_FLOWS);
+  __type(key, struct ftz_xdp_flow_key);
+  __type(value, struct ftz_xdp_flow);
+} ftz_flows SEC(".maps");
+
+static __always_inline int well_known(__u16 port) {
+  return port != 0 && port < 1024;
+}
+
+// An address as the engine keeps it (IPv4 mapped) and its four words in
+// host order, for the comparison that orders the key's endpoints.
+static __always_inline void key_address(int v6, const __u8* in, __u8* out, __u32* words) {
+  if (v6) {
+    __builtin_memcpy(out, in, 16);
+  } else {
+    __builtin_memset(out, 0, 10);
+    out[10] = 0xff;
+    out[11] = 0xff;
+    __builtin_memcpy(out + 12, in, 4);
+  }
+  const __u32* w = (const void*)out;
+#pragma unroll
+  for (int i = 0; i < 4; i++) words[i] = bpf_ntohl(w[i]);
+}
+
+// The engine's make_flow_key(): the lower endpoint (address, then port)
+// first. Returns whether the packet's sender is the lower endpoint.
+static __always_inline int flow_key(const struct ftz_packet* p, struct ftz_xdp_flow_key* k) {
+  __u8 src[16] __attribute__((aligned(4)));
+  __u8 dst[16] __attribute__((aligned(4)));
+  __u32 sw[4], dw[4];
+  key_address(p->v6, p->src, src, sw);
+  key_address(p->v6, p->dst, dst, dw);
+  int cmp = 0;
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    if (cmp == 0 && sw[i] != dw[i]) cmp = sw[i] < dw[i] ? -1 : 1;
+  }
+  const int from_lo = cmp < 0 || (cmp == 0 && p->sport <= p->dport);
+  __builtin_memcpy(k->lo, from_lo ? src : dst, 16);
+  __builtin_memcpy(k->hi, from_lo ? dst : src, 16);
+  k->lo_port = from_lo ? p->sport : p->dport;
+  k->hi_port = from_lo ? p->dport : p->sport;
+  k->vlan_outer = p->vlan[0];
+  k->vlan_inner = p->vlan[1];
+  k->proto = p->proto;
+  return from_lo;
+}
+
+// Counts a packet decided here into its flow's entry (made at its first
+// packet, with the client the engine would take: Worker::init_flow). A full
+// map costs the flow its record, never the decision.
+static __always_inline void account(const struct ftz_packet* p, const struct ftz_end* src,
+                                    const struct ftz_end* dst, __u8 action, __u64 generation, __u64 len) {
+  struct ftz_xdp_flow_key k = {};
+  const int from_lo = flow_key(p, &k);
+  const int dir = from_lo ? 0 : 1;
+  const __u64 now = bpf_ktime_get_ns();
+  struct ftz_xdp_flow* f = bpf_map_lookup_elem(&ftz_flows, &k);
+  if (!f) {
+    struct ftz_xdp_flow fresh = {};
+    int sender_is_client = 1;
+    const __u8 syn_ack = 0x12;
+    if (p->proto == IPPROTO_TCP && (p->tcp_flags & syn_ack) == syn_ack) {
+      sender_is_client = 0;
+    } else if (!(p->proto == IPPROTO_TCP && (p->tcp_flags & 0x02))) {
+      if (src->zone < FTZ_XDP_MAX_ZONES && dst->zone < FTZ_XDP_MAX_ZONES && src->inside != dst->inside)
+        sender_is_client = src->inside;
+      else if (well_known(p->sport) && !well_known(p->dport))
+        sender_is_client = 0;
+    }
+    fresh.client_is_lo = sender_is_client ? from_lo : !from_lo;
+    fresh.first_ns = now;
+    if (bpf_map_update_elem(&ftz_flows, &k, &fresh, BPF_NOEXIST) != 0 &&
+        bpf_map_lookup_elem(&ftz_flows, &k) == 0) {
+      count(FTZ_XDP_kKernelRecordLost);
+      return;
+    }
+    f = bpf_map_lookup_elem(&ftz_flows, &k);
+    if (!f) return;
+  }
+  __sync_fetch_and_add(&f->pkts[dir], 1);
+  __sync_fetch_and_add(&f->bytes[dir], len);
+  f->last_ns = now;
+  f->generation = generation;
+  f->action = action;
+  f->tcp_flags[dir] |= p->tcp_flags;
+}
+
 SEC("xdp")
 int ftz_xdp(struct xdp_md* ctx) {
   const void* end = (const void*)(long)ctx->data_end;
@@ -392,10 +501,12 @@ int ftz_xdp(struct xdp_md* ctx) {
   if ((const void*)(eth + 1) > end) return to_user(ctx, FTZ_XDP_kUserHeaders, 0);
   __u16 type = eth->h_proto;
   at += sizeof(*eth);
+  __u16 vlan[2] = {0, 0};
 #pragma unroll
   for (int i = 0; i < 2; i++) {
     if (!is_vlan(type)) break;
     if ((const void*)(at + 4) > end) return to_user(ctx, FTZ_XDP_kUserHeaders, 0);
+    vlan[i] = bpf_ntohs(*(const __u16*)at) & 0x0fff;
     type = *(const __u16*)(at + 2);
     at += 4;
   }
@@ -410,6 +521,8 @@ int ftz_xdp(struct xdp_md* ctx) {
   const int default_open = t.config->default_fail_open;
 
   struct ftz_packet p = {};
+  p.vlan[0] = vlan[0];
+  p.vlan[1] = vlan[1];
   const int why = v6 ? parse_ipv6(at, end, &p) : parse_ipv4(at, end, &p);
   if (why >= 0) return to_user(ctx, (__u32)why, default_open);
 
@@ -433,6 +546,7 @@ int ftz_xdp(struct xdp_md* ctx) {
   const __u8 action = first->action[pc];
   if (action != second->action[pc] || action == FTZ_XDP_USER)
     return to_user(ctx, FTZ_XDP_kUserUndecided, first->fail_open && second->fail_open);
+  account(&p, &src, &dst, action, t.config->generation, (__u64)(end - (const void*)(long)ctx->data));
   if (action == FTZ_XDP_DROP) {
     count(FTZ_XDP_kKernelDropped);
     return XDP_DROP;

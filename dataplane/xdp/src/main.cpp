@@ -34,6 +34,7 @@
 #include "ftz/report/output_file.hpp"
 #include "ftz/report/summary.hpp"
 #include "ftz/xdp/program.hpp"
+#include "ftz/xdp/records.hpp"
 #include "ftz/xdp/tables.hpp"
 #include "xsk.hpp"
 
@@ -146,6 +147,9 @@ class Appliance {
   void send_resets(const engine::ResetPair& pair, uint32_t in);
   void drain_events();
   void harvest(int64_t now, bool stopped);
+  // Writes the records of the flows the kernel decided that are over (all
+  // of them with `all`: at the end) and forgets them.
+  void reap_kernel_flows(bool all);
   void reload();
   bool write_stats(double elapsed_s);
 
@@ -166,6 +170,7 @@ class Appliance {
   uint64_t reloads_ = 0;
   uint64_t reload_failures_ = 0;
   uint64_t events_ = 0;
+  uint64_t kernel_records_ = 0;
   std::string line_;
 };
 
@@ -272,6 +277,40 @@ void Appliance::harvest(int64_t now, bool stopped) {
   }
 }
 
+int64_t mono_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+void Appliance::reap_kernel_flows(bool all) {
+  // bpf_ktime_get_ns() is CLOCK_MONOTONIC.
+  const int64_t mono = mono_ns();
+  const int64_t wall_minus_mono = wall_ns() - mono;
+  // A bounded share a second; at the end, every entry (the cursor goes
+  // round the map once more at most).
+  constexpr size_t kPerPass = 4096;
+  for (int pass = 0; pass < (all ? 1 + FTZ_XDP_MAX_FLOWS / static_cast<int>(kPerPass) : 1); ++pass) {
+    const std::vector<Program::KernelFlow> flows = program_->flows(kPerPass);
+    for (const Program::KernelFlow& f : flows) {
+      if (!all && !kernel_flow_over(f.key, f.value, gen_->spec().limits, static_cast<uint64_t>(mono)))
+        continue;
+      const engine::Event e =
+          kernel_flow_record(f.key, f.value, *gen_, wall_minus_mono,
+                             all ? engine::FlowEndReason::kShutdown : engine::FlowEndReason::kTimeout);
+      if (eve_) {
+        line_.clear();
+        engine::format_eve(e, *gen_, line_);
+        line_.push_back('\n');
+        eve_->write(line_);
+      }
+      ++kernel_records_;
+      program_->forget_flow(f.key);
+    }
+    if (flows.empty()) break;
+  }
+}
+
 void Appliance::reload() {
   auto next = load_generation(options_.config, gen_->number() + 1);
   auto tables = next ? compile_tables(**next) : tl::unexpected(next.error());
@@ -329,6 +368,7 @@ bool Appliance::run() {
     }
     if (now_steady >= next_harvest) {
       harvest(now, false);
+      reap_kernel_flows(false);
       next_harvest = now_steady + std::chrono::seconds(1);
     }
   }
@@ -344,6 +384,7 @@ bool Appliance::run() {
     for (auto& s : p.sockets) s->flush();
   }
   harvest(end, true);
+  reap_kernel_flows(true);
   bool ok = write_stats(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   if (eve_) {
     if (auto closed = eve_->close(); !closed) {
@@ -390,6 +431,7 @@ bool Appliance::write_stats(double elapsed_s) {
   }
   j["path"] = path;
   j["resets_sent"] = resets_sent_;
+  j["kernel_flow_records"] = kernel_records_;
   j["mirror_not_sent"] = mirror_not_sent_;
   const engine::WorkerCounters& wc = worker_.counters();
   nlohmann::ordered_json eng;

@@ -16,7 +16,8 @@ namespace ftz::xdp {
 namespace {
 
 static_assert(sizeof(ftz_xdp_lpm_key) == 20 && sizeof(ftz_xdp_zone) == 8 && sizeof(ftz_xdp_policy_key) == 8 &&
-                  sizeof(ftz_xdp_policy) == 8 && sizeof(ftz_xdp_config) == 16,
+                  sizeof(ftz_xdp_policy) == 8 && sizeof(ftz_xdp_config) == 16 &&
+                  sizeof(ftz_xdp_flow_key) == 44 && sizeof(ftz_xdp_flow) == 64,
               "the program's struct layouts (clang -target bpf) and the loader's agree");
 
 // A packet that read the slot in use just before a flip may still be
@@ -169,6 +170,28 @@ tl::expected<uint32_t, std::string> Program::run(std::span<const uint8_t> frame,
     return tl::unexpected(error_text("BPF_PROG_TEST_RUN", err));
   }
   return opts.retval;
+}
+
+std::vector<Program::KernelFlow> Program::flows(size_t max) {
+  std::vector<KernelFlow> out;
+  const int fd = bpf_map__fd(skel_->maps.ftz_flows);
+  ftz_xdp_flow_key next{};
+  while (out.size() < max) {
+    const void* from = flow_cursor_ ? &*flow_cursor_ : nullptr;
+    if (bpf_map_get_next_key(fd, from, &next) != 0) {
+      flow_cursor_.reset();  // the end: the next call starts over
+      break;
+    }
+    flow_cursor_ = next;
+    KernelFlow f;
+    f.key = next;
+    if (bpf_map_lookup_elem(fd, &next, &f.value) == 0) out.push_back(f);
+  }
+  return out;
+}
+
+void Program::forget_flow(const ftz_xdp_flow_key& key) noexcept {
+  bpf_map_delete_elem(bpf_map__fd(skel_->maps.ftz_flows), &key);
 }
 
 tl::expected<Program::Counters, std::string> Program::counters() const {

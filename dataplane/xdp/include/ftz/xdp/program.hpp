@@ -8,9 +8,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "ftz/engine/reasons.hpp"
 #include "ftz/xdp/tables.hpp"
@@ -45,6 +47,16 @@ class Program {
   // The program's verdict on `frame` as if it arrived on `ingress_ifindex`
   // (an existing interface): XDP_DROP, XDP_PASS (user space), XDP_REDIRECT.
   tl::expected<uint32_t, std::string> run(std::span<const uint8_t> frame, uint32_t ingress_ifindex);
+  // Flows the kernel decided (ftz_flows): up to `max` entries, going on
+  // from where the last call stopped and starting over at the end.
+  struct KernelFlow {
+    ftz_xdp_flow_key key{};
+    ftz_xdp_flow value{};
+  };
+  std::vector<KernelFlow> flows(size_t max);
+  // Removes a flow whose record is written (a packet after this starts a new one).
+  void forget_flow(const ftz_xdp_flow_key& key) noexcept;
+
   // Summed over CPUs, indexed by engine::XdpPath.
   [[nodiscard]] tl::expected<Counters, std::string> counters() const;
 
@@ -58,6 +70,7 @@ class Program {
   bool installed_ = false;
   uint64_t generation_ = 0;
   std::chrono::steady_clock::time_point last_flip_{};
+  std::optional<ftz_xdp_flow_key> flow_cursor_;
 };
 
 }  // namespace ftz::xdp

@@ -24,6 +24,8 @@
 /* Inner map sizes: the Lin-gang example has ~6,300 zone prefixes. */
 #define FTZ_XDP_MAX_PREFIXES 65536
 #define FTZ_XDP_MAX_POLICY_ENTRIES 65536
+/* Flows the kernel decided, kept for their records (ftz_flows). */
+#define FTZ_XDP_MAX_FLOWS 262144
 /* AF_XDP sockets: ftz_xsks[port slot * FTZ_XDP_MAX_QUEUES + rx queue]. */
 #define FTZ_XDP_MAX_PORTS 4
 #define FTZ_XDP_MAX_QUEUES 64
@@ -82,6 +84,33 @@ struct ftz_xdp_config {
   __u32 default_zone;     /* zone of addresses outside every prefix, or FTZ_XDP_NO_ZONE */
   __u8 default_fail_open; /* limits.default_fail_mode: for packets of no known zone pair */
   __u8 pad[3];
+};
+
+/* ftz_flows: a flow the kernel decided, for its record. User space writes
+ * the record once the flow has been idle for its timeout, and removes the
+ * entry. The key is the engine's FlowKey byte for byte: addresses as 16
+ * bytes (IPv4 mapped, ::ffff:a.b.c.d), the lower endpoint first, then the
+ * VLAN IDs and the protocol. */
+struct ftz_xdp_flow_key {
+  __u8 lo[16];
+  __u8 hi[16];
+  __u16 lo_port;
+  __u16 hi_port;
+  __u16 vlan_outer;
+  __u16 vlan_inner;
+  __u8 proto;
+  __u8 pad[3];
+};
+struct ftz_xdp_flow {
+  __u64 first_ns; /* bpf_ktime_get_ns() */
+  __u64 last_ns;
+  __u64 pkts[2]; /* [0] sent by the lower endpoint, [1] by the higher */
+  __u64 bytes[2];
+  __u64 generation;
+  __u8 action;       /* FTZ_XDP_FORWARD or FTZ_XDP_DROP: the latest decision */
+  __u8 client_is_lo; /* the client as the engine takes it from the flow's first packet */
+  __u8 tcp_flags[2]; /* TCP flags seen, per sender as pkts[] */
+  __u8 pad[4];
 };
 
 /* NOLINTEND(readability-identifier-naming) */
