@@ -59,6 +59,8 @@ struct Options {
   std::string stats;
   double duration_s = 0;
   bool demo_token_key = false;
+  std::string pin_dir;  // default: /sys/fs/bpf/ftzgate/INSIDE-OUTSIDE
+  bool keep_attached = false;
 };
 
 int64_t wall_ns() {
@@ -384,7 +386,23 @@ bool Appliance::run() {
     for (auto& s : p.sockets) s->flush();
   }
   harvest(end, true);
-  reap_kernel_flows(true);
+  if (options_.keep_attached) {
+    // The program goes on deciding in the kernel (what it leaves to user
+    // space follows the fail modes) and its flows wait, pinned, for the
+    // next ftzgate-xdp.
+    std::fprintf(stderr, "ftzgate-xdp: the program stays attached; its flows and counters stay in %s\n",
+                 options_.pin_dir.c_str());
+    for (Port& p : ports_) p.attached = false;  // no longer ours to detach
+  } else {
+    // Nothing is decided in the kernel any more: every flow it decided gets
+    // its record, and nothing is left behind.
+    for (Port& p : ports_) {
+      if (p.attached) Program::detach(p.ifindex, p.xdp_flags);
+      p.attached = false;
+    }
+    reap_kernel_flows(true);
+    program_->unpin();
+  }
   bool ok = write_stats(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   if (eve_) {
     if (auto closed = eve_->close(); !closed) {
@@ -459,6 +477,7 @@ bool Appliance::write_stats(double elapsed_s) {
 const char* const kUsage =
     "usage: ftzgate-xdp --config FILE --ports IF_INSIDE,IF_OUTSIDE [--mode auto|native|skb]\n"
     "                   [--eve FILE] [--stats FILE] [--duration SECONDS] [--demo-token-key]\n"
+    "                   [--pin-dir DIR] [--keep-attached]\n"
     "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n"
     "  --ports IN,OUT    the inside and the outside interface (a bump in the wire between them)\n"
     "  --mode M          how the program is attached: native (in the driver), skb (generic),\n"
@@ -467,6 +486,10 @@ const char* const kUsage =
     "  --stats FILE      write kernel, AF_XDP and engine statistics as JSON on exit\n"
     "  --duration S      stop after S seconds (SIGINT/SIGTERM also stop cleanly)\n"
     "  --demo-token-key  use the published demo token key of the examples (demos and tests only)\n"
+    "  --pin-dir DIR     where the flows the kernel decided and the counters are pinned, for the\n"
+    "                    next ftzgate-xdp (default /sys/fs/bpf/ftzgate/INSIDE-OUTSIDE)\n"
+    "  --keep-attached   on SIGINT/SIGTERM leave the program attached: flows decided in the kernel\n"
+    "                    keep flowing until the next ftzgate-xdp replaces it (in one step)\n"
     "  -h, --help        print this help and exit\n"
     "exit status: 0 clean stop, 1 interfaces, BPF or an output not written, 2 arguments or configuration\n";
 
@@ -483,6 +506,8 @@ int main_xdp(int argc, char** argv) {
   app.add_option("--stats", o.stats);
   app.add_option("--duration", o.duration_s)->check(CLI::NonNegativeNumber);
   app.add_flag("--demo-token-key", o.demo_token_key);
+  app.add_option("--pin-dir", o.pin_dir);
+  app.add_flag("--keep-attached", o.keep_attached);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -497,6 +522,7 @@ int main_xdp(int argc, char** argv) {
     std::fprintf(stderr, "ftzgate-xdp: --config and --ports IN,OUT are required\n%s", kUsage);
     return 2;
   }
+  if (o.pin_dir.empty()) o.pin_dir = "/sys/fs/bpf/ftzgate/" + o.ports[0] + "-" + o.ports[1];
   if (auto ok = report::check_outputs({{"--config", o.config}}, {{"--eve", o.eve}, {"--stats", o.stats}});
       !ok) {
     std::fprintf(stderr, "ftzgate-xdp: %s\n", ok.error().c_str());
@@ -529,7 +555,7 @@ int main_xdp(int argc, char** argv) {
     eve = std::move(*f);
   }
 
-  auto program = Program::load();
+  auto program = Program::load(o.pin_dir);
   if (!program) {
     std::fprintf(stderr, "ftzgate-xdp: %s\n", program.error().c_str());
     return 1;
@@ -548,13 +574,14 @@ int main_xdp(int argc, char** argv) {
       return 1;
     }
   }
-  // Detached again however this ends (an exception, an early return).
+  // Detached again however this ends early (an exception, an error); a
+  // clean stop detaches in Appliance::run(), unless --keep-attached.
   struct Detach {
     std::vector<Port>* ports;
     ~Detach() {
       for (Port& p : *ports) {
         p.sockets.clear();
-        if (p.attached) bpf_xdp_detach(static_cast<int>(p.ifindex), p.xdp_flags, nullptr);
+        if (p.attached) Program::detach(p.ifindex, p.xdp_flags);
       }
     }
   } detach{&ports};
@@ -569,16 +596,14 @@ int main_xdp(int argc, char** argv) {
       return 1;
     }
     p.xdp_flags = mode_flags(o.mode, p.name);
-    int err = bpf_xdp_attach(static_cast<int>(p.ifindex), (*program)->prog_fd(),
-                             p.xdp_flags | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
-    if (err != 0 && o.mode == "auto" && p.xdp_flags == XDP_FLAGS_DRV_MODE) {
+    auto attached = (*program)->attach(p.ifindex, p.xdp_flags);
+    if (!attached && o.mode == "auto" && p.xdp_flags == XDP_FLAGS_DRV_MODE) {
       p.xdp_flags = XDP_FLAGS_SKB_MODE;  // the driver has no XDP of its own
-      err = bpf_xdp_attach(static_cast<int>(p.ifindex), (*program)->prog_fd(),
-                           p.xdp_flags | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
+      attached = (*program)->attach(p.ifindex, p.xdp_flags);
     }
-    if (err != 0) {
-      std::fprintf(stderr, "ftzgate-xdp: %s: attaching the XDP program (%s mode): %s\n", p.name.c_str(),
-                   mode_name(p.xdp_flags), std::strerror(-err));
+    if (!attached) {
+      std::fprintf(stderr, "ftzgate-xdp: %s (%s mode): %s\n", p.name.c_str(), mode_name(p.xdp_flags),
+                   attached.error().c_str());
       return 1;
     }
     p.attached = true;

@@ -3,9 +3,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <linux/if_link.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -25,8 +28,8 @@ static_assert(sizeof(ftz_xdp_lpm_key) == 20 && sizeof(ftz_xdp_zone) == 8 && size
 // so a slot is written again no sooner than this after it went out of use.
 constexpr auto kSlotQuiet = std::chrono::milliseconds(20);
 
-std::string error_text(const char* what, int err) {
-  return std::string(what) + ": " + std::strerror(err < 0 ? -err : err);
+std::string error_text(const std::string& what, int err) {
+  return what + ": " + std::strerror(err < 0 ? -err : err);
 }
 
 // A map file descriptor, closed when it goes (an outer map keeps its inner
@@ -76,10 +79,61 @@ tl::expected<std::unique_ptr<MapFd>, std::string> prefix_map(const char* name,
 
 }  // namespace
 
-tl::expected<std::unique_ptr<Program>, std::string> Program::load() {
-  ftz_xdp* skel = ftz_xdp::open_and_load();
-  if (skel == nullptr) return tl::unexpected(error_text("loading the XDP program", errno));
-  return std::unique_ptr<Program>(new Program(skel));
+tl::expected<std::unique_ptr<Program>, std::string> Program::load(const std::string& pin_dir) {
+  ftz_xdp* skel = ftz_xdp::open();
+  if (skel == nullptr) return tl::unexpected(error_text("opening the XDP program", errno));
+  std::unique_ptr<Program> p(new Program(skel));
+  if (!pin_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(pin_dir, ec);
+    if (ec) return tl::unexpected(pin_dir + ": " + ec.message());
+    for (bpf_map* m : {skel->maps.ftz_flows, skel->maps.ftz_counters}) {
+      const std::string path = pin_dir + "/" + bpf_map__name(m);
+      if (const int err = bpf_map__set_pin_path(m, path.c_str()); err != 0)
+        return tl::unexpected(error_text(path, err));
+    }
+    p->pin_dir_ = pin_dir;
+  }
+  if (const int err = ftz_xdp::load(skel); err != 0) {
+    return tl::unexpected(
+        error_text("loading the XDP program" + (pin_dir.empty() ? "" : " (pins in " + pin_dir + ")"), err));
+  }
+  return p;
+}
+
+tl::expected<void, std::string> Program::attach(uint32_t ifindex, uint32_t mode) {
+  LIBBPF_OPTS(bpf_xdp_attach_opts, opts);
+  uint32_t flags = mode | XDP_FLAGS_UPDATE_IF_NOEXIST;
+  uint32_t id = 0;
+  int old_fd = -1;
+  if (bpf_xdp_query_id(static_cast<int>(ifindex), static_cast<int>(mode), &id) == 0 && id != 0) {
+    old_fd = bpf_prog_get_fd_by_id(id);
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    if (old_fd < 0 || bpf_obj_get_info_by_fd(old_fd, &info, &len) != 0 ||
+        std::string_view(info.name) != "ftz_xdp") {
+      if (old_fd >= 0) close(old_fd);
+      return tl::unexpected("another XDP program (id " + std::to_string(id) + ", \"" +
+                            std::string(info.name) + "\") is attached; ftzgate-xdp replaces only its own");
+    }
+    opts.old_prog_fd = old_fd;
+    flags = mode | XDP_FLAGS_REPLACE;
+  }
+  const int err = bpf_xdp_attach(static_cast<int>(ifindex), prog_fd(), flags, &opts);
+  if (old_fd >= 0) close(old_fd);
+  if (err != 0) return tl::unexpected(error_text("attaching the XDP program", err));
+  return {};
+}
+
+void Program::detach(uint32_t ifindex, uint32_t mode) noexcept {
+  bpf_xdp_detach(static_cast<int>(ifindex), mode, nullptr);
+}
+
+void Program::unpin() noexcept {
+  if (pin_dir_.empty()) return;
+  for (bpf_map* m : {skel_->maps.ftz_flows, skel_->maps.ftz_counters}) bpf_map__unpin(m, nullptr);
+  std::error_code ec;
+  std::filesystem::remove(pin_dir_, ec);  // only when empty: never another's pins
 }
 
 Program::~Program() {

@@ -1,8 +1,13 @@
 #pragma once
 // The XDP program in the kernel (bpf/ftz_xdp.bpf.c through its libbpf
-// skeleton): load it, install a generation's tables, pair the ports, read
-// its counters, run it on a frame (BPF_PROG_TEST_RUN). Attaching it to an
-// interface is the caller's (bpf_xdp_attach with prog_fd()).
+// skeleton): load it, install a generation's tables, pair the ports, attach
+// it, read its counters and the flows it decided, run it on a frame
+// (BPF_PROG_TEST_RUN).
+//
+// A restart without loss: the maps that outlive a generation (the flows the
+// kernel decided, the counters) are pinned under a directory, so that the
+// next process takes them over; attach() replaces a running ftz_xdp program
+// in one step (XDP_FLAGS_REPLACE), so the interface is never without one.
 
 #include <array>
 #include <chrono>
@@ -26,8 +31,10 @@ class Program {
   using Counters = std::array<uint64_t, engine::kXdpPathCount>;
 
   // Opens and loads the program and its maps (the verifier runs here); no
-  // tables yet, so every IP packet goes to user space.
-  static tl::expected<std::unique_ptr<Program>, std::string> load();
+  // tables yet, so every IP packet goes to user space. With `pin_dir`, the
+  // flow map and the counters are pinned there, or taken over from the
+  // process that pinned them.
+  static tl::expected<std::unique_ptr<Program>, std::string> load(const std::string& pin_dir = "");
   ~Program();
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
@@ -60,6 +67,14 @@ class Program {
   // Summed over CPUs, indexed by engine::XdpPath.
   [[nodiscard]] tl::expected<Counters, std::string> counters() const;
 
+  // Attaches the program to `ifindex` in `mode` (XDP_FLAGS_DRV_MODE or
+  // XDP_FLAGS_SKB_MODE), replacing an ftz_xdp program attached there in one
+  // step; refuses to replace any other program.
+  tl::expected<void, std::string> attach(uint32_t ifindex, uint32_t mode);
+  static void detach(uint32_t ifindex, uint32_t mode) noexcept;
+  // Removes the pins (a clean stop that leaves nothing attached).
+  void unpin() noexcept;
+
   [[nodiscard]] int prog_fd() const noexcept;
   [[nodiscard]] uint64_t generation() const noexcept { return generation_; }
 
@@ -71,6 +86,7 @@ class Program {
   uint64_t generation_ = 0;
   std::chrono::steady_clock::time_point last_flip_{};
   std::optional<ftz_xdp_flow_key> flow_cursor_;
+  std::string pin_dir_;
 };
 
 }  // namespace ftz::xdp
