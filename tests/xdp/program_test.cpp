@@ -572,6 +572,18 @@ TEST_F(XdpProgram, WhileUserSpaceIsAwayTheFailModeDecides) {
   EXPECT_EQ((*c)[static_cast<size_t>(XdpPath::kAwayDropped)], 1u);
 }
 
+// A flow's entry caches its verdict for the install that made it only,
+// even when a later install (a restart's first) reuses the generation's
+// number.
+TEST_F(XdpProgram, ACachedVerdictDoesNotOutliveItsInstall) {
+  install(small_policy("block", 1));
+  const Flow f{"198.18.1.10", "203.0.113.9", 17, 40000, 443};
+  EXPECT_EQ(run(f.frame()), Kernel::kDrop);
+  EXPECT_EQ(run(f.frame()), Kernel::kDrop) << "from the cache";
+  install(small_policy("allow", 1));
+  EXPECT_EQ(run(f.frame()), Kernel::kUser) << "an allowed export is inspected";
+}
+
 TEST_F(XdpProgram, AReloadSwapsEveryTableAtOnce) {
   install(small_policy());
   const Flow blocked{"198.18.1.10", "203.0.113.9", 17, 40000, 443};

@@ -296,23 +296,25 @@ struct ftz_tables {
   const struct ftz_xdp_config* config;
 };
 
-static __always_inline int tables_of(struct ftz_tables* t) {
+// The slot in use and its generation's configuration (null without tables).
+static __always_inline const struct ftz_xdp_config* config_of(__u32* slot) {
   const __u32 zero = 0;
   const __u32* active = bpf_map_lookup_elem(&ftz_active, &zero);
   if (!active) return 0;
-  const __u32 slot = *active & 1;
+  *slot = *active & 1;
+  void* config = bpf_map_lookup_elem(&ftz_config, slot);
+  return config ? bpf_map_lookup_elem(config, &zero) : 0;
+}
+
+static __always_inline int tables_of(__u32 slot, const struct ftz_xdp_config* config, struct ftz_tables* t) {
   t->zones[0] = bpf_map_lookup_elem(&ftz_zones_v4, &slot);
   t->zones[1] = bpf_map_lookup_elem(&ftz_zones_v6, &slot);
   t->tenants[0] = bpf_map_lookup_elem(&ftz_tenants_v4, &slot);
   t->tenants[1] = bpf_map_lookup_elem(&ftz_tenants_v6, &slot);
   t->zone_info = bpf_map_lookup_elem(&ftz_zone_info, &slot);
   t->policy = bpf_map_lookup_elem(&ftz_policy, &slot);
-  void* config = bpf_map_lookup_elem(&ftz_config, &slot);
-  if (!t->zones[0] || !t->zones[1] || !t->tenants[0] || !t->tenants[1] || !t->zone_info || !t->policy ||
-      !config)
-    return 0;
-  t->config = bpf_map_lookup_elem(config, &zero);
-  return t->config != 0;
+  t->config = config;
+  return t->zones[0] && t->zones[1] && t->tenants[0] && t->tenants[1] && t->zone_info && t->policy;
 }
 
 // An address as the prefix tries take it: an IPv4 address, or an IPv6
@@ -453,42 +455,42 @@ static __always_inline int flow_key(const struct ftz_packet* p, struct ftz_xdp_f
   return from_lo;
 }
 
-// Counts a packet decided here into its flow's entry (made at its first
-// packet, with the client the engine would take: Worker::init_flow). A full
-// map costs the flow its record, never the decision.
-static __always_inline void account(const struct ftz_packet* p, const struct ftz_end* src,
-                                    const struct ftz_end* dst, __u8 action, __u64 generation, __u64 len) {
-  struct ftz_xdp_flow_key k = {};
-  const int from_lo = flow_key(p, &k);
-  const int dir = from_lo ? 0 : 1;
-  const __u64 now = bpf_ktime_get_ns();
-  struct ftz_xdp_flow* f = bpf_map_lookup_elem(&ftz_flows, &k);
-  if (!f) {
-    struct ftz_xdp_flow fresh = {};
-    int sender_is_client = 1;
-    const __u8 syn_ack = 0x12;
-    if (p->proto == IPPROTO_TCP && (p->tcp_flags & syn_ack) == syn_ack) {
+// A new entry for a flow decided here, with the client the engine would
+// take from this, its first packet (Worker::init_flow); null when the map
+// is full (the flow has no record, its packets are decided all the same).
+static __always_inline struct ftz_xdp_flow* new_flow(const struct ftz_packet* p, const struct ftz_end* src,
+                                                     const struct ftz_end* dst,
+                                                     const struct ftz_xdp_flow_key* k, int from_lo) {
+  struct ftz_xdp_flow fresh = {};
+  int sender_is_client = 1;
+  const __u8 syn_ack = 0x12;
+  if (p->proto == IPPROTO_TCP && (p->tcp_flags & syn_ack) == syn_ack) {
+    sender_is_client = 0;
+  } else if (!(p->proto == IPPROTO_TCP && (p->tcp_flags & 0x02))) {
+    if (src->zone < FTZ_XDP_MAX_ZONES && dst->zone < FTZ_XDP_MAX_ZONES && src->inside != dst->inside)
+      sender_is_client = src->inside;
+    else if (well_known(p->sport) && !well_known(p->dport))
       sender_is_client = 0;
-    } else if (!(p->proto == IPPROTO_TCP && (p->tcp_flags & 0x02))) {
-      if (src->zone < FTZ_XDP_MAX_ZONES && dst->zone < FTZ_XDP_MAX_ZONES && src->inside != dst->inside)
-        sender_is_client = src->inside;
-      else if (well_known(p->sport) && !well_known(p->dport))
-        sender_is_client = 0;
-    }
-    fresh.client_is_lo = sender_is_client ? from_lo : !from_lo;
-    fresh.first_ns = now;
-    if (bpf_map_update_elem(&ftz_flows, &k, &fresh, BPF_NOEXIST) != 0 &&
-        bpf_map_lookup_elem(&ftz_flows, &k) == 0) {
-      count(FTZ_XDP_kKernelRecordLost);
-      return;
-    }
-    f = bpf_map_lookup_elem(&ftz_flows, &k);
-    if (!f) return;
   }
+  fresh.client_is_lo = sender_is_client ? from_lo : !from_lo;
+  fresh.first_ns = bpf_ktime_get_coarse_ns();
+  // Another CPU may have made it meanwhile: then that one counts.
+  bpf_map_update_elem(&ftz_flows, k, &fresh, BPF_NOEXIST);
+  struct ftz_xdp_flow* f = bpf_map_lookup_elem(&ftz_flows, k);
+  if (!f) count(FTZ_XDP_kKernelRecordLost);
+  return f;
+}
+
+// Counts a packet decided here into its flow's entry.
+static __always_inline void account(struct ftz_xdp_flow* f, const struct ftz_packet* p, int dir, __u8 action,
+                                    const struct ftz_xdp_config* config, __u64 len) {
   __sync_fetch_and_add(&f->pkts[dir], 1);
   __sync_fetch_and_add(&f->bytes[dir], len);
-  f->last_ns = now;
-  f->generation = generation;
+  // Coarse (a tick): idle timeouts are seconds, and the precise clock is a
+  // sizeable share of a packet here.
+  f->last_ns = bpf_ktime_get_coarse_ns();
+  f->generation = config->generation;
+  f->epoch = config->epoch;
   f->action = action;
   f->tcp_flags[dir] |= p->tcp_flags;
 }
@@ -514,39 +516,59 @@ int ftz_xdp(struct xdp_md* ctx) {
 
   const int v6 = type == bpf_htons(ETH_P_IPV6);
   if (!v6 && type != bpf_htons(ETH_P_IP)) return forward(ctx, FTZ_XDP_kNonIp);
-  // The tables before the IP header: the fail modes of packets for user
-  // space are theirs.
-  struct ftz_tables t;
-  if (!tables_of(&t)) return to_user(ctx, FTZ_XDP_kUserNoPolicy, 0);
-  const int default_open = t.config->default_fail_open;
+  // The configuration before the IP header: the fail modes of packets for
+  // user space are its.
+  __u32 slot = 0;
+  const struct ftz_xdp_config* config = config_of(&slot);
+  if (!config) return to_user(ctx, FTZ_XDP_kUserNoPolicy, 0);
+  const int default_open = config->default_fail_open;
 
   struct ftz_packet p = {};
   p.vlan[0] = vlan[0];
   p.vlan[1] = vlan[1];
   const int why = v6 ? parse_ipv6(at, end, &p) : parse_ipv4(at, end, &p);
   if (why >= 0) return to_user(ctx, (__u32)why, default_open);
+  const __u64 len = (__u64)(end - (const void*)(long)ctx->data);
 
-  struct ftz_end src, dst;
-  resolve(&t, p.v6, p.src, &src);
-  resolve(&t, p.v6, p.dst, &dst);
-  const __u32 pc = proto_class(p.proto);
-  if (pc >= FTZ_XDP_PROTO_CLASSES) return to_user(ctx, FTZ_XDP_kUserUndecided, default_open);
-  // The entries the engine may judge the flow by: one, or one per end.
-  const struct ftz_xdp_policy* first;
-  const struct ftz_xdp_policy* second;
-  if (p.proto != IPPROTO_TCP && src.zone < FTZ_XDP_MAX_ZONES && dst.zone < FTZ_XDP_MAX_ZONES &&
-      src.inside != dst.inside) {
-    first = src.inside ? policy_of(&t, &src, &dst) : policy_of(&t, &dst, &src);
-    second = first;
+  // A flow decided here under this generation is decided again alike (the
+  // tables read nothing of a packet but its key's addresses and protocol):
+  // its entry is the verdict cache.
+  struct ftz_xdp_flow_key k = {};
+  const int from_lo = flow_key(&p, &k);
+  const int dir = from_lo ? 0 : 1;
+  struct ftz_xdp_flow* f = bpf_map_lookup_elem(&ftz_flows, &k);
+  __u8 action;
+  if (f && f->epoch == config->epoch) {
+    action = f->action;
   } else {
-    first = policy_of(&t, &src, &dst);
-    second = policy_of(&t, &dst, &src);
+    struct ftz_tables t;
+    if (!tables_of(slot, config, &t)) return to_user(ctx, FTZ_XDP_kUserNoPolicy, 0);
+    struct ftz_end src, dst;
+    resolve(&t, p.v6, p.src, &src);
+    resolve(&t, p.v6, p.dst, &dst);
+    const __u32 pc = proto_class(p.proto);
+    if (pc >= FTZ_XDP_PROTO_CLASSES) return to_user(ctx, FTZ_XDP_kUserUndecided, default_open);
+    // The entries the engine may judge the flow by: one, or one per end.
+    const struct ftz_xdp_policy* first;
+    const struct ftz_xdp_policy* second;
+    if (p.proto != IPPROTO_TCP && src.zone < FTZ_XDP_MAX_ZONES && dst.zone < FTZ_XDP_MAX_ZONES &&
+        src.inside != dst.inside) {
+      first = src.inside ? policy_of(&t, &src, &dst) : policy_of(&t, &dst, &src);
+      second = first;
+    } else {
+      first = policy_of(&t, &src, &dst);
+      second = policy_of(&t, &dst, &src);
+    }
+    if (!first || !second) return to_user(ctx, FTZ_XDP_kUserUndecided, default_open);
+    action = first->action[pc];
+    // (A flow decided here under an older generation that is for user
+    // space now keeps its entry: its record, when it goes idle, has what
+    // the kernel counted; the engine records the rest.)
+    if (action != second->action[pc] || action == FTZ_XDP_USER)
+      return to_user(ctx, FTZ_XDP_kUserUndecided, first->fail_open && second->fail_open);
+    if (!f) f = new_flow(&p, &src, &dst, &k, from_lo);
   }
-  if (!first || !second) return to_user(ctx, FTZ_XDP_kUserUndecided, default_open);
-  const __u8 action = first->action[pc];
-  if (action != second->action[pc] || action == FTZ_XDP_USER)
-    return to_user(ctx, FTZ_XDP_kUserUndecided, first->fail_open && second->fail_open);
-  account(&p, &src, &dst, action, t.config->generation, (__u64)(end - (const void*)(long)ctx->data));
+  if (f) account(f, &p, dir, action, config, len);
   if (action == FTZ_XDP_DROP) {
     count(FTZ_XDP_kKernelDropped);
     return XDP_DROP;

@@ -281,12 +281,12 @@ void Appliance::harvest(int64_t now, bool stopped) {
 
 int64_t mono_ns() {
   timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // the program's bpf_ktime_get_coarse_ns()
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 void Appliance::reap_kernel_flows(bool all) {
-  // bpf_ktime_get_ns() is CLOCK_MONOTONIC.
+  // The program stamps flows with CLOCK_MONOTONIC_COARSE.
   const int64_t mono = mono_ns();
   const int64_t wall_minus_mono = wall_ns() - mono;
   // A bounded share a second; at the end, every entry (the cursor goes

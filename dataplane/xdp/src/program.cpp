@@ -6,6 +6,7 @@
 #include <linux/if_link.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <string_view>
@@ -19,8 +20,8 @@ namespace ftz::xdp {
 namespace {
 
 static_assert(sizeof(ftz_xdp_lpm_key) == 20 && sizeof(ftz_xdp_zone) == 8 && sizeof(ftz_xdp_policy_key) == 8 &&
-                  sizeof(ftz_xdp_policy) == 8 && sizeof(ftz_xdp_config) == 16 &&
-                  sizeof(ftz_xdp_flow_key) == 44 && sizeof(ftz_xdp_flow) == 64,
+                  sizeof(ftz_xdp_policy) == 8 && sizeof(ftz_xdp_config) == 24 &&
+                  sizeof(ftz_xdp_flow_key) == 44 && sizeof(ftz_xdp_flow) == 72,
               "the program's struct layouts (clang -target bpf) and the loader's agree");
 
 // A packet that read the slot in use just before a flip may still be
@@ -171,7 +172,16 @@ tl::expected<void, std::string> Program::install(const Tables& t) {
   auto config = inner_map(BPF_MAP_TYPE_ARRAY, "ftz_config", sizeof(uint32_t), sizeof(ftz_xdp_config), 1);
   if (!config) return tl::unexpected(config.error());
   const uint32_t zero = 0;
-  if (auto r = put((*config)->get(), &zero, &t.config, "ftz_config"); !r) return r;
+  // Verdicts cached in the (pinned) flow map are valid under the install
+  // that made them only: an epoch no earlier install, of this process or a
+  // previous one, had (nanoseconds of the wall clock, or one more).
+  ftz_xdp_config c = t.config;
+  const auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+  epoch_ = std::max(epoch_ + 1, now);
+  c.epoch = epoch_;
+  if (auto r = put((*config)->get(), &zero, &c, "ftz_config"); !r) return r;
 
   // Into the idle slot (no packet reads it), then the flip.
   const std::pair<const bpf_map*, const MapFd*> slots[] = {

@@ -84,6 +84,7 @@ class Program {
   uint32_t active_ = 0;
   bool installed_ = false;
   uint64_t generation_ = 0;
+  uint64_t epoch_ = 0;
   std::chrono::steady_clock::time_point last_flip_{};
   std::optional<ftz_xdp_flow_key> flow_cursor_;
   std::string pin_dir_;

@@ -12,7 +12,7 @@
 
 namespace ftz::xdp {
 
-// Idle past its timeout at `now_mono_ns` (bpf_ktime_get_ns()'s clock), by
+// Idle past its timeout at `now_mono_ns` (CLOCK_MONOTONIC_COARSE, the program's clock), by
 // the engine's timeouts: TCP by the flags seen (a RST or both FINs: closed;
 // an ACK: established; else the handshake's), UDP, other.
 bool kernel_flow_over(const ftz_xdp_flow_key& key, const ftz_xdp_flow& flow, const engine::Limits& limits,

@@ -80,7 +80,8 @@ struct ftz_xdp_policy {
 
 /* ftz_config[0]. */
 struct ftz_xdp_config {
-  __u64 generation;
+  __u64 generation;       /* the policy generation, for the records */
+  __u64 epoch;            /* unique to this install, across processes: what cached verdicts are valid for */
   __u32 default_zone;     /* zone of addresses outside every prefix, or FTZ_XDP_NO_ZONE */
   __u8 default_fail_open; /* limits.default_fail_mode: for packets of no known zone pair */
   __u8 pad[3];
@@ -102,11 +103,12 @@ struct ftz_xdp_flow_key {
   __u8 pad[3];
 };
 struct ftz_xdp_flow {
-  __u64 first_ns; /* bpf_ktime_get_ns() */
+  __u64 first_ns; /* bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC_COARSE */
   __u64 last_ns;
   __u64 pkts[2]; /* [0] sent by the lower endpoint, [1] by the higher */
   __u64 bytes[2];
   __u64 generation;
+  __u64 epoch;       /* the install that decided action: a verdict cache entry is valid under it only */
   __u8 action;       /* FTZ_XDP_FORWARD or FTZ_XDP_DROP: the latest decision */
   __u8 client_is_lo; /* the client as the engine takes it from the flow's first packet */
   __u8 tcp_flags[2]; /* TCP flags seen, per sender as pkts[] */
