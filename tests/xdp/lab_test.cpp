@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -42,7 +43,8 @@ constexpr const char* kDomestic = "198.18.0.130";
 constexpr const char* kBlocked = "198.18.0.200";
 constexpr const char* kOffshore = "198.18.0.240";
 
-std::string policy_yaml() {
+// `hk`: the action of the inside -> hk default (the reload test flips it).
+std::string policy_yaml(const std::string& hk = "block") {
   return R"(version: 1
 name: xdp-lab
 zones:
@@ -71,7 +73,8 @@ defaults:
     action: allow
   - src_zone: inside
     dst_zone: hk
-    action: block
+    action: )" +
+         hk + R"(
 export_default:
   action: block
 )";
@@ -567,6 +570,85 @@ TEST_F(XdpLab, ARestartLosesNothingTheKernelDecides) {
   }
   EXPECT_EQ(records, 1);
   EXPECT_FALSE(std::filesystem::exists(pin_dir_)) << "a clean stop leaves no pins";
+}
+
+// 20 reloads (SIGHUP, the configuration flipping inside -> hk between
+// block and allow) while two uploads run that every version allows, one
+// decided in the kernel, one inspected in user space: each arrives whole.
+TEST_F(XdpLab, TwentyReloadsUnderTrafficLoseNothingTheyAllow) {
+  const int dom = socket_in(*server_, SOCK_STREAM, kDomestic, 8081);
+  const int off = socket_in(*server_, SOCK_STREAM, kOffshore, 8080);
+  ASSERT_GE(dom, 0);
+  ASSERT_GE(off, 0);
+  ASSERT_EQ(listen(dom, 4), 0);
+  ASSERT_EQ(listen(off, 4), 0);
+  std::string body;
+  for (int i = 0; body.size() < 2'000'000; ++i) body += "row " + std::to_string(i) + " of a long report\n";
+  Received got_dom, got_off;
+  std::thread serve_dom([&] { got_dom = serve_one(dom, 5000); });
+  std::thread serve_off([&] { got_off = serve_one(off, 5000); });
+  std::atomic<bool> done{false};
+  int reloads = 0;
+  std::thread reloader([&] {
+    // Each SIGHUP once the one before it is served (signals that come
+    // during a reload make one more: the latest file).
+    for (; reloads < 20; ++reloads) {
+      std::ofstream(dir_.file("policy.yaml")) << policy_yaml(reloads % 2 == 0 ? "allow" : "block");
+      kill(pid_, SIGHUP);
+      const std::string running = "generation " + std::to_string(reloads + 2) + " running";
+      for (int i = 0; i < 100 && test::read_text(dir_.file("xdp.log")).find(running) == std::string::npos;
+           ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    done = true;
+  });
+  // Paced so that both uploads span the reloads.
+  const auto paced = [&](const char* to, uint16_t port) {
+    Upload u;
+    const int fd = socket_in(*client_, SOCK_STREAM);
+    set_timeouts(fd, 5000);
+    const sockaddr_in a = address(to, port);
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) return u;
+    u.connected = true;
+    size_t off_bytes = 0;
+    while (off_bytes < body.size()) {
+      const size_t n = std::min<size_t>(body.size() - off_bytes, 20000);
+      if (send(fd, body.data() + off_bytes, n, MSG_NOSIGNAL) != static_cast<ssize_t>(n)) break;
+      off_bytes += n;
+      if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    }
+    u.sent_all = off_bytes == body.size();
+    shutdown(fd, SHUT_WR);
+    char buf[64];
+    const ssize_t r = recv(fd, buf, sizeof buf, 0);
+    if (r > 0) u.reply.assign(buf, static_cast<size_t>(r));
+    close(fd);
+    return u;
+  };
+  Upload u_off;
+  std::thread client_off([&] { u_off = paced(kOffshore, 8080); });
+  const Upload u_dom = paced(kDomestic, 8081);
+  client_off.join();
+  reloader.join();
+  serve_dom.join();
+  serve_off.join();
+  close(dom);
+  close(off);
+  EXPECT_TRUE(done);
+  EXPECT_TRUE(u_dom.sent_all && u_off.sent_all);
+  EXPECT_EQ(got_dom.bytes.size(), body.size());
+  EXPECT_EQ(got_off.bytes.size(), body.size());
+  EXPECT_TRUE(got_dom.bytes == body && got_off.bytes == body);
+  EXPECT_EQ(u_dom.reply, "ok " + std::to_string(body.size()) + "\n");
+  EXPECT_EQ(u_off.reply, "ok " + std::to_string(body.size()) + "\n");
+  stop();
+  EXPECT_EQ(stats_.value("reloads", 0), 20) << test::read_text(dir_.file("xdp.log"));
+  EXPECT_EQ(stats_.value("reload_failures", 1), 0);
+  EXPECT_EQ(stats_.value("generation", 0), 21);
+  for (const auto& p : stats_["ports"])
+    EXPECT_EQ(p.value("user_rx_dropped", 1), 0) << "nothing lost to user space";
+  EXPECT_EQ(xdp("kernel_dropped"), 0u);
+  EXPECT_EQ(xdp("away_dropped"), 0u);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -152,7 +153,8 @@ class Appliance {
   // Writes the records of the flows the kernel decided that are over (all
   // of them with `all`: at the end) and forgets them.
   void reap_kernel_flows(bool all);
-  void reload();
+  void start_reload();
+  void finish_reload();
   bool write_stats(double elapsed_s);
 
   Options options_;
@@ -162,6 +164,12 @@ class Appliance {
   std::unique_ptr<report::ComplianceDesk> desk_;
   std::unique_ptr<report::OutputFile> eve_;
   engine::Worker worker_;
+  struct Prepared {
+    std::shared_ptr<const engine::PolicyGeneration> gen;
+    std::unique_ptr<engine::sig::Scanner> scanner;
+  };
+  std::future<tl::expected<Prepared, std::string>> reload_;
+  uint64_t next_number_ = 2;
 
   std::array<XskSocket::Frame, engine::kBurstSize> frames_{};
   std::array<engine::PacketView, engine::kBurstSize> views_{};
@@ -313,25 +321,42 @@ void Appliance::reap_kernel_flows(bool all) {
   }
 }
 
-void Appliance::reload() {
-  auto next = load_generation(options_.config, gen_->number() + 1);
-  auto tables = next ? compile_tables(**next) : tl::unexpected(next.error());
-  if (!tables) {
+// The new generation is built off the packet loop (configuration, Hyperscan
+// compile, tables into the kernel's idle slot and the flip, the engine's
+// scanner): the loop goes on judging under the old one and adopts the new
+// one between two bursts.
+void Appliance::start_reload() {
+  const std::string path = options_.config;
+  const uint64_t number = next_number_++;
+  const engine::WorkerOptions wo = worker_options();
+  std::shared_ptr<const engine::PolicyGeneration> running = gen_;
+  Program* program = program_.get();
+  reload_ = std::async(std::launch::async, [=]() -> tl::expected<Prepared, std::string> {
+    auto next = load_generation(path, number);
+    if (!next) return tl::unexpected(next.error());
+    auto tables = compile_tables(**next);
+    if (!tables) return tl::unexpected(tables.error());
+    auto scanner = engine::Worker::make_scanner(**next, wo, running.get());
+    if (!scanner) return tl::unexpected(scanner.error());
+    // Last: once the kernel runs the new tables there is no way back.
+    if (auto ok = program->install(*tables); !ok) return tl::unexpected(ok.error());
+    return Prepared{*next, std::move(*scanner)};
+  });
+}
+
+void Appliance::finish_reload() {
+  auto ready = reload_.get();
+  if (!ready) {
     // The running generation stays, in the kernel and here.
     std::fprintf(stderr, "ftzgate-xdp: reload refused, generation %llu stays:\n%s\n",
-                 static_cast<unsigned long long>(gen_->number()), tables.error().c_str());
+                 static_cast<unsigned long long>(gen_->number()), ready.error().c_str());
     ++reload_failures_;
     return;
   }
-  desk_->register_generation(**next);
-  if (auto ok = program_->install(*tables); !ok) {
-    std::fprintf(stderr, "ftzgate-xdp: reload refused, generation %llu stays: %s\n",
-                 static_cast<unsigned long long>(gen_->number()), ok.error().c_str());
-    ++reload_failures_;
-    return;
-  }
-  gen_ = *next;
-  worker_.set_generation(gen_);
+  desk_->register_generation(*ready->gen);
+  gen_ = ready->gen;
+  // One thread: what the worker hands back is no one else's.
+  std::unique_ptr<engine::sig::Scanner> old = worker_.set_generation(gen_, std::move(ready->scanner));
   ++reloads_;
   std::fprintf(stderr, "ftzgate-xdp: generation %llu running\n",
                static_cast<unsigned long long>(gen_->number()));
@@ -349,10 +374,15 @@ bool Appliance::run() {
     if (options_.duration_s > 0 &&
         std::chrono::duration<double>(now_steady - start).count() >= options_.duration_s)
       break;
-    if (g_reload != 0) {
+    // A SIGHUP during a reload is served after it (the latest file wins).
+    if (reload_.valid() && reload_.wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+      finish_reload();
+    if (g_reload != 0 && !reload_.valid()) {
       g_reload = 0;
-      reload();
+      start_reload();
     }
+    worker_.hand_over_idle();
+    (void)worker_.take_retired_scanner();
     const uint32_t n = receive();
     const int64_t now = wall_ns();
     if (n > 0) {
@@ -374,6 +404,7 @@ bool Appliance::run() {
       next_harvest = now_steady + std::chrono::seconds(1);
     }
   }
+  if (reload_.valid()) finish_reload();
   // Every flow ends with its record; held frames go by their verdicts.
   const int64_t end = wall_ns();
   while (!worker_.finish(end)) {
@@ -424,12 +455,16 @@ bool Appliance::write_stats(double elapsed_s) {
     nlohmann::ordered_json pj;
     pj["name"] = p.name;
     pj["mode"] = mode_name(p.xdp_flags);
-    uint64_t rx = 0, tx = 0, tx_no_frame = 0;
+    uint64_t rx = 0, tx = 0, tx_no_frame = 0, rx_lost = 0;
     for (const auto& s : p.sockets) {
       rx += s->counters().rx;
       tx += s->counters().tx;
       tx_no_frame += s->counters().tx_no_frame + s->counters().tx_too_long;
+      rx_lost += s->kernel_drops();
     }
+    // What the kernel dropped before this process saw it (a full RX ring,
+    // no free frame in the fill ring).
+    pj["user_rx_dropped"] = rx_lost;
     pj["queues"] = p.sockets.size();
     pj["user_rx"] = rx;
     pj["user_tx"] = tx;

@@ -71,6 +71,13 @@ int XskSocket::fd() const noexcept {
   return xsk_socket__fd(xsk_);
 }
 
+uint64_t XskSocket::kernel_drops() const noexcept {
+  xdp_statistics st{};
+  socklen_t len = sizeof st;
+  if (getsockopt(fd(), SOL_XDP, XDP_STATISTICS, &st, &len) != 0) return 0;
+  return st.rx_dropped + st.rx_ring_full + st.rx_invalid_descs;
+}
+
 uint32_t XskSocket::receive(std::span<Frame> out) noexcept {
   uint32_t idx = 0;
   const uint32_t n = xsk_ring_cons__peek(&rx_, static_cast<uint32_t>(out.size()), &idx);

@@ -61,6 +61,9 @@ class XskSocket {
   // the fill ring. Once per loop.
   void flush() noexcept;
   [[nodiscard]] const Counters& counters() const noexcept { return counters_; }
+  // Frames the kernel could not hand to this socket (XDP_STATISTICS: RX ring
+  // full, no fill frame, invalid): lost to user space.
+  [[nodiscard]] uint64_t kernel_drops() const noexcept;
 
  private:
   XskSocket() = default;
