@@ -18,6 +18,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tl/expected.hpp>
 #include <vector>
 
 #include "ftz/test/files.hpp"
@@ -137,6 +138,32 @@ inline std::map<std::string, nlohmann::json> wait_for_traffic(const std::string&
     if (stats.is_object() && stats.value("packets", uint64_t{0}) > 0) break;
   }
   return replies;
+}
+
+inline bool replace_once(std::string& s, const std::string& from, const std::string& to) {
+  const size_t at = s.find(from);
+  if (at == std::string::npos) return false;
+  s.replace(at, from.size(), to);
+  return true;
+}
+
+// "private": examples/minimal.yaml with every private and unique-local
+// range inside, so that the public captures (mostly 192.168/16 and
+// 172.16/12 clients) have exports whose content the built-in catalog scans,
+// and with the demo token key, so that alert tokens are comparable too.
+inline tl::expected<std::string, std::string> write_private_config(const TempDir& dir) {
+  std::string yaml = read_text(source_dir() + "/examples/minimal.yaml");
+  if (!replace_once(yaml, "prefixes: [10.0.0.0/8]",
+                    "prefixes: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, \"fc00::/7\", \"fe80::/10\"]") ||
+      !replace_once(yaml, "signature_packs: [signatures/builtin.yaml]",
+                    "signature_packs: [" + source_dir() + "/examples/signatures/builtin.yaml]")) {
+    return tl::unexpected(std::string("examples/minimal.yaml changed: update write_private_config"));
+  }
+  yaml += "compliance:\n  key_file: " + source_dir() +
+          "/examples/keys/token.key\n  state_file: " + dir.file("compliance.state") + "\n";
+  const std::string path = dir.file("private.yaml");
+  std::ofstream(path) << yaml;
+  return path;
 }
 
 }  // namespace ftz::dptest

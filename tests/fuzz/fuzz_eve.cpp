@@ -99,6 +99,7 @@ Event event(FuzzedDataProvider& in, const PolicyGeneration& gen) {
   e.verdict.mirror = in.ConsumeBool();
   e.rule = index_or_none(in, gen.spec().rules.size());
   e.inspected = in.ConsumeBool();
+  e.kernel = in.ConsumeBool();
   const size_t sigs = gen.spec().signatures.size();
   switch (e.type) {
     case EventType::kFlow: {

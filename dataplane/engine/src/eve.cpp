@@ -440,6 +440,7 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
   if (e.verdict.mirror) out += ",\"mirror\":true";
   out += e.is_export ? ",\"export\":true" : ",\"export\":false";
   out += e.inspected ? ",\"inspected\":true" : ",\"inspected\":false";
+  if (e.kernel) out += ",\"decided_in\":\"kernel\"";
   if (e.type == EventType::kFlow) {
     const FlowDetections& d = e.flow.detections;
     const auto& sigs = gen.spec().signatures;

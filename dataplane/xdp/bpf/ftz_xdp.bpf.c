@@ -481,6 +481,37 @@ static __always_inline struct ftz_xdp_flow* new_flow(const struct ftz_packet* p,
   return f;
 }
 
+// Ended flows, for their records.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, FTZ_XDP_MAX_ENDED);
+  __type(key, struct ftz_xdp_ended_key);
+  __type(value, struct ftz_xdp_flow);
+} ftz_ended SEC(".maps");
+
+#define FTZ_TCP_FIN 0x01
+#define FTZ_TCP_SYN 0x02
+#define FTZ_TCP_RST 0x04
+#define FTZ_TCP_ACK 0x10
+
+// Both FINs seen: closed, as the engine's tracking makes it. Its record is
+// written then; later packets go by the verdict, uncounted.
+static __always_inline int tcp_closed(const struct ftz_xdp_flow* f) {
+  return ((f->tcp_flags[0] | f->tcp_flags[1]) & FTZ_TCP_RST) ||
+         ((f->tcp_flags[0] & FTZ_TCP_FIN) && (f->tcp_flags[1] & FTZ_TCP_FIN));
+}
+
+// Moves a flow to ftz_ended (its record is written at once); what follows
+// on its 5-tuple is a new flow.
+static __always_inline void end_flow(const struct ftz_xdp_flow_key* k, const struct ftz_xdp_flow* f) {
+  struct ftz_xdp_ended_key e = {};
+  __builtin_memcpy(&e.flow, k, sizeof(*k));
+  e.first_ns = f->first_ns;
+  if (bpf_map_update_elem(&ftz_ended, &e, f, BPF_ANY) != 0) count(FTZ_XDP_kKernelRecordLost);
+  bpf_map_delete_elem(&ftz_flows, k);
+}
+
 // Counts a packet decided here into its flow's entry.
 static __always_inline void account(struct ftz_xdp_flow* f, const struct ftz_packet* p, int dir, __u8 action,
                                     const struct ftz_xdp_config* config, __u64 len) {
@@ -537,6 +568,12 @@ int ftz_xdp(struct xdp_md* ctx) {
   const int from_lo = flow_key(&p, &k);
   const int dir = from_lo ? 0 : 1;
   struct ftz_xdp_flow* f = bpf_map_lookup_elem(&ftz_flows, &k);
+  if (f && p.proto == IPPROTO_TCP && tcp_closed(f) &&
+      (p.tcp_flags & (FTZ_TCP_SYN | FTZ_TCP_ACK)) == FTZ_TCP_SYN) {
+    // A new connection on a closed one's 5-tuple: a new flow.
+    end_flow(&k, f);
+    f = 0;
+  }
   __u8 action;
   if (f && f->epoch == config->epoch) {
     action = f->action;
@@ -568,7 +605,12 @@ int ftz_xdp(struct xdp_md* ctx) {
       return to_user(ctx, FTZ_XDP_kUserUndecided, first->fail_open && second->fail_open);
     if (!f) f = new_flow(&p, &src, &dst, &k, from_lo);
   }
-  if (f) account(f, &p, dir, action, config, len);
+  if (f && !(p.proto == IPPROTO_TCP && tcp_closed(f))) {
+    account(f, &p, dir, action, config, len);
+    // A reset that passes ends the flow at once; one the verdict drops
+    // ended nothing for the endpoints, so the flow stays, closed.
+    if (p.proto == IPPROTO_TCP && (p.tcp_flags & FTZ_TCP_RST) && action == FTZ_XDP_FORWARD) end_flow(&k, f);
+  }
   if (action == FTZ_XDP_DROP) {
     count(FTZ_XDP_kKernelDropped);
     return XDP_DROP;

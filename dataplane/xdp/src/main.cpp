@@ -153,6 +153,7 @@ class Appliance {
   // Writes the records of the flows the kernel decided that are over (all
   // of them with `all`: at the end) and forgets them.
   void reap_kernel_flows(bool all);
+  void write_kernel_record(const Program::KernelFlow& f, int64_t wall_minus_mono, engine::FlowEndReason why);
   void start_reload();
   void finish_reload();
   bool write_stats(double elapsed_s);
@@ -293,6 +294,18 @@ int64_t mono_ns() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+void Appliance::write_kernel_record(const Program::KernelFlow& f, int64_t wall_minus_mono,
+                                    engine::FlowEndReason why) {
+  const engine::Event e = kernel_flow_record(f.key, f.value, *gen_, wall_minus_mono, why);
+  if (eve_) {
+    line_.clear();
+    engine::format_eve(e, *gen_, line_);
+    line_.push_back('\n');
+    eve_->write(line_);
+  }
+  ++kernel_records_;
+}
+
 void Appliance::reap_kernel_flows(bool all) {
   // The program stamps flows with CLOCK_MONOTONIC_COARSE.
   const int64_t mono = mono_ns();
@@ -300,21 +313,20 @@ void Appliance::reap_kernel_flows(bool all) {
   // A bounded share a second; at the end, every entry (the cursor goes
   // round the map once more at most).
   constexpr size_t kPerPass = 4096;
+  // Ended by a reset or a new connection: due now, in the order they come.
+  for (std::vector<Program::KernelFlow> ended; !(ended = program_->take_ended(kPerPass)).empty();) {
+    for (const Program::KernelFlow& f : ended) {
+      write_kernel_record(f, wall_minus_mono, engine::FlowEndReason::kClosed);
+    }
+    if (!all) break;
+  }
   for (int pass = 0; pass < (all ? 1 + FTZ_XDP_MAX_FLOWS / static_cast<int>(kPerPass) : 1); ++pass) {
     const std::vector<Program::KernelFlow> flows = program_->flows(kPerPass);
     for (const Program::KernelFlow& f : flows) {
       if (!all && !kernel_flow_over(f.key, f.value, gen_->spec().limits, static_cast<uint64_t>(mono)))
         continue;
-      const engine::Event e =
-          kernel_flow_record(f.key, f.value, *gen_, wall_minus_mono,
-                             all ? engine::FlowEndReason::kShutdown : engine::FlowEndReason::kTimeout);
-      if (eve_) {
-        line_.clear();
-        engine::format_eve(e, *gen_, line_);
-        line_.push_back('\n');
-        eve_->write(line_);
-      }
-      ++kernel_records_;
+      write_kernel_record(f, wall_minus_mono,
+                          all ? engine::FlowEndReason::kShutdown : engine::FlowEndReason::kTimeout);
       program_->forget_flow(f.key);
     }
     if (flows.empty()) break;

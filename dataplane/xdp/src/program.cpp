@@ -88,7 +88,7 @@ tl::expected<std::unique_ptr<Program>, std::string> Program::load(const std::str
     std::error_code ec;
     std::filesystem::create_directories(pin_dir, ec);
     if (ec) return tl::unexpected(pin_dir + ": " + ec.message());
-    for (bpf_map* m : {skel->maps.ftz_flows, skel->maps.ftz_counters}) {
+    for (bpf_map* m : {skel->maps.ftz_flows, skel->maps.ftz_ended, skel->maps.ftz_counters}) {
       const std::string path = pin_dir + "/" + bpf_map__name(m);
       if (const int err = bpf_map__set_pin_path(m, path.c_str()); err != 0)
         return tl::unexpected(error_text(path, err));
@@ -132,7 +132,8 @@ void Program::detach(uint32_t ifindex, uint32_t mode) noexcept {
 
 void Program::unpin() noexcept {
   if (pin_dir_.empty()) return;
-  for (bpf_map* m : {skel_->maps.ftz_flows, skel_->maps.ftz_counters}) bpf_map__unpin(m, nullptr);
+  for (bpf_map* m : {skel_->maps.ftz_flows, skel_->maps.ftz_ended, skel_->maps.ftz_counters})
+    bpf_map__unpin(m, nullptr);
   std::error_code ec;
   std::filesystem::remove(pin_dir_, ec);  // only when empty: never another's pins
 }
@@ -250,6 +251,19 @@ std::vector<Program::KernelFlow> Program::flows(size_t max) {
     KernelFlow f;
     f.key = next;
     if (bpf_map_lookup_elem(fd, &next, &f.value) == 0) out.push_back(f);
+  }
+  return out;
+}
+
+std::vector<Program::KernelFlow> Program::take_ended(size_t max) {
+  std::vector<KernelFlow> out;
+  const int fd = bpf_map__fd(skel_->maps.ftz_ended);
+  ftz_xdp_ended_key key{};
+  while (out.size() < max && bpf_map_get_next_key(fd, nullptr, &key) == 0) {
+    KernelFlow f;
+    f.key = key.flow;
+    if (bpf_map_lookup_elem(fd, &key, &f.value) == 0) out.push_back(f);
+    bpf_map_delete_elem(fd, &key);
   }
   return out;
 }

@@ -104,6 +104,7 @@ engine::Event kernel_flow_record(const ftz_xdp_flow_key& key, const ftz_xdp_flow
   e.rule = d.rule;
   e.is_export = gen.is_export(e.src_zone, e.dst_zone);
   e.inspected = false;
+  e.kernel = true;
   e.flow = engine::FlowEventData{};
   e.flow.pkts_toserver = flow.pkts[client];
   e.flow.pkts_toclient = flow.pkts[1 - client];

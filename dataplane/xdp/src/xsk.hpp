@@ -25,8 +25,11 @@ namespace ftz::xdp {
 
 class XskSocket {
  public:
+  // A page a frame (the largest aligned AF_XDP chunk): frames up to 3,840
+  // bytes after the kernel's headroom, so VLAN-tagged and jumbo-ish frames
+  // reach the engine whole. 32 MiB a socket.
   static constexpr uint32_t kFrames = 8192;
-  static constexpr uint32_t kFrameSize = 2048;
+  static constexpr uint32_t kFrameSize = 4096;
 
   struct Frame {
     uint64_t addr = 0;  // where its data starts in the UMEM (within its frame)

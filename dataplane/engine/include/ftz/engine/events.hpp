@@ -120,6 +120,10 @@ struct Event {
   // Its content was scanned, all of it so far: an export (or --classify-all)
   // with signatures and no uninspectable reason (FlowDetections says which).
   bool inspected = false;
+  // Flow records: decided and counted by the XDP program in the kernel
+  // (docs/xdp.md), not by a worker: no app metadata, TCP packets counted
+  // up to the flags that close the flow.
+  bool kernel = false;
   union {
     FlowEventData flow;
     TlsEventData tls;

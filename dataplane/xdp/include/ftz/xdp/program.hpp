@@ -63,6 +63,9 @@ class Program {
   std::vector<KernelFlow> flows(size_t max);
   // Removes a flow whose record is written (a packet after this starts a new one).
   void forget_flow(const ftz_xdp_flow_key& key) noexcept;
+  // Up to `max` flows a TCP reset or a new connection ended (ftz_ended),
+  // taken out of the map: their records are due at once.
+  std::vector<KernelFlow> take_ended(size_t max);
 
   // Summed over CPUs, indexed by engine::XdpPath.
   [[nodiscard]] tl::expected<Counters, std::string> counters() const;

@@ -24,8 +24,10 @@
 /* Inner map sizes: the Lin-gang example has ~6,300 zone prefixes. */
 #define FTZ_XDP_MAX_PREFIXES 65536
 #define FTZ_XDP_MAX_POLICY_ENTRIES 65536
-/* Flows the kernel decided, kept for their records (ftz_flows). */
+/* Flows the kernel decided, kept for their records (ftz_flows), and those
+ * a TCP reset or a new connection on their 5-tuple ended (ftz_ended). */
 #define FTZ_XDP_MAX_FLOWS 262144
+#define FTZ_XDP_MAX_ENDED 65536
 /* AF_XDP sockets: ftz_xsks[port slot * FTZ_XDP_MAX_QUEUES + rx queue]. */
 #define FTZ_XDP_MAX_PORTS 4
 #define FTZ_XDP_MAX_QUEUES 64
@@ -113,6 +115,15 @@ struct ftz_xdp_flow {
   __u8 client_is_lo; /* the client as the engine takes it from the flow's first packet */
   __u8 tcp_flags[2]; /* TCP flags seen, per sender as pkts[] */
   __u8 pad[4];
+};
+
+/* ftz_ended: a flow a TCP reset ended, or a new connection (a SYN) on the
+ * 5-tuple of a closed one, as the engine ends them (Worker::process_ip,
+ * lookup_or_create): user space writes its record at once and removes it. */
+struct ftz_xdp_ended_key {
+  struct ftz_xdp_flow_key flow;
+  __u32 pad;
+  __u64 first_ns;
 };
 
 /* NOLINTEND(readability-identifier-naming) */
