@@ -41,7 +41,8 @@ double mean_ns(int prog_fd, const std::vector<ftz::test::Bytes>& frames, uint32_
     xdp_md ctx{};
     ctx.data_end = static_cast<uint32_t>(f.size());
     ctx.ingress_ifindex = 1;
-    LIBBPF_OPTS(bpf_test_run_opts, opts);
+    bpf_test_run_opts opts{};
+    opts.sz = sizeof(opts);
     opts.data_in = f.data();
     opts.data_size_in = static_cast<uint32_t>(f.size());
     opts.ctx_in = &ctx;

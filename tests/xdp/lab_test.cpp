@@ -694,14 +694,54 @@ void PrintTo(const ReplayCase& c, std::ostream* os) {
   *os << c.name;
 }
 
+// An AF_XDP frame (4,096 bytes) less the kernel's headroom (256).
+constexpr uint32_t kReplayMaxFrame = 3840;
+
+// Why the lab's links cannot carry a public capture whole (empty: they can).
+std::string unreplayable(const std::string& file) {
+  auto reader = capture::CaptureReader::open(test::public_captures_dir() + "/" + file);
+  if (!reader) return reader.error();
+  if ((*reader)->link() != engine::LinkType::kEthernet) return "not Ethernet, which the lab's links are";
+  for (capture::CaptureRecordView rec; (*reader)->next(rec) == capture::CaptureReader::Next::kRecord;) {
+    if (rec.caplen > kReplayMaxFrame) {
+      return "a frame of " + std::to_string(rec.caplen) +
+             " bytes (GRO-sized in the capture), longer than an AF_XDP frame (" +
+             std::to_string(kReplayMaxFrame) + " bytes)";
+    }
+    if (rec.caplen < 14) return "a frame shorter than an Ethernet header, which no link carries";
+  }
+  return {};
+}
+
+// The Lin-gang scenario and every public capture the links carry whole
+// (XdpReplayCorpus names the others).
 std::vector<ReplayCase> replay_cases() {
   std::vector<ReplayCase> out = {{"lingang_scenario", "", "lingang"}};
   for (const std::string& f : test::public_captures()) {
+    if (!unreplayable(f).empty()) continue;
     std::string name;
     for (char ch : f) name += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
     out.push_back({name, f, "private"});
   }
   return out;
+}
+
+// The public captures left out of the replays, and why: exactly these
+// three hold GRO-sized records (tshark: frame.cap_len up to 37,506), so a
+// capture added to the corpus, or a larger AF_XDP frame, shows here.
+TEST(XdpReplayCorpus, OnlyTheGroSizedCapturesAreLeftOut) {
+  std::map<std::string, std::string> left_out;
+  for (const std::string& f : test::public_captures()) {
+    if (std::string why = unreplayable(f); !why.empty()) left_out[f] = why;
+  }
+  std::set<std::string> names;
+  for (const auto& [f, why] : left_out) {
+    names.insert(f);
+    std::cout << "[xdp-replay] left out " << f << ": " << why << "\n";
+  }
+  if (test::public_captures().empty()) GTEST_SKIP() << test::public_captures_dir() << " absent";
+  EXPECT_EQ(names,
+            (std::set<std::string>{"ndpi__1kxun.pcap", "ndpi__weibo.pcap", "zeek__http-post-large.pcap"}));
 }
 
 struct FlowSummary {
@@ -759,9 +799,6 @@ const std::map<std::string, std::string>& count_divergences() {
   return m;
 }
 
-// An AF_XDP frame (4,096 bytes) less the kernel's headroom (256).
-constexpr uint32_t kReplayMaxFrame = 3840;
-
 class XdpReplay : public XdpLinks, public ::testing::WithParamInterface<ReplayCase> {};
 
 TEST_P(XdpReplay, FlowsMatchInspect) {
@@ -799,22 +836,16 @@ TEST_P(XdpReplay, FlowsMatchInspect) {
   else
     yaml.insert(limits + 9, "  checksum_validation: on\n");
   std::ofstream(config) << yaml;
-  // The frames as recorded; a capture the lab's links cannot carry whole is
-  // excluded with the reason.
+  // The frames as recorded (replay_cases() took only captures the links
+  // carry whole).
   auto reader = capture::CaptureReader::open(capture);
   ASSERT_TRUE(reader) << reader.error();
-  if ((*reader)->link() != engine::LinkType::kEthernet) GTEST_SKIP() << "not Ethernet: the lab's links are";
+  ASSERT_EQ((*reader)->link(), engine::LinkType::kEthernet);
   std::vector<std::vector<uint8_t>> frames;
   bool cut = false;
   for (capture::CaptureRecordView rec; (*reader)->next(rec) == capture::CaptureReader::Next::kRecord;) {
     frames.emplace_back(rec.data, rec.data + rec.caplen);
     cut = cut || rec.caplen < rec.wirelen;
-    if (rec.caplen > kReplayMaxFrame) {
-      GTEST_SKIP() << "a frame of " << rec.caplen
-                   << " bytes (GRO-sized in the capture): longer than an AF_XDP frame (" << kReplayMaxFrame
-                   << " bytes)";
-    }
-    if (rec.caplen < 14) GTEST_SKIP() << "a frame shorter than an Ethernet header: no link carries it";
   }
   // Links that carry every frame the capture holds (tagged, jumbo-ish).
   for (const char* dev : {"ai", "ao"}) {
@@ -849,7 +880,7 @@ TEST_P(XdpReplay, FlowsMatchInspect) {
   const auto divergence = count_divergences().find(c.capture);
   const bool counts = divergence == count_divergences().end();
   if (counts) {
-    EXPECT_EQ(got.size(), want.size());
+    EXPECT_EQ(got.size(), want.size()) << test::read_text(dir_.file("xdp.log")) << stats_.dump();
   }
   uint64_t kernel_flows = xdp("kernel_forwarded") + xdp("kernel_dropped");
   for (const auto& [key, w] : want) {

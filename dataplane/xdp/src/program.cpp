@@ -53,7 +53,10 @@ class MapFd {
 tl::expected<std::unique_ptr<MapFd>, std::string> inner_map(bpf_map_type type, const char* name,
                                                             uint32_t key_size, uint32_t value_size,
                                                             uint32_t max_entries) {
-  LIBBPF_OPTS(bpf_map_create_opts, opts);
+  // libbpf's option structs zeroed with their size set: LIBBPF_OPTS is a
+  // compound literal in a statement expression, C extensions in C++.
+  bpf_map_create_opts opts{};
+  opts.sz = sizeof(opts);
   if (type == BPF_MAP_TYPE_LPM_TRIE) opts.map_flags = BPF_F_NO_PREALLOC;
   const int fd = bpf_map_create(type, name, key_size, value_size, max_entries, &opts);
   if (fd < 0) return tl::unexpected(error_text(name, fd));
@@ -103,7 +106,8 @@ tl::expected<std::unique_ptr<Program>, std::string> Program::load(const std::str
 }
 
 tl::expected<void, std::string> Program::attach(uint32_t ifindex, uint32_t mode) {
-  LIBBPF_OPTS(bpf_xdp_attach_opts, opts);
+  bpf_xdp_attach_opts opts{};
+  opts.sz = sizeof(opts);
   uint32_t flags = mode | XDP_FLAGS_UPDATE_IF_NOEXIST;
   uint32_t id = 0;
   int old_fd = -1;
@@ -225,7 +229,8 @@ tl::expected<uint32_t, std::string> Program::run(std::span<const uint8_t> frame,
   xdp_md ctx{};
   ctx.data_end = static_cast<uint32_t>(frame.size());  // the kernel insists
   ctx.ingress_ifindex = ingress_ifindex;
-  LIBBPF_OPTS(bpf_test_run_opts, opts);
+  bpf_test_run_opts opts{};
+  opts.sz = sizeof(opts);
   opts.data_in = frame.data();
   opts.data_size_in = static_cast<uint32_t>(frame.size());
   opts.ctx_in = &ctx;
