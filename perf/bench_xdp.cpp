@@ -38,21 +38,12 @@ std::string source_dir() {
 double mean_ns(int prog_fd, const std::vector<ftz::test::Bytes>& frames, uint32_t repeat) {
   double total = 0;
   for (const auto& f : frames) {
-    xdp_md ctx{};
-    ctx.data_end = static_cast<uint32_t>(f.size());
-    ctx.ingress_ifindex = 1;
-    bpf_test_run_opts opts{};
-    opts.sz = sizeof(opts);
-    opts.data_in = f.data();
-    opts.data_size_in = static_cast<uint32_t>(f.size());
-    opts.ctx_in = &ctx;
-    opts.ctx_size_in = sizeof ctx;
-    opts.repeat = repeat;
-    if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) {
-      std::perror("bench_xdp: BPF_PROG_TEST_RUN");
+    auto r = ftz::xdp::test_run(prog_fd, f, 1, repeat);
+    if (!r) {
+      std::fprintf(stderr, "bench_xdp: %s\n", r.error().c_str());
       std::exit(1);
     }
-    total += opts.duration;
+    total += r->mean_ns;
   }
   return total / static_cast<double>(frames.size());
 }

@@ -225,7 +225,8 @@ tl::expected<void, std::string> Program::bind_socket(uint32_t slot, uint32_t que
   return put(bpf_map__fd(skel_->maps.ftz_xsks), &key, &xsk_fd, "ftz_xsks");
 }
 
-tl::expected<uint32_t, std::string> Program::run(std::span<const uint8_t> frame, uint32_t ingress_ifindex) {
+tl::expected<TestRun, std::string> test_run(int prog_fd, std::span<const uint8_t> frame,
+                                            uint32_t ingress_ifindex, uint32_t repeat) {
   xdp_md ctx{};
   ctx.data_end = static_cast<uint32_t>(frame.size());  // the kernel insists
   ctx.ingress_ifindex = ingress_ifindex;
@@ -235,11 +236,17 @@ tl::expected<uint32_t, std::string> Program::run(std::span<const uint8_t> frame,
   opts.data_size_in = static_cast<uint32_t>(frame.size());
   opts.ctx_in = &ctx;
   opts.ctx_size_in = sizeof ctx;
-  opts.repeat = 1;
-  if (const int err = bpf_prog_test_run_opts(prog_fd(), &opts); err != 0) {
+  opts.repeat = repeat;
+  if (const int err = bpf_prog_test_run_opts(prog_fd, &opts); err != 0) {
     return tl::unexpected(error_text("BPF_PROG_TEST_RUN", err));
   }
-  return opts.retval;
+  return TestRun{opts.retval, opts.duration};
+}
+
+tl::expected<uint32_t, std::string> Program::run(std::span<const uint8_t> frame, uint32_t ingress_ifindex) {
+  auto r = test_run(prog_fd(), frame, ingress_ifindex);
+  if (!r) return tl::unexpected(r.error());
+  return r->action;
 }
 
 std::vector<Program::KernelFlow> Program::flows(size_t max) {

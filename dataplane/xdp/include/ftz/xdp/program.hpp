@@ -26,6 +26,16 @@ struct ftz_xdp;  // the skeleton (generated ftz_xdp.skel.h)
 
 namespace ftz::xdp {
 
+// One BPF_PROG_TEST_RUN of the XDP program `prog_fd` on `frame`, as if it
+// arrived on `ingress_ifindex` (an existing interface), `repeat` times:
+// the action of the last run and the mean time of one.
+struct TestRun {
+  uint32_t action = 0;
+  uint32_t mean_ns = 0;
+};
+tl::expected<TestRun, std::string> test_run(int prog_fd, std::span<const uint8_t> frame,
+                                            uint32_t ingress_ifindex, uint32_t repeat = 1);
+
 class Program {
  public:
   using Counters = std::array<uint64_t, engine::kXdpPathCount>;
