@@ -1,13 +1,17 @@
-// Checksums and payload trimming (normalize.hpp), verified with the test
+// Checksums, payload trimming (normalize.hpp) and the route action's layer-2
+// rewrite (channel.hpp), verified with the test
 // support's own RFC 1071 implementation and packet builder: the engine's
 // checksum code and the fixtures cannot share a bug.
 #include "ftz/engine/normalize.hpp"
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <optional>
 #include <random>
 #include <string>
 
+#include "ftz/engine/channel.hpp"
 #include "ftz/engine/parser.hpp"
 #include "ftz/test/checksum.hpp"
 #include "ftz/test/packet_builder.hpp"
@@ -171,6 +175,51 @@ TEST(NormalizeTest, TrimOnRawIpAndRefusals) {
   EXPECT_EQ(apply_trim(LinkType::kRawIp, u.data(), static_cast<uint32_t>(u.size()), {1, 0, false}).len, 0u);
   // No trim: the frame as it is.
   EXPECT_EQ(apply_trim(LinkType::kRawIp, u.data(), static_cast<uint32_t>(u.size()), {}).len, u.size());
+}
+
+const std::array<uint8_t, 6> kNextHop{0x02, 0x00, 0x5e, 0x00, 0x30, 0x01};
+const test::MacAddr kNextHopMac{{0x02, 0x00, 0x5e, 0x00, 0x30, 0x01}};
+
+test::Bytes routed_frame(std::optional<uint16_t> vlan, const test::MacAddr& dst, uint8_t pcp = 0) {
+  PacketBuilder b;
+  b.eth(test::MacAddr{{0x02, 0x60, 0, 0, 0, 1}}, dst);
+  if (vlan) b.vlan(*vlan, pcp);
+  return b.ipv4("10.60.2.11", "203.0.113.10").tcp(40001, 80, test::kTcpAck, 1, 1).payload("hello").build();
+}
+
+// The frame with the channel's header in place of the one it had.
+test::Bytes with_header(const test::Bytes& f, const ChannelHeader& h) {
+  test::Bytes out(h.bytes.begin(), h.bytes.begin() + h.len);
+  out.insert(out.end(), f.begin() + h.replaces, f.end());
+  return out;
+}
+
+TEST(ChannelHeader, PushesOrRewritesTheTagAndSetsTheNextHop) {
+  const test::MacAddr gw{{0x02, 0x00, 0x5e, 0x00, 0x10, 0x01}};
+  ChannelHeader h;
+  const test::Bytes untagged = routed_frame(std::nullopt, gw);
+  ASSERT_TRUE(channel_header(untagged, 3001, kNextHop, h));
+  EXPECT_EQ(with_header(untagged, h), routed_frame(3001, kNextHopMac));
+  const test::Bytes tagged = routed_frame(42, gw, 5);
+  ASSERT_TRUE(channel_header(tagged, 3001, kNextHop, h));
+  EXPECT_EQ(with_header(tagged, h), routed_frame(3001, kNextHopMac, 5)) << "the priority stays";
+  ASSERT_TRUE(channel_header(tagged, 0, kNextHop, h));
+  EXPECT_EQ(with_header(tagged, h), routed_frame(42, kNextHopMac, 5)) << "VLAN 0: only the MAC";
+  EXPECT_FALSE(channel_header(test::Bytes(13, 0xab), 3001, kNextHop, h));
+  EXPECT_FALSE(channel_header(test::Bytes(tagged.begin(), tagged.begin() + 17), 3001, kNextHop, h));
+}
+
+TEST(ChannelHeader, StrippingTheChannelsTagUndoesTheRoute) {
+  const test::Bytes before = routed_frame(std::nullopt, kNextHopMac);
+  test::Bytes f = routed_frame(3001, kNextHopMac);
+  ASSERT_EQ(strip_channel_vlan(f, 3001), 4u);
+  EXPECT_EQ(test::Bytes(f.begin() + 4, f.end()), before);
+  test::Bytes other = routed_frame(42, kNextHopMac);
+  EXPECT_EQ(strip_channel_vlan(other, 3001), 0u);
+  EXPECT_EQ(other, routed_frame(42, kNextHopMac));
+  EXPECT_EQ(strip_channel_vlan(f, 0), 0u);
+  test::Bytes runt(17, 0x81);
+  EXPECT_EQ(strip_channel_vlan(runt, 3001), 0u);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/if_packet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -37,6 +38,7 @@
 #include "ftz/capture/capture_reader.hpp"
 #include "ftz/test/files.hpp"
 #include "ftz/test/gen/scenario.hpp"
+#include "ftz/test/packet_builder.hpp"
 #include "netns.hpp"
 
 namespace ftz::xdp {
@@ -295,7 +297,7 @@ class XdpLinks : public ::testing::Test {
                                      "--config",
                                      config,
                                      "--ports",
-                                     "ai,ao",
+                                     ports_,
                                      "--eve",
                                      dir_.file("eve.json"),
                                      "--stats",
@@ -346,6 +348,7 @@ class XdpLinks : public ::testing::Test {
 
   test::TempDir dir_{"xdp-lab"};
   const std::string pin_dir_ = "/sys/fs/bpf/ftz-test-xdp-lab-" + std::to_string(getpid());
+  std::string ports_ = "ai,ao";
   std::unique_ptr<NetNamespace> client_, appliance_, server_;
   pid_t pid_ = -1;
   nlohmann::json stats_;
@@ -674,6 +677,245 @@ TEST_F(XdpLab, TwentyReloadsUnderTrafficLoseNothingTheyAllow) {
     EXPECT_EQ(p.value("user_rx_dropped", 1), 0) << "nothing lost to user space";
   EXPECT_EQ(xdp("kernel_dropped"), 0u);
   EXPECT_EQ(xdp("away_dropped"), 0u);
+}
+
+// ------------------------------------------------ channel and mirror --
+
+// Exports to port 8443 are routed through the approved channel (next hop
+// 02:00:5e:00:30:01) and mirrored. The channel's far end is a link with
+// the next hop's MAC and the offshore address (this kernel has no VLAN
+// devices: the tagged case reads and writes the tags with packet sockets):
+//
+//   ns client: c0 ==veth== ai [appliance] ao ==veth== s0 :ns server (no address)
+//                              ach ==veth== ch0 02:00:5e:00:30:01 198.18.0.240 :ns far
+//                              am  ==veth== m0 (a packet socket) :ns far
+class XdpChannel : public XdpLinks {
+ protected:
+  static constexpr const char* kNextHop = "02:00:5e:00:30:01";
+  static constexpr const char* kClientMac = "02:60:00:00:00:0a";
+
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(XdpLinks::SetUp());
+    if (IsSkipped()) return;
+    auto made = NetNamespace::create();
+    ASSERT_TRUE(made) << made.error();
+    far_ = std::make_unique<NetNamespace>(std::move(*made));
+    for (const std::vector<std::string>& cmd : std::vector<std::vector<std::string>>{
+             {"ip", "link", "add", "ach", "type", "veth", "peer", "name", "ch0"},
+             {"ip", "link", "add", "am", "type", "veth", "peer", "name", "m0"},
+             {"ip", "link", "set", "ch0", "netns", far_->path()},
+             {"ip", "link", "set", "m0", "netns", far_->path()},
+             {"ip", "link", "set", "ach", "up"},
+             {"ip", "link", "set", "am", "up"},
+         }) {
+      auto r = appliance_->exec(cmd);
+      ASSERT_TRUE(r) << r.error();
+    }
+    // No ARP crosses a route: both ends know each other's MAC (the client
+    // any: the appliance writes the next hop's).
+    for (const std::vector<std::string>& cmd : std::vector<std::vector<std::string>>{
+             {"ip", "link", "set", "c0", "address", kClientMac},
+             {"ip", "neigh", "add", kOffshore, "lladdr", "02:00:5e:00:10:01", "dev", "c0"},
+         }) {
+      auto r = client_->exec(cmd);
+      ASSERT_TRUE(r) << r.error();
+    }
+    for (const std::vector<std::string>& cmd : std::vector<std::vector<std::string>>{
+             {"ip", "link", "set", "ch0", "address", kNextHop},
+             {"ip", "addr", "add", std::string(kOffshore) + "/24", "dev", "ch0"},
+             {"ip", "link", "set", "ch0", "up"},
+             {"ip", "link", "set", "m0", "up"},
+             {"ip", "neigh", "add", kClient, "lladdr", kClientMac, "dev", "ch0"},
+         }) {
+      auto r = far_->exec(cmd);
+      ASSERT_TRUE(r) << r.error();
+    }
+    auto offloads = far_->run([] { return evasion::disable_tx_offloads("ch0"); });
+    ASSERT_TRUE(offloads) << offloads.error();
+  }
+
+  // The policy with the channel's VLAN (0: untagged).
+  void write_policy(int vlan) {
+    std::ofstream(dir_.file("policy.yaml")) << R"(version: 1
+name: xdp-channel
+zones:
+  - name: inside
+    kind: ftz
+    prefixes: [198.18.0.0/25]
+  - name: off
+    kind: offshore
+    default: true
+channels:
+  - name: intl
+    egress_role: channel
+    vlan: )" << vlan << R"(
+    next_hop_mac: ")" << kNextHop << R"("
+rules:
+  - name: via-channel
+    match: {src_zone: inside, dst_zone: off, dst_port: 8443}
+    action: route
+    channel: intl
+    mirror: true
+defaults:
+  - src_zone: inside
+    dst_zone: off
+    action: allow
+)";
+  }
+
+  std::unique_ptr<NetNamespace> far_;
+};
+
+// A routed upload leaves through the channel, addressed to its next hop,
+// and its replies come back that way: the server behind the channel gets
+// every byte, the ordinary uplink none, the mirror a copy.
+TEST_F(XdpChannel, ARoutedExportLeavesThroughTheChannelAndIsMirrored) {
+  write_policy(0);
+  ports_ = "ai,ao,ach,am";
+  ASSERT_NO_FATAL_FAILURE(spawn(dir_.file("policy.yaml")));
+  const int listener = socket_in(*far_, SOCK_STREAM, kOffshore, 8443);
+  ASSERT_GE(listener, 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  auto uplink = evasion::open_packet_socket(*server_, "s0");
+  ASSERT_TRUE(uplink) << uplink.error();
+  auto copies = evasion::open_packet_socket(*far_, "m0");
+  ASSERT_TRUE(copies) << copies.error();
+  const int room = 32 << 20;  // every copy of the upload, read after it
+  ASSERT_EQ(setsockopt(*copies, SOL_SOCKET, SO_RCVBUFFORCE, &room, sizeof room), 0);
+  std::string body;
+  for (int i = 0; body.size() < 200'000; ++i) body += "entry " + std::to_string(i) + " of a filed transfer\n";
+  Received got;
+  std::thread server([&] { got = serve_one(listener, 5000); });
+  const Upload u = upload(*client_, kOffshore, 8443, body);
+  server.join();
+  close(listener);
+  EXPECT_TRUE(u.connected && u.sent_all) << std::strerror(u.error) << "\n"
+                                         << test::read_text(dir_.file("xdp.log"));
+  EXPECT_EQ(u.reply, "ok " + std::to_string(body.size()) + "\n");
+  EXPECT_TRUE(got.bytes == body) << got.bytes.size() << " of " << body.size() << " bytes";
+  EXPECT_EQ(wire_payload(*uplink, 8443), "") << "nothing of it on the ordinary uplink";
+  const std::string copy = wire_payload(*copies, 8443);
+  EXPECT_TRUE(copy == body) << "the mirror's copy of the upload: " << copy.size() << " of " << body.size()
+                            << " bytes";
+  close(*uplink);
+  close(*copies);
+  stop();
+  EXPECT_GT(stats_.value("routed", uint64_t{0}), 50u);
+  EXPECT_GT(stats_.value("mirrored", uint64_t{0}), stats_.value("routed", uint64_t{0})) << "both directions";
+  EXPECT_GT(xdp("user_channel"), 0u) << "the replies, through user space";
+  EXPECT_EQ(stats_["path"].value("route_failed", 1), 0);
+  EXPECT_EQ(stats_.value("mirror_not_sent", 1), 0);
+  ASSERT_EQ(stats_["ports"].size(), 4u);
+  EXPECT_EQ(stats_["ports"][2].value("role", ""), "channel");
+  EXPECT_EQ(stats_["ports"][3].value("mode", ""), "none");
+  int records = 0;
+  for (const auto& e : eve_) {
+    if (e.value("event_type", "") != "flow" || e.value("dest_port", 0) != 8443) continue;
+    ++records;
+    EXPECT_EQ(e["ftz"].value("verdict", ""), "route");
+    EXPECT_EQ(e["ftz"].value("rule", ""), "via-channel");
+    EXPECT_GE(e["flow"].value("bytes_toserver", uint64_t{0}), body.size());
+    EXPECT_GT(e["flow"].value("pkts_toclient", 0), 0) << "the replies, back through the channel";
+  }
+  EXPECT_EQ(records, 1);
+}
+
+// A tagged channel: a routed datagram leaves with the channel's tag and
+// the next hop's MAC; a tagged reply is untagged on its way in and reaches
+// the client as the reply of the same flow.
+TEST_F(XdpChannel, TheChannelsTagIsPushedOutAndTakenOffComingBack) {
+  write_policy(3001);
+  ports_ = "ai,ao,ach";
+  ASSERT_NO_FATAL_FAILURE(spawn(dir_.file("policy.yaml")));
+  auto wire = evasion::open_packet_socket(*far_, "ch0");
+  ASSERT_TRUE(wire) << wire.error();
+  const int one = 1;
+  ASSERT_EQ(setsockopt(*wire, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one), 0);
+  const int fd = socket_in(*client_, SOCK_DGRAM, kClient, 40443);
+  ASSERT_GE(fd, 0);
+  set_timeouts(fd, 2000);
+  const sockaddr_in to = address(kOffshore, 8443);
+  ASSERT_EQ(sendto(fd, "export", 6, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to), 6);
+  // The kernel takes the tag out of the frame into the packet's metadata
+  // on its way in: the packet socket's auxiliary data has it.
+  bool seen = false;
+  for (int i = 0; i < 40 && !seen; ++i) {
+    uint8_t buf[2048];
+    alignas(tpacket_auxdata) char control[CMSG_SPACE(sizeof(tpacket_auxdata))];
+    iovec iov{buf, sizeof buf};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = recvmsg(*wire, &msg, MSG_DONTWAIT);
+    if (n <= 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    if (n < 42 || buf[23] != 17 || (buf[36] << 8 | buf[37]) != 8443) continue;
+    seen = true;
+    EXPECT_EQ(test::Bytes(buf, buf + 6), (test::Bytes{0x02, 0x00, 0x5e, 0x00, 0x30, 0x01})) << "the next hop";
+    const cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    ASSERT_NE(c, nullptr);
+    ASSERT_EQ(c->cmsg_type, PACKET_AUXDATA);
+    tpacket_auxdata aux{};
+    std::memcpy(&aux, CMSG_DATA(c), sizeof aux);
+    EXPECT_NE(aux.tp_status & TP_STATUS_VLAN_VALID, 0u) << "tagged";
+    EXPECT_EQ(aux.tp_vlan_tci & 0x0fff, 3001);
+  }
+  ASSERT_TRUE(seen) << "the datagram on the channel";
+  const test::Bytes reply = test::PacketBuilder()
+                                .eth(test::MacAddr{{0x02, 0x00, 0x5e, 0x00, 0x30, 0x01}},
+                                     test::MacAddr{{0x02, 0x60, 0x00, 0x00, 0x00, 0x0a}})
+                                .vlan(3001)
+                                .ipv4(kOffshore, kClient)
+                                .udp(8443, 40443)
+                                .payload("accepted")
+                                .build();
+  ASSERT_EQ(send(*wire, reply.data(), reply.size(), 0), static_cast<ssize_t>(reply.size()));
+  char got[64] = {};
+  EXPECT_EQ(recv(fd, got, sizeof got, 0), 8) << "the reply, untagged, at the client";
+  EXPECT_STREQ(got, "accepted");
+  close(fd);
+  close(*wire);
+  stop();
+  EXPECT_EQ(stats_.value("channel_vlan_stripped", 0), 1);
+  EXPECT_EQ(stats_.value("routed", 0), 1);
+  EXPECT_EQ(stats_.value("mirror_not_sent", 0), 2) << "no mirror port given: both packets' copies";
+  int records = 0;
+  for (const auto& e : eve_) {
+    if (e.value("event_type", "") != "flow" || e.value("dest_port", 0) != 8443) continue;
+    ++records;
+    EXPECT_EQ(e["ftz"].value("verdict", ""), "route");
+    EXPECT_EQ(e["flow"].value("pkts_toserver", 0), 1);
+    EXPECT_EQ(e["flow"].value("pkts_toclient", 0), 1) << "one flow, both directions";
+  }
+  EXPECT_EQ(records, 1);
+}
+
+// Without the channel's port a routed export does not leave at all, and
+// in particular not the ordinary way.
+TEST_F(XdpChannel, WithoutItsPortARouteFailsClosed) {
+  write_policy(0);
+  ASSERT_NO_FATAL_FAILURE(spawn(dir_.file("policy.yaml")));
+  auto uplink = evasion::open_packet_socket(*server_, "s0");
+  ASSERT_TRUE(uplink) << uplink.error();
+  const int fd = socket_in(*client_, SOCK_STREAM);
+  ASSERT_GE(fd, 0);
+  set_timeouts(fd, 1500);
+  const sockaddr_in to = address(kOffshore, 8443);
+  EXPECT_NE(connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to), 0);
+  close(fd);
+  uint8_t buf[2048];
+  int tcp = 0;
+  for (ssize_t n; (n = recv(*uplink, buf, sizeof buf, MSG_DONTWAIT)) > 0;)
+    tcp += n >= 34 && buf[12] == 0x08 && buf[13] == 0x00 && buf[23] == 6 ? 1 : 0;
+  close(*uplink);
+  EXPECT_EQ(tcp, 0) << "TCP frames on the ordinary uplink";
+  stop();
+  EXPECT_GE(stats_["path"].value("route_failed", 0), 1);
+  EXPECT_EQ(stats_.value("routed", 1), 0);
 }
 
 // ------------------------------------------------- parity with inspect --

@@ -12,20 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-const char* role_name(engine::PortRole r) {
-  switch (r) {
-    case engine::PortRole::kInside:
-      return "inside";
-    case engine::PortRole::kOutside:
-      return "outside";
-    case engine::PortRole::kChannel:
-      return "channel";
-    case engine::PortRole::kMirror:
-      return "mirror";
-  }
-  return "?";
-}
-
 json path_json(const PathCounters& c, uint64_t tsc_hz) {
   auto v = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   json path{
@@ -67,7 +53,7 @@ json port_json(const Port& p) {
   json x = json::object();
   for (const auto& [name, value] : s.xstats) x[name] = value;
   return json{{"name", p.profile.name},   {"device", p.profile.device},
-              {"driver", p.driver},       {"role", role_name(p.profile.role)},
+              {"driver", p.driver},       {"role", drivers::port_role_name(p.profile.role)},
               {"link_up", s.link_up},     {"link_speed_mbps", s.link_speed_mbps},
               {"rx_queues", p.rx_queues}, {"tx_queues", p.tx_queues},
               {"hw_rss", p.hw_rss},       {"rx_packets", s.rx_packets},

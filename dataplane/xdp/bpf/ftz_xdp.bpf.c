@@ -618,4 +618,14 @@ int ftz_xdp(struct xdp_md* ctx) {
   return forward(ctx, FTZ_XDP_kKernelForwarded);
 }
 
+// The channel port's program: what comes back from the approved channel is
+// the return traffic of flows the engine routed, tagged with the channel's
+// VLAN, which user space strips before the engine sees it. All of it goes
+// to user space; while user space is away it is dropped (its flows were
+// judged there, and the tag would reach the inside).
+SEC("xdp")
+int ftz_xdp_channel(struct xdp_md* ctx) {
+  return to_user(ctx, FTZ_XDP_kUserChannel, 0);
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

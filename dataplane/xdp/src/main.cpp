@@ -5,7 +5,11 @@
 // ftzgate-inspect, then sent on (a copy into the paired port's TX ring),
 // held, reset or dropped.
 //
-// One thread: the sockets of both ports, the engine, EVE. The kernel's
+// Ports by role: inside, outside, and optionally the approved channel
+// (routed exports leave there, rewritten for it; its return traffic comes
+// back through user space) and a mirror (copies of what the policy mirrors).
+//
+// One thread: the sockets of every port, the engine, EVE. The kernel's
 // decisions never wait for it.
 
 #include <bpf/libbpf.h>
@@ -28,6 +32,8 @@
 #include <vector>
 
 #include "ftz/config/config.hpp"
+#include "ftz/drivers/profile.hpp"
+#include "ftz/engine/channel.hpp"
 #include "ftz/engine/eve.hpp"
 #include "ftz/engine/normalize.hpp"
 #include "ftz/engine/worker.hpp"
@@ -54,7 +60,7 @@ extern "C" void on_hup(int) {
 
 struct Options {
   std::string config;
-  std::vector<std::string> ports;  // inside, outside
+  std::vector<std::string> ports;  // by engine::PortRole: inside, outside[, channel[, mirror]]
   std::string mode = "auto";
   std::string eve;
   std::string stats;
@@ -80,14 +86,25 @@ tl::expected<std::shared_ptr<const engine::PolicyGeneration>, std::string> load_
   return engine::PolicyGeneration::build_with_signatures(std::move(loaded->spec), number, *db);
 }
 
-// One port: its interface, how the program is attached, its sockets.
+constexpr uint32_t kNoPort = UINT32_MAX;
+
+// One port: its interface, how the program is attached, its sockets. Ports
+// are indexed by their role (engine::PortRole).
 struct Port {
   std::string name;
   uint32_t ifindex = 0;
   uint32_t xdp_flags = 0;  // XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE
   bool attached = false;
-  uint32_t pair = 0;
-  std::vector<std::unique_ptr<XskSocket>> sockets;  // one per receive queue
+  uint32_t pair = kNoPort;  // where what it receives is forwarded
+  // One per receive queue; the mirror port has one, for sending only.
+  std::vector<std::unique_ptr<XskSocket>> sockets;
+};
+
+// A channel of the generation as this process sends to it.
+struct ChannelOut {
+  uint16_t vlan = 0;
+  std::array<uint8_t, 6> next_hop{};
+  uint32_t port = kNoPort;  // its egress port; kNoPort: not given (--ports)
 };
 
 const char* mode_name(uint32_t flags) {
@@ -130,7 +147,9 @@ class Appliance {
         gen_(std::move(gen)),
         desk_(std::move(desk)),
         eve_(std::move(eve)),
-        worker_(gen_, engine::LinkType::kEthernet, worker_options()) {}
+        worker_(gen_, engine::LinkType::kEthernet, worker_options()) {
+    adopt_channels();
+  }
 
   // Until SIGINT/SIGTERM or --duration; false when an output failed.
   bool run();
@@ -144,7 +163,14 @@ class Appliance {
   XskSocket& socket_of(uint64_t token) { return *ports_[token >> 56].sockets[(token >> 40) & 0xffff]; }
   static uint64_t addr_of(uint64_t token) { return token & ((uint64_t{1} << 40) - 1); }
   void drop_path(engine::PathDrop why) { ++path_drops_[static_cast<size_t>(why)]; }
+  void adopt_channels();
   uint32_t receive();
+  // Return traffic from a channel: its tag off (engine::strip_channel_vlan),
+  // as ftzgate-dp does, so that both directions are one flow.
+  void strip_channel_tags(uint32_t port, uint32_t queue, std::span<XskSocket::Frame> frames);
+  void mirror(std::span<const uint8_t> frame);
+  // The route action: the frame rewritten for the channel, on its port.
+  void route(std::span<const uint8_t> bytes, uint32_t channel);
   void process(uint32_t n, int64_t now);
   void act(uint64_t token, engine::Disposition d, const engine::Verdict& v, const engine::PayloadTrim& trim);
   void send_resets(const engine::ResetPair& pair, uint32_t in);
@@ -176,8 +202,12 @@ class Appliance {
   std::array<engine::PacketView, engine::kBurstSize> views_{};
   std::array<engine::PacketResult, engine::kBurstSize> results_{};
   std::array<uint64_t, engine::kPathDropCount> path_drops_{};
+  std::vector<ChannelOut> channels_;  // by the generation's channel index
   uint64_t resets_sent_ = 0;
-  uint64_t mirror_not_sent_ = 0;
+  uint64_t routed_ = 0;
+  uint64_t mirrored_ = 0;
+  uint64_t mirror_not_sent_ = 0;  // no mirror port given
+  uint64_t channel_vlan_stripped_ = 0;
   uint64_t reloads_ = 0;
   uint64_t reload_failures_ = 0;
   uint64_t events_ = 0;
@@ -185,12 +215,38 @@ class Appliance {
   std::string line_;
 };
 
+void Appliance::adopt_channels() {
+  channels_.clear();
+  for (const engine::ChannelSpec& c : gen_->spec().channels) {
+    const auto role = static_cast<uint32_t>(c.egress_role);
+    const bool given = role < ports_.size() && c.egress_role != engine::PortRole::kMirror;
+    channels_.push_back(ChannelOut{c.vlan, c.next_hop_mac, given ? role : kNoPort});
+  }
+}
+
+void Appliance::strip_channel_tags(uint32_t port, uint32_t queue, std::span<XskSocket::Frame> frames) {
+  XskSocket& socket = *ports_[port].sockets[queue];
+  for (XskSocket::Frame& f : frames) {
+    for (const ChannelOut& c : channels_) {
+      if (c.port != port) continue;
+      const uint32_t removed = engine::strip_channel_vlan(socket.frame(f.addr), c.vlan);
+      if (removed == 0) continue;
+      f.addr += removed;
+      f.data += removed;
+      f.len -= removed;
+      ++channel_vlan_stripped_;
+      break;
+    }
+  }
+}
+
 uint32_t Appliance::receive() {
   uint32_t n = 0;
   for (uint32_t p = 0; p < ports_.size() && n < engine::kBurstSize; ++p) {
     for (uint32_t q = 0; q < ports_[p].sockets.size() && n < engine::kBurstSize; ++q) {
       const uint32_t got =
           ports_[p].sockets[q]->receive(std::span(frames_).subspan(n, engine::kBurstSize - n));
+      strip_channel_tags(p, q, std::span(frames_).subspan(n, got));
       for (uint32_t i = n; i < n + got; ++i) {
         views_[i] = engine::PacketView{
             frames_[i].data, frames_[i].len, frames_[i].len, 0, token_of(p, q, frames_[i].addr), 0};
@@ -231,7 +287,7 @@ void Appliance::act(uint64_t token, engine::Disposition d, const engine::Verdict
     std::span<uint8_t> frame = socket.frame(addr);
     std::span<const uint8_t> bytes = frame;
     bool send = true;
-    if (v.mirror) ++mirror_not_sent_;
+    if (v.mirror) mirror(frame);
     if (trim.any()) {
       // Bytes an inspected flow's receiver must not get uninspected: cut
       // off in place (docs/decisions/0003).
@@ -244,15 +300,47 @@ void Appliance::act(uint64_t token, engine::Disposition d, const engine::Verdict
         bytes = frame.subspan(fs.offset, fs.len);
       }
     }
-    // No channel port on this path yet: an export the policy routes through
-    // the approved channel does not leave the ordinary way (fail closed).
-    if (send && v.action == engine::Action::kRoute && in == 0) {
-      drop_path(engine::PathDrop::kRouteFailed);
-      send = false;
+    // Route applies to exports: packets entering on the inside port.
+    // Replies come back through the channel's port, whose pair is inside.
+    if (send && v.action == engine::Action::kRoute &&
+        in == static_cast<uint32_t>(engine::PortRole::kInside)) {
+      route(bytes, v.channel);
+    } else if (send && ports_[in].pair == kNoPort) {
+      drop_path(engine::PathDrop::kNoEgress);
+    } else if (send && !ports_[ports_[in].pair].sockets[0]->transmit(bytes)) {
+      drop_path(engine::PathDrop::kTxDropped);
     }
-    if (send && !ports_[ports_[in].pair].sockets[0]->transmit(bytes)) drop_path(engine::PathDrop::kTxDropped);
   }
   socket.recycle(addr);
+}
+
+void Appliance::mirror(std::span<const uint8_t> frame) {
+  // The mirror gets the frame as it arrived, before any rewrite.
+  constexpr auto kMirror = static_cast<uint32_t>(engine::PortRole::kMirror);
+  if (ports_.size() <= kMirror) {
+    ++mirror_not_sent_;
+  } else if (ports_[kMirror].sockets[0]->transmit(frame)) {
+    ++mirrored_;
+  } else {
+    drop_path(engine::PathDrop::kMirrorNoMbuf);
+  }
+}
+
+void Appliance::route(std::span<const uint8_t> bytes, uint32_t channel) {
+  // Without the channel's port, or a frame that cannot carry the rewrite,
+  // the export does not leave the ordinary way either (fail closed).
+  engine::ChannelHeader h;
+  if (channel >= channels_.size() || channels_[channel].port == kNoPort ||
+      !engine::channel_header(bytes, channels_[channel].vlan, channels_[channel].next_hop, h)) {
+    drop_path(engine::PathDrop::kRouteFailed);
+    return;
+  }
+  if (ports_[channels_[channel].port].sockets[0]->transmit(std::span<const uint8_t>(h.bytes.data(), h.len),
+                                                           bytes.subspan(h.replaces))) {
+    ++routed_;
+  } else {
+    drop_path(engine::PathDrop::kTxDropped);
+  }
 }
 
 void Appliance::send_resets(const engine::ResetPair& pair, uint32_t in) {
@@ -261,6 +349,7 @@ void Appliance::send_resets(const engine::ResetPair& pair, uint32_t in) {
     // Towards the sender: back out of the port it came in on; towards the
     // receiver: where the packet was going.
     const uint32_t port = f.to_packet_source ? in : ports_[in].pair;
+    if (port == kNoPort) continue;
     if (ports_[port].sockets[0]->transmit(std::span<const uint8_t>(f.bytes.data(), f.len)))
       ++resets_sent_;
     else
@@ -367,6 +456,7 @@ void Appliance::finish_reload() {
   }
   desk_->register_generation(*ready->gen);
   gen_ = ready->gen;
+  adopt_channels();
   // One thread: what the worker hands back is no one else's.
   std::unique_ptr<engine::sig::Scanner> old = worker_.set_generation(gen_, std::move(ready->scanner));
   ++reloads_;
@@ -481,7 +571,8 @@ bool Appliance::write_stats(double elapsed_s) {
   for (const Port& p : ports_) {
     nlohmann::ordered_json pj;
     pj["name"] = p.name;
-    pj["mode"] = mode_name(p.xdp_flags);
+    pj["role"] = drivers::port_role_name(static_cast<engine::PortRole>(&p - ports_.data()));
+    pj["mode"] = p.xdp_flags == 0 ? "none" : mode_name(p.xdp_flags);
     uint64_t rx = 0, tx = 0, tx_no_frame = 0, rx_lost = 0;
     for (const auto& s : p.sockets) {
       rx += s->counters().rx;
@@ -511,8 +602,11 @@ bool Appliance::write_stats(double elapsed_s) {
   }
   j["path"] = path;
   j["resets_sent"] = resets_sent_;
-  j["kernel_flow_records"] = kernel_records_;
+  j["routed"] = routed_;
+  j["mirrored"] = mirrored_;
   j["mirror_not_sent"] = mirror_not_sent_;
+  j["channel_vlan_stripped"] = channel_vlan_stripped_;
+  j["kernel_flow_records"] = kernel_records_;
   const engine::WorkerCounters& wc = worker_.counters();
   nlohmann::ordered_json eng;
   eng["packets"] = wc.packets;
@@ -537,11 +631,14 @@ bool Appliance::write_stats(double elapsed_s) {
 }
 
 const char* const kUsage =
-    "usage: ftzgate-xdp --config FILE --ports IF_INSIDE,IF_OUTSIDE [--mode auto|native|skb]\n"
+    "usage: ftzgate-xdp --config FILE --ports IF_INSIDE,IF_OUTSIDE[,IF_CHANNEL[,IF_MIRROR]]\n"
+    "                   [--mode auto|native|skb]\n"
     "                   [--eve FILE] [--stats FILE] [--duration SECONDS] [--demo-token-key]\n"
     "                   [--pin-dir DIR] [--keep-attached]\n"
     "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n"
-    "  --ports IN,OUT    the inside and the outside interface (a bump in the wire between them)\n"
+    "  --ports IN,OUT[,CHANNEL[,MIRROR]]\n"
+    "                    the inside and the outside interface (a bump in the wire between them),\n"
+    "                    the approved channel's (routed exports) and the mirror's (copies)\n"
     "  --mode M          how the program is attached: native (in the driver), skb (generic),\n"
     "                    auto (default: native on NICs, skb on virtual interfaces)\n"
     "  --eve FILE        write events as EVE JSON lines\n"
@@ -580,9 +677,18 @@ int main_xdp(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (o.config.empty() || o.ports.size() != 2) {
-    std::fprintf(stderr, "ftzgate-xdp: --config and --ports IN,OUT are required\n%s", kUsage);
+  if (o.config.empty() || o.ports.size() < 2 || o.ports.size() > engine::kPortRoleCount) {
+    std::fprintf(stderr, "ftzgate-xdp: --config and --ports IN,OUT[,CHANNEL[,MIRROR]] are required\n%s",
+                 kUsage);
     return 2;
+  }
+  for (size_t i = 0; i < o.ports.size(); ++i) {
+    for (size_t k = 0; k < i; ++k) {
+      if (o.ports[i] == o.ports[k]) {
+        std::fprintf(stderr, "ftzgate-xdp: --ports: %s is given twice\n", o.ports[i].c_str());
+        return 2;
+      }
+    }
   }
   if (o.pin_dir.empty()) o.pin_dir = "/sys/fs/bpf/ftzgate/" + o.ports[0] + "-" + o.ports[1];
   if (auto ok = report::check_outputs({{"--config", o.config}}, {{"--eve", o.eve}, {"--stats", o.stats}});
@@ -626,11 +732,16 @@ int main_xdp(int argc, char** argv) {
     std::fprintf(stderr, "ftzgate-xdp: %s\n", ok.error().c_str());
     return 1;
   }
-  std::vector<Port> ports(2);
-  for (uint32_t i = 0; i < 2; ++i) {
+  constexpr auto kInside = static_cast<uint32_t>(engine::PortRole::kInside);
+  constexpr auto kOutside = static_cast<uint32_t>(engine::PortRole::kOutside);
+  constexpr auto kChannel = static_cast<uint32_t>(engine::PortRole::kChannel);
+  constexpr auto kMirror = static_cast<uint32_t>(engine::PortRole::kMirror);
+  std::vector<Port> ports(o.ports.size());
+  for (uint32_t i = 0; i < ports.size(); ++i) {
     ports[i].name = o.ports[i];
     ports[i].ifindex = if_nametoindex(o.ports[i].c_str());
-    ports[i].pair = 1 - i;
+    // What comes back from the channel goes inside; the mirror only sends.
+    ports[i].pair = i == kInside ? kOutside : i == kMirror ? kNoPort : kInside;
     if (ports[i].ifindex == 0) {
       std::fprintf(stderr, "ftzgate-xdp: %s: no such interface\n", o.ports[i].c_str());
       return 1;
@@ -647,8 +758,20 @@ int main_xdp(int argc, char** argv) {
       }
     }
   } detach{&ports};
-  for (uint32_t i = 0; i < 2; ++i) {
+  for (uint32_t i = 0; i < ports.size(); ++i) {
     Port& p = ports[i];
+    if (i == kMirror) {
+      // Copies only: a socket to send with, no program (what arrives there
+      // is the kernel's).
+      auto s = XskSocket::open(p.name, 0, XDP_FLAGS_SKB_MODE);
+      if (!s) {
+        std::fprintf(stderr, "ftzgate-xdp: %s\n", s.error().c_str());
+        return 1;
+      }
+      p.sockets.push_back(std::move(*s));
+      std::fprintf(stderr, "ftzgate-xdp: %s: mirror, sending only\n", p.name.c_str());
+      continue;
+    }
     if (auto ok = (*program)->pair_ports(p.ifindex, ports[p.pair].ifindex); !ok) {
       std::fprintf(stderr, "ftzgate-xdp: %s\n", ok.error().c_str());
       return 1;
@@ -657,11 +780,12 @@ int main_xdp(int argc, char** argv) {
       std::fprintf(stderr, "ftzgate-xdp: %s\n", ok.error().c_str());
       return 1;
     }
+    const Program::Entry entry = i == kChannel ? Program::Entry::kChannel : Program::Entry::kVerdict;
     p.xdp_flags = mode_flags(o.mode, p.name);
-    auto attached = (*program)->attach(p.ifindex, p.xdp_flags);
+    auto attached = (*program)->attach(p.ifindex, p.xdp_flags, entry);
     if (!attached && o.mode == "auto" && p.xdp_flags == XDP_FLAGS_DRV_MODE) {
       p.xdp_flags = XDP_FLAGS_SKB_MODE;  // the driver has no XDP of its own
-      attached = (*program)->attach(p.ifindex, p.xdp_flags);
+      attached = (*program)->attach(p.ifindex, p.xdp_flags, entry);
     }
     if (!attached) {
       std::fprintf(stderr, "ftzgate-xdp: %s (%s mode): %s\n", p.name.c_str(), mode_name(p.xdp_flags),

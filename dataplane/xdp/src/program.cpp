@@ -4,6 +4,9 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <linux/if_link.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,6 +84,23 @@ tl::expected<std::unique_ptr<MapFd>, std::string> prefix_map(const char* name,
   return m;
 }
 
+constexpr std::string_view kBpffs = "/sys/fs/bpf";
+
+// Pins live on a BPF filesystem. Its usual place, /sys/fs/bpf, is mounted
+// when it is not yet (a fresh host, a new mount namespace), as bpftool and
+// iproute2 do; a pin directory elsewhere must already be on one.
+tl::expected<void, std::string> ensure_bpffs(const std::string& pin_dir) {
+  std::filesystem::path at = std::filesystem::absolute(pin_dir);
+  std::error_code ec;
+  while (at.has_relative_path() && !std::filesystem::exists(at, ec)) at = at.parent_path();
+  struct statfs st {};
+  if (statfs(at.c_str(), &st) == 0 && st.f_type == BPF_FS_MAGIC) return {};
+  if (at != kBpffs) return tl::unexpected(pin_dir + ": not on a BPF filesystem (mount -t bpf bpf DIR)");
+  if (mount("bpf", at.c_str(), "bpf", 0, "mode=0700") != 0)
+    return tl::unexpected(error_text("mounting the BPF filesystem on " + at.string(), errno));
+  return {};
+}
+
 }  // namespace
 
 tl::expected<std::unique_ptr<Program>, std::string> Program::load(const std::string& pin_dir) {
@@ -88,6 +108,7 @@ tl::expected<std::unique_ptr<Program>, std::string> Program::load(const std::str
   if (skel == nullptr) return tl::unexpected(error_text("opening the XDP program", errno));
   std::unique_ptr<Program> p(new Program(skel));
   if (!pin_dir.empty()) {
+    if (auto ok = ensure_bpffs(pin_dir); !ok) return tl::unexpected(ok.error());
     std::error_code ec;
     std::filesystem::create_directories(pin_dir, ec);
     if (ec) return tl::unexpected(pin_dir + ": " + ec.message());
@@ -105,7 +126,7 @@ tl::expected<std::unique_ptr<Program>, std::string> Program::load(const std::str
   return p;
 }
 
-tl::expected<void, std::string> Program::attach(uint32_t ifindex, uint32_t mode) {
+tl::expected<void, std::string> Program::attach(uint32_t ifindex, uint32_t mode, Entry entry) {
   bpf_xdp_attach_opts opts{};
   opts.sz = sizeof(opts);
   uint32_t flags = mode | XDP_FLAGS_UPDATE_IF_NOEXIST;
@@ -116,7 +137,7 @@ tl::expected<void, std::string> Program::attach(uint32_t ifindex, uint32_t mode)
     bpf_prog_info info{};
     uint32_t len = sizeof info;
     if (old_fd < 0 || bpf_obj_get_info_by_fd(old_fd, &info, &len) != 0 ||
-        std::string_view(info.name) != "ftz_xdp") {
+        (std::string_view(info.name) != "ftz_xdp" && std::string_view(info.name) != "ftz_xdp_channel")) {
       if (old_fd >= 0) close(old_fd);
       return tl::unexpected("another XDP program (id " + std::to_string(id) + ", \"" +
                             std::string(info.name) + "\") is attached; ftzgate-xdp replaces only its own");
@@ -124,7 +145,8 @@ tl::expected<void, std::string> Program::attach(uint32_t ifindex, uint32_t mode)
     opts.old_prog_fd = old_fd;
     flags = mode | XDP_FLAGS_REPLACE;
   }
-  const int err = bpf_xdp_attach(static_cast<int>(ifindex), prog_fd(), flags, &opts);
+  const int fd = entry == Entry::kChannel ? bpf_program__fd(skel_->progs.ftz_xdp_channel) : prog_fd();
+  const int err = bpf_xdp_attach(static_cast<int>(ifindex), fd, flags, &opts);
   if (old_fd >= 0) close(old_fd);
   if (err != 0) return tl::unexpected(error_text("attaching the XDP program", err));
   return {};

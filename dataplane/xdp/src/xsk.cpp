@@ -54,7 +54,7 @@ tl::expected<std::unique_ptr<XskSocket>, std::string> XskSocket::open(const std:
       err != 0) {
     return tl::unexpected(error_text(what, err));
   }
-  s->len_.assign(kFrames, 0);
+  s->end_.assign(kFrames, 0);
   s->free_.reserve(kFrames);
   for (uint32_t i = kFrames; i > 0; --i) s->free_.push_back(uint64_t{i - 1} * kFrameSize);
   s->refill();
@@ -86,7 +86,7 @@ uint32_t XskSocket::receive(std::span<Frame> out) noexcept {
     out[i].addr = xsk_umem__extract_addr(d->addr);
     out[i].data = static_cast<const uint8_t*>(xsk_umem__get_data(area_, d->addr));
     out[i].len = d->len;
-    len_[out[i].addr / kFrameSize] = d->len;
+    end_[out[i].addr / kFrameSize] = static_cast<uint32_t>(out[i].addr % kFrameSize) + d->len;
   }
   if (n > 0) xsk_ring_cons__release(&rx_, n);
   counters_.rx += n;
@@ -94,15 +94,16 @@ uint32_t XskSocket::receive(std::span<Frame> out) noexcept {
 }
 
 std::span<uint8_t> XskSocket::frame(uint64_t addr) noexcept {
-  return {static_cast<uint8_t*>(xsk_umem__get_data(area_, addr)), len_[addr / kFrameSize]};
+  return {static_cast<uint8_t*>(xsk_umem__get_data(area_, addr)),
+          end_[addr / kFrameSize] - static_cast<uint32_t>(addr % kFrameSize)};
 }
 
 void XskSocket::recycle(uint64_t addr) noexcept {
   free_.push_back(addr - addr % kFrameSize);
 }
 
-bool XskSocket::transmit(std::span<const uint8_t> bytes) noexcept {
-  if (bytes.size() > kFrameSize) {
+bool XskSocket::transmit(std::span<const uint8_t> head, std::span<const uint8_t> bytes) noexcept {
+  if (head.size() + bytes.size() > kFrameSize) {
     ++counters_.tx_too_long;
     return false;
   }
@@ -113,10 +114,12 @@ bool XskSocket::transmit(std::span<const uint8_t> bytes) noexcept {
   }
   const uint64_t addr = free_.back();
   free_.pop_back();
-  std::memcpy(xsk_umem__get_data(area_, addr), bytes.data(), bytes.size());
+  auto* to = static_cast<uint8_t*>(xsk_umem__get_data(area_, addr));
+  if (!head.empty()) std::memcpy(to, head.data(), head.size());
+  std::memcpy(to + head.size(), bytes.data(), bytes.size());
   xdp_desc* d = xsk_ring_prod__tx_desc(&tx_, idx);
   d->addr = addr;
-  d->len = static_cast<uint32_t>(bytes.size());
+  d->len = static_cast<uint32_t>(head.size() + bytes.size());
   xsk_ring_prod__submit(&tx_, 1);
   ++tx_pending_;
   ++counters_.tx;

@@ -54,12 +54,15 @@ class XskSocket {
   // Up to out.size() received frames; each stays the caller's until recycle().
   uint32_t receive(std::span<Frame> out) noexcept;
   // A received frame, by its address, as long as the caller has it (the
-  // bytes may be changed in place: trims).
+  // bytes may be changed in place: trims). An address further into the
+  // frame is the frame from there (a tag taken off its front).
   [[nodiscard]] std::span<uint8_t> frame(uint64_t addr) noexcept;
   void recycle(uint64_t addr) noexcept;
   // Copies `bytes` into a free frame on the TX ring; false (counted) when
   // there is no room.
-  bool transmit(std::span<const uint8_t> bytes) noexcept;
+  bool transmit(std::span<const uint8_t> bytes) noexcept { return transmit({}, bytes); }
+  // The same with `head` in front of `bytes` (a rewritten header).
+  bool transmit(std::span<const uint8_t> head, std::span<const uint8_t> bytes) noexcept;
   // Sends what transmit() queued, takes back completed frames and refills
   // the fill ring. Once per loop.
   void flush() noexcept;
@@ -80,7 +83,7 @@ class XskSocket {
   xsk_ring_cons rx_{};
   xsk_ring_prod tx_{};
   std::vector<uint64_t> free_;
-  std::vector<uint32_t> len_;  // [frame]: the length of a received frame
+  std::vector<uint32_t> end_;  // [frame]: where a received frame's data ends in it
   uint32_t tx_pending_ = 0;
   Counters counters_;
 };

@@ -1,5 +1,6 @@
 #pragma once
-// Layer-2 rewrites the actions need, on single-segment Ethernet mbufs.
+// Layer-2 rewrites the actions need, on single-segment Ethernet mbufs (the
+// bytes are ftz/engine/channel.hpp's, shared with every packet path).
 
 #include <array>
 #include <cstdint>

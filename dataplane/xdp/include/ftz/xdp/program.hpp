@@ -80,10 +80,14 @@ class Program {
   // Summed over CPUs, indexed by engine::XdpPath.
   [[nodiscard]] tl::expected<Counters, std::string> counters() const;
 
+  // Which of the object's programs a port runs: the verdict path (inside,
+  // outside), or the channel port's (everything to user space, which strips
+  // the channel's tag).
+  enum class Entry : uint8_t { kVerdict, kChannel };
   // Attaches the program to `ifindex` in `mode` (XDP_FLAGS_DRV_MODE or
-  // XDP_FLAGS_SKB_MODE), replacing an ftz_xdp program attached there in one
-  // step; refuses to replace any other program.
-  tl::expected<void, std::string> attach(uint32_t ifindex, uint32_t mode);
+  // XDP_FLAGS_SKB_MODE), replacing one of ours attached there in one step;
+  // refuses to replace any other program.
+  tl::expected<void, std::string> attach(uint32_t ifindex, uint32_t mode, Entry entry = Entry::kVerdict);
   static void detach(uint32_t ifindex, uint32_t mode) noexcept;
   // Removes the pins (a clean stop that leaves nothing attached).
   void unpin() noexcept;

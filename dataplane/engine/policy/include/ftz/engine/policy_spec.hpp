@@ -40,6 +40,7 @@ using DataClassMask = uint8_t;  // bit (1 << DataClass)
 enum class Action : uint8_t { kAllow = 0, kRoute = 1, kBlock = 2, kReset = 3 };
 
 enum class PortRole : uint8_t { kInside, kOutside, kChannel, kMirror };
+inline constexpr size_t kPortRoleCount = 4;
 enum class FailMode : uint8_t { kOpen, kClosed };
 // Checksum validation: kDefault lets the packet path choose (inline: on;
 // captures: auto, which also accepts the pseudo-header sums that checksum
