@@ -26,6 +26,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -37,6 +38,7 @@
 #include "dp_runner.hpp"
 #include "ftz/capture/capture_reader.hpp"
 #include "ftz/test/files.hpp"
+#include "ftz/test/ftzgated.hpp"
 #include "ftz/test/gen/scenario.hpp"
 #include "ftz/test/packet_builder.hpp"
 #include "netns.hpp"
@@ -245,10 +247,13 @@ std::string wire_payload(int tap, uint16_t port) {
   return out;
 }
 
-// The links and namespaces, and ftzgate-xdp in the appliance's namespace.
-class XdpLinks : public ::testing::Test {
+// The links and namespaces, and ftzgate-xdp in the appliance's namespace,
+// on top of `Base`'s fixture (ftzgated's, for the controller's tests).
+template <class Base>
+class XdpLinksOn : public Base {
  protected:
   void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(Base::SetUp());
     const std::string why = evasion::missing_privileges();
     if (!why.empty()) GTEST_SKIP() << "XDP lab skipped: " << why;
     ASSERT_EQ(access(test::binary("ftzgate-xdp").c_str(), X_OK), 0) << "ftzgate-xdp is not built";
@@ -288,14 +293,13 @@ class XdpLinks : public ::testing::Test {
     // The pins of a run that kept the program attached, or of one killed.
     std::error_code ec;
     std::filesystem::remove_all(pin_dir_, ec);
+    Base::TearDown();
   }
 
-  // Starts ftzgate-xdp on `config` (`extra`: more options) and waits until
-  // its log says it runs.
+  // Starts ftzgate-xdp on `config` (none: `extra` names the policy's
+  // source) and waits until its log says it runs.
   void spawn(const std::string& config, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {test::binary("ftzgate-xdp"),
-                                     "--config",
-                                     config,
                                      "--ports",
                                      ports_,
                                      "--eve",
@@ -307,6 +311,7 @@ class XdpLinks : public ::testing::Test {
                                      "--demo-token-key",
                                      "--pin-dir",
                                      pin_dir_};
+    if (!config.empty()) argv.insert(argv.end(), {"--config", config});
     argv.insert(argv.end(), extra.begin(), extra.end());
     std::filesystem::remove(dir_.file("xdp.log"));
     auto pid = appliance_->spawn(argv, dir_.file("xdp.log"));
@@ -354,6 +359,7 @@ class XdpLinks : public ::testing::Test {
   nlohmann::json stats_;
   std::vector<nlohmann::json> eve_;
 };
+using XdpLinks = XdpLinksOn<::testing::Test>;
 
 // The lab's policy, a server with an address in each zone, its DNS socket.
 class XdpLab : public XdpLinks {
@@ -916,6 +922,101 @@ TEST_F(XdpChannel, WithoutItsPortARouteFailsClosed) {
   stop();
   EXPECT_GE(stats_["path"].value("route_failed", 0), 1);
   EXPECT_EQ(stats_.value("routed", 1), 0);
+}
+
+// ------------------------------------------------------- under ftzgated --
+
+// ftzgate-xdp --controller: generation 1 from ftzgated's first bundle, a
+// commit on ftzgated reaches the kernel's tables (inside -> hk: allowed,
+// then blocked in the kernel), each bundle is ACKed, and `show dataplanes`
+// shows the kernel's decisions with the engine's.
+class XdpController : public XdpLinksOn<test::Ftzgated> {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(XdpLinksOn<test::Ftzgated>::SetUp());
+    if (IsSkipped()) return;
+    auto r = server_->exec({"ip", "addr", "add", std::string(kBlocked) + "/24", "dev", "s0"});
+    ASSERT_TRUE(r) << r.error();
+    std::ofstream(dir_.file("allow.yaml")) << policy_yaml("allow");
+    std::ofstream(dir_.file("block.yaml")) << policy_yaml("block");
+    const test::RunResult init = Ftzgated::init("--accounts " + Ftzgated::dir_.file("accounts") +
+                                                " --config " + dir_.file("allow.yaml"));
+    ASSERT_EQ(init.status, 0) << init.output;
+    std::filesystem::create_directories(dir_.file("trusted"));
+    std::filesystem::copy_file(state() + "/keys/device.pub", dir_.file("trusted/ftzgated.pub"));
+    start();
+  }
+
+  // Datagrams from the client that reach the hk server's port.
+  int crossing(int datagrams) {
+    const int sink = socket_in(*server_, SOCK_DGRAM, kBlocked, 5353);
+    const int fd = socket_in(*client_, SOCK_DGRAM);
+    const sockaddr_in to = address(kBlocked, 5353);
+    for (int i = 0; i < datagrams; ++i)
+      (void)!sendto(fd, "datagram", 8, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    int got = 0;
+    for (int i = 0; i < 10 && got < datagrams; ++i) {
+      pollfd p{sink, POLLIN, 0};
+      poll(&p, 1, 100);
+      char buf[64];
+      while (recv(sink, buf, sizeof buf, MSG_DONTWAIT) > 0) ++got;
+    }
+    close(fd);
+    close(sink);
+    return got;
+  }
+
+  // xdp-a in `show dataplanes --json` once `pred` holds (up to ~10 s).
+  nlohmann::json dataplane(const std::function<bool(const nlohmann::json&)>& pred) {
+    nlohmann::json last;
+    for (int i = 0; i < 50; ++i) {
+      const test::RunResult r = ctl("carol", "--json show dataplanes");
+      const nlohmann::json j = nlohmann::json::parse(r.output, nullptr, false);
+      if (j.is_object() && j.contains("dataplanes")) {
+        for (const auto& d : j["dataplanes"]) {
+          if (d.value("id", "") != "xdp-a") continue;
+          last = d;
+          if (pred(d)) return d;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return last;
+  }
+};
+
+TEST_F(XdpController, ACommitReachesTheKernelAndEveryBundleIsAcked) {
+  ASSERT_NO_FATAL_FAILURE(
+      spawn("", {"--controller", "unix:" + socket(), "--dataplane-id", "xdp-a", "--state-dir",
+                 dir_.file("xdp-state"), "--trusted-keys", dir_.file("trusted")}));
+  nlohmann::json d = dataplane([](const nlohmann::json& j) { return j.value("running_generation", 0) == 1; });
+  ASSERT_EQ(d.value("running_generation", 0), 1) << d.dump() << test::read_text(dir_.file("xdp.log"));
+  EXPECT_EQ(crossing(10), 10) << "generation 1 allows inside -> hk";
+
+  ASSERT_EQ(ctl("alice", "load " + dir_.file("block.yaml")).status, 0);
+  const test::RunResult commit = ctl("alice", "commit comment 'hk blocked'");
+  ASSERT_EQ(commit.status, 0) << commit.output;
+  d = dataplane([](const nlohmann::json& j) { return j.value("running_generation", 0) == 2; });
+  ASSERT_EQ(d.value("running_generation", 0), 2) << d.dump() << test::read_text(dir_.file("xdp.log"));
+  EXPECT_EQ(crossing(10), 0) << "generation 2 blocks inside -> hk";
+  // Its counters reach show dataplanes (every 5 s): the kernel's drops too.
+  d = dataplane([](const nlohmann::json& j) {
+    return j.contains("stats") && j["stats"]["reasons"].value("kernel_dropped", uint64_t{0}) >= 10;
+  });
+  ASSERT_TRUE(d.contains("stats")) << d.dump();
+  EXPECT_GE(d["stats"].value("dropped", uint64_t{0}), 10u) << d.dump();
+  EXPECT_GE(d["stats"].value("forwarded", uint64_t{0}), 10u) << d.dump();
+  // SIGHUP does not re-read a file: the policy is ftzgated's.
+  kill(pid_, SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop();
+  EXPECT_NE(test::read_text(dir_.file("xdp.log")).find("SIGHUP ignored"), std::string::npos);
+  EXPECT_EQ(stats_.value("reloads", 0), 1);
+  EXPECT_EQ(stats_.value("generation", 0), 2);
+  EXPECT_GE(xdp("kernel_dropped"), 10u);
+  size_t acks = 0;
+  for (const auto& rec : audit_records()) acks += rec.value("event_type", "") == "dataplane_ack" ? 1 : 0;
+  EXPECT_EQ(acks, 2u) << "each bundle once";
 }
 
 // ------------------------------------------------- parity with inspect --

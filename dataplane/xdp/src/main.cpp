@@ -19,6 +19,7 @@
 
 #include <CLI/CLI.hpp>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -28,10 +29,12 @@
 #include <future>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ftz/config/config.hpp"
+#include "ftz/controller/controller_link.hpp"
 #include "ftz/drivers/profile.hpp"
 #include "ftz/engine/channel.hpp"
 #include "ftz/engine/eve.hpp"
@@ -48,11 +51,14 @@
 namespace ftz::xdp {
 namespace {
 
-volatile std::sig_atomic_t g_stop = 0;
+// Lock-free, so a signal handler may store it (static_assert below);
+// ControllerLink::first_bundle() waits on it too.
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
 volatile std::sig_atomic_t g_reload = 0;
 
 extern "C" void on_stop(int) {
-  g_stop = 1;
+  g_stop.store(true);
 }
 extern "C" void on_hup(int) {
   g_reload = 1;
@@ -60,6 +66,13 @@ extern "C" void on_hup(int) {
 
 struct Options {
   std::string config;
+  // The policy from ftzgated instead (as ftzgate-dp --controller).
+  std::string controller;
+  std::string ca, cert, key;
+  std::string dataplane_id;
+  std::string state_dir = "/var/lib/ftzgate/xdp";
+  std::string trusted_keys = "/etc/ftzgate/trusted-keys";
+  double headless_after_s = 5;
   std::vector<std::string> ports;  // by engine::PortRole: inside, outside[, channel[, mirror]]
   std::string mode = "auto";
   std::string eve;
@@ -151,6 +164,11 @@ class Appliance {
     adopt_channels();
   }
 
+  // Under a controller: `first` (generation 1 here) is applied; the count
+  // is ftzgated's from now on, alerts go to its `show alerts`, and every
+  // later bundle is applied between two bursts.
+  void attach_controller(std::unique_ptr<controller::ControllerLink> link, const controller::Incoming& first);
+
   // Until SIGINT/SIGTERM or --duration; false when an output failed.
   bool run();
 
@@ -180,8 +198,11 @@ class Appliance {
   // of them with `all`: at the end) and forgets them.
   void reap_kernel_flows(bool all);
   void write_kernel_record(const Program::KernelFlow& f, int64_t wall_minus_mono, engine::FlowEndReason why);
+  // The next generation: from the configuration file (SIGHUP) or from the
+  // bundle in applying_.
   void start_reload();
   void finish_reload();
+  void publish_stats();
   bool write_stats(double elapsed_s);
 
   Options options_;
@@ -197,6 +218,9 @@ class Appliance {
   };
   std::future<tl::expected<Prepared, std::string>> reload_;
   uint64_t next_number_ = 2;
+  std::unique_ptr<controller::ControllerLink> link_;
+  std::optional<controller::Incoming> applying_;  // the bundle reload_ builds
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
   std::array<XskSocket::Frame, engine::kBurstSize> frames_{};
   std::array<engine::PacketView, engine::kBurstSize> views_{};
@@ -366,6 +390,7 @@ void Appliance::drain_events() {
       line_.push_back('\n');
       eve_->write(line_);
     }
+    if (link_ && e->type == engine::EventType::kAlert) link_->post_alert(*e, *gen_);
     ++events_;
     q.pop();
   }
@@ -432,8 +457,12 @@ void Appliance::start_reload() {
   const engine::WorkerOptions wo = worker_options();
   std::shared_ptr<const engine::PolicyGeneration> running = gen_;
   Program* program = program_.get();
+  // applying_ is not touched until the build is over (finish_reload).
+  bundle::OpenedBundle* opened = applying_ ? &applying_->opened : nullptr;
   reload_ = std::async(std::launch::async, [=]() -> tl::expected<Prepared, std::string> {
-    auto next = load_generation(path, number);
+    auto next = opened != nullptr ? engine::PolicyGeneration::build_with_signatures(
+                                        std::move(opened->config.spec), number, opened->signatures)
+                                  : load_generation(path, number);
     if (!next) return tl::unexpected(next.error());
     auto tables = compile_tables(**next);
     if (!tables) return tl::unexpected(tables.error());
@@ -447,11 +476,14 @@ void Appliance::start_reload() {
 
 void Appliance::finish_reload() {
   auto ready = reload_.get();
+  std::optional<controller::Incoming> applied = std::move(applying_);
+  applying_.reset();
   if (!ready) {
     // The running generation stays, in the kernel and here.
     std::fprintf(stderr, "ftzgate-xdp: reload refused, generation %llu stays:\n%s\n",
                  static_cast<unsigned long long>(gen_->number()), ready.error().c_str());
     ++reload_failures_;
+    if (applied) link_->refused(*applied, ready.error());
     return;
   }
   desk_->register_generation(*ready->gen);
@@ -462,6 +494,64 @@ void Appliance::finish_reload() {
   ++reloads_;
   std::fprintf(stderr, "ftzgate-xdp: generation %llu running\n",
                static_cast<unsigned long long>(gen_->number()));
+  if (applied) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                          applied->received);
+    std::fprintf(stderr, "ftzgate-xdp: bundle generation %llu applied\n",
+                 static_cast<unsigned long long>(applied->opened.generation));
+    link_->applied(*applied, static_cast<uint64_t>(us.count()));
+  }
+}
+
+void Appliance::attach_controller(std::unique_ptr<controller::ControllerLink> link,
+                                  const controller::Incoming& first) {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                        first.received);
+  std::fprintf(stderr, "ftzgate-xdp: bundle generation %llu running (generation 1 here)\n",
+               static_cast<unsigned long long>(first.opened.generation));
+  link->applied(first, static_cast<uint64_t>(us.count()));
+  if (auto outbox = desk_->forward()) link->attach_outbox(std::move(outbox), desk_->key_fingerprint());
+  if (auto states = link->take_thresholds()) desk_->set_remote_states(std::move(*states));
+  link_ = std::move(link);
+}
+
+// What `show dataplanes` shows: the kernel's decisions and the engine's.
+void Appliance::publish_stats() {
+  controller::Stats s;
+  s.uptime_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count();
+  const engine::WorkerCounters& c = worker_.counters();
+  s.packets = c.packets;
+  s.bytes = c.bytes;
+  s.forwarded = c.forwarded;
+  s.dropped = c.dropped;
+  s.flows_active = worker_.active_flows();
+  s.flows_created = c.flows_created;
+  s.alerts = c.alerts;
+  s.detections = c.detections;
+  for (size_t r = 0; r < engine::kReasonCount; ++r) {
+    if (c.reasons[r] != 0)
+      s.reasons.emplace_back(engine::reason_key(static_cast<engine::Reason>(r)), c.reasons[r]);
+  }
+  for (size_t r = 0; r < path_drops_.size(); ++r) {
+    if (path_drops_[r] == 0) continue;
+    s.dropped += path_drops_[r];
+    s.reasons.emplace_back(engine::reason_key(static_cast<engine::PathDrop>(r)), path_drops_[r]);
+  }
+  if (auto k = program_->counters(); k) {
+    const auto at = [&](engine::XdpPath r) { return (*k)[static_cast<size_t>(r)]; };
+    const uint64_t forwarded = at(engine::XdpPath::kKernelForwarded) + at(engine::XdpPath::kNonIp) +
+                               at(engine::XdpPath::kAwayForwarded);
+    const uint64_t dropped = at(engine::XdpPath::kKernelDropped) + at(engine::XdpPath::kAwayDropped) +
+                             at(engine::XdpPath::kKernelNoEgress);
+    s.packets += forwarded + dropped;
+    s.forwarded += forwarded;
+    s.dropped += dropped;
+    for (size_t r = 0; r < k->size(); ++r) {
+      if ((*k)[r] != 0) s.reasons.emplace_back(engine::reason_key(static_cast<engine::XdpPath>(r)), (*k)[r]);
+    }
+  }
+  link_->publish_stats(std::move(s));
 }
 
 bool Appliance::run() {
@@ -475,7 +565,7 @@ bool Appliance::run() {
   for (const Port& p : ports_) {
     for (const auto& s : p.sockets) fds.push_back(pollfd{s->fd(), POLLIN, 0});
   }
-  while (g_stop == 0) {
+  while (!g_stop.load()) {
     const auto now_steady = std::chrono::steady_clock::now();
     if (options_.duration_s > 0 &&
         std::chrono::duration<double>(now_steady - start).count() >= options_.duration_s)
@@ -485,7 +575,17 @@ bool Appliance::run() {
       finish_reload();
     if (g_reload != 0 && !reload_.valid()) {
       g_reload = 0;
-      start_reload();
+      if (link_) {
+        std::fputs("ftzgate-xdp: SIGHUP ignored: the policy comes from the controller\n", stderr);
+      } else {
+        start_reload();
+      }
+    }
+    if (link_ && !reload_.valid()) {
+      if (std::optional<controller::Incoming> in = link_->take()) {
+        applying_ = std::move(in);
+        start_reload();
+      }
     }
     worker_.hand_over_idle();
     (void)worker_.take_retired_scanner();
@@ -505,6 +605,10 @@ bool Appliance::run() {
       for (auto& s : p.sockets) s->flush();
     }
     if (now_steady >= next_harvest) {
+      if (link_) {
+        if (auto states = link_->take_thresholds()) desk_->set_remote_states(std::move(*states));
+        publish_stats();
+      }
       harvest(now, false);
       reap_kernel_flows(false);
       next_harvest = now_steady + std::chrono::seconds(1);
@@ -631,11 +735,23 @@ bool Appliance::write_stats(double elapsed_s) {
 }
 
 const char* const kUsage =
-    "usage: ftzgate-xdp --config FILE --ports IF_INSIDE,IF_OUTSIDE[,IF_CHANNEL[,IF_MIRROR]]\n"
-    "                   [--mode auto|native|skb]\n"
+    "usage: ftzgate-xdp (--config FILE | --controller unix:PATH|HOST:PORT [controller options])\n"
+    "                   --ports IF_INSIDE,IF_OUTSIDE[,IF_CHANNEL[,IF_MIRROR]] [--mode auto|native|skb]\n"
     "                   [--eve FILE] [--stats FILE] [--duration SECONDS] [--demo-token-key]\n"
     "                   [--pin-dir DIR] [--keep-attached]\n"
     "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n"
+    "  --controller unix:PATH | HOST:PORT\n"
+    "                    take the policy from ftzgated, as ftzgate-dp does: signed bundles, verified\n"
+    "                    against --trusted-keys, each ACKed or NACKed; nothing is attached until the first\n"
+    "  --ca F --cert F --key F   with HOST:PORT (mutual TLS): the CA of ftzgated's certificate, this\n"
+    "                    data plane's certificate and its key\n"
+    "  --dataplane-id NAME   how ftzgated names this data plane (default: the certificate's name,\n"
+    "                    else the host name)\n"
+    "  --state-dir DIR   the last applied bundle, the compliance token key and state\n"
+    "                    (default /var/lib/ftzgate/xdp)\n"
+    "  --trusted-keys DIR    *.pub keys bundles must be signed with (default /etc/ftzgate/trusted-keys)\n"
+    "  --headless-after S    without a bundle from the controller after S seconds, start from\n"
+    "                    the stored one (default 5)\n"
     "  --ports IN,OUT[,CHANNEL[,MIRROR]]\n"
     "                    the inside and the outside interface (a bump in the wire between them),\n"
     "                    the approved channel's (routed exports) and the mirror's (copies)\n"
@@ -659,6 +775,14 @@ int main_xdp(int argc, char** argv) {
   bool help = false;
   app.add_flag("-h,--help", help);
   app.add_option("--config", o.config);
+  app.add_option("--controller", o.controller);
+  app.add_option("--ca", o.ca);
+  app.add_option("--cert", o.cert);
+  app.add_option("--key", o.key);
+  app.add_option("--dataplane-id", o.dataplane_id);
+  app.add_option("--state-dir", o.state_dir);
+  app.add_option("--trusted-keys", o.trusted_keys);
+  app.add_option("--headless-after", o.headless_after_s)->check(CLI::NonNegativeNumber);
   app.add_option("--ports", o.ports)->delimiter(',');
   app.add_option("--mode", o.mode)->check(CLI::IsMember({"auto", "native", "skb"}));
   app.add_option("--eve", o.eve);
@@ -677,9 +801,19 @@ int main_xdp(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (o.config.empty() || o.ports.size() < 2 || o.ports.size() > engine::kPortRoleCount) {
-    std::fprintf(stderr, "ftzgate-xdp: --config and --ports IN,OUT[,CHANNEL[,MIRROR]] are required\n%s",
+  if (o.config.empty() == o.controller.empty()) {
+    std::fprintf(stderr, "ftzgate-xdp: %s\n%s",
+                 o.config.empty() ? "--config FILE or --controller unix:PATH is required"
+                                  : "--config and --controller exclude each other",
                  kUsage);
+    return 2;
+  }
+  if ((!o.ca.empty() || !o.cert.empty() || !o.key.empty()) && o.controller.empty()) {
+    std::fprintf(stderr, "ftzgate-xdp: --ca, --cert and --key go with --controller HOST:PORT\n");
+    return 2;
+  }
+  if (o.ports.size() < 2 || o.ports.size() > engine::kPortRoleCount) {
+    std::fprintf(stderr, "ftzgate-xdp: --ports IN,OUT[,CHANNEL[,MIRROR]] is required\n%s", kUsage);
     return 2;
   }
   for (size_t i = 0; i < o.ports.size(); ++i) {
@@ -696,14 +830,44 @@ int main_xdp(int argc, char** argv) {
     std::fprintf(stderr, "ftzgate-xdp: %s\n", ok.error().c_str());
     return 2;
   }
-  auto gen = load_generation(o.config, 1);
+  std::signal(SIGINT, on_stop);
+  std::signal(SIGTERM, on_stop);
+  std::signal(SIGHUP, on_hup);
+  // The policy: a signed bundle from the controller, else the file.
+  std::unique_ptr<controller::ControllerLink> link;
+  std::optional<controller::Incoming> first_bundle;
+  std::string policy = o.config;  // names the policy in messages
+  tl::expected<std::shared_ptr<const engine::PolicyGeneration>, std::string> gen;
+  if (!o.controller.empty()) {
+    auto created = controller::ControllerLink::create(
+        {o.controller, o.ca, o.cert, o.key, o.dataplane_id, o.state_dir, o.trusted_keys});
+    if (!created) {
+      std::fprintf(stderr, "ftzgate-xdp: %s\n", created.error().c_str());
+      return 2;
+    }
+    link = std::move(*created);
+    // Nothing is attached until a bundle opens.
+    first_bundle = link->first_bundle(
+        g_stop, std::chrono::milliseconds(static_cast<int64_t>(o.headless_after_s * 1000)));
+    if (!first_bundle) {
+      std::fputs("ftzgate-xdp: stopped before any bundle arrived\n", stderr);
+      return 1;
+    }
+    policy = "bundle generation " + std::to_string(first_bundle->opened.generation);
+    gen = engine::PolicyGeneration::build_with_signatures(std::move(first_bundle->opened.config.spec), 1,
+                                                          first_bundle->opened.signatures);
+  } else {
+    gen = load_generation(o.config, 1);
+  }
   if (!gen) {
     std::fprintf(stderr, "%s\n", gen.error().c_str());
+    if (link) link->refused(*first_bundle, gen.error());
     return 2;
   }
   auto tables = compile_tables(**gen);
   if (!tables) {
-    std::fprintf(stderr, "ftzgate-xdp: %s: %s\n", o.config.c_str(), tables.error().c_str());
+    std::fprintf(stderr, "ftzgate-xdp: %s: %s\n", policy.c_str(), tables.error().c_str());
+    if (link) link->refused(*first_bundle, tables.error());
     return 2;
   }
   auto desk = report::ComplianceDesk::create(**gen, 1, o.demo_token_key);
@@ -808,11 +972,8 @@ int main_xdp(int argc, char** argv) {
     std::fprintf(stderr, "ftzgate-xdp: %s: %s mode, %zu queue(s)\n", p.name.c_str(), mode_name(p.xdp_flags),
                  p.sockets.size());
   }
-  std::signal(SIGINT, on_stop);
-  std::signal(SIGTERM, on_stop);
-  std::signal(SIGHUP, on_hup);
-
   Appliance appliance(o, std::move(*program), ports, *gen, std::move(*desk), std::move(eve));
+  if (link) appliance.attach_controller(std::move(link), *first_bundle);
   return appliance.run() ? 0 : 1;
 }
 
