@@ -408,14 +408,7 @@ bool Worker::checksums_ok(const PacketView& pv, const ParsedPacket& p, bool l4, 
 }
 
 void Worker::judge(Flow& f, Stage stage, int64_t now) noexcept {
-  FlowFacts facts;
-  facts.stage = stage;
-  facts.src_zone = f.client_zone;
-  facts.dst_zone = f.server_zone;
-  facts.tenant = f.tenant;
-  facts.l4_proto = f.proto;
-  facts.dst_port = f.server_port;
-  facts.ts_ns = now;
+  FlowFacts facts = FlowFacts::at_header(f.client_zone, f.server_zone, f.tenant, f.proto, f.server_port, now);
   facts.app = f.app;
   facts.server_name = server_name(f);
   if (stage < f.stage) stage = f.stage;

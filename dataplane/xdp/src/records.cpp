@@ -90,15 +90,8 @@ engine::Event kernel_flow_record(const ftz_xdp_flow_key& key, const ftz_xdp_flow
   const auto ftz = [&](uint32_t z) { return z < zones.size() && zones[z].kind == engine::ZoneKind::kFtz; };
   e.tenant = ftz(e.src_zone) ? gen.tenant_of(e.src, e.src_zone)
                              : (ftz(e.dst_zone) ? gen.tenant_of(e.dst, e.dst_zone) : engine::kNoIndex);
-  engine::FlowFacts facts;
-  facts.stage = engine::Stage::kHeader;
-  facts.src_zone = e.src_zone;
-  facts.dst_zone = e.dst_zone;
-  facts.tenant = e.tenant;
-  facts.l4_proto = k.proto;
-  facts.dst_port = e.dst_port;
-  facts.ts_ns = start;
-  const engine::Decision d = gen.evaluate(facts);
+  const engine::Decision d = gen.evaluate(
+      engine::FlowFacts::at_header(e.src_zone, e.dst_zone, e.tenant, k.proto, e.dst_port, start));
   e.verdict = d.verdict;
   e.verdict.action = flow.action == FTZ_XDP_DROP ? engine::Action::kBlock : engine::Action::kAllow;
   e.rule = d.rule;

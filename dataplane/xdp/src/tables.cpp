@@ -47,14 +47,8 @@ bool approval_may_decide(const engine::PolicySpec& spec, uint32_t client_zone, u
 
 uint8_t action_at_port(const engine::PolicyGeneration& gen, uint32_t client_zone, uint32_t server_zone,
                        uint32_t tenant, uint8_t l4_proto, uint16_t port) {
-  engine::FlowFacts f;
-  f.stage = engine::Stage::kHeader;
-  f.src_zone = client_zone;
-  f.dst_zone = server_zone;
-  f.tenant = tenant;
-  f.l4_proto = l4_proto;
-  f.dst_port = port;
-  const engine::Decision d = gen.evaluate(f);
+  const engine::Decision d =
+      gen.evaluate(engine::FlowFacts::at_header(client_zone, server_zone, tenant, l4_proto, port));
   if (!d.final || d.verdict.alert || d.verdict.mirror) return FTZ_XDP_USER;
   // An export is inspected whatever its verdict allows (Worker::init_flow).
   if (d.verdict.action == engine::Action::kAllow && !gen.is_export(client_zone, server_zone))

@@ -35,6 +35,20 @@ struct FlowFacts {
   uint32_t confirmed_per_class[static_cast<int>(DataClass::kCount)] = {};
   ThresholdState threshold = ThresholdState::kNormal;
   UninspectableMask uninspectable = 0;
+
+  // What the headers tell: the stage every flow is judged at first (and the
+  // XDP program's tables and records are judged at).
+  static FlowFacts at_header(uint32_t src_zone, uint32_t dst_zone, uint32_t tenant, uint8_t l4_proto,
+                             uint16_t dst_port, int64_t ts_ns = 0) noexcept {
+    FlowFacts f;
+    f.src_zone = src_zone;
+    f.dst_zone = dst_zone;
+    f.tenant = tenant;
+    f.l4_proto = l4_proto;
+    f.dst_port = dst_port;
+    f.ts_ns = ts_ns;
+    return f;
+  }
 };
 
 struct Decision {
