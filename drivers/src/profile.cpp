@@ -10,6 +10,7 @@
 #include <array>
 #include <charconv>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <new>
@@ -675,6 +676,26 @@ tl::expected<std::string, Diagnostics> read_profile_file(const std::string& path
 
 bool PortProfile::is_vdev() const noexcept {
   return device.starts_with("net_");
+}
+
+tl::expected<std::string, std::string> kernel_interface(const PortProfile& port, const std::string& sysfs) {
+  const std::string what = "port " + port.name + " (" + port.device + ")";
+  if (port.is_vdev()) {
+    std::string_view args = port.devargs;
+    while (!args.empty()) {
+      const size_t comma = args.find(',');
+      const std::string_view item = args.substr(0, comma);
+      if (item.starts_with("iface=") && item.size() > 6) return std::string(item.substr(6));
+      args = comma == std::string_view::npos ? std::string_view{} : args.substr(comma + 1);
+    }
+    return tl::unexpected(what + ": no kernel interface named (devargs iface=NAME)");
+  }
+  std::error_code ec;
+  const std::filesystem::directory_iterator netdevs(sysfs + "/bus/pci/devices/" + port.device + "/net", ec);
+  if (!ec && netdevs != std::filesystem::directory_iterator()) return netdevs->path().filename().string();
+  return tl::unexpected(what +
+                        ": no kernel network interface (is the device bound to vfio-pci? the XDP path "
+                        "needs the kernel's own driver)");
 }
 
 const PortProfile* HardwareProfile::find(std::string_view port_name) const noexcept {

@@ -298,6 +298,27 @@ class ProfileFiles : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
+// The XDP path's interface of a port: a vdev's iface= devarg, or the
+// kernel's interface of a PCI device (a sysfs tree made here).
+TEST_F(ProfileFiles, KernelInterfaceOfAVdevAndOfAPciDevice) {
+  PortProfile tap;
+  tap.name = "ge-0/0/0";
+  tap.device = "net_af_packet0";
+  tap.devargs = "qpairs=2,iface=ens1f0,blocksz=4096";
+  EXPECT_EQ(kernel_interface(tap, dir_.string()), "ens1f0");
+  tap.devargs = "qpairs=2";
+  ASSERT_FALSE(kernel_interface(tap, dir_.string()).has_value());
+  EXPECT_NE(kernel_interface(tap, dir_.string()).error().find("ge-0/0/0"), std::string::npos);
+
+  PortProfile nic;
+  nic.name = "ge-0/0/1";
+  nic.device = "0000:03:00.1";
+  ASSERT_FALSE(kernel_interface(nic, dir_.string()).has_value()) << "no netdev: bound to vfio-pci";
+  EXPECT_NE(kernel_interface(nic, dir_.string()).error().find("vfio-pci"), std::string::npos);
+  std::filesystem::create_directories(dir_ / "bus/pci/devices/0000:03:00.1/net/ens1f1");
+  EXPECT_EQ(kernel_interface(nic, dir_.string()), "ens1f1");
+}
+
 std::vector<std::string> file_errors(const std::string& path) {
   auto r = load_profile(path);
   EXPECT_FALSE(r.has_value());

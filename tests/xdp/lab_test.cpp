@@ -300,8 +300,6 @@ class XdpLinksOn : public Base {
   // source) and waits until its log says it runs.
   void spawn(const std::string& config, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {test::binary("ftzgate-xdp"),
-                                     "--ports",
-                                     ports_,
                                      "--eve",
                                      dir_.file("eve.json"),
                                      "--stats",
@@ -312,6 +310,7 @@ class XdpLinksOn : public Base {
                                      "--pin-dir",
                                      pin_dir_};
     if (!config.empty()) argv.insert(argv.end(), {"--config", config});
+    if (!ports_.empty()) argv.insert(argv.end(), {"--ports", ports_});
     argv.insert(argv.end(), extra.begin(), extra.end());
     std::filesystem::remove(dir_.file("xdp.log"));
     auto pid = appliance_->spawn(argv, dir_.file("xdp.log"));
@@ -353,7 +352,7 @@ class XdpLinksOn : public Base {
 
   test::TempDir dir_{"xdp-lab"};
   const std::string pin_dir_ = "/sys/fs/bpf/ftz-test-xdp-lab-" + std::to_string(getpid());
-  std::string ports_ = "ai,ao";
+  std::string ports_ = "ai,ao";  // empty: `extra` names them (--profile)
   std::unique_ptr<NetNamespace> client_, appliance_, server_;
   pid_t pid_ = -1;
   nlohmann::json stats_;
@@ -604,6 +603,36 @@ TEST_F(XdpLab, ARestartLosesNothingTheKernelDecides) {
   }
   EXPECT_EQ(records, 1);
   EXPECT_FALSE(std::filesystem::exists(pin_dir_)) << "a clean stop leaves no pins";
+}
+
+// A hardware profile names the interfaces instead of --ports: the lab's
+// veth ends as a DPDK lab names them (vdevs with iface=); a PCI device that
+// has no kernel interface (bound to vfio-pci) is refused before anything is
+// attached.
+TEST_F(XdpLab, AHardwareProfileNamesThePorts) {
+  stop();
+  std::ofstream(dir_.file("profile.yaml"))
+      << "profile: xdp-lab\nports:\n"
+         "  - {name: ge-0/0/0, device: net_af_packet0, devargs: iface=ai, role: inside, pair: ge-0/0/1}\n"
+         "  - {name: ge-0/0/1, device: net_af_packet1, devargs: iface=ao, role: outside, pair: ge-0/0/0}\n";
+  ports_.clear();
+  ASSERT_NO_FATAL_FAILURE(start({"--profile", dir_.file("profile.yaml")}));
+  stop();
+  ASSERT_EQ(stats_["ports"].size(), 2u) << stats_.dump(2);
+  EXPECT_EQ(stats_["ports"][0].value("name", ""), "ai");
+  EXPECT_EQ(stats_["ports"][0].value("role", ""), "inside");
+  EXPECT_EQ(stats_["ports"][1].value("name", ""), "ao");
+
+  std::ofstream(dir_.file("pci.yaml"))
+      << "profile: xdp-pci\nports:\n"
+         "  - {name: ge-0/0/0, device: \"0000:7f:00.0\", role: inside, pair: ge-0/0/1}\n"
+         "  - {name: ge-0/0/1, device: net_af_packet1, devargs: iface=ao, role: outside, pair: ge-0/0/0}\n";
+  const test::RunResult r =
+      test::run_command(test::binary("ftzgate-xdp") + " --config " + dir_.file("policy.yaml") +
+                        " --profile " + dir_.file("pci.yaml"));
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("ge-0/0/0 (0000:7f:00.0): no kernel network interface"), std::string::npos)
+      << r.output;
 }
 
 // 20 reloads (SIGHUP, the configuration flipping inside -> hk between

@@ -73,7 +73,10 @@ struct Options {
   std::string state_dir = "/var/lib/ftzgate/xdp";
   std::string trusted_keys = "/etc/ftzgate/trusted-keys";
   double headless_after_s = 5;
-  std::vector<std::string> ports;  // by engine::PortRole: inside, outside[, channel[, mirror]]
+  // By engine::PortRole: inside, outside[, channel[, mirror]]; "" when a
+  // role has no port (a mirror without a channel).
+  std::vector<std::string> ports;
+  std::string profile;  // a hardware profile names them instead
   std::string mode = "auto";
   std::string eve;
   std::string stats;
@@ -119,6 +122,38 @@ struct ChannelOut {
   std::array<uint8_t, 6> next_hop{};
   uint32_t port = kNoPort;  // its egress port; kNoPort: not given (--ports)
 };
+
+// The interfaces by role, from --ports or from the hardware profile's
+// ports (drivers::kernel_interface): inside and outside always, each at most
+// once.
+tl::expected<std::vector<std::string>, std::string> port_names(const Options& o) {
+  if (o.ports.empty() == o.profile.empty())
+    return tl::unexpected(std::string(o.ports.empty()
+                                          ? "--ports IN,OUT[,CHANNEL[,MIRROR]] or --profile FILE is required"
+                                          : "--ports and --profile exclude each other"));
+  std::vector<std::string> names = o.ports;
+  if (!o.profile.empty()) {
+    auto profile = drivers::load_profile(o.profile);
+    if (!profile)
+      return tl::unexpected(config::format_diagnostics(profile.error()) + o.profile + ": profile rejected");
+    for (const drivers::PortProfile& port : profile->ports) {
+      auto ifname = drivers::kernel_interface(port);
+      if (!ifname) return tl::unexpected(o.profile + ": " + ifname.error());
+      const auto role = static_cast<size_t>(port.role);
+      if (names.size() <= role) names.resize(role + 1);
+      names[role] = *ifname;
+    }
+  }
+  if (names.size() < 2 || names.size() > engine::kPortRoleCount || names[0].empty() || names[1].empty())
+    return tl::unexpected(
+        std::string("an inside and an outside port are required, a channel and a mirror port may follow"));
+  for (size_t i = 0; i < names.size(); ++i) {
+    for (size_t k = 0; k < i; ++k) {
+      if (!names[i].empty() && names[i] == names[k]) return tl::unexpected(names[i] + " is given twice");
+    }
+  }
+  return names;
+}
 
 const char* mode_name(uint32_t flags) {
   return (flags & XDP_FLAGS_DRV_MODE) != 0 ? "native" : "skb";
@@ -243,7 +278,8 @@ void Appliance::adopt_channels() {
   channels_.clear();
   for (const engine::ChannelSpec& c : gen_->spec().channels) {
     const auto role = static_cast<uint32_t>(c.egress_role);
-    const bool given = role < ports_.size() && c.egress_role != engine::PortRole::kMirror;
+    const bool given =
+        role < ports_.size() && !ports_[role].name.empty() && c.egress_role != engine::PortRole::kMirror;
     channels_.push_back(ChannelOut{c.vlan, c.next_hop_mac, given ? role : kNoPort});
   }
 }
@@ -341,7 +377,7 @@ void Appliance::act(uint64_t token, engine::Disposition d, const engine::Verdict
 void Appliance::mirror(std::span<const uint8_t> frame) {
   // The mirror gets the frame as it arrived, before any rewrite.
   constexpr auto kMirror = static_cast<uint32_t>(engine::PortRole::kMirror);
-  if (ports_.size() <= kMirror) {
+  if (ports_.size() <= kMirror || ports_[kMirror].sockets.empty()) {
     ++mirror_not_sent_;
   } else if (ports_[kMirror].sockets[0]->transmit(frame)) {
     ++mirrored_;
@@ -673,6 +709,7 @@ bool Appliance::write_stats(double elapsed_s) {
   j["reload_failures"] = reload_failures_;
   nlohmann::ordered_json ports = nlohmann::ordered_json::array();
   for (const Port& p : ports_) {
+    if (p.name.empty()) continue;
     nlohmann::ordered_json pj;
     pj["name"] = p.name;
     pj["role"] = drivers::port_role_name(static_cast<engine::PortRole>(&p - ports_.data()));
@@ -736,7 +773,8 @@ bool Appliance::write_stats(double elapsed_s) {
 
 const char* const kUsage =
     "usage: ftzgate-xdp (--config FILE | --controller unix:PATH|HOST:PORT [controller options])\n"
-    "                   --ports IF_INSIDE,IF_OUTSIDE[,IF_CHANNEL[,IF_MIRROR]] [--mode auto|native|skb]\n"
+    "                   (--ports IF_INSIDE,IF_OUTSIDE[,IF_CHANNEL[,IF_MIRROR]] | --profile FILE)\n"
+    "                   [--mode auto|native|skb]\n"
     "                   [--eve FILE] [--stats FILE] [--duration SECONDS] [--demo-token-key]\n"
     "                   [--pin-dir DIR] [--keep-attached]\n"
     "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n"
@@ -754,7 +792,10 @@ const char* const kUsage =
     "                    the stored one (default 5)\n"
     "  --ports IN,OUT[,CHANNEL[,MIRROR]]\n"
     "                    the inside and the outside interface (a bump in the wire between them),\n"
-    "                    the approved channel's (routed exports) and the mirror's (copies)\n"
+    "                    the approved channel's (routed exports) and the mirror's (copies; an empty\n"
+    "                    CHANNEL when there is none)\n"
+    "  --profile FILE    a hardware profile (drivers/profiles/*.yaml) names the ports instead: a\n"
+    "                    vdev's iface=NAME, or the kernel's interface of a PCI device\n"
     "  --mode M          how the program is attached: native (in the driver), skb (generic),\n"
     "                    auto (default: native on NICs, skb on virtual interfaces)\n"
     "  --eve FILE        write events as EVE JSON lines\n"
@@ -784,6 +825,7 @@ int main_xdp(int argc, char** argv) {
   app.add_option("--trusted-keys", o.trusted_keys);
   app.add_option("--headless-after", o.headless_after_s)->check(CLI::NonNegativeNumber);
   app.add_option("--ports", o.ports)->delimiter(',');
+  app.add_option("--profile", o.profile);
   app.add_option("--mode", o.mode)->check(CLI::IsMember({"auto", "native", "skb"}));
   app.add_option("--eve", o.eve);
   app.add_option("--stats", o.stats);
@@ -812,17 +854,11 @@ int main_xdp(int argc, char** argv) {
     std::fprintf(stderr, "ftzgate-xdp: --ca, --cert and --key go with --controller HOST:PORT\n");
     return 2;
   }
-  if (o.ports.size() < 2 || o.ports.size() > engine::kPortRoleCount) {
-    std::fprintf(stderr, "ftzgate-xdp: --ports IN,OUT[,CHANNEL[,MIRROR]] is required\n%s", kUsage);
+  if (auto names = port_names(o); names) {
+    o.ports = std::move(*names);
+  } else {
+    std::fprintf(stderr, "ftzgate-xdp: %s\n%s", names.error().c_str(), kUsage);
     return 2;
-  }
-  for (size_t i = 0; i < o.ports.size(); ++i) {
-    for (size_t k = 0; k < i; ++k) {
-      if (o.ports[i] == o.ports[k]) {
-        std::fprintf(stderr, "ftzgate-xdp: --ports: %s is given twice\n", o.ports[i].c_str());
-        return 2;
-      }
-    }
   }
   if (o.pin_dir.empty()) o.pin_dir = "/sys/fs/bpf/ftzgate/" + o.ports[0] + "-" + o.ports[1];
   if (auto ok = report::check_outputs({{"--config", o.config}}, {{"--eve", o.eve}, {"--stats", o.stats}});
@@ -902,6 +938,7 @@ int main_xdp(int argc, char** argv) {
   constexpr auto kMirror = static_cast<uint32_t>(engine::PortRole::kMirror);
   std::vector<Port> ports(o.ports.size());
   for (uint32_t i = 0; i < ports.size(); ++i) {
+    if (o.ports[i].empty()) continue;  // no port in this role
     ports[i].name = o.ports[i];
     ports[i].ifindex = if_nametoindex(o.ports[i].c_str());
     // What comes back from the channel goes inside; the mirror only sends.
@@ -924,6 +961,7 @@ int main_xdp(int argc, char** argv) {
   } detach{&ports};
   for (uint32_t i = 0; i < ports.size(); ++i) {
     Port& p = ports[i];
+    if (p.name.empty()) continue;
     if (i == kMirror) {
       // Copies only: a socket to send with, no program (what arrives there
       // is the kernel's).

@@ -66,6 +66,14 @@ struct HardwareProfile {
   [[nodiscard]] const PortProfile* first_with_role(engine::PortRole r) const noexcept;
 };
 
+// The kernel's network interface of a port, for ftzgate-xdp (which leaves
+// the ports to the kernel): a vdev's `iface=` devarg (net_tap, net_af_packet,
+// net_af_xdp), or the interface the kernel's driver made for a PCI device
+// (`sysfs`/bus/pci/devices/ADDRESS/net/). An error names the port and why
+// (a PCI device bound to vfio-pci has none).
+[[nodiscard]] tl::expected<std::string, std::string> kernel_interface(const PortProfile& port,
+                                                                      const std::string& sysfs = "/sys");
+
 // "inside", "outside", "channel" or "mirror": the YAML spelling of a role.
 [[nodiscard]] std::string_view port_role_name(engine::PortRole r) noexcept;
 
