@@ -930,9 +930,11 @@ TEST_F(XdpChannel, TheChannelsTagIsPushedOutAndTakenOffComingBack) {
 }
 
 // Without the channel's port a routed export does not leave at all, and
-// in particular not the ordinary way.
+// in particular not the ordinary way; the mirror (given without a channel
+// port) still gets its copies.
 TEST_F(XdpChannel, WithoutItsPortARouteFailsClosed) {
   write_policy(0);
+  ports_ = "ai,ao,,am";
   ASSERT_NO_FATAL_FAILURE(spawn(dir_.file("policy.yaml")));
   auto uplink = evasion::open_packet_socket(*server_, "s0");
   ASSERT_TRUE(uplink) << uplink.error();
@@ -951,6 +953,9 @@ TEST_F(XdpChannel, WithoutItsPortARouteFailsClosed) {
   stop();
   EXPECT_GE(stats_["path"].value("route_failed", 0), 1);
   EXPECT_EQ(stats_.value("routed", 1), 0);
+  EXPECT_GE(stats_.value("mirrored", 0), 1) << "the SYNs' copies";
+  ASSERT_EQ(stats_["ports"].size(), 3u);
+  EXPECT_EQ(stats_["ports"][2].value("role", ""), "mirror");
 }
 
 // ------------------------------------------------------- under ftzgated --

@@ -824,7 +824,9 @@ int main_xdp(int argc, char** argv) {
   app.add_option("--state-dir", o.state_dir);
   app.add_option("--trusted-keys", o.trusted_keys);
   app.add_option("--headless-after", o.headless_after_s)->check(CLI::NonNegativeNumber);
-  app.add_option("--ports", o.ports)->delimiter(',');
+  // Split here, not by CLI11, which drops an empty item (no channel).
+  std::string ports_text;
+  app.add_option("--ports", ports_text);
   app.add_option("--profile", o.profile);
   app.add_option("--mode", o.mode)->check(CLI::IsMember({"auto", "native", "skb"}));
   app.add_option("--eve", o.eve);
@@ -842,6 +844,12 @@ int main_xdp(int argc, char** argv) {
   if (help) {
     std::fputs(kUsage, stdout);
     return 0;
+  }
+  for (size_t at = 0; !ports_text.empty();) {
+    const size_t comma = ports_text.find(',', at);
+    o.ports.push_back(ports_text.substr(at, comma - at));
+    if (comma == std::string::npos) break;
+    at = comma + 1;
   }
   if (o.config.empty() == o.controller.empty()) {
     std::fprintf(stderr, "ftzgate-xdp: %s\n%s",
