@@ -115,7 +115,7 @@ TEST(DpOptions, HelpIsNoError) {
   auto with = parse({"--config", "c", "--help"});
   ASSERT_TRUE(with);
   EXPECT_TRUE(with->help);
-  EXPECT_NE(std::string(kDpUsage).find("--help"), std::string::npos);
+  EXPECT_NE(kDpUsage.find("--help"), std::string::npos);
 }
 
 TEST(DpOptions, EalArgumentsAddOnlyWhatTheUserDidNotGive) {

@@ -162,11 +162,11 @@ int main(int argc, char** argv) {
   if (!ftz::engine::mask_standard_error()) return 1;
   auto options = ftz::dpdk::parse_dp_args(argc, argv);
   if (!options) {
-    std::fprintf(stderr, "ftzgate-dp: %s\n%s", options.error().c_str(), ftz::dpdk::kDpUsage);
+    std::fprintf(stderr, "ftzgate-dp: %s\n%s", options.error().c_str(), ftz::dpdk::kDpUsage.c_str());
     return 2;
   }
   if (options->help) {
-    std::fputs(ftz::dpdk::kDpUsage, stdout);
+    std::fputs(ftz::dpdk::kDpUsage.c_str(), stdout);
     return 0;
   }
   // No output may overwrite the capture, the configuration, the profile, a
@@ -192,16 +192,14 @@ int main(int argc, char** argv) {
   std::string policy = options->config;  // names the policy in messages
   std::unique_ptr<ftz::controller::ControllerLink> link;
   std::optional<ftz::controller::Incoming> first_bundle;
-  if (!options->controller.empty()) {
-    auto created = ftz::controller::ControllerLink::create({options->controller, options->ca, options->cert,
-                                                            options->key, options->dataplane_id,
-                                                            options->state_dir, options->trusted_keys});
+  if (!options->link.link.target.empty()) {
+    auto created = ftz::controller::ControllerLink::create(options->link.link);
     if (!created) return fail(2, created.error());
     link = std::move(*created);
     // Ports stay down (EAL is not even started) until a bundle opens.
-    first_bundle =
-        link->first_bundle(ftz::dpdk::signals().stop,
-                           std::chrono::milliseconds(static_cast<int64_t>(options->headless_after_s * 1000)));
+    first_bundle = link->first_bundle(
+        ftz::dpdk::signals().stop,
+        std::chrono::milliseconds(static_cast<int64_t>(options->link.headless_after_s * 1000)));
     if (!first_bundle) die_by_signal();
     policy = "bundle generation " + std::to_string(first_bundle->opened.generation);
     config = std::move(first_bundle->opened.config);

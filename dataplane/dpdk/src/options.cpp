@@ -10,24 +10,13 @@
 
 namespace ftz::dpdk {
 
-const char* const kDpUsage =
+const std::string kDpUsage =
     "usage: ftzgate-dp (--config FILE | --controller unix:PATH|HOST:PORT [controller options])\n"
     "                  [--profile FILE] [--eve FILE] [--stats FILE]\n"
     "                  [--duration SECONDS] [--workers N]\n"
     "                  [--pcap-in FILE [--loop] [--pcap-out DIR]] [--demo-token-key] [-- EAL options]\n"
-    "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n"
-    "  --controller unix:PATH | HOST:PORT\n"
-    "                    take the policy from ftzgated: signed bundles, verified against\n"
-    "                    --trusted-keys, each ACKed or NACKed; ports stay down until the first\n"
-    "  --ca F --cert F --key F   with HOST:PORT (mutual TLS): the CA of ftzgated's certificate, this\n"
-    "                    data plane's certificate (ftzctl certificate issue dataplane) and its key\n"
-    "  --dataplane-id NAME   how ftzgated names this data plane (default: the certificate's name,\n"
-    "                    else the host name)\n"
-    "  --state-dir DIR   the last applied bundle (a start without the controller runs it),\n"
-    "                    the compliance token key and state (default /var/lib/ftzgate/dataplane)\n"
-    "  --trusted-keys DIR    *.pub keys bundles must be signed with (default /etc/ftzgate/trusted-keys)\n"
-    "  --headless-after S    without a bundle from the controller after S seconds, start from\n"
-    "                    the stored one (default 5)\n"
+    "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n" +
+    controller::link_usage(DpOptions{}.link.link.state_dir) +
     "  --profile FILE    hardware profile (drivers/profiles/*.yaml): ports, roles, queues, sizing\n"
     "  --eve FILE        write events as EVE JSON lines\n"
     "  --stats FILE      write port, worker and report statistics as JSON on exit\n"
@@ -46,17 +35,6 @@ const char* const kDpUsage =
     "SIGINT/SIGTERM during start-up end the process by that signal\n";
 
 namespace {
-
-// CLI::NonNegativeNumber names the whole double range in its message.
-const CLI::Validator kNonNegative(
-    [](std::string& v) -> std::string {
-      char* end = nullptr;
-      const double d = std::strtod(v.c_str(), &end);
-      if (v.empty() || end != v.c_str() + v.size() || !(d >= 0))
-        return "'" + v + "' is not a non-negative number";
-      return {};
-    },
-    "SECONDS");
 
 bool has_option(const std::vector<std::string>& eal, std::initializer_list<const char*> names) {
   for (const std::string& a : eal) {
@@ -118,18 +96,11 @@ tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* 
   CLI::App app{"ftzgate-dp"};
   app.set_help_flag("-h,--help");
   app.add_option("--config", o.config);
-  app.add_option("--controller", o.controller);
-  app.add_option("--ca", o.ca);
-  app.add_option("--cert", o.cert);
-  app.add_option("--key", o.key);
-  app.add_option("--dataplane-id", o.dataplane_id);
-  app.add_option("--state-dir", o.state_dir);
-  app.add_option("--trusted-keys", o.trusted_keys);
-  app.add_option("--headless-after", o.headless_after_s)->check(kNonNegative);
+  controller::add_link_options(app, o.link);
   app.add_option("--profile", o.profile);
   app.add_option("--eve", o.eve);
   app.add_option("--stats", o.stats);
-  app.add_option("--duration", o.duration_s)->check(kNonNegative);
+  app.add_option("--duration", o.duration_s)->check(controller::non_negative_seconds());
   app.add_option("--workers", o.workers)->check(CLI::Range(1u, 64u));
   app.add_option("--pcap-in", o.pcap_in);
   app.add_option("--pcap-out", o.pcap_out);
@@ -150,12 +121,8 @@ tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* 
   } catch (const CLI::ParseError& e) {
     return tl::unexpected(std::string(e.what()));
   }
-  if (o.config.empty() == o.controller.empty()) {
-    return tl::unexpected(std::string(o.config.empty() ? "--config FILE or --controller unix:PATH is required"
-                                                       : "--config and --controller exclude each other"));
-  }
-  if ((!o.ca.empty() || !o.cert.empty() || !o.key.empty()) && o.controller.empty())
-    return tl::unexpected(std::string("--ca, --cert and --key go with --controller HOST:PORT"));
+  if (std::string why = controller::check_policy_source(o.config, o.link); !why.empty())
+    return tl::unexpected(why);
   if (o.loop && o.pcap_in.empty()) return tl::unexpected(std::string("--loop needs --pcap-in"));
   if (!o.pcap_out.empty() && o.pcap_in.empty())
     return tl::unexpected(std::string("--pcap-out needs --pcap-in"));

@@ -137,10 +137,10 @@ int generation_cmd(const char*, const char*, rte_tel_data* d) {
   add(d, "reloads", a->tel.reloads.load(std::memory_order_relaxed));
   add(d, "reload_failures", a->tel.failures.load(std::memory_order_relaxed));
   add(d, "last_reload_us", a->tel.last_reload_us.load(std::memory_order_relaxed));
-  if (a->options.controller.empty()) {
+  if (a->options.link.link.target.empty()) {
     rte_tel_data_add_dict_string(d, "config", engine::masked_text(a->options.config).c_str());
   } else {
-    rte_tel_data_add_dict_string(d, "controller", engine::masked_text(a->options.controller).c_str());
+    rte_tel_data_add_dict_string(d, "controller", engine::masked_text(a->options.link.link.target).c_str());
     add(d, "bundle_generation", a->tel.bundle_generation.load(std::memory_order_relaxed));
   }
   return 0;

@@ -34,7 +34,7 @@
 #include <vector>
 
 #include "ftz/config/config.hpp"
-#include "ftz/controller/controller_link.hpp"
+#include "ftz/controller/link_args.hpp"
 #include "ftz/drivers/profile.hpp"
 #include "ftz/engine/channel.hpp"
 #include "ftz/engine/eve.hpp"
@@ -67,12 +67,7 @@ extern "C" void on_hup(int) {
 struct Options {
   std::string config;
   // The policy from ftzgated instead (as ftzgate-dp --controller).
-  std::string controller;
-  std::string ca, cert, key;
-  std::string dataplane_id;
-  std::string state_dir = "/var/lib/ftzgate/xdp";
-  std::string trusted_keys = "/etc/ftzgate/trusted-keys";
-  double headless_after_s = 5;
+  controller::LinkArgs link{"/var/lib/ftzgate/xdp"};
   // By engine::PortRole: inside, outside[, channel[, mirror]]; "" when a
   // role has no port (a mirror without a channel).
   std::vector<std::string> ports;
@@ -771,25 +766,15 @@ bool Appliance::write_stats(double elapsed_s) {
   return true;
 }
 
-const char* const kUsage =
+const std::string kUsage =
     "usage: ftzgate-xdp (--config FILE | --controller unix:PATH|HOST:PORT [controller options])\n"
     "                   (--ports IF_INSIDE,IF_OUTSIDE[,IF_CHANNEL[,IF_MIRROR]] | --profile FILE)\n"
     "                   [--mode auto|native|skb]\n"
     "                   [--eve FILE] [--stats FILE] [--duration SECONDS] [--demo-token-key]\n"
     "                   [--pin-dir DIR] [--keep-attached]\n"
-    "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n"
-    "  --controller unix:PATH | HOST:PORT\n"
-    "                    take the policy from ftzgated, as ftzgate-dp does: signed bundles, verified\n"
-    "                    against --trusted-keys, each ACKed or NACKed; nothing is attached until the first\n"
-    "  --ca F --cert F --key F   with HOST:PORT (mutual TLS): the CA of ftzgated's certificate, this\n"
-    "                    data plane's certificate and its key\n"
-    "  --dataplane-id NAME   how ftzgated names this data plane (default: the certificate's name,\n"
-    "                    else the host name)\n"
-    "  --state-dir DIR   the last applied bundle, the compliance token key and state\n"
-    "                    (default /var/lib/ftzgate/xdp)\n"
-    "  --trusted-keys DIR    *.pub keys bundles must be signed with (default /etc/ftzgate/trusted-keys)\n"
-    "  --headless-after S    without a bundle from the controller after S seconds, start from\n"
-    "                    the stored one (default 5)\n"
+    "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n" +
+    controller::link_usage(Options{}.link.link.state_dir) +
+
     "  --ports IN,OUT[,CHANNEL[,MIRROR]]\n"
     "                    the inside and the outside interface (a bump in the wire between them),\n"
     "                    the approved channel's (routed exports) and the mirror's (copies; an empty\n"
@@ -816,14 +801,7 @@ int main_xdp(int argc, char** argv) {
   bool help = false;
   app.add_flag("-h,--help", help);
   app.add_option("--config", o.config);
-  app.add_option("--controller", o.controller);
-  app.add_option("--ca", o.ca);
-  app.add_option("--cert", o.cert);
-  app.add_option("--key", o.key);
-  app.add_option("--dataplane-id", o.dataplane_id);
-  app.add_option("--state-dir", o.state_dir);
-  app.add_option("--trusted-keys", o.trusted_keys);
-  app.add_option("--headless-after", o.headless_after_s)->check(CLI::NonNegativeNumber);
+  controller::add_link_options(app, o.link);
   // Split here, not by CLI11, which drops an empty item (no channel).
   std::string ports_text;
   app.add_option("--ports", ports_text);
@@ -831,18 +809,18 @@ int main_xdp(int argc, char** argv) {
   app.add_option("--mode", o.mode)->check(CLI::IsMember({"auto", "native", "skb"}));
   app.add_option("--eve", o.eve);
   app.add_option("--stats", o.stats);
-  app.add_option("--duration", o.duration_s)->check(CLI::NonNegativeNumber);
+  app.add_option("--duration", o.duration_s)->check(controller::non_negative_seconds());
   app.add_flag("--demo-token-key", o.demo_token_key);
   app.add_option("--pin-dir", o.pin_dir);
   app.add_flag("--keep-attached", o.keep_attached);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "ftzgate-xdp: %s\n%s", e.what(), kUsage);
+    std::fprintf(stderr, "ftzgate-xdp: %s\n%s", e.what(), kUsage.c_str());
     return 2;
   }
   if (help) {
-    std::fputs(kUsage, stdout);
+    std::fputs(kUsage.c_str(), stdout);
     return 0;
   }
   for (size_t at = 0; !ports_text.empty();) {
@@ -851,21 +829,14 @@ int main_xdp(int argc, char** argv) {
     if (comma == std::string::npos) break;
     at = comma + 1;
   }
-  if (o.config.empty() == o.controller.empty()) {
-    std::fprintf(stderr, "ftzgate-xdp: %s\n%s",
-                 o.config.empty() ? "--config FILE or --controller unix:PATH is required"
-                                  : "--config and --controller exclude each other",
-                 kUsage);
-    return 2;
-  }
-  if ((!o.ca.empty() || !o.cert.empty() || !o.key.empty()) && o.controller.empty()) {
-    std::fprintf(stderr, "ftzgate-xdp: --ca, --cert and --key go with --controller HOST:PORT\n");
+  if (std::string why = controller::check_policy_source(o.config, o.link); !why.empty()) {
+    std::fprintf(stderr, "ftzgate-xdp: %s\n%s", why.c_str(), kUsage.c_str());
     return 2;
   }
   if (auto names = port_names(o); names) {
     o.ports = std::move(*names);
   } else {
-    std::fprintf(stderr, "ftzgate-xdp: %s\n%s", names.error().c_str(), kUsage);
+    std::fprintf(stderr, "ftzgate-xdp: %s\n%s", names.error().c_str(), kUsage.c_str());
     return 2;
   }
   if (o.pin_dir.empty()) o.pin_dir = "/sys/fs/bpf/ftzgate/" + o.ports[0] + "-" + o.ports[1];
@@ -882,9 +853,8 @@ int main_xdp(int argc, char** argv) {
   std::optional<controller::Incoming> first_bundle;
   std::string policy = o.config;  // names the policy in messages
   tl::expected<std::shared_ptr<const engine::PolicyGeneration>, std::string> gen;
-  if (!o.controller.empty()) {
-    auto created = controller::ControllerLink::create(
-        {o.controller, o.ca, o.cert, o.key, o.dataplane_id, o.state_dir, o.trusted_keys});
+  if (!o.link.link.target.empty()) {
+    auto created = controller::ControllerLink::create(o.link.link);
     if (!created) {
       std::fprintf(stderr, "ftzgate-xdp: %s\n", created.error().c_str());
       return 2;
@@ -892,7 +862,7 @@ int main_xdp(int argc, char** argv) {
     link = std::move(*created);
     // Nothing is attached until a bundle opens.
     first_bundle = link->first_bundle(
-        g_stop, std::chrono::milliseconds(static_cast<int64_t>(o.headless_after_s * 1000)));
+        g_stop, std::chrono::milliseconds(static_cast<int64_t>(o.link.headless_after_s * 1000)));
     if (!first_bundle) {
       std::fputs("ftzgate-xdp: stopped before any bundle arrived\n", stderr);
       return 1;

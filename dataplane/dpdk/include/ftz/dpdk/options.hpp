@@ -20,6 +20,7 @@
 #include <tl/expected.hpp>
 #include <vector>
 
+#include "ftz/controller/link_args.hpp"
 #include "ftz/drivers/profile.hpp"
 
 namespace ftz::dpdk {
@@ -27,14 +28,7 @@ namespace ftz::dpdk {
 struct DpOptions {
   std::string config;
   // --controller: policy from ftzgated's signed bundles instead of --config.
-  std::string controller;
-  std::string ca;  // --controller HOST:PORT: mutual TLS
-  std::string cert;
-  std::string key;
-  std::string dataplane_id;  // default: the certificate's name, else the host name
-  std::string state_dir = "/var/lib/ftzgate/dataplane";
-  std::string trusted_keys = "/etc/ftzgate/trusted-keys";
-  double headless_after_s = 5;  // start from the stored bundle after this long without one
+  controller::LinkArgs link{"/var/lib/ftzgate/dataplane"};
   std::string profile;
   std::string eve;
   std::string stats;
@@ -51,7 +45,7 @@ struct DpOptions {
 // Exit code 2 material: the message names the argument.
 tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* argv);
 
-extern const char* const kDpUsage;
+extern const std::string kDpUsage;
 
 // The appliance a --pcap-in run drives: inside, outside, channel and mirror
 // ports on net_pcap (or net_null sinks), with the profile's sizing when one
