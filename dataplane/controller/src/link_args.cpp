@@ -1,5 +1,6 @@
 #include "ftz/controller/link_args.hpp"
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 
 namespace ftz::controller {
