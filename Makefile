@@ -28,7 +28,7 @@ else
 FLAG_ARGS = -DCMAKE_C_FLAGS= -DCMAKE_CXX_FLAGS= -DCMAKE_EXE_LINKER_FLAGS= -DCMAKE_SHARED_LINKER_FLAGS=
 endif
 
-.PHONY: all deps configure build demo test asan fuzz bench format format-check tidy clean
+.PHONY: all deps configure build demo test sanitize-build asan fuzz bench format format-check tidy clean
 
 all: build
 
@@ -56,22 +56,29 @@ demo: build
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-# Engine and config libraries with AddressSanitizer + UBSan, unit tests only.
-asan: deps
-	@cmake -S . -B build-asan -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=Debug -DFTZ_CORE_ONLY=ON \
-	  -DFTZ_SANITIZE=ON -DFTZ_BENCH=OFF -DFTZ_WERROR=ON >/dev/null
-	@cmake --build build-asan -j $(JOBS)
-	@ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L unit
+# The sanitizer build (build-fuzz/: clang-14, the engine, config, capture,
+# report and controller libraries with ASan and fatal UBSan) serves both
+# developer targets: `asan` runs its unit tests, `fuzz` its libFuzzer targets.
+# CI runs both and compiles the libraries once.
+SAN_BUILD := build-fuzz
+# What OSS-Fuzz compiles with: -O1 keeps the sanitizers' reports exact and
+# fuzzing fast, line tables are all a stack trace needs.
+SAN_OPT := -O1 -gline-tables-only -DNDEBUG
+sanitize-build: deps
+	@CC=clang-14 CXX=clang++-14 cmake -S . -B $(SAN_BUILD) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_C_FLAGS_RELWITHDEBINFO="$(SAN_OPT)" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$(SAN_OPT)" \
+	  -DFTZ_CORE_ONLY=ON -DFTZ_FUZZ=ON -DFTZ_BENCH=OFF -DFTZ_WERROR=ON >/dev/null
+	@cmake --build $(SAN_BUILD) -j $(JOBS)
 
-# libFuzzer targets (clang-14, ASan + fatal UBSan), each run for FUZZ_SECONDS
-# on its seed corpus; FUZZ_TARGETS="fuzz_a fuzz_b" runs only those. What a
-# failing target reported, and its input, stay in build-fuzz/fuzz-findings/.
+asan: sanitize-build
+	@ctest --test-dir $(SAN_BUILD) --output-on-failure -j $(JOBS) -L unit
+
+# Each libFuzzer target runs for FUZZ_SECONDS on its seed corpus;
+# FUZZ_TARGETS="fuzz_a fuzz_b" runs only those. What a failing target
+# reported, and its input, stay in build-fuzz/fuzz-findings/.
 FUZZ_TARGETS ?=
-fuzz: deps
-	@CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DFTZ_CORE_ONLY=ON -DFTZ_FUZZ=ON -DFTZ_BENCH=OFF -DBUILD_TESTING=OFF -DFTZ_WERROR=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS)
-	@scripts/run-fuzzers build-fuzz/bin $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz: sanitize-build
+	@scripts/run-fuzzers $(SAN_BUILD)/bin $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench: build
 	@scripts/run-benchmarks $(BUILD)
@@ -93,4 +100,4 @@ tidy: build
 	  >$(BUILD)/tidy.log 2>&1 || { grep -E 'warning:|error:' $(BUILD)/tidy.log | sort -u; exit 1; }
 
 clean:
-	@rm -rf $(BUILD) build-asan build-fuzz
+	@rm -rf $(BUILD) $(SAN_BUILD)

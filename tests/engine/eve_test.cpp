@@ -242,7 +242,6 @@ TEST(EveFixedStringTest, AssignEmptyViewWithNullData) {
 class EveMaskingTest : public EveFormatTest {
  protected:
   static constexpr std::string_view kId = "11010519491231002X";  // GB 11643 test vector
-  static constexpr std::string_view kIdMasked = "110105********002X";
   static constexpr std::string_view kMobile = "13812345678";
   static constexpr std::string_view kMobileMasked = "138****5678";
   static std::string line(const Event& e, const PolicyGeneration& g) {

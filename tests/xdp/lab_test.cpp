@@ -131,7 +131,7 @@ std::vector<std::string> resident_ids(int n) {
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) {
     char base[18];
-    std::snprintf(base, sizeof base, "3101151985%02d%02d%03d", 1 + i % 12, 1 + i % 28, 100 + i);
+    std::snprintf(base, sizeof base, "3101151985%02d%02d%03d", 1 + i % 12, 1 + i % 28, 100 + i % 900);
     int sum = 0;
     for (int k = 0; k < 17; ++k) sum += (base[k] - '0') * kWeights[k];
     out.push_back(std::string(base) + kCheck[sum % 11]);
