@@ -211,7 +211,7 @@ TEST(ReasonRegistry, KeysAndCodesAreTheDocumentedOnes) {
       "user_no_policy",      "user_headers",       "user_fragment",
       "user_ipv6_extension", "user_ipv4_checksum", "user_undecided",
       "kernel_no_egress",    "away_forwarded",     "away_dropped",
-      "kernel_records_lost", "user_channel",
+      "kernel_records_lost", "user_channel",       "user_l4_checksum",
   };
   EXPECT_EQ(keys_of(view<XdpPath>()), xdp);
 }

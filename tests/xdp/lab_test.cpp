@@ -1162,20 +1162,6 @@ std::map<std::string, FlowSummary> flows_of(const std::vector<nlohmann::json>& e
   return out;
 }
 
-// Captures whose counts cannot match, with the reason: packets with wrong
-// transport checksums (a capture taken on the sending host: tshark says
-// "bad") that open flows the kernel decides. The engine drops such a
-// flow-opening packet (its receiver would discard it); the kernel, which
-// reads no transport checksums, forwards and counts it (docs/xdp.md,
-// "Limits"). Verdicts and rules are still compared for every flow both have.
-const std::map<std::string, std::string>& count_divergences() {
-  static const std::map<std::string, std::string> m = {
-      {"ndpi__http_ipv6.pcap", "UDP (QUIC) datagrams with wrong checksums open kernel-decided flows"},
-      {"zeek__dns-edns-ecs.pcap", "DNS datagrams with wrong checksums open kernel-decided flows"},
-  };
-  return m;
-}
-
 class XdpReplay : public XdpLinks, public ::testing::WithParamInterface<ReplayCase> {};
 
 TEST_P(XdpReplay, FlowsMatchInspect) {
@@ -1254,22 +1240,20 @@ TEST_P(XdpReplay, FlowsMatchInspect) {
   ASSERT_EQ(inspect.status, 0) << inspect.output;
   const auto want = flows_of(dptest::read_eve(dir_.file("inspect.eve.json")));
   const auto got = flows_of(eve_);
-  const auto divergence = count_divergences().find(c.capture);
-  const bool counts = divergence == count_divergences().end();
-  if (counts) {
-    EXPECT_EQ(got.size(), want.size()) << test::read_text(dir_.file("xdp.log")) << stats_.dump();
-  }
+  // Wrong transport checksums (captures taken on the sending host) are
+  // judged alike: the kernel leaves a flow-opening packet with one to the
+  // engine, which drops it, as ftzgate-inspect does.
+  EXPECT_EQ(got.size(), want.size()) << test::read_text(dir_.file("xdp.log")) << stats_.dump();
   uint64_t kernel_flows = xdp("kernel_forwarded") + xdp("kernel_dropped");
   for (const auto& [key, w] : want) {
     const auto it = got.find(key);
     if (it == got.end()) {
-      if (counts) ADD_FAILURE() << key << ": no record from ftzgate-xdp";
+      ADD_FAILURE() << key << ": no record from ftzgate-xdp";
       continue;
     }
     const FlowSummary& g = it->second;
     EXPECT_EQ(g.verdict, w.verdict) << key;
     EXPECT_EQ(g.rule, w.rule) << key;
-    if (!counts) continue;
     if (g.kernel_tcp) {
       // The kernel closes a TCP flow on the FIN and RST flags it sees; the
       // engine on the segments its tracking accepts (in window, in order),
@@ -1290,10 +1274,8 @@ TEST_P(XdpReplay, FlowsMatchInspect) {
     EXPECT_EQ(g.identifiers, w.identifiers) << key;
   }
   for (const auto& [key, g] : got) {
-    if (counts && want.count(key) == 0) ADD_FAILURE() << key << ": a record ftzgate-inspect does not have";
+    if (want.count(key) == 0) ADD_FAILURE() << key << ": a record ftzgate-inspect does not have";
   }
-  if (!counts)
-    std::cout << "[xdp-replay] " << c.name << ": counts not compared: " << divergence->second << "\n";
   std::cout << "[xdp-replay] " << c.name << ": " << frames.size() << " frames, " << want.size() << " flows, "
             << kernel_flows << " packets decided in the kernel, " << user_rx() << " in user space\n";
 }

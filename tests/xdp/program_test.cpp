@@ -206,18 +206,8 @@ PacketResult engine_result(const std::shared_ptr<const PolicyGeneration>& gen,
   return last;
 }
 
-// What the kernel did agrees with what the engine did. With
-// `sums_may_be_bad`, one difference is allowed: the engine drops a packet
-// with a wrong TCP or UDP checksum that would create a flow (it forwards the
-// later packets of a flow it does not inspect whatever their sums), and the
-// kernel does not read transport checksums (docs/xdp.md: the receiver
-// discards such a packet).
-void expect_agreement(Kernel k, const PacketResult& e, const std::string& what,
-                      bool sums_may_be_bad = false) {
-  if (sums_may_be_bad && e.disposition == Disposition::kDrop &&
-      (e.reason == Reason::kTcpBadChecksum || e.reason == Reason::kUdpBadChecksum)) {
-    return;
-  }
+// What the kernel did agrees with what the engine did.
+void expect_agreement(Kernel k, const PacketResult& e, const std::string& what) {
   if (k == Kernel::kDrop) {
     EXPECT_EQ(e.disposition, Disposition::kDrop)
         << what << ": the engine's reason " << engine::reason_key(e.reason);
@@ -302,6 +292,12 @@ class XdpProgram : public ::testing::Test {
     EXPECT_EQ((*after)[static_cast<size_t>(why)], (*before)[static_cast<size_t>(why)] + 1)
         << what << ": counted as " << engine::reason_key(why);
     ++kernel_[Kernel::kUser];
+  }
+  // Empties the kernel's verdict cache (its flow map): the next packet of
+  // any flow is its first again, as for a fresh engine.
+  void forget_kernel_flows() {
+    for (const Program::KernelFlow& f : program_->flows(4096)) program_->forget_flow(f.key);
+    ASSERT_TRUE(program_->flows(1).empty());
   }
   void expect_counters_match_runs() {
     const auto c = program_->counters();
@@ -434,6 +430,126 @@ TEST_F(XdpProgram, HeadersTheProgramDoesNotTakeWholeGoToUserSpace) {
   expect_counters_match_runs();
 }
 
+// The Internet checksum of the pseudo-header (RFC 768, RFC 793, RFC 8200
+// section 8.1), folded: what a sender that leaves the sum to its NIC puts
+// in the field.
+uint16_t pseudo_header_sum(const Bytes& f, size_t l3, bool v6, uint8_t proto, size_t l4_len) {
+  uint32_t sum = 0;
+  const size_t addrs = v6 ? l3 + 8 : l3 + 12;
+  for (size_t i = 0; i < (v6 ? 32u : 8u); i += 2)
+    sum += static_cast<uint32_t>(f[addrs + i] << 8 | f[addrs + i + 1]);
+  sum += proto + static_cast<uint32_t>(l4_len);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
+
+// A packet that would open a flow in the kernel has its TCP or UDP checksum
+// checked there as the engine checks it: the kernel decides only what the
+// engine takes, and leaves the rest to the engine, which drops it. Payloads
+// of every shape the sum loop has (empty, odd, whole 64-byte chunks and not,
+// up to what BPF_PROG_TEST_RUN takes), both families; UDP without a sum; a
+// sender's partial sum, which `checksum_validation: auto` takes.
+TEST_F(XdpProgram, APacketThatWouldOpenAFlowHasItsTransportChecksumChecked) {
+  struct Row {
+    const char* what;
+    const char* src;
+    const char* dst;
+    uint8_t proto;
+    Kernel decided;
+  };
+  const Row rows[] = {
+      {"inside -> dom UDP", "198.18.1.10", "198.18.2.10", 17, Kernel::kForward},
+      {"inside -> off UDP", "198.18.1.10", "203.0.113.9", 17, Kernel::kDrop},
+      {"dom -> off TCP", "198.18.2.10", "203.0.113.9", 6, Kernel::kDrop},
+      {"inside -> dom IPv6 UDP", "2001:db8:1::10", "2001:db8:2::10", 17, Kernel::kForward},
+      {"dom -> off IPv6 TCP", "2001:db8:2::10", "2001:db8:ff::1", 6, Kernel::kDrop},
+  };
+  const auto frame = [](const Row& r, size_t payload_len) {
+    std::string payload(payload_len, '\0');
+    for (size_t i = 0; i < payload_len; ++i) payload[i] = static_cast<char>((i * 37 + 11) & 0xff);
+    PacketBuilder b;
+    b.eth();
+    if (std::string(r.src).find(':') != std::string::npos)
+      b.ipv6(r.src, r.dst);
+    else
+      b.ipv4(r.src, r.dst);
+    if (r.proto == 6)
+      b.tcp(40000, 443, test::kTcpSyn, 1000, 0);
+    else
+      b.udp(40000, 53);
+    return b.payload(payload).build();
+  };
+  const auto engine_drops_as_damaged = [](const PacketResult& e) {
+    return e.disposition == Disposition::kDrop &&
+           (e.reason == Reason::kTcpBadChecksum || e.reason == Reason::kUdpBadChecksum);
+  };
+  for (const engine::ChecksumMode mode : {engine::ChecksumMode::kDefault, engine::ChecksumMode::kAuto}) {
+    engine::PolicySpec spec = small_policy()->spec();
+    spec.limits.checksum_validation = mode;
+    install(PolicyGeneration::build(std::move(spec), 4));
+    const bool automatic = mode == engine::ChecksumMode::kAuto;
+    for (const Row& r : rows) {
+      const bool v6 = std::string(r.src).find(':') != std::string::npos;
+      const size_t l3 = 14;
+      const size_t l4 = l3 + (v6 ? 40 : 20);
+      const size_t field = l4 + (r.proto == 6 ? 16 : 6);
+      for (const size_t len : {0, 1, 2, 3, 5, 31, 63, 64, 65, 100, 127, 128, 129, 1000, 1459, 3001}) {
+        const std::string what = std::string(r.what) + ", " + std::to_string(len) + " bytes";
+        Bytes good = frame(r, len);
+        forget_kernel_flows();
+        EXPECT_EQ(run(good), r.decided) << what;
+        ++kernel_[r.decided];
+        expect_agreement(r.decided, engine_result(gen_, {good}), what);
+
+        Bytes bad = good;
+        bad[field] ^= 0x5a;
+        forget_kernel_flows();
+        check_user(what + ", a wrong sum", bad, XdpPath::kUserL4Checksum);
+        EXPECT_TRUE(engine_drops_as_damaged(engine_result(gen_, {bad}))) << what;
+
+        Bytes partial = good;
+        const uint16_t sum = pseudo_header_sum(good, l3, v6, r.proto, good.size() - l4);
+        partial[field] = static_cast<uint8_t>(sum >> 8);
+        partial[field + 1] = static_cast<uint8_t>(sum);
+        forget_kernel_flows();
+        if (automatic) {
+          EXPECT_EQ(run(partial), r.decided) << what << ", a partial sum";
+          ++kernel_[r.decided];
+          expect_agreement(r.decided, engine_result(gen_, {partial}), what + ", a partial sum");
+        } else {
+          check_user(what + ", a partial sum", partial, XdpPath::kUserL4Checksum);
+          EXPECT_TRUE(engine_drops_as_damaged(engine_result(gen_, {partial}))) << what << ", a partial sum";
+        }
+      }
+      if (r.proto == 17) {
+        // No sum at all: allowed over IPv4 only.
+        Bytes none = frame(r, 10);
+        none[field] = none[field + 1] = 0;
+        forget_kernel_flows();
+        if (v6) {
+          check_user(std::string(r.what) + ", no sum", none, XdpPath::kUserL4Checksum);
+          EXPECT_TRUE(engine_drops_as_damaged(engine_result(gen_, {none}))) << r.what;
+        } else {
+          EXPECT_EQ(run(none), r.decided) << r.what << ", no sum";
+          ++kernel_[r.decided];
+          expect_agreement(r.decided, engine_result(gen_, {none}), std::string(r.what) + ", no sum");
+        }
+      }
+    }
+  }
+  // A packet of a flow the kernel decided goes by its verdict, as the
+  // engine forwards a decided flow's packets whatever their sums.
+  forget_kernel_flows();
+  const Row& r = rows[0];
+  EXPECT_EQ(run(frame(r, 10)), Kernel::kForward);
+  Bytes later = frame(r, 20);
+  later[14 + 20 + 6] ^= 0x5a;
+  EXPECT_EQ(run(later), Kernel::kForward);
+  kernel_[Kernel::kForward] += 2;
+  expect_agreement(Kernel::kForward, engine_result(gen_, {frame(r, 10), later}), "a later packet");
+  expect_counters_match_runs();
+}
+
 // The rows' frames with 1-4 random bytes changed (and the IPv4 header
 // checksum made right again half of the time, so that changed headers reach
 // the policy lookup): whatever the kernel decides, the engine decides too.
@@ -466,10 +582,11 @@ TEST_F(XdpProgram, ChangedBytesNeverMakeTheKernelDisagreeWithTheEngine) {
         f[l3 + 11] = static_cast<uint8_t>(~sum);
       }
     }
+    forget_kernel_flows();  // the frame opens its flow, as it does for the fresh engine
     const Kernel k = run(f);
     ++seen[k];
     expect_agreement(k, engine_result(gen_, {f}),
-                     "changed frame " + std::to_string(i) + " " + test::to_hex(f), true);
+                     "changed frame " + std::to_string(i) + " " + test::to_hex(f));
   }
   // The sweep reached all three outcomes.
   EXPECT_GT(seen[Kernel::kForward], 100);

@@ -9,7 +9,8 @@
 //   - to user space (the AF_XDP socket of its port and queue): everything
 //     else, and any header the program does not take whole (IPv4 options,
 //     IPv6 extension headers, fragments, a bad IPv4 checksum, a malformed or
-//     truncated header): the engine parses, judges and counts those exactly
+//     truncated header, a wrong TCP or UDP checksum on a packet that would
+//     open a flow here): the engine parses, judges and counts those exactly
 //     as on every other packet path. While user space is away (no socket),
 //     the zone pair's fail mode forwards or drops them.
 //
@@ -182,6 +183,8 @@ struct ftz_packet {
   __u16 sport;  // the engine's key ports (host order): TCP/UDP ports, an echo's identifier
   __u16 dport;
   __u16 vlan[2];  // outer, inner (IDs), as the engine keys flows
+  __u32 l4_off;   // where the transport header starts in the frame
+  __u32 l4_len;   // the IP payload's length
 };
 
 static __always_inline int is_vlan(__u16 type_be) {
@@ -217,6 +220,7 @@ static __always_inline int tcp_options_ok(const __u8* opt, __u32 len, const void
 // the tables. Returns -1 when it takes the header, else the reason to leave
 // it to user space.
 static __always_inline int parse_l4(const __u8* l4, __u32 len, const void* end, struct ftz_packet* p) {
+  p->l4_len = len;
   switch (p->proto) {
     case IPPROTO_TCP: {
       const struct tcphdr* th = (const void*)l4;
@@ -285,6 +289,90 @@ static __always_inline int parse_ipv6(const __u8* at, const void* end, struct ft
   __builtin_memcpy(p->src, &ip6->saddr, 16);
   __builtin_memcpy(p->dst, &ip6->daddr, 16);
   return parse_l4(at + 40, plen, end, p);
+}
+
+// Transport checksums, as the engine's l4_checksum() (normalize.cpp) checks
+// them before a packet may open a flow: the kernel checks the packets that
+// would open one here, so that it never forwards or drops what the engine
+// would have dropped as damaged. Sums are of the bytes as loaded (little
+// endian here), which folds to the byte-swapped network-order sum: a good
+// sum is 0xffff either way, and a sender's partial sum compares alike.
+#define FTZ_CSUM_CHUNK 64
+#define FTZ_CSUM_MAX (144 * FTZ_CSUM_CHUNK) /* 9,216 bytes: a jumbo frame's payload */
+
+static __always_inline __u16 fold(__u64 s) {
+  s = (s & 0xffffffff) + (s >> 32);
+  s = (s & 0xffffffff) + (s >> 32);
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  return (__u16)s;
+}
+
+// The sum over the transport header and payload: `len` bytes at `l4_off`
+// with the pseudo-header's sum `pseudo`; `shape` is the protocol (low 8
+// bits), 0x100 for IPv6 and the checksum mode << 9. 1 when the engine would
+// take it, 0 when it would drop the packet or the sum is too long to take
+// here (then the engine decides). A global function: the verifier checks
+// its loops once, not once for every path of the program that calls it.
+__attribute__((noinline)) int ftz_l4_sum_ok(struct xdp_md* ctx, __u64 l4_off, __u64 len, __u32 shape,
+                                            __u64 pseudo) {
+  const __u8* data = (const __u8*)(long)ctx->data;
+  const void* end = (const void*)(long)ctx->data_end;
+  const __u8 proto = (__u8)shape;
+  const int v6 = (shape >> 8) & 1;
+  const __u32 mode = shape >> 9;
+  if (l4_off > 128 || len > FTZ_CSUM_MAX) return 0;
+  // Bounds the verifier reads on the registers used below (the compiler may
+  // test a copy, and drops masks it can prove redundant).
+  barrier_var(l4_off);
+  barrier_var(len);
+  l4_off &= 0xff;
+  len &= 0x3fff;
+  const __u8* l4 = data + l4_off;
+  const __u32 field_at = proto == IPPROTO_TCP ? 16 : 6;
+  if (len < field_at + 2 || (const void*)(l4 + field_at + 2) > end) return 0;
+  const __u16 field = *(const __u16*)(l4 + field_at);
+  // UDP over IPv4 may omit the sum (RFC 768); IPv6 requires it (RFC 8200).
+  if (proto == IPPROTO_UDP && field == 0) return !v6;
+  __u64 sum = pseudo;
+  __u32 off = 0;
+  for (int i = 0; i < FTZ_CSUM_MAX / FTZ_CSUM_CHUNK; i++) {
+    if (off + FTZ_CSUM_CHUNK > len) break;
+    const __u8* c = l4 + off;
+    if ((const void*)(c + FTZ_CSUM_CHUNK) > end) return 0;
+    sum += (__u32)bpf_csum_diff(0, 0, (__be32*)c, FTZ_CSUM_CHUNK, 0);
+    off += FTZ_CSUM_CHUNK;
+  }
+  for (int i = 0; i < FTZ_CSUM_CHUNK / 2; i++) {
+    if (off + 2 > len) break;
+    const __u8* c = l4 + off;
+    if ((const void*)(c + 2) > end) return 0;
+    sum += *(const __u16*)c;
+    off += 2;
+  }
+  if (off < len) {
+    const __u8* c = l4 + off;
+    if ((const void*)(c + 1) > end) return 0;
+    sum += *c;  // the last byte, padded with a zero byte behind it
+  }
+  if (fold(sum) == 0xffff) return 1;
+  // A sender's partial sum (checksum offload): the folded pseudo-header.
+  const __u16 partial = fold(pseudo);
+  return mode == FTZ_XDP_CHECKSUMS_AUTO && (field == partial || field == (__u16)~partial);
+}
+
+// Whether the engine would take the packet's transport checksum (TCP and
+// UDP only; other protocols have none it checks).
+static __always_inline int l4_checksum_ok(struct xdp_md* ctx, const struct ftz_packet* p, __u8 mode) {
+  if (mode == FTZ_XDP_CHECKSUMS_OFF || (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)) return 1;
+  // The pseudo-header: both addresses, the protocol and the length (the
+  // length's upper half is 0 for IPv6 too: it fits 16 bits here).
+  const __u32* sw = (const void*)p->src;
+  const __u32* dw = (const void*)p->dst;
+  __u64 pseudo = (__u64)sw[0] + dw[0];
+  if (p->v6) pseudo += (__u64)sw[1] + dw[1] + sw[2] + dw[2] + sw[3] + dw[3];
+  pseudo += bpf_htons((__u16)p->proto) + bpf_htons((__u16)p->l4_len);
+  return ftz_l4_sum_ok(ctx, p->l4_off, p->l4_len, p->proto | (__u32)p->v6 << 8 | (__u32)mode << 9, pseudo);
 }
 
 // The tables of the slot in use.
@@ -526,39 +614,56 @@ static __always_inline void account(struct ftz_xdp_flow* f, const struct ftz_pac
   f->tcp_flags[dir] |= p->tcp_flags;
 }
 
-SEC("xdp")
-int ftz_xdp(struct xdp_md* ctx) {
+// What ftz_parse() returns for a frame whose fate does not wait for the
+// policy's configuration: its reason with this bit (non-IP: forwarded;
+// a truncated Ethernet header or a third VLAN tag: to user space, fail
+// closed).
+#define FTZ_PARSE_L2 0x100
+
+// The headers of the frame into `p`: -1 when the program takes them whole,
+// else the reason it does not (with FTZ_PARSE_L2, see above). A global
+// function: the verifier walks its many header shapes once, not once for
+// every path of the policy lookups that follow it.
+__attribute__((noinline)) int ftz_parse(struct xdp_md* ctx, struct ftz_packet* p) {
+  if (!p) return FTZ_PARSE_L2 | FTZ_XDP_kUserHeaders;
   const void* end = (const void*)(long)ctx->data_end;
-  const __u8* at = (const __u8*)(long)ctx->data;
+  const __u8* data = (const __u8*)(long)ctx->data;
+  const __u8* at = data;
   const struct ethhdr* eth = (const void*)at;
-  if ((const void*)(eth + 1) > end) return to_user(ctx, FTZ_XDP_kUserHeaders, 0);
+  if ((const void*)(eth + 1) > end) return FTZ_PARSE_L2 | FTZ_XDP_kUserHeaders;
   __u16 type = eth->h_proto;
   at += sizeof(*eth);
-  __u16 vlan[2] = {0, 0};
 #pragma unroll
   for (int i = 0; i < 2; i++) {
     if (!is_vlan(type)) break;
-    if ((const void*)(at + 4) > end) return to_user(ctx, FTZ_XDP_kUserHeaders, 0);
-    vlan[i] = bpf_ntohs(*(const __u16*)at) & 0x0fff;
+    if ((const void*)(at + 4) > end) return FTZ_PARSE_L2 | FTZ_XDP_kUserHeaders;
+    p->vlan[i] = bpf_ntohs(*(const __u16*)at) & 0x0fff;
     type = *(const __u16*)(at + 2);
     at += 4;
   }
-  if (is_vlan(type)) return to_user(ctx, FTZ_XDP_kUserHeaders, 0);  // a third tag: malformed to the engine
-
+  if (is_vlan(type)) return FTZ_PARSE_L2 | FTZ_XDP_kUserHeaders;  // a third tag: malformed to the engine
   const int v6 = type == bpf_htons(ETH_P_IPV6);
-  if (!v6 && type != bpf_htons(ETH_P_IP)) return forward(ctx, FTZ_XDP_kNonIp);
-  // The configuration before the IP header: the fail modes of packets for
-  // user space are its.
+  if (!v6 && type != bpf_htons(ETH_P_IP)) return FTZ_PARSE_L2 | FTZ_XDP_kNonIp;
+  p->l4_off = (__u32)(at - data) + (v6 ? 40 : 20);
+  return v6 ? parse_ipv6(at, end, p) : parse_ipv4(at, end, p);
+}
+
+SEC("xdp")
+int ftz_xdp(struct xdp_md* ctx) {
+  struct ftz_packet p = {};
+  const int why = ftz_parse(ctx, &p);
+  if (why >= 0 && (why & FTZ_PARSE_L2)) {
+    const __u32 reason = why & 0xff;
+    return reason == FTZ_XDP_kNonIp ? forward(ctx, reason) : to_user(ctx, reason, 0);
+  }
+  // The configuration before the IP header's reasons: the fail modes of
+  // packets for user space are its.
   __u32 slot = 0;
   const struct ftz_xdp_config* config = config_of(&slot);
   if (!config) return to_user(ctx, FTZ_XDP_kUserNoPolicy, 0);
   const int default_open = config->default_fail_open;
-
-  struct ftz_packet p = {};
-  p.vlan[0] = vlan[0];
-  p.vlan[1] = vlan[1];
-  const int why = v6 ? parse_ipv6(at, end, &p) : parse_ipv4(at, end, &p);
   if (why >= 0) return to_user(ctx, (__u32)why, default_open);
+  const void* end = (const void*)(long)ctx->data_end;
   const __u64 len = (__u64)(end - (const void*)(long)ctx->data);
 
   // A flow decided here under this generation is decided again alike (the
@@ -603,6 +708,10 @@ int ftz_xdp(struct xdp_md* ctx) {
     // the kernel counted; the engine records the rest.)
     if (action != second->action[pc] || action == FTZ_XDP_USER)
       return to_user(ctx, FTZ_XDP_kUserUndecided, first->fail_open && second->fail_open);
+    // The packet opens the flow (the engine has no state for it): the
+    // engine would check its transport checksum first.
+    if (!l4_checksum_ok(ctx, &p, config->checksums))
+      return to_user(ctx, FTZ_XDP_kUserL4Checksum, first->fail_open && second->fail_open);
     if (!f) f = new_flow(&p, &src, &dst, &k, from_lo);
   }
   if (f && !(p.proto == IPPROTO_TCP && tcp_closed(f))) {

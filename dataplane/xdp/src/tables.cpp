@@ -87,6 +87,21 @@ void add_prefix(const engine::Prefix& p, uint32_t value, Tables& t, bool zone) {
   }
 }
 
+// ftzgate-xdp is an inline path: the engine's default there is on
+// (WorkerOptions::checksum_default), and so is the kernel's.
+uint8_t checksums_of(engine::ChecksumMode mode) {
+  switch (mode) {
+    case engine::ChecksumMode::kAuto:
+      return FTZ_XDP_CHECKSUMS_AUTO;
+    case engine::ChecksumMode::kOff:
+      return FTZ_XDP_CHECKSUMS_OFF;
+    case engine::ChecksumMode::kOn:
+    case engine::ChecksumMode::kDefault:
+      break;
+  }
+  return FTZ_XDP_CHECKSUMS_ON;
+}
+
 }  // namespace
 
 uint8_t kernel_action(const engine::PolicyGeneration& gen, uint32_t client_zone, uint32_t server_zone,
@@ -105,6 +120,7 @@ tl::expected<Tables, std::string> compile_tables(const engine::PolicyGeneration&
   t.config.generation = gen.number();
   t.config.default_zone = spec.default_zone < n ? spec.default_zone : FTZ_XDP_NO_ZONE;
   t.config.default_fail_open = spec.limits.default_fail_mode == engine::FailMode::kOpen ? 1 : 0;
+  t.config.checksums = checksums_of(spec.limits.checksum_validation);
   for (uint32_t z = 0; z < n; ++z) {
     const engine::ZoneSpec& zone = spec.zones[z];
     for (const engine::Prefix& p : zone.prefixes) add_prefix(p, z, t, true);

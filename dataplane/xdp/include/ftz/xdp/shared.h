@@ -80,13 +80,22 @@ struct ftz_xdp_policy {
   __u8 pad[2];
 };
 
+/* limits.checksum_validation, as the engine applies it to a packet that
+ * opens a flow (an inline path: its default is on). */
+enum ftz_xdp_checksums {
+  FTZ_XDP_CHECKSUMS_ON = 0,   /* a sender's partial sum is wrong */
+  FTZ_XDP_CHECKSUMS_AUTO = 1, /* a sender's partial sum passes */
+  FTZ_XDP_CHECKSUMS_OFF = 2,
+};
+
 /* ftz_config[0]. */
 struct ftz_xdp_config {
   __u64 generation;       /* the policy generation, for the records */
   __u64 epoch;            /* unique to this install, across processes: what cached verdicts are valid for */
   __u32 default_zone;     /* zone of addresses outside every prefix, or FTZ_XDP_NO_ZONE */
   __u8 default_fail_open; /* limits.default_fail_mode: for packets of no known zone pair */
-  __u8 pad[3];
+  __u8 checksums;         /* enum ftz_xdp_checksums */
+  __u8 pad[2];
 };
 
 /* ftz_flows: a flow the kernel decided, for its record. User space writes
