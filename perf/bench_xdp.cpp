@@ -6,6 +6,10 @@
 // the program's own cost per packet.
 //
 //   bench_xdp [REPEAT]   (default 200000 runs per frame)
+//   bench_xdp --attach-pass IFNAME
+//       attaches the same empty program to IFNAME in skb mode and exits
+//       (perf/bench-xdp-pps's baseline on a veth; `ip link set dev IFNAME
+//       xdpgeneric off` takes it off)
 //
 // Frames: 64-byte UDP, 256 flows under examples/lingang.yaml (its full
 // mainland prefix lists, both LPM tries): FTZ hosts -> mainland hosts (the
@@ -14,11 +18,15 @@
 // socket here, so the zone pair's fail mode decides). Needs root.
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -55,9 +63,39 @@ ftz::test::Bytes udp64(const std::string& src, const std::string& dst, uint16_t 
   return f;
 }
 
+// An XDP program that passes every frame: the baseline.
+int empty_program() {
+  const bpf_insn pass[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_PASS},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  const int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xdp_pass", "GPL", pass, 2, nullptr);
+  if (fd < 0) {
+    std::perror("bench_xdp: loading the empty program");
+    std::exit(1);
+  }
+  return fd;
+}
+
+int attach_pass(const char* ifname) {
+  const unsigned ifindex = if_nametoindex(ifname);
+  if (ifindex == 0) {
+    std::fprintf(stderr, "bench_xdp: no interface %s\n", ifname);
+    return 1;
+  }
+  const int fd = empty_program();
+  if (const int err = bpf_xdp_attach(static_cast<int>(ifindex), fd, XDP_FLAGS_SKB_MODE, nullptr); err != 0) {
+    std::fprintf(stderr, "bench_xdp: attaching to %s: %s\n", ifname, std::strerror(-err));
+    return 1;
+  }
+  close(fd);  // the attachment holds the program
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--attach-pass") return attach_pass(argv[2]);
   const uint32_t repeat = argc > 1 ? static_cast<uint32_t>(std::strtoul(argv[1], nullptr, 10)) : 200000;
   auto loaded = ftz::config::load_config(source_dir() + "/examples/lingang.yaml");
   if (!loaded) {
@@ -86,15 +124,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_xdp: tables not installed\n");
     return 1;
   }
-  const bpf_insn pass[] = {
-      {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_PASS},
-      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
-  };
-  const int empty = bpf_prog_load(BPF_PROG_TYPE_XDP, "xdp_pass", "GPL", pass, 2, nullptr);
-  if (empty < 0) {
-    std::perror("bench_xdp: loading the empty program");
-    return 1;
-  }
+  const int empty = empty_program();
   std::vector<ftz::test::Bytes> domestic, exports;
   for (size_t i = 0; i < mainland.size(); ++i) {
     const std::string ftz = "10.60." + std::to_string(1 + i % 4) + "." + std::to_string(10 + i);
