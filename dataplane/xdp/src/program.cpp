@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string_view>
@@ -119,9 +120,18 @@ tl::expected<std::unique_ptr<Program>, std::string> Program::load(const std::str
     }
     p->pin_dir_ = pin_dir;
   }
-  if (const int err = ftz_xdp::load(skel); err != 0) {
+  // The verifier's statistics of the verdict program (BPF_LOG_STATS): how
+  // many instructions it walked, against its limit of 1,000,000.
+  std::array<char, 4096> stats{};
+  bpf_program__set_log_buf(skel->progs.ftz_xdp, stats.data(), stats.size());
+  bpf_program__set_log_level(skel->progs.ftz_xdp, 4);
+  const int err = ftz_xdp::load(skel);
+  const char* processed = std::strstr(stats.data(), "processed ");
+  if (processed != nullptr) p->verifier_instructions_ = std::strtoull(processed + 10, nullptr, 10);
+  if (err != 0) {
     return tl::unexpected(
-        error_text("loading the XDP program" + (pin_dir.empty() ? "" : " (pins in " + pin_dir + ")"), err));
+        error_text("loading the XDP program" + (pin_dir.empty() ? "" : " (pins in " + pin_dir + ")"), err) +
+        (processed != nullptr ? std::string(" (the verifier: ") + processed + ")" : ""));
   }
   return p;
 }

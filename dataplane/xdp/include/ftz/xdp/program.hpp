@@ -93,6 +93,9 @@ class Program {
   void unpin() noexcept;
 
   [[nodiscard]] int prog_fd() const noexcept;
+  // Instructions the kernel's verifier walked to accept the verdict program
+  // (its limit is 1,000,000): how much room is left for the program to grow.
+  [[nodiscard]] uint64_t verifier_instructions() const noexcept { return verifier_instructions_; }
   [[nodiscard]] uint64_t generation() const noexcept { return generation_; }
 
  private:
@@ -102,6 +105,7 @@ class Program {
   bool installed_ = false;
   uint64_t generation_ = 0;
   uint64_t epoch_ = 0;
+  uint64_t verifier_instructions_ = 0;
   std::chrono::steady_clock::time_point last_flip_{};
   std::optional<ftz_xdp_flow_key> flow_cursor_;
   std::string pin_dir_;
