@@ -550,6 +550,27 @@ TEST_F(XdpProgram, APacketThatWouldOpenAFlowHasItsTransportChecksumChecked) {
       }
     }
   }
+  // A datagram shorter than its IP payload (bytes behind it inside the IP
+  // datagram): its sum covers the UDP length, as the engine sums it.
+  for (const Row& r : {rows[0], rows[1]}) {
+    Bytes trailer = frame(r, 10);
+    trailer.insert(trailer.end(), {0xde, 0xad, 0xbe, 0xef});
+    const size_t l3 = 14;
+    const uint16_t total = static_cast<uint16_t>((trailer[l3 + 2] << 8 | trailer[l3 + 3]) + 4);
+    trailer[l3 + 2] = static_cast<uint8_t>(total >> 8);
+    trailer[l3 + 3] = static_cast<uint8_t>(total);
+    trailer[l3 + 10] = trailer[l3 + 11] = 0;
+    uint32_t sum = 0;
+    for (size_t k = 0; k < 20; k += 2)
+      sum += static_cast<uint32_t>(trailer[l3 + k] << 8 | trailer[l3 + k + 1]);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    trailer[l3 + 10] = static_cast<uint8_t>(~sum >> 8);
+    trailer[l3 + 11] = static_cast<uint8_t>(~sum);
+    forget_kernel_flows();
+    EXPECT_EQ(run(trailer), r.decided) << r.what << ", bytes behind the datagram";
+    ++kernel_[r.decided];
+    expect_agreement(r.decided, engine_result(gen_, {trailer}), std::string(r.what) + ", bytes behind");
+  }
   // A packet of a flow the kernel decided goes by its verdict, as the
   // engine forwards a decided flow's packets whatever their sums.
   forget_kernel_flows();

@@ -238,6 +238,7 @@ static __always_inline int parse_l4(const __u8* l4, __u32 len, const void* end, 
       if (len < 8 || (const void*)(uh + 1) > end) return FTZ_XDP_kUserHeaders;
       const __u32 ulen = bpf_ntohs(uh->len);
       if (ulen < 8 || ulen > len) return FTZ_XDP_kUserHeaders;
+      p->l4_len = ulen;  // the datagram's own length is what its checksum covers
       p->sport = bpf_ntohs(uh->source);
       p->dport = bpf_ntohs(uh->dest);
       return -1;
