@@ -599,6 +599,46 @@ TEST(ReloadTest, RejudgedFlowResolvesZonesAgainAndMayEscalate) {
   r.expect_balanced();
 }
 
+// limits.checksum_validation is the running generation's: after a reload
+// the next packet that opens a flow is checked as the new generation says
+// (the XDP program takes each generation's mode too, and must agree).
+TEST(ReloadTest, AReloadAppliesTheGenerationsChecksumValidation) {
+  const auto generation = [](ChecksumMode mode, uint64_t number) {
+    PolicySpec spec = content_policy(Action::kAllow, {});
+    spec.limits.checksum_validation = mode;
+    return PolicyGeneration::build(spec, number);
+  };
+  Runner r(generation(ChecksumMode::kOn, 1));
+  // A datagram with a wrong UDP checksum, on a new flow each time.
+  uint16_t port = 40000;
+  const auto damaged = [&] {
+    CapturedPacket p;
+    p.frame = test::PacketBuilder()
+                  .eth()
+                  .ipv4("10.60.0.5", "10.1.2.3")
+                  .udp(port++, 9000)
+                  .payload("x")
+                  .l4_checksum(0x1234)
+                  .build();
+    p.ts_ns = static_cast<uint64_t>(kT0) + port;
+    return std::vector<CapturedPacket>{p};
+  };
+  auto res = r.run(damaged());
+  ASSERT_EQ(res.size(), 1u);
+  EXPECT_EQ(res[0].disposition, Disposition::kDrop);
+  EXPECT_EQ(res[0].reason, Reason::kUdpBadChecksum);
+
+  r.worker.set_generation(generation(ChecksumMode::kOff, 2));
+  res = r.run(damaged());
+  ASSERT_EQ(res.size(), 1u);
+  EXPECT_EQ(res[0].disposition, Disposition::kForward) << "checksum_validation: off from generation 2 on";
+
+  r.worker.set_generation(generation(ChecksumMode::kDefault, 3));
+  res = r.run(damaged());
+  ASSERT_EQ(res.size(), 1u);
+  EXPECT_EQ(res[0].reason, Reason::kUdpBadChecksum) << "the path's default (auto) checks a wrong sum";
+}
+
 TEST(ReloadTest, TwoHundredAlternatingReloadsWithTraffic) {
   constexpr int kReloads = 200;
   constexpr int kFlows = 4;

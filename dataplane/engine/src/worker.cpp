@@ -70,9 +70,7 @@ Worker::Worker(std::shared_ptr<const PolicyGeneration> generation, LinkType link
   streams_.resize(std::min(options_.stream_max_flows, limits_.flow_table_size));
   stream_free_.reserve(streams_.size());
   for (size_t i = streams_.size(); i > 0; --i) stream_free_.push_back(static_cast<uint32_t>(i - 1));
-  checksum_mode_ = limits_.checksum_validation != ChecksumMode::kDefault ? limits_.checksum_validation
-                                                                         : options_.checksum_default;
-  if (checksum_mode_ == ChecksumMode::kDefault) checksum_mode_ = ChecksumMode::kOn;
+  adopt_checksum_mode();
   flows_per_rule_.assign(gen_->spec().rules.size() + 1, 0);
   resets_.resize(kBurstSize);
   burst_.resize(kBurstSize);

@@ -74,9 +74,18 @@ std::unique_ptr<sig::Scanner> Worker::set_generation(std::shared_ptr<const Polic
   return give_back;
 }
 
+void Worker::adopt_checksum_mode() noexcept {
+  const ChecksumMode configured = gen_->spec().limits.checksum_validation;
+  checksum_mode_ = configured != ChecksumMode::kDefault ? configured : options_.checksum_default;
+  if (checksum_mode_ == ChecksumMode::kDefault) checksum_mode_ = ChecksumMode::kOn;
+}
+
 void Worker::install_generation(std::shared_ptr<const PolicyGeneration> generation) noexcept {
   gen_owner_ = std::move(generation);
   gen_ = gen_owner_.get();
+  // Not a size: the running generation's, from its next packet on (the XDP
+  // program takes each generation's too).
+  adopt_checksum_mode();
   if (zone_pair_bytes_.size() != gen_->zone_count() * gen_->zone_count()) {
     // Zones changed shape: the per-pair report starts over with this generation.
     zone_pair_bytes_.assign(gen_->zone_count() * gen_->zone_count(), 0);

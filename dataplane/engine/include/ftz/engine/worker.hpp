@@ -382,6 +382,8 @@ class Worker {
   void rejudge(uint32_t idx, int64_t now) noexcept;
   void resolve_endpoints(uint32_t idx) noexcept;
   void install_generation(std::shared_ptr<const PolicyGeneration> generation) noexcept;
+  // limits.checksum_validation of gen_, or the packet path's default.
+  void adopt_checksum_mode() noexcept;
   // Reload with another signature database (lazy, decision 0005): the flow's
   // scan states from retiring_ to scanner_ under the retiring generation,
   // detection indices to the new catalog (sig_map_).
