@@ -443,6 +443,17 @@ TEST_F(XdpProgram, HeadersTheProgramDoesNotTakeWholeGoToUserSpace) {
   expect_counters_match_runs();
 }
 
+// Writes the right header checksum (RFC 791) into the option-less IPv4
+// header at `l3`, after a test changed the header.
+void set_ipv4_header_checksum(Bytes& f, size_t l3) {
+  f[l3 + 10] = f[l3 + 11] = 0;
+  uint32_t sum = 0;
+  for (size_t k = 0; k < 20; k += 2) sum += static_cast<uint32_t>(f[l3 + k] << 8 | f[l3 + k + 1]);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  f[l3 + 10] = static_cast<uint8_t>(~sum >> 8);
+  f[l3 + 11] = static_cast<uint8_t>(~sum);
+}
+
 // The Internet checksum of the pseudo-header (RFC 768, RFC 793, RFC 8200
 // section 8.1), folded: what a sender that leaves the sum to its NIC puts
 // in the field.
@@ -559,13 +570,7 @@ TEST_F(XdpProgram, APacketThatWouldOpenAFlowHasItsTransportChecksumChecked) {
     const uint16_t total = static_cast<uint16_t>((trailer[l3 + 2] << 8 | trailer[l3 + 3]) + 4);
     trailer[l3 + 2] = static_cast<uint8_t>(total >> 8);
     trailer[l3 + 3] = static_cast<uint8_t>(total);
-    trailer[l3 + 10] = trailer[l3 + 11] = 0;
-    uint32_t sum = 0;
-    for (size_t k = 0; k < 20; k += 2)
-      sum += static_cast<uint32_t>(trailer[l3 + k] << 8 | trailer[l3 + k + 1]);
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    trailer[l3 + 10] = static_cast<uint8_t>(~sum >> 8);
-    trailer[l3 + 11] = static_cast<uint8_t>(~sum);
+    set_ipv4_header_checksum(trailer, l3);
     forget_kernel_flows();
     EXPECT_EQ(run(trailer), r.decided) << r.what << ", bytes behind the datagram";
     ++kernel_[r.decided];
@@ -608,12 +613,7 @@ TEST_F(XdpProgram, ChangedBytesNeverMakeTheKernelDisagreeWithTheEngine) {
       size_t l3 = 14;
       while (l3 + 4 <= f.size() && (f[l3 - 2] == 0x81 || f[l3 - 2] == 0x88) && l3 < 22) l3 += 4;
       if (l3 + 20 <= f.size() && f[l3 - 2] == 0x08 && f[l3 - 1] == 0x00 && (f[l3] & 0x0f) == 5) {
-        f[l3 + 10] = f[l3 + 11] = 0;
-        uint32_t sum = 0;
-        for (size_t k = 0; k < 20; k += 2) sum += static_cast<uint32_t>(f[l3 + k] << 8 | f[l3 + k + 1]);
-        while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-        f[l3 + 10] = static_cast<uint8_t>(~sum >> 8);
-        f[l3 + 11] = static_cast<uint8_t>(~sum);
+        set_ipv4_header_checksum(f, l3);
       }
     }
     forget_kernel_flows();  // the frame opens its flow, as it does for the fresh engine
