@@ -41,6 +41,7 @@
 #include "ftz/test/ftzgated.hpp"
 #include "ftz/test/gen/scenario.hpp"
 #include "ftz/test/packet_builder.hpp"
+#include "ftz/test/pcap_writer.hpp"
 #include "netns.hpp"
 
 namespace ftz::xdp {
@@ -172,9 +173,10 @@ struct Upload {
   std::string reply;
   int error = 0;  // errno of the first failure
 };
-Upload upload(const NetNamespace& client, const char* to, uint16_t port, const std::string& body) {
+Upload upload(const NetNamespace& client, const char* to, uint16_t port, const std::string& body,
+              const char* from = nullptr) {
   Upload u;
-  const int fd = socket_in(client, SOCK_STREAM);
+  const int fd = socket_in(client, SOCK_STREAM, from);
   if (fd < 0) return u;
   set_timeouts(fd, 5000);
   const sockaddr_in a = address(to, port);
@@ -262,9 +264,12 @@ class XdpLinksOn : public Base {
       ASSERT_TRUE(made) << made.error();
       *ns = std::make_unique<NetNamespace>(std::move(*made));
     }
+    const std::string q = std::to_string(queues_);
     for (const std::vector<std::string>& cmd : std::vector<std::vector<std::string>>{
-             {"ip", "link", "add", "c0", "type", "veth", "peer", "name", "ai"},
-             {"ip", "link", "add", "ao", "type", "veth", "peer", "name", "s0"},
+             {"ip", "link", "add", "c0", "numtxqueues", q, "numrxqueues", q, "type", "veth", "peer", "name",
+              "ai", "numtxqueues", q, "numrxqueues", q},
+             {"ip", "link", "add", "ao", "numtxqueues", q, "numrxqueues", q, "type", "veth", "peer", "name",
+              "s0", "numtxqueues", q, "numrxqueues", q},
              {"ip", "link", "set", "c0", "netns", client_->path()},
              {"ip", "link", "set", "s0", "netns", server_->path()},
              {"ip", "link", "set", "ai", "up"},
@@ -353,6 +358,7 @@ class XdpLinksOn : public Base {
   test::TempDir dir_{"xdp-lab"};
   const std::string pin_dir_ = "/sys/fs/bpf/ftz-test-xdp-lab-" + std::to_string(getpid());
   std::string ports_ = "ai,ao";  // empty: `extra` names them (--profile)
+  uint32_t queues_ = 1;          // of each veth end, set before SetUp()
   std::unique_ptr<NetNamespace> client_, appliance_, server_;
   pid_t pid_ = -1;
   nlohmann::json stats_;
@@ -377,7 +383,7 @@ class XdpLab : public XdpLinks {
     std::ofstream(dir_.file("policy.yaml")) << policy_yaml();
     dns_ = socket_in(*server_, SOCK_DGRAM, kDomestic, 53);
     ASSERT_GE(dns_, 0);
-    ASSERT_NO_FATAL_FAILURE(start());
+    ASSERT_NO_FATAL_FAILURE(start(start_args_));
   }
 
   void TearDown() override {
@@ -418,6 +424,7 @@ class XdpLab : public XdpLinks {
     return out;
   }
   int dns_ = -1;
+  std::vector<std::string> start_args_;  // ftzgate-xdp's in SetUp()
 };
 
 // Domestic DNS is decided in the kernel: every datagram arrives, none
@@ -555,6 +562,44 @@ TEST_F(XdpLab, AnUploadOfFiftyIdentifiersIsReset) {
     const std::string text = a.dump();
     for (const std::string& id : ids) EXPECT_EQ(text.find(id), std::string::npos) << "an identifier in clear";
   }
+}
+
+// The compliance desk counts while the appliance runs: an export of one
+// person's resident ID crosses a one-person line, and its notice is in the
+// EVE file within the harvest's second or two, not at the stop.
+TEST_F(XdpLab, AThresholdCrossedIsNoticedWhileRunning) {
+  stop();
+  std::ofstream(dir_.file("policy.yaml"))
+      << policy_yaml() << "tenants:\n  - name: acme\n    zone: inside\n    prefixes: [198.18.0.0/25]\n"
+      << "compliance:\n  key_file: " << test::source_dir()
+      << "/examples/keys/token.key\n  state_file: " << dir_.file("compliance.state")
+      << "\n  thresholds:\n    - name: sensitive-pi-line\n"
+      << "      data_class: sensitive_pi\n      individuals: 1\n      mechanism: a filing\n"
+      << "  warn_percents: [100]\n";
+  ASSERT_NO_FATAL_FAILURE(start());
+  const int listener = socket_in(*server_, SOCK_STREAM, kOffshore, 8080);
+  ASSERT_GE(listener, 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  const std::string id = resident_ids(1)[0];
+  const std::string body = "POST /upload HTTP/1.1\r\nHost: partner.example\r\n\r\nid_card=" + id + "\n";
+  Received got;
+  std::thread server([&] { got = serve_one(listener, 5000); });
+  const Upload u = upload(*client_, kOffshore, 8080, body);
+  server.join();
+  close(listener);
+  EXPECT_EQ(got.bytes, body) << "one person's export is allowed (and counted)";
+  std::string notice;
+  for (int i = 0; i < 60 && notice.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::ifstream eve(dir_.file("eve.json"));
+    for (std::string line; std::getline(eve, line);) {
+      if (line.find("\"ftz_compliance\"") != std::string::npos) notice = line;
+    }
+  }
+  ASSERT_FALSE(notice.empty()) << "no notice within 6 s of the export, while running";
+  EXPECT_NE(notice.find("sensitive-pi-line"), std::string::npos) << notice;
+  EXPECT_NE(notice.find("acme"), std::string::npos) << notice;
+  EXPECT_EQ(notice.find(id), std::string::npos) << "the identifier in clear";
 }
 
 // A restart without loss: stopped with --keep-attached, the program goes on
@@ -1065,6 +1110,7 @@ struct ReplayCase {
   std::string name;
   std::string capture;  // a public capture's file name; empty: the Lin-gang scenario
   std::string config;   // "private" (public captures) or "lingang"
+  int workers = 1;      // ftzgate-xdp --workers
 };
 
 void PrintTo(const ReplayCase& c, std::ostream* os) {
@@ -1091,14 +1137,20 @@ std::string unreplayable(const std::string& file) {
 }
 
 // The Lin-gang scenario and every public capture the links carry whole
-// (XdpReplayCorpus names the others).
+// (XdpReplayCorpus names the others); and again over three workers, the
+// scenario and the captures whose flows are hardest to keep on one:
+// fragments (no ports after the first), IPv6.
 std::vector<ReplayCase> replay_cases() {
-  std::vector<ReplayCase> out = {{"lingang_scenario", "", "lingang"}};
+  std::vector<ReplayCase> out = {{"lingang_scenario", "", "lingang"},
+                                 {"lingang_scenario_3_workers", "", "lingang", 3}};
+  static const std::set<std::string> kOverWorkers = {
+      "zeek__ipv4_fragmented-4.pcap", "zeek__ipv6-fragmented-dns.pcap", "ndpi__http_ipv6.pcap"};
   for (const std::string& f : test::public_captures()) {
     if (!unreplayable(f).empty()) continue;
     std::string name;
     for (char ch : f) name += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
     out.push_back({name, f, "private"});
+    if (kOverWorkers.count(f) != 0) out.push_back({name + "_3_workers", f, "private", 3});
   }
   return out;
 }
@@ -1217,7 +1269,7 @@ TEST_P(XdpReplay, FlowsMatchInspect) {
   }
   ASSERT_TRUE(client_->exec({"ip", "link", "set", "c0", "mtu", "4000"}));
   ASSERT_TRUE(server_->exec({"ip", "link", "set", "s0", "mtu", "4000"}));
-  ASSERT_NO_FATAL_FAILURE(spawn(config));
+  ASSERT_NO_FATAL_FAILURE(spawn(config, {"--workers", std::to_string(c.workers)}));
   auto tap = evasion::open_packet_socket(*client_, "c0");
   ASSERT_TRUE(tap) << tap.error();
   for (size_t i = 0; i < frames.size(); ++i) {
@@ -1278,6 +1330,134 @@ TEST_P(XdpReplay, FlowsMatchInspect) {
   }
   std::cout << "[xdp-replay] " << c.name << ": " << frames.size() << " frames, " << want.size() << " flows, "
             << kernel_flows << " packets decided in the kernel, " << user_rx() << " in user space\n";
+}
+
+// Several engine workers behind veths with four queues a side: each end
+// picks a queue by its own socket's hash, so a flow's two directions come
+// in on queues of their own, and the main thread hands both to the worker
+// of the address pair. Uploads from eight client addresses: every benign
+// one arrives whole, every one with 80 identifiers is reset, and each
+// flow's verdict and rule are those ftzgate-inspect gives the same traffic
+// captured at the client.
+class XdpWorkers : public XdpLab {
+ protected:
+  XdpWorkers() {
+    queues_ = 4;
+    start_args_ = {"--workers", "3"};
+  }
+};
+
+TEST_F(XdpWorkers, FlowsOverQueuesAndWorkersAreJudgedAsOneEngineJudgesThem) {
+  std::vector<std::string> clients;
+  for (int i = 0; i < 8; ++i) {
+    clients.push_back("198.18.0." + std::to_string(20 + i));
+    ASSERT_TRUE(client_->exec({"ip", "addr", "add", clients.back() + "/24", "dev", "c0"}));
+  }
+  const int listener = socket_in(*server_, SOCK_STREAM, kOffshore, 8080);
+  ASSERT_GE(listener, 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  // The client's link as a capture: what it sent and what reached it.
+  auto tap = evasion::open_packet_socket(*client_, "c0");
+  ASSERT_TRUE(tap) << tap.error();
+  const int big = 64 << 20;
+  ASSERT_EQ(setsockopt(*tap, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big), 0) << std::strerror(errno);
+  auto pcap = test::PcapWriter::open(dir_.file("client.pcap"), test::TimestampPrecision::kNano);
+  ASSERT_TRUE(pcap) << pcap.error();
+  std::atomic<bool> capturing{true};
+  std::thread capture([&] {
+    std::vector<uint8_t> buf(65536);
+    for (;;) {
+      const ssize_t n = recv(*tap, buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n > 0) {
+        timespec ts{};
+        clock_gettime(CLOCK_REALTIME, &ts);
+        pcap->write(uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec),
+                    std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
+        continue;
+      }
+      if (!capturing.load()) break;
+      pollfd p{*tap, POLLIN, 0};
+      poll(&p, 1, 20);
+    }
+  });
+  const std::vector<std::string> ids = resident_ids(80);
+  int resets = 0;
+  for (int i = 0; i < 24; ++i) {
+    std::string body = "POST /upload HTTP/1.1\r\nHost: partner.example\r\n\r\n";
+    const bool bulk = i % 6 == 5;
+    if (bulk) {
+      for (const std::string& id : ids) body += "customer id_card=" + id + " " + std::string(60, '.') + "\n";
+    } else {
+      for (int k = 0; body.size() < 20'000 + 3'000 * static_cast<size_t>(i); ++k)
+        body += "line " + std::to_string(k) + " of an ordinary report\n";
+    }
+    Received got;
+    std::thread server([&] { got = serve_one(listener, 5000); });
+    const Upload u = upload(*client_, kOffshore, 8080, body, clients[static_cast<size_t>(i) % 8].c_str());
+    server.join();
+    EXPECT_TRUE(u.connected) << i << ": " << std::strerror(u.error);
+    if (bulk) {
+      EXPECT_TRUE(u.reply.empty()) << i << ": the client was reset, not answered: " << u.reply;
+      EXPECT_LT(got.bytes.size(), body.size()) << i;
+      resets += u.reply.empty() ? 1 : 0;
+    } else {
+      EXPECT_EQ(u.reply, "ok " + std::to_string(body.size()) + "\n") << i;
+      EXPECT_EQ(got.bytes, body) << i;
+    }
+  }
+  close(listener);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  capturing = false;
+  capture.join();
+  close(*tap);
+  ASSERT_TRUE(pcap->close());
+  stop();
+  EXPECT_EQ(resets, 4);
+
+  // Both ports took frames on more than one queue, and more than one
+  // worker judged them (the pairs of addresses hash apart).
+  for (const auto& p : stats_["ports"]) {
+    int queues = 0;
+    for (const auto& n : p["user_rx_by_queue"]) queues += n.get<uint64_t>() > 0 ? 1 : 0;
+    EXPECT_GE(queues, 2) << p.dump();
+  }
+  const auto& workers = stats_["engine"]["workers"];
+  ASSERT_EQ(workers.size(), 3u) << stats_.dump();
+  int busy = 0;
+  uint64_t packets = 0;
+  for (const auto& w : workers) {
+    busy += w.value("packets", uint64_t{0}) > 0 ? 1 : 0;
+    packets += w.value("packets", uint64_t{0});
+  }
+  EXPECT_GE(busy, 2) << workers.dump();
+  EXPECT_EQ(stats_["engine"].value("packets", uint64_t{0}), packets) << "the sum over the workers";
+
+  const dptest::RunResult inspect =
+      dptest::run(test::binary("ftzgate-inspect") + " --config '" + dir_.file("policy.yaml") + "' --pcap '" +
+                  dir_.file("client.pcap") + "' --eve '" + dir_.file("inspect.eve.json") +
+                  "' --demo-token-key > /dev/null");
+  ASSERT_EQ(inspect.status, 0) << inspect.output;
+  const auto uploads = [](const std::map<std::string, FlowSummary>& flows) {
+    std::map<std::string, FlowSummary> out;
+    for (const auto& [key, f] : flows) {
+      if (key.starts_with("TCP ") && key.ends_with(std::string(kOffshore) + ":8080")) out[key] = f;
+    }
+    return out;
+  };
+  const auto want = uploads(flows_of(dptest::read_eve(dir_.file("inspect.eve.json"))));
+  const auto got = uploads(flows_of(eve_));
+  EXPECT_EQ(want.size(), 24u);
+  EXPECT_EQ(got.size(), want.size());
+  for (const auto& [key, w] : want) {
+    const auto it = got.find(key);
+    if (it == got.end()) {
+      ADD_FAILURE() << key << ": no record from ftzgate-xdp";
+      continue;
+    }
+    EXPECT_EQ(it->second.verdict, w.verdict) << key;
+    EXPECT_EQ(it->second.rule, w.rule) << key;
+    EXPECT_EQ(it->second.records, 1) << key << ": one record, from one worker";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Captures, XdpReplay, ::testing::ValuesIn(replay_cases()),

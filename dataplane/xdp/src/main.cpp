@@ -9,15 +9,23 @@
 // (routed exports leave there, rewritten for it; its return traffic comes
 // back through user space) and a mirror (copies of what the policy mirrors).
 //
-// One thread: the sockets of every port, the engine, EVE. The kernel's
-// decisions never wait for it.
+// The main thread reads the sockets of every port and hands each frame to
+// the engine worker of its flow (--workers N, lanes.hpp: it runs worker 0
+// itself); it sends what they decide and writes EVE. The kernel's decisions
+// never wait for it.
 
 #include <bpf/libbpf.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -46,6 +54,7 @@
 #include "ftz/xdp/program.hpp"
 #include "ftz/xdp/records.hpp"
 #include "ftz/xdp/tables.hpp"
+#include "lanes.hpp"
 #include "xsk.hpp"
 
 namespace ftz::xdp {
@@ -76,6 +85,7 @@ struct Options {
   std::string eve;
   std::string stats;
   double duration_s = 0;
+  uint32_t workers = 0;  // 0: the hardware profile's, else 1
   bool demo_token_key = false;
   std::string pin_dir;  // default: /sys/fs/bpf/ftzgate/INSIDE-OUTSIDE
   bool keep_attached = false;
@@ -120,8 +130,8 @@ struct ChannelOut {
 
 // The interfaces by role, from --ports or from the hardware profile's
 // ports (drivers::kernel_interface): inside and outside always, each at most
-// once.
-tl::expected<std::vector<std::string>, std::string> port_names(const Options& o) {
+// once. The profile also names the workers, unless --workers does.
+tl::expected<void, std::string> resolve_ports(Options& o) {
   if (o.ports.empty() == o.profile.empty())
     return tl::unexpected(std::string(o.ports.empty()
                                           ? "--ports IN,OUT[,CHANNEL[,MIRROR]] or --profile FILE is required"
@@ -138,6 +148,7 @@ tl::expected<std::vector<std::string>, std::string> port_names(const Options& o)
       if (names.size() <= role) names.resize(role + 1);
       names[role] = *ifname;
     }
+    if (o.workers == 0) o.workers = profile->workers;
   }
   if (names.size() < 2 || names.size() > engine::kPortRoleCount || names[0].empty() || names[1].empty())
     return tl::unexpected(
@@ -147,14 +158,33 @@ tl::expected<std::vector<std::string>, std::string> port_names(const Options& o)
       if (!names[i].empty() && names[i] == names[k]) return tl::unexpected(names[i] + " is given twice");
     }
   }
-  return names;
+  o.ports = std::move(names);
+  if (o.workers == 0) o.workers = 1;
+  if (o.workers > Lanes::kMaxWorkers)
+    return tl::unexpected("at most " + std::to_string(Lanes::kMaxWorkers) + " workers");
+  return {};
 }
 
 const char* mode_name(uint32_t flags) {
   return (flags & XDP_FLAGS_DRV_MODE) != 0 ? "native" : "skb";
 }
 
+// The receive queues in use, as the driver reports them to this process's
+// network namespace (ETHTOOL_GCHANNELS: rx-only plus combined channels); a
+// socket is bound to each. A queue without one would hand its frames to
+// nobody ("away": the fail mode decides), so the count must be exact: sysfs
+// shows the namespace it was mounted in, which need not be ours. A driver
+// without channel counts has one queue, or says so in sysfs.
 uint32_t rx_queues(const std::string& ifname) {
+  ethtool_channels channels{};
+  channels.cmd = ETHTOOL_GCHANNELS;
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname.c_str());
+  ifr.ifr_data = reinterpret_cast<char*>(&channels);
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const bool known = fd >= 0 && ioctl(fd, SIOCETHTOOL, &ifr) == 0;
+  if (fd >= 0) close(fd);
+  if (known) return std::max<uint32_t>(1, channels.rx_count + channels.combined_count);
   uint32_t n = 0;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec)) {
@@ -190,7 +220,9 @@ class Appliance {
         gen_(std::move(gen)),
         desk_(std::move(desk)),
         eve_(std::move(eve)),
-        worker_(gen_, engine::LinkType::kEthernet, worker_options()) {
+        lanes_(options_.workers, [this](uint32_t w) {
+          return std::make_unique<engine::Worker>(gen_, engine::LinkType::kEthernet, worker_options(w));
+        }) {
     adopt_channels();
   }
 
@@ -203,15 +235,16 @@ class Appliance {
   bool run();
 
  private:
-  [[nodiscard]] engine::WorkerOptions worker_options() const {
+  [[nodiscard]] engine::WorkerOptions worker_options(uint32_t w) const {
     engine::WorkerOptions base;
     base.checksum_default = engine::ChecksumMode::kOn;  // inline
-    return desk_->worker_options(0, base);
+    return desk_->worker_options(w, base);
   }
   XskSocket& socket_of(uint64_t token) { return *ports_[token >> 56].sockets[(token >> 40) & 0xffff]; }
   static uint64_t addr_of(uint64_t token) { return token & ((uint64_t{1} << 40) - 1); }
   void drop_path(engine::PathDrop why) { ++path_drops_[static_cast<size_t>(why)]; }
   void adopt_channels();
+  // Reads the sockets while every worker has room; how many frames it read.
   uint32_t receive();
   // Return traffic from a channel: its tag off (engine::strip_channel_vlan),
   // as ftzgate-dp does, so that both directions are one flow.
@@ -219,10 +252,17 @@ class Appliance {
   void mirror(std::span<const uint8_t> frame);
   // The route action: the frame rewritten for the channel, on its port.
   void route(std::span<const uint8_t> bytes, uint32_t channel);
-  void process(uint32_t n, int64_t now);
+  // One round of the workers (Lanes::judge), then what they decided.
+  void process(int64_t now);
+  // What worker w decided this round, in order.
+  void act_on(uint32_t w);
+  void act_released(uint32_t w);
+  // Lets time pass in every worker (timeouts end flows, release what they held).
+  void advance_time(int64_t now);
   void act(uint64_t token, engine::Disposition d, const engine::Verdict& v, const engine::PayloadTrim& trim);
   void send_resets(const engine::ResetPair& pair, uint32_t in);
   void drain_events();
+  // Every worker's compliance records to the ledger, its notices to EVE.
   void harvest(int64_t now, bool stopped);
   // Writes the records of the flows the kernel decided that are over (all
   // of them with `all`: at the end) and forgets them.
@@ -241,10 +281,10 @@ class Appliance {
   std::shared_ptr<const engine::PolicyGeneration> gen_;
   std::unique_ptr<report::ComplianceDesk> desk_;
   std::unique_ptr<report::OutputFile> eve_;
-  engine::Worker worker_;
+  Lanes lanes_;
   struct Prepared {
     std::shared_ptr<const engine::PolicyGeneration> gen;
-    std::unique_ptr<engine::sig::Scanner> scanner;
+    std::vector<std::unique_ptr<engine::sig::Scanner>> scanners;  // by worker
   };
   std::future<tl::expected<Prepared, std::string>> reload_;
   uint64_t next_number_ = 2;
@@ -253,8 +293,6 @@ class Appliance {
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
   std::array<XskSocket::Frame, engine::kBurstSize> frames_{};
-  std::array<engine::PacketView, engine::kBurstSize> views_{};
-  std::array<engine::PacketResult, engine::kBurstSize> results_{};
   std::array<uint64_t, engine::kPathDropCount> path_drops_{};
   std::vector<ChannelOut> channels_;  // by the generation's channel index
   uint64_t resets_sent_ = 0;
@@ -297,39 +335,55 @@ void Appliance::strip_channel_tags(uint32_t port, uint32_t queue, std::span<XskS
 
 uint32_t Appliance::receive() {
   uint32_t n = 0;
-  for (uint32_t p = 0; p < ports_.size() && n < engine::kBurstSize; ++p) {
-    for (uint32_t q = 0; q < ports_[p].sockets.size() && n < engine::kBurstSize; ++q) {
-      const uint32_t got =
-          ports_[p].sockets[q]->receive(std::span(frames_).subspan(n, engine::kBurstSize - n));
-      strip_channel_tags(p, q, std::span(frames_).subspan(n, got));
-      for (uint32_t i = n; i < n + got; ++i) {
-        views_[i] = engine::PacketView{
-            frames_[i].data, frames_[i].len, frames_[i].len, 0, token_of(p, q, frames_[i].addr), 0};
-      }
-      n += got;
+  for (uint32_t p = 0; p < ports_.size(); ++p) {
+    for (uint32_t q = 0; q < ports_[p].sockets.size(); ++q) {
+      const uint32_t room = std::min<uint32_t>(lanes_.room(), engine::kBurstSize);
+      if (room == 0) return n;
+      const std::span<XskSocket::Frame> got =
+          std::span(frames_).first(ports_[p].sockets[q]->receive(std::span(frames_).first(room)));
+      strip_channel_tags(p, q, got);
+      for (const XskSocket::Frame& f : got)
+        lanes_.add(engine::PacketView{f.data, f.len, f.len, 0, token_of(p, q, f.addr), 0});
+      n += static_cast<uint32_t>(got.size());
     }
   }
   return n;
 }
 
-void Appliance::process(uint32_t n, int64_t now) {
-  for (uint32_t i = 0; i < n; ++i) views_[i].ts_ns = now;
-  worker_.process_burst(std::span<const engine::PacketView>(views_.data(), n),
-                        std::span<engine::PacketResult>(results_.data(), n));
+void Appliance::process(int64_t now) {
+  lanes_.judge(now);
+  for (uint32_t w = 0; w < lanes_.size(); ++w) act_on(w);
+}
+
+void Appliance::act_on(uint32_t w) {
+  const engine::Worker& worker = lanes_.worker(w);
+  const std::span<const engine::PacketView> views = lanes_.batch(w);
+  const std::span<const engine::PacketResult> results = lanes_.results(w);
   // Held packets a packet released go out right before it (engine::Release::before).
-  const auto released = worker_.released();
+  const auto released = worker.released();
   size_t next = 0;
-  for (uint32_t i = 0; i < n; ++i) {
+  for (uint32_t i = 0; i < views.size(); ++i) {
     for (; next < released.size() && released[next].before <= i; ++next) {
       act(released[next].token, released[next].disposition, released[next].verdict, released[next].trim);
     }
-    const engine::PacketResult& r = results_[i];
-    const uint64_t token = views_[i].token;
-    if (r.send_resets) send_resets(worker_.resets()[r.reset_index], static_cast<uint32_t>(token >> 56));
+    const engine::PacketResult& r = results[i];
+    const uint64_t token = views[i].token;
+    if (r.send_resets) send_resets(worker.resets()[r.reset_index], static_cast<uint32_t>(token >> 56));
     if (r.disposition != engine::Disposition::kHold) act(token, r.disposition, r.verdict, r.trim);
   }
   for (; next < released.size(); ++next) {
     act(released[next].token, released[next].disposition, released[next].verdict, released[next].trim);
+  }
+}
+
+void Appliance::act_released(uint32_t w) {
+  for (const engine::Release& r : lanes_.worker(w).released()) act(r.token, r.disposition, r.verdict, r.trim);
+}
+
+void Appliance::advance_time(int64_t now) {
+  for (uint32_t w = 0; w < lanes_.size(); ++w) {
+    lanes_.worker(w).advance_time(now);
+    act_released(w);
   }
 }
 
@@ -413,21 +467,28 @@ void Appliance::send_resets(const engine::ResetPair& pair, uint32_t in) {
 }
 
 void Appliance::drain_events() {
-  engine::EventQueue& q = worker_.events();
-  while (const engine::Event* e = q.front()) {
-    if (eve_) {
-      line_.clear();
-      engine::format_eve(*e, *gen_, line_);
-      line_.push_back('\n');
-      eve_->write(line_);
+  for (uint32_t w = 0; w < lanes_.size(); ++w) {
+    engine::EventQueue& q = lanes_.worker(w).events();
+    while (const engine::Event* e = q.front()) {
+      if (eve_) {
+        line_.clear();
+        engine::format_eve(*e, *gen_, line_);
+        line_.push_back('\n');
+        eve_->write(line_);
+      }
+      if (link_ && e->type == engine::EventType::kAlert) link_->post_alert(*e, *gen_);
+      ++events_;
+      q.pop();
     }
-    if (link_ && e->type == engine::EventType::kAlert) link_->post_alert(*e, *gen_);
-    ++events_;
-    q.pop();
   }
 }
 
 void Appliance::harvest(int64_t now, bool stopped) {
+  // The workers are parked between rounds: their records so far are the
+  // ledger's (the desk merges only what quiescent() published).
+  for (uint32_t w = 0; w < lanes_.size(); ++w) {
+    if (engine::compliance::WorkerAccounting* a = desk_->accounting(w)) a->quiescent();
+  }
   for (const report::ComplianceNotice& n : desk_->harvest(now, stopped)) {
     if (eve_) eve_->write(report::format_notice_eve(n) + "\n");
   }
@@ -485,7 +546,8 @@ void Appliance::reap_kernel_flows(bool all) {
 void Appliance::start_reload() {
   const std::string path = options_.config;
   const uint64_t number = next_number_++;
-  const engine::WorkerOptions wo = worker_options();
+  std::vector<engine::WorkerOptions> options;
+  for (uint32_t w = 0; w < lanes_.size(); ++w) options.push_back(worker_options(w));
   std::shared_ptr<const engine::PolicyGeneration> running = gen_;
   Program* program = program_.get();
   // applying_ is not touched until the build is over (finish_reload).
@@ -497,11 +559,15 @@ void Appliance::start_reload() {
     if (!next) return tl::unexpected(next.error());
     auto tables = compile_tables(**next);
     if (!tables) return tl::unexpected(tables.error());
-    auto scanner = engine::Worker::make_scanner(**next, wo, running.get());
-    if (!scanner) return tl::unexpected(scanner.error());
+    Prepared ready{*next, {}};
+    for (const engine::WorkerOptions& wo : options) {
+      auto scanner = engine::Worker::make_scanner(**next, wo, running.get());
+      if (!scanner) return tl::unexpected(scanner.error());
+      ready.scanners.push_back(std::move(*scanner));
+    }
     // Last: once the kernel runs the new tables there is no way back.
     if (auto ok = program->install(*tables); !ok) return tl::unexpected(ok.error());
-    return Prepared{*next, std::move(*scanner)};
+    return ready;
   });
 }
 
@@ -520,8 +586,10 @@ void Appliance::finish_reload() {
   desk_->register_generation(*ready->gen);
   gen_ = ready->gen;
   adopt_channels();
-  // One thread: what the worker hands back is no one else's.
-  std::unique_ptr<engine::sig::Scanner> old = worker_.set_generation(gen_, std::move(ready->scanner));
+  // Between rounds: a scanner a worker hands back is no other thread's,
+  // and is freed here.
+  for (uint32_t w = 0; w < lanes_.size(); ++w)
+    (void)lanes_.worker(w).set_generation(gen_, std::move(ready->scanners[w]));
   ++reloads_;
   std::fprintf(stderr, "ftzgate-xdp: generation %llu running\n",
                static_cast<unsigned long long>(gen_->number()));
@@ -551,18 +619,22 @@ void Appliance::publish_stats() {
   controller::Stats s;
   s.uptime_s =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count();
-  const engine::WorkerCounters& c = worker_.counters();
-  s.packets = c.packets;
-  s.bytes = c.bytes;
-  s.forwarded = c.forwarded;
-  s.dropped = c.dropped;
-  s.flows_active = worker_.active_flows();
-  s.flows_created = c.flows_created;
-  s.alerts = c.alerts;
-  s.detections = c.detections;
+  std::array<uint64_t, engine::kReasonCount> reasons{};
+  for (uint32_t w = 0; w < lanes_.size(); ++w) {
+    const engine::WorkerCounters& c = lanes_.worker(w).counters();
+    s.packets += c.packets;
+    s.bytes += c.bytes;
+    s.forwarded += c.forwarded;
+    s.dropped += c.dropped;
+    s.flows_active += lanes_.worker(w).active_flows();
+    s.flows_created += c.flows_created;
+    s.alerts += c.alerts;
+    s.detections += c.detections;
+    for (size_t r = 0; r < engine::kReasonCount; ++r) reasons[r] += c.reasons[r];
+  }
   for (size_t r = 0; r < engine::kReasonCount; ++r) {
-    if (c.reasons[r] != 0)
-      s.reasons.emplace_back(engine::reason_key(static_cast<engine::Reason>(r)), c.reasons[r]);
+    if (reasons[r] != 0)
+      s.reasons.emplace_back(engine::reason_key(static_cast<engine::Reason>(r)), reasons[r]);
   }
   for (size_t r = 0; r < path_drops_.size(); ++r) {
     if (path_drops_[r] == 0) continue;
@@ -618,18 +690,19 @@ bool Appliance::run() {
         start_reload();
       }
     }
-    worker_.hand_over_idle();
-    (void)worker_.take_retired_scanner();
-    const uint32_t n = receive();
+    for (uint32_t w = 0; w < lanes_.size(); ++w) {
+      lanes_.worker(w).hand_over_idle();
+      (void)lanes_.worker(w).take_retired_scanner();
+    }
+    receive();
     const int64_t now = wall_ns();
-    if (n > 0) {
-      process(n, now);
+    if (lanes_.waiting()) {
+      process(now);
     } else {
       // Nothing waiting: sleep on the sockets, then let time pass in the
       // engine (timeouts end flows, release what they held).
       poll(fds.data(), fds.size(), 10);
-      worker_.advance_time(wall_ns());
-      for (const engine::Release& r : worker_.released()) act(r.token, r.disposition, r.verdict, r.trim);
+      advance_time(wall_ns());
     }
     drain_events();
     for (Port& p : ports_) {
@@ -642,6 +715,8 @@ bool Appliance::run() {
       }
       harvest(now, false);
       reap_kernel_flows(false);
+      // What a NOC tails is at most a second old.
+      if (eve_) eve_->flush();
       next_harvest = now_steady + std::chrono::seconds(1);
     }
   }
@@ -649,9 +724,9 @@ bool Appliance::run() {
   // What the kernel handed over before the stop is judged too (bounded:
   // the rings hold at most 2,048 frames a socket).
   for (int burst = 0; burst < 1024; ++burst) {
-    const uint32_t n = receive();
-    if (n == 0) break;
-    process(n, wall_ns());
+    receive();
+    if (!lanes_.waiting()) break;
+    process(wall_ns());
     drain_events();
     for (Port& p : ports_) {
       for (auto& s : p.sockets) s->flush();
@@ -659,12 +734,14 @@ bool Appliance::run() {
   }
   // Every flow ends with its record; held frames go by their verdicts.
   const int64_t end = wall_ns();
-  while (!worker_.finish(end)) {
-    for (const engine::Release& r : worker_.released()) act(r.token, r.disposition, r.verdict, r.trim);
+  for (uint32_t w = 0; w < lanes_.size(); ++w) {
+    while (!lanes_.worker(w).finish(end)) {
+      act_released(w);
+      drain_events();
+    }
+    act_released(w);
     drain_events();
   }
-  for (const engine::Release& r : worker_.released()) act(r.token, r.disposition, r.verdict, r.trim);
-  drain_events();
   for (Port& p : ports_) {
     for (auto& s : p.sockets) s->flush();
   }
@@ -696,6 +773,18 @@ bool Appliance::run() {
   return ok;
 }
 
+// Adds the numbers of `from` into `into`, key by key, objects within objects.
+void add_counts(nlohmann::ordered_json& into, const nlohmann::ordered_json& from) {
+  if (!into.is_object()) into = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : from.items()) {
+    if (value.is_object()) {
+      add_counts(into[key], value);
+    } else if (value.is_number_unsigned()) {
+      into[key] = into.value(key, uint64_t{0}) + value.get<uint64_t>();
+    }
+  }
+}
+
 bool Appliance::write_stats(double elapsed_s) {
   nlohmann::ordered_json j;
   j["generation"] = gen_->number();
@@ -721,6 +810,9 @@ bool Appliance::write_stats(double elapsed_s) {
     pj["user_rx_dropped"] = rx_lost;
     pj["queues"] = p.sockets.size();
     pj["user_rx"] = rx;
+    nlohmann::ordered_json by_queue = nlohmann::ordered_json::array();
+    for (const auto& s : p.sockets) by_queue.push_back(s->counters().rx);
+    pj["user_rx_by_queue"] = by_queue;
     pj["user_tx"] = tx;
     pj["user_tx_dropped"] = tx_no_frame;
     ports.push_back(pj);
@@ -743,14 +835,22 @@ bool Appliance::write_stats(double elapsed_s) {
   j["mirror_not_sent"] = mirror_not_sent_;
   j["channel_vlan_stripped"] = channel_vlan_stripped_;
   j["kernel_flow_records"] = kernel_records_;
-  const engine::WorkerCounters& wc = worker_.counters();
+  // Every worker's, and their sum.
   nlohmann::ordered_json eng;
-  eng["packets"] = wc.packets;
-  eng["bytes"] = wc.bytes;
-  eng["verdicts"] = report::verdicts_json(wc);
-  eng["reasons"] = report::reasons_json(wc);
-  eng["records"] = report::records_json(wc, worker_.record_backlog());
+  nlohmann::ordered_json workers = nlohmann::ordered_json::array();
+  for (uint32_t w = 0; w < lanes_.size(); ++w) {
+    const engine::WorkerCounters& wc = lanes_.worker(w).counters();
+    nlohmann::ordered_json one;
+    one["packets"] = wc.packets;
+    one["bytes"] = wc.bytes;
+    one["verdicts"] = report::verdicts_json(wc);
+    one["reasons"] = report::reasons_json(wc);
+    one["records"] = report::records_json(wc, lanes_.worker(w).record_backlog());
+    add_counts(eng, one);
+    workers.push_back(std::move(one));
+  }
   eng["events"] = events_;
+  eng["workers"] = std::move(workers);
   j["engine"] = eng;
   if (options_.stats.empty()) return true;
   auto out = report::OutputFile::open(options_.stats);
@@ -769,7 +869,7 @@ bool Appliance::write_stats(double elapsed_s) {
 const std::string kUsage =
     "usage: ftzgate-xdp (--config FILE | --controller unix:PATH|HOST:PORT [controller options])\n"
     "                   (--ports IF_INSIDE,IF_OUTSIDE[,IF_CHANNEL[,IF_MIRROR]] | --profile FILE)\n"
-    "                   [--mode auto|native|skb]\n"
+    "                   [--mode auto|native|skb] [--workers N]\n"
     "                   [--eve FILE] [--stats FILE] [--duration SECONDS] [--demo-token-key]\n"
     "                   [--pin-dir DIR] [--keep-attached]\n"
     "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n" +
@@ -783,6 +883,8 @@ const std::string kUsage =
     "                    vdev's iface=NAME, or the kernel's interface of a PCI device\n"
     "  --mode M          how the program is attached: native (in the driver), skb (generic),\n"
     "                    auto (default: native on NICs, skb on virtual interfaces)\n"
+    "  --workers N       engine threads; each flow, both ways, goes to one of them (default: the\n"
+    "                    profile's, else 1)\n"
     "  --eve FILE        write events as EVE JSON lines\n"
     "  --stats FILE      write kernel, AF_XDP and engine statistics as JSON on exit\n"
     "  --duration S      stop after S seconds (SIGINT/SIGTERM also stop cleanly)\n"
@@ -810,6 +912,7 @@ int main_xdp(int argc, char** argv) {
   app.add_option("--eve", o.eve);
   app.add_option("--stats", o.stats);
   app.add_option("--duration", o.duration_s)->check(controller::non_negative_seconds());
+  app.add_option("--workers", o.workers)->check(CLI::Range(1u, Lanes::kMaxWorkers));
   app.add_flag("--demo-token-key", o.demo_token_key);
   app.add_option("--pin-dir", o.pin_dir);
   app.add_flag("--keep-attached", o.keep_attached);
@@ -833,10 +936,8 @@ int main_xdp(int argc, char** argv) {
     std::fprintf(stderr, "ftzgate-xdp: %s\n%s", why.c_str(), kUsage.c_str());
     return 2;
   }
-  if (auto names = port_names(o); names) {
-    o.ports = std::move(*names);
-  } else {
-    std::fprintf(stderr, "ftzgate-xdp: %s\n%s", names.error().c_str(), kUsage.c_str());
+  if (auto ok = resolve_ports(o); !ok) {
+    std::fprintf(stderr, "ftzgate-xdp: %s\n%s", ok.error().c_str(), kUsage.c_str());
     return 2;
   }
   if (o.pin_dir.empty()) o.pin_dir = "/sys/fs/bpf/ftzgate/" + o.ports[0] + "-" + o.ports[1];
@@ -884,7 +985,7 @@ int main_xdp(int argc, char** argv) {
     if (link) link->refused(*first_bundle, tables.error());
     return 2;
   }
-  auto desk = report::ComplianceDesk::create(**gen, 1, o.demo_token_key);
+  auto desk = report::ComplianceDesk::create(**gen, o.workers, o.demo_token_key);
   if (!desk) {
     std::fprintf(stderr, "ftzgate-xdp: %s\n", desk.error().c_str());
     return 2;
