@@ -33,7 +33,6 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <filesystem>
 #include <future>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -169,28 +168,29 @@ const char* mode_name(uint32_t flags) {
   return (flags & XDP_FLAGS_DRV_MODE) != 0 ? "native" : "skb";
 }
 
-// The receive queues in use, as the driver reports them to this process's
-// network namespace (ETHTOOL_GCHANNELS: rx-only plus combined channels); a
-// socket is bound to each. A queue without one would hand its frames to
-// nobody ("away": the fail mode decides), so the count must be exact: sysfs
-// shows the namespace it was mounted in, which need not be ours. A driver
-// without channel counts has one queue, or says so in sysfs.
+// An ethtool query of `ifname` in this process's network namespace (sysfs
+// shows the namespace it was mounted in, which need not be ours); false
+// when the driver does not answer it.
+template <class Request>
+bool ethtool(const std::string& ifname, Request& request) {
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname.c_str());
+  ifr.ifr_data = reinterpret_cast<char*>(&request);
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const bool answered = fd >= 0 && ioctl(fd, SIOCETHTOOL, &ifr) == 0;
+  if (fd >= 0) close(fd);
+  return answered;
+}
+
+// The receive queues in use (rx-only plus combined channels); a socket is
+// bound to each. A queue without one would hand its frames to nobody
+// ("away": the fail mode decides), so the count must be exact. A driver
+// without channel counts has one queue.
 uint32_t rx_queues(const std::string& ifname) {
   ethtool_channels channels{};
   channels.cmd = ETHTOOL_GCHANNELS;
-  ifreq ifr{};
-  std::snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname.c_str());
-  ifr.ifr_data = reinterpret_cast<char*>(&channels);
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  const bool known = fd >= 0 && ioctl(fd, SIOCETHTOOL, &ifr) == 0;
-  if (fd >= 0) close(fd);
-  if (known) return std::max<uint32_t>(1, channels.rx_count + channels.combined_count);
-  uint32_t n = 0;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec)) {
-    if (e.path().filename().string().starts_with("rx-")) ++n;
-  }
-  return n == 0 ? 1 : n;
+  if (!ethtool(ifname, channels)) return 1;
+  return std::max<uint32_t>(1, channels.rx_count + channels.combined_count);
 }
 
 // auto: native on a device with a driver of its own (a NIC), skb mode on
@@ -199,8 +199,10 @@ uint32_t rx_queues(const std::string& ifname) {
 uint32_t mode_flags(const std::string& mode, const std::string& ifname) {
   if (mode == "native") return XDP_FLAGS_DRV_MODE;
   if (mode == "skb") return XDP_FLAGS_SKB_MODE;
-  return std::filesystem::exists("/sys/class/net/" + ifname + "/device") ? XDP_FLAGS_DRV_MODE
-                                                                         : XDP_FLAGS_SKB_MODE;
+  // A device on a bus (a NIC) names it; virtual ones do not.
+  ethtool_drvinfo info{};
+  info.cmd = ETHTOOL_GDRVINFO;
+  return ethtool(ifname, info) && info.bus_info[0] != '\0' ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
 }
 
 // Token of a received frame: port, socket, UMEM address.
