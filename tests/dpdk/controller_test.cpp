@@ -18,6 +18,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -255,6 +256,98 @@ TEST_F(DpController, OverTcpADataPlaneIsItsCertificateAndARevocationCutsItOff) {
              " --trusted-keys " + dir_.file("trusted") + " --pcap-in " + dir_.file("bench.pcap"));
   EXPECT_EQ(other.status, 2) << other.output;
   EXPECT_NE(other.output.find("is dp-a's"), std::string::npos) << other.output;
+}
+
+// One scrape of ftzgated's metrics with a real HTTP client, checked by the
+// Prometheus project's parser (tests/controlplane/check_metrics.py): series
+// -> value, keyed "name{label=value,...}" with the labels sorted.
+// `scratch` holds the exposition as scraped.
+std::map<std::string, double> scrape(const std::string& url, const std::string& scratch) {
+  const RunResult got =
+      run("(curl -sS --fail --max-time 10 '" + url + "' > '" + scratch + "' && /usr/bin/python3 " +
+          source_dir() + "/tests/controlplane/check_metrics.py < '" + scratch + "')");
+  EXPECT_EQ(got.status, 0) << got.output;
+  std::map<std::string, double> out;
+  std::istringstream lines(got.output);
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_array()) continue;
+    std::string key = j[0].get<std::string>() + "{";
+    for (const auto& [name, value] : j[1].items()) key += name + "=" + value.get<std::string>() + ",";
+    out[key + "}"] = j[2].get<double>();
+  }
+  return out;
+}
+
+// Prometheus as a NOC scrapes it: the data plane's counters are those
+// `ftzctl show dataplanes --json` shows as its totals, and a restart of the
+// data plane does not take them back (its first run's are carried).
+TEST_F(DpController, MetricsShowWhatFtzctlShowsAndNeverGoBackwards) {
+  serve_args_ = {"--metrics-listen", "127.0.0.1:0"};
+  ASSERT_NO_FATAL_FAILURE(init_and_start());
+  const std::string log = test::read_text(dir_.file("ftzgated.log"));
+  const size_t at = log.find("metrics on ");
+  ASSERT_NE(at, std::string::npos) << log;
+  const std::string url = log.substr(at + 11, log.find('\n', at) - at - 11);
+  const std::string base = url.substr(0, url.rfind('/'));
+  EXPECT_EQ(run("curl -s -o /dev/null -w '%{http_code}' " + base + "/other").output, "404");
+  EXPECT_EQ(run("curl -s -o /dev/null -w '%{http_code}' -X POST -d x " + url).output, "405");
+
+  const auto key = [](const std::string& name, const std::string& labels = "dataplane=dp-a,") {
+    return name + "{" + labels + "}";
+  };
+  const auto same_as_totals = [&](const std::map<std::string, double>& m, const nlohmann::json& d) {
+    const nlohmann::json& t = d["totals"];
+    EXPECT_EQ(m.at(key("ftzgate_dataplane_packets_total")), t["packets"].get<double>());
+    EXPECT_EQ(m.at(key("ftzgate_dataplane_bytes_total")), t["bytes"].get<double>());
+    EXPECT_EQ(m.at(key("ftzgate_dataplane_forwarded_packets_total")), t["forwarded"].get<double>());
+    EXPECT_EQ(m.at(key("ftzgate_dataplane_dropped_packets_total")), t["dropped"].get<double>());
+    EXPECT_EQ(m.at(key("ftzgate_dataplane_flows_total")), t["flows_created"].get<double>());
+    for (const auto& [reason, n] : t["reasons"].items()) {
+      EXPECT_EQ(m.at(key("ftzgate_dataplane_reason_packets_total", "dataplane=dp-a,reason=" + reason + ",")),
+                n.get<double>())
+          << reason;
+    }
+    EXPECT_EQ(m.at(key("ftzgate_dataplane_generation")), d["running_generation"].get<double>());
+    EXPECT_EQ(
+        m.at(key("ftzgate_dataplane_state", "dataplane=dp-a,state=" + d["state"].get<std::string>() + ",")),
+        1.0);
+  };
+
+  start_dp({});
+  const nlohmann::json seen = wait_for_dp([](const nlohmann::json& d) {
+    return d.contains("stats") && d["stats"].value("packets", uint64_t{0}) > 0;
+  });
+  ASSERT_TRUE(seen.contains("totals")) << seen.dump();
+  ASSERT_EQ(stop_dp(), 0);
+  const nlohmann::json first =
+      wait_for_dp([](const nlohmann::json& d) { return !d.value("connected", true); });
+  const std::map<std::string, double> m1 = scrape(url, dir_.file("scrape.txt"));
+  ASSERT_FALSE(m1.empty());
+  same_as_totals(m1, first);
+  EXPECT_EQ(first["totals"]["packets"], first["stats"]["packets"]) << "one run so far";
+  EXPECT_EQ(m1.at("ftzgate_running_generation{}"), 1.0);
+
+  // A second run: its own counters start again; the totals do not.
+  start_dp({});
+  const int64_t t1 = first["stats"].value("time_unix_s", int64_t{0});
+  const nlohmann::json again = wait_for_dp([&](const nlohmann::json& d) {
+    return d.value("connected", false) && d.contains("stats") &&
+           d["stats"].value("time_unix_s", int64_t{0}) > t1;
+  });
+  ASSERT_TRUE(again.value("connected", false)) << again.dump();
+  ASSERT_EQ(stop_dp(), 0);
+  const nlohmann::json second =
+      wait_for_dp([](const nlohmann::json& d) { return !d.value("connected", true); });
+  EXPECT_EQ(second["totals"]["packets"].get<uint64_t>(),
+            first["stats"]["packets"].get<uint64_t>() + second["stats"]["packets"].get<uint64_t>());
+  const std::map<std::string, double> m2 = scrape(url, dir_.file("scrape.txt"));
+  same_as_totals(m2, second);
+  for (const auto& [series, v] : m1) {
+    if (!series.starts_with("ftzgate_dataplane_") || series.find("_total{") == std::string::npos) continue;
+    ASSERT_TRUE(m2.count(series) != 0) << series;
+    EXPECT_GE(m2.at(series), v) << series << ": a counter went back";
+  }
 }
 
 TEST_F(DpController, ABundleFromAnUntrustedSignerIsNackedAndThePortsStayDown) {

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "ftz/config/yaml_util.hpp"
+#include "ftz/proto/enum_word.hpp"
 
 namespace ftz::daemon {
 
@@ -49,10 +50,8 @@ cmp::MacAlgo algo_of(const engine::PolicySpec& spec) {
 
 // "pi", "sensitive_pi": the configuration's words (data_class: in rules).
 std::string class_word(engine::DataClass c) {
-  std::string name = pb::DataClass_Name(static_cast<pb::DataClass>(static_cast<int>(c) + 1));
-  name.erase(0, std::string_view("DATA_CLASS_").size());
-  for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return name;
+  return proto::enum_word(pb::DataClass_Name(static_cast<pb::DataClass>(static_cast<int>(c) + 1)),
+                          "DATA_CLASS_");
 }
 
 std::string hex64(uint64_t v) {

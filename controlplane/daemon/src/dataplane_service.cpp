@@ -1,6 +1,7 @@
 #include "dataplane_service.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -385,6 +386,29 @@ Status DataplaneService::Report(grpc::ServerContext* ctx,
   return Status::OK;
 }
 
+namespace {
+
+// The counters of a DataplaneStats, by field (not uptime_s, flows_active:
+// they are states, not counts).
+constexpr std::array kCounters = {&pb::DataplaneStats::packets,       &pb::DataplaneStats::bytes,
+                                  &pb::DataplaneStats::forwarded,     &pb::DataplaneStats::dropped,
+                                  &pb::DataplaneStats::alerts,        &pb::DataplaneStats::detections,
+                                  &pb::DataplaneStats::flows_created, &pb::DataplaneStats::alerts_unreported};
+constexpr std::array kSetters = {
+    &pb::DataplaneStats::set_packets,       &pb::DataplaneStats::set_bytes,
+    &pb::DataplaneStats::set_forwarded,     &pb::DataplaneStats::set_dropped,
+    &pb::DataplaneStats::set_alerts,        &pb::DataplaneStats::set_detections,
+    &pb::DataplaneStats::set_flows_created, &pb::DataplaneStats::set_alerts_unreported};
+static_assert(kCounters.size() == kSetters.size());
+
+}  // namespace
+
+void add_counters(pb::DataplaneStats& into, const pb::DataplaneStats& from) {
+  for (size_t i = 0; i < kCounters.size(); ++i)
+    (into.*kSetters[i])((into.*kCounters[i])() + (from.*kCounters[i])());
+  for (const auto& [key, count] : from.reasons()) (*into.mutable_reasons())[key] += count;
+}
+
 tl::expected<uint32_t, Status> DataplaneService::keep_counters(const pb::ReportBatch& b) {
   if (b.tokens_size() != 0 || b.lost_size() != 0 || b.tenants_size() != 0 || b.zones_size() != 0 ||
       (!b.has_stats() && b.alerts_size() == 0))
@@ -418,7 +442,12 @@ tl::expected<uint32_t, Status> DataplaneService::keep_counters(const pb::ReportB
   if (it == dataplanes_.end()) return 0;
   const int64_t now_ms = clock_ms_();
   if (b.has_stats()) {
+    // Another run of the data plane (boot_id): its last run's counters are
+    // carried.
+    if (it->second.stats_ms != 0 && it->second.stats_boot_id != b.boot_id())
+      add_counters(it->second.carried, it->second.stats);
     it->second.stats = stats;
+    it->second.stats_boot_id = b.boot_id();
     it->second.stats_ms = now_ms;
   }
   for (const pb::Alert& a : b.alerts()) {
@@ -463,6 +492,11 @@ void DataplaneService::show(pb::ShowDataplanesReply* reply) {
     if (r.stats_ms != 0) {
       *d->mutable_stats() = r.stats;
       d->set_stats_unix_s(r.stats_ms / 1000);
+      pb::DataplaneStats& totals = *d->mutable_totals();
+      totals = r.carried;
+      add_counters(totals, r.stats);
+      totals.set_uptime_s(r.stats.uptime_s());
+      totals.set_flows_active(r.stats.flows_active());
     }
     const bool refused = r.nack_generation == running && running != 0;
     if (refused) d->set_nack_reason(r.nack_reason);

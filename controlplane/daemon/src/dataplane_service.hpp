@@ -35,6 +35,9 @@ class SigningKey;
 
 namespace ftz::daemon {
 
+// Adds the counters of `from` (not uptime_s, flows_active) into `into`.
+void add_counters(ftzgate::v1::DataplaneStats& into, const ftzgate::v1::DataplaneStats& from);
+
 class DataplaneService final : public ftzgate::v1::Dataplane::Service {
  public:
   // `registry` (STATE/dataplanes.json; empty: memory only) is read now and
@@ -79,6 +82,9 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
     std::string nack_reason;
     ftzgate::v1::DataplaneStats stats;  // the newest counters (memory only)
     int64_t stats_ms = 0;               // when they came; 0: never
+    uint64_t stats_boot_id = 0;         // the run that sent them
+    // The counters of its earlier runs (DataplaneInfo.totals; memory only).
+    ftzgate::v1::DataplaneStats carried;
   };
   using Built = std::shared_ptr<const tl::expected<ftzgate::v1::SignedBundle, std::string>>;
 

@@ -38,6 +38,7 @@
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftz/store/config_store.hpp"
+#include "metrics_server.hpp"
 #include "peer.hpp"
 #include "service.hpp"
 
@@ -68,6 +69,7 @@ struct Args {
   std::string vendor_keys = "/etc/ftzgate/vendor-keys";
   int64_t idle_timeout_s = 15 * 60;
   int64_t audit_retention_days = audit::kMinRetentionDays;
+  std::string metrics_listen;  // HOST:PORT; empty: no metrics
 };
 
 // Generation 1 without --config: the smallest configuration that validates,
@@ -356,7 +358,8 @@ int serve(const Args& a) {
                              {{"version", FTZ_VERSION},
                               {"running_generation", store->running_generation()},
                               {"listen", printable_ascii(a.listen)},
-                              {"listen_tcp", printable_ascii(a.listen_tcp)}})) {
+                              {"listen_tcp", printable_ascii(a.listen_tcp)},
+                              {"metrics_listen", printable_ascii(a.metrics_listen)}})) {
     std::fputs("ftzgated: the audit log refuses the start record: not serving\n", stderr);
     return 1;
   }
@@ -396,6 +399,20 @@ int serve(const Args& a) {
                               ? ""
                               : " and tcp " + a.listen_tcp.substr(0, a.listen_tcp.rfind(':')) + ":" +
                                     std::to_string(tcp_port) + " (mutual TLS)";
+  std::unique_ptr<daemon::MetricsServer> metrics;
+  if (!a.metrics_listen.empty()) {
+    auto started = daemon::MetricsServer::start(a.metrics_listen, [&service] { return service.metrics(); });
+    if (!started) {
+      std::fprintf(stderr, "ftzgated: %s\n", started.error().c_str());
+      server->Shutdown();
+      service.record_stop("cannot serve metrics");
+      return 1;
+    }
+    metrics = std::move(*started);
+    // The port as bound (--metrics-listen HOST:0 picks a free one).
+    const std::string host = a.metrics_listen.substr(0, a.metrics_listen.rfind(':'));
+    std::printf("ftzgated: metrics on http://%s:%u/metrics\n", host.c_str(), unsigned{metrics->port()});
+  }
   std::printf("ftzgated: serving %s on %s%s, running generation %llu\n", a.state_dir.c_str(),
               a.listen.c_str(), tcp.c_str(), static_cast<unsigned long long>(store->running_generation()));
   std::fflush(stdout);
@@ -420,6 +437,7 @@ int serve(const Args& a) {
   }
   cv.notify_all();
   timer.join();
+  metrics.reset();    // no scrape reads the services while they stop
   dataplanes.stop();  // the subscriptions and reports end, so Shutdown does not wait for them
   // A report stream waits for its client's next batch: cancelled after 2 s.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
@@ -463,6 +481,10 @@ static int run(int argc, char** argv) {
       ->type_name("SECONDS")
       ->check(CLI::Range(int64_t{1}, int64_t{86400}))
       ->capture_default_str();
+  app.add_option("--metrics-listen", a.metrics_listen,
+                 "serve Prometheus metrics at http://HOST:PORT/metrics (numeric address, [..] for IPv6; "
+                 "no accounts: keep it on loopback or a management network)")
+      ->type_name("HOST:PORT");
   app.add_option("--audit-retention-days", a.audit_retention_days,
                  "days an audit file is kept after its newest record (the law: at least six months)")
       ->type_name("DAYS")

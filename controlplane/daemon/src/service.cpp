@@ -828,6 +828,24 @@ Status ManagementService::ShowSystemStatus(grpc::ServerContext* ctx, const pb::S
   std::lock_guard lock(mu_);
   Session s;
   if (auto denied = authorize(ctx, Need::kRead, "show_system_status", s)) return *denied;
+  return system_status_locked(reply);
+}
+
+std::string ManagementService::metrics() {
+  MetricsInput in;
+  {
+    std::lock_guard lock(mu_);
+    if (Status st = system_status_locked(&in.system); !st.ok()) in.system.clear_certificates_expiring();
+  }
+  dataplanes_.show(&in.dataplanes);
+  dataplanes_.show_compliance(&in.compliance);
+  pb::ShowAlertsRequest last_one;
+  last_one.set_last(1);
+  dataplanes_.show_alerts(last_one, &in.alerts);
+  return render_metrics(in);
+}
+
+Status ManagementService::system_status_locked(pb::ShowSystemStatusReply* reply) {
   const int64_t now = clock_();
   reply->set_version(FTZ_VERSION);
   char host[256] = {};

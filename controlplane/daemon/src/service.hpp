@@ -22,6 +22,7 @@
 #include "ftz/pki/authority.hpp"
 #include "ftz/store/config_store.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
+#include "metrics.hpp"
 
 namespace ftz::daemon {
 
@@ -114,6 +115,10 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   // The commit-confirmed timer's step (the daemon calls it every second).
   void tick();
 
+  // The Prometheus exposition (metrics.hpp) of what `show system status`,
+  // `show dataplanes`, `show compliance` and `show alerts` return.
+  std::string metrics();
+
  private:
   struct Session {
     std::string user;
@@ -160,6 +165,9 @@ class ManagementService final : public ftzgate::v1::Management::Service {
 
   // Hands the running generation to the data planes (the caller holds mu_).
   void publish_running_locked();
+
+  // `show system status` (the caller holds mu_).
+  grpc::Status system_status_locked(ftzgate::v1::ShowSystemStatusReply* reply);
 
   // Confirms the pending commit confirmed (the caller holds mu_).
   tl::expected<uint64_t, grpc::Status> confirm_locked(const Session& s, grpc::ServerContext* ctx);

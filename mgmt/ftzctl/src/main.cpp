@@ -45,6 +45,7 @@
 #include "ftz/config/diff.hpp"
 #include "ftz/config/yaml_util.hpp"
 #include "ftz/pki/authority.hpp"
+#include "ftz/proto/enum_word.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
 
 namespace {
@@ -276,6 +277,23 @@ int show_commits(const Args& a, Session& s) {
   return 0;
 }
 
+ordered_json stats_json(const pb::DataplaneStats& c) {
+  ordered_json reasons = ordered_json::object();
+  for (const auto& [key, count] : std::map<std::string, uint64_t>(c.reasons().begin(), c.reasons().end()))
+    reasons[key] = count;
+  return {{"uptime_s", c.uptime_s()},
+          {"packets", c.packets()},
+          {"bytes", c.bytes()},
+          {"forwarded", c.forwarded()},
+          {"dropped", c.dropped()},
+          {"flows_active", c.flows_active()},
+          {"flows_created", c.flows_created()},
+          {"alerts", c.alerts()},
+          {"alerts_unreported", c.alerts_unreported()},
+          {"detections", c.detections()},
+          {"reasons", std::move(reasons)}};
+}
+
 int show_dataplanes(const Args& a, Session& s) {
   pb::ShowDataplanesReply reply;
   if (auto st = s.call(&pb::Management::Stub::ShowDataplanes, pb::ShowDataplanesRequest{}, &reply); !st.ok())
@@ -294,22 +312,10 @@ int show_dataplanes(const Args& a, Session& s) {
                                {"connected", d.connected()},
                                {"last_apply_us", d.last_apply_us()}});
     if (d.stats_unix_s() != 0) {
-      const pb::DataplaneStats& c = d.stats();
-      ordered_json reasons = ordered_json::object();
-      for (const auto& [key, count] : std::map<std::string, uint64_t>(c.reasons().begin(), c.reasons().end()))
-        reasons[key] = count;
-      j["dataplanes"].back()["stats"] = {{"time_unix_s", d.stats_unix_s()},
-                                         {"uptime_s", c.uptime_s()},
-                                         {"packets", c.packets()},
-                                         {"bytes", c.bytes()},
-                                         {"forwarded", c.forwarded()},
-                                         {"dropped", c.dropped()},
-                                         {"flows_active", c.flows_active()},
-                                         {"flows_created", c.flows_created()},
-                                         {"alerts", c.alerts()},
-                                         {"alerts_unreported", c.alerts_unreported()},
-                                         {"detections", c.detections()},
-                                         {"reasons", std::move(reasons)}};
+      // Its newest report, and the totals over its runs (never backwards).
+      j["dataplanes"].back()["stats"] = stats_json(d.stats());
+      j["dataplanes"].back()["stats"]["time_unix_s"] = d.stats_unix_s();
+      j["dataplanes"].back()["totals"] = stats_json(d.totals());
     }
     char line[512];
     std::snprintf(line, sizeof line, "%-20s %-12s %-13s generation %-6llu last ACK %s%s\n", d.id().c_str(),
@@ -339,12 +345,7 @@ int show_dataplanes(const Args& a, Session& s) {
   return 0;
 }
 
-// "DATA_CLASS_SENSITIVE_PI" -> "sensitive_pi", "THRESHOLD_STATE_WARN" -> "warn".
-std::string enum_word(const std::string& name, std::string_view prefix) {
-  std::string w = name.substr(std::min(name.size(), prefix.size()));
-  for (char& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return w;
-}
+using ftz::proto::enum_word;
 
 int show_compliance(const Args& a, Session& s) {
   pb::ShowComplianceReply reply;
