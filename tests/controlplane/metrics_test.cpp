@@ -42,6 +42,11 @@ MetricsInput example() {
     t->set_dropped(5);
     (*t->mutable_reasons())["policy_block"] = 4;
     (*t->mutable_reasons())["tcp_bad_checksum"] = 1;
+    pb::PortStats* p = t->add_ports();
+    p->set_name("uplink");
+    p->set_role("outside");
+    p->set_link_up(true);
+    p->set_rx_bytes(123'456);
   }
   in.compliance.set_year(2026);
   pb::ComplianceRow* r = in.compliance.add_rows();
@@ -92,6 +97,9 @@ TEST(Metrics, TheExpositionIsWhatPrometheusParsesAndSaysWhatTheRepliesSay) {
   EXPECT_EQ(c.samples.at("ftzgate_tenant_threshold_state{class=sensitive_pi,state=warn,tenant=pacific-re,}"),
             1);
   EXPECT_EQ(c.samples.at("ftzgate_alerts_received_total{}"), 17);
+  EXPECT_EQ(c.samples.at("ftzgate_port_up{dataplane=dp-a,port=uplink,role=outside,}"), 1);
+  EXPECT_EQ(c.samples.at("ftzgate_port_receive_bytes_total{dataplane=dp-a,port=uplink,role=outside,}"),
+            123'456);
   // Counters as exact integers, even past a double's 53 bits.
   EXPECT_NE(text.find("ftzgate_dataplane_bytes_total{dataplane=\"dp-a\"} 9007199254740993\n"),
             std::string::npos);

@@ -308,6 +308,15 @@ TEST_F(DpController, MetricsShowWhatFtzctlShowsAndNeverGoBackwards) {
                 n.get<double>())
           << reason;
     }
+    // The ports it drives, as DPDK counts them.
+    ASSERT_GE(t["ports"].size(), 2u) << t.dump();
+    for (const auto& p : t["ports"]) {
+      const std::string labels = "dataplane=dp-a,port=" + p["name"].get<std::string>() +
+                                 ",role=" + p["role"].get<std::string>() + ",";
+      EXPECT_EQ(m.at(key("ftzgate_port_receive_packets_total", labels)), p["rx_packets"].get<double>());
+      EXPECT_EQ(m.at(key("ftzgate_port_transmit_bytes_total", labels)), p["tx_bytes"].get<double>());
+      EXPECT_EQ(m.at(key("ftzgate_port_up", labels)), p["link_up"].get<bool>() ? 1.0 : 0.0);
+    }
     EXPECT_EQ(m.at(key("ftzgate_dataplane_generation")), d["running_generation"].get<double>());
     EXPECT_EQ(
         m.at(key("ftzgate_dataplane_state", "dataplane=dp-a,state=" + d["state"].get<std::string>() + ",")),
@@ -341,6 +350,14 @@ TEST_F(DpController, MetricsShowWhatFtzctlShowsAndNeverGoBackwards) {
       wait_for_dp([](const nlohmann::json& d) { return !d.value("connected", true); });
   EXPECT_EQ(second["totals"]["packets"].get<uint64_t>(),
             first["stats"]["packets"].get<uint64_t>() + second["stats"]["packets"].get<uint64_t>());
+  uint64_t rx_first = 0;
+  uint64_t rx_second = 0;
+  uint64_t rx_totals = 0;
+  for (const auto& p : first["stats"]["ports"]) rx_first += p["rx_packets"].get<uint64_t>();
+  for (const auto& p : second["stats"]["ports"]) rx_second += p["rx_packets"].get<uint64_t>();
+  for (const auto& p : second["totals"]["ports"]) rx_totals += p["rx_packets"].get<uint64_t>();
+  EXPECT_GT(rx_first, 0u);
+  EXPECT_EQ(rx_totals, rx_first + rx_second) << "port counters carried across the restart too";
   const std::map<std::string, double> m2 = scrape(url, dir_.file("scrape.txt"));
   same_as_totals(m2, second);
   for (const auto& [series, v] : m1) {

@@ -30,6 +30,9 @@ constexpr auto kCancelPoll = std::chrono::milliseconds(500);
 constexpr size_t kMaxDataplanes = 256;
 // Reason keys in one report of counters (the registry has fewer).
 constexpr int kMaxReasons = 512;
+// Ports a data plane reports (PortStats), and the length of their names.
+constexpr int kMaxPorts = 16;
+constexpr size_t kMaxPortName = 64;
 // Alerts in one batch, and kept for `show alerts` (about 300 bytes each).
 constexpr int kMaxAlertsPerBatch = 512;
 constexpr size_t kAlertsKept = 10'000;
@@ -403,10 +406,39 @@ static_assert(kCounters.size() == kSetters.size());
 
 }  // namespace
 
+namespace {
+
+constexpr std::array kPortCounters = {&pb::PortStats::rx_packets, &pb::PortStats::rx_bytes,
+                                      &pb::PortStats::tx_packets, &pb::PortStats::tx_bytes,
+                                      &pb::PortStats::rx_missed,  &pb::PortStats::rx_errors,
+                                      &pb::PortStats::tx_errors,  &pb::PortStats::rx_nombuf};
+constexpr std::array kPortSetters = {&pb::PortStats::set_rx_packets, &pb::PortStats::set_rx_bytes,
+                                     &pb::PortStats::set_tx_packets, &pb::PortStats::set_tx_bytes,
+                                     &pb::PortStats::set_rx_missed,  &pb::PortStats::set_rx_errors,
+                                     &pb::PortStats::set_tx_errors,  &pb::PortStats::set_rx_nombuf};
+static_assert(kPortCounters.size() == kPortSetters.size());
+
+}  // namespace
+
 void add_counters(pb::DataplaneStats& into, const pb::DataplaneStats& from) {
   for (size_t i = 0; i < kCounters.size(); ++i)
     (into.*kSetters[i])((into.*kCounters[i])() + (from.*kCounters[i])());
   for (const auto& [key, count] : from.reasons()) (*into.mutable_reasons())[key] += count;
+  // Ports by name; role and link state are the newest's.
+  for (const pb::PortStats& p : from.ports()) {
+    pb::PortStats* sum = nullptr;
+    for (pb::PortStats& q : *into.mutable_ports()) {
+      if (q.name() == p.name()) sum = &q;
+    }
+    if (sum == nullptr) {
+      sum = into.add_ports();
+      sum->set_name(p.name());
+    }
+    sum->set_role(p.role());
+    sum->set_link_up(p.link_up());
+    for (size_t i = 0; i < kPortCounters.size(); ++i)
+      (sum->*kPortSetters[i])((sum->*kPortCounters[i])() + (p.*kPortCounters[i])());
+  }
 }
 
 tl::expected<uint32_t, Status> DataplaneService::keep_counters(const pb::ReportBatch& b) {
@@ -422,6 +454,13 @@ tl::expected<uint32_t, Status> DataplaneService::keep_counters(const pb::ReportB
     if (key.empty() || key.size() > 64)
       return tl::unexpected(Status{StatusCode::INVALID_ARGUMENT,
                                    "a reason key of 1 to 64 bytes, not " + std::to_string(key.size())});
+  }
+  if (stats.ports_size() > kMaxPorts)
+    return tl::unexpected(Status{StatusCode::INVALID_ARGUMENT,
+                                 "counters of more than " + std::to_string(kMaxPorts) + " ports"});
+  for (const pb::PortStats& p : stats.ports()) {
+    if (p.name().empty() || p.name().size() > kMaxPortName || p.role().size() > kMaxPortName)
+      return tl::unexpected(Status{StatusCode::INVALID_ARGUMENT, "a port name of 1 to 64 bytes"});
   }
   if (b.alerts_size() > kMaxAlertsPerBatch)
     return tl::unexpected(Status{StatusCode::INVALID_ARGUMENT,

@@ -35,7 +35,8 @@ class SigningKey;
 
 namespace ftz::daemon {
 
-// Adds the counters of `from` (not uptime_s, flows_active) into `into`.
+// Adds the counters of `from` (not uptime_s, flows_active) into `into`,
+// ports by name.
 void add_counters(ftzgate::v1::DataplaneStats& into, const ftzgate::v1::DataplaneStats& from);
 
 class DataplaneService final : public ftzgate::v1::Dataplane::Service {

@@ -61,6 +61,28 @@ constexpr std::array kDataplaneCounters = {
                   &pb::DataplaneStats::detections},
 };
 
+// A port's counters (PortStats), as node_exporter names a host's.
+struct PortFamily {
+  const char* name;
+  const char* help;
+  uint64_t (pb::PortStats::*get)() const;
+};
+constexpr std::array kPortCounters = {
+    PortFamily{"ftzgate_port_receive_packets_total", "Packets the port received.",
+               &pb::PortStats::rx_packets},
+    PortFamily{"ftzgate_port_receive_bytes_total", "Bytes the port received.", &pb::PortStats::rx_bytes},
+    PortFamily{"ftzgate_port_transmit_packets_total", "Packets the port sent.", &pb::PortStats::tx_packets},
+    PortFamily{"ftzgate_port_transmit_bytes_total", "Bytes the port sent.", &pb::PortStats::tx_bytes},
+    PortFamily{"ftzgate_port_receive_missed_packets_total",
+               "Packets the port dropped for want of room in a receive queue.", &pb::PortStats::rx_missed},
+    PortFamily{"ftzgate_port_receive_errors_total", "Erroneous packets the port received.",
+               &pb::PortStats::rx_errors},
+    PortFamily{"ftzgate_port_transmit_errors_total", "Packets the port failed to send.",
+               &pb::PortStats::tx_errors},
+    PortFamily{"ftzgate_port_receive_nombuf_total", "Receives that found no buffer.",
+               &pb::PortStats::rx_nombuf},
+};
+
 }  // namespace
 
 void Exposition::family(std::string_view name, Type type, std::string_view help) {
@@ -165,6 +187,22 @@ std::string render_metrics(const MetricsInput& in) {
     for (const auto& [reason, n] :
          std::map<std::string, uint64_t>(d.totals().reasons().begin(), d.totals().reasons().end()))
       x.sample({{"dataplane", d.id()}, {"reason", reason}}, n);
+  }
+
+  // Ports the data planes drive themselves (DPDK: the kernel does not see
+  // them). Labelled by data plane, port and role.
+  x.family("ftzgate_port_up", Type::kGauge, "Whether the port's link is up (1) or down (0).");
+  for (const pb::DataplaneInfo& d : planes) {
+    for (const pb::PortStats& p : d.totals().ports())
+      x.sample({{"dataplane", d.id()}, {"port", p.name()}, {"role", p.role()}},
+               uint64_t{p.link_up() ? 1U : 0U});
+  }
+  for (const PortFamily& f : kPortCounters) {
+    x.family(f.name, Type::kCounter, f.help);
+    for (const pb::DataplaneInfo& d : planes) {
+      for (const pb::PortStats& p : d.totals().ports())
+        x.sample({{"dataplane", d.id()}, {"port", p.name()}, {"role", p.role()}}, (p.*f.get)());
+    }
   }
 
   const pb::ShowComplianceReply& comp = in.compliance;

@@ -107,6 +107,20 @@ void to_proto(const Stats& s, uint64_t alerts_unreported, pb::DataplaneStats* x)
   x->set_detections(s.detections);
   for (const auto& [key, count] : s.reasons) (*x->mutable_reasons())[key] += count;
   x->set_alerts_unreported(alerts_unreported);
+  for (const Stats::Port& p : s.ports) {
+    pb::PortStats* y = x->add_ports();
+    y->set_name(p.name);
+    y->set_role(p.role);
+    y->set_link_up(p.link_up);
+    y->set_rx_packets(p.rx_packets);
+    y->set_rx_bytes(p.rx_bytes);
+    y->set_tx_packets(p.tx_packets);
+    y->set_tx_bytes(p.tx_bytes);
+    y->set_rx_missed(p.rx_missed);
+    y->set_rx_errors(p.rx_errors);
+    y->set_tx_errors(p.tx_errors);
+    y->set_rx_nombuf(p.rx_nombuf);
+  }
 }
 
 // An alert event as ftzgated keeps it: the EVE alert's fields, every name

@@ -164,6 +164,12 @@ void Appliance::publish_stats() {
   for (size_t r = 0; r < engine::kPathDropCount; ++r) {
     if (path[r] != 0) s.reasons.emplace_back(engine::reason_key(static_cast<engine::PathDrop>(r)), path[r]);
   }
+  for (const Port& p : ports) {
+    const PortStats ps = read_port_stats(p);
+    s.ports.push_back({p.profile.name, std::string(drivers::port_role_name(p.profile.role)), ps.link_up,
+                       ps.rx_packets, ps.rx_bytes, ps.tx_packets, ps.tx_bytes, ps.imissed, ps.ierrors,
+                       ps.oerrors, ps.rx_nombuf});
+  }
   controller_link->publish_stats(std::move(s));
 }
 

@@ -278,6 +278,20 @@ int show_commits(const Args& a, Session& s) {
 }
 
 ordered_json stats_json(const pb::DataplaneStats& c) {
+  ordered_json ports = ordered_json::array();
+  for (const pb::PortStats& p : c.ports()) {
+    ports.push_back({{"name", p.name()},
+                     {"role", p.role()},
+                     {"link_up", p.link_up()},
+                     {"rx_packets", p.rx_packets()},
+                     {"rx_bytes", p.rx_bytes()},
+                     {"tx_packets", p.tx_packets()},
+                     {"tx_bytes", p.tx_bytes()},
+                     {"rx_missed", p.rx_missed()},
+                     {"rx_errors", p.rx_errors()},
+                     {"tx_errors", p.tx_errors()},
+                     {"rx_nombuf", p.rx_nombuf()}});
+  }
   ordered_json reasons = ordered_json::object();
   for (const auto& [key, count] : std::map<std::string, uint64_t>(c.reasons().begin(), c.reasons().end()))
     reasons[key] = count;
@@ -291,7 +305,8 @@ ordered_json stats_json(const pb::DataplaneStats& c) {
           {"alerts", c.alerts()},
           {"alerts_unreported", c.alerts_unreported()},
           {"detections", c.detections()},
-          {"reasons", std::move(reasons)}};
+          {"reasons", std::move(reasons)},
+          {"ports", std::move(ports)}};
 }
 
 int show_dataplanes(const Args& a, Session& s) {

@@ -58,6 +58,15 @@ struct Stats {
   uint64_t alerts = 0;
   uint64_t detections = 0;
   std::vector<std::pair<std::string, uint64_t>> reasons;  // registry key, non-zero count
+  // The ports the data plane drives itself (DPDK), counted since it started.
+  struct Port {
+    std::string name;
+    std::string role;
+    bool link_up = false;
+    uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+    uint64_t rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_nombuf = 0;
+  };
+  std::vector<Port> ports;
 };
 
 // A bundle opened and ready to apply, with what identifies it to ftzgated.
