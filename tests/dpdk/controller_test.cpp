@@ -28,6 +28,7 @@
 #include "ftz/test/ftzgated.hpp"
 #include "ftz/test/gen/scenario.hpp"
 #include "ftz/test/pcap_writer.hpp"
+#include "ftz/test/syslog_collector.hpp"
 
 namespace ftz::dptest {
 namespace {
@@ -411,6 +412,10 @@ TEST_F(DpController, TheLingangScenarioAsABundleJudgesAsItsYamlDoes) {
   ASSERT_EQ(r.status, 0) << r.output;
   std::filesystem::create_directories(dir_.file("trusted"));
   std::filesystem::copy_file(state() + "/keys/device.pub", dir_.file("trusted/ftzgated.pub"));
+  // Alerts also go to a SOC's collector (syslog over UDP).
+  test::SyslogCollector collector(dir_);
+  ASSERT_TRUE(collector.start("udp", 0)) << collector.error();
+  serve_args_ = {"--syslog", "udp://127.0.0.1:" + std::to_string(collector.port())};
   start();
   ASSERT_TRUE(test::gen::write_scenario(dir_.file("scenario.pcap"), 1));
   const RunResult local =
@@ -471,6 +476,37 @@ TEST_F(DpController, TheLingangScenarioAsABundleJudgesAsItsYamlDoes) {
                      x["stream_offset"].get<uint64_t>());
   }
   EXPECT_EQ(reported, eve_alerts);
+  // The collector has each alert as `show alerts` has it, but without the
+  // token (pseudonymous personal data stays in ftzgated).
+  std::multiset<Alert> syslogged;
+  for (const std::string& m : collector.wait_received(eve_alerts.size())) {
+    const size_t json = m.find(" alert - {");
+    if (json == std::string::npos) continue;
+    const nlohmann::json x = nlohmann::json::parse(m.substr(json + 9), nullptr, false);
+    ASSERT_TRUE(x.is_object()) << m;
+    EXPECT_TRUE(x["token"].is_null()) << m;
+    EXPECT_EQ(m.substr(0, 5), "<132>") << "local0.warning: " << m;
+    syslogged.emplace(x["flow_id"].get<uint64_t>(), x["signature_id"].get<uint64_t>(),
+                      x["masked"].get<std::string>(), "", x["verdict"].get<std::string>(),
+                      x["rule"].get<std::string>(), x["dest_zone"].get<std::string>(),
+                      x["direction"].get<std::string>(), x["stream_offset"].get<uint64_t>());
+  }
+  std::multiset<Alert> without_tokens;
+  for (Alert e : eve_alerts) {
+    std::get<3>(e).clear();
+    without_tokens.insert(e);
+  }
+  EXPECT_EQ(syslogged, without_tokens);
+  // And the compliance notices ftzgated raised, as audited (local0.notice
+  // nearing a line, local0.warning at it).
+  int notices = 0;
+  for (const std::string& m : collector.received()) {
+    if (m.find(" compliance - {") == std::string::npos) continue;
+    ++notices;
+    EXPECT_NE(m.find("\"event_type\":\"compliance_notice\""), std::string::npos) << m;
+    EXPECT_TRUE(m.starts_with("<132>") || m.starts_with("<133>")) << m;
+  }
+  EXPECT_GT(notices, 0);
   // The text form, for one data plane, the newest two.
   const test::RunResult text = ctl("carol", "show alerts last 2 dataplane dp-a");
   ASSERT_EQ(text.status, 0) << text.output;

@@ -459,6 +459,7 @@ tl::expected<uint64_t, std::string> AuditLog::write_record(const Event& e, int64
   }
   seq_ = seq;
   hash_ = hash;
+  if (options_.on_record) options_.on_record(e, std::string_view(line).substr(0, line.size() - 1));
   return seq;
 }
 

@@ -495,6 +495,7 @@ tl::expected<uint32_t, Status> DataplaneService::keep_counters(const pb::ReportB
     r.set_received_unix_s(now_ms / 1000);
     *r.mutable_alert() = a;
     ++alerts_received_;
+    if (alert_sink_) alert_sink_(r);
   }
   while (alerts_.size() > kAlertsKept) {
     alerts_.pop_front();

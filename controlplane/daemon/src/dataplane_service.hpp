@@ -67,6 +67,12 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<ftzgate::v1::ReportAck, ftzgate::v1::ReportBatch>* stream) override;
 
+  // Before serving: where each alert goes besides `show alerts` (the
+  // syslog export). Called with the service's lock held: it must not block.
+  void set_alert_sink(std::function<void(const ftzgate::v1::AlertRecord&)> sink) {
+    alert_sink_ = std::move(sink);
+  }
+
   void show(ftzgate::v1::ShowDataplanesReply* reply);
   void show_compliance(ftzgate::v1::ShowComplianceReply* reply) const { compliance_.show(reply); }
   // The newest `req.last` (0: 50) alerts, of `req.dataplane` or of all.
@@ -128,6 +134,7 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
   std::deque<ftzgate::v1::AlertRecord> alerts_;
   uint64_t alerts_received_ = 0;
   uint64_t alerts_dropped_ = 0;  // older than the newest kept
+  std::function<void(const ftzgate::v1::AlertRecord&)> alert_sink_;
   RefusalThrottle revoked_refusals_;
   std::string registry_;
   std::mutex save_mu_;

@@ -37,10 +37,12 @@
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/pki/authority.hpp"
+#include "ftz/proto/alert_json.hpp"
 #include "ftz/store/config_store.hpp"
 #include "metrics_server.hpp"
 #include "peer.hpp"
 #include "service.hpp"
+#include "syslog_exporter.hpp"
 
 namespace {
 
@@ -69,7 +71,8 @@ struct Args {
   std::string vendor_keys = "/etc/ftzgate/vendor-keys";
   int64_t idle_timeout_s = 15 * 60;
   int64_t audit_retention_days = audit::kMinRetentionDays;
-  std::string metrics_listen;  // HOST:PORT; empty: no metrics
+  std::string metrics_listen;    // HOST:PORT; empty: no metrics
+  daemon::SyslogOptions syslog;  // url empty: no syslog export
 };
 
 // Generation 1 without --config: the smallest configuration that validates,
@@ -303,8 +306,30 @@ int serve(const Args& a) {
     return 1;
   }
   const std::string audit_dir = a.state_dir + "/audit";
+  // The syslog export first: the audit log hands it each record.
+  std::unique_ptr<daemon::SyslogExporter> syslog;
+  if (!a.syslog.url.empty()) {
+    auto started = daemon::SyslogExporter::start(a.syslog);
+    if (!started) {
+      std::fprintf(stderr, "ftzgated: %s\n", started.error().c_str());
+      return 2;
+    }
+    syslog = std::move(*started);
+  }
   audit::Options audit_options;
   audit_options.retention_days = a.audit_retention_days;
+  if (syslog) {
+    audit_options.on_record = [&syslog](const audit::Event& e, std::string_view line) {
+      using Severity = daemon::SyslogExporter::Severity;
+      if (e.event_type == "compliance_notice") {
+        // A line reached or passed: warning; nearing it, a rollover: notice.
+        const bool reached = e.details.value("percent", 0) >= 100;
+        syslog->post(reached ? Severity::kWarning : Severity::kNotice, "compliance", std::string(line));
+      } else {
+        syslog->post(e.success ? Severity::kInfo : Severity::kWarning, "audit", std::string(line));
+      }
+    };
+  }
   auto log = audit::AuditLog::open(audit_dir, *key, now_ms(), audit_options);
   if (!log) {
     std::fprintf(stderr, "ftzgated: %s\n", log.error().c_str());
@@ -340,11 +365,24 @@ int serve(const Args& a) {
   }
   daemon::DataplaneService dataplanes(*key, **authority, now_ms, system_audit, **compliance,
                                       a.state_dir + "/dataplanes.json");
+  if (syslog) {
+    dataplanes.set_alert_sink([&syslog](const ftzgate::v1::AlertRecord& r) {
+      // The keyed token links one person's identifiers across flows: it
+      // stays in ftzgated (the security administrator's `show alerts`).
+      ftzgate::v1::AlertRecord sent = r;
+      sent.mutable_alert()->set_token(0);
+      syslog->post(daemon::SyslogExporter::Severity::kWarning, "alert", proto::alert_json(sent).dump());
+    });
+  }
   daemon::ManagementService service(*store, *acc, *log, audit_dir, key->public_pem(), **authority,
                                     vendor_keys, now_ms, a.idle_timeout_s, dataplanes);
   management = &service;
   service.publish_running();
 
+  // A peer that closes its end (a syslog collector over TLS, whose writes
+  // OpenSSL makes without MSG_NOSIGNAL) is a write error, not the end of
+  // the daemon.
+  ::signal(SIGPIPE, SIG_IGN);
   // Signals are taken by one thread (sigwait), never by a handler.
   sigset_t stop;
   sigemptyset(&stop);
@@ -359,7 +397,8 @@ int serve(const Args& a) {
                               {"running_generation", store->running_generation()},
                               {"listen", printable_ascii(a.listen)},
                               {"listen_tcp", printable_ascii(a.listen_tcp)},
-                              {"metrics_listen", printable_ascii(a.metrics_listen)}})) {
+                              {"metrics_listen", printable_ascii(a.metrics_listen)},
+                              {"syslog", printable_ascii(a.syslog.url)}})) {
     std::fputs("ftzgated: the audit log refuses the start record: not serving\n", stderr);
     return 1;
   }
@@ -401,7 +440,9 @@ int serve(const Args& a) {
                                     std::to_string(tcp_port) + " (mutual TLS)";
   std::unique_ptr<daemon::MetricsServer> metrics;
   if (!a.metrics_listen.empty()) {
-    auto started = daemon::MetricsServer::start(a.metrics_listen, [&service] { return service.metrics(); });
+    auto started = daemon::MetricsServer::start(a.metrics_listen, [&service, &syslog] {
+      return service.metrics() + (syslog ? daemon::render_syslog_metrics(syslog->counters()) : std::string());
+    });
     if (!started) {
       std::fprintf(stderr, "ftzgated: %s\n", started.error().c_str());
       server->Shutdown();
@@ -485,6 +526,18 @@ static int run(int argc, char** argv) {
                  "serve Prometheus metrics at http://HOST:PORT/metrics (numeric address, [..] for IPv6; "
                  "no accounts: keep it on loopback or a management network)")
       ->type_name("HOST:PORT");
+  app.add_option("--syslog", a.syslog.url,
+                 "send audit records, compliance notices and alerts as RFC 5424 messages to a collector")
+      ->type_name("udp|tcp|tls://HOST:PORT");
+  app.add_option("--syslog-ca", a.syslog.ca_file,
+                 "with tls://: the CA the collector's certificate verifies with")
+      ->type_name("FILE");
+  app.add_option("--syslog-facility", a.syslog.facility, "auth, authpriv, daemon, audit, local0 to local7")
+      ->capture_default_str();
+  app.add_option("--syslog-queue", a.syslog.queue,
+                 "messages waiting for the collector, at most (then dropped, counted)")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->capture_default_str();
   app.add_option("--audit-retention-days", a.audit_retention_days,
                  "days an audit file is kept after its newest record (the law: at least six months)")
       ->type_name("DAYS")

@@ -255,4 +255,21 @@ std::string render_metrics(const MetricsInput& in) {
   return x.text();
 }
 
+std::string render_syslog_metrics(const SyslogCounters& c) {
+  using Type = Exposition::Type;
+  Exposition x;
+  x.family("ftzgate_syslog_connected", Type::kGauge,
+           "Whether the syslog collector is connected (1) or not (0).");
+  x.sample({}, uint64_t{c.connected ? 1U : 0U});
+  x.family("ftzgate_syslog_messages_sent_total", Type::kCounter, "Messages sent to the syslog collector.");
+  x.sample({}, c.sent);
+  x.family("ftzgate_syslog_messages_dropped_total", Type::kCounter,
+           "Messages dropped because the queue to the syslog collector was full.");
+  x.sample({}, c.dropped);
+  x.family("ftzgate_syslog_reconnects_total", Type::kCounter,
+           "Connections to the syslog collector made again.");
+  x.sample({}, c.reconnects);
+  return x.text();
+}
+
 }  // namespace ftz::daemon

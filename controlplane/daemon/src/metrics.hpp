@@ -28,6 +28,15 @@ struct MetricsInput {
 
 std::string render_metrics(const MetricsInput& in);
 
+// The syslog export's counters (ftzgated --syslog), appended to the above.
+struct SyslogCounters {
+  uint64_t sent = 0;
+  uint64_t dropped = 0;
+  uint64_t reconnects = 0;
+  bool connected = false;
+};
+std::string render_syslog_metrics(const SyslogCounters& c);
+
 // One exposition: families in the order written, samples under the family
 // last started.
 class Exposition {

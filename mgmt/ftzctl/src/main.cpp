@@ -45,6 +45,7 @@
 #include "ftz/config/diff.hpp"
 #include "ftz/config/yaml_util.hpp"
 #include "ftz/pki/authority.hpp"
+#include "ftz/proto/alert_json.hpp"
 #include "ftz/proto/enum_word.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
 
@@ -437,27 +438,7 @@ int show_alerts(const Args& a, Session& s, const std::vector<std::string>& w) {
     char token[24] = "-";
     if (x.token() != 0)
       std::snprintf(token, sizeof token, "%016llx", static_cast<unsigned long long>(x.token()));
-    j["alerts"].push_back({{"dataplane", r.dataplane()},
-                           {"received_unix_s", r.received_unix_s()},
-                           {"time_unix_ns", x.ts_unix_ns()},
-                           {"flow_id", x.flow_id()},
-                           {"src_ip", x.src_ip()},
-                           {"src_port", x.src_port()},
-                           {"dest_ip", x.dest_ip()},
-                           {"dest_port", x.dest_port()},
-                           {"ip_proto", x.ip_proto()},
-                           {"src_zone", x.src_zone()},
-                           {"dest_zone", x.dest_zone()},
-                           {"tenant", x.tenant()},
-                           {"verdict", verdict},
-                           {"rule", x.rule()},
-                           {"signature_id", x.signature_id()},
-                           {"signature", x.signature()},
-                           {"data_class", cls},
-                           {"masked", x.masked()},
-                           {"token", x.token() != 0 ? ordered_json(token) : ordered_json(nullptr)},
-                           {"direction", x.to_server() ? "to_server" : "to_client"},
-                           {"stream_offset", x.stream_offset()}});
+    j["alerts"].push_back(ftz::proto::alert_json(r));
     char line[4096];  // eight texts of at most 256 bytes (ftzgated's bound)
     std::snprintf(line, sizeof line, "%s %s %s %s (%s) %s token %s %s:%u -> %s:%u %s -> %s%s%s rule %s\n",
                   local_time(x.ts_unix_ns() / 1'000'000'000).c_str(), printable(r.dataplane()).c_str(),

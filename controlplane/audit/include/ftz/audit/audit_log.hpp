@@ -80,6 +80,10 @@ struct Options {
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
   };
+  // Each record once it is durable, as the file holds it (no newline):
+  // ftzgated's syslog export. Called with the log's lock held: it must not
+  // block (SyslogExporter::post queues).
+  std::function<void(const Event&, std::string_view line)> on_record;
 };
 
 // What one pass of retention removed.
