@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <string>
 
+#include "ftz/test/exposition.hpp"
 #include "ftz/test/files.hpp"
 
 namespace ftz::daemon {
@@ -59,32 +59,16 @@ MetricsInput example() {
   return in;
 }
 
-// The checker's samples, "name{label=value,...}" -> value, or its complaints.
-struct Checked {
-  int status = -1;
-  std::map<std::string, double> samples;
-  std::string output;
-};
-Checked check(const std::string& text) {
+// The checker's verdict on `text`.
+test::CheckedExposition check(const std::string& text) {
   test::TempDir dir("metrics");
   std::ofstream(dir.file("m.txt")) << text;
-  const test::RunResult r = test::run_command("/usr/bin/python3 " + test::source_dir() +
-                                              "/tests/controlplane/check_metrics.py < " + dir.file("m.txt"));
-  Checked c{r.status, {}, r.output};
-  std::istringstream lines(r.output);
-  for (std::string line; std::getline(lines, line);) {
-    const auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_array()) continue;
-    std::string key = j[0].get<std::string>() + "{";
-    for (const auto& [name, value] : j[1].items()) key += name + "=" + value.get<std::string>() + ",";
-    c.samples[key + "}"] = j[2].get<double>();
-  }
-  return c;
+  return test::check_exposition(dir.file("m.txt"));
 }
 
 TEST(Metrics, TheExpositionIsWhatPrometheusParsesAndSaysWhatTheRepliesSay) {
   const std::string text = render_metrics(example());
-  const Checked c = check(text);
+  const test::CheckedExposition c = check(text);
   ASSERT_EQ(c.status, 0) << c.output << "\n" << text;
   EXPECT_EQ(c.samples.at("ftzgate_running_generation{}"), 7);
   EXPECT_EQ(c.samples.at("ftzgate_build_info{host=gw-1,version=1.2.3,}"), 1);

@@ -18,13 +18,13 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
 #include "dp_runner.hpp"
+#include "ftz/test/exposition.hpp"
 #include "ftz/test/ftzgated.hpp"
 #include "ftz/test/gen/scenario.hpp"
 #include "ftz/test/pcap_writer.hpp"
@@ -264,20 +264,10 @@ TEST_F(DpController, OverTcpADataPlaneIsItsCertificateAndARevocationCutsItOff) {
 // -> value, keyed "name{label=value,...}" with the labels sorted.
 // `scratch` holds the exposition as scraped.
 std::map<std::string, double> scrape(const std::string& url, const std::string& scratch) {
-  const RunResult got =
-      run("(curl -sS --fail --max-time 10 '" + url + "' > '" + scratch + "' && /usr/bin/python3 " +
-          source_dir() + "/tests/controlplane/check_metrics.py < '" + scratch + "')");
+  const test::CheckedExposition got =
+      test::check_exposition(scratch, "curl -sS --fail --max-time 10 '" + url + "' > '" + scratch + "'");
   EXPECT_EQ(got.status, 0) << got.output;
-  std::map<std::string, double> out;
-  std::istringstream lines(got.output);
-  for (std::string line; std::getline(lines, line);) {
-    const auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_array()) continue;
-    std::string key = j[0].get<std::string>() + "{";
-    for (const auto& [name, value] : j[1].items()) key += name + "=" + value.get<std::string>() + ",";
-    out[key + "}"] = j[2].get<double>();
-  }
-  return out;
+  return got.samples;
 }
 
 // Prometheus as a NOC scrapes it: the data plane's counters are those
