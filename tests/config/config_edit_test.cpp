@@ -106,6 +106,11 @@ TEST_F(ConfigEdit, WhatCannotBeDoneIsSaidAndChangesNothing) {
   says(edit_set(yaml_, {"compliance"}, "x"), "is a section");
   says(edit_set(yaml_, {"rules", "domestic-fast-path", "action", "deeper"}, "x"), "is a value");
   says(edit_set(yaml_, {"rules", "new-rule"}, "x"), "is an item");
+  // A rule's name is its key: renaming it by `set` would make the same set
+  // add a second item the next time (the fuzzer found `set zones a name ftz`).
+  says(edit_set(yaml_, {"rules", "domestic-fast-path", "name"}, "other"), "is the key");
+  says(edit_set(yaml_, {"zones", "new-zone", "name"}, "other"), "is the key");
+  EXPECT_TRUE(edit_set(yaml_, {"rules", "domestic-fast-path", "name"}, "domestic-fast-path"));
   says(edit_delete(yaml_, {"rules", "no-such-rule"}), "no rules no-such-rule");
   says(edit_delete(yaml_, {"nothing"}), "no nothing");
   says(edit_set(yaml_, {}, "x"), "a path is required");

@@ -200,10 +200,20 @@ tl::expected<std::string, std::string> do_set(std::string_view yaml, const std::
   YAML::Node cur;
   cur.reset(*root);
   std::string list_name;  // the key of `cur` when it is a list
+  // When `cur` is an item of a named list: its key field and the name the
+  // path addressed it by.
+  std::string item_key_field;
+  std::string item_name;
   for (size_t i = 0; i < path.size(); ++i) {
     const std::string& w = path[i];
     const bool last = i + 1 == path.size();
     if (cur.IsMap()) {
+      // An item's name is how the path finds it: a set that changed it would
+      // make a new item the next time (and two of one name).
+      if (last && !item_key_field.empty() && w == item_key_field && value != item_name)
+        return tl::unexpected(words(path, i + 1) + ": " + w + " is the key " + words(path, i) +
+                              " is found by; set it under its new name (and delete the old one)");
+      item_key_field.clear();
       YAML::Node child = cur[w];
       if (!child.IsDefined() || child.IsNull()) {
         if (last) {
@@ -248,6 +258,8 @@ tl::expected<std::string, std::string> do_set(std::string_view yaml, const std::
         YAML::Node item = cur[*at];
         cur.reset(item);
         list_name.clear();
+        item_key_field = key;
+        item_name = w;
         continue;
       }
       return tl::unexpected(words(path, i) + " is a list of values: nothing under " + w);
