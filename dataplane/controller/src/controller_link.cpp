@@ -449,14 +449,20 @@ struct ControllerLink::Impl {
                  left.records.size(), outbox_path().c_str());
   }
 
+  // (mu held) Counters published and not yet sent: at the stop, the run's
+  // last ones go before the report stream closes, so that ftzgated (and
+  // SNMP, metrics) shows what the run did to its end.
+  [[nodiscard]] bool final_counters_waiting() const { return stats.has_value() && !counters_refused; }
+
   // A batch without seq, or nullopt: the newest counters when kStatsEvery
-  // has passed since the last sent, else the first kMaxAlertsPerBatch
-  // alerts waiting. Never both in one batch: a controller that refuses one
-  // kind (one older than it) still gets the other.
+  // has passed since the last sent (or at the stop), else the first
+  // kMaxAlertsPerBatch alerts waiting. Never both in one batch: a
+  // controller that refuses one kind (one older than it) still gets the
+  // other.
   std::optional<pb::ReportBatch> due_counters() {
     std::lock_guard lock(mu);
     const auto now = std::chrono::steady_clock::now();
-    const bool stats_due = stats && !stopping && !counters_refused && now - stats_sent_at >= kStatsEvery;
+    const bool stats_due = stats && !counters_refused && (stopping || now - stats_sent_at >= kStatsEvery);
     if (!stats_due && (alerts.empty() || alerts_refused)) return std::nullopt;
     pb::ReportBatch b;
     b.set_dataplane_id(options.dataplane_id);
@@ -514,7 +520,8 @@ struct ControllerLink::Impl {
         box = outbox;
         fingerprint = key_fingerprint;
         // Lost counts too: each is a possible person (fail closed).
-        if (abandon || (stopping && (box == nullptr || box->empty()) && (alerts.empty() || alerts_refused)))
+        if (abandon || (stopping && (box == nullptr || box->empty()) && (alerts.empty() || alerts_refused) &&
+                        !final_counters_waiting()))
           break;
       }
       if (box) mirror_outbox(*box, fingerprint);

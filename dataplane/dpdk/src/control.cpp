@@ -166,6 +166,8 @@ int run_appliance(Appliance& a) {
   }
   a.poll_grace();
   a.harvest(true);
+  // The run's last counters, sent to the controller before the link closes.
+  a.publish_stats();
   // Every event and notice is written before the file closes.
   a.logger->stop();
   a.serve_offload();

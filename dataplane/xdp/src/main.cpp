@@ -765,6 +765,8 @@ bool Appliance::run() {
     reap_kernel_flows(true);
     program_->unpin();
   }
+  // The run's last counters, sent to the controller before the link closes.
+  if (link_) publish_stats();
   bool ok = write_stats(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   if (eve_) {
     if (auto closed = eve_->close(); !closed) {
