@@ -44,6 +44,7 @@
 #include "ftz/config/diagnostics.hpp"
 #include "ftz/config/diff.hpp"
 #include "ftz/config/yaml_util.hpp"
+#include "ftz/mgmt/client.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftz/proto/alert_json.hpp"
 #include "ftz/proto/enum_word.hpp"
@@ -55,39 +56,14 @@ namespace pb = ftzgate::v1;
 using nlohmann::ordered_json;
 
 struct Args {
-  std::string socket = "/run/ftzgate/ftzgated.sock";
-  std::string controller;  // HOST:PORT: TCP with mutual TLS instead of the socket
-  std::string ca;
-  std::string cert;
-  std::string key;
+  ftz::mgmt::Endpoint at;
   std::string user;
   bool json = false;
   std::vector<std::string> words;
 };
 
-const char* code_name(grpc::StatusCode c) {
-  switch (c) {
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "UNAUTHENTICATED";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NOT_FOUND";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    case grpc::StatusCode::INTERNAL:
-      return "INTERNAL";
-    default:
-      return "ERROR";
-  }
-}
-
 int fail(const grpc::Status& s) {
-  std::fprintf(stderr, "ftzctl: %s: %s\n", code_name(s.error_code()), s.error_message().c_str());
+  std::fprintf(stderr, "ftzctl: %s: %s\n", ftz::mgmt::code_name(s.error_code()), s.error_message().c_str());
   return 1;
 }
 
@@ -128,41 +104,11 @@ std::string local_time(int64_t unix_s) {
   return buf;
 }
 
-class Session {
- public:
-  explicit Session(std::shared_ptr<grpc::Channel> channel)
-      : stub_(pb::Management::NewStub(std::move(channel))) {}
-
-  grpc::Status login(const std::string& user) {
-    pb::LoginRequest req;
-    req.set_user(user);
-    req.set_password(secret("FTZCTL_PASSWORD", "Password: "));
-    pb::LoginReply reply;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    grpc::Status s = stub_->Login(&ctx, req, &reply);
-    if (s.ok()) {
-      token_ = reply.session();
-      must_change_ = reply.must_change_password();
-    }
-    return s;
-  }
-  [[nodiscard]] bool must_change() const { return must_change_; }
-
-  // One call with the session and a deadline.
-  template <typename Req, typename Reply, typename Fn>
-  grpc::Status call(Fn fn, const Req& req, Reply* reply) {
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("x-ftzgate-session", token_);
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-    return (stub_.get()->*fn)(&ctx, req, reply);
-  }
-
- private:
-  std::unique_ptr<pb::Management::Stub> stub_;
-  std::string token_;
-  bool must_change_ = false;
-};
+// A logged-in session; the password from the environment or the terminal.
+using ftz::mgmt::Session;
+grpc::Status login(Session& s, const std::string& user) {
+  return s.login(user, secret("FTZCTL_PASSWORD", "Password: "));
+}
 
 ordered_json commit_json(const pb::CommitInfo& c) {
   return {{"generation", c.generation()}, {"user", c.user()},     {"time_unix_s", c.time_unix_s()},
@@ -738,20 +684,6 @@ int revoke_certificate(const Args& a, Session& s, const std::vector<std::string>
 // The channel to ftzgated: its unix socket, or TCP with mutual TLS.
 // Replies up to 64 MiB (gRPC's default is 4): show alerts last 10000 with
 // long names and IPv6 addresses is more than 4.
-tl::expected<std::shared_ptr<grpc::Channel>, std::string> open_channel(const Args& a) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  if (a.controller.empty())
-    return grpc::CreateCustomChannel("unix:" + a.socket, grpc::InsecureChannelCredentials(), args);
-  auto id = ftz::pki::load_client_identity(a.ca, a.cert, a.key, ftz::pki::CertKind::kAdmin);
-  if (!id) return tl::unexpected(id.error());
-  grpc::SslCredentialsOptions tls;
-  tls.pem_root_certs = id->ca_pem;
-  tls.pem_private_key = id->key_pem;
-  tls.pem_cert_chain = id->cert_pem;
-  return grpc::CreateCustomChannel(a.controller, grpc::SslCredentials(tls), args);
-}
-
 std::string role_word(pb::Role r) {
   switch (r) {
     case pb::ROLE_SYSADMIN:
@@ -964,17 +896,17 @@ static int run(int argc, char** argv) {
   Args a;
   CLI::App app{"Manage ftzgate through ftzgated.", "ftzctl"};
   auto* socket =
-      app.add_option("--socket", a.socket, "ftzgated's socket")->type_name("PATH")->capture_default_str();
-  auto* controller = app.add_option("--controller", a.controller, "ftzgated over TCP with mutual TLS")
+      app.add_option("--socket", a.at.socket, "ftzgated's socket")->type_name("PATH")->capture_default_str();
+  auto* controller = app.add_option("--controller", a.at.controller, "ftzgated over TCP with mutual TLS")
                          ->type_name("HOST:PORT")
                          ->excludes(socket);
-  app.add_option("--ca", a.ca, "with --controller: the CA that issued ftzgated's certificate")
+  app.add_option("--ca", a.at.ca, "with --controller: the CA that issued ftzgated's certificate")
       ->type_name("FILE")
       ->needs(controller);
-  app.add_option("--cert", a.cert, "with --controller: your admin certificate (its name is your account)")
+  app.add_option("--cert", a.at.cert, "with --controller: your admin certificate (its name is your account)")
       ->type_name("FILE")
       ->needs(controller);
-  app.add_option("--key", a.key, "with --controller: its key")->type_name("FILE")->needs(controller);
+  app.add_option("--key", a.at.key, "with --controller: its key")->type_name("FILE")->needs(controller);
   app.add_option("--user", a.user, "account to log in as (default: $USER)")->type_name("NAME");
   app.add_flag("--json", a.json, "print JSON instead of text");
   app.add_option("command", a.words, "the command and its words")->type_name("WORDS");
@@ -1021,7 +953,7 @@ static int run(int argc, char** argv) {
     return usage(e.what());
   }
   if (a.words.empty()) return usage("a command is required");
-  if (!a.controller.empty() && (a.ca.empty() || a.cert.empty() || a.key.empty()))
+  if (!a.at.controller.empty() && (a.at.ca.empty() || a.at.cert.empty() || a.at.key.empty()))
     return usage("--controller needs --ca, --cert and --key");
   if (a.user.empty()) {
     const char* u = std::getenv("USER");
@@ -1044,13 +976,13 @@ static int run(int argc, char** argv) {
   if (!known) return usage("unknown command: " + w[0]);
   // A copy of the log is verified here: no daemon, no login.
   if (w[0] == "audit" && w[1] == "verify" && w.size() > 2) return audit_verify_copy(a, w);
-  auto channel = open_channel(a);
+  auto channel = ftz::mgmt::open_channel(a.at);
   if (!channel) {
     std::fprintf(stderr, "ftzctl: %s\n", channel.error().c_str());
     return 1;
   }
   Session s(std::move(*channel));
-  if (auto st = s.login(a.user); !st.ok()) return fail(st);
+  if (auto st = login(s, a.user); !st.ok()) return fail(st);
   if (w[0] == "user" && w[1] == "passwd") return passwd(a, s);
   if (s.must_change()) {
     std::fputs("ftzctl: this account must change its password first: ftzctl user passwd\n", stderr);
