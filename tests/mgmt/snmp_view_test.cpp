@@ -226,6 +226,10 @@ TEST(SnmpNotifications, DataPlanesLostRefusingAndBack) {
   Snapshot d = a;
   *d.dataplanes.add_dataplanes() = dataplane("dp-b", "running");
   EXPECT_TRUE(traps(a, d).empty());
+  // One that came and went between two reads was lost all the same.
+  Snapshot gone = a;
+  *gone.dataplanes.add_dataplanes() = dataplane("dp-b", "disconnected");
+  EXPECT_EQ(traps(a, gone), std::vector{Trap::kDataplaneLost});
   // The notification's objects are instances of the later view.
   const auto n = notifications(a, b);
   const View v = build_view(b);

@@ -266,7 +266,8 @@ void dataplane_changes(const Snapshot& before, const Snapshot& after, std::vecto
     const std::string old_state = w == was.end() ? "" : w->second->state();
     const std::string& state = d.state();
     if (state != old_state) {
-      if (state == "disconnected" && !old_state.empty())
+      // A data plane first seen disconnected came and went between two reads.
+      if (state == "disconnected")
         out.push_back(
             {Trap::kDataplaneLost,
              {dp_column(DpCol::kState, d), dp_column(DpCol::kHost, d), dp_column(DpCol::kGeneration, d)},
