@@ -194,7 +194,7 @@ std::multiset<std::string> records(const std::vector<json>& events, bool keyed) 
   if (keyed) return flow_records(events);
   std::vector<json> copy = events;
   for (json& e : copy) {
-    if (e.contains("alert")) e["alert"].erase("token");
+    if (e["ftz"].contains("match")) e["ftz"]["match"].erase("token");
   }
   return flow_records(copy);
 }
@@ -208,7 +208,7 @@ std::string identity(const json& e) {
   if (e.contains("flow")) id.push_back(e["flow"].value("start", json()));
   if (e.contains("alert")) {
     id.push_back(e["alert"].value("signature_id", json()));
-    id.push_back(e["alert"].value("stream_offset", json()));
+    id.push_back(e["ftz"].value("match", json::object()).value("stream_offset", json()));
   }
   return id.dump();
 }
@@ -438,7 +438,7 @@ class DpTwoWorkers : public ::testing::TestWithParam<Case> {};
 std::vector<json> without_timeout_times(std::vector<json> events, std::vector<std::string>& problems) {
   for (json& e : events) {
     if (e.value("event_type", "") != "flow" || !e.contains("flow") ||
-        e["flow"].value("reason", "") != "timeout")
+        e["ftz"]["flow"].value("reason", "") != "timeout")
       continue;
     const std::string ts = e.value("timestamp", "");
     const std::string end = e["flow"].value("end", "");

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "engine_fixtures.hpp"
+#include "ftz/engine/worker.hpp"
 
 namespace ftz::engine {
 namespace {
@@ -118,6 +119,7 @@ TEST_F(EveFormatTest, FlowEvent) {
   e.flow.bytes_toclient = 3000;
   e.flow.start_ns = kT0;
   e.flow.reason = FlowEndReason::kClosed;
+  e.flow.tcp_state = static_cast<uint8_t>(TcpState::kClosed);
   e.flow.app = static_cast<uint8_t>(AppProto::kTls);
   e.flow.gaps = 1;
   e.flow.conflicts = 2;
@@ -132,9 +134,10 @@ TEST_F(EveFormatTest, FlowEvent) {
       "\"dest_port\":443,\"proto\":\"TCP\",\"app_proto\":\"tls\",\"flow\":{\"pkts_toserver\":6,"
       "\"pkts_toclient\":4,\"bytes_toserver\":700,\"bytes_toclient\":3000,"
       "\"start\":\"2026-03-02T09:00:00.000000+0800\",\"end\":\"2026-03-02T09:00:00.000500+0800\","
-      "\"reason\":\"closed\",\"tcp_gaps\":1,\"tcp_overlap_conflicts\":2},\"ftz\":{\"src_zone\":\"ftz\","
+      "\"age\":0,\"state\":\"closed\",\"reason\":\"timeout\"},\"ftz\":{\"src_zone\":\"ftz\","
       "\"dest_zone\":\"offshore\",\"tenant\":\"acme\",\"verdict\":\"route\",\"channel\":\"intl-channel\","
-      "\"rule\":\"route-acme\",\"alert\":true,\"export\":true,\"inspected\":true,\"detections\":{},"
+      "\"rule\":\"route-acme\",\"alert\":true,\"export\":true,\"inspected\":true,"
+      "\"flow\":{\"reason\":\"closed\",\"tcp_gaps\":1,\"tcp_overlap_conflicts\":2},\"detections\":{},"
       "\"classes\":{},"
       "\"distinct_identifiers\":0,\"generation\":3}}");
 }
@@ -158,9 +161,9 @@ TEST_F(EveFormatTest, HttpEventEscapesWireStrings) {
       "{\"timestamp\":\"2026-03-02T09:00:00.000500+0800\",\"flow_id\":123456789,\"event_type\":\"http\","
       "\"src_ip\":\"10.60.0.1\",\"src_port\":40000,\"dest_ip\":\"203.0.113.10\",\"dest_port\":80,"
       "\"proto\":\"TCP\",\"http\":{\"hostname\":\"www.example.com\",\"url\":\"/a\\\"b\\\\c\\u0001\","
-      "\"http_method\":\"GET\",\"protocol\":\"HTTP/1.1\",\"length\":12},\"ftz\":{\"src_zone\":\"ftz\","
+      "\"http_method\":\"GET\",\"protocol\":\"HTTP/1.1\"},\"ftz\":{\"src_zone\":\"ftz\","
       "\"dest_zone\":\"offshore\",\"tenant\":\"acme\",\"verdict\":\"allow\",\"rule\":\"default\","
-      "\"export\":true,\"inspected\":true,\"generation\":3}}");
+      "\"export\":true,\"inspected\":true,\"http\":{\"request_length\":12},\"generation\":3}}");
 }
 
 TEST_F(EveFormatTest, DnsEventOverIpv6) {
@@ -184,7 +187,9 @@ TEST_F(EveFormatTest, DnsEventOverIpv6) {
       "{\"timestamp\":\"2026-03-02T09:00:00.000500+0800\",\"flow_id\":123456789,\"event_type\":\"dns\","
       "\"src_ip\":\"2001:db8:60::1\",\"src_port\":53000,\"dest_ip\":\"2001:4860:4860::8888\",\"dest_port\":"
       "53,"
-      "\"proto\":\"UDP\",\"dns\":{\"type\":\"query\",\"id\":4660,\"rrname\":\"www.example.cn\",\"rrtype\":28}"
+      "\"proto\":\"UDP\",\"dns\":{\"type\":\"query\",\"id\":4660,\"rrname\":\"www.example.cn\",\"rrtype\":"
+      "\"AAAA\","
+      "\"version\":2}"
       ","
       "\"ftz\":{\"src_zone\":\"ftz\",\"dest_zone\":\"offshore\",\"tenant\":\"acme\",\"verdict\":\"block\","
       "\"rule\":\"route-acme\",\"export\":false,\"inspected\":false,\"generation\":3}}");
@@ -199,9 +204,18 @@ TEST_F(EveFormatTest, TlsEventAndIcmpWithoutPorts) {
   e.tls.version = 0x0304;
   std::string out;
   format_eve(e, *gen_, out);
-  EXPECT_NE(out.find(",\"tls\":{\"sni\":\"api.example.org\",\"alpn\":[\"h2\"],\"version\":\"TLS 1.3\"},"),
-            std::string::npos)
+  EXPECT_NE(out.find(",\"tls\":{\"sni\":\"api.example.org\",\"client_alpns\":[\"h2\"]},"), std::string::npos)
       << out;
+  EXPECT_NE(out.find(",\"tls\":{\"client_version\":\"TLS 1.3\"},"), std::string::npos) << out;
+  // Suricata's names: TLS 1.0 is "TLSv1"; an unknown version its number.
+  e.tls.version = 0x0301;
+  out.clear();
+  format_eve(e, *gen_, out);
+  EXPECT_NE(out.find("\"client_version\":\"TLSv1\""), std::string::npos) << out;
+  e.tls.version = 0x7f1c;
+  out.clear();
+  format_eve(e, *gen_, out);
+  EXPECT_NE(out.find("\"client_version\":\"0x7f1c\""), std::string::npos) << out;
   Event f = base(EventType::kFlow);
   f.proto = 1;
   f.flow = FlowEventData{};
@@ -286,8 +300,9 @@ TEST_F(EveMaskingTest, TlsAndDnsFields) {
   t.tls.version = 0x0303;
   const std::string tls = line(t, *gen_);
   expect_clean(tls);
-  EXPECT_NE(tls.find("\"sni\":\"110105.********.002x.exfil.example\",\"alpn\":[\"138****5678\",\"h2\"]"),
-            std::string::npos)
+  EXPECT_NE(
+      tls.find("\"sni\":\"110105.********.002x.exfil.example\",\"client_alpns\":[\"138****5678\",\"h2\"]"),
+      std::string::npos)
       << tls;
   Event d = base(EventType::kDns);
   d.proto = 17;

@@ -191,7 +191,40 @@ const char* type_name(EventType t) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   const auto gen = generation();
-  if (in.ConsumeBool()) {
+  const int kind = in.ConsumeIntegralInRange<int>(0, 2);
+  if (kind == 2) {
+    // An alert record as a data plane sent it to ftzgated (untrusted
+    // strings), as ftzgated's syslog export writes it.
+    std::string strings[9];
+    for (std::string& x : strings) x = in.ConsumeRandomLengthString(80);
+    AlertRecordFields a;
+    a.ts_ns = in.ConsumeIntegral<int64_t>();
+    a.flow_id = in.ConsumeIntegral<uint64_t>();
+    a.src_ip = strings[0];
+    a.dest_ip = strings[1];
+    a.src_port = in.ConsumeIntegral<uint16_t>();
+    a.dest_port = in.ConsumeIntegral<uint16_t>();
+    a.proto = in.ConsumeIntegral<uint8_t>();
+    a.to_server = in.ConsumeBool();
+    a.verdict = static_cast<Action>(in.ConsumeIntegralInRange<int>(0, 3));
+    a.signature_id = in.ConsumeIntegral<uint32_t>();
+    a.signature = strings[2];
+    a.data_class =
+        static_cast<DataClass>(in.ConsumeIntegralInRange<int>(0, static_cast<int>(DataClass::kCount) - 1));
+    a.src_zone = strings[3];
+    a.dest_zone = strings[4];
+    a.tenant = strings[5];
+    a.rule = strings[6];
+    a.masked = strings[7];
+    a.dataplane = strings[8];
+    a.stream_offset = in.ConsumeIntegral<uint64_t>();
+    std::string line;
+    format_eve_alert_record(a, line);
+    const nlohmann::json j = ftz::fuzz::parse_json_line(line);
+    if (j.value("event_type", "") != "alert" || !j.contains("alert") || !j["ftz"].is_object())
+      ftz::fuzz::fail("an alert record is not an alert event", line);
+    if (j["ftz"]["match"].contains("token")) ftz::fuzz::fail("an alert record with a token", line);
+  } else if (kind == 1) {
     const Event e = event(in, *gen);
     std::string line;
     format_eve(e, *gen, line);

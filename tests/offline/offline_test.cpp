@@ -807,3 +807,56 @@ TEST(InspectBinary, DemoTokenKeyOnlyWhenAskedFor) {
 }
 
 }  // namespace
+
+namespace {
+
+// Every event ftzgate-inspect writes (the data planes write through the same
+// formatter) follows the EVE format: no key outside `ftz` that EVE does not
+// define, each with EVE's type, the fields each event type needs. The demo
+// capture gives every event type (flows, HTTP, DNS, TLS, alerts, compliance
+// notices), the public captures what real traffic gives; python3-jsonschema
+// checks them against tests/offline/eve-format.schema.json (from Suricata's
+// documentation of the format, not from this code).
+TEST(OfflineEve, EveryEventFollowsTheEveFormat) {
+  test::TempDir dir("eve-format");
+  const std::string check = "/usr/bin/python3 " + test::source_dir() + "/tests/offline/check_eve.py " +
+                            test::source_dir() + "/tests/offline/eve-format.schema.json";
+  ASSERT_EQ(
+      test::run_command(test::binary("ftzgate-gen") + " scenario --out " + dir.file("demo.pcap")).status, 0);
+  std::string files;
+  test::RunResult r =
+      run("--config " + test::source_dir() + "/examples/lingang.yaml --demo-token-key --pcap " +
+          dir.file("demo.pcap") + " --eve " + dir.file("demo.eve"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  files += " " + dir.file("demo.eve");
+  // (None when the corpus beside the project is absent.)
+  for (const std::string& name : test::public_captures()) {
+    const std::string pcap = test::public_captures_dir() + "/" + name;
+    const std::string eve = dir.file(name + ".eve");
+    r = run("--config " + test::source_dir() + "/examples/minimal.yaml --classify-all --pcap " + pcap +
+            " --eve " + eve);
+    EXPECT_EQ(r.status, 0) << pcap << ": " << r.output;
+    files += " " + eve;
+  }
+  const test::RunResult checked =
+      test::run_command(check + " --require flow,http,dns,tls,alert,ftz_compliance" + files + " 2>&1");
+  EXPECT_EQ(checked.status, 0) << checked.output;
+  // The checker is not silent: an event with a key EVE does not define (the
+  // old tls.alpn) or a type EVE does not give (a numeric rrtype) fails.
+  std::ofstream(dir.file("bad.eve"))
+      << R"({"timestamp":"2026-03-02T09:00:00.000500+0800","flow_id":1,"event_type":"tls","src_ip":"10.0.0.1",)"
+      << R"("dest_ip":"10.0.0.2","proto":"TCP","tls":{"sni":"a.example","alpn":["h2"]},"ftz":{}})"
+      << "\n"
+      << R"({"timestamp":"2026-03-02T09:00:00.000500+0800","flow_id":1,"event_type":"dns","src_ip":"10.0.0.1",)"
+      << R"("dest_ip":"10.0.0.2","proto":"UDP","dns":{"type":"query","id":1,"rrname":"a","rrtype":1},"ftz":{}})"
+      << "\n";
+  const test::RunResult bad = test::run_command(check + " " + dir.file("bad.eve") + " 2>&1");
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_NE(bad.output.find("bad.eve:1: tls: Additional properties are not allowed ('alpn'"),
+            std::string::npos)
+      << bad.output;
+  EXPECT_NE(bad.output.find("bad.eve:2: dns/rrtype: 1 is not of type 'string'"), std::string::npos)
+      << bad.output;
+}
+
+}  // namespace

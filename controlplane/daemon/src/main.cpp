@@ -37,7 +37,6 @@
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/pki/authority.hpp"
-#include "ftz/proto/alert_json.hpp"
 #include "ftz/store/config_store.hpp"
 #include "metrics_server.hpp"
 #include "peer.hpp"
@@ -369,9 +368,7 @@ int serve(const Args& a) {
     dataplanes.set_alert_sink([&syslog](const ftzgate::v1::AlertRecord& r) {
       // The keyed token links one person's identifiers across flows: it
       // stays in ftzgated (the security administrator's `show alerts`).
-      ftzgate::v1::AlertRecord sent = r;
-      sent.mutable_alert()->set_token(0);
-      syslog->post(daemon::SyslogExporter::Severity::kWarning, "alert", proto::alert_json(sent).dump());
+      syslog->post(daemon::SyslogExporter::Severity::kWarning, "alert", daemon::alert_syslog_message(r));
     });
   }
   daemon::ManagementService service(*store, *acc, *log, audit_dir, key->public_pem(), **authority,

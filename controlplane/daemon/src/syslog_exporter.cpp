@@ -17,6 +17,8 @@
 #include <ctime>
 #include <utility>
 
+#include "ftz/engine/eve.hpp"
+
 namespace ftz::daemon {
 
 namespace {
@@ -255,6 +257,37 @@ void SyslogExporter::run() {
     queue_.pop_front();
     ++counters_.sent;
   }
+}
+
+std::string alert_syslog_message(const ftzgate::v1::AlertRecord& r) {
+  const ftzgate::v1::Alert& x = r.alert();
+  // The wire enums are the engine's, one up (0 is unspecified).
+  const auto action = static_cast<engine::Action>(std::clamp(static_cast<int>(x.verdict()) - 1, 0, 3));
+  const auto data_class = static_cast<engine::DataClass>(
+      std::clamp(static_cast<int>(x.data_class()) - 1, 0, static_cast<int>(engine::DataClass::kCount) - 1));
+  engine::AlertRecordFields f;
+  f.ts_ns = x.ts_unix_ns();
+  f.flow_id = x.flow_id();
+  f.src_ip = x.src_ip();
+  f.dest_ip = x.dest_ip();
+  f.src_port = static_cast<uint16_t>(x.src_port());
+  f.dest_port = static_cast<uint16_t>(x.dest_port());
+  f.proto = static_cast<uint8_t>(x.ip_proto());
+  f.to_server = x.to_server();
+  f.verdict = action;
+  f.signature_id = x.signature_id();
+  f.signature = x.signature();
+  f.data_class = data_class;
+  f.src_zone = x.src_zone();
+  f.dest_zone = x.dest_zone();
+  f.tenant = x.tenant();
+  f.rule = x.rule();
+  f.masked = x.masked();
+  f.stream_offset = x.stream_offset();
+  f.dataplane = r.dataplane();
+  std::string out;
+  engine::format_eve_alert_record(f, out);
+  return out;
 }
 
 }  // namespace ftz::daemon

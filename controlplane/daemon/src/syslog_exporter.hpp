@@ -22,6 +22,7 @@
 #include <thread>
 #include <tl/expected.hpp>
 
+#include "ftzgate/v1/management.pb.h"
 #include "metrics.hpp"
 
 namespace ftz::daemon {
@@ -79,5 +80,10 @@ class SyslogExporter {
   SSL* ssl_ = nullptr;
   bool ever_connected_ = false;
 };
+
+// The MSG of an alert a data plane sent: the EVE alert event (docs/eve.md),
+// as the data plane's EVE file has it, without the keyed token and with the
+// data plane's id under ftz.
+std::string alert_syslog_message(const ftzgate::v1::AlertRecord& r);
 
 }  // namespace ftz::daemon

@@ -1,9 +1,14 @@
 #include "ftz/engine/eve.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
+#include <string>
+#include <utility>
 
 #include "ftz/base/civil_date.hpp"
 #include "ftz/engine/output_masking.hpp"
+#include "ftz/engine/worker.hpp"
 
 namespace ftz::engine {
 
@@ -24,6 +29,52 @@ std::string_view proto_name(uint8_t p) noexcept {
     default:
       return "";
   }
+}
+
+// EVE's flow.reason: Suricata ends a flow by its timeouts (a closed TCP
+// flow too, at its closed timeout), by force (eviction, a new connection on
+// the tuple) or at shutdown. ftz.flow.reason keeps ours.
+std::string_view eve_end_reason(FlowEndReason r) noexcept {
+  switch (r) {
+    case FlowEndReason::kTimeout:
+    case FlowEndReason::kClosed:
+      return "timeout";
+    case FlowEndReason::kEvicted:
+    case FlowEndReason::kReplaced:
+      return "forced";
+    case FlowEndReason::kShutdown:
+      return "shutdown";
+  }
+  return "unknown";
+}
+
+// EVE's flow.state: TCP by its handshake and close; other protocols
+// established once the server answered.
+std::string_view eve_flow_state(const FlowEventData& f, uint8_t proto) noexcept {
+  if (proto != 6) return f.pkts_toclient > 0 ? "established" : "new";
+  switch (static_cast<TcpState>(f.tcp_state)) {
+    case TcpState::kEstablished:
+    case TcpState::kClosing:
+      return "established";
+    case TcpState::kClosed:
+      return "closed";
+    default:
+      return "new";
+  }
+}
+
+// EVE's dns.rrtype: the type's mnemonic, or its number as a string.
+std::string eve_rrtype(uint16_t t) {
+  static constexpr std::array<std::pair<uint16_t, std::string_view>, 34> kNames = {{
+      {1, "A"},     {2, "NS"},     {5, "CNAME"},  {6, "SOA"},    {10, "NULL"},   {12, "PTR"},   {13, "HINFO"},
+      {15, "MX"},   {16, "TXT"},   {17, "RP"},    {18, "AFSDB"}, {24, "SIG"},    {25, "KEY"},   {28, "AAAA"},
+      {29, "LOC"},  {33, "SRV"},   {35, "NAPTR"}, {36, "KX"},    {37, "CERT"},   {39, "DNAME"}, {41, "OPT"},
+      {43, "DS"},   {44, "SSHFP"}, {46, "RRSIG"}, {47, "NSEC"},  {48, "DNSKEY"}, {50, "NSEC3"}, {52, "TLSA"},
+      {64, "SVCB"}, {65, "HTTPS"}, {99, "SPF"},   {255, "ANY"},  {256, "URI"},   {257, "CAA"},
+  }};
+  for (const auto& [n, name] : kNames)
+    if (n == t) return std::string(name);
+  return std::to_string(t);
 }
 
 std::string_view end_reason_name(FlowEndReason r) noexcept {
@@ -233,6 +284,144 @@ std::string format_eve_timestamp(int64_t ts_ns) {
   return buf;
 }
 
+namespace {
+
+// EVE's alert object: what was decided and which signature.
+void append_alert_object(std::string& out, Action verdict, uint64_t sid, std::string_view signature,
+                         DataClass category) {
+  out += ",\"alert\":{";
+  kv_plain(out, "action", verdict >= Action::kBlock ? "blocked" : "allowed");
+  out += ",\"gid\":1,";
+  kv_num(out, "signature_id", sid);
+  out += ",\"rev\":1,";
+  kv(out, "signature", signature);
+  out += ',';
+  kv_plain(out, "category", data_class_name(category));
+  out += ',';
+  kv_num(out, "severity", category == DataClass::kPi || category == DataClass::kOrgId ? 2 : 1);
+  out += '}';
+}
+
+void append_addresses(std::string& out, std::string_view src_ip, uint16_t src_port, std::string_view dest_ip,
+                      uint16_t dest_port, uint8_t proto) {
+  out += ',';
+  kv_plain(out, "src_ip", src_ip);
+  if (proto == 6 || proto == 17) {
+    out += ',';
+    kv_num(out, "src_port", src_port);
+  }
+  out += ',';
+  kv_plain(out, "dest_ip", dest_ip);
+  if (proto == 6 || proto == 17) {
+    out += ',';
+    kv_num(out, "dest_port", dest_port);
+  }
+  out += ',';
+  if (const std::string_view pn = proto_name(proto); !pn.empty()) {
+    kv_plain(out, "proto", pn);
+  } else {
+    kv_plain(out, "proto", std::to_string(proto));
+  }
+}
+
+// What ftzgate adds to an event type's EVE object, under ftz (docs/eve.md):
+// ftz.flow, ftz.tls, ftz.http, ftz.match.
+void append_ftz_details(const Event& e, std::string& out) {
+  switch (e.type) {
+    case EventType::kFlow: {
+      const FlowEventData& f = e.flow;
+      out += ",\"flow\":{";
+      kv_plain(out, "reason", end_reason_name(f.reason));
+      if (e.proto == 6) {
+        out += ",\"tcp_gaps\":" + std::to_string(f.gaps);
+        out += ",\"tcp_overlap_conflicts\":" + std::to_string(f.conflicts);
+      }
+      out += '}';
+      break;
+    }
+    case EventType::kTls: {
+      // The ClientHello's highest version (EVE's tls.version is the
+      // server's), in Suricata's names.
+      std::string_view name;
+      switch (e.tls.version) {
+        case 0:
+          name = "UNDETERMINED";
+          break;
+        case 0x0300:
+          name = "SSLv3";
+          break;
+        case 0x0301:
+          name = "TLSv1";
+          break;
+        case 0x0302:
+          name = "TLS 1.1";
+          break;
+        case 0x0303:
+          name = "TLS 1.2";
+          break;
+        case 0x0304:
+          name = "TLS 1.3";
+          break;
+        default:
+          break;
+      }
+      out += ",\"tls\":{";
+      if (name.empty()) {
+        char v[16];
+        std::snprintf(v, sizeof v, "0x%04x", e.tls.version);
+        kv_plain(out, "client_version", v);
+      } else {
+        kv_plain(out, "client_version", name);
+      }
+      out += '}';
+      break;
+    }
+    case EventType::kHttp: {
+      const HttpEventData& h = e.http;
+      // EVE's http.length is the response's; this is the request's.
+      if (!h.has_length && !h.chunked && !h.url.truncated) break;
+      out += ",\"http\":{";
+      bool first = true;
+      const auto sep = [&] {
+        if (!first) out += ',';
+        first = false;
+      };
+      if (h.has_length) {
+        sep();
+        kv_num(out, "request_length", h.length);
+      }
+      if (h.chunked) {
+        sep();
+        out += "\"chunked\":true";
+      }
+      if (h.url.truncated) {
+        sep();
+        out += "\"url_truncated\":true";
+      }
+      out += '}';
+      break;
+    }
+    case EventType::kAlert: {
+      const AlertEventData& a = e.alert;
+      out += ",\"match\":{";
+      kv_fixed(out, "masked", a.masked);
+      char tok[24];
+      std::snprintf(tok, sizeof tok, "%016llx", static_cast<unsigned long long>(a.token));
+      out += ',';
+      kv_plain(out, "token", tok);
+      if (a.minor) out += ",\"minor\":true";
+      out += ',';
+      kv_num(out, "stream_offset", a.stream_offset);
+      out += '}';
+      break;
+    }
+    case EventType::kDns:
+      break;
+  }
+}
+
+}  // namespace
+
 void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
   out += '{';
   kv_plain(out, "timestamp", format_eve_timestamp(e.ts_ns));
@@ -266,24 +455,11 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
     }
     out += ']';
   }
-  out += ',';
-  kv_plain(out, "src_ip", format_ip(e.src));
-  if (e.proto == 6 || e.proto == 17) {
+  append_addresses(out, format_ip(e.src), e.src_port, format_ip(e.dst), e.dst_port, e.proto);
+  // EVE puts an alert's direction at the top level.
+  if (e.type == EventType::kAlert) {
     out += ',';
-    kv_num(out, "src_port", e.src_port);
-  }
-  out += ',';
-  kv_plain(out, "dest_ip", format_ip(e.dst));
-  if (e.proto == 6 || e.proto == 17) {
-    out += ',';
-    kv_num(out, "dest_port", e.dst_port);
-  }
-  out += ',';
-  const std::string_view pn = proto_name(e.proto);
-  if (pn.empty()) {
-    kv_plain(out, "proto", std::to_string(e.proto));
-  } else {
-    kv_plain(out, "proto", pn);
+    kv_plain(out, "direction", e.alert.to_server ? "to_server" : "to_client");
   }
   switch (e.type) {
     case EventType::kFlow: {
@@ -303,11 +479,11 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
       out += ',';
       kv_plain(out, "end", format_eve_timestamp(f.end_ns));
       out += ',';
-      kv_plain(out, "reason", end_reason_name(f.reason));
-      if (e.proto == 6) {
-        out += ",\"tcp_gaps\":" + std::to_string(f.gaps);
-        out += ",\"tcp_overlap_conflicts\":" + std::to_string(f.conflicts);
-      }
+      kv_num(out, "age", static_cast<uint64_t>(std::max<int64_t>(f.end_ns - f.start_ns, 0) / 1'000'000'000));
+      out += ',';
+      kv_plain(out, "state", eve_flow_state(f, e.proto));
+      out += ',';
+      kv_plain(out, "reason", eve_end_reason(f.reason));
       out += '}';
       break;
     }
@@ -315,41 +491,12 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
       out += ",\"tls\":{";
       kv_fixed(out, "sni", e.tls.sni);
       if (e.tls.alpn_count > 0) {
-        out += ",\"alpn\":[";
+        out += ",\"client_alpns\":[";
         for (uint8_t i = 0; i < e.tls.alpn_count; ++i) {
           if (i) out += ',';
           append_json_string(out, e.tls.alpn[i].view());
         }
         out += ']';
-      }
-      // Suricata's names for the negotiated-at-most version.
-      std::string_view name;
-      switch (e.tls.version) {
-        case 0x0300:
-          name = "SSLv3";
-          break;
-        case 0x0301:
-          name = "TLS 1.0";
-          break;
-        case 0x0302:
-          name = "TLS 1.1";
-          break;
-        case 0x0303:
-          name = "TLS 1.2";
-          break;
-        case 0x0304:
-          name = "TLS 1.3";
-          break;
-        default:
-          break;
-      }
-      out += ',';
-      if (name.empty()) {
-        char v[16];
-        std::snprintf(v, sizeof v, "0x%04x", e.tls.version);
-        kv_plain(out, "version", v);
-      } else {
-        kv_plain(out, "version", name);
       }
       out += '}';
       break;
@@ -370,12 +517,6 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
         out += ',';
         kv_fixed(out, "http_content_type", h.content_type);
       }
-      if (h.has_length) {
-        out += ',';
-        kv_num(out, "length", h.length);
-      }
-      if (h.chunked) out += ",\"chunked\":true";
-      if (h.url.truncated) out += ",\"url_truncated\":true";
       out += '}';
       break;
     }
@@ -383,28 +524,8 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
       const AlertEventData& a = e.alert;
       const auto& sigs = gen.spec().signatures;
       const SignatureSpec* sig = a.signature < sigs.size() ? &sigs[a.signature] : nullptr;
-      out += ",\"alert\":{";
-      kv_plain(out, "action", e.verdict.action >= Action::kBlock ? "blocked" : "allowed");
-      out += ",\"gid\":1,";
-      kv_num(out, "signature_id", sig ? sig->sid : 0);
-      out += ",\"rev\":1,";
-      kv(out, "signature", sig ? std::string_view(sig->name) : std::string_view{});
-      out += ',';
-      kv_plain(out, "category", data_class_name(a.category));
-      out += ',';
-      kv_num(out, "severity", a.category == DataClass::kPi || a.category == DataClass::kOrgId ? 2 : 1);
-      out += ',';
-      kv_fixed(out, "masked", a.masked);
-      char tok[24];
-      std::snprintf(tok, sizeof tok, "%016llx", static_cast<unsigned long long>(a.token));
-      out += ',';
-      kv_plain(out, "token", tok);
-      if (a.minor) out += ",\"minor\":true";
-      out += ',';
-      kv_plain(out, "direction", a.to_server ? "to_server" : "to_client");
-      out += ',';
-      kv_num(out, "stream_offset", a.stream_offset);
-      out += '}';
+      append_alert_object(out, e.verdict.action, sig ? sig->sid : 0,
+                          sig ? std::string_view(sig->name) : std::string_view{}, a.category);
       break;
     }
     case EventType::kDns: {
@@ -415,8 +536,9 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
       out += ',';
       kv_fixed(out, "rrname", e.dns.rrname);
       out += ',';
-      kv_num(out, "rrtype", e.dns.rrtype);
-      out += '}';
+      kv_plain(out, "rrtype", eve_rrtype(e.dns.rrtype));
+      // The EVE DNS format these events follow (Suricata's version 2).
+      out += ",\"version\":2}";
       break;
     }
   }
@@ -441,6 +563,7 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
   out += e.is_export ? ",\"export\":true" : ",\"export\":false";
   out += e.inspected ? ",\"inspected\":true" : ",\"inspected\":false";
   if (e.kernel) out += ",\"decided_in\":\"kernel\"";
+  append_ftz_details(e, out);
   if (e.type == EventType::kFlow) {
     const FlowDetections& d = e.flow.detections;
     const auto& sigs = gen.spec().signatures;
@@ -481,6 +604,37 @@ void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out) {
   }
   out += ',';
   kv_num(out, "generation", e.generation);
+  out += "}}";
+}
+
+void format_eve_alert_record(const AlertRecordFields& a, std::string& out) {
+  out += '{';
+  kv_plain(out, "timestamp", format_eve_timestamp(a.ts_ns));
+  out += ',';
+  kv_num(out, "flow_id", a.flow_id);
+  out += ",\"event_type\":\"alert\"";
+  append_addresses(out, a.src_ip, a.src_port, a.dest_ip, a.dest_port, a.proto);
+  out += ',';
+  kv_plain(out, "direction", a.to_server ? "to_server" : "to_client");
+  append_alert_object(out, a.verdict, a.signature_id, a.signature, a.data_class);
+  out += ",\"ftz\":{";
+  kv(out, "src_zone", a.src_zone);
+  out += ',';
+  kv(out, "dest_zone", a.dest_zone);
+  if (!a.tenant.empty()) {
+    out += ',';
+    kv(out, "tenant", a.tenant);
+  }
+  out += ',';
+  kv_plain(out, "verdict", action_name(a.verdict));
+  out += ',';
+  kv(out, "rule", a.rule);
+  out += ",\"alert\":true,\"match\":{";
+  kv(out, "masked", a.masked);
+  out += ',';
+  kv_num(out, "stream_offset", a.stream_offset);
+  out += "},";
+  kv(out, "dataplane", a.dataplane);
   out += "}}";
 }
 

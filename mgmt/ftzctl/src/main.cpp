@@ -46,7 +46,6 @@
 #include "ftz/config/yaml_util.hpp"
 #include "ftz/mgmt/client.hpp"
 #include "ftz/pki/authority.hpp"
-#include "ftz/proto/alert_json.hpp"
 #include "ftz/proto/enum_word.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
 
@@ -108,6 +107,37 @@ std::string local_time(int64_t unix_s) {
 using ftz::mgmt::Session;
 grpc::Status login(Session& s, const std::string& user) {
   return s.login(user, secret("FTZCTL_PASSWORD", "Password: "));
+}
+
+// An alert as ftzgated keeps it (management.proto AlertRecord): never an
+// identifier, the masked form, and the keyed token only where the record
+// still carries one (null otherwise; the security administrator's).
+ordered_json alert_json(const ftzgate::v1::AlertRecord& r) {
+  const pb::Alert& x = r.alert();
+  char token[24] = "";
+  if (x.token() != 0)
+    std::snprintf(token, sizeof token, "%016llx", static_cast<unsigned long long>(x.token()));
+  return {{"dataplane", r.dataplane()},
+          {"received_unix_s", r.received_unix_s()},
+          {"time_unix_ns", x.ts_unix_ns()},
+          {"flow_id", x.flow_id()},
+          {"src_ip", x.src_ip()},
+          {"src_port", x.src_port()},
+          {"dest_ip", x.dest_ip()},
+          {"dest_port", x.dest_port()},
+          {"ip_proto", x.ip_proto()},
+          {"src_zone", x.src_zone()},
+          {"dest_zone", x.dest_zone()},
+          {"tenant", x.tenant()},
+          {"verdict", ftz::proto::enum_word(pb::Action_Name(x.verdict()), "ACTION_")},
+          {"rule", x.rule()},
+          {"signature_id", x.signature_id()},
+          {"signature", x.signature()},
+          {"data_class", ftz::proto::enum_word(pb::DataClass_Name(x.data_class()), "DATA_CLASS_")},
+          {"masked", x.masked()},
+          {"token", x.token() != 0 ? ordered_json(token) : ordered_json(nullptr)},
+          {"direction", x.to_server() ? "to_server" : "to_client"},
+          {"stream_offset", x.stream_offset()}};
 }
 
 ordered_json commit_json(const pb::CommitInfo& c) {
@@ -384,7 +414,7 @@ int show_alerts(const Args& a, Session& s, const std::vector<std::string>& w) {
     char token[24] = "-";
     if (x.token() != 0)
       std::snprintf(token, sizeof token, "%016llx", static_cast<unsigned long long>(x.token()));
-    j["alerts"].push_back(ftz::proto::alert_json(r));
+    j["alerts"].push_back(alert_json(r));
     char line[4096];  // eight texts of at most 256 bytes (ftzgated's bound)
     std::snprintf(line, sizeof line, "%s %s %s %s (%s) %s token %s %s:%u -> %s:%u %s -> %s%s%s rule %s\n",
                   local_time(x.ts_unix_ns() / 1'000'000'000).c_str(), printable(r.dataplane()).c_str(),

@@ -18,6 +18,29 @@ std::string format_eve_timestamp(int64_t ts_ns);
 // Appends one JSON object (no trailing newline) for `e` to `out`.
 void format_eve(const Event& e, const PolicyGeneration& gen, std::string& out);
 
+// An alert a data plane reported to ftzgated, with its names resolved.
+struct AlertRecordFields {
+  int64_t ts_ns = 0;
+  uint64_t flow_id = 0;
+  std::string_view src_ip, dest_ip;
+  uint16_t src_port = 0, dest_port = 0;
+  uint8_t proto = 0;
+  bool to_server = true;
+  Action verdict = Action::kAllow;
+  uint32_t signature_id = 0;
+  std::string_view signature;
+  DataClass data_class = DataClass::kPi;
+  std::string_view src_zone, dest_zone, tenant, rule;
+  std::string_view masked;
+  uint64_t stream_offset = 0;
+  std::string_view dataplane;
+};
+// The alert event as format_eve writes it (the same EVE fields, the same
+// masking), for ftzgated's syslog export. Under `ftz`: the zones, tenant,
+// verdict, rule and `match` without the token (pseudonymous: it stays in
+// ftzgated), and the data plane that raised it.
+void format_eve_alert_record(const AlertRecordFields& a, std::string& out);
+
 std::string_view action_name(Action a) noexcept;
 std::string_view app_proto_name(AppProto a) noexcept;
 std::string_view data_class_name(DataClass c) noexcept;
