@@ -47,19 +47,35 @@
 #include "ftz/mgmt/client.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftz/proto/enum_word.hpp"
+#include "ftzctl.hpp"
 #include "ftzgate/v1/management.grpc.pb.h"
+
+namespace ftz::ctl {
+
+std::string role_word(ftzgate::v1::Role r) {
+  switch (r) {
+    case ftzgate::v1::ROLE_SYSADMIN:
+      return "sysadmin";
+    case ftzgate::v1::ROLE_SECADMIN:
+      return "secadmin";
+    case ftzgate::v1::ROLE_AUDADMIN:
+      return "audadmin";
+    case ftzgate::v1::ROLE_OPERATOR:
+      return "operator";
+    default:
+      return "?";
+  }
+}
+
+}  // namespace ftz::ctl
 
 namespace {
 
 namespace pb = ftzgate::v1;
+using ftz::ctl::role_word;
 using nlohmann::ordered_json;
 
-struct Args {
-  ftz::mgmt::Endpoint at;
-  std::string user;
-  bool json = false;
-  std::vector<std::string> words;
-};
+using ftz::ctl::Args;
 
 int fail(const grpc::Status& s) {
   std::fprintf(stderr, "ftzctl: %s: %s\n", ftz::mgmt::code_name(s.error_code()), s.error_message().c_str());
@@ -714,20 +730,6 @@ int revoke_certificate(const Args& a, Session& s, const std::vector<std::string>
 // The channel to ftzgated: its unix socket, or TCP with mutual TLS.
 // Replies up to 64 MiB (gRPC's default is 4): show alerts last 10000 with
 // long names and IPv6 addresses is more than 4.
-std::string role_word(pb::Role r) {
-  switch (r) {
-    case pb::ROLE_SYSADMIN:
-      return "sysadmin";
-    case pb::ROLE_SECADMIN:
-      return "secadmin";
-    case pb::ROLE_AUDADMIN:
-      return "audadmin";
-    case pb::ROLE_OPERATOR:
-      return "operator";
-    default:
-      return "?";
-  }
-}
 
 int show_users(const Args& a, Session& s) {
   pb::ShowUsersReply reply;
@@ -922,6 +924,51 @@ int show_system_status(const Args& a, Session& s) {
 
 }  // namespace
 
+namespace ftz::ctl {
+
+bool known_command(const std::vector<std::string>& w) {
+  if (w.empty()) return false;
+  return (w[0] == "show" && w.size() >= 2 &&
+          (w[1] == "configuration" ||
+           ((w[1] == "dataplanes" || w[1] == "compliance" || w[1] == "certificates") && w.size() == 2) ||
+           w[1] == "alerts" ||
+           (w[1] == "system" && w.size() == 3 && (w[2] == "commit" || w[2] == "status")))) ||
+         w[0] == "load" || w[0] == "set" || w[0] == "delete" || w[0] == "commit" || w[0] == "rollback" ||
+         (w[0] == "audit" && w.size() >= 2 && w[1] == "verify") ||
+         (w[0] == "audit" && w.size() >= 2 && w[1] == "show") ||
+         (w[0] == "user" && w.size() >= 2 &&
+          (w[1] == "passwd" || w[1] == "add" || w[1] == "del" || w[1] == "grant")) ||
+         (w[0] == "show" && w.size() == 3 && w[1] == "system" && w[2] == "users") ||
+         (w[0] == "certificate" && w.size() >= 2 && (w[1] == "issue" || w[1] == "revoke"));
+}
+
+int execute(const Args& a, Session& s, const std::vector<std::string>& w) {
+  if (w[0] == "user" && w[1] == "passwd") return passwd(a, s);
+  if (w[0] == "show" && w[1] == "configuration") return show_configuration(a, s, w);
+  if (w[0] == "show" && w[1] == "dataplanes") return show_dataplanes(a, s);
+  if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s);
+  if (w[0] == "show" && w[1] == "alerts") return show_alerts(a, s, w);
+  if (w[0] == "show" && w[1] == "certificates") return show_certificates(a, s);
+  if (w[0] == "show" && w[1] == "system" && w[2] == "users") return show_users(a, s);
+  if (w[0] == "show" && w[1] == "system" && w[2] == "status") return show_system_status(a, s);
+  if (w[0] == "audit" && w[1] == "show") return audit_show(a, s, w);
+  if (w[0] == "user") return administer_user(a, s, w);
+  if (w[0] == "certificate")
+    return w[1] == "issue" ? issue_certificate(a, s, w) : revoke_certificate(a, s, w);
+  if (w[0] == "show") return show_commits(a, s);
+  if (w[0] == "load") return load(a, s, w);
+  if (w[0] == "set" || w[0] == "delete") return edit(a, s, w);
+  if (w[0] == "commit") return commit(a, s, w);
+  if (w[0] == "rollback") return rollback(a, s, w);
+  return audit_verify(a, s);
+}
+
+std::string read_secret(const char* env, const char* prompt) {
+  return secret(env, prompt);
+}
+
+}  // namespace ftz::ctl
+
 static int run(int argc, char** argv) {
   Args a;
   CLI::App app{"Manage ftzgate through ftzgated.", "ftzctl"};
@@ -982,7 +1029,8 @@ static int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return usage(e.what());
   }
-  if (a.words.empty()) return usage("a command is required");
+  // No command on a terminal: the interactive shell (shell.cpp).
+  if (a.words.empty() && ::isatty(0) == 0) return usage("a command is required (on a terminal: the shell)");
   if (!a.at.controller.empty() && (a.at.ca.empty() || a.at.cert.empty() || a.at.key.empty()))
     return usage("--controller needs --ca, --cert and --key");
   if (a.user.empty()) {
@@ -991,21 +1039,9 @@ static int run(int argc, char** argv) {
   }
   const auto& w = a.words;
   // Unknown commands are refused before any password is asked for.
-  const bool known =
-      (w[0] == "show" && w.size() >= 2 &&
-       (w[1] == "configuration" ||
-        ((w[1] == "dataplanes" || w[1] == "compliance" || w[1] == "certificates") && w.size() == 2) ||
-        w[1] == "alerts" || (w[1] == "system" && w.size() == 3 && (w[2] == "commit" || w[2] == "status")))) ||
-      w[0] == "load" || w[0] == "set" || w[0] == "delete" || w[0] == "commit" || w[0] == "rollback" ||
-      (w[0] == "audit" && w.size() >= 2 && w[1] == "verify") ||
-      (w[0] == "audit" && w.size() >= 2 && w[1] == "show") ||
-      (w[0] == "user" && w.size() >= 2 &&
-       (w[1] == "passwd" || w[1] == "add" || w[1] == "del" || w[1] == "grant")) ||
-      (w[0] == "show" && w.size() == 3 && w[1] == "system" && w[2] == "users") ||
-      (w[0] == "certificate" && w.size() >= 2 && (w[1] == "issue" || w[1] == "revoke"));
-  if (!known) return usage("unknown command: " + w[0]);
+  if (!w.empty() && !ftz::ctl::known_command(w)) return usage("unknown command: " + w[0]);
   // A copy of the log is verified here: no daemon, no login.
-  if (w[0] == "audit" && w[1] == "verify" && w.size() > 2) return audit_verify_copy(a, w);
+  if (!w.empty() && w[0] == "audit" && w[1] == "verify" && w.size() > 2) return audit_verify_copy(a, w);
   auto channel = ftz::mgmt::open_channel(a.at);
   if (!channel) {
     std::fprintf(stderr, "ftzctl: %s\n", channel.error().c_str());
@@ -1013,28 +1049,14 @@ static int run(int argc, char** argv) {
   }
   Session s(std::move(*channel));
   if (auto st = login(s, a.user); !st.ok()) return fail(st);
-  if (w[0] == "user" && w[1] == "passwd") return passwd(a, s);
+  // Also the one thing an account that must change its password may do.
+  if (!w.empty() && w[0] == "user" && w[1] == "passwd") return ftz::ctl::execute(a, s, w);
   if (s.must_change()) {
     std::fputs("ftzctl: this account must change its password first: ftzctl user passwd\n", stderr);
     return 1;
   }
-  if (w[0] == "show" && w[1] == "configuration") return show_configuration(a, s, w);
-  if (w[0] == "show" && w[1] == "dataplanes") return show_dataplanes(a, s);
-  if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s);
-  if (w[0] == "show" && w[1] == "alerts") return show_alerts(a, s, w);
-  if (w[0] == "show" && w[1] == "certificates") return show_certificates(a, s);
-  if (w[0] == "show" && w[1] == "system" && w[2] == "users") return show_users(a, s);
-  if (w[0] == "show" && w[1] == "system" && w[2] == "status") return show_system_status(a, s);
-  if (w[0] == "audit" && w[1] == "show") return audit_show(a, s, w);
-  if (w[0] == "user") return administer_user(a, s, w);
-  if (w[0] == "certificate")
-    return w[1] == "issue" ? issue_certificate(a, s, w) : revoke_certificate(a, s, w);
-  if (w[0] == "show") return show_commits(a, s);
-  if (w[0] == "load") return load(a, s, w);
-  if (w[0] == "set" || w[0] == "delete") return edit(a, s, w);
-  if (w[0] == "commit") return commit(a, s, w);
-  if (w[0] == "rollback") return rollback(a, s, w);
-  return audit_verify(a, s);
+  if (w.empty()) return ftz::ctl::run_shell(a, s);
+  return ftz::ctl::execute(a, s, w);
 }
 
 int main(int argc, char** argv) {

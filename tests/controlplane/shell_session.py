@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""Drives `ftzctl` with no command through a pseudo-terminal (pexpect) as a
+person types, and reads the screen a terminal would show (pyte): TAB
+completion, `?`, abbreviations, pipes, the pager, a command the role may not
+run, Ctrl-C, history across sessions, configuration mode.
+
+usage: shell_session.py FTZCTL SOCKET HOME OPERATOR:PASSWORD SECADMIN:PASSWORD
+Exit status 0 when every step saw what it expected; otherwise the step and
+the screen.
+"""
+import os
+import re
+import sys
+import time
+
+import pexpect
+import pyte
+
+FTZCTL, SOCKET, HOME, OPERATOR, SECADMIN = sys.argv[1:6]
+ROWS, COLS = 24, 100
+
+
+class Terminal:
+    def __init__(self, account):
+        self.user, password = account.split(":", 1)
+        env = dict(os.environ, HOME=HOME, FTZCTL_PASSWORD=password, TERM="xterm")
+        self.screen = pyte.Screen(COLS, ROWS)
+        self.stream = pyte.Stream(self.screen)
+        self.log = open(os.path.join(HOME, self.user + ".screen"), "a", encoding="utf-8")
+        self.child = pexpect.spawn(FTZCTL, ["--socket", SOCKET, "--user", self.user], env=env,
+                                   encoding="utf-8", dimensions=(ROWS, COLS))
+        self.prompt = re.escape(self.user) + r"@\S+[>#] ?"
+
+    def pump(self, wait):
+        try:
+            data = self.child.read_nonblocking(65536, wait)
+        except pexpect.TIMEOUT:
+            return
+        except pexpect.EOF:
+            return
+        self.log.write(data)
+        self.stream.feed(data)
+
+    def text(self):
+        return "\n".join(line.rstrip() for line in self.screen.display)
+
+    def line(self):
+        return self.screen.display[self.screen.cursor.y].rstrip()
+
+    def fail(self, what, expected):
+        self.pump(0.5)
+        print(f"step '{what}': expected {expected!r}; the screen:\n{self.text()}\n"
+              f"(the cursor line: {self.line()!r})")
+        sys.exit(1)
+
+    def until(self, what, test, expected, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            self.pump(0.1)
+            found = test()
+            if found:
+                return found
+        self.fail(what, expected)
+
+    def keys(self, what, keys, line_pattern):
+        """Types `keys`; the line being edited becomes `line_pattern`."""
+        self.child.send(keys)
+        return self.until(what, lambda: re.fullmatch(line_pattern, self.line()), line_pattern)
+
+    def run(self, what, command, pattern, prompt=None):
+        """Runs `command` on a clean screen; `pattern` is on the screen when
+        the prompt is back."""
+        self.screen.reset()
+        self.child.send(command + "\r")
+        prompt = prompt or self.prompt
+        return self.until(what, lambda: re.fullmatch(prompt, self.line()) and re.search(pattern, self.text()),
+                          pattern)
+
+    def wait_prompt(self, what):
+        self.until(what, lambda: re.fullmatch(self.prompt, self.line()), self.prompt)
+
+    def close(self, what):
+        self.child.expect(pexpect.EOF, timeout=15)
+        self.child.close()
+        if self.child.exitstatus != 0:
+            print(f"step '{what}': exit status {self.child.exitstatus}")
+            sys.exit(1)
+
+
+def operator():
+    t = Terminal(OPERATOR)
+    p = t.prompt
+    t.wait_prompt("the first prompt")
+    # TAB completes each word; the completed command runs.
+    t.keys("TAB completes show", "sh\t", p + "show")
+    t.keys("TAB completes system", "sys\t", p + "show system")
+    t.keys("TAB completes status", "stat\t", p + "show system status")
+    t.run("the completed command runs", "", r"running generation \d+")
+    # ? lists what may come next, with help; the line stays as it was.
+    t.screen.reset()
+    t.child.send("show ?")
+    t.until("? after show", lambda: re.search(r"dataplanes\s+which data plane runs which generation", t.text()),
+            "dataplanes  which data plane runs ...")
+    t.until("? lists compliance too", lambda: re.search(r"compliance\s+individuals counted this year", t.text()),
+            "compliance  individuals counted ...")
+    if "<[Enter]>" in t.text():
+        t.fail("? after show", "no <[Enter]>: show alone is not a command")
+    t.until("the line is redrawn", lambda: re.fullmatch(p + "show", t.line()), p + "show")
+    t.keys("Ctrl-U clears the line", "\x15", p)
+    # Abbreviations and pipes.
+    t.run("| count of an abbreviated command", "sh sys stat | count", r"Count: \d+ lines")
+    m = t.run("| match", "sh sys st | match ^running", r"\nrunning generation \d+")
+    if "ftzgated " in t.text().split("| match ^running", 1)[1]:
+        t.fail("| match", "only the matching line")
+    t.run("| json", "show dataplanes | json", r'"dataplanes": \[')
+    # A long output pages: q stops.
+    t.screen.reset()
+    t.child.send("show configuration\r")
+    t.until("the pager", lambda: t.line() == "---(more)---", "---(more)---")
+    t.child.send("q")
+    t.wait_prompt("q leaves the pager")
+    m = t.run("| no-more does not page", "show configuration | no-more | count", r"Count: (\d+) lines")
+    if int(m.group(1)) <= ROWS:
+        t.fail("pager", "a configuration longer than the screen")
+    # What the operator role may not do is neither offered nor run.
+    t.screen.reset()
+    t.child.send("co?")
+    t.until("? offers no configure", lambda: "nothing fits here" in t.text(), "nothing fits here")
+    t.keys("Ctrl-U", "\x15", p)
+    t.run("configure is refused with the role", "configure", r"role operator may not run 'configure'")
+    t.run("an ambiguous prefix", "show c", r"'c' is ambiguous: configuration compliance certificates")
+    # Ctrl-C gives a new prompt, not the end.
+    t.keys("a half-typed line", "show syst", p + "show syst")
+    t.child.sendintr()
+    t.until("a new prompt after Ctrl-C", lambda: re.fullmatch(p, t.line()), p)
+    t.run("still alive", "show system status | count", r"Count: \d+ lines")
+    t.child.send("exit\r")
+    t.close("exit")
+    history = open(os.path.join(HOME, ".ftzctl_history"), encoding="utf-8", errors="replace").read()
+    if "count" not in history:
+        print("step 'history': the history file lacks the session's commands:\n" + history)
+        sys.exit(1)
+    # The next session recalls the last line (Ctrl-P: the previous one).
+    t = Terminal(OPERATOR)
+    t.wait_prompt("the second prompt")
+    t.keys("Ctrl-P recalls the last command", "\x10", p + "exit")
+    t.child.send("\r")
+    t.close("exit from history")
+
+
+def secadmin():
+    t = Terminal(SECADMIN)
+    p = t.prompt
+    t.wait_prompt("the first prompt")
+    t.run("configure", "conf", r"\[edit\]", prompt=re.escape(t.user) + r"@\S+# ?")
+    # Completion of the configuration's own names.
+    t.keys("TAB completes a section", "set ten\t", re.escape(t.user) + r"@\S+# set tenants")
+    t.keys("Ctrl-U", "\x15", re.escape(t.user) + r"@\S+# ?")
+    t.run("show | count in configuration mode", "show | count", r"Count: \d+ lines",
+          prompt=re.escape(t.user) + r"@\S+# ?")
+    t.run("an operational command from configuration mode", "run show system status | count",
+          r"Count: \d+ lines", prompt=re.escape(t.user) + r"@\S+# ?")
+    t.run("exit leaves configuration mode", "exit", "", prompt=re.escape(t.user) + r"@\S+> ?")
+    t.child.send("exit\r")
+    t.close("exit")
+
+
+operator()
+secadmin()
+print("shell session: every step as expected")
