@@ -45,6 +45,7 @@
 #include "ftz/config/diff.hpp"
 #include "ftz/config/yaml_util.hpp"
 #include "ftz/mgmt/client.hpp"
+#include "ftz/mgmt/endpoint_options.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftz/proto/enum_word.hpp"
 #include "ftzctl.hpp"
@@ -972,18 +973,7 @@ std::string read_secret(const char* env, const char* prompt) {
 static int run(int argc, char** argv) {
   Args a;
   CLI::App app{"Manage ftzgate through ftzgated.", "ftzctl"};
-  auto* socket =
-      app.add_option("--socket", a.at.socket, "ftzgated's socket")->type_name("PATH")->capture_default_str();
-  auto* controller = app.add_option("--controller", a.at.controller, "ftzgated over TCP with mutual TLS")
-                         ->type_name("HOST:PORT")
-                         ->excludes(socket);
-  app.add_option("--ca", a.at.ca, "with --controller: the CA that issued ftzgated's certificate")
-      ->type_name("FILE")
-      ->needs(controller);
-  app.add_option("--cert", a.at.cert, "with --controller: your admin certificate (its name is your account)")
-      ->type_name("FILE")
-      ->needs(controller);
-  app.add_option("--key", a.at.key, "with --controller: its key")->type_name("FILE")->needs(controller);
+  ftz::mgmt::add_endpoint_options(app, a.at);
   app.add_option("--user", a.user, "account to log in as (default: $USER)")->type_name("NAME");
   app.add_flag("--json", a.json, "print JSON instead of text");
   app.add_option("command", a.words, "the command and its words")->type_name("WORDS");
@@ -1031,8 +1021,7 @@ static int run(int argc, char** argv) {
   }
   // No command on a terminal: the interactive shell (shell.cpp).
   if (a.words.empty() && ::isatty(0) == 0) return usage("a command is required (on a terminal: the shell)");
-  if (!a.at.controller.empty() && (a.at.ca.empty() || a.at.cert.empty() || a.at.key.empty()))
-    return usage("--controller needs --ca, --cert and --key");
+  if (const auto problem = ftz::mgmt::endpoint_problem(a.at)) return usage(*problem);
   if (a.user.empty()) {
     const char* u = std::getenv("USER");
     a.user = u != nullptr ? u : "";

@@ -27,6 +27,7 @@
 
 #include "agent.hpp"
 #include "ftz/mgmt/client.hpp"
+#include "ftz/mgmt/endpoint_options.hpp"
 #include "view.hpp"
 
 namespace {
@@ -151,18 +152,7 @@ double now_s() {
 int run(int argc, char** argv) {
   Args a;
   CLI::App app{"FTZGATE-MIB for snmpd: an AgentX subagent reading ftzgated.", "ftzgate-snmp"};
-  auto* socket =
-      app.add_option("--socket", a.at.socket, "ftzgated's socket")->type_name("PATH")->capture_default_str();
-  auto* controller = app.add_option("--controller", a.at.controller, "ftzgated over TCP with mutual TLS")
-                         ->type_name("HOST:PORT")
-                         ->excludes(socket);
-  app.add_option("--ca", a.at.ca, "with --controller: the CA that issued ftzgated's certificate")
-      ->type_name("FILE")
-      ->needs(controller);
-  app.add_option("--cert", a.at.cert, "with --controller: the operator account's admin certificate")
-      ->type_name("FILE")
-      ->needs(controller);
-  app.add_option("--key", a.at.key, "with --controller: its key")->type_name("FILE")->needs(controller);
+  ftz::mgmt::add_endpoint_options(app, a.at);
   app.add_option("--credentials", a.credentials, "NAME:PASSWORD of an operator account (mode 600)")
       ->type_name("FILE")
       ->required();
@@ -186,8 +176,8 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (!a.at.controller.empty() && (a.at.ca.empty() || a.at.cert.empty() || a.at.key.empty())) {
-    std::fputs("ftzgate-snmp: --controller needs --ca, --cert and --key\n", stderr);
+  if (const auto problem = ftz::mgmt::endpoint_problem(a.at)) {
+    std::fprintf(stderr, "ftzgate-snmp: %s\n", problem->c_str());
     return 2;
   }
   std::string why;
