@@ -11,84 +11,15 @@ the screen.
 import os
 import re
 import sys
-import time
 
-import pexpect
-import pyte
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support", "python"))
+from ftz_terminal import ROWS, Terminal  # noqa: E402
 
 FTZCTL, SOCKET, HOME, OPERATOR, SECADMIN = sys.argv[1:6]
-ROWS, COLS = 24, 100
-
-
-class Terminal:
-    def __init__(self, account):
-        self.user, password = account.split(":", 1)
-        env = dict(os.environ, HOME=HOME, FTZCTL_PASSWORD=password, TERM="xterm")
-        self.screen = pyte.Screen(COLS, ROWS)
-        self.stream = pyte.Stream(self.screen)
-        self.log = open(os.path.join(HOME, self.user + ".screen"), "a", encoding="utf-8")
-        self.child = pexpect.spawn(FTZCTL, ["--socket", SOCKET, "--user", self.user], env=env,
-                                   encoding="utf-8", dimensions=(ROWS, COLS))
-        self.prompt = re.escape(self.user) + r"@\S+[>#] ?"
-
-    def pump(self, wait):
-        try:
-            data = self.child.read_nonblocking(65536, wait)
-        except pexpect.TIMEOUT:
-            return
-        except pexpect.EOF:
-            return
-        self.log.write(data)
-        self.stream.feed(data)
-
-    def text(self):
-        return "\n".join(line.rstrip() for line in self.screen.display)
-
-    def line(self):
-        return self.screen.display[self.screen.cursor.y].rstrip()
-
-    def fail(self, what, expected):
-        self.pump(0.5)
-        print(f"step '{what}': expected {expected!r}; the screen:\n{self.text()}\n"
-              f"(the cursor line: {self.line()!r})")
-        sys.exit(1)
-
-    def until(self, what, test, expected, timeout=15):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            self.pump(0.1)
-            found = test()
-            if found:
-                return found
-        self.fail(what, expected)
-
-    def keys(self, what, keys, line_pattern):
-        """Types `keys`; the line being edited becomes `line_pattern`."""
-        self.child.send(keys)
-        return self.until(what, lambda: re.fullmatch(line_pattern, self.line()), line_pattern)
-
-    def run(self, what, command, pattern, prompt=None):
-        """Runs `command` on a clean screen; `pattern` is on the screen when
-        the prompt is back."""
-        self.screen.reset()
-        self.child.send(command + "\r")
-        prompt = prompt or self.prompt
-        return self.until(what, lambda: re.fullmatch(prompt, self.line()) and re.search(pattern, self.text()),
-                          pattern)
-
-    def wait_prompt(self, what):
-        self.until(what, lambda: re.fullmatch(self.prompt, self.line()), self.prompt)
-
-    def close(self, what):
-        self.child.expect(pexpect.EOF, timeout=15)
-        self.child.close()
-        if self.child.exitstatus != 0:
-            print(f"step '{what}': exit status {self.child.exitstatus}")
-            sys.exit(1)
 
 
 def operator():
-    t = Terminal(OPERATOR)
+    t = Terminal(FTZCTL, SOCKET, HOME, OPERATOR)
     p = t.prompt
     t.wait_prompt("the first prompt")
     # TAB completes each word; the completed command runs.
@@ -141,7 +72,7 @@ def operator():
         print("step 'history': the history file lacks the session's commands:\n" + history)
         sys.exit(1)
     # The next session recalls the last line (Ctrl-P: the previous one).
-    t = Terminal(OPERATOR)
+    t = Terminal(FTZCTL, SOCKET, HOME, OPERATOR)
     t.wait_prompt("the second prompt")
     t.keys("Ctrl-P recalls the last command", "\x10", p + "exit")
     t.child.send("\r")
@@ -149,7 +80,7 @@ def operator():
 
 
 def secadmin():
-    t = Terminal(SECADMIN)
+    t = Terminal(FTZCTL, SOCKET, HOME, SECADMIN)
     p = t.prompt
     t.wait_prompt("the first prompt")
     t.run("configure", "conf", r"\[edit\]", prompt=re.escape(t.user) + r"@\S+# ?")

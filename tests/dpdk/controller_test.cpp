@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -356,6 +357,80 @@ TEST_F(DpController, MetricsShowWhatFtzctlShowsAndNeverGoBackwards) {
     ASSERT_TRUE(m2.count(series) != 0) << series;
     EXPECT_GE(m2.at(series), v) << series << ": a counter went back";
   }
+}
+
+// The data plane's own ports as interfaces (DATAPLANE/PORT): the counters
+// are the ones show dataplanes and the metrics have; clear statistics resets
+// the account's view only; monitor refreshes until Ctrl-C (a person at a
+// terminal, tests/dpdk/monitor_session.py).
+TEST_F(DpController, InterfacesAreTheDataPlanesPortsAndMonitorRefreshesUntilCtrlC) {
+  ASSERT_NO_FATAL_FAILURE(init_and_start());
+  start_dp({"--duration", "120"});
+  const std::string home = dir_.file("home");
+  std::filesystem::create_directories(home);
+  const std::string env = "HOME=" + home + " ";
+  const auto interfaces = [&] {
+    const test::RunResult r = ctl("carol", "--json show interfaces", "", env);
+    EXPECT_EQ(r.status, 0) << r.output;
+    return nlohmann::json::parse(r.output, nullptr, false);
+  };
+  nlohmann::json d = wait_for_dp([](const nlohmann::json& j) {
+    return j.contains("totals") && !j["totals"]["ports"].empty() &&
+           j["totals"]["ports"][0]["rx_packets"].get<uint64_t>() > 0;
+  });
+  ASSERT_TRUE(d.contains("totals")) << d.dump() << read_text(dp_log());
+  // Read both until they come from the same report (every 5 s).
+  nlohmann::json ifs;
+  for (int i = 0; i < 10; ++i) {
+    ifs = interfaces();
+    d = wait_for_dp([](const nlohmann::json&) { return true; });
+    if (ifs["interfaces"].size() == d["totals"]["ports"].size() && !ifs["interfaces"].empty() &&
+        ifs["interfaces"][0]["as_of_unix_s"] == d["stats"]["time_unix_s"])
+      break;
+  }
+  ASSERT_EQ(ifs["interfaces"].size(), d["totals"]["ports"].size()) << ifs.dump() << d.dump();
+  for (size_t i = 0; i < ifs["interfaces"].size(); ++i) {
+    const nlohmann::json& got = ifs["interfaces"][i];
+    const nlohmann::json& port = d["totals"]["ports"][i];
+    EXPECT_EQ(got["name"], "dp-a/" + port["name"].get<std::string>());
+    EXPECT_EQ(got["link"], port["link_up"].get<bool>() ? "up" : "down");
+    EXPECT_FALSE(got["since_clear"].get<bool>());
+    for (const char* c : {"rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_missed"})
+      EXPECT_EQ(got["counters"][c], port[c]) << c;
+  }
+  const std::string name = ifs["interfaces"][0]["name"];
+  test::RunResult r = ctl("carol", "show interfaces " + name + " extensive", "", env);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Physical interface: " + name + ", link up"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Data plane totals: "), std::string::npos) << r.output;
+  r = ctl("carol", "show interfaces dp-a/none", "", env);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("no interface dp-a/none"), std::string::npos) << r.output;
+
+  // clear statistics: this account counts from now on; nothing else resets.
+  r = ctl("carol", "clear statistics", "", env);
+  ASSERT_EQ(r.status, 0) << r.output;
+  struct stat st {};
+  ASSERT_EQ(::stat((home + "/.ftzctl_baselines.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const uint64_t at_clear = interfaces()["interfaces"][0]["totals"]["rx_packets"];
+  nlohmann::json after;
+  for (int i = 0; i < 60; ++i) {
+    after = interfaces()["interfaces"][0];
+    if (after["totals"]["rx_packets"].get<uint64_t>() > at_clear) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  ASSERT_GT(after["totals"]["rx_packets"].get<uint64_t>(), at_clear) << after.dump();
+  EXPECT_TRUE(after["since_clear"].get<bool>()) << after.dump();
+  EXPECT_EQ(after["counters"]["rx_packets"].get<uint64_t>(),
+            after["totals"]["rx_packets"].get<uint64_t>() - at_clear);
+  const nlohmann::json other =
+      nlohmann::json::parse(ctl("carol", "--json show interfaces").output)["interfaces"][0];
+  EXPECT_FALSE(other["since_clear"].get<bool>()) << "another HOME: no baseline";
+
+  r = run("/usr/bin/python3 " + source_dir() + "/tests/dpdk/monitor_session.py " + binary("ftzctl") + " " +
+          socket() + " " + home + " carol:" + test::password_of("carol") + " dp-a 2>&1");
+  EXPECT_EQ(r.status, 0) << r.output << "\n--- the screen ---\n" << read_text(home + "/carol.screen");
 }
 
 TEST_F(DpController, ABundleFromAnUntrustedSignerIsNackedAndThePortsStayDown) {

@@ -2,6 +2,8 @@
 // ftzctl's commands, shared by its one-shot form (main.cpp) and its
 // interactive shell (shell.cpp): one command tree, one way to run each.
 
+#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,19 @@ bool known_command(const std::vector<std::string>& words);
 int execute(const Args& a, ftz::mgmt::Session& s, const std::vector<std::string>& words);
 // "sysadmin", "secadmin", "audadmin", "operator".
 std::string role_word(ftzgate::v1::Role r);
+// A refusal or failure on stderr ("ftzctl: CODE: message"); returns 1.
+int fail(const grpc::Status& s);
+// "2026-12-06 17:43:44 CST", in the local time zone.
+std::string local_time(int64_t unix_s);
+// `j` with --json, else `text`.
+void print(const Args& a, const nlohmann::ordered_json& j, const std::string& text);
+
+// The data planes' ports (interfaces.cpp): show interfaces [NAME]
+// [extensive], monitor interface [NAME] (until Ctrl-C), clear statistics.
+int show_interfaces(const Args& a, ftz::mgmt::Session& s, const std::vector<std::string>& words);
+int monitor_interface(const Args& a, ftz::mgmt::Session& s, const std::vector<std::string>& words);
+int clear_statistics(const Args& a, ftz::mgmt::Session& s);
+
 // From the environment variable `env`, else the terminal without echo.
 std::string read_secret(const char* env, const char* prompt);
 

@@ -9,6 +9,7 @@
 //
 // Commands: show configuration [candidate | rollback N | '| compare' [rollback N]], show system commit,
 // show dataplanes, show compliance, show alerts [last N] [dataplane ID],
+// show interfaces [NAME] [extensive], monitor interface [NAME], clear statistics,
 // load [merge] FILE, set PATH... VALUE, delete PATH..., commit [check] [comment TEXT]
 // [confirmed MINUTES], commit confirm,
 // rollback N, audit verify [from DIR key FILE], user passwd|add|del|grant, show system users, show
@@ -68,6 +69,27 @@ std::string role_word(ftzgate::v1::Role r) {
   }
 }
 
+int fail(const grpc::Status& s) {
+  std::fprintf(stderr, "ftzctl: %s: %s\n", ftz::mgmt::code_name(s.error_code()), s.error_message().c_str());
+  return 1;
+}
+
+std::string local_time(int64_t unix_s) {
+  const time_t t = static_cast<time_t>(unix_s);
+  tm tm{};
+  ::localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", &tm);
+  return buf;
+}
+
+void print(const Args& a, const nlohmann::ordered_json& j, const std::string& text) {
+  if (a.json)
+    std::printf("%s\n", j.dump(2).c_str());
+  else
+    std::fputs(text.c_str(), stdout);
+}
+
 }  // namespace ftz::ctl
 
 namespace {
@@ -77,11 +99,9 @@ using ftz::ctl::role_word;
 using nlohmann::ordered_json;
 
 using ftz::ctl::Args;
-
-int fail(const grpc::Status& s) {
-  std::fprintf(stderr, "ftzctl: %s: %s\n", ftz::mgmt::code_name(s.error_code()), s.error_message().c_str());
-  return 1;
-}
+using ftz::ctl::fail;
+using ftz::ctl::local_time;
+using ftz::ctl::print;
 
 int usage(const std::string& why) {
   std::fprintf(stderr, "ftzctl: %s\nRun with --help for more information.\n", why.c_str());
@@ -109,15 +129,6 @@ std::string secret(const char* env, const char* prompt) {
   std::fclose(tty);
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out;
-}
-
-std::string local_time(int64_t unix_s) {
-  const time_t t = static_cast<time_t>(unix_s);
-  tm tm{};
-  ::localtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", &tm);
-  return buf;
 }
 
 // A logged-in session; the password from the environment or the terminal.
@@ -160,13 +171,6 @@ ordered_json alert_json(const ftzgate::v1::AlertRecord& r) {
 ordered_json commit_json(const pb::CommitInfo& c) {
   return {{"generation", c.generation()}, {"user", c.user()},     {"time_unix_s", c.time_unix_s()},
           {"comment", c.comment()},       {"sha256", c.sha256()}, {"based_on", c.based_on()}};
-}
-
-void print(const Args& a, const ordered_json& j, const std::string& text) {
-  if (a.json)
-    std::printf("%s\n", j.dump(2).c_str());
-  else
-    std::fputs(text.c_str(), stdout);
 }
 
 // The words of a command with its pipes split off: "| compare" and
@@ -932,9 +936,11 @@ bool known_command(const std::vector<std::string>& w) {
   return (w[0] == "show" && w.size() >= 2 &&
           (w[1] == "configuration" ||
            ((w[1] == "dataplanes" || w[1] == "compliance" || w[1] == "certificates") && w.size() == 2) ||
-           w[1] == "alerts" ||
+           w[1] == "alerts" || (w[1] == "interfaces" && w.size() <= 4) ||
            (w[1] == "system" && w.size() == 3 && (w[2] == "commit" || w[2] == "status")))) ||
-         w[0] == "load" || w[0] == "set" || w[0] == "delete" || w[0] == "commit" || w[0] == "rollback" ||
+         (w[0] == "monitor" && w.size() >= 2 && w.size() <= 3 && w[1] == "interface") ||
+         (w[0] == "clear" && w.size() == 2 && w[1] == "statistics") || w[0] == "load" || w[0] == "set" ||
+         w[0] == "delete" || w[0] == "commit" || w[0] == "rollback" ||
          (w[0] == "audit" && w.size() >= 2 && w[1] == "verify") ||
          (w[0] == "audit" && w.size() >= 2 && w[1] == "show") ||
          (w[0] == "user" && w.size() >= 2 &&
@@ -949,6 +955,9 @@ int execute(const Args& a, Session& s, const std::vector<std::string>& w) {
   if (w[0] == "show" && w[1] == "dataplanes") return show_dataplanes(a, s);
   if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s);
   if (w[0] == "show" && w[1] == "alerts") return show_alerts(a, s, w);
+  if (w[0] == "show" && w[1] == "interfaces") return show_interfaces(a, s, w);
+  if (w[0] == "monitor") return monitor_interface(a, s, w);
+  if (w[0] == "clear") return clear_statistics(a, s);
   if (w[0] == "show" && w[1] == "certificates") return show_certificates(a, s);
   if (w[0] == "show" && w[1] == "system" && w[2] == "users") return show_users(a, s);
   if (w[0] == "show" && w[1] == "system" && w[2] == "status") return show_system_status(a, s);
@@ -992,6 +1001,9 @@ static int run(int argc, char** argv) {
         "  show dataplanes                    which data plane runs which generation\n"
         "  show compliance                    individuals counted this year, all data planes\n"
         "  show alerts [last N] [dataplane ID]   the newest alerts (50 by default), masked\n"
+        "  show interfaces [NAME] [extensive]   the data planes' own ports (DATAPLANE/PORT) and counters\n"
+        "  monitor interface [NAME]           the same, refreshed every 2 s with rates, until Ctrl-C\n"
+        "  clear statistics                   count interfaces from now on (your view only)\n"
         "  load FILE                          replace your candidate\n"
         "  load merge FILE                    merge FILE into your candidate\n"
         "  set PATH... VALUE                  e.g. set rules harbor-to-hk action block\n"

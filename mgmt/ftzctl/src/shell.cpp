@@ -54,7 +54,7 @@ bool allowed(Need need, pb::Role role) {
 }
 
 // Where an argument's completions come from.
-enum class Names : uint8_t { kNone, kDataplanes, kSections, kRoles, kKinds };
+enum class Names : uint8_t { kNone, kDataplanes, kInterfaces, kSections, kRoles, kKinds };
 
 // One word of the command tree: a keyword, or an argument ("<N>") that
 // takes any word; `rest` takes every word to the end of the line.
@@ -92,7 +92,10 @@ Node show_tree() {
        key("alerts", "the newest alerts, masked",
            {key("last", "how many", {arg("<N>", "1 to 10000")}),
             key("dataplane", "of one data plane", {arg("<ID>", "data plane", {}, Names::kDataplanes)})}),
-       key("certificates", "every certificate issued for mutual TLS")},
+       key("certificates", "every certificate issued for mutual TLS"),
+       key("interfaces", "the data planes' own ports and their counters",
+           {arg("<NAME>", "DATAPLANE/PORT", {key("extensive", "every counter")}, Names::kInterfaces),
+            key("extensive", "every counter of every interface")})},
       Need::kRead);
 }
 
@@ -101,6 +104,13 @@ Node operational_tree() {
   root.next = {
       show_tree(),
       key("configure", "enter configuration mode", {}, Need::kPolicy),
+      key("monitor", "counters refreshed every 2 s, until Ctrl-C",
+          {key("interface", "the data planes' ports, with rates",
+               {arg("<NAME>", "DATAPLANE/PORT", {}, Names::kInterfaces)})},
+          Need::kRead),
+      key("clear", "reset what you see",
+          {key("statistics", "count interfaces from now on (your view only; nothing else is reset)")},
+          Need::kRead),
       key("audit", "the audit log",
           {key("verify", "verify the hash chain and the signed checkpoints"),
            key("show", "records as stored",
@@ -230,6 +240,7 @@ class Shell {
   std::string host_ = "ftzgate";
   std::string prompt_;
   std::vector<std::string> dataplanes_;
+  std::vector<std::string> interfaces_;                       // DATAPLANE/PORT
   std::map<std::string, std::vector<std::string>> sections_;  // top-level key -> item names
   std::string current_line_;                                  // what complete()/help() see
   EditLine* el_ = nullptr;
@@ -304,6 +315,8 @@ std::vector<std::string> Shell::argument_names(const Node& n, const std::vector<
   switch (n.names) {
     case Names::kDataplanes:
       return dataplanes_;
+    case Names::kInterfaces:
+      return interfaces_;
     case Names::kRoles:
       return {"sysadmin", "secadmin", "audadmin", "operator"};
     case Names::kKinds:
@@ -418,7 +431,10 @@ void Shell::load_names() {
   if (!allowed(Need::kRead, role_)) return;
   pb::ShowDataplanesReply dps;
   if (session_.call(&pb::Management::Stub::ShowDataplanes, pb::ShowDataplanesRequest(), &dps).ok())
-    for (const auto& d : dps.dataplanes()) dataplanes_.push_back(d.id());
+    for (const auto& d : dps.dataplanes()) {
+      dataplanes_.push_back(d.id());
+      for (const auto& port : d.totals().ports()) interfaces_.push_back(d.id() + "/" + port.name());
+    }
   pb::ShowConfigurationRequest req;
   req.set_running(true);
   pb::ShowConfigurationReply conf;
@@ -539,6 +555,15 @@ void Shell::run_command(std::vector<std::string> words, const std::vector<std::v
   }
   Args a = args_;
   a.json = json;
+  if (words[0] == "monitor") {
+    // It owns the screen until Ctrl-C: neither captured nor paged.
+    if (!pipes.empty()) {
+      std::puts("monitor takes no filter");
+      return;
+    }
+    (void)execute(a, session_, words);
+    return;
+  }
   auto [out, rc] = captured([&] { return execute(a, session_, words); });
   (void)rc;  // errors are on stderr already
   if (match || count) {
