@@ -433,6 +433,70 @@ TEST_F(DpController, InterfacesAreTheDataPlanesPortsAndMonitorRefreshesUntilCtrl
   EXPECT_EQ(r.status, 0) << r.output << "\n--- the screen ---\n" << read_text(home + "/carol.screen");
 }
 
+// request dataplane restart: the sysadmin's; the data plane stops as at
+// SIGTERM and runs again under the same process id (a supervisor sees no
+// exit), subscribes, is sent its generation again and ACKs it; its totals
+// go on from where they were.
+TEST_F(DpController, ARestartRequestRunsTheDataPlaneAgainUnderTheSamePid) {
+  ASSERT_NO_FATAL_FAILURE(init_and_start());
+  start_dp({"--duration", "120", "--eve", dir_.file("eve.json")});
+  nlohmann::json d = wait_for_dp([](const nlohmann::json& j) {
+    return j["state"] == "running" && j.value("runs", 0) == 1 && j.contains("totals") &&
+           j["totals"]["packets"].get<uint64_t>() > 0;
+  });
+  ASSERT_EQ(d.value("runs", 0), 1) << d.dump() << read_text(dp_log());
+  const uint64_t packets_before = d["totals"]["packets"];
+
+  test::RunResult r = ctl("carol", "request dataplane restart dp-a");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("PERMISSION_DENIED: role operator"), std::string::npos) << r.output;
+  r = ctl("alice", "request dataplane restart dp-a");
+  EXPECT_NE(r.output.find("PERMISSION_DENIED: role secadmin"), std::string::npos) << r.output;
+  r = ctl("dave", "request dataplane restart dp-b");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("NOT_FOUND: no data plane dp-b"), std::string::npos) << r.output;
+
+  r = ctl("dave", "request dataplane restart dp-a");
+  ASSERT_EQ(r.status, 0) << r.output;
+  d = wait_for_dp([](const nlohmann::json& j) {
+    return j.value("runs", 0) == 2 && j["state"] == "running" && j["stats"]["packets"].get<uint64_t>() > 0;
+  });
+  ASSERT_EQ(d.value("runs", 0), 2) << d.dump() << read_text(dp_log());
+  EXPECT_EQ(d["state"], "running") << d.dump();
+  EXPECT_EQ(::waitpid(dp_pid_, nullptr, WNOHANG), 0) << "the same process, never exited";
+  const std::string log = read_text(dp_log());
+  EXPECT_NE(log.find("restart requested by dave through ftzgated"), std::string::npos) << log;
+  EXPECT_GE(d["totals"]["packets"].get<uint64_t>(), packets_before) << "totals never go back";
+  EXPECT_EQ(audit_count("dataplane_ack", 1), 2u) << "the new run was sent generation 1 and applied it";
+  size_t restarts = 0;
+  for (const auto& rec : audit_records()) {
+    if (rec["event_type"] == "dataplane_restart" && rec["user"] == "dave" && rec["success"] == true &&
+        rec["details"]["dataplane"] == "dp-a")
+      ++restarts;
+  }
+  EXPECT_EQ(restarts, 1u);
+  // It still stops on SIGTERM, cleanly.
+  const int status = stop_dp();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_text(dp_log());
+  // The EVE file holds both runs: the first run's flows, ended by its stop
+  // ("shutdown"), then the second's (the restarted run appends).
+  const std::vector<nlohmann::json> events = read_eve(dir_.file("eve.json"));
+  const auto at_stop = [](const nlohmann::json& e) {
+    return e.value("event_type", "") == "flow" && e["flow"].value("reason", "") == "shutdown";
+  };
+  const auto first_stop = std::find_if(events.begin(), events.end(), at_stop);
+  ASSERT_NE(first_stop, events.end()) << "the first run's flows end at its stop";
+  const auto second_run = std::find_if_not(first_stop, events.end(), at_stop);
+  ASSERT_NE(second_run, events.end()) << "events of the second run follow";
+  EXPECT_NE(std::find_if(second_run, events.end(), at_stop), events.end()) << "and its own stop";
+  // A disconnected data plane is not sent a restart for later.
+  wait_for_dp([](const nlohmann::json& j) { return j["connected"] == false; });
+  r = ctl("dave", "request dataplane restart dp-a");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("FAILED_PRECONDITION: data plane dp-a is not connected"), std::string::npos)
+      << r.output;
+}
+
 TEST_F(DpController, ABundleFromAnUntrustedSignerIsNackedAndThePortsStayDown) {
   init_and_start();
   // The data plane trusts another controller's key only.

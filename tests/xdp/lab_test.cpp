@@ -1098,6 +1098,29 @@ TEST_F(XdpController, ACommitReachesTheKernelAndEveryBundleIsAcked) {
   EXPECT_EQ(acks, 2u) << "each bundle once";
 }
 
+// request dataplane restart: ftzgate-xdp stops as at SIGTERM (the program
+// detached, its pins gone) and runs again under the same process id; the
+// new run attaches again and the kernel decides as before.
+TEST_F(XdpController, ARestartRequestRunsItAgainAndTheKernelDecidesAsBefore) {
+  ASSERT_NO_FATAL_FAILURE(
+      spawn("", {"--controller", "unix:" + socket(), "--dataplane-id", "xdp-a", "--state-dir",
+                 dir_.file("xdp-state"), "--trusted-keys", dir_.file("trusted")}));
+  nlohmann::json d = dataplane([](const nlohmann::json& j) { return j.value("runs", 0) == 1; });
+  ASSERT_EQ(d.value("runs", 0), 1) << d.dump() << test::read_text(dir_.file("xdp.log"));
+  const test::RunResult r = ctl("dave", "request dataplane restart xdp-a");
+  ASSERT_EQ(r.status, 0) << r.output;
+  d = dataplane([](const nlohmann::json& j) { return j.value("runs", 0) == 2 && j["state"] == "running"; });
+  ASSERT_EQ(d.value("runs", 0), 2) << d.dump() << test::read_text(dir_.file("xdp.log"));
+  EXPECT_EQ(waitpid(pid_, nullptr, WNOHANG), 0) << "the same process, never exited";
+  EXPECT_EQ(crossing(10), 10) << "attached again: generation 1 allows inside -> hk";
+  const std::string log = test::read_text(dir_.file("xdp.log"));
+  EXPECT_NE(log.find("restart requested by dave through ftzgated"), std::string::npos) << log;
+  stop();
+  size_t acks = 0;
+  for (const auto& rec : audit_records()) acks += rec.value("event_type", "") == "dataplane_ack" ? 1 : 0;
+  EXPECT_EQ(acks, 2u) << "generation 1, once per run";
+}
+
 // ------------------------------------------------- parity with inspect --
 
 // A capture replayed into the inside link (every frame, both directions, as

@@ -237,6 +237,7 @@ Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::Subscribe
   if (!peer) return peer.error();
   uint64_t seen_epoch = 0;
   uint64_t sent_generation = 0;
+  uint64_t seen_restarts = 0;  // a restart asked for before this subscription is not sent
   {
     std::lock_guard lock(mu_);
     if (dataplanes_.size() >= kMaxDataplanes && dataplanes_.count(id) == 0) {
@@ -245,6 +246,7 @@ Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::Subscribe
     }
     Record& r = dataplanes_[id];
     ++r.streams;
+    seen_restarts = r.restarts_requested;
     r.host = config::utf8_prefix(req->host(), 255);
     r.running_generation = req->running_generation();
   }
@@ -257,9 +259,12 @@ Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::Subscribe
   std::optional<uint64_t> sent_thresholds;
   Status result = Status::OK;
   std::unique_lock lock(mu_);
+  // The map's nodes stay where they are: records are never erased.
+  const Record& record = dataplanes_[id];
   while (open) {
     changed_.wait_for(lock, kCancelPoll, [&] {
-      return stopping_ || epoch_ != seen_epoch || sent_thresholds != thresholds_epoch_;
+      return stopping_ || epoch_ != seen_epoch || sent_thresholds != thresholds_epoch_ ||
+             record.restarts_requested != seen_restarts;
     });
     if (stopping_) {
       result = Status(StatusCode::UNAVAILABLE, "ftzgated is stopping");
@@ -280,6 +285,15 @@ Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::Subscribe
       open = writer->Write(update);
       lock.lock();
       sent_thresholds = now_epoch;
+      if (!open) break;
+    }
+    if (record.restarts_requested != seen_restarts) {
+      seen_restarts = record.restarts_requested;
+      pb::Update update;
+      update.mutable_restart()->set_requested_by(record.restart_requested_by);
+      lock.unlock();
+      open = writer->Write(update);
+      lock.lock();
       if (!open) break;
     }
     if (epoch_ == seen_epoch || !running_) continue;
@@ -485,6 +499,7 @@ tl::expected<uint32_t, Status> DataplaneService::keep_counters(const pb::ReportB
     // carried.
     if (it->second.stats_ms != 0 && it->second.stats_boot_id != b.boot_id())
       add_counters(it->second.carried, it->second.stats);
+    if (it->second.stats_ms == 0 || it->second.stats_boot_id != b.boot_id()) ++it->second.runs;
     it->second.stats = stats;
     it->second.stats_boot_id = b.boot_id();
     it->second.stats_ms = now_ms;
@@ -529,6 +544,7 @@ void DataplaneService::show(pb::ShowDataplanesReply* reply) {
     d->set_running_generation(r.running_generation);
     d->set_last_ack_unix_s(r.last_ack_ms / 1000);
     d->set_last_apply_us(r.last_apply_us);
+    d->set_runs(r.runs);
     if (r.stats_ms != 0) {
       *d->mutable_stats() = r.stats;
       d->set_stats_unix_s(r.stats_ms / 1000);
@@ -553,6 +569,18 @@ void DataplaneService::show(pb::ShowDataplanesReply* reply) {
       d->set_state(r.running_generation == 0 ? "waiting" : "behind");
     }
   }
+}
+
+Status DataplaneService::request_restart(const std::string& id, const std::string& user) {
+  std::lock_guard lock(mu_);
+  const auto it = dataplanes_.find(id);
+  if (it == dataplanes_.end()) return {StatusCode::NOT_FOUND, "no data plane " + config::utf8_prefix(id, 64)};
+  if (it->second.streams == 0)
+    return {StatusCode::FAILED_PRECONDITION, "data plane " + id + " is not connected: nothing to send it"};
+  ++it->second.restarts_requested;
+  it->second.restart_requested_by = user;
+  changed_.notify_all();
+  return Status::OK;
 }
 
 }  // namespace ftz::daemon

@@ -74,6 +74,10 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
   }
 
   void show(ftzgate::v1::ShowDataplanesReply* reply);
+  // Sends data plane `id` a Restart on its subscription (every open one).
+  // NOT_FOUND when it is not known, FAILED_PRECONDITION when it is not
+  // connected: a restart is never kept for later.
+  grpc::Status request_restart(const std::string& id, const std::string& user);
   void show_compliance(ftzgate::v1::ShowComplianceReply* reply) const { compliance_.show(reply); }
   // The newest `req.last` (0: 50) alerts, of `req.dataplane` or of all.
   void show_alerts(const ftzgate::v1::ShowAlertsRequest& req, ftzgate::v1::ShowAlertsReply* reply);
@@ -92,6 +96,10 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
     uint64_t stats_boot_id = 0;         // the run that sent them
     // The counters of its earlier runs (DataplaneInfo.totals; memory only).
     ftzgate::v1::DataplaneStats carried;
+    uint32_t runs = 0;  // distinct boot_ids heard from (memory only)
+    // Restarts asked for: each open subscription sends one Restart per step.
+    uint64_t restarts_requested = 0;
+    std::string restart_requested_by;
   };
   using Built = std::shared_ptr<const tl::expected<ftzgate::v1::SignedBundle, std::string>>;
 

@@ -277,7 +277,7 @@ std::optional<Status> ManagementService::authorize(grpc::ServerContext* ctx, Nee
     case Need::kAudit:
       allowed = out.role == accounts::Role::kAudadmin;
       break;
-    case Need::kAccounts:
+    case Need::kSystem:
       allowed = out.role == accounts::Role::kSysadmin;
       break;
   }
@@ -716,6 +716,21 @@ Status ManagementService::ShowDataplanes(grpc::ServerContext* ctx, const pb::Sho
   return Status::OK;
 }
 
+Status ManagementService::RestartDataplane(grpc::ServerContext* ctx, const pb::RestartDataplaneRequest* req,
+                                           pb::RestartDataplaneReply*) {
+  std::lock_guard lock(mu_);
+  Session s;
+  if (auto denied = authorize(ctx, Need::kSystem, "dataplane_restart", s)) return *denied;
+  const ojson details{{"dataplane", config::utf8_prefix(req->dataplane_id(), 64)}};
+  // Recorded before it is sent: a restart nobody can account for never happens.
+  if (auto failed = record(s, ctx, "dataplane_restart_requested", true, details)) return *failed;
+  const Status sent = dataplanes_.request_restart(req->dataplane_id(), s.user);
+  if (!sent.ok())
+    return refuse(s, ctx, "dataplane_restart", details, sent.error_code(), sent.error_message());
+  (void)record(s, ctx, "dataplane_restart", true, details);
+  return Status::OK;
+}
+
 Status ManagementService::ShowCompliance(grpc::ServerContext* ctx, const pb::ShowComplianceRequest*,
                                          pb::ShowComplianceReply* reply) {
   std::lock_guard lock(mu_);
@@ -900,7 +915,7 @@ Status ManagementService::AddUser(grpc::ServerContext* ctx, const pb::AddUserReq
                                   pb::AddUserReply*) {
   std::lock_guard lock(mu_);
   Session s;
-  if (auto denied = authorize(ctx, Need::kAccounts, "user_add", s)) return *denied;
+  if (auto denied = authorize(ctx, Need::kSystem, "user_add", s)) return *denied;
   // The name only: a password is never in a record.
   const ojson details{{"name", req->name().substr(0, 64)}, {"role", "operator"}};
   if (auto failed = record(s, ctx, "user_add_requested", true, details)) return *failed;
@@ -916,7 +931,7 @@ Status ManagementService::DeleteUser(grpc::ServerContext* ctx, const pb::DeleteU
                                      pb::DeleteUserReply* reply) {
   std::lock_guard lock(mu_);
   Session s;
-  if (auto denied = authorize(ctx, Need::kAccounts, "user_delete", s)) return *denied;
+  if (auto denied = authorize(ctx, Need::kSystem, "user_delete", s)) return *denied;
   ojson details{{"name", req->name().substr(0, 64)}};
   if (req->name() == s.user)
     return refuse(s, ctx, "user_delete", details, StatusCode::FAILED_PRECONDITION,

@@ -89,6 +89,8 @@ class ManagementService final : public ftzgate::v1::Management::Service {
                                  ftzgate::v1::RevokeCertificateReply* reply) override;
   grpc::Status ShowCertificates(grpc::ServerContext* ctx, const ftzgate::v1::ShowCertificatesRequest* req,
                                 ftzgate::v1::ShowCertificatesReply* reply) override;
+  grpc::Status RestartDataplane(grpc::ServerContext* ctx, const ftzgate::v1::RestartDataplaneRequest* req,
+                                ftzgate::v1::RestartDataplaneReply* reply) override;
   grpc::Status AddUser(grpc::ServerContext* ctx, const ftzgate::v1::AddUserRequest* req,
                        ftzgate::v1::AddUserReply* reply) override;
   grpc::Status DeleteUser(grpc::ServerContext* ctx, const ftzgate::v1::DeleteUserRequest* req,
@@ -130,7 +132,7 @@ class ManagementService final : public ftzgate::v1::Management::Service {
     // empty on the unix socket): every call must come with the same one.
     std::string cert_serial;
   };
-  enum class Need : uint8_t { kAny, kRead, kPolicy, kAudit, kAccounts };
+  enum class Need : uint8_t { kAny, kRead, kPolicy, kAudit, kSystem };
 
   // The caller's session when its role may do `need`; otherwise the status
   // to return (a denial is audited as `event_type`).

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
@@ -228,6 +229,7 @@ struct ControllerLink::Impl {
   uint64_t running_gen = 0;
   std::string running_sha;
   std::atomic<uint64_t> nacks{0};
+  std::atomic<bool> restart{false};
   // Compliance: the tenants' states from ftzgated, the outbox to empty.
   using States = std::vector<std::pair<std::string, engine::ThresholdState>>;
   std::optional<States> thresholds;
@@ -330,6 +332,28 @@ struct ControllerLink::Impl {
   }
 
   std::string thresholds_path() const { return options.state_dir + "/thresholds"; }
+
+  // Only while a generation runs: one still waiting for its first bundle
+  // has nothing to restart (and a flag set now would end its first run
+  // the moment it began).
+  void on_restart(const pb::Restart& r) {
+    const std::string& who = r.requested_by();
+    const bool plain = !who.empty() && who.size() <= 64 && std::all_of(who.begin(), who.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == '-';
+    });
+    {
+      std::lock_guard lock(mu);
+      if (running_gen == 0) {
+        std::fprintf(stderr,
+                     "ftzgate-dp: ftzgated asked for a restart before the first generation: ignored\n");
+        return;
+      }
+    }
+    std::fprintf(stderr,
+                 "ftzgate-dp: restart requested by %s through ftzgated: stopping, then starting again\n",
+                 plain ? who.c_str() : "an administrator");
+    restart.store(true);
+  }
 
   // Also kept for a headless start: the data plane goes on seeing the
   // states ftzgated last told it (its own count only raises them).
@@ -621,6 +645,9 @@ struct ControllerLink::Impl {
           case pb::Update::kThresholds:
             on_thresholds(update.thresholds(), true);
             break;
+          case pb::Update::kRestart:
+            on_restart(update.restart());
+            break;
           case pb::Update::UPDATE_NOT_SET:
             break;  // a newer controller's update this data plane does not know
         }
@@ -889,6 +916,10 @@ uint64_t ControllerLink::running_generation() const {
 
 uint64_t ControllerLink::nacks() const noexcept {
   return impl_->nacks.load();
+}
+
+bool ControllerLink::restart_requested() const noexcept {
+  return impl_->restart.load();
 }
 
 }  // namespace ftz::controller

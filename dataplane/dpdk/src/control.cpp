@@ -129,6 +129,10 @@ int run_appliance(Appliance& a) {
   for (;;) {
     const auto now = std::chrono::steady_clock::now();
     if (signals().stop.load()) break;
+    if (a.controller_link && a.controller_link->restart_requested()) {
+      signals().restart.store(true);
+      break;
+    }
     if (a.options.duration_s > 0 &&
         std::chrono::duration<double>(now - a.started).count() >= a.options.duration_s)
       break;

@@ -18,6 +18,7 @@
 #include "ftz/capture/capture_reader.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/config/memory_budget.hpp"
+#include "ftz/controller/restart.hpp"
 #include "ftz/dpdk/appliance.hpp"
 #include "ftz/dpdk/options.hpp"
 #include "ftz/drivers/profile.hpp"
@@ -157,6 +158,8 @@ int fail(int code, const std::string& message) {
 
 int main(int argc, char** argv) {
   install_signal_handlers();
+  const std::vector<std::string> command = ftz::controller::command_line(argc, argv);
+  (void)ftz::controller::restarted();  // taken out of the environment first
   // Every log line is masked (no identifier in clear, docs/eve.md); DPDK's
   // own log joins it once EAL is up (rte_openlog_stream below).
   if (!ftz::engine::mask_standard_error()) return 1;
@@ -334,5 +337,9 @@ int main(int argc, char** argv) {
   }
   cleanup();
   if (interrupted) die_by_signal();
+  if (ftz::dpdk::signals().restart.load() && !stop_requested()) {
+    if (rc != 0) return fail(rc, "not restarting: the run ended with an error (above)");
+    return fail(1, "restart failed: " + ftz::controller::reexecute(command));
+  }
   return rc;
 }

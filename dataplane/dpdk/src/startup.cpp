@@ -10,6 +10,7 @@
 #include <new>
 
 #include "appliance_impl.hpp"
+#include "ftz/controller/restart.hpp"
 
 namespace ftz::dpdk {
 
@@ -189,7 +190,8 @@ tl::expected<AppliancePtr, StartError> start_appliance(
   }
   std::unique_ptr<report::OutputFile> eve;
   if (!options.eve.empty()) {
-    auto opened = report::OutputFile::open(options.eve);
+    // After a restart in place the file goes on (what the last run wrote stays).
+    auto opened = report::OutputFile::open(options.eve, true, controller::restarted());
     if (!opened) return tl::unexpected(StartError{2, opened.error()});
     eve = std::move(*opened);
   }

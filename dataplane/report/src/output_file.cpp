@@ -35,9 +35,10 @@ ssize_t stream_write(void* cookie, const char* buf, size_t size) {
 
 }  // namespace
 
-tl::expected<std::unique_ptr<OutputFile>, std::string> OutputFile::open(const std::string& path, bool text) {
+tl::expected<std::unique_ptr<OutputFile>, std::string> OutputFile::open(const std::string& path, bool text,
+                                                                        bool append) {
   if (path == "-") return std::unique_ptr<OutputFile>(new OutputFile(path, STDOUT_FILENO, false, text));
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
   if (fd < 0) return tl::unexpected(path + ": cannot write: " + std::strerror(errno));
   return std::unique_ptr<OutputFile>(new OutputFile(path, fd, true, text));
 }

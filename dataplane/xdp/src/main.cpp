@@ -42,6 +42,7 @@
 
 #include "ftz/config/config.hpp"
 #include "ftz/controller/link_args.hpp"
+#include "ftz/controller/restart.hpp"
 #include "ftz/drivers/profile.hpp"
 #include "ftz/engine/channel.hpp"
 #include "ftz/engine/eve.hpp"
@@ -64,6 +65,9 @@ namespace {
 std::atomic<bool> g_stop{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
 volatile std::sig_atomic_t g_reload = 0;
+// The run ended because ftzgated asked for a restart: main() executes the
+// same command line again once everything is released.
+std::atomic<bool> g_restart{false};
 
 extern "C" void on_stop(int) {
   g_stop.store(true);
@@ -671,6 +675,10 @@ bool Appliance::run() {
     for (const auto& s : p.sockets) fds.push_back(pollfd{s->fd(), POLLIN, 0});
   }
   while (!g_stop.load()) {
+    if (link_ && link_->restart_requested()) {
+      g_restart.store(true);
+      break;
+    }
     const auto now_steady = std::chrono::steady_clock::now();
     if (options_.duration_s > 0 &&
         std::chrono::duration<double>(now_steady - start).count() >= options_.duration_s)
@@ -998,7 +1006,8 @@ int main_xdp(int argc, char** argv) {
     std::fprintf(stderr, "ftzgate-xdp: %s\n", note.c_str());
   std::unique_ptr<report::OutputFile> eve;
   if (!o.eve.empty()) {
-    auto f = report::OutputFile::open(o.eve);
+    // After a restart in place the file goes on (what the last run wrote stays).
+    auto f = report::OutputFile::open(o.eve, true, controller::restarted());
     if (!f) {
       std::fprintf(stderr, "ftzgate-xdp: %s\n", f.error().c_str());
       return 1;
@@ -1106,7 +1115,16 @@ int main(int argc, char** argv) {
   // message and the error exit status (the program is detached on the way
   // out), not std::terminate.
   try {
-    return ftz::xdp::main_xdp(argc, argv);
+    const std::vector<std::string> command = ftz::controller::command_line(argc, argv);
+    (void)ftz::controller::restarted();  // taken out of the environment first
+    const int rc = ftz::xdp::main_xdp(argc, argv);
+    if (!ftz::xdp::g_restart.load() || ftz::xdp::g_stop.load()) return rc;
+    if (rc != 0) {
+      std::fputs("ftzgate-xdp: not restarting: the run ended with an error (above)\n", stderr);
+      return rc;
+    }
+    std::fprintf(stderr, "ftzgate-xdp: restart failed: %s\n", ftz::controller::reexecute(command).c_str());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ftzgate-xdp: %s\n", e.what());
     return 1;

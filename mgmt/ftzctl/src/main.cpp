@@ -10,6 +10,7 @@
 // Commands: show configuration [candidate | rollback N | '| compare' [rollback N]], show system commit,
 // show dataplanes, show compliance, show alerts [last N] [dataplane ID],
 // show interfaces [NAME] [extensive], monitor interface [NAME], clear statistics,
+// request dataplane restart ID,
 // load [merge] FILE, set PATH... VALUE, delete PATH..., commit [check] [comment TEXT]
 // [confirmed MINUTES], commit confirm,
 // rollback N, audit verify [from DIR key FILE], user passwd|add|del|grant, show system users, show
@@ -323,7 +324,8 @@ int show_dataplanes(const Args& a, Session& s) {
                                {"lag_s", d.lag_s()},
                                {"nack_reason", d.nack_reason()},
                                {"connected", d.connected()},
-                               {"last_apply_us", d.last_apply_us()}});
+                               {"last_apply_us", d.last_apply_us()},
+                               {"runs", d.runs()}});
     if (d.stats_unix_s() != 0) {
       // Its newest report, and the totals over its runs (never backwards).
       j["dataplanes"].back()["stats"] = stats_json(d.stats());
@@ -355,6 +357,17 @@ int show_dataplanes(const Args& a, Session& s) {
     }
   }
   print(a, j, text);
+  return 0;
+}
+
+// The data plane stops as at SIGTERM and starts again (dataplane.proto Restart).
+int request_restart(const Args& a, Session& s, const std::string& id) {
+  pb::RestartDataplaneRequest req;
+  req.set_dataplane_id(id);
+  pb::RestartDataplaneReply reply;
+  if (auto st = s.call(&pb::Management::Stub::RestartDataplane, req, &reply); !st.ok()) return fail(st);
+  print(a, {{"dataplane", id}, {"restart", "sent"}},
+        "restart sent to " + id + ": it stops as at SIGTERM and starts again (show dataplanes: runs)\n");
   return 0;
 }
 
@@ -939,8 +952,9 @@ bool known_command(const std::vector<std::string>& w) {
            w[1] == "alerts" || (w[1] == "interfaces" && w.size() <= 4) ||
            (w[1] == "system" && w.size() == 3 && (w[2] == "commit" || w[2] == "status")))) ||
          (w[0] == "monitor" && w.size() >= 2 && w.size() <= 3 && w[1] == "interface") ||
-         (w[0] == "clear" && w.size() == 2 && w[1] == "statistics") || w[0] == "load" || w[0] == "set" ||
-         w[0] == "delete" || w[0] == "commit" || w[0] == "rollback" ||
+         (w[0] == "clear" && w.size() == 2 && w[1] == "statistics") ||
+         (w[0] == "request" && w.size() == 4 && w[1] == "dataplane" && w[2] == "restart") || w[0] == "load" ||
+         w[0] == "set" || w[0] == "delete" || w[0] == "commit" || w[0] == "rollback" ||
          (w[0] == "audit" && w.size() >= 2 && w[1] == "verify") ||
          (w[0] == "audit" && w.size() >= 2 && w[1] == "show") ||
          (w[0] == "user" && w.size() >= 2 &&
@@ -958,6 +972,7 @@ int execute(const Args& a, Session& s, const std::vector<std::string>& w) {
   if (w[0] == "show" && w[1] == "interfaces") return show_interfaces(a, s, w);
   if (w[0] == "monitor") return monitor_interface(a, s, w);
   if (w[0] == "clear") return clear_statistics(a, s);
+  if (w[0] == "request") return request_restart(a, s, w[3]);
   if (w[0] == "show" && w[1] == "certificates") return show_certificates(a, s);
   if (w[0] == "show" && w[1] == "system" && w[2] == "users") return show_users(a, s);
   if (w[0] == "show" && w[1] == "system" && w[2] == "status") return show_system_status(a, s);
@@ -1004,6 +1019,8 @@ static int run(int argc, char** argv) {
         "  show interfaces [NAME] [extensive]   the data planes' own ports (DATAPLANE/PORT) and counters\n"
         "  monitor interface [NAME]           the same, refreshed every 2 s with rates, until Ctrl-C\n"
         "  clear statistics                   count interfaces from now on (your view only)\n"
+        "  request dataplane restart ID       (sysadmin) the data plane stops as at SIGTERM and starts\n"
+        "                                     again with its command line\n"
         "  load FILE                          replace your candidate\n"
         "  load merge FILE                    merge FILE into your candidate\n"
         "  set PATH... VALUE                  e.g. set rules harbor-to-hk action block\n"

@@ -35,7 +35,7 @@ namespace pb = ftzgate::v1;
 // What a command needs of the account's role: ftzgated's own rule
 // (controlplane/daemon/src/service.cpp, authorize()), so that completion
 // never offers what the daemon would refuse.
-enum class Need : uint8_t { kAny, kRead, kPolicy, kAudit, kAccounts };
+enum class Need : uint8_t { kAny, kRead, kPolicy, kAudit, kSystem };
 
 bool allowed(Need need, pb::Role role) {
   switch (need) {
@@ -47,7 +47,7 @@ bool allowed(Need need, pb::Role role) {
       return role == pb::ROLE_SECADMIN;
     case Need::kAudit:
       return role == pb::ROLE_AUDADMIN;
-    case Need::kAccounts:
+    case Need::kSystem:
       return role == pb::ROLE_SYSADMIN;
   }
   return false;
@@ -108,6 +108,11 @@ Node operational_tree() {
           {key("interface", "the data planes' ports, with rates",
                {arg("<NAME>", "DATAPLANE/PORT", {}, Names::kInterfaces)})},
           Need::kRead),
+      key("request", "ask a part of the appliance to act",
+          {key("dataplane", "a data plane",
+               {key("restart", "it stops as at SIGTERM and starts again",
+                    {arg("<ID>", "data plane", {}, Names::kDataplanes)})})},
+          Need::kSystem),
       key("clear", "reset what you see",
           {key("statistics", "count interfaces from now on (your view only; nothing else is reset)")},
           Need::kRead),
@@ -119,9 +124,9 @@ Node operational_tree() {
           Need::kAudit),
       key("user", "accounts",
           {key("passwd", "your own password"),
-           key("add", "an operator account", {arg("<NAME>", "account")}, Need::kAccounts),
+           key("add", "an operator account", {arg("<NAME>", "account")}, Need::kSystem),
            key("del", "delete an account and revoke its certificates", {arg("<NAME>", "account")},
-               Need::kAccounts),
+               Need::kSystem),
            key("grant", "give an account a role",
                {arg("<NAME>", "account", {arg("<ROLE>", "role", {}, Names::kRoles)})}, Need::kPolicy)}),
       key("certificate", "certificates for mutual TLS",

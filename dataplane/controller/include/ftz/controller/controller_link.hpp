@@ -135,6 +135,9 @@ class ControllerLink {
   // Bundles refused, before the main loop saw them (bad signature ...) or by
   // the engine.
   [[nodiscard]] uint64_t nacks() const noexcept;
+  // ftzgated asked for a restart (an administrator's `request dataplane
+  // restart`): the main loop stops as at SIGTERM, then reexecute().
+  [[nodiscard]] bool restart_requested() const noexcept;
 
  private:
   struct Impl;

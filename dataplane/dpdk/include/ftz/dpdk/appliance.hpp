@@ -32,6 +32,9 @@ struct Signals {
   std::atomic<bool> stop{false};
   std::atomic<bool> reload{false};
   std::atomic<int> stop_signal{0};  // SIGINT or SIGTERM, the one that set `stop`
+  // The run ended because ftzgated asked for a restart: main executes the
+  // same command line again (ftz/controller/restart.hpp).
+  std::atomic<bool> restart{false};
 };
 Signals& signals() noexcept;
 
@@ -70,7 +73,8 @@ tl::expected<AppliancePtr, StartError> start_appliance(
 void attach_controller(Appliance& a, std::unique_ptr<controller::ControllerLink> link,
                        const controller::Incoming& first);
 
-// Runs until --duration, a signal, or the end of a --pcap-in capture; then
+// Runs until --duration, a signal, a restart ftzgated asks for
+// (signals().restart), or the end of a --pcap-in capture; then
 // stops the workers, writes the statistics and releases the ports. Returns
 // the exit code.
 int run_appliance(Appliance& a);

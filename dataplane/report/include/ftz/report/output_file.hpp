@@ -17,10 +17,11 @@ namespace ftz::report {
 
 class OutputFile {
  public:
-  // Opens (creates or truncates) `path`; "-" is standard output. `text`:
-  // lines of text (a line cut by a write error is ended before the next).
+  // Opens (creates or truncates; with `append`, creates or appends to)
+  // `path`; "-" is standard output. `text`: lines of text (a line cut by a
+  // write error is ended before the next).
   static tl::expected<std::unique_ptr<OutputFile>, std::string> open(const std::string& path,
-                                                                     bool text = true);
+                                                                     bool text = true, bool append = false);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
