@@ -91,6 +91,26 @@ def secadmin():
           prompt=re.escape(t.user) + r"@\S+# ?")
     t.run("an operational command from configuration mode", "run show system status | count",
           r"Count: \d+ lines", prompt=re.escape(t.user) + r"@\S+# ?")
+    # Levels: edit goes down, set, delete and show start there, up and top
+    # go back; the prompt's [edit ...] line says where.
+    cp = re.escape(t.user) + r"@\S+# ?"
+    t.run("edit a rule", "edit rules", r"\[edit rules\]", prompt=cp)
+    t.keys("TAB completes a rule's name at the level", "edit harbor\t", cp + "edit harbor-to-hk")
+    t.run("down to the rule", "", r"\[edit rules harbor-to-hk\]", prompt=cp)
+    m = t.run("show at a level: that rule only", "show | no-more",
+              r"# \[edit rules harbor-to-hk\] of your candidate[\s\S]*action: (\w+)", prompt=cp)
+    if "zones:" in t.text() or "domestic-fast-path" in t.text():
+        t.fail("show at a level", "the rule only, not the whole candidate")
+    new_action = "reset" if m.group(1) != "reset" else "block"
+    t.run("set at a level", "set action " + new_action, r"\[edit rules harbor-to-hk\]", prompt=cp)
+    t.run("the candidate changed there", "show | match action", r"action: " + new_action, prompt=cp)
+    t.run("| compare is the whole candidate", "show | compare | match action: | no-more",
+          r"\+\s+action: " + new_action, prompt=cp)
+    t.run("up one level", "up", r"\[edit rules\]", prompt=cp)
+    t.run("top", "top", r"\[edit\]", prompt=cp)
+    t.run("up at the top", "up", r"already at the top level", prompt=cp)
+    t.run("edit again, exit to the top", "edit zones", r"\[edit zones\]", prompt=cp)
+    t.run("exit from a level goes to the top", "exit", r"\[edit\]", prompt=cp)
     t.run("exit leaves configuration mode", "exit", "", prompt=re.escape(t.user) + r"@\S+> ?")
     t.child.send("exit\r")
     t.close("exit")

@@ -158,7 +158,12 @@ Node configuration_tree() {
            key("confirmed", "roll back unless confirmed", {arg("<MINUTES>", "minutes")})},
           Need::kPolicy),
       key("rollback", "a kept generation into your candidate", {arg("<N>", "generation")}, Need::kPolicy),
-      key("show", "your candidate (| compare: against the running one)", {}, Need::kRead),
+      key("edit", "go down to a level: set, delete and show then start there",
+          {rest("<PATH>", "section [item ...]", Names::kSections)}, Need::kPolicy),
+      key("up", "one level up"),
+      key("top", "the top level"),
+      key("show", "your candidate at this level (| compare: the whole candidate against the running one)", {},
+          Need::kRead),
       key("run", "an operational command", {rest("<COMMAND>", "operational command")}),
       key("help", "the commands of this mode"),
       key("exit", "leave configuration mode"),
@@ -202,6 +207,8 @@ std::vector<std::string> split_words(const std::string& line) {
   return out;
 }
 
+struct Filters;
+
 class Shell {
  public:
   Shell(const Args& a, mgmt::Session& s) : args_(a), session_(s), role_(s.role()) {}
@@ -232,6 +239,9 @@ class Shell {
   void run_line(const std::string& line);
   void run_command(std::vector<std::string> words, const std::vector<std::vector<std::string>>& pipes);
   void page(const std::string& text, bool paged) const;
+  // `show` below the top level: that part of the candidate.
+  void show_level(const std::vector<std::vector<std::string>>& pipes);
+  void finish(std::string out, const Filters& f) const;
   void list(const std::vector<std::pair<std::string, std::string>>& items) const;
 
   Args args_;
@@ -240,6 +250,9 @@ class Shell {
   Node operational_ = operational_tree();
   Node config_ = configuration_tree();
   bool configuring_ = false;
+  // Configuration mode's level ([edit zones inside]): set, delete and show
+  // start there.
+  std::vector<std::string> edit_path_;
   bool done_ = false;
   std::string user_;
   std::string host_ = "ftzgate";
@@ -308,9 +321,11 @@ const Node* Shell::walk(const std::vector<std::string>& words) const {
 }
 
 bool Shell::runnable(const std::vector<std::string>& words) const {
-  if (words.size() == 1 && (words[0] == "exit" || words[0] == "quit" || words[0] == "help" ||
-                            words[0] == "configure" || (configuring_ && words[0] == "show")))
+  if (words.size() == 1 &&
+      (words[0] == "exit" || words[0] == "quit" || words[0] == "help" || words[0] == "configure" ||
+       (configuring_ && (words[0] == "show" || words[0] == "up" || words[0] == "top"))))
     return true;
+  if (configuring_ && words.size() >= 2 && words[0] == "edit") return true;
   if (configuring_ && !words.empty() && words[0] == "run")
     return known_command(std::vector<std::string>(words.begin() + 1, words.end()));
   return known_command(words);
@@ -327,15 +342,17 @@ std::vector<std::string> Shell::argument_names(const Node& n, const std::vector<
     case Names::kKinds:
       return {"dataplane", "admin"};
     case Names::kSections: {
-      // set/delete SECTION ITEM...: the configuration's own names.
-      const size_t depth = before.size() - 1;  // words after set/delete
-      if (depth == 0) {
+      // set/delete/edit SECTION ITEM...: the configuration's own names,
+      // from the level edit went down to.
+      std::vector<std::string> path = edit_path_;
+      path.insert(path.end(), before.begin() + 1, before.end());  // the words after set/delete/edit
+      if (path.empty()) {
         std::vector<std::string> keys;
         for (const auto& [k, v] : sections_) keys.push_back(k);
         return keys;
       }
-      const auto s = sections_.find(before[1]);
-      if (depth == 1 && s != sections_.end()) return s->second;
+      const auto s = sections_.find(path[0]);
+      if (path.size() == 1 && s != sections_.end()) return s->second;
       return {};
     }
     case Names::kNone:
@@ -520,46 +537,76 @@ std::pair<std::string, int> captured(const std::function<int()>& fn) {
   return {out, rc};
 }
 
-void Shell::run_command(std::vector<std::string> words, const std::vector<std::vector<std::string>>& pipes) {
-  bool json = args_.json;
+// What the pipes after a command ask for; nullopt (said) when one is wrong.
+struct Filters {
+  bool json = false;
+  bool compare = false;
   bool paged = true;
-  std::optional<std::regex> match;
   bool count = false;
+  std::optional<std::regex> match;
+};
+
+std::optional<Filters> filters_of(const std::vector<std::vector<std::string>>& pipes, bool json) {
+  Filters f;
+  f.json = json;
   for (const auto& p : pipes) {
     std::vector<std::string> options;
     for (const auto& [w, h] : kPipes)
       if (w.rfind(p[0], 0) == 0) options.push_back(w);
     if (options.size() != 1) {
       std::printf("%s '| %s'\n", options.empty() ? "unknown filter" : "ambiguous filter", p[0].c_str());
-      return;
+      return std::nullopt;
     }
-    const std::string& f = options[0];
-    if (f == "compare") {
-      words.insert(words.end(), {"|", "compare"});
-    } else if (f == "json") {
-      json = true;
-    } else if (f == "no-more") {
-      paged = false;
-    } else if (f == "count") {
-      count = true;
+    const std::string& name = options[0];
+    if (name == "compare") {
+      f.compare = true;
+    } else if (name == "json") {
+      f.json = true;
+    } else if (name == "no-more") {
+      f.paged = false;
+    } else if (name == "count") {
+      f.count = true;
     } else if (p.size() < 2) {
       std::puts("| match needs a regular expression");
-      return;
+      return std::nullopt;
     } else {
       try {
-        match.emplace(p[1]);
+        f.match.emplace(p[1]);
       } catch (const std::regex_error& e) {
         std::printf("| match: not a regular expression: %s\n", e.what());
-        return;
+        return std::nullopt;
       }
     }
   }
+  return f;
+}
+
+// `out` through | match and | count, then the pager.
+void Shell::finish(std::string out, const Filters& f) const {
+  if (f.match || f.count) {
+    std::istringstream in(out);
+    std::string kept;
+    size_t n = 0;
+    for (std::string l; std::getline(in, l);) {
+      if (f.match && !std::regex_search(l, *f.match)) continue;
+      kept += l + "\n";
+      ++n;
+    }
+    out = f.count ? "Count: " + std::to_string(n) + " lines\n" : kept;
+  }
+  page(out, f.paged && ::isatty(STDOUT_FILENO) != 0);
+}
+
+void Shell::run_command(std::vector<std::string> words, const std::vector<std::vector<std::string>>& pipes) {
+  const std::optional<Filters> f = filters_of(pipes, args_.json);
+  if (!f) return;
+  if (f->compare) words.insert(words.end(), {"|", "compare"});
   if (!known_command(words)) {
     std::puts("incomplete command (? lists what may follow)");
     return;
   }
   Args a = args_;
-  a.json = json;
+  a.json = f->json;
   if (words[0] == "monitor") {
     // It owns the screen until Ctrl-C: neither captured nor paged.
     if (!pipes.empty()) {
@@ -571,18 +618,50 @@ void Shell::run_command(std::vector<std::string> words, const std::vector<std::v
   }
   auto [out, rc] = captured([&] { return execute(a, session_, words); });
   (void)rc;  // errors are on stderr already
-  if (match || count) {
-    std::istringstream in(out);
-    std::string kept;
-    size_t n = 0;
-    for (std::string l; std::getline(in, l);) {
-      if (match && !std::regex_search(l, *match)) continue;
-      kept += l + "\n";
-      ++n;
-    }
-    out = count ? "Count: " + std::to_string(n) + " lines\n" : kept;
+  finish(std::move(out), *f);
+}
+
+void Shell::show_level(const std::vector<std::vector<std::string>>& pipes) {
+  const std::optional<Filters> f = filters_of(pipes, false);
+  if (!f) return;
+  pb::ShowConfigurationRequest req;
+  req.set_candidate(true);
+  pb::ShowConfigurationReply reply;
+  if (const grpc::Status st = session_.call(&pb::Management::Stub::ShowConfiguration, req, &reply);
+      !st.ok()) {
+    (void)fail(st);
+    return;
   }
-  page(out, paged && ::isatty(STDOUT_FILENO) != 0);
+  std::string level;
+  for (const std::string& w : edit_path_) level += (level.empty() ? "" : " ") + w;
+  try {
+    // Down the path as set and delete read it: a key of a mapping, or the
+    // item of a list whose name (an approval: id) is the word.
+    YAML::Node at = YAML::Load(reply.yaml());
+    for (const std::string& w : edit_path_) {
+      YAML::Node next;
+      if (at.IsMap()) {
+        next = at[w];
+      } else if (at.IsSequence()) {
+        for (const YAML::Node& item : at)
+          if (item.IsMap() && ((item["name"] && item["name"].as<std::string>() == w) ||
+                               (item["id"] && item["id"].as<std::string>() == w)))
+            next = item;
+      }
+      if (!next.IsDefined() || next.IsNull()) {
+        std::printf("nothing at [edit %s] in your candidate yet\n", level.c_str());
+        return;
+      }
+      at = next;
+    }
+    YAML::Emitter out;
+    out << at;
+    finish(std::string("# [edit ") + level + "] of your candidate (based on generation " +
+               std::to_string(reply.generation()) + ")\n" + out.c_str() + "\n",
+           *f);
+  } catch (const YAML::Exception& e) {
+    std::printf("the candidate does not read as YAML: %s\n", e.what());
+  }
 }
 
 void Shell::run_line(const std::string& line) {
@@ -625,13 +704,34 @@ void Shell::run_line(const std::string& line) {
     return;
   }
   if (w[0] == "exit" || w[0] == "quit") {
-    if (configuring_) {
+    if (configuring_ && !edit_path_.empty() && w[0] == "exit") {
+      edit_path_.clear();  // as Junos: from a level back to the top first
+    } else if (configuring_) {
       configuring_ = false;
+      edit_path_.clear();
     } else {
       done_ = true;
     }
     return;
   }
+  if (configuring_ && (w[0] == "edit" || w[0] == "up" || w[0] == "top")) {
+    if (w[0] == "edit") {
+      if (w.size() == 1) {
+        std::puts("edit needs a path: edit SECTION [ITEM ...]");
+        return;
+      }
+      edit_path_.insert(edit_path_.end(), w.begin() + 1, w.end());
+    } else if (edit_path_.empty()) {
+      std::puts("already at the top level");
+    } else if (w[0] == "up") {
+      edit_path_.pop_back();
+    } else {
+      edit_path_.clear();
+    }
+    return;
+  }
+  if (configuring_ && (w[0] == "set" || w[0] == "delete"))
+    w.insert(w.begin() + 1, edit_path_.begin(), edit_path_.end());
   if (w[0] == "configure") {
     configuring_ = true;
     std::puts("Entering configuration mode (your candidate is kept until you commit or log out)");
@@ -659,6 +759,10 @@ void Shell::run_line(const std::string& line) {
         pipes.begin(), pipes.end(), [](const auto& q) { return std::string("compare").rfind(q[0], 0) == 0; });
     w = compare ? std::vector<std::string>{"show", "configuration"}
                 : std::vector<std::string>{"show", "configuration", "candidate"};
+    if (!compare && !edit_path_.empty()) {
+      show_level(pipes);
+      return;
+    }
   }
   run_command(w, pipes);
 }
@@ -712,7 +816,11 @@ int Shell::run() {
   std::printf("ftzctl on %s as %s (%s); ? for help, TAB completes\n", host_.c_str(), user_.c_str(),
               role_word(role_).c_str());
   while (!done_) {
-    if (configuring_) std::puts("\n[edit]");
+    if (configuring_) {
+      std::string level = "[edit";
+      for (const std::string& w : edit_path_) level += " " + w;
+      std::printf("\n%s]\n", level.c_str());
+    }
     prompt_ = user_ + "@" + host_ + (configuring_ ? "# " : "> ");
     int n = 0;
     errno = 0;
