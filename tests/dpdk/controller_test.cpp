@@ -165,6 +165,11 @@ TEST_F(DpController, ACommitChangesVerdictsAndEachGenerationIsAcked) {
   EXPECT_LE(counted["dropped"].get<uint64_t>(), dropped()) << counted.dump();
   EXPECT_EQ(counted["dropped"], counted["reasons"]["policy_block"]) << counted.dump();
   EXPECT_GT(counted["flows_created"].get<uint64_t>(), 0u) << counted.dump();
+  // Its tables: what it holds at most and what is in use (no scan states:
+  // this configuration has no signatures, so nothing is inspected).
+  EXPECT_GT(counted["flows_capacity"].get<uint64_t>(), 0u) << counted.dump();
+  EXPECT_LE(counted["flows_active"].get<uint64_t>(), counted["flows_capacity"].get<uint64_t>());
+  EXPECT_LE(counted["scan_states_active"].get<uint64_t>(), counted["scan_states_capacity"].get<uint64_t>());
 
   // The controller goes: the data plane keeps forwarding under generation 2.
   ASSERT_EQ(stop(), 0);

@@ -178,6 +178,15 @@ TEST_F(DpSnmp, WalksShowWhatFtzctlShowsAndAThresholdCrossingIsATrap) {
   EXPECT_EQ(dp_col(14), c64(t["alerts"]));
   EXPECT_EQ(dp_col(15), c64(t["detections"]));
   EXPECT_GT(t["alerts"].get<uint64_t>(), 0u);
+  // Its tables, as its last report gave them (what pressure compares).
+  const nlohmann::json& newest = d["stats"];
+  const auto gauge = [](const nlohmann::json& v) { return "Gauge32: " + std::to_string(v.get<uint64_t>()); };
+  ASSERT_GT(newest["flows_capacity"].get<uint64_t>(), 0u) << newest.dump();
+  ASSERT_GT(newest["scan_states_capacity"].get<uint64_t>(), 0u) << newest.dump();
+  EXPECT_EQ(dp_col(18), gauge(newest["flows_capacity"]));
+  EXPECT_EQ(dp_col(19), gauge(newest["scan_states_active"]));
+  EXPECT_EQ(dp_col(20), gauge(newest["scan_states_capacity"]));
+  EXPECT_EQ(w[std::string(kMib) + ".1.1.21.0"], "Gauge32: 80") << "the default watermark";
 
   // The ports, as DPDK counted them.
   ASSERT_GE(t["ports"].size(), 2u) << t.dump();

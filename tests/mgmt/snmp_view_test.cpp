@@ -244,6 +244,45 @@ TEST(SnmpNotifications, PortLinksDownAndUp) {
   EXPECT_EQ(traps(b, a), std::vector{Trap::kPortLinkUp});
 }
 
+// The flow table and the scan states against the watermark (80 % by
+// default), either way; a data plane that reports no capacity never.
+TEST(SnmpNotifications, TablePressureAtTheWatermarkAndBelowItAgain) {
+  Snapshot a = snapshot();
+  pb::DataplaneStats& calm = *a.dataplanes.mutable_dataplanes(0)->mutable_stats();
+  calm.set_flows_active(799);
+  calm.set_flows_capacity(1000);
+  calm.set_scan_states_active(10);
+  calm.set_scan_states_capacity(100);
+  Snapshot full = a;
+  full.dataplanes.mutable_dataplanes(0)->mutable_stats()->set_flows_active(800);
+  EXPECT_EQ(traps(a, full), std::vector{Trap::kFlowTablePressure});
+  EXPECT_TRUE(traps(full, full).empty()) << "once, not at every read";
+  EXPECT_EQ(traps(full, a), std::vector{Trap::kFlowTablePressureEnded});
+  Snapshot scanning = a;
+  scanning.dataplanes.mutable_dataplanes(0)->mutable_stats()->set_scan_states_active(100);
+  EXPECT_EQ(traps(a, scanning), std::vector{Trap::kScanStatePressure});
+  EXPECT_EQ(traps(scanning, a), std::vector{Trap::kScanStatePressureEnded});
+  // The watermark is the subagent's.
+  Snapshot strict = a;
+  strict.pressure_watermark = 50;
+  Snapshot half = strict;
+  half.dataplanes.mutable_dataplanes(0)->mutable_stats()->set_scan_states_active(50);
+  EXPECT_EQ(traps(strict, half), std::vector{Trap::kScanStatePressure});
+  // No capacity reported (an older data plane): no pressure.
+  Snapshot older = snapshot();
+  older.dataplanes.mutable_dataplanes(0)->mutable_stats()->set_flows_active(1'000'000);
+  EXPECT_TRUE(traps(snapshot(), older).empty());
+  // The notification's objects are instances of the later view, with its values.
+  const auto n = notifications(a, full);
+  ASSERT_EQ(n.size(), 1u);
+  const View v = build_view(full);
+  for (const Oid& o : n[0].objects) EXPECT_EQ(v.count(o), 1u) << dotted(o);
+  EXPECT_EQ(v.at(n[0].objects[1]).number, 800u);
+  EXPECT_EQ(v.at(n[0].objects[2]).number, 1000u);
+  EXPECT_EQ(v.at(n[0].objects[3]).number, 80u);
+  EXPECT_NE(n[0].what.find("flow table at 800 of 1000"), std::string::npos) << n[0].what;
+}
+
 TEST(SnmpNotifications, ThresholdsOnTheWayUpOnlyAndAgainInANewYear) {
   const Snapshot a = snapshot();
   Snapshot warn = a;

@@ -1085,6 +1085,8 @@ TEST_F(XdpController, ACommitReachesTheKernelAndEveryBundleIsAcked) {
   ASSERT_TRUE(d.contains("stats")) << d.dump();
   EXPECT_GE(d["stats"].value("dropped", uint64_t{0}), 10u) << d.dump();
   EXPECT_GE(d["stats"].value("forwarded", uint64_t{0}), 10u) << d.dump();
+  EXPECT_GT(d["stats"].value("flows_capacity", uint64_t{0}), 0u) << d.dump();
+  EXPECT_GT(d["stats"].value("scan_states_capacity", uint64_t{0}), 0u) << d.dump();
   // SIGHUP does not re-read a file: the policy is ftzgated's.
   kill(pid_, SIGHUP);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));

@@ -553,6 +553,9 @@ void DataplaneService::show(pb::ShowDataplanesReply* reply) {
       add_counters(totals, r.stats);
       totals.set_uptime_s(r.stats.uptime_s());
       totals.set_flows_active(r.stats.flows_active());
+      totals.set_flows_capacity(r.stats.flows_capacity());
+      totals.set_scan_states_active(r.stats.scan_states_active());
+      totals.set_scan_states_capacity(r.stats.scan_states_capacity());
     }
     const bool refused = r.nack_generation == running && running != 0;
     if (refused) d->set_nack_reason(r.nack_reason);

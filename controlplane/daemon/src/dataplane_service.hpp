@@ -35,7 +35,8 @@ class SigningKey;
 
 namespace ftz::daemon {
 
-// Adds the counters of `from` (not uptime_s, flows_active) into `into`,
+// Adds the counters of `from` (not the gauges: uptime_s, flows_active, the
+// tables' capacities and scan states) into `into`,
 // ports by name.
 void add_counters(ftzgate::v1::DataplaneStats& into, const ftzgate::v1::DataplaneStats& from);
 

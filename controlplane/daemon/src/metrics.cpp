@@ -175,6 +175,17 @@ std::string render_metrics(const MetricsInput& in) {
   x.family("ftzgate_dataplane_flows_active", Type::kGauge,
            "Flows the data plane tracked at its last report.");
   for (const pb::DataplaneInfo& d : planes) x.sample({{"dataplane", d.id()}}, d.totals().flows_active());
+  x.family("ftzgate_dataplane_flows_capacity", Type::kGauge,
+           "Flows the data plane's flow tables hold at most (all workers), at its last report.");
+  for (const pb::DataplaneInfo& d : planes) x.sample({{"dataplane", d.id()}}, d.totals().flows_capacity());
+  x.family("ftzgate_dataplane_scan_states", Type::kGauge,
+           "Content-inspection states in use at the data plane's last report.");
+  for (const pb::DataplaneInfo& d : planes)
+    x.sample({{"dataplane", d.id()}}, d.totals().scan_states_active());
+  x.family("ftzgate_dataplane_scan_states_capacity", Type::kGauge,
+           "Content-inspection states the data plane has (limits.inspect_max_flows per worker).");
+  for (const pb::DataplaneInfo& d : planes)
+    x.sample({{"dataplane", d.id()}}, d.totals().scan_states_capacity());
   for (const CounterFamily& c : kDataplaneCounters) {
     x.family(c.name, Type::kCounter, c.help);
     for (const pb::DataplaneInfo& d : planes) x.sample({{"dataplane", d.id()}}, (d.totals().*c.get)());

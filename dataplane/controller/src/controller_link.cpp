@@ -103,6 +103,9 @@ void to_proto(const Stats& s, uint64_t alerts_unreported, pb::DataplaneStats* x)
   x->set_forwarded(s.forwarded);
   x->set_dropped(s.dropped);
   x->set_flows_active(s.flows_active);
+  x->set_flows_capacity(s.flows_capacity);
+  x->set_scan_states_active(s.scan_states_active);
+  x->set_scan_states_capacity(s.scan_states_capacity);
   x->set_flows_created(s.flows_created);
   x->set_alerts(s.alerts);
   x->set_detections(s.detections);

@@ -140,7 +140,12 @@ void Appliance::publish_stats() {
   for (auto& w : workers) {
     engine::WorkerCounters c;
     uint32_t active = 0;
-    w->read_snapshot(c, active);
+    uint32_t scanning = 0;
+    w->read_snapshot(c, active, &scanning);
+    s.scan_states_active += scanning;
+    // Fixed once the worker is built.
+    s.flows_capacity += w->engine().flow_capacity();
+    s.scan_states_capacity += w->engine().scan_state_capacity();
     s.packets += c.packets;
     s.bytes += c.bytes;
     s.forwarded += c.forwarded;

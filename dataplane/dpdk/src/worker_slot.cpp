@@ -483,6 +483,7 @@ void WorkerSlot::publish_snapshot() noexcept {
   std::atomic_thread_fence(std::memory_order_release);
   snapshot_.counters = worker_->counters();
   snapshot_.active_flows = worker_->active_flows();
+  snapshot_.scan_states = worker_->scan_states_in_use();
   snapshot_.record_backlog = worker_->record_backlog();
   snapshot_.seq.store(s + 2, std::memory_order_release);
 }
@@ -497,12 +498,14 @@ uint32_t WorkerSlot::record_backlog() const noexcept {
   }
 }
 
-void WorkerSlot::read_snapshot(engine::WorkerCounters& out, uint32_t& active) const noexcept {
+void WorkerSlot::read_snapshot(engine::WorkerCounters& out, uint32_t& active,
+                               uint32_t* scan_states) const noexcept {
   for (;;) {
     const uint32_t s1 = snapshot_.seq.load(std::memory_order_acquire);
     if (s1 & 1u) continue;
     out = snapshot_.counters;
     active = snapshot_.active_flows;
+    if (scan_states != nullptr) *scan_states = snapshot_.scan_states;
     std::atomic_thread_fence(std::memory_order_acquire);
     if (snapshot_.seq.load(std::memory_order_relaxed) == s1) return;
   }

@@ -71,6 +71,7 @@ struct CounterSnapshot {
   std::atomic<uint32_t> seq{0};
   engine::WorkerCounters counters;
   uint32_t active_flows = 0;
+  uint32_t scan_states = 0;     // in use
   uint32_t record_backlog = 0;  // flow records waiting for the event ring
 };
 
@@ -91,7 +92,9 @@ class WorkerSlot {
   void set_distribution_ring(rte_ring* r) noexcept { dist_ring_ = r; }
   [[nodiscard]] rte_ring* offload_ring() const noexcept { return offload_ring_; }
   void set_offload_ring(rte_ring* r) noexcept { offload_ring_ = r; }
-  void read_snapshot(engine::WorkerCounters& out, uint32_t& active) const noexcept;
+  // `scan_states`: also the scan states in use.
+  void read_snapshot(engine::WorkerCounters& out, uint32_t& active,
+                     uint32_t* scan_states = nullptr) const noexcept;
   // Frames port `p` (index) could not take from this worker (full queue).
   [[nodiscard]] uint64_t tx_port_dropped(size_t p) const noexcept {
     return tx_[p].dropped.load(std::memory_order_relaxed);

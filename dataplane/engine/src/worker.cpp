@@ -25,6 +25,12 @@ uint32_t Worker::stream_capacity() const noexcept {
 uint32_t Worker::streams_in_use() const noexcept {
   return static_cast<uint32_t>(streams_.size() - stream_free_.size());
 }
+uint32_t Worker::scan_state_capacity() const noexcept {
+  return static_cast<uint32_t>(content_.size());
+}
+uint32_t Worker::scan_states_in_use() const noexcept {
+  return static_cast<uint32_t>(content_.size() - content_free_.size());
+}
 
 Worker::Footprint Worker::footprint() noexcept {
   // Mirrors the constructor and allocate_content_pool().

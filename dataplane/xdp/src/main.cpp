@@ -633,6 +633,9 @@ void Appliance::publish_stats() {
     s.forwarded += c.forwarded;
     s.dropped += c.dropped;
     s.flows_active += lanes_.worker(w).active_flows();
+    s.flows_capacity += lanes_.worker(w).flow_capacity();
+    s.scan_states_active += lanes_.worker(w).scan_states_in_use();
+    s.scan_states_capacity += lanes_.worker(w).scan_state_capacity();
     s.flows_created += c.flows_created;
     s.alerts += c.alerts;
     s.detections += c.detections;

@@ -300,6 +300,9 @@ ordered_json stats_json(const pb::DataplaneStats& c) {
           {"forwarded", c.forwarded()},
           {"dropped", c.dropped()},
           {"flows_active", c.flows_active()},
+          {"flows_capacity", c.flows_capacity()},
+          {"scan_states_active", c.scan_states_active()},
+          {"scan_states_capacity", c.scan_states_capacity()},
           {"flows_created", c.flows_created()},
           {"alerts", c.alerts()},
           {"alerts_unreported", c.alerts_unreported()},
@@ -351,6 +354,14 @@ int show_dataplanes(const Args& a, Session& s) {
           static_cast<unsigned long long>(c.flows_created()), static_cast<unsigned long long>(c.alerts()),
           static_cast<unsigned long long>(c.detections()), local_time(d.stats_unix_s()).c_str());
       text += line;
+      if (c.flows_capacity() > 0) {
+        std::snprintf(line, sizeof line, "  tables: %llu of %llu flows, %llu of %llu scan states in use\n",
+                      static_cast<unsigned long long>(c.flows_active()),
+                      static_cast<unsigned long long>(c.flows_capacity()),
+                      static_cast<unsigned long long>(c.scan_states_active()),
+                      static_cast<unsigned long long>(c.scan_states_capacity()));
+        text += line;
+      }
       if (c.alerts_unreported() > 0)
         text += "  " + std::to_string(c.alerts_unreported()) +
                 " alerts not reported here (its queue was full; its EVE file has them)\n";

@@ -2,13 +2,14 @@
 // (docs/noc.md, "SNMP"). It reads ftzgated as an operator account (the
 // least privilege that reads) every --interval seconds, serves what it read
 // and sends a notification for each change a NOC must hear of (thresholds,
-// data planes lost, refusing or back, port links, commits and rollbacks,
-// ftzgated unreachable), at most --trap-burst at once and then one per
+// data planes lost, refusing or back, port links, a flow table or scan
+// states over --pressure-watermark percent, commits and rollbacks, ftzgated
+// unreachable), at most --trap-burst at once and then one per
 // --trap-interval seconds.
 //
 //   ftzgate-snmp --credentials FILE [--socket PATH | --controller HOST:PORT --ca F --cert F --key F]
 //                [--agentx-socket PATH] [--state-dir DIR] [--interval S]
-//                [--trap-burst N] [--trap-interval S]
+//                [--trap-burst N] [--trap-interval S] [--pressure-watermark PERCENT]
 //
 // The credentials file holds one line, NAME:PASSWORD; it must belong to the
 // user running ftzgate-snmp (or root) and be readable by nobody else.
@@ -48,6 +49,7 @@ struct Args {
   int interval_s = 5;
   uint32_t trap_burst = 10;
   double trap_interval_s = 6;
+  uint32_t pressure_watermark = 80;  // percent
 };
 
 struct Credentials {
@@ -171,6 +173,10 @@ int run(int argc, char** argv) {
   app.add_option("--trap-interval", a.trap_interval_s, "then one notification per this many seconds")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
+  app.add_option("--pressure-watermark", a.pressure_watermark,
+                 "percent of a data plane's flow table or scan states that is pressure (a notification)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -206,6 +212,7 @@ int run(int argc, char** argv) {
   Reader reader(std::move(*channel), *cred);
   ftz::snmp::RateLimit limit(a.trap_burst, a.trap_interval_s);
   Snapshot last;
+  last.pressure_watermark = a.pressure_watermark;
   agent.publish(ftz::snmp::build_view(last));
   std::fprintf(stderr, "ftzgate-snmp: serving FTZGATE-MIB through %s\n", a.agentx_socket.c_str());
   std::string last_problem;
@@ -229,6 +236,7 @@ int run(int argc, char** argv) {
         last_problem.clear();
       }
       next.suppressed = last.suppressed;
+      next.pressure_watermark = a.pressure_watermark;
       std::vector<const ftz::snmp::Notification*> send;
       const auto changes = ftz::snmp::notifications(last, next);
       for (const auto& n : changes) {

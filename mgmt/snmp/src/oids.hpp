@@ -55,6 +55,7 @@ enum class Sys : uint32_t {
   kAlertsDropped = 18,
   kConfirmBy = 19,
   kNotificationsSuppressed = 20,
+  kPressureWatermark = 21,
 };
 
 // ftzDataplaneEntry's columns (1, ftzDpId, is the index).
@@ -75,6 +76,9 @@ enum class DpCol : uint32_t {
   kIdentifiers = 15,
   kAlertsUnreported = 16,
   kLastReport = 17,
+  kFlowsCapacity = 18,
+  kScanStates = 19,
+  kScanStatesCapacity = 20,
 };
 
 // ftzPortEntry's columns (1, ftzPortName, is an index).
@@ -118,6 +122,10 @@ enum class Trap : uint32_t {
   kRollback = 9,
   kControlPlaneUnreachable = 10,
   kControlPlaneReachable = 11,
+  kFlowTablePressure = 12,
+  kFlowTablePressureEnded = 13,
+  kScanStatePressure = 14,
+  kScanStatePressureEnded = 15,
 };
 
 // Enumerations as the MIB numbers them.

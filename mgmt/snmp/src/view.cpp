@@ -166,6 +166,7 @@ void add_system(View& v, const Snapshot& s) {
   put(v, scalar(Sys::kConfirmBy),
       octets(date_and_time(sys.pending_confirm_generation() != 0 ? sys.confirm_by_unix_s() : 0)));
   put(v, scalar(Sys::kNotificationsSuppressed), counter(s.suppressed));
+  put(v, scalar(Sys::kPressureWatermark), gauge(uint64_t{s.pressure_watermark}));
 }
 
 void add_dataplane(View& v, const pb::DataplaneInfo& d) {
@@ -187,6 +188,9 @@ void add_dataplane(View& v, const pb::DataplaneInfo& d) {
   put(v, dp_column(DpCol::kIdentifiers, d), counter(t.detections()));
   put(v, dp_column(DpCol::kAlertsUnreported, d), counter(t.alerts_unreported()));
   put(v, dp_column(DpCol::kLastReport, d), octets(date_and_time(d.stats_unix_s())));
+  put(v, dp_column(DpCol::kFlowsCapacity, d), gauge(now.flows_capacity()));
+  put(v, dp_column(DpCol::kScanStates, d), gauge(now.scan_states_active()));
+  put(v, dp_column(DpCol::kScanStatesCapacity, d), gauge(now.scan_states_capacity()));
   for (const pb::PortStats& p : t.ports()) {
     put(v, port_column(PortCol::kRole, d, p), integer(port_role(p.role())));
     put(v, port_column(PortCol::kOperStatus, d, p), integer(p.link_up() ? 1 : 2));
@@ -259,6 +263,48 @@ DpById by_id(const Snapshot& s) {
   return m;
 }
 
+// At or above `watermark` percent of a capacity (none: never).
+bool pressed(uint64_t used, uint64_t capacity, uint32_t watermark) {
+  return capacity != 0 && used * 100 >= capacity * watermark;
+}
+
+// A table crossing the watermark, either way, between two reports. No
+// hysteresis: the rate limit bounds a table that hovers at the mark.
+void pressure_changes(const pb::DataplaneInfo& was, const pb::DataplaneInfo& d, uint32_t watermark,
+                      std::vector<Notification>& out) {
+  struct Table {
+    const char* what;
+    uint64_t (pb::DataplaneStats::*used)() const;
+    uint64_t (pb::DataplaneStats::*capacity)() const;
+    DpCol used_col, capacity_col;
+    Trap on, off;
+  };
+  static const Table kTables[] = {
+      {"flow table", &pb::DataplaneStats::flows_active, &pb::DataplaneStats::flows_capacity,
+       DpCol::kFlowsActive, DpCol::kFlowsCapacity, Trap::kFlowTablePressure, Trap::kFlowTablePressureEnded},
+      {"scan states", &pb::DataplaneStats::scan_states_active, &pb::DataplaneStats::scan_states_capacity,
+       DpCol::kScanStates, DpCol::kScanStatesCapacity, Trap::kScanStatePressure,
+       Trap::kScanStatePressureEnded}};
+  for (const Table& t : kTables) {
+    const bool before = pressed((was.stats().*t.used)(), (was.stats().*t.capacity)(), watermark);
+    const bool now = pressed((d.stats().*t.used)(), (d.stats().*t.capacity)(), watermark);
+    if (before == now) continue;
+    const std::string use =
+        std::to_string((d.stats().*t.used)()) + " of " + std::to_string((d.stats().*t.capacity)());
+    if (now) {
+      out.push_back({t.on,
+                     {dp_column(DpCol::kHost, d), dp_column(t.used_col, d), dp_column(t.capacity_col, d),
+                      scalar(Sys::kPressureWatermark)},
+                     "data plane " + d.id() + ": " + t.what + " at " + use + " (watermark " +
+                         std::to_string(watermark) + " %)"});
+    } else {
+      out.push_back({t.off,
+                     {dp_column(t.used_col, d), dp_column(t.capacity_col, d)},
+                     "data plane " + d.id() + ": " + t.what + " below the watermark again (" + use + ")"});
+    }
+  }
+}
+
 void dataplane_changes(const Snapshot& before, const Snapshot& after, std::vector<Notification>& out) {
   const DpById was = by_id(before);
   for (const pb::DataplaneInfo& d : after.dataplanes.dataplanes()) {
@@ -285,6 +331,7 @@ void dataplane_changes(const Snapshot& before, const Snapshot& after, std::vecto
                        "data plane " + d.id() + " current again"});
     }
     if (w == was.end()) continue;
+    pressure_changes(*w->second, d, after.pressure_watermark, out);
     std::map<std::string, bool> link;
     for (const auto& p : w->second->totals().ports()) link[p.name()] = p.link_up();
     for (const auto& p : d.totals().ports()) {

@@ -22,6 +22,8 @@ struct Snapshot {
   ftzgate::v1::ShowCommitsReply commits;
   bool reachable = false;   // these replies are this poll's (else the last good one's)
   uint64_t suppressed = 0;  // notifications the rate limit held back
+  // Percent of a table's capacity that is pressure (--pressure-watermark).
+  uint32_t pressure_watermark = 80;
 };
 
 struct Value {

@@ -54,6 +54,9 @@ struct Stats {
   uint64_t forwarded = 0;
   uint64_t dropped = 0;
   uint64_t flows_active = 0;
+  uint64_t flows_capacity = 0;  // the flow tables' slots
+  uint64_t scan_states_active = 0;
+  uint64_t scan_states_capacity = 0;
   uint64_t flows_created = 0;
   uint64_t alerts = 0;
   uint64_t detections = 0;

@@ -271,6 +271,10 @@ class Worker {
   // Bytes by (packet source zone, packet destination zone), zones x zones.
   [[nodiscard]] const std::vector<uint64_t>& zone_pair_bytes() const noexcept { return zone_pair_bytes_; }
   [[nodiscard]] uint32_t active_flows() const noexcept { return table_.size(); }
+  [[nodiscard]] uint32_t flow_capacity() const noexcept { return table_.capacity(); }
+  // Content-inspection (scan) states: limits.inspect_max_flows, and those in use.
+  [[nodiscard]] uint32_t scan_state_capacity() const noexcept;
+  [[nodiscard]] uint32_t scan_states_in_use() const noexcept;
   // Hot bytes per tracked flow: the flow record and its flow-table record
   // (the Stream and content slots are pools of their own, footprint()).
   [[nodiscard]] static size_t bytes_per_flow() noexcept;
