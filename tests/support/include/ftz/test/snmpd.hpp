@@ -3,7 +3,10 @@
 // (PLATFORM.md §4): snmpd with ftzgate's shipped snippet
 // (mgmt/snmp/ftzgate.conf) on a free UDP port and an AgentX socket in a
 // scratch directory, an SNMPv3 authPriv user, notifications to snmptrapd on
-// another free port. Both stop with the object.
+// another free port as SNMPv3 authPriv informs (no community anywhere: a
+// receiver that does not know the user and both passphrases gets nothing it
+// can read, and an unacknowledged inform is sent again). Both stop with the
+// object.
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -27,6 +30,10 @@ class SnmpLab {
   static constexpr const char* kUser = "noc";
   static constexpr const char* kAuth = "auth-phrase-2026";
   static constexpr const char* kPriv = "priv-phrase-2026";
+  // The NOC receiver's user (snmptrapd's), distinct from the poller's.
+  static constexpr const char* kTrapUser = "noctrap";
+  static constexpr const char* kTrapAuth = "trap-auth-2026";
+  static constexpr const char* kTrapPriv = "trap-priv-2026";
 
   explicit SnmpLab(const TempDir& dir) : dir_(dir) {}
   ~SnmpLab() {
@@ -41,13 +48,16 @@ class SnmpLab {
     port_ = free_udp_port();
     trap_port_ = free_udp_port();
     for (const char* d : {"snmpd-state", "trapd-state"}) std::filesystem::create_directories(dir_.file(d));
-    std::ofstream(dir_.file("snmptrapd.conf")) << "authCommunity log opstrap\n";
+    std::ofstream(dir_.file("snmptrapd.conf"))
+        << "createUser " << kTrapUser << " SHA \"" << kTrapAuth << "\" AES \"" << kTrapPriv << "\"\n"
+        << "authUser log " << kTrapUser << " priv\n";
     std::ofstream(dir_.file("snmpd.conf"))
         << "includeFile " << source_dir() << "/mgmt/snmp/ftzgate.conf\n"
         << "agentXSocket " << agentx_socket() << "\n"
         << "createUser " << kUser << " SHA \"" << kAuth << "\" AES \"" << kPriv << "\"\n"
         << "rouser " << kUser << " priv\n"
-        << "trap2sink udp:127.0.0.1:" << trap_port_ << " opstrap\n";
+        << "trapsess -Ci -v 3 -u " << kTrapUser << " -l authPriv -a SHA -A " << kTrapAuth << " -x AES -X "
+        << kTrapPriv << " udp:127.0.0.1:" << trap_port_ << "\n";
     trapd_ = spawn({"/usr/sbin/snmptrapd", "-f", "-C", "-On", "-c", dir_.file("snmptrapd.conf"), "-Lf",
                     trap_log(), "udp:127.0.0.1:" + std::to_string(trap_port_)},
                    dir_.file("trapd-state"));
