@@ -349,6 +349,18 @@ TEST_F(Ftzgated, TheAuditAdministratorFindsATamperedRecord) {
   const RunResult clean = ctl("bob", "--json audit verify");
   ASSERT_EQ(clean.status, 0) << clean.output;
   EXPECT_EQ(nlohmann::json::parse(clean.output)["ok"], true);
+  // ftzgated verifies its own log (at start, then hourly): the NOC sees it.
+  const auto status = [&] {
+    for (int i = 0; i < 50; ++i) {
+      const nlohmann::json j =
+          nlohmann::json::parse(ctl("carol", "--json show system status").output, nullptr, false);
+      if (j.is_object() && j.value("audit_verified_unix_s", int64_t{0}) != 0) return j;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return nlohmann::json::object();
+  };
+  const nlohmann::json clean_status = status();
+  EXPECT_TRUE(clean_status.value("audit_verify_ok", false)) << clean_status.dump();
   EXPECT_EQ(stop(), 0);
   // The daemon's start and stop are recorded, and a clean stop signs the
   // log to its end.
@@ -378,6 +390,17 @@ TEST_F(Ftzgated, TheAuditAdministratorFindsATamperedRecord) {
   text.replace(at, 8, "allow hk");
   std::ofstream(f, std::ios::trunc) << text;
   start();
+  // Found at start, before anyone asks: the operator's status says so
+  // (SNMP's ftzAuditVerifyFailed reads it), and the finding is recorded.
+  const nlohmann::json broken = status();
+  EXPECT_FALSE(broken.value("audit_verify_ok", true)) << broken.dump();
+  EXPECT_NE(broken.value("audit_verify_problem", "").find("audit-00000000000000000001.jsonl:"),
+            std::string::npos)
+      << broken.dump();
+  EXPECT_NE(ctl("carol", "show system status").output.find("audit log: DOES NOT VERIFY"), std::string::npos);
+  const auto after = audit_records();
+  EXPECT_TRUE(std::any_of(after.begin(), after.end(),
+                          [](const nlohmann::json& r) { return r["event_type"] == "audit_verify_failed"; }));
   const RunResult found = ctl("bob", "audit verify");
   EXPECT_EQ(found.status, 1) << found.output;
   EXPECT_NE(found.output.find("FAILED"), std::string::npos) << found.output;

@@ -283,6 +283,31 @@ TEST(SnmpNotifications, TablePressureAtTheWatermarkAndBelowItAgain) {
   EXPECT_NE(n[0].what.find("flow table at 800 of 1000"), std::string::npos) << n[0].what;
 }
 
+// ftzgated's verification of its audit log: a failure is notified once
+// (again only where it fails anew); not yet verified is not a failure.
+TEST(SnmpNotifications, AnAuditLogThatStopsVerifying) {
+  Snapshot a = snapshot();
+  a.system.set_audit_verified_unix_s(1796000000);
+  a.system.set_audit_verify_ok(true);
+  Snapshot broken = a;
+  broken.system.set_audit_verify_ok(false);
+  broken.system.set_audit_verify_problem("record 7 modified (audit-00000000000000000001.jsonl:7)");
+  EXPECT_EQ(traps(a, broken), std::vector{Trap::kAuditVerifyFailed});
+  EXPECT_TRUE(traps(broken, broken).empty());
+  Snapshot elsewhere = broken;
+  elsewhere.system.set_audit_verify_problem("record 9 removed (audit-00000000000000000001.jsonl:9)");
+  EXPECT_EQ(traps(broken, elsewhere), std::vector{Trap::kAuditVerifyFailed});
+  EXPECT_TRUE(traps(broken, a).empty());
+  EXPECT_TRUE(traps(snapshot(), a).empty());
+  const View v = build_view(broken);
+  const auto n = notifications(a, broken);
+  ASSERT_EQ(n.size(), 1u);
+  for (const Oid& o : n[0].objects) EXPECT_EQ(v.count(o), 1u) << dotted(o);
+  EXPECT_EQ(v.at(n[0].objects[0]).integer, 2) << "TruthValue false";
+  EXPECT_EQ(v.at(n[0].objects[1]).octets, broken.system.audit_verify_problem());
+  EXPECT_EQ(build_view(snapshot()).at(n[0].objects[0]).integer, 1) << "not verified yet: true";
+}
+
 TEST(SnmpNotifications, ThresholdsOnTheWayUpOnlyAndAgainInANewYear) {
   const Snapshot a = snapshot();
   Snapshot warn = a;

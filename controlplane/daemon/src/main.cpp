@@ -69,6 +69,7 @@ struct Args {
   // bundles from, or a vendor's key would sign policy (decision 0014).
   std::string vendor_keys = "/etc/ftzgate/vendor-keys";
   int64_t idle_timeout_s = 15 * 60;
+  int64_t audit_verify_interval_s = 3600;
   int64_t audit_retention_days = audit::kMinRetentionDays;
   std::string metrics_listen;    // HOST:PORT; empty: no metrics
   daemon::SyslogOptions syslog;  // url empty: no syslog export
@@ -373,6 +374,7 @@ int serve(const Args& a) {
   }
   daemon::ManagementService service(*store, *acc, *log, audit_dir, key->public_pem(), **authority,
                                     vendor_keys, now_ms, a.idle_timeout_s, dataplanes);
+  service.set_audit_verify_interval(a.audit_verify_interval_s);
   management = &service;
   service.publish_running();
 
@@ -518,6 +520,11 @@ static int run(int argc, char** argv) {
   app.add_option("--idle-timeout", a.idle_timeout_s, "seconds an idle session lasts")
       ->type_name("SECONDS")
       ->check(CLI::Range(int64_t{1}, int64_t{86400}))
+      ->capture_default_str();
+  app.add_option("--audit-verify-interval", a.audit_verify_interval_s,
+                 "seconds between ftzgated's own verifications of its audit log (and one at start)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(int64_t{1}, int64_t{7 * 86400}))
       ->capture_default_str();
   app.add_option("--metrics-listen", a.metrics_listen,
                  "serve Prometheus metrics at http://HOST:PORT/metrics (numeric address, [..] for IPv6; "

@@ -640,6 +640,7 @@ Status ManagementService::AuditVerify(grpc::ServerContext* ctx, const pb::AuditV
     // No record half written while it reads (a truncation it would report).
     std::lock_guard audit_lock(audit_mu_);
     r = audit::verify(audit_dir_, audit_pem_);
+    note_audit_verification(r, clock_(), s.user.c_str());
   }
   if (auto failed = record(s, ctx, "audit_verify", true, ojson{{"ok", r.ok}, {"last_seq", r.last_seq}}))
     return *failed;
@@ -652,6 +653,25 @@ Status ManagementService::AuditVerify(grpc::ServerContext* ctx, const pb::AuditV
   reply->set_unsigned_tail(r.unsigned_tail);
   reply->set_removed_through(r.removed_through);
   return Status::OK;
+}
+
+void ManagementService::note_audit_verification(const audit::VerifyReport& r, int64_t now_ms,
+                                                const char* by) {
+  const bool newly_broken = !r.ok && (audit_check_.ok || audit_check_.problem != r.problem);
+  audit_check_ = {now_ms, r.ok,
+                  r.ok ? std::string() : r.problem + (r.where.empty() ? "" : " (" + r.where + ")")};
+  if (!newly_broken) return;
+  std::fprintf(stderr, "ftzgated: the audit log does not verify: %s\n", audit_check_.problem.c_str());
+  // As record_system() records, here with audit_mu_ already held.
+  audit::Event e;
+  e.user = "ftzgated";
+  e.role = "system";
+  e.source = "ftzgated";
+  e.event_type = "audit_verify_failed";
+  e.success = false;
+  e.details = ojson{{"problem", audit_check_.problem}, {"last_seq", r.last_seq}, {"verified_by", by}};
+  if (auto written = audit_.append(e, now_ms); !written)
+    std::fprintf(stderr, "ftzgated: %s\n", written.error().c_str());
 }
 
 void ManagementService::warn_of_expiring_certificates(int64_t now_ms) {
@@ -689,6 +709,10 @@ void ManagementService::tick() {
     (void)audit_.checkpoint_if_due(now);
     if (auto kept = audit_.apply_retention(now); !kept)
       std::fprintf(stderr, "ftzgated: %s\n", kept.error().c_str());
+    if (now >= next_audit_check_ms_) {
+      next_audit_check_ms_ = now + audit_verify_interval_ms_;
+      note_audit_verification(audit::verify(audit_dir_, audit_pem_), now, "ftzgated");
+    }
   }
   warn_of_expiring_certificates(now);
   const auto pending = store_.pending_confirm();
@@ -884,6 +908,9 @@ Status ManagementService::system_status_locked(pb::ShowSystemStatusReply* reply)
     std::lock_guard audit_lock(audit_mu_);
     reply->set_audit_last_seq(audit_.last_seq());
   }
+  reply->set_audit_verified_unix_s(audit_check_.at_ms / 1000);
+  reply->set_audit_verify_ok(audit_check_.ok);
+  reply->set_audit_verify_problem(audit_check_.problem);
   struct statvfs fs {};
   if (::statvfs(audit_dir_.c_str(), &fs) == 0)
     reply->set_state_free_bytes(static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize);

@@ -57,6 +57,10 @@ class ManagementService final : public ftzgate::v1::Management::Service {
                     const bundle::TrustedKeys& vendor_keys, Clock clock, int64_t idle_timeout_s,
                     DataplaneService& dataplanes);
 
+  // How often tick() verifies the audit log (seconds; the first time at the
+  // first tick).
+  void set_audit_verify_interval(int64_t seconds) { audit_verify_interval_ms_ = seconds * 1000; }
+
   grpc::Status Login(grpc::ServerContext* ctx, const ftzgate::v1::LoginRequest* req,
                      ftzgate::v1::LoginReply* reply) override;
   grpc::Status ChangePassword(grpc::ServerContext* ctx, const ftzgate::v1::ChangePasswordRequest* req,
@@ -147,6 +151,10 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   // Once a day: a record and a line on stderr for each certificate (the
   // server's included) not revoked that expires within kExpiringSeconds.
   void warn_of_expiring_certificates(int64_t now_ms);
+  // Keeps `r` as the last verification; a log that stops verifying is
+  // said on stderr and recorded (the appended record is itself chained).
+  // The caller holds mu_ and audit_mu_.
+  void note_audit_verification(const audit::VerifyReport& r, int64_t now_ms, const char* by);
   static constexpr int64_t kExpiringSeconds = int64_t{30} * 86400;
 
   // What committing `c` changes in the running configuration (lines,
@@ -189,6 +197,16 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   Clock clock_;
   int64_t started_ms_;
   int64_t next_expiry_check_ms_ = 0;
+  // The audit log verified by ftzgated itself (tick()) or by `audit
+  // verify`: its last result, for show system status and SNMP.
+  struct AuditCheck {
+    int64_t at_ms = 0;  // 0: not yet
+    bool ok = true;
+    std::string problem;
+  };
+  AuditCheck audit_check_;
+  int64_t audit_verify_interval_ms_ = int64_t{3600} * 1000;
+  int64_t next_audit_check_ms_ = 0;
   int64_t idle_timeout_ms_;
   std::map<std::string, Session> sessions_;
   DataplaneService& dataplanes_;

@@ -915,6 +915,9 @@ int show_system_status(const Args& a, Session& s) {
                        {"dataplanes_connected", r.dataplanes_connected()},
                        {"dataplanes_current", r.dataplanes_current()},
                        {"audit_last_seq", r.audit_last_seq()},
+                       {"audit_verified_unix_s", r.audit_verified_unix_s()},
+                       {"audit_verify_ok", r.audit_verify_ok()},
+                       {"audit_verify_problem", r.audit_verify_problem()},
                        {"state_free_bytes", r.state_free_bytes()},
                        {"device_key_id", r.device_key_id()},
                        {"token_key_fingerprint", r.token_key_fingerprint()},
@@ -938,6 +941,14 @@ int show_system_status(const Args& a, Session& s) {
                 static_cast<unsigned long long>(r.audit_last_seq()),
                 static_cast<double>(r.state_free_bytes()) / (1024.0 * 1024 * 1024));
   text += line;
+  if (r.audit_verified_unix_s() == 0) {
+    text += "audit log: not verified yet\n";
+  } else if (r.audit_verify_ok()) {
+    text += "audit log: verified at " + local_time(r.audit_verified_unix_s()) + "\n";
+  } else {
+    text += "audit log: DOES NOT VERIFY (at " + local_time(r.audit_verified_unix_s()) +
+            "): " + r.audit_verify_problem() + "\n";
+  }
   text += "device key " + r.device_key_id() + "; token key fingerprint " + r.token_key_fingerprint() + "\n";
   if (r.certificates_expiring().empty()) text += "no certificate expires within 30 days\n";
   for (const auto& c : r.certificates_expiring()) {

@@ -56,6 +56,9 @@ enum class Sys : uint32_t {
   kConfirmBy = 19,
   kNotificationsSuppressed = 20,
   kPressureWatermark = 21,
+  kAuditVerified = 22,
+  kAuditVerifiedTime = 23,
+  kAuditVerifyProblem = 24,
 };
 
 // ftzDataplaneEntry's columns (1, ftzDpId, is the index).
@@ -126,6 +129,7 @@ enum class Trap : uint32_t {
   kFlowTablePressureEnded = 13,
   kScanStatePressure = 14,
   kScanStatePressureEnded = 15,
+  kAuditVerifyFailed = 16,
 };
 
 // Enumerations as the MIB numbers them.

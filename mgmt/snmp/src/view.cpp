@@ -167,6 +167,9 @@ void add_system(View& v, const Snapshot& s) {
       octets(date_and_time(sys.pending_confirm_generation() != 0 ? sys.confirm_by_unix_s() : 0)));
   put(v, scalar(Sys::kNotificationsSuppressed), counter(s.suppressed));
   put(v, scalar(Sys::kPressureWatermark), gauge(uint64_t{s.pressure_watermark}));
+  put(v, scalar(Sys::kAuditVerified), truth(sys.audit_verified_unix_s() == 0 || sys.audit_verify_ok()));
+  put(v, scalar(Sys::kAuditVerifiedTime), octets(date_and_time(sys.audit_verified_unix_s())));
+  put(v, scalar(Sys::kAuditVerifyProblem), octets(sys.audit_verify_problem()));
 }
 
 void add_dataplane(View& v, const pb::DataplaneInfo& d) {
@@ -378,6 +381,23 @@ void commit_changes(const Snapshot& before, const Snapshot& after, std::vector<N
 
 }  // namespace
 
+namespace {
+
+// The audit log stopped verifying (or fails anew, in another place).
+void audit_changes(const Snapshot& before, const Snapshot& after, std::vector<Notification>& out) {
+  const auto& b = before.system;
+  const auto& a = after.system;
+  if (a.audit_verified_unix_s() == 0 || a.audit_verify_ok()) return;
+  const bool was_broken = b.audit_verified_unix_s() != 0 && !b.audit_verify_ok();
+  if (was_broken && b.audit_verify_problem() == a.audit_verify_problem()) return;
+  out.push_back({Trap::kAuditVerifyFailed,
+                 {scalar(Sys::kAuditVerified), scalar(Sys::kAuditVerifyProblem),
+                  scalar(Sys::kAuditVerifiedTime), scalar(Sys::kAuditRecords)},
+                 "the audit log does not verify: " + a.audit_verify_problem()});
+}
+
+}  // namespace
+
 std::vector<Notification> notifications(const Snapshot& before, const Snapshot& after) {
   std::vector<Notification> out;
   const bool baseline =
@@ -396,6 +416,7 @@ std::vector<Notification> notifications(const Snapshot& before, const Snapshot& 
   commit_changes(before, after, out);
   dataplane_changes(before, after, out);
   threshold_changes(before, after, out);
+  audit_changes(before, after, out);
   return out;
 }
 
