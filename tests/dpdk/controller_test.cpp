@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -137,6 +138,24 @@ TEST_F(DpController, ACommitChangesVerdictsAndEachGenerationIsAcked) {
   EXPECT_GT(d["last_ack"].get<int64_t>(), 0);
   ASSERT_TRUE(wait_for_traffic(prefix_.name())["/ftzgate/stats"].is_object()) << read_text(dp_log());
   EXPECT_EQ(dropped(), 0u) << "generation 1 allows every export";
+  // Ended flows by rule name: generation 1 has no rule (every flow is its
+  // pair's default); generation 2 puts a rule where the engine counted the
+  // defaults. Names keep the counts apart, and none goes back.
+  const auto rule_flows = [&]() {
+    std::map<std::string, uint64_t> out;
+    const nlohmann::json j =
+        nlohmann::json::parse(ctl("carol", "--json show flows summary").output, nullptr, false);
+    if (j.is_object())
+      for (const auto& rule : j["rules"]) out[rule["rule"]] = rule["flows"];
+    return out;
+  };
+  std::map<std::string, uint64_t> before_commit;
+  for (int i = 0; i < 60 && before_commit["default"] == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    before_commit = rule_flows();
+  }
+  ASSERT_GT(before_commit["default"], 0u);
+  EXPECT_EQ(before_commit.size(), 1u);
 
   ASSERT_EQ(ctl("alice", "load " + dir_.file("block.yaml")).status, 0);
   const test::RunResult commit = ctl("alice", "commit comment 'no HTTP out'");
@@ -151,6 +170,13 @@ TEST_F(DpController, ACommitChangesVerdictsAndEachGenerationIsAcked) {
   EXPECT_GT(dropped(), before) << "generation 2 blocks HTTP to offshore";
   const auto gen = telemetry(prefix_.name())["/ftzgate/generation"];
   EXPECT_EQ(gen.value("bundle_generation", uint64_t{0}), 2u) << gen.dump();
+  std::map<std::string, uint64_t> after_commit;
+  for (int i = 0; i < 60 && after_commit["no-http-out"] == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    after_commit = rule_flows();
+  }
+  EXPECT_GT(after_commit["no-http-out"], 0u);
+  EXPECT_GE(after_commit["default"], before_commit["default"]) << "by name: never back";
   EXPECT_EQ(audit_count("dataplane_ack", 1), 1u);
   EXPECT_EQ(audit_count("dataplane_ack", 2), 1u);
   // Its counters reach show dataplanes (every 5 s), the same as its own
@@ -574,6 +600,46 @@ TEST_F(DpController, TheLingangScenarioAsABundleJudgesAsItsYamlDoes) {
   for (const char* k : {"dropped", "forwarded", "alerts", "flows_created"}) EXPECT_EQ(a[k], b[k]) << k;
   EXPECT_EQ(a["reasons"], b["reasons"]);
   EXPECT_GT(a["alerts"].get<uint64_t>(), 0u);
+
+  // show flows summary: the data plane's ended flows by zone pair and by
+  // rule name, as its EVE file's flow records add up (every flow ended at
+  // the capture's end; its last counters went at exit).
+  std::map<std::pair<std::string, std::string>, std::array<uint64_t, 6>>
+      eve_pairs;  // flows, bytes, 4 verdicts
+  std::map<std::string, uint64_t> eve_rules;
+  const std::map<std::string, size_t> verdict_at = {{"allow", 2}, {"route", 3}, {"block", 4}, {"reset", 5}};
+  for (const nlohmann::json& e : read_eve(dir_.file("bundled.eve"))) {
+    if (e["event_type"] != "flow") continue;
+    auto& p = eve_pairs[{e["ftz"]["src_zone"], e["ftz"]["dest_zone"]}];
+    ++p[0];
+    p[1] += e["flow"]["bytes_toserver"].get<uint64_t>() + e["flow"]["bytes_toclient"].get<uint64_t>();
+    ++p[verdict_at.at(e["ftz"]["verdict"])];
+    ++eve_rules[e["ftz"]["rule"]];
+  }
+  ASSERT_GT(eve_pairs.size(), 2u);
+  uint64_t eve_flows = 0;
+  for (const auto& [names, p] : eve_pairs) eve_flows += p[0];
+  nlohmann::json summary;
+  for (int i = 0; i < 50; ++i) {
+    summary = nlohmann::json::parse(ctl("carol", "--json show flows summary").output, nullptr, false);
+    uint64_t flows = 0;
+    for (const auto& z : summary["zone_pairs"]) flows += z["flows"].get<uint64_t>();
+    if (flows >= eve_flows) break;  // the exit's report arrived
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::map<std::pair<std::string, std::string>, std::array<uint64_t, 6>> shown_pairs;
+  uint64_t last_bytes = UINT64_MAX;
+  for (const auto& z : summary["zone_pairs"]) {
+    shown_pairs[{z["src_zone"], z["dest_zone"]}] = {z["flows"],  z["bytes"],   z["allowed"],
+                                                    z["routed"], z["blocked"], z["reset"]};
+    EXPECT_LE(z["bytes"].get<uint64_t>(), last_bytes) << "the heaviest pair first";
+    last_bytes = z["bytes"];
+  }
+  EXPECT_EQ(shown_pairs, eve_pairs) << summary.dump();
+  std::map<std::string, uint64_t> shown_rules;
+  for (const auto& rule : summary["rules"]) shown_rules[rule["rule"]] = rule["flows"];
+  EXPECT_EQ(shown_rules, eve_rules) << summary.dump();
+  EXPECT_EQ(summary["flows_unnamed"], 0);
 
   // Its alerts reached ftzgated (those of the last moments too: they go
   // with the tokens at exit) and `show alerts` shows them as the data

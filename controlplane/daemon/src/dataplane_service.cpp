@@ -33,6 +33,11 @@ constexpr int kMaxReasons = 512;
 // Ports a data plane reports (PortStats), and the length of their names.
 constexpr int kMaxPorts = 16;
 constexpr size_t kMaxPortName = 64;
+// Zone pairs and rules a data plane counts flows of by name (its
+// FlowTally's bounds), and the length of a name (the configuration's are
+// shorter).
+constexpr int kMaxNamedCounts = 4096;
+constexpr size_t kMaxCountedName = 256;
 // Alerts in one batch, and kept for `show alerts` (about 300 bytes each).
 constexpr int kMaxAlertsPerBatch = 512;
 constexpr size_t kAlertsKept = 10'000;
@@ -410,12 +415,14 @@ namespace {
 constexpr std::array kCounters = {&pb::DataplaneStats::packets,       &pb::DataplaneStats::bytes,
                                   &pb::DataplaneStats::forwarded,     &pb::DataplaneStats::dropped,
                                   &pb::DataplaneStats::alerts,        &pb::DataplaneStats::detections,
-                                  &pb::DataplaneStats::flows_created, &pb::DataplaneStats::alerts_unreported};
+                                  &pb::DataplaneStats::flows_created, &pb::DataplaneStats::alerts_unreported,
+                                  &pb::DataplaneStats::flows_unnamed};
 constexpr std::array kSetters = {
     &pb::DataplaneStats::set_packets,       &pb::DataplaneStats::set_bytes,
     &pb::DataplaneStats::set_forwarded,     &pb::DataplaneStats::set_dropped,
     &pb::DataplaneStats::set_alerts,        &pb::DataplaneStats::set_detections,
-    &pb::DataplaneStats::set_flows_created, &pb::DataplaneStats::set_alerts_unreported};
+    &pb::DataplaneStats::set_flows_created, &pb::DataplaneStats::set_alerts_unreported,
+    &pb::DataplaneStats::set_flows_unnamed};
 static_assert(kCounters.size() == kSetters.size());
 
 }  // namespace
@@ -431,6 +438,15 @@ constexpr std::array kPortSetters = {&pb::PortStats::set_rx_packets, &pb::PortSt
                                      &pb::PortStats::set_rx_missed,  &pb::PortStats::set_rx_errors,
                                      &pb::PortStats::set_tx_errors,  &pb::PortStats::set_rx_nombuf};
 static_assert(kPortCounters.size() == kPortSetters.size());
+constexpr std::array kPairCounters = {&pb::ZonePairStats::flows,  &pb::ZonePairStats::packets,
+                                      &pb::ZonePairStats::bytes,  &pb::ZonePairStats::allowed,
+                                      &pb::ZonePairStats::routed, &pb::ZonePairStats::blocked,
+                                      &pb::ZonePairStats::reset};
+constexpr std::array kPairSetters = {&pb::ZonePairStats::set_flows,  &pb::ZonePairStats::set_packets,
+                                     &pb::ZonePairStats::set_bytes,  &pb::ZonePairStats::set_allowed,
+                                     &pb::ZonePairStats::set_routed, &pb::ZonePairStats::set_blocked,
+                                     &pb::ZonePairStats::set_reset};
+static_assert(kPairCounters.size() == kPairSetters.size());
 
 }  // namespace
 
@@ -438,6 +454,24 @@ void add_counters(pb::DataplaneStats& into, const pb::DataplaneStats& from) {
   for (size_t i = 0; i < kCounters.size(); ++i)
     (into.*kSetters[i])((into.*kCounters[i])() + (from.*kCounters[i])());
   for (const auto& [key, count] : from.reasons()) (*into.mutable_reasons())[key] += count;
+  for (const auto& [rule, n] : from.rule_flows()) (*into.mutable_rule_flows())[rule] += n;
+  // Zone pairs by their two names.
+  std::map<std::pair<std::string, std::string>, int> at;
+  for (int i = 0; i < into.zone_pairs_size(); ++i)
+    at[{into.zone_pairs(i).src_zone(), into.zone_pairs(i).dest_zone()}] = i;
+  for (const pb::ZonePairStats& z : from.zone_pairs()) {
+    const auto [where, added] = at.try_emplace({z.src_zone(), z.dest_zone()}, into.zone_pairs_size());
+    pb::ZonePairStats* sum = nullptr;
+    if (added) {
+      sum = into.add_zone_pairs();
+      sum->set_src_zone(z.src_zone());
+      sum->set_dest_zone(z.dest_zone());
+    } else {
+      sum = into.mutable_zone_pairs(where->second);
+    }
+    for (size_t i = 0; i < kPairCounters.size(); ++i)
+      (sum->*kPairSetters[i])((sum->*kPairCounters[i])() + (z.*kPairCounters[i])());
+  }
   // Ports by name; role and link state are the newest's.
   for (const pb::PortStats& p : from.ports()) {
     pb::PortStats* sum = nullptr;
@@ -475,6 +509,18 @@ tl::expected<uint32_t, Status> DataplaneService::keep_counters(const pb::ReportB
   for (const pb::PortStats& p : stats.ports()) {
     if (p.name().empty() || p.name().size() > kMaxPortName || p.role().size() > kMaxPortName)
       return tl::unexpected(Status{StatusCode::INVALID_ARGUMENT, "a port name of 1 to 64 bytes"});
+  }
+  if (stats.zone_pairs_size() > kMaxNamedCounts || stats.rule_flows_size() > kMaxNamedCounts)
+    return tl::unexpected(
+        Status{StatusCode::INVALID_ARGUMENT,
+               "flows of more than " + std::to_string(kMaxNamedCounts) + " zone pairs or rules"});
+  for (const pb::ZonePairStats& z : stats.zone_pairs()) {
+    if (z.src_zone().size() > kMaxCountedName || z.dest_zone().size() > kMaxCountedName)
+      return tl::unexpected(Status{StatusCode::INVALID_ARGUMENT, "a zone name of more than 256 bytes"});
+  }
+  for (const auto& [rule, n] : stats.rule_flows()) {
+    if (rule.size() > kMaxCountedName)
+      return tl::unexpected(Status{StatusCode::INVALID_ARGUMENT, "a rule name of more than 256 bytes"});
   }
   if (b.alerts_size() > kMaxAlertsPerBatch)
     return tl::unexpected(Status{StatusCode::INVALID_ARGUMENT,

@@ -1,9 +1,14 @@
 #include "metrics.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cinttypes>
 #include <cstdio>
 #include <map>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "ftz/proto/enum_word.hpp"
 
@@ -198,6 +203,45 @@ std::string render_metrics(const MetricsInput& in) {
     for (const auto& [reason, n] :
          std::map<std::string, uint64_t>(d.totals().reasons().begin(), d.totals().reasons().end()))
       x.sample({{"dataplane", d.id()}, {"reason", reason}}, n);
+  }
+
+  // Ended flows by name (zone pair, deciding rule): the names outlive
+  // reloads, so a series never goes back or changes meaning.
+  const auto sorted_pairs = [](const pb::DataplaneInfo& d) {
+    std::vector<const pb::ZonePairStats*> out;
+    for (const pb::ZonePairStats& z : d.totals().zone_pairs()) out.push_back(&z);
+    std::sort(out.begin(), out.end(), [](const auto* a, const auto* b) {
+      return std::tie(a->src_zone(), a->dest_zone()) < std::tie(b->src_zone(), b->dest_zone());
+    });
+    return out;
+  };
+  x.family("ftzgate_zone_pair_flows_total", Type::kCounter,
+           "Flows that ended between two zones (the client's, the server's), by verdict.");
+  for (const pb::DataplaneInfo& d : planes) {
+    for (const pb::ZonePairStats* z : sorted_pairs(d)) {
+      const std::pair<const char*, uint64_t> by_action[] = {
+          {"allow", z->allowed()}, {"route", z->routed()}, {"block", z->blocked()}, {"reset", z->reset()}};
+      for (const auto& [action, n] : by_action)
+        x.sample({{"dataplane", d.id()},
+                  {"src_zone", z->src_zone()},
+                  {"dest_zone", z->dest_zone()},
+                  {"action", action}},
+                 n);
+    }
+  }
+  x.family("ftzgate_zone_pair_bytes_total", Type::kCounter,
+           "Bytes (both ways) of the flows that ended between two zones.");
+  for (const pb::DataplaneInfo& d : planes) {
+    for (const pb::ZonePairStats* z : sorted_pairs(d))
+      x.sample({{"dataplane", d.id()}, {"src_zone", z->src_zone()}, {"dest_zone", z->dest_zone()}},
+               z->bytes());
+  }
+  x.family("ftzgate_rule_flows_total", Type::kCounter,
+           "Flows that ended by their deciding rule's name (default: a zone pair's default).");
+  for (const pb::DataplaneInfo& d : planes) {
+    for (const auto& [rule, n] :
+         std::map<std::string, uint64_t>(d.totals().rule_flows().begin(), d.totals().rule_flows().end()))
+      x.sample({{"dataplane", d.id()}, {"rule", rule}}, n);
   }
 
   // Ports the data planes drive themselves (DPDK: the kernel does not see

@@ -106,6 +106,20 @@ void to_proto(const Stats& s, uint64_t alerts_unreported, pb::DataplaneStats* x)
   x->set_flows_capacity(s.flows_capacity);
   x->set_scan_states_active(s.scan_states_active);
   x->set_scan_states_capacity(s.scan_states_capacity);
+  for (const auto& [names, n] : s.flows.pairs) {
+    pb::ZonePairStats* z = x->add_zone_pairs();
+    z->set_src_zone(names.first);
+    z->set_dest_zone(names.second);
+    z->set_flows(n.flows);
+    z->set_packets(n.packets);
+    z->set_bytes(n.bytes);
+    z->set_allowed(n.by_action[static_cast<size_t>(engine::Action::kAllow)]);
+    z->set_routed(n.by_action[static_cast<size_t>(engine::Action::kRoute)]);
+    z->set_blocked(n.by_action[static_cast<size_t>(engine::Action::kBlock)]);
+    z->set_reset(n.by_action[static_cast<size_t>(engine::Action::kReset)]);
+  }
+  for (const auto& [rule, n] : s.flows.rules) (*x->mutable_rule_flows())[rule] = n;
+  x->set_flows_unnamed(s.flows.overflow);
   x->set_flows_created(s.flows_created);
   x->set_alerts(s.alerts);
   x->set_detections(s.detections);

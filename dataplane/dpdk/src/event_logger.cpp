@@ -122,6 +122,7 @@ bool EventLogger::drain(uint32_t max_per_worker) {
       const engine::Event* e = q->front();
       if (e == nullptr) break;
       if (const engine::PolicyGeneration* gen = generation(e->generation)) {
+        tally_.count(*e, *gen);
         if (eve_) {
           line_.clear();
           engine::format_eve(*e, *gen, line_);

@@ -30,6 +30,7 @@
 #include "ftz/drivers/flow_offload.hpp"
 #include "ftz/engine/events.hpp"
 #include "ftz/engine/generation.hpp"
+#include "ftz/report/flow_tally.hpp"
 #include "ftz/report/output_file.hpp"
 #include "ftz/report/summary.hpp"
 
@@ -63,6 +64,8 @@ class EventLogger {
   void post_notice(const report::ComplianceNotice& n);
 
   [[nodiscard]] report::OutputFile* eve() noexcept { return eve_.get(); }
+  // Ended flows by zone pair and rule name, from the records drained so far.
+  [[nodiscard]] const report::FlowTally& tally() const noexcept { return tally_; }
   // What it did, readable from any thread.
   [[nodiscard]] uint64_t events() const noexcept { return events_.load(std::memory_order_relaxed); }
   [[nodiscard]] uint64_t write_errors() const noexcept {
@@ -89,6 +92,7 @@ class EventLogger {
 
   std::vector<engine::EventQueue*> queues_;
   std::unique_ptr<report::OutputFile> eve_;
+  report::FlowTally tally_;
   rte_ring* removals_;
   AlertSink alert_sink_;
   pthread_t thread_{};

@@ -175,6 +175,7 @@ void Appliance::publish_stats() {
                        ps.rx_packets, ps.rx_bytes, ps.tx_packets, ps.tx_bytes, ps.imissed, ps.ierrors,
                        ps.oerrors, ps.rx_nombuf});
   }
+  s.flows = logger->tally().counts();
   controller_link->publish_stats(std::move(s));
 }
 

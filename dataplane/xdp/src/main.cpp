@@ -49,6 +49,7 @@
 #include "ftz/engine/normalize.hpp"
 #include "ftz/engine/worker.hpp"
 #include "ftz/report/compliance_desk.hpp"
+#include "ftz/report/flow_tally.hpp"
 #include "ftz/report/output_file.hpp"
 #include "ftz/report/summary.hpp"
 #include "ftz/xdp/program.hpp"
@@ -309,6 +310,7 @@ class Appliance {
   uint64_t reloads_ = 0;
   uint64_t reload_failures_ = 0;
   uint64_t events_ = 0;
+  report::FlowTally tally_;  // ended flows by zone pair and rule name (the kernel's too)
   uint64_t kernel_records_ = 0;
   std::string line_;
 };
@@ -476,6 +478,7 @@ void Appliance::drain_events() {
   for (uint32_t w = 0; w < lanes_.size(); ++w) {
     engine::EventQueue& q = lanes_.worker(w).events();
     while (const engine::Event* e = q.front()) {
+      tally_.count(*e, *gen_);
       if (eve_) {
         line_.clear();
         engine::format_eve(*e, *gen_, line_);
@@ -509,6 +512,7 @@ int64_t mono_ns() {
 void Appliance::write_kernel_record(const Program::KernelFlow& f, int64_t wall_minus_mono,
                                     engine::FlowEndReason why) {
   const engine::Event e = kernel_flow_record(f.key, f.value, *gen_, wall_minus_mono, why);
+  tally_.count(e, *gen_);
   if (eve_) {
     line_.clear();
     engine::format_eve(e, *gen_, line_);
@@ -663,6 +667,7 @@ void Appliance::publish_stats() {
       if ((*k)[r] != 0) s.reasons.emplace_back(engine::reason_key(static_cast<engine::XdpPath>(r)), (*k)[r]);
     }
   }
+  s.flows = tally_.counts();
   link_->publish_stats(std::move(s));
 }
 

@@ -37,6 +37,8 @@ void print(const Args& a, const nlohmann::ordered_json& j, const std::string& te
 int show_interfaces(const Args& a, ftz::mgmt::Session& s, const std::vector<std::string>& words);
 int monitor_interface(const Args& a, ftz::mgmt::Session& s, const std::vector<std::string>& words);
 int clear_statistics(const Args& a, ftz::mgmt::Session& s);
+// show flows summary (flows.cpp): zone pairs by bytes, flows by rule.
+int show_flows_summary(const Args& a, ftz::mgmt::Session& s);
 
 // From the environment variable `env`, else the terminal without echo.
 std::string read_secret(const char* env, const char* prompt);

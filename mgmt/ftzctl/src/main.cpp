@@ -9,7 +9,7 @@
 //
 // Commands: show configuration [candidate | rollback N | '| compare' [rollback N]], show system commit,
 // show dataplanes, show compliance, show alerts [last N] [dataplane ID],
-// show interfaces [NAME] [extensive], monitor interface [NAME], clear statistics,
+// show interfaces [NAME] [extensive], show flows summary, monitor interface [NAME], clear statistics,
 // request dataplane restart ID,
 // load [merge] FILE, set PATH... VALUE, delete PATH..., commit [check] [comment TEXT]
 // [confirmed MINUTES], commit confirm,
@@ -972,6 +972,7 @@ bool known_command(const std::vector<std::string>& w) {
           (w[1] == "configuration" ||
            ((w[1] == "dataplanes" || w[1] == "compliance" || w[1] == "certificates") && w.size() == 2) ||
            w[1] == "alerts" || (w[1] == "interfaces" && w.size() <= 4) ||
+           (w[1] == "flows" && w.size() == 3 && w[2] == "summary") ||
            (w[1] == "system" && w.size() == 3 && (w[2] == "commit" || w[2] == "status")))) ||
          (w[0] == "monitor" && w.size() >= 2 && w.size() <= 3 && w[1] == "interface") ||
          (w[0] == "clear" && w.size() == 2 && w[1] == "statistics") ||
@@ -992,6 +993,7 @@ int execute(const Args& a, Session& s, const std::vector<std::string>& w) {
   if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s);
   if (w[0] == "show" && w[1] == "alerts") return show_alerts(a, s, w);
   if (w[0] == "show" && w[1] == "interfaces") return show_interfaces(a, s, w);
+  if (w[0] == "show" && w[1] == "flows") return show_flows_summary(a, s);
   if (w[0] == "monitor") return monitor_interface(a, s, w);
   if (w[0] == "clear") return clear_statistics(a, s);
   if (w[0] == "request") return request_restart(a, s, w[3]);
@@ -1038,6 +1040,7 @@ static int run(int argc, char** argv) {
         "  show dataplanes                    which data plane runs which generation\n"
         "  show compliance                    individuals counted this year, all data planes\n"
         "  show alerts [last N] [dataplane ID]   the newest alerts (50 by default), masked\n"
+        "  show flows summary                 zone pairs by bytes and flows by rule, all data planes\n"
         "  show interfaces [NAME] [extensive]   the data planes' own ports (DATAPLANE/PORT) and counters\n"
         "  monitor interface [NAME]           the same, refreshed every 2 s with rates, until Ctrl-C\n"
         "  clear statistics                   count interfaces from now on (your view only)\n"

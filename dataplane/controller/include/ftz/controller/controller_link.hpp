@@ -32,6 +32,7 @@
 #include "ftz/engine/compliance/report_outbox.hpp"
 #include "ftz/engine/events.hpp"
 #include "ftz/engine/generation.hpp"
+#include "ftz/report/flow_tally.hpp"
 
 namespace ftz::controller {
 
@@ -70,6 +71,8 @@ struct Stats {
     uint64_t rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_nombuf = 0;
   };
   std::vector<Port> ports;
+  // Ended flows by zone pair and deciding rule, by name.
+  report::FlowTally::Counts flows;
 };
 
 // A bundle opened and ready to apply, with what identifies it to ftzgated.
