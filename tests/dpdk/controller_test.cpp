@@ -340,6 +340,18 @@ TEST_F(DpController, MetricsShowWhatFtzctlShowsAndNeverGoBackwards) {
       EXPECT_EQ(m.at(key("ftzgate_port_transmit_bytes_total", labels)), p["tx_bytes"].get<double>());
       EXPECT_EQ(m.at(key("ftzgate_port_up", labels)), p["link_up"].get<bool>() ? 1.0 : 0.0);
     }
+    // Ended flows by name, summed over its runs.
+    ASSERT_FALSE(t["zone_pairs"].empty()) << t.dump();
+    for (const auto& z : t["zone_pairs"]) {
+      // (labels sorted by name)
+      const std::string pair = "dataplane=dp-a,dest_zone=" + z["dest_zone"].get<std::string>() +
+                               ",src_zone=" + z["src_zone"].get<std::string>() + ",";
+      EXPECT_EQ(m.at(key("ftzgate_zone_pair_bytes_total", pair)), z["bytes"].get<double>());
+      EXPECT_EQ(m.at(key("ftzgate_zone_pair_flows_total", "action=allow," + pair)),
+                z["allowed"].get<double>());
+    }
+    for (const auto& [rule, n] : t["rule_flows"].items())
+      EXPECT_EQ(m.at(key("ftzgate_rule_flows_total", "dataplane=dp-a,rule=" + rule + ",")), n.get<double>());
     EXPECT_EQ(m.at(key("ftzgate_dataplane_generation")), d["running_generation"].get<double>());
     EXPECT_EQ(
         m.at(key("ftzgate_dataplane_state", "dataplane=dp-a,state=" + d["state"].get<std::string>() + ",")),

@@ -294,6 +294,21 @@ ordered_json stats_json(const pb::DataplaneStats& c) {
   ordered_json reasons = ordered_json::object();
   for (const auto& [key, count] : std::map<std::string, uint64_t>(c.reasons().begin(), c.reasons().end()))
     reasons[key] = count;
+  ordered_json pairs = ordered_json::array();
+  for (const pb::ZonePairStats& z : c.zone_pairs()) {
+    pairs.push_back({{"src_zone", z.src_zone()},
+                     {"dest_zone", z.dest_zone()},
+                     {"flows", z.flows()},
+                     {"packets", z.packets()},
+                     {"bytes", z.bytes()},
+                     {"allowed", z.allowed()},
+                     {"routed", z.routed()},
+                     {"blocked", z.blocked()},
+                     {"reset", z.reset()}});
+  }
+  ordered_json rules = ordered_json::object();
+  for (const auto& [rule, n] : std::map<std::string, uint64_t>(c.rule_flows().begin(), c.rule_flows().end()))
+    rules[rule] = n;
   return {{"uptime_s", c.uptime_s()},
           {"packets", c.packets()},
           {"bytes", c.bytes()},
@@ -308,7 +323,10 @@ ordered_json stats_json(const pb::DataplaneStats& c) {
           {"alerts_unreported", c.alerts_unreported()},
           {"detections", c.detections()},
           {"reasons", std::move(reasons)},
-          {"ports", std::move(ports)}};
+          {"ports", std::move(ports)},
+          {"zone_pairs", std::move(pairs)},
+          {"rule_flows", std::move(rules)},
+          {"flows_unnamed", c.flows_unnamed()}};
 }
 
 int show_dataplanes(const Args& a, Session& s) {
