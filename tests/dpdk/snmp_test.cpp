@@ -200,6 +200,19 @@ TEST_F(DpSnmp, WalksShowWhatFtzctlShowsAndAThresholdCrossingIsATrap) {
     EXPECT_EQ(col(7), c64(p["tx_packets"]));
   }
 
+  // Ended flows by zone pair and by rule, by name.
+  ASSERT_FALSE(t["zone_pairs"].empty()) << t.dump();
+  for (const auto& z : t["zone_pairs"]) {
+    const std::string row = dp_row + "." + index_of(z["src_zone"].get<std::string>()) + "." +
+                            index_of(z["dest_zone"].get<std::string>());
+    EXPECT_EQ(w[std::string(kMib) + ".1.7.1.3." + row], c64(z["flows"])) << z.dump();
+    EXPECT_EQ(w[std::string(kMib) + ".1.7.1.5." + row], c64(z["bytes"])) << z.dump();
+    EXPECT_EQ(w[std::string(kMib) + ".1.7.1.8." + row], c64(z["blocked"])) << z.dump();
+  }
+  ASSERT_FALSE(t["rule_flows"].empty()) << t.dump();
+  for (const auto& [rule, n] : t["rule_flows"].items())
+    EXPECT_EQ(w[std::string(kMib) + ".1.8.1.2." + dp_row + "." + index_of(rule)], c64(n)) << rule;
+
   // Counts by reason: the registry's key for each wire code, the count
   // ftzctl shows under that key, and 0 for every other reason.
   std::map<std::string, std::string> code_of;

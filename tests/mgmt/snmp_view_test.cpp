@@ -63,6 +63,13 @@ pb::DataplaneInfo dataplane(const std::string& id, const std::string& state) {
   p->set_role("outside");
   p->set_link_up(true);
   p->set_rx_bytes(1ULL << 40);
+  auto* z = d.mutable_totals()->add_zone_pairs();
+  z->set_src_zone("inside");
+  z->set_dest_zone("offshore");
+  z->set_flows(12);
+  z->set_bytes(3456);
+  z->set_blocked(2);
+  (*d.mutable_totals()->mutable_rule_flows())["harbor-to-hk"] = 5;
   return d;
 }
 pb::ComplianceRow tenant(const std::string& name, pb::ThresholdState state) {
@@ -137,8 +144,10 @@ TEST(FtzgateMib, EveryInstanceServedIsAnObjectOfTheMibAndEveryObjectIsServed) {
   for (const auto& [oid, node] : nodes) {
     // Index columns are not-accessible: never served.
     if (node.kind != "scalar" && node.kind != "column") continue;
-    EXPECT_TRUE(served.count(node.name) != 0 || node.name == "ftzDpId" || node.name == "ftzPortName" ||
-                node.name == "ftzReasonCode" || node.name == "ftzTenantName" || node.name == "ftzTenantClass")
+    static const std::set<std::string> kIndexes = {"ftzDpId",       "ftzPortName",    "ftzReasonCode",
+                                                   "ftzTenantName", "ftzTenantClass", "ftzZpSrcZone",
+                                                   "ftzZpDestZone", "ftzRuleName"};
+    EXPECT_TRUE(served.count(node.name) != 0 || kIndexes.count(node.name) != 0)
         << node.name << " is not served";
   }
 }
@@ -173,6 +182,23 @@ TEST(SnmpView, ValuesAndIndexesAreWhatTheRepliesSay) {
   estimate.push_back(pb::DATA_CLASS_PI);
   ASSERT_EQ(v.count(estimate), 1u);
   EXPECT_EQ(v.at(estimate).number, 903u);
+  // Ended flows by name: ftzZpBlocked."dp-a"."inside"."offshore" and
+  // ftzRuleFlows."dp-a"."harbor-to-hk".
+  const auto with = [](Oid o, const std::string& s) {
+    o.push_back(static_cast<uint32_t>(s.size()));
+    for (const char c : s) o.push_back(static_cast<unsigned char>(c));
+    return o;
+  };
+  Oid blocked = mib_root();
+  blocked.insert(blocked.end(), {kObjects, kZonePairTable, 1, static_cast<uint32_t>(ZonePairCol::kBlocked)});
+  blocked = with(with(with(blocked, "dp-a"), "inside"), "offshore");
+  ASSERT_EQ(v.count(blocked), 1u);
+  EXPECT_EQ(v.at(blocked).number, 2u);
+  Oid rule = mib_root();
+  rule.insert(rule.end(), {kObjects, kRuleTable, 1, kRuleFlows});
+  rule = with(with(rule, "dp-a"), "harbor-to-hk");
+  ASSERT_EQ(v.count(rule), 1u);
+  EXPECT_EQ(v.at(rule).number, 5u);
 }
 
 TEST(SnmpView, RowsWhoseIndexExceedsSnmpsOidLimitAreLeftOut) {

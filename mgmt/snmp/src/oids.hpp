@@ -32,6 +32,8 @@ inline constexpr uint32_t kPortTable = 3;
 inline constexpr uint32_t kReasonTable = 4;
 inline constexpr uint32_t kDpReasonTable = 5;
 inline constexpr uint32_t kTenantTable = 6;
+inline constexpr uint32_t kZonePairTable = 7;
+inline constexpr uint32_t kRuleTable = 8;
 
 // ftzSystem's scalars.
 enum class Sys : uint32_t {
@@ -111,6 +113,19 @@ enum class TenantCol : uint32_t {
   kSaturated = 6,
   kThresholdState = 7,
 };
+
+// ftzZonePairEntry's columns (1 and 2, the zones, are indexes with ftzDpId).
+enum class ZonePairCol : uint32_t {
+  kFlows = 3,
+  kPkts = 4,
+  kOctets = 5,
+  kAllowed = 6,
+  kRouted = 7,
+  kBlocked = 8,
+  kReset = 9,
+};
+// ftzRuleEntry's one column (1, ftzRuleName, is an index with ftzDpId).
+inline constexpr uint32_t kRuleFlows = 2;
 
 // Notifications: ftzNotifications.N.
 enum class Trap : uint32_t {

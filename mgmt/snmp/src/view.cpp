@@ -206,6 +206,28 @@ void add_dataplane(View& v, const pb::DataplaneInfo& d) {
     put(v, port_column(PortCol::kOutErrors, d, p), counter(p.tx_errors()));
     put(v, port_column(PortCol::kInNoBuffer, d, p), counter(p.rx_nombuf()));
   }
+  // Ended flows by name: rows whose names an FtzName cannot hold are left
+  // out (the configuration's names are shorter).
+  const auto fits = [](const std::string& name) { return !name.empty() && name.size() <= 64; };
+  for (const pb::ZonePairStats& z : t.zone_pairs()) {
+    if (!fits(z.src_zone()) || !fits(z.dest_zone())) continue;
+    Oid index = dp_index(d);
+    append_string(index, z.src_zone());
+    append_string(index, z.dest_zone());
+    const std::pair<ZonePairCol, uint64_t> cols[] = {
+        {ZonePairCol::kFlows, z.flows()},   {ZonePairCol::kPkts, z.packets()},
+        {ZonePairCol::kOctets, z.bytes()},  {ZonePairCol::kAllowed, z.allowed()},
+        {ZonePairCol::kRouted, z.routed()}, {ZonePairCol::kBlocked, z.blocked()},
+        {ZonePairCol::kReset, z.reset()}};
+    for (const auto& [c, n] : cols)
+      put(v, column(kZonePairTable, static_cast<uint32_t>(c), index), counter(n));
+  }
+  for (const auto& [rule, n] : t.rule_flows()) {
+    if (!fits(rule)) continue;
+    Oid index = dp_index(d);
+    append_string(index, rule);
+    put(v, column(kRuleTable, kRuleFlows, index), counter(n));
+  }
   for (const RegistryRow& r : registry()) {
     const auto n = t.reasons().find(std::string(r.key));
     Oid index = dp_index(d);
