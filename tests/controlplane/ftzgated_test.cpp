@@ -426,6 +426,75 @@ TEST_F(Ftzgated, TheAuditAdministratorFindsATamperedRecord) {
 
 // The audit administrator reads the records as stored (audit show), and
 // everyone who may show gets one screen of status.
+// The metrics over HTTPS with basic authentication: a real curl against
+// a certificate openssl made, users hashed with openssl passwd (crypt(3)).
+TEST_F(Ftzgated, MetricsOverHttpsWithBasicAuthentication) {
+  ASSERT_EQ(init("--accounts " + dir_.file("accounts")).status, 0);
+  const std::string cert = dir_.file("metrics.crt");
+  const std::string key = dir_.file("metrics.key");
+  const std::string users = dir_.file("metrics.users");
+  ASSERT_EQ(
+      run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + key +
+                  " -out " + cert + " -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1")
+          .status,
+      0);
+  const RunResult hash = run_command("openssl passwd -6 -salt 8Yq2mZ Scrape-2026");
+  ASSERT_EQ(hash.status, 0);
+  std::ofstream(users) << "# prometheus\nscraper:" << hash.output;
+  ::chmod(users.c_str(), 0600);
+  serve_args_ = {"--metrics-listen",  "127.0.0.1:0", "--metrics-tls-cert", cert,
+                 "--metrics-tls-key", key,           "--metrics-users",    users};
+  start();
+  const std::string log = read_text(dir_.file("ftzgated.log"));
+  const size_t at = log.find("metrics on https://");
+  ASSERT_NE(at, std::string::npos) << log;
+  const std::string url = log.substr(at + 11, log.find('\n', at) - at - 11);
+  const auto code = [&](const std::string& how) {
+    return run_command("curl -s -o /dev/null -w '%{http_code}' --cacert " + cert + " " + how + " " + url)
+        .output;
+  };
+  EXPECT_EQ(code("-u scraper:Scrape-2026"), "200");
+  EXPECT_NE(run_command("curl -s --cacert " + cert + " -u scraper:Scrape-2026 " + url)
+                .output.find("ftzgate_running_generation"),
+            std::string::npos);
+  EXPECT_EQ(code("-u scraper:wrong"), "401");
+  EXPECT_EQ(code("-u nobody:Scrape-2026"), "401");
+  EXPECT_EQ(code(""), "401");
+  EXPECT_NE(run_command("curl -s -i --cacert " + cert + " " + url).output.find("WWW-Authenticate: Basic"),
+            std::string::npos);
+  // Plain HTTP is not served on the HTTPS port.
+  std::string plain = url;
+  plain.replace(0, 5, "http");
+  EXPECT_NE(run_command("curl -s -o /dev/null -w '%{http_code}' --max-time 5 " + plain).output, "200");
+  ASSERT_EQ(stop(), 0);
+
+  // Refused at start, with the file and what is wrong: a users file others
+  // can read, a bad line, passwords in clear off loopback.
+  const auto refused = [&](const std::vector<std::string>& args) {
+    std::string cmd =
+        "timeout 20 " + binary("ftzgated") + " --state-dir " + state() + " --listen unix:" + socket();
+    for (const std::string& x : args) cmd += " '" + x + "'";
+    return run_command(cmd + " 2>&1");
+  };
+  ::chmod(users.c_str(), 0644);
+  RunResult r = refused({"--metrics-listen", "127.0.0.1:0", "--metrics-users", users});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(users + ": readable by others (mode 644)"), std::string::npos) << r.output;
+  ::chmod(users.c_str(), 0600);
+  std::ofstream(users, std::ios::app) << "carol:plaintext\n";
+  r = refused({"--metrics-listen", "127.0.0.1:0", "--metrics-users", users});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(users + ":3: the hash of carol is not one crypt(3) knows"), std::string::npos)
+      << r.output;
+  std::ofstream(users, std::ios::trunc) << "scraper:" << hash.output;
+  r = refused({"--metrics-listen", "0.0.0.0:0", "--metrics-users", users});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("would send the passwords in clear"), std::string::npos) << r.output;
+  r = refused({"--metrics-listen", "127.0.0.1:0", "--metrics-tls-cert", cert});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("go together"), std::string::npos) << r.output;
+}
+
 TEST_F(Ftzgated, AuditShowAndSystemStatus) {
   ASSERT_EQ(init("--accounts " + dir_.file("accounts")).status, 0);
   start();

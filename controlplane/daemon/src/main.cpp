@@ -72,6 +72,9 @@ struct Args {
   int64_t audit_verify_interval_s = 3600;
   int64_t audit_retention_days = audit::kMinRetentionDays;
   std::string metrics_listen;    // HOST:PORT; empty: no metrics
+  std::string metrics_tls_cert;  // PEM: HTTPS
+  std::string metrics_tls_key;
+  std::string metrics_users;     // NAME:HASH lines: basic authentication
   daemon::SyslogOptions syslog;  // url empty: no syslog export
 };
 
@@ -439,9 +442,21 @@ int serve(const Args& a) {
                                     std::to_string(tcp_port) + " (mutual TLS)";
   std::unique_ptr<daemon::MetricsServer> metrics;
   if (!a.metrics_listen.empty()) {
-    auto started = daemon::MetricsServer::start(a.metrics_listen, [&service, &syslog] {
-      return service.metrics() + (syslog ? daemon::render_syslog_metrics(syslog->counters()) : std::string());
-    });
+    auto access = daemon::MetricsServer::load_access(a.metrics_listen, a.metrics_tls_cert, a.metrics_tls_key,
+                                                     a.metrics_users);
+    if (!access) {
+      std::fprintf(stderr, "ftzgated: %s\n", access.error().c_str());
+      server->Shutdown();
+      service.record_stop("cannot serve metrics");
+      return 2;
+    }
+    auto started = daemon::MetricsServer::start(
+        a.metrics_listen,
+        [&service, &syslog] {
+          return service.metrics() +
+                 (syslog ? daemon::render_syslog_metrics(syslog->counters()) : std::string());
+        },
+        std::move(*access));
     if (!started) {
       std::fprintf(stderr, "ftzgated: %s\n", started.error().c_str());
       server->Shutdown();
@@ -451,7 +466,8 @@ int serve(const Args& a) {
     metrics = std::move(*started);
     // The port as bound (--metrics-listen HOST:0 picks a free one).
     const std::string host = a.metrics_listen.substr(0, a.metrics_listen.rfind(':'));
-    std::printf("ftzgated: metrics on http://%s:%u/metrics\n", host.c_str(), unsigned{metrics->port()});
+    std::printf("ftzgated: metrics on %s://%s:%u/metrics\n", metrics->tls() ? "https" : "http", host.c_str(),
+                unsigned{metrics->port()});
   }
   std::printf("ftzgated: serving %s on %s%s, running generation %llu\n", a.state_dir.c_str(),
               a.listen.c_str(), tcp.c_str(), static_cast<unsigned long long>(store->running_generation()));
@@ -527,9 +543,15 @@ static int run(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{7 * 86400}))
       ->capture_default_str();
   app.add_option("--metrics-listen", a.metrics_listen,
-                 "serve Prometheus metrics at http://HOST:PORT/metrics (numeric address, [..] for IPv6; "
-                 "no accounts: keep it on loopback or a management network)")
+                 "serve Prometheus metrics at http://HOST:PORT/metrics (numeric address, [..] for IPv6)")
       ->type_name("HOST:PORT");
+  app.add_option("--metrics-tls-cert", a.metrics_tls_cert,
+                 "serve the metrics over HTTPS with this certificate")
+      ->type_name("PEM");
+  app.add_option("--metrics-tls-key", a.metrics_tls_key, "and its private key")->type_name("PEM");
+  app.add_option("--metrics-users", a.metrics_users,
+                 "require HTTP basic authentication: NAME:HASH lines (openssl passwd -6), mode 600")
+      ->type_name("FILE");
   app.add_option("--syslog", a.syslog.url,
                  "send audit records, compliance notices and alerts as RFC 5424 messages to a collector")
       ->type_name("udp|tcp|tls://HOST:PORT");
