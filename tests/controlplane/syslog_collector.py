@@ -4,8 +4,9 @@ a datagram), TCP or TLS (octet-counting frames, RFC 6587 3.4.1 / RFC 5425)
 on 127.0.0.1 and appends each as a JSON string line to OUT; a frame that
 breaks the framing is written as {"bad_frame": ...}.
 
-usage: syslog_collector.py udp|tcp|tls PORT READY OUT [CERT KEY]
-PORT 0 picks a free port; READY receives "PORT PID" once listening."""
+usage: syslog_collector.py udp|tcp|tls PORT READY OUT [CERT KEY [CLIENT-CA]]
+PORT 0 picks a free port; READY receives "PORT PID" once listening. With
+CLIENT-CA, TLS clients must present a certificate it signed."""
 import json
 import os
 import socket
@@ -62,6 +63,10 @@ context = None
 if proto == "tls":
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(sys.argv[5], sys.argv[6])
+    if len(sys.argv) > 7:
+        # Clients must present a certificate this CA signed.
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(sys.argv[7])
 if proto != "udp":
     s.listen(8)
 with open(ready + ".tmp", "w") as f:

@@ -35,8 +35,8 @@ class SyslogExport : public ftz::test::Ftzgated, public ::testing::WithParamInte
     collector_.kill();
     Ftzgated::TearDown();
   }
-  void start_collector(const std::string& proto, int port) {
-    ASSERT_TRUE(collector_.start(proto, port)) << collector_.error();
+  void start_collector(const std::string& proto, int port, const std::string& client_ca = "") {
+    ASSERT_TRUE(collector_.start(proto, port, client_ca)) << collector_.error();
     port_ = collector_.port();
   }
 
@@ -154,6 +154,54 @@ TEST_F(SyslogExport, TlsRefusesACollectorItsCaDidNotSign) {
   EXPECT_TRUE(collector_.received().empty());
   EXPECT_EQ(metric("ftzgate_syslog_connected"), 0);
   EXPECT_EQ(metric("ftzgate_syslog_messages_sent_total"), 0);
+}
+
+// A collector that requires client certificates gets the records from an
+// ftzgated that presents one its CA signed (--syslog-cert/--syslog-key),
+// and nothing from one that presents none.
+TEST_F(SyslogExport, TlsPresentsAClientCertificateWhenTheCollectorRequiresOne) {
+  ASSERT_NO_FATAL_FAILURE(make_certs(""));
+  const std::string d = dir_.file("");
+  const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes ";
+  for (const std::string& cmd :
+       {"openssl req" + ec + "-keyout " + d + "client.key -out " + d + "client.csr -subj /CN=ftzgated",
+        "openssl x509 -req -in " + d + "client.csr -CA " + d + "ca.crt -CAkey " + d +
+            "ca.key -CAcreateserial -out " + d + "client.crt -days 2"}) {
+    const auto r = run_command(cmd);
+    ASSERT_EQ(r.status, 0) << cmd << "\n" << r.output;
+  }
+  ASSERT_NO_FATAL_FAILURE(start_collector("tls", 0, dir_.file("ca.crt")));
+  ASSERT_EQ(init("--accounts " + dir_.file("accounts")).status, 0);
+  const std::vector<std::string> common = {"--syslog",         "tls://127.0.0.1:" + std::to_string(port_),
+                                           "--syslog-ca",      dir_.file("ca.crt"),
+                                           "--metrics-listen", "127.0.0.1:0"};
+  // Without a certificate: refused by the collector, nothing arrives.
+  serve_args_ = common;
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_EQ(ctl("carol", "show system status").status, 0);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_TRUE(collector_.received().empty());
+  EXPECT_EQ(metric("ftzgate_syslog_connected"), 0);
+  ASSERT_EQ(stop(), 0);
+  // With one: the records arrive.
+  serve_args_ = common;
+  serve_args_.insert(serve_args_.end(),
+                     {"--syslog-cert", dir_.file("client.crt"), "--syslog-key", dir_.file("client.key")});
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_EQ(ctl("carol", "show system status").status, 0);
+  const std::vector<std::string> got = collector_.wait_received(1);
+  ASSERT_FALSE(got.empty()) << read_text(dir_.file("ftzgated.log"));
+  EXPECT_NE(got[0].find(" ftzgated "), std::string::npos) << got[0];
+  EXPECT_EQ(metric("ftzgate_syslog_connected"), 1);
+  ASSERT_EQ(stop(), 0);
+  // A key that is not the certificate's: ftzgated does not start.
+  const auto r =
+      run_command("timeout 20 " + ftz::test::binary("ftzgated") + " --state-dir " + state() +
+                  " --listen unix:" + socket() + " --syslog tls://127.0.0.1:" + std::to_string(port_) +
+                  " --syslog-ca " + dir_.file("ca.crt") + " --syslog-cert " + dir_.file("client.crt") +
+                  " --syslog-key " + dir_.file("collector.key") + " 2>&1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("not the key of"), std::string::npos) << r.output;
 }
 
 }  // namespace

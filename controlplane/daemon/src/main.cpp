@@ -558,6 +558,10 @@ static int run(int argc, char** argv) {
   app.add_option("--syslog-ca", a.syslog.ca_file,
                  "with tls://: the CA the collector's certificate verifies with")
       ->type_name("FILE");
+  app.add_option("--syslog-cert", a.syslog.cert_file,
+                 "with tls://: a client certificate (chain) for a collector that requires one")
+      ->type_name("FILE");
+  app.add_option("--syslog-key", a.syslog.key_file, "and its private key")->type_name("FILE");
   app.add_option("--syslog-facility", a.syslog.facility, "auth, authpriv, daemon, audit, local0 to local7")
       ->capture_default_str();
   app.add_option("--syslog-queue", a.syslog.queue,

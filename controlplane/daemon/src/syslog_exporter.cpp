@@ -1,9 +1,12 @@
 #include "syslog_exporter.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <openssl/err.h>
+#include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -22,6 +25,10 @@
 namespace ftz::daemon {
 
 namespace {
+
+// How long a new TLS 1.3 connection waits for the collector to refuse our
+// certificate (accepted_by_peer()).
+constexpr auto kRefusalWait = std::chrono::milliseconds(300);
 
 // RFC 5424 6.2.1: the facilities an appliance's records belong under.
 constexpr std::array<std::pair<const char*, int>, 12> kFacilities = {{{"auth", 4},
@@ -103,8 +110,24 @@ tl::expected<std::unique_ptr<SyslogExporter>, std::string> SyslogExporter::start
     SSL_CTX_set_verify(s->ctx_, SSL_VERIFY_PEER, nullptr);
     if (SSL_CTX_load_verify_locations(s->ctx_, s->options_.ca_file.c_str(), nullptr) != 1)
       return tl::unexpected("--syslog-ca " + s->options_.ca_file + ": not a readable PEM certificate");
-  } else if (!s->options_.ca_file.empty()) {
-    return tl::unexpected(std::string("--syslog-ca goes with tls://"));
+    if (s->options_.cert_file.empty() != s->options_.key_file.empty())
+      return tl::unexpected(std::string("--syslog-cert and --syslog-key go together"));
+    if (!s->options_.cert_file.empty()) {
+      if (SSL_CTX_use_certificate_chain_file(s->ctx_, s->options_.cert_file.c_str()) != 1)
+        return tl::unexpected("--syslog-cert " + s->options_.cert_file + ": not a readable PEM certificate");
+      if (SSL_CTX_use_PrivateKey_file(s->ctx_, s->options_.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+          SSL_CTX_check_private_key(s->ctx_) != 1) {
+        // OpenSSL compares the key with the certificate as it loads it.
+        const bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+        ERR_clear_error();
+        return tl::unexpected("--syslog-key " + s->options_.key_file + ": " +
+                              (mismatch ? "not the key of " + s->options_.cert_file
+                                        : std::string("not a readable PEM private key")));
+      }
+    }
+  } else if (!s->options_.ca_file.empty() || !s->options_.cert_file.empty() ||
+             !s->options_.key_file.empty()) {
+    return tl::unexpected(std::string("--syslog-ca, --syslog-cert and --syslog-key go with tls://"));
   }
   s->hostname_ = host_name();
   s->procid_ = std::to_string(::getpid());
@@ -175,7 +198,7 @@ bool SyslogExporter::connect_once() {
         ssl_ != nullptr && (literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host_.c_str()) == 1
                                     : SSL_set_tlsext_host_name(ssl_, host_.c_str()) == 1 &&
                                           SSL_set1_host(ssl_, host_.c_str()) == 1);
-    const bool ok = named && SSL_set_fd(ssl_, fd_) == 1 && SSL_connect(ssl_) == 1;
+    const bool ok = named && SSL_set_fd(ssl_, fd_) == 1 && SSL_connect(ssl_) == 1 && accepted_by_peer();
     if (!ok) {
       ERR_clear_error();
       disconnect();
@@ -187,6 +210,34 @@ bool SyslogExporter::connect_once() {
   ever_connected_ = true;
   counters_.connected = true;
   return true;
+}
+
+// In TLS 1.3 the client's handshake ends before the server has judged the
+// client's certificate: a collector that refuses it says so in an alert
+// right after. Waiting a moment for that alert keeps messages from going
+// into a connection that is already refused (they would count as sent).
+bool SyslogExporter::accepted_by_peer() {
+  if (SSL_version(ssl_) < TLS1_3_VERSION) return true;
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) != 0) return false;
+  bool accepted = true;
+  const auto deadline = std::chrono::steady_clock::now() + kRefusalWait;
+  for (;;) {
+    char byte = 0;
+    if (SSL_peek(ssl_, &byte, 1) > 0) break;  // the collector talks: not a refusal
+    const int err = SSL_get_error(ssl_, 0);
+    if (err != SSL_ERROR_WANT_READ) {
+      accepted = false;  // an alert or a close
+      break;
+    }
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd_, POLLIN, 0};
+    (void)::poll(&p, 1, static_cast<int>(left.count()));
+  }
+  ERR_clear_error();
+  return ::fcntl(fd_, F_SETFL, flags) == 0 && accepted;
 }
 
 void SyslogExporter::disconnect() {

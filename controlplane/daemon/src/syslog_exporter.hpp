@@ -30,6 +30,10 @@ namespace ftz::daemon {
 struct SyslogOptions {
   std::string url;      // udp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT
   std::string ca_file;  // tls: the collector's CA (required)
+  // tls: our certificate (chain) and key, for a collector that requires
+  // clients to present one (both or neither).
+  std::string cert_file;
+  std::string key_file;
   std::string facility = "local0";
   size_t queue = 10'000;  // messages waiting, at most
 };
@@ -56,6 +60,7 @@ class SyslogExporter {
   explicit SyslogExporter(SyslogOptions o) : options_(std::move(o)) {}
   void run();
   bool connect_once();
+  bool accepted_by_peer();  // TLS 1.3: no refusal of our certificate right after
   void disconnect();
   bool send_frame(const std::string& message);
 

@@ -28,12 +28,14 @@ class SyslogCollector {
   SyslogCollector& operator=(const SyslogCollector&) = delete;
 
   // Starts it on `port` (0: any free one); false with the reason in error().
-  bool start(const std::string& proto, int port) {
+  // `client_ca` (TLS): clients must present a certificate it signed.
+  bool start(const std::string& proto, int port, const std::string& client_ca = "") {
     const std::string ready = dir_.file("collector.ready");
     std::filesystem::remove(ready);
     std::string cmd = "/usr/bin/python3 " + source_dir() + "/tests/controlplane/syslog_collector.py " +
                       proto + " " + std::to_string(port) + " " + ready + " " + dir_.file("received.jsonl");
     if (proto == "tls") cmd += " " + dir_.file("collector.crt") + " " + dir_.file("collector.key");
+    if (!client_ca.empty()) cmd += " " + client_ca;
     if (std::system((cmd + " > " + dir_.file("collector.log") + " 2>&1 &").c_str()) != 0) return false;
     for (int i = 0; i < 100 && !std::filesystem::exists(ready); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
