@@ -44,6 +44,9 @@ def operator():
     if "ftzgated " in t.text().split("| match ^running", 1)[1]:
         t.fail("| match", "only the matching line")
     t.run("| json", "show dataplanes | json", r'"dataplanes": \[')
+    # The configuration's zones and tenants, as the NOC reads them.
+    t.run("show zones", "sh zones | no-more", r"\noffshore\s+offshore\s+0\s+0\s+yes\n")
+    t.run("show tenants", "show tenants | match pacific", r"\npacific-re\s+lingang-ftz\s+1\s+1\s+none\n")
     # A long output pages: q stops.
     t.screen.reset()
     t.child.send("show configuration\r")

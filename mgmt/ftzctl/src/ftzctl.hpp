@@ -39,6 +39,10 @@ int monitor_interface(const Args& a, ftz::mgmt::Session& s, const std::vector<st
 int clear_statistics(const Args& a, ftz::mgmt::Session& s);
 // show flows summary (flows.cpp): zone pairs by bytes, flows by rule.
 int show_flows_summary(const Args& a, ftz::mgmt::Session& s);
+// show zones, show tenants (model.cpp): the running configuration's, the
+// tenants with this year's counts.
+int show_zones(const Args& a, ftz::mgmt::Session& s);
+int show_tenants(const Args& a, ftz::mgmt::Session& s);
 
 // From the environment variable `env`, else the terminal without echo.
 std::string read_secret(const char* env, const char* prompt);

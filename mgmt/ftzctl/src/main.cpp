@@ -9,14 +9,12 @@
 //
 // Commands: show configuration [candidate | rollback N | '| compare' [rollback N]], show system commit,
 // show dataplanes, show compliance, show alerts [last N] [dataplane ID],
-// show interfaces [NAME] [extensive], show flows summary, monitor interface [NAME], clear statistics,
-// request dataplane restart ID,
-// load [merge] FILE, set PATH... VALUE, delete PATH..., commit [check] [comment TEXT]
-// [confirmed MINUTES], commit confirm,
-// rollback N, audit verify [from DIR key FILE], user passwd|add|del|grant, show system users, show
-// certificates, certificate issue dataplane|admin NAME to DIR [days N], certificate revoke SERIAL. The
-// password comes from FTZCTL_PASSWORD or a prompt on the terminal; a new one (user passwd) from
-// FTZCTL_NEW_PASSWORD or a prompt.
+// show zones, show tenants, show interfaces [NAME] [extensive], show flows summary, monitor interface [NAME],
+// clear statistics, request dataplane restart ID, load [merge] FILE, set PATH... VALUE, delete PATH...,
+// commit [check] [comment TEXT] [confirmed MINUTES], commit confirm, rollback N, audit verify [from DIR key
+// FILE], user passwd|add|del|grant, show system users, show certificates, certificate issue dataplane|admin
+// NAME to DIR [days N], certificate revoke SERIAL. The password comes from FTZCTL_PASSWORD or a prompt on the
+// terminal; a new one (user passwd) from FTZCTL_NEW_PASSWORD or a prompt.
 //
 // Exit status: 0 done; 1 the daemon refused or failed (its status code and
 // message on standard error); 2 a bad command line.
@@ -988,7 +986,9 @@ bool known_command(const std::vector<std::string>& w) {
   if (w.empty()) return false;
   return (w[0] == "show" && w.size() >= 2 &&
           (w[1] == "configuration" ||
-           ((w[1] == "dataplanes" || w[1] == "compliance" || w[1] == "certificates") && w.size() == 2) ||
+           ((w[1] == "dataplanes" || w[1] == "compliance" || w[1] == "certificates" || w[1] == "zones" ||
+             w[1] == "tenants") &&
+            w.size() == 2) ||
            w[1] == "alerts" || (w[1] == "interfaces" && w.size() <= 4) ||
            (w[1] == "flows" && w.size() == 3 && w[2] == "summary") ||
            (w[1] == "system" && w.size() == 3 && (w[2] == "commit" || w[2] == "status")))) ||
@@ -1012,6 +1012,8 @@ int execute(const Args& a, Session& s, const std::vector<std::string>& w) {
   if (w[0] == "show" && w[1] == "alerts") return show_alerts(a, s, w);
   if (w[0] == "show" && w[1] == "interfaces") return show_interfaces(a, s, w);
   if (w[0] == "show" && w[1] == "flows") return show_flows_summary(a, s);
+  if (w[0] == "show" && w[1] == "zones") return show_zones(a, s);
+  if (w[0] == "show" && w[1] == "tenants") return show_tenants(a, s);
   if (w[0] == "monitor") return monitor_interface(a, s, w);
   if (w[0] == "clear") return clear_statistics(a, s);
   if (w[0] == "request") return request_restart(a, s, w[3]);
@@ -1058,6 +1060,8 @@ static int run(int argc, char** argv) {
         "  show dataplanes                    which data plane runs which generation\n"
         "  show compliance                    individuals counted this year, all data planes\n"
         "  show alerts [last N] [dataplane ID]   the newest alerts (50 by default), masked\n"
+        "  show zones                         the running configuration's zones\n"
+        "  show tenants                       its tenants, with this year's individuals and threshold state\n"
         "  show flows summary                 zone pairs by bytes and flows by rule, all data planes\n"
         "  show interfaces [NAME] [extensive]   the data planes' own ports (DATAPLANE/PORT) and counters\n"
         "  monitor interface [NAME]           the same, refreshed every 2 s with rates, until Ctrl-C\n"

@@ -93,6 +93,8 @@ Node show_tree() {
            {key("last", "how many", {arg("<N>", "1 to 10000")}),
             key("dataplane", "of one data plane", {arg("<ID>", "data plane", {}, Names::kDataplanes)})}),
        key("certificates", "every certificate issued for mutual TLS"),
+       key("zones", "the running configuration's zones"),
+       key("tenants", "its tenants, with this year's individuals and threshold state"),
        key("flows", "flows that ended",
            {key("summary", "zone pairs by bytes and flows by deciding rule, all data planes")}),
        key("interfaces", "the data planes' own ports and their counters",
