@@ -91,8 +91,14 @@ int show_tenants(const Args& a, mgmt::Session& s) {
       const std::string cls = proto::enum_word(pb::DataClass_Name(r->data_class()), "DATA_CLASS_");
       const std::string state = proto::enum_word(pb::ThresholdState_Name(r->state()), "THRESHOLD_STATE_");
       year.push_back({{"data_class", cls}, {"individuals", r->individuals()}, {"state", state}});
-      counts += (counts.empty() ? "" : "; ") + cls + " " + std::to_string(r->individuals()) +
-                (r->saturated() ? "+" : "") + " (" + state + ")";
+      if (!counts.empty()) counts += "; ";
+      counts += cls;
+      counts += ' ';
+      counts += std::to_string(r->individuals());
+      if (r->saturated()) counts += '+';  // at least
+      counts += " (";
+      counts += state;
+      counts += ')';
     }
     j.push_back({{"name", name},
                  {"zone", text_of(t, "zone")},
