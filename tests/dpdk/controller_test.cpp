@@ -619,6 +619,9 @@ TEST_F(DpController, TheLingangScenarioAsABundleJudgesAsItsYamlDoes) {
   std::map<std::pair<std::string, std::string>, std::array<uint64_t, 6>>
       eve_pairs;  // flows, bytes, 4 verdicts
   std::map<std::string, uint64_t> eve_rules;
+  // pair -> client -> (flows, bytes)
+  std::map<std::pair<std::string, std::string>, std::map<std::string, std::pair<uint64_t, uint64_t>>>
+      eve_clients;
   const std::map<std::string, size_t> verdict_at = {{"allow", 2}, {"route", 3}, {"block", 4}, {"reset", 5}};
   for (const nlohmann::json& e : read_eve(dir_.file("bundled.eve"))) {
     if (e["event_type"] != "flow") continue;
@@ -627,6 +630,9 @@ TEST_F(DpController, TheLingangScenarioAsABundleJudgesAsItsYamlDoes) {
     p[1] += e["flow"]["bytes_toserver"].get<uint64_t>() + e["flow"]["bytes_toclient"].get<uint64_t>();
     ++p[verdict_at.at(e["ftz"]["verdict"])];
     ++eve_rules[e["ftz"]["rule"]];
+    auto& c = eve_clients[{e["ftz"]["src_zone"], e["ftz"]["dest_zone"]}][e["src_ip"]];
+    ++c.first;
+    c.second += e["flow"]["bytes_toserver"].get<uint64_t>() + e["flow"]["bytes_toclient"].get<uint64_t>();
   }
   ASSERT_GT(eve_pairs.size(), 2u);
   uint64_t eve_flows = 0;
@@ -646,6 +652,28 @@ TEST_F(DpController, TheLingangScenarioAsABundleJudgesAsItsYamlDoes) {
                                                     z["routed"], z["blocked"], z["reset"]};
     EXPECT_LE(z["bytes"].get<uint64_t>(), last_bytes) << "the heaviest pair first";
     last_bytes = z["bytes"];
+    // Its top talkers against the clients of its EVE flow records: exact
+    // with at most 8 clients; beyond, each count within its error, and the
+    // heaviest client there.
+    const auto& truth = eve_clients[{z["src_zone"], z["dest_zone"]}];
+    const nlohmann::json& top = z["top_talkers"];
+    for (const auto& t : top) {
+      ASSERT_EQ(truth.count(t["client"]), 1u) << t.dump();
+      const auto [flows, bytes] = truth.at(t["client"]);
+      EXPECT_GE(t["bytes"].get<uint64_t>(), bytes) << t.dump();
+      EXPECT_LE(t["bytes"].get<uint64_t>() - t["error"].get<uint64_t>(), bytes) << t.dump();
+      if (truth.size() <= 8) {
+        EXPECT_EQ(t["flows"].get<uint64_t>(), flows) << t.dump();
+      }
+    }
+    EXPECT_EQ(top.size(), std::min<size_t>(truth.size(), 8)) << z.dump();
+    uint64_t heaviest = 0;
+    std::string heaviest_client;
+    for (const auto& [client, n] : truth)
+      if (n.second > heaviest) std::tie(heaviest, heaviest_client) = std::tie(n.second, client);
+    EXPECT_TRUE(std::any_of(top.begin(), top.end(), [&](const auto& t) {
+      return t["client"] == heaviest_client;
+    })) << z.dump();
   }
   EXPECT_EQ(shown_pairs, eve_pairs) << summary.dump();
   std::map<std::string, uint64_t> shown_rules;

@@ -5,7 +5,10 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <regex>
+#include <string>
+#include <vector>
 
 #include "ftz/base/atomic_file.hpp"
 #include "ftz/config/config.hpp"
@@ -448,6 +451,44 @@ constexpr std::array kPairSetters = {&pb::ZonePairStats::set_flows,  &pb::ZonePa
                                      &pb::ZonePairStats::set_reset};
 static_assert(kPairCounters.size() == kPairSetters.size());
 
+// Two runs' top talkers of a zone pair as one list: a client in both is
+// summed; one missing from a full list may have had up to that list's
+// smallest count there, which its error then includes. The heaviest
+// kTopTalkers stay.
+void merge_top_talkers(google::protobuf::RepeatedPtrField<pb::Talker>& into,
+                       const google::protobuf::RepeatedPtrField<pb::Talker>& from) {
+  constexpr int kTopTalkers = 8;  // report::FlowTally::kTopTalkers
+  const auto floor_of = [](const google::protobuf::RepeatedPtrField<pb::Talker>& l) {
+    uint64_t low = UINT64_MAX;
+    for (const pb::Talker& t : l) low = std::min(low, t.bytes());
+    return l.size() >= kTopTalkers ? low : 0;
+  };
+  const uint64_t into_floor = floor_of(into);
+  const uint64_t from_floor = floor_of(from);
+  std::map<std::string, pb::Talker> all;
+  for (const pb::Talker& t : into) all[t.client()] = t;
+  for (auto& entry : all) entry.second.set_error(entry.second.error() + from_floor);  // until seen in `from`
+  for (const pb::Talker& t : from) {
+    auto [at, added] = all.try_emplace(t.client(), t);
+    pb::Talker& m = at->second;
+    if (added) {
+      m.set_error(t.error() + into_floor);
+    } else {
+      m.set_flows(m.flows() + t.flows());
+      m.set_bytes(m.bytes() + t.bytes());
+      m.set_error(m.error() - from_floor + t.error());
+    }
+  }
+  std::vector<pb::Talker> ranked;
+  ranked.reserve(all.size());
+  for (auto& [client, t] : all) ranked.push_back(std::move(t));
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const auto& a, const auto& b) { return a.bytes() > b.bytes(); });
+  if (ranked.size() > kTopTalkers) ranked.resize(kTopTalkers);
+  into.Clear();
+  for (pb::Talker& t : ranked) *into.Add() = std::move(t);
+}
+
 }  // namespace
 
 void add_counters(pb::DataplaneStats& into, const pb::DataplaneStats& from) {
@@ -471,6 +512,7 @@ void add_counters(pb::DataplaneStats& into, const pb::DataplaneStats& from) {
     }
     for (size_t i = 0; i < kPairCounters.size(); ++i)
       (sum->*kPairSetters[i])((sum->*kPairCounters[i])() + (z.*kPairCounters[i])());
+    merge_top_talkers(*sum->mutable_top_talkers(), z.top_talkers());
   }
   // Ports by name; role and link state are the newest's.
   for (const pb::PortStats& p : from.ports()) {
@@ -517,6 +559,13 @@ tl::expected<uint32_t, Status> DataplaneService::keep_counters(const pb::ReportB
   for (const pb::ZonePairStats& z : stats.zone_pairs()) {
     if (z.src_zone().size() > kMaxCountedName || z.dest_zone().size() > kMaxCountedName)
       return tl::unexpected(Status{StatusCode::INVALID_ARGUMENT, "a zone name of more than 256 bytes"});
+    if (z.top_talkers_size() > 8)
+      return tl::unexpected(Status{StatusCode::INVALID_ARGUMENT, "more than 8 top talkers of a zone pair"});
+    for (const pb::Talker& t : z.top_talkers()) {
+      if (t.client().size() > 64)
+        return tl::unexpected(
+            Status{StatusCode::INVALID_ARGUMENT, "a talker's address of more than 64 bytes"});
+    }
   }
   for (const auto& [rule, n] : stats.rule_flows()) {
     if (rule.size() > kMaxCountedName)

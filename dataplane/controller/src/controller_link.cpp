@@ -117,6 +117,16 @@ void to_proto(const Stats& s, uint64_t alerts_unreported, pb::DataplaneStats* x)
     z->set_routed(n.by_action[static_cast<size_t>(engine::Action::kRoute)]);
     z->set_blocked(n.by_action[static_cast<size_t>(engine::Action::kBlock)]);
     z->set_reset(n.by_action[static_cast<size_t>(engine::Action::kReset)]);
+    std::vector<report::FlowTally::Talker> top(n.top.begin(),
+                                               n.top.begin() + static_cast<std::ptrdiff_t>(n.talkers));
+    std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.bytes > b.bytes; });
+    for (const auto& t : top) {
+      pb::Talker* talker = z->add_top_talkers();
+      talker->set_client(engine::format_ip(t.client));
+      talker->set_flows(t.flows);
+      talker->set_bytes(t.bytes);
+      talker->set_error(t.error);
+    }
   }
   for (const auto& [rule, n] : s.flows.rules) (*x->mutable_rule_flows())[rule] = n;
   x->set_flows_unnamed(s.flows.overflow);

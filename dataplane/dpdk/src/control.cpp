@@ -170,10 +170,11 @@ int run_appliance(Appliance& a) {
   }
   a.poll_grace();
   a.harvest(true);
-  // The run's last counters, sent to the controller before the link closes.
-  a.publish_stats();
   // Every event and notice is written before the file closes.
   a.logger->stop();
+  // The run's last counters, sent to the controller before the link closes:
+  // after the logger's last pass, which counts the last flow records by name.
+  a.publish_stats();
   a.serve_offload();
   int rc = 0;
   // Events first: --stats reports whether they all reached the file.

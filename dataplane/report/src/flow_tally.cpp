@@ -1,5 +1,7 @@
 #include "ftz/report/flow_tally.hpp"
 
+#include <algorithm>
+
 namespace ftz::report {
 
 void FlowTally::count(const engine::Event& e, const engine::PolicyGeneration& gen) {
@@ -17,12 +19,31 @@ void FlowTally::count(const engine::Event& e, const engine::PolicyGeneration& ge
   if (p == counts_.pairs.end() || r == counts_.rules.end()) ++counts_.overflow;
   if (p != counts_.pairs.end()) {
     Pair& x = p->second;
+    const uint64_t bytes = e.flow.bytes_toserver + e.flow.bytes_toclient;
     ++x.flows;
     x.packets += e.flow.pkts_toserver + e.flow.pkts_toclient;
-    x.bytes += e.flow.bytes_toserver + e.flow.bytes_toclient;
+    x.bytes += bytes;
     if (action < x.by_action.size()) ++x.by_action[action];
+    count_talker(x, e.src, bytes);
   }
   if (r != counts_.rules.end()) ++r->second;
+}
+
+void FlowTally::count_talker(Pair& p, const engine::IpAddr& client, uint64_t bytes) {
+  const auto used = p.top.begin() + static_cast<std::ptrdiff_t>(p.talkers);
+  auto t = std::find_if(p.top.begin(), used, [&](const Talker& x) { return x.client == client; });
+  if (t == used && p.talkers < p.top.size()) {
+    ++p.talkers;
+    t->client = client;
+  } else if (t == used) {
+    // Space-Saving: the smallest gives its place, its count kept as the
+    // newcomer's possible error.
+    t = std::min_element(p.top.begin(), p.top.end(),
+                         [](const Talker& a, const Talker& b) { return a.bytes < b.bytes; });
+    *t = Talker{client, 0, t->bytes, t->bytes};
+  }
+  ++t->flows;
+  t->bytes += bytes;
 }
 
 FlowTally::Counts FlowTally::counts() const {

@@ -21,9 +21,22 @@ namespace {
 namespace pb = ftzgate::v1;
 using nlohmann::ordered_json;
 
+struct Talker {
+  uint64_t flows = 0, bytes = 0, error = 0;
+};
+
 struct PairTotals {
   uint64_t flows = 0, packets = 0, bytes = 0, allowed = 0, routed = 0, blocked = 0, reset = 0;
+  // Each data plane's top talkers of the pair, by client (a client two data
+  // planes saw is summed).
+  std::map<std::string, Talker> talkers;
   void add(const pb::ZonePairStats& z) {
+    for (const pb::Talker& t : z.top_talkers()) {
+      Talker& sum = talkers[t.client()];
+      sum.flows += t.flows();
+      sum.bytes += t.bytes();
+      sum.error += t.error();
+    }
     flows += z.flows();
     packets += z.packets();
     bytes += z.bytes();
@@ -64,6 +77,12 @@ int show_flows_summary(const Args& a, mgmt::Session& s) {
                 "Flows", "Packets", "Bytes", "Allowed", "Routed", "Blocked", "Reset");
   text += line;
   for (const auto& [names, t] : ranked) {
+    std::vector<std::pair<std::string, Talker>> top(t.talkers.begin(), t.talkers.end());
+    std::stable_sort(top.begin(), top.end(),
+                     [](const auto& x, const auto& y) { return x.second.bytes > y.second.bytes; });
+    ordered_json talkers = ordered_json::array();
+    for (const auto& [client, n] : top)
+      talkers.push_back({{"client", client}, {"flows", n.flows}, {"bytes", n.bytes}, {"error", n.error}});
     j["zone_pairs"].push_back({{"src_zone", names.first},
                                {"dest_zone", names.second},
                                {"flows", t.flows},
@@ -72,13 +91,22 @@ int show_flows_summary(const Args& a, mgmt::Session& s) {
                                {"allowed", t.allowed},
                                {"routed", t.routed},
                                {"blocked", t.blocked},
-                               {"reset", t.reset}});
+                               {"reset", t.reset},
+                               {"top_talkers", std::move(talkers)}});
     std::snprintf(line, sizeof line,
                   "%-36s %12" PRIu64 " %14" PRIu64 " %16" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
                   " %8" PRIu64 "\n",
                   (names.first + " -> " + names.second).c_str(), t.flows, t.packets, t.bytes, t.allowed,
                   t.routed, t.blocked, t.reset);
     text += line;
+    // Its top talkers (clients), the heaviest three.
+    for (size_t i = 0; i < top.size() && i < 3; ++i) {
+      const Talker& n = top[i].second;
+      const std::string maybe = n.error != 0 ? " (up to " + std::to_string(n.error) + " less)" : "";
+      std::snprintf(line, sizeof line, "    %-32s %12" PRIu64 " %31" PRIu64 "%s\n", top[i].first.c_str(),
+                    n.flows, n.bytes, maybe.c_str());
+      text += line;
+    }
   }
   if (ranked.empty()) text += "(no flow has ended yet)\n";
   text += "\nFlows by deciding rule:\n";

@@ -27,12 +27,25 @@ class FlowTally {
  public:
   static constexpr size_t kMaxPairs = 4096;
   static constexpr size_t kMaxRules = 4096;
+  // Top talkers kept per zone pair (Space-Saving, Metwally et al. 2005):
+  // exact while a pair has at most this many clients; beyond, each kept
+  // count is at most `error` too high, and a client with more than
+  // bytes / kTopTalkers is never missed.
+  static constexpr size_t kTopTalkers = 8;
 
+  struct Talker {
+    engine::IpAddr client;
+    uint64_t flows = 0;
+    uint64_t bytes = 0;  // both ways
+    uint64_t error = 0;  // what `bytes` may hold of clients it replaced
+  };
   struct Pair {
     uint64_t flows = 0;
     uint64_t packets = 0;
     uint64_t bytes = 0;
     std::array<uint64_t, 4> by_action{};  // engine::Action: allow, route, block, reset
+    std::array<Talker, kTopTalkers> top{};
+    size_t talkers = 0;  // of `top` in use
   };
   struct Counts {
     std::map<std::pair<std::string, std::string>, Pair> pairs;  // (src_zone, dest_zone)
@@ -45,6 +58,8 @@ class FlowTally {
   [[nodiscard]] Counts counts() const;
 
  private:
+  static void count_talker(Pair& p, const engine::IpAddr& client, uint64_t bytes);
+
   mutable std::mutex mu_;
   Counts counts_;
 };
