@@ -155,6 +155,13 @@ std::string render_metrics(const MetricsInput& in) {
   x.family("ftzgate_audit_records_total", Type::kCounter,
            "Records in the audit log (its last sequence number).");
   x.sample({}, sys.audit_last_seq());
+  x.family("ftzgate_audit_verified", Type::kGauge,
+           "Whether the audit log verified the last time ftzgated or the audit administrator checked it "
+           "(1 until the first check).");
+  x.sample({}, uint64_t{sys.audit_verified_unix_s() == 0 || sys.audit_verify_ok() ? 1U : 0U});
+  x.family("ftzgate_audit_verified_timestamp_seconds", Type::kGauge,
+           "When the audit log was last verified (Unix time; 0: not yet).");
+  x.sample({}, sys.audit_verified_unix_s());
   x.family("ftzgate_state_free_bytes", Type::kGauge, "Free bytes on the state directory's file system.");
   x.sample({}, sys.state_free_bytes());
   x.family("ftzgate_certificates_expiring", Type::kGauge,
