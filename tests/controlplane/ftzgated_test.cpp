@@ -5,7 +5,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -622,6 +624,48 @@ TEST_F(Ftzgated, CallsWithoutAValidSessionAreRefusedAndIdleSessionsEnd) {
   int timeouts = 0;
   for (const auto& rec : audit_records()) timeouts += rec["event_type"] == "session_timeout" ? 1 : 0;
   EXPECT_EQ(timeouts, 1);
+}
+
+// systemd's notification protocol (sd_notify(3)), read as the service
+// manager reads it: datagrams on the socket NOTIFY_SOCKET names.
+TEST_F(Ftzgated, TellsTheServiceManagerItIsReadyAliveAndStopping) {
+  ASSERT_EQ(init("--accounts " + dir_.file("accounts")).status, 0);
+  const std::string path = dir_.file("notify.sock");
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(path.size(), sizeof addr.sun_path);
+  path.copy(addr.sun_path, path.size());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  const timeval wait{.tv_sec = 5, .tv_usec = 0};
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait), 0);
+  const auto next = [fd] {
+    char buf[512];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    return n < 0 ? std::string("(nothing)") : std::string(buf, static_cast<size_t>(n));
+  };
+  // The environment systemd gives a Type=notify unit with WatchdogSec=1.
+  ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  ::setenv("WATCHDOG_USEC", "1000000", 1);
+  start();
+  ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
+  EXPECT_EQ(next(), "READY=1\nSTATUS=serving, running generation 1");
+  // Kept alive by the loop that evaluates thresholds and ends sessions:
+  // about once a second, within the interval.
+  const auto first = std::chrono::steady_clock::now();
+  EXPECT_EQ(next(), "WATCHDOG=1");
+  EXPECT_EQ(next(), "WATCHDOG=1");
+  EXPECT_LT(std::chrono::steady_clock::now() - first, std::chrono::milliseconds(2500));
+  EXPECT_EQ(stop(), 0);
+  // The process is gone: what it sent is queued.
+  const timeval drained{.tv_sec = 0, .tv_usec = 100'000};
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &drained, sizeof drained), 0);
+  std::string last;
+  for (std::string m = next(); m != "(nothing)"; m = next()) last = m;
+  EXPECT_EQ(last, "STOPPING=1");
+  ::close(fd);
 }
 
 }  // namespace

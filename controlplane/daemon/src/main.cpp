@@ -37,6 +37,7 @@
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/pki/authority.hpp"
+#include "ftz/service/notify.hpp"
 #include "ftz/store/config_store.hpp"
 #include "metrics_server.hpp"
 #include "peer.hpp"
@@ -472,6 +473,8 @@ int serve(const Args& a) {
   std::printf("ftzgated: serving %s on %s%s, running generation %llu\n", a.state_dir.c_str(),
               a.listen.c_str(), tcp.c_str(), static_cast<unsigned long long>(store->running_generation()));
   std::fflush(stdout);
+  ftz::service::Notifier systemd;
+  systemd.ready("serving, running generation " + std::to_string(store->running_generation()));
 
   std::mutex mu;
   std::condition_variable cv;
@@ -482,11 +485,15 @@ int serve(const Args& a) {
       lock.unlock();
       service.tick();
       dataplanes.tick();
+      // The watchdog sees the periodic work turn (thresholds, sessions,
+      // audit verification), which takes the services' locks.
+      systemd.alive(std::chrono::steady_clock::now());
       lock.lock();
     }
   });
   int sig = 0;
   sigwait(&stop, &sig);
+  systemd.stopping();
   {
     std::lock_guard lock(mu);
     stopping = true;

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "appliance_impl.hpp"
+#include "ftz/service/notify.hpp"
 
 namespace ftz::dpdk {
 
@@ -126,8 +127,11 @@ int run_appliance(Appliance& a) {
   }
   a.started = std::chrono::steady_clock::now();
   auto next_harvest = a.started + kHarvestEvery;
+  service::Notifier systemd;
+  systemd.ready("forwarding, generation " + std::to_string(a.running->number));
   for (;;) {
     const auto now = std::chrono::steady_clock::now();
+    systemd.alive(now);
     if (signals().stop.load()) break;
     if (a.controller_link && a.controller_link->restart_requested()) {
       signals().restart.store(true);
@@ -150,6 +154,7 @@ int run_appliance(Appliance& a) {
     }
     if (!busy && a.distributed_ports.empty()) rte_delay_us_sleep(200);
   }
+  systemd.stopping();
   // Packets already read are judged and sent: hand the stash to the workers,
   // then let them drain their rings, finish their flows and flush.
   while (a.distribute(false)) a.drain_shared_tx();

@@ -52,6 +52,7 @@
 #include "ftz/report/flow_tally.hpp"
 #include "ftz/report/output_file.hpp"
 #include "ftz/report/summary.hpp"
+#include "ftz/service/notify.hpp"
 #include "ftz/xdp/program.hpp"
 #include "ftz/xdp/records.hpp"
 #include "ftz/xdp/tables.hpp"
@@ -678,6 +679,8 @@ bool Appliance::run() {
                static_cast<unsigned long long>(gen_->number()));
   const auto start = std::chrono::steady_clock::now();
   auto next_harvest = start + std::chrono::seconds(1);
+  service::Notifier systemd;
+  systemd.ready("forwarding, generation " + std::to_string(gen_->number()));
   std::vector<pollfd> fds;
   for (const Port& p : ports_) {
     for (const auto& s : p.sockets) fds.push_back(pollfd{s->fd(), POLLIN, 0});
@@ -688,6 +691,7 @@ bool Appliance::run() {
       break;
     }
     const auto now_steady = std::chrono::steady_clock::now();
+    systemd.alive(now_steady);
     if (options_.duration_s > 0 &&
         std::chrono::duration<double>(now_steady - start).count() >= options_.duration_s)
       break;
@@ -738,6 +742,7 @@ bool Appliance::run() {
       next_harvest = now_steady + std::chrono::seconds(1);
     }
   }
+  systemd.stopping();
   if (reload_.valid()) finish_reload();
   // What the kernel handed over before the stop is judged too (bounded:
   // the rings hold at most 2,048 frames a socket).

@@ -29,6 +29,7 @@
 #include "agent.hpp"
 #include "ftz/mgmt/client.hpp"
 #include "ftz/mgmt/endpoint_options.hpp"
+#include "ftz/service/notify.hpp"
 #include "view.hpp"
 
 namespace {
@@ -215,6 +216,8 @@ int run(int argc, char** argv) {
   last.pressure_watermark = a.pressure_watermark;
   agent.publish(ftz::snmp::build_view(last));
   std::fprintf(stderr, "ftzgate-snmp: serving FTZGATE-MIB through %s\n", a.agentx_socket.c_str());
+  ftz::service::Notifier systemd;
+  systemd.ready("serving FTZGATE-MIB");
   std::string last_problem;
   double next_poll = 0;
   while (g_stop == 0) {
@@ -257,7 +260,9 @@ int run(int argc, char** argv) {
       last = std::move(next);
     }
     agent.run_once();
+    systemd.alive(std::chrono::steady_clock::now());
   }
+  systemd.stopping();
   std::fputs("ftzgate-snmp: stopped\n", stderr);
   return 0;
 }
