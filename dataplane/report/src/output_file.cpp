@@ -38,7 +38,11 @@ ssize_t stream_write(void* cookie, const char* buf, size_t size) {
 tl::expected<std::unique_ptr<OutputFile>, std::string> OutputFile::open(const std::string& path, bool text,
                                                                         bool append) {
   if (path == "-") return std::unique_ptr<OutputFile>(new OutputFile(path, STDOUT_FILENO, false, text));
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
+  // Always O_APPEND: a log rotation that empties the file under us
+  // (logrotate's copytruncate) gets the next lines at its start, not after a
+  // hole as long as what it copied away.
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | (append ? 0 : O_TRUNC) | O_CLOEXEC, 0644);
   if (fd < 0) return tl::unexpected(path + ": cannot write: " + std::strerror(errno));
   return std::unique_ptr<OutputFile>(new OutputFile(path, fd, true, text));
 }

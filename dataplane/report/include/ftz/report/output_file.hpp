@@ -18,7 +18,8 @@ namespace ftz::report {
 class OutputFile {
  public:
   // Opens (creates or truncates; with `append`, creates or appends to)
-  // `path`; "-" is standard output. `text`: lines of text (a line cut by a
+  // `path`; "-" is standard output. Writes always go to the file's end, also
+  // after a log rotation truncated it. `text`: lines of text (a line cut by a
   // write error is ended before the next).
   static tl::expected<std::unique_ptr<OutputFile>, std::string> open(const std::string& path,
                                                                      bool text = true, bool append = false);
