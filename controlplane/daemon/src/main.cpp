@@ -25,6 +25,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -66,6 +67,9 @@ struct Args {
   std::string listen_tcp;                 // HOST:PORT; empty: the unix socket only
   std::vector<std::string> tls_names;     // --init: the names in ftzgated's certificate
   std::string key_algorithm = "ed25519";  // --init: the device key's
+  // --init: what set the appliance up (ftzgate-firstboot: identity, data
+  // plane, profile), KEY=VALUE, kept in the init record of the audit log.
+  std::vector<std::string> init_notes;
   // Vendors' keys for signature packs: never the directory data planes trust
   // bundles from, or a vendor's key would sign policy (decision 0014).
   std::string vendor_keys = "/etc/ftzgate/vendor-keys";
@@ -119,6 +123,17 @@ std::string random_password() {
   std::string out = "aZ7-";
   for (const unsigned char b : raw) out.push_back(kSymbols[b % (sizeof kSymbols - 1)]);
   return out;
+}
+
+// KEY=VALUE: KEY 1-32 of [a-z0-9_], VALUE at most 200 printable ASCII
+// characters (the audit log is read by people and by syslog collectors).
+bool valid_init_note(std::string_view n) {
+  const size_t eq = n.find('=');
+  if (eq == std::string_view::npos || eq == 0 || eq > 32 || n.size() - eq - 1 > 200) return false;
+  const auto key_char = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; };
+  const auto value_char = [](char c) { return c >= 0x20 && c < 0x7f; };
+  return std::all_of(n.begin(), n.begin() + static_cast<std::ptrdiff_t>(eq), key_char) &&
+         std::all_of(n.begin() + static_cast<std::ptrdiff_t>(eq) + 1, n.end(), value_char);
 }
 
 std::string keys_dir(const Args& a) {
@@ -269,6 +284,14 @@ int init(const Args& a) {
                {"key_id", key->key_id()},
                {"key_algorithm", keys::algorithm_name(key->algorithm())},
                {"ca_sha256", ca ? ca->sha256 : ""}};
+  if (!a.init_notes.empty()) {
+    nlohmann::ordered_json notes = nlohmann::ordered_json::object();
+    for (const std::string& n : a.init_notes) {
+      const size_t eq = n.find('=');
+      notes[n.substr(0, eq)] = n.substr(eq + 1);
+    }
+    e.details["notes"] = std::move(notes);
+  }
   if (auto w = log->append(e, now_ms()); !w) {
     std::fprintf(stderr, "ftzgated: %s\n", w.error().c_str());
     return 1;
@@ -536,6 +559,10 @@ static int run(int argc, char** argv) {
          "vendors' public keys (*.pub): signature packs whose PACK.sig verifies with one load as signed")
       ->type_name("DIR")
       ->capture_default_str();
+  app.add_option("--init-note", a.init_notes,
+                 "with --init: KEY=VALUE kept in the audit log's init record (repeatable; KEY is "
+                 "[a-z0-9_], VALUE printable ASCII, at most 200 characters)")
+      ->type_name("KEY=VALUE");
   app.add_option("--key-algorithm", a.key_algorithm,
                  "with --init: the device key that signs bundles and audit checkpoints")
       ->check(CLI::IsMember({"ed25519", "sm2"}))
@@ -590,9 +617,17 @@ static int run(int argc, char** argv) {
     return 2;
   }
   if (!a.init && (!a.accounts_file.empty() || !a.config_file.empty() || !a.tls_names.empty() ||
-                  app.count("--key-algorithm") != 0)) {
-    std::fputs("ftzgated: --accounts, --config, --tls-name and --key-algorithm go with --init\n", stderr);
+                  !a.init_notes.empty() || app.count("--key-algorithm") != 0)) {
+    std::fputs("ftzgated: --accounts, --config, --tls-name, --init-note and --key-algorithm go with --init\n",
+               stderr);
     return 2;
+  }
+  for (const std::string& n : a.init_notes) {
+    if (!valid_init_note(n)) {
+      std::fprintf(stderr, "ftzgated: --init-note %s: not KEY=VALUE (KEY [a-z0-9_], VALUE printable ASCII)\n",
+                   printable_ascii(n).c_str());
+      return 2;
+    }
   }
   for (const std::string& n : a.tls_names) {
     if (!pki::valid_server_name(n)) {
