@@ -20,7 +20,7 @@ endforeach()
 # First boot and the factory defaults it initialises ftzgated with. The
 # factory configuration names signatures/ and data/ beside it: the packages
 # link those to ../signatures and ../data (debian/ftzgate-controlplane.links).
-install(PROGRAMS images/ftzgate-firstboot DESTINATION ${CMAKE_INSTALL_SBINDIR})
+install(PROGRAMS images/ftzgate-firstboot images/ftzgate-hostprep DESTINATION ${CMAKE_INSTALL_SBINDIR})
 install(FILES images/factory/ftzgate.yaml DESTINATION ${FTZ_SHARE_DIR}/factory)
 
 # Hardware profiles: ftzgate-dp@PROFILE.service and ftzgate-xdp@PROFILE.service

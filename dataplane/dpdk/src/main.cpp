@@ -172,6 +172,15 @@ int main(int argc, char** argv) {
     std::fputs(ftz::dpdk::kDpUsage.c_str(), stdout);
     return 0;
   }
+  if (options->host_needs) {
+    auto p = ftz::drivers::load_profile(options->profile);
+    if (!p) {
+      std::fputs(ftz::config::format_diagnostics(p.error()).c_str(), stderr);
+      return fail(2, options->profile + ": hardware profile rejected");
+    }
+    std::fputs(ftz::dpdk::host_needs(*p).c_str(), stdout);
+    return 0;
+  }
   // No output may overwrite the capture, the configuration, the profile, a
   // token key or another output.
   std::vector<ftz::report::NamedPath> outputs = {{"--eve", options->eve}, {"--stats", options->stats}};

@@ -28,6 +28,8 @@ const std::string kDpUsage =
     "  --pcap-out DIR    write what each port role transmits to DIR/{inside,outside,channel,mirror}.pcap\n"
     "  --demo-token-key  use the published demo token key of the examples (demos and tests only);\n"
     "                    without it a demo key is refused and the appliance's own key is used\n"
+    "  --host-needs      with --profile: print the hugepage memory (MB) and the PCI devices the\n"
+    "                    profile needs from the host, and exit (ftzgate-hostprep reads it)\n"
     "  -h, --help        print this help and exit\n"
     "  -- ...            EAL options, passed through unchanged (-l, -m, --no-huge, --vdev, -a, ...)\n"
     "exit status: 0 clean stop, 1 devices, memory, capture or an output not written, 2 arguments,\n"
@@ -106,6 +108,7 @@ tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* 
   app.add_option("--pcap-out", o.pcap_out);
   app.add_flag("--loop", o.loop);
   app.add_flag("--demo-token-key", o.demo_token_key);
+  app.add_flag("--host-needs", o.host_needs);
   std::vector<std::string> args;  // CLI11 takes them last to first
   for (int i = ours - 1; i >= 1; --i) args.emplace_back(argv[i]);
   try {
@@ -120,6 +123,10 @@ tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* 
     return o;
   } catch (const CLI::ParseError& e) {
     return tl::unexpected(std::string(e.what()));
+  }
+  if (o.host_needs) {
+    if (o.profile.empty()) return tl::unexpected(std::string("--host-needs needs --profile FILE"));
+    return o;
   }
   if (std::string why = controller::check_policy_source(o.config, o.link); !why.empty())
     return tl::unexpected(why);
@@ -187,6 +194,20 @@ uint64_t heap_bytes_needed(const drivers::HardwareProfile& profile) {
       uint64_t{profile.workers} * (profile.event_ring_size + profile.worker_ring_size) * 8 * 4;
   const uint64_t pool = uint64_t{profile.mbufs} * per_mbuf;
   return pool + pool / 16 + rings + (64ull << 20);
+}
+
+std::string host_needs(const drivers::HardwareProfile& profile) {
+  const bool virtual_only = std::all_of(profile.ports.begin(), profile.ports.end(),
+                                        [](const drivers::PortProfile& p) { return p.is_vdev(); });
+  // The heap EAL takes from the hugepage pool: the same budget a run
+  // without hugepages gives -m.
+  std::string out =
+      "hugepage_mb " + std::to_string(virtual_only ? 0 : (heap_bytes_needed(profile) >> 20) + 1) + "\n";
+  for (const drivers::PortProfile& port : profile.ports) {
+    if (port.is_vdev()) continue;
+    out.append("pci ").append(port.device).append("\n");
+  }
+  return out;
 }
 
 std::vector<std::string> eal_arguments(const DpOptions& o, const drivers::HardwareProfile& profile,

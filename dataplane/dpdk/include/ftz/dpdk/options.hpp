@@ -40,7 +40,15 @@ struct DpOptions {
   bool demo_token_key = false;   // the published demo token key may be used (docs/compliance.md)
   std::vector<std::string> eal;  // after "--", unchanged
   bool help = false;             // -h/--help: print the usage, exit 0
+  // --host-needs: print what the host must provide for --profile (hugepage
+  // memory, PCI devices for vfio-pci), exit 0; ftzgate-hostprep reads it.
+  bool host_needs = false;
 };
+
+// What a host must provide for `profile`, one fact a line:
+//   hugepage_mb N      (0: virtual devices only, EAL runs without hugepages)
+//   pci ADDRESS        (a port's device, for vfio-pci or a bifurcated driver)
+std::string host_needs(const drivers::HardwareProfile& profile);
 
 // Exit code 2 material: the message names the argument.
 tl::expected<DpOptions, std::string> parse_dp_args(int argc, const char* const* argv);
