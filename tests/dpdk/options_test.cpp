@@ -170,5 +170,30 @@ TEST(DpOptions, ProfileDevicesBecomeVdevOrAllowListArguments) {
   EXPECT_TRUE(contains(lab, "--no-pci"));
 }
 
+// ftzgate-hostprep reserves what --host-needs prints: EAL's heap for the
+// profile as hugepage memory, and the PCI ports for vfio-pci.
+TEST(DpOptions, HostNeedsAreTheHeapEalGetsAndThePciPorts) {
+  auto o = parse({"--profile", "p.yaml", "--host-needs"});
+  ASSERT_TRUE(o) << o.error() << ": --host-needs needs no policy source";
+  EXPECT_TRUE(o->host_needs);
+  EXPECT_EQ(parse({"--host-needs"}).error(), "--host-needs needs --profile FILE");
+
+  drivers::HardwareProfile p;
+  p.workers = 2;
+  p.mbufs = 65535;
+  drivers::PortProfile in;
+  in.device = "0000:03:00.0";
+  drivers::PortProfile out;
+  out.device = "0000:03:00.1";
+  p.ports = {in, out};
+  const uint64_t mb = (heap_bytes_needed(p) >> 20) + 1;
+  EXPECT_GT(mb, 65535u * 2432 >> 20) << "at least the mbufs themselves";
+  EXPECT_EQ(host_needs(p), "hugepage_mb " + std::to_string(mb) + "\npci 0000:03:00.0\npci 0000:03:00.1\n");
+
+  p.ports[0].device = "net_tap0";
+  p.ports[1].device = "net_tap1";
+  EXPECT_EQ(host_needs(p), "hugepage_mb 0\n") << "virtual devices run without hugepages";
+}
+
 }  // namespace
 }  // namespace ftz::dpdk
