@@ -117,7 +117,7 @@ package: deps
 	@cd $(PKG_SRC) && VENDOR_KEY="$(abspath $(VENDOR_KEY))" dpkg-buildpackage -b -us -uc -nc -j$(JOBS) >../build.log 2>&1 \
 	  || { tail -40 ../build.log; echo "package: dpkg-buildpackage failed: $(PKG_DIR)/build.log"; exit 1; }
 	@lintian --fail-on error,warning $(PKG_DIR)/*.changes
-	@rm -f $(BUILD)/packages/*.deb && cp $(PKG_DIR)/*.deb $(PKG_DIR)/*.changes $(BUILD)/packages/
+	@rm -f $(BUILD)/packages/*.deb $(BUILD)/packages/*.changes && cp $(PKG_DIR)/*.deb $(PKG_DIR)/*.changes $(BUILD)/packages/
 	@ls -1 $(BUILD)/packages/*.deb
 
 # Installs the packages into a fresh Debian 12 root (mmdebstrap), runs them,
