@@ -28,7 +28,7 @@ else
 FLAG_ARGS = -DCMAKE_C_FLAGS= -DCMAKE_CXX_FLAGS= -DCMAKE_EXE_LINKER_FLAGS= -DCMAKE_SHARED_LINKER_FLAGS=
 endif
 
-.PHONY: all deps configure build demo test sanitize-build asan fuzz bench format format-check tidy clean package package-test
+.PHONY: all deps configure build demo test sanitize-build asan fuzz bench format format-check tidy clean package package-test image image-test
 
 all: build
 
@@ -128,6 +128,22 @@ package-test: build package
 	@rm -rf $(BUILD)/packages-old && cp -r $(BUILD)/packages $(BUILD)/packages-old
 	@$(MAKE) --no-print-directory package DEB_VERSION="$$(dpkg-parsechangelog -l debian/changelog -S Version)+upgrade1"
 	@FTZ_BINARY_DIR=$(abspath $(BUILD)) tests/package/install-test $(BUILD)/packages-old $(BUILD)/packages
+
+# The vendor's appliance image (images/build-image, docs/vendors.md):
+# $(BUILD)/image/ftzgate-VERSION-VENDOR.img with its signed manifest.
+# VENDOR_KEY=F signs the manifest; without it a development key does.
+VENDOR ?= example
+image: build package
+	@FTZGATE_SIGN=$(abspath $(BUILD))/bin/ftzgate-sign VENDOR_KEY="$(abspath $(VENDOR_KEY))" images/build-image $(VENDOR) $(BUILD)/packages $(BUILD)/image
+
+# Verifies the newest image, refuses a changed copy, boots it in QEMU (TCG):
+# slow, not in CI. IMAGE_KEY: the public key the manifest was signed with
+# (default: the development key the build wrote beside the image).
+IMAGE_KEY ?=
+image-test: image
+	@img=$$(ls -t $(BUILD)/image/*.img | head -1); \
+	  key="$(IMAGE_KEY)"; [ -n "$$key" ] || key=$${img%.img}.development.pub; \
+	  FTZGATE_SIGN=$(abspath $(BUILD))/bin/ftzgate-sign tests/package/image-test "$$img" "$$key"
 
 clean:
 	@rm -rf $(BUILD) $(SAN_BUILD)
