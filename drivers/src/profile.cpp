@@ -690,9 +690,19 @@ tl::expected<std::string, std::string> kernel_interface(const PortProfile& port,
     }
     return tl::unexpected(what + ": no kernel interface named (devargs iface=NAME)");
   }
+  // The netdev hangs off the PCI device itself (ADDRESS/net/NAME), or off
+  // the bus device a driver puts between them: virtio-net's is
+  // ADDRESS/virtioN/net/NAME.
+  const std::filesystem::path device = sysfs + "/bus/pci/devices/" + port.device;
+  std::vector<std::filesystem::path> candidates{device / "net"};
   std::error_code ec;
-  const std::filesystem::directory_iterator netdevs(sysfs + "/bus/pci/devices/" + port.device + "/net", ec);
-  if (!ec && netdevs != std::filesystem::directory_iterator()) return netdevs->path().filename().string();
+  for (const auto& child : std::filesystem::directory_iterator(device, ec)) {
+    if (child.path().filename().string().starts_with("virtio")) candidates.push_back(child.path() / "net");
+  }
+  for (const auto& dir : candidates) {
+    const std::filesystem::directory_iterator netdevs(dir, ec);
+    if (!ec && netdevs != std::filesystem::directory_iterator()) return netdevs->path().filename().string();
+  }
   return tl::unexpected(what +
                         ": no kernel network interface (is the device bound to vfio-pci? the XDP path "
                         "needs the kernel's own driver)");

@@ -319,6 +319,30 @@ TEST_F(ProfileFiles, KernelInterfaceOfAVdevAndOfAPciDevice) {
   EXPECT_EQ(kernel_interface(nic, dir_.string()), "ens1f1");
 }
 
+// Against the kernel's own sysfs: every interface in /sys/class/net that a
+// PCI device carries (directly, or through virtio-net's virtioN device) is
+// what kernel_interface finds for that device's address.
+TEST(KernelInterface, FindsEveryPciInterfaceOfThisHost) {
+  std::error_code ec;
+  int checked = 0;
+  for (const auto& netdev : std::filesystem::directory_iterator("/sys/class/net", ec)) {
+    std::filesystem::path dev = std::filesystem::canonical(netdev.path() / "device", ec);
+    if (ec) continue;  // virtual: no device
+    // Up to the PCI device: its name is an address (dddd:bb:dd.f).
+    while (!dev.empty() && dev.filename().string().size() != 12) dev = dev.parent_path();
+    const std::string address = dev.filename().string();
+    if (address.size() != 12 || address[4] != ':' || address[7] != ':' || address[10] != '.') continue;
+    PortProfile port;
+    port.name = "ge-0/0/0";
+    port.device = address;
+    const auto found = kernel_interface(port);
+    ASSERT_TRUE(found.has_value()) << address << " (" << netdev.path().filename() << "): " << found.error();
+    EXPECT_EQ(*found, netdev.path().filename().string()) << address;
+    ++checked;
+  }
+  if (checked == 0) GTEST_SKIP() << "no PCI network interface on this host";
+}
+
 std::vector<std::string> file_errors(const std::string& path) {
   auto r = load_profile(path);
   EXPECT_FALSE(r.has_value());
