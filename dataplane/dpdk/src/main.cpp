@@ -154,6 +154,16 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
+// The hardware profile at `path`; rejected: its diagnostics are printed.
+std::optional<ftz::drivers::HardwareProfile> load_profile_or_report(const std::string& path) {
+  auto p = ftz::drivers::load_profile(path);
+  if (!p) {
+    std::fputs(ftz::config::format_diagnostics(p.error()).c_str(), stderr);
+    return std::nullopt;
+  }
+  return std::move(*p);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -173,11 +183,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (options->host_needs) {
-    auto p = ftz::drivers::load_profile(options->profile);
-    if (!p) {
-      std::fputs(ftz::config::format_diagnostics(p.error()).c_str(), stderr);
-      return fail(2, options->profile + ": hardware profile rejected");
-    }
+    const auto p = load_profile_or_report(options->profile);
+    if (!p) return fail(2, options->profile + ": hardware profile rejected");
     std::fputs(ftz::dpdk::host_needs(*p).c_str(), stdout);
     return 0;
   }
@@ -242,12 +249,8 @@ int main(int argc, char** argv) {
   if (stop_requested()) die_by_signal();
   std::optional<ftz::drivers::HardwareProfile> loaded_profile;
   if (!options->profile.empty()) {
-    auto p = ftz::drivers::load_profile(options->profile);
-    if (!p) {
-      std::fputs(ftz::config::format_diagnostics(p.error()).c_str(), stderr);
-      return fail(2, options->profile + ": hardware profile rejected");
-    }
-    loaded_profile = std::move(*p);
+    loaded_profile = load_profile_or_report(options->profile);
+    if (!loaded_profile) return fail(2, options->profile + ": hardware profile rejected");
   }
   ftz::dpdk::CaptureInfo capture;
   ftz::drivers::HardwareProfile profile;

@@ -15,12 +15,6 @@ void notify(const std::string& state) {
   (void)sd_notify(0, state.c_str());
 }
 
-std::string status_line(std::string_view status) {
-  std::string s("STATUS=");
-  s.append(status);
-  return s;
-}
-
 }  // namespace
 
 Notifier::Notifier() {
@@ -31,13 +25,9 @@ Notifier::Notifier() {
 }
 
 void Notifier::ready(std::string_view status) const {
-  std::string s("READY=1\n");
-  s.append(status_line(status));
+  std::string s("READY=1\nSTATUS=");
+  s.append(status);
   notify(s);
-}
-
-void Notifier::status(std::string_view status) const {
-  notify(status_line(status));
 }
 
 void Notifier::stopping() const {

@@ -1,7 +1,8 @@
 #pragma once
 // systemd's side of a daemon (sd_notify(3)): Type=notify units wait for
-// ready(), show status(), and with WatchdogSec= restart a daemon whose main
-// loop stopped calling alive(). Outside systemd every call does nothing.
+// ready() (its status line shows in systemctl status), and with WatchdogSec=
+// restart a daemon whose main loop stopped calling alive(). Outside systemd
+// every call does nothing.
 #include <chrono>
 #include <string_view>
 
@@ -14,7 +15,6 @@ class Notifier {
 
   // READY=1 with a status line: the daemon serves.
   void ready(std::string_view status) const;
-  void status(std::string_view status) const;
   // STOPPING=1: a stop that takes a while (flows drained, records written)
   // is not mistaken for a hang.
   void stopping() const;
