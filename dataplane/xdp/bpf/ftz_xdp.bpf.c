@@ -219,6 +219,18 @@ static __always_inline int tcp_options_ok(const __u8* opt, __u32 len, const void
 // payload is in the frame: checked by the caller); ports do not matter to
 // the tables. Returns -1 when it takes the header, else the reason to leave
 // it to user space.
+// A 16-bit length field in host order, with bounds the verifier keeps:
+// Debian 12's kernel (6.1) forgets a register's bounds at a byte swap
+// (BPF_END), so a length taken from a header could not offset a packet
+// pointer ("math between pkt pointer and register with unbounded min
+// value"). The mask, behind a barrier the compiler cannot see through,
+// gives them back.
+static __always_inline __u32 length_of(__u16 field_be) {
+  __u32 v = bpf_ntohs(field_be);
+  barrier_var(v);
+  return v & 0xffff;
+}
+
 static __always_inline int parse_l4(const __u8* l4, __u32 len, const void* end, struct ftz_packet* p) {
   p->l4_len = len;
   switch (p->proto) {
@@ -236,7 +248,7 @@ static __always_inline int parse_l4(const __u8* l4, __u32 len, const void* end, 
     case IPPROTO_UDP: {
       const struct udphdr* uh = (const void*)l4;
       if (len < 8 || (const void*)(uh + 1) > end) return FTZ_XDP_kUserHeaders;
-      const __u32 ulen = bpf_ntohs(uh->len);
+      const __u32 ulen = length_of(uh->len);
       if (ulen < 8 || ulen > len) return FTZ_XDP_kUserHeaders;
       p->l4_len = ulen;  // the datagram's own length is what its checksum covers
       p->sport = bpf_ntohs(uh->source);
@@ -261,7 +273,7 @@ static __always_inline int parse_ipv4(const __u8* at, const void* end, struct ft
   const struct iphdr* ip = (const void*)at;
   if ((const void*)(ip + 1) > end) return FTZ_XDP_kUserHeaders;
   if (ip->version != 4 || ip->ihl != 5) return FTZ_XDP_kUserHeaders;  // options: the engine checks them
-  const __u32 total = bpf_ntohs(ip->tot_len);
+  const __u32 total = length_of(ip->tot_len);
   if (total < 20 || (const void*)(at + total) > end) return FTZ_XDP_kUserHeaders;
   if (ip->frag_off & bpf_htons(0x3fff)) return FTZ_XDP_kUserFragment;
   const __u16* w = (const void*)ip;
@@ -281,7 +293,7 @@ static __always_inline int parse_ipv6(const __u8* at, const void* end, struct ft
   const struct ipv6hdr* ip6 = (const void*)at;
   if ((const void*)(ip6 + 1) > end) return FTZ_XDP_kUserHeaders;
   if (ip6->version != 6) return FTZ_XDP_kUserHeaders;
-  const __u32 plen = bpf_ntohs(ip6->payload_len);
+  const __u32 plen = length_of(ip6->payload_len);
   if ((const void*)(at + 40 + plen) > end) return FTZ_XDP_kUserHeaders;
   const __u8 next = ip6->nexthdr;
   if (next == 0 || next == 43 || next == 60 || next == 44 || next == 51) return FTZ_XDP_kUserIpv6Extension;

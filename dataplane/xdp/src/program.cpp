@@ -102,6 +102,36 @@ tl::expected<void, std::string> ensure_bpffs(const std::string& pin_dir) {
   return {};
 }
 
+// Why the verifier refused the program: a second load of a fresh copy with
+// the full log (level 1), whose last lines name the instruction and the
+// rule. Only after a refusal: a full log of a program that passes is far
+// larger than any buffer, and kernels before 6.4 fail a load whose log
+// does not fit (ENOSPC), keeping its start rather than its end.
+std::string verifier_reason() {
+  ftz_xdp* skel = ftz_xdp::open();
+  if (skel == nullptr) return "";
+  std::vector<char> log(16U << 20U);
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, skel->obj) {
+    bpf_program__set_log_buf(prog, log.data(), log.size());
+    bpf_program__set_log_level(prog, 1);
+  }
+  const int err = ftz_xdp::load(skel);
+  ftz_xdp::destroy(skel);
+  if (err == 0 || log[0] == '\0') return "";
+  log.back() = '\0';
+  std::string_view text(log.data());
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  // The last lines: the refused instruction, the rule, the count.
+  size_t from = text.size();
+  for (int lines = 0; lines < 3 && from != std::string_view::npos && from > 0; ++lines)
+    from = text.rfind('\n', from - 1);
+  from = from == std::string_view::npos ? 0 : from + 1;
+  std::string tail(text.substr(from));
+  std::replace(tail.begin(), tail.end(), '\n', ';');
+  return "; the verifier's log ends: " + tail;
+}
+
 }  // namespace
 
 tl::expected<std::unique_ptr<Program>, std::string> Program::load(const std::string& pin_dir) {
@@ -131,7 +161,7 @@ tl::expected<std::unique_ptr<Program>, std::string> Program::load(const std::str
   if (err != 0) {
     return tl::unexpected(
         error_text("loading the XDP program" + (pin_dir.empty() ? "" : " (pins in " + pin_dir + ")"), err) +
-        (processed != nullptr ? std::string(" (the verifier: ") + processed + ")" : ""));
+        verifier_reason());
   }
   return p;
 }
