@@ -318,6 +318,51 @@ TEST(DpReload, SighupStormWhileTrafficRunsLosesNothing) {
   std::cout << "reloads " << s["reload"].dump() << "\n";
 }
 
+// logrotate renames the event file and sends SIGUSR1 (images/logrotate):
+// the data plane goes on in a new file, and every event it took from its
+// workers is a whole line in one of the two.
+TEST(DpEve, ALogRotationBySignalLosesNoLine) {
+  TempDir dir;
+  const std::string cfg = dir.file("policy.yaml");
+  std::ofstream(cfg) << kAllowConfig;
+  ASSERT_EQ(run(binary("ftzgate-gen") + " bench --flows 400 --out " + dir.file("bench.pcap")).status, 0);
+  FilePrefix prefix("rotate");
+  const std::string eve = dir.file("eve.json");
+  const std::string cmd = binary("ftzgate-dp") + " --config " + cfg + " --pcap-in " + dir.file("bench.pcap") +
+                          " --loop --duration 5 --stats " + dir.file("stats.json") + " --eve " + eve +
+                          " -- --file-prefix " + prefix.name() + " --log-level=*:warning";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + dir.file("dp.log") + " 2>&1").c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_TRUE(wait_for_traffic(prefix.name())["/ftzgate/stats"].is_object());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::filesystem::rename(eve, eve + ".1");
+  kill(pid, SIGUSR1);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const std::string output = read_text(dir.file("dp.log"));
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+
+  const nlohmann::json s = read_json(dir.file("stats.json"));
+  uint64_t lines[2] = {0, 0};
+  int file = 0;
+  for (const std::string& path : {eve + ".1", eve}) {
+    std::istringstream in(read_text(path));
+    for (std::string line; std::getline(in, line); ++lines[file])
+      ASSERT_TRUE(nlohmann::json::accept(line)) << path << ": " << line;
+    ++file;
+  }
+  EXPECT_GT(lines[0], 0u) << "events before the rotation";
+  EXPECT_GT(lines[1], 0u) << "events after it, in the new file";
+  EXPECT_EQ(lines[0] + lines[1], s["outputs"]["events"].get<uint64_t>()) << s["outputs"];
+  EXPECT_EQ(s["outputs"]["eve_lines_lost"], 0);
+  EXPECT_EQ(s["outputs"]["eve_write_errors"], 0);
+}
+
 TEST(DpStart, BadInputsGiveAClearErrorAndANonZeroExit) {
   TempDir dir;
   const std::string minimal = source_dir() + "/examples/minimal.yaml";

@@ -518,6 +518,47 @@ TEST_F(XdpLab, ABenignUploadPassesThroughTheEngine) {
   EXPECT_TRUE(events("alert", kOffshore).empty());
 }
 
+// logrotate renames the event file and sends SIGUSR1 (images/logrotate):
+// the record of the upload before goes into the renamed file, the record of
+// the upload after into a new file at the --eve path.
+TEST_F(XdpLab, ALogRotationBySignalMovesOnToANewFile) {
+  const int listener = socket_in(*server_, SOCK_STREAM, kOffshore, 8080);
+  ASSERT_GE(listener, 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  const std::string eve = dir_.file("eve.json");
+  auto count_flows = [](const std::string& path) {
+    std::ifstream in(path);
+    int n = 0;
+    for (std::string line; std::getline(in, line);) {
+      const auto e = nlohmann::json::parse(line, nullptr, false);
+      n += e.is_object() && e.value("event_type", "") == "flow" && e.value("dest_port", 0) == 8080 ? 1 : 0;
+    }
+    return n;
+  };
+  for (int round = 0; round < 2; ++round) {
+    Received got;
+    std::thread server([&] { got = serve_one(listener, 5000); });
+    const Upload u = upload(*client_, kOffshore, 8080, "an ordinary report, part " + std::to_string(round));
+    server.join();
+    EXPECT_TRUE(u.connected && u.sent_all) << std::strerror(u.error);
+    if (round == 1) break;
+    // The first record is written (the flow ended), then the rotation.
+    for (int i = 0; i < 100 && count_flows(eve) == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_EQ(count_flows(eve), 1) << test::read_text(dir_.file("xdp.log"));
+    std::filesystem::rename(eve, eve + ".1");
+    kill(pid_, SIGUSR1);
+    for (int i = 0; i < 50 && !std::filesystem::exists(eve); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(std::filesystem::exists(eve)) << "no new file after SIGUSR1";
+  }
+  close(listener);
+  stop();
+  EXPECT_EQ(count_flows(eve + ".1"), 1);
+  EXPECT_EQ(count_flows(eve), 1);
+  EXPECT_EQ(stats_["outputs"].value("eve_write_errors", 1), 0) << stats_["outputs"];
+}
+
 // An upload of 80 resident ID numbers is reset at the packet that
 // completes the 50th: the server never gets the rest.
 TEST_F(XdpLab, AnUploadOfFiftyIdentifiersIsReset) {

@@ -36,6 +36,7 @@
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
 #include "ftz/engine/compliance/token_key.hpp"
+#include "ftz/engine/signatures/database.hpp"
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftz/service/notify.hpp"
@@ -614,6 +615,10 @@ static int run(int argc, char** argv) {
     return 0;
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "ftzgated: %s\nRun with --help for more information.\n", e.what());
+    return 2;
+  }
+  if (auto cpu = engine::sig::host_cpu_supported(); !cpu) {
+    std::fprintf(stderr, "ftzgated: %s\n", cpu.error().c_str());
     return 2;
   }
   if (!a.init && (!a.accounts_file.empty() || !a.config_file.empty() || !a.tls_names.empty() ||

@@ -94,6 +94,7 @@ void EventLogger::write_line(const std::string& line) {
 void EventLogger::flush() {
   if (!eve_) return;
   eve_->flush();
+  eve_->reopen_if_requested();  // after a log rotation (SIGUSR1)
   lines_lost_.store(eve_->lines_lost(), std::memory_order_relaxed);
   write_errors_.store(eve_->write_errors(), std::memory_order_release);
 }

@@ -23,7 +23,6 @@
 #include "ftz/dpdk/options.hpp"
 #include "ftz/drivers/profile.hpp"
 #include "ftz/engine/output_masking.hpp"
-#include "ftz/engine/signatures/database.hpp"
 #include "ftz/report/output_file.hpp"
 
 namespace {
@@ -33,6 +32,8 @@ using ftz::dpdk::DpOptions;
 void on_signal(int sig) {
   if (sig == SIGHUP) {
     ftz::dpdk::signals().reload.store(true);
+  } else if (sig == SIGUSR1) {
+    ftz::report::request_reopen();  // logrotate moved the event file away
   } else {
     ftz::dpdk::signals().stop_signal.store(sig);
     ftz::dpdk::signals().stop.store(true);
@@ -50,7 +51,7 @@ void install_signal_handlers() {
   sa.sa_flags = SA_RESTART;
   sigset_t ours;
   sigemptyset(&ours);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) {
     sigaction(sig, &sa, nullptr);
     sigaddset(&ours, sig);
   }

@@ -18,7 +18,7 @@ const std::string kDpUsage =
     "  --config FILE     operator configuration (YAML); SIGHUP re-reads it\n" +
     controller::link_usage(DpOptions{}.link.link.state_dir) +
     "  --profile FILE    hardware profile (drivers/profiles/*.yaml): ports, roles, queues, sizing\n"
-    "  --eve FILE        write events as EVE JSON lines\n"
+    "  --eve FILE        write events as EVE JSON lines; SIGUSR1 reopens it (log rotation)\n"
     "  --stats FILE      write port, worker and report statistics as JSON on exit\n"
     "  --duration S      stop after S seconds (SIGINT/SIGTERM also stop cleanly)\n"
     "  --workers N       worker lcores (default: the profile's, else 1)\n"

@@ -268,6 +268,7 @@ std::string stats_json(Appliance& a) {
       {"offload", offload_json(a)},
       {"outputs",
        {{"eve", a.options.eve},
+        {"events", a.logger->events()},
         {"eve_write_errors", eve != nullptr ? eve->write_errors() : 0},
         {"eve_lines_lost", eve != nullptr ? eve->lines_lost() : 0},
         {"eve_error", eve != nullptr ? eve->error() : std::string()},

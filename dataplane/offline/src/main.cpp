@@ -12,6 +12,7 @@
 #include "ftz/config/memory_budget.hpp"
 #include "ftz/engine/eve.hpp"
 #include "ftz/engine/output_masking.hpp"
+#include "ftz/engine/signatures/database.hpp"
 #include "ftz/offline/inspector.hpp"
 #include "ftz/report/output_file.hpp"
 
@@ -78,6 +79,10 @@ int run(int argc, char** argv) {
   if (!ftz::engine::mask_standard_error()) return 1;
   Args args;
   if (const auto status = parse_args(argc, argv, args)) return *status;
+  if (auto cpu = ftz::engine::sig::host_cpu_supported(); !cpu) {
+    std::fprintf(stderr, "ftzgate-inspect: %s\n", cpu.error().c_str());
+    return 2;
+  }
   // No output may overwrite the capture, the configuration, a token key or
   // another output.
   const std::vector<ftz::report::NamedPath> outputs = {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +15,18 @@ namespace ftz::report {
 namespace {
 
 constexpr size_t kBufferBytes = 1 << 16;
+
+// How many reopens were requested (request_reopen); each file compares it
+// with the count it saw last.
+std::atomic<uint32_t> g_reopens{0};
+static_assert(std::atomic<uint32_t>::is_always_lock_free, "request_reopen runs in signal handlers");
+
+int open_fd(const std::string& path, bool append) noexcept {
+  // Always O_APPEND: a log rotation that empties the file under us
+  // (logrotate's copytruncate) gets the next lines at its start, not after a
+  // hole as long as what it copied away.
+  return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | (append ? 0 : O_TRUNC) | O_CLOEXEC, 0644);
+}
 
 // Writes all of s, or returns the errno of the failure (and how much went).
 int write_all(int fd, std::string_view s, size_t& written) noexcept {
@@ -38,13 +51,35 @@ ssize_t stream_write(void* cookie, const char* buf, size_t size) {
 tl::expected<std::unique_ptr<OutputFile>, std::string> OutputFile::open(const std::string& path, bool text,
                                                                         bool append) {
   if (path == "-") return std::unique_ptr<OutputFile>(new OutputFile(path, STDOUT_FILENO, false, text));
-  // Always O_APPEND: a log rotation that empties the file under us
-  // (logrotate's copytruncate) gets the next lines at its start, not after a
-  // hole as long as what it copied away.
-  const int fd =
-      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | (append ? 0 : O_TRUNC) | O_CLOEXEC, 0644);
+  const int fd = open_fd(path, append);
   if (fd < 0) return tl::unexpected(path + ": cannot write: " + std::strerror(errno));
   return std::unique_ptr<OutputFile>(new OutputFile(path, fd, true, text));
+}
+
+OutputFile::OutputFile(std::string path, int fd, bool owned, bool text)
+    : path_(std::move(path)),
+      reopens_seen_(g_reopens.load(std::memory_order_acquire)),
+      fd_(fd),
+      owned_(owned),
+      text_(text) {}
+
+void request_reopen() noexcept {
+  g_reopens.fetch_add(1, std::memory_order_release);
+}
+
+void OutputFile::reopen_if_requested() noexcept {
+  const uint32_t requested = g_reopens.load(std::memory_order_acquire);
+  if (requested == reopens_seen_) return;
+  reopens_seen_ = requested;
+  if (closed_ || !owned_ || !text_) return;
+  flush();
+  const int fd = open_fd(path_, /*append=*/true);
+  if (fd < 0) {
+    note_error("reopen failed (writing on into the old file)", errno);
+    return;
+  }
+  if (::close(fd_) != 0) note_error("close failed", errno);
+  fd_ = fd;
 }
 
 int OutputFile::on_stream_close(void* cookie) noexcept {

@@ -47,6 +47,7 @@
 #include "ftz/engine/channel.hpp"
 #include "ftz/engine/eve.hpp"
 #include "ftz/engine/normalize.hpp"
+#include "ftz/engine/signatures/database.hpp"
 #include "ftz/engine/worker.hpp"
 #include "ftz/report/compliance_desk.hpp"
 #include "ftz/report/flow_tally.hpp"
@@ -76,6 +77,9 @@ extern "C" void on_stop(int) {
 }
 extern "C" void on_hup(int) {
   g_reload = 1;
+}
+extern "C" void on_usr1(int) {
+  report::request_reopen();  // logrotate moved the event file away
 }
 
 struct Options {
@@ -738,7 +742,10 @@ bool Appliance::run() {
       harvest(now, false);
       reap_kernel_flows(false);
       // What a NOC tails is at most a second old.
-      if (eve_) eve_->flush();
+      if (eve_) {
+        eve_->flush();
+        eve_->reopen_if_requested();  // after a log rotation (SIGUSR1)
+      }
       next_harvest = now_steady + std::chrono::seconds(1);
     }
   }
@@ -877,6 +884,12 @@ bool Appliance::write_stats(double elapsed_s) {
   eng["events"] = events_;
   eng["workers"] = std::move(workers);
   j["engine"] = eng;
+  // As ftzgate-dp reports its event file (docs/dpdk.md "Write errors").
+  if (eve_) eve_->flush();
+  j["outputs"] = {{"eve", options_.eve},
+                  {"eve_write_errors", eve_ ? eve_->write_errors() : uint64_t{0}},
+                  {"eve_lines_lost", eve_ ? eve_->lines_lost() : uint64_t{0}},
+                  {"eve_error", eve_ ? eve_->error() : std::string()}};
   if (options_.stats.empty()) return true;
   auto out = report::OutputFile::open(options_.stats);
   if (!out) {
@@ -910,7 +923,7 @@ const std::string kUsage =
     "                    auto (default: native on NICs, skb on virtual interfaces)\n"
     "  --workers N       engine threads; each flow, both ways, goes to one of them (default: the\n"
     "                    profile's, else 1)\n"
-    "  --eve FILE        write events as EVE JSON lines\n"
+    "  --eve FILE        write events as EVE JSON lines; SIGUSR1 reopens it (log rotation)\n"
     "  --stats FILE      write kernel, AF_XDP and engine statistics as JSON on exit\n"
     "  --duration S      stop after S seconds (SIGINT/SIGTERM also stop cleanly)\n"
     "  --demo-token-key  use the published demo token key of the examples (demos and tests only)\n"
@@ -951,6 +964,10 @@ int main_xdp(int argc, char** argv) {
     std::fputs(kUsage.c_str(), stdout);
     return 0;
   }
+  if (auto cpu = engine::sig::host_cpu_supported(); !cpu) {
+    std::fprintf(stderr, "ftzgate-xdp: %s\n", cpu.error().c_str());
+    return 2;
+  }
   for (size_t at = 0; !ports_text.empty();) {
     const size_t comma = ports_text.find(',', at);
     o.ports.push_back(ports_text.substr(at, comma - at));
@@ -974,6 +991,7 @@ int main_xdp(int argc, char** argv) {
   std::signal(SIGINT, on_stop);
   std::signal(SIGTERM, on_stop);
   std::signal(SIGHUP, on_hup);
+  std::signal(SIGUSR1, on_usr1);
   // The policy: a signed bundle from the controller, else the file.
   std::unique_ptr<controller::ControllerLink> link;
   std::optional<controller::Incoming> first_bundle;

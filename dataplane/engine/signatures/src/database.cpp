@@ -572,8 +572,19 @@ bool has_alnum_boundary(classify::ValidatorId v) noexcept {
 
 SignatureDatabase::~SignatureDatabase() = default;
 
+tl::expected<void, std::string> host_cpu_supported() {
+  if (hs_valid_platform() == HS_SUCCESS) return {};
+  return tl::unexpected(std::string(
+      "this CPU lacks SSSE3, which the signature matcher (Hyperscan) needs: run on an x86-64 CPU with "
+      "SSSE3 (in a virtual machine, pass the host's CPU model through, e.g. QEMU -cpu host)"));
+}
+
 SignatureDatabase::Result SignatureDatabase::compile(std::span<const SignatureSpec> specs,
                                                      const hs_platform_info_t* platform, bool run_rules) {
+  // Another platform's database is only built here, never scanned.
+  if (platform == nullptr) {
+    if (auto ok = host_cpu_supported(); !ok) return tl::unexpected(ok.error());
+  }
   auto flat = flatten(specs, run_rules);
   if (!flat) return tl::unexpected(flat.error());
   unsigned mode = HS_MODE_STREAM;
@@ -703,6 +714,7 @@ std::vector<uint8_t> SignatureDatabase::serialize() const {
 SignatureDatabase::Result SignatureDatabase::deserialize(std::span<const uint8_t> bytes,
                                                          std::span<const SignatureSpec> specs) {
   const std::string what = "serialized signature database: ";
+  if (auto ok = host_cpu_supported(); !ok) return tl::unexpected(ok.error());
   if (bytes.size() < kHeaderBytes + 8 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     return tl::unexpected(what + "not an ftzgate signature database (bad magic or truncated)");
   }

@@ -44,6 +44,14 @@ class OutputFile {
   // this or any earlier write failed: "<path>: write failed: <reason>".
   tl::expected<void, std::string> close() noexcept;
 
+  // After request_reopen(): writes the buffer out, then goes on in the file
+  // at path() opened anew (created when a log rotation moved the old one
+  // away), closing the old one. If the path cannot be opened, the error is
+  // kept like a write error and the lines go on into the old file. Standard
+  // output and binary files (a pcap has one header) stay as they are. Call
+  // it from the thread that writes.
+  void reopen_if_requested() noexcept;
+
   [[nodiscard]] bool failed() const noexcept { return !first_error_.empty(); }
   [[nodiscard]] const std::string& error() const noexcept { return first_error_; }
   [[nodiscard]] uint64_t write_errors() const noexcept { return write_errors_; }
@@ -51,12 +59,12 @@ class OutputFile {
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
  private:
-  OutputFile(std::string path, int fd, bool owned, bool text)
-      : path_(std::move(path)), fd_(fd), owned_(owned), text_(text) {}
+  OutputFile(std::string path, int fd, bool owned, bool text);
   void note_error(const char* what, int err);
   static int on_stream_close(void* cookie) noexcept;
 
   std::string path_;
+  uint32_t reopens_seen_;
   int fd_ = -1;
   bool owned_ = true;  // false for standard output
   bool text_ = true;
@@ -69,6 +77,12 @@ class OutputFile {
   uint64_t write_errors_ = 0;
   uint64_t lines_lost_ = 0;
 };
+
+// Asks every OutputFile to reopen its file at its next
+// reopen_if_requested(): what the data planes' SIGUSR1 handlers call after
+// logrotate moved their event files away. Async-signal-safe (one lock-free
+// atomic add).
+void request_reopen() noexcept;
 
 // A path named on the command line.
 struct NamedPath {

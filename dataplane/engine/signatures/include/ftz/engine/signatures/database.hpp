@@ -109,6 +109,13 @@ struct SignatureMeta {
   std::vector<std::string> field_names;
 };
 
+// Hyperscan scans only on x86-64 CPUs with SSSE3 (hs_valid_platform). The
+// programs that scan or compile check it first, so that the refusal is said
+// plainly rather than as the first pattern's compile error; compile() and
+// deserialize() check it too. (A virtual machine's default CPU model, such
+// as QEMU's qemu64, lacks it.)
+tl::expected<void, std::string> host_cpu_supported();
+
 class SignatureDatabase {
  public:
   using Result = tl::expected<std::shared_ptr<const SignatureDatabase>, std::string>;
