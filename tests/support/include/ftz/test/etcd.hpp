@@ -1,0 +1,176 @@
+#pragma once
+// A real etcd cluster on 127.0.0.1 for the tests (Debian's etcd-server
+// 3.4): N members on free ports with their data in a scratch directory, fast
+// elections (heartbeat 50 ms, election timeout 500 ms); members can be
+// killed (SIGKILL) and started again. etcdctl, the cluster's own client, is
+// the tests' independent view of what the cluster holds. Every member is
+// killed with the object.
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ftz/test/files.hpp"
+
+namespace ftz::test {
+
+class EtcdCluster {
+ public:
+  EtcdCluster(const TempDir& dir, int members) : dir_(dir), members_(static_cast<size_t>(members)) {
+    for (Member& m : members_) {
+      m.client_port = free_tcp_port();
+      m.peer_port = free_tcp_port();
+    }
+  }
+  ~EtcdCluster() {
+    for (size_t i = 0; i < members_.size(); ++i) kill(static_cast<int>(i));
+  }
+  EtcdCluster(const EtcdCluster&) = delete;
+  EtcdCluster& operator=(const EtcdCluster&) = delete;
+
+  // Starts every member; true once each answers as healthy.
+  bool start() {
+    for (size_t i = 0; i < members_.size(); ++i) spawn(i, "new");
+    return wait_healthy();
+  }
+  void kill(int i) {
+    Member& m = members_[static_cast<size_t>(i)];
+    if (m.pid <= 0) return;
+    ::kill(m.pid, SIGKILL);
+    ::waitpid(m.pid, nullptr, 0);
+    m.pid = -1;
+  }
+  // Starts a killed member again on its data; true once it is healthy.
+  bool restart(int i) {
+    spawn(static_cast<size_t>(i), "existing");
+    return wait_healthy();
+  }
+  // SIGSTOP / SIGCONT: a member that stops answering without its sockets
+  // closing, as a member cut off by the network looks.
+  void pause(int i) { ::kill(members_[static_cast<size_t>(i)].pid, SIGSTOP); }
+  void resume(int i) { ::kill(members_[static_cast<size_t>(i)].pid, SIGCONT); }
+
+  [[nodiscard]] std::string endpoint(int i) const {
+    return "http://127.0.0.1:" + std::to_string(members_[static_cast<size_t>(i)].client_port);
+  }
+  // Every member's, comma-separated (--etcd-endpoints).
+  [[nodiscard]] std::string endpoints() const {
+    std::string out;
+    for (size_t i = 0; i < members_.size(); ++i) out += (i == 0 ? "" : ",") + endpoint(static_cast<int>(i));
+    return out;
+  }
+  // The index of the leader (-1 without one among the members running).
+  [[nodiscard]] int leader() const {
+    for (size_t i = 0; i < members_.size(); ++i) {
+      if (members_[i].pid <= 0) continue;
+      const RunResult r =
+          etcdctl("--endpoints=" + endpoint(static_cast<int>(i)) + " endpoint status -w json");
+      const auto j = nlohmann::json::parse(r.output, nullptr, false);
+      if (!j.is_array() || j.empty()) continue;
+      const auto& s = j[0]["Status"];
+      if (s["header"]["member_id"] == s["leader"]) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  // etcdctl (API v3) with `args`; the whole cluster unless args name
+  // --endpoints.
+  [[nodiscard]] RunResult etcdctl(const std::string& args) const {
+    const std::string eps =
+        args.find("--endpoints") == std::string::npos ? "--endpoints=" + endpoints() + " " : "";
+    return run_command("ETCDCTL_API=3 etcdctl --command-timeout=5s " + eps + args);
+  }
+  [[nodiscard]] std::string log(int i) const { return dir_.file("etcd" + std::to_string(i) + ".log"); }
+
+ private:
+  struct Member {
+    int client_port = 0;
+    int peer_port = 0;
+    pid_t pid = -1;
+  };
+
+  static int free_tcp_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+  }
+
+  void spawn(size_t i, const std::string& state) {
+    std::string cluster;
+    for (size_t k = 0; k < members_.size(); ++k) {
+      cluster += (k == 0 ? "" : ",") + std::string("m") + std::to_string(k) +
+                 "=http://127.0.0.1:" + std::to_string(members_[k].peer_port);
+    }
+    const std::string client = "http://127.0.0.1:" + std::to_string(members_[i].client_port);
+    const std::string peer = "http://127.0.0.1:" + std::to_string(members_[i].peer_port);
+    const std::vector<std::string> argv = {"/usr/bin/etcd",
+                                           "--name",
+                                           "m" + std::to_string(i),
+                                           "--data-dir",
+                                           dir_.file("etcd" + std::to_string(i)),
+                                           "--listen-client-urls",
+                                           client,
+                                           "--advertise-client-urls",
+                                           client,
+                                           "--listen-peer-urls",
+                                           peer,
+                                           "--initial-advertise-peer-urls",
+                                           peer,
+                                           "--initial-cluster",
+                                           cluster,
+                                           "--initial-cluster-token",
+                                           "ftz-test-" + std::to_string(::getpid()),
+                                           "--initial-cluster-state",
+                                           state,
+                                           "--heartbeat-interval",
+                                           "50",
+                                           "--election-timeout",
+                                           "500",
+                                           "--logger",
+                                           "zap",
+                                           "--log-outputs",
+                                           log(static_cast<int>(i))};
+    std::vector<char*> args;
+    args.reserve(argv.size() + 1);
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    members_[i].pid = pid;
+  }
+
+  bool wait_healthy() const {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      bool all = true;
+      for (size_t i = 0; i < members_.size() && all; ++i) {
+        if (members_[i].pid <= 0) continue;
+        all = etcdctl("--endpoints=" + endpoint(static_cast<int>(i)) + " endpoint health").status == 0;
+      }
+      if (all) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  const TempDir& dir_;
+  std::vector<Member> members_;
+};
+
+}  // namespace ftz::test
