@@ -169,10 +169,13 @@ TEST_F(EtcdClient, AKeyOnALeaseGoesWhenTheLeaseIsNotKeptAlive) {
 
 TEST(EtcdEndpoints, PlainHttpOnlyToLoopback) {
   using ftz::fleet::parse_endpoints;
-  EXPECT_TRUE(parse_endpoints("http://127.0.0.1:2379,http://localhost:2379,http://[::1]:2379"));
+  EXPECT_TRUE(
+      parse_endpoints("http://127.0.0.1:2379,http://localhost:2379,http://[::1]:2379,http://127.8.9.10:1/"));
   EXPECT_TRUE(parse_endpoints("https://etcd-1.dc.example:2379,https://198.18.0.10:2379"));
   const std::pair<const char*, const char*> refused[] = {
       {"http://198.18.0.10:2379", "plain http only to a loopback address"},
+      {"http://127.attacker.example:2379", "plain http only to a loopback address"},
+      {"http://[::2]:2379", "plain http only to a loopback address"},
       {"http://127.0.0.1", "no port"},
       {"https://etcd:0", "bad port"},
       {"https://etcd:65536", "bad port"},

@@ -29,46 +29,6 @@ std::string prefix_end(const std::string& prefix) {
   return std::string(1, '\0');  // every key
 }
 
-bool loopback_host(const std::string& host) {
-  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
-}
-
-struct Parsed {
-  bool tls = false;
-  std::string target;  // host:port, as gRPC takes it
-};
-
-Result<Parsed> parse_endpoint(const std::string& url) {
-  Parsed p;
-  std::string rest;
-  if (url.rfind("http://", 0) == 0) {
-    rest = url.substr(7);
-  } else if (url.rfind("https://", 0) == 0) {
-    rest = url.substr(8);
-    p.tls = true;
-  } else {
-    return tl::unexpected(url + ": not http://HOST:PORT or https://HOST:PORT");
-  }
-  if (!rest.empty() && rest.back() == '/') rest.pop_back();
-  const size_t colon = rest.rfind(':');
-  const size_t bracket = rest.rfind(']');
-  if (colon == std::string::npos || colon == 0 || (bracket != std::string::npos && colon < bracket))
-    return tl::unexpected(url + ": no port");
-  const std::string host = rest.substr(0, colon);
-  const std::string port = rest.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
-      std::stoi(port) == 0 || std::stoi(port) > 65535)
-    return tl::unexpected(url + ": bad port");
-  if (host.find_first_of("/?#@ ") != std::string::npos) return tl::unexpected(url + ": bad host");
-  if (!p.tls && !loopback_host(host)) {
-    return tl::unexpected(url +
-                          ": plain http only to a loopback address (labs, tests); use https:// with "
-                          "--etcd-ca, --etcd-cert and --etcd-key");
-  }
-  p.target = rest;
-  return p;
-}
-
 Result<std::string> read_file(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return tl::unexpected(std::string(what) + " " + path + ": cannot read");
@@ -89,18 +49,6 @@ bool try_another(const grpc::Status& s) {
 }
 
 }  // namespace
-
-Result<std::vector<std::string>> parse_endpoints(const std::string& list) {
-  std::vector<std::string> out;
-  std::stringstream in(list);
-  for (std::string url; std::getline(in, url, ',');) {
-    if (url.empty()) continue;
-    if (auto p = parse_endpoint(url); !p) return tl::unexpected(p.error());
-    out.push_back(url);
-  }
-  if (out.empty()) return tl::unexpected(std::string("no etcd endpoint"));
-  return out;
-}
 
 struct Endpoint {
   std::string url;

@@ -21,10 +21,9 @@
 #include <tl/expected.hpp>
 #include <vector>
 
-namespace ftz::fleet {
+#include "ftz/fleet/endpoints.hpp"
 
-template <typename T>
-using Result = tl::expected<T, std::string>;
+namespace ftz::fleet {
 
 struct EtcdOptions {
   // "http://127.0.0.1:2379" (loopback only) or "https://HOST:PORT".
@@ -39,10 +38,6 @@ struct EtcdOptions {
   std::string password;
   std::chrono::milliseconds timeout{3000};  // of one call on one endpoint
 };
-
-// "URL[,URL...]" as --etcd-endpoints takes it: every URL http:// or
-// https://, with a host and a port; http:// only to a loopback address.
-Result<std::vector<std::string>> parse_endpoints(const std::string& list);
 
 struct KeyValue {
   std::string key;
