@@ -215,7 +215,10 @@ int run(int argc, char** argv) {
   Snapshot last;
   last.pressure_watermark = a.pressure_watermark;
   agent.publish(ftz::snmp::build_view(last));
-  std::fprintf(stderr, "ftzgate-snmp: serving FTZGATE-MIB through %s\n", a.agentx_socket.c_str());
+  // net-snmp says above when it cannot connect yet, and tries again every
+  // ping interval (5 s).
+  std::fprintf(stderr, "ftzgate-snmp: serving FTZGATE-MIB to the master agent at %s\n",
+               a.agentx_socket.c_str());
   ftz::service::Notifier systemd;
   systemd.ready("serving FTZGATE-MIB");
   std::string last_problem;
