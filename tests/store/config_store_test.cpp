@@ -133,6 +133,28 @@ TEST_F(ConfigStoreTest, CommitsGrowTheGenerationAndAStaleCandidateIsRefused) {
   EXPECT_EQ(s.running_generation(), 3u);
 }
 
+// A fleet's generation (docs/fleet.md): the commit takes the fleet's number
+// when it is above every generation here, and is refused otherwise.
+TEST_F(ConfigStoreTest, ACommitTakesAFleetsGenerationOnlyAboveItsOwn) {
+  init_ok();
+  ConfigStore s = open_ok();
+  auto jump = s.commit("ftzgated", {config_of(2)}, 1, "fleet generation 7", kT0 + 10, std::nullopt, 7);
+  ASSERT_TRUE(jump) << jump.error().message;
+  EXPECT_EQ(jump->generation, 7U);
+  EXPECT_EQ(s.running_generation(), 7U);
+  EXPECT_EQ(s.running_sha256(), jump->sha256);
+  auto same = s.commit("ftzgated", {config_of(3)}, 7, "", kT0 + 20, std::nullopt, 7);
+  ASSERT_FALSE(same);
+  EXPECT_EQ(same.error().code, StoreErrc::kInvalid);
+  EXPECT_NE(same.error().message.find("the next is 8"), std::string::npos) << same.error().message;
+  EXPECT_EQ(s.running_generation(), 7U) << "a refused number changes nothing";
+  auto next = s.commit("ftzgated", {config_of(3)}, 7, "", kT0 + 30);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->generation, 8U);
+  reopen(s);
+  EXPECT_EQ(s.running_generation(), 8U);
+}
+
 TEST_F(ConfigStoreTest, HistoryKeepsTheLastFiftyNewestFirst) {
   init_ok();
   ConfigStore s = open_ok();

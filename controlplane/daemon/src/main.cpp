@@ -16,7 +16,9 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -37,6 +39,7 @@
 #include "ftz/config/diagnostics.hpp"
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/engine/signatures/database.hpp"
+#include "ftz/fleet/member.hpp"
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftz/service/notify.hpp"
@@ -82,6 +85,13 @@ struct Args {
   std::string metrics_tls_key;
   std::string metrics_users;     // NAME:HASH lines: basic authentication
   daemon::SyslogOptions syslog;  // url empty: no syslog export
+  // A fleet (docs/fleet.md): etcd's endpoints and the fleet's name.
+  std::string etcd_endpoints;
+  std::string fleet;
+  std::string fleet_member;  // default: the host name
+  std::string etcd_ca;
+  std::string etcd_cert;
+  std::string etcd_key;
 };
 
 // Generation 1 without --config: the smallest configuration that validates,
@@ -309,6 +319,59 @@ int init(const Args& a) {
   return 0;
 }
 
+// This appliance as a member of the fleet --fleet names (docs/fleet.md):
+// commits go through the fleet, the other members' come in.
+tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
+    const Args& a, daemon::ManagementService& service) {
+  if (a.etcd_endpoints.empty()) return tl::unexpected(std::string("--fleet needs --etcd-endpoints"));
+  auto endpoints = fleet::parse_endpoints(a.etcd_endpoints);
+  if (!endpoints) return tl::unexpected("--etcd-endpoints: " + endpoints.error());
+  fleet::EtcdOptions etcd;
+  etcd.endpoints = std::move(*endpoints);
+  etcd.ca_file = a.etcd_ca;
+  etcd.cert_file = a.etcd_cert;
+  etcd.key_file = a.etcd_key;
+  std::string name = a.fleet_member;
+  if (name.empty()) {
+    std::array<char, 256> host{};
+    ::gethostname(host.data(), host.size() - 1);
+    name = host.data();
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    name = name.substr(0, name.find('.'));
+  }
+  fleet::FleetMember::Local local;
+  local.running = [&service] { return service.running(); };
+  local.running_configuration = [&service] { return service.running_configuration(); };
+  local.apply = [&service](const fleet::FleetCommit& c, const store::Configuration& config) {
+    return service.apply_fleet_commit(c.generation, c.member, c.user, c.comment, config);
+  };
+  local.note = [&service, fleet = a.fleet](const std::string& event, bool success,
+                                           const std::string& detail) {
+    std::fprintf(stderr, "ftzgated: fleet %s: %s: %s\n", fleet.c_str(), event.c_str(), detail.c_str());
+    (void)service.record_system(event, success, {{"fleet", fleet}, {"detail", printable_ascii(detail)}});
+  };
+  auto member = fleet::FleetMember::join(etcd, a.fleet, name, std::move(local));
+  if (!member) return tl::unexpected(member.error());
+  fleet::FleetMember* m = member->get();
+  service.set_fleet(
+      a.fleet,
+      [m](uint64_t generation, const std::string& sha, const store::Configuration& config,
+          const std::string& user, const std::string& comment,
+          int64_t now_s) -> tl::expected<daemon::ManagementService::FleetPublished, std::string> {
+        auto p = m->publish(generation, sha, config, user, comment, now_s);
+        if (!p) return tl::unexpected(p.error());
+        using Outcome = daemon::ManagementService::FleetPublished::Outcome;
+        daemon::ManagementService::FleetPublished out;
+        out.outcome = p->outcome == fleet::FleetMember::Outcome::kWon    ? Outcome::kWon
+                      : p->outcome == fleet::FleetMember::Outcome::kLost ? Outcome::kLost
+                                                                         : Outcome::kBehind;
+        out.generation = p->generation;
+        out.member = p->member;
+        return out;
+      });
+  return member;
+}
+
 int serve(const Args& a) {
   if (a.listen.rfind("unix:", 0) != 0) {
     std::fprintf(stderr,
@@ -405,6 +468,16 @@ int serve(const Args& a) {
   service.set_audit_verify_interval(a.audit_verify_interval_s);
   management = &service;
   service.publish_running();
+  // Declared after the service: its thread calls the service, so it stops first.
+  std::unique_ptr<fleet::FleetMember> member;
+  if (!a.fleet.empty()) {
+    auto joined = join_fleet(a, service);
+    if (!joined) {
+      std::fprintf(stderr, "ftzgated: %s\n", joined.error().c_str());
+      return 2;
+    }
+    member = std::move(*joined);
+  }
 
   // A peer that closes its end (a syslog collector over TLS, whose writes
   // OpenSSL makes without MSG_NOSIGNAL) is a write error, not the end of
@@ -608,6 +681,17 @@ static int run(int argc, char** argv) {
       ->type_name("DAYS")
       ->check(CLI::Range(audit::kMinRetentionDays, int64_t{100} * 366))
       ->capture_default_str();
+  app.add_option("--etcd-endpoints", a.etcd_endpoints,
+                 "with --fleet: the etcd cluster (https://HOST:PORT, or http:// to loopback only)")
+      ->type_name("URL[,URL...]");
+  app.add_option("--fleet", a.fleet, "join this fleet: one policy for its members (docs/fleet.md)")
+      ->type_name("NAME");
+  app.add_option("--fleet-member", a.fleet_member,
+                 "this appliance's name in the fleet (default: the host name)")
+      ->type_name("NAME");
+  app.add_option("--etcd-ca", a.etcd_ca, "the CA etcd's certificates verify with")->type_name("PEM");
+  app.add_option("--etcd-cert", a.etcd_cert, "this member's client certificate for etcd")->type_name("PEM");
+  app.add_option("--etcd-key", a.etcd_key, "and its private key")->type_name("PEM");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

@@ -535,13 +535,44 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
   const int64_t now_s = clock_() / 1000;
   std::optional<int64_t> confirm_by;
   if (req->confirm_minutes() > 0) confirm_by = now_s + int64_t{req->confirm_minutes()} * 60;
+  if (confirm_by && !fleet_.empty()) {
+    return refuse(s, ctx, "commit", ojson::object(), StatusCode::FAILED_PRECONDITION,
+                  "commit confirmed is not fleet-wide yet (docs/fleet.md): commit without it");
+  }
   // The request is recorded first: a commit that cannot be recorded does not
   // happen. Its outcome follows (generation and content hash).
   ojson details{{"based_on", c.based_on}, {"comment", req->comment()}};
   if (confirm_by) details["confirm_by_unix_s"] = *confirm_by;
   if (auto failed = record(s, ctx, "commit_requested", true, details)) return *failed;
   ojson changes = change_summary(c);
-  auto info = store_.commit(s.user, {c.text, c.files}, c.based_on, req->comment(), now_s, confirm_by);
+  // In a fleet the fleet's commit point moves first: a commit it does not
+  // take does not happen here either.
+  std::optional<uint64_t> as_generation;
+  if (!fleet_.empty()) {
+    auto published = fleet_publish_(store_.running_generation(), store_.running_sha256(), {c.text, c.files},
+                                    s.user, req->comment(), now_s);
+    using Outcome = FleetPublished::Outcome;
+    if (!published) {
+      (void)record(s, ctx, "commit", false, ojson{{"fleet", fleet_}, {"reason", published.error()}});
+      return {StatusCode::UNAVAILABLE,
+              "fleet " + fleet_ + ": " + published.error() +
+                  ": nothing committed (this appliance keeps its running generation)"};
+    }
+    if (published->outcome != Outcome::kWon) {
+      const std::string why = published->outcome == Outcome::kLost
+                                  ? "another member (" + published->member + ") committed generation " +
+                                        std::to_string(published->generation) + " first: load again"
+                                  : "this member does not run the fleet's generation " +
+                                        std::to_string(published->generation) + " (committed on " +
+                                        published->member +
+                                        ") yet: wait until it is applied, then load again";
+      (void)record(s, ctx, "commit", false, ojson{{"fleet", fleet_}, {"reason", why}});
+      return {StatusCode::FAILED_PRECONDITION, "fleet " + fleet_ + ": " + why};
+    }
+    as_generation = published->generation;
+  }
+  auto info =
+      store_.commit(s.user, {c.text, c.files}, c.based_on, req->comment(), now_s, confirm_by, as_generation);
   if (!info) {
     (void)record(s, ctx, "commit", false, ojson{{"reason", info.error().message}});
     return status_of(info.error());
@@ -555,6 +586,66 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
   to_proto(*info, reply->mutable_commit());
   if (confirm_by) reply->set_confirm_by_unix_s(*confirm_by);
   return Status::OK;
+}
+
+void ManagementService::set_fleet(std::string fleet, FleetPublisher publish) {
+  const std::lock_guard lock(mu_);
+  fleet_ = std::move(fleet);
+  fleet_publish_ = std::move(publish);
+}
+
+std::pair<uint64_t, std::string> ManagementService::running() {
+  const std::lock_guard lock(mu_);
+  return {store_.running_generation(), store_.running_sha256()};
+}
+
+tl::expected<store::Configuration, std::string> ManagementService::running_configuration() {
+  const std::lock_guard lock(mu_);
+  auto c = store_.configuration(store_.running_generation());
+  if (!c) return tl::unexpected(c.error().message);
+  return std::move(*c);
+}
+
+tl::expected<void, std::string> ManagementService::apply_fleet_commit(uint64_t generation,
+                                                                      const std::string& member,
+                                                                      const std::string& user,
+                                                                      const std::string& comment,
+                                                                      const store::Configuration& config) {
+  const std::lock_guard lock(mu_);
+  const std::string sha = store::content_hash(config);
+  if (sha == store_.running_sha256()) return {};
+  const ojson details{{"fleet", fleet_},  {"fleet_generation", generation},
+                      {"member", member}, {"user", user},
+                      {"sha256", sha},    {"based_on", store_.running_generation()}};
+  // As a commit here is checked: the configuration, then its packs against
+  // the vendor keys this appliance trusts.
+  auto loaded = load_checked(config, "fleet-generation-" + std::to_string(generation) + ".yaml");
+  tl::expected<ojson, std::string> packs =
+      loaded ? check_pack_signatures(loaded->model, config.files, vendor_keys_)
+             : tl::expected<ojson, std::string>(tl::unexpected(loaded.error()));
+  if (!packs) {
+    ojson refused = details;
+    refused["reason"] = packs.error();
+    (void)record_system("fleet_commit_applied", false, std::move(refused));
+    return tl::unexpected(packs.error());
+  }
+  if (!record_system("fleet_commit_applied", true, details))
+    return tl::unexpected(std::string("the audit log refuses the record"));
+  // The fleet's number when it is above ours (it always is for a member
+  // that follows the fleet); else the next one here.
+  const std::optional<uint64_t> as =
+      generation > store_.running_generation() ? std::optional<uint64_t>(generation) : std::nullopt;
+  const std::string note = "fleet " + fleet_ + " generation " + std::to_string(generation) + " by " + user +
+                           " on " + member + (comment.empty() ? "" : ": " + comment);
+  // Committed here by ftzgated itself (as an expired commit confirmed is):
+  // a commit by `user` would consume that user's candidate on this member.
+  auto info =
+      store_.commit("ftzgated", config, store_.running_generation(), note, clock_() / 1000, std::nullopt, as);
+  if (!info && as)
+    info = store_.commit("ftzgated", config, store_.running_generation(), note, clock_() / 1000);
+  if (!info) return tl::unexpected(info.error().message);
+  publish_running_locked();
+  return {};
 }
 
 tl::expected<uint64_t, Status> ManagementService::confirm_locked(const Session& s, grpc::ServerContext* ctx) {

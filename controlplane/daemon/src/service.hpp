@@ -61,6 +61,30 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   // first tick).
   void set_audit_verify_interval(int64_t seconds) { audit_verify_interval_ms_ = seconds * 1000; }
 
+  // In a fleet (docs/fleet.md; main.cpp wires ftz::fleet::FleetMember, so
+  // that this library stays free of etcd): a commit here is published to
+  // the fleet first and happens only if the fleet takes it.
+  struct FleetPublished {
+    enum class Outcome : uint8_t { kWon, kLost, kBehind } outcome = Outcome::kLost;
+    uint64_t generation = 0;  // kWon: the commit's; else the fleet's
+    std::string member;       // kLost, kBehind: whose commit the fleet runs
+  };
+  // (local generation, its content hash, the configuration, user, comment,
+  // now): an error when the fleet cannot be reached.
+  using FleetPublisher = std::function<tl::expected<FleetPublished, std::string>(
+      uint64_t, const std::string&, const store::Configuration&, const std::string&, const std::string&,
+      int64_t)>;
+  void set_fleet(std::string fleet, FleetPublisher publish);
+  // The fleet's commit `generation` (by `user` on `member`): validated here
+  // as a commit is, then the running configuration, pushed to the data
+  // planes and audited. The error says why it was refused (nothing changes).
+  tl::expected<void, std::string> apply_fleet_commit(uint64_t generation, const std::string& member,
+                                                     const std::string& user, const std::string& comment,
+                                                     const store::Configuration& config);
+  // The running generation and its content hash.
+  std::pair<uint64_t, std::string> running();
+  tl::expected<store::Configuration, std::string> running_configuration();
+
   grpc::Status Login(grpc::ServerContext* ctx, const ftzgate::v1::LoginRequest* req,
                      ftzgate::v1::LoginReply* reply) override;
   grpc::Status ChangePassword(grpc::ServerContext* ctx, const ftzgate::v1::ChangePasswordRequest* req,
@@ -182,6 +206,8 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   // Confirms the pending commit confirmed (the caller holds mu_).
   tl::expected<uint64_t, grpc::Status> confirm_locked(const Session& s, grpc::ServerContext* ctx);
 
+  std::string fleet_;  // empty: no fleet
+  FleetPublisher fleet_publish_;
   std::mutex mu_;
   // The audit log's own lock, taken after mu_ or alone: record_system()
   // runs on data planes' threads and inside publish_running_locked(), whose

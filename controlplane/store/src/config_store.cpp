@@ -447,7 +447,8 @@ Result<void> ConfigStore::write_running(uint64_t generation, const std::string& 
 
 Result<CommitInfo> ConfigStore::commit(const std::string& user, const Configuration& config,
                                        uint64_t based_on, const std::string& comment, int64_t now_s,
-                                       std::optional<int64_t> confirm_by_s) {
+                                       std::optional<int64_t> confirm_by_s,
+                                       std::optional<uint64_t> as_generation) {
   if (!valid_user(user)) return fail(StoreErrc::kInvalid, "not a user name: " + user);
   if (based_on != running_) {
     return fail(StoreErrc::kStale, "the candidate was edited from generation " + std::to_string(based_on) +
@@ -457,7 +458,15 @@ Result<CommitInfo> ConfigStore::commit(const std::string& user, const Configurat
   auto gens = commit_generations();
   if (!gens) return tl::unexpected(gens.error());
   // Numbers only grow, past every generation still on disk and the running one.
-  const uint64_t generation = std::max(running_, gens->empty() ? 0 : gens->back()) + 1;
+  uint64_t generation = std::max(running_, gens->empty() ? 0 : gens->back()) + 1;
+  if (as_generation) {
+    if (*as_generation < generation) {
+      return fail(StoreErrc::kInvalid, "generation " + std::to_string(*as_generation) +
+                                           " is not above every generation here (the next is " +
+                                           std::to_string(generation) + ")");
+    }
+    generation = *as_generation;
+  }
   CommitInfo c;
   c.generation = generation;
   c.user = user;

@@ -137,9 +137,14 @@ class ConfigStore {
   // `confirm_by_s`, a `commit confirmed`: see expire_confirm(). A commit
   // while a confirmation is pending confirms it (Junos: a plain commit
   // confirms). The committing user's candidate is consumed.
+  // With `as_generation`, the new generation has that number (a fleet's,
+  // docs/fleet.md), which must be above every generation here (kInvalid).
   Result<CommitInfo> commit(const std::string& user, const Configuration& config, uint64_t based_on,
                             const std::string& comment, int64_t now_s,
-                            std::optional<int64_t> confirm_by_s = std::nullopt);
+                            std::optional<int64_t> confirm_by_s = std::nullopt,
+                            std::optional<uint64_t> as_generation = std::nullopt);
+  // The content hash of the running configuration.
+  [[nodiscard]] const std::string& running_sha256() const noexcept { return running_sha256_; }
   // Confirms a pending `commit confirmed` (kNoPendingConfirm without one).
   Result<void> confirm();
   // At or past the deadline of a pending confirmation, commits the previous

@@ -1,0 +1,94 @@
+#pragma once
+// This appliance as a member of a fleet (decision 0022 §2): its commits
+// become the fleet's in one compare-and-swap on the fleet's commit point,
+// and the other members' commits are applied here as they come (a watch),
+// or when etcd is back after an outage. A member that cannot reach etcd
+// keeps running its last generation; it refuses commits (the caller says
+// so) until etcd answers again.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "ftz/fleet/etcd.hpp"
+#include "ftz/fleet/records.hpp"
+#include "ftz/store/config_store.hpp"
+
+namespace ftz::fleet {
+
+class FleetMember {
+ public:
+  // What the member needs of its appliance, called from the member's
+  // thread only (never while publish() runs on the caller's).
+  struct Local {
+    // The running generation here and its content hash.
+    std::function<std::pair<uint64_t, std::string>()> running;
+    std::function<Result<store::Configuration>()> running_configuration;
+    // Makes the fleet's commit the running configuration here, as its
+    // generation (or the next one here, when that is not above ours);
+    // the error says why this appliance refuses it.
+    std::function<Result<void>(const FleetCommit&, const store::Configuration&)> apply;
+    // An event for the audit log and the daemon's log: fleet_joined,
+    // fleet_commit_applied, fleet_commit_refused, fleet_etcd_lost,
+    // fleet_etcd_back.
+    std::function<void(const std::string& event, bool success, const std::string& detail)> note;
+  };
+
+  // Connects (an unreachable etcd is not an error: the member follows once
+  // it answers); the fleet's first member makes its running configuration
+  // the fleet's.
+  static Result<std::unique_ptr<FleetMember>> join(const EtcdOptions& etcd, const std::string& fleet,
+                                                   const std::string& member, Local local);
+  ~FleetMember();
+  FleetMember(const FleetMember&) = delete;
+  FleetMember& operator=(const FleetMember&) = delete;
+
+  enum class Outcome {
+    kWon,     // the fleet runs it as `generation`
+    kLost,    // another member's commit came first: nothing written
+    kBehind,  // this member does not run the fleet's configuration yet
+  };
+  struct Published {
+    Outcome outcome = Outcome::kLost;
+    uint64_t generation = 0;  // kWon: the new one; else the fleet's
+    std::string member;       // kLost, kBehind: who committed the fleet's
+  };
+  // Publishes a commit made here from the running configuration (its
+  // generation and content hash: the caller holds its appliance's lock, so
+  // Local::running is not called): an error when etcd cannot be reached
+  // (nothing may be committed then).
+  Result<Published> publish(uint64_t local_generation, const std::string& local_sha,
+                            const store::Configuration& config, const std::string& user,
+                            const std::string& comment, int64_t now_s);
+
+  [[nodiscard]] bool connected() const noexcept { return connected_.load(); }
+  [[nodiscard]] uint64_t fleet_generation() const noexcept { return fleet_generation_.load(); }
+  [[nodiscard]] const std::string& fleet() const noexcept { return fleet_; }
+  [[nodiscard]] const std::string& member() const noexcept { return member_; }
+
+ private:
+  FleetMember(std::unique_ptr<Etcd> etcd, std::string fleet, std::string member, Local local);
+  void follow();
+  // Applies the fleet's commit point `text` when this member does not run
+  // it yet; false when etcd failed.
+  bool take(const std::string& text);
+  Result<void> bootstrap();
+
+  std::unique_ptr<Etcd> etcd_;
+  std::string fleet_;
+  std::string member_;
+  FleetKeys keys_;
+  Local local_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> connected_{false};
+  std::atomic<uint64_t> fleet_generation_{0};
+  std::string refused_sha256_;  // the fleet commit last refused here (said once)
+  std::thread follower_;
+};
+
+}  // namespace ftz::fleet

@@ -1,0 +1,170 @@
+#include "ftz/fleet/member.hpp"
+
+#include <openssl/rand.h>
+
+#include <chrono>
+
+#include "ftz/keys/encoding.hpp"
+
+namespace ftz::fleet {
+
+namespace {
+
+std::string nonce() {
+  unsigned char raw[12];
+  if (RAND_bytes(raw, sizeof raw) != 1) return std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  return keys::base64_encode(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
+}
+
+constexpr auto kRetry = std::chrono::seconds(1);
+constexpr auto kPoll = std::chrono::milliseconds(250);
+
+}  // namespace
+
+FleetMember::FleetMember(std::unique_ptr<Etcd> etcd, std::string fleet, std::string member, Local local)
+    : etcd_(std::move(etcd)),
+      fleet_(std::move(fleet)),
+      member_(std::move(member)),
+      keys_(fleet_),
+      local_(std::move(local)) {}
+
+Result<std::unique_ptr<FleetMember>> FleetMember::join(const EtcdOptions& etcd, const std::string& fleet,
+                                                       const std::string& member, Local local) {
+  if (!valid_name(fleet)) return tl::unexpected("--fleet " + fleet + ": 1-63 of [a-z0-9-], starting with a letter");
+  if (!valid_name(member))
+    return tl::unexpected("--fleet-member " + member + ": 1-63 of [a-z0-9-], starting with a letter");
+  auto client = Etcd::connect(etcd);
+  if (!client) return tl::unexpected(client.error());
+  std::unique_ptr<FleetMember> m(new FleetMember(std::move(*client), fleet, member, std::move(local)));
+  m->follower_ = std::thread([raw = m.get()] { raw->follow(); });
+  return m;
+}
+
+FleetMember::~FleetMember() {
+  stop_.store(true);
+  if (follower_.joinable()) follower_.join();
+}
+
+Result<void> FleetMember::bootstrap() {
+  auto config = local_.running_configuration();
+  if (!config) return tl::unexpected(config.error());
+  const auto [generation, sha] = local_.running();
+  FleetCommit c{generation, sha, member_, "ftzgated", 0, "the fleet's first configuration", nonce()};
+  c.time_s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto won = etcd_->put_if(keys_.running(), 0,
+                           {{keys_.running(), format_commit(c)}, {keys_.config(sha), format_configuration(*config)}});
+  if (!won) return tl::unexpected(won.error());
+  if (*won) fleet_generation_.store(generation);
+  return {};
+}
+
+bool FleetMember::take(const std::string& text) {
+  auto c = parse_commit(text, keys_.running());
+  if (!c) {
+    local_.note("fleet_commit_refused", false, c.error());
+    return true;
+  }
+  fleet_generation_.store(c->generation);
+  if (local_.running().second == c->config_sha256 || refused_sha256_ == c->config_sha256) return true;
+  auto value = etcd_->get(keys_.config(c->config_sha256));
+  if (!value) return false;
+  if (!value->has_value()) {
+    local_.note("fleet_commit_refused", false, keys_.config(c->config_sha256) + ": missing");
+    refused_sha256_ = c->config_sha256;
+    return true;
+  }
+  auto config = parse_configuration((*value)->value, c->config_sha256, keys_.config(c->config_sha256));
+  auto applied = config ? local_.apply(*c, *config) : Result<void>(tl::unexpected(config.error()));
+  if (!applied) {
+    // Said once per configuration: it stays refused until the fleet moves on.
+    refused_sha256_ = c->config_sha256;
+    local_.note("fleet_commit_refused", false,
+                "generation " + std::to_string(c->generation) + " from " + c->member + ": " + applied.error());
+  }
+  return true;
+}
+
+void FleetMember::follow() {
+  bool joined = false;
+  while (!stop_.load()) {
+    // Catch up with the commit point, then watch it from there.
+    auto now = etcd_->get(keys_.running());
+    if (now && !now->has_value() && !joined) {
+      // The fleet's first member: its running configuration is the fleet's.
+      if (auto b = bootstrap(); !b) std::this_thread::sleep_for(kRetry);
+      continue;
+    }
+    if (!now || (now->has_value() && !take((*now)->value))) {
+      if (connected_.exchange(false)) local_.note("fleet_etcd_lost", false, now ? "etcd failed" : now.error());
+      std::this_thread::sleep_for(kRetry);
+      continue;
+    }
+    if (!connected_.exchange(true)) {
+      local_.note(joined ? "fleet_etcd_back" : "fleet_joined", true,
+                  "fleet " + fleet_ + " as " + member_ + " via " + etcd_->endpoint() + ", fleet generation " +
+                      std::to_string(fleet_generation_.load()));
+    }
+    joined = true;
+    const int64_t from = now->has_value() ? (*now)->mod_revision + 1 : 0;
+    auto watch = etcd_->watch(keys_.running(), from);
+    if (!watch) continue;
+    while (!stop_.load()) {
+      auto batch = (*watch)->next(kPoll);
+      if (!batch) break;  // the stream ended: catch up again
+      if (!batch->has_value()) continue;
+      for (const WatchEvent& e : **batch) {
+        if (e.kv.key == keys_.running() && e.type == WatchEvent::Type::kPut) (void)take(e.kv.value);
+      }
+    }
+  }
+}
+
+Result<FleetMember::Published> FleetMember::publish(uint64_t local_generation, const std::string& local_sha,
+                                                    const store::Configuration& config, const std::string& user,
+                                                    const std::string& comment, int64_t now_s) {
+  auto now = etcd_->get(keys_.running());
+  if (!now) return tl::unexpected(now.error());
+  Published p;
+  FleetCommit c;
+  c.generation = local_generation + 1;
+  int64_t revision = 0;
+  if (now->has_value()) {
+    auto fleet = parse_commit((*now)->value, keys_.running());
+    if (!fleet) return tl::unexpected(fleet.error());
+    revision = (*now)->mod_revision;
+    if (fleet->config_sha256 != local_sha) {
+      p.outcome = Outcome::kBehind;
+      p.generation = fleet->generation;
+      p.member = fleet->member;
+      return p;
+    }
+    c.generation = std::max(c.generation, fleet->generation + 1);
+  }
+  c.config_sha256 = store::content_hash(config);
+  c.member = member_;
+  c.user = user;
+  c.time_s = now_s;
+  c.comment = comment;
+  c.nonce = nonce();
+  auto won = etcd_->put_if(keys_.running(), revision,
+                           {{keys_.running(), format_commit(c)},
+                            {keys_.config(c.config_sha256), format_configuration(config)}});
+  if (!won) return tl::unexpected(won.error());
+  if (*won) {
+    p.outcome = Outcome::kWon;
+    p.generation = c.generation;
+    fleet_generation_.store(c.generation);
+    return p;
+  }
+  auto after = etcd_->get(keys_.running());
+  p.outcome = Outcome::kLost;
+  if (after && after->has_value()) {
+    if (auto fleet = parse_commit((*after)->value, keys_.running())) {
+      p.generation = fleet->generation;
+      p.member = fleet->member;
+    }
+  }
+  return p;
+}
+
+}  // namespace ftz::fleet

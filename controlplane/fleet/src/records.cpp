@@ -1,0 +1,91 @@
+#include "ftz/fleet/records.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "ftz/keys/encoding.hpp"
+
+namespace ftz::fleet {
+
+namespace {
+
+using json = nlohmann::json;
+
+bool hex64(const std::string& s) {
+  return s.size() == 64 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+}  // namespace
+
+bool valid_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 63 || name.front() < 'a' || name.front() > 'z') return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+std::string format_commit(const FleetCommit& c) {
+  return json{{"generation", c.generation}, {"config_sha256", c.config_sha256},
+              {"member", c.member},         {"user", c.user},
+              {"time_s", c.time_s},         {"comment", keys::base64_encode(c.comment)},
+              {"nonce", c.nonce}}
+      .dump();
+}
+
+Result<FleetCommit> parse_commit(std::string_view text, const std::string& where) {
+  const json j = json::parse(text, nullptr, false);
+  const auto bad = [&](const std::string& what) { return tl::unexpected(where + ": " + what); };
+  if (!j.is_object()) return bad("not a JSON object");
+  FleetCommit c;
+  const auto gen = j.find("generation");
+  if (gen == j.end() || !gen->is_number_unsigned() || gen->get<uint64_t>() == 0)
+    return bad("generation: not a number above 0");
+  c.generation = gen->get<uint64_t>();
+  for (const auto& [field, out] : {std::pair<const char*, std::string*>{"config_sha256", &c.config_sha256},
+                                  {"member", &c.member},
+                                  {"user", &c.user},
+                                  {"comment", &c.comment},
+                                  {"nonce", &c.nonce}}) {
+    const auto v = j.find(field);
+    if (v == j.end() || !v->is_string()) return bad(std::string(field) + ": not a string");
+    *out = v->get<std::string>();
+  }
+  const auto time = j.find("time_s");
+  if (time == j.end() || !time->is_number_integer()) return bad("time_s: not a number");
+  c.time_s = time->get<int64_t>();
+  if (!hex64(c.config_sha256)) return bad("config_sha256: not a SHA-256 in hex");
+  if (!valid_name(c.member)) return bad("member: not a member name");
+  if (!store::ConfigStore::valid_user(c.user)) return bad("user: not a user name");
+  if (!c.comment.empty()) {
+    auto comment = keys::base64_decode(c.comment);
+    if (!comment) return bad("comment: not base64");
+    c.comment = std::move(*comment);
+  }
+  return c;
+}
+
+std::string format_configuration(const store::Configuration& c) {
+  json files = json::object();
+  for (const auto& [path, content] : c.files) files[path] = keys::base64_encode(content);
+  return json{{"config", keys::base64_encode(c.text)}, {"files", std::move(files)}}.dump();
+}
+
+Result<store::Configuration> parse_configuration(std::string_view text, const std::string& sha256,
+                                                 const std::string& where) {
+  const json j = json::parse(text, nullptr, false);
+  const auto bad = [&](const std::string& what) { return tl::unexpected(where + ": " + what); };
+  if (!j.is_object() || !j.contains("config") || !j["config"].is_string() || !j.contains("files") ||
+      !j["files"].is_object())
+    return bad("not a configuration record");
+  auto yaml = keys::base64_decode(j["config"].get<std::string>());
+  if (!yaml) return bad("config: not base64");
+  store::Configuration c(std::move(*yaml));
+  for (const auto& [path, content] : j["files"].items()) {
+    auto raw = content.is_string() ? keys::base64_decode(content.get<std::string>()) : std::nullopt;
+    if (!raw) return bad("files: " + path + ": not base64");
+    c.files.emplace(path, std::move(*raw));
+  }
+  if (store::content_hash(c) != sha256) return bad("the content does not have the SHA-256 of its key");
+  return c;
+}
+
+}  // namespace ftz::fleet

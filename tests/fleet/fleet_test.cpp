@@ -1,0 +1,231 @@
+// Three ftzgated, one fleet (docs/fleet.md, decision 0022 §2): a commit on
+// any member is the fleet's and runs on every member; of two concurrent
+// commits exactly one wins; a member that was down catches up; without
+// etcd nothing is committed and the running generation stays. Real etcd on
+// loopback; etcdctl shows what the fleet holds.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "ftz/test/etcd.hpp"
+#include "ftz/test/ftzgated.hpp"
+
+namespace {
+
+using ftz::test::binary;
+using ftz::test::EtcdCluster;
+using ftz::test::read_text;
+using ftz::test::run_command;
+using ftz::test::RunResult;
+using ftz::test::TempDir;
+
+constexpr const char* kPrefix = "/ftzgate/fleets/lab/";
+
+// One member: its state directory, its ftzgated, ftzctl against it.
+class Member {
+ public:
+  Member(const TempDir& dir, int index, std::string endpoints)
+      : dir_(dir), name_("m" + std::to_string(index)), endpoints_(std::move(endpoints)) {}
+  ~Member() { kill(SIGTERM); }
+  Member(const Member&) = delete;
+  Member& operator=(const Member&) = delete;
+
+  void init() {
+    std::ofstream(dir_.file("accounts")) << ftz::test::kAccounts;
+    const RunResult r =
+        run_command(binary("ftzgated") + " --init --state-dir " + state() + " --accounts " + dir_.file("accounts"));
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  void start() {
+    const std::string log = this->log();
+    ::unlink(log.c_str());
+    const std::vector<std::string> argv = {binary("ftzgated"), "--state-dir", state(), "--listen", "unix:" + socket(),
+                                           "--etcd-endpoints", endpoints_, "--fleet", "lab", "--fleet-member", name_};
+    std::vector<char*> args;
+    args.reserve(argv.size() + 1);
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_ = ::fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      if (std::freopen(log.c_str(), "w", stdout) == nullptr || std::freopen(log.c_str(), "a", stderr) == nullptr)
+        ::_exit(126);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    for (int i = 0; i < 100 && read_text(log).find("serving") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_NE(read_text(log).find("serving"), std::string::npos) << read_text(log);
+  }
+  void kill(int sig) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, sig);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  RunResult ctl(const std::string& words) const {
+    return run_command("FTZCTL_PASSWORD='" + ftz::test::password_of("alice") + "' " + binary("ftzctl") +
+                       " --socket " + socket() + " --user alice " + words);
+  }
+  // The running generation and its content hash, as the store has them.
+  [[nodiscard]] std::pair<uint64_t, std::string> running() const {
+    const auto j = nlohmann::json::parse(read_text(state() + "/config/running"), nullptr, false);
+    if (!j.is_object()) return {0, ""};
+    return {j.value("generation", uint64_t{0}), j.value("sha256", std::string())};
+  }
+  // Waits until the member runs `generation`.
+  bool reaches(uint64_t generation) const {
+    for (int i = 0; i < 100; ++i) {
+      if (running().first == generation) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+  [[nodiscard]] std::vector<nlohmann::json> audit(const std::string& type) const {
+    std::vector<nlohmann::json> out;
+    for (const auto& e : std::filesystem::directory_iterator(state() + "/audit")) {
+      if (!e.path().filename().string().starts_with("audit-")) continue;
+      std::ifstream in(e.path());
+      for (std::string line; std::getline(in, line);) {
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_object() && j.value("event_type", "") == type) out.push_back(j);
+      }
+    }
+    return out;
+  }
+  [[nodiscard]] std::string state() const { return dir_.file(name_ + "-state"); }
+  [[nodiscard]] std::string socket() const { return dir_.file(name_ + ".sock"); }
+  [[nodiscard]] std::string log() const { return dir_.file(name_ + ".log"); }
+  [[nodiscard]] const std::string& name() const { return name_; }
+
+ private:
+  const TempDir& dir_;
+  std::string name_;
+  std::string endpoints_;
+  pid_t pid_ = -1;
+};
+
+std::string config_allowing(const std::string& prefix) {
+  return "zones:\n"
+         "  - {name: inside, kind: ftz, prefixes: [" +
+         prefix +
+         "]}\n"
+         "  - {name: offshore, kind: offshore, default: true}\n"
+         "defaults:\n"
+         "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
+}
+
+class Fleet : public testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(etcd_.start()) << read_text(etcd_.log(0));
+    for (int i = 0; i < 3; ++i) {
+      members_[i] = std::make_unique<Member>(dir_, i, etcd_.endpoints());
+      members_[i]->init();
+    }
+    for (auto& m : members_) m->start();
+    for (auto& m : members_) ASSERT_TRUE(m->reaches(1)) << read_text(m->log());
+  }
+  // `text` loaded as alice's candidate on member `i`.
+  void load(int i, const std::string& text) {
+    const std::string file = dir_.file("candidate-" + std::to_string(i) + ".yaml");
+    std::ofstream(file) << text;
+    const RunResult r = members_[i]->ctl("load " + file);
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  nlohmann::json fleet_running() const {
+    return nlohmann::json::parse(etcd_.etcdctl(std::string("get --print-value-only ") + kPrefix + "running").output,
+                                 nullptr, false);
+  }
+
+  TempDir dir_{"fleet"};
+  EtcdCluster etcd_{dir_, 1};
+  std::array<std::unique_ptr<Member>, 3> members_;
+};
+
+TEST_F(Fleet, ACommitOnOneMemberRunsOnEveryMember) {
+  // The first member to join made generation 1 the fleet's.
+  EXPECT_EQ(fleet_running().value("generation", 0), 1) << fleet_running();
+  load(1, config_allowing("10.1.0.0/16"));
+  const RunResult commit = members_[1]->ctl("commit");
+  ASSERT_EQ(commit.status, 0) << commit.output;
+  for (auto& m : members_) ASSERT_TRUE(m->reaches(2)) << m->name() << ": " << read_text(m->log());
+  const std::string sha = members_[1]->running().second;
+  for (auto& m : members_) EXPECT_EQ(m->running().second, sha) << m->name();
+  const auto fleet = fleet_running();
+  EXPECT_EQ(fleet.value("generation", 0), 2);
+  EXPECT_EQ(fleet.value("member", ""), "m1");
+  EXPECT_EQ(fleet.value("user", ""), "alice");
+  EXPECT_EQ(fleet.value("config_sha256", ""), sha);
+  // The configuration is in etcd under its hash, and the others audited it.
+  EXPECT_EQ(etcd_.etcdctl(std::string("get --keys-only ") + kPrefix + "configs/" + sha).output.substr(0, 10),
+            std::string(kPrefix).substr(0, 10));
+  for (int i : {0, 2}) {
+    const auto applied = members_[i]->audit("fleet_commit_applied");
+    ASSERT_EQ(applied.size(), 1U) << members_[i]->name();
+    EXPECT_EQ(applied[0]["details"].value("member", ""), "m1");
+    EXPECT_EQ(applied[0]["details"].value("fleet_generation", 0), 2);
+  }
+  // And again from another member, on what the fleet runs now.
+  load(2, config_allowing("10.2.0.0/16"));
+  ASSERT_EQ(members_[2]->ctl("commit").status, 0);
+  for (auto& m : members_) ASSERT_TRUE(m->reaches(3)) << m->name();
+}
+
+TEST_F(Fleet, OfTwoConcurrentCommitsExactlyOneWins) {
+  load(0, config_allowing("10.10.0.0/16"));
+  load(1, config_allowing("10.11.0.0/16"));
+  RunResult results[2];
+  std::thread a([&] { results[0] = members_[0]->ctl("commit"); });
+  std::thread b([&] { results[1] = members_[1]->ctl("commit"); });
+  a.join();
+  b.join();
+  const int winners = (results[0].status == 0) + (results[1].status == 0);
+  ASSERT_EQ(winners, 1) << results[0].output << "\n" << results[1].output;
+  const int loser = results[0].status == 0 ? 1 : 0;
+  // Refused by the fleet's compare-and-swap, or, when the winner's commit
+  // reached the loser first, because its candidate is now stale: either
+  // way it is told to load again.
+  EXPECT_NE(results[loser].output.find("FAILED_PRECONDITION"), std::string::npos) << results[loser].output;
+  EXPECT_NE(results[loser].output.find("load again"), std::string::npos) << results[loser].output;
+  for (auto& m : members_) ASSERT_TRUE(m->reaches(2)) << m->name();
+  const std::string sha = members_[1 - loser]->running().second;
+  for (auto& m : members_) EXPECT_EQ(m->running().second, sha) << m->name();
+}
+
+TEST_F(Fleet, AMemberThatWasDownCatchesUpAndWithoutEtcdNothingIsCommitted) {
+  members_[2]->kill(SIGKILL);
+  load(0, config_allowing("10.20.0.0/16"));
+  ASSERT_EQ(members_[0]->ctl("commit").status, 0);
+  ASSERT_TRUE(members_[1]->reaches(2));
+  EXPECT_EQ(members_[2]->running().first, 1U);
+  members_[2]->start();
+  ASSERT_TRUE(members_[2]->reaches(2)) << read_text(members_[2]->log());
+  EXPECT_EQ(members_[2]->running().second, members_[0]->running().second);
+  // etcd gone: a commit is refused, and the member keeps generation 2.
+  etcd_.kill(0);
+  load(0, config_allowing("10.21.0.0/16"));
+  const RunResult refused = members_[0]->ctl("commit");
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.output.find("nothing committed"), std::string::npos) << refused.output;
+  EXPECT_EQ(members_[0]->running().first, 2U);
+  // etcd back: the same candidate commits, and every member follows.
+  ASSERT_TRUE(etcd_.restart(0));
+  RunResult again;
+  for (int i = 0; i < 50; ++i) {
+    again = members_[0]->ctl("commit");
+    if (again.status == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(again.status, 0) << again.output;
+  for (auto& m : members_) ASSERT_TRUE(m->reaches(3)) << m->name() << ": " << read_text(m->log());
+}
+
+}  // namespace

@@ -1,0 +1,64 @@
+// libFuzzer target: the fleet's records as a member reads them from etcd
+// (ftz::fleet::parse_commit, parse_configuration): a value in etcd is
+// checked, never trusted (decision 0022).
+//
+// Input: a record's text; its first byte chooses the reader. Invariants:
+//   - a refusal says why and names the key;
+//   - an accepted commit point has a generation above 0, a SHA-256 in hex,
+//     a valid member and user name, and reads back the same from its own
+//     format_commit();
+//   - an accepted configuration has the content hash of its key (the
+//     fuzzer cannot forge one: the key is the hash of what it wrote), and
+//     reads back the same from format_configuration().
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ftz/fleet/records.hpp"
+#include "fuzz_common.hpp"
+
+namespace {
+
+void commit_point(std::string_view text) {
+  auto c = ftz::fleet::parse_commit(text, "running");
+  if (!c) {
+    if (!c.error().starts_with("running: ")) ftz::fuzz::fail("a refusal that does not name the key", c.error());
+    return;
+  }
+  if (c->generation == 0 || c->config_sha256.size() != 64 || !ftz::fleet::valid_name(c->member) ||
+      !ftz::store::ConfigStore::valid_user(c->user))
+    ftz::fuzz::fail("accepted a commit point that breaks its rules", text);
+  auto again = ftz::fleet::parse_commit(ftz::fleet::format_commit(*c), "running");
+  if (!again || again->generation != c->generation || again->config_sha256 != c->config_sha256 ||
+      again->member != c->member || again->user != c->user || again->time_s != c->time_s ||
+      again->comment != c->comment || again->nonce != c->nonce)
+    ftz::fuzz::fail("a commit point does not read back as written", text);
+}
+
+void configuration(std::string_view text) {
+  // The key's hash: the hash of the configuration the input would be if it
+  // were the plain YAML text (so that some inputs can pass).
+  const std::string sha = ftz::store::content_hash(ftz::store::Configuration(std::string(text)));
+  auto c = ftz::fleet::parse_configuration(text, sha, "configs/x");
+  if (!c) {
+    if (!c.error().starts_with("configs/x: ")) ftz::fuzz::fail("a refusal that does not name the key", c.error());
+    return;
+  }
+  if (ftz::store::content_hash(*c) != sha) ftz::fuzz::fail("accepted a configuration with another hash", text);
+  auto again = ftz::fleet::parse_configuration(ftz::fleet::format_configuration(*c), sha, "configs/x");
+  if (!again || again->text != c->text || again->files != c->files)
+    ftz::fuzz::fail("a configuration does not read back as written", text);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  if (data[0] & 1)
+    configuration(text);
+  else
+    commit_point(text);
+  return 0;
+}
