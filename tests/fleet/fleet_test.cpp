@@ -39,15 +39,24 @@ class Member {
 
   void init() {
     std::ofstream(dir_.file("accounts")) << ftz::test::kAccounts;
-    const RunResult r =
-        run_command(binary("ftzgated") + " --init --state-dir " + state() + " --accounts " + dir_.file("accounts"));
+    const RunResult r = run_command(binary("ftzgated") + " --init --state-dir " + state() + " --accounts " +
+                                    dir_.file("accounts"));
     ASSERT_EQ(r.status, 0) << r.output;
   }
   void start() {
     const std::string log = this->log();
     ::unlink(log.c_str());
-    const std::vector<std::string> argv = {binary("ftzgated"), "--state-dir", state(), "--listen", "unix:" + socket(),
-                                           "--etcd-endpoints", endpoints_, "--fleet", "lab", "--fleet-member", name_};
+    const std::vector<std::string> argv = {binary("ftzgated"),
+                                           "--state-dir",
+                                           state(),
+                                           "--listen",
+                                           "unix:" + socket(),
+                                           "--etcd-endpoints",
+                                           endpoints_,
+                                           "--fleet",
+                                           "lab",
+                                           "--fleet-member",
+                                           name_};
     std::vector<char*> args;
     args.reserve(argv.size() + 1);
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -55,7 +64,8 @@ class Member {
     pid_ = ::fork();
     ASSERT_GE(pid_, 0);
     if (pid_ == 0) {
-      if (std::freopen(log.c_str(), "w", stdout) == nullptr || std::freopen(log.c_str(), "a", stderr) == nullptr)
+      if (std::freopen(log.c_str(), "w", stdout) == nullptr ||
+          std::freopen(log.c_str(), "a", stderr) == nullptr)
         ::_exit(126);
       ::execv(args[0], args.data());
       ::_exit(127);
@@ -141,8 +151,8 @@ class Fleet : public testing::Test {
     ASSERT_EQ(r.status, 0) << r.output;
   }
   nlohmann::json fleet_running() const {
-    return nlohmann::json::parse(etcd_.etcdctl(std::string("get --print-value-only ") + kPrefix + "running").output,
-                                 nullptr, false);
+    return nlohmann::json::parse(
+        etcd_.etcdctl(std::string("get --print-value-only ") + kPrefix + "running").output, nullptr, false);
   }
 
   TempDir dir_{"fleet"};

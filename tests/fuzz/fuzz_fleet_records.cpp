@@ -23,7 +23,8 @@ namespace {
 void commit_point(std::string_view text) {
   auto c = ftz::fleet::parse_commit(text, "running");
   if (!c) {
-    if (!c.error().starts_with("running: ")) ftz::fuzz::fail("a refusal that does not name the key", c.error());
+    if (!c.error().starts_with("running: "))
+      ftz::fuzz::fail("a refusal that does not name the key", c.error());
     return;
   }
   if (c->generation == 0 || c->config_sha256.size() != 64 || !ftz::fleet::valid_name(c->member) ||
@@ -42,10 +43,12 @@ void configuration(std::string_view text) {
   const std::string sha = ftz::store::content_hash(ftz::store::Configuration(std::string(text)));
   auto c = ftz::fleet::parse_configuration(text, sha, "configs/x");
   if (!c) {
-    if (!c.error().starts_with("configs/x: ")) ftz::fuzz::fail("a refusal that does not name the key", c.error());
+    if (!c.error().starts_with("configs/x: "))
+      ftz::fuzz::fail("a refusal that does not name the key", c.error());
     return;
   }
-  if (ftz::store::content_hash(*c) != sha) ftz::fuzz::fail("accepted a configuration with another hash", text);
+  if (ftz::store::content_hash(*c) != sha)
+    ftz::fuzz::fail("accepted a configuration with another hash", text);
   auto again = ftz::fleet::parse_configuration(ftz::fleet::format_configuration(*c), sha, "configs/x");
   if (!again || again->text != c->text || again->files != c->files)
     ftz::fuzz::fail("a configuration does not read back as written", text);

@@ -12,7 +12,8 @@ namespace {
 
 std::string nonce() {
   unsigned char raw[12];
-  if (RAND_bytes(raw, sizeof raw) != 1) return std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  if (RAND_bytes(raw, sizeof raw) != 1)
+    return std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
   return keys::base64_encode(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
 }
 
@@ -30,7 +31,8 @@ FleetMember::FleetMember(std::unique_ptr<Etcd> etcd, std::string fleet, std::str
 
 Result<std::unique_ptr<FleetMember>> FleetMember::join(const EtcdOptions& etcd, const std::string& fleet,
                                                        const std::string& member, Local local) {
-  if (!valid_name(fleet)) return tl::unexpected("--fleet " + fleet + ": 1-63 of [a-z0-9-], starting with a letter");
+  if (!valid_name(fleet))
+    return tl::unexpected("--fleet " + fleet + ": 1-63 of [a-z0-9-], starting with a letter");
   if (!valid_name(member))
     return tl::unexpected("--fleet-member " + member + ": 1-63 of [a-z0-9-], starting with a letter");
   auto client = Etcd::connect(etcd);
@@ -50,9 +52,12 @@ Result<void> FleetMember::bootstrap() {
   if (!config) return tl::unexpected(config.error());
   const auto [generation, sha] = local_.running();
   FleetCommit c{generation, sha, member_, "ftzgated", 0, "the fleet's first configuration", nonce()};
-  c.time_s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  auto won = etcd_->put_if(keys_.running(), 0,
-                           {{keys_.running(), format_commit(c)}, {keys_.config(sha), format_configuration(*config)}});
+  c.time_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  auto won = etcd_->put_if(
+      keys_.running(), 0,
+      {{keys_.running(), format_commit(c)}, {keys_.config(sha), format_configuration(*config)}});
   if (!won) return tl::unexpected(won.error());
   if (*won) fleet_generation_.store(generation);
   return {};
@@ -78,8 +83,9 @@ bool FleetMember::take(const std::string& text) {
   if (!applied) {
     // Said once per configuration: it stays refused until the fleet moves on.
     refused_sha256_ = c->config_sha256;
-    local_.note("fleet_commit_refused", false,
-                "generation " + std::to_string(c->generation) + " from " + c->member + ": " + applied.error());
+    local_.note(
+        "fleet_commit_refused", false,
+        "generation " + std::to_string(c->generation) + " from " + c->member + ": " + applied.error());
   }
   return true;
 }
@@ -95,7 +101,8 @@ void FleetMember::follow() {
       continue;
     }
     if (!now || (now->has_value() && !take((*now)->value))) {
-      if (connected_.exchange(false)) local_.note("fleet_etcd_lost", false, now ? "etcd failed" : now.error());
+      if (connected_.exchange(false))
+        local_.note("fleet_etcd_lost", false, now ? "etcd failed" : now.error());
       std::this_thread::sleep_for(kRetry);
       continue;
     }
@@ -120,8 +127,9 @@ void FleetMember::follow() {
 }
 
 Result<FleetMember::Published> FleetMember::publish(uint64_t local_generation, const std::string& local_sha,
-                                                    const store::Configuration& config, const std::string& user,
-                                                    const std::string& comment, int64_t now_s) {
+                                                    const store::Configuration& config,
+                                                    const std::string& user, const std::string& comment,
+                                                    int64_t now_s) {
   auto now = etcd_->get(keys_.running());
   if (!now) return tl::unexpected(now.error());
   Published p;
@@ -146,9 +154,9 @@ Result<FleetMember::Published> FleetMember::publish(uint64_t local_generation, c
   c.time_s = now_s;
   c.comment = comment;
   c.nonce = nonce();
-  auto won = etcd_->put_if(keys_.running(), revision,
-                           {{keys_.running(), format_commit(c)},
-                            {keys_.config(c.config_sha256), format_configuration(config)}});
+  auto won = etcd_->put_if(
+      keys_.running(), revision,
+      {{keys_.running(), format_commit(c)}, {keys_.config(c.config_sha256), format_configuration(config)}});
   if (!won) return tl::unexpected(won.error());
   if (*won) {
     p.outcome = Outcome::kWon;

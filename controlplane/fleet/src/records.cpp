@@ -11,8 +11,9 @@ namespace {
 using json = nlohmann::json;
 
 bool hex64(const std::string& s) {
-  return s.size() == 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 }  // namespace
@@ -24,9 +25,12 @@ bool valid_name(std::string_view name) noexcept {
 }
 
 std::string format_commit(const FleetCommit& c) {
-  return json{{"generation", c.generation}, {"config_sha256", c.config_sha256},
-              {"member", c.member},         {"user", c.user},
-              {"time_s", c.time_s},         {"comment", keys::base64_encode(c.comment)},
+  return json{{"generation", c.generation},
+              {"config_sha256", c.config_sha256},
+              {"member", c.member},
+              {"user", c.user},
+              {"time_s", c.time_s},
+              {"comment", keys::base64_encode(c.comment)},
               {"nonce", c.nonce}}
       .dump();
 }
@@ -41,10 +45,10 @@ Result<FleetCommit> parse_commit(std::string_view text, const std::string& where
     return bad("generation: not a number above 0");
   c.generation = gen->get<uint64_t>();
   for (const auto& [field, out] : {std::pair<const char*, std::string*>{"config_sha256", &c.config_sha256},
-                                  {"member", &c.member},
-                                  {"user", &c.user},
-                                  {"comment", &c.comment},
-                                  {"nonce", &c.nonce}}) {
+                                   {"member", &c.member},
+                                   {"user", &c.user},
+                                   {"comment", &c.comment},
+                                   {"nonce", &c.nonce}}) {
     const auto v = j.find(field);
     if (v == j.end() || !v->is_string()) return bad(std::string(field) + ": not a string");
     *out = v->get<std::string>();

@@ -23,8 +23,9 @@ namespace ftz::fleet {
 
 class FleetMember {
  public:
-  // What the member needs of its appliance, called from the member's
-  // thread only (never while publish() runs on the caller's).
+  // What the member needs of its appliance, called from the member's own
+  // thread only. They may take the appliance's lock, which publish()'s
+  // caller holds: publish() never calls them.
   struct Local {
     // The running generation here and its content hash.
     std::function<std::pair<uint64_t, std::string>()> running;
