@@ -253,6 +253,17 @@ TEST(DpChannel, ReturnTrafficLosesTheChannelVlanAndStaysOneFlow) {
   EXPECT_EQ(s["workers"][0]["path"]["routed"], 3);
 }
 
+// Runs `cmd` through the shell in the background, its output to `log`
+// ("exec": the pid is the program itself, not a shell a signal would kill).
+pid_t spawn(const std::string& cmd, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + log + " 2>&1").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
 TEST(DpReload, SighupStormWhileTrafficRunsLosesNothing) {
   TempDir dir;
   const std::string cfg = dir.file("policy.yaml");
@@ -263,13 +274,8 @@ TEST(DpReload, SighupStormWhileTrafficRunsLosesNothing) {
                           " --loop --duration 7 --stats " + dir.file("stats.json") + " --eve " +
                           dir.file("eve.json") + " -- --file-prefix " + prefix.name() +
                           " --log-level=*:warning";
-  const pid_t pid = fork();
+  const pid_t pid = spawn(cmd, dir.file("dp.log"));
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + dir.file("dp.log") + " 2>&1").c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
   // "exec": pid is ftzgate-dp itself, not a shell that SIGHUP would kill.
   // The storm starts once traffic flows (start-up takes longer on a busy machine).
   ASSERT_TRUE(wait_for_traffic(prefix.name())["/ftzgate/stats"].is_object());
@@ -331,13 +337,8 @@ TEST(DpEve, ALogRotationBySignalLosesNoLine) {
   const std::string cmd = binary("ftzgate-dp") + " --config " + cfg + " --pcap-in " + dir.file("bench.pcap") +
                           " --loop --duration 5 --stats " + dir.file("stats.json") + " --eve " + eve +
                           " -- --file-prefix " + prefix.name() + " --log-level=*:warning";
-  const pid_t pid = fork();
+  const pid_t pid = spawn(cmd, dir.file("dp.log"));
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + dir.file("dp.log") + " 2>&1").c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
   ASSERT_TRUE(wait_for_traffic(prefix.name())["/ftzgate/stats"].is_object());
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   std::filesystem::rename(eve, eve + ".1");
@@ -732,12 +733,8 @@ TEST(DpTelemetry, CommandsAnswerThroughDpdkTelemetryPy) {
   const std::string cmd = binary("ftzgate-dp") + " --config " + source_dir() +
                           "/examples/minimal.yaml --pcap-in " + dir.file("bench.pcap") +
                           " --loop --duration 4 -- --file-prefix " + prefix.name() + " --log-level=*:warning";
-  const pid_t pid = fork();
+  const pid_t pid = spawn(cmd, "/dev/null");
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >/dev/null 2>&1").c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
   RunResult q;
   auto replies = wait_for_traffic(prefix.name(), &q);
   int status = 0;
@@ -769,16 +766,6 @@ class Netns {
   std::string name_;
   bool ok_ = false;
 };
-
-// Runs `cmd` through the shell in the background, its output to `log`.
-pid_t spawn(const std::string& cmd, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + log + " 2>&1").c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
 
 // A port whose TX queue refuses frames (here the mirror port: the kernel
 // side of its TAP is down, so every write fails) neither stalls the worker

@@ -44,35 +44,11 @@ class Member {
     ASSERT_EQ(r.status, 0) << r.output;
   }
   void start() {
-    const std::string log = this->log();
-    ::unlink(log.c_str());
-    const std::vector<std::string> argv = {binary("ftzgated"),
-                                           "--state-dir",
-                                           state(),
-                                           "--listen",
-                                           "unix:" + socket(),
-                                           "--etcd-endpoints",
-                                           endpoints_,
-                                           "--fleet",
-                                           "lab",
-                                           "--fleet-member",
-                                           name_};
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_ = ::fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      if (std::freopen(log.c_str(), "w", stdout) == nullptr ||
-          std::freopen(log.c_str(), "a", stderr) == nullptr)
-        ::_exit(126);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-    for (int i = 0; i < 100 && read_text(log).find("serving") == std::string::npos; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    ASSERT_NE(read_text(log).find("serving"), std::string::npos) << read_text(log);
+    pid_ =
+        ftz::test::start_ftzgated({binary("ftzgated"), "--state-dir", state(), "--listen", "unix:" + socket(),
+                                   "--etcd-endpoints", endpoints_, "--fleet", "lab", "--fleet-member", name_},
+                                  log());
+    ASSERT_GT(pid_, 0) << read_text(log());
   }
   void kill(int sig) {
     if (pid_ <= 0) return;

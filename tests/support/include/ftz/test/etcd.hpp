@@ -20,27 +20,36 @@
 #include <vector>
 
 #include "ftz/test/files.hpp"
+#include "ftz/test/loopback.hpp"
 
 namespace ftz::test {
 
 class EtcdCluster {
  public:
-  EtcdCluster(const TempDir& dir, int members) : dir_(dir), members_(static_cast<size_t>(members)) {
-    for (Member& m : members_) {
-      m.client_port = free_tcp_port();
-      m.peer_port = free_tcp_port();
-    }
-  }
+  EtcdCluster(const TempDir& dir, int members) : dir_(dir), members_(static_cast<size_t>(members)) {}
   ~EtcdCluster() {
     for (size_t i = 0; i < members_.size(); ++i) kill(static_cast<int>(i));
   }
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
 
-  // Starts every member; true once each answers as healthy.
+  // Starts every member; true once each answers as healthy. A port picked
+  // free can be taken by another test before etcd binds it (ctest -j): a
+  // member that dies at start makes the cluster start again, on new ports.
   bool start() {
-    for (size_t i = 0; i < members_.size(); ++i) spawn(i, "new");
-    return wait_healthy();
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      for (Member& m : members_) {
+        m.client_port = free_loopback_port(SOCK_STREAM);
+        m.peer_port = free_loopback_port(SOCK_STREAM);
+      }
+      for (size_t i = 0; i < members_.size(); ++i) {
+        std::filesystem::remove_all(dir_.file("etcd" + std::to_string(i)));
+        spawn(i, "new");
+      }
+      if (wait_healthy()) return true;
+      for (size_t i = 0; i < members_.size(); ++i) kill(static_cast<int>(i));
+    }
+    return false;
   }
   void kill(int i) {
     Member& m = members_[static_cast<size_t>(i)];
@@ -97,18 +106,6 @@ class EtcdCluster {
     pid_t pid = -1;
   };
 
-  static int free_tcp_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-  }
-
   void spawn(size_t i, const std::string& state) {
     std::string cluster;
     for (size_t k = 0; k < members_.size(); ++k) {
@@ -156,15 +153,24 @@ class EtcdCluster {
     members_[i].pid = pid;
   }
 
-  bool wait_healthy() const {
-    for (int attempt = 0; attempt < 100; ++attempt) {
+  // True once every running member answers as healthy (at most 10 s); false
+  // at once when one has exited (a port taken, a bad flag: its log says).
+  bool wait_healthy() {
+    for (int attempt = 0; attempt < 50; ++attempt) {
       bool all = true;
       for (size_t i = 0; i < members_.size() && all; ++i) {
-        if (members_[i].pid <= 0) continue;
-        all = etcdctl("--endpoints=" + endpoint(static_cast<int>(i)) + " endpoint health").status == 0;
+        Member& m = members_[i];
+        if (m.pid <= 0) continue;
+        if (::waitpid(m.pid, nullptr, WNOHANG) == m.pid) {
+          m.pid = -1;
+          return false;
+        }
+        all =
+            etcdctl("--endpoints=" + endpoint(static_cast<int>(i)) + " --command-timeout=1s endpoint health")
+                .status == 0;
       }
       if (all) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     return false;
   }

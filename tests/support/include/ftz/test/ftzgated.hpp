@@ -47,6 +47,29 @@ inline std::string password_of(const std::string& user) {
   return acc.substr(pw, acc.find('\n', pw) - pw);
 }
 
+// Starts ftzgated with `argv` (argv[0] the binary), stdout and stderr in
+// `log` (emptied first: never the previous run's "serving"), and waits
+// until it serves: its pid, or -1 (the log says why).
+inline pid_t start_ftzgated(const std::vector<std::string>& argv, const std::string& log) {
+  ::unlink(log.c_str());
+  // Made before the fork: the child only execs.
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (std::freopen(log.c_str(), "w", stdout) == nullptr ||
+        std::freopen(log.c_str(), "a", stderr) == nullptr)
+      ::_exit(126);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  for (int i = 0; i < 100 && read_text(log).find("serving") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return read_text(log).find("serving") == std::string::npos ? -1 : pid;
+}
+
 class Ftzgated : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -62,30 +85,13 @@ class Ftzgated : public ::testing::Test {
   // `tcp`: also --listen-tcp 127.0.0.1:0 (mutual TLS); tcp_target() names
   // the port it bound.
   void start(const std::string& idle_timeout_s = "900", bool tcp = false) {
-    const std::string log = dir_.file("ftzgated.log");
-    // Never the previous run's "serving".
-    ::unlink(log.c_str());
     std::vector<std::string> argv = {binary("ftzgated"), "--state-dir",    state(),       "--listen",
                                      "unix:" + socket(), "--idle-timeout", idle_timeout_s};
     if (tcp) argv.insert(argv.end(), {"--listen-tcp", "127.0.0.1:0"});
     argv.insert(argv.end(), serve_args_.begin(), serve_args_.end());
-    // Made before the fork: the child only execs.
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_ = ::fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      if (std::freopen(log.c_str(), "w", stdout) == nullptr ||
-          std::freopen(log.c_str(), "a", stderr) == nullptr)
-        ::_exit(126);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-    for (int i = 0; i < 100 && read_text(log).find("serving") == std::string::npos; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    ASSERT_NE(read_text(log).find("serving"), std::string::npos) << read_text(log);
+    const std::string log = dir_.file("ftzgated.log");
+    pid_ = start_ftzgated(argv, log);
+    ASSERT_GT(pid_, 0) << read_text(log);
   }
   // "127.0.0.1:PORT" as the running daemon reported it ("" without TCP).
   std::string tcp_target() const {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "ftz/test/files.hpp"
+#include "ftz/test/loopback.hpp"
 
 namespace ftz::test {
 
@@ -45,8 +46,8 @@ class SnmpLab {
 
   // Starts snmptrapd, then snmpd; false (see log()) if either did not come up.
   bool start() {
-    port_ = free_udp_port();
-    trap_port_ = free_udp_port();
+    port_ = free_loopback_port(SOCK_DGRAM);
+    trap_port_ = free_loopback_port(SOCK_DGRAM);
     for (const char* d : {"snmpd-state", "trapd-state"}) std::filesystem::create_directories(dir_.file(d));
     std::ofstream(dir_.file("snmptrapd.conf"))
         << "createUser " << kTrapUser << " SHA \"" << kTrapAuth << "\" AES \"" << kTrapPriv << "\"\n"
@@ -80,17 +81,6 @@ class SnmpLab {
   }
 
  private:
-  static int free_udp_port() {
-    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-  }
   // In the foreground (-f), its state in `state_dir` (SNMP_PERSISTENT_DIR),
   // no MIB files (Debian has none of the IETF's).
   static pid_t spawn(const std::vector<std::string>& argv, const std::string& state_dir) {
