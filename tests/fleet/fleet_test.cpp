@@ -8,9 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -126,6 +128,23 @@ class Fleet : public testing::Test {
     const RunResult r = members_[i]->ctl("load " + file);
     ASSERT_EQ(r.status, 0) << r.output;
   }
+  // `show fleet --json` on member `i` once `pred` holds for it (up to
+  // ~10 s), else the last seen.
+  nlohmann::json show_fleet(int i, const std::function<bool(const nlohmann::json&)>& pred) {
+    nlohmann::json last;
+    for (int n = 0; n < 50; ++n) {
+      const RunResult r = members_[i]->ctl("--json show fleet");
+      last = nlohmann::json::parse(r.output, nullptr, false);
+      if (r.status == 0 && last.is_object() && pred(last)) return last;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return last;
+  }
+  static nlohmann::json row(const nlohmann::json& fleet, const std::string& member) {
+    for (const auto& m : fleet.value("members", nlohmann::json::array()))
+      if (m.value("member", "") == member) return m;
+    return nlohmann::json::object();
+  }
   nlohmann::json fleet_running() const {
     return nlohmann::json::parse(
         etcd_.etcdctl(std::string("get --print-value-only ") + kPrefix + "running").output, nullptr, false);
@@ -159,6 +178,35 @@ TEST_F(Fleet, ACommitOnOneMemberRunsOnEveryMember) {
     EXPECT_EQ(applied[0]["details"].value("member", ""), "m1");
     EXPECT_EQ(applied[0]["details"].value("fleet_generation", 0), 2);
   }
+  // Every member shows every member on the fleet's generation, current.
+  for (int i = 0; i < 3; ++i) {
+    const auto shown = show_fleet(i, [](const nlohmann::json& j) {
+      return j["members"].size() == 3 && std::all_of(j["members"].begin(), j["members"].end(), [](auto& m) {
+               return m["running_generation"] == 2 && m["etcd_connected"] == true && m["lag_s"] == 0;
+             });
+    });
+    ASSERT_EQ(shown.value("members", nlohmann::json::array()).size(), 3U) << shown;
+    EXPECT_EQ(shown.value("fleet", ""), "lab");
+    EXPECT_EQ(shown.value("member", ""), members_[i]->name());
+    EXPECT_TRUE(shown.value("etcd_connected", false));
+    EXPECT_EQ(shown.value("fleet_generation", 0), 2);
+    EXPECT_EQ(shown.value("fleet_sha256", ""), sha);
+    EXPECT_EQ(shown.value("committed_by", ""), "m1");
+    EXPECT_EQ(shown.value("committed_user", ""), "alice");
+    for (const auto& m : shown["members"]) {
+      EXPECT_EQ(m["running_generation"], 2) << shown;
+      EXPECT_EQ(m["running_sha256"], sha) << shown;
+      EXPECT_EQ(m["lag_s"], 0) << shown;
+      EXPECT_EQ(m["self"], m["member"] == members_[i]->name()) << shown;
+      EXPECT_EQ(m["dataplanes"], 0) << shown;
+    }
+  }
+  // The text form names the fleet and each member.
+  const RunResult text = members_[0]->ctl("show fleet");
+  ASSERT_EQ(text.status, 0) << text.output;
+  EXPECT_NE(text.output.find("fleet generation 2, committed by alice on m1"), std::string::npos)
+      << text.output;
+  EXPECT_NE(text.output.find("m0 *"), std::string::npos) << text.output;
   // And again from another member, on what the fleet runs now.
   load(2, config_allowing("10.2.0.0/16"));
   ASSERT_EQ(members_[2]->ctl("commit").status, 0);
@@ -192,9 +240,22 @@ TEST_F(Fleet, AMemberThatWasDownCatchesUpAndWithoutEtcdNothingIsCommitted) {
   ASSERT_EQ(members_[0]->ctl("commit").status, 0);
   ASSERT_TRUE(members_[1]->reaches(2));
   EXPECT_EQ(members_[2]->running().first, 1U);
+  // The others show it as not connected once its lease expired, with what
+  // it last ran, behind the fleet.
+  const auto down =
+      show_fleet(0, [](const nlohmann::json& j) { return row(j, "m2")["etcd_connected"] == false; });
+  EXPECT_EQ(row(down, "m2")["etcd_connected"], false) << down;
+  EXPECT_EQ(row(down, "m2")["running_generation"], 1) << down;
+  EXPECT_NE(row(down, "m2")["running_sha256"], down["fleet_sha256"]) << down;
+  EXPECT_GE(row(down, "m2").value("lag_s", -1), 0) << down;
+  EXPECT_EQ(row(down, "m1")["etcd_connected"], true) << down;
   members_[2]->start();
   ASSERT_TRUE(members_[2]->reaches(2)) << read_text(members_[2]->log());
   EXPECT_EQ(members_[2]->running().second, members_[0]->running().second);
+  const auto back = show_fleet(0, [](const nlohmann::json& j) {
+    return row(j, "m2")["etcd_connected"] == true && row(j, "m2")["lag_s"] == 0;
+  });
+  EXPECT_EQ(row(back, "m2")["running_generation"], 2) << back;
   // etcd gone: a commit is refused, and the member keeps generation 2.
   etcd_.kill(0);
   load(0, config_allowing("10.21.0.0/16"));
@@ -202,6 +263,15 @@ TEST_F(Fleet, AMemberThatWasDownCatchesUpAndWithoutEtcdNothingIsCommitted) {
   EXPECT_NE(refused.status, 0);
   EXPECT_NE(refused.output.find("nothing committed"), std::string::npos) << refused.output;
   EXPECT_EQ(members_[0]->running().first, 2U);
+  // show fleet says so, with this member's own state.
+  const RunResult alone = members_[0]->ctl("--json show fleet");
+  ASSERT_EQ(alone.status, 0) << alone.output;
+  const auto self = nlohmann::json::parse(alone.output, nullptr, false);
+  EXPECT_EQ(self.value("etcd_connected", true), false) << self;
+  EXPECT_FALSE(self.value("problem", "").empty()) << self;
+  ASSERT_EQ(self.value("members", nlohmann::json::array()).size(), 1U) << self;
+  EXPECT_EQ(self["members"][0]["running_generation"], 2) << self;
+  EXPECT_EQ(self["members"][0]["self"], true) << self;
   // etcd back: the same candidate commits, and every member follows.
   ASSERT_TRUE(etcd_.restart(0));
   RunResult again;

@@ -2,14 +2,18 @@
 // (ftz::fleet::parse_commit, parse_configuration): a value in etcd is
 // checked, never trusted (decision 0022).
 //
-// Input: a record's text; its first byte chooses the reader. Invariants:
+// Input: a record's text; its first byte chooses the reader (the commit
+// point, a configuration, a member's status). Invariants:
 //   - a refusal says why and names the key;
 //   - an accepted commit point has a generation above 0, a SHA-256 in hex,
 //     a valid member and user name, and reads back the same from its own
 //     format_commit();
 //   - an accepted configuration has the content hash of its key (the
 //     fuzzer cannot forge one: the key is the hash of what it wrote), and
-//     reads back the same from format_configuration().
+//     reads back the same from format_configuration();
+//   - an accepted status has a valid member name, a SHA-256 in hex, no more
+//     data planes connected than known nor current than connected, and
+//     reads back the same from format_status().
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -54,14 +58,35 @@ void configuration(std::string_view text) {
     ftz::fuzz::fail("a configuration does not read back as written", text);
 }
 
+void status(std::string_view text) {
+  auto s = ftz::fleet::parse_status(text, "status/m");
+  if (!s) {
+    if (!s.error().starts_with("status/m: "))
+      ftz::fuzz::fail("a refusal that does not name the key", s.error());
+    return;
+  }
+  if (!ftz::fleet::valid_name(s->member) || s->running_sha256.size() != 64 ||
+      s->dataplanes_connected > s->dataplanes || s->dataplanes_current > s->dataplanes_connected)
+    ftz::fuzz::fail("accepted a status that breaks its rules", text);
+  auto again = ftz::fleet::parse_status(ftz::fleet::format_status(*s), "status/m");
+  if (!again || !again->same_state(*s) || again->time_s != s->time_s)
+    ftz::fuzz::fail("a status does not read back as written", text);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  if (data[0] & 1)
-    configuration(text);
-  else
-    commit_point(text);
+  switch (data[0] % 3) {
+    case 0:
+      commit_point(text);
+      break;
+    case 1:
+      configuration(text);
+      break;
+    default:
+      status(text);
+  }
   return 0;
 }

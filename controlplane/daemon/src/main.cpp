@@ -319,6 +319,52 @@ int init(const Args& a) {
   return 0;
 }
 
+// `show fleet`: what etcd holds of every member, or this member's own
+// state and why etcd could not be read.
+void show_fleet(fleet::FleetMember& m, daemon::ManagementService& service, ftzgate::v1::ShowFleetReply* r) {
+  r->set_fleet(m.fleet());
+  r->set_member(m.member());
+  const int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  auto view = m.view(now_s);
+  r->set_etcd_connected(view.has_value());
+  r->set_etcd_endpoint(m.endpoint());
+  if (!view) {
+    r->set_problem(view.error());
+    const auto here = service.local_state();
+    ftzgate::v1::FleetMemberStatus* self = r->add_members();
+    self->set_member(m.member());
+    self->set_self(true);
+    self->set_running_generation(here.generation);
+    self->set_running_sha256(here.sha256);
+    self->set_dataplanes(here.dataplanes);
+    self->set_dataplanes_connected(here.dataplanes_connected);
+    self->set_dataplanes_current(here.dataplanes_current);
+    return;
+  }
+  if (view->running) {
+    r->set_fleet_generation(view->running->generation);
+    r->set_fleet_sha256(view->running->config_sha256);
+    r->set_committed_by(view->running->member);
+    r->set_committed_user(view->running->user);
+    r->set_committed_unix_s(view->running->time_s);
+  }
+  for (const fleet::FleetMember::MemberView& v : view->members) {
+    ftzgate::v1::FleetMemberStatus* out = r->add_members();
+    out->set_member(v.status.member);
+    out->set_self(v.status.member == m.member());
+    out->set_etcd_connected(v.alive);
+    out->set_running_generation(v.status.running_generation);
+    out->set_running_sha256(v.status.running_sha256);
+    out->set_lag_s(v.lag_s);
+    out->set_dataplanes(v.status.dataplanes);
+    out->set_dataplanes_connected(v.status.dataplanes_connected);
+    out->set_dataplanes_current(v.status.dataplanes_current);
+    out->set_reported_unix_s(v.status.time_s);
+  }
+}
+
 // This appliance as a member of the fleet --fleet names (docs/fleet.md):
 // commits go through the fleet, the other members' come in.
 tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
@@ -345,6 +391,16 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
   local.apply = [&service](const fleet::FleetCommit& c, const store::Configuration& config) {
     return service.apply_fleet_commit(c.generation, c.member, c.user, c.comment, config);
   };
+  local.status = [&service] {
+    const auto here = service.local_state();
+    fleet::MemberStatus s;
+    s.running_generation = here.generation;
+    s.running_sha256 = here.sha256;
+    s.dataplanes = here.dataplanes;
+    s.dataplanes_connected = here.dataplanes_connected;
+    s.dataplanes_current = here.dataplanes_current;
+    return s;
+  };
   local.note = [&service, fleet = a.fleet](const std::string& event, bool success,
                                            const std::string& detail) {
     std::fprintf(stderr, "ftzgated: fleet %s: %s: %s\n", fleet.c_str(), event.c_str(), detail.c_str());
@@ -353,22 +409,23 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
   auto member = fleet::FleetMember::join(etcd, a.fleet, name, std::move(local));
   if (!member) return tl::unexpected(member.error());
   fleet::FleetMember* m = member->get();
-  service.set_fleet(
-      a.fleet,
-      [m](uint64_t generation, const std::string& sha, const store::Configuration& config,
-          const std::string& user, const std::string& comment,
-          int64_t now_s) -> tl::expected<daemon::ManagementService::FleetPublished, std::string> {
-        auto p = m->publish(generation, sha, config, user, comment, now_s);
-        if (!p) return tl::unexpected(p.error());
-        using Outcome = daemon::ManagementService::FleetPublished::Outcome;
-        daemon::ManagementService::FleetPublished out;
-        out.outcome = p->outcome == fleet::FleetMember::Outcome::kWon    ? Outcome::kWon
-                      : p->outcome == fleet::FleetMember::Outcome::kLost ? Outcome::kLost
-                                                                         : Outcome::kBehind;
-        out.generation = p->generation;
-        out.member = p->member;
-        return out;
-      });
+  daemon::ManagementService::FleetLink link;
+  link.publish = [m](uint64_t generation, const std::string& sha, const store::Configuration& config,
+                     const std::string& user, const std::string& comment,
+                     int64_t now_s) -> tl::expected<daemon::ManagementService::FleetPublished, std::string> {
+    auto p = m->publish(generation, sha, config, user, comment, now_s);
+    if (!p) return tl::unexpected(p.error());
+    using Outcome = daemon::ManagementService::FleetPublished::Outcome;
+    daemon::ManagementService::FleetPublished out;
+    out.outcome = p->outcome == fleet::FleetMember::Outcome::kWon    ? Outcome::kWon
+                  : p->outcome == fleet::FleetMember::Outcome::kLost ? Outcome::kLost
+                                                                     : Outcome::kBehind;
+    out.generation = p->generation;
+    out.member = p->member;
+    return out;
+  };
+  link.show = [m, &service](ftzgate::v1::ShowFleetReply* reply) { show_fleet(*m, service, reply); };
+  service.set_fleet(a.fleet, std::move(link));
   return member;
 }
 

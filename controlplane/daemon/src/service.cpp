@@ -549,8 +549,8 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
   // take does not happen here either.
   std::optional<uint64_t> as_generation;
   if (!fleet_.empty()) {
-    auto published = fleet_publish_(store_.running_generation(), store_.running_sha256(), {c.text, c.files},
-                                    s.user, req->comment(), now_s);
+    auto published = fleet_link_.publish(store_.running_generation(), store_.running_sha256(),
+                                         {c.text, c.files}, s.user, req->comment(), now_s);
     using Outcome = FleetPublished::Outcome;
     if (!published) {
       (void)record(s, ctx, "commit", false, ojson{{"fleet", fleet_}, {"reason", published.error()}});
@@ -588,10 +588,48 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
   return Status::OK;
 }
 
-void ManagementService::set_fleet(std::string fleet, FleetPublisher publish) {
+void ManagementService::set_fleet(std::string fleet, FleetLink link) {
   const std::lock_guard lock(mu_);
   fleet_ = std::move(fleet);
-  fleet_publish_ = std::move(publish);
+  fleet_link_ = std::move(link);
+}
+
+void ManagementService::count_dataplanes(LocalState& out) {
+  pb::ShowDataplanesReply planes;
+  dataplanes_.show(&planes);
+  out.dataplanes = static_cast<uint32_t>(planes.dataplanes_size());
+  for (const pb::DataplaneInfo& d : planes.dataplanes()) {
+    if (d.connected()) ++out.dataplanes_connected;
+    if (d.connected() && d.state() == "running") ++out.dataplanes_current;
+  }
+}
+
+ManagementService::LocalState ManagementService::local_state() {
+  LocalState out;
+  {
+    const std::lock_guard lock(mu_);
+    out.generation = store_.running_generation();
+    out.sha256 = store_.running_sha256();
+  }
+  count_dataplanes(out);
+  return out;
+}
+
+Status ManagementService::ShowFleet(grpc::ServerContext* ctx, const pb::ShowFleetRequest*,
+                                    pb::ShowFleetReply* reply) {
+  FleetShower show;
+  {
+    std::lock_guard lock(mu_);
+    Session s;
+    if (auto denied = authorize(ctx, Need::kRead, "show_fleet", s)) return *denied;
+    if (fleet_.empty())
+      return {StatusCode::FAILED_PRECONDITION,
+              "this ftzgated is not in a fleet (ftzgated --fleet, docs/fleet.md)"};
+    show = fleet_link_.show;
+  }
+  // etcd is read without the lock: commits and the data planes go on.
+  show(reply);
+  return Status::OK;
 }
 
 std::pair<uint64_t, std::string> ManagementService::running() {
@@ -987,14 +1025,11 @@ Status ManagementService::system_status_locked(pb::ShowSystemStatusReply* reply)
     reply->set_pending_confirm_generation(p->generation);
     reply->set_confirm_by_unix_s(p->deadline_s);
   }
-  pb::ShowDataplanesReply planes;
-  dataplanes_.show(&planes);
-  reply->set_dataplanes(static_cast<uint32_t>(planes.dataplanes_size()));
-  for (const pb::DataplaneInfo& d : planes.dataplanes()) {
-    if (d.connected()) reply->set_dataplanes_connected(reply->dataplanes_connected() + 1);
-    if (d.connected() && d.state() == "running")
-      reply->set_dataplanes_current(reply->dataplanes_current() + 1);
-  }
+  LocalState planes;
+  count_dataplanes(planes);
+  reply->set_dataplanes(planes.dataplanes);
+  reply->set_dataplanes_connected(planes.dataplanes_connected);
+  reply->set_dataplanes_current(planes.dataplanes_current);
   {
     std::lock_guard audit_lock(audit_mu_);
     reply->set_audit_last_seq(audit_.last_seq());

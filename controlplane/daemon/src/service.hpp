@@ -74,7 +74,23 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   using FleetPublisher = std::function<tl::expected<FleetPublished, std::string>(
       uint64_t, const std::string&, const store::Configuration&, const std::string&, const std::string&,
       int64_t)>;
-  void set_fleet(std::string fleet, FleetPublisher publish);
+  // Fills `show fleet`'s reply from etcd (called without the service's lock).
+  using FleetShower = std::function<void(ftzgate::v1::ShowFleetReply*)>;
+  struct FleetLink {
+    FleetPublisher publish;
+    FleetShower show;
+  };
+  void set_fleet(std::string fleet, FleetLink link);
+  // What this appliance reports to its fleet: the running generation, its
+  // content hash and its data planes.
+  struct LocalState {
+    uint64_t generation = 0;
+    std::string sha256;
+    uint32_t dataplanes = 0;
+    uint32_t dataplanes_connected = 0;
+    uint32_t dataplanes_current = 0;  // connected and running the running generation
+  };
+  LocalState local_state();
   // The fleet's commit `generation` (by `user` on `member`): validated here
   // as a commit is, then the running configuration, pushed to the data
   // planes and audited. The error says why it was refused (nothing changes).
@@ -131,6 +147,8 @@ class ManagementService final : public ftzgate::v1::Management::Service {
                          ftzgate::v1::AuditShowReply* reply) override;
   grpc::Status ShowSystemStatus(grpc::ServerContext* ctx, const ftzgate::v1::ShowSystemStatusRequest* req,
                                 ftzgate::v1::ShowSystemStatusReply* reply) override;
+  grpc::Status ShowFleet(grpc::ServerContext* ctx, const ftzgate::v1::ShowFleetRequest* req,
+                         ftzgate::v1::ShowFleetReply* reply) override;
 
   // The running generation to the data planes (at start; commits and
   // confirm timeouts publish on their own).
@@ -206,8 +224,11 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   // Confirms the pending commit confirmed (the caller holds mu_).
   tl::expected<uint64_t, grpc::Status> confirm_locked(const Session& s, grpc::ServerContext* ctx);
 
+  // The data planes' counts of LocalState (the registry has its own lock).
+  void count_dataplanes(LocalState& out);
+
   std::string fleet_;  // empty: no fleet
-  FleetPublisher fleet_publish_;
+  FleetLink fleet_link_;
   std::mutex mu_;
   // The audit log's own lock, taken after mu_ or alone: record_system()
   // runs on data planes' threads and inside publish_running_locked(), whose

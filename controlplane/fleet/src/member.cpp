@@ -2,7 +2,9 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "ftz/keys/encoding.hpp"
 
@@ -19,6 +21,17 @@ std::string nonce() {
 
 constexpr auto kRetry = std::chrono::seconds(1);
 constexpr auto kPoll = std::chrono::milliseconds(250);
+// alive/MEMBER lives on a lease of kAliveTtl seconds, kept alive every
+// kReport: a member that stops or loses etcd is shown as not connected
+// within kAliveTtl. Keep-alives are not writes: etcd's revision history
+// grows only when a status changes.
+constexpr int64_t kAliveTtl = 5;
+constexpr auto kReport = std::chrono::seconds(1);
+
+int64_t wall_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -45,6 +58,8 @@ Result<std::unique_ptr<FleetMember>> FleetMember::join(const EtcdOptions& etcd, 
 FleetMember::~FleetMember() {
   stop_.store(true);
   if (follower_.joinable()) follower_.join();
+  // Not connected from now on, not after the lease's TTL.
+  if (lease_ != 0) (void)etcd_->revoke_lease(lease_);
 }
 
 Result<void> FleetMember::bootstrap() {
@@ -52,9 +67,7 @@ Result<void> FleetMember::bootstrap() {
   if (!config) return tl::unexpected(config.error());
   const auto [generation, sha] = local_.running();
   FleetCommit c{generation, sha, member_, "ftzgated", 0, "the fleet's first configuration", nonce()};
-  c.time_s =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  c.time_s = wall_s();
   auto won = etcd_->put_if(
       keys_.running(), 0,
       {{keys_.running(), format_commit(c)}, {keys_.config(sha), format_configuration(*config)}});
@@ -90,6 +103,60 @@ bool FleetMember::take(const std::string& text) {
   return true;
 }
 
+void FleetMember::report() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_report_) return;
+  next_report_ = now + kReport;
+  if (lease_ != 0) {
+    // An expired lease (etcd was away longer than its TTL) is taken again;
+    // a failed keep-alive is tried again at the next report.
+    if (auto ttl = etcd_->keep_alive(lease_); ttl && *ttl == 0) lease_ = 0;
+  }
+  if (lease_ == 0) {
+    auto lease = etcd_->grant_lease(kAliveTtl);
+    if (!lease) return;
+    if (!etcd_->put(keys_.alive(member_), "", *lease)) {
+      (void)etcd_->revoke_lease(*lease);
+      return;
+    }
+    lease_ = *lease;
+  }
+  MemberStatus s = local_.status();
+  s.member = member_;
+  if (reported_ && reported_->same_state(s)) return;
+  s.time_s = wall_s();
+  if (etcd_->put(keys_.status(member_), format_status(s))) reported_ = s;
+}
+
+Result<FleetMember::View> FleetMember::view(int64_t now_s) {
+  View v;
+  auto running = etcd_->get(keys_.running());
+  if (!running) return tl::unexpected(running.error());
+  if (running->has_value()) {
+    auto c = parse_commit((*running)->value, keys_.running());
+    if (!c) return tl::unexpected(c.error());
+    v.running = std::move(*c);
+  }
+  auto statuses = etcd_->list(keys_.statuses());
+  if (!statuses) return tl::unexpected(statuses.error());
+  auto alive = etcd_->list(keys_.alive());
+  if (!alive) return tl::unexpected(alive.error());
+  std::set<std::string> living;
+  for (const KeyValue& kv : alive->kvs) living.insert(kv.key.substr(keys_.alive().size()));
+  v.members.reserve(statuses->kvs.size());
+  for (const KeyValue& kv : statuses->kvs) {
+    auto s = parse_status(kv.value, kv.key);
+    if (!s) return tl::unexpected(s.error());
+    if (kv.key != keys_.status(s->member)) return tl::unexpected(kv.key + ": the status of " + s->member);
+    MemberView m{std::move(*s), false, 0};
+    m.alive = living.contains(m.status.member);
+    if (v.running && m.status.running_sha256 != v.running->config_sha256)
+      m.lag_s = std::max<int64_t>(0, now_s - v.running->time_s);
+    v.members.push_back(std::move(m));
+  }
+  return v;
+}
+
 void FleetMember::follow() {
   bool joined = false;
   while (!stop_.load()) {
@@ -116,6 +183,7 @@ void FleetMember::follow() {
     auto watch = etcd_->watch(keys_.running(), from);
     if (!watch) continue;
     while (!stop_.load()) {
+      report();
       auto batch = (*watch)->next(kPoll);
       if (!batch) break;  // the stream ended: catch up again
       if (!batch->has_value()) continue;

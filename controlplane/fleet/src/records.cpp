@@ -67,6 +67,49 @@ Result<FleetCommit> parse_commit(std::string_view text, const std::string& where
   return c;
 }
 
+std::string format_status(const MemberStatus& s) {
+  return json{{"member", s.member},
+              {"running_generation", s.running_generation},
+              {"running_sha256", s.running_sha256},
+              {"dataplanes", s.dataplanes},
+              {"dataplanes_connected", s.dataplanes_connected},
+              {"dataplanes_current", s.dataplanes_current},
+              {"time_s", s.time_s}}
+      .dump();
+}
+
+Result<MemberStatus> parse_status(std::string_view text, const std::string& where) {
+  const json j = json::parse(text, nullptr, false);
+  const auto bad = [&](const std::string& what) { return tl::unexpected(where + ": " + what); };
+  if (!j.is_object()) return bad("not a JSON object");
+  MemberStatus s;
+  const auto member = j.find("member");
+  if (member == j.end() || !member->is_string() || !valid_name(member->get<std::string>()))
+    return bad("member: not a member name");
+  s.member = member->get<std::string>();
+  const auto sha = j.find("running_sha256");
+  if (sha == j.end() || !sha->is_string() || !hex64(sha->get<std::string>()))
+    return bad("running_sha256: not a SHA-256 in hex");
+  s.running_sha256 = sha->get<std::string>();
+  const auto gen = j.find("running_generation");
+  if (gen == j.end() || !gen->is_number_unsigned()) return bad("running_generation: not a number");
+  s.running_generation = gen->get<uint64_t>();
+  for (const auto& [field, out] : {std::pair<const char*, uint32_t*>{"dataplanes", &s.dataplanes},
+                                   {"dataplanes_connected", &s.dataplanes_connected},
+                                   {"dataplanes_current", &s.dataplanes_current}}) {
+    const auto v = j.find(field);
+    if (v == j.end() || !v->is_number_unsigned() || v->get<uint64_t>() > UINT32_MAX)
+      return bad(std::string(field) + ": not a count");
+    *out = v->get<uint32_t>();
+  }
+  if (s.dataplanes_connected > s.dataplanes || s.dataplanes_current > s.dataplanes_connected)
+    return bad("more data planes connected or current than known");
+  const auto time = j.find("time_s");
+  if (time == j.end() || !time->is_number_integer()) return bad("time_s: not a number");
+  s.time_s = time->get<int64_t>();
+  return s;
+}
+
 std::string format_configuration(const store::Configuration& c) {
   json files = json::object();
   for (const auto& [path, content] : c.files) files[path] = keys::base64_encode(content);

@@ -8,7 +8,7 @@
 //          [--user NAME] [--json] COMMAND WORDS...
 //
 // Commands: show configuration [candidate | rollback N | '| compare' [rollback N]], show system commit,
-// show dataplanes, show compliance, show alerts [last N] [dataplane ID],
+// show dataplanes, show fleet, show compliance, show alerts [last N] [dataplane ID],
 // show zones, show tenants, show interfaces [NAME] [extensive], show flows summary, monitor interface [NAME],
 // clear statistics, request dataplane restart ID, load [merge] FILE, set PATH... VALUE, delete PATH...,
 // commit [check] [comment TEXT] [confirmed MINUTES], commit confirm, rollback N, audit verify [from DIR key
@@ -978,6 +978,57 @@ int show_system_status(const Args& a, Session& s) {
   return 0;
 }
 
+int show_fleet(const Args& a, Session& s) {
+  pb::ShowFleetReply r;
+  if (auto st = s.call(&pb::Management::Stub::ShowFleet, pb::ShowFleetRequest{}, &r); !st.ok())
+    return fail(st);
+  ordered_json members = ordered_json::array();
+  std::string table;
+  for (const pb::FleetMemberStatus& m : r.members()) {
+    members.push_back({{"member", m.member()},
+                       {"self", m.self()},
+                       {"etcd_connected", m.etcd_connected()},
+                       {"running_generation", m.running_generation()},
+                       {"running_sha256", m.running_sha256()},
+                       {"lag_s", m.lag_s()},
+                       {"dataplanes", m.dataplanes()},
+                       {"dataplanes_connected", m.dataplanes_connected()},
+                       {"dataplanes_current", m.dataplanes_current()},
+                       {"reported_unix_s", m.reported_unix_s()}});
+    char line[256];
+    std::snprintf(line, sizeof line, "%-20s %-14s %-11llu %-9s %u/%u/%u\n",
+                  (m.member() + (m.self() ? " *" : "")).c_str(),
+                  m.etcd_connected() ? "connected" : "NOT CONNECTED",
+                  static_cast<unsigned long long>(m.running_generation()),
+                  m.lag_s() == 0 ? "current" : (std::to_string(m.lag_s()) + " s").c_str(),
+                  m.dataplanes_current(), m.dataplanes_connected(), m.dataplanes());
+    table += line;
+  }
+  const ordered_json j{{"fleet", r.fleet()},
+                       {"member", r.member()},
+                       {"etcd_connected", r.etcd_connected()},
+                       {"etcd_endpoint", r.etcd_endpoint()},
+                       {"fleet_generation", r.fleet_generation()},
+                       {"fleet_sha256", r.fleet_sha256()},
+                       {"committed_by", r.committed_by()},
+                       {"committed_user", r.committed_user()},
+                       {"committed_unix_s", r.committed_unix_s()},
+                       {"problem", r.problem()},
+                       {"members", members}};
+  std::string text =
+      "fleet " + r.fleet() + ", as member " + r.member() + " sees it via " + r.etcd_endpoint() + "\n";
+  if (!r.problem().empty()) {
+    text += "etcd CANNOT BE READ: " + r.problem() + "\nthis member only:\n";
+  } else if (r.fleet_generation() != 0) {
+    text += "fleet generation " + std::to_string(r.fleet_generation()) + ", committed by " +
+            r.committed_user() + " on " + r.committed_by() + " at " + local_time(r.committed_unix_s()) + "\n";
+  }
+  text += "MEMBER               ETCD           GENERATION  LAG       DATA PLANES current/connected/known\n" +
+          table;
+  print(a, j, text);
+  return 0;
+}
+
 }  // namespace
 
 namespace ftz::ctl {
@@ -986,8 +1037,8 @@ bool known_command(const std::vector<std::string>& w) {
   if (w.empty()) return false;
   return (w[0] == "show" && w.size() >= 2 &&
           (w[1] == "configuration" ||
-           ((w[1] == "dataplanes" || w[1] == "compliance" || w[1] == "certificates" || w[1] == "zones" ||
-             w[1] == "tenants") &&
+           ((w[1] == "dataplanes" || w[1] == "compliance" || w[1] == "fleet" || w[1] == "certificates" ||
+             w[1] == "zones" || w[1] == "tenants") &&
             w.size() == 2) ||
            w[1] == "alerts" || (w[1] == "interfaces" && w.size() <= 4) ||
            (w[1] == "flows" && w.size() == 3 && w[2] == "summary") ||
@@ -1008,6 +1059,7 @@ int execute(const Args& a, Session& s, const std::vector<std::string>& w) {
   if (w[0] == "user" && w[1] == "passwd") return passwd(a, s);
   if (w[0] == "show" && w[1] == "configuration") return show_configuration(a, s, w);
   if (w[0] == "show" && w[1] == "dataplanes") return show_dataplanes(a, s);
+  if (w[0] == "show" && w[1] == "fleet") return show_fleet(a, s);
   if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s);
   if (w[0] == "show" && w[1] == "alerts") return show_alerts(a, s, w);
   if (w[0] == "show" && w[1] == "interfaces") return show_interfaces(a, s, w);

@@ -88,6 +88,7 @@ Node show_tree() {
            {key("status", "version, uptime, generation, data planes, expiring certificates"),
             key("commit", "the commit history"), key("users", "accounts and their roles")}),
        key("dataplanes", "which data plane runs which generation, and its counters"),
+       key("fleet", "every member of this appliance's fleet: generation, lag, data planes"),
        key("compliance", "individuals counted this year, all data planes"),
        key("alerts", "the newest alerts, masked",
            {key("last", "how many", {arg("<N>", "1 to 10000")}),

@@ -7,13 +7,16 @@
 // so) until etcd answers again.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "ftz/fleet/etcd.hpp"
 #include "ftz/fleet/records.hpp"
@@ -34,6 +37,9 @@ class FleetMember {
     // generation (or the next one here, when that is not above ours);
     // the error says why this appliance refuses it.
     std::function<Result<void>(const FleetCommit&, const store::Configuration&)> apply;
+    // Its running generation and data planes, for the fleet's `show fleet`
+    // (the member's name is filled in by the member).
+    std::function<MemberStatus()> status;
     // An event for the audit log and the daemon's log: fleet_joined,
     // fleet_commit_applied, fleet_commit_refused, fleet_etcd_lost,
     // fleet_etcd_back.
@@ -67,6 +73,21 @@ class FleetMember {
                             const store::Configuration& config, const std::string& user,
                             const std::string& comment, int64_t now_s);
 
+  // What `show fleet` shows: the fleet's commit point and every member's
+  // last report, whether it is alive (its lease holds) and how long it has
+  // not run the fleet's configuration (0: it runs it).
+  struct MemberView {
+    MemberStatus status;
+    bool alive = false;
+    int64_t lag_s = 0;
+  };
+  struct View {
+    std::optional<FleetCommit> running;  // none before the first member joined
+    std::vector<MemberView> members;     // by name
+  };
+  Result<View> view(int64_t now_s);
+
+  [[nodiscard]] std::string endpoint() const { return etcd_->endpoint(); }
   [[nodiscard]] bool connected() const noexcept { return connected_.load(); }
   [[nodiscard]] uint64_t fleet_generation() const noexcept { return fleet_generation_.load(); }
   [[nodiscard]] const std::string& fleet() const noexcept { return fleet_; }
@@ -79,6 +100,9 @@ class FleetMember {
   // it yet; false when etcd failed.
   bool take(const std::string& text);
   Result<void> bootstrap();
+  // At most every kReport: keeps alive/MEMBER on its lease and writes
+  // status/MEMBER when what it says changed.
+  void report();
 
   std::unique_ptr<Etcd> etcd_;
   std::string fleet_;
@@ -89,6 +113,10 @@ class FleetMember {
   std::atomic<bool> connected_{false};
   std::atomic<uint64_t> fleet_generation_{0};
   std::string refused_sha256_;  // the fleet commit last refused here (said once)
+  // The follower thread's own (report()):
+  int64_t lease_ = 0;  // alive/MEMBER's; 0: none held
+  std::optional<MemberStatus> reported_;
+  std::chrono::steady_clock::time_point next_report_{};
   std::thread follower_;
 };
 

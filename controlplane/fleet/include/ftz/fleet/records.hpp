@@ -8,6 +8,10 @@
 //   running        the fleet's commit point (FleetCommit, JSON)
 //   configs/SHA    a committed configuration, content-addressed (JSON: the
 //                  text and the included files, base64)
+//   status/MEMBER  what a member last reported (MemberStatus, JSON),
+//                  rewritten only when it changes
+//   alive/MEMBER   empty, on the member's lease: gone when the member has
+//                  not reached etcd for the lease's TTL
 
 #include <cstdint>
 #include <string>
@@ -32,6 +36,27 @@ std::string format_commit(const FleetCommit& c);
 // The error names what is wrong; `where` is the key it was read from.
 Result<FleetCommit> parse_commit(std::string_view text, const std::string& where);
 
+// A member's running state as it reports it to the fleet (`show fleet`).
+struct MemberStatus {
+  std::string member;
+  uint64_t running_generation = 0;
+  std::string running_sha256;
+  uint32_t dataplanes = 0;  // known to its ftzgated
+  uint32_t dataplanes_connected = 0;
+  uint32_t dataplanes_current = 0;  // connected and running its running generation
+  int64_t time_s = 0;               // when this changed
+
+  // Equal apart from the time.
+  [[nodiscard]] bool same_state(const MemberStatus& o) const noexcept {
+    return member == o.member && running_generation == o.running_generation &&
+           running_sha256 == o.running_sha256 && dataplanes == o.dataplanes &&
+           dataplanes_connected == o.dataplanes_connected && dataplanes_current == o.dataplanes_current;
+  }
+};
+
+std::string format_status(const MemberStatus& s);
+Result<MemberStatus> parse_status(std::string_view text, const std::string& where);
+
 std::string format_configuration(const store::Configuration& c);
 // Also checks the content against `sha256` (its key).
 Result<store::Configuration> parse_configuration(std::string_view text, const std::string& sha256,
@@ -45,6 +70,10 @@ struct FleetKeys {
   explicit FleetKeys(const std::string& fleet) : prefix("/ftzgate/fleets/" + fleet + "/") {}
   [[nodiscard]] std::string running() const { return prefix + "running"; }
   [[nodiscard]] std::string config(const std::string& sha256) const { return prefix + "configs/" + sha256; }
+  [[nodiscard]] std::string statuses() const { return prefix + "status/"; }
+  [[nodiscard]] std::string status(const std::string& member) const { return statuses() + member; }
+  [[nodiscard]] std::string alive() const { return prefix + "alive/"; }
+  [[nodiscard]] std::string alive(const std::string& member) const { return alive() + member; }
   std::string prefix;
 };
 
