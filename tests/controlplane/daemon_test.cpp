@@ -309,6 +309,46 @@ TEST_F(DaemonInProcess, AnUnconfirmedCommitIsRolledBackOnEveryDataPlane) {
   EXPECT_EQ(shown.dataplanes(0).last_apply_us(), 1200u);
 }
 
+// In a fleet: a commit here runs as the generation the fleet gave it; a
+// fleet commit older than it that arrives afterwards (the follower read the
+// commit point just before this member's own commit won) changes nothing,
+// a newer one is applied; show fleet is the fleet link's to fill.
+TEST_F(DaemonInProcess, ALateOlderFleetCommitDoesNotRollTheMemberBack) {
+  pb::ShowFleetReply fleet;
+  EXPECT_EQ(call(&pb::Management::Stub::ShowFleet, pb::ShowFleetRequest{}, &fleet).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  ManagementService::FleetLink link;
+  link.publish = [](uint64_t, const std::string&, const store::Configuration&, const std::string&,
+                    const std::string&,
+                    int64_t) -> tl::expected<ManagementService::FleetPublished, std::string> {
+    ManagementService::FleetPublished won;
+    won.outcome = ManagementService::FleetPublished::Outcome::kWon;
+    won.generation = 5;
+    return won;
+  };
+  link.show = [](pb::ShowFleetReply* reply) { reply->set_fleet("lab"); };
+  management_->set_fleet("lab", std::move(link));
+  ASSERT_TRUE(call(&pb::Management::Stub::ShowFleet, pb::ShowFleetRequest{}, &fleet).ok());
+  EXPECT_EQ(fleet.fleet(), "lab");
+
+  pb::LoadRequest load;
+  load.set_yaml(kBlock);
+  pb::LoadReply loaded;
+  ASSERT_TRUE(call(&pb::Management::Stub::Load, load, &loaded).ok());
+  pb::CommitReply committed;
+  ASSERT_TRUE(call(&pb::Management::Stub::Commit, pb::CommitRequest{}, &committed).ok());
+  EXPECT_EQ(committed.commit().generation(), 5U);
+  const std::string block_sha = store_->running_sha256();
+
+  EXPECT_TRUE(management_->apply_fleet_commit(4, "m1", "bob", "", store::Configuration(kAllow)));
+  EXPECT_EQ(store_->running_generation(), 5U);
+  EXPECT_EQ(store_->running_sha256(), block_sha);
+
+  EXPECT_TRUE(management_->apply_fleet_commit(6, "m1", "bob", "", store::Configuration(kAllow)));
+  EXPECT_EQ(store_->running_generation(), 6U);
+  EXPECT_NE(store_->running_sha256(), block_sha);
+}
+
 // Counters come in batches of their own (seq 0) from subscribed data
 // planes and show in show dataplanes; anything else in such a batch is
 // refused, and a data plane not subscribed (yet) has them dropped.

@@ -5,8 +5,6 @@
 // loopback; etcdctl shows what the fleet holds.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -17,98 +15,18 @@
 #include <thread>
 
 #include "ftz/test/etcd.hpp"
-#include "ftz/test/ftzgated.hpp"
+#include "member.hpp"
 
 namespace {
 
-using ftz::test::binary;
+using ftz::fleettest::config_allowing;
+using ftz::fleettest::kPrefix;
+using ftz::fleettest::Member;
+using ftz::fleettest::row;
 using ftz::test::EtcdCluster;
 using ftz::test::read_text;
-using ftz::test::run_command;
 using ftz::test::RunResult;
 using ftz::test::TempDir;
-
-constexpr const char* kPrefix = "/ftzgate/fleets/lab/";
-
-// One member: its state directory, its ftzgated, ftzctl against it.
-class Member {
- public:
-  Member(const TempDir& dir, int index, std::string endpoints)
-      : dir_(dir), name_("m" + std::to_string(index)), endpoints_(std::move(endpoints)) {}
-  ~Member() { kill(SIGTERM); }
-  Member(const Member&) = delete;
-  Member& operator=(const Member&) = delete;
-
-  void init() {
-    std::ofstream(dir_.file("accounts")) << ftz::test::kAccounts;
-    const RunResult r = run_command(binary("ftzgated") + " --init --state-dir " + state() + " --accounts " +
-                                    dir_.file("accounts"));
-    ASSERT_EQ(r.status, 0) << r.output;
-  }
-  void start() {
-    pid_ =
-        ftz::test::start_ftzgated({binary("ftzgated"), "--state-dir", state(), "--listen", "unix:" + socket(),
-                                   "--etcd-endpoints", endpoints_, "--fleet", "lab", "--fleet-member", name_},
-                                  log());
-    ASSERT_GT(pid_, 0) << read_text(log());
-  }
-  void kill(int sig) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, sig);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  RunResult ctl(const std::string& words) const {
-    return run_command("FTZCTL_PASSWORD='" + ftz::test::password_of("alice") + "' " + binary("ftzctl") +
-                       " --socket " + socket() + " --user alice " + words);
-  }
-  // The running generation and its content hash, as the store has them.
-  [[nodiscard]] std::pair<uint64_t, std::string> running() const {
-    const auto j = nlohmann::json::parse(read_text(state() + "/config/running"), nullptr, false);
-    if (!j.is_object()) return {0, ""};
-    return {j.value("generation", uint64_t{0}), j.value("sha256", std::string())};
-  }
-  // Waits until the member runs `generation`.
-  bool reaches(uint64_t generation) const {
-    for (int i = 0; i < 100; ++i) {
-      if (running().first == generation) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-  [[nodiscard]] std::vector<nlohmann::json> audit(const std::string& type) const {
-    std::vector<nlohmann::json> out;
-    for (const auto& e : std::filesystem::directory_iterator(state() + "/audit")) {
-      if (!e.path().filename().string().starts_with("audit-")) continue;
-      std::ifstream in(e.path());
-      for (std::string line; std::getline(in, line);) {
-        auto j = nlohmann::json::parse(line, nullptr, false);
-        if (j.is_object() && j.value("event_type", "") == type) out.push_back(j);
-      }
-    }
-    return out;
-  }
-  [[nodiscard]] std::string state() const { return dir_.file(name_ + "-state"); }
-  [[nodiscard]] std::string socket() const { return dir_.file(name_ + ".sock"); }
-  [[nodiscard]] std::string log() const { return dir_.file(name_ + ".log"); }
-  [[nodiscard]] const std::string& name() const { return name_; }
-
- private:
-  const TempDir& dir_;
-  std::string name_;
-  std::string endpoints_;
-  pid_t pid_ = -1;
-};
-
-std::string config_allowing(const std::string& prefix) {
-  return "zones:\n"
-         "  - {name: inside, kind: ftz, prefixes: [" +
-         prefix +
-         "]}\n"
-         "  - {name: offshore, kind: offshore, default: true}\n"
-         "defaults:\n"
-         "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
-}
 
 class Fleet : public testing::Test {
  protected:
@@ -128,22 +46,8 @@ class Fleet : public testing::Test {
     const RunResult r = members_[i]->ctl("load " + file);
     ASSERT_EQ(r.status, 0) << r.output;
   }
-  // `show fleet --json` on member `i` once `pred` holds for it (up to
-  // ~10 s), else the last seen.
   nlohmann::json show_fleet(int i, const std::function<bool(const nlohmann::json&)>& pred) {
-    nlohmann::json last;
-    for (int n = 0; n < 50; ++n) {
-      const RunResult r = members_[i]->ctl("--json show fleet");
-      last = nlohmann::json::parse(r.output, nullptr, false);
-      if (r.status == 0 && last.is_object() && pred(last)) return last;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return last;
-  }
-  static nlohmann::json row(const nlohmann::json& fleet, const std::string& member) {
-    for (const auto& m : fleet.value("members", nlohmann::json::array()))
-      if (m.value("member", "") == member) return m;
-    return nlohmann::json::object();
+    return ftz::fleettest::show_fleet(*members_[i], pred);
   }
   nlohmann::json fleet_running() const {
     return nlohmann::json::parse(

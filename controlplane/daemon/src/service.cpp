@@ -577,6 +577,7 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
     (void)record(s, ctx, "commit", false, ojson{{"reason", info.error().message}});
     return status_of(info.error());
   }
+  if (as_generation) fleet_generation_ = *as_generation;
   // The bundles of this generation (one per data-plane CPU) are recorded as
   // bundle_build with their hashes, by generation.
   (void)record(
@@ -650,8 +651,15 @@ tl::expected<void, std::string> ManagementService::apply_fleet_commit(uint64_t g
                                                                       const std::string& comment,
                                                                       const store::Configuration& config) {
   const std::lock_guard lock(mu_);
+  // A fleet commit older than one committed here already (the follower
+  // read the commit point just before this member's own commit won) is
+  // history, not a change: applying it would roll the member back.
+  if (generation <= fleet_generation_) return {};
   const std::string sha = store::content_hash(config);
-  if (sha == store_.running_sha256()) return {};
+  if (sha == store_.running_sha256()) {
+    fleet_generation_ = generation;
+    return {};
+  }
   const ojson details{{"fleet", fleet_},  {"fleet_generation", generation},
                       {"member", member}, {"user", user},
                       {"sha256", sha},    {"based_on", store_.running_generation()}};
@@ -682,6 +690,7 @@ tl::expected<void, std::string> ManagementService::apply_fleet_commit(uint64_t g
   if (!info && as)
     info = store_.commit("ftzgated", config, store_.running_generation(), note, clock_() / 1000);
   if (!info) return tl::unexpected(info.error().message);
+  fleet_generation_ = generation;
   publish_running_locked();
   return {};
 }

@@ -229,6 +229,9 @@ class ManagementService final : public ftzgate::v1::Management::Service {
 
   std::string fleet_;  // empty: no fleet
   FleetLink fleet_link_;
+  // The newest fleet generation this member runs or ran (committed here or
+  // applied): an older one that arrives late is not applied.
+  uint64_t fleet_generation_ = 0;
   std::mutex mu_;
   // The audit log's own lock, taken after mu_ or alone: record_system()
   // runs on data planes' threads and inside publish_running_locked(), whose

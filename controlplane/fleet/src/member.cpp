@@ -82,7 +82,7 @@ bool FleetMember::take(const std::string& text) {
     local_.note("fleet_commit_refused", false, c.error());
     return true;
   }
-  fleet_generation_.store(c->generation);
+  if (c->generation > fleet_generation_.load()) fleet_generation_.store(c->generation);
   if (local_.running().second == c->config_sha256 || refused_sha256_ == c->config_sha256) return true;
   auto value = etcd_->get(keys_.config(c->config_sha256));
   if (!value) return false;

@@ -21,6 +21,7 @@
 
 #include "ftz/test/files.hpp"
 #include "ftz/test/loopback.hpp"
+#include "ftz/test/spawn.hpp"
 
 namespace ftz::test {
 
@@ -141,16 +142,7 @@ class EtcdCluster {
                                            "zap",
                                            "--log-outputs",
                                            log(static_cast<int>(i))};
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-    members_[i].pid = pid;
+    members_[i].pid = ftz::test::spawn(argv);
   }
 
   // True once every running member answers as healthy (at most 10 s); false

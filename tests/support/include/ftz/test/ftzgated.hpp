@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ftz/test/files.hpp"
+#include "ftz/test/spawn.hpp"
 
 namespace ftz::test {
 
@@ -52,19 +53,7 @@ inline std::string password_of(const std::string& user) {
 // until it serves: its pid, or -1 (the log says why).
 inline pid_t start_ftzgated(const std::vector<std::string>& argv, const std::string& log) {
   ::unlink(log.c_str());
-  // Made before the fork: the child only execs.
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (std::freopen(log.c_str(), "w", stdout) == nullptr ||
-        std::freopen(log.c_str(), "a", stderr) == nullptr)
-      ::_exit(126);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
+  const pid_t pid = spawn(argv, log);
   for (int i = 0; i < 100 && read_text(log).find("serving") == std::string::npos; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   return read_text(log).find("serving") == std::string::npos ? -1 : pid;
