@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "ftz/test/etcd.hpp"
+#include "ftz/test/openssl_ca.hpp"
 
 namespace {
 
@@ -17,6 +18,7 @@ using ftz::fleet::EtcdOptions;
 using ftz::fleet::Put;
 using ftz::fleet::WatchEvent;
 using ftz::test::EtcdCluster;
+using ftz::test::OpensslCa;
 using ftz::test::TempDir;
 
 std::unique_ptr<Etcd> client(const std::string& endpoints) {
@@ -245,6 +247,96 @@ TEST(EtcdFailover, WritesGoOnWhenTheLeaderIsKilledAndWhenAMemberHangs) {
   ASSERT_TRUE(hung) << hung.error();
   EXPECT_NE(etcd->endpoint(), cluster.endpoint(current));
   EXPECT_EQ(cluster.etcdctl("get --print-value-only /t/failover").output, "around a hung member\n");
+}
+
+// etcd with TLS and client certificates (--client-cert-auth), its
+// certificates made by openssl: only a client whose certificate the
+// cluster's CA issued gets in, and the client trusts only the CA it is
+// given.
+class EtcdTls : public testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(ca_.ok() && rogue_.ok());
+    const auto server = ca_.issue("etcd");
+    const auto admin = ca_.issue("root");
+    ASSERT_FALSE(server.cert.empty() || admin.cert.empty());
+    cluster_.use_tls({ca_.ca(), server.cert, server.key, admin.cert, admin.key});
+    ASSERT_TRUE(cluster_.start()) << ftz::test::read_text(cluster_.log(0));
+  }
+  // A client of the cluster with `ca` and the certificate `cert` (and
+  // etcd's user and password, when given); its first write's error, or
+  // "" when it wrote.
+  std::string write_as(const std::string& ca, const OpensslCa::Issued& cert, const std::string& key,
+                       const std::string& user = "", const std::string& password = "",
+                       const std::string& endpoint = "") {
+    EtcdOptions o;
+    auto eps = ftz::fleet::parse_endpoints(endpoint.empty() ? cluster_.endpoints() : endpoint);
+    if (!eps) return eps.error();
+    o.endpoints = *eps;
+    o.ca_file = ca;
+    o.cert_file = cert.cert;
+    o.key_file = cert.key;
+    o.user = user;
+    o.password = password;
+    auto c = Etcd::connect(o);
+    if (!c) return c.error();
+    auto put = (*c)->put(key, "v");
+    return put ? "" : put.error();
+  }
+  // etcdctl (as root) reads `key`'s value.
+  std::string value_of(const std::string& key) {
+    auto r = cluster_.etcdctl("get --print-value-only " + key);
+    return r.output.substr(0, r.output.find('\n'));
+  }
+
+  TempDir dir_{"etcd-tls"};
+  OpensslCa ca_{dir_, "fleet"};
+  OpensslCa rogue_{dir_, "rogue"};
+  EtcdCluster cluster_{dir_, 1};
+};
+
+TEST_F(EtcdTls, OnlyAClientWithACertificateOfTheClustersCaGetsIn) {
+  const auto m0 = ca_.issue("m0");
+  EXPECT_EQ(write_as(ca_.ca(), m0, "/t/tls/good"), "");
+  EXPECT_EQ(value_of("/t/tls/good"), "v");
+  // A certificate of another CA: the handshake fails, nothing is written.
+  const std::string foreign = write_as(ca_.ca(), rogue_.issue("m0"), "/t/tls/foreign");
+  EXPECT_NE(foreign, "");
+  std::printf("a foreign client certificate: %s\n", foreign.c_str());
+  // The client trusts only its CA: a cluster it cannot verify is refused.
+  EXPECT_NE(write_as(rogue_.ca(), m0, "/t/tls/unverified"), "");
+  // Plain http to the https endpoint gets nowhere.
+  std::string plain = cluster_.endpoint(0);
+  plain.replace(0, 5, "http");
+  EXPECT_NE(write_as("", m0, "/t/tls/plain", "", "", plain), "");
+  EXPECT_EQ(value_of("/t/tls/foreign") + value_of("/t/tls/unverified") + value_of("/t/tls/plain"), "");
+}
+
+// etcd's authentication on top: a member's role holds its fleet's prefix
+// only. With a client certificate and no password etcd takes the
+// certificate's common name as the user; with a password, the user named.
+TEST_F(EtcdTls, WithAuthenticationAMemberWritesOnlyUnderItsFleet) {
+  for (const std::string& cmd :
+       {"user add root --new-user-password=root-pw-4711", "role add fleet-lab",
+        "role grant-permission fleet-lab --prefix=true readwrite /ftzgate/fleets/lab/",
+        "user add m0 --new-user-password=m0-pw-4711", "user grant-role m0 fleet-lab", "auth enable"}) {
+    const auto r = cluster_.etcdctl(cmd);
+    ASSERT_EQ(r.status, 0) << cmd << ": " << r.output;
+  }
+  const auto m0 = ca_.issue("m0");
+  EXPECT_EQ(write_as(ca_.ca(), m0, "/ftzgate/fleets/lab/by-cn"), "");
+  EXPECT_EQ(value_of("/ftzgate/fleets/lab/by-cn"), "v");
+  const std::string other = write_as(ca_.ca(), m0, "/ftzgate/fleets/other/by-cn");
+  EXPECT_NE(other.find("permission denied"), std::string::npos) << other;
+  EXPECT_EQ(write_as(ca_.ca(), m0, "/ftzgate/fleets/lab/by-password", "m0", "m0-pw-4711"), "");
+  const std::string wrong = write_as(ca_.ca(), m0, "/ftzgate/fleets/lab/wrong", "m0", "not-the-password");
+  EXPECT_NE(wrong.find("authentication failed"), std::string::npos) << wrong;
+  // A certificate whose common name is no etcd user gets nothing.
+  const std::string nobody = write_as(ca_.ca(), ca_.issue("m9"), "/ftzgate/fleets/lab/nobody");
+  EXPECT_NE(nobody, "");
+  EXPECT_EQ(value_of("/ftzgate/fleets/other/by-cn") + value_of("/ftzgate/fleets/lab/wrong") +
+                value_of("/ftzgate/fleets/lab/nobody"),
+            "");
 }
 
 }  // namespace

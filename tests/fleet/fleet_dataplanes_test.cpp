@@ -167,9 +167,8 @@ TEST_F(FleetDataplanes, EveryDataplaneAcksTheFleetsGenerationThroughLeaderLossCu
   }
   EXPECT_GT(counter(later, "packets"), counter(before, "packets")) << "m2's data plane stopped: " << later;
   EXPECT_EQ(later.value("running_generation", 0), 3) << later;
-  const auto cut = ftz::fleettest::show_fleet(*members_[0], [](const nlohmann::json& j) {
-    return row(j, "m2")["etcd_connected"] == false;
-  });
+  const auto cut = ftz::fleettest::show_fleet(
+      *members_[0], [](const nlohmann::json& j) { return row(j, "m2")["etcd_connected"] == false; });
   EXPECT_EQ(row(cut, "m2")["etcd_connected"], false) << cut;
   EXPECT_EQ(row(cut, "m2")["running_generation"], 3) << cut;
   // etcd member 2 back: m2 resyncs, its data plane ACKs generation 4.

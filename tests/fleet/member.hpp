@@ -33,8 +33,12 @@ inline constexpr const char* kPrefix = "/ftzgate/fleets/lab/";
 // One member: its state directory, its ftzgated, ftzctl against it.
 class Member {
  public:
-  Member(const TempDir& dir, int index, std::string endpoints)
-      : dir_(dir), name_("m" + std::to_string(index)), endpoints_(std::move(endpoints)) {}
+  // `extra`: more of ftzgated's arguments (--etcd-ca ...).
+  Member(const TempDir& dir, int index, std::string endpoints, std::vector<std::string> extra = {})
+      : dir_(dir),
+        name_("m" + std::to_string(index)),
+        endpoints_(std::move(endpoints)),
+        extra_(std::move(extra)) {}
   ~Member() {
     stop_dp(SIGTERM);
     kill(SIGTERM);
@@ -54,10 +58,19 @@ class Member {
                                std::filesystem::copy_options::overwrite_existing);
   }
   void start() {
-    pid_ =
-        ftz::test::start_ftzgated({binary("ftzgated"), "--state-dir", state(), "--listen", "unix:" + socket(),
-                                   "--etcd-endpoints", endpoints_, "--fleet", "lab", "--fleet-member", name_},
-                                  log());
+    std::vector<std::string> argv = {binary("ftzgated"),
+                                     "--state-dir",
+                                     state(),
+                                     "--listen",
+                                     "unix:" + socket(),
+                                     "--etcd-endpoints",
+                                     endpoints_,
+                                     "--fleet",
+                                     "lab",
+                                     "--fleet-member",
+                                     name_};
+    argv.insert(argv.end(), extra_.begin(), extra_.end());
+    pid_ = ftz::test::start_ftzgated(argv, log());
     ASSERT_GT(pid_, 0) << read_text(log());
   }
   void kill(int sig) {
@@ -160,6 +173,7 @@ class Member {
   const TempDir& dir_;
   std::string name_;
   std::string endpoints_;
+  std::vector<std::string> extra_;
   pid_t pid_ = -1;
   ftz::dptest::FilePrefix prefix_{"fleet"};
   pid_t dp_pid_ = -1;

@@ -19,9 +19,11 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -92,6 +94,8 @@ struct Args {
   std::string etcd_ca;
   std::string etcd_cert;
   std::string etcd_key;
+  std::string etcd_user;           // etcd's authentication, when on
+  std::string etcd_password_file;  // its password, the file's first line
 };
 
 // Generation 1 without --config: the smallest configuration that validates,
@@ -319,6 +323,18 @@ int init(const Args& a) {
   return 0;
 }
 
+// A secret's file: its first line, refused when others may read it.
+tl::expected<std::string, std::string> read_password_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return tl::unexpected(path + ": " + std::strerror(errno));
+  if ((st.st_mode & S_IRWXO) != 0) return tl::unexpected(path + ": others may read it (chmod o-rwx)");
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line) || line.empty())
+    return tl::unexpected(path + ": no password on its first line");
+  return line;
+}
+
 // `show fleet`: what etcd holds of every member, or this member's own
 // state and why etcd could not be read.
 void show_fleet(fleet::FleetMember& m, daemon::ManagementService& service, ftzgate::v1::ShowFleetReply* r) {
@@ -377,6 +393,14 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
   etcd.ca_file = a.etcd_ca;
   etcd.cert_file = a.etcd_cert;
   etcd.key_file = a.etcd_key;
+  if (!a.etcd_user.empty()) {
+    if (a.etcd_password_file.empty())
+      return tl::unexpected(std::string("--etcd-user needs --etcd-password-file"));
+    auto password = read_password_file(a.etcd_password_file);
+    if (!password) return tl::unexpected("--etcd-password-file " + password.error());
+    etcd.user = a.etcd_user;
+    etcd.password = std::move(*password);
+  }
   std::string name = a.fleet_member;
   if (name.empty()) {
     std::array<char, 256> host{};
@@ -749,6 +773,12 @@ static int run(int argc, char** argv) {
   app.add_option("--etcd-ca", a.etcd_ca, "the CA etcd's certificates verify with")->type_name("PEM");
   app.add_option("--etcd-cert", a.etcd_cert, "this member's client certificate for etcd")->type_name("PEM");
   app.add_option("--etcd-key", a.etcd_key, "and its private key")->type_name("PEM");
+  app.add_option("--etcd-user", a.etcd_user,
+                 "etcd's authentication: this member's etcd user (without it, with --etcd-cert, etcd takes "
+                 "the certificate's common name)");
+  app.add_option("--etcd-password-file", a.etcd_password_file,
+                 "the etcd user's password: the file's first line (not readable by others)")
+      ->type_name("FILE");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

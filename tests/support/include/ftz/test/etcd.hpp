@@ -34,6 +34,16 @@ class EtcdCluster {
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
 
+  // Clients over https only, with a certificate `ca` verifies
+  // (--client-cert-auth); the members serve `server`, and etcdctl is
+  // `admin` (with etcd's authentication on, its common name is its user).
+  struct Tls {
+    std::string ca;
+    std::string server_cert, server_key;
+    std::string admin_cert, admin_key;
+  };
+  void use_tls(Tls tls) { tls_ = std::move(tls); }
+
   // Starts every member; true once each answers as healthy. A port picked
   // free can be taken by another test before etcd binds it (ctest -j): a
   // member that dies at start makes the cluster start again, on new ports.
@@ -70,7 +80,8 @@ class EtcdCluster {
   void resume(int i) { ::kill(members_[static_cast<size_t>(i)].pid, SIGCONT); }
 
   [[nodiscard]] std::string endpoint(int i) const {
-    return "http://127.0.0.1:" + std::to_string(members_[static_cast<size_t>(i)].client_port);
+    return std::string(tls_.ca.empty() ? "http" : "https") +
+           "://127.0.0.1:" + std::to_string(members_[static_cast<size_t>(i)].client_port);
   }
   // Every member's, comma-separated (--etcd-endpoints).
   [[nodiscard]] std::string endpoints() const {
@@ -96,7 +107,10 @@ class EtcdCluster {
   [[nodiscard]] RunResult etcdctl(const std::string& args) const {
     const std::string eps =
         args.find("--endpoints") == std::string::npos ? "--endpoints=" + endpoints() + " " : "";
-    return run_command("ETCDCTL_API=3 etcdctl --command-timeout=5s " + eps + args);
+    const std::string tls = tls_.ca.empty() ? ""
+                                            : "--cacert " + tls_.ca + " --cert " + tls_.admin_cert +
+                                                  " --key " + tls_.admin_key + " ";
+    return run_command("ETCDCTL_API=3 etcdctl --command-timeout=5s " + eps + tls + args);
   }
   [[nodiscard]] std::string log(int i) const { return dir_.file("etcd" + std::to_string(i) + ".log"); }
 
@@ -113,35 +127,39 @@ class EtcdCluster {
       cluster += (k == 0 ? "" : ",") + std::string("m") + std::to_string(k) +
                  "=http://127.0.0.1:" + std::to_string(members_[k].peer_port);
     }
-    const std::string client = "http://127.0.0.1:" + std::to_string(members_[i].client_port);
+    const std::string client = endpoint(static_cast<int>(i));
     const std::string peer = "http://127.0.0.1:" + std::to_string(members_[i].peer_port);
-    const std::vector<std::string> argv = {"/usr/bin/etcd",
-                                           "--name",
-                                           "m" + std::to_string(i),
-                                           "--data-dir",
-                                           dir_.file("etcd" + std::to_string(i)),
-                                           "--listen-client-urls",
-                                           client,
-                                           "--advertise-client-urls",
-                                           client,
-                                           "--listen-peer-urls",
-                                           peer,
-                                           "--initial-advertise-peer-urls",
-                                           peer,
-                                           "--initial-cluster",
-                                           cluster,
-                                           "--initial-cluster-token",
-                                           "ftz-test-" + std::to_string(::getpid()),
-                                           "--initial-cluster-state",
-                                           state,
-                                           "--heartbeat-interval",
-                                           "50",
-                                           "--election-timeout",
-                                           "500",
-                                           "--logger",
-                                           "zap",
-                                           "--log-outputs",
-                                           log(static_cast<int>(i))};
+    std::vector<std::string> argv = {"/usr/bin/etcd",
+                                     "--name",
+                                     "m" + std::to_string(i),
+                                     "--data-dir",
+                                     dir_.file("etcd" + std::to_string(i)),
+                                     "--listen-client-urls",
+                                     client,
+                                     "--advertise-client-urls",
+                                     client,
+                                     "--listen-peer-urls",
+                                     peer,
+                                     "--initial-advertise-peer-urls",
+                                     peer,
+                                     "--initial-cluster",
+                                     cluster,
+                                     "--initial-cluster-token",
+                                     "ftz-test-" + std::to_string(::getpid()),
+                                     "--initial-cluster-state",
+                                     state,
+                                     "--heartbeat-interval",
+                                     "50",
+                                     "--election-timeout",
+                                     "500",
+                                     "--logger",
+                                     "zap",
+                                     "--log-outputs",
+                                     log(static_cast<int>(i))};
+    if (!tls_.ca.empty()) {
+      argv.insert(argv.end(), {"--cert-file", tls_.server_cert, "--key-file", tls_.server_key,
+                               "--client-cert-auth", "--trusted-ca-file", tls_.ca});
+    }
     members_[i].pid = ftz::test::spawn(argv);
   }
 
@@ -169,6 +187,7 @@ class EtcdCluster {
 
   const TempDir& dir_;
   std::vector<Member> members_;
+  Tls tls_;
 };
 
 }  // namespace ftz::test
