@@ -311,8 +311,9 @@ TEST_F(DaemonInProcess, AnUnconfirmedCommitIsRolledBackOnEveryDataPlane) {
 
 // In a fleet: a commit here runs as the generation the fleet gave it; a
 // fleet commit older than it that arrives afterwards (the follower read the
-// commit point just before this member's own commit won) changes nothing,
-// a newer one is applied; show fleet is the fleet link's to fill.
+// commit point just before this member's own commit won) is refused and
+// changes nothing, a newer one is applied; show fleet is the fleet link's
+// to fill.
 TEST_F(DaemonInProcess, ALateOlderFleetCommitDoesNotRollTheMemberBack) {
   pb::ShowFleetReply fleet;
   EXPECT_EQ(call(&pb::Management::Stub::ShowFleet, pb::ShowFleetRequest{}, &fleet).error_code(),
@@ -340,7 +341,9 @@ TEST_F(DaemonInProcess, ALateOlderFleetCommitDoesNotRollTheMemberBack) {
   EXPECT_EQ(committed.commit().generation(), 5U);
   const std::string block_sha = store_->running_sha256();
 
-  EXPECT_TRUE(management_->apply_fleet_commit(4, "m1", "bob", "", store::Configuration(kAllow)));
+  const auto late = management_->apply_fleet_commit(4, "m1", "bob", "", store::Configuration(kAllow));
+  ASSERT_FALSE(late);
+  EXPECT_NE(late.error().find("not newer than fleet generation 5"), std::string::npos) << late.error();
   EXPECT_EQ(store_->running_generation(), 5U);
   EXPECT_EQ(store_->running_sha256(), block_sha);
 

@@ -242,10 +242,14 @@ TEST(EtcdFailover, WritesGoOnWhenTheLeaderIsKilledAndWhenAMemberHangs) {
   }
   ASSERT_GE(current, 0);
   cluster.pause(current);
+  const auto t1 = std::chrono::steady_clock::now();
   auto hung = etcd->put("/t/failover", "around a hung member");
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   cluster.resume(current);
   ASSERT_TRUE(hung) << hung.error();
-  EXPECT_NE(etcd->endpoint(), cluster.endpoint(current));
+  EXPECT_NE(etcd->endpoint(), cluster.endpoint(current))
+      << "the write went to the member stopped with SIGSTOP (pid " << cluster.pid(current) << ") after "
+      << waited << " s";
   EXPECT_EQ(cluster.etcdctl("get --print-value-only /t/failover").output, "around a hung member\n");
 }
 
@@ -316,7 +320,7 @@ TEST_F(EtcdTls, OnlyAClientWithACertificateOfTheClustersCaGetsIn) {
 // only. With a client certificate and no password etcd takes the
 // certificate's common name as the user; with a password, the user named.
 TEST_F(EtcdTls, WithAuthenticationAMemberWritesOnlyUnderItsFleet) {
-  for (const std::string& cmd :
+  for (const char* cmd :
        {"user add root --new-user-password=root-pw-4711", "role add fleet-lab",
         "role grant-permission fleet-lab --prefix=true readwrite /ftzgate/fleets/lab/",
         "user add m0 --new-user-password=m0-pw-4711", "user grant-role m0 fleet-lab", "auth enable"}) {

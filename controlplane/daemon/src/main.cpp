@@ -449,7 +449,9 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
     return out;
   };
   link.show = [m, &service](ftzgate::v1::ShowFleetReply* reply) { show_fleet(*m, service, reply); };
+  // The service knows its fleet before the first fleet commit comes in.
   service.set_fleet(a.fleet, std::move(link));
+  m->start();
   return member;
 }
 
@@ -679,6 +681,7 @@ int serve(const Args& a) {
   cv.notify_all();
   timer.join();
   metrics.reset();    // no scrape reads the services while they stop
+  member.reset();     // no fleet commit comes in while the data planes stop, none after the last record
   dataplanes.stop();  // the subscriptions and reports end, so Shutdown does not wait for them
   // A report stream waits for its client's next batch: cancelled after 2 s.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

@@ -556,7 +556,8 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
       (void)record(s, ctx, "commit", false, ojson{{"fleet", fleet_}, {"reason", published.error()}});
       return {StatusCode::UNAVAILABLE,
               "fleet " + fleet_ + ": " + published.error() +
-                  ": nothing committed (this appliance keeps its running generation)"};
+                  ": nothing committed here (this appliance keeps its running generation; should etcd "
+                  "have taken the commit after all, this member applies it once etcd answers: show fleet)"};
     }
     if (published->outcome != Outcome::kWon) {
       const std::string why = published->outcome == Outcome::kLost
@@ -651,15 +652,19 @@ tl::expected<void, std::string> ManagementService::apply_fleet_commit(uint64_t g
                                                                       const std::string& comment,
                                                                       const store::Configuration& config) {
   const std::lock_guard lock(mu_);
-  // A fleet commit older than one committed here already (the follower
-  // read the commit point just before this member's own commit won) is
-  // history, not a change: applying it would roll the member back.
-  if (generation <= fleet_generation_) return {};
   const std::string sha = store::content_hash(config);
   if (sha == store_.running_sha256()) {
-    fleet_generation_ = generation;
+    fleet_generation_ = std::max(fleet_generation_, generation);
     return {};
   }
+  // A fleet commit not newer than one this member ran is history, not a
+  // change: applying it would roll the member back. (The follower read the
+  // commit point just before this member's own commit won; or the fleet's
+  // etcd was restored from an older backup, which a new commit moves past.)
+  if (generation <= fleet_generation_)
+    return tl::unexpected("fleet generation " + std::to_string(generation) +
+                          " is not newer than fleet generation " + std::to_string(fleet_generation_) +
+                          ", which this member ran: not applied");
   const ojson details{{"fleet", fleet_},  {"fleet_generation", generation},
                       {"member", member}, {"user", user},
                       {"sha256", sha},    {"based_on", store_.running_generation()}};

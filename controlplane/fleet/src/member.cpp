@@ -21,6 +21,13 @@ std::string nonce() {
 
 constexpr auto kRetry = std::chrono::seconds(1);
 constexpr auto kPoll = std::chrono::milliseconds(250);
+// The commit point is read again this often while watching: a watch that
+// went quiet without ending, or an event whose configuration could not be
+// read, costs at most this long.
+constexpr auto kResync = std::chrono::seconds(10);
+// A fleet commit refused here is tried again after this long (a passing
+// local failure: a full disk, an audit log that refused its record).
+constexpr auto kRetryRefused = std::chrono::seconds(60);
 // alive/MEMBER lives on a lease of kAliveTtl seconds, kept alive every
 // kReport: a member that stops or loses etcd is shown as not connected
 // within kAliveTtl. Keep-alives are not writes: etcd's revision history
@@ -50,9 +57,11 @@ Result<std::unique_ptr<FleetMember>> FleetMember::join(const EtcdOptions& etcd, 
     return tl::unexpected("--fleet-member " + member + ": 1-63 of [a-z0-9-], starting with a letter");
   auto client = Etcd::connect(etcd);
   if (!client) return tl::unexpected(client.error());
-  std::unique_ptr<FleetMember> m(new FleetMember(std::move(*client), fleet, member, std::move(local)));
-  m->follower_ = std::thread([raw = m.get()] { raw->follow(); });
-  return m;
+  return std::unique_ptr<FleetMember>(new FleetMember(std::move(*client), fleet, member, std::move(local)));
+}
+
+void FleetMember::start() {
+  if (!follower_.joinable()) follower_ = std::thread([this] { follow(); });
 }
 
 FleetMember::~FleetMember() {
@@ -83,19 +92,23 @@ bool FleetMember::take(const std::string& text) {
     return true;
   }
   if (c->generation > fleet_generation_.load()) fleet_generation_.store(c->generation);
-  if (local_.running().second == c->config_sha256 || refused_sha256_ == c->config_sha256) return true;
+  if (local_.running().second == c->config_sha256) return true;
+  const auto now = std::chrono::steady_clock::now();
+  if (refused_ && refused_->generation == c->generation && refused_->sha256 == c->config_sha256 &&
+      now < refused_->retry_at)
+    return true;
   auto value = etcd_->get(keys_.config(c->config_sha256));
   if (!value) return false;
   if (!value->has_value()) {
     local_.note("fleet_commit_refused", false, keys_.config(c->config_sha256) + ": missing");
-    refused_sha256_ = c->config_sha256;
+    refused_ = Refused{c->generation, c->config_sha256, now + kRetryRefused};
     return true;
   }
   auto config = parse_configuration((*value)->value, c->config_sha256, keys_.config(c->config_sha256));
   auto applied = config ? local_.apply(*c, *config) : Result<void>(tl::unexpected(config.error()));
   if (!applied) {
-    // Said once per configuration: it stays refused until the fleet moves on.
-    refused_sha256_ = c->config_sha256;
+    // Said once a minute at most: tried again then, or when the fleet moves on.
+    refused_ = Refused{c->generation, c->config_sha256, now + kRetryRefused};
     local_.note(
         "fleet_commit_refused", false,
         "generation " + std::to_string(c->generation) + " from " + c->member + ": " + applied.error());
@@ -161,7 +174,16 @@ void FleetMember::follow() {
   bool joined = false;
   while (!stop_.load()) {
     // Catch up with the commit point, then watch it from there.
-    auto now = etcd_->get(keys_.running());
+    auto listed = etcd_->list(keys_.running());
+    Result<std::optional<KeyValue>> now =
+        listed ? Result<std::optional<KeyValue>>(std::nullopt)
+               : Result<std::optional<KeyValue>>(tl::unexpected(listed.error()));
+    int64_t now_revision = 0;
+    if (listed) {
+      for (KeyValue& kv : listed->kvs)
+        if (kv.key == keys_.running()) *now = std::move(kv);
+      now_revision = listed->revision;
+    }
     if (now && !now->has_value() && !joined) {
       // The fleet's first member: its running configuration is the fleet's.
       if (auto b = bootstrap(); !b) std::this_thread::sleep_for(kRetry);
@@ -179,18 +201,27 @@ void FleetMember::follow() {
                       std::to_string(fleet_generation_.load()));
     }
     joined = true;
-    const int64_t from = now->has_value() ? (*now)->mod_revision + 1 : 0;
-    auto watch = etcd_->watch(keys_.running(), from);
-    if (!watch) continue;
-    while (!stop_.load()) {
+    // From the store's revision at the read (not the key's, which etcd
+    // may have compacted away since it was written).
+    auto watch = etcd_->watch(keys_.running(), now_revision + 1);
+    if (!watch) {
+      std::this_thread::sleep_for(kRetry);
+      continue;
+    }
+    auto resync_at = std::chrono::steady_clock::now() + kResync;
+    bool fine = true;
+    while (fine && !stop_.load() && std::chrono::steady_clock::now() < resync_at) {
       report();
       auto batch = (*watch)->next(kPoll);
       if (!batch) break;  // the stream ended: catch up again
       if (!batch->has_value()) continue;
       for (const WatchEvent& e : **batch) {
-        if (e.kv.key == keys_.running() && e.type == WatchEvent::Type::kPut) (void)take(e.kv.value);
+        if (e.kv.key == keys_.running() && e.type == WatchEvent::Type::kPut) fine = fine && take(e.kv.value);
       }
     }
+    // A broken stream or a configuration etcd did not give: wait a little
+    // before catching up, never in a tight loop.
+    if (!fine) std::this_thread::sleep_for(kRetry);
   }
 }
 

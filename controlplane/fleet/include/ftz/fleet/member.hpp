@@ -47,10 +47,12 @@ class FleetMember {
   };
 
   // Connects (an unreachable etcd is not an error: the member follows once
-  // it answers); the fleet's first member makes its running configuration
-  // the fleet's.
+  // it answers). Nothing happens until start().
   static Result<std::unique_ptr<FleetMember>> join(const EtcdOptions& etcd, const std::string& fleet,
                                                    const std::string& member, Local local);
+  // Follows the fleet from now on (its own thread); the fleet's first
+  // member makes its running configuration the fleet's.
+  void start();
   ~FleetMember();
   FleetMember(const FleetMember&) = delete;
   FleetMember& operator=(const FleetMember&) = delete;
@@ -112,7 +114,13 @@ class FleetMember {
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};
   std::atomic<uint64_t> fleet_generation_{0};
-  std::string refused_sha256_;  // the fleet commit last refused here (said once)
+  // The fleet commit last refused here: said once, tried again after a while.
+  struct Refused {
+    uint64_t generation = 0;
+    std::string sha256;
+    std::chrono::steady_clock::time_point retry_at;
+  };
+  std::optional<Refused> refused_;
   // The follower thread's own (report()):
   int64_t lease_ = 0;  // alive/MEMBER's; 0: none held
   std::optional<MemberStatus> reported_;

@@ -76,8 +76,9 @@ class EtcdCluster {
   }
   // SIGSTOP / SIGCONT: a member that stops answering without its sockets
   // closing, as a member cut off by the network looks.
-  void pause(int i) { ::kill(members_[static_cast<size_t>(i)].pid, SIGSTOP); }
-  void resume(int i) { ::kill(members_[static_cast<size_t>(i)].pid, SIGCONT); }
+  void pause(int i) { signal(i, SIGSTOP); }
+  void resume(int i) { signal(i, SIGCONT); }
+  [[nodiscard]] pid_t pid(int i) const { return members_[static_cast<size_t>(i)].pid; }
 
   [[nodiscard]] std::string endpoint(int i) const {
     return std::string(tls_.ca.empty() ? "http" : "https") +
@@ -161,6 +162,11 @@ class EtcdCluster {
                                "--client-cert-auth", "--trusted-ca-file", tls_.ca});
     }
     members_[i].pid = ftz::test::spawn(argv);
+  }
+
+  // Never kill(-1, ...): that would signal every process the test may.
+  void signal(int i, int sig) const {
+    if (pid(i) > 0) ::kill(pid(i), sig);
   }
 
   // True once every running member answers as healthy (at most 10 s); false
