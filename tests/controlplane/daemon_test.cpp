@@ -328,7 +328,7 @@ TEST_F(DaemonInProcess, ALateOlderFleetCommitDoesNotRollTheMemberBack) {
     return won;
   };
   link.show = [](pb::ShowFleetReply* reply) { reply->set_fleet("lab"); };
-  management_->set_fleet("lab", std::move(link));
+  management_->set_fleet("lab", std::move(link), tmp_.file("fleet.json"));
   ASSERT_TRUE(call(&pb::Management::Stub::ShowFleet, pb::ShowFleetRequest{}, &fleet).ok());
   EXPECT_EQ(fleet.fleet(), "lab");
 

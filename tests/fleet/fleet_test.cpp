@@ -191,6 +191,54 @@ TEST_F(Fleet, AMemberThatWasDownCatchesUpAndWithoutEtcdNothingIsCommitted) {
   for (auto& m : members_) ASSERT_TRUE(m->reaches(3)) << m->name() << ": " << read_text(m->log());
 }
 
+// `commit local-only`: an explicit override, audited with its reason; the
+// fleet's commit point does not move; it holds across a restart of the
+// member and until the fleet's next commit, which ends it.
+TEST_F(Fleet, ALocalOnlyOverrideIsAuditedAndLastsUntilTheFleetsNextCommit) {
+  load(0, config_allowing("10.40.0.0/16"));
+  const RunResult no_reason = members_[0]->ctl("commit local-only");
+  EXPECT_NE(no_reason.status, 0);
+  EXPECT_NE(no_reason.output.find("needs its reason"), std::string::npos) << no_reason.output;
+  const RunResult local = members_[0]->ctl("commit local-only comment 'etcd down, block now'");
+  ASSERT_EQ(local.status, 0) << local.output;
+  const auto override_state = members_[0]->running();
+  EXPECT_EQ(override_state.first, 2U);
+  const auto audited = members_[0]->audit("fleet_local_override");
+  ASSERT_EQ(audited.size(), 1U);
+  EXPECT_EQ(audited[0]["details"].value("reason", ""), "etcd down, block now");
+  EXPECT_EQ(audited[0]["details"].value("fleet_generation", 0), 1);
+  EXPECT_EQ(fleet_running().value("generation", 0), 1) << "the fleet's commit point moved";
+  // The others show it off the fleet's configuration.
+  const auto shown =
+      show_fleet(1, [&](const nlohmann::json& j) { return row(j, "m0")["running_generation"] == 2; });
+  EXPECT_NE(row(shown, "m0")["running_sha256"], shown["fleet_sha256"]) << shown;
+  // A commit there goes through the fleet, which it does not follow now.
+  load(0, config_allowing("10.41.0.0/16"));
+  const RunResult behind = members_[0]->ctl("commit");
+  EXPECT_NE(behind.output.find("runs a local-only override"), std::string::npos) << behind.output;
+  // Restarted, it still runs the override (it caught up with the fleet's
+  // commit point meanwhile).
+  members_[0]->kill(SIGTERM);
+  members_[0]->start();
+  ASSERT_NE(ftz::fleettest::show_fleet(*members_[0],
+                                       [](const nlohmann::json& j) {
+                                         return j.value("etcd_connected", false) &&
+                                                row(j, "m0")["etcd_connected"] == true;
+                                       })
+                .value("etcd_connected", false),
+            false);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(members_[0]->running(), override_state);
+  EXPECT_TRUE(members_[0]->audit("fleet_commit_refused").empty());
+  // The fleet's next commit ends it.
+  load(1, config_allowing("10.42.0.0/16"));
+  ASSERT_EQ(members_[1]->ctl("commit").status, 0);
+  ASSERT_TRUE(members_[1]->reaches(2));
+  for (int n = 0; n < 100 && members_[0]->running().second != members_[1]->running().second; ++n)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(members_[0]->running().second, members_[1]->running().second) << read_text(members_[0]->log());
+}
+
 // The fleet over TLS with client certificates (etcd --client-cert-auth,
 // certificates made by openssl): a member whose certificate another CA
 // issued is refused by etcd; it serves its own running generation, says why

@@ -415,6 +415,9 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
   local.apply = [&service](const fleet::FleetCommit& c, const store::Configuration& config) {
     return service.apply_fleet_commit(c.generation, c.member, c.user, c.comment, config);
   };
+  local.runs = [&service](uint64_t generation, const std::string& sha256) {
+    service.runs_fleet_generation(generation, sha256);
+  };
   local.status = [&service] {
     const auto here = service.local_state();
     fleet::MemberStatus s;
@@ -450,7 +453,7 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
   };
   link.show = [m, &service](ftzgate::v1::ShowFleetReply* reply) { show_fleet(*m, service, reply); };
   // The service knows its fleet before the first fleet commit comes in.
-  service.set_fleet(a.fleet, std::move(link));
+  service.set_fleet(a.fleet, std::move(link), a.state_dir + "/fleet.json");
   m->start();
   return member;
 }

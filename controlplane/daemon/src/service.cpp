@@ -9,11 +9,13 @@
 #include <filesystem>
 #include <utility>
 
+#include "ftz/base/atomic_file.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
 #include "ftz/config/diff.hpp"
 #include "ftz/config/edit.hpp"
 #include "ftz/config/text.hpp"
+#include "ftz/config/yaml_util.hpp"
 #include "ftz/keys/detached.hpp"
 #include "ftz/keys/encoding.hpp"
 
@@ -539,6 +541,11 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
     return refuse(s, ctx, "commit", ojson::object(), StatusCode::FAILED_PRECONDITION,
                   "commit confirmed is not fleet-wide yet (docs/fleet.md): commit without it");
   }
+  if (req->local_only() && fleet_.empty())
+    return {StatusCode::INVALID_ARGUMENT, "commit local-only is for a member of a fleet: commit"};
+  if (req->local_only() && (req->comment().empty() || confirm_by))
+    return {StatusCode::INVALID_ARGUMENT,
+            "commit local-only needs its reason (comment TEXT), and no confirmed"};
   // The request is recorded first: a commit that cannot be recorded does not
   // happen. Its outcome follows (generation and content hash).
   ojson details{{"based_on", c.based_on}, {"comment", req->comment()}};
@@ -548,7 +555,7 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
   // In a fleet the fleet's commit point moves first: a commit it does not
   // take does not happen here either.
   std::optional<uint64_t> as_generation;
-  if (!fleet_.empty()) {
+  if (!fleet_.empty() && !req->local_only()) {
     auto published = fleet_link_.publish(store_.running_generation(), store_.running_sha256(),
                                          {c.text, c.files}, s.user, req->comment(), now_s);
     using Outcome = FleetPublished::Outcome;
@@ -560,13 +567,18 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
                   "have taken the commit after all, this member applies it once etcd answers: show fleet)"};
     }
     if (published->outcome != Outcome::kWon) {
-      const std::string why = published->outcome == Outcome::kLost
-                                  ? "another member (" + published->member + ") committed generation " +
-                                        std::to_string(published->generation) + " first: load again"
-                                  : "this member does not run the fleet's generation " +
-                                        std::to_string(published->generation) + " (committed on " +
-                                        published->member +
-                                        ") yet: wait until it is applied, then load again";
+      const std::string why =
+          published->outcome == Outcome::kLost
+              ? "another member (" + published->member + ") committed generation " +
+                    std::to_string(published->generation) + " first: load again"
+          : override_generation_ != 0
+              ? "this member runs a local-only override (generation " + std::to_string(override_generation_) +
+                    ") instead of the fleet's generation " + std::to_string(published->generation) +
+                    ": commit on a member that follows the fleet (its commit ends the override "
+                    "here too)"
+              : "this member does not run the fleet's generation " + std::to_string(published->generation) +
+                    " (committed on " + published->member +
+                    ") yet: wait until it is applied, then load again";
       (void)record(s, ctx, "commit", false, ojson{{"fleet", fleet_}, {"reason", why}});
       return {StatusCode::FAILED_PRECONDITION, "fleet " + fleet_ + ": " + why};
     }
@@ -578,7 +590,19 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
     (void)record(s, ctx, "commit", false, ojson{{"reason", info.error().message}});
     return status_of(info.error());
   }
-  if (as_generation) fleet_generation_ = *as_generation;
+  if (as_generation) {
+    ran_fleet_generation_locked(*as_generation);
+  } else if (req->local_only()) {
+    // The override and what it departs from, for the auditor; it holds
+    // across restarts until the fleet's next commit.
+    override_generation_ = info->generation;
+    const bool saved = save_fleet_state();
+    (void)record(s, ctx, "fleet_local_override", saved,
+                 ojson{{"fleet", fleet_},
+                       {"generation", info->generation},
+                       {"fleet_generation", fleet_generation_},
+                       {"reason", req->comment()}});
+  }
   // The bundles of this generation (one per data-plane CPU) are recorded as
   // bundle_build with their hashes, by generation.
   (void)record(
@@ -590,10 +614,31 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
   return Status::OK;
 }
 
-void ManagementService::set_fleet(std::string fleet, FleetLink link) {
+void ManagementService::set_fleet(std::string fleet, FleetLink link, std::string state_file) {
   const std::lock_guard lock(mu_);
   fleet_ = std::move(fleet);
   fleet_link_ = std::move(link);
+  fleet_state_file_ = std::move(state_file);
+  // What this member ran of this fleet before a restart. A file of another
+  // fleet, or none, starts from nothing: the fleet's commit point decides.
+  const ojson saved =
+      ojson::parse(config::read_regular_file(fleet_state_file_, 4096).value_or(""), nullptr, false);
+  if (!saved.is_object() || saved.value("fleet", "") != fleet_) return;
+  fleet_generation_ = saved.value("fleet_generation", uint64_t{0});
+  // An override counts only while it is what runs.
+  const uint64_t override_generation = saved.value("override_generation", uint64_t{0});
+  override_generation_ = override_generation == store_.running_generation() ? override_generation : 0;
+}
+
+bool ManagementService::save_fleet_state() {
+  const std::string text = ojson{{"fleet", fleet_},
+                                 {"fleet_generation", fleet_generation_},
+                                 {"override_generation", override_generation_}}
+                               .dump() +
+                           "\n";
+  auto written = base::write_file_atomically(fleet_state_file_, text, 0640);
+  if (!written) std::fprintf(stderr, "ftzgated: fleet %s: %s\n", fleet_.c_str(), written.error().c_str());
+  return written.has_value();
 }
 
 void ManagementService::count_dataplanes(LocalState& out) {
@@ -634,6 +679,18 @@ Status ManagementService::ShowFleet(grpc::ServerContext* ctx, const pb::ShowFlee
   return Status::OK;
 }
 
+void ManagementService::runs_fleet_generation(uint64_t generation, const std::string& sha256) {
+  const std::lock_guard lock(mu_);
+  if (sha256 == store_.running_sha256()) ran_fleet_generation_locked(generation);
+}
+
+void ManagementService::ran_fleet_generation_locked(uint64_t generation) {
+  if (generation <= fleet_generation_) return;
+  fleet_generation_ = generation;
+  override_generation_ = 0;
+  (void)save_fleet_state();
+}
+
 std::pair<uint64_t, std::string> ManagementService::running() {
   const std::lock_guard lock(mu_);
   return {store_.running_generation(), store_.running_sha256()};
@@ -654,9 +711,12 @@ tl::expected<void, std::string> ManagementService::apply_fleet_commit(uint64_t g
   const std::lock_guard lock(mu_);
   const std::string sha = store::content_hash(config);
   if (sha == store_.running_sha256()) {
-    fleet_generation_ = std::max(fleet_generation_, generation);
+    ran_fleet_generation_locked(generation);
     return {};
   }
+  // A local-only override holds until the fleet moves past what it
+  // departed from.
+  if (override_generation_ != 0 && generation <= fleet_generation_) return {};
   // A fleet commit not newer than one this member ran is history, not a
   // change: applying it would roll the member back. (The follower read the
   // commit point just before this member's own commit won; or the fleet's
@@ -695,7 +755,7 @@ tl::expected<void, std::string> ManagementService::apply_fleet_commit(uint64_t g
   if (!info && as)
     info = store_.commit("ftzgated", config, store_.running_generation(), note, clock_() / 1000);
   if (!info) return tl::unexpected(info.error().message);
-  fleet_generation_ = generation;
+  ran_fleet_generation_locked(generation);
   publish_running_locked();
   return {};
 }

@@ -80,7 +80,9 @@ class ManagementService final : public ftzgate::v1::Management::Service {
     FleetPublisher publish;
     FleetShower show;
   };
-  void set_fleet(std::string fleet, FleetLink link);
+  // `state_file` keeps, across restarts, the newest fleet generation this
+  // member ran and a local-only override it runs (JSON, written atomically).
+  void set_fleet(std::string fleet, FleetLink link, std::string state_file);
   // What this appliance reports to its fleet: the running generation, its
   // content hash and its data planes.
   struct LocalState {
@@ -97,6 +99,9 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   tl::expected<void, std::string> apply_fleet_commit(uint64_t generation, const std::string& member,
                                                      const std::string& user, const std::string& comment,
                                                      const store::Configuration& config);
+  // The fleet's commit `generation` with content hash `sha256` is what runs
+  // here already: it becomes the newest fleet generation this member ran.
+  void runs_fleet_generation(uint64_t generation, const std::string& sha256);
   // The running generation and its content hash.
   std::pair<uint64_t, std::string> running();
   tl::expected<store::Configuration, std::string> running_configuration();
@@ -232,6 +237,16 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   // The newest fleet generation this member runs or ran (committed here or
   // applied): an older one that arrives late is not applied.
   uint64_t fleet_generation_ = 0;
+  // The local generation of a `commit local-only` running here (0: none):
+  // the fleet's commits up to fleet_generation_ leave it alone.
+  uint64_t override_generation_ = 0;
+  std::string fleet_state_file_;
+  // fleet_generation_ and override_generation_ to fleet_state_file_; false
+  // (said on stderr) when it cannot be written.
+  bool save_fleet_state();
+  // `generation` of the fleet runs here now: the newest fleet generation
+  // this member ran, unless an older one; any override has ended.
+  void ran_fleet_generation_locked(uint64_t generation);
   std::mutex mu_;
   // The audit log's own lock, taken after mu_ or alone: record_system()
   // runs on data planes' threads and inside publish_running_locked(), whose

@@ -81,7 +81,10 @@ Result<void> FleetMember::bootstrap() {
       keys_.running(), 0,
       {{keys_.running(), format_commit(c)}, {keys_.config(sha), format_configuration(*config)}});
   if (!won) return tl::unexpected(won.error());
-  if (*won) fleet_generation_.store(generation);
+  if (*won) {
+    fleet_generation_.store(generation);
+    local_.runs(generation, sha);
+  }
   return {};
 }
 
@@ -92,7 +95,10 @@ bool FleetMember::take(const std::string& text) {
     return true;
   }
   if (c->generation > fleet_generation_.load()) fleet_generation_.store(c->generation);
-  if (local_.running().second == c->config_sha256) return true;
+  if (local_.running().second == c->config_sha256) {
+    local_.runs(c->generation, c->config_sha256);
+    return true;
+  }
   const auto now = std::chrono::steady_clock::now();
   if (refused_ && refused_->generation == c->generation && refused_->sha256 == c->config_sha256 &&
       now < refused_->retry_at)

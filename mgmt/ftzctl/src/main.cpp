@@ -11,10 +11,10 @@
 // show dataplanes, show fleet, show compliance, show alerts [last N] [dataplane ID],
 // show zones, show tenants, show interfaces [NAME] [extensive], show flows summary, monitor interface [NAME],
 // clear statistics, request dataplane restart ID, load [merge] FILE, set PATH... VALUE, delete PATH...,
-// commit [check] [comment TEXT] [confirmed MINUTES], commit confirm, rollback N, audit verify [from DIR key
-// FILE], user passwd|add|del|grant, show system users, show certificates, certificate issue dataplane|admin
-// NAME to DIR [days N], certificate revoke SERIAL. The password comes from FTZCTL_PASSWORD or a prompt on the
-// terminal; a new one (user passwd) from FTZCTL_NEW_PASSWORD or a prompt.
+// commit [check] [comment TEXT] [confirmed MINUTES], commit local-only comment TEXT, commit confirm, rollback
+// N, audit verify [from DIR key FILE], user passwd|add|del|grant, show system users, show certificates,
+// certificate issue dataplane|admin NAME to DIR [days N], certificate revoke SERIAL. The password comes from
+// FTZCTL_PASSWORD or a prompt on the terminal; a new one (user passwd) from FTZCTL_NEW_PASSWORD or a prompt.
 //
 // Exit status: 0 done; 1 the daemon refused or failed (its status code and
 // message on standard error); 2 a bad command line.
@@ -534,6 +534,8 @@ int commit(const Args& a, Session& s, const std::vector<std::string>& w) {
   for (size_t i = 1; i < w.size(); ++i) {
     if (w[i] == "check") {
       req.set_check_only(true);
+    } else if (w[i] == "local-only") {
+      req.set_local_only(true);
     } else if (w[i] == "comment" && i + 1 < w.size()) {
       req.set_comment(w[++i]);
     } else if (w[i] == "confirmed" && i + 1 < w.size()) {
@@ -548,7 +550,9 @@ int commit(const Args& a, Session& s, const std::vector<std::string>& w) {
             "generation " + std::to_string(reply.generation()) + " confirmed\n");
       return 0;
     } else {
-      return usage("commit [check] [comment TEXT] [confirmed MINUTES] | commit confirm");
+      return usage(
+          "commit [check] [comment TEXT] [confirmed MINUTES] | commit local-only comment TEXT | commit "
+          "confirm");
     }
   }
   pb::CommitReply reply;

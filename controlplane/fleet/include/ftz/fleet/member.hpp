@@ -37,6 +37,9 @@ class FleetMember {
     // generation (or the next one here, when that is not above ours);
     // the error says why this appliance refuses it.
     std::function<Result<void>(const FleetCommit&, const store::Configuration&)> apply;
+    // The fleet's commit `generation` is what runs here already (its
+    // content hash is the running one's).
+    std::function<void(uint64_t generation, const std::string& sha256)> runs;
     // Its running generation and data planes, for the fleet's `show fleet`
     // (the member's name is filled in by the member).
     std::function<MemberStatus()> status;
