@@ -341,13 +341,13 @@ TEST_F(DaemonInProcess, ALateOlderFleetCommitDoesNotRollTheMemberBack) {
   EXPECT_EQ(committed.commit().generation(), 5U);
   const std::string block_sha = store_->running_sha256();
 
-  const auto late = management_->apply_fleet_commit(4, "m1", "bob", "", store::Configuration(kAllow));
+  const auto late = management_->apply_fleet_commit(4, "m1", "bob", "", "k1", store::Configuration(kAllow));
   ASSERT_FALSE(late);
   EXPECT_NE(late.error().find("not newer than fleet generation 5"), std::string::npos) << late.error();
   EXPECT_EQ(store_->running_generation(), 5U);
   EXPECT_EQ(store_->running_sha256(), block_sha);
 
-  EXPECT_TRUE(management_->apply_fleet_commit(6, "m1", "bob", "", store::Configuration(kAllow)));
+  EXPECT_TRUE(management_->apply_fleet_commit(6, "m1", "bob", "", "k1", store::Configuration(kAllow)));
   EXPECT_EQ(store_->running_generation(), 6U);
   EXPECT_NE(store_->running_sha256(), block_sha);
 }

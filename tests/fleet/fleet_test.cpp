@@ -191,6 +191,50 @@ TEST_F(Fleet, AMemberThatWasDownCatchesUpAndWithoutEtcdNothingIsCommitted) {
   for (auto& m : members_) ASSERT_TRUE(m->reaches(3)) << m->name() << ": " << read_text(m->log());
 }
 
+// Write access to etcd is not the power to set the fleet's policy: a commit
+// point whose signature does not hold (tampered: an older configuration
+// under a new generation) or that has none is refused by every member,
+// audited, and the members keep what they run.
+TEST_F(Fleet, ACommitPointNotSignedByAMemberIsRefused) {
+  const std::string first_sha = fleet_running().value("config_sha256", "");
+  load(1, config_allowing("10.50.0.0/16"));
+  ASSERT_EQ(members_[1]->ctl("commit").status, 0);
+  for (auto& m : members_) ASSERT_TRUE(m->reaches(2)) << m->name();
+  const std::string running_sha = members_[1]->running().second;
+  auto forged = fleet_running();
+  ASSERT_FALSE(forged.value("signature", "").empty()) << forged;
+  forged["generation"] = 3;
+  forged["config_sha256"] = first_sha;
+  forged["nonce"] = "forged-1";
+  ASSERT_EQ(etcd_.etcdctl(std::string("put ") + kPrefix + "running '" + forged.dump() + "'").status, 0);
+  // Let every member see the first before the second replaces it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  forged.erase("signature");
+  forged["generation"] = 4;
+  forged["nonce"] = "forged-2";
+  ASSERT_EQ(etcd_.etcdctl(std::string("put ") + kPrefix + "running '" + forged.dump() + "'").status, 0);
+  for (auto& m : members_) {
+    std::vector<nlohmann::json> refused;
+    for (int n = 0; n < 50 && refused.size() < 2; ++n) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      refused = m->audit("fleet_commit_refused");
+    }
+    ASSERT_EQ(refused.size(), 2U) << m->name() << ": " << read_text(m->log());
+    EXPECT_NE(refused[0]["details"].value("detail", "").find("not signed by a trusted member key"),
+              std::string::npos)
+        << refused[0];
+    EXPECT_NE(refused[1]["details"].value("detail", "").find("the commit is not signed"), std::string::npos)
+        << refused[1];
+    EXPECT_EQ(m->running(), std::make_pair(uint64_t{2}, running_sha)) << m->name();
+  }
+  // The members' own commits carry the signing key, which the others audit.
+  for (int i : {0, 2}) {
+    const auto applied = members_[i]->audit("fleet_commit_applied");
+    ASSERT_EQ(applied.size(), 1U);
+    EXPECT_EQ(applied[0]["details"].value("signed_by", "").size(), 16U) << applied[0];
+  }
+}
+
 // `commit local-only`: an explicit override, audited with its reason; the
 // fleet's commit point does not move; it holds across a restart of the
 // member and until the fleet's next commit, which ends it.
@@ -313,8 +357,9 @@ TEST(FleetTls, AMemberWithAWrongClientCertificateIsRefused) {
   // A password others may read is refused before anything starts.
   const RunResult readable = ftz::test::run_command(
       binary("ftzgated") + " --state-dir " + m2.state() + " --listen unix:" + m2.socket() +
-      " --etcd-endpoints " + etcd.endpoints() + " --fleet lab --etcd-ca " + ca.ca() + " --etcd-cert " +
-      gateway.cert + " --etcd-key " + gateway.key + " --etcd-user m2 --etcd-password-file " + password);
+      " --etcd-endpoints " + etcd.endpoints() + " --fleet lab --fleet-keys " + m2.fleet_keys() +
+      " --etcd-ca " + ca.ca() + " --etcd-cert " + gateway.cert + " --etcd-key " + gateway.key +
+      " --etcd-user m2 --etcd-password-file " + password);
   EXPECT_EQ(readable.status, 2) << readable.output;
   EXPECT_NE(readable.output.find("others may read it"), std::string::npos) << readable.output;
   ::chmod(password.c_str(), 0600);

@@ -56,6 +56,12 @@ class Member {
     std::filesystem::create_directories(trusted());
     std::filesystem::copy_file(state() + "/keys/device.pub", trusted() + "/ftzgated.pub",
                                std::filesystem::copy_options::overwrite_existing);
+    // The fleet's member keys: every member of the test's fleet trusts
+    // every other's signed commits (a member initialised after another
+    // started is trusted by it after its restart).
+    std::filesystem::create_directories(fleet_keys());
+    std::filesystem::copy_file(state() + "/keys/device.pub", fleet_keys() + "/" + name_ + ".pub",
+                               std::filesystem::copy_options::overwrite_existing);
   }
   void start() {
     std::vector<std::string> argv = {binary("ftzgated"),
@@ -68,7 +74,9 @@ class Member {
                                      "--fleet",
                                      "lab",
                                      "--fleet-member",
-                                     name_};
+                                     name_,
+                                     "--fleet-keys",
+                                     fleet_keys()};
     argv.insert(argv.end(), extra_.begin(), extra_.end());
     pid_ = ftz::test::start_ftzgated(argv, log());
     ASSERT_GT(pid_, 0) << read_text(log());
@@ -165,6 +173,7 @@ class Member {
   [[nodiscard]] std::string socket() const { return dir_.file(name_ + ".sock"); }
   [[nodiscard]] std::string log() const { return dir_.file(name_ + ".log"); }
   [[nodiscard]] std::string trusted() const { return dir_.file(name_ + "-trusted"); }
+  [[nodiscard]] std::string fleet_keys() const { return dir_.file("fleet-keys"); }
   [[nodiscard]] std::string dataplane() const { return "dp-" + name_; }
   [[nodiscard]] std::string dp_log() const { return dir_.file(name_ + "-dp.log"); }
   [[nodiscard]] const std::string& name() const { return name_; }

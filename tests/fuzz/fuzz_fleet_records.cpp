@@ -37,7 +37,8 @@ void commit_point(std::string_view text) {
   auto again = ftz::fleet::parse_commit(ftz::fleet::format_commit(*c), "running");
   if (!again || again->generation != c->generation || again->config_sha256 != c->config_sha256 ||
       again->member != c->member || again->user != c->user || again->time_s != c->time_s ||
-      again->comment != c->comment || again->nonce != c->nonce)
+      again->comment != c->comment || again->nonce != c->nonce || again->signature != c->signature ||
+      ftz::fleet::signed_content(*again) != ftz::fleet::signed_content(*c))
     ftz::fuzz::fail("a commit point does not read back as written", text);
 }
 

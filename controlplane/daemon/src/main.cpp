@@ -26,6 +26,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -37,11 +38,13 @@
 #include "ftz/audit/audit_log.hpp"
 #include "ftz/base/atomic_file.hpp"
 #include "ftz/bundle/bundle.hpp"
+#include "ftz/bundle/trusted_keys.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/engine/signatures/database.hpp"
 #include "ftz/fleet/member.hpp"
+#include "ftz/keys/detached.hpp"
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftz/service/notify.hpp"
@@ -90,7 +93,8 @@ struct Args {
   // A fleet (docs/fleet.md): etcd's endpoints and the fleet's name.
   std::string etcd_endpoints;
   std::string fleet;
-  std::string fleet_member;  // default: the host name
+  std::string fleet_member;                            // default: the host name
+  std::string fleet_keys = "/etc/ftzgate/fleet-keys";  // the members' device.pub files
   std::string etcd_ca;
   std::string etcd_cert;
   std::string etcd_key;
@@ -383,9 +387,15 @@ void show_fleet(fleet::FleetMember& m, daemon::ManagementService& service, ftzga
 
 // This appliance as a member of the fleet --fleet names (docs/fleet.md):
 // commits go through the fleet, the other members' come in.
-tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
-    const Args& a, daemon::ManagementService& service) {
+tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(const Args& a,
+                                                                          daemon::ManagementService& service,
+                                                                          const keys::SigningKey& key) {
   if (a.etcd_endpoints.empty()) return tl::unexpected(std::string("--fleet needs --etcd-endpoints"));
+  // The member keys whose signed commits this member applies (its own too).
+  auto members = bundle::TrustedKeys::load(a.fleet_keys);
+  if (!members)
+    return tl::unexpected("--fleet-keys: " + members.error() +
+                          " (each member's keys/device.pub, this one's included: docs/fleet.md)");
   auto endpoints = fleet::parse_endpoints(a.etcd_endpoints);
   if (!endpoints) return tl::unexpected("--etcd-endpoints: " + endpoints.error());
   fleet::EtcdOptions etcd;
@@ -412,8 +422,17 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
   fleet::FleetMember::Local local;
   local.running = [&service] { return service.running(); };
   local.running_configuration = [&service] { return service.running_configuration(); };
-  local.apply = [&service](const fleet::FleetCommit& c, const store::Configuration& config) {
-    return service.apply_fleet_commit(c.generation, c.member, c.user, c.comment, config);
+  local.apply = [&service](const fleet::FleetCommit& c, const std::string& signed_by,
+                           const store::Configuration& config) {
+    return service.apply_fleet_commit(c.generation, c.member, c.user, c.comment, signed_by, config);
+  };
+  local.sign = [&key](const std::string& content) { return keys::make_detached(key, content); };
+  local.verify = [trusted = std::make_shared<bundle::TrustedKeys>(std::move(*members))](
+                     const std::string& signature,
+                     const std::string& content) -> tl::expected<std::string, std::string> {
+    if (signature.empty()) return tl::unexpected(std::string("the commit is not signed"));
+    return keys::verify_detached(signature, content,
+                                 [&trusted](const std::string& id) { return trusted->find(id); });
   };
   local.runs = [&service](uint64_t generation, const std::string& sha256) {
     service.runs_fleet_generation(generation, sha256);
@@ -557,7 +576,7 @@ int serve(const Args& a) {
   // Declared after the service: its thread calls the service, so it stops first.
   std::unique_ptr<fleet::FleetMember> member;
   if (!a.fleet.empty()) {
-    auto joined = join_fleet(a, service);
+    auto joined = join_fleet(a, service, *key);
     if (!joined) {
       std::fprintf(stderr, "ftzgated: %s\n", joined.error().c_str());
       return 2;
@@ -773,6 +792,12 @@ static int run(int argc, char** argv) {
       ->type_name("URL[,URL...]");
   app.add_option("--fleet", a.fleet, "join this fleet: one policy for its members (docs/fleet.md)")
       ->type_name("NAME");
+  app.add_option(
+         "--fleet-keys", a.fleet_keys,
+         "the fleet's member keys (each member's keys/device.pub, this one's too): only commits one of "
+         "them signed are applied")
+      ->type_name("DIR")
+      ->capture_default_str();
   app.add_option("--fleet-member", a.fleet_member,
                  "this appliance's name in the fleet (default: the host name)")
       ->type_name("NAME");

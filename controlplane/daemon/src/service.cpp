@@ -703,11 +703,9 @@ tl::expected<store::Configuration, std::string> ManagementService::running_confi
   return std::move(*c);
 }
 
-tl::expected<void, std::string> ManagementService::apply_fleet_commit(uint64_t generation,
-                                                                      const std::string& member,
-                                                                      const std::string& user,
-                                                                      const std::string& comment,
-                                                                      const store::Configuration& config) {
+tl::expected<void, std::string> ManagementService::apply_fleet_commit(
+    uint64_t generation, const std::string& member, const std::string& user, const std::string& comment,
+    const std::string& signed_by, const store::Configuration& config) {
   const std::lock_guard lock(mu_);
   const std::string sha = store::content_hash(config);
   if (sha == store_.running_sha256()) {
@@ -725,9 +723,13 @@ tl::expected<void, std::string> ManagementService::apply_fleet_commit(uint64_t g
     return tl::unexpected("fleet generation " + std::to_string(generation) +
                           " is not newer than fleet generation " + std::to_string(fleet_generation_) +
                           ", which this member ran: not applied");
-  const ojson details{{"fleet", fleet_},  {"fleet_generation", generation},
-                      {"member", member}, {"user", user},
-                      {"sha256", sha},    {"based_on", store_.running_generation()}};
+  const ojson details{{"fleet", fleet_},
+                      {"fleet_generation", generation},
+                      {"member", member},
+                      {"user", user},
+                      {"signed_by", signed_by},
+                      {"sha256", sha},
+                      {"based_on", store_.running_generation()}};
   // As a commit here is checked: the configuration, then its packs against
   // the vendor keys this appliance trusts.
   auto loaded = load_checked(config, "fleet-generation-" + std::to_string(generation) + ".yaml");

@@ -93,11 +93,13 @@ class ManagementService final : public ftzgate::v1::Management::Service {
     uint32_t dataplanes_current = 0;  // connected and running the running generation
   };
   LocalState local_state();
-  // The fleet's commit `generation` (by `user` on `member`): validated here
+  // The fleet's commit `generation` (by `user` on `member`, signed with the
+  // member key `signed_by`): validated here
   // as a commit is, then the running configuration, pushed to the data
   // planes and audited. The error says why it was refused (nothing changes).
   tl::expected<void, std::string> apply_fleet_commit(uint64_t generation, const std::string& member,
                                                      const std::string& user, const std::string& comment,
+                                                     const std::string& signed_by,
                                                      const store::Configuration& config);
   // The fleet's commit `generation` with content hash `sha256` is what runs
   // here already: it becomes the newest fleet generation this member ran.

@@ -75,8 +75,9 @@ Result<void> FleetMember::bootstrap() {
   auto config = local_.running_configuration();
   if (!config) return tl::unexpected(config.error());
   const auto [generation, sha] = local_.running();
-  FleetCommit c{generation, sha, member_, "ftzgated", 0, "the fleet's first configuration", nonce()};
+  FleetCommit c{generation, sha, member_, "ftzgated", 0, "the fleet's first configuration", nonce(), ""};
   c.time_s = wall_s();
+  c.signature = local_.sign(signed_content(c));
   auto won = etcd_->put_if(
       keys_.running(), 0,
       {{keys_.running(), format_commit(c)}, {keys_.config(sha), format_configuration(*config)}});
@@ -111,7 +112,16 @@ bool FleetMember::take(const std::string& text) {
     return true;
   }
   auto config = parse_configuration((*value)->value, c->config_sha256, keys_.config(c->config_sha256));
-  auto applied = config ? local_.apply(*c, *config) : Result<void>(tl::unexpected(config.error()));
+  // Only what a trusted member signed: whoever else can write to etcd
+  // cannot set this member's policy.
+  auto signer = local_.verify(c->signature, signed_content(*c));
+  Result<void> applied;
+  if (!config)
+    applied = tl::unexpected(config.error());
+  else if (!signer)
+    applied = tl::unexpected("not signed by a trusted member key: " + signer.error());
+  else
+    applied = local_.apply(*c, *signer, *config);
   if (!applied) {
     // Said once a minute at most: tried again then, or when the fleet moves on.
     refused_ = Refused{c->generation, c->config_sha256, now + kRetryRefused};
@@ -259,6 +269,7 @@ Result<FleetMember::Published> FleetMember::publish(uint64_t local_generation, c
   c.time_s = now_s;
   c.comment = comment;
   c.nonce = nonce();
+  c.signature = local_.sign(signed_content(c));
   auto won = etcd_->put_if(
       keys_.running(), revision,
       {{keys_.running(), format_commit(c)}, {keys_.config(c.config_sha256), format_configuration(config)}});

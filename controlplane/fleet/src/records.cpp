@@ -24,15 +24,29 @@ bool valid_name(std::string_view name) noexcept {
                      [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
 }
 
-std::string format_commit(const FleetCommit& c) {
+namespace {
+
+// The fields a signature covers, as JSON (sorted keys: one text per commit).
+json unsigned_fields(const FleetCommit& c) {
   return json{{"generation", c.generation},
               {"config_sha256", c.config_sha256},
               {"member", c.member},
               {"user", c.user},
               {"time_s", c.time_s},
               {"comment", keys::base64_encode(c.comment)},
-              {"nonce", c.nonce}}
-      .dump();
+              {"nonce", c.nonce}};
+}
+
+}  // namespace
+
+std::string format_commit(const FleetCommit& c) {
+  json j = unsigned_fields(c);
+  if (!c.signature.empty()) j["signature"] = c.signature;
+  return j.dump();
+}
+
+std::string signed_content(const FleetCommit& c) {
+  return "ftzgate-fleet-commit-v1\n" + unsigned_fields(c).dump();
 }
 
 Result<FleetCommit> parse_commit(std::string_view text, const std::string& where) {
@@ -56,6 +70,11 @@ Result<FleetCommit> parse_commit(std::string_view text, const std::string& where
   const auto time = j.find("time_s");
   if (time == j.end() || !time->is_number_integer()) return bad("time_s: not a number");
   c.time_s = time->get<int64_t>();
+  // Optional here; a member refuses a commit its signature does not hold for.
+  if (const auto sig = j.find("signature"); sig != j.end()) {
+    if (!sig->is_string() || sig->get<std::string>().size() > 4096) return bad("signature: not a signature");
+    c.signature = sig->get<std::string>();
+  }
   if (!hex64(c.config_sha256)) return bad("config_sha256: not a SHA-256 in hex");
   if (!valid_name(c.member)) return bad("member: not a member name");
   if (!store::ConfigStore::valid_user(c.user)) return bad("user: not a user name");

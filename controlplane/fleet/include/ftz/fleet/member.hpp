@@ -33,10 +33,16 @@ class FleetMember {
     // The running generation here and its content hash.
     std::function<std::pair<uint64_t, std::string>()> running;
     std::function<Result<store::Configuration>()> running_configuration;
-    // Makes the fleet's commit the running configuration here, as its
-    // generation (or the next one here, when that is not above ours);
-    // the error says why this appliance refuses it.
-    std::function<Result<void>(const FleetCommit&, const store::Configuration&)> apply;
+    // Makes the fleet's commit (signed by `signed_by`, a key id) the running
+    // configuration here, as its generation (or the next one here, when
+    // that is not above ours); the error says why this appliance refuses it.
+    std::function<Result<void>(const FleetCommit&, const std::string& signed_by, const store::Configuration&)>
+        apply;
+    // This member's detached signature of `content` (the .sig text), and
+    // the key id of a trusted member key whose signature `signature` is of
+    // `content`, or why not.
+    std::function<std::string(const std::string& content)> sign;
+    std::function<Result<std::string>(const std::string& signature, const std::string& content)> verify;
     // The fleet's commit `generation` is what runs here already (its
     // content hash is the running one's).
     std::function<void(uint64_t generation, const std::string& sha256)> runs;

@@ -30,9 +30,18 @@ struct FleetCommit {
   int64_t time_s = 0;
   std::string comment;
   std::string nonce;  // makes every commit point's value unique (Etcd::put_if)
+  // The committing member's detached signature (keys::make_detached, the
+  // .sig text) of signed_content(): members apply only what a member key
+  // they trust signed, so that write access to etcd is not the power to
+  // set the fleet's policy.
+  std::string signature;
 };
 
 std::string format_commit(const FleetCommit& c);
+// What the signature covers: every field but the signature, after a
+// prefix of its own ("ftzgate-fleet-commit-v1"), so that no other signed
+// text of the same key verifies as a commit.
+std::string signed_content(const FleetCommit& c);
 // The error names what is wrong; `where` is the key it was read from.
 Result<FleetCommit> parse_commit(std::string_view text, const std::string& where);
 
