@@ -67,6 +67,11 @@ TEST_F(EtcdClient, WritesWhatEtcdctlReadsAndReadsWhatItWrites) {
   ASSERT_TRUE(b->has_value());
   EXPECT_EQ((*b)->value, "from etcdctl");
   EXPECT_GT((*b)->mod_revision, *rev);
+  // The store's revision at a read: past the key's own once others wrote.
+  ASSERT_TRUE(etcd->put(p + "later", "x"));
+  int64_t store_revision = 0;
+  ASSERT_TRUE(etcd->get(p + "b", &store_revision));
+  EXPECT_GT(store_revision, (*b)->mod_revision);
   auto absent = etcd->get(p + "c");
   ASSERT_TRUE(absent) << absent.error();
   EXPECT_FALSE(absent->has_value());
@@ -74,9 +79,10 @@ TEST_F(EtcdClient, WritesWhatEtcdctlReadsAndReadsWhatItWrites) {
   ASSERT_TRUE(etcd->put(p.substr(0, p.size() - 1) + "x", "outside"));
   auto l = etcd->list(p);
   ASSERT_TRUE(l) << l.error();
-  ASSERT_EQ(l->kvs.size(), 2U);
+  ASSERT_EQ(l->kvs.size(), 3U);
   EXPECT_EQ(l->kvs[0].key, p + "a");
   EXPECT_EQ(l->kvs[1].key, p + "b");
+  EXPECT_EQ(l->kvs[2].key, p + "later");
   EXPECT_GE(l->revision, (*b)->mod_revision);
   auto gone = etcd->remove(p + "a");
   ASSERT_TRUE(gone) << gone.error();

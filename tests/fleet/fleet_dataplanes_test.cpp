@@ -5,7 +5,8 @@
 // leader killed, commits go on after the election; a member cut off from
 // etcd keeps its data plane forwarding on its last generation, refuses
 // commits and resyncs when etcd is back; kill -9 of a member's ftzgated or
-// data plane is followed by the same state on restart.
+// data plane is followed by the same state on restart; and nothing etcd
+// holds carries an identifier of the traffic (tests/fleet/no_identifiers.py).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -44,6 +45,7 @@ class FleetDataplanes : public testing::Test {
     ftz::test::gen::BenchOptions bench;
     bench.out_path = dir_.file("bench.pcap");
     bench.flows = 200;
+    bench.pi_percent = 30;  // resident IDs the data planes count (none may reach etcd)
     ASSERT_TRUE(ftz::test::gen::write_bench(bench).has_value());
     std::ofstream(dir_.file("allow.yaml")) << ftz::dptest::kAllowConfig;
     for (int i = 0; i < 3; ++i) {
@@ -187,6 +189,16 @@ TEST_F(FleetDataplanes, EveryDataplaneAcksTheFleetsGenerationThroughLeaderLossCu
   expect_all_ack(5);
   for (auto& m : members_) EXPECT_EQ(m->running().second, members_[2]->running().second) << m->name();
   took("4. kill -9 of a ftzgated and a data plane");
+
+  // 5. Nothing etcd holds carries an identifier of the traffic the data
+  // planes inspected (the capture's IDs found by an independent script).
+  const std::string dump = dir_.file("etcd-dump.json");
+  ASSERT_EQ(etcd_.etcdctl("get --prefix '' -w json > " + dump).status, 0);
+  const RunResult scan =
+      ftz::test::run_command("/usr/bin/python3 " + ftz::test::source_dir() +
+                             "/tests/fleet/no_identifiers.py " + dir_.file("bench.pcap") + " " + dump);
+  EXPECT_EQ(scan.status, 0) << scan.output;
+  std::printf("%s", scan.output.c_str());
 }
 
 }  // namespace

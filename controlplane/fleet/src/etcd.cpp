@@ -178,13 +178,14 @@ std::string Etcd::endpoint() const {
   return impl_->endpoints[impl_->current].url;
 }
 
-Result<std::optional<KeyValue>> Etcd::get(const std::string& key) {
+Result<std::optional<KeyValue>> Etcd::get(const std::string& key, int64_t* store_revision) {
   etcdserverpb::RangeRequest req;
   req.set_key(key);
   etcdserverpb::RangeResponse resp;
   auto ok = impl_->call("etcd get " + key,
                         [&](Endpoint& e, grpc::ClientContext& ctx) { return e.kv->Range(&ctx, req, &resp); });
   if (!ok) return tl::unexpected(ok.error());
+  if (store_revision != nullptr) *store_revision = resp.header().revision();
   if (resp.kvs_size() == 0) return std::optional<KeyValue>();
   return std::optional<KeyValue>(from_pb(resp.kvs(0)));
 }

@@ -190,16 +190,8 @@ void FleetMember::follow() {
   bool joined = false;
   while (!stop_.load()) {
     // Catch up with the commit point, then watch it from there.
-    auto listed = etcd_->list(keys_.running());
-    Result<std::optional<KeyValue>> now =
-        listed ? Result<std::optional<KeyValue>>(std::nullopt)
-               : Result<std::optional<KeyValue>>(tl::unexpected(listed.error()));
     int64_t now_revision = 0;
-    if (listed) {
-      for (KeyValue& kv : listed->kvs)
-        if (kv.key == keys_.running()) *now = std::move(kv);
-      now_revision = listed->revision;
-    }
+    auto now = etcd_->get(keys_.running(), &now_revision);
     if (now && !now->has_value() && !joined) {
       // The fleet's first member: its running configuration is the fleet's.
       if (auto b = bootstrap(); !b) std::this_thread::sleep_for(kRetry);
@@ -226,8 +218,15 @@ void FleetMember::follow() {
     }
     auto resync_at = std::chrono::steady_clock::now() + kResync;
     bool fine = true;
-    while (fine && !stop_.load() && std::chrono::steady_clock::now() < resync_at) {
+    while (fine && !stop_.load()) {
       report();
+      if (std::chrono::steady_clock::now() >= resync_at) {
+        // The watch's safety net: the commit point read again.
+        auto again = etcd_->get(keys_.running());
+        fine = again && (!again->has_value() || take((*again)->value));
+        resync_at = std::chrono::steady_clock::now() + kResync;
+        continue;
+      }
       auto batch = (*watch)->next(kPoll);
       if (!batch) break;  // the stream ended: catch up again
       if (!batch->has_value()) continue;
@@ -235,9 +234,9 @@ void FleetMember::follow() {
         if (e.kv.key == keys_.running() && e.type == WatchEvent::Type::kPut) fine = fine && take(e.kv.value);
       }
     }
-    // A broken stream or a configuration etcd did not give: wait a little
-    // before catching up, never in a tight loop.
-    if (!fine) std::this_thread::sleep_for(kRetry);
+    // A broken stream, etcd not answering or a configuration it did not
+    // give: catch up again after a pause, never in a tight loop.
+    if (!stop_.load()) std::this_thread::sleep_for(kRetry);
   }
 }
 

@@ -88,8 +88,10 @@ class Etcd {
   Etcd(const Etcd&) = delete;
   Etcd& operator=(const Etcd&) = delete;
 
-  // Linearizable reads (the leader's view).
-  Result<std::optional<KeyValue>> get(const std::string& key);
+  // Linearizable reads (the leader's view). `store_revision`, when given,
+  // receives the store's revision at the read (a watch from it + 1 misses
+  // nothing, however long ago the key itself was written).
+  Result<std::optional<KeyValue>> get(const std::string& key, int64_t* store_revision = nullptr);
   // Every key under `prefix`, in key order, and the store's revision then.
   struct Listing {
     std::vector<KeyValue> kvs;
