@@ -248,7 +248,9 @@ TEST_F(PrefixListTest, MatchesLinearLpmOnMainlandLists) {
   for (const auto& [p, v] : entries) t.add(p, v);
   t.build();
   int inside = 0;
-  for (int i = 0; i < 20000; ++i) {
+  // 5,000 addresses: the linear reference scans every entry for each, which
+  // took 15 s for 20,000 under ASan in CI.
+  for (int i = 0; i < 5000; ++i) {
     const bool v4 = i % 2 == 0;
     const IpAddr a = random_addr(rng, v4 ? v4_ : v6_, v4);
     const uint32_t want = linear_lpm(entries, a);
@@ -256,8 +258,8 @@ TEST_F(PrefixListTest, MatchesLinearLpmOnMainlandLists) {
     ASSERT_EQ(t.lookup(a), want) << format_ip(a);
   }
   // The sample must exercise both hits and misses.
-  EXPECT_GT(inside, 5000);
-  EXPECT_LT(inside, 19000);
+  EXPECT_GT(inside, 1250);
+  EXPECT_LT(inside, 4750);
 }
 
 TEST_F(PrefixListTest, MainlandListsHaveNoDuplicates) {
