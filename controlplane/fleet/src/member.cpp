@@ -72,9 +72,13 @@ FleetMember::~FleetMember() {
 }
 
 Result<void> FleetMember::bootstrap() {
+  const uint64_t generation = local_.running().first;
   auto config = local_.running_configuration();
   if (!config) return tl::unexpected(config.error());
-  const auto [generation, sha] = local_.running();
+  // The hash of the configuration read, not a second read's: a commit here
+  // between the two would otherwise store one configuration under
+  // another's hash (which every member would then refuse).
+  const std::string sha = store::content_hash(*config);
   FleetCommit c{generation, sha, member_, "ftzgated", 0, "the fleet's first configuration", nonce(), ""};
   c.time_s = wall_s();
   c.signature = local_.sign(signed_content(c));
