@@ -632,6 +632,69 @@ TEST_F(DaemonInProcess, ReportsFromTwoDataPlanesCountEachPersonOnce) {
   EXPECT_EQ(compliance().rows(0).individuals(), 3u);
 }
 
+// A fleet member (decision 0023): a batch is acknowledged only once the
+// fleet's store took it (the data plane keeps it meanwhile, and a resend
+// counts once here); the data planes get the higher of the fleet's state
+// and this member's; and this member's own crossings are not audited (the
+// fleet's owner audits the fleet's).
+TEST_F(DaemonInProcess, AFleetMemberAcknowledgesWhatTheFleetStoredAndActsOnTheHigherState) {
+  std::atomic<bool> etcd_up{false};
+  std::atomic<int> stored{0};
+  std::atomic<int> configured{0};
+  DataplaneService::FleetHooks hooks;
+  hooks.store = [&](const pb::ReportBatch&) {
+    if (!etcd_up.load()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "etcd away");
+    ++stored;
+    return grpc::Status::OK;
+  };
+  hooks.configured = [&](const engine::PolicySpec&) { ++configured; };
+  dataplanes_->set_fleet(std::move(hooks));
+  commit(kCounted);
+  EXPECT_EQ(configured.load(), 1) << "the fleet's count gets the running policy";
+  auto key = engine::compliance::TokenKey::load(tmp_.file("compliance/token.key"),
+                                                engine::compliance::MacAlgo::kHmacSha256);
+  ASSERT_TRUE(key) << key.error();
+  fingerprint_ = key->fingerprint();
+  start_ticking();
+  const auto sub = subscribe("dp-a");
+  pb::Update u;
+  ASSERT_TRUE(sub->reader->Read(&u) && u.has_token_key());
+  ASSERT_TRUE(sub->reader->Read(&u) && u.has_thresholds());
+  EXPECT_EQ(u.thresholds().tenants(0).state(), pb::THRESHOLD_STATE_NORMAL);
+  const auto fleet_says = [&](pb::ThresholdState state) {
+    pb::ThresholdStates states;
+    auto* t = states.add_tenants();
+    t->set_name("harbor");
+    t->set_state(state);
+    dataplanes_->fleet_states(states);
+  };
+  const auto next_state = [&] {
+    while (sub->reader->Read(&u))
+      if (u.has_thresholds()) return u.thresholds().tenants(0).state();
+    return pb::THRESHOLD_STATE_UNSPECIFIED;
+  };
+  // The fleet crossed a line this member did not: its data planes act on it.
+  fleet_says(pb::THRESHOLD_STATE_EXCEEDED);
+  EXPECT_EQ(next_state(), pb::THRESHOLD_STATE_EXCEEDED);
+  fleet_says(pb::THRESHOLD_STATE_NORMAL);
+  EXPECT_EQ(next_state(), pb::THRESHOLD_STATE_NORMAL);
+
+  EXPECT_EQ(report(batch("dp-a", 1, {11, 12, 13})),
+            std::make_pair(uint64_t{0}, grpc::StatusCode::UNAVAILABLE))
+      << "not acknowledged while the fleet cannot store it";
+  etcd_up = true;
+  EXPECT_EQ(report(batch("dp-a", 1, {11, 12, 13})), std::make_pair(uint64_t{1}, grpc::StatusCode::OK));
+  EXPECT_EQ(stored.load(), 1);
+  EXPECT_EQ(compliance().rows(0).individuals(), 3u) << "the resend counted once here";
+  // Three people cross this member's own line of three: its state acts
+  // though the fleet's (stale) says normal, and its notice is the fleet
+  // owner's to raise.
+  EXPECT_EQ(next_state(), pb::THRESHOLD_STATE_EXCEEDED);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(audit_of("compliance_notice").empty());
+  stop_ticking();
+}
+
 // A batch that cannot be right counts nothing: tokens under another key,
 // indexes out of range, no sequence number.
 TEST_F(DaemonInProcess, AReportBatchThatCannotBeRightIsRefusedWhole) {

@@ -67,7 +67,6 @@ tl::expected<std::unique_ptr<ComplianceCenter>, std::string> ComplianceCenter::o
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return tl::unexpected(dir + ": cannot create: " + std::strerror(errno));
   std::unique_ptr<ComplianceCenter> c(new ComplianceCenter());
-  c->dir_ = dir;
   c->key_path_ = dir + "/token.key";
   c->state_path_ = dir + "/ledger.state";
   c->clock_ms_ = std::move(clock_ms);
@@ -80,6 +79,24 @@ tl::expected<std::unique_ptr<ComplianceCenter>, std::string> ComplianceCenter::o
   if (!text) return tl::unexpected(c->key_path_ + ": " + text.error().reason);
   c->key_file_ = std::move(*text);
   c->key_.emplace(std::move(resolved->key));
+  ComplianceCenter* raw = c.get();
+  c->saver_ = std::thread([raw] { raw->saver_loop(); });
+  return c;
+}
+
+tl::expected<std::unique_ptr<ComplianceCenter>, std::string> ComplianceCenter::open_fleet(
+    const std::string& key_path, std::function<int64_t()> clock_ms, AuditHook audit) {
+  std::unique_ptr<ComplianceCenter> c(new ComplianceCenter());
+  c->key_path_ = key_path;
+  c->dedup_ = false;
+  c->clock_ms_ = std::move(clock_ms);
+  c->audit_ = std::move(audit);
+  auto key = cmp::TokenKey::load(key_path, cmp::MacAlgo::kHmacSha256);
+  if (!key) return tl::unexpected(key.error());
+  auto text = config::read_regular_file(key_path, 4096);
+  if (!text) return tl::unexpected(key_path + ": " + text.error().reason);
+  c->key_file_ = std::move(*text);
+  c->key_.emplace(std::move(*key));
   ComplianceCenter* raw = c.get();
   c->saver_ = std::thread([raw] { raw->saver_loop(); });
   return c;
@@ -125,7 +142,10 @@ tl::expected<void, std::string> ComplianceCenter::configure(const engine::Policy
   if (ledger_ && saved_epoch_ != applied_epoch_)
     return tl::unexpected("the compliance state cannot be saved: " + save_problem_);
   auto next = std::make_unique<cmp::ComplianceLedger>(cmp::LedgerConfig::from_policy(spec, use), now_ns());
-  if (auto loaded = next->load(state_path_); !loaded) {
+  // In memory (a fleet's count) the ledger starts empty: its owner adds
+  // every batch again.
+  if (auto loaded = state_path_.empty() ? tl::expected<bool, std::string>{false} : next->load(state_path_);
+      !loaded) {
     // Never a silent restart of the year's counts: without a ledger the
     // data planes keep their tokens (and are told why).
     if (!ledger_) load_problem_ = loaded.error();
@@ -173,17 +193,19 @@ tl::expected<uint64_t, Status> ComplianceCenter::apply(const pb::ReportBatch& b)
                                                     ", ftzgated counts under " + hex64(key_->fingerprint()) +
                                                     ": restart the data plane to take the key"));
   }
-  auto seen = seen_.find(b.dataplane_id());
-  if (seen == seen_.end()) {
-    if (seen_.size() >= kMaxReporters)
-      return tl::unexpected(Status(StatusCode::RESOURCE_EXHAUSTED, "too many data planes report"));
-    seen = seen_.emplace(b.dataplane_id(), std::pair<uint64_t, uint64_t>{b.boot_id(), 0}).first;
+  if (dedup_) {
+    auto seen = seen_.find(b.dataplane_id());
+    if (seen == seen_.end()) {
+      if (seen_.size() >= kMaxReporters)
+        return tl::unexpected(Status(StatusCode::RESOURCE_EXHAUSTED, "too many data planes report"));
+      seen = seen_.emplace(b.dataplane_id(), std::pair<uint64_t, uint64_t>{b.boot_id(), 0}).first;
+    }
+    if (seen->second.first == b.boot_id() && b.seq() <= seen->second.second) {
+      ++duplicates_;  // applied already; its acknowledgement was lost
+      return applied_epoch_;
+    }
+    seen->second = {b.boot_id(), b.seq()};
   }
-  if (seen->second.first == b.boot_id() && b.seq() <= seen->second.second) {
-    ++duplicates_;  // applied already; its acknowledgement was lost
-    return applied_epoch_;
-  }
-  seen->second = {b.boot_id(), b.seq()};
   // The batch's names to the ledger's ids; a name past the ledger's bound
   // makes its records lost records of every tenant (fail closed).
   std::vector<std::optional<uint32_t>> tenants;
@@ -226,6 +248,11 @@ bool ComplianceCenter::wait_saved(uint64_t epoch, std::chrono::milliseconds max)
 
 void ComplianceCenter::save_locked() {
   if (!ledger_ || saved_epoch_ == applied_epoch_) return;
+  if (state_path_.empty()) {
+    saved_epoch_ = applied_epoch_;  // in memory: nothing to wait for
+    saved_cv_.notify_all();
+    return;
+  }
   const int64_t now = now_ns();
   if (auto saved = ledger_->save(state_path_, now); !saved) {
     // Unacknowledged batches stay with their data planes meanwhile.
@@ -265,6 +292,7 @@ std::optional<pb::ThresholdStates> ComplianceCenter::tick() {
     }
   }
   // Notices name tenants, thresholds and counts, never a person.
+  if (quiet_.load()) events.clear();
   for (const cmp::ComplianceEvent& e : events) {
     ojson d{{"kind", cmp::compliance_event_kind_name(e.kind)}, {"year", e.year}, {"tenant", e.tenant_name}};
     if (e.kind == cmp::ComplianceEventKind::kApprovalExpired) {

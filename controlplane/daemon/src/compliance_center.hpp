@@ -14,6 +14,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -46,6 +47,13 @@ class ComplianceCenter {
   static tl::expected<std::unique_ptr<ComplianceCenter>, std::string> open(const std::string& dir,
                                                                            std::function<int64_t()> clock_ms,
                                                                            AuditHook audit);
+  // A fleet's count (decision 0023 §4), kept by the member that owns the
+  // fleet's ledger: in memory only (the owner rebuilds it from etcd), under
+  // the token key at `key_path` (the member's own: one key per fleet), and
+  // without the per-data-plane sequence check: etcd's keys already make
+  // every batch count once, and batches come in key order, not send order.
+  static tl::expected<std::unique_ptr<ComplianceCenter>, std::string> open_fleet(
+      const std::string& key_path, std::function<int64_t()> clock_ms, AuditHook audit);
 
   // The running generation's tenants, thresholds and approvals (at start
   // and after every change of the running generation). Counts carry over by
@@ -64,6 +72,9 @@ class ComplianceCenter {
   std::optional<ftzgate::v1::ThresholdStates> tick();
 
   [[nodiscard]] ftzgate::v1::ThresholdStates states() const;
+  // In a fleet the fleet's owner audits notices (once for the fleet); this
+  // count still evaluates, and its states still act, but says nothing.
+  void quiet_notices() { quiet_.store(true); }
   // The token key file's content, for data planes (the authenticated channel only).
   [[nodiscard]] const std::string& key_file() const noexcept { return key_file_; }
   void show(ftzgate::v1::ShowComplianceReply* reply) const;
@@ -80,9 +91,10 @@ class ComplianceCenter {
   ftzgate::v1::ThresholdStates states_locked() const;
   void save_locked();
 
-  std::string dir_;
   std::string key_path_;
-  std::string state_path_;
+  std::string state_path_;  // empty: in memory (open_fleet)
+  bool dedup_ = true;       // skip a data plane's batches of a seq already applied
+  std::atomic<bool> quiet_{false};
   std::string key_file_;
   std::function<int64_t()> clock_ms_;
   AuditHook audit_;

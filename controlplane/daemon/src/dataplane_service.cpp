@@ -173,6 +173,7 @@ void DataplaneService::publish(bundle::Commit running) {
   auto loaded = config::load_config_from_string(running.yaml, "running.yaml", options);
   auto configured = loaded ? compliance_.configure(loaded->spec)
                            : tl::unexpected(config::format_diagnostics(loaded.error()));
+  if (loaded && fleet_.configured) fleet_.configured(loaded->spec);
   if (!configured) {
     std::fprintf(stderr, "ftzgated: the count keeps the previous generation's tenants: %s\n",
                  configured.error().c_str());
@@ -195,6 +196,35 @@ void DataplaneService::tick() {
     ++thresholds_epoch_;
   }
   changed_.notify_all();
+}
+
+void DataplaneService::set_fleet(FleetHooks hooks) {
+  compliance_.quiet_notices();
+  std::lock_guard lock(mu_);
+  fleet_ = std::move(hooks);
+}
+
+void DataplaneService::fleet_states(const pb::ThresholdStates& states) {
+  {
+    std::lock_guard lock(mu_);
+    if (fleet_states_ && fleet_states_->SerializeAsString() == states.SerializeAsString()) return;
+    fleet_states_ = states;
+    ++thresholds_epoch_;
+  }
+  changed_.notify_all();
+}
+
+pb::ThresholdStates DataplaneService::states_for_dataplanes() {
+  pb::ThresholdStates out = compliance_.states();
+  std::lock_guard lock(mu_);
+  if (!fleet_states_) return out;
+  std::map<std::string, pb::ThresholdState> fleet;
+  for (const auto& t : fleet_states_->tenants()) fleet[t.name()] = t.state();
+  for (auto& t : *out.mutable_tenants()) {
+    // The states are ordered NORMAL < WARN < EXCEEDED.
+    if (auto f = fleet.find(t.name()); f != fleet.end() && f->second > t.state()) t.set_state(f->second);
+  }
+  return out;
 }
 
 void DataplaneService::stop() {
@@ -289,7 +319,7 @@ Status DataplaneService::Subscribe(grpc::ServerContext* ctx, const pb::Subscribe
       const uint64_t now_epoch = thresholds_epoch_;
       lock.unlock();
       pb::Update update;
-      *update.mutable_thresholds() = compliance_.states();
+      *update.mutable_thresholds() = states_for_dataplanes();
       open = writer->Write(update);
       lock.lock();
       sent_thresholds = now_epoch;
@@ -403,6 +433,15 @@ Status DataplaneService::Report(grpc::ServerContext* ctx,
       std::lock_guard lock(mu_);
       if (stopping_) return {StatusCode::UNAVAILABLE, "ftzgated is stopping"};
       if (ctx->IsCancelled()) return Status::CANCELLED;
+    }
+    // In a fleet, acknowledged once in etcd too (decision 0023 §2).
+    FleetHooks fleet;
+    {
+      std::lock_guard lock(mu_);
+      fleet = fleet_;
+    }
+    if (fleet.store) {
+      if (Status stored = fleet.store(batch); !stored.ok()) return stored;
     }
     pb::ReportAck ack;
     ack.set_seq(batch.seq());

@@ -74,6 +74,22 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
     alert_sink_ = std::move(sink);
   }
 
+  // A member of a fleet (decision 0023), before serving: `store` puts a
+  // batch, once counted and saved here, into etcd (an error: the batch is
+  // not acknowledged, its data plane keeps it); `configured` gets the
+  // running generation's policy for the fleet's count. The fleet's owner
+  // audits the notices: this member's own count stays quiet.
+  struct FleetHooks {
+    std::function<grpc::Status(const ftzgate::v1::ReportBatch&)> store;
+    std::function<void(const engine::PolicySpec&)> configured;
+  };
+  void set_fleet(FleetHooks hooks);
+  // The fleet's threshold states (its owner's): the data planes get, per
+  // tenant, the higher of them and this member's own, so that neither a
+  // fleet owner out of reach nor a stale fleet state lowers what this
+  // member saw itself.
+  void fleet_states(const ftzgate::v1::ThresholdStates& states);
+
   void show(ftzgate::v1::ShowDataplanesReply* reply);
   // Sends data plane `id` a Restart on its subscription (every open one).
   // NOT_FOUND when it is not known, FAILED_PRECONDITION when it is not
@@ -123,6 +139,9 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
   // The running generation's bundle for `platform`, built on first request.
   Built bundle_for(const bundle::Commit& running, const ftzgate::v1::HyperscanPlatform& platform);
 
+  // What the data planes act on: this member's states, raised to the fleet's.
+  ftzgate::v1::ThresholdStates states_for_dataplanes();
+
   const keys::SigningKey& key_;
   const pki::Authority& authority_;
   std::function<int64_t()> clock_ms_;
@@ -135,6 +154,8 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
   uint64_t epoch_ = 0;             // counts publish() calls
   uint64_t thresholds_epoch_ = 0;  // counts changes of the threshold states
   std::optional<bundle::Commit> running_;
+  FleetHooks fleet_;
+  std::optional<ftzgate::v1::ThresholdStates> fleet_states_;
   // (tune, cpu features) -> the running generation's bundle; cleared on publish.
   std::map<std::pair<uint32_t, uint64_t>, Built> cache_;
   std::map<std::string, Record> dataplanes_;

@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "fleet_ledger.hpp"
 #include "ftz/accounts/accounts.hpp"
 #include "ftz/audit/audit_log.hpp"
 #include "ftz/base/atomic_file.hpp"
@@ -385,17 +386,9 @@ void show_fleet(fleet::FleetMember& m, daemon::ManagementService& service, ftzga
   }
 }
 
-// This appliance as a member of the fleet --fleet names (docs/fleet.md):
-// commits go through the fleet, the other members' come in.
-tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(const Args& a,
-                                                                          daemon::ManagementService& service,
-                                                                          const keys::SigningKey& key) {
+// etcd as --etcd-* say.
+tl::expected<fleet::EtcdOptions, std::string> etcd_options(const Args& a) {
   if (a.etcd_endpoints.empty()) return tl::unexpected(std::string("--fleet needs --etcd-endpoints"));
-  // The member keys whose signed commits this member applies (its own too).
-  auto members = bundle::TrustedKeys::load(a.fleet_keys);
-  if (!members)
-    return tl::unexpected("--fleet-keys: " + members.error() +
-                          " (each member's keys/device.pub, this one's included: docs/fleet.md)");
   auto endpoints = fleet::parse_endpoints(a.etcd_endpoints);
   if (!endpoints) return tl::unexpected("--etcd-endpoints: " + endpoints.error());
   fleet::EtcdOptions etcd;
@@ -411,6 +404,11 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(const 
     etcd.user = a.etcd_user;
     etcd.password = std::move(*password);
   }
+  return etcd;
+}
+
+// --fleet-member, or the host's name.
+std::string member_name(const Args& a) {
   std::string name = a.fleet_member;
   if (name.empty()) {
     std::array<char, 256> host{};
@@ -419,6 +417,49 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(const 
     std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
     name = name.substr(0, name.find('.'));
   }
+  return name;
+}
+
+// The fleet's count (fleet_ledger.hpp): the data planes' batches go to
+// etcd too, and they act on the fleet's threshold states. Before the
+// running generation is published, which configures it.
+tl::expected<std::unique_ptr<daemon::FleetLedger>, std::string> open_fleet_ledger(
+    const Args& a, daemon::DataplaneService& dataplanes, std::function<int64_t()> clock_ms,
+    daemon::AuditHook audit) {
+  auto etcd = etcd_options(a);
+  if (!etcd) return tl::unexpected(etcd.error());
+  daemon::FleetLedger::Options o;
+  o.etcd = std::move(*etcd);
+  o.fleet = a.fleet;
+  o.member = member_name(a);
+  o.key_path = compliance_dir(a) + "/token.key";
+  o.clock_ms = std::move(clock_ms);
+  o.audit = std::move(audit);
+  o.states = [&dataplanes](const ftzgate::v1::ThresholdStates& s) { dataplanes.fleet_states(s); };
+  auto ledger = daemon::FleetLedger::open(std::move(o));
+  if (!ledger) return tl::unexpected(ledger.error());
+  daemon::FleetLedger* l = ledger->get();
+  daemon::DataplaneService::FleetHooks hooks;
+  hooks.store = [l](const ftzgate::v1::ReportBatch& b) { return l->store(b); };
+  hooks.configured = [l](const engine::PolicySpec& spec) { l->configure(spec); };
+  dataplanes.set_fleet(std::move(hooks));
+  return ledger;
+}
+
+// This appliance as a member of the fleet --fleet names (docs/fleet.md):
+// commits go through the fleet, the other members' come in.
+tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(const Args& a,
+                                                                          daemon::ManagementService& service,
+                                                                          const keys::SigningKey& key,
+                                                                          daemon::FleetLedger& ledger) {
+  // The member keys whose signed commits this member applies (its own too).
+  auto members = bundle::TrustedKeys::load(a.fleet_keys);
+  if (!members)
+    return tl::unexpected("--fleet-keys: " + members.error() +
+                          " (each member's keys/device.pub, this one's included: docs/fleet.md)");
+  auto etcd = etcd_options(a);
+  if (!etcd) return tl::unexpected(etcd.error());
+  const std::string name = member_name(a);
   fleet::FleetMember::Local local;
   local.running = [&service] { return service.running(); };
   local.running_configuration = [&service] { return service.running_configuration(); };
@@ -452,7 +493,7 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(const 
     std::fprintf(stderr, "ftzgated: fleet %s: %s: %s\n", fleet.c_str(), event.c_str(), detail.c_str());
     (void)service.record_system(event, success, {{"fleet", fleet}, {"detail", printable_ascii(detail)}});
   };
-  auto member = fleet::FleetMember::join(etcd, a.fleet, name, std::move(local));
+  auto member = fleet::FleetMember::join(*etcd, a.fleet, name, std::move(local));
   if (!member) return tl::unexpected(member.error());
   fleet::FleetMember* m = member->get();
   daemon::ManagementService::FleetLink link;
@@ -471,6 +512,7 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(const 
     return out;
   };
   link.show = [m, &service](ftzgate::v1::ShowFleetReply* reply) { show_fleet(*m, service, reply); };
+  link.compliance = [&ledger](ftzgate::v1::ShowComplianceReply* reply) { return ledger.show(reply); };
   // The service knows its fleet before the first fleet commit comes in.
   service.set_fleet(a.fleet, std::move(link), a.state_dir + "/fleet.json");
   m->start();
@@ -572,16 +614,26 @@ int serve(const Args& a) {
                                     vendor_keys, now_ms, a.idle_timeout_s, dataplanes);
   service.set_audit_verify_interval(a.audit_verify_interval_s);
   management = &service;
+  // Declared after the service: their threads call the service, so they stop first.
+  std::unique_ptr<daemon::FleetLedger> ledger;
+  if (!a.fleet.empty()) {
+    auto opened = open_fleet_ledger(a, dataplanes, now_ms, system_audit);
+    if (!opened) {
+      std::fprintf(stderr, "ftzgated: %s\n", opened.error().c_str());
+      return 2;
+    }
+    ledger = std::move(*opened);
+  }
   service.publish_running();
-  // Declared after the service: its thread calls the service, so it stops first.
   std::unique_ptr<fleet::FleetMember> member;
   if (!a.fleet.empty()) {
-    auto joined = join_fleet(a, service, *key);
+    auto joined = join_fleet(a, service, *key, *ledger);
     if (!joined) {
       std::fprintf(stderr, "ftzgated: %s\n", joined.error().c_str());
       return 2;
     }
     member = std::move(*joined);
+    ledger->start();
   }
 
   // A peer that closes its end (a syslog collector over TLS, whose writes
@@ -707,6 +759,7 @@ int serve(const Args& a) {
   dataplanes.stop();  // the subscriptions and reports end, so Shutdown does not wait for them
   // A report stream waits for its client's next batch: cancelled after 2 s.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  ledger.reset();         // after the reports (which store through it); another member counts from now
   (*compliance)->stop();  // the last batches on disk
   ::unlink(socket_path.c_str());
   service.record_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -960,13 +960,24 @@ Status ManagementService::RestartDataplane(grpc::ServerContext* ctx, const pb::R
   return Status::OK;
 }
 
-Status ManagementService::ShowCompliance(grpc::ServerContext* ctx, const pb::ShowComplianceRequest*,
+Status ManagementService::ShowCompliance(grpc::ServerContext* ctx, const pb::ShowComplianceRequest* req,
                                          pb::ShowComplianceReply* reply) {
-  std::lock_guard lock(mu_);
-  Session s;
-  if (auto denied = authorize(ctx, Need::kRead, "show_compliance", s)) return *denied;
-  dataplanes_.show_compliance(reply);
-  return Status::OK;
+  FleetCount fleet;
+  {
+    std::lock_guard lock(mu_);
+    Session s;
+    if (auto denied = authorize(ctx, Need::kRead, "show_compliance", s)) return *denied;
+    if (!req->fleet()) {
+      dataplanes_.show_compliance(reply);
+      return Status::OK;
+    }
+    if (fleet_.empty() || !fleet_link_.compliance)
+      return {StatusCode::FAILED_PRECONDITION,
+              "this ftzgated is not in a fleet (ftzgated --fleet, docs/fleet.md)"};
+    fleet = fleet_link_.compliance;
+  }
+  // etcd is read without the lock.
+  return fleet(reply);
 }
 
 Status ManagementService::ShowAlerts(grpc::ServerContext* ctx, const pb::ShowAlertsRequest* req,

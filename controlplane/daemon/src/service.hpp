@@ -76,9 +76,13 @@ class ManagementService final : public ftzgate::v1::Management::Service {
       int64_t)>;
   // Fills `show fleet`'s reply from etcd (called without the service's lock).
   using FleetShower = std::function<void(ftzgate::v1::ShowFleetReply*)>;
+  // Fills `show compliance fleet`'s reply: the fleet's count as etcd holds
+  // it (called without the service's lock).
+  using FleetCount = std::function<grpc::Status(ftzgate::v1::ShowComplianceReply*)>;
   struct FleetLink {
     FleetPublisher publish;
     FleetShower show;
+    FleetCount compliance;
   };
   // `state_file` keeps, across restarts, the newest fleet generation this
   // member ran and a local-only override it runs (JSON, written atomically).

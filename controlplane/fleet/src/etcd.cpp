@@ -14,6 +14,11 @@ namespace {
 
 using Clock = std::chrono::system_clock;
 
+// Keys per listing page, and the largest response taken: a page of values
+// of up to etcd's 1.5 MiB request limit each fits.
+constexpr int64_t kListPage = 32;
+constexpr int kMaxReceiveBytes = 64 << 20;
+
 // The end of the key range that holds every key starting with `prefix`
 // (etcd's idiom: the prefix with its last byte that can grow grown).
 std::string prefix_end(const std::string& prefix) {
@@ -160,6 +165,9 @@ Result<std::unique_ptr<Etcd>> Etcd::connect(const EtcdOptions& options) {
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    // A listing page or a watch response may hold several values of up to
+    // etcd's request limit (1.5 MiB by default): above gRPC's 4 MiB default.
+    args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
     Endpoint e;
     e.url = url;
     e.channel = grpc::CreateCustomChannel(p->target, creds, args);
@@ -191,20 +199,29 @@ Result<std::optional<KeyValue>> Etcd::get(const std::string& key, int64_t* store
 }
 
 Result<Etcd::Listing> Etcd::list(const std::string& prefix) {
+  // In pages, all at the first page's revision: one consistent snapshot,
+  // however many keys there are, in responses of bounded size.
   etcdserverpb::RangeRequest req;
   req.set_key(prefix);
   req.set_range_end(prefix_end(prefix));
   req.set_sort_order(etcdserverpb::RangeRequest::ASCEND);
   req.set_sort_target(etcdserverpb::RangeRequest::KEY);
-  etcdserverpb::RangeResponse resp;
-  auto ok = impl_->call("etcd list " + prefix,
-                        [&](Endpoint& e, grpc::ClientContext& ctx) { return e.kv->Range(&ctx, req, &resp); });
-  if (!ok) return tl::unexpected(ok.error());
+  req.set_limit(kListPage);
   Listing l;
-  l.revision = resp.header().revision();
-  l.kvs.reserve(static_cast<size_t>(resp.kvs_size()));
-  for (const auto& kv : resp.kvs()) l.kvs.push_back(from_pb(kv));
-  return l;
+  for (;;) {
+    etcdserverpb::RangeResponse resp;
+    auto ok = impl_->call("etcd list " + prefix, [&](Endpoint& e, grpc::ClientContext& ctx) {
+      return e.kv->Range(&ctx, req, &resp);
+    });
+    if (!ok) return tl::unexpected(ok.error());
+    if (l.revision == 0) {
+      l.revision = resp.header().revision();
+      req.set_revision(l.revision);
+    }
+    for (const auto& kv : resp.kvs()) l.kvs.push_back(from_pb(kv));
+    if (!resp.more() || resp.kvs_size() == 0) return l;
+    req.set_key(resp.kvs(resp.kvs_size() - 1).key() + std::string(1, '\0'));
+  }
 }
 
 Result<int64_t> Etcd::put(const std::string& key, const std::string& value, int64_t lease) {

@@ -1,5 +1,6 @@
 #include "ftz/fleet/records.hpp"
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "ftz/keys/encoding.hpp"
@@ -152,6 +153,14 @@ Result<store::Configuration> parse_configuration(std::string_view text, const st
   }
   if (store::content_hash(c) != sha256) return bad("the content does not have the SHA-256 of its key");
   return c;
+}
+
+std::string FleetKeys::batch(const std::string& member, const std::string& dataplane, uint64_t boot_id,
+                             uint64_t seq, unsigned part) const {
+  char tail[48];
+  std::snprintf(tail, sizeof tail, "%016llx-%016llx-%02x", static_cast<unsigned long long>(boot_id),
+                static_cast<unsigned long long>(seq), part);
+  return tokens() + member + "/" + dataplane + "/" + tail;
 }
 
 }  // namespace ftz::fleet

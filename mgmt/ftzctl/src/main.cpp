@@ -400,10 +400,12 @@ int request_restart(const Args& a, Session& s, const std::string& id) {
 
 using ftz::proto::enum_word;
 
-int show_compliance(const Args& a, Session& s) {
+// show compliance [fleet]: this appliance's count, or its fleet's.
+int show_compliance(const Args& a, Session& s, bool fleet) {
+  pb::ShowComplianceRequest req;
+  req.set_fleet(fleet);
   pb::ShowComplianceReply reply;
-  if (auto st = s.call(&pb::Management::Stub::ShowCompliance, pb::ShowComplianceRequest{}, &reply); !st.ok())
-    return fail(st);
+  if (auto st = s.call(&pb::Management::Stub::ShowCompliance, req, &reply); !st.ok()) return fail(st);
   ordered_json j{{"year", reply.year()},
                  {"key_fingerprint", reply.key_fingerprint()},
                  {"tokens_merged", reply.tokens_merged()},
@@ -411,8 +413,15 @@ int show_compliance(const Args& a, Session& s) {
                  {"duplicate_batches", reply.duplicate_batches()},
                  {"saved", reply.saved_unix_s()},
                  {"tenants", ordered_json::array()}};
-  std::string text = "year " + std::to_string(reply.year()) +
-                     " (Asia/Shanghai), all data planes; token key " + reply.key_fingerprint() + "\n";
+  std::string text = "year " + std::to_string(reply.year()) + " (Asia/Shanghai), " +
+                     (fleet ? "the fleet's data planes" : "all data planes") + "; token key " +
+                     reply.key_fingerprint() + "\n";
+  if (fleet) {
+    j["ledger_owner"] = reply.ledger_owner();
+    j["written"] = reply.written_unix_s();
+    text += "counted by " + reply.ledger_owner() + ", written " + std::to_string(reply.written_unix_s()) +
+            " (unix s)\n";
+  }
   if (reply.rows().empty()) text += "no individuals counted\n";
   for (const pb::ComplianceRow& r : reply.rows()) {
     const std::string cls = enum_word(pb::DataClass_Name(r.data_class()), "DATA_CLASS_");
@@ -1040,7 +1049,7 @@ namespace ftz::ctl {
 bool known_command(const std::vector<std::string>& w) {
   if (w.empty()) return false;
   return (w[0] == "show" && w.size() >= 2 &&
-          (w[1] == "configuration" ||
+          (w[1] == "configuration" || (w[1] == "compliance" && w.size() == 3 && w[2] == "fleet") ||
            ((w[1] == "dataplanes" || w[1] == "compliance" || w[1] == "fleet" || w[1] == "certificates" ||
              w[1] == "zones" || w[1] == "tenants") &&
             w.size() == 2) ||
@@ -1064,7 +1073,7 @@ int execute(const Args& a, Session& s, const std::vector<std::string>& w) {
   if (w[0] == "show" && w[1] == "configuration") return show_configuration(a, s, w);
   if (w[0] == "show" && w[1] == "dataplanes") return show_dataplanes(a, s);
   if (w[0] == "show" && w[1] == "fleet") return show_fleet(a, s);
-  if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s);
+  if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s, w.size() == 3);
   if (w[0] == "show" && w[1] == "alerts") return show_alerts(a, s, w);
   if (w[0] == "show" && w[1] == "interfaces") return show_interfaces(a, s, w);
   if (w[0] == "show" && w[1] == "flows") return show_flows_summary(a, s);
@@ -1114,7 +1123,8 @@ static int run(int argc, char** argv) {
         "  show system status                 version, uptime, generation, data planes, expiring "
         "certificates\n"
         "  show dataplanes                    which data plane runs which generation\n"
-        "  show compliance                    individuals counted this year, all data planes\n"
+        "  show compliance [fleet]            individuals counted this year, all data planes (fleet: of\n"
+        "                                     every member, as the fleet's ledger counted them)\n"
         "  show alerts [last N] [dataplane ID]   the newest alerts (50 by default), masked\n"
         "  show zones                         the running configuration's zones\n"
         "  show tenants                       its tenants, with this year's individuals and threshold state\n"

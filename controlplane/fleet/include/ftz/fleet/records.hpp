@@ -12,6 +12,15 @@
 //                  rewritten only when it changes
 //   alive/MEMBER   empty, on the member's lease: gone when the member has
 //                  not reached etcd for the lease's TTL
+// and for its count (decision 0023):
+//   tokens/MEMBER/DATAPLANE/BOOT-SEQ-PART
+//                  a data plane's report batch (ReportBatch, protobuf),
+//                  written once (create only), in parts below etcd's limit
+//   ledger/owner   the member that keeps the fleet's ledger, on its lease
+//   ledger/summary the fleet's counts (ShowComplianceReply, protobuf) and
+//   ledger/states  its threshold states (ThresholdStates), by the owner
+//   notices/YEAR/TENANT/CLASS/THRESHOLD/KIND-PERCENT
+//                  a notice raised (create only: audited once in the fleet)
 
 #include <cstdint>
 #include <string>
@@ -83,6 +92,14 @@ struct FleetKeys {
   [[nodiscard]] std::string status(const std::string& member) const { return statuses() + member; }
   [[nodiscard]] std::string alive() const { return prefix + "alive/"; }
   [[nodiscard]] std::string alive(const std::string& member) const { return alive() + member; }
+  [[nodiscard]] std::string tokens() const { return prefix + "tokens/"; }
+  // Hex, fixed width: a data plane's batches list in (boot, seq) order.
+  [[nodiscard]] std::string batch(const std::string& member, const std::string& dataplane, uint64_t boot_id,
+                                  uint64_t seq, unsigned part) const;
+  [[nodiscard]] std::string ledger_owner() const { return prefix + "ledger/owner"; }
+  [[nodiscard]] std::string ledger_summary() const { return prefix + "ledger/summary"; }
+  [[nodiscard]] std::string ledger_states() const { return prefix + "ledger/states"; }
+  [[nodiscard]] std::string notices() const { return prefix + "notices/"; }
   std::string prefix;
 };
 

@@ -1,0 +1,323 @@
+#include "fleet_ledger.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+namespace ftz::daemon {
+
+namespace pb = ftzgate::v1;
+using grpc::Status;
+using grpc::StatusCode;
+using ojson = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Tokens per etcd value: about 0.5 MB, below etcd's 1.5 MiB request limit
+// (a data plane's batches hold at most 16,384; other senders up to 65,536).
+constexpr int kPartTokens = 16384;
+// ledger/owner's lease, kept alive every kTick; an owner that has not
+// reached etcd for kStepDown stops counting (the lease is about to go).
+constexpr int64_t kOwnerTtl = 5;
+constexpr auto kTick = std::chrono::seconds(1);
+constexpr auto kStepDown = std::chrono::seconds(3);
+constexpr auto kPoll = std::chrono::milliseconds(100);
+constexpr auto kSummary = std::chrono::seconds(5);
+
+// A notice's field as a key part ("-" when it has none).
+std::string part(const ojson& d, const char* name) {
+  if (!d.contains(name)) return "-";
+  return d[name].is_string() ? d[name].get<std::string>() : d[name].dump();
+}
+
+}  // namespace
+
+FleetLedger::FleetLedger(Options options) : options_(std::move(options)), keys_(options_.fleet) {}
+
+fleet::Result<std::unique_ptr<FleetLedger>> FleetLedger::open(Options options) {
+  std::unique_ptr<FleetLedger> l(new FleetLedger(std::move(options)));
+  auto store = fleet::Etcd::connect(l->options_.etcd);
+  if (!store) return tl::unexpected(store.error());
+  auto own = fleet::Etcd::connect(l->options_.etcd);
+  if (!own) return tl::unexpected(own.error());
+  l->store_etcd_ = std::move(*store);
+  l->etcd_ = std::move(*own);
+  return l;
+}
+
+void FleetLedger::start() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+}
+
+FleetLedger::~FleetLedger() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+  // Another member takes over now, not after the lease's TTL.
+  if (lease_ != 0) step_down("ftzgated stops");
+}
+
+Status FleetLedger::store(const pb::ReportBatch& b) {
+  const int n = b.tokens_size();
+  const int parts = std::max(1, (n + kPartTokens - 1) / kPartTokens);
+  for (int p = 0; p < parts; ++p) {
+    pb::ReportBatch out;
+    out.set_dataplane_id(b.dataplane_id());
+    out.set_boot_id(b.boot_id());
+    out.set_seq(b.seq());
+    out.set_key_fingerprint(b.key_fingerprint());
+    *out.mutable_tenants() = b.tenants();
+    *out.mutable_zones() = b.zones();
+    for (int i = p * kPartTokens; i < std::min(n, (p + 1) * kPartTokens); ++i)
+      *out.add_tokens() = b.tokens(i);
+    if (p == 0) *out.mutable_lost() = b.lost();
+    // Created once: a batch sent again after a lost acknowledgement finds
+    // its key and counts nothing twice.
+    const std::string key =
+        keys_.batch(options_.member, b.dataplane_id(), b.boot_id(), b.seq(), static_cast<unsigned>(p));
+    auto done = store_etcd_->put_if(key, 0, {{key, out.SerializeAsString(), 0}});
+    if (!done) {
+      return {StatusCode::UNAVAILABLE,
+              "the fleet's count cannot take the batch (" + done.error() + "): the data plane keeps it"};
+    }
+  }
+  return Status::OK;
+}
+
+void FleetLedger::configure(const engine::PolicySpec& spec) {
+  std::lock_guard lock(spec_mu_);
+  spec_ = spec;
+  ++spec_epoch_;
+}
+
+Status FleetLedger::show(pb::ShowComplianceReply* reply) {
+  auto summary = store_etcd_->get(keys_.ledger_summary());
+  if (!summary) return {StatusCode::UNAVAILABLE, "the fleet's count: " + summary.error()};
+  if (!summary->has_value())
+    return {StatusCode::FAILED_PRECONDITION, "no member has written the fleet's count yet"};
+  if (!reply->ParseFromString((*summary)->value))
+    return {StatusCode::DATA_LOSS, keys_.ledger_summary() + ": not a count"};
+  return Status::OK;
+}
+
+void FleetLedger::run() {
+  while (!stop_.load()) {
+    follow_states();
+    if (center_) {
+      serve();
+    } else {
+      campaign();
+      if (!center_) std::this_thread::sleep_for(kPoll);
+    }
+  }
+}
+
+void FleetLedger::follow_states() {
+  const auto now = Clock::now();
+  if (now < next_states_) return;
+  next_states_ = now + kTick;
+  auto states = etcd_->get(keys_.ledger_states());
+  if (!states || !states->has_value() || (*states)->mod_revision == states_revision_) return;
+  pb::ThresholdStates s;
+  if (!s.ParseFromString((*states)->value)) {
+    std::fprintf(stderr, "ftzgated: %s: not threshold states, ignored\n", keys_.ledger_states().c_str());
+  } else {
+    options_.states(s);
+  }
+  states_revision_ = (*states)->mod_revision;
+}
+
+void FleetLedger::campaign() {
+  const auto now = Clock::now();
+  if (now < next_campaign_) return;
+  next_campaign_ = now + kTick;
+  {
+    std::lock_guard lock(spec_mu_);
+    if (!spec_) return;  // nothing to count under yet
+  }
+  const std::string key = keys_.ledger_owner();
+  auto owner = etcd_->get(key);
+  if (!owner || owner->has_value()) return;
+  // Whoever creates the key first owns the ledger while its lease lives
+  // (etcd's election recipe: one create succeeds).
+  auto lease = etcd_->grant_lease(kOwnerTtl);
+  if (!lease) return;
+  auto won = etcd_->put_if(key, 0, {{key, options_.member, *lease}});
+  auto mine = won && *won ? etcd_->get(key) : fleet::Result<std::optional<fleet::KeyValue>>{};
+  if (!mine || !mine->has_value() || (*mine)->value != options_.member) {
+    (void)etcd_->revoke_lease(*lease);
+    return;
+  }
+  lease_ = *lease;
+  owner_revision_ = (*mine)->mod_revision;
+  last_alive_ = Clock::now();
+  if (!rebuild()) step_down("the count could not be rebuilt from etcd");
+}
+
+bool FleetLedger::rebuild() {
+  const auto t0 = Clock::now();
+  center_.reset();
+  watch_.reset();
+  engine::PolicySpec spec;
+  {
+    std::lock_guard lock(spec_mu_);
+    spec = *spec_;
+    counted_epoch_ = spec_epoch_;
+  }
+  auto center = ComplianceCenter::open_fleet(
+      options_.key_path, options_.clock_ms,
+      [this](const std::string& type, bool success, ojson d) { return notice(type, success, std::move(d)); });
+  if (!center) {
+    (void)options_.audit("fleet_ledger_owner", false,
+                         ojson{{"fleet", options_.fleet}, {"reason", center.error()}});
+    return false;
+  }
+  if (auto configured = (*center)->configure(spec); !configured) {
+    (void)options_.audit("fleet_ledger_owner", false,
+                         ojson{{"fleet", options_.fleet}, {"reason", configured.error()}});
+    return false;
+  }
+  center_ = std::move(*center);
+  refused_.clear();
+  refused_batches_ = 0;
+  auto listing = etcd_->list(keys_.tokens());
+  if (!listing) {
+    center_.reset();
+    return false;
+  }
+  for (const fleet::KeyValue& kv : listing->kvs) apply(kv);
+  auto watch = etcd_->watch(keys_.tokens(), listing->revision + 1);
+  if (!watch) {
+    center_.reset();
+    return false;
+  }
+  watch_ = std::move(*watch);
+  watch_revision_ = listing->revision;
+  dirty_ = true;
+  next_tick_ = Clock::now();
+  next_summary_ = next_tick_;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  (void)options_.audit("fleet_ledger_owner", true,
+                       ojson{{"fleet", options_.fleet},
+                             {"member", options_.member},
+                             {"batches", listing->kvs.size()},
+                             {"refused_batches", refused_batches_},
+                             {"rebuild_ms", ms}});
+  std::fprintf(stderr, "ftzgated: fleet %s: this member keeps the fleet's count (%zu batches, %lld ms)\n",
+               options_.fleet.c_str(), listing->kvs.size(), static_cast<long long>(ms));
+  return true;
+}
+
+void FleetLedger::apply(const fleet::KeyValue& kv) {
+  // tokens/MEMBER/...: whose batch it is, for what is said about it.
+  const std::string rest = kv.key.substr(std::min(kv.key.size(), keys_.tokens().size()));
+  const std::string member = rest.substr(0, rest.find('/'));
+  pb::ReportBatch b;
+  tl::expected<uint64_t, Status> applied =
+      tl::unexpected(Status(StatusCode::INVALID_ARGUMENT, "not a batch"));
+  if (b.ParseFromString(kv.value)) applied = center_->apply(b);
+  if (applied) {
+    dirty_ = true;
+    return;
+  }
+  ++refused_batches_;
+  if (refused_.insert(member).second) {
+    (void)options_.audit("fleet_batch_refused", false,
+                         ojson{{"fleet", options_.fleet},
+                               {"member", member.substr(0, 64)},
+                               {"key", kv.key.substr(0, 256)},
+                               {"reason", applied.error().error_message()}});
+  }
+}
+
+void FleetLedger::serve() {
+  const auto now = Clock::now();
+  if (now >= next_tick_) {
+    next_tick_ = now + kTick;
+    auto ttl = etcd_->keep_alive(lease_);
+    if (ttl && *ttl > 0) {
+      last_alive_ = now;
+    } else if (ttl || now - last_alive_ > kStepDown) {
+      step_down(ttl ? "its lease expired" : "etcd out of reach: " + ttl.error());
+      return;
+    }
+    bool respec = false;
+    {
+      std::lock_guard lock(spec_mu_);
+      respec = spec_epoch_ != counted_epoch_;
+    }
+    if (respec && !rebuild()) {
+      step_down("the count could not be rebuilt under the new configuration");
+      return;
+    }
+    // States at once; counts every kSummary (etcd keeps each version
+    // until compaction: a summary every second would grow it without need).
+    const bool changed = center_->tick().has_value();
+    if (changed || (dirty_ && now >= next_summary_)) {
+      next_summary_ = now + kSummary;
+      pb::ShowComplianceReply summary;
+      center_->show(&summary);
+      summary.set_ledger_owner(options_.member);
+      summary.set_written_unix_s(options_.clock_ms() / 1000);
+      summary.set_saved_unix_s(0);
+      // Only while this member still owns the ledger: a deposed owner
+      // writes nothing.
+      auto written = etcd_->put_if(keys_.ledger_owner(), owner_revision_,
+                                   {{keys_.ledger_summary(), summary.SerializeAsString(), 0},
+                                    {keys_.ledger_states(), center_->states().SerializeAsString(), 0}});
+      if (written && !*written) {
+        step_down("another member owns the fleet's count");
+        return;
+      }
+      if (written) dirty_ = false;
+    }
+  }
+  auto batch = watch_->next(kPoll);
+  if (!batch) {
+    // The stream broke: on from the last revision seen, nothing missed.
+    auto again = etcd_->watch(keys_.tokens(), watch_revision_ + 1);
+    if (!again) {
+      if (Clock::now() - last_alive_ > kStepDown) step_down("etcd out of reach: " + again.error());
+      std::this_thread::sleep_for(kPoll);
+      return;
+    }
+    watch_ = std::move(*again);
+    return;
+  }
+  if (!batch->has_value()) return;
+  for (const fleet::WatchEvent& e : **batch) {
+    if (e.type == fleet::WatchEvent::Type::kPut && e.kv.version == 1) apply(e.kv);
+    watch_revision_ = std::max(watch_revision_, e.kv.mod_revision);
+  }
+}
+
+void FleetLedger::step_down(const std::string& why) {
+  watch_.reset();
+  center_.reset();
+  if (lease_ != 0) (void)etcd_->revoke_lease(lease_);
+  lease_ = 0;
+  owner_revision_ = 0;
+  next_campaign_ = Clock::now() + kTick;
+  (void)options_.audit("fleet_ledger_released", true,
+                       ojson{{"fleet", options_.fleet}, {"member", options_.member}, {"reason", why}});
+  std::fprintf(stderr, "ftzgated: fleet %s: no longer keeps the fleet's count: %s\n", options_.fleet.c_str(),
+               why.c_str());
+}
+
+bool FleetLedger::notice(const std::string& type, bool success, ojson d) {
+  // notices/YEAR/TENANT/CLASS/THRESHOLD/KIND-PERCENT, created once: an
+  // owner that evaluates a crossing an earlier owner raised finds it, and
+  // says nothing.
+  const std::string key = keys_.notices() + part(d, "year") + "/" + part(d, "tenant") + "/" +
+                          part(d, "data_class") + "/" + part(d, "threshold") + "/" + part(d, "kind") + "-" +
+                          part(d, "percent") +
+                          (d.contains("approval_id") ? "/" + part(d, "approval_id") : "");
+  auto created = etcd_->put_if(key, 0, {{key, options_.member, 0}});
+  if (created && !*created) return true;
+  d["fleet"] = options_.fleet;
+  // Said rather than lost when etcd cannot tell whether it was raised.
+  if (!created) d["fleet_unconfirmed"] = created.error();
+  return options_.audit(type, success, std::move(d));
+}
+
+}  // namespace ftz::daemon

@@ -1,0 +1,111 @@
+#pragma once
+// The fleet's one count (issue 14 §2, decision 0023): every member puts its
+// data planes' report batches into etcd before it acknowledges them, one
+// member (the owner of `ledger/owner`, a key on its lease) counts them all
+// in a ComplianceCenter of its own, raises each notice once for the fleet
+// and writes the fleet's counts and threshold states, which every member
+// reads and hands to its data planes.
+//
+// Part of ftzgated, not of ftz_daemon: the services' library stays free of
+// etcd (the fuzz build compiles it without).
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "compliance_center.hpp"
+#include "ftz/engine/policy_spec.hpp"
+#include "ftz/fleet/etcd.hpp"
+#include "ftz/fleet/records.hpp"
+#include "ftzgate/v1/dataplane.pb.h"
+#include "ftzgate/v1/management.pb.h"
+
+namespace ftz::daemon {
+
+class FleetLedger {
+ public:
+  struct Options {
+    fleet::EtcdOptions etcd;
+    std::string fleet;
+    std::string member;
+    // The member's token key (STATE/compliance/token.key): the fleet's, as
+    // every member holds the same one (decision 0023 §1).
+    std::string key_path;
+    std::function<int64_t()> clock_ms;
+    AuditHook audit;
+    // The fleet's threshold states, whenever the owner wrote new ones.
+    std::function<void(const ftzgate::v1::ThresholdStates&)> states;
+  };
+  // Connects (etcd out of reach is no error: the ledger follows once it
+  // answers); start() begins following.
+  static fleet::Result<std::unique_ptr<FleetLedger>> open(Options options);
+  void start();
+  // Stops following; an owner gives its ownership up at once.
+  ~FleetLedger();
+  FleetLedger(const FleetLedger&) = delete;
+  FleetLedger& operator=(const FleetLedger&) = delete;
+
+  // A batch this member counted and saved, into etcd (from the Report
+  // streams' threads): OK once etcd holds it, now or from an earlier send;
+  // UNAVAILABLE when etcd does not answer (the data plane keeps it).
+  grpc::Status store(const ftzgate::v1::ReportBatch& batch);
+  // The running generation's policy: an owner counts everything again under it.
+  void configure(const engine::PolicySpec& spec);
+  // `show compliance fleet`: the counts the owner last wrote.
+  grpc::Status show(ftzgate::v1::ShowComplianceReply* reply);
+
+ private:
+  explicit FleetLedger(Options options);
+  void run();
+  // Not an owner: reads who is, and becomes the owner when nobody is.
+  void campaign();
+  // The owner: a new count from every batch in etcd, then a watch on them.
+  bool rebuild();
+  // The owner, for at most a poll: the watch's batches, the lease kept
+  // alive, and once a second the thresholds and what etcd shows of them.
+  void serve();
+  void step_down(const std::string& why);
+  void follow_states();
+  void apply(const fleet::KeyValue& kv);
+  // The notice hook of the owner's count: audited once in the fleet.
+  bool notice(const std::string& type, bool success, nlohmann::ordered_json details);
+
+  Options options_;
+  fleet::FleetKeys keys_;
+  std::unique_ptr<fleet::Etcd> store_etcd_;  // store(), show(): the Report threads'
+  std::unique_ptr<fleet::Etcd> etcd_;        // the ledger thread's
+
+  std::mutex spec_mu_;
+  std::optional<engine::PolicySpec> spec_;
+  uint64_t spec_epoch_ = 0;
+
+  // The ledger thread's own:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  int64_t lease_ = 0;
+  int64_t owner_revision_ = 0;  // ledger/owner's mod_revision while this member owns it
+  uint64_t counted_epoch_ = 0;  // the spec_epoch_ the count was built under
+  std::unique_ptr<ComplianceCenter> center_;
+  std::unique_ptr<fleet::Watch> watch_;
+  int64_t watch_revision_ = 0;  // the last revision the watch delivered
+  bool dirty_ = false;          // counted since the last summary written
+  std::chrono::steady_clock::time_point next_tick_{};
+  std::chrono::steady_clock::time_point next_summary_{};
+  std::chrono::steady_clock::time_point next_campaign_{};
+  std::chrono::steady_clock::time_point last_alive_{};
+  std::chrono::steady_clock::time_point next_states_{};
+  int64_t states_revision_ = 0;
+  std::set<std::string> refused_;  // members whose batches were refused (said once per ownership)
+  uint64_t refused_batches_ = 0;
+};
+
+}  // namespace ftz::daemon
