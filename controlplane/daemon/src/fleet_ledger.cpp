@@ -180,31 +180,42 @@ bool FleetLedger::rebuild() {
   center_ = std::move(*center);
   refused_.clear();
   refused_batches_ = 0;
-  auto listing = etcd_->list(keys_.tokens());
-  if (!listing) {
+  size_t batches = 0;
+  auto revision = etcd_->list(keys_.tokens(), [&](std::vector<fleet::KeyValue>&& kvs) {
+    for (const fleet::KeyValue& kv : kvs) apply(kv);
+    batches += kvs.size();
+    // A long rebuild keeps the lease: this member owns the ledger meanwhile.
+    if (Clock::now() >= next_tick_) {
+      next_tick_ = Clock::now() + kTick;
+      if (auto ttl = etcd_->keep_alive(lease_); ttl && *ttl > 0) last_alive_ = Clock::now();
+    }
+  });
+  if (!revision) {
     center_.reset();
     return false;
   }
-  for (const fleet::KeyValue& kv : listing->kvs) apply(kv);
-  auto watch = etcd_->watch(keys_.tokens(), listing->revision + 1);
+  auto watch = etcd_->watch(keys_.tokens(), *revision + 1);
   if (!watch) {
     center_.reset();
     return false;
   }
   watch_ = std::move(*watch);
-  watch_revision_ = listing->revision;
+  watch_revision_ = *revision;
   dirty_ = true;
   next_tick_ = Clock::now();
   next_summary_ = next_tick_;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  pb::ShowComplianceReply counted;
+  center_->show(&counted);
   (void)options_.audit("fleet_ledger_owner", true,
                        ojson{{"fleet", options_.fleet},
                              {"member", options_.member},
-                             {"batches", listing->kvs.size()},
+                             {"batches", batches},
+                             {"tokens", counted.tokens_merged()},
                              {"refused_batches", refused_batches_},
                              {"rebuild_ms", ms}});
   std::fprintf(stderr, "ftzgated: fleet %s: this member keeps the fleet's count (%zu batches, %lld ms)\n",
-               options_.fleet.c_str(), listing->kvs.size(), static_cast<long long>(ms));
+               options_.fleet.c_str(), batches, static_cast<long long>(ms));
   return true;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
@@ -199,6 +200,17 @@ Result<std::optional<KeyValue>> Etcd::get(const std::string& key, int64_t* store
 }
 
 Result<Etcd::Listing> Etcd::list(const std::string& prefix) {
+  Listing l;
+  auto revision = list(prefix, [&l](std::vector<KeyValue>&& kvs) {
+    std::move(kvs.begin(), kvs.end(), std::back_inserter(l.kvs));
+  });
+  if (!revision) return tl::unexpected(revision.error());
+  l.revision = *revision;
+  return l;
+}
+
+Result<int64_t> Etcd::list(const std::string& prefix,
+                           const std::function<void(std::vector<KeyValue>&&)>& page) {
   // In pages, all at the first page's revision: one consistent snapshot,
   // however many keys there are, in responses of bounded size.
   etcdserverpb::RangeRequest req;
@@ -207,20 +219,24 @@ Result<Etcd::Listing> Etcd::list(const std::string& prefix) {
   req.set_sort_order(etcdserverpb::RangeRequest::ASCEND);
   req.set_sort_target(etcdserverpb::RangeRequest::KEY);
   req.set_limit(kListPage);
-  Listing l;
+  int64_t revision = 0;
   for (;;) {
     etcdserverpb::RangeResponse resp;
     auto ok = impl_->call("etcd list " + prefix, [&](Endpoint& e, grpc::ClientContext& ctx) {
       return e.kv->Range(&ctx, req, &resp);
     });
     if (!ok) return tl::unexpected(ok.error());
-    if (l.revision == 0) {
-      l.revision = resp.header().revision();
-      req.set_revision(l.revision);
+    if (revision == 0) {
+      revision = resp.header().revision();
+      req.set_revision(revision);
     }
-    for (const auto& kv : resp.kvs()) l.kvs.push_back(from_pb(kv));
-    if (!resp.more() || resp.kvs_size() == 0) return l;
-    req.set_key(resp.kvs(resp.kvs_size() - 1).key() + std::string(1, '\0'));
+    std::vector<KeyValue> kvs;
+    kvs.reserve(static_cast<size_t>(resp.kvs_size()));
+    for (const auto& kv : resp.kvs()) kvs.push_back(from_pb(kv));
+    const bool more = resp.more() && resp.kvs_size() > 0;
+    if (more) req.set_key(resp.kvs(resp.kvs_size() - 1).key() + std::string(1, '\0'));
+    page(std::move(kvs));
+    if (!more) return revision;
   }
 }
 

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -98,6 +99,10 @@ class Etcd {
     int64_t revision = 0;
   };
   Result<Listing> list(const std::string& prefix);
+  // The same, page by page (at most a few dozen keys each), to `page` as
+  // they come: a listing larger than memory should hold at once. The store's
+  // revision of the listing.
+  Result<int64_t> list(const std::string& prefix, const std::function<void(std::vector<KeyValue>&&)>& page);
 
   // The revision of the write.
   Result<int64_t> put(const std::string& key, const std::string& value, int64_t lease = 0);
