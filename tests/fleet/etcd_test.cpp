@@ -89,6 +89,39 @@ TEST_F(EtcdClient, WritesWhatEtcdctlReadsAndReadsWhatItWrites) {
   EXPECT_EQ(cluster_->etcdctl("get --print-value-only " + p + "a").output, "");
 }
 
+// A listing larger than a page comes in pages, all of one revision: a key
+// written while the pages are read is not in it, and none is missed.
+TEST_F(EtcdClient, ALongListingComesInPagesOfOneRevision) {
+  auto etcd = client(cluster_->endpoints());
+  ASSERT_TRUE(etcd);
+  const std::string p = prefix();
+  for (int i = 0; i < 100; ++i) {
+    char k[8];
+    std::snprintf(k, sizeof k, "%03d", i);
+    ASSERT_TRUE(etcd->put(p + k, std::string(1000, 'v')));
+  }
+  std::vector<size_t> pages;
+  std::vector<std::string> keys;
+  auto revision = etcd->list(p, [&](std::vector<ftz::fleet::KeyValue>&& kvs) {
+    pages.push_back(kvs.size());
+    for (const auto& kv : kvs) keys.push_back(kv.key);
+    // Written between pages: after the listing's revision.
+    if (pages.size() == 1) {
+      ASSERT_TRUE(etcd->put(p + "999", "late"));
+    }
+  });
+  ASSERT_TRUE(revision) << revision.error();
+  ASSERT_EQ(keys.size(), 100U);
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(keys[static_cast<size_t>(i)].substr(p.size()), std::to_string(1000 + i).substr(1));
+  EXPECT_GT(pages.size(), 1U);
+  for (const size_t n : pages) EXPECT_LE(n, 32U);
+  auto all = etcd->list(p);
+  ASSERT_TRUE(all) << all.error();
+  EXPECT_EQ(all->kvs.size(), 101U);
+  EXPECT_GT(all->revision, *revision);
+}
+
 // The fleet's commit point: of writers that read the same revision, exactly
 // one moves it; the others learn so and write nothing.
 TEST_F(EtcdClient, OfConcurrentCompareAndSwapsExactlyOneWins) {
