@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -175,6 +176,45 @@ TEST_F(AuditLogTest, TamperingIsFoundAndTheFirstAffectedRecordNamed) {
     EXPECT_NE(r.problem.find(t.problem), std::string::npos) << t.name << ": " << r.problem;
     EXPECT_NE(r.where.find(t.where), std::string::npos) << t.name << ": " << r.where;
   }
+}
+
+// A member's checkpoints anchored in its fleet's etcd catch what the device
+// key alone cannot: a log made again from scratch (chain and signatures
+// valid, by whoever holds the key), and a log deleted and started afresh.
+TEST_F(AuditLogTest, FleetAnchorsCatchALogMadeAgainWithTheDeviceKeyOrStartedAfresh) {
+  Options o;
+  o.checkpoint_every = 10;
+  fill(15, o);
+  std::vector<FleetAnchor> anchors;
+  for (const std::string& l : lines(files().at(0))) {
+    const auto j = nlohmann::json::parse(l);
+    if (j["event_type"] == "checkpoint")
+      anchors.push_back({j["seq"].get<uint64_t>(), j["hash"].get<std::string>()});
+  }
+  ASSERT_EQ(anchors.size(), 1u);
+  EXPECT_EQ(anchors[0].seq, 11u);
+  VerifyReport r = verify(dir_, pem_, anchors);
+  EXPECT_TRUE(r.ok) << r.problem << " at " << r.where;
+
+  // Made again, as valid as the first to verify() alone.
+  fs::remove_all(dir_);
+  {
+    AuditLog log = open_ok(o);
+    for (int i = 1; i <= 15; ++i) ASSERT_TRUE(log.append(event(100 + i), kNewYear2026Ms + i * 1000));
+  }
+  EXPECT_TRUE(verify(dir_, pem_).ok);
+  r = verify(dir_, pem_, anchors);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.problem.find("rewritten"), std::string::npos) << r.problem;
+  EXPECT_NE(r.where.find("(seq 11)"), std::string::npos) << r.where;
+
+  // Deleted and started afresh: shorter than what was anchored.
+  fs::remove_all(dir_);
+  fill(5, o);
+  EXPECT_TRUE(verify(dir_, pem_).ok);
+  r = verify(dir_, pem_, anchors);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.problem.find("anchored seq 11"), std::string::npos) << r.problem;
 }
 
 TEST_F(AuditLogTest, RewritingTheWholeChainIsCaughtByTheSignedCheckpoint) {

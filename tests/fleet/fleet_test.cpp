@@ -36,7 +36,9 @@ class Fleet : public testing::Test {
   void SetUp() override {
     ASSERT_TRUE(etcd_.start()) << read_text(etcd_.log(0));
     for (int i = 0; i < 3; ++i) {
-      members_[i] = std::make_unique<Member>(dir_, i, etcd_.endpoints());
+      // A checkpoint each second while records come: anchored in etcd.
+      members_[i] = std::make_unique<Member>(dir_, i, etcd_.endpoints(),
+                                             std::vector<std::string>{"--audit-checkpoint-interval", "1"});
       members_[i]->init();
     }
     for (auto& m : members_) m->start();
@@ -61,6 +63,40 @@ class Fleet : public testing::Test {
   EtcdCluster etcd_{dir_, 1};
   std::array<std::unique_ptr<Member>, 3> members_;
 };
+
+// Issue 14 §3: each member's audit log stays its own, and its checkpoints
+// are anchored in etcd: a member log deleted and started afresh verifies on
+// its own (chain, signatures), and fails against the fleet's anchors.
+TEST_F(Fleet, AMemberLogDeletedIsFoundByItsAnchorsInEtcd) {
+  const auto verify_fleet = [&](int i) {
+    const RunResult r = members_[i]->ctl_as("bob", "--json audit verify fleet");
+    auto j = nlohmann::json::parse(r.output, nullptr, false);
+    return j.is_object() ? j : nlohmann::json::object();
+  };
+  nlohmann::json j;
+  for (int n = 0; n < 100; ++n) {
+    j = verify_fleet(1);
+    if (j.value("ok", false) && j.value("fleet_anchors_checked", 0) >= 1 && j["fleet_members"].size() == 3)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(j.value("ok", false)) << j.dump();
+  EXPECT_GE(j.value("fleet_anchors_checked", 0), 1) << j.dump();
+  ASSERT_EQ(j["fleet_members"].size(), 3u) << j.dump();
+  // What etcd holds is the checkpoint's seq and hash, no record.
+  const RunResult anchors = etcd_.etcdctl(std::string("get --prefix --keys-only ") + kPrefix + "audit/m1/");
+  EXPECT_NE(anchors.output.find(std::string(kPrefix) + "audit/m1/0000"), std::string::npos) << anchors.output;
+
+  members_[1]->kill(SIGTERM);
+  std::filesystem::remove_all(members_[1]->state() + "/audit");
+  members_[1]->start();
+  ASSERT_TRUE(members_[1]->reaches(1));
+  EXPECT_EQ(members_[1]->ctl_as("bob", "audit verify").status, 0) << "a new log verifies on its own";
+  const RunResult found = members_[1]->ctl_as("bob", "audit verify fleet");
+  EXPECT_EQ(found.status, 1) << found.output;
+  EXPECT_NE(found.output.find("anchored seq"), std::string::npos) << found.output;
+  EXPECT_EQ(members_[0]->ctl_as("bob", "audit verify fleet").status, 0) << "the others' logs are whole";
+}
 
 TEST_F(Fleet, ACommitOnOneMemberRunsOnEveryMember) {
   // The first member to join made generation 1 the fleet's.

@@ -139,9 +139,10 @@ class Member {
     }
     return false;
   }
-  RunResult ctl(const std::string& words) const {
-    return run_command("FTZCTL_PASSWORD='" + ftz::test::password_of("alice") + "' " + binary("ftzctl") +
-                       " --socket " + socket() + " --user alice " + words);
+  RunResult ctl(const std::string& words) const { return ctl_as("alice", words); }
+  RunResult ctl_as(const std::string& user, const std::string& words) const {
+    return run_command("FTZCTL_PASSWORD='" + ftz::test::password_of(user) + "' " + binary("ftzctl") +
+                       " --socket " + socket() + " --user " + user + " " + words);
   }
   // The running generation and its content hash, as the store has them.
   [[nodiscard]] std::pair<uint64_t, std::string> running() const {

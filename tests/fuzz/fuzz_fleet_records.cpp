@@ -3,7 +3,7 @@
 // checked, never trusted (decision 0022).
 //
 // Input: a record's text; its first byte chooses the reader (the commit
-// point, a configuration, a member's status). Invariants:
+// point, a configuration, a member's status, an audit anchor). Invariants:
 //   - a refusal says why and names the key;
 //   - an accepted commit point has a generation above 0, a SHA-256 in hex,
 //     a valid member and user name, and reads back the same from its own
@@ -13,7 +13,9 @@
 //     reads back the same from format_configuration();
 //   - an accepted status has a valid member name, a SHA-256 in hex, no more
 //     data planes connected than known nor current than connected, and
-//     reads back the same from format_status().
+//     reads back the same from format_status();
+//   - an accepted audit anchor has a member name, a seq above 0 and a
+//     SHA-256 in hex, and reads back the same from format_anchor().
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -74,20 +76,38 @@ void status(std::string_view text) {
     ftz::fuzz::fail("a status does not read back as written", text);
 }
 
+void anchor(std::string_view text) {
+  auto a = ftz::fleet::parse_anchor(text, "audit/m/1");
+  if (!a) {
+    if (!a.error().starts_with("audit/m/1: "))
+      ftz::fuzz::fail("a refusal that does not name the key", a.error());
+    return;
+  }
+  if (!ftz::fleet::valid_name(a->member) || a->seq == 0 || a->hash.size() != 64)
+    ftz::fuzz::fail("accepted an anchor that breaks its rules", text);
+  auto again = ftz::fleet::parse_anchor(ftz::fleet::format_anchor(*a), "audit/m/1");
+  if (!again || again->member != a->member || again->seq != a->seq || again->hash != a->hash ||
+      again->time_s != a->time_s)
+    ftz::fuzz::fail("an anchor does not read back as written", text);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0:
       commit_point(text);
       break;
     case 1:
       configuration(text);
       break;
-    default:
+    case 2:
       status(text);
+      break;
+    default:
+      anchor(text);
   }
   return 0;
 }

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <utility>
@@ -641,6 +642,44 @@ VerifyReport verify(const std::string& dir, std::string_view public_pem) {
   }
   r.where.clear();
   r.ok = true;
+  return r;
+}
+
+VerifyReport verify(const std::string& dir, std::string_view public_pem,
+                    const std::vector<FleetAnchor>& anchors) {
+  VerifyReport r = verify(dir, public_pem);
+  if (!r.ok) return r;
+  std::map<uint64_t, const FleetAnchor*> want;
+  for (const FleetAnchor& a : anchors)
+    if (a.seq > r.removed_through) want.emplace(a.seq, &a);
+  if (want.empty()) return r;
+  // The chain verified: each line's seq and hash are the record's.
+  const LogFiles files = log_files(dir);
+  for (const auto& [first, name] : files) {
+    std::ifstream in((fs::path(dir) / name).string(), std::ios::binary);
+    uint64_t line_no = 0;
+    for (std::string line; std::getline(in, line) && !want.empty();) {
+      ++line_no;
+      const ojson record = ojson::parse(line, nullptr, false);
+      if (!record.is_object() || !record.contains("seq") || !record["seq"].is_number_unsigned()) continue;
+      const auto it = want.find(record["seq"].get<uint64_t>());
+      if (it == want.end()) continue;
+      if (record.value("hash", "") != it->second->hash) {
+        r.ok = false;
+        r.problem = "record " + std::to_string(it->first) +
+                    " is not the one this member anchored in its fleet (the log was rewritten)";
+        r.where = name + ":" + std::to_string(line_no) + " (seq " + std::to_string(it->first) + ")";
+        return r;
+      }
+      want.erase(it);
+    }
+  }
+  if (!want.empty()) {
+    r.ok = false;
+    r.problem = "the log ends at seq " + std::to_string(r.last_seq) + ", but this member anchored seq " +
+                std::to_string(want.rbegin()->first) + " in its fleet (records deleted or the log replaced)";
+    r.where.clear();
+  }
   return r;
 }
 

@@ -1,8 +1,12 @@
 #include "fleet_ledger.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <utility>
+
+#include "ftz/engine/compliance/calendar.hpp"
+#include "ftz/engine/compliance/token_key.hpp"
 
 namespace ftz::daemon {
 
@@ -43,6 +47,10 @@ fleet::Result<std::unique_ptr<FleetLedger>> FleetLedger::open(Options options) {
   if (!own) return tl::unexpected(own.error());
   l->store_etcd_ = std::move(*store);
   l->etcd_ = std::move(*own);
+  auto key =
+      engine::compliance::TokenKey::load(l->options_.key_path, engine::compliance::MacAlgo::kHmacSha256);
+  if (!key) return tl::unexpected(key.error());
+  l->own_fingerprint_ = key->fingerprint();
   return l;
 }
 
@@ -58,6 +66,23 @@ FleetLedger::~FleetLedger() {
 }
 
 Status FleetLedger::store(const pb::ReportBatch& b) {
+  // Tokens under another key than the fleet's count for nobody in the
+  // fleet: not acknowledged (the data plane keeps them), and said.
+  if (const uint64_t fleet_key = fleet_fingerprint_.load();
+      fleet_key != 0 && b.key_fingerprint() != fleet_key) {
+    if (!key_mismatch_said_.exchange(true)) {
+      (void)options_.audit("fleet_key_mismatch", false,
+                           ojson{{"fleet", options_.fleet},
+                                 {"member", options_.member},
+                                 {"reason",
+                                  "this member's token key is not the fleet's: copy the fleet's "
+                                  "compliance/token.key here (docs/fleet.md)"}});
+    }
+    return {StatusCode::FAILED_PRECONDITION,
+            "this member's token key is not the fleet's (docs/fleet.md, \"One count\"): the data plane keeps "
+            "its batches"};
+  }
+  const int32_t year = engine::compliance::shanghai_year(options_.clock_ms() * 1'000'000);
   const int n = b.tokens_size();
   const int parts = std::max(1, (n + kPartTokens - 1) / kPartTokens);
   for (int p = 0; p < parts; ++p) {
@@ -74,7 +99,7 @@ Status FleetLedger::store(const pb::ReportBatch& b) {
     // Created once: a batch sent again after a lost acknowledgement finds
     // its key and counts nothing twice.
     const std::string key =
-        keys_.batch(options_.member, b.dataplane_id(), b.boot_id(), b.seq(), static_cast<unsigned>(p));
+        keys_.batch(year, options_.member, b.dataplane_id(), b.boot_id(), b.seq(), static_cast<unsigned>(p));
     auto done = store_etcd_->put_if(key, 0, {{key, out.SerializeAsString(), 0}});
     if (!done) {
       return {StatusCode::UNAVAILABLE,
@@ -116,6 +141,15 @@ void FleetLedger::follow_states() {
   const auto now = Clock::now();
   if (now < next_states_) return;
   next_states_ = now + kTick;
+  if (auto summary = etcd_->get(keys_.ledger_summary()); summary && summary->has_value()) {
+    pb::ShowComplianceReply s;
+    uint64_t fingerprint = 0;
+    if (s.ParseFromString((*summary)->value) &&
+        std::from_chars(s.key_fingerprint().data(), s.key_fingerprint().data() + s.key_fingerprint().size(),
+                        fingerprint, 16)
+                .ec == std::errc())
+      fleet_fingerprint_.store(fingerprint);
+  }
   auto states = etcd_->get(keys_.ledger_states());
   if (!states || !states->has_value() || (*states)->mod_revision == states_revision_) return;
   pb::ThresholdStates s;
@@ -135,6 +169,10 @@ void FleetLedger::campaign() {
     std::lock_guard lock(spec_mu_);
     if (!spec_) return;  // nothing to count under yet
   }
+  // A member whose token key is not the fleet's would refuse every other
+  // member's batches: it does not count for the fleet.
+  if (const uint64_t fleet_key = fleet_fingerprint_.load(); fleet_key != 0 && fleet_key != own_fingerprint_)
+    return;
   const std::string key = keys_.ledger_owner();
   auto owner = etcd_->get(key);
   if (!owner || owner->has_value()) return;
@@ -144,7 +182,7 @@ void FleetLedger::campaign() {
   if (!lease) return;
   auto won = etcd_->put_if(key, 0, {{key, options_.member, *lease}});
   auto mine = won && *won ? etcd_->get(key) : fleet::Result<std::optional<fleet::KeyValue>>{};
-  if (!mine || !mine->has_value() || (*mine)->value != options_.member) {
+  if (!mine || !mine->has_value() || (*mine)->value != options_.member || (*mine)->lease != *lease) {
     (void)etcd_->revoke_lease(*lease);
     return;
   }
@@ -200,7 +238,6 @@ bool FleetLedger::rebuild() {
     return false;
   }
   watch_ = std::move(*watch);
-  watch_revision_ = *revision;
   dirty_ = true;
   next_tick_ = Clock::now();
   next_summary_ = next_tick_;
@@ -221,12 +258,21 @@ bool FleetLedger::rebuild() {
 
 void FleetLedger::apply(const fleet::KeyValue& kv) {
   // tokens/MEMBER/...: whose batch it is, for what is said about it.
+  // tokens/YEAR/MEMBER/...
   const std::string rest = kv.key.substr(std::min(kv.key.size(), keys_.tokens().size()));
-  const std::string member = rest.substr(0, rest.find('/'));
+  const size_t year_end = rest.find('/');
+  const std::string after = year_end == std::string::npos ? std::string() : rest.substr(year_end + 1);
+  const std::string member = after.substr(0, after.find('/'));
   pb::ReportBatch b;
   tl::expected<uint64_t, Status> applied =
       tl::unexpected(Status(StatusCode::INVALID_ARGUMENT, "not a batch"));
-  if (b.ParseFromString(kv.value)) applied = center_->apply(b);
+  if (b.ParseFromString(kv.value)) {
+    // Lost records carry no time: a batch of a past year counted them in
+    // that year (its tokens carry their own times).
+    if (keys_.batch_year(kv.key) < engine::compliance::shanghai_year(options_.clock_ms() * 1'000'000))
+      b.clear_lost();
+    applied = center_->apply(b);
+  }
   if (applied) {
     dirty_ = true;
     return;
@@ -280,25 +326,24 @@ void FleetLedger::serve() {
         step_down("another member owns the fleet's count");
         return;
       }
-      if (written) dirty_ = false;
+      // Not written: again at the next tick, states included.
+      dirty_ = !written;
+      if (!written) next_summary_ = now;
     }
   }
   auto batch = watch_->next(kPoll);
   if (!batch) {
-    // The stream broke: on from the last revision seen, nothing missed.
-    auto again = etcd_->watch(keys_.tokens(), watch_revision_ + 1);
-    if (!again) {
-      if (Clock::now() - last_alive_ > kStepDown) step_down("etcd out of reach: " + again.error());
-      std::this_thread::sleep_for(kPoll);
-      return;
-    }
-    watch_ = std::move(*again);
+    // The stream broke (or etcd cancelled it: a compacted revision, a
+    // response too large): everything counted again from a listing, which
+    // misses nothing whatever the watch did; a pause first, never a tight
+    // loop, and the ledger given up when that fails.
+    std::this_thread::sleep_for(kTick);
+    if (!rebuild()) step_down("the watch on the batches broke and they could not be listed again");
     return;
   }
   if (!batch->has_value()) return;
   for (const fleet::WatchEvent& e : **batch) {
     if (e.type == fleet::WatchEvent::Type::kPut && e.kv.version == 1) apply(e.kv);
-    watch_revision_ = std::max(watch_revision_, e.kv.mod_revision);
   }
 }
 
@@ -318,12 +363,18 @@ void FleetLedger::step_down(const std::string& why) {
 bool FleetLedger::notice(const std::string& type, bool success, ojson d) {
   // notices/YEAR/TENANT/CLASS/THRESHOLD/KIND-PERCENT, created once: an
   // owner that evaluates a crossing an earlier owner raised finds it, and
-  // says nothing.
-  const std::string key = keys_.notices() + part(d, "year") + "/" + part(d, "tenant") + "/" +
-                          part(d, "data_class") + "/" + part(d, "threshold") + "/" + part(d, "kind") + "-" +
-                          part(d, "percent") +
-                          (d.contains("approval_id") ? "/" + part(d, "approval_id") : "");
-  auto created = etcd_->put_if(key, 0, {{key, options_.member, 0}});
+  // says nothing. An approval expires once, whatever year an owner that
+  // counts again is in: notices/approvals/TENANT/ID.
+  const std::string key =
+      d.contains("approval_id")
+          ? keys_.notices() + "approvals/" + part(d, "tenant") + "/" + part(d, "approval_id")
+          : keys_.notices() + part(d, "year") + "/" + part(d, "tenant") + "/" + part(d, "data_class") + "/" +
+                part(d, "threshold") + "/" + part(d, "kind") + "-" + part(d, "percent");
+  // A value of this notice's own: a retried create that finds it knows it
+  // is its own, not an earlier owner's.
+  const std::string value =
+      options_.member + " " + std::to_string(options_.clock_ms()) + " " + std::to_string(++notices_raised_);
+  auto created = etcd_->put_if(key, 0, {{key, value, 0}});
   if (created && !*created) return true;
   d["fleet"] = options_.fleet;
   // Said rather than lost when etcd cannot tell whether it was raised.

@@ -96,8 +96,7 @@ class FleetLedger {
   uint64_t counted_epoch_ = 0;  // the spec_epoch_ the count was built under
   std::unique_ptr<ComplianceCenter> center_;
   std::unique_ptr<fleet::Watch> watch_;
-  int64_t watch_revision_ = 0;  // the last revision the watch delivered
-  bool dirty_ = false;          // counted since the last summary written
+  bool dirty_ = false;  // counted since the last summary written
   std::chrono::steady_clock::time_point next_tick_{};
   std::chrono::steady_clock::time_point next_summary_{};
   std::chrono::steady_clock::time_point next_campaign_{};
@@ -105,6 +104,12 @@ class FleetLedger {
   std::chrono::steady_clock::time_point next_states_{};
   int64_t states_revision_ = 0;
   std::set<std::string> refused_;  // members whose batches were refused (said once per ownership)
+  uint64_t notices_raised_ = 0;
+  // The fleet's token key (its owner's, from ledger/summary; 0: not known
+  // yet): a batch under another is not stored.
+  std::atomic<uint64_t> fleet_fingerprint_{0};
+  std::atomic<bool> key_mismatch_said_{false};
+  uint64_t own_fingerprint_ = 0;  // this member's token key's
   uint64_t refused_batches_ = 0;
 };
 

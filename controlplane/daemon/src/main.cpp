@@ -86,6 +86,7 @@ struct Args {
   int64_t idle_timeout_s = 15 * 60;
   int64_t audit_verify_interval_s = 3600;
   int64_t audit_retention_days = audit::kMinRetentionDays;
+  int64_t audit_checkpoint_interval_s = 300;
   std::string metrics_listen;    // HOST:PORT; empty: no metrics
   std::string metrics_tls_cert;  // PEM: HTTPS
   std::string metrics_tls_key;
@@ -386,6 +387,31 @@ void show_fleet(fleet::FleetMember& m, daemon::ManagementService& service, ftzga
   }
 }
 
+// The audit log's checkpoints, from its record hook (which must not block)
+// to the fleet member that anchors them in etcd.
+class Checkpoints {
+ public:
+  void add(std::string_view line) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned() || !j.contains("hash") ||
+        !j["hash"].is_string())
+      return;
+    std::lock_guard lock(mu_);
+    pending_.emplace_back(j["seq"].get<uint64_t>(), j["hash"].get<std::string>());
+    // The newest covers the older ones through the chain.
+    if (pending_.size() > kMax) pending_.erase(pending_.begin());
+  }
+  std::vector<std::pair<uint64_t, std::string>> take() {
+    std::lock_guard lock(mu_);
+    return std::exchange(pending_, {});
+  }
+
+ private:
+  static constexpr size_t kMax = 64;
+  std::mutex mu_;
+  std::vector<std::pair<uint64_t, std::string>> pending_;
+};
+
 // etcd as --etcd-* say.
 tl::expected<fleet::EtcdOptions, std::string> etcd_options(const Args& a) {
   if (a.etcd_endpoints.empty()) return tl::unexpected(std::string("--fleet needs --etcd-endpoints"));
@@ -448,10 +474,9 @@ tl::expected<std::unique_ptr<daemon::FleetLedger>, std::string> open_fleet_ledge
 
 // This appliance as a member of the fleet --fleet names (docs/fleet.md):
 // commits go through the fleet, the other members' come in.
-tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(const Args& a,
-                                                                          daemon::ManagementService& service,
-                                                                          const keys::SigningKey& key,
-                                                                          daemon::FleetLedger& ledger) {
+tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
+    const Args& a, daemon::ManagementService& service, const keys::SigningKey& key,
+    daemon::FleetLedger& ledger, std::shared_ptr<Checkpoints> checkpoints) {
   // The member keys whose signed commits this member applies (its own too).
   auto members = bundle::TrustedKeys::load(a.fleet_keys);
   if (!members)
@@ -488,6 +513,7 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(const 
     s.dataplanes_current = here.dataplanes_current;
     return s;
   };
+  local.checkpoints = [checkpoints] { return checkpoints->take(); };
   local.note = [&service, fleet = a.fleet](const std::string& event, bool success,
                                            const std::string& detail) {
     std::fprintf(stderr, "ftzgated: fleet %s: %s: %s\n", fleet.c_str(), event.c_str(), detail.c_str());
@@ -513,6 +539,25 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(const 
   };
   link.show = [m, &service](ftzgate::v1::ShowFleetReply* reply) { show_fleet(*m, service, reply); };
   link.compliance = [&ledger](ftzgate::v1::ShowComplianceReply* reply) { return ledger.show(reply); };
+  link.anchors = [m, name](ftzgate::v1::AuditVerifyReply* reply)
+      -> tl::expected<std::vector<audit::FleetAnchor>, std::string> {
+    auto all = m->anchors();
+    if (!all) return tl::unexpected(all.error());
+    std::map<std::string, ftzgate::v1::FleetAuditMember> by_member;
+    std::vector<audit::FleetAnchor> mine;
+    for (const fleet::AuditAnchor& x : *all) {
+      ftzgate::v1::FleetAuditMember& row = by_member[x.member];
+      row.set_member(x.member);
+      row.set_anchors(row.anchors() + 1);
+      if (x.seq > row.newest_seq()) {
+        row.set_newest_seq(x.seq);
+        row.set_newest_unix_s(x.time_s);
+      }
+      if (x.member == name) mine.push_back({x.seq, x.hash});
+    }
+    for (auto& [_, row] : by_member) *reply->add_fleet_members() = std::move(row);
+    return mine;
+  };
   // The service knows its fleet before the first fleet commit comes in.
   service.set_fleet(a.fleet, std::move(link), a.state_dir + "/fleet.json");
   m->start();
@@ -556,8 +601,13 @@ int serve(const Args& a) {
   }
   audit::Options audit_options;
   audit_options.retention_days = a.audit_retention_days;
-  if (syslog) {
-    audit_options.on_record = [&syslog](const audit::Event& e, std::string_view line) {
+  audit_options.checkpoint_interval_ms = a.audit_checkpoint_interval_s * 1000;
+  auto checkpoints = std::make_shared<Checkpoints>();
+  if (syslog || !a.fleet.empty()) {
+    audit_options.on_record = [&syslog, checkpoints, fleet = !a.fleet.empty()](const audit::Event& e,
+                                                                               std::string_view line) {
+      if (fleet && e.event_type == "checkpoint") checkpoints->add(line);
+      if (!syslog) return;
       using Severity = daemon::SyslogExporter::Severity;
       if (e.event_type == "compliance_notice") {
         // A line reached or passed: warning; nearing it, a rollover: notice.
@@ -627,7 +677,7 @@ int serve(const Args& a) {
   service.publish_running();
   std::unique_ptr<fleet::FleetMember> member;
   if (!a.fleet.empty()) {
-    auto joined = join_fleet(a, service, *key, *ledger);
+    auto joined = join_fleet(a, service, *key, *ledger, checkpoints);
     if (!joined) {
       std::fprintf(stderr, "ftzgated: %s\n", joined.error().c_str());
       return 2;
@@ -839,6 +889,12 @@ static int run(int argc, char** argv) {
                  "days an audit file is kept after its newest record (the law: at least six months)")
       ->type_name("DAYS")
       ->check(CLI::Range(audit::kMinRetentionDays, int64_t{100} * 366))
+      ->capture_default_str();
+  app.add_option("--audit-checkpoint-interval", a.audit_checkpoint_interval_s,
+                 "seconds between signed checkpoints of the audit log while records come (also every "
+                 "1,000 records); in a fleet each is anchored in etcd")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(int64_t{1}, int64_t{3600}))
       ->capture_default_str();
   app.add_option("--etcd-endpoints", a.etcd_endpoints,
                  "with --fleet: the etcd cluster (https://HOST:PORT, or http:// to loopback only)")

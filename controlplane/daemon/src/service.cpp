@@ -835,19 +835,39 @@ Status ManagementService::ShowCommits(grpc::ServerContext* ctx, const pb::ShowCo
   return Status::OK;
 }
 
-Status ManagementService::AuditVerify(grpc::ServerContext* ctx, const pb::AuditVerifyRequest*,
+Status ManagementService::AuditVerify(grpc::ServerContext* ctx, const pb::AuditVerifyRequest* req,
                                       pb::AuditVerifyReply* reply) {
-  std::lock_guard lock(mu_);
+  FleetAnchors fleet;
   Session s;
-  if (auto denied = authorize(ctx, Need::kAudit, "audit_verify", s)) return *denied;
+  {
+    std::lock_guard lock(mu_);
+    if (auto denied = authorize(ctx, Need::kAudit, "audit_verify", s)) return *denied;
+    if (req->fleet()) {
+      if (fleet_.empty() || !fleet_link_.anchors)
+        return {StatusCode::FAILED_PRECONDITION,
+                "this ftzgated is not in a fleet (ftzgated --fleet, docs/fleet.md)"};
+      fleet = fleet_link_.anchors;
+    }
+  }
+  // etcd is read without the lock; the anchors are read before the log, so
+  // that every anchor names a record the log held when it was read.
+  std::vector<audit::FleetAnchor> anchors;
+  if (fleet) {
+    auto read = fleet(reply);
+    if (!read) return {StatusCode::UNAVAILABLE, "the fleet's audit anchors: " + read.error()};
+    anchors = std::move(*read);
+  }
+  std::lock_guard lock(mu_);
   audit::VerifyReport r;
   {
     // No record half written while it reads (a truncation it would report).
     std::lock_guard audit_lock(audit_mu_);
-    r = audit::verify(audit_dir_, audit_pem_);
+    r = fleet ? audit::verify(audit_dir_, audit_pem_, anchors) : audit::verify(audit_dir_, audit_pem_);
     note_audit_verification(r, clock_(), s.user.c_str());
   }
-  if (auto failed = record(s, ctx, "audit_verify", true, ojson{{"ok", r.ok}, {"last_seq", r.last_seq}}))
+  reply->set_fleet_anchors_checked(anchors.size());
+  if (auto failed = record(s, ctx, "audit_verify", true,
+                           ojson{{"ok", r.ok}, {"last_seq", r.last_seq}, {"fleet", req->fleet()}}))
     return *failed;
   reply->set_ok(r.ok);
   reply->set_problem(r.problem);

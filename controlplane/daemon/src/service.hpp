@@ -79,10 +79,15 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   // Fills `show compliance fleet`'s reply: the fleet's count as etcd holds
   // it (called without the service's lock).
   using FleetCount = std::function<grpc::Status(ftzgate::v1::ShowComplianceReply*)>;
+  // `audit verify fleet`: this member's anchors, and every member's in the
+  // reply (called without the service's lock).
+  using FleetAnchors = std::function<tl::expected<std::vector<audit::FleetAnchor>, std::string>(
+      ftzgate::v1::AuditVerifyReply*)>;
   struct FleetLink {
     FleetPublisher publish;
     FleetShower show;
     FleetCount compliance;
+    FleetAnchors anchors;
   };
   // `state_file` keeps, across restarts, the newest fleet generation this
   // member ran and a local-only override it runs (JSON, written atomically).

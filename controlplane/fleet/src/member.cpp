@@ -34,6 +34,7 @@ constexpr auto kRetryRefused = std::chrono::seconds(60);
 // grows only when a status changes.
 constexpr int64_t kAliveTtl = 5;
 constexpr auto kReport = std::chrono::seconds(1);
+constexpr size_t kMaxUnanchored = 64;
 
 int64_t wall_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -154,11 +155,43 @@ void FleetMember::report() {
     }
     lease_ = *lease;
   }
+  anchor();
   MemberStatus s = local_.status();
   s.member = member_;
   if (reported_ && reported_->same_state(s)) return;
   s.time_s = wall_s();
   if (etcd_->put(keys_.status(member_), format_status(s))) reported_ = s;
+}
+
+void FleetMember::anchor() {
+  if (local_.checkpoints) {
+    for (auto& [seq, hash] : local_.checkpoints())
+      unanchored_.push_back({member_, seq, std::move(hash), wall_s()});
+  }
+  if (unanchored_.size() > kMaxUnanchored)
+    unanchored_.erase(unanchored_.begin(), unanchored_.end() - static_cast<std::ptrdiff_t>(kMaxUnanchored));
+  while (!unanchored_.empty()) {
+    const AuditAnchor& a = unanchored_.front();
+    const std::string key = keys_.audit(member_, a.seq);
+    // Written once: an anchor is never rewritten, also not by this member.
+    if (!etcd_->put_if(key, 0, {{key, format_anchor(a), 0}})) return;
+    unanchored_.erase(unanchored_.begin());
+  }
+}
+
+Result<std::vector<AuditAnchor>> FleetMember::anchors() {
+  auto listing = etcd_->list(keys_.audit());
+  if (!listing) return tl::unexpected(listing.error());
+  std::vector<AuditAnchor> out;
+  out.reserve(listing->kvs.size());
+  for (const KeyValue& kv : listing->kvs) {
+    auto a = parse_anchor(kv.value, kv.key);
+    if (!a) return tl::unexpected(a.error());
+    if (kv.key != keys_.audit(a->member, a->seq))
+      return tl::unexpected(kv.key + ": the anchor of " + a->member);
+    out.push_back(std::move(*a));
+  }
+  return out;
 }
 
 Result<FleetMember::View> FleetMember::view(int64_t now_s) {

@@ -1,5 +1,6 @@
 #include "ftz/fleet/records.hpp"
 
+#include <charconv>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -130,6 +131,39 @@ Result<MemberStatus> parse_status(std::string_view text, const std::string& wher
   return s;
 }
 
+std::string format_anchor(const AuditAnchor& a) {
+  return json{{"member", a.member}, {"seq", a.seq}, {"hash", a.hash}, {"time_s", a.time_s}}.dump();
+}
+
+Result<AuditAnchor> parse_anchor(std::string_view text, const std::string& where) {
+  const json j = json::parse(text, nullptr, false);
+  const auto bad = [&](const std::string& what) { return tl::unexpected(where + ": " + what); };
+  if (!j.is_object()) return bad("not a JSON object");
+  AuditAnchor a;
+  const auto member = j.find("member");
+  if (member == j.end() || !member->is_string() || !valid_name(member->get<std::string>()))
+    return bad("member: not a member name");
+  a.member = member->get<std::string>();
+  const auto seq = j.find("seq");
+  if (seq == j.end() || !seq->is_number_unsigned() || seq->get<uint64_t>() == 0)
+    return bad("seq: not a record");
+  a.seq = seq->get<uint64_t>();
+  const auto hash = j.find("hash");
+  if (hash == j.end() || !hash->is_string() || !hex64(hash->get<std::string>()))
+    return bad("hash: not a SHA-256 in hex");
+  a.hash = hash->get<std::string>();
+  const auto time = j.find("time_s");
+  if (time == j.end() || !time->is_number_integer()) return bad("time_s: not a number");
+  a.time_s = time->get<int64_t>();
+  return a;
+}
+
+std::string FleetKeys::audit(const std::string& member, uint64_t seq) const {
+  char tail[24];
+  std::snprintf(tail, sizeof tail, "%020llu", static_cast<unsigned long long>(seq));
+  return audit() + member + "/" + tail;
+}
+
 std::string format_configuration(const store::Configuration& c) {
   json files = json::object();
   for (const auto& [path, content] : c.files) files[path] = keys::base64_encode(content);
@@ -155,12 +189,21 @@ Result<store::Configuration> parse_configuration(std::string_view text, const st
   return c;
 }
 
-std::string FleetKeys::batch(const std::string& member, const std::string& dataplane, uint64_t boot_id,
-                             uint64_t seq, unsigned part) const {
+std::string FleetKeys::batch(int32_t year, const std::string& member, const std::string& dataplane,
+                             uint64_t boot_id, uint64_t seq, unsigned part) const {
   char tail[48];
   std::snprintf(tail, sizeof tail, "%016llx-%016llx-%02x", static_cast<unsigned long long>(boot_id),
                 static_cast<unsigned long long>(seq), part);
-  return tokens() + member + "/" + dataplane + "/" + tail;
+  return tokens() + std::to_string(year) + "/" + member + "/" + dataplane + "/" + tail;
+}
+
+int32_t FleetKeys::batch_year(const std::string& key) const {
+  if (!key.starts_with(tokens())) return 0;
+  int32_t year = 0;
+  const char* begin = key.data() + tokens().size();
+  const char* end = key.data() + key.size();
+  const auto [at, ec] = std::from_chars(begin, end, year);
+  return ec == std::errc() && at != end && *at == '/' ? year : 0;
 }
 
 }  // namespace ftz::fleet

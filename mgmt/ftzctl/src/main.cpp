@@ -634,12 +634,49 @@ int print_verify(const Args& a, const ftz::audit::VerifyReport& r) {
   return r.ok ? 0 : 1;
 }
 
-int audit_verify(const Args& a, Session& s) {
+// audit verify [fleet]: fleet also checks the log against the checkpoints
+// this member anchored in its fleet's etcd, and lists every member's anchors.
+int audit_verify(const Args& a, Session& s, bool fleet) {
+  pb::AuditVerifyRequest req;
+  req.set_fleet(fleet);
   pb::AuditVerifyReply r;
-  if (auto st = s.call(&pb::Management::Stub::AuditVerify, pb::AuditVerifyRequest{}, &r); !st.ok())
-    return fail(st);
-  return print_verify(a, {r.ok(), r.problem(), r.where(), r.records(), r.checkpoints(), r.last_seq(),
-                          r.unsigned_tail(), r.removed_through()});
+  if (auto st = s.call(&pb::Management::Stub::AuditVerify, req, &r); !st.ok()) return fail(st);
+  const ftz::audit::VerifyReport report{
+      r.ok(),          r.problem(),  r.where(),         r.records(),
+      r.checkpoints(), r.last_seq(), r.unsigned_tail(), r.removed_through()};
+  if (!fleet) return print_verify(a, report);
+  ordered_json members = ordered_json::array();
+  std::string text = "against " + std::to_string(r.fleet_anchors_checked()) +
+                     " checkpoints this member anchored in its fleet\n"
+                     "MEMBER               ANCHORS  NEWEST SEQ  ANCHORED (unix s)\n";
+  for (const pb::FleetAuditMember& m : r.fleet_members()) {
+    members.push_back({{"member", m.member()},
+                       {"anchors", m.anchors()},
+                       {"newest_seq", m.newest_seq()},
+                       {"newest_unix_s", m.newest_unix_s()}});
+    char line[160];
+    std::snprintf(line, sizeof line, "%-20s %8llu  %10llu  %lld\n", m.member().c_str(),
+                  static_cast<unsigned long long>(m.anchors()),
+                  static_cast<unsigned long long>(m.newest_seq()), static_cast<long long>(m.newest_unix_s()));
+    text += line;
+  }
+  if (a.json) {
+    ordered_json j{{"ok", r.ok()},
+                   {"problem", r.problem()},
+                   {"where", r.where()},
+                   {"records", r.records()},
+                   {"checkpoints", r.checkpoints()},
+                   {"last_seq", r.last_seq()},
+                   {"unsigned_tail", r.unsigned_tail()},
+                   {"removed_through", r.removed_through()},
+                   {"fleet_anchors_checked", r.fleet_anchors_checked()},
+                   {"fleet_members", std::move(members)}};
+    print(a, j, "");
+    return r.ok() ? 0 : 1;
+  }
+  const int status = print_verify(a, report);
+  std::printf("%s", text.c_str());
+  return status;
 }
 
 // audit verify from DIR key FILE: a copy of the log (ftzgated's audit/
@@ -1094,7 +1131,7 @@ int execute(const Args& a, Session& s, const std::vector<std::string>& w) {
   if (w[0] == "set" || w[0] == "delete") return edit(a, s, w);
   if (w[0] == "commit") return commit(a, s, w);
   if (w[0] == "rollback") return rollback(a, s, w);
-  return audit_verify(a, s);
+  return audit_verify(a, s, w.size() == 3 && w[2] == "fleet");
 }
 
 std::string read_secret(const char* env, const char* prompt) {
@@ -1141,7 +1178,7 @@ static int run(int argc, char** argv) {
         "  commit [check] [comment TEXT] [confirmed MINUTES]\n"
         "  commit confirm                     keep a commit confirmed\n"
         "  rollback N                         generation N into your candidate\n"
-        "  audit verify\n"
+        "  audit verify [fleet]               (fleet: also against this member's anchors in its fleet)\n"
         "  audit verify from DIR key FILE     a copy of the audit log verified here, without ftzgated,\n"
         "                                     against the device's public key (keys/device.pub)\n"
         "  audit show [since TIME] [last N]   records as stored (audadmin); TIME is +08:00,\n"
@@ -1172,7 +1209,8 @@ static int run(int argc, char** argv) {
   // Unknown commands are refused before any password is asked for.
   if (!w.empty() && !ftz::ctl::known_command(w)) return usage("unknown command: " + w[0]);
   // A copy of the log is verified here: no daemon, no login.
-  if (!w.empty() && w[0] == "audit" && w[1] == "verify" && w.size() > 2) return audit_verify_copy(a, w);
+  if (!w.empty() && w[0] == "audit" && w[1] == "verify" && w.size() > 2 && w[2] != "fleet")
+    return audit_verify_copy(a, w);
   auto channel = ftz::mgmt::open_channel(a.at);
   if (!channel) {
     std::fprintf(stderr, "ftzctl: %s\n", channel.error().c_str());

@@ -176,6 +176,19 @@ struct VerifyReport {
 // log was truncated.
 VerifyReport verify(const std::string& dir, std::string_view public_pem);
 
+// A checkpoint as a fleet member anchored it in etcd (docs/fleet.md, "Audit
+// across the fleet"): the record's seq and hash.
+struct FleetAnchor {
+  uint64_t seq = 0;
+  std::string hash;
+};
+// verify(), and then every anchor above what retention removed must be a
+// record of the log with that hash: a log deleted, cut short or rewritten
+// (even one whose chain and signatures were made again with the device
+// key) fails at the first anchor it no longer holds.
+VerifyReport verify(const std::string& dir, std::string_view public_pem,
+                    const std::vector<FleetAnchor>& anchors);
+
 // What `ftzctl audit show` prints: the newest records (lines as stored) whose
 // time is at or after `since_ms`, oldest first, at most `last` of them and
 // `max_bytes` in all. A line whose time cannot be read is kept (damage is

@@ -49,6 +49,9 @@ class FleetMember {
     // Its running generation and data planes, for the fleet's `show fleet`
     // (the member's name is filled in by the member).
     std::function<MemberStatus()> status;
+    // The checkpoints this member's audit log wrote since the last call
+    // (seq, record hash), oldest first: anchored in etcd as they come.
+    std::function<std::vector<std::pair<uint64_t, std::string>>()> checkpoints;
     // An event for the audit log and the daemon's log: fleet_joined,
     // fleet_commit_applied, fleet_commit_refused, fleet_etcd_lost,
     // fleet_etcd_back.
@@ -98,6 +101,9 @@ class FleetMember {
   };
   Result<View> view(int64_t now_s);
 
+  // Every member's audit anchors (`audit verify fleet`), by member and seq.
+  Result<std::vector<AuditAnchor>> anchors();
+
   [[nodiscard]] std::string endpoint() const { return etcd_->endpoint(); }
   [[nodiscard]] bool connected() const noexcept { return connected_.load(); }
   [[nodiscard]] uint64_t fleet_generation() const noexcept { return fleet_generation_.load(); }
@@ -114,6 +120,9 @@ class FleetMember {
   // At most every kReport: keeps alive/MEMBER on its lease and writes
   // status/MEMBER when what it says changed.
   void report();
+  // Writes the checkpoints not yet anchored (at most kMaxUnanchored kept
+  // while etcd is away: the newest covers the older ones through the chain).
+  void anchor();
 
   std::unique_ptr<Etcd> etcd_;
   std::string fleet_;
@@ -133,6 +142,7 @@ class FleetMember {
   // The follower thread's own (report()):
   int64_t lease_ = 0;  // alive/MEMBER's; 0: none held
   std::optional<MemberStatus> reported_;
+  std::vector<AuditAnchor> unanchored_;
   std::chrono::steady_clock::time_point next_report_{};
   std::thread follower_;
 };

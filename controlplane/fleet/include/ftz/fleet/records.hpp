@@ -12,8 +12,11 @@
 //                  rewritten only when it changes
 //   alive/MEMBER   empty, on the member's lease: gone when the member has
 //                  not reached etcd for the lease's TTL
+//   audit/MEMBER/SEQ
+//                  a checkpoint of the member's audit log (AuditAnchor,
+//                  JSON), written once
 // and for its count (decision 0023):
-//   tokens/MEMBER/DATAPLANE/BOOT-SEQ-PART
+//   tokens/YEAR/MEMBER/DATAPLANE/BOOT-SEQ-PART
 //                  a data plane's report batch (ReportBatch, protobuf),
 //                  written once (create only), in parts below etcd's limit
 //   ledger/owner   the member that keeps the fleet's ledger, on its lease
@@ -75,6 +78,19 @@ struct MemberStatus {
 std::string format_status(const MemberStatus& s);
 Result<MemberStatus> parse_status(std::string_view text, const std::string& where);
 
+// A checkpoint of a member's audit log, anchored in etcd (issue 14 §3):
+// its seq and record hash. The log stays on the member (MLPS: collected,
+// not merged); the anchors let `audit verify fleet` find a member log that
+// was deleted or made again.
+struct AuditAnchor {
+  std::string member;
+  uint64_t seq = 0;
+  std::string hash;  // the checkpoint record's SHA-256, hex
+  int64_t time_s = 0;
+};
+std::string format_anchor(const AuditAnchor& a);
+Result<AuditAnchor> parse_anchor(std::string_view text, const std::string& where);
+
 std::string format_configuration(const store::Configuration& c);
 // Also checks the content against `sha256` (its key).
 Result<store::Configuration> parse_configuration(std::string_view text, const std::string& sha256,
@@ -93,13 +109,20 @@ struct FleetKeys {
   [[nodiscard]] std::string alive() const { return prefix + "alive/"; }
   [[nodiscard]] std::string alive(const std::string& member) const { return alive() + member; }
   [[nodiscard]] std::string tokens() const { return prefix + "tokens/"; }
-  // Hex, fixed width: a data plane's batches list in (boot, seq) order.
-  [[nodiscard]] std::string batch(const std::string& member, const std::string& dataplane, uint64_t boot_id,
-                                  uint64_t seq, unsigned part) const;
+  // Under the year (Asia/Shanghai) the member stored it in, so that a
+  // closed year's batches go with one prefix; hex, fixed width: a data
+  // plane's batches list in (boot, seq) order.
+  [[nodiscard]] std::string batch(int32_t year, const std::string& member, const std::string& dataplane,
+                                  uint64_t boot_id, uint64_t seq, unsigned part) const;
+  // The year of a batch's key (0 when it is not one).
+  [[nodiscard]] int32_t batch_year(const std::string& key) const;
   [[nodiscard]] std::string ledger_owner() const { return prefix + "ledger/owner"; }
   [[nodiscard]] std::string ledger_summary() const { return prefix + "ledger/summary"; }
   [[nodiscard]] std::string ledger_states() const { return prefix + "ledger/states"; }
   [[nodiscard]] std::string notices() const { return prefix + "notices/"; }
+  [[nodiscard]] std::string audit() const { return prefix + "audit/"; }
+  // Zero-padded: a member's anchors list in seq order.
+  [[nodiscard]] std::string audit(const std::string& member, uint64_t seq) const;
   std::string prefix;
 };
 
