@@ -476,7 +476,7 @@ tl::expected<std::unique_ptr<daemon::FleetLedger>, std::string> open_fleet_ledge
 // commits go through the fleet, the other members' come in.
 tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
     const Args& a, daemon::ManagementService& service, const keys::SigningKey& key,
-    daemon::FleetLedger& ledger, std::shared_ptr<Checkpoints> checkpoints) {
+    daemon::FleetLedger& ledger, const std::shared_ptr<Checkpoints>& checkpoints) {
   // The member keys whose signed commits this member applies (its own too).
   auto members = bundle::TrustedKeys::load(a.fleet_keys);
   if (!members)
