@@ -320,8 +320,8 @@ TEST_F(DaemonInProcess, ALateOlderFleetCommitDoesNotRollTheMemberBack) {
             grpc::StatusCode::FAILED_PRECONDITION);
   ManagementService::FleetLink link;
   link.publish = [](uint64_t, const std::string&, const store::Configuration&, const std::string&,
-                    const std::string&,
-                    int64_t) -> tl::expected<ManagementService::FleetPublished, std::string> {
+                    const std::string&, int64_t,
+                    std::optional<int64_t>) -> tl::expected<ManagementService::FleetPublished, std::string> {
     ManagementService::FleetPublished won;
     won.outcome = ManagementService::FleetPublished::Outcome::kWon;
     won.generation = 5;

@@ -98,6 +98,55 @@ TEST_F(Fleet, AMemberLogDeletedIsFoundByItsAnchorsInEtcd) {
   EXPECT_EQ(members_[0]->ctl_as("bob", "audit verify fleet").status, 0) << "the others' logs are whole";
 }
 
+// Issue 14 §1: a commit confirmed acts fleet-wide. Confirmed on another
+// member than the one that committed it, it stays; not confirmed in time,
+// every member goes back together to what the fleet ran before (one member
+// moves the commit point back, every member applies it as a commit).
+TEST_F(Fleet, ACommitConfirmedIsConfirmedOrRolledBackFleetWide) {
+  load(0, config_allowing("10.1.0.0/16"));
+  ASSERT_EQ(members_[0]->ctl("commit").status, 0);
+  for (auto& m : members_) ASSERT_TRUE(m->reaches(2)) << m->name();
+
+  load(1, config_allowing("10.2.0.0/16"));
+  RunResult r = members_[1]->ctl("commit confirmed 1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (auto& m : members_) ASSERT_TRUE(m->reaches(3)) << m->name();
+  EXPECT_GT(fleet_running().value("confirm_by_s", int64_t{0}), 0) << fleet_running();
+  const auto shown =
+      show_fleet(2, [](const nlohmann::json& j) { return j.value("confirm_by_unix_s", 0) > 0; });
+  EXPECT_GT(shown.value("confirm_by_unix_s", int64_t{0}), 0) << shown;
+  r = members_[2]->ctl("commit");  // nothing edited on m2: confirms the fleet's
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(fleet_running().value("confirm_by_s", int64_t{0}), 0) << fleet_running();
+  EXPECT_EQ(fleet_running().value("generation", 0), 3) << fleet_running();
+  ASSERT_EQ(members_[2]->audit("commit_confirm").size(), 1U);
+  EXPECT_EQ(members_[2]->audit("commit_confirm")[0]["details"].value("generation", 0), 3);
+  EXPECT_EQ(members_[0]->ctl("commit").status, 1) << "nothing pending now, and no candidate";
+  const std::string confirmed = members_[1]->running().second;
+
+  // Not confirmed: after its minute every member runs generation 3's
+  // configuration again, as generation 5.
+  load(2, config_allowing("10.3.0.0/16"));
+  r = members_[2]->ctl("commit confirmed 1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (auto& m : members_) ASSERT_TRUE(m->reaches(4)) << m->name();
+  EXPECT_NE(members_[0]->running().second, confirmed);
+  const auto all_back = [&] {
+    return std::all_of(members_.begin(), members_.end(),
+                       [](const auto& m) { return m->running().first == 5; });
+  };
+  for (int n = 0; n < 450 && !all_back(); ++n) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (auto& m : members_) {
+    EXPECT_EQ(m->running().first, 5U) << m->name();
+    EXPECT_EQ(m->running().second, confirmed) << m->name();
+  }
+  size_t rollbacks = 0;
+  for (auto& m : members_) rollbacks += m->audit("fleet_rollback").size();
+  EXPECT_EQ(rollbacks, 1U) << "one member moved the commit point back";
+  EXPECT_EQ(fleet_running().value("confirm_by_s", int64_t{0}), 0) << fleet_running();
+  EXPECT_EQ(fleet_running().value("config_sha256", ""), confirmed) << fleet_running();
+}
+
 TEST_F(Fleet, ACommitOnOneMemberRunsOnEveryMember) {
   // The first member to join made generation 1 the fleet's.
   EXPECT_EQ(fleet_running().value("generation", 0), 1) << fleet_running();

@@ -34,12 +34,14 @@ void commit_point(std::string_view text) {
     return;
   }
   if (c->generation == 0 || c->config_sha256.size() != 64 || !ftz::fleet::valid_name(c->member) ||
+      c->confirm_by_s < 0 || (c->confirm_by_s > 0 && c->previous_sha256.size() != 64) ||
       !ftz::store::ConfigStore::valid_user(c->user))
     ftz::fuzz::fail("accepted a commit point that breaks its rules", text);
   auto again = ftz::fleet::parse_commit(ftz::fleet::format_commit(*c), "running");
   if (!again || again->generation != c->generation || again->config_sha256 != c->config_sha256 ||
       again->member != c->member || again->user != c->user || again->time_s != c->time_s ||
       again->comment != c->comment || again->nonce != c->nonce || again->signature != c->signature ||
+      again->confirm_by_s != c->confirm_by_s || again->previous_sha256 != c->previous_sha256 ||
       ftz::fleet::signed_content(*again) != ftz::fleet::signed_content(*c))
     ftz::fuzz::fail("a commit point does not read back as written", text);
 }

@@ -371,6 +371,7 @@ void show_fleet(fleet::FleetMember& m, daemon::ManagementService& service, ftzga
     r->set_committed_by(view->running->member);
     r->set_committed_user(view->running->user);
     r->set_committed_unix_s(view->running->time_s);
+    r->set_confirm_by_unix_s(view->running->confirm_by_s);
   }
   for (const fleet::FleetMember::MemberView& v : view->members) {
     ftzgate::v1::FleetMemberStatus* out = r->add_members();
@@ -524,9 +525,10 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
   fleet::FleetMember* m = member->get();
   daemon::ManagementService::FleetLink link;
   link.publish = [m](uint64_t generation, const std::string& sha, const store::Configuration& config,
-                     const std::string& user, const std::string& comment,
-                     int64_t now_s) -> tl::expected<daemon::ManagementService::FleetPublished, std::string> {
-    auto p = m->publish(generation, sha, config, user, comment, now_s);
+                     const std::string& user, const std::string& comment, int64_t now_s,
+                     std::optional<int64_t> confirm_by)
+      -> tl::expected<daemon::ManagementService::FleetPublished, std::string> {
+    auto p = m->publish(generation, sha, config, user, comment, now_s, confirm_by);
     if (!p) return tl::unexpected(p.error());
     using Outcome = daemon::ManagementService::FleetPublished::Outcome;
     daemon::ManagementService::FleetPublished out;
@@ -538,6 +540,7 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
     return out;
   };
   link.show = [m, &service](ftzgate::v1::ShowFleetReply* reply) { show_fleet(*m, service, reply); };
+  link.confirm = [m](const std::string& user, int64_t now_s) { return m->confirm(user, now_s); };
   link.compliance = [&ledger](ftzgate::v1::ShowComplianceReply* reply) { return ledger.show(reply); };
   link.anchors = [m, name](ftzgate::v1::AuditVerifyReply* reply)
       -> tl::expected<std::vector<audit::FleetAnchor>, std::string> {

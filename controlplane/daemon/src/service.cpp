@@ -508,12 +508,15 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
   if (!cand) return status_of(cand.error());
   if (!*cand) {
     // A plain `commit` with nothing edited confirms a pending commit
-    // confirmed (Junos).
-    if (!req->check_only() && req->confirm_minutes() == 0 && store_.pending_confirm()) {
+    // confirmed (Junos); in a fleet, the fleet's, on any member.
+    if (!req->check_only() && req->confirm_minutes() == 0 && (store_.pending_confirm() || !fleet_.empty())) {
       auto g = confirm_locked(s, ctx);
-      if (!g) return g.error();
-      reply->mutable_commit()->set_generation(*g);
-      return Status::OK;
+      if (g) {
+        reply->mutable_commit()->set_generation(*g);
+        return Status::OK;
+      }
+      if (store_.pending_confirm() || g.error().error_code() != StatusCode::FAILED_PRECONDITION)
+        return g.error();
     }
     return {StatusCode::FAILED_PRECONDITION, "no candidate: load a configuration first"};
   }
@@ -537,10 +540,6 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
   const int64_t now_s = clock_() / 1000;
   std::optional<int64_t> confirm_by;
   if (req->confirm_minutes() > 0) confirm_by = now_s + int64_t{req->confirm_minutes()} * 60;
-  if (confirm_by && !fleet_.empty()) {
-    return refuse(s, ctx, "commit", ojson::object(), StatusCode::FAILED_PRECONDITION,
-                  "commit confirmed is not fleet-wide yet (docs/fleet.md): commit without it");
-  }
   if (req->local_only() && fleet_.empty())
     return {StatusCode::INVALID_ARGUMENT, "commit local-only is for a member of a fleet: commit"};
   if (req->local_only() && (req->comment().empty() || confirm_by))
@@ -557,7 +556,7 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
   std::optional<uint64_t> as_generation;
   if (!fleet_.empty() && !req->local_only()) {
     auto published = fleet_link_.publish(store_.running_generation(), store_.running_sha256(),
-                                         {c.text, c.files}, s.user, req->comment(), now_s);
+                                         {c.text, c.files}, s.user, req->comment(), now_s, confirm_by);
     using Outcome = FleetPublished::Outcome;
     if (!published) {
       (void)record(s, ctx, "commit", false, ojson{{"fleet", fleet_}, {"reason", published.error()}});
@@ -584,8 +583,10 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
     }
     as_generation = published->generation;
   }
-  auto info =
-      store_.commit(s.user, {c.text, c.files}, c.based_on, req->comment(), now_s, confirm_by, as_generation);
+  // A fleet's commit confirmed waits in the fleet (every member goes back
+  // together), not in this member's store.
+  auto info = store_.commit(s.user, {c.text, c.files}, c.based_on, req->comment(), now_s,
+                            as_generation ? std::nullopt : confirm_by, as_generation);
   if (!info) {
     (void)record(s, ctx, "commit", false, ojson{{"reason", info.error().message}});
     return status_of(info.error());
@@ -764,6 +765,20 @@ tl::expected<void, std::string> ManagementService::apply_fleet_commit(
 
 tl::expected<uint64_t, Status> ManagementService::confirm_locked(const Session& s, grpc::ServerContext* ctx) {
   const auto pending = store_.pending_confirm();
+  if (!pending && !fleet_.empty() && fleet_link_.confirm) {
+    // The fleet's commit confirmed, whichever member committed it.
+    auto g = fleet_link_.confirm(s.user, clock_() / 1000);
+    if (!g) {
+      (void)record(s, ctx, "commit_confirm", false, ojson{{"fleet", fleet_}, {"reason", g.error()}});
+      return tl::unexpected(
+          Status(StatusCode::UNAVAILABLE, "fleet " + fleet_ + ": " + g.error() + ": nothing confirmed"));
+    }
+    if (*g) {
+      if (auto failed = record(s, ctx, "commit_confirm", true, ojson{{"fleet", fleet_}, {"generation", **g}}))
+        return tl::unexpected(*failed);
+      return **g;
+    }
+  }
   if (!pending)
     return tl::unexpected(Status(StatusCode::FAILED_PRECONDITION, "no commit confirmed is pending"));
   if (auto failed = record(s, ctx, "commit_confirm", true, ojson{{"generation", pending->generation}}))

@@ -70,10 +70,14 @@ class ManagementService final : public ftzgate::v1::Management::Service {
     std::string member;       // kLost, kBehind: whose commit the fleet runs
   };
   // (local generation, its content hash, the configuration, user, comment,
-  // now): an error when the fleet cannot be reached.
+  // now, confirm by): an error when the fleet cannot be reached.
   using FleetPublisher = std::function<tl::expected<FleetPublished, std::string>(
       uint64_t, const std::string&, const store::Configuration&, const std::string&, const std::string&,
-      int64_t)>;
+      int64_t, std::optional<int64_t>)>;
+  // (user, now): confirms the fleet's pending commit confirmed; its
+  // generation, or nullopt when none is pending.
+  using FleetConfirmer =
+      std::function<tl::expected<std::optional<uint64_t>, std::string>(const std::string&, int64_t)>;
   // Fills `show fleet`'s reply from etcd (called without the service's lock).
   using FleetShower = std::function<void(ftzgate::v1::ShowFleetReply*)>;
   // Fills `show compliance fleet`'s reply: the fleet's count as etcd holds
@@ -88,6 +92,7 @@ class ManagementService final : public ftzgate::v1::Management::Service {
     FleetShower show;
     FleetCount compliance;
     FleetAnchors anchors;
+    FleetConfirmer confirm;
   };
   // `state_file` keeps, across restarts, the newest fleet generation this
   // member ran and a local-only override it runs (JSON, written atomically).

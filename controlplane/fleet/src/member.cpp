@@ -80,7 +80,13 @@ Result<void> FleetMember::bootstrap() {
   // between the two would otherwise store one configuration under
   // another's hash (which every member would then refuse).
   const std::string sha = store::content_hash(*config);
-  FleetCommit c{generation, sha, member_, "ftzgated", 0, "the fleet's first configuration", nonce(), ""};
+  FleetCommit c;
+  c.generation = generation;
+  c.config_sha256 = sha;
+  c.member = member_;
+  c.user = "ftzgated";
+  c.comment = "the fleet's first configuration";
+  c.nonce = nonce();
   c.time_s = wall_s();
   c.signature = local_.sign(signed_content(c));
   auto won = etcd_->put_if(
@@ -101,6 +107,7 @@ bool FleetMember::take(const std::string& text) {
     return true;
   }
   if (c->generation > fleet_generation_.load()) fleet_generation_.store(c->generation);
+  confirm_by_.store(c->confirm_by_s);
   if (local_.running().second == c->config_sha256) {
     local_.runs(c->generation, c->config_sha256);
     return true;
@@ -156,6 +163,7 @@ void FleetMember::report() {
     lease_ = *lease;
   }
   anchor();
+  roll_back_unconfirmed();
   MemberStatus s = local_.status();
   s.member = member_;
   if (reported_ && reported_->same_state(s)) return;
@@ -177,6 +185,66 @@ void FleetMember::anchor() {
     if (!etcd_->put_if(key, 0, {{key, format_anchor(a), 0}})) return;
     unanchored_.erase(unanchored_.begin());
   }
+}
+
+void FleetMember::roll_back_unconfirmed() {
+  const int64_t by = confirm_by_.load();
+  if (by == 0 || wall_s() <= by) return;
+  auto now = etcd_->get(keys_.running());
+  if (!now || !now->has_value()) return;
+  auto c = parse_commit((*now)->value, keys_.running());
+  if (!c) return;
+  confirm_by_.store(c->confirm_by_s);
+  if (c->confirm_by_s == 0 || wall_s() <= c->confirm_by_s) return;
+  // Only what a member signed is rolled back (a forged deadline in etcd
+  // does not move the fleet).
+  if (!local_.verify(c->signature, signed_content(*c))) return;
+  FleetCommit back;
+  back.generation = c->generation + 1;
+  back.config_sha256 = c->previous_sha256;
+  back.member = member_;
+  back.user = "ftzgated";
+  back.time_s = wall_s();
+  back.comment = "generation " + std::to_string(c->generation) + " (" + c->user + " on " + c->member +
+                 ") was not confirmed in time: the fleet goes back to what it ran before";
+  back.nonce = nonce();
+  back.signature = local_.sign(signed_content(back));
+  // The configuration is in etcd already (content-addressed, never
+  // removed): only the commit point moves, if no other member moved it.
+  auto won =
+      etcd_->put_if(keys_.running(), (*now)->mod_revision, {{keys_.running(), format_commit(back), 0}});
+  if (won && *won) {
+    local_.note("fleet_rollback", true,
+                "generation " + std::to_string(c->generation) + " not confirmed by " +
+                    std::to_string(c->confirm_by_s) + ": the fleet runs " + c->previous_sha256.substr(0, 12) +
+                    " again as generation " + std::to_string(back.generation));
+  }
+}
+
+Result<std::optional<uint64_t>> FleetMember::confirm(const std::string& user, int64_t now_s) {
+  auto now = etcd_->get(keys_.running());
+  if (!now) return tl::unexpected(now.error());
+  if (!now->has_value()) return std::optional<uint64_t>{};
+  auto c = parse_commit((*now)->value, keys_.running());
+  if (!c) return tl::unexpected(c.error());
+  if (c->confirm_by_s == 0) return std::optional<uint64_t>{};
+  FleetCommit done = *c;
+  done.confirm_by_s = 0;
+  done.previous_sha256.clear();
+  done.member = member_;
+  done.user = user;
+  done.time_s = now_s;
+  done.comment =
+      "confirms generation " + std::to_string(c->generation) + " (" + c->user + " on " + c->member + ")";
+  done.nonce = nonce();
+  done.signature = local_.sign(signed_content(done));
+  auto won =
+      etcd_->put_if(keys_.running(), (*now)->mod_revision, {{keys_.running(), format_commit(done), 0}});
+  if (!won) return tl::unexpected(won.error());
+  if (!*won)
+    return tl::unexpected(std::string("the fleet's commit point moved meanwhile: show fleet, then again"));
+  confirm_by_.store(0);
+  return std::optional<uint64_t>{c->generation};
 }
 
 Result<std::vector<AuditAnchor>> FleetMember::anchors() {
@@ -280,7 +348,7 @@ void FleetMember::follow() {
 Result<FleetMember::Published> FleetMember::publish(uint64_t local_generation, const std::string& local_sha,
                                                     const store::Configuration& config,
                                                     const std::string& user, const std::string& comment,
-                                                    int64_t now_s) {
+                                                    int64_t now_s, std::optional<int64_t> confirm_by) {
   auto now = etcd_->get(keys_.running());
   if (!now) return tl::unexpected(now.error());
   Published p;
@@ -305,6 +373,10 @@ Result<FleetMember::Published> FleetMember::publish(uint64_t local_generation, c
   c.time_s = now_s;
   c.comment = comment;
   c.nonce = nonce();
+  if (confirm_by) {
+    c.confirm_by_s = *confirm_by;
+    c.previous_sha256 = local_sha;  // the fleet's: publish() goes on only when this member runs it
+  }
   c.signature = local_.sign(signed_content(c));
   auto won = etcd_->put_if(
       keys_.running(), revision,
@@ -314,6 +386,7 @@ Result<FleetMember::Published> FleetMember::publish(uint64_t local_generation, c
     p.outcome = Outcome::kWon;
     p.generation = c.generation;
     fleet_generation_.store(c.generation);
+    confirm_by_.store(c.confirm_by_s);
     return p;
   }
   auto after = etcd_->get(keys_.running());

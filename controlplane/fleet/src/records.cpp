@@ -30,13 +30,20 @@ namespace {
 
 // The fields a signature covers, as JSON (sorted keys: one text per commit).
 json unsigned_fields(const FleetCommit& c) {
-  return json{{"generation", c.generation},
-              {"config_sha256", c.config_sha256},
-              {"member", c.member},
-              {"user", c.user},
-              {"time_s", c.time_s},
-              {"comment", keys::base64_encode(c.comment)},
-              {"nonce", c.nonce}};
+  json j{{"generation", c.generation},
+         {"config_sha256", c.config_sha256},
+         {"member", c.member},
+         {"user", c.user},
+         {"time_s", c.time_s},
+         {"comment", keys::base64_encode(c.comment)},
+         {"nonce", c.nonce}};
+  // Only on a commit confirmed: every other commit point reads, and is
+  // signed, as before these fields were.
+  if (c.confirm_by_s != 0) {
+    j["confirm_by_s"] = c.confirm_by_s;
+    j["previous_sha256"] = c.previous_sha256;
+  }
+  return j;
 }
 
 }  // namespace
@@ -76,6 +83,14 @@ Result<FleetCommit> parse_commit(std::string_view text, const std::string& where
   if (const auto sig = j.find("signature"); sig != j.end()) {
     if (!sig->is_string() || sig->get<std::string>().size() > 4096) return bad("signature: not a signature");
     c.signature = sig->get<std::string>();
+  }
+  if (const auto by = j.find("confirm_by_s"); by != j.end()) {
+    if (!by->is_number_integer() || by->get<int64_t>() <= 0) return bad("confirm_by_s: not a time");
+    c.confirm_by_s = by->get<int64_t>();
+    const auto previous = j.find("previous_sha256");
+    if (previous == j.end() || !previous->is_string() || !hex64(previous->get<std::string>()))
+      return bad("previous_sha256: not a SHA-256 in hex");
+    c.previous_sha256 = previous->get<std::string>();
   }
   if (!hex64(c.config_sha256)) return bad("config_sha256: not a SHA-256 in hex");
   if (!valid_name(c.member)) return bad("member: not a member name");

@@ -1063,6 +1063,7 @@ int show_fleet(const Args& a, Session& s) {
                        {"committed_by", r.committed_by()},
                        {"committed_user", r.committed_user()},
                        {"committed_unix_s", r.committed_unix_s()},
+                       {"confirm_by_unix_s", r.confirm_by_unix_s()},
                        {"problem", r.problem()},
                        {"members", members}};
   std::string text =
@@ -1072,6 +1073,10 @@ int show_fleet(const Args& a, Session& s) {
   } else if (r.fleet_generation() != 0) {
     text += "fleet generation " + std::to_string(r.fleet_generation()) + ", committed by " +
             r.committed_user() + " on " + r.committed_by() + " at " + local_time(r.committed_unix_s()) + "\n";
+    if (r.confirm_by_unix_s() != 0) {
+      text += "a commit confirmed: every member goes back at " + local_time(r.confirm_by_unix_s()) +
+              " unless confirmed (commit on any member)\n";
+    }
   }
   text += "MEMBER               ETCD           GENERATION  LAG       DATA PLANES current/connected/known\n" +
           table;

@@ -83,9 +83,18 @@ class FleetMember {
   // generation and content hash: the caller holds its appliance's lock, so
   // Local::running is not called): an error when etcd cannot be reached
   // (nothing may be committed then).
+  // With `confirm_by` (a commit confirmed), the fleet goes back to what it
+  // runs now unless a member confirms it by then (confirm()).
   Result<Published> publish(uint64_t local_generation, const std::string& local_sha,
                             const store::Configuration& config, const std::string& user,
-                            const std::string& comment, int64_t now_s);
+                            const std::string& comment, int64_t now_s, std::optional<int64_t> confirm_by);
+  // Confirms the fleet's pending commit confirmed (any member, any user
+  // who may commit): its generation, nullopt when none is pending, or why
+  // etcd did not take it.
+  Result<std::optional<uint64_t>> confirm(const std::string& user, int64_t now_s);
+  // When the fleet's commit point waits for a confirmation: until then
+  // (unix s; 0: none).
+  [[nodiscard]] int64_t confirm_by() const noexcept { return confirm_by_.load(); }
 
   // What `show fleet` shows: the fleet's commit point and every member's
   // last report, whether it is alive (its lease holds) and how long it has
@@ -120,6 +129,10 @@ class FleetMember {
   // At most every kReport: keeps alive/MEMBER on its lease and writes
   // status/MEMBER when what it says changed.
   void report();
+  // A commit confirmed past its time, not confirmed: the fleet's commit
+  // point moved back to the configuration before it (one member wins the
+  // transaction; every member applies it as any commit).
+  void roll_back_unconfirmed();
   // Writes the checkpoints not yet anchored (at most kMaxUnanchored kept
   // while etcd is away: the newest covers the older ones through the chain).
   void anchor();
@@ -132,6 +145,7 @@ class FleetMember {
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};
   std::atomic<uint64_t> fleet_generation_{0};
+  std::atomic<int64_t> confirm_by_{0};
   // The fleet commit last refused here: said once, tried again after a while.
   struct Refused {
     uint64_t generation = 0;

@@ -47,6 +47,11 @@ struct FleetCommit {
   // they trust signed, so that write access to etcd is not the power to
   // set the fleet's policy.
   std::string signature;
+  // A commit confirmed (issue 14 §1): unless a member confirms it (a commit
+  // point with confirm_by_s 0) by confirm_by_s, a member rolls the fleet
+  // back to previous_sha256, the configuration the fleet ran before it.
+  int64_t confirm_by_s = 0;
+  std::string previous_sha256;
 };
 
 std::string format_commit(const FleetCommit& c);
