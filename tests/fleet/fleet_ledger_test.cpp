@@ -226,11 +226,7 @@ TEST_F(FleetLedger, CountsEveryPersonOnceThroughAnOwnerKilledMidStream) {
   }
 
   // 4. etcd holds tokens, never identifiers (an independent scan).
-  const std::string dump = dir_.file("etcd-dump.json");
-  ASSERT_EQ(etcd_.etcdctl("get --prefix '' -w json > " + dump).status, 0);
-  const RunResult scan =
-      ftz::test::run_command("/usr/bin/python3 " + ftz::test::source_dir() +
-                             "/tests/fleet/no_identifiers.py " + dir_.file("all.pcap") + " " + dump);
+  const RunResult scan = ftz::fleettest::scan_etcd_for_identifiers(etcd_, dir_, dir_.file("all.pcap"));
   EXPECT_EQ(scan.status, 0) << scan.output;
   std::printf("%s", scan.output.c_str());
 }

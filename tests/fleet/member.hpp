@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dp_runner.hpp"
+#include "ftz/test/etcd.hpp"
 #include "ftz/test/ftzgated.hpp"
 
 namespace ftz::fleettest {
@@ -210,6 +211,18 @@ inline nlohmann::json show_fleet(const Member& m, const std::function<bool(const
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   return last;
+}
+
+// tests/fleet/no_identifiers.py over all that `etcd` holds: the identifiers
+// of `capture` (found without ftzgate's scanner) must be nowhere in it. Its
+// exit status and report.
+inline RunResult scan_etcd_for_identifiers(const ftz::test::EtcdCluster& etcd, const TempDir& dir,
+                                           const std::string& capture) {
+  const std::string dump = dir.file("etcd-dump.json");
+  const RunResult got = etcd.etcdctl("get --prefix '' -w json > " + dump);
+  if (got.status != 0) return got;
+  return run_command("/usr/bin/python3 " + ftz::test::source_dir() + "/tests/fleet/no_identifiers.py " +
+                     capture + " " + dump);
 }
 
 // A member's row in `show fleet --json`.
