@@ -325,6 +325,11 @@ pb::ThresholdStates ComplianceCenter::states_locked() const {
   return out;
 }
 
+int32_t ComplianceCenter::year() const {
+  std::lock_guard lock(mu_);
+  return ledger_ ? ledger_->year() : 0;
+}
+
 pb::ThresholdStates ComplianceCenter::states() const {
   std::lock_guard lock(mu_);
   return states_locked();

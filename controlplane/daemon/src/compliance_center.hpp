@@ -72,6 +72,8 @@ class ComplianceCenter {
   std::optional<ftzgate::v1::ThresholdStates> tick();
 
   [[nodiscard]] ftzgate::v1::ThresholdStates states() const;
+  // The year counted (Asia/Shanghai; 0 before the first configure()).
+  [[nodiscard]] int32_t year() const;
   // In a fleet the fleet's owner audits notices (once for the fleet); this
   // count still evaluates, and its states still act, but says nothing.
   void quiet_notices() { quiet_.store(true); }

@@ -309,7 +309,8 @@ void FleetLedger::serve() {
     }
     // States at once; counts every kSummary (etcd keeps each version
     // until compaction: a summary every second would grow it without need).
-    const bool changed = center_->tick().has_value();
+    // A new year (the count rolled over) is written at once too.
+    const bool changed = center_->tick().has_value() || center_->year() != written_year_;
     if (changed || (dirty_ && now >= next_summary_)) {
       next_summary_ = now + kSummary;
       pb::ShowComplianceReply summary;
@@ -329,6 +330,7 @@ void FleetLedger::serve() {
       // Not written: again at the next tick, states included.
       dirty_ = !written;
       if (!written) next_summary_ = now;
+      if (written) written_year_ = summary.year();
     }
   }
   auto batch = watch_->next(kPoll);

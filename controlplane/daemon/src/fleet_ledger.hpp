@@ -96,7 +96,8 @@ class FleetLedger {
   uint64_t counted_epoch_ = 0;  // the spec_epoch_ the count was built under
   std::unique_ptr<ComplianceCenter> center_;
   std::unique_ptr<fleet::Watch> watch_;
-  bool dirty_ = false;  // counted since the last summary written
+  bool dirty_ = false;        // counted since the last summary written
+  int32_t written_year_ = 0;  // the year of the last summary written
   std::chrono::steady_clock::time_point next_tick_{};
   std::chrono::steady_clock::time_point next_summary_{};
   std::chrono::steady_clock::time_point next_campaign_{};

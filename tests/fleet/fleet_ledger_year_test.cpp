@@ -1,0 +1,152 @@
+// The fleet's count across a new year (Asia/Shanghai), in process against a
+// real etcd, with the members' clock injected (issue 14 §2: "year rollover
+// is fleet-wide"): the owner's count rolls over at midnight in Shanghai as
+// one appliance's does, and an owner that takes over in the new year and
+// counts every batch in etcd again counts last year's people and lost
+// records in last year, not in this one.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fleet_ledger.hpp"
+#include "ftz/config/config.hpp"
+#include "ftz/config/diagnostics.hpp"
+#include "ftz/engine/compliance/token_key.hpp"
+#include "ftz/test/etcd.hpp"
+#include "ftz/test/files.hpp"
+
+namespace {
+
+namespace pb = ftzgate::v1;
+using ftz::daemon::FleetLedger;
+using ftz::test::EtcdCluster;
+using ftz::test::TempDir;
+
+// 2027-01-01T00:00:00+08:00.
+constexpr int64_t kNewYear2027Ms = int64_t{1'798'732'800} * 1000;
+
+constexpr const char* kCounted =
+    "zones:\n"
+    "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
+    "  - {name: offshore, kind: offshore, default: true}\n"
+    "tenants:\n"
+    "  - {name: harbor, zone: inside, prefixes: [10.1.0.0/16]}\n"
+    "compliance:\n"
+    "  key_file: ignored/token.key\n"
+    "  state_file: ignored/compliance.state\n"
+    "  thresholds:\n"
+    "    - {name: pi-line, data_class: pi, individuals: 1000, mechanism: a line no run reaches}\n"
+    "defaults:\n"
+    "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
+
+class FleetLedgerYear : public testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(etcd_.start()) << ftz::test::read_text(etcd_.log(0));
+    auto key = ftz::engine::compliance::resolve_token_key(
+        {dir_.file("token.key"), dir_.file("none.state"), ftz::engine::compliance::MacAlgo::kHmacSha256, false});
+    ASSERT_TRUE(key) << key.error();
+    fingerprint_ = key->key.fingerprint();
+    auto loaded = ftz::config::load_config_from_string(kCounted, "counted.yaml", {});
+    ASSERT_TRUE(loaded) << ftz::config::format_diagnostics(loaded.error());
+    spec_ = loaded->spec;
+  }
+  std::unique_ptr<FleetLedger> open(const std::string& member) {
+    FleetLedger::Options o;
+    o.etcd.endpoints = {etcd_.endpoint(0)};
+    o.fleet = "lab";
+    o.member = member;
+    o.key_path = dir_.file("token.key");
+    o.clock_ms = [this] { return now_ms_.load(); };
+    o.audit = [](const std::string&, bool, const nlohmann::ordered_json&) { return true; };
+    o.states = [](const pb::ThresholdStates&) {};
+    auto l = FleetLedger::open(std::move(o));
+    EXPECT_TRUE(l) << l.error();
+    if (!l) return nullptr;
+    (*l)->configure(spec_);
+    (*l)->start();
+    return std::move(*l);
+  }
+  // A data plane's batch of harbor's PI tokens at the clock's time.
+  pb::ReportBatch batch(uint64_t seq, const std::vector<uint64_t>& tokens, uint64_t lost) const {
+    pb::ReportBatch b;
+    b.set_dataplane_id("dp-a");
+    b.set_boot_id(7);
+    b.set_seq(seq);
+    b.set_key_fingerprint(fingerprint_);
+    b.add_tenants("harbor");
+    b.add_zones("offshore");
+    for (const uint64_t t : tokens) {
+      pb::Token* x = b.add_tokens();
+      x->set_data_class(pb::DATA_CLASS_PI);
+      x->set_id_type(1);
+      x->set_token(t);
+      x->set_ts_unix_ns(now_ms_.load() * 1'000'000);
+    }
+    if (lost > 0) {
+      pb::LostTokens* l = b.add_lost();
+      l->set_tenant(0);
+      l->set_data_class(pb::DATA_CLASS_PI);
+      l->set_records(lost);
+    }
+    return b;
+  }
+  // The fleet's count once `pred` holds for it (up to ~15 s), else the last.
+  static pb::ShowComplianceReply count_when(FleetLedger& l, const std::function<bool(const pb::ShowComplianceReply&)>& pred) {
+    pb::ShowComplianceReply r;
+    for (int n = 0; n < 75; ++n) {
+      r.Clear();
+      if (l.show(&r).ok() && pred(r)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return r;
+  }
+
+  TempDir dir_{"fleet-year"};
+  EtcdCluster etcd_{dir_, 1};
+  std::atomic<int64_t> now_ms_{kNewYear2027Ms - 60'000};  // a minute to midnight
+  uint64_t fingerprint_ = 0;
+  ftz::engine::PolicySpec spec_;
+};
+
+TEST_F(FleetLedgerYear, TheOwnerRollsOverAndANewOwnerCountsLastYearInLastYear) {
+  auto first = open("m1");
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(first->store(batch(1, {11, 12}, 2)).ok());
+  auto r = count_when(*first, [](const auto& c) { return c.rows_size() == 1 && c.rows(0).individuals() == 2; });
+  EXPECT_EQ(r.year(), 2026);
+  ASSERT_EQ(r.rows_size(), 1) << r.DebugString();
+  EXPECT_EQ(r.rows(0).individuals(), 2U);
+  EXPECT_EQ(r.rows(0).lost(), 2U);
+  EXPECT_EQ(r.ledger_owner(), "m1");
+
+  // Midnight in Shanghai: the fleet's count is the new year's, empty.
+  now_ms_ = kNewYear2027Ms + 60'000;
+  r = count_when(*first, [](const auto& c) { return c.year() == 2027; });
+  EXPECT_EQ(r.year(), 2027);
+  EXPECT_EQ(r.rows_size(), 0) << r.DebugString();
+
+  // Another owner in the new year counts every batch in etcd again: last
+  // year's tokens and lost records stay last year's.
+  first.reset();
+  auto second = open("m2");
+  ASSERT_TRUE(second);
+  r = count_when(*second, [](const auto& c) { return c.ledger_owner() == "m2" && c.year() == 2027; });
+  EXPECT_EQ(r.ledger_owner(), "m2");
+  EXPECT_EQ(r.year(), 2027);
+  EXPECT_EQ(r.rows_size(), 0) << "last year's counted in this one: " << r.DebugString();
+
+  // This year's batch counts this year, its lost records too.
+  ASSERT_TRUE(second->store(batch(2, {13}, 1)).ok());
+  r = count_when(*second, [](const auto& c) { return c.rows_size() == 1; });
+  ASSERT_EQ(r.rows_size(), 1) << r.DebugString();
+  EXPECT_EQ(r.rows(0).individuals(), 1U);
+  EXPECT_EQ(r.rows(0).lost(), 1U);
+}
+
+}  // namespace
