@@ -48,8 +48,9 @@ class FleetLedgerYear : public testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(etcd_.start()) << ftz::test::read_text(etcd_.log(0));
-    auto key = ftz::engine::compliance::resolve_token_key(
-        {dir_.file("token.key"), dir_.file("none.state"), ftz::engine::compliance::MacAlgo::kHmacSha256, false});
+    auto key =
+        ftz::engine::compliance::resolve_token_key({dir_.file("token.key"), dir_.file("none.state"),
+                                                    ftz::engine::compliance::MacAlgo::kHmacSha256, false});
     ASSERT_TRUE(key) << key.error();
     fingerprint_ = key->key.fingerprint();
     auto loaded = ftz::config::load_config_from_string(kCounted, "counted.yaml", {});
@@ -97,7 +98,8 @@ class FleetLedgerYear : public testing::Test {
     return b;
   }
   // The fleet's count once `pred` holds for it (up to ~15 s), else the last.
-  static pb::ShowComplianceReply count_when(FleetLedger& l, const std::function<bool(const pb::ShowComplianceReply&)>& pred) {
+  static pb::ShowComplianceReply count_when(FleetLedger& l,
+                                            const std::function<bool(const pb::ShowComplianceReply&)>& pred) {
     pb::ShowComplianceReply r;
     for (int n = 0; n < 75; ++n) {
       r.Clear();
@@ -118,7 +120,8 @@ TEST_F(FleetLedgerYear, TheOwnerRollsOverAndANewOwnerCountsLastYearInLastYear) {
   auto first = open("m1");
   ASSERT_TRUE(first);
   ASSERT_TRUE(first->store(batch(1, {11, 12}, 2)).ok());
-  auto r = count_when(*first, [](const auto& c) { return c.rows_size() == 1 && c.rows(0).individuals() == 2; });
+  auto r =
+      count_when(*first, [](const auto& c) { return c.rows_size() == 1 && c.rows(0).individuals() == 2; });
   EXPECT_EQ(r.year(), 2026);
   ASSERT_EQ(r.rows_size(), 1) << r.DebugString();
   EXPECT_EQ(r.rows(0).individuals(), 2U);
