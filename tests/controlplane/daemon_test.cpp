@@ -14,6 +14,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftz/test/files.hpp"
+#include "ftz/test/harbor.hpp"
 #include "ftzgate/v1/dataplane.grpc.pb.h"
 #include "ftzgate/v1/management.grpc.pb.h"
 #include "service.hpp"
@@ -46,20 +48,7 @@ constexpr const char* kBlock =
     "  - {name: offshore, kind: offshore, default: true}\n"
     "defaults:\n"
     "  - {src_zone: inside, dst_zone: offshore, action: block}\n";
-// One tenant and a line of three individuals: small enough to cross in a test.
-constexpr const char* kCounted =
-    "zones:\n"
-    "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
-    "  - {name: offshore, kind: offshore, default: true}\n"
-    "tenants:\n"
-    "  - {name: harbor, zone: inside, prefixes: [10.1.0.0/16]}\n"
-    "compliance:\n"
-    "  key_file: ignored/token.key\n"
-    "  state_file: ignored/compliance.state\n"
-    "  thresholds:\n"
-    "    - {name: pi-three, data_class: pi, individuals: 3, mechanism: a line of three}\n"
-    "defaults:\n"
-    "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
+using test::harbor::kConfig;
 constexpr int64_t kT0Ms = int64_t{1'790'000'000} * 1000;
 
 class DaemonInProcess : public ::testing::Test {
@@ -193,23 +182,19 @@ class DaemonInProcess : public ::testing::Test {
     ASSERT_TRUE(call(&pb::Management::Stub::Commit, pb::CommitRequest{}, &committed).ok());
   }
 
+  // Commits harbor's counted configuration, takes the token key it made,
+  // and starts the service's clock.
+  void commit_counted() {
+    commit(kConfig);
+    auto key = engine::compliance::TokenKey::load(tmp_.file("compliance/token.key"),
+                                                  engine::compliance::MacAlgo::kHmacSha256);
+    ASSERT_TRUE(key) << key.error();
+    fingerprint_ = key->fingerprint();
+    start_ticking();
+  }
   // A batch of harbor's PI tokens as data plane `id` reports them.
   pb::ReportBatch batch(const std::string& id, uint64_t seq, const std::vector<uint64_t>& tokens) const {
-    pb::ReportBatch b;
-    b.set_dataplane_id(id);
-    b.set_boot_id(7);
-    b.set_seq(seq);
-    b.set_key_fingerprint(fingerprint_);
-    b.add_tenants("harbor");
-    b.add_zones("offshore");
-    for (const uint64_t t : tokens) {
-      pb::Token* x = b.add_tokens();
-      x->set_data_class(pb::DATA_CLASS_PI);
-      x->set_id_type(1);
-      x->set_token(t);
-      x->set_ts_unix_ns(now_ms_.load() * 1'000'000);
-    }
-    return b;
+    return test::harbor::pi_batch(id, seq, fingerprint_, tokens, now_ms_.load() * 1'000'000);
   }
   // Sends `b` on a new Report stream: the acknowledged seq, or the status
   // (and the acknowledgement in `ack`).
@@ -243,7 +228,7 @@ class DaemonInProcess : public ::testing::Test {
   }
 
   test::TempDir tmp_{"daemon"};
-  const char* initial_ = kAllow;  // generation 1
+  std::string initial_ = kAllow;  // generation 1
   uint64_t fingerprint_ = 0;
   std::thread ticker_;
   std::atomic<bool> stop_ticks_{false};
@@ -575,12 +560,7 @@ TEST_F(DaemonInProcess, TheRegistryOfDataPlanesIsBounded) {
 // ledger is on disk, and the crossing of the line is audited and sent to
 // every subscriber as a threshold state.
 TEST_F(DaemonInProcess, ReportsFromTwoDataPlanesCountEachPersonOnce) {
-  commit(kCounted);
-  auto key = engine::compliance::TokenKey::load(tmp_.file("compliance/token.key"),
-                                                engine::compliance::MacAlgo::kHmacSha256);
-  ASSERT_TRUE(key) << key.error();
-  fingerprint_ = key->fingerprint();
-  start_ticking();
+  ASSERT_NO_FATAL_FAILURE(commit_counted());
 
   const auto sub = subscribe("dp-a");
   auto& reader = sub->reader;
@@ -649,13 +629,8 @@ TEST_F(DaemonInProcess, AFleetMemberAcknowledgesWhatTheFleetStoredAndActsOnTheHi
   };
   hooks.configured = [&](const engine::PolicySpec&) { ++configured; };
   dataplanes_->set_fleet(std::move(hooks));
-  commit(kCounted);
+  ASSERT_NO_FATAL_FAILURE(commit_counted());
   EXPECT_EQ(configured.load(), 1) << "the fleet's count gets the running policy";
-  auto key = engine::compliance::TokenKey::load(tmp_.file("compliance/token.key"),
-                                                engine::compliance::MacAlgo::kHmacSha256);
-  ASSERT_TRUE(key) << key.error();
-  fingerprint_ = key->fingerprint();
-  start_ticking();
   const auto sub = subscribe("dp-a");
   pb::Update u;
   ASSERT_TRUE(sub->reader->Read(&u) && u.has_token_key());
@@ -698,14 +673,11 @@ TEST_F(DaemonInProcess, AFleetMemberAcknowledgesWhatTheFleetStoredAndActsOnTheHi
 // A batch that cannot be right counts nothing: tokens under another key,
 // indexes out of range, no sequence number.
 TEST_F(DaemonInProcess, AReportBatchThatCannotBeRightIsRefusedWhole) {
-  commit(kCounted);
-  auto key = engine::compliance::TokenKey::load(tmp_.file("compliance/token.key"),
-                                                engine::compliance::MacAlgo::kHmacSha256);
-  ASSERT_TRUE(key);
-  fingerprint_ = key->fingerprint() ^ 1;
-  start_ticking();
+  ASSERT_NO_FATAL_FAILURE(commit_counted());
+  const uint64_t fingerprint = fingerprint_;
+  fingerprint_ = fingerprint ^ 1;
   EXPECT_EQ(report(batch("dp-a", 1, {11})).second, grpc::StatusCode::FAILED_PRECONDITION);
-  fingerprint_ = key->fingerprint();
+  fingerprint_ = fingerprint;
   pb::ReportBatch b = batch("dp-a", 1, {11, 12});
   b.mutable_tokens(1)->set_tenant(1);
   EXPECT_EQ(report(b).second, grpc::StatusCode::INVALID_ARGUMENT);
@@ -736,7 +708,7 @@ TEST(ComplianceCenterTest, AStateFileThatDoesNotLoadIsNeverReplaced) {
         return true;
       });
   ASSERT_TRUE(center) << center.error();
-  auto loaded = config::load_config_from_string(kCounted, "counted.yaml");
+  auto loaded = config::load_config_from_string(kConfig, "counted.yaml");
   ASSERT_TRUE(loaded);
   const auto configured = (*center)->configure(loaded->spec);
   ASSERT_FALSE(configured);
@@ -761,17 +733,14 @@ TEST(ComplianceCenterTest, AStateFileThatDoesNotLoadIsNeverReplaced) {
 class DaemonWithAnUnloadableCount : public DaemonInProcess {
  protected:
   DaemonWithAnUnloadableCount() {
-    initial_ =
-        "zones:\n"
-        "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
-        "  - {name: offshore, kind: offshore, default: true}\n"
-        "tenants:\n"
-        "  - {name: harbor, zone: inside, prefixes: [10.1.0.0/16]}\n"
-        "compliance:\n"
-        "  thresholds:\n"
-        "    - {name: pi-three, data_class: pi, individuals: 3, mechanism: a line of three}\n"
-        "defaults:\n"
-        "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
+    // harbor's, without the compliance files.
+    initial_ = kConfig;
+    for (const std::string_view line :
+         {"  key_file: ignored/token.key\n", "  state_file: ignored/compliance.state\n"}) {
+      const size_t at = initial_.find(line);
+      EXPECT_NE(at, std::string::npos) << line;
+      if (at != std::string::npos) initial_.erase(at, line.size());
+    }
   }
 };
 

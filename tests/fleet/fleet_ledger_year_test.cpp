@@ -19,6 +19,7 @@
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/test/etcd.hpp"
 #include "ftz/test/files.hpp"
+#include "ftz/test/harbor.hpp"
 
 namespace {
 
@@ -30,20 +31,6 @@ using ftz::test::TempDir;
 // 2027-01-01T00:00:00+08:00.
 constexpr int64_t kNewYear2027Ms = int64_t{1'798'732'800} * 1000;
 
-constexpr const char* kCounted =
-    "zones:\n"
-    "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
-    "  - {name: offshore, kind: offshore, default: true}\n"
-    "tenants:\n"
-    "  - {name: harbor, zone: inside, prefixes: [10.1.0.0/16]}\n"
-    "compliance:\n"
-    "  key_file: ignored/token.key\n"
-    "  state_file: ignored/compliance.state\n"
-    "  thresholds:\n"
-    "    - {name: pi-line, data_class: pi, individuals: 1000, mechanism: a line no run reaches}\n"
-    "defaults:\n"
-    "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
-
 class FleetLedgerYear : public testing::Test {
  protected:
   void SetUp() override {
@@ -53,7 +40,7 @@ class FleetLedgerYear : public testing::Test {
                                                     ftz::engine::compliance::MacAlgo::kHmacSha256, false});
     ASSERT_TRUE(key) << key.error();
     fingerprint_ = key->key.fingerprint();
-    auto loaded = ftz::config::load_config_from_string(kCounted, "counted.yaml", {});
+    auto loaded = ftz::config::load_config_from_string(ftz::test::harbor::kConfig, "counted.yaml", {});
     ASSERT_TRUE(loaded) << ftz::config::format_diagnostics(loaded.error());
     spec_ = loaded->spec;
   }
@@ -75,27 +62,7 @@ class FleetLedgerYear : public testing::Test {
   }
   // A data plane's batch of harbor's PI tokens at the clock's time.
   pb::ReportBatch batch(uint64_t seq, const std::vector<uint64_t>& tokens, uint64_t lost) const {
-    pb::ReportBatch b;
-    b.set_dataplane_id("dp-a");
-    b.set_boot_id(7);
-    b.set_seq(seq);
-    b.set_key_fingerprint(fingerprint_);
-    b.add_tenants("harbor");
-    b.add_zones("offshore");
-    for (const uint64_t t : tokens) {
-      pb::Token* x = b.add_tokens();
-      x->set_data_class(pb::DATA_CLASS_PI);
-      x->set_id_type(1);
-      x->set_token(t);
-      x->set_ts_unix_ns(now_ms_.load() * 1'000'000);
-    }
-    if (lost > 0) {
-      pb::LostTokens* l = b.add_lost();
-      l->set_tenant(0);
-      l->set_data_class(pb::DATA_CLASS_PI);
-      l->set_records(lost);
-    }
-    return b;
+    return ftz::test::harbor::pi_batch("dp-a", seq, fingerprint_, tokens, now_ms_.load() * 1'000'000, lost);
   }
   // The fleet's count once `pred` holds for it (up to ~15 s), else the last.
   static pb::ShowComplianceReply count_when(FleetLedger& l,

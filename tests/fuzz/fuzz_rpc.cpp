@@ -35,6 +35,7 @@
 #include "ftz/keys/signing_key.hpp"
 #include "ftz/pki/authority.hpp"
 #include "ftz/store/config_store.hpp"
+#include "ftz/test/harbor.hpp"
 #include "fuzz_common.hpp"
 #include "rpc_input.hpp"
 #include "service.hpp"
@@ -49,19 +50,7 @@ constexpr int64_t kT0Ms = int64_t{1'790'000'000} * 1000;
 constexpr auto kDeadline = std::chrono::seconds(8);  // libFuzzer's -timeout is 10 s
 
 // One tenant with a threshold, so that report batches reach the ledger.
-constexpr const char* kConfig =
-    "zones:\n"
-    "  - {name: inside, kind: ftz, prefixes: [10.0.0.0/8]}\n"
-    "  - {name: offshore, kind: offshore, default: true}\n"
-    "tenants:\n"
-    "  - {name: harbor, zone: inside, prefixes: [10.1.0.0/16]}\n"
-    "compliance:\n"
-    "  key_file: ignored/token.key\n"
-    "  state_file: ignored/compliance.state\n"
-    "  thresholds:\n"
-    "    - {name: pi-three, data_class: pi, individuals: 3, mechanism: a line of three}\n"
-    "defaults:\n"
-    "  - {src_zone: inside, dst_zone: offshore, action: allow}\n";
+using ftz::test::harbor::kConfig;
 
 // What only secadmin or sysadmin may do.
 const std::set<std::string> kChanges{

@@ -31,6 +31,7 @@
 #include "ftz/pki/authority.hpp"
 #include "ftz/test/app_payloads.hpp"
 #include "ftz/test/files.hpp"
+#include "ftz/test/harbor.hpp"
 #include "ftz/test/packet_builder.hpp"
 #include "ftz/test/pcap_writer.hpp"
 #include "ftz/test/tcp_session.hpp"
@@ -530,25 +531,9 @@ int rpc_seeds(const std::string& dir) {
   }
   M batches;
   for (uint64_t seq = 1; seq <= 2; ++seq) {
-    pb::ReportBatch b;
-    b.set_dataplane_id("dp-1");
-    b.set_boot_id(7);
-    b.set_seq(seq);
-    b.set_key_fingerprint(token_key->fingerprint());
-    b.add_tenants("harbor");
-    b.add_zones("offshore");
-    for (uint64_t t = 0; t < 2; ++t) {
-      pb::Token* x = b.add_tokens();
-      x->set_data_class(pb::DATA_CLASS_PI);
-      x->set_id_type(1);
-      x->set_token(seq * 100 + t);
-      x->set_ts_unix_ns(int64_t{1'790'000'000} * 1'000'000'000);
-    }
-    pb::LostTokens* lost = b.add_lost();
-    lost->set_tenant(0);
-    lost->set_data_class(pb::DATA_CLASS_PI);
-    lost->set_records(1);
-    batches.push_back(bytes(b));
+    batches.push_back(
+        bytes(ftz::test::harbor::pi_batch("dp-1", seq, token_key->fingerprint(), {seq * 100, seq * 100 + 1},
+                                          int64_t{1'790'000'000} * 1'000'000'000, 1)));
   }
   seed("report", rpc::kNoSession, "Report", batches);
   pb::ReportBatch counters;
