@@ -383,7 +383,8 @@ Status ManagementService::ShowConfiguration(grpc::ServerContext* ctx, const pb::
 }
 
 Status ManagementService::Load(grpc::ServerContext* ctx, const pb::LoadRequest* req, pb::LoadReply* reply) {
-  std::lock_guard lock(mu_);
+  const std::lock_guard change(change_mu_);
+  const std::lock_guard lock(mu_);
   Session s;
   if (auto denied = authorize(ctx, Need::kPolicy, "load", s)) return *denied;
   const std::string filename = req->filename().empty() ? "candidate.yaml" : req->filename();
@@ -468,7 +469,8 @@ tl::expected<store::Candidate, Status> ManagementService::candidate_or_running(c
 }
 
 Status ManagementService::Edit(grpc::ServerContext* ctx, const pb::EditRequest* req, pb::EditReply* reply) {
-  std::lock_guard lock(mu_);
+  const std::lock_guard change(change_mu_);
+  const std::lock_guard lock(mu_);
   Session s;
   const bool set = req->operation_case() == pb::EditRequest::kSetValue;
   const char* event = set ? "set" : "delete";
@@ -500,7 +502,8 @@ Status ManagementService::Edit(grpc::ServerContext* ctx, const pb::EditRequest* 
 
 Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitRequest* req,
                                  pb::CommitReply* reply) {
-  std::lock_guard lock(mu_);
+  const std::lock_guard change(change_mu_);
+  std::unique_lock lock(mu_);
   Session s;
   if (auto denied = authorize(ctx, Need::kPolicy, req->check_only() ? "commit_check" : "commit", s))
     return *denied;
@@ -510,7 +513,7 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
     // A plain `commit` with nothing edited confirms a pending commit
     // confirmed (Junos); in a fleet, the fleet's, on any member.
     if (!req->check_only() && req->confirm_minutes() == 0 && (store_.pending_confirm() || !fleet_.empty())) {
-      auto g = confirm_locked(s, ctx);
+      auto g = confirm_locked(s, ctx, lock);
       if (g) {
         reply->mutable_commit()->set_generation(*g);
         return Status::OK;
@@ -552,11 +555,17 @@ Status ManagementService::Commit(grpc::ServerContext* ctx, const pb::CommitReque
   if (auto failed = record(s, ctx, "commit_requested", true, details)) return *failed;
   ojson changes = change_summary(c);
   // In a fleet the fleet's commit point moves first: a commit it does not
-  // take does not happen here either.
+  // take does not happen here either. etcd is called without mu_
+  // (change_mu_ keeps the running generation and the candidate as they are).
   std::optional<uint64_t> as_generation;
   if (!fleet_.empty() && !req->local_only()) {
-    auto published = fleet_link_.publish(store_.running_generation(), store_.running_sha256(),
-                                         {c.text, c.files}, s.user, req->comment(), now_s, confirm_by);
+    const FleetPublisher publish = fleet_link_.publish;
+    const uint64_t running = store_.running_generation();
+    const std::string running_sha256 = store_.running_sha256();
+    lock.unlock();
+    auto published =
+        publish(running, running_sha256, {c.text, c.files}, s.user, req->comment(), now_s, confirm_by);
+    lock.lock();
     using Outcome = FleetPublished::Outcome;
     if (!published) {
       (void)record(s, ctx, "commit", false, ojson{{"fleet", fleet_}, {"reason", published.error()}});
@@ -681,6 +690,7 @@ Status ManagementService::ShowFleet(grpc::ServerContext* ctx, const pb::ShowFlee
 }
 
 void ManagementService::runs_fleet_generation(uint64_t generation, const std::string& sha256) {
+  const std::lock_guard change(change_mu_);
   const std::lock_guard lock(mu_);
   if (sha256 == store_.running_sha256()) ran_fleet_generation_locked(generation);
 }
@@ -707,6 +717,7 @@ tl::expected<store::Configuration, std::string> ManagementService::running_confi
 tl::expected<void, std::string> ManagementService::apply_fleet_commit(
     uint64_t generation, const std::string& member, const std::string& user, const std::string& comment,
     const std::string& signed_by, const store::Configuration& config) {
+  const std::lock_guard change(change_mu_);
   const std::lock_guard lock(mu_);
   const std::string sha = store::content_hash(config);
   if (sha == store_.running_sha256()) {
@@ -763,11 +774,17 @@ tl::expected<void, std::string> ManagementService::apply_fleet_commit(
   return {};
 }
 
-tl::expected<uint64_t, Status> ManagementService::confirm_locked(const Session& s, grpc::ServerContext* ctx) {
+tl::expected<uint64_t, Status> ManagementService::confirm_locked(const Session& s, grpc::ServerContext* ctx,
+                                                                 std::unique_lock<std::mutex>& lock) {
   const auto pending = store_.pending_confirm();
   if (!pending && !fleet_.empty() && fleet_link_.confirm) {
-    // The fleet's commit confirmed, whichever member committed it.
-    auto g = fleet_link_.confirm(s.user, clock_() / 1000);
+    // The fleet's commit confirmed, whichever member committed it; etcd is
+    // called without mu_.
+    const auto confirm = fleet_link_.confirm;
+    const int64_t now_s = clock_() / 1000;
+    lock.unlock();
+    auto g = confirm(s.user, now_s);
+    lock.lock();
     if (!g) {
       (void)record(s, ctx, "commit_confirm", false, ojson{{"fleet", fleet_}, {"reason", g.error()}});
       return tl::unexpected(
@@ -789,10 +806,11 @@ tl::expected<uint64_t, Status> ManagementService::confirm_locked(const Session& 
 
 Status ManagementService::Confirm(grpc::ServerContext* ctx, const pb::ConfirmRequest*,
                                   pb::ConfirmReply* reply) {
-  std::lock_guard lock(mu_);
+  const std::lock_guard change(change_mu_);
+  std::unique_lock lock(mu_);
   Session s;
   if (auto denied = authorize(ctx, Need::kPolicy, "commit_confirm", s)) return *denied;
-  auto g = confirm_locked(s, ctx);
+  auto g = confirm_locked(s, ctx, lock);
   if (!g) return g.error();
   reply->set_generation(*g);
   return Status::OK;
@@ -800,7 +818,8 @@ Status ManagementService::Confirm(grpc::ServerContext* ctx, const pb::ConfirmReq
 
 Status ManagementService::Rollback(grpc::ServerContext* ctx, const pb::RollbackRequest* req,
                                    pb::RollbackReply* reply) {
-  std::lock_guard lock(mu_);
+  const std::lock_guard change(change_mu_);
+  const std::lock_guard lock(mu_);
   Session s;
   if (auto denied = authorize(ctx, Need::kPolicy, "rollback", s)) return *denied;
   auto config = store_.configuration(req->generation());
@@ -957,6 +976,10 @@ void ManagementService::tick() {
   warn_of_expiring_certificates(now);
   const auto pending = store_.pending_confirm();
   if (!pending || now / 1000 < pending->deadline_s) return;
+  // Not while a change waits on etcd (it holds change_mu_, not mu_): the
+  // next tick expires it. try_lock after mu_ cannot deadlock.
+  const std::unique_lock change(change_mu_, std::try_to_lock);
+  if (!change.owns_lock()) return;
   Session system;
   system.user = "ftzgated";
   if (record(system, nullptr, "commit_confirm_timeout", true,

@@ -70,7 +70,8 @@ class ManagementService final : public ftzgate::v1::Management::Service {
     std::string member;       // kLost, kBehind: whose commit the fleet runs
   };
   // (local generation, its content hash, the configuration, user, comment,
-  // now, confirm by): an error when the fleet cannot be reached.
+  // now, confirm by): an error when the fleet cannot be reached. Called
+  // without the service's lock (with change_mu_), as FleetConfirmer is.
   using FleetPublisher = std::function<tl::expected<FleetPublished, std::string>(
       uint64_t, const std::string&, const store::Configuration&, const std::string&, const std::string&,
       int64_t, std::optional<int64_t>)>;
@@ -242,8 +243,10 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   // `show system status` (the caller holds mu_).
   grpc::Status system_status_locked(ftzgate::v1::ShowSystemStatusReply* reply);
 
-  // Confirms the pending commit confirmed (the caller holds mu_).
-  tl::expected<uint64_t, grpc::Status> confirm_locked(const Session& s, grpc::ServerContext* ctx);
+  // Confirms the pending commit confirmed. The caller holds change_mu_ and
+  // `lock` on mu_, which is released while the fleet's etcd confirms.
+  tl::expected<uint64_t, grpc::Status> confirm_locked(const Session& s, grpc::ServerContext* ctx,
+                                                      std::unique_lock<std::mutex>& lock);
 
   // The data planes' counts of LocalState (the registry has its own lock).
   void count_dataplanes(LocalState& out);
@@ -263,6 +266,13 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   // `generation` of the fleet runs here now: the newest fleet generation
   // this member ran, unless an older one; any override has ended.
   void ran_fleet_generation_locked(uint64_t generation);
+  // Held by whatever moves the running generation or a candidate (load,
+  // edit, commit, confirm, rollback, a fleet commit applied), taken before
+  // mu_. It, not mu_, is held across the fleet's etcd calls: with mu_
+  // released meanwhile, show commands and tick() (which systemd's watchdog
+  // waits on) go on while etcd is slow or away. tick() only tries it: an
+  // expired commit confirmed waits for the next tick.
+  std::mutex change_mu_;
   std::mutex mu_;
   // The audit log's own lock, taken after mu_ or alone: record_system()
   // runs on data planes' threads and inside publish_running_locked(), whose
