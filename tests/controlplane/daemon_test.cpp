@@ -338,6 +338,52 @@ TEST_F(DaemonInProcess, ALateOlderFleetCommitDoesNotRollTheMemberBack) {
   EXPECT_NE(store_->running_sha256(), block_sha);
 }
 
+// A local-only override is not the fleet's configuration: the fleet's
+// count hears so (its thresholds must not become the fleet's), until the
+// fleet's next commit ends the override, or the fleet commits exactly the
+// override's configuration.
+TEST_F(DaemonInProcess, ALocalOnlyOverrideIsNotTheFleetsPolicyForTheFleetsCount) {
+  std::vector<bool> fleet_policy;  // what the fleet's count was told, in order
+  DataplaneService::FleetHooks hooks;
+  hooks.store = [](const pb::ReportBatch&) { return grpc::Status::OK; };
+  hooks.configured = [&](const engine::PolicySpec&, bool fleet) { fleet_policy.push_back(fleet); };
+  dataplanes_->set_fleet(std::move(hooks));
+  ManagementService::FleetLink link;
+  link.publish = [](uint64_t, const std::string&, const store::Configuration&, const std::string&,
+                    const std::string&, int64_t,
+                    std::optional<int64_t>) -> tl::expected<ManagementService::FleetPublished, std::string> {
+    ManagementService::FleetPublished won;
+    won.outcome = ManagementService::FleetPublished::Outcome::kWon;
+    won.generation = 5;
+    return won;
+  };
+  management_->set_fleet("lab", std::move(link), tmp_.file("fleet.json"));
+  commit(kAllow);
+  ASSERT_EQ(fleet_policy, std::vector<bool>{true});
+
+  pb::LoadRequest load;
+  load.set_yaml(kBlock);
+  pb::LoadReply loaded;
+  ASSERT_TRUE(call(&pb::Management::Stub::Load, load, &loaded).ok());
+  pb::CommitRequest local;
+  local.set_local_only(true);
+  local.set_comment("etcd down, block now");
+  pb::CommitReply committed;
+  ASSERT_TRUE(call(&pb::Management::Stub::Commit, local, &committed).ok());
+  EXPECT_EQ(fleet_policy, (std::vector<bool>{true, false}));
+
+  // Restarted in the override: the fleet's count hears of it at once.
+  management_->set_fleet("lab", ManagementService::FleetLink{}, tmp_.file("fleet.json"));
+  EXPECT_EQ(fleet_policy, (std::vector<bool>{true, false, false}));
+
+  // The fleet commits the override's own configuration: it runs the
+  // fleet's again, unchanged.
+  ASSERT_TRUE(management_->apply_fleet_commit(6, "m1", "bob", "", "k1", store::Configuration(kBlock)));
+  EXPECT_EQ(fleet_policy, (std::vector<bool>{true, false, false, true}));
+  ASSERT_TRUE(management_->apply_fleet_commit(7, "m1", "bob", "", "k1", store::Configuration(kAllow)));
+  EXPECT_EQ(fleet_policy, (std::vector<bool>{true, false, false, true, true}));
+}
+
 // A fleet commit waiting on etcd holds no lock that the timer (which
 // systemd's watchdog waits on) or a show command needs; a fleet commit
 // applied meanwhile waits for it, and then applies on top of it.
@@ -685,7 +731,7 @@ TEST_F(DaemonInProcess, AFleetMemberAcknowledgesWhatTheFleetStoredAndActsOnTheHi
     ++stored;
     return grpc::Status::OK;
   };
-  hooks.configured = [&](const engine::PolicySpec&) { ++configured; };
+  hooks.configured = [&](const engine::PolicySpec&, bool) { ++configured; };
   dataplanes_->set_fleet(std::move(hooks));
   ASSERT_NO_FATAL_FAILURE(commit_counted());
   EXPECT_EQ(configured.load(), 1) << "the fleet's count gets the running policy";

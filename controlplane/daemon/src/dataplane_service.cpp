@@ -164,7 +164,7 @@ tl::expected<Peer, Status> DataplaneService::admit(const grpc::ServerContext& ct
   return peer;
 }
 
-void DataplaneService::publish(bundle::Commit running) {
+void DataplaneService::publish(bundle::Commit running, bool fleet_policy) {
   // The count follows the running generation's tenants and thresholds. The
   // commit validated this text; a failure here leaves the count on the
   // previous generation's, and says so.
@@ -173,7 +173,7 @@ void DataplaneService::publish(bundle::Commit running) {
   auto loaded = config::load_config_from_string(running.yaml, "running.yaml", options);
   auto configured = loaded ? compliance_.configure(loaded->spec)
                            : tl::unexpected(config::format_diagnostics(loaded.error()));
-  if (loaded && fleet_.configured) fleet_.configured(loaded->spec);
+  if (loaded && fleet_.configured) fleet_.configured(loaded->spec, fleet_policy);
   if (!configured) {
     std::fprintf(stderr, "ftzgated: the count keeps the previous generation's tenants: %s\n",
                  configured.error().c_str());

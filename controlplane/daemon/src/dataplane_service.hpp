@@ -51,8 +51,10 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
                    std::string registry = {});
 
   // The running generation changed (start, commit, confirm timeout): every
-  // subscriber gets its bundle, and the count takes its tenants and thresholds.
-  void publish(bundle::Commit running);
+  // subscriber gets its bundle, and the count takes its tenants and
+  // thresholds. `fleet_policy`: it is the fleet's configuration, not a
+  // local-only override (FleetHooks::configured).
+  void publish(bundle::Commit running, bool fleet_policy);
   // Once a second: the count saves and evaluates; changed threshold states
   // go to every subscriber.
   void tick();
@@ -77,11 +79,12 @@ class DataplaneService final : public ftzgate::v1::Dataplane::Service {
   // A member of a fleet (decision 0023), before serving: `store` puts a
   // batch, once counted and saved here, into etcd (an error: the batch is
   // not acknowledged, its data plane keeps it); `configured` gets the
-  // running generation's policy for the fleet's count. The fleet's owner
+  // running generation's policy for the fleet's count, and whether it is
+  // the fleet's (false: a local-only override, decision 0023). The fleet's owner
   // audits the notices: this member's own count stays quiet.
   struct FleetHooks {
     std::function<grpc::Status(const ftzgate::v1::ReportBatch&)> store;
-    std::function<void(const engine::PolicySpec&)> configured;
+    std::function<void(const engine::PolicySpec&, bool fleet_policy)> configured;
   };
   void set_fleet(FleetHooks hooks);
   // The fleet's threshold states (its owner's): the data planes get, per

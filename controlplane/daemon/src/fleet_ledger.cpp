@@ -109,9 +109,10 @@ Status FleetLedger::store(const pb::ReportBatch& b) {
   return Status::OK;
 }
 
-void FleetLedger::configure(const engine::PolicySpec& spec) {
+void FleetLedger::configure(const engine::PolicySpec& spec, bool fleet_policy) {
   std::lock_guard lock(spec_mu_);
   spec_ = spec;
+  fleet_policy_ = fleet_policy;
   ++spec_epoch_;
 }
 
@@ -167,7 +168,8 @@ void FleetLedger::campaign() {
   next_campaign_ = now + kTick;
   {
     std::lock_guard lock(spec_mu_);
-    if (!spec_) return;  // nothing to count under yet
+    // Nothing to count under yet, or a local-only override's thresholds.
+    if (!spec_ || !fleet_policy_) return;
   }
   // A member whose token key is not the fleet's would refuse every other
   // member's batches: it does not count for the fleet.
@@ -299,9 +301,15 @@ void FleetLedger::serve() {
       return;
     }
     bool respec = false;
+    bool fleet_policy = false;
     {
       std::lock_guard lock(spec_mu_);
       respec = spec_epoch_ != counted_epoch_;
+      fleet_policy = fleet_policy_;
+    }
+    if (!fleet_policy) {
+      step_down("this member runs a local-only override: a member on the fleet's configuration counts");
+      return;
     }
     if (respec && !rebuild()) {
       step_down("the count could not be rebuilt under the new configuration");

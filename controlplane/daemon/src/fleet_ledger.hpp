@@ -58,8 +58,10 @@ class FleetLedger {
   // streams' threads): OK once etcd holds it, now or from an earlier send;
   // UNAVAILABLE when etcd does not answer (the data plane keeps it).
   grpc::Status store(const ftzgate::v1::ReportBatch& batch);
-  // The running generation's policy: an owner counts everything again under it.
-  void configure(const engine::PolicySpec& spec);
+  // The running generation's policy: an owner counts everything again under
+  // it. Not `fleet_policy` (a local-only override runs here): this member
+  // does not keep the fleet's count, whose thresholds are the fleet's.
+  void configure(const engine::PolicySpec& spec, bool fleet_policy);
   // `show compliance fleet`: the counts the owner last wrote.
   grpc::Status show(ftzgate::v1::ShowComplianceReply* reply);
 
@@ -86,6 +88,7 @@ class FleetLedger {
 
   std::mutex spec_mu_;
   std::optional<engine::PolicySpec> spec_;
+  bool fleet_policy_ = false;  // spec_ is the fleet's configuration
   uint64_t spec_epoch_ = 0;
 
   // The ledger thread's own:

@@ -468,7 +468,9 @@ tl::expected<std::unique_ptr<daemon::FleetLedger>, std::string> open_fleet_ledge
   daemon::FleetLedger* l = ledger->get();
   daemon::DataplaneService::FleetHooks hooks;
   hooks.store = [l](const ftzgate::v1::ReportBatch& b) { return l->store(b); };
-  hooks.configured = [l](const engine::PolicySpec& spec) { l->configure(spec); };
+  hooks.configured = [l](const engine::PolicySpec& spec, bool fleet_policy) {
+    l->configure(spec, fleet_policy);
+  };
   dataplanes.set_fleet(std::move(hooks));
   return ledger;
 }

@@ -194,7 +194,7 @@ void ManagementService::publish_running_locked() {
     c.committed_by = h.user;
     c.committed_unix_s = h.time_s;
   }
-  dataplanes_.publish(std::move(c));
+  dataplanes_.publish(std::move(c), override_generation_ == 0);
 }
 
 bool ManagementService::record_system(const std::string& event_type, bool success, ojson details) {
@@ -638,6 +638,8 @@ void ManagementService::set_fleet(std::string fleet, FleetLink link, std::string
   // An override counts only while it is what runs.
   const uint64_t override_generation = saved.value("override_generation", uint64_t{0});
   override_generation_ = override_generation == store_.running_generation() ? override_generation : 0;
+  // Published before the fleet was known: the count learns of the override.
+  if (override_generation_ != 0) publish_running_locked();
 }
 
 bool ManagementService::save_fleet_state() {
@@ -692,14 +694,16 @@ Status ManagementService::ShowFleet(grpc::ServerContext* ctx, const pb::ShowFlee
 void ManagementService::runs_fleet_generation(uint64_t generation, const std::string& sha256) {
   const std::lock_guard change(change_mu_);
   const std::lock_guard lock(mu_);
-  if (sha256 == store_.running_sha256()) ran_fleet_generation_locked(generation);
+  if (sha256 == store_.running_sha256() && ran_fleet_generation_locked(generation)) publish_running_locked();
 }
 
-void ManagementService::ran_fleet_generation_locked(uint64_t generation) {
-  if (generation <= fleet_generation_) return;
+bool ManagementService::ran_fleet_generation_locked(uint64_t generation) {
+  if (generation <= fleet_generation_) return false;
+  const bool ended = override_generation_ != 0;
   fleet_generation_ = generation;
   override_generation_ = 0;
   (void)save_fleet_state();
+  return ended;
 }
 
 std::pair<uint64_t, std::string> ManagementService::running() {
@@ -721,7 +725,7 @@ tl::expected<void, std::string> ManagementService::apply_fleet_commit(
   const std::lock_guard lock(mu_);
   const std::string sha = store::content_hash(config);
   if (sha == store_.running_sha256()) {
-    ran_fleet_generation_locked(generation);
+    if (ran_fleet_generation_locked(generation)) publish_running_locked();
     return {};
   }
   // A local-only override holds until the fleet moves past what it

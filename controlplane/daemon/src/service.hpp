@@ -264,8 +264,9 @@ class ManagementService final : public ftzgate::v1::Management::Service {
   // (said on stderr) when it cannot be written.
   bool save_fleet_state();
   // `generation` of the fleet runs here now: the newest fleet generation
-  // this member ran, unless an older one; any override has ended.
-  void ran_fleet_generation_locked(uint64_t generation);
+  // this member ran, unless an older one; any override has ended. True
+  // when an override ended (the data planes' service is told by a publish).
+  bool ran_fleet_generation_locked(uint64_t generation);
   // Held by whatever moves the running generation or a candidate (load,
   // edit, commit, confirm, rollback, a fleet commit applied), taken before
   // mu_. It, not mu_, is held across the fleet's etcd calls: with mu_

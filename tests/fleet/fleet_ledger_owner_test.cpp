@@ -1,9 +1,10 @@
-// The fleet's count across a new year (Asia/Shanghai), in process against a
-// real etcd, with the members' clock injected (issue 14 §2: "year rollover
-// is fleet-wide"): the owner's count rolls over at midnight in Shanghai as
-// one appliance's does, and an owner that takes over in the new year and
-// counts every batch in etcd again counts last year's people and lost
-// records in last year, not in this one.
+// The fleet's count in process against a real etcd, with the members'
+// clock injected (issue 14 §2):
+// - across a new year (Asia/Shanghai, "year rollover is fleet-wide"): the
+//   owner's count rolls over at midnight as one appliance's does, and an
+//   owner that takes over in the new year and counts every batch in etcd
+//   again counts last year's people and lost records in last year;
+// - a member in a local-only override does not keep the fleet's count.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -31,7 +32,7 @@ using ftz::test::TempDir;
 // 2027-01-01T00:00:00+08:00.
 constexpr int64_t kNewYear2027Ms = int64_t{1'798'732'800} * 1000;
 
-class FleetLedgerYear : public testing::Test {
+class FleetLedgerOwner : public testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(etcd_.start()) << ftz::test::read_text(etcd_.log(0));
@@ -56,7 +57,7 @@ class FleetLedgerYear : public testing::Test {
     auto l = FleetLedger::open(std::move(o));
     EXPECT_TRUE(l) << l.error();
     if (!l) return nullptr;
-    (*l)->configure(spec_);
+    (*l)->configure(spec_, true);
     (*l)->start();
     return std::move(*l);
   }
@@ -76,14 +77,14 @@ class FleetLedgerYear : public testing::Test {
     return r;
   }
 
-  TempDir dir_{"fleet-year"};
+  TempDir dir_{"fleet-owner"};
   EtcdCluster etcd_{dir_, 1};
   std::atomic<int64_t> now_ms_{kNewYear2027Ms - 60'000};  // a minute to midnight
   uint64_t fingerprint_ = 0;
   ftz::engine::PolicySpec spec_;
 };
 
-TEST_F(FleetLedgerYear, TheOwnerRollsOverAndANewOwnerCountsLastYearInLastYear) {
+TEST_F(FleetLedgerOwner, TheOwnerRollsOverAndANewOwnerCountsLastYearInLastYear) {
   auto first = open("m1");
   ASSERT_TRUE(first);
   ASSERT_TRUE(first->store(batch(1, {11, 12}, 2)).ok());
@@ -117,6 +118,38 @@ TEST_F(FleetLedgerYear, TheOwnerRollsOverAndANewOwnerCountsLastYearInLastYear) {
   ASSERT_EQ(r.rows_size(), 1) << r.DebugString();
   EXPECT_EQ(r.rows(0).individuals(), 1U);
   EXPECT_EQ(r.rows(0).lost(), 1U);
+}
+
+// A member in a local-only override does not keep the fleet's count (its
+// thresholds are not the fleet's): the owner steps down for a member on the
+// fleet's configuration, whose count includes the batches the overriding
+// member still stores, and takes the count back once its override ends.
+TEST_F(FleetLedgerOwner, AMemberInALocalOnlyOverrideLeavesTheCountToAMemberOnTheFleetsConfiguration) {
+  auto m1 = open("m1");
+  ASSERT_TRUE(m1);
+  ASSERT_TRUE(m1->store(batch(1, {11, 12}, 0)).ok());
+  auto r = count_when(*m1, [](const auto& c) {
+    return c.ledger_owner() == "m1" && c.rows_size() == 1 && c.rows(0).individuals() == 2;
+  });
+  ASSERT_EQ(r.ledger_owner(), "m1") << r.DebugString();
+  auto m2 = open("m2");
+  ASSERT_TRUE(m2);
+
+  m1->configure(spec_, false);
+  r = count_when(*m2, [](const auto& c) { return c.ledger_owner() == "m2"; });
+  EXPECT_EQ(r.ledger_owner(), "m2") << "the member in the override kept the fleet's count";
+  ASSERT_TRUE(m1->store(batch(2, {12, 13}, 0)).ok())
+      << "the overriding member's batches still go to the fleet";
+  r = count_when(*m2, [](const auto& c) { return c.rows_size() == 1 && c.rows(0).individuals() == 3; });
+  ASSERT_EQ(r.rows_size(), 1) << r.DebugString();
+  EXPECT_EQ(r.rows(0).individuals(), 3U);
+
+  m2->configure(spec_, false);
+  m1->configure(spec_, true);
+  r = count_when(*m1, [](const auto& c) { return c.ledger_owner() == "m1"; });
+  EXPECT_EQ(r.ledger_owner(), "m1");
+  ASSERT_EQ(r.rows_size(), 1) << r.DebugString();
+  EXPECT_EQ(r.rows(0).individuals(), 3U);
 }
 
 }  // namespace
