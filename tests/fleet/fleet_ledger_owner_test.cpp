@@ -10,14 +10,19 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "fleet_ledger.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
 #include "ftz/engine/compliance/token_key.hpp"
+#include "ftz/fleet/etcd.hpp"
+#include "ftz/fleet/records.hpp"
 #include "ftz/test/etcd.hpp"
 #include "ftz/test/files.hpp"
 #include "ftz/test/harbor.hpp"
@@ -29,8 +34,9 @@ using ftz::daemon::FleetLedger;
 using ftz::test::EtcdCluster;
 using ftz::test::TempDir;
 
-// 2027-01-01T00:00:00+08:00.
+// 2027-01-01T00:00:00+08:00, and a year later.
 constexpr int64_t kNewYear2027Ms = int64_t{1'798'732'800} * 1000;
+constexpr int64_t kNewYear2028Ms = kNewYear2027Ms + int64_t{365} * 86'400'000;
 
 class FleetLedgerOwner : public testing::Test {
  protected:
@@ -52,7 +58,11 @@ class FleetLedgerOwner : public testing::Test {
     o.member = member;
     o.key_path = dir_.file("token.key");
     o.clock_ms = [this] { return now_ms_.load(); };
-    o.audit = [](const std::string&, bool, const nlohmann::ordered_json&) { return true; };
+    o.audit = [this](const std::string& type, bool, const nlohmann::ordered_json& details) {
+      const std::lock_guard lock(audit_mu_);
+      audited_.emplace_back(type, details);
+      return true;
+    };
     o.states = [](const pb::ThresholdStates&) {};
     auto l = FleetLedger::open(std::move(o));
     EXPECT_TRUE(l) << l.error();
@@ -65,16 +75,41 @@ class FleetLedgerOwner : public testing::Test {
   pb::ReportBatch batch(uint64_t seq, const std::vector<uint64_t>& tokens, uint64_t lost) const {
     return ftz::test::harbor::pi_batch("dp-a", seq, fingerprint_, tokens, now_ms_.load() * 1'000'000, lost);
   }
-  // The fleet's count once `pred` holds for it (up to ~15 s), else the last.
+  // The fleet's count (of `year`; 0: this year's) once `pred` holds for
+  // it (up to ~15 s), else the last.
   static pb::ShowComplianceReply count_when(FleetLedger& l,
-                                            const std::function<bool(const pb::ShowComplianceReply&)>& pred) {
+                                            const std::function<bool(const pb::ShowComplianceReply&)>& pred,
+                                            int32_t year = 0) {
     pb::ShowComplianceReply r;
     for (int n = 0; n < 75; ++n) {
       r.Clear();
-      if (l.show(&r).ok() && pred(r)) break;
+      if (l.show(year, &r).ok() && pred(r)) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     return r;
+  }
+
+  std::vector<nlohmann::ordered_json> audited(const std::string& type) {
+    const std::lock_guard lock(audit_mu_);
+    std::vector<nlohmann::ordered_json> out;
+    for (const auto& [t, d] : audited_)
+      if (t == type) out.push_back(d);
+    return out;
+  }
+  // The years of the batches in etcd.
+  std::set<int32_t> batch_years() {
+    ftz::fleet::EtcdOptions o;
+    o.endpoints = {etcd_.endpoint(0)};
+    auto etcd = ftz::fleet::Etcd::connect(o);
+    EXPECT_TRUE(etcd) << etcd.error();
+    if (!etcd) return {};
+    const ftz::fleet::FleetKeys keys("lab");
+    auto listed = (*etcd)->list(keys.tokens());
+    EXPECT_TRUE(listed) << listed.error();
+    std::set<int32_t> years;
+    if (listed)
+      for (const auto& kv : listed->kvs) years.insert(keys.batch_year(kv.key));
+    return years;
   }
 
   TempDir dir_{"fleet-owner"};
@@ -82,6 +117,8 @@ class FleetLedgerOwner : public testing::Test {
   std::atomic<int64_t> now_ms_{kNewYear2027Ms - 60'000};  // a minute to midnight
   uint64_t fingerprint_ = 0;
   ftz::engine::PolicySpec spec_;
+  std::mutex audit_mu_;
+  std::vector<std::pair<std::string, nlohmann::ordered_json>> audited_;
 };
 
 TEST_F(FleetLedgerOwner, TheOwnerRollsOverAndANewOwnerCountsLastYearInLastYear) {
@@ -101,6 +138,12 @@ TEST_F(FleetLedgerOwner, TheOwnerRollsOverAndANewOwnerCountsLastYearInLastYear) 
   r = count_when(*first, [](const auto& c) { return c.year() == 2027; });
   EXPECT_EQ(r.year(), 2027);
   EXPECT_EQ(r.rows_size(), 0) << r.DebugString();
+  // Last year's count stays, as it was at midnight.
+  const auto counted_2026 = [](const pb::ShowComplianceReply& c) {
+    return c.year() == 2026 && c.rows_size() == 1 && c.rows(0).individuals() == 2 && c.rows(0).lost() == 2;
+  };
+  r = count_when(*first, counted_2026, 2026);
+  EXPECT_TRUE(counted_2026(r)) << r.DebugString();
 
   // Another owner in the new year counts every batch in etcd again: last
   // year's tokens and lost records stay last year's.
@@ -118,6 +161,32 @@ TEST_F(FleetLedgerOwner, TheOwnerRollsOverAndANewOwnerCountsLastYearInLastYear) 
   ASSERT_EQ(r.rows_size(), 1) << r.DebugString();
   EXPECT_EQ(r.rows(0).individuals(), 1U);
   EXPECT_EQ(r.rows(0).lost(), 1U);
+  r.Clear();
+  ASSERT_TRUE(second->show(2026, &r).ok());
+  EXPECT_TRUE(counted_2026(r)) << "an owner that did not count 2026 rewrote its count: " << r.DebugString();
+  EXPECT_EQ(batch_years(), (std::set<int32_t>{2026, 2027}));
+  EXPECT_TRUE(audited("fleet_ledger_pruned").empty()) << "last year's batches stay";
+
+  // A year on: 2026's batches go, its count and 2027's stay.
+  now_ms_ = kNewYear2028Ms + 60'000;
+  r = count_when(*second, [](const auto& c) { return c.year() == 2028; });
+  EXPECT_EQ(r.year(), 2028);
+  for (int n = 0; n < 50 && batch_years().contains(2026); ++n)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(batch_years(), (std::set<int32_t>{2027}));
+  const auto pruned = audited("fleet_ledger_pruned");
+  ASSERT_EQ(pruned.size(), 1U);
+  EXPECT_EQ(pruned[0]["before_year"], 2027);
+  EXPECT_EQ(pruned[0]["batches"], 1);
+  r.Clear();
+  ASSERT_TRUE(second->show(2026, &r).ok());
+  EXPECT_TRUE(counted_2026(r)) << r.DebugString();
+  r = count_when(
+      *second, [](const auto& c) { return c.year() == 2027 && c.rows_size() == 1; }, 2027);
+  ASSERT_EQ(r.rows_size(), 1) << r.DebugString();
+  EXPECT_EQ(r.rows(0).individuals(), 1U);
+  EXPECT_EQ(r.rows(0).lost(), 1U);
+  EXPECT_EQ(second->show(2025, &r).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 // A member in a local-only override does not keep the fleet's count (its

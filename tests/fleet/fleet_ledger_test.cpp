@@ -181,6 +181,15 @@ TEST_F(FleetLedger, CountsEveryPersonOnceThroughAnOwnerKilledMidStream) {
   // Every member shows the same count, written by a member that took over.
   for (int i = 0; i < 3; ++i) EXPECT_EQ(fleet_reaches(i, want, 10), want) << members_[i]->name();
   EXPECT_EQ(members_[next[1] - '0']->audit("fleet_ledger_owner").size(), 1u) << "it took over once";
+  // The year's count is kept by year too (after its batches are deleted).
+  const std::string year = std::to_string(fleet_count(2).value("year", 0));
+  const RunResult by_year = members_[2]->ctl("--json show compliance fleet year " + year);
+  const auto kept = nlohmann::json::parse(by_year.output, nullptr, false);
+  ASSERT_TRUE(kept.is_object()) << by_year.output;
+  EXPECT_EQ(counts(kept["tenants"], "data_class"), want) << by_year.output;
+  const RunResult none = members_[2]->ctl("show compliance fleet year 2001");
+  EXPECT_NE(none.status, 0);
+  EXPECT_NE(none.output.find("no count of the fleet for 2001"), std::string::npos) << none.output;
 
   // No member's own count reaches the line the fleet crossed; and some
   // people were seen by two members (their own counts add up to more than

@@ -60,6 +60,17 @@ std::string hex64(uint64_t v) {
   return b;
 }
 
+// A row of `show compliance`: tenant `name`'s individuals of class `c`.
+pb::ComplianceRow* add_row(pb::ShowComplianceReply* reply, const std::string& name, engine::DataClass c,
+                           const cmp::IndividualCount& n) {
+  pb::ComplianceRow* row = reply->add_rows();
+  row->set_tenant(name);
+  row->set_data_class(static_cast<pb::DataClass>(static_cast<int>(c) + 1));
+  row->set_individuals(n.at_least);
+  row->set_saturated(n.saturated);
+  return row;
+}
+
 }  // namespace
 
 tl::expected<std::unique_ptr<ComplianceCenter>, std::string> ComplianceCenter::open(
@@ -325,6 +336,20 @@ pb::ThresholdStates ComplianceCenter::states_locked() const {
   return out;
 }
 
+void ComplianceCenter::show_previous_year(pb::ShowComplianceReply* reply) const {
+  std::lock_guard lock(mu_);
+  reply->set_key_fingerprint(hex64(key_->fingerprint()));
+  if (!ledger_) return;
+  reply->set_year(ledger_->previous_year());
+  const auto& names = ledger_->tenant_names();
+  for (uint32_t t = 0; t < names.size(); ++t) {
+    for (const engine::DataClass c : {engine::DataClass::kPi, engine::DataClass::kSensitivePi}) {
+      const cmp::IndividualCount n = ledger_->previous_year_individuals(t, c, cmp::kAllDestZones);
+      if (n.at_least != 0) add_row(reply, names[t], c, n);
+    }
+  }
+}
+
 int32_t ComplianceCenter::year() const {
   std::lock_guard lock(mu_);
   return ledger_ ? ledger_->year() : 0;
@@ -349,11 +374,7 @@ void ComplianceCenter::show(pb::ShowComplianceReply* reply) const {
     for (const engine::DataClass c : {engine::DataClass::kPi, engine::DataClass::kSensitivePi}) {
       const cmp::IndividualCount n = ledger_->individuals(t, c, cmp::kAllDestZones);
       if (n.at_least == 0 && n.lost == 0) continue;
-      pb::ComplianceRow* row = reply->add_rows();
-      row->set_tenant(names[t]);
-      row->set_data_class(static_cast<pb::DataClass>(static_cast<int>(c) + 1));
-      row->set_individuals(n.at_least);
-      row->set_saturated(n.saturated);
+      pb::ComplianceRow* row = add_row(reply, names[t], c, n);
       row->set_estimate(ledger_->estimate(t, c, cmp::kAllDestZones));
       row->set_lost(n.lost);
       row->set_state(to_proto(ledger_->tenant_state(t)));

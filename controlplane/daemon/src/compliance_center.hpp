@@ -80,6 +80,11 @@ class ComplianceCenter {
   // The token key file's content, for data planes (the authenticated channel only).
   [[nodiscard]] const std::string& key_file() const noexcept { return key_file_; }
   void show(ftzgate::v1::ShowComplianceReply* reply) const;
+  // Last year's counts as they were frozen at rollover (exact, as the
+  // state file keeps them): year, key fingerprint and, per tenant and
+  // class, individuals and saturated (no lost records, states or
+  // estimates: the rollover does not keep them).
+  void show_previous_year(ftzgate::v1::ShowComplianceReply* reply) const;
   // Stops the saver after a last save (at shutdown; also the destructor).
   void stop();
   ~ComplianceCenter();

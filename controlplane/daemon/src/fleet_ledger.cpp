@@ -116,13 +116,15 @@ void FleetLedger::configure(const engine::PolicySpec& spec, bool fleet_policy) {
   ++spec_epoch_;
 }
 
-Status FleetLedger::show(pb::ShowComplianceReply* reply) {
-  auto summary = store_etcd_->get(keys_.ledger_summary());
+Status FleetLedger::show(int32_t year, pb::ShowComplianceReply* reply) {
+  const std::string key = year == 0 ? keys_.ledger_summary() : keys_.ledger_year(year);
+  auto summary = store_etcd_->get(key);
   if (!summary) return {StatusCode::UNAVAILABLE, "the fleet's count: " + summary.error()};
-  if (!summary->has_value())
+  if (!summary->has_value() && year == 0)
     return {StatusCode::FAILED_PRECONDITION, "no member has written the fleet's count yet"};
-  if (!reply->ParseFromString((*summary)->value))
-    return {StatusCode::DATA_LOSS, keys_.ledger_summary() + ": not a count"};
+  if (!summary->has_value())
+    return {StatusCode::NOT_FOUND, "etcd holds no count of the fleet for " + std::to_string(year)};
+  if (!reply->ParseFromString((*summary)->value)) return {StatusCode::DATA_LOSS, key + ": not a count"};
   return Status::OK;
 }
 
@@ -218,6 +220,9 @@ bool FleetLedger::rebuild() {
     return false;
   }
   center_ = std::move(*center);
+  // A new count: what it wrote of last year is not this one's to freeze.
+  written_year_ = 0;
+  last_written_.Clear();
   refused_.clear();
   refused_batches_ = 0;
   size_t batches = 0;
@@ -316,30 +321,18 @@ void FleetLedger::serve() {
       return;
     }
     // States at once; counts every kSummary (etcd keeps each version
-    // until compaction: a summary every second would grow it without need).
-    // A new year (the count rolled over) is written at once too.
+    // until compaction: a summary every second would grow it without need),
+    // every second in a year's last minute. A new year (the count rolled
+    // over) is written at once too.
     const bool changed = center_->tick().has_value() || center_->year() != written_year_;
-    if (changed || (dirty_ && now >= next_summary_)) {
+    const int64_t ms = options_.clock_ms();
+    const bool year_ends = engine::compliance::shanghai_year((ms + 60'000) * 1'000'000) !=
+                           engine::compliance::shanghai_year(ms * 1'000'000);
+    if (changed || (dirty_ && (now >= next_summary_ || year_ends))) {
       next_summary_ = now + kSummary;
-      pb::ShowComplianceReply summary;
-      center_->show(&summary);
-      summary.set_ledger_owner(options_.member);
-      summary.set_written_unix_s(options_.clock_ms() / 1000);
-      summary.set_saved_unix_s(0);
-      // Only while this member still owns the ledger: a deposed owner
-      // writes nothing.
-      auto written = etcd_->put_if(keys_.ledger_owner(), owner_revision_,
-                                   {{keys_.ledger_summary(), summary.SerializeAsString(), 0},
-                                    {keys_.ledger_states(), center_->states().SerializeAsString(), 0}});
-      if (written && !*written) {
-        step_down("another member owns the fleet's count");
-        return;
-      }
-      // Not written: again at the next tick, states included.
-      dirty_ = !written;
-      if (!written) next_summary_ = now;
-      if (written) written_year_ = summary.year();
+      if (!write_summary()) return;
     }
+    prune();
   }
   auto batch = watch_->next(kPoll);
   if (!batch) {
@@ -355,6 +348,76 @@ void FleetLedger::serve() {
   for (const fleet::WatchEvent& e : **batch) {
     if (e.type == fleet::WatchEvent::Type::kPut && e.kv.version == 1) apply(e.kv);
   }
+}
+
+bool FleetLedger::write_summary() {
+  pb::ShowComplianceReply summary;
+  center_->show(&summary);
+  summary.set_ledger_owner(options_.member);
+  summary.set_written_unix_s(options_.clock_ms() / 1000);
+  summary.set_saved_unix_s(0);
+  std::vector<fleet::Put> puts{{keys_.ledger_summary(), summary.SerializeAsString(), 0},
+                               {keys_.ledger_states(), center_->states().SerializeAsString(), 0},
+                               {keys_.ledger_year(summary.year()), summary.SerializeAsString(), 0}};
+  // This member counted last year up to its end: last year's count is its
+  // individuals as frozen at rollover (exact, as one appliance keeps them),
+  // with the lost records and states it last wrote of that year.
+  if (last_written_.year() != 0 && last_written_.year() < summary.year()) {
+    pb::ShowComplianceReply last;
+    center_->show_previous_year(&last);
+    if (last.year() == last_written_.year()) {
+      for (pb::ComplianceRow& row : *last.mutable_rows()) {
+        for (const pb::ComplianceRow& written : last_written_.rows()) {
+          if (written.tenant() != row.tenant() || written.data_class() != row.data_class()) continue;
+          row.set_lost(written.lost());
+          row.set_state(written.state());
+          row.set_estimate(written.estimate());
+        }
+      }
+      last.set_tokens_merged(last_written_.tokens_merged());
+      last.set_ledger_owner(options_.member);
+      last.set_written_unix_s(summary.written_unix_s());
+      puts.push_back({keys_.ledger_year(last.year()), last.SerializeAsString(), 0});
+    }
+  }
+  // Only while this member still owns the ledger: a deposed owner writes
+  // nothing.
+  auto written = etcd_->put_if(keys_.ledger_owner(), owner_revision_, puts);
+  if (written && !*written) {
+    step_down("another member owns the fleet's count");
+    return false;
+  }
+  // Not written: again at the next tick, states included.
+  dirty_ = !written;
+  if (!written) {
+    next_summary_ = Clock::now();
+    return true;
+  }
+  written_year_ = summary.year();
+  last_written_ = std::move(summary);
+  return true;
+}
+
+void FleetLedger::prune() {
+  // This year's batches and last year's stay: a member whose clock was
+  // behind a data plane's stored some of this year's tokens under last year.
+  const int32_t keep_from = center_->year() - 1;
+  if (written_year_ == 0 || keep_from <= pruned_before_) return;
+  // Years are four digits: [tokens/, tokens/KEEP_FROM/) is every older year.
+  auto deleted = etcd_->delete_range_if(keys_.ledger_owner(), owner_revision_, keys_.tokens(),
+                                        keys_.tokens() + std::to_string(keep_from) + "/");
+  if (!deleted) return;  // again at the next tick
+  if (!*deleted) {
+    step_down("another member owns the fleet's count");
+    return;
+  }
+  pruned_before_ = keep_from;
+  if (**deleted == 0) return;
+  (void)options_.audit("fleet_ledger_pruned", true,
+                       ojson{{"fleet", options_.fleet},
+                             {"member", options_.member},
+                             {"before_year", keep_from},
+                             {"batches", **deleted}});
 }
 
 void FleetLedger::step_down(const std::string& why) {

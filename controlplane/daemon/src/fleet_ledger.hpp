@@ -62,8 +62,9 @@ class FleetLedger {
   // it. Not `fleet_policy` (a local-only override runs here): this member
   // does not keep the fleet's count, whose thresholds are the fleet's.
   void configure(const engine::PolicySpec& spec, bool fleet_policy);
-  // `show compliance fleet`: the counts the owner last wrote.
-  grpc::Status show(ftzgate::v1::ShowComplianceReply* reply);
+  // `show compliance fleet [year YEAR]`: the counts the owner last wrote,
+  // this year's (`year` 0) or those of `year`.
+  grpc::Status show(int32_t year, ftzgate::v1::ShowComplianceReply* reply);
 
  private:
   explicit FleetLedger(Options options);
@@ -75,6 +76,11 @@ class FleetLedger {
   // The owner, for at most a poll: the watch's batches, the lease kept
   // alive, and once a second the thresholds and what etcd shows of them.
   void serve();
+  // The owner: the count, the states and the year's count into etcd while
+  // this member owns the ledger; false when it no longer does (stepped down).
+  bool write_summary();
+  // The owner: deletes the batches of the years before last year.
+  void prune();
   void step_down(const std::string& why);
   void follow_states();
   void apply(const fleet::KeyValue& kv);
@@ -99,8 +105,10 @@ class FleetLedger {
   uint64_t counted_epoch_ = 0;  // the spec_epoch_ the count was built under
   std::unique_ptr<ComplianceCenter> center_;
   std::unique_ptr<fleet::Watch> watch_;
-  bool dirty_ = false;        // counted since the last summary written
-  int32_t written_year_ = 0;  // the year of the last summary written
+  bool dirty_ = false;                             // counted since the last summary written
+  int32_t written_year_ = 0;                       // the year of the last summary written
+  ftzgate::v1::ShowComplianceReply last_written_;  // that summary
+  int32_t pruned_before_ = 0;                      // the batches of the years before it are deleted
   std::chrono::steady_clock::time_point next_tick_{};
   std::chrono::steady_clock::time_point next_summary_{};
   std::chrono::steady_clock::time_point next_campaign_{};

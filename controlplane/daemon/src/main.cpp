@@ -543,7 +543,9 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
   };
   link.show = [m, &service](ftzgate::v1::ShowFleetReply* reply) { show_fleet(*m, service, reply); };
   link.confirm = [m](const std::string& user, int64_t now_s) { return m->confirm(user, now_s); };
-  link.compliance = [&ledger](ftzgate::v1::ShowComplianceReply* reply) { return ledger.show(reply); };
+  link.compliance = [&ledger](int32_t year, ftzgate::v1::ShowComplianceReply* reply) {
+    return ledger.show(year, reply);
+  };
   link.anchors = [m, name](ftzgate::v1::AuditVerifyReply* reply)
       -> tl::expected<std::vector<audit::FleetAnchor>, std::string> {
     auto all = m->anchors();

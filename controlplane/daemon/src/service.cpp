@@ -1029,6 +1029,9 @@ Status ManagementService::ShowCompliance(grpc::ServerContext* ctx, const pb::Sho
     std::lock_guard lock(mu_);
     Session s;
     if (auto denied = authorize(ctx, Need::kRead, "show_compliance", s)) return *denied;
+    if (!req->fleet() && req->year() != 0)
+      return {StatusCode::INVALID_ARGUMENT,
+              "a past year's count is the fleet's: show compliance fleet year YEAR"};
     if (!req->fleet()) {
       dataplanes_.show_compliance(reply);
       return Status::OK;
@@ -1039,7 +1042,7 @@ Status ManagementService::ShowCompliance(grpc::ServerContext* ctx, const pb::Sho
     fleet = fleet_link_.compliance;
   }
   // etcd is read without the lock.
-  return fleet(reply);
+  return fleet(req->year(), reply);
 }
 
 Status ManagementService::ShowAlerts(grpc::ServerContext* ctx, const pb::ShowAlertsRequest* req,

@@ -81,9 +81,9 @@ class ManagementService final : public ftzgate::v1::Management::Service {
       std::function<tl::expected<std::optional<uint64_t>, std::string>(const std::string&, int64_t)>;
   // Fills `show fleet`'s reply from etcd (called without the service's lock).
   using FleetShower = std::function<void(ftzgate::v1::ShowFleetReply*)>;
-  // Fills `show compliance fleet`'s reply: the fleet's count as etcd holds
-  // it (called without the service's lock).
-  using FleetCount = std::function<grpc::Status(ftzgate::v1::ShowComplianceReply*)>;
+  // Fills `show compliance fleet [year YEAR]`'s reply: the fleet's count
+  // (this year's: 0) as etcd holds it (called without the service's lock).
+  using FleetCount = std::function<grpc::Status(int32_t, ftzgate::v1::ShowComplianceReply*)>;
   // `audit verify fleet`: this member's anchors, and every member's in the
   // reply (called without the service's lock).
   using FleetAnchors = std::function<tl::expected<std::vector<audit::FleetAnchor>, std::string>(

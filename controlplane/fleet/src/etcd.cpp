@@ -294,6 +294,27 @@ Result<bool> Etcd::put_if(const std::string& key, int64_t mod_revision, const st
   return now->has_value() && (*now)->value == mine->value;
 }
 
+Result<std::optional<int64_t>> Etcd::delete_range_if(const std::string& key, int64_t mod_revision,
+                                                     const std::string& from, const std::string& to) {
+  etcdserverpb::TxnRequest req;
+  auto* cmp = req.add_compare();
+  cmp->set_key(key);
+  cmp->set_target(etcdserverpb::Compare::MOD);
+  cmp->set_result(etcdserverpb::Compare::EQUAL);
+  cmp->set_mod_revision(mod_revision);
+  auto* del = req.add_success()->mutable_request_delete_range();
+  del->set_key(from);
+  del->set_range_end(to);
+  etcdserverpb::TxnResponse resp;
+  auto ok = impl_->call("etcd transaction on " + key,
+                        [&](Endpoint& e, grpc::ClientContext& ctx) { return e.kv->Txn(&ctx, req, &resp); });
+  if (!ok) return tl::unexpected(ok.error());
+  // A retry after a timed-out attempt that was applied deletes nothing
+  // more: the range is deleted either way.
+  if (!resp.succeeded() || resp.responses_size() != 1) return std::optional<int64_t>();
+  return std::optional<int64_t>(resp.responses(0).response_delete_range().deleted());
+}
+
 Result<int64_t> Etcd::grant_lease(int64_t ttl_s) {
   etcdserverpb::LeaseGrantRequest req;
   req.set_ttl(ttl_s);

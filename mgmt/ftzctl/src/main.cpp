@@ -400,10 +400,18 @@ int request_restart(const Args& a, Session& s, const std::string& id) {
 
 using ftz::proto::enum_word;
 
-// show compliance [fleet]: this appliance's count, or its fleet's.
-int show_compliance(const Args& a, Session& s, bool fleet) {
+// show compliance [fleet [year YEAR]]: this appliance's count, or its
+// fleet's (this year's, or that of YEAR).
+int show_compliance(const Args& a, Session& s, const std::vector<std::string>& w) {
+  const bool fleet = w.size() >= 3;
   pb::ShowComplianceRequest req;
   req.set_fleet(fleet);
+  if (w.size() == 5) {
+    const auto year = unsigned_word(w[4]);
+    if (!year || *year < 2000 || *year > 9999)
+      return usage("show compliance fleet year " + w[4] + ": a year");
+    req.set_year(static_cast<int32_t>(*year));
+  }
   pb::ShowComplianceReply reply;
   if (auto st = s.call(&pb::Management::Stub::ShowCompliance, req, &reply); !st.ok()) return fail(st);
   ordered_json j{{"year", reply.year()},
@@ -1091,7 +1099,9 @@ namespace ftz::ctl {
 bool known_command(const std::vector<std::string>& w) {
   if (w.empty()) return false;
   return (w[0] == "show" && w.size() >= 2 &&
-          (w[1] == "configuration" || (w[1] == "compliance" && w.size() == 3 && w[2] == "fleet") ||
+          (w[1] == "configuration" ||
+           (w[1] == "compliance" && w.size() >= 3 && w[2] == "fleet" &&
+            (w.size() == 3 || (w.size() == 5 && w[3] == "year"))) ||
            ((w[1] == "dataplanes" || w[1] == "compliance" || w[1] == "fleet" || w[1] == "certificates" ||
              w[1] == "zones" || w[1] == "tenants") &&
             w.size() == 2) ||
@@ -1115,7 +1125,7 @@ int execute(const Args& a, Session& s, const std::vector<std::string>& w) {
   if (w[0] == "show" && w[1] == "configuration") return show_configuration(a, s, w);
   if (w[0] == "show" && w[1] == "dataplanes") return show_dataplanes(a, s);
   if (w[0] == "show" && w[1] == "fleet") return show_fleet(a, s);
-  if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s, w.size() == 3);
+  if (w[0] == "show" && w[1] == "compliance") return show_compliance(a, s, w);
   if (w[0] == "show" && w[1] == "alerts") return show_alerts(a, s, w);
   if (w[0] == "show" && w[1] == "interfaces") return show_interfaces(a, s, w);
   if (w[0] == "show" && w[1] == "flows") return show_flows_summary(a, s);
@@ -1165,8 +1175,9 @@ static int run(int argc, char** argv) {
         "  show system status                 version, uptime, generation, data planes, expiring "
         "certificates\n"
         "  show dataplanes                    which data plane runs which generation\n"
-        "  show compliance [fleet]            individuals counted this year, all data planes (fleet: of\n"
-        "                                     every member, as the fleet's ledger counted them)\n"
+        "  show compliance [fleet [year YEAR]]   individuals counted this year, all data planes (fleet:\n"
+        "                                     of every member, as the fleet's ledger counted them; YEAR:\n"
+        "                                     a past year's, as its owner last wrote it)\n"
         "  show alerts [last N] [dataplane ID]   the newest alerts (50 by default), masked\n"
         "  show zones                         the running configuration's zones\n"
         "  show tenants                       its tenants, with this year's individuals and threshold state\n"

@@ -111,6 +111,11 @@ class Etcd {
   // does not exist), writes every one of `puts`; true if it did, false if
   // another write to `key` came first (nothing written).
   Result<bool> put_if(const std::string& key, int64_t mod_revision, const std::vector<Put>& puts);
+  // One transaction: if `key`'s mod_revision is `mod_revision`, deletes the
+  // keys in [from, to): how many, or nullopt if another write to `key` came
+  // first (nothing deleted).
+  Result<std::optional<int64_t>> delete_range_if(const std::string& key, int64_t mod_revision,
+                                                 const std::string& from, const std::string& to);
 
   // A lease of `ttl_s` seconds: its id. Keys written with it go when it
   // expires, unless kept alive.

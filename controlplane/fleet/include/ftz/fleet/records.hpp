@@ -124,6 +124,11 @@ struct FleetKeys {
   [[nodiscard]] std::string ledger_owner() const { return prefix + "ledger/owner"; }
   [[nodiscard]] std::string ledger_summary() const { return prefix + "ledger/summary"; }
   [[nodiscard]] std::string ledger_states() const { return prefix + "ledger/states"; }
+  // The fleet's count of `year` as its owner last wrote it (kept after the
+  // year's batches are deleted).
+  [[nodiscard]] std::string ledger_year(int32_t year) const {
+    return prefix + "ledger/years/" + std::to_string(year);
+  }
   [[nodiscard]] std::string notices() const { return prefix + "notices/"; }
   [[nodiscard]] std::string audit() const { return prefix + "audit/"; }
   // Zero-padded: a member's anchors list in seq order.
