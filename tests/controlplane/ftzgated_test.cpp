@@ -481,7 +481,7 @@ TEST_F(Ftzgated, MetricsOverHttpsWithBasicAuthentication) {
   ::chmod(users.c_str(), 0644);
   RunResult r = refused({"--metrics-listen", "127.0.0.1:0", "--metrics-users", users});
   EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_NE(r.output.find(users + ": readable by others (mode 644)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(users + ": group or others may read it (mode 644)"), std::string::npos) << r.output;
   ::chmod(users.c_str(), 0600);
   std::ofstream(users, std::ios::app) << "carol:plaintext\n";
   r = refused({"--metrics-listen", "127.0.0.1:0", "--metrics-users", users});

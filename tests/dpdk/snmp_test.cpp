@@ -318,7 +318,7 @@ TEST_F(DpSnmp, ItReadsOnlyAsAnOperatorAndOnlyFromAPrivateFile) {
   EXPECT_NE(admin.output.find("alice is not an operator account"), std::string::npos) << admin.output;
   const test::RunResult shared = run_subagent(credentials("carol", 0640));
   EXPECT_EQ(shared.status, 2) << shared.output;
-  EXPECT_NE(shared.output.find("readable by nobody else"), std::string::npos) << shared.output;
+  EXPECT_NE(shared.output.find("group or others may read it (mode 640)"), std::string::npos) << shared.output;
   const test::RunResult wrong = [&] {
     const std::string path = dir_.file("wrong.cred");
     std::ofstream(path) << "carol\n";

@@ -446,7 +446,7 @@ TEST(FleetTls, AMemberWithAWrongClientCertificateIsRefused) {
       " --etcd-ca " + ca.ca() + " --etcd-cert " + gateway.cert + " --etcd-key " + gateway.key +
       " --etcd-user m2 --etcd-password-file " + password);
   EXPECT_EQ(readable.status, 2) << readable.output;
-  EXPECT_NE(readable.output.find("others may read it"), std::string::npos) << readable.output;
+  EXPECT_NE(readable.output.find("group or others may read it"), std::string::npos) << readable.output;
   ::chmod(password.c_str(), 0600);
   m2.start();
   EXPECT_TRUE(m2.reaches(3)) << read_text(m2.log());

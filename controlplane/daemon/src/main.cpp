@@ -38,6 +38,7 @@
 #include "ftz/accounts/accounts.hpp"
 #include "ftz/audit/audit_log.hpp"
 #include "ftz/base/atomic_file.hpp"
+#include "ftz/base/secret_file.hpp"
 #include "ftz/bundle/bundle.hpp"
 #include "ftz/bundle/trusted_keys.hpp"
 #include "ftz/config/config.hpp"
@@ -329,15 +330,12 @@ int init(const Args& a) {
   return 0;
 }
 
-// A secret's file: its first line, refused when others may read it.
+// A password file's first line.
 tl::expected<std::string, std::string> read_password_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return tl::unexpected(path + ": " + std::strerror(errno));
-  if ((st.st_mode & S_IRWXO) != 0) return tl::unexpected(path + ": others may read it (chmod o-rwx)");
-  std::ifstream in(path);
-  std::string line;
-  if (!std::getline(in, line) || line.empty())
-    return tl::unexpected(path + ": no password on its first line");
+  auto text = base::read_secret_file(path, 4096);
+  if (!text) return tl::unexpected(text.error());
+  std::string line = text->substr(0, text->find('\n'));
+  if (line.empty()) return tl::unexpected(path + ": no password on its first line");
   return line;
 }
 

@@ -5,12 +5,13 @@
 #include <netdb.h>
 #include <openssl/crypto.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "ftz/base/secret_file.hpp"
 
 namespace ftz::daemon {
 
@@ -69,7 +70,7 @@ tl::expected<MetricsServer::Access, std::string> MetricsServer::load_access(cons
   if (!cert_file.empty()) {
     auto cert = read_small_file(cert_file);
     if (!cert) return tl::unexpected(cert.error());
-    auto key = read_small_file(key_file);
+    auto key = base::read_secret_file(key_file, 1U << 20);
     if (!key) return tl::unexpected(key.error());
     if (cert->find("-----BEGIN CERTIFICATE-----") == std::string::npos)
       return tl::unexpected(cert_file + ": not a PEM certificate");
@@ -79,13 +80,7 @@ tl::expected<MetricsServer::Access, std::string> MetricsServer::load_access(cons
     a.key_pem = std::move(*key);
   }
   if (users_file.empty()) return a;
-  struct stat st {};
-  if (::stat(users_file.c_str(), &st) != 0) return tl::unexpected(users_file + ": " + std::strerror(errno));
-  if ((st.st_mode & 077) != 0)
-    return tl::unexpected(users_file + ": readable by others (mode " + std::to_string((st.st_mode >> 6) & 7) +
-                          std::to_string((st.st_mode >> 3) & 7) + std::to_string(st.st_mode & 7) +
-                          "): it holds password hashes; chmod 600");
-  auto text = read_small_file(users_file);
+  auto text = base::read_secret_file(users_file, 1U << 20);
   if (!text) return tl::unexpected(text.error());
   std::istringstream lines(*text);
   int n = 0;

@@ -14,19 +14,18 @@
 // The credentials file holds one line, NAME:PASSWORD; it must belong to the
 // user running ftzgate-snmp (or root) and be readable by nobody else.
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "agent.hpp"
+#include "ftz/base/secret_file.hpp"
 #include "ftz/mgmt/client.hpp"
 #include "ftz/mgmt/endpoint_options.hpp"
 #include "ftz/service/notify.hpp"
@@ -58,21 +57,14 @@ struct Credentials {
   std::string password;
 };
 
-// The account, or why not: a file others may read is refused, as ssh
-// refuses such a key.
+// The account, or why not (a file others may read is refused).
 std::optional<Credentials> read_credentials(const std::string& path, std::string& why) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    why = path + ": cannot read it";
+  auto text = ftz::base::read_secret_file(path, 4096);
+  if (!text) {
+    why = text.error();
     return std::nullopt;
   }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0 || (st.st_uid != ::geteuid() && st.st_uid != 0)) {
-    why = path + ": must belong to this user or root and be readable by nobody else (chmod 600)";
-    return std::nullopt;
-  }
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
+  std::string line = text->substr(0, text->find('\n'));
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
   const size_t colon = line.find(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == line.size()) {
