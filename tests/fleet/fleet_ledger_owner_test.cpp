@@ -18,11 +18,14 @@
 #include <vector>
 
 #include "fleet_ledger.hpp"
+#include "ftz/bundle/trusted_keys.hpp"
 #include "ftz/config/config.hpp"
 #include "ftz/config/diagnostics.hpp"
 #include "ftz/engine/compliance/token_key.hpp"
 #include "ftz/fleet/etcd.hpp"
 #include "ftz/fleet/records.hpp"
+#include "ftz/keys/detached.hpp"
+#include "ftz/keys/signing_key.hpp"
 #include "ftz/test/etcd.hpp"
 #include "ftz/test/files.hpp"
 #include "ftz/test/harbor.hpp"
@@ -50,6 +53,13 @@ class FleetLedgerOwner : public testing::Test {
     auto loaded = ftz::config::load_config_from_string(ftz::test::harbor::kConfig, "counted.yaml", {});
     ASSERT_TRUE(loaded) << ftz::config::format_diagnostics(loaded.error());
     spec_ = loaded->spec;
+    // The members' keys, which the fleet trusts (before any ledger reads
+    // the list).
+    for (const char* member : {"m1", "m2"}) {
+      auto k = ftz::keys::SigningKey::load_or_generate(dir_.file(std::string(member) + ".key"));
+      ASSERT_TRUE(k) << k.error();
+      ASSERT_TRUE(trusted_->add(k->public_pem()));
+    }
   }
   std::unique_ptr<FleetLedger> open(const std::string& member) {
     FleetLedger::Options o;
@@ -63,7 +73,21 @@ class FleetLedgerOwner : public testing::Test {
       audited_.emplace_back(type, details);
       return true;
     };
-    o.states = [](const pb::ThresholdStates&) {};
+    o.states = [this](const pb::ThresholdStates& states) {
+      const std::lock_guard lock(audit_mu_);
+      states_.push_back(states);
+    };
+    auto key = ftz::keys::SigningKey::load_or_generate(dir_.file(member + ".key"));
+    EXPECT_TRUE(key) << key.error();
+    if (!key) return nullptr;
+    o.sign = [k = std::make_shared<ftz::keys::SigningKey>(std::move(*key))](const std::string& content) {
+      return ftz::keys::make_detached(*k, content);
+    };
+    o.verify = [trusted = trusted_](const std::string& signature,
+                                    const std::string& content) -> ftz::fleet::Result<std::string> {
+      return ftz::keys::verify_detached(signature, content,
+                                        [&trusted](const std::string& id) { return trusted->find(id); });
+    };
     auto l = FleetLedger::open(std::move(o));
     EXPECT_TRUE(l) << l.error();
     if (!l) return nullptr;
@@ -96,15 +120,20 @@ class FleetLedgerOwner : public testing::Test {
       if (t == type) out.push_back(d);
     return out;
   }
-  // The years of the batches in etcd.
-  std::set<int32_t> batch_years() {
+  // A client of the test's own.
+  std::unique_ptr<ftz::fleet::Etcd> client() {
     ftz::fleet::EtcdOptions o;
     o.endpoints = {etcd_.endpoint(0)};
     auto etcd = ftz::fleet::Etcd::connect(o);
     EXPECT_TRUE(etcd) << etcd.error();
+    return etcd ? std::move(*etcd) : nullptr;
+  }
+  // The years of the batches in etcd.
+  std::set<int32_t> batch_years() {
+    auto etcd = client();
     if (!etcd) return {};
     const ftz::fleet::FleetKeys keys("lab");
-    auto listed = (*etcd)->list(keys.tokens());
+    auto listed = etcd->list(keys.tokens());
     EXPECT_TRUE(listed) << listed.error();
     std::set<int32_t> years;
     if (listed)
@@ -119,6 +148,9 @@ class FleetLedgerOwner : public testing::Test {
   ftz::engine::PolicySpec spec_;
   std::mutex audit_mu_;
   std::vector<std::pair<std::string, nlohmann::ordered_json>> audited_;
+  std::vector<pb::ThresholdStates> states_;  // what the members were given
+  // Read by the ledgers' threads: filled in SetUp only.
+  std::shared_ptr<ftz::bundle::TrustedKeys> trusted_ = std::make_shared<ftz::bundle::TrustedKeys>();
 };
 
 TEST_F(FleetLedgerOwner, TheOwnerRollsOverAndANewOwnerCountsLastYearInLastYear) {
@@ -217,6 +249,79 @@ TEST_F(FleetLedgerOwner, AMemberInALocalOnlyOverrideLeavesTheCountToAMemberOnThe
   m1->configure(spec_, true);
   r = count_when(*m1, [](const auto& c) { return c.ledger_owner() == "m1"; });
   EXPECT_EQ(r.ledger_owner(), "m1");
+  ASSERT_EQ(r.rows_size(), 1) << r.DebugString();
+  EXPECT_EQ(r.rows(0).individuals(), 3U);
+}
+
+// What the owner writes is signed: a value written by whoever can write
+// to etcd without a member key (unsigned, or signed by another key, or a
+// signed value moved to another key) is neither shown nor acted on, and is
+// audited once; the owner's next write puts the fleet's count back.
+TEST_F(FleetLedgerOwner, AValueNoMemberKeySignedIsNeitherShownNorActedOn) {
+  auto m1 = open("m1");
+  ASSERT_TRUE(m1);
+  ASSERT_TRUE(m1->store(batch(1, {11, 12}, 0)).ok());
+  auto r = count_when(*m1, [](const auto& c) { return c.rows_size() == 1 && c.rows(0).individuals() == 2; });
+  ASSERT_EQ(r.rows_size(), 1) << r.DebugString();
+  auto m1_key = ftz::keys::SigningKey::load_or_generate(dir_.file("m1.key"));
+  ASSERT_TRUE(m1_key);
+  EXPECT_EQ(r.signed_by(), m1_key->key_id());
+
+  const ftz::fleet::FleetKeys keys("lab");
+  auto etcd = client();
+  ASSERT_TRUE(etcd);
+  auto outsider = ftz::keys::SigningKey::load_or_generate(dir_.file("outsider.key"));
+  ASSERT_TRUE(outsider);
+  pb::ThresholdStates exceeded;
+  auto* t = exceeded.add_tenants();
+  t->set_name("harbor");
+  t->set_state(pb::THRESHOLD_STATE_EXCEEDED);
+  const std::string payload = exceeded.SerializeAsString();
+  const auto given = [&] {
+    const std::lock_guard lock(audit_mu_);
+    return states_.size();
+  };
+  const auto refused = [&] { return audited("fleet_ledger_refused").size(); };
+  for (int n = 0; n < 30 && given() == 0; ++n) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_GT(given(), 0U) << "the owner's own states never reached its data planes";
+  // Raw states, then states signed by a key the fleet does not trust, then
+  // the owner's own signed summary moved to ledger/states.
+  auto summary = etcd->get(keys.ledger_summary());
+  ASSERT_TRUE(summary && summary->has_value());
+  const std::vector<std::string> forged{
+      payload,
+      ftz::fleet::format_ledger_value(
+          {payload, ftz::keys::make_detached(
+                        *outsider, ftz::fleet::ledger_signed_content(keys.ledger_states(), payload))}),
+      (*summary)->value};
+  for (size_t i = 0; i < forged.size(); ++i) {
+    const size_t before = given();
+    ASSERT_TRUE(etcd->put(keys.ledger_states(), forged[i]));
+    for (int n = 0; n < 30 && refused() < i + 1; ++n)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(refused(), i + 1) << "forgery " << i << " was not refused";
+    EXPECT_EQ(given(), before) << "forgery " << i << " reached the data planes";
+    // A good value in between, so that the next forgery is said again.
+    const std::string normal = pb::ThresholdStates().SerializeAsString();
+    ASSERT_TRUE(etcd->put(
+        keys.ledger_states(),
+        ftz::fleet::format_ledger_value(
+            {normal, ftz::keys::make_detached(
+                         *m1_key, ftz::fleet::ledger_signed_content(keys.ledger_states(), normal))})));
+    for (int n = 0; n < 30 && given() == before; ++n)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_GT(given(), before) << "a signed value was not taken";
+  }
+
+  // A forged count is not shown.
+  ASSERT_TRUE(etcd->put(keys.ledger_summary(), r.SerializeAsString()));
+  pb::ShowComplianceReply shown;
+  const grpc::Status st = m1->show(0, &shown);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::DATA_LOSS);
+  EXPECT_NE(st.error_message().find("not a JSON object"), std::string::npos) << st.error_message();
+  // The owner's next write (a new batch) puts the fleet's count back.
+  ASSERT_TRUE(m1->store(batch(2, {13}, 0)).ok());
+  r = count_when(*m1, [](const auto& c) { return c.rows_size() == 1 && c.rows(0).individuals() == 3; });
   ASSERT_EQ(r.rows_size(), 1) << r.DebugString();
   EXPECT_EQ(r.rows(0).individuals(), 3U);
 }

@@ -308,7 +308,9 @@ TEST_F(Fleet, ACommitPointNotSignedByAMemberIsRefused) {
     EXPECT_NE(refused[0]["details"].value("detail", "").find("not signed by a trusted member key"),
               std::string::npos)
         << refused[0];
-    EXPECT_NE(refused[1]["details"].value("detail", "").find("the commit is not signed"), std::string::npos)
+    EXPECT_NE(
+        refused[1]["details"].value("detail", "").find("not signed by a trusted member key: no signature"),
+        std::string::npos)
         << refused[1];
     EXPECT_EQ(m->running(), std::make_pair(uint64_t{2}, running_sha)) << m->name();
   }

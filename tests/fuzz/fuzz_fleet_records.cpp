@@ -3,7 +3,8 @@
 // checked, never trusted (decision 0022).
 //
 // Input: a record's text; its first byte chooses the reader (the commit
-// point, a configuration, a member's status, an audit anchor). Invariants:
+// point, a configuration, a member's status, an audit anchor, a value of
+// the ledger's owner). Invariants:
 //   - a refusal says why and names the key;
 //   - an accepted commit point has a generation above 0, a SHA-256 in hex,
 //     a valid member and user name, and reads back the same from its own
@@ -15,7 +16,9 @@
 //     data planes connected than known nor current than connected, and
 //     reads back the same from format_status();
 //   - an accepted audit anchor has a member name, a seq above 0 and a
-//     SHA-256 in hex, and reads back the same from format_anchor().
+//     SHA-256 in hex, and reads back the same from format_anchor();
+//   - an accepted ledger value has a signature (checked by the caller),
+//     and reads back the same from format_ledger_value().
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -93,12 +96,25 @@ void anchor(std::string_view text) {
     ftz::fuzz::fail("an anchor does not read back as written", text);
 }
 
+void ledger_value(std::string_view text) {
+  auto v = ftz::fleet::parse_ledger_value(text, "ledger/states");
+  if (!v) {
+    if (!v.error().starts_with("ledger/states: "))
+      ftz::fuzz::fail("a refusal that does not name the key", v.error());
+    return;
+  }
+  if (v->signature.empty()) ftz::fuzz::fail("accepted a ledger value without a signature", text);
+  auto again = ftz::fleet::parse_ledger_value(ftz::fleet::format_ledger_value(*v), "ledger/states");
+  if (!again || again->payload != v->payload || again->signature != v->signature)
+    ftz::fuzz::fail("a ledger value does not read back as written", text);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 5) {
     case 0:
       commit_point(text);
       break;
@@ -108,8 +124,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2:
       status(text);
       break;
-    default:
+    case 3:
       anchor(text);
+      break;
+    default:
+      ledger_value(text);
   }
   return 0;
 }

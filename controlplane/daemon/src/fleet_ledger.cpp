@@ -124,7 +124,10 @@ Status FleetLedger::show(int32_t year, pb::ShowComplianceReply* reply) {
     return {StatusCode::FAILED_PRECONDITION, "no member has written the fleet's count yet"};
   if (!summary->has_value())
     return {StatusCode::NOT_FOUND, "etcd holds no count of the fleet for " + std::to_string(year)};
-  if (!reply->ParseFromString((*summary)->value)) return {StatusCode::DATA_LOSS, key + ": not a count"};
+  auto value = opened(key, (*summary)->value);
+  if (!value) return {StatusCode::DATA_LOSS, value.error()};
+  if (!reply->ParseFromString(value->first)) return {StatusCode::DATA_LOSS, key + ": not a count"};
+  reply->set_signed_by(value->second);
   return Status::OK;
 }
 
@@ -144,24 +147,59 @@ void FleetLedger::follow_states() {
   const auto now = Clock::now();
   if (now < next_states_) return;
   next_states_ = now + kTick;
-  if (auto summary = etcd_->get(keys_.ledger_summary()); summary && summary->has_value()) {
+  if (auto summary = read_owned(keys_.ledger_summary(), nullptr)) {
     pb::ShowComplianceReply s;
     uint64_t fingerprint = 0;
-    if (s.ParseFromString((*summary)->value) &&
+    if (s.ParseFromString(*summary) &&
         std::from_chars(s.key_fingerprint().data(), s.key_fingerprint().data() + s.key_fingerprint().size(),
                         fingerprint, 16)
                 .ec == std::errc())
       fleet_fingerprint_.store(fingerprint);
   }
-  auto states = etcd_->get(keys_.ledger_states());
-  if (!states || !states->has_value() || (*states)->mod_revision == states_revision_) return;
+  auto states = read_owned(keys_.ledger_states(), &states_revision_);
+  if (!states) return;
   pb::ThresholdStates s;
-  if (!s.ParseFromString((*states)->value)) {
+  if (!s.ParseFromString(*states)) {
     std::fprintf(stderr, "ftzgated: %s: not threshold states, ignored\n", keys_.ledger_states().c_str());
   } else {
     options_.states(s);
   }
-  states_revision_ = (*states)->mod_revision;
+}
+
+std::optional<std::string> FleetLedger::read_owned(const std::string& key, int64_t* seen_revision) {
+  auto kv = etcd_->get(key);
+  if (!kv || !kv->has_value()) return std::nullopt;
+  if (seen_revision != nullptr) {
+    if ((*kv)->mod_revision == *seen_revision) return std::nullopt;
+    *seen_revision = (*kv)->mod_revision;
+  }
+  auto value = opened(key, (*kv)->value);
+  if (value) {
+    refused_values_.erase(key);
+    return std::move(value->first);
+  }
+  // Someone who can write to etcd but holds no member key wrote it: not
+  // acted on, and said once.
+  if (refused_values_.insert(key).second) {
+    std::fprintf(stderr, "ftzgated: fleet %s: %s\n", options_.fleet.c_str(), value.error().c_str());
+    (void)options_.audit(
+        "fleet_ledger_refused", false,
+        ojson{{"fleet", options_.fleet}, {"key", key}, {"reason", value.error().substr(0, 512)}});
+  }
+  return std::nullopt;
+}
+
+std::string FleetLedger::sealed(const std::string& key, const std::string& payload) const {
+  return fleet::format_ledger_value({payload, options_.sign(fleet::ledger_signed_content(key, payload))});
+}
+
+fleet::Result<std::pair<std::string, std::string>> FleetLedger::opened(const std::string& key,
+                                                                       const std::string& value) const {
+  auto v = fleet::parse_ledger_value(value, key);
+  if (!v) return tl::unexpected(v.error());
+  auto signer = options_.verify(v->signature, fleet::ledger_signed_content(key, v->payload));
+  if (!signer) return tl::unexpected(key + ": not signed by a member key of --fleet-keys: " + signer.error());
+  return std::pair{std::move(v->payload), std::move(*signer)};
 }
 
 void FleetLedger::campaign() {
@@ -356,9 +394,12 @@ bool FleetLedger::write_summary() {
   summary.set_ledger_owner(options_.member);
   summary.set_written_unix_s(options_.clock_ms() / 1000);
   summary.set_saved_unix_s(0);
-  std::vector<fleet::Put> puts{{keys_.ledger_summary(), summary.SerializeAsString(), 0},
-                               {keys_.ledger_states(), center_->states().SerializeAsString(), 0},
-                               {keys_.ledger_year(summary.year()), summary.SerializeAsString(), 0}};
+  const std::string counts = summary.SerializeAsString();
+  const std::string year_key = keys_.ledger_year(summary.year());
+  std::vector<fleet::Put> puts{
+      {keys_.ledger_summary(), sealed(keys_.ledger_summary(), counts), 0},
+      {keys_.ledger_states(), sealed(keys_.ledger_states(), center_->states().SerializeAsString()), 0},
+      {year_key, sealed(year_key, counts), 0}};
   // This member counted last year up to its end: last year's count is its
   // individuals as frozen at rollover (exact, as one appliance keeps them),
   // with the lost records and states it last wrote of that year.
@@ -377,7 +418,8 @@ bool FleetLedger::write_summary() {
       last.set_tokens_merged(last_written_.tokens_merged());
       last.set_ledger_owner(options_.member);
       last.set_written_unix_s(summary.written_unix_s());
-      puts.push_back({keys_.ledger_year(last.year()), last.SerializeAsString(), 0});
+      const std::string last_key = keys_.ledger_year(last.year());
+      puts.push_back({last_key, sealed(last_key, last.SerializeAsString()), 0});
     }
   }
   // Only while this member still owns the ledger: a deposed owner writes

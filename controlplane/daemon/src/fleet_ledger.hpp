@@ -44,6 +44,13 @@ class FleetLedger {
     AuditHook audit;
     // The fleet's threshold states, whenever the owner wrote new ones.
     std::function<void(const ftzgate::v1::ThresholdStates&)> states;
+    // As the fleet's commit points are: this member's device key signs what
+    // it writes as the owner (detached signature text of the content), and
+    // what is read is taken only when a member key of --fleet-keys signed
+    // it (the key's id, or why not).
+    std::function<std::string(const std::string& content)> sign;
+    std::function<fleet::Result<std::string>(const std::string& signature, const std::string& content)>
+        verify;
   };
   // Connects (etcd out of reach is no error: the ledger follows once it
   // answers); start() begins following.
@@ -86,6 +93,15 @@ class FleetLedger {
   void apply(const fleet::KeyValue& kv);
   // The notice hook of the owner's count: audited once in the fleet.
   bool notice(const std::string& type, bool success, nlohmann::ordered_json details);
+  // `payload` signed, as the owner writes it under `key`.
+  [[nodiscard]] std::string sealed(const std::string& key, const std::string& payload) const;
+  // The payload of `value` read from `key` and the key id that signed it,
+  // or why it is not taken (unsigned, or not by a member key).
+  [[nodiscard]] fleet::Result<std::pair<std::string, std::string>> opened(const std::string& key,
+                                                                          const std::string& value) const;
+  // Reads ledger/summary and ledger/states with opened(); a value refused
+  // is audited once until a good one is read there again.
+  std::optional<std::string> read_owned(const std::string& key, int64_t* mod_revision);
 
   Options options_;
   fleet::FleetKeys keys_;
@@ -115,7 +131,8 @@ class FleetLedger {
   std::chrono::steady_clock::time_point last_alive_{};
   std::chrono::steady_clock::time_point next_states_{};
   int64_t states_revision_ = 0;
-  std::set<std::string> refused_;  // members whose batches were refused (said once per ownership)
+  std::set<std::string> refused_values_;  // keys whose value was refused (said once)
+  std::set<std::string> refused_;         // members whose batches were refused (said once per ownership)
   uint64_t notices_raised_ = 0;
   // The fleet's token key (its owner's, from ledger/summary; 0: not known
   // yet): a batch under another is not stored.

@@ -448,9 +448,35 @@ std::string member_name(const Args& a) {
 // The fleet's count (fleet_ledger.hpp): the data planes' batches go to
 // etcd too, and they act on the fleet's threshold states. Before the
 // running generation is published, which configures it.
+// The fleet's signatures (docs/fleet.md): this member's device key signs
+// what it writes to etcd for the fleet, and what it reads there (commit
+// points, the ledger's values) is taken only when a member key of
+// --fleet-keys signed it.
+struct FleetSignatures {
+  std::function<std::string(const std::string& content)> sign;
+  std::function<fleet::Result<std::string>(const std::string& signature, const std::string& content)> verify;
+};
+
+tl::expected<FleetSignatures, std::string> fleet_signatures(const Args& a, const keys::SigningKey& key) {
+  // The member keys (this member's too).
+  auto members = bundle::TrustedKeys::load(a.fleet_keys);
+  if (!members)
+    return tl::unexpected("--fleet-keys: " + members.error() +
+                          " (each member's keys/device.pub, this one's included: docs/fleet.md)");
+  FleetSignatures s;
+  s.sign = [&key](const std::string& content) { return keys::make_detached(key, content); };
+  s.verify = [trusted = std::make_shared<bundle::TrustedKeys>(std::move(*members))](
+                 const std::string& signature, const std::string& content) -> fleet::Result<std::string> {
+    if (signature.empty()) return tl::unexpected(std::string("no signature"));
+    return keys::verify_detached(signature, content,
+                                 [&trusted](const std::string& id) { return trusted->find(id); });
+  };
+  return s;
+}
+
 tl::expected<std::unique_ptr<daemon::FleetLedger>, std::string> open_fleet_ledger(
-    const Args& a, daemon::DataplaneService& dataplanes, std::function<int64_t()> clock_ms,
-    daemon::AuditHook audit) {
+    const Args& a, const FleetSignatures& signatures, daemon::DataplaneService& dataplanes,
+    std::function<int64_t()> clock_ms, daemon::AuditHook audit) {
   auto etcd = etcd_options(a);
   if (!etcd) return tl::unexpected(etcd.error());
   daemon::FleetLedger::Options o;
@@ -461,6 +487,8 @@ tl::expected<std::unique_ptr<daemon::FleetLedger>, std::string> open_fleet_ledge
   o.clock_ms = std::move(clock_ms);
   o.audit = std::move(audit);
   o.states = [&dataplanes](const ftzgate::v1::ThresholdStates& s) { dataplanes.fleet_states(s); };
+  o.sign = signatures.sign;
+  o.verify = signatures.verify;
   auto ledger = daemon::FleetLedger::open(std::move(o));
   if (!ledger) return tl::unexpected(ledger.error());
   daemon::FleetLedger* l = ledger->get();
@@ -476,13 +504,8 @@ tl::expected<std::unique_ptr<daemon::FleetLedger>, std::string> open_fleet_ledge
 // This appliance as a member of the fleet --fleet names (docs/fleet.md):
 // commits go through the fleet, the other members' come in.
 tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
-    const Args& a, daemon::ManagementService& service, const keys::SigningKey& key,
+    const Args& a, const FleetSignatures& signatures, daemon::ManagementService& service,
     daemon::FleetLedger& ledger, const std::shared_ptr<Checkpoints>& checkpoints) {
-  // The member keys whose signed commits this member applies (its own too).
-  auto members = bundle::TrustedKeys::load(a.fleet_keys);
-  if (!members)
-    return tl::unexpected("--fleet-keys: " + members.error() +
-                          " (each member's keys/device.pub, this one's included: docs/fleet.md)");
   auto etcd = etcd_options(a);
   if (!etcd) return tl::unexpected(etcd.error());
   const std::string name = member_name(a);
@@ -493,14 +516,8 @@ tl::expected<std::unique_ptr<fleet::FleetMember>, std::string> join_fleet(
                            const store::Configuration& config) {
     return service.apply_fleet_commit(c.generation, c.member, c.user, c.comment, signed_by, config);
   };
-  local.sign = [&key](const std::string& content) { return keys::make_detached(key, content); };
-  local.verify = [trusted = std::make_shared<bundle::TrustedKeys>(std::move(*members))](
-                     const std::string& signature,
-                     const std::string& content) -> tl::expected<std::string, std::string> {
-    if (signature.empty()) return tl::unexpected(std::string("the commit is not signed"));
-    return keys::verify_detached(signature, content,
-                                 [&trusted](const std::string& id) { return trusted->find(id); });
-  };
+  local.sign = signatures.sign;
+  local.verify = signatures.verify;
   local.runs = [&service](uint64_t generation, const std::string& sha256) {
     service.runs_fleet_generation(generation, sha256);
   };
@@ -671,8 +688,15 @@ int serve(const Args& a) {
   management = &service;
   // Declared after the service: their threads call the service, so they stop first.
   std::unique_ptr<daemon::FleetLedger> ledger;
+  FleetSignatures signatures;
   if (!a.fleet.empty()) {
-    auto opened = open_fleet_ledger(a, dataplanes, now_ms, system_audit);
+    auto s = fleet_signatures(a, *key);
+    if (!s) {
+      std::fprintf(stderr, "ftzgated: %s\n", s.error().c_str());
+      return 2;
+    }
+    signatures = std::move(*s);
+    auto opened = open_fleet_ledger(a, signatures, dataplanes, now_ms, system_audit);
     if (!opened) {
       std::fprintf(stderr, "ftzgated: %s\n", opened.error().c_str());
       return 2;
@@ -682,7 +706,7 @@ int serve(const Args& a) {
   service.publish_running();
   std::unique_ptr<fleet::FleetMember> member;
   if (!a.fleet.empty()) {
-    auto joined = join_fleet(a, service, *key, *ledger, checkpoints);
+    auto joined = join_fleet(a, signatures, service, *ledger, checkpoints);
     if (!joined) {
       std::fprintf(stderr, "ftzgated: %s\n", joined.error().c_str());
       return 2;

@@ -173,6 +173,34 @@ Result<AuditAnchor> parse_anchor(std::string_view text, const std::string& where
   return a;
 }
 
+std::string format_ledger_value(const LedgerValue& v) {
+  return json{{"payload", keys::base64_encode(v.payload)}, {"signature", v.signature}}.dump();
+}
+
+std::string ledger_signed_content(std::string_view key, std::string_view payload) {
+  std::string out = "ftzgate-fleet-ledger-v1\n";
+  out.append(key);
+  out += '\n';
+  out.append(payload);
+  return out;
+}
+
+Result<LedgerValue> parse_ledger_value(std::string_view text, const std::string& where) {
+  const json j = json::parse(text, nullptr, false);
+  const auto bad = [&](const std::string& what) { return tl::unexpected(where + ": " + what); };
+  if (!j.is_object()) return bad("not a JSON object (an unsigned value?)");
+  const auto payload = j.find("payload");
+  if (payload == j.end() || !payload->is_string()) return bad("payload: not a string");
+  // An empty message (states of no tenant) is an empty payload.
+  const std::string& text64 = payload->get<std::string>();
+  auto bytes = text64.empty() ? std::optional<std::string>("") : keys::base64_decode(text64);
+  if (!bytes) return bad("payload: not base64");
+  const auto signature = j.find("signature");
+  if (signature == j.end() || !signature->is_string() || signature->get<std::string>().empty())
+    return bad("signature: none");
+  return LedgerValue{std::move(*bytes), signature->get<std::string>()};
+}
+
 std::string FleetKeys::audit(const std::string& member, uint64_t seq) const {
   char tail[24];
   std::snprintf(tail, sizeof tail, "%020llu", static_cast<unsigned long long>(seq));

@@ -427,8 +427,9 @@ int show_compliance(const Args& a, Session& s, const std::vector<std::string>& w
   if (fleet) {
     j["ledger_owner"] = reply.ledger_owner();
     j["written"] = reply.written_unix_s();
-    text += "counted by " + reply.ledger_owner() + ", written " + std::to_string(reply.written_unix_s()) +
-            " (unix s)\n";
+    j["signed_by"] = reply.signed_by();
+    text += "counted by " + reply.ledger_owner() + " (signed by key " + reply.signed_by() + "), written " +
+            std::to_string(reply.written_unix_s()) + " (unix s)\n";
   }
   if (reply.rows().empty()) text += "no individuals counted\n";
   for (const pb::ComplianceRow& r : reply.rows()) {

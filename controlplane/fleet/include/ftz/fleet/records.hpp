@@ -20,8 +20,11 @@
 //                  a data plane's report batch (ReportBatch, protobuf),
 //                  written once (create only), in parts below etcd's limit
 //   ledger/owner   the member that keeps the fleet's ledger, on its lease
-//   ledger/summary the fleet's counts (ShowComplianceReply, protobuf) and
-//   ledger/states  its threshold states (ThresholdStates), by the owner
+//   ledger/summary the fleet's counts (ShowComplianceReply, protobuf),
+//   ledger/states  its threshold states (ThresholdStates) and
+//   ledger/years/YEAR
+//                  a year's counts (ShowComplianceReply), by the owner,
+//                  each signed (LedgerValue, JSON)
 //   notices/YEAR/TENANT/CLASS/THRESHOLD/KIND-PERCENT
 //                  a notice raised (create only: audited once in the fleet)
 
@@ -95,6 +98,22 @@ struct AuditAnchor {
 };
 std::string format_anchor(const AuditAnchor& a);
 Result<AuditAnchor> parse_anchor(std::string_view text, const std::string& where);
+
+// What the ledger's owner writes under ledger/: a protobuf message's bytes
+// and the owner's detached signature (keys::make_detached, the .sig text)
+// of ledger_signed_content(), so that write access to etcd is not the
+// power to set the fleet's count or threshold states.
+struct LedgerValue {
+  std::string payload;
+  std::string signature;
+};
+std::string format_ledger_value(const LedgerValue& v);
+// What the signature covers: a prefix of its own
+// ("ftzgate-fleet-ledger-v1"), the key the value is written under (a
+// year's count does not verify as this year's, nor states as counts) and
+// the payload.
+std::string ledger_signed_content(std::string_view key, std::string_view payload);
+Result<LedgerValue> parse_ledger_value(std::string_view text, const std::string& where);
 
 std::string format_configuration(const store::Configuration& c);
 // Also checks the content against `sha256` (its key).
