@@ -326,4 +326,46 @@ TEST_F(FleetLedgerOwner, AValueNoMemberKeySignedIsNeitherShownNorActedOn) {
   EXPECT_EQ(r.rows(0).individuals(), 3U);
 }
 
+// A notice is audited by the owner that raised it, once. An owner that
+// raised one and stopped before auditing it (the key says "raised", not
+// "audited") leaves it to the next owner, which audits it.
+TEST_F(FleetLedgerOwner, ANoticeItsOwnerRaisedButNeverAuditedIsAuditedByTheNextOwner) {
+  auto m1 = open("m1");
+  ASSERT_TRUE(m1);
+  ASSERT_TRUE(m1->store(batch(1, {11, 12, 13}, 0)).ok());
+  const auto notices = [&] { return audited("compliance_notice").size(); };
+  for (int n = 0; n < 50 && notices() == 0; ++n) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // every notice of the crossing
+  const size_t raised = notices();
+  ASSERT_GT(raised, 0U);
+  auto etcd = client();
+  ASSERT_TRUE(etcd);
+  const ftz::fleet::FleetKeys keys("lab");
+  const auto notice_keys = [&] {
+    auto listed = etcd->list(keys.notices());
+    EXPECT_TRUE(listed) << listed.error();
+    return listed ? listed->kvs : std::vector<ftz::fleet::KeyValue>{};
+  };
+  auto kvs = notice_keys();
+  ASSERT_EQ(kvs.size(), raised);
+  for (const auto& kv : kvs) EXPECT_TRUE(kv.value.ends_with(" audited")) << kv.key << ": " << kv.value;
+
+  // Counted again (a new configuration): what was audited is not again.
+  const auto recount = [&] {
+    m1->configure(spec_, true);
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+  };
+  recount();
+  EXPECT_EQ(notices(), raised);
+  // m0 raised this one and was killed before it audited it.
+  ASSERT_TRUE(etcd->put(kvs[0].key, "m0 1 1 raised"));
+  recount();
+  const auto after = audited("compliance_notice");
+  ASSERT_EQ(after.size(), raised + 1) << "the notice m0 raised was not audited by the next owner";
+  EXPECT_EQ(after.back().value("fleet_raised_by", ""), "m0");
+  auto again = etcd->get(kvs[0].key);
+  ASSERT_TRUE(again && again->has_value());
+  EXPECT_TRUE((*again)->value.ends_with(" audited")) << (*again)->value;
+}
+
 }  // namespace

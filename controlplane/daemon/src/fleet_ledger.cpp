@@ -28,6 +28,9 @@ constexpr auto kTick = std::chrono::seconds(1);
 constexpr auto kStepDown = std::chrono::seconds(3);
 constexpr auto kPoll = std::chrono::milliseconds(100);
 constexpr auto kSummary = std::chrono::seconds(5);
+// A notice key's value ends with its state.
+constexpr const char* kRaised = " raised";
+constexpr const char* kAudited = " audited";
 
 // A notice's field as a key part ("-" when it has none).
 std::string part(const ojson& d, const char* name) {
@@ -486,15 +489,28 @@ bool FleetLedger::notice(const std::string& type, bool success, ojson d) {
           : keys_.notices() + part(d, "year") + "/" + part(d, "tenant") + "/" + part(d, "data_class") + "/" +
                 part(d, "threshold") + "/" + part(d, "kind") + "-" + part(d, "percent");
   // A value of this notice's own: a retried create that finds it knows it
-  // is its own, not an earlier owner's.
+  // is its own, not an earlier owner's. "raised" until it is audited.
   const std::string value =
       options_.member + " " + std::to_string(options_.clock_ms()) + " " + std::to_string(++notices_raised_);
-  auto created = etcd_->put_if(key, 0, {{key, value, 0}});
-  if (created && !*created) return true;
+  auto created = etcd_->put_if(key, 0, {{key, value + kRaised, 0}});
+  if (created && !*created) {
+    // Raised before: audited, unless the owner that raised it stopped
+    // between raising and auditing (killed, or cut off). That one is
+    // audited now: twice rather than never.
+    auto raised = etcd_->get(key);
+    if (!raised || !raised->has_value() || !(*raised)->value.ends_with(kRaised)) return true;
+    auto claimed = etcd_->put_if(key, (*raised)->mod_revision, {{key, value + kRaised, 0}});
+    if (!claimed || !*claimed) return true;
+    d["fleet_raised_by"] = (*raised)->value.substr(0, (*raised)->value.find(' '));
+  }
   d["fleet"] = options_.fleet;
   // Said rather than lost when etcd cannot tell whether it was raised.
   if (!created) d["fleet_unconfirmed"] = created.error();
-  return options_.audit(type, success, std::move(d));
+  if (!options_.audit(type, success, std::move(d))) return false;
+  // Raised here (created, or claimed): audited now. A failed write leaves
+  // it "raised": a later owner audits it again (twice rather than never).
+  if (created.has_value()) (void)etcd_->put(key, value + kAudited);
+  return true;
 }
 
 }  // namespace ftz::daemon
