@@ -183,6 +183,22 @@ class DaemonInProcess : public ::testing::Test {
     ASSERT_TRUE(call(&pb::Management::Stub::Commit, pb::CommitRequest{}, &committed).ok());
   }
 
+  // The fleet's commit point took the commit, as `generation`.
+  static ManagementService::FleetPublished won_as(uint64_t generation) {
+    ManagementService::FleetPublished won;
+    won.outcome = ManagementService::FleetPublished::Outcome::kWon;
+    won.generation = generation;
+    return won;
+  }
+  // A fleet whose commit point takes every commit, as `generation`.
+  static ManagementService::FleetPublisher fleet_takes_it_as(uint64_t generation) {
+    return
+        [generation](uint64_t, const std::string&, const store::Configuration&, const std::string&,
+                     const std::string&, int64_t,
+                     std::optional<int64_t>) -> tl::expected<ManagementService::FleetPublished, std::string> {
+          return won_as(generation);
+        };
+  }
   // Commits harbor's counted configuration, takes the token key it made,
   // and starts the service's clock.
   void commit_counted() {
@@ -305,14 +321,7 @@ TEST_F(DaemonInProcess, ALateOlderFleetCommitDoesNotRollTheMemberBack) {
   EXPECT_EQ(call(&pb::Management::Stub::ShowFleet, pb::ShowFleetRequest{}, &fleet).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
   ManagementService::FleetLink link;
-  link.publish = [](uint64_t, const std::string&, const store::Configuration&, const std::string&,
-                    const std::string&, int64_t,
-                    std::optional<int64_t>) -> tl::expected<ManagementService::FleetPublished, std::string> {
-    ManagementService::FleetPublished won;
-    won.outcome = ManagementService::FleetPublished::Outcome::kWon;
-    won.generation = 5;
-    return won;
-  };
+  link.publish = fleet_takes_it_as(5);
   link.show = [](pb::ShowFleetReply* reply) { reply->set_fleet("lab"); };
   management_->set_fleet("lab", std::move(link), tmp_.file("fleet.json"));
   ASSERT_TRUE(call(&pb::Management::Stub::ShowFleet, pb::ShowFleetRequest{}, &fleet).ok());
@@ -349,14 +358,7 @@ TEST_F(DaemonInProcess, ALocalOnlyOverrideIsNotTheFleetsPolicyForTheFleetsCount)
   hooks.configured = [&](const engine::PolicySpec&, bool fleet) { fleet_policy.push_back(fleet); };
   dataplanes_->set_fleet(std::move(hooks));
   ManagementService::FleetLink link;
-  link.publish = [](uint64_t, const std::string&, const store::Configuration&, const std::string&,
-                    const std::string&, int64_t,
-                    std::optional<int64_t>) -> tl::expected<ManagementService::FleetPublished, std::string> {
-    ManagementService::FleetPublished won;
-    won.outcome = ManagementService::FleetPublished::Outcome::kWon;
-    won.generation = 5;
-    return won;
-  };
+  link.publish = fleet_takes_it_as(5);
   management_->set_fleet("lab", std::move(link), tmp_.file("fleet.json"));
   commit(kAllow);
   ASSERT_EQ(fleet_policy, std::vector<bool>{true});
@@ -399,10 +401,7 @@ TEST_F(DaemonInProcess, AFleetCommitWaitingOnEtcdLeavesTheTimerAndShowCommandsFr
     // Bounded, so that a regression fails the test instead of hanging it.
     if (answered.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
       return tl::unexpected(std::string("the test never answered"));
-    ManagementService::FleetPublished won;
-    won.outcome = ManagementService::FleetPublished::Outcome::kWon;
-    won.generation = 5;
-    return won;
+    return won_as(5);
   };
   management_->set_fleet("lab", std::move(link), tmp_.file("fleet.json"));
   pb::LoadRequest load;

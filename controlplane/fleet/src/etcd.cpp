@@ -20,6 +20,18 @@ using Clock = std::chrono::system_clock;
 constexpr int64_t kListPage = 32;
 constexpr int kMaxReceiveBytes = 64 << 20;
 
+// A transaction whose operations run only if `key`'s mod_revision is
+// `mod_revision` (0: the key does not exist).
+etcdserverpb::TxnRequest guarded_by(const std::string& key, int64_t mod_revision) {
+  etcdserverpb::TxnRequest req;
+  auto* cmp = req.add_compare();
+  cmp->set_key(key);
+  cmp->set_target(etcdserverpb::Compare::MOD);
+  cmp->set_result(etcdserverpb::Compare::EQUAL);
+  cmp->set_mod_revision(mod_revision);
+  return req;
+}
+
 // The end of the key range that holds every key starting with `prefix`
 // (etcd's idiom: the prefix with its last byte that can grow grown).
 std::string prefix_end(const std::string& prefix) {
@@ -264,12 +276,7 @@ Result<int64_t> Etcd::remove(const std::string& key) {
 }
 
 Result<bool> Etcd::put_if(const std::string& key, int64_t mod_revision, const std::vector<Put>& puts) {
-  etcdserverpb::TxnRequest req;
-  auto* cmp = req.add_compare();
-  cmp->set_key(key);
-  cmp->set_target(etcdserverpb::Compare::MOD);
-  cmp->set_result(etcdserverpb::Compare::EQUAL);
-  cmp->set_mod_revision(mod_revision);
+  etcdserverpb::TxnRequest req = guarded_by(key, mod_revision);
   for (const Put& p : puts) {
     auto* put = req.add_success()->mutable_request_put();
     put->set_key(p.key);
@@ -296,12 +303,7 @@ Result<bool> Etcd::put_if(const std::string& key, int64_t mod_revision, const st
 
 Result<std::optional<int64_t>> Etcd::delete_range_if(const std::string& key, int64_t mod_revision,
                                                      const std::string& from, const std::string& to) {
-  etcdserverpb::TxnRequest req;
-  auto* cmp = req.add_compare();
-  cmp->set_key(key);
-  cmp->set_target(etcdserverpb::Compare::MOD);
-  cmp->set_result(etcdserverpb::Compare::EQUAL);
-  cmp->set_mod_revision(mod_revision);
+  etcdserverpb::TxnRequest req = guarded_by(key, mod_revision);
   auto* del = req.add_success()->mutable_request_delete_range();
   del->set_key(from);
   del->set_range_end(to);
