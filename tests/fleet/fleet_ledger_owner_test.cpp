@@ -7,6 +7,7 @@
 // - a member in a local-only override does not keep the fleet's count.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -61,13 +62,14 @@ class FleetLedgerOwner : public testing::Test {
       ASSERT_TRUE(trusted_->add(k->public_pem()));
     }
   }
-  std::unique_ptr<FleetLedger> open(const std::string& member) {
+  // Member `member`, its clock `skew_ms` off the test's.
+  std::unique_ptr<FleetLedger> open(const std::string& member, int64_t skew_ms = 0) {
     FleetLedger::Options o;
     o.etcd.endpoints = {etcd_.endpoint(0)};
     o.fleet = "lab";
     o.member = member;
     o.key_path = dir_.file("token.key");
-    o.clock_ms = [this] { return now_ms_.load(); };
+    o.clock_ms = [this, skew_ms] { return now_ms_.load() + skew_ms; };
     o.audit = [this](const std::string& type, bool, const nlohmann::ordered_json& details) {
       const std::lock_guard lock(audit_mu_);
       audited_.emplace_back(type, details);
@@ -328,44 +330,94 @@ TEST_F(FleetLedgerOwner, AValueNoMemberKeySignedIsNeitherShownNorActedOn) {
 
 // A notice is audited by the owner that raised it, once. An owner that
 // raised one and stopped before auditing it (the key says "raised", not
-// "audited") leaves it to the next owner, which audits it.
+// "audited") leaves it to the next owner, which audits it; an "audited"
+// that no member key signed silences nothing.
 TEST_F(FleetLedgerOwner, ANoticeItsOwnerRaisedButNeverAuditedIsAuditedByTheNextOwner) {
   auto m1 = open("m1");
   ASSERT_TRUE(m1);
   ASSERT_TRUE(m1->store(batch(1, {11, 12, 13}, 0)).ok());
   const auto notices = [&] { return audited("compliance_notice").size(); };
-  for (int n = 0; n < 50 && notices() == 0; ++n) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // every notice of the crossing
-  const size_t raised = notices();
-  ASSERT_GT(raised, 0U);
   auto etcd = client();
   ASSERT_TRUE(etcd);
   const ftz::fleet::FleetKeys keys("lab");
-  const auto notice_keys = [&] {
+  // The notice keys' states ("MEMBER MS N raised|audited", signed).
+  const auto notice_states = [&] {
+    std::vector<std::pair<std::string, std::string>> out;
     auto listed = etcd->list(keys.notices());
     EXPECT_TRUE(listed) << listed.error();
-    return listed ? listed->kvs : std::vector<ftz::fleet::KeyValue>{};
+    if (!listed) return out;
+    for (const auto& kv : listed->kvs) {
+      auto v = ftz::fleet::parse_ledger_value(kv.value, kv.key);
+      out.emplace_back(kv.key, v ? v->payload : "(unsigned) " + kv.value);
+    }
+    return out;
   };
-  auto kvs = notice_keys();
-  ASSERT_EQ(kvs.size(), raised);
-  for (const auto& kv : kvs) EXPECT_TRUE(kv.value.ends_with(" audited")) << kv.key << ": " << kv.value;
+  const auto all_audited = [&] {
+    const auto states = notice_states();
+    return !states.empty() && std::all_of(states.begin(), states.end(),
+                                          [](const auto& kv) { return kv.second.ends_with(" audited"); });
+  };
+  for (int n = 0; n < 50 && !(notices() > 0 && all_audited()); ++n)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const size_t raised = notices();
+  ASSERT_GT(raised, 0U);
+  auto states = notice_states();
+  ASSERT_EQ(states.size(), raised);
+  ASSERT_TRUE(all_audited());
 
-  // Counted again (a new configuration): what was audited is not again.
-  const auto recount = [&] {
+  // Counts everything again (a new configuration): once its count is
+  // rebuilt, and a tick has evaluated it, the notices in `want` are audited.
+  const auto recount = [&](size_t want) {
+    const size_t rebuilt = audited("fleet_ledger_owner").size();
     m1->configure(spec_, true);
-    std::this_thread::sleep_for(std::chrono::seconds(3));
+    for (int n = 0; n < 50 && audited("fleet_ledger_owner").size() == rebuilt; ++n)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int n = 0; n < 50 && !(notices() >= want && all_audited()); ++n)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // nothing more comes
+    return notices();
   };
-  recount();
-  EXPECT_EQ(notices(), raised);
-  // m0 raised this one and was killed before it audited it.
-  ASSERT_TRUE(etcd->put(kvs[0].key, "m0 1 1 raised"));
-  recount();
-  const auto after = audited("compliance_notice");
-  ASSERT_EQ(after.size(), raised + 1) << "the notice m0 raised was not audited by the next owner";
-  EXPECT_EQ(after.back().value("fleet_raised_by", ""), "m0");
-  auto again = etcd->get(kvs[0].key);
-  ASSERT_TRUE(again && again->has_value());
-  EXPECT_TRUE((*again)->value.ends_with(" audited")) << (*again)->value;
+  EXPECT_EQ(recount(raised), raised) << "an audited notice was audited again";
+
+  // m0 raised it and was killed before it audited it.
+  auto m2_key = ftz::keys::SigningKey::load_or_generate(dir_.file("m2.key"));
+  ASSERT_TRUE(m2_key);
+  const std::string key = states[0].first;
+  const auto signed_value = [&](const std::string& payload) {
+    return ftz::fleet::format_ledger_value(
+        {payload, ftz::keys::make_detached(*m2_key, ftz::fleet::ledger_signed_content(key, payload))});
+  };
+  ASSERT_TRUE(etcd->put(key, signed_value("m0 1 1 raised")));
+  ASSERT_EQ(recount(raised + 1), raised + 1) << "the notice m0 raised was not audited by the next owner";
+  EXPECT_EQ(audited("compliance_notice").back().value("fleet_raised_by", ""), "m0");
+  // Marked audited without a member key: it is audited all the same.
+  ASSERT_TRUE(etcd->put(key, "x 1 1 audited"));
+  ASSERT_EQ(recount(raised + 2), raised + 2) << "an unsigned value silenced a notice";
+  EXPECT_EQ(audited("compliance_notice").back().value("fleet_raised_by", ""), "(no member key signed it)");
+  EXPECT_TRUE(all_audited());
+}
+
+// A member whose clock is in a year the fleet has left neither keeps the
+// fleet's count (it would count, and write, a year gone) nor stores its
+// batches under that year (the owner deletes old years' batches).
+TEST_F(FleetLedgerOwner, AMemberWhoseClockIsBehindTheFleetsYearStoresUnderItAndDoesNotCount) {
+  now_ms_ = kNewYear2027Ms + 60'000;
+  auto m1 = open("m1");
+  ASSERT_TRUE(m1);
+  ASSERT_TRUE(m1->store(batch(1, {11}, 0)).ok());
+  auto r = count_when(*m1, [](const auto& c) { return c.year() == 2027 && c.rows_size() == 1; });
+  ASSERT_EQ(r.year(), 2027) << r.DebugString();
+  m1.reset();                                        // nobody keeps the count: m2 would take it over
+  auto m2 = open("m2", -int64_t{365} * 86'400'000);  // still in 2026
+  for (int n = 0; n < 50 && audited("fleet_clock_behind").empty(); ++n)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto behind = audited("fleet_clock_behind");
+  ASSERT_EQ(behind.size(), 1U);
+  EXPECT_EQ(behind[0]["fleet_year"], 2027);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // a campaign a second
+  EXPECT_EQ(audited("fleet_ledger_owner").size(), 1U) << "the member behind took the count over";
+  ASSERT_TRUE(m2->store(batch(2, {12}, 0)).ok());
+  EXPECT_EQ(batch_years(), (std::set<int32_t>{2027}));
 }
 
 }  // namespace

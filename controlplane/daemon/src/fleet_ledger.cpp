@@ -85,7 +85,9 @@ Status FleetLedger::store(const pb::ReportBatch& b) {
             "this member's token key is not the fleet's (docs/fleet.md, \"One count\"): the data plane keeps "
             "its batches"};
   }
-  const int32_t year = engine::compliance::shanghai_year(options_.clock_ms() * 1'000'000);
+  // Never under a year the fleet has left (a clock behind): pruned with it.
+  const int32_t year =
+      std::max(engine::compliance::shanghai_year(options_.clock_ms() * 1'000'000), fleet_year_.load());
   const int n = b.tokens_size();
   const int parts = std::max(1, (n + kPartTokens - 1) / kPartTokens);
   for (int p = 0; p < parts; ++p) {
@@ -158,6 +160,7 @@ void FleetLedger::follow_states() {
                         fingerprint, 16)
                 .ec == std::errc())
       fleet_fingerprint_.store(fingerprint);
+    if (s.year() > fleet_year_.load()) fleet_year_.store(s.year());
   }
   auto states = read_owned(keys_.ledger_states(), &states_revision_);
   if (!states) return;
@@ -218,6 +221,21 @@ void FleetLedger::campaign() {
   // member's batches: it does not count for the fleet.
   if (const uint64_t fleet_key = fleet_fingerprint_.load(); fleet_key != 0 && fleet_key != own_fingerprint_)
     return;
+  // A clock behind the fleet's year would count the fleet in a year it has
+  // left, and write that year's count again.
+  if (engine::compliance::shanghai_year(options_.clock_ms() * 1'000'000) < fleet_year_.load()) {
+    if (!clock_behind_said_) {
+      clock_behind_said_ = true;
+      (void)options_.audit("fleet_clock_behind", false,
+                           ojson{{"fleet", options_.fleet},
+                                 {"member", options_.member},
+                                 {"fleet_year", fleet_year_.load()},
+                                 {"reason",
+                                  "this member's clock is in a year the fleet has left: it does not "
+                                  "keep the fleet's count (check its time source)"}});
+    }
+    return;
+  }
   const std::string key = keys_.ledger_owner();
   auto owner = etcd_->get(key);
   if (!owner || owner->has_value()) return;
@@ -407,6 +425,7 @@ bool FleetLedger::write_summary() {
   // individuals as frozen at rollover (exact, as one appliance keeps them),
   // with the lost records and states it last wrote of that year.
   if (last_written_.year() != 0 && last_written_.year() < summary.year()) {
+    prune_before_ = last_written_.year();
     pb::ShowComplianceReply last;
     center_->show_previous_year(&last);
     if (last.year() == last_written_.year()) {
@@ -417,6 +436,14 @@ bool FleetLedger::write_summary() {
           row.set_state(written.state());
           row.set_estimate(written.estimate());
         }
+      }
+      // Rows of lost records only (no one counted) are kept too.
+      for (const pb::ComplianceRow& written : last_written_.rows()) {
+        const bool kept =
+            std::any_of(last.rows().begin(), last.rows().end(), [&](const pb::ComplianceRow& r) {
+              return r.tenant() == written.tenant() && r.data_class() == written.data_class();
+            });
+        if (!kept) *last.add_rows() = written;
       }
       last.set_tokens_merged(last_written_.tokens_merged());
       last.set_ledger_owner(options_.member);
@@ -444,10 +471,10 @@ bool FleetLedger::write_summary() {
 }
 
 void FleetLedger::prune() {
-  // This year's batches and last year's stay: a member whose clock was
-  // behind a data plane's stored some of this year's tokens under last year.
-  const int32_t keep_from = center_->year() - 1;
-  if (written_year_ == 0 || keep_from <= pruned_before_) return;
+  // The year that ended and this one stay: a member whose clock was behind
+  // a data plane's stored some of this year's tokens under last year.
+  const int32_t keep_from = prune_before_;
+  if (keep_from <= pruned_before_) return;
   // Years are four digits: [tokens/, tokens/KEEP_FROM/) is every older year.
   auto deleted = etcd_->delete_range_if(keys_.ledger_owner(), owner_revision_, keys_.tokens(),
                                         keys_.tokens() + std::to_string(keep_from) + "/");
@@ -492,16 +519,21 @@ bool FleetLedger::notice(const std::string& type, bool success, ojson d) {
   // is its own, not an earlier owner's. "raised" until it is audited.
   const std::string value =
       options_.member + " " + std::to_string(options_.clock_ms()) + " " + std::to_string(++notices_raised_);
-  auto created = etcd_->put_if(key, 0, {{key, value + kRaised, 0}});
+  // Signed as the ledger's values are: an "audited" that no member key
+  // signed silences nothing.
+  auto created = etcd_->put_if(key, 0, {{key, sealed(key, value + kRaised), 0}});
   if (created && !*created) {
     // Raised before: audited, unless the owner that raised it stopped
     // between raising and auditing (killed, or cut off). That one is
     // audited now: twice rather than never.
     auto raised = etcd_->get(key);
-    if (!raised || !raised->has_value() || !(*raised)->value.ends_with(kRaised)) return true;
-    auto claimed = etcd_->put_if(key, (*raised)->mod_revision, {{key, value + kRaised, 0}});
+    if (!raised || !raised->has_value()) return true;
+    auto said = opened(key, (*raised)->value);
+    if (said && !said->first.ends_with(kRaised)) return true;
+    auto claimed = etcd_->put_if(key, (*raised)->mod_revision, {{key, sealed(key, value + kRaised), 0}});
     if (!claimed || !*claimed) return true;
-    d["fleet_raised_by"] = (*raised)->value.substr(0, (*raised)->value.find(' '));
+    d["fleet_raised_by"] = said ? said->first.substr(0, std::min<size_t>(said->first.find(' '), 64))
+                                : std::string("(no member key signed it)");
   }
   d["fleet"] = options_.fleet;
   // Said rather than lost when etcd cannot tell whether it was raised.
@@ -509,7 +541,7 @@ bool FleetLedger::notice(const std::string& type, bool success, ojson d) {
   if (!options_.audit(type, success, std::move(d))) return false;
   // Raised here (created, or claimed): audited now. A failed write leaves
   // it "raised": a later owner audits it again (twice rather than never).
-  if (created.has_value()) (void)etcd_->put(key, value + kAudited);
+  if (created.has_value()) (void)etcd_->put(key, sealed(key, value + kAudited));
   return true;
 }
 

@@ -124,7 +124,11 @@ class FleetLedger {
   bool dirty_ = false;                             // counted since the last summary written
   int32_t written_year_ = 0;                       // the year of the last summary written
   ftzgate::v1::ShowComplianceReply last_written_;  // that summary
-  int32_t pruned_before_ = 0;                      // the batches of the years before it are deleted
+  // The year this owner counted when it saw its count roll over: the
+  // batches of the years before it may go (never on the clock alone, which
+  // may be wrong by years).
+  int32_t prune_before_ = 0;
+  int32_t pruned_before_ = 0;  // the batches of the years before it are deleted
   std::chrono::steady_clock::time_point next_tick_{};
   std::chrono::steady_clock::time_point next_summary_{};
   std::chrono::steady_clock::time_point next_campaign_{};
@@ -137,6 +141,11 @@ class FleetLedger {
   // The fleet's token key (its owner's, from ledger/summary; 0: not known
   // yet): a batch under another is not stored.
   std::atomic<uint64_t> fleet_fingerprint_{0};
+  // The fleet's year (Asia/Shanghai), from the same signed summary: a member
+  // whose clock is behind stores its batches under it, and does not count
+  // for the fleet.
+  std::atomic<int32_t> fleet_year_{0};
+  bool clock_behind_said_ = false;
   std::atomic<bool> key_mismatch_said_{false};
   uint64_t own_fingerprint_ = 0;  // this member's token key's
   uint64_t refused_batches_ = 0;

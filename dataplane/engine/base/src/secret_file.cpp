@@ -11,7 +11,8 @@
 namespace ftz::base {
 
 tl::expected<std::string, std::string> read_secret_file(const std::string& path, size_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking: a FIFO at the path is refused, not waited on.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return tl::unexpected(path + ": " + std::strerror(errno));
   // Checked on what was opened, not on the name: no swap in between.
   struct stat st {};
