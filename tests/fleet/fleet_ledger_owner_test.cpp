@@ -166,6 +166,9 @@ TEST_F(FleetLedgerOwner, TheOwnerRollsOverAndANewOwnerCountsLastYearInLastYear) 
   EXPECT_EQ(r.rows(0).individuals(), 2U);
   EXPECT_EQ(r.rows(0).lost(), 2U);
   EXPECT_EQ(r.ledger_owner(), "m1");
+  r = count_when(
+      *first, [](const auto& c) { return c.year() == 2026; }, 2026);
+  EXPECT_FALSE(r.final()) << "2026 is not over";
 
   // Midnight in Shanghai: the fleet's count is the new year's, empty.
   now_ms_ = kNewYear2027Ms + 60'000;
@@ -178,6 +181,7 @@ TEST_F(FleetLedgerOwner, TheOwnerRollsOverAndANewOwnerCountsLastYearInLastYear) 
   };
   r = count_when(*first, counted_2026, 2026);
   EXPECT_TRUE(counted_2026(r)) << r.DebugString();
+  EXPECT_TRUE(r.final()) << "written at rollover, after 2026 ended";
 
   // Another owner in the new year counts every batch in etcd again: last
   // year's tokens and lost records stay last year's.

@@ -133,6 +133,8 @@ Status FleetLedger::show(int32_t year, pb::ShowComplianceReply* reply) {
   if (!value) return {StatusCode::DATA_LOSS, value.error()};
   if (!reply->ParseFromString(value->first)) return {StatusCode::DATA_LOSS, key + ": not a count"};
   reply->set_signed_by(value->second);
+  reply->set_final(year != 0 && engine::compliance::shanghai_year(reply->written_unix_s() * 1'000'000'000) >
+                                    reply->year());
   return Status::OK;
 }
 

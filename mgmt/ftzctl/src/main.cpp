@@ -430,6 +430,11 @@ int show_compliance(const Args& a, Session& s, const std::vector<std::string>& w
     j["signed_by"] = reply.signed_by();
     text += "counted by " + reply.ledger_owner() + " (signed by key " + reply.signed_by() + "), written " +
             std::to_string(reply.written_unix_s()) + " (unix s)\n";
+    if (req.year() != 0) {
+      j["final"] = reply.final();
+      text += reply.final() ? "the year's final count (written after it ended)\n"
+                            : "not final: written before the year ended\n";
+    }
   }
   if (reply.rows().empty()) text += "no individuals counted\n";
   for (const pb::ComplianceRow& r : reply.rows()) {
